@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// Locate libtorch the way tch-rs does, for binding.gyp and `eflip doctor`:
+//   1. LIBTORCH=/path        a directory with include/ and lib/ (e.g. an unpacked libtorch zip)
+//   2. LIBTORCH_USE_PYTORCH=1 ask python's torch for its include and library directories
+//   3. the system copy       Debian's libtorch-dev (1.13, CPU)
+// Usage: find-libtorch.cjs --json | --include | --libdir | --libs | --cflags | --check
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+
+const MIN = [1, 13];
+const FIXES = [
+  'eflip could not find libtorch. Fix one of:',
+  '  1. Debian/Ubuntu: sudo apt-get install -y libtorch-dev   (or run `npm run setup` as root)',
+  '  2. export LIBTORCH=/path/to/libtorch   (a directory with include/ and lib/, e.g. the unpacked libtorch zip)',
+  '  3. export LIBTORCH_USE_PYTORCH=1   (use the torch package of `python3`; set PYTHON to choose the interpreter)',
+].join('\n');
+
+function readVersion(includeDirs) {
+  for (const d of includeDirs) {
+    const f = path.join(d, 'torch', 'version.h');
+    if (!fs.existsSync(f)) continue;
+    const t = fs.readFileSync(f, 'utf8');
+    const num = (k) => Number((t.match(new RegExp(`#define ${k} (\\d+)`)) || [])[1]);
+    return `${num('TORCH_VERSION_MAJOR')}.${num('TORCH_VERSION_MINOR')}.${num('TORCH_VERSION_PATCH')}`;
+  }
+  return null;
+}
+
+function fromDir(root, source) {
+  const include = [path.join(root, 'include'), path.join(root, 'include', 'torch', 'csrc', 'api', 'include')];
+  return { source, include, libdir: path.join(root, 'lib'), cxx11abi: null };
+}
+
+function fromPython() {
+  const py = process.env.PYTHON || 'python3';
+  const code = [
+    'import json, torch',
+    'from torch.utils import cpp_extension as c',
+    'print(json.dumps({"include": c.include_paths(), "libdir": c.library_paths()[0],',
+    '  "cxx11abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "cuda": torch.version.cuda}))',
+  ].join('\n');
+  const out = execFileSync(py, ['-c', code], { encoding: 'utf8' });
+  return { source: `LIBTORCH_USE_PYTORCH (${py})`, ...JSON.parse(out) };
+}
+
+function systemCopy() {
+  const candidates = ['/usr', '/usr/local'];
+  for (const root of candidates) {
+    if (!fs.existsSync(path.join(root, 'include', 'torch', 'csrc', 'api', 'include', 'torch', 'torch.h'))) continue;
+    const multiarch = ['lib/x86_64-linux-gnu', 'lib/aarch64-linux-gnu', 'lib'].map((l) => path.join(root, l));
+    const libdir = multiarch.find((l) => fs.existsSync(path.join(l, 'libtorch.so')));
+    if (libdir) return { ...fromDir(root, `system (${root})`), libdir };
+  }
+  return null;
+}
+
+function locate() {
+  let found = null;
+  if (process.env.LIBTORCH) {
+    found = fromDir(process.env.LIBTORCH, `LIBTORCH=${process.env.LIBTORCH}`);
+  } else if (process.env.LIBTORCH_USE_PYTORCH && process.env.LIBTORCH_USE_PYTORCH !== '0') {
+    try { found = fromPython(); } catch (e) {
+      throw new Error(`LIBTORCH_USE_PYTORCH is set but python's torch could not be queried: ${e.message}\n${FIXES}`);
+    }
+  } else {
+    found = systemCopy();
+  }
+  if (!found) throw new Error(FIXES);
+  if (!fs.existsSync(path.join(found.libdir, 'libtorch.so'))) {
+    throw new Error(`libtorch.so not found in ${found.libdir} (from ${found.source}).\n${FIXES}`);
+  }
+  found.version = readVersion(found.include);
+  if (!found.version) throw new Error(`torch/version.h not found under ${found.include.join(', ')} (from ${found.source}).\n${FIXES}`);
+  const [maj, min] = found.version.split('.').map(Number);
+  if (maj < MIN[0] || (maj === MIN[0] && min < MIN[1])) {
+    throw new Error(`libtorch ${found.version} at ${found.libdir} is too old; eflip needs >= ${MIN.join('.')}.\n${FIXES}`);
+  }
+  found.cuda = fs.existsSync(path.join(found.libdir, 'libtorch_cuda.so'));
+  const libs = ['torch', 'torch_cpu', 'c10'];
+  if (found.cuda) libs.push('torch_cuda', 'c10_cuda');
+  found.libs = libs;
+  if (found.cxx11abi === null) found.cxx11abi = 1; // Debian and the cxx11-abi libtorch zips
+  return found;
+}
+
+if (require.main === module) {
+  try {
+    const f = locate();
+    const arg = process.argv[2] || '--json';
+    if (arg === '--json') console.log(JSON.stringify(f, null, 2));
+    else if (arg === '--include') console.log(f.include.join(' '));
+    else if (arg === '--libdir') console.log(f.libdir);
+    else if (arg === '--libs') {
+      // --no-as-needed keeps libtorch_cuda linked although no symbol of it is referenced directly.
+      console.log(['-Wl,--no-as-needed', `-L${f.libdir}`, ...f.libs.map((l) => `-l${l}`), '-Wl,--as-needed', `-Wl,-rpath,${f.libdir}`].join(' '));
+    } else if (arg === '--cflags') console.log(`-D_GLIBCXX_USE_CXX11_ABI=${f.cxx11abi}${f.cuda ? ' -DEFLIP_WITH_CUDA=1' : ''}`);
+    else if (arg === '--check') console.error(`libtorch ${f.version} from ${f.source} (${f.libdir})${f.cuda ? ' with CUDA' : ''}`);
+    else throw new Error(`unknown option ${arg}`);
+  } catch (e) {
+    console.error(e.message);
+    process.exit(1);
+  }
+}
+module.exports = { locate };

@@ -1,0 +1,33 @@
+// `eflip bench <kind>`: benchmarks reported as ratios against PyTorch measured in the same run.
+// Each kind lives in src/cli/bench/<kind>.ts.
+import { helpText, UsageError, type CommandDef } from '../args.js';
+
+const KINDS: Record<string, { summary: string; load: () => Promise<{ default: (argv: string[]) => Promise<number> }> }> = {
+  ops: { summary: 'per-op overhead and conv/matmul throughput vs python3-torch', load: () => import('../bench/ops.js') },
+  data: { summary: 'decode, prepare and augmenting-loader clips/s, peak RSS', load: () => import('../bench/data.js') },
+  train: { summary: 'training clips/s and peak RSS vs a PyTorch step (fp32, bf16)', load: () => import('../bench/train.js') },
+  infer: { summary: 'ms/clip for libtorch, onnxruntime and PyTorch eager; streaming cost', load: () => import('../bench/infer.js') },
+  roi: { summary: 'frames/s of the face/mouth-ROI pipeline', load: () => import('../bench/roi.js') },
+};
+
+export const def: CommandDef = {
+  name: 'bench',
+  usage: 'bench <ops|data|train|infer|roi> [--json] [options]',
+  description: [
+    'Benchmarks. Speed is reported next to PyTorch (python3-torch) measured in the same run, as ratios:',
+    ...Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(6)} ${v.summary}`),
+    'Run `eflip bench <kind> --help` for the options of each.',
+  ].join('\n'),
+  options: { json: { type: 'boolean', help: 'print one JSON object' } },
+};
+
+export default async function main(argv: string[]): Promise<number> {
+  const [kind, ...rest] = argv;
+  if (!kind || kind === '--help' || kind === '-h') {
+    console.log(helpText(def));
+    return kind ? 0 : 2;
+  }
+  const k = KINDS[kind];
+  if (!k) throw new UsageError(`unknown benchmark '${kind}' (one of ${Object.keys(KINDS).join(', ')})`);
+  return (await k.load()).default(rest);
+}

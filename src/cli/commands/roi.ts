@@ -1,0 +1,15 @@
+// `eflip roi` — placeholder until its issue lands; prints what it will do.
+import { parseOrHelp, type CommandDef } from '../args.js';
+
+export const def: CommandDef = {
+  name: 'roi',
+  usage: 'roi [options]',
+  description: 'Not implemented yet.',
+  options: {},
+};
+
+export default async function main(argv: string[]): Promise<number> {
+  if (!parseOrHelp(def, argv)) return 0;
+  console.error('eflip roi: not implemented yet');
+  return 1;
+}

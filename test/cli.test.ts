@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { COMMANDS } from '../src/cli/commands.js';
+
+const bin = new URL('../../bin/eflip.js', import.meta.url).pathname;
+
+test('eflip --help lists every command', () => {
+  const out = execFileSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+  for (const c of COMMANDS) assert.match(out, new RegExp(`\\b${c.name}\\b`));
+});
+
+test('every command answers --help with a usage line', () => {
+  for (const c of COMMANDS) {
+    const r = spawnSync(process.execPath, [bin, c.name, '--help'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${c.name} --help exited ${r.status}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`Usage: eflip ${c.name}`));
+  }
+});
+
+test('unknown command exits 2 with a message', () => {
+  const r = spawnSync(process.execPath, [bin, 'frobnicate'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown command 'frobnicate'/);
+});
