@@ -23,3 +23,13 @@ test('unknown command exits 2 with a message', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown command 'frobnicate'/);
 });
+
+test('README CLI reference matches --help of every command', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { cliReference, BEGIN, END } = await import('../src/cli/reference.js');
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const a = readme.indexOf(BEGIN);
+  const b = readme.indexOf(END);
+  assert.ok(a >= 0 && b > a, 'README.md has the generated CLI reference block');
+  assert.equal(readme.slice(a, b + END.length), await cliReference(), 'README CLI reference is stale: run `npm run docs`');
+});
