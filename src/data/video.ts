@@ -1,0 +1,312 @@
+// Video I/O through the Debian ffmpeg/ffprobe binaries (child processes, frames over a pipe).
+//
+// Why ffmpeg processes and not libav in the addon: measured on this machine, an ffmpeg
+// process costs ~50-60 ms of start-up but decodes a 29×256×256 LRW clip in a few ms; the
+// start-up is amortised by decoding many files in one process (see decodeVideos in
+// ./video_batch.ts), which reaches well over 30 clips/s per core. Works with mp4/avi/webm/mov,
+// any fps/size/length. Frames come out as uint8 T×H×W×C (HWC per frame, RGB or grey).
+import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+
+export type VideoErrorKind = 'missing' | 'empty' | 'corrupt' | 'truncated' | 'no-video' | 'ffmpeg-missing' | 'bad-args';
+
+/** A video could not be read or written; `kind` says why, `file` names it. */
+export class VideoError extends Error {
+  override name = 'VideoError';
+  constructor(
+    readonly kind: VideoErrorKind,
+    readonly file: string,
+    message: string,
+  ) {
+    super(`${file}: ${message}`);
+  }
+}
+
+export interface VideoInfo {
+  width: number;
+  height: number;
+  /** frames per second of the video stream (average rate) */
+  fps: number;
+  /** frame count: the container's count when stored, else round(duration·fps) */
+  frames: number;
+  /** seconds */
+  duration: number;
+  codec: string;
+  format: string;
+}
+
+export interface DecodeOptions {
+  /** single-channel luma (BT.601 full range) instead of RGB */
+  gray?: boolean;
+  /** resample to this frame rate (e.g. 25), dropping/duplicating frames like ffmpeg's fps filter */
+  fps?: number;
+  /** stop after this many (output) frames */
+  maxFrames?: number;
+  /** fail when the stream is damaged (decode errors, or fewer frames than the container promises) */
+  strict?: boolean;
+  /** ffmpeg decoder threads (default 1: small clips decode fastest single-threaded) */
+  threads?: number;
+}
+
+export interface DecodedVideo {
+  /** T·H·W·C uint8, frame-major, HWC inside a frame */
+  data: Uint8Array;
+  frames: number;
+  height: number;
+  width: number;
+  channels: 1 | 3;
+  /** frame rate of `data` (the resampled one when opts.fps was given) */
+  fps: number;
+}
+
+export interface EncodeOptions {
+  frames: number;
+  height: number;
+  width: number;
+  channels: 1 | 3;
+  fps: number;
+  /** x264 constant rate factor, 0-51 (default 20) */
+  crf?: number;
+  /** x264 preset (default 'veryfast') */
+  preset?: string;
+  /** encoder threads (default 1) */
+  threads?: number;
+}
+
+export const FFMPEG = process.env.EFLIP_FFMPEG ?? 'ffmpeg';
+export const FFPROBE = process.env.EFLIP_FFPROBE ?? 'ffprobe';
+
+interface RunResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Run a binary, collect stdout (binary) and stderr (text); stdin optional. */
+export function runTool(bin: string, args: string[], file: string, stdin?: Uint8Array): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') reject(new VideoError('ffmpeg-missing', file, `cannot run '${bin}': not installed (apt-get install ffmpeg, or set EFLIP_FFMPEG/EFLIP_FFPROBE)`));
+      else reject(new VideoError('corrupt', file, `${bin} failed to start: ${e.message}`));
+    });
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
+    if (stdin) {
+      child.stdin!.on('error', () => { /* reported through the exit code */ });
+      child.stdin!.end(Buffer.from(stdin.buffer, stdin.byteOffset, stdin.byteLength));
+    }
+  });
+}
+
+/** Throws 'missing'/'empty' for files that cannot be a video at all. */
+export async function checkInputFile(file: string): Promise<number> {
+  let st;
+  try {
+    st = await fsp.stat(file);
+  } catch {
+    throw new VideoError('missing', file, 'video file not found');
+  }
+  if (!st.isFile()) throw new VideoError('missing', file, 'not a regular file');
+  if (st.size === 0) throw new VideoError('empty', file, 'video file is empty (0 bytes)');
+  return st.size;
+}
+
+/** Turn ffmpeg/ffprobe stderr into a VideoError with the most telling line. */
+export function classifyFailure(file: string, stderr: string, head?: Uint8Array): VideoError {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const telling = lines.filter((l) => /error|invalid|not found|no such|moov|partial|matches no streams|does not contain/i.test(l));
+  const msg = (telling.length ? telling.slice(-2) : lines.slice(-2)).join(' | ') || 'ffmpeg failed without a message';
+  if (/matches no streams|does not contain any stream|no video stream/i.test(stderr)) return new VideoError('no-video', file, `no video stream (${msg})`);
+  if (head && !looksLikeVideoContainer(head)) return new VideoError('corrupt', file, `not a video file (${msg})`);
+  if (/moov atom not found|partial file|truncat|end of file/i.test(stderr)) return new VideoError('truncated', file, `truncated or incomplete video (${msg})`);
+  return new VideoError('corrupt', file, `not a readable video (${msg})`);
+}
+
+/** Magic numbers of the containers we expect: ISO-BMFF (mp4/mov), RIFF/AVI, Matroska/WebM. */
+export function looksLikeVideoContainer(head: Uint8Array): boolean {
+  const ascii = (a: number, b: number) => String.fromCharCode(...head.subarray(a, b));
+  if (head.length >= 8 && ['ftyp', 'moov', 'mdat', 'free', 'wide', 'skip'].includes(ascii(4, 8))) return true;
+  if (head.length >= 12 && ascii(0, 4) === 'RIFF') return true;
+  if (head.length >= 4 && head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) return true;
+  return false;
+}
+
+/** First bytes of a file (for container sniffing in error reports). */
+export async function readHead(file: string, n = 16): Promise<Uint8Array> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const b = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(b, 0, n, 0);
+    return b.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+function parseRate(r: string | undefined): number {
+  if (!r) return 0;
+  const [a, b] = r.split('/').map(Number);
+  const v = b ? a / b : a;
+  return Number.isFinite(v) ? v : 0;
+}
+
+/** Stream facts from ffprobe (one process). */
+export async function probeVideo(file: string): Promise<VideoInfo> {
+  await checkInputFile(file);
+  const r = await runTool(
+    FFPROBE,
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,codec_name:format=duration,format_name', '-of', 'json', file],
+    file,
+  );
+  if (r.code !== 0) throw classifyFailure(file, r.stderr, await readHead(file));
+  let j: any;
+  try {
+    j = JSON.parse(r.stdout.toString('utf8'));
+  } catch {
+    throw new VideoError('corrupt', file, 'ffprobe returned unreadable output');
+  }
+  const s = j.streams?.[0];
+  if (!s) throw new VideoError('no-video', file, 'no video stream');
+  const fps = parseRate(s.avg_frame_rate) || parseRate(s.r_frame_rate);
+  const duration = Number(s.duration ?? j.format?.duration ?? 0) || 0;
+  const nb = Number(s.nb_frames);
+  return {
+    width: s.width,
+    height: s.height,
+    fps,
+    frames: Number.isInteger(nb) && nb > 0 ? nb : Math.round(duration * fps),
+    duration,
+    codec: s.codec_name ?? '',
+    format: j.format?.format_name ?? '',
+  };
+}
+
+/** ffmpeg arguments that decode input `index` as a PGM/PPM image stream (self-describing frames). */
+export function decodeOutputArgs(index: number, opts: DecodeOptions, target: string): string[] {
+  const vf: string[] = [];
+  if (opts.fps) vf.push(`fps=${opts.fps}`);
+  const a = ['-map', `${index}:v:0`];
+  if (vf.length) a.push('-vf', vf.join(','));
+  if (opts.maxFrames !== undefined) a.push('-frames:v', String(opts.maxFrames));
+  a.push('-f', 'image2pipe', '-c:v', opts.gray ? 'pgm' : 'ppm', '-pix_fmt', opts.gray ? 'gray' : 'rgb24', target);
+  return a;
+}
+
+/** Input-side ffmpeg arguments for one file. */
+export function decodeInputArgs(file: string, opts: DecodeOptions): string[] {
+  const a = ['-threads', String(opts.threads ?? 1)];
+  if (opts.strict) a.push('-err_detect', 'explode');
+  a.push('-i', file);
+  return a;
+}
+
+/**
+ * Split a PGM (P5) / PPM (P6) image stream into frames. Returns null when the stream is not
+ * a clean sequence of same-size images (a damaged decode).
+ */
+export function parsePnmStream(buf: Buffer): { data: Uint8Array; frames: number; height: number; width: number; channels: 1 | 3 } | null {
+  let pos = 0;
+  let width = 0, height = 0, channels: 1 | 3 = 1;
+  const starts: number[] = [];
+  const readToken = (): string | null => {
+    while (pos < buf.length && (buf[pos] === 0x20 || buf[pos] === 0x0a || buf[pos] === 0x0d || buf[pos] === 0x09)) pos++;
+    const s = pos;
+    while (pos < buf.length && !(buf[pos] === 0x20 || buf[pos] === 0x0a || buf[pos] === 0x0d || buf[pos] === 0x09)) pos++;
+    return pos > s ? buf.toString('latin1', s, pos) : null;
+  };
+  while (pos < buf.length) {
+    const magic = readToken();
+    if (magic === null) break;
+    if (magic !== 'P5' && magic !== 'P6') return null;
+    const w = Number(readToken()), h = Number(readToken()), maxv = Number(readToken());
+    if (!(w > 0 && h > 0 && maxv === 255)) return null;
+    pos++; // single whitespace after maxval
+    const c = magic === 'P5' ? 1 : 3;
+    if (starts.length === 0) { width = w; height = h; channels = c; }
+    else if (w !== width || h !== height || c !== channels) return null;
+    const n = w * h * c;
+    if (pos + n > buf.length) return null;
+    starts.push(pos);
+    pos += n;
+  }
+  const frameBytes = width * height * channels;
+  const data = new Uint8Array(starts.length * frameBytes);
+  starts.forEach((s, i) => data.set(buf.subarray(s, s + frameBytes), i * frameBytes));
+  return { data, frames: starts.length, height, width, channels };
+}
+
+/** Input stream facts from ffmpeg's own stderr (avoids a separate ffprobe process). */
+export function parseInputFacts(stderr: string, inputIndex = 0): { fps: number; duration: number } {
+  const blocks = stderr.split(/^Input #/m);
+  const block = blocks.find((b) => b.startsWith(`${inputIndex},`)) ?? '';
+  const vline = block.split('\n').find((l) => /Stream #\d+:\d+.*Video:/.test(l)) ?? '';
+  const fpsM = /([\d.]+)(k?) fps/.exec(vline) ?? /([\d.]+)(k?) tbr/.exec(vline);
+  const fps = fpsM ? Number(fpsM[1]) * (fpsM[2] ? 1000 : 1) : 0;
+  const dm = /Duration: (\d+):(\d+):([\d.]+)/.exec(block);
+  const duration = dm ? Number(dm[1]) * 3600 + Number(dm[2]) * 60 + Number(dm[3]) : 0;
+  return { fps, duration };
+}
+
+/** Check a decode against what the container promised (strict mode). */
+export function checkComplete(file: string, frames: number, facts: { fps: number; duration: number }, opts: DecodeOptions): void {
+  if (frames === 0) throw new VideoError('corrupt', file, 'no frames could be decoded');
+  if (!opts.strict) return;
+  const fps = opts.fps ?? facts.fps;
+  if (facts.duration > 0 && fps > 0) {
+    let expected = Math.round(facts.duration * fps);
+    if (opts.maxFrames !== undefined) expected = Math.min(expected, opts.maxFrames);
+    if (frames < expected - 2) throw new VideoError('truncated', file, `only ${frames} of ~${expected} frames decodable (truncated or damaged)`);
+  }
+}
+
+/** Decode a whole video (or its first maxFrames) to uint8 frames. */
+export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promise<DecodedVideo> {
+  if (opts.fps !== undefined && !(opts.fps > 0)) throw new VideoError('bad-args', file, `fps must be > 0, got ${opts.fps}`);
+  if (opts.maxFrames !== undefined && !(Number.isInteger(opts.maxFrames) && opts.maxFrames > 0)) throw new VideoError('bad-args', file, `maxFrames must be a positive integer, got ${opts.maxFrames}`);
+  await checkInputFile(file);
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'info', ...(opts.strict ? ['-xerror'] : []), ...decodeInputArgs(file, opts), ...decodeOutputArgs(0, opts, 'pipe:1')];
+  const r = await runTool(FFMPEG, args, file);
+  const errLines = r.stderr.split('\n').filter((l) => /^\[.*\] .*(error|invalid|corrupt)|Error /i.test(l));
+  if (r.code !== 0 || (opts.strict && errLines.length)) throw classifyFailure(file, r.stderr, await readHead(file));
+  const img = parsePnmStream(r.stdout);
+  if (!img) throw new VideoError('corrupt', file, 'decoder produced an unreadable frame stream');
+  const facts = parseInputFacts(r.stderr);
+  checkComplete(file, img.frames, facts, opts);
+  let fps = opts.fps ?? facts.fps;
+  if (!fps) fps = (await probeVideo(file)).fps;
+  return { ...img, fps };
+}
+
+/**
+ * Encode uint8 frames (T·H·W·C) to H.264 mp4 (yuv420p, +faststart). Odd sizes are padded to
+ * even. Written to a temporary name then renamed, so a crash never leaves a half file.
+ */
+export async function encodeVideo(file: string, data: Uint8Array, o: EncodeOptions): Promise<void> {
+  const { frames, height, width, channels, fps } = o;
+  if (!(frames > 0 && height > 0 && width > 0 && fps > 0) || (channels !== 1 && channels !== 3)) {
+    throw new VideoError('bad-args', file, `bad encode geometry frames=${frames} ${height}x${width}x${channels} fps=${fps}`);
+  }
+  if (data.length !== frames * height * width * channels) {
+    throw new VideoError('bad-args', file, `data has ${data.length} bytes, expected ${frames}·${height}·${width}·${channels} = ${frames * height * width * channels}`);
+  }
+  await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}.mp4`;
+  const args = [
+    '-hide_banner', '-nostdin', '-v', 'error', '-y',
+    '-f', 'rawvideo', '-pix_fmt', channels === 3 ? 'rgb24' : 'gray', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
+    '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2',
+    '-c:v', 'libx264', '-preset', o.preset ?? 'veryfast', '-crf', String(o.crf ?? 20), '-pix_fmt', 'yuv420p',
+    '-threads', String(o.threads ?? 1), '-movflags', '+faststart', '-f', 'mp4', tmp,
+  ];
+  const r = await runTool(FFMPEG, args, file, data);
+  if (r.code !== 0) {
+    await fsp.rm(tmp, { force: true });
+    throw new VideoError('corrupt', file, `ffmpeg could not encode: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+  }
+  await fsp.rename(tmp, file);
+}
