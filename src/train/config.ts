@@ -1,0 +1,335 @@
+// The training config: one typed schema with defaults (DESIGN.md "Reference training recipe"),
+// YAML files (with `extends:`), and `key=value` overrides with dotted keys. The reference
+// implementation's flat Hydra names (efficientnet_size, use_ema, words, lr, ...) are accepted
+// as aliases, in YAML and on the command line.
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, resolve, isAbsolute } from 'node:path';
+import YAML from 'yaml';
+import {
+  ConfigError, type Section, checkValue, closest, defaultsOf, isLeaf, leafPaths, lookup, parseText,
+} from './config_schema.js';
+
+export { ConfigError } from './config_schema.js';
+
+const MONITORS = ['val_loss', 'val_acc', 'val_top5', 'val_f1', 'train_loss', 'train_acc'];
+
+/** Schema of every config key: type, default, help. */
+export const SCHEMA: Section = {
+  seed: { kind: 'int', default: 42, help: 'seed for init, data order, augmentation, dropout' },
+  run_dir: { kind: 'string', default: null, nullable: true, help: 'run directory (default runs/<config>-<timestamp>)' },
+  checkpoint: { kind: 'string', default: null, nullable: true, help: 'resume this run from a checkpoint file (or run dir: its last.ckpt)' },
+  pretrained_model_path: { kind: 'string', default: null, nullable: true, help: 'fine-tune from these weights (safetensors / checkpoint); a class-count mismatch re-initialises the head' },
+  model: {
+    variant: { kind: 'string', default: 'T', help: 'named variant (T, S, B, ...) or "custom" with model.stages' },
+    stages: { kind: 'strings', default: null, nullable: true, help: 'custom stage table rows "expand,kernel,stride,in,out,layers,F|M"' },
+    classes: { kind: 'int', default: null, nullable: true, min: 2, help: 'output classes (null: number of words)' },
+    in_channels: { kind: 'int', default: 1, min: 1, max: 4, help: '1 grey, 3 colour (+1 with the word-boundary channel)' },
+    dropout: { kind: 'number', default: 0.4, min: 0, max: 1, help: 'dropout in transformer and TCN' },
+    drop_path: { kind: 'number', default: 0.2, min: 0, max: 1, help: 'stochastic depth rate of the last trunk block' },
+    bn_momentum: { kind: 'number', default: 0.01, min: 0, max: 1, help: 'BatchNorm momentum, PyTorch convention (DESIGN defect 4)' },
+    frontend_maxpool: { kind: 'boolean', default: false, help: 'MaxPool3d after the 3D conv (off: the paper)' },
+    activation: { kind: 'string', default: 'relu', choices: ['relu', 'swish'], help: 'front-end 3D conv activation' },
+    transformer_layers: { kind: 'int', default: 1, min: 0, help: 'encoder layers over time' },
+    transformer_heads: { kind: 'int', default: 8, min: 1, help: 'attention heads' },
+    transformer_ffn: { kind: 'int', default: 128, min: 1, help: 'feed-forward width' },
+    tcn_layers: { kind: 'int', default: 4, min: 1, help: 'TCN levels (dilation 2^L)' },
+    tcn_channels: { kind: 'int', default: 463, min: 1, help: 'TCN width' },
+    tcn_kernel: { kind: 'int', default: 3, min: 1, help: 'TCN kernel size' },
+  },
+  data: {
+    root: { kind: 'string', default: null, nullable: true, help: 'LRW-layout root (WORD/{train,val,test}/*.mp4), e.g. a synth corpus' },
+    shards: { kind: 'string', default: null, nullable: true, help: 'prepared shard directory (eflip prepare); preferred over root' },
+    words: { kind: 'int', default: null, nullable: true, min: 1, help: 'use N words (null: all)' },
+    words_select: { kind: 'string', default: 'first', choices: ['first', 'random'], help: 'which N words: first N sorted, or a seeded random N' },
+    words_list: { kind: 'strings', default: null, nullable: true, help: 'explicit word list, or one path to a file with a word per line' },
+    crop: { kind: 'string', default: 'mouth', choices: ['mouth', 'center', 'landmarks'], help: 'crop of raw LRW frames' },
+    frames: { kind: 'int', default: 29, min: 1, help: 'frames per clip' },
+    size: { kind: 'int', default: 88, min: 8, help: 'input crop size (square)' },
+    mean: { kind: 'number', default: 0.421, help: 'normalisation mean' },
+    std: { kind: 'number', default: 0.165, min: 1e-6, help: 'normalisation std' },
+    workers: { kind: 'int', default: 2, min: 0, help: 'loader worker threads' },
+    word_boundary: { kind: 'boolean', default: false, help: 'extra input channel marking the word (from Duration)' },
+    augment: {
+      random_crop: { kind: 'boolean', default: true, help: 'random size×size crop of the ROI (centre crop when off)' },
+      hflip: { kind: 'number', default: 0.5, min: 0, max: 1, help: 'horizontal flip probability' },
+      time_mask_s: { kind: 'number', default: 0.4, min: 0, help: 'longest time mask in seconds (0: off)' },
+      temporal_crop: { kind: 'boolean', default: false, help: 'random temporal crop keeping the word' },
+      mixup_alpha: { kind: 'number', default: 0, min: 0, help: 'mixup Beta(α, α) (0: off)' },
+    },
+  },
+  optim: {
+    lr: { kind: 'number', default: 1e-4, min: 0, help: 'peak learning rate' },
+    betas: { kind: 'numbers', default: [0.9, 0.98], length: 2, help: 'AdamW betas' },
+    eps: { kind: 'number', default: 1e-8, min: 0, help: 'AdamW epsilon' },
+    weight_decay: { kind: 'number', default: 5e-4, min: 0, help: 'decoupled weight decay' },
+    no_decay_norm_bias: { kind: 'boolean', default: true, help: 'no weight decay on norms, biases and PReLU slopes' },
+  },
+  schedule: {
+    warmup_epochs: { kind: 'number', default: 3, min: 0, help: 'linear warmup length in epochs' },
+    min_lr: { kind: 'number', default: 0, min: 0, help: 'floor of the cosine phase' },
+    warmup_start: { kind: 'number', default: 0, min: 0, max: 1, help: 'warmup starts at this fraction of lr' },
+  },
+  train: {
+    batch_size: { kind: 'int', default: 16, min: 1, help: 'clips per step' },
+    eval_batch_size: { kind: 'int', default: null, nullable: true, min: 1, help: 'clips per evaluation batch (null: batch_size)' },
+    epochs: { kind: 'int', default: 40, min: 1, help: 'training epochs' },
+    label_smoothing: { kind: 'number', default: 0, min: 0, max: 1, help: 'label smoothing of the NLL loss' },
+    grad_clip: { kind: 'number', default: 0, min: 0, help: 'clip the global gradient norm (0: off)' },
+    precision: { kind: 'string', default: 'fp32', choices: ['fp32', 'bf16'], help: 'bf16 = autocast' },
+    device: { kind: 'string', default: 'cpu', help: 'cpu or cuda[:N]' },
+    threads: { kind: 'int', default: null, nullable: true, min: 1, help: 'intra-op threads (null: libtorch default)' },
+    max_steps: { kind: 'int', default: null, nullable: true, min: 1, help: 'stop after this many optimizer steps' },
+    limit_train_batches: { kind: 'int', default: null, nullable: true, min: 1, help: 'batches per training epoch (null: all)' },
+    limit_val_batches: { kind: 'int', default: null, nullable: true, min: 1, help: 'batches per validation (null: all)' },
+    log_every: { kind: 'int', default: 10, min: 1, help: 'write a metrics.jsonl step line every N steps' },
+    val_every: { kind: 'int', default: 1, min: 1, help: 'validate every N epochs' },
+    test_at_end: { kind: 'boolean', default: true, help: 'evaluate the best checkpoint on the test split at the end' },
+  },
+  ema: {
+    enabled: { kind: 'boolean', default: true, help: 'EMA of weights and buffers; validate/test with them' },
+    decay: { kind: 'number', default: 0.999, min: 0, max: 1, help: 'EMA decay per step' },
+  },
+  early_stopping: {
+    enabled: { kind: 'boolean', default: true, help: 'stop when the monitored metric stops improving' },
+    monitor: { kind: 'string', default: 'val_loss', choices: MONITORS, help: 'metric' },
+    mode: { kind: 'string', default: 'min', choices: ['min', 'max'], help: 'min or max' },
+    min_delta: { kind: 'number', default: 0, min: 0, help: 'smallest change that counts as improvement' },
+    patience: { kind: 'int', default: 5, min: 0, help: 'validations without improvement before stopping' },
+  },
+  checkpointing: {
+    dir: { kind: 'string', default: null, nullable: true, help: 'checkpoint directory (null: <run_dir>/checkpoints)' },
+    top_k: { kind: 'int', default: 3, min: 0, help: 'keep the best K checkpoints' },
+    monitor: { kind: 'string', default: 'val_acc', choices: MONITORS, help: 'metric ranking checkpoints' },
+    mode: { kind: 'string', default: 'max', choices: ['min', 'max'], help: 'min or max' },
+    save_last: { kind: 'boolean', default: true, help: 'also keep last.ckpt (resume point)' },
+  },
+};
+
+/** The reference implementation's flat names → our dotted keys. */
+export const ALIASES: Record<string, string> = {
+  efficientnet_size: 'model.variant',
+  variant: 'model.variant',
+  use_ema: 'ema.enabled',
+  ema_decay: 'ema.decay',
+  words: 'data.words',
+  words_list: 'data.words_list',
+  batch_size: 'train.batch_size',
+  epochs: 'train.epochs',
+  lr: 'optim.lr',
+  dropout: 'model.dropout',
+  weight_decay: 'optim.weight_decay',
+  warmup_epochs: 'schedule.warmup_epochs',
+  workers: 'data.workers',
+  in_channels: 'model.in_channels',
+  checkpoint_dir: 'checkpointing.dir',
+  resume: 'checkpoint',
+};
+
+export interface ModelSection {
+  variant: string;
+  stages: string[] | null;
+  classes: number | null;
+  in_channels: number;
+  dropout: number;
+  drop_path: number;
+  bn_momentum: number;
+  frontend_maxpool: boolean;
+  activation: 'relu' | 'swish';
+  transformer_layers: number;
+  transformer_heads: number;
+  transformer_ffn: number;
+  tcn_layers: number;
+  tcn_channels: number;
+  tcn_kernel: number;
+}
+export interface TrainConfig {
+  seed: number;
+  run_dir: string | null;
+  checkpoint: string | null;
+  pretrained_model_path: string | null;
+  model: ModelSection;
+  data: {
+    root: string | null;
+    shards: string | null;
+    words: number | null;
+    words_select: 'first' | 'random';
+    words_list: string[] | null;
+    crop: 'mouth' | 'center' | 'landmarks';
+    frames: number;
+    size: number;
+    mean: number;
+    std: number;
+    workers: number;
+    word_boundary: boolean;
+    augment: { random_crop: boolean; hflip: number; time_mask_s: number; temporal_crop: boolean; mixup_alpha: number };
+  };
+  optim: { lr: number; betas: [number, number]; eps: number; weight_decay: number; no_decay_norm_bias: boolean };
+  schedule: { warmup_epochs: number; min_lr: number; warmup_start: number };
+  train: {
+    batch_size: number;
+    eval_batch_size: number | null;
+    epochs: number;
+    label_smoothing: number;
+    grad_clip: number;
+    precision: 'fp32' | 'bf16';
+    device: string;
+    threads: number | null;
+    max_steps: number | null;
+    limit_train_batches: number | null;
+    limit_val_batches: number | null;
+    log_every: number;
+    val_every: number;
+    test_at_end: boolean;
+  };
+  ema: { enabled: boolean; decay: number };
+  early_stopping: { enabled: boolean; monitor: string; mode: 'min' | 'max'; min_delta: number; patience: number };
+  checkpointing: { dir: string | null; top_k: number; monitor: string; mode: 'min' | 'max'; save_last: boolean };
+}
+
+export function defaultConfig(): TrainConfig {
+  return defaultsOf(SCHEMA) as TrainConfig;
+}
+
+/** Resolve an alias or dotted key to a schema leaf path, or throw naming the key. */
+export function resolveKey(key: string): string {
+  const path = ALIASES[key] ?? key;
+  const node = lookup(SCHEMA, path);
+  if (!node) {
+    const all = [...leafPaths(SCHEMA), ...Object.keys(ALIASES)];
+    const hint = closest(all, key);
+    throw new ConfigError(`unknown config key '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`);
+  }
+  if (!isLeaf(node)) {
+    throw new ConfigError(`config key '${key}' is a section; set one of its keys: ${leafPaths(node, path).slice(0, 6).join(', ')}, ...`);
+  }
+  return path;
+}
+
+function setPath(cfg: Record<string, any>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let o = cfg;
+  for (const p of parts.slice(0, -1)) o = o[p];
+  o[parts[parts.length - 1]] = value;
+}
+
+export function getPath(cfg: unknown, path: string): unknown {
+  let o: any = cfg;
+  for (const p of path.split('.')) o = o?.[p];
+  return o;
+}
+
+/** Merge a structured (YAML/JSON) object into cfg, checking every key and type. */
+export function mergeObject(cfg: TrainConfig, obj: unknown, where = 'config'): void {
+  if (obj === null || obj === undefined) return;
+  if (typeof obj !== 'object' || Array.isArray(obj)) throw new ConfigError(`${where}: expected a mapping at the top level`);
+  const walk = (o: Record<string, unknown>, prefix: string) => {
+    for (const [k, v] of Object.entries(o)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (!prefix && k === 'extends') continue;
+      const path = prefix ? key : ALIASES[k] ?? k;
+      const node = lookup(SCHEMA, path);
+      if (!node) {
+        const hint = closest([...leafPaths(SCHEMA), ...Object.keys(ALIASES)], key);
+        throw new ConfigError(`${where}: unknown config key '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`);
+      }
+      if (isLeaf(node)) {
+        try {
+          setPath(cfg as any, path, checkValue(key, node, v));
+        } catch (e) {
+          throw new ConfigError(`${where}: ${(e as Error).message}`);
+        }
+      } else {
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${where}: config key '${key}' is a section and needs a mapping, got ${JSON.stringify(v)}`);
+        walk(v as Record<string, unknown>, path);
+      }
+    }
+  };
+  walk(obj as Record<string, unknown>, '');
+}
+
+/** Apply one `key=value` override. */
+export function applyOverride(cfg: TrainConfig, text: string): void {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new ConfigError(`override '${text}' is not key=value`);
+  const key = text.slice(0, eq).trim();
+  const path = resolveKey(key);
+  const leaf = lookup(SCHEMA, path) as any;
+  setPath(cfg as any, path, parseText(key, leaf, text.slice(eq + 1)));
+}
+
+/** Read a YAML config file (following `extends:` chains relative to the file). */
+export function readYaml(file: string, seen: string[] = []): unknown[] {
+  const abs = resolve(file);
+  if (seen.includes(abs)) throw new ConfigError(`config ${file}: 'extends' cycle (${[...seen, abs].join(' -> ')})`);
+  if (!existsSync(abs)) throw new ConfigError(`config file not found: ${file}`);
+  let doc: unknown;
+  try {
+    doc = YAML.parse(readFileSync(abs, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`config ${file}: YAML error: ${(e as Error).message}`);
+  }
+  const ext = (doc as any)?.extends;
+  if (ext === undefined) return [{ file: abs, doc }];
+  if (typeof ext !== 'string') throw new ConfigError(`config ${file}: 'extends' must be a file path`);
+  const base = isAbsolute(ext) ? ext : resolve(dirname(abs), ext);
+  return [...readYaml(base, [...seen, abs]), { file: abs, doc }];
+}
+
+/** Cross-field checks the per-key schema cannot express. */
+export function validate(cfg: TrainConfig): void {
+  const m = cfg.model;
+  if (m.variant === 'custom' && !m.stages) throw new ConfigError(`config key 'model.stages' is required when model.variant is 'custom'`);
+  if (m.stages) {
+    for (const row of m.stages) {
+      const parts = row.split(/[ ,]+/).filter(Boolean);
+      if (parts.length !== 7 || parts.slice(0, 6).some((p) => !/^\d+$/.test(p)) || !/^[FM]$/.test(parts[6])) {
+        throw new ConfigError(`config key 'model.stages': row '${row}' must be "expand,kernel,stride,in,out,layers,F|M"`);
+      }
+    }
+  }
+  if (cfg.data.words !== null && cfg.data.words_list !== null) {
+    throw new ConfigError(`config keys 'data.words' and 'data.words_list' are exclusive; set one to null`);
+  }
+  if (cfg.train.device !== 'cpu' && !/^cuda(:\d+)?$/.test(cfg.train.device)) {
+    throw new ConfigError(`config key 'train.device' expects cpu or cuda[:N], got '${cfg.train.device}'`);
+  }
+}
+
+export interface LoadOptions {
+  /** YAML config file */
+  file?: string;
+  /** `key=value` texts, applied in order after the file */
+  overrides?: string[];
+}
+
+/** Defaults ← YAML file(s) ← overrides, validated. */
+export function loadConfig(opts: LoadOptions = {}): TrainConfig {
+  const cfg = defaultConfig();
+  if (opts.file) for (const { file, doc } of readYaml(opts.file) as { file: string; doc: unknown }[]) mergeObject(cfg, doc, file);
+  for (const o of opts.overrides ?? []) applyOverride(cfg, o);
+  validate(cfg);
+  return cfg;
+}
+
+/** A config read back from a checkpoint or run dir (JSON), validated like a file. */
+export function configFromObject(obj: unknown, where = 'checkpoint config'): TrainConfig {
+  const cfg = defaultConfig();
+  mergeObject(cfg, obj, where);
+  validate(cfg);
+  return cfg;
+}
+
+export function configToYaml(cfg: TrainConfig): string {
+  return YAML.stringify(cfg, { lineWidth: 0 });
+}
+
+/** Help text listing every key, for `eflip train --help-config`. */
+export function configReference(): string {
+  const lines: string[] = [];
+  for (const path of leafPaths(SCHEMA)) {
+    const leaf = lookup(SCHEMA, path) as any;
+    const alias = Object.entries(ALIASES).filter(([, p]) => p === path).map(([a]) => a);
+    lines.push(`  ${path.padEnd(32)} ${leaf.help} [${leaf.kind}${leaf.choices ? `: ${leaf.choices.join('|')}` : ''}, default ${JSON.stringify(leaf.default)}]${alias.length ? ` (alias: ${alias.join(', ')})` : ''}`);
+  }
+  return lines.join('\n');
+}
