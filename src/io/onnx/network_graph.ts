@@ -1,0 +1,186 @@
+// Emits the lipreading network (DESIGN.md "The model") into an ONNX graph, module by module,
+// reading weights by their PyTorch state-dict names. Three graphs:
+//   full      frames (B, C, T, H, W) → log_probs (B, classes)
+//   frontend  frames (B, C, T, H, W) → features (B, T−2, d)   temporal conv 'valid': the caller
+//             supplies one context frame on each side (zeros reproduce the full model's padding)
+//   backend   features (B, T, d) → log_probs (B, classes)
+// Inference-mode BatchNorm is folded into the conv before it; dropout/drop-path vanish.
+import { DataType } from './onnx_proto.js';
+import type { GraphBuilder } from './graph_builder.js';
+import { conv, foldBatchNorm, glu, layerNorm, linear, prelu, selfAttention, silu, type BatchNormParams, type Weight } from './layers.js';
+import { adjustChannels, type NetworkConfig } from './network_config.js';
+
+export class MissingWeightError extends Error {
+  override name = 'MissingWeightError';
+}
+
+/** Named float32 weights (PyTorch state-dict names and shapes). */
+export interface WeightSource {
+  get(name: string): Weight;
+  has(name: string): boolean;
+}
+
+export function mapWeightSource(m: Map<string, Weight>): WeightSource {
+  return {
+    has: (n) => m.has(n),
+    get: (n) => {
+      const w = m.get(n);
+      if (!w) throw new MissingWeightError(`weight '${n}' is missing from the checkpoint`);
+      return w;
+    },
+  };
+}
+
+function bnParams(ws: WeightSource, name: string, eps: number): BatchNormParams {
+  return {
+    weight: ws.get(`${name}.weight`).data,
+    bias: ws.get(`${name}.bias`).data,
+    runningMean: ws.get(`${name}.running_mean`).data,
+    runningVar: ws.get(`${name}.running_var`).data,
+    eps,
+  };
+}
+
+/** Conv (optionally with bias) followed by BN, folded into one Conv. */
+function convBn(g: GraphBuilder, ws: WeightSource, x: string, convName: string, bnName: string, eps: number, opts: Parameters<typeof conv>[5]): string {
+  const w = ws.get(`${convName}.weight`);
+  const b = ws.has(`${convName}.bias`) ? ws.get(`${convName}.bias`).data : undefined;
+  const f = foldBatchNorm(w, b, bnParams(ws, bnName, eps));
+  return conv(g, x, convName, f.w, f.b, opts);
+}
+
+/** `…block.<part>`: Sequential(.0 conv, .1 BN[, .2 SiLU]) with 'same' padding. */
+function convBnAct(g: GraphBuilder, ws: WeightSource, x: string, name: string, eps: number, stride: number, groups: number, act: boolean): string {
+  const k = ws.get(`${name}.0.weight`).shape[2];
+  const p = (k - 1) / 2;
+  const y = convBn(g, ws, x, `${name}.0`, `${name}.1`, eps, { stride: [stride, stride], padding: [p, p], groups });
+  return act ? silu(g, y) : y;
+}
+
+/** One EfficientNetV2 block (fused or MBConv+SE), input/output (N, C, H, W). */
+function efficientBlock(g: GraphBuilder, ws: WeightSource, x: string, name: string, cfg: NetworkConfig, row: NetworkConfig['stages'][0], cin: number, stride: number): string {
+  const eps = cfg.bnEps;
+  const b = `${name}.block`;
+  let y: string;
+  if (row.fused) {
+    y = convBnAct(g, ws, x, `${b}.fused`, eps, stride, 1, true);
+    y = convBnAct(g, ws, y, `${b}.fused_point_wise`, eps, 1, 1, false);
+  } else {
+    const inter = adjustChannels(cin * row.expand);
+    y = convBnAct(g, ws, x, `${b}.linear_bottleneck`, eps, 1, 1, true);
+    y = convBnAct(g, ws, y, `${b}.depth_wise`, eps, stride, inter, true);
+    if (row.se) {
+      const s0 = g.op('GlobalAveragePool', [y], {}, `${b}.se.pool`);
+      const s1 = silu(g, conv(g, s0, `${b}.se.fc1`, ws.get(`${b}.se.fc1.weight`), ws.get(`${b}.se.fc1.bias`).data));
+      const s2 = g.op('Sigmoid', [conv(g, s1, `${b}.se.fc2`, ws.get(`${b}.se.fc2.weight`), ws.get(`${b}.se.fc2.bias`).data)]);
+      y = g.op('Mul', [y, s2], {}, `${b}.se`);
+    }
+    y = convBnAct(g, ws, y, `${b}.point_wise`, eps, 1, 1, false);
+  }
+  return stride === 1 && cin === row.outChannels ? g.op('Add', [x, y], {}, `${name}.residual`) : y;
+}
+
+/** Front-end: conv3d stem + EfficientNetV2 trunk + GLU → (B, T', d). `temporalPad` 1 = model
+ *  semantics (zero padding in time), 0 = 'valid' (needs context frames, T' = T − 2). */
+function frontend(g: GraphBuilder, ws: WeightSource, frames: string, cfg: NetworkConfig, size: number, temporalPad: 0 | 1): string {
+  const eps = cfg.bnEps;
+  const c0 = cfg.stages[0].inChannels;
+  let y = convBn(g, ws, frames, 'frontend_3d.conv3d.conv3d', 'frontend_3d.conv3d.bn', eps, { stride: [1, 2, 2], padding: [temporalPad, 2, 2] });
+  y = cfg.frontendActivation === 'swish' ? silu(g, y) : g.op('Relu', [y]);
+  let hw = Math.floor((size + 4 - 5) / 2) + 1;
+  if (cfg.frontendMaxPool) {
+    y = g.op('MaxPool', [y], { kernel_shape: [1, 3, 3], strides: [1, 2, 2], pads: [0, 1, 1, 0, 1, 1] }, 'frontend_3d.pool');
+    hw = Math.floor((hw + 2 - 3) / 2) + 1;
+  }
+  // (B, c0, T', h, w) → (B·T', c0, h, w); keep [B, T'] to restore the sequence later
+  const bt = g.op('Gather', [g.op('Shape', [y]), g.int64s([0, 2])], { axis: 0 }, 'batch_time');
+  y = g.op('Reshape', [g.op('Transpose', [y], { perm: [0, 2, 1, 3, 4] }), g.int64s([-1, c0, hw, hw])], {}, 'frames_2d');
+  const total = cfg.stages.reduce((a, r) => a + r.layers, 0);
+  let idx = 0;
+  for (const row of cfg.stages) {
+    for (let j = 0; j < row.layers; j++, idx++) {
+      y = efficientBlock(g, ws, y, `frontend_3d.efnet.blocks.${idx}`, cfg, row, j === 0 ? row.inChannels : row.outChannels, j === 0 ? row.stride : 1);
+    }
+  }
+  if (idx !== total) throw new Error('internal: block count');
+  y = conv(g, y, 'frontend_3d.efnet.stage_7.pointwise', ws.get('frontend_3d.efnet.stage_7.pointwise.weight'), undefined);
+  y = g.op('Flatten', [g.op('GlobalAveragePool', [y])], { axis: 1 }, 'stage_7.pooled'); // (B·T', 2d)
+  y = glu(g, y, 1); // (B·T', d)
+  const shape = g.op('Concat', [bt, g.int64s([cfg.featureDim])], { axis: 0 }, 'feature_shape');
+  return g.op('Reshape', [y, shape], {}, 'features'); // (B, T', d)
+}
+
+/** Post-norm Transformer encoder layer over time (PyTorch nn.TransformerEncoderLayer, ReLU). */
+function encoderLayer(g: GraphBuilder, ws: WeightSource, x: string, name: string, cfg: NetworkConfig): string {
+  const d = cfg.featureDim;
+  const sa = selfAttention(
+    g,
+    x,
+    `${name}.self_attn`,
+    {
+      inProjWeight: ws.get(`${name}.self_attn.in_proj_weight`).data,
+      inProjBias: ws.get(`${name}.self_attn.in_proj_bias`).data,
+      outProjWeight: ws.get(`${name}.self_attn.out_proj.weight`).data,
+      outProjBias: ws.get(`${name}.self_attn.out_proj.bias`).data,
+    },
+    d,
+    cfg.transformer.heads,
+  );
+  const ln = (v: string, n: string) => layerNorm(g, v, `${name}.${n}`, ws.get(`${name}.${n}.weight`).data, ws.get(`${name}.${n}.bias`).data, 1e-5);
+  const h = ln(g.op('Add', [x, sa]), 'norm1');
+  let f = linear(g, h, `${name}.linear1`, ws.get(`${name}.linear1.weight`), ws.get(`${name}.linear1.bias`).data);
+  f = linear(g, g.op('Relu', [f]), `${name}.linear2`, ws.get(`${name}.linear2.weight`), ws.get(`${name}.linear2.bias`).data);
+  return ln(g.op('Add', [h, f]), 'norm2');
+}
+
+/** TCN layer L on (B, C, T): residual(x) + conv_block(x), dilation 2^L. */
+function tcnLayer(g: GraphBuilder, ws: WeightSource, x: string, name: string, cfg: NetworkConfig, level: number): string {
+  const dil = 2 ** level;
+  const pad = (dil * (cfg.tcn.kernel - 1)) / 2;
+  const cb = `${name}.conv_block`;
+  const o = { padding: [pad], dilation: [dil] };
+  let y = convBn(g, ws, x, `${cb}.0`, `${cb}.1`, cfg.bnEps, o);
+  y = prelu(g, y, `${cb}.2`, ws.get(`${cb}.2.weight`).data, 3);
+  y = convBn(g, ws, y, `${cb}.4`, `${cb}.5`, cfg.bnEps, o);
+  y = prelu(g, y, `${cb}.6`, ws.get(`${cb}.6.weight`).data, 3);
+  y = prelu(g, y, `${cb}.8`, ws.get(`${cb}.8.weight`).data, 3);
+  const res = ws.has(`${name}.residual.weight`)
+    ? conv(g, x, `${name}.residual`, ws.get(`${name}.residual.weight`), ws.get(`${name}.residual.bias`).data)
+    : x;
+  return g.op('Add', [res, y], {}, name);
+}
+
+/** Back-end: Transformer → TCN → mean over time → fc → log-softmax. (B, T, d) → (B, classes). */
+function backend(g: GraphBuilder, ws: WeightSource, features: string, cfg: NetworkConfig): string {
+  let x = features;
+  if (cfg.transformer.layers === 1 && !ws.has('transformer_encoder.layers.0.norm1.weight')) {
+    x = encoderLayer(g, ws, x, 'transformer_encoder', cfg);
+  } else {
+    for (let i = 0; i < cfg.transformer.layers; i++) x = encoderLayer(g, ws, x, `transformer_encoder.layers.${i}`, cfg);
+  }
+  let y = g.op('Transpose', [x], { perm: [0, 2, 1] }, 'tcn_input'); // (B, d, T)
+  for (let l = 0; l < cfg.tcn.layers; l++) y = tcnLayer(g, ws, y, `tcn_block.tcn_layers.${l}`, cfg, l);
+  y = g.op('ReduceMean', [y], { axes: [2], keepdims: 0 }, 'time_mean'); // (B, width)
+  y = linear(g, y, 'fc_layer', ws.get('fc_layer.weight'), ws.get('fc_layer.bias').data);
+  return g.op('LogSoftmax', [y], { axis: 1 }, 'log_softmax');
+}
+
+export type GraphKind = 'full' | 'frontend' | 'backend';
+
+/** Fill `g` with the chosen graph. Input/output names: frames, features, log_probs. */
+export function emitNetwork(g: GraphBuilder, ws: WeightSource, cfg: NetworkConfig, kind: GraphKind, size = 88): void {
+  const framesShape = ['batch', cfg.inChannels, 'time', size, size];
+  if (kind === 'backend') {
+    const f = g.input('features', ['batch', 'time', cfg.featureDim], DataType.FLOAT, 'front-end features, one row per frame');
+    g.output(backend(g, ws, f, cfg), 'log_probs', ['batch', cfg.classes], DataType.FLOAT, 'log-probabilities over the labels');
+    return;
+  }
+  const frames = g.input('frames', framesShape, DataType.FLOAT, 'normalised grey mouth crops (B, C, T, H, W)');
+  if (kind === 'frontend') {
+    const f = frontend(g, ws, frames, cfg, size, 0);
+    g.output(f, 'features', ['batch', 'time_valid', cfg.featureDim], DataType.FLOAT, 'per-frame features of frames 1..T-2 (frames 0 and T-1 are context)');
+    return;
+  }
+  const f = frontend(g, ws, frames, cfg, size, 1);
+  g.output(backend(g, ws, f, cfg), 'log_probs', ['batch', cfg.classes], DataType.FLOAT, 'log-probabilities over the labels');
+}
