@@ -1,0 +1,255 @@
+// PyTorch checkpoint reader (.pt/.pth/.ckpt written by torch.save ≥ 1.6: a zip holding
+// `<prefix>/data.pkl` + `<prefix>/data/<key>` raw storages + `<prefix>/byteorder`).
+// Pickle runs through the restricted unpickler (src/io/pickle.ts): nothing is ever executed.
+// Tensors stay lazy (`TorchTensorRef`) until materialize(), so optimizer states cost nothing.
+import { readFileSync } from 'node:fs';
+import { ZipReader } from './zip.js';
+import { PickleError, PickleGlobal, PickleObject, PyTuple, TorchTensorLike, unpickle, describe, type PyDict, type SafeCallable } from './pickle.js';
+import { DTYPE_BYTES, numel, type DType, type RawTensor } from './safetensors.js';
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+const STORAGE_DTYPES: Record<string, DType> = {
+  FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8',
+  ByteStorage: 'uint8', BoolStorage: 'bool', UntypedStorage: 'uint8',
+};
+
+/** One storage of the archive; its bytes are read on first use. */
+export class TorchStorage {
+  private cache: Uint8Array | null = null;
+  constructor(
+    readonly key: string,
+    readonly dtype: DType,
+    readonly numel: number,
+    readonly location: string,
+    private readonly load: () => Uint8Array,
+  ) {}
+  bytes(): Uint8Array {
+    if (!this.cache) {
+      const b = this.load();
+      const need = this.numel * DTYPE_BYTES[this.dtype];
+      if (b.byteLength < need) throw new CheckpointError(`storage ${this.key}: ${b.byteLength} bytes, expected ${need}`);
+      this.cache = b;
+    }
+    return this.cache;
+  }
+}
+
+/** A tensor inside a checkpoint (view of a storage: offset + shape + strides, in elements). */
+export class TorchTensorRef extends TorchTensorLike {
+  constructor(
+    readonly storage: TorchStorage,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+    readonly requiresGrad: boolean,
+  ) {
+    super();
+    if (shape.length !== stride.length) throw new CheckpointError(`tensor shape [${shape}] and stride [${stride}] differ in rank`);
+    const n = numel(shape);
+    if (n > 0) {
+      let last = offset;
+      for (let i = 0; i < shape.length; i++) last += (shape[i] - 1) * stride[i];
+      if (offset < 0 || last >= storage.numel) {
+        throw new CheckpointError(`tensor [${shape}] (offset ${offset}, stride [${stride}]) reaches outside its storage of ${storage.numel} elements`);
+      }
+    }
+  }
+  get dtype(): DType { return this.storage.dtype; }
+
+  /** A contiguous copy (C order). */
+  materialize(): RawTensor {
+    const es = DTYPE_BYTES[this.dtype];
+    const src = this.storage.bytes();
+    const n = numel(this.shape);
+    const out = new Uint8Array(n * es);
+    if (n === 0) return { dtype: this.dtype, shape: [...this.shape], data: out };
+    if (isContiguous(this.shape, this.stride)) {
+      out.set(src.subarray(this.offset * es, (this.offset + n) * es));
+    } else {
+      const rank = this.shape.length;
+      const idx = new Array(rank).fill(0);
+      let srcEl = this.offset;
+      for (let i = 0; i < n; i++) {
+        out.set(src.subarray(srcEl * es, srcEl * es + es), i * es);
+        for (let d = rank - 1; d >= 0; d--) { // odometer over the shape
+          idx[d]++;
+          srcEl += this.stride[d];
+          if (idx[d] < this.shape[d]) break;
+          srcEl -= this.stride[d] * this.shape[d];
+          idx[d] = 0;
+        }
+      }
+    }
+    return { dtype: this.dtype, shape: [...this.shape], data: out };
+  }
+}
+
+function isContiguous(shape: number[], stride: number[]): boolean {
+  let expect = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && stride[d] !== expect) return false;
+    expect *= shape[d];
+  }
+  return true;
+}
+
+export interface TorchCheckpoint {
+  /** The unpickled object: Maps for dicts, arrays for lists/tuples, TorchTensorRef for tensors,
+   *  PickleObject placeholders for anything else. */
+  root: unknown;
+  /** Every archive entry name (diagnostics). */
+  entries: string[];
+}
+
+const asInt = (v: unknown, what: string): number => {
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  throw new CheckpointError(`${what}: expected an integer, got ${describe(v)}`);
+};
+const asIntList = (v: unknown, what: string): number[] => {
+  if (!Array.isArray(v)) throw new CheckpointError(`${what}: expected a tuple, got ${describe(v)}`);
+  return v.map((x, i) => asInt(x, `${what}[${i}]`));
+};
+
+/** Parse a torch.save zip checkpoint held in memory. */
+export function parseTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): TorchCheckpoint {
+  if (!ZipReader.isZip(bytes)) {
+    if (bytes.length > 2 && bytes[0] === 0x80 && bytes[1] === 0x02 && bytes[2] === 0x8a) {
+      throw new CheckpointError(
+        `${source}: legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with ` +
+          `torch.save(torch.load(path), path) in PyTorch >= 1.6`,
+      );
+    }
+    if (bytes.length > 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === 'ustar') {
+      throw new CheckpointError(`${source}: legacy tar torch.save format is not supported; re-save it with PyTorch >= 1.6`);
+    }
+    throw new CheckpointError(`${source}: not a PyTorch zip checkpoint (no zip signature)`);
+  }
+  const zip = new ZipReader(bytes, source);
+  const pkl = zip.names().find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
+  if (!pkl) throw new CheckpointError(`${source}: zip has no data.pkl (not a torch.save checkpoint)`);
+  const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
+  const bo = prefix + 'byteorder';
+  if (zip.has(bo)) {
+    const order = new TextDecoder().decode(zip.read(bo)).trim();
+    if (order !== 'little') throw new CheckpointError(`${source}: byte order '${order}' is not supported (little-endian only)`);
+  }
+  const storages = new Map<string, TorchStorage>();
+  const persistentLoad = (pid: unknown): unknown => {
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) {
+      throw new CheckpointError(`${source}: unsupported persistent id ${describe(pid)}`);
+    }
+    const [, type, keyRaw, location, count] = pid;
+    const typeName = type instanceof PickleGlobal ? type.name : String(type);
+    const dtype = STORAGE_DTYPES[typeName];
+    if (!dtype) throw new CheckpointError(`${source}: unsupported storage type ${typeName}`);
+    const key = String(keyRaw);
+    let st = storages.get(key);
+    if (!st) {
+      const entry = `${prefix}data/${key}`;
+      if (!zip.has(entry)) throw new CheckpointError(`${source}: storage '${entry}' missing from the archive`);
+      const n = asInt(count, 'storage size');
+      // UntypedStorage counts bytes; typed storages count elements.
+      st = new TorchStorage(key, dtype, n, String(location), () => zip.read(entry));
+      storages.set(key, st);
+    }
+    return st;
+  };
+  const rebuildTensor = (a: unknown[]): TorchTensorRef => {
+    const storage = a[0];
+    if (!(storage instanceof TorchStorage)) throw new CheckpointError(`${source}: tensor without a storage (${describe(storage)})`);
+    return new TorchTensorRef(storage, asInt(a[1], 'storage offset'), asIntList(a[2], 'size'), asIntList(a[3], 'stride'), a[4] === true);
+  };
+  const passFirst: SafeCallable = (a) => a[0];
+  const globals: Record<string, SafeCallable> = {
+    'torch._utils._rebuild_tensor_v2': rebuildTensor,
+    'torch._utils._rebuild_tensor': rebuildTensor,
+    'torch._utils._rebuild_parameter': passFirst,
+    'torch._utils._rebuild_parameter_with_state': passFirst,
+    'torch.Size': (a) => [...((a[0] as unknown[]) ?? [])],
+    // torch ≥ 1.12 wraps tensor subclasses: _rebuild_from_type_v2(func, type, args, state)
+    'torch._tensor._rebuild_from_type_v2': (a) => {
+      const fn = a[0] as { fn?: SafeCallable } | undefined;
+      if (!fn || typeof fn.fn !== 'function') return new PickleObject(new PickleGlobal('torch._tensor', '_rebuild_from_type_v2'), a);
+      return fn.fn([...((a[2] as unknown[]) ?? [])]);
+    },
+  };
+  let root: unknown;
+  try {
+    root = unpickle(zip.read(pkl), { globals, persistentLoad });
+  } catch (e) {
+    if (e instanceof PickleError) throw new CheckpointError(`${source}: ${e.message}`);
+    throw e;
+  }
+  return { root, entries: zip.names() };
+}
+
+export function readTorchCheckpoint(path: string): TorchCheckpoint {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  return parseTorchCheckpoint(bytes, path);
+}
+
+const isTensorDict = (v: unknown): v is PyDict =>
+  v instanceof Map && v.size > 0 && [...v.values()].some((x) => x instanceof TorchTensorRef);
+
+export interface ExtractedStateDict {
+  /** Tensors by key, prefixes stripped. */
+  tensors: Map<string, TorchTensorRef>;
+  /** Where in the checkpoint it was found ('state_dict', 'model', '<root>'...). */
+  foundAt: string;
+  /** Prefix removed from every key (e.g. 'model.'), '' if none. */
+  strippedPrefix: string;
+  /** Entries that were not tensors (skipped). */
+  skipped: string[];
+  /** Other top-level fields of a training checkpoint (epoch, global_step...) for reports. */
+  info: Record<string, string>;
+}
+
+/**
+ * Find the model's state dict inside a checkpoint: Lightning (`state_dict`), common training
+ * scripts (`model_state_dict`, `model`, `state_dict`, `net`), or a bare state dict. Keys lose the
+ * first of `prefixes` that every key of the dict starts with (default `model.` then `module.`).
+ */
+export function extractStateDict(root: unknown, prefixes: string[] = ['model.', 'module.']): ExtractedStateDict {
+  let dict: PyDict | null = null;
+  let foundAt = '';
+  const info: Record<string, string> = {};
+  if (root instanceof Map) {
+    for (const k of ['state_dict', 'model_state_dict', 'model', 'net', 'ema_state_dict']) {
+      if (isTensorDict(root.get(k))) { dict = root.get(k) as PyDict; foundAt = k; break; }
+    }
+    if (!dict && isTensorDict(root)) { dict = root; foundAt = '<root>'; }
+    for (const [k, v] of root) {
+      if (typeof k === 'string' && (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')) info[k] = String(v);
+    }
+  } else if (root instanceof PickleObject && isTensorDict(root.state)) {
+    dict = root.state as PyDict; foundAt = root.cls.qualname;
+  }
+  if (!dict) {
+    throw new CheckpointError(
+      `no state dict found: the checkpoint holds ${describe(root)}` +
+        (root instanceof Map ? ` with keys ${[...root.keys()].map(String).slice(0, 12).join(', ')}` : '') +
+        ' (expected a dict of tensors, or one under state_dict / model_state_dict / model)',
+    );
+  }
+  const tensors = new Map<string, TorchTensorRef>();
+  const skipped: string[] = [];
+  const keys = [...dict.keys()].map(String);
+  const strippedPrefix = prefixes.find((p) => keys.length > 0 && keys.every((k) => k.startsWith(p))) ?? '';
+  for (const [k, v] of dict) {
+    const name = String(k).slice(strippedPrefix.length);
+    if (v instanceof TorchTensorRef) tensors.set(name, v);
+    else skipped.push(String(k));
+  }
+  return { tensors, foundAt, strippedPrefix, skipped, info };
+}
+
+export { PyTuple };
