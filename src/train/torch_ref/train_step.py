@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""PyTorch side of `eflip bench train`: the same training step (forward, NLL, backward, AdamW)
+on the reference network of tools/torch_ref/lipreader.py, timed on random clips.
+
+  /usr/bin/python3 src/train/torch_ref/train_step.py --variant T --batch 8 --steps 5 [--bf16] [--threads N]
+
+Prints one JSON line: {"clips_per_s", "step_ms", "peak_rss_mb", "losses"}.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', '..', '..', 'tools', 'torch_ref'))
+import lipreader  # noqa: E402  (the project's PyTorch reference network)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--variant', default='T')
+    ap.add_argument('--classes', type=int, default=500)
+    ap.add_argument('--batch', type=int, default=8)
+    ap.add_argument('--frames', type=int, default=29)
+    ap.add_argument('--size', type=int, default=88)
+    ap.add_argument('--steps', type=int, default=5)
+    ap.add_argument('--warmup', type=int, default=1)
+    ap.add_argument('--bf16', action='store_true')
+    ap.add_argument('--threads', type=int, default=0)
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    cfg = lipreader.default_config(a.variant, a.classes)
+    model = lipreader.LipReader(cfg).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), weight_decay=5e-4)
+    x = torch.randn(a.batch, 1, a.frames, a.size, a.size)
+    y = torch.randint(0, a.classes, (a.batch,))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=a.bf16):
+            out = model(x)
+        loss = F.nll_loss(out.float(), y)
+        loss.backward()
+        opt.step()
+        return float(loss)
+
+    for _ in range(a.warmup):
+        step()
+    losses = []
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        losses.append(step())
+    dt = time.perf_counter() - t0
+    print(json.dumps({
+        'clips_per_s': a.batch * a.steps / dt,
+        'step_ms': 1000 * dt / a.steps,
+        'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        'losses': losses,
+        'threads': torch.get_num_threads(),
+        'torch': torch.__version__,
+    }))
+
+
+if __name__ == '__main__':
+    main()
