@@ -216,12 +216,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
       case 0x29: stack.push(tuple([])); break; // EMPTY_TUPLE
       case 0x8f: stack.push(new Set()); break; // EMPTY_SET
       case 0x90: { const items = popMark(); append(top(), items); break; } // ADDITEMS
-      case 0x91: stack.push(new Set(popMark())); break; // FROZENSET
-      case 0x74: stack.push(tuple(popMark())); break; // TUPLE
+      case 0x91: { const items = popMark(); stack.push(new Set(items)); break; } // FROZENSET
+      case 0x74: { const items = popMark(); stack.push(tuple(items)); break; } // TUPLE
       case 0x85: { const a = pop(); stack.push(tuple([a])); break; } // TUPLE1
       case 0x86: { const b = pop(); const a = pop(); stack.push(tuple([a, b])); break; } // TUPLE2
       case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(tuple([a, b, c])); break; } // TUPLE3
-      case 0x6c: stack.push(popMark()); break; // LIST
+      case 0x6c: { const items = popMark(); stack.push(items); break; } // LIST
       case 0x64: { // DICT
         const items = popMark();
         if (items.length % 2) throw new PickleError('DICT with an odd number of items');
@@ -284,7 +284,8 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
       }
       case 0x69: { // INST (text module/name) MARK args... INST
         const module = line(); const name = line();
-        stack.push(call(findGlobal(module, name), popMark()));
+        const items = popMark();
+        stack.push(call(findGlobal(module, name), items));
         break;
       }
       case 0x62: { // BUILD: obj.__setstate__(state) — recorded, never executed
