@@ -23,8 +23,11 @@ export const SCHEMA: Section = {
     variant: { kind: 'string', default: 'T', help: 'named variant (T, S, B, ...) or "custom" with model.stages' },
     stages: { kind: 'strings', default: null, nullable: true, help: 'custom stage table rows "expand,kernel,stride,in,out,layers,F|M"' },
     classes: { kind: 'int', default: null, nullable: true, min: 2, help: 'output classes (null: number of words)' },
-    in_channels: { kind: 'int', default: 1, min: 1, max: 4, help: '1 grey, 3 colour (+1 with the word-boundary channel)' },
-    dropout: { kind: 'number', default: 0.4, min: 0, max: 1, help: 'dropout in transformer and TCN' },
+    in_channels: { kind: 'int', default: 1, min: 1, max: 3, help: '1 grey, 3 colour (data.word_boundary adds one more)' },
+    dropout: { kind: 'number', default: 0.4, min: 0, max: 1, help: 'dropout before the classifier' },
+    transformer_dropout: { kind: 'number', default: 0.1, min: 0, max: 1, help: 'dropout inside the transformer layer' },
+    tcn_dropout: { kind: 'number', default: 0.2, min: 0, max: 1, help: 'dropout inside the TCN' },
+    feature_dim: { kind: 'int', default: 384, min: 2, help: 'per-frame feature size (after the GLU)' },
     drop_path: { kind: 'number', default: 0.2, min: 0, max: 1, help: 'stochastic depth rate of the last trunk block' },
     bn_momentum: { kind: 'number', default: 0.01, min: 0, max: 1, help: 'BatchNorm momentum, PyTorch convention (DESIGN defect 4)' },
     frontend_maxpool: { kind: 'boolean', default: false, help: 'MaxPool3d after the 3D conv (off: the paper)' },
@@ -131,6 +134,9 @@ export interface ModelSection {
   classes: number | null;
   in_channels: number;
   dropout: number;
+  transformer_dropout: number;
+  tcn_dropout: number;
+  feature_dim: number;
   drop_path: number;
   bn_momentum: number;
   frontend_maxpool: boolean;
