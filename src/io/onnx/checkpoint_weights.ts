@@ -86,15 +86,15 @@ export function checkpointFrom(file: SafetensorsFile, source: string, defaultLab
 
   const pre = { ...DEFAULT_PREPROCESSING, ...(parseJson(meta, 'preprocessing', source) ?? {}) } as Preprocessing;
 
-  const hasEma = [...file.tensors.keys()].some((k) => EMA_PREFIXES.some((p) => k.startsWith(p)));
+  // Training checkpoints hold `model.*`, `ema.*` (preferred) and `optim.*`; plain state dicts no prefix.
+  const keys = [...file.tensors.keys()];
+  const emaPrefix = EMA_PREFIXES.find((p) => keys.some((k) => k.startsWith(p)));
+  const prefix = emaPrefix ?? (keys.some((k) => k.startsWith('model.')) ? 'model.' : '');
+  const hasEma = emaPrefix !== undefined;
   const tensors = new Map<string, Weight>();
   for (const [name, t] of file.tensors) {
-    let key = name;
-    if (hasEma) {
-      const p = EMA_PREFIXES.find((q) => name.startsWith(q));
-      if (!p) continue;
-      key = name.slice(p.length);
-    } else if (name.startsWith('model.')) key = name.slice(6);
+    if (!name.startsWith(prefix)) continue;
+    const key = name.slice(prefix.length);
     if (key.endsWith('num_batches_tracked')) continue;
     tensors.set(key, { data: toFloat32(name, t), shape: t.shape });
   }

@@ -1,0 +1,36 @@
+// Validation of clips before any backend runs them: clear errors instead of native crashes.
+import { InferenceInputError, type Clip } from './types.js';
+
+export function checkClip(clip: Clip, channels: number, size: number, what = 'clip'): void {
+  if (!clip || !(clip.data instanceof Float32Array)) throw new InferenceInputError(`${what}: expected a Float32Array of normalised frames`);
+  if (!Number.isInteger(clip.frames) || clip.frames < 1) throw new InferenceInputError(`${what}: has ${clip.frames} frames; at least 1 is needed`);
+  if (clip.channels !== channels) throw new InferenceInputError(`${what}: has ${clip.channels} channels, the model expects ${channels} (grey frames)`);
+  if (clip.size !== size) throw new InferenceInputError(`${what}: frames are ${clip.size}×${clip.size}, the model expects ${size}×${size} (crop first)`);
+  const expect = channels * clip.frames * size * size;
+  if (clip.data.length !== expect) throw new InferenceInputError(`${what}: ${clip.data.length} values, expected ${expect} (${channels}×${clip.frames}×${size}×${size})`);
+  for (let i = 0; i < clip.data.length; i++) {
+    if (!Number.isFinite(clip.data[i])) {
+      const frame = Math.floor((i % (clip.frames * size * size)) / (size * size));
+      throw new InferenceInputError(`${what}: NaN or infinite pixel in frame ${frame}`);
+    }
+  }
+}
+
+/** Groups clip indices by frame count so each group runs as one (B, C, T, H, W) batch. */
+export function groupByLength(clips: Clip[]): number[][] {
+  const groups = new Map<number, number[]>();
+  clips.forEach((c, i) => {
+    const g = groups.get(c.frames) ?? [];
+    g.push(i);
+    groups.set(c.frames, g);
+  });
+  return [...groups.values()];
+}
+
+/** Stack same-length clips into one (B, C, T, H, W) buffer. */
+export function stackClips(clips: Clip[]): Float32Array {
+  const n = clips[0].data.length;
+  const out = new Float32Array(n * clips.length);
+  clips.forEach((c, i) => out.set(c.data, i * n));
+  return out;
+}

@@ -1,0 +1,105 @@
+// LipReader over ONNX Runtime: the same code runs onnxruntime-node (CPU, CUDA) and
+// onnxruntime-web (wasm, WebGPU); the platform module is injected by ./ort_node.ts or
+// ./ort_web.ts. Also provides the front-end/back-end halves used by streaming.
+import { checkClip, groupByLength, stackClips } from './clip_check.js';
+import { openSession, runFloat, type OpenedSession } from './ort_session.js';
+import type { OrtPlatform } from './ort_types.js';
+import { factsFromMetadata, type GraphPart, type ModelFacts, type OnnxModelSource } from './onnx_model_source.js';
+import { topK } from './topk.js';
+import type { FeatureRunner } from './feature_runner.js';
+import { InferenceInputError, type Clip, type LipReader, type Preprocessing, type TopKEntry } from './types.js';
+
+export class OnnxLipReader implements LipReader, FeatureRunner {
+  readonly runtime = 'onnx' as const;
+  private sessions = new Map<GraphPart, Promise<OpenedSession>>();
+  private facts: ModelFacts;
+  device: string;
+
+  private constructor(
+    private platform: OrtPlatform,
+    private model: OnnxModelSource,
+    first: OpenedSession,
+  ) {
+    this.facts = factsFromMetadata(model.metadata, model.source);
+    this.sessions.set('full', Promise.resolve(first));
+    this.device = first.provider;
+  }
+
+  /** Open the full graph now (so load errors surface at load time). */
+  static async open(platform: OrtPlatform, model: OnnxModelSource): Promise<OnnxLipReader> {
+    factsFromMetadata(model.metadata, model.source);
+    const first = await openSession(platform, await model.graph('full'), model.source);
+    return new OnnxLipReader(platform, model, first);
+  }
+
+  get labels(): readonly string[] {
+    return this.facts.labels;
+  }
+  get preprocessing(): Preprocessing {
+    return this.facts.preprocessing;
+  }
+  get channels(): number {
+    return this.facts.channels;
+  }
+  get featureDim(): number {
+    return this.facts.featureDim;
+  }
+
+  private session(part: GraphPart): Promise<OpenedSession> {
+    let s = this.sessions.get(part);
+    if (!s) {
+      s = this.model.graph(part).then((b) => openSession(this.platform, b, `${this.model.source} (${part})`));
+      this.sessions.set(part, s);
+      s.catch(() => this.sessions.delete(part));
+    }
+    return s;
+  }
+
+  async predictClip(clip: Clip): Promise<Float32Array> {
+    return (await this.predictBatch([clip]))[0];
+  }
+
+  async predictBatch(clips: Clip[]): Promise<Float32Array[]> {
+    if (!clips.length) return [];
+    clips.forEach((c, i) => checkClip(c, this.channels, this.preprocessing.size, clips.length > 1 ? `clip ${i}` : 'clip'));
+    const { session } = await this.session('full');
+    const out: Float32Array[] = new Array(clips.length);
+    const K = this.facts.classes;
+    for (const group of groupByLength(clips)) {
+      const batch = group.map((i) => clips[i]);
+      const { frames, channels, size } = batch[0];
+      const r = await runFloat(this.platform, session, 'frames', stackClips(batch), [batch.length, channels, frames, size, size], 'log_probs');
+      group.forEach((ci, j) => (out[ci] = r.data.slice(j * K, (j + 1) * K)));
+    }
+    return out;
+  }
+
+  topK(logProbs: Float32Array, k = 5): TopKEntry[] {
+    return topK(logProbs, this.labels, k);
+  }
+
+  /** Front-end on frames with one context frame each side: (B, C, T, S, S) → (B, T−2, d). */
+  async frontend(frames: Float32Array, batch: number, time: number): Promise<Float32Array> {
+    if (time < 3) throw new InferenceInputError(`frontend needs ≥ 3 frames (1 context each side), got ${time}`);
+    const s = this.preprocessing.size;
+    const { session } = await this.session('frontend');
+    return (await runFloat(this.platform, session, 'frames', frames, [batch, this.channels, time, s, s], 'features')).data;
+  }
+
+  /** Back-end on a feature window: (B, T, d) → log-probs (B, classes). */
+  async backend(features: Float32Array, batch: number, time: number): Promise<Float32Array> {
+    const { session } = await this.session('backend');
+    return (await runFloat(this.platform, session, 'features', features, [batch, time, this.featureDim], 'log_probs')).data;
+  }
+
+  async dispose(): Promise<void> {
+    for (const s of this.sessions.values()) {
+      try {
+        await (await s).session.release();
+      } catch {
+        /* a session that failed to open has nothing to release */
+      }
+    }
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,86 @@
+// Where an onnxruntime backend gets its graphs: an exported .onnx file (+ the .frontend/.backend
+// pair written by `eflip export --features`), or a checkpoint exported in memory.
+import { readOnnxSummary } from '../io/onnx/onnx_reader.js';
+import { exportMetadata, exportOnnx } from '../io/onnx/export_model.js';
+import type { LoadedCheckpoint, Preprocessing } from '../io/onnx/checkpoint_weights.js';
+import { DEFAULT_PREPROCESSING } from '../io/onnx/checkpoint_weights.js';
+import { ModelLoadError } from './types.js';
+
+export type GraphPart = 'full' | 'frontend' | 'backend';
+
+export interface OnnxModelSource {
+  /** file name or URL, for messages */
+  readonly source: string;
+  /** the eflip.* metadata props of the model */
+  readonly metadata: Record<string, string>;
+  graph(part: GraphPart): Promise<Uint8Array>;
+}
+
+/** Everything the reader needs to know, read from the metadata props. */
+export interface ModelFacts {
+  labels: string[];
+  preprocessing: Preprocessing;
+  channels: number;
+  featureDim: number;
+  classes: number;
+}
+
+export function factsFromMetadata(meta: Record<string, string>, source: string): ModelFacts {
+  const json = (k: string) => {
+    if (meta[k] === undefined) throw new ModelLoadError(`${source}: not an eflip model (metadata '${k}' missing; export it with \`eflip export\`)`);
+    try {
+      return JSON.parse(meta[k]);
+    } catch {
+      throw new ModelLoadError(`${source}: metadata '${k}' is not valid JSON`);
+    }
+  };
+  const config = json('eflip.config');
+  const labels = json('eflip.labels') as string[];
+  const norm = json('eflip.normalisation');
+  const crop = json('eflip.crop');
+  return {
+    labels,
+    preprocessing: { ...DEFAULT_PREPROCESSING, crop: crop.kind, size: crop.size, mean: norm.mean, std: norm.std },
+    channels: config.inChannels ?? 1,
+    featureDim: config.featureDim,
+    classes: config.classes,
+  };
+}
+
+/** In-memory export from a loaded checkpoint (each graph built once, on first use). */
+export function checkpointSource(ck: LoadedCheckpoint, source: string): OnnxModelSource {
+  const cache = new Map<GraphPart, Uint8Array>();
+  return {
+    source,
+    metadata: exportMetadata(ck, 'full'),
+    async graph(part) {
+      let b = cache.get(part);
+      if (!b) {
+        b = exportOnnx(ck, part);
+        cache.set(part, b);
+      }
+      return b;
+    },
+  };
+}
+
+/** Model bytes already in memory (browser fetch, tests); `parts` may add frontend/backend. */
+export function bytesSource(full: Uint8Array, source: string, parts: Partial<Record<GraphPart, Uint8Array | (() => Promise<Uint8Array>)>> = {}): OnnxModelSource {
+  const summary = readOnnxSummary(full, source);
+  if (summary.metadata['eflip.graph'] && summary.metadata['eflip.graph'] !== 'full') {
+    throw new ModelLoadError(`${source}: this is the '${summary.metadata['eflip.graph']}' half of a feature export; load the full model file`);
+  }
+  return {
+    source,
+    metadata: summary.metadata,
+    async graph(part) {
+      if (part === 'full') return full;
+      const p = parts[part];
+      if (!p) throw new ModelLoadError(`${source}: no ${part} graph; export with \`eflip export --features\` (or load the checkpoint) for streaming`);
+      const b = typeof p === 'function' ? await p() : p;
+      const s = readOnnxSummary(b, `${source} (${part})`);
+      if (s.metadata['eflip.graph'] !== part) throw new ModelLoadError(`${source}: the ${part} file holds a '${s.metadata['eflip.graph']}' graph`);
+      return b;
+    },
+  };
+}

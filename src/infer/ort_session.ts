@@ -1,0 +1,38 @@
+// Session creation with provider fallback and float32 run helpers (Node and browser alike).
+import { ModelLoadError } from './types.js';
+import type { OrtPlatform, OrtSession, OrtTensor } from './ort_types.js';
+
+export interface OpenedSession {
+  session: OrtSession;
+  provider: string;
+}
+
+/** Create a session, trying each provider in turn (e.g. CUDA, then CPU). */
+export async function openSession(p: OrtPlatform, bytes: Uint8Array, source: string): Promise<OpenedSession> {
+  const errors: string[] = [];
+  for (const provider of p.providers) {
+    try {
+      const session = await p.ort.InferenceSession.create(bytes, {
+        executionProviders: [provider],
+        graphOptimizationLevel: 'all',
+        ...(p.threads ? { intraOpNumThreads: p.threads, interOpNumThreads: 1 } : {}),
+      });
+      return { session, provider };
+    } catch (e) {
+      errors.push(`${provider}: ${(e as Error).message}`);
+    }
+  }
+  throw new ModelLoadError(`${source}: onnxruntime could not load the model (${errors.join('; ')})`);
+}
+
+export function tensorData(t: OrtTensor): Float32Array {
+  if (!(t.data instanceof Float32Array)) throw new Error('onnxruntime returned a non-float32 output');
+  return t.data;
+}
+
+/** Run one float32 input → one float32 output. */
+export async function runFloat(p: OrtPlatform, s: OrtSession, input: string, data: Float32Array, dims: number[], output: string): Promise<{ data: Float32Array; dims: readonly number[] }> {
+  const out = await s.run({ [input]: new p.ort.Tensor('float32', data, dims) });
+  const t = out[output];
+  return { data: tensorData(t), dims: t.dims };
+}

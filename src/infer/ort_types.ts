@@ -1,0 +1,30 @@
+// The slice of the onnxruntime JS API (common to onnxruntime-node and onnxruntime-web) that
+// eflip uses, so one backend implementation serves Node and the browser.
+export interface OrtTensor {
+  readonly dims: readonly number[];
+  readonly data: unknown;
+}
+export interface OrtSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+export interface OrtSessionOptions {
+  executionProviders?: string[];
+  intraOpNumThreads?: number;
+  interOpNumThreads?: number;
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+export interface OrtModule {
+  InferenceSession: { create(model: Uint8Array, options?: OrtSessionOptions): Promise<OrtSession> };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
+}
+
+/** How to run sessions: the runtime module plus the providers to try in order. */
+export interface OrtPlatform {
+  ort: OrtModule;
+  /** e.g. ['cuda', 'cpu'] or ['webgpu', 'wasm']; each is tried until one creates a session */
+  providers: string[];
+  threads?: number;
+}

@@ -1,0 +1,86 @@
+// Shared pre-processing for every backend and for streaming: decode (ffmpeg, grey, 25 fps) →
+// crop (the checkpoint's crop rule) → normalise ((x/255 − mean)/std). Accepts LRW clips
+// (256×256), mouth-ROI videos (96×96, e.g. from `eflip roi`), ready crops (88×88) and
+// arbitrary videos of any size, fps and length (scaled so the short side is 256, centred).
+import { decodeVideo } from '../data/video.js';
+import { centreCrop, lrwMouthCrop, toGray, type Frames } from '../data/crop.js';
+import { InferenceInputError, type Clip, type Preprocessing } from './types.js';
+
+/** LRW's frame rate: the network was trained on 25 fps clips. */
+export const MODEL_FPS = 25;
+const LRW_SIDE = 256;
+
+/** Bilinear resize of every frame (uint8, any channel count). */
+export function resizeFrames(v: Frames, h: number, w: number): Frames {
+  const C = v.channels;
+  const out = new Uint8Array(v.frames * h * w * C);
+  const sy = v.height / h;
+  const sx = v.width / w;
+  for (let t = 0; t < v.frames; t++) {
+    const fi = t * v.height * v.width * C;
+    const fo = t * h * w * C;
+    for (let y = 0; y < h; y++) {
+      const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), v.height - 1);
+      const y0 = Math.floor(fy);
+      const y1 = Math.min(y0 + 1, v.height - 1);
+      const dy = fy - y0;
+      for (let x = 0; x < w; x++) {
+        const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), v.width - 1);
+        const x0 = Math.floor(fx);
+        const x1 = Math.min(x0 + 1, v.width - 1);
+        const dx = fx - x0;
+        for (let c = 0; c < C; c++) {
+          const p = (yy: number, xx: number) => v.data[fi + (yy * v.width + xx) * C + c];
+          const top = p(y0, x0) * (1 - dx) + p(y0, x1) * dx;
+          const bot = p(y1, x0) * (1 - dx) + p(y1, x1) * dx;
+          out[fo + (y * w + x) * C + c] = Math.round(top * (1 - dy) + bot * dy);
+        }
+      }
+    }
+  }
+  return { data: out, frames: v.frames, height: h, width: w, channels: C };
+}
+
+/** Short side → `side`, then the centred side×side square. */
+function toSquare(v: Frames, side: number): Frames {
+  if (v.height === side && v.width === side) return v;
+  const scale = side / Math.min(v.height, v.width);
+  const h = Math.max(side, Math.round(v.height * scale));
+  const w = Math.max(side, Math.round(v.width * scale));
+  return centreCrop(resizeFrames(v, h, w), side);
+}
+
+/** The network's input crop from decoded frames, following the checkpoint's crop rule. */
+export function cropForModel(v: Frames, pre: Preprocessing): Frames {
+  const s = pre.size;
+  if (v.frames < 1) throw new InferenceInputError('the video has no frames');
+  if (v.height === s && v.width === s) return v; // already a crop
+  if (v.height === v.width && v.height < 2 * s) return centreCrop(v, s); // a mouth ROI (e.g. 96×96)
+  const lrw = toSquare(v, LRW_SIDE);
+  if (pre.crop === 'center') return centreCrop(lrw, s);
+  // 'mouth' (and 'landmarks' without landmarks): the fixed LRW mouth window, its centre size×size
+  return lrwMouthCrop(lrw, s);
+}
+
+/** uint8 frames (T·H·W·C) → normalised grey Clip (1, T, H, W). */
+export function normalise(v: Frames, pre: Preprocessing, fps?: number): Clip {
+  const g = toGray(v);
+  const n = g.frames * g.height * g.width;
+  const data = new Float32Array(n);
+  const a = 1 / (255 * pre.std);
+  const b = -pre.mean / pre.std;
+  for (let i = 0; i < n; i++) data[i] = g.data[i] * a + b;
+  return { data, frames: g.frames, channels: 1, size: g.height, fps };
+}
+
+/** Decoded frames → model-ready clip (crop + normalise). */
+export function prepareFrames(v: Frames, pre: Preprocessing, fps?: number): Clip {
+  return normalise(cropForModel(v, pre), pre, fps);
+}
+
+/** Video file → model-ready clip: decode grey at 25 fps, crop, normalise. */
+export async function loadClip(file: string, pre: Preprocessing, opts: { maxFrames?: number } = {}): Promise<Clip> {
+  const v = await decodeVideo(file, { gray: true, fps: MODEL_FPS, maxFrames: opts.maxFrames });
+  if (v.frames < 1) throw new InferenceInputError(`${file}: the video has no frames`);
+  return prepareFrames(v, pre, v.fps);
+}
