@@ -1,0 +1,95 @@
+// Loads the face models that ship INSIDE the npm packages (never fetched at run time):
+// @vladmandic/face-api 1.7.15 (SSD-MobileNetV1 + tiny face detector, 68-point iBUG landmark
+// nets; weights in node_modules/@vladmandic/face-api/model) on tfjs 4.22's WebAssembly
+// backend (the .wasm binaries live in node_modules/@tensorflow/tfjs-backend-wasm/dist).
+// One process-wide instance; models load lazily, on first use.
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { existsSync } from 'node:fs';
+
+const require = createRequire(import.meta.url);
+
+/** Thrown when the face model packages are missing or cannot start. */
+export class FaceModelError extends Error {
+  override name = 'FaceModelError';
+}
+
+/** The slice of the face-api/tfjs surface we use (the package's own types pull in tfjs-core's). */
+export interface FaceApi {
+  tf: any;
+  nets: {
+    ssdMobilenetv1: any;
+    tinyFaceDetector: any;
+    faceLandmark68Net: any;
+    faceLandmark68TinyNet: any;
+  };
+  SsdMobilenetv1Options: new (o: { minConfidence?: number; maxResults?: number }) => unknown;
+  TinyFaceDetectorOptions: new (o: { inputSize?: number; scoreThreshold?: number }) => unknown;
+}
+
+export type TfBackend = 'wasm' | 'cpu';
+
+export interface FaceModels {
+  api: FaceApi;
+  backend: TfBackend;
+  modelDir: string;
+}
+
+let loading: Promise<FaceModels> | null = null;
+
+function packageDir(name: string): string {
+  try {
+    return path.dirname(require.resolve(`${name}/package.json`));
+  } catch {
+    throw new FaceModelError(`npm package ${name} is not installed (run npm ci in the eflip directory)`);
+  }
+}
+
+/** Directory holding the face-api weight files (manifest JSON + .bin shards). */
+export function faceModelDir(): string {
+  return path.join(packageDir('@vladmandic/face-api'), 'model');
+}
+
+async function load(backend: TfBackend): Promise<FaceModels> {
+  const modelDir = faceModelDir();
+  for (const f of ['ssd_mobilenetv1_model-weights_manifest.json', 'face_landmark_68_model-weights_manifest.json', 'tiny_face_detector_model-weights_manifest.json']) {
+    if (!existsSync(path.join(modelDir, f))) throw new FaceModelError(`face model file missing: ${path.join(modelDir, f)}`);
+  }
+  // tfjs prints a banner about tfjs-node on import; it is harmless, keep stdout clean.
+  const warn = console.warn;
+  const log = console.log;
+  let api: FaceApi;
+  try {
+    console.warn = () => {};
+    console.log = () => {};
+    api = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
+  } finally {
+    console.warn = warn;
+    console.log = log;
+  }
+  const tf = api.tf;
+  if (backend === 'wasm') {
+    const wasm = require('@tensorflow/tfjs-backend-wasm');
+    wasm.setWasmPaths(path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist') + path.sep);
+  }
+  const ok = await tf.setBackend(backend);
+  if (!ok) throw new FaceModelError(`tfjs backend '${backend}' failed to start`);
+  await tf.ready();
+  tf.enableProdMode();
+  await api.nets.ssdMobilenetv1.loadFromDisk(modelDir);
+  await api.nets.tinyFaceDetector.loadFromDisk(modelDir);
+  await api.nets.faceLandmark68Net.loadFromDisk(modelDir);
+  await api.nets.faceLandmark68TinyNet.loadFromDisk(modelDir);
+  return { api, backend, modelDir };
+}
+
+/** The process-wide face models (loaded once). EFLIP_ROI_BACKEND=cpu selects pure-JS kernels. */
+export function faceModels(backend: TfBackend = (process.env.EFLIP_ROI_BACKEND as TfBackend) || 'wasm'): Promise<FaceModels> {
+  if (!loading) {
+    loading = load(backend).catch((e) => {
+      loading = null;
+      throw e instanceof FaceModelError ? e : new FaceModelError(`cannot start the face models: ${(e as Error).message}`);
+    });
+  }
+  return loading;
+}

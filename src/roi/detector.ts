@@ -1,0 +1,126 @@
+// Face detection and 68-point landmarks on single frames, over the face-api models
+// (see backend.ts). Detectors, chosen by measurement on the test photo (docs/roi.md):
+// - 'tiny': tiny YOLOv2-style detector run at about the frame's own size (multiple of 32,
+//   160-608): ~5× faster than SSD and robust to large, tilted (±24°) faces;
+// - 'ssd': SSD-MobileNetV1 (input resized to 512²): finds small faces in big frames, but
+//   misses faces above ~40 % of the frame and tilts beyond ~15°;
+// - 'auto' (default): tiny, then SSD on frames where tiny finds nothing.
+// Landmark nets: 'full' (default) or 'tiny'; both take a 112×112 face crop.
+import { faceModels, type FaceModels } from './backend.js';
+import { type Affine, type Point, applyAffine, similarityAbout } from './geometry.js';
+import { type Frame, toRgb, warpAffine } from './image.js';
+import type { Landmarks } from './landmarks.js';
+
+export type DetectorKind = 'auto' | 'ssd' | 'tiny';
+export type LandmarkKind = 'full' | 'tiny';
+
+export interface FaceBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  score: number;
+}
+
+/** A square crop window in a frame: centre, side (pixels) and rotation (radians). */
+export interface CropWindow {
+  center: Point;
+  size: number;
+  angle: number;
+}
+
+export interface FaceDetectorOptions {
+  detector?: DetectorKind;
+  landmarks?: LandmarkKind;
+  /** minimum detection score (default 0.5) */
+  minScore?: number;
+  /** tiny detector input size, a multiple of 32 (default: the frame's longer side, 160-608) */
+  tinyInputSize?: number;
+}
+
+const LANDMARK_INPUT = 112;
+
+export class FaceDetector {
+  readonly detectorKind: DetectorKind;
+  readonly landmarkKind: LandmarkKind;
+  readonly minScore: number;
+  private readonly tinyInputSize: number | undefined;
+  private readonly cropBuf = new Uint8Array(LANDMARK_INPUT * LANDMARK_INPUT * 3);
+
+  private constructor(private readonly models: FaceModels, o: FaceDetectorOptions) {
+    this.detectorKind = o.detector ?? 'auto';
+    this.landmarkKind = o.landmarks ?? 'full';
+    this.minScore = o.minScore ?? 0.5;
+    this.tinyInputSize = o.tinyInputSize;
+  }
+
+  static async create(o: FaceDetectorOptions = {}): Promise<FaceDetector> {
+    return new FaceDetector(await faceModels(), o);
+  }
+
+  private tensor(f: Frame): any {
+    const rgb = toRgb(f);
+    return this.models.api.tf.tensor3d(rgb.data, [rgb.height, rgb.width, 3], 'int32');
+  }
+
+  /** All faces in a frame, best score first. */
+  async detect(frame: Frame, minScore = this.minScore): Promise<FaceBox[]> {
+    const { api } = this.models;
+    const t = this.tensor(frame);
+    try {
+      const ssd = () => api.nets.ssdMobilenetv1.locateFaces(t, new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 20 }));
+      const inputSize = this.tinyInputSize ?? Math.min(608, Math.max(160, Math.round(Math.max(frame.width, frame.height) / 32) * 32));
+      const tiny = () => api.nets.tinyFaceDetector.locateFaces(t, new api.TinyFaceDetectorOptions({ inputSize, scoreThreshold: minScore }));
+      let dets: any[] = this.detectorKind === 'ssd' ? await ssd() : await tiny();
+      if (dets.length === 0 && this.detectorKind === 'auto') dets = await ssd();
+      return dets
+        .map((d) => ({ x: d.box.x, y: d.box.y, width: d.box.width, height: d.box.height, score: d.score }))
+        .sort((a, b) => b.score - a.score);
+    } finally {
+      t.dispose();
+    }
+  }
+
+  /** Crop-pixel → frame-pixel transform of a crop window sampled at `out`×`out`. */
+  static cropToFrame(w: CropWindow, out: number): Affine {
+    const s = w.size / out;
+    // rotate/scale about the crop centre, then move the crop centre onto the window centre
+    return similarityAbout([(out - 1) / 2, (out - 1) / 2], s, w.angle, w.center[0] - (out - 1) / 2, w.center[1] - (out - 1) / 2);
+  }
+
+  /** 68 landmarks (frame pixels) of the face inside a crop window. */
+  async landmarksIn(frame: Frame, win: CropWindow): Promise<Landmarks> {
+    const { api } = this.models;
+    const m = FaceDetector.cropToFrame(win, LANDMARK_INPUT);
+    const crop = warpAffine(toRgb(frame), m, LANDMARK_INPUT, LANDMARK_INPUT, this.cropBuf);
+    const t = api.tf.tensor3d(crop.data, [LANDMARK_INPUT, LANDMARK_INPUT, 3], 'int32');
+    try {
+      const net = this.landmarkKind === 'full' ? api.nets.faceLandmark68Net : api.nets.faceLandmark68TinyNet;
+      const res = await net.detectLandmarks(t);
+      const pts: { x: number; y: number }[] = res.positions;
+      return pts.map((p) => applyAffine(m, [p.x, p.y]));
+    } finally {
+      t.dispose();
+    }
+  }
+
+  /** Whether a crop window holds a face (tiny detector on a 160×160 crop; cheap). */
+  async hasFace(frame: Frame, win: CropWindow, minScore = 0.3): Promise<boolean> {
+    const { api } = this.models;
+    const S = 160;
+    const m = FaceDetector.cropToFrame({ ...win, size: win.size * 1.4 }, S);
+    const crop = warpAffine(toRgb(frame), m, S, S);
+    const t = api.tf.tensor3d(crop.data, [S, S, 3], 'int32');
+    try {
+      const dets: any[] = await api.nets.tinyFaceDetector.locateFaces(t, new api.TinyFaceDetectorOptions({ inputSize: S, scoreThreshold: minScore }));
+      return dets.length > 0;
+    } finally {
+      t.dispose();
+    }
+  }
+
+  /** The square crop window the landmark net expects around a detection box. */
+  static boxWindow(b: FaceBox): CropWindow {
+    return { center: [b.x + b.width / 2, b.y + b.height / 2], size: Math.max(b.width, b.height), angle: 0 };
+  }
+}

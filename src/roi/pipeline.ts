@@ -1,0 +1,156 @@
+// The ROI pipeline, video in → aligned 96×96 mouth ROI out:
+//   decode → track the main face (track.ts) → fill gaps (interpolate.ts) → smooth (smooth.ts)
+//   → align to the reference face and cut the mouth ROI (mouth_roi.ts).
+// Landmarks of a file are cached beside it (VIDEO.landmarks.json, keyed by content SHA-256
+// and tracker settings; .eflip-cache/landmarks/ when the video's directory is read-only), so
+// re-runs skip detection.
+import * as path from 'node:path';
+import { decodeVideo, VideoError } from '../data/video.js';
+import { FaceDetector, type FaceDetectorOptions } from './detector.js';
+import { RoiError } from './errors.js';
+import type { FrameStack } from './image.js';
+import { fillLandmarkGaps } from './interpolate.js';
+import type { Landmarks } from './landmarks.js';
+import {
+  type LandmarksFile,
+  type TrackerSettings,
+  LANDMARKS_FORMAT,
+  boxTuple,
+  cachePathFor,
+  readCache,
+  roundLandmarks,
+  sha256File,
+  writeLandmarksFile,
+} from './landmarks_file.js';
+import { type MouthRoiOptions, type MouthRois, cutMouthRois } from './mouth_roi.js';
+import { smoothLandmarks } from './smooth.js';
+import { type TrackOptions, trackMainFace } from './track.js';
+
+export interface RoiOptions extends FaceDetectorOptions, MouthRoiOptions {
+  /** full detection every k frames, landmark tracking in between (default 5) */
+  every?: number;
+  /** verify tracked crops with the tiny detector (default true) */
+  verify?: boolean;
+  /** landmark smoothing window in frames (default 5; 1 = off) */
+  smooth?: number;
+  /** read/write the landmark cache beside the video (default true; files only) */
+  cache?: boolean;
+  /** a detector to reuse across videos */
+  faceDetector?: FaceDetector;
+  onProgress?: TrackOptions['onProgress'];
+}
+
+export interface RoiResult {
+  /** the mouth ROI clip: frames × size × size × (1|3) uint8, with per-frame transforms */
+  rois: MouthRois;
+  /** landmarks (and tracking facts) as written to the landmarks file */
+  info: LandmarksFile;
+  /** true when the landmarks came from the cache */
+  cached: boolean;
+  /** the decoded input frames */
+  video: FrameStack;
+}
+
+function trackerSettings(o: RoiOptions): TrackerSettings {
+  const d = o.faceDetector;
+  return {
+    detector: d?.detectorKind ?? o.detector ?? 'auto',
+    landmarks: d?.landmarkKind ?? o.landmarks ?? 'full',
+    every: Math.max(1, Math.floor(o.every ?? 5)),
+    verify: o.verify ?? true,
+  };
+}
+
+/** Landmarks for in-memory frames (no cache). `name` labels errors and the file record. */
+export async function landmarksForFrames(video: FrameStack, o: RoiOptions = {}, name = '<frames>', sha256 = ''): Promise<LandmarksFile> {
+  if (video.frames === 0) throw new RoiError('empty-video', 'the video has no frames', name);
+  const tracker = trackerSettings(o);
+  const det = o.faceDetector ?? (await FaceDetector.create(o));
+  const tr = await trackMainFace(video, det, { every: tracker.every, verify: tracker.verify, onProgress: o.onProgress });
+  const raw = tr.frames.map((f) => f.landmarks);
+  if (!raw.some(Boolean)) {
+    throw new RoiError('no-face', `no face found in any of its ${video.frames} frames (${tr.detections} detector passes)`, name);
+  }
+  const { landmarks, filled } = fillLandmarkGaps(raw);
+  const smooth = Math.max(1, Math.floor(o.smooth ?? 5));
+  return {
+    format: LANDMARKS_FORMAT,
+    video: path.basename(name),
+    sha256,
+    width: video.width,
+    height: video.height,
+    fps: video.fps,
+    frames: video.frames,
+    tracker,
+    maxFaces: tr.maxFaces,
+    detections: tr.detections,
+    tracked: tr.tracked,
+    sources: tr.frames.map((f) => f.source),
+    boxes: tr.frames.map((f) => boxTuple(f.box)),
+    raw: raw.map((l) => (l ? roundLandmarks(l) : null)),
+    filled,
+    smooth,
+    landmarks: smoothLandmarks(landmarks, smooth).map(roundLandmarks),
+  };
+}
+
+/** Mouth ROI for in-memory frames. */
+export async function roiFromFrames(video: FrameStack, o: RoiOptions = {}, name = '<frames>'): Promise<RoiResult> {
+  const info = await landmarksForFrames(video, o, name);
+  return { rois: cutRois(video, info, o, name), info, cached: false, video };
+}
+
+function cutRois(video: FrameStack, info: LandmarksFile, o: MouthRoiOptions, name: string): MouthRois {
+  try {
+    return cutMouthRois(video, info.landmarks, o);
+  } catch (e) {
+    if (e instanceof RoiError && !e.file) throw new RoiError(e.kind, e.message, name);
+    throw e;
+  }
+}
+
+/** Decode a video file; an empty one is RoiError('empty-video'). */
+export async function decodeForRoi(file: string): Promise<FrameStack> {
+  try {
+    const v = await decodeVideo(file);
+    if (v.frames === 0) throw new RoiError('empty-video', 'the video has no frames', file);
+    return v;
+  } catch (e) {
+    if (e instanceof VideoError && (e.kind === 'empty' || /no frames/.test(e.message))) {
+      throw new RoiError('empty-video', `the video has no frames (${e.message})`, file);
+    }
+    throw e;
+  }
+}
+
+/** Mouth ROI of a video file, using / filling the landmark cache. */
+export async function roiFromVideo(file: string, o: RoiOptions = {}): Promise<RoiResult> {
+  const video = await decodeForRoi(file);
+  const useCache = o.cache ?? true;
+  const sha = await sha256File(file);
+  const tracker = trackerSettings(o);
+  const smooth = Math.max(1, Math.floor(o.smooth ?? 5));
+  const beside = cachePathFor(file);
+  const fallback = path.join('.eflip-cache', 'landmarks', `${sha}.json`);
+  let info: LandmarksFile | null = null;
+  if (useCache) {
+    info = (await readCache(beside, sha, tracker)) ?? (await readCache(fallback, sha, tracker));
+    if (info && info.smooth !== smooth) {
+      // same tracking, other smoothing: redo only the cheap part
+      const { landmarks } = fillLandmarkGaps(info.raw);
+      info = { ...info, smooth, landmarks: smoothLandmarks(landmarks, smooth).map(roundLandmarks) };
+    }
+  }
+  const cached = info !== null;
+  if (!info) {
+    info = await landmarksForFrames(video, o, file, sha);
+    if (useCache) {
+      try {
+        await writeLandmarksFile(beside, info);
+      } catch {
+        await writeLandmarksFile(fallback, info).catch(() => {});
+      }
+    }
+  }
+  return { rois: cutRois(video, info, o, file), info, cached, video };
+}

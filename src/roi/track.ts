@@ -1,0 +1,150 @@
+// Main-face tracking over a video: full detection every `every` frames (and whenever the face
+// is lost), landmark tracking in between — the landmark net re-run on a crop window predicted
+// from the previous frame's landmarks (rotation-compensated), verified by a cheap detector
+// pass on that crop. The main face is the largest / most central one at the first detection,
+// then the one overlapping the tracked face most. When a face is found after frames without
+// one, those frames are tracked backwards from it.
+import { type FaceBox, type CropWindow, FaceDetector } from './detector.js';
+import { type Point, mean } from './geometry.js';
+import { type Frame, type FrameStack, frameAt } from './image.js';
+import { type Landmarks, rollAngle, shapeSize } from './landmarks.js';
+
+export type FrameSource = 'detect' | 'track' | 'none';
+
+export interface FrameObservation {
+  /** 68 landmarks in frame pixels, null when no face was found in this frame */
+  landmarks: Landmarks | null;
+  /** detector box on detection frames; the tracking crop's axis-aligned extent otherwise */
+  box: FaceBox | null;
+  source: FrameSource;
+  /** faces the detector saw (detection frames only, else 0) */
+  faces: number;
+}
+
+export interface TrackOptions {
+  /** run the full detector every this many frames (1 = every frame; default 5) */
+  every?: number;
+  /** verify tracked crops with the tiny detector (default true) */
+  verify?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface TrackResult {
+  frames: FrameObservation[];
+  /** most faces seen in one detection frame */
+  maxFaces: number;
+  detections: number;
+  tracked: number;
+}
+
+/** How a detector box relates to the landmarks inside it, in units of the face size. */
+interface Calibration {
+  ratio: number;
+  offset: Point;
+}
+
+function rotate(p: Point, a: number): Point {
+  const c = Math.cos(a), s = Math.sin(a);
+  return [c * p[0] - s * p[1], s * p[0] + c * p[1]];
+}
+
+function calibrate(win: CropWindow, lm: Landmarks): Calibration {
+  const s = shapeSize(lm), c = mean(lm), a = rollAngle(lm);
+  return { ratio: win.size / s, offset: rotate([(win.center[0] - c[0]) / s, (win.center[1] - c[1]) / s], -a) };
+}
+
+/** The crop window a face with these landmarks would get from the detector, rotated upright. */
+function windowFor(lm: Landmarks, cal: Calibration): CropWindow {
+  const s = shapeSize(lm), c = mean(lm), a = rollAngle(lm);
+  const off = rotate(cal.offset, a);
+  return { center: [c[0] + off[0] * s, c[1] + off[1] * s], size: cal.ratio * s, angle: a };
+}
+
+function windowBox(w: CropWindow, score: number): FaceBox {
+  const h = (w.size / 2) * (Math.abs(Math.cos(w.angle)) + Math.abs(Math.sin(w.angle)));
+  return { x: w.center[0] - h, y: w.center[1] - h, width: 2 * h, height: 2 * h, score };
+}
+
+function iou(a: FaceBox, b: FaceBox): number {
+  const x0 = Math.max(a.x, b.x), y0 = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.width, b.x + b.width), y1 = Math.min(a.y + a.height, b.y + b.height);
+  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
+  return inter / (a.width * a.height + b.width * b.height - inter);
+}
+
+/** Main-face score: area, discounted by distance from the frame centre. */
+export function mainFaceScore(b: FaceBox, width: number, height: number): number {
+  const dx = (b.x + b.width / 2 - width / 2) / width, dy = (b.y + b.height / 2 - height / 2) / height;
+  return (b.width * b.height) / (1 + 4 * Math.hypot(dx, dy));
+}
+
+export function pickMainFace(boxes: FaceBox[], width: number, height: number, previous: FaceBox | null): FaceBox {
+  if (previous) {
+    let best = boxes[0], bestIou = -1;
+    for (const b of boxes) {
+      const v = iou(b, previous);
+      if (v > bestIou) { bestIou = v; best = b; }
+    }
+    if (bestIou >= 0.2) return best;
+  }
+  return boxes.reduce((a, b) => (mainFaceScore(b, width, height) > mainFaceScore(a, width, height) ? b : a));
+}
+
+export async function trackMainFace(video: FrameStack, det: FaceDetector, o: TrackOptions = {}): Promise<TrackResult> {
+  const every = Math.max(1, Math.floor(o.every ?? 5));
+  const verify = o.verify ?? true;
+  const T = video.frames;
+  const obs: FrameObservation[] = Array.from({ length: T }, () => ({ landmarks: null, box: null, source: 'none', faces: 0 }));
+  let maxFaces = 0, detections = 0, tracked = 0;
+  let cal: Calibration | null = null;
+  let prevBox: FaceBox | null = null; // main face's last box (for choosing among several)
+
+  // landmarks from a detector box: one pass upright, a second one rotated when the face is tilted
+  const landmarksFromBox = async (f: Frame, b: FaceBox): Promise<Landmarks> => {
+    const win = FaceDetector.boxWindow(b);
+    let lm = await det.landmarksIn(f, win);
+    const a = rollAngle(lm);
+    if (Math.abs(a) > (8 * Math.PI) / 180) lm = await det.landmarksIn(f, { ...win, angle: a });
+    return lm;
+  };
+  const trackStep = async (t: number, from: Landmarks): Promise<boolean> => {
+    const f = frameAt(video, t);
+    const win = windowFor(from, cal!);
+    if (verify && !(await det.hasFace(f, win))) return false;
+    obs[t] = { landmarks: await det.landmarksIn(f, win), box: windowBox(win, 0), source: 'track', faces: 0 };
+    prevBox = windowBox({ ...win, angle: 0 }, 0);
+    tracked++;
+    return true;
+  };
+
+  let lastDetect = -Infinity;
+  let lastGood = -1; // last frame with landmarks
+  for (let t = 0; t < T; t++) {
+    const prev = t > 0 ? obs[t - 1].landmarks : null;
+    if (prev && t - lastDetect < every && cal) {
+      if (await trackStep(t, prev)) { lastGood = t; o.onProgress?.(t + 1, T); continue; }
+    }
+    if (!prev && t - lastDetect < every) { o.onProgress?.(t + 1, T); continue; } // face lost: retry detection every `every` frames
+    const f = frameAt(video, t);
+    const boxes = await det.detect(f);
+    detections++;
+    lastDetect = t;
+    maxFaces = Math.max(maxFaces, boxes.length);
+    if (boxes.length) {
+      const b = pickMainFace(boxes, video.width, video.height, prevBox);
+      const lm = await landmarksFromBox(f, b);
+      cal = calibrate(FaceDetector.boxWindow(b), lm);
+      obs[t] = { landmarks: lm, box: b, source: 'detect', faces: boxes.length };
+      prevBox = b;
+      // frames skipped while the face was lost: track backwards from this detection
+      for (let u = t - 1; u > lastGood && !obs[u].landmarks; u--) {
+        if (!(await trackStep(u, obs[u + 1].landmarks!))) break;
+      }
+      lastGood = t;
+    } else {
+      obs[t] = { landmarks: null, box: null, source: 'none', faces: 0 };
+    }
+    o.onProgress?.(t + 1, T);
+  }
+  return { frames: obs, maxFaces, detections, tracked };
+}
