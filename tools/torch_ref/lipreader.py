@@ -48,8 +48,8 @@ def default_config(variant='T', classes=500):
     return dict(
         variant=variant, stages=STAGES[variant], classes=classes, inChannels=1,
         frontendMaxPool=False, frontendActivation='relu', featureDim=384,
-        transformer=dict(layers=1, heads=8, ffn=128, dropout=0.1),
-        tcn=dict(layers=4, width=463, kernel=3, dropout=0.2),
+        transformer=dict(layers=1, heads=8, ffn=128, dropout=0.4),
+        tcn=dict(layers=4, width=463, kernel=3, dropout=0.4),
         dropout=0.4, dropPath=0.0, bnMomentum=0.01, bnEps=1e-5,
     )
 
@@ -205,6 +205,8 @@ class LipReader(nn.Module):
         mk = lambda: nn.TransformerEncoderLayer(d, tr['heads'], tr['ffn'], tr['dropout'], batch_first=True)
         if tr['layers'] == 1:
             self.transformer_encoder = mk()
+        elif tr['layers'] == 0:
+            self.transformer_encoder = nn.Identity()
         else:
             self.transformer_encoder = nn.Module()
             self.transformer_encoder.layers = nn.ModuleList([mk() for _ in range(tr['layers'])])
@@ -299,9 +301,22 @@ def macs(model, cfg, t=29, size=88):
     return total[0]
 
 
+def complete_config(cfg):
+    """Fill keys missing from a stored config with defaults (as src/model/config.ts does)."""
+    full = default_config(cfg.get('variant', 'T') if cfg.get('variant', 'T') in STAGES else 'T', cfg.get('classes', 500))
+    d = cfg.get('dropout', full['dropout'])
+    full['transformer']['dropout'] = full['tcn']['dropout'] = d
+    for k, v in cfg.items():
+        if isinstance(v, dict):
+            full[k].update(v)
+        else:
+            full[k] = v
+    return full
+
+
 def load_model(weights):
     tensors, meta = read_safetensors(weights)
-    cfg = json.loads(meta['config'])
+    cfg = complete_config(json.loads(meta['config']))
     model = LipReader(cfg)
     missing, unexpected = model.load_state_dict(tensors, strict=True)
     return model, cfg, meta

@@ -1,0 +1,227 @@
+// The network as data (DESIGN.md "The model"): stage tables of the EfficientNetV2 trunk, named
+// variants T/S/B, and every other size as a config. The JSON form of ModelConfig travels in
+// safetensors metadata ("config") and is shared with tools/torch_ref/lipreader.py and the
+// ONNX exporter (src/io/onnx/network_config.ts), so keep the keys stable.
+
+/** One row of a stage table: `[expand, kernel, stride, in, out, layers, se, fused]`. */
+export interface StageRow {
+  expand: number;
+  kernel: number;
+  stride: number;
+  inChannels: number;
+  outChannels: number;
+  layers: number;
+  /** squeeze-excite in MBConv blocks */
+  se: boolean;
+  /** fused-MBConv (k×k expand conv) instead of MBConv (1×1 + depthwise) */
+  fused: boolean;
+}
+
+export interface TransformerConfig {
+  /** encoder layers over time (post-norm); 0 disables the transformer */
+  layers: number;
+  heads: number;
+  /** feed-forward width */
+  ffn: number;
+  dropout: number;
+}
+
+export interface TcnConfig {
+  /** levels; level L has dilation 2^L */
+  layers: number;
+  width: number;
+  kernel: number;
+  dropout: number;
+}
+
+export interface ModelConfig {
+  /** informational name: 'T', 'S', 'B' or 'custom' */
+  variant: string;
+  stages: StageRow[];
+  classes: number;
+  /** 1 grey, 3 colour (+1 with a word-boundary channel) */
+  inChannels: number;
+  /** MaxPool3d after the 3D conv (off: the paper's point) */
+  frontendMaxPool: boolean;
+  frontendActivation: 'relu' | 'swish';
+  /** per-frame feature size after the GLU (the 1×1 conv makes 2× this) */
+  featureDim: number;
+  transformer: TransformerConfig;
+  tcn: TcnConfig;
+  /** dropout before the classifier; also the default of transformer.dropout and tcn.dropout */
+  dropout: number;
+  /** stochastic depth rate of the last trunk block (rises linearly from 0) */
+  dropPath: number;
+  /** BatchNorm momentum, PyTorch convention (new = (1-m)·old + m·batch) */
+  bnMomentum: number;
+  bnEps: number;
+}
+
+export class ModelConfigError extends Error {
+  override name = 'ModelConfigError';
+}
+
+/** Parse compact rows "expand,kernel,stride,in,out,layers,F|M" (F fused, M MBConv+SE, N MBConv without SE). */
+export function parseStageRows(rows: readonly (string | StageRow | unknown[])[]): StageRow[] {
+  return rows.map((r, i) => {
+    if (typeof r === 'string') {
+      const m = /^\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*[, ]\s*([FMN])\s*$/i.exec(r);
+      if (!m) throw new ModelConfigError(`stage row ${i} '${r}': expected "expand,kernel,stride,in,out,layers,F|M"`);
+      const [e, k, s, a, b, n] = m.slice(1, 7).map(Number);
+      const kind = m[7].toUpperCase();
+      return { expand: e, kernel: k, stride: s, inChannels: a, outChannels: b, layers: n, se: kind === 'M', fused: kind === 'F' };
+    }
+    if (Array.isArray(r)) {
+      if (r.length !== 8) throw new ModelConfigError(`stage row ${i}: expected [expand, kernel, stride, in, out, layers, se, fused]`);
+      const [e, k, s, a, b, n, se, fused] = r;
+      return { expand: Number(e), kernel: Number(k), stride: Number(s), inChannels: Number(a), outChannels: Number(b), layers: Number(n), se: !!se, fused: !!fused };
+    }
+    return { ...(r as StageRow) };
+  });
+}
+
+/** Named stage tables (DESIGN.md). The paper's larger "L" is a config, not code. */
+export const STAGE_TABLES: Record<string, StageRow[]> = {
+  T: parseStageRows(['1,3,1,8,8,1 F', '4,3,2,8,16,2 F', '4,3,2,16,32,2 F', '4,3,2,32,56,3 M', '6,3,1,56,64,5 M', '6,3,2,64,112,8 M']),
+  S: parseStageRows(['1,3,1,24,24,2 F', '4,3,2,24,48,4 F', '4,3,2,48,64,4 F', '4,3,2,64,128,6 M', '6,3,1,128,160,9 M', '6,3,2,160,256,15 M']),
+  B: parseStageRows(['1,3,1,24,24,1 F', '4,3,2,24,32,2 F', '4,3,2,32,48,2 F', '4,3,2,48,96,3 M', '6,3,1,96,112,5 M', '6,3,2,112,192,8 M']),
+};
+
+export const VARIANTS = Object.keys(STAGE_TABLES);
+
+/** Defaults shared by every variant (reference recipe, DESIGN defects 4 and 5 fixed). */
+export const MODEL_DEFAULTS: Omit<ModelConfig, 'variant' | 'stages'> = {
+  classes: 500,
+  inChannels: 1,
+  frontendMaxPool: false,
+  frontendActivation: 'relu',
+  featureDim: 384,
+  transformer: { layers: 1, heads: 8, ffn: 128, dropout: 0.4 },
+  tcn: { layers: 4, width: 463, kernel: 3, dropout: 0.4 },
+  dropout: 0.4,
+  dropPath: 0,
+  bnMomentum: 0.01,
+  bnEps: 1e-5,
+};
+
+export type ModelConfigInput = Partial<Omit<ModelConfig, 'transformer' | 'tcn' | 'stages'>> & {
+  transformer?: Partial<TransformerConfig>;
+  tcn?: Partial<TcnConfig>;
+  stages?: readonly (string | StageRow | unknown[])[];
+};
+
+/**
+ * A complete, validated config: a named variant's table (or `stages` given explicitly) plus
+ * defaults for every key not set. Unknown keys are rejected.
+ */
+export function modelConfig(input: ModelConfigInput = {}): ModelConfig {
+  const known = new Set([...Object.keys(MODEL_DEFAULTS), 'variant', 'stages']);
+  for (const k of Object.keys(input)) {
+    if (!known.has(k)) throw new ModelConfigError(`unknown model config key '${k}' (known: ${[...known].join(', ')})`);
+  }
+  const variant = input.variant ?? (input.stages ? 'custom' : 'T');
+  let stages: StageRow[];
+  if (input.stages) stages = parseStageRows(input.stages);
+  else {
+    const t = STAGE_TABLES[variant.toUpperCase()];
+    if (!t) throw new ModelConfigError(`unknown variant '${variant}' (known: ${VARIANTS.join(', ')}; or give stages)`);
+    stages = parseStageRows(t);
+  }
+  const cfg: ModelConfig = {
+    ...MODEL_DEFAULTS,
+    ...input,
+    variant: input.stages ? variant : variant.toUpperCase(),
+    stages,
+    transformer: { ...MODEL_DEFAULTS.transformer, ...(input.dropout !== undefined ? { dropout: input.dropout } : {}), ...(input.transformer ?? {}) },
+    tcn: { ...MODEL_DEFAULTS.tcn, ...(input.dropout !== undefined ? { dropout: input.dropout } : {}), ...(input.tcn ?? {}) },
+  };
+  validateModelConfig(cfg);
+  return cfg;
+}
+
+/** Parse the JSON config stored in a checkpoint's metadata (missing keys take defaults). */
+export function modelConfigFromJson(text: string): ModelConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ModelConfigError(`model config is not valid JSON: ${(e as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ModelConfigError('model config must be a JSON object');
+  return modelConfig(raw as ModelConfigInput);
+}
+
+export function validateModelConfig(c: ModelConfig): void {
+  const bad = (msg: string) => { throw new ModelConfigError(`model config: ${msg}`); };
+  const posInt = (v: unknown, what: string) => { if (!Number.isInteger(v) || (v as number) < 1) bad(`${what} must be a positive integer, got ${JSON.stringify(v)}`); };
+  const rate = (v: unknown, what: string) => { if (typeof v !== 'number' || !(v >= 0 && v < 1)) bad(`${what} must be in [0, 1), got ${JSON.stringify(v)}`); };
+  if (!Array.isArray(c.stages) || c.stages.length === 0) bad('stages must be a non-empty table');
+  c.stages.forEach((r, i) => {
+    for (const k of ['expand', 'kernel', 'stride', 'inChannels', 'outChannels', 'layers'] as const) posInt(r[k], `stages[${i}].${k}`);
+    if (r.kernel % 2 !== 1) bad(`stages[${i}].kernel must be odd (same padding), got ${r.kernel}`);
+    if (i > 0 && r.inChannels !== c.stages[i - 1].outChannels) bad(`stages[${i}].inChannels ${r.inChannels} != previous outChannels ${c.stages[i - 1].outChannels}`);
+  });
+  posInt(c.classes, 'classes');
+  posInt(c.inChannels, 'inChannels');
+  posInt(c.featureDim, 'featureDim');
+  if (c.frontendActivation !== 'relu' && c.frontendActivation !== 'swish') bad(`frontendActivation must be relu or swish, got ${JSON.stringify(c.frontendActivation)}`);
+  if (!Number.isInteger(c.transformer.layers) || c.transformer.layers < 0) bad('transformer.layers must be an integer >= 0');
+  posInt(c.transformer.heads, 'transformer.heads');
+  posInt(c.transformer.ffn, 'transformer.ffn');
+  if (c.featureDim % c.transformer.heads !== 0) bad(`transformer.heads (${c.transformer.heads}) must divide featureDim (${c.featureDim})`);
+  posInt(c.tcn.layers, 'tcn.layers');
+  posInt(c.tcn.width, 'tcn.width');
+  posInt(c.tcn.kernel, 'tcn.kernel');
+  if (c.tcn.kernel % 2 !== 1) bad(`tcn.kernel must be odd, got ${c.tcn.kernel}`);
+  rate(c.transformer.dropout, 'transformer.dropout');
+  rate(c.tcn.dropout, 'tcn.dropout');
+  rate(c.dropout, 'dropout');
+  rate(c.dropPath, 'dropPath');
+  if (typeof c.bnMomentum !== 'number' || !(c.bnMomentum >= 0 && c.bnMomentum <= 1)) bad('bnMomentum must be in [0, 1]');
+  if (typeof c.bnEps !== 'number' || !(c.bnEps > 0)) bad('bnEps must be > 0');
+}
+
+/** EfficientNet channel rounding (DESIGN.md): multiple of 8, ≥ 8, never below 90 % of v. */
+export function adjustChannels(v: number): number {
+  let n = Math.max(8, Math.floor((v + 4) / 8) * 8);
+  if (n < 0.9 * v) n += 8;
+  return n;
+}
+
+/** One trunk block, expanded from the stage table (first block of a stage: row stride and in→out). */
+export interface BlockSpec {
+  index: number;
+  fused: boolean;
+  se: boolean;
+  expand: number;
+  kernel: number;
+  stride: number;
+  inChannels: number;
+  outChannels: number;
+  /** hidden width adjust(in·expand) */
+  inter: number;
+  /** squeeze-excite width inter // (4·expand) */
+  squeeze: number;
+  residual: boolean;
+  /** stochastic-depth rate: dropPath · index / total */
+  dropPath: number;
+}
+
+export function blockSpecs(c: ModelConfig): BlockSpec[] {
+  const total = c.stages.reduce((s, r) => s + r.layers, 0);
+  const out: BlockSpec[] = [];
+  for (const r of c.stages) {
+    for (let j = 0; j < r.layers; j++) {
+      const inC = j === 0 ? r.inChannels : r.outChannels;
+      const stride = j === 0 ? r.stride : 1;
+      const inter = adjustChannels(inC * r.expand);
+      const index = out.length;
+      out.push({
+        index, fused: r.fused, se: r.se && !r.fused, expand: r.expand, kernel: r.kernel, stride,
+        inChannels: inC, outChannels: r.outChannels, inter, squeeze: Math.floor(inter / (4 * r.expand)),
+        residual: stride === 1 && inC === r.outChannels, dropPath: (c.dropPath * index) / total,
+      });
+    }
+  }
+  return out;
+}
