@@ -1,0 +1,55 @@
+// A small worker_threads pool: runs tasks on N workers (a module that answers each
+// {id, task} message with {id, result} or {id, error}), results in completion order.
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+
+export interface PoolOptions {
+  jobs?: number;
+  /** data for the workers' workerData */
+  workerData?: unknown;
+}
+
+export function defaultJobs(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/**
+ * Run every task; `onResult` sees each outcome as it arrives (error as a string). Resolves
+ * when all tasks are done; workers are always terminated.
+ */
+export async function runPool<T, R>(workerUrl: URL, tasks: T[], onResult: (task: T, result: R | undefined, error: string | undefined) => void | Promise<void>, o: PoolOptions = {}): Promise<void> {
+  const n = Math.max(1, Math.min(o.jobs ?? defaultJobs(), tasks.length));
+  if (!tasks.length) return;
+  let next = 0;
+  const workers: Worker[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let done = 0;
+      let failed = false;
+      const feed = (w: Worker) => {
+        if (next < tasks.length) { const id = next++; w.postMessage({ id, task: tasks[id] }); }
+      };
+      for (let i = 0; i < n; i++) {
+        const w = new Worker(workerUrl, { workerData: o.workerData });
+        workers.push(w);
+        w.on('message', async (msg: { id: number; result?: R; error?: string }) => {
+          try {
+            await onResult(tasks[msg.id], msg.result, msg.error);
+          } catch (e) {
+            failed = true;
+            reject(e);
+            return;
+          }
+          done++;
+          if (done === tasks.length) resolve();
+          else if (!failed) feed(w);
+        });
+        w.on('error', (e) => { failed = true; reject(e); });
+        w.on('exit', (code) => { if (code !== 0 && done < tasks.length && !failed) { failed = true; reject(new Error(`worker exited with code ${code}`)); } });
+        feed(w);
+      }
+    });
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,121 @@
+// Synthetic LRW-format corpus: ROOT/WORD/{train,val,test}/WORD_NNNNN.{mp4,txt}, 256×256
+// colour H.264 at 25 fps, 29 frames, `.txt` with a `Duration:` line. Speakers are disjoint
+// across splits; everything is a pure function of the seed. Re-running skips finished clips.
+import { promises as fsp, existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { mixSeed } from '../rng.js';
+import { encodeVideo } from '../video.js';
+import { synthClip } from './clip.js';
+import { makeSpeaker, splitSpeakerIds } from './speaker.js';
+import { runPool } from '../pool.js';
+import type { Split } from '../lrw.js';
+
+export interface SynthCorpusOptions {
+  out: string;
+  /** words to render (any word the CMU dictionary knows; others get a letter-based guess) */
+  words: string[];
+  train: number;
+  val: number;
+  test: number;
+  seed?: number;
+  /** speakers per split (default train 24, val 8, test 8) */
+  speakers?: Partial<Record<Split, number>>;
+  jobs?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface SynthTask {
+  word: string;
+  split: Split;
+  index: number;
+  speaker: number;
+  seed: number;
+  corpusSeed: number;
+  mp4: string;
+}
+
+export interface SynthSummary {
+  root: string;
+  words: string[];
+  written: number;
+  skipped: number;
+  seconds: number;
+}
+
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+export const DEFAULT_SPEAKERS: Record<Split, number> = { train: 24, val: 8, test: 8 };
+
+/** LRW-like transcript file. */
+export function transcriptText(word: string, duration: number, start: number, speaker: number, arpabet: string): string {
+  return [
+    `Text:  ${word}`,
+    'Conf:  synthetic',
+    '',
+    'WORD START END ASDSCORE',
+    `${word} ${start.toFixed(2)} ${(start + duration).toFixed(2)} 1.0`,
+    '',
+    `Duration: ${duration.toFixed(2)} seconds`,
+    `Speaker: synth-${speaker}`,
+    `Phonemes: ${arpabet}`,
+    '',
+  ].join('\n');
+}
+
+/** Render + encode one clip, then write its .txt (the .txt marks the clip complete). */
+export async function writeSynthClip(t: SynthTask): Promise<{ duration: number }> {
+  const sp = makeSpeaker(t.speaker, t.corpusSeed);
+  const c = await synthClip(t.word, sp, t.seed);
+  await encodeVideo(t.mp4, c.data, { frames: c.frames, height: c.height, width: c.width, channels: 3, fps: c.fps, crf: sp.crf });
+  const txt = t.mp4.slice(0, -4) + '.txt';
+  const tmp = `${txt}.tmp-${process.pid}`;
+  await fsp.writeFile(tmp, transcriptText(t.word, c.duration, c.timing.start, t.speaker, c.arpabet));
+  await fsp.rename(tmp, txt);
+  return { duration: c.duration };
+}
+
+/** The task list for a corpus (deterministic). */
+export function synthTasks(o: SynthCorpusOptions): SynthTask[] {
+  const seed = o.seed ?? 0;
+  const tasks: SynthTask[] = [];
+  const counts: Record<Split, number> = { train: o.train, val: o.val, test: o.test };
+  for (const word of o.words) {
+    if (!/^[A-Za-z][A-Za-z'-]*$/.test(word)) throw new Error(`synth: '${word}' is not a word`);
+    for (const split of ['train', 'val', 'test'] as Split[]) {
+      const ids = splitSpeakerIds(split, o.speakers?.[split] ?? DEFAULT_SPEAKERS[split]);
+      for (let i = 0; i < counts[split]; i++) {
+        const clipSeed = mixSeed(seed, hashString(word), hashString(split), i);
+        const speaker = ids[(hashString(word) + i * 7 + (clipSeed & 3)) % ids.length];
+        tasks.push({ word, split, index: i + 1, speaker, seed: clipSeed, corpusSeed: seed, mp4: path.join(o.out, word, split, `${word}_${String(i + 1).padStart(5, '0')}.mp4`) });
+      }
+    }
+  }
+  return tasks;
+}
+
+/** Write the corpus (parallel over worker threads; finished clips are skipped). */
+export async function synthCorpus(o: SynthCorpusOptions): Promise<SynthSummary> {
+  const t0 = Date.now();
+  const all = synthTasks(o);
+  const todo = all.filter((t) => !(existsSync(t.mp4) && existsSync(t.mp4.slice(0, -4) + '.txt')));
+  await fsp.mkdir(o.out, { recursive: true });
+  await fsp.writeFile(path.join(o.out, 'synth.json'), JSON.stringify({ generator: 'eflip synth', seed: o.seed ?? 0, words: o.words, counts: { train: o.train, val: o.val, test: o.test }, speakers: { ...DEFAULT_SPEAKERS, ...o.speakers }, frames: 29, fps: 25, size: 256 }, null, 2) + '\n');
+  let done = all.length - todo.length;
+  o.onProgress?.(done, all.length);
+  const errors: string[] = [];
+  const jobs = o.jobs ?? 1;
+  if (jobs <= 1) {
+    for (const t of todo) { await writeSynthClip(t); o.onProgress?.(++done, all.length); }
+  } else {
+    await runPool<SynthTask, { duration: number }>(new URL('./worker.js', import.meta.url), todo, (t, _r, err) => {
+      if (err) errors.push(`${t.mp4}: ${err}`);
+      o.onProgress?.(++done, all.length);
+    }, { jobs });
+  }
+  if (errors.length) throw new Error(`synth: ${errors.length} clip(s) failed:\n${errors.slice(0, 5).join('\n')}`);
+  return { root: path.resolve(o.out), words: [...o.words], written: todo.length, skipped: all.length - todo.length, seconds: (Date.now() - t0) / 1000 };
+}
