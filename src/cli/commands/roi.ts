@@ -1,15 +1,109 @@
-// `eflip roi` — placeholder until its issue lands; prints what it will do.
-import { parseOrHelp, type CommandDef } from '../args.js';
+// `eflip roi`: face landmarks and a 96×96 mouth-ROI video from arbitrary footage (src/roi).
+import * as path from 'node:path';
+import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 
 export const def: CommandDef = {
   name: 'roi',
-  usage: 'roi [options]',
-  description: 'Not implemented yet.',
-  options: {},
+  usage: 'roi VIDEO... [--out ROI.mp4 | --out-dir DIR] [--landmarks FILE.json] [--annotate A.mp4] [options]',
+  description: [
+    'Detect and track the main face, find 68 landmarks per frame (face-api models shipped in node_modules),',
+    'fill gaps by interpolation, smooth, align to a reference face and cut a 96x96 mouth ROI (grey by default).',
+    'Landmarks are cached beside each video (VIDEO.landmarks.json, keyed by content hash) — the input of',
+    '`eflip prepare --crop landmarks`. With several videos, a failing one is reported and the others continue.',
+  ].join('\n'),
+  options: {
+    out: { type: 'string', alias: 'o', help: 'mouth-ROI mp4 (one input video)' },
+    'out-dir': { type: 'string', help: 'write NAME.roi.mp4 and NAME.landmarks.json per input here' },
+    landmarks: { type: 'string', help: 'write the landmarks JSON here (one input video)' },
+    annotate: { type: 'string', help: 'write an annotated mp4 (box, landmarks, ROI outline) here (one input video)' },
+    label: { type: 'string', help: 'text to overlay on the annotated video' },
+    'landmarks-only': { type: 'boolean', help: 'only compute (and cache) landmarks; no ROI video' },
+    color: { type: 'boolean', help: 'keep RGB in the ROI (default: grey)' },
+    size: { type: 'int', help: 'ROI side in pixels', default: 96 },
+    every: { type: 'int', help: 'full face detection every k frames, landmark tracking in between', default: 5 },
+    detector: { type: 'string', choices: ['auto', 'tiny', 'ssd'], help: 'face detector', default: 'auto' },
+    'landmark-net': { type: 'string', choices: ['full', 'tiny'], help: '68-point landmark net', default: 'full' },
+    smooth: { type: 'int', help: 'landmark smoothing window in frames (1 = off)', default: 5 },
+    'max-outside': { type: 'number', help: 'fail when more than this fraction of the ROI lies outside the frame', default: 0.25 },
+    'no-cache': { type: 'boolean', help: 'ignore and do not write the landmark cache' },
+    json: { type: 'boolean', help: 'print one JSON summary per video' },
+  },
+  examples: [
+    'eflip roi talk.mp4 --out talk.roi.mp4 --landmarks talk.landmarks.json --annotate talk.annot.mp4',
+    'eflip roi clips/*.mp4 --out-dir rois/',
+    'eflip roi lipread_mp4/*/test/*.mp4 --landmarks-only',
+  ],
 };
 
 export default async function main(argv: string[]): Promise<number> {
-  if (!parseOrHelp(def, argv)) return 0;
-  console.error('eflip roi: not implemented yet');
-  return 1;
+  const p = parseOrHelp(def, argv);
+  if (!p) return 0;
+  const o = p.opts;
+  const files = p.positionals;
+  if (files.length === 0) throw new UsageError('give at least one VIDEO');
+  const single = ['out', 'landmarks', 'annotate'].filter((k) => o[k] !== undefined);
+  if (files.length > 1 && single.length) throw new UsageError(`--${single.join(', --')} take(s) one input video; use --out-dir for several`);
+  if (!o.out && !o['out-dir'] && !o.landmarks && !o.annotate && !o['landmarks-only']) {
+    throw new UsageError('say what to write: --out ROI.mp4, --out-dir DIR, --landmarks FILE.json, --annotate A.mp4 or --landmarks-only');
+  }
+  if (!(o['max-outside'] >= 0 && o['max-outside'] <= 1)) throw new UsageError('--max-outside must be in [0, 1]');
+  if (!(o.size >= 8)) throw new UsageError('--size must be ≥ 8');
+
+  const { FaceDetector, roiFromVideo, writeLandmarksFile, annotateVideo, RoiError } = await import('../../roi/index.js');
+  const { encodeVideo, VideoError } = await import('../../data/video.js');
+  const detector = await FaceDetector.create({ detector: o.detector, landmarks: o['landmark-net'] });
+  let failed = 0;
+  for (const [i, file] of files.entries()) {
+    const t0 = performance.now();
+    const tag = files.length > 1 ? `[${i + 1}/${files.length}] ` : '';
+    try {
+      const r = await roiFromVideo(file, {
+        faceDetector: detector,
+        every: o.every,
+        smooth: o.smooth,
+        size: o.size,
+        gray: !o.color,
+        maxOutside: o['max-outside'],
+        cache: !o['no-cache'],
+        onProgress: process.stderr.isTTY ? (d, n) => process.stderr.write(`\r${tag}${file}: frame ${d}/${n}`) : undefined,
+      });
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      const stem = path.basename(file).replace(/\.[^.]+$/, '');
+      const outVideo = o.out ?? (o['out-dir'] ? path.join(o['out-dir'], `${stem}.roi.mp4`) : undefined);
+      const outLm = o.landmarks ?? (o['out-dir'] ? path.join(o['out-dir'], `${stem}.landmarks.json`) : undefined);
+      if (outVideo && !o['landmarks-only']) await encodeVideo(outVideo, r.rois.data, { frames: r.rois.frames, height: r.rois.height, width: r.rois.width, channels: r.rois.channels, fps: r.rois.fps || 25 });
+      if (outLm) await writeLandmarksFile(outLm, r.info);
+      if (o.annotate) await annotateVideo(file, o.annotate, { landmarks: r.info.landmarks, boxes: r.info.boxes, roiSize: o.size, label: o.label });
+      const ms = performance.now() - t0;
+      const summary = {
+        video: file,
+        frames: r.info.frames,
+        size: `${r.info.width}x${r.info.height}`,
+        faces: r.info.maxFaces,
+        detections: r.info.detections,
+        tracked: r.info.tracked,
+        filled: r.info.filled.length,
+        cached: r.cached,
+        maxOutside: Math.round(Math.max(...r.rois.outside) * 1000) / 1000,
+        out: outVideo ?? null,
+        landmarks: outLm ?? null,
+        annotate: o.annotate ?? null,
+        ms: Math.round(ms),
+      };
+      if (o.json) console.log(JSON.stringify(summary));
+      else {
+        const faces = r.info.maxFaces > 1 ? `; ${r.info.maxFaces} faces seen, tracked the main one` : '';
+        const fill = r.info.filled.length ? `; ${r.info.filled.length} frame(s) without a face filled by interpolation/padding` : '';
+        console.log(`${tag}${file}: ${r.info.frames} frames ${summary.size}, ${r.cached ? 'landmarks from cache' : `${r.info.detections} detections + ${r.info.tracked} tracked`}${faces}${fill} → ${[outVideo && !o['landmarks-only'] ? outVideo : '', outLm ?? '', o.annotate ?? ''].filter(Boolean).join(', ') || 'cache only'} (${(ms / 1000).toFixed(1)} s)`);
+      }
+    } catch (e) {
+      if (!(e instanceof RoiError || e instanceof VideoError)) throw e;
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      failed++;
+      if (o.json) console.log(JSON.stringify({ video: file, error: e.message, kind: e.kind }));
+      console.error(`${tag}eflip roi: ${e.message}`);
+    }
+  }
+  if (files.length > 1) console.error(`${files.length - failed} of ${files.length} videos done${failed ? `, ${failed} failed` : ''}`);
+  return failed ? 1 : 0;
 }
