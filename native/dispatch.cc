@@ -1,0 +1,244 @@
+// Generic op calls through the c10 dispatcher (the path TorchScript uses, so autograd and
+// autocast apply). JS resolves "aten::name.overload" once to an integer op id; each call
+// converts the JS arguments by the op's schema into IValues, calls the boxed kernel and
+// converts the results back (tensors become new handles).
+#include "common.h"
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/ivalue.h>
+#include <ATen/core/jit_type.h>
+#include <ATen/core/stack.h>
+
+namespace eflip {
+
+enum class Kind { Tensor, TensorList, OptTensorList, Int, IntList, Float, FloatList, Bool, BoolList, Scalar, String, Device, Generator, Other };
+
+struct ArgSpec {
+  std::string name;
+  Kind kind;
+  bool optional;
+  bool hasDefault;
+  c10::IValue dflt;
+};
+
+struct OpEntry {
+  c10::OperatorHandle handle;
+  std::string name;
+  std::vector<ArgSpec> args;
+  size_t nReturns;
+};
+
+static std::vector<OpEntry> g_ops;
+
+static Kind kindOf(const c10::TypePtr& t) {
+  switch (t->kind()) {
+    case c10::TypeKind::TensorType: return Kind::Tensor;
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType:
+    case c10::TypeKind::ScalarTypeType:
+    case c10::TypeKind::LayoutType:
+    case c10::TypeKind::MemoryFormatType: return Kind::Int;
+    case c10::TypeKind::FloatType: return Kind::Float;
+    case c10::TypeKind::BoolType: return Kind::Bool;
+    case c10::TypeKind::NumberType: return Kind::Scalar;
+    case c10::TypeKind::StringType: return Kind::String;
+    case c10::TypeKind::DeviceObjType: return Kind::Device;
+    case c10::TypeKind::GeneratorType: return Kind::Generator;
+    case c10::TypeKind::ListType: {
+      auto elem = t->containedTypes()[0];
+      if (elem->kind() == c10::TypeKind::OptionalType && elem->containedTypes()[0]->kind() == c10::TypeKind::TensorType) return Kind::OptTensorList;
+      switch (kindOf(elem)) {
+        case Kind::Tensor: return Kind::TensorList;
+        case Kind::Int: return Kind::IntList;
+        case Kind::Float: return Kind::FloatList;
+        case Kind::Bool: return Kind::BoolList;
+        default: return Kind::Other;
+      }
+    }
+    default: return Kind::Other;
+  }
+}
+
+// opId(qualifiedName: "aten::conv3d", overload: "") -> id
+static Napi::Value OpId(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    std::string overload = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    auto op = c10::Dispatcher::singleton().findSchema({name, overload});
+    if (!op.has_value()) return info.Env().Null();
+    const c10::FunctionSchema& schema = op->schema();
+    OpEntry e{*op, name + (overload.empty() ? "" : "." + overload), {}, schema.returns().size()};
+    for (const auto& a : schema.arguments()) {
+      c10::TypePtr t = a.type();
+      bool optional = false;
+      if (t->kind() == c10::TypeKind::OptionalType) {
+        optional = true;
+        t = t->containedTypes()[0];
+      }
+      ArgSpec s{a.name(), kindOf(t), optional, a.default_value().has_value(), a.default_value().has_value() ? *a.default_value() : c10::IValue()};
+      e.args.push_back(std::move(s));
+    }
+    g_ops.push_back(std::move(e));
+    return Napi::Number::New(info.Env(), (double)(g_ops.size() - 1));
+  });
+}
+
+static std::string where(const OpEntry& op, const ArgSpec& a) { return op.name + " argument '" + a.name + "'"; }
+
+static c10::IValue toIValue(const OpEntry& op, const ArgSpec& a, const Napi::Value& v) {
+  if (v.IsUndefined() || v.IsNull()) {
+    if (v.IsUndefined() && a.hasDefault) return a.dflt;
+    if (a.optional) return c10::IValue();
+    if (a.hasDefault) return a.dflt;
+    throw ArgError(where(op, a) + " is required");
+  }
+  switch (a.kind) {
+    case Kind::Tensor: return tensorOf(handleArg(v, a.name.c_str()));
+    case Kind::Int: return intArg(v, a.name.c_str());
+    case Kind::Float: return numberArg(v, a.name.c_str());
+    case Kind::Bool: return boolArg(v, a.name.c_str());
+    case Kind::Scalar: {
+      if (v.IsBoolean()) return c10::IValue(v.As<Napi::Boolean>().Value());
+      double d = numberArg(v, a.name.c_str());
+      // Integral JS numbers become int Scalars (keeps integer tensors integral).
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) return c10::IValue((int64_t)d);
+      return c10::IValue(d);
+    }
+    case Kind::IntList: return c10::IValue(intListArg(v, a.name.c_str()));
+    case Kind::FloatList: {
+      std::vector<double> out;
+      if (v.IsNumber()) out.push_back(v.As<Napi::Number>().DoubleValue());
+      else {
+        if (!v.IsArray()) throw ArgError(where(op, a) + ": expected an array of numbers");
+        auto arr = v.As<Napi::Array>();
+        for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(numberArg(arr.Get(i), a.name.c_str()));
+      }
+      return c10::IValue(out);
+    }
+    case Kind::BoolList: {
+      if (!v.IsArray()) throw ArgError(where(op, a) + ": expected an array of booleans");
+      auto arr = v.As<Napi::Array>();
+      c10::List<bool> out;
+      for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(boolArg(arr.Get(i), a.name.c_str()));
+      return c10::IValue(out);
+    }
+    case Kind::TensorList: {
+      if (!v.IsArray()) throw ArgError(where(op, a) + ": expected an array of tensors");
+      auto arr = v.As<Napi::Array>();
+      std::vector<at::Tensor> out;
+      out.reserve(arr.Length());
+      for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(tensorOf(handleArg(arr.Get(i), a.name.c_str())));
+      return c10::IValue(out);
+    }
+    case Kind::OptTensorList: {
+      if (!v.IsArray()) throw ArgError(where(op, a) + ": expected an array of tensors or nulls");
+      auto arr = v.As<Napi::Array>();
+      c10::List<c10::optional<at::Tensor>> out;
+      for (uint32_t i = 0; i < arr.Length(); i++) {
+        Napi::Value e = arr.Get(i);
+        if (e.IsNull() || e.IsUndefined()) out.push_back(c10::nullopt);
+        else out.push_back(tensorOf(handleArg(e, a.name.c_str())));
+      }
+      return c10::IValue(out);
+    }
+    case Kind::String:
+      if (!v.IsString()) throw ArgError(where(op, a) + ": expected a string");
+      return c10::IValue(v.As<Napi::String>().Utf8Value());
+    case Kind::Device:
+      if (!v.IsString()) throw ArgError(where(op, a) + ": expected a device string");
+      return c10::IValue(c10::Device(v.As<Napi::String>().Utf8Value()));
+    case Kind::Generator: throw ArgError(where(op, a) + ": generators are not supported (use manualSeed)");
+    default: throw ArgError(where(op, a) + ": argument type not supported by the eflip binding");
+  }
+}
+
+static Napi::Value toJs(Napi::Env env, const c10::IValue& v) {
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    if (!t.defined()) return env.Null();
+    return Napi::Number::New(env, newHandle(t));
+  }
+  if (v.isNone()) return env.Null();
+  if (v.isInt()) return Napi::Number::New(env, (double)v.toInt());
+  if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
+  if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
+  if (v.isString()) return Napi::String::New(env, v.toStringRef());
+  if (v.isTuple()) {
+    const auto& elems = v.toTupleRef().elements();
+    Napi::Array a = Napi::Array::New(env, elems.size());
+    for (size_t i = 0; i < elems.size(); i++) a.Set((uint32_t)i, toJs(env, elems[i]));
+    return a;
+  }
+  if (v.isList()) {
+    auto list = v.toListRef();
+    Napi::Array a = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) a.Set((uint32_t)i, toJs(env, list[i]));
+    return a;
+  }
+  throw ArgError(std::string("cannot return a value of type ") + v.tagKind() + " to JS");
+}
+
+static torch::jit::Stack g_stack;
+
+static const OpEntry& prepare(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw ArgError("op id expected");
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= g_ops.size()) throw ArgError("operator not available in the linked libtorch (op id " + std::to_string(info[0].As<Napi::Number>().Int64Value()) + ")");
+  const OpEntry& op = g_ops[id];
+  size_t given = info.Length() - 1;
+  if (given > op.args.size()) throw ArgError(op.name + ": too many arguments");
+  g_stack.clear();
+  for (size_t i = 0; i < op.args.size(); i++) {
+    g_stack.push_back(i < given ? toIValue(op, op.args[i], info[i + 1]) : toIValue(op, op.args[i], info.Env().Undefined()));
+  }
+  return op;
+}
+
+// call(opId, ...args) -> result (tensor handle, number, boolean, null or an array of them)
+static Napi::Value Call(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    const OpEntry& op = prepare(info);
+    op.handle.callBoxed(&g_stack);
+    Napi::Env env = info.Env();
+    Napi::Value out;
+    if (g_stack.size() == 1) out = toJs(env, g_stack[0]);
+    else if (g_stack.empty()) out = env.Undefined();
+    else {
+      Napi::Array a = Napi::Array::New(env, g_stack.size());
+      for (size_t i = 0; i < g_stack.size(); i++) a.Set((uint32_t)i, toJs(env, g_stack[i]));
+      out = a;
+    }
+    g_stack.clear();
+    flushExternalMemory(env);
+    return out;
+  });
+}
+
+// callVoid(opId, ...args): in-place ops; results are dropped (no new handles).
+static Napi::Value CallVoid(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    const OpEntry& op = prepare(info);
+    op.handle.callBoxed(&g_stack);
+    g_stack.clear();
+    return info.Env().Undefined();
+  });
+}
+
+// schema(opId) -> string (for error messages and docs)
+static Napi::Value Schema(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+    if (id >= g_ops.size()) throw ArgError("unknown op id");
+    std::ostringstream s;
+    s << g_ops[id].handle.schema();
+    return Napi::String::New(info.Env(), s.str());
+  });
+}
+
+void initDispatch(Napi::Env env, Napi::Object exports) {
+  exports.Set("opId", Napi::Function::New(env, OpId, "opId"));
+  exports.Set("call", Napi::Function::New(env, Call, "call"));
+  exports.Set("callVoid", Napi::Function::New(env, CallVoid, "callVoid"));
+  exports.Set("schema", Napi::Function::New(env, Schema, "schema"));
+}
+
+}  // namespace eflip

@@ -1,0 +1,107 @@
+// The tensor handle table and argument helpers shared by all entry points.
+#include "common.h"
+
+namespace eflip {
+
+static std::vector<at::Tensor> g_slots;
+static std::vector<int64_t> g_bytes;  // bytes reported for each slot (0 for views)
+static std::vector<int32_t> g_free;
+static int64_t g_live = 0;
+static int64_t g_pendingBytes = 0;  // not yet reported to V8
+static Napi::FunctionReference g_errorFactory;
+
+int32_t newHandle(at::Tensor t) {
+  int64_t bytes = 0;
+  if (t.defined() && !t.is_view() && t.has_storage()) bytes = (int64_t)t.numel() * (int64_t)t.element_size();
+  int32_t id;
+  if (!g_free.empty()) {
+    id = g_free.back();
+    g_free.pop_back();
+    g_slots[id] = std::move(t);
+    g_bytes[id] = bytes;
+  } else {
+    id = (int32_t)g_slots.size();
+    g_slots.push_back(std::move(t));
+    g_bytes.push_back(bytes);
+  }
+  g_live++;
+  g_pendingBytes += bytes;
+  return id;
+}
+
+const at::Tensor& tensorOf(int32_t id) {
+  if (id < 0 || (size_t)id >= g_slots.size() || !g_slots[id].defined()) {
+    throw ArgError("tensor handle " + std::to_string(id) + " is not live (disposed?)");
+  }
+  return g_slots[id];
+}
+
+void freeHandle(int32_t id) {
+  if (id < 0 || (size_t)id >= g_slots.size() || !g_slots[id].defined()) return;
+  g_slots[id] = at::Tensor();
+  g_pendingBytes -= g_bytes[id];
+  g_bytes[id] = 0;
+  g_free.push_back(id);
+  g_live--;
+}
+
+int64_t liveHandles() { return g_live; }
+
+void flushExternalMemory(Napi::Env env) {
+  // Backstop only: keeps V8's heuristics aware of large native allocations.
+  if (g_pendingBytes > (8 << 20) || g_pendingBytes < -(8 << 20)) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, g_pendingBytes);
+    g_pendingBytes = 0;
+  }
+}
+
+int32_t handleArg(const Napi::Value& v, const char* what) {
+  if (!v.IsNumber()) throw ArgError(std::string(what) + ": expected a tensor");
+  return v.As<Napi::Number>().Int32Value();
+}
+int64_t intArg(const Napi::Value& v, const char* what) {
+  if (v.IsNumber()) return v.As<Napi::Number>().Int64Value();
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
+  if (v.IsBigInt()) {
+    bool lossless;
+    return v.As<Napi::BigInt>().Int64Value(&lossless);
+  }
+  throw ArgError(std::string(what) + ": expected an integer");
+}
+double numberArg(const Napi::Value& v, const char* what) {
+  if (!v.IsNumber()) throw ArgError(std::string(what) + ": expected a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+bool boolArg(const Napi::Value& v, const char* what) {
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value();
+  if (v.IsNumber()) return v.As<Napi::Number>().DoubleValue() != 0;
+  throw ArgError(std::string(what) + ": expected a boolean");
+}
+std::vector<int64_t> intListArg(const Napi::Value& v, const char* what) {
+  std::vector<int64_t> out;
+  if (v.IsNumber()) {
+    out.push_back(v.As<Napi::Number>().Int64Value());
+    return out;
+  }
+  if (!v.IsArray()) throw ArgError(std::string(what) + ": expected an array of integers");
+  Napi::Array a = v.As<Napi::Array>();
+  uint32_t n = a.Length();
+  out.reserve(n);
+  for (uint32_t i = 0; i < n; i++) out.push_back(intArg(a.Get(i), what));
+  return out;
+}
+
+void setErrorFactory(const Napi::Function& f) { g_errorFactory = Napi::Persistent(f); }
+
+void throwJs(Napi::Env env, const char* kind, const std::string& message) {
+  if (env.IsExceptionPending()) return;
+  if (!g_errorFactory.IsEmpty()) {
+    Napi::Value err = g_errorFactory.Call({Napi::String::New(env, kind), Napi::String::New(env, message)});
+    if (env.IsExceptionPending()) return;
+    napi_throw(env, err);
+    return;
+  }
+  Napi::Error::New(env, message).ThrowAsJavaScriptException();
+}
+
+}  // namespace eflip

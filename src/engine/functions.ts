@@ -1,0 +1,79 @@
+// torch.* free functions that combine several tensors (cat, stack, where, einsum, ...).
+import { native } from './native.js';
+import { OP } from './ops.js';
+import { Tensor, wrap, handleOf as h, type Scalar } from './tensor.js';
+import { ArgumentError } from './errors.js';
+
+function handles(ts: readonly Tensor[], what: string): number[] {
+  if (!Array.isArray(ts) || ts.length === 0) throw new ArgumentError(`${what}: expected a non-empty array of tensors`);
+  return ts.map(h);
+}
+
+export function cat(ts: readonly Tensor[], dim = 0): Tensor {
+  return wrap(native.call(OP.cat, handles(ts, 'cat'), dim));
+}
+export function stack(ts: readonly Tensor[], dim = 0): Tensor {
+  return wrap(native.call(OP.stack, handles(ts, 'stack'), dim));
+}
+/** Elements of a where cond is true, else of b (tensors or scalars, broadcasting). */
+export function where(cond: Tensor, a: Tensor | Scalar, b: Tensor | Scalar): Tensor {
+  const ta = typeof a === 'object', tb = typeof b === 'object';
+  if (ta && tb) return wrap(native.call(OP.where, h(cond), h(a as Tensor), h(b as Tensor)));
+  if (ta) return wrap(native.call(OP.whereSO, h(cond), h(a as Tensor), b));
+  if (tb) return wrap(native.call(OP.whereSS, h(cond), a, h(b as Tensor)));
+  return wrap(native.call(OP.whereScalar, h(cond), a, b));
+}
+export function einsum(equation: string, ...ts: Tensor[]): Tensor {
+  return wrap(native.call(OP.einsum, equation, handles(ts, 'einsum')));
+}
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  return a.matmul(b);
+}
+export function bmm(a: Tensor, b: Tensor): Tensor {
+  return a.bmm(b);
+}
+/** beta * input + alpha * (b1 @ b2), batched. */
+export function baddbmm(input: Tensor, b1: Tensor, b2: Tensor, beta = 1, alpha = 1): Tensor {
+  return wrap(native.call(OP.baddbmm, h(input), h(b1), h(b2), beta, alpha));
+}
+export function maximum(a: Tensor, b: Tensor): Tensor {
+  return a.maximum(b);
+}
+export function minimum(a: Tensor, b: Tensor): Tensor {
+  return a.minimum(b);
+}
+
+// ---- multi-tensor in-place updates (optimizers): one dispatcher call for many tensors ----
+/** xs[i] *= s */
+export function foreachMul_(xs: Tensor[], s: number): void {
+  if (OP.foreachMulS_ >= 0) native.callVoid(OP.foreachMulS_, xs.map(h), s);
+  else for (const x of xs) x.mul_(s);
+}
+/** xs[i] += alpha * ys[i] */
+export function foreachAdd_(xs: Tensor[], ys: Tensor[], alpha = 1): void {
+  if (OP.foreachAddList_ >= 0) native.callVoid(OP.foreachAddList_, xs.map(h), ys.map(h), alpha);
+  else xs.forEach((x, i) => x.add_(ys[i], alpha));
+}
+/** xs[i] += value * a[i] * b[i] */
+export function foreachAddcmul_(xs: Tensor[], a: Tensor[], b: Tensor[], value = 1): void {
+  if (OP.foreachAddcmulS_ >= 0) native.callVoid(OP.foreachAddcmulS_, xs.map(h), a.map(h), b.map(h), value);
+  else xs.forEach((x, i) => x.addcmul_(a[i], b[i], value));
+}
+/** xs[i] += value * a[i] / b[i] */
+export function foreachAddcdiv_(xs: Tensor[], a: Tensor[], b: Tensor[], value = 1): void {
+  if (OP.foreachAddcdivS_ >= 0) native.callVoid(OP.foreachAddcdivS_, xs.map(h), a.map(h), b.map(h), value);
+  else xs.forEach((x, i) => x.addcdiv_(a[i], b[i], value));
+}
+/** xs[i] += w * (ends[i] - xs[i]) */
+export function foreachLerp_(xs: Tensor[], ends: Tensor[], w: number): void {
+  if (OP.foreachLerpS_ >= 0) native.callVoid(OP.foreachLerpS_, xs.map(h), ends.map(h), w);
+  else xs.forEach((x, i) => x.lerp_(ends[i], w));
+}
+export function foreachZero_(xs: Tensor[]): void {
+  if (OP.foreachZero_ >= 0) native.callVoid(OP.foreachZero_, xs.map(h));
+  else for (const x of xs) x.zero_();
+}
+export function foreachSqrt(xs: Tensor[]): Tensor[] {
+  if (OP.foreachSqrt >= 0) return (native.call(OP.foreachSqrt, xs.map(h)) as number[]).map(wrap);
+  return xs.map((x) => x.sqrt());
+}

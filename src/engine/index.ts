@@ -1,0 +1,13 @@
+// eflip's tensor engine: a typed TypeScript API over libtorch. See docs/engine.md.
+export { Tensor, type Scalar, type Shape, type MemoryFormat, type ReduceOptions, type VarOptions, type ValuesIndices } from './tensor.js';
+export * from './creation.js';
+export * from './functions.js';
+export * as F from './functional.js';
+export { tidy, keep, liveTensors, scopeDepth } from './scope.js';
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled, backward } from './autograd.js';
+export { autocast, isAutocastEnabled, type AutocastOptions } from './autocast.js';
+export { torchVersion, torchConfig, cpuCapability, addonPath, setNumThreads, getNumThreads, getNumInteropThreads, manualSeed, cuda } from './runtime.js';
+export { type DType, DTYPE_SIZE, isFloating } from './dtype.js';
+export { type Device, checkDevice } from './device.js';
+export { hasOp } from './ops.js';
+export * from './errors.js';

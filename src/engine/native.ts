@@ -1,0 +1,70 @@
+// Loads the libtorch addon (native/build/Release/eflip_native.node) and types its surface.
+// Handles are small integers naming an at::Tensor in the addon's table (see native/common.h).
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export type Handle = number;
+export type NativeResult = Handle | number | boolean | string | null | NativeResult[];
+
+export interface NativeAddon {
+  opId(name: string, overload: string): number | null;
+  call(op: number, ...args: unknown[]): any;
+  callVoid(op: number, ...args: unknown[]): void;
+  schema(op: number): string;
+  fromBytes(bytes: ArrayBufferView | ArrayBuffer, dtype: number, shape: number[]): Handle;
+  toBytes(h: Handle): ArrayBuffer;
+  bytesView(h: Handle): ArrayBuffer;
+  dispose(h: Handle): void;
+  live(): number;
+  alias(h: Handle): Handle;
+  shape(h: Handle): number[];
+  strides(h: Handle): number[];
+  dtype(h: Handle): number;
+  device(h: Handle): string;
+  item(h: Handle): number | boolean;
+  dataPtr(h: Handle): bigint;
+  isContiguous?(h: Handle, memoryFormat: number): boolean;
+  requiresGrad(h: Handle): boolean;
+  setRequiresGrad(h: Handle, v: boolean): void;
+  isLeaf(h: Handle): boolean;
+  grad(h: Handle): Handle | null;
+  setGrad(h: Handle, g: Handle | null): void;
+  backward(hs: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean | undefined, createGraph: boolean): void;
+  gradEnabled(): boolean;
+  setGradEnabled(v: boolean): boolean;
+  version(): string;
+  config(): string;
+  getNumThreads(): number;
+  setNumThreads(n: number): void;
+  getNumInteropThreads(): number;
+  manualSeed(seed: number | bigint): void;
+  autocastState(device: 'cpu' | 'cuda'): [boolean, number];
+  autocastSet(device: 'cpu' | 'cuda', enabled: boolean, dtype: number, nestingDelta: number): void;
+  cudaAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaMemInfo(index: number): [number, number];
+  setErrorFactory(f: (kind: string, message: string) => Error): void;
+}
+
+/** Where the compiled addon lives (relative to the package root). */
+export const ADDON_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../native/build/Release/eflip_native.node');
+
+function load(): NativeAddon {
+  if (!existsSync(ADDON_PATH)) {
+    throw new Error(
+      `eflip: the libtorch addon is not built (${ADDON_PATH} missing).\n` +
+        'Build it with `npm run build` (or `bash scripts/setup.sh`). libtorch is found via LIBTORCH=/path, ' +
+        'LIBTORCH_USE_PYTORCH=1, or the system copy (Debian: apt-get install libtorch-dev).',
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    return require(ADDON_PATH) as NativeAddon;
+  } catch (e) {
+    throw new Error(`eflip: failed to load the libtorch addon ${ADDON_PATH}: ${(e as Error).message}`);
+  }
+}
+
+export const native: NativeAddon = load();

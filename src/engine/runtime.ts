@@ -1,0 +1,47 @@
+// Process-wide runtime: libtorch version/config, threads, seeding, CUDA queries.
+import { native, ADDON_PATH } from './native.js';
+import { DeviceError } from './errors.js';
+
+/** The linked libtorch version, e.g. "1.13.0". */
+export function torchVersion(): string {
+  return native.version();
+}
+/** libtorch's build configuration text (at::show_config()). */
+export function torchConfig(): string {
+  return native.config();
+}
+/** The CPU kernel capability libtorch selected (e.g. "AVX2", "AVX512", "DEFAULT"). */
+export function cpuCapability(): string {
+  return /CPU capability usage:\s*(\S+)/.exec(native.config())?.[1] ?? 'unknown';
+}
+export function addonPath(): string {
+  return ADDON_PATH;
+}
+export function setNumThreads(n: number): void {
+  native.setNumThreads(n);
+}
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+export function getNumInteropThreads(): number {
+  return native.getNumInteropThreads();
+}
+/** Seeds libtorch's default CPU (and CUDA) generators: rand/randn/dropout/... repeat. */
+export function manualSeed(seed: number): void {
+  native.manualSeed(seed);
+}
+
+export const cuda = {
+  isAvailable(): boolean {
+    return native.cudaAvailable();
+  },
+  deviceCount(): number {
+    return native.cudaDeviceCount();
+  },
+  /** Device memory in bytes as the CUDA runtime reports it. */
+  memInfo(index = 0): { free: number; total: number; used: number } {
+    if (!native.cudaAvailable()) throw new DeviceError('CUDA is not available');
+    const [free, total] = native.cudaMemInfo(index);
+    return { free, total, used: total - free };
+  },
+};
