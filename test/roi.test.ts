@@ -1,0 +1,92 @@
+// ROI building blocks on exact numbers: similarity fitting, affine warps, gap filling,
+// smoothing, main-face choice, ROI geometry (no face models needed).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyAffine, fitSimilarity, invertAffine, composeAffine, similarityAbout, affineScale, affineAngle, type Point } from '../src/roi/geometry.js';
+import { warpAffine } from '../src/roi/image.js';
+import { fillLandmarkGaps } from '../src/roi/interpolate.js';
+import { smoothLandmarks } from '../src/roi/smooth.js';
+import { pickMainFace } from '../src/roi/track.js';
+import { REFERENCE_FACE } from '../src/roi/template.js';
+import { cutMouthRois, mouthRoiTransform } from '../src/roi/mouth_roi.js';
+import { mouthCenter, type Landmarks } from '../src/roi/landmarks.js';
+import { RoiError } from '../src/roi/errors.js';
+
+const close = (a: number, b: number, tol: number, msg?: string) => assert.ok(Math.abs(a - b) <= tol, `${msg ?? ''} ${a} vs ${b} (tol ${tol})`);
+
+test('fitSimilarity recovers a known similarity from noisy points', () => {
+  const m = similarityAbout([50, 60], 1.7, 0.4, 12, -7);
+  let seed = 1;
+  const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 0.02;
+  const src: Point[] = Array.from({ length: 20 }, (_, i) => [(i * 37) % 100, (i * 53) % 90]);
+  const dst = src.map((p) => { const q = applyAffine(m, p); return [q[0] + rnd(), q[1] + rnd()] as Point; });
+  const f = fitSimilarity(src, dst);
+  close(affineScale(f), 1.7, 1e-3, 'scale');
+  close(affineAngle(f), 0.4, 1e-3, 'angle');
+  const id = composeAffine(invertAffine(f), m);
+  [1, 0, 0, 0, 1, 0].forEach((v, i) => close(id[i], v, 0.02, `identity[${i}]`));
+});
+
+test('warpAffine: integer shift is exact; outside fraction is measured', () => {
+  const W = 8, H = 6;
+  const src = { data: Uint8Array.from({ length: W * H }, (_, i) => i * 3), width: W, height: H, channels: 1 as const };
+  const r = warpAffine(src, [1, 0, 2, 0, 1, 1], 4, 3);
+  for (let v = 0; v < 3; v++) for (let u = 0; u < 4; u++) assert.equal(r.data[v * 4 + u], ((v + 1) * W + (u + 2)) * 3);
+  assert.equal(r.outside, 0);
+  const half = warpAffine(src, [1, 0, 4, 0, 1, 0], 8, 6); // right half falls off the frame
+  close(half.outside, 0.5, 1e-9);
+});
+
+function face(dx: number, dy: number): Landmarks {
+  // a face-like 68-point layout scaled from the reference anchors, shifted
+  const pts: Landmarks = Array.from({ length: 68 }, (_, i) => [100 + (i % 10) * 3 + dx, 100 + Math.floor(i / 10) * 4 + dy]);
+  const put = (idx: number[], p: Point) => idx.forEach((i, k) => (pts[i] = [p[0] + dx + (k % 3) - 1, p[1] + dy + (k % 2)]));
+  put([36, 37, 38, 39, 40, 41], REFERENCE_FACE.leftEye);
+  put([42, 43, 44, 45, 46, 47], REFERENCE_FACE.rightEye);
+  pts[30] = [REFERENCE_FACE.noseTip[0] + dx, REFERENCE_FACE.noseTip[1] + dy];
+  for (let i = 48; i < 68; i++) pts[i] = [REFERENCE_FACE.mouthLeft[0] + ((i - 48) % 12) * 5 + dx, REFERENCE_FACE.mouthLeft[1] + (i < 60 ? 0 : 3) + dy];
+  pts[48] = [REFERENCE_FACE.mouthLeft[0] + dx, REFERENCE_FACE.mouthLeft[1] + dy];
+  pts[54] = [REFERENCE_FACE.mouthRight[0] + dx, REFERENCE_FACE.mouthRight[1] + dy];
+  return pts;
+}
+
+test('fillLandmarkGaps interpolates linearly inside and pads the ends', () => {
+  const seq = [null, face(0, 0), null, null, face(9, -6), null];
+  const { landmarks, filled } = fillLandmarkGaps(seq);
+  assert.deepEqual(filled, [0, 2, 3, 5]);
+  assert.deepEqual(landmarks[0], face(0, 0));
+  close(landmarks[2][30][0], face(3, -2)[30][0], 1e-9);
+  close(landmarks[3][30][1], face(6, -4)[30][1], 1e-9);
+  assert.deepEqual(landmarks[5], face(9, -6));
+  assert.throws(() => fillLandmarkGaps([null, null]), /no frame has landmarks/);
+});
+
+test('smoothLandmarks keeps linear motion, damps jitter', () => {
+  const lin = Array.from({ length: 9 }, (_, t) => face(2 * t, 0));
+  const s = smoothLandmarks(lin, 5);
+  close(s[4][30][0], lin[4][30][0], 1e-9, 'centre frame of a linear track');
+  const jit = Array.from({ length: 9 }, (_, t) => face(t % 2 ? 3 : -3, 0));
+  const sj = smoothLandmarks(jit, 5);
+  assert.ok(Math.abs(sj[4][30][0] - 128) < 1.2, `jitter damped: ${sj[4][30][0]}`);
+});
+
+test('pickMainFace: largest/central first, then the tracked one', () => {
+  const big = { x: 100, y: 80, width: 120, height: 120, score: 0.7 };
+  const small = { x: 10, y: 10, width: 40, height: 40, score: 0.99 };
+  assert.equal(pickMainFace([small, big], 320, 240, null), big);
+  assert.equal(pickMainFace([small, big], 320, 240, { x: 12, y: 8, width: 42, height: 40, score: 0 }), small);
+});
+
+test('mouth ROI centres on the mouth; edge clamping and the edge error', () => {
+  const lm = face(0, 0);
+  const m = mouthRoiTransform(lm, 96);
+  const c = applyAffine(m, [47.5, 47.5]);
+  const mc = mouthCenter(lm);
+  close(c[0], mc[0], 1e-6); close(c[1], mc[1], 1e-6);
+  const video = { data: new Uint8Array(2 * 300 * 300).fill(77), frames: 2, width: 300, height: 300, channels: 1 as const, fps: 25 };
+  const r = cutMouthRois(video, [lm, face(0, 80)], { gray: true });
+  assert.equal(r.data.length, 2 * 96 * 96);
+  assert.ok(r.data.every((v) => v === 77));
+  assert.ok(r.outside[1] > 0 && r.outside[1] <= 0.25, `clamped frame outside=${r.outside[1]}`);
+  assert.throws(() => cutMouthRois(video, [lm, face(0, 120)]), (e: unknown) => e instanceof RoiError && e.kind === 'edge' && /too close to the frame edge/.test(e.message));
+});
