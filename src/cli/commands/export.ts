@@ -1,15 +1,65 @@
-// `eflip export` — placeholder until its issue lands; prints what it will do.
-import { parseOrHelp, type CommandDef } from '../args.js';
+// `eflip export`: checkpoint → ONNX (written by eflip's own exporter from the TypeScript
+// network definition; EMA weights when present, BatchNorm folded, dynamic batch and time).
+import { basename } from 'node:path';
+import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { loadCheckpoint } from '../../io/onnx/checkpoint_weights.js';
+import { exportOnnx } from '../../io/onnx/export_model.js';
+import { readOnnxSummary } from '../../io/onnx/onnx_reader.js';
+import { writeFileAtomic } from '../../io/safetensors.js';
+import { LRW_WORDS_DEFAULT } from '../../infer/labels.js';
 
 export const def: CommandDef = {
   name: 'export',
-  usage: 'export [options]',
-  description: 'Not implemented yet.',
-  options: {},
+  usage: 'export --checkpoint PATH --out model.onnx [--features] [--json]',
+  description: [
+    'Export a checkpoint (.safetensors from `eflip train`/`init`/`import`) to ONNX (opset 17):',
+    'frames (batch, 1, time, 88, 88) normalised → log_probs (batch, classes). EMA weights are used',
+    'when the checkpoint has them; BatchNorm is folded into the convolutions. Labels, normalisation,',
+    'crop, input layout, version and the model config travel as metadata props.',
+    '--features also writes X.frontend.onnx (frames with one context frame each side → per-frame',
+    'features) and X.backend.onnx (feature window → log_probs), used by `eflip stream`.',
+  ].join('\n'),
+  options: {
+    checkpoint: { type: 'string', alias: 'c', help: 'checkpoint to export (.safetensors)' },
+    out: { type: 'string', alias: 'o', help: 'output .onnx file' },
+    features: { type: 'boolean', help: 'also write the front-end/back-end pair for streaming' },
+    json: { type: 'boolean', help: 'print a JSON summary' },
+  },
+  examples: ['eflip export --checkpoint runs/t/best.safetensors --out lipreader.onnx --features'],
 };
 
 export default async function main(argv: string[]): Promise<number> {
-  if (!parseOrHelp(def, argv)) return 0;
-  console.error('eflip export: not implemented yet');
-  return 1;
+  const p = parseOrHelp(def, argv);
+  if (!p) return 0;
+  const { checkpoint, out, features, json } = p.opts as { checkpoint?: string; out?: string; features?: boolean; json?: boolean };
+  if (!checkpoint) throw new UsageError('--checkpoint is required');
+  if (!out) throw new UsageError('--out is required');
+  if (!out.endsWith('.onnx')) throw new UsageError(`--out should end with .onnx, got '${out}'`);
+  const t0 = performance.now();
+  const ck = loadCheckpoint(checkpoint, LRW_WORDS_DEFAULT());
+  const written: { file: string; graph: string; bytes: number }[] = [];
+  const base = out.replace(/\.onnx$/, '');
+  const parts = features ? (['full', 'frontend', 'backend'] as const) : (['full'] as const);
+  for (const part of parts) {
+    const file = part === 'full' ? out : `${base}.${part}.onnx`;
+    const bytes = exportOnnx(ck, part);
+    readOnnxSummary(bytes, file); // self-check of the wire format before writing
+    writeFileAtomic(file, bytes);
+    written.push({ file, graph: part, bytes: bytes.length });
+  }
+  const summary = {
+    checkpoint,
+    variant: ck.config.variant ?? 'custom',
+    classes: ck.config.classes,
+    emaWeights: ck.usedEma,
+    opset: 17,
+    files: written,
+    seconds: +((performance.now() - t0) / 1000).toFixed(2),
+  };
+  if (json) console.log(JSON.stringify(summary, null, 2));
+  else {
+    console.log(`exported ${basename(checkpoint)} (variant ${summary.variant}, ${summary.classes} classes, ${ck.usedEma ? 'EMA' : 'raw'} weights) in ${summary.seconds} s`);
+    for (const w of written) console.log(`  ${w.file}  ${w.graph}  ${(w.bytes / 1e6).toFixed(1)} MB`);
+  }
+  return 0;
 }

@@ -1,15 +1,83 @@
-// `eflip predict` — placeholder until its issue lands; prints what it will do.
-import { parseOrHelp, type CommandDef } from '../args.js';
+// `eflip predict`: top-k words for video files (LRW clips, mouth-ROI videos, or arbitrary
+// videos of any length/fps/size, cropped the way the checkpoint was trained).
+import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { loadLipReader } from '../../infer/load_node.js';
+import { loadClip } from '../../infer/preprocess.js';
+import type { Clip, RuntimeName } from '../../infer/types.js';
 
 export const def: CommandDef = {
   name: 'predict',
-  usage: 'predict [options]',
-  description: 'Not implemented yet.',
-  options: {},
+  usage: 'predict VIDEO... --checkpoint PATH [--top 5] [--json] [--runtime onnx|torch]',
+  description: [
+    'Lipread video files: decode (ffmpeg, grey, 25 fps), crop (the model\'s crop rule), normalise,',
+    'and print the top-k words with probabilities. --checkpoint takes an exported .onnx file or a',
+    'checkpoint (.safetensors; exported in memory for the onnx runtime).',
+  ].join('\n'),
+  options: {
+    checkpoint: { type: 'string', alias: 'c', help: 'model: .onnx (from `eflip export`) or .safetensors checkpoint' },
+    top: { type: 'int', alias: 'k', default: 5, help: 'number of words per video' },
+    json: { type: 'boolean', help: 'print JSON' },
+    runtime: { type: 'string', choices: ['onnx', 'torch'], default: 'onnx', help: 'inference runtime' },
+    device: { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto', help: 'device / execution provider' },
+    batch: { type: 'int', default: 8, help: 'clips per batch (equal lengths batch together)' },
+    threads: { type: 'int', help: 'intra-op threads (default: runtime default)' },
+  },
+  examples: ['eflip predict clip.mp4 --checkpoint lipreader.onnx --top 3', 'eflip predict a.mp4 b.mp4 --checkpoint best.safetensors --runtime torch --json'],
 };
 
 export default async function main(argv: string[]): Promise<number> {
-  if (!parseOrHelp(def, argv)) return 0;
-  console.error('eflip predict: not implemented yet');
-  return 1;
+  const p = parseOrHelp(def, argv);
+  if (!p) return 0;
+  const o = p.opts as { checkpoint?: string; top: number; json?: boolean; runtime: RuntimeName; device: 'auto' | 'cpu' | 'cuda'; batch: number; threads?: number };
+  if (!o.checkpoint) throw new UsageError('--checkpoint is required');
+  if (!p.positionals.length) throw new UsageError('give at least one video file');
+  if (o.top < 1) throw new UsageError('--top must be ≥ 1');
+  if (o.batch < 1) throw new UsageError('--batch must be ≥ 1');
+  const reader = await loadLipReader(o.checkpoint, { runtime: o.runtime, device: o.device, threads: o.threads });
+  const results: any[] = [];
+  let failed = 0;
+  try {
+    for (let i = 0; i < p.positionals.length; i += o.batch) {
+      const files = p.positionals.slice(i, i + o.batch);
+      const clips: (Clip | null)[] = [];
+      for (const f of files) {
+        try {
+          clips.push(await loadClip(f, reader.preprocessing));
+        } catch (e) {
+          clips.push(null);
+          results[i + clips.length - 1] = { file: f, error: (e as Error).message };
+          failed++;
+        }
+      }
+      const ok = clips.map((c, j) => [c, files[j]] as const).filter(([c]) => c) as [Clip, string][];
+      const t0 = performance.now();
+      const lps = await reader.predictBatch(ok.map(([c]) => c));
+      const ms = (performance.now() - t0) / Math.max(1, ok.length);
+      const slots = clips.map((c, j) => (c ? i + j : -1)).filter((j) => j >= 0);
+      ok.forEach(([c, f], j) => {
+        results[slots[j]] = {
+          file: f,
+          frames: c.frames,
+          seconds: +(c.frames / (c.fps ?? 25)).toFixed(3),
+          top: reader.topK(lps[j], o.top).map((e) => ({ label: e.label, probability: +e.probability.toFixed(6) })),
+          msPerClip: +ms.toFixed(1),
+        };
+      });
+    }
+  } finally {
+    await reader.dispose();
+  }
+  if (o.json) console.log(JSON.stringify({ runtime: reader.runtime, device: reader.device, results }, null, 2));
+  else {
+    for (const r of results) {
+      if (r.error) {
+        console.log(`${r.file}: ERROR ${r.error}`);
+        continue;
+      }
+      console.log(`${r.file}  (${r.frames} frames, ${r.seconds} s)`);
+      r.top.forEach((t: any, k: number) => console.log(`  ${String(k + 1).padStart(2)}. ${t.label.padEnd(16)} ${t.probability.toFixed(4)}`));
+    }
+  }
+  if (failed) console.error(`eflip predict: ${failed} of ${p.positionals.length} videos failed`);
+  return failed ? 1 : 0;
 }

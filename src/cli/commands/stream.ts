@@ -1,15 +1,70 @@
-// `eflip stream` — placeholder until its issue lands; prints what it will do.
-import { parseOrHelp, type CommandDef } from '../args.js';
+// `eflip stream`: a word timeline over a long video, frame by frame (each new frame gives the
+// distribution over the last N frames; per-frame front-end features are computed once).
+import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { loadOnnxLipReader } from '../../infer/load_node.js';
+import { loadClip } from '../../infer/preprocess.js';
+import { streamClip, timelineSegments } from '../../infer/streaming.js';
 
 export const def: CommandDef = {
   name: 'stream',
-  usage: 'stream [options]',
-  description: 'Not implemented yet.',
-  options: {},
+  usage: 'stream VIDEO --checkpoint PATH [--window 29] [--json]',
+  description: [
+    'Run a video through the streaming lipreader: frames are fed one at a time and every frame',
+    'yields the word distribution over the last --window frames. Prints segments of equal top',
+    'word (with --json: the full per-frame timeline too). --checkpoint takes a .safetensors',
+    'checkpoint or a .onnx exported with --features (X.frontend.onnx and X.backend.onnx beside it).',
+  ].join('\n'),
+  options: {
+    checkpoint: { type: 'string', alias: 'c', help: 'model: .safetensors, or .onnx exported with --features' },
+    window: { type: 'int', alias: 'w', default: 29, help: 'frames per window (29 = one LRW clip, 1.16 s)' },
+    top: { type: 'int', alias: 'k', default: 3, help: 'words kept per frame in the JSON timeline' },
+    'min-prob': { type: 'number', default: 0, help: 'hide frames whose top word is less probable' },
+    json: { type: 'boolean', help: 'print JSON (timeline + segments)' },
+    device: { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto', help: 'device / execution provider' },
+    threads: { type: 'int', help: 'intra-op threads' },
+  },
+  examples: ['eflip stream talk.mp4 --checkpoint best.safetensors', 'eflip stream talk.mp4 --checkpoint lipreader.onnx --window 25 --json > timeline.json'],
 };
 
+function clock(s: number): string {
+  const m = Math.floor(s / 60);
+  return `${String(m).padStart(2, '0')}:${(s - 60 * m).toFixed(2).padStart(5, '0')}`;
+}
+
 export default async function main(argv: string[]): Promise<number> {
-  if (!parseOrHelp(def, argv)) return 0;
-  console.error('eflip stream: not implemented yet');
-  return 1;
+  const p = parseOrHelp(def, argv);
+  if (!p) return 0;
+  const o = p.opts as { checkpoint?: string; window: number; top: number; 'min-prob': number; json?: boolean; device: 'auto' | 'cpu' | 'cuda'; threads?: number };
+  if (!o.checkpoint) throw new UsageError('--checkpoint is required');
+  if (p.positionals.length !== 1) throw new UsageError('give exactly one video file');
+  if (o.window < 1) throw new UsageError('--window must be ≥ 1');
+  const reader = await loadOnnxLipReader(o.checkpoint, { device: o.device, threads: o.threads });
+  try {
+    const file = p.positionals[0];
+    const clip = await loadClip(file, reader.preprocessing);
+    const fps = clip.fps ?? 25;
+    const tty = process.stderr.isTTY && !o.json;
+    const t0 = performance.now();
+    const timeline = await streamClip(reader, clip, {
+      window: o.window,
+      fps,
+      topK: o.top,
+      onStep: (s) => {
+        if (tty && s.frame % 10 === 0) process.stderr.write(`\rframe ${s.frame + 1}/${clip.frames}`);
+      },
+    });
+    if (tty) process.stderr.write('\r\x1b[K');
+    const msPerFrame = (performance.now() - t0) / clip.frames;
+    const shown = timeline.filter((e) => e.probability >= o['min-prob']);
+    const segments = timelineSegments(timeline, fps, o['min-prob']);
+    if (o.json) {
+      console.log(JSON.stringify({ file, fps, frames: clip.frames, window: o.window, msPerFrame: +msPerFrame.toFixed(2), segments, timeline: shown }, null, 2));
+    } else {
+      console.log(`${file}: ${clip.frames} frames at ${fps} fps, window ${o.window}, ${msPerFrame.toFixed(1)} ms/frame`);
+      for (const s of segments) console.log(`  ${clock(s.start)} - ${clock(s.end)}  ${s.word.padEnd(16)} ${s.probability.toFixed(3)}`);
+    }
+  } finally {
+    await reader.dispose();
+  }
+  return 0;
 }
