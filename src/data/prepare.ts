@@ -1,0 +1,154 @@
+// `prepare`: decode an LRW-layout tree once into shards (./shard.ts), in parallel, resumably.
+//
+// OUT/prepare.json   what was prepared (root, labels, crop, size, shard plan) — a re-run with
+//                    the same settings skips finished shards; different settings are refused
+// OUT/labels.txt     the label list (index = class id)
+// OUT/<split>/shard-NNNNN.bin
+// Bad clips (missing, empty, truncated, corrupt, non-video, no landmarks) are recorded in
+// their shard's `skipped` list and in the summary; they never abort the run.
+import { promises as fsp, existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { indexLrw, type LrwClip, type Split, SPLITS } from './lrw.js';
+import { selectVocabulary, saveLabels, type VocabSelection } from './vocab.js';
+import { readShardHeader } from './shard.js';
+import { runPool, defaultJobs } from './pool.js';
+
+export type CropMode = 'mouth' | 'center' | 'landmarks';
+
+export interface PrepareOptions {
+  lrw: string;
+  out: string;
+  words?: VocabSelection;
+  crop?: CropMode;
+  /** keep RGB instead of grey (default grey: the network takes one channel) */
+  color?: boolean;
+  /** stored crop side (default 96; the loader's random crop takes 88 of it) */
+  size?: number;
+  shardSize?: number;
+  jobs?: number;
+  splits?: Split[];
+  /** directory mirroring the LRW tree with <clip>.landmarks.json files (crop = landmarks); default: beside each clip */
+  landmarks?: string;
+  onProgress?: (clipsDone: number, clipsTotal: number) => void;
+}
+
+export interface PrepareTask {
+  file: string;
+  split: Split;
+  root: string;
+  clips: { path: string; label: number; word: string; duration: number | null }[];
+  crop: CropMode;
+  color: boolean;
+  size: number;
+  landmarks?: string;
+}
+
+export interface PrepareSummary {
+  out: string;
+  labels: string[];
+  clips: number;
+  prepared: number;
+  skipped: { path: string; reason: string; kind: string }[];
+  skippedByKind: Record<string, number>;
+  shards: number;
+  shardsWritten: number;
+  shardsReused: number;
+  seconds: number;
+  /** transcripts without a readable Duration (clips kept) */
+  durationProblems: number;
+}
+
+export class PrepareError extends Error {
+  override name = 'PrepareError';
+}
+
+interface Manifest {
+  version: 1;
+  root: string;
+  labels: string[];
+  crop: CropMode;
+  color: boolean;
+  size: number;
+  fps: number;
+  shardSize: number;
+  plan: Record<string, { clips: number; shards: string[] }>;
+  clipsHash: string;
+}
+
+export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
+  const t0 = Date.now();
+  const crop = o.crop ?? 'mouth', color = !!o.color, size = o.size ?? 96, shardSize = o.shardSize ?? 64;
+  const splits = o.splits ?? [...SPLITS];
+  const probe = await indexLrw(o.lrw, { splits, durations: false });
+  const labels = selectVocabulary(probe.words, o.words ?? { kind: 'all' });
+  const idx = await indexLrw(o.lrw, { words: labels, splits });
+  const labelOf = new Map(labels.map((w, i) => [w, i]));
+  const bySplit = new Map<Split, LrwClip[]>();
+  for (const c of idx.clips) { if (!bySplit.has(c.split)) bySplit.set(c.split, []); bySplit.get(c.split)!.push(c); }
+
+  const tasks: PrepareTask[] = [];
+  const plan: Manifest['plan'] = {};
+  for (const split of splits) {
+    const clips = bySplit.get(split) ?? [];
+    const shards: string[] = [];
+    for (let s = 0; s * shardSize < clips.length; s++) {
+      const name = `shard-${String(s).padStart(5, '0')}.bin`;
+      shards.push(`${split}/${name}`);
+      tasks.push({
+        file: path.join(o.out, split, name), split, root: idx.root, crop, color, size, landmarks: o.landmarks,
+        clips: clips.slice(s * shardSize, (s + 1) * shardSize).map((c) => ({ path: c.path, label: labelOf.get(c.word)!, word: c.word, duration: c.duration ?? null })),
+      });
+    }
+    plan[split] = { clips: clips.length, shards };
+  }
+  const clipsHash = createHash('sha256').update(JSON.stringify(tasks.map((t) => t.clips.map((c) => [c.path, c.label])))).digest('hex');
+  const manifest: Manifest = { version: 1, root: idx.root, labels, crop, color, size, fps: 25, shardSize, plan, clipsHash };
+
+  await fsp.mkdir(o.out, { recursive: true });
+  const mfile = path.join(o.out, 'prepare.json');
+  if (existsSync(mfile)) {
+    const old = JSON.parse(await fsp.readFile(mfile, 'utf8')) as Manifest;
+    const same = old.clipsHash === clipsHash && old.crop === crop && old.color === color && old.size === size && old.shardSize === shardSize && JSON.stringify(old.labels) === JSON.stringify(labels);
+    if (!same) throw new PrepareError(`${o.out} already holds a different preparation (other words, clips, crop or size); use a new --out`);
+  }
+  await fsp.writeFile(mfile + '.tmp', JSON.stringify(manifest, null, 1));
+  await fsp.rename(mfile + '.tmp', mfile);
+  await saveLabels(path.join(o.out, 'labels.txt'), labels);
+  for (const split of splits) {
+    const dir = path.join(o.out, split);
+    await fsp.mkdir(dir, { recursive: true });
+    for (const n of await fsp.readdir(dir)) if (n.includes('.tmp-')) await fsp.rm(path.join(dir, n), { force: true }); // left by an interrupted run
+  }
+
+  const done = (t: PrepareTask) => { try { readShardHeader(t.file); return true; } catch { return false; } };
+  const todo = tasks.filter((t) => !done(t));
+  const total = idx.clips.length;
+  let clipsDone = tasks.filter((t) => !todo.includes(t)).reduce((a, t) => a + t.clips.length, 0);
+  o.onProgress?.(clipsDone, total);
+  const failures: string[] = [];
+  await runPool<PrepareTask, { records: number }>(new URL('./prepare_worker.js', import.meta.url), todo, (t, _r, err) => {
+    if (err) failures.push(`${t.file}: ${err}`);
+    clipsDone += t.clips.length;
+    o.onProgress?.(clipsDone, total);
+  }, { jobs: o.jobs ?? defaultJobs() });
+  if (failures.length) throw new PrepareError(`prepare: ${failures.length} shard(s) failed (re-run to retry):\n${failures.slice(0, 5).join('\n')}`);
+
+  // summary from every shard (including ones finished by earlier runs)
+  const skipped: PrepareSummary['skipped'] = [];
+  let prepared = 0;
+  for (const t of tasks) {
+    const h = readShardHeader(t.file);
+    prepared += h.records.length;
+    skipped.push(...h.skipped);
+  }
+  const skippedByKind: Record<string, number> = {};
+  for (const s of skipped) skippedByKind[s.kind] = (skippedByKind[s.kind] ?? 0) + 1;
+  const summary: PrepareSummary = {
+    out: path.resolve(o.out), labels, clips: total, prepared, skipped, skippedByKind, shards: tasks.length,
+    shardsWritten: todo.length, shardsReused: tasks.length - todo.length, seconds: (Date.now() - t0) / 1000,
+    durationProblems: idx.problems.length,
+  };
+  await fsp.writeFile(path.join(o.out, 'summary.json'), JSON.stringify({ ...summary, durationProblemList: idx.problems }, null, 1));
+  return summary;
+}

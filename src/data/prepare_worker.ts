@@ -1,0 +1,63 @@
+// Worker for `prepare`: decode one shard's clips (batched ffmpeg), crop, write the shard.
+import { parentPort } from 'node:worker_threads';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { decodeVideos } from './video_batch.js';
+import { VideoError } from './video.js';
+import { centreCrop, lrwMouthCrop, landmarkMouthCrop, toGray, type Frames } from './crop.js';
+import { writeShard, type ShardClip } from './shard.js';
+import type { PrepareTask } from './prepare.js';
+
+const BATCH = 16;
+
+async function loadLandmarks(t: PrepareTask, clip: string): Promise<number[][][]> {
+  const rel = path.relative(t.root, clip).replace(/\.[^.]+$/, '.landmarks.json');
+  const file = t.landmarks ? path.join(t.landmarks, rel) : clip.replace(/\.[^.]+$/, '.landmarks.json');
+  const text = await fsp.readFile(file, 'utf8').catch(() => null);
+  if (text === null) throw new VideoError('bad-args', clip, `no landmarks file ${file}`);
+  const j = JSON.parse(text);
+  const lm = Array.isArray(j) ? j : j.landmarks;
+  if (!Array.isArray(lm) || !lm.every((f: unknown) => Array.isArray(f) && f.length === 68)) throw new VideoError('bad-args', clip, `${file}: expected T×68×[x,y]`);
+  return lm;
+}
+
+function cropClip(t: PrepareTask, v: Frames, lm?: number[][][]): Frames {
+  let c: Frames;
+  if (t.crop === 'landmarks') c = landmarkMouthCrop(v, lm!, { size: t.size });
+  else if (t.crop === 'center') c = centreCrop(v, t.size);
+  else c = lrwMouthCrop(v, t.size);
+  return t.color ? c : toGray(c);
+}
+
+async function runTask(t: PrepareTask): Promise<{ records: number }> {
+  const clips: ShardClip[] = [];
+  const skipped: { path: string; reason: string; kind: string }[] = [];
+  // landmark crops need colour-independent full frames; grey decode is cheaper when allowed
+  const gray = !t.color;
+  for (let i = 0; i < t.clips.length; i += BATCH) {
+    const part = t.clips.slice(i, i + BATCH);
+    const res = await decodeVideos(part.map((c) => c.path), { gray, fps: 25, strict: true });
+    for (let k = 0; k < part.length; k++) {
+      const c = part[k], r = res[k];
+      if (r instanceof VideoError) { skipped.push({ path: c.path, kind: r.kind, reason: r.message }); continue; }
+      try {
+        const lm = t.crop === 'landmarks' ? await loadLandmarks(t, c.path) : undefined;
+        const f = cropClip(t, r, lm);
+        clips.push({ path: c.path, label: c.label, word: c.word, duration: c.duration, data: f.data, frames: f.frames });
+      } catch (e) {
+        const err = e as Error;
+        skipped.push({ path: c.path, kind: err instanceof VideoError ? 'landmarks' : 'crop', reason: err.message });
+      }
+    }
+  }
+  await writeShard(t.file, { split: t.split, height: t.size, width: t.size, channels: t.color ? 3 : 1, fps: 25, crop: t.crop, skipped }, clips);
+  return { records: clips.length };
+}
+
+parentPort!.on('message', async ({ id, task }: { id: number; task: PrepareTask }) => {
+  try {
+    parentPort!.postMessage({ id, result: await runTask(task) });
+  } catch (e) {
+    parentPort!.postMessage({ id, error: (e as Error).message ?? String(e) });
+  }
+});
