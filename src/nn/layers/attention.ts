@@ -1,0 +1,47 @@
+// Multi-head attention with PyTorch's parameter layout: in_proj_weight (3d, d) = [Wq; Wk; Wv],
+// in_proj_bias (3d), out_proj (Linear d→d). Inputs are batch-first (B, L, d): attention runs
+// over L within each sequence (DESIGN defect 1 fixed).
+import { F, empty, zeros, type Tensor } from '../../engine/index.js';
+import { Module } from '../module.js';
+import { Linear } from './linear.js';
+import { xavierUniform_, constant_ } from '../init.js';
+
+export class MultiheadAttention extends Module {
+  readonly headDim: number;
+  readonly outProj: Linear;
+  constructor(readonly embedDim: number, readonly numHeads: number, public dropout = 0) {
+    super();
+    if (embedDim % numHeads) throw new Error(`MultiheadAttention: heads (${numHeads}) must divide embedDim (${embedDim})`);
+    this.headDim = embedDim / numHeads;
+    this.registerParameter('in_proj_weight', xavierUniform_(empty([3 * embedDim, embedDim])));
+    this.registerParameter('in_proj_bias', zeros([3 * embedDim]));
+    this.outProj = this.registerModule('out_proj', new Linear(embedDim, embedDim));
+    const ob = this.outProj.bias;
+    if (ob) constant_(ob, 0);
+  }
+
+  /** Self-attention when key/value are omitted. q (B, L, d), k/v (B, S, d) → (B, L, d). */
+  forward(q: Tensor, k?: Tensor, v?: Tensor, opts: { mask?: Tensor | null } = {}): Tensor {
+    const [B, L, d] = q.shape;
+    if (q.ndim !== 3 || d !== this.embedDim) throw new Error(`MultiheadAttention: expected (B, L, ${this.embedDim}), got [${q.shape.join(', ')}]`);
+    const w = this.param('in_proj_weight'), b = this.param('in_proj_bias');
+    let qp: Tensor, kp: Tensor, vp: Tensor;
+    if (!k && !v) {
+      [qp, kp, vp] = F.linear(q, w, b).chunk(3, -1);
+    } else {
+      const [wq, wk, wv] = w.chunk(3, 0);
+      const [bq, bk, bv] = b.chunk(3, 0);
+      qp = F.linear(q, wq, bq); kp = F.linear(k ?? q, wk, bk); vp = F.linear(v ?? k ?? q, wv, bv);
+    }
+    const S = kp.shape[1], H = this.numHeads, hd = this.headDim;
+    const heads = (t: Tensor, n: number) => t.reshape([B, n, H, hd]).transpose(1, 2); // (B, H, n, hd)
+    const qh = heads(qp, L).mul(1 / Math.sqrt(hd)), kh = heads(kp, S), vh = heads(vp, S);
+    let scores = qh.matmul(kh.transpose(-2, -1)); // (B, H, L, S)
+    if (opts.mask) scores = opts.mask.dtype === 'bool' ? scores.maskedFill(opts.mask.logicalNot(), -Infinity) : scores.add(opts.mask);
+    let attn = scores.softmax(-1);
+    if (this.training && this.dropout > 0) attn = F.dropout(attn, this.dropout, true);
+    const ctx = attn.matmul(vh).transpose(1, 2).reshape([B, L, d]);
+    return this.outProj.forward(ctx);
+  }
+  protected override extraRepr(): string { return `${this.embedDim}, heads=${this.numHeads}`; }
+}
