@@ -1,0 +1,98 @@
+// AdamW (Loshchilov & Hutter): decoupled weight decay, bias-corrected moments; the update is
+// PyTorch's torch.optim.AdamW step for step:
+//   p ← p·(1 − lr·wd);  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
+//   p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε)
+// Optionally no decay on norms, biases and PReLU slopes (every tensor with ≤ 1 dimension).
+import { Tensor, keep, noGrad, tidy } from '../engine/index.js';
+
+export interface AdamWOptions {
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  /** skip weight decay for parameters with ≤ 1 dims (norm weights, biases, PReLU) */
+  noDecayNormBias: boolean;
+}
+
+export interface NamedParam {
+  name: string;
+  param: Tensor;
+}
+
+export class AdamW {
+  /** optimizer steps taken (the t of the bias correction) */
+  stepCount = 0;
+  readonly noDecay: Set<string>;
+  private readonly expAvg = new Map<string, Tensor>();
+  private readonly expAvgSq = new Map<string, Tensor>();
+
+  constructor(readonly params: NamedParam[], readonly opts: AdamWOptions) {
+    this.noDecay = new Set(opts.noDecayNormBias ? params.filter((p) => p.param.ndim <= 1).map((p) => p.name) : []);
+    noGrad(() => tidy(() => {
+      for (const { name, param } of params) {
+        this.expAvg.set(name, keep(param.detach().clone().zero_()));
+        this.expAvgSq.set(name, keep(param.detach().clone().zero_()));
+      }
+    }));
+  }
+
+  /** One update with learning rate `lr` from the gradients in `.grad` (params without a grad are skipped). */
+  step(lr: number): void {
+    this.stepCount++;
+    const [b1, b2] = this.opts.betas;
+    const bc1 = 1 - b1 ** this.stepCount;
+    const bc2 = 1 - b2 ** this.stepCount;
+    const stepSize = lr / bc1;
+    const bc2Sqrt = Math.sqrt(bc2);
+    noGrad(() => {
+      for (const { name, param } of this.params) {
+        tidy(() => {
+          const g = param.grad;
+          if (!g) return;
+          if (this.opts.weightDecay > 0 && !this.noDecay.has(name)) param.mul_(1 - lr * this.opts.weightDecay);
+          const m = this.expAvg.get(name)!;
+          const v = this.expAvgSq.get(name)!;
+          m.lerp_(g, 1 - b1);
+          v.mul_(b2).addcmul_(g, g, 1 - b2);
+          const denom = v.sqrt().div_(bc2Sqrt).add_(this.opts.eps);
+          param.addcdiv_(m, denom, -stepSize);
+        });
+      }
+    });
+  }
+
+  zeroGrad(): void {
+    for (const { param } of this.params) param.zeroGrad(true);
+  }
+
+  /** Moment tensors by name (`<param>.exp_avg`, `<param>.exp_avg_sq`), for checkpoints. */
+  stateTensors(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const { name } of this.params) {
+      out.set(`${name}.exp_avg`, this.expAvg.get(name)!);
+      out.set(`${name}.exp_avg_sq`, this.expAvgSq.get(name)!);
+    }
+    return out;
+  }
+
+  /** Copy moments from a checkpoint; missing entries (e.g. a re-initialised head) stay zero. */
+  loadStateTensors(get: (key: string) => Tensor | undefined, stepCount: number): string[] {
+    const missing: string[] = [];
+    noGrad(() => {
+      for (const { name } of this.params) {
+        for (const [suffix, map] of [['exp_avg', this.expAvg], ['exp_avg_sq', this.expAvgSq]] as const) {
+          const src = get(`${name}.${suffix}`);
+          const dst = map.get(name)!;
+          if (!src || src.dims.join() !== dst.dims.join()) { missing.push(`${name}.${suffix}`); continue; }
+          dst.copy_(src);
+        }
+      }
+    });
+    this.stepCount = stepCount;
+    return missing;
+  }
+
+  dispose(): void {
+    for (const t of [...this.expAvg.values(), ...this.expAvgSq.values()]) t.dispose();
+  }
+}

@@ -1,0 +1,218 @@
+// Batches for the trainer from an LRW-layout tree (real LRW or `eflip synth`): clips are decoded
+// once with ffmpeg (src/data/video.ts), cropped (src/data/crop.ts) to the 96×96 mouth window
+// (or the centre), kept in memory as uint8, and served as deterministic batches:
+// order = seeded shuffle of (seed, epoch); augmentation = f(seed, epoch, clip index), so a
+// resumed run sees exactly the batches an uninterrupted one would.
+// For full LRW (~490k clips) use prepared shards and the data loader instead.
+import { decodeVideo } from '../data/video.js';
+import { centreCrop, lrwMouthCrop, toGray, type Frames } from '../data/crop.js';
+import { indexLrw, type Split } from '../data/lrw.js';
+import { Rng, mixSeed } from '../data/rng.js';
+import { fromTypedArray } from '../engine/index.js';
+import type { BatchSource, TrainBatch } from './trainer.js';
+import type { TrainConfig } from './config.js';
+
+/** One decoded, cropped clip: T·S·S grey uint8 at the pre-crop side S (≥ input size). */
+export interface MemClip {
+  data: Uint8Array;
+  frames: number;
+  side: number;
+  label: number;
+  duration?: number;
+}
+
+export interface SourceOptions {
+  batchSize: number;
+  shuffle: boolean;
+  seed: number;
+  /** input side fed to the network */
+  size: number;
+  frames: number;
+  mean: number;
+  std: number;
+  augment: { randomCrop: boolean; hflip: number; timeMaskFrames: number } | null;
+  /** drop a final partial batch (training) */
+  dropLast: boolean;
+  /** labels permuted by this seed (the shuffled-label control of the learning check) */
+  shuffleLabelsSeed?: number | null;
+}
+
+/** Box-filter resample of a square grey clip from side a to side b (b ≤ a). */
+export function resampleClip(src: Uint8Array, frames: number, a: number, b: number): Uint8Array {
+  if (a === b) return src;
+  const out = new Uint8Array(frames * b * b);
+  const scale = a / b;
+  for (let t = 0; t < frames; t++) {
+    const fo = t * a * a;
+    for (let y = 0; y < b; y++) {
+      const y0 = y * scale, y1 = (y + 1) * scale;
+      for (let x = 0; x < b; x++) {
+        const x0 = x * scale, x1 = (x + 1) * scale;
+        let s = 0, wsum = 0;
+        for (let yy = Math.floor(y0); yy < Math.min(a, Math.ceil(y1)); yy++) {
+          const wy = Math.min(yy + 1, y1) - Math.max(yy, y0);
+          for (let xx = Math.floor(x0); xx < Math.min(a, Math.ceil(x1)); xx++) {
+            const w = wy * (Math.min(xx + 1, x1) - Math.max(xx, x0));
+            s += w * src[fo + yy * a + xx];
+            wsum += w;
+          }
+        }
+        out[t * b * b + y * b + x] = Math.round(s / wsum);
+      }
+    }
+  }
+  return out;
+}
+
+export class MemoryClipSource implements BatchSource {
+  readonly labels: number[];
+  constructor(readonly items: MemClip[], readonly o: SourceOptions) {
+    this.labels = items.map((c) => c.label);
+    if (o.shuffleLabelsSeed !== undefined && o.shuffleLabelsSeed !== null) {
+      new Rng(mixSeed(o.shuffleLabelsSeed, 0x1abe1)).shuffle(this.labels);
+    }
+  }
+  get clips(): number {
+    return this.items.length;
+  }
+  get batchesPerEpoch(): number {
+    const n = this.items.length / this.o.batchSize;
+    return this.o.dropLast ? Math.floor(n) : Math.ceil(n);
+  }
+
+  /** Clip order of an epoch. */
+  order(epoch: number): number[] {
+    const idx = this.items.map((_, i) => i);
+    return this.o.shuffle ? (new Rng(mixSeed(this.o.seed, epoch, 0x0de7)).shuffle(idx) as number[]) : idx;
+  }
+
+  /** One clip → normalised float32 T·size·size, augmented by f(seed, epoch, index). */
+  fill(out: Float32Array, off: number, clip: MemClip, epoch: number, index: number): void {
+    const { size, frames, mean, std } = this.o;
+    const S = clip.side;
+    const rng = new Rng(mixSeed(this.o.seed, epoch, index, 0xa06));
+    const aug = this.o.augment;
+    const maxOff = S - size;
+    const top = aug?.randomCrop ? rng.int(maxOff + 1) : Math.floor(maxOff / 2);
+    const left = aug?.randomCrop ? rng.int(maxOff + 1) : Math.floor(maxOff / 2);
+    const flip = aug ? rng.bool(aug.hflip) : false;
+    let maskStart = -1, maskLen = 0;
+    if (aug && aug.timeMaskFrames > 0) {
+      maskLen = rng.int(aug.timeMaskFrames + 1);
+      maskStart = rng.int(Math.max(1, frames - maskLen + 1));
+    }
+    // temporal: centre `frames` of the clip, repeating the last frame when shorter
+    const t0 = Math.max(0, Math.floor((clip.frames - frames) / 2));
+    const inv = 1 / (255 * std);
+    const m255 = mean * 255;
+    let clipMean = 0;
+    if (maskLen > 0) {
+      for (let i = 0; i < clip.data.length; i++) clipMean += clip.data[i];
+      clipMean = (clipMean / clip.data.length - m255) * inv;
+    }
+    for (let t = 0; t < frames; t++) {
+      const dst = off + t * size * size;
+      if (maskLen > 0 && t >= maskStart && t < maskStart + maskLen) {
+        out.fill(clipMean, dst, dst + size * size);
+        continue;
+      }
+      const st = Math.min(clip.frames - 1, t0 + t);
+      const fo = st * S * S;
+      for (let y = 0; y < size; y++) {
+        const row = fo + (top + y) * S + left;
+        for (let x = 0; x < size; x++) {
+          const v = clip.data[row + (flip ? size - 1 - x : x)];
+          out[dst + y * size + x] = (v - m255) * inv;
+        }
+      }
+    }
+  }
+
+  async *batches(epoch: number, skip: number): AsyncIterable<TrainBatch> {
+    const order = this.order(epoch);
+    const { batchSize, size, frames } = this.o;
+    for (let b = skip; b < this.batchesPerEpoch; b++) {
+      const ids = order.slice(b * batchSize, (b + 1) * batchSize);
+      const per = frames * size * size;
+      const x = new Float32Array(ids.length * per);
+      const y = new Array<number>(ids.length);
+      ids.forEach((id, j) => {
+        this.fill(x, j * per, this.items[id], epoch, id);
+        y[j] = this.labels[id];
+      });
+      // (B, 1, T, H, W)
+      yield { x: fromTypedArray(x, [ids.length, 1, frames, size, size]), y };
+      // let the event loop breathe (SIGINT, progress)
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}
+
+/** Mixup over a batch: partner = the batch reversed, λ ~ Beta(α, α) from (seed, step). */
+export function mixupHook(alpha: number, seed: number): (b: TrainBatch, step: number) => TrainBatch {
+  return (b, step) => {
+    if (alpha <= 0) return b;
+    const rng = new Rng(mixSeed(seed, step, 0x313));
+    const lam = rng.beta(alpha, alpha);
+    const B = b.y.length;
+    const perm = Array.from({ length: B }, (_, i) => B - 1 - i);
+    const mixed = b.x.mul(lam).add(b.x.indexSelect(0, fromTypedArray(BigInt64Array.from(perm.map(BigInt)), [B])).mul(1 - lam));
+    b.x.dispose();
+    return { x: mixed, y: b.y, y2: perm.map((p) => b.y[p]), lam };
+  };
+}
+
+export interface LoadedSplits {
+  labels: string[];
+  clips: Record<Split, MemClip[]>;
+  /** pre-crop side kept in memory */
+  side: number;
+}
+
+/** Decode the splits of an LRW-layout root once (grey, cropped, resampled to fit `size`). */
+export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: string[] | null, log: (m: string) => void = () => {}): Promise<LoadedSplits> {
+  const root = cfg.data.root;
+  if (!root) throw new Error(`no data: set data.root=DIR (an LRW-layout tree, e.g. from 'eflip synth')`);
+  const index = await indexLrw(root, { splits });
+  let words = labels;
+  if (!words) {
+    if (cfg.data.words_list) {
+      words = cfg.data.words_list;
+    } else if (cfg.data.words !== null) {
+      if (cfg.data.words > index.words.length) throw new Error(`data.words=${cfg.data.words} but ${root} has ${index.words.length} words`);
+      words = cfg.data.words_select === 'random'
+        ? (new Rng(mixSeed(cfg.seed, 0x7e5)).shuffle([...index.words]) as string[]).slice(0, cfg.data.words).sort()
+        : index.words.slice(0, cfg.data.words);
+    } else words = index.words;
+  }
+  const missing = words.filter((w) => !index.words.includes(w));
+  if (missing.length) throw new Error(`words not under ${root}: ${missing.slice(0, 10).join(', ')}`);
+  const classOf = new Map(words.map((w, i) => [w, i]));
+  // side kept in memory: the 96 window, shrunk so that `size` keeps the 88/96 ratio
+  const side = cfg.data.size >= 88 ? 96 : Math.round((cfg.data.size * 96) / 88);
+  const clips = { train: [], val: [], test: [] } as Record<Split, MemClip[]>;
+  const todo = index.clips.filter((c) => classOf.has(c.word) && splits.includes(c.split));
+  let done = 0;
+  const t0 = Date.now();
+  const workers = Math.max(1, cfg.data.workers);
+  let next = 0;
+  const results: (MemClip | null)[] = new Array(todo.length).fill(null);
+  const work = async () => {
+    while (next < todo.length) {
+      const i = next++;
+      const c = todo[i];
+      const v = await decodeVideo(c.path, { gray: true });
+      let f: Frames = { data: v.data, frames: v.frames, height: v.height, width: v.width, channels: v.channels };
+      f = toGray(f);
+      if (cfg.data.crop === 'mouth') f = lrwMouthCrop(f, 96);
+      else if (cfg.data.crop === 'center') f = centreCrop(f, 96);
+      else throw new Error(`data.crop=${cfg.data.crop} needs landmark-cropped data; prepare it with 'eflip prepare --crop landmarks'`);
+      results[i] = { data: resampleClip(f.data, f.frames, 96, side), frames: f.frames, side, label: classOf.get(c.word)!, duration: c.duration };
+      done++;
+      if (done % 100 === 0 || done === todo.length) log(`decoded ${done}/${todo.length} clips (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, work));
+  todo.forEach((c, i) => clips[c.split].push(results[i]!));
+  return { labels: words, clips, side };
+}

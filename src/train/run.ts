@@ -1,0 +1,147 @@
+// One training run end to end — what `eflip train` (and `eflip demo --retrain`) call:
+// config → run dir → data → model (fresh, fine-tuned or resumed) → fit → test with the best
+// checkpoint → metrics files and the HTML report.
+import { existsSync, mkdirSync, statSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { setNumThreads, getNumThreads } from '../engine/index.js';
+import { writeFileAtomic } from './atomic.js';
+import { EarlyStopping, ModelCheckpoint, type Callback } from './callbacks.js';
+import { readCheckpoint, type CheckpointContent } from './checkpoint.js';
+import { applyOverride, configToYaml, loadConfig, type TrainConfig } from './config.js';
+import { loadLrwSplits, MemoryClipSource, mixupHook, type SourceOptions } from './data_source.js';
+import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
+import { modelConfigFor } from './model_config.js';
+import { asTrainable, createModel, loadPretrained } from './model_io.js';
+import { writeRunReport } from './report.js';
+import { Trainer, type FitResult } from './trainer.js';
+
+export interface RunOptions {
+  /** YAML config file */
+  configFile?: string;
+  /** `key=value` overrides */
+  overrides?: string[];
+  log?: (msg: string) => void;
+  stream?: NodeJS.WriteStream;
+  /** control experiment: permute training labels with this seed (learning check) */
+  shuffleTrainLabels?: number;
+}
+
+export interface RunResult extends FitResult {
+  runDir: string;
+  config: TrainConfig;
+  labels: string[];
+  bestCheckpoint: string | null;
+  test?: EvalMetrics;
+  report: string;
+  seconds: number;
+}
+
+/** A checkpoint path from `checkpoint=` (a file, or a run/checkpoint dir holding last.ckpt). */
+export function resolveCheckpointPath(p: string): string {
+  if (existsSync(p) && statSync(p).isDirectory()) {
+    for (const c of [join(p, 'last.ckpt'), join(p, 'checkpoints', 'last.ckpt')]) if (existsSync(c)) return c;
+    throw new Error(`no last.ckpt under ${p}`);
+  }
+  if (!existsSync(p)) throw new Error(`checkpoint not found: ${p}`);
+  return p;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+}
+
+export async function runTraining(opts: RunOptions): Promise<RunResult> {
+  const t0 = Date.now();
+  const log = opts.log ?? ((m: string) => console.log(m));
+  let cfg = loadConfig({ file: opts.configFile, overrides: opts.overrides });
+  let resume: CheckpointContent | null = null;
+  let resumePath: string | null = null;
+  if (cfg.checkpoint) {
+    resumePath = resolveCheckpointPath(cfg.checkpoint);
+    resume = readCheckpoint(resumePath);
+    // the run continues with its own config; command-line overrides still apply on top
+    cfg = resume.trainConfig;
+    for (const o of opts.overrides ?? []) applyOverride(cfg, o);
+    cfg.checkpoint = resumePath;
+    log(`resuming from ${resumePath} (epoch ${resume.state.epoch + 1}, batch ${resume.state.batchInEpoch}, step ${resume.state.step})`);
+  }
+  const runDir = resolve(cfg.run_dir ?? (resumePath ? dirname(dirname(resumePath)) : join('runs', `${opts.configFile ? basename(opts.configFile).replace(/\.ya?ml$/, '') : 'run'}-${timestamp()}`)));
+  cfg.run_dir = runDir;
+  const ckptDir = resolve(cfg.checkpointing.dir ?? join(runDir, 'checkpoints'));
+  mkdirSync(ckptDir, { recursive: true });
+  if (cfg.train.threads) setNumThreads(cfg.train.threads);
+
+  log(`run directory: ${runDir}`);
+  log('resolved config:\n' + configToYaml(cfg).replace(/^/gm, '  '));
+  writeFileAtomic(join(runDir, 'config.yaml'), configToYaml(cfg));
+
+  // ---- data
+  log(`loading data from ${cfg.data.root} ...`);
+  const data = await loadLrwSplits(cfg, cfg.train.test_at_end ? ['train', 'val', 'test'] : ['train', 'val'], resume ? resume.labels : null, log);
+  const labels = data.labels;
+  log(`${labels.length} words; clips: train ${data.clips.train.length}, val ${data.clips.val.length}, test ${data.clips.test.length}`);
+  if (!data.clips.train.length) throw new Error(`no training clips under ${cfg.data.root}`);
+  const base: Omit<SourceOptions, 'batchSize' | 'shuffle' | 'augment' | 'dropLast'> = {
+    seed: cfg.seed, size: cfg.data.size, frames: cfg.data.frames, mean: cfg.data.mean, std: cfg.data.std,
+  };
+  const a = cfg.data.augment;
+  const train = new MemoryClipSource(data.clips.train, {
+    ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: data.clips.train.length >= cfg.train.batch_size * 2,
+    augment: { randomCrop: a.random_crop, hflip: a.hflip, timeMaskFrames: Math.round(a.time_mask_s * 25) },
+    shuffleLabelsSeed: opts.shuffleTrainLabels ?? null,
+  });
+  const evalOpts = { ...base, batchSize: cfg.train.eval_batch_size ?? cfg.train.batch_size, shuffle: false, dropLast: false, augment: null };
+  const val = data.clips.val.length ? new MemoryClipSource(data.clips.val, evalOpts) : undefined;
+  const test = data.clips.test.length ? new MemoryClipSource(data.clips.test, evalOpts) : undefined;
+
+  // ---- model
+  const modelConfig = modelConfigFor(cfg, labels.length);
+  const net = createModel(modelConfig, cfg.seed);
+  log(`model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${getNumThreads()} threads`);
+  if (cfg.pretrained_model_path && !resume) {
+    const rep = loadPretrained(net, cfg.pretrained_model_path);
+    log(`fine-tuning from ${cfg.pretrained_model_path} (${rep.source} weights): ${rep.loaded} tensors loaded` +
+      (rep.skippedHead.length ? `; class count differs, head re-initialised: ${rep.skippedHead.join('; ')}` : '') +
+      (rep.missing.length ? `; missing (fresh init): ${rep.missing.slice(0, 5).join(', ')}${rep.missing.length > 5 ? ' ...' : ''}` : ''));
+  }
+
+  const callbacks: Callback[] = [];
+  const mc = new ModelCheckpoint({ dir: ckptDir, monitor: val ? cfg.checkpointing.monitor : 'train_loss', mode: val ? cfg.checkpointing.mode : 'min', topK: cfg.checkpointing.top_k, saveLast: cfg.checkpointing.save_last });
+  callbacks.push(mc);
+  if (cfg.early_stopping.enabled && val) {
+    callbacks.push(new EarlyStopping({ monitor: cfg.early_stopping.monitor, mode: cfg.early_stopping.mode, minDelta: cfg.early_stopping.min_delta, patience: cfg.early_stopping.patience }));
+  }
+  const trainer = new Trainer({
+    config: cfg, labels, model: asTrainable(net), modelConfig: modelConfig as unknown as Record<string, unknown>,
+    preprocessing: { crop: cfg.data.crop, size: cfg.data.size, mean: cfg.data.mean, std: cfg.data.std },
+    train, val, test, runDir, checkpointDir: ckptDir, callbacks, log, stream: opts.stream,
+    onBatch: a.mixup_alpha > 0 ? mixupHook(a.mixup_alpha, cfg.seed) : undefined,
+  });
+  if (resume) trainer.restore(resume);
+
+  const fit = await trainer.fit();
+  log(`training finished: ${fit.stopReason} after ${fit.steps} steps (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+
+  // ---- test with the best checkpoint (EMA weights)
+  let testMetrics: EvalMetrics | undefined;
+  let valMetrics: EvalMetrics | undefined;
+  const bestPath = mc.bestPath ?? mc.lastPath;
+  if (bestPath && existsSync(bestPath)) {
+    trainer.restore(readCheckpoint(bestPath));
+    if (val) valMetrics = await trainer.evaluate(val, { label: 'val (best)' });
+    if (test && cfg.train.test_at_end) {
+      testMetrics = await trainer.evaluate(test, { label: 'test (best)' });
+      writeFileAtomic(join(runDir, 'test_metrics.json'), JSON.stringify({ checkpoint: bestPath, ...metricsJson(testMetrics, true) }, null, 2));
+      writeFileAtomic(join(runDir, 'test_metrics.md'), metricsMarkdown(testMetrics, `Test (${basename(bestPath)})`));
+      log(metricsMarkdown(testMetrics, `Test (${basename(bestPath)})`).split('\n').slice(0, 14).join('\n'));
+    }
+    if (bestPath !== join(ckptDir, 'best.ckpt')) writeFileAtomic(join(ckptDir, 'best.ckpt'), readFileSync(bestPath));
+  }
+  const shown = testMetrics ?? valMetrics;
+  const report = writeRunReport({
+    runDir, title: `eflip run ${basename(runDir)}`, configYaml: configToYaml(cfg),
+    best: shown && bestPath ? { name: `${basename(bestPath)} on ${testMetrics ? 'test' : 'val'}`, metrics: shown } : undefined,
+  });
+  log(`report: ${report}`);
+  return { ...fit, runDir, config: cfg, labels, bestCheckpoint: bestPath, test: testMetrics, val: valMetrics, report, seconds: (Date.now() - t0) / 1000 };
+}

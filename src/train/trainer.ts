@@ -1,0 +1,422 @@
+// The training loop (minGPT-sized, Lightning hook names): epochs of optimizer steps with
+// AdamW + warmup-cosine, label smoothing, mixup, gradient clipping, optional bf16 autocast,
+// EMA (validation/test with EMA weights), callbacks (early stopping, top-k checkpoints),
+// exact metrics, metrics.jsonl, progress bars, resumable checkpoints, and fault handling
+// (NaN/Inf loss, SIGINT, out-of-memory).
+import { join } from 'node:path';
+import { Tensor, tidy, noGrad, manualSeed, fromBytes, fromTypedArray, F, autocast } from '../engine/index.js';
+import type { RawTensor } from '../io/safetensors.js';
+import { mixSeed } from '../data/rng.js';
+import { AdamW } from './adamw.js';
+import { Ema } from './ema.js';
+import { WarmupCosine, lrAt } from './schedule.js';
+import { MetricAccumulator, type EvalMetrics } from './metrics.js';
+import { MetricsLog } from './metrics_log.js';
+import { ProgressBar } from './progress.js';
+import { writeCheckpoint, type CheckpointContent, type TrainState, CHECKPOINT_VERSION } from './checkpoint.js';
+import type { Callback, EpochMetrics, TrainerHandle } from './callbacks.js';
+import type { TrainConfig } from './config.js';
+
+/** What the trainer needs of a network (src/model's LipReader satisfies it through an adapter). */
+export interface TrainableModel {
+  /** (B, C, T, H, W) → (B, classes) log-probabilities */
+  forward(x: Tensor): Tensor;
+  train(mode: boolean): void;
+  /** parameters (trainable) in a stable order */
+  namedParameters(): [string, Tensor][];
+  /** parameters and buffers (the state dict), live tensors */
+  stateTensors(): Map<string, Tensor>;
+}
+
+/** One batch: inputs already normalised, (B, C, T, H, W) float32. */
+export interface TrainBatch {
+  x: Tensor;
+  y: ArrayLike<number>;
+  /** mixup partner labels and weight: loss = λ·L(y) + (1−λ)·L(y2) */
+  y2?: ArrayLike<number>;
+  lam?: number;
+}
+
+/** A deterministic batch stream: the same (epoch, skip) gives the same batches. */
+export interface BatchSource {
+  readonly batchesPerEpoch: number;
+  readonly clips: number;
+  batches(epoch: number, skip: number): AsyncIterable<TrainBatch>;
+}
+
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+}
+export class OutOfMemoryError extends Error {
+  override name = 'OutOfMemoryError';
+}
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+  constructor(readonly checkpoint: string) {
+    super(`interrupted: resumable checkpoint saved to ${checkpoint}`);
+  }
+}
+
+const OOM_RE = /out of memory|bad_alloc|can't allocate memory|DefaultCPUAllocator|CUDA error: out of memory/i;
+
+export interface TrainerOptions {
+  config: TrainConfig;
+  labels: string[];
+  model: TrainableModel;
+  /** ModelConfig JSON (travels in checkpoints as "config") */
+  modelConfig: Record<string, unknown>;
+  preprocessing: { crop: string; size: number; mean: number; std: number };
+  train: BatchSource;
+  val?: BatchSource;
+  test?: BatchSource;
+  runDir: string;
+  checkpointDir: string;
+  callbacks?: Callback[];
+  /** print function (default console.log) */
+  log?: (msg: string) => void;
+  /** progress stream (default process.stdout) */
+  stream?: NodeJS.WriteStream;
+  /** batch hook run before the forward pass (mixup or other batch-level augmentation) */
+  onBatch?: (b: TrainBatch, step: number) => TrainBatch;
+}
+
+export interface FitResult {
+  steps: number;
+  epochs: number;
+  stopReason: string;
+  best: { path: string | null; score: number | null };
+  lastCheckpoint: string | null;
+  test?: EvalMetrics;
+  val?: EvalMetrics;
+}
+
+export class Trainer implements TrainerHandle {
+  epoch = 0;
+  step = 0;
+  batchInEpoch = 0;
+  shouldStop = false;
+  stopReason?: string;
+  readonly optimizer: AdamW;
+  readonly ema: Ema | null;
+  readonly scheduler: WarmupCosine;
+  readonly metricsLog: MetricsLog;
+  readonly callbacks: Callback[];
+  lastMetrics: Record<string, number> = {};
+  private interrupted = false;
+  private readonly params: [string, Tensor][];
+  private readonly log_: (msg: string) => void;
+
+  constructor(readonly opts: TrainerOptions) {
+    const c = opts.config;
+    this.log_ = opts.log ?? ((m) => console.log(m));
+    this.params = opts.model.namedParameters();
+    this.optimizer = new AdamW(this.params.map(([name, param]) => ({ name, param })), {
+      lr: c.optim.lr, betas: c.optim.betas, eps: c.optim.eps, weightDecay: c.optim.weight_decay, noDecayNormBias: c.optim.no_decay_norm_bias,
+    });
+    this.ema = c.ema.enabled ? new Ema(opts.model.stateTensors(), c.ema.decay) : null;
+    const perEpoch = this.stepsPerEpoch;
+    this.scheduler = new WarmupCosine({
+      lr: c.optim.lr, totalSteps: perEpoch * c.train.epochs, warmupSteps: Math.round(c.schedule.warmup_epochs * perEpoch),
+      minLr: c.schedule.min_lr, warmupStart: c.schedule.warmup_start,
+    });
+    this.metricsLog = new MetricsLog(join(opts.runDir, 'metrics.jsonl'));
+    this.callbacks = opts.callbacks ?? [];
+  }
+
+  get stepsPerEpoch(): number {
+    const lim = this.opts.config.train.limit_train_batches;
+    return Math.max(1, lim ? Math.min(lim, this.opts.train.batchesPerEpoch) : this.opts.train.batchesPerEpoch);
+  }
+
+  log(msg: string): void {
+    this.log_(msg);
+  }
+
+  // ---------------------------------------------------------------- checkpoints
+
+  private static raw(t: Tensor): RawTensor {
+    const c = t.dtype === 'bfloat16' || t.dtype === 'float16' ? t.float() : t;
+    return { dtype: c.dtype as RawTensor['dtype'], shape: c.shape, data: c.contiguous().toBytes() };
+  }
+
+  private trainState(extra: Record<string, unknown> = {}): TrainState {
+    const c = this.opts.config;
+    const cb: Record<string, unknown> = {};
+    for (const k of this.callbacks) if (k.stateDict) cb[k.name] = k.stateDict();
+    return {
+      version: CHECKPOINT_VERSION,
+      epoch: this.epoch,
+      batchInEpoch: this.batchInEpoch,
+      step: this.step,
+      epochDone: this.batchInEpoch === 0,
+      optimizer: { step: this.optimizer.stepCount, lr: this.scheduler.lr, betas: c.optim.betas, eps: c.optim.eps, weightDecay: c.optim.weight_decay, noDecay: [...this.optimizer.noDecay] },
+      scheduler: this.scheduler.stateDict(),
+      ema: this.ema ? { updates: this.ema.updates, decay: this.ema.decay } : null,
+      callbacks: cb,
+      rng: { seed: c.seed, scheme: 'libtorch reseeded with mix(seed, step) before each step; loader order and augmentation from (seed, epoch, index)' },
+      metrics: this.lastMetrics,
+      ...extra,
+    };
+  }
+
+  checkpointContent(extra: Record<string, unknown> = {}): CheckpointContent {
+    return tidy(() => {
+      const model = new Map<string, RawTensor>();
+      for (const [k, t] of this.opts.model.stateTensors()) model.set(k, Trainer.raw(t.detach()));
+      let ema: Map<string, RawTensor> | null = null;
+      if (this.ema) {
+        ema = new Map();
+        for (const [k, t] of this.ema.shadow) ema.set(k, Trainer.raw(t));
+      }
+      const optim = new Map<string, RawTensor>();
+      for (const [k, t] of this.optimizer.stateTensors()) optim.set(k, Trainer.raw(t));
+      return {
+        model, ema, optim, modelConfig: this.opts.modelConfig, labels: this.opts.labels, preprocessing: this.opts.preprocessing,
+        trainConfig: this.opts.config, state: this.trainState(extra),
+      };
+    });
+  }
+
+  saveCheckpoint(path: string, extra: Record<string, unknown> = {}): void {
+    writeCheckpoint(path, this.checkpointContent(extra));
+  }
+
+  /** Restore everything from a checkpoint (resume). */
+  restore(ck: CheckpointContent): void {
+    const toT = (r: RawTensor) => fromBytes(r.data, r.dtype as any, r.shape);
+    const live = this.opts.model.stateTensors();
+    const missing: string[] = [];
+    tidy(() => noGrad(() => {
+      for (const [k, t] of live) {
+        const r = ck.model.get(k);
+        if (!r || r.shape.join() !== t.dims.join()) { missing.push(k); continue; }
+        t.copy_(toT(r));
+      }
+    }));
+    if (missing.length) throw new Error(`checkpoint does not match the model: ${missing.length} tensors missing or mis-shaped (${missing.slice(0, 5).join(', ')})`);
+    tidy(() => {
+      const optMissing = this.optimizer.loadStateTensors((k) => (ck.optim.has(k) ? toT(ck.optim.get(k)!) : undefined), ck.state.optimizer.step);
+      if (optMissing.length) this.log(`warning: ${optMissing.length} optimizer moments missing in the checkpoint (start from zero)`);
+      if (this.ema) {
+        const src = ck.ema;
+        if (src) this.ema.load((k) => (src.has(k) ? toT(src.get(k)!) : undefined), ck.state.ema?.updates ?? 0);
+        else this.log('warning: checkpoint has no EMA state; EMA restarts from the current weights');
+      }
+    });
+    this.scheduler.loadStateDict(ck.state.scheduler as { step: number });
+    this.epoch = ck.state.epoch;
+    this.batchInEpoch = ck.state.batchInEpoch;
+    this.step = ck.state.step;
+    for (const k of this.callbacks) {
+      const s = ck.state.callbacks[k.name];
+      if (s !== undefined && k.loadStateDict) k.loadStateDict(s);
+    }
+  }
+
+  // ---------------------------------------------------------------- steps
+
+  private lossOf(logp: Tensor, b: TrainBatch): Tensor {
+    const ls = this.opts.config.train.label_smoothing;
+    const target = (y: ArrayLike<number>) => fromTypedArray(BigInt64Array.from(Array.from(y, (v) => BigInt(v))), [y.length]);
+    // cross_entropy on log-probs = NLL (log_softmax is idempotent on log-probs) and supports smoothing
+    const ce = (y: ArrayLike<number>) => F.crossEntropy(logp, target(y), { labelSmoothing: ls });
+    if (b.y2 && b.lam !== undefined && b.lam < 1) return ce(b.y).mul(b.lam).add(ce(b.y2).mul(1 - b.lam));
+    return ce(b.y);
+  }
+
+  private clipGradients(maxNorm: number): number {
+    return tidy(() => {
+      let sq = 0;
+      const grads: Tensor[] = [];
+      for (const [, p] of this.params) {
+        const g = p.grad;
+        if (!g) continue;
+        grads.push(g);
+        const n = g.norm().item();
+        sq += n * n;
+      }
+      const total = Math.sqrt(sq);
+      if (maxNorm > 0 && total > maxNorm) {
+        const scale = maxNorm / (total + 1e-6);
+        noGrad(() => { for (const g of grads) g.mul_(scale); });
+      }
+      return total;
+    });
+  }
+
+  /** One optimizer step; returns loss and batch correct count. */
+  trainStep(batch: TrainBatch): { loss: number; correct: number; n: number; gradNorm: number; logp: Float32Array } {
+    const c = this.opts.config;
+    manualSeed(mixSeed(c.seed, this.step, 0x5eed));
+    const lr = this.scheduler.lr;
+    const out = tidy(() => {
+      const fwd = () => this.opts.model.forward(batch.x);
+      const logp = (c.train.precision === 'bf16' ? autocast(fwd, { dtype: 'bfloat16' }) : fwd()).float();
+      const loss = this.lossOf(logp, batch);
+      const lossValue = loss.item();
+      if (!Number.isFinite(lossValue)) {
+        throw new NonFiniteLossError(
+          `loss is ${lossValue} at step ${this.step} (epoch ${this.epoch + 1}, batch ${this.batchInEpoch + 1}, lr ${lr.toExponential(3)}); ` +
+            'training stopped before the update, so the weights and the last checkpoint are intact. ' +
+            'Try a lower optim.lr, train.grad_clip=1.0, train.precision=fp32, or check the data.',
+        );
+      }
+      loss.backward();
+      const gradNorm = c.train.grad_clip > 0 ? this.clipGradients(c.train.grad_clip) : NaN;
+      this.optimizer.step(lr);
+      this.optimizer.zeroGrad();
+      const lp = logp.detach().contiguous().dataView() as Float32Array;
+      return { loss: lossValue, gradNorm, logp: Float32Array.from(lp) };
+    });
+    if (this.ema) this.ema.update(this.opts.model.stateTensors());
+    const C = this.opts.labels.length;
+    let correct = 0;
+    for (let i = 0; i < batch.y.length; i++) {
+      let arg = 0;
+      for (let k = 1; k < C; k++) if (out.logp[i * C + k] > out.logp[i * C + arg]) arg = k;
+      if (arg === Number(batch.y[i])) correct++;
+    }
+    this.scheduler.advance();
+    this.step++;
+    return { ...out, correct, n: batch.y.length };
+  }
+
+  /** Exact metrics over a source, with EMA weights when enabled (and `useEma`). */
+  async evaluate(source: BatchSource, opts: { useEma?: boolean; limit?: number | null; label?: string } = {}): Promise<EvalMetrics> {
+    const acc = new MetricAccumulator(this.opts.labels);
+    const restore = opts.useEma !== false && this.ema ? this.ema.swapInto(this.opts.model.stateTensors()) : null;
+    this.opts.model.train(false);
+    const total = opts.limit ? Math.min(opts.limit, source.batchesPerEpoch) : source.batchesPerEpoch;
+    const bar = new ProgressBar(opts.label ?? 'eval', total, { stream: this.opts.stream });
+    try {
+      let i = 0;
+      for await (const b of source.batches(0, 0)) {
+        if (i >= total) break;
+        const lp = tidy(() => noGrad(() => Float32Array.from(this.opts.model.forward(b.x).float().contiguous().dataView() as Float32Array)));
+        b.x.dispose();
+        acc.update(lp, b.y);
+        i++;
+        const r = acc.running();
+        bar.update(i, b.y.length, { loss: r.loss, acc: r.acc });
+      }
+    } finally {
+      restore?.();
+      this.opts.model.train(true);
+    }
+    const m = acc.result();
+    bar.done();
+    return m;
+  }
+
+  private call<K extends keyof Callback>(hook: K, ...args: unknown[]): void {
+    for (const cb of this.callbacks) {
+      const f = cb[hook] as ((...a: unknown[]) => void) | undefined;
+      if (typeof f === 'function') f.call(cb, this, ...args);
+    }
+  }
+
+  private wrapOom(e: unknown): unknown {
+    const msg = (e as Error)?.message ?? String(e);
+    if (e instanceof NonFiniteLossError || !OOM_RE.test(msg)) return e;
+    const c = this.opts.config;
+    return new OutOfMemoryError(
+      `out of memory at step ${this.step} with train.batch_size=${c.train.batch_size}, ${c.data.frames} frames of ${c.data.size}×${c.data.size}, variant ${c.model.variant}. ` +
+        `Lower train.batch_size (e.g. batch_size=${Math.max(1, Math.floor(c.train.batch_size / 2))}), use train.precision=bf16, a smaller variant, or fewer data.workers. ` +
+        `The last checkpoint is intact. (${msg.split('\n')[0]})`,
+    );
+  }
+
+  // ---------------------------------------------------------------- fit
+
+  async fit(): Promise<FitResult> {
+    const c = this.opts.config;
+    const onSigint = () => {
+      if (this.interrupted) process.exit(130); // second Ctrl-C: leave at once
+      this.interrupted = true;
+      this.log('\ninterrupt: finishing the current step and saving a resumable checkpoint (Ctrl-C again to abort)');
+    };
+    process.on('SIGINT', onSigint);
+    const perEpoch = this.stepsPerEpoch;
+    let lastCheckpoint: string | null = null;
+    const lastPath = join(this.opts.checkpointDir, 'last.ckpt');
+    try {
+      this.call('onTrainStart');
+      this.opts.model.train(true);
+      while (this.epoch < c.train.epochs && !this.shouldStop) {
+        this.call('onTrainEpochStart', this.epoch);
+        const bar = new ProgressBar(`epoch ${this.epoch + 1}/${c.train.epochs}`, perEpoch, { stream: this.opts.stream });
+        let lossSum = 0, correct = 0, seen = 0;
+        for await (let batch of this.opts.train.batches(this.epoch, this.batchInEpoch)) {
+          if (this.batchInEpoch >= perEpoch) { batch.x.dispose(); break; }
+          if (this.opts.onBatch) batch = this.opts.onBatch(batch, this.step);
+          let r;
+          try {
+            r = this.trainStep(batch);
+          } catch (e) {
+            throw this.wrapOom(e);
+          } finally {
+            batch.x.dispose();
+          }
+          this.batchInEpoch++;
+          lossSum += r.loss * r.n; correct += r.correct; seen += r.n;
+          if (this.step % c.train.log_every === 0 || this.batchInEpoch === perEpoch) {
+            this.metricsLog.append({ kind: 'step', step: this.step, epoch: this.epoch, loss: r.loss, acc: r.correct / r.n, lr: this.lastLr(), ...(Number.isFinite(r.gradNorm) ? { grad_norm: r.gradNorm } : {}) });
+          }
+          bar.update(this.batchInEpoch, r.n, { loss: lossSum / seen, acc: correct / seen, lr: this.lastLr() });
+          this.call('onTrainBatchEnd', { loss: r.loss, step: this.step, batch: this.batchInEpoch });
+          if (this.interrupted) {
+            bar.done();
+            this.saveCheckpoint(lastPath, { reason: 'interrupted' });
+            throw new InterruptedError(lastPath);
+          }
+          if (c.train.max_steps !== null && this.step >= c.train.max_steps) {
+            this.shouldStop = true;
+            this.stopReason = `reached train.max_steps=${c.train.max_steps}`;
+            break;
+          }
+        }
+        bar.done();
+        const epochDone = this.batchInEpoch >= perEpoch;
+        const m: EpochMetrics = { train_loss: seen ? lossSum / seen : NaN, train_acc: seen ? correct / seen : NaN, lr: this.lastLr() };
+        if (epochDone) {
+          this.epoch++;
+          this.batchInEpoch = 0;
+          this.call('onTrainEpochEnd', m);
+          if (this.opts.val && this.epoch % c.train.val_every === 0) {
+            const v = await this.evaluate(this.opts.val, { limit: c.train.limit_val_batches, label: `val ${this.epoch}` });
+            Object.assign(m, { val_loss: v.loss, val_acc: v.top1, val_top5: v.top5, val_f1: v.f1Weighted });
+          }
+          this.lastMetrics = m;
+          this.metricsLog.append({ kind: 'epoch', step: this.step, epoch: this.epoch - 1, ...m });
+          this.log(`epoch ${this.epoch}: ${Object.entries(m).map(([k, v]) => `${k} ${k === 'lr' ? v.toExponential(2) : v.toFixed(4)}`).join(', ')}`);
+          // ModelCheckpoint (top-k + last) and EarlyStopping act here
+          this.call('onValidationEpochEnd', m);
+        }
+        if (this.shouldStop && !epochDone) {
+          // stopped mid-epoch (max_steps): keep a resumable checkpoint
+          this.saveCheckpoint(lastPath, { reason: this.stopReason });
+          lastCheckpoint = lastPath;
+        }
+      }
+      this.call('onTrainEnd');
+    } catch (e) {
+      this.call('onException', e);
+      throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    const mc = this.callbacks.find((k) => k.name === 'ModelCheckpoint') as (Callback & { bestPath: string | null; best: { score: number }[]; lastPath: string | null }) | undefined;
+    return {
+      steps: this.step,
+      epochs: this.epoch,
+      stopReason: this.stopReason ?? (this.epoch >= c.train.epochs ? 'completed all epochs' : 'stopped'),
+      best: { path: mc?.bestPath ?? null, score: mc?.best[0]?.score ?? null },
+      lastCheckpoint: mc?.lastPath ?? lastCheckpoint,
+    };
+  }
+
+  /** lr of the step just taken */
+  private lastLr(): number {
+    return lrAt(this.scheduler.spec, Math.max(0, this.scheduler.step - 1));
+  }
+}
