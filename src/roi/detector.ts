@@ -1,7 +1,7 @@
 // Face detection and 68-point landmarks on single frames, over the face-api models
 // (see backend.ts). Detectors, chosen by measurement on the test photo (docs/roi.md):
 // - 'tiny': tiny YOLOv2-style detector run at about the frame's own size (multiple of 32,
-//   160-608): ~5× faster than SSD and robust to large, tilted (±24°) faces;
+//   160-416): ~5-10× faster than SSD and robust to large, tilted (±24°) faces;
 // - 'ssd': SSD-MobileNetV1 (input resized to 512²): finds small faces in big frames, but
 //   misses faces above ~40 % of the frame and tilts beyond ~15°;
 // - 'auto' (default): tiny, then SSD on frames where tiny finds nothing.
@@ -34,7 +34,7 @@ export interface FaceDetectorOptions {
   landmarks?: LandmarkKind;
   /** minimum detection score (default 0.5) */
   minScore?: number;
-  /** tiny detector input size, a multiple of 32 (default: the frame's longer side, 160-608) */
+  /** tiny detector input size, a multiple of 32 (default: the frame's longer side, 160-416) */
   tinyInputSize?: number;
 }
 
@@ -69,7 +69,7 @@ export class FaceDetector {
     const t = this.tensor(frame);
     try {
       const ssd = () => api.nets.ssdMobilenetv1.locateFaces(t, new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 20 }));
-      const inputSize = this.tinyInputSize ?? Math.min(608, Math.max(160, Math.round(Math.max(frame.width, frame.height) / 32) * 32));
+      const inputSize = this.tinyInputSize ?? Math.min(416, Math.max(160, Math.round(Math.max(frame.width, frame.height) / 32) * 32));
       const tiny = () => api.nets.tinyFaceDetector.locateFaces(t, new api.TinyFaceDetectorOptions({ inputSize, scoreThreshold: minScore }));
       let dets: any[] = this.detectorKind === 'ssd' ? await ssd() : await tiny();
       if (dets.length === 0 && this.detectorKind === 'auto') dets = await ssd();

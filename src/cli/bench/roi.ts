@@ -1,10 +1,123 @@
-// `eflip bench roi` — placeholder until its issue lands.
-import { parseOrHelp, type CommandDef } from '../args.js';
+// `eflip bench roi`: frames/s of the face/mouth-ROI pipeline on this machine, for 256×256 and
+// 640×480 input, made from the real test photograph (test/fixtures/roi/messi5.jpg) with known
+// smooth motion (shift, zoom, ±10° rotation) — so every configuration also reports its mouth
+// tracking error against the known transform. Configurations compare the detector choices
+// (auto/tiny/ssd), landmark nets (full/tiny) and detection intervals (every frame vs every 5).
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 
-export const def: CommandDef = { name: 'bench roi', usage: 'bench roi [--json]', description: 'Not implemented yet.', options: { json: { type: 'boolean', help: 'print JSON' } } };
+export const def: CommandDef = {
+  name: 'bench roi',
+  usage: 'bench roi [--json] [--frames N] [--sizes 256x256,640x480] [--quick]',
+  description: 'Frames/s of the ROI pipeline (detect/track → landmarks → fill → smooth → align → 96x96 ROI) per input size and configuration, with the mouth-tracking error (px) against the known motion of the synthetic clip.',
+  options: {
+    json: { type: 'boolean', help: 'print one JSON object' },
+    frames: { type: 'int', help: 'frames per clip', default: 50 },
+    sizes: { type: 'list', help: 'input sizes WxH', default: ['256x256', '640x480'] },
+    quick: { type: 'boolean', help: 'only the default configuration' },
+  },
+};
+
+interface ConfigRow {
+  name: string;
+  detector: 'auto' | 'tiny' | 'ssd';
+  landmarks: 'full' | 'tiny';
+  every: number;
+  verify: boolean;
+}
+
+const CONFIGS: ConfigRow[] = [
+  { name: 'default (auto, full landmarks, detect every 5)', detector: 'auto', landmarks: 'full', every: 5, verify: true },
+  { name: 'detect every frame (auto)', detector: 'auto', landmarks: 'full', every: 1, verify: true },
+  { name: 'ssd detector, every 5', detector: 'ssd', landmarks: 'full', every: 5, verify: true },
+  { name: 'tiny landmarks, every 5', detector: 'auto', landmarks: 'tiny', every: 5, verify: true },
+  { name: 'no tracking verification, every 5', detector: 'auto', landmarks: 'full', every: 5, verify: false },
+];
 
 export default async function main(argv: string[]): Promise<number> {
-  if (!parseOrHelp(def, argv)) return 0;
-  console.error('eflip bench roi: not implemented yet');
-  return 1;
+  const p = parseOrHelp(def, argv);
+  if (!p) return 0;
+  const o = p.opts;
+  if (!(o.frames >= 2)) throw new UsageError('--frames must be ≥ 2');
+  const sizes = (o.sizes as string[]).map((s) => {
+    const m = /^(\d+)x(\d+)$/.exec(s);
+    if (!m) throw new UsageError(`--sizes expects WxH items, got '${s}'`);
+    return { width: Number(m[1]), height: Number(m[2]) };
+  });
+  const { decodeVideo } = await import('../../data/video.js');
+  const { FaceDetector, roiFromFrames, composeVideo, photoToFrame } = await import('../../roi/index.js');
+  const { applyAffine, invertAffine } = await import('../../roi/geometry.js');
+  const { mouthCenter } = await import('../../roi/landmarks.js');
+  const { frameAt } = await import('../../roi/image.js');
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+  const v = await decodeVideo(path.join(root, 'test/fixtures/roi/messi5.jpg'));
+  const photo = { data: v.data, width: v.width, height: v.height, channels: 3 as const };
+  const log = (s: string) => { if (!o.json) console.log(s); };
+
+  const detectors = new Map<string, Awaited<ReturnType<typeof FaceDetector.create>>>();
+  const getDetector = async (d: ConfigRow['detector'], l: ConfigRow['landmarks']) => {
+    const k = `${d}/${l}`;
+    if (!detectors.has(k)) detectors.set(k, await FaceDetector.create({ detector: d, landmarks: l }));
+    return detectors.get(k)!;
+  };
+
+  const results: any[] = [];
+  for (const { width, height } of sizes) {
+    // face ~40 % of the frame height; smooth drift, zoom and ±10° roll
+    const zoom = (0.4 * height) / 45;
+    const compose = { width, height, anchor: [244, 110] as [number, number], zoom, at: [width / 2, height * 0.58] as [number, number] };
+    const motions = Array.from({ length: o.frames }, (_, t) => {
+      const ph = (2 * Math.PI * t) / o.frames;
+      return { dx: 0.06 * width * Math.sin(ph), dy: 0.04 * height * Math.sin(2 * ph), scale: 1 + 0.1 * Math.sin(ph), degrees: 10 * Math.sin(ph) };
+    });
+    const clip = composeVideo(photo, motions, compose);
+    log(`\n${width}×${height}, ${o.frames} frames (face ≈ ${Math.round(45 * zoom)} px tall):`);
+
+    // per-stage costs with the default detector
+    const det = await getDetector('auto', 'full');
+    const f0 = frameAt(clip, 0);
+    const time = async (fn: () => Promise<unknown>, n = 5) => { await fn(); const t0 = performance.now(); for (let i = 0; i < n; i++) await fn(); return (performance.now() - t0) / n; };
+    const boxes = await det.detect(f0);
+    const win = boxes.length ? FaceDetector.boxWindow(boxes[0]) : { center: [width / 2, height / 2] as [number, number], size: height / 3, angle: 0 };
+    const stages = {
+      detectTinyMs: await time(() => det.detect(f0)),
+      detectSsdMs: await time(async () => (await getDetector('ssd', 'full')).detect(f0), 3),
+      landmarksFullMs: await time(() => det.landmarksIn(f0, win)),
+      landmarksTinyMs: await time(async () => (await getDetector('auto', 'tiny')).landmarksIn(f0, win)),
+      verifyMs: await time(() => det.hasFace(f0, win)),
+    };
+    log(`  per call: detect tiny ${stages.detectTinyMs.toFixed(1)} ms, ssd ${stages.detectSsdMs.toFixed(1)} ms; landmarks full ${stages.landmarksFullMs.toFixed(1)} ms, tiny ${stages.landmarksTinyMs.toFixed(1)} ms; crop verification ${stages.verifyMs.toFixed(1)} ms`);
+
+    for (const c of o.quick ? CONFIGS.slice(0, 1) : CONFIGS) {
+      const d = await getDetector(c.detector, c.landmarks);
+      const t0 = performance.now();
+      let row: any;
+      try {
+        const r = await roiFromFrames(clip, { faceDetector: d, every: c.every, verify: c.verify }, `${width}x${height}`);
+        const ms = performance.now() - t0;
+        const found = r.info.raw.filter(Boolean).length;
+        const firstT = r.info.raw.findIndex(Boolean);
+        const anchor = applyAffine(invertAffine(photoToFrame(motions[firstT], compose)), mouthCenter(r.info.raw[firstT]!));
+        const errs = r.info.landmarks.map((lm, t) => { const e = applyAffine(photoToFrame(motions[t], compose), anchor); const m = mouthCenter(lm); return Math.hypot(m[0] - e[0], m[1] - e[1]); });
+        row = {
+          size: `${width}x${height}`, config: c.name, detector: c.detector, landmarks: c.landmarks, every: c.every, verify: c.verify,
+          fps: +(o.frames / (ms / 1000)).toFixed(1), msPerFrame: +(ms / o.frames).toFixed(1),
+          detections: r.info.detections, tracked: r.info.tracked, framesWithFace: found, filled: r.info.filled.length,
+          mouthErrMeanPx: +(errs.reduce((a, b) => a + b, 0) / errs.length).toFixed(2), mouthErrMaxPx: +Math.max(...errs).toFixed(2),
+        };
+        log(`  ${c.name.padEnd(48)} ${String(row.fps).padStart(6)} frames/s  (${row.detections} detections, ${row.tracked} tracked, ${row.filled} filled; mouth error mean ${row.mouthErrMeanPx} px, max ${row.mouthErrMaxPx} px)`);
+      } catch (e) {
+        row = { size: `${width}x${height}`, config: c.name, error: (e as Error).message };
+        log(`  ${c.name.padEnd(48)} failed: ${(e as Error).message}`);
+      }
+      results.push(row);
+    }
+    results.push({ size: `${width}x${height}`, stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, +v.toFixed(2)])) });
+  }
+  if (o.json) {
+    console.log(JSON.stringify({ bench: 'roi', frames: o.frames, cpus: os.cpus().length, backend: 'tfjs-wasm', results }, null, 1));
+  }
+  return 0;
 }
