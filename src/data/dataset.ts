@@ -1,0 +1,91 @@
+// Clip sources for the loader: prepared shards (fast, random access) or LRW mp4 files decoded
+// on the fly (small sets, no prepare). A DatasetSpec is plain data so workers can open it too.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ShardReader } from './shard.js';
+import { indexLrw, type Split } from './lrw.js';
+import { decodeVideo } from './video.js';
+import { centreCrop, lrwMouthCrop, toGray } from './crop.js';
+import { readLabelText, selectVocabulary } from './vocab.js';
+import type { ClipIn } from './augment.js';
+
+export type DatasetSpec =
+  | { kind: 'shards'; dir: string; split: Split }
+  | { kind: 'lrw'; root: string; split: Split; words?: string[]; crop?: 'mouth' | 'center'; size?: number; cache?: boolean };
+
+export interface ItemMeta {
+  path: string;
+  label: number;
+  duration: number | null;
+}
+
+export interface Dataset {
+  labels: string[];
+  items: ItemMeta[];
+  read(i: number): ClipIn | Promise<ClipIn>;
+  close(): void;
+}
+
+export class DatasetError extends Error {
+  override name = 'DatasetError';
+}
+
+class ShardDataset implements Dataset {
+  labels: string[];
+  items: ItemMeta[] = [];
+  private readers: ShardReader[] = [];
+  private where: [number, number][] = [];
+  constructor(dir: string, split: Split) {
+    const lf = path.join(dir, 'labels.txt');
+    if (!existsSync(lf)) throw new DatasetError(`${dir}: no labels.txt — not a prepared directory (run eflip prepare)`);
+    this.labels = readLabelText(readFileSync(lf, 'utf8'));
+    const sdir = path.join(dir, split);
+    const files = existsSync(sdir) ? readdirSync(sdir).filter((n) => /^shard-\d+\.bin$/.test(n)).sort() : [];
+    if (!files.length) throw new DatasetError(`${sdir}: no shards for split '${split}'`);
+    files.forEach((f, si) => {
+      const r = new ShardReader(path.join(sdir, f));
+      this.readers.push(r);
+      r.header.records.forEach((rec, ri) => {
+        this.items.push({ path: rec.path, label: rec.label, duration: rec.duration });
+        this.where.push([si, ri]);
+      });
+    });
+  }
+  read(i: number): ClipIn {
+    const [si, ri] = this.where[i];
+    const r = this.readers[si];
+    const h = r.header;
+    return { data: r.read(ri), frames: h.records[ri].frames, height: h.height, width: h.width, channels: h.channels, duration: h.records[ri].duration };
+  }
+  close(): void {
+    for (const r of this.readers) r.close();
+  }
+}
+
+class Mp4Dataset implements Dataset {
+  private cache = new Map<number, ClipIn>();
+  constructor(readonly labels: string[], readonly items: ItemMeta[], private spec: Extract<DatasetSpec, { kind: 'lrw' }>) {}
+  async read(i: number): Promise<ClipIn> {
+    const hit = this.cache.get(i);
+    if (hit) return hit;
+    const it = this.items[i];
+    const v = await decodeVideo(it.path, { gray: true, fps: 25 });
+    const size = this.spec.size ?? 96;
+    const c = toGray((this.spec.crop ?? 'mouth') === 'mouth' ? lrwMouthCrop(v, size) : centreCrop(v, size));
+    const clip: ClipIn = { ...c, duration: it.duration };
+    if (this.spec.cache) this.cache.set(i, clip);
+    return clip;
+  }
+  close(): void {
+    this.cache.clear();
+  }
+}
+
+export async function openDataset(spec: DatasetSpec): Promise<Dataset> {
+  if (spec.kind === 'shards') return new ShardDataset(spec.dir, spec.split);
+  const all = await indexLrw(spec.root, { splits: [spec.split], durations: false });
+  const labels = spec.words ? selectVocabulary(all.words, { kind: 'list', words: spec.words }) : all.words;
+  const idx = await indexLrw(spec.root, { words: labels, splits: [spec.split] });
+  const labelOf = new Map(labels.map((w, i) => [w, i]));
+  return new Mp4Dataset(labels, idx.clips.map((c) => ({ path: c.path, label: labelOf.get(c.word)!, duration: c.duration ?? null })), spec);
+}
