@@ -20,6 +20,11 @@ export interface StreamOptions {
   fps?: number;
   /** labels kept per step (default 5) */
   topK?: number;
+  /** 'exact' (default): each window equals predicting it as a clip (3 one-frame front-end runs
+   *  per new frame). 'fast': one front-end run per frame and one frame of latency: the window
+   *  ends at the previous frame and every frame, edges included, sees its true neighbours
+   *  (no zero padding), so it is close to, but not equal to, the clip prediction. */
+  mode?: 'exact' | 'fast';
 }
 
 export interface StreamStep {
@@ -36,6 +41,7 @@ export interface StreamStep {
 export class StreamingLipReader {
   readonly window: number;
   readonly fps: number;
+  readonly mode: 'exact' | 'fast';
   private k: number;
   private frames = new Map<number, Float32Array>(); // last window+1 raw frames, (C, S, S)
   private interior = new Map<number, Float32Array>(); // cached per-frame features (d)
@@ -51,6 +57,7 @@ export class StreamingLipReader {
     if (!Number.isInteger(this.window) || this.window < 1) throw new InferenceInputError(`stream window must be a positive integer, got ${opts.window}`);
     this.fps = opts.fps ?? 25;
     this.k = opts.topK ?? 5;
+    this.mode = opts.mode ?? 'exact';
     const s = runner.preprocessing.size;
     this.frameSize = runner.channels * s * s;
     this.zeros = new Float32Array(this.frameSize);
@@ -87,11 +94,16 @@ export class StreamingLipReader {
 
     // Triplets to run: [left, centre, right] frames (zeros outside the window / the stream).
     const jobs: { key: string; trip: Float32Array[] }[] = [];
-    if (t >= 1) jobs.push({ key: 'interior', trip: [this.frame(t - 2), this.frame(t - 1), frame] });
-    jobs.push({ key: 'right', trip: [s < t ? this.frame(t - 1) : this.zeros, frame, this.zeros] });
-    const needLeft = s < t && !(s === 0 && t >= 1); // s = 0: its left edge is interior(0)
-    if (needLeft) jobs.push({ key: 'left', trip: [this.zeros, this.frame(s), this.frame(s + 1)] });
-
+    let needLeft = false;
+    if (this.mode === 'fast') {
+      // interior(t−1) now that t is known; the window is [t−N, t−1] of interiors
+      jobs.push(t >= 1 ? { key: 'interior', trip: [this.frame(t - 2), this.frame(t - 1), frame] } : { key: 'right', trip: [this.zeros, frame, this.zeros] });
+    } else {
+      if (t >= 1) jobs.push({ key: 'interior', trip: [this.frame(t - 2), this.frame(t - 1), frame] });
+      jobs.push({ key: 'right', trip: [s < t ? this.frame(t - 1) : this.zeros, frame, this.zeros] });
+      needLeft = s < t && !(s === 0 && t >= 1); // s = 0: its left edge is interior(0)
+      if (needLeft) jobs.push({ key: 'left', trip: [this.zeros, this.frame(s), this.frame(s + 1)] });
+    }
     const C = this.runner.channels;
     const plane = this.frameSize / C;
     const input = new Float32Array(jobs.length * 3 * this.frameSize);
@@ -105,6 +117,15 @@ export class StreamingLipReader {
     const got = new Map(jobs.map((j, b) => [j.key, feats.subarray(b * d, (b + 1) * d)]));
     if (got.has('interior')) this.interior.set(t - 1, got.get('interior')!.slice());
     this.interior.delete(t - this.window - 1);
+
+    if (this.mode === 'fast' && t >= 1) {
+      const end = t - 1;
+      const start = Math.max(0, end - this.window + 1);
+      const win = new Float32Array((end - start + 1) * d);
+      for (let i = start; i <= end; i++) win.set(this.interior.get(i)!, (i - start) * d);
+      const logProbs = await this.runner.backend(win, 1, end - start + 1);
+      return { frame: end, time: (end + 1) / this.fps, windowStart: start, logProbs, top: topK(logProbs, this.runner.labels, this.k) };
+    }
 
     // Window features [s..t]: left edge, interiors, right edge.
     const n = t - s + 1;
@@ -138,6 +159,7 @@ export async function streamClip(runner: FeatureRunner, clip: Clip, opts: Stream
     for (let c = 0; c < clip.channels; c++) f.set(clip.data.subarray((c * clip.frames + t) * per, (c * clip.frames + t + 1) * per), c * per);
     const step = await sr.push(f);
     opts.onStep?.(step);
+    if (out.length && out[out.length - 1].frame === step.frame) out.pop(); // 'fast' mode re-reports frame 0
     out.push({
       frame: step.frame,
       time: step.time,

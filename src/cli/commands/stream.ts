@@ -19,6 +19,7 @@ export const def: CommandDef = {
     window: { type: 'int', alias: 'w', default: 29, help: 'frames per window (29 = one LRW clip, 1.16 s)' },
     top: { type: 'int', alias: 'k', default: 3, help: 'words kept per frame in the JSON timeline' },
     'min-prob': { type: 'number', default: 0, help: 'hide frames whose top word is less probable' },
+    mode: { type: 'string', choices: ['exact', 'fast'], default: 'exact', help: 'exact: each window = its clip prediction (3 front-end runs/frame); fast: 1 run/frame, 1 frame latency' },
     json: { type: 'boolean', help: 'print JSON (timeline + segments)' },
     device: { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto', help: 'device / execution provider' },
     threads: { type: 'int', help: 'intra-op threads' },
@@ -34,7 +35,7 @@ function clock(s: number): string {
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as { checkpoint?: string; window: number; top: number; 'min-prob': number; json?: boolean; device: 'auto' | 'cpu' | 'cuda'; threads?: number };
+  const o = p.opts as { checkpoint?: string; window: number; top: number; 'min-prob': number; json?: boolean; mode: 'exact' | 'fast'; device: 'auto' | 'cpu' | 'cuda'; threads?: number };
   if (!o.checkpoint) throw new UsageError('--checkpoint is required');
   if (p.positionals.length !== 1) throw new UsageError('give exactly one video file');
   if (o.window < 1) throw new UsageError('--window must be ≥ 1');
@@ -47,6 +48,7 @@ export default async function main(argv: string[]): Promise<number> {
     const t0 = performance.now();
     const timeline = await streamClip(reader, clip, {
       window: o.window,
+      mode: o.mode,
       fps,
       topK: o.top,
       onStep: (s) => {
@@ -58,7 +60,7 @@ export default async function main(argv: string[]): Promise<number> {
     const shown = timeline.filter((e) => e.probability >= o['min-prob']);
     const segments = timelineSegments(timeline, fps, o['min-prob']);
     if (o.json) {
-      console.log(JSON.stringify({ file, fps, frames: clip.frames, window: o.window, msPerFrame: +msPerFrame.toFixed(2), segments, timeline: shown }, null, 2));
+      console.log(JSON.stringify({ file, fps, frames: clip.frames, window: o.window, mode: o.mode, msPerFrame: +msPerFrame.toFixed(2), segments, timeline: shown }, null, 2));
     } else {
       console.log(`${file}: ${clip.frames} frames at ${fps} fps, window ${o.window}, ${msPerFrame.toFixed(1)} ms/frame`);
       for (const s of segments) console.log(`  ${clock(s.start)} - ${clock(s.end)}  ${s.word.padEnd(16)} ${s.probability.toFixed(3)}`);
