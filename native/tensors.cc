@@ -141,6 +141,16 @@ static Napi::Value DataPtr(const Napi::CallbackInfo& info) {
   });
 }
 
+// isContiguous(h, memoryFormat: 0 contiguous | 2 channels-last | 3 channels-last-3d)
+static Napi::Value IsContiguous(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    const at::Tensor& t = tensorOf(handleArg(info[0], "tensor"));
+    int64_t f = info.Length() > 1 ? intArg(info[1], "memoryFormat") : 0;
+    if (f != 0 && f != 2 && f != 3) throw ArgError("isContiguous: memory format must be contiguous, channelsLast or channelsLast3d");
+    return Napi::Boolean::New(info.Env(), t.is_contiguous((c10::MemoryFormat)f));
+  });
+}
+
 // ---- autograd ------------------------------------------------------------------------
 static Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
   return guard(info, [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), tensorOf(handleArg(info[0], "tensor")).requires_grad()); });
@@ -222,6 +232,7 @@ void initTensors(Napi::Env env, Napi::Object exports) {
   def("device", Device);
   def("item", Item);
   def("dataPtr", DataPtr);
+  def("isContiguous", IsContiguous);
   def("requiresGrad", RequiresGrad);
   def("setRequiresGrad", SetRequiresGrad);
   def("isLeaf", IsLeaf);
