@@ -25,6 +25,8 @@ export interface AnnotateOptions {
   roiSize?: number;
   /** text drawn top-left on every frame (e.g. the predicted word) */
   label?: string;
+  /** the already decoded input (skips decoding it again) */
+  video?: FrameStack;
 }
 
 const GREEN: Rgb = [40, 220, 60], RED: Rgb = [240, 40, 40], YELLOW: Rgb = [250, 220, 30], CYAN: Rgb = [30, 200, 250];
@@ -95,7 +97,7 @@ async function encodeWithLabel(file: string, v: FrameStack, label: string, font:
  * Landmarks/boxes come from roiFromVideo(...).info (fields `landmarks`/`boxes`) or a landmarks file.
  */
 export async function annotateVideo(input: string, output: string, o: AnnotateOptions): Promise<{ labelDrawn: boolean }> {
-  const video = await decodeForRoi(input);
+  const video = o.video ?? (await decodeForRoi(input));
   const annotated = annotateFrames(video, o);
   const font = o.label ? findFont() : null;
   if (o.label && font) {

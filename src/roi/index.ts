@@ -7,7 +7,7 @@ export { fillLandmarkGaps } from './interpolate.js';
 export { smoothLandmarks } from './smooth.js';
 export { REFERENCE_FACE, alignToReference } from './template.js';
 export { cutMouthRois, mouthRoiTransform, mouthRoiQuad, type MouthRois, type MouthRoiOptions } from './mouth_roi.js';
-export { roiFromVideo, roiFromFrames, landmarksForFrames, decodeForRoi, type RoiOptions, type RoiResult } from './pipeline.js';
+export { roiFromVideo, roiFromFrames, landmarksForVideo, landmarksForFrames, decodeForRoi, type RoiOptions, type RoiResult } from './pipeline.js';
 export { readLandmarksFile, writeLandmarksFile, cachePathFor, LANDMARKS_FORMAT, type LandmarksFile } from './landmarks_file.js';
 export { annotateVideo, annotateFrames, type AnnotateOptions } from './annotate.js';
 export { composeVideo, photoToFrame, type Motion, type ComposeOptions } from './synthetic.js';

@@ -123,8 +123,12 @@ export async function decodeForRoi(file: string): Promise<FrameStack> {
   }
 }
 
-/** Mouth ROI of a video file, using / filling the landmark cache. */
-export async function roiFromVideo(file: string, o: RoiOptions = {}): Promise<RoiResult> {
+/**
+ * Landmarks of a video file (decoded frames included), from the cache beside it when it holds
+ * this content and tracker settings, else computed and cached. No ROI is cut, so a face near
+ * the edge is no error here — the input of `prepare --crop landmarks`.
+ */
+export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promise<{ info: LandmarksFile; cached: boolean; video: FrameStack }> {
   const video = await decodeForRoi(file);
   const useCache = o.cache ?? true;
   const sha = await sha256File(file);
@@ -152,5 +156,11 @@ export async function roiFromVideo(file: string, o: RoiOptions = {}): Promise<Ro
       }
     }
   }
+  return { info, cached, video };
+}
+
+/** Mouth ROI of a video file, using / filling the landmark cache. */
+export async function roiFromVideo(file: string, o: RoiOptions = {}): Promise<RoiResult> {
+  const { info, cached, video } = await landmarksForVideo(file, o);
   return { rois: cutRois(video, info, o, file), info, cached, video };
 }

@@ -117,7 +117,7 @@ export default async function main(argv: string[]): Promise<number> {
     results.push({ size: `${width}x${height}`, stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, +v.toFixed(2)])) });
   }
   if (o.json) {
-    console.log(JSON.stringify({ bench: 'roi', frames: o.frames, cpus: os.cpus().length, backend: 'tfjs-wasm', results }, null, 1));
+    console.log(JSON.stringify({ bench: 'roi', frames: o.frames, cpus: os.cpus().length, backend: `tfjs-${process.env.EFLIP_ROI_BACKEND || 'wasm'}`, results }, null, 1));
   }
   return 0;
 }

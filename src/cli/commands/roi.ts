@@ -49,7 +49,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (!(o['max-outside'] >= 0 && o['max-outside'] <= 1)) throw new UsageError('--max-outside must be in [0, 1]');
   if (!(o.size >= 8)) throw new UsageError('--size must be ≥ 8');
 
-  const { FaceDetector, roiFromVideo, writeLandmarksFile, annotateVideo, RoiError } = await import('../../roi/index.js');
+  const { FaceDetector, roiFromVideo, landmarksForVideo, writeLandmarksFile, annotateVideo, RoiError } = await import('../../roi/index.js');
   const { encodeVideo, VideoError } = await import('../../data/video.js');
   const detector = await FaceDetector.create({ detector: o.detector, landmarks: o['landmark-net'] });
   let failed = 0;
@@ -57,7 +57,7 @@ export default async function main(argv: string[]): Promise<number> {
     const t0 = performance.now();
     const tag = files.length > 1 ? `[${i + 1}/${files.length}] ` : '';
     try {
-      const r = await roiFromVideo(file, {
+      const roiOpts = {
         faceDetector: detector,
         every: o.every,
         smooth: o.smooth,
@@ -65,15 +65,16 @@ export default async function main(argv: string[]): Promise<number> {
         gray: !o.color,
         maxOutside: o['max-outside'],
         cache: !o['no-cache'],
-        onProgress: process.stderr.isTTY ? (d, n) => process.stderr.write(`\r${tag}${file}: frame ${d}/${n}`) : undefined,
-      });
+        onProgress: process.stderr.isTTY ? (d: number, n: number) => process.stderr.write(`\r${tag}${file}: frame ${d}/${n}`) : undefined,
+      };
+      const r = o['landmarks-only'] ? { ...(await landmarksForVideo(file, roiOpts)), rois: null } : await roiFromVideo(file, roiOpts);
       if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       const stem = path.basename(file).replace(/\.[^.]+$/, '');
       const outVideo = o.out ?? (o['out-dir'] ? path.join(o['out-dir'], `${stem}.roi.mp4`) : undefined);
       const outLm = o.landmarks ?? (o['out-dir'] ? path.join(o['out-dir'], `${stem}.landmarks.json`) : undefined);
-      if (outVideo && !o['landmarks-only']) await encodeVideo(outVideo, r.rois.data, { frames: r.rois.frames, height: r.rois.height, width: r.rois.width, channels: r.rois.channels, fps: r.rois.fps || 25 });
+      if (outVideo && r.rois) await encodeVideo(outVideo, r.rois.data, { frames: r.rois.frames, height: r.rois.height, width: r.rois.width, channels: r.rois.channels, fps: r.rois.fps || 25 });
       if (outLm) await writeLandmarksFile(outLm, r.info);
-      if (o.annotate) await annotateVideo(file, o.annotate, { landmarks: r.info.landmarks, boxes: r.info.boxes, roiSize: o.size, label: o.label });
+      if (o.annotate) await annotateVideo(file, o.annotate, { landmarks: r.info.landmarks, boxes: r.info.boxes, roiSize: o.size, label: o.label, video: r.video });
       const ms = performance.now() - t0;
       const summary = {
         video: file,
@@ -84,8 +85,8 @@ export default async function main(argv: string[]): Promise<number> {
         tracked: r.info.tracked,
         filled: r.info.filled.length,
         cached: r.cached,
-        maxOutside: Math.round(Math.max(...r.rois.outside) * 1000) / 1000,
-        out: outVideo ?? null,
+        maxOutside: r.rois ? Math.round(Math.max(...r.rois.outside) * 1000) / 1000 : null,
+        out: r.rois ? outVideo ?? null : null,
         landmarks: outLm ?? null,
         annotate: o.annotate ?? null,
         ms: Math.round(ms),
@@ -94,7 +95,7 @@ export default async function main(argv: string[]): Promise<number> {
       else {
         const faces = r.info.maxFaces > 1 ? `; ${r.info.maxFaces} faces seen, tracked the main one` : '';
         const fill = r.info.filled.length ? `; ${r.info.filled.length} frame(s) without a face filled by interpolation/padding` : '';
-        console.log(`${tag}${file}: ${r.info.frames} frames ${summary.size}, ${r.cached ? 'landmarks from cache' : `${r.info.detections} detections + ${r.info.tracked} tracked`}${faces}${fill} → ${[outVideo && !o['landmarks-only'] ? outVideo : '', outLm ?? '', o.annotate ?? ''].filter(Boolean).join(', ') || 'cache only'} (${(ms / 1000).toFixed(1)} s)`);
+        console.log(`${tag}${file}: ${r.info.frames} frames ${summary.size}, ${r.cached ? 'landmarks from cache' : `${r.info.detections} detections + ${r.info.tracked} tracked`}${faces}${fill} → ${[outVideo && r.rois ? outVideo : '', outLm ?? '', o.annotate ?? ''].filter(Boolean).join(', ') || 'cache only'} (${(ms / 1000).toFixed(1)} s)`);
       }
     } catch (e) {
       if (!(e instanceof RoiError || e instanceof VideoError)) throw e;
