@@ -79,7 +79,7 @@ test('mouth track follows known shifts, scales and rotations; gaps are interpola
   }
   // second run: landmarks from the cache beside the clip
   assert.equal(r.cached, false);
-  assert.ok(existsSync(`${file}.landmarks.json`));
+  assert.ok(existsSync(file.replace(/\.mp4$/, '.landmarks.json')), 'cache beside the clip, where prepare --crop landmarks reads it');
   const again = await roiFromVideo(file, { faceDetector: detector, every: 4 });
   assert.equal(again.cached, true);
   assert.deepEqual(again.info.landmarks, info.landmarks);

@@ -83,9 +83,10 @@ export async function writeLandmarksFile(file: string, data: LandmarksFile): Pro
   await fsp.rename(tmp, file);
 }
 
-/** The cache file beside a clip: VIDEO.landmarks.json. */
+/** The cache file beside a clip: CLIP.mp4 → CLIP.landmarks.json (where `prepare --crop landmarks` looks). */
 export function cachePathFor(video: string): string {
-  return `${video}.landmarks.json`;
+  const p = path.parse(video);
+  return path.join(p.dir, `${p.name}.landmarks.json`);
 }
 
 /** A cached file for this exact video content and tracker settings, or null. */

@@ -1,9 +1,10 @@
 // The ROI pipeline, video in → aligned 96×96 mouth ROI out:
 //   decode → track the main face (track.ts) → fill gaps (interpolate.ts) → smooth (smooth.ts)
 //   → align to the reference face and cut the mouth ROI (mouth_roi.ts).
-// Landmarks of a file are cached beside it (VIDEO.landmarks.json, keyed by content SHA-256
+// Landmarks of a file are cached beside it (CLIP.landmarks.json for CLIP.mp4, keyed by content SHA-256
 // and tracker settings; .eflip-cache/landmarks/ when the video's directory is read-only), so
 // re-runs skip detection.
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { decodeVideo, VideoError } from '../data/video.js';
 import { FaceDetector, type FaceDetectorOptions } from './detector.js';
@@ -149,7 +150,10 @@ export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promi
   if (!info) {
     info = await landmarksForFrames(video, o, file, sha);
     if (useCache) {
+      // never overwrite a landmarks file beside the clip that eflip did not write
+      const foreign = await fsp.readFile(beside, 'utf8').then((t) => !t.includes(`"format":"${LANDMARKS_FORMAT}"`), () => false);
       try {
+        if (foreign) throw new Error('foreign landmarks file');
         await writeLandmarksFile(beside, info);
       } catch {
         await writeLandmarksFile(fallback, info).catch(() => {});

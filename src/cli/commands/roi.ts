@@ -8,7 +8,7 @@ export const def: CommandDef = {
   description: [
     'Detect and track the main face, find 68 landmarks per frame (face-api models shipped in node_modules),',
     'fill gaps by interpolation, smooth, align to a reference face and cut a 96x96 mouth ROI (grey by default).',
-    'Landmarks are cached beside each video (VIDEO.landmarks.json, keyed by content hash) — the input of',
+    'Landmarks are cached beside each video (CLIP.landmarks.json for CLIP.mp4, keyed by content hash) — the input of',
     '`eflip prepare --crop landmarks`. With several videos, a failing one is reported and the others continue.',
   ].join('\n'),
   options: {
