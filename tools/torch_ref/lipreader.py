@@ -331,8 +331,9 @@ def main(argv):
     i.add_argument('--config', help='JSON config (overrides --variant/--classes)'); i.add_argument('--seed', type=int, default=0)
     i.add_argument('--out', required=True); i.add_argument('--random-bn', action='store_true', help='randomise BN stats/affine')
     f = sub.add_parser('forward'); f.add_argument('--weights', required=True); f.add_argument('--input', required=True)
-    f.add_argument('--out', required=True); f.add_argument('--train', action='store_true')
-    f.add_argument('--grads', action='store_true', help='NLL loss vs input "target", write grad.<param>')
+    f.add_argument('--out', required=True)
+    f.add_argument('--train', action='store_true', help='train mode (batch-stat BN, updated running stats) with all dropout off')
+    f.add_argument('--grads', action='store_true', help='NLL loss vs input "target<suffix>", write grad<suffix>.<param>')
     f.add_argument('--features', action='store_true', help='also write forward_features output')
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -362,29 +363,31 @@ def main(argv):
         write_safetensors(a.out, m.state_dict(), dict(config=json.dumps(cfg), format='eflip'))
         print(json.dumps(dict(params=count(m)[0])))
     elif a.cmd == 'forward':
-        m, cfg, _ = load_model(a.weights)
+        tensors, meta = read_safetensors(a.weights)
+        cfg = complete_config(json.loads(meta['config']))
+        if a.train:  # parity in train mode: BN uses batch stats, every dropout/drop-path off
+            cfg['dropout'] = cfg['dropPath'] = cfg['transformer']['dropout'] = cfg['tcn']['dropout'] = 0.0
+        m = LipReader(cfg)
+        m.load_state_dict(tensors, strict=True)
+        m.train(a.train)
         inp, _ = read_safetensors(a.input)
-        x = inp['x']
         out = OrderedDict()
-        if a.train:
-            m.train()
-            for mod in m.modules():  # dropout/drop-path disabled; BN in training mode
-                if isinstance(mod, (nn.Dropout, DropPath)):
-                    mod.eval()
-            # The fused fast path of TransformerEncoderLayer is only taken in eval; fine.
-        else:
-            m.eval()
-        with torch.set_grad_enabled(a.grads):
-            y = m(x)
-            out['logp'] = y
-            if a.features:
-                out['features'] = m.forward_features(x) if not a.train else m.forward_features(x)
-            if a.grads:
-                loss = F.nll_loss(y, inp['target'].long())
-                loss.backward()
-                out['loss'] = loss.detach().reshape(1)
-                for n, p in m.named_parameters():
-                    out['grad.' + n] = p.grad
+        # every input named x<suffix> gives logp<suffix> (and features<suffix>)
+        for name in [k for k in inp if k.startswith('x')]:
+            sfx = name[1:]
+            x = inp[name]
+            with torch.set_grad_enabled(a.grads):
+                y = m(x)
+                out['logp' + sfx] = y
+                if a.features:
+                    out['features' + sfx] = m.forward_features(x)
+                if a.grads:
+                    m.zero_grad(set_to_none=True)
+                    loss = F.nll_loss(y, inp['target' + sfx].long())
+                    loss.backward()
+                    out['loss' + sfx] = loss.detach().reshape(1)
+                    for n, p in m.named_parameters():
+                        out['grad' + sfx + '.' + n] = p.grad.clone()
         if a.train:
             for n, b in m.named_buffers():
                 out['buffer.' + n] = b
