@@ -46,7 +46,7 @@ export function makeNativeError(kind: string, message: string): Error {
     case 'type':
       return new DTypeError(msg);
     default:
-      if (/out of range|out of bounds|index .* is out of/i.test(msg)) return new IndexError(msg);
+      if (/out of range|out of bounds|out of DATA bounds|index .* is out of/i.test(msg)) return new IndexError(msg);
       if (SHAPE.test(msg)) return new ShapeError(msg);
       if (DTYPE.test(msg)) return new DTypeError(msg);
       if (/CUDA|cuda/.test(msg) && /not available|no CUDA|compiled without|Torch not compiled/i.test(msg)) return new DeviceError(msg);

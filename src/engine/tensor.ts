@@ -4,7 +4,7 @@
 import { native, type Handle } from './native.js';
 import { OP } from './ops.js';
 import { track, type Owned } from './scope.js';
-import { DisposedError, ShapeError, ArgumentError, makeNativeError } from './errors.js';
+import { DisposedError, ShapeError, ArgumentError, IndexError, makeNativeError } from './errors.js';
 import { dtypeCode, dtypeFromCode, typedArrayFor, type DType, type TypedArray, type TypedArrayOf, DTYPE_SIZE } from './dtype.js';
 import { checkDevice } from './device.js';
 
@@ -425,7 +425,14 @@ export class Tensor implements Owned {
   }
   /** Index `index` along `dim`, removing that dim. */
   select(dim: number, index: number): Tensor { return wrap(native.call(OP.select, this.handle, dim, index)); }
-  indexSelect(dim: number, index: Tensor): Tensor { return wrap(native.call(OP.indexSelect, this.handle, dim, h(index))); }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    try {
+      return wrap(native.call(OP.indexSelect, this.handle, dim, h(index)));
+    } catch (e) {
+      if (e instanceof IndexError) throw new IndexError(`indexSelect: index out of range for dim ${dim} of shape [${this.dims.join(', ')}] (${e.message})`);
+      throw e;
+    }
+  }
   gather(dim: number, index: Tensor): Tensor { return wrap(native.call(OP.gather, this.handle, dim, h(index), false)); }
   scatter(dim: number, index: Tensor, src: Tensor | number): Tensor {
     return wrap(typeof src === 'number' ? native.call(OP.scatterValue, this.handle, dim, h(index), src) : native.call(OP.scatter, this.handle, dim, h(index), h(src)));
