@@ -1,6 +1,7 @@
 // Export parity: the ONNX files written from the TypeScript network definition pass the
-// official checker, and onnxruntime (node CPU, and web wasm under Node) reproduces PyTorch's
-// log-probabilities within 1e-3 for T and B, batch 1 and 8, T = 29 and another length.
+// official checker, and onnxruntime (node CPU, and web wasm under Node) reproduces the libtorch
+// backend's and PyTorch's log-probabilities within 1e-3 for T and B, batch 1 and 8, T = 29
+// and another length.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
 import { nodePlatform } from '../src/infer/ort_node.js';
 import { webPlatform } from '../src/infer/ort_web.js';
 import { bytesSource, checkpointSource } from '../src/infer/onnx_model_source.js';
+import { TorchLipReader } from '../src/infer/torch_lipreader.js';
 import type { Clip } from '../src/infer/types.js';
 import { maxAbsDiff, onnxCheck, randn, ROOT, tempDir } from './onnx_helpers.js';
 import { torchForward, torchInit } from './onnx_torch_ref.js';
@@ -20,7 +22,7 @@ const clipsOf = (x: Float32Array, B: number, T: number): Clip[] =>
   Array.from({ length: B }, (_, b) => ({ data: x.slice(b * T * S * S, (b + 1) * T * S * S), frames: T, channels: 1, size: S }));
 
 for (const variant of ['T', 'B']) {
-  test(`variant ${variant}: ONNX export passes the checker and matches PyTorch (batch 1 and 8, T=29 and 13)`, async () => {
+  test(`variant ${variant}: ONNX export passes the checker and matches libtorch and PyTorch (batch 1 and 8, T=29 and 13)`, async () => {
     const { dir, cleanup } = tempDir();
     try {
       const weights = torchInit(dir, variant, variant === 'T' ? 3 : 4);
@@ -47,6 +49,16 @@ for (const variant of ['T', 'B']) {
       const got8 = await reader.predictBatch(clipsOf(x8, 8, 29));
       const got1 = await reader.predictClip(clipsOf(x8, 1, 29)[0]);
       const got2 = await reader.predictBatch(clipsOf(x2, 2, 13));
+      // the libtorch backend (eflip's engine + model) on the same clips
+      const torch = await TorchLipReader.load(weights, { device: 'cpu' });
+      const lt8 = await torch.predictBatch(clipsOf(x8, 8, 29));
+      const lt1 = await torch.predictClip(clipsOf(x8, 1, 29)[0]);
+      const lt2 = await torch.predictBatch(clipsOf(x2, 2, 13));
+      await torch.dispose();
+      const flat = (v: Float32Array[]) => Float32Array.from(v.flatMap((a) => [...a]));
+      const l8 = maxAbsDiff(flat(got8), flat(lt8)), l1 = maxAbsDiff(got1, lt1), l2 = maxAbsDiff(flat(got2), flat(lt2));
+      assert.ok(l8 < 1e-3 && l1 < 1e-3 && l2 < 1e-3, `max |diff| onnxruntime vs libtorch: b8 ${l8}, b1 ${l1}, T13 ${l2}`);
+
       const d8 = maxAbsDiff(Float32Array.from(got8.flatMap((a) => [...a])), ref8.logp);
       const d1 = maxAbsDiff(got1, ref8.logp.subarray(0, 500));
       const d2 = maxAbsDiff(Float32Array.from(got2.flatMap((a) => [...a])), ref2.logp);

@@ -8,6 +8,7 @@ import { OnnxLipReader } from './onnx_lipreader.js';
 import { bytesSource, checkpointSource, type OnnxModelSource } from './onnx_model_source.js';
 import { ModelLoadError, type LipReader, type RuntimeName } from './types.js';
 import { LRW_WORDS_DEFAULT } from './labels.js';
+import type { FeatureRunner } from './feature_runner.js';
 
 export interface LoadOptions {
   runtime?: RuntimeName;
@@ -44,9 +45,11 @@ export async function loadOnnxLipReader(path: string, o: LoadOptions = {}): Prom
   return OnnxLipReader.open(await nodePlatform(o.device ?? 'auto', o.threads), onnxSourceFor(path));
 }
 
-/** Open a LipReader: runtime 'onnx' (default) or 'torch' (libtorch; needs a checkpoint). */
-export async function loadLipReader(path: string, o: LoadOptions = {}): Promise<LipReader> {
+/** Open a LipReader: runtime 'onnx' (default) or 'torch' (libtorch; needs a checkpoint).
+ *  Both also implement FeatureRunner (the halves used by streaming). */
+export async function loadLipReader(path: string, o: LoadOptions = {}): Promise<LipReader & FeatureRunner> {
   if ((o.runtime ?? 'onnx') === 'onnx') return loadOnnxLipReader(path, o);
+  if (path.endsWith('.onnx')) throw new ModelLoadError(`${path}: the torch runtime needs a checkpoint (.safetensors), not an ONNX file`);
   const { TorchLipReader } = await import('./torch_lipreader.js');
   return TorchLipReader.load(path, o);
 }

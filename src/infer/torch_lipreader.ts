@@ -1,10 +1,104 @@
-// LipReader over libtorch (src/engine + src/model). Placeholder until the model lands.
-import { ModelLoadError } from './types.js';
+// LipReader over libtorch: eflip's engine (N-API addon) running MODEL's LipReaderNet in eval
+// mode, CPU or CUDA. The reference backend: ONNX Runtime parity is measured against it.
+import { DEFAULT_PREPROCESSING, type Preprocessing } from '../io/onnx/checkpoint_weights.js';
+import { cuda, fromTypedArray, noGrad, setNumThreads, tidy, type Tensor } from '../engine/index.js';
+import { loadModel } from '../model/weights.js';
+import type { LipReaderNet } from '../model/lipreader.js';
+import { checkClip, groupByLength, stackClips } from './clip_check.js';
+import type { FeatureRunner } from './feature_runner.js';
 import type { LoadOptions } from './load_node.js';
-import type { LipReader } from './types.js';
+import { topK } from './topk.js';
+import { InferenceInputError, ModelLoadError, type Clip, type LipReader, type TopKEntry } from './types.js';
 
-export class TorchLipReader {
-  static async load(path: string, _o: LoadOptions = {}): Promise<LipReader> {
-    throw new ModelLoadError(`${path}: the libtorch runtime is not available in this build yet (use --runtime onnx)`);
+function toHost(t: Tensor): Float32Array {
+  const c = t.device === 'cpu' ? t.contiguous() : t.to('cpu').contiguous();
+  return Float32Array.from(c.dataView() as Float32Array);
+}
+
+export class TorchLipReader implements LipReader, FeatureRunner {
+  readonly runtime = 'torch' as const;
+
+  private constructor(
+    private net: LipReaderNet,
+    readonly labels: readonly string[],
+    readonly preprocessing: Preprocessing,
+    readonly device: string,
+  ) {}
+
+  static async load(path: string, o: LoadOptions = {}): Promise<TorchLipReader> {
+    let loaded;
+    try {
+      loaded = loadModel(path);
+    } catch (e) {
+      throw new ModelLoadError(`${path}: ${(e as Error).message}`);
+    }
+    let pre: Preprocessing = DEFAULT_PREPROCESSING;
+    if (loaded.metadata.preprocessing) {
+      try {
+        pre = { ...DEFAULT_PREPROCESSING, ...JSON.parse(loaded.metadata.preprocessing) };
+      } catch {
+        throw new ModelLoadError(`${path}: metadata 'preprocessing' is not JSON`);
+      }
+    }
+    if (o.threads) setNumThreads(o.threads);
+    const device = o.device === 'cuda' || (o.device !== 'cpu' && cuda.isAvailable()) ? 'cuda' : 'cpu';
+    const net = loaded.model.eval();
+    if (device !== 'cpu') net.to(device);
+    return new TorchLipReader(net, loaded.labels, pre, device);
+  }
+
+  get channels(): number {
+    return this.net.config.inChannels;
+  }
+  get featureDim(): number {
+    return this.net.config.featureDim;
+  }
+
+  private run(data: Float32Array, shape: number[], fn: (x: Tensor) => Tensor): Float32Array {
+    return tidy(() =>
+      noGrad(() => {
+        let x = fromTypedArray(data, shape);
+        if (this.device !== 'cpu') x = x.to(this.device);
+        return toHost(fn(x));
+      }),
+    );
+  }
+
+  async predictClip(clip: Clip): Promise<Float32Array> {
+    return (await this.predictBatch([clip]))[0];
+  }
+
+  async predictBatch(clips: Clip[]): Promise<Float32Array[]> {
+    if (!clips.length) return [];
+    clips.forEach((c, i) => checkClip(c, this.channels, this.preprocessing.size, clips.length > 1 ? `clip ${i}` : 'clip'));
+    const out: Float32Array[] = new Array(clips.length);
+    const K = this.labels.length;
+    for (const group of groupByLength(clips)) {
+      const batch = group.map((i) => clips[i]);
+      const { frames, channels, size } = batch[0];
+      const y = this.run(stackClips(batch), [batch.length, channels, frames, size, size], (x) => this.net.forward(x));
+      group.forEach((ci, j) => (out[ci] = y.slice(j * K, (j + 1) * K)));
+    }
+    return out;
+  }
+
+  topK(logProbs: Float32Array, k = 5): TopKEntry[] {
+    return topK(logProbs, this.labels, k);
+  }
+
+  /** (B, C, T, S, S) with one context frame each side → (B, T−2, d): the model's zero-padded
+   *  features of all T frames, minus the two context frames (inner frames see true neighbours). */
+  async frontend(frames: Float32Array, batch: number, time: number): Promise<Float32Array> {
+    if (time < 3) throw new InferenceInputError(`frontend needs ≥ 3 frames (1 context each side), got ${time}`);
+    const s = this.preprocessing.size;
+    return this.run(frames, [batch, this.channels, time, s, s], (x) => this.net.forwardFeatures(x).narrow(1, 1, time - 2));
+  }
+
+  async backend(features: Float32Array, batch: number, time: number): Promise<Float32Array> {
+    return this.run(features, [batch, time, this.featureDim], (f) => this.net.forwardHead(f));
+  }
+
+  async dispose(): Promise<void> {
+    this.net.dispose();
   }
 }

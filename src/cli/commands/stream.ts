@@ -1,7 +1,7 @@
 // `eflip stream`: a word timeline over a long video, frame by frame (each new frame gives the
 // distribution over the last N frames; per-frame front-end features are computed once).
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
-import { loadOnnxLipReader } from '../../infer/load_node.js';
+import { loadLipReader } from '../../infer/load_node.js';
 import { loadClip } from '../../infer/preprocess.js';
 import { streamClip, timelineSegments } from '../../infer/streaming.js';
 
@@ -21,6 +21,7 @@ export const def: CommandDef = {
     'min-prob': { type: 'number', default: 0, help: 'hide frames whose top word is less probable' },
     mode: { type: 'string', choices: ['exact', 'fast'], default: 'exact', help: 'exact: each window = its clip prediction (3 front-end runs/frame); fast: 1 run/frame, 1 frame latency' },
     json: { type: 'boolean', help: 'print JSON (timeline + segments)' },
+    runtime: { type: 'string', choices: ['onnx', 'torch'], default: 'onnx', help: 'inference runtime' },
     device: { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto', help: 'device / execution provider' },
     threads: { type: 'int', help: 'intra-op threads' },
   },
@@ -35,11 +36,11 @@ function clock(s: number): string {
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as { checkpoint?: string; window: number; top: number; 'min-prob': number; json?: boolean; mode: 'exact' | 'fast'; device: 'auto' | 'cpu' | 'cuda'; threads?: number };
+  const o = p.opts as { checkpoint?: string; window: number; top: number; 'min-prob': number; json?: boolean; mode: 'exact' | 'fast'; runtime: 'onnx' | 'torch'; device: 'auto' | 'cpu' | 'cuda'; threads?: number };
   if (!o.checkpoint) throw new UsageError('--checkpoint is required');
   if (p.positionals.length !== 1) throw new UsageError('give exactly one video file');
   if (o.window < 1) throw new UsageError('--window must be ≥ 1');
-  const reader = await loadOnnxLipReader(o.checkpoint, { device: o.device, threads: o.threads });
+  const reader = await loadLipReader(o.checkpoint, { runtime: o.runtime, device: o.device, threads: o.threads });
   try {
     const file = p.positionals[0];
     const clip = await loadClip(file, reader.preprocessing);
