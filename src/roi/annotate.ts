@@ -27,6 +27,8 @@ export interface AnnotateOptions {
   label?: string;
   /** the already decoded input (skips decoding it again) */
   video?: FrameStack;
+  /** decode the input resampled to this rate (must match the rate the landmarks were found at) */
+  fps?: number;
 }
 
 const GREEN: Rgb = [40, 220, 60], RED: Rgb = [240, 40, 40], YELLOW: Rgb = [250, 220, 30], CYAN: Rgb = [30, 200, 250];
@@ -97,7 +99,7 @@ async function encodeWithLabel(file: string, v: FrameStack, label: string, font:
  * Landmarks/boxes come from roiFromVideo(...).info (fields `landmarks`/`boxes`) or a landmarks file.
  */
 export async function annotateVideo(input: string, output: string, o: AnnotateOptions): Promise<{ labelDrawn: boolean }> {
-  const video = o.video ?? (await decodeForRoi(input));
+  const video = o.video ?? (await decodeForRoi(input, o.fps));
   const annotated = annotateFrames(video, o);
   const font = o.label ? findFont() : null;
   if (o.label && font) {

@@ -16,6 +16,8 @@ export interface TrackerSettings {
   landmarks: string;
   every: number;
   verify: boolean;
+  /** the frame rate the video was resampled to before tracking, null = its own */
+  fps: number | null;
 }
 
 export interface LandmarksFile {

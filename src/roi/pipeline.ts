@@ -34,6 +34,8 @@ export interface RoiOptions extends FaceDetectorOptions, MouthRoiOptions {
   verify?: boolean;
   /** landmark smoothing window in frames (default 5; 1 = off) */
   smooth?: number;
+  /** resample the video to this frame rate when decoding (e.g. 25, the model's rate; default: keep) */
+  fps?: number;
   /** read/write the landmark cache beside the video (default true; files only) */
   cache?: boolean;
   /** a detector to reuse across videos */
@@ -59,6 +61,7 @@ function trackerSettings(o: RoiOptions): TrackerSettings {
     landmarks: d?.landmarkKind ?? o.landmarks ?? 'full',
     every: Math.max(1, Math.floor(o.every ?? 5)),
     verify: o.verify ?? true,
+    fps: o.fps ?? null,
   };
 }
 
@@ -110,10 +113,11 @@ function cutRois(video: FrameStack, info: LandmarksFile, o: MouthRoiOptions, nam
   }
 }
 
-/** Decode a video file; an empty one is RoiError('empty-video'). */
-export async function decodeForRoi(file: string): Promise<FrameStack> {
+/** Decode a video file (optionally resampled to `fps`); an empty one is RoiError('empty-video'). */
+export async function decodeForRoi(file: string, fps?: number): Promise<FrameStack> {
+  if (fps !== undefined && !(fps > 0)) throw new RoiError('bad-args', `fps must be > 0, got ${fps}`, file);
   try {
-    const v = await decodeVideo(file);
+    const v = await decodeVideo(file, fps ? { fps } : {});
     if (v.frames === 0) throw new RoiError('empty-video', 'the video has no frames', file);
     return v;
   } catch (e) {
@@ -130,7 +134,7 @@ export async function decodeForRoi(file: string): Promise<FrameStack> {
  * the edge is no error here — the input of `prepare --crop landmarks`.
  */
 export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promise<{ info: LandmarksFile; cached: boolean; video: FrameStack }> {
-  const video = await decodeForRoi(file);
+  const video = await decodeForRoi(file, o.fps);
   const useCache = o.cache ?? true;
   const sha = await sha256File(file);
   const tracker = trackerSettings(o);

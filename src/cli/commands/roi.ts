@@ -20,6 +20,7 @@ export const def: CommandDef = {
     'landmarks-only': { type: 'boolean', help: 'only compute (and cache) landmarks; no ROI video' },
     color: { type: 'boolean', help: 'keep RGB in the ROI (default: grey)' },
     size: { type: 'int', help: 'ROI side in pixels', default: 96 },
+    fps: { type: 'number', help: 'resample the video to this frame rate first (the model was trained at 25)' },
     every: { type: 'int', help: 'full face detection every k frames, landmark tracking in between', default: 5 },
     detector: { type: 'string', choices: ['auto', 'tiny', 'ssd'], help: 'face detector', default: 'auto' },
     'landmark-net': { type: 'string', choices: ['full', 'tiny'], help: '68-point landmark net', default: 'full' },
@@ -48,6 +49,7 @@ export default async function main(argv: string[]): Promise<number> {
   }
   if (!(o['max-outside'] >= 0 && o['max-outside'] <= 1)) throw new UsageError('--max-outside must be in [0, 1]');
   if (!(o.size >= 8)) throw new UsageError('--size must be ≥ 8');
+  if (o.fps !== undefined && !(o.fps > 0)) throw new UsageError('--fps must be > 0');
 
   const { FaceDetector, roiFromVideo, landmarksForVideo, writeLandmarksFile, annotateVideo, RoiError } = await import('../../roi/index.js');
   const { encodeVideo, VideoError } = await import('../../data/video.js');
@@ -61,6 +63,7 @@ export default async function main(argv: string[]): Promise<number> {
         faceDetector: detector,
         every: o.every,
         smooth: o.smooth,
+        fps: o.fps,
         size: o.size,
         gray: !o.color,
         maxOutside: o['max-outside'],
