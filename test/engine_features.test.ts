@@ -1,0 +1,146 @@
+// dtypes, raw bytes (zero-copy views), memory formats, autocast, grad modes, seeding, threads.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as E from '../src/engine/index.js';
+import { F, tidy, tensor, ones, noGrad, enableGrad } from '../src/engine/index.js';
+
+test('dtypes convert and round-trip through typed arrays', () => {
+  tidy(() => {
+    const x = tensor([1.5, -2.25, 3]);
+    for (const dt of ['float16', 'bfloat16', 'float64', 'float32'] as E.DType[]) {
+      const y = x.to(dt);
+      assert.equal(y.dtype, dt);
+      assert.deepEqual(Array.from(y.toTypedArray() as Float32Array), [1.5, -2.25, 3], dt);
+    }
+    assert.ok(x.half().toTypedArray() instanceof Float32Array, 'half widens to Float32Array');
+    assert.deepEqual(Array.from(x.to('int32').toTypedArray() as Int32Array), [1, -2, 3]);
+    assert.deepEqual(Array.from(x.to('int64').toTypedArray() as BigInt64Array), [1n, -2n, 3n]);
+    assert.deepEqual(Array.from(x.gt(0).toTypedArray() as Uint8Array), [1, 0, 1]);
+    assert.equal(x.gt(0).dtype, 'bool');
+    assert.equal(tensor([200, 3], { dtype: 'uint8' }).sum().item(), 203);
+    assert.equal(tensor([true, false, true]).dtype, 'bool');
+    // raw float16 bits in, same bits out
+    const bits = new Uint16Array([0x3c00, 0xc000]); // 1.0, -2.0
+    const h = E.fromTypedArray(bits, [2], { dtype: 'float16' });
+    assert.deepEqual(Array.from(h.toTypedArray() as Float32Array), [1, -2]);
+    assert.deepEqual(Array.from(new Uint16Array(h.toBytes().buffer)), [0x3c00, 0xc000]);
+  });
+});
+
+test('raw bytes: fromBytes copies, bytes()/dataView() alias the storage (zero-copy)', () => {
+  tidy(() => {
+    const src = new Float32Array([1, 2, 3, 4, 5, 6]);
+    const t = E.fromBytes(new Uint8Array(src.buffer), 'float32', [2, 3]);
+    src[0] = 100; // t owns its own copy
+    assert.equal(t.toArrayFlat()[0], 1);
+    const view = t.dataView() as Float32Array;
+    view[1] = 42; // writes through into the tensor
+    assert.equal(t.toArrayFlat()[1], 42);
+    assert.equal(t.bytes().byteLength, 24);
+    const copy = t.toBytes();
+    copy[0] = 0;
+    assert.equal(t.toArrayFlat()[0], 1, 'toBytes is a copy');
+    // load pattern for checkpoints: allocate, then fill the storage directly
+    const e = E.empty([3], { dtype: 'int32' });
+    (e.dataView() as Int32Array).set([7, 8, 9]);
+    assert.deepEqual(e.toArrayFlat(), [7, 8, 9]);
+    assert.throws(() => t.t().bytes(), /not contiguous/);
+  });
+});
+
+test('memory formats: channels-last control', () => {
+  tidy(() => {
+    const x = E.randn([2, 3, 5, 5]);
+    assert.ok(x.isContiguous());
+    const cl = x.contiguous('channelsLast');
+    assert.ok(cl.isContiguous('channelsLast'));
+    assert.ok(!cl.isContiguous());
+    assert.deepEqual(cl.strides, [75, 1, 15, 3]);
+    assert.ok(cl.equal(x), 'same values');
+    const y = F.conv2d(cl, E.randn([4, 3, 3, 3]).contiguous('channelsLast'), null, { padding: 1 });
+    assert.ok(y.isContiguous('channelsLast'), 'conv keeps channels-last');
+    const v = E.randn([1, 2, 3, 4, 4]).contiguous('channelsLast3d');
+    assert.ok(v.isContiguous('channelsLast3d'));
+    assert.ok(E.empty([1, 2, 3, 3], { memoryFormat: 'channelsLast' }).isContiguous('channelsLast'));
+  });
+});
+
+test('autocast: bfloat16 compute on CPU inside the scope only', () => {
+  tidy(() => {
+    const x = E.randn([2, 3, 8, 8]), w = E.randn([4, 3, 3, 3]);
+    const [conv, lin, sm] = E.autocast(() => {
+      assert.ok(E.isAutocastEnabled('cpu'));
+      const c = F.conv2d(x, w);
+      const l = F.linear(E.randn([2, 5]), E.randn([3, 5]));
+      return [c, l, c.float().softmax(1)];
+    });
+    assert.equal(conv.dtype, 'bfloat16');
+    assert.equal(lin.dtype, 'bfloat16');
+    assert.equal(sm.dtype, 'float32');
+    assert.ok(!E.isAutocastEnabled('cpu'));
+    assert.equal(F.conv2d(x, w).dtype, 'float32');
+    const ref = F.conv2d(x, w);
+    assert.ok(conv.float().sub(ref).abs().max().item() < 0.1 * ref.abs().max().item(), 'bf16 result close to fp32');
+    assert.throws(() => E.autocast(() => 0, { dtype: 'float16' }), /bfloat16 only/);
+  });
+});
+
+test('autograd: accumulation, zeroGrad, noGrad/enableGrad, detach, multi-output backward', () => {
+  tidy(() => {
+    const w = tensor([1, 2, 3]).requiresGrad_();
+    w.mul(2).sum().backward();
+    w.mul(2).sum().backward();
+    assert.deepEqual(w.grad!.toArrayFlat(), [4, 4, 4], 'gradients accumulate');
+    w.zeroGrad(false);
+    assert.deepEqual(w.grad!.toArrayFlat(), [0, 0, 0]);
+    w.zeroGrad();
+    assert.equal(w.grad, null);
+    const y = noGrad(() => {
+      assert.ok(!E.isGradEnabled());
+      const inner = enableGrad(() => w.mul(3));
+      assert.ok(inner.requiresGrad, 'enableGrad inside noGrad records');
+      return w.mul(3);
+    });
+    assert.ok(!y.requiresGrad);
+    assert.ok(E.isGradEnabled());
+    assert.ok(!w.mul(2).detach().requiresGrad);
+    E.backward([w.sum(), w.square().sum()]);
+    assert.deepEqual(w.grad!.toArrayFlat(), [3, 5, 7]);
+    const g = w.mul(w);
+    g.backward(tensor([1, 1, 1]), { retainGraph: true });
+    g.backward(tensor([1, 0, 0]));
+    assert.deepEqual(w.grad!.toArrayFlat(), [3 + 2 + 2, 5 + 4, 7 + 6]);
+    w.grad = null;
+    assert.equal(w.grad, null);
+    assert.ok(w.isLeaf && !w.mul(1).isLeaf);
+  });
+});
+
+test('seeding repeats random streams; threads are settable', () => {
+  tidy(() => {
+    E.manualSeed(42);
+    const a = E.randn([5]).toArrayFlat();
+    const d1 = F.dropout(ones([8]), 0.5).toArrayFlat();
+    E.manualSeed(42);
+    assert.deepEqual(E.randn([5]).toArrayFlat(), a);
+    assert.deepEqual(F.dropout(ones([8]), 0.5).toArrayFlat(), d1);
+    assert.notDeepEqual(E.randn([5]).toArrayFlat(), a);
+  });
+  const n = E.getNumThreads();
+  E.setNumThreads(2);
+  assert.equal(E.getNumThreads(), 2);
+  E.setNumThreads(n);
+  assert.throws(() => E.setNumThreads(0), E.ArgumentError);
+});
+
+test('Symbol.dispose and scopes', () => {
+  const before = E.liveTensors();
+  {
+    using t = ones([4]);
+    assert.equal(t.sum().item(), 4);
+  }
+  // t and the sum result: t is disposed by `using`; the sum (outside tidy) is caller-owned
+  assert.ok(E.liveTensors() <= before + 1);
+  assert.equal(E.cuda.isAvailable(), E.cuda.deviceCount() > 0);
+  assert.match(E.torchVersion(), /^\d+\.\d+/);
+});
