@@ -2,8 +2,8 @@
 // pair written by `eflip export --features`), or a checkpoint exported in memory.
 import { readOnnxSummary } from '../io/onnx/onnx_reader.js';
 import { exportMetadata, exportOnnx } from '../io/onnx/export_model.js';
-import type { LoadedCheckpoint, Preprocessing } from '../io/onnx/checkpoint_weights.js';
-import { DEFAULT_PREPROCESSING } from '../io/onnx/checkpoint_weights.js';
+import type { LoadedCheckpoint } from '../io/onnx/checkpoint_weights.js';
+import { DEFAULT_PREPROCESSING, type Preprocessing } from '../io/onnx/preprocessing.js';
 import { ModelLoadError } from './types.js';
 
 export type GraphPart = 'full' | 'frontend' | 'backend';

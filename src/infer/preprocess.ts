@@ -1,8 +1,8 @@
-// Shared pre-processing for every backend and for streaming: decode (ffmpeg, grey, 25 fps) →
-// crop (the checkpoint's crop rule) → normalise ((x/255 − mean)/std). Accepts LRW clips
+// Shared pre-processing for every backend and for streaming: crop (the checkpoint's crop rule)
+// → normalise ((x/255 − mean)/std). Decoding lives in ./load_clip.ts (Node); this file has no
+// Node imports so the browser build uses the same code. Accepts LRW clips
 // (256×256), mouth-ROI videos (96×96, e.g. from `eflip roi`), ready crops (88×88) and
 // arbitrary videos of any size, fps and length (scaled so the short side is 256, centred).
-import { decodeVideo } from '../data/video.js';
 import { centreCrop, lrwMouthCrop, toGray, type Frames } from '../data/crop.js';
 import { InferenceInputError, type Clip, type Preprocessing } from './types.js';
 
@@ -76,11 +76,4 @@ export function normalise(v: Frames, pre: Preprocessing, fps?: number): Clip {
 /** Decoded frames → model-ready clip (crop + normalise). */
 export function prepareFrames(v: Frames, pre: Preprocessing, fps?: number): Clip {
   return normalise(cropForModel(v, pre), pre, fps);
-}
-
-/** Video file → model-ready clip: decode grey at 25 fps, crop, normalise. */
-export async function loadClip(file: string, pre: Preprocessing, opts: { maxFrames?: number } = {}): Promise<Clip> {
-  const v = await decodeVideo(file, { gray: true, fps: MODEL_FPS, maxFrames: opts.maxFrames });
-  if (v.frames < 1) throw new InferenceInputError(`${file}: the video has no frames`);
-  return prepareFrames(v, pre, v.fps);
 }

@@ -1,6 +1,6 @@
 // LipReader over libtorch: eflip's engine (N-API addon) running MODEL's LipReaderNet in eval
 // mode, CPU or CUDA. The reference backend: ONNX Runtime parity is measured against it.
-import { DEFAULT_PREPROCESSING, type Preprocessing } from '../io/onnx/checkpoint_weights.js';
+import { DEFAULT_PREPROCESSING, type Preprocessing } from '../io/onnx/preprocessing.js';
 import { cuda, fromTypedArray, noGrad, setNumThreads, tidy, type Tensor } from '../engine/index.js';
 import { loadModel } from '../model/weights.js';
 import type { LipReaderNet } from '../model/lipreader.js';

@@ -1,6 +1,6 @@
 // The LipReader interface shared by every inference backend (libtorch, onnxruntime-node,
 // onnxruntime-web), plus the clip type and typed errors.
-import type { Preprocessing } from '../io/onnx/checkpoint_weights.js';
+import type { Preprocessing } from '../io/onnx/preprocessing.js';
 
 export type { Preprocessing };
 

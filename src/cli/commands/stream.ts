@@ -2,7 +2,7 @@
 // distribution over the last N frames; per-frame front-end features are computed once).
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 import { loadLipReader } from '../../infer/load_node.js';
-import { loadClip } from '../../infer/preprocess.js';
+import { loadClip } from '../../infer/load_clip.js';
 import { streamClip, timelineSegments } from '../../infer/streaming.js';
 
 export const def: CommandDef = {

@@ -5,21 +5,13 @@ import { readSafetensors, type RawTensor, type SafetensorsFile } from '../safete
 import type { Weight } from './layers.js';
 import { checkNetworkConfig, type NetworkConfig } from './network_config.js';
 import { mapWeightSource, type WeightSource } from './network_graph.js';
+import { DEFAULT_PREPROCESSING, type Preprocessing } from './preprocessing.js';
+
+export { DEFAULT_PREPROCESSING, type Preprocessing };
 
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
-
-/** How frames are prepared before the network (travels in checkpoints and ONNX metadata). */
-export interface Preprocessing {
-  /** crop of raw LRW-style frames (src/data/crop.ts): 'mouth' | 'center' | 'landmarks' */
-  crop: string;
-  size: number;
-  mean: number;
-  std: number;
-}
-
-export const DEFAULT_PREPROCESSING: Preprocessing = { crop: 'mouth', size: 88, mean: 0.421, std: 0.165 };
 
 export interface LoadedCheckpoint {
   config: NetworkConfig;

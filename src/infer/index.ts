@@ -1,0 +1,17 @@
+// Node entry of eflip's inference ("eflip/infer"): LipReader over onnxruntime-node (CPU, CUDA)
+// or libtorch, shared pre-processing (decode → crop → normalise) and streaming.
+//
+//   const reader = await loadLipReader('lipreader.onnx');            // or a .safetensors checkpoint
+//   const clip = await loadClip('clip.mp4', reader.preprocessing);
+//   console.log(reader.topK(await reader.predictClip(clip), 5));
+export * from './types.js';
+export { loadLipReader, loadOnnxLipReader, onnxSourceFor, type LoadOptions } from './load_node.js';
+export { loadClip } from './load_clip.js';
+export { OnnxLipReader } from './onnx_lipreader.js';
+export { StreamingLipReader, streamClip, timelineSegments, type StreamOptions, type StreamStep, type TimelineEntry, type TimelineSegment } from './streaming.js';
+export { cropForModel, normalise, prepareFrames, resizeFrames, MODEL_FPS } from './preprocess.js';
+export { topK } from './topk.js';
+export { nodePlatform, type NodeDevice } from './ort_node.js';
+export { webPlatform, type WebPlatformOptions } from './ort_web.js';
+export { bytesSource, checkpointSource, type OnnxModelSource } from './onnx_model_source.js';
+export type { FeatureRunner } from './feature_runner.js';
