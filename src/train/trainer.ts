@@ -257,7 +257,7 @@ export class Trainer implements TrainerHandle {
       if (!Number.isFinite(lossValue)) {
         throw new NonFiniteLossError(
           `loss is ${lossValue} at step ${this.step} (epoch ${this.epoch + 1}, batch ${this.batchInEpoch + 1}, lr ${lr.toExponential(3)}); ` +
-            'training stopped before the update, so the weights and the last checkpoint are intact. ' +
+            'training stopped before the optimizer update; the last checkpoint on disk is intact. ' +
             'Try a lower optim.lr, train.grad_clip=1.0, train.precision=fp32, or check the data.',
         );
       }
