@@ -1,15 +1,145 @@
-// `eflip doctor` — placeholder until its issue lands; prints what it will do.
+// `eflip doctor [--json]`: where libtorch comes from, its version and CPU capability, threads,
+// CUDA devices, and a self-check (conv3d forward + backward, gradient vs finite differences).
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseOrHelp, type CommandDef } from '../args.js';
+import type { Tensor } from '../../engine/index.js';
 
 export const def: CommandDef = {
   name: 'doctor',
-  usage: 'doctor [options]',
-  description: 'Not implemented yet.',
-  options: {},
+  usage: 'doctor [--json]',
+  description: [
+    'Checks the libtorch installation eflip uses: location (LIBTORCH, LIBTORCH_USE_PYTORCH=1 or the',
+    'system copy), version, CPU kernel capability, threads, CUDA devices and memory, and runs a',
+    'self-check: a conv3d forward/backward whose gradient is compared with finite differences.',
+    'Exit status 0 when everything works, 1 otherwise.',
+  ].join('\n'),
+  options: { json: { type: 'boolean', help: 'print one JSON object (ok: true/false)' } },
+  examples: ['eflip doctor', 'eflip doctor --json'],
 };
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+interface Report {
+  ok: boolean;
+  node: string;
+  libtorch: { found: boolean; source?: string; version?: string; libdir?: string; include?: string[]; cuda?: boolean; error?: string };
+  addon: { loaded: boolean; path?: string; linkedVersion?: string; error?: string };
+  cpu?: { capability: string; threads: number; interopThreads: number };
+  cuda?: { available: boolean; devices: { index: number; freeBytes?: number; totalBytes?: number }[] };
+  selfCheck?: { ok: boolean; ms: number; outputShape?: number[]; maxGradError?: number; error?: string };
+  problems: string[];
+}
+
+function locateLibtorch(): Report['libtorch'] {
+  try {
+    const require = createRequire(import.meta.url);
+    const { locate } = require(path.join(ROOT, 'scripts', 'find-libtorch.cjs')) as { locate: () => Record<string, unknown> };
+    const f = locate();
+    return { found: true, source: f.source as string, version: f.version as string, libdir: f.libdir as string, include: f.include as string[], cuda: f.cuda as boolean };
+  } catch (e) {
+    return { found: false, error: (e as Error).message };
+  }
+}
+
+async function selfCheck(E: typeof import('../../engine/index.js')): Promise<NonNullable<Report['selfCheck']>> {
+  const t0 = performance.now();
+  try {
+    const r = E.tidy(() => {
+      E.manualSeed(0);
+      const x = E.randn([1, 1, 3, 8, 8], { dtype: 'float64' });
+      const w = E.randn([2, 1, 3, 3, 3], { dtype: 'float64' }).requiresGrad_();
+      const f = (): Tensor => E.F.conv3d(x, w, null, { stride: [1, 2, 2], padding: 1 }).square().sum();
+      const y = E.F.conv3d(x, w, null, { stride: [1, 2, 2], padding: 1 });
+      f().backward();
+      const g = w.grad!.toTypedArray() as Float64Array;
+      const data = w.dataView() as Float64Array;
+      let worst = 0;
+      const eps = 1e-6;
+      E.noGrad(() => {
+        for (const j of [0, 7, 13, 26, 40, 53]) {
+          const keep = data[j];
+          data[j] = keep + eps;
+          const up = E.tidy(() => f().item());
+          data[j] = keep - eps;
+          const down = E.tidy(() => f().item());
+          data[j] = keep;
+          const num = (up - down) / (2 * eps);
+          worst = Math.max(worst, Math.abs(num - g[j]) / (1 + Math.abs(num)));
+        }
+      });
+      return { shape: y.shape, worst };
+    });
+    const ok = r.worst < 1e-6 && r.shape.join(',') === '1,2,3,4,4';
+    return { ok, ms: performance.now() - t0, outputShape: r.shape, maxGradError: r.worst };
+  } catch (e) {
+    return { ok: false, ms: performance.now() - t0, error: (e as Error).message };
+  }
+}
+
+export async function diagnose(): Promise<Report> {
+  const rep: Report = { ok: false, node: process.version, libtorch: locateLibtorch(), addon: { loaded: false }, problems: [] };
+  if (!rep.libtorch.found) rep.problems.push(rep.libtorch.error ?? 'libtorch not found');
+  let E: typeof import('../../engine/index.js');
+  try {
+    E = await import('../../engine/index.js');
+  } catch (e) {
+    rep.addon = { loaded: false, error: (e as Error).message };
+    rep.problems.push((e as Error).message);
+    return rep;
+  }
+  rep.addon = { loaded: true, path: E.addonPath(), linkedVersion: E.torchVersion() };
+  if (rep.libtorch.version && !rep.libtorch.version.startsWith(E.torchVersion().split('+')[0].split('a')[0])) {
+    rep.problems.push(`addon was built against libtorch ${E.torchVersion()} but the located libtorch is ${rep.libtorch.version}; rebuild with npm run build`);
+  }
+  rep.cpu = { capability: E.cpuCapability(), threads: E.getNumThreads(), interopThreads: E.getNumInteropThreads() };
+  const devices: { index: number; freeBytes?: number; totalBytes?: number }[] = [];
+  if (E.cuda.isAvailable()) {
+    for (let i = 0; i < E.cuda.deviceCount(); i++) {
+      try {
+        const m = E.cuda.memInfo(i);
+        devices.push({ index: i, freeBytes: m.free, totalBytes: m.total });
+      } catch {
+        devices.push({ index: i });
+      }
+    }
+  }
+  rep.cuda = { available: E.cuda.isAvailable(), devices };
+  rep.selfCheck = await selfCheck(E);
+  if (!rep.selfCheck.ok) rep.problems.push(`self-check failed: ${rep.selfCheck.error ?? `gradient error ${rep.selfCheck.maxGradError}`}`);
+  rep.ok = rep.problems.length === 0;
+  return rep;
+}
+
+const gib = (b?: number): string => (b === undefined ? '?' : `${(b / 2 ** 30).toFixed(1)} GiB`);
+
 export default async function main(argv: string[]): Promise<number> {
-  if (!parseOrHelp(def, argv)) return 0;
-  console.error('eflip doctor: not implemented yet');
-  return 1;
+  const p = parseOrHelp(def, argv);
+  if (!p) return 0;
+  const rep = await diagnose();
+  if (p.opts.json) {
+    console.log(JSON.stringify(rep, null, 2));
+    return rep.ok ? 0 : 1;
+  }
+  const lines = [
+    `node        ${rep.node}`,
+    rep.libtorch.found
+      ? `libtorch    ${rep.libtorch.version} from ${rep.libtorch.source} (${rep.libtorch.libdir})${rep.libtorch.cuda ? ', CUDA build' : ', CPU build'}`
+      : `libtorch    NOT FOUND`,
+    rep.addon.loaded ? `addon       ${rep.addon.path} (linked libtorch ${rep.addon.linkedVersion})` : `addon       NOT LOADED`,
+  ];
+  if (rep.cpu) lines.push(`cpu         capability ${rep.cpu.capability}, ${rep.cpu.threads} intra-op thread(s), ${rep.cpu.interopThreads} inter-op`);
+  if (rep.cuda) {
+    lines.push(`cuda        ${rep.cuda.available ? `${rep.cuda.devices.length} device(s)` : 'not available'}`);
+    for (const d of rep.cuda.devices) lines.push(`  cuda:${d.index}    ${gib(d.freeBytes)} free of ${gib(d.totalBytes)}`);
+  }
+  if (rep.selfCheck) {
+    const s = rep.selfCheck;
+    lines.push(`self-check  ${s.ok ? 'ok' : 'FAILED'}: conv3d forward/backward ${s.outputShape ? `[${s.outputShape.join(', ')}]` : ''}, max gradient error ${s.maxGradError?.toExponential(1) ?? '-'} (${s.ms.toFixed(0)} ms)`);
+  }
+  for (const pr of rep.problems) lines.push(`problem     ${pr}`);
+  lines.push(rep.ok ? 'ok' : 'NOT OK');
+  console.log(lines.join('\n'));
+  return rep.ok ? 0 : 1;
 }
