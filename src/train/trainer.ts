@@ -10,9 +10,10 @@ import { mixSeed } from '../data/rng.js';
 import { AdamW } from './adamw.js';
 import { Ema } from './ema.js';
 import { WarmupCosine, lrAt } from './schedule.js';
-import { MetricAccumulator, type EvalMetrics } from './metrics.js';
+import type { EvalMetrics } from './metrics.js';
 import { MetricsLog } from './metrics_log.js';
 import { ProgressBar } from './progress.js';
+import { evaluateSource } from './evaluate.js';
 import { writeCheckpoint, type CheckpointContent, type TrainState, CHECKPOINT_VERSION } from './checkpoint.js';
 import type { Callback, EpochMetrics, TrainerHandle } from './callbacks.js';
 import type { TrainConfig } from './config.js';
@@ -283,29 +284,14 @@ export class Trainer implements TrainerHandle {
 
   /** Exact metrics over a source, with EMA weights when enabled (and `useEma`). */
   async evaluate(source: BatchSource, opts: { useEma?: boolean; limit?: number | null; label?: string } = {}): Promise<EvalMetrics> {
-    const acc = new MetricAccumulator(this.opts.labels);
     const restore = opts.useEma !== false && this.ema ? this.ema.swapInto(this.opts.model.stateTensors()) : null;
     this.opts.model.train(false);
-    const total = opts.limit ? Math.min(opts.limit, source.batchesPerEpoch) : source.batchesPerEpoch;
-    const bar = new ProgressBar(opts.label ?? 'eval', total, { stream: this.opts.stream });
     try {
-      let i = 0;
-      for await (const b of source.batches(0, 0)) {
-        if (i >= total) break;
-        const lp = tidy(() => noGrad(() => Float32Array.from(this.opts.model.forward(b.x).float().contiguous().dataView() as Float32Array)));
-        b.x.dispose();
-        acc.update(lp, b.y);
-        i++;
-        const r = acc.running();
-        bar.update(i, b.y.length, { loss: r.loss, acc: r.acc });
-      }
+      return await evaluateSource((x) => this.opts.model.forward(x), source, this.opts.labels, { limit: opts.limit, label: opts.label, stream: this.opts.stream });
     } finally {
       restore?.();
       this.opts.model.train(true);
     }
-    const m = acc.result();
-    bar.done();
-    return m;
   }
 
   private call<K extends keyof Callback>(hook: K, ...args: unknown[]): void {

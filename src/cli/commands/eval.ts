@@ -1,15 +1,47 @@
-// `eflip eval` — placeholder until its issue lands; prints what it will do.
-import { parseOrHelp, type CommandDef } from '../args.js';
+// `eflip eval`: exact metrics of a checkpoint on a data split (src/train/eval_run.ts).
+import { writeFileSync } from 'node:fs';
+import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 
 export const def: CommandDef = {
   name: 'eval',
-  usage: 'eval [options]',
-  description: 'Not implemented yet.',
-  options: {},
+  usage: 'eval --checkpoint PATH --data DIR [--split test] [--json] [options]',
+  description: [
+    'Evaluate a checkpoint (training .ckpt or model .safetensors; EMA weights when present) on a split of',
+    'an LRW-layout tree: top-1, top-5, weighted F1/precision/recall, balanced accuracy, per-word accuracy,',
+    'the most confused word pairs and the loss — exact counts over every clip, never averages of batch means.',
+  ].join('\n'),
+  options: {
+    checkpoint: { type: 'string', help: 'checkpoint or model file' },
+    data: { type: 'string', help: 'LRW-layout root (WORD/{train,val,test}/*.mp4)' },
+    split: { type: 'string', default: 'test', choices: ['train', 'val', 'test'], help: 'split to evaluate' },
+    json: { type: 'boolean', help: 'print JSON (with the confusion matrix) instead of the markdown table' },
+    markdown: { type: 'string', help: 'also write the markdown report to this file' },
+    'batch-size': { type: 'int', default: 16, help: 'clips per batch' },
+    'no-ema': { type: 'boolean', help: 'use the raw weights even when the checkpoint has EMA weights' },
+    limit: { type: 'int', help: 'evaluate at most this many batches' },
+    pairs: { type: 'int', default: 10, help: 'how many confused pairs to list' },
+  },
+  examples: [
+    'eflip eval --checkpoint runs/synth-x/checkpoints/best.ckpt --data data/synth10 --split test',
+    'eflip eval --checkpoint assets/demo/model.safetensors --data data/synth10 --json > metrics.json',
+  ],
 };
 
 export default async function main(argv: string[]): Promise<number> {
-  if (!parseOrHelp(def, argv)) return 0;
-  console.error('eflip eval: not implemented yet');
-  return 1;
+  const p = parseOrHelp(def, argv);
+  if (!p) return 0;
+  if (!p.opts.checkpoint) throw new UsageError('--checkpoint PATH is required');
+  if (!p.opts.data) throw new UsageError('--data DIR is required');
+  const { evaluateCheckpoint } = await import('../../train/eval_run.js');
+  const { metricsJson, metricsMarkdown } = await import('../../train/metrics.js');
+  const r = await evaluateCheckpoint({
+    checkpoint: p.opts.checkpoint, data: p.opts.data, split: p.opts.split, batchSize: p.opts['batch-size'], useEma: !p.opts['no-ema'],
+    limit: p.opts.limit ?? null, log: p.opts.json ? undefined : (m) => console.error(m), stream: process.stderr, quiet: !!p.opts.json,
+  });
+  const m = r.metrics;
+  const md = metricsMarkdown(m, `${r.split} — ${r.checkpoint} (${r.weights} weights)`);
+  if (p.opts.markdown) writeFileSync(p.opts.markdown, md);
+  if (p.opts.json) console.log(JSON.stringify({ checkpoint: r.checkpoint, split: r.split, weights: r.weights, seconds: r.seconds, ...metricsJson(m, true) }, null, 2));
+  else console.log(md);
+  return 0;
 }

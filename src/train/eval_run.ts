@@ -1,0 +1,57 @@
+// `eflip eval`: a checkpoint (training .ckpt or model .safetensors) on one split of an
+// LRW-layout tree, with the checkpoint's labels and pre-processing; EMA weights when present.
+import { configFromObject, defaultConfig, type TrainConfig } from './config.js';
+import { loadLrwSplits, MemoryClipSource } from './data_source.js';
+import { evaluateSource } from './evaluate.js';
+import { loadForEval } from './model_io.js';
+import type { EvalMetrics } from './metrics.js';
+import type { Split } from '../data/lrw.js';
+
+export interface EvalOptions {
+  checkpoint: string;
+  data: string;
+  split: Split;
+  batchSize?: number;
+  useEma?: boolean;
+  /** at most this many batches */
+  limit?: number | null;
+  workers?: number;
+  log?: (m: string) => void;
+  stream?: NodeJS.WriteStream;
+  quiet?: boolean;
+}
+
+export interface EvalResult {
+  metrics: EvalMetrics;
+  checkpoint: string;
+  weights: string;
+  split: Split;
+  seconds: number;
+}
+
+export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
+  const t0 = Date.now();
+  const log = o.log ?? (() => {});
+  const m = loadForEval(o.checkpoint, { useEma: o.useEma });
+  let cfg: TrainConfig = defaultConfig();
+  if (m.metadata.train_config) {
+    try { cfg = configFromObject(JSON.parse(m.metadata.train_config)); } catch { /* a foreign config: defaults + preprocessing below */ }
+  }
+  cfg.data.root = o.data;
+  cfg.data.crop = m.preprocessing.crop as TrainConfig['data']['crop'];
+  cfg.data.size = m.preprocessing.size;
+  cfg.data.mean = m.preprocessing.mean;
+  cfg.data.std = m.preprocessing.std;
+  if (o.workers) cfg.data.workers = o.workers;
+  log(`checkpoint ${o.checkpoint}: ${m.labels.length} words, ${m.source} weights, input ${cfg.data.frames}×${cfg.data.size}×${cfg.data.size} (${cfg.data.crop} crop)`);
+  const data = await loadLrwSplits(cfg, [o.split], m.labels, log);
+  const clips = data.clips[o.split];
+  if (!clips.length) throw new Error(`no ${o.split} clips of the checkpoint's words under ${o.data}`);
+  const src = new MemoryClipSource(clips, {
+    batchSize: o.batchSize ?? cfg.train.eval_batch_size ?? cfg.train.batch_size, shuffle: false, seed: 0, size: cfg.data.size, frames: cfg.data.frames,
+    mean: cfg.data.mean, std: cfg.data.std, augment: null, dropLast: false,
+  });
+  const metrics = await evaluateSource((x) => m.model.forward(x), src, m.labels, { limit: o.limit, label: o.split, stream: o.stream, quiet: o.quiet });
+  m.model.dispose();
+  return { metrics, checkpoint: o.checkpoint, weights: m.source, split: o.split, seconds: (Date.now() - t0) / 1000 };
+}

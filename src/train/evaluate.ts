@@ -1,0 +1,33 @@
+// Exact evaluation of a network over a batch source (no grad, eval mode): the metrics of
+// metrics.ts from per-sample log-probabilities. Used by the trainer and by `eflip eval`.
+import { noGrad, tidy, type Tensor } from '../engine/index.js';
+import { MetricAccumulator, type EvalMetrics } from './metrics.js';
+import { ProgressBar } from './progress.js';
+import type { BatchSource } from './trainer.js';
+
+export async function evaluateSource(
+  forward: (x: Tensor) => Tensor,
+  source: BatchSource,
+  labels: string[],
+  opts: { limit?: number | null; label?: string; stream?: NodeJS.WriteStream; quiet?: boolean } = {},
+): Promise<EvalMetrics> {
+  const acc = new MetricAccumulator(labels);
+  const total = opts.limit ? Math.min(opts.limit, source.batchesPerEpoch) : source.batchesPerEpoch;
+  const bar = opts.quiet ? null : new ProgressBar(opts.label ?? 'eval', total, { stream: opts.stream });
+  let i = 0;
+  for await (const b of source.batches(0, 0)) {
+    if (i >= total) { b.x.dispose(); break; }
+    let lp: Float32Array;
+    try {
+      lp = tidy(() => noGrad(() => Float32Array.from(forward(b.x).float().contiguous().dataView() as Float32Array)));
+    } finally {
+      b.x.dispose();
+    }
+    acc.update(lp, b.y);
+    i++;
+    const r = acc.running();
+    bar?.update(i, b.y.length, { loss: r.loss, acc: r.acc });
+  }
+  bar?.done();
+  return acc.result();
+}
