@@ -243,11 +243,20 @@ export function extractStateDict(root: unknown, prefixes: string[] = ['model.', 
   const tensors = new Map<string, TorchTensorRef>();
   const skipped: string[] = [];
   const keys = [...dict.keys()].map(String);
-  const strippedPrefix = prefixes.find((p) => keys.length > 0 && keys.every((k) => k.startsWith(p))) ?? '';
+  // a prefix every key has is stripped; else, when some keys carry one (a Lightning module
+  // holding the network plus other sub-modules, e.g. "model." and "ema_model."), only those are taken
+  let strippedPrefix = prefixes.find((p) => keys.length > 0 && keys.every((k) => k.startsWith(p))) ?? '';
+  let only = false;
+  if (!strippedPrefix) {
+    const p = prefixes.find((q) => keys.some((k) => k.startsWith(q)));
+    if (p && !keys.some((k) => k.startsWith('fc_layer.'))) { strippedPrefix = p; only = true; }
+  }
   for (const [k, v] of dict) {
-    const name = String(k).slice(strippedPrefix.length);
+    const key = String(k);
+    if (only && !key.startsWith(strippedPrefix)) { skipped.push(key); continue; }
+    const name = key.slice(strippedPrefix.length);
     if (v instanceof TorchTensorRef) tensors.set(name, v);
-    else skipped.push(String(k));
+    else skipped.push(key);
   }
   return { tensors, foundAt, strippedPrefix, skipped, info };
 }
