@@ -1,10 +1,120 @@
-// `eflip bench train` — placeholder until its issue lands.
+// `eflip bench train`: training clips/s and peak RSS of one optimizer step (forward, NLL,
+// backward, AdamW) for a variant at batch 8 on random clips — eflip (TypeScript over libtorch)
+// next to the same step in python3-torch, measured in the same run, fp32 and bf16 autocast.
+// Each measurement runs in its own process so peak RSS is per configuration.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseOrHelp, type CommandDef } from '../args.js';
 
-export const def: CommandDef = { name: 'bench train', usage: 'bench train [--json]', description: 'Not implemented yet.', options: { json: { type: 'boolean', help: 'print JSON' } } };
+export const def: CommandDef = {
+  name: 'bench train',
+  usage: 'bench train [--json] [--variant T] [--batch 8] [--steps 3]',
+  description: 'Training clips/s and peak RSS vs python3-torch on the same machine in the same run (ratio = eflip / PyTorch clips/s), fp32 and bf16 autocast.',
+  options: {
+    json: { type: 'boolean', help: 'print one JSON object' },
+    variant: { type: 'string', default: 'T', help: 'model variant' },
+    classes: { type: 'int', default: 500, help: 'output classes' },
+    batch: { type: 'int', default: 8, help: 'clips per step' },
+    frames: { type: 'int', default: 29, help: 'frames per clip' },
+    size: { type: 'int', default: 88, help: 'input side' },
+    steps: { type: 'int', default: 3, help: 'timed steps' },
+    warmup: { type: 'int', default: 1, help: 'untimed steps first' },
+    threads: { type: 'int', help: 'intra-op threads for both sides (default: libtorch default)' },
+    'no-bf16': { type: 'boolean', help: 'skip the bf16 autocast measurements' },
+    inner: { type: 'string', help: '(internal) run one eflip measurement: fp32|bf16' },
+  },
+};
+
+interface Measure {
+  clips_per_s: number;
+  step_ms: number;
+  peak_rss_mb: number;
+  losses: number[];
+  threads: number;
+}
+
+async function inner(o: Record<string, any>): Promise<void> {
+  const { randn, randint, setNumThreads, getNumThreads, autocast, F, tidy, manualSeed } = await import('../../engine/index.js');
+  const { modelConfig } = await import('../../model/config.js');
+  const { LipReaderNet } = await import('../../model/lipreader.js');
+  const { AdamW } = await import('../../train/adamw.js');
+  if (o.threads) setNumThreads(o.threads);
+  manualSeed(0);
+  const net = new LipReaderNet(modelConfig({ variant: o.variant, classes: o.classes }));
+  net.train(true);
+  const opt = new AdamW([...net.namedParameters()].map(([name, param]) => ({ name, param })), { lr: 1e-4, betas: [0.9, 0.98], eps: 1e-8, weightDecay: 5e-4, noDecayNormBias: false });
+  const x = randn([o.batch, 1, o.frames, o.size, o.size]);
+  const y = randint(0, o.classes, [o.batch]);
+  const bf16 = o.inner === 'bf16';
+  const step = () => tidy(() => {
+    const fwd = () => net.forward(x);
+    const out = (bf16 ? autocast(fwd, { dtype: 'bfloat16' }) : fwd()).float();
+    const loss = F.nllLoss(out, y);
+    loss.backward();
+    opt.step(1e-4);
+    opt.zeroGrad();
+    return loss.item();
+  });
+  for (let i = 0; i < o.warmup; i++) step();
+  const losses: number[] = [];
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < o.steps; i++) losses.push(step());
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  const m: Measure = { clips_per_s: (o.batch * o.steps) / dt, step_ms: (1000 * dt) / o.steps, peak_rss_mb: process.resourceUsage().maxRSS / 1024, losses, threads: getNumThreads() };
+  console.log(JSON.stringify(m));
+}
+
+function lastJson(text: string): any {
+  const line = text.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) throw new Error(`no JSON result in output:\n${text.slice(-2000)}`);
+  return JSON.parse(line);
+}
 
 export default async function main(argv: string[]): Promise<number> {
-  if (!parseOrHelp(def, argv)) return 0;
-  console.error('eflip bench train: not implemented yet');
-  return 1;
+  const p = parseOrHelp(def, argv);
+  if (!p) return 0;
+  const o = p.opts;
+  if (o.inner) {
+    await inner(o);
+    return 0;
+  }
+  const bin = fileURLToPath(new URL('../../../../bin/eflip.js', import.meta.url));
+  const py = fileURLToPath(new URL('../../../../src/train/torch_ref/train_step.py', import.meta.url));
+  const common = ['--variant', o.variant, '--classes', String(o.classes), '--batch', String(o.batch), '--frames', String(o.frames), '--size', String(o.size), '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.threads ? ['--threads', String(o.threads)] : [])];
+  const modes = o['no-bf16'] ? ['fp32'] : ['fp32', 'bf16'];
+  const results: Record<string, unknown> = {};
+  for (const mode of modes) {
+    const log = (s: string) => { if (!o.json) console.error(s); };
+    log(`[${mode}] eflip ...`);
+    const e = spawnSync(process.execPath, [bin, 'bench', 'train', ...common, '--inner', mode], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (e.status !== 0) {
+      const msg = e.stderr.trim().split('\n').slice(-3).join(' | ');
+      if (mode === 'fp32') throw new Error(`eflip fp32 measurement failed: ${msg}`);
+      results[mode] = { error: `eflip ${mode} failed: ${msg}` };
+      log(`[${mode}] eflip failed: ${msg}`);
+      continue;
+    }
+    const ours: Measure = lastJson(e.stdout);
+    log(`[${mode}] python3-torch ...`);
+    const t = spawnSync('/usr/bin/python3', [py, ...common, ...(mode === 'bf16' ? ['--bf16'] : [])], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const torch: Measure | null = t.status === 0 ? lastJson(t.stdout) : null;
+    results[mode] = {
+      eflip: ours,
+      pytorch: torch ?? { error: t.stderr.slice(-500) },
+      ratio: torch ? ours.clips_per_s / torch.clips_per_s : null,
+      rss_ratio: torch ? ours.peak_rss_mb / torch.peak_rss_mb : null,
+    };
+  }
+  const out = { variant: o.variant, classes: o.classes, batch: o.batch, input: [1, o.frames, o.size, o.size], steps: o.steps, ...results };
+  if (o.json) console.log(JSON.stringify(out, null, 2));
+  else {
+    console.log(`bench train: variant ${o.variant}, batch ${o.batch}, ${o.frames}×${o.size}×${o.size}, ${o.steps} timed steps`);
+    for (const mode of modes) {
+      const r = results[mode] as any;
+      if (r.error) { console.log(`  ${mode}: ${r.error}`); continue; }
+      const pt = r.pytorch.clips_per_s ? `${r.pytorch.clips_per_s.toFixed(2)} clips/s, ${r.pytorch.peak_rss_mb.toFixed(0)} MB` : 'failed';
+      console.log(`  ${mode}: eflip ${r.eflip.clips_per_s.toFixed(2)} clips/s, ${r.eflip.peak_rss_mb.toFixed(0)} MB | pytorch ${pt} | ratio ${r.ratio?.toFixed(3) ?? 'n/a'}`);
+    }
+  }
+  return 0;
 }
