@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeVideo, encodeVideo, probeVideo } from '../src/data/video.js';
-import { roiFromVideo, roiFromFrames, annotateVideo, RoiError, FaceDetector, composeVideo, photoToFrame, type Motion, type FrameStack, type Frame } from '../src/roi/index.js';
+import { roiFromVideo, roiFromFrames, annotateVideo, RoiError, FaceDetector, faceModels, composeVideo, photoToFrame, type Motion, type FrameStack, type Frame } from '../src/roi/index.js';
 import { applyAffine, invertAffine, type Point } from '../src/roi/geometry.js';
 import { mouthCenter } from '../src/roi/landmarks.js';
 import { warpAffine, frameAt, toGray } from '../src/roi/image.js';
@@ -99,7 +99,10 @@ test('several faces: the large central one is tracked and the count reported', a
   const big = composeVideo(photo, Array.from({ length: 6 }, (_, t) => ({ dx: t })), { width: W, height: H, anchor: MOUTH_IN_PHOTO, zoom: 2, at: [140, 150] });
   const small = composeVideo(photo, [{}], { width: 90, height: 90, anchor: [242, 105], zoom: 1.3 });
   for (let t = 0; t < 6; t++) for (let y = 0; y < 90; y++) big.data.set(small.data.subarray(y * 270, (y + 1) * 270), ((t * H + y + 5) * W + 225) * 3);
+  const { api } = await faceModels();
+  const tensorsBefore = api.tf.memory().numTensors;
   const r = await roiFromFrames(big, { faceDetector: detector, every: 3 }, 'two-faces');
+  assert.equal(api.tf.memory().numTensors, tensorsBefore, 'no tfjs tensors leaked');
   assert.ok(r.info.maxFaces >= 2, `faces seen: ${r.info.maxFaces}`);
   for (let t = 0; t < 6; t++) {
     const m = mouthCenter(r.info.landmarks[t]);
