@@ -52,6 +52,7 @@ export const SCHEMA: Section = {
     std: { kind: 'number', default: 0.165, min: 1e-6, help: 'normalisation std' },
     workers: { kind: 'int', default: 2, min: 0, help: 'loader worker threads' },
     word_boundary: { kind: 'boolean', default: false, help: 'extra input channel marking the word (from Duration)' },
+    shuffle_train_labels: { kind: 'int', default: null, nullable: true, help: 'control experiment: permute the training labels with this seed (a model must then stay at chance)' },
     augment: {
       random_crop: { kind: 'boolean', default: true, help: 'random size×size crop of the ROI (centre crop when off)' },
       hflip: { kind: 'number', default: 0.5, min: 0, max: 1, help: 'horizontal flip probability' },
@@ -167,6 +168,7 @@ export interface TrainConfig {
     std: number;
     workers: number;
     word_boundary: boolean;
+    shuffle_train_labels: number | null;
     augment: { random_crop: boolean; hflip: number; time_mask_s: number; temporal_crop: boolean; mixup_alpha: number };
   };
   optim: { lr: number; betas: [number, number]; eps: number; weight_decay: number; no_decay_norm_bias: boolean };

@@ -35,6 +35,8 @@ export interface SourceOptions {
   dropLast: boolean;
   /** labels permuted by this seed (the shuffled-label control of the learning check) */
   shuffleLabelsSeed?: number | null;
+  /** add a second channel: 1 on frames inside the word (from the .txt Duration, word centred), else 0 */
+  wordBoundary?: boolean;
 }
 
 /** Box-filter resample of a square grey clip from side a to side b (b ≤ a). */
@@ -128,20 +130,33 @@ export class MemoryClipSource implements BatchSource {
     }
   }
 
+  /** Word-boundary plane: 1 on the frames of the (centred) word, 0 elsewhere; all 1 without a duration. */
+  fillBoundary(out: Float32Array, off: number, clip: MemClip): void {
+    const { size, frames } = this.o;
+    const half = clip.duration !== undefined ? (clip.duration * 25) / 2 : Infinity;
+    const centre = (frames - 1) / 2;
+    for (let t = 0; t < frames; t++) {
+      const v = Math.abs(t - centre) <= half + 0.5 ? 1 : 0;
+      out.fill(v, off + t * size * size, off + (t + 1) * size * size);
+    }
+  }
+
   async *batches(epoch: number, skip: number): AsyncIterable<TrainBatch> {
     const order = this.order(epoch);
     const { batchSize, size, frames } = this.o;
+    const C = this.o.wordBoundary ? 2 : 1;
     for (let b = skip; b < this.batchesPerEpoch; b++) {
       const ids = order.slice(b * batchSize, (b + 1) * batchSize);
-      const per = frames * size * size;
-      const x = new Float32Array(ids.length * per);
+      const plane = frames * size * size;
+      const x = new Float32Array(ids.length * C * plane);
       const y = new Array<number>(ids.length);
       ids.forEach((id, j) => {
-        this.fill(x, j * per, this.items[id], epoch, id);
+        this.fill(x, j * C * plane, this.items[id], epoch, id);
+        if (C === 2) this.fillBoundary(x, j * C * plane + plane, this.items[id]);
         y[j] = this.labels[id];
       });
-      // (B, 1, T, H, W)
-      yield { x: fromTypedArray(x, [ids.length, 1, frames, size, size]), y };
+      // (B, C, T, H, W)
+      yield { x: fromTypedArray(x, [ids.length, C, frames, size, size]), y };
       // let the event loop breathe (SIGINT, progress)
       await new Promise((r) => setImmediate(r));
     }

@@ -49,7 +49,7 @@ export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
   if (!clips.length) throw new Error(`no ${o.split} clips of the checkpoint's words under ${o.data}`);
   const src = new MemoryClipSource(clips, {
     batchSize: o.batchSize ?? cfg.train.eval_batch_size ?? cfg.train.batch_size, shuffle: false, seed: 0, size: cfg.data.size, frames: cfg.data.frames,
-    mean: cfg.data.mean, std: cfg.data.std, augment: null, dropLast: false,
+    mean: cfg.data.mean, std: cfg.data.std, augment: null, dropLast: false, wordBoundary: m.modelConfig.inChannels === 2,
   });
   const metrics = await evaluateSource((x) => m.model.forward(x), src, m.labels, { limit: o.limit, label: o.split, stream: o.stream, quiet: o.quiet });
   m.model.dispose();

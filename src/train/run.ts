@@ -22,8 +22,6 @@ export interface RunOptions {
   overrides?: string[];
   log?: (msg: string) => void;
   stream?: NodeJS.WriteStream;
-  /** control experiment: permute training labels with this seed (learning check) */
-  shuffleTrainLabels?: number;
 }
 
 export interface RunResult extends FitResult {
@@ -76,19 +74,20 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   writeFileAtomic(join(runDir, 'config.yaml'), configToYaml(cfg));
 
   // ---- data
+  if (cfg.model.in_channels !== 1) throw new Error(`model.in_channels=${cfg.model.in_channels}: the LRW-tree loader feeds grey clips (in_channels=1); colour training is not supported yet`);
   log(`loading data from ${cfg.data.root} ...`);
   const data = await loadLrwSplits(cfg, cfg.train.test_at_end ? ['train', 'val', 'test'] : ['train', 'val'], resume ? resume.labels : null, log);
   const labels = data.labels;
   log(`${labels.length} words; clips: train ${data.clips.train.length}, val ${data.clips.val.length}, test ${data.clips.test.length}`);
   if (!data.clips.train.length) throw new Error(`no training clips under ${cfg.data.root}`);
   const base: Omit<SourceOptions, 'batchSize' | 'shuffle' | 'augment' | 'dropLast'> = {
-    seed: cfg.seed, size: cfg.data.size, frames: cfg.data.frames, mean: cfg.data.mean, std: cfg.data.std,
+    seed: cfg.seed, size: cfg.data.size, frames: cfg.data.frames, mean: cfg.data.mean, std: cfg.data.std, wordBoundary: cfg.data.word_boundary,
   };
   const a = cfg.data.augment;
   const train = new MemoryClipSource(data.clips.train, {
     ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: data.clips.train.length >= cfg.train.batch_size * 2,
     augment: { randomCrop: a.random_crop, hflip: a.hflip, timeMaskFrames: Math.round(a.time_mask_s * 25) },
-    shuffleLabelsSeed: opts.shuffleTrainLabels ?? null,
+    shuffleLabelsSeed: cfg.data.shuffle_train_labels,
   });
   const evalOpts = { ...base, batchSize: cfg.train.eval_batch_size ?? cfg.train.batch_size, shuffle: false, dropLast: false, augment: null };
   const val = data.clips.val.length ? new MemoryClipSource(data.clips.val, evalOpts) : undefined;
