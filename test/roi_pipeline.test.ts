@@ -85,6 +85,17 @@ test('mouth track follows known shifts, scales and rotations; gaps are interpola
   assert.deepEqual(again.info.landmarks, info.landmarks);
 });
 
+test('tracking holds a face tilted beyond the detectors\' range (to -33°)', async () => {
+  const motions: Motion[] = Array.from({ length: 12 }, (_, t) => ({ degrees: -3 * t }));
+  const r = await roiFromFrames(composeVideo(photo, motions, COMPOSE), { faceDetector: detector, every: 5 }, 'tilting');
+  assert.deepEqual(r.info.filled, [], `sources ${r.info.sources.join(',')}`);
+  const m0 = applyAffine(invertAffine(photoToFrame(motions[0], COMPOSE)), mouthCenter(r.info.raw[0]!));
+  for (let t = 0; t < 12; t++) {
+    const e = dist(mouthCenter(r.info.raw[t]!), applyAffine(photoToFrame(motions[t], COMPOSE), m0));
+    assert.ok(e < 2.5, `frame ${t} (${motions[t].degrees}°): mouth error ${e.toFixed(2)} px`);
+  }
+});
+
 test('face leaving the frame: edge error by default, padded ends when allowed', async () => {
   const v = composeVideo(photo, Array.from({ length: 12 }, (_, t) => ({ dx: 14 * t })), { width: 256, height: 256, anchor: MOUTH_IN_PHOTO, zoom: 2.2 });
   await assert.rejects(roiFromFrames(v, { faceDetector: detector, every: 4 }, 'leaving'), (e: unknown) => e instanceof RoiError && e.kind === 'edge' && /too close to the frame edge/.test(e.message));

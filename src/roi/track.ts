@@ -1,7 +1,8 @@
 // Main-face tracking over a video: full detection every `every` frames (and whenever the face
 // is lost), landmark tracking in between — the landmark net re-run on a crop window predicted
 // from the previous frame's landmarks (rotation-compensated), verified by a cheap detector
-// pass on that crop. The main face is the largest / most central one at the first detection,
+// pass on that crop (also when a scheduled detection misses a face that tracking still
+// holds, e.g. tilted beyond the detectors' ±25°). The main face is the largest / most central one at the first detection,
 // then the one overlapping the tracked face most. When a face is found after frames without
 // one, those frames are tracked backwards from it.
 import { type FaceBox, type CropWindow, FaceDetector } from './detector.js';
@@ -140,6 +141,9 @@ export async function trackMainFace(video: FrameStack, det: FaceDetector, o: Tra
       for (let u = t - 1; u > lastGood && !obs[u].landmarks; u--) {
         if (!(await trackStep(u, obs[u + 1].landmarks!))) break;
       }
+      lastGood = t;
+    } else if (prev && cal && (await trackStep(t, prev))) {
+      // the detector missed a face we are tracking (e.g. tilted beyond its range): keep tracking
       lastGood = t;
     } else {
       obs[t] = { landmarks: null, box: null, source: 'none', faces: 0 };
