@@ -92,3 +92,30 @@ test('training checkpoint: EMA weights are exported, labels and pre-processing t
     cleanup();
   }
 });
+
+test('a live LipReaderNet exports with its current weights (module tree checked against the emitter table)', async () => {
+  const { createModel } = await import('../src/model/weights.js');
+  const { exportModule, checkModuleTree, UnsupportedModuleError } = await import('../src/io/onnx/export_module.js');
+  const { fromTypedArray, noGrad, tidy } = await import('../src/engine/index.js');
+  const { Module } = await import('../src/nn/index.js');
+  const net = createModel({ ...TINY, frontendMaxPool: false } as never, { seed: 9 }).eval();
+  try {
+    assert.equal(checkModuleTree(net).get('TcnLayer'), 2);
+    const r = await OnnxLipReader.open(await nodePlatform('cpu'), bytesSource(exportModule(net, 'full', { labels: ['a', 'b', 'c', 'd', 'e', 'f'] }), 'live.onnx'));
+    const x = randn(2 * 6 * 88 * 88, 4);
+    const got = await r.predictBatch([0, 1].map((b) => ({ data: x.slice(b * 6 * 7744, (b + 1) * 6 * 7744), frames: 6, channels: 1, size: 88 })));
+    await r.dispose();
+    const want = tidy(() => noGrad(() => Float32Array.from(net.forward(fromTypedArray(x, [2, 1, 6, 88, 88])).dataView() as Float32Array)));
+    assert.ok(maxAbsDiff(Float32Array.from(got.flatMap((a) => [...a])), want) < 1e-3);
+    class Mystery extends Module {
+      forward<T>(t: T): T {
+        return t;
+      }
+    }
+    (net as any).registerModule('mystery', new Mystery());
+    assert.throws(() => exportModule(net), UnsupportedModuleError);
+    assert.throws(() => exportModule(net), /module 'mystery' of class Mystery has no ONNX emitter/);
+  } finally {
+    net.dispose();
+  }
+});
