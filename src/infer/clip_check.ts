@@ -16,15 +16,21 @@ export function checkClip(clip: Clip, channels: number, size: number, what = 'cl
   }
 }
 
-/** Groups clip indices by frame count so each group runs as one (B, C, T, H, W) batch. */
-export function groupByLength(clips: Clip[]): number[][] {
+/** Largest batch run at once (bounds memory for long lists of clips). */
+export const MAX_BATCH = 16;
+
+/** Groups clip indices by frame count (at most `max` per group) so each group runs as one
+ *  (B, C, T, H, W) batch. */
+export function groupByLength(clips: Clip[], max = MAX_BATCH): number[][] {
   const groups = new Map<number, number[]>();
   clips.forEach((c, i) => {
     const g = groups.get(c.frames) ?? [];
     g.push(i);
     groups.set(c.frames, g);
   });
-  return [...groups.values()];
+  const out: number[][] = [];
+  for (const g of groups.values()) for (let i = 0; i < g.length; i += max) out.push(g.slice(i, i + max));
+  return out;
 }
 
 /** Stack same-length clips into one (B, C, T, H, W) buffer. */

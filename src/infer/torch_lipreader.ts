@@ -4,7 +4,7 @@ import { DEFAULT_PREPROCESSING, type Preprocessing } from '../io/onnx/preprocess
 import { cuda, fromTypedArray, noGrad, setNumThreads, tidy, type Tensor } from '../engine/index.js';
 import { loadModel } from '../model/weights.js';
 import type { LipReaderNet } from '../model/lipreader.js';
-import { checkClip, groupByLength, stackClips } from './clip_check.js';
+import { checkClip, groupByLength, MAX_BATCH, stackClips } from './clip_check.js';
 import type { FeatureRunner } from './feature_runner.js';
 import type { LoadOptions } from './load_node.js';
 import { topK } from './topk.js';
@@ -73,7 +73,7 @@ export class TorchLipReader implements LipReader, FeatureRunner {
     clips.forEach((c, i) => checkClip(c, this.channels, this.preprocessing.size, clips.length > 1 ? `clip ${i}` : 'clip'));
     const out: Float32Array[] = new Array(clips.length);
     const K = this.labels.length;
-    for (const group of groupByLength(clips)) {
+    for (const group of groupByLength(clips, MAX_BATCH)) {
       const batch = group.map((i) => clips[i]);
       const { frames, channels, size } = batch[0];
       const y = this.run(stackClips(batch), [batch.length, channels, frames, size, size], (x) => this.net.forward(x));
