@@ -142,10 +142,21 @@ export function mixupBatch(x: Float32Array, B: number, per: number, labels: Int3
   const perm = Int32Array.from({ length: B }, (_, i) => i);
   rng.shuffle(perm);
   const lam = rng.beta(a.mixup.alpha, a.mixup.alpha);
-  const src = x.slice(0, B * per);
-  for (let i = 0; i < B; i++) {
-    const o = i * per, p = perm[i] * per;
-    for (let k = 0; k < per; k++) x[o + k] = lam * src[o + k] + (1 - lam) * src[p + k];
+  // walk the permutation's cycles so only one sample needs a copy per cycle
+  const done = new Uint8Array(B);
+  const saved = new Float32Array(per);
+  const blend = (o: number, src: Float32Array, so: number) => { for (let k = 0; k < per; k++) x[o + k] = lam * x[o + k] + (1 - lam) * src[so + k]; };
+  for (let i0 = 0; i0 < B; i0++) {
+    if (done[i0]) continue;
+    saved.set(x.subarray(i0 * per, (i0 + 1) * per));
+    let i = i0;
+    while (!done[i]) {
+      done[i] = 1;
+      const j = perm[i];
+      if (j === i0) blend(i * per, saved, 0);
+      else blend(i * per, x, j * per);
+      i = j;
+    }
   }
   return { labelsB: Int32Array.from(perm, (j) => labels[j]), lambda: new Float32Array(B).fill(lam) };
 }
