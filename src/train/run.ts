@@ -13,7 +13,8 @@ import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
 import { modelConfigFor } from './model_config.js';
 import { asTrainable, createModel, loadPretrained } from './model_io.js';
 import { writeRunReport } from './report.js';
-import { Trainer, type FitResult } from './trainer.js';
+import { Trainer, type BatchSource, type FitResult } from './trainer.js';
+import { openShardSource } from './loader_source.js';
 
 export interface RunOptions {
   /** YAML config file */
@@ -73,25 +74,49 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   log('resolved config:\n' + configToYaml(cfg).replace(/^/gm, '  '));
   writeFileAtomic(join(runDir, 'config.yaml'), configToYaml(cfg));
 
-  // ---- data
-  if (cfg.model.in_channels !== 1) throw new Error(`model.in_channels=${cfg.model.in_channels}: the LRW-tree loader feeds grey clips (in_channels=1); colour training is not supported yet`);
-  log(`loading data from ${cfg.data.root} ...`);
-  const data = await loadLrwSplits(cfg, cfg.train.test_at_end ? ['train', 'val', 'test'] : ['train', 'val'], resume ? resume.labels : null, log);
-  const labels = data.labels;
-  log(`${labels.length} words; clips: train ${data.clips.train.length}, val ${data.clips.val.length}, test ${data.clips.test.length}`);
-  if (!data.clips.train.length) throw new Error(`no training clips under ${cfg.data.root}`);
-  const base: Omit<SourceOptions, 'batchSize' | 'shuffle' | 'augment' | 'dropLast'> = {
-    seed: cfg.seed, size: cfg.data.size, frames: cfg.data.frames, mean: cfg.data.mean, std: cfg.data.std, wordBoundary: cfg.data.word_boundary,
-  };
-  const a = cfg.data.augment;
-  const train = new MemoryClipSource(data.clips.train, {
-    ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: data.clips.train.length >= cfg.train.batch_size * 2,
-    augment: { randomCrop: a.random_crop, hflip: a.hflip, timeMaskFrames: Math.round(a.time_mask_s * 25) },
-    shuffleLabelsSeed: cfg.data.shuffle_train_labels,
-  });
-  const evalOpts = { ...base, batchSize: cfg.train.eval_batch_size ?? cfg.train.batch_size, shuffle: false, dropLast: false, augment: null };
-  const val = data.clips.val.length ? new MemoryClipSource(data.clips.val, evalOpts) : undefined;
-  const test = data.clips.test.length ? new MemoryClipSource(data.clips.test, evalOpts) : undefined;
+  // ---- data: prepared shards through the src/data loader, or an LRW-layout tree decoded into memory
+  if (cfg.model.in_channels !== 1) throw new Error(`model.in_channels=${cfg.model.in_channels}: the loaders feed grey clips (in_channels=1); colour training is not supported yet`);
+  let labels: string[];
+  let train: BatchSource, val: BatchSource | undefined, test: BatchSource | undefined;
+  const closers: (() => Promise<void>)[] = [];
+  if (cfg.data.shards) {
+    log(`loading prepared shards from ${cfg.data.shards} ...`);
+    const tr = await openShardSource(cfg, 'train', true);
+    closers.push(() => tr.close());
+    labels = tr.labels;
+    if (resume && resume.labels.join('\n') !== labels.join('\n')) throw new Error(`the checkpoint's ${resume.labels.length} labels differ from ${cfg.data.shards}/labels.txt (${labels.length})`);
+    if (cfg.data.words !== null || cfg.data.words_list) log('note: data.words/words_list are ignored with data.shards (the words were chosen at prepare time)');
+    train = tr;
+    for (const split of ['val', 'test'] as const) {
+      if (split === 'test' && !cfg.train.test_at_end) continue;
+      try {
+        const s = await openShardSource(cfg, split, false);
+        closers.push(() => s.close());
+        if (split === 'val') val = s; else test = s;
+      } catch (e) {
+        log(`no ${split} split: ${(e as Error).message}`);
+      }
+    }
+    log(`${labels.length} words; clips: train ${train.clips}, val ${val?.clips ?? 0}, test ${test?.clips ?? 0}`);
+  } else {
+    log(`loading data from ${cfg.data.root} ...`);
+    const data = await loadLrwSplits(cfg, cfg.train.test_at_end ? ['train', 'val', 'test'] : ['train', 'val'], resume ? resume.labels : null, log);
+    labels = data.labels;
+    log(`${labels.length} words; clips: train ${data.clips.train.length}, val ${data.clips.val.length}, test ${data.clips.test.length}`);
+    if (!data.clips.train.length) throw new Error(`no training clips under ${cfg.data.root}`);
+    const base: Omit<SourceOptions, 'batchSize' | 'shuffle' | 'augment' | 'dropLast'> = {
+      seed: cfg.seed, size: cfg.data.size, frames: cfg.data.frames, mean: cfg.data.mean, std: cfg.data.std, wordBoundary: cfg.data.word_boundary,
+    };
+    const a = cfg.data.augment;
+    train = new MemoryClipSource(data.clips.train, {
+      ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: data.clips.train.length >= cfg.train.batch_size * 2,
+      augment: { randomCrop: a.random_crop, hflip: a.hflip, timeMaskFrames: Math.round(a.time_mask_s * 25) },
+      shuffleLabelsSeed: cfg.data.shuffle_train_labels,
+    });
+    const evalOpts = { ...base, batchSize: cfg.train.eval_batch_size ?? cfg.train.batch_size, shuffle: false, dropLast: false, augment: null };
+    val = data.clips.val.length ? new MemoryClipSource(data.clips.val, evalOpts) : undefined;
+    test = data.clips.test.length ? new MemoryClipSource(data.clips.test, evalOpts) : undefined;
+  }
 
   // ---- model
   const modelConfig = modelConfigFor(cfg, labels.length);
@@ -114,11 +139,18 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     config: cfg, labels, model: asTrainable(net), modelConfig: modelConfig as unknown as Record<string, unknown>,
     preprocessing: { crop: cfg.data.crop, size: cfg.data.size, mean: cfg.data.mean, std: cfg.data.std },
     train, val, test, runDir, checkpointDir: ckptDir, callbacks, log, stream: opts.stream,
-    onBatch: a.mixup_alpha > 0 ? mixupHook(a.mixup_alpha, cfg.seed) : undefined,
+    // the shard loader mixes batches itself; the in-memory source through this hook
+    onBatch: !cfg.data.shards && cfg.data.augment.mixup_alpha > 0 ? mixupHook(cfg.data.augment.mixup_alpha, cfg.seed) : undefined,
   });
   if (resume) trainer.restore(resume);
 
-  const fit = await trainer.fit();
+  let fit: FitResult;
+  try {
+    fit = await trainer.fit();
+  } catch (e) {
+    for (const c of closers) await c().catch(() => {});
+    throw e;
+  }
   log(`training finished: ${fit.stopReason} after ${fit.steps} steps (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
   // ---- test with the best checkpoint (EMA weights)
@@ -141,6 +173,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     runDir, title: `eflip run ${basename(runDir)}`, configYaml: configToYaml(cfg),
     best: shown && bestPath ? { name: `${basename(bestPath)} on ${testMetrics ? 'test' : 'val'}`, metrics: shown } : undefined,
   });
+  for (const c of closers) await c().catch(() => {});
   log(`report: ${report}`);
   return { ...fit, runDir, config: cfg, labels, bestCheckpoint: bestPath, test: testMetrics, val: valMetrics, report, seconds: (Date.now() - t0) / 1000 };
 }

@@ -33,9 +33,9 @@ export interface TrainableModel {
 export interface TrainBatch {
   x: Tensor;
   y: ArrayLike<number>;
-  /** mixup partner labels and weight: loss = λ·L(y) + (1−λ)·L(y2) */
+  /** mixup partner labels and weight (one λ, or one per sample): loss = λ·L(y) + (1−λ)·L(y2) */
   y2?: ArrayLike<number>;
-  lam?: number;
+  lam?: number | ArrayLike<number>;
 }
 
 /** A deterministic batch stream: the same (epoch, skip) gives the same batches. */
@@ -220,9 +220,12 @@ export class Trainer implements TrainerHandle {
     const ls = this.opts.config.train.label_smoothing;
     const target = (y: ArrayLike<number>) => fromTypedArray(BigInt64Array.from(Array.from(y, (v) => BigInt(v))), [y.length]);
     // cross_entropy on log-probs = NLL (log_softmax is idempotent on log-probs) and supports smoothing
-    const ce = (y: ArrayLike<number>) => F.crossEntropy(logp, target(y), { labelSmoothing: ls });
-    if (b.y2 && b.lam !== undefined && b.lam < 1) return ce(b.y).mul(b.lam).add(ce(b.y2).mul(1 - b.lam));
-    return ce(b.y);
+    const ce = (y: ArrayLike<number>, reduction: 'mean' | 'none' = 'mean') => F.crossEntropy(logp, target(y), { labelSmoothing: ls, reduction });
+    if (!b.y2 || b.lam === undefined) return ce(b.y);
+    if (typeof b.lam === 'number') return ce(b.y).mul(b.lam).add(ce(b.y2).mul(1 - b.lam));
+    // per-sample λ: mean over the batch of λᵢ·Lᵢ(y) + (1−λᵢ)·Lᵢ(y2)
+    const lam = fromTypedArray(Float32Array.from(b.lam), [b.y.length]);
+    return ce(b.y, 'none').mul(lam).add(ce(b.y2, 'none').mul(lam.rsub(1))).mean();
   }
 
   private clipGradients(maxNorm: number): number {
