@@ -140,6 +140,12 @@ test('torch checkpoint: a pickle that would call os.system runs nothing and impo
   assert.equal(existsSync(marker), false, 'os.system was not run');
 });
 
+test('torch checkpoint: the legacy non-zip format written by torch.save is rejected with a way out', { skip: noTorch }, () => {
+  const p = join(dir, 'legacy.pt');
+  py('io_fixtures.py', ['legacy', '--out', p]);
+  assert.throws(() => readTorchCheckpoint(p), /legacy \(pre-1\.6, non-zip\) torch\.save format is not supported; re-save/);
+});
+
 test('unpickler: hand-written protocol-0 GLOBAL/REDUCE stays inert; bad opcodes and truncation fail clearly', () => {
   const evil = Buffer.from("cos\nsystem\n(S'touch /tmp/x'\ntR.", 'latin1');
   const v = unpickle(evil);

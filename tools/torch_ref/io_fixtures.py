@@ -6,6 +6,7 @@
                                                  Lightning-style: state_dict keys prefixed 'model.',
                                                  hyper_parameters (non-tensor objects), epoch, optimizer state
   io_fixtures.py evil --out F.pt --marker PATH   a checkpoint whose unpickling would call os.system('touch PATH')
+  io_fixtures.py legacy --out F.pt               the pre-1.6 (non-zip) torch.save format
 """
 import argparse
 import json
@@ -79,13 +80,17 @@ def lightning(weights, out):
     torch.save(ckpt, out)
 
 
+def legacy(out):
+    torch.save({'w': torch.ones(2)}, out, _use_new_zipfile_serialization=False)
+
+
 def evil(out, marker):
     torch.save({'state_dict': {'x': Evil(marker)}, 'epoch': Evil(marker)}, out)
 
 
 def main(argv):
     ap = argparse.ArgumentParser()
-    ap.add_argument('cmd', choices=['misc', 'lightning', 'evil'])
+    ap.add_argument('cmd', choices=['misc', 'lightning', 'evil', 'legacy'])
     ap.add_argument('--out', required=True)
     ap.add_argument('--weights')
     ap.add_argument('--marker')
@@ -94,6 +99,8 @@ def main(argv):
         misc(a.out)
     elif a.cmd == 'lightning':
         lightning(a.weights, a.out)
+    elif a.cmd == 'legacy':
+        legacy(a.out)
     else:
         evil(a.out, a.marker)
     return 0
