@@ -8,7 +8,7 @@ import { ModelLoadError } from './types.js';
 
 export * from './types.js';
 export { OnnxLipReader } from './onnx_lipreader.js';
-export { StreamingLipReader, streamClip, timelineSegments, type StreamOptions, type StreamStep, type TimelineEntry, type TimelineSegment } from './streaming.js';
+export { StreamingLipReader, streamClip, timelineSegments, appendTimeline, type StreamOptions, type StreamStep, type TimelineEntry, type TimelineSegment } from './streaming.js';
 export { cropForModel, normalise, prepareFrames, resizeFrames, MODEL_FPS } from './preprocess.js';
 export { topK } from './topk.js';
 export { webPlatform, type WebPlatformOptions } from './ort_web.js';

@@ -6,9 +6,9 @@
 //   console.log(reader.topK(await reader.predictClip(clip), 5));
 export * from './types.js';
 export { loadLipReader, loadOnnxLipReader, onnxSourceFor, type LoadOptions } from './load_node.js';
-export { loadClip } from './load_clip.js';
+export { loadClip, readModelFrames, filterChain } from './frame_reader.js';
 export { OnnxLipReader } from './onnx_lipreader.js';
-export { StreamingLipReader, streamClip, timelineSegments, type StreamOptions, type StreamStep, type TimelineEntry, type TimelineSegment } from './streaming.js';
+export { StreamingLipReader, streamClip, timelineSegments, appendTimeline, type StreamOptions, type StreamStep, type TimelineEntry, type TimelineSegment } from './streaming.js';
 export { cropForModel, normalise, prepareFrames, resizeFrames, MODEL_FPS } from './preprocess.js';
 export { topK } from './topk.js';
 export { nodePlatform, type NodeDevice } from './ort_node.js';

@@ -1,5 +1,5 @@
 // Shared pre-processing for every backend and for streaming: crop (the checkpoint's crop rule)
-// → normalise ((x/255 − mean)/std). Decoding lives in ./load_clip.ts (Node); this file has no
+// → normalise ((x/255 − mean)/std). Decoding lives in ./frame_reader.ts (Node); this file has no
 // Node imports so the browser build uses the same code. Accepts LRW clips
 // (256×256), mouth-ROI videos (96×96, e.g. from `eflip roi`), ready crops (88×88) and
 // arbitrary videos of any size, fps and length (scaled so the short side is 256, centred).

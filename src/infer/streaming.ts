@@ -149,6 +149,19 @@ export interface TimelineEntry {
   top: { label: string; probability: number }[];
 }
 
+/** Add a step to a timeline ('fast' mode reports frame 0 twice: the later one replaces it). */
+export function appendTimeline(timeline: TimelineEntry[], step: StreamStep): void {
+  if (timeline.length && timeline[timeline.length - 1].frame === step.frame) timeline.pop();
+  timeline.push({
+    frame: step.frame,
+    time: step.time,
+    windowStart: step.windowStart,
+    word: step.top[0].label,
+    probability: step.top[0].probability,
+    top: step.top.map((e) => ({ label: e.label, probability: e.probability })),
+  });
+}
+
 /** A whole clip through the streaming reader → one timeline entry per frame. */
 export async function streamClip(runner: FeatureRunner, clip: Clip, opts: StreamOptions & { onStep?: (s: StreamStep) => void } = {}): Promise<TimelineEntry[]> {
   const sr = new StreamingLipReader(runner, { fps: clip.fps, ...opts });
@@ -159,15 +172,7 @@ export async function streamClip(runner: FeatureRunner, clip: Clip, opts: Stream
     for (let c = 0; c < clip.channels; c++) f.set(clip.data.subarray((c * clip.frames + t) * per, (c * clip.frames + t + 1) * per), c * per);
     const step = await sr.push(f);
     opts.onStep?.(step);
-    if (out.length && out[out.length - 1].frame === step.frame) out.pop(); // 'fast' mode re-reports frame 0
-    out.push({
-      frame: step.frame,
-      time: step.time,
-      windowStart: step.windowStart,
-      word: step.top[0].label,
-      probability: step.top[0].probability,
-      top: step.top.map((e) => ({ label: e.label, probability: e.probability })),
-    });
+    appendTimeline(out, step);
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // videos of any length/fps/size, cropped the way the checkpoint was trained).
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 import { loadLipReader } from '../../infer/load_node.js';
-import { loadClip } from '../../infer/load_clip.js';
+import { loadClip } from '../../infer/frame_reader.js';
 import type { Clip, RuntimeName } from '../../infer/types.js';
 
 export const def: CommandDef = {

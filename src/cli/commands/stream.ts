@@ -2,8 +2,9 @@
 // distribution over the last N frames; per-frame front-end features are computed once).
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 import { loadLipReader } from '../../infer/load_node.js';
-import { loadClip } from '../../infer/load_clip.js';
-import { streamClip, timelineSegments } from '../../infer/streaming.js';
+import { readModelFrames } from '../../infer/frame_reader.js';
+import { MODEL_FPS } from '../../infer/preprocess.js';
+import { appendTimeline, StreamingLipReader, timelineSegments, type TimelineEntry } from '../../infer/streaming.js';
 
 export const def: CommandDef = {
   name: 'stream',
@@ -43,27 +44,29 @@ export default async function main(argv: string[]): Promise<number> {
   const reader = await loadLipReader(o.checkpoint, { runtime: o.runtime, device: o.device, threads: o.threads });
   try {
     const file = p.positionals[0];
-    const clip = await loadClip(file, reader.preprocessing);
-    const fps = clip.fps ?? 25;
+    const fps = MODEL_FPS;
     const tty = process.stderr.isTTY && !o.json;
-    const t0 = performance.now();
-    const timeline = await streamClip(reader, clip, {
-      window: o.window,
-      mode: o.mode,
-      fps,
-      topK: o.top,
-      onStep: (s) => {
-        if (tty && s.frame % 10 === 0) process.stderr.write(`\rframe ${s.frame + 1}/${clip.frames}`);
-      },
-    });
+    const sr = new StreamingLipReader(reader, { window: o.window, mode: o.mode, fps, topK: o.top });
+    const timeline: TimelineEntry[] = [];
+    let frames = 0;
+    let busy = 0;
+    for await (const frame of readModelFrames(file, reader.preprocessing)) {
+      frames++;
+      const t0 = performance.now();
+      const step = await sr.push(frame);
+      busy += performance.now() - t0;
+      appendTimeline(timeline, step);
+      if (tty && frames % 10 === 0) process.stderr.write(`\rframe ${frames}`);
+    }
     if (tty) process.stderr.write('\r\x1b[K');
-    const msPerFrame = (performance.now() - t0) / clip.frames;
+    if (!frames) throw new Error(`${file}: the video has no frames`);
+    const msPerFrame = busy / frames;
     const shown = timeline.filter((e) => e.probability >= o['min-prob']);
     const segments = timelineSegments(timeline, fps, o['min-prob']);
     if (o.json) {
-      console.log(JSON.stringify({ file, fps, frames: clip.frames, window: o.window, mode: o.mode, msPerFrame: +msPerFrame.toFixed(2), segments, timeline: shown }, null, 2));
+      console.log(JSON.stringify({ file, fps, frames, window: o.window, mode: o.mode, msPerFrame: +msPerFrame.toFixed(2), segments, timeline: shown }, null, 2));
     } else {
-      console.log(`${file}: ${clip.frames} frames at ${fps} fps, window ${o.window}, ${msPerFrame.toFixed(1)} ms/frame`);
+      console.log(`${file}: ${frames} frames at ${fps} fps, window ${o.window}, ${msPerFrame.toFixed(1)} ms/frame`);
       for (const s of segments) console.log(`  ${clock(s.start)} - ${clock(s.end)}  ${s.word.padEnd(16)} ${s.probability.toFixed(3)}`);
     }
   } finally {

@@ -1,0 +1,89 @@
+// Frames of a video file, decoded by ffmpeg one at a time (constant memory, any length): grey,
+// resampled to 25 fps, large frames scaled by ffmpeg so the short side is 256 (the LRW frame
+// scale), then the shared crop + normalise. Used by predict (collects) and stream (iterates).
+import { spawn } from 'node:child_process';
+import { checkInputFile, classifyFailure, FFMPEG, probeVideo, readHead, VideoError } from '../data/video.js';
+import { cropForModel, MODEL_FPS, normalise } from './preprocess.js';
+import { InferenceInputError, type Clip, type Preprocessing } from './types.js';
+
+const LRW_SIDE = 256;
+
+/** ffmpeg filter chain for the model: fps, optional short-side-256 scale, grey. */
+export function filterChain(width: number, height: number, pre: Preprocessing): string {
+  const f = [`fps=${MODEL_FPS}`];
+  const ready = width === height && width < 2 * pre.size; // a crop or mouth ROI: no scaling
+  if (!ready) f.push(`scale='if(lt(iw,ih),${LRW_SIDE},-2)':'if(lt(iw,ih),-2,${LRW_SIDE})':flags=bilinear`);
+  f.push('format=gray');
+  return f.join(',');
+}
+
+/** Incremental PGM (P5) stream splitter. */
+class PgmSplitter {
+  private buf: Buffer = Buffer.alloc(0);
+  push(chunk: Buffer): { data: Uint8Array; width: number; height: number }[] {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    const out: { data: Uint8Array; width: number; height: number }[] = [];
+    for (;;) {
+      const m = /^P5\s+(\d+)\s+(\d+)\s+255\s/.exec(this.buf.toString('latin1', 0, Math.min(this.buf.length, 40)));
+      if (!m) {
+        if (this.buf.length >= 40) throw new Error('decoder produced an unreadable frame stream');
+        return out;
+      }
+      const w = Number(m[1]), h = Number(m[2]);
+      const start = m[0].length;
+      if (this.buf.length < start + w * h) return out;
+      out.push({ data: new Uint8Array(this.buf.subarray(start, start + w * h)), width: w, height: h });
+      this.buf = this.buf.subarray(start + w * h);
+    }
+  }
+  get leftover(): number {
+    return this.buf.length;
+  }
+}
+
+/** Model-ready frames (1·S·S normalised) of a video, one at a time. */
+export async function* readModelFrames(file: string, pre: Preprocessing, opts: { maxFrames?: number } = {}): AsyncGenerator<Float32Array> {
+  await checkInputFile(file);
+  const info = await probeVideo(file);
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'error', '-threads', '1', '-i', file, '-map', '0:v:0', '-vf', filterChain(info.width, info.height, pre)];
+  if (opts.maxFrames) args.push('-frames:v', String(opts.maxFrames));
+  args.push('-f', 'image2pipe', '-c:v', 'pgm', 'pipe:1');
+  const child = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', (e) => reject(new VideoError('ffmpeg-missing', file, `cannot run '${FFMPEG}': ${e.message}`)));
+    child.on('close', (code) => resolve(code));
+  });
+  const split = new PgmSplitter();
+  let n = 0;
+  try {
+    for await (const chunk of child.stdout!) {
+      let frames;
+      try {
+        frames = split.push(chunk as Buffer);
+      } catch (e) {
+        throw new VideoError('corrupt', file, (e as Error).message);
+      }
+      for (const f of frames) {
+        n++;
+        yield normalise(cropForModel({ data: f.data, frames: 1, height: f.height, width: f.width, channels: 1 }, pre), pre).data;
+      }
+    }
+    const code = await exited;
+    if (code !== 0 && n === 0) throw classifyFailure(file, stderr, await readHead(file));
+    if (n === 0) throw new InferenceInputError(`${file}: the video has no frames`);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+/** A whole video as one model-ready clip. */
+export async function loadClip(file: string, pre: Preprocessing, opts: { maxFrames?: number } = {}): Promise<Clip> {
+  const frames: Float32Array[] = [];
+  for await (const f of readModelFrames(file, pre, opts)) frames.push(f);
+  const per = frames[0].length;
+  const data = new Float32Array(frames.length * per);
+  frames.forEach((f, i) => data.set(f, i * per));
+  return { data, frames: frames.length, channels: 1, size: pre.size, fps: MODEL_FPS };
+}
