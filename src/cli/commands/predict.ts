@@ -3,6 +3,7 @@
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 import { loadLipReader } from '../../infer/load_node.js';
 import { loadClip } from '../../infer/frame_reader.js';
+import { MODEL_FPS } from '../../infer/preprocess.js';
 import type { Clip, RuntimeName } from '../../infer/types.js';
 
 export const def: CommandDef = {
@@ -21,6 +22,7 @@ export const def: CommandDef = {
     device: { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto', help: 'device / execution provider' },
     batch: { type: 'int', default: 8, help: 'clips per batch (equal lengths batch together)' },
     threads: { type: 'int', help: 'intra-op threads (default: runtime default)' },
+    'max-seconds': { type: 'number', default: 60, help: 'longer videos are refused (one clip in memory); use `eflip stream` for them' },
   },
   examples: ['eflip predict clip.mp4 --checkpoint lipreader.onnx --top 3', 'eflip predict a.mp4 b.mp4 --checkpoint best.safetensors --runtime torch --json'],
 };
@@ -28,7 +30,7 @@ export const def: CommandDef = {
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as { checkpoint?: string; top: number; json?: boolean; runtime: RuntimeName; device: 'auto' | 'cpu' | 'cuda'; batch: number; threads?: number };
+  const o = p.opts as { checkpoint?: string; top: number; json?: boolean; runtime: RuntimeName; device: 'auto' | 'cpu' | 'cuda'; batch: number; threads?: number; 'max-seconds': number };
   if (!o.checkpoint) throw new UsageError('--checkpoint is required');
   if (!p.positionals.length) throw new UsageError('give at least one video file');
   if (o.top < 1) throw new UsageError('--top must be ≥ 1');
@@ -42,7 +44,10 @@ export default async function main(argv: string[]): Promise<number> {
       const clips: (Clip | null)[] = [];
       for (const f of files) {
         try {
-          clips.push(await loadClip(f, reader.preprocessing));
+          const limit = Math.max(1, Math.round(o['max-seconds'] * MODEL_FPS));
+          const clip = await loadClip(f, reader.preprocessing, { maxFrames: limit + 1 });
+          if (clip.frames > limit) throw new Error(`longer than --max-seconds ${o['max-seconds']} s; use \`eflip stream\` for long videos`);
+          clips.push(clip);
         } catch (e) {
           clips.push(null);
           results[i + clips.length - 1] = { file: f, error: (e as Error).message };
