@@ -5,14 +5,15 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FFMPEG, VideoError, encodeVideo, runTool } from '../data/video.js';
+import { probeVideo } from '../data/video.js';
 import type { FaceBox } from './detector.js';
 import { drawDot, drawPolygon, drawRect, type Rgb } from './draw.js';
 import { RoiError } from './errors.js';
-import { type FrameStack, frameAt, toRgb } from './image.js';
+import { type FrameWriter, writeFrames } from './frame_stream.js';
+import { type Frame, type FrameStack, frameAt, toRgb } from './image.js';
 import type { Landmarks } from './landmarks.js';
 import { mouthRoiQuad } from './mouth_roi.js';
-import { decodeForRoi } from './pipeline.js';
+import { streamForRoi } from './pipeline.js';
 
 type BoxLike = FaceBox | [number, number, number, number, number] | null;
 
@@ -33,26 +34,29 @@ export interface AnnotateOptions {
 
 const GREEN: Rgb = [40, 220, 60], RED: Rgb = [240, 40, 40], YELLOW: Rgb = [250, 220, 30], CYAN: Rgb = [30, 200, 250];
 
-/** Draw the annotations onto an RGB copy of the frames. */
+/** Draw one frame's annotations in place (RGB frame). */
+export function annotateFrame(out: Frame, t: number, o: AnnotateOptions): void {
+  const thick = Math.max(1, Math.round(Math.min(out.width, out.height) / 200));
+  const b = o.boxes?.[t];
+  if (b) {
+    const [x, y, w, h] = Array.isArray(b) ? b : [b.x, b.y, b.width, b.height];
+    drawRect(out, x, y, w, h, GREEN, thick);
+  }
+  const lm = o.landmarks[t];
+  if (lm) {
+    if ((o.roiSize ?? 96) > 0) drawPolygon(out, mouthRoiQuad(lm, o.roiSize ?? 96), CYAN, thick);
+    lm.forEach((p, i) => drawDot(out, p, i >= 48 ? YELLOW : RED, thick + 1));
+  }
+}
+
+/** Draw the annotations onto an RGB copy of in-memory frames. */
 export function annotateFrames(video: FrameStack, o: AnnotateOptions): FrameStack {
   if (o.landmarks.length !== video.frames) throw new RoiError('bad-args', `annotations cover ${o.landmarks.length} frames, the video has ${video.frames}`);
   const n = video.width * video.height * 3;
   const data = new Uint8Array(video.frames * n);
-  const thick = Math.max(1, Math.round(Math.min(video.width, video.height) / 200));
   for (let t = 0; t < video.frames; t++) {
-    const f = { ...toRgb(frameAt(video, t)) };
-    data.set(f.data, t * n);
-    const out = { data: data.subarray(t * n, (t + 1) * n), width: video.width, height: video.height, channels: 3 as const };
-    const b = o.boxes?.[t];
-    if (b) {
-      const [x, y, w, h] = Array.isArray(b) ? b : [b.x, b.y, b.width, b.height];
-      drawRect(out, x, y, w, h, GREEN, thick);
-    }
-    const lm = o.landmarks[t];
-    if (lm) {
-      if ((o.roiSize ?? 96) > 0) drawPolygon(out, mouthRoiQuad(lm, o.roiSize ?? 96), CYAN, thick);
-      lm.forEach((p, i) => drawDot(out, p, i >= 48 ? YELLOW : RED, thick + 1));
-    }
+    data.set(toRgb(frameAt(video, t)).data, t * n);
+    annotateFrame({ data: data.subarray(t * n, (t + 1) * n), width: video.width, height: video.height, channels: 3 }, t, o);
   }
   return { data, frames: video.frames, width: video.width, height: video.height, channels: 3, fps: video.fps };
 }
@@ -68,44 +72,52 @@ export function findFont(): string | null {
   return FONT_CANDIDATES.find((f) => f && existsSync(f)) ?? null;
 }
 
-/** Encode RGB frames to H.264 mp4 with a text label burnt in (ffmpeg drawtext). */
-async function encodeWithLabel(file: string, v: FrameStack, label: string, font: string): Promise<void> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'eflip-annot-'));
-  try {
-    const textFile = path.join(dir, 'label.txt');
-    await fsp.writeFile(textFile, label);
-    const size = Math.max(14, Math.round(v.height / 14));
+/**
+ * Write `output` (H.264 mp4): `input` with face box, landmarks, mouth-ROI outline and an
+ * optional label, streamed frame by frame. Landmarks/boxes come from roiFromVideo(...).info
+ * (fields `landmarks` / `boxes`) or a landmarks file; decode with the same `fps` they were
+ * found at. The label needs a TrueType font (DejaVu; EFLIP_FONT overrides); without one the
+ * video is written unlabelled and `labelDrawn` is false.
+ */
+export async function annotateVideo(input: string, output: string, o: AnnotateOptions): Promise<{ labelDrawn: boolean; frames: number }> {
+  const font = o.label ? findFont() : null;
+  let textDir: string | null = null;
+  const filters: string[] = [];
+  if (o.label && font) {
+    textDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'eflip-annot-'));
+    const textFile = path.join(textDir, 'label.txt');
+    await fsp.writeFile(textFile, o.label);
     const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/:/g, '\\:');
-    const tmp = `${file}.tmp-${process.pid}.mp4`;
-    await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-    const r = await runTool(FFMPEG, [
-      '-hide_banner', '-nostdin', '-v', 'error', '-y',
-      '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${v.width}x${v.height}`, '-r', String(v.fps || 25), '-i', 'pipe:0',
-      '-vf', `drawtext=fontfile='${esc(font)}':textfile='${esc(textFile)}':x=8:y=8:fontsize=${size}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=4,pad=ceil(iw/2)*2:ceil(ih/2)*2`,
-      '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p', '-threads', '1', '-movflags', '+faststart', '-f', 'mp4', tmp,
-    ], file, v.data);
-    if (r.code !== 0) {
-      await fsp.rm(tmp, { force: true });
-      throw new VideoError('corrupt', file, `ffmpeg could not encode the annotated video: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+    filters.push(`drawtext=fontfile='${esc(font)}':textfile='${esc(textFile)}':x=8:y=8:fontsize=h/14:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=4`);
+  }
+  let writer: FrameWriter | null = null;
+  let t = 0;
+  try {
+    let fps = o.fps ?? 0;
+    const frames: AsyncIterable<Frame> = o.video ? stackFrames(o.video) : streamForRoi(input, o.fps, (f) => { if (!fps) fps = f; });
+    for await (const f of frames) {
+      if (t >= o.landmarks.length) throw new RoiError('bad-args', `annotations cover ${o.landmarks.length} frames, the video has more`, input);
+      const rgb = f.channels === 3 ? { ...f, data: new Uint8Array(f.data) } : toRgb(f);
+      annotateFrame(rgb, t, o);
+      writer ??= await writeFrames(output, { width: f.width, height: f.height, channels: 3, fps: o.video?.fps || o.fps || (await probeFps(input)), filters });
+      await writer.write(rgb);
+      t++;
     }
-    await fsp.rename(tmp, file);
+    if (t !== o.landmarks.length) throw new RoiError('bad-args', `annotations cover ${o.landmarks.length} frames, the video has ${t}`, input);
+    if (!writer) throw new RoiError('empty-video', 'the video has no frames', input);
+    await writer.close();
+    writer = null;
+    return { labelDrawn: filters.length > 0, frames: t };
   } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
+    if (writer) await writer.abort();
+    if (textDir) await fsp.rm(textDir, { recursive: true, force: true });
   }
 }
 
-/**
- * Write `output` (mp4): `input` with face box, landmarks, mouth-ROI outline and optional label.
- * Landmarks/boxes come from roiFromVideo(...).info (fields `landmarks`/`boxes`) or a landmarks file.
- */
-export async function annotateVideo(input: string, output: string, o: AnnotateOptions): Promise<{ labelDrawn: boolean }> {
-  const video = o.video ?? (await decodeForRoi(input, o.fps));
-  const annotated = annotateFrames(video, o);
-  const font = o.label ? findFont() : null;
-  if (o.label && font) {
-    await encodeWithLabel(output, annotated, o.label, font);
-    return { labelDrawn: true };
-  }
-  await encodeVideo(output, annotated.data, { frames: annotated.frames, height: annotated.height, width: annotated.width, channels: 3, fps: annotated.fps || 25 });
-  return { labelDrawn: false };
+async function* stackFrames(v: FrameStack): AsyncGenerator<Frame> {
+  for (let t = 0; t < v.frames; t++) yield frameAt(v, t);
+}
+
+async function probeFps(file: string): Promise<number> {
+  return (await probeVideo(file)).fps || 25;
 }

@@ -5,7 +5,7 @@
 // too close to the edge and the cut fails with RoiError('edge').
 import { RoiError } from './errors.js';
 import { type Affine, applyAffine, composeAffine, invertAffine } from './geometry.js';
-import { type FrameStack, frameAt, toGray, warpAffine, warpCorners } from './image.js';
+import { type Frame, type FrameStack, frameAt, toGray, warpAffine, warpCorners } from './image.js';
 import { type Landmarks, mouthCenter } from './landmarks.js';
 import { alignToReference } from './template.js';
 
@@ -39,27 +39,69 @@ export function mouthRoiQuad(lm: Landmarks, size = 96): [number, number][] {
   return warpCorners(mouthRoiTransform(lm, size), size, size);
 }
 
+/** One frame's ROI into `out` (size·size·C); returns the fraction outside the frame. */
+export function cutMouthRoi(frame: Frame, lm: Landmarks, size: number, gray: boolean, out: Uint8Array): { transform: Affine; outside: number } {
+  const m = mouthRoiTransform(lm, size);
+  const r = warpAffine(gray ? toGray(frame) : frame, m, size, size, out);
+  return { transform: m, outside: r.outside };
+}
+
+class RoiCollector {
+  readonly size: number;
+  readonly gray: boolean;
+  readonly maxOutside: number;
+  private readonly parts: Uint8Array[] = [];
+  readonly transforms: Affine[] = [];
+  readonly outside: number[] = [];
+  private readonly bad: number[] = [];
+  channels: 1 | 3 = 1;
+
+  constructor(o: MouthRoiOptions) {
+    this.size = o.size ?? 96;
+    this.gray = o.gray ?? true;
+    this.maxOutside = o.maxOutside ?? 0.25;
+  }
+
+  add(t: number, frame: Frame, lm: Landmarks | undefined): void {
+    if (!lm) throw new RoiError('bad-landmarks', `no landmarks for frame ${t}`);
+    this.channels = this.gray ? 1 : frame.channels;
+    const out = new Uint8Array(this.size * this.size * this.channels);
+    const r = cutMouthRoi(frame, lm, this.size, this.gray, out);
+    this.parts.push(out);
+    this.transforms.push(r.transform);
+    this.outside.push(r.outside);
+    if (r.outside > this.maxOutside) this.bad.push(t);
+  }
+
+  finish(fps: number, expected: number): MouthRois {
+    if (this.parts.length !== expected) throw new RoiError('bad-landmarks', `landmarks cover ${expected} frames, the video has ${this.parts.length}`);
+    const { size, bad, outside } = this;
+    if (bad.length) {
+      const worst = Math.max(...bad.map((t) => outside[t]));
+      throw new RoiError('edge', `face too close to the frame edge: up to ${(worst * 100).toFixed(0)}% of the ${size}×${size} mouth ROI lies outside the frame in ${bad.length} frame(s) (first: ${bad[0]}; limit ${(this.maxOutside * 100).toFixed(0)}%)`);
+    }
+    const n = size * size * this.channels;
+    const data = new Uint8Array(this.parts.length * n);
+    this.parts.forEach((p, t) => data.set(p, t * n));
+    return { data, frames: this.parts.length, width: size, height: size, channels: this.channels, fps, transforms: this.transforms, outside };
+  }
+}
+
 export function cutMouthRois(video: FrameStack, landmarks: Landmarks[], o: MouthRoiOptions = {}): MouthRois {
-  const size = o.size ?? 96;
-  const gray = o.gray ?? true;
-  const maxOutside = o.maxOutside ?? 0.25;
   if (landmarks.length !== video.frames) throw new RoiError('bad-landmarks', `landmarks cover ${landmarks.length} frames, the video has ${video.frames}`);
-  const C = gray ? 1 : video.channels;
-  const data = new Uint8Array(video.frames * size * size * C);
-  const transforms: Affine[] = [];
-  const outside: number[] = [];
-  const bad: number[] = [];
-  for (let t = 0; t < video.frames; t++) {
-    const m = mouthRoiTransform(landmarks[t], size);
-    const f = gray ? toGray(frameAt(video, t)) : frameAt(video, t);
-    const r = warpAffine(f, m, size, size, data.subarray(t * size * size * C, (t + 1) * size * size * C));
-    transforms.push(m);
-    outside.push(r.outside);
-    if (r.outside > maxOutside) bad.push(t);
+  const c = new RoiCollector(o);
+  for (let t = 0; t < video.frames; t++) c.add(t, frameAt(video, t), landmarks[t]);
+  return c.finish(video.fps, landmarks.length);
+}
+
+/** The same over streamed frames (one frame in memory at a time, plus the small ROIs). */
+export async function cutMouthRoisStream(frames: AsyncIterable<Frame>, landmarks: Landmarks[], fps: number, o: MouthRoiOptions = {}): Promise<MouthRois> {
+  const c = new RoiCollector(o);
+  let t = 0;
+  for await (const f of frames) {
+    if (t >= landmarks.length) throw new RoiError('bad-landmarks', `landmarks cover ${landmarks.length} frames, the video has more`);
+    c.add(t, f, landmarks[t]);
+    t++;
   }
-  if (bad.length) {
-    const worst = Math.max(...bad.map((t) => outside[t]));
-    throw new RoiError('edge', `face too close to the frame edge: up to ${(worst * 100).toFixed(0)}% of the ${size}×${size} mouth ROI lies outside the frame in ${bad.length} frame(s) (first: ${bad[0]}; limit ${(maxOutside * 100).toFixed(0)}%)`);
-  }
-  return { data, frames: video.frames, width: size, height: size, channels: C as 1 | 3, fps: video.fps, transforms, outside };
+  return c.finish(fps, landmarks.length);
 }

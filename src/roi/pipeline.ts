@@ -1,17 +1,18 @@
 // The ROI pipeline, video in → aligned 96×96 mouth ROI out:
 //   decode → track the main face (track.ts) → fill gaps (interpolate.ts) → smooth (smooth.ts)
 //   → align to the reference face and cut the mouth ROI (mouth_roi.ts).
-// Landmarks of a file are cached beside it (CLIP.landmarks.json for CLIP.mp4, keyed by content SHA-256
-// and tracker settings; .eflip-cache/landmarks/ when the video's directory is read-only), so
-// re-runs skip detection.
+// Files are streamed (frame_stream.ts) in two passes — track, then cut — so memory stays
+// bounded for footage of any length. Landmarks of a file are cached beside it
+// (CLIP.landmarks.json for CLIP.mp4, keyed by content SHA-256 and tracker settings;
+// .eflip-cache/landmarks/ when the video's directory is read-only), so re-runs skip detection.
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { decodeVideo, VideoError } from '../data/video.js';
 import { FaceDetector, type FaceDetectorOptions } from './detector.js';
 import { RoiError } from './errors.js';
-import type { FrameStack } from './image.js';
+import { readFrames } from './frame_stream.js';
+import type { Frame, FrameStack } from './image.js';
 import { fillLandmarkGaps } from './interpolate.js';
-import type { Landmarks } from './landmarks.js';
 import {
   type LandmarksFile,
   type TrackerSettings,
@@ -23,9 +24,9 @@ import {
   sha256File,
   writeLandmarksFile,
 } from './landmarks_file.js';
-import { type MouthRoiOptions, type MouthRois, cutMouthRois } from './mouth_roi.js';
+import { type MouthRoiOptions, type MouthRois, cutMouthRois, cutMouthRoisStream } from './mouth_roi.js';
 import { smoothLandmarks } from './smooth.js';
-import { type TrackOptions, trackMainFace } from './track.js';
+import { type TrackOptions, type TrackResult, trackMainFace } from './track.js';
 
 export interface RoiOptions extends FaceDetectorOptions, MouthRoiOptions {
   /** full detection every k frames, landmark tracking in between (default 5) */
@@ -50,8 +51,6 @@ export interface RoiResult {
   info: LandmarksFile;
   /** true when the landmarks came from the cache */
   cached: boolean;
-  /** the decoded input frames */
-  video: FrameStack;
 }
 
 function trackerSettings(o: RoiOptions): TrackerSettings {
@@ -65,27 +64,27 @@ function trackerSettings(o: RoiOptions): TrackerSettings {
   };
 }
 
-/** Landmarks for in-memory frames (no cache). `name` labels errors and the file record. */
-export async function landmarksForFrames(video: FrameStack, o: RoiOptions = {}, name = '<frames>', sha256 = ''): Promise<LandmarksFile> {
-  if (video.frames === 0) throw new RoiError('empty-video', 'the video has no frames', name);
-  const tracker = trackerSettings(o);
-  const det = o.faceDetector ?? (await FaceDetector.create(o));
-  const tr = await trackMainFace(video, det, { every: tracker.every, verify: tracker.verify, onProgress: o.onProgress });
+function smoothWindow(o: RoiOptions): number {
+  return Math.max(1, Math.floor(o.smooth ?? 5));
+}
+
+/** Tracking result → the landmarks file record (fill gaps, smooth). */
+function landmarksRecord(tr: TrackResult, o: RoiOptions, name: string, sha256: string, fps: number): LandmarksFile {
+  const T = tr.frames.length;
+  if (T === 0) throw new RoiError('empty-video', 'the video has no frames', name);
   const raw = tr.frames.map((f) => f.landmarks);
-  if (!raw.some(Boolean)) {
-    throw new RoiError('no-face', `no face found in any of its ${video.frames} frames (${tr.detections} detector passes)`, name);
-  }
+  if (!raw.some(Boolean)) throw new RoiError('no-face', `no face found in any of its ${T} frames (${tr.detections} detector passes)`, name);
   const { landmarks, filled } = fillLandmarkGaps(raw);
-  const smooth = Math.max(1, Math.floor(o.smooth ?? 5));
+  const smooth = smoothWindow(o);
   return {
     format: LANDMARKS_FORMAT,
     video: path.basename(name),
     sha256,
-    width: video.width,
-    height: video.height,
-    fps: video.fps,
-    frames: video.frames,
-    tracker,
+    width: tr.width,
+    height: tr.height,
+    fps,
+    frames: T,
+    tracker: trackerSettings(o),
     maxFaces: tr.maxFaces,
     detections: tr.detections,
     tracked: tr.tracked,
@@ -98,47 +97,85 @@ export async function landmarksForFrames(video: FrameStack, o: RoiOptions = {}, 
   };
 }
 
-/** Mouth ROI for in-memory frames. */
-export async function roiFromFrames(video: FrameStack, o: RoiOptions = {}, name = '<frames>'): Promise<RoiResult> {
-  const info = await landmarksForFrames(video, o, name);
-  return { rois: cutRois(video, info, o, name), info, cached: false, video };
+async function track(source: FrameStack | AsyncIterable<Frame>, o: RoiOptions): Promise<TrackResult> {
+  const tracker = trackerSettings(o);
+  const det = o.faceDetector ?? (await FaceDetector.create(o));
+  return trackMainFace(source, det, { every: tracker.every, verify: tracker.verify, onProgress: o.onProgress });
 }
 
-function cutRois(video: FrameStack, info: LandmarksFile, o: MouthRoiOptions, name: string): MouthRois {
+/** Landmarks for in-memory frames (no cache). `name` labels errors and the file record. */
+export async function landmarksForFrames(video: FrameStack, o: RoiOptions = {}, name = '<frames>'): Promise<LandmarksFile> {
+  if (video.frames === 0) throw new RoiError('empty-video', 'the video has no frames', name);
+  return landmarksRecord(await track(video, o), o, name, '', video.fps);
+}
+
+function withFile<T>(name: string, fn: () => T): T {
   try {
-    return cutMouthRois(video, info.landmarks, o);
+    return fn();
   } catch (e) {
     if (e instanceof RoiError && !e.file) throw new RoiError(e.kind, e.message, name);
     throw e;
   }
 }
 
-/** Decode a video file (optionally resampled to `fps`); an empty one is RoiError('empty-video'). */
+/** Mouth ROI for in-memory frames. */
+export async function roiFromFrames(video: FrameStack, o: RoiOptions = {}, name = '<frames>'): Promise<RoiResult> {
+  const info = await landmarksForFrames(video, o, name);
+  return { rois: withFile(name, () => cutMouthRois(video, info.landmarks, o)), info, cached: false };
+}
+
+/** Map data/video.ts's "empty" outcomes to RoiError('empty-video'). */
+function asEmpty(e: unknown, file: string): unknown {
+  if (e instanceof VideoError && (e.kind === 'empty' || /no frames/.test(e.message))) return new RoiError('empty-video', `the video has no frames (${e.message})`, file);
+  return e;
+}
+
+/** Decode a whole video file into memory (optionally resampled to `fps`); an empty one is RoiError('empty-video'). */
 export async function decodeForRoi(file: string, fps?: number): Promise<FrameStack> {
   if (fps !== undefined && !(fps > 0)) throw new RoiError('bad-args', `fps must be > 0, got ${fps}`, file);
+  let v;
   try {
-    const v = await decodeVideo(file, fps ? { fps } : {});
-    if (v.frames === 0) throw new RoiError('empty-video', 'the video has no frames', file);
-    return v;
+    v = await decodeVideo(file, fps ? { fps } : {});
   } catch (e) {
-    if (e instanceof VideoError && (e.kind === 'empty' || /no frames/.test(e.message))) {
-      throw new RoiError('empty-video', `the video has no frames (${e.message})`, file);
-    }
-    throw e;
+    throw asEmpty(e, file);
   }
+  if (v.frames === 0) throw new RoiError('empty-video', 'the video has no frames', file);
+  return v;
+}
+
+/** Frames of a file, streamed (optionally resampled); errors as decodeForRoi's. */
+export async function* streamForRoi(file: string, fps?: number, onFps?: (fps: number) => void): AsyncGenerator<Frame> {
+  if (fps !== undefined && !(fps > 0)) throw new RoiError('bad-args', `fps must be > 0, got ${fps}`, file);
+  let reader;
+  try {
+    reader = await readFrames(file, fps ? { fps } : {});
+  } catch (e) {
+    throw asEmpty(e, file);
+  }
+  try {
+    yield* reader.frames();
+  } catch (e) {
+    throw asEmpty(e, file);
+  }
+  onFps?.(reader.fps());
 }
 
 /**
- * Landmarks of a video file (decoded frames included), from the cache beside it when it holds
- * this content and tracker settings, else computed and cached. No ROI is cut, so a face near
- * the edge is no error here — the input of `prepare --crop landmarks`.
+ * Landmarks of a video file, from the cache beside it when it holds this content and tracker
+ * settings, else computed (streaming) and cached. No ROI is cut, so a face near the edge is
+ * no error here — the input of `prepare --crop landmarks`.
  */
-export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promise<{ info: LandmarksFile; cached: boolean; video: FrameStack }> {
-  const video = await decodeForRoi(file, o.fps);
+export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promise<{ info: LandmarksFile; cached: boolean }> {
+  if (o.fps !== undefined && !(o.fps > 0)) throw new RoiError('bad-args', `fps must be > 0, got ${o.fps}`, file);
+  try {
+    await fsp.access(file);
+  } catch {
+    throw new VideoError('missing', file, 'video file not found');
+  }
   const useCache = o.cache ?? true;
   const sha = await sha256File(file);
   const tracker = trackerSettings(o);
-  const smooth = Math.max(1, Math.floor(o.smooth ?? 5));
+  const smooth = smoothWindow(o);
   const beside = cachePathFor(file);
   const fallback = path.join('.eflip-cache', 'landmarks', `${sha}.json`);
   let info: LandmarksFile | null = null;
@@ -152,7 +189,9 @@ export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promi
   }
   const cached = info !== null;
   if (!info) {
-    info = await landmarksForFrames(video, o, file, sha);
+    let fps = o.fps ?? 0;
+    const tr = await track(streamForRoi(file, o.fps, (f) => { if (!fps) fps = f; }), o);
+    info = landmarksRecord(tr, o, file, sha, fps || 25);
     if (useCache) {
       // never overwrite a landmarks file beside the clip that eflip did not write
       const foreign = await fsp.readFile(beside, 'utf8').then((t) => !t.includes(`"format":"${LANDMARKS_FORMAT}"`), () => false);
@@ -164,11 +203,14 @@ export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promi
       }
     }
   }
-  return { info, cached, video };
+  return { info, cached };
 }
 
-/** Mouth ROI of a video file, using / filling the landmark cache. */
+/** Mouth ROI of a video file (streamed twice: track, then cut), using / filling the landmark cache. */
 export async function roiFromVideo(file: string, o: RoiOptions = {}): Promise<RoiResult> {
-  const { info, cached, video } = await landmarksForVideo(file, o);
-  return { rois: cutRois(video, info, o, file), info, cached, video };
+  const { info, cached } = await landmarksForVideo(file, o);
+  const rois = await cutMouthRoisStream(streamForRoi(file, o.fps), info.landmarks, info.fps, o).catch((e) => {
+    throw e instanceof RoiError && !e.file ? new RoiError(e.kind, e.message, file) : e;
+  });
+  return { rois, info, cached };
 }

@@ -8,6 +8,7 @@
 import { type FaceBox, type CropWindow, FaceDetector } from './detector.js';
 import { type Point, mean } from './geometry.js';
 import { type Frame, type FrameStack, frameAt } from './image.js';
+import { RoiError } from './errors.js';
 import { type Landmarks, rollAngle, shapeSize } from './landmarks.js';
 
 export type FrameSource = 'detect' | 'track' | 'none';
@@ -32,6 +33,8 @@ export interface TrackOptions {
 
 export interface TrackResult {
   frames: FrameObservation[];
+  width: number;
+  height: number;
   /** most faces seen in one detection frame */
   maxFaces: number;
   detections: number;
@@ -91,11 +94,22 @@ export function pickMainFace(boxes: FaceBox[], width: number, height: number, pr
   return boxes.reduce((a, b) => (mainFaceScore(b, width, height) > mainFaceScore(a, width, height) ? b : a));
 }
 
-export async function trackMainFace(video: FrameStack, det: FaceDetector, o: TrackOptions = {}): Promise<TrackResult> {
+async function* stackFrames(v: FrameStack): AsyncGenerator<Frame> {
+  for (let t = 0; t < v.frames; t++) yield frameAt(v, t);
+}
+
+/**
+ * Track the main face through a video held in memory or streamed frame by frame (only the
+ * last `every` frames are kept, for tracking backwards after a re-detection).
+ */
+export async function trackMainFace(source: FrameStack | AsyncIterable<Frame>, det: FaceDetector, o: TrackOptions = {}): Promise<TrackResult> {
   const every = Math.max(1, Math.floor(o.every ?? 5));
   const verify = o.verify ?? true;
-  const T = video.frames;
-  const obs: FrameObservation[] = Array.from({ length: T }, () => ({ landmarks: null, box: null, source: 'none', faces: 0 }));
+  const total = 'frames' in source && typeof source.frames === 'number' ? source.frames : 0;
+  const input: AsyncIterable<Frame> = 'data' in source ? stackFrames(source as FrameStack) : (source as AsyncIterable<Frame>);
+  const obs: FrameObservation[] = [];
+  const recent = new Map<number, Frame>();
+  let width = 0, height = 0;
   let maxFaces = 0, detections = 0, tracked = 0;
   let cal: Calibration | null = null;
   let prevBox: FaceBox | null = null; // main face's last box (for choosing among several)
@@ -109,7 +123,7 @@ export async function trackMainFace(video: FrameStack, det: FaceDetector, o: Tra
     return lm;
   };
   const trackStep = async (t: number, from: Landmarks): Promise<boolean> => {
-    const f = frameAt(video, t);
+    const f = recent.get(t)!;
     const win = windowFor(from, cal!);
     if (verify && !(await det.hasFace(f, win))) return false;
     obs[t] = { landmarks: await det.landmarksIn(f, win), box: windowBox(win, 0), source: 'track', faces: 0 };
@@ -120,35 +134,39 @@ export async function trackMainFace(video: FrameStack, det: FaceDetector, o: Tra
 
   let lastDetect = -Infinity;
   let lastGood = -1; // last frame with landmarks
-  for (let t = 0; t < T; t++) {
+  let t = -1;
+  for await (const f of input) {
+    t++;
+    if (t === 0) { width = f.width; height = f.height; }
+    else if (f.width !== width || f.height !== height) throw new RoiError('bad-args', `frame ${t} is ${f.width}×${f.height}, earlier frames ${width}×${height}`);
+    recent.set(t, f);
+    recent.delete(t - every - 1);
+    obs.push({ landmarks: null, box: null, source: 'none', faces: 0 });
     const prev = t > 0 ? obs[t - 1].landmarks : null;
     if (prev && t - lastDetect < every && cal) {
-      if (await trackStep(t, prev)) { lastGood = t; o.onProgress?.(t + 1, T); continue; }
+      if (await trackStep(t, prev)) { lastGood = t; o.onProgress?.(t + 1, total); continue; }
     }
-    if (!prev && t - lastDetect < every) { o.onProgress?.(t + 1, T); continue; } // face lost: retry detection every `every` frames
-    const f = frameAt(video, t);
+    if (!prev && t - lastDetect < every) { o.onProgress?.(t + 1, total); continue; } // face lost: retry detection every `every` frames
     const boxes = await det.detect(f);
     detections++;
     lastDetect = t;
     maxFaces = Math.max(maxFaces, boxes.length);
     if (boxes.length) {
-      const b = pickMainFace(boxes, video.width, video.height, prevBox);
+      const b = pickMainFace(boxes, width, height, prevBox);
       const lm = await landmarksFromBox(f, b);
       cal = calibrate(FaceDetector.boxWindow(b), lm);
       obs[t] = { landmarks: lm, box: b, source: 'detect', faces: boxes.length };
       prevBox = b;
       // frames skipped while the face was lost: track backwards from this detection
-      for (let u = t - 1; u > lastGood && !obs[u].landmarks; u--) {
+      for (let u = t - 1; u > lastGood && !obs[u].landmarks && recent.has(u); u--) {
         if (!(await trackStep(u, obs[u + 1].landmarks!))) break;
       }
       lastGood = t;
     } else if (prev && cal && (await trackStep(t, prev))) {
       // the detector missed a face we are tracking (e.g. tilted beyond its range): keep tracking
       lastGood = t;
-    } else {
-      obs[t] = { landmarks: null, box: null, source: 'none', faces: 0 };
     }
-    o.onProgress?.(t + 1, T);
+    o.onProgress?.(t + 1, total);
   }
-  return { frames: obs, maxFaces, detections, tracked };
+  return { frames: obs, width, height, maxFaces, detections, tracked };
 }

@@ -77,7 +77,7 @@ export default async function main(argv: string[]): Promise<number> {
       const outLm = o.landmarks ?? (o['out-dir'] ? path.join(o['out-dir'], `${stem}.landmarks.json`) : undefined);
       if (outVideo && r.rois) await encodeVideo(outVideo, r.rois.data, { frames: r.rois.frames, height: r.rois.height, width: r.rois.width, channels: r.rois.channels, fps: r.rois.fps || 25 });
       if (outLm) await writeLandmarksFile(outLm, r.info);
-      if (o.annotate) await annotateVideo(file, o.annotate, { landmarks: r.info.landmarks, boxes: r.info.boxes, roiSize: o.size, label: o.label, video: r.video });
+      if (o.annotate) await annotateVideo(file, o.annotate, { landmarks: r.info.landmarks, boxes: r.info.boxes, roiSize: o.size, label: o.label, fps: o.fps });
       const ms = performance.now() - t0;
       const summary = {
         video: file,
