@@ -77,6 +77,10 @@ test('mouth track follows known shifts, scales and rotations; gaps are interpola
     tc.diagnostic(`frame ${t}: ROI mean |diff| to frame 0: aligned ${aligned.toFixed(1)}, fixed window ${unaligned.toFixed(1)}`);
     assert.ok(aligned < 0.6 * unaligned && aligned < 20, `frame ${t}: aligned ${aligned.toFixed(1)} vs fixed window ${unaligned.toFixed(1)}`);
   }
+  // streamed (file) and in-memory (decoded frames) runs agree frame for frame
+  const mem = await roiFromFrames(video, { faceDetector: detector, every: 4 }, file);
+  assert.deepEqual(mem.info.landmarks, info.landmarks);
+  assert.deepEqual(mem.rois.data, rois.data);
   // second run: landmarks from the cache beside the clip
   assert.equal(r.cached, false);
   assert.ok(existsSync(file.replace(/\.mp4$/, '.landmarks.json')), 'cache beside the clip, where prepare --crop landmarks reads it');
