@@ -113,3 +113,28 @@ test('truncated, corrupt, foreign and missing model files fail with ModelLoadErr
   await assert.rejects(new StreamingLipReader(r).push(new Float32Array(S * S)), /full\.frontend\.onnx: no such model file/);
   await r.dispose();
 });
+
+test('browser entry (onnxruntime-web wasm under Node): same predictions and streaming as onnxruntime-node', async () => {
+  const web = await import('../src/infer/browser.js');
+  const ck = loadCheckpoint(weights);
+  const wr = await web.loadLipReader(exportOnnx(ck, 'full'), {
+    frontend: exportOnnx(ck, 'frontend'),
+    backend: exportOnnx(ck, 'backend'),
+    wasmPaths: path.join(path.dirname(new URL(import.meta.url).pathname), '../../node_modules/onnxruntime-web/dist/'),
+    device: 'wasm',
+  });
+  try {
+    assert.equal(wr.device, 'wasm');
+    const T = 6;
+    const data = randn(T * S * S, 91);
+    const a = await wr.predictClip(clipOf(data, T));
+    const b = await reader.predictClip(clipOf(data, T));
+    assert.ok(maxAbsDiff(a, b) < 1e-3);
+    const steps = await web.streamClip(wr, clipOf(data, T), { window: 4 });
+    const full = await reader.predictClip(clipOf(data.slice(2 * S * S), 4));
+    assert.equal(steps[T - 1].windowStart, 2);
+    assert.ok(Math.abs(steps[T - 1].probability - Math.exp(Math.max(...full))) < 1e-3);
+  } finally {
+    await wr.dispose();
+  }
+});
