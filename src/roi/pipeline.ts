@@ -7,7 +7,7 @@
 // .eflip-cache/landmarks/ when the video's directory is read-only), so re-runs skip detection.
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { decodeVideo, VideoError } from '../data/video.js';
+import { checkInputFile, decodeVideo, VideoError } from '../data/video.js';
 import { FaceDetector, type FaceDetectorOptions } from './detector.js';
 import { RoiError } from './errors.js';
 import { readFrames } from './frame_stream.js';
@@ -168,9 +168,9 @@ export async function* streamForRoi(file: string, fps?: number, onFps?: (fps: nu
 export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promise<{ info: LandmarksFile; cached: boolean }> {
   if (o.fps !== undefined && !(o.fps > 0)) throw new RoiError('bad-args', `fps must be > 0, got ${o.fps}`, file);
   try {
-    await fsp.access(file);
-  } catch {
-    throw new VideoError('missing', file, 'video file not found');
+    await checkInputFile(file); // missing, not a file, 0 bytes
+  } catch (e) {
+    throw asEmpty(e, file);
   }
   const useCache = o.cache ?? true;
   const sha = await sha256File(file);
