@@ -22,6 +22,7 @@ export const def: CommandDef = {
     seed: { type: 'int', help: 'corpus seed', default: 0 },
     'train-speakers': { type: 'int', help: 'distinct train speakers', default: 24 },
     'test-speakers': { type: 'int', help: 'distinct val and test speakers (each)', default: 8 },
+    landmarks: { type: 'boolean', help: 'also write ground-truth CLIP.landmarks.json (68-point iBUG per frame)' },
     jobs: { type: 'int', help: 'worker threads (default: CPU count)' },
     quiet: { type: 'boolean', help: 'no progress output' },
   },
@@ -47,7 +48,7 @@ export default async function main(argv: string[]): Promise<number> {
   const s = await synthCorpus({
     out: o.out, words, train: o.train, val: o.val, test: o.test, seed: o.seed,
     speakers: { train: o['train-speakers'], val: o['test-speakers'], test: o['test-speakers'] },
-    jobs: o.jobs ?? defaultJobs(), onProgress: (d) => bar.update(d),
+    landmarks: !!o.landmarks, jobs: o.jobs ?? defaultJobs(), onProgress: (d) => bar.update(d),
   });
   console.log(`synth: ${s.written} clips written, ${s.skipped} already there, ${s.words.length} words → ${s.root} (${s.seconds.toFixed(1)} s)`);
   return 0;

@@ -1,7 +1,7 @@
 // One synthetic LRW-style clip: word → visemes → per-frame mouth parameters → rendered,
 // posed, lit, noisy, blurred RGB frames (29×256×256×3 at 25 fps by default).
 import { Rng, mixSeed } from '../rng.js';
-import { renderFrame, type Pose } from './render.js';
+import { faceLandmarks, renderFrame, type Pose } from './render.js';
 import type { Speaker } from './speaker.js';
 import { layoutWord, mouthTrajectory, type Timing } from './trajectory.js';
 import { phonemesToVisemes, pronounce, type MouthParams } from './visemes.js';
@@ -24,6 +24,8 @@ export interface SynthClip {
   duration: number;
   timing: Timing;
   mouth: MouthParams[];
+  /** ground-truth 68-point iBUG landmarks per frame ([x, y] pixels) */
+  landmarks: number[][][];
   arpabet: string;
 }
 
@@ -68,6 +70,7 @@ export async function synthClip(word: string, speaker: Speaker, seed: number, o:
   const data = new Uint8Array(frames * size * size * 3);
   const img = new Float32Array(size * size * 3);
   const s = size / 256;
+  const landmarks: number[][][] = [];
   for (let f = 0; f < frames; f++) {
     const t = f / fps;
     const mo = speaker.motion;
@@ -79,6 +82,7 @@ export async function synthClip(word: string, speaker: Speaker, seed: number, o:
     };
     const blink = Math.max(0, 1 - Math.abs(f - blinkAt) / 1.5);
     renderFrame(speaker, pose, mouth[f], blink, img, size, size);
+    landmarks.push(faceLandmarks(speaker, pose, mouth[f]).map(([x, y]) => [+x.toFixed(2), +y.toFixed(2)]));
     if (speaker.blur) blur(img, size, size, speaker.blur);
     const off = f * size * size * 3;
     const c = speaker.contrast;
@@ -93,5 +97,5 @@ export async function synthClip(word: string, speaker: Speaker, seed: number, o:
       }
     }
   }
-  return { data, frames, height: size, width: size, channels: 3, fps, duration: timing.end - timing.start, timing, mouth, arpabet };
+  return { data, frames, height: size, width: size, channels: 3, fps, duration: timing.end - timing.start, timing, mouth, landmarks, arpabet };
 }

@@ -21,6 +21,8 @@ export interface SynthCorpusOptions {
   /** speakers per split (default train 24, val 8, test 8) */
   speakers?: Partial<Record<Split, number>>;
   jobs?: number;
+  /** also write ground-truth CLIP.landmarks.json (68-point iBUG, per frame) */
+  landmarks?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -32,6 +34,7 @@ export interface SynthTask {
   seed: number;
   corpusSeed: number;
   mp4: string;
+  landmarks?: boolean;
 }
 
 export interface SynthSummary {
@@ -74,6 +77,11 @@ export async function writeSynthClip(t: SynthTask): Promise<{ duration: number }
   const txt = t.mp4.slice(0, -4) + '.txt';
   const tmp = `${txt}.tmp-${process.pid}`;
   await fsp.writeFile(tmp, transcriptText(t.word, c.duration, c.timing.start, t.speaker, c.arpabet));
+  if (t.landmarks) {
+    const lf = t.mp4.slice(0, -4) + '.landmarks.json';
+    await fsp.writeFile(lf + '.tmp', JSON.stringify({ format: 'eflip-synth-landmarks/1', source: 'ground truth of eflip synth', points: 68, landmarks: c.landmarks }));
+    await fsp.rename(lf + '.tmp', lf);
+  }
   await fsp.rename(tmp, txt);
   return { duration: c.duration };
 }
@@ -90,7 +98,7 @@ export function synthTasks(o: SynthCorpusOptions): SynthTask[] {
       for (let i = 0; i < counts[split]; i++) {
         const clipSeed = mixSeed(seed, hashString(word), hashString(split), i);
         const speaker = ids[(hashString(word) + i * 7 + (clipSeed & 3)) % ids.length];
-        tasks.push({ word, split, index: i + 1, speaker, seed: clipSeed, corpusSeed: seed, mp4: path.join(o.out, word, split, `${word}_${String(i + 1).padStart(5, '0')}.mp4`) });
+        tasks.push({ word, split, index: i + 1, speaker, seed: clipSeed, corpusSeed: seed, mp4: path.join(o.out, word, split, `${word}_${String(i + 1).padStart(5, '0')}.mp4`), landmarks: o.landmarks });
       }
     }
   }
@@ -101,7 +109,7 @@ export function synthTasks(o: SynthCorpusOptions): SynthTask[] {
 export async function synthCorpus(o: SynthCorpusOptions): Promise<SynthSummary> {
   const t0 = Date.now();
   const all = synthTasks(o);
-  const todo = all.filter((t) => !(existsSync(t.mp4) && existsSync(t.mp4.slice(0, -4) + '.txt')));
+  const todo = all.filter((t) => !(existsSync(t.mp4) && existsSync(t.mp4.slice(0, -4) + '.txt') && (!t.landmarks || existsSync(t.mp4.slice(0, -4) + '.landmarks.json'))));
   await fsp.mkdir(o.out, { recursive: true });
   await fsp.writeFile(path.join(o.out, 'synth.json'), JSON.stringify({ generator: 'eflip synth', seed: o.seed ?? 0, words: o.words, counts: { train: o.train, val: o.val, test: o.test }, speakers: { ...DEFAULT_SPEAKERS, ...o.speakers }, frames: 29, fps: 25, size: 256 }, null, 2) + '\n');
   let done = all.length - todo.length;

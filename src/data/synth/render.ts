@@ -28,22 +28,83 @@ const WHITE: RGB = [255, 255, 255], EYE_WHITE: RGB = [238, 236, 230], PUPIL: RGB
 const MOUTH_INSIDE: RGB = [55, 20, 25];
 const TEETH_UP: RGB = [232, 228, 214], TEETH_LO: RGB = [220, 215, 200], TONGUE: RGB = [205, 92, 100];
 
+/** Lip geometry of a frame (pixels, canonical scale): opening, half-widths, lip thicknesses, jaw drop. */
+export function mouthShape(sp: Speaker, m: MouthParams) {
+  const a = sp.articulation;
+  const O = clamp01(m.open * a) * sp.maxOpen;
+  const round = clamp01(m.round * a);
+  const tuck = clamp01(m.tuck);
+  const Wm = sp.mouthW * (1 + (m.width - 1) * a);
+  return {
+    O, round, tuck, Wm,
+    tu: sp.upperLip * (1 + 0.35 * round),
+    tl: sp.lowerLip * (1 + 0.35 * round) * (1 - 0.3 * tuck),
+    Wi: Wm * (0.9 - 0.3 * round),
+    /** the jaw drops with opening: lower face and chin move down */
+    jaw: O * 0.25,
+  };
+}
+
+/** Lip contours at horizontal offset u (mouth coordinates, v down): outer and inner top/bottom. */
+export function lipContours(g: ReturnType<typeof mouthShape>, u: number): { topOut: number; botOut: number; topIn: number; botIn: number } {
+  const go = Math.sqrt(Math.max(0, 1 - (u / g.Wm) ** 2));
+  const gi = Math.sqrt(Math.max(0, 1 - (u / g.Wi) ** 2));
+  return {
+    topOut: -(g.O * 0.35 + g.tu) * go + 1.3 * Math.exp(-((u / 3.5) ** 2)) * go,
+    botOut: (g.O * 0.65 + g.tl) * Math.pow(go, 0.7),
+    topIn: -g.O * 0.35 * gi - g.tuck * 1.5 * gi,
+    botIn: g.O * 0.65 * gi,
+  };
+}
+
+/** Face coordinates → frame pixels under a pose. */
+export function faceToFrame(pose: Pose, qx: number, qy: number): [number, number] {
+  const c = Math.cos(pose.rot) * pose.scale, s = Math.sin(pose.rot) * pose.scale;
+  return [FACE_CENTRE.x + pose.dx + c * qx - s * qy, FACE_CENTRE.y + pose.dy + s * qx + c * qy];
+}
+
+/**
+ * The 68 iBUG landmarks of a rendered frame ([x, y] pixels): jaw 0-16, brows 17-26, nose
+ * 27-35, eyes 36-47, outer lips 48-59, inner lips 60-67 — ground truth for ROI checks and
+ * `prepare --crop landmarks` on synthetic data.
+ */
+export function faceLandmarks(sp: Speaker, pose: Pose, m: MouthParams): number[][] {
+  const g = mouthShape(sp, m);
+  const pts: [number, number][] = [];
+  const faceHLow = sp.faceH + g.jaw;
+  for (let k = 0; k <= 16; k++) { const a = Math.PI - (k * Math.PI) / 16; pts.push([sp.faceW * 0.97 * Math.cos(a), faceHLow * 0.97 * Math.sin(a)]); }
+  for (const side of [-1, 1]) for (let k = 0; k < 5; k++) {
+    const bu = -1 + k * 0.5; // 17-21 image-left brow, 22-26 image-right, each left to right
+    pts.push([side * sp.eyeX + bu * 13, sp.eyeY - 11 - 3.5 * (1 - bu * bu)]);
+  }
+  const noseY = sp.mouthY - 17;
+  for (let k = 0; k < 4; k++) pts.push([0, sp.eyeY + 3 + (k * (noseY - 2 - sp.eyeY - 3)) / 3]);
+  for (let k = 0; k < 5; k++) pts.push([-8 + 4 * k, noseY + (k === 2 ? 1 : 0.5)]);
+  const eyeOpen = 5.5;
+  for (const side of [-1, 1]) {
+    const ex = side * sp.eyeX, ey = sp.eyeY;
+    // corner, upper ×2, corner, lower ×2 (iBUG order runs clockwise from the outer/left corner)
+    pts.push([ex - 11, ey], [ex - 4, ey - eyeOpen], [ex + 4, ey - eyeOpen], [ex + 11, ey], [ex + 4, ey + eyeOpen], [ex - 4, ey + eyeOpen]);
+  }
+  const mv = sp.mouthY + g.jaw * 0.2;
+  const outerU = [-1, -0.66, -0.33, 0, 0.33, 0.66, 1];
+  for (const f of outerU) { const u = f * g.Wm * 0.999; pts.push([u, mv + lipContours(g, u).topOut]); } // 48-54
+  for (const f of [0.66, 0.33, 0, -0.33, -0.66]) { const u = f * g.Wm; pts.push([u, mv + lipContours(g, u).botOut]); } // 55-59
+  pts.push([-g.Wi, mv]); // 60
+  for (const f of [-0.5, 0, 0.5]) { const u = f * g.Wi; pts.push([u, mv + lipContours(g, u).topIn]); } // 61-63
+  pts.push([g.Wi, mv]); // 64
+  for (const f of [0.5, 0, -0.5]) { const u = f * g.Wi; pts.push([u, mv + lipContours(g, u).botIn]); } // 65-67
+  return pts.map(([qx, qy]) => faceToFrame(pose, qx, qy));
+}
+
 /** Render one RGB frame (H·W·3 float, 0..255) into `out`. */
 export function renderFrame(sp: Speaker, pose: Pose, m: MouthParams, blink: number, out: Float32Array, W = 256, H = 256): void {
   const cos = Math.cos(-pose.rot) / pose.scale, sin = Math.sin(-pose.rot) / pose.scale;
   const cx = FACE_CENTRE.x + pose.dx, cy = FACE_CENTRE.y + pose.dy;
   const [lx, ly] = sp.light;
   const lnorm = Math.hypot(lx, ly, 1);
-  const a = sp.articulation;
-  const open = clamp01(m.open * a);
-  const O = open * sp.maxOpen;
-  const round = clamp01(m.round * a);
-  const tuck = clamp01(m.tuck);
-  const Wm = sp.mouthW * (1 + (m.width - 1) * a);
-  const tu = sp.upperLip * (1 + 0.35 * round);
-  const tl = sp.lowerLip * (1 + 0.35 * round) * (1 - 0.3 * tuck);
-  const Wi = Wm * (0.9 - 0.3 * round);
-  const jaw = O * 0.25; // the jaw drops with opening: lower face and chin move down
+  const shape = mouthShape(sp, m);
+  const { O, tuck, Wm, tu, tl, Wi, jaw } = shape;
   const teethUp = clamp01(m.teeth) * (2.5 + O * 0.35);
   const teethLo = clamp01(m.teeth) * Math.min(O * 0.18, 4);
   const tongueR = clamp01(m.tongue) * (O * 0.3 + 1.2);
@@ -121,10 +182,7 @@ export function renderFrame(sp: Speaker, pose: Pose, m: MouthParams, blink: numb
         const au = Math.abs(u);
         const go = Math.sqrt(Math.max(0, 1 - (u / Wm) ** 2));
         const gi = Math.sqrt(Math.max(0, 1 - (u / Wi) ** 2));
-        const topOut = -(O * 0.35 + tu) * go + 1.3 * Math.exp(-((u / 3.5) ** 2)) * go;
-        const botOut = (O * 0.65 + tl) * Math.pow(go, 0.7);
-        const topIn = -O * 0.35 * gi - tuck * 1.5 * gi;
-        const botIn = O * 0.65 * gi;
+        const { topOut, botOut, topIn, botIn } = lipContours(shape, u);
         // chin crease below the lower lip, moves with the jaw
         const crease = botOut + 9 + O * 0.15;
         paint(skin, 0.72, clamp01(1.6 - Math.abs(v - crease)) * clamp01(1 - au / (Wm * 0.8)) * 0.8 * faceCov);
