@@ -23,14 +23,9 @@ export function exportModelFile(checkpoint: string, out: string, metrics?: EvalM
   const f = readSafetensors(checkpoint);
   const { weights, source } = weightsOf(f, true);
   const entries: [string, RawTensor][] = [...weights];
-  const meta: Record<string, string> = {
-    format: 'eflip-model',
-    config: f.metadata.config,
-    labels: f.metadata.labels,
-    preprocessing: f.metadata.preprocessing,
-    weights: source,
-  };
-  if (f.metadata.train_config) meta.train_config = f.metadata.train_config;
+  if (!f.metadata.config) throw new Error(`${checkpoint}: no model config in the metadata`);
+  const meta: Record<string, string> = { format: 'eflip-model', weights: source };
+  for (const k of ['config', 'labels', 'preprocessing', 'train_config']) if (f.metadata[k] !== undefined) meta[k] = f.metadata[k];
   if (metrics) meta.metrics = JSON.stringify(metricsJson(metrics, false));
   const bytes = serializeSafetensors(entries, meta);
   writeFileAtomic(out, bytes);
