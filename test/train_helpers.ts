@@ -5,6 +5,9 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+// decoded-clip cache of the training tests: a fresh temp dir, never the user's ~/.cache
+process.env.EFLIP_CLIP_CACHE ??= mkdtempSync(join(tmpdir(), 'eflip-clip-cache-'));
+
 export const bin = new URL('../../bin/eflip.js', import.meta.url).pathname;
 export const configs = new URL('../../configs/', import.meta.url).pathname;
 

@@ -50,7 +50,8 @@ export const SCHEMA: Section = {
     size: { kind: 'int', default: 88, min: 8, help: 'input crop size (square)' },
     mean: { kind: 'number', default: 0.421, help: 'normalisation mean' },
     std: { kind: 'number', default: 0.165, min: 1e-6, help: 'normalisation std' },
-    workers: { kind: 'int', default: 2, min: 0, help: 'loader worker threads' },
+    workers: { kind: 'int', default: 2, min: 0, help: 'loader worker threads (decode jobs for data.root)' },
+    cache: { kind: 'boolean', default: true, help: 'cache decoded clips of data.root (~/.cache/eflip/clips, or $EFLIP_CLIP_CACHE)' },
     word_boundary: { kind: 'boolean', default: false, help: 'extra input channel marking the word (from Duration)' },
     shuffle_train_labels: { kind: 'int', default: null, nullable: true, help: 'control experiment: permute the training labels with this seed (a model must then stay at chance)' },
     augment: {
@@ -167,6 +168,7 @@ export interface TrainConfig {
     mean: number;
     std: number;
     workers: number;
+    cache: boolean;
     word_boundary: boolean;
     shuffle_train_labels: number | null;
     augment: { random_crop: boolean; hflip: number; time_mask_s: number; temporal_crop: boolean; mixup_alpha: number };

@@ -4,7 +4,12 @@
 // order = seeded shuffle of (seed, epoch); augmentation = f(seed, epoch, clip index), so a
 // resumed run sees exactly the batches an uninterrupted one would.
 // For full LRW (~490k clips) use prepared shards and the data loader instead.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { decodeVideo } from '../data/video.js';
+import { writeFileAtomic } from './atomic.js';
 import { centreCrop, lrwMouthCrop, toGray, type Frames } from '../data/crop.js';
 import { indexLrw, type Split } from '../data/lrw.js';
 import { Rng, mixSeed } from '../data/rng.js';
@@ -212,17 +217,37 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   const workers = Math.max(1, cfg.data.workers);
   let next = 0;
   const results: (MemClip | null)[] = new Array(todo.length).fill(null);
+  if (cfg.data.crop === 'landmarks') throw new Error(`data.crop=landmarks needs landmark-cropped data; prepare it with 'eflip prepare --crop landmarks' and set data.shards`);
+  const cacheDir = cfg.data.cache ? process.env.EFLIP_CLIP_CACHE ?? join(homedir(), '.cache', 'eflip', 'clips') : null;
   const work = async () => {
     while (next < todo.length) {
       const i = next++;
       const c = todo[i];
+      // decoded, cropped, resampled clips are cached by (file, size, mtime, crop, side)
+      let cacheFile: string | null = null;
+      if (cacheDir) {
+        const st = statSync(c.path);
+        const key = createHash('sha1').update(`${c.path}|${st.size}|${st.mtimeMs}|${cfg.data.crop}|${side}`).digest('hex');
+        cacheFile = join(cacheDir, key.slice(0, 2), `${key}.u8`);
+        if (existsSync(cacheFile)) {
+          const data = new Uint8Array(readFileSync(cacheFile));
+          if (data.length % (side * side) === 0 && data.length > 0) {
+            results[i] = { data, frames: data.length / (side * side), side, label: classOf.get(c.word)!, duration: c.duration };
+            done++;
+            continue;
+          }
+        }
+      }
       const v = await decodeVideo(c.path, { gray: true });
       let f: Frames = { data: v.data, frames: v.frames, height: v.height, width: v.width, channels: v.channels };
       f = toGray(f);
-      if (cfg.data.crop === 'mouth') f = lrwMouthCrop(f, 96);
-      else if (cfg.data.crop === 'center') f = centreCrop(f, 96);
-      else throw new Error(`data.crop=${cfg.data.crop} needs landmark-cropped data; prepare it with 'eflip prepare --crop landmarks'`);
-      results[i] = { data: resampleClip(f.data, f.frames, 96, side), frames: f.frames, side, label: classOf.get(c.word)!, duration: c.duration };
+      f = cfg.data.crop === 'mouth' ? lrwMouthCrop(f, 96) : centreCrop(f, 96);
+      const data = resampleClip(f.data, f.frames, 96, side);
+      if (cacheFile) {
+        mkdirSync(join(cacheFile, '..'), { recursive: true });
+        writeFileAtomic(cacheFile, data);
+      }
+      results[i] = { data, frames: f.frames, side, label: classOf.get(c.word)!, duration: c.duration };
       done++;
       if (done % 100 === 0 || done === todo.length) log(`decoded ${done}/${todo.length} clips (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     }
