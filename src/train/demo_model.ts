@@ -48,7 +48,7 @@ export interface RetrainOptions {
 export async function retrainDemo(o: RetrainOptions = {}): Promise<{ model: string; test?: EvalMetrics; seconds: number }> {
   const t0 = Date.now();
   const log = o.log ?? ((m: string) => console.log(m));
-  const corpus = resolve(o.corpus ?? join(ROOT, 'data', 'synth10'));
+  const corpus = resolve(o.corpus ?? join(ROOT, 'runs', 'demo-corpus'));
   const outDir = resolve(o.outDir ?? join(ROOT, 'assets', 'demo'));
   const samplesDir = resolve(o.samplesDir ?? join(ROOT, 'assets', 'samples'));
   if (!existsSync(join(corpus, 'synth.json'))) {
@@ -58,7 +58,7 @@ export async function retrainDemo(o: RetrainOptions = {}): Promise<{ model: stri
   }
   const r = await runTraining({
     configFile: join(ROOT, 'configs', 'synth.yaml'),
-    overrides: [`data.root=${corpus}`, ...(o.runDir ? [`run_dir=${o.runDir}`] : []), ...(o.overrides ?? [])],
+    overrides: [`data.root=${corpus}`, `run_dir=${o.runDir ?? join(ROOT, 'runs', `demo-${Date.now().toString(36)}`)}`, ...(o.overrides ?? [])],
     log,
   });
   if (!r.bestCheckpoint) throw new Error('training produced no checkpoint');
