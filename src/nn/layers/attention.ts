@@ -20,8 +20,12 @@ export class MultiheadAttention extends Module {
     if (ob) constant_(ob, 0);
   }
 
-  /** Self-attention when key/value are omitted. q (B, L, d), k/v (B, S, d) → (B, L, d). */
-  forward(q: Tensor, k?: Tensor, v?: Tensor, opts: { mask?: Tensor | null } = {}): Tensor {
+  /**
+   * Self-attention when key/value are omitted. q (B, L, d), k/v (B, S, d) → (B, L, d).
+   * Masks follow torch.nn.MultiheadAttention: attnMask (L, S) or (B·heads, L, S), boolean
+   * (true = may NOT attend) or additive float; keyPaddingMask (B, S), true = padding.
+   */
+  forward(q: Tensor, k?: Tensor, v?: Tensor, opts: { attnMask?: Tensor | null; keyPaddingMask?: Tensor | null } = {}): Tensor {
     const [B, L, d] = q.shape;
     if (q.ndim !== 3 || d !== this.embedDim) throw new Error(`MultiheadAttention: expected (B, L, ${this.embedDim}), got [${q.shape.join(', ')}]`);
     const w = this.param('in_proj_weight'), b = this.param('in_proj_bias');
@@ -37,7 +41,12 @@ export class MultiheadAttention extends Module {
     const heads = (t: Tensor, n: number) => t.reshape([B, n, H, hd]).transpose(1, 2); // (B, H, n, hd)
     const qh = heads(qp, L).mul(1 / Math.sqrt(hd)), kh = heads(kp, S), vh = heads(vp, S);
     let scores = qh.matmul(kh.transpose(-2, -1)); // (B, H, L, S)
-    if (opts.mask) scores = opts.mask.dtype === 'bool' ? scores.maskedFill(opts.mask.logicalNot(), -Infinity) : scores.add(opts.mask);
+    const apply = (m: Tensor) => (m.dtype === 'bool' ? scores.maskedFill(m, -Infinity) : scores.add(m));
+    if (opts.attnMask) {
+      const m = opts.attnMask;
+      scores = apply(m.ndim === 3 ? m.reshape([B, H, L, S]) : m);
+    }
+    if (opts.keyPaddingMask) scores = apply(opts.keyPaddingMask.reshape([B, 1, 1, S]));
     let attn = scores.softmax(-1);
     if (this.training && this.dropout > 0) attn = F.dropout(attn, this.dropout, true);
     const ctx = attn.matmul(vh).transpose(1, 2).reshape([B, L, d]);
