@@ -90,3 +90,25 @@ test('mouth ROI centres on the mouth; edge clamping and the edge error', () => {
   assert.ok(r.outside[1] > 0 && r.outside[1] <= 0.25, `clamped frame outside=${r.outside[1]}`);
   assert.throws(() => cutMouthRois(video, [lm, face(0, 120)]), (e: unknown) => e instanceof RoiError && e.kind === 'edge' && /too close to the frame edge/.test(e.message));
 });
+
+test("align 'eyes' reproduces data/crop.ts landmarkMouthCrop (prepare --crop landmarks) pixel for pixel", async () => {
+  const { landmarkMouthCrop } = await import('../src/data/crop.js');
+  const W = 320, H = 300;
+  const data = new Uint8Array(2 * W * H);
+  for (let t = 0; t < 2; t++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data[(t * H + y) * W + x] = Math.round(127 + 60 * Math.sin(x / 7 + t) + 60 * Math.cos(y / 5));
+  const video = { data, frames: 2, width: W, height: H, channels: 1 as const, fps: 25 };
+  // tilted and scaled faces, well inside the frame
+  const tilt = (lm: Landmarks, deg: number, s: number): Landmarks => {
+    const a = (deg * Math.PI) / 180, c: Point = [128, 150];
+    return lm.map(([x, y]) => [c[0] + s * (Math.cos(a) * (x - c[0]) - Math.sin(a) * (y - c[1])) + 20, c[1] + s * (Math.sin(a) * (x - c[0]) + Math.cos(a) * (y - c[1]))]);
+  };
+  const lms = [tilt(face(0, 0), 12, 1.1), tilt(face(0, 0), -20, 0.8)];
+  const mine = cutMouthRois(video, lms, { align: 'eyes' });
+  const theirs = landmarkMouthCrop(video, lms, { smooth: 1 });
+  let maxDiff = 0;
+  for (let i = 0; i < mine.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(mine.data[i] - theirs.data[i]));
+  assert.ok(maxDiff <= 1, `max |diff| ${maxDiff}`);
+  // and the default reference alignment differs on a tilted face (it also uses nose and mouth)
+  const ref = cutMouthRois(video, lms);
+  assert.notDeepEqual(ref.data, mine.data);
+});

@@ -12,7 +12,7 @@ import { RoiError } from './errors.js';
 import { type FrameWriter, writeFrames } from './frame_stream.js';
 import { type Frame, type FrameStack, frameAt, toRgb } from './image.js';
 import type { Landmarks } from './landmarks.js';
-import { mouthRoiQuad } from './mouth_roi.js';
+import { type RoiAlign, mouthRoiQuad } from './mouth_roi.js';
 import { streamForRoi } from './pipeline.js';
 
 type BoxLike = FaceBox | [number, number, number, number, number] | null;
@@ -24,6 +24,8 @@ export interface AnnotateOptions {
   boxes?: BoxLike[];
   /** draw the mouth-ROI outline of this side (default 96; 0 = off) */
   roiSize?: number;
+  /** alignment the ROI outline follows (default 'reference') */
+  align?: RoiAlign;
   /** text drawn top-left on every frame (e.g. the predicted word) */
   label?: string;
   /** the already decoded input (skips decoding it again) */
@@ -44,7 +46,7 @@ export function annotateFrame(out: Frame, t: number, o: AnnotateOptions): void {
   }
   const lm = o.landmarks[t];
   if (lm) {
-    if ((o.roiSize ?? 96) > 0) drawPolygon(out, mouthRoiQuad(lm, o.roiSize ?? 96), CYAN, thick);
+    if ((o.roiSize ?? 96) > 0) drawPolygon(out, mouthRoiQuad(lm, o.roiSize ?? 96, o.align), CYAN, thick);
     lm.forEach((p, i) => drawDot(out, p, i >= 48 ? YELLOW : RED, thick + 1));
   }
 }

@@ -5,8 +5,8 @@ export { FaceDetector, type FaceBox, type CropWindow, type DetectorKind, type La
 export { trackMainFace, pickMainFace, type FrameObservation, type TrackOptions, type TrackResult } from './track.js';
 export { fillLandmarkGaps } from './interpolate.js';
 export { smoothLandmarks } from './smooth.js';
-export { REFERENCE_FACE, alignToReference } from './template.js';
-export { cutMouthRois, mouthRoiTransform, mouthRoiQuad, type MouthRois, type MouthRoiOptions } from './mouth_roi.js';
+export { REFERENCE_FACE, REFERENCE_EYE_DISTANCE, alignToReference } from './template.js';
+export { cutMouthRois, cutMouthRoisStream, mouthRoiTransform, mouthRoiQuad, type MouthRois, type MouthRoiOptions, type RoiAlign } from './mouth_roi.js';
 export { roiFromVideo, roiFromFrames, landmarksForVideo, landmarksForFrames, decodeForRoi, type RoiOptions, type RoiResult } from './pipeline.js';
 export { readLandmarksFile, writeLandmarksFile, cachePathFor, LANDMARKS_FORMAT, type LandmarksFile } from './landmarks_file.js';
 export { annotateVideo, annotateFrames, type AnnotateOptions } from './annotate.js';

@@ -6,8 +6,8 @@
 import { RoiError } from './errors.js';
 import { type Affine, applyAffine, composeAffine, invertAffine } from './geometry.js';
 import { type Frame, type FrameStack, frameAt, toGray, warpAffine, warpCorners } from './image.js';
-import { type Landmarks, mouthCenter } from './landmarks.js';
-import { alignToReference } from './template.js';
+import { type Landmarks, eyeCenters, mouthCenter } from './landmarks.js';
+import { REFERENCE_EYE_DISTANCE, alignToReference } from './template.js';
 
 export interface MouthRoiOptions {
   /** output side in pixels (default 96) */
@@ -16,7 +16,14 @@ export interface MouthRoiOptions {
   gray?: boolean;
   /** largest fraction of the ROI allowed outside the frame before failing (default 0.25) */
   maxOutside?: number;
+  /**
+   * 'reference' (default): similarity fitted on eyes, nose tip and mouth corners (template.ts);
+   * 'eyes': eyes level at 80 px — exactly data/crop.ts landmarkMouthCrop's geometry (`prepare --crop landmarks`)
+   */
+  align?: RoiAlign;
 }
+
+export type RoiAlign = 'reference' | 'eyes';
 
 export interface MouthRois extends FrameStack {
   /** per frame: ROI pixel → frame pixel */
@@ -26,22 +33,30 @@ export interface MouthRois extends FrameStack {
 }
 
 /** ROI pixel (u, v) → frame pixel, for one frame's landmarks. */
-export function mouthRoiTransform(lm: Landmarks, size = 96): Affine {
+export function mouthRoiTransform(lm: Landmarks, size = 96, align: RoiAlign = 'reference'): Affine {
+  const half = (size - 1) / 2;
+  if (align === 'eyes') {
+    // one ROI pixel = (right eye − left eye) / 80 in the frame, centred on the mouth centre
+    const [le, re] = eyeCenters(lm);
+    const [cx, cy] = mouthCenter(lm);
+    const ux = (re[0] - le[0]) / REFERENCE_EYE_DISTANCE, uy = (re[1] - le[1]) / REFERENCE_EYE_DISTANCE;
+    if (!(Math.hypot(ux, uy) > 1e-6)) throw new RoiError('bad-landmarks', 'degenerate landmarks (eyes coincide)');
+    return [ux, -uy, cx - half * ux + half * uy, uy, ux, cy - half * uy - half * ux];
+  }
   const toRef = alignToReference(lm);
   const [mx, my] = applyAffine(toRef, mouthCenter(lm));
-  const half = (size - 1) / 2;
   const roiToRef: Affine = [1, 0, mx - half, 0, 1, my - half];
   return composeAffine(invertAffine(toRef), roiToRef);
 }
 
 /** The ROI outline in frame pixels (4 corners, clockwise from top-left). */
-export function mouthRoiQuad(lm: Landmarks, size = 96): [number, number][] {
-  return warpCorners(mouthRoiTransform(lm, size), size, size);
+export function mouthRoiQuad(lm: Landmarks, size = 96, align: RoiAlign = 'reference'): [number, number][] {
+  return warpCorners(mouthRoiTransform(lm, size, align), size, size);
 }
 
 /** One frame's ROI into `out` (size·size·C); returns the fraction outside the frame. */
-export function cutMouthRoi(frame: Frame, lm: Landmarks, size: number, gray: boolean, out: Uint8Array): { transform: Affine; outside: number } {
-  const m = mouthRoiTransform(lm, size);
+export function cutMouthRoi(frame: Frame, lm: Landmarks, size: number, gray: boolean, out: Uint8Array, align: RoiAlign = 'reference'): { transform: Affine; outside: number } {
+  const m = mouthRoiTransform(lm, size, align);
   const r = warpAffine(gray ? toGray(frame) : frame, m, size, size, out);
   return { transform: m, outside: r.outside };
 }
@@ -50,6 +65,7 @@ class RoiCollector {
   readonly size: number;
   readonly gray: boolean;
   readonly maxOutside: number;
+  readonly align: RoiAlign;
   private readonly parts: Uint8Array[] = [];
   readonly transforms: Affine[] = [];
   readonly outside: number[] = [];
@@ -60,13 +76,14 @@ class RoiCollector {
     this.size = o.size ?? 96;
     this.gray = o.gray ?? true;
     this.maxOutside = o.maxOutside ?? 0.25;
+    this.align = o.align ?? 'reference';
   }
 
   add(t: number, frame: Frame, lm: Landmarks | undefined): void {
     if (!lm) throw new RoiError('bad-landmarks', `no landmarks for frame ${t}`);
     this.channels = this.gray ? 1 : frame.channels;
     const out = new Uint8Array(this.size * this.size * this.channels);
-    const r = cutMouthRoi(frame, lm, this.size, this.gray, out);
+    const r = cutMouthRoi(frame, lm, this.size, this.gray, out, this.align);
     this.parts.push(out);
     this.transforms.push(r.transform);
     this.outside.push(r.outside);

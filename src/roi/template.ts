@@ -16,6 +16,9 @@ export const REFERENCE_FACE = {
   mouthRight: [156, 185] as Point,
 };
 
+/** Inter-ocular distance of the reference face (pixels), shared with data/crop.ts landmarkMouthCrop. */
+export const REFERENCE_EYE_DISTANCE = 80;
+
 /** Mouth corners move while speaking, so they count half as much as eyes and nose. */
 const ANCHOR_WEIGHTS = [1, 1, 1, 0.5, 0.5];
 

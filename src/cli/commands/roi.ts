@@ -19,6 +19,7 @@ export const def: CommandDef = {
     label: { type: 'string', help: 'text to overlay on the annotated video' },
     'landmarks-only': { type: 'boolean', help: 'only compute (and cache) landmarks; no ROI video' },
     color: { type: 'boolean', help: 'keep RGB in the ROI (default: grey)' },
+    align: { type: 'string', choices: ['reference', 'eyes'], help: 'ROI alignment: reference face (eyes, nose, mouth corners) or eyes only (= prepare --crop landmarks)', default: 'reference' },
     size: { type: 'int', help: 'ROI side in pixels', default: 96 },
     fps: { type: 'number', help: 'resample the video to this frame rate first (the model was trained at 25)' },
     every: { type: 'int', help: 'full face detection every k frames, landmark tracking in between', default: 5 },
@@ -66,6 +67,7 @@ export default async function main(argv: string[]): Promise<number> {
         fps: o.fps,
         size: o.size,
         gray: !o.color,
+        align: o.align,
         maxOutside: o['max-outside'],
         cache: !o['no-cache'],
         onProgress: process.stderr.isTTY ? (d: number, n: number) => process.stderr.write(`\r${tag}${file}: frame ${d}/${n}`) : undefined,
@@ -77,7 +79,7 @@ export default async function main(argv: string[]): Promise<number> {
       const outLm = o.landmarks ?? (o['out-dir'] ? path.join(o['out-dir'], `${stem}.landmarks.json`) : undefined);
       if (outVideo && r.rois) await encodeVideo(outVideo, r.rois.data, { frames: r.rois.frames, height: r.rois.height, width: r.rois.width, channels: r.rois.channels, fps: r.rois.fps || 25 });
       if (outLm) await writeLandmarksFile(outLm, r.info);
-      if (o.annotate) await annotateVideo(file, o.annotate, { landmarks: r.info.landmarks, boxes: r.info.boxes, roiSize: o.size, label: o.label, fps: o.fps });
+      if (o.annotate) await annotateVideo(file, o.annotate, { landmarks: r.info.landmarks, boxes: r.info.boxes, roiSize: o.size, align: o.align, label: o.label, fps: o.fps });
       const ms = performance.now() - t0;
       const summary = {
         video: file,
