@@ -102,7 +102,16 @@ test('custom config: stage rows, max-pool, swish, colour input, 2 encoder layers
     assert.deepEqual(y.shape, [2, 10]);
     y.sum().backward();
   });
-  for (const [n, p] of m.namedParameters()) assert.ok(p.grad, `gradient reaches ${n}`);
+  tidy(() => { for (const [n, p] of m.namedParameters()) assert.ok(p.grad, `gradient reaches ${n}`); });
+  // float64 copy of the network runs on float64 input; integer buffers stay int64
+  m.eval().to('float64');
+  noGrad(() => tidy(() => {
+    const y = m.forward(randn([1, 3, 2, 64, 64], { dtype: 'float64' }));
+    assert.equal(y.dtype, 'float64');
+    assert.deepEqual(y.shape, [1, 10]);
+  }));
+  m.requiresGrad_(false);
+  assert.equal(m.numParameters(true), 0, 'frozen');
   m.dispose();
   assert.throws(() => modelConfig({ variant: 'Q' }), ModelConfigError);
   assert.throws(() => modelConfig({ stages: ['1,3,1,8,8,1 F', '4,3,2,9,16,2 F'] }), /inChannels 9 != previous outChannels 8/);

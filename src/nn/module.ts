@@ -124,6 +124,18 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /** Freezes (false) or unfreezes (true) every parameter, e.g. for fine-tuning only a head. */
+  requiresGrad_(flag = true): this {
+    for (const p of this.parameters()) p.requiresGrad_(flag);
+    return this;
+  }
+
+  /** Calls fn on every module of the tree (root first), like torch's Module.apply. */
+  apply(fn: (m: Module, name: string) => void): this {
+    for (const [n, m] of this.namedModules()) fn(m, n);
+    return this;
+  }
+
   /** Clears every parameter's gradient. */
   zeroGrad(): void {
     for (const p of this.parameters()) p.zeroGrad();
