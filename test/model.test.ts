@@ -3,7 +3,7 @@
 // init/import/info commands (import round trip of a torch.save Lightning checkpoint).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tidy, noGrad, randn, ones, zeros, manualSeed, setNumThreads, liveTensors, fromBytes, tensor, type Tensor } from '../src/engine/index.js';
@@ -224,6 +224,25 @@ test('eflip info / init: numbers and a file PyTorch loads strictly', { skip: noT
   const a = readSafetensors(out).tensors.get('fc_layer.weight')!.data, b = readSafetensors(join(dir, 'init2.safetensors')).tensors.get('fc_layer.weight')!.data;
   assert.deepEqual(Buffer.from(a), Buffer.from(b), 'same seed, same weights');
   assert.equal(eflip('init', '--variant', 'T').status, 2, '--out is required');
+});
+
+test('eflip import: bare state dict of variant B, 37 classes, labels from a file; Linear-shaped SE weights', { skip: noTorch }, () => {
+  const w = join(dir, 'bare_w.safetensors');
+  py('lipreader.py', ['init', '--variant', 'B', '--classes', '37', '--seed', '2', '--out', w]);
+  const pt = join(dir, 'bare.pt');
+  py('io_fixtures.py', ['bare', '--weights', w, '--out', pt]);
+  const labels = join(dir, 'labels.txt');
+  writeFileSync(labels, LRW_WORDS.slice(0, 37).map((s) => s.toLowerCase()).join('\n') + '\n');
+  const out = join(dir, 'bare.safetensors');
+  const r = eflip('import', pt, '--out', out, '--labels', labels);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /state dict at '<root>'/);
+  assert.match(r.stdout, /reshaped \d+ tensors/);
+  assert.match(r.stdout, /variant B, 37 classes/);
+  const a = readSafetensors(out), b = readSafetensors(w);
+  assert.equal(JSON.parse(a.metadata.labels)[0], 'about');
+  for (const [k, t] of b.tensors) assert.deepEqual(Buffer.from(a.tensors.get(k)!.data), Buffer.from(t.data), k);
+  assert.equal(eflip('import', pt, '--out', out, '--labels', labels, '--variant', 'T').status, 1, 'wrong variant: shape errors');
 });
 
 test('eflip import: Lightning checkpoint from torch.save → same outputs as PyTorch within 1e-4; os.system pickle runs nothing', { skip: noTorch }, () => {

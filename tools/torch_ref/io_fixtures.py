@@ -6,6 +6,7 @@
                                                  Lightning-style: state_dict keys prefixed 'model.',
                                                  hyper_parameters (non-tensor objects), epoch, optimizer state
   io_fixtures.py evil --out F.pt --marker PATH   a checkpoint whose unpickling would call os.system('touch PATH')
+  io_fixtures.py bare --weights W.safetensors --out F.pt   bare state dict, SE 1×1 convs stored as Linear (out, in)
   io_fixtures.py legacy --out F.pt               the pre-1.6 (non-zip) torch.save format
 """
 import argparse
@@ -80,6 +81,13 @@ def lightning(weights, out):
     torch.save(ckpt, out)
 
 
+def bare(weights, out):
+    """A bare state dict (torch.save(model.state_dict())), SE convs saved as Linear weights."""
+    sd, _ = read_safetensors(weights)
+    sd = OrderedDict((k, v.reshape(v.shape[:2]) if '.se.fc' in k and k.endswith('weight') else v) for k, v in sd.items())
+    torch.save(sd, out)
+
+
 def legacy(out):
     torch.save({'w': torch.ones(2)}, out, _use_new_zipfile_serialization=False)
 
@@ -90,7 +98,7 @@ def evil(out, marker):
 
 def main(argv):
     ap = argparse.ArgumentParser()
-    ap.add_argument('cmd', choices=['misc', 'lightning', 'evil', 'legacy'])
+    ap.add_argument('cmd', choices=['misc', 'lightning', 'evil', 'legacy', 'bare'])
     ap.add_argument('--out', required=True)
     ap.add_argument('--weights')
     ap.add_argument('--marker')
@@ -99,6 +107,8 @@ def main(argv):
         misc(a.out)
     elif a.cmd == 'lightning':
         lightning(a.weights, a.out)
+    elif a.cmd == 'bare':
+        bare(a.weights, a.out)
     elif a.cmd == 'legacy':
         legacy(a.out)
     else:
