@@ -4,7 +4,7 @@
 // Tensors stay lazy (`TorchTensorRef`) until materialize(), so optimizer states cost nothing.
 import { readFileSync } from 'node:fs';
 import { ZipReader } from './zip.js';
-import { PickleError, PickleGlobal, PickleObject, PyTuple, TorchTensorLike, unpickle, describe, type PyDict, type SafeCallable } from './pickle.js';
+import { PickleError, PickleGlobal, PickleObject, TorchTensorLike, unpickle, describe, type PyDict, type SafeCallable } from './pickle.js';
 import { DTYPE_BYTES, numel, type DType, type RawTensor } from './safetensors.js';
 
 export class CheckpointError extends Error {
@@ -261,4 +261,3 @@ export function extractStateDict(root: unknown, prefixes: string[] = ['model.', 
   return { tensors, foundAt, strippedPrefix, skipped, info };
 }
 
-export { PyTuple };
