@@ -143,8 +143,10 @@ export async function trackMainFace(source: FrameStack | AsyncIterable<Frame>, d
     recent.delete(t - every - 1);
     obs.push({ landmarks: null, box: null, source: 'none', faces: 0 });
     const prev = t > 0 ? obs[t - 1].landmarks : null;
+    let trackFailed = false;
     if (prev && t - lastDetect < every && cal) {
       if (await trackStep(t, prev)) { lastGood = t; o.onProgress?.(t + 1, total); continue; }
+      trackFailed = true; // lost: detect now
     }
     if (!prev && t - lastDetect < every) { o.onProgress?.(t + 1, total); continue; } // face lost: retry detection every `every` frames
     const boxes = await det.detect(f);
@@ -162,7 +164,7 @@ export async function trackMainFace(source: FrameStack | AsyncIterable<Frame>, d
         if (!(await trackStep(u, obs[u + 1].landmarks!))) break;
       }
       lastGood = t;
-    } else if (prev && cal && (await trackStep(t, prev))) {
+    } else if (prev && cal && !trackFailed && (await trackStep(t, prev))) {
       // the detector missed a face we are tracking (e.g. tilted beyond its range): keep tracking
       lastGood = t;
     }
