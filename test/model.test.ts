@@ -224,6 +224,9 @@ test('eflip info / init: numbers and a file PyTorch loads strictly', { skip: noT
   const a = readSafetensors(out).tensors.get('fc_layer.weight')!.data, b = readSafetensors(join(dir, 'init2.safetensors')).tensors.get('fc_layer.weight')!.data;
   assert.deepEqual(Buffer.from(a), Buffer.from(b), 'same seed, same weights');
   assert.equal(eflip('init', '--variant', 'T').status, 2, '--out is required');
+  const fromFile = eflip('info', '--model', out, '--json');
+  assert.equal(fromFile.status, 0, fromFile.stderr);
+  assert.equal(JSON.parse(fromFile.stdout).params.total, 8_178_686);
 });
 
 test('eflip import: bare state dict of variant B, 37 classes, labels from a file; Linear-shaped SE weights', { skip: noTorch }, () => {
