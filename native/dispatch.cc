@@ -20,11 +20,16 @@ struct ArgSpec {
   c10::IValue dflt;
 };
 
+// Unboxed fast paths for the most frequent schema shapes (skips IValue boxing; the same
+// kernels run). T = Tensor, S = Scalar; a trailing _ marks in-place (self is Tensor(a!)).
+enum class Fast { None, T, TT, TS, TTS, TSS, T_, TT_, TS_, TTS_ };
+
 struct OpEntry {
   c10::OperatorHandle handle;
   std::string name;
   std::vector<ArgSpec> args;
   size_t nReturns;
+  Fast fast = Fast::None;
 };
 
 static std::vector<OpEntry> g_ops;
@@ -58,6 +63,25 @@ static Kind kindOf(const c10::TypePtr& t) {
   }
 }
 
+static Fast fastKind(const OpEntry& e, const c10::FunctionSchema& schema) {
+  if (schema.returns().size() != 1 || schema.returns()[0].type()->kind() != c10::TypeKind::TensorType) return Fast::None;
+  std::string sig;
+  for (const auto& a : e.args) {
+    if (a.optional) return Fast::None;
+    if (a.kind == Kind::Tensor) sig += 'T';
+    else if (a.kind == Kind::Scalar) sig += 'S';
+    else return Fast::None;
+  }
+  const c10::AliasInfo* alias = schema.arguments().empty() ? nullptr : schema.arguments()[0].alias_info();
+  bool inplace = alias && alias->isWrite();
+  if (sig == "T") return inplace ? Fast::T_ : Fast::T;
+  if (sig == "TT") return inplace ? Fast::TT_ : Fast::TT;
+  if (sig == "TS") return inplace ? Fast::TS_ : Fast::TS;
+  if (sig == "TTS") return inplace ? Fast::TTS_ : Fast::TTS;
+  if (sig == "TSS" && !inplace) return Fast::TSS;
+  return Fast::None;
+}
+
 // opId(qualifiedName: "aten::conv3d", overload: "") -> id
 static Napi::Value OpId(const Napi::CallbackInfo& info) {
   return guard(info, [&]() -> Napi::Value {
@@ -77,6 +101,7 @@ static Napi::Value OpId(const Napi::CallbackInfo& info) {
       ArgSpec s{a.name(), kindOf(t), optional, a.default_value().has_value(), a.default_value().has_value() ? *a.default_value() : c10::IValue()};
       e.args.push_back(std::move(s));
     }
+    e.fast = fastKind(e, schema);
     g_ops.push_back(std::move(e));
     return Napi::Number::New(info.Env(), (double)(g_ops.size() - 1));
   });
@@ -179,26 +204,71 @@ static Napi::Value toJs(Napi::Env env, const c10::IValue& v) {
 
 static torch::jit::Stack g_stack;
 
-static const OpEntry& prepare(const Napi::CallbackInfo& info) {
+static at::Scalar scalarOf(const Napi::Value& v) {
+  if (v.IsBoolean()) return at::Scalar(v.As<Napi::Boolean>().Value());
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) return at::Scalar((int64_t)d);
+  return at::Scalar(d);
+}
+
+// Runs an op through its typed (unboxed) entry when the call matches a fast shape exactly.
+// Returns false when the generic boxed path must be used.
+static bool callFast(const OpEntry& op, const Napi::CallbackInfo& info, at::Tensor* out) {
+  size_t n = info.Length() - 1;
+  if (n != op.args.size()) return false;
+  for (size_t i = 0; i < n; i++) {
+    const Napi::Value v = info[i + 1];
+    if (op.args[i].kind == Kind::Tensor ? !v.IsNumber() : !(v.IsNumber() || v.IsBoolean())) return false;
+  }
+  auto T = [&](size_t i) -> const at::Tensor& { return tensorOf(info[i + 1].As<Napi::Number>().Int32Value()); };
+  auto M = [&](size_t i) -> at::Tensor& { return const_cast<at::Tensor&>(T(i)); };
+  auto S = [&](size_t i) { return scalarOf(info[i + 1]); };
+  const auto& h = op.handle;
+  switch (op.fast) {
+    case Fast::T: *out = h.typed<at::Tensor(const at::Tensor&)>().call(T(0)); return true;
+    case Fast::TT: *out = h.typed<at::Tensor(const at::Tensor&, const at::Tensor&)>().call(T(0), T(1)); return true;
+    case Fast::TS: *out = h.typed<at::Tensor(const at::Tensor&, const at::Scalar&)>().call(T(0), S(1)); return true;
+    case Fast::TTS: *out = h.typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Scalar&)>().call(T(0), T(1), S(2)); return true;
+    case Fast::TSS: *out = h.typed<at::Tensor(const at::Tensor&, const at::Scalar&, const at::Scalar&)>().call(T(0), S(1), S(2)); return true;
+    case Fast::T_: h.typed<at::Tensor&(at::Tensor&)>().call(M(0)); return true;
+    case Fast::TT_: h.typed<at::Tensor&(at::Tensor&, const at::Tensor&)>().call(M(0), T(1)); return true;
+    case Fast::TS_: h.typed<at::Tensor&(at::Tensor&, const at::Scalar&)>().call(M(0), S(1)); return true;
+    case Fast::TTS_: h.typed<at::Tensor&(at::Tensor&, const at::Tensor&, const at::Scalar&)>().call(M(0), T(1), S(2)); return true;
+    default: return false;
+  }
+}
+
+static const OpEntry& opOf(const Napi::CallbackInfo& info) {
   if (!info[0].IsNumber()) throw ArgError("op id expected");
   uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   if (id >= g_ops.size()) throw ArgError("operator not available in the linked libtorch (op id " + std::to_string(info[0].As<Napi::Number>().Int64Value()) + ")");
-  const OpEntry& op = g_ops[id];
+  return g_ops[id];
+}
+
+static void prepare(const OpEntry& op, const Napi::CallbackInfo& info) {
   size_t given = info.Length() - 1;
   if (given > op.args.size()) throw ArgError(op.name + ": too many arguments");
   g_stack.clear();
   for (size_t i = 0; i < op.args.size(); i++) {
     g_stack.push_back(i < given ? toIValue(op, op.args[i], info[i + 1]) : toIValue(op, op.args[i], info.Env().Undefined()));
   }
-  return op;
 }
 
 // call(opId, ...args) -> result (tensor handle, number, boolean, null or an array of them)
 static Napi::Value Call(const Napi::CallbackInfo& info) {
   return guard(info, [&]() -> Napi::Value {
-    const OpEntry& op = prepare(info);
-    op.handle.callBoxed(&g_stack);
+    const OpEntry& op = opOf(info);
     Napi::Env env = info.Env();
+    if (op.fast != Fast::None && op.fast < Fast::T_) {
+      at::Tensor out;
+      if (callFast(op, info, &out)) {
+        Napi::Value r = Napi::Number::New(env, newHandle(std::move(out)));
+        flushExternalMemory(env);
+        return r;
+      }
+    }
+    prepare(op, info);
+    op.handle.callBoxed(&g_stack);
     Napi::Value out;
     if (g_stack.size() == 1) out = toJs(env, g_stack[0]);
     else if (g_stack.empty()) out = env.Undefined();
@@ -216,7 +286,10 @@ static Napi::Value Call(const Napi::CallbackInfo& info) {
 // callVoid(opId, ...args): in-place ops; results are dropped (no new handles).
 static Napi::Value CallVoid(const Napi::CallbackInfo& info) {
   return guard(info, [&]() -> Napi::Value {
-    const OpEntry& op = prepare(info);
+    const OpEntry& op = opOf(info);
+    at::Tensor unused;
+    if (op.fast >= Fast::T_ && callFast(op, info, &unused)) return info.Env().Undefined();
+    prepare(op, info);
     op.handle.callBoxed(&g_stack);
     g_stack.clear();
     return info.Env().Undefined();

@@ -89,6 +89,18 @@ static Napi::Value Dispose(const Napi::CallbackInfo& info) {
   });
 }
 
+// disposeMany(handles: Int32Array): frees many handles in one call (end of a tidy scope).
+static Napi::Value DisposeMany(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    if (!info[0].IsTypedArray()) throw ArgError("disposeMany: expected an Int32Array");
+    auto ta = info[0].As<Napi::TypedArray>();
+    if (ta.TypedArrayType() != napi_int32_array) throw ArgError("disposeMany: expected an Int32Array");
+    auto arr = ta.As<Napi::Int32Array>();
+    for (size_t i = 0; i < arr.ElementLength(); i++) freeHandle(arr[i]);
+    return info.Env().Undefined();
+  });
+}
+
 static Napi::Value Live(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), (double)liveHandles()); }
 
 static Napi::Value Alias(const Napi::CallbackInfo& info) {
@@ -224,6 +236,7 @@ void initTensors(Napi::Env env, Napi::Object exports) {
   def("toBytes", ToBytes);
   def("bytesView", BytesView);
   def("dispose", Dispose);
+  def("disposeMany", DisposeMany);
   def("live", Live);
   def("alias", Alias);
   def("shape", Shape);

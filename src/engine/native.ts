@@ -17,6 +17,7 @@ export interface NativeAddon {
   toBytes(h: Handle): ArrayBuffer;
   bytesView(h: Handle): ArrayBuffer;
   dispose(h: Handle): void;
+  disposeMany(hs: Int32Array): void;
   live(): number;
   alias(h: Handle): Handle;
   shape(h: Handle): number[];

@@ -18,6 +18,8 @@ export interface Owned {
   _kept: boolean;
   /** called when the tensor ends up owned by the caller (outside every scope) */
   _escape(): void;
+  /** marks the tensor disposed and returns its native handle (-1 if already disposed) */
+  _release(): number;
 }
 
 const scopes: Owned[][] = [];
@@ -48,11 +50,18 @@ export function tidy<T>(fn: () => T): T {
   }
   const returned = new Set<Owned>();
   collect(result, returned, 0);
+  // free in one native call
+  const handles = new Int32Array(mine.length);
+  let n = 0;
   for (const t of mine) {
     if (t._kept) continue;
     if (returned.has(t)) track(t);
-    else t.dispose();
+    else {
+      const hd = t._release();
+      if (hd >= 0) handles[n++] = hd;
+    }
   }
+  if (n > 0) native.disposeMany(n === handles.length ? handles : handles.subarray(0, n));
   return result;
 }
 

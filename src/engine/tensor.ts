@@ -78,6 +78,14 @@ export class Tensor implements Owned {
     if (this._registered) gcBackstop.unregister(this);
     native.dispose(hd);
   }
+  /** @internal marks disposed without freeing; returns the handle for a batched free */
+  _release(): Handle {
+    const hd = this._h;
+    if (hd < 0) return -1;
+    this._h = -1;
+    if (this._registered) gcBackstop.unregister(this);
+    return hd;
+  }
   [Symbol.dispose](): void {
     this.dispose();
   }
