@@ -132,9 +132,9 @@ export function linePlot(series: Series[], opts: { title?: string; xLabel?: stri
       prev = q;
     }
   }
-  if (opts.title) cv.text(L, 12, opts.title, [0, 0, 0], 3);
+  if (opts.title) cv.text(L, 6, opts.title, [0, 0, 0], 3);
   if (opts.xLabel) cv.text((L + W - R) / 2 - Canvas.textWidth(opts.xLabel) / 2, H - 20, opts.xLabel, axis);
-  if (opts.yLabel) cv.text(6, T - 16, opts.yLabel, axis);
+  if (opts.yLabel) cv.text(6, T - 12, opts.yLabel, axis);
   let lx = W - R - 8;
   for (const s of [...series].reverse()) {
     const w = Canvas.textWidth(s.name);
