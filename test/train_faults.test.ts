@@ -48,6 +48,11 @@ test('NaN loss stops with a clear message before the update; weights and last ch
     assert.ok(Buffer.from(same).equals(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength)) || r.dtype !== 'float32', `${k} unchanged`);
   }
   assert.ok(readFileSync(ckPath).equals(before));
+  // an allocation failure becomes an actionable message
+  const oom = (trainer as any).wrapOom(new Error("[enforce fail at alloc_cpu.cpp:75] DefaultCPUAllocator: can't allocate memory: you tried to allocate 9663676416 bytes"));
+  assert.equal(oom.name, 'OutOfMemoryError');
+  assert.match(oom.message, /Lower train\.batch_size \(e\.g\. batch_size=8\)/);
+  assert.match(oom.message, /last checkpoint is intact/);
   net.dispose();
 });
 
