@@ -62,6 +62,12 @@ export class Tensor implements Owned {
     this._h = handle;
   }
 
+  /** A CPU tensor from raw little-endian element bytes (e.g. a safetensors payload); one copy. */
+  static fromBytes(dtype: DType, shape: Shape, bytes: Uint8Array | ArrayBuffer): Tensor {
+    for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new ShapeError(`invalid shape [${shape.join(', ')}]`);
+    return wrap(native.fromBytes(bytes, dtypeCode(dtype), shape as number[]));
+  }
+
   // ---- handle & lifetime ------------------------------------------------------------------
   /** The native handle; throws DisposedError after dispose(). */
   get handle(): Handle {
