@@ -153,7 +153,13 @@ export async function trackMainFace(source: FrameStack | AsyncIterable<Frame>, d
     detections++;
     lastDetect = t;
     maxFaces = Math.max(maxFaces, boxes.length);
-    if (boxes.length) {
+    // the detector found faces, but none where we track one: keep the tracked face while it is still there
+    const onlyOthers = boxes.length > 0 && prev && prevBox && !trackFailed && Math.max(...boxes.map((b) => iou(b, prevBox!))) < 0.2;
+    if (onlyOthers && cal && (await trackStep(t, prev!))) {
+      obs[t].faces = boxes.length + 1;
+      maxFaces = Math.max(maxFaces, boxes.length + 1);
+      lastGood = t;
+    } else if (boxes.length) {
       const b = pickMainFace(boxes, width, height, prevBox);
       const lm = await landmarksFromBox(f, b);
       cal = calibrate(FaceDetector.boxWindow(b), lm);
@@ -164,7 +170,7 @@ export async function trackMainFace(source: FrameStack | AsyncIterable<Frame>, d
         if (!(await trackStep(u, obs[u + 1].landmarks!))) break;
       }
       lastGood = t;
-    } else if (prev && cal && !trackFailed && (await trackStep(t, prev))) {
+    } else if (prev && cal && !trackFailed && !onlyOthers && (await trackStep(t, prev))) {
       // the detector missed a face we are tracking (e.g. tilted beyond its range): keep tracking
       lastGood = t;
     }
