@@ -3,6 +3,7 @@
 // smooth motion (shift, zoom, ±10° rotation) — so every configuration also reports its mouth
 // tracking error against the known transform. Configurations compare the detector choices
 // (auto/tiny/ssd), landmark nets (full/tiny) and detection intervals (every frame vs every 5).
+import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,8 +47,8 @@ export default async function main(argv: string[]): Promise<number> {
     if (!m) throw new UsageError(`--sizes expects WxH items, got '${s}'`);
     return { width: Number(m[1]), height: Number(m[2]) };
   });
-  const { decodeVideo } = await import('../../data/video.js');
-  const { FaceDetector, roiFromFrames, composeVideo, photoToFrame } = await import('../../roi/index.js');
+  const { decodeVideo, encodeVideo } = await import('../../data/video.js');
+  const { FaceDetector, roiFromFrames, roiFromVideo, composeVideo, photoToFrame } = await import('../../roi/index.js');
   const { applyAffine, invertAffine } = await import('../../roi/geometry.js');
   const { mouthCenter } = await import('../../roi/landmarks.js');
   const { frameAt } = await import('../../roi/image.js');
@@ -113,6 +114,23 @@ export default async function main(argv: string[]): Promise<number> {
         log(`  ${c.name.padEnd(48)} failed: ${(e as Error).message}`);
       }
       results.push(row);
+    }
+    // end to end from an mp4 file: streamed decode (two passes), pipeline, ROI mp4 encode
+    {
+      const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'eflip-bench-roi-'));
+      try {
+        const src = path.join(tmp, 'clip.mp4');
+        await encodeVideo(src, clip.data, { frames: clip.frames, height, width, channels: 3, fps: 25 });
+        const t0 = performance.now();
+        const r = await roiFromVideo(src, { faceDetector: det, cache: false });
+        await encodeVideo(path.join(tmp, 'roi.mp4'), r.rois.data, { frames: r.rois.frames, height: 96, width: 96, channels: 1, fps: 25 });
+        const ms = performance.now() - t0;
+        const row = { size: `${width}x${height}`, config: 'end to end: mp4 → ROI mp4 (default)', fps: +(o.frames / (ms / 1000)).toFixed(1), msPerFrame: +(ms / o.frames).toFixed(1) };
+        results.push(row);
+        log(`  ${row.config.padEnd(48)} ${String(row.fps).padStart(6)} frames/s`);
+      } finally {
+        await fsp.rm(tmp, { recursive: true, force: true });
+      }
     }
     results.push({ size: `${width}x${height}`, stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, +v.toFixed(2)])) });
   }
