@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { prepare } from '../src/data/prepare.js';
 import * as path from 'node:path';
 import { synthCorpus, synthClip, makeSpeaker, synthTasks } from '../src/data/synth/index.js';
 import { indexLrw } from '../src/data/lrw.js';
@@ -12,7 +13,7 @@ const bin = new URL('../../bin/eflip.js', import.meta.url).pathname;
 const root = path.join(tempDir('synth'), 'lrw');
 
 test('eflip synth writes an LRW-layout corpus that ffprobe and the indexer accept', async () => {
-  const r = spawnSync(process.execPath, [bin, 'synth', '--out', root, '--words', 'ABOUT,MONEY,WATER', '--train', '2', '--val', '1', '--test', '1', '--seed', '3', '--quiet'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [bin, 'synth', '--out', root, '--words', 'ABOUT,MONEY,WATER', '--train', '2', '--val', '1', '--test', '1', '--seed', '3', '--quiet', '--landmarks'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const idx = await indexLrw(root);
   assert.deepEqual(idx.words, ['ABOUT', 'MONEY', 'WATER']);
@@ -28,8 +29,19 @@ test('eflip synth writes an LRW-layout corpus that ffprobe and the indexer accep
   const tr = speakers('train'), va = speakers('val'), te = speakers('test');
   for (const s of tr) assert.ok(!va.has(s) && !te.has(s));
   for (const s of va) assert.ok(!te.has(s));
+  // ground-truth landmarks: T×68×2, mouth points around the LRW mouth position; prepare --crop landmarks uses them
+  for (const c of idx.clips) {
+    const lm = JSON.parse(readFileSync(c.path.replace(/\.mp4$/, '.landmarks.json'), 'utf8')).landmarks as number[][][];
+    assert.equal(lm.length, 29);
+    assert.ok(lm.every((f) => f.length === 68 && f.every((p) => p.length === 2)));
+    const mx = lm[14].slice(48).reduce((a, p) => a + p[0], 0) / 20, my = lm[14].slice(48).reduce((a, p) => a + p[1], 0) / 20;
+    assert.ok(Math.abs(mx - 127) < 14 && Math.abs(my - 163) < 14, `mouth centre (${mx}, ${my})`);
+  }
+  const shards = path.join(root, '..', 'shards-lm');
+  const pr = await prepare({ lrw: root, out: shards, crop: 'landmarks', jobs: 1 });
+  assert.equal(pr.prepared, 12);
   // re-running skips everything
-  const again = await synthCorpus({ out: root, words: ['ABOUT', 'MONEY', 'WATER'], train: 2, val: 1, test: 1, seed: 3, speakers: { train: 24, val: 8, test: 8 } });
+  const again = await synthCorpus({ out: root, words: ['ABOUT', 'MONEY', 'WATER'], train: 2, val: 1, test: 1, seed: 3, landmarks: true, speakers: { train: 24, val: 8, test: 8 } });
   assert.equal(again.written, 0);
   // montage
   const png = path.join(root, '..', 'm.png');
