@@ -74,12 +74,32 @@ static Fast fastKind(const OpEntry& e, const c10::FunctionSchema& schema) {
   }
   const c10::AliasInfo* alias = schema.arguments().empty() ? nullptr : schema.arguments()[0].alias_info();
   bool inplace = alias && alias->isWrite();
-  if (sig == "T") return inplace ? Fast::T_ : Fast::T;
-  if (sig == "TT") return inplace ? Fast::TT_ : Fast::TT;
-  if (sig == "TS") return inplace ? Fast::TS_ : Fast::TS;
-  if (sig == "TTS") return inplace ? Fast::TTS_ : Fast::TTS;
-  if (sig == "TSS" && !inplace) return Fast::TSS;
-  return Fast::None;
+  Fast f = Fast::None;
+  if (sig == "T") f = inplace ? Fast::T_ : Fast::T;
+  else if (sig == "TT") f = inplace ? Fast::TT_ : Fast::TT;
+  else if (sig == "TS") f = inplace ? Fast::TS_ : Fast::TS;
+  else if (sig == "TTS") f = inplace ? Fast::TTS_ : Fast::TTS;
+  else if (sig == "TSS" && !inplace) f = Fast::TSS;
+  // The typed entry must match the C++ signature the kernels were registered with; when it
+  // does not (other libtorch versions), the op simply stays on the boxed path.
+  try {
+    const auto& h = e.handle;
+    switch (f) {
+      case Fast::T: h.typed<at::Tensor(const at::Tensor&)>(); break;
+      case Fast::TT: h.typed<at::Tensor(const at::Tensor&, const at::Tensor&)>(); break;
+      case Fast::TS: h.typed<at::Tensor(const at::Tensor&, const at::Scalar&)>(); break;
+      case Fast::TTS: h.typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Scalar&)>(); break;
+      case Fast::TSS: h.typed<at::Tensor(const at::Tensor&, const at::Scalar&, const at::Scalar&)>(); break;
+      case Fast::T_: h.typed<at::Tensor&(at::Tensor&)>(); break;
+      case Fast::TT_: h.typed<at::Tensor&(at::Tensor&, const at::Tensor&)>(); break;
+      case Fast::TS_: h.typed<at::Tensor&(at::Tensor&, const at::Scalar&)>(); break;
+      case Fast::TTS_: h.typed<at::Tensor&(at::Tensor&, const at::Tensor&, const at::Scalar&)>(); break;
+      default: break;
+    }
+  } catch (const std::exception&) {
+    return Fast::None;
+  }
+  return f;
 }
 
 // opId(qualifiedName: "aten::conv3d", overload: "") -> id
