@@ -101,14 +101,17 @@ export default async function main(argv: string[]): Promise<number> {
         const found = r.info.raw.filter(Boolean).length;
         const firstT = r.info.raw.findIndex(Boolean);
         const anchor = applyAffine(invertAffine(photoToFrame(motions[firstT], compose)), mouthCenter(r.info.raw[firstT]!));
-        const errs = r.info.landmarks.map((lm, t) => { const e = applyAffine(photoToFrame(motions[t], compose), anchor); const m = mouthCenter(lm); return Math.hypot(m[0] - e[0], m[1] - e[1]); });
+        const err = (lm: [number, number][], t: number) => { const e = applyAffine(photoToFrame(motions[t], compose), anchor); const m = mouthCenter(lm); return Math.hypot(m[0] - e[0], m[1] - e[1]); };
+        const errs = r.info.landmarks.map(err);
+        const rawErrs = r.info.raw.flatMap((lm, t) => (lm ? [err(lm, t)] : []));
         row = {
           size: `${width}x${height}`, config: c.name, detector: c.detector, landmarks: c.landmarks, every: c.every, verify: c.verify,
           fps: +(o.frames / (ms / 1000)).toFixed(1), msPerFrame: +(ms / o.frames).toFixed(1),
           detections: r.info.detections, tracked: r.info.tracked, framesWithFace: found, filled: r.info.filled.length,
           mouthErrMeanPx: +(errs.reduce((a, b) => a + b, 0) / errs.length).toFixed(2), mouthErrMaxPx: +Math.max(...errs).toFixed(2),
+          rawMouthErrMeanPx: +(rawErrs.reduce((a, b) => a + b, 0) / rawErrs.length).toFixed(2),
         };
-        log(`  ${c.name.padEnd(48)} ${String(row.fps).padStart(6)} frames/s  (${row.detections} detections, ${row.tracked} tracked, ${row.filled} filled; mouth error mean ${row.mouthErrMeanPx} px, max ${row.mouthErrMaxPx} px)`);
+        log(`  ${c.name.padEnd(48)} ${String(row.fps).padStart(6)} frames/s  (${row.detections} detections, ${row.tracked} tracked, ${row.filled} filled; mouth error mean ${row.mouthErrMeanPx} px, max ${row.mouthErrMaxPx} px; before smoothing ${row.rawMouthErrMeanPx} px)`);
       } catch (e) {
         row = { size: `${width}x${height}`, config: c.name, error: (e as Error).message };
         log(`  ${c.name.padEnd(48)} failed: ${(e as Error).message}`);
