@@ -11,6 +11,7 @@ import { REFERENCE_FACE } from '../src/roi/template.js';
 import { cutMouthRois, mouthRoiTransform } from '../src/roi/mouth_roi.js';
 import { mouthCenter, type Landmarks } from '../src/roi/landmarks.js';
 import { RoiError } from '../src/roi/errors.js';
+import type { LandmarksFile } from '../src/roi/landmarks_file.js';
 
 const close = (a: number, b: number, tol: number, msg?: string) => assert.ok(Math.abs(a - b) <= tol, `${msg ?? ''} ${a} vs ${b} (tol ${tol})`);
 
@@ -111,4 +112,34 @@ test("align 'eyes' reproduces data/crop.ts landmarkMouthCrop (prepare --crop lan
   // and the default reference alignment differs on a tilted face (it also uses nose and mouth)
   const ref = cutMouthRois(video, lms);
   assert.notDeepEqual(ref.data, mine.data);
+});
+
+test('landmark cache: keyed by content hash and tracker settings; sits where prepare --crop landmarks looks', async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { cachePathFor, readCache, writeLandmarksFile, readLandmarksFile, sha256File, LANDMARKS_FORMAT } = await import('../src/roi/landmarks_file.js');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'eflip-roi-cache-'));
+  try {
+    const clip = path.join(dir, 'ABOUT_00001.mp4');
+    writeFileSync(clip, 'not really a video, only hashed');
+    assert.equal(cachePathFor(clip), path.join(dir, 'ABOUT_00001.landmarks.json'));
+    const sha = await sha256File(clip);
+    const tracker = { detector: 'auto', landmarks: 'full', every: 5, verify: true, fps: null };
+    const rec: LandmarksFile = {
+      format: LANDMARKS_FORMAT, video: 'ABOUT_00001.mp4', sha256: sha, width: 256, height: 256, fps: 25, frames: 2, tracker,
+      maxFaces: 1, detections: 1, tracked: 1, sources: ['detect', 'track'], boxes: [null, null],
+      raw: [face(0, 0), face(1, 0)], filled: [], smooth: 5, landmarks: [face(0, 0), face(1, 0)],
+    };
+    await writeLandmarksFile(cachePathFor(clip), rec);
+    assert.deepEqual((await readLandmarksFile(cachePathFor(clip))).landmarks, rec.landmarks);
+    assert.ok(await readCache(cachePathFor(clip), sha, tracker));
+    assert.equal(await readCache(cachePathFor(clip), sha, { ...tracker, every: 1 }), null, 'other tracker settings');
+    assert.equal(await readCache(cachePathFor(clip), 'f'.repeat(64), tracker), null, 'other content');
+    writeFileSync(cachePathFor(clip), JSON.stringify([rec.landmarks]));
+    assert.equal(await readCache(cachePathFor(clip), sha, tracker), null, 'a foreign landmarks file is no cache hit');
+    await assert.rejects(readLandmarksFile(cachePathFor(clip)), (e: unknown) => e instanceof RoiError && e.kind === 'bad-landmarks');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
