@@ -30,9 +30,11 @@ export function tensorToRaw(t: Tensor): RawTensor {
 }
 
 /** A freshly initialised network (PyTorch default inits; reproducible with `seed`). */
-export function createModel(config: ModelConfig | ModelConfigInput = {}, opts: { seed?: number } = {}): LipReaderNet {
+export function createModel(config: ModelConfig | ModelConfigInput = {}, opts: { seed?: number; device?: string } = {}): LipReaderNet {
   if (opts.seed !== undefined) manualSeed(opts.seed);
-  return new LipReaderNet(config);
+  const m = new LipReaderNet(config);
+  if (opts.device && opts.device !== 'cpu') m.to({ device: opts.device });
+  return m;
 }
 
 export interface SaveOptions {
@@ -96,7 +98,7 @@ export function selectWeights(file: SafetensorsFile, opts: { ema?: boolean } = {
 }
 
 /** Load an eflip model file (or a training checkpoint in safetensors form). */
-export function loadModel(path: string, opts: { ema?: boolean; strict?: boolean; config?: ModelConfigInput } = {}): LoadedModel {
+export function loadModel(path: string, opts: { ema?: boolean; strict?: boolean; config?: ModelConfigInput; device?: string } = {}): LoadedModel {
   const file = readSafetensors(path);
   let config: ModelConfig;
   if (opts.config) config = modelConfig(opts.config);
@@ -112,5 +114,6 @@ export function loadModel(path: string, opts: { ema?: boolean; strict?: boolean;
     model.dispose();
     throw new ModelFileError(`${path}: ${(e as Error).message}`);
   }
+  if (opts.device && opts.device !== 'cpu') model.to({ device: opts.device });
   return { model, config, labels, metadata: file.metadata, report, source };
 }
