@@ -29,11 +29,12 @@ export const def: CommandDef = {
     'max-outside': { type: 'number', help: 'fail when more than this fraction of the ROI lies outside the frame', default: 0.25 },
     'no-cache': { type: 'boolean', help: 'ignore and do not write the landmark cache' },
     json: { type: 'boolean', help: 'print one JSON summary per video' },
+    jobs: { type: 'int', alias: 'j', help: 'worker processes for many videos (each loads its own models)', default: 1 },
   },
   examples: [
     'eflip roi talk.mp4 --out talk.roi.mp4 --landmarks talk.landmarks.json --annotate talk.annot.mp4',
     'eflip roi clips/*.mp4 --out-dir rois/',
-    'eflip roi lipread_mp4/*/test/*.mp4 --landmarks-only',
+    'eflip roi lipread_mp4/*/test/*.mp4 --landmarks-only --jobs 4',
   ],
 };
 
@@ -51,6 +52,8 @@ export default async function main(argv: string[]): Promise<number> {
   if (!(o['max-outside'] >= 0 && o['max-outside'] <= 1)) throw new UsageError('--max-outside must be in [0, 1]');
   if (!(o.size >= 8)) throw new UsageError('--size must be ≥ 8');
   if (o.fps !== undefined && !(o.fps > 0)) throw new UsageError('--fps must be > 0');
+  if (!(o.jobs >= 1)) throw new UsageError('--jobs must be ≥ 1');
+  if (o.jobs > 1 && files.length > 1) return runWorkers(files, o);
 
   const { FaceDetector, roiFromVideo, landmarksForVideo, writeLandmarksFile, annotateVideo, RoiError } = await import('../../roi/index.js');
   const { encodeVideo, VideoError } = await import('../../data/video.js');
@@ -110,6 +113,66 @@ export default async function main(argv: string[]): Promise<number> {
       console.error(`${tag}eflip roi: ${e.message}`);
     }
   }
-  if (files.length > 1) console.error(`${files.length - failed} of ${files.length} videos done${failed ? `, ${failed} failed` : ''}`);
+  if (process.env.EFLIP_ROI_WORKER === '1') console.log(`${WORKER_TALLY}${JSON.stringify({ done: files.length - failed, failed })}`);
+  else if (files.length > 1) console.error(`${files.length - failed} of ${files.length} videos done${failed ? `, ${failed} failed` : ''}`);
+  return failed ? 1 : 0;
+}
+
+const WORKER_TALLY = '@@eflip-roi-tally ';
+
+/** The same options as command-line arguments (for worker processes), without --jobs. */
+function optionArgs(o: Record<string, any>): string[] {
+  const args: string[] = [];
+  for (const [k, spec] of Object.entries(def.options)) {
+    const v = o[k];
+    if (k === 'jobs' || v === undefined || v === false) continue;
+    if (spec.type === 'boolean') args.push(`--${k}`);
+    else args.push(`--${k}`, String(v));
+  }
+  return args;
+}
+
+/** Split the videos over `jobs` worker processes (round robin); their lines are passed through. */
+async function runWorkers(files: string[], o: Record<string, any>): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../bin/eflip.js');
+  const jobs = Math.min(o.jobs, files.length);
+  let done = 0, failed = 0;
+  const runs = Array.from({ length: jobs }, (_, k) => {
+    const mine = files.filter((_, i) => i % jobs === k);
+    return new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [bin, 'roi', ...optionArgs(o), '--', ...mine], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EFLIP_ROI_WORKER: '1' } });
+      let tallied = false;
+      const lines = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
+        let buf = '';
+        stream.on('data', (b: Buffer) => {
+          buf += b.toString('utf8');
+          let i;
+          while ((i = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            if (line.startsWith(WORKER_TALLY)) {
+              const t = JSON.parse(line.slice(WORKER_TALLY.length));
+              done += t.done;
+              failed += t.failed;
+              tallied = true;
+            } else out.write(`${line}\n`);
+          }
+        });
+      };
+      lines(child.stdout!, process.stdout);
+      lines(child.stderr!, process.stderr);
+      child.on('close', (code) => {
+        if (!tallied) {
+          failed += mine.length;
+          console.error(`eflip roi: worker ${k + 1} exited with ${code} before finishing its ${mine.length} video(s)`);
+        }
+        resolve();
+      });
+    });
+  });
+  await Promise.all(runs);
+  console.error(`${done} of ${files.length} videos done${failed ? `, ${failed} failed` : ''} (${jobs} workers)`);
   return failed ? 1 : 0;
 }
