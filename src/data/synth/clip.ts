@@ -38,8 +38,10 @@ const NOISE = (() => {
 })();
 
 /** 3-tap [1 2 1]/4 separable blur, in place, `passes` times. */
+let blurTmp = new Float32Array(0);
 function blur(img: Float32Array, W: number, H: number, passes: number): void {
-  const tmp = new Float32Array(img.length);
+  if (blurTmp.length !== img.length) blurTmp = new Float32Array(img.length);
+  const tmp = blurTmp;
   for (let p = 0; p < passes; p++) {
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) {
       const xl = x > 0 ? x - 1 : x, xr = x < W - 1 ? x + 1 : x;
@@ -87,14 +89,11 @@ export async function synthClip(word: string, speaker: Speaker, seed: number, o:
     const off = f * size * size * 3;
     const c = speaker.contrast;
     const sigma = speaker.noise;
-    for (let i = 0; i < img.length; i += 2) {
-      const bits = rng.u32();
-      const v0 = ((img[i] - 128) * c + 128) * lightGain + sigma * NOISE[bits & 0xffff];
-      data[off + i] = v0 < 0 ? 0 : v0 > 255 ? 255 : Math.round(v0);
-      if (i + 1 < img.length) {
-        const v1 = ((img[i + 1] - 128) * c + 128) * lightGain + sigma * NOISE[bits >>> 16];
-        data[off + i + 1] = v1 < 0 ? 0 : v1 > 255 ? 255 : Math.round(v1);
-      }
+    let st = rng.u32() | 1; // xorshift32 for the per-pixel noise index (fast inner loop)
+    for (let i = 0; i < img.length; i++) {
+      st ^= st << 13; st ^= st >>> 17; st ^= st << 5;
+      const v = ((img[i] - 128) * c + 128) * lightGain + sigma * NOISE[st & 0xffff];
+      data[off + i] = v < 0 ? 0 : v > 255 ? 255 : (v + 0.5) | 0;
     }
   }
   return { data, frames, height: size, width: size, channels: 3, fps, duration: timing.end - timing.start, timing, mouth, landmarks, arpabet };
