@@ -72,8 +72,8 @@ interface Manifest {
   size: number;
   fps: number;
   shardSize: number;
-  plan: Record<string, { clips: number; shards: string[] }>;
-  clipsHash: string;
+  /** per split: clip count, shard files, hash of its (path, label) list */
+  plan: Record<string, { clips: number; shards: string[]; hash: string }>;
 }
 
 export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
@@ -100,16 +100,18 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
         clips: clips.slice(s * shardSize, (s + 1) * shardSize).map((c) => ({ path: c.path, label: labelOf.get(c.word)!, word: c.word, duration: c.duration ?? null })),
       });
     }
-    plan[split] = { clips: clips.length, shards };
+    plan[split] = { clips: clips.length, shards, hash: createHash('sha256').update(JSON.stringify(clips.map((c) => [c.path, c.word]))).digest('hex') };
   }
-  const clipsHash = createHash('sha256').update(JSON.stringify(tasks.map((t) => t.clips.map((c) => [c.path, c.label])))).digest('hex');
-  const manifest: Manifest = { version: 1, root: idx.root, labels, crop, color, size, fps: 25, shardSize, plan, clipsHash };
+  const manifest: Manifest = { version: 1, root: idx.root, labels, crop, color, size, fps: 25, shardSize, plan };
 
   await fsp.mkdir(o.out, { recursive: true });
   const mfile = path.join(o.out, 'prepare.json');
   if (existsSync(mfile)) {
     const old = JSON.parse(await fsp.readFile(mfile, 'utf8')) as Manifest;
-    const same = old.clipsHash === clipsHash && old.crop === crop && old.color === color && old.size === size && old.shardSize === shardSize && JSON.stringify(old.labels) === JSON.stringify(labels);
+    // splits prepared before must match; other splits may be added later
+    const sameSplits = Object.entries(plan).every(([k, v]) => !old.plan?.[k] || old.plan[k].hash === v.hash);
+    for (const [k, v] of Object.entries(old.plan ?? {})) if (!plan[k]) plan[k] = v;
+    const same = sameSplits && old.crop === crop && old.color === color && old.size === size && old.shardSize === shardSize && JSON.stringify(old.labels) === JSON.stringify(labels);
     if (!same) throw new PrepareError(`${o.out} already holds a different preparation (other words, clips, crop or size); use a new --out`);
   }
   await fsp.writeFile(mfile + '.tmp', JSON.stringify(manifest, null, 1));
