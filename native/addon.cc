@@ -1,7 +1,13 @@
 // eflip_native: a thin N-API addon over libtorch. See docs/engine.md for the JS side.
 #include "common.h"
 
+static void releaseContext(void*) {
+  eflip::releaseDispatch();
+  eflip::releaseHandles();
+}
+
 static Napi::Object InitEflip(Napi::Env env, Napi::Object exports) {
+  napi_add_env_cleanup_hook(env, releaseContext, nullptr);
   eflip::initDispatch(env, exports);
   eflip::initTensors(env, exports);
   eflip::initRuntime(env, exports);

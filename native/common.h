@@ -31,6 +31,9 @@ std::vector<int64_t> intListArg(const Napi::Value& v, const char* what);
 // kind: "torch" | "index" | "value" | "type" | "notImplemented" | "oom" | "arg"
 void throwJs(Napi::Env env, const char* kind, const std::string& message);
 void setErrorFactory(const Napi::Function& f);
+// Frees this context's tensors and references (env cleanup: process or worker exit).
+void releaseHandles();
+void releaseDispatch();
 
 template <typename F>
 Napi::Value guard(const Napi::CallbackInfo& info, F&& body) {

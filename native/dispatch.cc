@@ -32,7 +32,7 @@ struct OpEntry {
   Fast fast = Fast::None;
 };
 
-static std::vector<OpEntry> g_ops;
+static thread_local std::vector<OpEntry> g_ops;  // per JS context, like the handle table
 
 static Kind kindOf(const c10::TypePtr& t) {
   switch (t->kind()) {
@@ -222,7 +222,7 @@ static Napi::Value toJs(Napi::Env env, const c10::IValue& v) {
   throw ArgError(std::string("cannot return a value of type ") + v.tagKind() + " to JS");
 }
 
-static torch::jit::Stack g_stack;
+static thread_local torch::jit::Stack g_stack;
 
 static at::Scalar scalarOf(const Napi::Value& v) {
   if (v.IsBoolean()) return at::Scalar(v.As<Napi::Boolean>().Value());
@@ -325,6 +325,11 @@ static Napi::Value Schema(const Napi::CallbackInfo& info) {
     s << g_ops[id].handle.schema();
     return Napi::String::New(info.Env(), s.str());
   });
+}
+
+void releaseDispatch() {
+  g_stack.clear();
+  g_ops.clear();
 }
 
 void initDispatch(Napi::Env env, Napi::Object exports) {

@@ -3,12 +3,14 @@
 
 namespace eflip {
 
-static std::vector<at::Tensor> g_slots;
-static std::vector<int64_t> g_bytes;  // bytes reported for each slot (0 for views)
-static std::vector<int32_t> g_free;
-static int64_t g_live = 0;
-static int64_t g_pendingBytes = 0;  // not yet reported to V8
-static Napi::FunctionReference g_errorFactory;
+// Per thread: each JS context (main thread, every worker_thread) that loads the addon has
+// its own handle table; tensors are not shared across contexts.
+static thread_local std::vector<at::Tensor> g_slots;
+static thread_local std::vector<int64_t> g_bytes;  // bytes reported for each slot (0 for views)
+static thread_local std::vector<int32_t> g_free;
+static thread_local int64_t g_live = 0;
+static thread_local int64_t g_pendingBytes = 0;  // not yet reported to V8
+static thread_local Napi::FunctionReference* g_errorFactory = nullptr;
 
 int32_t newHandle(at::Tensor t) {
   int64_t bytes = 0;
@@ -91,12 +93,25 @@ std::vector<int64_t> intListArg(const Napi::Value& v, const char* what) {
   return out;
 }
 
-void setErrorFactory(const Napi::Function& f) { g_errorFactory = Napi::Persistent(f); }
+void setErrorFactory(const Napi::Function& f) {
+  delete g_errorFactory;
+  g_errorFactory = new Napi::FunctionReference(Napi::Persistent(f));
+}
+
+void releaseHandles() {
+  g_slots.clear();
+  g_bytes.clear();
+  g_free.clear();
+  g_live = 0;
+  g_pendingBytes = 0;
+  delete g_errorFactory;
+  g_errorFactory = nullptr;
+}
 
 void throwJs(Napi::Env env, const char* kind, const std::string& message) {
   if (env.IsExceptionPending()) return;
-  if (!g_errorFactory.IsEmpty()) {
-    Napi::Value err = g_errorFactory.Call({Napi::String::New(env, kind), Napi::String::New(env, message)});
+  if (g_errorFactory && !g_errorFactory->IsEmpty()) {
+    Napi::Value err = g_errorFactory->Call({Napi::String::New(env, kind), Napi::String::New(env, message)});
     if (env.IsExceptionPending()) return;
     napi_throw(env, err);
     return;
