@@ -269,8 +269,23 @@ static void prepare(const OpEntry& op, const Napi::CallbackInfo& info) {
   size_t given = info.Length() - 1;
   if (given > op.args.size()) throw ArgError(op.name + ": too many arguments");
   g_stack.clear();
-  for (size_t i = 0; i < op.args.size(); i++) {
-    g_stack.push_back(i < given ? toIValue(op, op.args[i], info[i + 1]) : toIValue(op, op.args[i], info.Env().Undefined()));
+  try {
+    for (size_t i = 0; i < op.args.size(); i++) {
+      g_stack.push_back(i < given ? toIValue(op, op.args[i], info[i + 1]) : toIValue(op, op.args[i], info.Env().Undefined()));
+    }
+  } catch (...) {
+    g_stack.clear();
+    throw;
+  }
+}
+
+// Boxed call; on failure the stack is cleared so it holds no tensor references.
+static void callBoxed(const OpEntry& op) {
+  try {
+    op.handle.callBoxed(&g_stack);
+  } catch (...) {
+    g_stack.clear();
+    throw;
   }
 }
 
@@ -288,7 +303,7 @@ static Napi::Value Call(const Napi::CallbackInfo& info) {
       }
     }
     prepare(op, info);
-    op.handle.callBoxed(&g_stack);
+    callBoxed(op);
     Napi::Value out;
     if (g_stack.size() == 1) out = toJs(env, g_stack[0]);
     else if (g_stack.empty()) out = env.Undefined();
@@ -310,7 +325,7 @@ static Napi::Value CallVoid(const Napi::CallbackInfo& info) {
     at::Tensor unused;
     if (op.fast >= Fast::T_ && callFast(op, info, &unused)) return info.Env().Undefined();
     prepare(op, info);
-    op.handle.callBoxed(&g_stack);
+    callBoxed(op);
     g_stack.clear();
     return info.Env().Undefined();
   });
