@@ -5,9 +5,11 @@ import type { OrtModule, OrtPlatform } from './ort_types.js';
 
 export type NodeDevice = 'auto' | 'cpu' | 'cuda';
 
-export async function nodePlatform(device: NodeDevice = 'auto', threads?: number): Promise<OrtPlatform> {
+/** `spinning` defaults to off (EFLIP_ORT_SPIN=1 turns it on): on shared or busy CPUs spinning
+ *  worker threads slow onnxruntime down by up to 2x; on an idle machine the cost is small. */
+export async function nodePlatform(device: NodeDevice = 'auto', threads?: number, spinning = process.env.EFLIP_ORT_SPIN === '1'): Promise<OrtPlatform> {
   const ort = (await import('onnxruntime-node')) as unknown as OrtModule;
   const gpu = existsSync('/dev/nvidiactl') || !!process.env.CUDA_VISIBLE_DEVICES;
   const providers = device === 'cpu' ? ['cpu'] : device === 'cuda' ? ['cuda'] : gpu ? ['cuda', 'cpu'] : ['cpu'];
-  return { ort, providers, threads };
+  return { ort, providers, threads, spinning };
 }

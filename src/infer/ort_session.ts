@@ -16,6 +16,7 @@ export async function openSession(p: OrtPlatform, bytes: Uint8Array, source: str
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
         ...(p.threads ? { intraOpNumThreads: p.threads, interOpNumThreads: 1 } : {}),
+        ...(p.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
       });
       return { session, provider };
     } catch (e) {

@@ -15,6 +15,8 @@ export interface OrtSessionOptions {
   intraOpNumThreads?: number;
   interOpNumThreads?: number;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** session config entries, e.g. { session: { intra_op: { allow_spinning: '0' } } } */
+  extra?: Record<string, unknown>;
 }
 export interface OrtModule {
   InferenceSession: { create(model: Uint8Array, options?: OrtSessionOptions): Promise<OrtSession> };
@@ -27,4 +29,7 @@ export interface OrtPlatform {
   /** e.g. ['cuda', 'cpu'] or ['webgpu', 'wasm']; each is tried until one creates a session */
   providers: string[];
   threads?: number;
+  /** let idle worker threads spin (lower latency on an idle machine, much worse on a busy
+   *  one); false = block. onnxruntime-node only. */
+  spinning?: boolean;
 }

@@ -27,6 +27,7 @@ export const def: CommandDef = {
     iters: { type: 'int', default: 10, help: 'timed iterations at batch 1 (batch 8: a third)' },
     frames: { type: 'int', default: 29, help: 'frames per clip' },
     'stream-frames': { type: 'int', default: 60, help: 'frames pushed to measure streaming' },
+    spin: { type: 'boolean', help: 'let idle worker threads spin in every runtime (default: block — fairer on a busy machine)' },
   },
 };
 
@@ -69,6 +70,14 @@ export default async function main(argv: string[]): Promise<number> {
   if (!p) return 0;
   const o = p.opts as { json?: boolean; checkpoint?: string; variant: string; threads?: number; iters: number; frames: number; 'stream-frames': number };
   const threads = o.threads ?? availableParallelism();
+  // Same wait policy for every runtime: onnxruntime's allow_spinning and OpenMP's (libtorch in
+  // this process, PyTorch in the child) — set before libtorch is loaded.
+  const spin = !!(p.opts as { spin?: boolean }).spin;
+  if (spin) process.env.EFLIP_ORT_SPIN = '1';
+  else {
+    delete process.env.EFLIP_ORT_SPIN;
+    process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  }
   const tmp = mkdtempSync(path.join(tmpdir(), 'eflip-bench-infer-'));
   try {
     let weights = o.checkpoint;
@@ -127,6 +136,7 @@ export default async function main(argv: string[]): Promise<number> {
       variant: o.checkpoint ? 'checkpoint' : o.variant,
       frames: o.frames,
       threads,
+      waitPolicy: spin ? 'spin' : 'block (onnxruntime allow_spinning=0, OMP_WAIT_POLICY=PASSIVE)',
       device: ortReader.device,
       torch: torchInfo,
       msPerClip: Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([n, x]) => [n, x === null ? null : +x.toFixed(2)]))])),
