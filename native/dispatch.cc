@@ -18,11 +18,12 @@ struct ArgSpec {
   bool optional;
   bool hasDefault;
   c10::IValue dflt;
+  bool isDtype = false;  // a ScalarType argument (kind Int)
 };
 
 // Unboxed fast paths for the most frequent schema shapes (skips IValue boxing; the same
 // kernels run). T = Tensor, S = Scalar; a trailing _ marks in-place (self is Tensor(a!)).
-enum class Fast { None, T, TT, TS, TTS, TSS, T_, TT_, TS_, TTS_ };
+enum class Fast { None, T, TT, TS, TTS, TSS, TD, T_, TT_, TS_, TTS_ };  // TD: (Tensor, ScalarType? dtype)
 
 struct OpEntry {
   c10::OperatorHandle handle;
@@ -66,7 +67,8 @@ static Kind kindOf(const c10::TypePtr& t) {
 static Fast fastKind(const OpEntry& e, const c10::FunctionSchema& schema) {
   if (schema.returns().size() != 1 || schema.returns()[0].type()->kind() != c10::TypeKind::TensorType) return Fast::None;
   std::string sig;
-  for (const auto& a : e.args) {
+  if (e.args.size() == 2 && e.args[0].kind == Kind::Tensor && !e.args[0].optional && e.args[1].optional && e.args[1].isDtype) sig = "TD";
+  else for (const auto& a : e.args) {
     if (a.optional) return Fast::None;
     if (a.kind == Kind::Tensor) sig += 'T';
     else if (a.kind == Kind::Scalar) sig += 'S';
@@ -80,6 +82,7 @@ static Fast fastKind(const OpEntry& e, const c10::FunctionSchema& schema) {
   else if (sig == "TS") f = inplace ? Fast::TS_ : Fast::TS;
   else if (sig == "TTS") f = inplace ? Fast::TTS_ : Fast::TTS;
   else if (sig == "TSS" && !inplace) f = Fast::TSS;
+  else if (sig == "TD" && !inplace) f = Fast::TD;
   // The typed entry must match the C++ signature the kernels were registered with; when it
   // does not (other libtorch versions), the op simply stays on the boxed path.
   try {
@@ -90,6 +93,7 @@ static Fast fastKind(const OpEntry& e, const c10::FunctionSchema& schema) {
       case Fast::TS: h.typed<at::Tensor(const at::Tensor&, const at::Scalar&)>(); break;
       case Fast::TTS: h.typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Scalar&)>(); break;
       case Fast::TSS: h.typed<at::Tensor(const at::Tensor&, const at::Scalar&, const at::Scalar&)>(); break;
+      case Fast::TD: h.typed<at::Tensor(const at::Tensor&, c10::optional<at::ScalarType>)>(); break;
       case Fast::T_: h.typed<at::Tensor&(at::Tensor&)>(); break;
       case Fast::TT_: h.typed<at::Tensor&(at::Tensor&, const at::Tensor&)>(); break;
       case Fast::TS_: h.typed<at::Tensor&(at::Tensor&, const at::Scalar&)>(); break;
@@ -119,6 +123,7 @@ static Napi::Value OpId(const Napi::CallbackInfo& info) {
         t = t->containedTypes()[0];
       }
       ArgSpec s{a.name(), kindOf(t), optional, a.default_value().has_value(), a.default_value().has_value() ? *a.default_value() : c10::IValue()};
+      s.isDtype = t->kind() == c10::TypeKind::ScalarTypeType;
       e.args.push_back(std::move(s));
     }
     e.fast = fastKind(e, schema);
@@ -126,6 +131,8 @@ static Napi::Value OpId(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), (double)(g_ops.size() - 1));
   });
 }
+
+static at::Scalar scalarFromDouble(double d);
 
 static std::string where(const OpEntry& op, const ArgSpec& a) { return op.name + " argument '" + a.name + "'"; }
 
@@ -143,10 +150,8 @@ static c10::IValue toIValue(const OpEntry& op, const ArgSpec& a, const Napi::Val
     case Kind::Bool: return boolArg(v, a.name.c_str());
     case Kind::Scalar: {
       if (v.IsBoolean()) return c10::IValue(v.As<Napi::Boolean>().Value());
-      double d = numberArg(v, a.name.c_str());
       // Integral JS numbers become int Scalars (keeps integer tensors integral).
-      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) return c10::IValue((int64_t)d);
-      return c10::IValue(d);
+      return c10::IValue(scalarFromDouble(numberArg(v, a.name.c_str())));
     }
     case Kind::IntList: return c10::IValue(intListArg(v, a.name.c_str()));
     case Kind::FloatList: {
@@ -224,25 +229,50 @@ static Napi::Value toJs(Napi::Env env, const c10::IValue& v) {
 
 static thread_local torch::jit::Stack g_stack;
 
-static at::Scalar scalarOf(const Napi::Value& v) {
-  if (v.IsBoolean()) return at::Scalar(v.As<Napi::Boolean>().Value());
-  double d = v.As<Napi::Number>().DoubleValue();
+static at::Scalar scalarFromDouble(double d) {
   if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) return at::Scalar((int64_t)d);
   return at::Scalar(d);
 }
 
 // Runs an op through its typed (unboxed) entry when the call matches a fast shape exactly.
-// Returns false when the generic boxed path must be used.
+// Returns false when the generic boxed path must be used. Reads arguments with the raw N-API
+// getters (one call each; a type mismatch just selects the generic path).
 static bool callFast(const OpEntry& op, const Napi::CallbackInfo& info, at::Tensor* out) {
   size_t n = info.Length() - 1;
-  if (n != op.args.size()) return false;
-  for (size_t i = 0; i < n; i++) {
-    const Napi::Value v = info[i + 1];
-    if (op.args[i].kind == Kind::Tensor ? !v.IsNumber() : !(v.IsNumber() || v.IsBoolean())) return false;
+  if (n != op.args.size() || n > 3) return false;
+  napi_env env = info.Env();
+  const at::Tensor* t[3] = {nullptr, nullptr, nullptr};
+  at::Scalar sc[3];
+  if (op.fast == Fast::TD) {
+    int32_t id;
+    if (napi_get_value_int32(env, info[1], &id) != napi_ok) return false;
+    c10::optional<at::ScalarType> dt;
+    napi_valuetype vt;
+    napi_typeof(env, info[2], &vt);
+    if (vt == napi_number) dt = (at::ScalarType)info[2].As<Napi::Number>().Int32Value();
+    else if (vt != napi_null && vt != napi_undefined) return false;
+    *out = op.handle.typed<at::Tensor(const at::Tensor&, c10::optional<at::ScalarType>)>().call(tensorOf(id), dt);
+    return true;
   }
-  auto T = [&](size_t i) -> const at::Tensor& { return tensorOf(info[i + 1].As<Napi::Number>().Int32Value()); };
-  auto M = [&](size_t i) -> at::Tensor& { return const_cast<at::Tensor&>(T(i)); };
-  auto S = [&](size_t i) { return scalarOf(info[i + 1]); };
+  for (size_t i = 0; i < n; i++) {
+    napi_value v = info[i + 1];
+    if (op.args[i].kind == Kind::Tensor) {
+      int32_t id;
+      if (napi_get_value_int32(env, v, &id) != napi_ok) return false;
+      t[i] = &tensorOf(id);
+    } else {
+      double d;
+      if (napi_get_value_double(env, v, &d) == napi_ok) sc[i] = scalarFromDouble(d);
+      else {
+        bool b;
+        if (napi_get_value_bool(env, v, &b) != napi_ok) return false;
+        sc[i] = at::Scalar(b);
+      }
+    }
+  }
+  auto T = [&](size_t i) -> const at::Tensor& { return *t[i]; };
+  auto M = [&](size_t i) -> at::Tensor& { return const_cast<at::Tensor&>(*t[i]); };
+  auto S = [&](size_t i) -> const at::Scalar& { return sc[i]; };
   const auto& h = op.handle;
   switch (op.fast) {
     case Fast::T: *out = h.typed<at::Tensor(const at::Tensor&)>().call(T(0)); return true;
@@ -259,9 +289,9 @@ static bool callFast(const OpEntry& op, const Napi::CallbackInfo& info, at::Tens
 }
 
 static const OpEntry& opOf(const Napi::CallbackInfo& info) {
-  if (!info[0].IsNumber()) throw ArgError("op id expected");
-  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
-  if (id >= g_ops.size()) throw ArgError("operator not available in the linked libtorch (op id " + std::to_string(info[0].As<Napi::Number>().Int64Value()) + ")");
+  int32_t id;
+  if (napi_get_value_int32(info.Env(), info[0], &id) != napi_ok) throw ArgError("op id expected");
+  if (id < 0 || (size_t)id >= g_ops.size()) throw ArgError("operator not available in the linked libtorch (op id " + std::to_string(info[0].As<Napi::Number>().Int64Value()) + ")");
   return g_ops[id];
 }
 

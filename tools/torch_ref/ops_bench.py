@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """PyTorch side of `eflip bench ops`: the same measurements as src/cli/bench/ops.ts.
 
-Reads a JSON config from argv[1] ({threads, iters, reps, cases: [{name, kind, ...}]}) and
-prints {name: seconds per call (best of reps)} as JSON on stdout.
+Protocol (JSON lines, so eflip and PyTorch measurements can alternate case by case and see
+the same machine load): the first stdin line is {threads, reps}; the reply is {version}.
+Every further line is a case {name, kind, n, ...}; the reply is {name, seconds} (seconds per
+call, best of reps).
 """
 import json
 import sys
@@ -65,13 +67,15 @@ def build(c):
 
 
 def main():
-    cfg = json.loads(open(sys.argv[1]).read())
+    cfg = json.loads(sys.stdin.readline())
     torch.set_num_threads(cfg["threads"])
-    out = {}
-    for c in cfg["cases"]:
-        out[c["name"]] = best(build(c), c["n"], cfg["reps"])
-    out["_version"] = torch.__version__
-    print(json.dumps(out))
+    print(json.dumps({"version": torch.__version__}), flush=True)
+    built = {}
+    for line in sys.stdin:
+        c = json.loads(line)
+        if c["name"] not in built:
+            built[c["name"]] = build(c)
+        print(json.dumps({"name": c["name"], "seconds": best(built[c["name"]], c["n"], cfg["reps"])}), flush=True)
 
 
 if __name__ == "__main__":

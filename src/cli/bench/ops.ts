@@ -1,9 +1,8 @@
 // `eflip bench ops`: per-call overhead of tiny ops and throughput of a conv3d/conv2d/matmul
 // mix through eflip's engine, next to the same measured with python3-torch in the same run.
 // ratio = eflip time / PyTorch time (below 1: eflip is faster).
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOrHelp, type CommandDef } from '../args.js';
@@ -16,7 +15,8 @@ export const def: CommandDef = {
     '  tiny ops   µs per call of add / in-place add_ on 4 elements and a 4-op chain (per-op overhead)',
     '  kernels    ms per call of conv3d (front-end shape), conv2d, depthwise conv2d and matmul',
     '  mix_train  ms per forward+backward step of a conv3d -> conv2d -> matmul stack',
-    'ratio = eflip time / PyTorch time (below 1 means eflip is faster). Best of --reps repetitions.',
+    'ratio = eflip time / PyTorch time (below 1 means eflip is faster). Per case eflip and PyTorch',
+    'alternate three times (same machine load); the best of all repetitions counts.',
   ].join('\n'),
   options: {
     json: { type: 'boolean', help: 'print one JSON object' },
@@ -97,7 +97,7 @@ function build(E: Engine, c: Case): () => void {
 }
 
 /**
- * Seconds per call, best of reps. Results are freed by tidy() every `chunk` calls: 1000 for
+ * Seconds per call, best of reps. Results are freed by tidy() every `chunk` calls: 100 for
  * tiny ops, every call for kernels (as PyTorch frees them, so the allocator reuses memory).
  */
 function time(E: Engine, fn: () => void, n: number, reps: number, chunk: number): number {
@@ -117,6 +117,42 @@ function time(E: Engine, fn: () => void, n: number, reps: number, chunk: number)
   return best;
 }
 
+/** python3-torch measuring the same cases, driven line by line (see ops_bench.py). */
+class TorchSide {
+  private readonly proc: ChildProcessWithoutNullStreams;
+  private readonly lines: AsyncIterator<string>;
+  constructor(threads: number, reps: number) {
+    // glibc would otherwise return every multi-MB result of the Python process to the OS and
+    // page-fault it back on the next call, while Node's heap has already raised its dynamic
+    // mmap/trim thresholds: pin them so both sides measure kernels, not the allocator.
+    const env = {
+      ...process.env,
+      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? String(64 << 20),
+      MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? String(128 << 20),
+    };
+    this.proc = spawn(PY, [path.join(ROOT, 'tools/torch_ref/ops_bench.py')], { stdio: 'pipe', env });
+    this.proc.stderr.on('data', (d) => (this.stderr += d));
+    this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
+    this.proc.stdin.write(JSON.stringify({ threads, reps }) + '\n');
+  }
+  stderr = '';
+  private async next(): Promise<any> {
+    const r = await this.lines.next();
+    if (r.done) throw new Error(`python3-torch benchmark (${PY}) stopped: ${this.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    return JSON.parse(r.value);
+  }
+  version(): Promise<{ version: string }> {
+    return this.next();
+  }
+  async measure(c: Case): Promise<number> {
+    this.proc.stdin.write(JSON.stringify(c) + '\n');
+    return (await this.next()).seconds as number;
+  }
+  close(): void {
+    this.proc.stdin.end();
+  }
+}
+
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
@@ -128,43 +164,37 @@ export default async function main(argv: string[]): Promise<number> {
   const log = (s: string): void => {
     if (!p.opts.json) process.stderr.write(s);
   };
-  // eflip, then PyTorch, then eflip again (best of both passes: evens out machine load drift)
+  // Per case: eflip and PyTorch alternate three times; best of each (same machine load).
+  const torch = new TorchSide(threads, reps);
   const mine: Record<string, number> = {};
-  const runMine = (): void => {
+  const theirs: Record<string, number> = {};
+  let pytorchVersion: string;
+  try {
+    pytorchVersion = (await torch.version()).version;
     for (const c of list) {
-      log(`eflip ${c.name}... `);
+      log(`${c.name} `);
       const fn = E.tidy(() => build(E, c));
-      mine[c.name] = Math.min(mine[c.name] ?? Infinity, time(E, fn, c.n, reps, c.unit === 'us' ? 1000 : 1));
+      for (let round = 0; round < 3; round++) {
+        mine[c.name] = Math.min(mine[c.name] ?? Infinity, time(E, fn, c.n, reps, c.unit === 'us' ? 100 : 1));
+        theirs[c.name] = Math.min(theirs[c.name] ?? Infinity, await torch.measure(c));
+      }
     }
     log('\n');
-  };
-  runMine();
-  const dir = mkdtempSync(path.join(tmpdir(), 'eflip-bench-ops-'));
-  let torch: Record<string, number>;
-  try {
-    const cfgFile = path.join(dir, 'cfg.json');
-    writeFileSync(cfgFile, JSON.stringify({ threads, reps, cases: list }));
-    log('pytorch... ');
-    const r = spawnSync(PY, [path.join(ROOT, 'tools/torch_ref/ops_bench.py'), cfgFile], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`python3-torch benchmark failed (${PY}): ${r.stderr || r.error}`);
-    torch = JSON.parse(r.stdout);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    torch.close();
   }
-  log('\n');
-  runMine();
   const scale = (c: Case, s: number): number => (c.unit === 'us' ? s * 1e6 : s * 1e3);
   const results = list.map((c) => ({
     name: c.name,
     unit: c.unit,
     eflip: +scale(c, mine[c.name]).toFixed(3),
-    pytorch: +scale(c, torch[c.name]).toFixed(3),
-    ratio: +(mine[c.name] / torch[c.name]).toFixed(3),
+    pytorch: +scale(c, theirs[c.name]).toFixed(3),
+    ratio: +(mine[c.name] / theirs[c.name]).toFixed(3),
   }));
   const add = results.find((r) => r.name === 'add')!;
   const out = {
     libtorch: E.torchVersion(),
-    pytorch: torch._version as unknown as string,
+    pytorch: pytorchVersion,
     threads,
     perOpOverheadUs: { eflip: add.eflip, pytorch: add.pytorch, ratio: add.ratio },
     results,
