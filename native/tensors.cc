@@ -2,6 +2,8 @@
 #include "common.h"
 #include <ATen/ops/empty.h>
 #include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
+#include <memory>
 #include <torch/csrc/autograd/autograd.h>
 #include <cstring>
 
@@ -230,6 +232,20 @@ static Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
   });
 }
 
+// inferenceMode(enter): enter (true) / leave (false) a c10::InferenceMode scope (LIFO).
+static thread_local std::vector<std::unique_ptr<c10::InferenceMode>> g_inference;
+static Napi::Value InferenceMode(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    if (boolArg(info[0], "enter")) g_inference.push_back(std::make_unique<c10::InferenceMode>(true));
+    else if (!g_inference.empty()) g_inference.pop_back();
+    return Napi::Boolean::New(info.Env(), c10::InferenceMode::is_enabled());
+  });
+}
+
+static Napi::Value IsInference(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), tensorOf(handleArg(info[0], "tensor")).is_inference()); });
+}
+
 void initTensors(Napi::Env env, Napi::Object exports) {
   auto def = [&](const char* name, Napi::Value (*f)(const Napi::CallbackInfo&)) { exports.Set(name, Napi::Function::New(env, f, name)); };
   def("fromBytes", FromBytes);
@@ -254,6 +270,8 @@ void initTensors(Napi::Env env, Napi::Object exports) {
   def("backward", Backward);
   def("gradEnabled", GradEnabled);
   def("setGradEnabled", SetGradEnabled);
+  def("inferenceMode", InferenceMode);
+  def("isInference", IsInference);
 }
 
 }  // namespace eflip

@@ -116,6 +116,22 @@ test('autograd: accumulation, zeroGrad, noGrad/enableGrad, detach, multi-output 
   });
 });
 
+test('inferenceMode: no graph, inference tensors, state restored', () => {
+  tidy(() => {
+    const w = tensor([1, 2]).requiresGrad_();
+    const y = E.inferenceMode(() => {
+      assert.ok(!E.isGradEnabled());
+      return F.linear(ones([3, 2]), w.unsqueeze(0));
+    });
+    assert.ok(!y.requiresGrad);
+    assert.ok(y.isInference && !w.isInference);
+    assert.deepEqual(y.toArrayFlat(), [3, 3, 3]);
+    assert.ok(E.isGradEnabled());
+    assert.throws(() => E.inferenceMode(() => { throw new Error('boom'); }), /boom/);
+    assert.ok(E.isGradEnabled(), 'restored after a throw');
+  });
+});
+
 test('seeding repeats random streams; threads are settable', () => {
   tidy(() => {
     E.manualSeed(42);

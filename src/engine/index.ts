@@ -4,7 +4,7 @@ export * from './creation.js';
 export * from './functions.js';
 export * as F from './functional.js';
 export { tidy, keep, liveTensors, scopeDepth } from './scope.js';
-export { noGrad, enableGrad, isGradEnabled, setGradEnabled, backward } from './autograd.js';
+export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled, backward } from './autograd.js';
 export { autocast, isAutocastEnabled, type AutocastOptions } from './autocast.js';
 export { torchVersion, torchConfig, cpuCapability, addonPath, setNumThreads, getNumThreads, getNumInteropThreads, manualSeed, cuda } from './runtime.js';
 export { type DType, DTYPE_SIZE, isFloating } from './dtype.js';

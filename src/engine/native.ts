@@ -35,6 +35,8 @@ export interface NativeAddon {
   backward(hs: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean | undefined, createGraph: boolean): void;
   gradEnabled(): boolean;
   setGradEnabled(v: boolean): boolean;
+  inferenceMode(enter: boolean): boolean;
+  isInference(h: Handle): boolean;
   version(): string;
   config(): string;
   getNumThreads(): number;

@@ -144,6 +144,10 @@ export class Tensor implements Owned {
   get isLeaf(): boolean {
     return native.isLeaf(this.handle);
   }
+  /** Created inside inferenceMode() (cannot be used by autograd). */
+  get isInference(): boolean {
+    return native.isInference(this.handle);
+  }
   /** Whether the layout is contiguous in the given memory format (default row-major). */
   isContiguous(format: MemoryFormat = 'contiguous'): boolean {
     if (native.isContiguous) return native.isContiguous(this.handle, MEMORY_FORMAT_CODE[format]);
