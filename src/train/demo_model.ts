@@ -16,7 +16,7 @@ import { weightsOf } from './model_io.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The corpus the demo model is trained on (`eflip synth` arguments). */
-export const DEMO_CORPUS = { words: 10, train: 40, val: 10, test: 10, seed: 1 };
+export const DEMO_CORPUS = { words: 10, train: 80, val: 10, test: 10, seed: 1, trainSpeakers: 48 };
 
 /** A training checkpoint → a compact model file (EMA weights, plain names) with metrics in its metadata. */
 export function exportModelFile(checkpoint: string, out: string, metrics?: EvalMetrics): { bytes: number; weights: string } {
@@ -54,7 +54,7 @@ export async function retrainDemo(o: RetrainOptions = {}): Promise<{ model: stri
   if (!existsSync(join(corpus, 'synth.json'))) {
     log(`writing the synthetic corpus to ${corpus} ...`);
     const c = DEMO_CORPUS;
-    execFileSync(process.execPath, [join(ROOT, 'bin', 'eflip.js'), 'synth', '--out', corpus, '--words', String(c.words), '--train', String(c.train), '--val', String(c.val), '--test', String(c.test), '--seed', String(c.seed)], { stdio: 'inherit' });
+    execFileSync(process.execPath, [join(ROOT, 'bin', 'eflip.js'), 'synth', '--out', corpus, '--words', String(c.words), '--train', String(c.train), '--val', String(c.val), '--test', String(c.test), '--seed', String(c.seed), '--train-speakers', String(c.trainSpeakers)], { stdio: 'inherit' });
   }
   const r = await runTraining({
     configFile: join(ROOT, 'configs', 'synth.yaml'),
