@@ -23,7 +23,8 @@ struct ArgSpec {
 
 // Unboxed fast paths for the most frequent schema shapes (skips IValue boxing; the same
 // kernels run). T = Tensor, S = Scalar; a trailing _ marks in-place (self is Tensor(a!)).
-enum class Fast { None, T, TT, TS, TTS, TSS, TD, T_, TT_, TS_, TTS_ };  // TD: (Tensor, ScalarType? dtype)
+// TD: (Tensor, ScalarType? dtype); TTO: (Tensor, Tensor, Tensor?) e.g. linear
+enum class Fast { None, T, TT, TS, TTS, TSS, TD, TTO, T_, TT_, TS_, TTS_ };
 
 struct OpEntry {
   c10::OperatorHandle handle;
@@ -68,6 +69,8 @@ static Fast fastKind(const OpEntry& e, const c10::FunctionSchema& schema) {
   if (schema.returns().size() != 1 || schema.returns()[0].type()->kind() != c10::TypeKind::TensorType) return Fast::None;
   std::string sig;
   if (e.args.size() == 2 && e.args[0].kind == Kind::Tensor && !e.args[0].optional && e.args[1].optional && e.args[1].isDtype) sig = "TD";
+  else if (e.args.size() == 3 && e.args[0].kind == Kind::Tensor && !e.args[0].optional && e.args[1].kind == Kind::Tensor && !e.args[1].optional &&
+           e.args[2].kind == Kind::Tensor && e.args[2].optional) sig = "TTO";
   else for (const auto& a : e.args) {
     if (a.optional) return Fast::None;
     if (a.kind == Kind::Tensor) sig += 'T';
@@ -83,6 +86,7 @@ static Fast fastKind(const OpEntry& e, const c10::FunctionSchema& schema) {
   else if (sig == "TTS") f = inplace ? Fast::TTS_ : Fast::TTS;
   else if (sig == "TSS" && !inplace) f = Fast::TSS;
   else if (sig == "TD" && !inplace) f = Fast::TD;
+  else if (sig == "TTO" && !inplace) f = Fast::TTO;
   // The typed entry must match the C++ signature the kernels were registered with; when it
   // does not (other libtorch versions), the op simply stays on the boxed path.
   try {
@@ -94,6 +98,7 @@ static Fast fastKind(const OpEntry& e, const c10::FunctionSchema& schema) {
       case Fast::TTS: h.typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Scalar&)>(); break;
       case Fast::TSS: h.typed<at::Tensor(const at::Tensor&, const at::Scalar&, const at::Scalar&)>(); break;
       case Fast::TD: h.typed<at::Tensor(const at::Tensor&, c10::optional<at::ScalarType>)>(); break;
+      case Fast::TTO: h.typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&)>(); break;
       case Fast::T_: h.typed<at::Tensor&(at::Tensor&)>(); break;
       case Fast::TT_: h.typed<at::Tensor&(at::Tensor&, const at::Tensor&)>(); break;
       case Fast::TS_: h.typed<at::Tensor&(at::Tensor&, const at::Scalar&)>(); break;
@@ -252,6 +257,19 @@ static bool callFast(const OpEntry& op, const Napi::CallbackInfo& info, at::Tens
     if (vt == napi_number) dt = (at::ScalarType)info[2].As<Napi::Number>().Int32Value();
     else if (vt != napi_null && vt != napi_undefined) return false;
     *out = op.handle.typed<at::Tensor(const at::Tensor&, c10::optional<at::ScalarType>)>().call(tensorOf(id), dt);
+    return true;
+  }
+  if (op.fast == Fast::TTO) {
+    int32_t a, b, c;
+    if (napi_get_value_int32(env, info[1], &a) != napi_ok || napi_get_value_int32(env, info[2], &b) != napi_ok) return false;
+    c10::optional<at::Tensor> bias;
+    if (napi_get_value_int32(env, info[3], &c) == napi_ok) bias = tensorOf(c);
+    else {
+      napi_valuetype vt;
+      napi_typeof(env, info[3], &vt);
+      if (vt != napi_null && vt != napi_undefined) return false;
+    }
+    *out = op.handle.typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&)>().call(tensorOf(a), tensorOf(b), bias);
     return true;
   }
   for (size_t i = 0; i < n; i++) {
