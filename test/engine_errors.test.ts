@@ -42,6 +42,7 @@ test('wrong dtypes', () => {
 
 test('disposed tensors', () => {
   const t = ones([3]);
+  assert.deepEqual(t.shape, [3]); // cached shape must not survive dispose
   t.dispose();
   t.dispose(); // idempotent
   throwsTyped(() => t.add(1), E.DisposedError, /after dispose/);
@@ -82,6 +83,11 @@ test('out-of-range indices', () => {
     throwsTyped(() => x.size(2), E.ShapeError, /out of range/);
     throwsTyped(() => F.crossEntropy(ones([2, 3]), tensor([0, 9], { dtype: 'int64' })), E.IndexError, /out of bounds|out of range/);
   });
+});
+
+test('impossible allocations', () => {
+  throwsTyped(() => zeros([1e12]), E.OutOfMemoryError, /allocate/);
+  throwsTyped(() => zeros([2 ** 40, 2 ** 40]), E.TorchError, /overflow/);
 });
 
 test('bad JS arguments at the native boundary', () => {

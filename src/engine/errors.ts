@@ -27,6 +27,10 @@ export class DTypeError extends TorchError {
 export class IndexError extends TorchError {
   override name = 'IndexError';
 }
+/** libtorch could not allocate memory (host or device). */
+export class OutOfMemoryError extends TorchError {
+  override name = 'OutOfMemoryError';
+}
 /** Bad argument passed across the native boundary (wrong JS type, missing argument). */
 export class ArgumentError extends EngineError {
   override name = 'ArgumentError';
@@ -45,7 +49,10 @@ export function makeNativeError(kind: string, message: string): Error {
       return new IndexError(msg);
     case 'type':
       return new DTypeError(msg);
+    case 'oom':
+      return new OutOfMemoryError(msg);
     default:
+      if (/can't allocate memory|out of memory|not enough memory/i.test(msg)) return new OutOfMemoryError(msg);
       if (/out of range|out of bounds|out of DATA bounds|index .* is out of/i.test(msg)) return new IndexError(msg);
       if (SHAPE.test(msg)) return new ShapeError(msg);
       if (DTYPE.test(msg)) return new DTypeError(msg);

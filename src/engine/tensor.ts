@@ -105,11 +105,12 @@ export class Tensor implements Owned {
 
   // ---- metadata -------------------------------------------------------------------------
   get shape(): number[] {
-    return (this._shape ??= native.shape(this.handle)).slice();
+    return this.dims.slice();
   }
   /** Shape without copying (do not mutate). */
   get dims(): readonly number[] {
-    return (this._shape ??= native.shape(this.handle));
+    if (this._h < 0) this.handle; // throws DisposedError, also when the shape is cached
+    return (this._shape ??= native.shape(this._h));
   }
   get ndim(): number {
     return this.dims.length;
