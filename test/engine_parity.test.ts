@@ -56,7 +56,7 @@ function makeInput(name: string, spec: InputSpec): { bytes: Uint8Array; dtype: E
 }
 
 const INPUTS: Record<string, InputSpec> = {
-  a: { shape: [3, 4] }, b: { shape: [4] }, c: { shape: [3, 4] }, d: { shape: [4, 3] }, p: { shape: [3, 4], kind: 'positive' },
+  a: { shape: [3, 4] }, b: { shape: [4] }, c: { shape: [3, 4] }, d: { shape: [4, 3] }, p: { shape: [3, 4], kind: 'positive' }, d2: { shape: [3, 4] },
   i: { shape: [4], kind: { int: [0, 4] } }, ig: { shape: [3, 4, 2], kind: { int: [0, 5] } },
   x: { shape: [3, 4, 5] }, y: { shape: [3, 2, 5] }, z: { shape: [3, 4, 5] }, v: { shape: [1, 4, 1] },
   m: { shape: [4, 4] }, n: { shape: [4, 3] }, n5: { shape: [5, 2] },
@@ -80,6 +80,25 @@ const bnTrain = (x: Tensor, w: Tensor, b: Tensor, momentum = 0.1, eps = 1e-5): T
 };
 /** inputs that are never differentiated (running stats, class weights) */
 const NO_GRAD = new Set(['rm4', 'rv4', 'cw']);
+/** one AdamW update with the in-place ops optimizers use (mirrors adamw_step in ops_parity.py) */
+function adamwStep(p0: Tensor, g: Tensor, m0: Tensor, v0: Tensor): Tensor[] {
+  const [p, m, v] = [p0.clone(), m0.clone(), v0.clone()];
+  const [lr, b1, b2, eps, wd, t] = [1e-2, 0.9, 0.98, 1e-8, 5e-4, 3];
+  p.mul_(1 - lr * wd);
+  m.lerp_(g, 1 - b1);
+  v.mul_(b2).addcmul_(g, g, 1 - b2);
+  const denom = v.sqrt().div_(Math.sqrt(1 - b2 ** t)).add_(eps);
+  p.addcdiv_(m, denom, -lr / (1 - b1 ** t));
+  return [p, m, v];
+}
+function foreachUpdate(a: Tensor, c: Tensor, p: Tensor): Tensor[] {
+  const xs = [a.clone(), c.clone()];
+  E.foreachMul_(xs, 0.5);
+  E.foreachAdd_(xs, [c, a], 2);
+  E.foreachAddcmul_(xs, [a, c], [p, p], 0.1);
+  E.foreachAddcdiv_(xs, [c, a], [p, p], -0.2);
+  return xs;
+}
 const vi = (r: E.ValuesIndices): Tensor[] => [r.values, r.indices];
 const CONV = 1e-4;
 
@@ -228,6 +247,22 @@ const CASES: Record<string, Case> = {
   ce_none: { inputs: ['zl', 't'], run: (z, t) => F.crossEntropy(z, t, { reduction: 'none' }) },
   ce_probs: { inputs: ['zl', 'q'], run: (z, q) => F.crossEntropy(z, q) },
   mse: { inputs: ['a', 'c'], run: (a, c) => F.mseLoss(a, c) },
+  add_: { inputs: ['a', 'c'], run: (a, c) => a.clone().add_(c, 0.5) },
+  sub_scalar_: { inputs: ['a'], run: (a) => a.clone().sub_(0.25) },
+  mul_: { inputs: ['a', 'c'], run: (a, c) => a.clone().mul_(c) },
+  mul_scalar_: { inputs: ['a'], run: (a) => a.clone().mul_(0.9) },
+  div_: { inputs: ['a', 'p'], run: (a, p) => a.clone().div_(p) },
+  addcmul_: { inputs: ['a', 'c', 'p'], run: (a, c, p) => a.clone().addcmul_(c, p, 0.3) },
+  addcdiv_: { inputs: ['a', 'c', 'p'], run: (a, c, p) => a.clone().addcdiv_(c, p, -0.1) },
+  lerp_: { inputs: ['a', 'c'], run: (a, c) => a.clone().lerp_(c, 0.25) },
+  copy_: { inputs: ['a'], run: (a) => E.zeros([3, 4]).copy_(a) },
+  zero_fill_: { inputs: ['a'], run: (a) => E.stack([a.clone().zero_(), a.clone().fill_(2.5)]) },
+  clamp_sqrt_: { inputs: ['p'], run: (p) => p.clone().clamp_(0.5, 1.5).sqrt_() },
+  masked_fill_: { inputs: ['a'], run: (a) => a.clone().maskedFill_(a.gt(0.5), 0) },
+  uniform_: { inputs: [], seed: 21, run: () => E.empty([3, 4]).uniform_(-1, 1) },
+  normal_: { inputs: [], seed: 22, run: () => E.empty([3, 4]).normal_(2, 0.5) },
+  adamw_step: { inputs: ['a', 'c', 'd2', 'p'], grad: false, run: adamwStep },
+  foreach: { inputs: ['a', 'c', 'p'], grad: false, run: foreachUpdate },
   to_float64: { inputs: ['a'], run: (a) => a.double().mul(3) },
   to_float16: { inputs: ['a'], run: (a) => a.half() },
   to_bfloat16: { inputs: ['a'], run: (a) => a.bfloat16() },

@@ -31,6 +31,27 @@ def bn_train(x, w, b, momentum=0.1, eps=1e-5):
     return y, rm, rv
 
 
+def adamw_step(p, g, m, v):
+    # one decoupled-weight-decay Adam update written with the in-place ops optimizers use
+    p, m, v = p.clone(), m.clone(), v.clone()
+    lr, b1, b2, eps, wd, t = 1e-2, 0.9, 0.98, 1e-8, 5e-4, 3
+    p.mul_(1 - lr * wd)
+    m.lerp_(g, 1 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1 - b2)
+    denom = v.sqrt().div_(math.sqrt(1 - b2 ** t)).add_(eps)
+    p.addcdiv_(m, denom, value=-lr / (1 - b1 ** t))
+    return p, m, v
+
+
+def foreach_update(a, c, p):
+    xs = [a.clone(), c.clone()]
+    torch._foreach_mul_(xs, 0.5)
+    torch._foreach_add_(xs, [c, a], alpha=2)
+    torch._foreach_addcmul_(xs, [a, c], [p, p], 0.1)
+    torch._foreach_addcdiv_(xs, [c, a], [p, p], -0.2)
+    return tuple(xs)
+
+
 def attention(q, k, v):
     d = q.shape[-1]
     return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d), dim=-1) @ v
@@ -192,6 +213,23 @@ CASES = {
     "ce_none": lambda z, t: F.cross_entropy(z, t, reduction="none"),
     "ce_probs": lambda z, q: F.cross_entropy(z, q),
     "mse": lambda a, c: F.mse_loss(a, c),
+    # in-place ops (optimizers, init)
+    "add_": lambda a, c: a.clone().add_(c, alpha=0.5),
+    "sub_scalar_": lambda a: a.clone().sub_(0.25),
+    "mul_": lambda a, c: a.clone().mul_(c),
+    "mul_scalar_": lambda a: a.clone().mul_(0.9),
+    "div_": lambda a, p: a.clone().div_(p),
+    "addcmul_": lambda a, c, p: a.clone().addcmul_(c, p, value=0.3),
+    "addcdiv_": lambda a, c, p: a.clone().addcdiv_(c, p, value=-0.1),
+    "lerp_": lambda a, c: a.clone().lerp_(c, 0.25),
+    "copy_": lambda a: torch.zeros(3, 4).copy_(a),
+    "zero_fill_": lambda a: torch.stack([a.clone().zero_(), a.clone().fill_(2.5)]),
+    "clamp_sqrt_": lambda p: p.clone().clamp_(0.5, 1.5).sqrt_(),
+    "masked_fill_": lambda a: a.clone().masked_fill_(a > 0.5, 0.0),
+    "uniform_": lambda: torch.empty(3, 4).uniform_(-1, 1),
+    "normal_": lambda: torch.empty(3, 4).normal_(2, 0.5),
+    "adamw_step": adamw_step,
+    "foreach": foreach_update,
     # dtypes
     "to_float64": lambda a: a.double() * 3,
     "to_float16": lambda a: a.half(),
