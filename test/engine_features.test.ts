@@ -59,6 +59,9 @@ test('memory formats: channels-last control', () => {
     assert.ok(cl.equal(x), 'same values');
     const y = F.conv2d(cl, E.randn([4, 3, 3, 3]).contiguous('channelsLast'), null, { padding: 1 });
     assert.ok(y.isContiguous('channelsLast'), 'conv keeps channels-last');
+    const yRef = F.conv2d(x, E.randn([4, 3, 3, 3]).mul(0).add(1), null, { padding: 1 });
+    const yCl = F.conv2d(cl, E.ones([4, 3, 3, 3]).contiguous('channelsLast'), null, { padding: 1 });
+    assert.ok(yCl.allclose(yRef, 1e-5, 1e-5), 'same values in either layout');
     const v = E.randn([1, 2, 3, 4, 4]).contiguous('channelsLast3d');
     assert.ok(v.isContiguous('channelsLast3d'));
     assert.ok(E.empty([1, 2, 3, 3], { memoryFormat: 'channelsLast' }).isContiguous('channelsLast'));

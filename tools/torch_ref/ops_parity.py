@@ -230,6 +230,10 @@ CASES = {
     "normal_": lambda: torch.empty(3, 4).normal_(2, 0.5),
     "adamw_step": adamw_step,
     "foreach": foreach_update,
+    # autocast (cases named autocast_* run inside torch.autocast("cpu", bfloat16))
+    "autocast_conv2d": lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+    "autocast_linear": lambda x, w, b: F.linear(x, w, b),
+    "autocast_softmax_of_matmul": lambda m, n: torch.softmax(m @ n, dim=-1),
     # dtypes
     "to_float64": lambda a: a.double() * 3,
     "to_float16": lambda a: a.half(),
@@ -272,7 +276,11 @@ def main():
                 xs[i].requires_grad_(True)
             if case.get("seed") is not None:
                 torch.manual_seed(case["seed"])
-            out = CASES[name](*xs)
+            if name.startswith("autocast_"):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    out = CASES[name](*xs)
+            else:
+                out = CASES[name](*xs)
             outs = list(out) if isinstance(out, (tuple, list)) else [out]
             res = {"outputs": [save(d, f"{name}.out{k}.bin", o) for k, o in enumerate(outs)], "grads": []}
             if case.get("grad"):
