@@ -41,7 +41,7 @@ test('eflip synth writes an LRW-layout corpus that ffprobe and the indexer accep
   const pr = await prepare({ lrw: root, out: shards, crop: 'landmarks', jobs: 1 });
   assert.equal(pr.prepared, 12);
   // re-running skips everything
-  const again = await synthCorpus({ out: root, words: ['ABOUT', 'MONEY', 'WATER'], train: 2, val: 1, test: 1, seed: 3, landmarks: true, speakers: { train: 24, val: 8, test: 8 } });
+  const again = await synthCorpus({ out: root, words: ['ABOUT', 'MONEY', 'WATER'], train: 2, val: 1, test: 1, seed: 3, landmarks: true, speakers: { train: 1000, val: 200, test: 200 } });
   assert.equal(again.written, 0);
   // montage
   const png = path.join(root, '..', 'm.png');

@@ -18,7 +18,7 @@ export interface SynthCorpusOptions {
   val: number;
   test: number;
   seed?: number;
-  /** speakers per split (default train 24, val 8, test 8) */
+  /** speaker pool per split (default train 1000, val 200, test 200: nearly every clip a new person, as in LRW) */
   speakers?: Partial<Record<Split, number>>;
   jobs?: number;
   /** also write ground-truth CLIP.landmarks.json (68-point iBUG, per frame) */
@@ -51,7 +51,7 @@ function hashString(s: string): number {
   return h >>> 0;
 }
 
-export const DEFAULT_SPEAKERS: Record<Split, number> = { train: 24, val: 8, test: 8 };
+export const DEFAULT_SPEAKERS: Record<Split, number> = { train: 1000, val: 200, test: 200 };
 
 /** LRW-like transcript file. */
 export function transcriptText(word: string, duration: number, start: number, speaker: number, arpabet: string): string {
