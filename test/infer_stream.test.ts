@@ -138,3 +138,20 @@ test('browser entry (onnxruntime-web wasm under Node): same predictions and stre
     await wr.dispose();
   }
 });
+
+test('streaming: a reused frame buffer and overlapping push() calls give the same results', async () => {
+  const T = 7;
+  const data = randn(T * S * S, 61);
+  const ref = new StreamingLipReader(reader, { window: 4 });
+  const want: Float32Array[] = [];
+  for (let t = 0; t < T; t++) want.push((await ref.push(data.slice(t * S * S, (t + 1) * S * S))).logProbs);
+  const sr = new StreamingLipReader(reader, { window: 4 });
+  const buf = new Float32Array(S * S);
+  const pending = [];
+  for (let t = 0; t < T; t++) {
+    buf.set(data.subarray(t * S * S, (t + 1) * S * S)); // camera-style: one buffer, refilled
+    pending.push(sr.push(buf)); // not awaited: calls overlap
+  }
+  const got = await Promise.all(pending);
+  got.forEach((g, t) => assert.ok(maxAbsDiff(g.logProbs, want[t]) < 1e-5, `frame ${t}`));
+});

@@ -78,15 +78,25 @@ export class StreamingLipReader {
     return i < 0 || i >= this.next ? this.zeros : this.frames.get(i)!;
   }
 
-  /** Add one normalised frame (C·S·S values, C-major) and get the window's distribution. */
-  async push(frame: Float32Array): Promise<StreamStep> {
-    if (!(frame instanceof Float32Array) || frame.length !== this.frameSize) {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** Add one normalised frame (C·S·S values, C-major) and get the window's distribution.
+   *  The frame is copied (the caller may reuse its buffer); overlapping calls run in order. */
+  push(frame: Float32Array): Promise<StreamStep> {
+    const run = this.queue.then(() => this.step(frame));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async step(given: Float32Array): Promise<StreamStep> {
+    if (!(given instanceof Float32Array) || given.length !== this.frameSize) {
       const s = this.runner.preprocessing.size;
-      throw new InferenceInputError(`stream frame: expected ${this.frameSize} values (${this.runner.channels}×${s}×${s}), got ${frame?.length}`);
+      throw new InferenceInputError(`stream frame: expected ${this.frameSize} values (${this.runner.channels}×${s}×${s}), got ${given?.length}`);
     }
-    for (let i = 0; i < frame.length; i++) {
-      if (!Number.isFinite(frame[i])) throw new InferenceInputError(`stream frame ${this.next}: NaN or infinite pixel`);
+    for (let i = 0; i < given.length; i++) {
+      if (!Number.isFinite(given[i])) throw new InferenceInputError(`stream frame ${this.next}: NaN or infinite pixel`);
     }
+    const frame = given.slice();
     const t = this.next++;
     this.frames.set(t, frame);
     this.frames.delete(t - this.window - 1);
