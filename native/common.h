@@ -19,7 +19,7 @@ int32_t newHandle(at::Tensor t);        // registers a tensor, returns its id
 const at::Tensor& tensorOf(int32_t id);  // throws ArgError on a freed/unknown id
 void freeHandle(int32_t id);
 int64_t liveHandles();
-void flushExternalMemory(Napi::Env env);  // reports native bytes to V8 (backstop only)
+void flushExternalMemory(Napi::Env env, bool force = false);  // reports native bytes to V8 (backstop only)
 
 int32_t handleArg(const Napi::Value& v, const char* what);
 int64_t intArg(const Napi::Value& v, const char* what);

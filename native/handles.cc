@@ -49,9 +49,9 @@ void freeHandle(int32_t id) {
 
 int64_t liveHandles() { return g_live; }
 
-void flushExternalMemory(Napi::Env env) {
+void flushExternalMemory(Napi::Env env, bool force) {
   // Backstop only: keeps V8's heuristics aware of large native allocations.
-  if (g_pendingBytes > (8 << 20) || g_pendingBytes < -(8 << 20)) {
+  if (force || g_pendingBytes > (8 << 20) || g_pendingBytes < -(8 << 20)) {
     Napi::MemoryManagement::AdjustExternalMemory(env, g_pendingBytes);
     g_pendingBytes = 0;
   }

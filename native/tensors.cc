@@ -105,6 +105,15 @@ static Napi::Value DisposeMany(const Napi::CallbackInfo& info) {
 
 static Napi::Value Live(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), (double)liveHandles()); }
 
+// externalMemory() -> bytes of external memory V8 accounts for this isolate (after flushing
+// this context's pending tensor bytes).
+static Napi::Value ExternalMemory(const Napi::CallbackInfo& info) {
+  flushExternalMemory(info.Env(), true);
+  int64_t total = 0;
+  napi_adjust_external_memory(info.Env(), 0, &total);
+  return Napi::Number::New(info.Env(), (double)total);
+}
+
 static Napi::Value Alias(const Napi::CallbackInfo& info) {
   return guard(info, [&]() -> Napi::Value { return Napi::Number::New(info.Env(), newHandle(tensorOf(handleArg(info[0], "tensor")))); });
 }
@@ -254,6 +263,7 @@ void initTensors(Napi::Env env, Napi::Object exports) {
   def("dispose", Dispose);
   def("disposeMany", DisposeMany);
   def("live", Live);
+  def("externalMemory", ExternalMemory);
   def("alias", Alias);
   def("shape", Shape);
   def("strides", Strides);

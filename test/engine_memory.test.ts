@@ -6,6 +6,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import * as E from '../src/engine/index.js';
 import { F, tidy, keep, noGrad, liveTensors } from '../src/engine/index.js';
+import { native } from '../src/engine/native.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -73,4 +74,16 @@ test('tidy() releases everything when the callback throws', () => {
     }),
   E.ShapeError);
   assert.equal(liveTensors(), before);
+});
+
+test('native tensor bytes are reported to V8 (AdjustExternalMemory backstop)', () => {
+  const base = native.externalMemory();
+  const big = E.zeros([16 * 2 ** 20]); // 64 MiB
+  assert.ok(native.externalMemory() - base >= 64 * 2 ** 20, 'allocation reported');
+  const view = big.reshape([2 ** 20, 16]); // views share storage: not counted twice
+  assert.ok(native.externalMemory() - base < 65 * 2 ** 20, 'views not double-counted');
+  view.dispose();
+  big.dispose();
+  tidy(() => E.ones([1])); // the next op flushes the release
+  assert.ok(Math.abs(native.externalMemory() - base) < 2 ** 20, 'release reported');
 });

@@ -19,6 +19,7 @@ export interface NativeAddon {
   dispose(h: Handle): void;
   disposeMany(hs: Int32Array): void;
   live(): number;
+  externalMemory(): number;
   alias(h: Handle): Handle;
   shape(h: Handle): number[];
   strides(h: Handle): number[];
