@@ -6,7 +6,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOrHelp, type CommandDef } from '../args.js';
-import { loadLipReader, loadOnnxLipReader } from '../../infer/load_node.js';
+import { loadLipReader, loadOnnxLipReader, onnxSourceFor } from '../../infer/load_node.js';
 import { StreamingLipReader } from '../../infer/streaming.js';
 import type { Clip, LipReader } from '../../infer/types.js';
 
@@ -94,6 +94,22 @@ export default async function main(argv: string[]): Promise<number> {
     const ortReader = await loadOnnxLipReader(weights, { device: 'auto', threads });
     for (const b of batches) rows[`batch${b}`].onnx = await timeReader(ortReader, b, o.frames, b === 1 ? o.iters : Math.max(2, Math.ceil(o.iters / 3)));
 
+    // onnxruntime-web (wasm, 1 thread) as a browser would run it, batch 1 only
+    let webMs: number | null = null;
+    try {
+      log(o.json, 'onnxruntime-web wasm (batch 1) ...');
+      const { webPlatform } = await import('../../infer/ort_web.js');
+      const { OnnxLipReader } = await import('../../infer/onnx_lipreader.js');
+      const web = await OnnxLipReader.open(
+        await webPlatform({ device: 'wasm', wasmPaths: path.join(ROOT, 'node_modules/onnxruntime-web/dist/') }),
+        onnxSourceFor(weights),
+      );
+      webMs = await timeReader(web, 1, o.frames, Math.max(3, Math.ceil(o.iters / 3)));
+      await web.dispose();
+    } catch (e) {
+      log(o.json, `  skipped: ${(e as Error).message}`);
+    }
+
     let libtorchNote: string | null = null;
     try {
       log(o.json, 'libtorch backend ...');
@@ -143,6 +159,7 @@ export default async function main(argv: string[]): Promise<number> {
       speedup: Object.fromEntries(
         Object.entries(rows).map(([k, v]) => [k, { onnxVsTorchEager: ratio(v.torchEager, v.onnx), libtorchVsTorchEager: ratio(v.torchEager, v.libtorch), onnxVsLibtorch: ratio(v.libtorch, v.onnx) }]),
       ),
+      onnxWebWasmBatch1MsPerClip: webMs === null ? null : +webMs.toFixed(2),
       streaming: { window: o.frames, exactMsPerFrame: +streaming.exactMsPerFrame.toFixed(2), fastMsPerFrame: +streaming.fastMsPerFrame.toFixed(2) },
       targets: {
         onnxBatch1AtLeast5xTorchEager: rows.batch1.torchEager && rows.batch1.onnx ? rows.batch1.torchEager / rows.batch1.onnx >= 5 : null,
@@ -158,6 +175,7 @@ export default async function main(argv: string[]): Promise<number> {
         const s = result.speedup[k];
         console.log(`  ${k}: onnx ${v.onnx} ms/clip, libtorch ${v.libtorch ?? '-'}, PyTorch eager ${v.torchEager ?? '-'}  → onnx ${s.onnxVsTorchEager ?? '-'}x vs eager, libtorch ${s.libtorchVsTorchEager ?? '-'}x vs eager`);
       }
+      if (webMs !== null) console.log(`  onnxruntime-web wasm (1 thread, batch 1): ${webMs.toFixed(1)} ms/clip`);
       console.log(`  streaming (window ${o.frames}): exact ${result.streaming.exactMsPerFrame} ms/frame, fast ${result.streaming.fastMsPerFrame} ms/frame`);
     }
     return 0;
