@@ -1,6 +1,7 @@
 // dtypes, raw bytes (zero-copy views), memory formats, autocast, grad modes, seeding, threads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import * as E from '../src/engine/index.js';
 import { F, tidy, tensor, ones, noGrad, enableGrad } from '../src/engine/index.js';
 
@@ -150,6 +151,16 @@ test('seeding repeats random streams; threads are settable', () => {
   assert.equal(E.getNumThreads(), 2);
   E.setNumThreads(n);
   assert.throws(() => E.setNumThreads(0), E.ArgumentError);
+});
+
+test('console.log shows values and metadata without leaking', () => {
+  const before = E.liveTensors();
+  const t = E.arange(20);
+  const text = inspect(t);
+  assert.match(text, /Tensor\(\[0, 1, 2, 3, 4, 5, 6, 7, … \(20 values\)\], shape=\[20\], dtype=int64, device=cpu\)/);
+  t.dispose();
+  assert.equal(inspect(t), 'Tensor(disposed)');
+  assert.equal(E.liveTensors(), before);
 });
 
 test('Symbol.dispose and scopes', () => {

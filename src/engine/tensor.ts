@@ -41,6 +41,10 @@ export function wrap(h: Handle): Tensor {
   track(t);
   return t;
 }
+/** A Tensor view of a handle the caller frees itself (not tracked by scopes). */
+function wrapNone(hd: Handle): Tensor {
+  return new Tensor(hd);
+}
 function wrapAll(hs: Handle[]): Tensor[] {
   return hs.map(wrap);
 }
@@ -156,6 +160,22 @@ export class Tensor implements Owned {
   }
   toString(): string {
     return this._h < 0 ? 'Tensor(disposed)' : `Tensor(shape=[${this.dims.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
+  }
+  /** console.log / util.inspect: metadata and the first few values. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    if (this._h < 0) return 'Tensor(disposed)';
+    const n = this.numel;
+    const flatH = native.call(OP.reshape, this._h, [-1]) as Handle;
+    const head = native.call(OP.slice, flatH, 0, 0, 8, 1) as Handle;
+    let values: string;
+    try {
+      const flat = wrapNone(head).toArrayFlat();
+      values = flat.map((v) => (Number.isInteger(v) ? String(v) : v.toPrecision(5))).join(', ') + (n > 8 ? `, … (${n} values)` : '');
+    } finally {
+      native.dispose(head);
+      native.dispose(flatH);
+    }
+    return `Tensor([${values}], shape=[${this.dims.join(', ')}], dtype=${this.dtype}, device=${this.device}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
 
   // ---- data out ---------------------------------------------------------------------------
