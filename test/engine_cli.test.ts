@@ -30,6 +30,14 @@ test('eflip doctor reports a broken libtorch location as not ok', () => {
   assert.match(rep.problems.join('\n'), /LIBTORCH_USE_PYTORCH/);
 });
 
+test('eflip doctor explains a missing addon', () => {
+  const r = spawnSync(process.execPath, [bin, 'doctor'], { encoding: 'utf8', env: { ...process.env, EFLIP_ADDON: '/nonexistent/eflip_native.node' } });
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /addon\s+NOT LOADED/);
+  assert.match(r.stdout, /npm run build/);
+  assert.match(r.stdout, /NOT OK/);
+});
+
 test('eflip bench ops --json measures eflip next to python3-torch', () => {
   const r = spawnSync(process.execPath, [bin, 'bench', 'ops', '--json', '--quick', '--reps', '1', '--iters', '2000'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);

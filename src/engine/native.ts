@@ -52,8 +52,10 @@ export interface NativeAddon {
   setErrorFactory(f: (kind: string, message: string) => Error): void;
 }
 
-/** Where the compiled addon lives (relative to the package root). */
-export const ADDON_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../native/build/Release/eflip_native.node');
+/** Where the compiled addon lives: EFLIP_ADDON, else native/build/Release under the package root. */
+export const ADDON_PATH = process.env.EFLIP_ADDON
+  ? path.resolve(process.env.EFLIP_ADDON)
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../native/build/Release/eflip_native.node');
 
 function load(): NativeAddon {
   if (!existsSync(ADDON_PATH)) {
