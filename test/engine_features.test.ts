@@ -86,6 +86,14 @@ test('autocast: bfloat16 compute on CPU inside the scope only', () => {
     const ref = F.conv2d(x, w);
     assert.ok(conv.float().sub(ref).abs().max().item() < 0.1 * ref.abs().max().item(), 'bf16 result close to fp32');
     assert.throws(() => E.autocast(() => 0, { dtype: 'float16' }), /bfloat16 only/);
+    // norms with float32 parameters accept the bf16 activations autocast produces
+    const lw = E.randn([5, 4]).requiresGrad_(), g = E.ones([5]).requiresGrad_();
+    const ln = E.autocast(() => F.layerNorm(F.linear(E.randn([2, 4]), lw), [5], g, E.zeros([5])));
+    assert.equal(ln.dtype, 'float32');
+    ln.sum().backward();
+    assert.ok(lw.grad !== null && g.grad !== null);
+    const gn = E.autocast(() => F.groupNorm(F.conv2d(x, w), 2, E.ones([4]), E.zeros([4])));
+    assert.equal(gn.dtype, 'float32');
   });
 });
 

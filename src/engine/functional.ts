@@ -65,12 +65,29 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   if (x.ndim < 2) throw new ShapeError(`batchNorm: input must be at least 2-d (N, C, ...), got [${x.dims.join(', ')}]`);
   return wrap(native.call(OP.batchNorm, h(x), hOpt(weight), hOpt(bias), hOpt(runningMean), hOpt(runningVar), training, o.momentum ?? 0.1, o.eps ?? 1e-5, true));
 }
+/**
+ * Under autocast a normalisation may receive a bfloat16/float16 activation with float32
+ * affine parameters, which libtorch 1.13's CPU kernels reject; normalise in the parameters'
+ * dtype then (float32, as PyTorch's autocast policy runs norms).
+ */
+function normInput(x: Tensor, weight: Tensor | null | undefined): Tensor | null {
+  if (!weight) return null;
+  const xd = native.dtype(h(x)), wd = native.dtype(h(weight));
+  return xd !== wd && (xd === 15 || xd === 5) ? wrap(native.call(OP.toDtype, h(x), wd, false, false, null)) : null;
+}
+
 /** Layer norm over the trailing `shape` dims. */
 export function layerNorm(x: Tensor, shape: Shape, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  return wrap(native.call(OP.layerNorm, h(x), shape, hOpt(weight), hOpt(bias), eps, true));
+  const up = normInput(x, weight);
+  const out = wrap(native.call(OP.layerNorm, h(up ?? x), shape, hOpt(weight), hOpt(bias), eps, true));
+  up?.dispose();
+  return out;
 }
 export function groupNorm(x: Tensor, groups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  return wrap(native.call(OP.groupNorm, h(x), groups, hOpt(weight), hOpt(bias), eps, true));
+  const up = normInput(x, weight);
+  const out = wrap(native.call(OP.groupNorm, h(up ?? x), groups, hOpt(weight), hOpt(bias), eps, true));
+  up?.dispose();
+  return out;
 }
 /** Zeroes elements with probability p and scales the rest by 1/(1-p) when training. */
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
