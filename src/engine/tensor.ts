@@ -379,7 +379,7 @@ export class Tensor implements Owned {
   logicalNot(): Tensor { return wrap(native.call(OP.logicalNot, this.handle)); }
   isnan(): Tensor { return wrap(native.call(OP.isnan, this.handle)); }
   isfinite(): Tensor { return wrap(native.call(OP.isfinite, this.handle)); }
-  /** where(mask, this, other): elements of this where mask, else other. */
+  /** Elements of this, with `value` where mask is true. */
   maskedFill(mask: Tensor, value: number | Tensor): Tensor {
     return wrap(typeof value === 'number' ? native.call(OP.maskedFill, this.handle, h(mask), value) : native.call(OP.maskedFillT, this.handle, h(mask), h(value)));
   }
