@@ -144,6 +144,21 @@ test('inferenceMode: no graph, inference tensors, state restored', () => {
   });
 });
 
+test('clipGradNorm_ matches the definition', () => {
+  tidy(() => {
+    const a = tensor([3, 0]).requiresGrad_(), b = tensor([[0, 4]]).requiresGrad_();
+    a.mul(a).sum().div(2).backward(); // grad a = a = [3, 0]
+    b.mul(b).sum().div(2).backward(); // grad b = b = [[0, 4]]
+    assert.equal(E.clipGradNorm_([a, b], 10), 5, 'no clipping below the limit');
+    assert.deepEqual(a.grad!.toArrayFlat(), [3, 0]);
+    const total = E.clipGradNorm_([a, b], 1);
+    assert.equal(total, 5);
+    const clipped = Math.hypot(...a.grad!.toArrayFlat(), ...b.grad!.toArrayFlat());
+    assert.ok(Math.abs(clipped - 1) < 1e-5, `clipped norm ${clipped}`);
+    assert.equal(E.clipGradNorm_([tensor([1])], 1), 0, 'no gradients');
+  });
+});
+
 test('seeding repeats random streams; threads are settable', () => {
   tidy(() => {
     E.manualSeed(42);

@@ -2,6 +2,8 @@
 import { native } from './native.js';
 import { OP } from './ops.js';
 import { Tensor, wrap, handleOf as h, type Scalar } from './tensor.js';
+import { tidy } from './scope.js';
+import { noGrad } from './autograd.js';
 import { ArgumentError } from './errors.js';
 
 function handles(ts: readonly Tensor[], what: string): number[] {
@@ -76,4 +78,21 @@ export function foreachZero_(xs: Tensor[]): void {
 export function foreachSqrt(xs: Tensor[]): Tensor[] {
   if (OP.foreachSqrt >= 0) return (native.call(OP.foreachSqrt, xs.map(h)) as number[]).map(wrap);
   return xs.map((x) => x.sqrt());
+}
+
+/**
+ * torch.nn.utils.clip_grad_norm_: scales the gradients of `params` in place so that their
+ * joint L2 norm is at most maxNorm; returns the norm before clipping. One host sync.
+ */
+export function clipGradNorm_(params: Tensor[], maxNorm: number): number {
+  return tidy(() =>
+    noGrad(() => {
+      const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
+      if (grads.length === 0) return 0;
+      const norms = OP.foreachNorm >= 0 ? (native.call(OP.foreachNorm, grads.map(h), 2) as number[]).map(wrap) : grads.map((g) => g.norm(2));
+      const total = stack(norms).norm(2).item();
+      if (total > maxNorm) foreachMul_(grads, maxNorm / (total + 1e-6));
+      return total;
+    }),
+  );
 }
