@@ -1,6 +1,7 @@
 // Batches for the trainer from an LRW-layout tree (real LRW or `eflip synth`): clips are decoded
 // once with ffmpeg (src/data/video.ts), cropped (src/data/crop.ts) to the 96×96 mouth window
-// (or the centre), kept in memory as uint8, and served as deterministic batches:
+// (or the frame centre) and its centre (size + 8)², kept in memory as uint8, and served as
+// deterministic batches:
 // order = seeded shuffle of (seed, epoch); augmentation = f(seed, epoch, clip index), so a
 // resumed run sees exactly the batches an uninterrupted one would.
 // For full LRW (~490k clips) use prepared shards and the data loader instead.
@@ -17,7 +18,7 @@ import { fromTypedArray } from '../engine/index.js';
 import type { BatchSource, TrainBatch } from './trainer.js';
 import type { TrainConfig } from './config.js';
 
-/** One decoded, cropped clip: T·S·S grey uint8 at the pre-crop side S (≥ input size). */
+/** One decoded, cropped clip: T·S·S grey uint8 at the pre-crop side S (input size + 8, at most 96). */
 export interface MemClip {
   data: Uint8Array;
   frames: number;
@@ -42,33 +43,6 @@ export interface SourceOptions {
   shuffleLabelsSeed?: number | null;
   /** add a second channel: 1 on frames inside the word (from the .txt Duration, word centred), else 0 */
   wordBoundary?: boolean;
-}
-
-/** Box-filter resample of a square grey clip from side a to side b (b ≤ a). */
-export function resampleClip(src: Uint8Array, frames: number, a: number, b: number): Uint8Array {
-  if (a === b) return src;
-  const out = new Uint8Array(frames * b * b);
-  const scale = a / b;
-  for (let t = 0; t < frames; t++) {
-    const fo = t * a * a;
-    for (let y = 0; y < b; y++) {
-      const y0 = y * scale, y1 = (y + 1) * scale;
-      for (let x = 0; x < b; x++) {
-        const x0 = x * scale, x1 = (x + 1) * scale;
-        let s = 0, wsum = 0;
-        for (let yy = Math.floor(y0); yy < Math.min(a, Math.ceil(y1)); yy++) {
-          const wy = Math.min(yy + 1, y1) - Math.max(yy, y0);
-          for (let xx = Math.floor(x0); xx < Math.min(a, Math.ceil(x1)); xx++) {
-            const w = wy * (Math.min(xx + 1, x1) - Math.max(xx, x0));
-            s += w * src[fo + yy * a + xx];
-            wsum += w;
-          }
-        }
-        out[t * b * b + y * b + x] = Math.round(s / wsum);
-      }
-    }
-  }
-  return out;
 }
 
 export class MemoryClipSource implements BatchSource {
@@ -189,7 +163,7 @@ export interface LoadedSplits {
   side: number;
 }
 
-/** Decode the splits of an LRW-layout root once (grey, cropped, resampled to fit `size`). */
+/** Decode the splits of an LRW-layout root once (grey, cropped to the centre (size + 8)² of the mouth window). */
 export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: string[] | null, log: (m: string) => void = () => {}): Promise<LoadedSplits> {
   const root = cfg.data.root;
   if (!root) throw new Error(`no data: set data.root=DIR (an LRW-layout tree, e.g. from 'eflip synth')`);
@@ -208,8 +182,10 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   const missing = words.filter((w) => !index.words.includes(w));
   if (missing.length) throw new Error(`words not under ${root}: ${missing.slice(0, 10).join(', ')}`);
   const classOf = new Map(words.map((w, i) => [w, i]));
-  // side kept in memory: the 96 window, shrunk so that `size` keeps the 88/96 ratio
-  const side = cfg.data.size >= 88 ? 96 : Math.round((cfg.data.size * 96) / 88);
+  // kept in memory: the centre (size + 8)² of the 96×96 window (random crops move ±4 px, like
+  // 88 of 96); evaluation takes its centre size², the same pixels src/data and src/infer use
+  if (cfg.data.size > 96) throw new Error(`data.size=${cfg.data.size}: inputs are crops of the 96×96 mouth window (≤ 96)`);
+  const side = Math.min(96, cfg.data.size + 8);
   const clips = { train: [], val: [], test: [] } as Record<Split, MemClip[]>;
   const todo = index.clips.filter((c) => classOf.has(c.word) && splits.includes(c.split));
   let done = 0;
@@ -223,7 +199,7 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
     while (next < todo.length) {
       const i = next++;
       const c = todo[i];
-      // decoded, cropped, resampled clips are cached by (file, size, mtime, crop, side)
+      // decoded, cropped clips are cached by (file, size, mtime, crop, side)
       let cacheFile: string | null = null;
       if (cacheDir) {
         const st = statSync(c.path);
@@ -242,7 +218,7 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
       let f: Frames = { data: v.data, frames: v.frames, height: v.height, width: v.width, channels: v.channels };
       f = toGray(f);
       f = cfg.data.crop === 'mouth' ? lrwMouthCrop(f, 96) : centreCrop(f, 96);
-      const data = resampleClip(f.data, f.frames, 96, side);
+      const data = centreCrop(f, side).data;
       if (cacheFile) {
         mkdirSync(join(cacheFile, '..'), { recursive: true });
         writeFileAtomic(cacheFile, data);
