@@ -6,6 +6,9 @@
 
 Prints JSON {"torch": version, "threads": n, "ms_per_clip": {"1": ms, "8": ms}} using the
 median over iterations after warm-up. The network is tools/torch_ref/lipreader.py (DESIGN.md).
+
+With --serve it stays up for interleaved measurements: after a JSON hello line it reads
+"BATCH ITERS" lines on stdin and answers each with {"batch": B, "ms_per_clip": median}.
 """
 import argparse
 import json
@@ -26,6 +29,7 @@ def main():
     ap.add_argument('--frames', type=int, default=29)
     ap.add_argument('--iters', type=int, default=10)
     ap.add_argument('--threads', type=int, default=0)
+    ap.add_argument('--serve', action='store_true')
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -33,6 +37,24 @@ def main():
     model.eval()
     size = 88
     out = {}
+    if a.serve:
+        print(json.dumps(dict(torch=torch.__version__, threads=torch.get_num_threads())), flush=True)
+        inputs = {}
+        with torch.no_grad():
+            for line in sys.stdin:
+                if not line.strip():
+                    continue
+                b, iters = (int(v) for v in line.split())
+                if b not in inputs:
+                    inputs[b] = torch.randn(b, cfg.get('inChannels', 1), a.frames, size, size)
+                    model(inputs[b])
+                times = []
+                for _ in range(max(1, iters)):
+                    t0 = time.perf_counter()
+                    model(inputs[b])
+                    times.append((time.perf_counter() - t0) * 1000 / b)
+                print(json.dumps(dict(batch=b, ms_per_clip=statistics.median(times))), flush=True)
+        return
     with torch.no_grad():
         for b in [int(v) for v in a.batches.split(',')]:
             x = torch.randn(b, cfg.get('inChannels', 1), a.frames, size, size)

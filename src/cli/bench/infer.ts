@@ -1,9 +1,13 @@
-// `eflip bench infer`: ms/clip of the T network for the libtorch backend, onnxruntime and
-// PyTorch eager (python3-torch) in the same run, as ratios; plus streaming cost per new frame.
-import { execFileSync } from 'node:child_process';
+// `eflip bench infer`: ms/clip of the T network for onnxruntime, the libtorch backend and
+// PyTorch eager (python3-torch) in the same run, plus streaming cost per new frame.
+// The machine may be shared and noisy, so the runtimes are measured interleaved, in rounds
+// (onnx, libtorch, PyTorch, onnx, ...; PyTorch stays up in a child process), and speedups
+// are medians of per-round ratios.
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseOrHelp, type CommandDef } from '../args.js';
 import { loadLipReader, loadOnnxLipReader, onnxSourceFor } from '../../infer/load_node.js';
@@ -12,11 +16,12 @@ import type { Clip, LipReader } from '../../infer/types.js';
 
 export const def: CommandDef = {
   name: 'bench infer',
-  usage: 'bench infer [--json] [--checkpoint PATH] [--variant T] [--threads N] [--iters N]',
+  usage: 'bench infer [--json] [--checkpoint PATH] [--variant T] [--threads N] [--rounds N] [--iters N]',
   description: [
     'Inference speed of one variant (default T, 29×88×88 clips) at batch 1 and 8: ms/clip for',
     'onnxruntime (eflip\'s own export), the libtorch backend and PyTorch eager (python3-torch, same',
-    'weights, same thread count), with ratios; then streaming cost per new frame (exact and fast).',
+    'weights, same thread count and wait policy), measured interleaved in rounds, with speedups as',
+    'medians of per-round ratios; onnxruntime-web (wasm) at batch 1; streaming ms per new frame.',
     'Without --checkpoint, random weights are initialised by tools/torch_ref/lipreader.py.',
   ].join('\n'),
   options: {
@@ -24,7 +29,8 @@ export const def: CommandDef = {
     checkpoint: { type: 'string', help: 'model checkpoint (.safetensors); default: a fresh random one' },
     variant: { type: 'string', default: 'T', help: 'variant for the random checkpoint' },
     threads: { type: 'int', help: 'threads for every runtime (default: all cores)' },
-    iters: { type: 'int', default: 10, help: 'timed iterations at batch 1 (batch 8: a third)' },
+    rounds: { type: 'int', default: 3, help: 'interleaved measurement rounds' },
+    iters: { type: 'int', default: 4, help: 'timed runs per runtime per round at batch 1 (batch 8: half)' },
     frames: { type: 'int', default: 29, help: 'frames per clip' },
     'stream-frames': { type: 'int', default: 60, help: 'frames pushed to measure streaming' },
     spin: { type: 'boolean', help: 'let idle worker threads spin in every runtime (default: block — fairer on a busy machine)' },
@@ -33,10 +39,11 @@ export const def: CommandDef = {
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const PY = process.env.EFLIP_PYTHON ?? '/usr/bin/python3';
+const BATCHES = [1, 8];
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function randomClip(frames: number, seed: number): Clip {
@@ -49,36 +56,66 @@ function randomClip(frames: number, seed: number): Clip {
   return { data, frames, channels: 1, size: 88 };
 }
 
-async function timeReader(r: LipReader, batch: number, frames: number, iters: number): Promise<number> {
-  const clips = Array.from({ length: batch }, (_, i) => randomClip(frames, i + 1));
-  for (let i = 0; i < 2; i++) await r.predictBatch(clips);
+const batchOf = (b: number, frames: number) => Array.from({ length: b }, (_, i) => randomClip(frames, i + 1));
+
+async function timeReader(r: LipReader, clips: Clip[], iters: number): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < iters; i++) {
     const t0 = performance.now();
     await r.predictBatch(clips);
-    times.push((performance.now() - t0) / batch);
+    times.push((performance.now() - t0) / clips.length);
   }
   return median(times);
+}
+
+/** PyTorch eager in a long-lived child (tools/torch_ref/onnx_bench_torch.py --serve). */
+class TorchEagerServer {
+  private lines: AsyncIterator<string>;
+  private constructor(private child: ChildProcessWithoutNullStreams) {
+    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  }
+  info: { torch: string; threads: number } = { torch: '', threads: 0 };
+  static async start(weights: string, frames: number, threads: number): Promise<TorchEagerServer> {
+    const child = spawn(PY, [path.join(ROOT, 'tools/torch_ref/onnx_bench_torch.py'), '--weights', weights, '--frames', String(frames), '--threads', String(threads), '--serve'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const s = new TorchEagerServer(child);
+    const hello = await s.lines.next();
+    if (hello.done) throw new Error(`PyTorch eager benchmark did not start: ${err.trim().split('\n').pop()}`);
+    s.info = JSON.parse(hello.value);
+    return s;
+  }
+  async time(batch: number, iters: number): Promise<number> {
+    this.child.stdin.write(`${batch} ${iters}\n`);
+    const r = await this.lines.next();
+    if (r.done) throw new Error('PyTorch eager benchmark exited');
+    return JSON.parse(r.value).ms_per_clip;
+  }
+  stop(): void {
+    this.child.stdin.end();
+  }
 }
 
 const log = (json: boolean | undefined, msg: string) => {
   if (!json) console.error(msg);
 };
 
+type Runtime = 'onnx' | 'libtorch' | 'torchEager';
+
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as { json?: boolean; checkpoint?: string; variant: string; threads?: number; iters: number; frames: number; 'stream-frames': number };
+  const o = p.opts as { json?: boolean; checkpoint?: string; variant: string; threads?: number; rounds: number; iters: number; frames: number; 'stream-frames': number; spin?: boolean };
   const threads = o.threads ?? availableParallelism();
-  // Same wait policy for every runtime: onnxruntime's allow_spinning and OpenMP's (libtorch in
+  // One wait policy for every runtime: onnxruntime's allow_spinning and OpenMP's (libtorch in
   // this process, PyTorch in the child) — set before libtorch is loaded.
-  const spin = !!(p.opts as { spin?: boolean }).spin;
-  if (spin) process.env.EFLIP_ORT_SPIN = '1';
+  if (o.spin) process.env.EFLIP_ORT_SPIN = '1';
   else {
     delete process.env.EFLIP_ORT_SPIN;
     process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   }
   const tmp = mkdtempSync(path.join(tmpdir(), 'eflip-bench-infer-'));
+  let py: TorchEagerServer | null = null;
   try {
     let weights = o.checkpoint;
     if (!weights) {
@@ -86,13 +123,41 @@ export default async function main(argv: string[]): Promise<number> {
       log(o.json, `initialising random ${o.variant} weights (python3-torch) ...`);
       execFileSync(PY, [path.join(ROOT, 'tools/torch_ref/lipreader.py'), 'init', '--variant', o.variant, '--random-bn', '--out', weights], { stdio: ['ignore', 'ignore', 'inherit'] });
     }
-    const batches = [1, 8];
-    const rows: Record<string, Record<string, number | null>> = {};
-    for (const b of batches) rows[`batch${b}`] = { onnx: null, libtorch: null, torchEager: null };
-
-    log(o.json, `onnxruntime (${threads} threads) ...`);
+    const notes: Record<string, string> = {};
+    log(o.json, `loading runtimes (${threads} threads) ...`);
     const ortReader = await loadOnnxLipReader(weights, { device: 'auto', threads });
-    for (const b of batches) rows[`batch${b}`].onnx = await timeReader(ortReader, b, o.frames, b === 1 ? o.iters : Math.max(2, Math.ceil(o.iters / 3)));
+    let torchReader: LipReader | null = null;
+    try {
+      torchReader = await loadLipReader(weights, { runtime: 'torch', threads });
+    } catch (e) {
+      notes.libtorch = (e as Error).message;
+    }
+    if (existsSync(PY)) {
+      try {
+        py = await TorchEagerServer.start(weights, o.frames, threads);
+      } catch (e) {
+        notes.torchEager = (e as Error).message;
+      }
+    } else notes.torchEager = `${PY} not found`;
+
+    const clips = Object.fromEntries(BATCHES.map((b) => [b, batchOf(b, o.frames)]));
+    const iters = (b: number) => (b === 1 ? o.iters : Math.max(1, Math.ceil(o.iters / 2)));
+    const samples: Record<string, Record<Runtime, number[]>> = {};
+    for (const b of BATCHES) {
+      samples[b] = { onnx: [], libtorch: [], torchEager: [] };
+      await ortReader.predictBatch(clips[b]); // warm-up
+      if (torchReader) await torchReader.predictBatch(clips[b]);
+      if (py) await py.time(b, 1);
+    }
+    for (let r = 0; r < o.rounds; r++) {
+      log(o.json, `round ${r + 1}/${o.rounds} ...`);
+      for (const b of BATCHES) {
+        samples[b].onnx.push(await timeReader(ortReader, clips[b], iters(b)));
+        if (torchReader) samples[b].libtorch.push(await timeReader(torchReader, clips[b], iters(b)));
+        if (py) samples[b].torchEager.push(await py.time(b, iters(b)));
+      }
+    }
+    await torchReader?.dispose();
 
     // onnxruntime-web (wasm, 1 thread) as a browser would run it, batch 1 only
     let webMs: number | null = null;
@@ -100,34 +165,12 @@ export default async function main(argv: string[]): Promise<number> {
       log(o.json, 'onnxruntime-web wasm (batch 1) ...');
       const { webPlatform } = await import('../../infer/ort_web.js');
       const { OnnxLipReader } = await import('../../infer/onnx_lipreader.js');
-      const web = await OnnxLipReader.open(
-        await webPlatform({ device: 'wasm', wasmPaths: path.join(ROOT, 'node_modules/onnxruntime-web/dist/') }),
-        onnxSourceFor(weights),
-      );
-      webMs = await timeReader(web, 1, o.frames, Math.max(3, Math.ceil(o.iters / 3)));
+      const web = await OnnxLipReader.open(await webPlatform({ device: 'wasm', wasmPaths: path.join(ROOT, 'node_modules/onnxruntime-web/dist/') }), onnxSourceFor(weights));
+      await web.predictClip(clips[1][0]);
+      webMs = await timeReader(web, clips[1], Math.max(2, o.iters));
       await web.dispose();
     } catch (e) {
-      log(o.json, `  skipped: ${(e as Error).message}`);
-    }
-
-    let libtorchNote: string | null = null;
-    try {
-      log(o.json, 'libtorch backend ...');
-      const tr = await loadLipReader(weights, { runtime: 'torch', threads });
-      for (const b of batches) rows[`batch${b}`].libtorch = await timeReader(tr, b, o.frames, b === 1 ? Math.max(3, Math.ceil(o.iters / 2)) : 2);
-      await tr.dispose();
-    } catch (e) {
-      libtorchNote = (e as Error).message;
-      log(o.json, `  skipped: ${libtorchNote}`);
-    }
-
-    let torchInfo: { torch: string; threads: number } | null = null;
-    if (existsSync(PY)) {
-      log(o.json, 'PyTorch eager (python3-torch) ...');
-      const out = execFileSync(PY, [path.join(ROOT, 'tools/torch_ref/onnx_bench_torch.py'), '--weights', weights, '--batches', batches.join(','), '--frames', String(o.frames), '--iters', String(Math.max(3, Math.ceil(o.iters / 2))), '--threads', String(threads)], { encoding: 'utf8' });
-      const r = JSON.parse(out);
-      torchInfo = { torch: r.torch, threads: r.threads };
-      for (const b of batches) rows[`batch${b}`].torchEager = r.ms_per_clip[String(b)];
+      notes.onnxWeb = (e as Error).message;
     }
 
     log(o.json, 'streaming ...');
@@ -143,43 +186,51 @@ export default async function main(argv: string[]): Promise<number> {
         await sr.push(frame(t));
         times.push(performance.now() - t0);
       }
-      streaming[`${mode}MsPerFrame`] = median(times);
+      streaming[mode] = median(times);
     }
     await ortReader.dispose();
 
-    const ratio = (a: number | null, b: number | null) => (a && b ? +(a / b).toFixed(2) : null);
+    const r2 = (x: number) => +x.toFixed(2);
+    const med = (xs: number[]) => (xs.length ? r2(median(xs)) : null);
+    const ratio = (b: number, num: Runtime, den: Runtime) => {
+      const a = samples[b][num], c = samples[b][den];
+      return a.length && c.length ? r2(median(a.map((x, i) => x / c[i]))) : null;
+    };
     const result = {
       variant: o.checkpoint ? 'checkpoint' : o.variant,
       frames: o.frames,
       threads,
-      waitPolicy: spin ? 'spin' : 'block (onnxruntime allow_spinning=0, OMP_WAIT_POLICY=PASSIVE)',
+      waitPolicy: o.spin ? 'spin' : 'block (onnxruntime allow_spinning=0, OMP_WAIT_POLICY=PASSIVE)',
+      rounds: o.rounds,
       device: ortReader.device,
-      torch: torchInfo,
-      msPerClip: Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([n, x]) => [n, x === null ? null : +x.toFixed(2)]))])),
+      torch: py?.info ?? null,
+      msPerClip: Object.fromEntries(BATCHES.map((b) => [`batch${b}`, { onnx: med(samples[b].onnx), libtorch: med(samples[b].libtorch), torchEager: med(samples[b].torchEager) }])),
       speedup: Object.fromEntries(
-        Object.entries(rows).map(([k, v]) => [k, { onnxVsTorchEager: ratio(v.torchEager, v.onnx), libtorchVsTorchEager: ratio(v.torchEager, v.libtorch), onnxVsLibtorch: ratio(v.libtorch, v.onnx) }]),
+        BATCHES.map((b) => [`batch${b}`, { onnxVsTorchEager: ratio(b, 'torchEager', 'onnx'), libtorchVsTorchEager: ratio(b, 'torchEager', 'libtorch'), onnxVsLibtorch: ratio(b, 'libtorch', 'onnx') }]),
       ),
-      onnxWebWasmBatch1MsPerClip: webMs === null ? null : +webMs.toFixed(2),
-      streaming: { window: o.frames, exactMsPerFrame: +streaming.exactMsPerFrame.toFixed(2), fastMsPerFrame: +streaming.fastMsPerFrame.toFixed(2) },
+      onnxWebWasmBatch1MsPerClip: webMs === null ? null : r2(webMs),
+      streaming: { window: o.frames, exactMsPerFrame: r2(streaming.exact), fastMsPerFrame: r2(streaming.fast) },
       targets: {
-        onnxBatch1AtLeast5xTorchEager: rows.batch1.torchEager && rows.batch1.onnx ? rows.batch1.torchEager / rows.batch1.onnx >= 5 : null,
-        streamingExactAtMost5ms: streaming.exactMsPerFrame <= 5,
-        streamingFastAtMost5ms: streaming.fastMsPerFrame <= 5,
+        onnxBatch1AtLeast5xTorchEager: ratio(1, 'torchEager', 'onnx') === null ? null : ratio(1, 'torchEager', 'onnx')! >= 5,
+        streamingExactAtMost5ms: streaming.exact <= 5,
+        streamingFastAtMost5ms: streaming.fast <= 5,
       },
-      notes: libtorchNote ? { libtorch: libtorchNote } : undefined,
+      notes: Object.keys(notes).length ? notes : undefined,
     };
     if (o.json) console.log(JSON.stringify(result, null, 2));
     else {
-      console.log(`eflip bench infer: variant ${result.variant}, ${o.frames} frames, ${threads} threads, onnxruntime on ${result.device}`);
-      for (const [k, v] of Object.entries(result.msPerClip)) {
-        const s = result.speedup[k];
-        console.log(`  ${k}: onnx ${v.onnx} ms/clip, libtorch ${v.libtorch ?? '-'}, PyTorch eager ${v.torchEager ?? '-'}  → onnx ${s.onnxVsTorchEager ?? '-'}x vs eager, libtorch ${s.libtorchVsTorchEager ?? '-'}x vs eager`);
+      console.log(`eflip bench infer: variant ${result.variant}, ${o.frames} frames, ${threads} threads (${o.spin ? 'spinning' : 'blocking'} workers), ${o.rounds} interleaved rounds, onnxruntime on ${result.device}`);
+      for (const b of BATCHES) {
+        const v = result.msPerClip[`batch${b}`], s = result.speedup[`batch${b}`];
+        console.log(`  batch ${b}: onnx ${v.onnx} ms/clip, libtorch ${v.libtorch ?? '-'}, PyTorch eager ${v.torchEager ?? '-'}  → onnx ${s.onnxVsTorchEager ?? '-'}x vs eager, libtorch ${s.libtorchVsTorchEager ?? '-'}x vs eager`);
       }
       if (webMs !== null) console.log(`  onnxruntime-web wasm (1 thread, batch 1): ${webMs.toFixed(1)} ms/clip`);
       console.log(`  streaming (window ${o.frames}): exact ${result.streaming.exactMsPerFrame} ms/frame, fast ${result.streaming.fastMsPerFrame} ms/frame`);
+      for (const [k, v] of Object.entries(notes)) console.log(`  note: ${k}: ${v}`);
     }
     return 0;
   } finally {
+    py?.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
 }
