@@ -35,6 +35,12 @@ def main():
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.bf16:
+        # PyTorch 1.13's CPU autocast leaves layer_norm out of its fp32 list, so a bf16 input
+        # meets fp32 weights and fails; newer releases run it in fp32 — do that here too.
+        def ln_fp32(self, x):
+            return F.layer_norm(x.float(), self.normalized_shape, self.weight, self.bias, self.eps)
+        torch.nn.LayerNorm.forward = ln_fp32
     torch.manual_seed(0)
     cfg = lipreader.default_config(a.variant, a.classes)
     model = lipreader.LipReader(cfg).train()
