@@ -1,7 +1,11 @@
 // LipReader over ONNX Runtime: the same code runs onnxruntime-node (CPU, CUDA) and
 // onnxruntime-web (wasm, WebGPU); the platform module is injected by ./ort_node.ts or
 // ./ort_web.ts. Also provides the front-end/back-end halves used by streaming.
-import { checkClip, groupByLength, MAX_BATCH, stackClips } from './clip_check.js';
+import { checkClip, groupByLength, stackClips } from './clip_check.js';
+
+/** Clips per onnxruntime run: measured on 2 CPU cores, batch 2-4 gives the best ms/clip for T
+ *  (larger batches spill activations out of cache: batch 8 was 10-35 % slower per clip). */
+export const ORT_BATCH = 4;
 import { openSession, runFloat, type OpenedSession } from './ort_session.js';
 import type { OrtPlatform } from './ort_types.js';
 import { factsFromMetadata, type GraphPart, type ModelFacts, type OnnxModelSource } from './onnx_model_source.js';
@@ -65,7 +69,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
     const { session } = await this.session('full');
     const out: Float32Array[] = new Array(clips.length);
     const K = this.facts.classes;
-    for (const group of groupByLength(clips, MAX_BATCH)) {
+    for (const group of groupByLength(clips, ORT_BATCH)) {
       const batch = group.map((i) => clips[i]);
       const { frames, channels, size } = batch[0];
       const r = await runFloat(this.platform, session, 'frames', stackClips(batch), [batch.length, channels, frames, size, size], 'log_probs');
