@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { prepare } from '../src/data/prepare.js';
+import { Loader, type Batch } from '../src/data/loader.js';
 import * as path from 'node:path';
 import { synthCorpus, synthClip, makeSpeaker, synthTasks } from '../src/data/synth/index.js';
 import { indexLrw } from '../src/data/lrw.js';
@@ -40,6 +41,17 @@ test('eflip synth writes an LRW-layout corpus that ffprobe and the indexer accep
   const shards = path.join(root, '..', 'shards-lm');
   const pr = await prepare({ lrw: root, out: shards, crop: 'landmarks', jobs: 1 });
   assert.equal(pr.prepared, 12);
+  // the loader reading the mp4s directly gives exactly the batches it gives from prepared shards
+  const plain = path.join(root, '..', 'shards-mouth');
+  await prepare({ lrw: root, out: plain, jobs: 1 });
+  const fromShards = await Loader.open({ data: { kind: 'shards', dir: plain, split: 'test' }, batchSize: 2, workers: 0 });
+  const fromMp4 = await Loader.open({ data: { kind: 'lrw', root, split: 'test' }, batchSize: 2, workers: 1 });
+  const a: Batch[] = [], b: Batch[] = [];
+  for await (const x of fromShards.batches(0)) a.push(x);
+  for await (const x of fromMp4.batches(0)) b.push(x);
+  assert.equal(a.length, 2);
+  for (let i = 0; i < a.length; i++) { assert.deepEqual(a[i].x, b[i].x); assert.deepEqual(a[i].labels, b[i].labels); assert.deepEqual(a[i].paths, b[i].paths); }
+  await Promise.all([fromShards.close(), fromMp4.close()]);
   // re-running skips everything
   const again = await synthCorpus({ out: root, words: ['ABOUT', 'MONEY', 'WATER'], train: 2, val: 1, test: 1, seed: 3, landmarks: true, speakers: { train: 1000, val: 200, test: 200 } });
   assert.equal(again.written, 0);

@@ -30,7 +30,8 @@ export interface BatchRequest {
 
 export async function buildBatch(ds: Dataset, req: BatchRequest, a: AugmentConfig, seed: number): Promise<Batch> {
   const B = req.indices.length;
-  const first = await ds.read(req.indices[0]);
+  const many = ds.readMany ? await ds.readMany(req.indices) : null;
+  const first = many ? many[0] : await ds.read(req.indices[0]);
   const C = outChannels(a, first.channels), T = outFrames(a), S = a.crop;
   const per = C * T * S * S;
   const x = new Float32Array(B * per);
@@ -38,7 +39,7 @@ export async function buildBatch(ds: Dataset, req: BatchRequest, a: AugmentConfi
   const boundary = a.boundary === 'array' ? new Float32Array(B * T) : undefined;
   for (let k = 0; k < B; k++) {
     const i = req.indices[k];
-    const clip = k === 0 ? first : await ds.read(i);
+    const clip = many ? many[k] : k === 0 ? first : await ds.read(i);
     labels[k] = ds.items[i].label;
     augmentSample(clip, a, new Rng(mixSeed(seed, req.epoch, req.position + k)), x, k * per, boundary, k * T);
   }

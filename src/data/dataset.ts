@@ -4,7 +4,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ShardReader } from './shard.js';
 import { indexLrw, type Split } from './lrw.js';
-import { decodeVideo } from './video.js';
+import { decodeVideo, VideoError } from './video.js';
+import { decodeVideos } from './video_batch.js';
 import { centreCrop, lrwMouthCrop, toGray } from './crop.js';
 import { readLabelText, selectVocabulary } from './vocab.js';
 import type { ClipIn } from './augment.js';
@@ -23,6 +24,8 @@ export interface Dataset {
   labels: string[];
   items: ItemMeta[];
   read(i: number): ClipIn | Promise<ClipIn>;
+  /** optional: fetch several items at once (mp4 sources decode them in one ffmpeg process) */
+  readMany?(indices: number[]): Promise<ClipIn[]>;
   close(): void;
 }
 
@@ -68,13 +71,28 @@ class Mp4Dataset implements Dataset {
   async read(i: number): Promise<ClipIn> {
     const hit = this.cache.get(i);
     if (hit) return hit;
-    const it = this.items[i];
-    const v = await decodeVideo(it.path, { gray: true, fps: 25 });
-    const size = this.spec.size ?? 96;
-    const c = toGray((this.spec.crop ?? 'mouth') === 'mouth' ? lrwMouthCrop(v, size) : centreCrop(v, size));
-    const clip: ClipIn = { ...c, duration: it.duration };
+    const clip = this.toClip(await decodeVideo(this.items[i].path, { gray: true, fps: 25 }), i);
     if (this.spec.cache) this.cache.set(i, clip);
     return clip;
+  }
+  async readMany(indices: number[]): Promise<ClipIn[]> {
+    const missing = [...new Set(indices.filter((i) => !this.cache.has(i)))];
+    const got = new Map<number, ClipIn>();
+    if (missing.length) {
+      const res = await decodeVideos(missing.map((i) => this.items[i].path), { gray: true, fps: 25 });
+      res.forEach((r, k) => {
+        if (r instanceof VideoError) throw r;
+        const clip = this.toClip(r, missing[k]);
+        got.set(missing[k], clip);
+        if (this.spec.cache) this.cache.set(missing[k], clip);
+      });
+    }
+    return indices.map((i) => this.cache.get(i) ?? got.get(i)!);
+  }
+  private toClip(v: Awaited<ReturnType<typeof decodeVideo>>, i: number): ClipIn {
+    const size = this.spec.size ?? 96;
+    const c = toGray((this.spec.crop ?? 'mouth') === 'mouth' ? lrwMouthCrop(v, size) : centreCrop(v, size));
+    return { ...c, duration: this.items[i].duration };
   }
   close(): void {
     this.cache.clear();
