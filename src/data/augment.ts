@@ -100,6 +100,8 @@ export function augmentSample(clip: ClipIn, a: AugmentConfig, rng: Rng, x: Float
   const scale = 1 / (255 * a.std), shift = -a.mean / a.std;
   const plane = T * S * S;
   const used = Math.min(T, clip.frames - t0);
+  const lut = new Float32Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = v * scale + shift;
   let sum = 0;
   for (let c = 0; c < C; c++) {
     for (let t = 0; t < T; t++) {
@@ -109,8 +111,9 @@ export function augmentSample(clip: ClipIn, a: AugmentConfig, rng: Rng, x: Float
       for (let y = 0; y < S; y++) {
         const row = fi + ((top + y) * clip.width + left) * C + c;
         const oo = o + y * S;
-        if (flipped) for (let xx = 0; xx < S; xx++) { const v = clip.data[row + (S - 1 - xx) * C]; sum += v; x[oo + xx] = v * scale + shift; }
-        else for (let xx = 0; xx < S; xx++) { const v = clip.data[row + xx * C]; sum += v; x[oo + xx] = v * scale + shift; }
+        const d = clip.data;
+        if (flipped) for (let xx = 0, r = row + (S - 1) * C; xx < S; xx++, r -= C) { const v = d[r]; sum += v; x[oo + xx] = lut[v]; }
+        else for (let xx = 0, r = row; xx < S; xx++, r += C) { const v = d[r]; sum += v; x[oo + xx] = lut[v]; }
       }
     }
   }
@@ -145,7 +148,8 @@ export function mixupBatch(x: Float32Array, B: number, per: number, labels: Int3
   // walk the permutation's cycles so only one sample needs a copy per cycle
   const done = new Uint8Array(B);
   const saved = new Float32Array(per);
-  const blend = (o: number, src: Float32Array, so: number) => { for (let k = 0; k < per; k++) x[o + k] = lam * x[o + k] + (1 - lam) * src[so + k]; };
+  const mu = 1 - lam;
+  const blend = (o: number, src: Float32Array, so: number) => { for (let k = 0; k < per; k++) x[o + k] = lam * x[o + k] + mu * src[so + k]; };
   for (let i0 = 0; i0 < B; i0++) {
     if (done[i0]) continue;
     saved.set(x.subarray(i0 * per, (i0 + 1) * per));
