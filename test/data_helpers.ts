@@ -1,11 +1,17 @@
 // Shared fixtures for the data tests: small real mp4 files made with ffmpeg.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { encodeVideo } from '../src/data/video.js';
 
+const made: string[] = [];
+process.on('exit', () => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
+/** A fresh temporary directory, removed when the test process exits. */
 export function tempDir(tag: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `eflip-${tag}-`));
+  const d = mkdtempSync(path.join(os.tmpdir(), `eflip-data-${tag}-`));
+  made.push(d);
+  return d;
 }
 
 /** A T×H×W×C clip whose pixels encode (frame, row, col) so crops and order are checkable. */
