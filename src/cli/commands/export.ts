@@ -38,6 +38,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (!checkpoint) throw new UsageError('--checkpoint is required');
   if (!out) throw new UsageError('--out is required');
   if (!out.endsWith('.onnx')) throw new UsageError(`--out should end with .onnx, got '${out}'`);
+  if (checkpoint.endsWith('.onnx')) throw new UsageError(`${checkpoint} is already an ONNX model; --checkpoint takes an eflip checkpoint (.safetensors)`);
   const t0 = performance.now();
   const ck = loadCheckpoint(checkpoint, LRW_WORDS_DEFAULT());
   const written: { file: string; graph: string; bytes: number }[] = [];
