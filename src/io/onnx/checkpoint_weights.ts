@@ -103,7 +103,8 @@ export function loadCheckpoint(path: string, defaultLabels?: string[]): LoadedCh
   try {
     file = readSafetensors(path);
   } catch (e) {
-    throw new CheckpointError(`cannot load checkpoint ${path}: ${(e as Error).message}`);
+    const hint = /\.(ckpt|pt|pth|bin)$/i.test(path) ? ' — a PyTorch checkpoint? convert it first: eflip import ' + path : '';
+    throw new CheckpointError(`cannot load checkpoint ${path}: ${(e as Error).message}${hint}`);
   }
   return checkpointFrom(file, path, defaultLabels);
 }
