@@ -1,8 +1,8 @@
-// Rewrite the generated CLI reference inside README.md (run after `npm run setup`).
+// Rewrite the generated blocks (CLI and config reference) inside README.md.
 import { readFileSync, writeFileSync } from 'node:fs';
-const { cliReference, spliceReference } = await import('../dist/src/cli/reference.js');
+const { regenerate } = await import('../dist/src/cli/reference.js');
 const path = new URL('../README.md', import.meta.url);
 const before = readFileSync(path, 'utf8');
-const after = spliceReference(before, await cliReference());
+const after = await regenerate(before);
 if (after !== before) writeFileSync(path, after);
-console.error(after === before ? 'README.md CLI reference up to date' : 'README.md CLI reference regenerated');
+console.error(after === before ? 'README.md generated blocks up to date' : 'README.md generated blocks regenerated');

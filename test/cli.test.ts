@@ -24,12 +24,14 @@ test('unknown command exits 2 with a message', () => {
   assert.match(r.stderr, /unknown command 'frobnicate'/);
 });
 
-test('README CLI reference matches --help of every command', async () => {
+test('README CLI and config references match --help and the config schema', async () => {
   const { readFileSync } = await import('node:fs');
-  const { cliReference, BEGIN, END } = await import('../src/cli/reference.js');
+  const { BLOCKS, renderBlock } = await import('../src/cli/reference.js');
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const a = readme.indexOf(BEGIN);
-  const b = readme.indexOf(END);
-  assert.ok(a >= 0 && b > a, 'README.md has the generated CLI reference block');
-  assert.equal(readme.slice(a, b + END.length), await cliReference(), 'README CLI reference is stale: run `npm run docs`');
+  for (const b of BLOCKS) {
+    const a = readme.indexOf(b.begin);
+    const e = readme.indexOf(b.end);
+    assert.ok(a >= 0 && e > a, `README.md has the generated block ${b.begin}`);
+    assert.equal(readme.slice(a, e + b.end.length), await renderBlock(b), 'README reference is stale: run `npm run docs`');
+  }
 });
