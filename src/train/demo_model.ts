@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
 import { writeFileAtomic } from './atomic.js';
+import { readCheckpoint } from './checkpoint.js';
 import { configToYaml } from './config.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
 import { runTraining } from './run.js';
@@ -44,6 +45,28 @@ export interface RetrainOptions {
   log?: (m: string) => void;
 }
 
+/** Write assets/demo (model file, config.yaml, labels.txt, metrics) and assets/samples from a finished run's checkpoint. */
+export function publishDemo(o: { checkpoint: string; corpus: string; outDir: string; samplesDir: string; test?: EvalMetrics }): { model: string; bytes: number } {
+  const ck = readCheckpoint(o.checkpoint);
+  mkdirSync(o.outDir, { recursive: true });
+  const model = join(o.outDir, 'model.safetensors');
+  const { bytes } = exportModelFile(o.checkpoint, model, o.test);
+  writeFileSync(join(o.outDir, 'config.yaml'), configToYaml(ck.trainConfig));
+  writeFileSync(join(o.outDir, 'labels.txt'), ck.labels.join('\n') + '\n');
+  if (o.test) {
+    writeFileSync(join(o.outDir, 'metrics.json'), JSON.stringify(metricsJson(o.test, true), null, 2) + '\n');
+    writeFileSync(join(o.outDir, 'metrics.md'), metricsMarkdown(o.test, 'Demo model on the synthetic test split (held-out speakers)'));
+  }
+  // sample clips: the first test clip of each word (held-out speakers)
+  mkdirSync(o.samplesDir, { recursive: true });
+  for (const w of ck.labels) {
+    const dir = join(o.corpus, w, 'test');
+    const first = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.mp4')).sort()[0] : undefined;
+    if (first) copyFileSync(join(dir, first), join(o.samplesDir, first));
+  }
+  return { model, bytes };
+}
+
 /** Reproduce the demo model: synth corpus → eflip train configs/synth.yaml → assets/demo. */
 export async function retrainDemo(o: RetrainOptions = {}): Promise<{ model: string; test?: EvalMetrics; seconds: number }> {
   const t0 = Date.now();
@@ -62,22 +85,7 @@ export async function retrainDemo(o: RetrainOptions = {}): Promise<{ model: stri
     log,
   });
   if (!r.bestCheckpoint) throw new Error('training produced no checkpoint');
-  mkdirSync(outDir, { recursive: true });
-  const model = join(outDir, 'model.safetensors');
-  const { bytes } = exportModelFile(r.bestCheckpoint, model, r.test);
-  writeFileSync(join(outDir, 'config.yaml'), configToYaml(r.config));
-  writeFileSync(join(outDir, 'labels.txt'), r.labels.join('\n') + '\n');
-  if (r.test) {
-    writeFileSync(join(outDir, 'metrics.json'), JSON.stringify(metricsJson(r.test, true), null, 2) + '\n');
-    writeFileSync(join(outDir, 'metrics.md'), metricsMarkdown(r.test, 'Demo model on the synthetic test split (held-out speakers)'));
-  }
-  // sample clips: the first test clip of each word (held-out speakers)
-  mkdirSync(samplesDir, { recursive: true });
-  for (const w of r.labels) {
-    const dir = join(corpus, w, 'test');
-    const first = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.mp4')).sort()[0] : undefined;
-    if (first) copyFileSync(join(dir, first), join(samplesDir, first));
-  }
+  const { model, bytes } = publishDemo({ checkpoint: r.bestCheckpoint, corpus, outDir, samplesDir, test: r.test });
   log(`demo model: ${model} (${(bytes / 1e6).toFixed(2)} MB)${r.test ? `, test top-1 ${(100 * r.test.top1).toFixed(1)} %` : ''}`);
   return { model, test: r.test, seconds: (Date.now() - t0) / 1000 };
 }
