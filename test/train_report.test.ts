@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { encodePng, crc32 } from '../src/train/png.js';
+import { encodePng, crc32 } from '../src/io/png.js';
 import { MetricsLog } from '../src/train/metrics_log.js';
 import { writeRunReport } from '../src/train/report.js';
 import { MetricAccumulator } from '../src/train/metrics.js';
@@ -13,7 +13,7 @@ import { ProgressBar } from '../src/train/progress.js';
 test('PNG encoder writes valid chunks and the exact pixels', () => {
   const w = 3, h = 2;
   const px = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37) & 255);
-  const png = encodePng(w, h, px);
+  const png = encodePng(px, w, h, 3);
   assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926); // standard CRC-32 check value
   let off = 8;

@@ -12,7 +12,7 @@ export { MetricAccumulator, metricsMarkdown, metricsJson, type EvalMetrics, type
 export { MetricsLog, type MetricRecord } from './metrics_log.js';
 export { ProgressBar } from './progress.js';
 export { writeRunReport } from './report.js';
-export { encodePng } from './png.js';
+export { encodePng } from '../io/png.js';
 export { writeFileAtomic } from './atomic.js';
 export { evaluateSource } from './evaluate.js';
 export { evaluateCheckpoint, type EvalOptions, type EvalResult } from './eval_run.js';

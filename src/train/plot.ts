@@ -1,6 +1,6 @@
 // A tiny raster plotter for the run report: RGB canvas, lines, a 3×5 pixel font, line plots
 // with axes and ticks, and a confusion-matrix heat map. Output goes through png.ts.
-import { encodePng } from './png.js';
+import { encodePng } from '../io/png.js';
 
 export type RGB = [number, number, number];
 
@@ -59,7 +59,7 @@ export class Canvas {
     return s.length * 4 * scale;
   }
   png(): Buffer {
-    return encodePng(this.width, this.height, this.px);
+    return encodePng(this.px, this.width, this.height, 3);
   }
 }
 

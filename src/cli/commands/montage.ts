@@ -5,7 +5,7 @@ import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 import { indexLrw, type Split } from '../../data/lrw.js';
 import { decodeVideo } from '../../data/video.js';
 import { centreCrop, lrwMouthCrop, type Frames } from '../../data/crop.js';
-import { encodePng } from '../../data/png.js';
+import { encodePng } from '../../io/png.js';
 import { parseWordsSpec, selectVocabulary } from '../../data/vocab.js';
 
 export const def: CommandDef = {
