@@ -90,7 +90,7 @@ export async function annotateVideo(input: string, output: string, o: AnnotateOp
     const textFile = path.join(textDir, 'label.txt');
     await fsp.writeFile(textFile, o.label);
     const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/:/g, '\\:');
-    filters.push(`drawtext=fontfile='${esc(font)}':textfile='${esc(textFile)}':x=8:y=8:fontsize=h/14:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=4`);
+    filters.push(`drawtext=fontfile='${esc(font)}':textfile='${esc(textFile)}':expansion=none:x=8:y=8:fontsize=h/14:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=4`);
   }
   let writer: FrameWriter | null = null;
   let t = 0;

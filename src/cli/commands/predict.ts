@@ -3,7 +3,7 @@
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 import { loadLipReader } from '../../infer/load_node.js';
 import { loadClip } from '../../infer/frame_reader.js';
-import { MODEL_FPS } from '../../infer/preprocess.js';
+import { MODEL_FPS, prepareFrames } from '../../infer/preprocess.js';
 import type { Clip, RuntimeName } from '../../infer/types.js';
 
 export const def: CommandDef = {
@@ -23,18 +23,22 @@ export const def: CommandDef = {
     batch: { type: 'int', default: 8, help: 'clips per batch (equal lengths batch together)' },
     threads: { type: 'int', help: 'intra-op threads (default: runtime default)' },
     'max-seconds': { type: 'number', default: 60, help: 'longer videos are refused (one clip in memory); use `eflip stream` for them' },
+    face: { type: 'boolean', help: 'arbitrary footage: find the face (eflip roi) and read its aligned 96×96 mouth ROI' },
+    annotate: { type: 'string', help: 'write an annotated mp4 (face box, landmarks, mouth ROI, predicted word); one video; implies --face' },
   },
-  examples: ['eflip predict clip.mp4 --checkpoint lipreader.onnx --top 3', 'eflip predict a.mp4 b.mp4 --checkpoint best.safetensors --runtime torch --json'],
+  examples: ['eflip predict clip.mp4 --checkpoint lipreader.onnx --top 3', 'eflip predict talking_head.mp4 --checkpoint lipreader.onnx --annotate annotated.mp4', 'eflip predict a.mp4 b.mp4 --checkpoint best.safetensors --runtime torch --json'],
 };
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as { checkpoint?: string; top: number; json?: boolean; runtime: RuntimeName; device: 'auto' | 'cpu' | 'cuda'; batch: number; threads?: number; 'max-seconds': number };
+  const o = p.opts as { checkpoint?: string; top: number; json?: boolean; runtime: RuntimeName; device: 'auto' | 'cpu' | 'cuda'; batch: number; threads?: number; 'max-seconds': number; face?: boolean; annotate?: string };
   if (!o.checkpoint) throw new UsageError('--checkpoint is required');
   if (!p.positionals.length) throw new UsageError('give at least one video file');
   if (o.top < 1) throw new UsageError('--top must be ≥ 1');
   if (o.batch < 1) throw new UsageError('--batch must be ≥ 1');
+  if (o.annotate && p.positionals.length !== 1) throw new UsageError('--annotate takes exactly one video');
+  const face = o.face || !!o.annotate ? await faceRoiReader() : null;
   const reader = await loadLipReader(o.checkpoint, { runtime: o.runtime, device: o.device, threads: o.threads });
   const results: any[] = [];
   let failed = 0;
@@ -45,7 +49,7 @@ export default async function main(argv: string[]): Promise<number> {
       for (const f of files) {
         try {
           const limit = Math.max(1, Math.round(o['max-seconds'] * MODEL_FPS));
-          const clip = await loadClip(f, reader.preprocessing, { maxFrames: limit + 1 });
+          const clip = face ? await face.load(f, reader.preprocessing) : await loadClip(f, reader.preprocessing, { maxFrames: limit + 1 });
           if (clip.frames > limit) throw new Error(`longer than --max-seconds ${o['max-seconds']} s; use \`eflip stream\` for long videos`);
           clips.push(clip);
         } catch (e) {
@@ -69,6 +73,12 @@ export default async function main(argv: string[]): Promise<number> {
         };
       });
     }
+    if (o.annotate && results[0]?.top) {
+      const best = results[0].top[0];
+      const r = await face!.annotate(p.positionals[0], o.annotate, `${best.label} ${(100 * best.probability).toFixed(0)}%`);
+      results[0].annotated = o.annotate;
+      if (!r.labelDrawn) console.error('eflip predict: no font found (install fonts-dejavu-core); the video is annotated without the word');
+    }
   } finally {
     await reader.dispose();
   }
@@ -85,4 +95,24 @@ export default async function main(argv: string[]): Promise<number> {
   }
   if (failed) console.error(`eflip predict: ${failed} of ${p.positionals.length} videos failed`);
   return failed ? 1 : 0;
+}
+
+/** Arbitrary footage: the mouth ROI from face landmarks (src/roi), then the model's crop rule
+ *  (the 96×96 ROI's centre) and normalisation; keeps the landmarks for --annotate. */
+async function faceRoiReader() {
+  const { FaceDetector, roiFromVideo, annotateVideo } = await import('../../roi/index.js');
+  const detector = await FaceDetector.create();
+  const seen = new Map<string, Awaited<ReturnType<typeof roiFromVideo>>['info']>();
+  return {
+    async load(file: string, pre: Parameters<typeof prepareFrames>[1]): Promise<Clip> {
+      const r = await roiFromVideo(file, { fps: MODEL_FPS, faceDetector: detector });
+      seen.set(file, r.info);
+      return prepareFrames(r.rois, pre, MODEL_FPS);
+    },
+    annotate(file: string, out: string, label: string) {
+      const info = seen.get(file);
+      if (!info) throw new Error(`${file}: no landmarks to annotate with`);
+      return annotateVideo(file, out, { landmarks: info.landmarks, boxes: info.boxes, label, fps: MODEL_FPS });
+    },
+  };
 }
