@@ -82,7 +82,7 @@ export const SCHEMA: Section = {
     grad_clip: { kind: 'number', default: 0, min: 0, help: 'clip the global gradient norm (0: off)' },
     precision: { kind: 'string', default: 'fp32', choices: ['fp32', 'bf16'], help: 'bf16 = autocast' },
     device: { kind: 'string', default: 'cpu', help: 'cpu or cuda[:N]' },
-    threads: { kind: 'int', default: null, nullable: true, min: 1, help: 'intra-op threads (null: libtorch default)' },
+    threads: { kind: 'int', default: null, nullable: true, min: 1, help: 'intra-op threads (null: all cores, or OMP_NUM_THREADS when set)' },
     max_steps: { kind: 'int', default: null, nullable: true, min: 1, help: 'stop after this many optimizer steps' },
     limit_train_batches: { kind: 'int', default: null, nullable: true, min: 1, help: 'batches per training epoch (null: all)' },
     limit_val_batches: { kind: 'int', default: null, nullable: true, min: 1, help: 'batches per validation (null: all)' },

@@ -2,6 +2,7 @@
 // config → run dir → data → model (fresh, fine-tuned or resumed) → fit → test with the best
 // checkpoint → metrics files and the HTML report.
 import { existsSync, mkdirSync, statSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setNumThreads, getNumThreads } from '../engine/index.js';
 import { writeFileAtomic } from './atomic.js';
@@ -68,7 +69,9 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   cfg.run_dir = runDir;
   const ckptDir = resolve(cfg.checkpointing.dir ?? join(runDir, 'checkpoints'));
   mkdirSync(ckptDir, { recursive: true });
-  if (cfg.train.threads) setNumThreads(cfg.train.threads);
+  // null: every core, unless OMP_NUM_THREADS says otherwise (Debian's libtorch starts with 1)
+  const threads = cfg.train.threads ?? (process.env.OMP_NUM_THREADS ? null : availableParallelism());
+  if (threads) setNumThreads(threads);
 
   log(`run directory: ${runDir}`);
   log('resolved config:\n' + configToYaml(cfg).replace(/^/gm, '  '));
