@@ -1,16 +1,9 @@
 // The slice of the model config the exporter needs (the same JSON keys as src/model's
 // ModelConfig and tools/torch_ref/lipreader.py; the config travels in checkpoint metadata).
 
-export interface StageRow {
-  expand: number;
-  kernel: number;
-  stride: number;
-  inChannels: number;
-  outChannels: number;
-  layers: number;
-  se: boolean;
-  fused: boolean;
-}
+import type { StageRow } from '../../model/config.js';
+export { adjustChannels } from '../../model/config.js';
+export type { StageRow };
 
 export interface NetworkConfig {
   variant?: string;
@@ -51,11 +44,4 @@ export function checkNetworkConfig(c: any): NetworkConfig {
     transformer: { layers: c.transformer.layers ?? 1, heads: c.transformer.heads, ffn: c.transformer.ffn },
     bnEps: c.bnEps ?? 1e-5,
   };
-}
-
-/** EfficientNet channel rounding (DESIGN.md): multiple of 8, ≥ 8, never below 90 % of v. */
-export function adjustChannels(v: number): number {
-  let n = Math.max(8, Math.floor((v + 4) / 8) * 8);
-  if (n < 0.9 * v) n += 8;
-  return n;
 }
