@@ -85,16 +85,28 @@ function efficientBlock(g: GraphBuilder, ws: WeightSource, x: string, name: stri
 function frontend(g: GraphBuilder, ws: WeightSource, frames: string, cfg: NetworkConfig, size: number, temporalPad: 0 | 1): string {
   const eps = cfg.bnEps;
   const c0 = cfg.stages[0].inChannels;
-  let y = convBn(g, ws, frames, 'frontend_3d.conv3d.conv3d', 'frontend_3d.conv3d.bn', eps, { stride: [1, 2, 2], padding: [temporalPad, 2, 2] });
-  y = cfg.frontendActivation === 'swish' ? silu(g, y) : g.op('Relu', [y]);
-  let hw = Math.floor((size + 4 - 5) / 2) + 1;
-  if (cfg.frontendMaxPool) {
-    y = g.op('MaxPool', [y], { kernel_shape: [1, 3, 3], strides: [1, 2, 2], pads: [0, 1, 1, 0, 1, 1] }, 'frontend_3d.pool');
-    hw = Math.floor((hw + 2 - 3) / 2) + 1;
+  // The 3×5×5 stem conv runs as a 2-D conv over stacked temporal neighbours (exact): frames t−1,
+  // t, t+1 become 3·C channels of one (B·T', 3C, H, W) image, so onnxruntime uses its fast 2-D
+  // kernels instead of Conv3D and the rest of the trunk needs no 5-D transpose.
+  const x = temporalPad ? g.op('Pad', [frames, g.int64s([0, 0, 1, 0, 0, 0, 0, 1, 0, 0])], { mode: 'constant' }, 'time_pad') : frames;
+  const shifted = [0, 1, 2].map((k) => g.op('Slice', [x, g.int64s([k]), g.int64s([k - 2 === 0 ? 2147483647 : k - 2]), g.int64s([2])], {}, `time_shift_${k}`));
+  const stacked = g.op('Concat', shifted, { axis: 1 }, 'time_stack'); // (B, 3C, T', H, W)
+  const bt = g.op('Gather', [g.op('Shape', [stacked]), g.int64s([0, 2])], { axis: 0 }, 'batch_time');
+  const x2d = g.op('Reshape', [g.op('Transpose', [stacked], { perm: [0, 2, 1, 3, 4] }), g.int64s([-1, 3 * cfg.inChannels, size, size])], {}, 'frames_2d');
+  const w3 = ws.get('frontend_3d.conv3d.conv3d.weight'); // (c0, C, 3, 5, 5)
+  const b3 = ws.has('frontend_3d.conv3d.conv3d.bias') ? ws.get('frontend_3d.conv3d.conv3d.bias').data : undefined;
+  const f = foldBatchNorm(w3, b3, bnParams(ws, 'frontend_3d.conv3d.bn', eps));
+  const [co, ci, kt, kh, kw] = f.w.shape;
+  const w2 = new Float32Array(f.w.data.length); // (c0, 3C, 5, 5), channel index k·C + c
+  for (let o = 0; o < co; o++) for (let c = 0; c < ci; c++) for (let k = 0; k < kt; k++) {
+    w2.set(f.w.data.subarray((((o * ci + c) * kt + k) * kh) * kw, (((o * ci + c) * kt + k + 1) * kh) * kw), ((o * kt * ci + k * ci + c) * kh) * kw);
   }
-  // (B, c0, T', h, w) → (B·T', c0, h, w); keep [B, T'] to restore the sequence later
-  const bt = g.op('Gather', [g.op('Shape', [y]), g.int64s([0, 2])], { axis: 0 }, 'batch_time');
-  y = g.op('Reshape', [g.op('Transpose', [y], { perm: [0, 2, 1, 3, 4] }), g.int64s([-1, c0, hw, hw])], {}, 'frames_2d');
+  let y = conv(g, x2d, 'frontend_3d.conv3d.conv3d', { data: w2, shape: [co, kt * ci, kh, kw] }, f.b, { stride: [2, 2], padding: [2, 2] });
+  y = cfg.frontendActivation === 'swish' ? silu(g, y) : g.op('Relu', [y]);
+  if (cfg.frontendMaxPool) {
+    y = g.op('MaxPool', [y], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, 'frontend_3d.pool');
+  }
+  if (c0 !== co) throw new Error(`internal: stem channels ${co} vs stage table ${c0}`);
   const total = cfg.stages.reduce((a, r) => a + r.layers, 0);
   let idx = 0;
   for (const row of cfg.stages) {
