@@ -1,4 +1,22 @@
-// Progress bar with rate and ETA on a TTY (stderr); plain periodic lines otherwise.
+// Progress bar with rate and ETA on a TTY (stderr); plain periodic lines otherwise. The bar and
+// duration helpers are shared with the trainer's per-epoch bar (src/train/progress.ts).
+
+/** Seconds as mm:ss (h:mm:ss past an hour); '--:--' when unknown. */
+export function formatDuration(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '--:--';
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = Math.floor(s % 60);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${two(m)}:${two(sec)}` : `${two(m)}:${two(sec)}`;
+}
+
+/** `[####....]` of `width` cells for done/total. */
+export function barCells(done: number, total: number, width = 24): string {
+  const filled = total > 0 ? Math.round((width * Math.min(done, total)) / total) : 0;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
 export class Progress {
   private t0 = Date.now();
   private last = 0;
@@ -24,16 +42,10 @@ export class Progress {
     const secs = (now - this.t0) / 1000;
     const rate = done / Math.max(secs, 1e-3);
     const eta = rate > 0 ? (this.total - done) / rate : 0;
-    const msg = `${this.label} ${done}/${this.total} ${pct}% ${rate.toFixed(1)}/s ETA ${fmt(eta)}${extra ? ' ' + extra : ''}`;
+    const msg = `${this.label} ${done}/${this.total} ${pct}% ${rate.toFixed(1)}/s ETA ${formatDuration(eta)}${extra ? ' ' + extra : ''}`;
     if (this.tty) {
-      const w = 24, fill = Math.round((w * done) / this.total);
-      this.stream.write(`\r[${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${msg}\x1b[K${final ? '\n' : ''}`);
+      this.stream.write(`\r${barCells(done, this.total)} ${msg}\x1b[K${final ? '\n' : ''}`);
     } else this.stream.write(msg + '\n');
   }
 }
 
-function fmt(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60), r = Math.round(s % 60);
-  return m ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
-}

@@ -1,17 +1,13 @@
 // A progress bar per epoch: step, clips/s, loss, acc, lr, ETA. On a TTY it redraws one line;
 // otherwise (CI, pipes, log files) it prints a plain line every `plainEvery` steps.
+import { barCells, formatDuration } from '../data/progress.js';
+
+export { formatDuration };
+
 export interface ProgressStats {
   loss?: number;
   acc?: number;
   lr?: number;
-}
-
-export function formatDuration(s: number): string {
-  if (!Number.isFinite(s) || s < 0) return '--:--';
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = Math.floor(s % 60);
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}` : `${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
 }
 
 export class ProgressBar {
@@ -38,8 +34,7 @@ export class ProgressBar {
     const rate = el > 0 ? this.clips / el : 0;
     const eta = step > 0 ? (el / step) * (this.total - step) : NaN;
     const w = this.opts.width ?? 24;
-    const filled = this.total > 0 ? Math.round((w * Math.min(step, this.total)) / this.total) : 0;
-    const bar = this.tty ? ` [${'#'.repeat(filled)}${'.'.repeat(w - filled)}]` : '';
+    const bar = this.tty ? ` ${barCells(step, this.total, w)}` : '';
     const parts = [
       `${this.label}${bar} ${step}/${this.total}`,
       `${rate.toFixed(1)} clips/s`,
