@@ -1,7 +1,9 @@
 // Clip → normalised float sample, with the training augmentations of DESIGN.md "Data":
 // random temporal crop keeping the word, random 88 crop of the 96 ROI (centre crop when not
 // training), horizontal flip, time masking (masked frames = clip mean), normalisation, an
-// optional word-boundary channel; mixup works on whole batches (mixupBatch).
+// optional word-boundary channel; mixup works on whole batches (mixupBatch). Grey (1 channel)
+// and colour (3 channels, RGB) clips alike: every channel gets the same crop, flip and masks,
+// and the same scalar mean/std.
 import { Rng } from './rng.js';
 
 export interface AugmentConfig {
@@ -102,8 +104,10 @@ export function augmentSample(clip: ClipIn, a: AugmentConfig, rng: Rng, x: Float
   const used = Math.min(T, clip.frames - t0);
   const lut = new Float32Array(256);
   for (let v = 0; v < 256; v++) lut[v] = v * scale + shift;
-  let sum = 0;
+  // per-channel pixel sums of the used frames (time masks fill each channel with its own mean)
+  const sums = new Float64Array(C);
   for (let c = 0; c < C; c++) {
+    let sum = 0;
     for (let t = 0; t < T; t++) {
       const o = xo + c * plane + t * S * S;
       if (t >= used) { x.fill(0, o, o + S * S); continue; }
@@ -116,17 +120,18 @@ export function augmentSample(clip: ClipIn, a: AugmentConfig, rng: Rng, x: Float
         else for (let xx = 0, r = row; xx < S; xx++, r += C) { const v = d[r]; sum += v; x[oo + xx] = lut[v]; }
       }
     }
+    sums[c] = sum;
   }
-  // time masking with the clip mean
+  // time masking with the clip mean (per channel: a colour clip's masked frames are its mean colour)
   const masks: [number, number][] = [];
   if (a.timeMask.count > 0 && a.timeMask.maxFrames > 0 && used > 0) {
-    const meanV = (sum / (used * S * S * C)) * scale + shift;
+    const meanV = Array.from(sums, (sum) => (sum / (used * S * S)) * scale + shift);
     for (let m = 0; m < a.timeMask.count; m++) {
       const len = rng.int(Math.min(a.timeMask.maxFrames, used) + 1);
       if (len === 0) continue;
       const s = rng.int(used - len + 1);
       masks.push([s, s + len]);
-      for (let c = 0; c < C; c++) x.fill(meanV, xo + c * plane + s * S * S, xo + c * plane + (s + len) * S * S);
+      for (let c = 0; c < C; c++) x.fill(meanV[c], xo + c * plane + s * S * S, xo + c * plane + (s + len) * S * S);
     }
   }
   // boundary: 1 on frames inside the word (in output time)

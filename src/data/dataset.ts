@@ -12,7 +12,7 @@ import type { ClipIn } from './augment.js';
 
 export type DatasetSpec =
   | { kind: 'shards'; dir: string; split: Split }
-  | { kind: 'lrw'; root: string; split: Split; words?: string[]; crop?: 'mouth' | 'center'; size?: number; cache?: boolean };
+  | { kind: 'lrw'; root: string; split: Split; words?: string[]; crop?: 'mouth' | 'center'; size?: number; cache?: boolean; color?: boolean };
 
 export interface ItemMeta {
   path: string;
@@ -23,6 +23,8 @@ export interface ItemMeta {
 export interface Dataset {
   labels: string[];
   items: ItemMeta[];
+  /** channels of every clip: 1 grey, 3 RGB (prepared with --color) */
+  channels: number;
   read(i: number): ClipIn | Promise<ClipIn>;
   /** optional: fetch several items at once (mp4 sources decode them in one ffmpeg process) */
   readMany?(indices: number[]): Promise<ClipIn[]>;
@@ -36,6 +38,7 @@ export class DatasetError extends Error {
 class ShardDataset implements Dataset {
   labels: string[];
   items: ItemMeta[] = [];
+  channels = 0;
   private readers: ShardReader[] = [];
   private where: [number, number][] = [];
   constructor(dir: string, split: Split) {
@@ -48,6 +51,8 @@ class ShardDataset implements Dataset {
     files.forEach((f, si) => {
       const r = new ShardReader(path.join(sdir, f));
       this.readers.push(r);
+      if (si === 0) this.channels = r.header.channels;
+      else if (r.header.channels !== this.channels) throw new DatasetError(`${sdir}: ${files[0]} holds ${this.channels}-channel clips but ${f} holds ${r.header.channels}-channel clips (mixed preparations; re-run eflip prepare into a new --out)`);
       r.header.records.forEach((rec, ri) => {
         this.items.push({ path: rec.path, label: rec.label, duration: rec.duration });
         this.where.push([si, ri]);
@@ -67,11 +72,16 @@ class ShardDataset implements Dataset {
 
 class Mp4Dataset implements Dataset {
   private cache = new Map<number, ClipIn>();
-  constructor(readonly labels: string[], readonly items: ItemMeta[], private spec: Extract<DatasetSpec, { kind: 'lrw' }>) {}
+  readonly channels: number;
+  private readonly gray: boolean;
+  constructor(readonly labels: string[], readonly items: ItemMeta[], private spec: Extract<DatasetSpec, { kind: 'lrw' }>) {
+    this.gray = !spec.color;
+    this.channels = spec.color ? 3 : 1;
+  }
   async read(i: number): Promise<ClipIn> {
     const hit = this.cache.get(i);
     if (hit) return hit;
-    const clip = this.toClip(await decodeVideo(this.items[i].path, { gray: true, fps: 25 }), i);
+    const clip = this.toClip(await decodeVideo(this.items[i].path, { gray: this.gray, fps: 25 }), i);
     if (this.spec.cache) this.cache.set(i, clip);
     return clip;
   }
@@ -79,7 +89,7 @@ class Mp4Dataset implements Dataset {
     const missing = [...new Set(indices.filter((i) => !this.cache.has(i)))];
     const got = new Map<number, ClipIn>();
     if (missing.length) {
-      const res = await decodeVideos(missing.map((i) => this.items[i].path), { gray: true, fps: 25 });
+      const res = await decodeVideos(missing.map((i) => this.items[i].path), { gray: this.gray, fps: 25 });
       res.forEach((r, k) => {
         if (r instanceof VideoError) throw r;
         const clip = this.toClip(r, missing[k]);
@@ -91,7 +101,8 @@ class Mp4Dataset implements Dataset {
   }
   private toClip(v: Awaited<ReturnType<typeof decodeVideo>>, i: number): ClipIn {
     const size = this.spec.size ?? 96;
-    const c = toGray((this.spec.crop ?? 'mouth') === 'mouth' ? lrwMouthCrop(v, size) : centreCrop(v, size));
+    const c0 = (this.spec.crop ?? 'mouth') === 'mouth' ? lrwMouthCrop(v, size) : centreCrop(v, size);
+    const c = this.gray ? toGray(c0) : c0;
     return { ...c, duration: this.items[i].duration };
   }
   close(): void {

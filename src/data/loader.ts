@@ -42,6 +42,8 @@ export class Loader {
   readonly augment: AugmentConfig;
   readonly seed: number;
   readonly batchSize: number;
+  /** image channels of the clips (1 grey, 3 RGB); batches carry this many plus a word-boundary channel when asked */
+  readonly channels: number;
   private readonly shuffle: boolean;
   private readonly dropLast: boolean;
   private workers: Worker[] = [];
@@ -53,6 +55,7 @@ export class Loader {
     const training = !!o.training;
     this.labels = ds.labels;
     this.items = ds.items;
+    this.channels = ds.channels;
     this.augment = resolveAugment(o.augment, training);
     this.seed = o.seed ?? 0;
     if (!(o.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${o.batchSize}`);

@@ -9,7 +9,7 @@ import { ModelLoadError } from './types.js';
 export * from './types.js';
 export { OnnxLipReader } from './onnx_lipreader.js';
 export { StreamingLipReader, streamClip, timelineSegments, appendTimeline, type StreamOptions, type StreamStep, type TimelineEntry, type TimelineSegment } from './streaming.js';
-export { cropForModel, normalise, prepareFrames, resizeFrames, MODEL_FPS } from './preprocess.js';
+export { cropForModel, inputPlanes, normalise, prepareFrames, resizeFrames, MODEL_FPS } from './preprocess.js';
 export { topK } from './topk.js';
 export { webPlatform, type WebPlatformOptions } from './ort_web.js';
 export { bytesSource } from './onnx_model_source.js';

@@ -2,14 +2,14 @@
 // or libtorch, shared pre-processing (decode → crop → normalise) and streaming.
 //
 //   const reader = await loadLipReader('lipreader.onnx');            // or a .safetensors checkpoint
-//   const clip = await loadClip('clip.mp4', reader.preprocessing);
+//   const clip = await loadClip('clip.mp4', reader.preprocessing, { channels: reader.channels });
 //   console.log(reader.topK(await reader.predictClip(clip), 5));
 export * from './types.js';
 export { loadLipReader, loadOnnxLipReader, onnxSourceFor, type LoadOptions } from './load_node.js';
 export { loadClip, readModelFrames, filterChain } from './frame_reader.js';
 export { OnnxLipReader } from './onnx_lipreader.js';
 export { StreamingLipReader, streamClip, timelineSegments, appendTimeline, type StreamOptions, type StreamStep, type TimelineEntry, type TimelineSegment } from './streaming.js';
-export { cropForModel, normalise, prepareFrames, resizeFrames, MODEL_FPS } from './preprocess.js';
+export { cropForModel, inputPlanes, normalise, prepareFrames, resizeFrames, MODEL_FPS } from './preprocess.js';
 export { topK } from './topk.js';
 export { nodePlatform, type NodeDevice } from './ort_node.js';
 export { webPlatform, type WebPlatformOptions } from './ort_web.js';

@@ -1,5 +1,6 @@
 // Shared pre-processing for every backend and for streaming: crop (the checkpoint's crop rule)
-// → normalise ((x/255 − mean)/std). Decoding lives in ./frame_reader.ts (Node); this file has no
+// → normalise ((x/255 − mean)/std, the same scalars on every channel) into the planes the
+// network takes (inputPlanes: grey or RGB, plus a word-boundary plane for such models). Decoding lives in ./frame_reader.ts (Node); this file has no
 // Node imports so the browser build uses the same code. Accepts LRW clips
 // (256×256), mouth-ROI videos (96×96, e.g. from `eflip roi`), ready crops (88×88) and
 // arbitrary videos of any size, fps and length (scaled so the short side is 256, centred).
@@ -62,18 +63,41 @@ export function cropForModel(v: Frames, pre: Preprocessing): Frames {
   return lrwMouthCrop(lrw, s);
 }
 
-/** uint8 frames (T·H·W·C) → normalised grey Clip (1, T, H, W). */
-export function normalise(v: Frames, pre: Preprocessing, fps?: number): Clip {
-  const g = toGray(v);
-  const n = g.frames * g.height * g.width;
-  const data = new Float32Array(n);
-  const a = 1 / (255 * pre.std);
-  const b = -pre.mean / pre.std;
-  for (let i = 0; i < n; i++) data[i] = g.data[i] * a + b;
-  return { data, frames: g.frames, channels: 1, size: g.height, fps };
+/** What a network with `channels` inputs is fed: grey (1) or RGB (3) image planes, plus a
+ *  word-boundary plane (2 = grey + boundary, 4 = RGB + boundary; training's data.word_boundary).
+ *  Inference does not know where the word is, so that plane is all 1 (the whole clip is the word,
+ *  as in training on clips without a Duration). */
+export function inputPlanes(channels: number): { image: 1 | 3; wordBoundary: boolean } {
+  switch (channels) {
+    case 1: return { image: 1, wordBoundary: false };
+    case 2: return { image: 1, wordBoundary: true };
+    case 3: return { image: 3, wordBoundary: false };
+    case 4: return { image: 3, wordBoundary: true };
+    default: throw new InferenceInputError(`the model takes ${channels} input channels; supported: 1 (grey), 3 (RGB), each optionally plus a word-boundary channel`);
+  }
 }
 
-/** Decoded frames → model-ready clip (crop + normalise). */
-export function prepareFrames(v: Frames, pre: Preprocessing, fps?: number): Clip {
-  return normalise(cropForModel(v, pre), pre, fps);
+/** uint8 frames (T·H·W·C, grey or RGB) → normalised Clip (channels, T, H, W) for a network with
+ *  `channels` inputs (default 1: grey; 3: RGB — grey frames are repeated on R, G and B). */
+export function normalise(v: Frames, pre: Preprocessing, fps?: number, channels = 1): Clip {
+  const planes = inputPlanes(channels);
+  const g = planes.image === 1 ? toGray(v) : v;
+  const n = g.frames * g.height * g.width;
+  const data = new Float32Array(channels * n);
+  const a = 1 / (255 * pre.std);
+  const b = -pre.mean / pre.std;
+  if (planes.image === 1 || g.channels === 1) {
+    for (let i = 0; i < n; i++) data[i] = g.data[i] * a + b;
+    for (let c = 1; c < planes.image; c++) data.copyWithin(c * n, 0, n);
+  } else {
+    if (g.channels !== 3) throw new InferenceInputError(`frames have ${g.channels} channels; expected 1 (grey) or 3 (RGB)`);
+    for (let c = 0; c < 3; c++) for (let i = 0, o = c * n; i < n; i++) data[o + i] = g.data[3 * i + c] * a + b;
+  }
+  if (planes.wordBoundary) data.fill(1, planes.image * n);
+  return { data, frames: g.frames, channels, size: g.height, fps };
+}
+
+/** Decoded frames → model-ready clip (crop + normalise) for a network with `channels` inputs. */
+export function prepareFrames(v: Frames, pre: Preprocessing, fps?: number, channels = 1): Clip {
+  return normalise(cropForModel(v, pre), pre, fps, channels);
 }

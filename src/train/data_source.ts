@@ -1,7 +1,7 @@
 // Batches for the trainer from an LRW-layout tree (real LRW or `eflip synth`): clips are decoded
-// once with ffmpeg (src/data/video.ts), cropped (src/data/crop.ts) to the 96×96 mouth window
-// (or the frame centre) and its centre (size + 8)², kept in memory as uint8, and served as
-// deterministic batches:
+// once with ffmpeg (src/data/video.ts), grey or RGB (model.in_channels = 1 or 3), cropped
+// (src/data/crop.ts) to the 96×96 mouth window (or the frame centre) and its centre (size + 8)²,
+// kept in memory as uint8, and served as deterministic batches (B, C, T, H, W):
 // order = seeded shuffle of (seed, epoch); augmentation = f(seed, epoch, clip index), so a
 // resumed run sees exactly the batches an uninterrupted one would.
 // For full LRW (~490k clips) use prepared shards and the data loader instead.
@@ -18,11 +18,14 @@ import { fromTypedArray } from '../engine/index.js';
 import type { BatchSource, TrainBatch } from './trainer.js';
 import type { TrainConfig } from './config.js';
 
-/** One decoded, cropped clip: T·S·S grey uint8 at the pre-crop side S (input size + 8, at most 96). */
+/** One decoded, cropped clip: T·S·S·C uint8 (C = 1 grey or 3 RGB, interleaved like the shards)
+ *  at the pre-crop side S (input size + 8, at most 96). */
 export interface MemClip {
   data: Uint8Array;
   frames: number;
   side: number;
+  /** 1 grey (default) or 3 RGB */
+  channels?: number;
   label: number;
   duration?: number;
 }
@@ -47,8 +50,13 @@ export interface SourceOptions {
 
 export class MemoryClipSource implements BatchSource {
   readonly labels: number[];
+  /** image channels of the clips (1 or 3); the batches add the word-boundary plane when asked */
+  readonly channels: number;
   constructor(readonly items: MemClip[], readonly o: SourceOptions) {
     this.labels = items.map((c) => c.label);
+    this.channels = items.length ? items[0].channels ?? 1 : 1;
+    const odd = items.find((c) => (c.channels ?? 1) !== this.channels);
+    if (odd) throw new Error(`clips mix ${this.channels}- and ${odd.channels ?? 1}-channel frames`);
     if (o.shuffleLabelsSeed !== undefined && o.shuffleLabelsSeed !== null) {
       new Rng(mixSeed(o.shuffleLabelsSeed, 0x1abe1)).shuffle(this.labels);
     }
@@ -67,10 +75,12 @@ export class MemoryClipSource implements BatchSource {
     return this.o.shuffle ? (new Rng(mixSeed(this.o.seed, epoch, 0x0de7)).shuffle(idx) as number[]) : idx;
   }
 
-  /** One clip → normalised float32 T·size·size, augmented by f(seed, epoch, index). */
+  /** One clip → normalised float32 C·T·size·size (channel planes), augmented by f(seed, epoch, index);
+   *  every channel gets the same crop, flip and time mask, and the same scalar mean/std. */
   fill(out: Float32Array, off: number, clip: MemClip, epoch: number, index: number): void {
     const { size, frames, mean, std } = this.o;
     const S = clip.side;
+    const C = clip.channels ?? 1;
     const rng = new Rng(mixSeed(this.o.seed, epoch, index, 0xa06));
     const aug = this.o.augment;
     const maxOff = S - size;
@@ -86,24 +96,31 @@ export class MemoryClipSource implements BatchSource {
     const t0 = Math.max(0, Math.floor((clip.frames - frames) / 2));
     const inv = 1 / (255 * std);
     const m255 = mean * 255;
-    let clipMean = 0;
+    // masked frames: the clip's mean, per channel
+    const clipMean = new Float64Array(C);
     if (maskLen > 0) {
-      for (let i = 0; i < clip.data.length; i++) clipMean += clip.data[i];
-      clipMean = (clipMean / clip.data.length - m255) * inv;
-    }
-    for (let t = 0; t < frames; t++) {
-      const dst = off + t * size * size;
-      if (maskLen > 0 && t >= maskStart && t < maskStart + maskLen) {
-        out.fill(clipMean, dst, dst + size * size);
-        continue;
+      for (let c = 0; c < C; c++) {
+        let sum = 0;
+        for (let i = c; i < clip.data.length; i += C) sum += clip.data[i];
+        clipMean[c] = (sum / (clip.data.length / C) - m255) * inv;
       }
-      const st = Math.min(clip.frames - 1, t0 + t);
-      const fo = st * S * S;
-      for (let y = 0; y < size; y++) {
-        const row = fo + (top + y) * S + left;
-        for (let x = 0; x < size; x++) {
-          const v = clip.data[row + (flip ? size - 1 - x : x)];
-          out[dst + y * size + x] = (v - m255) * inv;
+    }
+    const plane = frames * size * size;
+    for (let c = 0; c < C; c++) {
+      for (let t = 0; t < frames; t++) {
+        const dst = off + c * plane + t * size * size;
+        if (maskLen > 0 && t >= maskStart && t < maskStart + maskLen) {
+          out.fill(clipMean[c], dst, dst + size * size);
+          continue;
+        }
+        const st = Math.min(clip.frames - 1, t0 + t);
+        const fo = st * S * S;
+        for (let y = 0; y < size; y++) {
+          const row = fo + (top + y) * S + left;
+          for (let x = 0; x < size; x++) {
+            const v = clip.data[(row + (flip ? size - 1 - x : x)) * C + c];
+            out[dst + y * size + x] = (v - m255) * inv;
+          }
         }
       }
     }
@@ -123,7 +140,8 @@ export class MemoryClipSource implements BatchSource {
   async *batches(epoch: number, skip: number): AsyncIterable<TrainBatch> {
     const order = this.order(epoch);
     const { batchSize, size, frames } = this.o;
-    const C = this.o.wordBoundary ? 2 : 1;
+    const I = this.channels;
+    const C = I + (this.o.wordBoundary ? 1 : 0);
     for (let b = skip; b < this.batchesPerEpoch; b++) {
       const ids = order.slice(b * batchSize, (b + 1) * batchSize);
       const plane = frames * size * size;
@@ -131,7 +149,7 @@ export class MemoryClipSource implements BatchSource {
       const y = new Array<number>(ids.length);
       ids.forEach((id, j) => {
         this.fill(x, j * C * plane, this.items[id], epoch, id);
-        if (C === 2) this.fillBoundary(x, j * C * plane + plane, this.items[id]);
+        if (this.o.wordBoundary) this.fillBoundary(x, j * C * plane + I * plane, this.items[id]);
         y[j] = this.labels[id];
       });
       // (B, C, T, H, W)
@@ -156,6 +174,14 @@ export function mixupHook(alpha: number, seed: number): (b: TrainBatch, step: nu
   };
 }
 
+/** Image channels the network's input takes from the video: 3 (RGB) when model.in_channels = 3, else 1 (grey);
+ *  data.word_boundary adds its plane on top of these. */
+export function imageChannels(cfg: TrainConfig): 1 | 3 {
+  const c = cfg.model.in_channels;
+  if (c !== 1 && c !== 3) throw new Error(`model.in_channels=${c}: the input is grey (1) or colour RGB (3); for a word-boundary channel keep 1 (or 3) and set data.word_boundary=true`);
+  return c;
+}
+
 export interface LoadedSplits {
   labels: string[];
   clips: Record<Split, MemClip[]>;
@@ -163,7 +189,8 @@ export interface LoadedSplits {
   side: number;
 }
 
-/** Decode the splits of an LRW-layout root once (grey, cropped to the centre (size + 8)² of the mouth window). */
+/** Decode the splits of an LRW-layout root once (grey, or RGB when model.in_channels = 3; cropped to
+ *  the centre (size + 8)² of the mouth window). */
 export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: string[] | null, log: (m: string) => void = () => {}): Promise<LoadedSplits> {
   const root = cfg.data.root;
   if (!root) throw new Error(`no data: set data.root=DIR (an LRW-layout tree, e.g. from 'eflip synth')`);
@@ -186,6 +213,8 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   // 88 of 96); evaluation takes its centre size², the same pixels src/data and src/infer use
   if (cfg.data.size > 96) throw new Error(`data.size=${cfg.data.size}: inputs are crops of the 96×96 mouth window (≤ 96)`);
   const side = Math.min(96, cfg.data.size + 8);
+  const C = imageChannels(cfg);
+  const colour = C === 3;
   const clips = { train: [], val: [], test: [] } as Record<Split, MemClip[]>;
   const todo = index.clips.filter((c) => classOf.has(c.word) && splits.includes(c.split));
   let done = 0;
@@ -199,31 +228,31 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
     while (next < todo.length) {
       const i = next++;
       const c = todo[i];
-      // decoded, cropped clips are cached by (file, size, mtime, crop, side)
+      // decoded, cropped clips are cached by (file, size, mtime, crop, side, channels)
       let cacheFile: string | null = null;
       if (cacheDir) {
         const st = statSync(c.path);
-        const key = createHash('sha1').update(`${c.path}|${st.size}|${st.mtimeMs}|${cfg.data.crop}|${side}`).digest('hex');
+        const key = createHash('sha1').update(`${c.path}|${st.size}|${st.mtimeMs}|${cfg.data.crop}|${side}${colour ? '|rgb' : ''}`).digest('hex');
         cacheFile = join(cacheDir, key.slice(0, 2), `${key}.u8`);
         if (existsSync(cacheFile)) {
           const data = new Uint8Array(readFileSync(cacheFile));
-          if (data.length % (side * side) === 0 && data.length > 0) {
-            results[i] = { data, frames: data.length / (side * side), side, label: classOf.get(c.word)!, duration: c.duration };
+          if (data.length % (side * side * C) === 0 && data.length > 0) {
+            results[i] = { data, frames: data.length / (side * side * C), side, channels: C, label: classOf.get(c.word)!, duration: c.duration };
             done++;
             continue;
           }
         }
       }
-      const v = await decodeVideo(c.path, { gray: true });
+      const v = await decodeVideo(c.path, { gray: !colour });
       let f: Frames = { data: v.data, frames: v.frames, height: v.height, width: v.width, channels: v.channels };
-      f = toGray(f);
+      if (!colour) f = toGray(f);
       f = cfg.data.crop === 'mouth' ? lrwMouthCrop(f, 96) : centreCrop(f, 96);
       const data = centreCrop(f, side).data;
       if (cacheFile) {
         mkdirSync(join(cacheFile, '..'), { recursive: true });
         writeFileAtomic(cacheFile, data);
       }
-      results[i] = { data, frames: f.frames, side, label: classOf.get(c.word)!, duration: c.duration };
+      results[i] = { data, frames: f.frames, side, channels: C, label: classOf.get(c.word)!, duration: c.duration };
       done++;
       if (done % 100 === 0 || done === todo.length) log(`decoded ${done}/${todo.length} clips (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     }

@@ -6,6 +6,7 @@ import { evaluateSource } from './evaluate.js';
 import { loadForEval } from './model_io.js';
 import type { EvalMetrics } from './metrics.js';
 import type { Split } from '../data/lrw.js';
+import { inputPlanes } from '../infer/preprocess.js';
 
 export interface EvalOptions {
   checkpoint: string;
@@ -43,13 +44,18 @@ export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
   cfg.data.mean = m.preprocessing.mean;
   cfg.data.std = m.preprocessing.std;
   if (o.workers) cfg.data.workers = o.workers;
-  log(`checkpoint ${o.checkpoint}: ${m.labels.length} words, ${m.source} weights, input ${cfg.data.frames}×${cfg.data.size}×${cfg.data.size} (${cfg.data.crop} crop)`);
+  // the input planes the network takes: grey or RGB frames, plus the word-boundary plane
+  // (1 grey, 2 grey + boundary, 3 RGB, 4 RGB + boundary — what training's model.in_channels and data.word_boundary give)
+  const layout = inputPlanes(m.modelConfig.inChannels);
+  cfg.model.in_channels = layout.image;
+  cfg.data.word_boundary = layout.wordBoundary;
+  log(`checkpoint ${o.checkpoint}: ${m.labels.length} words, ${m.source} weights, input ${cfg.data.frames}×${cfg.data.size}×${cfg.data.size} (${cfg.data.crop} crop, ${layout.image === 3 ? 'colour' : 'grey'}${layout.wordBoundary ? ' + word boundary' : ''})`);
   const data = await loadLrwSplits(cfg, [o.split], m.labels, log);
   const clips = data.clips[o.split];
   if (!clips.length) throw new Error(`no ${o.split} clips of the checkpoint's words under ${o.data}`);
   const src = new MemoryClipSource(clips, {
     batchSize: o.batchSize ?? cfg.train.eval_batch_size ?? cfg.train.batch_size, shuffle: false, seed: 0, size: cfg.data.size, frames: cfg.data.frames,
-    mean: cfg.data.mean, std: cfg.data.std, augment: null, dropLast: false, wordBoundary: m.modelConfig.inChannels === 2,
+    mean: cfg.data.mean, std: cfg.data.std, augment: null, dropLast: false, wordBoundary: layout.wordBoundary,
   });
   const metrics = await evaluateSource((x) => m.model.forward(x), src, m.labels, { limit: o.limit, label: o.split, stream: o.stream, quiet: o.quiet });
   m.model.dispose();

@@ -48,14 +48,60 @@ export interface FineTuneReport {
   missing: string[];
   unexpected: string[];
   source: string;
+  /** the stem conv's weights were converted between grey and colour input (what, from → to) */
+  stemConverted?: string;
 }
 
-/** Load pretrained weights for fine-tuning; a head whose shape differs keeps its fresh init. */
+/** The stem conv, whose input channels are the network's input planes. */
+export const STEM_WEIGHT = 'frontend_3d.conv3d.conv3d.weight';
+const LUMA = [0.299, 0.587, 0.114];
+
+/**
+ * Stem weights (out, in, kT, kH, kW) of a grey network for a colour one or back, exactly:
+ * grey → RGB splits each grey filter over R, G, B by the BT.601 luma weights (the colour network
+ * then computes on RGB what the grey one computed on its luma — the grey the loaders make);
+ * RGB → grey sums the three filters (grey frames are R = G = B). A word-boundary plane (the last
+ * input channel, 2 = grey + boundary, 4 = RGB + boundary) is carried over. float32 only; null
+ * when the pair of channel counts is not grey↔colour.
+ */
+export function convertStemChannels(t: RawTensor, to: number): RawTensor | null {
+  const from = t.shape[1];
+  if (t.dtype !== 'float32' || t.shape.length !== 5) return null;
+  const boundary = from % 2 === 0 ? 1 : 0;
+  if ((to % 2 === 0 ? 1 : 0) !== boundary) return null;
+  const fi = from - boundary, ti = to - boundary;
+  if (!((fi === 1 && ti === 3) || (fi === 3 && ti === 1))) return null;
+  const src = new Float32Array(Uint8Array.from(t.data).buffer); // a copy (t.data may be a Buffer view)
+  const [O, , ...k] = t.shape;
+  const K = k.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(O * to * K);
+  for (let o = 0; o < O; o++) {
+    const s = (c: number) => src.subarray((o * from + c) * K, (o * from + c + 1) * K);
+    const d = (c: number) => out.subarray((o * to + c) * K, (o * to + c + 1) * K);
+    if (fi === 1) for (let c = 0; c < 3; c++) { const w = s(0), dc = d(c); for (let i = 0; i < K; i++) dc[i] = w[i] * LUMA[c]; }
+    else { const dc = d(0); for (let c = 0; c < 3; c++) { const w = s(c); for (let i = 0; i < K; i++) dc[i] += w[i]; } }
+    if (boundary) d(ti).set(s(fi));
+  }
+  return { dtype: 'float32', shape: [O, to, ...k], data: new Uint8Array(out.buffer) };
+}
+
+/** Load pretrained weights for fine-tuning; a head whose shape differs keeps its fresh init; grey
+ *  stem weights are converted for a colour network and back (convertStemChannels). */
 export function loadPretrained(model: Module, path: string): FineTuneReport {
   const file = readSafetensors(path);
   const { weights, source } = weightsOf(file, true);
   const own = model.stateDict();
   const skippedHead: string[] = [];
+  const stem = weights.get(STEM_WEIGHT), ownStem = own.get(STEM_WEIGHT);
+  let stemConverted: string | undefined;
+  if (stem && ownStem && stem.shape[1] !== ownStem.shape[1] && stem.shape.length === 5 && stem.shape.every((v, i) => i === 1 || v === ownStem.shape[i])) {
+    const c = convertStemChannels(stem, ownStem.shape[1]);
+    if (c) {
+      weights.set(STEM_WEIGHT, c);
+      const kind = (n: number) => (n <= 2 ? 'grey' : 'colour') + (n % 2 === 0 ? ' + boundary' : '');
+      stemConverted = `${STEM_WEIGHT} [${stem.shape.join(', ')}] → [${c.shape.join(', ')}] (${kind(stem.shape[1])} → ${kind(c.shape[1])} input)`;
+    }
+  }
   for (const [k, t] of [...weights]) {
     const dst = own.get(k);
     if (k.startsWith(HEAD_PREFIX) && dst && dst.shape.join() !== t.shape.join()) {
@@ -66,7 +112,7 @@ export function loadPretrained(model: Module, path: string): FineTuneReport {
   const rep = model.loadStateDict(weights, { strict: false });
   const bad = rep.missing.filter((k) => !k.startsWith(HEAD_PREFIX) && !k.endsWith('num_batches_tracked'));
   if (bad.length > own.size / 2) throw new Error(`${path}: only ${own.size - rep.missing.length} of ${own.size} model tensors found — not weights of this architecture?`);
-  return { loaded: weights.size - rep.unexpected.length, skippedHead, missing: rep.missing, unexpected: rep.unexpected, source };
+  return { loaded: weights.size - rep.unexpected.length, skippedHead, missing: rep.missing, unexpected: rep.unexpected, source, ...(stemConverted ? { stemConverted } : {}) };
 }
 
 export interface LoadedForEval {

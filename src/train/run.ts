@@ -9,7 +9,7 @@ import { writeFileAtomic } from './atomic.js';
 import { EarlyStopping, ModelCheckpoint, type Callback } from './callbacks.js';
 import { readCheckpoint, type CheckpointContent } from './checkpoint.js';
 import { applyOverride, configToYaml, loadConfig, type TrainConfig } from './config.js';
-import { loadLrwSplits, MemoryClipSource, mixupHook, type SourceOptions } from './data_source.js';
+import { imageChannels, loadLrwSplits, MemoryClipSource, mixupHook, type SourceOptions } from './data_source.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
 import { modelConfigFor } from './model_config.js';
 import { asTrainable, createModel, loadPretrained } from './model_io.js';
@@ -46,6 +46,16 @@ export function resolveCheckpointPath(p: string): string {
   return p;
 }
 
+/** Prepared shards must hold the frames the network takes: grey for model.in_channels=1, RGB for 3. */
+export function checkShardChannels(cfg: TrainConfig, shardChannels: number, modelChannels: number, split = 'train'): void {
+  if (shardChannels === modelChannels) return;
+  const kind = (c: number) => (c === 3 ? 'colour (RGB, 3 channels)' : c === 1 ? 'grey (1 channel)' : `${c}-channel`);
+  const fix = shardChannels === 3
+    ? `set model.in_channels=3 to train on colour, or prepare grey shards (eflip prepare without --color)`
+    : `set model.in_channels=${shardChannels}, or prepare colour shards with eflip prepare --color`;
+  throw new Error(`data.shards=${cfg.data.shards} (${split}) holds ${kind(shardChannels)} clips but model.in_channels=${cfg.model.in_channels} expects ${kind(modelChannels)} input: ${fix}`);
+}
+
 function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 }
@@ -78,7 +88,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   writeFileAtomic(join(runDir, 'config.yaml'), configToYaml(cfg));
 
   // ---- data: prepared shards through the src/data loader, or an LRW-layout tree decoded into memory
-  if (cfg.model.in_channels !== 1) throw new Error(`model.in_channels=${cfg.model.in_channels}: the loaders feed grey clips (in_channels=1); colour training is not supported yet`);
+  // grey (model.in_channels=1) or RGB (3) frames; data.word_boundary adds one more input plane
+  const channels = imageChannels(cfg);
   let labels: string[];
   let train: BatchSource, val: BatchSource | undefined, test: BatchSource | undefined;
   const closers: (() => Promise<void>)[] = [];
@@ -86,26 +97,35 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     log(`loading prepared shards from ${cfg.data.shards} ...`);
     const tr = await openShardSource(cfg, 'train', true);
     closers.push(() => tr.close());
-    labels = tr.labels;
-    if (resume && resume.labels.join('\n') !== labels.join('\n')) throw new Error(`the checkpoint's ${resume.labels.length} labels differ from ${cfg.data.shards}/labels.txt (${labels.length})`);
-    if (cfg.data.words !== null || cfg.data.words_list) log('note: data.words/words_list are ignored with data.shards (the words were chosen at prepare time)');
-    train = tr;
-    for (const split of ['val', 'test'] as const) {
-      if (split === 'test' && !cfg.train.test_at_end) continue;
-      try {
-        const s = await openShardSource(cfg, split, false);
+    try {
+      checkShardChannels(cfg, tr.loader.channels, channels);
+      labels = tr.labels;
+      if (resume && resume.labels.join('\n') !== labels.join('\n')) throw new Error(`the checkpoint's ${resume.labels.length} labels differ from ${cfg.data.shards}/labels.txt (${labels.length})`);
+      if (cfg.data.words !== null || cfg.data.words_list) log('note: data.words/words_list are ignored with data.shards (the words were chosen at prepare time)');
+      train = tr;
+      for (const split of ['val', 'test'] as const) {
+        if (split === 'test' && !cfg.train.test_at_end) continue;
+        let s;
+        try {
+          s = await openShardSource(cfg, split, false);
+        } catch (e) {
+          log(`no ${split} split: ${(e as Error).message}`);
+          continue;
+        }
         closers.push(() => s.close());
+        checkShardChannels(cfg, s.loader.channels, channels, split);
         if (split === 'val') val = s; else test = s;
-      } catch (e) {
-        log(`no ${split} split: ${(e as Error).message}`);
       }
+    } catch (e) {
+      for (const c of closers) await c().catch(() => {});
+      throw e;
     }
-    log(`${labels.length} words; clips: train ${train.clips}, val ${val?.clips ?? 0}, test ${test?.clips ?? 0}`);
+    log(`${labels.length} words (${channels === 3 ? 'colour' : 'grey'}); clips: train ${train.clips}, val ${val?.clips ?? 0}, test ${test?.clips ?? 0}`);
   } else {
     log(`loading data from ${cfg.data.root} ...`);
     const data = await loadLrwSplits(cfg, cfg.train.test_at_end ? ['train', 'val', 'test'] : ['train', 'val'], resume ? resume.labels : null, log);
     labels = data.labels;
-    log(`${labels.length} words; clips: train ${data.clips.train.length}, val ${data.clips.val.length}, test ${data.clips.test.length}`);
+    log(`${labels.length} words (${channels === 3 ? 'colour' : 'grey'}); clips: train ${data.clips.train.length}, val ${data.clips.val.length}, test ${data.clips.test.length}`);
     if (!data.clips.train.length) throw new Error(`no training clips under ${cfg.data.root}`);
     const base: Omit<SourceOptions, 'batchSize' | 'shuffle' | 'augment' | 'dropLast'> = {
       seed: cfg.seed, size: cfg.data.size, frames: cfg.data.frames, mean: cfg.data.mean, std: cfg.data.std, wordBoundary: cfg.data.word_boundary,
@@ -124,11 +144,12 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   // ---- model
   const modelConfig = modelConfigFor(cfg, labels.length);
   const net = createModel(modelConfig, cfg.seed);
-  log(`model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${getNumThreads()} threads`);
+  log(`model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${modelConfig.inChannels} input channels, ${getNumThreads()} threads, precision ${cfg.train.precision}`);
   if (cfg.pretrained_model_path && !resume) {
     const rep = loadPretrained(net, cfg.pretrained_model_path);
     log(`fine-tuning from ${cfg.pretrained_model_path} (${rep.source} weights): ${rep.loaded} tensors loaded` +
       (rep.skippedHead.length ? `; class count differs, head re-initialised: ${rep.skippedHead.join('; ')}` : '') +
+      (rep.stemConverted ? `; stem converted: ${rep.stemConverted}` : '') +
       (rep.missing.length ? `; missing (fresh init): ${rep.missing.slice(0, 5).join(', ')}${rep.missing.length > 5 ? ' ...' : ''}` : ''));
   }
 

@@ -51,7 +51,7 @@ export default async function main(argv: string[]): Promise<number> {
   const t0 = performance.now();
   try {
     const clips = [];
-    for (const f of files) clips.push(await loadClip(f, reader.preprocessing));
+    for (const f of files) clips.push(await loadClip(f, reader.preprocessing, { channels: reader.channels }));
     const lps = await reader.predictBatch(clips);
     lps.forEach((lp, i) => {
       results.push({

@@ -15,9 +15,10 @@ export const def: CommandDef = {
   usage: 'export --checkpoint PATH --out model.onnx [--features] [--check] [--json]',
   description: [
     'Export a checkpoint (.safetensors from `eflip train`/`init`/`import`) to ONNX (opset 17):',
-    'frames (batch, 1, time, 88, 88) normalised → log_probs (batch, classes). EMA weights are used',
-    'when the checkpoint has them; BatchNorm is folded into the convolutions. Labels, normalisation,',
-    'crop, input layout, version and the model config travel as metadata props.',
+    'frames (batch, C, time, 88, 88) normalised (C = the model\'s input channels: 1 grey, 3 RGB) →',
+    'log_probs (batch, classes). EMA weights are used when the checkpoint has them; BatchNorm is',
+    'folded into the convolutions. Labels, normalisation, crop, input layout, version and the model',
+    'config travel as metadata props.',
     '--features also writes X.frontend.onnx (frames with one context frame each side → per-frame',
     'features) and X.backend.onnx (feature window → log_probs), used by `eflip stream`.',
   ].join('\n'),

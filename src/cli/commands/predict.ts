@@ -10,9 +10,10 @@ export const def: CommandDef = {
   name: 'predict',
   usage: 'predict VIDEO... --checkpoint PATH [--top 5] [--json] [--runtime onnx|torch]',
   description: [
-    'Lipread video files: decode (ffmpeg, grey, 25 fps), crop (the model\'s crop rule), normalise,',
-    'and print the top-k words with probabilities. --checkpoint takes an exported .onnx file or a',
-    'checkpoint (.safetensors; exported in memory for the onnx runtime).',
+    'Lipread video files: decode (ffmpeg, 25 fps; grey, or RGB for colour models), crop (the model\'s',
+    'crop rule), normalise, and print the top-k words with probabilities. --checkpoint takes an',
+    'exported .onnx file or a checkpoint (.safetensors or a training .ckpt; exported in memory for',
+    'the onnx runtime).',
   ].join('\n'),
   options: {
     checkpoint: { type: 'string', alias: 'c', help: 'model: .onnx (from `eflip export`) or .safetensors checkpoint' },
@@ -49,7 +50,7 @@ export default async function main(argv: string[]): Promise<number> {
       for (const f of files) {
         try {
           const limit = Math.max(1, Math.round(o['max-seconds'] * MODEL_FPS));
-          const clip = face ? await face.load(f, reader.preprocessing) : await loadClip(f, reader.preprocessing, { maxFrames: limit + 1 });
+          const clip = face ? await face.load(f, reader.preprocessing, reader.channels) : await loadClip(f, reader.preprocessing, { maxFrames: limit + 1, channels: reader.channels });
           if (clip.frames > limit) throw new Error(`longer than --max-seconds ${o['max-seconds']} s; use \`eflip stream\` for long videos`);
           clips.push(clip);
         } catch (e) {
@@ -104,10 +105,10 @@ async function faceRoiReader() {
   const detector = await FaceDetector.create();
   const seen = new Map<string, Awaited<ReturnType<typeof roiFromVideo>>['info']>();
   return {
-    async load(file: string, pre: Parameters<typeof prepareFrames>[1]): Promise<Clip> {
+    async load(file: string, pre: Parameters<typeof prepareFrames>[1], channels: number): Promise<Clip> {
       const r = await roiFromVideo(file, { fps: MODEL_FPS, faceDetector: detector });
       seen.set(file, r.info);
-      return prepareFrames(r.rois, pre, MODEL_FPS);
+      return prepareFrames(r.rois, pre, MODEL_FPS, channels);
     },
     annotate(file: string, out: string, label: string) {
       const info = seen.get(file);

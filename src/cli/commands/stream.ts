@@ -50,7 +50,7 @@ export default async function main(argv: string[]): Promise<number> {
     const timeline: TimelineEntry[] = [];
     let frames = 0;
     let busy = 0;
-    for await (const frame of readModelFrames(file, reader.preprocessing)) {
+    for await (const frame of readModelFrames(file, reader.preprocessing, { channels: reader.channels })) {
       frames++;
       const t0 = performance.now();
       const step = await sr.push(frame);
