@@ -3,6 +3,12 @@
 import { existsSync } from 'node:fs';
 import type { OrtModule, OrtPlatform } from './ort_types.js';
 
+/** CPU provider: keep x·σ(x) as Sigmoid + Mul instead of onnxruntime's QuickGelu fusion. The
+ *  NCHWc layout pass (AVX2/AVX-512) knows Sigmoid and Mul but not QuickGelu, so the fused op forces
+ *  a reorder to NCHW and back around every SiLU of the trunk; unfused, the trunk stays blocked.
+ *  Measured on the T network, batch 1, 2 cores: 10–17 % faster (same outputs: same arithmetic). */
+export const CPU_CONFIG = { optimization: { disable_specified_optimizers: 'QuickGeluFusion' } };
+
 export type NodeDevice = 'auto' | 'cpu' | 'cuda';
 
 /** `spinning` defaults to off (EFLIP_ORT_SPIN=1 turns it on): on shared or busy CPUs spinning
@@ -11,5 +17,5 @@ export async function nodePlatform(device: NodeDevice = 'auto', threads?: number
   const ort = (await import('onnxruntime-node')) as unknown as OrtModule;
   const gpu = existsSync('/dev/nvidiactl') || !!process.env.CUDA_VISIBLE_DEVICES;
   const providers = device === 'cpu' ? ['cpu'] : device === 'cuda' ? ['cuda'] : gpu ? ['cuda', 'cpu'] : ['cpu'];
-  return { ort, providers, threads, spinning };
+  return { ort, providers, threads, spinning, providerConfig: { cpu: CPU_CONFIG } };
 }

@@ -12,11 +12,13 @@ export async function openSession(p: OrtPlatform, bytes: Uint8Array, source: str
   const errors: string[] = [];
   for (const provider of p.providers) {
     try {
+      const extra: Record<string, unknown> = { ...(p.providerConfig?.[provider] ?? {}) };
+      if (p.spinning === false) extra.session = { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } };
       const session = await p.ort.InferenceSession.create(bytes, {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
         ...(p.threads ? { intraOpNumThreads: p.threads, interOpNumThreads: 1 } : {}),
-        ...(p.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
+        ...(Object.keys(extra).length ? { extra } : {}),
       });
       return { session, provider };
     } catch (e) {

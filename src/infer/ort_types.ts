@@ -32,4 +32,6 @@ export interface OrtPlatform {
   /** let idle worker threads spin (lower latency on an idle machine, much worse on a busy
    *  one); false = block. onnxruntime-node only. */
   spinning?: boolean;
+  /** extra session config entries per provider (merged into `extra`), e.g. optimizer switches */
+  providerConfig?: Record<string, Record<string, unknown>>;
 }
