@@ -2,7 +2,7 @@
 // src/model's network behind the trainer's TrainableModel interface, fine-tuning from
 // pretrained weights (class-count mismatch → the head is re-initialised and reported), and
 // loading any eflip weights file (training checkpoint or plain safetensors) for evaluation.
-import { readSafetensors, type RawTensor } from '../io/safetensors.js';
+import { rawToFloat32, readSafetensors, type RawTensor } from '../io/safetensors.js';
 import { manualSeed } from '../engine/index.js';
 import { modelConfigFromJson, type ModelConfig } from '../model/config.js';
 import { LipReaderNet } from '../model/lipreader.js';
@@ -61,17 +61,17 @@ const LUMA = [0.299, 0.587, 0.114];
  * grey → RGB splits each grey filter over R, G, B by the BT.601 luma weights (the colour network
  * then computes on RGB what the grey one computed on its luma — the grey the loaders make);
  * RGB → grey sums the three filters (grey frames are R = G = B). A word-boundary plane (the last
- * input channel, 2 = grey + boundary, 4 = RGB + boundary) is carried over. float32 only; null
- * when the pair of channel counts is not grey↔colour.
+ * input channel, 2 = grey + boundary, 4 = RGB + boundary) is carried over. Float weights of any
+ * precision → float32; null when the pair of channel counts is not grey↔colour.
  */
 export function convertStemChannels(t: RawTensor, to: number): RawTensor | null {
   const from = t.shape[1];
-  if (t.dtype !== 'float32' || t.shape.length !== 5) return null;
+  if (!['float32', 'float64', 'float16', 'bfloat16'].includes(t.dtype) || t.shape.length !== 5) return null;
   const boundary = from % 2 === 0 ? 1 : 0;
   if ((to % 2 === 0 ? 1 : 0) !== boundary) return null;
   const fi = from - boundary, ti = to - boundary;
   if (!((fi === 1 && ti === 3) || (fi === 3 && ti === 1))) return null;
-  const src = new Float32Array(Uint8Array.from(t.data).buffer); // a copy (t.data may be a Buffer view)
+  const src = rawToFloat32(t);
   const [O, , ...k] = t.shape;
   const K = k.reduce((a, b) => a * b, 1);
   const out = new Float32Array(O * to * K);
