@@ -3,7 +3,7 @@
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 import { loadLipReader } from '../../infer/load_node.js';
 import { loadClip } from '../../infer/frame_reader.js';
-import { MODEL_FPS, prepareFrames } from '../../infer/preprocess.js';
+import { inputPlanes, MODEL_FPS, prepareFrames } from '../../infer/preprocess.js';
 import type { Clip, RuntimeName } from '../../infer/types.js';
 
 export const def: CommandDef = {
@@ -106,7 +106,8 @@ async function faceRoiReader() {
   const seen = new Map<string, Awaited<ReturnType<typeof roiFromVideo>>['info']>();
   return {
     async load(file: string, pre: Parameters<typeof prepareFrames>[1], channels: number): Promise<Clip> {
-      const r = await roiFromVideo(file, { fps: MODEL_FPS, faceDetector: detector });
+      // a colour model reads a colour ROI
+      const r = await roiFromVideo(file, { fps: MODEL_FPS, faceDetector: detector, gray: inputPlanes(channels).image === 1 });
       seen.set(file, r.info);
       return prepareFrames(r.rois, pre, MODEL_FPS, channels);
     },
