@@ -20,6 +20,8 @@ export interface CheckResult {
   ir_version?: number;
   ops?: string[];
   metadata?: Record<string, string>;
+  inputs?: Record<string, (number | string)[]>;
+  outputs?: Record<string, (number | string)[]>;
 }
 
 /** onnx.checker.check_model(full_check=True) on each file, one python process. */

@@ -7,15 +7,21 @@ import { checkClip, groupByLength, stackClips } from './clip_check.js';
  *  (larger batches spill activations out of cache: batch 8 was 10-35 % slower per clip). */
 export const ORT_BATCH = 4;
 import { openSession, runFloat, type OpenedSession } from './ort_session.js';
+import { pinDimensions } from '../io/onnx/static_dims.js';
 import type { OrtPlatform } from './ort_types.js';
 import { factsFromMetadata, type GraphPart, type ModelFacts, type OnnxModelSource } from './onnx_model_source.js';
 import { topK } from './topk.js';
 import type { FeatureRunner } from './feature_runner.js';
 import { InferenceInputError, type Clip, type LipReader, type Preprocessing, type TopKEntry } from './types.js';
 
+/** Sessions with pinned (batch, time) kept per reader and graph part; other shapes use the
+ *  session with symbolic dims. Each holds its own prepacked weights (T full: ~35 MB). */
+export const MAX_PINNED_SHAPES = 4;
+
 export class OnnxLipReader implements LipReader, FeatureRunner {
   readonly runtime = 'onnx' as const;
   private sessions = new Map<GraphPart, Promise<OpenedSession>>();
+  private pinned = new Map<string, Promise<OpenedSession>>();
   private facts: ModelFacts;
   device: string;
 
@@ -59,6 +65,21 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
     return s;
   }
 
+  /** The session for one input shape: with `platform.pinShapes`, the front-end graphs get a
+   *  session per (batch, time) with those dims fixed (see io/onnx/static_dims.ts for why). */
+  private sessionFor(part: GraphPart, batch: number, time: number): Promise<OpenedSession> {
+    if (!this.platform.pinShapes || part === 'backend') return this.session(part);
+    const key = `${part}:${batch}x${time}`;
+    let s = this.pinned.get(key);
+    if (!s) {
+      if ([...this.pinned.keys()].filter((k) => k.startsWith(`${part}:`)).length >= MAX_PINNED_SHAPES) return this.session(part);
+      s = this.model.graph(part).then((b) => openSession(this.platform, pinDimensions(b, { batch, time }, this.model.source), `${this.model.source} (${part}, batch ${batch}, ${time} frames)`));
+      this.pinned.set(key, s);
+      s.catch(() => this.pinned.delete(key));
+    }
+    return s;
+  }
+
   async predictClip(clip: Clip): Promise<Float32Array> {
     return (await this.predictBatch([clip]))[0];
   }
@@ -66,12 +87,12 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   async predictBatch(clips: Clip[]): Promise<Float32Array[]> {
     if (!clips.length) return [];
     clips.forEach((c, i) => checkClip(c, this.channels, this.preprocessing.size, clips.length > 1 ? `clip ${i}` : 'clip'));
-    const { session } = await this.session('full');
     const out: Float32Array[] = new Array(clips.length);
     const K = this.facts.classes;
     for (const group of groupByLength(clips, ORT_BATCH)) {
       const batch = group.map((i) => clips[i]);
       const { frames, channels, size } = batch[0];
+      const { session } = await this.sessionFor('full', batch.length, frames);
       const r = await runFloat(this.platform, session, 'frames', stackClips(batch), [batch.length, channels, frames, size, size], 'log_probs');
       group.forEach((ci, j) => (out[ci] = r.data.slice(j * K, (j + 1) * K)));
     }
@@ -86,7 +107,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   async frontend(frames: Float32Array, batch: number, time: number): Promise<Float32Array> {
     if (time < 3) throw new InferenceInputError(`frontend needs ≥ 3 frames (1 context each side), got ${time}`);
     const s = this.preprocessing.size;
-    const { session } = await this.session('frontend');
+    const { session } = await this.sessionFor('frontend', batch, time);
     return (await runFloat(this.platform, session, 'frames', frames, [batch, this.channels, time, s, s], 'features')).data;
   }
 
@@ -97,7 +118,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   }
 
   async dispose(): Promise<void> {
-    for (const s of this.sessions.values()) {
+    for (const s of [...this.sessions.values(), ...this.pinned.values()]) {
       try {
         await (await s).session.release();
       } catch {
@@ -105,5 +126,6 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
       }
     }
     this.sessions.clear();
+    this.pinned.clear();
   }
 }

@@ -17,5 +17,5 @@ export async function nodePlatform(device: NodeDevice = 'auto', threads?: number
   const ort = (await import('onnxruntime-node')) as unknown as OrtModule;
   const gpu = existsSync('/dev/nvidiactl') || !!process.env.CUDA_VISIBLE_DEVICES;
   const providers = device === 'cpu' ? ['cpu'] : device === 'cuda' ? ['cuda'] : gpu ? ['cuda', 'cpu'] : ['cpu'];
-  return { ort, providers, threads, spinning, providerConfig: { cpu: CPU_CONFIG } };
+  return { ort, providers, threads, spinning, providerConfig: { cpu: CPU_CONFIG }, pinShapes: true };
 }

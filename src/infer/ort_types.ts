@@ -32,6 +32,9 @@ export interface OrtPlatform {
   /** let idle worker threads spin (lower latency on an idle machine, much worse on a busy
    *  one); false = block. onnxruntime-node only. */
   spinning?: boolean;
+  /** open a session per input shape with the symbolic dims fixed (faster on onnxruntime's CPU
+   *  provider); false/absent = one session with symbolic dims */
+  pinShapes?: boolean;
   /** extra session config entries per provider (merged into `extra`), e.g. optimizer switches */
   providerConfig?: Record<string, Record<string, unknown>>;
 }

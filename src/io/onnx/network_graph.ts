@@ -57,8 +57,12 @@ function convBnAct(g: GraphBuilder, ws: WeightSource, x: string, name: string, e
   return act ? silu(g, y) : y;
 }
 
-/** One EfficientNetV2 block (fused or MBConv+SE), input/output (N, C, H, W). */
-function efficientBlock(g: GraphBuilder, ws: WeightSource, x: string, name: string, cfg: NetworkConfig, row: NetworkConfig['stages'][0], cin: number, stride: number): string {
+/** Output length of a conv/pool along one axis. */
+const convOut = (n: number, k: number, stride: number, pad: number) => Math.floor((n + 2 * pad - k) / stride) + 1;
+
+/** One EfficientNetV2 block (fused or MBConv+SE), input/output (N, C, H, W); `hw` is the
+ *  output's spatial size (static: the crop size is fixed). */
+function efficientBlock(g: GraphBuilder, ws: WeightSource, x: string, name: string, cfg: NetworkConfig, row: NetworkConfig['stages'][0], cin: number, stride: number, hw: number): string {
   const eps = cfg.bnEps;
   const b = `${name}.block`;
   let y: string;
@@ -73,7 +77,11 @@ function efficientBlock(g: GraphBuilder, ws: WeightSource, x: string, name: stri
       const s0 = g.op('GlobalAveragePool', [y], {}, `${b}.se.pool`);
       const s1 = silu(g, conv(g, s0, `${b}.se.fc1`, ws.get(`${b}.se.fc1.weight`), ws.get(`${b}.se.fc1.bias`).data));
       const s2 = g.op('Sigmoid', [conv(g, s1, `${b}.se.fc2`, ws.get(`${b}.se.fc2.weight`), ws.get(`${b}.se.fc2.bias`).data)]);
-      y = g.op('Mul', [y, s2], {}, `${b}.se`);
+      // The (N, C, 1, 1) gate is repeated to (N, C, H, W) (nearest Resize, exact) so the Mul has
+      // equal shapes: onnxruntime's NCHWc pass keeps same-shape Muls (and the Resize) in its
+      // blocked layout, but sends a broadcasting Mul back to NCHW (two reorders per block).
+      const gate = g.op('Resize', [s2, '', g.floats([1, 1, hw, hw], [4])], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, `${b}.se.gate`);
+      y = g.op('Mul', [y, gate], {}, `${b}.se`);
     }
     y = convBnAct(g, ws, y, `${b}.point_wise`, eps, 1, 1, false);
   }
@@ -102,16 +110,20 @@ function frontend(g: GraphBuilder, ws: WeightSource, frames: string, cfg: Networ
     w2.set(f.w.data.subarray((((o * ci + c) * kt + k) * kh) * kw, (((o * ci + c) * kt + k + 1) * kh) * kw), ((o * kt * ci + k * ci + c) * kh) * kw);
   }
   let y = conv(g, x2d, 'frontend_3d.conv3d.conv3d', { data: w2, shape: [co, kt * ci, kh, kw] }, f.b, { stride: [2, 2], padding: [2, 2] });
+  let hw = convOut(size, kh, 2, 2);
   y = cfg.frontendActivation === 'swish' ? silu(g, y) : g.op('Relu', [y]);
   if (cfg.frontendMaxPool) {
     y = g.op('MaxPool', [y], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, 'frontend_3d.pool');
+    hw = convOut(hw, 3, 2, 1);
   }
   if (c0 !== co) throw new Error(`internal: stem channels ${co} vs stage table ${c0}`);
   const total = cfg.stages.reduce((a, r) => a + r.layers, 0);
   let idx = 0;
   for (const row of cfg.stages) {
     for (let j = 0; j < row.layers; j++, idx++) {
-      y = efficientBlock(g, ws, y, `frontend_3d.efnet.blocks.${idx}`, cfg, row, j === 0 ? row.inChannels : row.outChannels, j === 0 ? row.stride : 1);
+      const stride = j === 0 ? row.stride : 1;
+      hw = convOut(hw, row.kernel, stride, (row.kernel - 1) / 2);
+      y = efficientBlock(g, ws, y, `frontend_3d.efnet.blocks.${idx}`, cfg, row, j === 0 ? row.inChannels : row.outChannels, stride, hw);
     }
   }
   if (idx !== total) throw new Error('internal: block count');
