@@ -197,3 +197,32 @@ test('Symbol.dispose and scopes', () => {
   assert.equal(E.cuda.isAvailable(), E.cuda.deviceCount() > 0);
   assert.match(E.torchVersion(), /^\d+\.\d+/);
 });
+
+test('linear as a 1×1 conv (generic-BLAS builds) equals aten::linear, values and gradients', () => {
+  // Debian's libtorch reports BLAS_INFO=generic: detection must pick the conv path there
+  if (/BLAS_INFO=generic/.test(E.torchConfig()) && /USE_MKLDNN=ON/.test(E.torchConfig())) assert.equal(F.linearRunsAsConv(), true);
+  const run = (asConv: boolean, xShape: number[], bias: boolean) =>
+    tidy(() => {
+      F.setLinearRunsAsConv(asConv);
+      E.manualSeed(3);
+      const x = E.randn(xShape).requiresGrad_(true);
+      const w = E.randn([7, xShape[xShape.length - 1]]).requiresGrad_(true);
+      const b = bias ? E.randn([7]).requiresGrad_(true) : null;
+      const y = F.linear(x, w, b);
+      y.mul(y).sum().backward();
+      return { y: y.detach().toArray() as number[], shape: y.shape, gx: x.grad!.toArray() as number[], gw: w.grad!.toArray() as number[], gb: b ? (b.grad!.toArray() as number[]) : [] };
+    });
+  try {
+    for (const [xShape, bias] of [[[5, 11], true], [[2, 3, 11], false], [[11], true]] as [number[], boolean][]) {
+      const a = run(true, xShape, bias), r = run(false, xShape, bias);
+      assert.deepEqual(a.shape, [...xShape.slice(0, -1), 7]);
+      assert.deepEqual(a.shape, r.shape);
+      for (const k of ['y', 'gx', 'gw', 'gb'] as const) {
+        const d = Math.max(0, ...a[k].flat(3).map((v: number, i: number) => Math.abs(v - (r[k].flat(3) as number[])[i])));
+        assert.ok(d < 1e-4, `${k} for x [${xShape}] differs by ${d}`);
+      }
+    }
+  } finally {
+    F.setLinearRunsAsConv(null);
+  }
+});

@@ -5,6 +5,8 @@ import { OP, hasOp } from './ops.js';
 import { Tensor, wrap, handleOf as h, handleOrNull as hOpt, type Shape } from './tensor.js';
 import { ArgumentError, ShapeError } from './errors.js';
 import { tidy } from './scope.js';
+import { torchConfig } from './runtime.js';
+import { isAutocastEnabled } from './autocast.js';
 
 type IntOrList = number | number[];
 export interface ConvOptions {
@@ -44,10 +46,41 @@ export const conv1d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions =
 export const conv2d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}): Tensor => conv(2, x, w, b, o);
 export const conv3d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}): Tensor => conv(3, x, w, b, o);
 
+let linearAsConv: boolean | null = null;
+
+/** Whether CPU linears run as 1×1 convolutions. libtorch builds without an optimised BLAS
+ *  (`BLAS_INFO=generic`, e.g. Debian's libtorch-dev) compute aten::mm/addmm with a plain loop
+ *  (~1 GFLOP/s here) while convolutions go through oneDNN: a (232×384)·(384×1152) projection
+ *  takes 82 ms as addmm and 5 ms as a 1×1 conv (PyTorch eager on the same build pays the 82).
+ *  float32 only: bf16 matmuls (also under CPU autocast) already go to oneDNN and beat the conv.
+ *  EFLIP_LINEAR_AS_CONV=0|1 overrides the detection. */
+export function linearRunsAsConv(): boolean {
+  if (linearAsConv === null) {
+    const env = process.env.EFLIP_LINEAR_AS_CONV;
+    if (env === '0' || env === '1') linearAsConv = env === '1';
+    else {
+      const cfg = torchConfig();
+      linearAsConv = /BLAS_INFO=generic/.test(cfg) && /USE_MKLDNN=ON/.test(cfg);
+    }
+  }
+  return linearAsConv;
+}
+
+/** Force the linear path (true: 1×1 conv, false: aten::linear) or restore detection (null). */
+export function setLinearRunsAsConv(on: boolean | null): void {
+  linearAsConv = on;
+}
+
 /** y = x @ w^T + b; x (..., in), w (out, in). */
 export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
   const xi = x.dims[x.ndim - 1], wi = w.dims[w.ndim - 1];
   if (w.ndim !== 2 || xi !== wi) throw new ShapeError(`linear: input [${x.dims.join(', ')}] and weight [${w.dims.join(', ')}] do not match (need weight (out, ${xi}))`);
+  if (x.device === 'cpu' && x.dtype === 'float32' && !isAutocastEnabled('cpu') && linearRunsAsConv()) {
+    // (..., in) → (M, in, 1, 1) ⊛ (out, in, 1, 1) → (..., out): the same sums, oneDNN's kernel
+    const lead = x.dims.slice(0, -1);
+    const out = w.dims[0];
+    return tidy(() => conv2d(x.reshape([-1, xi, 1, 1]), w.reshape([out, xi, 1, 1]), b).reshape([...lead, out]));
+  }
   return wrap(native.call(OP.linear, h(x), h(w), hOpt(b)));
 }
 
