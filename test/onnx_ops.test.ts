@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, attr, serializeModel } from '../src/io/onnx/graph_builder.js';
-import { conv, foldBatchNorm, glu, layerNorm, linear, prelu, selfAttention, silu, type Weight } from '../src/io/onnx/layers.js';
+import { conv, foldBatchNorm, glu, layerNorm, linear, prelu, selfAttention, silu, timeConv, type Weight } from '../src/io/onnx/layers.js';
 import { readOnnxSummary } from '../src/io/onnx/onnx_reader.js';
 import { maxAbsDiff, onnxCheck, randn, tempDir } from './onnx_helpers.js';
 
@@ -172,6 +172,31 @@ function cases(): Case[] {
           relu: r.map((v) => Math.max(0, v)),
         },
       }],
+    });
+  }
+  {
+    // Time-major dilated conv (the TCN's form): (B, T, Cin) → MatMul over stacked taps = conv1d
+    // of the transposed input; and PReLU over the last axis
+    const g = new GraphBuilder('time_conv');
+    const w = { data: randn(3 * 2 * 3, 15, 0.5), shape: [3, 2, 3] };
+    const b = randn(3, 16, 0.1);
+    const slope = Float32Array.from([0.1, 0.2, 0.3]);
+    const x = g.input('x', ['batch', 'time', 2]);
+    const y = timeConv(g, x, 'tm', w, b, 2);
+    g.output(y, 'y', ['batch', 'time', 3]);
+    g.output(prelu(g, y, 'pl', slope, 2), 'prelu_last', ['batch', 'time', 3]);
+    out.push({
+      name: 'time_major_conv',
+      g,
+      runs: [[1, 3], [2, 11]].map(([B, T], i) => {
+        const xt = randn(B * T * 2, 30 + i); // (B, T, 2)
+        const xc = new Float32Array(B * 2 * T); // (B, 2, T)
+        for (let n = 0; n < B; n++) for (let t0 = 0; t0 < T; t0++) for (let c = 0; c < 2; c++) xc[(n * 2 + c) * T + t0] = xt[(n * T + t0) * 2 + c];
+        const rc = convRef(xc, [B, 2, T], w, b, [1], [2], [2], 1).data; // (B, 3, T)
+        const yt = new Float32Array(B * T * 3);
+        for (let n = 0; n < B; n++) for (let t0 = 0; t0 < T; t0++) for (let c = 0; c < 3; c++) yt[(n * T + t0) * 3 + c] = rc[(n * 3 + c) * T + t0];
+        return { feeds: { x: { data: xt, dims: [B, T, 2] } }, expect: { y: yt, prelu_last: yt.map((v, j) => (v >= 0 ? v : v * slope[j % 3])) } };
+      }),
     });
   }
   {

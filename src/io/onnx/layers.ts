@@ -60,12 +60,34 @@ export function conv(g: GraphBuilder, x: string, name: string, w: Weight, b: Flo
   );
 }
 
+/** A time-major (B, T, Cin) conv1d (kernel k, dilation d, 'same' zero padding) as one MatMul:
+ *  the k shifted copies of x are stacked on the channel axis, (B, T, k·Cin) · (k·Cin, Cout).
+ *  onnxruntime prepacks a constant MatMul operand once, where its Conv re-packs per run. */
+export function timeConv(g: GraphBuilder, x: string, name: string, w: Weight, b: Float32Array, dil: number): string {
+  const [co, ci, k] = w.shape;
+  const pad = (dil * (k - 1)) / 2;
+  let cols = x;
+  if (k > 1) {
+    const xp = g.op('Pad', [x, g.int64s([0, pad, 0, 0, pad, 0])], { mode: 'constant' }, `${name}.pad`);
+    const shifted = Array.from({ length: k }, (_, j) => {
+      const end = j * dil - 2 * pad; // from the end of the padded axis; 0 means "to the end"
+      return g.op('Slice', [xp, g.int64s([j * dil]), g.int64s([end === 0 ? 2147483647 : end]), g.int64s([1])], {}, `${name}.tap${j}`);
+    });
+    cols = g.op('Concat', shifted, { axis: 2 }, `${name}.cols`);
+  }
+  const wt = new Float32Array(k * ci * co); // (k·Cin, Cout), row j·Cin + c
+  for (let o = 0; o < co; o++) for (let c = 0; c < ci; c++) for (let j = 0; j < k; j++) wt[(j * ci + c) * co + o] = w.data[(o * ci + c) * k + j];
+  const y = g.op('MatMul', [cols, g.initializer(`${name}.weight_cols`, wt, [k * ci, co])], {}, name);
+  return g.op('Add', [y, g.initializer(`${name}.bias`, b, [co])], {}, `${name}_bias`);
+}
+
 /** x·σ(x) (SiLU / swish) as Sigmoid + Mul: supported by every runtime. */
 export function silu(g: GraphBuilder, x: string): string {
   return g.op('Mul', [x, g.op('Sigmoid', [x])], {}, 'silu');
 }
 
-/** PReLU with PyTorch's parameter (1 value, or one per channel of a (B, C, ...) input). */
+/** PReLU with PyTorch's parameter (1 value, or one per channel of a (B, C, ...) input; rank 2
+ *  gives shape (C), i.e. one per channel of the last axis, for time-major (B, T, C) input). */
 export function prelu(g: GraphBuilder, x: string, name: string, slope: Float32Array, rank: number): string {
   const dims = slope.length === 1 ? [1] : [slope.length, ...new Array(rank - 2).fill(1)];
   return g.op('PRelu', [x, g.initializer(`${name}.weight`, slope, dims)], {}, name);

@@ -7,7 +7,7 @@
 // Inference-mode BatchNorm is folded into the conv before it; dropout/drop-path vanish.
 import { DataType } from './onnx_proto.js';
 import type { GraphBuilder } from './graph_builder.js';
-import { conv, foldBatchNorm, glu, layerNorm, linear, prelu, selfAttention, silu, type BatchNormParams, type Weight } from './layers.js';
+import { conv, foldBatchNorm, glu, layerNorm, linear, prelu, selfAttention, silu, timeConv, type BatchNormParams, type Weight } from './layers.js';
 import { adjustChannels, type NetworkConfig } from './network_config.js';
 
 export class MissingWeightError extends Error {
@@ -157,19 +157,23 @@ function encoderLayer(g: GraphBuilder, ws: WeightSource, x: string, name: string
   return ln(g.op('Add', [h, f]), 'norm2');
 }
 
-/** TCN layer L on (B, C, T): residual(x) + conv_block(x), dilation 2^L. */
+/** TCN layer L on time-major (B, T, C): residual(x) + conv_block(x), dilation 2^L (the PReLU
+ *  slopes, rank-2 form, broadcast over the last axis). */
 function tcnLayer(g: GraphBuilder, ws: WeightSource, x: string, name: string, cfg: NetworkConfig, level: number): string {
   const dil = 2 ** level;
-  const pad = (dil * (cfg.tcn.kernel - 1)) / 2;
   const cb = `${name}.conv_block`;
-  const o = { padding: [pad], dilation: [dil] };
-  let y = convBn(g, ws, x, `${cb}.0`, `${cb}.1`, cfg.bnEps, o);
-  y = prelu(g, y, `${cb}.2`, ws.get(`${cb}.2.weight`).data, 3);
-  y = convBn(g, ws, y, `${cb}.4`, `${cb}.5`, cfg.bnEps, o);
-  y = prelu(g, y, `${cb}.6`, ws.get(`${cb}.6.weight`).data, 3);
-  y = prelu(g, y, `${cb}.8`, ws.get(`${cb}.8.weight`).data, 3);
+  const cbn = (v: string, c: string, bn: string) => {
+    const w = ws.get(`${c}.weight`);
+    const f = foldBatchNorm(w, ws.has(`${c}.bias`) ? ws.get(`${c}.bias`).data : undefined, bnParams(ws, bn, cfg.bnEps));
+    return timeConv(g, v, c, f.w, f.b, dil);
+  };
+  let y = cbn(x, `${cb}.0`, `${cb}.1`);
+  y = prelu(g, y, `${cb}.2`, ws.get(`${cb}.2.weight`).data, 2);
+  y = cbn(y, `${cb}.4`, `${cb}.5`);
+  y = prelu(g, y, `${cb}.6`, ws.get(`${cb}.6.weight`).data, 2);
+  y = prelu(g, y, `${cb}.8`, ws.get(`${cb}.8.weight`).data, 2);
   const res = ws.has(`${name}.residual.weight`)
-    ? conv(g, x, `${name}.residual`, ws.get(`${name}.residual.weight`), ws.get(`${name}.residual.bias`).data)
+    ? timeConv(g, x, `${name}.residual`, ws.get(`${name}.residual.weight`), ws.get(`${name}.residual.bias`).data, 1)
     : x;
   return g.op('Add', [res, y], {}, name);
 }
@@ -182,9 +186,10 @@ function backend(g: GraphBuilder, ws: WeightSource, features: string, cfg: Netwo
   } else {
     for (let i = 0; i < cfg.transformer.layers; i++) x = encoderLayer(g, ws, x, `transformer_encoder.layers.${i}`, cfg);
   }
-  let y = g.op('Transpose', [x], { perm: [0, 2, 1] }, 'tcn_input'); // (B, d, T)
+  // The TCN runs time-major, (B, T, C), so its convs become MatMuls over channels (timeConv).
+  let y = x;
   for (let l = 0; l < cfg.tcn.layers; l++) y = tcnLayer(g, ws, y, `tcn_block.tcn_layers.${l}`, cfg, l);
-  y = g.op('ReduceMean', [y], { axes: [2], keepdims: 0 }, 'time_mean'); // (B, width)
+  y = g.op('ReduceMean', [y], { axes: [1], keepdims: 0 }, 'time_mean'); // (B, width)
   y = linear(g, y, 'fc_layer', ws.get('fc_layer.weight'), ws.get('fc_layer.bias').data);
   return g.op('LogSoftmax', [y], { axis: 1 }, 'log_softmax');
 }
