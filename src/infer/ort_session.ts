@@ -7,8 +7,10 @@ export interface OpenedSession {
   provider: string;
 }
 
-/** Create a session, trying each provider in turn (e.g. CUDA, then CPU). */
-export async function openSession(p: OrtPlatform, bytes: Uint8Array, source: string): Promise<OpenedSession> {
+/** Create a session, trying each provider in turn (e.g. CUDA, then CPU). `maxThreads` caps the
+ *  intra-op threads of this session (below the platform's setting). */
+export async function openSession(p: OrtPlatform, bytes: Uint8Array, source: string, maxThreads?: number): Promise<OpenedSession> {
+  const threads = maxThreads !== undefined ? Math.min(maxThreads, p.threads ?? maxThreads) : p.threads;
   const errors: string[] = [];
   for (const provider of p.providers) {
     try {
@@ -17,7 +19,7 @@ export async function openSession(p: OrtPlatform, bytes: Uint8Array, source: str
       const session = await p.ort.InferenceSession.create(bytes, {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
-        ...(p.threads ? { intraOpNumThreads: p.threads, interOpNumThreads: 1 } : {}),
+        ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
         ...(Object.keys(extra).length ? { extra } : {}),
       });
       return { session, provider };
