@@ -204,7 +204,8 @@ export function emitNetwork(g: GraphBuilder, ws: WeightSource, cfg: NetworkConfi
     g.output(backend(g, ws, f, cfg), 'log_probs', ['batch', cfg.classes], DataType.FLOAT, 'log-probabilities over the labels');
     return;
   }
-  const frames = g.input('frames', framesShape, DataType.FLOAT, 'normalised grey mouth crops (B, C, T, H, W)');
+  const crops = cfg.inChannels === 1 ? 'grey' : cfg.inChannels === 3 ? 'RGB' : `${cfg.inChannels}-channel`;
+  const frames = g.input('frames', framesShape, DataType.FLOAT, `normalised ${crops} mouth crops (B, C, T, H, W)`);
   if (kind === 'frontend') {
     const f = frontend(g, ws, frames, cfg, size, 0);
     g.output(f, 'features', ['batch', 'time_valid', cfg.featureDim], DataType.FLOAT, 'per-frame features of frames 1..T-2 (frames 0 and T-1 are context)');
