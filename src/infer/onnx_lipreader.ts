@@ -58,7 +58,9 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   private session(part: GraphPart): Promise<OpenedSession> {
     let s = this.sessions.get(part);
     if (!s) {
-      s = this.model.graph(part).then((b) => openSession(this.platform, b, `${this.model.source} (${part})`));
+      // the back-end graph serves streaming only; see OrtPlatform.spinBackend
+      const spin = part === 'backend' && this.platform.spinBackend ? true : this.platform.spinning;
+      s = this.model.graph(part).then((b) => openSession(this.platform, b, `${this.model.source} (${part})`, undefined, spin));
       this.sessions.set(part, s);
       s.catch(() => this.sessions.delete(part));
     }

@@ -9,13 +9,13 @@ export interface OpenedSession {
 
 /** Create a session, trying each provider in turn (e.g. CUDA, then CPU). `maxThreads` caps the
  *  intra-op threads of this session (below the platform's setting). */
-export async function openSession(p: OrtPlatform, bytes: Uint8Array, source: string, maxThreads?: number): Promise<OpenedSession> {
+export async function openSession(p: OrtPlatform, bytes: Uint8Array, source: string, maxThreads?: number, spinning = p.spinning): Promise<OpenedSession> {
   const threads = maxThreads !== undefined ? Math.min(maxThreads, p.threads ?? maxThreads) : p.threads;
   const errors: string[] = [];
   for (const provider of p.providers) {
     try {
       const extra: Record<string, unknown> = { ...(p.providerConfig?.[provider] ?? {}) };
-      if (p.spinning === false) extra.session = { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } };
+      if (spinning === false) extra.session = { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } };
       const session = await p.ort.InferenceSession.create(bytes, {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',

@@ -111,7 +111,7 @@ export default async function main(argv: string[]): Promise<number> {
   // this process, PyTorch in the child) — set before libtorch is loaded.
   if (o.spin) process.env.EFLIP_ORT_SPIN = '1';
   else {
-    delete process.env.EFLIP_ORT_SPIN;
+    if (process.env.EFLIP_ORT_SPIN === '1') delete process.env.EFLIP_ORT_SPIN; // keep '0' (no streaming back-end spin)
     process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   }
   const tmp = mkdtempSync(path.join(tmpdir(), 'eflip-bench-infer-'));
@@ -200,7 +200,7 @@ export default async function main(argv: string[]): Promise<number> {
       variant: o.checkpoint ? 'checkpoint' : o.variant,
       frames: o.frames,
       threads,
-      waitPolicy: o.spin ? 'spin' : 'block (onnxruntime allow_spinning=0, OMP_WAIT_POLICY=PASSIVE)',
+      waitPolicy: o.spin ? 'spin' : 'block (onnxruntime allow_spinning=0, OMP_WAIT_POLICY=PASSIVE); the streaming back-end spins unless EFLIP_ORT_SPIN=0',
       rounds: o.rounds,
       device: ortReader.device,
       torch: py?.info ?? null,
