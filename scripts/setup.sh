@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up used by `npm test` and `npm run demo`:
-#   1. Debian packages (libtorch, python3-torch/onnx for reference tests, ffmpeg)
+#   1. Debian packages (libtorch, python3-torch/onnx for reference tests, ffmpeg, fonts, chromium for the browser test)
 #   2. npm dependencies (npm ci when package-lock.json changed)
 #   3. native addon (node-gyp, when native sources or the libtorch choice changed)
 #   4. TypeScript (tsc, when sources changed)
@@ -17,7 +17,7 @@ hash_of() { # hash of the named files/dirs (contents and names)
 fresh() { [ -f "$stamps/$1" ] && [ "$(cat "$stamps/$1")" = "$2" ]; }
 
 # 1. Debian packages ---------------------------------------------------------------
-DEB_PACKAGES=(libtorch-dev python3-torch python3-onnx ffmpeg fonts-dejavu-core)
+DEB_PACKAGES=(libtorch-dev python3-torch python3-onnx ffmpeg fonts-dejavu-core chromium)
 if [ "${1:-}" != "--build-only" ]; then
   missing=()
   for p in "${DEB_PACKAGES[@]}"; do

@@ -1,0 +1,23 @@
+// Runs inside headless Chromium (test/browser.test.ts bundles it with esbuild, resolving
+// 'eflip/infer' through the package's "browser" export condition): open the exported model
+// with onnxruntime-web (wasm), predict the prepared clips, stream one, and POST the results.
+import { loadLipReader, streamClip } from 'eflip/infer';
+
+const post = (o) => fetch('/result', { method: 'POST', body: JSON.stringify(o) });
+
+async function main() {
+  const meta = await (await fetch('/clips.json')).json();
+  const reader = await loadLipReader('/model.onnx', { wasmPaths: '/ort/', device: 'wasm', threads: 1 });
+  const clips = [];
+  for (const c of meta.clips) {
+    const data = new Float32Array(await (await fetch(c.file)).arrayBuffer());
+    clips.push({ name: c.name, clip: { data, frames: c.frames, channels: c.channels, size: c.size, fps: 25 } });
+  }
+  const out = { userAgent: navigator.userAgent, device: reader.device, labels: reader.labels, predictions: [], timeline: null };
+  for (const { name, clip } of clips) out.predictions.push({ name, logProbs: Array.from(await reader.predictClip(clip)) });
+  out.timeline = await streamClip(reader, clips[0].clip, { window: 29 });
+  await reader.dispose();
+  await post(out);
+}
+
+main().catch((e) => post({ error: String((e && e.stack) || e) }));
