@@ -1,7 +1,8 @@
 // The browser build in a real browser: the "browser" export condition of eflip/infer, bundled
 // by esbuild for the web platform (a Node import anywhere below it fails the bundle), runs in
-// headless Chromium on onnxruntime-web (wasm). Its predictions and streaming timeline for real
-// sample clips must equal onnxruntime-node's for the same exported demo model.
+// headless Chromium on onnxruntime-web: wasm (predictions and streaming timeline), and WebGPU on
+// Chromium's SwiftShader adapter (predictions), for real sample clips, must equal
+// onnxruntime-node's for the same exported demo model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,7 +24,7 @@ const CHROMIUM = process.env.EFLIP_CHROMIUM ?? '/usr/bin/chromium';
 const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'];
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
 
-test('eflip/infer in headless Chromium (onnxruntime-web wasm) predicts and streams like onnxruntime-node', { timeout: 240_000 }, async () => {
+test('eflip/infer in headless Chromium (onnxruntime-web wasm and WebGPU) predicts and streams like onnxruntime-node', { timeout: 240_000 }, async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: run \`npm run setup\` (installs Debian's chromium) or set EFLIP_CHROMIUM`);
   const { dir, cleanup } = tempDir('eflip-browser-');
   let chrome: ReturnType<typeof spawn> | null = null;
@@ -90,7 +91,7 @@ test('eflip/infer in headless Chromium (onnxruntime-web wasm) predicts and strea
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     let log = '';
-    chrome = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', `--user-data-dir=${path.join(dir, 'profile')}`, `http://127.0.0.1:${port}/index.html`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    chrome = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-dev-shm-usage', '--no-first-run', `--user-data-dir=${path.join(dir, 'profile')}`, `http://127.0.0.1:${port}/index.html`], { stdio: ['ignore', 'pipe', 'pipe'] });
     chrome.stderr!.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-4000)));
     const exited = new Promise<never>((_, reject) => chrome!.on('exit', (code) => reject(new Error(`chromium exited (${code}) before the page reported:\n${log}`))));
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no result from the page within 180 s:\n${log}`)), 180_000).unref());
@@ -104,6 +105,14 @@ test('eflip/infer in headless Chromium (onnxruntime-web wasm) predicts and strea
       assert.equal(p.name, SAMPLES[i]);
       const d = maxAbsDiff(p.logProbs, expected[i]);
       assert.ok(d < 1e-3, `${p.name}: browser vs onnxruntime-node log-probs differ by ${d}`);
+    });
+    // WebGPU: Chromium's SwiftShader adapter (software Vulkan) stands in for a GPU here
+    assert.equal(got.webgpu.error, undefined, got.webgpu.error);
+    assert.equal(got.webgpu.hasGpu, true);
+    assert.equal(got.webgpu.device, 'webgpu');
+    got.webgpu.predictions.forEach((p: { name: string; logProbs: number[] }, i: number) => {
+      const d = maxAbsDiff(p.logProbs, expected[i]);
+      assert.ok(d < 1e-3, `${p.name}: WebGPU vs onnxruntime-node log-probs differ by ${d}`);
     });
     assert.equal(got.timeline.length, expectedTimeline.length);
     got.timeline.forEach((e: { word: string; probability: number }, i: number) => {

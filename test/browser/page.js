@@ -17,6 +17,17 @@ async function main() {
   for (const { name, clip } of clips) out.predictions.push({ name, logProbs: Array.from(await reader.predictClip(clip)) });
   out.timeline = await streamClip(reader, clips[0].clip, { window: 29 });
   await reader.dispose();
+  // the same on WebGPU (headless Chromium offers a SwiftShader adapter with --enable-unsafe-webgpu)
+  out.webgpu = { hasGpu: !!navigator.gpu };
+  try {
+    const gpu = await loadLipReader('/model.onnx', { wasmPaths: '/ort/', device: 'webgpu' });
+    out.webgpu.device = gpu.device;
+    out.webgpu.predictions = [];
+    for (const { name, clip } of clips) out.webgpu.predictions.push({ name, logProbs: Array.from(await gpu.predictClip(clip)) });
+    await gpu.dispose();
+  } catch (e) {
+    out.webgpu.error = String((e && e.stack) || e);
+  }
   await post(out);
 }
 
