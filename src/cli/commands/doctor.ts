@@ -26,7 +26,7 @@ interface Report {
   node: string;
   libtorch: { found: boolean; source?: string; version?: string; libdir?: string; include?: string[]; cuda?: boolean; error?: string };
   addon: { loaded: boolean; path?: string; linkedVersion?: string; error?: string };
-  cpu?: { capability: string; threads: number; interopThreads: number };
+  cpu?: { capability: string; threads: number; interopThreads: number; blas: string; linear: 'aten::linear' | '1x1 conv' };
   cuda?: { available: boolean; devices: { index: number; freeBytes?: number; totalBytes?: number }[] };
   selfCheck?: { ok: boolean; ms: number; outputShape?: number[]; maxGradError?: number; error?: string };
   problems: string[];
@@ -93,7 +93,8 @@ export async function diagnose(): Promise<Report> {
   if (rep.libtorch.version && !rep.libtorch.version.startsWith(E.torchVersion().split('+')[0].split('a')[0])) {
     rep.problems.push(`addon was built against libtorch ${E.torchVersion()} but the located libtorch is ${rep.libtorch.version}; rebuild with npm run build`);
   }
-  rep.cpu = { capability: E.cpuCapability(), threads: E.getNumThreads(), interopThreads: E.getNumInteropThreads() };
+  const blas = /BLAS_INFO=([^,\s]+)/.exec(E.torchConfig())?.[1] ?? 'unknown';
+  rep.cpu = { capability: E.cpuCapability(), threads: E.getNumThreads(), interopThreads: E.getNumInteropThreads(), blas, linear: E.F.linearRunsAsConv() ? '1x1 conv' : 'aten::linear' };
   const devices: { index: number; freeBytes?: number; totalBytes?: number }[] = [];
   if (E.cuda.isAvailable()) {
     for (let i = 0; i < E.cuda.deviceCount(); i++) {
@@ -130,6 +131,7 @@ export default async function main(argv: string[]): Promise<number> {
     rep.addon.loaded ? `addon       ${rep.addon.path} (linked libtorch ${rep.addon.linkedVersion})` : `addon       NOT LOADED`,
   ];
   if (rep.cpu) lines.push(`cpu         capability ${rep.cpu.capability}, ${rep.cpu.threads} intra-op thread(s), ${rep.cpu.interopThreads} inter-op`);
+  if (rep.cpu) lines.push(`blas        ${rep.cpu.blas}${rep.cpu.linear === '1x1 conv' ? ' (float32 linears run as 1×1 oneDNN convs; docs/engine.md)' : ''}`);
   if (rep.cuda) {
     lines.push(`cuda        ${rep.cuda.available ? `${rep.cuda.devices.length} device(s)` : 'not available'}`);
     for (const d of rep.cuda.devices) lines.push(`  cuda:${d.index}    ${gib(d.freeBytes)} free of ${gib(d.totalBytes)}`);
