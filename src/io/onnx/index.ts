@@ -11,3 +11,4 @@ export { DEFAULT_PREPROCESSING, type Preprocessing } from './preprocessing.js';
 export { exportOnnx, exportMetadata, EFLIP_VERSION } from './export_model.js';
 export { exportModule, checkpointFromModule, checkModuleTree, MODULE_EMITTERS, UnsupportedModuleError } from './export_module.js';
 export { readOnnxSummary, OnnxFileError, type OnnxSummary } from './onnx_reader.js';
+export { pinDimensions } from './static_dims.js';
