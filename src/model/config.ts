@@ -188,6 +188,9 @@ export function adjustChannels(v: number): number {
   return n;
 }
 
+/** Output length of a conv/pool along one axis (PyTorch's formula, dilation 1). */
+export const convOut = (n: number, k: number, stride: number, pad: number): number => Math.floor((n + 2 * pad - k) / stride) + 1;
+
 /** One trunk block, expanded from the stage table (first block of a stage: row stride and in→out). */
 export interface BlockSpec {
   index: number;

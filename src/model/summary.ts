@@ -2,7 +2,7 @@
 // tensors): what `eflip info` prints. MACs count convolutions and linear layers (the number
 // DESIGN.md tabulates); attention (QKV/out projections and the two T×T products) is reported
 // separately, as is everything else (BN, activations, pooling: not counted).
-import { blockSpecs, type ModelConfig } from './config.js';
+import { blockSpecs, convOut, type ModelConfig } from './config.js';
 
 export interface ModelSummary {
   params: { total: number; frontend: number; transformer: number; tcn: number; head: number };
@@ -13,8 +13,6 @@ export interface ModelSummary {
   /** spatial size of the trunk's last feature map */
   finalMap: number;
 }
-
-const convOut = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
 
 export function summarize(c: ModelConfig, frames = 29, size = 88): ModelSummary {
   const c0 = c.stages[0].inChannels;

@@ -2,7 +2,7 @@
 // ModelConfig and tools/torch_ref/lipreader.py; the config travels in checkpoint metadata).
 
 import type { StageRow } from '../../model/config.js';
-export { adjustChannels } from '../../model/config.js';
+export { adjustChannels, convOut } from '../../model/config.js';
 export type { StageRow };
 
 export interface NetworkConfig {

@@ -8,7 +8,7 @@
 import { DataType } from './onnx_proto.js';
 import type { GraphBuilder } from './graph_builder.js';
 import { conv, foldBatchNorm, glu, layerNorm, linear, prelu, selfAttention, silu, timeConv, type BatchNormParams, type Weight } from './layers.js';
-import { adjustChannels, type NetworkConfig } from './network_config.js';
+import { adjustChannels, convOut, type NetworkConfig } from './network_config.js';
 
 export class MissingWeightError extends Error {
   override name = 'MissingWeightError';
@@ -56,9 +56,6 @@ function convBnAct(g: GraphBuilder, ws: WeightSource, x: string, name: string, e
   const y = convBn(g, ws, x, `${name}.0`, `${name}.1`, eps, { stride: [stride, stride], padding: [p, p], groups });
   return act ? silu(g, y) : y;
 }
-
-/** Output length of a conv/pool along one axis. */
-const convOut = (n: number, k: number, stride: number, pad: number) => Math.floor((n + 2 * pad - k) / stride) + 1;
 
 /** One EfficientNetV2 block (fused or MBConv+SE), input/output (N, C, H, W); `hw` is the
  *  output's spatial size (static: the crop size is fixed). */

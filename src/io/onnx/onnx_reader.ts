@@ -16,7 +16,8 @@ export interface OnnxSummary {
   graphBytes: number;
 }
 
-class Reader {
+/** Protobuf wire-format cursor over b[pos, end) that fails with an OnnxFileError naming the source. */
+export class Reader {
   pos = 0;
   constructor(
     readonly b: Uint8Array,

@@ -8,7 +8,7 @@
 // SE gate of every MBConv block then costs two reorders and a slow broadcasting Mul). A
 // session for a pinned shape keeps the whole trunk blocked (T, batch 1: ~10 % faster).
 // onnxruntime-node ignores the `freeDimensionOverrides` session option, hence this rewrite.
-import { OnnxFileError } from './onnx_reader.js';
+import { Reader } from './onnx_reader.js';
 
 function varintBytes(v: number): number[] {
   const out: number[] = [];
@@ -32,37 +32,13 @@ interface Field {
 
 function fields(b: Uint8Array, source: string): Field[] {
   const out: Field[] = [];
-  let pos = 0;
-  const fail = (what: string): never => {
-    throw new OnnxFileError(`${source}: not a valid ONNX model (${what} at byte ${pos})`);
-  };
-  const varint = (): number => {
-    let r = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= b.length) fail('unexpected end of data');
-      const x = b[pos++];
-      r += (x & 0x7f) * mul;
-      mul *= 128;
-      if (!(x & 0x80)) return r;
-    }
-    return fail('malformed varint');
-  };
-  while (pos < b.length) {
-    const start = pos;
-    const tag = varint();
+  const r = new Reader(b, b.length, source);
+  while (r.pos < r.end) {
+    const start = r.pos;
+    const tag = r.varint();
     const wire = tag & 7;
-    let body: Uint8Array | undefined;
-    if (wire === 0) varint();
-    else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else if (wire === 2) {
-      const n = varint();
-      body = b.subarray(pos, pos + n);
-      pos += n;
-    } else fail(`unsupported wire type ${wire}`);
-    if (pos > b.length) fail('field runs past the end');
-    out.push({ field: Math.floor(tag / 8), wire, raw: b.subarray(start, pos), body });
+    const body = wire === 2 ? r.bytes() : (r.skip(wire), undefined);
+    out.push({ field: Math.floor(tag / 8), wire, raw: b.subarray(start, r.pos), body });
   }
   return out;
 }
