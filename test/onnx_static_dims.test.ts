@@ -11,7 +11,7 @@ import { exportOnnx } from '../src/io/onnx/export_model.js';
 import { OnnxFileError } from '../src/io/onnx/onnx_reader.js';
 import { pinDimensions } from '../src/io/onnx/static_dims.js';
 import { nodePlatform } from '../src/infer/ort_node.js';
-import { openSession, runFloat } from '../src/infer/ort_session.js';
+import { openSession, runFloat, sessionThreads } from '../src/infer/ort_session.js';
 import { maxAbsDiff, onnxCheck, randn, tempDir } from './onnx_helpers.js';
 import { torchInit } from './onnx_torch_ref.js';
 
@@ -52,4 +52,13 @@ test('pinDimensions rejects non-positive sizes and corrupt models', () => {
   assert.throws(() => pinDimensions(tiny, { batch: 0 }), RangeError);
   assert.throws(() => pinDimensions(tiny, { batch: 1.5 }), RangeError);
   assert.throws(() => pinDimensions(tiny, { batch: 1 }), OnnxFileError);
+});
+
+test('pinned sessions only ever lower the thread count', () => {
+  assert.equal(sessionThreads({ threads: undefined, cores: 2 }, 29), undefined, 'a 29-frame clip keeps onnxruntime\'s default');
+  assert.equal(sessionThreads({ threads: undefined, cores: 2 }, 1), 1, 'one streaming frame: one thread');
+  assert.equal(sessionThreads({ threads: 2, cores: 16 }, 3), 2);
+  assert.equal(sessionThreads({ threads: 8, cores: 16 }, 3), 3);
+  assert.equal(sessionThreads({ threads: 4 }, undefined), 4);
+  assert.equal(sessionThreads({}, 1), undefined, 'no thread or core count known (browser): default');
 });

@@ -1,6 +1,7 @@
 // onnxruntime-node platform: CPU, and the CUDA execution provider when it is installed and a
 // GPU is present (falls back to CPU otherwise).
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { OrtModule, OrtPlatform } from './ort_types.js';
 
 /** CPU provider: keep x·σ(x) as Sigmoid + Mul instead of onnxruntime's QuickGelu fusion. The
@@ -18,5 +19,5 @@ export async function nodePlatform(device: NodeDevice = 'auto', threads?: number
   const ort = (await import('onnxruntime-node')) as unknown as OrtModule;
   const gpu = existsSync('/dev/nvidiactl') || !!process.env.CUDA_VISIBLE_DEVICES;
   const providers = device === 'cpu' ? ['cpu'] : device === 'cuda' ? ['cuda'] : gpu ? ['cuda', 'cpu'] : ['cpu'];
-  return { ort, providers, threads, spinning, providerConfig: { cpu: CPU_CONFIG }, pinShapes: true, spinBackend: process.env.EFLIP_ORT_SPIN !== '0' };
+  return { ort, providers, threads, cores: availableParallelism(), spinning, providerConfig: { cpu: CPU_CONFIG }, pinShapes: true, spinBackend: process.env.EFLIP_ORT_SPIN !== '0' };
 }

@@ -7,10 +7,16 @@ export interface OpenedSession {
   provider: string;
 }
 
-/** Create a session, trying each provider in turn (e.g. CUDA, then CPU). `maxThreads` caps the
- *  intra-op threads of this session (below the platform's setting). */
+/** Intra-op threads for a session: `maxThreads` only ever lowers the platform's count (or, when
+ *  that is unset, the core count); undefined = onnxruntime's default. */
+export function sessionThreads(p: Pick<OrtPlatform, 'threads' | 'cores'>, maxThreads?: number): number | undefined {
+  const limit = p.threads ?? p.cores;
+  return maxThreads !== undefined && limit !== undefined && maxThreads < limit ? maxThreads : p.threads;
+}
+
+/** Create a session, trying each provider in turn (e.g. CUDA, then CPU); see sessionThreads. */
 export async function openSession(p: OrtPlatform, bytes: Uint8Array, source: string, maxThreads?: number, spinning = p.spinning): Promise<OpenedSession> {
-  const threads = maxThreads !== undefined ? Math.min(maxThreads, p.threads ?? maxThreads) : p.threads;
+  const threads = sessionThreads(p, maxThreads);
   const errors: string[] = [];
   for (const provider of p.providers) {
     try {

@@ -29,6 +29,8 @@ export interface OrtPlatform {
   /** e.g. ['cuda', 'cpu'] or ['webgpu', 'wasm']; each is tried until one creates a session */
   providers: string[];
   threads?: number;
+  /** cores of the machine (Node), for lowering a session's threads when `threads` is unset */
+  cores?: number;
   /** let idle worker threads spin (lower latency on an idle machine, much worse on a busy
    *  one); false = block. onnxruntime-node only. */
   spinning?: boolean;
