@@ -65,16 +65,14 @@ export function conv(g: GraphBuilder, x: string, name: string, w: Weight, b: Flo
  *  onnxruntime prepacks a constant MatMul operand once, where its Conv re-packs per run. */
 export function timeConv(g: GraphBuilder, x: string, name: string, w: Weight, b: Float32Array, dil: number): string {
   const [co, ci, k] = w.shape;
+  if (k === 1) return linear(g, x, name, { data: w.data, shape: [co, ci] }, b);
   const pad = (dil * (k - 1)) / 2;
-  let cols = x;
-  if (k > 1) {
-    const xp = g.op('Pad', [x, g.int64s([0, pad, 0, 0, pad, 0])], { mode: 'constant' }, `${name}.pad`);
-    const shifted = Array.from({ length: k }, (_, j) => {
-      const end = j * dil - 2 * pad; // from the end of the padded axis; 0 means "to the end"
-      return g.op('Slice', [xp, g.int64s([j * dil]), g.int64s([end === 0 ? 2147483647 : end]), g.int64s([1])], {}, `${name}.tap${j}`);
-    });
-    cols = g.op('Concat', shifted, { axis: 2 }, `${name}.cols`);
-  }
+  const xp = g.op('Pad', [x, g.int64s([0, pad, 0, 0, pad, 0])], { mode: 'constant' }, `${name}.pad`);
+  const shifted = Array.from({ length: k }, (_, j) => {
+    const end = j * dil - 2 * pad; // from the end of the padded axis; 0 means "to the end"
+    return g.op('Slice', [xp, g.int64s([j * dil]), g.int64s([end === 0 ? 2147483647 : end]), g.int64s([1])], {}, `${name}.tap${j}`);
+  });
+  const cols = g.op('Concat', shifted, { axis: 2 }, `${name}.cols`);
   const wt = new Float32Array(k * ci * co); // (k·Cin, Cout), row j·Cin + c
   for (let o = 0; o < co; o++) for (let c = 0; c < ci; c++) for (let j = 0; j < k; j++) wt[(j * ci + c) * co + o] = w.data[(o * ci + c) * k + j];
   const y = g.op('MatMul', [cols, g.initializer(`${name}.weight_cols`, wt, [k * ci, co])], {}, name);
