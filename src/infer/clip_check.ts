@@ -4,7 +4,7 @@ import { InferenceInputError, type Clip } from './types.js';
 export function checkClip(clip: Clip, channels: number, size: number, what = 'clip'): void {
   if (!clip || !(clip.data instanceof Float32Array)) throw new InferenceInputError(`${what}: expected a Float32Array of normalised frames`);
   if (!Number.isInteger(clip.frames) || clip.frames < 1) throw new InferenceInputError(`${what}: has ${clip.frames} frames; at least 1 is needed`);
-  if (clip.channels !== channels) throw new InferenceInputError(`${what}: has ${clip.channels} channels, the model expects ${channels} (grey frames)`);
+  if (clip.channels !== channels) throw new InferenceInputError(`${what}: has ${clip.channels} channels, the model expects ${channels} (${channels === 1 ? 'grey' : channels === 3 ? 'RGB' : `${channels}-channel`} frames)`);
   if (clip.size !== size) throw new InferenceInputError(`${what}: frames are ${clip.size}×${clip.size}, the model expects ${size}×${size} (crop first)`);
   const expect = channels * clip.frames * size * size;
   if (clip.data.length !== expect) throw new InferenceInputError(`${what}: ${clip.data.length} values, expected ${expect} (${channels}×${clip.frames}×${size}×${size})`);
@@ -38,5 +38,25 @@ export function stackClips(clips: Clip[]): Float32Array {
   const n = clips[0].data.length;
   const out = new Float32Array(n * clips.length);
   clips.forEach((c, i) => out.set(c.data, i * n));
+  return out;
+}
+
+/** Both backends' predictBatch: validate, group by length (≤ `maxBatch` per run), run each group
+ *  as one (B, C, T, H, W) batch with `run`, and split its (B, classes) output per clip. */
+export async function predictInBatches(
+  clips: Clip[],
+  model: { channels: number; size: number; classes: number; maxBatch: number },
+  run: (data: Float32Array, dims: number[]) => Float32Array | Promise<Float32Array>,
+): Promise<Float32Array[]> {
+  if (!clips.length) return [];
+  clips.forEach((c, i) => checkClip(c, model.channels, model.size, clips.length > 1 ? `clip ${i}` : 'clip'));
+  const out: Float32Array[] = new Array(clips.length);
+  const K = model.classes;
+  for (const group of groupByLength(clips, model.maxBatch)) {
+    const batch = group.map((i) => clips[i]);
+    const { frames, channels, size } = batch[0];
+    const y = await run(stackClips(batch), [batch.length, channels, frames, size, size]);
+    group.forEach((ci, j) => (out[ci] = y.slice(j * K, (j + 1) * K)));
+  }
   return out;
 }

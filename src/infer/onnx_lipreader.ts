@@ -1,7 +1,7 @@
 // LipReader over ONNX Runtime: the same code runs onnxruntime-node (CPU, CUDA) and
 // onnxruntime-web (wasm, WebGPU); the platform module is injected by ./ort_node.ts or
 // ./ort_web.ts. Also provides the front-end/back-end halves used by streaming.
-import { checkClip, groupByLength, stackClips } from './clip_check.js';
+import { predictInBatches } from './clip_check.js';
 
 /** Clips per onnxruntime run: measured on 2 CPU cores, batch 2-4 gives the best ms/clip for T
  *  (larger batches spill activations out of cache: batch 8 was 10-35 % slower per clip). */
@@ -89,19 +89,12 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
     return (await this.predictBatch([clip]))[0];
   }
 
-  async predictBatch(clips: Clip[]): Promise<Float32Array[]> {
-    if (!clips.length) return [];
-    clips.forEach((c, i) => checkClip(c, this.channels, this.preprocessing.size, clips.length > 1 ? `clip ${i}` : 'clip'));
-    const out: Float32Array[] = new Array(clips.length);
-    const K = this.facts.classes;
-    for (const group of groupByLength(clips, ORT_BATCH)) {
-      const batch = group.map((i) => clips[i]);
-      const { frames, channels, size } = batch[0];
-      const { session } = await this.sessionFor('full', batch.length, frames);
-      const r = await runFloat(this.platform, session, 'frames', stackClips(batch), [batch.length, channels, frames, size, size], 'log_probs');
-      group.forEach((ci, j) => (out[ci] = r.data.slice(j * K, (j + 1) * K)));
-    }
-    return out;
+  predictBatch(clips: Clip[]): Promise<Float32Array[]> {
+    const model = { channels: this.channels, size: this.preprocessing.size, classes: this.facts.classes, maxBatch: ORT_BATCH };
+    return predictInBatches(clips, model, async (data, dims) => {
+      const { session } = await this.sessionFor('full', dims[0], dims[2]);
+      return (await runFloat(this.platform, session, 'frames', data, dims, 'log_probs')).data;
+    });
   }
 
   topK(logProbs: Float32Array, k = 5): TopKEntry[] {

@@ -4,7 +4,7 @@ import { DEFAULT_PREPROCESSING, type Preprocessing } from '../io/onnx/preprocess
 import { cuda, fromTypedArray, noGrad, setNumThreads, tidy, type Tensor } from '../engine/index.js';
 import { loadModel } from '../model/weights.js';
 import type { LipReaderNet } from '../model/lipreader.js';
-import { checkClip, groupByLength, MAX_BATCH, stackClips } from './clip_check.js';
+import { MAX_BATCH, predictInBatches } from './clip_check.js';
 import type { FeatureRunner } from './feature_runner.js';
 import type { LoadOptions } from './load_node.js';
 import { topK } from './topk.js';
@@ -69,17 +69,8 @@ export class TorchLipReader implements LipReader, FeatureRunner {
   }
 
   async predictBatch(clips: Clip[]): Promise<Float32Array[]> {
-    if (!clips.length) return [];
-    clips.forEach((c, i) => checkClip(c, this.channels, this.preprocessing.size, clips.length > 1 ? `clip ${i}` : 'clip'));
-    const out: Float32Array[] = new Array(clips.length);
-    const K = this.labels.length;
-    for (const group of groupByLength(clips, MAX_BATCH)) {
-      const batch = group.map((i) => clips[i]);
-      const { frames, channels, size } = batch[0];
-      const y = this.run(stackClips(batch), [batch.length, channels, frames, size, size], (x) => this.net.forward(x));
-      group.forEach((ci, j) => (out[ci] = y.slice(j * K, (j + 1) * K)));
-    }
-    return out;
+    const model = { channels: this.channels, size: this.preprocessing.size, classes: this.labels.length, maxBatch: MAX_BATCH };
+    return predictInBatches(clips, model, (data, dims) => this.run(data, dims, (x) => this.net.forward(x)));
   }
 
   topK(logProbs: Float32Array, k = 5): TopKEntry[] {
