@@ -1,13 +1,13 @@
 // Node entry: open a LipReader from a path — an exported .onnx file or an eflip checkpoint
 // (.safetensors) — on the onnxruntime or libtorch runtime.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { loadCheckpoint } from '../io/onnx/checkpoint_weights.js';
+import { CheckpointError, loadCheckpoint } from '../io/onnx/checkpoint_weights.js';
+import { fileKindOf, notAModel } from '../model/model_file.js';
 import { OnnxFileError } from '../io/onnx/onnx_reader.js';
 import { nodePlatform, type NodeDevice } from './ort_node.js';
 import { OnnxLipReader } from './onnx_lipreader.js';
 import { bytesSource, checkpointSource, type OnnxModelSource } from './onnx_model_source.js';
 import { ModelLoadError, type LipReader, type RuntimeName } from './types.js';
-import { LRW_WORDS_DEFAULT } from './labels.js';
 import type { FeatureRunner } from './feature_runner.js';
 
 export interface LoadOptions {
@@ -17,26 +17,41 @@ export interface LoadOptions {
   threads?: number;
 }
 
-function readModelFile(path: string): Uint8Array {
+function readOnnxBytes(path: string): Uint8Array {
   if (!existsSync(path)) throw new ModelLoadError(`${path}: no such model file`);
   if (!statSync(path).isFile()) throw new ModelLoadError(`${path}: not a file`);
   return readFileSync(path);
 }
 
+/** What a model path holds, by content: 'onnx' or 'checkpoint' (anything else is refused, named). */
+export function modelKindOf(path: string): 'onnx' | 'checkpoint' {
+  let k;
+  try {
+    k = fileKindOf(path);
+  } catch (e) {
+    throw new ModelLoadError((e as Error).message);
+  }
+  if (k.kind === 'safetensors') return 'checkpoint';
+  // an unknown binary named .onnx: the ONNX reader says what is wrong with it
+  if (k.kind === 'onnx' || (k.kind === 'unknown' && path.endsWith('.onnx'))) return 'onnx';
+  throw new ModelLoadError(notAModel(path, k, 'an eflip model (.onnx from `eflip export`, or a .safetensors checkpoint)').message);
+}
+
 /** The ONNX graphs for a path: an .onnx file (+ siblings X.frontend.onnx / X.backend.onnx), or a checkpoint. */
 export function onnxSourceFor(path: string): OnnxModelSource {
-  const bytes = readModelFile(path);
-  const isOnnx = path.endsWith('.onnx') || !(bytes.length >= 8 && bytes[8] === 0x7b); // safetensors header starts with '{'
+  const kind = modelKindOf(path);
   try {
-    if (isOnnx) {
+    if (kind === 'onnx') {
+      const bytes = readOnnxBytes(path);
       const base = path.replace(/\.onnx$/, '');
-      const sibling = (p: 'frontend' | 'backend') => async () => readModelFile(`${base}.${p}.onnx`);
+      const sibling = (p: 'frontend' | 'backend') => async () => readOnnxBytes(`${base}.${p}.onnx`);
       return bytesSource(bytes, path, { frontend: sibling('frontend'), backend: sibling('backend') });
     }
-    return checkpointSource(loadCheckpoint(path, LRW_WORDS_DEFAULT()), path);
+    return checkpointSource(loadCheckpoint(path), path);
   } catch (e) {
     if (e instanceof OnnxFileError) throw new ModelLoadError(e.message);
     if (e instanceof ModelLoadError) throw e;
+    if (e instanceof CheckpointError) throw new ModelLoadError(e.message);
     throw new ModelLoadError(`${path}: ${(e as Error).message}`);
   }
 }
@@ -49,7 +64,7 @@ export async function loadOnnxLipReader(path: string, o: LoadOptions = {}): Prom
  *  Both also implement FeatureRunner (the halves used by streaming). */
 export async function loadLipReader(path: string, o: LoadOptions = {}): Promise<LipReader & FeatureRunner> {
   if ((o.runtime ?? 'onnx') === 'onnx') return loadOnnxLipReader(path, o);
-  if (path.endsWith('.onnx')) throw new ModelLoadError(`${path}: the torch runtime needs a checkpoint (.safetensors), not an ONNX file`);
+  if (modelKindOf(path) === 'onnx') throw new ModelLoadError(`${path}: the torch runtime needs a checkpoint (.safetensors), not an ONNX file`);
   const { TorchLipReader } = await import('./torch_lipreader.js');
   return TorchLipReader.load(path, o);
 }

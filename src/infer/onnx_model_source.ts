@@ -3,7 +3,8 @@
 import { readOnnxSummary } from '../io/onnx/onnx_reader.js';
 import { exportMetadata, exportOnnx } from '../io/onnx/export_model.js';
 import type { LoadedCheckpoint } from '../io/onnx/checkpoint_weights.js';
-import { DEFAULT_PREPROCESSING, type Preprocessing } from '../io/onnx/preprocessing.js';
+import { checkPreprocessing, PreprocessingError, type Preprocessing } from '../io/onnx/preprocessing.js';
+import { checkConfig, checkLabels, metadataJson, ModelFileError } from '../model/model_metadata.js';
 import { ModelLoadError } from './types.js';
 
 export type GraphPart = 'full' | 'frontend' | 'backend';
@@ -25,26 +26,31 @@ export interface ModelFacts {
   classes: number;
 }
 
+/** The model facts of an ONNX file's metadata, validated as a checkpoint's are (model_metadata.ts):
+ *  a bounded config, `classes` distinct labels, a known crop, finite normalisation (std > 0). */
 export function factsFromMetadata(meta: Record<string, string>, source: string): ModelFacts {
-  const json = (k: string) => {
+  const json = (k: string): unknown => {
     if (meta[k] === undefined) throw new ModelLoadError(`${source}: not an eflip model (metadata '${k}' missing; export it with \`eflip export\`)`);
-    try {
-      return JSON.parse(meta[k]);
-    } catch {
-      throw new ModelLoadError(`${source}: metadata '${k}' is not valid JSON`);
-    }
+    return metadataJson(meta, k, source);
   };
-  const config = json('eflip.config');
-  const labels = json('eflip.labels') as string[];
-  const norm = json('eflip.normalisation');
-  const crop = json('eflip.crop');
-  return {
-    labels,
-    preprocessing: { ...DEFAULT_PREPROCESSING, crop: crop.kind, size: crop.size, mean: norm.mean, std: norm.std },
-    channels: config.inChannels ?? 1,
-    featureDim: config.featureDim,
-    classes: config.classes,
+  const obj = (k: string, keys: string[]): Record<string, unknown> => {
+    const v = json(k);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ModelLoadError(`${source}: metadata '${k}' must be a JSON object`);
+    for (const kk of Object.keys(v)) if (!keys.includes(kk)) throw new ModelLoadError(`${source}: metadata '${k}' has an unknown key '${kk.slice(0, 60)}'`);
+    return v as Record<string, unknown>;
   };
+  try {
+    const config = checkConfig(json('eflip.config'), `${source}: metadata 'eflip.config'`);
+    const labels = checkLabels(json('eflip.labels'), config.classes, `${source}: metadata 'eflip.labels'`);
+    const norm = obj('eflip.normalisation', ['mean', 'std', 'scale']);
+    const crop = obj('eflip.crop', ['kind', 'size']);
+    if (norm.scale !== undefined && norm.scale !== 1 / 255) throw new ModelLoadError(`${source}: metadata 'eflip.normalisation' scale must be 1/255, got ${JSON.stringify(norm.scale)?.slice(0, 40)}`);
+    const preprocessing = checkPreprocessing({ crop: crop.kind, size: crop.size, mean: norm.mean, std: norm.std }, `${source}: metadata 'eflip.crop'/'eflip.normalisation'`);
+    return { labels, preprocessing, channels: config.inChannels, featureDim: config.featureDim, classes: config.classes };
+  } catch (e) {
+    if (e instanceof ModelFileError || e instanceof PreprocessingError) throw new ModelLoadError(e.message);
+    throw e;
+  }
 }
 
 /** In-memory export from a loaded checkpoint (each graph built once, on first use). */

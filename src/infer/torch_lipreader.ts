@@ -1,6 +1,6 @@
 // LipReader over libtorch: eflip's engine (N-API addon) running MODEL's LipReaderNet in eval
 // mode, CPU or CUDA. The reference backend: ONNX Runtime parity is measured against it.
-import { DEFAULT_PREPROCESSING, type Preprocessing } from '../io/onnx/preprocessing.js';
+import type { Preprocessing } from '../io/onnx/preprocessing.js';
 import { cuda, fromTypedArray, noGrad, setNumThreads, tidy, type Tensor } from '../engine/index.js';
 import { loadModel } from '../model/weights.js';
 import type { LipReaderNet } from '../model/lipreader.js';
@@ -30,16 +30,10 @@ export class TorchLipReader implements LipReader, FeatureRunner {
     try {
       loaded = loadModel(path);
     } catch (e) {
-      throw new ModelLoadError(`${path}: ${(e as Error).message}`);
+      // the loader's messages already name the file
+      throw new ModelLoadError((e as Error).message);
     }
-    let pre: Preprocessing = DEFAULT_PREPROCESSING;
-    if (loaded.metadata.preprocessing) {
-      try {
-        pre = { ...DEFAULT_PREPROCESSING, ...JSON.parse(loaded.metadata.preprocessing) };
-      } catch {
-        throw new ModelLoadError(`${path}: metadata 'preprocessing' is not JSON`);
-      }
-    }
+    const pre: Preprocessing = loaded.preprocessing;
     if (o.threads) setNumThreads(o.threads);
     const device = o.device === 'cuda' || (o.device !== 'cpu' && cuda.isAvailable()) ? 'cuda' : 'cpu';
     const net = loaded.model.eval();

@@ -2,7 +2,7 @@
 //   u64 little-endian header length N | N bytes JSON header | tensor data (little-endian, C order)
 // Header: { "__metadata__": {string: string}, name: {dtype, shape, data_offsets: [begin, end]} }.
 // eflip stores its model config (JSON) and labels (JSON array) as metadata strings.
-import { readFileSync, writeFileSync, renameSync, unlinkSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { writeFileSync, renameSync, unlinkSync, openSync, fsyncSync, closeSync, fstatSync, readSync } from 'node:fs';
 
 /** Tensor element types, PyTorch names. */
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
@@ -39,62 +39,160 @@ export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Parse a whole safetensors file held in memory. Tensor data are copies (safe to keep). */
-export function parseSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsFile {
-  if (bytes.length < 8) throw new SafetensorsError(`${source}: too short to be a safetensors file (${bytes.length} bytes)`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Number(dv.getBigUint64(0, true));
-  if (n > bytes.length - 8 || n > 100_000_000) {
-    throw new SafetensorsError(`${source}: header length ${n} exceeds the file size ${bytes.length} (not a safetensors file?)`);
-  }
+/** Longest header eflip reads (the reference implementation's limit). */
+export const MAX_HEADER_BYTES = 100_000_000;
+/** Most dimensions a tensor may have. */
+const MAX_RANK = 8;
+
+/** Where one tensor's bytes lie in the data section (after the header). */
+export interface TensorEntry {
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** A checked header: every entry lies in the data section, the entries tile it exactly. */
+export interface SafetensorsHeader {
+  entries: Map<string, TensorEntry>;
+  metadata: Record<string, string>;
+  /** file offset of the data section */
+  dataStart: number;
+  dataBytes: number;
+}
+
+/** The header's length (first 8 bytes), checked against the file size before anything else is read. */
+export function headerLength(first8: Uint8Array, fileSize: number, source: string): number {
+  if (fileSize < 8 || first8.length < 8) throw new SafetensorsError(`${source}: too short to be a safetensors file (${fileSize} bytes)`);
+  const n = Number(new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true));
+  if (n > MAX_HEADER_BYTES) throw new SafetensorsError(`${source}: header length ${n} is absurd (limit ${MAX_HEADER_BYTES} bytes; not a safetensors file?)`);
+  if (n > fileSize - 8) throw new SafetensorsError(`${source}: header length ${n} exceeds the file size ${fileSize} (truncated, or not a safetensors file?)`);
+  if (n < 2) throw new SafetensorsError(`${source}: header length ${n} is too short for a JSON header`);
+  return n;
+}
+
+/**
+ * Parse and check a header (the JSON bytes after the length) of a file of `fileSize` bytes:
+ * known dtypes, non-negative integer dims, byte sizes that match dtype × shape, offsets inside
+ * the data section, and entries that tile it with no overlap and no hole (as the format asks).
+ */
+export function parseSafetensorsHeader(json: Uint8Array, fileSize: number, source = 'safetensors data'): SafetensorsHeader {
   let header: Record<string, any>;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
   } catch (e) {
     throw new SafetensorsError(`${source}: header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new SafetensorsError(`${source}: header is not a JSON object`);
-  const base = 8 + n;
-  const dataLen = bytes.length - base;
+  const dataStart = 8 + json.length;
+  const dataBytes = fileSize - dataStart;
   const metadata: Record<string, string> = {};
   const rawMeta = header.__metadata__;
   if (rawMeta !== undefined && rawMeta !== null) {
-    if (typeof rawMeta !== 'object') throw new SafetensorsError(`${source}: __metadata__ must be an object of strings`);
+    if (typeof rawMeta !== 'object' || Array.isArray(rawMeta)) throw new SafetensorsError(`${source}: __metadata__ must be an object of strings`);
     for (const [k, v] of Object.entries(rawMeta)) {
       if (typeof v !== 'string') throw new SafetensorsError(`${source}: __metadata__.${k} is not a string`);
+      if (k === '__proto__') throw new SafetensorsError(`${source}: __metadata__ key '__proto__' is not allowed`);
       metadata[k] = v;
     }
   }
-  const tensors = new Map<string, RawTensor>();
+  const entries = new Map<string, TensorEntry>();
   for (const [name, h] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const dtype = CODE_TO_DTYPE[h?.dtype];
-    if (!dtype) throw new SafetensorsError(`${source}: tensor '${name}' has unsupported dtype ${JSON.stringify(h?.dtype)}`);
+    const what = `${source}: tensor '${name.slice(0, 200)}'`;
+    if (h === null || typeof h !== 'object' || Array.isArray(h)) throw new SafetensorsError(`${what} is not an object {dtype, shape, data_offsets}`);
+    const dtype = Object.hasOwn(CODE_TO_DTYPE, h.dtype) ? CODE_TO_DTYPE[h.dtype] : undefined;
+    if (!dtype) throw new SafetensorsError(`${what} has unsupported dtype ${JSON.stringify(h.dtype)?.slice(0, 40)}`);
     const shape = h.shape;
-    if (!Array.isArray(shape) || !shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0)) {
-      throw new SafetensorsError(`${source}: tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every((d: unknown) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+      throw new SafetensorsError(`${what} has an invalid shape ${JSON.stringify(shape)?.slice(0, 80)} (at most ${MAX_RANK} non-negative integer dims)`);
     }
     const off = h.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !Number.isInteger(off[0]) || !Number.isInteger(off[1]) || off[0] < 0 || off[1] < off[0] || off[1] > dataLen) {
-      throw new SafetensorsError(`${source}: tensor '${name}' has invalid data_offsets ${JSON.stringify(off)} (data section is ${dataLen} bytes)`);
+    if (!Array.isArray(off) || off.length !== 2 || !Number.isSafeInteger(off[0]) || !Number.isSafeInteger(off[1]) || off[0] < 0 || off[1] < off[0] || off[1] > dataBytes) {
+      throw new SafetensorsError(`${what} has invalid data_offsets ${JSON.stringify(off)?.slice(0, 80)} (data section is ${dataBytes} bytes)`);
     }
     const expect = numel(shape) * DTYPE_BYTES[dtype];
     if (off[1] - off[0] !== expect) {
-      throw new SafetensorsError(`${source}: tensor '${name}' ${dtype}[${shape.join(',')}] needs ${expect} bytes, offsets give ${off[1] - off[0]}`);
+      throw new SafetensorsError(`${what} ${dtype}[${shape.join(',')}] needs ${expect} bytes, offsets give ${off[1] - off[0]}`);
     }
-    tensors.set(name, { dtype, shape: [...shape], data: bytes.slice(base + off[0], base + off[1]) });
+    entries.set(name, { dtype, shape: [...shape], begin: off[0], end: off[1] });
   }
-  return { tensors, metadata };
+  const sorted = [...entries].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
+  let at = 0;
+  let prev = '';
+  for (const [name, e] of sorted) {
+    if (e.begin < at) throw new SafetensorsError(`${source}: tensors '${prev}' and '${name}' overlap (bytes ${e.begin}-${at} of the data section)`);
+    if (e.begin > at) throw new SafetensorsError(`${source}: bytes ${at}-${e.begin} of the data section belong to no tensor (a hole; not a well-formed safetensors file)`);
+    at = e.end;
+    prev = name;
+  }
+  if (at !== dataBytes) throw new SafetensorsError(`${source}: the last ${dataBytes - at} bytes of the file belong to no tensor (not a well-formed safetensors file)`);
+  return { entries, metadata, dataStart, dataBytes };
 }
 
-export function readSafetensors(path: string): SafetensorsFile {
-  let bytes: Uint8Array;
+/** Parse a whole safetensors file held in memory. Tensor data are copies (safe to keep). */
+export function parseSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsFile {
+  const n = headerLength(bytes.subarray(0, 8), bytes.length, source);
+  const h = parseSafetensorsHeader(bytes.subarray(8, 8 + n), bytes.length, source);
+  const tensors = new Map<string, RawTensor>();
+  for (const [name, e] of h.entries) tensors.set(name, { dtype: e.dtype, shape: e.shape, data: bytes.slice(h.dataStart + e.begin, h.dataStart + e.end) });
+  return { tensors, metadata: h.metadata };
+}
+
+/** Read bytes [pos, pos+n) of an open file. */
+function readAt(fd: number, pos: number, n: number, source: string): Uint8Array {
+  const out = new Uint8Array(n);
+  let got = 0;
+  while (got < n) {
+    const r = readSync(fd, out, got, n - got, pos + got);
+    if (r === 0) throw new SafetensorsError(`${source}: file ended early (it changed while being read?)`);
+    got += r;
+  }
+  return out;
+}
+
+function openForRead(path: string): { fd: number; size: number } {
+  let fd: number;
   try {
-    bytes = readFileSync(path);
+    fd = openSync(path, 'r');
   } catch (e) {
     throw new SafetensorsError(`cannot read ${path}: ${(e as Error).message}`);
   }
-  return parseSafetensors(bytes, path);
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new SafetensorsError(`${path}: not a regular file`);
+  }
+  return { fd, size: st.size };
+}
+
+/** The checked header of a file, reading nothing past it. */
+export function readSafetensorsHeader(path: string): SafetensorsHeader {
+  const { fd, size } = openForRead(path);
+  try {
+    const n = headerLength(readAt(fd, 0, Math.min(8, size), path), size, path);
+    return parseSafetensorsHeader(readAt(fd, 8, n, path), size, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The data section of a file whose header was checked, as tensors (views of one fresh buffer). */
+export function readSafetensorsData(path: string, h: SafetensorsHeader): SafetensorsFile {
+  const { fd, size } = openForRead(path);
+  try {
+    if (size !== h.dataStart + h.dataBytes) throw new SafetensorsError(`${path}: the file changed size while being read`);
+    const data = readAt(fd, h.dataStart, h.dataBytes, path);
+    const tensors = new Map<string, RawTensor>();
+    for (const [name, e] of h.entries) tensors.set(name, { dtype: e.dtype, shape: e.shape, data: data.subarray(e.begin, e.end) });
+    return { tensors, metadata: h.metadata };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readSafetensors(path: string): SafetensorsFile {
+  return readSafetensorsData(path, readSafetensorsHeader(path));
 }
 
 /** Serialize tensors (in the given order) plus string metadata to safetensors bytes. */

@@ -61,8 +61,31 @@ export class ModelConfigError extends Error {
   override name = 'ModelConfigError';
 }
 
+/**
+ * Sane bounds of every size, checked before anything is derived from a config (the config of a
+ * model file is a stranger's input). Generous: the paper's largest network is far inside them;
+ * a file's tensors must also match its config (src/model/model_metadata.ts).
+ */
+export const MODEL_LIMITS = {
+  /** any channel count: stage in/out, featureDim, transformer ffn, TCN width */
+  channels: 1 << 16,
+  classes: 1 << 20,
+  /** 1 grey, 2 grey + word boundary, 3 RGB, 4 RGB + word boundary */
+  inChannels: 4,
+  stages: 64,
+  /** trunk blocks, all stages together */
+  blocks: 1024,
+  expand: 64,
+  kernel: 15,
+  stride: 4,
+  transformerLayers: 256,
+  tcnLayers: 24,
+} as const;
+
 /** Parse compact rows "expand,kernel,stride,in,out,layers,F|M" (F fused, M MBConv+SE, N MBConv without SE). */
 export function parseStageRows(rows: readonly (string | StageRow | unknown[])[]): StageRow[] {
+  if (!Array.isArray(rows)) throw new ModelConfigError(`stages must be a list of rows, got ${JSON.stringify(rows)?.slice(0, 60)}`);
+  if (rows.length > MODEL_LIMITS.stages) throw new ModelConfigError(`model config: ${rows.length} stages (at most ${MODEL_LIMITS.stages})`);
   return rows.map((r, i) => {
     if (typeof r === 'string') {
       const m = /^\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*[, ]\s*([FMN])\s*$/i.exec(r);
@@ -76,7 +99,9 @@ export function parseStageRows(rows: readonly (string | StageRow | unknown[])[])
       const [e, k, s, a, b, n, se, fused] = r;
       return { expand: Number(e), kernel: Number(k), stride: Number(s), inChannels: Number(a), outChannels: Number(b), layers: Number(n), se: !!se, fused: !!fused };
     }
-    return { ...(r as StageRow) };
+    if (r === null || typeof r !== 'object') throw new ModelConfigError(`stage row ${i}: expected a string, a list or an object, got ${JSON.stringify(r)?.slice(0, 60)}`);
+    const o = r as StageRow;
+    return { expand: o.expand, kernel: o.kernel, stride: o.stride, inChannels: o.inChannels, outChannels: o.outChannels, layers: o.layers, se: o.se, fused: o.fused };
   });
 }
 
@@ -119,6 +144,13 @@ export function modelConfig(input: ModelConfigInput = {}): ModelConfig {
   for (const k of Object.keys(input)) {
     if (!known.has(k)) throw new ModelConfigError(`unknown model config key '${k}' (known: ${[...known].join(', ')})`);
   }
+  if (input.variant !== undefined && typeof input.variant !== 'string') throw new ModelConfigError(`model config: variant must be a string, got ${JSON.stringify(input.variant)?.slice(0, 60)}`);
+  for (const k of ['transformer', 'tcn'] as const) {
+    const v = input[k];
+    if (v === undefined) continue;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ModelConfigError(`model config: ${k} must be an object, got ${JSON.stringify(v)?.slice(0, 60)}`);
+    for (const kk of Object.keys(v)) if (!(kk in MODEL_DEFAULTS[k])) throw new ModelConfigError(`unknown model config key '${k}.${kk}' (known: ${Object.keys(MODEL_DEFAULTS[k]).join(', ')})`);
+  }
   const variant = input.variant ?? (input.stages ? 'custom' : 'T');
   let stages: StageRow[];
   if (input.stages) stages = parseStageRows(input.stages);
@@ -153,32 +185,48 @@ export function modelConfigFromJson(text: string): ModelConfig {
 
 export function validateModelConfig(c: ModelConfig): void {
   const bad = (msg: string) => { throw new ModelConfigError(`model config: ${msg}`); };
-  const posInt = (v: unknown, what: string) => { if (!Number.isInteger(v) || (v as number) < 1) bad(`${what} must be a positive integer, got ${JSON.stringify(v)}`); };
+  const posInt = (v: unknown, what: string, max?: number) => {
+    if (!Number.isInteger(v) || (v as number) < 1) bad(`${what} must be a positive integer, got ${JSON.stringify(v)?.slice(0, 60)}`);
+    if (max !== undefined && (v as number) > max) bad(`${what} = ${v} is beyond the limit ${max}`);
+  };
   const rate = (v: unknown, what: string) => { if (typeof v !== 'number' || !(v >= 0 && v < 1)) bad(`${what} must be in [0, 1), got ${JSON.stringify(v)}`); };
   if (!Array.isArray(c.stages) || c.stages.length === 0) bad('stages must be a non-empty table');
+  if (c.stages.length > MODEL_LIMITS.stages) bad(`${c.stages.length} stages (at most ${MODEL_LIMITS.stages})`);
+  const L = MODEL_LIMITS;
+  let blocks = 0;
   c.stages.forEach((r, i) => {
-    for (const k of ['expand', 'kernel', 'stride', 'inChannels', 'outChannels', 'layers'] as const) posInt(r[k], `stages[${i}].${k}`);
+    posInt(r.expand, `stages[${i}].expand`, L.expand);
+    posInt(r.kernel, `stages[${i}].kernel`, L.kernel);
+    posInt(r.stride, `stages[${i}].stride`, L.stride);
+    posInt(r.inChannels, `stages[${i}].inChannels`, L.channels);
+    posInt(r.outChannels, `stages[${i}].outChannels`, L.channels);
+    posInt(r.layers, `stages[${i}].layers`, L.blocks);
+    if (typeof r.se !== 'boolean' || typeof r.fused !== 'boolean') bad(`stages[${i}].se and .fused must be true or false`);
+    blocks += r.layers;
     if (r.kernel % 2 !== 1) bad(`stages[${i}].kernel must be odd (same padding), got ${r.kernel}`);
     if (i > 0 && r.inChannels !== c.stages[i - 1].outChannels) bad(`stages[${i}].inChannels ${r.inChannels} != previous outChannels ${c.stages[i - 1].outChannels}`);
   });
-  posInt(c.classes, 'classes');
-  posInt(c.inChannels, 'inChannels');
-  posInt(c.featureDim, 'featureDim');
-  if (c.frontendActivation !== 'relu' && c.frontendActivation !== 'swish') bad(`frontendActivation must be relu or swish, got ${JSON.stringify(c.frontendActivation)}`);
+  if (blocks > L.blocks) bad(`${blocks} trunk blocks in all stages (at most ${L.blocks})`);
+  posInt(c.classes, 'classes', L.classes);
+  posInt(c.inChannels, 'inChannels', L.inChannels);
+  posInt(c.featureDim, 'featureDim', L.channels);
+  if (c.frontendActivation !== 'relu' && c.frontendActivation !== 'swish') bad(`frontendActivation must be relu or swish, got ${JSON.stringify(c.frontendActivation)?.slice(0, 60)}`);
+  if (typeof c.frontendMaxPool !== 'boolean') bad('frontendMaxPool must be true or false');
   if (!Number.isInteger(c.transformer.layers) || c.transformer.layers < 0) bad('transformer.layers must be an integer >= 0');
-  posInt(c.transformer.heads, 'transformer.heads');
-  posInt(c.transformer.ffn, 'transformer.ffn');
+  if (c.transformer.layers > L.transformerLayers) bad(`transformer.layers = ${c.transformer.layers} is beyond the limit ${L.transformerLayers}`);
+  posInt(c.transformer.heads, 'transformer.heads', L.channels);
+  posInt(c.transformer.ffn, 'transformer.ffn', L.channels);
   if (c.featureDim % c.transformer.heads !== 0) bad(`transformer.heads (${c.transformer.heads}) must divide featureDim (${c.featureDim})`);
-  posInt(c.tcn.layers, 'tcn.layers');
-  posInt(c.tcn.width, 'tcn.width');
-  posInt(c.tcn.kernel, 'tcn.kernel');
+  posInt(c.tcn.layers, 'tcn.layers', L.tcnLayers);
+  posInt(c.tcn.width, 'tcn.width', L.channels);
+  posInt(c.tcn.kernel, 'tcn.kernel', L.kernel);
   if (c.tcn.kernel % 2 !== 1) bad(`tcn.kernel must be odd, got ${c.tcn.kernel}`);
   rate(c.transformer.dropout, 'transformer.dropout');
   rate(c.tcn.dropout, 'tcn.dropout');
   rate(c.dropout, 'dropout');
   rate(c.dropPath, 'dropPath');
   if (typeof c.bnMomentum !== 'number' || !(c.bnMomentum >= 0 && c.bnMomentum <= 1)) bad('bnMomentum must be in [0, 1]');
-  if (typeof c.bnEps !== 'number' || !(c.bnEps > 0)) bad('bnEps must be > 0');
+  if (typeof c.bnEps !== 'number' || !(c.bnEps > 0 && c.bnEps < 1)) bad('bnEps must be in (0, 1)');
 }
 
 /** EfficientNet channel rounding (DESIGN.md): multiple of 8, ≥ 8, never below 90 % of v. */

@@ -6,22 +6,17 @@
 // those too (EMA weights preferred, as the trainer validates with them).
 import { tidy, manualSeed } from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
-import { readSafetensors, writeSafetensors, type RawTensor, type SafetensorsFile } from '../io/safetensors.js';
+import { writeSafetensors, type RawTensor, type SafetensorsFile } from '../io/safetensors.js';
 import { LipReaderNet } from './lipreader.js';
-import { modelConfig, modelConfigFromJson, type ModelConfig, type ModelConfigInput } from './config.js';
-import { LRW_WORDS } from './lrw_words.js';
+import type { ModelConfig, ModelConfigInput } from './config.js';
+import { checkLabels, defaultLabels, metadataJson, ModelFileError, selectWeights as selectWeightSet } from './model_metadata.js';
+import { readModelFile } from './model_file.js';
+import type { Preprocessing } from '../io/onnx/preprocessing.js';
 import type { LoadReport } from '../nn/index.js';
 
+export { ModelFileError, defaultLabels };
+
 export const MODEL_FORMAT = 'eflip-model';
-
-export class ModelFileError extends Error {
-  override name = 'ModelFileError';
-}
-
-/** Default class names: the first N sorted LRW words (all 500 for the LRW task), else class_i. */
-export function defaultLabels(classes: number): string[] {
-  return classes <= LRW_WORDS.length ? LRW_WORDS.slice(0, classes) : Array.from({ length: classes }, (_, i) => `class_${i}`);
-}
 
 /** A raw copy of a tensor (CPU, contiguous) for serialisation. */
 export function tensorToRaw(t: Tensor): RawTensor {
@@ -66,54 +61,38 @@ export interface LoadedModel {
   model: LipReaderNet;
   config: ModelConfig;
   labels: string[];
+  preprocessing: Preprocessing;
   metadata: Record<string, string>;
   report: LoadReport;
   /** which tensor set was loaded: '' (plain), 'model.' or 'ema.' */
   source: string;
 }
 
-/** Parse the labels of a model file's metadata (or the default labels). */
+/** Parse the labels of a model file's metadata (or the default labels); see model_metadata.ts. */
 export function labelsFromMetadata(meta: Record<string, string>, classes: number, where = 'model file'): string[] {
-  if (meta.labels === undefined) return defaultLabels(classes);
-  let l: unknown;
-  try {
-    l = JSON.parse(meta.labels);
-  } catch {
-    throw new ModelFileError(`${where}: metadata 'labels' is not JSON`);
-  }
-  if (!Array.isArray(l) || !l.every((s) => typeof s === 'string')) throw new ModelFileError(`${where}: metadata 'labels' must be a JSON array of strings`);
-  if (l.length !== classes) throw new ModelFileError(`${where}: ${l.length} labels for ${classes} classes`);
-  return l as string[];
+  const raw = metadataJson(meta, 'labels', where);
+  return raw === undefined ? defaultLabels(classes) : checkLabels(raw, classes, `${where}: metadata 'labels'`);
 }
 
 /** The tensors of a model file without prefix, choosing EMA ("ema.") over "model." when present. */
 export function selectWeights(file: SafetensorsFile, opts: { ema?: boolean } = {}): { tensors: Map<string, RawTensor>; source: string } {
-  const keys = [...file.tensors.keys()];
-  const has = (p: string) => keys.some((k) => k.startsWith(p));
-  const source = has('ema.') && opts.ema !== false ? 'ema.' : has('model.') ? 'model.' : '';
-  if (!source) return { tensors: file.tensors, source };
-  const tensors = new Map<string, RawTensor>();
-  for (const [k, v] of file.tensors) if (k.startsWith(source)) tensors.set(k.slice(source.length), v);
-  return { tensors, source };
+  const { tensors, prefix } = selectWeightSet(file.tensors, opts);
+  return { tensors, source: prefix };
 }
 
-/** Load an eflip model file (or a training checkpoint in safetensors form). */
-export function loadModel(path: string, opts: { ema?: boolean; strict?: boolean; config?: ModelConfigInput; device?: string } = {}): LoadedModel {
-  const file = readSafetensors(path);
-  let config: ModelConfig;
-  if (opts.config) config = modelConfig(opts.config);
-  else if (file.metadata.config) config = modelConfigFromJson(file.metadata.config);
-  else throw new ModelFileError(`${path}: no model config in the metadata (was it written by eflip? pass a config)`);
-  const labels = labelsFromMetadata(file.metadata, config.classes, path);
-  const { tensors, source } = selectWeights(file, opts);
-  const model = new LipReaderNet(config);
+/** Load an eflip model file (or a training checkpoint in safetensors form), validated first
+ *  (src/model/model_file.ts): the network is built only for a config that matches the stored tensors. */
+export function loadModel(path: string, opts: { ema?: boolean; config?: ModelConfigInput; device?: string } = {}): LoadedModel {
+  const f = readModelFile(path, { ema: opts.ema, config: opts.config });
+  const model = new LipReaderNet(f.config);
   let report: LoadReport;
   try {
-    report = model.loadStateDict(tensors, { strict: opts.strict ?? true });
+    // names and shapes were checked against the config; BatchNorm counters may be absent
+    report = model.loadStateDict(f.weights, { strict: false });
   } catch (e) {
     model.dispose();
-    throw new ModelFileError(`${path}: ${(e as Error).message}`);
+    throw new ModelFileError(`${path}: ${(e as Error).message.split('\n').join(' ')}`);
   }
   if (opts.device && opts.device !== 'cpu') model.to({ device: opts.device });
-  return { model, config, labels, metadata: file.metadata, report, source };
+  return { model, config: f.config, labels: f.labels, preprocessing: f.preprocessing, metadata: f.file.metadata, report, source: f.prefix };
 }

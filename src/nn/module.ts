@@ -9,6 +9,7 @@
 import { Tensor, keep, tidy, fromBytes, noGrad } from '../engine/index.js';
 import type { DType } from '../engine/index.js';
 import type { RawTensor } from '../io/safetensors.js';
+import { isFloatDType as isFloat, sameShapeIgnoringOnes as sameIgnoringOnes } from './state_match.js';
 
 export class StateDictError extends Error {
   override name = 'StateDictError';
@@ -266,8 +267,6 @@ export abstract class Module {
 
 const join = (prefix: string, n: string) => (prefix ? `${prefix}.${n}` : n);
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
-const sameIgnoringOnes = (a: readonly number[], b: readonly number[]) => sameShape(a.filter((d) => d !== 1), b.filter((d) => d !== 1));
-const isFloat = (d: string) => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
 const isDTypeName = (s: string) => ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'].includes(s);
 const preview = (keys: string[]) => (keys.length > 12 ? `${keys.slice(0, 12).join(', ')} … (+${keys.length - 12})` : keys.join(', '));
 

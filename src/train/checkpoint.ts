@@ -5,7 +5,9 @@
 // and JSON metadata: `config` (model config, as src/model and the ONNX exporter read it),
 // `labels`, `preprocessing`, `train_config` (the resolved TrainConfig), `train_state`
 // (epoch, step, loader position, optimizer/scheduler/EMA counters, callback states, RNG).
-import { readSafetensors, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
+import { readSafetensorsData, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
+import { checkTensorsMatchConfig, ModelFileError, validateModelMetadata } from '../model/model_metadata.js';
+import { readModelHeader } from '../model/model_file.js';
 import { writeFileAtomic } from './atomic.js';
 import { configFromObject, type TrainConfig } from './config.js';
 
@@ -78,15 +80,32 @@ function parseMeta(meta: Record<string, string>, key: string, path: string): any
 }
 
 export function readCheckpoint(path: string): CheckpointContent {
+  // by content first (a PyTorch file, a video...), then the header: the model config, labels and
+  // pre-processing are validated against the model.* and ema.* shapes before any data is read
+  let header, checked;
+  try {
+    header = readModelHeader(path);
+  } catch (e) {
+    throw new CheckpointError((e as Error).message);
+  }
+  const meta = header.metadata;
+  const state = parseMeta(meta, 'train_state', path) as TrainState;
+  if (state === null || typeof state !== 'object' || state.version !== CHECKPOINT_VERSION) throw new CheckpointError(`${path}: checkpoint version ${JSON.stringify(state?.version)?.slice(0, 20)}, this eflip reads ${CHECKPOINT_VERSION}`);
+  const set = (prefix: string) => new Map([...header.entries].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+  try {
+    checked = validateModelMetadata(meta, set('model.'), path);
+    const ema = set('ema.');
+    if (ema.size) checkTensorsMatchConfig(checked.config, ema, `${path} (EMA weights)`);
+  } catch (e) {
+    if (e instanceof ModelFileError) throw new CheckpointError(e.message);
+    throw e;
+  }
   let f;
   try {
-    f = readSafetensors(path);
+    f = readSafetensorsData(path, header);
   } catch (e) {
     throw new CheckpointError(`cannot read checkpoint ${path}: ${(e as Error).message}`);
   }
-  const meta = f.metadata;
-  const state = parseMeta(meta, 'train_state', path) as TrainState;
-  if (state.version !== CHECKPOINT_VERSION) throw new CheckpointError(`${path}: checkpoint version ${state.version}, this eflip reads ${CHECKPOINT_VERSION}`);
   const model = new Map<string, RawTensor>();
   const ema = new Map<string, RawTensor>();
   const optim = new Map<string, RawTensor>();
@@ -99,9 +118,9 @@ export function readCheckpoint(path: string): CheckpointContent {
     model,
     ema: ema.size ? ema : null,
     optim,
-    modelConfig: parseMeta(meta, 'config', path),
-    labels: parseMeta(meta, 'labels', path),
-    preprocessing: parseMeta(meta, 'preprocessing', path),
+    modelConfig: checked.rawConfig,
+    labels: checked.labels,
+    preprocessing: checked.preprocessing,
     trainConfig: configFromObject(parseMeta(meta, 'train_config', path), `${path} train_config`),
     state,
   };

@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readSafetensors, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
+import { serializeSafetensors, type RawTensor } from '../io/safetensors.js';
+import { readModelFile } from '../model/model_file.js';
 import { writeFileAtomic } from './atomic.js';
 import { readCheckpoint } from './checkpoint.js';
 import { configToYaml } from './config.js';
@@ -21,10 +22,10 @@ export const DEMO_CORPUS = { words: 10, train: 80, val: 10, test: 10, seed: 1, t
 
 /** A training checkpoint → a compact model file (EMA weights, plain names) with metrics in its metadata. */
 export function exportModelFile(checkpoint: string, out: string, metrics?: EvalMetrics): { bytes: number; weights: string } {
-  const f = readSafetensors(checkpoint);
+  const opened = readModelFile(checkpoint); // validated: config, labels, pre-processing vs tensors
+  const f = opened.file;
   const { weights, source } = weightsOf(f, true);
   const entries: [string, RawTensor][] = [...weights];
-  if (!f.metadata.config) throw new Error(`${checkpoint}: no model config in the metadata`);
   const meta: Record<string, string> = { format: 'eflip-model', weights: source };
   for (const k of ['config', 'labels', 'preprocessing', 'train_config']) if (f.metadata[k] !== undefined) meta[k] = f.metadata[k];
   if (metrics) meta.metrics = JSON.stringify(metricsJson(metrics, false));

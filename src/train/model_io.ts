@@ -2,9 +2,11 @@
 // src/model's network behind the trainer's TrainableModel interface, fine-tuning from
 // pretrained weights (class-count mismatch → the head is re-initialised and reported), and
 // loading any eflip weights file (training checkpoint or plain safetensors) for evaluation.
-import { rawToFloat32, readSafetensors, type RawTensor } from '../io/safetensors.js';
+import { rawToFloat32, type RawTensor } from '../io/safetensors.js';
 import { manualSeed } from '../engine/index.js';
-import { modelConfigFromJson, type ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../model/config.js';
+import { EMA_PREFIXES, selectWeights } from '../model/model_metadata.js';
+import { readModelFile } from '../model/model_file.js';
 import { LipReaderNet } from '../model/lipreader.js';
 import type { Module } from '../nn/index.js';
 import type { TrainableModel } from './trainer.js';
@@ -26,21 +28,14 @@ export function asTrainable(m: Module): TrainableModel {
 /** The head's parameter names (re-initialised when the class count differs). */
 export const HEAD_PREFIX = 'fc_layer.';
 
-/** Weights of a file: EMA set when present (ema.*), else model.* (training checkpoints), else plain names. */
+/** Weights of a file: EMA set when present (ema.*), else model.* (training checkpoints), else plain
+ *  names (the one weight selector, src/model/model_metadata.ts). */
 export function weightsOf(file: { tensors: Map<string, RawTensor> }, preferEma = true): { weights: Map<string, RawTensor>; source: 'ema' | 'model' | 'plain' } {
-  const pick = (prefix: string) => {
-    const m = new Map<string, RawTensor>();
-    for (const [k, t] of file.tensors) if (k.startsWith(prefix)) m.set(k.slice(prefix.length), t);
-    return m;
-  };
-  if (preferEma) {
-    const e = pick('ema.');
-    if (e.size) return { weights: e, source: 'ema' };
-  }
-  const m = pick('model.');
-  if (m.size) return { weights: m, source: 'model' };
-  return { weights: new Map([...file.tensors].filter(([k]) => !k.startsWith('optim.') && !k.startsWith('ema.'))), source: 'plain' };
+  const { tensors, prefix } = selectWeights(file.tensors, { ema: preferEma });
+  return { weights: tensors, source: sourceName(prefix) };
 }
+
+const sourceName = (prefix: string): 'ema' | 'model' | 'plain' => (EMA_PREFIXES.includes(prefix) ? 'ema' : prefix === 'model.' ? 'model' : 'plain');
 
 export interface FineTuneReport {
   loaded: number;
@@ -88,8 +83,9 @@ export function convertStemChannels(t: RawTensor, to: number): RawTensor | null 
 /** Load pretrained weights for fine-tuning; a head whose shape differs keeps its fresh init; grey
  *  stem weights are converted for a colour network and back (convertStemChannels). */
 export function loadPretrained(model: Module, path: string): FineTuneReport {
-  const file = readSafetensors(path);
-  const { weights, source } = weightsOf(file, true);
+  // the file's own config, labels and pre-processing are validated against its tensors first
+  const f = readModelFile(path);
+  const weights = f.weights, source = sourceName(f.prefix);
   const own = model.stateDict();
   const skippedHead: string[] = [];
   const stem = weights.get(STEM_WEIGHT), ownStem = own.get(STEM_WEIGHT);
@@ -109,7 +105,12 @@ export function loadPretrained(model: Module, path: string): FineTuneReport {
       weights.delete(k);
     }
   }
-  const rep = model.loadStateDict(weights, { strict: false });
+  let rep;
+  try {
+    rep = model.loadStateDict(weights, { strict: false });
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message.split('\n').map((l) => l.trim()).join(' ')}`);
+  }
   const bad = rep.missing.filter((k) => !k.startsWith(HEAD_PREFIX) && !k.endsWith('num_batches_tracked'));
   if (bad.length > own.size / 2) throw new Error(`${path}: only ${own.size - rep.missing.length} of ${own.size} model tensors found — not weights of this architecture?`);
   return { loaded: weights.size - rep.unexpected.length, skippedHead, missing: rep.missing, unexpected: rep.unexpected, source, ...(stemConverted ? { stemConverted } : {}) };
@@ -124,17 +125,13 @@ export interface LoadedForEval {
   metadata: Record<string, string>;
 }
 
-/** Any eflip weights file → a model in eval mode with labels and pre-processing facts. */
+/** Any eflip weights file → a model in eval mode with labels and pre-processing facts (validated
+ *  against the file's tensors before the network is built: src/model/model_file.ts). */
 export function loadForEval(path: string, opts: { useEma?: boolean } = {}): LoadedForEval {
-  const file = readSafetensors(path);
-  const meta = file.metadata;
-  if (!meta.config) throw new Error(`${path}: no model config in the metadata (not an eflip checkpoint?)`);
-  const modelConfig = modelConfigFromJson(meta.config);
-  const labels: string[] = meta.labels ? JSON.parse(meta.labels) : Array.from({ length: modelConfig.classes }, (_, i) => `class_${i}`);
-  const preprocessing = { crop: 'mouth', size: 88, mean: 0.421, std: 0.165, ...(meta.preprocessing ? JSON.parse(meta.preprocessing) : {}) };
-  const model = createModel(modelConfig, 0);
-  const { weights, source } = weightsOf(file, opts.useEma !== false);
-  model.loadStateDict(weights, { strict: true });
+  const f = readModelFile(path, { ema: opts.useEma !== false });
+  const model = createModel(f.config, 0);
+  // names and shapes were checked against the config; BatchNorm counters may be absent
+  model.loadStateDict(f.weights, { strict: false });
   model.eval();
-  return { model, modelConfig, labels, preprocessing, source, metadata: meta };
+  return { model, modelConfig: f.config, labels: f.labels, preprocessing: f.preprocessing, source: sourceName(f.prefix), metadata: f.file.metadata };
 }

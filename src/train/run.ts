@@ -8,6 +8,7 @@ import { setNumThreads, getNumThreads } from '../engine/index.js';
 import { writeFileAtomic } from './atomic.js';
 import { EarlyStopping, ModelCheckpoint, type Callback } from './callbacks.js';
 import { readCheckpoint, type CheckpointContent } from './checkpoint.js';
+import { checkTensorsMatchConfig } from '../model/model_metadata.js';
 import { applyOverride, configToYaml, loadConfig, type TrainConfig } from './config.js';
 import { imageChannels, loadLrwSplits, MemoryClipSource, mixupHook, type SourceOptions } from './data_source.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
@@ -143,6 +144,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
 
   // ---- model
   const modelConfig = modelConfigFor(cfg, labels.length);
+  // resuming: the network the (possibly overridden) config describes must be the one stored
+  if (resume) checkTensorsMatchConfig(modelConfig, resume.model, resumePath!);
   const net = createModel(modelConfig, cfg.seed);
   log(`model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${modelConfig.inChannels} input channels, ${getNumThreads()} threads, precision ${cfg.train.precision}`);
   if (cfg.pretrained_model_path && !resume) {

@@ -8,7 +8,6 @@ import { loadCheckpoint } from '../../io/onnx/checkpoint_weights.js';
 import { exportOnnx } from '../../io/onnx/export_model.js';
 import { readOnnxSummary } from '../../io/onnx/onnx_reader.js';
 import { writeFileAtomic } from '../../io/safetensors.js';
-import { LRW_WORDS_DEFAULT } from '../../infer/labels.js';
 
 export const def: CommandDef = {
   name: 'export',
@@ -41,7 +40,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (!out.endsWith('.onnx')) throw new UsageError(`--out should end with .onnx, got '${out}'`);
   if (checkpoint.endsWith('.onnx')) throw new UsageError(`${checkpoint} is already an ONNX model; --checkpoint takes an eflip checkpoint (.safetensors)`);
   const t0 = performance.now();
-  const ck = loadCheckpoint(checkpoint, LRW_WORDS_DEFAULT());
+  const ck = loadCheckpoint(checkpoint);
   const written: { file: string; graph: string; bytes: number }[] = [];
   const base = out.replace(/\.onnx$/, '');
   const parts = features ? (['full', 'frontend', 'backend'] as const) : (['full'] as const);

@@ -3,9 +3,9 @@
 // architecture alone: no libtorch needed.
 import { readFileSync } from 'node:fs';
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
-import { modelConfig, modelConfigFromJson, VARIANTS, type ModelConfig, type ModelConfigInput } from '../../model/config.js';
+import { modelConfig, VARIANTS, type ModelConfig, type ModelConfigInput } from '../../model/config.js';
 import { summarize } from '../../model/summary.js';
-import { readSafetensors } from '../../io/safetensors.js';
+import { checkModelHeader } from '../../model/model_file.js';
 
 export const def: CommandDef = {
   name: 'info',
@@ -30,9 +30,8 @@ export default async function main(argv: string[]): Promise<number> {
   if (p.positionals.length) throw new UsageError(`unexpected argument '${p.positionals[0]}'`);
   let cfg: ModelConfig;
   if (p.opts.model) {
-    const meta = readSafetensors(p.opts.model).metadata;
-    if (!meta.config) throw new UsageError(`${p.opts.model} has no model config in its metadata`);
-    cfg = modelConfigFromJson(meta.config);
+    // validated against the stored tensor shapes; no tensor data is read
+    cfg = checkModelHeader(p.opts.model).meta.config;
   } else if (p.opts.config) {
     const input = JSON.parse(readFileSync(p.opts.config, 'utf8')) as ModelConfigInput;
     cfg = modelConfig(input);

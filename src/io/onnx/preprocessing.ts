@@ -10,3 +10,31 @@ export interface Preprocessing {
 }
 
 export const DEFAULT_PREPROCESSING: Preprocessing = { crop: 'mouth', size: 88, mean: 0.421, std: 0.165 };
+
+/** The crop rules eflip knows (the training config's data.crop choices). */
+export const CROP_KINDS: readonly string[] = ['mouth', 'center', 'landmarks'];
+/** Largest input crop accepted from a model file. */
+export const MAX_CROP_SIZE = 1024;
+
+export class PreprocessingError extends Error {
+  override name = 'PreprocessingError';
+}
+
+/**
+ * Pre-processing facts from a model file (a stranger's input): an object of known keys, missing
+ * ones take the defaults; crop a known rule, size an integer in [8, 1024], mean finite, std
+ * finite and > 0. `where` names the file and key for the message.
+ */
+export function checkPreprocessing(raw: unknown, where: string): Preprocessing {
+  if (raw === undefined) return { ...DEFAULT_PREPROCESSING };
+  const bad = (msg: string): never => { throw new PreprocessingError(`${where}: ${msg}`); };
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) bad(`must be an object {crop, size, mean, std}, got ${JSON.stringify(raw)?.slice(0, 60)}`);
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!(k in DEFAULT_PREPROCESSING)) bad(`unknown key '${k.slice(0, 60)}' (known: crop, size, mean, std)`);
+  const p = { ...DEFAULT_PREPROCESSING, ...o } as Record<string, unknown>;
+  if (typeof p.crop !== 'string' || !CROP_KINDS.includes(p.crop)) bad(`unknown crop ${JSON.stringify(p.crop)?.slice(0, 60)} (known: ${CROP_KINDS.join(', ')})`);
+  if (!Number.isInteger(p.size) || (p.size as number) < 8 || (p.size as number) > MAX_CROP_SIZE) bad(`size must be an integer in [8, ${MAX_CROP_SIZE}], got ${JSON.stringify(p.size)?.slice(0, 60)}`);
+  if (typeof p.mean !== 'number' || !Number.isFinite(p.mean)) bad(`mean must be a finite number, got ${JSON.stringify(p.mean)?.slice(0, 60)}`);
+  if (typeof p.std !== 'number' || !Number.isFinite(p.std) || !(p.std > 0)) bad(`std must be a finite number > 0, got ${JSON.stringify(p.std)?.slice(0, 60)}`);
+  return { crop: p.crop as string, size: p.size as number, mean: p.mean as number, std: p.std as number };
+}

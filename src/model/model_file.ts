@@ -1,0 +1,86 @@
+// Opening a model file that may come from anyone, in the order that keeps a hostile file cheap:
+// what the file is (by content: a PyTorch checkpoint, a video, a text file are named and refused),
+// the safetensors header (bounded, offsets checked), the model metadata validated against the
+// stored tensor shapes (src/model/model_metadata.ts) — and only then the tensor data read.
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { readSafetensorsData, readSafetensorsHeader, SafetensorsError, type RawTensor, type SafetensorsFile, type SafetensorsHeader, type TensorEntry } from '../io/safetensors.js';
+import { SNIFF_BYTES, sniffFileKind, type FileKindInfo } from '../io/file_kind.js';
+import { ModelFileError, selectWeights, validateModelMetadata, type ModelMetadata } from './model_metadata.js';
+import type { ModelConfigInput } from './config.js';
+
+/** What the file at `path` is, from its first bytes; a missing path or a directory is refused. */
+export function fileKindOf(path: string): FileKindInfo {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) throw new ModelFileError(`${path}: is a directory, not a model file`);
+    if (!st.isFile()) throw new ModelFileError(`${path}: not a regular file`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof ModelFileError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ModelFileError(code === 'ENOENT' ? `${path}: no such model file` : `cannot read ${path}: ${(e as Error).message}`);
+  }
+  const head = new Uint8Array(Math.min(SNIFF_BYTES, size));
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    readSync(fd, head, 0, head.length, 0);
+  } catch (e) {
+    throw new ModelFileError(`cannot read ${path}: ${(e as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return sniffFileKind(head, size);
+}
+
+/** The one-line refusal for a file that is not what a command needs (`needs`: what it takes). */
+export function notAModel(path: string, k: FileKindInfo, needs = 'an eflip model (.safetensors)'): ModelFileError {
+  if (k.kind === 'pytorch-zip' || k.kind === 'pytorch-pickle') {
+    return new ModelFileError(`${path} is ${k.what}, not an eflip model: convert it first with \`eflip import ${path} --out model.safetensors\``);
+  }
+  if (k.kind === 'onnx') return new ModelFileError(`${path} is an ONNX model; this needs ${needs} (export goes from a checkpoint to ONNX, not back)`);
+  return new ModelFileError(`${path} is ${k.what}, not ${needs}`);
+}
+
+export interface OpenedModelFile extends ModelMetadata {
+  /** every tensor of the file, as stored (training checkpoints: model.*, ema.*, optim.*) */
+  file: SafetensorsFile;
+  /** the chosen weight set, names without prefix */
+  weights: Map<string, RawTensor>;
+  /** its prefix: 'ema.' (or another EMA prefix), 'model.' or '' */
+  prefix: string;
+}
+
+/** The checked header of a safetensors model file (refused by content when it is something else). */
+export function readModelHeader(path: string): SafetensorsHeader {
+  const k = fileKindOf(path);
+  if (k.kind !== 'safetensors') throw notAModel(path, k);
+  try {
+    return readSafetensorsHeader(path);
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new ModelFileError(e.message);
+    throw e;
+  }
+}
+
+/** Header + metadata validated against the chosen weight set's shapes; no tensor data read. */
+export function checkModelHeader(path: string, opts: { ema?: boolean; config?: ModelConfigInput } = {}): { header: SafetensorsHeader; meta: ModelMetadata; prefix: string } {
+  const header = readModelHeader(path);
+  const { tensors, prefix } = selectWeights<TensorEntry>(header.entries, opts);
+  const meta = validateModelMetadata(header.metadata, tensors, path, { config: opts.config });
+  return { header, meta, prefix };
+}
+
+/** Open a model file or training checkpoint: validated metadata, then the weights. */
+export function readModelFile(path: string, opts: { ema?: boolean; config?: ModelConfigInput } = {}): OpenedModelFile {
+  const { header, meta, prefix } = checkModelHeader(path, opts);
+  let file: SafetensorsFile;
+  try {
+    file = readSafetensorsData(path, header);
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new ModelFileError(e.message);
+    throw e;
+  }
+  return { ...meta, file, weights: selectWeights(file.tensors, opts).tensors, prefix };
+}
