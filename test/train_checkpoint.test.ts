@@ -6,18 +6,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCheckpoint, writeCheckpoint, type CheckpointContent } from '../src/train/checkpoint.js';
 import { defaultConfig } from '../src/train/config.js';
-import { float32Raw, rawToFloat32 } from '../src/io/safetensors.js';
+import { float32Raw, numel, rawToFloat32, type RawTensor } from '../src/io/safetensors.js';
+import { stateShapes } from '../src/model/state_shapes.js';
+import { modelConfig } from '../src/model/config.js';
 import { EarlyStopping, ModelCheckpoint, type TrainerHandle } from '../src/train/callbacks.js';
 
 const ckptModule = new URL('../src/train/checkpoint.js', import.meta.url).href;
+const shapesModule = new URL('../src/model/state_shapes.js', import.meta.url).href;
+const configModule = new URL('../src/model/config.js', import.meta.url).href;
+
+/** A tiny network's state (zeros) that matches TINY: readCheckpoint checks config against tensors. */
+const TINY = { stages: ['1,3,1,8,8,1 F'], featureDim: 8, transformer: { layers: 0, heads: 1 }, tcn: { layers: 1, width: 8 }, classes: 2 };
+function tinyState(): Map<string, RawTensor> {
+  const m = new Map<string, RawTensor>();
+  for (const e of stateShapes(modelConfig(TINY))) m.set(e.name, e.kind === 'float' ? float32Raw(new Float32Array(numel(e.shape)), e.shape) : { dtype: 'int64', shape: e.shape, data: new Uint8Array(8) });
+  return m;
+}
 
 function content(fill: number, n: number): CheckpointContent {
   const vals = new Float32Array(n).fill(fill);
   return {
-    model: new Map([['w', float32Raw(vals, [n])]]),
-    ema: new Map([['w', float32Raw(vals, [n])]]),
-    optim: new Map(),
-    modelConfig: { classes: 2 },
+    model: tinyState(),
+    ema: tinyState(),
+    optim: new Map([['w', float32Raw(vals, [n])]]),
+    modelConfig: TINY,
     labels: ['a', 'b'],
     preprocessing: { crop: 'mouth', size: 88, mean: 0.421, std: 0.165 },
     trainConfig: defaultConfig(),
@@ -38,7 +50,7 @@ test('checkpoint round trip keeps tensors, config, labels and ±Infinity in stat
   assert.equal((c.state.callbacks.es as any).best, 'Infinity');
   assert.deepEqual(c.labels, ['a', 'b']);
   assert.deepEqual(c.trainConfig, defaultConfig());
-  assert.equal(c.model.get('w')!.data.byteLength, 40);
+  assert.equal(c.optim.get('w')!.data.byteLength, 40);
   assert.ok(c.ema);
 });
 
@@ -50,10 +62,14 @@ test('kill -9 while saving never corrupts the previous checkpoint', async () => 
   const script = `
     import { writeCheckpoint } from ${JSON.stringify(ckptModule)};
     import { defaultConfig } from ${JSON.stringify(new URL('../src/train/config.js', import.meta.url).href)};
-    import { float32Raw } from ${JSON.stringify(new URL('../src/io/safetensors.js', import.meta.url).href)};
+    import { float32Raw, numel } from ${JSON.stringify(new URL('../src/io/safetensors.js', import.meta.url).href)};
+    import { stateShapes } from ${JSON.stringify(shapesModule)};
+    import { modelConfig } from ${JSON.stringify(configModule)};
+    const TINY = ${JSON.stringify(TINY)};
+    const model = new Map([...stateShapes(modelConfig(TINY))].map((e) => [e.name, e.kind === 'float' ? float32Raw(new Float32Array(numel(e.shape)), e.shape) : { dtype: 'int64', shape: e.shape, data: new Uint8Array(8) }]));
     const n = 16 * 1024 * 1024;
-    const mk = (f) => ({ model: new Map([['w', float32Raw(new Float32Array(n).fill(f), [n])]]), ema: null, optim: new Map(),
-      modelConfig: { classes: 2 }, labels: ['a', 'b'], preprocessing: { crop: 'mouth', size: 88, mean: 0, std: 1 }, trainConfig: defaultConfig(),
+    const mk = (f) => ({ model, ema: null, optim: new Map([['w', float32Raw(new Float32Array(n).fill(f), [n])]]),
+      modelConfig: TINY, labels: ['a', 'b'], preprocessing: { crop: 'mouth', size: 88, mean: 0, std: 1 }, trainConfig: defaultConfig(),
       state: { version: 1, epoch: f, batchInEpoch: 0, step: f, epochDone: true, optimizer: { step: 0, lr: 0, betas: [0.9, 0.98], eps: 1e-8, weightDecay: 0, noDecay: [] },
         scheduler: { step: 0, spec: {} }, ema: null, callbacks: {}, rng: { seed: 1, scheme: 'x' } } });
     process.stdout.write('ready\\n');
@@ -73,7 +89,7 @@ test('kill -9 while saving never corrupts the previous checkpoint', async () => 
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
   const c = readCheckpoint(p); // must parse: either the old one or a complete newer one
-  const w = rawToFloat32(c.model.get('w')!);
+  const w = rawToFloat32(c.optim.get('w')!);
   assert.ok(c.state.epoch >= 2, 'a completed big checkpoint');
   assert.ok(w.every((v) => v === c.state.epoch), 'tensor data match the state of the same write');
   assert.ok(readdirSync(dir).some((f) => f.includes('.tmp-')), 'the kill hit a write in flight');
