@@ -31,7 +31,7 @@ export function modelKindOf(path: string): 'onnx' | 'checkpoint' {
   } catch (e) {
     throw new ModelLoadError((e as Error).message);
   }
-  if (k.kind === 'safetensors') return 'checkpoint';
+  if (k.kind === 'safetensors' || (k.kind === 'unknown' && path.endsWith('.safetensors'))) return 'checkpoint';
   // an unknown binary named .onnx: the ONNX reader says what is wrong with it
   if (k.kind === 'onnx' || (k.kind === 'unknown' && path.endsWith('.onnx'))) return 'onnx';
   throw new ModelLoadError(notAModel(path, k, 'an eflip model (.onnx from `eflip export`, or a .safetensors checkpoint)').message);

@@ -55,7 +55,8 @@ export interface OpenedModelFile extends ModelMetadata {
 /** The checked header of a safetensors model file (refused by content when it is something else). */
 export function readModelHeader(path: string): SafetensorsHeader {
   const k = fileKindOf(path);
-  if (k.kind !== 'safetensors') throw notAModel(path, k);
+  // unknown bytes named .safetensors: the header parser says what is wrong with them
+  if (k.kind !== 'safetensors' && !(k.kind === 'unknown' && path.endsWith('.safetensors'))) throw notAModel(path, k);
   try {
     return readSafetensorsHeader(path);
   } catch (e) {
