@@ -195,6 +195,9 @@ test('malformed safetensors containers are refused by the header check', async (
   await refuses('a 4 GB declared header', 'm.safetensors', rawFile({ a: t(0, 16) }, 16, 4_000_000_000n), ['predict'], /header length 4000000000 is absurd/);
   await refuses('a non-integer dim', 'm.safetensors', rawFile({ a: { dtype: 'F32', shape: [2.5, 2], data_offsets: [0, 20] } }, 20), ['export'], /invalid shape \[2\.5,2\]/);
   await refuses('a negative dim', 'm.safetensors', rawFile({ a: { dtype: 'F32', shape: [-4, -1], data_offsets: [0, 16] } }, 16), ['predict-torch'], /invalid shape \[-4,-1\]/);
+  const many: Json = {};
+  for (let i = 0; i < 300_000; i++) many[`t${i}`] = { dtype: 'U8', shape: [0], data_offsets: [0, 0] };
+  await refuses('300 000 tensors in the header', 'm.safetensors', rawFile(many, 0), ['predict-torch'], /header holds 300001 JSON objects \(at most 200000/);
   await refuses('a hole in the data', 'm.safetensors', rawFile({ a: t(0, 8), b: t(16, 8) }, 24), ['info'], /bytes 8-16 of the data section belong to no tensor/);
 });
 

@@ -43,6 +43,10 @@ export function numel(shape: readonly number[]): number {
 export const MAX_HEADER_BYTES = 100_000_000;
 /** Most dimensions a tensor may have. */
 const MAX_RANK = 8;
+/** Most JSON objects ('{') a header may hold: tensors, plus braces inside metadata strings. A
+ *  header of a million tiny entries would take V8 tens of seconds to parse; the largest eflip
+ *  training checkpoint holds well under 100 000 tensors. */
+export const MAX_HEADER_OBJECTS = 200_000;
 
 /** Where one tensor's bytes lie in the data section (after the header). */
 export interface TensorEntry {
@@ -77,11 +81,20 @@ export function headerLength(first8: Uint8Array, fileSize: number, source: strin
  * the data section, and entries that tile it with no overlap and no hole (as the format asks).
  */
 export function parseSafetensorsHeader(json: Uint8Array, fileSize: number, source = 'safetensors data'): SafetensorsHeader {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(json);
+  } catch (e) {
+    throw new SafetensorsError(`${source}: header is not valid UTF-8 (${(e as Error).message})`);
+  }
+  let objects = 0;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0x7b) objects++;
+  if (objects > MAX_HEADER_OBJECTS) throw new SafetensorsError(`${source}: header holds ${objects} JSON objects (at most ${MAX_HEADER_OBJECTS}: far more tensors than any model has)`);
   let header: Record<string, any>;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
+    header = JSON.parse(text);
   } catch (e) {
-    throw new SafetensorsError(`${source}: header is not valid UTF-8 JSON (${(e as Error).message})`);
+    throw new SafetensorsError(`${source}: header is not valid JSON (${(e as Error).message.slice(0, 120)})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new SafetensorsError(`${source}: header is not a JSON object`);
   const dataStart = 8 + json.length;
