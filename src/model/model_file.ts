@@ -85,3 +85,24 @@ export function readModelFile(path: string, opts: { ema?: boolean; config?: Mode
   }
   return { ...meta, file, weights: selectWeights(file.tensors, opts).tensors, prefix };
 }
+
+/**
+ * Weights to fine-tune from: a model file or checkpoint (validated as readModelFile does), or a
+ * bare state dict without eflip metadata (no config to check it against: the container checks
+ * apply, and the network it loads into checks every shape).
+ */
+export function readPretrainedWeights(path: string): { weights: Map<string, RawTensor>; prefix: string } {
+  const header = readModelHeader(path);
+  const hasMeta = Object.keys(header.metadata).some((k) => k === 'config' || k === 'labels' || k === 'preprocessing');
+  const { tensors, prefix } = selectWeights<TensorEntry>(header.entries);
+  if (hasMeta) validateModelMetadata(header.metadata, tensors, path);
+  else if (!tensors.size) throw new ModelFileError(`${path}: the file holds no weights`);
+  let file: SafetensorsFile;
+  try {
+    file = readSafetensorsData(path, header);
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new ModelFileError(e.message);
+    throw e;
+  }
+  return { weights: selectWeights(file.tensors).tensors, prefix };
+}

@@ -6,7 +6,7 @@ import { rawToFloat32, type RawTensor } from '../io/safetensors.js';
 import { manualSeed } from '../engine/index.js';
 import type { ModelConfig } from '../model/config.js';
 import { EMA_PREFIXES, selectWeights } from '../model/model_metadata.js';
-import { readModelFile } from '../model/model_file.js';
+import { readModelFile, readPretrainedWeights } from '../model/model_file.js';
 import { LipReaderNet } from '../model/lipreader.js';
 import type { Module } from '../nn/index.js';
 import type { TrainableModel } from './trainer.js';
@@ -83,8 +83,8 @@ export function convertStemChannels(t: RawTensor, to: number): RawTensor | null 
 /** Load pretrained weights for fine-tuning; a head whose shape differs keeps its fresh init; grey
  *  stem weights are converted for a colour network and back (convertStemChannels). */
 export function loadPretrained(model: Module, path: string): FineTuneReport {
-  // the file's own config, labels and pre-processing are validated against its tensors first
-  const f = readModelFile(path);
+  // a model file's own config, labels and pre-processing are validated against its tensors first
+  const f = readPretrainedWeights(path);
   const weights = f.weights, source = sourceName(f.prefix);
   const own = model.stateDict();
   const skippedHead: string[] = [];
