@@ -184,6 +184,8 @@ test('a config within bounds must describe exactly the tensors stored', async ()
 
 test('labels and pre-processing metadata are validated', async () => {
   await refuses('labels {"a":1}', 'm.safetensors', withMeta({ labels: '{"a":1}' }), ['predict', 'predict-torch', 'eval'], /metadata 'labels': labels must be a JSON array of strings/);
+  const ckpt = new Map([...demo.tensors].map(([k, v]) => [`model.${k}`, v] as [string, RawTensor]));
+  await refuses('training checkpoint, labels {"a":1}', 'last.ckpt', withMeta({ labels: '{"a":1}', train_state: JSON.stringify({ version: 1 }) }, ckpt), ['resume'], /last\.ckpt: metadata 'labels': labels must be a JSON array of strings/);
   await refuses('duplicate labels', 'm.safetensors', withMeta({ labels: JSON.stringify(Array(10).fill('HELLO')) }), ['predict'], /label "HELLO" appears twice/);
   await refuses('crop ../../etc/passwd', 'm.safetensors', withMeta({ preprocessing: JSON.stringify({ ...pre, crop: '../../etc/passwd' }) }), ['predict', 'eval'], /unknown crop "\.\.\/\.\.\/etc\/passwd" \(known: mouth, center, landmarks\)/);
   await refuses('std 0', 'm.safetensors', withMeta({ preprocessing: JSON.stringify({ ...pre, std: 0 }) }), ['eval'], /std must be a finite number > 0, got 0/);
