@@ -6,7 +6,7 @@
 // `labels`, `preprocessing`, `train_config` (the resolved TrainConfig), `train_state`
 // (epoch, step, loader position, optimizer/scheduler/EMA counters, callback states, RNG).
 import { readSafetensors, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { configFromObject, type TrainConfig } from './config.js';
 
 export const CHECKPOINT_VERSION = 1;

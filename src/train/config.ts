@@ -51,7 +51,7 @@ export const SCHEMA: Section = {
     mean: { kind: 'number', default: 0.421, help: 'normalisation mean of [0,1] pixels (colour: the same on R, G and B)' },
     std: { kind: 'number', default: 0.165, min: 1e-6, help: 'normalisation std (colour: the same on R, G and B)' },
     workers: { kind: 'int', default: 2, min: 0, help: 'loader worker threads (decode jobs for data.root)' },
-    cache: { kind: 'boolean', default: true, help: 'cache decoded clips of data.root (~/.cache/eflip/clips, or $EFLIP_CLIP_CACHE)' },
+    cache: { kind: 'boolean', default: true, help: 'cache decoded clips of data.root (in the eflip cache dir: $EFLIP_CACHE_DIR, $XDG_CACHE_HOME/eflip or ~/.cache/eflip; $EFLIP_CLIP_CACHE overrides)' },
     word_boundary: { kind: 'boolean', default: false, help: 'extra input channel marking the word (from Duration)' },
     shuffle_train_labels: { kind: 'int', default: null, nullable: true, help: 'control experiment: permute the training labels with this seed (a model must then stay at chance)' },
     augment: {

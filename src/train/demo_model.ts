@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { readCheckpoint } from './checkpoint.js';
 import { configToYaml } from './config.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, statSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setNumThreads, getNumThreads } from '../engine/index.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { EarlyStopping, ModelCheckpoint, type Callback } from './callbacks.js';
 import { readCheckpoint, type CheckpointContent } from './checkpoint.js';
 import { applyOverride, configToYaml, loadConfig, type TrainConfig } from './config.js';

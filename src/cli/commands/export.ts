@@ -7,7 +7,7 @@ import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 import { loadCheckpoint } from '../../io/onnx/checkpoint_weights.js';
 import { exportOnnx } from '../../io/onnx/export_model.js';
 import { readOnnxSummary } from '../../io/onnx/onnx_reader.js';
-import { writeFileAtomic } from '../../io/safetensors.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { LRW_WORDS_DEFAULT } from '../../infer/labels.js';
 
 export const def: CommandDef = {
