@@ -3,7 +3,7 @@
 // a failed write (disk full, quota, I/O error) removes its temp file and names the target.
 // Temp files are `.NAME.tmp-PID-STAMP`; removeStaleTemps() deletes those of dead writers
 // (a `kill -9` mid-write leaves one behind).
-import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync, readdirSync } from 'node:fs';
+import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync, readdirSync, copyFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 const TEMP_RE = /^\..+\.tmp-(\d+)-[0-9a-z]+$/;
@@ -71,6 +71,22 @@ export function writeFileAtomic(path: string, data: Uint8Array | string | (Uint8
     throw writeError(path, e);
   }
   fsyncDir(dir);
+}
+
+/** Copy `from` to `to` atomically (large files are copied by the kernel, not through memory). */
+export function copyFileAtomic(from: string, to: string): void {
+  const tmp = tempPathFor(to);
+  try {
+    mkdirSync(dirname(to), { recursive: true });
+    copyFileSync(from, tmp);
+    const fd = openSync(tmp, 'r');
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+    renameSync(tmp, to);
+  } catch (e) {
+    try { unlinkSync(tmp); } catch { /* never created or already gone */ }
+    throw writeError(to, e);
+  }
+  fsyncDir(dirname(to));
 }
 
 function alive(pid: number): boolean {

@@ -99,3 +99,8 @@ export function guardOutputs(outputs: OutputPath[], inputs: NamedPath[] = []): v
     }
   }
 }
+
+/** The file behind an `@FILE` argument (e.g. --words @list.txt) as an input of the guard; none otherwise. */
+export function atFileInput(flag: string, spec: unknown): NamedPath[] {
+  return typeof spec === 'string' && spec.startsWith('@') ? [{ flag, path: spec.slice(1) }] : [];
+}
