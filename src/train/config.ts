@@ -16,7 +16,7 @@ const MONITORS = ['val_loss', 'val_acc', 'val_top5', 'val_f1', 'train_loss', 'tr
 /** Schema of every config key: type, default, help. */
 export const SCHEMA: Section = {
   seed: { kind: 'int', default: 42, help: 'seed for init, data order, augmentation, dropout' },
-  run_dir: { kind: 'string', default: null, nullable: true, help: 'run directory (default runs/<config>-<timestamp>)' },
+  run_dir: { kind: 'string', default: null, nullable: true, help: 'run directory (default runs/<config>-<timestamp>; resuming: the run the checkpoint is in); never one that holds another run' },
   checkpoint: { kind: 'string', default: null, nullable: true, help: 'resume this run from a checkpoint file (or run dir: its last.ckpt)' },
   pretrained_model_path: { kind: 'string', default: null, nullable: true, help: 'fine-tune from these weights (safetensors / checkpoint); a class-count mismatch re-initialises the head' },
   model: {
