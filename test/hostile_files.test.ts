@@ -38,7 +38,7 @@ const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * Run eflip with `ro` directories read-only and `tmpfs` directories on a small tmpfs (visible
  * only to this command); `prepare` (shell) runs before eflip and `after` after it, inside the same mounts.
  */
-function runMounted(args: string[], m: { ro?: string[]; tmpfs?: { dir: string; kib: number }[]; cwd?: string; prepare?: string; after?: string; timeoutMs?: number }): Promise<CliRun> {
+function runMounted(args: string[], m: { ro?: string[]; tmpfs?: { dir: string; kib: number }[]; cwd?: string; prepare?: string; after?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<CliRun> {
   const setup: string[] = [];
   for (const t of m.tmpfs ?? []) setup.push(`mount -t tmpfs -o size=${t.kib}k tmpfs ${sh(t.dir)}`);
   if (IS_ROOT) for (const d of m.ro ?? []) setup.push(`mount --bind ${sh(d)} ${sh(d)}`, `mount -o remount,ro,bind ${sh(d)}`);
@@ -48,7 +48,7 @@ function runMounted(args: string[], m: { ro?: string[]; tmpfs?: { dir: string; k
   const cmd = IS_ROOT ? ['unshare', '-m', 'sh', '-c', script, 'sh', process.execPath, EFLIP_BIN, ...args] : ['sh', '-c', script, 'sh', process.execPath, EFLIP_BIN, ...args];
   const t0 = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...m.env } });
     let stdout = '', stderr = '', timedOut = false;
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
@@ -296,12 +296,27 @@ test('roi writes no landmark cache beside the video or into the cwd; the cache i
   r = await runEflip(['roi', clip, '--landmarks-only', '--every', '3'], { cwd, env: { EFLIP_CACHE_DIR: cache }, timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /landmarks from cache/);
-  // XDG_CACHE_HOME is the default root when EFLIP_CACHE_DIR is unset
-  const xdg = join(work, 'xdg');
-  r = await runEflip(['roi', clip, '--landmarks', join(cwd, 'asked.json'), '--every', '3'], { cwd, env: { EFLIP_CACHE_DIR: '', XDG_CACHE_HOME: xdg }, timeoutMs: 60_000 });
+  if (!NO_TMPFS) {
+    // a full disk under the ROI video: one line, the older file there intact, no temp left
+    const disk = join(work, 'small-disk3');
+    const copy = join(work, 'small-disk3-after');
+    mkdirSync(disk);
+    mkdirSync(copy);
+    const out = join(disk, 'talk.roi.mp4');
+    r = await runMounted(['roi', clip, '--out', out, '--every', '3'], {
+      tmpfs: [{ dir: disk, kib: 32 }], env: { EFLIP_CACHE_DIR: cache }, cwd,
+      prepare: `head -c 30000 /dev/urandom > ${sh(out)} && sha1sum < ${sh(out)} > ${sh(join(copy, 'before'))}`,
+      after: `sha1sum < ${sh(out)} > ${sh(join(copy, 'after'))}; ls -A ${sh(disk)} > ${sh(join(copy, 'ls'))}`,
+    });
+    assertRefused(r, /talk\.roi\.mp4: ffmpeg could not encode: .*No space left on device/, { maxMs: 30_000 });
+    assert.equal(readFileSync(join(copy, 'after'), 'utf8'), readFileSync(join(copy, 'before'), 'utf8'), 'the older ROI video is intact');
+    assert.equal(readFileSync(join(copy, 'ls'), 'utf8').trim(), 'talk.roi.mp4', 'no temp file left');
+  }
+  // --landmarks FILE writes where asked (the XDG_CACHE_HOME default root: test/roi.test.ts)
+  r = await runEflip(['roi', clip, '--landmarks', join(cwd, 'asked.json'), '--every', '3'], { cwd, env: { EFLIP_CACHE_DIR: cache }, timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(readdirSync(cwd), ['asked.json'], 'only the file asked for');
-  assert.equal(readdirSync(join(xdg, 'eflip', 'landmarks')).length, 1);
+  assert.equal(JSON.parse(readFileSync(join(cwd, 'asked.json'), 'utf8')).format, 'eflip-landmarks/1');
   assertUnchanged(dir, before, { label: 'input dir' });
   // prepare --crop landmarks finds what roi cached
   const lrw = join(work, 'lm-corpus');
