@@ -130,7 +130,10 @@ function plannedOutputs(files: string[], o: Record<string, any>): OutputPath[] {
     for (const f of files) {
       const stem = path.basename(f).replace(/\.[^.]+$/, '');
       const other = byStem.get(stem);
-      if (other !== undefined && path.resolve(other) !== path.resolve(f)) throw new UsageError(`--out-dir: ${other} and ${f} would both write ${stem}.roi.mp4; give them separate --out-dir runs`);
+      if (other !== undefined) {
+        if (path.resolve(other) === path.resolve(f)) continue; // the same video twice
+        throw new UsageError(`--out-dir: ${other} and ${f} would both write ${stem}.roi.mp4; give them separate --out-dir runs`);
+      }
       byStem.set(stem, f);
       if (o.out === undefined) outs.push({ flag: '--out-dir', path: path.join(o['out-dir'], `${stem}.roi.mp4`) });
       if (o.landmarks === undefined) outs.push({ flag: '--out-dir', path: path.join(o['out-dir'], `${stem}.landmarks.json`) });
