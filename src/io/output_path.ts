@@ -77,8 +77,8 @@ export function guardOutputs(outputs: OutputPath[], inputs: NamedPath[] = []): v
     if (st) {
       for (const i of ins) {
         if (same(st, i.st!)) {
-          const what = kind === 'dir' ? 'directory' : 'file';
-          throw new OutputPathError(`${named(o)} is the same ${what} as ${named(i)}: writing it would destroy the input; choose another ${o.flag}`);
+          const harm = kind === 'dir' ? 'directory as ' + named(i) + ': writing into it would mix the outputs into the input' : 'file as ' + named(i) + ': writing it would destroy the input';
+          throw new OutputPathError(`${named(o)} is the same ${harm}; choose another ${o.flag}`);
         }
       }
     }
