@@ -6,9 +6,10 @@
 // `labels`, `preprocessing`, `train_config` (the resolved TrainConfig), `train_state`
 // (epoch, step, loader position, optimizer/scheduler/EMA counters, callback states, RNG).
 import { readSafetensorsData, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
+import { dirname } from 'node:path';
+import { removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { checkTensorsMatchConfig, ModelFileError, validateModelMetadata } from '../model/model_metadata.js';
 import { readModelHeader } from '../model/model_file.js';
-import { writeFileAtomic } from './atomic.js';
 import { configFromObject, type TrainConfig } from './config.js';
 
 export const CHECKPOINT_VERSION = 1;
@@ -67,6 +68,7 @@ export function serializeCheckpoint(c: CheckpointContent): Uint8Array {
 
 /** Serialise fully in memory, then temp file + fsync + rename: a crash never corrupts `path`. */
 export function writeCheckpoint(path: string, c: CheckpointContent): void {
+  removeStaleTemps(dirname(path)); // left by a writer killed mid-write (kill -9, power loss)
   writeFileAtomic(path, serializeCheckpoint(c));
 }
 
