@@ -5,7 +5,7 @@ import { rawToFloat32, type RawTensor, type SafetensorsFile } from '../safetenso
 import { EMA_PREFIXES, ModelFileError, selectWeights, validateModelMetadata, type ModelMetadata } from '../../model/model_metadata.js';
 import { readModelFile } from '../../model/model_file.js';
 import type { Weight } from './layers.js';
-import { checkNetworkConfig, type NetworkConfig } from './network_config.js';
+import type { NetworkConfig } from './network_config.js';
 import { mapWeightSource, type WeightSource } from './network_graph.js';
 import { DEFAULT_PREPROCESSING, type Preprocessing } from './preprocessing.js';
 
@@ -51,7 +51,7 @@ function fromValidated(m: ModelMetadata, chosen: Map<string, RawTensor>, usedEma
     }
     tensors.set(key, w);
   }
-  const config = checkNetworkConfig(m.config);
+  const config: NetworkConfig = m.config;
   return { config, rawConfig: m.rawConfig, labels: m.labels, preprocessing: m.preprocessing, weights: mapWeightSource(tensors), tensors, usedEma, metadata };
 }
 

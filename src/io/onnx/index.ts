@@ -4,7 +4,7 @@ export { ProtoWriter } from './protobuf_writer.js';
 export * from './onnx_proto.js';
 export { GraphBuilder, attr, buildModel, serializeModel, OPSET, IR_VERSION, type AttrInput, type ModelOptions, type TensorData } from './graph_builder.js';
 export * from './layers.js';
-export { checkNetworkConfig, adjustChannels, ExportConfigError, type NetworkConfig, type StageRow } from './network_config.js';
+export { adjustChannels, type NetworkConfig, type StageRow } from './network_config.js';
 export { emitNetwork, mapWeightSource, MissingWeightError, type GraphKind, type WeightSource } from './network_graph.js';
 export { loadCheckpoint, checkpointFrom, CheckpointError, type LoadedCheckpoint } from './checkpoint_weights.js';
 export { DEFAULT_PREPROCESSING, type Preprocessing } from './preprocessing.js';
