@@ -292,6 +292,13 @@ test('stateShapes(config) is exactly LipReaderNet(config).stateDict(): names, sh
   }
 });
 
+test('a network beyond 2^30 parameters is refused before libtorch allocates it (a config of in-bounds sizes)', async () => {
+  const { LipReaderNet } = await import('../src/model/lipreader.js');
+  const t0 = performance.now();
+  assert.throws(() => new LipReaderNet({ variant: 'T', featureDim: 65536, transformer: { heads: 8, ffn: 65536 }, tcn: { width: 65536 } }), /the network would have [\d,]+ parameters \(at most 1,073,741,824\)/);
+  assert.ok(performance.now() - t0 < 2000);
+});
+
 test('checkTensorsMatchConfig: size-1 dims and absent BN counters are tolerated, nothing else', () => {
   const cfg = modelConfig({ stages: ['1,3,1,8,8,1 F'], featureDim: 8, transformer: { layers: 0, heads: 1 }, tcn: { layers: 1, width: 8 }, classes: 2 });
   const state = () => new Map([...stateShapes(cfg)].map((e) => [e.name, { dtype: e.kind === 'float' ? 'float32' : 'int64', shape: e.shape }]));

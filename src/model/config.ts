@@ -80,6 +80,8 @@ export const MODEL_LIMITS = {
   stride: 4,
   transformerLayers: 256,
   tcnLayers: 24,
+  /** parameters of the whole network (checked when one is built: 2^30 floats = 4 GiB) */
+  parameters: 2 ** 30,
 } as const;
 
 /** Parse compact rows "expand,kernel,stride,in,out,layers,F|M" (F fused, M MBConv+SE, N MBConv without SE). */

@@ -9,7 +9,8 @@ import { F, type Tensor } from '../engine/index.js';
 import { Module, Linear, Dropout, Identity, ModuleList, TransformerEncoderLayer } from '../nn/index.js';
 import { Frontend3D } from './frontend3d.js';
 import { Tcn } from './tcn.js';
-import { modelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { MODEL_LIMITS, ModelConfigError, modelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { stateShapes } from './state_shapes.js';
 
 /** More than one encoder layer: `transformer_encoder.layers.N.*`. */
 class TransformerStack extends Module {
@@ -40,6 +41,10 @@ export class LipReaderNet extends Module {
   constructor(config: ModelConfig | ModelConfigInput = {}) {
     super();
     const c = (this.config = modelConfig(config as ModelConfigInput));
+    // every size is bounded; their product is too, before libtorch allocates anything
+    let params = 0;
+    for (const e of stateShapes(c)) params += e.shape.reduce((a, b) => a * b, 1);
+    if (params > MODEL_LIMITS.parameters) throw new ModelConfigError(`model config: the network would have ${params.toLocaleString('en-US')} parameters (at most ${MODEL_LIMITS.parameters.toLocaleString('en-US')})`);
     const t = c.transformer;
     this.frontend = this.registerModule('frontend_3d', new Frontend3D(c));
     this.transformer = this.registerModule('transformer_encoder',
