@@ -110,6 +110,7 @@ const emptyData = join(work, 'data');
 mkdirSync(emptyData);
 let cases = 0;
 let cliCases = 0;
+const slowest = { ms: 0, label: '' };
 
 type Cmd = 'predict' | 'predict-torch' | 'eval' | 'export' | 'stream' | 'info' | 'resume';
 function argv(cmd: Cmd, file: string, out: string): string[] {
@@ -138,6 +139,7 @@ async function refuses(label: string, name: string, bytes: Uint8Array, cmds: Cmd
     cliCases++;
     const r = await runEflip(argv(cmd, file, out), { cwd: out, timeoutMs: 30_000 });
     assertRefused(r, message, { maxMs: MAX_MS, maxMiB: MAX_MIB, label: `${label} [${cmd}]` });
+    if (r.ms > slowest.ms) Object.assign(slowest, { ms: r.ms, label: `${label} [${cmd}]` });
     assert.doesNotMatch(r.stderr, /is not a function|Cannot read prop|undefined|Invalid typed array|RangeError/, `${label} [${cmd}]: internals leak: ${r.stderr}`);
     assertUnchanged(dir, before, { label: `${label} [${cmd}]` });
     assert.deepEqual(readdirSync(out), [], `${label} [${cmd}]: wrote ${readdirSync(out).join(', ')}`);
@@ -411,6 +413,6 @@ test('the loaders share the validation: fine-tune (loadPretrained), resume (read
 });
 
 test('report: cases and worst peak RSS', () => {
-  console.log(`hostile model files: ${cases} refusals (${cliCases} through the CLI); worst peak RSS ${worst.peakMiB.toFixed(0)} MiB (${worst.label})`);
+  console.log(`hostile model files: ${cases} refusals (${cliCases} through the CLI); worst peak RSS ${worst.peakMiB.toFixed(0)} MiB (${worst.label}); slowest ${slowest.ms.toFixed(0)} ms (${slowest.label})`);
   assert.ok(cases >= 150, `${cases} cases`);
 });
