@@ -18,6 +18,7 @@ import { exportOnnx } from '../src/io/onnx/export_model.js';
 import { loadCheckpoint } from '../src/io/onnx/checkpoint_weights.js';
 import { modelConfig } from '../src/model/config.js';
 import { stateShapes } from '../src/model/state_shapes.js';
+import { summarize } from '../src/model/summary.js';
 import { checkLabels, checkTensorsMatchConfig, selectWeights, validateModelMetadata } from '../src/model/model_metadata.js';
 import { readModelFile } from '../src/model/model_file.js';
 import { factsFromMetadata } from '../src/infer/onnx_model_source.js';
@@ -290,6 +291,11 @@ test('stateShapes(config) is exactly LipReaderNet(config).stateDict(): names, sh
     const real = [...net.stateDict()].map(([k, t]) => `${k} [${t.shape}] ${t.dtype === 'int64' ? 'int' : 'float'}`);
     const derived = [...stateShapes(cfg)].map((e) => `${e.name} [${e.shape}] ${e.kind}`);
     assert.deepEqual(derived, real, JSON.stringify(input));
+    // and the counts `eflip info` computes by its own arithmetic agree
+    let params = 0, buffers = 0;
+    for (const e of stateShapes(cfg)) if (/running_|num_batches/.test(e.name)) buffers += numel(e.shape); else params += numel(e.shape);
+    const s = summarize(cfg);
+    assert.deepEqual([params, buffers], [s.params.total, s.buffers], JSON.stringify(input));
     net.dispose();
   }
 });
