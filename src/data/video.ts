@@ -28,7 +28,7 @@ export interface VideoInfo {
   width: number;
   /** frame height as decoded (after rotation) */
   height: number;
-  /** display rotation of the stream in degrees clockwise (0, 90, 180, 270); already applied to width/height */
+  /** display rotation of the stream in degrees (0, 90, 180, 270; as ffmpeg's `rotate` tag states it); already applied to width/height */
   rotation: number;
   /** frames per second of the video stream (average rate) */
   fps: number;
@@ -189,10 +189,10 @@ export function isImageFormat(format: string): boolean {
   return /(^|,)(image2|[a-z0-9]+_pipe)(,|$)/.test(format);
 }
 
-/** Display rotation (clockwise degrees, 0/90/180/270) from ffprobe's display matrix or the legacy rotate tag. */
+/** Display rotation (0/90/180/270, as the `rotate` tag states it) from ffprobe's display matrix or the legacy tag. */
 function rotationOf(stream: any): number {
   const sd = (stream.side_data_list ?? []).find((d: any) => d && d.rotation !== undefined);
-  const deg = sd ? -Number(sd.rotation) : Number(stream.tags?.rotate ?? 0); // display matrix: counter-clockwise
+  const deg = sd ? Number(sd.rotation) : Number(stream.tags?.rotate ?? 0); // ffmpeg writes rotate=90 as a display matrix of 90
   if (!Number.isFinite(deg)) return 0;
   return ((Math.round(deg / 90) * 90) % 360 + 360) % 360;
 }

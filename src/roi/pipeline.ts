@@ -130,7 +130,7 @@ export async function roiFromFrames(video: FrameStack, o: RoiOptions = {}, name 
 
 /** Map data/video.ts's "empty" outcomes to RoiError('empty-video'). */
 function asEmpty(e: unknown, file: string): unknown {
-  if (e instanceof VideoError && (e.kind === 'empty' || /no frames/.test(e.message))) return new RoiError('empty-video', `the video has no frames (${e.message.slice(e.file.length + 2)})`, file);
+  if (e instanceof VideoError && (e.kind === 'empty' || /no frames/.test(e.message))) return new RoiError('empty-video', e.message.slice(e.file.length + 2), file);
   return e;
 }
 
