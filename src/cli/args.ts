@@ -103,7 +103,7 @@ export function parseArgs(def: CommandDef, argv: string[]): Parsed {
         opts[key.slice(3)] = false;
         continue;
       }
-      if (!spec) throw new UsageError(`unknown option ${a}`);
+      if (!spec) throw new UsageError(`unknown option ${a}${/[./]/.test(a) ? ` (a file named '${a}'? give it as ./${a} or after --)` : ''}`);
       if (spec.type === 'boolean') {
         opts[key] = inline === undefined ? true : !['false', '0', 'no'].includes(inline);
         continue;
