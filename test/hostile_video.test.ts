@@ -57,6 +57,7 @@ before(() => {
   writeFileSync(v('empty.mp4'), '');
   ff('-i', PHOTO, v('photo.png'));
   ff('-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'aac', v('audio_only.mp4'));
+  ff('-f', 'lavfi', '-i', 'sine=d=1', '-i', PHOTO, '-map', '0', '-map', '1', '-c:a', 'aac', '-c:v', 'copy', '-disposition:v:0', 'attached_pic', v('song_with_cover.mp4'));
   mkdirSync(v('folder.mp4'));
   execFileSync('mkfifo', [v('fifo.mp4')]);
   // sizes: 1×1 (ffv1: any size), 8000×8000 (two mjpeg frames)
@@ -158,6 +159,7 @@ test('files that are no video, 0 frames, 1×1 frames, directories, FIFOs, device
     ['empty.mp4', /empty\.mp4: video file is empty \(0 bytes\)/],
     ['photo.png', /photo\.png: a still image \(png\), not a video/],
     ['audio_only.mp4', /audio_only\.mp4: no video stream/],
+    ['song_with_cover.mp4', /song_with_cover\.mp4: no video stream \(only cover art\)/],
     ['folder.mp4', /folder\.mp4: is a directory, not a video file/],
     ['fifo.mp4', /fifo\.mp4: not a regular file \(a device, FIFO or socket\)/],
     ['/dev/zero', /\/dev\/zero: not a regular file/],

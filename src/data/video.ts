@@ -40,6 +40,8 @@ export interface VideoInfo {
   duration: number;
   codec: string;
   format: string;
+  /** the stream's index in the file (the first video stream that is not cover art) */
+  stream: number;
 }
 
 export interface DecodeOptions {
@@ -53,6 +55,8 @@ export interface DecodeOptions {
   strict?: boolean;
   /** ffmpeg decoder threads (default 1: small clips decode fastest single-threaded) */
   threads?: number;
+  /** decode this stream of the file (VideoInfo.stream; default: the first video stream) */
+  stream?: number;
   /** extra ffmpeg video filters, applied after the fps resampling (e.g. the model's scale) */
   filters?: string[];
   /** decodeVideo only: refuse when the decoded frames would exceed this many bytes in memory (default MAX_DECODE_BYTES) */
@@ -212,7 +216,7 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
   await checkInputFile(file);
   const r = await runTool(
     FFPROBE,
-    ['-v', 'error', '-select_streams', 'v', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,codec_name:stream_side_data=rotation:stream_tags=rotate:stream_disposition=attached_pic:format=duration,format_name', '-of', 'json', ffmpegPath(file)],
+    ['-v', 'error', '-select_streams', 'v', '-show_entries', 'stream=index,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,codec_name:stream_side_data=rotation:stream_tags=rotate:stream_disposition=attached_pic:format=duration,format_name', '-of', 'json', ffmpegPath(file)],
     file,
   );
   if (r.code !== 0) throw classifyFailure(file, r.stderr, await readHead(file));
@@ -242,6 +246,7 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
     duration,
     codec: s.codec_name ?? '',
     format,
+    stream: Number.isInteger(s.index) ? s.index : 0,
   };
 }
 
@@ -279,7 +284,7 @@ export function decodeOutputArgs(index: number, opts: DecodeOptions, target: str
   const vf: string[] = [];
   if (opts.fps) vf.push(`fps=${opts.fps}`);
   vf.push(...(opts.filters ?? []));
-  const a = ['-map', `${index}:v:0`];
+  const a = ['-map', opts.stream !== undefined ? `${index}:${opts.stream}` : `${index}:v:0`];
   if (vf.length) a.push('-vf', vf.join(','));
   if (opts.maxFrames !== undefined) a.push('-frames:v', String(opts.maxFrames));
   if (opts.maxBytes !== undefined) a.push('-fs', String(opts.maxBytes)); // ffmpeg stops writing past this

@@ -76,7 +76,7 @@ export async function readFrames(file: string, o: ReadOptions = {}): Promise<Fra
   const fps = o.fps ?? (info.fps || 25);
   const limit = o.maxSeconds !== undefined ? Math.floor(o.maxSeconds * fps + 1e-6) + 1 : Infinity; // frames allowed (one of slack)
   const expected = expectedFrames(info, o.fps, o.maxFrames);
-  const dec = { fps: o.fps, gray: o.gray, filters: [...sizeCapFilter(info), ...(typeof o.filters === 'function' ? o.filters(info) : o.filters ?? [])], maxFrames: o.maxFrames };
+  const dec = { stream: info.stream, fps: o.fps, gray: o.gray, filters: [...sizeCapFilter(info), ...(typeof o.filters === 'function' ? o.filters(info) : o.filters ?? [])], maxFrames: o.maxFrames };
   const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'error', ...decodeInputArgs(file, {}), ...decodeOutputArgs(0, dec, 'pipe:1')];
   async function* frames(): AsyncGenerator<VideoFrame> {
     const child = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
