@@ -45,17 +45,18 @@ export type SafeCallable = (args: readonly unknown[], budget: UnpickleBudget) =>
 /**
  * Bounds of one unpickle. A checkpoint's pickle holds structure only (tensor data lives in
  * separate archive entries): a 26M-parameter Lightning checkpoint with optimizer state needs
- * ~10^4 of each, a multi-GB checkpoint ~10^5; these limits are about 100x that.
+ * ~10^4 of each, a multi-GB one (thousands of tensors) ~10^5; the limits keep 5-100x headroom
+ * yet hold the worst case of each well under 10 s and a few hundred MB.
  */
 export const UNPICKLE_LIMITS = {
   /** opcodes executed plus items walked by opcodes that reuse an existing container */
-  steps: 1 << 26,
+  steps: 1 << 25,
   /** values on the stack, all MARK levels together */
   stack: 1 << 22,
   /** memo entries */
-  memo: 1 << 22,
+  memo: 1 << 21,
   /** containers and objects created (dict, list, tuple, set, bytes, globals, objects) */
-  objects: 1 << 20,
+  objects: 1 << 19,
   /** items stored into containers, all containers together */
   items: 1 << 22,
   /** characters of one non-string dict key (a tuple key is keyed by its text) */

@@ -204,7 +204,7 @@ export function parseTorchCheckpoint(data: Uint8Array | ByteSource, source = 'ch
   const rebuildTensor = (a: readonly unknown[]): TorchTensorRef => {
     const storage = a[0];
     if (!(storage instanceof TorchStorage)) throw new CheckpointError(`${source}: tensor without a storage (${describe(storage)})`);
-    return new TorchTensorRef(storage, asInt(a[1], 'storage offset'), asIntList(a[2], 'size'), asIntList(a[3], 'stride'), a[4] === true);
+    return new TorchTensorRef(storage, asInt(a[1], 'tensor storage offset'), asIntList(a[2], 'tensor size'), asIntList(a[3], 'tensor stride'), a[4] === true);
   };
   const passFirst: SafeCallable = (a) => a[0];
   const globals: Record<string, SafeCallable> = {
@@ -231,7 +231,9 @@ export function parseTorchCheckpoint(data: Uint8Array | ByteSource, source = 'ch
   try {
     root = unpickle(zip.read(pkl, MAX_PICKLE_BYTES), { globals, persistentLoad });
   } catch (e) {
-    if (e instanceof PickleError) throw new CheckpointError(`${source}: ${e.message}`);
+    if (e instanceof PickleError || (e instanceof CheckpointError && !e.message.startsWith(`${source}: `))) {
+      throw new CheckpointError(`${source}: ${e.message}`);
+    }
     throw e;
   }
   return { root, entries: zip.names() };

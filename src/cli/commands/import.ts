@@ -60,7 +60,7 @@ export default async function main(argv: string[]): Promise<number> {
   const labels = resolveLabels(labelSpec, cfg.classes);
 
   const tensors = new Map<string, RawTensor>();
-  for (const [k, t] of sd.tensors) tensors.set(k, t.materialize());
+  for (const [k, t] of sd.tensors) tensors.set(k, t.lazy()); // read only when loaded: unused or misfit tensors never are
   const model = new LipReaderNet(cfg);
   try {
     const own = new Set(model.stateDict().keys());
