@@ -5,6 +5,7 @@
 // still import. The files are crafted at test time by tools/torch_ref/hostile_ckpt.py.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runEflip, assertRefused, assertBounded, snapshot, tempDir, worst, type CliRun } from './hostile_helpers.js';
@@ -66,6 +67,7 @@ const REFUSED: [string, RegExp][] = [
   ['dag_tuple_key', /a dict key is a tuple holding a list/],
   ['dag_list_key', /a dict key is a list/],
   ['dag_nested_tuple_key', /a dict key is a tuple whose text exceeds 65536 characters/],
+  ['deep_tuple_key', /a dict key nests tuples more than 100 deep/],
   ['dag_list_value', /no state dict found: the checkpoint holds dict with keys k/],
   // the zip container and declared sizes
   ['zipbomb_pkl_declared', /zip entry 'archive\/data\.pkl' declares 4718592000 bytes, over the 268435456-byte limit/],
@@ -94,6 +96,18 @@ for (const [name, message] of REFUSED) {
     assertInputUnchanged(name);
   });
 }
+
+test('import refuses a directory and a FIFO named like a checkpoint, without blocking', { skip: noTorch }, async () => {
+  const odd = join(root, 'odd');
+  mkdirSync(join(odd, 'dir.ckpt'), { recursive: true });
+  execFileSync('mkfifo', [join(odd, 'fifo.ckpt')]);
+  for (const name of ['dir.ckpt', 'fifo.ckpt']) {
+    const out = join(odd, 'm.safetensors');
+    const r = await runEflip(['import', join(odd, name), '--out', out], { cwd: odd, timeoutMs: 30_000 });
+    assertRefused(r, /not a regular file/, { code: 1, maxMs: MAX_MS, maxMiB: MAX_MIB, label: name });
+    assert.equal(existsSync(out), false);
+  }
+});
 
 /** The imported model holds exactly the weights the checkpoint was made from. */
 function assertSameWeights(out: string, label: string): void {

@@ -17,14 +17,14 @@ export class PickleError extends Error {
 export class PickleGlobal {
   constructor(readonly module: string, readonly name: string) {}
   get qualname(): string { return `${this.module}.${this.name}`; }
-  toString(): string { return `<global ${this.qualname}>`; }
+  toString(): string { return `<global ${clip(this.qualname)}>`; }
 }
 
 /** The inert result of "calling" or instantiating an unresolved global. */
 export class PickleObject {
   state: unknown = undefined;
   constructor(readonly cls: PickleGlobal, readonly args: unknown[]) {}
-  toString(): string { return `<${this.cls.qualname} object>`; }
+  toString(): string { return `<${clip(this.cls.qualname)} object>`; }
 }
 
 /** Python tuple (frozen JS array, distinguishable from list by this wrapper). */
@@ -61,6 +61,8 @@ export const UNPICKLE_LIMITS = {
   items: 1 << 22,
   /** characters of one non-string dict key (a tuple key is keyed by its text) */
   keyChars: 1 << 16,
+  /** tuples nested inside one dict key */
+  keyDepth: 100,
   /** bytes of one LONG / digits of one text integer (Python refuses > 4300 digits too) */
   intBytes: 4096,
 };
@@ -101,17 +103,20 @@ function dictFromPairs(pairs: unknown, budget: UnpickleBudget): PyDict {
  * tuples by value). Only what Python can hash is accepted (no list or dict inside), and the text
  * is capped at `maxChars`: nested tuples shared through the memo cannot make it explode.
  */
-function tupleKeyText(k: PyTuple, maxChars: number): string {
+function tupleKeyText(k: PyTuple, maxChars: number, maxDepth: number): string {
   let out = '';
+  let depth = 0;
   const add = (s: string) => {
     out += s;
     if (out.length > maxChars) throw new PickleError(`a dict key is a tuple whose text exceeds ${maxChars} characters (limit)`);
   };
   const walk = (v: unknown): void => {
     if (v instanceof PyTuple) {
+      if (++depth > maxDepth) throw new PickleError(`a dict key nests tuples more than ${maxDepth} deep (limit)`);
       add('(');
       for (let i = 0; i < v.length; i++) { if (i) add(', '); walk(v[i]); }
       add(')');
+      depth--;
     } else if (Array.isArray(v) || v instanceof Map) {
       throw new PickleError(`a dict key is a tuple holding a ${describe(v)}, which Python cannot hash (corrupt pickle)`);
     } else if (v instanceof Uint8Array) {
@@ -185,7 +190,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
   };
   const hashKey = (k: unknown): unknown => {
     if (k instanceof PyTuple) {
-      const s = tupleKeyText(k, L.keyChars);
+      const s = tupleKeyText(k, L.keyChars, L.keyDepth);
       step(s.length);
       return s;
     }
@@ -486,15 +491,20 @@ function decodeUtf8(b: Uint8Array): string {
 }
 
 function parseIntText(s: string): number | bigint {
-  if (!/^[+-]?\d+$/.test(s.trim())) throw new PickleError(`invalid integer literal '${s}'`);
+  if (!/^[+-]?\d+$/.test(s.trim())) throw new PickleError(`invalid integer literal '${clip(s)}'`);
   const v = BigInt(s.trim());
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
 function parseQuoted(s: string): string {
   const q = s[0];
-  if ((q !== "'" && q !== '"') || s[s.length - 1] !== q) throw new PickleError(`invalid STRING literal ${s}`);
+  if ((q !== "'" && q !== '"') || s[s.length - 1] !== q) throw new PickleError(`invalid STRING literal ${clip(s)}`);
   return s.slice(1, -1).replace(/\\x([0-9a-fA-F]{2})|\\(.)/g, (_, h, c) => (h ? String.fromCharCode(parseInt(h, 16)) : c === 'n' ? '\n' : c === 't' ? '\t' : c));
+}
+
+/** A name from the file, shortened for a one-line message. */
+export function clip(s: string, max = 80): string {
+  return s.length > max ? `${s.slice(0, max)}…(${s.length} chars)` : s;
 }
 
 export function describe(v: unknown): string {

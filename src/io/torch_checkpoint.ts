@@ -4,8 +4,8 @@
 // Tensors stay lazy (`TorchTensorRef`) until materialize(), so optimizer states cost nothing:
 // a file is read straight from disk, and only the storages of the tensors used are read.
 // Every declared size (pickle, storage, tensor view) is checked before anything is read.
-import { ZipReader, fileSource, memorySource, type ByteSource } from './zip.js';
-import { PickleError, PickleGlobal, PickleObject, TorchTensorLike, unpickle, describe, type PyDict, type SafeCallable } from './pickle.js';
+import { ZipError, ZipReader, fileSource, memorySource, type ByteSource } from './zip.js';
+import { PickleError, PickleGlobal, PickleObject, TorchTensorLike, unpickle, describe, clip, type PyDict, type SafeCallable } from './pickle.js';
 import { DTYPE_BYTES, numel, type DType, type RawTensor } from './safetensors.js';
 
 export class CheckpointError extends Error {
@@ -171,7 +171,7 @@ export function parseTorchCheckpoint(data: Uint8Array | ByteSource, source = 'ch
   const bo = prefix + 'byteorder';
   if (zip.has(bo)) {
     const order = new TextDecoder().decode(zip.read(bo, 64)).trim();
-    if (order !== 'little') throw new CheckpointError(`${source}: byte order '${order}' is not supported (little-endian only)`);
+    if (order !== 'little') throw new CheckpointError(`${source}: byte order '${clip(order)}' is not supported (little-endian only)`);
   }
   const storages = new Map<string, TorchStorage>();
   const persistentLoad = (pid: unknown): unknown => {
@@ -181,9 +181,10 @@ export function parseTorchCheckpoint(data: Uint8Array | ByteSource, source = 'ch
     const [, type, keyRaw, location, count] = pid;
     const typeName = type instanceof PickleGlobal ? type.name : String(type);
     const dtype = STORAGE_DTYPES[typeName];
-    if (!dtype) throw new CheckpointError(`${source}: unsupported storage type ${typeName}`);
+    if (!dtype) throw new CheckpointError(`${source}: unsupported storage type ${clip(typeName)}`);
     if (typeof keyRaw !== 'string' && typeof keyRaw !== 'number') throw new CheckpointError(`${source}: storage key is a ${describe(keyRaw)}, not a string`);
     const key = String(keyRaw);
+    if (key.length > 256) throw new CheckpointError(`${source}: storage key '${clip(key)}' is too long (corrupt checkpoint)`);
     let st = storages.get(key);
     if (!st) {
       const entry = `${prefix}data/${key}`;
@@ -244,7 +245,7 @@ export function readTorchCheckpoint(path: string): TorchCheckpoint {
   try {
     src = fileSource(path);
   } catch (e) {
-    throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`);
+    throw new CheckpointError(e instanceof ZipError ? e.message : `cannot read ${path}: ${(e as Error).message}`);
   }
   return parseTorchCheckpoint(src, path);
 }

@@ -5,7 +5,7 @@
 // a deflated entry never inflates past its declared size, and duplicate names are refused.
 // Format: PKWARE APPNOTE 6.3 (EOCD 0x06054b50, zip64 EOCD 0x06064b50 + locator 0x07064b50,
 // central header 0x02014b50, local header 0x04034b50).
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 
 export class ZipError extends Error {
@@ -33,9 +33,16 @@ export function memorySource(bytes: Uint8Array): ByteSource {
 
 /** A file read on demand (opened per read: nothing to close, and the file is never written). */
 export function fileSource(path: string): ByteSource {
-  const fd = openSync(path, 'r');
+  // non-blocking: opening a FIFO must not wait for a writer; only regular files are read
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   let size: number;
-  try { size = fstatSync(fd).size; } finally { closeSync(fd); }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ZipError(`${path}: not a regular file`);
+    size = st.size;
+  } finally {
+    closeSync(fd);
+  }
   return {
     size,
     read(o, n) {

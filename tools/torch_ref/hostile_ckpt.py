@@ -206,6 +206,7 @@ def main(argv):
     cases['dag_list_key'] = ckpt(dag + b'}h\x28Ns.')        # {L40: None}
     tdag = PROTO2 + b'Nq\x00' + b''.join(P(b'h', i, b'h', i, b'\x86q', i + 1) for i in range(40))
     cases['dag_nested_tuple_key'] = ckpt(tdag + b'}h\x28Ns.')  # {((..),(..)): None}, 2^40 leaves
+    cases['deep_tuple_key'] = ckpt(PROTO2 + b'}N' + b'\x85' * 100000 + b'Ns.')  # {((((None,),),)...): None}
     cases['dag_list_value'] = ckpt(dag + b'}X\x01\x00\x00\x00kh\x28s.')  # {'k': L40}: fine, nothing walks it
 
     # ---- zip container
