@@ -76,8 +76,6 @@ export class TorchTensorRef extends TorchTensorLike {
     }
   }
   get dtype(): DType { return this.storage.dtype; }
-  /** Bytes of a contiguous copy. */
-  get byteLength(): number { return numel(this.shape) * DTYPE_BYTES[this.dtype]; }
 
   /** dtype and shape now; the data are read (materialize) only when `data` is first used. */
   lazy(): RawTensor {
@@ -179,8 +177,8 @@ export function parseTorchCheckpoint(data: Uint8Array | ByteSource, source = 'ch
       throw new CheckpointError(`${source}: unsupported persistent id ${describe(pid)}`);
     }
     const [, type, keyRaw, location, count] = pid;
-    const typeName = type instanceof PickleGlobal ? type.name : String(type);
-    const dtype = STORAGE_DTYPES[typeName];
+    const typeName = type instanceof PickleGlobal ? type.name : typeof type === 'string' ? type : describe(type);
+    const dtype = Object.hasOwn(STORAGE_DTYPES, typeName) ? STORAGE_DTYPES[typeName] : undefined;
     if (!dtype) throw new CheckpointError(`${source}: unsupported storage type ${clip(typeName)}`);
     if (typeof keyRaw !== 'string' && typeof keyRaw !== 'number') throw new CheckpointError(`${source}: storage key is a ${describe(keyRaw)}, not a string`);
     const key = String(keyRaw);
