@@ -105,7 +105,7 @@ export class TorchTensorRef extends TorchTensorLike {
       const idx = new Array(rank).fill(0);
       let srcEl = this.offset;
       for (let i = 0; i < n; i++) {
-        out.set(src.subarray(srcEl * es, srcEl * es + es), i * es);
+        for (let b = 0, o = i * es, q = srcEl * es; b < es; b++) out[o + b] = src[q + b]; // no per-element allocation
         for (let d = rank - 1; d >= 0; d--) { // odometer over the shape
           idx[d]++;
           srcEl += this.stride[d];
