@@ -97,6 +97,18 @@ for (const [name, message] of REFUSED) {
   });
 }
 
+test('pickles that run `touch MARKER` under Python\'s pickle.loads (18 routes to a call) run nothing in import', { skip: noTorch }, async () => {
+  const names = readdirSync(cases).filter((f) => f.startsWith('exec_')).map((f) => f.replace(/\.ckpt$/, ''));
+  assert.ok(names.length >= 18, `only ${names.length} payloads generated`);
+  for (const name of names) {
+    const { r, out } = await importCase(name);
+    assertRefused(r, /no state dict found: the checkpoint holds (<[\w.]+ object>|dict with keys <[\w.]+ object>)|cannot call a non-global|tensor without a storage/, { code: 1, maxMs: MAX_MS, maxMiB: MAX_MIB, label: name });
+    assert.equal(existsSync(marker), false, `${name}: the payload ran`);
+    assert.equal(existsSync(out), false, `${name}: an output was written`);
+    assertInputUnchanged(name);
+  }
+});
+
 test('import refuses a directory and a FIFO named like a checkpoint, without blocking', { skip: noTorch }, async () => {
   const odd = join(root, 'odd');
   mkdirSync(join(odd, 'dir.ckpt'), { recursive: true });

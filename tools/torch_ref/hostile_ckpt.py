@@ -30,23 +30,24 @@ MB = 1 << 20
 
 # ---------------------------------------------------------------- zip writing
 def zip_bytes(entries):
-    """entries: (name, method, data, declared_size); data already compressed for method 8.
-    Uses zip64 records when a declared size does not fit 32 bits."""
+    """entries: (name, method, data, declared_size[, crc32]); data already compressed for method 8
+    (a crafted stream has no true CRC: 0). Uses zip64 records when a size does not fit 32 bits."""
     out = io.BytesIO()
     central = []
-    for name, method, data, size in entries:
+    for name, method, data, size, *crc in entries:
+        crc = crc[0] if crc else 0
         nb = name.encode()
         off = out.tell()
         big = size >= 0xffffffff or len(data) >= 0xffffffff
         extra = struct.pack('<HHQQ', 1, 16, size, len(data)) if big else b''
-        out.write(struct.pack('<IHHHHHIIIHH', 0x04034b50, 45, 0, method, 0, 0, 0,
+        out.write(struct.pack('<IHHHHHIIIHH', 0x04034b50, 45, 0, method, 0, 0, crc,
                               0xffffffff if big else len(data), 0xffffffff if big else size, len(nb), len(extra)))
         out.write(nb + extra + data)
-        central.append((nb, method, len(data), size, off, big))
+        central.append((nb, method, len(data), size, off, big, crc))
     cd_off = out.tell()
-    for nb, method, csize, size, off, big in central:
+    for nb, method, csize, size, off, big, crc in central:
         extra = struct.pack('<HHQQ', 1, 16, size, csize) if big else b''
-        out.write(struct.pack('<IHHHHHHIIIHHHHHII', 0x02014b50, 45, 45, 0, method, 0, 0, 0,
+        out.write(struct.pack('<IHHHHHHIIIHHHHHII', 0x02014b50, 45, 45, 0, method, 0, 0, crc,
                               0xffffffff if big else csize, 0xffffffff if big else size, len(nb), len(extra), 0, 0, 0, 0, off))
         out.write(nb + extra)
     cd_size = out.tell() - cd_off
@@ -58,12 +59,12 @@ def zip_bytes(entries):
 
 
 def stored(name, data):
-    return (name, 0, data, len(data))
+    return (name, 0, data, len(data), zlib.crc32(data))
 
 
 def deflated(name, data):
     c = zlib.compressobj(1, zlib.DEFLATED, -15)
-    return (name, 8, c.compress(data) + c.flush(), len(data))
+    return (name, 8, c.compress(data) + c.flush(), len(data), zlib.crc32(data))
 
 
 def deflate_repeated(prefix, unit, times):
@@ -178,6 +179,33 @@ def main(argv):
     # a pickle that would run os.system if unpickled by Python: must stay inert
     cases['evil_os_system'] = zip_of_torch_save({'state_dict': collections.OrderedDict(
         [('model.' + k, v) for k, v in sd.items()] + [('model.evil', Evil(a.marker))]), 'epoch': Evil(a.marker)})
+
+    # hand-written pickles that would run `touch MARKER` in Python's unpickler, one per route to a call
+    m = a.marker.encode()
+    sh = b"S'touch " + m + b"'\n"
+    evil_inner = zip_of_torch_save({'x': Evil(a.marker)})
+    payloads = {  # each one checked to run `touch MARKER` under Python's pickle.loads
+        'reduce': b'cos\nsystem\n(' + sh + b'tR.',
+        'obj': b'(cos\nsystem\n' + sh + b'o.',
+        'inst': b'(' + sh + b'ios\nsystem\n.',
+        'stack_global': b'\x80\x04\x8c\x02os\x8c\x06system\x93' + sh + b'\x85R.',
+        'posix_system': b'cposix\nsystem\n(' + sh + b'tR.',
+        'os_popen': b'cos\npopen\n(' + sh + b'tR.',
+        'eval': b"cbuiltins\neval\n(S'__import__(\"os\").system(\"touch " + m + b"\")'\ntR.",
+        'exec': b"c__builtin__\nexec\n(S'import os; os.system(\"touch " + m + b"\")'\ntR.",
+        'subprocess': b"csubprocess\ncheck_call\n((S'touch'\nS'" + m + b"'\nttR.",
+        'getattr_chain': b"cbuiltins\ngetattr\n(cbuiltins\n__import__\n(S'os'\ntRS'system'\ntR(" + sh + b'tR.',
+        'attrgetter': b"coperator\nattrgetter\n(S'system'\ntR(cbuiltins\n__import__\n(S'os'\ntRtR(" + sh + b'tR.',
+        'partial': b'cfunctools\npartial\n(cos\nsystem\n' + sh + b'tR)R.',
+        'copyreg_init': b"ccopy_reg\n_reconstructor\n(csubprocess\nPopen\ncsubprocess\nPopen\n(S'touch'\nS'" + m + b"'\nltR.",
+        'rebuild_tensor_args': PROTO2 + b'ctorch._utils\n_rebuild_tensor_v2\n(cos\nsystem\n' + sh + b'\x85RK\x00(K\x01t(K\x01t\x89NtR.',
+        'rebuild_from_type_args': PROTO2 + b'ctorch._tensor\n_rebuild_from_type_v2\n(cos\nsystem\nN(' + sh + b'tNtR.',
+        'ordereddict_args': b"ccollections\nOrderedDict\n(((cos\nsystem\n(" + sh + b"tRS'v'\ntltR.",
+        'nested_pickle_loads': b"cpickle\nloads\n(c_codecs\nencode\n(S'cos\\nsystem\\n(" + sh[:-1].replace(b"'", b'\\x27') + b"\\ntR.'\nS'latin1'\ntRtR.",
+        'nested_torch_load': b'\x80\x03ctorch.storage\n_load_from_bytes\nB' + struct.pack('<I', len(evil_inner)) + evil_inner + b'\x85R.',
+    }
+    for name, body in payloads.items():
+        cases[f'exec_{name}'] = ckpt(body)
 
     # ---- the pickle VM
     cases['dup_bomb_300M'] = ckpt(None, pkl_entry=('archive/data.pkl', 8, deflate_repeated(PROTO2 + b'N', b'2' * MB, 300), 3 + 300 * MB))
