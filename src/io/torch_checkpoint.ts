@@ -88,7 +88,10 @@ export class TorchTensorRef extends TorchTensorLike {
     };
   }
 
-  /** A contiguous copy (C order). */
+  /**
+   * The tensor's bytes in C order: a view of the storage when the tensor is contiguous (no copy;
+   * treat as read-only), else a contiguous copy.
+   */
   materialize(): RawTensor {
     const es = DTYPE_BYTES[this.dtype];
     const n = numel(this.shape);
@@ -96,11 +99,11 @@ export class TorchTensorRef extends TorchTensorLike {
       throw new CheckpointError(`tensor ${this.dtype}[${this.shape}] would take ${n * es} bytes, over the ${MAX_TENSOR_BYTES}-byte limit for one tensor`);
     }
     const src = this.storage.bytes();
+    if (n > 0 && isContiguous(this.shape, this.stride)) {
+      return { dtype: this.dtype, shape: [...this.shape], data: src.subarray(this.offset * es, (this.offset + n) * es) };
+    }
     const out = new Uint8Array(n * es);
-    if (n === 0) return { dtype: this.dtype, shape: [...this.shape], data: out };
-    if (isContiguous(this.shape, this.stride)) {
-      out.set(src.subarray(this.offset * es, (this.offset + n) * es));
-    } else {
+    if (n > 0) {
       const rank = this.shape.length;
       const idx = new Array(rank).fill(0);
       let srcEl = this.offset;
