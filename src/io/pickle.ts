@@ -38,8 +38,10 @@ export function tuple(items: unknown[]): PyTuple {
 /** Python dict: a Map keeps insertion order and non-string keys. */
 export type PyDict = Map<unknown, unknown>;
 
-/** A callable global the unpickler may "call": pure function over already-unpickled values. */
-/** Arguments are the pickled tuple itself (never mutate it); `budget` counts any walk over them. */
+/**
+ * A callable global the unpickler may "call": a pure function over already-unpickled values.
+ * `args` is the pickled tuple itself (never mutate it); `budget` counts any walk over them.
+ */
 export type SafeCallable = (args: readonly unknown[], budget: UnpickleBudget) => unknown;
 
 /**
