@@ -52,7 +52,7 @@ const REFUSED: [string, RegExp][] = [
   ['dup_bomb_300M', /zip entry 'archive\/data\.pkl' declares 314572803 bytes, over the 268435456-byte limit/],
   ['dup_stack_6M', /pickle exceeds the limit of \d+ stack values/],
   ['dup_pop_steps', /pickle exceeds the limit of \d+ steps/],
-  ['objects_600k_dicts', /pickle exceeds the limit of \d+ objects/],
+  ['objects_1100k_dicts', /pickle exceeds the limit of \d+ objects/],
   ['items_5M', /pickle exceeds the limit of \d+ container items/],
   ['memo_2300k', /pickle exceeds the limit of \d+ memo entries/],
   ['call_amplify', /pickle exceeds the limit of \d+ (container items|steps)/],

@@ -58,7 +58,7 @@ export const UNPICKLE_LIMITS = {
   /** memo entries */
   memo: 1 << 21,
   /** containers and objects created (dict, list, tuple, set, bytes, globals, objects) */
-  objects: 1 << 19,
+  objects: 1 << 20,
   /** items stored into containers, all containers together */
   items: 1 << 22,
   /** characters of one non-string dict key (a tuple key is keyed by its text) */

@@ -211,7 +211,7 @@ def main(argv):
     cases['dup_bomb_300M'] = ckpt(None, pkl_entry=('archive/data.pkl', 8, deflate_repeated(PROTO2 + b'N', b'2' * MB, 300), 3 + 300 * MB))
     cases['dup_stack_6M'] = ckpt(None, pkl_entry=deflated('archive/data.pkl', PROTO2 + b'N' + b'2' * (6 * MB) + b'.'))
     cases['dup_pop_steps'] = ckpt(None, pkl_entry=('archive/data.pkl', 8, deflate_repeated(PROTO2 + b'N', b'20' * MB, 20), 3 + 40 * MB))
-    cases['objects_600k_dicts'] = ckpt(None, pkl_entry=deflated('archive/data.pkl', PROTO2 + b']' + b'}a' * (600 * 1000) + b'.'))
+    cases['objects_1100k_dicts'] = ckpt(None, pkl_entry=deflated('archive/data.pkl', PROTO2 + b']' + b'}a' * (1100 * 1000) + b'.'))
     cases['items_5M'] = ckpt(None, pkl_entry=deflated('archive/data.pkl', PROTO2 + b']' + (b'(' + b'N' * 1000 + b'e') * 5000 + b'.'))
     puts = numpy.zeros(2300 * 1000, dtype=[('op', 'u1'), ('i', '<u4')])
     puts['op'] = ord('r')  # LONG_BINPUT i, 2.3M distinct memo keys
