@@ -55,6 +55,7 @@ const REFUSED: [string, RegExp][] = [
   ['objects_1100k_dicts', /pickle exceeds the limit of \d+ objects/],
   ['items_5M', /pickle exceeds the limit of \d+ container items/],
   ['memo_2300k', /pickle exceeds the limit of \d+ memo entries/],
+  ['all_limits_at_once', /no state dict found: the checkpoint holds list/], // memory stays bounded with every limit nearly reached
   ['call_amplify', /pickle exceeds the limit of \d+ (container items|steps)/],
   ['unknown_opcode', /unknown pickle opcode 0xff at offset 3/],
   ['protocol5_oob', /out-of-band buffers/],

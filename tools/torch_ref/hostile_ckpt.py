@@ -217,6 +217,12 @@ def main(argv):
     puts['op'] = ord('r')  # LONG_BINPUT i, 2.3M distinct memo keys
     puts['i'] = numpy.arange(len(puts))
     cases['memo_2300k'] = ckpt(None, pkl_entry=deflated('archive/data.pkl', PROTO2 + b'N' + puts.tobytes() + b'.'))
+    # just under every limit at once (1.04M dicts of 3 items, 2.08M memo entries): parsed, then refused
+    head = b'}(K\x01NK\x02NK\x03Nu'
+    rows = numpy.zeros(1040 * 1000, dtype=[('h', f'S{len(head)}'), ('p1', 'u1'), ('i1', '<u4'), ('p2', 'u1'), ('i2', '<u4'), ('a', 'u1')])
+    rows['h'], rows['p1'], rows['p2'], rows['a'] = head, ord('r'), ord('r'), ord('a')
+    rows['i1'], rows['i2'] = numpy.arange(len(rows)) * 2, numpy.arange(len(rows)) * 2 + 1
+    cases['all_limits_at_once'] = ckpt(None, pkl_entry=deflated('archive/data.pkl', PROTO2 + b']' + rows.tobytes() + b'.'))
     # OrderedDict(L) called again and again on one memoised list of 1M pairs
     pairs = PROTO2 + b'NN\x86q\x01]q\x00' + (b'(' + b'h\x01' * 1000 + b'e') * 1000 + b'0'
     cases['call_amplify'] = ckpt(pairs + b'ccollections\nOrderedDict\nq\x02' + b'h\x02h\x00\x85R0' * 1000 + b'N.')
