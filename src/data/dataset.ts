@@ -7,7 +7,7 @@ import { indexLrw, type Split } from './lrw.js';
 import { decodeVideo, VideoError } from './video.js';
 import { decodeVideos } from './video_batch.js';
 import { centreCrop, lrwMouthCrop, toGray } from './crop.js';
-import { readLabelText, selectVocabulary } from './vocab.js';
+import { checkUniqueWords, readLabelText, selectVocabulary } from './vocab.js';
 import type { ClipIn } from './augment.js';
 
 export type DatasetSpec =
@@ -45,19 +45,31 @@ class ShardDataset implements Dataset {
     const lf = path.join(dir, 'labels.txt');
     if (!existsSync(lf)) throw new DatasetError(`${dir}: no labels.txt — not a prepared directory (run eflip prepare)`);
     this.labels = readLabelText(readFileSync(lf, 'utf8'));
+    if (!this.labels.length) throw new DatasetError(`${lf}: no labels (re-run eflip prepare)`);
+    checkUniqueWords(this.labels, lf);
     const sdir = path.join(dir, split);
     const files = existsSync(sdir) ? readdirSync(sdir).filter((n) => /^shard-\d+\.bin$/.test(n)).sort() : [];
     if (!files.length) throw new DatasetError(`${sdir}: no shards for split '${split}'`);
-    files.forEach((f, si) => {
-      const r = new ShardReader(path.join(sdir, f));
-      this.readers.push(r);
-      if (si === 0) this.channels = r.header.channels;
-      else if (r.header.channels !== this.channels) throw new DatasetError(`${sdir}: ${files[0]} holds ${this.channels}-channel clips but ${f} holds ${r.header.channels}-channel clips (mixed preparations; re-run eflip prepare into a new --out)`);
-      r.header.records.forEach((rec, ri) => {
-        this.items.push({ path: rec.path, label: rec.label, duration: rec.duration });
-        this.where.push([si, ri]);
+    try {
+      files.forEach((f, si) => {
+        const r = new ShardReader(path.join(sdir, f));
+        this.readers.push(r);
+        const h = r.header, h0 = this.readers[0].header;
+        if (si === 0) this.channels = h.channels;
+        // every shard of a split must hold clips of one layout (a batch stacks them)
+        else if (h.channels !== h0.channels) throw new DatasetError(`${sdir}: ${files[0]} holds ${h0.channels}-channel clips but ${f} holds ${h.channels}-channel clips (mixed preparations; re-run eflip prepare into a new --out)`);
+        else if (h.height !== h0.height || h.width !== h0.width) throw new DatasetError(`${sdir}: ${files[0]} holds ${h0.width}×${h0.height} clips but ${f} holds ${h.width}×${h.height} clips (mixed preparations; re-run eflip prepare into a new --out)`);
+        h.records.forEach((rec, ri) => {
+          if (rec.label >= this.labels.length) throw new DatasetError(`shard ${path.join(sdir, f)}: record ${ri} (${rec.path}) has label ${rec.label} but ${lf} lists ${this.labels.length} words (mixed preparations; re-run eflip prepare into a new --out)`);
+          this.items.push({ path: rec.path, label: rec.label, duration: rec.duration });
+          this.where.push([si, ri]);
+        });
       });
-    });
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    if (!this.items.length) throw new DatasetError(`${sdir}: the shards hold no clips (every clip of split '${split}' was skipped at prepare time; see ${path.join(dir, 'summary.json')})`);
   }
   read(i: number): ClipIn {
     const [si, ri] = this.where[i];

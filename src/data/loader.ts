@@ -5,8 +5,8 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { resolveAugment, type AugmentConfig } from './augment.js';
-import { openDataset, type Dataset, type DatasetSpec, type ItemMeta } from './dataset.js';
-import { buildBatch, type Batch, type BatchRequest } from './batch.js';
+import { openDataset, DatasetError, type Dataset, type DatasetSpec, type ItemMeta } from './dataset.js';
+import { buildBatch, epochSteps, type Batch, type BatchRequest } from './batch.js';
 import { Rng, mixSeed } from './rng.js';
 
 export type { Batch } from './batch.js';
@@ -20,7 +20,7 @@ export interface LoaderOptions {
   seed?: number;
   /** overrides of the augmentation defaults */
   augment?: Partial<AugmentConfig>;
-  /** drop the last incomplete batch (default: training) */
+  /** drop the last incomplete batch while two full ones remain (default: training; see epochSteps) */
   dropLast?: boolean;
   /** worker threads for batch building (0 = main thread; default min(2, CPUs)) */
   workers?: number;
@@ -50,6 +50,8 @@ export class Loader {
   private pending = new Map<number, { resolve: (b: Batch) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private state_: LoaderState;
+  /** set when a worker died: every later request fails with it instead of waiting forever */
+  private broken: Error | null = null;
 
   private constructor(private ds: Dataset, private o: LoaderOptions) {
     const training = !!o.training;
@@ -70,13 +72,21 @@ export class Loader {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
-        if (m.error) p.reject(new Error(m.error));
+        if (m.error) p.reject(new DatasetError(m.error));
         else p.resolve(m.batch!);
       });
-      w.on('error', (e) => { for (const p of this.pending.values()) p.reject(e); this.pending.clear(); });
+      w.on('error', (e) => this.fail(new DatasetError(`loader worker failed: ${e.message}`)));
+      w.on('exit', (code) => { if (this.workers.includes(w)) this.fail(new DatasetError(`loader worker exited (code ${code}) while batches were pending`)); });
       w.unref();
       this.workers.push(w);
     }
+  }
+
+  /** A dead worker fails everything pending and every later request (no batch waits forever). */
+  private fail(e: Error): void {
+    this.broken ??= e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
   }
 
   static async open(o: LoaderOptions): Promise<Loader> {
@@ -88,7 +98,7 @@ export class Loader {
   }
 
   get stepsPerEpoch(): number {
-    return this.dropLast ? Math.floor(this.size / this.batchSize) : Math.ceil(this.size / this.batchSize);
+    return epochSteps(this.size, this.batchSize, this.dropLast);
   }
 
   /** The sample order of an epoch (a seeded permutation when shuffling). */
@@ -104,14 +114,24 @@ export class Loader {
   }
 
   private request(req: BatchRequest, k: number): Promise<Batch> {
-    if (!this.workers.length) return buildBatch(this.ds, req, this.augment, this.seed);
-    const id = this.nextId++;
-    const w = this.workers[k % this.workers.length];
-    w.ref();
-    return new Promise<Batch>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      w.postMessage({ id, req });
-    }).finally(() => { if (this.pending.size === 0) for (const x of this.workers) x.unref(); });
+    let p: Promise<Batch>;
+    if (!this.workers.length) {
+      p = buildBatch(this.ds, req, this.augment, this.seed).catch((e: Error) => { throw e instanceof DatasetError ? e : new DatasetError(e.message ?? String(e)); });
+    } else if (this.broken) {
+      p = Promise.reject(this.broken);
+    } else {
+      const id = this.nextId++;
+      const w = this.workers[k % this.workers.length];
+      w.ref();
+      p = new Promise<Batch>((resolve, reject) => {
+        this.pending.set(id, { resolve, reject });
+        w.postMessage({ id, req });
+      }).finally(() => { if (this.pending.size === 0) for (const x of this.workers) x.unref(); });
+    }
+    // a prefetched batch may fail before it is awaited: that is reported in order by batches(),
+    // never as an unhandled rejection
+    p.catch(() => {});
+    return p;
   }
 
   /** Batches of one epoch from `startStep`, prefetched in the background, in order. */
@@ -141,8 +161,9 @@ export class Loader {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    const ws = this.workers;
     this.workers = [];
+    await Promise.all(ws.map((w) => w.terminate()));
     this.ds.close();
   }
 }

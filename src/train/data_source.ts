@@ -14,6 +14,7 @@ import { cacheDir as eflipCacheDir } from '../io/cache_dir.js';
 import { centreCrop, lrwMouthCrop, toGray, type Frames } from '../data/crop.js';
 import { indexLrw, type Split } from '../data/lrw.js';
 import { Rng, mixSeed } from '../data/rng.js';
+import { epochSteps } from '../data/batch.js';
 import { fromTypedArray } from '../engine/index.js';
 import type { BatchSource, TrainBatch } from './trainer.js';
 import type { TrainConfig } from './config.js';
@@ -40,7 +41,7 @@ export interface SourceOptions {
   mean: number;
   std: number;
   augment: { randomCrop: boolean; hflip: number; timeMaskFrames: number } | null;
-  /** drop a final partial batch (training) */
+  /** drop a final partial batch while two full ones remain (training; the loader's rule, epochSteps) */
   dropLast: boolean;
   /** labels permuted by this seed (the shuffled-label control of the learning check) */
   shuffleLabelsSeed?: number | null;
@@ -65,8 +66,7 @@ export class MemoryClipSource implements BatchSource {
     return this.items.length;
   }
   get batchesPerEpoch(): number {
-    const n = this.items.length / this.o.batchSize;
-    return this.o.dropLast ? Math.floor(n) : Math.ceil(n);
+    return epochSteps(this.items.length, this.o.batchSize, this.o.dropLast);
   }
 
   /** Clip order of an epoch. */

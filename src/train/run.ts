@@ -210,7 +210,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     };
     const a = cfg.data.augment;
     train = new MemoryClipSource(data.clips.train, {
-      ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: data.clips.train.length >= cfg.train.batch_size * 2,
+      ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: true,
       augment: { randomCrop: a.random_crop, hflip: a.hflip, timeMaskFrames: Math.round(a.time_mask_s * 25) },
       shuffleLabelsSeed: cfg.data.shuffle_train_labels,
     });
