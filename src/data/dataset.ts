@@ -35,6 +35,11 @@ export class DatasetError extends Error {
   override name = 'DatasetError';
 }
 
+/** A prepared directory without shards for a split (val/test may be absent; a corrupt shard is another error). */
+export class MissingSplitError extends DatasetError {
+  override name = 'MissingSplitError';
+}
+
 class ShardDataset implements Dataset {
   labels: string[];
   items: ItemMeta[] = [];
@@ -49,7 +54,7 @@ class ShardDataset implements Dataset {
     checkUniqueWords(this.labels, lf);
     const sdir = path.join(dir, split);
     const files = existsSync(sdir) ? readdirSync(sdir).filter((n) => /^shard-\d+\.bin$/.test(n)).sort() : [];
-    if (!files.length) throw new DatasetError(`${sdir}: no shards for split '${split}'`);
+    if (!files.length) throw new MissingSplitError(`${sdir}: no shards for split '${split}'`);
     try {
       files.forEach((f, si) => {
         const r = new ShardReader(path.join(sdir, f));

@@ -8,6 +8,7 @@ import { resolveAugment, type AugmentConfig } from './augment.js';
 import { openDataset, DatasetError, type Dataset, type DatasetSpec, type ItemMeta } from './dataset.js';
 import { buildBatch, epochSteps, type Batch, type BatchRequest } from './batch.js';
 import { Rng, mixSeed } from './rng.js';
+import { threadCountProblem } from '../threads.js';
 
 export type { Batch } from './batch.js';
 
@@ -66,6 +67,8 @@ export class Loader {
     this.dropLast = o.dropLast ?? training;
     this.state_ = { seed: this.seed, epoch: 0, step: 0 };
     const n = o.workers ?? Math.min(2, availableParallelism());
+    const tooMany = threadCountProblem('loader workers', n, 0);
+    if (tooMany) throw new RangeError(tooMany);
     for (let i = 0; i < n; i++) {
       const w = new Worker(new URL('./loader_worker.js', import.meta.url), { workerData: { spec: o.data, augment: this.augment, seed: this.seed } });
       w.on('message', (m: { id: number; batch?: Batch; error?: string }) => {

@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { cacheDir as eflipCacheDir } from '../io/cache_dir.js';
 import { centreCrop, lrwMouthCrop, toGray, type Frames } from '../data/crop.js';
 import { indexLrw, type Split } from '../data/lrw.js';
+import { readWordFile, selectVocabulary, wordFileOf, type VocabSelection } from '../data/vocab.js';
 import { Rng, mixSeed } from '../data/rng.js';
 import { epochSteps } from '../data/batch.js';
 import { fromTypedArray } from '../engine/index.js';
@@ -182,6 +183,13 @@ export function imageChannels(cfg: TrainConfig): 1 | 3 {
   return c;
 }
 
+/** data.words_list as a vocabulary selection: the words themselves, or one word file (vocab.ts's wordFileOf rule). */
+export function wordsListSelection(list: string[]): VocabSelection {
+  const file = list.length === 1 ? wordFileOf(list[0]) : null;
+  if (file !== null) return { kind: 'list', words: readWordFile(file), where: `data.words_list file ${file}` };
+  return { kind: 'list', words: list, where: `config key 'data.words_list'` };
+}
+
 export interface LoadedSplits {
   labels: string[];
   clips: Record<Split, MemClip[]>;
@@ -198,7 +206,7 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   let words = labels;
   if (!words) {
     if (cfg.data.words_list) {
-      words = cfg.data.words_list;
+      words = selectVocabulary(index.words, wordsListSelection(cfg.data.words_list));
     } else if (cfg.data.words !== null) {
       if (cfg.data.words > index.words.length) throw new Error(`data.words=${cfg.data.words} but ${root} has ${index.words.length} words`);
       words = cfg.data.words_select === 'random'
@@ -207,7 +215,7 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
     } else words = index.words;
   }
   const missing = words.filter((w) => !index.words.includes(w));
-  if (missing.length) throw new Error(`words not under ${root}: ${missing.slice(0, 10).join(', ')}`);
+  if (missing.length) throw new Error(`${missing.length} word(s) not under ${root}: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ' ...' : ''}`);
   const classOf = new Map(words.map((w, i) => [w, i]));
   // kept in memory: the centre (size + 8)² of the 96×96 window (random crops move ±4 px, like
   // 88 of 96); evaluation takes its centre size², the same pixels src/data and src/infer use
@@ -223,7 +231,15 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   let next = 0;
   const results: (MemClip | null)[] = new Array(todo.length).fill(null);
   if (cfg.data.crop === 'landmarks') throw new Error(`data.crop=landmarks needs landmark-cropped data; prepare it with 'eflip prepare --crop landmarks' and set data.shards`);
-  const cacheDir = cfg.data.cache ? process.env.EFLIP_CLIP_CACHE || eflipCacheDir('clips') : null;
+  // the clip cache only saves time: one that cannot be written (read-only, full, not a directory)
+  // is dropped with one warning naming it, and training goes on decoding every clip
+  let cacheDir = cfg.data.cache ? process.env.EFLIP_CLIP_CACHE || eflipCacheDir('clips') : null;
+  const dropCache = (e: unknown) => {
+    if (!cacheDir) return;
+    log(`warning: clip cache ${cacheDir} is not usable (${(e as Error).message.split('\n')[0]}); continuing without it — set data.cache=false to skip it, or EFLIP_CLIP_CACHE=DIR for another place`);
+    cacheDir = null;
+  };
+  if (cacheDir) { try { mkdirSync(cacheDir, { recursive: true }); } catch (e) { dropCache(e); } }
   const work = async () => {
     while (next < todo.length) {
       const i = next++;
@@ -235,7 +251,8 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
         const key = createHash('sha1').update(`${c.path}|${st.size}|${st.mtimeMs}|${cfg.data.crop}|${side}${colour ? '|rgb' : ''}`).digest('hex');
         cacheFile = join(cacheDir, key.slice(0, 2), `${key}.u8`);
         if (existsSync(cacheFile)) {
-          const data = new Uint8Array(readFileSync(cacheFile));
+          let data = new Uint8Array(0);
+          try { data = new Uint8Array(readFileSync(cacheFile)); } catch { /* unreadable entry: decode again */ }
           if (data.length % (side * side * C) === 0 && data.length > 0) {
             results[i] = { data, frames: data.length / (side * side * C), side, channels: C, label: classOf.get(c.word)!, duration: c.duration };
             done++;
@@ -248,10 +265,12 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
       if (!colour) f = toGray(f);
       f = cfg.data.crop === 'mouth' ? lrwMouthCrop(f, 96) : centreCrop(f, 96);
       const data = centreCrop(f, side).data;
-      if (cacheFile) {
+      if (cacheFile && cacheDir) {
         try {
           writeFileAtomic(cacheFile, data);
-        } catch { /* an unwritable cache (read-only home, disk full) costs only time */ }
+        } catch (e) {
+          dropCache(e); // an unwritable cache (read-only home, disk full) costs only time
+        }
       }
       results[i] = { data, frames: f.frames, side, channels: C, label: classOf.get(c.word)!, duration: c.duration };
       done++;
