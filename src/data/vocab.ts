@@ -77,7 +77,7 @@ export function checkUniqueWords(words: readonly string[], where: string): void 
 }
 
 /** Apply a selection to the available words; returns the label list (class order). */
-export function selectVocabulary(available: readonly string[], sel: VocabSelection): string[] {
+export function selectVocabulary(available: readonly string[], sel: VocabSelection, dataName = 'the data'): string[] {
   const sorted = [...new Set(available)].sort();
   switch (sel.kind) {
     case 'all':
@@ -94,7 +94,7 @@ export function selectVocabulary(available: readonly string[], sel: VocabSelecti
       checkUniqueWords(sel.words, sel.where ?? 'the word list');
       const have = new Set(sorted);
       const missing = sel.words.filter((w) => !have.has(w));
-      if (missing.length) throw new VocabError(`${sel.where ?? 'the word list'}: ${missing.length} word(s) not in the data: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ` (+${missing.length - 10} more)` : ''}`);
+      if (missing.length) throw new VocabError(`${sel.where ?? 'the word list'}: ${missing.length} word(s) not in ${dataName}: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ` (+${missing.length - 10} more)` : ''}`);
       return [...sel.words]; // explicit lists keep their order: index = class id
     }
   }

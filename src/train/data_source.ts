@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeVideo } from '../data/video.js';
+import { decodeVideo, VideoError } from '../data/video.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { cacheDir as eflipCacheDir } from '../io/cache_dir.js';
 import { centreCrop, lrwMouthCrop, toGray, type Frames } from '../data/crop.js';
@@ -206,7 +206,7 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   let words = labels;
   if (!words) {
     if (cfg.data.words_list) {
-      words = selectVocabulary(index.words, wordsListSelection(cfg.data.words_list));
+      words = selectVocabulary(index.words, wordsListSelection(cfg.data.words_list), root);
     } else if (cfg.data.words !== null) {
       if (cfg.data.words > index.words.length) throw new Error(`data.words=${cfg.data.words} but ${root} has ${index.words.length} words`);
       words = cfg.data.words_select === 'random'
@@ -230,6 +230,7 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   const workers = Math.max(1, cfg.data.workers);
   let next = 0;
   const results: (MemClip | null)[] = new Array(todo.length).fill(null);
+  const unreadable: string[] = [];
   if (cfg.data.crop === 'landmarks') throw new Error(`data.crop=landmarks needs landmark-cropped data; prepare it with 'eflip prepare --crop landmarks' and set data.shards`);
   // the clip cache only saves time: one that cannot be written (read-only, full, not a directory)
   // is dropped with one warning naming it, and training goes on decoding every clip
@@ -260,7 +261,16 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
           }
         }
       }
-      const v = await decodeVideo(c.path, { gray: !colour });
+      let v;
+      try {
+        v = await decodeVideo(c.path, { gray: !colour });
+      } catch (e) {
+        // like `eflip prepare`: an unreadable clip is skipped and reported, never the end of the run
+        if (!(e instanceof VideoError)) throw e;
+        unreadable.push(e.message.split('\n')[0]);
+        done++;
+        continue;
+      }
       let f: Frames = { data: v.data, frames: v.frames, height: v.height, width: v.width, channels: v.channels };
       if (!colour) f = toGray(f);
       f = cfg.data.crop === 'mouth' ? lrwMouthCrop(f, 96) : centreCrop(f, 96);
@@ -278,6 +288,9 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
     }
   };
   await Promise.all(Array.from({ length: workers }, work));
-  todo.forEach((c, i) => clips[c.split].push(results[i]!));
+  todo.forEach((c, i) => { if (results[i]) clips[c.split].push(results[i]!); });
+  if (unreadable.length) log(`warning: skipped ${unreadable.length} unreadable clip(s) under ${root}: ${unreadable[0]}${unreadable.length > 1 ? ` (+${unreadable.length - 1} more)` : ''}`);
+  const noDuration = index.problems.filter((p) => classOf.has(p.path.split(/[\\/]/).at(-3) ?? '')).length;
+  if (noDuration) log(`note: ${noDuration} clip(s) under ${root} have no .txt with a readable Duration line (kept${cfg.data.word_boundary ? '; their word-boundary plane covers the whole clip' : ''}), e.g. ${index.problems[0].path}`);
   return { labels: words, clips, side };
 }
