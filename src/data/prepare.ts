@@ -81,6 +81,8 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   const t0 = Date.now();
   const crop = o.crop ?? 'mouth', color = !!o.color, size = o.size ?? 96, shardSize = o.shardSize ?? 64;
   const splits = o.splits ?? [...SPLITS];
+  if (!Number.isSafeInteger(shardSize) || shardSize < 1 || shardSize > 1 << 16) throw new PrepareError(`--shard-size must be an integer from 1 to ${1 << 16} clips, got ${shardSize}`);
+  if (!Number.isSafeInteger(size) || size < 8 || size > 1024) throw new PrepareError(`--size must be an integer from 8 to 1024 pixels, got ${size}`);
   const inside = path.relative(path.resolve(o.lrw), path.resolve(o.out));
   if (!inside.startsWith('..') && !path.isAbsolute(inside)) throw new PrepareError(`--out ${o.out} is inside --lrw ${o.lrw} (its shards would be read as a word); prepare into a directory outside the LRW tree`);
   const probe = await indexLrw(o.lrw, { splits, durations: false });
