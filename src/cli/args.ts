@@ -55,8 +55,8 @@ function convert(name: string, spec: OptSpec, raw: string): unknown {
       return v;
     }
     case 'int': {
-      const v = Number(raw);
-      if (!Number.isInteger(v)) throw new UsageError(`--${name} expects an integer, got '${raw}'`);
+      const v = raw.trim() === '' ? NaN : Number(raw);
+      if (!Number.isSafeInteger(v)) throw new UsageError(`--${name} expects an integer${Number.isInteger(v) ? ' below 2^53' : ''}, got '${raw}'`);
       return v;
     }
     case 'threads': {

@@ -25,6 +25,8 @@ export interface Dataset {
   items: ItemMeta[];
   /** channels of every clip: 1 grey, 3 RGB (prepared with --color) */
   channels: number;
+  /** side of every stored frame when known up front (shards: the prepared --size) */
+  side?: number;
   read(i: number): ClipIn | Promise<ClipIn>;
   /** optional: fetch several items at once (mp4 sources decode them in one ffmpeg process) */
   readMany?(indices: number[]): Promise<ClipIn[]>;
@@ -44,6 +46,7 @@ class ShardDataset implements Dataset {
   labels: string[];
   items: ItemMeta[] = [];
   channels = 0;
+  side = 0;
   private readers: ShardReader[] = [];
   private where: [number, number][] = [];
   constructor(dir: string, split: Split) {
@@ -60,7 +63,7 @@ class ShardDataset implements Dataset {
         const r = new ShardReader(path.join(sdir, f));
         this.readers.push(r);
         const h = r.header, h0 = this.readers[0].header;
-        if (si === 0) this.channels = h.channels;
+        if (si === 0) { this.channels = h.channels; this.side = Math.min(h.height, h.width); }
         // every shard of a split must hold clips of one layout (a batch stacks them)
         else if (h.channels !== h0.channels) throw new DatasetError(`${sdir}: ${files[0]} holds ${h0.channels}-channel clips but ${f} holds ${h.channels}-channel clips (mixed preparations; re-run eflip prepare into a new --out)`);
         else if (h.height !== h0.height || h.width !== h0.width) throw new DatasetError(`${sdir}: ${files[0]} holds ${h0.width}×${h0.height} clips but ${f} holds ${h.width}×${h.height} clips (mixed preparations; re-run eflip prepare into a new --out)`);

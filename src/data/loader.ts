@@ -45,6 +45,8 @@ export class Loader {
   readonly batchSize: number;
   /** image channels of the clips (1 grey, 3 RGB); batches carry this many plus a word-boundary channel when asked */
   readonly channels: number;
+  /** side of the stored frames when the source knows it up front (shards), else undefined */
+  readonly side: number | undefined;
   private readonly shuffle: boolean;
   private readonly dropLast: boolean;
   private workers: Worker[] = [];
@@ -59,6 +61,7 @@ export class Loader {
     this.labels = ds.labels;
     this.items = ds.items;
     this.channels = ds.channels;
+    this.side = ds.side;
     this.augment = resolveAugment(o.augment, training);
     this.seed = o.seed ?? 0;
     if (!(o.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${o.batchSize}`);
