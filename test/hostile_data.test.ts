@@ -93,6 +93,10 @@ test('a split mixing shards of different sizes or channels is refused naming bot
   const r = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${mixed}`, `run_dir=${join(work, 'run-mixed')}`, ...tiny]);
   assertRefused(r, /shard-00000\.bin holds 40×40 clips but shard-00009\.bin holds 48×48 clips \(mixed preparations/, { code: 1, label: 'mixed sizes' });
   assertUnchanged(mixed, before, { label: 'mixed shards' });
+  // an input crop larger than the prepared frames: refused before the first step, not a data error at step 0
+  const big = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${shards}`, `run_dir=${join(work, 'run-big')}`, ...tiny, 'data.size=64']);
+  assertRefused(big, /data\.size=64 is larger than the 40×40 clips of data\.shards=.* \(train\); set data\.size to at most 40/, { code: 1, label: 'data.size > shard side' });
+  assert.ok(!existsSync(join(work, 'run-big', 'checkpoints', 'last.ckpt')));
 });
 
 test('a shard cut while training: one line naming it, a resumable checkpoint, and the resumed run continues', async () => {
