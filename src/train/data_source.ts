@@ -16,6 +16,7 @@ import { indexLrw, type Split } from '../data/lrw.js';
 import { readWordFile, selectVocabulary, wordFileOf, type VocabSelection } from '../data/vocab.js';
 import { Rng, mixSeed } from '../data/rng.js';
 import { epochSteps } from '../data/batch.js';
+import { maxThreads } from '../threads.js';
 import { fromTypedArray } from '../engine/index.js';
 import type { BatchSource, TrainBatch } from './trainer.js';
 import type { TrainConfig } from './config.js';
@@ -227,7 +228,8 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   const todo = index.clips.filter((c) => classOf.has(c.word) && splits.includes(c.split));
   let done = 0;
   const t0 = Date.now();
-  const workers = Math.max(1, cfg.data.workers);
+  // concurrent ffmpeg decodes; a config from a bigger machine (eval reads the checkpoint's) is held to this one's bound
+  const workers = Math.min(maxThreads(), Math.max(1, cfg.data.workers));
   let next = 0;
   const results: (MemClip | null)[] = new Array(todo.length).fill(null);
   const unreadable: string[] = [];
