@@ -5,7 +5,7 @@
 // resumable checkpoint that a resumed run continues from.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -215,7 +215,7 @@ test('word lists: a repeated word is refused by train, prepare, init and import 
   assertUnchanged(corpus, before, { label: 'corpus' });
 });
 
-test('data.root with hostile but usable data: a word file, an unreadable clip, a .txt without Duration, an unusable clip cache — trains, one warning each', async () => {
+test('data.root with hostile but usable data: a word file, an unreadable clip, a FIFO named .mp4, a word dir with a space, a .txt without Duration, an unusable clip cache — trains, one warning each', async () => {
   await ready;
   const root = join(work, 'corpus-rough');
   cpSync(corpus, root, { recursive: true });
@@ -224,6 +224,9 @@ test('data.root with hostile but usable data: a word file, an unreadable clip, a
   const mp4 = join(root, w0, 'train', clips[0]);
   writeFileSync(mp4, readFileSync(mp4).subarray(0, 3000)); // a cut download
   writeFileSync(join(root, w0, 'train', clips[1].replace('.mp4', '.txt')), 'Speaker: nobody\n'); // no Duration line
+  execFileSync('mkfifo', [join(root, w1, 'train', 'ZZZ_fifo.mp4')]); // ffmpeg would wait on it forever
+  mkdirSync(join(root, 'BAD WORD', 'train'), { recursive: true }); // a name labels.txt cannot hold
+  cpSync(join(root, w0, 'train', clips[2]), join(root, 'BAD WORD', 'train', clips[2]));
   writeFileSync(join(work, 'words.lst'), `# reversed: the file's order is the class order\n${w1}\n${w0}\n`);
   writeFileSync(join(work, 'a-file'), 'not a directory');
   const before = snapshot(root);
@@ -235,6 +238,7 @@ test('data.root with hostile but usable data: a word file, an unreadable clip, a
   assert.match(r.stdout, /warning: clip cache .*a-file\/cache is not usable \(ENOTDIR.*continuing without it — set data\.cache=false/);
   assert.match(r.stdout, new RegExp(`warning: skipped 1 unreadable clip\\(s\\) under .*: .*${clips[0]}`));
   assert.match(r.stdout, /note: 1 clip\(s\) under .* have no \.txt with a readable Duration line \(kept; their word-boundary plane covers the whole clip\)/);
+  assert.match(r.stdout, /warning: skipped 2 entries under .*BAD WORD: word directory skipped: a label cannot hold whitespace or #/);
   assert.match(r.stdout, /clips: train 5, val 2/);
   assert.deepEqual(readCheckpoint(join(runDir, 'checkpoints', 'last.ckpt')).labels, [w1, w0]);
   assertUnchanged(root, before, { label: 'rough corpus' });

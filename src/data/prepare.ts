@@ -167,7 +167,7 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   const summary: PrepareSummary = {
     out: path.resolve(o.out), labels, clips: total, prepared, skipped, skippedByKind, shards: tasks.length,
     shardsWritten: todo.length, shardsReused: tasks.length - todo.length, seconds: (Date.now() - t0) / 1000,
-    durationProblems: idx.problems.length,
+    durationProblems: idx.problems.filter((p) => p.kind === 'no-duration').length,
   };
   writeFileAtomic(path.join(o.out, 'summary.json'), JSON.stringify({ ...summary, durationProblemList: idx.problems }, null, 1));
   return summary;

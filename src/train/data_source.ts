@@ -292,7 +292,9 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   await Promise.all(Array.from({ length: workers }, work));
   todo.forEach((c, i) => { if (results[i]) clips[c.split].push(results[i]!); });
   if (unreadable.length) log(`warning: skipped ${unreadable.length} unreadable clip(s) under ${root}: ${unreadable[0]}${unreadable.length > 1 ? ` (+${unreadable.length - 1} more)` : ''}`);
-  const noDuration = index.problems.filter((p) => classOf.has(p.path.split(/[\\/]/).at(-3) ?? '')).length;
-  if (noDuration) log(`note: ${noDuration} clip(s) under ${root} have no .txt with a readable Duration line (kept${cfg.data.word_boundary ? '; their word-boundary plane covers the whole clip' : ''}), e.g. ${index.problems[0].path}`);
+  const noDuration = index.problems.filter((p) => p.kind === 'no-duration' && classOf.has(p.path.split(/[\\/]/).at(-3) ?? ''));
+  if (noDuration.length) log(`note: ${noDuration.length} clip(s) under ${root} have no .txt with a readable Duration line (kept${cfg.data.word_boundary ? '; their word-boundary plane covers the whole clip' : ''}), e.g. ${noDuration[0].path}`);
+  const skipped = index.problems.filter((p) => p.kind === 'skipped');
+  if (skipped.length) log(`warning: skipped ${skipped.length} entr${skipped.length > 1 ? 'ies' : 'y'} under ${root}: ${skipped[0].path}: ${skipped[0].reason}`);
   return { labels: words, clips, side };
 }
