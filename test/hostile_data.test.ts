@@ -40,17 +40,20 @@ function shardCopy(name: string): string {
   return d;
 }
 const trainShards = (dir: string) => readdirSync(join(dir, 'train')).filter((n) => n.endsWith('.bin')).sort().map((n) => join(dir, 'train', n));
+/** a new run directory for every run (a run dir holding a run is refused) */
+let runs = 0;
+const fresh = (name: string) => join(work, `${name}-${++runs}`);
 const stepsOf = (r: CliRun) => Number(/training finished: .* after (\d+) steps/.exec(r.stdout)?.[1]);
 
 test('batch_size above the train set: one short batch per epoch, the same on shards and data.root (was: zero steps, 100 % CPU forever)', async () => {
   await ready;
-  const onShards = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${shards}`, `run_dir=${join(work, 'run-short-shards')}`, ...tiny, 'train.epochs=2']);
+  const onShards = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${shards}`, `run_dir=${fresh('run-short-shards')}`, ...tiny, 'train.epochs=2']);
   assert.equal(onShards.code, 0, onShards.stderr);
   assertBounded(onShards, { label: 'short batch on shards' });
   assert.match(onShards.stdout, /clips: train 6,/);
   assert.equal(stepsOf(onShards), 2, onShards.stdout.slice(-2000));
   const before = snapshot(corpus);
-  const onRoot = await eflip(['train', '--config', synthYaml, `data.root=${corpus}`, `run_dir=${join(work, 'run-short-root')}`, ...tiny, 'train.epochs=2']);
+  const onRoot = await eflip(['train', '--config', synthYaml, `data.root=${corpus}`, `run_dir=${fresh('run-short-root')}`, ...tiny, 'train.epochs=2']);
   assert.equal(onRoot.code, 0, onRoot.stderr);
   assert.equal(stepsOf(onRoot), stepsOf(onShards), 'the in-memory source and the shard loader count the same steps');
   assertUnchanged(corpus, before, { label: 'corpus' });
@@ -62,7 +65,7 @@ test('a truncated or corrupt shard is refused at start with one line naming the 
   const victim = trainShards(cut)[1];
   truncateSync(victim, 3000);
   let before = snapshot(cut);
-  let r = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${cut}`, `run_dir=${join(work, 'run-cut')}`, ...tiny]);
+  let r = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${cut}`, `run_dir=${fresh('run-cut')}`, ...tiny]);
   assertRefused(r, /shard .*train\/shard-00001\.bin: record 0 .* ends at byte \d+ but the file has 3000 bytes \(truncated\).*re-run eflip prepare/, { code: 1, label: 'truncated train shard' });
   assertUnchanged(cut, before, { label: 'cut shards' });
 
@@ -70,14 +73,14 @@ test('a truncated or corrupt shard is refused at start with one line naming the 
   const val = join(bad, 'val', readdirSync(join(bad, 'val'))[0]);
   writeFileSync(val, Buffer.concat([Buffer.from('EFLIPSH1'), Buffer.from([5, 0, 0, 0]), Buffer.from('{"ver')]));
   before = snapshot(bad);
-  r = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${bad}`, `run_dir=${join(work, 'run-badval')}`, ...tiny]);
+  r = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${bad}`, `run_dir=${fresh('run-badval')}`, ...tiny]);
   assertRefused(r, /shard .*val\/shard-00000\.bin: corrupt header/, { code: 1, label: 'corrupt val shard' });
   // a header claiming 4 GB, and a file that is no shard at all
   writeFileSync(val, Buffer.concat([Buffer.from('EFLIPSH1'), Buffer.from([0xff, 0xff, 0xff, 0xff])]));
-  r = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${bad}`, `run_dir=${join(work, 'run-badval')}`, ...tiny]);
+  r = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${bad}`, `run_dir=${fresh('run-badval')}`, ...tiny]);
   assertRefused(r, /shard .*val\/shard-00000\.bin: header of 4294967295 bytes but the file has 12 bytes/, { code: 1, label: 'huge header length' });
   writeFileSync(val, 'hello');
-  r = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${bad}`, `run_dir=${join(work, 'run-badval')}`, ...tiny]);
+  r = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${bad}`, `run_dir=${fresh('run-badval')}`, ...tiny]);
   assertRefused(r, /shard .*val\/shard-00000\.bin: not an eflip shard/, { code: 1, label: 'not a shard' });
   assertUnchanged(bad, snapshot(bad));
 });
@@ -90,13 +93,14 @@ test('a split mixing shards of different sizes or channels is refused naming bot
   const mixed = shardCopy('shards-mixed');
   cpSync(trainShards(other)[0], join(mixed, 'train', 'shard-00009.bin'));
   const before = snapshot(mixed);
-  const r = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${mixed}`, `run_dir=${join(work, 'run-mixed')}`, ...tiny]);
+  const r = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${mixed}`, `run_dir=${fresh('run-mixed')}`, ...tiny]);
   assertRefused(r, /shard-00000\.bin holds 40×40 clips but shard-00009\.bin holds 48×48 clips \(mixed preparations/, { code: 1, label: 'mixed sizes' });
   assertUnchanged(mixed, before, { label: 'mixed shards' });
   // an input crop larger than the prepared frames: refused before the first step, not a data error at step 0
-  const big = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${shards}`, `run_dir=${join(work, 'run-big')}`, ...tiny, 'data.size=64']);
+  const bigRun = fresh('run-big');
+  const big = await eflip(['train', '--config', synthYaml, 'data.root=null', `data.shards=${shards}`, `run_dir=${bigRun}`, ...tiny, 'data.size=64']);
   assertRefused(big, /data\.size=64 is larger than the 40×40 clips of data\.shards=.* \(train\); set data\.size to at most 40/, { code: 1, label: 'data.size > shard side' });
-  assert.ok(!existsSync(join(work, 'run-big', 'checkpoints', 'last.ckpt')));
+  assert.ok(!existsSync(join(bigRun, 'checkpoints', 'last.ckpt')));
 });
 
 test('a shard cut while training: one line naming it, a resumable checkpoint, and the resumed run continues', async () => {
@@ -205,12 +209,12 @@ test('word lists: a repeated word is refused by train, prepare, init and import 
   assertRefused(await eflip(['prepare', '--lrw', corpus, '--out', join(work, 'never'), '--words', 'ABOUT,ABOUT']), dup, { code: 1 });
   writeFileSync(join(work, 'dup.txt'), 'ABOUT\nABUSE\nABOUT\n');
   assertRefused(await eflip(['init', '--out', join(work, 'never.safetensors'), '--classes', '3', '--labels', 'dup.txt']), /labels 'dup\.txt' lists ABOUT more than once/, { code: 1 });
-  assertRefused(await eflip(['train', '--config', synthYaml, `data.root=${corpus}`, `run_dir=${join(work, 'run-missing')}`, ...tiny, 'data.words_list=ABOUT,NOPE,ZZZ']),
+  assertRefused(await eflip(['train', '--config', synthYaml, `data.root=${corpus}`, `run_dir=${fresh('run-missing')}`, ...tiny, 'data.words_list=ABOUT,NOPE,ZZZ']),
     /config key 'data\.words_list': 2 word\(s\) not in .*corpus: NOPE, ZZZ/, { code: 1 });
   writeFileSync(join(work, 'bad.txt'), 'ABOUT\nNOPE\n');
-  assertRefused(await eflip(['train', '--config', synthYaml, `data.root=${corpus}`, `run_dir=${join(work, 'run-missing')}`, ...tiny, 'data.words_list=bad.txt']),
+  assertRefused(await eflip(['train', '--config', synthYaml, `data.root=${corpus}`, `run_dir=${fresh('run-missing')}`, ...tiny, 'data.words_list=bad.txt']),
     /data\.words_list file bad\.txt: 1 word\(s\) not in .*corpus: NOPE/, { code: 1 });
-  assertRefused(await eflip(['train', '--config', synthYaml, `data.root=${corpus}`, `run_dir=${join(work, 'run-missing')}`, ...tiny, 'data.words_list=@/dev/zero']), /word list '\/dev\/zero' is not a file/, { code: 1 });
+  assertRefused(await eflip(['train', '--config', synthYaml, `data.root=${corpus}`, `run_dir=${fresh('run-missing')}`, ...tiny, 'data.words_list=@/dev/zero']), /word list '\/dev\/zero' is not a file/, { code: 1 });
   assert.ok(!existsSync(join(work, 'never')) && !existsSync(join(work, 'never.safetensors')));
   assertUnchanged(corpus, before, { label: 'corpus' });
 });
@@ -252,7 +256,7 @@ test('LRW roots that are missing or empty are refused with one line', async () =
     [join(work, 'empty-root'), /no clips under .*empty-root/],
   ];
   for (const [root, re] of cases) {
-    assertRefused(await eflip(['train', '--config', synthYaml, `data.root=${root}`, `run_dir=${join(work, 'run-noroot')}`, ...tiny]), re, { code: 1, label: root });
+    assertRefused(await eflip(['train', '--config', synthYaml, `data.root=${root}`, `run_dir=${fresh('run-noroot')}`, ...tiny]), re, { code: 1, label: root });
     assertRefused(await eflip(['prepare', '--lrw', root, '--out', join(work, 'never')]), re, { code: 1, label: root });
   }
   assert.ok(!existsSync(join(work, 'never')));

@@ -113,7 +113,7 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   // --out is new, empty, or an earlier preparation (resumed or extended): never a directory of
   // other files, whose labels.txt or shard-*.bin would be overwritten or taken for finished shards
   const outStat = await fsp.stat(o.out).catch(() => null);
-  if (outStat && !outStat.isDirectory()) throw new PrepareError(`--out ${o.out} is a file, not a directory`);
+  if (outStat && !outStat.isDirectory()) throw new PrepareError(`--out ${o.out} is a file, not a directory`); // (the CLI's output guard says so first)
   if (outStat && !existsSync(mfile) && (await fsp.readdir(o.out)).length) {
     throw new PrepareError(`--out ${o.out} is not empty and holds no eflip preparation (no prepare.json); use a new or empty directory`);
   }
