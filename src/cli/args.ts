@@ -1,10 +1,13 @@
 // A small typed option parser shared by every `eflip` command. Each command declares its
 // options once; `--help` text is generated from the same table so help and parsing agree.
+import { threadCountProblem } from '../threads.js';
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export type OptType = 'string' | 'number' | 'int' | 'boolean' | 'list';
+/** 'threads': a thread/worker/job count, an integer in [1, maxThreads()] (src/threads.ts) */
+export type OptType = 'string' | 'number' | 'int' | 'threads' | 'boolean' | 'list';
 export interface OptSpec {
   type: OptType;
   help: string;
@@ -35,7 +38,7 @@ export interface Parsed {
 
 export function helpText(def: CommandDef): string {
   const rows = Object.entries(def.options).map(([k, o]) => {
-    const flag = `--${k}${o.alias ? `, -${o.alias}` : ''}${o.type === 'boolean' ? '' : ` <${o.choices ? o.choices.join('|') : o.type}>`}`;
+    const flag = `--${k}${o.alias ? `, -${o.alias}` : ''}${o.type === 'boolean' ? '' : ` <${o.choices ? o.choices.join('|') : o.type === 'threads' ? 'n' : o.type}>`}`;
     const dflt = o.default !== undefined && o.default !== false ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : o.default})` : '';
     return [flag, `${o.help}${dflt}`];
   });
@@ -66,9 +69,15 @@ function convert(name: string, spec: OptSpec, raw: string): unknown {
       return inRange(name, spec, v);
     }
     case 'int': {
-      const v = Number(raw);
-      if (raw.trim() === '' || !Number.isSafeInteger(v)) throw new UsageError(`--${name} expects an integer, got '${raw}'`);
+      const v = raw.trim() === '' ? NaN : Number(raw);
+      if (!Number.isSafeInteger(v)) throw new UsageError(`--${name} expects an integer${Number.isInteger(v) ? ' below 2^53' : ''}, got '${raw}'`);
       return inRange(name, spec, v);
+    }
+    case 'threads': {
+      const v = Number(raw);
+      const problem = threadCountProblem(`--${name}`, raw.trim() === '' ? NaN : v);
+      if (problem) throw new UsageError(problem);
+      return v;
     }
     case 'list':
       return raw.split(',').map((s) => s.trim()).filter(Boolean);

@@ -9,7 +9,7 @@ import { copyFileAtomic, removeStaleTemps, writeFileAtomic } from '../io/atomic.
 import { canonicalPath, guardOutputs, type NamedPath } from '../io/output_path.js';
 import { EarlyStopping, ModelCheckpoint, type Callback } from './callbacks.js';
 import { readCheckpoint, type CheckpointContent } from './checkpoint.js';
-import { applyOverride, configToYaml, loadConfig, type TrainConfig } from './config.js';
+import { applyOverride, checkThreadCounts, configToYaml, loadConfig, type TrainConfig } from './config.js';
 import { imageChannels, loadLrwSplits, MemoryClipSource, mixupHook, type SourceOptions } from './data_source.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
 import { modelConfigFor } from './model_config.js';
@@ -17,6 +17,7 @@ import { asTrainable, createModel, loadPretrained } from './model_io.js';
 import { writeRunReport } from './report.js';
 import { Trainer, type BatchSource, type FitResult } from './trainer.js';
 import { openShardSource } from './loader_source.js';
+import { MissingSplitError } from '../data/dataset.js';
 
 export interface RunOptions {
   /** YAML config file */
@@ -138,6 +139,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     cfg.checkpointing.dir = null;
     for (const o of opts.overrides ?? []) applyOverride(cfg, o);
     cfg.checkpoint = resumePath;
+    checkThreadCounts(cfg);
     log(`resuming from ${resumePath} (epoch ${resume.state.epoch + 1}, batch ${resume.state.batchInEpoch}, step ${resume.state.step})`);
   }
   const { runDir, ckptDir, sourceRunDir, sourceCkptDir } = resolveRunDirs(cfg, resumePath, opts.configFile);
@@ -187,6 +189,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
         try {
           s = await openShardSource(cfg, split, false);
         } catch (e) {
+          if (!(e instanceof MissingSplitError)) throw e; // a corrupt val/test shard is refused, not skipped
           log(`no ${split} split: ${(e as Error).message}`);
           continue;
         }
@@ -210,7 +213,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     };
     const a = cfg.data.augment;
     train = new MemoryClipSource(data.clips.train, {
-      ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: data.clips.train.length >= cfg.train.batch_size * 2,
+      ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: true,
       augment: { randomCrop: a.random_crop, hflip: a.hflip, timeMaskFrames: Math.round(a.time_mask_s * 25) },
       shuffleLabelsSeed: cfg.data.shuffle_train_labels,
     });

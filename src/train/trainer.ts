@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Tensor, tidy, noGrad, manualSeed, fromBytes, fromTypedArray, F, autocast } from '../engine/index.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { mixSeed } from '../data/rng.js';
+import { DatasetError } from '../data/dataset.js';
 import { AdamW } from './adamw.js';
 import { Ema } from './ema.js';
 import { WarmupCosine, lrAt } from './schedule.js';
@@ -50,6 +51,13 @@ export class NonFiniteLossError extends Error {
 }
 export class OutOfMemoryError extends Error {
   override name = 'OutOfMemoryError';
+}
+/** The batch source failed mid-run (a corrupt or truncated shard, a dead loader worker); a resumable checkpoint was saved first. */
+export class DataError extends Error {
+  override name = 'DataError';
+  constructor(message: string, readonly checkpoint: string | null) {
+    super(message);
+  }
 }
 export class InterruptedError extends Error {
   override name = 'InterruptedError';
@@ -368,6 +376,7 @@ export class Trainer implements TrainerHandle {
         }
         bar.done();
         const epochDone = this.batchInEpoch >= perEpoch;
+        if (!seen && !epochDone && !this.shouldStop) throw new DatasetError(`the training data gave no batch in epoch ${this.epoch + 1} (expected ${perEpoch - this.batchInEpoch} more)`);
         const m: EpochMetrics = { train_loss: seen ? lossSum / seen : NaN, train_acc: seen ? correct / seen : NaN, lr: this.lastLr() };
         if (epochDone) {
           this.epoch++;
@@ -392,6 +401,7 @@ export class Trainer implements TrainerHandle {
       this.call('onTrainEnd');
     } catch (e) {
       this.call('onException', e);
+      if (e instanceof DatasetError) throw this.saveOnDataError(e, lastPath);
       throw e;
     } finally {
       process.off('SIGINT', onSigint);
@@ -405,6 +415,17 @@ export class Trainer implements TrainerHandle {
       best: { path: mc?.bestPath ?? null, score: mc?.best[0]?.score ?? null },
       lastCheckpoint: mc?.lastPath ?? lastCheckpoint,
     };
+  }
+
+  /** Data failed between steps, so the state is consistent: keep it as a resumable checkpoint. */
+  private saveOnDataError(e: DatasetError, lastPath: string): DataError {
+    const where = `step ${this.step} (epoch ${this.epoch + 1}, batch ${this.batchInEpoch + 1})`;
+    try {
+      this.saveCheckpoint(lastPath, { reason: 'data error' });
+    } catch (se) {
+      return new DataError(`${e.message}; training stopped at ${where}, and the checkpoint could not be saved: ${(se as Error).message}`, null);
+    }
+    return new DataError(`${e.message}; training stopped at ${where}, resumable checkpoint saved to ${lastPath}`, lastPath);
   }
 
   /** lr of the step just taken */

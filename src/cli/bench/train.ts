@@ -19,7 +19,7 @@ export const def: CommandDef = {
     size: { type: 'int', default: 88, help: 'input side' },
     steps: { type: 'int', default: 3, help: 'timed steps' },
     warmup: { type: 'int', default: 1, help: 'untimed steps first' },
-    threads: { type: 'int', help: 'intra-op threads for both sides (default: libtorch default)' },
+    threads: { type: 'threads', help: 'intra-op threads for both sides (default: libtorch default)' },
     rounds: { type: 'int', default: 2, help: 'alternate eflip / PyTorch this many times and keep each side\'s best (noisy shared machines)' },
     'no-bf16': { type: 'boolean', help: 'skip the bf16 autocast measurements' },
     inner: { type: 'string', help: '(internal) run one eflip measurement: fp32|bf16' },

@@ -24,7 +24,7 @@ export const def: CommandDef = {
     runtime: { type: 'string', choices: ['onnx', 'torch'], default: 'onnx', help: 'inference runtime' },
     device: { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto', help: 'device / execution provider' },
     batch: { type: 'int', default: 8, help: 'clips per batch (equal lengths batch together)', min: 1, max: 256 },
-    threads: { type: 'int', help: 'intra-op threads (default: runtime default)', min: 1, max: 256 },
+    threads: { type: 'threads', help: 'intra-op threads (default: runtime default)' },
     'max-seconds': { type: 'number', default: 60, help: 'longer videos are refused (one clip in memory); use `eflip stream` for them', min: 0.04, max: 120 },
     face: { type: 'boolean', help: 'arbitrary footage: find the face (eflip roi) and read its aligned 96×96 mouth ROI' },
     annotate: { type: 'string', help: 'write an annotated mp4 (face box, landmarks, mouth ROI, predicted word); one video; implies --face' },

@@ -30,7 +30,7 @@ export const def: CommandDef = {
     'max-outside': { type: 'number', help: 'fail when more than this fraction of the ROI lies outside the frame', default: 0.25, min: 0, max: 1 },
     'no-cache': { type: 'boolean', help: 'ignore and do not write the landmark cache' },
     json: { type: 'boolean', help: 'print one JSON summary per video' },
-    jobs: { type: 'int', alias: 'j', help: 'worker processes for many videos (each loads its own models)', default: 1, min: 1, max: 64 },
+    jobs: { type: 'threads', alias: 'j', help: 'worker processes for many videos (each loads its own models)', default: 1 },
   },
   examples: [
     'eflip roi talk.mp4 --out talk.roi.mp4 --landmarks talk.landmarks.json --annotate talk.annot.mp4',

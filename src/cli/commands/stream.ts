@@ -25,7 +25,7 @@ export const def: CommandDef = {
     json: { type: 'boolean', help: 'print JSON (timeline + segments)' },
     runtime: { type: 'string', choices: ['onnx', 'torch'], default: 'onnx', help: 'inference runtime' },
     device: { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto', help: 'device / execution provider' },
-    threads: { type: 'int', help: 'intra-op threads', min: 1, max: 256 },
+    threads: { type: 'threads', help: 'intra-op threads' },
   },
   examples: ['eflip stream talk.mp4 --checkpoint best.safetensors', 'eflip stream talk.mp4 --checkpoint lipreader.onnx --window 25 --json > timeline.json'],
 };

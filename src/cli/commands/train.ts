@@ -57,6 +57,11 @@ export default async function main(argv: string[]): Promise<number> {
       console.error(`eflip train: ${err.message}`);
       return 1;
     }
+    if (err.name === 'DataError') {
+      const ck = (err as Error & { checkpoint: string | null }).checkpoint;
+      console.error(`eflip train: ${err.message}${ck ? ` (fix the data, then resume with: eflip train checkpoint=${ck})` : ''}`);
+      return 1;
+    }
     if (err.name === 'InterruptedError') {
       console.error(`eflip train: ${err.message}\n  resume with: eflip train checkpoint=${(err as any).checkpoint}`);
       return 130;
