@@ -72,7 +72,7 @@ export class GradScaler {
     this.growthTracker++;
     if (this.growthTracker >= this.growthInterval) {
       const grown = this.scale * this.growthFactor;
-      if (Number.isFinite(grown)) this.scale = grown; // PyTorch: never grow into inf
+      if (Number.isFinite(Math.fround(grown))) this.scale = grown; // like PyTorch's float32 scale: never grow into inf
       this.growthTracker = 0;
     }
   }
