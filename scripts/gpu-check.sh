@@ -34,7 +34,7 @@ EFLIP="node $ROOT/bin/eflip.js"
 declare -A STATUS=()
 
 note() { echo "[gpu-check] $*" >&2; }
-record() { STATUS[$1]=$2; note "$1: $2"; }
+record() { local v=${2//\"/\'}; STATUS[$1]=$v; note "$1: $v"; }  # no double quotes: summary.json stays JSON
 write_summary() {
   {
     echo '{'

@@ -97,9 +97,17 @@ interface InFlight {
 /** Starts moving one host batch to `device` (CPU: nothing to move). */
 function startCopy(b: TrainBatch, device: string): InFlight {
   if (device === 'cpu' || b.x.device === device) return { batch: b, ready: () => {} };
-  // page-locked staging so the copy is a true asynchronous DMA; then the side-stream copy
-  const pinned = b.x.isPinned() ? b.x : b.x.pinMemory();
-  if (pinned !== b.x) b.x.dispose();
+  // page-locked staging so the copy is a true asynchronous DMA (when the OS refuses to lock more
+  // memory the copy still works, from pageable memory and synchronously); then the side-stream copy
+  let pinned = b.x;
+  if (!b.x.isPinned()) {
+    try {
+      pinned = b.x.pinMemory();
+      b.x.dispose();
+    } catch {
+      pinned = b.x;
+    }
+  }
   let c: { tensor: Tensor; ready: () => void };
   try {
     c = cuda.copyAsync(pinned, device);
@@ -117,6 +125,7 @@ function startCopy(b: TrainBatch, device: string): InFlight {
  * (it stopped early) are freed.
  */
 export async function* feedBatches(batches: AsyncIterable<TrainBatch>, device: string): AsyncGenerator<TrainBatch> {
+  device = checkDevice(device); // a GPU this build or machine lacks: the one-line DeviceError with the fix
   const it = batches[Symbol.asyncIterator]();
   let next: InFlight | null = null;
   try {
