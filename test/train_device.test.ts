@@ -244,6 +244,18 @@ test('evaluation and training go through the device path on cpu: the same metric
   net.dispose();
 });
 
+test('native side-stream copies on a build without CUDA: typed errors, never a crash; the process keeps working', { skip: noCuda }, async () => {
+  const E = await import('../src/engine/index.js');
+  const { native } = await import('../src/engine/native.js');
+  const t = full([2, 2], 3);
+  assert.throws(() => cuda.copyAsync(t, 'cuda:0'), (e: Error) => e instanceof E.EngineError && /cuda/i.test(e.message));
+  assert.throws(() => cuda.copyAsync(t, 'cpu'), (e: Error) => e instanceof E.EngineError && /accelerator device/.test(e.message));
+  assert.throws(() => native.waitCopy!(12345), (e: Error) => e instanceof E.EngineError && /unknown or already awaited copy/.test(e.message));
+  assert.equal(t.isPinned(), false);
+  assert.deepEqual(tidy(() => t.add(1).toArrayFlat()), [4, 4, 4, 4]);
+  t.dispose();
+});
+
 // ---------------------------------------------------------------- channels-last
 
 test('train.channels_last: same loss and gradients as the contiguous trunk; weights NHWC inside, state dict unchanged outside', () => {
@@ -336,4 +348,12 @@ test('a short CPU run with train.channels_last=true and bf16 runs through the wh
   const out = tidy(() => noGrad(() => m.model.forward(randn([1, 1, 8, 24, 24])).toTypedArray() as Float32Array));
   assert.ok(out.every(Number.isFinite));
   m.model.dispose();
+  // and resumes with another layout and precision (as a CUDA run resumes with train.device=cpu)
+  const r2 = await runTraining({
+    overrides: [`checkpoint=${runDir}`, 'train.epochs=3', 'train.channels_last=false', 'train.precision=fp32'], log: () => {}, stream: quiet,
+  });
+  assert.equal(r2.epochs, 3);
+  assert.equal(r2.config.train.channels_last, false);
+  const ep = readCheckpoint(join(runDir, 'checkpoints', 'last.ckpt')).state;
+  assert.equal(ep.epoch, 3);
 });

@@ -52,7 +52,8 @@ def main():
     cfg = lipreader.default_config(a.variant, a.classes)
     model = lipreader.LipReader(cfg).train().to(dev)
     if a.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        # the 2-D trunk only (module.to(memory_format=...) refuses the 5-d conv3d weight), as eflip does
+        model.frontend_3d.efnet.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), weight_decay=5e-4)
     x = torch.randn(a.batch, 1, a.frames, a.size, a.size).to(dev)
     y = torch.randint(0, a.classes, (a.batch,)).to(dev)
