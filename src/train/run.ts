@@ -13,7 +13,9 @@ import { applyOverride, checkThreadCounts, configToYaml, loadConfig, type TrainC
 import { imageChannels, loadLrwSplits, MemoryClipSource, mixupHook, type SourceOptions } from './data_source.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
 import { modelConfigFor } from './model_config.js';
-import { asTrainable, createModel, loadPretrained } from './model_io.js';
+import { asTrainable, createModel, loadPretrained, placeModel } from './model_io.js';
+import { checkTrainDevice, TrainDevice } from './device_step.js';
+import type { LipReaderNet } from '../model/lipreader.js';
 import { writeRunReport } from './report.js';
 import { Trainer, type BatchSource, type FitResult } from './trainer.js';
 import { openShardSource } from './loader_source.js';
@@ -142,6 +144,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     checkThreadCounts(cfg);
     log(`resuming from ${resumePath} (epoch ${resume.state.epoch + 1}, batch ${resume.state.batchInEpoch}, step ${resume.state.step})`);
   }
+  // train.device / train.precision refused here, in one line, before anything is written
+  const device = checkTrainDevice(cfg);
   const { runDir, ckptDir, sourceRunDir, sourceCkptDir } = resolveRunDirs(cfg, resumePath, opts.configFile);
   cfg.run_dir = runDir;
   mkdirSync(ckptDir, { recursive: true });
@@ -225,7 +229,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   // ---- model
   const modelConfig = modelConfigFor(cfg, labels.length);
   const net = createModel(modelConfig, cfg.seed);
-  log(`model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${modelConfig.inChannels} input channels, ${getNumThreads()} threads, precision ${cfg.train.precision}`);
+  log(`model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${modelConfig.inChannels} input channels, ` +
+    `device ${device}${device === 'cpu' ? ` (${getNumThreads()} threads)` : ''}, precision ${cfg.train.precision}${cfg.train.channels_last ? ', channels-last trunk' : ''}`);
   if (cfg.pretrained_model_path && !resume) {
     const rep = loadPretrained(net, cfg.pretrained_model_path);
     log(`fine-tuning from ${cfg.pretrained_model_path} (${rep.source} weights): ${rep.loaded} tensors loaded` +
@@ -233,6 +238,9 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       (rep.stemConverted ? `; stem converted: ${rep.stemConverted}` : '') +
       (rep.missing.length ? `; missing (fresh init): ${rep.missing.slice(0, 5).join(', ')}${rep.missing.length > 5 ? ' ...' : ''}` : ''));
   }
+
+  // parameters and buffers live on the device before the optimizer and EMA copy them
+  placeModel(net as LipReaderNet, device, cfg.train.channels_last);
 
   const callbacks: Callback[] = [];
   const mc = new ModelCheckpoint({ dir: ckptDir, monitor: val ? cfg.checkpointing.monitor : 'train_loss', mode: val ? cfg.checkpointing.mode : 'min', topK: cfg.checkpointing.top_k, saveLast: cfg.checkpointing.save_last });
@@ -244,6 +252,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     config: cfg, labels, model: asTrainable(net), modelConfig: modelConfig as unknown as Record<string, unknown>,
     preprocessing: { crop: cfg.data.crop, size: cfg.data.size, mean: cfg.data.mean, std: cfg.data.std },
     train, val, test, runDir, checkpointDir: ckptDir, callbacks, log, stream: opts.stream,
+    device: new TrainDevice(device, cfg.train.precision),
     // the shard loader mixes batches itself; the in-memory source through this hook
     onBatch: !cfg.data.shards && cfg.data.augment.mixup_alpha > 0 ? mixupHook(cfg.data.augment.mixup_alpha, cfg.seed) : undefined,
   });
