@@ -66,5 +66,6 @@ Napi::Value guard(const Napi::CallbackInfo& info, F&& body) {
 void initDispatch(Napi::Env env, Napi::Object exports);
 void initTensors(Napi::Env env, Napi::Object exports);
 void initRuntime(Napi::Env env, Napi::Object exports);
+void initStreams(Napi::Env env, Napi::Object exports);
 
 }  // namespace eflip

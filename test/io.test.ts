@@ -185,7 +185,57 @@ test('zip reader: deflated entries via node:zlib', () => {
   eocd.writeUInt32LE(cd.length + name.length, 12); eocd.writeUInt32LE(cdOff, 16);
   const zip = Buffer.concat([local, name, comp, cd, name, eocd]);
   const z = new ZipReader(zip);
-  assert.deepEqual([...z.read('archive/data.pkl')], [...payload]);
+  assert.deepEqual([...z.read('archive/data.pkl', 1 << 20)], [...payload]);
   assert.equal(parseTorchCheckpoint(zip).root, 42);
   writeFileSync(join(dir, 'tiny.zip'), zip);
+});
+
+/** A zip of [name, bytes, method, declared size] entries (method 8: bytes already deflated). */
+function zipOf(entries: [string, Uint8Array, number, number][]): Buffer {
+  const locals: Buffer[] = [], centrals: Buffer[] = [];
+  let off = 0;
+  for (const [n, data, method, size] of entries) {
+    const name = Buffer.from(n);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(method, 8);
+    local.writeUInt32LE(data.length, 18); local.writeUInt32LE(size, 22); local.writeUInt16LE(name.length, 26);
+    const cd = Buffer.alloc(46);
+    cd.writeUInt32LE(0x02014b50, 0); cd.writeUInt16LE(method, 10);
+    cd.writeUInt32LE(data.length, 20); cd.writeUInt32LE(size, 24); cd.writeUInt16LE(name.length, 28); cd.writeUInt32LE(off, 42);
+    locals.push(local, name, Buffer.from(data));
+    centrals.push(cd, name);
+    off += 30 + name.length + data.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const eocd = Buffer.alloc(22);
+  eocd.writeUInt32LE(0x06054b50, 0); eocd.writeUInt16LE(entries.length, 8); eocd.writeUInt16LE(entries.length, 10);
+  eocd.writeUInt32LE(cd.length, 12); eocd.writeUInt32LE(off, 16);
+  return Buffer.concat([...locals, cd, eocd]);
+}
+
+test('unpickler and zip reader: bombs are refused before the work (no torch needed)', () => {
+  const t0 = performance.now();
+  // 5M DUPs: the stack limit, not the heap, stops it
+  const dup = Buffer.alloc(5 << 20, 0x32); dup[0] = 0x80; dup[1] = 0x02; dup[2] = 0x4e;
+  assert.throws(() => unpickle(dup), /limit of \d+ stack values/);
+  // a tuple key over a 40-deep shared list DAG (2^40 paths): refused, not walked
+  const dag = [0x80, 0x02, 0x5d, 0x71, 0];
+  for (let i = 0; i < 40; i++) dag.push(0x5d, 0x68, i, 0x61, 0x68, i, 0x61, 0x71, i + 1);
+  assert.throws(() => unpickle(Buffer.from([...dag, 0x7d, 0x68, 40, 0x85, 0x4e, 0x73, 0x2e])), /tuple holding a list/);
+  const tdag = [0x80, 0x02, 0x4e, 0x71, 0];
+  for (let i = 0; i < 40; i++) tdag.push(0x68, i, 0x68, i, 0x86, 0x71, i + 1);
+  assert.throws(() => unpickle(Buffer.from([...tdag, 0x7d, 0x68, 40, 0x4e, 0x73, 0x2e])), /text exceeds 65536 characters/);
+  // tuple keys of primitives keep their text; LONG4 and BINUNICODE lengths are checked first
+  const k = unpickle(Buffer.from([0x80, 0x02, 0x7d, 0x4b, 1, 0x4b, 2, 0x86, 0x4e, 0x73, 0x2e])) as Map<unknown, unknown>;
+  assert.deepEqual([...k.keys()], ['(1, 2)']);
+  assert.throws(() => unpickle(Buffer.from([0x80, 0x02, 0x8b, 0xff, 0xff, 0xff, 0x7f])), /LONG4\) of 2147483647 bytes/);
+  assert.throws(() => unpickle(Buffer.from([0x80, 0x02, 0x58, 0xff, 0xff, 0xff, 0xff])), /need 4294967295 bytes/);
+  // zip: duplicate names, a declared size over the limit, a stream inflating past its declared size
+  const pkl = Buffer.from([0x80, 0x02, 0x4e, 0x2e]);
+  assert.throws(() => new ZipReader(zipOf([['a', pkl, 0, 4], ['a', pkl, 0, 4]])), /two entries named 'a'/);
+  const zeros = deflateRawSync(Buffer.alloc(64 << 20));
+  assert.throws(() => new ZipReader(zipOf([['big', zeros, 8, 64 << 20]])).read('big', 1 << 20), /declares 67108864 bytes, over the 1048576-byte limit/);
+  assert.throws(() => new ZipReader(zipOf([['lie', zeros, 8, 100]])).read('lie', 1 << 20), /inflates past its declared 100 bytes/);
+  assert.throws(() => parseTorchCheckpoint(zipOf([['archive/data/0', pkl, 0, 4]])), /no data\.pkl/);
+  assert.ok(performance.now() - t0 < 10_000, `took ${performance.now() - t0} ms`);
 });

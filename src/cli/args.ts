@@ -1,10 +1,13 @@
 // A small typed option parser shared by every `eflip` command. Each command declares its
 // options once; `--help` text is generated from the same table so help and parsing agree.
+import { threadCountProblem } from '../threads.js';
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export type OptType = 'string' | 'number' | 'int' | 'boolean' | 'list';
+/** 'threads': a thread/worker/job count, an integer in [1, maxThreads()] (src/threads.ts) */
+export type OptType = 'string' | 'number' | 'int' | 'threads' | 'boolean' | 'list';
 export interface OptSpec {
   type: OptType;
   help: string;
@@ -12,6 +15,10 @@ export interface OptSpec {
   alias?: string;
   /** allowed values (string options) */
   choices?: string[];
+  /** smallest allowed value (number/int options, inclusive) */
+  min?: number;
+  /** largest allowed value (number/int options, inclusive) */
+  max?: number;
 }
 export interface CommandDef {
   name: string;
@@ -31,7 +38,7 @@ export interface Parsed {
 
 export function helpText(def: CommandDef): string {
   const rows = Object.entries(def.options).map(([k, o]) => {
-    const flag = `--${k}${o.alias ? `, -${o.alias}` : ''}${o.type === 'boolean' ? '' : ` <${o.choices ? o.choices.join('|') : o.type}>`}`;
+    const flag = `--${k}${o.alias ? `, -${o.alias}` : ''}${o.type === 'boolean' ? '' : ` <${o.choices ? o.choices.join('|') : o.type === 'threads' ? 'n' : o.type}>`}`;
     const dflt = o.default !== undefined && o.default !== false ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : o.default})` : '';
     return [flag, `${o.help}${dflt}`];
   });
@@ -44,16 +51,32 @@ export function helpText(def: CommandDef): string {
   return lines.join('\n');
 }
 
+/** The declared bounds of a numeric option (one rule for every command). */
+function inRange(name: string, spec: OptSpec, v: number): number {
+  const lo = spec.min ?? -Infinity, hi = spec.max ?? Infinity;
+  if (v < lo || v > hi) {
+    const range = spec.max === undefined ? `≥ ${lo}` : spec.min === undefined ? `≤ ${hi}` : `between ${lo} and ${hi}`;
+    throw new UsageError(`--${name} must be ${range}, got ${v}`);
+  }
+  return v;
+}
+
 function convert(name: string, spec: OptSpec, raw: string): unknown {
   switch (spec.type) {
     case 'number': {
       const v = Number(raw);
       if (raw.trim() === '' || !Number.isFinite(v)) throw new UsageError(`--${name} expects a number, got '${raw}'`);
-      return v;
+      return inRange(name, spec, v);
     }
     case 'int': {
+      const v = raw.trim() === '' ? NaN : Number(raw);
+      if (!Number.isSafeInteger(v)) throw new UsageError(`--${name} expects an integer${Number.isInteger(v) ? ' below 2^53' : ''}, got '${raw}'`);
+      return inRange(name, spec, v);
+    }
+    case 'threads': {
       const v = Number(raw);
-      if (!Number.isInteger(v)) throw new UsageError(`--${name} expects an integer, got '${raw}'`);
+      const problem = threadCountProblem(`--${name}`, raw.trim() === '' ? NaN : v);
+      if (problem) throw new UsageError(problem);
       return v;
     }
     case 'list':
@@ -89,7 +112,7 @@ export function parseArgs(def: CommandDef, argv: string[]): Parsed {
         opts[key.slice(3)] = false;
         continue;
       }
-      if (!spec) throw new UsageError(`unknown option ${a}`);
+      if (!spec) throw new UsageError(`unknown option ${a}${/[./]/.test(a) ? ` (a file named '${a}'? give it as ./${a} or after --)` : ''}`);
       if (spec.type === 'boolean') {
         opts[key] = inline === undefined ? true : !['false', '0', 'no'].includes(inline);
         continue;

@@ -28,6 +28,17 @@ export interface BatchRequest {
   position: number;
 }
 
+/**
+ * Batches in one epoch of `clips` clips — the one rule of the shard loader and the in-memory
+ * source. `dropLast` (training) drops a final partial batch only while at least two full
+ * batches remain, so an epoch always has a step: fewer clips than `batchSize` make one short
+ * batch (PyTorch's drop_last=False), never an empty epoch. Without `dropLast` every clip is seen.
+ */
+export function epochSteps(clips: number, batchSize: number, dropLast: boolean): number {
+  if (!(batchSize >= 1)) throw new RangeError(`batch size must be >= 1, got ${batchSize}`);
+  return dropLast && clips >= 2 * batchSize ? Math.floor(clips / batchSize) : Math.ceil(clips / batchSize);
+}
+
 export async function buildBatch(ds: Dataset, req: BatchRequest, a: AugmentConfig, seed: number): Promise<Batch> {
   const B = req.indices.length;
   const many = ds.readMany ? await ds.readMany(req.indices) : null;

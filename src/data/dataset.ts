@@ -7,7 +7,7 @@ import { indexLrw, type Split } from './lrw.js';
 import { decodeVideo, VideoError } from './video.js';
 import { decodeVideos } from './video_batch.js';
 import { centreCrop, lrwMouthCrop, toGray } from './crop.js';
-import { readLabelText, selectVocabulary } from './vocab.js';
+import { checkUniqueWords, readLabelText, selectVocabulary } from './vocab.js';
 import type { ClipIn } from './augment.js';
 
 export type DatasetSpec =
@@ -25,6 +25,8 @@ export interface Dataset {
   items: ItemMeta[];
   /** channels of every clip: 1 grey, 3 RGB (prepared with --color) */
   channels: number;
+  /** side of every stored frame when known up front (shards: the prepared --size) */
+  side?: number;
   read(i: number): ClipIn | Promise<ClipIn>;
   /** optional: fetch several items at once (mp4 sources decode them in one ffmpeg process) */
   readMany?(indices: number[]): Promise<ClipIn[]>;
@@ -35,29 +37,47 @@ export class DatasetError extends Error {
   override name = 'DatasetError';
 }
 
+/** A prepared directory without shards for a split (val/test may be absent; a corrupt shard is another error). */
+export class MissingSplitError extends DatasetError {
+  override name = 'MissingSplitError';
+}
+
 class ShardDataset implements Dataset {
   labels: string[];
   items: ItemMeta[] = [];
   channels = 0;
+  side = 0;
   private readers: ShardReader[] = [];
   private where: [number, number][] = [];
   constructor(dir: string, split: Split) {
     const lf = path.join(dir, 'labels.txt');
     if (!existsSync(lf)) throw new DatasetError(`${dir}: no labels.txt — not a prepared directory (run eflip prepare)`);
     this.labels = readLabelText(readFileSync(lf, 'utf8'));
+    if (!this.labels.length) throw new DatasetError(`${lf}: no labels (re-run eflip prepare)`);
+    checkUniqueWords(this.labels, lf);
     const sdir = path.join(dir, split);
     const files = existsSync(sdir) ? readdirSync(sdir).filter((n) => /^shard-\d+\.bin$/.test(n)).sort() : [];
-    if (!files.length) throw new DatasetError(`${sdir}: no shards for split '${split}'`);
-    files.forEach((f, si) => {
-      const r = new ShardReader(path.join(sdir, f));
-      this.readers.push(r);
-      if (si === 0) this.channels = r.header.channels;
-      else if (r.header.channels !== this.channels) throw new DatasetError(`${sdir}: ${files[0]} holds ${this.channels}-channel clips but ${f} holds ${r.header.channels}-channel clips (mixed preparations; re-run eflip prepare into a new --out)`);
-      r.header.records.forEach((rec, ri) => {
-        this.items.push({ path: rec.path, label: rec.label, duration: rec.duration });
-        this.where.push([si, ri]);
+    if (!files.length) throw new MissingSplitError(`${sdir}: no shards for split '${split}'`);
+    try {
+      files.forEach((f, si) => {
+        const r = new ShardReader(path.join(sdir, f));
+        this.readers.push(r);
+        const h = r.header, h0 = this.readers[0].header;
+        if (si === 0) { this.channels = h.channels; this.side = Math.min(h.height, h.width); }
+        // every shard of a split must hold clips of one layout (a batch stacks them)
+        else if (h.channels !== h0.channels) throw new DatasetError(`${sdir}: ${files[0]} holds ${h0.channels}-channel clips but ${f} holds ${h.channels}-channel clips (mixed preparations; re-run eflip prepare into a new --out)`);
+        else if (h.height !== h0.height || h.width !== h0.width) throw new DatasetError(`${sdir}: ${files[0]} holds ${h0.width}×${h0.height} clips but ${f} holds ${h.width}×${h.height} clips (mixed preparations; re-run eflip prepare into a new --out)`);
+        h.records.forEach((rec, ri) => {
+          if (rec.label >= this.labels.length) throw new DatasetError(`shard ${path.join(sdir, f)}: record ${ri} (${rec.path}) has label ${rec.label} but ${lf} lists ${this.labels.length} words (mixed preparations; re-run eflip prepare into a new --out)`);
+          this.items.push({ path: rec.path, label: rec.label, duration: rec.duration });
+          this.where.push([si, ri]);
+        });
       });
-    });
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    if (!this.items.length) throw new DatasetError(`${sdir}: the shards hold no clips (every clip of split '${split}' was skipped at prepare time; see ${path.join(dir, 'summary.json')})`);
   }
   read(i: number): ClipIn {
     const [si, ri] = this.where[i];

@@ -5,9 +5,10 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { resolveAugment, type AugmentConfig } from './augment.js';
-import { openDataset, type Dataset, type DatasetSpec, type ItemMeta } from './dataset.js';
-import { buildBatch, type Batch, type BatchRequest } from './batch.js';
+import { openDataset, DatasetError, type Dataset, type DatasetSpec, type ItemMeta } from './dataset.js';
+import { buildBatch, epochSteps, type Batch, type BatchRequest } from './batch.js';
 import { Rng, mixSeed } from './rng.js';
+import { threadCountProblem } from '../threads.js';
 
 export type { Batch } from './batch.js';
 
@@ -20,7 +21,7 @@ export interface LoaderOptions {
   seed?: number;
   /** overrides of the augmentation defaults */
   augment?: Partial<AugmentConfig>;
-  /** drop the last incomplete batch (default: training) */
+  /** drop the last incomplete batch while two full ones remain (default: training; see epochSteps) */
   dropLast?: boolean;
   /** worker threads for batch building (0 = main thread; default min(2, CPUs)) */
   workers?: number;
@@ -44,18 +45,23 @@ export class Loader {
   readonly batchSize: number;
   /** image channels of the clips (1 grey, 3 RGB); batches carry this many plus a word-boundary channel when asked */
   readonly channels: number;
+  /** side of the stored frames when the source knows it up front (shards), else undefined */
+  readonly side: number | undefined;
   private readonly shuffle: boolean;
   private readonly dropLast: boolean;
   private workers: Worker[] = [];
   private pending = new Map<number, { resolve: (b: Batch) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private state_: LoaderState;
+  /** set when a worker died: every later request fails with it instead of waiting forever */
+  private broken: Error | null = null;
 
   private constructor(private ds: Dataset, private o: LoaderOptions) {
     const training = !!o.training;
     this.labels = ds.labels;
     this.items = ds.items;
     this.channels = ds.channels;
+    this.side = ds.side;
     this.augment = resolveAugment(o.augment, training);
     this.seed = o.seed ?? 0;
     if (!(o.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${o.batchSize}`);
@@ -64,19 +70,29 @@ export class Loader {
     this.dropLast = o.dropLast ?? training;
     this.state_ = { seed: this.seed, epoch: 0, step: 0 };
     const n = o.workers ?? Math.min(2, availableParallelism());
+    const tooMany = threadCountProblem('loader workers', n, 0);
+    if (tooMany) throw new RangeError(tooMany);
     for (let i = 0; i < n; i++) {
       const w = new Worker(new URL('./loader_worker.js', import.meta.url), { workerData: { spec: o.data, augment: this.augment, seed: this.seed } });
       w.on('message', (m: { id: number; batch?: Batch; error?: string }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
-        if (m.error) p.reject(new Error(m.error));
+        if (m.error) p.reject(new DatasetError(m.error));
         else p.resolve(m.batch!);
       });
-      w.on('error', (e) => { for (const p of this.pending.values()) p.reject(e); this.pending.clear(); });
+      w.on('error', (e) => this.fail(new DatasetError(`loader worker failed: ${e.message}`)));
+      w.on('exit', (code) => { if (this.workers.includes(w)) this.fail(new DatasetError(`loader worker exited (code ${code}) while batches were pending`)); });
       w.unref();
       this.workers.push(w);
     }
+  }
+
+  /** A dead worker fails everything pending and every later request (no batch waits forever). */
+  private fail(e: Error): void {
+    this.broken ??= e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
   }
 
   static async open(o: LoaderOptions): Promise<Loader> {
@@ -88,7 +104,7 @@ export class Loader {
   }
 
   get stepsPerEpoch(): number {
-    return this.dropLast ? Math.floor(this.size / this.batchSize) : Math.ceil(this.size / this.batchSize);
+    return epochSteps(this.size, this.batchSize, this.dropLast);
   }
 
   /** The sample order of an epoch (a seeded permutation when shuffling). */
@@ -104,14 +120,24 @@ export class Loader {
   }
 
   private request(req: BatchRequest, k: number): Promise<Batch> {
-    if (!this.workers.length) return buildBatch(this.ds, req, this.augment, this.seed);
-    const id = this.nextId++;
-    const w = this.workers[k % this.workers.length];
-    w.ref();
-    return new Promise<Batch>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      w.postMessage({ id, req });
-    }).finally(() => { if (this.pending.size === 0) for (const x of this.workers) x.unref(); });
+    let p: Promise<Batch>;
+    if (!this.workers.length) {
+      p = buildBatch(this.ds, req, this.augment, this.seed).catch((e: Error) => { throw e instanceof DatasetError ? e : new DatasetError(e.message ?? String(e)); });
+    } else if (this.broken) {
+      p = Promise.reject(this.broken);
+    } else {
+      const id = this.nextId++;
+      const w = this.workers[k % this.workers.length];
+      w.ref();
+      p = new Promise<Batch>((resolve, reject) => {
+        this.pending.set(id, { resolve, reject });
+        w.postMessage({ id, req });
+      }).finally(() => { if (this.pending.size === 0) for (const x of this.workers) x.unref(); });
+    }
+    // a prefetched batch may fail before it is awaited: that is reported in order by batches(),
+    // never as an unhandled rejection
+    p.catch(() => {});
+    return p;
   }
 
   /** Batches of one epoch from `startStep`, prefetched in the background, in order. */
@@ -141,8 +167,9 @@ export class Loader {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    const ws = this.workers;
     this.workers = [];
+    await Promise.all(ws.map((w) => w.terminate()));
     this.ds.close();
   }
 }

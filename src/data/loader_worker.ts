@@ -6,6 +6,7 @@ import type { AugmentConfig } from './augment.js';
 
 const { spec, augment, seed } = workerData as { spec: DatasetSpec; augment: AugmentConfig; seed: number };
 const ready = openDataset(spec);
+ready.catch(() => {}); // reported with every request below, not as an unhandled rejection
 
 parentPort!.on('message', async ({ id, req }: { id: number; req: BatchRequest }) => {
   try {

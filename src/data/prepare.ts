@@ -81,8 +81,12 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   const t0 = Date.now();
   const crop = o.crop ?? 'mouth', color = !!o.color, size = o.size ?? 96, shardSize = o.shardSize ?? 64;
   const splits = o.splits ?? [...SPLITS];
+  if (!Number.isSafeInteger(shardSize) || shardSize < 1 || shardSize > 1 << 16) throw new PrepareError(`--shard-size must be an integer from 1 to ${1 << 16} clips, got ${shardSize}`);
+  if (!Number.isSafeInteger(size) || size < 8 || size > 1024) throw new PrepareError(`--size must be an integer from 8 to 1024 pixels, got ${size}`);
+  const inside = path.relative(path.resolve(o.lrw), path.resolve(o.out));
+  if (!inside.startsWith('..') && !path.isAbsolute(inside)) throw new PrepareError(`--out ${o.out} is inside --lrw ${o.lrw} (its shards would be read as a word); prepare into a directory outside the LRW tree`);
   const probe = await indexLrw(o.lrw, { splits, durations: false });
-  const labels = selectVocabulary(probe.words, o.words ?? { kind: 'all' });
+  const labels = selectVocabulary(probe.words, o.words ?? { kind: 'all' }, o.lrw);
   const idx = await indexLrw(o.lrw, { words: labels, splits });
   const labelOf = new Map(labels.map((w, i) => [w, i]));
   const bySplit = new Map<Split, LrwClip[]>();
@@ -105,10 +109,23 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   }
   const manifest: Manifest = { version: 1, root: idx.root, labels, crop, color, size, fps: 25, shardSize, plan };
 
-  await fsp.mkdir(o.out, { recursive: true });
   const mfile = path.join(o.out, 'prepare.json');
+  // --out is new, empty, or an earlier preparation (resumed or extended): never a directory of
+  // other files, whose labels.txt or shard-*.bin would be overwritten or taken for finished shards
+  const outStat = await fsp.stat(o.out).catch(() => null);
+  if (outStat && !outStat.isDirectory()) throw new PrepareError(`--out ${o.out} is a file, not a directory`); // (the CLI's output guard says so first)
+  if (outStat && !existsSync(mfile) && (await fsp.readdir(o.out)).length) {
+    throw new PrepareError(`--out ${o.out} is not empty and holds no eflip preparation (no prepare.json); use a new or empty directory`);
+  }
+  await fsp.mkdir(o.out, { recursive: true });
   if (existsSync(mfile)) {
-    const old = JSON.parse(await fsp.readFile(mfile, 'utf8')) as Manifest;
+    let old: Manifest;
+    try {
+      old = JSON.parse(await fsp.readFile(mfile, 'utf8')) as Manifest;
+      if (!old || typeof old !== 'object') throw new Error('not a JSON object');
+    } catch (e) {
+      throw new PrepareError(`${mfile} is corrupt (${(e as Error).message}); use a new --out (or delete ${o.out} to prepare it again)`);
+    }
     // splits prepared before must match; other splits may be added later
     const sameSplits = Object.entries(plan).every(([k, v]) => !old.plan?.[k] || old.plan[k].hash === v.hash);
     for (const [k, v] of Object.entries(old.plan ?? {})) if (!plan[k]) plan[k] = v;
@@ -150,7 +167,7 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   const summary: PrepareSummary = {
     out: path.resolve(o.out), labels, clips: total, prepared, skipped, skippedByKind, shards: tasks.length,
     shardsWritten: todo.length, shardsReused: tasks.length - todo.length, seconds: (Date.now() - t0) / 1000,
-    durationProblems: idx.problems.length,
+    durationProblems: idx.problems.filter((p) => p.kind === 'no-duration').length,
   };
   writeFileAtomic(path.join(o.out, 'summary.json'), JSON.stringify({ ...summary, durationProblemList: idx.problems }, null, 1));
   return summary;

@@ -7,7 +7,7 @@
 //   then        the clips' uint8 frames back to back (record.offset is from the file start),
 //               each T·H·W·C, frame-major, HWC inside a frame.
 // A shard is written to a temporary name and renamed, so a shard file that exists is complete.
-import { promises as fsp, openSync, readSync, closeSync } from 'node:fs';
+import { promises as fsp, openSync, readSync, closeSync, fstatSync } from 'node:fs';
 
 export const SHARD_MAGIC = 'EFLIPSH1';
 
@@ -82,18 +82,57 @@ export async function writeShard(file: string, meta: Omit<ShardHeader, 'records'
   return { version: 1, ...meta, records };
 }
 
-/** Read just the header (cheap). */
+/** Longest header accepted (a shard of 64 clips has a few KiB of header). */
+const MAX_HEADER_BYTES = 64 << 20;
+
+const isCount = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+
+/**
+ * Check a parsed header against the file it came from (cheap: no frame is read), so a
+ * truncated or corrupt shard is refused when it is opened, naming the file and what is wrong,
+ * instead of failing mid-epoch. `size` is the file's length in bytes.
+ */
+export function checkShardHeader(file: string, h: unknown, headerEnd: number, size: number): ShardHeader {
+  const bad = (what: string) => new ShardError(`shard ${file}: ${what} (corrupt shard: delete it and re-run eflip prepare with the same options to rebuild it)`);
+  if (!h || typeof h !== 'object' || Array.isArray(h)) throw bad('the header is not a JSON object');
+  const x = h as Record<string, unknown>;
+  if (x.version !== 1) throw new ShardError(`shard ${file}: unsupported shard version ${JSON.stringify(x.version)} (this eflip reads version 1)`);
+  for (const k of ['height', 'width', 'channels'] as const) if (!isCount(x[k], 1) || (x[k] as number) > 4096) throw bad(`header field '${k}' is ${JSON.stringify(x[k])}, expected a positive integer`);
+  if (!Array.isArray(x.records)) throw bad(`header field 'records' is not a list`);
+  if (x.skipped !== undefined && !Array.isArray(x.skipped)) throw bad(`header field 'skipped' is not a list`);
+  const frameBytes = (x.height as number) * (x.width as number) * (x.channels as number);
+  (x.records as unknown[]).forEach((r, i) => {
+    const rec = r as Record<string, unknown> | null;
+    if (!rec || typeof rec !== 'object') throw bad(`record ${i} is not an object`);
+    if (typeof rec.path !== 'string') throw bad(`record ${i} has no source path`);
+    if (!isCount(rec.label, 0)) throw bad(`record ${i} (${rec.path}) has label ${JSON.stringify(rec.label)}, expected an integer >= 0`);
+    if (!isCount(rec.frames, 1)) throw bad(`record ${i} (${rec.path}) has ${JSON.stringify(rec.frames)} frames`);
+    if (rec.duration !== null && rec.duration !== undefined && !(typeof rec.duration === 'number' && Number.isFinite(rec.duration))) throw bad(`record ${i} (${rec.path}) has duration ${JSON.stringify(rec.duration)}`);
+    if (!isCount(rec.offset, headerEnd)) throw bad(`record ${i} (${rec.path}) starts at byte ${JSON.stringify(rec.offset)}, inside the header`);
+    const end = (rec.offset as number) + (rec.frames as number) * frameBytes;
+    if (end > size) throw bad(`record ${i} (${rec.path}) ends at byte ${end} but the file has ${size} bytes (truncated)`);
+  });
+  return { skipped: [], ...x } as unknown as ShardHeader;
+}
+
+/** Read just the header (cheap), checked against the file's length. */
 export function readShardHeader(file: string): ShardHeader {
   const fd = openSync(file, 'r');
   try {
+    const size = fstatSync(fd).size;
     const head = Buffer.alloc(12);
-    if (readSync(fd, head, 0, 12, 0) !== 12 || head.toString('latin1', 0, 8) !== SHARD_MAGIC) throw new ShardError(`${file}: not an eflip shard`);
+    if (readSync(fd, head, 0, 12, 0) !== 12 || head.toString('latin1', 0, 8) !== SHARD_MAGIC) throw new ShardError(`shard ${file}: not an eflip shard (no ${SHARD_MAGIC} magic)`);
     const len = head.readUInt32LE(8);
+    if (len > size - 12 || len > MAX_HEADER_BYTES) throw new ShardError(`shard ${file}: header of ${len} bytes but the file has ${size} bytes (truncated or corrupt shard: delete it and re-run eflip prepare with the same options to rebuild it)`);
     const hb = Buffer.alloc(len);
-    if (readSync(fd, hb, 0, len, 12) !== len) throw new ShardError(`${file}: truncated shard header`);
-    const h = JSON.parse(hb.toString('utf8')) as ShardHeader;
-    if (h.version !== 1) throw new ShardError(`${file}: unsupported shard version ${h.version}`);
-    return h;
+    if (readSync(fd, hb, 0, len, 12) !== len) throw new ShardError(`shard ${file}: truncated shard header`);
+    let h: unknown;
+    try {
+      h = JSON.parse(hb.toString('utf8'));
+    } catch (e) {
+      throw new ShardError(`shard ${file}: corrupt header (${(e as Error).message}); delete it and re-run eflip prepare with the same options to rebuild it`);
+    }
+    return checkShardHeader(file, h, 12 + len, size);
   } finally {
     closeSync(fd);
   }
@@ -113,11 +152,16 @@ export class ShardReader {
   /** The frames of record i (into `into` when given, which must be large enough). */
   read(i: number, into?: Uint8Array): Uint8Array {
     const r = this.header.records[i];
-    if (!r) throw new ShardError(`${this.file}: no record ${i}`);
+    if (!r) throw new ShardError(`shard ${this.file}: no record ${i}`);
     const n = r.frames * this.frameBytes;
     const buf = into ? into.subarray(0, n) : new Uint8Array(n);
-    const got = readSync(this.fd, buf, 0, n, r.offset);
-    if (got !== n) throw new ShardError(`${this.file}: record ${i} truncated (${got}/${n} bytes)`);
+    let got: number;
+    try {
+      got = readSync(this.fd, buf, 0, n, r.offset);
+    } catch (e) {
+      throw new ShardError(`shard ${this.file}: cannot read record ${i} (${r.path}): ${(e as Error).message}`);
+    }
+    if (got !== n) throw new ShardError(`shard ${this.file}: record ${i} (${r.path}) is truncated: read ${got} of ${n} bytes (the file changed or was cut after it was opened; re-run eflip prepare with the same options to rebuild it)`);
     return buf;
   }
   close(): void {

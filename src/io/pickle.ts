@@ -4,6 +4,9 @@
 // of pure TypeScript constructors (OrderedDict, set, _codecs.encode, torch tensor rebuild);
 // every other global becomes an inert `PickleGlobal`, and "calling" it just records the
 // arguments in a `PickleObject`. Unknown opcodes and malformed streams raise PickleError.
+// The stack machine is bounded (UNPICKLE_LIMITS): steps (opcodes plus the work an opcode does
+// over an existing container), stack depth, memo entries, objects created and container items,
+// each checked before the work, so a small hostile pickle cannot hang or exhaust memory.
 // Opcode reference: CPython Lib/pickletools.py.
 
 export class PickleError extends Error {
@@ -14,14 +17,14 @@ export class PickleError extends Error {
 export class PickleGlobal {
   constructor(readonly module: string, readonly name: string) {}
   get qualname(): string { return `${this.module}.${this.name}`; }
-  toString(): string { return `<global ${this.qualname}>`; }
+  toString(): string { return `<global ${clip(this.qualname)}>`; }
 }
 
 /** The inert result of "calling" or instantiating an unresolved global. */
 export class PickleObject {
   state: unknown = undefined;
   constructor(readonly cls: PickleGlobal, readonly args: unknown[]) {}
-  toString(): string { return `<${this.cls.qualname} object>`; }
+  toString(): string { return `<${clip(this.cls.qualname)} object>`; }
 }
 
 /** Python tuple (frozen JS array, distinguishable from list by this wrapper). */
@@ -35,8 +38,36 @@ export function tuple(items: unknown[]): PyTuple {
 /** Python dict: a Map keeps insertion order and non-string keys. */
 export type PyDict = Map<unknown, unknown>;
 
-/** A callable global the unpickler may "call": pure function over already-unpickled values. */
-export type SafeCallable = (args: unknown[]) => unknown;
+/**
+ * A callable global the unpickler may "call": a pure function over already-unpickled values.
+ * `args` is the pickled tuple itself (never mutate it); `budget` counts any walk over them.
+ */
+export type SafeCallable = (args: readonly unknown[], budget: UnpickleBudget) => unknown;
+
+/**
+ * Bounds of one unpickle. A checkpoint's pickle holds structure only (tensor data lives in
+ * separate archive entries): a 26M-parameter Lightning checkpoint with optimizer state needs
+ * ~10^4 of each, a multi-GB one (thousands of tensors) ~10^5; the limits keep 5-100x headroom
+ * yet hold the worst case of each well under 10 s and a few hundred MB.
+ */
+export const UNPICKLE_LIMITS = {
+  /** opcodes executed plus items walked by opcodes that reuse an existing container */
+  steps: 1 << 25,
+  /** values on the stack, all MARK levels together */
+  stack: 1 << 22,
+  /** memo entries */
+  memo: 1 << 21,
+  /** containers and objects created (dict, list, tuple, set, bytes, globals, objects) */
+  objects: 1 << 20,
+  /** items stored into containers, all containers together */
+  items: 1 << 22,
+  /** characters of one non-string dict key (a tuple key is keyed by its text) */
+  keyChars: 1 << 16,
+  /** tuples nested inside one dict key */
+  keyDepth: 100,
+  /** bytes of one LONG / digits of one text integer (Python refuses > 4300 digits too) */
+  intBytes: 4096,
+};
 
 export interface UnpickleOptions {
   /** Extra safe callables by "module.name" (e.g. torch tensor rebuilders). */
@@ -50,50 +81,129 @@ const MARK = Symbol('mark');
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const latin1 = new TextDecoder('latin1');
 
-function dictFromPairs(pairs: unknown): PyDict {
+/** The work counter of one unpickle; safe callables charge what they walk. */
+export interface UnpickleBudget {
+  /** count `n` steps (items walked) */
+  step(n: number): void;
+  /** a dict key as stored in the Map (tuple keys become their text, within the budget) */
+  key(k: unknown): unknown;
+}
+
+function dictFromPairs(pairs: unknown, budget: UnpickleBudget): PyDict {
   const d: PyDict = new Map();
   if (pairs === undefined) return d;
   if (!Array.isArray(pairs)) throw new PickleError('OrderedDict expects a list of pairs');
   for (const p of pairs) {
     if (!Array.isArray(p) || p.length !== 2) throw new PickleError('OrderedDict pair is not a 2-tuple');
-    d.set(hashKey(p[0]), p[1]);
+    d.set(budget.key(p[0]), p[1]);
   }
   return d;
 }
 
-/** Tuple keys are turned into strings so Map lookups by value work (Python hashes by value). */
-function hashKey(k: unknown): unknown {
-  if (k instanceof PyTuple) return `(${k.map((x) => String(x)).join(', ')})`;
-  if (typeof k === 'bigint' && k >= BigInt(Number.MIN_SAFE_INTEGER) && k <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(k);
-  return k;
+/**
+ * The text of a tuple dict key, e.g. `(1, 2)`, so Map lookups by value work (Python hashes
+ * tuples by value). Only what Python can hash is accepted (no list or dict inside), and the text
+ * is capped at `maxChars`: nested tuples shared through the memo cannot make it explode.
+ */
+function tupleKeyText(k: PyTuple, maxChars: number, maxDepth: number): string {
+  let out = '';
+  let depth = 0;
+  const add = (s: string) => {
+    out += s;
+    if (out.length > maxChars) throw new PickleError(`a dict key is a tuple whose text exceeds ${maxChars} characters (limit)`);
+  };
+  const walk = (v: unknown): void => {
+    if (v instanceof PyTuple) {
+      if (++depth > maxDepth) throw new PickleError(`a dict key nests tuples more than ${maxDepth} deep (limit)`);
+      add('(');
+      for (let i = 0; i < v.length; i++) { if (i) add(', '); walk(v[i]); }
+      add(')');
+      depth--;
+    } else if (Array.isArray(v) || v instanceof Map) {
+      throw new PickleError(`a dict key is a tuple holding a ${describe(v)}, which Python cannot hash (corrupt pickle)`);
+    } else if (v instanceof Uint8Array) {
+      if (v.length > maxChars) add(' '.repeat(maxChars + 1));
+      add(`b'${latin1.decode(v)}'`);
+    } else if (v instanceof Set) {
+      add(`frozenset(${v.size})`);
+    } else if (typeof v === 'object' && v !== null && !(v instanceof PickleGlobal) && !(v instanceof PickleObject)) {
+      add(`<${v.constructor?.name ?? 'object'}>`);
+    } else {
+      add(String(v));
+    }
+  };
+  walk(k);
+  return out;
 }
 
+const setOf = (a: readonly unknown[]) => {
+  const v = a[0];
+  if (v === undefined) return new Set();
+  if (!Array.isArray(v) && !(v instanceof Set)) throw new PickleError(`set() expects a list, got ${describe(v)}`);
+  return new Set(v);
+};
+
 const BUILTIN_GLOBALS: Record<string, SafeCallable> = {
-  'collections.OrderedDict': (a) => dictFromPairs(a[0]),
-  'builtins.set': (a) => new Set((a[0] as unknown[] | undefined) ?? []),
-  '__builtin__.set': (a) => new Set((a[0] as unknown[] | undefined) ?? []),
-  'builtins.frozenset': (a) => new Set((a[0] as unknown[] | undefined) ?? []),
-  '__builtin__.frozenset': (a) => new Set((a[0] as unknown[] | undefined) ?? []),
+  'collections.OrderedDict': (a, b) => dictFromPairs(a[0], b),
+  'builtins.set': setOf,
+  '__builtin__.set': setOf,
+  'builtins.frozenset': setOf,
+  '__builtin__.frozenset': setOf,
   // protocol 2 pickles bytes as _codecs.encode(str, 'latin1')
   '_codecs.encode': (a) => {
     if (typeof a[0] !== 'string') throw new PickleError('_codecs.encode expects a string');
-    const enc = String(a[1] ?? 'utf-8').toLowerCase();
+    const enc = typeof a[1] === 'string' ? a[1].toLowerCase() : 'utf-8';
     if (enc === 'latin1' || enc === 'latin-1') return Uint8Array.from(a[0] as string, (c) => c.charCodeAt(0) & 0xff);
     return new TextEncoder().encode(a[0] as string);
   },
 };
 
-/** Unpickle `bytes` without executing anything. */
+/** How many items a call over `v` walks (a string or bytes: its length). */
+function sizeOf(v: unknown): number {
+  if (Array.isArray(v) || typeof v === 'string' || v instanceof Uint8Array) return v.length;
+  if (v instanceof Map || v instanceof Set) return v.size;
+  return 1;
+}
+
+/** Unpickle `bytes` without executing anything, within UNPICKLE_LIMITS. */
 export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown {
   const safe: Record<string, SafeCallable> = { ...BUILTIN_GLOBALS, ...(opts.globals ?? {}) };
+  const L = UNPICKLE_LIMITS;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 0;
   let stack: unknown[] = [];
   const metastack: unknown[][] = [];
+  let buried = 0; // values on the stacks below the current MARK
   const memo = new Map<number, unknown>();
+  let steps = 0, objects = 0, items = 0;
+
+  const tooMuch = (what: string, limit: number) =>
+    new PickleError(`pickle exceeds the limit of ${limit} ${what} at offset ${pos} (not a checkpoint eflip can read)`);
+  const step = (n: number) => {
+    steps += n;
+    if (steps > L.steps) throw tooMuch('steps', L.steps);
+  };
+  const newObject = () => {
+    if (++objects > L.objects) throw tooMuch('objects', L.objects);
+  };
+  const addItems = (n: number) => {
+    items += n;
+    if (items > L.items) throw tooMuch('container items', L.items);
+  };
+  const hashKey = (k: unknown): unknown => {
+    if (k instanceof PyTuple) {
+      const s = tupleKeyText(k, L.keyChars, L.keyDepth);
+      step(s.length);
+      return s;
+    }
+    if (Array.isArray(k) || k instanceof Map) throw new PickleError(`a dict key is a ${describe(k)}, which Python cannot hash (corrupt pickle)`);
+    if (typeof k === 'bigint' && k >= BigInt(Number.MIN_SAFE_INTEGER) && k <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(k);
+    return k;
+  };
+  const budget: UnpickleBudget = { step, key: hashKey };
 
   const need = (n: number) => {
-    if (pos + n > bytes.length) throw new PickleError(`truncated pickle: need ${n} bytes at offset ${pos}`);
+    if (pos + n > bytes.length) throw new PickleError(`truncated pickle: need ${n} bytes at offset ${pos}, only ${bytes.length - pos} left`);
   };
   const u8 = () => { need(1); return bytes[pos++]; };
   const u16 = () => { need(2); const v = dv.getUint16(pos, true); pos += 2; return v; };
@@ -102,7 +212,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
   const u64 = () => {
     need(8);
     const v = dv.getBigUint64(pos, true); pos += 8;
-    if (v > BigInt(bytes.length)) throw new PickleError(`length ${v} exceeds the pickle size`);
+    if (v > BigInt(bytes.length - pos)) throw new PickleError(`truncated pickle: length ${v} at offset ${pos - 8} exceeds the ${bytes.length - pos} bytes left`);
     return Number(v);
   };
   const take = (n: number) => { need(n); const s = bytes.subarray(pos, pos + n); pos += n; return s; };
@@ -122,26 +232,48 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
     return stack[stack.length - 1];
   };
   const popMark = () => {
-    const items = stack;
+    const popped = stack;
     const prev = metastack.pop();
     if (!prev) throw new PickleError(`no MARK on the stack at offset ${pos - 1}`);
+    buried -= prev.length;
     stack = prev;
-    return items;
+    return popped;
   };
   const longFromBytes = (b: Uint8Array): number | bigint => {
     if (b.length === 0) return 0;
-    let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+    if (b.length > L.intBytes) throw new PickleError(`pickled integer of ${b.length} bytes at offset ${pos - b.length} exceeds the ${L.intBytes}-byte limit`);
+    let hex = '';
+    for (let i = b.length - 1; i >= 0; i--) hex += b[i].toString(16).padStart(2, '0');
+    let v = BigInt('0x' + hex);
     if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
-  const findGlobal = (module: string, name: string) => {
-    const key = `${module}.${name}`;
-    return safe[key] ? new SafeGlobal(key, safe[key]) : new PickleGlobal(module, name);
+  const intText = (s: string) => {
+    if (s.length > L.intBytes) throw new PickleError(`pickled integer of ${s.length} digits at offset ${pos} exceeds the ${L.intBytes}-digit limit`);
+    return parseIntText(s);
   };
-  const call = (fn: unknown, args: unknown[]): unknown => {
-    if (fn instanceof SafeGlobal) return fn.fn(args);
-    if (fn instanceof PickleGlobal) return new PickleObject(fn, args);
+  const memoPut = (i: number, v: unknown) => {
+    if (!memo.has(i) && memo.size >= L.memo) throw tooMuch('memo entries', L.memo);
+    memo.set(i, v);
+  };
+  const findGlobal = (module: string, name: string) => {
+    newObject();
+    const key = `${module}.${name}`;
+    return Object.hasOwn(safe, key) ? new SafeGlobal(key, safe[key]) : new PickleGlobal(module, name);
+  };
+  const call = (fn: unknown, args: readonly unknown[]): unknown => {
+    newObject();
+    if (fn instanceof SafeGlobal) {
+      let n = args.length;
+      for (const a of args) n += sizeOf(a);
+      step(n); // a callable may walk each argument once
+      addItems(n); // ...and keep what it walked in a new container
+      return fn.fn(args, budget);
+    }
+    if (fn instanceof PickleGlobal) {
+      step(args.length); addItems(args.length);
+      return new PickleObject(fn, [...args]);
+    }
     throw new PickleError(`cannot call a non-global (${describe(fn)}) at offset ${pos - 1}`);
   };
   const setItem = (d: unknown, k: unknown, v: unknown) => {
@@ -150,20 +282,25 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
       // dict subclasses rebuilt as placeholders keep their items in `state`
       if (!(d.state instanceof Map)) d.state = new Map();
       (d.state as PyDict).set(hashKey(k), v);
-    } else throw new PickleError(`SETITEM on a non-dict (${describe(d)})`);
+    } else throw new PickleError(`SETITEM on a non-dict (${describe(d)}) at offset ${pos - 1}`);
   };
-  const append = (l: unknown, items: unknown[]) => {
-    if (Array.isArray(l) && !Object.isFrozen(l)) l.push(...items);
-    else if (l instanceof Set) for (const x of items) l.add(x);
+  const append = (l: unknown, xs: unknown[]) => {
+    addItems(xs.length);
+    let into: unknown[] | Set<unknown>;
+    if (Array.isArray(l) && !Object.isFrozen(l)) into = l;
+    else if (l instanceof Set) into = l;
     else if (l instanceof PickleObject) {
       if (!Array.isArray(l.state)) l.state = [];
-      (l.state as unknown[]).push(...items);
-    } else throw new PickleError(`APPEND on a non-list (${describe(l)})`);
+      into = l.state as unknown[];
+    } else throw new PickleError(`APPEND on a non-list (${describe(l)}) at offset ${pos - 1}`);
+    if (into instanceof Set) for (const x of xs) into.add(x);
+    else for (const x of xs) into.push(x); // no push(...xs): a long batch would overflow the call stack
   };
 
   for (;;) {
     const at = pos;
     const op = u8();
+    step(1);
     switch (op) {
       case 0x80: { // PROTO
         const v = u8();
@@ -175,7 +312,9 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
         const result = pop();
         return result;
       }
-      case 0x28: metastack.push(stack); stack = []; break; // MARK
+      case 0x28: // MARK
+        metastack.push(stack); buried += stack.length; stack = [];
+        break;
       case 0x30: pop(); break; // POP
       case 0x31: popMark(); break; // POP_MARK
       case 0x32: stack.push(top()); break; // DUP
@@ -187,18 +326,23 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
       case 0x4b: stack.push(u8()); break; // BININT1
       case 0x4d: stack.push(u16()); break; // BININT2
       case 0x8a: { const n = u8(); stack.push(longFromBytes(take(n))); break; } // LONG1
-      case 0x8b: { const n = u32(); stack.push(longFromBytes(take(n))); break; } // LONG4
+      case 0x8b: { // LONG4
+        const n = u32();
+        if (n > L.intBytes) throw new PickleError(`pickled integer (LONG4) of ${n} bytes at offset ${at} exceeds the ${L.intBytes}-byte limit`);
+        stack.push(longFromBytes(take(n)));
+        break;
+      }
       case 0x49: { // INT (text); "00"/"01" are False/True
         const s = line();
         if (s === '00') stack.push(false);
         else if (s === '01') stack.push(true);
-        else stack.push(parseIntText(s));
+        else stack.push(intText(s));
         break;
       }
-      case 0x4c: stack.push(parseIntText(line().replace(/L$/, ''))); break; // LONG (text)
+      case 0x4c: stack.push(intText(line().replace(/L$/, ''))); break; // LONG (text)
       case 0x47: { need(8); stack.push(dv.getFloat64(pos, false)); pos += 8; break; } // BINFLOAT (big-endian)
       case 0x46: stack.push(Number.parseFloat(line())); break; // FLOAT (text)
-      // ---- strings / bytes
+      // ---- strings / bytes (lengths are checked against the bytes left before anything is read)
       case 0x58: { const n = u32(); stack.push(decodeUtf8(take(n))); break; } // BINUNICODE
       case 0x8c: { const n = u8(); stack.push(decodeUtf8(take(n))); break; } // SHORT_BINUNICODE
       case 0x8d: { const n = u64(); stack.push(decodeUtf8(take(n))); break; } // BINUNICODE8
@@ -206,48 +350,50 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
       case 0x55: { const n = u8(); stack.push(latin1.decode(take(n))); break; } // SHORT_BINSTRING
       case 0x54: { const n = i32(); if (n < 0) throw new PickleError('negative BINSTRING length'); stack.push(latin1.decode(take(n))); break; }
       case 0x53: stack.push(parseQuoted(line())); break; // STRING
-      case 0x42: { const n = u32(); stack.push(take(n).slice()); break; } // BINBYTES
-      case 0x43: { const n = u8(); stack.push(take(n).slice()); break; } // SHORT_BINBYTES
-      case 0x8e: { const n = u64(); stack.push(take(n).slice()); break; } // BINBYTES8
-      case 0x96: { const n = u64(); stack.push(take(n).slice()); break; } // BYTEARRAY8
+      case 0x42: { const n = u32(); newObject(); stack.push(take(n).slice()); break; } // BINBYTES
+      case 0x43: { const n = u8(); newObject(); stack.push(take(n).slice()); break; } // SHORT_BINBYTES
+      case 0x8e: { const n = u64(); newObject(); stack.push(take(n).slice()); break; } // BINBYTES8
+      case 0x96: { const n = u64(); newObject(); stack.push(take(n).slice()); break; } // BYTEARRAY8
       // ---- containers
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x29: stack.push(tuple([])); break; // EMPTY_TUPLE
-      case 0x8f: stack.push(new Set()); break; // EMPTY_SET
-      case 0x90: { const items = popMark(); append(top(), items); break; } // ADDITEMS
-      case 0x91: { const items = popMark(); stack.push(new Set(items)); break; } // FROZENSET
-      case 0x74: { const items = popMark(); stack.push(tuple(items)); break; } // TUPLE
-      case 0x85: { const a = pop(); stack.push(tuple([a])); break; } // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); stack.push(tuple([a, b])); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(tuple([a, b, c])); break; } // TUPLE3
-      case 0x6c: { const items = popMark(); stack.push(items); break; } // LIST
+      case 0x7d: newObject(); stack.push(new Map()); break; // EMPTY_DICT
+      case 0x5d: newObject(); stack.push([]); break; // EMPTY_LIST
+      case 0x29: newObject(); stack.push(tuple([])); break; // EMPTY_TUPLE
+      case 0x8f: newObject(); stack.push(new Set()); break; // EMPTY_SET
+      case 0x90: { const xs = popMark(); append(top(), xs); break; } // ADDITEMS
+      case 0x91: { const xs = popMark(); newObject(); addItems(xs.length); stack.push(new Set(xs)); break; } // FROZENSET
+      case 0x74: { const xs = popMark(); newObject(); addItems(xs.length); stack.push(tuple(xs)); break; } // TUPLE
+      case 0x85: { const a = pop(); newObject(); addItems(1); stack.push(tuple([a])); break; } // TUPLE1
+      case 0x86: { const b = pop(); const a = pop(); newObject(); addItems(2); stack.push(tuple([a, b])); break; } // TUPLE2
+      case 0x87: { const c = pop(); const b = pop(); const a = pop(); newObject(); addItems(3); stack.push(tuple([a, b, c])); break; } // TUPLE3
+      case 0x6c: { const xs = popMark(); newObject(); addItems(xs.length); stack.push(xs); break; } // LIST
       case 0x64: { // DICT
-        const items = popMark();
-        if (items.length % 2) throw new PickleError('DICT with an odd number of items');
+        const xs = popMark();
+        if (xs.length % 2) throw new PickleError('DICT with an odd number of items');
+        newObject(); addItems(xs.length / 2);
         const d: PyDict = new Map();
-        for (let i = 0; i < items.length; i += 2) d.set(hashKey(items[i]), items[i + 1]);
+        for (let i = 0; i < xs.length; i += 2) d.set(hashKey(xs[i]), xs[i + 1]);
         stack.push(d);
         break;
       }
       case 0x61: { const v = pop(); append(top(), [v]); break; } // APPEND
-      case 0x65: { const items = popMark(); append(top(), items); break; } // APPENDS
-      case 0x73: { const v = pop(); const k = pop(); setItem(top(), k, v); break; } // SETITEM
+      case 0x65: { const xs = popMark(); append(top(), xs); break; } // APPENDS
+      case 0x73: { const v = pop(); const k = pop(); addItems(1); setItem(top(), k, v); break; } // SETITEM
       case 0x75: { // SETITEMS
-        const items = popMark();
-        if (items.length % 2) throw new PickleError('SETITEMS with an odd number of items');
+        const xs = popMark();
+        if (xs.length % 2) throw new PickleError('SETITEMS with an odd number of items');
+        addItems(xs.length / 2);
         const d = top();
-        for (let i = 0; i < items.length; i += 2) setItem(d, items[i], items[i + 1]);
+        for (let i = 0; i < xs.length; i += 2) setItem(d, xs[i], xs[i + 1]);
         break;
       }
       // ---- memo
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x70: memo.set(parseIntText(line()) as number, top()); break; // PUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
+      case 0x71: memoPut(u8(), top()); break; // BINPUT
+      case 0x72: memoPut(u32(), top()); break; // LONG_BINPUT
+      case 0x70: memoPut(Number(intText(line())), top()); break; // PUT
+      case 0x94: memoPut(memo.size, top()); break; // MEMOIZE
       case 0x68: stack.push(memoGet(memo, u8())); break; // BINGET
       case 0x6a: stack.push(memoGet(memo, u32())); break; // LONG_BINGET
-      case 0x67: stack.push(memoGet(memo, parseIntText(line()) as number)); break; // GET
+      case 0x67: stack.push(memoGet(memo, Number(intText(line())))); break; // GET
       // ---- globals and object construction (never executed)
       case 0x63: { const module = line(); const name = line(); stack.push(findGlobal(module, name)); break; } // GLOBAL
       case 0x93: { // STACK_GLOBAL
@@ -259,52 +405,56 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
       case 0x52: { // REDUCE
         const args = pop(); const fn = pop();
         if (!Array.isArray(args)) throw new PickleError(`REDUCE arguments are not a tuple at offset ${at}`);
-        stack.push(call(fn, [...args]));
+        stack.push(call(fn, args));
         break;
       }
       case 0x81: { // NEWOBJ: cls.__new__(cls, *args)
         const args = pop(); const cls = pop();
         if (!Array.isArray(args)) throw new PickleError(`NEWOBJ arguments are not a tuple at offset ${at}`);
-        stack.push(call(cls, [...args]));
+        stack.push(call(cls, args));
         break;
       }
       case 0x92: { // NEWOBJ_EX
         const kwargs = pop(); const args = pop(); const cls = pop();
         if (!Array.isArray(args)) throw new PickleError(`NEWOBJ_EX arguments are not a tuple at offset ${at}`);
-        const o = call(cls, [...args]);
+        const o = call(cls, args);
         if (o instanceof PickleObject && kwargs instanceof Map && kwargs.size) o.state = kwargs;
         stack.push(o);
         break;
       }
       case 0x6f: { // OBJ: MARK cls args... OBJ
-        const items = popMark();
-        if (items.length === 0) throw new PickleError('OBJ without a class');
-        stack.push(call(items[0], items.slice(1)));
+        const xs = popMark();
+        if (xs.length === 0) throw new PickleError('OBJ without a class');
+        stack.push(call(xs[0], xs.slice(1)));
         break;
       }
       case 0x69: { // INST (text module/name) MARK args... INST
         const module = line(); const name = line();
-        const items = popMark();
-        stack.push(call(findGlobal(module, name), items));
+        const xs = popMark();
+        stack.push(call(findGlobal(module, name), xs));
         break;
       }
       case 0x62: { // BUILD: obj.__setstate__(state) — recorded, never executed
         const state = pop(); const obj = top();
         if (obj instanceof PickleObject) obj.state = state;
-        else if (obj instanceof Map && state instanceof Map) for (const [k, v] of state) obj.set(k, v);
-        else if (obj instanceof TorchTensorLike) obj.state = state;
+        else if (obj instanceof Map && state instanceof Map) {
+          step(state.size); addItems(state.size);
+          for (const [k, v] of state) obj.set(k, v);
+        } else if (obj instanceof TorchTensorLike) obj.state = state;
         // Other targets (e.g. tensors' empty state, OrderedDict's None) carry nothing we need.
         break;
       }
       case 0x51: { // BINPERSID
         const pid = pop();
         if (!opts.persistentLoad) throw new PickleError('pickle references external data (persistent id) but none can be resolved here');
+        newObject();
         stack.push(opts.persistentLoad(pid));
         break;
       }
       case 0x50: { // PERSID (text)
         const pid = line();
         if (!opts.persistentLoad) throw new PickleError('pickle references external data (persistent id) but none can be resolved here');
+        newObject();
         stack.push(opts.persistentLoad(pid));
         break;
       }
@@ -315,6 +465,8 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
       default:
         throw new PickleError(`unknown pickle opcode 0x${op.toString(16).padStart(2, '0')} at offset ${at} (corrupt or not a pickle)`);
     }
+    if (stack.length + buried > L.stack) throw tooMuch('stack values', L.stack);
+    if (metastack.length > L.stack) throw tooMuch('nested MARKs', L.stack);
   }
 }
 
@@ -341,15 +493,20 @@ function decodeUtf8(b: Uint8Array): string {
 }
 
 function parseIntText(s: string): number | bigint {
-  if (!/^[+-]?\d+$/.test(s.trim())) throw new PickleError(`invalid integer literal '${s}'`);
+  if (!/^[+-]?\d+$/.test(s.trim())) throw new PickleError(`invalid integer literal '${clip(s)}'`);
   const v = BigInt(s.trim());
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
 function parseQuoted(s: string): string {
   const q = s[0];
-  if ((q !== "'" && q !== '"') || s[s.length - 1] !== q) throw new PickleError(`invalid STRING literal ${s}`);
+  if ((q !== "'" && q !== '"') || s[s.length - 1] !== q) throw new PickleError(`invalid STRING literal ${clip(s)}`);
   return s.slice(1, -1).replace(/\\x([0-9a-fA-F]{2})|\\(.)/g, (_, h, c) => (h ? String.fromCharCode(parseInt(h, 16)) : c === 'n' ? '\n' : c === 't' ? '\t' : c));
+}
+
+/** A name from the file, shortened for a one-line message. */
+export function clip(s: string, max = 80): string {
+  return s.length > max ? `${s.slice(0, max)}…(${s.length} chars)` : s;
 }
 
 export function describe(v: unknown): string {

@@ -1,15 +1,23 @@
 // PyTorch checkpoint reader (.pt/.pth/.ckpt written by torch.save ≥ 1.6: a zip holding
 // `<prefix>/data.pkl` + `<prefix>/data/<key>` raw storages + `<prefix>/byteorder`).
 // Pickle runs through the restricted unpickler (src/io/pickle.ts): nothing is ever executed.
-// Tensors stay lazy (`TorchTensorRef`) until materialize(), so optimizer states cost nothing.
-import { readFileSync } from 'node:fs';
-import { ZipReader } from './zip.js';
-import { PickleError, PickleGlobal, PickleObject, TorchTensorLike, unpickle, describe, type PyDict, type SafeCallable } from './pickle.js';
+// Tensors stay lazy (`TorchTensorRef`) until materialize(), so optimizer states cost nothing:
+// a file is read straight from disk, and only the storages of the tensors used are read.
+// Every declared size (pickle, storage, tensor view) is checked before anything is read.
+import { ZipError, ZipReader, fileSource, memorySource, type ByteSource } from './zip.js';
+import { PickleError, PickleGlobal, PickleObject, TorchTensorLike, unpickle, describe, clip, type PyDict, type SafeCallable } from './pickle.js';
 import { DTYPE_BYTES, numel, type DType, type RawTensor } from './safetensors.js';
 
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
+
+/** data.pkl holds structure only (tensor data are separate entries); ~100 KB for model S. */
+export const MAX_PICKLE_BYTES = 256 << 20;
+/** One tensor materialized in memory (a whole 2 GB checkpoint could be one tensor). */
+export const MAX_TENSOR_BYTES = 2 ** 31;
+/** torch supports at most 64 dimensions. */
+const MAX_RANK = 64;
 
 const STORAGE_DTYPES: Record<string, DType> = {
   FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
@@ -27,11 +35,11 @@ export class TorchStorage {
     readonly location: string,
     private readonly load: () => Uint8Array,
   ) {}
+  get byteLength(): number { return this.numel * DTYPE_BYTES[this.dtype]; }
   bytes(): Uint8Array {
     if (!this.cache) {
       const b = this.load();
-      const need = this.numel * DTYPE_BYTES[this.dtype];
-      if (b.byteLength < need) throw new CheckpointError(`storage ${this.key}: ${b.byteLength} bytes, expected ${need}`);
+      if (b.byteLength < this.byteLength) throw new CheckpointError(`storage ${this.key}: ${b.byteLength} bytes, expected ${this.byteLength}`);
       this.cache = b;
     }
     return this.cache;
@@ -48,33 +56,59 @@ export class TorchTensorRef extends TorchTensorLike {
     readonly requiresGrad: boolean,
   ) {
     super();
+    const what = `tensor [${shape}] (offset ${offset}, stride [${stride}])`;
     if (shape.length !== stride.length) throw new CheckpointError(`tensor shape [${shape}] and stride [${stride}] differ in rank`);
-    const n = numel(shape);
+    if (offset < 0 || shape.some((d) => d < 0) || stride.some((d) => d < 0)) throw new CheckpointError(`${what} has a negative size, stride or offset`);
+    let n = 1;
+    for (const d of shape) {
+      n *= d;
+      if (n > Number.MAX_SAFE_INTEGER) throw new CheckpointError(`${what} declares more than 2^53 elements`);
+    }
     if (n > 0) {
+      // the last element the view reaches must lie in the storage (exact: every term < 2^53)
       let last = offset;
-      for (let i = 0; i < shape.length; i++) last += (shape[i] - 1) * stride[i];
-      if (offset < 0 || last >= storage.numel) {
-        throw new CheckpointError(`tensor [${shape}] (offset ${offset}, stride [${stride}]) reaches outside its storage of ${storage.numel} elements`);
+      for (let i = 0; i < shape.length; i++) {
+        last += (shape[i] - 1) * stride[i];
+        if (last >= storage.numel) {
+          throw new CheckpointError(`${what} reaches outside its storage of ${storage.numel} elements`);
+        }
       }
     }
   }
   get dtype(): DType { return this.storage.dtype; }
 
-  /** A contiguous copy (C order). */
+  /** dtype and shape now; the data are read (materialize) only when `data` is first used. */
+  lazy(): RawTensor {
+    let data: Uint8Array | null = null;
+    const self = this;
+    return {
+      dtype: this.dtype,
+      shape: [...this.shape],
+      get data(): Uint8Array { return (data ??= self.materialize().data); },
+    };
+  }
+
+  /**
+   * The tensor's bytes in C order: a view of the storage when the tensor is contiguous (no copy;
+   * treat as read-only), else a contiguous copy.
+   */
   materialize(): RawTensor {
     const es = DTYPE_BYTES[this.dtype];
-    const src = this.storage.bytes();
     const n = numel(this.shape);
+    if (n * es > MAX_TENSOR_BYTES) {
+      throw new CheckpointError(`tensor ${this.dtype}[${this.shape}] would take ${n * es} bytes, over the ${MAX_TENSOR_BYTES}-byte limit for one tensor`);
+    }
+    const src = this.storage.bytes();
+    if (n > 0 && isContiguous(this.shape, this.stride)) {
+      return { dtype: this.dtype, shape: [...this.shape], data: src.subarray(this.offset * es, (this.offset + n) * es) };
+    }
     const out = new Uint8Array(n * es);
-    if (n === 0) return { dtype: this.dtype, shape: [...this.shape], data: out };
-    if (isContiguous(this.shape, this.stride)) {
-      out.set(src.subarray(this.offset * es, (this.offset + n) * es));
-    } else {
+    if (n > 0) {
       const rank = this.shape.length;
       const idx = new Array(rank).fill(0);
       let srcEl = this.offset;
       for (let i = 0; i < n; i++) {
-        out.set(src.subarray(srcEl * es, srcEl * es + es), i * es);
+        for (let b = 0, o = i * es, q = srcEl * es; b < es; b++) out[o + b] = src[q + b]; // no per-element allocation
         for (let d = rank - 1; d >= 0; d--) { // odometer over the shape
           idx[d]++;
           srcEl += this.stride[d];
@@ -111,11 +145,14 @@ const asInt = (v: unknown, what: string): number => {
 };
 const asIntList = (v: unknown, what: string): number[] => {
   if (!Array.isArray(v)) throw new CheckpointError(`${what}: expected a tuple, got ${describe(v)}`);
+  if (v.length > MAX_RANK) throw new CheckpointError(`${what}: ${v.length} dimensions, more than torch's ${MAX_RANK}`);
   return v.map((x, i) => asInt(x, `${what}[${i}]`));
 };
 
-/** Parse a torch.save zip checkpoint held in memory. */
-export function parseTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): TorchCheckpoint {
+/** Parse a torch.save zip checkpoint held in memory or read on demand from a file. */
+export function parseTorchCheckpoint(data: Uint8Array | ByteSource, source = 'checkpoint'): TorchCheckpoint {
+  const src = data instanceof Uint8Array ? memorySource(data) : data;
+  const bytes = src.read(0, Math.min(src.size, 512)); // the format is told by the first bytes
   if (!ZipReader.isZip(bytes)) {
     if (bytes.length > 2 && bytes[0] === 0x80 && bytes[1] === 0x02 && bytes[2] === 0x8a) {
       throw new CheckpointError(
@@ -128,14 +165,14 @@ export function parseTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): 
     }
     throw new CheckpointError(`${source}: not a PyTorch zip checkpoint (no zip signature)`);
   }
-  const zip = new ZipReader(bytes, source);
+  const zip = new ZipReader(src, source);
   const pkl = zip.names().find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   if (!pkl) throw new CheckpointError(`${source}: zip has no data.pkl (not a torch.save checkpoint)`);
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
   const bo = prefix + 'byteorder';
   if (zip.has(bo)) {
-    const order = new TextDecoder().decode(zip.read(bo)).trim();
-    if (order !== 'little') throw new CheckpointError(`${source}: byte order '${order}' is not supported (little-endian only)`);
+    const order = new TextDecoder().decode(zip.read(bo, 64)).trim();
+    if (order !== 'little') throw new CheckpointError(`${source}: byte order '${clip(order)}' is not supported (little-endian only)`);
   }
   const storages = new Map<string, TorchStorage>();
   const persistentLoad = (pid: unknown): unknown => {
@@ -143,25 +180,33 @@ export function parseTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): 
       throw new CheckpointError(`${source}: unsupported persistent id ${describe(pid)}`);
     }
     const [, type, keyRaw, location, count] = pid;
-    const typeName = type instanceof PickleGlobal ? type.name : String(type);
-    const dtype = STORAGE_DTYPES[typeName];
-    if (!dtype) throw new CheckpointError(`${source}: unsupported storage type ${typeName}`);
+    const typeName = type instanceof PickleGlobal ? type.name : typeof type === 'string' ? type : describe(type);
+    const dtype = Object.hasOwn(STORAGE_DTYPES, typeName) ? STORAGE_DTYPES[typeName] : undefined;
+    if (!dtype) throw new CheckpointError(`${source}: unsupported storage type ${clip(typeName)}`);
+    if (typeof keyRaw !== 'string' && typeof keyRaw !== 'number') throw new CheckpointError(`${source}: storage key is a ${describe(keyRaw)}, not a string`);
     const key = String(keyRaw);
+    if (key.length > 256) throw new CheckpointError(`${source}: storage key '${clip(key)}' is too long (corrupt checkpoint)`);
     let st = storages.get(key);
     if (!st) {
       const entry = `${prefix}data/${key}`;
-      if (!zip.has(entry)) throw new CheckpointError(`${source}: storage '${entry}' missing from the archive`);
+      const ent = zip.entries.get(entry);
+      if (!ent) throw new CheckpointError(`${source}: storage '${entry}' missing from the archive`);
       const n = asInt(count, 'storage size');
+      if (n < 0) throw new CheckpointError(`${source}: storage '${entry}' declares a negative size ${n}`);
       // UntypedStorage counts bytes; typed storages count elements.
-      st = new TorchStorage(key, dtype, n, String(location), () => zip.read(entry));
+      const nbytes = n * DTYPE_BYTES[dtype];
+      if (nbytes !== ent.size) {
+        throw new CheckpointError(`${source}: storage '${entry}' declares ${n} ${dtype} elements (${nbytes} bytes) but the archive entry holds ${ent.size} bytes`);
+      }
+      st = new TorchStorage(key, dtype, n, typeof location === 'string' ? location : describe(location), () => zip.read(entry, nbytes));
       storages.set(key, st);
     }
     return st;
   };
-  const rebuildTensor = (a: unknown[]): TorchTensorRef => {
+  const rebuildTensor = (a: readonly unknown[]): TorchTensorRef => {
     const storage = a[0];
     if (!(storage instanceof TorchStorage)) throw new CheckpointError(`${source}: tensor without a storage (${describe(storage)})`);
-    return new TorchTensorRef(storage, asInt(a[1], 'storage offset'), asIntList(a[2], 'size'), asIntList(a[3], 'stride'), a[4] === true);
+    return new TorchTensorRef(storage, asInt(a[1], 'tensor storage offset'), asIntList(a[2], 'tensor size'), asIntList(a[3], 'tensor stride'), a[4] === true);
   };
   const passFirst: SafeCallable = (a) => a[0];
   const globals: Record<string, SafeCallable> = {
@@ -169,32 +214,41 @@ export function parseTorchCheckpoint(bytes: Uint8Array, source = 'checkpoint'): 
     'torch._utils._rebuild_tensor': rebuildTensor,
     'torch._utils._rebuild_parameter': passFirst,
     'torch._utils._rebuild_parameter_with_state': passFirst,
-    'torch.Size': (a) => [...((a[0] as unknown[]) ?? [])],
+    'torch.Size': (a) => {
+      if (!Array.isArray(a[0]) || a[0].length > MAX_RANK) throw new CheckpointError(`${source}: torch.Size of ${describe(a[0])} is not a tuple of at most ${MAX_RANK} sizes`);
+      return [...a[0]];
+    },
     // torch ≥ 1.12 wraps tensor subclasses: _rebuild_from_type_v2(func, type, args, state)
-    'torch._tensor._rebuild_from_type_v2': (a) => {
+    'torch._tensor._rebuild_from_type_v2': (a, budget) => {
       const fn = a[0] as { fn?: SafeCallable } | undefined;
-      if (!fn || typeof fn.fn !== 'function') return new PickleObject(new PickleGlobal('torch._tensor', '_rebuild_from_type_v2'), a);
-      return fn.fn([...((a[2] as unknown[]) ?? [])]);
+      const args = a[2];
+      if (!fn || typeof fn.fn !== 'function' || !Array.isArray(args)) return new PickleObject(new PickleGlobal('torch._tensor', '_rebuild_from_type_v2'), [...a]);
+      let n = args.length;
+      for (const x of args) n += Array.isArray(x) ? x.length : 1;
+      budget.step(n);
+      return fn.fn(args, budget);
     },
   };
   let root: unknown;
   try {
-    root = unpickle(zip.read(pkl), { globals, persistentLoad });
+    root = unpickle(zip.read(pkl, MAX_PICKLE_BYTES), { globals, persistentLoad });
   } catch (e) {
-    if (e instanceof PickleError) throw new CheckpointError(`${source}: ${e.message}`);
+    if (e instanceof PickleError || (e instanceof CheckpointError && !e.message.startsWith(`${source}: `))) {
+      throw new CheckpointError(`${source}: ${e.message}`);
+    }
     throw e;
   }
   return { root, entries: zip.names() };
 }
 
 export function readTorchCheckpoint(path: string): TorchCheckpoint {
-  let bytes: Uint8Array;
+  let src: ByteSource;
   try {
-    bytes = readFileSync(path);
+    src = fileSource(path);
   } catch (e) {
-    throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`);
+    throw new CheckpointError(e instanceof ZipError ? e.message : `cannot read ${path}: ${(e as Error).message}`);
   }
-  return parseTorchCheckpoint(bytes, path);
+  return parseTorchCheckpoint(src, path);
 }
 
 const isTensorDict = (v: unknown): v is PyDict =>

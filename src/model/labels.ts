@@ -2,6 +2,7 @@
 // implementation's seeded order ("seed42"), or a file with one name per line.
 import { readFileSync } from 'node:fs';
 import { LRW_WORDS, LRW_WORDS_SEED42 } from './lrw_words.js';
+import { repeatedWordsProblem } from '../data/vocab.js';
 
 export class LabelsError extends Error {
   override name = 'LabelsError';
@@ -22,6 +23,7 @@ export function resolveLabels(spec: string, classes: number): string[] {
     labels = text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
   }
   if (labels.length !== classes) throw new LabelsError(`labels '${spec}' give ${labels.length} names for ${classes} classes`);
-  if (new Set(labels).size !== labels.length) throw new LabelsError(`labels '${spec}' contain duplicates`);
+  const repeated = repeatedWordsProblem(labels, `labels '${spec}'`);
+  if (repeated) throw new LabelsError(repeated);
   return labels;
 }

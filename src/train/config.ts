@@ -2,12 +2,15 @@
 // YAML files (with `extends:`), and `key=value` overrides with dotted keys. The reference
 // implementation's flat Hydra names (efficientnet_size, use_ema, words, lr, ...) are accepted
 // as aliases, in YAML and on the command line.
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, resolve, isAbsolute } from 'node:path';
 import YAML from 'yaml';
 import {
   ConfigError, type Section, checkValue, closest, defaultsOf, isLeaf, leafPaths, lookup, parseText,
 } from './config_schema.js';
+
+import { threadCountProblem } from '../threads.js';
+import { repeatedWordsProblem } from '../data/vocab.js';
 
 export { ConfigError } from './config_schema.js';
 
@@ -44,13 +47,13 @@ export const SCHEMA: Section = {
     shards: { kind: 'string', default: null, nullable: true, help: 'prepared shard directory (eflip prepare); preferred over root' },
     words: { kind: 'int', default: null, nullable: true, min: 1, help: 'use N words (null: all)' },
     words_select: { kind: 'string', default: 'first', choices: ['first', 'random'], help: 'which N words: first N sorted, or a seeded random N' },
-    words_list: { kind: 'strings', default: null, nullable: true, help: 'explicit word list, or one path to a file with a word per line' },
+    words_list: { kind: 'strings', default: null, nullable: true, help: 'explicit word list (index = class id), or one word file: @FILE, a path with / or .txt, or an existing file (one word per line)' },
     crop: { kind: 'string', default: 'mouth', choices: ['mouth', 'center', 'landmarks'], help: 'crop of raw LRW frames' },
     frames: { kind: 'int', default: 29, min: 1, help: 'frames per clip' },
     size: { kind: 'int', default: 88, min: 8, help: 'input crop size (square)' },
     mean: { kind: 'number', default: 0.421, help: 'normalisation mean of [0,1] pixels (colour: the same on R, G and B)' },
     std: { kind: 'number', default: 0.165, min: 1e-6, help: 'normalisation std (colour: the same on R, G and B)' },
-    workers: { kind: 'int', default: 2, min: 0, help: 'loader worker threads (decode jobs for data.root)' },
+    workers: { kind: 'int', default: 2, min: 0, help: 'loader worker threads (decode jobs for data.root); at most 4 per core' },
     cache: { kind: 'boolean', default: true, help: 'cache decoded clips of data.root (in the eflip cache dir: $EFLIP_CACHE_DIR, $XDG_CACHE_HOME/eflip or ~/.cache/eflip; $EFLIP_CLIP_CACHE overrides)' },
     word_boundary: { kind: 'boolean', default: false, help: 'extra input channel marking the word (from Duration)' },
     shuffle_train_labels: { kind: 'int', default: null, nullable: true, help: 'control experiment: permute the training labels with this seed (a model must then stay at chance)' },
@@ -80,9 +83,10 @@ export const SCHEMA: Section = {
     epochs: { kind: 'int', default: 40, min: 1, help: 'training epochs' },
     label_smoothing: { kind: 'number', default: 0, min: 0, max: 1, help: 'label smoothing of the NLL loss' },
     grad_clip: { kind: 'number', default: 0, min: 0, help: 'clip the global gradient norm (0: off)' },
-    precision: { kind: 'string', default: 'fp32', choices: ['fp32', 'bf16'], help: 'bf16 = autocast' },
-    device: { kind: 'string', default: 'cpu', help: 'cpu or cuda[:N]' },
-    threads: { kind: 'int', default: null, nullable: true, min: 1, help: 'intra-op threads (null: all cores, or OMP_NUM_THREADS when set)' },
+    precision: { kind: 'string', default: 'fp32', choices: ['fp32', 'bf16', 'fp16'], help: 'bf16: bfloat16 autocast (CPU or CUDA); fp16: float16 autocast with dynamic loss scaling (CUDA only)' },
+    device: { kind: 'string', default: 'cpu', help: 'cpu or cuda[:N]; cuda needs the addon built against a CUDA libtorch (checked at start)' },
+    channels_last: { kind: 'boolean', default: false, help: 'run the EfficientNetV2 trunk in channels-last (NHWC) memory layout (same results; often faster on GPUs)' },
+    threads: { kind: 'int', default: null, nullable: true, min: 1, help: 'intra-op threads (null: all cores, or OMP_NUM_THREADS when set); at most 4 per core' },
     max_steps: { kind: 'int', default: null, nullable: true, min: 1, help: 'stop after this many optimizer steps' },
     limit_train_batches: { kind: 'int', default: null, nullable: true, min: 1, help: 'batches per training epoch (null: all)' },
     limit_val_batches: { kind: 'int', default: null, nullable: true, min: 1, help: 'batches per validation (null: all)' },
@@ -181,8 +185,9 @@ export interface TrainConfig {
     epochs: number;
     label_smoothing: number;
     grad_clip: number;
-    precision: 'fp32' | 'bf16';
+    precision: 'fp32' | 'bf16' | 'fp16';
     device: string;
+    channels_last: boolean;
     threads: number | null;
     max_steps: number | null;
     limit_train_batches: number | null;
@@ -200,9 +205,14 @@ export function defaultConfig(): TrainConfig {
   return defaultsOf(SCHEMA) as TrainConfig;
 }
 
+/** The dotted key an alias stands for (own entries only: 'constructor' or '__proto__' are no alias). */
+function aliasOf(key: string): string | undefined {
+  return Object.hasOwn(ALIASES, key) ? ALIASES[key] : undefined;
+}
+
 /** Resolve an alias or dotted key to a schema leaf path, or throw naming the key. */
 export function resolveKey(key: string): string {
-  const path = ALIASES[key] ?? key;
+  const path = aliasOf(key) ?? key;
   const node = lookup(SCHEMA, path);
   if (!node) {
     const all = [...leafPaths(SCHEMA), ...Object.keys(ALIASES)];
@@ -236,7 +246,7 @@ export function mergeObject(cfg: TrainConfig, obj: unknown, where = 'config'): v
     for (const [k, v] of Object.entries(o)) {
       const key = prefix ? `${prefix}.${k}` : k;
       if (!prefix && k === 'extends') continue;
-      const path = prefix ? key : ALIASES[k] ?? k;
+      const path = prefix ? key : aliasOf(k) ?? k;
       const node = lookup(SCHEMA, path);
       if (!node) {
         const hint = closest([...leafPaths(SCHEMA), ...Object.keys(ALIASES)], key);
@@ -267,16 +277,25 @@ export function applyOverride(cfg: TrainConfig, text: string): void {
   setPath(cfg as any, path, parseText(key, leaf, text.slice(eq + 1)));
 }
 
+/** Longest config file read (the shipped ones are ~2 KB). */
+const MAX_CONFIG_BYTES = 1 << 20;
+
 /** Read a YAML config file (following `extends:` chains relative to the file). */
 export function readYaml(file: string, seen: string[] = []): unknown[] {
   const abs = resolve(file);
   if (seen.includes(abs)) throw new ConfigError(`config ${file}: 'extends' cycle (${[...seen, abs].join(' -> ')})`);
   if (!existsSync(abs)) throw new ConfigError(`config file not found: ${file}`);
+  const st = statSync(abs);
+  if (!st.isFile()) throw new ConfigError(`config ${file} is not a file`);
+  if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(`config ${file} is ${st.size} bytes; a config is a short YAML file (at most ${MAX_CONFIG_BYTES} bytes)`);
+  const bytes = readFileSync(abs);
+  if (bytes.includes(0)) throw new ConfigError(`config ${file} is a binary file, not YAML`);
   let doc: unknown;
   try {
-    doc = YAML.parse(readFileSync(abs, 'utf8'));
+    // aliases are expanded at most maxAliasCount times: a "billion laughs" file is refused, not expanded
+    doc = YAML.parse(bytes.toString('utf8'), { maxAliasCount: 100, logLevel: 'error' });
   } catch (e) {
-    throw new ConfigError(`config ${file}: YAML error: ${(e as Error).message}`);
+    throw new ConfigError(`config ${file}: YAML error: ${(e as Error).message.split('\n')[0].replace(/:$/, '')}`);
   }
   const ext = (doc as any)?.extends;
   if (ext === undefined) return [{ file: abs, doc }];
@@ -297,12 +316,28 @@ export function validate(cfg: TrainConfig): void {
       }
     }
   }
+  if (cfg.data.words_list) {
+    if (!cfg.data.words_list.length) throw new ConfigError(`config key 'data.words_list' is an empty list; set null for every word`);
+    const repeated = repeatedWordsProblem(cfg.data.words_list, `config key 'data.words_list'`);
+    if (repeated) throw new ConfigError(repeated);
+  }
   if (cfg.data.words !== null && cfg.data.words_list !== null) {
     throw new ConfigError(`config keys 'data.words' and 'data.words_list' are exclusive; set one to null`);
   }
   if (cfg.train.device !== 'cpu' && !/^cuda(:\d+)?$/.test(cfg.train.device)) {
     throw new ConfigError(`config key 'train.device' expects cpu or cuda[:N], got '${cfg.train.device}'`);
   }
+}
+
+/**
+ * train.threads and data.workers against this machine (src/threads.ts). Apart from validate()
+ * so a checkpoint written on a bigger machine still loads and takes an override; loadConfig and
+ * the training run call it on the final config.
+ */
+export function checkThreadCounts(cfg: TrainConfig): void {
+  const problem = (cfg.train.threads !== null ? threadCountProblem(`config key 'train.threads'`, cfg.train.threads) : null) ??
+    threadCountProblem(`config key 'data.workers'`, cfg.data.workers, 0);
+  if (problem) throw new ConfigError(problem);
 }
 
 export interface LoadOptions {
@@ -318,6 +353,7 @@ export function loadConfig(opts: LoadOptions = {}): TrainConfig {
   if (opts.file) for (const { file, doc } of readYaml(opts.file) as { file: string; doc: unknown }[]) mergeObject(cfg, doc, file);
   for (const o of opts.overrides ?? []) applyOverride(cfg, o);
   validate(cfg);
+  checkThreadCounts(cfg);
   return cfg;
 }
 

@@ -70,6 +70,7 @@ function describe(leaf: Leaf): string {
 }
 
 function show(v: unknown): string {
+  if (typeof v === 'number') return String(v); // NaN and Infinity too (JSON would say null)
   return typeof v === 'string' ? `'${v}'` : JSON.stringify(v);
 }
 
@@ -84,6 +85,7 @@ export function checkValue(path: string, leaf: Leaf, v: unknown): LeafValue {
   switch (leaf.kind) {
     case 'int':
       if (typeof v !== 'number' || !Number.isInteger(v)) throw bad();
+      if (!Number.isSafeInteger(v)) throw new ConfigError(`config key '${path}' expects an integer below 2^53 in size, got ${show(v)}`);
       out = v;
       break;
     case 'number':
@@ -100,6 +102,8 @@ export function checkValue(path: string, leaf: Leaf, v: unknown): LeafValue {
       out = v;
       break;
     case 'strings':
+      // one string is a one-item list (data.words_list: words.txt)
+      if (typeof v === 'string') { out = [v]; break; }
       if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw bad();
       out = [...v];
       break;

@@ -8,12 +8,15 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeVideo } from '../data/video.js';
+import { decodeVideo, framesMissing, VideoError } from '../data/video.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { cacheDir as eflipCacheDir } from '../io/cache_dir.js';
 import { centreCrop, lrwMouthCrop, toGray, type Frames } from '../data/crop.js';
 import { indexLrw, type Split } from '../data/lrw.js';
+import { readWordFile, selectVocabulary, wordFileOf, type VocabSelection } from '../data/vocab.js';
 import { Rng, mixSeed } from '../data/rng.js';
+import { epochSteps } from '../data/batch.js';
+import { maxThreads } from '../threads.js';
 import { fromTypedArray } from '../engine/index.js';
 import type { BatchSource, TrainBatch } from './trainer.js';
 import type { TrainConfig } from './config.js';
@@ -40,7 +43,7 @@ export interface SourceOptions {
   mean: number;
   std: number;
   augment: { randomCrop: boolean; hflip: number; timeMaskFrames: number } | null;
-  /** drop a final partial batch (training) */
+  /** drop a final partial batch while two full ones remain (training; the loader's rule, epochSteps) */
   dropLast: boolean;
   /** labels permuted by this seed (the shuffled-label control of the learning check) */
   shuffleLabelsSeed?: number | null;
@@ -65,8 +68,7 @@ export class MemoryClipSource implements BatchSource {
     return this.items.length;
   }
   get batchesPerEpoch(): number {
-    const n = this.items.length / this.o.batchSize;
-    return this.o.dropLast ? Math.floor(n) : Math.ceil(n);
+    return epochSteps(this.items.length, this.o.batchSize, this.o.dropLast);
   }
 
   /** Clip order of an epoch. */
@@ -168,7 +170,7 @@ export function mixupHook(alpha: number, seed: number): (b: TrainBatch, step: nu
     const lam = rng.beta(alpha, alpha);
     const B = b.y.length;
     const perm = Array.from({ length: B }, (_, i) => B - 1 - i);
-    const mixed = b.x.mul(lam).add(b.x.indexSelect(0, fromTypedArray(BigInt64Array.from(perm.map(BigInt)), [B])).mul(1 - lam));
+    const mixed = b.x.mul(lam).add(b.x.indexSelect(0, fromTypedArray(BigInt64Array.from(perm.map(BigInt)), [B], { device: b.x.device })).mul(1 - lam));
     b.x.dispose();
     return { x: mixed, y: b.y, y2: perm.map((p) => b.y[p]), lam };
   };
@@ -182,11 +184,20 @@ export function imageChannels(cfg: TrainConfig): 1 | 3 {
   return c;
 }
 
+/** data.words_list as a vocabulary selection: the words themselves, or one word file (vocab.ts's wordFileOf rule). */
+export function wordsListSelection(list: string[]): VocabSelection {
+  const file = list.length === 1 ? wordFileOf(list[0]) : null;
+  if (file !== null) return { kind: 'list', words: readWordFile(file), where: `data.words_list file ${file}` };
+  return { kind: 'list', words: list, where: `config key 'data.words_list'` };
+}
+
 export interface LoadedSplits {
   labels: string[];
   clips: Record<Split, MemClip[]>;
   /** pre-crop side kept in memory */
   side: number;
+  /** clips that decoded fewer frames than their container promises (truncated or damaged files) */
+  incomplete: { path: string; decoded: number; expected: number }[];
 }
 
 /** Decode the splits of an LRW-layout root once (grey, or RGB when model.in_channels = 3; cropped to
@@ -198,7 +209,7 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   let words = labels;
   if (!words) {
     if (cfg.data.words_list) {
-      words = cfg.data.words_list;
+      words = selectVocabulary(index.words, wordsListSelection(cfg.data.words_list), root);
     } else if (cfg.data.words !== null) {
       if (cfg.data.words > index.words.length) throw new Error(`data.words=${cfg.data.words} but ${root} has ${index.words.length} words`);
       words = cfg.data.words_select === 'random'
@@ -207,7 +218,7 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
     } else words = index.words;
   }
   const missing = words.filter((w) => !index.words.includes(w));
-  if (missing.length) throw new Error(`words not under ${root}: ${missing.slice(0, 10).join(', ')}`);
+  if (missing.length) throw new Error(`${missing.length} word(s) not under ${root}: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ' ...' : ''}`);
   const classOf = new Map(words.map((w, i) => [w, i]));
   // kept in memory: the centre (size + 8)² of the 96×96 window (random crops move ±4 px, like
   // 88 of 96); evaluation takes its centre size², the same pixels src/data and src/infer use
@@ -219,11 +230,22 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   const todo = index.clips.filter((c) => classOf.has(c.word) && splits.includes(c.split));
   let done = 0;
   const t0 = Date.now();
-  const workers = Math.max(1, cfg.data.workers);
+  // concurrent ffmpeg decodes; a config from a bigger machine (eval reads the checkpoint's) is held to this one's bound
+  const workers = Math.min(maxThreads(), Math.max(1, cfg.data.workers));
   let next = 0;
   const results: (MemClip | null)[] = new Array(todo.length).fill(null);
+  const incomplete: LoadedSplits['incomplete'] = [];
+  const unreadable: string[] = [];
   if (cfg.data.crop === 'landmarks') throw new Error(`data.crop=landmarks needs landmark-cropped data; prepare it with 'eflip prepare --crop landmarks' and set data.shards`);
-  const cacheDir = cfg.data.cache ? process.env.EFLIP_CLIP_CACHE || eflipCacheDir('clips') : null;
+  // the clip cache only saves time: one that cannot be written (read-only, full, not a directory)
+  // is dropped with one warning naming it, and training goes on decoding every clip
+  let cacheDir = cfg.data.cache ? process.env.EFLIP_CLIP_CACHE || eflipCacheDir('clips') : null;
+  const dropCache = (e: unknown) => {
+    if (!cacheDir) return;
+    log(`warning: clip cache ${cacheDir} is not usable (${(e as Error).message.split('\n')[0]}); continuing without it — set data.cache=false to skip it, or EFLIP_CLIP_CACHE=DIR for another place`);
+    cacheDir = null;
+  };
+  if (cacheDir) { try { mkdirSync(cacheDir, { recursive: true }); } catch (e) { dropCache(e); } }
   const work = async () => {
     while (next < todo.length) {
       const i = next++;
@@ -235,7 +257,8 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
         const key = createHash('sha1').update(`${c.path}|${st.size}|${st.mtimeMs}|${cfg.data.crop}|${side}${colour ? '|rgb' : ''}`).digest('hex');
         cacheFile = join(cacheDir, key.slice(0, 2), `${key}.u8`);
         if (existsSync(cacheFile)) {
-          const data = new Uint8Array(readFileSync(cacheFile));
+          let data = new Uint8Array(0);
+          try { data = new Uint8Array(readFileSync(cacheFile)); } catch { /* unreadable entry: decode again */ }
           if (data.length % (side * side * C) === 0 && data.length > 0) {
             results[i] = { data, frames: data.length / (side * side * C), side, channels: C, label: classOf.get(c.word)!, duration: c.duration };
             done++;
@@ -243,15 +266,27 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
           }
         }
       }
-      const v = await decodeVideo(c.path, { gray: !colour });
+      let v;
+      try {
+        v = await decodeVideo(c.path, { gray: !colour });
+      } catch (e) {
+        // like `eflip prepare`: an unreadable clip is skipped and reported, never the end of the run
+        if (!(e instanceof VideoError)) throw e;
+        unreadable.push(e.message.split('\n')[0]);
+        done++;
+        continue;
+      }
+      if (framesMissing(v.frames, v.expectedFrames ?? 0)) incomplete.push({ path: c.path, decoded: v.frames, expected: v.expectedFrames! });
       let f: Frames = { data: v.data, frames: v.frames, height: v.height, width: v.width, channels: v.channels };
       if (!colour) f = toGray(f);
       f = cfg.data.crop === 'mouth' ? lrwMouthCrop(f, 96) : centreCrop(f, 96);
       const data = centreCrop(f, side).data;
-      if (cacheFile) {
+      if (cacheFile && cacheDir) {
         try {
           writeFileAtomic(cacheFile, data);
-        } catch { /* an unwritable cache (read-only home, disk full) costs only time */ }
+        } catch (e) {
+          dropCache(e); // an unwritable cache (read-only home, disk full) costs only time
+        }
       }
       results[i] = { data, frames: f.frames, side, channels: C, label: classOf.get(c.word)!, duration: c.duration };
       done++;
@@ -259,6 +294,11 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
     }
   };
   await Promise.all(Array.from({ length: workers }, work));
-  todo.forEach((c, i) => clips[c.split].push(results[i]!));
-  return { labels: words, clips, side };
+  todo.forEach((c, i) => { if (results[i]) clips[c.split].push(results[i]!); });
+  if (unreadable.length) log(`warning: skipped ${unreadable.length} unreadable clip(s) under ${root}: ${unreadable[0]}${unreadable.length > 1 ? ` (+${unreadable.length - 1} more)` : ''}`);
+  const noDuration = index.problems.filter((p) => p.kind === 'no-duration' && classOf.has(p.path.split(/[\\/]/).at(-3) ?? ''));
+  if (noDuration.length) log(`note: ${noDuration.length} clip(s) under ${root} have no .txt with a readable Duration line (kept${cfg.data.word_boundary ? '; their word-boundary plane covers the whole clip' : ''}), e.g. ${noDuration[0].path}`);
+  const skipped = index.problems.filter((p) => p.kind === 'skipped');
+  if (skipped.length) log(`warning: skipped ${skipped.length} entr${skipped.length > 1 ? 'ies' : 'y'} under ${root}: ${skipped[0].path}: ${skipped[0].reason}`);
+  return { labels: words, clips, side, incomplete };
 }

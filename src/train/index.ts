@@ -6,7 +6,7 @@ export { lrAt, WarmupCosine, type ScheduleSpec } from './schedule.js';
 export { AdamW, type AdamWOptions, type NamedParam } from './adamw.js';
 export { Ema } from './ema.js';
 export { EarlyStopping, ModelCheckpoint, type Callback, type TrainerHandle, type EpochMetrics } from './callbacks.js';
-export { Trainer, NonFiniteLossError, OutOfMemoryError, InterruptedError, type TrainableModel, type TrainBatch, type BatchSource, type TrainerOptions, type FitResult } from './trainer.js';
+export { Trainer, NonFiniteLossError, OutOfMemoryError, InterruptedError, DataError, type TrainableModel, type TrainBatch, type BatchSource, type TrainerOptions, type FitResult } from './trainer.js';
 export { writeCheckpoint, readCheckpoint, serializeCheckpoint, CheckpointError, type CheckpointContent, type TrainState } from './checkpoint.js';
 export { MetricAccumulator, metricsMarkdown, metricsJson, type EvalMetrics, type ConfusedPair, type WordAccuracy } from './metrics.js';
 export { MetricsLog, type MetricRecord } from './metrics_log.js';

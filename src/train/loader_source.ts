@@ -2,6 +2,7 @@
 // per-epoch order and per-sample augmentation, mixup) behind the trainer's BatchSource.
 import { Loader, type LoaderOptions } from '../data/loader.js';
 import type { AugmentConfig } from '../data/augment.js';
+import { DatasetError } from '../data/dataset.js';
 import type { Split } from '../data/lrw.js';
 import { fromTypedArray } from '../engine/index.js';
 import type { BatchSource, TrainBatch } from './trainer.js';
@@ -60,5 +61,10 @@ export async function openShardSource(cfg: TrainConfig, split: Split, training: 
     augment: augmentFor(cfg, training),
     workers: cfg.data.workers,
   };
-  return new LoaderSource(await Loader.open(o));
+  const loader = await Loader.open(o);
+  if (loader.side !== undefined && cfg.data.size > loader.side) {
+    await loader.close();
+    throw new DatasetError(`data.size=${cfg.data.size} is larger than the ${loader.side}×${loader.side} clips of data.shards=${cfg.data.shards} (${split}); set data.size to at most ${loader.side}, or prepare with a larger --size`);
+  }
+  return new LoaderSource(loader);
 }

@@ -10,14 +10,17 @@ import { canonicalPath, guardOutputs, type NamedPath } from '../io/output_path.j
 import { EarlyStopping, ModelCheckpoint, type Callback } from './callbacks.js';
 import { readCheckpoint, type CheckpointContent } from './checkpoint.js';
 import { checkTensorsMatchConfig } from '../model/model_metadata.js';
-import { applyOverride, configToYaml, loadConfig, type TrainConfig } from './config.js';
+import { applyOverride, checkThreadCounts, configToYaml, loadConfig, type TrainConfig } from './config.js';
 import { imageChannels, loadLrwSplits, MemoryClipSource, mixupHook, type SourceOptions } from './data_source.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
 import { modelConfigFor } from './model_config.js';
-import { asTrainable, createModel, loadPretrained } from './model_io.js';
+import { asTrainable, createModel, loadPretrained, placeModel } from './model_io.js';
+import { checkTrainDevice, TrainDevice } from './device_step.js';
+import type { LipReaderNet } from '../model/lipreader.js';
 import { writeRunReport } from './report.js';
 import { Trainer, type BatchSource, type FitResult } from './trainer.js';
 import { openShardSource } from './loader_source.js';
+import { MissingSplitError } from '../data/dataset.js';
 
 export interface RunOptions {
   /** YAML config file */
@@ -139,8 +142,11 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     cfg.checkpointing.dir = null;
     for (const o of opts.overrides ?? []) applyOverride(cfg, o);
     cfg.checkpoint = resumePath;
+    checkThreadCounts(cfg);
     log(`resuming from ${resumePath} (epoch ${resume.state.epoch + 1}, batch ${resume.state.batchInEpoch}, step ${resume.state.step})`);
   }
+  // train.device / train.precision refused here, in one line, before anything is written
+  const device = checkTrainDevice(cfg);
   const { runDir, ckptDir, sourceRunDir, sourceCkptDir } = resolveRunDirs(cfg, resumePath, opts.configFile);
   cfg.run_dir = runDir;
   mkdirSync(ckptDir, { recursive: true });
@@ -188,6 +194,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
         try {
           s = await openShardSource(cfg, split, false);
         } catch (e) {
+          if (!(e instanceof MissingSplitError)) throw e; // a corrupt val/test shard is refused, not skipped
           log(`no ${split} split: ${(e as Error).message}`);
           continue;
         }
@@ -211,7 +218,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     };
     const a = cfg.data.augment;
     train = new MemoryClipSource(data.clips.train, {
-      ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: data.clips.train.length >= cfg.train.batch_size * 2,
+      ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: true,
       augment: { randomCrop: a.random_crop, hflip: a.hflip, timeMaskFrames: Math.round(a.time_mask_s * 25) },
       shuffleLabelsSeed: cfg.data.shuffle_train_labels,
     });
@@ -225,7 +232,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   // resuming: the network the (possibly overridden) config describes must be the one stored
   if (resume) checkTensorsMatchConfig(modelConfig, resume.model, resumePath!);
   const net = createModel(modelConfig, cfg.seed);
-  log(`model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${modelConfig.inChannels} input channels, ${getNumThreads()} threads, precision ${cfg.train.precision}`);
+  log(`model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${modelConfig.inChannels} input channels, ` +
+    `device ${device}${device === 'cpu' ? ` (${getNumThreads()} threads)` : ''}, precision ${cfg.train.precision}${cfg.train.channels_last ? ', channels-last trunk' : ''}`);
   if (cfg.pretrained_model_path && !resume) {
     const rep = loadPretrained(net, cfg.pretrained_model_path);
     log(`fine-tuning from ${cfg.pretrained_model_path} (${rep.source} weights): ${rep.loaded} tensors loaded` +
@@ -233,6 +241,9 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       (rep.stemConverted ? `; stem converted: ${rep.stemConverted}` : '') +
       (rep.missing.length ? `; missing (fresh init): ${rep.missing.slice(0, 5).join(', ')}${rep.missing.length > 5 ? ' ...' : ''}` : ''));
   }
+
+  // parameters and buffers live on the device before the optimizer and EMA copy them
+  placeModel(net as LipReaderNet, device, cfg.train.channels_last);
 
   const callbacks: Callback[] = [];
   const mc = new ModelCheckpoint({ dir: ckptDir, monitor: val ? cfg.checkpointing.monitor : 'train_loss', mode: val ? cfg.checkpointing.mode : 'min', topK: cfg.checkpointing.top_k, saveLast: cfg.checkpointing.save_last });
@@ -244,6 +255,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     config: cfg, labels, model: asTrainable(net), modelConfig: modelConfig as unknown as Record<string, unknown>,
     preprocessing: { crop: cfg.data.crop, size: cfg.data.size, mean: cfg.data.mean, std: cfg.data.std },
     train, val, test, runDir, checkpointDir: ckptDir, callbacks, log, stream: opts.stream,
+    device: new TrainDevice(device, cfg.train.precision),
     // the shard loader mixes batches itself; the in-memory source through this hook
     onBatch: !cfg.data.shards && cfg.data.augment.mixup_alpha > 0 ? mixupHook(cfg.data.augment.mixup_alpha, cfg.seed) : undefined,
   });

@@ -40,7 +40,7 @@ export const def: CommandDef = {
     json: { type: 'boolean', help: 'print JSON' },
     lrw: { type: 'string', help: 'existing LRW-layout root to measure on (default: synthesise one in a temp dir)' },
     clips: { type: 'int', help: 'clips to synthesise (4 words)', default: 96 },
-    jobs: { type: 'int', help: 'parallel workers for prepare and the loader (default: CPU count)' },
+    jobs: { type: 'threads', help: 'parallel workers for prepare and the loader (default: CPU count)' },
     batch: { type: 'int', help: 'loader batch size', default: 32 },
     'loader-clips': { type: 'int', help: 'clips to pull through the loader', default: 3000 },
     keep: { type: 'boolean', help: 'keep the temporary corpus and shards' },

@@ -28,7 +28,7 @@ export const def: CommandDef = {
     json: { type: 'boolean', help: 'print one JSON object' },
     checkpoint: { type: 'string', help: 'model checkpoint (.safetensors); default: a fresh random one' },
     variant: { type: 'string', default: 'T', help: 'variant for the random checkpoint' },
-    threads: { type: 'int', help: 'threads for every runtime (default: all cores)' },
+    threads: { type: 'threads', help: 'threads for every runtime (default: all cores)' },
     rounds: { type: 'int', default: 3, help: 'interleaved measurement rounds' },
     iters: { type: 'int', default: 4, help: 'timed runs per runtime per round at batch 1 (batch 8: half)' },
     frames: { type: 'int', default: 29, help: 'frames per clip' },

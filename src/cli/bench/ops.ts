@@ -20,7 +20,7 @@ export const def: CommandDef = {
   ].join('\n'),
   options: {
     json: { type: 'boolean', help: 'print one JSON object' },
-    threads: { type: 'int', help: 'intra-op threads for both (default: libtorch default)' },
+    threads: { type: 'threads', help: 'intra-op threads for both (default: libtorch default)' },
     iters: { type: 'int', default: 20000, help: 'calls per repetition for tiny ops' },
     reps: { type: 'int', default: 3, help: 'repetitions (best is reported)' },
     quick: { type: 'boolean', help: 'fewer iterations (smoke run)' },

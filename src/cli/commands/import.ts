@@ -8,9 +8,7 @@ import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 import { guardOutputs } from '../../io/output_path.js';
 import { VARIANTS, modelConfig, type ModelConfigInput } from '../../model/config.js';
 import { inferModelConfig } from '../../model/infer_config.js';
-import { saveModel } from '../../model/weights.js';
 import { resolveLabels } from '../../model/labels.js';
-import { LipReaderNet } from '../../model/lipreader.js';
 import { readTorchCheckpoint, extractStateDict } from '../../io/torch_checkpoint.js';
 import type { RawTensor } from '../../io/safetensors.js';
 
@@ -61,8 +59,10 @@ export default async function main(argv: string[]): Promise<number> {
   const labelSpec = p.opts.labels ?? (lightning && cfg.classes === 500 ? 'seed42' : 'lrw');
   const labels = resolveLabels(labelSpec, cfg.classes);
 
+  // libtorch is loaded only for a checkpoint that was read: a refused file costs a fraction of a second
+  const [{ LipReaderNet }, { saveModel }] = await Promise.all([import('../../model/lipreader.js'), import('../../model/weights.js')]);
   const tensors = new Map<string, RawTensor>();
-  for (const [k, t] of sd.tensors) tensors.set(k, t.materialize());
+  for (const [k, t] of sd.tensors) tensors.set(k, t.lazy()); // read only when loaded: unused or misfit tensors never are
   const model = new LipReaderNet(cfg);
   try {
     const own = new Set(model.stateDict().keys());

@@ -23,7 +23,7 @@ export const def: CommandDef = {
     splits: { type: 'list', help: 'splits to prepare', default: ['train', 'val', 'test'] },
     'shard-size': { type: 'int', help: 'clips per shard', default: 64 },
     landmarks: { type: 'string', help: 'directory mirroring ROOT with <clip>.landmarks.json (default: beside each clip, else what eflip roi cached)' },
-    jobs: { type: 'int', help: 'worker threads (default: CPU count)' },
+    jobs: { type: 'threads', help: 'worker threads (default: CPU count)' },
     json: { type: 'boolean', help: 'print the summary as JSON' },
     quiet: { type: 'boolean', help: 'no progress output' },
   },

@@ -24,7 +24,7 @@ export const def: CommandDef = {
     'train-speakers': { type: 'int', help: 'train speaker pool (small pools let a model memorise speakers)', default: 1000 },
     'test-speakers': { type: 'int', help: 'val and test speaker pools (each)', default: 200 },
     landmarks: { type: 'boolean', help: 'also write ground-truth CLIP.landmarks.json (68-point iBUG per frame)' },
-    jobs: { type: 'int', help: 'worker threads (default: CPU count)' },
+    jobs: { type: 'threads', help: 'worker threads (default: CPU count)' },
     quiet: { type: 'boolean', help: 'no progress output' },
   },
   examples: ['eflip synth --out /tmp/synth --words 10 --train 40 --val 10 --test 10 --seed 1', 'eflip synth --out /tmp/s2 --words ABOUT,WATER,PEOPLE --train 5'],

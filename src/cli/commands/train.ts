@@ -6,7 +6,8 @@ export const def: CommandDef = {
   usage: 'train [--config FILE.yaml] [key=value ...]',
   description: [
     'Train a lipreading model: AdamW + warmup-cosine, EMA, label smoothing, mixup, gradient clipping,',
-    'bf16 autocast, early stopping, top-k + last checkpoints (atomic), metrics.jsonl, an HTML report.',
+    'bf16/fp16 autocast, CPU or CUDA (train.device=cuda), early stopping, top-k + last checkpoints (atomic),',
+    'metrics.jsonl, an HTML report.',
     'Resume with checkpoint=PATH (a .ckpt or a run dir); fine-tune with pretrained_model_path=PATH.',
     'Ctrl-C saves a resumable checkpoint. Run `eflip train --help-config` for every config key.',
   ].join('\n'),
@@ -55,6 +56,11 @@ export default async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     if (['NonFiniteLossError', 'OutOfMemoryError'].includes(err.name)) {
       console.error(`eflip train: ${err.message}`);
+      return 1;
+    }
+    if (err.name === 'DataError') {
+      const ck = (err as Error & { checkpoint: string | null }).checkpoint;
+      console.error(`eflip train: ${err.message}${ck ? ` (fix the data, then resume with: eflip train checkpoint=${ck})` : ''}`);
       return 1;
     }
     if (err.name === 'InterruptedError') {
