@@ -3,6 +3,7 @@
 import { Loader, type LoaderOptions } from '../data/loader.js';
 import type { AugmentConfig } from '../data/augment.js';
 import type { Split } from '../data/lrw.js';
+import type { Shard } from '../data/sampler.js';
 import { fromTypedArray } from '../engine/index.js';
 import type { BatchSource, TrainBatch } from './trainer.js';
 import type { TrainConfig } from './config.js';
@@ -51,7 +52,7 @@ export function augmentFor(cfg: TrainConfig, training: boolean): Partial<Augment
 }
 
 /** A loader over prepared shards (`eflip prepare`) for one split. */
-export async function openShardSource(cfg: TrainConfig, split: Split, training: boolean): Promise<LoaderSource> {
+export async function openShardSource(cfg: TrainConfig, split: Split, training: boolean, shard?: Shard): Promise<LoaderSource> {
   const o: LoaderOptions = {
     data: { kind: 'shards', dir: cfg.data.shards!, split },
     batchSize: training ? cfg.train.batch_size : cfg.train.eval_batch_size ?? cfg.train.batch_size,
@@ -59,6 +60,7 @@ export async function openShardSource(cfg: TrainConfig, split: Split, training: 
     seed: cfg.seed,
     augment: augmentFor(cfg, training),
     workers: cfg.data.workers,
+    ...(shard ? { shard } : {}),
   };
   return new LoaderSource(await Loader.open(o));
 }

@@ -16,6 +16,9 @@ import { asTrainable, createModel, loadPretrained } from './model_io.js';
 import { writeRunReport } from './report.js';
 import { Trainer, type BatchSource, type FitResult } from './trainer.js';
 import { openShardSource } from './loader_source.js';
+import { worldFromEnv } from './world.js';
+import { DistributedRun } from './distributed_run.js';
+import { syncBatchNorm, replicaTensors, sinkStream } from './distributed_model.js';
 
 export interface RunOptions {
   /** YAML config file */
@@ -61,9 +64,24 @@ function timestamp(): string {
 }
 
 export async function runTraining(opts: RunOptions): Promise<RunResult> {
-  const t0 = Date.now();
-  const log = opts.log ?? ((m: string) => console.log(m));
+  const world = worldFromEnv();
   let cfg = loadConfig({ file: opts.configFile, overrides: opts.overrides });
+  // data-parallel (RANK/WORLD_SIZE or SLURM in the environment): rendezvous first, so a
+  // rank that fails below fails the collectives of the others instead of leaving them waiting
+  const dist = world.worldSize > 1 ? await DistributedRun.start(world, { device: cfg.train.device, timeoutS: cfg.train.dist_timeout }) : null;
+  try {
+    return await runTrainingIn(opts, cfg, dist);
+  } finally {
+    dist?.dispose();
+  }
+}
+
+async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: DistributedRun | null): Promise<RunResult> {
+  const t0 = Date.now();
+  const main = !dist || dist.isMain;
+  // rank 0 alone logs, draws progress bars and writes files
+  const log = main ? opts.log ?? ((m: string) => console.log(m)) : () => {};
+  const stream = main ? opts.stream : sinkStream();
   let resume: CheckpointContent | null = null;
   let resumePath: string | null = null;
   if (cfg.checkpoint) {
@@ -75,17 +93,20 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     cfg.checkpoint = resumePath;
     log(`resuming from ${resumePath} (epoch ${resume.state.epoch + 1}, batch ${resume.state.batchInEpoch}, step ${resume.state.step})`);
   }
-  const runDir = resolve(cfg.run_dir ?? (resumePath ? dirname(dirname(resumePath)) : join('runs', `${opts.configFile ? basename(opts.configFile).replace(/\.ya?ml$/, '') : 'run'}-${timestamp()}`)));
+  let runDir = resolve(cfg.run_dir ?? (resumePath ? dirname(dirname(resumePath)) : join('runs', `${opts.configFile ? basename(opts.configFile).replace(/\.ya?ml$/, '') : 'run'}-${timestamp()}`)));
+  if (dist) runDir = dist.broadcastString(runDir); // the ranks' clocks may straddle a second
   cfg.run_dir = runDir;
   const ckptDir = resolve(cfg.checkpointing.dir ?? join(runDir, 'checkpoints'));
-  mkdirSync(ckptDir, { recursive: true });
+  if (main) mkdirSync(ckptDir, { recursive: true });
   // null: every core, unless OMP_NUM_THREADS says otherwise (Debian's libtorch starts with 1)
   const threads = cfg.train.threads ?? (process.env.OMP_NUM_THREADS ? null : availableParallelism());
   if (threads) setNumThreads(threads);
 
   log(`run directory: ${runDir}`);
+  if (dist) log(`data-parallel: ${dist.worldSize} processes (${dist.world.source}), rank 0 on this one; global batch ${cfg.train.batch_size * dist.worldSize} = ${dist.worldSize} × train.batch_size=${cfg.train.batch_size}${cfg.train.sync_bn ? ', SyncBatchNorm' : ''}`);
   log('resolved config:\n' + configToYaml(cfg).replace(/^/gm, '  '));
-  writeFileAtomic(join(runDir, 'config.yaml'), configToYaml(cfg));
+  if (main) writeFileAtomic(join(runDir, 'config.yaml'), configToYaml(cfg));
+  const shard = dist?.shard;
 
   // ---- data: prepared shards through the src/data loader, or an LRW-layout tree decoded into memory
   // grey (model.in_channels=1) or RGB (3) frames; data.word_boundary adds one more input plane
@@ -95,7 +116,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const closers: (() => Promise<void>)[] = [];
   if (cfg.data.shards) {
     log(`loading prepared shards from ${cfg.data.shards} ...`);
-    const tr = await openShardSource(cfg, 'train', true);
+    const tr = await openShardSource(cfg, 'train', true, shard);
     closers.push(() => tr.close());
     try {
       checkShardChannels(cfg, tr.loader.channels, channels);
@@ -107,7 +128,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
         if (split === 'test' && !cfg.train.test_at_end) continue;
         let s;
         try {
-          s = await openShardSource(cfg, split, false);
+          s = await openShardSource(cfg, split, false, shard);
         } catch (e) {
           log(`no ${split} split: ${(e as Error).message}`);
           continue;
@@ -129,10 +150,11 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     if (!data.clips.train.length) throw new Error(`no training clips under ${cfg.data.root}`);
     const base: Omit<SourceOptions, 'batchSize' | 'shuffle' | 'augment' | 'dropLast'> = {
       seed: cfg.seed, size: cfg.data.size, frames: cfg.data.frames, mean: cfg.data.mean, std: cfg.data.std, wordBoundary: cfg.data.word_boundary,
+      ...(shard ? { shard } : {}),
     };
     const a = cfg.data.augment;
     train = new MemoryClipSource(data.clips.train, {
-      ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: data.clips.train.length >= cfg.train.batch_size * 2,
+      ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: data.clips.train.length >= cfg.train.batch_size * 2 * (dist?.worldSize ?? 1),
       augment: { randomCrop: a.random_crop, hflip: a.hflip, timeMaskFrames: Math.round(a.time_mask_s * 25) },
       shuffleLabelsSeed: cfg.data.shuffle_train_labels,
     });
@@ -153,6 +175,11 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       (rep.missing.length ? `; missing (fresh init): ${rep.missing.slice(0, 5).join(', ')}${rep.missing.length > 5 ? ' ...' : ''}` : ''));
   }
 
+  if (cfg.train.sync_bn) {
+    if (dist) log(`sync_bn: ${syncBatchNorm(net, dist)} batch-norm layers normalise over the global batch`);
+    else log('note: train.sync_bn has nothing to synchronise in a single process (its batch is the global batch)');
+  }
+
   const callbacks: Callback[] = [];
   const mc = new ModelCheckpoint({ dir: ckptDir, monitor: val ? cfg.checkpointing.monitor : 'train_loss', mode: val ? cfg.checkpointing.mode : 'min', topK: cfg.checkpointing.top_k, saveLast: cfg.checkpointing.save_last });
   callbacks.push(mc);
@@ -162,11 +189,14 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const trainer = new Trainer({
     config: cfg, labels, model: asTrainable(net), modelConfig: modelConfig as unknown as Record<string, unknown>,
     preprocessing: { crop: cfg.data.crop, size: cfg.data.size, mean: cfg.data.mean, std: cfg.data.std },
-    train, val, test, runDir, checkpointDir: ckptDir, callbacks, log, stream: opts.stream,
+    train, val, test, runDir, checkpointDir: ckptDir, callbacks, log, stream,
     // the shard loader mixes batches itself; the in-memory source through this hook
     onBatch: !cfg.data.shards && cfg.data.augment.mixup_alpha > 0 ? mixupHook(cfg.data.augment.mixup_alpha, cfg.seed) : undefined,
+    ...(dist ? { dist: { rank: dist.rank, worldSize: dist.worldSize, sum: (xs: ArrayLike<number>) => dist.sum(xs), ...dist.attachGradients([...net.namedParameters()].map(([, p]) => p)) } } : {}),
   });
   if (resume) trainer.restore(resume);
+  // every replica starts from rank 0's parameters, buffers and EMA
+  if (dist) dist.broadcastTensors(replicaTensors(net, trainer.ema));
 
   let fit: FitResult;
   try {
@@ -181,19 +211,25 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   let testMetrics: EvalMetrics | undefined;
   let valMetrics: EvalMetrics | undefined;
   const bestPath = mc.bestPath ?? mc.lastPath;
-  if (bestPath && existsSync(bestPath)) {
-    trainer.restore(readCheckpoint(bestPath));
+  // data-parallel: rank 0 reads the file it wrote and hands the weights to the others
+  let haveBest = !!bestPath && main && existsSync(bestPath);
+  if (dist) haveBest = dist.sum([haveBest ? 1 : 0])[0] > 0;
+  if (bestPath && haveBest) {
+    if (main) trainer.restore(readCheckpoint(bestPath));
+    if (dist) dist.broadcastTensors(replicaTensors(net, trainer.ema));
     if (val) valMetrics = await trainer.evaluate(val, { label: 'val (best)' });
     if (test && cfg.train.test_at_end) {
       testMetrics = await trainer.evaluate(test, { label: 'test (best)' });
-      writeFileAtomic(join(runDir, 'test_metrics.json'), JSON.stringify({ checkpoint: bestPath, ...metricsJson(testMetrics, true) }, null, 2));
-      writeFileAtomic(join(runDir, 'test_metrics.md'), metricsMarkdown(testMetrics, `Test (${basename(bestPath)})`));
+      if (main) {
+        writeFileAtomic(join(runDir, 'test_metrics.json'), JSON.stringify({ checkpoint: bestPath, ...metricsJson(testMetrics, true) }, null, 2));
+        writeFileAtomic(join(runDir, 'test_metrics.md'), metricsMarkdown(testMetrics, `Test (${basename(bestPath)})`));
+      }
       log(metricsMarkdown(testMetrics, `Test (${basename(bestPath)})`).split('\n').slice(0, 14).join('\n'));
     }
-    if (bestPath !== join(ckptDir, 'best.ckpt')) writeFileAtomic(join(ckptDir, 'best.ckpt'), readFileSync(bestPath));
+    if (main && bestPath !== join(ckptDir, 'best.ckpt')) writeFileAtomic(join(ckptDir, 'best.ckpt'), readFileSync(bestPath));
   }
   const shown = testMetrics ?? valMetrics;
-  const report = writeRunReport({
+  const report = !main ? join(runDir, 'report.html') : writeRunReport({
     runDir, title: `eflip run ${basename(runDir)}`, configYaml: configToYaml(cfg),
     best: shown && bestPath ? { name: `${basename(bestPath)} on ${testMetrics ? 'test' : 'val'}`, metrics: shown } : undefined,
   });

@@ -45,6 +45,17 @@ export interface BatchSource {
   batches(epoch: number, skip: number): AsyncIterable<TrainBatch>;
 }
 
+/** Data-parallel hooks (src/train/distributed_run.ts); absent for a single process. */
+export interface TrainerDist {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** elementwise sums over ranks */
+  sum(xs: ArrayLike<number>): Float64Array;
+  /** gradient averaging: armed before backward, completed after it */
+  beforeBackward(): void;
+  afterBackward(): void;
+}
+
 export class NonFiniteLossError extends Error {
   override name = 'NonFiniteLossError';
 }
@@ -79,6 +90,8 @@ export interface TrainerOptions {
   stream?: NodeJS.WriteStream;
   /** batch hook run before the forward pass (mixup or other batch-level augmentation) */
   onBatch?: (b: TrainBatch, step: number) => TrainBatch;
+  /** data-parallel training: gradients averaged, metrics summed over ranks, rank 0 alone writes */
+  dist?: TrainerDist;
 }
 
 export interface FitResult {
@@ -104,6 +117,8 @@ export class Trainer implements TrainerHandle {
   readonly callbacks: Callback[];
   lastMetrics: Record<string, number> = {};
   private interrupted = false;
+  /** data-parallel: some rank was interrupted (agreed by all ranks at the last step) */
+  private interruptAgreed = false;
   private readonly params: [string, Tensor][];
   private readonly log_: (msg: string) => void;
 
@@ -133,6 +148,24 @@ export class Trainer implements TrainerHandle {
     this.log_(msg);
   }
 
+  get worldSize(): number {
+    return this.opts.dist?.worldSize ?? 1;
+  }
+
+  /** clips per optimizer step over all ranks */
+  get globalBatch(): number {
+    return this.opts.config.train.batch_size * this.worldSize;
+  }
+
+  /** Rank 0 (or the only process) writes checkpoints and metrics.jsonl. */
+  get writesFiles(): boolean {
+    return !this.opts.dist || this.opts.dist.rank === 0;
+  }
+
+  private appendMetrics(rec: Parameters<MetricsLog['append']>[0]): void {
+    if (this.writesFiles) this.metricsLog.append(rec);
+  }
+
   // ---------------------------------------------------------------- checkpoints
 
   private static raw(t: Tensor): RawTensor {
@@ -156,6 +189,7 @@ export class Trainer implements TrainerHandle {
       callbacks: cb,
       rng: { seed: c.seed, scheme: 'libtorch reseeded with mix(seed, step) before each step; loader order and augmentation from (seed, epoch, index)' },
       metrics: this.lastMetrics,
+      world: { size: this.worldSize, globalBatch: this.globalBatch },
       ...extra,
     };
   }
@@ -179,6 +213,7 @@ export class Trainer implements TrainerHandle {
   }
 
   saveCheckpoint(path: string, extra: Record<string, unknown> = {}): void {
+    if (!this.writesFiles) return;
     writeCheckpoint(path, this.checkpointContent(extra));
   }
 
@@ -208,6 +243,19 @@ export class Trainer implements TrainerHandle {
     this.epoch = ck.state.epoch;
     this.batchInEpoch = ck.state.batchInEpoch;
     this.step = ck.state.step;
+    // Any world size resumes any other. The same global batch continues the same trajectory;
+    // another one maps the position in the epoch (in clips) and the schedule (in epochs) over.
+    const was = ck.state.world ?? { size: 1, globalBatch: ck.trainConfig.train.batch_size };
+    if (was.globalBatch !== this.globalBatch) {
+      const clips = this.batchInEpoch * was.globalBatch;
+      this.batchInEpoch = Math.min(this.stepsPerEpoch - 1, Math.floor(clips / this.globalBatch));
+      this.scheduler.loadStateDict({ step: this.epoch * this.stepsPerEpoch + this.batchInEpoch });
+      this.log(`note: the checkpoint was written with a global batch of ${was.globalBatch} clips (${was.size} × ${was.globalBatch / was.size}), this run uses ${this.globalBatch} ` +
+        `(${this.worldSize} × ${this.opts.config.train.batch_size}): resuming at batch ${this.batchInEpoch} of epoch ${this.epoch + 1} ` +
+        `(${clips - this.batchInEpoch * this.globalBatch} clips of it seen twice) and at that point of the learning-rate schedule; optim.lr is not rescaled (see docs/distributed.md)`);
+    } else if (was.size !== this.worldSize) {
+      this.log(`note: the checkpoint was written by ${was.size} process${was.size > 1 ? 'es' : ''}, resuming on ${this.worldSize} with the same global batch of ${this.globalBatch} clips`);
+    }
     for (const k of this.callbacks) {
       const s = ck.state.callbacks[k.name];
       if (s !== undefined && k.loadStateDict) k.loadStateDict(s);
@@ -251,38 +299,59 @@ export class Trainer implements TrainerHandle {
   /** One optimizer step; returns loss and batch correct count. */
   trainStep(batch: TrainBatch): { loss: number; correct: number; n: number; gradNorm: number; logp: Float32Array } {
     const c = this.opts.config;
-    manualSeed(mixSeed(c.seed, this.step, 0x5eed));
+    const dist = this.opts.dist;
+    // dropout differs between ranks (rank 0 draws what a single process draws)
+    manualSeed(dist && dist.rank > 0 ? mixSeed(c.seed, this.step, 0x5eed, dist.rank) : mixSeed(c.seed, this.step, 0x5eed));
     const lr = this.scheduler.lr;
     const out = tidy(() => {
       const fwd = () => this.opts.model.forward(batch.x);
       const logp = (c.train.precision === 'bf16' ? autocast(fwd, { dtype: 'bfloat16' }) : fwd()).float();
       const loss = this.lossOf(logp, batch);
-      const lossValue = loss.item();
-      if (!Number.isFinite(lossValue)) {
+      let lossValue = loss.item();
+      const lp = Float32Array.from(logp.detach().contiguous().dataView() as Float32Array);
+      const n = batch.y.length;
+      let correct = this.correctOf(lp, batch.y);
+      let lossAll = lossValue, correctAll = correct, nAll = n;
+      let badRanks = Number.isFinite(lossValue) ? 0 : 1;
+      if (dist) {
+        // one small all-reduce per step: non-finite losses, interrupts, and the global loss/accuracy
+        const r = dist.sum([badRanks, this.interrupted ? 1 : 0, Number.isFinite(lossValue) ? lossValue * n : 0, correct, n]);
+        badRanks = r[0];
+        this.interruptAgreed = r[1] > 0;
+        lossAll = r[2] / r[4]; correctAll = r[3]; nAll = r[4];
+      }
+      if (badRanks > 0) {
+        if (dist && Number.isFinite(lossValue)) lossValue = NaN;
         throw new NonFiniteLossError(
-          `loss is ${lossValue} at step ${this.step} (epoch ${this.epoch + 1}, batch ${this.batchInEpoch + 1}, lr ${lr.toExponential(3)}); ` +
+          `loss is ${lossValue} at step ${this.step}${dist ? ` on ${badRanks} of ${dist.worldSize} ranks` : ''} (epoch ${this.epoch + 1}, batch ${this.batchInEpoch + 1}, lr ${lr.toExponential(3)}); ` +
             'training stopped before the optimizer update; the last checkpoint on disk is intact. ' +
             'Try a lower optim.lr, train.grad_clip=1.0, train.precision=fp32, or check the data.',
         );
       }
+      dist?.beforeBackward();
       loss.backward();
+      dist?.afterBackward();
       const gradNorm = c.train.grad_clip > 0 ? this.clipGradients(c.train.grad_clip) : NaN;
       this.optimizer.step(lr);
       this.optimizer.zeroGrad();
-      const lp = logp.detach().contiguous().dataView() as Float32Array;
-      return { loss: lossValue, gradNorm, logp: Float32Array.from(lp) };
+      // data-parallel: loss and accuracy of the global batch (what one process with it would log)
+      return { loss: lossAll, gradNorm, logp: lp, correct: correctAll, n: nAll };
     });
     if (this.ema) this.ema.update(this.opts.model.stateTensors());
-    const C = this.opts.labels.length;
-    let correct = 0;
-    for (let i = 0; i < batch.y.length; i++) {
-      let arg = 0;
-      for (let k = 1; k < C; k++) if (out.logp[i * C + k] > out.logp[i * C + arg]) arg = k;
-      if (arg === Number(batch.y[i])) correct++;
-    }
     this.scheduler.advance();
     this.step++;
-    return { ...out, correct, n: batch.y.length };
+    return out;
+  }
+
+  private correctOf(logp: Float32Array, y: ArrayLike<number>): number {
+    const C = this.opts.labels.length;
+    let correct = 0;
+    for (let i = 0; i < y.length; i++) {
+      let arg = 0;
+      for (let k = 1; k < C; k++) if (logp[i * C + k] > logp[i * C + arg]) arg = k;
+      if (arg === Number(y[i])) correct++;
+    }
+    return correct;
   }
 
   /** Exact metrics over a source, with EMA weights when enabled (and `useEma`). */
@@ -290,7 +359,10 @@ export class Trainer implements TrainerHandle {
     const restore = opts.useEma !== false && this.ema ? this.ema.swapInto(this.opts.model.stateTensors()) : null;
     this.opts.model.train(false);
     try {
-      return await evaluateSource((x) => this.opts.model.forward(x), source, this.opts.labels, { limit: opts.limit, label: opts.label, stream: this.opts.stream });
+      const dist = this.opts.dist;
+      return await evaluateSource((x) => this.opts.model.forward(x), source, this.opts.labels, {
+        limit: opts.limit, label: opts.label, stream: this.opts.stream, ...(dist ? { reduce: (v: Float64Array) => dist.sum(v) } : {}),
+      });
     } finally {
       restore?.();
       this.opts.model.train(true);
@@ -349,13 +421,14 @@ export class Trainer implements TrainerHandle {
           this.batchInEpoch++;
           lossSum += r.loss * r.n; correct += r.correct; seen += r.n;
           if (this.step % c.train.log_every === 0 || this.batchInEpoch === perEpoch) {
-            this.metricsLog.append({ kind: 'step', step: this.step, epoch: this.epoch, loss: r.loss, acc: r.correct / r.n, lr: this.lastLr(), ...(Number.isFinite(r.gradNorm) ? { grad_norm: r.gradNorm } : {}) });
+            this.appendMetrics({ kind: 'step', step: this.step, epoch: this.epoch, loss: r.loss, acc: r.correct / r.n, lr: this.lastLr(), ...(Number.isFinite(r.gradNorm) ? { grad_norm: r.gradNorm } : {}) });
           }
           bar.update(this.batchInEpoch, r.n, { loss: lossSum / seen, acc: correct / seen, lr: this.lastLr() });
           this.call('onTrainBatchEnd', { loss: r.loss, step: this.step, batch: this.batchInEpoch });
-          if (this.interrupted) {
+          if (this.opts.dist ? this.interruptAgreed : this.interrupted) {
             bar.done();
             this.saveCheckpoint(lastPath, { reason: 'interrupted' });
+            this.opts.dist?.sum([0]); // every rank leaves after rank 0 has written it
             throw new InterruptedError(lastPath);
           }
           if (c.train.max_steps !== null && this.step >= c.train.max_steps) {
@@ -366,6 +439,7 @@ export class Trainer implements TrainerHandle {
         }
         bar.done();
         const epochDone = this.batchInEpoch >= perEpoch;
+        // (data-parallel: r.loss, r.correct and r.n already describe the global batch)
         const m: EpochMetrics = { train_loss: seen ? lossSum / seen : NaN, train_acc: seen ? correct / seen : NaN, lr: this.lastLr() };
         if (epochDone) {
           this.epoch++;
@@ -376,7 +450,7 @@ export class Trainer implements TrainerHandle {
             Object.assign(m, { val_loss: v.loss, val_acc: v.top1, val_top5: v.top5, val_f1: v.f1Weighted });
           }
           this.lastMetrics = m;
-          this.metricsLog.append({ kind: 'epoch', step: this.step, epoch: this.epoch - 1, ...m });
+          this.appendMetrics({ kind: 'epoch', step: this.step, epoch: this.epoch - 1, ...m });
           this.log(`epoch ${this.epoch}: ${Object.entries(m).map(([k, v]) => `${k} ${k === 'lr' ? v.toExponential(2) : v.toFixed(4)}`).join(', ')}`);
           // ModelCheckpoint (top-k + last) and EarlyStopping act here
           this.call('onValidationEpochEnd', m);
