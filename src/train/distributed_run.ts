@@ -2,7 +2,7 @@
 // the few things the trainer and run.ts ask of it — broadcast the replica from rank 0, average
 // gradients in buckets overlapped with backward (GradSync), sum metric counts exactly, agree on
 // stop flags, share a string (the run directory). A single process gets no DistributedRun at all.
-import { fromTypedArray, type Tensor } from '../engine/index.js';
+import { cuda, fromTypedArray, type Tensor } from '../engine/index.js';
 import * as dist from '../engine/distributed.js';
 import type { Shard } from '../data/sampler.js';
 import type { World } from './world.js';
@@ -14,6 +14,17 @@ export interface DistOptions {
   timeoutS: number;
   /** gradient bucket size (MB) of GradSync */
   bucketMB?: number;
+}
+
+/** The device of one data-parallel rank: cuda:LOCAL_RANK whatever index train.device names
+ *  (one GPU per process), or cuda:0 when the launcher left each process one visible GPU
+ *  (srun --gpus-per-task=1 sets CUDA_VISIBLE_DEVICES); cpu stays cpu. */
+export function rankDevice(device: string, localRank: number): string {
+  if (!device.startsWith('cuda')) return device;
+  const count = cuda.isAvailable() ? cuda.deviceCount() : 0;
+  if (count === 1) return 'cuda:0';
+  if (count > 0 && localRank >= count) throw new Error(`LOCAL_RANK=${localRank} but this machine shows ${count} GPUs: start at most ${count} processes per machine (--nproc-per-node ${count})`);
+  return `cuda:${localRank}`;
 }
 
 /** A collective failed: another rank died, was killed or stalled past train.dist_timeout. */
@@ -103,7 +114,7 @@ export class DistributedRun {
 
   /** The CUDA device of this rank: cuda:LOCAL_RANK (cpu for gloo). */
   get deviceName(): string {
-    return this.opts.device.startsWith('cuda') ? `cuda:${this.world.localRank}` : 'cpu';
+    return rankDevice(this.opts.device, this.world.localRank);
   }
 
   /** Gradient averaging over ranks, bucketed and overlapped with backward. */

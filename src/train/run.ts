@@ -107,6 +107,8 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
   log('resolved config:\n' + configToYaml(cfg).replace(/^/gm, '  '));
   if (main) writeFileAtomic(join(runDir, 'config.yaml'), configToYaml(cfg));
   const shard = dist?.shard;
+  // one GPU per process: cuda:LOCAL_RANK
+  if (dist) cfg.train.device = dist.deviceName;
 
   // ---- data: prepared shards through the src/data loader, or an LRW-layout tree decoded into memory
   // grey (model.in_channels=1) or RGB (3) frames; data.word_boundary adds one more input plane
