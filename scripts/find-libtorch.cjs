@@ -36,10 +36,15 @@ function fromDir(root, source) {
 function fromPython() {
   const py = process.env.PYTHON || 'python3';
   const code = [
-    'import json, torch',
+    'import json, os, torch',
     'from torch.utils import cpp_extension as c',
+    'extra = []  # CUDA toolkit and NCCL headers, for the NCCL process group (optional)',
+    'if torch.version.cuda and c.CUDA_HOME: extra.append(os.path.join(c.CUDA_HOME, "include"))',
+    'try:',
+    '  import nvidia.nccl as n; extra.append(os.path.join(list(n.__path__)[0], "include"))',
+    'except Exception: pass',
     'print(json.dumps({"include": c.include_paths(), "libdir": c.library_paths()[0],',
-    '  "cxx11abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "cuda": torch.version.cuda}))',
+    '  "cxx11abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "cuda": torch.version.cuda, "extraInclude": extra}))',
   ].join('\n');
   const out = execFileSync(py, ['-c', code], { encoding: 'utf8' });
   return { source: `LIBTORCH_USE_PYTORCH (${py})`, ...JSON.parse(out) };
@@ -81,6 +86,16 @@ function locate() {
   const libs = ['torch', 'torch_cpu', 'c10'];
   if (found.cuda) libs.push('torch_cuda', 'c10_cuda');
   found.libs = libs;
+  // c10d process groups: Gloo needs gloo's headers (pip torch ships them; Debian: libgloo-dev),
+  // NCCL needs a CUDA libtorch plus the CUDA toolkit's and NCCL's headers.
+  const searchDirs = [...found.include, ...(found.extraInclude || []), '/usr/include', '/usr/local/include'];
+  const has = (rel) => searchDirs.find((d) => fs.existsSync(path.join(d, rel)));
+  const c10d = (name) => found.include.some((d) => fs.existsSync(path.join(d, 'torch', 'csrc', 'distributed', 'c10d', name)));
+  found.gloo = !!has(path.join('gloo', 'context.h')) && c10d('ProcessGroupGloo.hpp');
+  const cudaInc = has('cuda_runtime_api.h');
+  const ncclInc = has('nccl.h');
+  found.nccl = found.cuda && !!cudaInc && !!ncclInc && !!has('cublas_v2.h') && c10d('ProcessGroupNCCL.hpp');
+  if (found.nccl) for (const d of [cudaInc, ncclInc]) if (!found.include.includes(d)) found.include.push(d);
   if (found.cxx11abi === null) found.cxx11abi = 1; // Debian and the cxx11-abi libtorch zips
   return found;
 }
@@ -95,8 +110,16 @@ if (require.main === module) {
     else if (arg === '--libs') {
       // --no-as-needed keeps libtorch_cuda linked although no symbol of it is referenced directly.
       console.log(['-Wl,--no-as-needed', `-L${f.libdir}`, ...f.libs.map((l) => `-l${l}`), '-Wl,--as-needed', `-Wl,-rpath,${f.libdir}`].join(' '));
-    } else if (arg === '--cflags') console.log(`-D_GLIBCXX_USE_CXX11_ABI=${f.cxx11abi}${f.cuda ? ' -DEFLIP_WITH_CUDA=1' : ''}`);
-    else if (arg === '--check') console.error(`libtorch ${f.version} from ${f.source} (${f.libdir})${f.cuda ? ' with CUDA' : ''}`);
+    } else if (arg === '--cflags') {
+      const defs = [`-D_GLIBCXX_USE_CXX11_ABI=${f.cxx11abi}`];
+      if (f.cuda) defs.push('-DEFLIP_WITH_CUDA=1');
+      if (f.gloo) defs.push('-DEFLIP_WITH_GLOO=1');
+      if (f.nccl) defs.push('-DEFLIP_WITH_NCCL=1');
+      console.log(defs.join(' '));
+    } else if (arg === '--check') {
+      const pgs = [f.gloo && 'gloo', f.nccl && 'nccl'].filter(Boolean).join(', ') || 'none (install libgloo-dev for gloo)';
+      console.error(`libtorch ${f.version} from ${f.source} (${f.libdir})${f.cuda ? ' with CUDA' : ''}; process groups: ${pgs}`);
+    }
     else throw new Error(`unknown option ${arg}`);
   } catch (e) {
     console.error(e.message);
