@@ -65,7 +65,8 @@ export class DistributedRun {
       return f();
     } catch (e) {
       const msg = ((e as Error)?.message ?? String(e)).split('\n')[0];
-      throw new CollectiveError(`rank ${this.rank} of ${this.worldSize}: ${what} failed — another rank died, was killed or stalled longer than train.dist_timeout=${this.opts.timeoutS}s (${msg})`);
+      const timedOut = /timed? ?out|timeout/i.test(msg);
+      throw new CollectiveError(`${what} failed: ${msg}${timedOut ? ` — a rank stalled or is gone; train.dist_timeout=${this.opts.timeoutS}s bounds the wait` : ''}`);
     }
   }
 

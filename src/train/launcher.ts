@@ -19,7 +19,7 @@ export interface LaunchOptions {
   masterPort: number | null;
   /** `eflip train` arguments of every worker */
   args: string[];
-  /** seconds between stopping the workers of a failed job and killing them (default 10) */
+  /** seconds between stopping the workers of a failed job and killing them (default 5) */
   graceS?: number;
   log?: (msg: string) => void;
   env?: NodeJS.ProcessEnv;
@@ -91,7 +91,7 @@ export async function launch(o: LaunchOptions): Promise<number> {
   };
   const stopOthers = () => {
     for (const w of workers) signal(w, 'SIGTERM');
-    killTimer ??= setTimeout(() => { for (const w of workers) signal(w, 'SIGKILL'); }, (o.graceS ?? 10) * 1000);
+    killTimer ??= setTimeout(() => { for (const w of workers) signal(w, 'SIGKILL'); }, (o.graceS ?? 5) * 1000);
   };
 
   const done = new Promise<void>((resolve) => {
@@ -144,7 +144,7 @@ export async function launch(o: LaunchOptions): Promise<number> {
   const external = workers.filter((w) => w.exit!.signal && !(w.exit!.byUs)).sort((a, b) => a.exit!.at - b.exit!.at);
   const failed = workers.filter((w) => !w.exit!.byUs && (w.exit!.signal || (w.exit!.code !== 0 && w.exit!.code !== 130))).sort((a, b) => a.exit!.at - b.exit!.at);
   const cause = external[0] ?? failed[0] ?? failure;
-  const others = workers.filter((w) => w !== cause).map((w) => `rank ${w.rank} ${w.exit!.byUs ? 'stopped' : describeExit(w)}`);
+  const others = workers.filter((w) => w !== cause).map((w) => `rank ${w.rank} ${!w.exit!.byUs ? describeExit(w) : w.exit!.signal === 'SIGKILL' ? 'did not stop on SIGTERM (stalled?) and was killed' : 'stopped'}`);
   log(`eflip train: rank ${cause.rank} of ${world} (local rank ${cause.localRank} on node ${o.nodeRank}, pid ${cause.proc.pid}) ${describeExit(cause)}; ` +
     `the job stopped${others.length ? ` (${others.join(', ')})` : ''}. Resume from the last checkpoint with checkpoint=RUN_DIR.`);
   return cause.exit!.code && cause.exit!.code !== 130 ? cause.exit!.code : 1;
