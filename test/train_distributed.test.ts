@@ -178,6 +178,27 @@ test('kill -9 of the only worker mid-epoch: the launcher exits non-zero naming r
   await killMidEpoch(1);
 });
 
+test('Ctrl-C to the launcher: the 2 ranks agree on a step, rank 0 writes one resumable checkpoint, all exit 130', async () => {
+  const root = tinyCorpus();
+  const run = join(mkdtempSync(join(tmpdir(), 'eflip-ddp-int-')), 'run');
+  const c = spawn(process.execPath, [bin, 'train', '--nproc-per-node', '2', '--config', cfg, ...tinyOverrides(root, run), 'train.epochs=200', 'train.batch_size=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  c.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
+  await new Promise<void>((res) => c.stdout.on('data', (d) => {
+    out += d;
+    if (/epoch 2\/200 1\//.test(out)) res();
+  }));
+  const w = workers(c.pid!);
+  c.kill('SIGINT');
+  assert.equal(await exited, 130, err);
+  for (const pid of w.values()) assert.ok(!alive(pid), `worker ${pid} still running`);
+  assert.equal((err.match(/resume with: eflip train checkpoint=.*last\.ckpt/g) ?? []).length, 1, err);
+  const ck = readCheckpoint(join(run, 'checkpoints', 'last.ckpt'));
+  assert.equal(ck.state.reason, 'interrupted');
+  assert.ok(ck.state.step >= 5, `step ${ck.state.step}`);
+});
+
 test('a checkpoint written by 2 processes resumes in 1 process with the same global batch', async () => {
   const root = tinyCorpus();
   const run = join(mkdtempSync(join(tmpdir(), 'eflip-ddp-w21-')), 'run');

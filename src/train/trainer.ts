@@ -307,10 +307,10 @@ export class Trainer implements TrainerHandle {
       const fwd = () => this.opts.model.forward(batch.x);
       const logp = (c.train.precision === 'bf16' ? autocast(fwd, { dtype: 'bfloat16' }) : fwd()).float();
       const loss = this.lossOf(logp, batch);
-      let lossValue = loss.item();
+      const lossValue = loss.item();
       const lp = Float32Array.from(logp.detach().contiguous().dataView() as Float32Array);
       const n = batch.y.length;
-      let correct = this.correctOf(lp, batch.y);
+      const correct = this.correctOf(lp, batch.y);
       let lossAll = lossValue, correctAll = correct, nAll = n;
       let badRanks = Number.isFinite(lossValue) ? 0 : 1;
       if (dist) {
@@ -321,9 +321,8 @@ export class Trainer implements TrainerHandle {
         lossAll = r[2] / r[4]; correctAll = r[3]; nAll = r[4];
       }
       if (badRanks > 0) {
-        if (dist && Number.isFinite(lossValue)) lossValue = NaN;
         throw new NonFiniteLossError(
-          `loss is ${lossValue} at step ${this.step}${dist ? ` on ${badRanks} of ${dist.worldSize} ranks` : ''} (epoch ${this.epoch + 1}, batch ${this.batchInEpoch + 1}, lr ${lr.toExponential(3)}); ` +
+          `loss is ${Number.isFinite(lossValue) ? 'not finite' : lossValue} at step ${this.step}${dist ? ` on ${badRanks} of ${dist.worldSize} ranks` : ''} (epoch ${this.epoch + 1}, batch ${this.batchInEpoch + 1}, lr ${lr.toExponential(3)}); ` +
             'training stopped before the optimizer update; the last checkpoint on disk is intact. ' +
             'Try a lower optim.lr, train.grad_clip=1.0, train.precision=fp32, or check the data.',
         );
