@@ -2,7 +2,8 @@
 //   node dist/test/distributed_worker.js SCENARIO RANK WORLD PORT [TIMEOUT_MS]
 // Prints one line `RESULT <json>` on success; errors print `ERROR <json>` and exit 1.
 import * as E from '../src/engine/index.js';
-import { Module, Linear, ReLU, Sequential, Conv2d, BatchNorm2d, setSyncBatchNorm } from '../src/nn/index.js';
+import { Module, Linear, ReLU, Sequential, BatchNorm2d, setSyncBatchNorm } from '../src/nn/index.js';
+import { createModel } from '../src/model/weights.js';
 
 const [scenario, rankS, worldS, portS, timeoutS] = process.argv.slice(2);
 const rank = Number(rankS);
@@ -169,37 +170,41 @@ function syncBn(): Record<string, unknown> {
   return out;
 }
 
-// overlap benchmark: mean ms per step (forward + backward + gradient sync) with the bucket
-// all-reduces overlapping backward vs all of them after backward
+// overlap benchmark on the T model: mean ms per step (forward + backward + gradient sync)
+// with the bucket all-reduces overlapping backward vs all of them after backward
 function bench(): Record<string, unknown> {
   const pg = init();
-  const steps = Number(process.env.BENCH_STEPS ?? 8);
-  const batch = Number(process.env.BENCH_BATCH ?? 2);
-  const model = new Sequential(
-    new Conv2d(1, 24, 3, { padding: 1 }), new BatchNorm2d(24), new ReLU(),
-    new Conv2d(24, 48, 3, { padding: 1, stride: 2 }), new BatchNorm2d(48), new ReLU(),
-    new Conv2d(48, 96, 3, { padding: 1, stride: 2 }), new BatchNorm2d(96), new ReLU(),
-  );
-  const head = new Linear(96 * 11 * 11, 500);
-  const params = [...model.parameters(), ...head.parameters()];
+  const steps = Number(process.env.BENCH_STEPS ?? 4);
+  const batch = Number(process.env.BENCH_BATCH ?? 1);
+  const frames = Number(process.env.BENCH_FRAMES ?? 29);
+  const model = createModel({ variant: 'T' }, { seed: 1 });
+  model.train();
+  const params = model.parameters().filter((p) => p.requiresGrad);
   pg.broadcast(params, 0);
-  const x = E.randn([batch, 1, 44, 44]);
-  const res: Record<string, number> = {};
+  const x = E.randn([batch, 1, frames, 88, 88]);
+  const res: Record<string, number> = { params: params.reduce((n, p) => n + p.numel, 0) };
   for (const overlap of [true, false, true, false]) {
-    const sync = new E.GradSync(pg, params, { overlap, bucketMB: 1 });
+    const sync = new E.GradSync(pg, params, { overlap, bucketMB: Number(process.env.BENCH_BUCKET_MB ?? 1) });
     let total = 0;
+    let sync0 = 0;
     for (let s = 0; s < steps + 1; s++) {
       E.tidy(() => {
         pg.barrier();
         const t0 = performance.now();
         sync.prepare();
-        head.forward(model.forward(x).reshape([batch, -1])).square().mean().backward();
+        model.forward(x).mean().backward();
+        const t1 = performance.now();
         sync.finish();
-        if (s > 0) total += performance.now() - t0;
+        if (s > 0) {
+          total += performance.now() - t0;
+          sync0 += performance.now() - t1;
+        }
       });
     }
     sync.dispose();
-    res[overlap ? 'overlapMs' : 'afterMs'] = total / steps;
+    const k = overlap ? 'overlap' : 'after';
+    res[`${k}StepMs`] = Math.round(total / steps);
+    res[`${k}FinishMs`] = Math.round(sync0 / steps);
     res.buckets = sync.bucketCount;
   }
   pg.dispose();
