@@ -168,3 +168,10 @@ test('SyncBatchNorm: uneven shares on 2 ranks == BatchNorm over the whole batch 
     }
   }
 });
+
+test('3 SGD steps with GradSync + SyncBatchNorm on 2 ranks == 3 steps on the full batch in one process', async () => {
+  for (const r of (await runRanks('ddpSteps')).map(ok)) {
+    assert.ok(r.paramDiff < 1e-5, `parameters differ by ${r.paramDiff} (relative)`);
+    assert.ok(r.runningDiff < 1e-5, `running statistics differ by ${r.runningDiff} (relative)`);
+  }
+});

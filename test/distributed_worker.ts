@@ -2,7 +2,7 @@
 //   node dist/test/distributed_worker.js SCENARIO RANK WORLD PORT [TIMEOUT_MS]
 // Prints one line `RESULT <json>` on success; errors print `ERROR <json>` and exit 1.
 import * as E from '../src/engine/index.js';
-import { Module, Linear, ReLU, Sequential, BatchNorm2d, setSyncBatchNorm } from '../src/nn/index.js';
+import { Module, Linear, ReLU, Sequential, BatchNorm2d, Conv2d, setSyncBatchNorm } from '../src/nn/index.js';
 import { createModel } from '../src/model/weights.js';
 
 const [scenario, rankS, worldS, portS, timeoutS] = process.argv.slice(2);
@@ -170,6 +170,56 @@ function syncBn(): Record<string, unknown> {
   return out;
 }
 
+// K SGD steps of a conv + SyncBatchNorm net with GradSync on half batches == K steps of the
+// same net on the full batch in one process (bucket all-reduces and SyncBN's all-reduces
+// interleave in backward: this also proves they cannot deadlock or cross)
+function ddpSteps(): Record<string, unknown> {
+  const pg = init();
+  const net = (): Module => new Sequential(
+    new Conv2d(3, 8, 3, { padding: 1 }), new BatchNorm2d(8), new ReLU(),
+    new Conv2d(8, 8, 3, { padding: 1, stride: 2 }), new BatchNorm2d(8), new ReLU(),
+  );
+  const headOf = (): Linear => new Linear(8 * 4 * 4, 5);
+  E.manualSeed(3);
+  const refBody = net();
+  const refHead = headOf();
+  const body = net();
+  const head = headOf();
+  const all = (b: Module, h: Module): E.Tensor[] => [...b.parameters(), ...h.parameters()];
+  E.noGrad(() => all(body, head).forEach((p, i) => p.copy_(all(refBody, refHead)[i])));
+  setSyncBatchNorm(body, pg);
+  const params = all(body, head);
+  const sync = new E.GradSync(pg, params, { bucketMB: 0.001 });
+  const loss = (b: Module, h: Module, x: E.Tensor, y: E.Tensor): E.Tensor => E.F.crossEntropy(h.forward(b.forward(x).reshape([x.shape[0], -1])), y);
+  const B = 8;
+  const per = B / worldSize;
+  const lr = 0.1;
+  for (let step = 0; step < 3; step++) {
+    E.tidy(() => {
+      E.manualSeed(50 + step);
+      const X = E.randn([B, 3, 8, 8]);
+      const Y = E.randint(0, 5, [B]);
+      for (const [b, h] of [[refBody, refHead], [body, head]] as [Module, Module][]) {
+        b.zeroGrad();
+        h.zeroGrad();
+      }
+      loss(refBody, refHead, X, Y).backward();
+      sync.prepare();
+      loss(body, head, X.narrow(0, rank * per, per), Y.narrow(0, rank * per, per)).backward();
+      sync.finish();
+      E.noGrad(() => {
+        for (const p of [...all(refBody, refHead), ...params]) p.sub_(p.grad!, lr);
+      });
+    });
+  }
+  const ref = all(refBody, refHead);
+  const paramDiff = Math.max(...params.map((p, i) => maxRel(p, ref[i])));
+  const runningDiff = Math.max(...[...body.namedBuffers()].filter(([n]) => n.includes('running')).map(([n, t]) => maxRel(t, named(refBody).get(n)!)));
+  sync.dispose();
+  pg.dispose();
+  return { paramDiff, runningDiff };
+}
+
 // overlap benchmark on the T model: mean ms per step (forward + backward + gradient sync)
 // with the bucket all-reduces overlapping backward vs all of them after backward
 function bench(): Record<string, unknown> {
@@ -212,7 +262,7 @@ function bench(): Record<string, unknown> {
 }
 
 const SCENARIOS: Record<string, () => Record<string, unknown>> = {
-  collectives, rendezvousAlone, kill: () => peerFails('kill'), stall: () => peerFails('stall'), gradSync, syncBn, bench,
+  collectives, rendezvousAlone, kill: () => peerFails('kill'), stall: () => peerFails('stall'), gradSync, syncBn, ddpSteps, bench,
 };
 
 try {
