@@ -23,9 +23,10 @@ if [ "${1:-}" != "--build-only" ]; then
   for p in "${DEB_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
-  # LIBTORCH / LIBTORCH_USE_PYTORCH users bring their own libtorch (with its gloo headers).
+  # LIBTORCH / LIBTORCH_USE_PYTORCH users bring their own libtorch. libgloo-dev stays: pip's torch
+  # ships no gloo headers (scripts/find-libtorch.cjs probes whether the Debian ones fit it).
   if [ ${#missing[@]} -gt 0 ] && { [ -n "${LIBTORCH:-}" ] || [ -n "${LIBTORCH_USE_PYTORCH:-}" ]; }; then
-    missing=("${missing[@]/libtorch-dev}"); missing=("${missing[@]/libgloo-dev}"); missing=(${missing[@]+"${missing[@]}"})
+    missing=("${missing[@]/libtorch-dev}"); missing=(${missing[@]+"${missing[@]}"})
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then

@@ -183,7 +183,7 @@ export class ProcessGroup {
       const [kind, value] = iface ? ['iface', iface.split(',')[0]] : isLoopback(addr) ? ['hostname', '127.0.0.1'] : ['default', ''];
       let cref: CommRef;
       try {
-        cref = native.commCreate(sref, backend, rank, worldSize, Math.max(1000, deadline - Date.now()), kind, value);
+        cref = native.commCreate(sref, backend, rank, worldSize, timeoutMs, kind, value);
       } catch (e) {
         throw new RendezvousError(`${where}: rank ${rank} could not connect the ${backend} process group: ${firstLine(e)}`, 'init', rank);
       }
