@@ -18,7 +18,8 @@ import { Trainer, type BatchSource, type FitResult } from './trainer.js';
 import { openShardSource } from './loader_source.js';
 import { worldFromEnv } from './world.js';
 import { DistributedRun } from './distributed_run.js';
-import { syncBatchNorm, replicaTensors, sinkStream } from './distributed_model.js';
+import { replicaTensors, sinkStream } from './distributed_model.js';
+import { setSyncBatchNorm } from '../nn/index.js';
 
 export interface RunOptions {
   /** YAML config file */
@@ -178,7 +179,7 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
   }
 
   if (cfg.train.sync_bn) {
-    if (dist) log(`sync_bn: ${syncBatchNorm(net, dist)} batch-norm layers normalise over the global batch`);
+    if (dist) log(`sync_bn: ${setSyncBatchNorm(net, dist.pg)} batch-norm layers normalise over the global batch`);
     else log('note: train.sync_bn has nothing to synchronise in a single process (its batch is the global batch)');
   }
 
