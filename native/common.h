@@ -71,5 +71,6 @@ void initDispatch(Napi::Env env, Napi::Object exports);
 void initTensors(Napi::Env env, Napi::Object exports);
 void initRuntime(Napi::Env env, Napi::Object exports);
 void initDistributed(Napi::Env env, Napi::Object exports);
+void initStreams(Napi::Env env, Napi::Object exports);
 
 }  // namespace eflip

@@ -111,9 +111,9 @@ export function full(shape: Shape, value: number | boolean, opts: CreateOptions 
   return finish(wrap(native.call(OP.full, checkShape(shape), value, dt(opts, typeof value === 'boolean' ? 'bool' : 'float32'), null, dev(opts), null)), opts);
 }
 /** Uninitialised memory (fast; fill before reading). */
-export function empty(shape: Shape, opts: CreateOptions & { memoryFormat?: 'contiguous' | 'channelsLast' | 'channelsLast3d' } = {}): Tensor {
+export function empty(shape: Shape, opts: CreateOptions & { memoryFormat?: 'contiguous' | 'channelsLast' | 'channelsLast3d'; pinMemory?: boolean } = {}): Tensor {
   const mf = opts.memoryFormat === 'channelsLast' ? 2 : opts.memoryFormat === 'channelsLast3d' ? 3 : null;
-  return finish(wrap(native.call(OP.empty, checkShape(shape), dt(opts), null, dev(opts), null, mf)), opts);
+  return finish(wrap(native.call(OP.empty, checkShape(shape), dt(opts), null, dev(opts), opts.pinMemory ? true : null, mf)), opts);
 }
 /** [start, end) with step; arange(end) counts from 0. Integers give int64 unless dtype is set. */
 export function arange(startOrEnd: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {

@@ -8,7 +8,7 @@ export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled, backw
 export { autocast, isAutocastEnabled, type AutocastOptions } from './autocast.js';
 export { torchVersion, torchConfig, cpuCapability, addonPath, setNumThreads, getNumThreads, getNumInteropThreads, manualSeed, cuda } from './runtime.js';
 export { type DType, DTYPE_SIZE, isFloating } from './dtype.js';
-export { type Device, checkDevice } from './device.js';
+export { type Device, checkDevice, torchBuiltWithCuda, CUDA_BUILD_FIX } from './device.js';
 export { hasOp } from './ops.js';
 export * from './errors.js';
 export { ProcessGroup, Store, Work, GradSync, syncBatchNorm, DistributedError, RendezvousError, type Backend, type ReduceOpName, type ProcessGroupOptions, type GradSyncOptions, type SyncBatchNormOptions } from './distributed.js';

@@ -54,6 +54,9 @@ export interface NativeAddon {
   cudaAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaMemInfo(index: number): [number, number];
+  /** host→device copy on a side stream: [device tensor, copy id] (native/streams.cc) */
+  copyAsync?(h: Handle, device: string): [Handle, number];
+  waitCopy?(copyId: number): void;
   setErrorFactory(f: (kind: string, message: string) => Error): void;
   // c10d (native/distributed.cc)
   storeCreate(host: string, port: number, isServer: boolean, timeoutMs: number): StoreRef;

@@ -36,7 +36,7 @@ const NAMES = {
   expand: 'aten::expand', squeeze: 'aten::squeeze', squeezeDim: 'aten::squeeze.dim', unsqueeze: 'aten::unsqueeze', flatten: 'aten::flatten.using_ints',
   unflatten: 'aten::unflatten.int', unbind: 'aten::unbind.int', split: 'aten::split.Tensor', splitSizes: 'aten::split_with_sizes', chunk: 'aten::chunk',
   repeat: 'aten::repeat', repeatInterleave: 'aten::repeat_interleave.self_int', tril: 'aten::tril', triu: 'aten::triu',
-  clone: 'aten::clone', detach: 'aten::detach', toDtype: 'aten::to.dtype', toDevice: 'aten::to.device', oneHot: 'aten::one_hot', embedding: 'aten::embedding',
+  clone: 'aten::clone', detach: 'aten::detach', toDtype: 'aten::to.dtype', toDevice: 'aten::to.device', pinMemory: 'aten::pin_memory', isPinned: 'aten::is_pinned', oneHot: 'aten::one_hot', embedding: 'aten::embedding',
   // linear algebra
   matmul: 'aten::matmul', bmm: 'aten::bmm', mm: 'aten::mm', linear: 'aten::linear', baddbmm: 'aten::baddbmm', outer: 'aten::outer', dot: 'aten::dot', einsum: 'aten::einsum',
   // nn

@@ -1,6 +1,8 @@
 // Process-wide runtime: libtorch version/config, threads, seeding, CUDA queries.
 import { native, ADDON_PATH } from './native.js';
-import { DeviceError } from './errors.js';
+import { DeviceError, EngineError } from './errors.js';
+import { torchBuiltWithCuda } from './device.js';
+import { wrap, type Tensor } from './tensor.js';
 
 /** The linked libtorch version, e.g. "1.13.0". */
 export function torchVersion(): string {
@@ -34,6 +36,30 @@ export function manualSeed(seed: number): void {
 export const cuda = {
   isAvailable(): boolean {
     return native.cudaAvailable();
+  },
+  /** Whether the linked libtorch was built with CUDA (true on a CUDA build even with no GPU visible). */
+  built(): boolean {
+    return torchBuiltWithCuda();
+  },
+  /**
+   * Starts a host→device copy of a CPU tensor (pinned for a truly asynchronous copy) on the
+   * device's side stream and returns the device tensor at once; `ready()` makes the device's
+   * current stream wait for the copy (a GPU-side wait; the host never blocks). Call ready()
+   * exactly once, before the first use of the tensor. `device` is canonical ('cuda:N').
+   */
+  copyAsync(t: Tensor, device: string): { tensor: Tensor; ready: () => void } {
+    if (!native.copyAsync || !native.waitCopy) throw new EngineError('copyAsync: the addon predates native/streams.cc; rebuild it (npm run build:native)');
+    const [hd, id] = native.copyAsync(t.handle, device);
+    const waitCopy = native.waitCopy;
+    let done = false;
+    return {
+      tensor: wrap(hd),
+      ready: () => {
+        if (done) return;
+        done = true;
+        waitCopy(id);
+      },
+    };
   },
   deviceCount(): number {
     return native.cudaDeviceCount();

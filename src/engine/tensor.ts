@@ -232,14 +232,23 @@ export class Tensor implements Owned {
 
   // ---- conversion -------------------------------------------------------------------------
   /** Converts dtype and/or device. Returns a new tensor (an alias when nothing changes). */
-  to(target: DType | string | { dtype?: DType; device?: string; copy?: boolean; memoryFormat?: MemoryFormat }): Tensor {
+  to(target: DType | string | { dtype?: DType; device?: string; copy?: boolean; memoryFormat?: MemoryFormat; nonBlocking?: boolean }): Tensor {
     const o = typeof target === 'string' ? (target in DTYPE_SIZE ? { dtype: target as DType } : { device: target }) : target;
     const mf = o.memoryFormat ? MEMORY_FORMAT_CODE[o.memoryFormat] : null;
+    const nb = !!(o as { nonBlocking?: boolean }).nonBlocking;
     if (o.device !== undefined) {
       const dev = checkDevice(o.device);
-      return wrap(native.call(OP.toDevice, this.handle, dev, o.dtype ? dtypeCode(o.dtype) : native.dtype(this.handle), false, !!o.copy, mf));
+      return wrap(native.call(OP.toDevice, this.handle, dev, o.dtype ? dtypeCode(o.dtype) : native.dtype(this.handle), nb, !!o.copy, mf));
     }
-    return wrap(native.call(OP.toDtype, this.handle, o.dtype ? dtypeCode(o.dtype) : native.dtype(this.handle), false, !!o.copy, mf));
+    return wrap(native.call(OP.toDtype, this.handle, o.dtype ? dtypeCode(o.dtype) : native.dtype(this.handle), nb, !!o.copy, mf));
+  }
+  /** A copy in page-locked host memory (CPU tensors; needs a CUDA build), for non-blocking copies to a GPU. */
+  pinMemory(): Tensor {
+    return wrap(native.call(OP.pinMemory, this.handle, null));
+  }
+  /** Whether the storage is page-locked host memory (always false on a build without CUDA). */
+  isPinned(): boolean {
+    return native.call(OP.isPinned, this.handle, null) as boolean;
   }
   float(): Tensor { return this.to('float32'); }
   double(): Tensor { return this.to('float64'); }

@@ -1,7 +1,7 @@
 // LipReader over libtorch: eflip's engine (N-API addon) running MODEL's LipReaderNet in eval
 // mode, CPU or CUDA. The reference backend: ONNX Runtime parity is measured against it.
 import { DEFAULT_PREPROCESSING, type Preprocessing } from '../io/onnx/preprocessing.js';
-import { cuda, fromTypedArray, noGrad, setNumThreads, tidy, type Tensor } from '../engine/index.js';
+import { checkDevice, cuda, fromTypedArray, noGrad, setNumThreads, tidy, type Tensor } from '../engine/index.js';
 import { loadModel } from '../model/weights.js';
 import type { LipReaderNet } from '../model/lipreader.js';
 import { MAX_BATCH, predictInBatches } from './clip_check.js';
@@ -26,6 +26,8 @@ export class TorchLipReader implements LipReader, FeatureRunner {
   ) {}
 
   static async load(path: string, o: LoadOptions = {}): Promise<TorchLipReader> {
+    // an explicit --device cuda on a build or machine without CUDA is refused before the model loads
+    const device = o.device === 'cuda' ? checkDevice('cuda') : o.device !== 'cpu' && cuda.isAvailable() ? checkDevice('cuda') : 'cpu';
     let loaded;
     try {
       loaded = loadModel(path);
@@ -41,7 +43,6 @@ export class TorchLipReader implements LipReader, FeatureRunner {
       }
     }
     if (o.threads) setNumThreads(o.threads);
-    const device = o.device === 'cuda' || (o.device !== 'cpu' && cuda.isAvailable()) ? 'cuda' : 'cpu';
     const net = loaded.model.eval();
     if (device !== 'cpu') net.to(device);
     return new TorchLipReader(net, loaded.labels, pre, device);

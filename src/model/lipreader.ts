@@ -71,4 +71,16 @@ export class LipReaderNet extends Module {
   forward(x: Tensor): Tensor {
     return this.forwardHead(this.forwardFeatures(x));
   }
+
+  /**
+   * Channels-last (NHWC) trunk: its 4-d weights re-laid out and the per-frame input made
+   * channels-last, so convolutions take the NHWC kernels (train.channels_last). The same
+   * numbers up to rounding; state dicts are unaffected. Replaces parameters: build the
+   * optimizer afterwards.
+   */
+  useChannelsLast(on = true): this {
+    this.to({ memoryFormat: on ? 'channelsLast' : 'contiguous' });
+    this.frontend.channelsLast = on;
+    return this;
+  }
 }

@@ -6,7 +6,7 @@
 // - stateDict()/loadStateDict() with shape/dtype checks and a missing/unexpected report;
 // - parameters and buffers are kept tensors (outside every tidy scope) owned by the module:
 //   dispose() frees them all.
-import { Tensor, keep, tidy, fromBytes, noGrad } from '../engine/index.js';
+import { Tensor, keep, tidy, fromBytes, noGrad, checkDevice } from '../engine/index.js';
 import type { DType } from '../engine/index.js';
 import type { RawTensor } from '../io/safetensors.js';
 
@@ -211,24 +211,28 @@ export abstract class Module {
   // ------------------------------------------------------------------ device / dtype / lifetime
   /**
    * Moves/converts every parameter and buffer (floating buffers follow `dtype`, integer
-   * buffers keep theirs). Tensors are replaced: re-create optimizers afterwards.
+   * buffers keep theirs; `memoryFormat: 'channelsLast'` re-lays out 4-d ones, like
+   * torch's module.to(memory_format=...)). Tensors are replaced: re-create optimizers afterwards.
    */
-  to(target: { device?: string; dtype?: DType } | string): this {
-    const o = typeof target === 'string' ? (isDTypeName(target) ? { dtype: target as DType } : { device: target }) : target;
+  to(target: { device?: string; dtype?: DType; memoryFormat?: 'contiguous' | 'channelsLast' } | string): this {
+    const o: { device?: string; dtype?: DType; memoryFormat?: 'contiguous' | 'channelsLast' } =
+      typeof target === 'string' ? (isDTypeName(target) ? { dtype: target as DType } : { device: target }) : target;
+    const relayout = (t: Tensor) => o.memoryFormat !== undefined && t.ndim === 4 && !t.isContiguous(o.memoryFormat);
+    const dev = o.device === undefined ? undefined : checkDevice(o.device);
     for (const m of this.modules()) {
       for (const [n, p] of m._params) {
         if (!p) continue;
         const dt = o.dtype && isFloat(p.dtype) ? o.dtype : p.dtype;
-        if (dt === p.dtype && (!o.device || o.device === p.device)) continue;
-        const q = noGrad(() => p.to({ dtype: dt, device: o.device ?? p.device }).detach());
+        if (dt === p.dtype && (!dev || dev === p.device) && !relayout(p)) continue;
+        const q = noGrad(() => p.to({ dtype: dt, device: dev ?? p.device, ...(relayout(p) ? { memoryFormat: o.memoryFormat } : {}) }).detach());
         p.dispose();
         m._params.set(n, keep(q).requiresGrad_(true));
       }
       for (const [n, b] of m._buffers) {
         if (!b) continue;
         const dt = o.dtype && isFloat(b.dtype) ? o.dtype : b.dtype;
-        if (dt === b.dtype && (!o.device || o.device === b.device)) continue;
-        const q = noGrad(() => b.to({ dtype: dt, device: o.device ?? b.device }));
+        if (dt === b.dtype && (!dev || dev === b.device) && !relayout(b)) continue;
+        const q = noGrad(() => b.to({ dtype: dt, device: dev ?? b.device, ...(relayout(b) ? { memoryFormat: o.memoryFormat } : {}) }));
         b.dispose();
         m._buffers.set(n, keep(q));
       }

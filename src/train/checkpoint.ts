@@ -8,6 +8,7 @@
 import { readSafetensors, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
 import { writeFileAtomic } from './atomic.js';
 import { configFromObject, type TrainConfig } from './config.js';
+import type { GradScalerState } from './grad_scaler.js';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -23,6 +24,8 @@ export interface TrainState {
   optimizer: { step: number; lr: number; betas: [number, number]; eps: number; weightDecay: number; noDecay: string[] };
   scheduler: { step: number; spec: unknown };
   ema: { updates: number; decay: number } | null;
+  /** fp16 dynamic loss scaling (scale, good steps since its last change); absent/null otherwise */
+  gradScaler?: GradScalerState | null;
   callbacks: Record<string, unknown>;
   /** RNG scheme: libtorch is reseeded from (seed, step) before every step; the loader from (seed, epoch) */
   rng: { seed: number; scheme: string };

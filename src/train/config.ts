@@ -80,8 +80,9 @@ export const SCHEMA: Section = {
     epochs: { kind: 'int', default: 40, min: 1, help: 'training epochs' },
     label_smoothing: { kind: 'number', default: 0, min: 0, max: 1, help: 'label smoothing of the NLL loss' },
     grad_clip: { kind: 'number', default: 0, min: 0, help: 'clip the global gradient norm (0: off)' },
-    precision: { kind: 'string', default: 'fp32', choices: ['fp32', 'bf16'], help: 'bf16 = autocast' },
-    device: { kind: 'string', default: 'cpu', help: 'cpu or cuda[:N]' },
+    precision: { kind: 'string', default: 'fp32', choices: ['fp32', 'bf16', 'fp16'], help: 'bf16: bfloat16 autocast (CPU or CUDA); fp16: float16 autocast with dynamic loss scaling (CUDA only)' },
+    device: { kind: 'string', default: 'cpu', help: 'cpu or cuda[:N]; cuda needs the addon built against a CUDA libtorch (checked at start)' },
+    channels_last: { kind: 'boolean', default: false, help: 'run the EfficientNetV2 trunk in channels-last (NHWC) memory layout (same results; often faster on GPUs)' },
     threads: { kind: 'int', default: null, nullable: true, min: 1, help: 'intra-op threads (null: all cores, or OMP_NUM_THREADS when set)' },
     max_steps: { kind: 'int', default: null, nullable: true, min: 1, help: 'stop after this many optimizer steps' },
     limit_train_batches: { kind: 'int', default: null, nullable: true, min: 1, help: 'batches per training epoch (null: all)' },
@@ -183,8 +184,9 @@ export interface TrainConfig {
     epochs: number;
     label_smoothing: number;
     grad_clip: number;
-    precision: 'fp32' | 'bf16';
+    precision: 'fp32' | 'bf16' | 'fp16';
     device: string;
+    channels_last: boolean;
     threads: number | null;
     max_steps: number | null;
     limit_train_batches: number | null;

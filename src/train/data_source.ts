@@ -172,7 +172,7 @@ export function mixupHook(alpha: number, seed: number): (b: TrainBatch, step: nu
     const lam = rng.beta(alpha, alpha);
     const B = b.y.length;
     const perm = Array.from({ length: B }, (_, i) => B - 1 - i);
-    const mixed = b.x.mul(lam).add(b.x.indexSelect(0, fromTypedArray(BigInt64Array.from(perm.map(BigInt)), [B])).mul(1 - lam));
+    const mixed = b.x.mul(lam).add(b.x.indexSelect(0, fromTypedArray(BigInt64Array.from(perm.map(BigInt)), [B], { device: b.x.device })).mul(1 - lam));
     b.x.dispose();
     return { x: mixed, y: b.y, y2: perm.map((p) => b.y[p]), lam };
   };

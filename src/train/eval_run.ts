@@ -7,6 +7,7 @@ import { loadForEval } from './model_io.js';
 import type { EvalMetrics } from './metrics.js';
 import type { Split } from '../data/lrw.js';
 import { inputPlanes } from '../infer/preprocess.js';
+import { checkDevice } from '../engine/index.js';
 
 export interface EvalOptions {
   checkpoint: string;
@@ -20,6 +21,8 @@ export interface EvalOptions {
   log?: (m: string) => void;
   stream?: NodeJS.WriteStream;
   quiet?: boolean;
+  /** cpu (default), cuda or cuda:N */
+  device?: string;
 }
 
 export interface EvalResult {
@@ -28,12 +31,15 @@ export interface EvalResult {
   weights: string;
   split: Split;
   seconds: number;
+  device: string;
 }
 
 export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
   const t0 = Date.now();
   const log = o.log ?? (() => {});
+  const device = checkDevice(o.device ?? 'cpu'); // refused before anything is read
   const m = loadForEval(o.checkpoint, { useEma: o.useEma });
+  if (device !== 'cpu') m.model.to(device);
   let cfg: TrainConfig = defaultConfig();
   if (m.metadata.train_config) {
     try { cfg = configFromObject(JSON.parse(m.metadata.train_config)); } catch { /* a foreign config: defaults + preprocessing below */ }
@@ -57,7 +63,7 @@ export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
     batchSize: o.batchSize ?? cfg.train.eval_batch_size ?? cfg.train.batch_size, shuffle: false, seed: 0, size: cfg.data.size, frames: cfg.data.frames,
     mean: cfg.data.mean, std: cfg.data.std, augment: null, dropLast: false, wordBoundary: layout.wordBoundary,
   });
-  const metrics = await evaluateSource((x) => m.model.forward(x), src, m.labels, { limit: o.limit, label: o.split, stream: o.stream, quiet: o.quiet });
+  const metrics = await evaluateSource((x) => m.model.forward(x), src, m.labels, { limit: o.limit, label: o.split, stream: o.stream, quiet: o.quiet, device });
   m.model.dispose();
-  return { metrics, checkpoint: o.checkpoint, weights: m.source, split: o.split, seconds: (Date.now() - t0) / 1000 };
+  return { metrics, checkpoint: o.checkpoint, weights: m.source, split: o.split, seconds: (Date.now() - t0) / 1000, device };
 }

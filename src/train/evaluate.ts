@@ -4,13 +4,14 @@ import { noGrad, tidy, type Tensor } from '../engine/index.js';
 import { MetricAccumulator, type EvalMetrics } from './metrics.js';
 import { ProgressBar } from './progress.js';
 import type { BatchSource } from './trainer.js';
+import { feedBatches, hostFloat32 } from './device_step.js';
 
 export async function evaluateSource(
   forward: (x: Tensor) => Tensor,
   source: BatchSource,
   labels: string[],
   opts: {
-    limit?: number | null; label?: string; stream?: NodeJS.WriteStream; quiet?: boolean;
+    limit?: number | null; label?: string; stream?: NodeJS.WriteStream; quiet?: boolean; device?: string;
     /** data-parallel: sum the counts of every rank (each evaluated its own part of the source) */
     reduce?: (counts: Float64Array) => Float64Array;
   } = {},
@@ -19,11 +20,12 @@ export async function evaluateSource(
   const total = opts.limit ? Math.min(opts.limit, source.batchesPerEpoch) : source.batchesPerEpoch;
   const bar = opts.quiet ? null : new ProgressBar(opts.label ?? 'eval', total, { stream: opts.stream });
   let i = 0;
-  for await (const b of source.batches(0, 0)) {
+  // batches go to the network's device one ahead (device_step.ts; the CPU takes the same path)
+  for await (const b of feedBatches(source.batches(0, 0), opts.device ?? 'cpu')) {
     if (i >= total) { b.x.dispose(); break; }
     let lp: Float32Array;
     try {
-      lp = tidy(() => noGrad(() => Float32Array.from(forward(b.x).float().contiguous().dataView() as Float32Array)));
+      lp = tidy(() => noGrad(() => hostFloat32(forward(b.x))));
     } finally {
       b.x.dispose();
     }

@@ -14,6 +14,12 @@ export function createModel(cfg: ModelConfig, seed: number): Module {
   return new LipReaderNet(cfg);
 }
 
+/** Puts a network's parameters and buffers on `device` (canonical, from checkTrainDevice), channels-last trunk optionally. */
+export function placeModel(net: LipReaderNet, device: string, channelsLast = false): void {
+  if (device !== 'cpu') net.to(device);
+  if (channelsLast) net.useChannelsLast(true);
+}
+
 export function asTrainable(m: Module): TrainableModel {
   return {
     forward: (x) => m.forward(x),

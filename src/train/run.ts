@@ -12,7 +12,9 @@ import { applyOverride, configToYaml, loadConfig, type TrainConfig } from './con
 import { imageChannels, loadLrwSplits, MemoryClipSource, mixupHook, type SourceOptions } from './data_source.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
 import { modelConfigFor } from './model_config.js';
-import { asTrainable, createModel, loadPretrained } from './model_io.js';
+import { asTrainable, createModel, loadPretrained, placeModel } from './model_io.js';
+import { checkTrainDevice, TrainDevice } from './device_step.js';
+import type { LipReaderNet } from '../model/lipreader.js';
 import { writeRunReport } from './report.js';
 import { Trainer, type BatchSource, type FitResult } from './trainer.js';
 import { openShardSource } from './loader_source.js';
@@ -67,22 +69,6 @@ function timestamp(): string {
 export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const world = worldFromEnv();
   let cfg = loadConfig({ file: opts.configFile, overrides: opts.overrides });
-  // data-parallel (RANK/WORLD_SIZE or SLURM in the environment): rendezvous first, so a
-  // rank that fails below fails the collectives of the others instead of leaving them waiting
-  const dist = world.worldSize > 1 ? await DistributedRun.start(world, { device: cfg.train.device, timeoutS: cfg.train.dist_timeout }) : null;
-  try {
-    return await runTrainingIn(opts, cfg, dist);
-  } finally {
-    dist?.dispose();
-  }
-}
-
-async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: DistributedRun | null): Promise<RunResult> {
-  const t0 = Date.now();
-  const main = !dist || dist.isMain;
-  // rank 0 alone logs, draws progress bars and writes files
-  const log = main ? opts.log ?? ((m: string) => console.log(m)) : () => {};
-  const stream = main ? opts.stream : sinkStream();
   let resume: CheckpointContent | null = null;
   let resumePath: string | null = null;
   if (cfg.checkpoint) {
@@ -92,8 +78,33 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
     cfg = resume.trainConfig;
     for (const o of opts.overrides ?? []) applyOverride(cfg, o);
     cfg.checkpoint = resumePath;
-    log(`resuming from ${resumePath} (epoch ${resume.state.epoch + 1}, batch ${resume.state.batchInEpoch}, step ${resume.state.step})`);
   }
+  // data-parallel (RANK/WORLD_SIZE or SLURM in the environment): rendezvous first (NCCL for a
+  // CUDA run, Gloo on the CPU), so a rank that fails below fails the collectives of the others
+  // instead of leaving them waiting
+  let dist: DistributedRun | null = null;
+  if (world.worldSize > 1) {
+    checkTrainDevice(cfg); // a device this build cannot use is refused before the rendezvous
+    dist = await DistributedRun.start(world, { device: cfg.train.device, timeoutS: cfg.train.dist_timeout });
+  }
+  try {
+    return await runTrainingIn(opts, cfg, dist, resume, resumePath);
+  } finally {
+    dist?.dispose();
+  }
+}
+
+async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: DistributedRun | null, resume: CheckpointContent | null, resumePath: string | null): Promise<RunResult> {
+  const t0 = Date.now();
+  const main = !dist || dist.isMain;
+  // rank 0 alone logs, draws progress bars and writes files
+  const log = main ? opts.log ?? ((m: string) => console.log(m)) : () => {};
+  const stream = main ? opts.stream : sinkStream();
+  if (resume) log(`resuming from ${resumePath} (epoch ${resume.state.epoch + 1}, batch ${resume.state.batchInEpoch}, step ${resume.state.step})`);
+  // one GPU per process (cuda:LOCAL_RANK); train.device / train.precision refused here, in one
+  // line, before anything is written
+  if (dist) cfg.train.device = dist.deviceName;
+  const device = checkTrainDevice(cfg);
   let runDir = resolve(cfg.run_dir ?? (resumePath ? dirname(dirname(resumePath)) : join('runs', `${opts.configFile ? basename(opts.configFile).replace(/\.ya?ml$/, '') : 'run'}-${timestamp()}`)));
   if (dist) runDir = dist.broadcastString(runDir); // the ranks' clocks may straddle a second
   cfg.run_dir = runDir;
@@ -108,8 +119,6 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
   log('resolved config:\n' + configToYaml(cfg).replace(/^/gm, '  '));
   if (main) writeFileAtomic(join(runDir, 'config.yaml'), configToYaml(cfg));
   const shard = dist?.shard;
-  // one GPU per process: cuda:LOCAL_RANK
-  if (dist) cfg.train.device = dist.deviceName;
 
   // ---- data: prepared shards through the src/data loader, or an LRW-layout tree decoded into memory
   // grey (model.in_channels=1) or RGB (3) frames; data.word_boundary adds one more input plane
@@ -169,7 +178,8 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
   // ---- model
   const modelConfig = modelConfigFor(cfg, labels.length);
   const net = createModel(modelConfig, cfg.seed);
-  log(`model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${modelConfig.inChannels} input channels, ${getNumThreads()} threads, precision ${cfg.train.precision}`);
+  log(`model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${modelConfig.inChannels} input channels, ` +
+    `device ${device}${device === 'cpu' ? ` (${getNumThreads()} threads)` : ''}, precision ${cfg.train.precision}${cfg.train.channels_last ? ', channels-last trunk' : ''}`);
   if (cfg.pretrained_model_path && !resume) {
     const rep = loadPretrained(net, cfg.pretrained_model_path);
     log(`fine-tuning from ${cfg.pretrained_model_path} (${rep.source} weights): ${rep.loaded} tensors loaded` +
@@ -178,6 +188,8 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
       (rep.missing.length ? `; missing (fresh init): ${rep.missing.slice(0, 5).join(', ')}${rep.missing.length > 5 ? ' ...' : ''}` : ''));
   }
 
+  // parameters and buffers live on the device before the optimizer and EMA copy them
+  placeModel(net as LipReaderNet, device, cfg.train.channels_last);
   if (cfg.train.sync_bn) {
     if (dist) log(`sync_bn: ${setSyncBatchNorm(net, dist.pg)} batch-norm layers normalise over the global batch`);
     else log('note: train.sync_bn has nothing to synchronise in a single process (its batch is the global batch)');
@@ -193,6 +205,7 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
     config: cfg, labels, model: asTrainable(net), modelConfig: modelConfig as unknown as Record<string, unknown>,
     preprocessing: { crop: cfg.data.crop, size: cfg.data.size, mean: cfg.data.mean, std: cfg.data.std },
     train, val, test, runDir, checkpointDir: ckptDir, callbacks, log, stream,
+    device: new TrainDevice(device, cfg.train.precision),
     // the shard loader mixes batches itself; the in-memory source through this hook
     onBatch: !cfg.data.shards && cfg.data.augment.mixup_alpha > 0 ? mixupHook(cfg.data.augment.mixup_alpha, cfg.seed) : undefined,
     ...(dist ? { dist: { rank: dist.rank, worldSize: dist.worldSize, sum: (xs: ArrayLike<number>) => dist.sum(xs), ...dist.attachGradients([...net.namedParameters()].map(([, p]) => p)) } } : {}),

@@ -1,10 +1,11 @@
 // The training loop (minGPT-sized, Lightning hook names): epochs of optimizer steps with
-// AdamW + warmup-cosine, label smoothing, mixup, gradient clipping, optional bf16 autocast,
+// AdamW + warmup-cosine, label smoothing, mixup, gradient clipping, on train.device with
+// train.precision (bf16 autocast, fp16 autocast with loss scaling; src/train/device_step.ts),
 // EMA (validation/test with EMA weights), callbacks (early stopping, top-k checkpoints),
 // exact metrics, metrics.jsonl, progress bars, resumable checkpoints, and fault handling
 // (NaN/Inf loss, SIGINT, out-of-memory).
 import { join } from 'node:path';
-import { Tensor, tidy, noGrad, manualSeed, fromBytes, fromTypedArray, F, autocast } from '../engine/index.js';
+import { Tensor, tidy, noGrad, manualSeed, fromBytes, F, clipGradNorm_ } from '../engine/index.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { mixSeed } from '../data/rng.js';
 import { AdamW } from './adamw.js';
@@ -17,6 +18,7 @@ import { evaluateSource } from './evaluate.js';
 import { writeCheckpoint, type CheckpointContent, type TrainState, CHECKPOINT_VERSION } from './checkpoint.js';
 import type { Callback, EpochMetrics, TrainerHandle } from './callbacks.js';
 import type { TrainConfig } from './config.js';
+import { TrainDevice, hostFloat32 } from './device_step.js';
 
 /** What the trainer needs of a network (src/model's LipReader satisfies it through an adapter). */
 export interface TrainableModel {
@@ -92,6 +94,8 @@ export interface TrainerOptions {
   onBatch?: (b: TrainBatch, step: number) => TrainBatch;
   /** data-parallel training: gradients averaged, metrics summed over ranks, rank 0 alone writes */
   dist?: TrainerDist;
+  /** device and precision (default: from config.train; the model must already live there) */
+  device?: TrainDevice;
 }
 
 export interface FitResult {
@@ -115,6 +119,8 @@ export class Trainer implements TrainerHandle {
   readonly scheduler: WarmupCosine;
   readonly metricsLog: MetricsLog;
   readonly callbacks: Callback[];
+  /** train.device / train.precision: autocast, loss scaling, batches on the device */
+  readonly dev: TrainDevice;
   lastMetrics: Record<string, number> = {};
   private interrupted = false;
   /** data-parallel: some rank was interrupted (agreed by all ranks at the last step) */
@@ -125,6 +131,7 @@ export class Trainer implements TrainerHandle {
   constructor(readonly opts: TrainerOptions) {
     const c = opts.config;
     this.log_ = opts.log ?? ((m) => console.log(m));
+    this.dev = opts.device ?? TrainDevice.fromConfig(c);
     this.params = opts.model.namedParameters();
     this.optimizer = new AdamW(this.params.map(([name, param]) => ({ name, param })), {
       lr: c.optim.lr, betas: c.optim.betas, eps: c.optim.eps, weightDecay: c.optim.weight_decay, noDecayNormBias: c.optim.no_decay_norm_bias,
@@ -186,6 +193,7 @@ export class Trainer implements TrainerHandle {
       optimizer: { step: this.optimizer.stepCount, lr: this.scheduler.lr, betas: c.optim.betas, eps: c.optim.eps, weightDecay: c.optim.weight_decay, noDecay: [...this.optimizer.noDecay] },
       scheduler: this.scheduler.stateDict(),
       ema: this.ema ? { updates: this.ema.updates, decay: this.ema.decay } : null,
+      gradScaler: this.dev.scaler ? this.dev.scaler.stateDict() : null,
       callbacks: cb,
       rng: { seed: c.seed, scheme: 'libtorch reseeded with mix(seed, step) before each step; loader order and augmentation from (seed, epoch, index)' },
       metrics: this.lastMetrics,
@@ -239,6 +247,7 @@ export class Trainer implements TrainerHandle {
         else this.log('warning: checkpoint has no EMA state; EMA restarts from the current weights');
       }
     });
+    if (this.dev.scaler && ck.state.gradScaler) this.dev.scaler.loadStateDict(ck.state.gradScaler);
     this.scheduler.loadStateDict(ck.state.scheduler as { step: number });
     this.epoch = ck.state.epoch;
     this.batchInEpoch = ck.state.batchInEpoch;
@@ -266,49 +275,33 @@ export class Trainer implements TrainerHandle {
 
   private lossOf(logp: Tensor, b: TrainBatch): Tensor {
     const ls = this.opts.config.train.label_smoothing;
-    const target = (y: ArrayLike<number>) => fromTypedArray(BigInt64Array.from(Array.from(y, (v) => BigInt(v))), [y.length]);
+    const target = (y: ArrayLike<number>) => this.dev.labels(y);
     // cross_entropy on log-probs = NLL (log_softmax is idempotent on log-probs) and supports smoothing
     const ce = (y: ArrayLike<number>, reduction: 'mean' | 'none' = 'mean') => F.crossEntropy(logp, target(y), { labelSmoothing: ls, reduction });
     if (!b.y2 || b.lam === undefined) return ce(b.y);
     if (typeof b.lam === 'number') return ce(b.y).mul(b.lam).add(ce(b.y2).mul(1 - b.lam));
     // per-sample λ: mean over the batch of λᵢ·Lᵢ(y) + (1−λᵢ)·Lᵢ(y2)
-    const lam = fromTypedArray(Float32Array.from(b.lam), [b.y.length]);
+    const lam = this.dev.floats(b.lam);
     return ce(b.y, 'none').mul(lam).add(ce(b.y2, 'none').mul(lam.rsub(1))).mean();
   }
 
+  /** Global gradient norm, clipped to maxNorm (one host sync, also on a GPU). */
   private clipGradients(maxNorm: number): number {
-    return tidy(() => {
-      let sq = 0;
-      const grads: Tensor[] = [];
-      for (const [, p] of this.params) {
-        const g = p.grad;
-        if (!g) continue;
-        grads.push(g);
-        const n = g.norm().item();
-        sq += n * n;
-      }
-      const total = Math.sqrt(sq);
-      if (maxNorm > 0 && total > maxNorm) {
-        const scale = maxNorm / (total + 1e-6);
-        noGrad(() => { for (const g of grads) g.mul_(scale); });
-      }
-      return total;
-    });
+    return clipGradNorm_(this.params.map(([, p]) => p), maxNorm);
   }
 
-  /** One optimizer step; returns loss and batch correct count. */
-  trainStep(batch: TrainBatch): { loss: number; correct: number; n: number; gradNorm: number; logp: Float32Array } {
+  /** One optimizer step (skipped when fp16 loss scaling finds inf/NaN gradients); returns loss and batch correct count. */
+  trainStep(batch: TrainBatch): { loss: number; correct: number; n: number; gradNorm: number; logp: Float32Array; skipped: boolean } {
     const c = this.opts.config;
     const dist = this.opts.dist;
     // dropout differs between ranks (rank 0 draws what a single process draws)
     manualSeed(dist && dist.rank > 0 ? mixSeed(c.seed, this.step, 0x5eed, dist.rank) : mixSeed(c.seed, this.step, 0x5eed));
     const lr = this.scheduler.lr;
     const out = tidy(() => {
-      const fwd = () => this.opts.model.forward(batch.x);
-      const logp = (c.train.precision === 'bf16' ? autocast(fwd, { dtype: 'bfloat16' }) : fwd()).float();
+      const logp = this.dev.autocast(() => this.opts.model.forward(batch.x)).float();
       const loss = this.lossOf(logp, batch);
       const lossValue = loss.item();
-      const lp = Float32Array.from(logp.detach().contiguous().dataView() as Float32Array);
+      const lp = hostFloat32(logp.detach());
       const n = batch.y.length;
       const correct = this.correctOf(lp, batch.y);
       let lossAll = lossValue, correctAll = correct, nAll = n;
@@ -327,16 +320,22 @@ export class Trainer implements TrainerHandle {
             'Try a lower optim.lr, train.grad_clip=1.0, train.precision=fp32, or check the data.',
         );
       }
+      const scaler = this.dev.scaler;
+      // data-parallel: the (scaled) gradients are averaged over the ranks in buckets during backward
       dist?.beforeBackward();
-      loss.backward();
+      (scaler ? scaler.scaleLoss(loss) : loss).backward();
       dist?.afterBackward();
-      const gradNorm = c.train.grad_clip > 0 ? this.clipGradients(c.train.grad_clip) : NaN;
-      this.optimizer.step(lr);
+      // fp16: gradients back to their true size before clipping; a step with inf/NaN ones is skipped
+      // (after averaging an inf/NaN reaches every rank, so all ranks skip together)
+      const finite = scaler ? scaler.unscale(this.params.map(([, p]) => p.grad).filter((g): g is Tensor => g !== null)) : true;
+      const gradNorm = finite && c.train.grad_clip > 0 ? this.clipGradients(c.train.grad_clip) : NaN;
+      if (finite) this.optimizer.step(lr);
       this.optimizer.zeroGrad();
+      scaler?.update(finite);
       // data-parallel: loss and accuracy of the global batch (what one process with it would log)
-      return { loss: lossAll, gradNorm, logp: lp, correct: correctAll, n: nAll };
+      return { loss: lossAll, gradNorm, logp: lp, correct: correctAll, n: nAll, skipped: !finite };
     });
-    if (this.ema) this.ema.update(this.opts.model.stateTensors());
+    if (this.ema && !out.skipped) this.ema.update(this.opts.model.stateTensors());
     this.scheduler.advance();
     this.step++;
     return out;
@@ -360,7 +359,7 @@ export class Trainer implements TrainerHandle {
     try {
       const dist = this.opts.dist;
       return await evaluateSource((x) => this.opts.model.forward(x), source, this.opts.labels, {
-        limit: opts.limit, label: opts.label, stream: this.opts.stream, ...(dist ? { reduce: (v: Float64Array) => dist.sum(v) } : {}),
+        limit: opts.limit, label: opts.label, stream: this.opts.stream, device: this.dev.device, ...(dist ? { reduce: (v: Float64Array) => dist.sum(v) } : {}),
       });
     } finally {
       restore?.();
@@ -406,7 +405,7 @@ export class Trainer implements TrainerHandle {
         this.call('onTrainEpochStart', this.epoch);
         const bar = new ProgressBar(`epoch ${this.epoch + 1}/${c.train.epochs}`, perEpoch, { stream: this.opts.stream });
         let lossSum = 0, correct = 0, seen = 0;
-        for await (let batch of this.opts.train.batches(this.epoch, this.batchInEpoch)) {
+        for await (let batch of this.dev.feed(this.opts.train.batches(this.epoch, this.batchInEpoch))) {
           if (this.batchInEpoch >= perEpoch) { batch.x.dispose(); break; }
           if (this.opts.onBatch) batch = this.opts.onBatch(batch, this.step);
           let r;
@@ -420,7 +419,8 @@ export class Trainer implements TrainerHandle {
           this.batchInEpoch++;
           lossSum += r.loss * r.n; correct += r.correct; seen += r.n;
           if (this.step % c.train.log_every === 0 || this.batchInEpoch === perEpoch) {
-            this.appendMetrics({ kind: 'step', step: this.step, epoch: this.epoch, loss: r.loss, acc: r.correct / r.n, lr: this.lastLr(), ...(Number.isFinite(r.gradNorm) ? { grad_norm: r.gradNorm } : {}) });
+            const scale = this.dev.scaler ? { loss_scale: this.dev.scaler.scale, skipped_steps: this.dev.scaler.skipped } : {};
+            this.appendMetrics({ kind: 'step', step: this.step, epoch: this.epoch, loss: r.loss, acc: r.correct / r.n, lr: this.lastLr(), ...(Number.isFinite(r.gradNorm) ? { grad_norm: r.gradNorm } : {}), ...scale });
           }
           bar.update(this.batchInEpoch, r.n, { loss: lossSum / seen, acc: correct / seen, lr: this.lastLr() });
           this.call('onTrainBatchEnd', { loss: r.loss, step: this.step, batch: this.batchInEpoch });

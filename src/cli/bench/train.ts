@@ -1,6 +1,7 @@
 // `eflip bench train`: training clips/s and peak RSS of one optimizer step (forward, NLL,
 // backward, AdamW) for a variant at batch 8 on random clips — eflip (TypeScript over libtorch)
-// next to the same step in python3-torch, measured in the same run, fp32 and bf16 autocast.
+// next to the same step in python3-torch, measured in the same run, fp32 and bf16 autocast
+// (and fp16 autocast with loss scaling on CUDA), on the CPU or a GPU (--device).
 // Each measurement runs in its own process so peak RSS is per configuration.
 // --nproc-per-node N: data-parallel scaling instead — N processes (gloo over 127.0.0.1, gradients
 // averaged by GradSync overlapped with backward) next to one process, each with --threads
@@ -11,8 +12,8 @@ import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 
 export const def: CommandDef = {
   name: 'bench train',
-  usage: 'bench train [--json] [--variant T] [--batch 8] [--steps 3] [--nproc-per-node N]',
-  description: 'Training clips/s and peak RSS vs python3-torch on the same machine in the same run (ratio = eflip / PyTorch clips/s), fp32 and bf16 autocast.',
+  usage: 'bench train [--json] [--variant T] [--batch 8] [--steps 3] [--device cpu|cuda[:N]] [--nproc-per-node N]',
+  description: 'Training clips/s and peak RSS vs python3-torch on the same machine in the same run (ratio = eflip / PyTorch clips/s), fp32 and bf16 autocast (fp16 + loss scaling too on CUDA); with --nproc-per-node N, data-parallel scaling (N processes vs 1).',
   options: {
     json: { type: 'boolean', help: 'print one JSON object' },
     variant: { type: 'string', default: 'T', help: 'model variant' },
@@ -25,8 +26,11 @@ export const def: CommandDef = {
     threads: { type: 'int', help: 'intra-op threads for both sides (default: libtorch default)' },
     rounds: { type: 'int', default: 2, help: 'alternate eflip / PyTorch this many times and keep each side\'s best (noisy shared machines)' },
     'no-bf16': { type: 'boolean', help: 'skip the bf16 autocast measurements' },
-    'nproc-per-node': { type: 'int', help: 'data-parallel scaling: N processes (gloo, --threads each, default 1) vs 1 process, same per-process batch' },
-    inner: { type: 'string', help: '(internal) run one eflip measurement: fp32|bf16' },
+    device: { type: 'string', default: 'cpu', help: 'cpu, cuda or cuda:N (both sides; cuda adds fp16 with loss scaling)' },
+    'channels-last': { type: 'boolean', help: 'channels-last trunk on both sides (train.channels_last)' },
+    python: { type: 'string', default: '/usr/bin/python3', help: 'python with torch for the PyTorch side (a CUDA torch for --device cuda)' },
+    'nproc-per-node': { type: 'int', help: 'data-parallel scaling on the CPU: N processes (gloo, --threads each, default 1) vs 1 process, same per-process batch' },
+    inner: { type: 'string', help: '(internal) run one eflip measurement: fp32|bf16|fp16|ddp' },
   },
 };
 
@@ -39,33 +43,39 @@ interface Measure {
 }
 
 async function inner(o: Record<string, any>): Promise<void> {
-  const { randn, randint, setNumThreads, getNumThreads, autocast, F, tidy, manualSeed } = await import('../../engine/index.js');
+  const { randn, randint, setNumThreads, getNumThreads, F, tidy, manualSeed, cuda } = await import('../../engine/index.js');
+  const { TrainDevice } = await import('../../train/device_step.js');
   const { modelConfig } = await import('../../model/config.js');
   const { LipReaderNet } = await import('../../model/lipreader.js');
   const { AdamW } = await import('../../train/adamw.js');
   if (o.threads) setNumThreads(o.threads);
   manualSeed(0);
+  const dev = new TrainDevice(o.device, o.inner);
   const net = new LipReaderNet(modelConfig({ variant: o.variant, classes: o.classes }));
+  if (dev.device !== 'cpu') net.to(dev.device);
+  if (o['channels-last']) net.useChannelsLast(true);
   net.train(true);
   const opt = new AdamW([...net.namedParameters()].map(([name, param]) => ({ name, param })), { lr: 1e-4, betas: [0.9, 0.98], eps: 1e-8, weightDecay: 5e-4, noDecayNormBias: false });
-  const x = randn([o.batch, 1, o.frames, o.size, o.size]);
-  const y = randint(0, o.classes, [o.batch]);
-  const bf16 = o.inner === 'bf16';
+  const x = randn([o.batch, 1, o.frames, o.size, o.size], { device: dev.device });
+  const y = randint(0, o.classes, [o.batch], { device: dev.device });
   const step = () => tidy(() => {
-    const fwd = () => net.forward(x);
-    const out = (bf16 ? autocast(fwd, { dtype: 'bfloat16' }) : fwd()).float();
+    const out = dev.autocast(() => net.forward(x)).float();
     const loss = F.nllLoss(out, y);
-    loss.backward();
-    opt.step(1e-4);
+    const scaler = dev.scaler;
+    (scaler ? scaler.scaleLoss(loss) : loss).backward();
+    const finite = scaler ? scaler.unscale(net.parameters().map((p) => p.grad).filter((g) => g !== null)) : true;
+    if (finite) opt.step(1e-4);
+    scaler?.update(finite);
     opt.zeroGrad();
-    return loss.item();
+    return loss.item(); // waits for the device: the step is done
   });
   for (let i = 0; i < o.warmup; i++) step();
   const losses: number[] = [];
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < o.steps; i++) losses.push(step());
   const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-  const m: Measure = { clips_per_s: (o.batch * o.steps) / dt, step_ms: (1000 * dt) / o.steps, peak_rss_mb: process.resourceUsage().maxRSS / 1024, losses, threads: getNumThreads() };
+  const m: Measure = { clips_per_s: (o.batch * o.steps) / dt, step_ms: (1000 * dt) / o.steps, peak_rss_mb: process.resourceUsage().maxRSS / 1024, losses, threads: getNumThreads(),
+    ...(dev.device !== 'cpu' ? { device: dev.device, gpu_used_mb: cuda.memInfo(Number(dev.device.split(':')[1])).used / 2 ** 20 } : {}) };
   console.log(JSON.stringify(m));
 }
 
@@ -189,8 +199,10 @@ export default async function main(argv: string[]): Promise<number> {
   if (o['nproc-per-node'] !== undefined) return await scaling(o);
   const bin = fileURLToPath(new URL('../../../../bin/eflip.js', import.meta.url));
   const py = fileURLToPath(new URL('../../../../src/train/torch_ref/train_step.py', import.meta.url));
-  const common = ['--variant', o.variant, '--classes', String(o.classes), '--batch', String(o.batch), '--frames', String(o.frames), '--size', String(o.size), '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.threads ? ['--threads', String(o.threads)] : [])];
-  const modes = o['no-bf16'] ? ['fp32'] : ['fp32', 'bf16'];
+  const { checkTrainDevice } = await import('../../train/device_step.js');
+  const device = checkTrainDevice({ train: { device: o.device, precision: 'fp32' } as never }); // one-line refusal before any measurement
+  const common = ['--device', device, ...(o['channels-last'] ? ['--channels-last'] : []), '--variant', o.variant, '--classes', String(o.classes), '--batch', String(o.batch), '--frames', String(o.frames), '--size', String(o.size), '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.threads ? ['--threads', String(o.threads)] : [])];
+  const modes = o['no-bf16'] ? ['fp32'] : device === 'cpu' ? ['fp32', 'bf16'] : ['fp32', 'bf16', 'fp16'];
   const results: Record<string, unknown> = {};
   const log = (m: string) => { if (!o.json) console.error(m); };
   const best = (a: Measure | null, b: Measure | null) => (!a ? b : !b ? a : b.clips_per_s > a.clips_per_s ? { ...b, peak_rss_mb: Math.max(a.peak_rss_mb, b.peak_rss_mb) } : { ...a, peak_rss_mb: Math.max(a.peak_rss_mb, b.peak_rss_mb) });
@@ -204,7 +216,7 @@ export default async function main(argv: string[]): Promise<number> {
       else oursErr = e.stderr.trim().split('\n').slice(-3).join(' | ');
       if (!ours) break;
       log(`[${mode}] round ${r + 1}: python3-torch ...`);
-      const t = spawnSync('/usr/bin/python3', [py, ...common, ...(mode === 'bf16' ? ['--bf16'] : [])], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const t = spawnSync(o.python, [py, ...common, ...(mode === 'fp32' ? [] : [`--${mode}`])], { encoding: 'utf8', maxBuffer: 1 << 24 });
       if (t.status === 0) torch = best(torch, lastJson(t.stdout));
       else torchErr = t.stderr.slice(-500);
     }
@@ -221,10 +233,10 @@ export default async function main(argv: string[]): Promise<number> {
       rss_ratio: torch ? ours.peak_rss_mb / torch.peak_rss_mb : null,
     };
   }
-  const out = { variant: o.variant, classes: o.classes, batch: o.batch, input: [1, o.frames, o.size, o.size], steps: o.steps, rounds: o.rounds, ...results };
+  const out = { device, channels_last: !!o['channels-last'], variant: o.variant, classes: o.classes, batch: o.batch, input: [1, o.frames, o.size, o.size], steps: o.steps, rounds: o.rounds, ...results };
   if (o.json) console.log(JSON.stringify(out, null, 2));
   else {
-    console.log(`bench train: variant ${o.variant}, batch ${o.batch}, ${o.frames}×${o.size}×${o.size}, ${o.steps} timed steps`);
+    console.log(`bench train: ${device}, variant ${o.variant}, batch ${o.batch}, ${o.frames}×${o.size}×${o.size}, ${o.steps} timed steps`);
     for (const mode of modes) {
       const r = results[mode] as any;
       if (r.error) { console.log(`  ${mode}: ${r.error}`); continue; }

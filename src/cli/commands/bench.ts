@@ -5,7 +5,7 @@ import { helpText, UsageError, type CommandDef } from '../args.js';
 const KINDS: Record<string, { summary: string; load: () => Promise<{ default: (argv: string[]) => Promise<number> }> }> = {
   ops: { summary: 'per-op overhead and conv/matmul throughput vs python3-torch', load: () => import('../bench/ops.js') },
   data: { summary: 'decode, prepare and augmenting-loader clips/s, peak RSS', load: () => import('../bench/data.js') },
-  train: { summary: 'training clips/s and peak RSS vs a PyTorch step (fp32, bf16)', load: () => import('../bench/train.js') },
+  train: { summary: 'training clips/s and peak RSS vs a PyTorch step (fp32, bf16; fp16 on CUDA)', load: () => import('../bench/train.js') },
   infer: { summary: 'ms/clip for libtorch, onnxruntime and PyTorch eager; streaming cost', load: () => import('../bench/infer.js') },
   roi: { summary: 'frames/s of the face/mouth-ROI pipeline', load: () => import('../bench/roi.js') },
 };

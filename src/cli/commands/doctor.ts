@@ -27,7 +27,8 @@ interface Report {
   libtorch: { found: boolean; source?: string; version?: string; libdir?: string; include?: string[]; cuda?: boolean; error?: string };
   addon: { loaded: boolean; path?: string; linkedVersion?: string; error?: string };
   cpu?: { capability: string; threads: number; interopThreads: number; blas: string; linear: 'aten::linear' | '1x1 conv' };
-  cuda?: { available: boolean; devices: { index: number; freeBytes?: number; totalBytes?: number }[] };
+  /** built: the linked libtorch has CUDA; available: a GPU is visible; check: a conv3d on cuda:0 vs the CPU */
+  cuda?: { built: boolean; available: boolean; devices: { index: number; freeBytes?: number; totalBytes?: number }[]; fix?: string; check?: { ok: boolean; maxAbsDiff?: number; error?: string } };
   selfCheck?: { ok: boolean; ms: number; outputShape?: number[]; maxGradError?: number; error?: string };
   problems: string[];
 }
@@ -78,6 +79,25 @@ async function selfCheck(E: typeof import('../../engine/index.js')): Promise<Non
   }
 }
 
+/** The same conv3d + batch of ops on cuda:0 and on the CPU (float32; TF32 off by default in libtorch convs is not assumed: 1e-3). */
+function cudaCheck(E: typeof import('../../engine/index.js')): NonNullable<NonNullable<Report['cuda']>['check']> {
+  try {
+    return E.tidy(() => {
+      E.manualSeed(0);
+      const x = E.randn([2, 1, 5, 16, 16]);
+      const w = E.randn([4, 1, 3, 5, 5]);
+      const f = (a: Tensor, b: Tensor) => E.F.conv3d(a, b, null, { stride: [1, 2, 2], padding: [1, 2, 2] }).relu().mean([2, 3, 4]);
+      const cpu = f(x, w).toTypedArray() as Float32Array;
+      const gpu = f(x.to('cuda:0'), w.to('cuda:0')).toTypedArray() as Float32Array;
+      let d = 0;
+      for (let i = 0; i < cpu.length; i++) d = Math.max(d, Math.abs(cpu[i] - gpu[i]));
+      return { ok: d < 1e-3, maxAbsDiff: d };
+    });
+  } catch (e) {
+    return { ok: false, error: (e as Error).message.split('\n')[0] };
+  }
+}
+
 export async function diagnose(): Promise<Report> {
   const rep: Report = { ok: false, node: process.version, libtorch: locateLibtorch(), addon: { loaded: false }, problems: [] };
   if (!rep.libtorch.found) rep.problems.push(rep.libtorch.error ?? 'libtorch not found');
@@ -106,7 +126,12 @@ export async function diagnose(): Promise<Report> {
       }
     }
   }
-  rep.cuda = { available: E.cuda.isAvailable(), devices };
+  rep.cuda = { built: E.cuda.built(), available: E.cuda.isAvailable(), devices };
+  if (!rep.cuda.built) rep.cuda.fix = E.CUDA_BUILD_FIX;
+  if (rep.cuda.available) {
+    rep.cuda.check = cudaCheck(E);
+    if (!rep.cuda.check.ok) rep.problems.push(`CUDA check failed: ${rep.cuda.check.error ?? `cuda:0 differs from the CPU by ${rep.cuda.check.maxAbsDiff}`}`);
+  }
   rep.selfCheck = await selfCheck(E);
   if (!rep.selfCheck.ok) rep.problems.push(`self-check failed: ${rep.selfCheck.error ?? `gradient error ${rep.selfCheck.maxGradError}`}`);
   rep.ok = rep.problems.length === 0;
@@ -133,7 +158,10 @@ export default async function main(argv: string[]): Promise<number> {
   if (rep.cpu) lines.push(`cpu         capability ${rep.cpu.capability}, ${rep.cpu.threads} intra-op thread(s), ${rep.cpu.interopThreads} inter-op`);
   if (rep.cpu) lines.push(`blas        ${rep.cpu.blas}${rep.cpu.linear === '1x1 conv' ? ' (float32 linears run as 1×1 oneDNN convs; docs/engine.md)' : ''}`);
   if (rep.cuda) {
-    lines.push(`cuda        ${rep.cuda.available ? `${rep.cuda.devices.length} device(s)` : 'not available'}`);
+    const c = rep.cuda;
+    lines.push(`cuda        ${c.available ? `${c.devices.length} device(s), libtorch built with CUDA${c.check ? `; check ${c.check.ok ? 'ok' : 'FAILED'} (cuda:0 vs CPU max |diff| ${c.check.maxAbsDiff?.toExponential(1) ?? c.check.error})` : ''}`
+      : c.built ? 'not available: libtorch is built with CUDA but sees no GPU (check nvidia-smi and CUDA_VISIBLE_DEVICES)'
+      : `not in this build (CPU-only libtorch); for train.device=cuda ${c.fix}`}`);
     for (const d of rep.cuda.devices) lines.push(`  cuda:${d.index}    ${gib(d.freeBytes)} free of ${gib(d.totalBytes)}`);
   }
   if (rep.selfCheck) {

@@ -20,6 +20,7 @@ export const def: CommandDef = {
     'no-ema': { type: 'boolean', help: 'use the raw weights even when the checkpoint has EMA weights' },
     limit: { type: 'int', help: 'evaluate at most this many batches' },
     pairs: { type: 'int', default: 10, help: 'how many confused pairs to list' },
+    device: { type: 'string', default: 'cpu', help: 'cpu, cuda or cuda:N (cuda needs the addon built against a CUDA libtorch)' },
   },
   examples: [
     'eflip eval --checkpoint runs/synth-x/checkpoints/best.ckpt --data data/synth10 --split test',
@@ -36,12 +37,12 @@ export default async function main(argv: string[]): Promise<number> {
   const { metricsJson, metricsMarkdown } = await import('../../train/metrics.js');
   const r = await evaluateCheckpoint({
     checkpoint: p.opts.checkpoint, data: p.opts.data, split: p.opts.split, batchSize: p.opts['batch-size'], useEma: !p.opts['no-ema'],
-    limit: p.opts.limit ?? null, log: p.opts.json ? undefined : (m) => console.error(m), stream: process.stderr, quiet: !!p.opts.json,
+    limit: p.opts.limit ?? null, device: p.opts.device, log: p.opts.json ? undefined : (m) => console.error(m), stream: process.stderr, quiet: !!p.opts.json,
   });
   const m = r.metrics;
   const md = metricsMarkdown(m, `${r.split} — ${r.checkpoint} (${r.weights} weights)`);
   if (p.opts.markdown) writeFileSync(p.opts.markdown, md);
-  if (p.opts.json) console.log(JSON.stringify({ checkpoint: r.checkpoint, split: r.split, weights: r.weights, seconds: r.seconds, ...metricsJson(m, true) }, null, 2));
+  if (p.opts.json) console.log(JSON.stringify({ checkpoint: r.checkpoint, split: r.split, weights: r.weights, device: r.device, seconds: r.seconds, ...metricsJson(m, true) }, null, 2));
   else console.log(md);
   return 0;
 }
