@@ -83,6 +83,7 @@ export async function launch(o: LaunchOptions): Promise<number> {
   let failure: WorkerProc | null = null;
   let interrupts = 0;
   let killTimer: NodeJS.Timeout | null = null;
+  let settleTimer: NodeJS.Timeout | null = null;
 
   const signal = (w: WorkerProc, sig: NodeJS.Signals) => {
     if (w.exit) return;
@@ -90,6 +91,7 @@ export async function launch(o: LaunchOptions): Promise<number> {
     try { w.proc.kill(sig); } catch { /* gone */ }
   };
   const stopOthers = () => {
+    if (workers.every((w) => w.exit)) return;
     for (const w of workers) signal(w, 'SIGTERM');
     killTimer ??= setTimeout(() => { for (const w of workers) signal(w, 'SIGKILL'); }, (o.graceS ?? 5) * 1000);
   };
@@ -115,7 +117,7 @@ export async function launch(o: LaunchOptions): Promise<number> {
           failure = w;
           // let the other ranks' exits arrive: a rank killed by a signal is the cause, the
           // collective errors of the others are the effect
-          setTimeout(stopOthers, 300);
+          settleTimer = setTimeout(stopOthers, 300);
         }
         check();
       });
@@ -135,6 +137,7 @@ export async function launch(o: LaunchOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    if (settleTimer) clearTimeout(settleTimer);
     if (killTimer) clearTimeout(killTimer);
   }
   if (!failure) {
