@@ -28,6 +28,8 @@ interface Report {
   addon: { loaded: boolean; path?: string; linkedVersion?: string; error?: string };
   cpu?: { capability: string; threads: number; interopThreads: number; blas: string; linear: 'aten::linear' | '1x1 conv' };
   cuda?: { available: boolean; devices: { index: number; freeBytes?: number; totalBytes?: number }[] };
+  /** c10d process groups this build of the addon has (data-parallel training) */
+  distributed?: { gloo: boolean; nccl: boolean };
   selfCheck?: { ok: boolean; ms: number; outputShape?: number[]; maxGradError?: number; error?: string };
   problems: string[];
 }
@@ -107,6 +109,7 @@ export async function diagnose(): Promise<Report> {
     }
   }
   rep.cuda = { available: E.cuda.isAvailable(), devices };
+  rep.distributed = { gloo: E.ProcessGroup.available('gloo'), nccl: E.ProcessGroup.available('nccl') };
   rep.selfCheck = await selfCheck(E);
   if (!rep.selfCheck.ok) rep.problems.push(`self-check failed: ${rep.selfCheck.error ?? `gradient error ${rep.selfCheck.maxGradError}`}`);
   rep.ok = rep.problems.length === 0;
@@ -135,6 +138,10 @@ export default async function main(argv: string[]): Promise<number> {
   if (rep.cuda) {
     lines.push(`cuda        ${rep.cuda.available ? `${rep.cuda.devices.length} device(s)` : 'not available'}`);
     for (const d of rep.cuda.devices) lines.push(`  cuda:${d.index}    ${gib(d.freeBytes)} free of ${gib(d.totalBytes)}`);
+  }
+  if (rep.distributed) {
+    const pgs = (['gloo', 'nccl'] as const).filter((b) => rep.distributed![b]);
+    lines.push(`c10d        process groups: ${pgs.length ? pgs.join(', ') : 'none (install libgloo-dev and rebuild; docs/engine.md)'}`);
   }
   if (rep.selfCheck) {
     const s = rep.selfCheck;
