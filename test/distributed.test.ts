@@ -72,6 +72,20 @@ test('in-process checks: arguments refused with the fix, world of one, backends 
   }
 });
 
+test('a master port already in use is refused naming the port, without waiting for the timeout', async () => {
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, resolve));
+  const port = (busy.address() as { port: number }).port;
+  try {
+    const t0 = Date.now();
+    assert.throws(() => E.ProcessGroup.init({ rank: 0, worldSize: 2, masterPort: port, timeoutMs: 20000 }),
+      (e: Error) => e instanceof E.RendezvousError && e.message.startsWith(`rendezvous at 127.0.0.1:${port}: rank 0 cannot host the store, port ${port} is in use`) && !e.message.includes('\n'));
+    assert.ok(Date.now() - t0 < 10000, `took ${Date.now() - t0} ms`);
+  } finally {
+    busy.close();
+  }
+});
+
 test('world of one: collectives are the identity, GradSync leaves gradients unchanged', async () => {
   const pg = E.ProcessGroup.init({ rank: 0, worldSize: 1, masterPort: await freePort(), timeoutMs: 10000 });
   try {
