@@ -319,7 +319,7 @@ test('eflip train train.device=cuda on a build without CUDA: one line naming the
   assert.deepEqual(readdirSync(work), []);
 });
 
-test('eval / predict / bench train with --device cuda on a build without CUDA: one line naming the fix', { skip: noCuda }, async () => {
+test('eval / predict / bench train with --device cuda on a build without CUDA: one line naming the fix; doctor reports the build has no CUDA', { skip: noCuda }, async () => {
   const root = tinyCorpus();
   const model = new URL('../../assets/demo/model.safetensors', import.meta.url).pathname;
   const word = readdirSync(root).find((w) => existsSync(join(root, w, 'test')))!;
@@ -328,6 +328,14 @@ test('eval / predict / bench train with --device cuda on a build without CUDA: o
   assertRefused(await runEflip(['eval', '--checkpoint', model, '--data', root, '--device', 'cuda']), fix, { code: 1, label: 'eval' });
   assertRefused(await runEflip(['predict', '--checkpoint', model, '--runtime', 'torch', '--device', 'cuda', clip]), fix, { code: 1, label: 'predict' });
   assertRefused(await runEflip(['bench', 'train', '--device', 'cuda', '--json']), fix, { code: 1, label: 'bench train' });
+  // doctor says the build has no CUDA and how to get it, and is still ok (a CPU build is not a problem)
+  const d = await runEflip(['doctor', '--json']);
+  assert.equal(d.code, 0, d.stderr);
+  const rep = JSON.parse(d.stdout);
+  assert.deepEqual([rep.ok, rep.cuda.built, rep.cuda.available, rep.cuda.devices], [true, false, false, []]);
+  assert.match(rep.cuda.fix, /LIBTORCH_USE_PYTORCH=1 npm run build:native/);
+  const text = await runEflip(['doctor']);
+  assert.match(text.stdout, /^cuda {8}not in this build \(CPU-only libtorch\); for train\.device=cuda rebuild the addon/m);
 });
 
 test('a short CPU run with train.channels_last=true and bf16 runs through the whole device path and writes a device-independent checkpoint', async () => {
