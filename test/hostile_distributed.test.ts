@@ -3,10 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { runEflip, assertRefused, snapshot, assertUnchanged, tempDir } from './hostile_helpers.js';
 import { freePort } from '../src/train/launcher.js';
 import { worldFromEnv, WorldEnvError } from '../src/train/world.js';
 import { shardOrder } from '../src/data/sampler.js';
+import { tinyCorpus, tinyOverrides } from './train_helpers.js';
 
 const cfg = new URL('../../configs/synth.yaml', import.meta.url).pathname;
 
@@ -57,6 +59,22 @@ test('a rendezvous that never completes stops after train.dist_timeout naming th
   });
   assertRefused(r, /\[rank 0\/2\].*timed out after 2(\.0)? s.*missing: rank 1/, { code: 1, maxMs: 20_000, label: 'rendezvous' });
   assertUnchanged(cwd, before, { label: 'rendezvous' });
+});
+
+test('ranks that see different data are refused before the first step, naming what differs', async () => {
+  const cwd = tempDir();
+  const root = tinyCorpus();
+  const port = await freePort();
+  const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) });
+  // rank 1 is given one word of the two: other clips, other classes
+  const [r0, r1] = await Promise.all([
+    runEflip(['train', '--config', cfg, ...tinyOverrides(root, join(cwd, 'run')), 'train.dist_timeout=30'], { cwd, env: env(0) }),
+    runEflip(['train', '--config', cfg, ...tinyOverrides(root, join(cwd, 'run')), 'data.words=1', 'train.dist_timeout=30'], { cwd, env: env(1) }),
+  ]);
+  for (const [r, k] of [[r0, 0], [r1, 1]] as const) {
+    assertRefused(r, new RegExp(`\\[rank ${k}/2\\]: the ranks see different data: training clips is \\d+ on rank ${k}.*classes is ${k === 0 ? 2 : 1} on rank ${k}.* every machine needs the same data`), { code: 1, maxMs: 60_000, label: `rank ${k}` });
+  }
+  assert.ok(!existsSync(join(cwd, 'run', 'checkpoints', 'last.ckpt')), 'no checkpoint');
 });
 
 test('worldFromEnv: torchrun first, SLURM as the fallback, a single process without either', () => {

@@ -91,6 +91,19 @@ export class DistributedRun {
     }
   }
 
+  /** Refuse to train when the ranks disagree on a number that must be the same everywhere
+   *  (clips, classes: each machine must see the same data); one all-reduce of values and squares. */
+  assertSame(what: Record<string, number>): void {
+    const names = Object.keys(what);
+    const v = names.map((k) => what[k]);
+    const r = this.sum([...v, ...v.map((x) => x * x)]);
+    const W = this.worldSize;
+    const bad = names.filter((_, i) => Math.abs(W * r[names.length + i] - r[i] * r[i]) > 1e-6 * Math.max(1, r[i] * r[i]));
+    if (bad.length) {
+      throw new Error(`the ranks see different data: ${bad.map((k) => `${k} is ${what[k]} on rank ${this.rank}, ${(r[names.indexOf(k)] / W).toFixed(1)} on average`).join('; ')} — every machine needs the same data.shards / data.root and config`);
+    }
+  }
+
   /** Rank 0's string on every rank (up to 4 KiB of UTF-8). */
   broadcastString(s: string): string {
     const bytes = new Uint8Array(4096 + 4);

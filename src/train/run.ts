@@ -175,6 +175,8 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
     test = data.clips.test.length ? new MemoryClipSource(data.clips.test, evalOpts) : undefined;
   }
 
+  if (dist) dist.assertSame({ 'training clips': train.clips, 'validation clips': val?.clips ?? 0, 'test clips': test?.clips ?? 0, classes: labels.length, 'training steps per epoch': train.batchesPerEpoch });
+
   // ---- model
   const modelConfig = modelConfigFor(cfg, labels.length);
   const net = createModel(modelConfig, cfg.seed);
