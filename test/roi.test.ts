@@ -114,17 +114,23 @@ test("align 'eyes' reproduces data/crop.ts landmarkMouthCrop (prepare --crop lan
   assert.notDeepEqual(ref.data, mine.data);
 });
 
-test('landmark cache: keyed by content hash and tracker settings; sits where prepare --crop landmarks looks', async () => {
+test('landmark cache: keyed by content hash and tracker settings; in the per-user cache dir, never beside the clip', async () => {
   const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
   const os = await import('node:os');
   const path = await import('node:path');
-  const { cachePathFor, readCache, writeLandmarksFile, readLandmarksFile, sha256File, LANDMARKS_FORMAT } = await import('../src/roi/landmarks_file.js');
+  const { landmarkCachePath, readCache, writeLandmarksFile, readLandmarksFile, sha256File, LANDMARKS_FORMAT } = await import('../src/roi/landmarks_file.js');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'eflip-roi-cache-'));
+  const saved = { EFLIP_CACHE_DIR: process.env.EFLIP_CACHE_DIR, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME };
   try {
     const clip = path.join(dir, 'ABOUT_00001.mp4');
     writeFileSync(clip, 'not really a video, only hashed');
-    assert.equal(cachePathFor(clip), path.join(dir, 'ABOUT_00001.landmarks.json'));
     const sha = await sha256File(clip);
+    delete process.env.EFLIP_CACHE_DIR;
+    process.env.XDG_CACHE_HOME = path.join(dir, 'xdg');
+    assert.equal(landmarkCachePath(sha), path.join(dir, 'xdg', 'eflip', 'landmarks', `${sha}.json`));
+    process.env.EFLIP_CACHE_DIR = path.join(dir, 'cache');
+    const cachePathFor = (_clip: string) => landmarkCachePath(sha);
+    assert.equal(cachePathFor(clip), path.join(dir, 'cache', 'landmarks', `${sha}.json`));
     const tracker = { detector: 'auto', landmarks: 'full', every: 5, verify: true, fps: null };
     const rec: LandmarksFile = {
       format: LANDMARKS_FORMAT, video: 'ABOUT_00001.mp4', sha256: sha, width: 256, height: 256, fps: 25, frames: 2, tracker,
@@ -140,6 +146,7 @@ test('landmark cache: keyed by content hash and tracker settings; sits where pre
     assert.equal(await readCache(cachePathFor(clip), sha, tracker), null, 'a foreign landmarks file is no cache hit');
     await assert.rejects(readLandmarksFile(cachePathFor(clip)), (e: unknown) => e instanceof RoiError && e.kind === 'bad-landmarks');
   } finally {
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeVideo, encodeVideo, probeVideo } from '../src/data/video.js';
-import { roiFromVideo, roiFromFrames, annotateVideo, RoiError, FaceDetector, faceModels, composeVideo, photoToFrame, type Motion, type FrameStack, type Frame } from '../src/roi/index.js';
+import { landmarkCachePath, roiFromVideo, roiFromFrames, annotateVideo, RoiError, FaceDetector, faceModels, composeVideo, photoToFrame, type Motion, type FrameStack, type Frame } from '../src/roi/index.js';
 import { applyAffine, invertAffine, type Point } from '../src/roi/geometry.js';
 import { mouthCenter } from '../src/roi/landmarks.js';
 import { warpAffine, frameAt, toGray } from '../src/roi/image.js';
@@ -24,6 +24,7 @@ let detector: FaceDetector;
 
 before(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'eflip-roi-test-'));
+  process.env.EFLIP_CACHE_DIR = path.join(dir, 'cache'); // the landmark cache of these tests (and their CLI children)
   const v = await decodeVideo(PHOTO);
   photo = { data: v.data, width: v.width, height: v.height, channels: 3 };
   detector = await FaceDetector.create();
@@ -81,9 +82,10 @@ test('mouth track follows known shifts, scales and rotations; gaps are interpola
   const mem = await roiFromFrames(video, { faceDetector: detector, every: 4 }, file);
   assert.deepEqual(mem.info.landmarks, info.landmarks);
   assert.deepEqual(mem.rois.data, rois.data);
-  // second run: landmarks from the cache beside the clip
+  // second run: landmarks from the per-user cache (never beside the clip)
   assert.equal(r.cached, false);
-  assert.ok(existsSync(file.replace(/\.mp4$/, '.landmarks.json')), 'cache beside the clip, where prepare --crop landmarks reads it');
+  assert.ok(!existsSync(file.replace(/\.mp4$/, '.landmarks.json')), 'nothing written beside the clip');
+  assert.ok(existsSync(landmarkCachePath(info.sha256)), 'cached under $EFLIP_CACHE_DIR/landmarks');
   const again = await roiFromVideo(file, { faceDetector: detector, every: 4 });
   assert.equal(again.cached, true);
   assert.deepEqual(again.info.landmarks, info.landmarks);

@@ -77,6 +77,10 @@ test('kill -9 while saving never corrupts the previous checkpoint', async () => 
   assert.ok(c.state.epoch >= 2, 'a completed big checkpoint');
   assert.ok(w.every((v) => v === c.state.epoch), 'tensor data match the state of the same write');
   assert.ok(readdirSync(dir).some((f) => f.includes('.tmp-')), 'the kill hit a write in flight');
+  // the next checkpoint write in that directory removes the dead writer's temp file
+  writeCheckpoint(p, content(9, 16));
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), [], 'stale temp of the killed writer removed');
+  assert.equal(readCheckpoint(p).state.epoch, 9);
 });
 
 test('EarlyStopping and ModelCheckpoint keep state and rank top-k', () => {

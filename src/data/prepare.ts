@@ -13,6 +13,7 @@ import { indexLrw, type LrwClip, type Split, SPLITS } from './lrw.js';
 import { selectVocabulary, saveLabels, type VocabSelection } from './vocab.js';
 import { readShardHeader } from './shard.js';
 import { runPool, defaultJobs } from './pool.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export type CropMode = 'mouth' | 'center' | 'landmarks';
 
@@ -151,6 +152,6 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
     shardsWritten: todo.length, shardsReused: tasks.length - todo.length, seconds: (Date.now() - t0) / 1000,
     durationProblems: idx.problems.length,
   };
-  await fsp.writeFile(path.join(o.out, 'summary.json'), JSON.stringify({ ...summary, durationProblemList: idx.problems }, null, 1));
+  writeFileAtomic(path.join(o.out, 'summary.json'), JSON.stringify({ ...summary, durationProblemList: idx.problems }, null, 1));
   return summary;
 }

@@ -7,13 +7,21 @@ import { VideoError } from './video.js';
 import { centreCrop, lrwMouthCrop, landmarkMouthCrop, toGray, type Frames } from './crop.js';
 import { writeShard, type ShardClip } from './shard.js';
 import type { PrepareTask } from './prepare.js';
+import { landmarkCachePath, sha256File } from '../roi/landmarks_file.js';
 
 const BATCH = 16;
 
 async function loadLandmarks(t: PrepareTask, clip: string): Promise<number[][][]> {
   const rel = path.relative(t.root, clip).replace(/\.[^.]+$/, '.landmarks.json');
-  const file = t.landmarks ? path.join(t.landmarks, rel) : clip.replace(/\.[^.]+$/, '.landmarks.json');
-  const text = await fsp.readFile(file, 'utf8').catch(() => null);
+  let file = t.landmarks ? path.join(t.landmarks, rel) : clip.replace(/\.[^.]+$/, '.landmarks.json');
+  let text = await fsp.readFile(file, 'utf8').catch(() => null);
+  if (text === null && !t.landmarks) {
+    // what `eflip roi CLIP --landmarks-only` left in the per-user landmark cache
+    const cached = landmarkCachePath(await sha256File(clip).catch(() => ''));
+    text = await fsp.readFile(cached, 'utf8').catch(() => null);
+    if (text === null) throw new VideoError('bad-args', clip, `no landmarks: neither ${file} nor the landmark cache ${path.dirname(cached)} (run eflip roi --landmarks-only on the clips first)`);
+    file = cached;
+  }
   if (text === null) throw new VideoError('bad-args', clip, `no landmarks file ${file}`);
   const j = JSON.parse(text);
   const lm = Array.isArray(j) ? j : j.landmarks;

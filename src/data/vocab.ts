@@ -2,6 +2,7 @@
 // checkpoint. Sorted order is LRW's standard class order.
 import { promises as fsp } from 'node:fs';
 import { Rng } from './rng.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export type VocabSelection =
   | { kind: 'all' }
@@ -65,7 +66,7 @@ export function readLabelText(text: string): string[] {
 }
 
 export async function saveLabels(file: string, labels: readonly string[]): Promise<void> {
-  await fsp.writeFile(file, labels.join('\n') + '\n');
+  writeFileAtomic(file, labels.join('\n') + '\n');
 }
 
 export async function loadLabels(file: string): Promise<string[]> {

@@ -2,7 +2,8 @@
 //   u64 little-endian header length N | N bytes JSON header | tensor data (little-endian, C order)
 // Header: { "__metadata__": {string: string}, name: {dtype, shape, data_offsets: [begin, end]} }.
 // eflip stores its model config (JSON) and labels (JSON array) as metadata strings.
-import { readFileSync, writeFileSync, renameSync, unlinkSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.js';
 
 /** Tensor element types, PyTorch names. */
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
@@ -145,19 +146,6 @@ export function writeSafetensors(
 ): void {
   const bytes = serializeSafetensors(entries, metadata);
   writeFileAtomic(path, bytes);
-}
-
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    writeFileSync(tmp, bytes);
-    const fd = openSync(tmp, 'r');
-    try { fsyncSync(fd); } finally { closeSync(fd); }
-    renameSync(tmp, path);
-  } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
 }
 
 /** Float32 values of a raw tensor (converted from f64/f16/bf16/ints when needed). */

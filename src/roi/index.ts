@@ -8,7 +8,7 @@ export { smoothLandmarks } from './smooth.js';
 export { REFERENCE_FACE, REFERENCE_EYE_DISTANCE, alignToReference } from './template.js';
 export { cutMouthRois, cutMouthRoisStream, mouthRoiTransform, mouthRoiQuad, type MouthRois, type MouthRoiOptions, type RoiAlign } from './mouth_roi.js';
 export { roiFromVideo, roiFromFrames, landmarksForVideo, landmarksForFrames, decodeForRoi, type RoiOptions, type RoiResult } from './pipeline.js';
-export { readLandmarksFile, writeLandmarksFile, cachePathFor, LANDMARKS_FORMAT, type LandmarksFile } from './landmarks_file.js';
+export { readLandmarksFile, writeLandmarksFile, landmarkCachePath, sha256File, LANDMARKS_FORMAT, type LandmarksFile } from './landmarks_file.js';
 export { annotateVideo, annotateFrames, type AnnotateOptions } from './annotate.js';
 export { composeVideo, photoToFrame, type Motion, type ComposeOptions } from './synthetic.js';
 export type { Frame, FrameStack } from './image.js';

@@ -1,9 +1,12 @@
 // The per-clip landmarks file (JSON, format 'eflip-landmarks/1'): written by `eflip roi
-// --landmarks`, kept beside clips as a cache, read by `prepare --crop landmarks` (field
-// `landmarks`: T × 68 × [x, y] pixels, gaps filled and smoothed — what the ROI was cut from).
+// --landmarks`, kept in the per-user landmark cache (src/io/cache_dir.ts, keyed by the clip's
+// SHA-256), read by `prepare --crop landmarks` (field `landmarks`: T × 68 × [x, y] pixels, gaps
+// filled and smoothed — what the ROI was cut from).
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
+import { cacheDir } from '../io/cache_dir.js';
 import type { FaceBox } from './detector.js';
 import { RoiError } from './errors.js';
 import { type Landmarks, isLandmarks } from './landmarks.js';
@@ -79,16 +82,12 @@ export async function readLandmarksFile(file: string): Promise<LandmarksFile> {
 
 /** Write atomically (temporary name, then rename). */
 export async function writeLandmarksFile(file: string, data: LandmarksFile): Promise<void> {
-  await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await fsp.writeFile(tmp, JSON.stringify(data));
-  await fsp.rename(tmp, file);
+  writeFileAtomic(file, JSON.stringify(data));
 }
 
-/** The cache file beside a clip: CLIP.mp4 → CLIP.landmarks.json (where `prepare --crop landmarks` looks). */
-export function cachePathFor(video: string): string {
-  const p = path.parse(video);
-  return path.join(p.dir, `${p.name}.landmarks.json`);
+/** The landmark cache entry of a clip's content: <cache>/landmarks/SHA256.json (never beside the clip). */
+export function landmarkCachePath(sha256: string): string {
+  return path.join(cacheDir('landmarks'), `${sha256}.json`);
 }
 
 /** A cached file for this exact video content and tracker settings, or null. */

@@ -2,10 +2,9 @@
 //   decode → track the main face (track.ts) → fill gaps (interpolate.ts) → smooth (smooth.ts)
 //   → align to the reference face and cut the mouth ROI (mouth_roi.ts).
 // Files are streamed (frame_stream.ts) in two passes — track, then cut — so memory stays
-// bounded for footage of any length. Landmarks of a file are cached beside it
-// (CLIP.landmarks.json for CLIP.mp4, keyed by content SHA-256 and tracker settings;
-// .eflip-cache/landmarks/ when the video's directory is read-only), so re-runs skip detection.
-import { promises as fsp } from 'node:fs';
+// bounded for footage of any length. Landmarks of a file are cached in the per-user cache
+// (<cache>/landmarks/SHA256.json, src/io/cache_dir.ts; valid for the same tracker settings),
+// never beside the video or in the current directory, so re-runs skip detection.
 import * as path from 'node:path';
 import { checkInputFile, decodeVideo, VideoError } from '../data/video.js';
 import { FaceDetector, type FaceDetectorOptions } from './detector.js';
@@ -18,7 +17,7 @@ import {
   type TrackerSettings,
   LANDMARKS_FORMAT,
   boxTuple,
-  cachePathFor,
+  landmarkCachePath,
   readCache,
   roundLandmarks,
   sha256File,
@@ -161,7 +160,7 @@ export async function* streamForRoi(file: string, fps?: number, onFps?: (fps: nu
 }
 
 /**
- * Landmarks of a video file, from the cache beside it when it holds this content and tracker
+ * Landmarks of a video file, from the landmark cache when it holds this content and tracker
  * settings, else computed (streaming) and cached. No ROI is cut, so a face near the edge is
  * no error here — the input of `prepare --crop landmarks`.
  */
@@ -176,11 +175,10 @@ export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promi
   const sha = await sha256File(file);
   const tracker = trackerSettings(o);
   const smooth = smoothWindow(o);
-  const beside = cachePathFor(file);
-  const fallback = path.join('.eflip-cache', 'landmarks', `${sha}.json`);
+  const cacheFile = landmarkCachePath(sha);
   let info: LandmarksFile | null = null;
   if (useCache) {
-    info = (await readCache(beside, sha, tracker)) ?? (await readCache(fallback, sha, tracker));
+    info = await readCache(cacheFile, sha, tracker);
     if (info && info.smooth !== smooth) {
       // same tracking, other smoothing: redo only the cheap part
       const { landmarks } = fillLandmarkGaps(info.raw);
@@ -192,16 +190,8 @@ export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promi
     let fps = o.fps ?? 0;
     const tr = await track(streamForRoi(file, o.fps, (f) => { if (!fps) fps = f; }), o);
     info = landmarksRecord(tr, o, file, sha, fps || 25);
-    if (useCache) {
-      // never overwrite a landmarks file beside the clip that eflip did not write
-      const foreign = await fsp.readFile(beside, 'utf8').then((t) => !t.includes(`"format":"${LANDMARKS_FORMAT}"`), () => false);
-      try {
-        if (foreign) throw new Error('foreign landmarks file');
-        await writeLandmarksFile(beside, info);
-      } catch {
-        await writeLandmarksFile(fallback, info).catch(() => {});
-      }
-    }
+    // a cache that cannot be written (read-only home, disk full) only costs the next run's time
+    if (useCache) await writeLandmarksFile(cacheFile, info).catch(() => {});
   }
   return { info, cached };
 }

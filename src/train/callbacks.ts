@@ -1,7 +1,7 @@
 // Trainer callbacks with Lightning's hook names. Callbacks carry state (stateDict /
 // loadStateDict) that travels in every checkpoint, so a resumed run continues exactly.
 import { existsSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 /** Scalars known after a validation epoch (val_loss, val_acc, val_top5, val_f1, train_loss, train_acc). */
 export type EpochMetrics = Record<string, number>;
@@ -118,7 +118,9 @@ export class ModelCheckpoint implements Callback {
     return { best: this.best, lastPath: this.lastPath };
   }
   loadStateDict(s: { best: SavedCheckpoint[]; lastPath: string | null }): void {
-    this.best = s.best.map((b) => ({ ...b }));
-    this.lastPath = s.lastPath;
+    // the files live in this run's checkpoint dir, whatever dir the checkpoint was written in
+    // (a resumed copy of a run must never evict or read the original's files)
+    this.best = s.best.map((b) => ({ ...b, path: join(this.opts.dir, basename(b.path)) }));
+    this.lastPath = s.lastPath === null ? null : join(this.opts.dir, basename(s.lastPath));
   }
 }

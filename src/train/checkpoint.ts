@@ -6,7 +6,8 @@
 // `labels`, `preprocessing`, `train_config` (the resolved TrainConfig), `train_state`
 // (epoch, step, loader position, optimizer/scheduler/EMA counters, callback states, RNG).
 import { readSafetensors, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
-import { writeFileAtomic } from './atomic.js';
+import { dirname } from 'node:path';
+import { removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { configFromObject, type TrainConfig } from './config.js';
 import type { GradScalerState } from './grad_scaler.js';
 
@@ -70,6 +71,7 @@ export function serializeCheckpoint(c: CheckpointContent): Uint8Array {
 
 /** Serialise fully in memory, then temp file + fsync + rename: a crash never corrupts `path`. */
 export function writeCheckpoint(path: string, c: CheckpointContent): void {
+  removeStaleTemps(dirname(path)); // left by a writer killed mid-write (kill -9, power loss)
   writeFileAtomic(path, serializeCheckpoint(c));
 }
 

@@ -16,7 +16,7 @@ const MONITORS = ['val_loss', 'val_acc', 'val_top5', 'val_f1', 'train_loss', 'tr
 /** Schema of every config key: type, default, help. */
 export const SCHEMA: Section = {
   seed: { kind: 'int', default: 42, help: 'seed for init, data order, augmentation, dropout' },
-  run_dir: { kind: 'string', default: null, nullable: true, help: 'run directory (default runs/<config>-<timestamp>)' },
+  run_dir: { kind: 'string', default: null, nullable: true, help: 'run directory (default runs/<config>-<timestamp>; resuming: the run the checkpoint is in); never one that holds another run' },
   checkpoint: { kind: 'string', default: null, nullable: true, help: 'resume this run from a checkpoint file (or run dir: its last.ckpt)' },
   pretrained_model_path: { kind: 'string', default: null, nullable: true, help: 'fine-tune from these weights (safetensors / checkpoint); a class-count mismatch re-initialises the head' },
   model: {
@@ -51,7 +51,7 @@ export const SCHEMA: Section = {
     mean: { kind: 'number', default: 0.421, help: 'normalisation mean of [0,1] pixels (colour: the same on R, G and B)' },
     std: { kind: 'number', default: 0.165, min: 1e-6, help: 'normalisation std (colour: the same on R, G and B)' },
     workers: { kind: 'int', default: 2, min: 0, help: 'loader worker threads (decode jobs for data.root)' },
-    cache: { kind: 'boolean', default: true, help: 'cache decoded clips of data.root (~/.cache/eflip/clips, or $EFLIP_CLIP_CACHE)' },
+    cache: { kind: 'boolean', default: true, help: 'cache decoded clips of data.root (in the eflip cache dir: $EFLIP_CACHE_DIR, $XDG_CACHE_HOME/eflip or ~/.cache/eflip; $EFLIP_CLIP_CACHE overrides)' },
     word_boundary: { kind: 'boolean', default: false, help: 'extra input channel marking the word (from Duration)' },
     shuffle_train_labels: { kind: 'int', default: null, nullable: true, help: 'control experiment: permute the training labels with this seed (a model must then stay at chance)' },
     augment: {

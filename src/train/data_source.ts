@@ -7,10 +7,10 @@
 // For full LRW (~490k clips) use prepared shards and the data loader instead.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { decodeVideo } from '../data/video.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { cacheDir as eflipCacheDir } from '../io/cache_dir.js';
 import { centreCrop, lrwMouthCrop, toGray, type Frames } from '../data/crop.js';
 import { indexLrw, type Split } from '../data/lrw.js';
 import { Rng, mixSeed } from '../data/rng.js';
@@ -227,7 +227,7 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   let next = 0;
   const results: (MemClip | null)[] = new Array(todo.length).fill(null);
   if (cfg.data.crop === 'landmarks') throw new Error(`data.crop=landmarks needs landmark-cropped data; prepare it with 'eflip prepare --crop landmarks' and set data.shards`);
-  const cacheDir = cfg.data.cache ? process.env.EFLIP_CLIP_CACHE ?? join(homedir(), '.cache', 'eflip', 'clips') : null;
+  const cacheDir = cfg.data.cache ? process.env.EFLIP_CLIP_CACHE || eflipCacheDir('clips') : null;
   const work = async () => {
     while (next < todo.length) {
       const i = next++;
@@ -253,8 +253,9 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
       f = cfg.data.crop === 'mouth' ? lrwMouthCrop(f, 96) : centreCrop(f, 96);
       const data = centreCrop(f, side).data;
       if (cacheFile) {
-        mkdirSync(join(cacheFile, '..'), { recursive: true });
-        writeFileAtomic(cacheFile, data);
+        try {
+          writeFileAtomic(cacheFile, data);
+        } catch { /* an unwritable cache (read-only home, disk full) costs only time */ }
       }
       results[i] = { data, frames: f.frames, side, channels: C, label: classOf.get(c.word)!, duration: c.duration };
       done++;

@@ -3,11 +3,11 @@
 // parameter names + metadata: config, labels, preprocessing, metrics, train_config) with a few
 // sample clips in assets/samples/. `retrainDemo()` reproduces it (`eflip demo --retrain`).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { readCheckpoint } from './checkpoint.js';
 import { configToYaml } from './config.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
@@ -51,11 +51,11 @@ export function publishDemo(o: { checkpoint: string; corpus: string; outDir: str
   mkdirSync(o.outDir, { recursive: true });
   const model = join(o.outDir, 'model.safetensors');
   const { bytes } = exportModelFile(o.checkpoint, model, o.test);
-  writeFileSync(join(o.outDir, 'config.yaml'), configToYaml(ck.trainConfig));
-  writeFileSync(join(o.outDir, 'labels.txt'), ck.labels.join('\n') + '\n');
+  writeFileAtomic(join(o.outDir, 'config.yaml'), configToYaml(ck.trainConfig));
+  writeFileAtomic(join(o.outDir, 'labels.txt'), ck.labels.join('\n') + '\n');
   if (o.test) {
-    writeFileSync(join(o.outDir, 'metrics.json'), JSON.stringify(metricsJson(o.test, true), null, 2) + '\n');
-    writeFileSync(join(o.outDir, 'metrics.md'), metricsMarkdown(o.test, 'Demo model on the synthetic test split (held-out speakers)'));
+    writeFileAtomic(join(o.outDir, 'metrics.json'), JSON.stringify(metricsJson(o.test, true), null, 2) + '\n');
+    writeFileAtomic(join(o.outDir, 'metrics.md'), metricsMarkdown(o.test, 'Demo model on the synthetic test split (held-out speakers)'));
   }
   // sample clips: the first test clip of each word (held-out speakers)
   mkdirSync(o.samplesDir, { recursive: true });

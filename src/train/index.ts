@@ -13,7 +13,7 @@ export { MetricsLog, type MetricRecord } from './metrics_log.js';
 export { ProgressBar } from './progress.js';
 export { writeRunReport } from './report.js';
 export { encodePng } from '../io/png.js';
-export { writeFileAtomic } from './atomic.js';
+export { writeFileAtomic } from '../io/atomic.js';
 export { evaluateSource } from './evaluate.js';
 export { evaluateCheckpoint, type EvalOptions, type EvalResult } from './eval_run.js';
 export { runTraining, resolveCheckpointPath, type RunOptions, type RunResult } from './run.js';

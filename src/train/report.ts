@@ -1,7 +1,7 @@
 // The HTML run report: loss / accuracy / lr curves and the confusion matrix of the best
 // checkpoint as PNG files next to report.html, plus the metrics tables. Built from metrics.jsonl.
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { MetricsLog, type MetricRecord } from './metrics_log.js';
 import { confusionPlot, linePlot, PALETTE } from './plot.js';
 import { metricsMarkdown, type EvalMetrics } from './metrics.js';

@@ -1,11 +1,12 @@
 // One training run end to end — what `eflip train` (and `eflip demo --retrain`) call:
 // config → run dir → data → model (fresh, fine-tuned or resumed) → fit → test with the best
 // checkpoint → metrics files and the HTML report.
-import { existsSync, mkdirSync, statSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setNumThreads, getNumThreads } from '../engine/index.js';
-import { writeFileAtomic } from './atomic.js';
+import { copyFileAtomic, removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
+import { canonicalPath, guardOutputs, type NamedPath } from '../io/output_path.js';
 import { EarlyStopping, ModelCheckpoint, type Callback } from './callbacks.js';
 import { readCheckpoint, type CheckpointContent } from './checkpoint.js';
 import { applyOverride, configToYaml, loadConfig, type TrainConfig } from './config.js';
@@ -66,6 +67,67 @@ function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 }
 
+/** What of a finished or running run a directory holds (metrics.jsonl, *.ckpt), empty when none. */
+function runContents(runDir: string, ckptDir: string): string[] {
+  const held: string[] = [];
+  if (existsSync(join(runDir, 'metrics.jsonl'))) held.push('metrics.jsonl');
+  try {
+    const ckpts = readdirSync(ckptDir).filter((f) => f.endsWith('.ckpt'));
+    if (ckpts.length) held.push(ckpts.length === 1 ? ckpts[0] : `${ckpts.length} checkpoints`);
+  } catch { /* no checkpoint dir yet */ }
+  return held;
+}
+
+export interface RunDirs {
+  runDir: string;
+  ckptDir: string;
+  /** resumed: the run dir the checkpoint was found in */
+  sourceRunDir: string | null;
+  sourceCkptDir: string | null;
+}
+
+/**
+ * Where a run writes. Fresh: run_dir (default runs/<config>-<timestamp>, never an existing
+ * one) and checkpointing.dir (default <run_dir>/checkpoints). Resumed: the run the checkpoint
+ * was found in (DIR/checkpoints/X.ckpt → DIR; a checkpoint elsewhere → its own directory), or
+ * run_dir= given now — never the run dir recorded inside the checkpoint, so resuming a copy of
+ * a run never writes into the original. Refuses (before any training) a fresh run into a
+ * directory that holds a run, a directory that is a file or read-only, and a run dir that is
+ * one of the run's inputs.
+ */
+export function resolveRunDirs(cfg: TrainConfig, resumePath: string | null, configFile?: string): RunDirs {
+  let runDir: string, ckptDir: string;
+  let sourceRunDir: string | null = null, sourceCkptDir: string | null = null;
+  if (resumePath) {
+    sourceCkptDir = dirname(resolve(resumePath));
+    sourceRunDir = basename(sourceCkptDir) === 'checkpoints' ? dirname(sourceCkptDir) : sourceCkptDir;
+  }
+  if (cfg.run_dir) runDir = resolve(cfg.run_dir);
+  else if (sourceRunDir) runDir = sourceRunDir;
+  else {
+    const base = join('runs', `${configFile ? basename(configFile).replace(/\.ya?ml$/, '') : 'run'}-${timestamp()}`);
+    runDir = resolve(base);
+    for (let k = 2; existsSync(runDir); k++) runDir = resolve(`${base}-${k}`);
+  }
+  if (cfg.checkpointing.dir) ckptDir = resolve(cfg.checkpointing.dir);
+  else if (sourceRunDir && runDir === sourceRunDir) ckptDir = sourceCkptDir!;
+  else ckptDir = join(runDir, 'checkpoints');
+
+  const inputs: NamedPath[] = [];
+  if (cfg.data.root) inputs.push({ flag: 'data.root', path: cfg.data.root });
+  if (cfg.data.shards) inputs.push({ flag: 'data.shards', path: cfg.data.shards });
+  if (cfg.pretrained_model_path) inputs.push({ flag: 'pretrained_model_path', path: cfg.pretrained_model_path });
+  guardOutputs([{ flag: 'run_dir', path: runDir, kind: 'dir' }], inputs);
+  if (ckptDir !== runDir) guardOutputs([{ flag: 'checkpointing.dir', path: ckptDir, kind: 'dir' }], inputs);
+
+  const continuing = sourceRunDir !== null && canonicalPath(runDir) === canonicalPath(sourceRunDir);
+  const held = continuing ? [] : runContents(runDir, ckptDir);
+  if (held.length) {
+    throw new Error(`run_dir ${runDir} already holds a run (${held.join(', ')}); resume it with checkpoint=${runDir}, or give a new run_dir=DIR (or delete it first)`);
+  }
+  return { runDir, ckptDir, sourceRunDir, sourceCkptDir };
+}
+
 export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const world = worldFromEnv();
   let cfg = loadConfig({ file: opts.configFile, overrides: opts.overrides });
@@ -74,8 +136,11 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   if (cfg.checkpoint) {
     resumePath = resolveCheckpointPath(cfg.checkpoint);
     resume = readCheckpoint(resumePath);
-    // the run continues with its own config; command-line overrides still apply on top
+    // the run continues with its own config; command-line overrides still apply on top. Where it
+    // writes is decided now (resolveRunDirs), never by the directories recorded in the checkpoint.
     cfg = resume.trainConfig;
+    cfg.run_dir = null;
+    cfg.checkpointing.dir = null;
     for (const o of opts.overrides ?? []) applyOverride(cfg, o);
     cfg.checkpoint = resumePath;
   }
@@ -105,11 +170,42 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
   // line, before anything is written
   if (dist) cfg.train.device = dist.deviceName;
   const device = checkTrainDevice(cfg);
-  let runDir = resolve(cfg.run_dir ?? (resumePath ? dirname(dirname(resumePath)) : join('runs', `${opts.configFile ? basename(opts.configFile).replace(/\.ya?ml$/, '') : 'run'}-${timestamp()}`)));
-  if (dist) runDir = dist.broadcastString(runDir); // the ranks' clocks may straddle a second
+  // rank 0 decides where the run writes (a fresh timestamped dir, or a refusal); every rank
+  // takes its answer, so the ranks agree and all stop with the same message
+  let dirs: RunDirs | null = null;
+  let refusal: string | null = null;
+  if (main) {
+    try {
+      dirs = resolveRunDirs(cfg, resumePath, opts.configFile);
+    } catch (e) {
+      if (!dist) throw e;
+      refusal = (e as Error).message;
+    }
+  }
+  if (dist) {
+    const got = JSON.parse(dist.broadcastString(JSON.stringify(refusal !== null ? { refusal } : dirs))) as RunDirs & { refusal?: string };
+    if (got.refusal) throw new Error(got.refusal);
+    dirs = got;
+  }
+  const { runDir, ckptDir, sourceRunDir, sourceCkptDir } = dirs!;
   cfg.run_dir = runDir;
-  const ckptDir = resolve(cfg.checkpointing.dir ?? join(runDir, 'checkpoints'));
-  if (main) mkdirSync(ckptDir, { recursive: true });
+  if (main) {
+    mkdirSync(ckptDir, { recursive: true });
+    for (const d of new Set([runDir, ckptDir])) {
+      const stale = removeStaleTemps(d);
+      if (stale.length) log(`removed ${stale.length} temp file(s) of interrupted writes in ${d}`);
+    }
+    if (resume && sourceRunDir && sourceCkptDir && ckptDir !== sourceCkptDir) {
+      // resumed into a new run dir: bring the run's history (metrics, top-k checkpoints) along
+      const src = join(sourceRunDir, 'metrics.jsonl');
+      if (existsSync(src) && !existsSync(join(runDir, 'metrics.jsonl'))) copyFileAtomic(src, join(runDir, 'metrics.jsonl'));
+      const mcState = resume.state.callbacks.ModelCheckpoint as { best?: { path: string }[] } | undefined;
+      for (const b of mcState?.best ?? []) {
+        const from = join(sourceCkptDir, basename(b.path));
+        if (existsSync(from) && from !== resumePath) copyFileAtomic(from, join(ckptDir, basename(b.path)));
+      }
+    }
+  }
   // null: every core, unless OMP_NUM_THREADS says otherwise (Debian's libtorch starts with 1)
   const threads = cfg.train.threads ?? (process.env.OMP_NUM_THREADS ? null : availableParallelism());
   if (threads) setNumThreads(threads);

@@ -389,12 +389,14 @@ export class Trainer implements TrainerHandle {
 
   async fit(): Promise<FitResult> {
     const c = this.opts.config;
-    const onSigint = () => {
-      if (this.interrupted) process.exit(130); // second Ctrl-C: leave at once
+    // Ctrl-C (SIGINT) and a scheduler's SIGTERM (sent before it kills a job) both save a resumable checkpoint
+    const onSigint = (sig: NodeJS.Signals) => {
+      if (this.interrupted) process.exit(sig === 'SIGTERM' ? 143 : 130); // a second signal: leave at once
       this.interrupted = true;
-      this.log('\ninterrupt: finishing the current step and saving a resumable checkpoint (Ctrl-C again to abort)');
+      this.log(`\n${sig === 'SIGTERM' ? 'SIGTERM' : 'interrupt'}: finishing the current step and saving a resumable checkpoint (Ctrl-C again to abort)`);
     };
     process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
     const perEpoch = this.stepsPerEpoch;
     let lastCheckpoint: string | null = null;
     const lastPath = join(this.opts.checkpointDir, 'last.ckpt');
@@ -466,6 +468,7 @@ export class Trainer implements TrainerHandle {
       throw e;
     } finally {
       process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
     }
     const mc = this.callbacks.find((k) => k.name === 'ModelCheckpoint') as (Callback & { bestPath: string | null; best: { score: number }[]; lastPath: string | null }) | undefined;
     return {

@@ -1,6 +1,7 @@
 // `eflip eval`: exact metrics of a checkpoint on a data split (src/train/eval_run.ts).
-import { writeFileSync } from 'node:fs';
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { guardOutputs } from '../../io/output_path.js';
 
 export const def: CommandDef = {
   name: 'eval',
@@ -33,6 +34,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (!p) return 0;
   if (!p.opts.checkpoint) throw new UsageError('--checkpoint PATH is required');
   if (!p.opts.data) throw new UsageError('--data DIR is required');
+  if (p.opts.markdown) guardOutputs([{ flag: '--markdown', path: p.opts.markdown }], [{ flag: '--checkpoint', path: p.opts.checkpoint }, { flag: '--data', path: p.opts.data }]);
   const { evaluateCheckpoint } = await import('../../train/eval_run.js');
   const { metricsJson, metricsMarkdown } = await import('../../train/metrics.js');
   const r = await evaluateCheckpoint({
@@ -41,7 +43,7 @@ export default async function main(argv: string[]): Promise<number> {
   });
   const m = r.metrics;
   const md = metricsMarkdown(m, `${r.split} — ${r.checkpoint} (${r.weights} weights)`);
-  if (p.opts.markdown) writeFileSync(p.opts.markdown, md);
+  if (p.opts.markdown) writeFileAtomic(p.opts.markdown, md);
   if (p.opts.json) console.log(JSON.stringify({ checkpoint: r.checkpoint, split: r.split, weights: r.weights, device: r.device, seconds: r.seconds, ...metricsJson(m, true) }, null, 2));
   else console.log(md);
   return 0;

@@ -7,7 +7,8 @@ import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 import { loadCheckpoint } from '../../io/onnx/checkpoint_weights.js';
 import { exportOnnx } from '../../io/onnx/export_model.js';
 import { readOnnxSummary } from '../../io/onnx/onnx_reader.js';
-import { writeFileAtomic } from '../../io/safetensors.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { guardOutputs } from '../../io/output_path.js';
 import { LRW_WORDS_DEFAULT } from '../../infer/labels.js';
 
 export const def: CommandDef = {
@@ -40,11 +41,12 @@ export default async function main(argv: string[]): Promise<number> {
   if (!out) throw new UsageError('--out is required');
   if (!out.endsWith('.onnx')) throw new UsageError(`--out should end with .onnx, got '${out}'`);
   if (checkpoint.endsWith('.onnx')) throw new UsageError(`${checkpoint} is already an ONNX model; --checkpoint takes an eflip checkpoint (.safetensors)`);
+  const base = out.replace(/\.onnx$/, '');
+  const parts = features ? (['full', 'frontend', 'backend'] as const) : (['full'] as const);
+  guardOutputs(parts.map((part) => ({ flag: part === 'full' ? '--out' : `--features (${part})`, path: part === 'full' ? out : `${base}.${part}.onnx` })), [{ flag: '--checkpoint', path: checkpoint }]);
   const t0 = performance.now();
   const ck = loadCheckpoint(checkpoint, LRW_WORDS_DEFAULT());
   const written: { file: string; graph: string; bytes: number }[] = [];
-  const base = out.replace(/\.onnx$/, '');
-  const parts = features ? (['full', 'frontend', 'backend'] as const) : (['full'] as const);
   for (const part of parts) {
     const file = part === 'full' ? out : `${base}.${part}.onnx`;
     const bytes = exportOnnx(ck, part);

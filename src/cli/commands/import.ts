@@ -5,6 +5,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { guardOutputs } from '../../io/output_path.js';
 import { VARIANTS, modelConfig, type ModelConfigInput } from '../../model/config.js';
 import { inferModelConfig } from '../../model/infer_config.js';
 import { saveModel } from '../../model/weights.js';
@@ -41,6 +42,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (!p.opts.out) throw new UsageError('--out FILE.safetensors is required');
   const src = p.positionals[0];
   if (!existsSync(src)) throw new UsageError(`no such file: ${src}`);
+  guardOutputs([{ flag: '--out', path: p.opts.out }], [{ flag: 'CHECKPOINT', path: src }, ...['config', 'labels'].filter((k) => p.opts[k]).map((k) => ({ flag: `--${k}`, path: p.opts[k] }))]);
 
   const ck = readTorchCheckpoint(src);
   const sd = extractStateDict(ck.root, p.opts.prefix !== undefined ? [p.opts.prefix] : undefined);

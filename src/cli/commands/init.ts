@@ -2,6 +2,7 @@
 // eflip model file: safetensors with the config and labels in its metadata.
 import { readFileSync } from 'node:fs';
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { guardOutputs } from '../../io/output_path.js';
 import { VARIANTS, modelConfig, type ModelConfigInput } from '../../model/config.js';
 import { createModel, saveModel } from '../../model/weights.js';
 import { resolveLabels } from '../../model/labels.js';
@@ -28,6 +29,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (!p) return 0;
   if (!p.opts.out) throw new UsageError('--out FILE.safetensors is required');
   if (p.positionals.length) throw new UsageError(`unexpected argument '${p.positionals[0]}'`);
+  guardOutputs([{ flag: '--out', path: p.opts.out }], ['config', 'labels'].filter((k) => p.opts[k]).map((k) => ({ flag: `--${k}`, path: p.opts[k] })));
   const cfg = p.opts.config
     ? modelConfig(JSON.parse(readFileSync(p.opts.config, 'utf8')) as ModelConfigInput)
     : modelConfig({ variant: p.opts.variant, classes: p.opts.classes, inChannels: p.opts['in-channels'] });

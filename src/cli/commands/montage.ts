@@ -1,7 +1,8 @@
 // `eflip montage`: a PNG of mouth crops (rows = clips of several words/speakers, columns =
 // frames over time) for humans to check a corpus by eye.
-import { promises as fsp } from 'node:fs';
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { atFileInput, guardOutputs } from '../../io/output_path.js';
 import { indexLrw, type Split } from '../../data/lrw.js';
 import { decodeVideo } from '../../data/video.js';
 import { centreCrop, lrwMouthCrop, type Frames } from '../../data/crop.js';
@@ -29,6 +30,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (!p) return 0;
   const o = p.opts;
   if (!o.lrw) throw new UsageError('--lrw ROOT is required');
+  guardOutputs([{ flag: '--out', path: o.out }], [{ flag: '--lrw', path: o.lrw }, ...atFileInput('--words', o.words)]);
   const split = o.split as Split;
   const all = await indexLrw(o.lrw, { splits: [split], durations: false });
   const words = selectVocabulary(all.words, await parseWordsSpec(String(o.words)));
@@ -55,7 +57,8 @@ export default async function main(argv: string[]): Promise<number> {
       }
     }
   });
-  await fsp.writeFile(o.out, encodePng(img, W, H, 3));
+  writeFileAtomic(o.out, encodePng(img, W, H, 3));
   console.log(`montage: ${rows.length} clips × ${cols} frames (every ${step}) → ${o.out} (${W}x${H}); rows: ${words.map((w) => `${w}×${Math.min(o['per-word'], all.clips.filter((c) => c.word === w).length)}`).join(', ')}`);
   return 0;
 }
+

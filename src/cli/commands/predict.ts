@@ -1,6 +1,7 @@
 // `eflip predict`: top-k words for video files (LRW clips, mouth-ROI videos, or arbitrary
 // videos of any length/fps/size, cropped the way the checkpoint was trained).
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { guardOutputs } from '../../io/output_path.js';
 import { loadLipReader } from '../../infer/load_node.js';
 import { loadClip } from '../../infer/frame_reader.js';
 import { inputPlanes, MODEL_FPS, prepareFrames } from '../../infer/preprocess.js';
@@ -39,6 +40,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (o.top < 1) throw new UsageError('--top must be ≥ 1');
   if (o.batch < 1) throw new UsageError('--batch must be ≥ 1');
   if (o.annotate && p.positionals.length !== 1) throw new UsageError('--annotate takes exactly one video');
+  if (o.annotate) guardOutputs([{ flag: '--annotate', path: o.annotate }], [...p.positionals.map((f) => ({ flag: 'VIDEO', path: f })), { flag: '--checkpoint', path: o.checkpoint }]);
   const face = o.face || !!o.annotate ? await faceRoiReader() : null;
   const reader = await loadLipReader(o.checkpoint, { runtime: o.runtime, device: o.device, threads: o.threads });
   const results: any[] = [];

@@ -1,5 +1,6 @@
 // `eflip prepare`: decode an LRW-layout tree once into compact shards (src/data/prepare.ts).
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { atFileInput, guardOutputs } from '../../io/output_path.js';
 import { prepare, type CropMode } from '../../data/prepare.js';
 import { parseWordsSpec } from '../../data/vocab.js';
 import { Progress } from '../../data/progress.js';
@@ -21,7 +22,7 @@ export const def: CommandDef = {
     color: { type: 'boolean', help: 'keep RGB (default grey)' },
     splits: { type: 'list', help: 'splits to prepare', default: ['train', 'val', 'test'] },
     'shard-size': { type: 'int', help: 'clips per shard', default: 64 },
-    landmarks: { type: 'string', help: 'directory mirroring ROOT with <clip>.landmarks.json (default: beside each clip)' },
+    landmarks: { type: 'string', help: 'directory mirroring ROOT with <clip>.landmarks.json (default: beside each clip, else what eflip roi cached)' },
     jobs: { type: 'int', help: 'worker threads (default: CPU count)' },
     json: { type: 'boolean', help: 'print the summary as JSON' },
     quiet: { type: 'boolean', help: 'no progress output' },
@@ -35,6 +36,7 @@ export default async function main(argv: string[]): Promise<number> {
   const o = p.opts;
   if (!o.lrw || !o.out) throw new UsageError('--lrw ROOT and --out DIR are required');
   for (const s of o.splits) if (!['train', 'val', 'test'].includes(s)) throw new UsageError(`unknown split '${s}'`);
+  guardOutputs([{ flag: '--out', path: o.out, kind: 'dir' }], [{ flag: '--lrw', path: o.lrw }, ...(o.landmarks ? [{ flag: '--landmarks', path: o.landmarks }] : []), ...atFileInput('--words', o.words)]);
   let bar: Progress | undefined;
   const s = await prepare({
     lrw: o.lrw, out: o.out, words: await parseWordsSpec(String(o.words)), crop: o.crop as CropMode, size: o.size, color: !!o.color,

@@ -1,6 +1,7 @@
 // `eflip roi`: face landmarks and a 96×96 mouth-ROI video from arbitrary footage (src/roi).
 import * as path from 'node:path';
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { guardOutputs, type OutputPath } from '../../io/output_path.js';
 
 export const def: CommandDef = {
   name: 'roi',
@@ -8,8 +9,8 @@ export const def: CommandDef = {
   description: [
     'Detect and track the main face, find 68 landmarks per frame (face-api models shipped in node_modules),',
     'fill gaps by interpolation, smooth, align to a reference face and cut a 96x96 mouth ROI (grey by default).',
-    'Landmarks are cached beside each video (CLIP.landmarks.json for CLIP.mp4, keyed by content hash) — the input of',
-    '`eflip prepare --crop landmarks`. With several videos, a failing one is reported and the others continue.',
+    'Landmarks are cached in the per-user cache (keyed by content hash; never beside the video) — where',
+    '`eflip prepare --crop landmarks` finds them. With several videos, a failing one is reported and the others continue.',
   ].join('\n'),
   options: {
     out: { type: 'string', alias: 'o', help: 'mouth-ROI mp4 (one input video)' },
@@ -53,6 +54,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (!(o.size >= 8)) throw new UsageError('--size must be ≥ 8');
   if (o.fps !== undefined && !(o.fps > 0)) throw new UsageError('--fps must be > 0');
   if (!(o.jobs >= 1)) throw new UsageError('--jobs must be ≥ 1');
+  guardOutputs(plannedOutputs(files, o), files.map((f) => ({ flag: 'VIDEO', path: f })));
   if (o.jobs > 1 && files.length > 1) return runWorkers(files, o);
 
   const { FaceDetector, roiFromVideo, landmarksForVideo, writeLandmarksFile, annotateVideo, RoiError } = await import('../../roi/index.js');
@@ -116,6 +118,28 @@ export default async function main(argv: string[]): Promise<number> {
   if (process.env.EFLIP_ROI_WORKER === '1') console.log(`${WORKER_TALLY}${JSON.stringify({ done: files.length - failed, failed })}`);
   else if (files.length > 1) console.error(`${files.length - failed} of ${files.length} videos done${failed ? `, ${failed} failed` : ''}`);
   return failed ? 1 : 0;
+}
+
+/** Every file this command may write (for the output-path guard); refuses two inputs that would share an --out-dir name. */
+function plannedOutputs(files: string[], o: Record<string, any>): OutputPath[] {
+  const outs: OutputPath[] = [];
+  for (const k of ['out', 'landmarks', 'annotate']) if (o[k] !== undefined) outs.push({ flag: `--${k}`, path: o[k] });
+  if (o['out-dir']) {
+    outs.push({ flag: '--out-dir', path: o['out-dir'], kind: 'dir' });
+    const byStem = new Map<string, string>();
+    for (const f of files) {
+      const stem = path.basename(f).replace(/\.[^.]+$/, '');
+      const other = byStem.get(stem);
+      if (other !== undefined) {
+        if (path.resolve(other) === path.resolve(f)) continue; // the same video twice
+        throw new UsageError(`--out-dir: ${other} and ${f} would both write ${stem}.roi.mp4; give them separate --out-dir runs`);
+      }
+      byStem.set(stem, f);
+      if (o.out === undefined) outs.push({ flag: '--out-dir', path: path.join(o['out-dir'], `${stem}.roi.mp4`) });
+      if (o.landmarks === undefined) outs.push({ flag: '--out-dir', path: path.join(o['out-dir'], `${stem}.landmarks.json`) });
+    }
+  }
+  return outs;
 }
 
 const WORKER_TALLY = '@@eflip-roi-tally ';

@@ -1,5 +1,6 @@
 // `eflip synth`: write a synthetic LRW-format corpus (src/data/synth).
 import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { atFileInput, guardOutputs } from '../../io/output_path.js';
 import { synthCorpus } from '../../data/synth/index.js';
 import { LRW_WORDS } from '../../data/lrw_words.js';
 import { parseWordsSpec, selectVocabulary } from '../../data/vocab.js';
@@ -42,6 +43,7 @@ export default async function main(argv: string[]): Promise<number> {
   const o = p.opts;
   if (!o.out) throw new UsageError('--out ROOT is required');
   for (const k of ['train', 'val', 'test']) if (o[k] < 0) throw new UsageError(`--${k} must be >= 0`);
+  guardOutputs([{ flag: '--out', path: o.out, kind: 'dir' }], atFileInput('--words', o.words));
   const words = await synthWords(String(o.words));
   const total = words.length * (o.train + o.val + o.test);
   const bar = new Progress('synth', total, process.stderr, !!o.quiet);
