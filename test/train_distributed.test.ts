@@ -209,3 +209,16 @@ test('a checkpoint written by 2 processes resumes in 1 process with the same glo
   assert.match(b.stdout, /written by 2 processes, resuming on 1 with the same global batch of 2 clips/);
   assert.deepEqual(readCheckpoint(join(run, 'checkpoints', 'last.ckpt')).state.world, { size: 1, globalBatch: 2 });
 });
+
+test('eflip bench train --nproc-per-node 2 --json reports the data-parallel rate beside the 1-process one', () => {
+  const r = eflip(['bench', 'train', '--nproc-per-node', '2', '--json', '--batch', '1', '--size', '32', '--frames', '4', '--steps', '1', '--warmup', '1', '--rounds', '1', '--classes', '10']);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.single.processes, 1);
+  assert.equal(j.data_parallel.processes, 2);
+  assert.equal(j.threads_per_process, 1);
+  for (const k of ['single', 'data_parallel']) assert.ok(j[k].clips_per_s > 0, k);
+  assert.ok(Math.abs(j.scaling_efficiency - j.data_parallel.clips_per_s / (2 * j.single.clips_per_s)) < 1e-9);
+  // GradSync's buckets are all-reduced while backward runs
+  assert.ok(j.data_parallel.buckets >= 1 && j.data_parallel.buckets_started_during_backward >= 1, JSON.stringify(j.data_parallel));
+});
