@@ -17,6 +17,7 @@ import { Trainer, type BatchSource, type TrainBatch, type TrainableModel } from 
 import { GradScaler } from '../src/train/grad_scaler.js';
 import { TrainDevice, TrainDeviceError, checkTrainDevice, feedBatches } from '../src/train/device_step.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
+import { mixupHook } from '../src/train/data_source.js';
 import type { LipReaderNet } from '../src/model/lipreader.js';
 import { assertRefused, runEflip, snapshot, assertUnchanged } from './hostile_helpers.js';
 import { configs, tinyCorpus, tinyOverrides } from './train_helpers.js';
@@ -188,6 +189,13 @@ test('device plumbing on cpu: canonical device, labels/weights on the device, bf
     const out = d.autocast(() => randn([2, 3]).matmul(randn([3, 2])));
     assert.equal(out.dtype, 'bfloat16');
     assert.equal(TrainDevice.fromConfig(tinyConfig()).autocast(() => randn([2, 3]).matmul(randn([3, 2]))).dtype, 'float32');
+  });
+  // the in-memory source's mixup builds its index on the batch's device
+  tidy(() => {
+    const m = mixupHook(0.4, 1)({ x: randn([3, 1, 2, 4, 4], { device: d.device }), y: [0, 1, 2] }, 0);
+    assert.equal(m.x.device, d.device);
+    assert.deepEqual(Array.from(m.y2!), [2, 1, 0]);
+    assert.ok(typeof m.lam === 'number' && m.lam > 0 && m.lam < 1);
   });
   assert.throws(() => checkTrainDevice(tinyConfig(['train.precision=fp16'])), (e: Error) => e instanceof TrainDeviceError && /^train\.precision=fp16 needs a CUDA device.*use train\.precision=bf16 or fp32/.test(e.message) && !e.message.includes('\n'));
   assert.throws(() => new TrainDevice('cpu', 'fp16'), TrainDeviceError);

@@ -6,7 +6,8 @@ export const def: CommandDef = {
   usage: 'train [--config FILE.yaml] [--nproc-per-node N [--nnodes M --node-rank K --master-addr HOST --master-port P]] [key=value ...]',
   description: [
     'Train a lipreading model: AdamW + warmup-cosine, EMA, label smoothing, mixup, gradient clipping,',
-    'bf16 autocast, early stopping, top-k + last checkpoints (atomic), metrics.jsonl, an HTML report.',
+    'bf16/fp16 autocast, CPU or CUDA (train.device=cuda), early stopping, top-k + last checkpoints (atomic),',
+    'metrics.jsonl, an HTML report.',
     'Resume with checkpoint=PATH (a .ckpt or a run dir); fine-tune with pretrained_model_path=PATH.',
     'Ctrl-C saves a resumable checkpoint. Run `eflip train --help-config` for every config key.',
     'Data-parallel: --nproc-per-node N starts N workers on this machine (one per GPU, or a share of the',
