@@ -12,6 +12,10 @@ export interface OptSpec {
   alias?: string;
   /** allowed values (string options) */
   choices?: string[];
+  /** smallest allowed value (number/int options, inclusive) */
+  min?: number;
+  /** largest allowed value (number/int options, inclusive) */
+  max?: number;
 }
 export interface CommandDef {
   name: string;
@@ -44,17 +48,27 @@ export function helpText(def: CommandDef): string {
   return lines.join('\n');
 }
 
+/** The declared bounds of a numeric option (one rule for every command). */
+function inRange(name: string, spec: OptSpec, v: number): number {
+  const lo = spec.min ?? -Infinity, hi = spec.max ?? Infinity;
+  if (v < lo || v > hi) {
+    const range = spec.max === undefined ? `≥ ${lo}` : spec.min === undefined ? `≤ ${hi}` : `between ${lo} and ${hi}`;
+    throw new UsageError(`--${name} must be ${range}, got ${v}`);
+  }
+  return v;
+}
+
 function convert(name: string, spec: OptSpec, raw: string): unknown {
   switch (spec.type) {
     case 'number': {
       const v = Number(raw);
       if (raw.trim() === '' || !Number.isFinite(v)) throw new UsageError(`--${name} expects a number, got '${raw}'`);
-      return v;
+      return inRange(name, spec, v);
     }
     case 'int': {
       const v = Number(raw);
-      if (!Number.isInteger(v)) throw new UsageError(`--${name} expects an integer, got '${raw}'`);
-      return v;
+      if (raw.trim() === '' || !Number.isSafeInteger(v)) throw new UsageError(`--${name} expects an integer, got '${raw}'`);
+      return inRange(name, spec, v);
     }
     case 'list':
       return raw.split(',').map((s) => s.trim()).filter(Boolean);
@@ -89,7 +103,7 @@ export function parseArgs(def: CommandDef, argv: string[]): Parsed {
         opts[key.slice(3)] = false;
         continue;
       }
-      if (!spec) throw new UsageError(`unknown option ${a}`);
+      if (!spec) throw new UsageError(`unknown option ${a}${/[./]/.test(a) ? ` (a file named '${a}'? give it as ./${a} or after --)` : ''}`);
       if (spec.type === 'boolean') {
         opts[key] = inline === undefined ? true : !['false', '0', 'no'].includes(inline);
         continue;

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
-export type VideoErrorKind = 'missing' | 'empty' | 'corrupt' | 'truncated' | 'no-video' | 'ffmpeg-missing' | 'bad-args';
+export type VideoErrorKind = 'missing' | 'empty' | 'corrupt' | 'truncated' | 'no-video' | 'ffmpeg-missing' | 'bad-args' | 'too-long' | 'too-large' | 'too-small';
 
 /** A video could not be read or written; `kind` says why, `file` names it. */
 export class VideoError extends Error {
@@ -24,16 +24,24 @@ export class VideoError extends Error {
 }
 
 export interface VideoInfo {
+  /** frame width as decoded: after the display rotation (ffmpeg autorotates phone videos on decode) */
   width: number;
+  /** frame height as decoded (after rotation) */
   height: number;
+  /** display rotation of the stream in degrees (0, 90, 180, 270; as ffmpeg's `rotate` tag states it); already applied to width/height */
+  rotation: number;
   /** frames per second of the video stream (average rate) */
   fps: number;
   /** frame count: the container's count when stored, else round(duration·fps) */
   frames: number;
+  /** true when `frames` is the container's stored count (mp4), false when estimated from a duration (mkv, raw streams) */
+  framesStored: boolean;
   /** seconds */
   duration: number;
   codec: string;
   format: string;
+  /** the stream's index in the file (the first video stream that is not cover art) */
+  stream: number;
 }
 
 export interface DecodeOptions {
@@ -47,7 +55,26 @@ export interface DecodeOptions {
   strict?: boolean;
   /** ffmpeg decoder threads (default 1: small clips decode fastest single-threaded) */
   threads?: number;
+  /** decode this stream of the file (VideoInfo.stream; default: the first video stream) */
+  stream?: number;
+  /** extra ffmpeg video filters, applied after the fps resampling (e.g. the model's scale) */
+  filters?: string[];
+  /** decodeVideo only: refuse when the decoded frames would exceed this many bytes in memory (default MAX_DECODE_BYTES) */
+  maxBytes?: number;
 }
+
+/** Memory bound of decodeVideo (whole video in memory): larger decodes are refused, not attempted. */
+export const MAX_DECODE_BYTES = 256 * 2 ** 20;
+
+/**
+ * Frames whose long side exceeds this are scaled down (aspect kept) by the streaming reader
+ * (data/video_stream.ts): more pixels than face tracking or a 96-pixel mouth ROI can use,
+ * and an 8000×8000 frame would be 192 MB of RGB.
+ */
+export const MAX_FRAME_SIDE = 1920;
+
+/** The streaming reader refuses smaller frames: too few pixels to hold a face or lips. */
+export const MIN_FRAME_SIDE = 16;
 
 export interface DecodedVideo {
   /** T·H·W·C uint8, frame-major, HWC inside a frame */
@@ -58,6 +85,8 @@ export interface DecodedVideo {
   channels: 1 | 3;
   /** frame rate of `data` (the resampled one when opts.fps was given) */
   fps: number;
+  /** frames the container promises at this rate (0 when unknown): more than `frames` means a truncated or damaged video */
+  expectedFrames?: number;
 }
 
 export interface EncodeOptions {
@@ -111,13 +140,15 @@ export async function checkInputFile(file: string): Promise<number> {
   } catch {
     throw new VideoError('missing', file, 'video file not found');
   }
-  if (!st.isFile()) throw new VideoError('missing', file, 'not a regular file');
+  if (st.isDirectory()) throw new VideoError('missing', file, 'is a directory, not a video file');
+  if (!st.isFile()) throw new VideoError('missing', file, 'not a regular file (a device, FIFO or socket); give a video file');
   if (st.size === 0) throw new VideoError('empty', file, 'video file is empty (0 bytes)');
   return st.size;
 }
 
 /** Turn ffmpeg/ffprobe stderr into a VideoError with the most telling line. */
 export function classifyFailure(file: string, stderr: string, head?: Uint8Array): VideoError {
+  stderr = stderr.split(ffmpegPath(file)).join(file).replace(/\[[\w,]+ @ 0x[0-9a-f]+\] /g, ''); // the user's name, no ffmpeg context tags
   const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
   const telling = lines.filter((l) => /error|invalid|not found|no such|moov|partial|matches no streams|does not contain/i.test(l));
   const msg = (telling.length ? telling.slice(-2) : lines.slice(-2)).join(' | ') || 'ffmpeg failed without a message';
@@ -148,6 +179,28 @@ export async function readHead(file: string, n = 16): Promise<Uint8Array> {
   }
 }
 
+/**
+ * The name ffmpeg/ffprobe get for a local file (input or output): always through the file: protocol, so a path
+ * that starts with a dash or holds a colon ("a:b.mp4", "http:x") is never read as an option,
+ * a protocol or an image-sequence pattern.
+ */
+export function ffmpegPath(file: string): string {
+  return `file:${file}`;
+}
+
+/** Demuxers of still images: ffmpeg reads a png/jpg as a 1-frame "video", eflip does not. */
+export function isImageFormat(format: string): boolean {
+  return /(^|,)(image2|[a-z0-9]+_pipe)(,|$)/.test(format);
+}
+
+/** Display rotation (0/90/180/270, as the `rotate` tag states it) from ffprobe's display matrix or the legacy tag. */
+function rotationOf(stream: any): number {
+  const sd = (stream.side_data_list ?? []).find((d: any) => d && d.rotation !== undefined);
+  const deg = sd ? Number(sd.rotation) : Number(stream.tags?.rotate ?? 0); // ffmpeg writes rotate=90 as a display matrix of 90
+  if (!Number.isFinite(deg)) return 0;
+  return ((Math.round(deg / 90) * 90) % 360 + 360) % 360;
+}
+
 function parseRate(r: string | undefined): number {
   if (!r) return 0;
   const [a, b] = r.split('/').map(Number);
@@ -155,12 +208,15 @@ function parseRate(r: string | undefined): number {
   return Number.isFinite(v) ? v : 0;
 }
 
-/** Stream facts from ffprobe (one process). */
+/**
+ * Stream facts from ffprobe (one process). Refuses what is no video: no video stream (text,
+ * audio only — cover art does not count), a still image (png/jpg), a 0×0 stream.
+ */
 export async function probeVideo(file: string): Promise<VideoInfo> {
   await checkInputFile(file);
   const r = await runTool(
     FFPROBE,
-    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,codec_name:format=duration,format_name', '-of', 'json', file],
+    ['-v', 'error', '-select_streams', 'v', '-show_entries', 'stream=index,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,codec_name:stream_side_data=rotation:stream_tags=rotate:stream_disposition=attached_pic:format=duration,format_name', '-of', 'json', ffmpegPath(file)],
     file,
   );
   if (r.code !== 0) throw classifyFailure(file, r.stderr, await readHead(file));
@@ -170,29 +226,68 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
   } catch {
     throw new VideoError('corrupt', file, 'ffprobe returned unreadable output');
   }
-  const s = j.streams?.[0];
-  if (!s) throw new VideoError('no-video', file, 'no video stream');
+  const format = String(j.format?.format_name ?? '');
+  const s = (j.streams ?? []).find((x: any) => !x.disposition?.attached_pic);
+  if (!s) throw new VideoError('no-video', file, `no video stream${j.streams?.length ? ' (only cover art)' : ''}${format ? ` in this ${format.split(',')[0]} file` : ''}`);
+  if (isImageFormat(format)) throw new VideoError('no-video', file, `a still image (${s.codec_name ?? format}), not a video`);
+  if (!(s.width > 0 && s.height > 0)) throw new VideoError('corrupt', file, `video stream has no frame size (${s.width ?? '?'}×${s.height ?? '?'})`);
   const fps = parseRate(s.avg_frame_rate) || parseRate(s.r_frame_rate);
   const duration = Number(s.duration ?? j.format?.duration ?? 0) || 0;
   const nb = Number(s.nb_frames);
+  const rotation = rotationOf(s);
+  const turned = rotation === 90 || rotation === 270;
   return {
-    width: s.width,
-    height: s.height,
+    width: turned ? s.height : s.width,
+    height: turned ? s.width : s.height,
+    rotation,
     fps,
     frames: Number.isInteger(nb) && nb > 0 ? nb : Math.round(duration * fps),
+    framesStored: Number.isInteger(nb) && nb > 0,
     duration,
     codec: s.codec_name ?? '',
-    format: j.format?.format_name ?? '',
+    format,
+    stream: Number.isInteger(s.index) ? s.index : 0,
   };
+}
+
+/** Video packets in the file, counted by demuxing (no decoding: fast even for long videos); 0 when unknown. */
+export async function countPackets(file: string): Promise<number> {
+  const r = await runTool(FFPROBE, ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', ffmpegPath(file)], file);
+  const n = Number(r.stdout.toString('utf8').trim());
+  return r.code === 0 && Number.isInteger(n) ? n : 0;
+}
+
+/** Seconds of video the probe promises: its frame count over its rate (the duration when the rate is unknown). */
+export function probedSeconds(info: VideoInfo): number {
+  return info.fps > 0 && info.frames > 0 ? info.frames / info.fps : info.duration;
+}
+
+/** Frames a decode at `fps` (default: the native rate) should give, capped by maxFrames; 0 when unknown. */
+export function expectedFrames(info: VideoInfo, fps?: number, maxFrames?: number): number {
+  let n = fps && info.fps > 0 ? Math.round((info.frames / info.fps) * fps) : info.frames;
+  if (maxFrames !== undefined) n = Math.min(n, maxFrames);
+  return Math.max(0, n || 0);
+}
+
+/** The one rule for "fewer frames decoded than promised": more than 2 missing (fps resampling may round). */
+export function framesMissing(decoded: number, expected: number): boolean {
+  return expected > 0 && decoded < expected - 2;
+}
+
+/** One-line warning for a decode that fell short of the container's promise. */
+export function incompleteWarning(file: string, decoded: number, expected: number): string {
+  return `warning: ${file}: only ${decoded} of ${expected} frames decode (truncated or damaged video); using the ${decoded}`;
 }
 
 /** ffmpeg arguments that decode input `index` as a PGM/PPM image stream (self-describing frames). */
 export function decodeOutputArgs(index: number, opts: DecodeOptions, target: string): string[] {
   const vf: string[] = [];
   if (opts.fps) vf.push(`fps=${opts.fps}`);
-  const a = ['-map', `${index}:v:0`];
+  vf.push(...(opts.filters ?? []));
+  const a = ['-map', opts.stream !== undefined ? `${index}:${opts.stream}` : `${index}:v:0`];
   if (vf.length) a.push('-vf', vf.join(','));
   if (opts.maxFrames !== undefined) a.push('-frames:v', String(opts.maxFrames));
+  if (opts.maxBytes !== undefined) a.push('-fs', String(opts.maxBytes)); // ffmpeg stops writing past this
   a.push('-f', 'image2pipe', '-c:v', opts.gray ? 'pgm' : 'ppm', '-pix_fmt', opts.gray ? 'gray' : 'rgb24', target);
   return a;
 }
@@ -201,7 +296,7 @@ export function decodeOutputArgs(index: number, opts: DecodeOptions, target: str
 export function decodeInputArgs(file: string, opts: DecodeOptions): string[] {
   const a = ['-threads', String(opts.threads ?? 1)];
   if (opts.strict) a.push('-err_detect', 'explode');
-  a.push('-i', file);
+  a.push('-autorotate', '1', '-i', ffmpegPath(file)); // frames upright, as probeVideo's width/height say
   return a;
 }
 
@@ -260,18 +355,25 @@ export function checkComplete(file: string, frames: number, facts: { fps: number
   if (facts.duration > 0 && fps > 0) {
     let expected = Math.round(facts.duration * fps);
     if (opts.maxFrames !== undefined) expected = Math.min(expected, opts.maxFrames);
-    if (frames < expected - 2) throw new VideoError('truncated', file, `only ${frames} of ~${expected} frames decodable (truncated or damaged)`);
+    if (framesMissing(frames, expected)) throw new VideoError('truncated', file, `only ${frames} of ~${expected} frames decodable (truncated or damaged)`);
   }
 }
 
-/** Decode a whole video (or its first maxFrames) to uint8 frames. */
+/**
+ * Decode a whole video (or its first maxFrames) to uint8 frames in memory — for short clips
+ * (LRW); a decode larger than opts.maxBytes (default MAX_DECODE_BYTES) is refused ('too-large').
+ * Long or large footage is read frame by frame with readFrames (./video_stream.ts).
+ */
 export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promise<DecodedVideo> {
   if (opts.fps !== undefined && !(opts.fps > 0)) throw new VideoError('bad-args', file, `fps must be > 0, got ${opts.fps}`);
   if (opts.maxFrames !== undefined && !(Number.isInteger(opts.maxFrames) && opts.maxFrames > 0)) throw new VideoError('bad-args', file, `maxFrames must be a positive integer, got ${opts.maxFrames}`);
   await checkInputFile(file);
-  const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'info', ...(opts.strict ? ['-xerror'] : []), ...decodeInputArgs(file, opts), ...decodeOutputArgs(0, opts, 'pipe:1')];
+  const maxBytes = opts.maxBytes ?? MAX_DECODE_BYTES;
+  const o = { ...opts, maxBytes };
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'info', ...(opts.strict ? ['-xerror'] : []), ...decodeInputArgs(file, o), ...decodeOutputArgs(0, o, 'pipe:1')];
   const r = await runTool(FFMPEG, args, file);
   const errLines = r.stderr.split('\n').filter((l) => /^\[.*\] .*(error|invalid|corrupt)|Error /i.test(l));
+  if (r.stdout.length >= maxBytes) throw new VideoError('too-large', file, `decoded frames exceed ${Math.round(maxBytes / 2 ** 20)} MiB in memory; use a shorter or smaller video (eflip stream / eflip roi read long videos frame by frame)`);
   if (r.code !== 0 || (opts.strict && errLines.length)) throw classifyFailure(file, r.stderr, await readHead(file));
   const img = parsePnmStream(r.stdout);
   if (!img) throw new VideoError('corrupt', file, 'decoder produced an unreadable frame stream');
@@ -279,7 +381,9 @@ export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promi
   checkComplete(file, img.frames, facts, opts);
   let fps = opts.fps ?? facts.fps;
   if (!fps) fps = (await probeVideo(file)).fps;
-  return { ...img, fps };
+  let expected = facts.duration > 0 && fps > 0 ? Math.round(facts.duration * fps) : 0;
+  if (opts.maxFrames !== undefined) expected = Math.min(expected, opts.maxFrames);
+  return { ...img, fps, expectedFrames: expected };
 }
 
 /**
@@ -301,7 +405,7 @@ export async function encodeVideo(file: string, data: Uint8Array, o: EncodeOptio
     '-f', 'rawvideo', '-pix_fmt', channels === 3 ? 'rgb24' : 'gray', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
     '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2',
     '-c:v', 'libx264', '-preset', o.preset ?? 'veryfast', '-crf', String(o.crf ?? 20), '-pix_fmt', 'yuv420p',
-    '-threads', String(o.threads ?? 1), '-movflags', '+faststart', '-f', 'mp4', tmp,
+    '-threads', String(o.threads ?? 1), '-movflags', '+faststart', '-f', 'mp4', ffmpegPath(tmp),
   ];
   const r = await runTool(FFMPEG, args, file, data);
   if (r.code !== 0) {

@@ -96,7 +96,7 @@ export async function annotateVideo(input: string, output: string, o: AnnotateOp
   let t = 0;
   try {
     let fps = o.fps ?? 0;
-    const frames: AsyncIterable<Frame> = o.video ? stackFrames(o.video) : streamForRoi(input, o.fps, (f) => { if (!fps) fps = f; });
+    const frames: AsyncIterable<Frame> = o.video ? stackFrames(o.video) : streamForRoi(input, { fps: o.fps, onFps: (f) => { if (!fps) fps = f; } });
     for await (const f of frames) {
       if (t >= o.landmarks.length) throw new RoiError('bad-args', `annotations cover ${o.landmarks.length} frames, the video has more`, input);
       const rgb = f.channels === 3 ? { ...f, data: new Uint8Array(f.data) } : toRgb(f);

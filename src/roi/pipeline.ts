@@ -1,15 +1,15 @@
 // The ROI pipeline, video in → aligned 96×96 mouth ROI out:
 //   decode → track the main face (track.ts) → fill gaps (interpolate.ts) → smooth (smooth.ts)
 //   → align to the reference face and cut the mouth ROI (mouth_roi.ts).
-// Files are streamed (frame_stream.ts) in two passes — track, then cut — so memory stays
+// Files are streamed (data/video_stream.ts) in two passes — track, then cut — so memory stays
 // bounded for footage of any length. Landmarks of a file are cached in the per-user cache
 // (<cache>/landmarks/SHA256.json, src/io/cache_dir.ts; valid for the same tracker settings),
 // never beside the video or in the current directory, so re-runs skip detection.
 import * as path from 'node:path';
-import { checkInputFile, decodeVideo, VideoError } from '../data/video.js';
+import { checkInputFile, decodeVideo, framesMissing, VideoError } from '../data/video.js';
+import { readFrames } from '../data/video_stream.js';
 import { FaceDetector, type FaceDetectorOptions } from './detector.js';
 import { RoiError } from './errors.js';
-import { readFrames } from './frame_stream.js';
 import type { Frame, FrameStack } from './image.js';
 import { fillLandmarkGaps } from './interpolate.js';
 import {
@@ -38,6 +38,10 @@ export interface RoiOptions extends FaceDetectorOptions, MouthRoiOptions {
   fps?: number;
   /** read/write the landmark cache beside the video (default true; files only) */
   cache?: boolean;
+  /** refuse videos longer than this (from the probe before decoding; VideoError 'too-long') */
+  maxSeconds?: number;
+  /** called when fewer frames decode than the container promises (truncated video) */
+  onIncomplete?: (decoded: number, expected: number) => void;
   /** a detector to reuse across videos */
   faceDetector?: FaceDetector;
   onProgress?: TrackOptions['onProgress'];
@@ -125,7 +129,7 @@ export async function roiFromFrames(video: FrameStack, o: RoiOptions = {}, name 
 
 /** Map data/video.ts's "empty" outcomes to RoiError('empty-video'). */
 function asEmpty(e: unknown, file: string): unknown {
-  if (e instanceof VideoError && (e.kind === 'empty' || /no frames/.test(e.message))) return new RoiError('empty-video', `the video has no frames (${e.message})`, file);
+  if (e instanceof VideoError && (e.kind === 'empty' || /no frames/.test(e.message))) return new RoiError('empty-video', e.message.slice(e.file.length + 2), file);
   return e;
 }
 
@@ -142,12 +146,22 @@ export async function decodeForRoi(file: string, fps?: number): Promise<FrameSta
   return v;
 }
 
-/** Frames of a file, streamed (optionally resampled); errors as decodeForRoi's. */
-export async function* streamForRoi(file: string, fps?: number, onFps?: (fps: number) => void): AsyncGenerator<Frame> {
-  if (fps !== undefined && !(fps > 0)) throw new RoiError('bad-args', `fps must be > 0, got ${fps}`, file);
+export interface StreamForRoiOptions {
+  /** resample to this frame rate */
+  fps?: number;
+  maxSeconds?: number;
+  /** the frame rate of the frames, once known */
+  onFps?: (fps: number) => void;
+  /** after the last frame: decoded vs promised frame counts */
+  onEnd?: (decoded: number, expected: number) => void;
+}
+
+/** Frames of a file, streamed by the one frame reader (upright, size-capped); errors as decodeForRoi's. */
+export async function* streamForRoi(file: string, o: StreamForRoiOptions = {}): AsyncGenerator<Frame> {
+  if (o.fps !== undefined && !(o.fps > 0)) throw new RoiError('bad-args', `fps must be > 0, got ${o.fps}`, file);
   let reader;
   try {
-    reader = await readFrames(file, fps ? { fps } : {});
+    reader = await readFrames(file, { fps: o.fps, maxSeconds: o.maxSeconds, onEnd: o.onEnd });
   } catch (e) {
     throw asEmpty(e, file);
   }
@@ -156,7 +170,7 @@ export async function* streamForRoi(file: string, fps?: number, onFps?: (fps: nu
   } catch (e) {
     throw asEmpty(e, file);
   }
-  onFps?.(reader.fps());
+  o.onFps?.(reader.fps());
 }
 
 /**
@@ -188,7 +202,8 @@ export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promi
   const cached = info !== null;
   if (!info) {
     let fps = o.fps ?? 0;
-    const tr = await track(streamForRoi(file, o.fps, (f) => { if (!fps) fps = f; }), o);
+    const onEnd = (decoded: number, expected: number) => { if (framesMissing(decoded, expected)) o.onIncomplete?.(decoded, expected); };
+    const tr = await track(streamForRoi(file, { fps: o.fps, maxSeconds: o.maxSeconds, onEnd, onFps: (f) => { if (!fps) fps = f; } }), o);
     info = landmarksRecord(tr, o, file, sha, fps || 25);
     // a cache that cannot be written (read-only home, disk full) only costs the next run's time
     if (useCache) await writeLandmarksFile(cacheFile, info).catch(() => {});
@@ -199,7 +214,7 @@ export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promi
 /** Mouth ROI of a video file (streamed twice: track, then cut), using / filling the landmark cache. */
 export async function roiFromVideo(file: string, o: RoiOptions = {}): Promise<RoiResult> {
   const { info, cached } = await landmarksForVideo(file, o);
-  const rois = await cutMouthRoisStream(streamForRoi(file, o.fps), info.landmarks, info.fps, o).catch((e) => {
+  const rois = await cutMouthRoisStream(streamForRoi(file, { fps: o.fps, maxSeconds: o.maxSeconds }), info.landmarks, info.fps, o).catch((e) => {
     throw e instanceof RoiError && !e.file ? new RoiError(e.kind, e.message, file) : e;
   });
   return { rois, info, cached };

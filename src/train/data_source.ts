@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeVideo } from '../data/video.js';
+import { decodeVideo, framesMissing } from '../data/video.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { cacheDir as eflipCacheDir } from '../io/cache_dir.js';
 import { centreCrop, lrwMouthCrop, toGray, type Frames } from '../data/crop.js';
@@ -191,6 +191,8 @@ export interface LoadedSplits {
   clips: Record<Split, MemClip[]>;
   /** pre-crop side kept in memory */
   side: number;
+  /** clips that decoded fewer frames than their container promises (truncated or damaged files) */
+  incomplete: { path: string; decoded: number; expected: number }[];
 }
 
 /** Decode the splits of an LRW-layout root once (grey, or RGB when model.in_channels = 3; cropped to
@@ -226,6 +228,7 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   const workers = Math.max(1, cfg.data.workers);
   let next = 0;
   const results: (MemClip | null)[] = new Array(todo.length).fill(null);
+  const incomplete: LoadedSplits['incomplete'] = [];
   if (cfg.data.crop === 'landmarks') throw new Error(`data.crop=landmarks needs landmark-cropped data; prepare it with 'eflip prepare --crop landmarks' and set data.shards`);
   const cacheDir = cfg.data.cache ? process.env.EFLIP_CLIP_CACHE || eflipCacheDir('clips') : null;
   const work = async () => {
@@ -248,6 +251,7 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
         }
       }
       const v = await decodeVideo(c.path, { gray: !colour });
+      if (framesMissing(v.frames, v.expectedFrames ?? 0)) incomplete.push({ path: c.path, decoded: v.frames, expected: v.expectedFrames! });
       let f: Frames = { data: v.data, frames: v.frames, height: v.height, width: v.width, channels: v.channels };
       if (!colour) f = toGray(f);
       f = cfg.data.crop === 'mouth' ? lrwMouthCrop(f, 96) : centreCrop(f, 96);
@@ -264,5 +268,5 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   };
   await Promise.all(Array.from({ length: workers }, work));
   todo.forEach((c, i) => clips[c.split].push(results[i]!));
-  return { labels: words, clips, side };
+  return { labels: words, clips, side, incomplete };
 }

@@ -1,7 +1,7 @@
 // `eflip eval`: a checkpoint (training .ckpt or model .safetensors) on one split of an
 // LRW-layout tree, with the checkpoint's labels and pre-processing; EMA weights when present.
 import { configFromObject, defaultConfig, type TrainConfig } from './config.js';
-import { loadLrwSplits, MemoryClipSource } from './data_source.js';
+import { loadLrwSplits, MemoryClipSource, type LoadedSplits } from './data_source.js';
 import { evaluateSource } from './evaluate.js';
 import { loadForEval } from './model_io.js';
 import type { EvalMetrics } from './metrics.js';
@@ -32,6 +32,8 @@ export interface EvalResult {
   split: Split;
   seconds: number;
   device: string;
+  /** clips that decoded fewer frames than their container promises (evaluated on what decoded) */
+  incomplete: LoadedSplits['incomplete'];
 }
 
 export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
@@ -65,5 +67,5 @@ export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
   });
   const metrics = await evaluateSource((x) => m.model.forward(x), src, m.labels, { limit: o.limit, label: o.split, stream: o.stream, quiet: o.quiet, device });
   m.model.dispose();
-  return { metrics, checkpoint: o.checkpoint, weights: m.source, split: o.split, seconds: (Date.now() - t0) / 1000, device };
+  return { metrics, checkpoint: o.checkpoint, weights: m.source, split: o.split, seconds: (Date.now() - t0) / 1000, device, incomplete: data.incomplete };
 }

@@ -5,6 +5,7 @@ import { guardOutputs } from '../../io/output_path.js';
 import { loadLipReader } from '../../infer/load_node.js';
 import { loadClip } from '../../infer/frame_reader.js';
 import { inputPlanes, MODEL_FPS, prepareFrames } from '../../infer/preprocess.js';
+import { incompleteWarning } from '../../data/video.js';
 import type { Clip, RuntimeName } from '../../infer/types.js';
 
 export const def: CommandDef = {
@@ -18,13 +19,13 @@ export const def: CommandDef = {
   ].join('\n'),
   options: {
     checkpoint: { type: 'string', alias: 'c', help: 'model: .onnx (from `eflip export`) or .safetensors checkpoint' },
-    top: { type: 'int', alias: 'k', default: 5, help: 'number of words per video' },
+    top: { type: 'int', alias: 'k', default: 5, help: 'number of words per video', min: 1, max: 1000 },
     json: { type: 'boolean', help: 'print JSON' },
     runtime: { type: 'string', choices: ['onnx', 'torch'], default: 'onnx', help: 'inference runtime' },
     device: { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto', help: 'device / execution provider' },
-    batch: { type: 'int', default: 8, help: 'clips per batch (equal lengths batch together)' },
-    threads: { type: 'int', help: 'intra-op threads (default: runtime default)' },
-    'max-seconds': { type: 'number', default: 60, help: 'longer videos are refused (one clip in memory); use `eflip stream` for them' },
+    batch: { type: 'int', default: 8, help: 'clips per batch (equal lengths batch together)', min: 1, max: 256 },
+    threads: { type: 'int', help: 'intra-op threads (default: runtime default)', min: 1, max: 256 },
+    'max-seconds': { type: 'number', default: 60, help: 'longer videos are refused (one clip in memory); use `eflip stream` for them', min: 0.04, max: 120 },
     face: { type: 'boolean', help: 'arbitrary footage: find the face (eflip roi) and read its aligned 96×96 mouth ROI' },
     annotate: { type: 'string', help: 'write an annotated mp4 (face box, landmarks, mouth ROI, predicted word); one video; implies --face' },
   },
@@ -37,13 +38,12 @@ export default async function main(argv: string[]): Promise<number> {
   const o = p.opts as { checkpoint?: string; top: number; json?: boolean; runtime: RuntimeName; device: 'auto' | 'cpu' | 'cuda'; batch: number; threads?: number; 'max-seconds': number; face?: boolean; annotate?: string };
   if (!o.checkpoint) throw new UsageError('--checkpoint is required');
   if (!p.positionals.length) throw new UsageError('give at least one video file');
-  if (o.top < 1) throw new UsageError('--top must be ≥ 1');
-  if (o.batch < 1) throw new UsageError('--batch must be ≥ 1');
   if (o.annotate && p.positionals.length !== 1) throw new UsageError('--annotate takes exactly one video');
   if (o.annotate) guardOutputs([{ flag: '--annotate', path: o.annotate }], [...p.positionals.map((f) => ({ flag: 'VIDEO', path: f })), { flag: '--checkpoint', path: o.checkpoint }]);
   const face = o.face || !!o.annotate ? await faceRoiReader() : null;
   const reader = await loadLipReader(o.checkpoint, { runtime: o.runtime, device: o.device, threads: o.threads });
   const results: any[] = [];
+  const warnings = new Map<string, string>(); // file → the truncated-video warning
   let failed = 0;
   try {
     for (let i = 0; i < p.positionals.length; i += o.batch) {
@@ -51,13 +51,17 @@ export default async function main(argv: string[]): Promise<number> {
       const clips: (Clip | null)[] = [];
       for (const f of files) {
         try {
-          const limit = Math.max(1, Math.round(o['max-seconds'] * MODEL_FPS));
-          const clip = face ? await face.load(f, reader.preprocessing, reader.channels) : await loadClip(f, reader.preprocessing, { maxFrames: limit + 1, channels: reader.channels });
-          if (clip.frames > limit) throw new Error(`longer than --max-seconds ${o['max-seconds']} s; use \`eflip stream\` for long videos`);
+          // --max-seconds is checked from the probe before anything is decoded or tracked
+          const onIncomplete = (decoded: number, expected: number) => warnings.set(f, incompleteWarning(f, decoded, expected));
+          const clip = face
+            ? await face.load(f, reader.preprocessing, reader.channels, o['max-seconds'], onIncomplete)
+            : await loadClip(f, reader.preprocessing, { maxSeconds: o['max-seconds'], channels: reader.channels, onIncomplete });
           clips.push(clip);
         } catch (e) {
+          const msg = (e as Error).message + ((e as { kind?: string }).kind === 'too-long' ? '; use `eflip stream` for long videos' : '');
           clips.push(null);
-          results[i + clips.length - 1] = { file: f, error: (e as Error).message };
+          results[i + clips.length - 1] = { file: f, error: msg };
+          console.error(`eflip predict: ${msg}`);
           failed++;
         }
       }
@@ -67,8 +71,11 @@ export default async function main(argv: string[]): Promise<number> {
       const ms = (performance.now() - t0) / Math.max(1, ok.length);
       const slots = clips.map((c, j) => (c ? i + j : -1)).filter((j) => j >= 0);
       ok.forEach(([c, f], j) => {
+        const warning = warnings.get(f);
+        if (warning) console.error(warning);
         results[slots[j]] = {
           file: f,
+          ...(warning ? { warning } : {}),
           frames: c.frames,
           seconds: +(c.frames / (c.fps ?? 25)).toFixed(3),
           top: reader.topK(lps[j], o.top).map((e) => ({ label: e.label, probability: +e.probability.toFixed(6) })),
@@ -88,15 +95,12 @@ export default async function main(argv: string[]): Promise<number> {
   if (o.json) console.log(JSON.stringify({ runtime: reader.runtime, device: reader.device, results }, null, 2));
   else {
     for (const r of results) {
-      if (r.error) {
-        console.log(`${r.file}: ERROR ${r.error}`);
-        continue;
-      }
+      if (r.error) continue; // reported on stderr
       console.log(`${r.file}  (${r.frames} frames, ${r.seconds} s)`);
       r.top.forEach((t: any, k: number) => console.log(`  ${String(k + 1).padStart(2)}. ${t.label.padEnd(16)} ${t.probability.toFixed(4)}`));
     }
   }
-  if (failed) console.error(`eflip predict: ${failed} of ${p.positionals.length} videos failed`);
+  if (failed && p.positionals.length > 1) console.error(`eflip predict: ${failed} of ${p.positionals.length} videos failed`);
   return failed ? 1 : 0;
 }
 
@@ -107,9 +111,9 @@ async function faceRoiReader() {
   const detector = await FaceDetector.create();
   const seen = new Map<string, Awaited<ReturnType<typeof roiFromVideo>>['info']>();
   return {
-    async load(file: string, pre: Parameters<typeof prepareFrames>[1], channels: number): Promise<Clip> {
+    async load(file: string, pre: Parameters<typeof prepareFrames>[1], channels: number, maxSeconds: number, onIncomplete: (decoded: number, expected: number) => void): Promise<Clip> {
       // a colour model reads a colour ROI
-      const r = await roiFromVideo(file, { fps: MODEL_FPS, faceDetector: detector, gray: inputPlanes(channels).image === 1 });
+      const r = await roiFromVideo(file, { fps: MODEL_FPS, faceDetector: detector, gray: inputPlanes(channels).image === 1, maxSeconds, onIncomplete });
       seen.set(file, r.info);
       return prepareFrames(r.rois, pre, MODEL_FPS, channels);
     },

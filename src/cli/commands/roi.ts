@@ -21,16 +21,16 @@ export const def: CommandDef = {
     'landmarks-only': { type: 'boolean', help: 'only compute (and cache) landmarks; no ROI video' },
     color: { type: 'boolean', help: 'keep RGB in the ROI (default: grey)' },
     align: { type: 'string', choices: ['reference', 'eyes'], help: 'ROI alignment: reference face (eyes, nose, mouth corners) or eyes only (= prepare --crop landmarks)', default: 'reference' },
-    size: { type: 'int', help: 'ROI side in pixels', default: 96 },
-    fps: { type: 'number', help: 'resample the video to this frame rate first (the model was trained at 25)' },
-    every: { type: 'int', help: 'full face detection every k frames, landmark tracking in between', default: 5 },
+    size: { type: 'int', help: 'ROI side in pixels', default: 96, min: 8, max: 1024 },
+    fps: { type: 'number', help: 'resample the video to this frame rate first (the model was trained at 25)', min: 1, max: 240 },
+    every: { type: 'int', help: 'full face detection every k frames, landmark tracking in between', default: 5, min: 1, max: 1000 },
     detector: { type: 'string', choices: ['auto', 'tiny', 'ssd'], help: 'face detector', default: 'auto' },
     'landmark-net': { type: 'string', choices: ['full', 'tiny'], help: '68-point landmark net', default: 'full' },
-    smooth: { type: 'int', help: 'landmark smoothing window in frames (1 = off)', default: 5 },
-    'max-outside': { type: 'number', help: 'fail when more than this fraction of the ROI lies outside the frame', default: 0.25 },
+    smooth: { type: 'int', help: 'landmark smoothing window in frames (1 = off)', default: 5, min: 1, max: 101 },
+    'max-outside': { type: 'number', help: 'fail when more than this fraction of the ROI lies outside the frame', default: 0.25, min: 0, max: 1 },
     'no-cache': { type: 'boolean', help: 'ignore and do not write the landmark cache' },
     json: { type: 'boolean', help: 'print one JSON summary per video' },
-    jobs: { type: 'int', alias: 'j', help: 'worker processes for many videos (each loads its own models)', default: 1 },
+    jobs: { type: 'int', alias: 'j', help: 'worker processes for many videos (each loads its own models)', default: 1, min: 1, max: 64 },
   },
   examples: [
     'eflip roi talk.mp4 --out talk.roi.mp4 --landmarks talk.landmarks.json --annotate talk.annot.mp4',
@@ -50,20 +50,17 @@ export default async function main(argv: string[]): Promise<number> {
   if (!o.out && !o['out-dir'] && !o.landmarks && !o.annotate && !o['landmarks-only']) {
     throw new UsageError('say what to write: --out ROI.mp4, --out-dir DIR, --landmarks FILE.json, --annotate A.mp4 or --landmarks-only');
   }
-  if (!(o['max-outside'] >= 0 && o['max-outside'] <= 1)) throw new UsageError('--max-outside must be in [0, 1]');
-  if (!(o.size >= 8)) throw new UsageError('--size must be ≥ 8');
-  if (o.fps !== undefined && !(o.fps > 0)) throw new UsageError('--fps must be > 0');
-  if (!(o.jobs >= 1)) throw new UsageError('--jobs must be ≥ 1');
   guardOutputs(plannedOutputs(files, o), files.map((f) => ({ flag: 'VIDEO', path: f })));
   if (o.jobs > 1 && files.length > 1) return runWorkers(files, o);
 
   const { FaceDetector, roiFromVideo, landmarksForVideo, writeLandmarksFile, annotateVideo, RoiError } = await import('../../roi/index.js');
-  const { encodeVideo, VideoError } = await import('../../data/video.js');
+  const { encodeVideo, incompleteWarning, VideoError } = await import('../../data/video.js');
   const detector = await FaceDetector.create({ detector: o.detector, landmarks: o['landmark-net'] });
   let failed = 0;
   for (const [i, file] of files.entries()) {
     const t0 = performance.now();
     const tag = files.length > 1 ? `[${i + 1}/${files.length}] ` : '';
+    let warning: string | null = null;
     try {
       const roiOpts = {
         faceDetector: detector,
@@ -75,10 +72,12 @@ export default async function main(argv: string[]): Promise<number> {
         align: o.align,
         maxOutside: o['max-outside'],
         cache: !o['no-cache'],
+        onIncomplete: (decoded: number, expected: number) => { warning = incompleteWarning(file, decoded, expected); },
         onProgress: process.stderr.isTTY ? (d: number, n: number) => process.stderr.write(`\r${tag}${file}: frame ${d}/${n}`) : undefined,
       };
       const r = o['landmarks-only'] ? { ...(await landmarksForVideo(file, roiOpts)), rois: null } : await roiFromVideo(file, roiOpts);
       if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      if (warning) console.error(`${tag}${warning}`);
       const stem = path.basename(file).replace(/\.[^.]+$/, '');
       const outVideo = o.out ?? (o['out-dir'] ? path.join(o['out-dir'], `${stem}.roi.mp4`) : undefined);
       const outLm = o.landmarks ?? (o['out-dir'] ? path.join(o['out-dir'], `${stem}.landmarks.json`) : undefined);
@@ -88,6 +87,7 @@ export default async function main(argv: string[]): Promise<number> {
       const ms = performance.now() - t0;
       const summary = {
         video: file,
+        ...(warning ? { warning } : {}),
         frames: r.info.frames,
         size: `${r.info.width}x${r.info.height}`,
         faces: r.info.maxFaces,

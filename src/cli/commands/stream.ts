@@ -4,6 +4,7 @@ import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 import { loadLipReader } from '../../infer/load_node.js';
 import { readModelFrames } from '../../infer/frame_reader.js';
 import { MODEL_FPS } from '../../infer/preprocess.js';
+import { incompleteWarning } from '../../data/video.js';
 import { appendTimeline, StreamingLipReader, timelineSegments, type TimelineEntry } from '../../infer/streaming.js';
 
 export const def: CommandDef = {
@@ -17,14 +18,14 @@ export const def: CommandDef = {
   ].join('\n'),
   options: {
     checkpoint: { type: 'string', alias: 'c', help: 'model: .safetensors, or .onnx exported with --features' },
-    window: { type: 'int', alias: 'w', default: 29, help: 'frames per window (29 = one LRW clip, 1.16 s)' },
-    top: { type: 'int', alias: 'k', default: 3, help: 'words kept per frame in the JSON timeline' },
-    'min-prob': { type: 'number', default: 0, help: 'hide frames whose top word is less probable' },
+    window: { type: 'int', alias: 'w', default: 29, help: 'frames per window (29 = one LRW clip, 1.16 s)', min: 1, max: 750 },
+    top: { type: 'int', alias: 'k', default: 3, help: 'words kept per frame in the JSON timeline', min: 1, max: 1000 },
+    'min-prob': { type: 'number', default: 0, help: 'hide frames whose top word is less probable', min: 0, max: 1 },
     mode: { type: 'string', choices: ['exact', 'fast'], default: 'exact', help: 'exact: each window = its clip prediction (3 front-end runs/frame); fast: 1 run/frame, 1 frame latency' },
     json: { type: 'boolean', help: 'print JSON (timeline + segments)' },
     runtime: { type: 'string', choices: ['onnx', 'torch'], default: 'onnx', help: 'inference runtime' },
     device: { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto', help: 'device / execution provider' },
-    threads: { type: 'int', help: 'intra-op threads' },
+    threads: { type: 'int', help: 'intra-op threads', min: 1, max: 256 },
   },
   examples: ['eflip stream talk.mp4 --checkpoint best.safetensors', 'eflip stream talk.mp4 --checkpoint lipreader.onnx --window 25 --json > timeline.json'],
 };
@@ -40,7 +41,6 @@ export default async function main(argv: string[]): Promise<number> {
   const o = p.opts as { checkpoint?: string; window: number; top: number; 'min-prob': number; json?: boolean; mode: 'exact' | 'fast'; runtime: 'onnx' | 'torch'; device: 'auto' | 'cpu' | 'cuda'; threads?: number };
   if (!o.checkpoint) throw new UsageError('--checkpoint is required');
   if (p.positionals.length !== 1) throw new UsageError('give exactly one video file');
-  if (o.window < 1) throw new UsageError('--window must be ≥ 1');
   const reader = await loadLipReader(o.checkpoint, { runtime: o.runtime, device: o.device, threads: o.threads });
   try {
     const file = p.positionals[0];
@@ -50,7 +50,8 @@ export default async function main(argv: string[]): Promise<number> {
     const timeline: TimelineEntry[] = [];
     let frames = 0;
     let busy = 0;
-    for await (const frame of readModelFrames(file, reader.preprocessing, { channels: reader.channels })) {
+    const onIncomplete = (decoded: number, expected: number) => console.error(incompleteWarning(file, decoded, expected));
+    for await (const frame of readModelFrames(file, reader.preprocessing, { channels: reader.channels, onIncomplete })) {
       frames++;
       const t0 = performance.now();
       const step = await sr.push(frame);
