@@ -11,6 +11,7 @@ static Napi::Object InitEflip(Napi::Env env, Napi::Object exports) {
   eflip::initDispatch(env, exports);
   eflip::initTensors(env, exports);
   eflip::initRuntime(env, exports);
+  eflip::initDistributed(env, exports);
   eflip::initStreams(env, exports);
   return exports;
 }

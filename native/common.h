@@ -4,8 +4,12 @@
 #include <napi.h>
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
+#include <torch/version.h>
 #include <string>
 #include <vector>
+
+// True when the linked libtorch is at least maj.min (the c10d and autocast APIs moved in 2.x).
+#define EFLIP_TORCH_AT_LEAST(maj, min) (TORCH_VERSION_MAJOR > (maj) || (TORCH_VERSION_MAJOR == (maj) && TORCH_VERSION_MINOR >= (min)))
 
 namespace eflip {
 
@@ -66,6 +70,7 @@ Napi::Value guard(const Napi::CallbackInfo& info, F&& body) {
 void initDispatch(Napi::Env env, Napi::Object exports);
 void initTensors(Napi::Env env, Napi::Object exports);
 void initRuntime(Napi::Env env, Napi::Object exports);
+void initDistributed(Napi::Env env, Napi::Object exports);
 void initStreams(Napi::Env env, Napi::Object exports);
 
 }  // namespace eflip

@@ -5,11 +5,8 @@
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <ATen/autocast_mode.h>
-#include <torch/version.h>
 #include <dlfcn.h>
 #include <mutex>
-
-#define EFLIP_TORCH_AT_LEAST(maj, min) (TORCH_VERSION_MAJOR > (maj) || (TORCH_VERSION_MAJOR == (maj) && TORCH_VERSION_MINOR >= (min)))
 
 namespace eflip {
 

@@ -36,10 +36,15 @@ function fromDir(root, source) {
 function fromPython() {
   const py = process.env.PYTHON || 'python3';
   const code = [
-    'import json, torch',
+    'import json, os, torch',
     'from torch.utils import cpp_extension as c',
+    'extra = []  # CUDA toolkit and NCCL headers, for the NCCL process group (optional)',
+    'if torch.version.cuda and c.CUDA_HOME: extra.append(os.path.join(c.CUDA_HOME, "include"))',
+    'try:',
+    '  import nvidia.nccl as n; extra.append(os.path.join(list(n.__path__)[0], "include"))',
+    'except Exception: pass',
     'print(json.dumps({"include": c.include_paths(), "libdir": c.library_paths()[0],',
-    '  "cxx11abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "cuda": torch.version.cuda}))',
+    '  "cxx11abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "cuda": torch.version.cuda, "extraInclude": extra}))',
   ].join('\n');
   const out = execFileSync(py, ['-c', code], { encoding: 'utf8' });
   return { source: `LIBTORCH_USE_PYTORCH (${py})`, ...JSON.parse(out) };
@@ -81,26 +86,81 @@ function locate() {
   const libs = ['torch', 'torch_cpu', 'c10'];
   if (found.cuda) libs.push('torch_cuda', 'c10_cuda');
   found.libs = libs;
+  // Header directories the c10d process groups may need: gloo's (Debian: libgloo-dev; pip's
+  // torch does not ship them; EFLIP_GLOO_INCLUDE may name a gloo checkout matching torch's),
+  // and for NCCL the CUDA toolkit's and NCCL's. Whether they fit is decided by probeC10d().
+  const extra = [...(found.extraInclude || []), ...(process.env.EFLIP_GLOO_INCLUDE ? [process.env.EFLIP_GLOO_INCLUDE] : []), '/usr/include', '/usr/local/include'];
+  for (const rel of ['nccl.h', 'cuda_runtime_api.h']) {
+    const d = extra.find((x) => fs.existsSync(path.join(x, rel)));
+    if (d && !found.include.includes(d) && !d.startsWith('/usr/')) found.include.push(d);
+  }
+  if (process.env.EFLIP_GLOO_INCLUDE && !found.include.includes(process.env.EFLIP_GLOO_INCLUDE)) found.include.unshift(process.env.EFLIP_GLOO_INCLUDE);
   if (found.cxx11abi === null) found.cxx11abi = 1; // Debian and the cxx11-abi libtorch zips
   return found;
 }
 
+// Which c10d process groups the addon can compile: a header that is missing or does not fit
+// this libtorch (e.g. gloo headers of another version) leaves that backend out instead of
+// breaking the build. One syntax-only compile per backend (a few seconds).
+function probeC10d(f) {
+  const os = require('node:os');
+  const cxx = process.env.CXX || 'g++';
+  // remembered per libtorch/header set (setup runs this twice per build)
+  const key = JSON.stringify([f.version, f.libdir, f.include, f.cxx11abi, f.cuda, cxx]);
+  const cacheFile = path.join(__dirname, '..', '.setup-stamps', 'c10d-probe.json');
+  try {
+    const c = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
+    if (c.key === key) return Object.assign(f, { gloo: c.gloo, nccl: c.nccl });
+  } catch { /* no cache yet */ }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eflip-c10d-'));
+  const one = (macro, header) => {
+    if (!f.include.some((d) => fs.existsSync(path.join(d, 'torch', 'csrc', 'distributed', 'c10d', header)))) return false;
+    const file = path.join(dir, `${macro}.cc`);
+    fs.writeFileSync(file, `#define ${macro} 1\n#include <torch/csrc/distributed/c10d/${header}>\nint main() { return 0; }\n`);
+    try {
+      execFileSync(cxx, ['-std=c++17', '-fsyntax-only', `-D_GLIBCXX_USE_CXX11_ABI=${f.cxx11abi}`, ...f.include.map((d) => `-I${d}`), file], { stdio: 'ignore', timeout: 180000 });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    f.gloo = one('USE_C10D_GLOO', 'ProcessGroupGloo.hpp');
+    f.nccl = f.cuda && one('USE_C10D_NCCL', 'ProcessGroupNCCL.hpp');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  try {
+    fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+    fs.writeFileSync(cacheFile, JSON.stringify({ key, gloo: f.gloo, nccl: f.nccl }));
+  } catch { /* read-only checkout: probe again next time */ }
+  return f;
+}
+
 if (require.main === module) {
   try {
-    const f = locate();
     const arg = process.argv[2] || '--json';
+    const f = ['--json', '--cflags', '--check'].includes(arg) ? probeC10d(locate()) : locate();
     if (arg === '--json') console.log(JSON.stringify(f, null, 2));
     else if (arg === '--include') console.log(f.include.join(' '));
     else if (arg === '--libdir') console.log(f.libdir);
     else if (arg === '--libs') {
       // --no-as-needed keeps libtorch_cuda linked although no symbol of it is referenced directly.
       console.log(['-Wl,--no-as-needed', `-L${f.libdir}`, ...f.libs.map((l) => `-l${l}`), '-Wl,--as-needed', `-Wl,-rpath,${f.libdir}`].join(' '));
-    } else if (arg === '--cflags') console.log(`-D_GLIBCXX_USE_CXX11_ABI=${f.cxx11abi}${f.cuda ? ' -DEFLIP_WITH_CUDA=1' : ''}`);
-    else if (arg === '--check') console.error(`libtorch ${f.version} from ${f.source} (${f.libdir})${f.cuda ? ' with CUDA' : ''}`);
+    } else if (arg === '--cflags') {
+      const defs = [`-D_GLIBCXX_USE_CXX11_ABI=${f.cxx11abi}`];
+      if (f.cuda) defs.push('-DEFLIP_WITH_CUDA=1');
+      if (f.gloo) defs.push('-DEFLIP_WITH_GLOO=1');
+      if (f.nccl) defs.push('-DEFLIP_WITH_NCCL=1');
+      console.log(defs.join(' '));
+    } else if (arg === '--check') {
+      const pgs = [f.gloo && 'gloo', f.nccl && 'nccl'].filter(Boolean).join(', ') || 'none (gloo needs libgloo-dev, or EFLIP_GLOO_INCLUDE for a non-Debian libtorch)';
+      console.error(`libtorch ${f.version} from ${f.source} (${f.libdir})${f.cuda ? ' with CUDA' : ''}; process groups: ${pgs}`);
+    }
     else throw new Error(`unknown option ${arg}`);
   } catch (e) {
     console.error(e.message);
     process.exit(1);
   }
 }
-module.exports = { locate };
+module.exports = { locate, probeC10d };

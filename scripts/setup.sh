@@ -17,13 +17,14 @@ hash_of() { # hash of the named files/dirs (contents and names)
 fresh() { [ -f "$stamps/$1" ] && [ "$(cat "$stamps/$1")" = "$2" ]; }
 
 # 1. Debian packages ---------------------------------------------------------------
-DEB_PACKAGES=(libtorch-dev python3-torch python3-onnx ffmpeg fonts-dejavu-core chromium)
+DEB_PACKAGES=(libtorch-dev libgloo-dev python3-torch python3-onnx ffmpeg fonts-dejavu-core chromium)
 if [ "${1:-}" != "--build-only" ]; then
   missing=()
   for p in "${DEB_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
-  # LIBTORCH / LIBTORCH_USE_PYTORCH users bring their own libtorch.
+  # LIBTORCH / LIBTORCH_USE_PYTORCH users bring their own libtorch. libgloo-dev stays: pip's torch
+  # ships no gloo headers (scripts/find-libtorch.cjs probes whether the Debian ones fit it).
   if [ ${#missing[@]} -gt 0 ] && { [ -n "${LIBTORCH:-}" ] || [ -n "${LIBTORCH_USE_PYTORCH:-}" ]; }; then
     missing=("${missing[@]/libtorch-dev}"); missing=(${missing[@]+"${missing[@]}"})
   fi

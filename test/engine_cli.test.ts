@@ -16,6 +16,8 @@ test('eflip doctor --json reports libtorch and a passing self-check', () => {
   assert.ok(rep.cpu.threads >= 1);
   assert.match(rep.cpu.capability, /\w+/);
   assert.equal(typeof rep.cuda.available, 'boolean');
+  assert.equal(typeof rep.distributed.gloo, 'boolean');
+  assert.equal(rep.distributed.nccl && !rep.libtorch.cuda, false, 'nccl only in CUDA builds');
   assert.equal(rep.selfCheck.ok, true);
   assert.ok(rep.selfCheck.maxGradError < 1e-6);
   assert.deepEqual(rep.problems, []);

@@ -26,6 +26,8 @@ export interface BatchRequest {
   step: number;
   /** position of the first sample in the epoch order */
   position: number;
+  /** positions of every sample when they are not consecutive (a data-parallel rank's share) */
+  positions?: number[];
 }
 
 /**
@@ -52,7 +54,7 @@ export async function buildBatch(ds: Dataset, req: BatchRequest, a: AugmentConfi
     const i = req.indices[k];
     const clip = many ? many[k] : k === 0 ? first : await ds.read(i);
     labels[k] = ds.items[i].label;
-    augmentSample(clip, a, new Rng(mixSeed(seed, req.epoch, req.position + k)), x, k * per, boundary, k * T);
+    augmentSample(clip, a, new Rng(mixSeed(seed, req.epoch, req.positions ? req.positions[k] : req.position + k)), x, k * per, boundary, k * T);
   }
   const mix = mixupBatch(x, B, per, labels, a, new Rng(mixSeed(seed, req.epoch, req.step, 0x6d1c)));
   return {

@@ -9,6 +9,7 @@ import { openDataset, DatasetError, type Dataset, type DatasetSpec, type ItemMet
 import { buildBatch, epochSteps, type Batch, type BatchRequest } from './batch.js';
 import { Rng, mixSeed } from './rng.js';
 import { threadCountProblem } from '../threads.js';
+import { shardLength, shardOrder, checkShard, type Shard } from './sampler.js';
 
 export type { Batch } from './batch.js';
 
@@ -27,6 +28,8 @@ export interface LoaderOptions {
   workers?: number;
   /** batches in flight (default 2·workers) */
   prefetch?: number;
+  /** data-parallel: this rank's part of every epoch (src/data/sampler.ts; padded when training) */
+  shard?: Shard;
 }
 
 /** Where the loader is: save in checkpoints, pass to batches() to resume. */
@@ -69,6 +72,7 @@ export class Loader {
     this.shuffle = o.shuffle ?? training;
     this.dropLast = o.dropLast ?? training;
     this.state_ = { seed: this.seed, epoch: 0, step: 0 };
+    if (o.shard) checkShard(o.shard);
     const n = o.workers ?? Math.min(2, availableParallelism());
     const tooMany = threadCountProblem('loader workers', n, 0);
     if (tooMany) throw new RangeError(tooMany);
@@ -103,8 +107,13 @@ export class Loader {
     return this.items.length;
   }
 
+  /** clips this rank reads per epoch (all of them without a shard) */
+  get localSize(): number {
+    return shardLength(this.size, this.o.shard, !!this.o.training);
+  }
+
   get stepsPerEpoch(): number {
-    return epochSteps(this.size, this.batchSize, this.dropLast);
+    return epochSteps(this.localSize, this.batchSize, this.dropLast);
   }
 
   /** The sample order of an epoch (a seeded permutation when shuffling). */
@@ -142,12 +151,13 @@ export class Loader {
 
   /** Batches of one epoch from `startStep`, prefetched in the background, in order. */
   async *batches(epoch: number, startStep = 0): AsyncGenerator<Batch> {
-    const order = this.order(epoch);
+    const { indices, positions } = shardOrder(this.order(epoch), this.o.shard, !!this.o.training);
     const steps = this.stepsPerEpoch;
     const reqs: BatchRequest[] = [];
     for (let s = startStep; s < steps; s++) {
       const pos = s * this.batchSize;
-      reqs.push({ indices: Array.from(order.subarray(pos, Math.min(pos + this.batchSize, this.size))), epoch, step: s, position: pos });
+      const end = Math.min(pos + this.batchSize, indices.length);
+      reqs.push({ indices: Array.from(indices.subarray(pos, end)), epoch, step: s, position: positions[pos], ...(this.o.shard && this.o.shard.world > 1 ? { positions: Array.from(positions.subarray(pos, end)) } : {}) });
     }
     const depth = Math.max(1, this.o.prefetch ?? 2 * Math.max(1, this.workers.length));
     const inflight: Promise<Batch>[] = [];

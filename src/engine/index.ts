@@ -11,3 +11,4 @@ export { type DType, DTYPE_SIZE, isFloating } from './dtype.js';
 export { type Device, checkDevice, torchBuiltWithCuda, CUDA_BUILD_FIX } from './device.js';
 export { hasOp } from './ops.js';
 export * from './errors.js';
+export { ProcessGroup, Store, Work, GradSync, syncBatchNorm, DistributedError, RendezvousError, type Backend, type ReduceOpName, type ProcessGroupOptions, type GradSyncOptions, type SyncBatchNormOptions } from './distributed.js';

@@ -6,6 +6,11 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 export type Handle = number;
+/** Opaque native objects of the c10d layer (native/distributed.cc). */
+export type StoreRef = { readonly __store: unique symbol };
+export type CommRef = { readonly __comm: unique symbol };
+export type WorkRef = { readonly __work: unique symbol };
+export type GradSyncRef = { readonly __gradSync: unique symbol };
 export type NativeResult = Handle | number | boolean | string | null | NativeResult[];
 
 export interface NativeAddon {
@@ -53,6 +58,27 @@ export interface NativeAddon {
   copyAsync?(h: Handle, device: string): [Handle, number];
   waitCopy?(copyId: number): void;
   setErrorFactory(f: (kind: string, message: string) => Error): void;
+  // c10d (native/distributed.cc)
+  storeCreate(host: string, port: number, isServer: boolean, timeoutMs: number): StoreRef;
+  storeAdd(s: StoreRef, key: string, delta: number): number;
+  storeCheck(s: StoreRef, key: string): boolean;
+  storeSet(s: StoreRef, key: string, value: string): void;
+  storeGet(s: StoreRef, key: string): string;
+  storeDispose(s: StoreRef): void;
+  commAvailable(backend: string): boolean;
+  commCreate(s: StoreRef, backend: string, rank: number, size: number, timeoutMs: number, deviceKind: string, deviceValue: string): CommRef;
+  commDispose(c: CommRef): void;
+  commAllReduce(c: CommRef, hs: Handle[], op: string, timeoutMs: number, async: boolean): WorkRef | undefined;
+  commBroadcast(c: CommRef, hs: Handle[], root: number, timeoutMs: number, async: boolean): WorkRef | undefined;
+  commAllGather(c: CommRef, outs: Handle[], input: Handle, timeoutMs: number): void;
+  commBarrier(c: CommRef, timeoutMs: number): void;
+  commAllReduceSumDiff(c: CommRef, h: Handle): Handle;
+  workWait(w: WorkRef, timeoutMs: number): void;
+  workDone(w: WorkRef): boolean;
+  gradSyncCreate(c: CommRef, params: Handle[], bucketBytes: number, overlap: boolean): [GradSyncRef, number];
+  gradSyncPrepare(g: GradSyncRef): void;
+  gradSyncFinish(g: GradSyncRef): number;
+  gradSyncDispose(g: GradSyncRef): void;
 }
 
 /** Where the compiled addon lives: EFLIP_ADDON, else native/build/Release under the package root. */

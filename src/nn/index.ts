@@ -3,7 +3,7 @@ export { Module, StateDictError, type LoadReport, type StateValue } from './modu
 export * as init from './init.js';
 export { Conv1d, Conv2d, Conv3d, type ConvOptions } from './layers/conv.js';
 export { Linear } from './layers/linear.js';
-export { BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, type BatchNormOptions } from './layers/norm.js';
+export { BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormNd, LayerNorm, setSyncBatchNorm, type BatchNormOptions } from './layers/norm.js';
 export { ReLU, SiLU, Sigmoid, GLU, PReLU, Identity } from './layers/activation.js';
 export { Dropout, DropPath } from './layers/dropout.js';
 export { Sequential, ModuleList } from './layers/container.js';

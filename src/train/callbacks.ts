@@ -12,8 +12,10 @@ export interface TrainerHandle {
   step: number;
   shouldStop: boolean;
   stopReason?: string;
-  /** atomically write a resumable checkpoint */
+  /** atomically write a resumable checkpoint (a no-op on data-parallel ranks other than 0) */
   saveCheckpoint(path: string, extra?: Record<string, unknown>): void;
+  /** false on data-parallel ranks other than 0: they keep the bookkeeping but touch no file */
+  readonly writesFiles?: boolean;
   log(msg: string): void;
 }
 
@@ -104,7 +106,7 @@ export class ModelCheckpoint implements Callback {
     // state is updated before writing so the files carry the bookkeeping that includes them
     if (saveTopK && !evicted.includes(saveTopK)) t.saveCheckpoint(saveTopK.path);
     if (this.opts.saveLast) this.saveLast(t);
-    for (const e of evicted) if (e !== saveTopK && existsSync(e.path)) unlinkSync(e.path);
+    if (t.writesFiles !== false) for (const e of evicted) if (e !== saveTopK && existsSync(e.path)) unlinkSync(e.path);
   }
 
   saveLast(t: TrainerHandle): void {

@@ -35,6 +35,8 @@ export interface TrainState {
   /** last logged metrics (for humans) */
   metrics?: Record<string, number>;
   reason?: string;
+  /** data-parallel world that wrote it: processes and clips per optimizer step (absent: 1 process) */
+  world?: { size: number; globalBatch: number };
 }
 
 export interface CheckpointContent {

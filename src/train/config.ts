@@ -93,6 +93,8 @@ export const SCHEMA: Section = {
     log_every: { kind: 'int', default: 10, min: 1, help: 'write a metrics.jsonl step line every N steps' },
     val_every: { kind: 'int', default: 1, min: 1, help: 'validate every N epochs' },
     test_at_end: { kind: 'boolean', default: true, help: 'evaluate the best checkpoint on the test split at the end' },
+    sync_bn: { kind: 'boolean', default: false, help: 'data-parallel: batch-norm statistics over the global batch (SyncBatchNorm)' },
+    dist_timeout: { kind: 'number', default: 300, min: 1, help: 'data-parallel: seconds a collective or the rendezvous waits for the other ranks before the job stops' },
   },
   ema: {
     enabled: { kind: 'boolean', default: true, help: 'EMA of weights and buffers; validate/test with them' },
@@ -195,6 +197,8 @@ export interface TrainConfig {
     log_every: number;
     val_every: number;
     test_at_end: boolean;
+    sync_bn: boolean;
+    dist_timeout: number;
   };
   ema: { enabled: boolean; decay: number };
   early_stopping: { enabled: boolean; monitor: string; mode: 'min' | 'max'; min_delta: number; patience: number };

@@ -17,6 +17,7 @@ import { readWordFile, selectVocabulary, wordFileOf, type VocabSelection } from 
 import { Rng, mixSeed } from '../data/rng.js';
 import { epochSteps } from '../data/batch.js';
 import { maxThreads } from '../threads.js';
+import { shardLength, shardOrder, type Shard } from '../data/sampler.js';
 import { fromTypedArray } from '../engine/index.js';
 import type { BatchSource, TrainBatch } from './trainer.js';
 import type { TrainConfig } from './config.js';
@@ -49,6 +50,8 @@ export interface SourceOptions {
   shuffleLabelsSeed?: number | null;
   /** add a second channel: 1 on frames inside the word (from the .txt Duration, word centred), else 0 */
   wordBoundary?: boolean;
+  /** data-parallel: this rank's part of every epoch (src/data/sampler.ts; padded when shuffling = training) */
+  shard?: Shard;
 }
 
 export class MemoryClipSource implements BatchSource {
@@ -68,13 +71,14 @@ export class MemoryClipSource implements BatchSource {
     return this.items.length;
   }
   get batchesPerEpoch(): number {
-    return epochSteps(this.items.length, this.o.batchSize, this.o.dropLast);
+    return epochSteps(shardLength(this.items.length, this.o.shard, this.o.shuffle), this.o.batchSize, this.o.dropLast);
   }
 
-  /** Clip order of an epoch. */
+  /** Clip order of an epoch (this rank's part of it when sharded). */
   order(epoch: number): number[] {
     const idx = this.items.map((_, i) => i);
-    return this.o.shuffle ? (new Rng(mixSeed(this.o.seed, epoch, 0x0de7)).shuffle(idx) as number[]) : idx;
+    const all = this.o.shuffle ? (new Rng(mixSeed(this.o.seed, epoch, 0x0de7)).shuffle(idx) as number[]) : idx;
+    return this.o.shard ? Array.from(shardOrder(all, this.o.shard, this.o.shuffle).indices) : all;
   }
 
   /** One clip → normalised float32 C·T·size·size (channel planes), augmented by f(seed, epoch, index);

@@ -31,9 +31,9 @@ export interface EvalResult {
   weights: string;
   split: Split;
   seconds: number;
+  device: string;
   /** clips that decoded fewer frames than their container promises (evaluated on what decoded) */
   incomplete: LoadedSplits['incomplete'];
-  device: string;
 }
 
 export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
@@ -67,5 +67,5 @@ export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
   });
   const metrics = await evaluateSource((x) => m.model.forward(x), src, m.labels, { limit: o.limit, label: o.split, stream: o.stream, quiet: o.quiet, device });
   m.model.dispose();
-  return { metrics, checkpoint: o.checkpoint, weights: m.source, split: o.split, seconds: (Date.now() - t0) / 1000, incomplete: data.incomplete, device };
+  return { metrics, checkpoint: o.checkpoint, weights: m.source, split: o.split, seconds: (Date.now() - t0) / 1000, device, incomplete: data.incomplete };
 }

@@ -10,7 +10,11 @@ export async function evaluateSource(
   forward: (x: Tensor) => Tensor,
   source: BatchSource,
   labels: string[],
-  opts: { limit?: number | null; label?: string; stream?: NodeJS.WriteStream; quiet?: boolean; device?: string } = {},
+  opts: {
+    limit?: number | null; label?: string; stream?: NodeJS.WriteStream; quiet?: boolean; device?: string;
+    /** data-parallel: sum the counts of every rank (each evaluated its own part of the source) */
+    reduce?: (counts: Float64Array) => Float64Array;
+  } = {},
 ): Promise<EvalMetrics> {
   const acc = new MetricAccumulator(labels);
   const total = opts.limit ? Math.min(opts.limit, source.batchesPerEpoch) : source.batchesPerEpoch;
@@ -31,5 +35,6 @@ export async function evaluateSource(
     bar?.update(i, b.y.length, { loss: r.loss, acc: r.acc });
   }
   bar?.done();
+  if (opts.reduce) acc.load(opts.reduce(acc.counts()));
   return acc.result();
 }

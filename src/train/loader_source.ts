@@ -4,6 +4,7 @@ import { Loader, type LoaderOptions } from '../data/loader.js';
 import type { AugmentConfig } from '../data/augment.js';
 import { DatasetError } from '../data/dataset.js';
 import type { Split } from '../data/lrw.js';
+import type { Shard } from '../data/sampler.js';
 import { fromTypedArray } from '../engine/index.js';
 import type { BatchSource, TrainBatch } from './trainer.js';
 import type { TrainConfig } from './config.js';
@@ -52,7 +53,7 @@ export function augmentFor(cfg: TrainConfig, training: boolean): Partial<Augment
 }
 
 /** A loader over prepared shards (`eflip prepare`) for one split. */
-export async function openShardSource(cfg: TrainConfig, split: Split, training: boolean): Promise<LoaderSource> {
+export async function openShardSource(cfg: TrainConfig, split: Split, training: boolean, shard?: Shard): Promise<LoaderSource> {
   const o: LoaderOptions = {
     data: { kind: 'shards', dir: cfg.data.shards!, split },
     batchSize: training ? cfg.train.batch_size : cfg.train.eval_batch_size ?? cfg.train.batch_size,
@@ -60,6 +61,7 @@ export async function openShardSource(cfg: TrainConfig, split: Split, training: 
     seed: cfg.seed,
     augment: augmentFor(cfg, training),
     workers: cfg.data.workers,
+    ...(shard ? { shard } : {}),
   };
   const loader = await Loader.open(o);
   if (loader.side !== undefined && cfg.data.size > loader.side) {

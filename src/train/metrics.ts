@@ -74,6 +74,21 @@ export class MetricAccumulator {
     return this.n;
   }
 
+  /** Every count in one vector [n, loss sum, top-5 hits, confusion…]: summed over data-parallel ranks
+   *  and loaded back, the metrics are those of one process that saw every clip. */
+  counts(): Float64Array {
+    const v = new Float64Array(3 + this.confusion.length);
+    v[0] = this.n; v[1] = this.lossSum; v[2] = this.top5;
+    v.set(this.confusion, 3);
+    return v;
+  }
+
+  load(v: Float64Array): void {
+    if (v.length !== 3 + this.confusion.length) throw new Error(`metrics: ${v.length} counts for ${this.C} classes`);
+    this.n = v[0]; this.lossSum = v[1]; this.top5 = v[2];
+    this.confusion.set(v.subarray(3));
+  }
+
   /** Running top-1 and loss (for progress bars). */
   running(): { loss: number; acc: number } {
     let correct = 0;

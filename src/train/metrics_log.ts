@@ -12,10 +12,10 @@ export interface MetricRecord {
 }
 
 export class MetricsLog {
-  constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-  }
+  private dirMade = false;
+  constructor(readonly path: string) {}
   append(rec: Omit<MetricRecord, 'time'> & { time?: number }): void {
+    if (!this.dirMade) { mkdirSync(dirname(this.path), { recursive: true }); this.dirMade = true; }
     const line = JSON.stringify({ time: Date.now() / 1000, ...rec }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
     appendFileSync(this.path, line + '\n');
   }

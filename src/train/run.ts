@@ -21,6 +21,10 @@ import { writeRunReport } from './report.js';
 import { Trainer, type BatchSource, type FitResult } from './trainer.js';
 import { openShardSource } from './loader_source.js';
 import { MissingSplitError } from '../data/dataset.js';
+import { worldFromEnv } from './world.js';
+import { DistributedRun } from './distributed_run.js';
+import { replicaTensors, sinkStream } from './distributed_model.js';
+import { setSyncBatchNorm } from '../nn/index.js';
 
 export interface RunOptions {
   /** YAML config file */
@@ -127,8 +131,7 @@ export function resolveRunDirs(cfg: TrainConfig, resumePath: string | null, conf
 }
 
 export async function runTraining(opts: RunOptions): Promise<RunResult> {
-  const t0 = Date.now();
-  const log = opts.log ?? ((m: string) => console.log(m));
+  const world = worldFromEnv();
   let cfg = loadConfig({ file: opts.configFile, overrides: opts.overrides });
   let resume: CheckpointContent | null = null;
   let resumePath: string | null = null;
@@ -143,25 +146,67 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     for (const o of opts.overrides ?? []) applyOverride(cfg, o);
     cfg.checkpoint = resumePath;
     checkThreadCounts(cfg);
-    log(`resuming from ${resumePath} (epoch ${resume.state.epoch + 1}, batch ${resume.state.batchInEpoch}, step ${resume.state.step})`);
   }
-  // train.device / train.precision refused here, in one line, before anything is written
+  // data-parallel (RANK/WORLD_SIZE or SLURM in the environment): rendezvous first (NCCL for a
+  // CUDA run, Gloo on the CPU), so a rank that fails below fails the collectives of the others
+  // instead of leaving them waiting
+  let dist: DistributedRun | null = null;
+  if (world.worldSize > 1) {
+    checkTrainDevice(cfg); // a device this build cannot use is refused before the rendezvous
+    dist = await DistributedRun.start(world, { device: cfg.train.device, timeoutS: cfg.train.dist_timeout });
+  }
+  try {
+    return await runTrainingIn(opts, cfg, dist, resume, resumePath);
+  } finally {
+    dist?.dispose();
+  }
+}
+
+async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: DistributedRun | null, resume: CheckpointContent | null, resumePath: string | null): Promise<RunResult> {
+  const t0 = Date.now();
+  const main = !dist || dist.isMain;
+  // rank 0 alone logs, draws progress bars and writes files
+  const log = main ? opts.log ?? ((m: string) => console.log(m)) : () => {};
+  const stream = main ? opts.stream : sinkStream();
+  if (resume) log(`resuming from ${resumePath} (epoch ${resume.state.epoch + 1}, batch ${resume.state.batchInEpoch}, step ${resume.state.step})`);
+  // one GPU per process (cuda:LOCAL_RANK); train.device / train.precision refused here, in one
+  // line, before anything is written
+  if (dist) cfg.train.device = dist.deviceName;
   const device = checkTrainDevice(cfg);
-  const { runDir, ckptDir, sourceRunDir, sourceCkptDir } = resolveRunDirs(cfg, resumePath, opts.configFile);
-  cfg.run_dir = runDir;
-  mkdirSync(ckptDir, { recursive: true });
-  for (const d of new Set([runDir, ckptDir])) {
-    const stale = removeStaleTemps(d);
-    if (stale.length) log(`removed ${stale.length} temp file(s) of interrupted writes in ${d}`);
+  // rank 0 decides where the run writes (a fresh timestamped dir, or a refusal); every rank
+  // takes its answer, so the ranks agree and all stop with the same message
+  let dirs: RunDirs | null = null;
+  let refusal: string | null = null;
+  if (main) {
+    try {
+      dirs = resolveRunDirs(cfg, resumePath, opts.configFile);
+    } catch (e) {
+      if (!dist) throw e;
+      refusal = (e as Error).message;
+    }
   }
-  if (resume && sourceRunDir && sourceCkptDir && ckptDir !== sourceCkptDir) {
-    // resumed into a new run dir: bring the run's history (metrics, top-k checkpoints) along
-    const src = join(sourceRunDir, 'metrics.jsonl');
-    if (existsSync(src) && !existsSync(join(runDir, 'metrics.jsonl'))) copyFileAtomic(src, join(runDir, 'metrics.jsonl'));
-    const mcState = resume.state.callbacks.ModelCheckpoint as { best?: { path: string }[] } | undefined;
-    for (const b of mcState?.best ?? []) {
-      const from = join(sourceCkptDir, basename(b.path));
-      if (existsSync(from) && from !== resumePath) copyFileAtomic(from, join(ckptDir, basename(b.path)));
+  if (dist) {
+    const got = JSON.parse(dist.broadcastString(JSON.stringify(refusal !== null ? { refusal } : dirs))) as RunDirs & { refusal?: string };
+    if (got.refusal) throw new Error(got.refusal);
+    dirs = got;
+  }
+  const { runDir, ckptDir, sourceRunDir, sourceCkptDir } = dirs!;
+  cfg.run_dir = runDir;
+  if (main) {
+    mkdirSync(ckptDir, { recursive: true });
+    for (const d of new Set([runDir, ckptDir])) {
+      const stale = removeStaleTemps(d);
+      if (stale.length) log(`removed ${stale.length} temp file(s) of interrupted writes in ${d}`);
+    }
+    if (resume && sourceRunDir && sourceCkptDir && ckptDir !== sourceCkptDir) {
+      // resumed into a new run dir: bring the run's history (metrics, top-k checkpoints) along
+      const src = join(sourceRunDir, 'metrics.jsonl');
+      if (existsSync(src) && !existsSync(join(runDir, 'metrics.jsonl'))) copyFileAtomic(src, join(runDir, 'metrics.jsonl'));
+      const mcState = resume.state.callbacks.ModelCheckpoint as { best?: { path: string }[] } | undefined;
+      for (const b of mcState?.best ?? []) {
+        const from = join(sourceCkptDir, basename(b.path));
+        if (existsSync(from) && from !== resumePath) copyFileAtomic(from, join(ckptDir, basename(b.path)));
+      }
     }
   }
   // null: every core, unless OMP_NUM_THREADS says otherwise (Debian's libtorch starts with 1)
@@ -169,8 +214,10 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   if (threads) setNumThreads(threads);
 
   log(`run directory: ${runDir}`);
+  if (dist) log(`data-parallel: ${dist.worldSize} processes (${dist.world.source}), rank 0 on this one; global batch ${cfg.train.batch_size * dist.worldSize} = ${dist.worldSize} × train.batch_size=${cfg.train.batch_size}${cfg.train.sync_bn ? ', SyncBatchNorm' : ''}`);
   log('resolved config:\n' + configToYaml(cfg).replace(/^/gm, '  '));
-  writeFileAtomic(join(runDir, 'config.yaml'), configToYaml(cfg));
+  if (main) writeFileAtomic(join(runDir, 'config.yaml'), configToYaml(cfg));
+  const shard = dist?.shard;
 
   // ---- data: prepared shards through the src/data loader, or an LRW-layout tree decoded into memory
   // grey (model.in_channels=1) or RGB (3) frames; data.word_boundary adds one more input plane
@@ -180,7 +227,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const closers: (() => Promise<void>)[] = [];
   if (cfg.data.shards) {
     log(`loading prepared shards from ${cfg.data.shards} ...`);
-    const tr = await openShardSource(cfg, 'train', true);
+    const tr = await openShardSource(cfg, 'train', true, shard);
     closers.push(() => tr.close());
     try {
       checkShardChannels(cfg, tr.loader.channels, channels);
@@ -192,7 +239,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
         if (split === 'test' && !cfg.train.test_at_end) continue;
         let s;
         try {
-          s = await openShardSource(cfg, split, false);
+          s = await openShardSource(cfg, split, false, shard);
         } catch (e) {
           if (!(e instanceof MissingSplitError)) throw e; // a corrupt val/test shard is refused, not skipped
           log(`no ${split} split: ${(e as Error).message}`);
@@ -215,6 +262,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     if (!data.clips.train.length) throw new Error(`no training clips under ${cfg.data.root}`);
     const base: Omit<SourceOptions, 'batchSize' | 'shuffle' | 'augment' | 'dropLast'> = {
       seed: cfg.seed, size: cfg.data.size, frames: cfg.data.frames, mean: cfg.data.mean, std: cfg.data.std, wordBoundary: cfg.data.word_boundary,
+      ...(shard ? { shard } : {}),
     };
     const a = cfg.data.augment;
     train = new MemoryClipSource(data.clips.train, {
@@ -226,6 +274,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     val = data.clips.val.length ? new MemoryClipSource(data.clips.val, evalOpts) : undefined;
     test = data.clips.test.length ? new MemoryClipSource(data.clips.test, evalOpts) : undefined;
   }
+
+  if (dist) dist.assertSame({ 'training clips': train.clips, 'validation clips': val?.clips ?? 0, 'test clips': test?.clips ?? 0, classes: labels.length, 'training steps per epoch': train.batchesPerEpoch });
 
   // ---- model
   const modelConfig = modelConfigFor(cfg, labels.length);
@@ -244,6 +294,10 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
 
   // parameters and buffers live on the device before the optimizer and EMA copy them
   placeModel(net as LipReaderNet, device, cfg.train.channels_last);
+  if (cfg.train.sync_bn) {
+    if (dist) log(`sync_bn: ${setSyncBatchNorm(net, dist.pg)} batch-norm layers normalise over the global batch`);
+    else log('note: train.sync_bn has nothing to synchronise in a single process (its batch is the global batch)');
+  }
 
   const callbacks: Callback[] = [];
   const mc = new ModelCheckpoint({ dir: ckptDir, monitor: val ? cfg.checkpointing.monitor : 'train_loss', mode: val ? cfg.checkpointing.mode : 'min', topK: cfg.checkpointing.top_k, saveLast: cfg.checkpointing.save_last });
@@ -254,12 +308,15 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const trainer = new Trainer({
     config: cfg, labels, model: asTrainable(net), modelConfig: modelConfig as unknown as Record<string, unknown>,
     preprocessing: { crop: cfg.data.crop, size: cfg.data.size, mean: cfg.data.mean, std: cfg.data.std },
-    train, val, test, runDir, checkpointDir: ckptDir, callbacks, log, stream: opts.stream,
+    train, val, test, runDir, checkpointDir: ckptDir, callbacks, log, stream,
     device: new TrainDevice(device, cfg.train.precision),
     // the shard loader mixes batches itself; the in-memory source through this hook
     onBatch: !cfg.data.shards && cfg.data.augment.mixup_alpha > 0 ? mixupHook(cfg.data.augment.mixup_alpha, cfg.seed) : undefined,
+    ...(dist ? { dist: { rank: dist.rank, worldSize: dist.worldSize, sum: (xs: ArrayLike<number>) => dist.sum(xs), ...dist.attachGradients([...net.namedParameters()].map(([, p]) => p)) } } : {}),
   });
   if (resume) trainer.restore(resume);
+  // every replica starts from rank 0's parameters, buffers and EMA
+  if (dist) dist.broadcastTensors(replicaTensors(net, trainer.ema));
 
   let fit: FitResult;
   try {
@@ -274,19 +331,25 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   let testMetrics: EvalMetrics | undefined;
   let valMetrics: EvalMetrics | undefined;
   const bestPath = mc.bestPath ?? mc.lastPath;
-  if (bestPath && existsSync(bestPath)) {
-    trainer.restore(readCheckpoint(bestPath));
+  // data-parallel: rank 0 reads the file it wrote and hands the weights to the others
+  let haveBest = !!bestPath && main && existsSync(bestPath);
+  if (dist) haveBest = dist.sum([haveBest ? 1 : 0])[0] > 0;
+  if (bestPath && haveBest) {
+    if (main) trainer.restore(readCheckpoint(bestPath));
+    if (dist) dist.broadcastTensors(replicaTensors(net, trainer.ema));
     if (val) valMetrics = await trainer.evaluate(val, { label: 'val (best)' });
     if (test && cfg.train.test_at_end) {
       testMetrics = await trainer.evaluate(test, { label: 'test (best)' });
-      writeFileAtomic(join(runDir, 'test_metrics.json'), JSON.stringify({ checkpoint: bestPath, ...metricsJson(testMetrics, true) }, null, 2));
-      writeFileAtomic(join(runDir, 'test_metrics.md'), metricsMarkdown(testMetrics, `Test (${basename(bestPath)})`));
+      if (main) {
+        writeFileAtomic(join(runDir, 'test_metrics.json'), JSON.stringify({ checkpoint: bestPath, ...metricsJson(testMetrics, true) }, null, 2));
+        writeFileAtomic(join(runDir, 'test_metrics.md'), metricsMarkdown(testMetrics, `Test (${basename(bestPath)})`));
+      }
       log(metricsMarkdown(testMetrics, `Test (${basename(bestPath)})`).split('\n').slice(0, 14).join('\n'));
     }
-    if (bestPath !== join(ckptDir, 'best.ckpt')) writeFileAtomic(join(ckptDir, 'best.ckpt'), readFileSync(bestPath));
+    if (main && bestPath !== join(ckptDir, 'best.ckpt')) writeFileAtomic(join(ckptDir, 'best.ckpt'), readFileSync(bestPath));
   }
   const shown = testMetrics ?? valMetrics;
-  const report = writeRunReport({
+  const report = !main ? join(runDir, 'report.html') : writeRunReport({
     runDir, title: `eflip run ${basename(runDir)}`, configYaml: configToYaml(cfg),
     best: shown && bestPath ? { name: `${basename(bestPath)} on ${testMetrics ? 'test' : 'val'}`, metrics: shown } : undefined,
   });

@@ -48,6 +48,17 @@ export interface BatchSource {
   batches(epoch: number, skip: number): AsyncIterable<TrainBatch>;
 }
 
+/** Data-parallel hooks (src/train/distributed_run.ts); absent for a single process. */
+export interface TrainerDist {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** elementwise sums over ranks */
+  sum(xs: ArrayLike<number>): Float64Array;
+  /** gradient averaging: armed before backward, completed after it */
+  beforeBackward(): void;
+  afterBackward(): void;
+}
+
 export class NonFiniteLossError extends Error {
   override name = 'NonFiniteLossError';
 }
@@ -89,6 +100,8 @@ export interface TrainerOptions {
   stream?: NodeJS.WriteStream;
   /** batch hook run before the forward pass (mixup or other batch-level augmentation) */
   onBatch?: (b: TrainBatch, step: number) => TrainBatch;
+  /** data-parallel training: gradients averaged, metrics summed over ranks, rank 0 alone writes */
+  dist?: TrainerDist;
   /** device and precision (default: from config.train; the model must already live there) */
   device?: TrainDevice;
 }
@@ -118,6 +131,8 @@ export class Trainer implements TrainerHandle {
   readonly dev: TrainDevice;
   lastMetrics: Record<string, number> = {};
   private interrupted = false;
+  /** data-parallel: some rank was interrupted (agreed by all ranks at the last step) */
+  private interruptAgreed = false;
   private readonly params: [string, Tensor][];
   private readonly log_: (msg: string) => void;
 
@@ -148,6 +163,24 @@ export class Trainer implements TrainerHandle {
     this.log_(msg);
   }
 
+  get worldSize(): number {
+    return this.opts.dist?.worldSize ?? 1;
+  }
+
+  /** clips per optimizer step over all ranks */
+  get globalBatch(): number {
+    return this.opts.config.train.batch_size * this.worldSize;
+  }
+
+  /** Rank 0 (or the only process) writes checkpoints and metrics.jsonl. */
+  get writesFiles(): boolean {
+    return !this.opts.dist || this.opts.dist.rank === 0;
+  }
+
+  private appendMetrics(rec: Parameters<MetricsLog['append']>[0]): void {
+    if (this.writesFiles) this.metricsLog.append(rec);
+  }
+
   // ---------------------------------------------------------------- checkpoints
 
   private static raw(t: Tensor): RawTensor {
@@ -172,6 +205,7 @@ export class Trainer implements TrainerHandle {
       callbacks: cb,
       rng: { seed: c.seed, scheme: 'libtorch reseeded with mix(seed, step) before each step; loader order and augmentation from (seed, epoch, index)' },
       metrics: this.lastMetrics,
+      world: { size: this.worldSize, globalBatch: this.globalBatch },
       ...extra,
     };
   }
@@ -195,6 +229,7 @@ export class Trainer implements TrainerHandle {
   }
 
   saveCheckpoint(path: string, extra: Record<string, unknown> = {}): void {
+    if (!this.writesFiles) return;
     writeCheckpoint(path, this.checkpointContent(extra));
   }
 
@@ -225,6 +260,19 @@ export class Trainer implements TrainerHandle {
     this.epoch = ck.state.epoch;
     this.batchInEpoch = ck.state.batchInEpoch;
     this.step = ck.state.step;
+    // Any world size resumes any other. The same global batch continues the same trajectory;
+    // another one maps the position in the epoch (in clips) and the schedule (in epochs) over.
+    const was = ck.state.world ?? { size: 1, globalBatch: ck.trainConfig.train.batch_size };
+    if (was.globalBatch !== this.globalBatch) {
+      const clips = this.batchInEpoch * was.globalBatch;
+      this.batchInEpoch = Math.min(this.stepsPerEpoch - 1, Math.floor(clips / this.globalBatch));
+      this.scheduler.loadStateDict({ step: this.epoch * this.stepsPerEpoch + this.batchInEpoch });
+      this.log(`note: the checkpoint was written with a global batch of ${was.globalBatch} clips (${was.size} × ${was.globalBatch / was.size}), this run uses ${this.globalBatch} ` +
+        `(${this.worldSize} × ${this.opts.config.train.batch_size}): resuming at batch ${this.batchInEpoch} of epoch ${this.epoch + 1} ` +
+        `(${clips - this.batchInEpoch * this.globalBatch} clips of it seen twice) and at that point of the learning-rate schedule; optim.lr is not rescaled (see docs/distributed.md)`);
+    } else if (was.size !== this.worldSize) {
+      this.log(`note: the checkpoint was written by ${was.size} process${was.size > 1 ? 'es' : ''}, resuming on ${this.worldSize} with the same global batch of ${this.globalBatch} clips`);
+    }
     for (const k of this.callbacks) {
       const s = ck.state.callbacks[k.name];
       if (s !== undefined && k.loadStateDict) k.loadStateDict(s);
@@ -253,40 +301,63 @@ export class Trainer implements TrainerHandle {
   /** One optimizer step (skipped when fp16 loss scaling finds inf/NaN gradients); returns loss and batch correct count. */
   trainStep(batch: TrainBatch): { loss: number; correct: number; n: number; gradNorm: number; logp: Float32Array; skipped: boolean } {
     const c = this.opts.config;
-    manualSeed(mixSeed(c.seed, this.step, 0x5eed));
+    const dist = this.opts.dist;
+    // dropout differs between ranks (rank 0 draws what a single process draws)
+    manualSeed(dist && dist.rank > 0 ? mixSeed(c.seed, this.step, 0x5eed, dist.rank) : mixSeed(c.seed, this.step, 0x5eed));
     const lr = this.scheduler.lr;
     const out = tidy(() => {
       const logp = this.dev.autocast(() => this.opts.model.forward(batch.x)).float();
       const loss = this.lossOf(logp, batch);
       const lossValue = loss.item();
-      if (!Number.isFinite(lossValue)) {
+      const lp = hostFloat32(logp.detach());
+      const n = batch.y.length;
+      const correct = this.correctOf(lp, batch.y);
+      let lossAll = lossValue, correctAll = correct, nAll = n;
+      let badRanks = Number.isFinite(lossValue) ? 0 : 1;
+      if (dist) {
+        // one small all-reduce per step: non-finite losses, interrupts, and the global loss/accuracy
+        const r = dist.sum([badRanks, this.interrupted ? 1 : 0, Number.isFinite(lossValue) ? lossValue * n : 0, correct, n]);
+        badRanks = r[0];
+        this.interruptAgreed = r[1] > 0;
+        lossAll = r[2] / r[4]; correctAll = r[3]; nAll = r[4];
+      }
+      if (badRanks > 0) {
         throw new NonFiniteLossError(
-          `loss is ${lossValue} at step ${this.step} (epoch ${this.epoch + 1}, batch ${this.batchInEpoch + 1}, lr ${lr.toExponential(3)}); ` +
+          `loss is ${Number.isFinite(lossValue) ? 'not finite' : lossValue} at step ${this.step}${dist ? ` on ${badRanks} of ${dist.worldSize} ranks` : ''} (epoch ${this.epoch + 1}, batch ${this.batchInEpoch + 1}, lr ${lr.toExponential(3)}); ` +
             'training stopped before the optimizer update; the last checkpoint on disk is intact. ' +
             'Try a lower optim.lr, train.grad_clip=1.0, train.precision=fp32, or check the data.',
         );
       }
       const scaler = this.dev.scaler;
+      // data-parallel: the (scaled) gradients are averaged over the ranks in buckets during backward
+      dist?.beforeBackward();
       (scaler ? scaler.scaleLoss(loss) : loss).backward();
+      dist?.afterBackward();
       // fp16: gradients back to their true size before clipping; a step with inf/NaN ones is skipped
+      // (after averaging an inf/NaN reaches every rank, so all ranks skip together)
       const finite = scaler ? scaler.unscale(this.params.map(([, p]) => p.grad).filter((g): g is Tensor => g !== null)) : true;
       const gradNorm = finite && c.train.grad_clip > 0 ? this.clipGradients(c.train.grad_clip) : NaN;
       if (finite) this.optimizer.step(lr);
       this.optimizer.zeroGrad();
       scaler?.update(finite);
-      return { loss: lossValue, gradNorm, logp: hostFloat32(logp.detach()), skipped: !finite };
+      // data-parallel: loss and accuracy of the global batch (what one process with it would log)
+      return { loss: lossAll, gradNorm, logp: lp, correct: correctAll, n: nAll, skipped: !finite };
     });
     if (this.ema && !out.skipped) this.ema.update(this.opts.model.stateTensors());
-    const C = this.opts.labels.length;
-    let correct = 0;
-    for (let i = 0; i < batch.y.length; i++) {
-      let arg = 0;
-      for (let k = 1; k < C; k++) if (out.logp[i * C + k] > out.logp[i * C + arg]) arg = k;
-      if (arg === Number(batch.y[i])) correct++;
-    }
     this.scheduler.advance();
     this.step++;
-    return { ...out, correct, n: batch.y.length };
+    return out;
+  }
+
+  private correctOf(logp: Float32Array, y: ArrayLike<number>): number {
+    const C = this.opts.labels.length;
+    let correct = 0;
+    for (let i = 0; i < y.length; i++) {
+      let arg = 0;
+      for (let k = 1; k < C; k++) if (logp[i * C + k] > logp[i * C + arg]) arg = k;
+      if (arg === Number(y[i])) correct++;
+    }
+    return correct;
   }
 
   /** Exact metrics over a source, with EMA weights when enabled (and `useEma`). */
@@ -294,7 +365,10 @@ export class Trainer implements TrainerHandle {
     const restore = opts.useEma !== false && this.ema ? this.ema.swapInto(this.opts.model.stateTensors()) : null;
     this.opts.model.train(false);
     try {
-      return await evaluateSource((x) => this.opts.model.forward(x), source, this.opts.labels, { limit: opts.limit, label: opts.label, stream: this.opts.stream, device: this.dev.device });
+      const dist = this.opts.dist;
+      return await evaluateSource((x) => this.opts.model.forward(x), source, this.opts.labels, {
+        limit: opts.limit, label: opts.label, stream: this.opts.stream, device: this.dev.device, ...(dist ? { reduce: (v: Float64Array) => dist.sum(v) } : {}),
+      });
     } finally {
       restore?.();
       this.opts.model.train(true);
@@ -356,13 +430,14 @@ export class Trainer implements TrainerHandle {
           lossSum += r.loss * r.n; correct += r.correct; seen += r.n;
           if (this.step % c.train.log_every === 0 || this.batchInEpoch === perEpoch) {
             const scale = this.dev.scaler ? { loss_scale: this.dev.scaler.scale, skipped_steps: this.dev.scaler.skipped } : {};
-            this.metricsLog.append({ kind: 'step', step: this.step, epoch: this.epoch, loss: r.loss, acc: r.correct / r.n, lr: this.lastLr(), ...(Number.isFinite(r.gradNorm) ? { grad_norm: r.gradNorm } : {}), ...scale });
+            this.appendMetrics({ kind: 'step', step: this.step, epoch: this.epoch, loss: r.loss, acc: r.correct / r.n, lr: this.lastLr(), ...(Number.isFinite(r.gradNorm) ? { grad_norm: r.gradNorm } : {}), ...scale });
           }
           bar.update(this.batchInEpoch, r.n, { loss: lossSum / seen, acc: correct / seen, lr: this.lastLr() });
           this.call('onTrainBatchEnd', { loss: r.loss, step: this.step, batch: this.batchInEpoch });
-          if (this.interrupted) {
+          if (this.opts.dist ? this.interruptAgreed : this.interrupted) {
             bar.done();
             this.saveCheckpoint(lastPath, { reason: 'interrupted' });
+            this.opts.dist?.sum([0]); // every rank leaves after rank 0 has written it
             throw new InterruptedError(lastPath);
           }
           if (c.train.max_steps !== null && this.step >= c.train.max_steps) {
@@ -374,6 +449,7 @@ export class Trainer implements TrainerHandle {
         bar.done();
         const epochDone = this.batchInEpoch >= perEpoch;
         if (!seen && !epochDone && !this.shouldStop) throw new DatasetError(`the training data gave no batch in epoch ${this.epoch + 1} (expected ${perEpoch - this.batchInEpoch} more)`);
+        // (data-parallel: r.loss, r.correct and r.n already describe the global batch)
         const m: EpochMetrics = { train_loss: seen ? lossSum / seen : NaN, train_acc: seen ? correct / seen : NaN, lr: this.lastLr() };
         if (epochDone) {
           this.epoch++;
@@ -384,7 +460,7 @@ export class Trainer implements TrainerHandle {
             Object.assign(m, { val_loss: v.loss, val_acc: v.top1, val_top5: v.top5, val_f1: v.f1Weighted });
           }
           this.lastMetrics = m;
-          this.metricsLog.append({ kind: 'epoch', step: this.step, epoch: this.epoch - 1, ...m });
+          this.appendMetrics({ kind: 'epoch', step: this.step, epoch: this.epoch - 1, ...m });
           this.log(`epoch ${this.epoch}: ${Object.entries(m).map(([k, v]) => `${k} ${k === 'lr' ? v.toExponential(2) : v.toFixed(4)}`).join(', ')}`);
           // ModelCheckpoint (top-k + last) and EarlyStopping act here
           this.call('onValidationEpochEnd', m);

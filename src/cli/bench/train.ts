@@ -3,14 +3,17 @@
 // next to the same step in python3-torch, measured in the same run, fp32 and bf16 autocast
 // (and fp16 autocast with loss scaling on CUDA), on the CPU or a GPU (--device).
 // Each measurement runs in its own process so peak RSS is per configuration.
+// --nproc-per-node N: data-parallel scaling instead — N processes (gloo over 127.0.0.1, gradients
+// averaged by GradSync overlapped with backward) next to one process, each with --threads
+// (default 1) and the same per-process batch; efficiency = N-process clips/s ÷ (N × 1-process).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseOrHelp, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 
 export const def: CommandDef = {
   name: 'bench train',
-  usage: 'bench train [--json] [--variant T] [--batch 8] [--steps 3] [--device cpu|cuda[:N]]',
-  description: 'Training clips/s and peak RSS vs python3-torch on the same machine in the same run (ratio = eflip / PyTorch clips/s), fp32 and bf16 autocast (fp16 + loss scaling too on CUDA).',
+  usage: 'bench train [--json] [--variant T] [--batch 8] [--steps 3] [--device cpu|cuda[:N]] [--nproc-per-node N]',
+  description: 'Training clips/s and peak RSS vs python3-torch on the same machine in the same run (ratio = eflip / PyTorch clips/s), fp32 and bf16 autocast (fp16 + loss scaling too on CUDA); with --nproc-per-node N, data-parallel scaling (N processes vs 1).',
   options: {
     json: { type: 'boolean', help: 'print one JSON object' },
     variant: { type: 'string', default: 'T', help: 'model variant' },
@@ -26,7 +29,8 @@ export const def: CommandDef = {
     device: { type: 'string', default: 'cpu', help: 'cpu, cuda or cuda:N (both sides; cuda adds fp16 with loss scaling)' },
     'channels-last': { type: 'boolean', help: 'channels-last trunk on both sides (train.channels_last)' },
     python: { type: 'string', default: '/usr/bin/python3', help: 'python with torch for the PyTorch side (a CUDA torch for --device cuda)' },
-    inner: { type: 'string', help: '(internal) run one eflip measurement: fp32|bf16|fp16' },
+    'nproc-per-node': { type: 'int', help: 'data-parallel scaling on the CPU: N processes (gloo, --threads each, default 1) vs 1 process, same per-process batch' },
+    inner: { type: 'string', help: '(internal) run one eflip measurement: fp32|bf16|fp16|ddp' },
   },
 };
 
@@ -75,6 +79,105 @@ async function inner(o: Record<string, any>): Promise<void> {
   console.log(JSON.stringify(m));
 }
 
+/** One rank of the data-parallel measurement (RANK, WORLD_SIZE, MASTER_* in the environment). */
+async function innerDdp(o: Record<string, any>): Promise<void> {
+  const { randn, randint, setNumThreads, getNumThreads, F, tidy, manualSeed } = await import('../../engine/index.js');
+  const { ProcessGroup, GradSync } = await import('../../engine/distributed.js');
+  const { worldFromEnv } = await import('../../train/world.js');
+  const { modelConfig } = await import('../../model/config.js');
+  const { LipReaderNet } = await import('../../model/lipreader.js');
+  const { AdamW } = await import('../../train/adamw.js');
+  const w = worldFromEnv();
+  setNumThreads(o.threads ?? 1);
+  const pg = ProcessGroup.init({ backend: 'gloo', rank: w.rank, worldSize: w.worldSize, masterAddr: w.masterAddr, masterPort: w.masterPort, timeoutMs: 300_000 });
+  manualSeed(0);
+  const net = new LipReaderNet(modelConfig({ variant: o.variant, classes: o.classes }));
+  net.train(true);
+  const params = [...net.namedParameters()];
+  pg.broadcast([...net.stateDict().values()], 0);
+  const gs = new GradSync(pg, params.map(([, p]) => p), { bucketMB: 25 });
+  const opt = new AdamW(params.map(([name, param]) => ({ name, param })), { lr: 1e-4, betas: [0.9, 0.98], eps: 1e-8, weightDecay: 5e-4, noDecayNormBias: false });
+  manualSeed(1 + w.rank);
+  const x = randn([o.batch, 1, o.frames, o.size, o.size]);
+  const y = randint(0, o.classes, [o.batch]);
+  let during = 0;
+  const step = () => tidy(() => {
+    const loss = F.nllLoss(net.forward(x).float(), y);
+    gs.prepare();
+    loss.backward();
+    during += gs.finish().bucketsDuringBackward;
+    opt.step(1e-4);
+    opt.zeroGrad();
+    return loss.item();
+  });
+  for (let i = 0; i < o.warmup; i++) step();
+  during = 0;
+  pg.barrier();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < o.steps; i++) step();
+  pg.barrier();
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (w.rank === 0) {
+    console.log(JSON.stringify({
+      processes: w.worldSize, clips_per_s: (o.batch * w.worldSize * o.steps) / dt, step_ms: (1000 * dt) / o.steps, threads: getNumThreads(),
+      buckets: gs.bucketCount, buckets_started_during_backward: during / o.steps, peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    }));
+  }
+  gs.dispose();
+  pg.dispose();
+}
+
+/** N data-parallel processes vs one, same per-process batch and threads. */
+async function scaling(o: Record<string, any>): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const { freePort } = await import('../../train/launcher.js');
+  const N = o['nproc-per-node'];
+  if (!Number.isInteger(N) || N < 1 || N > 64) throw new UsageError(`--nproc-per-node expects an integer in 1..64, got ${N}`);
+  const bin = fileURLToPath(new URL('../../../../bin/eflip.js', import.meta.url));
+  const threads = o.threads ?? 1;
+  const common = ['--variant', o.variant, '--classes', String(o.classes), '--batch', String(o.batch), '--frames', String(o.frames), '--size', String(o.size), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(threads)];
+  const log = (m: string) => { if (!o.json) console.error(m); };
+  const env0 = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'LOCAL_WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'].includes(k)));
+  const runDdp = async (n: number): Promise<any> => {
+    const port = await freePort();
+    const outs = await Promise.all(Array.from({ length: n }, (_, r) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const c = spawn(process.execPath, [bin, 'bench', 'train', ...common, '--inner', 'ddp'], {
+        env: { ...env0, RANK: String(r), LOCAL_RANK: String(r), WORLD_SIZE: String(n), LOCAL_WORLD_SIZE: String(n), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: String(threads) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '', err = '';
+      c.stdout.on('data', (d) => { out += d; });
+      c.stderr.on('data', (d) => { err += d; });
+      c.on('exit', (code) => resolve({ code, out, err }));
+    })));
+    const bad = outs.findIndex((r) => r.code !== 0);
+    if (bad >= 0) throw new Error(`data-parallel measurement with ${n} processes failed on rank ${bad}: ${outs[bad].err.trim().split('\n').slice(-2).join(' | ')}`);
+    return lastJson(outs[0].out);
+  };
+  let single: any = null, multi: any = null;
+  for (let r = 0; r < Math.max(1, o.rounds); r++) {
+    log(`round ${r + 1}: 1 process × ${threads} thread${threads > 1 ? 's' : ''} ...`);
+    const a = await runDdp(1);
+    if (!single || a.clips_per_s > single.clips_per_s) single = a;
+    log(`round ${r + 1}: ${N} processes × ${threads} thread${threads > 1 ? 's' : ''} ...`);
+    const b = await runDdp(N);
+    if (!multi || b.clips_per_s > multi.clips_per_s) multi = b;
+  }
+  const efficiency = multi.clips_per_s / (N * single.clips_per_s);
+  const out = {
+    variant: o.variant, classes: o.classes, batch_per_process: o.batch, input: [1, o.frames, o.size, o.size], steps: o.steps, rounds: o.rounds, threads_per_process: threads,
+    cores: (await import('node:os')).availableParallelism(), single, data_parallel: multi, speedup: multi.clips_per_s / single.clips_per_s, scaling_efficiency: efficiency,
+  };
+  if (o.json) console.log(JSON.stringify(out, null, 2));
+  else {
+    console.log(`bench train: variant ${o.variant}, batch ${o.batch} per process, ${threads} thread(s) per process, gloo on 127.0.0.1`);
+    console.log(`  1 process:   ${single.clips_per_s.toFixed(2)} clips/s (${single.step_ms.toFixed(0)} ms/step)`);
+    console.log(`  ${N} processes: ${multi.clips_per_s.toFixed(2)} clips/s (${multi.step_ms.toFixed(0)} ms/step, ${multi.buckets} gradient buckets, ${multi.buckets_started_during_backward.toFixed(1)} started during backward)`);
+    console.log(`  speedup ${out.speedup.toFixed(2)}×, scaling efficiency ${(100 * efficiency).toFixed(0)} %`);
+  }
+  return 0;
+}
+
 function lastJson(text: string): any {
   const line = text.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (!line) throw new Error(`no JSON result in output:\n${text.slice(-2000)}`);
@@ -85,10 +188,15 @@ export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
   const o = p.opts;
+  if (o.inner === 'ddp') {
+    await innerDdp(o);
+    return 0;
+  }
   if (o.inner) {
     await inner(o);
     return 0;
   }
+  if (o['nproc-per-node'] !== undefined) return await scaling(o);
   const bin = fileURLToPath(new URL('../../../../bin/eflip.js', import.meta.url));
   const py = fileURLToPath(new URL('../../../../src/train/torch_ref/train_step.py', import.meta.url));
   const { checkTrainDevice } = await import('../../train/device_step.js');

@@ -29,6 +29,8 @@ interface Report {
   cpu?: { capability: string; threads: number; interopThreads: number; blas: string; linear: 'aten::linear' | '1x1 conv' };
   /** built: the linked libtorch has CUDA; available: a GPU is visible; check: a conv3d on cuda:0 vs the CPU */
   cuda?: { built: boolean; available: boolean; devices: { index: number; freeBytes?: number; totalBytes?: number }[]; fix?: string; check?: { ok: boolean; maxAbsDiff?: number; error?: string } };
+  /** c10d process groups this build of the addon has (data-parallel training) */
+  distributed?: { gloo: boolean; nccl: boolean };
   selfCheck?: { ok: boolean; ms: number; outputShape?: number[]; maxGradError?: number; error?: string };
   problems: string[];
 }
@@ -132,6 +134,7 @@ export async function diagnose(): Promise<Report> {
     rep.cuda.check = cudaCheck(E);
     if (!rep.cuda.check.ok) rep.problems.push(`CUDA check failed: ${rep.cuda.check.error ?? `cuda:0 differs from the CPU by ${rep.cuda.check.maxAbsDiff}`}`);
   }
+  rep.distributed = { gloo: E.ProcessGroup.available('gloo'), nccl: E.ProcessGroup.available('nccl') };
   rep.selfCheck = await selfCheck(E);
   if (!rep.selfCheck.ok) rep.problems.push(`self-check failed: ${rep.selfCheck.error ?? `gradient error ${rep.selfCheck.maxGradError}`}`);
   rep.ok = rep.problems.length === 0;
@@ -163,6 +166,10 @@ export default async function main(argv: string[]): Promise<number> {
       : c.built ? 'not available: libtorch is built with CUDA but sees no GPU (check nvidia-smi and CUDA_VISIBLE_DEVICES)'
       : `not in this build (CPU-only libtorch); for train.device=cuda ${c.fix}`}`);
     for (const d of rep.cuda.devices) lines.push(`  cuda:${d.index}    ${gib(d.freeBytes)} free of ${gib(d.totalBytes)}`);
+  }
+  if (rep.distributed) {
+    const pgs = (['gloo', 'nccl'] as const).filter((b) => rep.distributed![b]);
+    lines.push(`c10d        process groups: ${pgs.length ? pgs.join(', ') : 'none (install libgloo-dev and rebuild; docs/engine.md)'}`);
   }
   if (rep.selfCheck) {
     const s = rep.selfCheck;

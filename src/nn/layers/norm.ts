@@ -1,5 +1,5 @@
 // BatchNorm1d/2d/3d (running statistics as buffers, momentum in PyTorch's convention) and LayerNorm.
-import { F, ones, zeros, scalar, noGrad, type Tensor } from '../../engine/index.js';
+import { F, ones, zeros, scalar, noGrad, syncBatchNorm, type Tensor, type ProcessGroup } from '../../engine/index.js';
 import { Module } from '../module.js';
 
 export interface BatchNormOptions {
@@ -10,9 +10,11 @@ export interface BatchNormOptions {
   trackRunningStats?: boolean;
 }
 
-abstract class BatchNormNd extends Module {
+export abstract class BatchNormNd extends Module {
   readonly eps: number;
   momentum: number;
+  /** When set (see setSyncBatchNorm), training-mode batch statistics span all its ranks. */
+  syncGroup: ProcessGroup | null = null;
   constructor(readonly inputRank: number, readonly numFeatures: number, o: BatchNormOptions = {}) {
     super();
     this.eps = o.eps ?? 1e-5;
@@ -38,6 +40,10 @@ abstract class BatchNormNd extends Module {
       const n = this.buffer('num_batches_tracked');
       noGrad(() => n.add_(1));
     }
+    const pg = this.syncGroup;
+    if (this.training && pg && pg.worldSize > 1) {
+      return syncBatchNorm(pg, x, rm, rv, this.paramOrNull('weight'), this.paramOrNull('bias'), { momentum: this.momentum, eps: this.eps });
+    }
     // training (or no running stats): batch statistics, running stats updated in place
     return F.batchNorm(x, rm, rv, this.paramOrNull('weight'), this.paramOrNull('bias'), {
       training: this.training || !rm, momentum: this.momentum, eps: this.eps,
@@ -46,6 +52,22 @@ abstract class BatchNormNd extends Module {
   protected override extraRepr(): string {
     return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}`;
   }
+}
+
+/**
+ * Makes every BatchNorm1d/2d/3d under root synchronize its training statistics over pg
+ * (torch.nn.SyncBatchNorm.convert_sync_batchnorm), or stops it with null; returns how many
+ * layers it changed. Evaluation mode always uses the running statistics.
+ */
+export function setSyncBatchNorm(root: Module, pg: ProcessGroup | null): number {
+  let n = 0;
+  for (const m of root.modules()) {
+    if (m instanceof BatchNormNd) {
+      m.syncGroup = pg;
+      n++;
+    }
+  }
+  return n;
 }
 
 export class BatchNorm1d extends BatchNormNd {
