@@ -76,13 +76,7 @@ export function checkModelHeader(path: string, opts: { ema?: boolean; config?: M
 /** Open a model file or training checkpoint: validated metadata, then the weights. */
 export function readModelFile(path: string, opts: { ema?: boolean; config?: ModelConfigInput } = {}): OpenedModelFile {
   const { header, meta, prefix } = checkModelHeader(path, opts);
-  let file: SafetensorsFile;
-  try {
-    file = readSafetensorsData(path, header);
-  } catch (e) {
-    if (e instanceof SafetensorsError) throw new ModelFileError(e.message);
-    throw e;
-  }
+  const file = readData(path, header);
   return { ...meta, file, weights: selectWeights(file.tensors, opts).tensors, prefix };
 }
 
@@ -97,12 +91,16 @@ export function readPretrainedWeights(path: string): { weights: Map<string, RawT
   const { tensors, prefix } = selectWeights<TensorEntry>(header.entries);
   if (hasMeta) validateModelMetadata(header.metadata, tensors, path);
   else if (!tensors.size) throw new ModelFileError(`${path}: the file holds no weights`);
-  let file: SafetensorsFile;
+  const file = readData(path, header);
+  return { weights: selectWeights(file.tensors).tensors, prefix };
+}
+
+/** The tensor data of a file whose header passed the checks; a data-section problem is a ModelFileError. */
+function readData(path: string, header: Parameters<typeof readSafetensorsData>[1]): SafetensorsFile {
   try {
-    file = readSafetensorsData(path, header);
+    return readSafetensorsData(path, header);
   } catch (e) {
     if (e instanceof SafetensorsError) throw new ModelFileError(e.message);
     throw e;
   }
-  return { weights: selectWeights(file.tensors).tensors, prefix };
 }
