@@ -15,7 +15,8 @@ import { LRW_WORDS_SEED42 } from '../src/model/lrw_words.js';
 import { hasTorch, PYTHON, ROOT, TORCH_REF, tempDir } from './model_helpers.js';
 import { runEflip } from './hostile_helpers.js';
 
-const skip = hasTorch() ? false : 'python3-torch not available at /usr/bin/python3';
+const hasOmegaconf = (): boolean => { try { execFileSync(PYTHON, ['-c', 'import omegaconf'], { stdio: 'ignore' }); return true; } catch { return false; } };
+const skip = !hasTorch() ? 'python3-torch not available at /usr/bin/python3' : !hasOmegaconf() ? 'python3-omegaconf not installed (scripts/setup.sh installs it)' : false;
 const SAMPLES = join(ROOT, 'assets/samples');
 const clips = skip ? [] : readdirSync(SAMPLES).filter((f) => f.endsWith('.mp4')).sort().slice(0, 4).map((f) => join(SAMPLES, f));
 const { dir, cleanup } = tempDir('refimport');
