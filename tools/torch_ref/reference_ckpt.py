@@ -11,6 +11,10 @@ and python3-omegaconf:
     given real clips (the reference's preprocessing); EMA weights differ from the raw ones.
     E.safetensors holds the EMA weights with config attention 'self' for `predict`.
 
+  reference_ckpt.py edit --in F.ckpt --out G.ckpt --hparams JSON [--omegaconf] [--cycle]
+    The same checkpoint with other hyper-parameters (hostile-input cases): JSON as given (an
+    omegaconf DictConfig with --omegaconf); --cycle makes the dict contain itself twice.
+
   reference_ckpt.py predict --weights E.safetensors --clips a.mp4,... --out P.json [--attention self|time]
     The reference at batch 1: each clip read as the reference reads it (ffmpeg RGB frames,
     x/255, torchvision's luma 0.2989/0.587/0.114, centre 88 crop = rows/cols 84-172,
@@ -98,6 +102,19 @@ def make(a):
     write_safetensors(a.ema_out, full, dict(config=json.dumps(cfg), format='eflip'))
 
 
+def edit(a):
+    ckpt = torch.load(a.inp)
+    hp = json.loads(a.hparams)
+    if a.cycle:
+        hp['again'] = hp
+        hp['more'] = [hp, hp]
+    if a.omegaconf:
+        from omegaconf import OmegaConf
+        hp = OmegaConf.create(hp)
+    ckpt['hyper_parameters'] = hp
+    torch.save(ckpt, a.out)
+
+
 def predict(a):
     tensors, meta = read_safetensors(a.weights)
     cfg = complete_config(json.loads(meta['config']))
@@ -124,9 +141,12 @@ def main(argv):
     pr = sub.add_parser('predict')
     pr.add_argument('--weights', required=True); pr.add_argument('--clips', required=True); pr.add_argument('--out', required=True)
     pr.add_argument('--attention', choices=['self', 'time'])
+    ed = sub.add_parser('edit')
+    ed.add_argument('--in', dest='inp', required=True); ed.add_argument('--out', required=True); ed.add_argument('--hparams', required=True)
+    ed.add_argument('--omegaconf', action='store_true'); ed.add_argument('--cycle', action='store_true')
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
-    make(a) if a.cmd == 'make' else predict(a)
+    dict(make=make, predict=predict, edit=edit)[a.cmd](a)
     return 0
 
 

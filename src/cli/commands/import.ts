@@ -107,8 +107,14 @@ export default async function main(argv: string[]): Promise<number> {
     const fix = 'give the class names with --labels seed42|lrw|FILE';
     const got = hp === undefined ? { how: 'none', problem: 'the checkpoint has no hyper-parameters naming its words' } : labelsFromHparams(hp, cfg.classes, LRW_WORDS_SEED42);
     // refused after the weights are checked, so a checkpoint that does not fit says that first
-    if (!got.labels) labelProblem = `${src}: ${got.problem}; ${fix}`;
-    labels = got.labels ? resolveLabelsList(got.labels, cfg.classes) : [];
+    labels = [];
+    if (got.labels) {
+      try {
+        labels = checkLabels(got.labels, cfg.classes, 'hyper-parameter words_list');
+      } catch (e) {
+        labelProblem = `${src}: ${(e as Error).message}; ${fix}`;
+      }
+    } else labelProblem = `${src}: ${got.problem}; ${fix}`;
     labelSpec = `${got.how} [${why}; --labels to override]`;
   } else {
     labels = resolveLabels('lrw', cfg.classes);
@@ -156,9 +162,4 @@ function choosePreprocessing(spec: string): Preprocessing {
     throw new UsageError(`--preprocess ${spec}: not JSON (${(e as Error).message})`);
   }
   return checkPreprocessing(raw, `--preprocess ${spec}`);
-}
-
-/** Class names from hyper-parameters, checked as any label list is (count, repeats, control characters). */
-function resolveLabelsList(list: string[], classes: number): string[] {
-  return checkLabels(list, classes, 'hyper-parameter labels');
 }
