@@ -12,7 +12,7 @@ import { guardOutputs } from '../../io/output_path.js';
 import { VARIANTS, modelConfig, type ModelConfigInput } from '../../model/config.js';
 import { inferModelConfig } from '../../model/infer_config.js';
 import { resolveLabels } from '../../model/labels.js';
-import { checkLabels } from '../../model/model_metadata.js';
+import { checkLabels, selectWeights } from '../../model/model_metadata.js';
 import { readTorchCheckpoint, extractStateDict, type TorchTensorRef } from '../../io/torch_checkpoint.js';
 import { emaStateDict, labelsFromHparams, lightningHparams } from '../../io/lightning_checkpoint.js';
 import { LRW_WORDS_SEED42 } from '../../model/lrw_words.js';
@@ -70,15 +70,23 @@ export default async function main(argv: string[]): Promise<number> {
   const why = lightning ? 'default for a reference (Lightning) checkpoint' : 'default';
   const said = (flag: string) => (p.opts[flag] !== undefined ? `--${flag}` : why);
 
-  // the weight set: the EMA callback's weights (the reference validates with them) or state_dict
-  let chosen: Map<string, TorchTensorRef> = sd.tensors;
+  // the weight set: the EMA callback's weights (the reference validates with them) or state_dict,
+  // decided by the one weight selector (model_metadata.selectWeights) over 'ema.' / 'model.' names
   const ema = emaStateDict(ck.root);
-  if (weightSet === 'ema' && ema) {
+  const sets = new Map<string, TorchTensorRef>();
+  for (const [k, t] of sd.tensors) sets.set(`model.${k}`, t);
+  let emaCount = 0, filled = 0;
+  if (ema) {
     const e = extractStateDict(ema.dict, p.opts.prefix !== undefined ? [p.opts.prefix] : undefined);
-    chosen = new Map(e.tensors);
-    let filled = 0;
-    for (const [k, t] of sd.tensors) if (!chosen.has(k)) { chosen.set(k, t); filled++; }
-    console.log(`  weights: ema (${e.tensors.size} tensors at ${ema.foundAt}${filled ? `; ${filled} not kept by EMA, e.g. BatchNorm counters, from state_dict` : ''}) [${p.opts.weights !== undefined ? '--weights' : 'default'}; --weights raw for state_dict]`);
+    emaCount = e.tensors.size;
+    for (const [k, t] of e.tensors) sets.set(`ema.${k}`, t);
+    // what the callback does not keep (e.g. BatchNorm counters) comes from state_dict
+    for (const [k, t] of sd.tensors) if (!e.tensors.has(k)) { sets.set(`ema.${k}`, t); filled++; }
+  }
+  const { tensors: chosen, prefix: chosenPrefix } = selectWeights(sets, { ema: weightSet === 'ema' });
+  const usedEma = chosenPrefix === 'ema.';
+  if (usedEma) {
+    console.log(`  weights: ema (${emaCount} tensors at ${ema!.foundAt}${filled ? `; ${filled} not kept by EMA, e.g. BatchNorm counters, from state_dict` : ''}) [${p.opts.weights !== undefined ? '--weights' : 'default'}; --weights raw for state_dict]`);
   } else if (weightSet === 'ema') {
     console.log(`  weights: raw (state_dict; the checkpoint carries no EMA weights)`);
   } else {
@@ -140,7 +148,7 @@ export default async function main(argv: string[]): Promise<number> {
       labels,
       metadata: {
         created_by: 'eflip import', source: basename(src), ...(sd.info.epoch ? { source_epoch: sd.info.epoch } : {}),
-        preprocessing: JSON.stringify(preprocessing), source_weights: ema && weightSet === 'ema' ? 'ema' : 'raw',
+        preprocessing: JSON.stringify(preprocessing), source_weights: usedEma ? 'ema' : 'raw',
       },
     });
   } finally {
