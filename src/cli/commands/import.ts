@@ -41,7 +41,8 @@ export const def: CommandDef = {
     'non-strict': { type: 'boolean', help: 'allow missing keys (left at their initial values)' },
   },
   examples: [
-    'eflip import lrw_T.ckpt --out lrw_T.safetensors --labels seed42',
+    'eflip import lrw_T.ckpt --out lrw_T.safetensors            # reference: EMA, attention self, its preprocessing and labels',
+    'eflip import lrw_T.ckpt --out t.safetensors --attention time --preprocess eflip   # a start for fine-tuning',
     'eflip import state_dict.pt --out m.safetensors --variant B --labels words.txt',
   ],
 };
