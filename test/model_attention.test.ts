@@ -16,12 +16,13 @@ import { streamClip } from '../src/infer/streaming.js';
 import { readModelHeader } from '../src/model/model_file.js';
 import { modelConfig } from '../src/model/config.js';
 import { validateModelMetadata, ModelFileError } from '../src/model/model_metadata.js';
-import { fromTypedArray, noGrad, tidy } from '../src/engine/index.js';
+import { F, fromBytes, fromTypedArray, noGrad, tidy } from '../src/engine/index.js';
+import { execFileSync } from 'node:child_process';
 import { loadModel, tensorToRaw } from '../src/model/weights.js';
-import { rawToFloat32, writeSafetensors } from '../src/io/safetensors.js';
+import { rawToFloat32, readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { join } from 'node:path';
 import type { Clip } from '../src/infer/types.js';
-import { maxAbsDiff, randn, tempDir } from './onnx_helpers.js';
+import { LIPREADER_PY, maxAbsDiff, PY, randn, tempDir } from './onnx_helpers.js';
 import { torchForward, torchInit } from './onnx_torch_ref.js';
 import { hasTorch } from './model_helpers.js';
 
@@ -114,4 +115,49 @@ test("attention 'self': the ONNX export equals the PyTorch reference within 1e-4
   const l1 = await lt.predictClip(clipOf(x, T));
   await lt.dispose();
   assert.ok(maxAbsDiff(l1, ref.logp) <= 1e-4, 'TorchLipReader honours the regime');
+});
+
+test("attention 'self' in training (dropout off): loss and transformer/head gradients equal PyTorch's; query/key projections get none", { skip }, (ctx) => {
+  const [B, T] = [2, 13];
+  const x = randn(B * T * S * S, 21);
+  const target = new BigInt64Array([3n, 250n]);
+  const inp = join(tmp.dir, 'xtrain.safetensors');
+  writeSafetensors(inp, [['x0', { dtype: 'float32', shape: [B, 1, T, S, S], data: new Uint8Array(x.buffer) }], ['target0', { dtype: 'int64', shape: [B], data: new Uint8Array(target.buffer) }]]);
+  const out = join(tmp.dir, 'ytrain.safetensors');
+  execFileSync(PY, [LIPREADER_PY, 'forward', '--train', '--grads', '--weights', weights, '--input', inp, '--out', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const ref = readSafetensors(out).tensors;
+  const cfg = JSON.parse(readModelHeader(weights).metadata.config);
+  const { model } = loadModel(weights, { config: { ...cfg, dropout: 0, dropPath: 0, transformer: { ...cfg.transformer, dropout: 0 }, tcn: { ...cfg.tcn, dropout: 0 } } });
+  try {
+    model.train();
+    tidy(() => {
+      const y = model.forward(fromTypedArray(x, [B, 1, T, S, S]));
+      const loss = F.nllLoss(y, fromBytes(new Uint8Array(target.buffer), 'int64', [B]));
+      const dl = Math.abs(loss.item() - rawToFloat32(ref.get('loss0')!)[0]);
+      assert.ok(dl < 1e-4, `loss differs by ${dl}`);
+      loss.backward();
+    });
+    let worst = 0, checked = 0;
+    for (const [name, p] of model.namedParameters()) {
+      if (!name.startsWith('transformer_encoder.') && !name.startsWith('fc_layer.') && !name.startsWith('tcn_block.tcn_layers.3.')) continue;
+      const g = rawToFloat32(tensorToRaw(p.grad!)), r = rawToFloat32(ref.get(`grad0.${name}`)!);
+      let m = 0;
+      for (const v of r) m = Math.max(m, Math.abs(v));
+      if (name.endsWith('in_proj_weight')) {
+        const d = 384;
+        let qk = 0;
+        for (let i = 0; i < 2 * d * d; i++) qk = Math.max(qk, Math.abs(g[i]));
+        assert.equal(qk, 0, 'query/key projections take no part in self attention');
+      }
+      if (m < 1e-6) continue; // biases feeding a train-mode BatchNorm: exactly-zero gradients, float noise on both sides
+      const rel = maxAbsDiff(g, r) / m;
+      if (rel > 1e-3) ctx.diagnostic(`${name}: relative error ${rel.toExponential(2)}, max |g| ${m}`);
+      worst = Math.max(worst, rel);
+      checked++;
+    }
+    ctx.diagnostic(`self, train mode: ${checked} gradients, worst relative error ${worst.toExponential(2)}`);
+    assert.ok(checked >= 10 && worst < 1e-3, `worst relative gradient error ${worst}`);
+  } finally {
+    model.dispose();
+  }
 });
