@@ -75,6 +75,17 @@ test('import of a 100-word reference checkpoint, no flags: defaults printed; pre
   const exported = compare(await predict(onnx), ref100, labels);
   ctx.diagnostic(`max |Δ log-prob| vs the reference at batch 1 (top 5, ${clips.length} clips): libtorch ${torch.toExponential(2)}, onnxruntime ${ort.toExponential(2)}, ONNX export ${exported.toExponential(2)}`);
   for (const d of [torch, ort, exported]) assert.ok(d <= 1e-4, `max |Δ| ${d}`);
+  // streaming: the last 29-frame window of a 29-frame clip is the whole clip
+  const st = await runEflip(['stream', clips[0], '--checkpoint', model, '--json'], { timeoutMs: 120_000 });
+  assert.equal(st.code, 0, st.stderr);
+  const last = (JSON.parse(st.stdout) as { timeline: { windowStart: number; top: { label: string; probability: number }[] }[] }).timeline.at(-1)!;
+  const lp = ref100[clips[0].split('/').pop()!];
+  const best = Array.from(lp.keys()).sort((a, b) => lp[b] - lp[a])[0];
+  assert.equal(last.windowStart, 0);
+  assert.equal(last.top[0].label, labels[best], 'eflip stream: the reference top-1 word');
+  const ds = Math.abs(Math.log(last.top[0].probability) - lp[best]);
+  ctx.diagnostic(`eflip stream, last window: |Δ log-prob| of the top word = ${ds.toExponential(2)}`);
+  assert.ok(ds <= 1e-4, `stream |Δ| ${ds}`);
 });
 
 test("the same checkpoint with --attention time reads the clips differently; --weights raw takes state_dict", { skip }, async (ctx) => {
