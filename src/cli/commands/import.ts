@@ -97,10 +97,11 @@ export default async function main(argv: string[]): Promise<number> {
   const overrides: ModelConfigInput = p.opts.config ? (JSON.parse(readFileSync(p.opts.config, 'utf8')) as ModelConfigInput) : {};
   if (p.opts.variant) overrides.variant = p.opts.variant;
   if (p.opts['frontend-maxpool']) overrides.frontendMaxPool = true;
-  overrides.attention = (attention ?? (lightning ? 'self' : overrides.attention ?? 'time')) as AttentionRegime;
+  const attentionFrom = attention !== undefined ? '--attention' : overrides.attention !== undefined ? '--config' : why;
+  overrides.attention = (attention ?? overrides.attention ?? (lightning ? 'self' : 'time')) as AttentionRegime;
   const shapes = new Map([...chosen].map(([k, t]) => [k, { shape: t.shape }]));
   const cfg = p.opts.config ? modelConfig(overrides) : inferModelConfig(shapes, overrides);
-  console.log(`  attention: ${cfg.attention}${cfg.attention === 'self' ? ' (each frame attends only to itself, as the reference computes at batch 1)' : ' (over the frames of the clip)'} [${said('attention')}; --attention ${cfg.attention === 'self' ? 'time' : 'self'} for the other]`);
+  console.log(`  attention: ${cfg.attention}${cfg.attention === 'self' ? ' (each frame attends only to itself, as the reference computes at batch 1)' : ' (over the frames of the clip)'} [${attentionFrom}; --attention ${cfg.attention === 'self' ? 'time' : 'self'} for the other]`);
 
   const preprocessing = choosePreprocessing(p.opts.preprocess ?? (lightning ? 'reference' : 'eflip'));
   console.log(`  preprocess: crop ${preprocessing.crop} ${preprocessing.size}, mean ${preprocessing.mean} std ${preprocessing.std}, grey ${preprocessing.grey} [${said('preprocess')}; --preprocess reference|eflip|FILE.json]`);
