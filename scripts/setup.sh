@@ -17,7 +17,7 @@ hash_of() { # hash of the named files/dirs (contents and names)
 fresh() { [ -f "$stamps/$1" ] && [ "$(cat "$stamps/$1")" = "$2" ]; }
 
 # 1. Debian packages ---------------------------------------------------------------
-DEB_PACKAGES=(libtorch-dev libgloo-dev python3-torch python3-onnx ffmpeg fonts-dejavu-core chromium)
+DEB_PACKAGES=(libtorch-dev libgloo-dev python3-torch python3-onnx python3-omegaconf ffmpeg fonts-dejavu-core chromium)
 if [ "${1:-}" != "--build-only" ]; then
   missing=()
   for p in "${DEB_PACKAGES[@]}"; do

@@ -336,12 +336,13 @@ test('labels: an array of `classes` distinct non-empty strings without control c
 });
 
 test('pre-processing: known crop, size in [8, 1024], finite mean, finite std > 0, known keys', () => {
-  assert.deepEqual(checkPreprocessing(undefined, 'x'), { crop: 'mouth', size: 88, mean: 0.421, std: 0.165 });
-  assert.deepEqual(checkPreprocessing({ crop: 'center', size: 64 }, 'x'), { crop: 'center', size: 64, mean: 0.421, std: 0.165 });
+  assert.deepEqual(checkPreprocessing(undefined, 'x'), { crop: 'mouth', size: 88, mean: 0.421, std: 0.165, grey: 'bt601' });
+  assert.deepEqual(checkPreprocessing({ crop: 'center', size: 64 }, 'x'), { crop: 'center', size: 64, mean: 0.421, std: 0.165, grey: 'bt601' });
+  assert.equal(checkPreprocessing({ grey: 'torchvision' }, 'x').grey, 'torchvision');
   for (const [raw, re] of [
     [[1], /must be an object/], [{ crop: 'x' }, /unknown crop "x"/], [{ size: 4 }, /size must be an integer/], [{ size: 64.5 }, /size must be/],
     [{ mean: null }, /mean must be a finite number/], [{ std: 0 }, /std must be .* > 0/], [{ std: -1 }, /std must be/], [{ std: '1' }, /std must be/],
-    [{ scale: 2 }, /unknown key 'scale'/],
+    [{ scale: 2 }, /unknown key 'scale'/], [{ grey: 'opencv' }, /unknown grey conversion "opencv" \(known: bt601, torchvision\)/],
   ] as [unknown, RegExp][]) assert.throws(() => checkPreprocessing(raw, 'x'), re, JSON.stringify(raw));
 });
 

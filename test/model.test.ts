@@ -254,10 +254,11 @@ test('eflip import: Lightning checkpoint from torch.save → same outputs as PyT
   const ckpt = join(dir, 'lt.ckpt');
   py('io_fixtures.py', ['lightning', '--weights', w, '--out', ckpt]);
   const out = join(dir, 'imported.safetensors');
-  const r = eflip('import', ckpt, '--out', out);
+  // attention over time: the Python network here is eflip's (reference_import.test.ts covers 'self')
+  const r = eflip('import', ckpt, '--out', out, '--attention', 'time');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /prefix 'model\.' stripped/);
-  assert.match(r.stdout, /labels seed42/);
+  assert.match(r.stdout, /labels: seed42 order, first 500 \(hyper-parameter words = 500\)/);
   const x = join(dir, 'lt_x.safetensors');
   manualSeed(9);
   writeSafetensors(x, [['x', tidy(() => tensorToRaw(randn([2, 1, 17, 88, 88])))]]);

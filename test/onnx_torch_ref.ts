@@ -10,10 +10,11 @@ function bytesOf(a: Float32Array): Uint8Array {
 }
 
 /** Random-BN weights of a variant (so BN folding is exercised), written by PyTorch. */
-export function torchInit(dir: string, variant: string, seed = 0, classes = 500, config?: object): string {
+export function torchInit(dir: string, variant: string, seed = 0, classes = 500, config?: object, calibrate?: string): string {
   const out = path.join(dir, `${variant}.safetensors`);
   const args = [LIPREADER_PY, 'init', '--variant', variant, '--classes', String(classes), '--seed', String(seed), '--random-bn', '--out', out];
   if (config) args.push('--config', JSON.stringify(config));
+  if (calibrate) args.push('--calibrate', calibrate); // perturbed norms + BN statistics from these inputs
   execFileSync(PY, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   return out;
 }

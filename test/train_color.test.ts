@@ -125,7 +125,7 @@ test('colour model trains from an LRW tree and from --color shards; eval and pre
     batch.x.dispose();
   }
   assert.deepEqual(shape, [1, 3, 8, 24, 24], '(B, C, T, H, W) with C = 3');
-  const clip = await loadClip(valClip, { crop: 'mouth', size: 24, mean: cfg.data.mean, std: cfg.data.std }, { channels: 3 });
+  const clip = await loadClip(valClip, { crop: 'mouth', size: 24, mean: cfg.data.mean, std: cfg.data.std, grey: 'bt601' }, { channels: 3 });
   assert.equal(clip.channels, 3);
   const T = clip.frames, P = 24 * 24, t0 = Math.floor((T - 8) / 2);
   let diff = 0, rg = 0, gb = 0;

@@ -44,3 +44,17 @@ test('fine-tuning with a different class count re-initialises only the head and 
   assert.equal(e.source, 'plain');
   a.dispose(); b.dispose(); e.model.dispose();
 });
+
+test("fine-tuning a model made with attention 'self' (an imported reference checkpoint) under model.attention time reports the switch", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eflip-ft-'));
+  const selfCfg = modelConfigFor(loadConfig({ file: join(configs, 'synth.yaml'), overrides: [...tiny, 'model.attention=self'] }), 2);
+  assert.equal(selfCfg.attention, 'self');
+  const a = createModel(selfCfg, 1);
+  const path = join(dir, 'self.ckpt');
+  save(path, a, { config: JSON.stringify(selfCfg), labels: JSON.stringify(['x', 'y']) });
+  const b = createModel(modelConfigFor(loadConfig({ file: join(configs, 'synth.yaml'), overrides: tiny }), 2), 2);
+  assert.equal(loadPretrained(b, path).attentionChanged, 'self → time');
+  const c = createModel(selfCfg, 3);
+  assert.equal(loadPretrained(c, path).attentionChanged, undefined, 'same regime: nothing to report');
+  a.dispose(); b.dispose(); c.dispose();
+});

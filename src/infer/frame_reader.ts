@@ -13,8 +13,13 @@ export function modelFilters(width: number, height: number, pre: Preprocessing, 
   const f: string[] = [];
   const ready = width === height && width < 2 * pre.size; // a crop or mouth ROI: no scaling
   if (!ready) f.push(`scale='if(lt(iw,ih),${LRW_SIDE},-2)':'if(lt(iw,ih),-2,${LRW_SIDE})':flags=bilinear`);
-  f.push(inputPlanes(channels).image === 3 ? 'format=rgb24' : 'format=gray');
+  f.push(decodesRgb(pre, channels) ? 'format=rgb24' : 'format=gray');
   return f;
+}
+
+/** RGB frames for colour models, and for grey models whose grey is computed from RGB floats (torchvision). */
+export function decodesRgb(pre: Preprocessing, channels = 1): boolean {
+  return inputPlanes(channels).image === 3 || pre.grey === 'torchvision';
 }
 
 /** ffmpeg filter chain for the model: fps, optional short-side-256 scale, grey (or RGB for `channels` 3/4). */
@@ -35,7 +40,7 @@ export interface ReadOptions {
 /** Model-ready frames (C·S·S normalised, channel-major) of a video, one at a time (the one frame reader, data/video_stream.ts). */
 export async function* readModelFrames(file: string, pre: Preprocessing, opts: ReadOptions = {}): AsyncGenerator<Float32Array> {
   const channels = opts.channels ?? 1;
-  const rgb = inputPlanes(channels).image === 3;
+  const rgb = decodesRgb(pre, channels);
   const reader = await readFrames(file, {
     fps: MODEL_FPS, gray: !rgb, filters: (info) => modelFilters(info.width, info.height, pre, channels), maxFrames: opts.maxFrames, maxSeconds: opts.maxSeconds,
     onEnd: (decoded, expected) => { if (framesMissing(decoded, expected)) opts.onIncomplete?.(decoded, expected); },

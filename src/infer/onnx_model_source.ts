@@ -45,7 +45,8 @@ export function factsFromMetadata(meta: Record<string, string>, source: string):
     const norm = obj('eflip.normalisation', ['mean', 'std', 'scale']);
     const crop = obj('eflip.crop', ['kind', 'size']);
     if (norm.scale !== undefined && norm.scale !== 1 / 255) throw new ModelLoadError(`${source}: metadata 'eflip.normalisation' scale must be 1/255, got ${JSON.stringify(norm.scale)?.slice(0, 40)}`);
-    const preprocessing = checkPreprocessing({ crop: crop.kind, size: crop.size, mean: norm.mean, std: norm.std }, `${source}: metadata 'eflip.crop'/'eflip.normalisation'`);
+    const grey = Object.hasOwn(meta, 'eflip.grey') ? { grey: meta['eflip.grey'] } : {};
+    const preprocessing = checkPreprocessing({ crop: crop.kind, size: crop.size, mean: norm.mean, std: norm.std, ...grey }, `${source}: metadata 'eflip.crop'/'eflip.normalisation'/'eflip.grey'`);
     return { labels, preprocessing, channels: config.inChannels, featureDim: config.featureDim, classes: config.classes };
   } catch (e) {
     if (e instanceof ModelFileError || e instanceof PreprocessingError) throw new ModelLoadError(e.message);

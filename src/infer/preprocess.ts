@@ -1,4 +1,5 @@
 // Shared pre-processing for every backend and for streaming: crop (the checkpoint's crop rule)
+// → grey (the checkpoint's rule: 8-bit BT.601, or torchvision's float luma from RGB frames)
 // → normalise ((x/255 − mean)/std, the same scalars on every channel) into the planes the
 // network takes (inputPlanes: grey or RGB, plus a word-boundary plane for such models). Decoding lives in ./frame_reader.ts (Node); this file has no
 // Node imports so the browser build uses the same code. Accepts LRW clips
@@ -81,11 +82,23 @@ export function inputPlanes(channels: number): { image: 1 | 3; wordBoundary: boo
  *  `channels` inputs (default 1: grey; 3: RGB — grey frames are repeated on R, G and B). */
 export function normalise(v: Frames, pre: Preprocessing, fps?: number, channels = 1): Clip {
   const planes = inputPlanes(channels);
+  const a = 1 / (255 * pre.std);
+  const b = -pre.mean / pre.std;
+  if (planes.image === 1 && v.channels === 3 && pre.grey === 'torchvision') {
+    // torchvision's rgb_to_grayscale on RGB floats (x/255), not rounded to 8 bits
+    const n = v.frames * v.height * v.width;
+    const data = new Float32Array(channels * n);
+    const src = v.data;
+    for (let i = 0; i < n; i++) {
+      const y = (0.2989 * (src[3 * i] / 255) + 0.587 * (src[3 * i + 1] / 255) + 0.114 * (src[3 * i + 2] / 255));
+      data[i] = (y - pre.mean) / pre.std;
+    }
+    if (planes.wordBoundary) data.fill(1, n);
+    return { data, frames: v.frames, channels, size: v.height, fps };
+  }
   const g = planes.image === 1 ? toGray(v) : v;
   const n = g.frames * g.height * g.width;
   const data = new Float32Array(channels * n);
-  const a = 1 / (255 * pre.std);
-  const b = -pre.mean / pre.std;
   if (planes.image === 1 || g.channels === 1) {
     for (let i = 0; i < n; i++) data[i] = g.data[i] * a + b;
     for (let c = 1; c < planes.image; c++) data.copyWithin(c * n, 0, n);

@@ -34,6 +34,9 @@ export interface TcnConfig {
   dropout: number;
 }
 
+export type AttentionRegime = 'time' | 'self';
+export const ATTENTION_REGIMES: readonly AttentionRegime[] = ['time', 'self'];
+
 export interface ModelConfig {
   /** informational name: 'T', 'S', 'B' or 'custom' */
   variant: string;
@@ -47,6 +50,12 @@ export interface ModelConfig {
   /** per-frame feature size after the GLU (the 1×1 conv makes 2× this) */
   featureDim: number;
   transformer: TransformerConfig;
+  /**
+   * What each frame's attention sees: 'time' (every frame of its clip — eflip's network) or
+   * 'self' (only itself: attention output = out_proj(v_proj(x)) per frame — what the reference
+   * implementation computes at batch size 1, DESIGN defect 1). No tensor depends on it.
+   */
+  attention: AttentionRegime;
   tcn: TcnConfig;
   /** dropout before the classifier; also the default of transformer.dropout and tcn.dropout */
   dropout: number;
@@ -124,6 +133,7 @@ export const MODEL_DEFAULTS: Omit<ModelConfig, 'variant' | 'stages'> = {
   frontendActivation: 'relu',
   featureDim: 384,
   transformer: { layers: 1, heads: 8, ffn: 128, dropout: 0.4 },
+  attention: 'time',
   tcn: { layers: 4, width: 463, kernel: 3, dropout: 0.4 },
   dropout: 0.4,
   dropPath: 0,
@@ -214,6 +224,7 @@ export function validateModelConfig(c: ModelConfig): void {
   posInt(c.featureDim, 'featureDim', L.channels);
   if (c.frontendActivation !== 'relu' && c.frontendActivation !== 'swish') bad(`frontendActivation must be relu or swish, got ${JSON.stringify(c.frontendActivation)?.slice(0, 60)}`);
   if (typeof c.frontendMaxPool !== 'boolean') bad('frontendMaxPool must be true or false');
+  if (!ATTENTION_REGIMES.includes(c.attention)) bad(`attention must be ${ATTENTION_REGIMES.join(' or ')}, got ${JSON.stringify(c.attention)?.slice(0, 60)}`);
   if (!Number.isInteger(c.transformer.layers) || c.transformer.layers < 0) bad('transformer.layers must be an integer >= 0');
   if (c.transformer.layers > L.transformerLayers) bad(`transformer.layers = ${c.transformer.layers} is beyond the limit ${L.transformerLayers}`);
   posInt(c.transformer.heads, 'transformer.heads', L.channels);

@@ -12,7 +12,7 @@ export class LabelsError extends Error {
 export function resolveLabels(spec: string, classes: number): string[] {
   let labels: string[];
   if (spec === 'lrw' || spec === 'sorted') labels = LRW_WORDS.slice(0, classes);
-  else if (spec === 'seed42') labels = [...LRW_WORDS_SEED42];
+  else if (spec === 'seed42') labels = LRW_WORDS_SEED42.slice(0, classes); // the reference trains on the first N words of its order
   else {
     let text: string;
     try {

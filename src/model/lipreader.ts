@@ -19,7 +19,7 @@ class TransformerStack extends Module {
     super();
     const t = c.transformer;
     this.layers = this.registerModule('layers', new ModuleList(
-      Array.from({ length: t.layers }, () => new TransformerEncoderLayer(c.featureDim, t.heads, t.ffn, t.dropout)),
+      Array.from({ length: t.layers }, () => new TransformerEncoderLayer(c.featureDim, t.heads, t.ffn, t.dropout, 1e-5, c.attention)),
     ));
   }
   forward(x: Tensor): Tensor {
@@ -48,7 +48,7 @@ export class LipReaderNet extends Module {
     const t = c.transformer;
     this.frontend = this.registerModule('frontend_3d', new Frontend3D(c));
     this.transformer = this.registerModule('transformer_encoder',
-      t.layers === 0 ? new Identity() : t.layers === 1 ? new TransformerEncoderLayer(c.featureDim, t.heads, t.ffn, t.dropout) : new TransformerStack(c));
+      t.layers === 0 ? new Identity() : t.layers === 1 ? new TransformerEncoderLayer(c.featureDim, t.heads, t.ffn, t.dropout, 1e-5, c.attention) : new TransformerStack(c));
     this.tcn = this.registerModule('tcn_block', new Tcn(c));
     this.dropout = this.registerModule('dropout', new Dropout(c.dropout));
     this.fc = this.registerModule('fc_layer', new Linear(c.tcn.width, c.classes));
@@ -67,7 +67,7 @@ export class LipReaderNet extends Module {
     if (features.ndim !== 3 || features.shape[2] !== this.config.featureDim) {
       throw new Error(`LipReaderNet.forwardHead: expected (B, T, ${this.config.featureDim}), got [${features.shape.join(', ')}]`);
     }
-    const h = this.transformer.forward(features);     // (B, T, d): attention over time per clip
+    const h = this.transformer.forward(features);     // (B, T, d): attention over time per clip (config.attention 'self': per frame)
     const y = this.tcn.forward(h.transpose(1, 2));    // (B, width, T)
     const pooled = this.dropout.forward(y.mean(2));   // (B, width)
     return F.logSoftmax(this.fc.forward(pooled), 1);  // (B, classes)

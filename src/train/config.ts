@@ -38,6 +38,7 @@ export const SCHEMA: Section = {
     transformer_layers: { kind: 'int', default: 1, min: 0, help: 'encoder layers over time' },
     transformer_heads: { kind: 'int', default: 8, min: 1, help: 'attention heads' },
     transformer_ffn: { kind: 'int', default: 128, min: 1, help: 'feed-forward width' },
+    attention: { kind: 'string', default: 'time', choices: ['time', 'self'], help: "what a frame attends to: time (its clip's frames) or self (only itself: the reference implementation at batch 1). Fine-tuning an imported 'self' model with time changes the function; the weights are a start" },
     tcn_layers: { kind: 'int', default: 4, min: 1, help: 'TCN levels (dilation 2^L)' },
     tcn_channels: { kind: 'int', default: 463, min: 1, help: 'TCN width' },
     tcn_kernel: { kind: 'int', default: 3, min: 1, help: 'TCN kernel size' },
@@ -152,6 +153,7 @@ export interface ModelSection {
   transformer_layers: number;
   transformer_heads: number;
   transformer_ffn: number;
+  attention: 'time' | 'self';
   tcn_layers: number;
   tcn_channels: number;
   tcn_kernel: number;

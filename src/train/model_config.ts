@@ -18,6 +18,7 @@ export function modelConfigFor(cfg: TrainConfig, classes: number): ModelConfig {
       frontendActivation: m.activation,
       featureDim: m.feature_dim,
       transformer: { layers: m.transformer_layers, heads: m.transformer_heads, ffn: m.transformer_ffn, dropout: m.transformer_dropout },
+      attention: m.attention,
       tcn: { layers: m.tcn_layers, width: m.tcn_channels, kernel: m.tcn_kernel, dropout: m.tcn_dropout },
       dropout: m.dropout,
       dropPath: m.drop_path,

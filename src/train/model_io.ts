@@ -6,7 +6,7 @@ import { rawToFloat32, type RawTensor } from '../io/safetensors.js';
 import { manualSeed } from '../engine/index.js';
 import type { ModelConfig } from '../model/config.js';
 import { EMA_PREFIXES, selectWeights } from '../model/model_metadata.js';
-import { readModelFile, readPretrainedWeights } from '../model/model_file.js';
+import { readModelFile, readModelHeader, readPretrainedWeights } from '../model/model_file.js';
 import { LipReaderNet } from '../model/lipreader.js';
 import type { Module } from '../nn/index.js';
 import type { TrainableModel } from './trainer.js';
@@ -51,6 +51,9 @@ export interface FineTuneReport {
   source: string;
   /** the stem conv's weights were converted between grey and colour input (what, from → to) */
   stemConverted?: string;
+  /** the file's model.attention differs from this network's ('self → time'): the weights are a
+   *  start, the function changes (an imported reference checkpoint fine-tuned with attention over time) */
+  attentionChanged?: string;
 }
 
 /** The stem conv, whose input channels are the network's input planes. */
@@ -119,7 +122,12 @@ export function loadPretrained(model: Module, path: string): FineTuneReport {
   }
   const bad = rep.missing.filter((k) => !k.startsWith(HEAD_PREFIX) && !k.endsWith('num_batches_tracked'));
   if (bad.length > own.size / 2) throw new Error(`${path}: only ${own.size - rep.missing.length} of ${own.size} model tensors found — not weights of this architecture?`);
-  return { loaded: weights.size - rep.unexpected.length, skippedHead, missing: rep.missing, unexpected: rep.unexpected, source, ...(stemConverted ? { stemConverted } : {}) };
+  // the file's attention regime (validated metadata; absent = 'time') against this network's
+  let fileAttention = 'time';
+  try { fileAttention = (JSON.parse(readModelHeader(path).metadata.config ?? '{}') as { attention?: string }).attention ?? 'time'; } catch { /* a bare state dict: no config */ }
+  const ownAttention = (model as { config?: { attention?: string } }).config?.attention ?? 'time';
+  const attentionChanged = fileAttention !== ownAttention ? `${fileAttention} → ${ownAttention}` : undefined;
+  return { loaded: weights.size - rep.unexpected.length, skippedHead, missing: rep.missing, unexpected: rep.unexpected, source, ...(stemConverted ? { stemConverted } : {}), ...(attentionChanged ? { attentionChanged } : {}) };
 }
 
 export interface LoadedForEval {

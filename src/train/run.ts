@@ -289,6 +289,7 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
     log(`fine-tuning from ${cfg.pretrained_model_path} (${rep.source} weights): ${rep.loaded} tensors loaded` +
       (rep.skippedHead.length ? `; class count differs, head re-initialised: ${rep.skippedHead.join('; ')}` : '') +
       (rep.stemConverted ? `; stem converted: ${rep.stemConverted}` : '') +
+      (rep.attentionChanged ? `; attention ${rep.attentionChanged} (model.attention): the weights are a start, the function changes` : '') +
       (rep.missing.length ? `; missing (fresh init): ${rep.missing.slice(0, 5).join(', ')}${rep.missing.length > 5 ? ' ...' : ''}` : ''));
   }
 

@@ -10,7 +10,8 @@ Used only by tests and benchmarks, run with Debian's python3-torch (1.13):
 
 Parameter and buffer names equal the reference implementation's state-dict keys (DESIGN.md),
 so the same safetensors file loads here and in the TypeScript model. Unlike the reference
-implementation, attention runs over time within each clip, batch 1 keeps its dimension,
+implementation, attention runs over time within each clip (config "attention": "self" gives the
+reference's batch-1 function: each frame attends only to itself), batch 1 keeps its dimension,
 drop-path is applied and BN momentum is configurable (default 0.01, PyTorch convention).
 Config keys mirror src/model/config.ts (ModelConfig); the config travels as JSON in the
 safetensors metadata under "config".
@@ -48,7 +49,7 @@ def default_config(variant='T', classes=500):
     return dict(
         variant=variant, stages=STAGES[variant], classes=classes, inChannels=1,
         frontendMaxPool=False, frontendActivation='relu', featureDim=384,
-        transformer=dict(layers=1, heads=8, ffn=128, dropout=0.4),
+        transformer=dict(layers=1, heads=8, ffn=128, dropout=0.4), attention='time',
         tcn=dict(layers=4, width=463, kernel=3, dropout=0.4),
         dropout=0.4, dropPath=0.0, bnMomentum=0.01, bnEps=1e-5,
     )
@@ -202,7 +203,14 @@ class LipReader(nn.Module):
         tr = cfg['transformer']
         d = cfg['featureDim']
         self.frontend_3d = Frontend3D(cfg)
-        mk = lambda: nn.TransformerEncoderLayer(d, tr['heads'], tr['ffn'], tr['dropout'], batch_first=True)
+        # attention 'self' is the reference implementation at batch 1: its sequence-first layer
+        # (batch_first=False) is fed batch-first data, so a (1, T, d) clip is T sequences of one
+        # frame and every frame attends only to itself. Here (B, T, d) runs as (1, B·T, d).
+        self.attention = cfg.get('attention', 'time')
+        if self.attention not in ('time', 'self'):
+            raise ValueError(f"attention must be time or self, got {self.attention!r}")
+        first = self.attention == 'time'
+        mk = lambda: nn.TransformerEncoderLayer(d, tr['heads'], tr['ffn'], tr['dropout'], batch_first=first)
         if tr['layers'] == 1:
             self.transformer_encoder = mk()
         elif tr['layers'] == 0:
@@ -218,11 +226,15 @@ class LipReader(nn.Module):
         return self.frontend_3d(x)
 
     def forward_head(self, f):  # (B, T, d) -> (B, classes)
+        B, T, d = f.shape
+        if self.attention == 'self':
+            f = f.reshape(1, B * T, d)  # the reference's call at B = 1: layer(x) with x (1, T, d)
         if hasattr(self.transformer_encoder, 'layers'):
             for l in self.transformer_encoder.layers:
                 f = l(f)
         else:
             f = self.transformer_encoder(f)
+        f = f.reshape(B, T, d)
         y = self.tcn_block(f.transpose(1, 2))   # (B, width, T)
         y = self.dropout(y.mean(2))
         return F.log_softmax(self.fc_layer(y), dim=1)
@@ -314,6 +326,42 @@ def complete_config(cfg):
     return full
 
 
+def calibrate(model, batches, seed=0):
+    """Non-trivial weights: perturbed norms (BN and LayerNorm affine) and BatchNorm running
+    statistics measured on `batches` (cumulative average over train-mode forwards, dropout off).
+    Freshly initialised weights give nearly input-independent per-frame features, on which
+    attention over time and attention to self compute nearly the same thing."""
+    g = torch.Generator().manual_seed(seed)
+    drops = []
+    for mod in model.modules():
+        if isinstance(mod, (nn.modules.batchnorm._BatchNorm, nn.LayerNorm)):
+            n = mod.weight.numel()
+            mod.weight.data = 1 + 0.4 * (torch.rand(n, generator=g) - 0.5)
+            mod.bias.data = 0.2 * (torch.rand(n, generator=g) - 0.5)
+        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+            mod.reset_running_stats()
+            mod.momentum = None
+        if isinstance(mod, nn.Dropout):
+            drops.append((mod, mod.p))
+            mod.p = 0.0
+    tr_drop = [(l, l.dropout.p) for l in model.modules() if isinstance(l, nn.TransformerEncoderLayer)]
+    for l, _ in tr_drop:
+        l.self_attn.dropout = 0.0
+    model.train()
+    with torch.no_grad():
+        for x in batches:
+            model(x)
+    model.eval()
+    for mod in model.modules():
+        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+            mod.momentum = 0.1
+    for mod, p in drops:
+        mod.p = p
+    for l, p in tr_drop:
+        l.self_attn.dropout = p
+    return model
+
+
 def load_model(weights):
     tensors, meta = read_safetensors(weights)
     cfg = complete_config(json.loads(meta['config']))
@@ -330,6 +378,7 @@ def main(argv):
     i = sub.add_parser('init'); i.add_argument('--variant', default='T'); i.add_argument('--classes', type=int, default=500)
     i.add_argument('--config', help='JSON config (overrides --variant/--classes)'); i.add_argument('--seed', type=int, default=0)
     i.add_argument('--out', required=True); i.add_argument('--random-bn', action='store_true', help='randomise BN stats/affine')
+    i.add_argument('--calibrate', help='safetensors of inputs x*: perturbed norms + BN statistics measured on them')
     f = sub.add_parser('forward'); f.add_argument('--weights', required=True); f.add_argument('--input', required=True)
     f.add_argument('--out', required=True)
     f.add_argument('--train', action='store_true', help='train mode (batch-stat BN, updated running stats) with all dropout off')
@@ -348,7 +397,7 @@ def main(argv):
             res['macs'] = macs(m, cfg)
         print(json.dumps(res))
     elif a.cmd == 'init':
-        cfg = json.loads(a.config) if a.config else default_config(a.variant, a.classes)
+        cfg = complete_config(json.loads(a.config)) if a.config else default_config(a.variant, a.classes)
         torch.manual_seed(a.seed)
         m = LipReader(cfg)
         if a.random_bn:  # make BN non-trivial so parity tests exercise running stats and affine
@@ -360,6 +409,9 @@ def main(argv):
                     mod.bias.data = 0.1 * (torch.rand(n, generator=g) - 0.5)
                     mod.running_mean.data = 0.1 * (torch.rand(n, generator=g) - 0.5)
                     mod.running_var.data = 1 + 0.5 * torch.rand(n, generator=g)
+        if a.calibrate:
+            inp, _ = read_safetensors(a.calibrate)
+            calibrate(m, [inp[k] for k in sorted(inp) if k.startswith('x')], a.seed + 2)
         write_safetensors(a.out, m.state_dict(), dict(config=json.dumps(cfg), format='eflip'))
         print(json.dumps(dict(params=count(m)[0])))
     elif a.cmd == 'forward':

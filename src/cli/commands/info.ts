@@ -48,6 +48,7 @@ export default async function main(argv: string[]): Promise<number> {
   const g = (v: number) => `${(v / 1e9).toFixed(3)} G`;
   const rows: [string, string][] = [
     ['variant', `${cfg.variant} (${cfg.stages.length} stages, ${cfg.stages.reduce((a, r) => a + r.layers, 0)} blocks), ${cfg.classes} classes, ${cfg.inChannels} input channel(s)`],
+    ...(cfg.attention === 'self' ? [['attention', 'self (each frame attends only to itself: the reference at batch 1)'] as [string, string]] : []),
     ['parameters', n(s.params.total)],
     ['  front-end (3D conv + EfficientNetV2)', n(s.params.frontend)],
     ['  transformer', n(s.params.transformer)],

@@ -78,7 +78,7 @@ export default async function main(argv: string[]): Promise<number> {
           ...(warning ? { warning } : {}),
           frames: c.frames,
           seconds: +(c.frames / (c.fps ?? 25)).toFixed(3),
-          top: reader.topK(lps[j], o.top).map((e) => ({ label: e.label, probability: +e.probability.toFixed(6) })),
+          top: reader.topK(lps[j], o.top).map((e) => ({ label: e.label, probability: +e.probability.toFixed(6), logProb: e.logProb })),
           msPerClip: +ms.toFixed(1),
         };
       });

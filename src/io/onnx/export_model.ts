@@ -19,6 +19,7 @@ export function exportMetadata(ck: LoadedCheckpoint, kind: GraphKind): Record<st
     'eflip.labels': JSON.stringify(ck.labels),
     'eflip.normalisation': JSON.stringify({ mean: p.mean, std: p.std, scale: 1 / 255 }),
     'eflip.crop': JSON.stringify({ kind: p.crop, size: p.size }),
+    'eflip.grey': p.grey,
     'eflip.input_layout': layout,
     'eflip.temporal_context': kind === 'frontend' ? '1' : '0',
     'eflip.config': JSON.stringify(ck.rawConfig),

@@ -142,3 +142,10 @@ export function selfAttention(g: GraphBuilder, x: string, name: string, a: Atten
   const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.int64s([0, 0, d])], {}, `${name}_merged`);
   return linear(g, merged, `${name}.out_proj`, { data: a.outProjWeight, shape: [d, d] }, a.outProjBias);
 }
+
+/** Attention in which each position attends only to itself (model.attention 'self'): the softmax
+ *  over one key is 1, so the output is out_proj(v_proj(x)) per position. x (B, T, d). */
+export function selfOnlyAttention(g: GraphBuilder, x: string, name: string, a: AttentionWeights, d: number): string {
+  const v = linear(g, x, `${name}.v_proj`, { data: a.inProjWeight.subarray(2 * d * d, 3 * d * d), shape: [d, d] }, a.inProjBias.subarray(2 * d, 3 * d));
+  return linear(g, v, `${name}.out_proj`, { data: a.outProjWeight, shape: [d, d] }, a.outProjBias);
+}

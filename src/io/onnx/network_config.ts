@@ -15,6 +15,8 @@ export interface NetworkConfig {
   frontendActivation: 'relu' | 'swish';
   featureDim: number;
   transformer: { layers: number; heads: number; ffn: number };
+  /** 'self': each frame attends only to itself (absent: 'time') */
+  attention?: 'time' | 'self';
   tcn: { layers: number; width: number; kernel: number };
   bnEps: number;
 }

@@ -7,7 +7,7 @@
 // Inference-mode BatchNorm is folded into the conv before it; dropout/drop-path vanish.
 import { DataType } from './onnx_proto.js';
 import type { GraphBuilder } from './graph_builder.js';
-import { conv, foldBatchNorm, glu, layerNorm, linear, prelu, selfAttention, silu, timeConv, type BatchNormParams, type Weight } from './layers.js';
+import { conv, foldBatchNorm, glu, layerNorm, linear, prelu, selfAttention, selfOnlyAttention, silu, timeConv, type BatchNormParams, type Weight } from './layers.js';
 import { adjustChannels, convOut, type NetworkConfig } from './network_config.js';
 
 export class MissingWeightError extends Error {
@@ -131,22 +131,17 @@ function frontend(g: GraphBuilder, ws: WeightSource, frames: string, cfg: Networ
   return g.op('Reshape', [y, shape], {}, 'features'); // (B, T', d)
 }
 
-/** Post-norm Transformer encoder layer over time (PyTorch nn.TransformerEncoderLayer, ReLU). */
+/** Post-norm Transformer encoder layer over time, or per frame with attention 'self' (PyTorch nn.TransformerEncoderLayer, ReLU). */
 function encoderLayer(g: GraphBuilder, ws: WeightSource, x: string, name: string, cfg: NetworkConfig): string {
   const d = cfg.featureDim;
-  const sa = selfAttention(
-    g,
-    x,
-    `${name}.self_attn`,
-    {
-      inProjWeight: ws.get(`${name}.self_attn.in_proj_weight`).data,
-      inProjBias: ws.get(`${name}.self_attn.in_proj_bias`).data,
-      outProjWeight: ws.get(`${name}.self_attn.out_proj.weight`).data,
-      outProjBias: ws.get(`${name}.self_attn.out_proj.bias`).data,
-    },
-    d,
-    cfg.transformer.heads,
-  );
+  const aw = {
+    inProjWeight: ws.get(`${name}.self_attn.in_proj_weight`).data,
+    inProjBias: ws.get(`${name}.self_attn.in_proj_bias`).data,
+    outProjWeight: ws.get(`${name}.self_attn.out_proj.weight`).data,
+    outProjBias: ws.get(`${name}.self_attn.out_proj.bias`).data,
+  };
+  // 'self' (the reference at batch 1): each frame attends only to itself
+  const sa = cfg.attention === 'self' ? selfOnlyAttention(g, x, `${name}.self_attn`, aw, d) : selfAttention(g, x, `${name}.self_attn`, aw, d, cfg.transformer.heads);
   const ln = (v: string, n: string) => layerNorm(g, v, `${name}.${n}`, ws.get(`${name}.${n}.weight`).data, ws.get(`${name}.${n}.bias`).data, 1e-5);
   const h = ln(g.op('Add', [x, sa]), 'norm1');
   let f = linear(g, h, `${name}.linear1`, ws.get(`${name}.linear1.weight`), ws.get(`${name}.linear1.bias`).data);

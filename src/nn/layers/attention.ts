@@ -1,7 +1,7 @@
 // Multi-head attention with PyTorch's parameter layout: in_proj_weight (3d, d) = [Wq; Wk; Wv],
 // in_proj_bias (3d), out_proj (Linear d→d). Inputs are batch-first (B, L, d): attention runs
 // over L within each sequence (DESIGN defect 1 fixed).
-import { F, empty, zeros, type Tensor } from '../../engine/index.js';
+import { F, empty, ones, zeros, type Tensor } from '../../engine/index.js';
 import { Module } from '../module.js';
 import { Linear } from './linear.js';
 import { xavierUniform_, constant_ } from '../init.js';
@@ -51,6 +51,24 @@ export class MultiheadAttention extends Module {
     if (this.training && this.dropout > 0) attn = F.dropout(attn, this.dropout, true);
     const ctx = attn.matmul(vh).transpose(1, 2).reshape([B, L, d]);
     return this.outProj.forward(ctx);
+  }
+  /**
+   * Attention in which every position attends only to itself (the 'self' regime): the softmax
+   * over one key is 1, so the output is out_proj(v_proj(x)) per position — what PyTorch's
+   * sequence-first layer computes when fed (1, T, d) batch-first. x (B, L, d) → (B, L, d).
+   * In training, attention dropout drops (and rescales) that single weight per head.
+   */
+  forwardSelfOnly(x: Tensor): Tensor {
+    const [B, L, d] = x.shape;
+    if (x.ndim !== 3 || d !== this.embedDim) throw new Error(`MultiheadAttention: expected (B, L, ${this.embedDim}), got [${x.shape.join(', ')}]`);
+    const [, , wv] = this.param('in_proj_weight').chunk(3, 0);
+    const [, , bv] = this.param('in_proj_bias').chunk(3, 0);
+    let v = F.linear(x, wv, bv);
+    if (this.training && this.dropout > 0) {
+      const keep = F.dropout(ones([B, L, this.numHeads, 1], { dtype: x.dtype, device: x.device }), this.dropout, true);
+      v = v.reshape([B, L, this.numHeads, this.headDim]).mul(keep).reshape([B, L, d]);
+    }
+    return this.outProj.forward(v);
   }
   protected override extraRepr(): string { return `${this.embedDim}, heads=${this.numHeads}`; }
 }
