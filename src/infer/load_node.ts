@@ -30,7 +30,11 @@ export function onnxSourceFor(path: string): OnnxModelSource {
   try {
     if (isOnnx) {
       const base = path.replace(/\.onnx$/, '');
-      const sibling = (p: 'frontend' | 'backend') => async () => readModelFile(`${base}.${p}.onnx`);
+      const sibling = (p: 'frontend' | 'backend') => async () => {
+        const file = `${base}.${p}.onnx`;
+        if (!existsSync(file)) throw new ModelLoadError(`${file}: no such model file (streaming an .onnx model needs the pair written by \`eflip export --features\`, or use the .safetensors checkpoint)`);
+        return readModelFile(file);
+      };
       return bytesSource(bytes, path, { frontend: sibling('frontend'), backend: sibling('backend') });
     }
     return checkpointSource(loadCheckpoint(path, LRW_WORDS_DEFAULT()), path);
