@@ -143,6 +143,11 @@ test('installed without libtorch: a command that needs libtorch says so in one l
   assert.match(lines[0], /needs libtorch.*npx eflip build-native/);
   const h = npx(['--help'], noTorchEnv());
   assert.match(h.stdout, /build-native/);
+  for (const c of ['predict', 'stream', 'roi', 'export']) {
+    const r = npx([c, '--help'], noTorchEnv());
+    assert.equal(r.status, 0, `${c} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`Usage: eflip ${c}`));
+  }
 });
 
 test('installed without libtorch: lipreader() from a script reads and streams; internals are not importable', (t) => {
@@ -154,9 +159,10 @@ test('installed without libtorch: lipreader() from a script reads and streams; i
     'const read = await reader.read(process.argv[3]);',
     'const stream = await reader.stream(process.argv[3], { window: 15 });',
     'await reader.dispose();',
+    "const roi = await import('eflip/roi');",
     'let internal = null;',
     "try { await import('eflip/dist/src/infer/index.js'); } catch (e) { internal = e.code; }",
-    'console.log(JSON.stringify({ read, frames: stream.frames, segments: stream.segments, internal }));',
+    "console.log(JSON.stringify({ read, frames: stream.frames, segments: stream.segments, internal, roi: typeof roi.roiFromVideo }));",
   ].join('\n'));
   const r = sh(process.execPath, ['read.mjs', onnx, clip], { env: noTorchEnv() });
   assert.equal(r.status, 0, r.stderr);
@@ -167,6 +173,7 @@ test('installed without libtorch: lipreader() from a script reads and streams; i
   assert.equal(o.frames, 29);
   assert.ok(o.segments.length >= 1 && o.segments.every((s: { start: number; end: number }) => s.end > s.start));
   assert.equal(o.internal, 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+  assert.equal(o.roi, 'function');
 });
 
 test('installed with libtorch present: npx eflip doctor and a 2-step eflip train', (t) => {
