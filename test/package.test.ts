@@ -1,7 +1,8 @@
 // eflip as an installed package: `npm pack` the repository, install the tarball into an empty
 // project offline (the dependencies come from the npm cache that setup's `npm ci` filled, pinned
 // by the repository's lockfile), then use it the way a user would — first with libtorch hidden
-// (ONNX inference only), then with libtorch present (doctor, a 2-step training run).
+// (ONNX inference only), then installed again with libtorch present (the install hook builds the
+// addon; doctor, a 2-step training run). About 2 minutes on 2 cores, most of it the addon build.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -176,29 +177,39 @@ test('installed without libtorch: lipreader() from a script reads and streams; i
   assert.equal(o.roi, 'function');
 });
 
-test('installed with libtorch present: npx eflip doctor and a 2-step eflip train', (t) => {
+test('installed with libtorch present: the install builds the addon; npx eflip doctor and a 2-step eflip train', { timeout: 600_000 }, (t) => {
   if (skip) return t.skip(skip);
-  // EFLIP_TEST_NATIVE_BUILD=1: build the addon in the installed package with `npx eflip build-native`
-  // (what the install does when it finds libtorch; ~45 s to minutes). Otherwise the addon the
-  // repository built from the same sources with the same locator stands in for it.
+  // EFLIP_TEST_NATIVE_BUILD=0: skip the install-time build (about 45-90 s on 2 cores) and let the
+  // addon the repository built from the same sources with the same locator stand in for it
   const env: NodeJS.ProcessEnv = { ...withoutAddonOverride(), EFLIP_CLIP_CACHE: join(tmp, 'clip-cache') };
-  if (process.env.EFLIP_TEST_NATIVE_BUILD === '1') {
-    const b = npx(['build-native'], env, 900_000);
-    assert.equal(b.status, 0, b.stderr.slice(-3000));
-    assert.ok(existsSync(join(app, 'node_modules', 'eflip', 'native', 'build', 'Release', 'eflip_native.node')));
-  } else {
+  let dir = app;
+  if (process.env.EFLIP_TEST_NATIVE_BUILD === '0') {
     if (!existsSync(REPO_ADDON)) return t.skip(`no libtorch addon built in the repository (${REPO_ADDON})`);
     env.EFLIP_ADDON = REPO_ADDON;
+  } else {
+    // a second empty project, installed with the system libtorch visible to the locator
+    dir = join(tmp, 'app-torch');
+    mkdirSync(dir);
+    for (const f of ['package.json', 'package-lock.json']) writeFileSync(join(dir, f), readFileSync(join(app, f)));
+    const t0 = performance.now();
+    const i = sh('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--foreground-scripts'], { cwd: dir, env: { ...env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, timeout: 540_000 });
+    const out = i.stdout + i.stderr;
+    assert.equal(i.status, 0, out.slice(-3000));
+    t.diagnostic(`offline install with the addon build: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    assert.match(out, /eflip: libtorch addon built/, out.slice(-3000));
+    assert.ok(existsSync(join(dir, 'node_modules', 'eflip', 'native', 'build', 'Release', 'eflip_native.node')));
   }
-  const d = npx(['doctor', '--json'], env, 180_000);
+  const run = (args: string[]) => sh('npx', ['--no-install', 'eflip', ...args], { cwd: dir, env, timeout: 180_000 });
+  const d = run(['doctor', '--json']);
   assert.equal(d.status, 0, d.stdout + d.stderr);
   const rep = JSON.parse(d.stdout);
   assert.equal(rep.ok, true);
   assert.equal(rep.addon.loaded, true);
-  const run = join(tmp, 'run');
-  const tr = npx(['train', '--config', join(app, 'node_modules', 'eflip', 'configs', 'synth.yaml'), ...tinyOverrides(tinyCorpus(), run), 'train.max_steps=2'], env, 180_000);
+  if (!env.EFLIP_ADDON) assert.ok(rep.addon.path.startsWith(join(dir, 'node_modules', 'eflip')), rep.addon.path);
+  const runDir = join(tmp, 'run');
+  const tr = run(['train', '--config', join(dir, 'node_modules', 'eflip', 'configs', 'synth.yaml'), ...tinyOverrides(tinyCorpus(), runDir), 'train.max_steps=2']);
   assert.equal(tr.status, 0, tr.stderr.slice(-2000));
-  const steps = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.kind === 'step');
+  const steps = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.kind === 'step');
   assert.ok(steps.length >= 1 && steps.length <= 2, `${steps.length} step lines`);
   assert.ok(steps.every((m) => Number.isFinite(m.loss)));
 });
