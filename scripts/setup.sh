@@ -43,7 +43,8 @@ if [ "${1:-}" != "--build-only" ]; then
   fi
 
   # 2. npm dependencies --------------------------------------------------------------
-  h=$(hash_of package.json package-lock.json)
+  # only what npm ci installs counts: editing "files", "scripts" or "exports" reinstalls nothing
+  h=$({ node -p 'const p = require("./package.json"); JSON.stringify([p.dependencies, p.devDependencies])'; cat package-lock.json; } | sha1sum | cut -d' ' -f1)
   if [ ! -d node_modules ] || ! fresh npm "$h"; then
     say "npm ci"
     ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund >&2
@@ -52,7 +53,7 @@ if [ "${1:-}" != "--build-only" ]; then
 fi
 
 # 3. native addon --------------------------------------------------------------------
-h=$(hash_of native/*.cc native/*.h native/binding.gyp scripts/find-libtorch.cjs scripts/build-native.sh; echo "${LIBTORCH:-}|${LIBTORCH_USE_PYTORCH:-}")
+h=$(hash_of native/*.cc native/*.h native/binding.gyp scripts/find-libtorch.cjs scripts/build-native.sh scripts/build-native.cjs; echo "${LIBTORCH:-}|${LIBTORCH_USE_PYTORCH:-}")
 if [ -f native/addon.cc ] && { [ ! -f native/build/Release/eflip_native.node ] || ! fresh native "$h"; }; then
   say "building native addon (libtorch)"
   bash scripts/build-native.sh

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -18,11 +18,12 @@ import { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
 import { nodePlatform } from '../src/infer/ort_node.js';
 import { bytesSource } from '../src/infer/onnx_model_source.js';
 import { streamClip } from '../src/infer/streaming.js';
+import { topK } from '../src/infer/topk.js';
 import { maxAbsDiff, ROOT, tempDir } from './onnx_helpers.js';
 
 const CHROMIUM = process.env.EFLIP_CHROMIUM ?? '/usr/bin/chromium';
 const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'];
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.mp4': 'video/mp4' };
 
 test('eflip/infer in headless Chromium (onnxruntime-web wasm and WebGPU) predicts and streams like onnxruntime-node', { timeout: 240_000 }, async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: run \`npm run setup\` (installs Debian's chromium) or set EFLIP_CHROMIUM`);
@@ -43,6 +44,7 @@ test('eflip/infer in headless Chromium (onnxruntime-web wasm and WebGPU) predict
       writeFileSync(path.join(dir, `clip${i}.bin`), new Uint8Array(clip.data.buffer, clip.data.byteOffset, clip.data.byteLength));
       clips.push({ name: f, file: `/clip${i}.bin`, frames: clip.frames, channels: clip.channels, size: clip.size, clip });
     }
+    copyFileSync(path.join(ROOT, 'assets/samples', SAMPLES[0]), path.join(dir, 'sample0.mp4'));
     writeFileSync(path.join(dir, 'clips.json'), JSON.stringify({ clips: clips.map(({ clip: _, ...c }) => c) }));
     const expected = await Promise.all(clips.map((c) => node.predictClip(c.clip)));
     const expectedTimeline = await streamClip(node, clips[0].clip, { window: 29 });
@@ -119,6 +121,16 @@ test('eflip/infer in headless Chromium (onnxruntime-web wasm and WebGPU) predict
       assert.equal(e.word, expectedTimeline[i].word, `timeline step ${i}`);
       assert.ok(Math.abs(e.probability - expectedTimeline[i].probability) < 1e-3, `timeline step ${i}: ${e.probability} vs ${expectedTimeline[i].probability}`);
     });
+    // lipreader() in the browser: the <video> element decodes the mp4 (colour → luma: a rounding
+    // away from ffmpeg's grey plane), the same crop + normalise; the same word as onnxruntime-node
+    assert.equal(got.pipeline.error, undefined, got.pipeline.error);
+    const nodeTop = topK(expected[0], ck.labels, 3);
+    for (const r of [got.pipeline.url, got.pipeline.blob]) {
+      assert.equal(r.frames, clips[0].frames);
+      assert.equal(r.top[0].label, nodeTop[0].label, JSON.stringify(got.pipeline));
+      assert.ok(Math.abs(r.top[0].probability - nodeTop[0].probability) < 0.05, `browser-decoded ${r.top[0].probability} vs ${nodeTop[0].probability}`);
+    }
+    assert.equal(got.pipeline.stream, clips[0].frames);
   } finally {
     if (chrome && chrome.exitCode === null) {
       const gone = new Promise((r) => chrome!.once('exit', r));

@@ -23,6 +23,7 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'synth', summary: 'write a synthetic LRW-format corpus of talking-face clips', load: () => import('./commands/synth.js') },
   { name: 'montage', summary: 'a PNG montage of mouth crops from a corpus', load: () => import('./commands/montage.js') },
   { name: 'roi', summary: 'face landmarks and a 96x96 mouth-ROI video from arbitrary footage', load: () => import('./commands/roi.js') },
+  { name: 'build-native', summary: 'build the libtorch addon (training, --runtime torch) after installing libtorch', load: () => import('./commands/build_native.js') },
   { name: 'doctor', summary: 'report libtorch, CPU, CUDA and run a self-check', load: () => import('./commands/doctor.js') },
   { name: 'bench', summary: 'benchmarks: ops | data | train | infer | roi (ratios vs PyTorch)', load: () => import('./commands/bench.js') },
 ];

@@ -38,7 +38,13 @@ async function configReferenceBlock(): Promise<string> {
   return ['```text', configReference(), '```'].join('\n');
 }
 
+async function benchBlock(): Promise<string> {
+  const { benchTableFromFile } = await import('./bench_table.js');
+  return benchTableFromFile(new URL('../../../bench/results.json', import.meta.url).pathname);
+}
+
 export const BLOCKS: Block[] = [
+  { ...marker('bench'), render: benchBlock },
   { ...marker('config'), render: configReferenceBlock },
   { ...marker('cli'), render: cliReference },
 ];

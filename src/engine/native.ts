@@ -86,19 +86,20 @@ export const ADDON_PATH = process.env.EFLIP_ADDON
   ? path.resolve(process.env.EFLIP_ADDON)
   : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../native/build/Release/eflip_native.node');
 
+/** How to get the addon, in one line (the npm install skips it when libtorch is missing). */
+export const ENABLE_LIBTORCH =
+  'install libtorch (Debian: apt-get install libtorch-dev; or LIBTORCH=/path, or LIBTORCH_USE_PYTORCH=1), then run `npx eflip build-native` (in the repository: `npm run build`); ONNX inference (.onnx or --runtime onnx) needs none of this';
+
 function load(): NativeAddon {
   if (!existsSync(ADDON_PATH)) {
-    throw new Error(
-      `eflip: the libtorch addon is not built (${ADDON_PATH} missing).\n` +
-        'Build it with `npm run build` (or `bash scripts/setup.sh`). libtorch is found via LIBTORCH=/path, ' +
-        'LIBTORCH_USE_PYTORCH=1, or the system copy (Debian: apt-get install libtorch-dev).',
-    );
+    throw new Error(`eflip: this needs libtorch and the libtorch addon is not built (${ADDON_PATH} missing): ${ENABLE_LIBTORCH}`);
   }
   const require = createRequire(import.meta.url);
   try {
     return require(ADDON_PATH) as NativeAddon;
   } catch (e) {
-    throw new Error(`eflip: failed to load the libtorch addon ${ADDON_PATH}: ${(e as Error).message}`);
+    const first = ((e as Error).message ?? String(e)).split('\n')[0];
+    throw new Error(`eflip: failed to load the libtorch addon ${ADDON_PATH} (${first}); rebuild it with \`npx eflip build-native\``);
   }
 }
 

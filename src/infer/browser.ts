@@ -37,3 +37,4 @@ export async function loadLipReader(model: ModelInput, o: WebPlatformOptions & {
   };
   return OnnxLipReader.open(await webPlatform(o), bytesSource(bytes, name, { frontend: part('frontend'), backend: part('backend') }));
 }
+export { lipreader, videoFrames, type BrowserLipreader, type BrowserLipreaderOptions, type VideoInput, type ReadResult, type StreamReadOptions, type StreamResult } from './browser_pipeline.js';

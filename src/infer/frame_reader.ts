@@ -3,7 +3,7 @@
 // scale), then the shared crop + normalise. Used by predict (collects) and stream (iterates).
 import { framesMissing } from '../data/video.js';
 import { readFrames } from '../data/video_stream.js';
-import { cropForModel, inputPlanes, MODEL_FPS, normalise } from './preprocess.js';
+import { cropForModel, inputPlanes, MODEL_FPS, normalise, stackFrames } from './preprocess.js';
 import type { Clip, Preprocessing } from './types.js';
 
 const LRW_SIDE = 256;
@@ -52,13 +52,7 @@ export async function* readModelFrames(file: string, pre: Preprocessing, opts: R
 
 /** A whole video as one model-ready clip (channels, T, S, S). */
 export async function loadClip(file: string, pre: Preprocessing, opts: ReadOptions = {}): Promise<Clip> {
-  const C = opts.channels ?? 1;
   const frames: Float32Array[] = [];
   for await (const f of readModelFrames(file, pre, opts)) frames.push(f);
-  const T = frames.length;
-  const per = frames[0].length / C;
-  const data = new Float32Array(T * C * per);
-  // frame-major C·S·S pieces → channel planes (C, T, S, S)
-  frames.forEach((f, t) => { for (let c = 0; c < C; c++) data.set(f.subarray(c * per, (c + 1) * per), (c * T + t) * per); });
-  return { data, frames: T, channels: C, size: pre.size, fps: MODEL_FPS };
+  return stackFrames(frames, opts.channels ?? 1, pre.size, MODEL_FPS);
 }

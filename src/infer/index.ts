@@ -1,10 +1,13 @@
 // Node entry of eflip's inference ("eflip/infer"): LipReader over onnxruntime-node (CPU, CUDA)
 // or libtorch, shared pre-processing (decode → crop → normalise) and streaming.
 //
-//   const reader = await loadLipReader('lipreader.onnx');            // or a .safetensors checkpoint
-//   const clip = await loadClip('clip.mp4', reader.preprocessing, { channels: reader.channels });
-//   console.log(reader.topK(await reader.predictClip(clip), 5));
+//   const reader = await lipreader('lipreader.onnx');       // or a .safetensors checkpoint; { face: true } for any footage
+//   console.log((await reader.read('clip.mp4')).top);       // reader.stream('long.mp4') → timeline
+//   await reader.dispose();
+// The layers below (loadLipReader, loadClip, StreamingLipReader, ...) stay public.
 export * from './types.js';
+export { lipreader, type Lipreader, type LipreaderOptions, type ReadResult, type StreamResult, type StreamReadOptions } from './pipeline.js';
+export { faceClipReader, type FaceClipReader } from './face_clips.js';
 export { loadLipReader, loadOnnxLipReader, onnxSourceFor, type LoadOptions } from './load_node.js';
 export { loadClip, readModelFrames, filterChain } from './frame_reader.js';
 export { OnnxLipReader } from './onnx_lipreader.js';

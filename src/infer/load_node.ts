@@ -44,7 +44,11 @@ export function onnxSourceFor(path: string): OnnxModelSource {
     if (kind === 'onnx') {
       const bytes = readOnnxBytes(path);
       const base = path.replace(/\.onnx$/, '');
-      const sibling = (p: 'frontend' | 'backend') => async () => readOnnxBytes(`${base}.${p}.onnx`);
+      const sibling = (p: 'frontend' | 'backend') => async () => {
+        const file = `${base}.${p}.onnx`;
+        if (!existsSync(file)) throw new ModelLoadError(`${file}: no such model file (streaming an .onnx model needs the pair written by \`eflip export --features\`, or use the .safetensors checkpoint)`);
+        return readOnnxBytes(file);
+      };
       return bytesSource(bytes, path, { frontend: sibling('frontend'), backend: sibling('backend') });
     }
     return checkpointSource(loadCheckpoint(path), path);

@@ -114,3 +114,14 @@ export function normalise(v: Frames, pre: Preprocessing, fps?: number, channels 
 export function prepareFrames(v: Frames, pre: Preprocessing, fps?: number, channels = 1): Clip {
   return normalise(cropForModel(v, pre), pre, fps, channels);
 }
+
+/** Model-ready frames (each C·S·S, channel-major, as readModelFrames yields them) → one clip (C, T, S, S). */
+export function stackFrames(frames: Float32Array[], channels: number, size: number, fps?: number): Clip {
+  const T = frames.length;
+  const per = size * size;
+  const data = new Float32Array(T * channels * per);
+  frames.forEach((f, t) => {
+    for (let c = 0; c < channels; c++) data.set(f.subarray(c * per, (c + 1) * per), (c * T + t) * per);
+  });
+  return { data, frames: T, channels, size, fps };
+}

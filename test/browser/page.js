@@ -1,7 +1,7 @@
 // Runs inside headless Chromium (test/browser.test.ts bundles it with esbuild, resolving
 // 'eflip/infer' through the package's "browser" export condition): open the exported model
 // with onnxruntime-web (wasm), predict the prepared clips, stream one, and POST the results.
-import { loadLipReader, streamClip } from 'eflip/infer';
+import { lipreader, loadLipReader, streamClip } from 'eflip/infer';
 
 const post = (o) => fetch('/result', { method: 'POST', body: JSON.stringify(o) });
 
@@ -27,6 +27,15 @@ async function main() {
     await gpu.dispose();
   } catch (e) {
     out.webgpu.error = String((e && e.stack) || e);
+  }
+  // the one-call pipeline on real mp4 files, decoded by the browser: a URL and a Blob
+  try {
+    const lr = await lipreader('/model.onnx', { wasmPaths: '/ort/', device: 'wasm', threads: 1, top: 3 });
+    const blob = await (await fetch('/sample0.mp4')).blob();
+    out.pipeline = { url: await lr.read('/sample0.mp4'), blob: await lr.read(blob), stream: (await lr.stream('/sample0.mp4', { window: 29 })).frames };
+    await lr.dispose();
+  } catch (e) {
+    out.pipeline = { error: String((e && e.stack) || e) };
   }
   await post(out);
 }
