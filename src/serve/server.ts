@@ -13,6 +13,7 @@ import { onnxSourceFor } from '../infer/load_node.js';
 import { OnnxLipReader } from '../infer/onnx_lipreader.js';
 import { nodePlatform } from '../infer/ort_node.js';
 import { loadClip } from '../infer/frame_reader.js';
+import { incompleteWarning } from '../data/video.js';
 import type { GraphPart, OnnxModelSource } from '../infer/onnx_model_source.js';
 import { factsFromMetadata } from '../infer/onnx_model_source.js';
 import { sniffVideo } from './sniff.js';
@@ -108,11 +109,16 @@ export class EflipServer {
 
   private constructor(private readonly o: ServeOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
-    this.http = createServer({ requestTimeout: this.limits.requestTimeoutMs, headersTimeout: Math.min(10_000, this.limits.requestTimeoutMs), keepAliveTimeout: 5_000 }, (req, res) => {
+    const rt = this.limits.requestTimeoutMs;
+    // Node checks the request/headers timeouts every connectionsCheckingInterval (30 s by default)
+    this.http = createServer({ requestTimeout: rt, headersTimeout: Math.min(10_000, rt), keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.max(100, Math.min(1_000, rt / 4)) }, (req, res) => {
       this.handle(req, res).catch((e) => this.fail(res, e));
     });
-    this.http.on('clientError', (_e, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n{"error":"malformed HTTP request"}\n');
+    this.http.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+      const timedOut = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' || e.code === 'ERR_HTTP_HEADERS_TIMEOUT';
+      const body = JSON.stringify(timedOut ? { error: `the request was not received within ${rt} ms (--request-timeout)`, status: 408 } : { error: 'malformed HTTP request', status: 400 }) + '\n';
+      if (timedOut) this.stats.errors4xx++;
+      if (socket.writable) socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       else socket.destroy();
     });
   }
@@ -280,10 +286,12 @@ export class EflipServer {
       m.reader ??= nodePlatform('cpu', this.o.threads).then((pl) => OnnxLipReader.open(pl, m.source));
       const reader = await m.reader;
       const work = (async () => {
-        const clip = await loadClip(file, reader.preprocessing, { maxSeconds: this.limits.maxSeconds, channels: reader.channels });
+        let warning: string | undefined;
+        const onIncomplete = (decoded: number, expected: number) => (warning = incompleteWarning('upload', decoded, expected).replace(/^warning: /, ''));
+        const clip = await loadClip(file, reader.preprocessing, { maxSeconds: this.limits.maxSeconds, channels: reader.channels, onIncomplete });
         const t0 = performance.now();
         const [lp] = await reader.predictBatch([clip]);
-        return clipResult(reader, lp, clip.frames, clip.fps ?? 25, top, performance.now() - t0);
+        return { ...(warning ? { warning } : {}), ...clipResult(reader, lp, clip.frames, clip.fps ?? 25, top, performance.now() - t0) };
       })();
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new HttpError(503, `prediction took over ${this.limits.jobTimeoutMs} ms`, { 'Retry-After': '5' })), this.limits.jobTimeoutMs);
