@@ -1,0 +1,80 @@
+// The web app in headless Chromium, loaded from the real `eflip serve`: a real sample clip is
+// uploaded through the page's file input (DevTools Protocol over --remote-debugging-pipe), read
+// in the browser (frames from <video>, eflip's pre-processing, onnxruntime-web), and the page
+// must show the same words and probabilities as `eflip predict` with the same ONNX model.
+// Also: a file that is not a video gets a clear message; a screenshot at phone width.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Cdp } from './browser/cdp.js';
+import { ROOT, tempDir } from './onnx_helpers.js';
+import { eflipSync, startServe, type Served } from './serve_helpers.js';
+
+const CHROMIUM = process.env.EFLIP_CHROMIUM ?? '/usr/bin/chromium';
+const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'].map((f) => path.join(ROOT, 'assets/samples', f));
+/** where the screenshot is kept for a look (EFLIP_SCREENSHOT_DIR), else the temp dir */
+const SHOTS = process.env.EFLIP_SCREENSHOT_DIR;
+
+test('web app: upload a sample clip in headless Chromium → the same words as eflip predict', { timeout: 300_000 }, async (t) => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: run \`npm run setup\` (installs Debian's chromium) or set EFLIP_CHROMIUM`);
+  const { dir, cleanup } = tempDir('eflip-webapp-');
+  let s: Served | null = null;
+  let cdp: Cdp | null = null;
+  try {
+    const onnx = path.join(dir, 'demo.onnx');
+    const ex = eflipSync(['export', '--checkpoint', path.join(ROOT, 'assets/demo/model.safetensors'), '--out', onnx, '--features']);
+    assert.equal(ex.code, 0, ex.stderr);
+    const cli = eflipSync(['predict', ...SAMPLES, '--checkpoint', onnx, '--top', '5', '--json']);
+    assert.equal(cli.code, 0, cli.stderr);
+    const expected = JSON.parse(cli.stdout).results;
+    s = await startServe(['--model', onnx]);
+    cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [`--user-data-dir=${path.join(dir, 'profile')}`, '--enable-unsafe-webgpu']);
+    await cdp.waitFor('window.eflip && window.eflip.ready', 30_000);
+    assert.equal(await cdp.eval('self.crossOriginIsolated'), true, 'COOP/COEP make the page cross-origin isolated');
+    assert.match(await cdp.eval("document.getElementById('model').selectedOptions[0].textContent"), /demo \(10 words\)/);
+
+    for (const [i, f] of SAMPLES.entries()) {
+      const t0 = Date.now();
+      await cdp.upload('#file', [f]);
+      const got = await cdp.waitFor(`window.eflip.error ? {error: window.eflip.error} : window.eflip.result && window.eflip.result.file === ${JSON.stringify(path.basename(f))} && window.eflip.result`, 120_000);
+      assert.equal(got.error, undefined, got.error);
+      t.diagnostic(`${path.basename(f)}: ${got.frames} frames, decode ${got.ms.decode.toFixed(0)} ms (${got.decode}), model ${got.ms.model.toFixed(0)} ms on ${got.device}; page total ${Date.now() - t0} ms`);
+      assert.equal(got.device, 'wasm');
+      assert.equal(got.frames, expected[i].frames);
+      assert.equal(got.top[0].label, expected[i].top[0].label, 'top-1 word');
+      got.top.forEach((e: { label: string; probability: number }, k: number) => {
+        assert.equal(e.label, expected[i].top[k].label, `rank ${k + 1}`);
+        assert.ok(Math.abs(e.probability - expected[i].top[k].probability) < 1e-3, `${path.basename(f)} rank ${k + 1}: page ${e.probability} vs CLI ${expected[i].top[k].probability}`);
+      });
+      // what is shown is what was computed
+      const shown = await cdp.eval("[...document.querySelectorAll('#topk li')].map(li => li.getAttribute('aria-label'))");
+      assert.equal(shown.length, 5);
+      assert.equal(shown[0], `${expected[i].top[0].label}: ${(100 * got.top[0].probability).toFixed(1)} percent`);
+    }
+
+    // not a video: a clear message, no result
+    const junk = path.join(dir, 'notes.mp4');
+    writeFileSync(junk, 'this is a text file, not a video\n'.repeat(50));
+    await cdp.upload('#file', [junk]);
+    const err = await cdp.waitFor('window.eflip.error', 30_000);
+    assert.match(err, /notes\.mp4 is not a video/);
+    assert.match(await cdp.eval("document.getElementById('message').textContent"), /not a video/);
+
+    // show the last good result again and take a phone-width screenshot
+    await cdp.upload('#file', [SAMPLES[0]]);
+    await cdp.waitFor("window.eflip.result && window.eflip.result.file === 'ABOUT_00001.mp4'", 120_000);
+    const png = await cdp.screenshot(390, 844);
+    assert.ok(png.subarray(1, 4).toString() === 'PNG' && png.length > 10_000, 'a non-trivial PNG');
+    const shotPath = path.join(SHOTS ?? dir, 'webapp-phone.png');
+    writeFileSync(shotPath, png);
+    // the layout holds at phone width: nothing wider than the viewport
+    const wide = await cdp.eval('document.documentElement.scrollWidth');
+    assert.ok(wide <= 390, `page is ${wide} px wide at a 390 px viewport`);
+    if (SHOTS) writeFileSync(path.join(SHOTS, 'webapp-desktop.png'), await cdp.screenshot(1100, 900));
+  } finally {
+    await cdp?.close();
+    await s?.stop('SIGKILL');
+    cleanup();
+  }
+});
