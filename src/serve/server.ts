@@ -102,6 +102,7 @@ export class EflipServer {
   private models: ServedModel[] = [];
   private readonly ortDir = packageDir('onnxruntime-web', 'dist');
   private readonly faceDir = packageDir('@vladmandic/face-api', 'model');
+  private readonly tfWasmDir = packageDir('@tensorflow/tfjs-backend-wasm', 'dist');
   private queue: Promise<unknown> = Promise.resolve();
   private waiting = 0;
   private closing = false;
@@ -202,7 +203,9 @@ export class EflipServer {
       ? staticFile(this.ortDir, p.slice(5))
       : p.startsWith('/face-models/')
         ? staticFile(this.faceDir, p.slice(13))
-        : staticFile(this.o.webRoot, p === '/' ? 'index.html' : p);
+        : p.startsWith('/tfjs-wasm/') && p.endsWith('.wasm')
+          ? staticFile(this.tfWasmDir, p.slice(11))
+          : staticFile(this.o.webRoot, p === '/' ? 'index.html' : p);
     if (!file) throw new HttpError(404, `not found: ${p.slice(0, 200)}`);
     return this.sendFile(res, file, method === 'HEAD');
   }
