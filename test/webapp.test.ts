@@ -5,9 +5,12 @@
 // Also: a file that is not a video gets a clear message; a screenshot at phone width.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Cdp } from './browser/cdp.js';
+import { decodeVideo } from '../src/data/video.js';
+import { composeVideo } from '../src/roi/index.js';
 import { ROOT, tempDir } from './onnx_helpers.js';
 import { eflipSync, startServe, type Served } from './serve_helpers.js';
 
@@ -72,6 +75,55 @@ test('web app: upload a sample clip in headless Chromium → the same words as e
     const wide = await cdp.eval('document.documentElement.scrollWidth');
     assert.ok(wide <= 390, `page is ${wide} px wide at a 390 px viewport`);
     if (SHOTS) writeFileSync(path.join(SHOTS, 'webapp-desktop.png'), await cdp.screenshot(1100, 900));
+  } finally {
+    await cdp?.close();
+    await s?.stop('SIGKILL');
+    cleanup();
+  }
+});
+
+test('web app: webcam mode on a fake camera finds the face, draws it, reads words; denied permission is explained', { timeout: 300_000 }, async (t) => {
+  const { dir, cleanup } = tempDir('eflip-webcam-');
+  let s: Served | null = null;
+  let cdp: Cdp | null = null;
+  try {
+    // a real photograph placed off-centre in 640×480, drifting: the fake camera's video (.y4m)
+    const v = await decodeVideo(path.join(ROOT, 'test/fixtures/roi/messi5.jpg'));
+    const AT: [number, number] = [420, 300];
+    const frames = composeVideo({ data: v.data, width: v.width, height: v.height, channels: 3 }, Array.from({ length: 50 }, (_, k) => ({ dx: Math.round(8 * Math.sin(k / 8)), dy: 0, degrees: 4 * Math.sin(k / 11) })), { width: 640, height: 480, anchor: [244, 110], zoom: 1.6, at: AT });
+    const y4m = path.join(dir, 'face.y4m');
+    const ff = spawnSync('ffmpeg', ['-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', '640x480', '-r', '25', '-i', '-', '-pix_fmt', 'yuv420p', y4m], { input: Buffer.from(frames.data.buffer, frames.data.byteOffset, frames.data.byteLength) });
+    assert.equal(ff.status, 0, String(ff.stderr));
+    const onnx = path.join(dir, 'demo.onnx');
+    assert.equal(eflipSync(['export', '--checkpoint', path.join(ROOT, 'assets/demo/model.safetensors'), '--out', onnx, '--features']).code, 0);
+    s = await startServe(['--model', onnx]);
+    cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [`--user-data-dir=${path.join(dir, 'profile')}`, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`]);
+    await cdp.waitFor('window.eflip && window.eflip.ready', 30_000);
+    await cdp.eval("document.getElementById('cam-start').click()");
+    const cam = await cdp.waitFor('window.eflip.camera && (window.eflip.camera.error ? window.eflip.camera : window.eflip.camera.frames >= 40 && window.eflip.camera)', 150_000);
+    assert.equal(cam.error, undefined, cam.error);
+    t.diagnostic(`webcam: ${cam.frames} frames, face in ${cam.faces}, ${cam.fps.toFixed(1)} frames/s, face ${cam.msTrack.toFixed(0)} ms + model ${cam.msModel.toFixed(0)} ms per frame (tfjs-${cam.backend}); top ${cam.top[0]?.label} ${cam.top[0]?.probability.toFixed(3)}; words ${cam.words.join(' ')}`);
+    assert.ok(cam.faces >= cam.frames * 0.9, `face found in ${cam.faces} of ${cam.frames} frames`);
+    // the face box is around the off-centre face (the mouth anchor sits in its lower half)
+    const b = cam.box;
+    assert.ok(b && b.x < AT[0] && AT[0] < b.x + b.width && b.y < AT[1] && AT[1] < b.y + b.height + 0.3 * b.height, `face box ${JSON.stringify(b)} is not around ${AT}`);
+    assert.equal(cam.top.length, 5, 'the streaming reader gives top-5 words');
+    assert.match(await cdp.eval("document.getElementById('cam-stats').textContent"), /frames\/s · face \d+ ms · model \d+ ms per frame/);
+    const png = await cdp.screenshot(1000, 1100);
+    assert.ok(png.length > 10_000);
+    writeFileSync(path.join(SHOTS ?? dir, 'webapp-camera.png'), png);
+    await cdp.eval("document.getElementById('cam-stop').click()");
+    await cdp.waitFor("!document.getElementById('cam-start').disabled", 30_000);
+
+    // no fake camera and no one to grant permission (headless): the page says what to do
+    await cdp.close();
+    cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [`--user-data-dir=${path.join(dir, 'profile2')}`]);
+    await cdp.waitFor('window.eflip && window.eflip.ready', 30_000);
+    await cdp.eval("document.getElementById('cam-start').click()");
+    const denied = await cdp.waitFor('window.eflip.camera && window.eflip.camera.error', 30_000);
+    assert.match(denied, /permission was denied|No camera found|camera did not start/);
+    assert.equal(await cdp.eval("document.getElementById('message').textContent"), denied);
+    t.diagnostic(`denied: ${denied}`);
   } finally {
     await cdp?.close();
     await s?.stop('SIGKILL');

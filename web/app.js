@@ -4,6 +4,7 @@
 // clip and the streaming timeline for a long one. Nothing is uploaded.
 import { loadLipReader, prepareFrames, streamClip, timelineSegments, inputPlanes, MODEL_FPS } from 'eflip/infer';
 import { openVideo, videoFrames, NotAVideoError } from './frames.js';
+import { CameraReader } from './camera.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -172,7 +173,44 @@ async function takeFile(file) {
   return readVideo(file);
 }
 
+let camera = null;
+async function startCamera() {
+  $('cam-start').disabled = true;
+  message('');
+  window.eflip.camera = null;
+  try {
+    const reader = await openReader();
+    camera = new CameraReader({
+      video: $('cam'), overlay: $('overlay'), reader,
+      onUpdate: (s) => {
+        window.eflip.camera = { ...s, top: s.top.slice(), words: s.words.slice(), box: s.box && { ...s.box } };
+        $('cam-stats').textContent = `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}) · ${s.box ? 'face found' : 'no face in view'}`;
+        $('cam-words').textContent = s.top.length ? `${s.top[0].label} ${(100 * s.top[0].probability).toFixed(0)}%  ·  ${s.words.slice(-8).join(' ')}` : '';
+        if (s.error) { message(`Camera stopped: ${s.error}`); stopCamera(); }
+      },
+    });
+    $('cam-box').hidden = false;
+    await camera.start();
+    $('cam-stop').disabled = false;
+    $('cam-stop').focus();
+  } catch (e) {
+    $('cam-box').hidden = true;
+    message(e.message);
+    window.eflip.camera = { error: e.message };
+    $('cam-start').disabled = false;
+  }
+}
+
+async function stopCamera() {
+  $('cam-stop').disabled = true;
+  await camera?.stop();
+  camera = null;
+  $('cam-start').disabled = false;
+}
+
 function wire() {
+  $('cam-start').addEventListener('click', startCamera);
+  $('cam-stop').addEventListener('click', stopCamera);
   const drop = $('drop');
   $('file').addEventListener('change', (e) => takeFile(e.target.files[0]));
   $('model').addEventListener('change', () => { state.dropped = null; });
