@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Cdp } from './browser/cdp.js';
+import { Cdp } from '../src/serve/cdp.js';
 import { decodeVideo } from '../src/data/video.js';
 import { composeVideo } from '../src/roi/index.js';
 import { ROOT, tempDir } from './onnx_helpers.js';

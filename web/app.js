@@ -183,7 +183,7 @@ async function startCamera() {
     camera = new CameraReader({
       video: $('cam'), overlay: $('overlay'), reader,
       onUpdate: (s) => {
-        window.eflip.camera = { ...s, top: s.top.slice(), words: s.words.slice(), box: s.box && { ...s.box } };
+        window.eflip.camera = { ...s, top: s.top.slice(), words: s.words.slice(), box: s.box && { ...s.box }, totals: { ...s.totals } };
         $('cam-stats').textContent = `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}) · ${s.box ? 'face found' : 'no face in view'}`;
         $('cam-words').textContent = s.top.length ? `${s.top[0].label} ${(100 * s.top[0].probability).toFixed(0)}%  ·  ${s.words.slice(-8).join(' ')}` : '';
         if (s.error) { message(`Camera stopped: ${s.error}`); stopCamera(); }

@@ -28,7 +28,7 @@ export class CameraReader {
   constructor({ video, overlay, reader, onUpdate }) {
     Object.assign(this, { video, overlay, reader, onUpdate });
     this.running = false;
-    this.stats = { frames: 0, faces: 0, fps: 0, msTrack: 0, msModel: 0, box: null, top: [], words: [], backend: '' };
+    this.stats = { frames: 0, faces: 0, fps: 0, msTrack: 0, msModel: 0, box: null, top: [], words: [], backend: '', totals: { detect: 0, landmarks: 0, verify: 0, model: 0, frame: 0, frames: 0, since: 0 } };
   }
 
   async start() {
@@ -44,6 +44,11 @@ export class CameraReader {
     const models = await loadFaceModels();
     this.stats.backend = models.backend;
     this.detector = FaceDetector.withModels(models);
+    // time each part of the face pipeline (totals for `eflip bench webapp`)
+    for (const [fn, key] of [['detect', 'detect'], ['landmarksIn', 'landmarks'], ['hasFace', 'verify']]) {
+      const f = this.detector[fn].bind(this.detector);
+      this.detector[fn] = async (...a) => { const t = performance.now(); try { return await f(...a); } finally { this.stats.totals[key] += performance.now() - t; } };
+    }
     this.sr = new StreamingLipReader(this.reader, { window: 29, fps: MODEL_FPS, topK: 5 });
     this.running = true;
     this.done = this.loop().catch((e) => { this.stats.error = e.message; this.onUpdate(this.stats); }).finally(() => this.release());
@@ -97,12 +102,15 @@ export class CameraReader {
           const m0 = performance.now();
           const step = await this.sr.push(clip.data);
           s.msModel = performance.now() - m0;
+          s.totals.model += s.msModel;
           s.top = step.top.map((e) => ({ label: e.label, probability: e.probability }));
           const w = s.top[0];
           if (w.probability >= 0.5 && s.words[s.words.length - 1] !== w.label) s.words.push(w.label);
         }
         this.draw(obs, lm);
         const now = performance.now();
+        if (!s.totals.since) s.totals.since = now;
+        else { s.totals.frames++; s.totals.frame += now - tPrev; }
         s.fps = 0.8 * s.fps + 0.2 * (1000 / Math.max(1, now - tPrev));
         tPrev = now;
         s.frames = t + 1;

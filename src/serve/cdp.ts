@@ -1,4 +1,4 @@
-// A small Chrome DevTools Protocol client over Chromium's --remote-debugging-pipe (fd 3: our
+// A small Chrome DevTools Protocol client (tests and `eflip bench webapp`) over Chromium's --remote-debugging-pipe (fd 3: our
 // commands, fd 4: its replies; NUL-separated JSON), for tests that drive a page: evaluate,
 // set a file input's files (a real upload), screenshot, emulate a viewport.
 import { spawn, type ChildProcess } from 'node:child_process';
