@@ -56,6 +56,25 @@ test('web app: upload a sample clip in headless Chromium → the same words as e
       assert.equal(shown[0], `${expected[i].top[0].label}: ${(100 * got.top[0].probability).toFixed(1)} percent`);
     }
 
+    // a long video (three clips joined, 87 frames): the streaming timeline, as `eflip stream` gives it
+    const long = path.join(dir, 'long.mp4');
+    const cat = spawnSync('ffmpeg', ['-v', 'error', ...SAMPLES.concat(SAMPLES[0]).flatMap((f) => ['-i', f]), '-filter_complex', 'concat=n=3:v=1:a=0', '-c:v', 'libx264', '-crf', '18', '-pix_fmt', 'yuv420p', long]);
+    assert.equal(cat.status, 0, String(cat.stderr));
+    const stream = eflipSync(['stream', long, '--checkpoint', onnx, '--min-prob', '0.2', '--json']);
+    assert.equal(stream.code, 0, stream.stderr);
+    const segs = JSON.parse(stream.stdout).segments as { word: string; start: number; end: number; probability: number }[];
+    await cdp.upload('#file', [long]);
+    const lg = await cdp.waitFor("window.eflip.error ? {error: window.eflip.error} : window.eflip.result && window.eflip.result.file === 'long.mp4' && window.eflip.result", 180_000);
+    assert.equal(lg.error, undefined, lg.error);
+    t.diagnostic(`long.mp4: ${lg.frames} frames, ${lg.segments.length} timeline segments (CLI ${segs.length}); decode ${lg.ms.decode.toFixed(0)} ms, timeline ${lg.ms.timeline.toFixed(0)} ms`);
+    assert.equal(lg.segments.length, segs.length, `page ${JSON.stringify(lg.segments.map((x: any) => x.word))} vs CLI ${JSON.stringify(segs.map((x) => x.word))}`);
+    lg.segments.forEach((x: any, k: number) => {
+      assert.equal(x.word, segs[k].word, `segment ${k}`);
+      assert.ok(Math.abs(x.start - segs[k].start) < 1e-6 && Math.abs(x.end - segs[k].end) < 1e-6, `segment ${k} times`);
+      assert.ok(Math.abs(x.probability - segs[k].probability) < 1e-3, `segment ${k}: ${x.probability} vs ${segs[k].probability}`);
+    });
+    assert.equal(await cdp.eval("document.getElementById('timeline').children.length"), segs.length);
+
     // not a video: a clear message, no result
     const junk = path.join(dir, 'notes.mp4');
     writeFileSync(junk, 'this is a text file, not a video\n'.repeat(50));
