@@ -5,6 +5,7 @@
 import { loadLipReader, prepareFrames, streamClip, timelineSegments, inputPlanes, MODEL_FPS } from 'eflip/infer';
 import { openVideo, videoFrames, NotAVideoError } from './frames.js';
 import { CameraReader } from './camera.js';
+import { roisOfVideo } from './face_upload.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -113,19 +114,29 @@ async function readVideo(file) {
     video.hidden = false;
     if (video.duration > MAX_SECONDS) throw new Error(`${file.name} is ${video.duration.toFixed(1)} s long; the page reads up to ${MAX_SECONDS} s (use \`eflip stream\` for longer videos).`);
     const rgb = inputPlanes(reader.channels).image === 3;
-    const pieces = [];
-    let how = '';
-    for await (const f of videoFrames(video, { rgb })) {
-      // the shared pre-processing, one frame at a time (crop and normalise are per frame)
-      const c = prepareFrames({ data: f.data, frames: 1, height: f.height, width: f.width, channels: f.channels }, reader.preprocessing, MODEL_FPS, reader.channels);
-      pieces.push(c.data);
-      how = f.how;
-      if (f.index % 5 === 0) $('progress').textContent = `Decoding frame ${f.index + 1} of ${f.total}…`;
+    let data, T, how = '';
+    const C = reader.channels, size = reader.preprocessing.size, per = size * size;
+    if ($('face').checked) {
+      // arbitrary footage: the mouth ROI from face landmarks (the same code as `eflip predict --face`)
+      const { rois } = await roisOfVideo(video, file.name, !rgb, (pass, i, n) => { if (i % 5 === 0) $('progress').textContent = `${pass}: frame ${i + 1} of ${n}…`; });
+      const c = prepareFrames(rois, reader.preprocessing, MODEL_FPS, C);
+      data = c.data;
+      T = c.frames;
+      how = 'face ROI';
+    } else {
+      const pieces = [];
+      for await (const f of videoFrames(video, { rgb })) {
+        // the shared pre-processing, one frame at a time (crop and normalise are per frame)
+        const c = prepareFrames({ data: f.data, frames: 1, height: f.height, width: f.width, channels: f.channels }, reader.preprocessing, MODEL_FPS, C);
+        pieces.push(c.data);
+        how = f.how === 'luma' ? 'decoder luma plane' : 'canvas';
+        if (f.index % 5 === 0) $('progress').textContent = `Decoding frame ${f.index + 1} of ${f.total}…`;
+      }
+      if (!pieces.length) throw new Error(`${file.name} has no frames.`);
+      T = pieces.length;
+      data = new Float32Array(C * T * per);
+      pieces.forEach((p, t) => { for (let c = 0; c < C; c++) data.set(p.subarray(c * per, (c + 1) * per), (c * T + t) * per); });
     }
-    if (!pieces.length) throw new Error(`${file.name} has no frames.`);
-    const C = reader.channels, T = pieces.length, size = reader.preprocessing.size, per = size * size;
-    const data = new Float32Array(C * T * per);
-    pieces.forEach((p, t) => { for (let c = 0; c < C; c++) data.set(p.subarray(c * per, (c + 1) * per), (c * T + t) * per); });
     const clip = { data, frames: T, channels: C, size, fps: MODEL_FPS };
     const t1 = performance.now();
     $('progress').textContent = `Reading ${T} frames…`;
@@ -145,7 +156,7 @@ async function readVideo(file) {
     }
     const t3 = performance.now();
     $('progress').textContent = `${file.name}: ${T} frames (${(T / MODEL_FPS).toFixed(2)} s), top word ${top[0].label}.`;
-    $('timing').textContent = `decode + preprocess ${(t1 - t0).toFixed(0)} ms (${how === 'luma' ? 'decoder luma plane' : 'canvas'}), model ${(t2 - t1).toFixed(0)} ms${segments.length ? `, timeline ${(t3 - t2).toFixed(0)} ms` : ''} on ${reader.device}.`;
+    $('timing').textContent = `decode + preprocess ${(t1 - t0).toFixed(0)} ms (${how}), model ${(t2 - t1).toFixed(0)} ms${segments.length ? `, timeline ${(t3 - t2).toFixed(0)} ms` : ''} on ${reader.device}.`;
     window.eflip.result = { file: file.name, frames: T, device: reader.device, decode: how, top, logProbs: Array.from(lp), segments, ms: { decode: t1 - t0, model: t2 - t1, timeline: t3 - t2 } };
   } catch (e) {
     const text = e instanceof NotAVideoError ? e.message : e.message || String(e);
