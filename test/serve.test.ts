@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './onnx_helpers.js';
 import { eflipSync, json, req, startServe, type Reply, type Served } from './serve_helpers.js';
@@ -112,6 +113,21 @@ test('eflip serve: files, models, API, refusals, load, slow client, shutdown', {
         assert.equal(got.frames, expected[i].frames);
         assert.deepEqual(got.top, expected[i].top);
       }
+      // face=1: arbitrary footage through the mouth-ROI pipeline, as `eflip predict --face`
+      const messi = path.join(dir, 'messi.mp4');
+      const ff = spawnSync('ffmpeg', ['-v', 'error', '-loop', '1', '-i', path.join(ROOT, 'test/fixtures/roi/messi5.jpg'), '-t', '0.6', '-r', '25', '-vf', 'scale=trunc(iw/2)*2:trunc(ih/2)*2', '-pix_fmt', 'yuv420p', messi]);
+      assert.equal(ff.status, 0, String(ff.stderr));
+      const cliFace = eflipSync(['predict', messi, '--checkpoint', onnx, '--face', '--top', '5', '--json']);
+      assert.equal(cliFace.code, 0, cliFace.stderr);
+      const viaFace = await req(port, 'POST', '/api/predict?face=1', readFileSync(messi));
+      assert.equal(viaFace.status, 200, viaFace.body.toString());
+      assert.deepEqual(json(viaFace).top, JSON.parse(cliFace.stdout).results[0].top);
+      const noFace = path.join(dir, 'grey.mp4');
+      assert.equal(spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=gray:s=320x240:d=0.4:r=25', '-pix_fmt', 'yuv420p', noFace]).status, 0);
+      const nf = await req(port, 'POST', '/api/predict?face=1', readFileSync(noFace));
+      assert.equal(nf.status, 422, nf.body.toString());
+      assert.match(json(nf).error, /no face found/);
+      assert.equal((await req(port, 'POST', '/api/predict?face=maybe', readFileSync(messi))).status, 400);
       // a video cut in half reads its first frames, with the CLI's truncation warning
       const half = await req(port, 'POST', '/api/predict', readFileSync(SAMPLES[0]).subarray(0, 6000));
       assert.equal(half.status, 200, half.body.toString());

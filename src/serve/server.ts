@@ -18,6 +18,7 @@ import type { GraphPart, OnnxModelSource } from '../infer/onnx_model_source.js';
 import { factsFromMetadata } from '../infer/onnx_model_source.js';
 import { sniffVideo } from './sniff.js';
 import { clipResult } from '../cli/predict_result.js';
+import { faceRoiReader } from '../cli/face_clip.js';
 
 export interface ServeLimits {
   /** largest accepted upload, bytes */
@@ -104,6 +105,7 @@ export class EflipServer {
   private readonly faceDir = packageDir('@vladmandic/face-api', 'model');
   private readonly tfWasmDir = packageDir('@tensorflow/tfjs-backend-wasm', 'dist');
   private queue: Promise<unknown> = Promise.resolve();
+  private face: ReturnType<typeof faceRoiReader> | undefined;
   private waiting = 0;
   private closing = false;
   readonly stats = { requests: 0, predictions: 0, errors4xx: 0, errors5xx: 0 };
@@ -262,14 +264,16 @@ export class EflipServer {
     const topRaw = url.searchParams.get('top') ?? '5';
     const top = Number(topRaw);
     if (!/^\d+$/.test(topRaw) || top < 1 || top > 1000) throw new HttpError(400, `top must be an integer 1..1000, got '${topRaw.slice(0, 20)}'`);
-    if (url.searchParams.has('face')) throw new HttpError(400, 'face=1 (mouth ROI from arbitrary footage) is not served yet; send a mouth-centred clip like the LRW samples, or use `eflip predict --face`');
+    const faceRaw = url.searchParams.get('face');
+    if (faceRaw !== null && !['0', '1', 'true', 'false'].includes(faceRaw)) throw new HttpError(400, `face must be 1 or 0, got '${faceRaw.slice(0, 20)}'`);
+    const face = faceRaw === '1' || faceRaw === 'true';
     if (this.waiting >= this.limits.maxQueue) throw new HttpError(503, `busy: ${this.waiting} predictions queued; retry shortly`, { 'Retry-After': '2' });
     const body = await this.readBody(req);
     if (body.length === 0) throw new HttpError(400, 'empty body: POST the video file as the request body');
     const kind = sniffVideo(body);
     if (!kind) throw new HttpError(415, 'the body is not a video (no MP4/MOV, WebM/MKV, AVI, MPEG-TS, Ogg or FLV signature)');
     this.waiting++;
-    const job = this.queue.then(() => this.runJob(m, body, kind, top));
+    const job = this.queue.then(() => this.runJob(m, body, kind, top, face));
     this.queue = job.catch(() => undefined);
     try {
       const result = await job;
@@ -280,7 +284,7 @@ export class EflipServer {
     }
   }
 
-  private async runJob(m: ServedModel, body: Buffer, ext: string, top: number): Promise<unknown> {
+  private async runJob(m: ServedModel, body: Buffer, ext: string, top: number, face: boolean): Promise<unknown> {
     const dir = mkdtempSync(path.join(tmpdir(), 'eflip-serve-'));
     const file = path.join(dir, `upload.${ext}`);
     let timer: NodeJS.Timeout | undefined;
@@ -291,7 +295,10 @@ export class EflipServer {
       const work = (async () => {
         let warning: string | undefined;
         const onIncomplete = (decoded: number, expected: number) => (warning = incompleteWarning('upload', decoded, expected).replace(/^warning: /, ''));
-        const clip = await loadClip(file, reader.preprocessing, { maxSeconds: this.limits.maxSeconds, channels: reader.channels, onIncomplete });
+        // face=1: arbitrary footage through the mouth-ROI pipeline, as `eflip predict --face`
+        const clip = face
+          ? await (this.face ??= faceRoiReader()).then((f) => f.load(file, reader.preprocessing, reader.channels, this.limits.maxSeconds, onIncomplete))
+          : await loadClip(file, reader.preprocessing, { maxSeconds: this.limits.maxSeconds, channels: reader.channels, onIncomplete });
         const t0 = performance.now();
         const [lp] = await reader.predictBatch([clip]);
         return { ...(warning ? { warning } : {}), ...clipResult(reader, lp, clip.frames, clip.fps ?? 25, top, performance.now() - t0) };
@@ -305,7 +312,7 @@ export class EflipServer {
       const err = e as Error & { kind?: string };
       const msg = err.message.replace(file, 'upload');
       // video problems the client caused: unreadable, truncated, too long, no frames
-      if (err.name === 'VideoError' || err.name === 'InferenceInputError') throw new HttpError(err.kind === 'too-long' ? 413 : 422, msg);
+      if (err.name === 'VideoError' || err.name === 'InferenceInputError' || err.name === 'RoiError') throw new HttpError(err.kind === 'too-long' ? 413 : 422, msg);
       throw e;
     } finally {
       clearTimeout(timer);

@@ -4,9 +4,9 @@ import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 import { guardOutputs } from '../../io/output_path.js';
 import { loadLipReader } from '../../infer/load_node.js';
 import { loadClip } from '../../infer/frame_reader.js';
-import { inputPlanes, MODEL_FPS, prepareFrames } from '../../infer/preprocess.js';
 import { incompleteWarning } from '../../data/video.js';
 import { clipResult } from '../predict_result.js';
+import { faceRoiReader } from '../face_clip.js';
 import type { Clip, RuntimeName } from '../../infer/types.js';
 
 export const def: CommandDef = {
@@ -100,25 +100,4 @@ export default async function main(argv: string[]): Promise<number> {
   }
   if (failed && p.positionals.length > 1) console.error(`eflip predict: ${failed} of ${p.positionals.length} videos failed`);
   return failed ? 1 : 0;
-}
-
-/** Arbitrary footage: the mouth ROI from face landmarks (src/roi), then the model's crop rule
- *  (the 96×96 ROI's centre) and normalisation; keeps the landmarks for --annotate. */
-async function faceRoiReader() {
-  const { FaceDetector, roiFromVideo, annotateVideo } = await import('../../roi/index.js');
-  const detector = await FaceDetector.create();
-  const seen = new Map<string, Awaited<ReturnType<typeof roiFromVideo>>['info']>();
-  return {
-    async load(file: string, pre: Parameters<typeof prepareFrames>[1], channels: number, maxSeconds: number, onIncomplete: (decoded: number, expected: number) => void): Promise<Clip> {
-      // a colour model reads a colour ROI
-      const r = await roiFromVideo(file, { fps: MODEL_FPS, faceDetector: detector, gray: inputPlanes(channels).image === 1, maxSeconds, onIncomplete });
-      seen.set(file, r.info);
-      return prepareFrames(r.rois, pre, MODEL_FPS, channels);
-    },
-    annotate(file: string, out: string, label: string) {
-      const info = seen.get(file);
-      if (!info) throw new Error(`${file}: no landmarks to annotate with`);
-      return annotateVideo(file, out, { landmarks: info.landmarks, boxes: info.boxes, label, fps: MODEL_FPS });
-    },
-  };
 }
