@@ -197,6 +197,22 @@ test('eflip serve: files, models, API, refusals, load, slow client, shutdown', {
       assert.ok(rss1 - rss0 < 50, `RSS grew by ${(rss1 - rss0).toFixed(0)} MiB`);
     });
 
+    await t.test('a full queue answers 503 with Retry-After', async () => {
+      const q = await startServe(['--model', onnx, '--queue', '0']);
+      try {
+        const clip = readFileSync(SAMPLES[0]);
+        const rs = await Promise.all(Array.from({ length: 4 }, () => req(q.port, 'POST', '/api/predict', clip)));
+        const ok = rs.filter((r) => r.status === 200), busy = rs.filter((r) => r.status === 503);
+        assert.equal(ok.length + busy.length, 4, rs.map((r) => r.status).join(','));
+        assert.ok(ok.length >= 1 && busy.length >= 1, `statuses ${rs.map((r) => r.status)}`);
+        assert.equal(busy[0].headers['retry-after'], '2');
+        assert.match(json(busy[0]).error, /busy/);
+        ok.forEach((r) => assert.deepEqual(json(r).top, expected[0].top));
+      } finally {
+        await q.stop();
+      }
+    });
+
     await t.test('SIGTERM closes it cleanly', async () => {
       const code = await s!.stop('SIGTERM');
       assert.equal(code, 0, s!.log());

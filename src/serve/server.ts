@@ -267,7 +267,8 @@ export class EflipServer {
     const faceRaw = url.searchParams.get('face');
     if (faceRaw !== null && !['0', '1', 'true', 'false'].includes(faceRaw)) throw new HttpError(400, `face must be 1 or 0, got '${faceRaw.slice(0, 20)}'`);
     const face = faceRaw === '1' || faceRaw === 'true';
-    if (this.waiting >= this.limits.maxQueue) throw new HttpError(503, `busy: ${this.waiting} predictions queued; retry shortly`, { 'Retry-After': '2' });
+    // `waiting` counts the running job too: up to maxQueue wait behind it
+    if (this.waiting > this.limits.maxQueue) throw new HttpError(503, `busy: ${this.waiting} predictions running or queued (--queue ${this.limits.maxQueue}); retry shortly`, { 'Retry-After': '2' });
     const body = await this.readBody(req);
     if (body.length === 0) throw new HttpError(400, 'empty body: POST the video file as the request body');
     const kind = sniffVideo(body);
