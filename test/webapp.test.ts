@@ -181,6 +181,10 @@ test('web app: "find the face" upload reads arbitrary footage like eflip predict
     assert.ok(cliTop2.includes(got.top[0].label), `page top-1 ${got.top[0].label} not in the CLI's top-2 ${cliTop2}`);
     assert.deepEqual(new Set(got.top.map((e: any) => e.label)), new Set(want.top.map((e: any) => e.label)), 'the same top-5 words');
     assert.ok(d < 0.15, `probabilities differ by up to ${d}`);
+    // annotated playback: box, landmarks, ROI and word drawn over the video
+    const drawn = await cdp.eval(`(() => { const c = document.getElementById('upload-overlay'); if (c.hidden) return -1; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; })()`);
+    assert.ok(drawn > 500, `overlay pixels drawn: ${drawn}`);
+    if (SHOTS) writeFileSync(path.join(SHOTS, 'webapp-face-upload.png'), await cdp.screenshot(900, 1400));
   } finally {
     await cdp?.close();
     await s?.stop('SIGKILL');

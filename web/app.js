@@ -6,6 +6,7 @@ import { loadLipReader, prepareFrames, streamClip, timelineSegments, inputPlanes
 import { openVideo, videoFrames, NotAVideoError } from './frames.js';
 import { CameraReader } from './camera.js';
 import { roisOfVideo } from './face_upload.js';
+import { drawOverlay } from './overlay.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -114,15 +115,18 @@ async function readVideo(file) {
     video.hidden = false;
     if (video.duration > MAX_SECONDS) throw new Error(`${file.name} is ${video.duration.toFixed(1)} s long; the page reads up to ${MAX_SECONDS} s (use \`eflip stream\` for longer videos).`);
     const rgb = inputPlanes(reader.channels).image === 3;
-    let data, T, how = '';
+    let data, T, how = '', annotation = null;
+    $('upload-overlay').hidden = true;
+    video.onseeked = video.ontimeupdate = null;
     const C = reader.channels, size = reader.preprocessing.size, per = size * size;
     if ($('face').checked) {
       // arbitrary footage: the mouth ROI from face landmarks (the same code as `eflip predict --face`)
-      const { rois } = await roisOfVideo(video, file.name, !rgb, (pass, i, n) => { if (i % 5 === 0) $('progress').textContent = `${pass}: frame ${i + 1} of ${n}…`; });
+      const { rois, info } = await roisOfVideo(video, file.name, !rgb, (pass, i, n) => { if (i % 5 === 0) $('progress').textContent = `${pass}: frame ${i + 1} of ${n}…`; });
       const c = prepareFrames(rois, reader.preprocessing, MODEL_FPS, C);
       data = c.data;
       T = c.frames;
       how = 'face ROI';
+      annotation = info;
     } else {
       const pieces = [];
       for await (const f of videoFrames(video, { rgb })) {
@@ -144,6 +148,7 @@ async function readVideo(file) {
     const top = reader.topK(lp, 5).map((e) => ({ label: e.label, probability: e.probability }));
     const t2 = performance.now();
     showTop(top);
+    if (annotation) annotate(video, annotation, `${top[0].label} ${(100 * top[0].probability).toFixed(0)}%`);
     let segments = [];
     if (T > SHORT) {
       try {
@@ -166,6 +171,21 @@ async function readVideo(file) {
   } finally {
     state.busy = false;
   }
+}
+
+/** Annotated playback: the face box, landmarks, ROI and the word on the uploaded video. */
+function annotate(video, info, label) {
+  const canvas = $('upload-overlay');
+  const draw = () => {
+    const t = Math.min(info.frames - 1, Math.max(0, Math.floor(video.currentTime * MODEL_FPS)));
+    const b = info.boxes[t];
+    drawOverlay(canvas, video.videoWidth, video.videoHeight, { box: b && { x: b[0], y: b[1], width: b[2], height: b[3] }, detected: info.sources[t] === 'detect', landmarks: info.landmarks[t], label });
+    window.eflip.annotatedFrame = t;
+  };
+  canvas.hidden = false;
+  video.ontimeupdate = video.onseeked = draw;
+  video.currentTime = 0.5 / MODEL_FPS;
+  draw();
 }
 
 async function takeFile(file) {

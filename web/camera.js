@@ -6,7 +6,8 @@
 // smoothing need future frames and are not applied here.
 import { FaceDetector } from 'eflip/dist/src/roi/detector.js';
 import { trackMainFace } from 'eflip/dist/src/roi/track.js';
-import { cutMouthRoi, mouthRoiQuad } from 'eflip/dist/src/roi/mouth_roi.js';
+import { cutMouthRoi } from 'eflip/dist/src/roi/mouth_roi.js';
+import { drawOverlay } from './overlay.js';
 import { StreamingLipReader, prepareFrames, inputPlanes, MODEL_FPS } from 'eflip/infer';
 import { loadFaceModels } from './face_models.js';
 
@@ -120,24 +121,7 @@ export class CameraReader {
   }
 
   draw(obs, lm) {
-    const c = this.overlay, v = this.video;
-    c.width = v.videoWidth; c.height = v.videoHeight;
-    const ctx = c.getContext('2d');
-    ctx.clearRect(0, 0, c.width, c.height);
-    ctx.lineWidth = Math.max(2, c.width / 240);
-    if (obs.box) {
-      ctx.strokeStyle = obs.source === 'detect' ? '#00e676' : '#ffd600';
-      ctx.strokeRect(obs.box.x, obs.box.y, obs.box.width, obs.box.height);
-    }
-    if (lm) {
-      ctx.fillStyle = '#40c4ff';
-      for (const [x, y] of lm) ctx.fillRect(x - 1.5, y - 1.5, 3, 3);
-      const q = mouthRoiQuad(lm, ROI);
-      ctx.strokeStyle = '#ff4081';
-      ctx.beginPath();
-      q.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
-      ctx.closePath();
-      ctx.stroke();
-    }
+    const top = this.stats.top[0];
+    drawOverlay(this.overlay, this.video.videoWidth, this.video.videoHeight, { box: obs.box, detected: obs.source === 'detect', landmarks: lm, label: top ? `${top.label} ${(100 * top.probability).toFixed(0)}%` : '' });
   }
 }
