@@ -24,10 +24,20 @@ export function openVideo(video, file) {
   });
 }
 
+/** Seek and wait until the frame at `t` is presented: 'seeked', then the video-frame callback
+ *  (a frame grabbed right after 'seeked' can still be the previous one on a busy machine). */
 function seek(video, t) {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`seeking to ${t.toFixed(3)} s timed out`)), 10000);
-    video.onseeked = () => { clearTimeout(timer); video.onseeked = null; resolve(); };
+    let seeked = false, presented = !('requestVideoFrameCallback' in video), grace = null;
+    const finish = () => { clearTimeout(timer); clearTimeout(grace); resolve(); };
+    const timer = setTimeout(() => (seeked ? finish() : reject(new Error(`seeking to ${t.toFixed(3)} s timed out`))), 10000);
+    if (!presented) video.requestVideoFrameCallback(() => { presented = true; if (seeked) finish(); });
+    video.onseeked = () => {
+      video.onseeked = null;
+      seeked = true;
+      if (presented) finish();
+      else grace = setTimeout(finish, 1000); // the same frame as before: no new presentation comes
+    };
     video.currentTime = t;
   });
 }
