@@ -67,3 +67,11 @@ if [ ! -d dist/src ] || ! fresh tsc "$h"; then
   node_modules/.bin/tsc -p . >&2
   echo "$h" > "$stamps/tsc"
 fi
+
+# 5. web app (`eflip serve`) -----------------------------------------------------------
+h=$(hash_of web scripts/build-web.mjs scripts/web_build.mjs dist/src/roi dist/src/infer dist/src/data/crop.js)
+if [ ! -f dist/web/index.html ] || ! fresh web "$h"; then
+  say "bundling the web app"
+  node scripts/build-web.mjs >&2
+  echo "$h" > "$stamps/web"
+fi

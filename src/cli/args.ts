@@ -98,6 +98,7 @@ export function parseArgs(def: CommandDef, argv: string[]): Parsed {
   const positionals: string[] = [];
   const overrides: string[] = [];
   let help = false;
+  const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') { help = true; continue; }
@@ -119,7 +120,9 @@ export function parseArgs(def: CommandDef, argv: string[]): Parsed {
       }
       const raw = inline ?? argv[++i];
       if (raw === undefined) throw new UsageError(`option --${key} needs a value`);
-      opts[key] = convert(key, spec, raw);
+      // a repeated list option adds to the list given before it (--model a --model b)
+      opts[key] = spec.type === 'list' && given.has(key) ? [...opts[key], ...(convert(key, spec, raw) as string[])] : convert(key, spec, raw);
+      given.add(key);
       continue;
     }
     if (def.overrides && /^[A-Za-z_][\w.]*=/.test(a)) { overrides.push(a); continue; }

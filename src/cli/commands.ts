@@ -14,6 +14,7 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'train', summary: 'train a model from a config (YAML + key=value overrides)', load: () => import('./commands/train.js') },
   { name: 'eval', summary: 'evaluate a checkpoint on a data split (top-1/top-5, F1, confusions)', load: () => import('./commands/eval.js') },
   { name: 'predict', summary: 'top-k words for video files', load: () => import('./commands/predict.js') },
+  { name: 'serve', summary: 'the web app (lipreading in the browser) and an HTTP API', load: () => import('./commands/serve.js') },
   { name: 'stream', summary: 'word timeline over a long video, frame by frame', load: () => import('./commands/stream.js') },
   { name: 'export', summary: 'export a checkpoint to ONNX', load: () => import('./commands/export.js') },
   { name: 'info', summary: 'parameters and multiply-accumulates of a variant', load: () => import('./commands/info.js') },

@@ -6,34 +6,11 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
+import { FaceModelError, type FaceApi, type FaceModels, type TfBackend } from './face_models.js';
+
+export { FaceModelError, type FaceApi, type FaceModels, type TfBackend } from './face_models.js';
 
 const require = createRequire(import.meta.url);
-
-/** Thrown when the face model packages are missing or cannot start. */
-export class FaceModelError extends Error {
-  override name = 'FaceModelError';
-}
-
-/** The slice of the face-api/tfjs surface we use (the package's own types pull in tfjs-core's). */
-export interface FaceApi {
-  tf: any;
-  nets: {
-    ssdMobilenetv1: any;
-    tinyFaceDetector: any;
-    faceLandmark68Net: any;
-    faceLandmark68TinyNet: any;
-  };
-  SsdMobilenetv1Options: new (o: { minConfidence?: number; maxResults?: number }) => unknown;
-  TinyFaceDetectorOptions: new (o: { inputSize?: number; scoreThreshold?: number }) => unknown;
-}
-
-export type TfBackend = 'wasm' | 'cpu';
-
-export interface FaceModels {
-  api: FaceApi;
-  backend: TfBackend;
-  modelDir: string;
-}
 
 let loading: Promise<FaceModels> | null = null;
 

@@ -6,7 +6,7 @@
 //   misses faces above ~40 % of the frame and tilts beyond ~15°;
 // - 'auto' (default): tiny, then SSD on frames where tiny finds nothing.
 // Landmark nets: 'full' (default) or 'tiny'; both take a 112×112 face crop.
-import { faceModels, type FaceModels } from './backend.js';
+import type { FaceModels } from './face_models.js';
 import { type Affine, type Point, applyAffine, similarityAbout } from './geometry.js';
 import { type Frame, toRgb, warpAffine } from './image.js';
 import type { Landmarks } from './landmarks.js';
@@ -55,8 +55,15 @@ export class FaceDetector {
     this.tinyInputSize = o.tinyInputSize;
   }
 
+  /** A detector on the process-wide Node models (backend.ts, loaded on first use). */
   static async create(o: FaceDetectorOptions = {}): Promise<FaceDetector> {
+    const { faceModels } = await import('./backend.js'); // Node only: the web build stubs it out
     return new FaceDetector(await faceModels(), o);
+  }
+
+  /** A detector on models loaded elsewhere (the browser: face-api's ESM build). */
+  static withModels(models: FaceModels, o: FaceDetectorOptions = {}): FaceDetector {
+    return new FaceDetector(models, o);
   }
 
   private tensor(f: Frame): any {

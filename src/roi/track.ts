@@ -29,6 +29,9 @@ export interface TrackOptions {
   /** verify tracked crops with the tiny detector (default true) */
   verify?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** each frame's forward observation as soon as it is settled (live use: the browser's camera);
+   *  a later re-detection may still fill earlier frames backwards in the result */
+  onFrame?: (t: number, obs: FrameObservation, frame: Frame) => void | Promise<void>;
 }
 
 export interface TrackResult {
@@ -132,6 +135,10 @@ export async function trackMainFace(source: FrameStack | AsyncIterable<Frame>, d
     return true;
   };
 
+  const settled = async (t: number, f: Frame) => {
+    o.onProgress?.(t + 1, total);
+    await o.onFrame?.(t, obs[t], f);
+  };
   let lastDetect = -Infinity;
   let lastGood = -1; // last frame with landmarks
   let t = -1;
@@ -145,10 +152,10 @@ export async function trackMainFace(source: FrameStack | AsyncIterable<Frame>, d
     const prev = t > 0 ? obs[t - 1].landmarks : null;
     let trackFailed = false;
     if (prev && t - lastDetect < every && cal) {
-      if (await trackStep(t, prev)) { lastGood = t; o.onProgress?.(t + 1, total); continue; }
+      if (await trackStep(t, prev)) { lastGood = t; await settled(t, f); continue; }
       trackFailed = true; // lost: detect now
     }
-    if (!prev && t - lastDetect < every) { o.onProgress?.(t + 1, total); continue; } // face lost: retry detection every `every` frames
+    if (!prev && t - lastDetect < every) { await settled(t, f); continue; } // face lost: retry detection every `every` frames
     const boxes = await det.detect(f);
     detections++;
     lastDetect = t;
@@ -174,7 +181,7 @@ export async function trackMainFace(source: FrameStack | AsyncIterable<Frame>, d
       // the detector missed a face we are tracking (e.g. tilted beyond its range): keep tracking
       lastGood = t;
     }
-    o.onProgress?.(t + 1, total);
+    await settled(t, f);
   }
   return { frames: obs, width, height, maxFaces, detections, tracked };
 }

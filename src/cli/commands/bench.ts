@@ -8,11 +8,12 @@ const KINDS: Record<string, { summary: string; load: () => Promise<{ default: (a
   train: { summary: 'training clips/s and peak RSS vs a PyTorch step (fp32, bf16; fp16 on CUDA)', load: () => import('../bench/train.js') },
   infer: { summary: 'ms/clip for libtorch, onnxruntime and PyTorch eager; streaming cost', load: () => import('../bench/infer.js') },
   roi: { summary: 'frames/s of the face/mouth-ROI pipeline', load: () => import('../bench/roi.js') },
+  webapp: { summary: 'the web app\'s webcam path in headless Chromium: frames/s, ms per frame', load: () => import('../bench/webapp.js') },
 };
 
 export const def: CommandDef = {
   name: 'bench',
-  usage: 'bench <ops|data|train|infer|roi> [--json] [options]',
+  usage: 'bench <ops|data|train|infer|roi|webapp> [--json] [options]',
   description: [
     'Benchmarks. Speed is reported next to PyTorch (python3-torch) measured in the same run, as ratios:',
     ...Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(6)} ${v.summary}`),

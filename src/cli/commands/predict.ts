@@ -6,6 +6,7 @@ import { loadLipReader } from '../../infer/load_node.js';
 import { loadClip } from '../../infer/frame_reader.js';
 import { faceClipReader } from '../../infer/face_clips.js';
 import { incompleteWarning } from '../../data/video.js';
+import { clipResult } from '../predict_result.js';
 import type { Clip, RuntimeName } from '../../infer/types.js';
 
 export const def: CommandDef = {
@@ -76,10 +77,7 @@ export default async function main(argv: string[]): Promise<number> {
         results[slots[j]] = {
           file: f,
           ...(warning ? { warning } : {}),
-          frames: c.frames,
-          seconds: +(c.frames / (c.fps ?? 25)).toFixed(3),
-          top: reader.topK(lps[j], o.top).map((e) => ({ label: e.label, probability: +e.probability.toFixed(6), logProb: e.logProb })),
-          msPerClip: +ms.toFixed(1),
+          ...clipResult(reader, lps[j], c.frames, c.fps ?? 25, o.top, ms),
         };
       });
     }

@@ -1,0 +1,12 @@
+// Bundle the web app (web/) into dist/web/ for the browser (scripts/web_build.mjs: 'eflip/infer'
+// resolves to the browser build on onnxruntime-web). Run by scripts/setup.sh after tsc;
+// `eflip serve` serves dist/web.
+import { copyFileSync, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { webBundle } from './web_build.mjs';
+
+const root = path.resolve(new URL('..', import.meta.url).pathname);
+const out = path.join(root, 'dist/web');
+mkdirSync(out, { recursive: true });
+await webBundle(path.join(root, 'web/app.js'), path.join(out, 'app.js'));
+for (const f of ['index.html', 'app.css']) copyFileSync(path.join(root, 'web', f), path.join(out, f));

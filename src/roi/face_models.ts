@@ -1,0 +1,29 @@
+// The face-api models as the detector uses them, whoever loaded them: Node (backend.ts: the
+// npm package's files on tfjs-wasm) or the browser (the page: face-api's ESM build, weights
+// fetched from `eflip serve`). Types only, no Node imports.
+
+/** Thrown when the face model packages are missing or cannot start. */
+export class FaceModelError extends Error {
+  override name = 'FaceModelError';
+}
+
+/** The slice of the face-api/tfjs surface we use (the package's own types pull in tfjs-core's). */
+export interface FaceApi {
+  tf: any;
+  nets: {
+    ssdMobilenetv1: any;
+    tinyFaceDetector: any;
+    faceLandmark68Net: any;
+    faceLandmark68TinyNet: any;
+  };
+  SsdMobilenetv1Options: new (o: { minConfidence?: number; maxResults?: number }) => unknown;
+  TinyFaceDetectorOptions: new (o: { inputSize?: number; scoreThreshold?: number }) => unknown;
+}
+
+export type TfBackend = 'wasm' | 'cpu';
+
+export interface FaceModels {
+  api: FaceApi;
+  backend: TfBackend;
+  modelDir: string;
+}

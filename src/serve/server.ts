@@ -1,0 +1,342 @@
+// The HTTP server of `eflip serve` (node:http only): the web app's static files, the models it
+// was given (as ONNX graphs the browser fetches), onnxruntime-web's wasm files, face-api's
+// weights, and a small API for programs (GET /api/models, POST /api/predict). Every response
+// carries the cross-origin-isolation headers (COOP/COEP) multi-threaded wasm needs. Bounded:
+// request/headers timeouts (a slow client gets 408 and does not block others), a body size
+// limit (413), a job queue (503 + Retry-After when full), and one JSON error per bad request.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { onnxSourceFor } from '../infer/load_node.js';
+import { OnnxLipReader } from '../infer/onnx_lipreader.js';
+import { nodePlatform } from '../infer/ort_node.js';
+import { loadClip } from '../infer/frame_reader.js';
+import { incompleteWarning } from '../data/video.js';
+import type { GraphPart, OnnxModelSource } from '../infer/onnx_model_source.js';
+import { factsFromMetadata } from '../infer/onnx_model_source.js';
+import { sniffVideo } from './sniff.js';
+import { clipResult } from '../cli/predict_result.js';
+import { faceClipReader } from '../infer/face_clips.js';
+
+export interface ServeLimits {
+  /** largest accepted upload, bytes */
+  maxBody: number;
+  /** longest accepted video, seconds */
+  maxSeconds: number;
+  /** whole-request receive limit, ms (Node's requestTimeout: a slow upload gets 408) */
+  requestTimeoutMs: number;
+  /** predict jobs waiting behind the running one; more get 503 */
+  maxQueue: number;
+  /** one predict job's time limit, ms */
+  jobTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: ServeLimits = { maxBody: 50 << 20, maxSeconds: 60, requestTimeoutMs: 30_000, maxQueue: 16, jobTimeoutMs: 60_000 };
+
+export interface ServeOptions {
+  models: string[];
+  /** directory of the built web app (index.html, app.js, app.css) */
+  webRoot: string;
+  limits?: Partial<ServeLimits>;
+  /** intra-op threads of the server-side predict runtime */
+  threads?: number;
+}
+
+interface ServedModel {
+  id: string;
+  name: string;
+  file: string;
+  source: OnnxModelSource;
+  labels: string[];
+  preprocessing: ReturnType<typeof factsFromMetadata>['preprocessing'];
+  channels: number;
+  reader?: Promise<OnnxLipReader>;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml', '.onnx': 'application/octet-stream', '.bin': 'application/octet-stream',
+};
+
+/** A 4xx/5xx answer: status and one-line message. */
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+const require = createRequire(import.meta.url);
+/** onnxruntime-web's dist folder (its wasm + loader .mjs files) and face-api's weights folder. */
+function packageDir(pkg: string, sub: string): string {
+  const main = require.resolve(pkg);
+  let dir = path.dirname(main);
+  while (!existsSync(path.join(dir, 'package.json')) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+  return path.join(dir, sub);
+}
+
+/** A file under `root` named by a URL path, or null (traversal, hidden names, missing). */
+export function staticFile(root: string, urlPath: string): string | null {
+  let rel: string;
+  try {
+    rel = decodeURIComponent(urlPath);
+  } catch {
+    return null;
+  }
+  if (rel.includes('\0') || rel.includes('\\')) return null;
+  const parts = rel.split('/').filter(Boolean);
+  if (parts.some((p) => p === '..' || p.startsWith('.'))) return null;
+  const base = path.resolve(root);
+  const file = path.resolve(base, ...parts);
+  if (file !== base && !file.startsWith(base + path.sep)) return null;
+  try {
+    return statSync(file).isFile() ? file : null;
+  } catch {
+    return null;
+  }
+}
+
+export class EflipServer {
+  readonly http: Server;
+  readonly limits: ServeLimits;
+  private models: ServedModel[] = [];
+  private readonly ortDir = packageDir('onnxruntime-web', 'dist');
+  private readonly faceDir = packageDir('@vladmandic/face-api', 'model');
+  private readonly tfWasmDir = packageDir('@tensorflow/tfjs-backend-wasm', 'dist');
+  private queue: Promise<unknown> = Promise.resolve();
+  private face: ReturnType<typeof faceClipReader> | undefined;
+  private waiting = 0;
+  private closing = false;
+  readonly stats = { requests: 0, predictions: 0, errors4xx: 0, errors5xx: 0 };
+
+  private constructor(private readonly o: ServeOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+    const rt = this.limits.requestTimeoutMs;
+    // Node checks the request/headers timeouts every connectionsCheckingInterval (30 s by default)
+    this.http = createServer({ requestTimeout: rt, headersTimeout: Math.min(10_000, rt), keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.max(100, Math.min(1_000, rt / 4)) }, (req, res) => {
+      this.handle(req, res).catch((e) => this.fail(res, e));
+    });
+    this.http.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+      const timedOut = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' || e.code === 'ERR_HTTP_HEADERS_TIMEOUT';
+      const body = JSON.stringify(timedOut ? { error: `the request was not received within ${rt} ms (--request-timeout)`, status: 408 } : { error: 'malformed HTTP request', status: 400 }) + '\n';
+      if (timedOut) this.stats.errors4xx++;
+      if (socket.writable) socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      else socket.destroy();
+    });
+  }
+
+  /** Open the models (metadata only; an onnxruntime session is made on the first /api/predict). */
+  static async create(o: ServeOptions): Promise<EflipServer> {
+    const s = new EflipServer(o);
+    const names = new Set<string>();
+    for (const [i, file] of o.models.entries()) {
+      const source = onnxSourceFor(file);
+      const facts = factsFromMetadata(source.metadata, file);
+      let name = path.basename(file).replace(/\.(onnx|safetensors|ckpt)$/, '');
+      if (names.has(name)) name = `${name}-${i}`;
+      names.add(name);
+      s.models.push({ id: String(i), name, file, source, labels: facts.labels, preprocessing: facts.preprocessing, channels: facts.channels });
+    }
+    return s;
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve((this.http.address() as { port: number }).port);
+      });
+    });
+  }
+
+  /** Stop accepting, let running requests finish (up to `graceMs`), free the runtimes. */
+  async close(graceMs = 5_000): Promise<void> {
+    this.closing = true;
+    const closed = new Promise<void>((r) => this.http.close(() => r()));
+    this.http.closeIdleConnections();
+    const timer = setTimeout(() => this.http.closeAllConnections(), graceMs);
+    await closed;
+    clearTimeout(timer);
+    for (const m of this.models) if (m.reader) await (await m.reader.catch(() => null))?.dispose();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.stats.requests++;
+    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+    res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (this.closing) res.setHeader('Connection', 'close');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const p = url.pathname;
+    const method = req.method ?? 'GET';
+    const onlyGet = () => {
+      if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} not allowed on ${p}; use GET`, { Allow: 'GET, HEAD' });
+    };
+    if (p === '/api/predict') {
+      if (method !== 'POST') throw new HttpError(405, `${method} not allowed on /api/predict; POST a video body`, { Allow: 'POST' });
+      return this.predict(req, res, url);
+    }
+    if (p === '/api/models') {
+      onlyGet();
+      return this.json(res, 200, {
+        models: this.models.map((m) => ({
+          id: m.id, name: m.name, url: `/models/${m.id}/model.onnx`, frontend: `/models/${m.id}/model.frontend.onnx`, backend: `/models/${m.id}/model.backend.onnx`,
+          classes: m.labels.length, labels: m.labels, preprocessing: m.preprocessing, channels: m.channels,
+        })),
+        limits: { maxBody: this.limits.maxBody, maxSeconds: this.limits.maxSeconds },
+      });
+    }
+    const mm = /^\/models\/(\d+)\/model(?:\.(frontend|backend))?\.onnx$/.exec(p);
+    if (mm) {
+      onlyGet();
+      const m = this.models[Number(mm[1])];
+      if (!m) throw new HttpError(404, `no model ${mm[1]}; GET /api/models lists them`);
+      const bytes = await m.source.graph((mm[2] ?? 'full') as GraphPart);
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.byteLength, 'Cache-Control': 'no-cache' });
+      res.end(method === 'HEAD' ? undefined : bytes);
+      return;
+    }
+    if (p.startsWith('/api/')) throw new HttpError(404, `no API endpoint ${p}; there are GET /api/models and POST /api/predict`);
+    onlyGet();
+    const file = p.startsWith('/ort/')
+      ? staticFile(this.ortDir, p.slice(5))
+      : p.startsWith('/face-models/')
+        ? staticFile(this.faceDir, p.slice(13))
+        : p.startsWith('/tfjs-wasm/') && p.endsWith('.wasm')
+          ? staticFile(this.tfWasmDir, p.slice(11))
+          : staticFile(this.o.webRoot, p === '/' ? 'index.html' : p);
+    if (!file) throw new HttpError(404, `not found: ${p.slice(0, 200)}`);
+    return this.sendFile(res, file, method === 'HEAD');
+  }
+
+  private sendFile(res: ServerResponse, file: string, head: boolean): Promise<void> {
+    const size = statSync(file).size;
+    res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': size, 'Cache-Control': 'no-cache' });
+    if (head) {
+      res.end();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const s = createReadStream(file);
+      s.on('error', () => {
+        res.destroy();
+        resolve();
+      });
+      res.on('close', () => {
+        s.destroy();
+        resolve();
+      });
+      s.pipe(res);
+    });
+  }
+
+  /** The request body, up to the size limit (413 past it, before reading when Content-Length says so). */
+  private readBody(req: IncomingMessage): Promise<Buffer> {
+    const max = this.limits.maxBody;
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > max) return Promise.reject(new HttpError(413, `upload of ${declared} bytes is over the limit of ${max} bytes (--max-upload-mb)`, { Connection: 'close' }));
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      req.on('data', (c: Buffer) => {
+        n += c.length;
+        if (n > max) {
+          req.removeAllListeners('data');
+          req.pause();
+          reject(new HttpError(413, `upload is over the limit of ${max} bytes (--max-upload-mb)`, { Connection: 'close' }));
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('end', () => resolve(Buffer.concat(chunks, n)));
+      req.on('error', (e) => reject(new HttpError(400, `upload failed: ${e.message}`)));
+      req.on('aborted', () => reject(new HttpError(400, 'upload aborted')));
+    });
+  }
+
+  private async predict(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const id = url.searchParams.get('model') ?? '0';
+    const m = this.models[Number(id)];
+    if (!/^\d+$/.test(id) || !m) throw new HttpError(404, this.models.length ? `no model '${id.slice(0, 40)}'; GET /api/models lists them` : 'this server was started without --model; no model to predict with');
+    const topRaw = url.searchParams.get('top') ?? '5';
+    const top = Number(topRaw);
+    if (!/^\d+$/.test(topRaw) || top < 1 || top > 1000) throw new HttpError(400, `top must be an integer 1..1000, got '${topRaw.slice(0, 20)}'`);
+    const faceRaw = url.searchParams.get('face');
+    if (faceRaw !== null && !['0', '1', 'true', 'false'].includes(faceRaw)) throw new HttpError(400, `face must be 1 or 0, got '${faceRaw.slice(0, 20)}'`);
+    const face = faceRaw === '1' || faceRaw === 'true';
+    // `waiting` counts the running job too: up to maxQueue wait behind it
+    if (this.waiting > this.limits.maxQueue) throw new HttpError(503, `busy: ${this.waiting} predictions running or queued (--queue ${this.limits.maxQueue}); retry shortly`, { 'Retry-After': '2' });
+    const body = await this.readBody(req);
+    if (body.length === 0) throw new HttpError(400, 'empty body: POST the video file as the request body');
+    const kind = sniffVideo(body);
+    if (!kind) throw new HttpError(415, 'the body is not a video (no MP4/MOV, WebM/MKV, AVI, MPEG-TS, Ogg or FLV signature)');
+    this.waiting++;
+    const job = this.queue.then(() => this.runJob(m, body, kind, top, face));
+    this.queue = job.catch(() => undefined);
+    try {
+      const result = await job;
+      this.stats.predictions++;
+      this.json(res, 200, result);
+    } finally {
+      this.waiting--;
+    }
+  }
+
+  private async runJob(m: ServedModel, body: Buffer, ext: string, top: number, face: boolean): Promise<unknown> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'eflip-serve-'));
+    const file = path.join(dir, `upload.${ext}`);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      writeFileSync(file, body);
+      m.reader ??= nodePlatform('cpu', this.o.threads).then((pl) => OnnxLipReader.open(pl, m.source));
+      const reader = await m.reader;
+      const work = (async () => {
+        let warning: string | undefined;
+        const onIncomplete = (decoded: number, expected: number) => (warning = incompleteWarning('upload', decoded, expected).replace(/^warning: /, ''));
+        // face=1: arbitrary footage through the mouth-ROI pipeline, as `eflip predict --face`
+        const clip = face
+          ? await (this.face ??= faceClipReader()).then((f) => f.load(file, reader.preprocessing, reader.channels, this.limits.maxSeconds, onIncomplete))
+          : await loadClip(file, reader.preprocessing, { maxSeconds: this.limits.maxSeconds, channels: reader.channels, onIncomplete });
+        const t0 = performance.now();
+        const [lp] = await reader.predictBatch([clip]);
+        return { ...(warning ? { warning } : {}), ...clipResult(reader, lp, clip.frames, clip.fps ?? 25, top, performance.now() - t0) };
+      })();
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new HttpError(503, `prediction took over ${this.limits.jobTimeoutMs} ms`, { 'Retry-After': '5' })), this.limits.jobTimeoutMs);
+      });
+      return await Promise.race([work, timeout]);
+    } catch (e) {
+      if (e instanceof HttpError) throw e;
+      const err = e as Error & { kind?: string };
+      const msg = err.message.replace(file, 'upload');
+      // video problems the client caused: unreadable, truncated, too long, no frames
+      if (err.name === 'VideoError' || err.name === 'InferenceInputError' || err.name === 'RoiError') throw new HttpError(err.kind === 'too-long' ? 413 : 422, msg);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const s = JSON.stringify(body) + '\n';
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(s), 'Cache-Control': 'no-store', ...headers });
+    res.end(s);
+  }
+
+  private fail(res: ServerResponse, e: unknown): void {
+    const h = e instanceof HttpError ? e : new HttpError(500, `internal error: ${(e as Error)?.message ?? String(e)}`.split('\n')[0]);
+    if (h.status >= 500) this.stats.errors5xx++;
+    else this.stats.errors4xx++;
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    this.json(res, h.status, { error: h.message, status: h.status }, h.headers);
+    // a refused upload is not read further: close the connection after the answer
+    if (h.headers.Connection === 'close') res.on('finish', () => res.socket?.destroySoon?.());
+  }
+}

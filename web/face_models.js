@@ -1,0 +1,32 @@
+// The face-api models in the browser: face-api's ESM build (tfjs inside; the wasm backend as in
+// Node, else WebGL, else tfjs' CPU kernels), weights fetched from `eflip serve`'s /face-models/ (the npm package's own
+// files; nothing comes from the internet). The result feeds FaceDetector.withModels, so the
+// browser runs the same detector, tracker, gap filling, smoothing and ROI cut as Node.
+import * as faceapi from '@vladmandic/face-api/dist/face-api.esm.js';
+
+let loading = null;
+
+/** `wasmBase`: where tfjs-backend-wasm's .wasm files are served (`eflip serve`: /tfjs-wasm/). */
+export function loadFaceModels(base = '/face-models/', backends = ['wasm', 'webgl', 'cpu'], wasmBase = '/tfjs-wasm/') {
+  loading ??= (async () => {
+    const tf = faceapi.tf;
+    let backend = null;
+    const failed = [];
+    for (const b of backends) {
+      try {
+        if (b === 'wasm') tf.setWasmPaths(wasmBase);
+        if (await tf.setBackend(b)) { backend = b; break; }
+      } catch (e) {
+        failed.push(`${b}: ${e.message ?? e}`);
+        continue;
+      }
+      failed.push(`${b}: did not start`);
+    }
+    if (!backend) throw new Error(`no tfjs backend starts here (tried ${backends.join(', ')})`);
+    await tf.ready();
+    tf.enableProdMode();
+    await Promise.all([faceapi.nets.ssdMobilenetv1.loadFromUri(base), faceapi.nets.tinyFaceDetector.loadFromUri(base), faceapi.nets.faceLandmark68Net.loadFromUri(base), faceapi.nets.faceLandmark68TinyNet.loadFromUri(base)]);
+    return { api: faceapi, backend, modelDir: base, failed };
+  })().catch((e) => { loading = null; throw e; });
+  return loading;
+}

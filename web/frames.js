@@ -1,0 +1,100 @@
+// Video frames in the browser, the way eflip's frame reader (ffmpeg) gives them: resampled to
+// 25 fps (frame i is the source frame shown at (i + ½)/25 s), grey as ffmpeg's yuv→gray gives it
+// (the decoder's luma plane, limited range expanded: round((Y − 16)·255/219)), or RGB from a
+// canvas for colour models. Returns uint8 frames one at a time for the shared pre-processing.
+const FPS = 25;
+const LUMA = new Uint8Array(256).map((_, y) => Math.min(255, Math.max(0, Math.floor(((y - 16) * 255) / 219 + 0.5))));
+const YUV = new Set(['I420', 'I420A', 'I422', 'I444', 'NV12', 'I420P10', 'I422P10', 'I444P10']);
+
+export class NotAVideoError extends Error {}
+
+/** Load a video file into a <video> element; rejects with NotAVideoError when the browser cannot decode it. */
+export function openVideo(video, file) {
+  return new Promise((resolve, reject) => {
+    const url = URL.createObjectURL(file);
+    const done = (ok) => {
+      video.onloadeddata = video.onerror = null;
+      clearTimeout(timer);
+      ok ? resolve(url) : (URL.revokeObjectURL(url), reject(new NotAVideoError(`${file.name} is not a video this browser can decode`)));
+    };
+    const timer = setTimeout(() => done(false), 15000);
+    video.onloadeddata = () => done(video.videoWidth > 0 && Number.isFinite(video.duration));
+    video.onerror = () => done(false);
+    video.src = url;
+  });
+}
+
+/** Seek and wait until the frame at `t` is presented: 'seeked', then the video-frame callback
+ *  (a frame grabbed right after 'seeked' can still be the previous one on a busy machine). */
+function seek(video, t) {
+  return new Promise((resolve, reject) => {
+    let seeked = false, presented = !('requestVideoFrameCallback' in video), grace = null;
+    const finish = () => { clearTimeout(timer); clearTimeout(grace); resolve(); };
+    const timer = setTimeout(() => (seeked ? finish() : reject(new Error(`seeking to ${t.toFixed(3)} s timed out`))), 10000);
+    if (!presented) video.requestVideoFrameCallback(() => { presented = true; if (seeked) finish(); });
+    video.onseeked = () => {
+      video.onseeked = null;
+      seeked = true;
+      if (presented) finish();
+      else grace = setTimeout(finish, 1000); // the same frame as before: no new presentation comes
+    };
+    video.currentTime = t;
+  });
+}
+
+/** The Y plane of the frame on show as ffmpeg's 'gray', or null when the decoder's frame is not YUV. */
+async function lumaFrame(video) {
+  if (typeof VideoFrame === 'undefined') return null;
+  let f;
+  try {
+    f = new VideoFrame(video, { timestamp: Math.round(video.currentTime * 1e6) });
+  } catch {
+    return null;
+  }
+  try {
+    if (!YUV.has(f.format) || f.format.endsWith('P10')) return null;
+    const { width, height } = f.visibleRect;
+    const buf = new Uint8Array(f.allocationSize());
+    const layout = await f.copyTo(buf);
+    const { offset, stride } = layout[0];
+    const out = new Uint8Array(width * height);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = LUMA[buf[offset + y * stride + x]];
+    return { data: out, width, height };
+  } finally {
+    f.close();
+  }
+}
+
+function canvasFrame(video, canvas, rgb) {
+  const w = video.videoWidth, h = video.videoHeight;
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(video, 0, 0, w, h);
+  const px = ctx.getImageData(0, 0, w, h).data;
+  const out = new Uint8Array(w * h * (rgb ? 3 : 1));
+  for (let i = 0; i < w * h; i++) {
+    const r = px[4 * i], g = px[4 * i + 1], b = px[4 * i + 2];
+    if (rgb) out.set([r, g, b], 3 * i);
+    else out[i] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+  }
+  return { data: out, width: w, height: h };
+}
+
+/** Number of 25 fps frames ffmpeg's fps filter makes of a video of this duration. */
+export function frameCount(duration) {
+  return Math.max(0, Math.round(duration * FPS));
+}
+
+/** uint8 frames ({data, width, height, channels}) at 25 fps; `how` says which path decoded them. */
+export async function* videoFrames(video, { rgb = false, maxFrames = Infinity } = {}) {
+  const n = Math.min(frameCount(video.duration), maxFrames);
+  const canvas = document.createElement('canvas');
+  video.pause();
+  for (let i = 0; i < n; i++) {
+    await seek(video, (i + 0.5) / FPS);
+    const luma = rgb ? null : await lumaFrame(video);
+    const f = luma ?? canvasFrame(video, canvas, rgb);
+    yield { ...f, channels: rgb ? 3 : 1, how: luma ? 'luma' : 'canvas', index: i, total: n };
+  }
+}
