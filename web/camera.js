@@ -4,9 +4,9 @@
 // reader (29-frame window, feature cache) → words as they are read. Live, frames whose landmarks
 // are not found reuse the last ones for up to 10 frames; the offline gap filling and centred
 // smoothing need future frames and are not applied here.
-import { FaceDetector } from 'eflip/dist/src/roi/detector.js';
-import { trackMainFace } from 'eflip/dist/src/roi/track.js';
-import { cutMouthRoi } from 'eflip/dist/src/roi/mouth_roi.js';
+import { FaceDetector } from 'eflip/roi';
+import { trackMainFace } from 'eflip/roi';
+import { cutMouthRoi } from 'eflip/roi';
 import { drawOverlay } from './overlay.js';
 import { StreamingLipReader, prepareFrames, inputPlanes, MODEL_FPS } from 'eflip/infer';
 import { loadFaceModels } from './face_models.js';

@@ -2,9 +2,9 @@
 // --face`): the same two passes as Node's roiFromVideo — track the main face over the video's
 // 25 fps frames (src/roi/frames_roi.ts: track → fill gaps → smooth), then seek through it again
 // and cut the aligned mouth ROIs (src/roi/mouth_roi.ts) — so memory holds one frame at a time.
-import { FaceDetector } from 'eflip/dist/src/roi/detector.js';
-import { landmarksRecord, track } from 'eflip/dist/src/roi/frames_roi.js';
-import { cutMouthRoisStream } from 'eflip/dist/src/roi/mouth_roi.js';
+import { FaceDetector } from 'eflip/roi';
+import { landmarksRecord, track } from 'eflip/roi';
+import { cutMouthRoisStream } from 'eflip/roi';
 import { MODEL_FPS } from 'eflip/infer';
 import { loadFaceModels } from './face_models.js';
 import { videoFrames } from './frames.js';

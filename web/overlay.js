@@ -1,6 +1,6 @@
 // Drawn over a video (camera or uploaded): face box (green: detected, yellow: tracked), the 68
 // landmarks, the mouth ROI outline (src/roi/mouth_roi.ts mouthRoiQuad) and a word.
-import { mouthRoiQuad } from 'eflip/dist/src/roi/mouth_roi.js';
+import { mouthRoiQuad } from 'eflip/roi';
 
 export function drawOverlay(canvas, width, height, { box = null, detected = true, landmarks = null, label = '' } = {}) {
   canvas.width = width;

@@ -1,8 +1,8 @@
 // Runs inside headless Chromium (test/roi_browser.test.ts bundles it with scripts/web_build.mjs):
 // the same ROI pipeline as Node (src/roi/frames_roi.ts: track → fill gaps → smooth → align →
 // cut) on face-api's browser build, over frames the test prepared; POSTs landmarks and ROIs.
-import { FaceDetector } from 'eflip/dist/src/roi/detector.js';
-import { roiFromFrames } from 'eflip/dist/src/roi/frames_roi.js';
+import { FaceDetector } from 'eflip/roi';
+import { roiFromFrames } from 'eflip/roi';
 import { loadFaceModels } from '../../web/face_models.js';
 
 const post = (o) => fetch('/result', { method: 'POST', body: JSON.stringify(o) });
