@@ -5,7 +5,6 @@
 // onnxruntime-node's for the same exported demo model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,15 +19,15 @@ import { bytesSource } from '../src/infer/onnx_model_source.js';
 import { streamClip } from '../src/infer/streaming.js';
 import { topK } from '../src/infer/topk.js';
 import { maxAbsDiff, ROOT, tempDir } from './onnx_helpers.js';
+import { CHROMIUM, closePage, openPage, type Page } from './browser_helpers.js';
 
-const CHROMIUM = process.env.EFLIP_CHROMIUM ?? '/usr/bin/chromium';
 const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'];
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.mp4': 'video/mp4' };
 
 test('eflip/infer in headless Chromium (onnxruntime-web wasm and WebGPU) predicts and streams like onnxruntime-node', { timeout: 240_000 }, async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: run \`npm run setup\` (installs Debian's chromium) or set EFLIP_CHROMIUM`);
   const { dir, cleanup } = tempDir('eflip-browser-');
-  let chrome: ReturnType<typeof spawn> | null = null;
+  let page: Page | null = null;
   const server = createServer();
   try {
     // the exported demo model and two real sample clips, pre-processed in Node
@@ -92,12 +91,8 @@ test('eflip/infer in headless Chromium (onnxruntime-web wasm and WebGPU) predict
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
-    let log = '';
-    chrome = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-dev-shm-usage', '--no-first-run', `--user-data-dir=${path.join(dir, 'profile')}`, `http://127.0.0.1:${port}/index.html`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    chrome.stderr!.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-4000)));
-    const exited = new Promise<never>((_, reject) => chrome!.on('exit', (code) => reject(new Error(`chromium exited (${code}) before the page reported:\n${log}`))));
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no result from the page within 180 s:\n${log}`)), 180_000).unref());
-    const got = await Promise.race([result, exited, timeout]);
+    page = openPage(`http://127.0.0.1:${port}/index.html`, dir, ['--enable-unsafe-webgpu']);
+    const got = await Promise.race([result, page.failed]);
 
     assert.equal(got.error, undefined, got.error);
     assert.match(got.userAgent, /HeadlessChrome|Chrome/);
@@ -132,11 +127,7 @@ test('eflip/infer in headless Chromium (onnxruntime-web wasm and WebGPU) predict
     }
     assert.equal(got.pipeline.stream, clips[0].frames);
   } finally {
-    if (chrome && chrome.exitCode === null) {
-      const gone = new Promise((r) => chrome!.once('exit', r));
-      chrome.kill('SIGKILL');
-      await gone;
-    }
+    await closePage(page);
     server.close();
     cleanup();
   }

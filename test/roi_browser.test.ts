@@ -6,7 +6,6 @@
 // within a measured tolerance.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,15 +13,15 @@ import * as path from 'node:path';
 import { decodeVideo } from '../src/data/video.js';
 import { composeVideo, FaceDetector, roiFromFrames, faceModelDir, type Motion } from '../src/roi/index.js';
 import { ROOT, tempDir } from './onnx_helpers.js';
+import { CHROMIUM, closePage, openPage, type Page } from './browser_helpers.js';
 
-const CHROMIUM = process.env.EFLIP_CHROMIUM ?? '/usr/bin/chromium';
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.bin': 'application/octet-stream', '.wasm': 'application/wasm' };
 const MOTIONS: Motion[] = Array.from({ length: 8 }, (_, t) => ({ dx: 3 * t, dy: -t, scale: 1 + 0.02 * t, degrees: -6 + 2 * t, blank: t === 4 }));
 
 test('ROI pipeline: headless Chromium (face-api browser build) equals Node on the same frames', { timeout: 240_000 }, async (t) => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: run \`npm run setup\` or set EFLIP_CHROMIUM`);
   const { dir, cleanup } = tempDir('eflip-roi-browser-');
-  let chrome: ReturnType<typeof spawn> | null = null;
+  let page: Page | null = null;
   const server = createServer();
   try {
     const v = await decodeVideo(path.join(ROOT, 'test/fixtures/roi/messi5.jpg'));
@@ -56,12 +55,9 @@ test('ROI pipeline: headless Chromium (face-api browser build) equals Node on th
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
-    let log = '';
-    chrome = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--no-first-run', `--user-data-dir=${path.join(dir, 'profile')}`, `http://127.0.0.1:${port}/index.html${process.env.EFLIP_ROI_BROWSER_BACKENDS ? `?backends=${process.env.EFLIP_ROI_BROWSER_BACKENDS}` : ""}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    chrome.stderr!.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-4000)));
-    const exited = new Promise<never>((_, reject) => chrome!.on('exit', (code) => reject(new Error(`chromium exited (${code}):\n${log}`))));
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no result within 180 s:\n${log}`)), 180_000).unref());
-    const got = await Promise.race([result, exited, timeout]);
+    const backends = process.env.EFLIP_ROI_BROWSER_BACKENDS;
+    page = openPage(`http://127.0.0.1:${port}/index.html${backends ? `?backends=${backends}` : ''}`, dir);
+    const got = await Promise.race([result, page.failed]);
     assert.equal(got.error, undefined, got.error);
 
     // where each frame's landmarks came from, and the frames without a face, agree
@@ -78,11 +74,7 @@ test('ROI pipeline: headless Chromium (face-api browser build) equals Node on th
     assert.ok(lmMax < 1.0, `landmarks differ by up to ${lmMax.toFixed(3)} px`);
     assert.ok(mean < 1.5, `ROIs differ by ${mean.toFixed(3)} grey levels on average`);
   } finally {
-    if (chrome && chrome.exitCode === null) {
-      const gone = new Promise((r) => chrome!.once('exit', r));
-      chrome.kill('SIGKILL');
-      await gone;
-    }
+    await closePage(page);
     server.close();
     cleanup();
   }

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './onnx_helpers.js';
-import { eflipSync, json, req, startServe, type Reply, type Served } from './serve_helpers.js';
+import { demoOnnxAndCliAnswers, eflipSync, json, req, startServe, type Reply, type Served } from './serve_helpers.js';
 
 const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'].map((f) => path.join(ROOT, 'assets/samples', f));
 
@@ -22,12 +22,7 @@ test('eflip serve: files, models, API, refusals, load, slow client, shutdown', {
   const { dir, cleanup } = tempDir('eflip-serve-');
   let s: Served | null = null;
   try {
-    const onnx = path.join(dir, 'demo.onnx');
-    const ex = eflipSync(['export', '--checkpoint', path.join(ROOT, 'assets/demo/model.safetensors'), '--out', onnx, '--features']);
-    assert.equal(ex.code, 0, ex.stderr);
-    const cli = eflipSync(['predict', ...SAMPLES, '--checkpoint', onnx, '--top', '5', '--json']);
-    assert.equal(cli.code, 0, cli.stderr);
-    const expected = JSON.parse(cli.stdout).results as { frames: number; top: { label: string; probability: number }[] }[];
+    const { onnx, expected } = demoOnnxAndCliAnswers(dir, SAMPLES);
     s = await startServe(['--model', onnx, '--model', path.join(ROOT, 'assets/demo/model.safetensors'), '--max-upload-mb', '0.25', '--request-timeout', '3']);
     const port = s.port;
 

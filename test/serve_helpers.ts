@@ -1,5 +1,6 @@
 // Shared by test/serve.test.ts and test/webapp.test.ts: start the real `eflip serve` on a free
 // port of 127.0.0.1 and talk HTTP to it with node:http (raw requests, early answers, resets).
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -21,6 +22,17 @@ export interface Served {
 export function eflipSync(args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The bundled demo model exported to DIR/demo.onnx (with the streaming pair), and `eflip
+ *  predict --top 5 --json`'s answer for the clips with it — what the server and the page must match. */
+export function demoOnnxAndCliAnswers(dir: string, clips: string[]) {
+  const onnx = path.join(dir, 'demo.onnx');
+  const ex = eflipSync(['export', '--checkpoint', path.join(ROOT, 'assets/demo/model.safetensors'), '--out', onnx, '--features']);
+  assert.equal(ex.code, 0, ex.stderr);
+  const cli = eflipSync(['predict', ...clips, '--checkpoint', onnx, '--top', '5', '--json']);
+  assert.equal(cli.code, 0, cli.stderr);
+  return { onnx, expected: JSON.parse(cli.stdout).results as { frames: number; top: { label: string; probability: number; logProb: number }[] }[] };
 }
 
 export async function startServe(args: string[]): Promise<Served> {

@@ -12,9 +12,9 @@ import { Cdp } from '../src/serve/cdp.js';
 import { decodeVideo } from '../src/data/video.js';
 import { composeVideo } from '../src/roi/index.js';
 import { ROOT, tempDir } from './onnx_helpers.js';
-import { eflipSync, startServe, type Served } from './serve_helpers.js';
+import { demoOnnxAndCliAnswers, eflipSync, startServe, type Served } from './serve_helpers.js';
+import { CHROMIUM } from './browser_helpers.js';
 
-const CHROMIUM = process.env.EFLIP_CHROMIUM ?? '/usr/bin/chromium';
 const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'].map((f) => path.join(ROOT, 'assets/samples', f));
 /** where the screenshot is kept for a look (EFLIP_SCREENSHOT_DIR), else the temp dir */
 const SHOTS = process.env.EFLIP_SCREENSHOT_DIR;
@@ -25,12 +25,7 @@ test('web app: upload a sample clip in headless Chromium → the same words as e
   let s: Served | null = null;
   let cdp: Cdp | null = null;
   try {
-    const onnx = path.join(dir, 'demo.onnx');
-    const ex = eflipSync(['export', '--checkpoint', path.join(ROOT, 'assets/demo/model.safetensors'), '--out', onnx, '--features']);
-    assert.equal(ex.code, 0, ex.stderr);
-    const cli = eflipSync(['predict', ...SAMPLES, '--checkpoint', onnx, '--top', '5', '--json']);
-    assert.equal(cli.code, 0, cli.stderr);
-    const expected = JSON.parse(cli.stdout).results;
+    const { onnx, expected } = demoOnnxAndCliAnswers(dir, SAMPLES);
     s = await startServe(['--model', onnx]);
     cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [`--user-data-dir=${path.join(dir, 'profile')}`, '--enable-unsafe-webgpu']);
     await cdp.waitFor('window.eflip && window.eflip.ready', 30_000);

@@ -1,0 +1,32 @@
+// Headless Chromium for the page tests (browser, roi_browser, webapp): where it is, and one
+// start/stop for pages that report their result themselves (POST to the test's server).
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+
+export const CHROMIUM = process.env.EFLIP_CHROMIUM ?? '/usr/bin/chromium';
+
+export interface Page {
+  chrome: ChildProcess;
+  /** rejects when Chromium exits, or after timeoutMs, with the tail of its stderr */
+  failed: Promise<never>;
+}
+
+/** Opens url in a fresh headless profile under dir; extra flags after the common ones. */
+export function openPage(url: string, dir: string, flags: string[] = [], timeoutMs = 180_000): Page {
+  let log = '';
+  const chrome = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', ...flags, '--disable-dev-shm-usage', '--no-first-run', `--user-data-dir=${path.join(dir, 'profile')}`, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  chrome.stderr!.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-4000)));
+  const exited = new Promise<never>((_, reject) => chrome.on('exit', (code) => reject(new Error(`chromium exited (${code}) before the page reported:\n${log}`))));
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no result from the page within ${timeoutMs / 1000} s:\n${log}`)), timeoutMs).unref());
+  const failed = Promise.race([exited, timeout]);
+  failed.catch(() => {}); // observed by the caller's race; never an unhandled rejection after close
+  return { chrome, failed };
+}
+
+/** Kills Chromium (if still running) and waits for it to be gone. */
+export async function closePage(p: Page | null): Promise<void> {
+  if (!p || p.chrome.exitCode !== null) return;
+  const gone = new Promise((r) => p.chrome.once('exit', r));
+  p.chrome.kill('SIGKILL');
+  await gone;
+}
