@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir as scopedTempDir } from './onnx_helpers.js';
 
 export const EFLIP_BIN = new URL('../../bin/eflip.js', import.meta.url).pathname;
 
@@ -114,7 +115,7 @@ export function assertUnchanged(dir: string, before: Map<string, string>, opts: 
 
 /** A fresh temp dir removed when the test process exits. */
 export function tempDir(prefix = 'eflip-hostile-'): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  process.on('exit', () => rmSync(d, { recursive: true, force: true }));
-  return d;
+  const { dir, cleanup } = scopedTempDir(prefix);
+  process.on('exit', cleanup);
+  return dir;
 }
