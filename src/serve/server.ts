@@ -16,7 +16,7 @@ import { loadClip } from '../infer/frame_reader.js';
 import { incompleteWarning } from '../data/video.js';
 import type { GraphPart, OnnxModelSource } from '../infer/onnx_model_source.js';
 import { factsFromMetadata } from '../infer/onnx_model_source.js';
-import { sniffVideo } from './sniff.js';
+import { videoContainerOf } from '../io/file_kind.js';
 import { clipResult } from '../cli/predict_result.js';
 import { faceClipReader } from '../infer/face_clips.js';
 
@@ -271,7 +271,7 @@ export class EflipServer {
     if (this.waiting > this.limits.maxQueue) throw new HttpError(503, `busy: ${this.waiting} predictions running or queued (--queue ${this.limits.maxQueue}); retry shortly`, { 'Retry-After': '2' });
     const body = await this.readBody(req);
     if (body.length === 0) throw new HttpError(400, 'empty body: POST the video file as the request body');
-    const kind = sniffVideo(body);
+    const kind = videoContainerOf(body);
     if (!kind) throw new HttpError(415, 'the body is not a video (no MP4/MOV, WebM/MKV, AVI, MPEG-TS, Ogg or FLV signature)');
     this.waiting++;
     const job = this.queue.then(() => this.runJob(m, body, kind, top, face));
