@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { tempPathFor } from '../io/atomic.js';
 
 export type VideoErrorKind = 'missing' | 'empty' | 'corrupt' | 'truncated' | 'no-video' | 'ffmpeg-missing' | 'bad-args' | 'too-long' | 'too-large' | 'too-small';
 
@@ -399,7 +400,7 @@ export async function encodeVideo(file: string, data: Uint8Array, o: EncodeOptio
     throw new VideoError('bad-args', file, `data has ${data.length} bytes, expected ${frames}·${height}·${width}·${channels} = ${frames * height * width * channels}`);
   }
   await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}.mp4`;
+  const tmp = tempPathFor(file); // the one temp-name rule (io/atomic.ts); `-f mp4` names the format
   const args = [
     '-hide_banner', '-nostdin', '-v', 'error', '-y',
     '-f', 'rawvideo', '-pix_fmt', channels === 3 ? 'rgb24' : 'gray', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',

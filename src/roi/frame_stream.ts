@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { FFMPEG, VideoError, ffmpegPath } from '../data/video.js';
 import type { Frame } from './image.js';
+import { tempPathFor } from '../io/atomic.js';
 
 export interface FrameWriter {
   write(f: Frame): Promise<void>;
@@ -28,7 +29,7 @@ export interface WriterOptions {
 /** H.264 mp4 writer fed frame by frame; written to a temporary name, renamed on close. */
 export async function writeFrames(file: string, o: WriterOptions): Promise<FrameWriter> {
   await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}.mp4`;
+  const tmp = tempPathFor(file); // the one temp-name rule (io/atomic.ts); `-f mp4` names the format
   const vf = [...(o.filters ?? []), 'pad=ceil(iw/2)*2:ceil(ih/2)*2'].join(',');
   const child = spawn(FFMPEG, [
     '-hide_banner', '-nostdin', '-v', 'error', '-y',
