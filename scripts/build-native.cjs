@@ -15,11 +15,23 @@ function nodeGyp() {
   const candidates = [
     path.join(ROOT, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
     process.env.npm_config_node_gyp,
-    path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    path.join(
+      path.dirname(process.execPath),
+      '..',
+      'lib',
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js',
+    ),
   ];
   try {
     candidates.push(require.resolve('node-gyp/bin/node-gyp.js', { paths: [ROOT] }));
-  } catch { /* not installed beside eflip */ }
+  } catch {
+    /* not installed beside eflip */
+  }
   const js = candidates.find((c) => c && fs.existsSync(c));
   return js ? [process.execPath, js] : ['node-gyp'];
 }
@@ -28,7 +40,11 @@ function nodeGyp() {
 function build({ log } = {}) {
   const { locate } = require('./find-libtorch.cjs');
   locate(); // throws the one-paragraph "how to get libtorch" message when there is none
-  const args = ['rebuild', '-j', String(process.env.JOBS || require('node:os').availableParallelism?.() || 2)];
+  const args = [
+    'rebuild',
+    '-j',
+    String(process.env.JOBS || require('node:os').availableParallelism?.() || 2),
+  ];
   // build against the machine's Node headers when they are installed (no download needed)
   if (fs.existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
   const [cmd, ...pre] = nodeGyp();
@@ -36,7 +52,10 @@ function build({ log } = {}) {
   const stdio = ['ignore', log ? out : process.stderr, log ? out : process.stderr];
   const r = spawnSync(cmd, [...pre, ...args], { cwd: path.join(ROOT, 'native'), stdio });
   if (log) fs.closeSync(out);
-  if (r.error) throw new Error(`could not run node-gyp (${r.error.message}); install it with \`npm install -g node-gyp\``);
+  if (r.error)
+    throw new Error(
+      `could not run node-gyp (${r.error.message}); install it with \`npm install -g node-gyp\``,
+    );
   return r.status ?? 1;
 }
 
@@ -47,7 +66,9 @@ if (require.main === module) {
     const { locate, probeC10d } = require('./find-libtorch.cjs');
     const f = probeC10d(locate());
     const pgs = [f.gloo && 'gloo', f.nccl && 'nccl'].filter(Boolean).join(', ') || 'none';
-    console.error(`libtorch ${f.version} from ${f.source} (${f.libdir})${f.cuda ? ' with CUDA' : ''}; process groups: ${pgs}`);
+    console.error(
+      `libtorch ${f.version} from ${f.source} (${f.libdir})${f.cuda ? ' with CUDA' : ''}; process groups: ${pgs}`,
+    );
     process.exit(build());
   } catch (e) {
     console.error(e.message);

@@ -9,4 +9,5 @@ const root = path.resolve(new URL('..', import.meta.url).pathname);
 const out = path.join(root, 'dist/web');
 mkdirSync(out, { recursive: true });
 await webBundle(path.join(root, 'web/app.js'), path.join(out, 'app.js'));
-for (const f of ['index.html', 'app.css']) copyFileSync(path.join(root, 'web', f), path.join(out, f));
+for (const f of ['index.html', 'app.css'])
+  copyFileSync(path.join(root, 'web', f), path.join(out, f));

@@ -29,7 +29,10 @@ function readVersion(includeDirs) {
 }
 
 function fromDir(root, source) {
-  const include = [path.join(root, 'include'), path.join(root, 'include', 'torch', 'csrc', 'api', 'include')];
+  const include = [
+    path.join(root, 'include'),
+    path.join(root, 'include', 'torch', 'csrc', 'api', 'include'),
+  ];
   return { source, include, libdir: path.join(root, 'lib'), cxx11abi: null };
 }
 
@@ -53,8 +56,15 @@ function fromPython() {
 function systemCopy() {
   const candidates = ['/usr', '/usr/local'];
   for (const root of candidates) {
-    if (!fs.existsSync(path.join(root, 'include', 'torch', 'csrc', 'api', 'include', 'torch', 'torch.h'))) continue;
-    const multiarch = ['lib/x86_64-linux-gnu', 'lib/aarch64-linux-gnu', 'lib'].map((l) => path.join(root, l));
+    if (
+      !fs.existsSync(
+        path.join(root, 'include', 'torch', 'csrc', 'api', 'include', 'torch', 'torch.h'),
+      )
+    )
+      continue;
+    const multiarch = ['lib/x86_64-linux-gnu', 'lib/aarch64-linux-gnu', 'lib'].map((l) =>
+      path.join(root, l),
+    );
     const libdir = multiarch.find((l) => fs.existsSync(path.join(l, 'libtorch.so')));
     if (libdir) return { ...fromDir(root, `system (${root})`), libdir };
   }
@@ -66,8 +76,12 @@ function locate() {
   if (process.env.LIBTORCH) {
     found = fromDir(process.env.LIBTORCH, `LIBTORCH=${process.env.LIBTORCH}`);
   } else if (process.env.LIBTORCH_USE_PYTORCH && process.env.LIBTORCH_USE_PYTORCH !== '0') {
-    try { found = fromPython(); } catch (e) {
-      throw new Error(`LIBTORCH_USE_PYTORCH is set but python's torch could not be queried: ${e.message}\n${FIXES}`);
+    try {
+      found = fromPython();
+    } catch (e) {
+      throw new Error(
+        `LIBTORCH_USE_PYTORCH is set but python's torch could not be queried: ${e.message}\n${FIXES}`,
+      );
     }
   } else {
     found = systemCopy();
@@ -77,10 +91,15 @@ function locate() {
     throw new Error(`libtorch.so not found in ${found.libdir} (from ${found.source}).\n${FIXES}`);
   }
   found.version = readVersion(found.include);
-  if (!found.version) throw new Error(`torch/version.h not found under ${found.include.join(', ')} (from ${found.source}).\n${FIXES}`);
+  if (!found.version)
+    throw new Error(
+      `torch/version.h not found under ${found.include.join(', ')} (from ${found.source}).\n${FIXES}`,
+    );
   const [maj, min] = found.version.split('.').map(Number);
   if (maj < MIN[0] || (maj === MIN[0] && min < MIN[1])) {
-    throw new Error(`libtorch ${found.version} at ${found.libdir} is too old; eflip needs >= ${MIN.join('.')}.\n${FIXES}`);
+    throw new Error(
+      `libtorch ${found.version} at ${found.libdir} is too old; eflip needs >= ${MIN.join('.')}.\n${FIXES}`,
+    );
   }
   found.cuda = fs.existsSync(path.join(found.libdir, 'libtorch_cuda.so'));
   const libs = ['torch', 'torch_cpu', 'c10'];
@@ -89,12 +108,18 @@ function locate() {
   // Header directories the c10d process groups may need: gloo's (Debian: libgloo-dev; pip's
   // torch does not ship them; EFLIP_GLOO_INCLUDE may name a gloo checkout matching torch's),
   // and for NCCL the CUDA toolkit's and NCCL's. Whether they fit is decided by probeC10d().
-  const extra = [...(found.extraInclude || []), ...(process.env.EFLIP_GLOO_INCLUDE ? [process.env.EFLIP_GLOO_INCLUDE] : []), '/usr/include', '/usr/local/include'];
+  const extra = [
+    ...(found.extraInclude || []),
+    ...(process.env.EFLIP_GLOO_INCLUDE ? [process.env.EFLIP_GLOO_INCLUDE] : []),
+    '/usr/include',
+    '/usr/local/include',
+  ];
   for (const rel of ['nccl.h', 'cuda_runtime_api.h']) {
     const d = extra.find((x) => fs.existsSync(path.join(x, rel)));
     if (d && !found.include.includes(d) && !d.startsWith('/usr/')) found.include.push(d);
   }
-  if (process.env.EFLIP_GLOO_INCLUDE && !found.include.includes(process.env.EFLIP_GLOO_INCLUDE)) found.include.unshift(process.env.EFLIP_GLOO_INCLUDE);
+  if (process.env.EFLIP_GLOO_INCLUDE && !found.include.includes(process.env.EFLIP_GLOO_INCLUDE))
+    found.include.unshift(process.env.EFLIP_GLOO_INCLUDE);
   if (found.cxx11abi === null) found.cxx11abi = 1; // Debian and the cxx11-abi libtorch zips
   return found;
 }
@@ -111,14 +136,34 @@ function probeC10d(f) {
   try {
     const c = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
     if (c.key === key) return Object.assign(f, { gloo: c.gloo, nccl: c.nccl });
-  } catch { /* no cache yet */ }
+  } catch {
+    /* no cache yet */
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eflip-c10d-'));
   const one = (macro, header) => {
-    if (!f.include.some((d) => fs.existsSync(path.join(d, 'torch', 'csrc', 'distributed', 'c10d', header)))) return false;
+    if (
+      !f.include.some((d) =>
+        fs.existsSync(path.join(d, 'torch', 'csrc', 'distributed', 'c10d', header)),
+      )
+    )
+      return false;
     const file = path.join(dir, `${macro}.cc`);
-    fs.writeFileSync(file, `#define ${macro} 1\n#include <torch/csrc/distributed/c10d/${header}>\nint main() { return 0; }\n`);
+    fs.writeFileSync(
+      file,
+      `#define ${macro} 1\n#include <torch/csrc/distributed/c10d/${header}>\nint main() { return 0; }\n`,
+    );
     try {
-      execFileSync(cxx, ['-std=c++17', '-fsyntax-only', `-D_GLIBCXX_USE_CXX11_ABI=${f.cxx11abi}`, ...f.include.map((d) => `-I${d}`), file], { stdio: 'ignore', timeout: 180000 });
+      execFileSync(
+        cxx,
+        [
+          '-std=c++17',
+          '-fsyntax-only',
+          `-D_GLIBCXX_USE_CXX11_ABI=${f.cxx11abi}`,
+          ...f.include.map((d) => `-I${d}`),
+          file,
+        ],
+        { stdio: 'ignore', timeout: 180000 },
+      );
       return true;
     } catch {
       return false;
@@ -133,7 +178,9 @@ function probeC10d(f) {
   try {
     fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
     fs.writeFileSync(cacheFile, JSON.stringify({ key, gloo: f.gloo, nccl: f.nccl }));
-  } catch { /* read-only checkout: probe again next time */ }
+  } catch {
+    /* read-only checkout: probe again next time */
+  }
   return f;
 }
 
@@ -146,7 +193,15 @@ if (require.main === module) {
     else if (arg === '--libdir') console.log(f.libdir);
     else if (arg === '--libs') {
       // --no-as-needed keeps libtorch_cuda linked although no symbol of it is referenced directly.
-      console.log(['-Wl,--no-as-needed', `-L${f.libdir}`, ...f.libs.map((l) => `-l${l}`), '-Wl,--as-needed', `-Wl,-rpath,${f.libdir}`].join(' '));
+      console.log(
+        [
+          '-Wl,--no-as-needed',
+          `-L${f.libdir}`,
+          ...f.libs.map((l) => `-l${l}`),
+          '-Wl,--as-needed',
+          `-Wl,-rpath,${f.libdir}`,
+        ].join(' '),
+      );
     } else if (arg === '--cflags') {
       const defs = [`-D_GLIBCXX_USE_CXX11_ABI=${f.cxx11abi}`];
       if (f.cuda) defs.push('-DEFLIP_WITH_CUDA=1');
@@ -154,10 +209,13 @@ if (require.main === module) {
       if (f.nccl) defs.push('-DEFLIP_WITH_NCCL=1');
       console.log(defs.join(' '));
     } else if (arg === '--check') {
-      const pgs = [f.gloo && 'gloo', f.nccl && 'nccl'].filter(Boolean).join(', ') || 'none (gloo needs libgloo-dev, or EFLIP_GLOO_INCLUDE for a non-Debian libtorch)';
-      console.error(`libtorch ${f.version} from ${f.source} (${f.libdir})${f.cuda ? ' with CUDA' : ''}; process groups: ${pgs}`);
-    }
-    else throw new Error(`unknown option ${arg}`);
+      const pgs =
+        [f.gloo && 'gloo', f.nccl && 'nccl'].filter(Boolean).join(', ') ||
+        'none (gloo needs libgloo-dev, or EFLIP_GLOO_INCLUDE for a non-Debian libtorch)';
+      console.error(
+        `libtorch ${f.version} from ${f.source} (${f.libdir})${f.cuda ? ' with CUDA' : ''}; process groups: ${pgs}`,
+      );
+    } else throw new Error(`unknown option ${arg}`);
   } catch (e) {
     console.error(e.message);
     process.exit(1);

@@ -5,4 +5,8 @@ const path = new URL('../README.md', import.meta.url);
 const before = readFileSync(path, 'utf8');
 const after = await regenerate(before);
 if (after !== before) writeFileSync(path, after);
-console.error(after === before ? 'README.md generated blocks up to date' : 'README.md generated blocks regenerated');
+console.error(
+  after === before
+    ? 'README.md generated blocks up to date'
+    : 'README.md generated blocks regenerated',
+);

@@ -9,18 +9,24 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
-const LATER = 'install libtorch (Debian: apt-get install libtorch-dev; or LIBTORCH=/path, or LIBTORCH_USE_PYTORCH=1), then run `npx eflip build-native`';
+const LATER =
+  'install libtorch (Debian: apt-get install libtorch-dev; or LIBTORCH=/path, or LIBTORCH_USE_PYTORCH=1), then run `npx eflip build-native`';
 
 function main() {
-  if (fs.existsSync(path.join(ROOT, 'src')) && fs.existsSync(path.join(ROOT, 'tsconfig.json'))) return;
+  if (fs.existsSync(path.join(ROOT, 'src')) && fs.existsSync(path.join(ROOT, 'tsconfig.json')))
+    return;
   if (process.env.EFLIP_SKIP_NATIVE && process.env.EFLIP_SKIP_NATIVE !== '0') {
-    console.error(`eflip: libtorch addon not built (EFLIP_SKIP_NATIVE); ONNX inference works. For training and --runtime torch: ${LATER}`);
+    console.error(
+      `eflip: libtorch addon not built (EFLIP_SKIP_NATIVE); ONNX inference works. For training and --runtime torch: ${LATER}`,
+    );
     return;
   }
   try {
     require('./find-libtorch.cjs').locate();
   } catch {
-    console.error(`eflip: libtorch not found, addon not built; ONNX inference works. For training and --runtime torch: ${LATER}`);
+    console.error(
+      `eflip: libtorch not found, addon not built; ONNX inference works. For training and --runtime torch: ${LATER}`,
+    );
     return;
   }
   const log = path.join(os.tmpdir(), `eflip-build-native-${process.pid}.log`);
@@ -29,10 +35,15 @@ function main() {
   try {
     status = require('./build-native.cjs').build({ log });
   } catch (e) {
-    console.error(`eflip: libtorch addon not built (${e.message.split('\n')[0]}); ONNX inference works. Retry with \`npx eflip build-native\``);
+    console.error(
+      `eflip: libtorch addon not built (${e.message.split('\n')[0]}); ONNX inference works. Retry with \`npx eflip build-native\``,
+    );
     return;
   }
-  if (status !== 0) console.error(`eflip: libtorch addon build failed (see ${log}); ONNX inference works. Retry with \`npx eflip build-native\``);
+  if (status !== 0)
+    console.error(
+      `eflip: libtorch addon build failed (see ${log}); ONNX inference works. Retry with \`npx eflip build-native\``,
+    );
   else console.error('eflip: libtorch addon built');
 }
 

@@ -16,7 +16,11 @@ const file = new URL('../bench/results.json', import.meta.url);
 const bin = new URL('../bin/eflip.js', import.meta.url).pathname;
 const loadBefore = os.loadavg()[0];
 const t0 = Date.now();
-const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
+const r = spawnSync(process.execPath, [bin, ...args], {
+  encoding: 'utf8',
+  maxBuffer: 1 << 26,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 if (r.status !== 0) {
   console.error(`record-bench: \`eflip ${args.join(' ')}\` exited ${r.status}; nothing recorded`);
   process.exit(1);
@@ -27,8 +31,14 @@ all[key] = {
   command: `eflip ${args.join(' ')}`,
   measuredAt: new Date().toISOString().slice(0, 10),
   seconds: Math.round((Date.now() - t0) / 1000),
-  machine: { cpus: os.availableParallelism(), cpu: os.cpus()[0]?.model ?? 'unknown', loadAverage1m: [+loadBefore.toFixed(1), +os.loadavg()[0].toFixed(1)] },
+  machine: {
+    cpus: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    loadAverage1m: [+loadBefore.toFixed(1), +os.loadavg()[0].toFixed(1)],
+  },
   result,
 };
 writeFileSync(file, JSON.stringify(Object.fromEntries(Object.entries(all).sort()), null, 1) + '\n');
-console.error(`record-bench: bench/results.json[${key}] recorded; run \`npm run docs\` to regenerate the README table`);
+console.error(
+  `record-bench: bench/results.json[${key}] recorded; run \`npm run docs\` to regenerate the README table`,
+);

@@ -10,10 +10,25 @@ const root = path.resolve(new URL('..', import.meta.url).pathname);
 const nodeOnly = {
   name: 'eflip-node-only',
   setup(b) {
-    b.onResolve({ filter: /^\.\/backend\.js$/ }, (a) => (/src[\\/]roi[\\/]detector\.js$/.test(a.importer) ? { path: path.join(root, 'web/node_only.js') } : undefined));
+    b.onResolve({ filter: /^\.\/backend\.js$/ }, (a) =>
+      /src[\\/]roi[\\/]detector\.js$/.test(a.importer)
+        ? { path: path.join(root, 'web/node_only.js') }
+        : undefined,
+    );
   },
 };
 
 export function webBundle(entry, outfile, extra = {}) {
-  return build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', conditions: ['browser'], target: 'es2022', outfile, logLevel: 'warning', plugins: [nodeOnly], ...extra });
+  return build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    conditions: ['browser'],
+    target: 'es2022',
+    outfile,
+    logLevel: 'warning',
+    plugins: [nodeOnly],
+    ...extra,
+  });
 }

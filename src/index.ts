@@ -10,4 +10,6 @@ export * as engine from './engine/index.js';
 export * as nn from './nn/index.js';
 export * as model from './model/index.js';
 
-export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+export const VERSION: string = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+).version;

@@ -15,6 +15,7 @@ export function maxThreads(): number {
 export function threadCountProblem(what: string, n: number, min = 1): string | null {
   if (!Number.isSafeInteger(n) || n < min) return `${what} must be an integer >= ${min}, got ${n}`;
   const max = maxThreads();
-  if (n > max) return `${what} is ${n}: at most ${max} on this machine (${THREADS_PER_CORE} per core × ${max / THREADS_PER_CORE} cores)`;
+  if (n > max)
+    return `${what} is ${n}: at most ${max} on this machine (${THREADS_PER_CORE} per core × ${max / THREADS_PER_CORE} cores)`;
   return null;
 }

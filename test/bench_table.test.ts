@@ -10,19 +10,35 @@ const machine = { cpus: 2, cpu: 'x', loadAverage1m: [1, 2] as [number, number] }
 
 test('bench table: rows from recorded JSON, "not measured" without a record', () => {
   const infer: BenchRecord = {
-    command: 'eflip bench infer --json', measuredAt: '2026-01-02', machine,
-    result: { threads: 2, msPerClip: { batch1: { onnx: 25, libtorch: 130, torchEager: 140 } }, speedup: { batch1: { onnxVsTorchEager: 5.6, libtorchVsTorchEager: 1.08 } }, onnxWebWasmBatch1MsPerClip: 230, streaming: { fastMsPerFrame: 4.8, exactMsPerFrame: 7.1 } },
+    command: 'eflip bench infer --json',
+    measuredAt: '2026-01-02',
+    machine,
+    result: {
+      threads: 2,
+      msPerClip: { batch1: { onnx: 25, libtorch: 130, torchEager: 140 } },
+      speedup: { batch1: { onnxVsTorchEager: 5.6, libtorchVsTorchEager: 1.08 } },
+      onnxWebWasmBatch1MsPerClip: 230,
+      streaming: { fastMsPerFrame: 4.8, exactMsPerFrame: 7.1 },
+    },
   };
   const t = benchTable({ infer });
   const row = t.split('\n').find((l) => l.startsWith('| `eflip bench infer --json`'))!;
-  assert.match(row, /onnxruntime 25\.0, libtorch 130\.0, PyTorch eager 140\.0 \(onnxruntime \*\*5\.6×\*\* faster/);
-  assert.match(row, /streaming \*\*4\.8 ms\*\* \(fast\), 7\.1 ms \(exact\) — 2026-01-02, 2 CPUs, load 1→2/);
+  assert.match(
+    row,
+    /onnxruntime 25\.0, libtorch 130\.0, PyTorch eager 140\.0 \(onnxruntime \*\*5\.6×\*\* faster/,
+  );
+  assert.match(
+    row,
+    /streaming \*\*4\.8 ms\*\* \(fast\), 7\.1 ms \(exact\) — 2026-01-02, 2 CPUs, load 1→2/,
+  );
   assert.match(t, /`eflip bench data --json` .* \*\*not measured\*\*/);
   assert.equal(t.split('\n').length, 2 + 7);
 });
 
 test('bench table: every recorded result in bench/results.json renders', () => {
-  const all = JSON.parse(readFileSync(new URL('../../bench/results.json', import.meta.url), 'utf8')) as Record<string, BenchRecord>;
+  const all = JSON.parse(
+    readFileSync(new URL('../../bench/results.json', import.meta.url), 'utf8'),
+  ) as Record<string, BenchRecord>;
   const t = benchTable(all);
   for (const [k, rec] of Object.entries(all)) {
     const row = t.split('\n').find((l) => l.startsWith(`| \`${rec.command}\``));

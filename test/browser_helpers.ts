@@ -12,12 +12,38 @@ export interface Page {
 }
 
 /** Opens url in a fresh headless profile under dir; extra flags after the common ones. */
-export function openPage(url: string, dir: string, flags: string[] = [], timeoutMs = 180_000): Page {
+export function openPage(
+  url: string,
+  dir: string,
+  flags: string[] = [],
+  timeoutMs = 180_000,
+): Page {
   let log = '';
-  const chrome = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', ...flags, '--disable-dev-shm-usage', '--no-first-run', `--user-data-dir=${path.join(dir, 'profile')}`, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const chrome = spawn(
+    CHROMIUM,
+    [
+      '--headless=new',
+      '--no-sandbox',
+      ...flags,
+      '--disable-dev-shm-usage',
+      '--no-first-run',
+      `--user-data-dir=${path.join(dir, 'profile')}`,
+      url,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   chrome.stderr!.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-4000)));
-  const exited = new Promise<never>((_, reject) => chrome.on('exit', (code) => reject(new Error(`chromium exited (${code}) before the page reported:\n${log}`))));
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no result from the page within ${timeoutMs / 1000} s:\n${log}`)), timeoutMs).unref());
+  const exited = new Promise<never>((_, reject) =>
+    chrome.on('exit', (code) =>
+      reject(new Error(`chromium exited (${code}) before the page reported:\n${log}`)),
+    ),
+  );
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(
+      () => reject(new Error(`no result from the page within ${timeoutMs / 1000} s:\n${log}`)),
+      timeoutMs,
+    ).unref(),
+  );
   const failed = Promise.race([exited, timeout]);
   failed.catch(() => {}); // observed by the caller's race; never an unhandled rejection after close
   return { chrome, failed };

@@ -32,6 +32,10 @@ test('README CLI and config references match --help and the config schema', asyn
     const a = readme.indexOf(b.begin);
     const e = readme.indexOf(b.end);
     assert.ok(a >= 0 && e > a, `README.md has the generated block ${b.begin}`);
-    assert.equal(readme.slice(a, e + b.end.length), await renderBlock(b), 'README reference is stale: run `npm run docs`');
+    assert.equal(
+      readme.slice(a, e + b.end.length),
+      await renderBlock(b),
+      'README reference is stale: run `npm run docs`',
+    );
   }
 });

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, ConfigError, defaultConfig, configFromObject, configToYaml } from '../src/train/config.js';
+import {
+  loadConfig,
+  ConfigError,
+  defaultConfig,
+  configFromObject,
+  configToYaml,
+} from '../src/train/config.js';
 import YAML from 'yaml';
 
 const configsDir = new URL('../../configs/', import.meta.url).pathname;
@@ -21,7 +27,17 @@ test('defaults follow the reference recipe', () => {
 });
 
 test('dotted overrides parse to the declared types', () => {
-  const c = loadConfig({ overrides: ['optim.lr=3e-4', 'train.batch_size=8', 'ema.enabled=false', 'optim.betas=[0.8,0.9]', 'data.words_list=a,b,c', 'train.max_steps=null', 'model.variant=S'] });
+  const c = loadConfig({
+    overrides: [
+      'optim.lr=3e-4',
+      'train.batch_size=8',
+      'ema.enabled=false',
+      'optim.betas=[0.8,0.9]',
+      'data.words_list=a,b,c',
+      'train.max_steps=null',
+      'model.variant=S',
+    ],
+  });
   assert.equal(c.optim.lr, 3e-4);
   assert.equal(c.train.batch_size, 8);
   assert.equal(c.ema.enabled, false);
@@ -31,7 +47,26 @@ test('dotted overrides parse to the declared types', () => {
 });
 
 test('reference names are aliases (CLI and YAML)', () => {
-  const c = loadConfig({ overrides: ['efficientnet_size=B', 'use_ema=false', 'words=10', 'batch_size=4', 'epochs=2', 'lr=0.01', 'dropout=0.1', 'weight_decay=0', 'warmup_epochs=1', 'ema_decay=0.99', 'workers=0', 'seed=7', 'in_channels=3', 'checkpoint_dir=/tmp/x', 'checkpoint=/tmp/last.ckpt', 'pretrained_model_path=/tmp/w.safetensors'] });
+  const c = loadConfig({
+    overrides: [
+      'efficientnet_size=B',
+      'use_ema=false',
+      'words=10',
+      'batch_size=4',
+      'epochs=2',
+      'lr=0.01',
+      'dropout=0.1',
+      'weight_decay=0',
+      'warmup_epochs=1',
+      'ema_decay=0.99',
+      'workers=0',
+      'seed=7',
+      'in_channels=3',
+      'checkpoint_dir=/tmp/x',
+      'checkpoint=/tmp/last.ckpt',
+      'pretrained_model_path=/tmp/w.safetensors',
+    ],
+  });
   assert.equal(c.model.variant, 'B');
   assert.equal(c.ema.enabled, false);
   assert.equal(c.data.words, 10);
@@ -48,29 +83,62 @@ test('reference names are aliases (CLI and YAML)', () => {
   assert.equal(c.checkpointing.dir, '/tmp/x');
   assert.equal(c.checkpoint, '/tmp/last.ckpt');
   assert.equal(c.pretrained_model_path, '/tmp/w.safetensors');
-  const d = configFromObject({ efficientnet_size: 'S', lr: 0.5, use_ema: true, train: { epochs: 3 } });
+  const d = configFromObject({
+    efficientnet_size: 'S',
+    lr: 0.5,
+    use_ema: true,
+    train: { epochs: 3 },
+  });
   assert.equal(d.model.variant, 'S');
   assert.equal(d.optim.lr, 0.5);
   assert.equal(d.train.epochs, 3);
 });
 
 test('unknown keys are rejected naming the key, with a hint', () => {
-  assert.throws(() => loadConfig({ overrides: ['optim.lrr=1'] }), (e: Error) => e instanceof ConfigError && /'optim\.lrr'/.test(e.message) && /optim\.lr/.test(e.message));
+  assert.throws(
+    () => loadConfig({ overrides: ['optim.lrr=1'] }),
+    (e: Error) =>
+      e instanceof ConfigError && /'optim\.lrr'/.test(e.message) && /optim\.lr/.test(e.message),
+  );
   assert.throws(() => loadConfig({ overrides: ['nonsense=1'] }), /unknown config key 'nonsense'/);
   assert.throws(() => loadConfig({ overrides: ['optim=1'] }), /'optim' is a section/);
   assert.throws(() => loadConfig({ overrides: ['lr'] }), /not key=value/);
 });
 
 test('wrong types and ranges are rejected naming the key', () => {
-  assert.throws(() => loadConfig({ overrides: ['train.batch_size=abc'] }), /'train\.batch_size' expects an integer, got 'abc'/);
-  assert.throws(() => loadConfig({ overrides: ['train.batch_size=2.5'] }), /'train\.batch_size' expects an integer/);
-  assert.throws(() => loadConfig({ overrides: ['ema.enabled=maybe'] }), /'ema\.enabled' expects true or false/);
-  assert.throws(() => loadConfig({ overrides: ['train.precision=fp8'] }), /'train\.precision' expects one of fp32, bf16/);
-  assert.throws(() => loadConfig({ overrides: ['optim.betas=0.9'] }), /'optim\.betas' expects a list of 2 numbers/);
+  assert.throws(
+    () => loadConfig({ overrides: ['train.batch_size=abc'] }),
+    /'train\.batch_size' expects an integer, got 'abc'/,
+  );
+  assert.throws(
+    () => loadConfig({ overrides: ['train.batch_size=2.5'] }),
+    /'train\.batch_size' expects an integer/,
+  );
+  assert.throws(
+    () => loadConfig({ overrides: ['ema.enabled=maybe'] }),
+    /'ema\.enabled' expects true or false/,
+  );
+  assert.throws(
+    () => loadConfig({ overrides: ['train.precision=fp8'] }),
+    /'train\.precision' expects one of fp32, bf16/,
+  );
+  assert.throws(
+    () => loadConfig({ overrides: ['optim.betas=0.9'] }),
+    /'optim\.betas' expects a list of 2 numbers/,
+  );
   assert.throws(() => loadConfig({ overrides: ['optim.lr=-1'] }), /'optim\.lr' must be >= 0/);
-  assert.throws(() => loadConfig({ overrides: ['train.epochs=null'] }), /'train\.epochs' expects an integer/);
-  assert.throws(() => loadConfig({ overrides: ['model.variant=custom'] }), /'model\.stages' is required/);
-  assert.throws(() => loadConfig({ overrides: ['model.variant=custom', 'model.stages=1'] }), /row '1'/);
+  assert.throws(
+    () => loadConfig({ overrides: ['train.epochs=null'] }),
+    /'train\.epochs' expects an integer/,
+  );
+  assert.throws(
+    () => loadConfig({ overrides: ['model.variant=custom'] }),
+    /'model\.stages' is required/,
+  );
+  assert.throws(
+    () => loadConfig({ overrides: ['model.variant=custom', 'model.stages=1'] }),
+    /row '1'/,
+  );
 });
 
 test('YAML files: types checked, unknown keys rejected, extends chains, overrides win', () => {
@@ -82,9 +150,15 @@ test('YAML files: types checked, unknown keys rejected, extends chains, override
   assert.equal(c.train.batch_size, 3);
   assert.equal(c.train.epochs, 4);
   writeFileSync(join(dir, 'bad.yaml'), 'train:\n  batchsize: 3\n');
-  assert.throws(() => loadConfig({ file: join(dir, 'bad.yaml') }), /bad\.yaml: unknown config key 'train\.batchsize' \(did you mean 'train\.batch_size'\?\)/);
+  assert.throws(
+    () => loadConfig({ file: join(dir, 'bad.yaml') }),
+    /bad\.yaml: unknown config key 'train\.batchsize' \(did you mean 'train\.batch_size'\?\)/,
+  );
   writeFileSync(join(dir, 'bad2.yaml'), 'train:\n  batch_size: "16"\n');
-  assert.throws(() => loadConfig({ file: join(dir, 'bad2.yaml') }), /'train\.batch_size' expects an integer, got '16'/);
+  assert.throws(
+    () => loadConfig({ file: join(dir, 'bad2.yaml') }),
+    /'train\.batch_size' expects an integer, got '16'/,
+  );
   writeFileSync(join(dir, 'loop.yaml'), 'extends: loop.yaml\n');
   assert.throws(() => loadConfig({ file: join(dir, 'loop.yaml') }), /cycle/);
   assert.throws(() => loadConfig({ file: join(dir, 'missing.yaml') }), /not found/);

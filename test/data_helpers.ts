@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import { encodeVideo } from '../src/data/video.js';
 
 const made: string[] = [];
-process.on('exit', () => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+process.on('exit', () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 /** A fresh temporary directory, removed when the test process exits. */
 export function tempDir(tag: string): string {
@@ -15,25 +17,38 @@ export function tempDir(tag: string): string {
 }
 
 /** A T×H×W×C clip whose pixels encode (frame, row, col) so crops and order are checkable. */
-export function patternClip(frames: number, height: number, width: number, channels: 1 | 3): Uint8Array {
+export function patternClip(
+  frames: number,
+  height: number,
+  width: number,
+  channels: 1 | 3,
+): Uint8Array {
   const d = new Uint8Array(frames * height * width * channels);
-  for (let t = 0; t < frames; t++) for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < channels; c++) {
-    d[((t * height + y) * width + x) * channels + c] = (t * 8 + y * 2 + x + c * 40) & 0xff;
-  }
+  for (let t = 0; t < frames; t++)
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        for (let c = 0; c < channels; c++) {
+          d[((t * height + y) * width + x) * channels + c] = (t * 8 + y * 2 + x + c * 40) & 0xff;
+        }
   return d;
 }
 
 /** Smooth moving blobs (survive H.264 well): brightness of frame t is 40 + 6t. */
-export async function writeTestVideo(file: string, o: { frames: number; height: number; width: number; fps?: number }): Promise<Uint8Array> {
+export async function writeTestVideo(
+  file: string,
+  o: { frames: number; height: number; width: number; fps?: number },
+): Promise<Uint8Array> {
   const { frames, height, width } = o;
   const d = new Uint8Array(frames * height * width * 3);
-  for (let t = 0; t < frames; t++) for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    const base = 40 + 6 * t;
-    const i = ((t * height + y) * width + x) * 3;
-    d[i] = base + Math.round(40 * Math.sin(x / 9));
-    d[i + 1] = base + Math.round(30 * Math.cos(y / 7));
-    d[i + 2] = base;
-  }
+  for (let t = 0; t < frames; t++)
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) {
+        const base = 40 + 6 * t;
+        const i = ((t * height + y) * width + x) * 3;
+        d[i] = base + Math.round(40 * Math.sin(x / 9));
+        d[i + 1] = base + Math.round(30 * Math.cos(y / 7));
+        d[i + 2] = base;
+      }
   await encodeVideo(file, d, { frames, height, width, channels: 3, fps: o.fps ?? 25, crf: 12 });
   return d;
 }

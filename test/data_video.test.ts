@@ -12,14 +12,22 @@ const clip = path.join(dir, 'clip.mp4');
 test('encode → probe → decode round trip (colour, grey, fps resampling, maxFrames)', async () => {
   const src = await writeTestVideo(clip, { frames: 12, height: 48, width: 64, fps: 25 });
   const info = await probeVideo(clip);
-  assert.deepEqual([info.width, info.height, info.fps, info.frames, info.codec], [64, 48, 25, 12, 'h264']);
+  assert.deepEqual(
+    [info.width, info.height, info.fps, info.frames, info.codec],
+    [64, 48, 25, 12, 'h264'],
+  );
   const v = await decodeVideo(clip);
   assert.deepEqual([v.frames, v.height, v.width, v.channels, v.fps], [12, 48, 64, 3, 25]);
   let err = 0;
   for (let i = 0; i < src.length; i++) err += Math.abs(src[i] - v.data[i]);
   assert.ok(err / src.length < 4, `mean abs error ${err / src.length}`);
   // frame brightness rises 6 per frame: order must survive
-  const meanOf = (t: number) => { let s = 0; const n = 48 * 64 * 3; for (let i = 0; i < n; i++) s += v.data[t * n + i]; return s / n; };
+  const meanOf = (t: number) => {
+    let s = 0;
+    const n = 48 * 64 * 3;
+    for (let i = 0; i < n; i++) s += v.data[t * n + i];
+    return s / n;
+  };
   assert.ok(meanOf(11) - meanOf(0) > 50);
   const g = await decodeVideo(clip, { gray: true });
   assert.equal(g.channels, 1);
@@ -36,7 +44,19 @@ test('other containers and rates: webm/avi at 30 fps resample to 25', async () =
   const { spawnSync } = await import('node:child_process');
   for (const ext of ['webm', 'avi']) {
     const f = path.join(dir, `c30.${ext}`);
-    const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=80x60:rate=30', '-frames:v', '30', ...(ext === 'webm' ? ['-c:v', 'libvpx'] : ['-c:v', 'mpeg4']), f]);
+    const r = spawnSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=80x60:rate=30',
+      '-frames:v',
+      '30',
+      ...(ext === 'webm' ? ['-c:v', 'libvpx'] : ['-c:v', 'mpeg4']),
+      f,
+    ]);
     assert.equal(r.status, 0, String(r.stderr));
     const v = await decodeVideo(f, { fps: 25, gray: true });
     assert.equal(v.width, 80);
@@ -52,13 +72,32 @@ test('bad inputs give typed errors naming the file; batched decode isolates them
   const trunc = path.join(dir, 'trunc.mp4');
   const full = readFileSync(clip);
   writeFileSync(trunc, full.subarray(0, Math.floor(full.length * 0.6)));
-  const cases: [string, string][] = [[path.join(dir, 'nope.mp4'), 'missing'], [empty, 'empty'], [text, 'corrupt']];
+  const cases: [string, string][] = [
+    [path.join(dir, 'nope.mp4'), 'missing'],
+    [empty, 'empty'],
+    [text, 'corrupt'],
+  ];
   for (const [f, kind] of cases) {
-    await assert.rejects(decodeVideo(f), (e: unknown) => e instanceof VideoError && e.kind === kind && e.message.includes(f));
+    await assert.rejects(
+      decodeVideo(f),
+      (e: unknown) => e instanceof VideoError && e.kind === kind && e.message.includes(f),
+    );
   }
-  await assert.rejects(decodeVideo(trunc, { strict: true }), (e: unknown) => e instanceof VideoError && ['truncated', 'corrupt'].includes(e.kind));
-  const out = await decodeVideos([clip, empty, clip, text, trunc, clip], { gray: true, fps: 25, strict: true });
-  assert.deepEqual(out.map((o) => (o instanceof VideoError ? o.kind : o.frames)).map((k) => (k === 'truncated' ? 'corrupt' : k)), [12, 'empty', 12, 'corrupt', 'corrupt', 12]);
+  await assert.rejects(
+    decodeVideo(trunc, { strict: true }),
+    (e: unknown) => e instanceof VideoError && ['truncated', 'corrupt'].includes(e.kind),
+  );
+  const out = await decodeVideos([clip, empty, clip, text, trunc, clip], {
+    gray: true,
+    fps: 25,
+    strict: true,
+  });
+  assert.deepEqual(
+    out
+      .map((o) => (o instanceof VideoError ? o.kind : o.frames))
+      .map((k) => (k === 'truncated' ? 'corrupt' : k)),
+    [12, 'empty', 12, 'corrupt', 'corrupt', 12],
+  );
   const good = await decodeVideos([clip, clip, clip], { gray: true });
   for (const g of good) assert.ok(!(g instanceof VideoError) && g.frames === 12);
 });

@@ -2,7 +2,15 @@
 //   node dist/test/distributed_worker.js SCENARIO RANK WORLD PORT [TIMEOUT_MS]
 // Prints one line `RESULT <json>` on success; errors print `ERROR <json>` and exit 1.
 import * as E from '../src/engine/index.js';
-import { Module, Linear, ReLU, Sequential, BatchNorm2d, Conv2d, setSyncBatchNorm } from '../src/nn/index.js';
+import {
+  Module,
+  Linear,
+  ReLU,
+  Sequential,
+  BatchNorm2d,
+  Conv2d,
+  setSyncBatchNorm,
+} from '../src/nn/index.js';
 import { createModel } from '../src/model/weights.js';
 
 const [scenario, rankS, worldS, portS, timeoutS] = process.argv.slice(2);
@@ -12,11 +20,15 @@ const masterPort = Number(portS);
 const timeoutMs = Number(timeoutS ?? 20000);
 E.setNumThreads(1);
 
-const sleep = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const sleep = (ms: number): void =>
+  void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 const maxDiff = (a: E.Tensor, b: E.Tensor): number => a.sub(b).abs().max().item() as number;
-const maxRel = (a: E.Tensor, b: E.Tensor): number => maxDiff(a, b) / Math.max(1, b.abs().max().item() as number);
-const named = (m: Module): Map<string, E.Tensor> => new Map([...m.namedParameters(), ...m.namedBuffers()]);
-const init = (): E.ProcessGroup => E.ProcessGroup.init({ backend: 'gloo', rank, worldSize, masterPort, timeoutMs });
+const maxRel = (a: E.Tensor, b: E.Tensor): number =>
+  maxDiff(a, b) / Math.max(1, b.abs().max().item() as number);
+const named = (m: Module): Map<string, E.Tensor> =>
+  new Map([...m.namedParameters(), ...m.namedBuffers()]);
+const init = (): E.ProcessGroup =>
+  E.ProcessGroup.init({ backend: 'gloo', rank, worldSize, masterPort, timeoutMs });
 
 function collectives(): Record<string, unknown> {
   const pg = init();
@@ -28,7 +40,13 @@ function collectives(): Record<string, unknown> {
   pg.allReduce(mx, 'max');
   const mn = E.tensor([rank, -rank]);
   pg.allReduce(mn, 'min');
-  const b = rank === 1 ? E.tensor([[5, 6], [7, 8]]) : E.zeros([2, 2]);
+  const b =
+    rank === 1
+      ? E.tensor([
+          [5, 6],
+          [7, 8],
+        ])
+      : E.zeros([2, 2]);
   pg.broadcast(b, 1);
   pg.barrier();
   const g = pg.allGather(E.tensor([rank * 100]));
@@ -52,8 +70,15 @@ function collectives(): Record<string, unknown> {
     afterDispose = `${(e as Error).name}: ${(e as Error).message}`;
   }
   return {
-    sum: s.toArray(), avg: avg.toArray(), max: mx.toArray(), min: mn.toArray(), bcast: b.toArray(),
-    gather: g.map((t) => t.toArray()), async: [a1.toArray(), a2.toArray()], badOp, afterDispose,
+    sum: s.toArray(),
+    avg: avg.toArray(),
+    max: mx.toArray(),
+    min: mn.toArray(),
+    bcast: b.toArray(),
+    gather: g.map((t) => t.toArray()),
+    async: [a1.toArray(), a2.toArray()],
+    badOp,
+    afterDispose,
   };
 }
 
@@ -83,12 +108,25 @@ function peerFails(how: 'kill' | 'stall'): Record<string, unknown> {
     return { failed: false };
   } catch (e) {
     const err = e as E.DistributedError;
-    return { failed: true, name: err.name, message: err.message, op: err.op, rank: err.rank, ms: Date.now() - t0 };
+    return {
+      failed: true,
+      name: err.name,
+      message: err.message,
+      op: err.op,
+      rank: err.rank,
+      ms: Date.now() - t0,
+    };
   }
 }
 
 function mlp(): Module {
-  return new Sequential(new Linear(16, 64), new ReLU(), new Linear(64, 64), new ReLU(), new Linear(64, 4));
+  return new Sequential(
+    new Linear(16, 64),
+    new ReLU(),
+    new Linear(64, 64),
+    new ReLU(),
+    new Linear(64, 4),
+  );
 }
 
 // gradients averaged by GradSync == gradients of the full batch in one process
@@ -121,7 +159,9 @@ function gradSync(): Record<string, unknown> {
   model.zeroGrad();
   loss(rows(X), rows(Y)).backward();
   const localDiff = Math.max(...params.map((p, i) => maxRel(p.grad!, ref[i])));
-  const paramsAfterBroadcast = E.cat(params.map((p) => p.reshape([-1]))).sum().item();
+  const paramsAfterBroadcast = E.cat(params.map((p) => p.reshape([-1])))
+    .sum()
+    .item();
   sync.dispose();
   pg.dispose();
   return { diff, localDiff, buckets: sync.bucketCount, during, paramsAfterBroadcast };
@@ -153,7 +193,9 @@ function syncBn(): Record<string, unknown> {
   const [start, n] = rank === 0 ? [0, 4] : [4, 2];
   const x = X.narrow(0, start, n).clone().requiresGrad_();
   const y = bn.forward(x);
-  y.mul(R.narrow(0, start, n)).sum().backward();
+  y.mul(R.narrow(0, start, n))
+    .sum()
+    .backward();
   const gw = named(bn).get('weight')!.grad!.clone();
   const gb = named(bn).get('bias')!.grad!.clone();
   pg.allReduce([gw, gb], 'sum');
@@ -175,10 +217,15 @@ function syncBn(): Record<string, unknown> {
 // interleave in backward: this also proves they cannot deadlock or cross)
 function ddpSteps(): Record<string, unknown> {
   const pg = init();
-  const net = (): Module => new Sequential(
-    new Conv2d(3, 8, 3, { padding: 1 }), new BatchNorm2d(8), new ReLU(),
-    new Conv2d(8, 8, 3, { padding: 1, stride: 2 }), new BatchNorm2d(8), new ReLU(),
-  );
+  const net = (): Module =>
+    new Sequential(
+      new Conv2d(3, 8, 3, { padding: 1 }),
+      new BatchNorm2d(8),
+      new ReLU(),
+      new Conv2d(8, 8, 3, { padding: 1, stride: 2 }),
+      new BatchNorm2d(8),
+      new ReLU(),
+    );
   const headOf = (): Linear => new Linear(8 * 4 * 4, 5);
   E.manualSeed(3);
   const refBody = net();
@@ -190,7 +237,8 @@ function ddpSteps(): Record<string, unknown> {
   setSyncBatchNorm(body, pg);
   const params = all(body, head);
   const sync = new E.GradSync(pg, params, { bucketMB: 0.001 });
-  const loss = (b: Module, h: Module, x: E.Tensor, y: E.Tensor): E.Tensor => E.F.crossEntropy(h.forward(b.forward(x).reshape([x.shape[0], -1])), y);
+  const loss = (b: Module, h: Module, x: E.Tensor, y: E.Tensor): E.Tensor =>
+    E.F.crossEntropy(h.forward(b.forward(x).reshape([x.shape[0], -1])), y);
   const B = 8;
   const per = B / worldSize;
   const lr = 0.1;
@@ -199,7 +247,10 @@ function ddpSteps(): Record<string, unknown> {
       E.manualSeed(50 + step);
       const X = E.randn([B, 3, 8, 8]);
       const Y = E.randint(0, 5, [B]);
-      for (const [b, h] of [[refBody, refHead], [body, head]] as [Module, Module][]) {
+      for (const [b, h] of [
+        [refBody, refHead],
+        [body, head],
+      ] as [Module, Module][]) {
         b.zeroGrad();
         h.zeroGrad();
       }
@@ -214,7 +265,11 @@ function ddpSteps(): Record<string, unknown> {
   }
   const ref = all(refBody, refHead);
   const paramDiff = Math.max(...params.map((p, i) => maxRel(p, ref[i])));
-  const runningDiff = Math.max(...[...body.namedBuffers()].filter(([n]) => n.includes('running')).map(([n, t]) => maxRel(t, named(refBody).get(n)!)));
+  const runningDiff = Math.max(
+    ...[...body.namedBuffers()]
+      .filter(([n]) => n.includes('running'))
+      .map(([n, t]) => maxRel(t, named(refBody).get(n)!)),
+  );
   sync.dispose();
   pg.dispose();
   return { paramDiff, runningDiff };
@@ -234,7 +289,10 @@ function bench(): Record<string, unknown> {
   const x = E.randn([batch, 1, frames, 88, 88]);
   const res: Record<string, number> = { params: params.reduce((n, p) => n + p.numel, 0) };
   for (const overlap of [true, false, true, false]) {
-    const sync = new E.GradSync(pg, params, { overlap, bucketMB: Number(process.env.BENCH_BUCKET_MB ?? 1) });
+    const sync = new E.GradSync(pg, params, {
+      overlap,
+      bucketMB: Number(process.env.BENCH_BUCKET_MB ?? 1),
+    });
     let total = 0;
     let sync0 = 0;
     for (let s = 0; s < steps + 1; s++) {
@@ -262,7 +320,14 @@ function bench(): Record<string, unknown> {
 }
 
 const SCENARIOS: Record<string, () => Record<string, unknown>> = {
-  collectives, rendezvousAlone, kill: () => peerFails('kill'), stall: () => peerFails('stall'), gradSync, syncBn, ddpSteps, bench,
+  collectives,
+  rendezvousAlone,
+  kill: () => peerFails('kill'),
+  stall: () => peerFails('stall'),
+  gradSync,
+  syncBn,
+  ddpSteps,
+  bench,
 };
 
 try {
@@ -271,6 +336,8 @@ try {
   console.log(`RESULT ${JSON.stringify(fn())}`);
   process.exit(0);
 } catch (e) {
-  console.log(`ERROR ${JSON.stringify({ name: (e as Error).name, message: (e as Error).message, stack: (e as Error).stack })}`);
+  console.log(
+    `ERROR ${JSON.stringify({ name: (e as Error).name, message: (e as Error).message, stack: (e as Error).stack })}`,
+  );
   process.exit(1);
 }

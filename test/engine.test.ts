@@ -7,7 +7,10 @@ const { tensor, zeros, ones, randn, tidy, keep, F, liveTensors } = E;
 
 test('creation, metadata and data round-trip', () => {
   tidy(() => {
-    const t = tensor([[1, 2, 3], [4, 5, 6]]);
+    const t = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     assert.deepEqual(t.shape, [2, 3]);
     assert.equal(t.dtype, 'float32');
     assert.equal(t.device, 'cpu');
@@ -22,15 +25,30 @@ test('creation, metadata and data round-trip', () => {
 
 test('broadcasting math, reductions and shape ops', () => {
   tidy(() => {
-    const a = tensor([[1, 2], [3, 4]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const b = tensor([10, 20]);
-    assert.deepEqual(a.add(b).toArray(), [[11, 22], [13, 24]]);
-    assert.deepEqual(a.mul(2).sub(1).toArray(), [[1, 3], [5, 7]]);
+    assert.deepEqual(a.add(b).toArray(), [
+      [11, 22],
+      [13, 24],
+    ]);
+    assert.deepEqual(a.mul(2).sub(1).toArray(), [
+      [1, 3],
+      [5, 7],
+    ]);
     assert.deepEqual(a.sum({ dim: 1 }).toArray(), [3, 7]);
     assert.deepEqual(a.max({ dim: 0 }).values.toArray(), [3, 4]);
-    assert.deepEqual(a.transpose(0, 1).contiguous().toArray(), [[1, 3], [2, 4]]);
+    assert.deepEqual(a.transpose(0, 1).contiguous().toArray(), [
+      [1, 3],
+      [2, 4],
+    ]);
     assert.deepEqual(E.cat([a, a], 0).shape, [4, 2]);
-    assert.deepEqual(E.where(a.gt(2), a, 0).toArray(), [[0, 0], [3, 4]]);
+    assert.deepEqual(E.where(a.gt(2), a, 0).toArray(), [
+      [0, 0],
+      [3, 4],
+    ]);
   });
 });
 
@@ -39,8 +57,16 @@ test('autograd through conv3d + batchNorm', () => {
   tidy(() => {
     const x = randn([2, 1, 3, 8, 8]);
     const w = randn([4, 1, 3, 5, 5]).requiresGrad_();
-    const rm = zeros([4]), rv = ones([4]);
-    const y = F.batchNorm(F.conv3d(x, w, null, { stride: [1, 2, 2], padding: [1, 2, 2] }), rm, rv, null, null, { training: true });
+    const rm = zeros([4]),
+      rv = ones([4]);
+    const y = F.batchNorm(
+      F.conv3d(x, w, null, { stride: [1, 2, 2], padding: [1, 2, 2] }),
+      rm,
+      rv,
+      null,
+      null,
+      { training: true },
+    );
     assert.deepEqual(y.shape, [2, 4, 3, 4, 4]);
     y.relu().mean().backward();
     const g = w.grad!;
@@ -72,7 +98,10 @@ test('bad input raises typed errors and the process keeps working', () => {
     assert.throws(() => ones([2, 3]).add(ones([4])), E.ShapeError);
     assert.throws(() => zeros([2], { device: 'cuda' }), E.DeviceError);
     assert.throws(() => zeros([2], { device: 'gpu0' }), E.DeviceError);
-    assert.throws(() => tensor([1, 2]).indexSelect(0, tensor([7], { dtype: 'int64' })), E.IndexError);
+    assert.throws(
+      () => tensor([1, 2]).indexSelect(0, tensor([7], { dtype: 'int64' })),
+      E.IndexError,
+    );
     assert.equal(ones([2]).sum().item(), 2);
   });
 });

@@ -24,7 +24,10 @@ test('eflip doctor --json reports libtorch and a passing self-check', () => {
 });
 
 test('eflip doctor reports a broken libtorch location as not ok', () => {
-  const r = spawnSync(process.execPath, [bin, 'doctor', '--json'], { encoding: 'utf8', env: { ...process.env, LIBTORCH: '/nonexistent/libtorch' } });
+  const r = spawnSync(process.execPath, [bin, 'doctor', '--json'], {
+    encoding: 'utf8',
+    env: { ...process.env, LIBTORCH: '/nonexistent/libtorch' },
+  });
   assert.equal(r.status, 1);
   const rep = JSON.parse(r.stdout);
   assert.equal(rep.ok, false);
@@ -33,7 +36,10 @@ test('eflip doctor reports a broken libtorch location as not ok', () => {
 });
 
 test('eflip doctor explains a missing addon', () => {
-  const r = spawnSync(process.execPath, [bin, 'doctor'], { encoding: 'utf8', env: { ...process.env, EFLIP_ADDON: '/nonexistent/eflip_native.node' } });
+  const r = spawnSync(process.execPath, [bin, 'doctor'], {
+    encoding: 'utf8',
+    env: { ...process.env, EFLIP_ADDON: '/nonexistent/eflip_native.node' },
+  });
   assert.equal(r.status, 1);
   assert.match(r.stdout, /addon\s+NOT LOADED/);
   assert.match(r.stdout, /npm run build/);
@@ -41,11 +47,17 @@ test('eflip doctor explains a missing addon', () => {
 });
 
 test('eflip bench ops --json measures eflip next to python3-torch', () => {
-  const r = spawnSync(process.execPath, [bin, 'bench', 'ops', '--json', '--quick', '--reps', '1', '--iters', '2000'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [bin, 'bench', 'ops', '--json', '--quick', '--reps', '1', '--iters', '2000'],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.ok(out.perOpOverheadUs.eflip > 0 && out.perOpOverheadUs.pytorch > 0);
   const names = out.results.map((x: { name: string }) => x.name);
-  for (const n of ['add', 'conv3d', 'conv2d', 'matmul', 'mix_train']) assert.ok(names.includes(n), n);
-  for (const x of out.results) assert.ok(Number.isFinite(x.ratio) && x.ratio > 0, `${x.name} ratio ${x.ratio}`);
+  for (const n of ['add', 'conv3d', 'conv2d', 'matmul', 'mix_train'])
+    assert.ok(names.includes(n), n);
+  for (const x of out.results)
+    assert.ok(Number.isFinite(x.ratio) && x.ratio > 0, `${x.name} ratio ${x.ratio}`);
 });

@@ -71,7 +71,8 @@ test('memory formats: channels-last control', () => {
 
 test('autocast: bfloat16 compute on CPU inside the scope only', () => {
   tidy(() => {
-    const x = E.randn([2, 3, 8, 8]), w = E.randn([4, 3, 3, 3]);
+    const x = E.randn([2, 3, 8, 8]),
+      w = E.randn([4, 3, 3, 3]);
     const [conv, lin, sm] = E.autocast(() => {
       assert.ok(E.isAutocastEnabled('cpu'));
       const c = F.conv2d(x, w);
@@ -84,10 +85,14 @@ test('autocast: bfloat16 compute on CPU inside the scope only', () => {
     assert.ok(!E.isAutocastEnabled('cpu'));
     assert.equal(F.conv2d(x, w).dtype, 'float32');
     const ref = F.conv2d(x, w);
-    assert.ok(conv.float().sub(ref).abs().max().item() < 0.1 * ref.abs().max().item(), 'bf16 result close to fp32');
+    assert.ok(
+      conv.float().sub(ref).abs().max().item() < 0.1 * ref.abs().max().item(),
+      'bf16 result close to fp32',
+    );
     assert.throws(() => E.autocast(() => 0, { dtype: 'float16' }), /bfloat16 only/);
     // norms with float32 parameters accept the bf16 activations autocast produces
-    const lw = E.randn([5, 4]).requiresGrad_(), g = E.ones([5]).requiresGrad_();
+    const lw = E.randn([5, 4]).requiresGrad_(),
+      g = E.ones([5]).requiresGrad_();
     const ln = E.autocast(() => F.layerNorm(F.linear(E.randn([2, 4]), lw), [5], g, E.zeros([5])));
     assert.equal(ln.dtype, 'float32');
     ln.sum().backward();
@@ -139,14 +144,21 @@ test('inferenceMode: no graph, inference tensors, state restored', () => {
     assert.ok(y.isInference && !w.isInference);
     assert.deepEqual(y.toArrayFlat(), [3, 3, 3]);
     assert.ok(E.isGradEnabled());
-    assert.throws(() => E.inferenceMode(() => { throw new Error('boom'); }), /boom/);
+    assert.throws(
+      () =>
+        E.inferenceMode(() => {
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.ok(E.isGradEnabled(), 'restored after a throw');
   });
 });
 
 test('clipGradNorm_ matches the definition', () => {
   tidy(() => {
-    const a = tensor([3, 0]).requiresGrad_(), b = tensor([[0, 4]]).requiresGrad_();
+    const a = tensor([3, 0]).requiresGrad_(),
+      b = tensor([[0, 4]]).requiresGrad_();
     a.mul(a).sum().div(2).backward(); // grad a = a = [3, 0]
     b.mul(b).sum().div(2).backward(); // grad b = b = [[0, 4]]
     assert.equal(E.clipGradNorm_([a, b], 10), 5, 'no clipping below the limit');
@@ -180,7 +192,10 @@ test('console.log shows values and metadata without leaking', () => {
   const before = E.liveTensors();
   const t = E.arange(20);
   const text = inspect(t);
-  assert.match(text, /Tensor\(\[0, 1, 2, 3, 4, 5, 6, 7, … \(20 values\)\], shape=\[20\], dtype=int64, device=cpu\)/);
+  assert.match(
+    text,
+    /Tensor\(\[0, 1, 2, 3, 4, 5, 6, 7, … \(20 values\)\], shape=\[20\], dtype=int64, device=cpu\)/,
+  );
   t.dispose();
   assert.equal(inspect(t), 'Tensor(disposed)');
   assert.equal(E.liveTensors(), before);
@@ -200,7 +215,8 @@ test('Symbol.dispose and scopes', () => {
 
 test('linear as a 1×1 conv (generic-BLAS builds) equals aten::linear, values and gradients', () => {
   // Debian's libtorch reports BLAS_INFO=generic: detection must pick the conv path there
-  if (/BLAS_INFO=generic/.test(E.torchConfig()) && /USE_MKLDNN=ON/.test(E.torchConfig())) assert.equal(F.linearRunsAsConv(), true);
+  if (/BLAS_INFO=generic/.test(E.torchConfig()) && /USE_MKLDNN=ON/.test(E.torchConfig()))
+    assert.equal(F.linearRunsAsConv(), true);
   const run = (asConv: boolean, xShape: number[], bias: boolean) =>
     tidy(() => {
       F.setLinearRunsAsConv(asConv);
@@ -210,15 +226,31 @@ test('linear as a 1×1 conv (generic-BLAS builds) equals aten::linear, values an
       const b = bias ? E.randn([7]).requiresGrad_(true) : null;
       const y = F.linear(x, w, b);
       y.mul(y).sum().backward();
-      return { y: y.detach().toArray() as number[], shape: y.shape, gx: x.grad!.toArray() as number[], gw: w.grad!.toArray() as number[], gb: b ? (b.grad!.toArray() as number[]) : [] };
+      return {
+        y: y.detach().toArray() as number[],
+        shape: y.shape,
+        gx: x.grad!.toArray() as number[],
+        gw: w.grad!.toArray() as number[],
+        gb: b ? (b.grad!.toArray() as number[]) : [],
+      };
     });
   try {
-    for (const [xShape, bias] of [[[5, 11], true], [[2, 3, 11], false], [[11], true]] as [number[], boolean][]) {
-      const a = run(true, xShape, bias), r = run(false, xShape, bias);
+    for (const [xShape, bias] of [
+      [[5, 11], true],
+      [[2, 3, 11], false],
+      [[11], true],
+    ] as [number[], boolean][]) {
+      const a = run(true, xShape, bias),
+        r = run(false, xShape, bias);
       assert.deepEqual(a.shape, [...xShape.slice(0, -1), 7]);
       assert.deepEqual(a.shape, r.shape);
       for (const k of ['y', 'gx', 'gw', 'gb'] as const) {
-        const d = Math.max(0, ...a[k].flat(3).map((v: number, i: number) => Math.abs(v - (r[k].flat(3) as number[])[i])));
+        const d = Math.max(
+          0,
+          ...a[k]
+            .flat(3)
+            .map((v: number, i: number) => Math.abs(v - (r[k].flat(3) as number[])[i])),
+        );
         assert.ok(d < 1e-4, `${k} for x [${xShape}] differs by ${d}`);
       }
     }

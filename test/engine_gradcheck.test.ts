@@ -7,7 +7,12 @@ import * as E from '../src/engine/index.js';
 import { Tensor, F, tidy, noGrad } from '../src/engine/index.js';
 
 /** max |analytic - numeric| / (1 + |numeric|) over all inputs of L = sum(fn(xs) * cos(arange)). */
-function gradcheck(fn: (...xs: Tensor[]) => Tensor, shapes: number[][], seed: number, eps = 1e-6): number {
+function gradcheck(
+  fn: (...xs: Tensor[]) => Tensor,
+  shapes: number[][],
+  seed: number,
+  eps = 1e-6,
+): number {
   return tidy(() => {
     E.manualSeed(seed);
     const xs = shapes.map((s) => E.randn(s, { dtype: 'float64' }).requiresGrad_());
@@ -40,16 +45,39 @@ function gradcheck(fn: (...xs: Tensor[]) => Tensor, shapes: number[][], seed: nu
 const TOL = 1e-6;
 
 test('gradcheck conv3d (stride, padding, groups, dilation)', () => {
-  const e1 = gradcheck((x, w, b) => F.conv3d(x, w, b, { stride: [1, 2, 2], padding: [1, 2, 2] }), [[1, 2, 3, 5, 5], [3, 2, 3, 3, 3], [3]], 1);
+  const e1 = gradcheck(
+    (x, w, b) => F.conv3d(x, w, b, { stride: [1, 2, 2], padding: [1, 2, 2] }),
+    [[1, 2, 3, 5, 5], [3, 2, 3, 3, 3], [3]],
+    1,
+  );
   assert.ok(e1 < TOL, `conv3d: ${e1}`);
-  const e2 = gradcheck((x, w) => F.conv3d(x, w, null, { padding: 2, dilation: 2, groups: 2 }), [[1, 4, 3, 4, 4], [2, 2, 2, 2, 2]], 2);
+  const e2 = gradcheck(
+    (x, w) => F.conv3d(x, w, null, { padding: 2, dilation: 2, groups: 2 }),
+    [
+      [1, 4, 3, 4, 4],
+      [2, 2, 2, 2, 2],
+    ],
+    2,
+  );
   assert.ok(e2 < TOL, `conv3d groups/dilation: ${e2}`);
 });
 
 test('gradcheck batch_norm (training statistics) and layer_norm', () => {
-  const bn = gradcheck((x, w, b) => F.batchNorm(x, null, null, w, b, { training: true }), [[3, 2, 4], [2], [2]], 3);
+  const bn = gradcheck(
+    (x, w, b) => F.batchNorm(x, null, null, w, b, { training: true }),
+    [[3, 2, 4], [2], [2]],
+    3,
+  );
   assert.ok(bn < TOL, `batch_norm: ${bn}`);
-  const bn3 = gradcheck((x, w, b) => F.batchNorm(x, E.zeros([2], { dtype: 'float64' }), E.ones([2], { dtype: 'float64' }), w, b, { training: true, momentum: 0.01 }), [[2, 2, 2, 3, 3], [2], [2]], 4);
+  const bn3 = gradcheck(
+    (x, w, b) =>
+      F.batchNorm(x, E.zeros([2], { dtype: 'float64' }), E.ones([2], { dtype: 'float64' }), w, b, {
+        training: true,
+        momentum: 0.01,
+      }),
+    [[2, 2, 2, 3, 3], [2], [2]],
+    4,
+  );
   assert.ok(bn3 < TOL, `batch_norm3d: ${bn3}`);
   const ln = gradcheck((x, w, b) => F.layerNorm(x, [4], w, b), [[2, 3, 4], [4], [4]], 5);
   assert.ok(ln < TOL, `layer_norm: ${ln}`);
@@ -58,14 +86,29 @@ test('gradcheck batch_norm (training statistics) and layer_norm', () => {
 test('gradcheck attention-like matmul chains', () => {
   const attn = gradcheck(
     (x, wq, wk, wv) => {
-      const q = x.matmul(wq), k = x.matmul(wk), v = x.matmul(wv);
+      const q = x.matmul(wq),
+        k = x.matmul(wk),
+        v = x.matmul(wv);
       return q.matmul(k.transpose(-2, -1)).mul(0.5).softmax(-1).matmul(v);
     },
-    [[2, 3, 4], [4, 4], [4, 4], [4, 4]],
+    [
+      [2, 3, 4],
+      [4, 4],
+      [4, 4],
+      [4, 4],
+    ],
     6,
   );
   assert.ok(attn < TOL, `attention: ${attn}`);
-  const chain = gradcheck((a, b, c) => a.bmm(b).relu().bmm(c).tanh(), [[2, 3, 4], [2, 4, 5], [2, 5, 2]], 7);
+  const chain = gradcheck(
+    (a, b, c) => a.bmm(b).relu().bmm(c).tanh(),
+    [
+      [2, 3, 4],
+      [2, 4, 5],
+      [2, 5, 2],
+    ],
+    7,
+  );
   assert.ok(chain < TOL, `bmm chain: ${chain}`);
 });
 

@@ -13,9 +13,15 @@ const gc = vm.runInNewContext('gc') as () => void;
 
 test('10,000 conv-net steps in tidy(): live handles constant, RSS flat', (t) => {
   E.manualSeed(0);
-  const params = [E.randn([4, 1, 3, 3]).mul_(0.3), E.zeros([4]), E.randn([3, 4]).mul_(0.3), E.zeros([3])].map((p) => keep(p.requiresGrad_()));
+  const params = [
+    E.randn([4, 1, 3, 3]).mul_(0.3),
+    E.zeros([4]),
+    E.randn([3, 4]).mul_(0.3),
+    E.zeros([3]),
+  ].map((p) => keep(p.requiresGrad_()));
   const [w1, b1, w2, b2] = params;
-  const bnMean = keep(E.zeros([4])), bnVar = keep(E.ones([4]));
+  const bnMean = keep(E.zeros([4])),
+    bnVar = keep(E.ones([4]));
   const x = keep(E.randn([8, 1, 8, 8]));
   const target = keep(E.tensor([0, 1, 2, 0, 1, 2, 0, 1], { dtype: 'int64' }));
   const step = (): number =>
@@ -45,7 +51,9 @@ test('10,000 conv-net steps in tidy(): live handles constant, RSS flat', (t) => 
   }
   gc();
   const grownMb = (process.memoryUsage().rss - rss0) / 2 ** 20;
-  t.diagnostic(`RSS growth after warm-up: ${grownMb.toFixed(2)} MB; loss ${first.toFixed(4)} -> ${last.toFixed(4)}`);
+  t.diagnostic(
+    `RSS growth after warm-up: ${grownMb.toFixed(2)} MB; loss ${first.toFixed(4)} -> ${last.toFixed(4)}`,
+  );
   assert.equal(liveTensors(), live0);
   assert.ok(grownMb < 4, `RSS grew by ${grownMb.toFixed(2)} MB over 8,000 steps`);
   assert.ok(last < first, `training should reduce the loss (${first} -> ${last})`);
@@ -67,12 +75,14 @@ test('tensors dropped without dispose() are freed by the GC backstop', async () 
 
 test('tidy() releases everything when the callback throws', () => {
   const before = liveTensors();
-  assert.throws(() =>
-    tidy(() => {
-      E.ones([3]).mul(2);
-      E.ones([2]).add(E.ones([5]));
-    }),
-  E.ShapeError);
+  assert.throws(
+    () =>
+      tidy(() => {
+        E.ones([3]).mul(2);
+        E.ones([2]).add(E.ones([5]));
+      }),
+    E.ShapeError,
+  );
   assert.equal(liveTensors(), before);
 });
 

@@ -26,10 +26,18 @@ function rng(seed: number): () => number {
   };
 }
 type Kind = 'normal' | 'positive' | 'unit' | 'probs' | { int: [number, number] };
-interface InputSpec { shape: number[]; kind?: Kind; dtype?: E.DType }
-const hashName = (s: string): number => [...s].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7);
+interface InputSpec {
+  shape: number[];
+  kind?: Kind;
+  dtype?: E.DType;
+}
+const hashName = (s: string): number =>
+  [...s].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7);
 
-function makeInput(name: string, spec: InputSpec): { bytes: Uint8Array; dtype: E.DType; shape: number[] } {
+function makeInput(
+  name: string,
+  spec: InputSpec,
+): { bytes: Uint8Array; dtype: E.DType; shape: number[] } {
   const r = rng(hashName(name));
   const n = spec.shape.reduce((a, b) => a * b, 1);
   const kind = spec.kind ?? 'normal';
@@ -56,26 +64,67 @@ function makeInput(name: string, spec: InputSpec): { bytes: Uint8Array; dtype: E
 }
 
 const INPUTS: Record<string, InputSpec> = {
-  a: { shape: [3, 4] }, b: { shape: [4] }, c: { shape: [3, 4] }, d: { shape: [4, 3] }, p: { shape: [3, 4], kind: 'positive' }, d2: { shape: [3, 4] },
-  i: { shape: [4], kind: { int: [0, 4] } }, ig: { shape: [3, 4, 2], kind: { int: [0, 5] } },
-  x: { shape: [3, 4, 5] }, y: { shape: [3, 2, 5] }, z: { shape: [3, 4, 5] }, v: { shape: [1, 4, 1] },
-  m: { shape: [4, 4] }, n: { shape: [4, 3] }, n5: { shape: [5, 2] },
-  bq: { shape: [2, 3, 4] }, bk: { shape: [2, 5, 4] }, bv: { shape: [2, 5, 6] },
-  w65: { shape: [6, 5] }, b6: { shape: [6] }, b4: { shape: [4] }, w4: { shape: [4] }, w5: { shape: [5] }, b5: { shape: [5] }, w45: { shape: [4, 5] },
-  rm4: { shape: [4] }, rv4: { shape: [4], kind: 'positive' }, s4: { shape: [4] },
-  x1: { shape: [2, 4, 9] }, x1t: { shape: [2, 9, 4] }, w1: { shape: [6, 4, 3] }, w1g: { shape: [6, 2, 3] },
-  x2: { shape: [2, 4, 7, 7] }, w2: { shape: [6, 4, 3, 3] }, w2d: { shape: [4, 1, 3, 3] }, w2s: { shape: [5, 4, 3, 3] },
-  x3f: { shape: [2, 1, 3, 10, 10] }, w3f: { shape: [4, 1, 3, 5, 5] }, x3: { shape: [1, 4, 5, 6, 6] }, w3g: { shape: [4, 2, 3, 3, 3] },
-  lp: { shape: [6, 5] }, zl: { shape: [6, 5] }, t: { shape: [6], kind: { int: [0, 5] } }, cw: { shape: [5], kind: 'positive' }, q: { shape: [6, 5], kind: 'probs' },
+  a: { shape: [3, 4] },
+  b: { shape: [4] },
+  c: { shape: [3, 4] },
+  d: { shape: [4, 3] },
+  p: { shape: [3, 4], kind: 'positive' },
+  d2: { shape: [3, 4] },
+  i: { shape: [4], kind: { int: [0, 4] } },
+  ig: { shape: [3, 4, 2], kind: { int: [0, 5] } },
+  x: { shape: [3, 4, 5] },
+  y: { shape: [3, 2, 5] },
+  z: { shape: [3, 4, 5] },
+  v: { shape: [1, 4, 1] },
+  m: { shape: [4, 4] },
+  n: { shape: [4, 3] },
+  n5: { shape: [5, 2] },
+  bq: { shape: [2, 3, 4] },
+  bk: { shape: [2, 5, 4] },
+  bv: { shape: [2, 5, 6] },
+  w65: { shape: [6, 5] },
+  b6: { shape: [6] },
+  b4: { shape: [4] },
+  w4: { shape: [4] },
+  w5: { shape: [5] },
+  b5: { shape: [5] },
+  w45: { shape: [4, 5] },
+  rm4: { shape: [4] },
+  rv4: { shape: [4], kind: 'positive' },
+  s4: { shape: [4] },
+  x1: { shape: [2, 4, 9] },
+  x1t: { shape: [2, 9, 4] },
+  w1: { shape: [6, 4, 3] },
+  w1g: { shape: [6, 2, 3] },
+  x2: { shape: [2, 4, 7, 7] },
+  w2: { shape: [6, 4, 3, 3] },
+  w2d: { shape: [4, 1, 3, 3] },
+  w2s: { shape: [5, 4, 3, 3] },
+  x3f: { shape: [2, 1, 3, 10, 10] },
+  w3f: { shape: [4, 1, 3, 5, 5] },
+  x3: { shape: [1, 4, 5, 6, 6] },
+  w3g: { shape: [4, 2, 3, 3, 3] },
+  lp: { shape: [6, 5] },
+  zl: { shape: [6, 5] },
+  t: { shape: [6], kind: { int: [0, 5] } },
+  cw: { shape: [5], kind: 'positive' },
+  q: { shape: [6, 5], kind: 'probs' },
   p01: { shape: [4, 5], kind: 'unit' },
 };
 
 // ---- cases: name -> inputs and the engine computation (mirrors ops_parity.py CASES) ---------
 type Out = Tensor | Tensor[];
-interface Case { inputs: string[]; run: (...xs: Tensor[]) => Out; seed?: number; tol?: number; grad?: boolean }
+interface Case {
+  inputs: string[];
+  run: (...xs: Tensor[]) => Out;
+  seed?: number;
+  tol?: number;
+  grad?: boolean;
+}
 const bnTrain = (x: Tensor, w: Tensor, b: Tensor, momentum = 0.1, eps = 1e-5): Tensor[] => {
   const c = x.dims[1];
-  const rm = E.linspace(-0.5, 0.5, c), rv = E.linspace(0.5, 1.5, c);
+  const rm = E.linspace(-0.5, 0.5, c),
+    rv = E.linspace(0.5, 1.5, c);
   return [F.batchNorm(x, rm, rv, w, b, { training: true, momentum, eps }), rm, rv];
 };
 /** inputs that are never differentiated (running stats, class weights) */
@@ -87,7 +136,10 @@ function adamwStep(p0: Tensor, g: Tensor, m0: Tensor, v0: Tensor): Tensor[] {
   p.mul_(1 - lr * wd);
   m.lerp_(g, 1 - b1);
   v.mul_(b2).addcmul_(g, g, 1 - b2);
-  const denom = v.sqrt().div_(Math.sqrt(1 - b2 ** t)).add_(eps);
+  const denom = v
+    .sqrt()
+    .div_(Math.sqrt(1 - b2 ** t))
+    .add_(eps);
   p.addcdiv_(m, denom, -lr / (1 - b1 ** t));
   return [p, m, v];
 }
@@ -146,7 +198,10 @@ const CASES: Record<string, Case> = {
   eq_scalar: { inputs: ['i'], run: (i) => i.eq(2) },
   lt_tensor: { inputs: ['a', 'b'], run: (a, b) => a.lt(b) },
   ge_scalar: { inputs: ['a'], run: (a) => a.ge(0.1) },
-  logical: { inputs: ['a', 'b'], run: (a, b) => a.gt(0).logicalAnd(b.gt(0)).logicalOr(a.gt(1).logicalNot()) },
+  logical: {
+    inputs: ['a', 'b'],
+    run: (a, b) => a.gt(0).logicalAnd(b.gt(0)).logicalOr(a.gt(1).logicalNot()),
+  },
   where_tensor: { inputs: ['a', 'c'], run: (a, c) => E.where(a.gt(0), a, c) },
   where_scalar: { inputs: ['a'], run: (a) => E.where(a.gt(0), a, 0) },
   masked_fill: { inputs: ['a'], run: (a) => a.maskedFill(a.lt(0), -1) },
@@ -206,18 +261,59 @@ const CASES: Record<string, Case> = {
   linear: { inputs: ['x', 'w65', 'b6'], run: (x, w, b) => F.linear(x, w, b) },
   linear_nobias: { inputs: ['x', 'w65'], run: (x, w) => F.linear(x, w) },
   einsum: { inputs: ['bq', 'bk'], run: (q, k) => E.einsum('bid,bjd->bij', q, k) },
-  attention: { inputs: ['bq', 'bk', 'bv'], run: (q, k, v) => F.scaledDotProductAttention(q, k, v, { useFused: false }) },
-  conv1d: { inputs: ['x1', 'w1', 'b6'], tol: CONV, run: (x, w, b) => F.conv1d(x, w, b, { stride: 2, padding: 1 }) },
-  conv1d_dil_groups: { inputs: ['x1', 'w1g'], tol: CONV, run: (x, w) => F.conv1d(x, w, null, { dilation: 2, padding: 2, groups: 2 }) },
-  conv1d_noncontig: { inputs: ['x1t', 'w1', 'b6'], tol: CONV, run: (x, w, b) => F.conv1d(x.transpose(1, 2), w, b, { padding: 1 }) },
-  conv2d: { inputs: ['x2', 'w2', 'b6'], tol: CONV, run: (x, w, b) => F.conv2d(x, w, b, { stride: 2, padding: 1 }) },
-  conv2d_depthwise: { inputs: ['x2', 'w2d'], tol: CONV, run: (x, w) => F.conv2d(x, w, null, { padding: 1, groups: 4 }) },
-  conv2d_same_dil: { inputs: ['x2', 'w2s'], tol: CONV, run: (x, w) => F.conv2d(x, w, null, { padding: 'same', dilation: 2 }) },
-  conv3d_frontend: { inputs: ['x3f', 'w3f', 'b4'], tol: CONV, run: (x, w, b) => F.conv3d(x, w, b, { stride: [1, 2, 2], padding: [1, 2, 2] }) },
-  conv3d_groups_dil: { inputs: ['x3', 'w3g'], tol: CONV, run: (x, w) => F.conv3d(x, w, null, { padding: 2, dilation: 2, groups: 2 }) },
+  attention: {
+    inputs: ['bq', 'bk', 'bv'],
+    run: (q, k, v) => F.scaledDotProductAttention(q, k, v, { useFused: false }),
+  },
+  conv1d: {
+    inputs: ['x1', 'w1', 'b6'],
+    tol: CONV,
+    run: (x, w, b) => F.conv1d(x, w, b, { stride: 2, padding: 1 }),
+  },
+  conv1d_dil_groups: {
+    inputs: ['x1', 'w1g'],
+    tol: CONV,
+    run: (x, w) => F.conv1d(x, w, null, { dilation: 2, padding: 2, groups: 2 }),
+  },
+  conv1d_noncontig: {
+    inputs: ['x1t', 'w1', 'b6'],
+    tol: CONV,
+    run: (x, w, b) => F.conv1d(x.transpose(1, 2), w, b, { padding: 1 }),
+  },
+  conv2d: {
+    inputs: ['x2', 'w2', 'b6'],
+    tol: CONV,
+    run: (x, w, b) => F.conv2d(x, w, b, { stride: 2, padding: 1 }),
+  },
+  conv2d_depthwise: {
+    inputs: ['x2', 'w2d'],
+    tol: CONV,
+    run: (x, w) => F.conv2d(x, w, null, { padding: 1, groups: 4 }),
+  },
+  conv2d_same_dil: {
+    inputs: ['x2', 'w2s'],
+    tol: CONV,
+    run: (x, w) => F.conv2d(x, w, null, { padding: 'same', dilation: 2 }),
+  },
+  conv3d_frontend: {
+    inputs: ['x3f', 'w3f', 'b4'],
+    tol: CONV,
+    run: (x, w, b) => F.conv3d(x, w, b, { stride: [1, 2, 2], padding: [1, 2, 2] }),
+  },
+  conv3d_groups_dil: {
+    inputs: ['x3', 'w3g'],
+    tol: CONV,
+    run: (x, w) => F.conv3d(x, w, null, { padding: 2, dilation: 2, groups: 2 }),
+  },
   batch_norm2d_train: { inputs: ['x2', 'w4', 'b4'], run: (x, w, b) => bnTrain(x, w, b) },
-  batch_norm3d_train: { inputs: ['x3', 'w4', 'b4'], run: (x, w, b) => bnTrain(x, w, b, 0.01, 1e-3) },
-  batch_norm1d_eval: { inputs: ['x', 'w4', 'b4', 'rm4', 'rv4'], run: (x, w, b, rm, rv) => F.batchNorm(x, rm, rv, w, b, { training: false }) },
+  batch_norm3d_train: {
+    inputs: ['x3', 'w4', 'b4'],
+    run: (x, w, b) => bnTrain(x, w, b, 0.01, 1e-3),
+  },
+  batch_norm1d_eval: {
+    inputs: ['x', 'w4', 'b4', 'rm4', 'rv4'],
+    run: (x, w, b, rm, rv) => F.batchNorm(x, rm, rv, w, b, { training: false }),
+  },
   layer_norm: { inputs: ['x', 'w5', 'b5'], run: (x, w, b) => F.layerNorm(x, [5], w, b) },
   layer_norm_2d: { inputs: ['x', 'w45'], run: (x, w) => F.layerNorm(x, [4, 5], w, null, 1e-6) },
   group_norm: { inputs: ['x2', 'w4', 'b4'], run: (x, w, b) => F.groupNorm(x, 2, w, b) },
@@ -235,15 +331,27 @@ const CASES: Record<string, Case> = {
   adaptive_avg_pool1d: { inputs: ['x'], run: (x) => F.adaptiveAvgPool1d(x, 1) },
   adaptive_avg_pool2d: { inputs: ['x2'], run: (x) => F.adaptiveAvgPool2d(x, [2, 3]) },
   adaptive_avg_pool3d: { inputs: ['x3'], run: (x) => F.adaptiveAvgPool3d(x, 1) },
-  max_pool3d: { inputs: ['x3f'], run: (x) => F.maxPool3d(x, [1, 3, 3], { stride: [1, 2, 2], padding: [0, 1, 1] }) },
+  max_pool3d: {
+    inputs: ['x3f'],
+    run: (x) => F.maxPool3d(x, [1, 3, 3], { stride: [1, 2, 2], padding: [0, 1, 1] }),
+  },
   max_pool2d: { inputs: ['x2'], run: (x) => F.maxPool2d(x, 2) },
   avg_pool2d: { inputs: ['x2'], run: (x) => F.avgPool2d(x, 3, { stride: 2, padding: 1 }) },
   nll_mean: { inputs: ['lp', 't'], run: (lp, t) => F.nllLoss(lp, t) },
-  nll_weight_sum: { inputs: ['lp', 't', 'cw'], run: (lp, t, cw) => F.nllLoss(lp, t, { weight: cw, reduction: 'sum' }) },
-  nll_none_ignore: { inputs: ['lp', 't'], run: (lp, t) => F.nllLoss(lp, t, { reduction: 'none', ignoreIndex: 1 }) },
+  nll_weight_sum: {
+    inputs: ['lp', 't', 'cw'],
+    run: (lp, t, cw) => F.nllLoss(lp, t, { weight: cw, reduction: 'sum' }),
+  },
+  nll_none_ignore: {
+    inputs: ['lp', 't'],
+    run: (lp, t) => F.nllLoss(lp, t, { reduction: 'none', ignoreIndex: 1 }),
+  },
   ce_mean: { inputs: ['zl', 't'], run: (z, t) => F.crossEntropy(z, t) },
   ce_smooth: { inputs: ['zl', 't'], run: (z, t) => F.crossEntropy(z, t, { labelSmoothing: 0.1 }) },
-  ce_weight_smooth: { inputs: ['zl', 't', 'cw'], run: (z, t, cw) => F.crossEntropy(z, t, { weight: cw, labelSmoothing: 0.2 }) },
+  ce_weight_smooth: {
+    inputs: ['zl', 't', 'cw'],
+    run: (z, t, cw) => F.crossEntropy(z, t, { weight: cw, labelSmoothing: 0.2 }),
+  },
   ce_none: { inputs: ['zl', 't'], run: (z, t) => F.crossEntropy(z, t, { reduction: 'none' }) },
   ce_probs: { inputs: ['zl', 'q'], run: (z, q) => F.crossEntropy(z, q) },
   mse: { inputs: ['a', 'c'], run: (a, c) => F.mseLoss(a, c) },
@@ -263,9 +371,18 @@ const CASES: Record<string, Case> = {
   normal_: { inputs: [], seed: 22, run: () => E.empty([3, 4]).normal_(2, 0.5) },
   adamw_step: { inputs: ['a', 'c', 'd2', 'p'], grad: false, run: adamwStep },
   foreach: { inputs: ['a', 'c', 'p'], grad: false, run: foreachUpdate },
-  autocast_conv2d: { inputs: ['x2', 'w2', 'b6'], run: (x, w, b) => E.autocast(() => F.conv2d(x, w, b, { stride: 2, padding: 1 })) },
-  autocast_linear: { inputs: ['x', 'w65', 'b6'], run: (x, w, b) => E.autocast(() => F.linear(x, w, b)) },
-  autocast_softmax_of_matmul: { inputs: ['m', 'n'], run: (m, n) => E.autocast(() => m.matmul(n).softmax(-1)) },
+  autocast_conv2d: {
+    inputs: ['x2', 'w2', 'b6'],
+    run: (x, w, b) => E.autocast(() => F.conv2d(x, w, b, { stride: 2, padding: 1 })),
+  },
+  autocast_linear: {
+    inputs: ['x', 'w65', 'b6'],
+    run: (x, w, b) => E.autocast(() => F.linear(x, w, b)),
+  },
+  autocast_softmax_of_matmul: {
+    inputs: ['m', 'n'],
+    run: (m, n) => E.autocast(() => m.matmul(n).softmax(-1)),
+  },
   to_float64: { inputs: ['a'], run: (a) => a.double().mul(3) },
   to_float16: { inputs: ['a'], run: (a) => a.half() },
   to_bfloat16: { inputs: ['a'], run: (a) => a.bfloat16() },
@@ -274,24 +391,50 @@ const CASES: Record<string, Case> = {
 };
 
 // ---- comparison ---------------------------------------------------------------------------
-interface Stored { file: string; shape: number[]; dtype: E.DType }
-interface Result { outputs?: Stored[]; grads?: (Stored | { none: true })[]; error?: string }
+interface Stored {
+  file: string;
+  shape: number[];
+  dtype: E.DType;
+}
+interface Result {
+  outputs?: Stored[];
+  grads?: (Stored | { none: true })[];
+  error?: string;
+}
 
-function compare(what: string, got: Tensor | null, ref: Stored | { none: true } | undefined, dir: string, tol: number): string | null {
+function compare(
+  what: string,
+  got: Tensor | null,
+  ref: Stored | { none: true } | undefined,
+  dir: string,
+  tol: number,
+): string | null {
   if (!ref) return `${what}: missing in reference`;
-  if ('none' in ref) return got === null ? null : `${what}: reference has no gradient, engine has one`;
+  if ('none' in ref)
+    return got === null ? null : `${what}: reference has no gradient, engine has one`;
   if (got === null) return `${what}: engine has no gradient, reference has one`;
   if (got.dtype !== ref.dtype) return `${what}: dtype ${got.dtype} vs ${ref.dtype}`;
-  if (got.shape.join(',') !== ref.shape.join(',')) return `${what}: shape [${got.shape}] vs [${ref.shape}]`;
+  if (got.shape.join(',') !== ref.shape.join(','))
+    return `${what}: shape [${got.shape}] vs [${ref.shape}]`;
   const refBytes = readFileSync(path.join(dir, ref.file));
   const gotBytes = got.toBytes();
   if (!['float32', 'float64'].includes(ref.dtype)) {
     // integers, bools and half types: exact (same kernels, same rounding)
-    return Buffer.compare(Buffer.from(gotBytes), refBytes) === 0 ? null : `${what}: ${ref.dtype} values differ`;
+    return Buffer.compare(Buffer.from(gotBytes), refBytes) === 0
+      ? null
+      : `${what}: ${ref.dtype} values differ`;
   }
   const Arr = ref.dtype === 'float64' ? Float64Array : Float32Array;
-  const r = new Arr(refBytes.buffer as ArrayBuffer, refBytes.byteOffset, refBytes.byteLength / Arr.BYTES_PER_ELEMENT);
-  const g = new Arr(gotBytes.buffer as ArrayBuffer, gotBytes.byteOffset, gotBytes.byteLength / Arr.BYTES_PER_ELEMENT);
+  const r = new Arr(
+    refBytes.buffer as ArrayBuffer,
+    refBytes.byteOffset,
+    refBytes.byteLength / Arr.BYTES_PER_ELEMENT,
+  );
+  const g = new Arr(
+    gotBytes.buffer as ArrayBuffer,
+    gotBytes.byteOffset,
+    gotBytes.byteLength / Arr.BYTES_PER_ELEMENT,
+  );
   let worst = 0;
   for (let k = 0; k < r.length; k++) {
     const err = Math.abs(g[k] - r[k]) / (1 + Math.abs(r[k]));
@@ -316,36 +459,60 @@ test('op parity with python3-torch (forward and gradients)', async (t) => {
       return E.fromBytes(readFileSync(path.join(dir, s.file)), s.dtype, s.shape);
     };
     // 2. engine side (kept until compared)
-    const engine = new Map<string, { outs: Tensor[]; grads: (Tensor | null)[]; gradIdx: number[] } | { error: string }>();
-    const manifest: { cases: { name: string; inputs: Stored[]; grad: number[]; seed: number | null }[] } = { cases: [] };
+    const engine = new Map<
+      string,
+      { outs: Tensor[]; grads: (Tensor | null)[]; gradIdx: number[] } | { error: string }
+    >();
+    const manifest: {
+      cases: { name: string; inputs: Stored[]; grad: number[]; seed: number | null }[];
+    } = { cases: [] };
     for (const [name, c] of Object.entries(CASES)) {
       let res: { outs: Tensor[]; grads: (Tensor | null)[]; gradIdx: number[] } | { error: string };
       try {
         res = tidy(() => {
-        const xs = c.inputs.map(load);
-        const gradIdx = xs.map((x, k) => ((x.dtype === 'float32' || x.dtype === 'float64') && !NO_GRAD.has(c.inputs[k]) ? k : -1)).filter((k) => k >= 0);
-        for (const k of gradIdx) xs[k].requiresGrad_();
-        if (c.seed !== undefined) E.manualSeed(c.seed);
-        const out = c.run(...xs);
-        const outs = Array.isArray(out) ? out : [out];
-        const o = outs[0];
-        if (c.grad === false || !o.requiresGrad || gradIdx.length === 0) return { outs: outs.map((x) => x.detach()), grads: [], gradIdx: [] };
-        const n = o.numel;
-        const g = E.arange(0, n, 1, { dtype: 'float64' }).cos().reshape(o.shape).to(o.dtype);
-        o.mul(g).sum().backward();
-        return { outs: outs.map((x) => x.detach()), grads: gradIdx.map((k) => xs[k].grad), gradIdx };
-      });
+          const xs = c.inputs.map(load);
+          const gradIdx = xs
+            .map((x, k) =>
+              (x.dtype === 'float32' || x.dtype === 'float64') && !NO_GRAD.has(c.inputs[k])
+                ? k
+                : -1,
+            )
+            .filter((k) => k >= 0);
+          for (const k of gradIdx) xs[k].requiresGrad_();
+          if (c.seed !== undefined) E.manualSeed(c.seed);
+          const out = c.run(...xs);
+          const outs = Array.isArray(out) ? out : [out];
+          const o = outs[0];
+          if (c.grad === false || !o.requiresGrad || gradIdx.length === 0)
+            return { outs: outs.map((x) => x.detach()), grads: [], gradIdx: [] };
+          const n = o.numel;
+          const g = E.arange(0, n, 1, { dtype: 'float64' }).cos().reshape(o.shape).to(o.dtype);
+          o.mul(g).sum().backward();
+          return {
+            outs: outs.map((x) => x.detach()),
+            grads: gradIdx.map((k) => xs[k].grad),
+            gradIdx,
+          };
+        });
       } catch (e) {
         res = { error: String((e as Error).message) };
       }
       engine.set(name, res);
-      manifest.cases.push({ name, inputs: c.inputs.map((k) => inputFiles[k]), grad: 'gradIdx' in res ? res.gradIdx : [], seed: c.seed ?? null });
+      manifest.cases.push({
+        name,
+        inputs: c.inputs.map((k) => inputFiles[k]),
+        grad: 'gradIdx' in res ? res.gradIdx : [],
+        seed: c.seed ?? null,
+      });
     }
     writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
     // 3. PyTorch side, once
     const py = spawnSync(PY, [SCRIPT, dir], { encoding: 'utf8' });
     assert.equal(py.status, 0, `ops_parity.py failed: ${py.stderr}`);
-    const results = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as Record<string, Result>;
+    const results = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as Record<
+      string,
+      Result
+    >;
     // 4. compare, one subtest per case
     for (const [name, c] of Object.entries(CASES)) {
       await t.test(name, () => {
@@ -368,7 +535,8 @@ test('op parity with python3-torch (forward and gradients)', async (t) => {
         assert.deepEqual(problems, []);
       });
     }
-    for (const r of engine.values()) if (!('error' in r)) for (const x of [...r.outs, ...r.grads]) x?.dispose();
+    for (const r of engine.values())
+      if (!('error' in r)) for (const x of [...r.outs, ...r.grads]) x?.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -26,20 +26,31 @@ const WORK = `
   });
 `;
 
-function runWorker(id: number, steps: number): Promise<{ out: number; live: number; errorName: string }> {
+function runWorker(
+  id: number,
+  steps: number,
+): Promise<{ out: number; live: number; errorName: string }> {
   return new Promise((resolve, reject) => {
     const w = new Worker(WORK, { eval: true, workerData: { engineUrl, id, steps } });
     const got: Record<string, unknown> = {};
     w.on('message', (m) => Object.assign(got, m));
     w.on('error', reject);
-    w.on('exit', (code) => (code === 0 ? resolve(got as { out: number; live: number; errorName: string }) : reject(new Error(`worker exited ${code}`))));
+    w.on('exit', (code) =>
+      code === 0
+        ? resolve(got as { out: number; live: number; errorName: string })
+        : reject(new Error(`worker exited ${code}`)),
+    );
   });
 }
 
 function expected(id: number): number {
   return E.tidy(() => {
-    const x = E.arange(0, 2 * 3 * 6 * 6, 1).reshape([2, 3, 6, 6]).div(100);
-    const w = E.ones([4, 3, 3, 3]).mul(0.01 * (id + 1)).requiresGrad_();
+    const x = E.arange(0, 2 * 3 * 6 * 6, 1)
+      .reshape([2, 3, 6, 6])
+      .div(100);
+    const w = E.ones([4, 3, 3, 3])
+      .mul(0.01 * (id + 1))
+      .requiresGrad_();
     const y = E.F.conv2d(x, w, null, { padding: 1 }).relu().mean();
     y.backward();
     return w.grad!.sum().item() + y.item();
@@ -59,7 +70,11 @@ test('workers run the engine concurrently with their own handle tables', async (
   assert.equal(mainOut, expected(2));
   assert.equal(a.errorName, 'ShapeError', 'typed errors inside workers');
   assert.equal(a.live, 0);
-  assert.equal(E.tidy(() => keepMain.sum().item()), 5, 'main-thread handles untouched by workers');
+  assert.equal(
+    E.tidy(() => keepMain.sum().item()),
+    5,
+    'main-thread handles untouched by workers',
+  );
   keepMain.dispose();
   assert.equal(E.liveTensors(), before);
 });

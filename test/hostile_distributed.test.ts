@@ -18,18 +18,34 @@ test('launcher flags out of range or without --nproc-per-node are refused in one
   const cases: [string[], RegExp][] = [
     [['--nproc-per-node', '0'], /--nproc-per-node expects an integer in 1\.\.1024, got 0/],
     [['--nproc-per-node', 'two'], /--nproc-per-node expects an integer, got 'two'/],
-    [['--nproc-per-node', '1', '--nnodes', '2', '--node-rank', '2', '--master-port', '29999'], /--node-rank expects an integer in 0\.\.1, got 2/],
+    [
+      ['--nproc-per-node', '1', '--nnodes', '2', '--node-rank', '2', '--master-port', '29999'],
+      /--node-rank expects an integer in 0\.\.1, got 2/,
+    ],
     [['--nproc-per-node', '1', '--nnodes', '2'], /--nnodes 2 needs --master-port P/],
-    [['--nproc-per-node', '1', '--master-port', '70000'], /--master-port expects an integer in 1\.\.65535, got 70000/],
+    [
+      ['--nproc-per-node', '1', '--master-port', '70000'],
+      /--master-port expects an integer in 1\.\.65535, got 70000/,
+    ],
     [['--node-rank', '1'], /--node-rank needs --nproc-per-node N/],
   ];
   for (const [args, msg] of cases) {
-    const r = await runEflip(['train', ...args, '--config', cfg, `data.root=${join(cwd, 'none')}`], { cwd });
+    const r = await runEflip(
+      ['train', ...args, '--config', cfg, `data.root=${join(cwd, 'none')}`],
+      { cwd },
+    );
     assertRefused(r, msg, { code: 2, maxMs: 20_000, label: args.join(' ') });
   }
   // a launcher inside a worker's environment
-  const r = await runEflip(['train', '--nproc-per-node', '2', '--config', cfg], { cwd, env: { RANK: '0', WORLD_SIZE: '2' } });
-  assertRefused(r, /RANK\/WORLD_SIZE are already set .* without --nproc-per-node under torchrun or srun/, { code: 2, maxMs: 20_000, label: 'nested launcher' });
+  const r = await runEflip(['train', '--nproc-per-node', '2', '--config', cfg], {
+    cwd,
+    env: { RANK: '0', WORLD_SIZE: '2' },
+  });
+  assertRefused(
+    r,
+    /RANK\/WORLD_SIZE are already set .* without --nproc-per-node under torchrun or srun/,
+    { code: 2, maxMs: 20_000, label: 'nested launcher' },
+  );
   assertUnchanged(cwd, before, { label: 'launcher flags' });
 });
 
@@ -37,14 +53,26 @@ test('a lying torchrun environment is refused naming the variable', async () => 
   const cwd = tempDir();
   const before = snapshot(cwd);
   const cases: [Record<string, string>, RegExp][] = [
-    [{ RANK: 'abc', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29500' }, /environment RANK="abc" is not an integer/],
-    [{ RANK: '3', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29500' }, /RANK=3 is not below WORLD_SIZE=2/],
+    [
+      { RANK: 'abc', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29500' },
+      /environment RANK="abc" is not an integer/,
+    ],
+    [
+      { RANK: '3', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29500' },
+      /RANK=3 is not below WORLD_SIZE=2/,
+    ],
     [{ RANK: '1', WORLD_SIZE: '2', MASTER_PORT: '29500' }, /MASTER_ADDR is not set/],
     [{ WORLD_SIZE: '2' }, /WORLD_SIZE but no RANK/],
-    [{ RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '99999' }, /MASTER_PORT="99999" is not an integer in 1\.\.65535/],
+    [
+      { RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '99999' },
+      /MASTER_PORT="99999" is not an integer in 1\.\.65535/,
+    ],
   ];
   for (const [env, msg] of cases) {
-    const r = await runEflip(['train', '--config', cfg, `data.root=${join(cwd, 'none')}`], { cwd, env });
+    const r = await runEflip(['train', '--config', cfg, `data.root=${join(cwd, 'none')}`], {
+      cwd,
+      env,
+    });
     assertRefused(r, msg, { code: 2, maxMs: 20_000, label: JSON.stringify(env) });
   }
   assertUnchanged(cwd, before, { label: 'environment' });
@@ -54,10 +82,18 @@ test('a rendezvous that never completes stops after train.dist_timeout naming th
   const cwd = tempDir();
   const before = snapshot(cwd);
   const port = await freePort();
-  const r = await runEflip(['train', '--config', cfg, `data.root=${join(cwd, 'none')}`, 'train.dist_timeout=2'], {
-    cwd, env: { RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
+  const r = await runEflip(
+    ['train', '--config', cfg, `data.root=${join(cwd, 'none')}`, 'train.dist_timeout=2'],
+    {
+      cwd,
+      env: { RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
+    },
+  );
+  assertRefused(r, /\[rank 0\/2\].*timed out after 2(\.0)? s.*missing: rank 1/, {
+    code: 1,
+    maxMs: 20_000,
+    label: 'rendezvous',
   });
-  assertRefused(r, /\[rank 0\/2\].*timed out after 2(\.0)? s.*missing: rank 1/, { code: 1, maxMs: 20_000, label: 'rendezvous' });
   assertUnchanged(cwd, before, { label: 'rendezvous' });
 });
 
@@ -65,24 +101,81 @@ test('ranks that see different data are refused before the first step, naming wh
   const cwd = tempDir();
   const root = tinyCorpus();
   const port = await freePort();
-  const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) });
+  const env = (rank: number) => ({
+    RANK: String(rank),
+    WORLD_SIZE: '2',
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+  });
   // rank 1 is given one word of the two: other clips, other classes
   const [r0, r1] = await Promise.all([
-    runEflip(['train', '--config', cfg, ...tinyOverrides(root, join(cwd, 'run')), 'train.dist_timeout=30'], { cwd, env: env(0) }),
-    runEflip(['train', '--config', cfg, ...tinyOverrides(root, join(cwd, 'run')), 'data.words=1', 'train.dist_timeout=30'], { cwd, env: env(1) }),
+    runEflip(
+      ['train', '--config', cfg, ...tinyOverrides(root, join(cwd, 'run')), 'train.dist_timeout=30'],
+      { cwd, env: env(0) },
+    ),
+    runEflip(
+      [
+        'train',
+        '--config',
+        cfg,
+        ...tinyOverrides(root, join(cwd, 'run')),
+        'data.words=1',
+        'train.dist_timeout=30',
+      ],
+      { cwd, env: env(1) },
+    ),
   ]);
-  for (const [r, k] of [[r0, 0], [r1, 1]] as const) {
-    assertRefused(r, new RegExp(`\\[rank ${k}/2\\]: the ranks see different data: training clips is \\d+ on rank ${k}.*classes is ${k === 0 ? 2 : 1} on rank ${k}.* every machine needs the same data`), { code: 1, maxMs: 60_000, label: `rank ${k}` });
+  for (const [r, k] of [
+    [r0, 0],
+    [r1, 1],
+  ] as const) {
+    assertRefused(
+      r,
+      new RegExp(
+        `\\[rank ${k}/2\\]: the ranks see different data: training clips is \\d+ on rank ${k}.*classes is ${k === 0 ? 2 : 1} on rank ${k}.* every machine needs the same data`,
+      ),
+      { code: 1, maxMs: 60_000, label: `rank ${k}` },
+    );
   }
   assert.ok(!existsSync(join(cwd, 'run', 'checkpoints', 'last.ckpt')), 'no checkpoint');
 });
 
 test('worldFromEnv: torchrun first, SLURM as the fallback, a single process without either', () => {
   assert.equal(worldFromEnv({}).worldSize, 1);
-  const t = worldFromEnv({ RANK: '5', WORLD_SIZE: '8', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '4', MASTER_ADDR: 'node0', MASTER_PORT: '29400' });
-  assert.deepEqual(t, { rank: 5, worldSize: 8, localRank: 1, localWorldSize: 4, masterAddr: 'node0', masterPort: 29400, source: 'torchrun' });
-  const s = worldFromEnv({ SLURM_PROCID: '3', SLURM_NTASKS: '4', SLURM_LOCALID: '1', SLURM_NTASKS_PER_NODE: '2', MASTER_ADDR: 'n1', MASTER_PORT: '29500' });
-  assert.deepEqual(s, { rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2, masterAddr: 'n1', masterPort: 29500, source: 'slurm' });
+  const t = worldFromEnv({
+    RANK: '5',
+    WORLD_SIZE: '8',
+    LOCAL_RANK: '1',
+    LOCAL_WORLD_SIZE: '4',
+    MASTER_ADDR: 'node0',
+    MASTER_PORT: '29400',
+  });
+  assert.deepEqual(t, {
+    rank: 5,
+    worldSize: 8,
+    localRank: 1,
+    localWorldSize: 4,
+    masterAddr: 'node0',
+    masterPort: 29400,
+    source: 'torchrun',
+  });
+  const s = worldFromEnv({
+    SLURM_PROCID: '3',
+    SLURM_NTASKS: '4',
+    SLURM_LOCALID: '1',
+    SLURM_NTASKS_PER_NODE: '2',
+    MASTER_ADDR: 'n1',
+    MASTER_PORT: '29500',
+  });
+  assert.deepEqual(s, {
+    rank: 3,
+    worldSize: 4,
+    localRank: 1,
+    localWorldSize: 2,
+    masterAddr: 'n1',
+    masterPort: 29500,
+    source: 'slurm',
+  });
   assert.equal(worldFromEnv({ SLURM_PROCID: '0', SLURM_NTASKS: '1' }).worldSize, 1); // a 1-task srun
   assert.throws(() => worldFromEnv({ SLURM_PROCID: '0', SLURM_NTASKS: '2' }), WorldEnvError);
 });
@@ -90,7 +183,9 @@ test('worldFromEnv: torchrun first, SLURM as the fallback, a single process with
 test('DistributedSampler: disjoint shards covering the padded epoch, the same order for any world size', () => {
   const order = [7, 3, 9, 0, 5, 1, 8, 2, 6, 4];
   for (const W of [1, 2, 3, 4, 7]) {
-    const parts = Array.from({ length: W }, (_, r) => shardOrder(order, { rank: r, world: W }, true));
+    const parts = Array.from({ length: W }, (_, r) =>
+      shardOrder(order, { rank: r, world: W }, true),
+    );
     const per = Math.ceil(order.length / W);
     const seen: number[] = [];
     for (const [r, p] of parts.entries()) {
@@ -102,9 +197,19 @@ test('DistributedSampler: disjoint shards covering the padded epoch, the same or
       }
     }
     // positions 0..per·W−1 exactly once; the padding repeats the start of the order
-    assert.deepEqual(seen.sort((a, b) => a - b), Array.from({ length: per * W }, (_, i) => i));
+    assert.deepEqual(
+      seen.sort((a, b) => a - b),
+      Array.from({ length: per * W }, (_, i) => i),
+    );
     // without padding (evaluation) every clip exactly once
-    const ev = Array.from({ length: W }, (_, r) => [...shardOrder(order, { rank: r, world: W }, false).indices]).flat().sort((a, b) => a - b);
-    assert.deepEqual(ev, [...order].sort((a, b) => a - b));
+    const ev = Array.from({ length: W }, (_, r) => [
+      ...shardOrder(order, { rank: r, world: W }, false).indices,
+    ])
+      .flat()
+      .sort((a, b) => a - b);
+    assert.deepEqual(
+      ev,
+      [...order].sort((a, b) => a - b),
+    );
   }
 });

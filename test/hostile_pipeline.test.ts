@@ -23,11 +23,23 @@ async function refused(f: () => Promise<unknown>, name: string, re: RegExp): Pro
 test('lipreader(): bad model paths and options are refused in one line', async () => {
   const dir = tempDir('eflip-pipeline-');
   {
-    await refused(() => lipreader(join(dir, 'missing.onnx')), 'ModelLoadError', /missing\.onnx: no such model file/);
+    await refused(
+      () => lipreader(join(dir, 'missing.onnx')),
+      'ModelLoadError',
+      /missing\.onnx: no such model file/,
+    );
     writeFileSync(join(dir, 'junk.onnx'), 'not a model');
     await refused(() => lipreader(join(dir, 'junk.onnx')), 'ModelLoadError', /junk\.onnx/);
-    await refused(() => lipreader(MODEL, { top: 0 }), 'InferenceInputError', /top must be a positive integer/);
-    await refused(() => lipreader(MODEL, { maxSeconds: -1 }), 'InferenceInputError', /maxSeconds must be > 0/);
+    await refused(
+      () => lipreader(MODEL, { top: 0 }),
+      'InferenceInputError',
+      /top must be a positive integer/,
+    );
+    await refused(
+      () => lipreader(MODEL, { maxSeconds: -1 }),
+      'InferenceInputError',
+      /maxSeconds must be > 0/,
+    );
   }
 });
 
@@ -36,9 +48,17 @@ test('lipreader(): bad videos are refused in one line; a disposed reader refuses
   const r = await lipreader(MODEL, { top: 2, maxSeconds: 0.5 });
   try {
     writeFileSync(join(dir, 'text.mp4'), 'hello');
-    await refused(() => r.read(join(dir, 'none.mp4')), 'VideoError', /none\.mp4: video file not found/);
+    await refused(
+      () => r.read(join(dir, 'none.mp4')),
+      'VideoError',
+      /none\.mp4: video file not found/,
+    );
     await refused(() => r.read(join(dir, 'text.mp4')), 'VideoError', /text\.mp4: not a video file/);
-    await refused(() => r.read(CLIP), 'VideoError', /ABOUT_00001\.mp4: the video is 1\.2 s long, over the 0\.5 s limit/);
+    await refused(
+      () => r.read(CLIP),
+      'VideoError',
+      /ABOUT_00001\.mp4: the video is 1\.2 s long, over the 0\.5 s limit/,
+    );
   } finally {
     await r.dispose();
   }
@@ -53,7 +73,10 @@ test('lipreader(): read() equals the layers it is built on', async () => {
     const clip = await loadClip(CLIP, r.model.preprocessing, { channels: r.model.channels });
     const want = r.model.topK(await r.model.predictClip(clip), 3);
     const got = await r.read(CLIP);
-    assert.deepEqual(got.top.map((e) => e.label), want.map((e) => e.label));
+    assert.deepEqual(
+      got.top.map((e) => e.label),
+      want.map((e) => e.label),
+    );
     assert.ok(Math.abs(got.top[0].probability - want[0].probability) < 1e-6);
     assert.equal(got.frames, 29);
     assert.equal(got.seconds, 1.16);

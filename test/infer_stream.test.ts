@@ -29,7 +29,12 @@ after(async () => {
   tmp?.cleanup();
 });
 
-const clipOf = (data: Float32Array, frames: number): Clip => ({ data, frames, channels: 1, size: S });
+const clipOf = (data: Float32Array, frames: number): Clip => ({
+  data,
+  frames,
+  channels: 1,
+  size: S,
+});
 
 test('streaming: every window equals the full-clip prediction of that window (window 29 and 8)', async () => {
   const T = 34;
@@ -37,7 +42,11 @@ test('streaming: every window equals the full-clip prediction of that window (wi
   const sub = (a: number, b: number) => clipOf(data.slice(a * S * S, b * S * S), b - a);
   for (const window of [29, 8]) {
     const steps: { windowStart: number; frame: number; logProbs: Float32Array }[] = [];
-    const timeline = await streamClip(reader, { ...clipOf(data, T), fps: 25 }, { window, onStep: (s) => steps.push(s) });
+    const timeline = await streamClip(
+      reader,
+      { ...clipOf(data, T), fps: 25 },
+      { window, onStep: (s) => steps.push(s) },
+    );
     assert.equal(timeline.length, T);
     for (const t of window === 29 ? [0, 1, 17, 28, 29, 33] : [0, 5, 7, 8, 20, 33]) {
       const s = steps[t];
@@ -60,20 +69,33 @@ test('streaming fast mode: one frame of latency, close to the clip prediction', 
   assert.equal(last!.frame, T - 2);
   assert.equal(last!.windowStart, T - 9);
   const full = await reader.predictClip(clipOf(data.slice((T - 9) * S * S, (T - 1) * S * S), 8));
-  const pFull = full.map(Math.exp), pFast = last!.logProbs.map(Math.exp);
+  const pFull = full.map(Math.exp),
+    pFast = last!.logProbs.map(Math.exp);
   assert.ok(maxAbsDiff(pFull, pFast) < 0.05, 'fast mode stays close in probability');
 });
 
 test('bad clips are rejected with clear errors, and the reader keeps working', async () => {
   const good = clipOf(randn(3 * S * S, 1), 3);
-  await assert.rejects(reader.predictClip(clipOf(new Float32Array(3 * 64 * 64), 3)), InferenceInputError);
-  await assert.rejects(reader.predictClip({ ...clipOf(new Float32Array(3 * 64 * 64), 3), size: 64 }), /64×64, the model expects 88×88/);
-  await assert.rejects(reader.predictClip({ data: new Float32Array(3 * 3 * S * S), frames: 3, channels: 3, size: S }), /3 channels, the model expects 1/);
+  await assert.rejects(
+    reader.predictClip(clipOf(new Float32Array(3 * 64 * 64), 3)),
+    InferenceInputError,
+  );
+  await assert.rejects(
+    reader.predictClip({ ...clipOf(new Float32Array(3 * 64 * 64), 3), size: 64 }),
+    /64×64, the model expects 88×88/,
+  );
+  await assert.rejects(
+    reader.predictClip({ data: new Float32Array(3 * 3 * S * S), frames: 3, channels: 3, size: S }),
+    /3 channels, the model expects 1/,
+  );
   await assert.rejects(reader.predictClip(clipOf(new Float32Array(0), 0)), /0 frames; at least 1/);
   const nan = randn(3 * S * S, 2);
   nan[2 * S * S + 17] = NaN;
   await assert.rejects(reader.predictClip(clipOf(nan, 3)), /NaN or infinite pixel in frame 2/);
-  await assert.rejects(reader.predictBatch([good, clipOf(new Float32Array(10), 3)]), /clip 1: 10 values/);
+  await assert.rejects(
+    reader.predictBatch([good, clipOf(new Float32Array(10), 3)]),
+    /clip 1: 10 values/,
+  );
   const sr = new StreamingLipReader(reader);
   await assert.rejects(sr.push(new Float32Array(10)), /stream frame: expected 7744 values/);
   await assert.rejects(sr.push(new Float32Array(S * S).fill(Infinity)), /NaN or infinite/);
@@ -89,7 +111,11 @@ test('truncated, corrupt, foreign and missing model files fail with ModelLoadErr
   const cases: [string, Uint8Array, RegExp][] = [
     ['cut.onnx', onnx.subarray(0, Math.floor(onnx.length / 2)), /not a valid ONNX model/],
     ['cut-tail.onnx', onnx.subarray(0, onnx.length - 3), /not a valid ONNX model|metadata/],
-    ['noise.onnx', randn(4096, 9).map((v) => v * 1e6) as unknown as Uint8Array, /not a valid ONNX model|onnxruntime could not load|not an eflip model/],
+    [
+      'noise.onnx',
+      randn(4096, 9).map((v) => v * 1e6) as unknown as Uint8Array,
+      /not a valid ONNX model|onnxruntime could not load|not an eflip model/,
+    ],
     ['empty.onnx', new Uint8Array(0), /too short|an empty file/],
     ['cut.safetensors', readFileSync(weights).subarray(0, 5000), /cut\.safetensors/],
   ];
@@ -98,7 +124,10 @@ test('truncated, corrupt, foreign and missing model files fail with ModelLoadErr
   cases.push(['foreign.onnx', serializeModel(g), /not an eflip model/]);
   for (const [name, bytes, re] of cases) {
     const f = path.join(dir, name);
-    writeFileSync(f, bytes instanceof Uint8Array ? bytes : new Uint8Array((bytes as Float32Array).buffer));
+    writeFileSync(
+      f,
+      bytes instanceof Uint8Array ? bytes : new Uint8Array((bytes as Float32Array).buffer),
+    );
     await assert.rejects(loadOnnxLipReader(f), (e: Error) => {
       assert.ok(e instanceof ModelLoadError, `${name}: ${e.name}: ${e.message}`);
       assert.match(e.message, re, name);
@@ -110,7 +139,10 @@ test('truncated, corrupt, foreign and missing model files fail with ModelLoadErr
   const full = path.join(dir, 'full.onnx');
   writeFileSync(full, onnx);
   const r = await loadOnnxLipReader(full, { device: 'cpu' });
-  await assert.rejects(new StreamingLipReader(r).push(new Float32Array(S * S)), /full\.frontend\.onnx: no such model file/);
+  await assert.rejects(
+    new StreamingLipReader(r).push(new Float32Array(S * S)),
+    /full\.frontend\.onnx: no such model file/,
+  );
   await r.dispose();
 });
 
@@ -120,7 +152,10 @@ test('browser entry (onnxruntime-web wasm under Node): same predictions and stre
   const wr = await web.loadLipReader(exportOnnx(ck, 'full'), {
     frontend: exportOnnx(ck, 'frontend'),
     backend: exportOnnx(ck, 'backend'),
-    wasmPaths: path.join(path.dirname(new URL(import.meta.url).pathname), '../../node_modules/onnxruntime-web/dist/'),
+    wasmPaths: path.join(
+      path.dirname(new URL(import.meta.url).pathname),
+      '../../node_modules/onnxruntime-web/dist/',
+    ),
     device: 'wasm',
   });
   try {
@@ -144,7 +179,8 @@ test('streaming: a reused frame buffer and overlapping push() calls give the sam
   const data = randn(T * S * S, 61);
   const ref = new StreamingLipReader(reader, { window: 4 });
   const want: Float32Array[] = [];
-  for (let t = 0; t < T; t++) want.push((await ref.push(data.slice(t * S * S, (t + 1) * S * S))).logProbs);
+  for (let t = 0; t < T; t++)
+    want.push((await ref.push(data.slice(t * S * S, (t + 1) * S * S))).logProbs);
   const sr = new StreamingLipReader(reader, { window: 4 });
   const buf = new Float32Array(S * S);
   const pending = [];

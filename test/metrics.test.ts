@@ -10,8 +10,19 @@ function scores(C: number, pred: number): number[] {
 
 test('exact metrics on a hand-worked example (not batch means)', () => {
   const m = new MetricAccumulator(['a', 'b', 'c']);
-  const pairs = [[0, 0], [0, 0], [0, 1], [1, 1], [1, 2], [2, 2]]; // (truth, pred)
-  const batch = (ps: number[][]) => m.update(ps.flatMap(([, p]) => scores(3, p)), ps.map(([t]) => t));
+  const pairs = [
+    [0, 0],
+    [0, 0],
+    [0, 1],
+    [1, 1],
+    [1, 2],
+    [2, 2],
+  ]; // (truth, pred)
+  const batch = (ps: number[][]) =>
+    m.update(
+      ps.flatMap(([, p]) => scores(3, p)),
+      ps.map(([t]) => t),
+    );
   batch(pairs.slice(0, 4)); // batch accuracy 3/4
   batch(pairs.slice(4)); // batch accuracy 1/2 → mean of batch means 0.625
   const r = m.result();
@@ -22,10 +33,21 @@ test('exact metrics on a hand-worked example (not batch means)', () => {
   assert.ok(Math.abs(r.recallWeighted - 4 / 6) < 1e-12);
   assert.ok(Math.abs(r.f1Weighted - (3 * 0.8 + 2 * 0.5 + 1 * (2 / 3)) / 6) < 1e-12);
   assert.ok(Math.abs(r.balancedAccuracy - (2 / 3 + 0.5 + 1) / 3) < 1e-12);
-  assert.ok(Math.abs(r.loss - (-(4 * Math.log(0.7) + 2 * Math.log(0.15)) / 6)) < 1e-9);
+  assert.ok(Math.abs(r.loss - -(4 * Math.log(0.7) + 2 * Math.log(0.15)) / 6) < 1e-9);
   assert.equal(r.top5, 1); // 3 classes: always within top 5
-  assert.deepEqual(r.perWord.map((w) => [w.word, w.correct, w.total]), [['a', 2, 3], ['b', 1, 2], ['c', 1, 1]]);
-  assert.deepEqual(r.confusion, [[2, 1, 0], [0, 1, 1], [0, 0, 1]]);
+  assert.deepEqual(
+    r.perWord.map((w) => [w.word, w.correct, w.total]),
+    [
+      ['a', 2, 3],
+      ['b', 1, 2],
+      ['c', 1, 1],
+    ],
+  );
+  assert.deepEqual(r.confusion, [
+    [2, 1, 0],
+    [0, 1, 1],
+    [0, 0, 1],
+  ]);
   assert.equal(r.confusedPairs.length, 2);
   assert.ok(r.confusedPairs.every((p) => p.count === 1));
   const md = metricsMarkdown(r);
@@ -51,7 +73,8 @@ test('warmup then cosine: continuous, peak at the junction, floor at the end', (
   assert.ok(Math.abs(lrAt(spec, 100) - 1e-3) < 1e-15);
   assert.ok(lrAt(spec, 0) > 0 && lrAt(spec, 0) < 2e-5);
   let maxJump = 0;
-  for (let s = 1; s < 1000; s++) maxJump = Math.max(maxJump, Math.abs(lrAt(spec, s) - lrAt(spec, s - 1)));
+  for (let s = 1; s < 1000; s++)
+    maxJump = Math.max(maxJump, Math.abs(lrAt(spec, s) - lrAt(spec, s - 1)));
   assert.ok(maxJump <= 1e-3 / 100 + 1e-12, `largest step-to-step change ${maxJump}`);
   assert.ok(Math.abs(lrAt(spec, 550) - (1e-5 + (1e-3 - 1e-5) * 0.5)) < 1e-12);
   assert.ok(lrAt(spec, 999) < 1.01e-5 + 1e-7);

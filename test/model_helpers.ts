@@ -18,8 +18,13 @@ export function hasTorch(): boolean {
 
 /** Run a tools/torch_ref script; throws with its stderr on failure; returns stdout. */
 export function py(script: string, args: string[], cwd?: string): string {
-  const r = spawnSync(PYTHON, [join(TORCH_REF, script), ...args], { encoding: 'utf8', cwd, maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
+  const r = spawnSync(PYTHON, [join(TORCH_REF, script), ...args], {
+    encoding: 'utf8',
+    cwd,
+    maxBuffer: 1 << 26,
+  });
+  if (r.status !== 0)
+    throw new Error(`${script} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
   return r.stdout;
 }
 

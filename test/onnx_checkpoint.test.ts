@@ -16,13 +16,38 @@ import { torchForward, torchInit } from './onnx_torch_ref.js';
 const TINY = {
   variant: 'tiny',
   stages: [
-    { expand: 1, kernel: 3, stride: 1, inChannels: 8, outChannels: 8, layers: 1, se: false, fused: true },
-    { expand: 4, kernel: 3, stride: 2, inChannels: 8, outChannels: 16, layers: 2, se: true, fused: false },
+    {
+      expand: 1,
+      kernel: 3,
+      stride: 1,
+      inChannels: 8,
+      outChannels: 8,
+      layers: 1,
+      se: false,
+      fused: true,
+    },
+    {
+      expand: 4,
+      kernel: 3,
+      stride: 2,
+      inChannels: 8,
+      outChannels: 16,
+      layers: 2,
+      se: true,
+      fused: false,
+    },
   ],
-  classes: 6, inChannels: 1, frontendMaxPool: true, frontendActivation: 'swish', featureDim: 32,
+  classes: 6,
+  inChannels: 1,
+  frontendMaxPool: true,
+  frontendActivation: 'swish',
+  featureDim: 32,
   transformer: { layers: 2, heads: 4, ffn: 16, dropout: 0.1 },
   tcn: { layers: 2, width: 24, kernel: 3, dropout: 0.2 },
-  dropout: 0.4, dropPath: 0.0, bnMomentum: 0.01, bnEps: 1e-3,
+  dropout: 0.4,
+  dropPath: 0.0,
+  bnMomentum: 0.01,
+  bnEps: 1e-3,
 };
 
 test('custom config (max-pool, swish, 2 encoder layers, bnEps 1e-3) exports and matches PyTorch', async () => {
@@ -31,8 +56,18 @@ test('custom config (max-pool, swish, 2 encoder layers, bnEps 1e-3) exports and 
     const w = torchInit(dir, 'T', 5, 6, TINY);
     const x = randn(3 * 7 * 88 * 88, 77);
     const ref = torchForward(dir, w, x, [3, 1, 7, 88, 88], 'tiny');
-    const r = await OnnxLipReader.open(await nodePlatform('cpu'), bytesSource(exportOnnx(loadCheckpoint(w), 'full'), 'tiny.onnx'));
-    const got = await r.predictBatch([0, 1, 2].map((b) => ({ data: x.slice(b * 7 * 88 * 88, (b + 1) * 7 * 88 * 88), frames: 7, channels: 1, size: 88 })));
+    const r = await OnnxLipReader.open(
+      await nodePlatform('cpu'),
+      bytesSource(exportOnnx(loadCheckpoint(w), 'full'), 'tiny.onnx'),
+    );
+    const got = await r.predictBatch(
+      [0, 1, 2].map((b) => ({
+        data: x.slice(b * 7 * 88 * 88, (b + 1) * 7 * 88 * 88),
+        frames: 7,
+        channels: 1,
+        size: 88,
+      })),
+    );
     await r.dispose();
     const d = maxAbsDiff(Float32Array.from(got.flatMap((a) => [...a])), ref.logp);
     assert.ok(d < 1e-3, `max |diff| ${d}`);
@@ -55,7 +90,10 @@ test('training checkpoint: EMA weights are exported, labels and pre-processing t
       entries.push([`model.${k}`, t]);
       entries.push([`ema.${k}`, k === 'fc_layer.bias' ? shifted(t) : t]);
     }
-    entries.push(['optim.state.0.exp_avg', { dtype: 'float32', shape: [2], data: new Uint8Array(8) }]);
+    entries.push([
+      'optim.state.0.exp_avg',
+      { dtype: 'float32', shape: [2], data: new Uint8Array(8) },
+    ]);
     const labels = ['alpha', 'beta', 'gamma', 'delta', 'eps', 'zeta'];
     const ckpt = path.join(dir, 'last.safetensors');
     writeSafetensors(ckpt, entries, {
@@ -68,7 +106,11 @@ test('training checkpoint: EMA weights are exported, labels and pre-processing t
     const bytes = exportOnnx(ck, 'full');
     const meta = readOnnxSummary(bytes).metadata;
     assert.deepEqual(JSON.parse(meta['eflip.labels']), labels);
-    assert.deepEqual(JSON.parse(meta['eflip.normalisation']), { mean: 0.5, std: 0.25, scale: 1 / 255 });
+    assert.deepEqual(JSON.parse(meta['eflip.normalisation']), {
+      mean: 0.5,
+      std: 0.25,
+      scale: 1 / 255,
+    });
     assert.deepEqual(JSON.parse(meta['eflip.crop']), { kind: 'center', size: 88 });
     assert.equal(meta['eflip.ema_weights'], 'true');
     assert.equal(JSON.parse(meta['eflip.config']).variant, 'tiny');
@@ -81,7 +123,10 @@ test('training checkpoint: EMA weights are exported, labels and pre-processing t
     const rawOnly = new Map([...plain.tensors].map(([k, t]) => [k, t]));
     const rawPath = path.join(dir, 'raw.safetensors');
     writeSafetensors(rawPath, rawOnly, plain.metadata);
-    const r2 = await OnnxLipReader.open(await nodePlatform('cpu'), bytesSource(exportOnnx(loadCheckpoint(rawPath), 'full'), 'raw.onnx'));
+    const r2 = await OnnxLipReader.open(
+      await nodePlatform('cpu'),
+      bytesSource(exportOnnx(loadCheckpoint(rawPath), 'full'), 'raw.onnx'),
+    );
     const lpRaw = await r2.predictClip(clip);
     // logits differ by +3 on class 0 only: log-softmax shifts class 0 relative to the rest by 3
     assert.ok(Math.abs(lpEma[0] - lpEma[1] - (lpRaw[0] - lpRaw[1]) - 3) < 1e-3);
@@ -95,17 +140,37 @@ test('training checkpoint: EMA weights are exported, labels and pre-processing t
 
 test('a live LipReaderNet exports with its current weights (module tree checked against the emitter table)', async () => {
   const { createModel } = await import('../src/model/weights.js');
-  const { exportModule, checkModuleTree, UnsupportedModuleError } = await import('../src/io/onnx/export_module.js');
+  const { exportModule, checkModuleTree, UnsupportedModuleError } =
+    await import('../src/io/onnx/export_module.js');
   const { fromTypedArray, noGrad, tidy } = await import('../src/engine/index.js');
   const { Module } = await import('../src/nn/index.js');
   const net = createModel({ ...TINY, frontendMaxPool: false } as never, { seed: 9 }).eval();
   try {
     assert.equal(checkModuleTree(net).get('TcnLayer'), 2);
-    const r = await OnnxLipReader.open(await nodePlatform('cpu'), bytesSource(exportModule(net, 'full', { labels: ['a', 'b', 'c', 'd', 'e', 'f'] }), 'live.onnx'));
+    const r = await OnnxLipReader.open(
+      await nodePlatform('cpu'),
+      bytesSource(
+        exportModule(net, 'full', { labels: ['a', 'b', 'c', 'd', 'e', 'f'] }),
+        'live.onnx',
+      ),
+    );
     const x = randn(2 * 6 * 88 * 88, 4);
-    const got = await r.predictBatch([0, 1].map((b) => ({ data: x.slice(b * 6 * 7744, (b + 1) * 6 * 7744), frames: 6, channels: 1, size: 88 })));
+    const got = await r.predictBatch(
+      [0, 1].map((b) => ({
+        data: x.slice(b * 6 * 7744, (b + 1) * 6 * 7744),
+        frames: 6,
+        channels: 1,
+        size: 88,
+      })),
+    );
     await r.dispose();
-    const want = tidy(() => noGrad(() => Float32Array.from(net.forward(fromTypedArray(x, [2, 1, 6, 88, 88])).dataView() as Float32Array)));
+    const want = tidy(() =>
+      noGrad(() =>
+        Float32Array.from(
+          net.forward(fromTypedArray(x, [2, 1, 6, 88, 88])).dataView() as Float32Array,
+        ),
+      ),
+    );
     assert.ok(maxAbsDiff(Float32Array.from(got.flatMap((a) => [...a])), want) < 1e-3);
     class Mystery extends Module {
       forward<T>(t: T): T {

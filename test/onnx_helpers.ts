@@ -26,7 +26,10 @@ export interface CheckResult {
 
 /** onnx.checker.check_model(full_check=True) on each file, one python process. */
 export function onnxCheck(files: string[]): Record<string, CheckResult> {
-  const out = execFileSync(PY, [path.join(ROOT, 'tools/torch_ref/onnx_check.py'), ...files], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = execFileSync(PY, [path.join(ROOT, 'tools/torch_ref/onnx_check.py'), ...files], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   return JSON.parse(out);
 }
 

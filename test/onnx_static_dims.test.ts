@@ -30,7 +30,11 @@ test('pinDimensions: fixed batch/time pass the checker, keep metadata, and run l
     assert.deepEqual(c[files.pinned].inputs, { frames: [2, 1, 7, 88, 88] });
     assert.deepEqual(c[files.pinned].outputs, { log_probs: [2, 500] });
     assert.deepEqual(c[files.pinned].metadata, c[files.full].metadata);
-    assert.equal(pinDimensions(full, { nosuchdim: 3 }), full, 'no matching dim: the same bytes come back');
+    assert.equal(
+      pinDimensions(full, { nosuchdim: 3 }),
+      full,
+      'no matching dim: the same bytes come back',
+    );
 
     const p = await nodePlatform('cpu', 2);
     const a = await openSession(p, full, 'full');
@@ -38,8 +42,14 @@ test('pinDimensions: fixed batch/time pass the checker, keep metadata, and run l
     const x = randn(2 * 7 * 88 * 88, 11, 2);
     const ya = await runFloat(p, a.session, 'frames', x, [2, 1, 7, 88, 88], 'log_probs');
     const yb = await runFloat(p, b.session, 'frames', x, [2, 1, 7, 88, 88], 'log_probs');
-    assert.ok(maxAbsDiff(ya.data, yb.data) < 1e-5, `pinned vs symbolic: ${maxAbsDiff(ya.data, yb.data)}`);
-    await assert.rejects(runFloat(p, b.session, 'frames', x.subarray(0, 7 * 88 * 88), [1, 1, 7, 88, 88], 'log_probs'), /dimension|shape|Got/i);
+    assert.ok(
+      maxAbsDiff(ya.data, yb.data) < 1e-5,
+      `pinned vs symbolic: ${maxAbsDiff(ya.data, yb.data)}`,
+    );
+    await assert.rejects(
+      runFloat(p, b.session, 'frames', x.subarray(0, 7 * 88 * 88), [1, 1, 7, 88, 88], 'log_probs'),
+      /dimension|shape|Got/i,
+    );
     await a.session.release();
     await b.session.release();
   } finally {
@@ -55,10 +65,22 @@ test('pinDimensions rejects non-positive sizes and corrupt models', () => {
 });
 
 test('pinned sessions only ever lower the thread count', () => {
-  assert.equal(sessionThreads({ threads: undefined, cores: 2 }, 29), undefined, 'a 29-frame clip keeps onnxruntime\'s default');
-  assert.equal(sessionThreads({ threads: undefined, cores: 2 }, 1), 1, 'one streaming frame: one thread');
+  assert.equal(
+    sessionThreads({ threads: undefined, cores: 2 }, 29),
+    undefined,
+    "a 29-frame clip keeps onnxruntime's default",
+  );
+  assert.equal(
+    sessionThreads({ threads: undefined, cores: 2 }, 1),
+    1,
+    'one streaming frame: one thread',
+  );
   assert.equal(sessionThreads({ threads: 2, cores: 16 }, 3), 2);
   assert.equal(sessionThreads({ threads: 8, cores: 16 }, 3), 3);
   assert.equal(sessionThreads({ threads: 4 }, undefined), 4);
-  assert.equal(sessionThreads({}, 1), undefined, 'no thread or core count known (browser): default');
+  assert.equal(
+    sessionThreads({}, 1),
+    undefined,
+    'no thread or core count known (browser): default',
+  );
 });

@@ -6,7 +6,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,17 +45,38 @@ function withoutAddonOverride(): NodeJS.ProcessEnv {
   return env;
 }
 
-function sh(cmd: string, args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): SpawnSyncReturns<string> {
-  return spawnSync(cmd, args, { encoding: 'utf8', cwd: o.cwd ?? app, env: o.env ?? process.env, timeout: o.timeout ?? 120_000 });
+function sh(
+  cmd: string,
+  args: string[],
+  o: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, {
+    encoding: 'utf8',
+    cwd: o.cwd ?? app,
+    env: o.env ?? process.env,
+    timeout: o.timeout ?? 120_000,
+  });
 }
-const npx = (args: string[], env: NodeJS.ProcessEnv, timeout?: number) => sh('npx', ['--no-install', 'eflip', ...args], { env, timeout });
+const npx = (args: string[], env: NodeJS.ProcessEnv, timeout?: number) =>
+  sh('npx', ['--no-install', 'eflip', ...args], { env, timeout });
 
 /** A lockfile for the empty project: eflip from the tarball, its dependencies exactly as the repository locks them. */
 function appLockfile(tarball: string): object {
   const repo = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
-  const packages: Record<string, unknown> = { '': { name: 'app', version: '1.0.0', dependencies: { eflip: `file:${tarball}` } } };
-  packages['node_modules/eflip'] = { version: pkg.version, resolved: `file:${tarball}`, hasInstallScript: true, dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines };
-  for (const [k, v] of Object.entries(repo.packages as Record<string, { dev?: boolean; link?: boolean }>)) {
+  const packages: Record<string, unknown> = {
+    '': { name: 'app', version: '1.0.0', dependencies: { eflip: `file:${tarball}` } },
+  };
+  packages['node_modules/eflip'] = {
+    version: pkg.version,
+    resolved: `file:${tarball}`,
+    hasInstallScript: true,
+    dependencies: pkg.dependencies,
+    bin: pkg.bin,
+    engines: pkg.engines,
+  };
+  for (const [k, v] of Object.entries(
+    repo.packages as Record<string, { dev?: boolean; link?: boolean }>,
+  )) {
     if (k && !v.dev && !v.link) packages[k] = v;
   }
   return { name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages };
@@ -62,11 +92,22 @@ before(() => {
   assert.equal(p.status, 0, `npm pack failed: ${p.stderr}`);
   const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz'))!;
   tarballBytes = statSync(join(tmp, tarball)).size;
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, dependencies: { eflip: `file:../${tarball}` } }));
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({
+      name: 'app',
+      version: '1.0.0',
+      private: true,
+      dependencies: { eflip: `file:../${tarball}` },
+    }),
+  );
   writeFileSync(join(app, 'package-lock.json'), JSON.stringify(appLockfile(`../${tarball}`)));
   const t0 = performance.now();
   // onnxruntime-node's own install step would download CUDA libraries; the CPU build is in its package
-  const i = sh('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--foreground-scripts'], { env: { ...noTorchEnv(), ONNXRUNTIME_NODE_INSTALL: 'skip' }, timeout: 300_000 });
+  const i = sh('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--foreground-scripts'], {
+    env: { ...noTorchEnv(), ONNXRUNTIME_NODE_INSTALL: 'skip' },
+    timeout: 300_000,
+  });
   installMs = performance.now() - t0;
   installLog = i.stdout + i.stderr;
   if (i.status !== 0 && /ENOTCACHED|only-if-cached/.test(installLog)) {
@@ -76,7 +117,19 @@ before(() => {
   assert.equal(i.status, 0, `npm ci of the tarball failed:\n${installLog.slice(-3000)}`);
   // the model every inference check reads: the bundled demo model exported (with the streaming pair) by the repository
   onnx = join(tmp, 'demo.onnx');
-  const e = sh(process.execPath, [REPO_BIN, 'export', '-c', join(ROOT, 'assets', 'demo', 'model.safetensors'), '--features', '--out', onnx], { cwd: ROOT, env: noTorchEnv() });
+  const e = sh(
+    process.execPath,
+    [
+      REPO_BIN,
+      'export',
+      '-c',
+      join(ROOT, 'assets', 'demo', 'model.safetensors'),
+      '--features',
+      '--out',
+      onnx,
+    ],
+    { cwd: ROOT, env: noTorchEnv() },
+  );
   assert.equal(e.status, 0, e.stderr);
 });
 
@@ -94,7 +147,12 @@ test('the package exports only its entry points, each with types, and the docs i
     assert.ok(types, `export ${k} has no types`);
     assert.ok(existsSync(join(ROOT, types)), `export ${k}: ${types} is not built`);
   }
-  const docs = [join(ROOT, 'README.md'), ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f))];
+  const docs = [
+    join(ROOT, 'README.md'),
+    ...readdirSync(join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => join(ROOT, 'docs', f)),
+  ];
   let n = 0;
   for (const f of docs) {
     for (const m of readFileSync(f, 'utf8').matchAll(/from '(eflip(?:\/[^']*)?)'/g)) {
@@ -108,13 +166,31 @@ test('the package exports only its entry points, each with types, and the docs i
 
 test('npm pack + offline install without libtorch: the install says in one line how to enable it', (t) => {
   if (skip) return t.skip(skip);
-  t.diagnostic(`tarball ${(tarballBytes / 1e6).toFixed(2)} MB, offline install ${(installMs / 1000).toFixed(1)} s`);
+  t.diagnostic(
+    `tarball ${(tarballBytes / 1e6).toFixed(2)} MB, offline install ${(installMs / 1000).toFixed(1)} s`,
+  );
   const root = join(app, 'node_modules', 'eflip');
-  for (const f of ['dist/src/cli/main.js', 'dist/src/infer/index.d.ts', 'native/binding.gyp', 'native/addon.cc', 'scripts/find-libtorch.cjs', 'scripts/build-native.cjs', 'assets/demo/model.safetensors', `assets/samples/${CLIP}`, 'configs/synth.yaml']) {
+  for (const f of [
+    'dist/src/cli/main.js',
+    'dist/src/infer/index.d.ts',
+    'native/binding.gyp',
+    'native/addon.cc',
+    'scripts/find-libtorch.cjs',
+    'scripts/build-native.cjs',
+    'assets/demo/model.safetensors',
+    `assets/samples/${CLIP}`,
+    'configs/synth.yaml',
+  ]) {
     assert.ok(existsSync(join(root, f)), `the package lacks ${f}`);
   }
-  assert.ok(!existsSync(join(root, 'native', 'build')), 'the addon was built (or shipped) although libtorch is hidden');
-  assert.ok(!existsSync(join(root, 'src')) && !existsSync(join(root, 'dist', 'test')), 'sources or tests were packed');
+  assert.ok(
+    !existsSync(join(root, 'native', 'build')),
+    'the addon was built (or shipped) although libtorch is hidden',
+  );
+  assert.ok(
+    !existsSync(join(root, 'src')) && !existsSync(join(root, 'dist', 'test')),
+    'sources or tests were packed',
+  );
   const lines = installLog.split('\n').filter((l) => l.startsWith('eflip:'));
   assert.equal(lines.length, 1, `one eflip line at install, got:\n${lines.join('\n')}`);
   assert.match(lines[0], /libtorch not found.*ONNX inference works.*npx eflip build-native/);
@@ -127,7 +203,11 @@ test('installed without libtorch: npx eflip predict reads a sample clip with the
   assert.equal(r.status, 0, r.stderr);
   const got = JSON.parse(r.stdout).results[0];
   // the same answer as the repository's own eflip
-  const ref = sh(process.execPath, [REPO_BIN, 'predict', clip, '-c', onnx, '--top', '3', '--json'], { cwd: ROOT });
+  const ref = sh(
+    process.execPath,
+    [REPO_BIN, 'predict', clip, '-c', onnx, '--top', '3', '--json'],
+    { cwd: ROOT },
+  );
   assert.equal(ref.status, 0, ref.stderr);
   assert.deepEqual(got.top, JSON.parse(ref.stdout).results[0].top);
   assert.equal(got.frames, 29);
@@ -137,7 +217,10 @@ test('installed without libtorch: npx eflip predict reads a sample clip with the
 
 test('installed without libtorch: a command that needs libtorch says so in one line', (t) => {
   if (skip) return t.skip(skip);
-  const r = npx(['train', '--config', join(app, 'node_modules', 'eflip', 'configs', 'synth.yaml')], noTorchEnv());
+  const r = npx(
+    ['train', '--config', join(app, 'node_modules', 'eflip', 'configs', 'synth.yaml')],
+    noTorchEnv(),
+  );
   assert.equal(r.status, 1);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, r.stderr);
@@ -154,62 +237,104 @@ test('installed without libtorch: a command that needs libtorch says so in one l
 test('installed without libtorch: lipreader() from a script reads and streams; internals are not importable', (t) => {
   if (skip) return t.skip(skip);
   const clip = join(app, 'node_modules', 'eflip', 'assets', 'samples', CLIP);
-  writeFileSync(join(app, 'read.mjs'), [
-    "import { lipreader } from 'eflip/infer';",
-    'const reader = await lipreader(process.argv[2], { top: 3 });',
-    'const read = await reader.read(process.argv[3]);',
-    'const stream = await reader.stream(process.argv[3], { window: 15 });',
-    'await reader.dispose();',
-    "const roi = await import('eflip/roi');",
-    'let internal = null;',
-    "try { await import('eflip/dist/src/infer/index.js'); } catch (e) { internal = e.code; }",
-    "console.log(JSON.stringify({ read, frames: stream.frames, segments: stream.segments, internal, roi: typeof roi.roiFromVideo }));",
-  ].join('\n'));
+  writeFileSync(
+    join(app, 'read.mjs'),
+    [
+      "import { lipreader } from 'eflip/infer';",
+      'const reader = await lipreader(process.argv[2], { top: 3 });',
+      'const read = await reader.read(process.argv[3]);',
+      'const stream = await reader.stream(process.argv[3], { window: 15 });',
+      'await reader.dispose();',
+      "const roi = await import('eflip/roi');",
+      'let internal = null;',
+      "try { await import('eflip/dist/src/infer/index.js'); } catch (e) { internal = e.code; }",
+      'console.log(JSON.stringify({ read, frames: stream.frames, segments: stream.segments, internal, roi: typeof roi.roiFromVideo }));',
+    ].join('\n'),
+  );
   const r = sh(process.execPath, ['read.mjs', onnx, clip], { env: noTorchEnv() });
   assert.equal(r.status, 0, r.stderr);
   const o = JSON.parse(r.stdout);
-  const cli = JSON.parse(npx(['predict', clip, '-c', onnx, '--top', '3', '--json'], noTorchEnv()).stdout).results[0];
-  assert.deepEqual(o.read.top.map((e: { label: string }) => e.label), cli.top.map((e: { label: string }) => e.label));
+  const cli = JSON.parse(
+    npx(['predict', clip, '-c', onnx, '--top', '3', '--json'], noTorchEnv()).stdout,
+  ).results[0];
+  assert.deepEqual(
+    o.read.top.map((e: { label: string }) => e.label),
+    cli.top.map((e: { label: string }) => e.label),
+  );
   assert.ok(Math.abs(o.read.top[0].probability - cli.top[0].probability) < 1e-5);
   assert.equal(o.frames, 29);
-  assert.ok(o.segments.length >= 1 && o.segments.every((s: { start: number; end: number }) => s.end > s.start));
+  assert.ok(
+    o.segments.length >= 1 &&
+      o.segments.every((s: { start: number; end: number }) => s.end > s.start),
+  );
   assert.equal(o.internal, 'ERR_PACKAGE_PATH_NOT_EXPORTED');
   assert.equal(o.roi, 'function');
 });
 
-test('installed with libtorch present: the install builds the addon; npx eflip doctor and a 2-step eflip train', { timeout: 600_000 }, (t) => {
-  if (skip) return t.skip(skip);
-  // EFLIP_TEST_NATIVE_BUILD=0: skip the install-time build (about 45-90 s on 2 cores) and let the
-  // addon the repository built from the same sources with the same locator stand in for it
-  const env: NodeJS.ProcessEnv = { ...withoutAddonOverride(), EFLIP_CLIP_CACHE: join(tmp, 'clip-cache') };
-  let dir = app;
-  if (process.env.EFLIP_TEST_NATIVE_BUILD === '0') {
-    if (!existsSync(REPO_ADDON)) return t.skip(`no libtorch addon built in the repository (${REPO_ADDON})`);
-    env.EFLIP_ADDON = REPO_ADDON;
-  } else {
-    // a second empty project, installed with the system libtorch visible to the locator
-    dir = join(tmp, 'app-torch');
-    mkdirSync(dir);
-    for (const f of ['package.json', 'package-lock.json']) writeFileSync(join(dir, f), readFileSync(join(app, f)));
-    const t0 = performance.now();
-    const i = sh('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--foreground-scripts'], { cwd: dir, env: { ...env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, timeout: 540_000 });
-    const out = i.stdout + i.stderr;
-    assert.equal(i.status, 0, out.slice(-3000));
-    t.diagnostic(`offline install with the addon build: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    assert.match(out, /eflip: libtorch addon built/, out.slice(-3000));
-    assert.ok(existsSync(join(dir, 'node_modules', 'eflip', 'native', 'build', 'Release', 'eflip_native.node')));
-  }
-  const run = (args: string[]) => sh('npx', ['--no-install', 'eflip', ...args], { cwd: dir, env, timeout: 180_000 });
-  const d = run(['doctor', '--json']);
-  assert.equal(d.status, 0, d.stdout + d.stderr);
-  const rep = JSON.parse(d.stdout);
-  assert.equal(rep.ok, true);
-  assert.equal(rep.addon.loaded, true);
-  if (!env.EFLIP_ADDON) assert.ok(rep.addon.path.startsWith(join(dir, 'node_modules', 'eflip')), rep.addon.path);
-  const runDir = join(tmp, 'run');
-  const tr = run(['train', '--config', join(dir, 'node_modules', 'eflip', 'configs', 'synth.yaml'), ...tinyOverrides(tinyCorpus(), runDir), 'train.max_steps=2']);
-  assert.equal(tr.status, 0, tr.stderr.slice(-2000));
-  const steps = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.kind === 'step');
-  assert.ok(steps.length >= 1 && steps.length <= 2, `${steps.length} step lines`);
-  assert.ok(steps.every((m) => Number.isFinite(m.loss)));
-});
+test(
+  'installed with libtorch present: the install builds the addon; npx eflip doctor and a 2-step eflip train',
+  { timeout: 600_000 },
+  (t) => {
+    if (skip) return t.skip(skip);
+    // EFLIP_TEST_NATIVE_BUILD=0: skip the install-time build (about 45-90 s on 2 cores) and let the
+    // addon the repository built from the same sources with the same locator stand in for it
+    const env: NodeJS.ProcessEnv = {
+      ...withoutAddonOverride(),
+      EFLIP_CLIP_CACHE: join(tmp, 'clip-cache'),
+    };
+    let dir = app;
+    if (process.env.EFLIP_TEST_NATIVE_BUILD === '0') {
+      if (!existsSync(REPO_ADDON))
+        return t.skip(`no libtorch addon built in the repository (${REPO_ADDON})`);
+      env.EFLIP_ADDON = REPO_ADDON;
+    } else {
+      // a second empty project, installed with the system libtorch visible to the locator
+      dir = join(tmp, 'app-torch');
+      mkdirSync(dir);
+      for (const f of ['package.json', 'package-lock.json'])
+        writeFileSync(join(dir, f), readFileSync(join(app, f)));
+      const t0 = performance.now();
+      const i = sh('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--foreground-scripts'], {
+        cwd: dir,
+        env: { ...env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+        timeout: 540_000,
+      });
+      const out = i.stdout + i.stderr;
+      assert.equal(i.status, 0, out.slice(-3000));
+      t.diagnostic(
+        `offline install with the addon build: ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
+      assert.match(out, /eflip: libtorch addon built/, out.slice(-3000));
+      assert.ok(
+        existsSync(
+          join(dir, 'node_modules', 'eflip', 'native', 'build', 'Release', 'eflip_native.node'),
+        ),
+      );
+    }
+    const run = (args: string[]) =>
+      sh('npx', ['--no-install', 'eflip', ...args], { cwd: dir, env, timeout: 180_000 });
+    const d = run(['doctor', '--json']);
+    assert.equal(d.status, 0, d.stdout + d.stderr);
+    const rep = JSON.parse(d.stdout);
+    assert.equal(rep.ok, true);
+    assert.equal(rep.addon.loaded, true);
+    if (!env.EFLIP_ADDON)
+      assert.ok(rep.addon.path.startsWith(join(dir, 'node_modules', 'eflip')), rep.addon.path);
+    const runDir = join(tmp, 'run');
+    const tr = run([
+      'train',
+      '--config',
+      join(dir, 'node_modules', 'eflip', 'configs', 'synth.yaml'),
+      ...tinyOverrides(tinyCorpus(), runDir),
+      'train.max_steps=2',
+    ]);
+    assert.equal(tr.status, 0, tr.stderr.slice(-2000));
+    const steps = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((m) => m.kind === 'step');
+    assert.ok(steps.length >= 1 && steps.length <= 2, `${steps.length} step lines`);
+    assert.ok(steps.every((m) => Number.isFinite(m.loss)));
+  },
+);

@@ -12,28 +12,88 @@ const bin = join(root, 'bin/eflip.js');
 
 /** First frame's top-left corner as grey bytes. */
 function corner(file: string): Buffer {
-  return execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-vframes', '1', '-vf', 'crop=160:40:0:0,format=gray', '-f', 'rawvideo', '-']);
+  return execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-i',
+    file,
+    '-vframes',
+    '1',
+    '-vf',
+    'crop=160:40:0:0,format=gray',
+    '-f',
+    'rawvideo',
+    '-',
+  ]);
 }
 
 test('predict --annotate finds the face, predicts and writes the word onto the video', () => {
   const dir = mkdtempSync(join(tmpdir(), 'eflip-annot-'));
   try {
     const clip = join(dir, 'face.mp4');
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-loop', '1', '-i', join(root, 'test/fixtures/roi/messi5.jpg'), '-t', '1', '-r', '25', '-vf', 'scale=trunc(iw/2)*2:trunc(ih/2)*2', '-pix_fmt', 'yuv420p', clip]);
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-loop',
+      '1',
+      '-i',
+      join(root, 'test/fixtures/roi/messi5.jpg'),
+      '-t',
+      '1',
+      '-r',
+      '25',
+      '-vf',
+      'scale=trunc(iw/2)*2:trunc(ih/2)*2',
+      '-pix_fmt',
+      'yuv420p',
+      clip,
+    ]);
     const out = join(dir, 'annotated.mp4');
-    const r = spawnSync(process.execPath, [bin, 'predict', clip, '--checkpoint', join(root, 'assets/demo/model.safetensors'), '--annotate', out, '--json'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'predict',
+        clip,
+        '--checkpoint',
+        join(root, 'assets/demo/model.safetensors'),
+        '--annotate',
+        out,
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const res = JSON.parse(r.stdout).results[0];
     assert.equal(res.annotated, out);
     assert.equal(res.top.length, 5);
-    const frames = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', out], { encoding: 'utf8' });
+    const frames = execFileSync(
+      'ffprobe',
+      [
+        '-v',
+        'error',
+        '-count_frames',
+        '-select_streams',
+        'v:0',
+        '-show_entries',
+        'stream=nb_read_frames',
+        '-of',
+        'csv=p=0',
+        out,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(Number(frames.trim()), 25);
     // the label box (white text on a dark box) changes the top-left corner of the frame
     const a = corner(clip);
     const b = corner(out);
     let diff = 0;
     for (let i = 0; i < a.length; i++) diff += Math.abs(a[i] - b[i]);
-    assert.ok(diff / a.length > 20, `label drawn (mean abs difference ${(diff / a.length).toFixed(1)})`);
+    assert.ok(
+      diff / a.length > 20,
+      `label drawn (mean abs difference ${(diff / a.length).toFixed(1)})`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

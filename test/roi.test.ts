@@ -2,7 +2,16 @@
 // smoothing, main-face choice, ROI geometry (no face models needed).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyAffine, fitSimilarity, invertAffine, composeAffine, similarityAbout, affineScale, affineAngle, type Point } from '../src/roi/geometry.js';
+import {
+  applyAffine,
+  fitSimilarity,
+  invertAffine,
+  composeAffine,
+  similarityAbout,
+  affineScale,
+  affineAngle,
+  type Point,
+} from '../src/roi/geometry.js';
 import { warpAffine } from '../src/roi/image.js';
 import { fillLandmarkGaps } from '../src/roi/interpolate.js';
 import { smoothLandmarks } from '../src/roi/smooth.js';
@@ -13,14 +22,18 @@ import { mouthCenter, type Landmarks } from '../src/roi/landmarks.js';
 import { RoiError } from '../src/roi/errors.js';
 import type { LandmarksFile } from '../src/roi/landmarks_file.js';
 
-const close = (a: number, b: number, tol: number, msg?: string) => assert.ok(Math.abs(a - b) <= tol, `${msg ?? ''} ${a} vs ${b} (tol ${tol})`);
+const close = (a: number, b: number, tol: number, msg?: string) =>
+  assert.ok(Math.abs(a - b) <= tol, `${msg ?? ''} ${a} vs ${b} (tol ${tol})`);
 
 test('fitSimilarity recovers a known similarity from noisy points', () => {
   const m = similarityAbout([50, 60], 1.7, 0.4, 12, -7);
   let seed = 1;
   const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 0.02;
   const src: Point[] = Array.from({ length: 20 }, (_, i) => [(i * 37) % 100, (i * 53) % 90]);
-  const dst = src.map((p) => { const q = applyAffine(m, p); return [q[0] + rnd(), q[1] + rnd()] as Point; });
+  const dst = src.map((p) => {
+    const q = applyAffine(m, p);
+    return [q[0] + rnd(), q[1] + rnd()] as Point;
+  });
   const f = fitSimilarity(src, dst);
   close(affineScale(f), 1.7, 1e-3, 'scale');
   close(affineAngle(f), 0.4, 1e-3, 'angle');
@@ -29,10 +42,17 @@ test('fitSimilarity recovers a known similarity from noisy points', () => {
 });
 
 test('warpAffine: integer shift is exact; outside fraction is measured', () => {
-  const W = 8, H = 6;
-  const src = { data: Uint8Array.from({ length: W * H }, (_, i) => i * 3), width: W, height: H, channels: 1 as const };
+  const W = 8,
+    H = 6;
+  const src = {
+    data: Uint8Array.from({ length: W * H }, (_, i) => i * 3),
+    width: W,
+    height: H,
+    channels: 1 as const,
+  };
   const r = warpAffine(src, [1, 0, 2, 0, 1, 1], 4, 3);
-  for (let v = 0; v < 3; v++) for (let u = 0; u < 4; u++) assert.equal(r.data[v * 4 + u], ((v + 1) * W + (u + 2)) * 3);
+  for (let v = 0; v < 3; v++)
+    for (let u = 0; u < 4; u++) assert.equal(r.data[v * 4 + u], ((v + 1) * W + (u + 2)) * 3);
   assert.equal(r.outside, 0);
   const half = warpAffine(src, [1, 0, 4, 0, 1, 0], 8, 6); // right half falls off the frame
   close(half.outside, 0.5, 1e-9);
@@ -40,12 +60,20 @@ test('warpAffine: integer shift is exact; outside fraction is measured', () => {
 
 function face(dx: number, dy: number): Landmarks {
   // a face-like 68-point layout scaled from the reference anchors, shifted
-  const pts: Landmarks = Array.from({ length: 68 }, (_, i) => [100 + (i % 10) * 3 + dx, 100 + Math.floor(i / 10) * 4 + dy]);
-  const put = (idx: number[], p: Point) => idx.forEach((i, k) => (pts[i] = [p[0] + dx + (k % 3) - 1, p[1] + dy + (k % 2)]));
+  const pts: Landmarks = Array.from({ length: 68 }, (_, i) => [
+    100 + (i % 10) * 3 + dx,
+    100 + Math.floor(i / 10) * 4 + dy,
+  ]);
+  const put = (idx: number[], p: Point) =>
+    idx.forEach((i, k) => (pts[i] = [p[0] + dx + (k % 3) - 1, p[1] + dy + (k % 2)]));
   put([36, 37, 38, 39, 40, 41], REFERENCE_FACE.leftEye);
   put([42, 43, 44, 45, 46, 47], REFERENCE_FACE.rightEye);
   pts[30] = [REFERENCE_FACE.noseTip[0] + dx, REFERENCE_FACE.noseTip[1] + dy];
-  for (let i = 48; i < 68; i++) pts[i] = [REFERENCE_FACE.mouthLeft[0] + ((i - 48) % 12) * 5 + dx, REFERENCE_FACE.mouthLeft[1] + (i < 60 ? 0 : 3) + dy];
+  for (let i = 48; i < 68; i++)
+    pts[i] = [
+      REFERENCE_FACE.mouthLeft[0] + ((i - 48) % 12) * 5 + dx,
+      REFERENCE_FACE.mouthLeft[1] + (i < 60 ? 0 : 3) + dy,
+    ];
   pts[48] = [REFERENCE_FACE.mouthLeft[0] + dx, REFERENCE_FACE.mouthLeft[1] + dy];
   pts[54] = [REFERENCE_FACE.mouthRight[0] + dx, REFERENCE_FACE.mouthRight[1] + dy];
   return pts;
@@ -75,7 +103,10 @@ test('pickMainFace: largest/central first, then the tracked one', () => {
   const big = { x: 100, y: 80, width: 120, height: 120, score: 0.7 };
   const small = { x: 10, y: 10, width: 40, height: 40, score: 0.99 };
   assert.equal(pickMainFace([small, big], 320, 240, null), big);
-  assert.equal(pickMainFace([small, big], 320, 240, { x: 12, y: 8, width: 42, height: 40, score: 0 }), small);
+  assert.equal(
+    pickMainFace([small, big], 320, 240, { x: 12, y: 8, width: 42, height: 40, score: 0 }),
+    small,
+  );
 });
 
 test('mouth ROI centres on the mouth; edge clamping and the edge error', () => {
@@ -83,31 +114,54 @@ test('mouth ROI centres on the mouth; edge clamping and the edge error', () => {
   const m = mouthRoiTransform(lm, 96);
   const c = applyAffine(m, [47.5, 47.5]);
   const mc = mouthCenter(lm);
-  close(c[0], mc[0], 1e-6); close(c[1], mc[1], 1e-6);
-  const video = { data: new Uint8Array(2 * 300 * 300).fill(77), frames: 2, width: 300, height: 300, channels: 1 as const, fps: 25 };
+  close(c[0], mc[0], 1e-6);
+  close(c[1], mc[1], 1e-6);
+  const video = {
+    data: new Uint8Array(2 * 300 * 300).fill(77),
+    frames: 2,
+    width: 300,
+    height: 300,
+    channels: 1 as const,
+    fps: 25,
+  };
   const r = cutMouthRois(video, [lm, face(0, 80)], { gray: true });
   assert.equal(r.data.length, 2 * 96 * 96);
   assert.ok(r.data.every((v) => v === 77));
   assert.ok(r.outside[1] > 0 && r.outside[1] <= 0.25, `clamped frame outside=${r.outside[1]}`);
-  assert.throws(() => cutMouthRois(video, [lm, face(0, 120)]), (e: unknown) => e instanceof RoiError && e.kind === 'edge' && /too close to the frame edge/.test(e.message));
+  assert.throws(
+    () => cutMouthRois(video, [lm, face(0, 120)]),
+    (e: unknown) =>
+      e instanceof RoiError && e.kind === 'edge' && /too close to the frame edge/.test(e.message),
+  );
 });
 
 test("align 'eyes' reproduces data/crop.ts landmarkMouthCrop (prepare --crop landmarks) pixel for pixel", async () => {
   const { landmarkMouthCrop } = await import('../src/data/crop.js');
-  const W = 320, H = 300;
+  const W = 320,
+    H = 300;
   const data = new Uint8Array(2 * W * H);
-  for (let t = 0; t < 2; t++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data[(t * H + y) * W + x] = Math.round(127 + 60 * Math.sin(x / 7 + t) + 60 * Math.cos(y / 5));
+  for (let t = 0; t < 2; t++)
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++)
+        data[(t * H + y) * W + x] = Math.round(
+          127 + 60 * Math.sin(x / 7 + t) + 60 * Math.cos(y / 5),
+        );
   const video = { data, frames: 2, width: W, height: H, channels: 1 as const, fps: 25 };
   // tilted and scaled faces, well inside the frame
   const tilt = (lm: Landmarks, deg: number, s: number): Landmarks => {
-    const a = (deg * Math.PI) / 180, c: Point = [128, 150];
-    return lm.map(([x, y]) => [c[0] + s * (Math.cos(a) * (x - c[0]) - Math.sin(a) * (y - c[1])) + 20, c[1] + s * (Math.sin(a) * (x - c[0]) + Math.cos(a) * (y - c[1]))]);
+    const a = (deg * Math.PI) / 180,
+      c: Point = [128, 150];
+    return lm.map(([x, y]) => [
+      c[0] + s * (Math.cos(a) * (x - c[0]) - Math.sin(a) * (y - c[1])) + 20,
+      c[1] + s * (Math.sin(a) * (x - c[0]) + Math.cos(a) * (y - c[1])),
+    ]);
   };
   const lms = [tilt(face(0, 0), 12, 1.1), tilt(face(0, 0), -20, 0.8)];
   const mine = cutMouthRois(video, lms, { align: 'eyes' });
   const theirs = landmarkMouthCrop(video, lms, { smooth: 1 });
   let maxDiff = 0;
-  for (let i = 0; i < mine.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(mine.data[i] - theirs.data[i]));
+  for (let i = 0; i < mine.data.length; i++)
+    maxDiff = Math.max(maxDiff, Math.abs(mine.data[i] - theirs.data[i]));
   assert.ok(maxDiff <= 1, `max |diff| ${maxDiff}`);
   // and the default reference alignment differs on a tilted face (it also uses nose and mouth)
   const ref = cutMouthRois(video, lms);
@@ -118,35 +172,79 @@ test('landmark cache: keyed by content hash and tracker settings; in the per-use
   const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
   const os = await import('node:os');
   const path = await import('node:path');
-  const { landmarkCachePath, readCache, writeLandmarksFile, readLandmarksFile, sha256File, LANDMARKS_FORMAT } = await import('../src/roi/landmarks_file.js');
+  const {
+    landmarkCachePath,
+    readCache,
+    writeLandmarksFile,
+    readLandmarksFile,
+    sha256File,
+    LANDMARKS_FORMAT,
+  } = await import('../src/roi/landmarks_file.js');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'eflip-roi-cache-'));
-  const saved = { EFLIP_CACHE_DIR: process.env.EFLIP_CACHE_DIR, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME };
+  const saved = {
+    EFLIP_CACHE_DIR: process.env.EFLIP_CACHE_DIR,
+    XDG_CACHE_HOME: process.env.XDG_CACHE_HOME,
+  };
   try {
     const clip = path.join(dir, 'ABOUT_00001.mp4');
     writeFileSync(clip, 'not really a video, only hashed');
     const sha = await sha256File(clip);
     delete process.env.EFLIP_CACHE_DIR;
     process.env.XDG_CACHE_HOME = path.join(dir, 'xdg');
-    assert.equal(landmarkCachePath(sha), path.join(dir, 'xdg', 'eflip', 'landmarks', `${sha}.json`));
+    assert.equal(
+      landmarkCachePath(sha),
+      path.join(dir, 'xdg', 'eflip', 'landmarks', `${sha}.json`),
+    );
     process.env.EFLIP_CACHE_DIR = path.join(dir, 'cache');
     const cachePathFor = (_clip: string) => landmarkCachePath(sha);
     assert.equal(cachePathFor(clip), path.join(dir, 'cache', 'landmarks', `${sha}.json`));
     const tracker = { detector: 'auto', landmarks: 'full', every: 5, verify: true, fps: null };
     const rec: LandmarksFile = {
-      format: LANDMARKS_FORMAT, video: 'ABOUT_00001.mp4', sha256: sha, width: 256, height: 256, fps: 25, frames: 2, tracker,
-      maxFaces: 1, detections: 1, tracked: 1, sources: ['detect', 'track'], boxes: [null, null],
-      raw: [face(0, 0), face(1, 0)], filled: [], smooth: 5, landmarks: [face(0, 0), face(1, 0)],
+      format: LANDMARKS_FORMAT,
+      video: 'ABOUT_00001.mp4',
+      sha256: sha,
+      width: 256,
+      height: 256,
+      fps: 25,
+      frames: 2,
+      tracker,
+      maxFaces: 1,
+      detections: 1,
+      tracked: 1,
+      sources: ['detect', 'track'],
+      boxes: [null, null],
+      raw: [face(0, 0), face(1, 0)],
+      filled: [],
+      smooth: 5,
+      landmarks: [face(0, 0), face(1, 0)],
     };
     await writeLandmarksFile(cachePathFor(clip), rec);
     assert.deepEqual((await readLandmarksFile(cachePathFor(clip))).landmarks, rec.landmarks);
     assert.ok(await readCache(cachePathFor(clip), sha, tracker));
-    assert.equal(await readCache(cachePathFor(clip), sha, { ...tracker, every: 1 }), null, 'other tracker settings');
-    assert.equal(await readCache(cachePathFor(clip), 'f'.repeat(64), tracker), null, 'other content');
+    assert.equal(
+      await readCache(cachePathFor(clip), sha, { ...tracker, every: 1 }),
+      null,
+      'other tracker settings',
+    );
+    assert.equal(
+      await readCache(cachePathFor(clip), 'f'.repeat(64), tracker),
+      null,
+      'other content',
+    );
     writeFileSync(cachePathFor(clip), JSON.stringify([rec.landmarks]));
-    assert.equal(await readCache(cachePathFor(clip), sha, tracker), null, 'a foreign landmarks file is no cache hit');
-    await assert.rejects(readLandmarksFile(cachePathFor(clip)), (e: unknown) => e instanceof RoiError && e.kind === 'bad-landmarks');
+    assert.equal(
+      await readCache(cachePathFor(clip), sha, tracker),
+      null,
+      'a foreign landmarks file is no cache hit',
+    );
+    await assert.rejects(
+      readLandmarksFile(cachePathFor(clip)),
+      (e: unknown) => e instanceof RoiError && e.kind === 'bad-landmarks',
+    );
   } finally {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
     rmSync(dir, { recursive: true, force: true });
   }
 });

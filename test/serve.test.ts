@@ -9,227 +9,344 @@ import { connect } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './onnx_helpers.js';
-import { demoOnnxAndCliAnswers, eflipSync, json, req, startServe, type Reply, type Served } from './serve_helpers.js';
+import {
+  demoOnnxAndCliAnswers,
+  eflipSync,
+  json,
+  req,
+  startServe,
+  type Reply,
+  type Served,
+} from './serve_helpers.js';
 
-const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'].map((f) => path.join(ROOT, 'assets/samples', f));
+const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'].map((f) =>
+  path.join(ROOT, 'assets/samples', f),
+);
 
 function isolated(r: Reply) {
   assert.equal(r.headers['cross-origin-opener-policy'], 'same-origin');
   assert.equal(r.headers['cross-origin-embedder-policy'], 'require-corp');
 }
 
-test('eflip serve: files, models, API, refusals, load, slow client, shutdown', { timeout: 300_000 }, async (t) => {
-  const { dir, cleanup } = tempDir('eflip-serve-');
-  let s: Served | null = null;
-  try {
-    const { onnx, expected } = demoOnnxAndCliAnswers(dir, SAMPLES);
-    s = await startServe(['--model', onnx, '--model', path.join(ROOT, 'assets/demo/model.safetensors'), '--max-upload-mb', '0.25', '--request-timeout', '3']);
-    const port = s.port;
+test(
+  'eflip serve: files, models, API, refusals, load, slow client, shutdown',
+  { timeout: 300_000 },
+  async (t) => {
+    const { dir, cleanup } = tempDir('eflip-serve-');
+    let s: Served | null = null;
+    try {
+      const { onnx, expected } = demoOnnxAndCliAnswers(dir, SAMPLES);
+      s = await startServe([
+        '--model',
+        onnx,
+        '--model',
+        path.join(ROOT, 'assets/demo/model.safetensors'),
+        '--max-upload-mb',
+        '0.25',
+        '--request-timeout',
+        '3',
+      ]);
+      const port = s.port;
 
-    await t.test('static files and COOP/COEP headers', async () => {
-      const index = await req(port, 'GET', '/');
-      assert.equal(index.status, 200);
-      isolated(index);
-      assert.match(String(index.headers['content-type']), /text\/html/);
-      assert.match(index.body.toString(), /<script type="module" src="\/app\.js">/);
-      const app = await req(port, 'GET', '/app.js');
-      assert.equal(app.status, 200);
-      assert.match(String(app.headers['content-type']), /text\/javascript/);
-      assert.ok(app.body.length > 10_000);
-      const wasm = await req(port, 'HEAD', '/ort/ort-wasm-simd-threaded.wasm');
-      assert.equal(wasm.status, 200);
-      assert.equal(wasm.headers['content-type'], 'application/wasm');
-      isolated(wasm);
-      const face = await req(port, 'GET', '/face-models/face_landmark_68_model-weights_manifest.json');
-      assert.equal(face.status, 200, 'face-api weights are served from the npm package');
-    });
+      await t.test('static files and COOP/COEP headers', async () => {
+        const index = await req(port, 'GET', '/');
+        assert.equal(index.status, 200);
+        isolated(index);
+        assert.match(String(index.headers['content-type']), /text\/html/);
+        assert.match(index.body.toString(), /<script type="module" src="\/app\.js">/);
+        const app = await req(port, 'GET', '/app.js');
+        assert.equal(app.status, 200);
+        assert.match(String(app.headers['content-type']), /text\/javascript/);
+        assert.ok(app.body.length > 10_000);
+        const wasm = await req(port, 'HEAD', '/ort/ort-wasm-simd-threaded.wasm');
+        assert.equal(wasm.status, 200);
+        assert.equal(wasm.headers['content-type'], 'application/wasm');
+        isolated(wasm);
+        const face = await req(
+          port,
+          'GET',
+          '/face-models/face_landmark_68_model-weights_manifest.json',
+        );
+        assert.equal(face.status, 200, 'face-api weights are served from the npm package');
+      });
 
-    await t.test('model list and model files', async () => {
-      const r = await req(port, 'GET', '/api/models');
-      assert.equal(r.status, 200);
-      const { models } = json(r);
-      assert.equal(models.length, 2);
-      assert.deepEqual(models.map((m: any) => m.name), ['demo', 'model']);
-      assert.equal(models[0].classes, 10);
-      const full = await req(port, 'GET', models[0].url);
-      assert.equal(full.status, 200);
-      assert.ok(full.body.equals(readFileSync(onnx)), 'the served .onnx is the file given');
-      const fe = await req(port, 'GET', models[0].frontend);
-      assert.ok(fe.body.equals(readFileSync(path.join(dir, 'demo.frontend.onnx'))));
-      const exported = await req(port, 'GET', models[1].backend);
-      assert.equal(exported.status, 200, 'a checkpoint is exported to ONNX in memory');
-      assert.ok(exported.body.length > 1000);
-      assert.equal((await req(port, 'GET', '/models/7/model.onnx')).status, 404);
-    });
+      await t.test('model list and model files', async () => {
+        const r = await req(port, 'GET', '/api/models');
+        assert.equal(r.status, 200);
+        const { models } = json(r);
+        assert.equal(models.length, 2);
+        assert.deepEqual(
+          models.map((m: any) => m.name),
+          ['demo', 'model'],
+        );
+        assert.equal(models[0].classes, 10);
+        const full = await req(port, 'GET', models[0].url);
+        assert.equal(full.status, 200);
+        assert.ok(full.body.equals(readFileSync(onnx)), 'the served .onnx is the file given');
+        const fe = await req(port, 'GET', models[0].frontend);
+        assert.ok(fe.body.equals(readFileSync(path.join(dir, 'demo.frontend.onnx'))));
+        const exported = await req(port, 'GET', models[1].backend);
+        assert.equal(exported.status, 200, 'a checkpoint is exported to ONNX in memory');
+        assert.ok(exported.body.length > 1000);
+        assert.equal((await req(port, 'GET', '/models/7/model.onnx')).status, 404);
+      });
 
-    await t.test('refusals: 404, 405, 413, 415, 400, 422, path traversal', async () => {
-      const cases: [string, string, Uint8Array | null, number, RegExp][] = [
-        ['GET', '/nope.html', null, 404, /not found/],
-        ['GET', '/api/nothing', null, 404, /no API endpoint/],
-        ['DELETE', '/', null, 405, /DELETE not allowed/],
-        ['GET', '/api/predict', null, 405, /POST a video/],
-        ['POST', '/api/models', Buffer.from('x'), 405, /use GET/],
-        ['POST', '/api/predict', Buffer.alloc(300_000, 7), 413, /over the limit/],
-        ['POST', '/api/predict', Buffer.from('<html>not a video</html>'), 415, /not a video/],
-        ['POST', '/api/predict', Buffer.alloc(0), 400, /empty body/],
-        ['POST', '/api/predict', readFileSync(SAMPLES[0]).subarray(0, 3000), 422, /truncated|incomplete|invalid/],
-        ['POST', '/api/predict?model=9', readFileSync(SAMPLES[0]), 404, /no model/],
-        ['POST', '/api/predict?top=0', readFileSync(SAMPLES[0]), 400, /top must be/],
-      ];
-      for (const [m, p, body, status, msg] of cases) {
-        const r = await req(port, m, p, body);
-        assert.equal(r.status, status, `${m} ${p}: ${r.status} ${r.body} ${r.error ?? ''}`);
-        const e = json(r);
-        assert.match(e.error, msg, `${m} ${p}`);
-        assert.ok(!/\n|at .*\.js:\d+/.test(e.error), `one line, no stack: ${e.error}`);
-      }
-      // oversize without Content-Length (chunked): refused while reading
-      const chunked = await req(port, 'POST', '/api/predict', null, { 'Transfer-Encoding': 'chunked' });
-      assert.equal(chunked.status, 400, 'empty chunked body');
-      for (const p of ['/../../../../etc/passwd', '/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2f..%2fetc%2fpasswd', '/ort/..%2f..%2f..%2fpackage.json', '/.git/config', '/%00index.html']) {
-        // a raw request line, as curl --path-as-is would send it
-        const raw = await new Promise<string>((resolve) => {
-          const c = connect(port, '127.0.0.1', () => c.end(`GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
-          let out = '';
-          c.on('data', (b) => (out += b));
-          c.on('close', () => resolve(out));
-          c.on('error', () => resolve(out));
-        });
-        assert.match(raw, /^HTTP\/1\.1 (400|404)/, `${p}: ${raw.slice(0, 100)}`);
-        assert.ok(!/root:|"dependencies"|\[core\]/.test(raw), `${p} leaked a file`);
-      }
-    });
-
-    await t.test('POST /api/predict answers like eflip predict --json', async () => {
-      for (const [i, f] of SAMPLES.entries()) {
-        const r = await req(port, 'POST', '/api/predict?top=5', readFileSync(f), { 'Content-Type': 'video/mp4' });
-        assert.equal(r.status, 200, r.body.toString());
-        const got = json(r);
-        assert.equal(got.frames, expected[i].frames);
-        assert.deepEqual(got.top, expected[i].top);
-      }
-      // face=1: arbitrary footage through the mouth-ROI pipeline, as `eflip predict --face`
-      const messi = path.join(dir, 'messi.mp4');
-      const ff = spawnSync('ffmpeg', ['-v', 'error', '-loop', '1', '-i', path.join(ROOT, 'test/fixtures/roi/messi5.jpg'), '-t', '0.6', '-r', '25', '-vf', 'scale=trunc(iw/2)*2:trunc(ih/2)*2', '-pix_fmt', 'yuv420p', messi]);
-      assert.equal(ff.status, 0, String(ff.stderr));
-      const cliFace = eflipSync(['predict', messi, '--checkpoint', onnx, '--face', '--top', '5', '--json']);
-      assert.equal(cliFace.code, 0, cliFace.stderr);
-      const viaFace = await req(port, 'POST', '/api/predict?face=1', readFileSync(messi));
-      assert.equal(viaFace.status, 200, viaFace.body.toString());
-      assert.deepEqual(json(viaFace).top, JSON.parse(cliFace.stdout).results[0].top);
-      const noFace = path.join(dir, 'grey.mp4');
-      assert.equal(spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=gray:s=320x240:d=0.4:r=25', '-pix_fmt', 'yuv420p', noFace]).status, 0);
-      const nf = await req(port, 'POST', '/api/predict?face=1', readFileSync(noFace));
-      assert.equal(nf.status, 422, nf.body.toString());
-      assert.match(json(nf).error, /no face found/);
-      assert.equal((await req(port, 'POST', '/api/predict?face=maybe', readFileSync(messi))).status, 400);
-      // a video cut in half reads its first frames, with the CLI's truncation warning
-      const half = await req(port, 'POST', '/api/predict', readFileSync(SAMPLES[0]).subarray(0, 6000));
-      assert.equal(half.status, 200, half.body.toString());
-      assert.match(json(half).warning, /only \d+ of 29 frames decode/);
-    });
-
-    await t.test('a slow upload times out (408) without blocking other clients', async () => {
-      const slow = connect(port, '127.0.0.1');
-      let slowOut = '';
-      slow.on('data', (b) => (slowOut += b));
-      slow.on('error', () => {});
-      const slowClosed = new Promise<void>((r) => slow.on('close', () => r()));
-      slow.write('POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: video/mp4\r\nContent-Length: 100000\r\n\r\n');
-      slow.write(readFileSync(SAMPLES[0]).subarray(0, 100)); // and then nothing more
-      const t0 = performance.now();
-      const good = await req(port, 'POST', '/api/predict', readFileSync(SAMPLES[1]));
-      const ms = performance.now() - t0;
-      assert.equal(good.status, 200);
-      assert.ok(ms < 2500, `a good request behind a stalled upload took ${ms.toFixed(0)} ms`);
-      await slowClosed;
-      const waited = performance.now() - t0;
-      assert.match(slowOut, /^HTTP\/1\.1 408/, `stalled upload answered: ${slowOut.slice(0, 80)}`);
-      assert.ok(waited < 15_000, `stalled upload closed after ${waited.toFixed(0)} ms`);
-    });
-
-    await t.test('load: 200 requests at concurrency 8, good and bad bodies, bounded RSS', async () => {
-      const good = SAMPLES.map((f) => readFileSync(f));
-      const bodies: { body: Buffer; want: number | 'good'; i?: number }[] = [
-        { body: good[0], want: 'good', i: 0 },
-        { body: good[1], want: 'good', i: 1 },
-        { body: Buffer.alloc(0), want: 400 },
-        { body: good[0].subarray(0, 3000), want: 422 },
-        { body: Buffer.from('GIF89a not a video at all'), want: 415 },
-        { body: Buffer.alloc(400_000, 1), want: 413 },
-      ];
-      // warm-up: one of each
-      for (const b of bodies) await req(port, 'POST', '/api/predict', b.body);
-      const rss0 = s!.rssMiB();
-      const N = 200;
-      let next = 0, ok = 0, refused = 0;
-      const lat: number[] = [];
-      const t0 = performance.now();
-      await Promise.all(Array.from({ length: 8 }, async () => {
-        while (next < N) {
-          const k = next++;
-          const b = bodies[k % bodies.length];
-          const t1 = performance.now();
-          const r = await req(port, 'POST', '/api/predict', b.body);
-          lat.push(performance.now() - t1);
-          if (b.want === 'good') {
-            assert.equal(r.status, 200, `request ${k}: ${r.status} ${r.body}`);
-            assert.deepEqual(json(r).top, expected[b.i!].top);
-            ok++;
-          } else {
-            assert.equal(r.status, b.want, `request ${k}: ${r.status} ${r.body} ${r.error ?? ''}`);
-            assert.ok(json(r).error);
-            refused++;
-          }
+      await t.test('refusals: 404, 405, 413, 415, 400, 422, path traversal', async () => {
+        const cases: [string, string, Uint8Array | null, number, RegExp][] = [
+          ['GET', '/nope.html', null, 404, /not found/],
+          ['GET', '/api/nothing', null, 404, /no API endpoint/],
+          ['DELETE', '/', null, 405, /DELETE not allowed/],
+          ['GET', '/api/predict', null, 405, /POST a video/],
+          ['POST', '/api/models', Buffer.from('x'), 405, /use GET/],
+          ['POST', '/api/predict', Buffer.alloc(300_000, 7), 413, /over the limit/],
+          ['POST', '/api/predict', Buffer.from('<html>not a video</html>'), 415, /not a video/],
+          ['POST', '/api/predict', Buffer.alloc(0), 400, /empty body/],
+          [
+            'POST',
+            '/api/predict',
+            readFileSync(SAMPLES[0]).subarray(0, 3000),
+            422,
+            /truncated|incomplete|invalid/,
+          ],
+          ['POST', '/api/predict?model=9', readFileSync(SAMPLES[0]), 404, /no model/],
+          ['POST', '/api/predict?top=0', readFileSync(SAMPLES[0]), 400, /top must be/],
+        ];
+        for (const [m, p, body, status, msg] of cases) {
+          const r = await req(port, m, p, body);
+          assert.equal(r.status, status, `${m} ${p}: ${r.status} ${r.body} ${r.error ?? ''}`);
+          const e = json(r);
+          assert.match(e.error, msg, `${m} ${p}`);
+          assert.ok(!/\n|at .*\.js:\d+/.test(e.error), `one line, no stack: ${e.error}`);
         }
-      }));
-      const secs = (performance.now() - t0) / 1000;
-      const rss1 = s!.rssMiB();
-      lat.sort((a, b) => a - b);
-      t.diagnostic(`load: ${N} requests in ${secs.toFixed(1)} s (${(N / secs).toFixed(1)} req/s), ${ok} good, ${refused} refused, p50 ${lat[N >> 1].toFixed(0)} ms, p95 ${lat[Math.floor(N * 0.95)].toFixed(0)} ms, RSS ${rss0.toFixed(0)} → ${rss1.toFixed(0)} MiB`);
-      assert.equal(ok + refused, N);
-      assert.equal(s!.child.exitCode, null, 'the server is still up');
-      assert.ok(rss1 - rss0 < 50, `RSS grew by ${(rss1 - rss0).toFixed(0)} MiB`);
-    });
+        // oversize without Content-Length (chunked): refused while reading
+        const chunked = await req(port, 'POST', '/api/predict', null, {
+          'Transfer-Encoding': 'chunked',
+        });
+        assert.equal(chunked.status, 400, 'empty chunked body');
+        for (const p of [
+          '/../../../../etc/passwd',
+          '/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+          '/..%2f..%2f..%2fetc%2fpasswd',
+          '/ort/..%2f..%2f..%2fpackage.json',
+          '/.git/config',
+          '/%00index.html',
+        ]) {
+          // a raw request line, as curl --path-as-is would send it
+          const raw = await new Promise<string>((resolve) => {
+            const c = connect(port, '127.0.0.1', () =>
+              c.end(`GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+            );
+            let out = '';
+            c.on('data', (b) => (out += b));
+            c.on('close', () => resolve(out));
+            c.on('error', () => resolve(out));
+          });
+          assert.match(raw, /^HTTP\/1\.1 (400|404)/, `${p}: ${raw.slice(0, 100)}`);
+          assert.ok(!/root:|"dependencies"|\[core\]/.test(raw), `${p} leaked a file`);
+        }
+      });
 
-    await t.test('a full queue answers 503 with Retry-After', async () => {
-      const q = await startServe(['--model', onnx, '--queue', '0']);
-      try {
-        const clip = readFileSync(SAMPLES[0]);
-        const rs = await Promise.all(Array.from({ length: 4 }, () => req(q.port, 'POST', '/api/predict', clip)));
-        const ok = rs.filter((r) => r.status === 200), busy = rs.filter((r) => r.status === 503);
-        assert.equal(ok.length + busy.length, 4, rs.map((r) => r.status).join(','));
-        assert.ok(ok.length >= 1 && busy.length >= 1, `statuses ${rs.map((r) => r.status)}`);
-        assert.equal(busy[0].headers['retry-after'], '2');
-        assert.match(json(busy[0]).error, /busy/);
-        ok.forEach((r) => assert.deepEqual(json(r).top, expected[0].top));
-      } finally {
-        await q.stop();
-      }
-    });
+      await t.test('POST /api/predict answers like eflip predict --json', async () => {
+        for (const [i, f] of SAMPLES.entries()) {
+          const r = await req(port, 'POST', '/api/predict?top=5', readFileSync(f), {
+            'Content-Type': 'video/mp4',
+          });
+          assert.equal(r.status, 200, r.body.toString());
+          const got = json(r);
+          assert.equal(got.frames, expected[i].frames);
+          assert.deepEqual(got.top, expected[i].top);
+        }
+        // face=1: arbitrary footage through the mouth-ROI pipeline, as `eflip predict --face`
+        const messi = path.join(dir, 'messi.mp4');
+        const ff = spawnSync('ffmpeg', [
+          '-v',
+          'error',
+          '-loop',
+          '1',
+          '-i',
+          path.join(ROOT, 'test/fixtures/roi/messi5.jpg'),
+          '-t',
+          '0.6',
+          '-r',
+          '25',
+          '-vf',
+          'scale=trunc(iw/2)*2:trunc(ih/2)*2',
+          '-pix_fmt',
+          'yuv420p',
+          messi,
+        ]);
+        assert.equal(ff.status, 0, String(ff.stderr));
+        const cliFace = eflipSync([
+          'predict',
+          messi,
+          '--checkpoint',
+          onnx,
+          '--face',
+          '--top',
+          '5',
+          '--json',
+        ]);
+        assert.equal(cliFace.code, 0, cliFace.stderr);
+        const viaFace = await req(port, 'POST', '/api/predict?face=1', readFileSync(messi));
+        assert.equal(viaFace.status, 200, viaFace.body.toString());
+        assert.deepEqual(json(viaFace).top, JSON.parse(cliFace.stdout).results[0].top);
+        const noFace = path.join(dir, 'grey.mp4');
+        assert.equal(
+          spawnSync('ffmpeg', [
+            '-v',
+            'error',
+            '-f',
+            'lavfi',
+            '-i',
+            'color=c=gray:s=320x240:d=0.4:r=25',
+            '-pix_fmt',
+            'yuv420p',
+            noFace,
+          ]).status,
+          0,
+        );
+        const nf = await req(port, 'POST', '/api/predict?face=1', readFileSync(noFace));
+        assert.equal(nf.status, 422, nf.body.toString());
+        assert.match(json(nf).error, /no face found/);
+        assert.equal(
+          (await req(port, 'POST', '/api/predict?face=maybe', readFileSync(messi))).status,
+          400,
+        );
+        // a video cut in half reads its first frames, with the CLI's truncation warning
+        const half = await req(
+          port,
+          'POST',
+          '/api/predict',
+          readFileSync(SAMPLES[0]).subarray(0, 6000),
+        );
+        assert.equal(half.status, 200, half.body.toString());
+        assert.match(json(half).warning, /only \d+ of 29 frames decode/);
+      });
 
-    await t.test('SIGTERM closes it cleanly', async () => {
-      const code = await s!.stop('SIGTERM');
-      assert.equal(code, 0, s!.log());
-      assert.match(s!.log(), /SIGTERM, closing/);
-    });
+      await t.test('a slow upload times out (408) without blocking other clients', async () => {
+        const slow = connect(port, '127.0.0.1');
+        let slowOut = '';
+        slow.on('data', (b) => (slowOut += b));
+        slow.on('error', () => {});
+        const slowClosed = new Promise<void>((r) => slow.on('close', () => r()));
+        slow.write(
+          'POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: video/mp4\r\nContent-Length: 100000\r\n\r\n',
+        );
+        slow.write(readFileSync(SAMPLES[0]).subarray(0, 100)); // and then nothing more
+        const t0 = performance.now();
+        const good = await req(port, 'POST', '/api/predict', readFileSync(SAMPLES[1]));
+        const ms = performance.now() - t0;
+        assert.equal(good.status, 200);
+        assert.ok(ms < 2500, `a good request behind a stalled upload took ${ms.toFixed(0)} ms`);
+        await slowClosed;
+        const waited = performance.now() - t0;
+        assert.match(
+          slowOut,
+          /^HTTP\/1\.1 408/,
+          `stalled upload answered: ${slowOut.slice(0, 80)}`,
+        );
+        assert.ok(waited < 15_000, `stalled upload closed after ${waited.toFixed(0)} ms`);
+      });
 
-    await t.test('refused start: port in use, bad option, bad model', async () => {
-      const busy = await startServe([]);
-      try {
-        const r = eflipSync(['serve', '--port', String(busy.port)]);
-        assert.equal(r.code, 2, r.stderr);
-        assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: is in use/);
-      } finally {
-        await busy.stop();
-      }
-      const bad = eflipSync(['serve', '--model', path.join(dir, 'missing.onnx'), '--port', '0']);
-      assert.notEqual(bad.code, 0);
-      assert.match(bad.stderr, /missing\.onnx: no such model file/);
-      assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
-    });
-  } finally {
-    await s?.stop('SIGKILL');
-    cleanup();
-  }
-});
+      await t.test(
+        'load: 200 requests at concurrency 8, good and bad bodies, bounded RSS',
+        async () => {
+          const good = SAMPLES.map((f) => readFileSync(f));
+          const bodies: { body: Buffer; want: number | 'good'; i?: number }[] = [
+            { body: good[0], want: 'good', i: 0 },
+            { body: good[1], want: 'good', i: 1 },
+            { body: Buffer.alloc(0), want: 400 },
+            { body: good[0].subarray(0, 3000), want: 422 },
+            { body: Buffer.from('GIF89a not a video at all'), want: 415 },
+            { body: Buffer.alloc(400_000, 1), want: 413 },
+          ];
+          // warm-up: one of each
+          for (const b of bodies) await req(port, 'POST', '/api/predict', b.body);
+          const rss0 = s!.rssMiB();
+          const N = 200;
+          let next = 0,
+            ok = 0,
+            refused = 0;
+          const lat: number[] = [];
+          const t0 = performance.now();
+          await Promise.all(
+            Array.from({ length: 8 }, async () => {
+              while (next < N) {
+                const k = next++;
+                const b = bodies[k % bodies.length];
+                const t1 = performance.now();
+                const r = await req(port, 'POST', '/api/predict', b.body);
+                lat.push(performance.now() - t1);
+                if (b.want === 'good') {
+                  assert.equal(r.status, 200, `request ${k}: ${r.status} ${r.body}`);
+                  assert.deepEqual(json(r).top, expected[b.i!].top);
+                  ok++;
+                } else {
+                  assert.equal(
+                    r.status,
+                    b.want,
+                    `request ${k}: ${r.status} ${r.body} ${r.error ?? ''}`,
+                  );
+                  assert.ok(json(r).error);
+                  refused++;
+                }
+              }
+            }),
+          );
+          const secs = (performance.now() - t0) / 1000;
+          const rss1 = s!.rssMiB();
+          lat.sort((a, b) => a - b);
+          t.diagnostic(
+            `load: ${N} requests in ${secs.toFixed(1)} s (${(N / secs).toFixed(1)} req/s), ${ok} good, ${refused} refused, p50 ${lat[N >> 1].toFixed(0)} ms, p95 ${lat[Math.floor(N * 0.95)].toFixed(0)} ms, RSS ${rss0.toFixed(0)} → ${rss1.toFixed(0)} MiB`,
+          );
+          assert.equal(ok + refused, N);
+          assert.equal(s!.child.exitCode, null, 'the server is still up');
+          assert.ok(rss1 - rss0 < 50, `RSS grew by ${(rss1 - rss0).toFixed(0)} MiB`);
+        },
+      );
+
+      await t.test('a full queue answers 503 with Retry-After', async () => {
+        const q = await startServe(['--model', onnx, '--queue', '0']);
+        try {
+          const clip = readFileSync(SAMPLES[0]);
+          const rs = await Promise.all(
+            Array.from({ length: 4 }, () => req(q.port, 'POST', '/api/predict', clip)),
+          );
+          const ok = rs.filter((r) => r.status === 200),
+            busy = rs.filter((r) => r.status === 503);
+          assert.equal(ok.length + busy.length, 4, rs.map((r) => r.status).join(','));
+          assert.ok(ok.length >= 1 && busy.length >= 1, `statuses ${rs.map((r) => r.status)}`);
+          assert.equal(busy[0].headers['retry-after'], '2');
+          assert.match(json(busy[0]).error, /busy/);
+          ok.forEach((r) => assert.deepEqual(json(r).top, expected[0].top));
+        } finally {
+          await q.stop();
+        }
+      });
+
+      await t.test('SIGTERM closes it cleanly', async () => {
+        const code = await s!.stop('SIGTERM');
+        assert.equal(code, 0, s!.log());
+        assert.match(s!.log(), /SIGTERM, closing/);
+      });
+
+      await t.test('refused start: port in use, bad option, bad model', async () => {
+        const busy = await startServe([]);
+        try {
+          const r = eflipSync(['serve', '--port', String(busy.port)]);
+          assert.equal(r.code, 2, r.stderr);
+          assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: is in use/);
+        } finally {
+          await busy.stop();
+        }
+        const bad = eflipSync(['serve', '--model', path.join(dir, 'missing.onnx'), '--port', '0']);
+        assert.notEqual(bad.code, 0);
+        assert.match(bad.stderr, /missing\.onnx: no such model file/);
+        assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+      });
+    } finally {
+      await s?.stop('SIGKILL');
+      cleanup();
+    }
+  },
+);

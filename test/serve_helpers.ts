@@ -28,20 +28,38 @@ export function eflipSync(args: string[]): { code: number | null; stdout: string
  *  predict --top 5 --json`'s answer for the clips with it — what the server and the page must match. */
 export function demoOnnxAndCliAnswers(dir: string, clips: string[]) {
   const onnx = path.join(dir, 'demo.onnx');
-  const ex = eflipSync(['export', '--checkpoint', path.join(ROOT, 'assets/demo/model.safetensors'), '--out', onnx, '--features']);
+  const ex = eflipSync([
+    'export',
+    '--checkpoint',
+    path.join(ROOT, 'assets/demo/model.safetensors'),
+    '--out',
+    onnx,
+    '--features',
+  ]);
   assert.equal(ex.code, 0, ex.stderr);
   const cli = eflipSync(['predict', ...clips, '--checkpoint', onnx, '--top', '5', '--json']);
   assert.equal(cli.code, 0, cli.stderr);
-  return { onnx, expected: JSON.parse(cli.stdout).results as { frames: number; top: { label: string; probability: number; logProb: number }[] }[] };
+  return {
+    onnx,
+    expected: JSON.parse(cli.stdout).results as {
+      frames: number;
+      top: { label: string; probability: number; logProb: number }[];
+    }[],
+  };
 }
 
 export async function startServe(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (b) => (out += b));
   child.stderr!.on('data', (b) => (out += b));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`eflip serve did not start in 60 s:\n${out}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`eflip serve did not start in 60 s:\n${out}`)),
+      60_000,
+    );
     child.on('exit', (c) => reject(new Error(`eflip serve exited (${c}):\n${out}`)));
     child.stdout!.on('data', () => {
       const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
@@ -52,14 +70,22 @@ export async function startServe(args: string[]): Promise<Served> {
     });
   });
   return {
-    child, port, base: `http://127.0.0.1:${port}`, log: () => out,
-    rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
-    stop: (signal = 'SIGTERM') => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve(child.exitCode);
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      child.once('exit', (c) => { clearTimeout(t); resolve(c); });
-      child.kill(signal);
-    }),
+    child,
+    port,
+    base: `http://127.0.0.1:${port}`,
+    log: () => out,
+    rssMiB: () =>
+      Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', (c) => {
+          clearTimeout(t);
+          resolve(c);
+        });
+        child.kill(signal);
+      }),
   };
 }
 
@@ -72,17 +98,49 @@ export interface Reply {
 }
 
 /** One HTTP request; `body` may be bigger than the server accepts (an early answer is still read). */
-export function req(port: number, method: string, p: string, body?: Uint8Array | null, headers: Record<string, string> = {}): Promise<Reply> {
+export function req(
+  port: number,
+  method: string,
+  p: string,
+  body?: Uint8Array | null,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   return new Promise((resolve) => {
     let done = false;
-    const finish = (r: Reply) => { if (!done) { done = true; resolve(r); } };
-    const r = httpRequest({ host: '127.0.0.1', port, method, path: p, headers: { ...(body ? { 'Content-Length': String(body.byteLength) } : {}), ...headers }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => finish({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', (e) => finish({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks), error: e.message }));
-    });
-    r.on('error', (e) => finish({ status: 0, headers: {}, body: Buffer.alloc(0), error: e.message }));
+    const finish = (r: Reply) => {
+      if (!done) {
+        done = true;
+        resolve(r);
+      }
+    };
+    const r = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: p,
+        headers: { ...(body ? { 'Content-Length': String(body.byteLength) } : {}), ...headers },
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          finish({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', (e) =>
+          finish({
+            status: res.statusCode!,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+            error: e.message,
+          }),
+        );
+      },
+    );
+    r.on('error', (e) =>
+      finish({ status: 0, headers: {}, body: Buffer.alloc(0), error: e.message }),
+    );
     if (body) r.write(body);
     r.end();
   });

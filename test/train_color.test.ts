@@ -30,7 +30,17 @@ function shards(color: boolean): string {
   let dir = prepared.get(color);
   if (!dir) {
     dir = join(tmp, color ? 'shards-rgb' : 'shards-grey');
-    const r = eflip(['prepare', '--lrw', tinyCorpus(), '--out', dir, '--jobs', '1', '--quiet', ...(color ? ['--color'] : [])]);
+    const r = eflip([
+      'prepare',
+      '--lrw',
+      tinyCorpus(),
+      '--out',
+      dir,
+      '--jobs',
+      '1',
+      '--quiet',
+      ...(color ? ['--color'] : []),
+    ]);
     assert.equal(r.status, 0, r.stderr + r.stdout);
     prepared.set(color, dir);
   }
@@ -39,19 +49,49 @@ function shards(color: boolean): string {
 
 function train(name: string, extra: string[]) {
   const runDir = join(tmp, name);
-  const r = eflip(['train', '--config', synth, ...tinyOverrides(tinyCorpus(), runDir), 'train.epochs=1', ...extra]);
-  return { r, runDir, last: join(runDir, 'checkpoints', 'last.ckpt'), best: join(runDir, 'checkpoints', 'best.ckpt') };
+  const r = eflip([
+    'train',
+    '--config',
+    synth,
+    ...tinyOverrides(tinyCorpus(), runDir),
+    'train.epochs=1',
+    ...extra,
+  ]);
+  return {
+    r,
+    runDir,
+    last: join(runDir, 'checkpoints', 'last.ckpt'),
+    best: join(runDir, 'checkpoints', 'best.ckpt'),
+  };
 }
 
 const stemShape = (ckpt: string) => {
   const ck = readCheckpoint(ckpt);
-  return { model: ck.model.get(STEM_WEIGHT)!.shape, ema: ck.ema!.get(STEM_WEIGHT)!.shape, config: ck.modelConfig as { inChannels: number }, ck };
+  return {
+    model: ck.model.get(STEM_WEIGHT)!.shape,
+    ema: ck.ema!.get(STEM_WEIGHT)!.shape,
+    config: ck.modelConfig as { inChannels: number },
+    ck,
+  };
 };
 
-const stepLosses = (runDir: string) => MetricsLog.read(join(runDir, 'metrics.jsonl')).filter((r) => r.kind === 'step').map((r) => r.loss as number);
+const stepLosses = (runDir: string) =>
+  MetricsLog.read(join(runDir, 'metrics.jsonl'))
+    .filter((r) => r.kind === 'step')
+    .map((r) => r.loss as number);
 
 function predictJson(file: string, ckpt: string, runtime: 'onnx' | 'torch') {
-  const r = eflip(['predict', file, '--checkpoint', ckpt, '--runtime', runtime, '--top', '2', '--json']);
+  const r = eflip([
+    'predict',
+    file,
+    '--checkpoint',
+    ckpt,
+    '--runtime',
+    runtime,
+    '--top',
+    '2',
+    '--json',
+  ]);
   assert.equal(r.status, 0, `${runtime}: ${r.stderr}${r.stdout}`);
   const top = JSON.parse(r.stdout).results[0].top as { label: string; probability: number }[];
   assert.equal(top.length, 2);
@@ -59,14 +99,25 @@ function predictJson(file: string, ckpt: string, runtime: 'onnx' | 'torch') {
 }
 
 function evalJson(ckpt: string, split = 'val') {
-  const r = eflip(['eval', '--checkpoint', ckpt, '--data', tinyCorpus(), '--split', split, '--json']);
+  const r = eflip([
+    'eval',
+    '--checkpoint',
+    ckpt,
+    '--data',
+    tinyCorpus(),
+    '--split',
+    split,
+    '--json',
+  ]);
   assert.equal(r.status, 0, r.stderr + r.stdout);
   return JSON.parse(r.stdout) as { samples: number; loss: number; top1: number };
 }
 
 test('colour model trains from an LRW tree and from --color shards; eval and predict feed it RGB', async () => {
   const root = tinyCorpus();
-  const valClip = readdirSync(join(root, 'ABOUT', 'val')).filter((f) => f.endsWith('.mp4')).map((f) => join(root, 'ABOUT', 'val', f))[0];
+  const valClip = readdirSync(join(root, 'ABOUT', 'val'))
+    .filter((f) => f.endsWith('.mp4'))
+    .map((f) => join(root, 'ABOUT', 'val', f))[0];
 
   // 1. LRW-layout tree, decoded as RGB into memory
   const a = train('tree', ['model.in_channels=3']);
@@ -83,7 +134,15 @@ test('colour model trains from an LRW tree and from --color shards; eval and pre
 
   // 2. colour shards through the src/data loader
   const dir = shards(true);
-  const h = readShardHeader(join(dir, 'train', readdirSync(join(dir, 'train')).filter((f) => f.endsWith('.bin')).sort()[0]));
+  const h = readShardHeader(
+    join(
+      dir,
+      'train',
+      readdirSync(join(dir, 'train'))
+        .filter((f) => f.endsWith('.bin'))
+        .sort()[0],
+    ),
+  );
   assert.equal(h.channels, 3);
   const b = train('shards', ['model.in_channels=3', `data.shards=${dir}`]);
   assert.equal(b.r.status, 0, b.r.stderr + b.r.stdout);
@@ -107,28 +166,61 @@ test('colour model trains from an LRW tree and from --color shards; eval and pre
   // 4. predict on a real mp4, both runtimes, same answer
   const onnx = predictJson(valClip, a.best, 'onnx');
   const torch = predictJson(valClip, a.best, 'torch');
-  assert.ok(Math.abs(onnx[0].probability + onnx[1].probability - 1) < 1e-3, '2 words: the top 2 hold all the mass');
+  assert.ok(
+    Math.abs(onnx[0].probability + onnx[1].probability - 1) < 1e-3,
+    '2 words: the top 2 hold all the mass',
+  );
   assert.equal(onnx[0].label, torch[0].label);
-  assert.ok(Math.abs(onnx[0].probability - torch[0].probability) < 1e-3, `onnx ${onnx[0].probability} vs torch ${torch[0].probability}`);
+  assert.ok(
+    Math.abs(onnx[0].probability - torch[0].probability) < 1e-3,
+    `onnx ${onnx[0].probability} vs torch ${torch[0].probability}`,
+  );
 
   // 5. the pixels: inference preprocessing (predict) = training/eval batches, plane by plane (R, G, B)
-  const cfg = loadConfig({ file: synth, overrides: [...tinyOverrides(root, join(tmp, 'unused')), 'model.in_channels=3'] });
+  const cfg = loadConfig({
+    file: synth,
+    overrides: [...tinyOverrides(root, join(tmp, 'unused')), 'model.in_channels=3'],
+  });
   const data = await loadLrwSplits(cfg, ['val'], ['ABOUT', 'ABSOLUTELY']);
-  const paths = (await indexLrw(root, { splits: ['val'] })).clips.filter((c) => c.split === 'val').map((c) => c.path);
+  const paths = (await indexLrw(root, { splits: ['val'] })).clips
+    .filter((c) => c.split === 'val')
+    .map((c) => c.path);
   const k = paths.indexOf(valClip);
   assert.ok(k >= 0);
-  const src = new MemoryClipSource(data.clips.val, { batchSize: 1, shuffle: false, seed: 0, size: 24, frames: 8, mean: cfg.data.mean, std: cfg.data.std, augment: null, dropLast: false });
-  let x: Float32Array | null = null, shape: number[] = [];
+  const src = new MemoryClipSource(data.clips.val, {
+    batchSize: 1,
+    shuffle: false,
+    seed: 0,
+    size: 24,
+    frames: 8,
+    mean: cfg.data.mean,
+    std: cfg.data.std,
+    augment: null,
+    dropLast: false,
+  });
+  let x: Float32Array | null = null,
+    shape: number[] = [];
   let i = 0;
   for await (const batch of src.batches(0, 0)) {
-    if (i++ === k) { x = Float32Array.from(batch.x.dataView() as Float32Array); shape = batch.x.shape; }
+    if (i++ === k) {
+      x = Float32Array.from(batch.x.dataView() as Float32Array);
+      shape = batch.x.shape;
+    }
     batch.x.dispose();
   }
   assert.deepEqual(shape, [1, 3, 8, 24, 24], '(B, C, T, H, W) with C = 3');
-  const clip = await loadClip(valClip, { crop: 'mouth', size: 24, mean: cfg.data.mean, std: cfg.data.std, grey: 'bt601' }, { channels: 3 });
+  const clip = await loadClip(
+    valClip,
+    { crop: 'mouth', size: 24, mean: cfg.data.mean, std: cfg.data.std, grey: 'bt601' },
+    { channels: 3 },
+  );
   assert.equal(clip.channels, 3);
-  const T = clip.frames, P = 24 * 24, t0 = Math.floor((T - 8) / 2);
-  let diff = 0, rg = 0, gb = 0;
+  const T = clip.frames,
+    P = 24 * 24,
+    t0 = Math.floor((T - 8) / 2);
+  let diff = 0,
+    rg = 0,
+    gb = 0;
   for (let c = 0; c < 3; c++) {
     for (let t = 0; t < 8; t++) {
       for (let p = 0; p < P; p++) {
@@ -140,17 +232,26 @@ test('colour model trains from an LRW tree and from --color shards; eval and pre
     }
   }
   assert.ok(diff < 1e-5, `predict and eval inputs differ by ${diff}`);
-  assert.ok(rg > 0.1 && gb > 0.1, `R, G, B planes are distinct colours (max |R−G| ${rg}, |G−B| ${gb})`);
+  assert.ok(
+    rg > 0.1 && gb > 0.1,
+    `R, G, B planes are distinct colours (max |R−G| ${rg}, |G−B| ${gb})`,
+  );
 });
 
 test('grey/colour mismatches are refused naming both; word-boundary inputs (2 and 4 channels) still work', () => {
   // colour shards into a grey model, grey shards into a colour model
   const c1 = train('mismatch-rgb', [`data.shards=${shards(true)}`]);
   assert.notEqual(c1.r.status, 0);
-  assert.match(c1.r.stderr, /holds colour \(RGB, 3 channels\) clips but model\.in_channels=1 expects grey \(1 channel\) input: set model\.in_channels=3/);
+  assert.match(
+    c1.r.stderr,
+    /holds colour \(RGB, 3 channels\) clips but model\.in_channels=1 expects grey \(1 channel\) input: set model\.in_channels=3/,
+  );
   const c2 = train('mismatch-grey', [`data.shards=${shards(false)}`, 'model.in_channels=3']);
   assert.notEqual(c2.r.status, 0);
-  assert.match(c2.r.stderr, /holds grey \(1 channel\) clips but model\.in_channels=3 expects colour \(RGB, 3 channels\) input: .*eflip prepare --color/);
+  assert.match(
+    c2.r.stderr,
+    /holds grey \(1 channel\) clips but model\.in_channels=3 expects colour \(RGB, 3 channels\) input: .*eflip prepare --color/,
+  );
   // in_channels=2 is the word-boundary plane's job
   const c3 = train('two', ['model.in_channels=2']);
   assert.notEqual(c3.r.status, 0);
@@ -158,7 +259,10 @@ test('grey/colour mismatches are refused naming both; word-boundary inputs (2 an
 
   // grey + boundary (2 channels) and RGB + boundary (4): train, eval, predict
   const file = join(tinyCorpus(), 'ABOUT', 'val', 'ABOUT_00001.mp4');
-  for (const [name, extra, channels] of [['wb-grey', [], 2], ['wb-rgb', ['model.in_channels=3'], 4]] as const) {
+  for (const [name, extra, channels] of [
+    ['wb-grey', [], 2],
+    ['wb-rgb', ['model.in_channels=3'], 4],
+  ] as const) {
     const r = train(name, ['data.word_boundary=true', 'train.max_steps=2', ...extra]);
     assert.equal(r.r.status, 0, r.r.stderr + r.r.stdout);
     const s = stemShape(r.last);
@@ -173,39 +277,69 @@ test('grey/colour mismatches are refused naming both; word-boundary inputs (2 an
 });
 
 function save(path: string, m: ReturnType<typeof createModel>): void {
-  const entries: [string, RawTensor][] = tidy(() => [...m.stateDict()].map(([k, t]) => [`model.${k}`, { dtype: t.dtype as RawTensor['dtype'], shape: t.shape, data: t.detach().contiguous().toBytes() }]));
+  const entries: [string, RawTensor][] = tidy(() =>
+    [...m.stateDict()].map(([k, t]) => [
+      `model.${k}`,
+      {
+        dtype: t.dtype as RawTensor['dtype'],
+        shape: t.shape,
+        data: t.detach().contiguous().toBytes(),
+      },
+    ]),
+  );
   writeSafetensors(path, entries, {});
 }
 
 const maxDiff = (a: Tensor, b: Tensor) => a.sub(b).abs().max().item();
 
 test('fine-tuning converts the stem exactly: grey weights → colour (luma split) and colour → grey (sum)', () => {
-  const tiny = ['data.size=16', 'data.frames=4', 'model.feature_dim=16', 'model.tcn_channels=16', 'model.transformer_heads=2'];
+  const tiny = [
+    'data.size=16',
+    'data.frames=4',
+    'model.feature_dim=16',
+    'model.tcn_channels=16',
+    'model.transformer_heads=2',
+  ];
   const grey = loadConfig({ file: synth, overrides: tiny });
   const colour = loadConfig({ file: synth, overrides: [...tiny, 'model.in_channels=3'] });
   const g = createModel(modelConfigFor(grey, 3), 1);
   save(join(tmp, 'grey.ckpt'), g);
   const c = createModel(modelConfigFor(colour, 3), 2);
   const rep = loadPretrained(c, join(tmp, 'grey.ckpt'));
-  assert.match(rep.stemConverted ?? '', /\[8, 1, 3, 5, 5\] → \[8, 3, 3, 5, 5\] \(grey → colour input\)/);
-  g.eval(); c.eval();
-  tidy(() => noGrad(() => {
-    const rgb = randn([2, 3, 4, 16, 16]);
-    const luma = rgb.narrow(1, 0, 1).mul(0.299).add(rgb.narrow(1, 1, 1).mul(0.587)).add(rgb.narrow(1, 2, 1).mul(0.114));
-    const d = maxDiff(c.forward(rgb), g.forward(luma));
-    assert.ok(d < 1e-4, `colour net on RGB = grey net on luma (max diff ${d})`);
-  }));
+  assert.match(
+    rep.stemConverted ?? '',
+    /\[8, 1, 3, 5, 5\] → \[8, 3, 3, 5, 5\] \(grey → colour input\)/,
+  );
+  g.eval();
+  c.eval();
+  tidy(() =>
+    noGrad(() => {
+      const rgb = randn([2, 3, 4, 16, 16]);
+      const luma = rgb
+        .narrow(1, 0, 1)
+        .mul(0.299)
+        .add(rgb.narrow(1, 1, 1).mul(0.587))
+        .add(rgb.narrow(1, 2, 1).mul(0.114));
+      const d = maxDiff(c.forward(rgb), g.forward(luma));
+      assert.ok(d < 1e-4, `colour net on RGB = grey net on luma (max diff ${d})`);
+    }),
+  );
   // and back: a colour model's weights into a grey model, fed grey = R = G = B
   save(join(tmp, 'colour.ckpt'), c);
   const g2 = createModel(modelConfigFor(grey, 3), 3);
   const rep2 = loadPretrained(g2, join(tmp, 'colour.ckpt'));
   assert.match(rep2.stemConverted ?? '', /colour → grey input/);
   g2.eval();
-  tidy(() => noGrad(() => {
-    const y = randn([2, 1, 4, 16, 16]);
-    const d = maxDiff(g2.forward(y), c.forward(y.repeat([1, 3, 1, 1, 1])));
-    assert.ok(d < 1e-4, `grey net on Y = colour net on (Y, Y, Y) (max diff ${d})`);
-    assert.ok(maxDiff(g2.forward(y), g.forward(y)) < 1e-4, 'round trip gives the original grey filters');
-  }));
+  tidy(() =>
+    noGrad(() => {
+      const y = randn([2, 1, 4, 16, 16]);
+      const d = maxDiff(g2.forward(y), c.forward(y.repeat([1, 3, 1, 1, 1])));
+      assert.ok(d < 1e-4, `grey net on Y = colour net on (Y, Y, Y) (max diff ${d})`);
+      assert.ok(
+        maxDiff(g2.forward(y), g.forward(y)) < 1e-4,
+        'round trip gives the original grey filters',
+      );
+    }),
+  );
   for (const m of [g, c, g2]) m.dispose();
 });

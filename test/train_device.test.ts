@@ -9,13 +9,33 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cuda, F, fromTypedArray, full, manualSeed, noGrad, randn, tidy, type Tensor } from '../src/engine/index.js';
+import {
+  cuda,
+  F,
+  fromTypedArray,
+  full,
+  manualSeed,
+  noGrad,
+  randn,
+  tidy,
+  type Tensor,
+} from '../src/engine/index.js';
 import { loadConfig } from '../src/train/config.js';
 import { modelConfigFor } from '../src/train/model_config.js';
 import { asTrainable, createModel } from '../src/train/model_io.js';
-import { Trainer, type BatchSource, type TrainBatch, type TrainableModel } from '../src/train/trainer.js';
+import {
+  Trainer,
+  type BatchSource,
+  type TrainBatch,
+  type TrainableModel,
+} from '../src/train/trainer.js';
 import { GradScaler } from '../src/train/grad_scaler.js';
-import { TrainDevice, TrainDeviceError, checkTrainDevice, feedBatches } from '../src/train/device_step.js';
+import {
+  TrainDevice,
+  TrainDeviceError,
+  checkTrainDevice,
+  feedBatches,
+} from '../src/train/device_step.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { mixupHook } from '../src/train/data_source.js';
 import type { LipReaderNet } from '../src/model/lipreader.js';
@@ -23,19 +43,35 @@ import { assertRefused, runEflip, snapshot, assertUnchanged } from './hostile_he
 import { configs, tinyCorpus, tinyOverrides } from './train_helpers.js';
 
 const quiet = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
-const noCuda = cuda.isAvailable() ? 'this build has a GPU: the refusal tests are for CPU builds' : false;
+const noCuda = cuda.isAvailable()
+  ? 'this build has a GPU: the refusal tests are for CPU builds'
+  : false;
 
 function tinyConfig(extra: string[] = []) {
   return loadConfig({
     file: join(configs, 'synth.yaml'),
-    overrides: ['data.size=16', 'data.frames=4', 'model.feature_dim=16', 'model.tcn_channels=16', 'model.transformer_heads=2', 'model.transformer_ffn=16',
-      'model.dropout=0', 'model.transformer_dropout=0', 'model.tcn_dropout=0', 'model.drop_path=0', 'train.epochs=1', 'ema.enabled=true', ...extra],
+    overrides: [
+      'data.size=16',
+      'data.frames=4',
+      'model.feature_dim=16',
+      'model.tcn_channels=16',
+      'model.transformer_heads=2',
+      'model.transformer_ffn=16',
+      'model.dropout=0',
+      'model.transformer_dropout=0',
+      'model.tcn_dropout=0',
+      'model.drop_path=0',
+      'train.epochs=1',
+      'ema.enabled=true',
+      ...extra,
+    ],
   });
 }
 
 function source(make: (i: number) => TrainBatch, n: number): BatchSource {
   return {
-    batchesPerEpoch: n, clips: n * 2,
+    batchesPerEpoch: n,
+    clips: n * 2,
     async *batches(_epoch: number, skip: number) {
       for (let i = skip; i < n; i++) yield make(i);
     },
@@ -43,7 +79,15 @@ function source(make: (i: number) => TrainBatch, n: number): BatchSource {
 }
 
 function paramBytes(net: LipReaderNet): Map<string, Buffer> {
-  return tidy(() => new Map([...net.namedParameters()].map(([k, t]) => [k, Buffer.from(t.detach().contiguous().toBytes())])));
+  return tidy(
+    () =>
+      new Map(
+        [...net.namedParameters()].map(([k, t]) => [
+          k,
+          Buffer.from(t.detach().contiguous().toBytes()),
+        ]),
+      ),
+  );
 }
 
 // ---------------------------------------------------------------- GradScaler semantics
@@ -59,18 +103,24 @@ test('GradScaler: scales the loss, unscales the gradients, finds inf/NaN, backs 
     assert.deepEqual(Array.from(g1.toTypedArray() as Float32Array), [1, -2]);
     assert.deepEqual(Array.from(g2.toTypedArray() as Float32Array), [0.5]);
     assert.equal(s.unscale([fromTypedArray(Float32Array.of(1, Infinity))]), false);
-    assert.equal(s.unscale([fromTypedArray(Float32Array.of(1)), fromTypedArray(Float32Array.of(NaN, 2))]), false);
+    assert.equal(
+      s.unscale([fromTypedArray(Float32Array.of(1)), fromTypedArray(Float32Array.of(NaN, 2))]),
+      false,
+    );
     assert.equal(s.unscale([]), true);
   });
   s.update(false);
   assert.equal(s.scale, 512);
   assert.equal(s.skipped, 1);
-  s.update(true); s.update(true);
+  s.update(true);
+  s.update(true);
   assert.equal(s.scale, 512, 'no growth before growthInterval good steps');
   s.update(true);
   assert.equal(s.scale, 1024, 'growth after 3 good steps in a row');
   assert.equal(s.growthTracker, 0);
-  s.update(true); s.update(true); s.update(false);
+  s.update(true);
+  s.update(true);
+  s.update(false);
   assert.equal(s.scale, 512);
   assert.equal(s.growthTracker, 0, 'an overflow resets the good-step count');
   // never grows into inf; defaults are PyTorch's
@@ -78,7 +128,10 @@ test('GradScaler: scales the loss, unscales the gradients, finds inf/NaN, backs 
   big.update(true);
   assert.equal(big.scale, 2 ** 127);
   const d = new GradScaler();
-  assert.deepEqual([d.scale, d.growthFactor, d.backoffFactor, d.growthInterval], [65536, 2, 0.5, 2000]);
+  assert.deepEqual(
+    [d.scale, d.growthFactor, d.backoffFactor, d.growthInterval],
+    [65536, 2, 0.5, 2000],
+  );
   // state round trip, and a broken state is refused
   const r = new GradScaler();
   r.loadStateDict(s.stateDict());
@@ -107,12 +160,23 @@ test('fp16 loss scaling in the trainer (CPU, injected inf gradients): the step i
     },
   };
   manualSeed(5);
-  const batches = Array.from({ length: 6 }, (_, i) => ({ x: randn([2, 1, 4, 16, 16]), y: [i % 3, (i + 1) % 3] }));
+  const batches = Array.from({ length: 6 }, (_, i) => ({
+    x: randn([2, 1, 4, 16, 16]),
+    y: [i % 3, (i + 1) % 3],
+  }));
   const make = (i: number): TrainBatch => ({ x: batches[i].x.clone(), y: batches[i].y });
   const scaler = new GradScaler({ initScale: 2 ** 16, growthInterval: 2 });
   const trainer = new Trainer({
-    config: cfg, labels: ['a', 'b', 'c'], model, modelConfig: mcfg as never, preprocessing: { crop: 'mouth', size: 16, mean: 0, std: 1 },
-    train: source(make, 6), runDir: dir, checkpointDir: dir, log: () => {}, stream: quiet,
+    config: cfg,
+    labels: ['a', 'b', 'c'],
+    model,
+    modelConfig: mcfg as never,
+    preprocessing: { crop: 'mouth', size: 16, mean: 0, std: 1 },
+    train: source(make, 6),
+    runDir: dir,
+    checkpointDir: dir,
+    log: () => {},
+    stream: quiet,
     device: new TrainDevice('cpu', 'fp32', { scaler }),
   });
   const r0 = trainer.trainStep(make(0));
@@ -120,8 +184,14 @@ test('fp16 loss scaling in the trainer (CPU, injected inf gradients): the step i
   assert.equal(trainer.optimizer.stepCount, 1);
   assert.equal(scaler.growthTracker, 1);
   const before = paramBytes(net);
-  const emaBefore = tidy(() => Buffer.from(trainer.ema!.shadow.get('fc_layer.weight')!.contiguous().toBytes()));
-  const momentBefore = tidy(() => Buffer.from(trainer.optimizer.stateTensors().get('fc_layer.weight.exp_avg')!.contiguous().toBytes()));
+  const emaBefore = tidy(() =>
+    Buffer.from(trainer.ema!.shadow.get('fc_layer.weight')!.contiguous().toBytes()),
+  );
+  const momentBefore = tidy(() =>
+    Buffer.from(
+      trainer.optimizer.stateTensors().get('fc_layer.weight.exp_avg')!.contiguous().toBytes(),
+    ),
+  );
   poison = true;
   const r1 = trainer.trainStep(make(1));
   poison = false;
@@ -131,17 +201,35 @@ test('fp16 loss scaling in the trainer (CPU, injected inf gradients): the step i
   assert.equal(scaler.growthTracker, 0);
   assert.equal(trainer.optimizer.stepCount, 1, 'no optimizer step taken');
   const after = paramBytes(net);
-  for (const [k, b] of before) assert.ok(b.equals(after.get(k)!), `${k} unchanged by the skipped step`);
-  assert.ok(emaBefore.equals(tidy(() => Buffer.from(trainer.ema!.shadow.get('fc_layer.weight')!.contiguous().toBytes()))), 'EMA not updated on a skipped step');
-  assert.ok(momentBefore.equals(tidy(() => Buffer.from(trainer.optimizer.stateTensors().get('fc_layer.weight.exp_avg')!.contiguous().toBytes()))));
-  for (const [, p] of net.namedParameters()) assert.equal(p.grad, null, 'gradients cleared after a skipped step');
+  for (const [k, b] of before)
+    assert.ok(b.equals(after.get(k)!), `${k} unchanged by the skipped step`);
+  assert.ok(
+    emaBefore.equals(
+      tidy(() => Buffer.from(trainer.ema!.shadow.get('fc_layer.weight')!.contiguous().toBytes())),
+    ),
+    'EMA not updated on a skipped step',
+  );
+  assert.ok(
+    momentBefore.equals(
+      tidy(() =>
+        Buffer.from(
+          trainer.optimizer.stateTensors().get('fc_layer.weight.exp_avg')!.contiguous().toBytes(),
+        ),
+      ),
+    ),
+  );
+  for (const [, p] of net.namedParameters())
+    assert.equal(p.grad, null, 'gradients cleared after a skipped step');
   // two good steps in a row: growth ×2 back to 2^16
   trainer.trainStep(make(2));
   assert.equal(scaler.scale, 2 ** 15);
   const r3 = trainer.trainStep(make(3));
   assert.equal(r3.skipped, false);
   assert.ok(Number.isFinite(r3.gradNorm), 'clipping sees the unscaled gradients');
-  assert.ok(r3.gradNorm < 1e3, `unscaled gradient norm ${r3.gradNorm} (a scaled one would be ~2^16 larger)`);
+  assert.ok(
+    r3.gradNorm < 1e3,
+    `unscaled gradient norm ${r3.gradNorm} (a scaled one would be ~2^16 larger)`,
+  );
   assert.equal(scaler.scale, 2 ** 16);
   trainer.trainStep(make(4));
   assert.equal(scaler.growthTracker, 1);
@@ -149,11 +237,23 @@ test('fp16 loss scaling in the trainer (CPU, injected inf gradients): the step i
   const ck = join(dir, 'scaler.ckpt');
   trainer.saveCheckpoint(ck);
   const state = readCheckpoint(ck).state;
-  assert.deepEqual({ scale: state.gradScaler!.scale, growthTracker: state.gradScaler!.growthTracker }, { scale: 2 ** 16, growthTracker: 1 });
+  assert.deepEqual(
+    { scale: state.gradScaler!.scale, growthTracker: state.gradScaler!.growthTracker },
+    { scale: 2 ** 16, growthTracker: 1 },
+  );
   const scaler2 = new GradScaler({ growthInterval: 2 });
   const t2 = new Trainer({
-    config: cfg, labels: ['a', 'b', 'c'], model: asTrainable(createModel(mcfg, 9)), modelConfig: mcfg as never, preprocessing: { crop: 'mouth', size: 16, mean: 0, std: 1 },
-    train: source(make, 6), runDir: dir, checkpointDir: dir, log: () => {}, stream: quiet, device: new TrainDevice('cpu', 'fp32', { scaler: scaler2 }),
+    config: cfg,
+    labels: ['a', 'b', 'c'],
+    model: asTrainable(createModel(mcfg, 9)),
+    modelConfig: mcfg as never,
+    preprocessing: { crop: 'mouth', size: 16, mean: 0, std: 1 },
+    train: source(make, 6),
+    runDir: dir,
+    checkpointDir: dir,
+    log: () => {},
+    stream: quiet,
+    device: new TrainDevice('cpu', 'fp32', { scaler: scaler2 }),
   });
   t2.restore(readCheckpoint(ck));
   assert.deepEqual([scaler2.scale, scaler2.growthTracker], [2 ** 16, 1]);
@@ -164,8 +264,16 @@ test('fp16 loss scaling in the trainer (CPU, injected inf gradients): the step i
   assert.equal(scaler.scale, 2 ** 17);
   // without a scaler (fp32/bf16) the checkpoint says so
   const plain = new Trainer({
-    config: cfg, labels: ['a', 'b', 'c'], model: asTrainable(createModel(mcfg, 2)), modelConfig: mcfg as never, preprocessing: { crop: 'mouth', size: 16, mean: 0, std: 1 },
-    train: source(make, 6), runDir: dir, checkpointDir: dir, log: () => {}, stream: quiet,
+    config: cfg,
+    labels: ['a', 'b', 'c'],
+    model: asTrainable(createModel(mcfg, 2)),
+    modelConfig: mcfg as never,
+    preprocessing: { crop: 'mouth', size: 16, mean: 0, std: 1 },
+    train: source(make, 6),
+    runDir: dir,
+    checkpointDir: dir,
+    log: () => {},
+    stream: quiet,
   });
   assert.equal(plain.dev.scaler, null);
   assert.equal(plain.checkpointContent().state.gradScaler, null);
@@ -188,16 +296,31 @@ test('device plumbing on cpu: canonical device, labels/weights on the device, bf
     // autocast follows the device: a matmul under bf16 CPU autocast comes out bfloat16
     const out = d.autocast(() => randn([2, 3]).matmul(randn([3, 2])));
     assert.equal(out.dtype, 'bfloat16');
-    assert.equal(TrainDevice.fromConfig(tinyConfig()).autocast(() => randn([2, 3]).matmul(randn([3, 2]))).dtype, 'float32');
+    assert.equal(
+      TrainDevice.fromConfig(tinyConfig()).autocast(() => randn([2, 3]).matmul(randn([3, 2])))
+        .dtype,
+      'float32',
+    );
   });
   // the in-memory source's mixup builds its index on the batch's device
   tidy(() => {
-    const m = mixupHook(0.4, 1)({ x: randn([3, 1, 2, 4, 4], { device: d.device }), y: [0, 1, 2] }, 0);
+    const m = mixupHook(0.4, 1)(
+      { x: randn([3, 1, 2, 4, 4], { device: d.device }), y: [0, 1, 2] },
+      0,
+    );
     assert.equal(m.x.device, d.device);
     assert.deepEqual(Array.from(m.y2!), [2, 1, 0]);
     assert.ok(typeof m.lam === 'number' && m.lam > 0 && m.lam < 1);
   });
-  assert.throws(() => checkTrainDevice(tinyConfig(['train.precision=fp16'])), (e: Error) => e instanceof TrainDeviceError && /^train\.precision=fp16 needs a CUDA device.*use train\.precision=bf16 or fp32/.test(e.message) && !e.message.includes('\n'));
+  assert.throws(
+    () => checkTrainDevice(tinyConfig(['train.precision=fp16'])),
+    (e: Error) =>
+      e instanceof TrainDeviceError &&
+      /^train\.precision=fp16 needs a CUDA device.*use train\.precision=bf16 or fp32/.test(
+        e.message,
+      ) &&
+      !e.message.includes('\n'),
+  );
   assert.throws(() => new TrainDevice('cpu', 'fp16'), TrainDeviceError);
 });
 
@@ -243,26 +366,54 @@ test('evaluation and training go through the device path on cpu: the same metric
   net.eval();
   manualSeed(2);
   const xs = Array.from({ length: 3 }, () => randn([2, 1, 4, 16, 16]));
-  const direct = tidy(() => xs.map((x) => noGrad(() => F.nllLoss(net.forward(x), fromTypedArray(BigInt64Array.of(0n, 1n), [2])).item())));
+  const direct = tidy(() =>
+    xs.map((x) =>
+      noGrad(() => F.nllLoss(net.forward(x), fromTypedArray(BigInt64Array.of(0n, 1n), [2])).item()),
+    ),
+  );
   const { evaluateSource } = await import('../src/train/evaluate.js');
-  const m = await evaluateSource((x) => net.forward(x), source((i) => ({ x: xs[i].clone(), y: [0, 1] }), 3), ['a', 'b', 'c'], { quiet: true, device: 'cpu' });
+  const m = await evaluateSource(
+    (x) => net.forward(x),
+    source((i) => ({ x: xs[i].clone(), y: [0, 1] }), 3),
+    ['a', 'b', 'c'],
+    { quiet: true, device: 'cpu' },
+  );
   assert.equal(m.samples, 6);
-  assert.ok(Math.abs(m.loss - direct.reduce((a, b) => a + b, 0) / 3) < 1e-5, `${m.loss} vs ${direct}`);
+  assert.ok(
+    Math.abs(m.loss - direct.reduce((a, b) => a + b, 0) / 3) < 1e-5,
+    `${m.loss} vs ${direct}`,
+  );
   for (const x of xs) x.dispose();
   net.dispose();
 });
 
-test('native side-stream copies on a build without CUDA: typed errors, never a crash; the process keeps working', { skip: noCuda }, async () => {
-  const E = await import('../src/engine/index.js');
-  const { native } = await import('../src/engine/native.js');
-  const t = full([2, 2], 3);
-  assert.throws(() => cuda.copyAsync(t, 'cuda:0'), (e: Error) => e instanceof E.EngineError && /cuda/i.test(e.message));
-  assert.throws(() => cuda.copyAsync(t, 'cpu'), (e: Error) => e instanceof E.EngineError && /accelerator device/.test(e.message));
-  assert.throws(() => native.waitCopy!(12345), (e: Error) => e instanceof E.EngineError && /unknown or already awaited copy/.test(e.message));
-  assert.equal(t.isPinned(), false);
-  assert.deepEqual(tidy(() => t.add(1).toArrayFlat()), [4, 4, 4, 4]);
-  t.dispose();
-});
+test(
+  'native side-stream copies on a build without CUDA: typed errors, never a crash; the process keeps working',
+  { skip: noCuda },
+  async () => {
+    const E = await import('../src/engine/index.js');
+    const { native } = await import('../src/engine/native.js');
+    const t = full([2, 2], 3);
+    assert.throws(
+      () => cuda.copyAsync(t, 'cuda:0'),
+      (e: Error) => e instanceof E.EngineError && /cuda/i.test(e.message),
+    );
+    assert.throws(
+      () => cuda.copyAsync(t, 'cpu'),
+      (e: Error) => e instanceof E.EngineError && /accelerator device/.test(e.message),
+    );
+    assert.throws(
+      () => native.waitCopy!(12345),
+      (e: Error) => e instanceof E.EngineError && /unknown or already awaited copy/.test(e.message),
+    );
+    assert.equal(t.isPinned(), false);
+    assert.deepEqual(
+      tidy(() => t.add(1).toArrayFlat()),
+      [4, 4, 4, 4],
+    );
+    t.dispose();
+  },
+);
 
 // ---------------------------------------------------------------- channels-last
 
@@ -275,76 +426,177 @@ test('train.channels_last: same loss and gradients as the contiguous trunk; weig
   const conv = [...b.namedParameters()].find(([k, t]) => k.includes('efnet') && t.ndim === 4)!;
   assert.ok(conv[1].isContiguous('channelsLast') && !conv[1].isContiguous(), `${conv[0]} is NHWC`);
   // the state dict (what checkpoints store) is the same bytes either way
-  const sa = tidy(() => [...a.stateDict()].map(([k, t]) => [k, Buffer.from(t.contiguous().toBytes()).toString('base64')]));
-  const sb = tidy(() => [...b.stateDict()].map(([k, t]) => [k, Buffer.from(t.contiguous().toBytes()).toString('base64')]));
+  const sa = tidy(() =>
+    [...a.stateDict()].map(([k, t]) => [
+      k,
+      Buffer.from(t.contiguous().toBytes()).toString('base64'),
+    ]),
+  );
+  const sb = tidy(() =>
+    [...b.stateDict()].map(([k, t]) => [
+      k,
+      Buffer.from(t.contiguous().toBytes()).toString('base64'),
+    ]),
+  );
   assert.deepEqual(sa, sb);
-  a.train(true); b.train(true);
+  a.train(true);
+  b.train(true);
   manualSeed(11);
   const x = randn([2, 1, 4, 16, 16]);
   const y = fromTypedArray(BigInt64Array.of(1n, 2n), [2]);
-  const lossOf = (n: LipReaderNet) => tidy(() => {
-    manualSeed(1);
-    const l = F.nllLoss(n.forward(x), y);
-    l.backward();
-    return l.item();
-  });
-  const la = lossOf(a), lb = lossOf(b);
+  const lossOf = (n: LipReaderNet) =>
+    tidy(() => {
+      manualSeed(1);
+      const l = F.nllLoss(n.forward(x), y);
+      l.backward();
+      return l.item();
+    });
+  const la = lossOf(a),
+    lb = lossOf(b);
   assert.ok(Math.abs(la - lb) <= 1e-5 * Math.max(1, Math.abs(la)), `loss ${la} vs ${lb}`);
-  const ga = new Map([...a.namedParameters()].map(([k, p]) => [k, tidy(() => p.grad!.contiguous().toTypedArray() as Float32Array)]));
-  let worst = 0, scale = 0;
+  const ga = new Map(
+    [...a.namedParameters()].map(([k, p]) => [
+      k,
+      tidy(() => p.grad!.contiguous().toTypedArray() as Float32Array),
+    ]),
+  );
+  let worst = 0,
+    scale = 0;
   for (const [k, p] of b.namedParameters()) {
     const gb = tidy(() => p.grad!.contiguous().toTypedArray() as Float32Array);
     const g = ga.get(k)!;
-    for (let i = 0; i < g.length; i++) { worst = Math.max(worst, Math.abs(g[i] - gb[i])); scale = Math.max(scale, Math.abs(g[i])); }
+    for (let i = 0; i < g.length; i++) {
+      worst = Math.max(worst, Math.abs(g[i] - gb[i]));
+      scale = Math.max(scale, Math.abs(g[i]));
+    }
   }
-  assert.ok(worst <= 1e-4 * Math.max(1, scale), `max gradient difference ${worst} (largest gradient ${scale})`);
+  assert.ok(
+    worst <= 1e-4 * Math.max(1, scale),
+    `max gradient difference ${worst} (largest gradient ${scale})`,
+  );
   // back to contiguous: the same layout as a fresh model
   b.useChannelsLast(false);
   assert.ok([...b.namedParameters()].find(([k]) => k === conv[0])![1].isContiguous());
-  x.dispose(); y.dispose(); a.dispose(); b.dispose();
+  x.dispose();
+  y.dispose();
+  a.dispose();
+  b.dispose();
 });
 
 // ---------------------------------------------------------------- refusals at start (CLI)
 
-test('eflip train train.device=cuda on a build without CUDA: one line naming the fix, exit 1, nothing written', { skip: noCuda }, async () => {
-  const root = tinyCorpus();
-  const work = mkdtempSync(join(tmpdir(), 'eflip-cuda-refused-'));
-  const runDir = join(work, 'run');
-  const before = snapshot(work);
-  for (const dev of ['cuda', 'cuda:1']) {
-    const r = await runEflip(['train', '--config', join(configs, 'synth.yaml'), ...tinyOverrides(root, runDir), `train.device=${dev}`], { cwd: work });
-    assertRefused(r, new RegExp(`train\\.device=${dev}: CUDA is not available: the addon is built against libtorch .* without CUDA; rebuild the addon against a CUDA libtorch: LIBTORCH_USE_PYTORCH=1 npm run build:native .*or set train\\.device=cpu`), { code: 1, label: dev });
-    assert.ok(!existsSync(runDir), 'no run directory');
-  }
-  const fp16 = await runEflip(['train', '--config', join(configs, 'synth.yaml'), ...tinyOverrides(root, runDir), 'train.precision=fp16'], { cwd: work });
-  assertRefused(fp16, /train\.precision=fp16 needs a CUDA device/, { code: 1 });
-  assert.ok(!existsSync(runDir));
-  assertUnchanged(work, before);
-  assert.deepEqual(readdirSync(work), []);
-  // a bad device string stays a config error naming the key
-  const bad = await runEflip(['train', '--config', join(configs, 'synth.yaml'), ...tinyOverrides(root, runDir), 'train.device=gpu0'], { cwd: work });
-  assertRefused(bad, /train\.device' expects cpu or cuda\[:N\], got 'gpu0'/, { code: 2 });
-  assert.deepEqual(readdirSync(work), []);
-});
+test(
+  'eflip train train.device=cuda on a build without CUDA: one line naming the fix, exit 1, nothing written',
+  { skip: noCuda },
+  async () => {
+    const root = tinyCorpus();
+    const work = mkdtempSync(join(tmpdir(), 'eflip-cuda-refused-'));
+    const runDir = join(work, 'run');
+    const before = snapshot(work);
+    for (const dev of ['cuda', 'cuda:1']) {
+      const r = await runEflip(
+        [
+          'train',
+          '--config',
+          join(configs, 'synth.yaml'),
+          ...tinyOverrides(root, runDir),
+          `train.device=${dev}`,
+        ],
+        { cwd: work },
+      );
+      assertRefused(
+        r,
+        new RegExp(
+          `train\\.device=${dev}: CUDA is not available: the addon is built against libtorch .* without CUDA; rebuild the addon against a CUDA libtorch: LIBTORCH_USE_PYTORCH=1 npm run build:native .*or set train\\.device=cpu`,
+        ),
+        { code: 1, label: dev },
+      );
+      assert.ok(!existsSync(runDir), 'no run directory');
+    }
+    const fp16 = await runEflip(
+      [
+        'train',
+        '--config',
+        join(configs, 'synth.yaml'),
+        ...tinyOverrides(root, runDir),
+        'train.precision=fp16',
+      ],
+      { cwd: work },
+    );
+    assertRefused(fp16, /train\.precision=fp16 needs a CUDA device/, { code: 1 });
+    assert.ok(!existsSync(runDir));
+    assertUnchanged(work, before);
+    assert.deepEqual(readdirSync(work), []);
+    // a bad device string stays a config error naming the key
+    const bad = await runEflip(
+      [
+        'train',
+        '--config',
+        join(configs, 'synth.yaml'),
+        ...tinyOverrides(root, runDir),
+        'train.device=gpu0',
+      ],
+      { cwd: work },
+    );
+    assertRefused(bad, /train\.device' expects cpu or cuda\[:N\], got 'gpu0'/, { code: 2 });
+    assert.deepEqual(readdirSync(work), []);
+  },
+);
 
-test('eval / predict / bench train with --device cuda on a build without CUDA: one line naming the fix; doctor reports the build has no CUDA', { skip: noCuda }, async () => {
-  const root = tinyCorpus();
-  const model = new URL('../../assets/demo/model.safetensors', import.meta.url).pathname;
-  const word = readdirSync(root).find((w) => existsSync(join(root, w, 'test')))!;
-  const clip = join(root, word, 'test', readdirSync(join(root, word, 'test')).find((f) => f.endsWith('.mp4'))!);
-  const fix = /CUDA is not available: the addon is built against libtorch .* without CUDA; rebuild the addon against a CUDA libtorch: LIBTORCH_USE_PYTORCH=1 npm run build:native/;
-  assertRefused(await runEflip(['eval', '--checkpoint', model, '--data', root, '--device', 'cuda']), fix, { code: 1, label: 'eval' });
-  assertRefused(await runEflip(['predict', '--checkpoint', model, '--runtime', 'torch', '--device', 'cuda', clip]), fix, { code: 1, label: 'predict' });
-  assertRefused(await runEflip(['bench', 'train', '--device', 'cuda', '--json']), fix, { code: 1, label: 'bench train' });
-  // doctor says the build has no CUDA and how to get it, and is still ok (a CPU build is not a problem)
-  const d = await runEflip(['doctor', '--json']);
-  assert.equal(d.code, 0, d.stderr);
-  const rep = JSON.parse(d.stdout);
-  assert.deepEqual([rep.ok, rep.cuda.built, rep.cuda.available, rep.cuda.devices], [true, false, false, []]);
-  assert.match(rep.cuda.fix, /LIBTORCH_USE_PYTORCH=1 npm run build:native/);
-  const text = await runEflip(['doctor']);
-  assert.match(text.stdout, /^cuda {8}not in this build \(CPU-only libtorch\); for train\.device=cuda rebuild the addon/m);
-});
+test(
+  'eval / predict / bench train with --device cuda on a build without CUDA: one line naming the fix; doctor reports the build has no CUDA',
+  { skip: noCuda },
+  async () => {
+    const root = tinyCorpus();
+    const model = new URL('../../assets/demo/model.safetensors', import.meta.url).pathname;
+    const word = readdirSync(root).find((w) => existsSync(join(root, w, 'test')))!;
+    const clip = join(
+      root,
+      word,
+      'test',
+      readdirSync(join(root, word, 'test')).find((f) => f.endsWith('.mp4'))!,
+    );
+    const fix =
+      /CUDA is not available: the addon is built against libtorch .* without CUDA; rebuild the addon against a CUDA libtorch: LIBTORCH_USE_PYTORCH=1 npm run build:native/;
+    assertRefused(
+      await runEflip(['eval', '--checkpoint', model, '--data', root, '--device', 'cuda']),
+      fix,
+      { code: 1, label: 'eval' },
+    );
+    assertRefused(
+      await runEflip([
+        'predict',
+        '--checkpoint',
+        model,
+        '--runtime',
+        'torch',
+        '--device',
+        'cuda',
+        clip,
+      ]),
+      fix,
+      { code: 1, label: 'predict' },
+    );
+    assertRefused(await runEflip(['bench', 'train', '--device', 'cuda', '--json']), fix, {
+      code: 1,
+      label: 'bench train',
+    });
+    // doctor says the build has no CUDA and how to get it, and is still ok (a CPU build is not a problem)
+    const d = await runEflip(['doctor', '--json']);
+    assert.equal(d.code, 0, d.stderr);
+    const rep = JSON.parse(d.stdout);
+    assert.deepEqual(
+      [rep.ok, rep.cuda.built, rep.cuda.available, rep.cuda.devices],
+      [true, false, false, []],
+    );
+    assert.match(rep.cuda.fix, /LIBTORCH_USE_PYTORCH=1 npm run build:native/);
+    const text = await runEflip(['doctor']);
+    assert.match(
+      text.stdout,
+      /^cuda {8}not in this build \(CPU-only libtorch\); for train\.device=cuda rebuild the addon/m,
+    );
+  },
+);
 
 test('a short CPU run with train.channels_last=true and bf16 runs through the whole device path and writes a device-independent checkpoint', async () => {
   const root = tinyCorpus();
@@ -352,8 +604,15 @@ test('a short CPU run with train.channels_last=true and bf16 runs through the wh
   const { runTraining } = await import('../src/train/run.js');
   const r = await runTraining({
     configFile: join(configs, 'synth.yaml'),
-    overrides: [...tinyOverrides(root, runDir), 'train.epochs=2', 'train.device=cpu', 'train.channels_last=true', 'train.precision=bf16'],
-    log: () => {}, stream: quiet,
+    overrides: [
+      ...tinyOverrides(root, runDir),
+      'train.epochs=2',
+      'train.device=cpu',
+      'train.channels_last=true',
+      'train.precision=bf16',
+    ],
+    log: () => {},
+    stream: quiet,
   });
   assert.equal(r.epochs, 2);
   const ck = readCheckpoint(join(runDir, 'checkpoints', 'last.ckpt'));
@@ -361,12 +620,21 @@ test('a short CPU run with train.channels_last=true and bf16 runs through the wh
   // checkpoint tensors are plain row-major CPU data: they load into a contiguous model for inference
   const { loadForEval } = await import('../src/train/model_io.js');
   const m = loadForEval(join(runDir, 'checkpoints', 'last.ckpt'));
-  const out = tidy(() => noGrad(() => m.model.forward(randn([1, 1, 8, 24, 24])).toTypedArray() as Float32Array));
+  const out = tidy(() =>
+    noGrad(() => m.model.forward(randn([1, 1, 8, 24, 24])).toTypedArray() as Float32Array),
+  );
   assert.ok(out.every(Number.isFinite));
   m.model.dispose();
   // and resumes with another layout and precision (as a CUDA run resumes with train.device=cpu)
   const r2 = await runTraining({
-    overrides: [`checkpoint=${runDir}`, 'train.epochs=3', 'train.channels_last=false', 'train.precision=fp32'], log: () => {}, stream: quiet,
+    overrides: [
+      `checkpoint=${runDir}`,
+      'train.epochs=3',
+      'train.channels_last=false',
+      'train.precision=fp32',
+    ],
+    log: () => {},
+    stream: quiet,
   });
   assert.equal(r2.epochs, 3);
   assert.equal(r2.config.train.channels_last, false);

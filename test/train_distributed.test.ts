@@ -18,25 +18,49 @@ const cfg = join(configs, 'synth.yaml');
 // norm) are not moved by ±lr·sign(rounding noise), and so that a summed (not averaged) gradient
 // moves parameters measurably differently.
 const exact = (root: string, run: string) => [
-  ...tinyOverrides(root, run), 'train.epochs=2', 'model.dropout=0', 'model.transformer_dropout=0', 'model.tcn_dropout=0', 'model.drop_path=0',
-  'data.augment.random_crop=false', 'data.augment.hflip=0', 'data.augment.time_mask_s=0', 'data.augment.mixup_alpha=0', 'train.grad_clip=100', 'optim.eps=1e-3',
+  ...tinyOverrides(root, run),
+  'train.epochs=2',
+  'model.dropout=0',
+  'model.transformer_dropout=0',
+  'model.tcn_dropout=0',
+  'model.drop_path=0',
+  'data.augment.random_crop=false',
+  'data.augment.hflip=0',
+  'data.augment.time_mask_s=0',
+  'data.augment.mixup_alpha=0',
+  'train.grad_clip=100',
+  'optim.eps=1e-3',
 ];
 
-const records = (run: string, kind: MetricRecord['kind']) => MetricsLog.read(join(run, 'metrics.jsonl')).filter((r) => r.kind === kind);
+const records = (run: string, kind: MetricRecord['kind']) =>
+  MetricsLog.read(join(run, 'metrics.jsonl')).filter((r) => r.kind === kind);
 
 /** Largest relative L2 difference of the float tensors of two checkpoints' models (floor 1e-6 absolute for ~zero tensors). */
 function paramDiff(a: string, b: string): { worst: number; name: string; global: number } {
-  const A = readCheckpoint(a).model, B = readCheckpoint(b).model;
-  let worst = 0, name = '', d2 = 0, n2 = 0;
+  const A = readCheckpoint(a).model,
+    B = readCheckpoint(b).model;
+  let worst = 0,
+    name = '',
+    d2 = 0,
+    n2 = 0;
   assert.equal(A.size, B.size);
   for (const [k, ra] of A) {
     if (ra.dtype !== 'float32') continue;
-    const x = rawToFloat32(ra), y = rawToFloat32(B.get(k)!);
-    let d = 0, n = 0;
-    for (let i = 0; i < x.length; i++) { d += (x[i] - y[i]) ** 2; n += x[i] ** 2; }
-    d2 += d; n2 += n;
+    const x = rawToFloat32(ra),
+      y = rawToFloat32(B.get(k)!);
+    let d = 0,
+      n = 0;
+    for (let i = 0; i < x.length; i++) {
+      d += (x[i] - y[i]) ** 2;
+      n += x[i] ** 2;
+    }
+    d2 += d;
+    n2 += n;
     const r = Math.sqrt(d) / (Math.sqrt(n) + 0.1); // ‖a−b‖ ≤ 1e-5·(‖a‖ + 0.1): relative, absolute 1e-6 near zero
-    if (r > worst) { worst = r; name = k; }
+    if (r > worst) {
+      worst = r;
+      name = k;
+    }
   }
   return { worst, name, global: Math.sqrt(d2 / n2) };
 }
@@ -53,7 +77,8 @@ function singleRun(): string {
 }
 
 function assertSameTrajectory(run: string, ref: string, what: string): void {
-  const s1 = records(ref, 'step'), s2 = records(run, 'step');
+  const s1 = records(ref, 'step'),
+    s2 = records(run, 'step');
   assert.equal(s2.length, 4, `${what}: 4 optimizer steps`);
   assert.equal(s1.length, s2.length);
   for (let i = 0; i < s1.length; i++) {
@@ -61,26 +86,52 @@ function assertSameTrajectory(run: string, ref: string, what: string): void {
     assert.equal(a.step, b.step);
     // the global batch's loss (all-reduced), and the norm of the averaged gradient: a summed
     // gradient would be twice as long
-    assert.ok(Math.abs((a.loss as number) - (b.loss as number)) <= 1e-5 * Math.abs(a.loss as number), `${what} step ${a.step}: loss ${a.loss} vs ${b.loss}`);
-    assert.ok(Math.abs((a.grad_norm as number) - (b.grad_norm as number)) <= 1e-5 * (a.grad_norm as number), `${what} step ${a.step}: gradient norm ${a.grad_norm} vs ${b.grad_norm}`);
+    assert.ok(
+      Math.abs((a.loss as number) - (b.loss as number)) <= 1e-5 * Math.abs(a.loss as number),
+      `${what} step ${a.step}: loss ${a.loss} vs ${b.loss}`,
+    );
+    assert.ok(
+      Math.abs((a.grad_norm as number) - (b.grad_norm as number)) <= 1e-5 * (a.grad_norm as number),
+      `${what} step ${a.step}: gradient norm ${a.grad_norm} vs ${b.grad_norm}`,
+    );
   }
   // validation metrics summed over the ranks' halves of the val split equal one process's
-  const e1 = records(ref, 'epoch'), e2 = records(run, 'epoch');
+  const e1 = records(ref, 'epoch'),
+    e2 = records(run, 'epoch');
   assert.equal(e1.length, 2);
   for (let i = 0; i < e1.length; i++) {
-    assert.ok(Math.abs((e1[i].val_loss as number) - (e2[i].val_loss as number)) <= 1e-4 * (e1[i].val_loss as number), `${what} epoch ${i}: val_loss ${e1[i].val_loss} vs ${e2[i].val_loss}`);
+    assert.ok(
+      Math.abs((e1[i].val_loss as number) - (e2[i].val_loss as number)) <=
+        1e-4 * (e1[i].val_loss as number),
+      `${what} epoch ${i}: val_loss ${e1[i].val_loss} vs ${e2[i].val_loss}`,
+    );
     assert.equal(e1[i].val_acc, e2[i].val_acc);
   }
   const d = paramDiff(join(ref, 'checkpoints', 'last.ckpt'), join(run, 'checkpoints', 'last.ckpt'));
-  assert.ok(d.worst <= 1e-5 && d.global <= 1e-5, `${what}: parameters differ from the 1-process run by ${d.worst.toExponential(2)} (${d.name}), ${d.global.toExponential(2)} overall`);
+  assert.ok(
+    d.worst <= 1e-5 && d.global <= 1e-5,
+    `${what}: parameters differ from the 1-process run by ${d.worst.toExponential(2)} (${d.name}), ${d.global.toExponential(2)} overall`,
+  );
 }
 
 test('2 processes × batch 2 (gloo, sync BN) take the same steps as 1 process × batch 4: averaged gradients, exact metrics', () => {
   const ref = singleRun();
   const run = join(mkdtempSync(join(tmpdir(), 'eflip-ddp-2-')), 'run');
-  const r = eflip(['train', '--nproc-per-node', '2', '--config', cfg, ...exact(tinyCorpus(), run), 'train.batch_size=2', 'train.sync_bn=true']);
+  const r = eflip([
+    'train',
+    '--nproc-per-node',
+    '2',
+    '--config',
+    cfg,
+    ...exact(tinyCorpus(), run),
+    'train.batch_size=2',
+    'train.sync_bn=true',
+  ]);
   assert.equal(r.status, 0, r.stderr + r.stdout);
-  assert.match(r.stdout, /data-parallel: 2 processes .* global batch 4 = 2 × train\.batch_size=2, SyncBatchNorm/);
+  assert.match(
+    r.stdout,
+    /data-parallel: 2 processes .* global batch 4 = 2 × train\.batch_size=2, SyncBatchNorm/,
+  );
   assert.match(r.stdout, /sync_bn: \d+ batch-norm layers/);
   // rank 0 alone prints and writes
   assert.equal((r.stdout.match(/^run directory:/gm) ?? []).length, 1);
@@ -93,14 +144,42 @@ test('two machines: two launchers with --nnodes 2 on 127.0.0.1 train like one pr
   const ref = singleRun();
   const run = join(mkdtempSync(join(tmpdir(), 'eflip-ddp-nodes-')), 'run');
   const port = await freePort();
-  const node = (k: number) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const c = spawn(process.execPath, [bin, 'train', '--nproc-per-node', '1', '--nnodes', '2', '--node-rank', String(k), '--master-addr', '127.0.0.1', '--master-port', String(port),
-      '--config', cfg, ...exact(tinyCorpus(), run), 'train.batch_size=2', 'train.sync_bn=true', 'train.dist_timeout=60'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    c.on('exit', (code) => resolve({ code, out, err }));
-  });
+  const node = (k: number) =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const c = spawn(
+        process.execPath,
+        [
+          bin,
+          'train',
+          '--nproc-per-node',
+          '1',
+          '--nnodes',
+          '2',
+          '--node-rank',
+          String(k),
+          '--master-addr',
+          '127.0.0.1',
+          '--master-port',
+          String(port),
+          '--config',
+          cfg,
+          ...exact(tinyCorpus(), run),
+          'train.batch_size=2',
+          'train.sync_bn=true',
+          'train.dist_timeout=60',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '',
+        err = '';
+      c.stdout.on('data', (d) => {
+        out += d;
+      });
+      c.stderr.on('data', (d) => {
+        err += d;
+      });
+      c.on('exit', (code) => resolve({ code, out, err }));
+    });
   const [n0, n1] = await Promise.all([node(0), node(1)]);
   assert.equal(n0.code, 0, n0.err);
   assert.equal(n1.code, 0, n1.err);
@@ -113,30 +192,61 @@ test('two machines: two launchers with --nnodes 2 on 127.0.0.1 train like one pr
 function workers(launcher: number): Map<number, number> {
   const out = new Map<number, number>();
   let pids: string[] = [];
-  try { pids = execFileSync('pgrep', ['-P', String(launcher)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean); } catch { /* none yet */ }
+  try {
+    pids = execFileSync('pgrep', ['-P', String(launcher)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean);
+  } catch {
+    /* none yet */
+  }
   for (const p of pids) {
     try {
       const env = readFileSync(`/proc/${p}/environ`, 'utf8').split('\0');
       const rank = env.find((e) => e.startsWith('RANK='));
       if (rank) out.set(Number(rank.slice(5)), Number(p));
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   return out;
 }
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function killMidEpoch(nproc: number): Promise<void> {
   const root = tinyCorpus();
   const run = join(mkdtempSync(join(tmpdir(), `eflip-ddp-kill${nproc}-`)), 'run');
   const batch = 2 / nproc; // global batch 2 either way: 4 steps per epoch
-  const args = ['train', '--nproc-per-node', String(nproc), '--config', cfg, ...tinyOverrides(root, run), 'train.epochs=200', `train.batch_size=${batch}`, 'train.dist_timeout=30', 'data.workers=0'];
+  const args = [
+    'train',
+    '--nproc-per-node',
+    String(nproc),
+    '--config',
+    cfg,
+    ...tinyOverrides(root, run),
+    'train.epochs=200',
+    `train.batch_size=${batch}`,
+    'train.dist_timeout=30',
+    'data.workers=0',
+  ];
   const c = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  c.stderr.on('data', (d) => { err += d; });
+  c.stderr.on('data', (d) => {
+    err += d;
+  });
   c.stdout.resume();
-  const exited = new Promise<{ code: number | null; at: number }>((r) => c.on('exit', (code) => r({ code, at: Date.now() })));
+  const exited = new Promise<{ code: number | null; at: number }>((r) =>
+    c.on('exit', (code) => r({ code, at: Date.now() })),
+  );
   // wait for the first epoch's checkpoint, then for a step inside a later epoch
   const last = join(run, 'checkpoints', 'last.ckpt');
   const t0 = Date.now();
@@ -145,7 +255,12 @@ async function killMidEpoch(nproc: number): Promise<void> {
     assert.ok(Date.now() - t0 < 60_000, `no checkpoint after 60 s: ${err}`);
     if (existsSync(last)) {
       const steps = records(run, 'step');
-      if (steps.length && steps[steps.length - 1].step % 4 !== 0 && steps[steps.length - 1].step > 4) break;
+      if (
+        steps.length &&
+        steps[steps.length - 1].step % 4 !== 0 &&
+        steps[steps.length - 1].step > 4
+      )
+        break;
     }
     await sleep(20);
   }
@@ -159,14 +274,30 @@ async function killMidEpoch(nproc: number): Promise<void> {
   assert.notEqual(ex.code, 0);
   assert.ok(ex.at - killedAt < 60_000, `launcher took ${ex.at - killedAt} ms`);
   for (const pid of w.values()) assert.ok(!alive(pid), `worker ${pid} still running`);
-  assert.match(err, new RegExp(`rank ${victim} of ${nproc} \\(local rank ${victim} on node 0, pid ${w.get(victim)}\\) was killed by SIGKILL`));
+  assert.match(
+    err,
+    new RegExp(
+      `rank ${victim} of ${nproc} \\(local rank ${victim} on node 0, pid ${w.get(victim)}\\) was killed by SIGKILL`,
+    ),
+  );
   if (nproc > 1) assert.match(err, /rank 0 (exited with code [1-9]|stopped)/);
   // the last checkpoint is intact and the job resumes from it (any world size: here 2 → 2, 1 → 1)
   const ck = readCheckpoint(last);
   assert.ok(ck.state.step >= 4);
-  const r = eflip(['train', '--nproc-per-node', String(nproc), `checkpoint=${run}`, `train.max_steps=${ck.state.step + 3}`]);
+  const r = eflip([
+    'train',
+    '--nproc-per-node',
+    String(nproc),
+    `checkpoint=${run}`,
+    `train.max_steps=${ck.state.step + 3}`,
+  ]);
   assert.equal(r.status, 0, r.stderr + r.stdout);
-  assert.match(r.stdout, new RegExp(`resuming from .*last\\.ckpt \\(epoch ${ck.state.epoch + 1}, batch ${ck.state.batchInEpoch}, step ${ck.state.step}\\)`));
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `resuming from .*last\\.ckpt \\(epoch ${ck.state.epoch + 1}, batch ${ck.state.batchInEpoch}, step ${ck.state.step}\\)`,
+    ),
+  );
   assert.equal(readCheckpoint(last).state.step, ck.state.step + 3);
 }
 
@@ -181,19 +312,42 @@ test('kill -9 of the only worker mid-epoch: the launcher exits non-zero naming r
 test('Ctrl-C to the launcher: the 2 ranks agree on a step, rank 0 writes one resumable checkpoint, all exit 130', async () => {
   const root = tinyCorpus();
   const run = join(mkdtempSync(join(tmpdir(), 'eflip-ddp-int-')), 'run');
-  const c = spawn(process.execPath, [bin, 'train', '--nproc-per-node', '2', '--config', cfg, ...tinyOverrides(root, run), 'train.epochs=200', 'train.batch_size=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  c.stderr.on('data', (d) => { err += d; });
+  const c = spawn(
+    process.execPath,
+    [
+      bin,
+      'train',
+      '--nproc-per-node',
+      '2',
+      '--config',
+      cfg,
+      ...tinyOverrides(root, run),
+      'train.epochs=200',
+      'train.batch_size=1',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '',
+    err = '';
+  c.stderr.on('data', (d) => {
+    err += d;
+  });
   const exited = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
-  await new Promise<void>((res) => c.stdout.on('data', (d) => {
-    out += d;
-    if (/epoch 2\/200 1\//.test(out)) res();
-  }));
+  await new Promise<void>((res) =>
+    c.stdout.on('data', (d) => {
+      out += d;
+      if (/epoch 2\/200 1\//.test(out)) res();
+    }),
+  );
   const w = workers(c.pid!);
   c.kill('SIGINT');
   assert.equal(await exited, 130, err);
   for (const pid of w.values()) assert.ok(!alive(pid), `worker ${pid} still running`);
-  assert.equal((err.match(/resume with: eflip train checkpoint=.*last\.ckpt/g) ?? []).length, 1, err);
+  assert.equal(
+    (err.match(/resume with: eflip train checkpoint=.*last\.ckpt/g) ?? []).length,
+    1,
+    err,
+  );
   const ck = readCheckpoint(join(run, 'checkpoints', 'last.ckpt'));
   assert.equal(ck.state.reason, 'interrupted');
   assert.ok(ck.state.step >= 5, `step ${ck.state.step}`);
@@ -202,23 +356,64 @@ test('Ctrl-C to the launcher: the 2 ranks agree on a step, rank 0 writes one res
 test('a checkpoint written by 2 processes resumes in 1 process with the same global batch', async () => {
   const root = tinyCorpus();
   const run = join(mkdtempSync(join(tmpdir(), 'eflip-ddp-w21-')), 'run');
-  const a = eflip(['train', '--nproc-per-node', '2', '--config', cfg, ...tinyOverrides(root, run), 'train.batch_size=1', 'train.max_steps=5']);
+  const a = eflip([
+    'train',
+    '--nproc-per-node',
+    '2',
+    '--config',
+    cfg,
+    ...tinyOverrides(root, run),
+    'train.batch_size=1',
+    'train.max_steps=5',
+  ]);
   assert.equal(a.status, 0, a.stderr + a.stdout);
   const b = eflip(['train', `checkpoint=${run}`, 'train.batch_size=2', 'train.max_steps=7']);
   assert.equal(b.status, 0, b.stderr + b.stdout);
-  assert.match(b.stdout, /written by 2 processes, resuming on 1 with the same global batch of 2 clips/);
-  assert.deepEqual(readCheckpoint(join(run, 'checkpoints', 'last.ckpt')).state.world, { size: 1, globalBatch: 2 });
+  assert.match(
+    b.stdout,
+    /written by 2 processes, resuming on 1 with the same global batch of 2 clips/,
+  );
+  assert.deepEqual(readCheckpoint(join(run, 'checkpoints', 'last.ckpt')).state.world, {
+    size: 1,
+    globalBatch: 2,
+  });
 });
 
 test('eflip bench train --nproc-per-node 2 --json reports the data-parallel rate beside the 1-process one', () => {
-  const r = eflip(['bench', 'train', '--nproc-per-node', '2', '--json', '--batch', '1', '--size', '32', '--frames', '4', '--steps', '1', '--warmup', '1', '--rounds', '1', '--classes', '10']);
+  const r = eflip([
+    'bench',
+    'train',
+    '--nproc-per-node',
+    '2',
+    '--json',
+    '--batch',
+    '1',
+    '--size',
+    '32',
+    '--frames',
+    '4',
+    '--steps',
+    '1',
+    '--warmup',
+    '1',
+    '--rounds',
+    '1',
+    '--classes',
+    '10',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.single.processes, 1);
   assert.equal(j.data_parallel.processes, 2);
   assert.equal(j.threads_per_process, 1);
   for (const k of ['single', 'data_parallel']) assert.ok(j[k].clips_per_s > 0, k);
-  assert.ok(Math.abs(j.scaling_efficiency - j.data_parallel.clips_per_s / (2 * j.single.clips_per_s)) < 1e-9);
+  assert.ok(
+    Math.abs(j.scaling_efficiency - j.data_parallel.clips_per_s / (2 * j.single.clips_per_s)) <
+      1e-9,
+  );
   // GradSync's buckets are all-reduced while backward runs
-  assert.ok(j.data_parallel.buckets >= 1 && j.data_parallel.buckets_started_during_backward >= 1, JSON.stringify(j.data_parallel));
+  assert.ok(
+    j.data_parallel.buckets >= 1 && j.data_parallel.buckets_started_during_backward >= 1,
+    JSON.stringify(j.data_parallel),
+  );
 });

@@ -16,7 +16,29 @@ let corpus: string | null = null;
 export function tinyCorpus(): string {
   if (corpus && existsSync(corpus)) return corpus;
   const dir = mkdtempSync(join(tmpdir(), 'eflip-train-corpus-'));
-  execFileSync(process.execPath, [bin, 'synth', '--out', dir, '--words', '2', '--train', '4', '--val', '2', '--test', '2', '--seed', '3', '--jobs', '1', '--quiet'], { stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [
+      bin,
+      'synth',
+      '--out',
+      dir,
+      '--words',
+      '2',
+      '--train',
+      '4',
+      '--val',
+      '2',
+      '--test',
+      '2',
+      '--seed',
+      '3',
+      '--jobs',
+      '1',
+      '--quiet',
+    ],
+    { stdio: 'pipe' },
+  );
   corpus = dir;
   return dir;
 }
@@ -24,12 +46,28 @@ export function tinyCorpus(): string {
 /** Overrides turning configs/synth.yaml into a seconds-long run. */
 export function tinyOverrides(root: string, runDir: string): string[] {
   return [
-    `data.root=${root}`, 'data.words=null', 'data.size=24', 'data.frames=8', 'data.workers=1', `run_dir=${runDir}`,
-    'train.batch_size=2', 'train.epochs=3', 'train.threads=1', 'train.log_every=1', 'model.feature_dim=32', 'model.tcn_channels=32',
-    'model.transformer_heads=2', 'model.transformer_ffn=32', 'train.test_at_end=false', 'early_stopping.enabled=false',
+    `data.root=${root}`,
+    'data.words=null',
+    'data.size=24',
+    'data.frames=8',
+    'data.workers=1',
+    `run_dir=${runDir}`,
+    'train.batch_size=2',
+    'train.epochs=3',
+    'train.threads=1',
+    'train.log_every=1',
+    'model.feature_dim=32',
+    'model.tcn_channels=32',
+    'model.transformer_heads=2',
+    'model.transformer_ffn=32',
+    'train.test_at_end=false',
+    'early_stopping.enabled=false',
   ];
 }
 
 export function eflip(args: string[], opts: { timeout?: number } = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: opts.timeout ?? 120_000 });
+  return spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 120_000,
+  });
 }

@@ -6,7 +6,8 @@ import { AdamW } from '../src/train/adamw.js';
 import { Ema } from '../src/train/ema.js';
 
 // deterministic pseudo-random values
-const vals = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Math.sin(seed * 12.9898 + i * 78.233) * 0.5);
+const vals = (n: number, seed: number) =>
+  Array.from({ length: n }, (_, i) => Math.sin(seed * 12.9898 + i * 78.233) * 0.5);
 
 const PY = `
 import json, sys, torch
@@ -24,23 +25,58 @@ print(json.dumps([p.detach().reshape(-1).tolist() for p in ps]))
 
 test('AdamW matches torch.optim.AdamW (decoupled decay, no decay on 1-D params)', () => {
   const shapes = [[4, 3], [3], [5]];
-  const params = shapes.map((s, i) => ({ shape: s, v: vals(s.reduce((a, b) => a * b, 1), i + 1) }));
+  const params = shapes.map((s, i) => ({
+    shape: s,
+    v: vals(
+      s.reduce((a, b) => a * b, 1),
+      i + 1,
+    ),
+  }));
   const lrs = [1e-2, 5e-3, 2e-2, 1e-3, 1e-2];
-  const grads = lrs.map((_, st) => shapes.map((s, i) => vals(s.reduce((a, b) => a * b, 1), 100 + st * 7 + i).map((x) => x * (st + 1))));
-  const opts = { lr: 1, betas: [0.9, 0.98] as [number, number], eps: 1e-8, weightDecay: 0.1, noDecayNormBias: true };
+  const grads = lrs.map((_, st) =>
+    shapes.map((s, i) =>
+      vals(
+        s.reduce((a, b) => a * b, 1),
+        100 + st * 7 + i,
+      ).map((x) => x * (st + 1)),
+    ),
+  );
+  const opts = {
+    lr: 1,
+    betas: [0.9, 0.98] as [number, number],
+    eps: 1e-8,
+    weightDecay: 0.1,
+    noDecayNormBias: true,
+  };
   const live0 = liveTensors();
   const ts: Tensor[] = params.map((p) => tensor(p.v, { shape: p.shape }).requiresGrad_());
-  const opt = new AdamW(ts.map((param, i) => ({ name: `p${i}`, param })), opts);
+  const opt = new AdamW(
+    ts.map((param, i) => ({ name: `p${i}`, param })),
+    opts,
+  );
   assert.deepEqual([...opt.noDecay].sort(), ['p1', 'p2']);
   lrs.forEach((lr, st) => {
-    tidy(() => ts.forEach((t, i) => { t.grad = tensor(grads[st][i], { shape: shapes[i] }); }));
+    tidy(() =>
+      ts.forEach((t, i) => {
+        t.grad = tensor(grads[st][i], { shape: shapes[i] });
+      }),
+    );
     opt.step(lr);
     opt.zeroGrad();
   });
   const ours = tidy(() => ts.map((t) => Array.from(t.detach().toArrayFlat() as number[])));
-  const ref = JSON.parse(execFileSync('/usr/bin/python3', ['-c', PY], { input: JSON.stringify({ params, grads, lrs, wd: 0.1, betas: opts.betas, eps: opts.eps }), encoding: 'utf8' }));
+  const ref = JSON.parse(
+    execFileSync('/usr/bin/python3', ['-c', PY], {
+      input: JSON.stringify({ params, grads, lrs, wd: 0.1, betas: opts.betas, eps: opts.eps }),
+      encoding: 'utf8',
+    }),
+  );
   let maxErr = 0;
-  ours.forEach((o, i) => o.forEach((v, j) => { maxErr = Math.max(maxErr, Math.abs(v - ref[i][j])); }));
+  ours.forEach((o, i) =>
+    o.forEach((v, j) => {
+      maxErr = Math.max(maxErr, Math.abs(v - ref[i][j]));
+    }),
+  );
   assert.ok(maxErr < 1e-6, `max |ours - torch| = ${maxErr}`);
   assert.equal(opt.stepCount, 5);
   opt.dispose();
@@ -51,12 +87,20 @@ test('AdamW matches torch.optim.AdamW (decoupled decay, no decay on 1-D params)'
 test('EMA tracks weights and buffers with warm-up decay; swap and restore', () => {
   const w = tensor([1, 1], { shape: [2] });
   const buf = tensor([0], { shape: [1] });
-  const state = new Map([['w', w], ['bn.running_mean', buf]]);
+  const state = new Map([
+    ['w', w],
+    ['bn.running_mean', buf],
+  ]);
   const ema = new Ema(state, 0.9);
-  tidy(() => { w.copy_(tensor([3, 5], { shape: [2] })); buf.copy_(tensor([10], { shape: [1] })); });
+  tidy(() => {
+    w.copy_(tensor([3, 5], { shape: [2] }));
+    buf.copy_(tensor([10], { shape: [1] }));
+  });
   ema.update(state); // decay min(0.9, 1/10) = 0.1 → shadow = 0.1·old + 0.9·new
   const s = ema.shadow.get('w')!.toArrayFlat() as number[];
-  assert.ok(Math.abs(s[0] - (0.1 * 1 + 0.9 * 3)) < 1e-6 && Math.abs(s[1] - (0.1 * 1 + 0.9 * 5)) < 1e-6);
+  assert.ok(
+    Math.abs(s[0] - (0.1 * 1 + 0.9 * 3)) < 1e-6 && Math.abs(s[1] - (0.1 * 1 + 0.9 * 5)) < 1e-6,
+  );
   assert.ok(Math.abs((ema.shadow.get('bn.running_mean')!.toArrayFlat() as number[])[0] - 9) < 1e-6);
   const restore = ema.swapInto(state);
   assert.ok(Math.abs((w.toArrayFlat() as number[])[0] - 2.8) < 1e-6);

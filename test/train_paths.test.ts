@@ -14,20 +14,40 @@ const synth = join(configs, 'synth.yaml');
 const tmp = mkdtempSync(join(tmpdir(), 'eflip-paths-'));
 
 const records = (runDir: string) => MetricsLog.read(join(runDir, 'metrics.jsonl'));
-const stepLosses = (runDir: string) => new Map(records(runDir).filter((r) => r.kind === 'step').map((r) => [r.step as number, r.loss as number]));
+const stepLosses = (runDir: string) =>
+  new Map(
+    records(runDir)
+      .filter((r) => r.kind === 'step')
+      .map((r) => [r.step as number, r.loss as number]),
+  );
 
 test('bf16 autocast trains (finite, falling loss close to fp32), records its precision, and the checkpoint evaluates', () => {
   const root = tinyCorpus();
   // full-batch steps on the 8 train clips without augmentation or dropout: the loss must fall fast;
   // bn_momentum=1 makes the running statistics those of the training batch, so eval mode fits too
   const fit = [
-    'train.batch_size=8', 'train.epochs=10', 'schedule.warmup_epochs=0', 'train.label_smoothing=0', 'model.bn_momentum=1',
-    'data.augment.random_crop=false', 'data.augment.hflip=0', 'data.augment.time_mask_s=0',
-    'model.dropout=0', 'model.tcn_dropout=0', 'model.transformer_dropout=0',
+    'train.batch_size=8',
+    'train.epochs=10',
+    'schedule.warmup_epochs=0',
+    'train.label_smoothing=0',
+    'model.bn_momentum=1',
+    'data.augment.random_crop=false',
+    'data.augment.hflip=0',
+    'data.augment.time_mask_s=0',
+    'model.dropout=0',
+    'model.tcn_dropout=0',
+    'model.transformer_dropout=0',
   ];
   const run = (precision: string) => {
     const runDir = join(tmp, precision);
-    const r = eflip(['train', '--config', synth, ...tinyOverrides(root, runDir), ...fit, `train.precision=${precision}`]);
+    const r = eflip([
+      'train',
+      '--config',
+      synth,
+      ...tinyOverrides(root, runDir),
+      ...fit,
+      `train.precision=${precision}`,
+    ]);
     assert.equal(r.status, 0, r.stderr + r.stdout);
     assert.match(r.stdout, new RegExp(`precision ${precision}`));
     return { runDir, losses: stepLosses(runDir), last: join(runDir, 'checkpoints', 'last.ckpt') };
@@ -38,18 +58,33 @@ test('bf16 autocast trains (finite, falling loss close to fp32), records its pre
   const l = [...b16.losses.values()];
   assert.ok(l.every(Number.isFinite), `finite losses: ${l}`);
   assert.ok(l[9] < 0.1 * l[0], `loss falls: ${l.map((v) => v.toFixed(4)).join(' ')}`);
-  assert.ok(l.slice(5).reduce((a, b) => a + b) < l.slice(0, 5).reduce((a, b) => a + b) / 4, 'second half well below the first');
+  assert.ok(
+    l.slice(5).reduce((a, b) => a + b) < l.slice(0, 5).reduce((a, b) => a + b) / 4,
+    'second half well below the first',
+  );
   // same seed, same first batch: bf16 rounds differently (autocast is on) but stays close to fp32
-  const x = f32.losses.get(1)!, y = b16.losses.get(1)!;
+  const x = f32.losses.get(1)!,
+    y = b16.losses.get(1)!;
   assert.notEqual(x, y, 'bf16 step 1 loss differs from fp32 (autocast active)');
   assert.ok(Math.abs(x - y) < 0.02 * x, `bf16 ${y} vs fp32 ${x} at step 1`);
 
   const ck = readCheckpoint(b16.last);
   assert.equal(ck.trainConfig.train.precision, 'bf16', 'the checkpoint records the precision');
   assert.equal(ck.state.step, 10);
-  for (const [k, t] of ck.model) if (k.endsWith('.weight')) assert.equal(t.dtype, 'float32', `${k} stored as float32`);
+  for (const [k, t] of ck.model)
+    if (k.endsWith('.weight')) assert.equal(t.dtype, 'float32', `${k} stored as float32`);
   // the checkpoint loads and evaluates (fp32): the raw weights fit the training clips
-  const ev = eflip(['eval', '--checkpoint', b16.last, '--data', root, '--split', 'train', '--no-ema', '--json']);
+  const ev = eflip([
+    'eval',
+    '--checkpoint',
+    b16.last,
+    '--data',
+    root,
+    '--split',
+    'train',
+    '--no-ema',
+    '--json',
+  ]);
   assert.equal(ev.status, 0, ev.stderr + ev.stdout);
   const m = JSON.parse(ev.stdout);
   assert.equal(m.weights, 'model');
@@ -65,11 +100,31 @@ test('bf16 autocast trains (finite, falling loss close to fp32), records its pre
 test('data.shards: prepared shards train for the expected steps, and a mid-epoch resume continues the same batches', () => {
   const root = tinyCorpus();
   const shards = join(tmp, 'shards');
-  const p = eflip(['prepare', '--lrw', root, '--out', shards, '--jobs', '1', '--shard-size', '3', '--quiet']);
+  const p = eflip([
+    'prepare',
+    '--lrw',
+    root,
+    '--out',
+    shards,
+    '--jobs',
+    '1',
+    '--shard-size',
+    '3',
+    '--quiet',
+  ]);
   assert.equal(p.status, 0, p.stderr + p.stdout);
-  assert.equal(readdirSync(join(shards, 'train')).filter((f) => f.endsWith('.bin')).length, 3, '8 train clips in shards of 3');
+  assert.equal(
+    readdirSync(join(shards, 'train')).filter((f) => f.endsWith('.bin')).length,
+    3,
+    '8 train clips in shards of 3',
+  );
   // loader-side mixup on, so its per-step seeding is resumed too
-  const over = (name: string) => [...tinyOverrides(root, join(tmp, name)), `data.shards=${shards}`, 'train.epochs=2', 'data.augment.mixup_alpha=0.4'];
+  const over = (name: string) => [
+    ...tinyOverrides(root, join(tmp, name)),
+    `data.shards=${shards}`,
+    'train.epochs=2',
+    'data.augment.mixup_alpha=0.4',
+  ];
 
   // A: 2 epochs × 4 steps (8 clips, batch 2), uninterrupted
   const a = eflip(['train', '--config', synth, ...over('A')]);
@@ -77,10 +132,23 @@ test('data.shards: prepared shards train for the expected steps, and a mid-epoch
   assert.match(a.stdout, /loading prepared shards from /);
   assert.match(a.stdout, /2 words \(grey\); clips: train 8, val 4, test 0/);
   const la = stepLosses(join(tmp, 'A'));
-  assert.deepEqual([...la.keys()], [1, 2, 3, 4, 5, 6, 7, 8], 'one step record per batch: 2 epochs × 8 clips / batch 2');
+  assert.deepEqual(
+    [...la.keys()],
+    [1, 2, 3, 4, 5, 6, 7, 8],
+    'one step record per batch: 2 epochs × 8 clips / batch 2',
+  );
   const epochs = records(join(tmp, 'A')).filter((r) => r.kind === 'epoch');
-  assert.deepEqual(epochs.map((r) => [r.epoch, r.step]), [[0, 4], [1, 8]]);
-  assert.ok(epochs.every((r) => Number.isFinite(r.val_loss as number)), 'validated on the val shards');
+  assert.deepEqual(
+    epochs.map((r) => [r.epoch, r.step]),
+    [
+      [0, 4],
+      [1, 8],
+    ],
+  );
+  assert.ok(
+    epochs.every((r) => Number.isFinite(r.val_loss as number)),
+    'validated on the val shards',
+  );
   const cka = readCheckpoint(join(tmp, 'A', 'checkpoints', 'last.ckpt'));
   assert.equal(cka.state.step, 8);
   assert.equal(cka.state.epoch, 2);
@@ -100,11 +168,18 @@ test('data.shards: prepared shards train for the expected steps, and a mid-epoch
   assert.match(c.stdout, /resuming from .*last\.ckpt \(epoch 2, batch 1, step 5\)/);
   assert.match(c.stdout, /loading prepared shards from /);
   const lc = stepLosses(join(tmp, 'B')); // B's run dir holds B's and then C's records
-  assert.deepEqual([...lc.keys()].sort((p, q) => p - q), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(
+    [...lc.keys()].sort((p, q) => p - q),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
   for (let s = 1; s <= 8; s++) {
-    const x = la.get(s)!, y = lc.get(s)!;
+    const x = la.get(s)!,
+      y = lc.get(s)!;
     assert.ok(Number.isFinite(x) && Number.isFinite(y), `step ${s}`);
-    assert.ok(Math.abs(x - y) <= 1e-4 * Math.abs(x), `step ${s}: uninterrupted ${x} vs resumed ${y}`);
+    assert.ok(
+      Math.abs(x - y) <= 1e-4 * Math.abs(x),
+      `step ${s}: uninterrupted ${x} vs resumed ${y}`,
+    );
   }
   assert.equal(readCheckpoint(last).state.step, 8);
 });

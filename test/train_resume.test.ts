@@ -7,17 +7,35 @@ import { MetricsLog } from '../src/train/metrics_log.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { tinyCorpus, tinyOverrides, eflip, configs } from './train_helpers.js';
 
-const stepLosses = (runDir: string) => new Map(MetricsLog.read(join(runDir, 'metrics.jsonl')).filter((r) => r.kind === 'step').map((r) => [r.step, r.loss as number]));
+const stepLosses = (runDir: string) =>
+  new Map(
+    MetricsLog.read(join(runDir, 'metrics.jsonl'))
+      .filter((r) => r.kind === 'step')
+      .map((r) => [r.step, r.loss as number]),
+  );
 
 test('resume from a mid-epoch checkpoint gives the same next-step losses as an uninterrupted run', () => {
   const root = tinyCorpus();
   const tmp = mkdtempSync(join(tmpdir(), 'eflip-resume-'));
   const cfg = join(configs, 'synth.yaml');
   // A: 2 epochs × 4 steps (8 train clips, batch 2), uninterrupted
-  const a = eflip(['train', '--config', cfg, ...tinyOverrides(root, join(tmp, 'A')), 'train.epochs=2']);
+  const a = eflip([
+    'train',
+    '--config',
+    cfg,
+    ...tinyOverrides(root, join(tmp, 'A')),
+    'train.epochs=2',
+  ]);
   assert.equal(a.status, 0, a.stderr + a.stdout);
   // B: same run stopped after 5 steps (mid-epoch 2), then C: resumed from B's last.ckpt
-  const b = eflip(['train', '--config', cfg, ...tinyOverrides(root, join(tmp, 'B')), 'train.epochs=2', 'train.max_steps=5']);
+  const b = eflip([
+    'train',
+    '--config',
+    cfg,
+    ...tinyOverrides(root, join(tmp, 'B')),
+    'train.epochs=2',
+    'train.max_steps=5',
+  ]);
   assert.equal(b.status, 0, b.stderr + b.stdout);
   const last = join(tmp, 'B', 'checkpoints', 'last.ckpt');
   const ck = readCheckpoint(last);
@@ -31,13 +49,20 @@ test('resume from a mid-epoch checkpoint gives the same next-step losses as an u
   const lc = stepLosses(join(tmp, 'B')); // B's run dir holds B's and then C's records
   assert.equal(la.size, 8);
   for (let s = 1; s <= 8; s++) {
-    const x = la.get(s)!, y = lc.get(s)!;
+    const x = la.get(s)!,
+      y = lc.get(s)!;
     assert.ok(Number.isFinite(x) && Number.isFinite(y), `step ${s}`);
-    assert.ok(Math.abs(x - y) <= 1e-4 * Math.abs(x), `step ${s}: uninterrupted ${x} vs resumed ${y}`);
+    assert.ok(
+      Math.abs(x - y) <= 1e-4 * Math.abs(x),
+      `step ${s}: uninterrupted ${x} vs resumed ${y}`,
+    );
   }
   // resolved config saved in the run dir and in every checkpoint
   assert.match(readFileSync(join(tmp, 'A', 'config.yaml'), 'utf8'), /batch_size: 2/);
-  assert.equal(readCheckpoint(join(tmp, 'A', 'checkpoints', 'last.ckpt')).trainConfig.train.batch_size, 2);
+  assert.equal(
+    readCheckpoint(join(tmp, 'A', 'checkpoints', 'last.ckpt')).trainConfig.train.batch_size,
+    2,
+  );
   assert.ok(existsSync(join(tmp, 'A', 'report.html')));
   assert.ok(existsSync(join(tmp, 'A', 'loss.png')));
 });

@@ -15,174 +15,386 @@ import { ROOT, tempDir } from './onnx_helpers.js';
 import { demoOnnxAndCliAnswers, eflipSync, startServe, type Served } from './serve_helpers.js';
 import { CHROMIUM } from './browser_helpers.js';
 
-const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'].map((f) => path.join(ROOT, 'assets/samples', f));
+const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'].map((f) =>
+  path.join(ROOT, 'assets/samples', f),
+);
 /** where the screenshot is kept for a look (EFLIP_SCREENSHOT_DIR), else the temp dir */
 const SHOTS = process.env.EFLIP_SCREENSHOT_DIR;
 
-test('web app: upload a sample clip in headless Chromium → the same words as eflip predict', { timeout: 300_000 }, async (t) => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: run \`npm run setup\` (installs Debian's chromium) or set EFLIP_CHROMIUM`);
-  const { dir, cleanup } = tempDir('eflip-webapp-');
-  let s: Served | null = null;
-  let cdp: Cdp | null = null;
-  try {
-    const { onnx, expected } = demoOnnxAndCliAnswers(dir, SAMPLES);
-    s = await startServe(['--model', onnx]);
-    cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [`--user-data-dir=${path.join(dir, 'profile')}`, '--enable-unsafe-webgpu']);
-    await cdp.waitFor('window.eflip && window.eflip.ready', 30_000);
-    assert.equal(await cdp.eval('self.crossOriginIsolated'), true, 'COOP/COEP make the page cross-origin isolated');
-    assert.match(await cdp.eval("document.getElementById('model').selectedOptions[0].textContent"), /demo \(10 words\)/);
+test(
+  'web app: upload a sample clip in headless Chromium → the same words as eflip predict',
+  { timeout: 300_000 },
+  async (t) => {
+    assert.ok(
+      existsSync(CHROMIUM),
+      `${CHROMIUM} not found: run \`npm run setup\` (installs Debian's chromium) or set EFLIP_CHROMIUM`,
+    );
+    const { dir, cleanup } = tempDir('eflip-webapp-');
+    let s: Served | null = null;
+    let cdp: Cdp | null = null;
+    try {
+      const { onnx, expected } = demoOnnxAndCliAnswers(dir, SAMPLES);
+      s = await startServe(['--model', onnx]);
+      cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [
+        `--user-data-dir=${path.join(dir, 'profile')}`,
+        '--enable-unsafe-webgpu',
+      ]);
+      await cdp.waitFor('window.eflip && window.eflip.ready', 30_000);
+      assert.equal(
+        await cdp.eval('self.crossOriginIsolated'),
+        true,
+        'COOP/COEP make the page cross-origin isolated',
+      );
+      assert.match(
+        await cdp.eval("document.getElementById('model').selectedOptions[0].textContent"),
+        /demo \(10 words\)/,
+      );
 
-    for (const [i, f] of SAMPLES.entries()) {
-      const t0 = Date.now();
-      await cdp.upload('#file', [f]);
-      const got = await cdp.waitFor(`window.eflip.error ? {error: window.eflip.error} : window.eflip.result && window.eflip.result.file === ${JSON.stringify(path.basename(f))} && window.eflip.result`, 120_000);
-      assert.equal(got.error, undefined, got.error);
-      t.diagnostic(`${path.basename(f)}: ${got.frames} frames, decode ${got.ms.decode.toFixed(0)} ms (${got.decode}), model ${got.ms.model.toFixed(0)} ms on ${got.device}; page total ${Date.now() - t0} ms`);
-      assert.equal(got.device, 'wasm');
-      assert.equal(got.frames, expected[i].frames);
-      assert.equal(got.top[0].label, expected[i].top[0].label, 'top-1 word');
-      got.top.forEach((e: { label: string; probability: number }, k: number) => {
-        assert.equal(e.label, expected[i].top[k].label, `rank ${k + 1}`);
-        assert.ok(Math.abs(e.probability - expected[i].top[k].probability) < 1e-3, `${path.basename(f)} rank ${k + 1}: page ${e.probability} vs CLI ${expected[i].top[k].probability}`);
+      for (const [i, f] of SAMPLES.entries()) {
+        const t0 = Date.now();
+        await cdp.upload('#file', [f]);
+        const got = await cdp.waitFor(
+          `window.eflip.error ? {error: window.eflip.error} : window.eflip.result && window.eflip.result.file === ${JSON.stringify(path.basename(f))} && window.eflip.result`,
+          120_000,
+        );
+        assert.equal(got.error, undefined, got.error);
+        t.diagnostic(
+          `${path.basename(f)}: ${got.frames} frames, decode ${got.ms.decode.toFixed(0)} ms (${got.decode}), model ${got.ms.model.toFixed(0)} ms on ${got.device}; page total ${Date.now() - t0} ms`,
+        );
+        assert.equal(got.device, 'wasm');
+        assert.equal(got.frames, expected[i].frames);
+        assert.equal(got.top[0].label, expected[i].top[0].label, 'top-1 word');
+        got.top.forEach((e: { label: string; probability: number }, k: number) => {
+          assert.equal(e.label, expected[i].top[k].label, `rank ${k + 1}`);
+          assert.ok(
+            Math.abs(e.probability - expected[i].top[k].probability) < 1e-3,
+            `${path.basename(f)} rank ${k + 1}: page ${e.probability} vs CLI ${expected[i].top[k].probability}`,
+          );
+        });
+        // what is shown is what was computed
+        const shown = await cdp.eval(
+          "[...document.querySelectorAll('#topk li')].map(li => li.getAttribute('aria-label'))",
+        );
+        assert.equal(shown.length, 5);
+        assert.equal(
+          shown[0],
+          `${expected[i].top[0].label}: ${(100 * got.top[0].probability).toFixed(1)} percent`,
+        );
+      }
+
+      // a long video (three clips joined, 87 frames): the streaming timeline, as `eflip stream` gives it
+      const long = path.join(dir, 'long.mp4');
+      const cat = spawnSync('ffmpeg', [
+        '-v',
+        'error',
+        ...SAMPLES.concat(SAMPLES[0]).flatMap((f) => ['-i', f]),
+        '-filter_complex',
+        'concat=n=3:v=1:a=0',
+        '-c:v',
+        'libx264',
+        '-crf',
+        '18',
+        '-pix_fmt',
+        'yuv420p',
+        long,
+      ]);
+      assert.equal(cat.status, 0, String(cat.stderr));
+      const stream = eflipSync([
+        'stream',
+        long,
+        '--checkpoint',
+        onnx,
+        '--min-prob',
+        '0.2',
+        '--json',
+      ]);
+      assert.equal(stream.code, 0, stream.stderr);
+      const segs = JSON.parse(stream.stdout).segments as {
+        word: string;
+        start: number;
+        end: number;
+        probability: number;
+      }[];
+      await cdp.upload('#file', [long]);
+      const lg = await cdp.waitFor(
+        "window.eflip.error ? {error: window.eflip.error} : window.eflip.result && window.eflip.result.file === 'long.mp4' && window.eflip.result",
+        180_000,
+      );
+      assert.equal(lg.error, undefined, lg.error);
+      t.diagnostic(
+        `long.mp4: ${lg.frames} frames, ${lg.segments.length} timeline segments (CLI ${segs.length}); decode ${lg.ms.decode.toFixed(0)} ms, timeline ${lg.ms.timeline.toFixed(0)} ms`,
+      );
+      assert.equal(
+        lg.segments.length,
+        segs.length,
+        `page ${JSON.stringify(lg.segments.map((x: any) => x.word))} vs CLI ${JSON.stringify(segs.map((x) => x.word))}`,
+      );
+      lg.segments.forEach((x: any, k: number) => {
+        assert.equal(x.word, segs[k].word, `segment ${k}`);
+        assert.ok(
+          Math.abs(x.start - segs[k].start) < 1e-6 && Math.abs(x.end - segs[k].end) < 1e-6,
+          `segment ${k} times`,
+        );
+        assert.ok(
+          Math.abs(x.probability - segs[k].probability) < 1e-3,
+          `segment ${k}: ${x.probability} vs ${segs[k].probability}`,
+        );
       });
-      // what is shown is what was computed
-      const shown = await cdp.eval("[...document.querySelectorAll('#topk li')].map(li => li.getAttribute('aria-label'))");
-      assert.equal(shown.length, 5);
-      assert.equal(shown[0], `${expected[i].top[0].label}: ${(100 * got.top[0].probability).toFixed(1)} percent`);
+      assert.equal(
+        await cdp.eval("document.getElementById('timeline').children.length"),
+        segs.length,
+      );
+
+      // not a video: a clear message, no result
+      const junk = path.join(dir, 'notes.mp4');
+      writeFileSync(junk, 'this is a text file, not a video\n'.repeat(50));
+      await cdp.upload('#file', [junk]);
+      const err = await cdp.waitFor('window.eflip.error', 30_000);
+      assert.match(err, /notes\.mp4 is not a video/);
+      assert.match(await cdp.eval("document.getElementById('message').textContent"), /not a video/);
+
+      // show the last good result again and take a phone-width screenshot
+      await cdp.upload('#file', [SAMPLES[0]]);
+      await cdp.waitFor(
+        "window.eflip.result && window.eflip.result.file === 'ABOUT_00001.mp4'",
+        120_000,
+      );
+      const png = await cdp.screenshot(390, 844);
+      assert.ok(
+        png.subarray(1, 4).toString() === 'PNG' && png.length > 10_000,
+        'a non-trivial PNG',
+      );
+      const shotPath = path.join(SHOTS ?? dir, 'webapp-phone.png');
+      writeFileSync(shotPath, png);
+      // the layout holds at phone width: nothing wider than the viewport
+      const wide = await cdp.eval('document.documentElement.scrollWidth');
+      assert.ok(wide <= 390, `page is ${wide} px wide at a 390 px viewport`);
+      if (SHOTS)
+        writeFileSync(path.join(SHOTS, 'webapp-desktop.png'), await cdp.screenshot(1100, 900));
+    } finally {
+      await cdp?.close();
+      await s?.stop('SIGKILL');
+      cleanup();
     }
+  },
+);
 
-    // a long video (three clips joined, 87 frames): the streaming timeline, as `eflip stream` gives it
-    const long = path.join(dir, 'long.mp4');
-    const cat = spawnSync('ffmpeg', ['-v', 'error', ...SAMPLES.concat(SAMPLES[0]).flatMap((f) => ['-i', f]), '-filter_complex', 'concat=n=3:v=1:a=0', '-c:v', 'libx264', '-crf', '18', '-pix_fmt', 'yuv420p', long]);
-    assert.equal(cat.status, 0, String(cat.stderr));
-    const stream = eflipSync(['stream', long, '--checkpoint', onnx, '--min-prob', '0.2', '--json']);
-    assert.equal(stream.code, 0, stream.stderr);
-    const segs = JSON.parse(stream.stdout).segments as { word: string; start: number; end: number; probability: number }[];
-    await cdp.upload('#file', [long]);
-    const lg = await cdp.waitFor("window.eflip.error ? {error: window.eflip.error} : window.eflip.result && window.eflip.result.file === 'long.mp4' && window.eflip.result", 180_000);
-    assert.equal(lg.error, undefined, lg.error);
-    t.diagnostic(`long.mp4: ${lg.frames} frames, ${lg.segments.length} timeline segments (CLI ${segs.length}); decode ${lg.ms.decode.toFixed(0)} ms, timeline ${lg.ms.timeline.toFixed(0)} ms`);
-    assert.equal(lg.segments.length, segs.length, `page ${JSON.stringify(lg.segments.map((x: any) => x.word))} vs CLI ${JSON.stringify(segs.map((x) => x.word))}`);
-    lg.segments.forEach((x: any, k: number) => {
-      assert.equal(x.word, segs[k].word, `segment ${k}`);
-      assert.ok(Math.abs(x.start - segs[k].start) < 1e-6 && Math.abs(x.end - segs[k].end) < 1e-6, `segment ${k} times`);
-      assert.ok(Math.abs(x.probability - segs[k].probability) < 1e-3, `segment ${k}: ${x.probability} vs ${segs[k].probability}`);
-    });
-    assert.equal(await cdp.eval("document.getElementById('timeline').children.length"), segs.length);
+test(
+  'web app: webcam mode on a fake camera finds the face, draws it, reads words; denied permission is explained',
+  { timeout: 300_000 },
+  async (t) => {
+    const { dir, cleanup } = tempDir('eflip-webcam-');
+    let s: Served | null = null;
+    let cdp: Cdp | null = null;
+    try {
+      // a real photograph placed off-centre in 640×480, drifting: the fake camera's video (.y4m)
+      const v = await decodeVideo(path.join(ROOT, 'test/fixtures/roi/messi5.jpg'));
+      const AT: [number, number] = [420, 300];
+      const frames = composeVideo(
+        { data: v.data, width: v.width, height: v.height, channels: 3 },
+        Array.from({ length: 50 }, (_, k) => ({
+          dx: Math.round(8 * Math.sin(k / 8)),
+          dy: 0,
+          degrees: 4 * Math.sin(k / 11),
+        })),
+        { width: 640, height: 480, anchor: [244, 110], zoom: 1.6, at: AT },
+      );
+      const y4m = path.join(dir, 'face.y4m');
+      const ff = spawnSync(
+        'ffmpeg',
+        [
+          '-v',
+          'error',
+          '-f',
+          'rawvideo',
+          '-pix_fmt',
+          'rgb24',
+          '-s',
+          '640x480',
+          '-r',
+          '25',
+          '-i',
+          '-',
+          '-pix_fmt',
+          'yuv420p',
+          y4m,
+        ],
+        { input: Buffer.from(frames.data.buffer, frames.data.byteOffset, frames.data.byteLength) },
+      );
+      assert.equal(ff.status, 0, String(ff.stderr));
+      const onnx = path.join(dir, 'demo.onnx');
+      assert.equal(
+        eflipSync([
+          'export',
+          '--checkpoint',
+          path.join(ROOT, 'assets/demo/model.safetensors'),
+          '--out',
+          onnx,
+          '--features',
+        ]).code,
+        0,
+      );
+      s = await startServe(['--model', onnx]);
+      cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [
+        `--user-data-dir=${path.join(dir, 'profile')}`,
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+        `--use-file-for-fake-video-capture=${y4m}`,
+      ]);
+      await cdp.waitFor('window.eflip && window.eflip.ready', 30_000);
+      await cdp.eval("document.getElementById('cam-start').click()");
+      const cam = await cdp.waitFor(
+        'window.eflip.camera && (window.eflip.camera.error ? window.eflip.camera : window.eflip.camera.frames >= 40 && window.eflip.camera)',
+        150_000,
+      );
+      assert.equal(cam.error, undefined, cam.error);
+      t.diagnostic(
+        `webcam: ${cam.frames} frames, face in ${cam.faces}, ${cam.fps.toFixed(1)} frames/s, face ${cam.msTrack.toFixed(0)} ms + model ${cam.msModel.toFixed(0)} ms per frame (tfjs-${cam.backend}); top ${cam.top[0]?.label} ${cam.top[0]?.probability.toFixed(3)}; words ${cam.words.join(' ')}`,
+      );
+      assert.ok(
+        cam.faces >= cam.frames * 0.9,
+        `face found in ${cam.faces} of ${cam.frames} frames`,
+      );
+      // the face box is around the off-centre face (the mouth anchor sits in its lower half)
+      const b = cam.box;
+      assert.ok(
+        b &&
+          b.x < AT[0] &&
+          AT[0] < b.x + b.width &&
+          b.y < AT[1] &&
+          AT[1] < b.y + b.height + 0.3 * b.height,
+        `face box ${JSON.stringify(b)} is not around ${AT}`,
+      );
+      assert.equal(cam.top.length, 5, 'the streaming reader gives top-5 words');
+      assert.match(
+        await cdp.eval("document.getElementById('cam-stats').textContent"),
+        /frames\/s · face \d+ ms · model \d+ ms per frame/,
+      );
+      const png = await cdp.screenshot(1000, 1100);
+      assert.ok(png.length > 10_000);
+      writeFileSync(path.join(SHOTS ?? dir, 'webapp-camera.png'), png);
+      await cdp.eval("document.getElementById('cam-stop').click()");
+      await cdp.waitFor("!document.getElementById('cam-start').disabled", 30_000);
 
-    // not a video: a clear message, no result
-    const junk = path.join(dir, 'notes.mp4');
-    writeFileSync(junk, 'this is a text file, not a video\n'.repeat(50));
-    await cdp.upload('#file', [junk]);
-    const err = await cdp.waitFor('window.eflip.error', 30_000);
-    assert.match(err, /notes\.mp4 is not a video/);
-    assert.match(await cdp.eval("document.getElementById('message').textContent"), /not a video/);
+      // no fake camera and no one to grant permission (headless): the page says what to do
+      await cdp.close();
+      cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [
+        `--user-data-dir=${path.join(dir, 'profile2')}`,
+      ]);
+      await cdp.waitFor('window.eflip && window.eflip.ready', 30_000);
+      await cdp.eval("document.getElementById('cam-start').click()");
+      const denied = await cdp.waitFor('window.eflip.camera && window.eflip.camera.error', 30_000);
+      assert.match(denied, /permission was denied|No camera found|camera did not start/);
+      assert.equal(await cdp.eval("document.getElementById('message').textContent"), denied);
+      t.diagnostic(`denied: ${denied}`);
+    } finally {
+      await cdp?.close();
+      await s?.stop('SIGKILL');
+      cleanup();
+    }
+  },
+);
 
-    // show the last good result again and take a phone-width screenshot
-    await cdp.upload('#file', [SAMPLES[0]]);
-    await cdp.waitFor("window.eflip.result && window.eflip.result.file === 'ABOUT_00001.mp4'", 120_000);
-    const png = await cdp.screenshot(390, 844);
-    assert.ok(png.subarray(1, 4).toString() === 'PNG' && png.length > 10_000, 'a non-trivial PNG');
-    const shotPath = path.join(SHOTS ?? dir, 'webapp-phone.png');
-    writeFileSync(shotPath, png);
-    // the layout holds at phone width: nothing wider than the viewport
-    const wide = await cdp.eval('document.documentElement.scrollWidth');
-    assert.ok(wide <= 390, `page is ${wide} px wide at a 390 px viewport`);
-    if (SHOTS) writeFileSync(path.join(SHOTS, 'webapp-desktop.png'), await cdp.screenshot(1100, 900));
-  } finally {
-    await cdp?.close();
-    await s?.stop('SIGKILL');
-    cleanup();
-  }
-});
-
-test('web app: webcam mode on a fake camera finds the face, draws it, reads words; denied permission is explained', { timeout: 300_000 }, async (t) => {
-  const { dir, cleanup } = tempDir('eflip-webcam-');
-  let s: Served | null = null;
-  let cdp: Cdp | null = null;
-  try {
-    // a real photograph placed off-centre in 640×480, drifting: the fake camera's video (.y4m)
-    const v = await decodeVideo(path.join(ROOT, 'test/fixtures/roi/messi5.jpg'));
-    const AT: [number, number] = [420, 300];
-    const frames = composeVideo({ data: v.data, width: v.width, height: v.height, channels: 3 }, Array.from({ length: 50 }, (_, k) => ({ dx: Math.round(8 * Math.sin(k / 8)), dy: 0, degrees: 4 * Math.sin(k / 11) })), { width: 640, height: 480, anchor: [244, 110], zoom: 1.6, at: AT });
-    const y4m = path.join(dir, 'face.y4m');
-    const ff = spawnSync('ffmpeg', ['-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', '640x480', '-r', '25', '-i', '-', '-pix_fmt', 'yuv420p', y4m], { input: Buffer.from(frames.data.buffer, frames.data.byteOffset, frames.data.byteLength) });
-    assert.equal(ff.status, 0, String(ff.stderr));
-    const onnx = path.join(dir, 'demo.onnx');
-    assert.equal(eflipSync(['export', '--checkpoint', path.join(ROOT, 'assets/demo/model.safetensors'), '--out', onnx, '--features']).code, 0);
-    s = await startServe(['--model', onnx]);
-    cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [`--user-data-dir=${path.join(dir, 'profile')}`, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`]);
-    await cdp.waitFor('window.eflip && window.eflip.ready', 30_000);
-    await cdp.eval("document.getElementById('cam-start').click()");
-    const cam = await cdp.waitFor('window.eflip.camera && (window.eflip.camera.error ? window.eflip.camera : window.eflip.camera.frames >= 40 && window.eflip.camera)', 150_000);
-    assert.equal(cam.error, undefined, cam.error);
-    t.diagnostic(`webcam: ${cam.frames} frames, face in ${cam.faces}, ${cam.fps.toFixed(1)} frames/s, face ${cam.msTrack.toFixed(0)} ms + model ${cam.msModel.toFixed(0)} ms per frame (tfjs-${cam.backend}); top ${cam.top[0]?.label} ${cam.top[0]?.probability.toFixed(3)}; words ${cam.words.join(' ')}`);
-    assert.ok(cam.faces >= cam.frames * 0.9, `face found in ${cam.faces} of ${cam.frames} frames`);
-    // the face box is around the off-centre face (the mouth anchor sits in its lower half)
-    const b = cam.box;
-    assert.ok(b && b.x < AT[0] && AT[0] < b.x + b.width && b.y < AT[1] && AT[1] < b.y + b.height + 0.3 * b.height, `face box ${JSON.stringify(b)} is not around ${AT}`);
-    assert.equal(cam.top.length, 5, 'the streaming reader gives top-5 words');
-    assert.match(await cdp.eval("document.getElementById('cam-stats').textContent"), /frames\/s · face \d+ ms · model \d+ ms per frame/);
-    const png = await cdp.screenshot(1000, 1100);
-    assert.ok(png.length > 10_000);
-    writeFileSync(path.join(SHOTS ?? dir, 'webapp-camera.png'), png);
-    await cdp.eval("document.getElementById('cam-stop').click()");
-    await cdp.waitFor("!document.getElementById('cam-start').disabled", 30_000);
-
-    // no fake camera and no one to grant permission (headless): the page says what to do
-    await cdp.close();
-    cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [`--user-data-dir=${path.join(dir, 'profile2')}`]);
-    await cdp.waitFor('window.eflip && window.eflip.ready', 30_000);
-    await cdp.eval("document.getElementById('cam-start').click()");
-    const denied = await cdp.waitFor('window.eflip.camera && window.eflip.camera.error', 30_000);
-    assert.match(denied, /permission was denied|No camera found|camera did not start/);
-    assert.equal(await cdp.eval("document.getElementById('message').textContent"), denied);
-    t.diagnostic(`denied: ${denied}`);
-  } finally {
-    await cdp?.close();
-    await s?.stop('SIGKILL');
-    cleanup();
-  }
-});
-
-test('web app: "find the face" upload reads arbitrary footage like eflip predict --face', { timeout: 300_000 }, async (t) => {
-  const { dir, cleanup } = tempDir('eflip-webface-');
-  let s: Served | null = null;
-  let cdp: Cdp | null = null;
-  try {
-    const clip = path.join(dir, 'messi.mp4');
-    const ff = spawnSync('ffmpeg', ['-v', 'error', '-loop', '1', '-i', path.join(ROOT, 'test/fixtures/roi/messi5.jpg'), '-t', '1', '-r', '25', '-vf', 'scale=trunc(iw/2)*2:trunc(ih/2)*2', '-c:v', 'libx264', '-crf', '12', '-pix_fmt', 'yuv420p', clip]);
-    assert.equal(ff.status, 0, String(ff.stderr));
-    const onnx = path.join(dir, 'demo.onnx');
-    assert.equal(eflipSync(['export', '--checkpoint', path.join(ROOT, 'assets/demo/model.safetensors'), '--out', onnx, '--features']).code, 0);
-    const cli = eflipSync(['predict', clip, '--checkpoint', onnx, '--face', '--top', '5', '--json']);
-    assert.equal(cli.code, 0, cli.stderr);
-    const want = JSON.parse(cli.stdout).results[0];
-    s = await startServe(['--model', onnx]);
-    cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [`--user-data-dir=${path.join(dir, 'profile')}`]);
-    await cdp.waitFor('window.eflip && window.eflip.ready', 30_000);
-    await cdp.eval("document.getElementById('face').checked = true");
-    await cdp.upload('#file', [clip]);
-    const got = await cdp.waitFor("window.eflip.error ? {error: window.eflip.error} : window.eflip.result", 180_000);
-    assert.equal(got.error, undefined, got.error);
-    assert.equal(got.decode, 'face ROI');
-    assert.equal(got.frames, want.frames);
-    const d = Math.max(...got.top.map((e: any, k: number) => Math.abs(e.probability - want.top[k].probability)));
-    t.diagnostic(`messi.mp4 --face: page top-1 ${got.top[0].label} ${got.top[0].probability.toFixed(4)}, CLI ${want.top[0].label} ${want.top[0].probability}; max |Δp| over top-5 ${d.toFixed(4)} (browser canvas RGB vs ffmpeg rgb24 frames); ${got.ms.decode.toFixed(0)} ms`);
-    // not bit-exact: the browser's RGB frames (its own yuv→rgb) differ from ffmpeg's rgb24 by a few
-    // levels, and the demo model (trained on the fixed LRW window, not on ROIs) is near-flat on
-    // ROIs, so close words can swap; the same words lead and the probabilities stay close
-    const cliTop2 = want.top.slice(0, 2).map((e: any) => e.label);
-    assert.ok(cliTop2.includes(got.top[0].label), `page top-1 ${got.top[0].label} not in the CLI's top-2 ${cliTop2}`);
-    assert.deepEqual(new Set(got.top.map((e: any) => e.label)), new Set(want.top.map((e: any) => e.label)), 'the same top-5 words');
-    assert.ok(d < 0.15, `probabilities differ by up to ${d}`);
-    // annotated playback: box, landmarks, ROI and word drawn over the video
-    const drawn = await cdp.eval(`(() => { const c = document.getElementById('upload-overlay'); if (c.hidden) return -1; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; })()`);
-    assert.ok(drawn > 500, `overlay pixels drawn: ${drawn}`);
-    if (SHOTS) writeFileSync(path.join(SHOTS, 'webapp-face-upload.png'), await cdp.screenshot(900, 1400));
-  } finally {
-    await cdp?.close();
-    await s?.stop('SIGKILL');
-    cleanup();
-  }
-});
+test(
+  'web app: "find the face" upload reads arbitrary footage like eflip predict --face',
+  { timeout: 300_000 },
+  async (t) => {
+    const { dir, cleanup } = tempDir('eflip-webface-');
+    let s: Served | null = null;
+    let cdp: Cdp | null = null;
+    try {
+      const clip = path.join(dir, 'messi.mp4');
+      const ff = spawnSync('ffmpeg', [
+        '-v',
+        'error',
+        '-loop',
+        '1',
+        '-i',
+        path.join(ROOT, 'test/fixtures/roi/messi5.jpg'),
+        '-t',
+        '1',
+        '-r',
+        '25',
+        '-vf',
+        'scale=trunc(iw/2)*2:trunc(ih/2)*2',
+        '-c:v',
+        'libx264',
+        '-crf',
+        '12',
+        '-pix_fmt',
+        'yuv420p',
+        clip,
+      ]);
+      assert.equal(ff.status, 0, String(ff.stderr));
+      const onnx = path.join(dir, 'demo.onnx');
+      assert.equal(
+        eflipSync([
+          'export',
+          '--checkpoint',
+          path.join(ROOT, 'assets/demo/model.safetensors'),
+          '--out',
+          onnx,
+          '--features',
+        ]).code,
+        0,
+      );
+      const cli = eflipSync([
+        'predict',
+        clip,
+        '--checkpoint',
+        onnx,
+        '--face',
+        '--top',
+        '5',
+        '--json',
+      ]);
+      assert.equal(cli.code, 0, cli.stderr);
+      const want = JSON.parse(cli.stdout).results[0];
+      s = await startServe(['--model', onnx]);
+      cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [
+        `--user-data-dir=${path.join(dir, 'profile')}`,
+      ]);
+      await cdp.waitFor('window.eflip && window.eflip.ready', 30_000);
+      await cdp.eval("document.getElementById('face').checked = true");
+      await cdp.upload('#file', [clip]);
+      const got = await cdp.waitFor(
+        'window.eflip.error ? {error: window.eflip.error} : window.eflip.result',
+        180_000,
+      );
+      assert.equal(got.error, undefined, got.error);
+      assert.equal(got.decode, 'face ROI');
+      assert.equal(got.frames, want.frames);
+      const d = Math.max(
+        ...got.top.map((e: any, k: number) => Math.abs(e.probability - want.top[k].probability)),
+      );
+      t.diagnostic(
+        `messi.mp4 --face: page top-1 ${got.top[0].label} ${got.top[0].probability.toFixed(4)}, CLI ${want.top[0].label} ${want.top[0].probability}; max |Δp| over top-5 ${d.toFixed(4)} (browser canvas RGB vs ffmpeg rgb24 frames); ${got.ms.decode.toFixed(0)} ms`,
+      );
+      // not bit-exact: the browser's RGB frames (its own yuv→rgb) differ from ffmpeg's rgb24 by a few
+      // levels, and the demo model (trained on the fixed LRW window, not on ROIs) is near-flat on
+      // ROIs, so close words can swap; the same words lead and the probabilities stay close
+      const cliTop2 = want.top.slice(0, 2).map((e: any) => e.label);
+      assert.ok(
+        cliTop2.includes(got.top[0].label),
+        `page top-1 ${got.top[0].label} not in the CLI's top-2 ${cliTop2}`,
+      );
+      assert.deepEqual(
+        new Set(got.top.map((e: any) => e.label)),
+        new Set(want.top.map((e: any) => e.label)),
+        'the same top-5 words',
+      );
+      assert.ok(d < 0.15, `probabilities differ by up to ${d}`);
+      // annotated playback: box, landmarks, ROI and word drawn over the video
+      const drawn = await cdp.eval(
+        `(() => { const c = document.getElementById('upload-overlay'); if (c.hidden) return -1; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; })()`,
+      );
+      assert.ok(drawn > 500, `overlay pixels drawn: ${drawn}`);
+      if (SHOTS)
+        writeFileSync(path.join(SHOTS, 'webapp-face-upload.png'), await cdp.screenshot(900, 1400));
+    } finally {
+      await cdp?.close();
+      await s?.stop('SIGKILL');
+      cleanup();
+    }
+  },
+);

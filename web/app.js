@@ -2,7 +2,14 @@
 // browser — frames from <video> (./frames.js), eflip's own pre-processing and LipReader
 // (eflip/infer, browser build on onnxruntime-web: WebGPU, else wasm), top-k bars for a short
 // clip and the streaming timeline for a long one. Nothing is uploaded.
-import { loadLipReader, prepareFrames, streamClip, timelineSegments, inputPlanes, MODEL_FPS } from 'eflip/infer';
+import {
+  loadLipReader,
+  prepareFrames,
+  streamClip,
+  timelineSegments,
+  inputPlanes,
+  MODEL_FPS,
+} from 'eflip/infer';
 import { openVideo, videoFrames, NotAVideoError } from './frames.js';
 import { CameraReader } from './camera.js';
 import { roisOfVideo } from './face_upload.js';
@@ -33,7 +40,8 @@ async function listModels() {
   }
   sel.innerHTML = '';
   for (const m of state.models) sel.add(new Option(`${m.name} (${m.classes} words)`, m.id));
-  if (!state.models.length) sel.add(new Option('(no model: start eflip serve --model PATH, or drop an .onnx)', ''));
+  if (!state.models.length)
+    sel.add(new Option('(no model: start eflip serve --model PATH, or drop an .onnx)', ''));
 }
 
 function wantedDevice() {
@@ -51,7 +59,10 @@ async function openReader() {
   if (state.dropped) source = state.dropped.bytes;
   else {
     const m = state.models.find((x) => x.id === $('model').value);
-    if (!m) throw new Error('No model: start `eflip serve --model PATH`, or drop an exported .onnx file here.');
+    if (!m)
+      throw new Error(
+        'No model: start `eflip serve --model PATH`, or drop an exported .onnx file here.',
+      );
     source = m.url;
   }
   const threads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
@@ -65,9 +76,11 @@ async function openReader() {
     device = 'wasm';
     state.reader = await loadLipReader(source, { wasmPaths: '/ort/', device, threads });
   }
-  if (!('gpu' in navigator) && !params.get('device')) note = ' (this browser has no WebGPU, so wasm runs instead)';
+  if (!('gpu' in navigator) && !params.get('device'))
+    note = ' (this browser has no WebGPU, so wasm runs instead)';
   state.readerKey = key;
-  $('runtime').textContent = `Running on ${state.reader.device}${state.reader.device === 'wasm' ? `, ${threads} thread${threads > 1 ? 's' : ''}` : ''}${note}.`;
+  $('runtime').textContent =
+    `Running on ${state.reader.device}${state.reader.device === 'wasm' ? `, ${threads} thread${threads > 1 ? 's' : ''}` : ''}${note}.`;
   return state.reader;
 }
 
@@ -77,7 +90,8 @@ function showTop(top) {
   for (const t of top) {
     const li = document.createElement('li');
     const pct = (100 * t.probability).toFixed(1);
-    li.innerHTML = '<span class="word"></span><span class="bar" aria-hidden="true"><span></span></span><span class="p"></span>';
+    li.innerHTML =
+      '<span class="word"></span><span class="bar" aria-hidden="true"><span></span></span><span class="p"></span>';
     li.querySelector('.word').textContent = t.label;
     li.querySelector('.bar span').style.width = `${pct}%`;
     li.querySelector('.p').textContent = `${pct}%`;
@@ -108,20 +122,37 @@ async function readVideo(file) {
   const video = $('video');
   try {
     message('');
-    if (file.type && !file.type.startsWith('video/') && !/\.(mp4|mov|m4v|webm|mkv|avi|ogv)$/i.test(file.name)) throw new NotAVideoError(`${file.name} is not a video (type ${file.type}); choose an .mp4, .webm or .mov file.`);
+    if (
+      file.type &&
+      !file.type.startsWith('video/') &&
+      !/\.(mp4|mov|m4v|webm|mkv|avi|ogv)$/i.test(file.name)
+    )
+      throw new NotAVideoError(
+        `${file.name} is not a video (type ${file.type}); choose an .mp4, .webm or .mov file.`,
+      );
     const reader = await openReader();
     const t0 = performance.now();
     await openVideo(video, file);
     video.hidden = false;
-    if (video.duration > MAX_SECONDS) throw new Error(`${file.name} is ${video.duration.toFixed(1)} s long; the page reads up to ${MAX_SECONDS} s (use \`eflip stream\` for longer videos).`);
+    if (video.duration > MAX_SECONDS)
+      throw new Error(
+        `${file.name} is ${video.duration.toFixed(1)} s long; the page reads up to ${MAX_SECONDS} s (use \`eflip stream\` for longer videos).`,
+      );
     const rgb = inputPlanes(reader.channels).image === 3;
-    let data, T, how = '', annotation = null;
+    let data,
+      T,
+      how = '',
+      annotation = null;
     $('upload-overlay').hidden = true;
     video.onseeked = video.ontimeupdate = null;
-    const C = reader.channels, size = reader.preprocessing.size, per = size * size;
+    const C = reader.channels,
+      size = reader.preprocessing.size,
+      per = size * size;
     if ($('face').checked) {
       // arbitrary footage: the mouth ROI from face landmarks (the same code as `eflip predict --face`)
-      const { rois, info } = await roisOfVideo(video, file.name, !rgb, (pass, i, n) => { if (i % 5 === 0) $('progress').textContent = `${pass}: frame ${i + 1} of ${n}…`; });
+      const { rois, info } = await roisOfVideo(video, file.name, !rgb, (pass, i, n) => {
+        if (i % 5 === 0) $('progress').textContent = `${pass}: frame ${i + 1} of ${n}…`;
+      });
       const c = prepareFrames(rois, reader.preprocessing, MODEL_FPS, C);
       data = c.data;
       T = c.frames;
@@ -131,15 +162,23 @@ async function readVideo(file) {
       const pieces = [];
       for await (const f of videoFrames(video, { rgb })) {
         // the shared pre-processing, one frame at a time (crop and normalise are per frame)
-        const c = prepareFrames({ data: f.data, frames: 1, height: f.height, width: f.width, channels: f.channels }, reader.preprocessing, MODEL_FPS, C);
+        const c = prepareFrames(
+          { data: f.data, frames: 1, height: f.height, width: f.width, channels: f.channels },
+          reader.preprocessing,
+          MODEL_FPS,
+          C,
+        );
         pieces.push(c.data);
         how = f.how === 'luma' ? 'decoder luma plane' : 'canvas';
-        if (f.index % 5 === 0) $('progress').textContent = `Decoding frame ${f.index + 1} of ${f.total}…`;
+        if (f.index % 5 === 0)
+          $('progress').textContent = `Decoding frame ${f.index + 1} of ${f.total}…`;
       }
       if (!pieces.length) throw new Error(`${file.name} has no frames.`);
       T = pieces.length;
       data = new Float32Array(C * T * per);
-      pieces.forEach((p, t) => { for (let c = 0; c < C; c++) data.set(p.subarray(c * per, (c + 1) * per), (c * T + t) * per); });
+      pieces.forEach((p, t) => {
+        for (let c = 0; c < C; c++) data.set(p.subarray(c * per, (c + 1) * per), (c * T + t) * per);
+      });
     }
     const clip = { data, frames: T, channels: C, size, fps: MODEL_FPS };
     const t1 = performance.now();
@@ -148,7 +187,8 @@ async function readVideo(file) {
     const top = reader.topK(lp, 5).map((e) => ({ label: e.label, probability: e.probability }));
     const t2 = performance.now();
     showTop(top);
-    if (annotation) annotate(video, annotation, `${top[0].label} ${(100 * top[0].probability).toFixed(0)}%`);
+    if (annotation)
+      annotate(video, annotation, `${top[0].label} ${(100 * top[0].probability).toFixed(0)}%`);
     let segments = [];
     if (T > SHORT) {
       try {
@@ -156,13 +196,27 @@ async function readVideo(file) {
         segments = timelineSegments(timeline, MODEL_FPS, 0.2);
         showTimeline(segments);
       } catch (e) {
-        message(`No timeline: ${e.message} (a dropped .onnx has no streaming halves; export with \`eflip export --features\`).`, true);
+        message(
+          `No timeline: ${e.message} (a dropped .onnx has no streaming halves; export with \`eflip export --features\`).`,
+          true,
+        );
       }
     }
     const t3 = performance.now();
-    $('progress').textContent = `${file.name}: ${T} frames (${(T / MODEL_FPS).toFixed(2)} s), top word ${top[0].label}.`;
-    $('timing').textContent = `decode + preprocess ${(t1 - t0).toFixed(0)} ms (${how}), model ${(t2 - t1).toFixed(0)} ms${segments.length ? `, timeline ${(t3 - t2).toFixed(0)} ms` : ''} on ${reader.device}.`;
-    window.eflip.result = { file: file.name, frames: T, device: reader.device, decode: how, top, logProbs: Array.from(lp), segments, ms: { decode: t1 - t0, model: t2 - t1, timeline: t3 - t2 } };
+    $('progress').textContent =
+      `${file.name}: ${T} frames (${(T / MODEL_FPS).toFixed(2)} s), top word ${top[0].label}.`;
+    $('timing').textContent =
+      `decode + preprocess ${(t1 - t0).toFixed(0)} ms (${how}), model ${(t2 - t1).toFixed(0)} ms${segments.length ? `, timeline ${(t3 - t2).toFixed(0)} ms` : ''} on ${reader.device}.`;
+    window.eflip.result = {
+      file: file.name,
+      frames: T,
+      device: reader.device,
+      decode: how,
+      top,
+      logProbs: Array.from(lp),
+      segments,
+      ms: { decode: t1 - t0, model: t2 - t1, timeline: t3 - t2 },
+    };
   } catch (e) {
     const text = e instanceof NotAVideoError ? e.message : e.message || String(e);
     message(text);
@@ -179,7 +233,12 @@ function annotate(video, info, label) {
   const draw = () => {
     const t = Math.min(info.frames - 1, Math.max(0, Math.floor(video.currentTime * MODEL_FPS)));
     const b = info.boxes[t];
-    drawOverlay(canvas, video.videoWidth, video.videoHeight, { box: b && { x: b[0], y: b[1], width: b[2], height: b[3] }, detected: info.sources[t] === 'detect', landmarks: info.landmarks[t], label });
+    drawOverlay(canvas, video.videoWidth, video.videoHeight, {
+      box: b && { x: b[0], y: b[1], width: b[2], height: b[3] },
+      detected: info.sources[t] === 'detect',
+      landmarks: info.landmarks[t],
+      label,
+    });
     window.eflip.annotatedFrame = t;
   };
   canvas.hidden = false;
@@ -212,12 +271,26 @@ async function startCamera() {
   try {
     const reader = await openReader();
     camera = new CameraReader({
-      video: $('cam'), overlay: $('overlay'), reader,
+      video: $('cam'),
+      overlay: $('overlay'),
+      reader,
       onUpdate: (s) => {
-        window.eflip.camera = { ...s, top: s.top.slice(), words: s.words.slice(), box: s.box && { ...s.box }, totals: { ...s.totals } };
-        $('cam-stats').textContent = `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}) · ${s.box ? 'face found' : 'no face in view'}`;
-        $('cam-words').textContent = s.top.length ? `${s.top[0].label} ${(100 * s.top[0].probability).toFixed(0)}%  ·  ${s.words.slice(-8).join(' ')}` : '';
-        if (s.error) { message(`Camera stopped: ${s.error}`); stopCamera(); }
+        window.eflip.camera = {
+          ...s,
+          top: s.top.slice(),
+          words: s.words.slice(),
+          box: s.box && { ...s.box },
+          totals: { ...s.totals },
+        };
+        $('cam-stats').textContent =
+          `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}) · ${s.box ? 'face found' : 'no face in view'}`;
+        $('cam-words').textContent = s.top.length
+          ? `${s.top[0].label} ${(100 * s.top[0].probability).toFixed(0)}%  ·  ${s.words.slice(-8).join(' ')}`
+          : '';
+        if (s.error) {
+          message(`Camera stopped: ${s.error}`);
+          stopCamera();
+        }
       },
     });
     $('cam-box').hidden = false;
@@ -244,12 +317,28 @@ function wire() {
   $('cam-stop').addEventListener('click', stopCamera);
   const drop = $('drop');
   $('file').addEventListener('change', (e) => takeFile(e.target.files[0]));
-  $('model').addEventListener('change', () => { state.dropped = null; });
-  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  $('model').addEventListener('change', () => {
+    state.dropped = null;
+  });
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-  drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); takeFile(e.dataTransfer.files[0]); });
-  drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); $('file').click(); } });
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    takeFile(e.dataTransfer.files[0]);
+  });
+  drop.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      $('file').click();
+    }
+  });
 }
 
 wire();
-listModels().then(() => { window.eflip.ready = true; });
+listModels().then(() => {
+  window.eflip.ready = true;
+});

@@ -16,12 +16,19 @@ const HOLD = 10; // frames a lost face's last landmarks stay in use
 
 /** A one-line message for a getUserMedia failure. */
 export function cameraMessage(e) {
-  if (!navigator.mediaDevices?.getUserMedia) return 'This page cannot use a camera here: browsers allow it only on https:// or http://localhost / 127.0.0.1.';
+  if (!navigator.mediaDevices?.getUserMedia)
+    return 'This page cannot use a camera here: browsers allow it only on https:// or http://localhost / 127.0.0.1.';
   switch (e?.name) {
-    case 'NotAllowedError': case 'SecurityError': return 'Camera permission was denied: allow the camera for this page (the icon in the address bar) and press Start again.';
-    case 'NotFoundError': case 'OverconstrainedError': return 'No camera found: connect one, or upload a video instead.';
-    case 'NotReadableError': return 'The camera is in use by another program (or failed to start); close it there and press Start again.';
-    default: return `The camera did not start: ${e?.message ?? e}`;
+    case 'NotAllowedError':
+    case 'SecurityError':
+      return 'Camera permission was denied: allow the camera for this page (the icon in the address bar) and press Start again.';
+    case 'NotFoundError':
+    case 'OverconstrainedError':
+      return 'No camera found: connect one, or upload a video instead.';
+    case 'NotReadableError':
+      return 'The camera is in use by another program (or failed to start); close it there and press Start again.';
+    default:
+      return `The camera did not start: ${e?.message ?? e}`;
   }
 }
 
@@ -29,13 +36,27 @@ export class CameraReader {
   constructor({ video, overlay, reader, onUpdate }) {
     Object.assign(this, { video, overlay, reader, onUpdate });
     this.running = false;
-    this.stats = { frames: 0, faces: 0, fps: 0, msTrack: 0, msModel: 0, box: null, top: [], words: [], backend: '', totals: { detect: 0, landmarks: 0, verify: 0, model: 0, frame: 0, frames: 0, since: 0 } };
+    this.stats = {
+      frames: 0,
+      faces: 0,
+      fps: 0,
+      msTrack: 0,
+      msModel: 0,
+      box: null,
+      top: [],
+      words: [],
+      backend: '',
+      totals: { detect: 0, landmarks: 0, verify: 0, model: 0, frame: 0, frames: 0, since: 0 },
+    };
   }
 
   async start() {
     let stream;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+      stream = await navigator.mediaDevices.getUserMedia({
+        video: { width: { ideal: 640 }, height: { ideal: 480 } },
+        audio: false,
+      });
     } catch (e) {
       throw new Error(cameraMessage(e));
     }
@@ -46,13 +67,29 @@ export class CameraReader {
     this.stats.backend = models.backend;
     this.detector = FaceDetector.withModels(models);
     // time each part of the face pipeline (totals for `eflip bench webapp`)
-    for (const [fn, key] of [['detect', 'detect'], ['landmarksIn', 'landmarks'], ['hasFace', 'verify']]) {
+    for (const [fn, key] of [
+      ['detect', 'detect'],
+      ['landmarksIn', 'landmarks'],
+      ['hasFace', 'verify'],
+    ]) {
       const f = this.detector[fn].bind(this.detector);
-      this.detector[fn] = async (...a) => { const t = performance.now(); try { return await f(...a); } finally { this.stats.totals[key] += performance.now() - t; } };
+      this.detector[fn] = async (...a) => {
+        const t = performance.now();
+        try {
+          return await f(...a);
+        } finally {
+          this.stats.totals[key] += performance.now() - t;
+        }
+      };
     }
     this.sr = new StreamingLipReader(this.reader, { window: 29, fps: MODEL_FPS, topK: 5 });
     this.running = true;
-    this.done = this.loop().catch((e) => { this.stats.error = e.message; this.onUpdate(this.stats); }).finally(() => this.release());
+    this.done = this.loop()
+      .catch((e) => {
+        this.stats.error = e.message;
+        this.onUpdate(this.stats);
+      })
+      .finally(() => this.release());
   }
 
   async stop() {
@@ -72,13 +109,22 @@ export class CameraReader {
     while (this.running) {
       // a macrotask per frame: lets the camera deliver new frames and the page stay responsive
       await new Promise((r) => setTimeout(r, 0));
-      const w = this.video.videoWidth, h = this.video.videoHeight;
-      if (!w || !h) { await new Promise((r) => setTimeout(r, 50)); continue; }
-      canvas.width = w; canvas.height = h;
+      const w = this.video.videoWidth,
+        h = this.video.videoHeight;
+      if (!w || !h) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      canvas.width = w;
+      canvas.height = h;
       ctx.drawImage(this.video, 0, 0, w, h);
       const px = ctx.getImageData(0, 0, w, h).data;
       const rgb = new Uint8Array(w * h * 3);
-      for (let i = 0, j = 0; i < px.length; i += 4, j += 3) { rgb[j] = px[i]; rgb[j + 1] = px[i + 1]; rgb[j + 2] = px[i + 2]; }
+      for (let i = 0, j = 0; i < px.length; i += 4, j += 3) {
+        rgb[j] = px[i];
+        rgb[j + 1] = px[i + 1];
+        rgb[j + 2] = px[i + 2];
+      }
       this.t0 = performance.now();
       yield { data: rgb, width: w, height: h, channels: 3 };
     }
@@ -87,31 +133,46 @@ export class CameraReader {
   async loop() {
     const gray = inputPlanes(this.reader.channels).image === 1;
     const out = new Uint8Array(ROI * ROI * (gray ? 1 : 3));
-    let last = null, lastAt = -Infinity, tPrev = performance.now();
+    let last = null,
+      lastAt = -Infinity,
+      tPrev = performance.now();
     await trackMainFace(this.frames(), this.detector, {
       every: 5,
       verify: true,
       onFrame: async (t, obs, f) => {
         const s = this.stats;
         s.msTrack = performance.now() - this.t0;
-        if (obs.landmarks) { last = obs.landmarks; lastAt = t; s.faces++; }
+        if (obs.landmarks) {
+          last = obs.landmarks;
+          lastAt = t;
+          s.faces++;
+        }
         const lm = t - lastAt <= HOLD ? last : null;
         s.box = obs.box;
         if (lm) {
           cutMouthRoi(f, lm, ROI, gray, out); // the ROI is written into `out`
-          const clip = prepareFrames({ data: out, frames: 1, height: ROI, width: ROI, channels: gray ? 1 : 3 }, this.reader.preprocessing, MODEL_FPS, this.reader.channels);
+          const clip = prepareFrames(
+            { data: out, frames: 1, height: ROI, width: ROI, channels: gray ? 1 : 3 },
+            this.reader.preprocessing,
+            MODEL_FPS,
+            this.reader.channels,
+          );
           const m0 = performance.now();
           const step = await this.sr.push(clip.data);
           s.msModel = performance.now() - m0;
           s.totals.model += s.msModel;
           s.top = step.top.map((e) => ({ label: e.label, probability: e.probability }));
           const w = s.top[0];
-          if (w.probability >= 0.5 && s.words[s.words.length - 1] !== w.label) s.words.push(w.label);
+          if (w.probability >= 0.5 && s.words[s.words.length - 1] !== w.label)
+            s.words.push(w.label);
         }
         this.draw(obs, lm);
         const now = performance.now();
         if (!s.totals.since) s.totals.since = now;
-        else { s.totals.frames++; s.totals.frame += now - tPrev; }
+        else {
+          s.totals.frames++;
+          s.totals.frame += now - tPrev;
+        }
         s.fps = 0.8 * s.fps + 0.2 * (1000 / Math.max(1, now - tPrev));
         tPrev = now;
         s.frames = t + 1;
@@ -122,6 +183,11 @@ export class CameraReader {
 
   draw(obs, lm) {
     const top = this.stats.top[0];
-    drawOverlay(this.overlay, this.video.videoWidth, this.video.videoHeight, { box: obs.box, detected: obs.source === 'detect', landmarks: lm, label: top ? `${top.label} ${(100 * top.probability).toFixed(0)}%` : '' });
+    drawOverlay(this.overlay, this.video.videoWidth, this.video.videoHeight, {
+      box: obs.box,
+      detected: obs.source === 'detect',
+      landmarks: lm,
+      label: top ? `${top.label} ${(100 * top.probability).toFixed(0)}%` : '',
+    });
   }
 }

@@ -7,7 +7,11 @@ import * as faceapi from '@vladmandic/face-api/dist/face-api.esm.js';
 let loading = null;
 
 /** `wasmBase`: where tfjs-backend-wasm's .wasm files are served (`eflip serve`: /tfjs-wasm/). */
-export function loadFaceModels(base = '/face-models/', backends = ['wasm', 'webgl', 'cpu'], wasmBase = '/tfjs-wasm/') {
+export function loadFaceModels(
+  base = '/face-models/',
+  backends = ['wasm', 'webgl', 'cpu'],
+  wasmBase = '/tfjs-wasm/',
+) {
   loading ??= (async () => {
     const tf = faceapi.tf;
     let backend = null;
@@ -15,7 +19,10 @@ export function loadFaceModels(base = '/face-models/', backends = ['wasm', 'webg
     for (const b of backends) {
       try {
         if (b === 'wasm') tf.setWasmPaths(wasmBase);
-        if (await tf.setBackend(b)) { backend = b; break; }
+        if (await tf.setBackend(b)) {
+          backend = b;
+          break;
+        }
       } catch (e) {
         failed.push(`${b}: ${e.message ?? e}`);
         continue;
@@ -25,8 +32,16 @@ export function loadFaceModels(base = '/face-models/', backends = ['wasm', 'webg
     if (!backend) throw new Error(`no tfjs backend starts here (tried ${backends.join(', ')})`);
     await tf.ready();
     tf.enableProdMode();
-    await Promise.all([faceapi.nets.ssdMobilenetv1.loadFromUri(base), faceapi.nets.tinyFaceDetector.loadFromUri(base), faceapi.nets.faceLandmark68Net.loadFromUri(base), faceapi.nets.faceLandmark68TinyNet.loadFromUri(base)]);
+    await Promise.all([
+      faceapi.nets.ssdMobilenetv1.loadFromUri(base),
+      faceapi.nets.tinyFaceDetector.loadFromUri(base),
+      faceapi.nets.faceLandmark68Net.loadFromUri(base),
+      faceapi.nets.faceLandmark68TinyNet.loadFromUri(base),
+    ]);
     return { api: faceapi, backend, modelDir: base, failed };
-  })().catch((e) => { loading = null; throw e; });
+  })().catch((e) => {
+    loading = null;
+    throw e;
+  });
   return loading;
 }

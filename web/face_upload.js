@@ -19,7 +19,18 @@ export async function roisOfVideo(video, name, gray, onProgress = () => {}) {
       yield { data: f.data, width: f.width, height: f.height, channels: 3 };
     }
   };
-  const info = landmarksRecord(await track(rgbFrames('finding the face'), o), o, name, '', MODEL_FPS);
-  const rois = await cutMouthRoisStream(rgbFrames('cutting the mouth region'), info.landmarks, MODEL_FPS, o);
+  const info = landmarksRecord(
+    await track(rgbFrames('finding the face'), o),
+    o,
+    name,
+    '',
+    MODEL_FPS,
+  );
+  const rois = await cutMouthRoisStream(
+    rgbFrames('cutting the mouth region'),
+    info.landmarks,
+    MODEL_FPS,
+    o,
+  );
   return { rois, info };
 }

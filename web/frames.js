@@ -3,7 +3,9 @@
 // (the decoder's luma plane, limited range expanded: round((Y − 16)·255/219)), or RGB from a
 // canvas for colour models. Returns uint8 frames one at a time for the shared pre-processing.
 const FPS = 25;
-const LUMA = new Uint8Array(256).map((_, y) => Math.min(255, Math.max(0, Math.floor(((y - 16) * 255) / 219 + 0.5))));
+const LUMA = new Uint8Array(256).map((_, y) =>
+  Math.min(255, Math.max(0, Math.floor(((y - 16) * 255) / 219 + 0.5))),
+);
 const YUV = new Set(['I420', 'I420A', 'I422', 'I444', 'NV12', 'I420P10', 'I422P10', 'I444P10']);
 
 export class NotAVideoError extends Error {}
@@ -15,7 +17,10 @@ export function openVideo(video, file) {
     const done = (ok) => {
       video.onloadeddata = video.onerror = null;
       clearTimeout(timer);
-      ok ? resolve(url) : (URL.revokeObjectURL(url), reject(new NotAVideoError(`${file.name} is not a video this browser can decode`)));
+      ok
+        ? resolve(url)
+        : (URL.revokeObjectURL(url),
+          reject(new NotAVideoError(`${file.name} is not a video this browser can decode`)));
     };
     const timer = setTimeout(() => done(false), 15000);
     video.onloadeddata = () => done(video.videoWidth > 0 && Number.isFinite(video.duration));
@@ -28,10 +33,23 @@ export function openVideo(video, file) {
  *  (a frame grabbed right after 'seeked' can still be the previous one on a busy machine). */
 function seek(video, t) {
   return new Promise((resolve, reject) => {
-    let seeked = false, presented = !('requestVideoFrameCallback' in video), grace = null;
-    const finish = () => { clearTimeout(timer); clearTimeout(grace); resolve(); };
-    const timer = setTimeout(() => (seeked ? finish() : reject(new Error(`seeking to ${t.toFixed(3)} s timed out`))), 10000);
-    if (!presented) video.requestVideoFrameCallback(() => { presented = true; if (seeked) finish(); });
+    let seeked = false,
+      presented = !('requestVideoFrameCallback' in video),
+      grace = null;
+    const finish = () => {
+      clearTimeout(timer);
+      clearTimeout(grace);
+      resolve();
+    };
+    const timer = setTimeout(
+      () => (seeked ? finish() : reject(new Error(`seeking to ${t.toFixed(3)} s timed out`))),
+      10000,
+    );
+    if (!presented)
+      video.requestVideoFrameCallback(() => {
+        presented = true;
+        if (seeked) finish();
+      });
     video.onseeked = () => {
       video.onseeked = null;
       seeked = true;
@@ -58,7 +76,8 @@ async function lumaFrame(video) {
     const layout = await f.copyTo(buf);
     const { offset, stride } = layout[0];
     const out = new Uint8Array(width * height);
-    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = LUMA[buf[offset + y * stride + x]];
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) out[y * width + x] = LUMA[buf[offset + y * stride + x]];
     return { data: out, width, height };
   } finally {
     f.close();
@@ -66,7 +85,8 @@ async function lumaFrame(video) {
 }
 
 function canvasFrame(video, canvas, rgb) {
-  const w = video.videoWidth, h = video.videoHeight;
+  const w = video.videoWidth,
+    h = video.videoHeight;
   canvas.width = w;
   canvas.height = h;
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
@@ -74,7 +94,9 @@ function canvasFrame(video, canvas, rgb) {
   const px = ctx.getImageData(0, 0, w, h).data;
   const out = new Uint8Array(w * h * (rgb ? 3 : 1));
   for (let i = 0; i < w * h; i++) {
-    const r = px[4 * i], g = px[4 * i + 1], b = px[4 * i + 2];
+    const r = px[4 * i],
+      g = px[4 * i + 1],
+      b = px[4 * i + 2];
     if (rgb) out.set([r, g, b], 3 * i);
     else out[i] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
   }

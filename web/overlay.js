@@ -2,7 +2,12 @@
 // landmarks, the mouth ROI outline (src/roi/mouth_roi.ts mouthRoiQuad) and a word.
 import { mouthRoiQuad } from 'eflip/roi';
 
-export function drawOverlay(canvas, width, height, { box = null, detected = true, landmarks = null, label = '' } = {}) {
+export function drawOverlay(
+  canvas,
+  width,
+  height,
+  { box = null, detected = true, landmarks = null, label = '' } = {},
+) {
   canvas.width = width;
   canvas.height = height;
   const ctx = canvas.getContext('2d');

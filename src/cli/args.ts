@@ -39,23 +39,36 @@ export interface Parsed {
 export function helpText(def: CommandDef): string {
   const rows = Object.entries(def.options).map(([k, o]) => {
     const flag = `--${k}${o.alias ? `, -${o.alias}` : ''}${o.type === 'boolean' ? '' : ` <${o.choices ? o.choices.join('|') : o.type === 'threads' ? 'n' : o.type}>`}`;
-    const dflt = o.default !== undefined && o.default !== false ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : o.default})` : '';
+    const dflt =
+      o.default !== undefined && o.default !== false
+        ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : o.default})`
+        : '';
     return [flag, `${o.help}${dflt}`];
   });
   rows.push(['--help, -h', 'show this help']);
   const w = Math.min(34, Math.max(...rows.map((r) => r[0].length)));
   const lines = [`Usage: eflip ${def.usage}`, '', def.description, '', 'Options:'];
   for (const [f, h] of rows) lines.push(`  ${f.padEnd(w)}  ${h}`);
-  if (def.overrides) lines.push('', 'Config overrides: key=value (nested keys with dots, e.g. optim.lr=3e-4); unknown keys are rejected.');
+  if (def.overrides)
+    lines.push(
+      '',
+      'Config overrides: key=value (nested keys with dots, e.g. optim.lr=3e-4); unknown keys are rejected.',
+    );
   if (def.examples?.length) lines.push('', 'Examples:', ...def.examples.map((e) => `  ${e}`));
   return lines.join('\n');
 }
 
 /** The declared bounds of a numeric option (one rule for every command). */
 function inRange(name: string, spec: OptSpec, v: number): number {
-  const lo = spec.min ?? -Infinity, hi = spec.max ?? Infinity;
+  const lo = spec.min ?? -Infinity,
+    hi = spec.max ?? Infinity;
   if (v < lo || v > hi) {
-    const range = spec.max === undefined ? `≥ ${lo}` : spec.min === undefined ? `≤ ${hi}` : `between ${lo} and ${hi}`;
+    const range =
+      spec.max === undefined
+        ? `≥ ${lo}`
+        : spec.min === undefined
+          ? `≤ ${hi}`
+          : `between ${lo} and ${hi}`;
     throw new UsageError(`--${name} must be ${range}, got ${v}`);
   }
   return v;
@@ -65,12 +78,16 @@ function convert(name: string, spec: OptSpec, raw: string): unknown {
   switch (spec.type) {
     case 'number': {
       const v = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(v)) throw new UsageError(`--${name} expects a number, got '${raw}'`);
+      if (raw.trim() === '' || !Number.isFinite(v))
+        throw new UsageError(`--${name} expects a number, got '${raw}'`);
       return inRange(name, spec, v);
     }
     case 'int': {
       const v = raw.trim() === '' ? NaN : Number(raw);
-      if (!Number.isSafeInteger(v)) throw new UsageError(`--${name} expects an integer${Number.isInteger(v) ? ' below 2^53' : ''}, got '${raw}'`);
+      if (!Number.isSafeInteger(v))
+        throw new UsageError(
+          `--${name} expects an integer${Number.isInteger(v) ? ' below 2^53' : ''}, got '${raw}'`,
+        );
       return inRange(name, spec, v);
     }
     case 'threads': {
@@ -80,7 +97,10 @@ function convert(name: string, spec: OptSpec, raw: string): unknown {
       return v;
     }
     case 'list':
-      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     case 'string':
       if (spec.choices && !spec.choices.includes(raw)) {
         throw new UsageError(`--${name} must be one of ${spec.choices.join(', ')}, got '${raw}'`);
@@ -93,27 +113,44 @@ function convert(name: string, spec: OptSpec, raw: string): unknown {
 
 export function parseArgs(def: CommandDef, argv: string[]): Parsed {
   const opts: Record<string, any> = {};
-  for (const [k, o] of Object.entries(def.options)) if (o.default !== undefined) opts[k] = o.default;
-  const byAlias = new Map(Object.entries(def.options).filter(([, o]) => o.alias).map(([k, o]) => [o.alias!, k]));
+  for (const [k, o] of Object.entries(def.options))
+    if (o.default !== undefined) opts[k] = o.default;
+  const byAlias = new Map(
+    Object.entries(def.options)
+      .filter(([, o]) => o.alias)
+      .map(([k, o]) => [o.alias!, k]),
+  );
   const positionals: string[] = [];
   const overrides: string[] = [];
   let help = false;
   const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--help' || a === '-h') { help = true; continue; }
-    if (a === '--') { positionals.push(...argv.slice(i + 1)); break; }
+    if (a === '--help' || a === '-h') {
+      help = true;
+      continue;
+    }
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
     if (a.startsWith('-') && a.length > 1 && !/^-\d/.test(a)) {
-      let key = a.startsWith('--') ? a.slice(2) : byAlias.get(a.slice(1)) ?? a.slice(1);
+      let key = a.startsWith('--') ? a.slice(2) : (byAlias.get(a.slice(1)) ?? a.slice(1));
       let inline: string | undefined;
       const eq = key.indexOf('=');
-      if (eq >= 0) { inline = key.slice(eq + 1); key = key.slice(0, eq); }
+      if (eq >= 0) {
+        inline = key.slice(eq + 1);
+        key = key.slice(0, eq);
+      }
       let spec = def.options[key];
       if (!spec && key.startsWith('no-') && def.options[key.slice(3)]?.type === 'boolean') {
         opts[key.slice(3)] = false;
         continue;
       }
-      if (!spec) throw new UsageError(`unknown option ${a}${/[./]/.test(a) ? ` (a file named '${a}'? give it as ./${a} or after --)` : ''}`);
+      if (!spec)
+        throw new UsageError(
+          `unknown option ${a}${/[./]/.test(a) ? ` (a file named '${a}'? give it as ./${a} or after --)` : ''}`,
+        );
       if (spec.type === 'boolean') {
         opts[key] = inline === undefined ? true : !['false', '0', 'no'].includes(inline);
         continue;
@@ -121,11 +158,17 @@ export function parseArgs(def: CommandDef, argv: string[]): Parsed {
       const raw = inline ?? argv[++i];
       if (raw === undefined) throw new UsageError(`option --${key} needs a value`);
       // a repeated list option adds to the list given before it (--model a --model b)
-      opts[key] = spec.type === 'list' && given.has(key) ? [...opts[key], ...(convert(key, spec, raw) as string[])] : convert(key, spec, raw);
+      opts[key] =
+        spec.type === 'list' && given.has(key)
+          ? [...opts[key], ...(convert(key, spec, raw) as string[])]
+          : convert(key, spec, raw);
       given.add(key);
       continue;
     }
-    if (def.overrides && /^[A-Za-z_][\w.]*=/.test(a)) { overrides.push(a); continue; }
+    if (def.overrides && /^[A-Za-z_][\w.]*=/.test(a)) {
+      overrides.push(a);
+      continue;
+    }
     positionals.push(a);
   }
   return { opts, positionals, overrides, help };

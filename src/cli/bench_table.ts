@@ -16,38 +16,86 @@ const n = (x: unknown, d = 2) => (typeof x === 'number' && Number.isFinite(x) ? 
 /** One row per benchmark: key in bench/results.json, what it measures, and how its result reads. */
 const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => string }[] = [
   {
-    key: 'ops', what: 'per-op overhead and conv/matmul throughput, eflip ÷ PyTorch time (below 1: eflip faster)', fallback: 'eflip bench ops --json',
-    summary: (r) => `libtorch ${r.libtorch} vs PyTorch ${r.pytorch}, ${r.threads} thread(s): ` + (r.results as { name: string; ratio: number }[]).map((c) => `\`${c.name}\` ${n(c.ratio)}`).join(', '),
+    key: 'ops',
+    what: 'per-op overhead and conv/matmul throughput, eflip ÷ PyTorch time (below 1: eflip faster)',
+    fallback: 'eflip bench ops --json',
+    summary: (r) =>
+      `libtorch ${r.libtorch} vs PyTorch ${r.pytorch}, ${r.threads} thread(s): ` +
+      (r.results as { name: string; ratio: number }[])
+        .map((c) => `\`${c.name}\` ${n(c.ratio)}`)
+        .join(', '),
   },
   {
-    key: 'train', what: 'T, one AdamW step, clips/s eflip vs PyTorch (ratio eflip ÷ PyTorch), peak RSS ratio', fallback: 'eflip bench train --json --threads 2',
-    summary: (r) => `batch ${r.batch}, ${r.input.slice(1).join('×')}, ${r.steps} steps: ` + ['fp32', 'bf16', 'fp16'].filter((m) => r[m]).map((m) => (r[m].error ? `${m}: ${r[m].error}` : `${m === 'bf16' ? 'bf16 autocast' : m} ${n(r[m].eflip.clips_per_s)} vs ${n(r[m].pytorch.clips_per_s)} (**${n(r[m].ratio)}**, RSS ${n(r[m].rss_ratio)})`)).join('; '),
+    key: 'train',
+    what: 'T, one AdamW step, clips/s eflip vs PyTorch (ratio eflip ÷ PyTorch), peak RSS ratio',
+    fallback: 'eflip bench train --json --threads 2',
+    summary: (r) =>
+      `batch ${r.batch}, ${r.input.slice(1).join('×')}, ${r.steps} steps: ` +
+      ['fp32', 'bf16', 'fp16']
+        .filter((m) => r[m])
+        .map((m) =>
+          r[m].error
+            ? `${m}: ${r[m].error}`
+            : `${m === 'bf16' ? 'bf16 autocast' : m} ${n(r[m].eflip.clips_per_s)} vs ${n(r[m].pytorch.clips_per_s)} (**${n(r[m].ratio)}**, RSS ${n(r[m].rss_ratio)})`,
+        )
+        .join('; '),
   },
   {
-    key: 'train-cuda', what: 'the same step on a GPU: fp32 / bf16 / fp16 + loss scaling, next to PyTorch eager', fallback: 'eflip bench train --device cuda --json',
-    summary: (r) => ['fp32', 'bf16', 'fp16'].filter((m) => r[m]).map((m) => (r[m].error ? `${m}: ${r[m].error}` : `${m} ${n(r[m].eflip.clips_per_s)} vs ${n(r[m].pytorch.clips_per_s)} clips/s (**${n(r[m].ratio)}**)`)).join('; '),
+    key: 'train-cuda',
+    what: 'the same step on a GPU: fp32 / bf16 / fp16 + loss scaling, next to PyTorch eager',
+    fallback: 'eflip bench train --device cuda --json',
+    summary: (r) =>
+      ['fp32', 'bf16', 'fp16']
+        .filter((m) => r[m])
+        .map((m) =>
+          r[m].error
+            ? `${m}: ${r[m].error}`
+            : `${m} ${n(r[m].eflip.clips_per_s)} vs ${n(r[m].pytorch.clips_per_s)} clips/s (**${n(r[m].ratio)}**)`,
+        )
+        .join('; '),
   },
   {
-    key: 'infer', what: 'T, 29×88×88, ms/clip; streaming ms per new frame', fallback: 'eflip bench infer --json',
+    key: 'infer',
+    what: 'T, 29×88×88, ms/clip; streaming ms per new frame',
+    fallback: 'eflip bench infer --json',
     summary: (r) => {
-      const b = (k: string) => `${k.replace('batch', 'batch ')}: onnxruntime ${n(r.msPerClip[k].onnx, 1)}, libtorch ${n(r.msPerClip[k].libtorch, 1)}, PyTorch eager ${n(r.msPerClip[k].torchEager, 1)} (onnxruntime **${n(r.speedup[k].onnxVsTorchEager, 1)}×** faster, libtorch ${n(r.speedup[k].libtorchVsTorchEager, 1)}×)`;
+      const b = (k: string) =>
+        `${k.replace('batch', 'batch ')}: onnxruntime ${n(r.msPerClip[k].onnx, 1)}, libtorch ${n(r.msPerClip[k].libtorch, 1)}, PyTorch eager ${n(r.msPerClip[k].torchEager, 1)} (onnxruntime **${n(r.speedup[k].onnxVsTorchEager, 1)}×** faster, libtorch ${n(r.speedup[k].libtorchVsTorchEager, 1)}×)`;
       return `${r.threads} threads: ${Object.keys(r.msPerClip).map(b).join('; ')}; onnxruntime-web wasm ${n(r.onnxWebWasmBatch1MsPerClip, 0)}; streaming **${n(r.streaming.fastMsPerFrame, 1)} ms** (fast), ${n(r.streaming.exactMsPerFrame, 1)} ms (exact)`;
     },
   },
   {
-    key: 'train-ddp', what: 'data-parallel scaling: T, Gloo on 127.0.0.1, N processes vs 1', fallback: 'eflip bench train --nproc-per-node 2 --json',
-    summary: (r) => `batch ${r.batch_per_process} per process, ${r.threads_per_process} thread(s) each: ${n(r.single.clips_per_s)} → ${n(r.data_parallel.clips_per_s)} clips/s (${n(r.speedup)}×, **${n(100 * r.scaling_efficiency, 1)} % efficiency**)`,
+    key: 'train-ddp',
+    what: 'data-parallel scaling: T, Gloo on 127.0.0.1, N processes vs 1',
+    fallback: 'eflip bench train --nproc-per-node 2 --json',
+    summary: (r) =>
+      `batch ${r.batch_per_process} per process, ${r.threads_per_process} thread(s) each: ${n(r.single.clips_per_s)} → ${n(r.data_parallel.clips_per_s)} clips/s (${n(r.speedup)}×, **${n(100 * r.scaling_efficiency, 1)} % efficiency**)`,
   },
   {
-    key: 'data', what: 'decode, prepare, augmenting loader, clips/s', fallback: 'eflip bench data --json',
-    summary: (r) => `decode ${n(r.decode?.batched16?.clipsPerSec, 1)} (16 clips per ffmpeg); prepare ${n(r.prepare?.clipsPerSecPerCore, 1)} per core; loader with every augmentation ${n(r.loader?.clipsPerSec, 0)} (batch ${r.loader?.batch}, ${r.loader?.workers} workers); peak RSS ${r.peakRssMiB} MiB`,
+    key: 'data',
+    what: 'decode, prepare, augmenting loader, clips/s',
+    fallback: 'eflip bench data --json',
+    summary: (r) =>
+      `decode ${n(r.decode?.batched16?.clipsPerSec, 1)} (16 clips per ffmpeg); prepare ${n(r.prepare?.clipsPerSecPerCore, 1)} per core; loader with every augmentation ${n(r.loader?.clipsPerSec, 0)} (batch ${r.loader?.batch}, ${r.loader?.workers} workers); peak RSS ${r.peakRssMiB} MiB`,
   },
   {
-    key: 'roi', what: 'face/mouth-ROI pipeline, frames/s', fallback: 'eflip bench roi --json',
-    summary: (r) => (r.results as any[]).filter((x) => x.fps !== undefined && (String(x.config).startsWith('default') || String(x.config).startsWith('end to end'))).map((x) => `${x.size} ${String(x.config).startsWith('end') ? 'mp4 → ROI mp4' : 'pipeline'} ${n(x.fps, 1)}`).join('; '),
+    key: 'roi',
+    what: 'face/mouth-ROI pipeline, frames/s',
+    fallback: 'eflip bench roi --json',
+    summary: (r) =>
+      (r.results as any[])
+        .filter(
+          (x) =>
+            x.fps !== undefined &&
+            (String(x.config).startsWith('default') || String(x.config).startsWith('end to end')),
+        )
+        .map(
+          (x) =>
+            `${x.size} ${String(x.config).startsWith('end') ? 'mp4 → ROI mp4' : 'pipeline'} ${n(x.fps, 1)}`,
+        )
+        .join('; '),
   },
 ];
-
 
 /** The markdown table for the recorded results. */
 export function benchTable(results: Record<string, BenchRecord>): string {
@@ -55,7 +103,9 @@ export function benchTable(results: Record<string, BenchRecord>): string {
   for (const row of ROWS) {
     const rec = results[row.key];
     if (!rec) {
-      lines.push(`| \`${row.fallback}\` | ${row.what} | **not measured** (no record in bench/results.json${row.key === 'train-cuda' ? '; needs a GPU: `scripts/gpu-check.sh`' : ''}) |`);
+      lines.push(
+        `| \`${row.fallback}\` | ${row.what} | **not measured** (no record in bench/results.json${row.key === 'train-cuda' ? '; needs a GPU: `scripts/gpu-check.sh`' : ''}) |`,
+      );
       continue;
     }
     const m = rec.machine;
@@ -65,11 +115,15 @@ export function benchTable(results: Record<string, BenchRecord>): string {
     } catch (e) {
       text = `unreadable record (${(e as Error).message})`;
     }
-    lines.push(`| \`${rec.command}\` | ${row.what} | ${text} — ${rec.measuredAt}, ${m.cpus} CPUs, load ${m.loadAverage1m.join('→')} |`);
+    lines.push(
+      `| \`${rec.command}\` | ${row.what} | ${text} — ${rec.measuredAt}, ${m.cpus} CPUs, load ${m.loadAverage1m.join('→')} |`,
+    );
   }
   return lines.join('\n');
 }
 
 export function benchTableFromFile(file: string): string {
-  return benchTable(existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, BenchRecord>) : {});
+  return benchTable(
+    existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, BenchRecord>) : {},
+  );
 }

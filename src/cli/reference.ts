@@ -59,7 +59,8 @@ export async function regenerate(readme: string): Promise<string> {
   for (const b of BLOCKS) {
     const start = readme.indexOf(b.begin.slice(0, b.begin.indexOf('(')));
     const stop = readme.indexOf(b.end);
-    if (start < 0 || stop < start) throw new Error(`README.md has no ${b.begin} … ${b.end} markers`);
+    if (start < 0 || stop < start)
+      throw new Error(`README.md has no ${b.begin} … ${b.end} markers`);
     readme = readme.slice(0, start) + (await renderBlock(b)) + readme.slice(stop + b.end.length);
   }
   return readme;

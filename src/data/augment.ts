@@ -31,18 +31,39 @@ export interface AugmentConfig {
 }
 
 export const EVAL_AUGMENT: AugmentConfig = {
-  crop: 88, randomCrop: false, flip: 0, timeMask: { count: 0, maxFrames: 0 }, mixup: { alpha: 0, p: 0 },
-  temporalCrop: 0, frames: 29, boundary: 'none', mean: 0.421, std: 0.165, fps: 25,
+  crop: 88,
+  randomCrop: false,
+  flip: 0,
+  timeMask: { count: 0, maxFrames: 0 },
+  mixup: { alpha: 0, p: 0 },
+  temporalCrop: 0,
+  frames: 29,
+  boundary: 'none',
+  mean: 0.421,
+  std: 0.165,
+  fps: 25,
 };
 
 /** The usual LRW training recipe (DESIGN.md): random crop, flip 0.5, one mask ≤ 0.6 s, mixup Beta(0.4, 0.4). */
 export const TRAIN_AUGMENT: AugmentConfig = {
-  ...EVAL_AUGMENT, randomCrop: true, flip: 0.5, timeMask: { count: 1, maxFrames: 15 }, mixup: { alpha: 0.4, p: 1 },
+  ...EVAL_AUGMENT,
+  randomCrop: true,
+  flip: 0.5,
+  timeMask: { count: 1, maxFrames: 15 },
+  mixup: { alpha: 0.4, p: 1 },
 };
 
-export function resolveAugment(a: Partial<AugmentConfig> | undefined, training: boolean): AugmentConfig {
+export function resolveAugment(
+  a: Partial<AugmentConfig> | undefined,
+  training: boolean,
+): AugmentConfig {
   const base = training ? TRAIN_AUGMENT : EVAL_AUGMENT;
-  return { ...base, ...a, timeMask: { ...base.timeMask, ...a?.timeMask }, mixup: { ...base.mixup, ...a?.mixup } };
+  return {
+    ...base,
+    ...a,
+    timeMask: { ...base.timeMask, ...a?.timeMask },
+    mixup: { ...base.mixup, ...a?.mixup },
+  };
 }
 
 export interface ClipIn {
@@ -86,20 +107,36 @@ export function wordFrames(frames: number, duration: number | null, fps: number)
  * Write one sample into `x` at sample offset `xo` (layout C, T, H, W) and, when requested, its
  * boundary row into `boundary` (T). Returns what was chosen.
  */
-export function augmentSample(clip: ClipIn, a: AugmentConfig, rng: Rng, x: Float32Array, xo: number, boundary?: Float32Array, bo = 0): SampleTrace {
-  const S = a.crop, T = outFrames(a), C = clip.channels;
-  if (clip.height < S || clip.width < S) throw new Error(`clip is ${clip.height}×${clip.width}, smaller than the ${S} crop`);
+export function augmentSample(
+  clip: ClipIn,
+  a: AugmentConfig,
+  rng: Rng,
+  x: Float32Array,
+  xo: number,
+  boundary?: Float32Array,
+  bo = 0,
+): SampleTrace {
+  const S = a.crop,
+    T = outFrames(a),
+    C = clip.channels;
+  if (clip.height < S || clip.width < S)
+    throw new Error(`clip is ${clip.height}×${clip.width}, smaller than the ${S} crop`);
   // temporal window keeping the word
   const word = wordFrames(clip.frames, clip.duration, a.fps);
   let t0 = 0;
   if (a.temporalCrop > 0 && clip.frames > T) {
-    const lo = Math.max(0, word[1] - T), hi = Math.min(word[0], clip.frames - T);
-    t0 = lo <= hi ? lo + rng.int(hi - lo + 1) : Math.max(0, Math.min(clip.frames - T, Math.round((word[0] + word[1] - T) / 2)));
+    const lo = Math.max(0, word[1] - T),
+      hi = Math.min(word[0], clip.frames - T);
+    t0 =
+      lo <= hi
+        ? lo + rng.int(hi - lo + 1)
+        : Math.max(0, Math.min(clip.frames - T, Math.round((word[0] + word[1] - T) / 2)));
   }
   const top = a.randomCrop ? rng.int(clip.height - S + 1) : Math.floor((clip.height - S) / 2);
   const left = a.randomCrop ? rng.int(clip.width - S + 1) : Math.floor((clip.width - S) / 2);
   const flipped = a.flip > 0 && rng.next() < a.flip;
-  const scale = 1 / (255 * a.std), shift = -a.mean / a.std;
+  const scale = 1 / (255 * a.std),
+    shift = -a.mean / a.std;
   const plane = T * S * S;
   const used = Math.min(T, clip.frames - t0);
   const lut = new Float32Array(256);
@@ -110,14 +147,27 @@ export function augmentSample(clip: ClipIn, a: AugmentConfig, rng: Rng, x: Float
     let sum = 0;
     for (let t = 0; t < T; t++) {
       const o = xo + c * plane + t * S * S;
-      if (t >= used) { x.fill(0, o, o + S * S); continue; }
+      if (t >= used) {
+        x.fill(0, o, o + S * S);
+        continue;
+      }
       const fi = (t0 + t) * clip.height * clip.width * C;
       for (let y = 0; y < S; y++) {
         const row = fi + ((top + y) * clip.width + left) * C + c;
         const oo = o + y * S;
         const d = clip.data;
-        if (flipped) for (let xx = 0, r = row + (S - 1) * C; xx < S; xx++, r -= C) { const v = d[r]; sum += v; x[oo + xx] = lut[v]; }
-        else for (let xx = 0, r = row; xx < S; xx++, r += C) { const v = d[r]; sum += v; x[oo + xx] = lut[v]; }
+        if (flipped)
+          for (let xx = 0, r = row + (S - 1) * C; xx < S; xx++, r -= C) {
+            const v = d[r];
+            sum += v;
+            x[oo + xx] = lut[v];
+          }
+        else
+          for (let xx = 0, r = row; xx < S; xx++, r += C) {
+            const v = d[r];
+            sum += v;
+            x[oo + xx] = lut[v];
+          }
       }
     }
     sums[c] = sum;
@@ -131,12 +181,15 @@ export function augmentSample(clip: ClipIn, a: AugmentConfig, rng: Rng, x: Float
       if (len === 0) continue;
       const s = rng.int(used - len + 1);
       masks.push([s, s + len]);
-      for (let c = 0; c < C; c++) x.fill(meanV[c], xo + c * plane + s * S * S, xo + c * plane + (s + len) * S * S);
+      for (let c = 0; c < C; c++)
+        x.fill(meanV[c], xo + c * plane + s * S * S, xo + c * plane + (s + len) * S * S);
     }
   }
   // boundary: 1 on frames inside the word (in output time)
   const inWord = (t: number) => (t + t0 >= word[0] && t + t0 < word[1] && t < used ? 1 : 0);
-  if (a.boundary === 'channel') for (let t = 0; t < T; t++) x.fill(inWord(t), xo + C * plane + t * S * S, xo + C * plane + (t + 1) * S * S);
+  if (a.boundary === 'channel')
+    for (let t = 0; t < T; t++)
+      x.fill(inWord(t), xo + C * plane + t * S * S, xo + C * plane + (t + 1) * S * S);
   if (boundary) for (let t = 0; t < T; t++) boundary[bo + t] = inWord(t);
   return { top, left, flipped, t0, masks, word: [word[0] - t0, word[1] - t0] };
 }
@@ -145,7 +198,14 @@ export function augmentSample(clip: ClipIn, a: AugmentConfig, rng: Rng, x: Float
  * Mixup in place over a batch of B samples of `per` floats: x_i ← λ_i x_i + (1-λ_i) x_{π(i)},
  * π a random permutation; one λ ~ Beta(α, α) per batch. Returns π's labels and λ per sample.
  */
-export function mixupBatch(x: Float32Array, B: number, per: number, labels: Int32Array, a: AugmentConfig, rng: Rng): { labelsB: Int32Array; lambda: Float32Array } | null {
+export function mixupBatch(
+  x: Float32Array,
+  B: number,
+  per: number,
+  labels: Int32Array,
+  a: AugmentConfig,
+  rng: Rng,
+): { labelsB: Int32Array; lambda: Float32Array } | null {
   if (!(a.mixup.alpha > 0) || B < 2 || rng.next() >= a.mixup.p) return null;
   const perm = Int32Array.from({ length: B }, (_, i) => i);
   rng.shuffle(perm);
@@ -154,7 +214,9 @@ export function mixupBatch(x: Float32Array, B: number, per: number, labels: Int3
   const done = new Uint8Array(B);
   const saved = new Float32Array(per);
   const mu = 1 - lam;
-  const blend = (o: number, src: Float32Array, so: number) => { for (let k = 0; k < per; k++) x[o + k] = lam * x[o + k] + mu * src[so + k]; };
+  const blend = (o: number, src: Float32Array, so: number) => {
+    for (let k = 0; k < per; k++) x[o + k] = lam * x[o + k] + mu * src[so + k];
+  };
   for (let i0 = 0; i0 < B; i0++) {
     if (done[i0]) continue;
     saved.set(x.subarray(i0 * per, (i0 + 1) * per));
@@ -167,5 +229,8 @@ export function mixupBatch(x: Float32Array, B: number, per: number, labels: Int3
       i = j;
     }
   }
-  return { labelsB: Int32Array.from(perm, (j) => labels[j]), lambda: new Float32Array(B).fill(lam) };
+  return {
+    labelsB: Int32Array.from(perm, (j) => labels[j]),
+    lambda: new Float32Array(B).fill(lam),
+  };
 }

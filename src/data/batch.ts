@@ -1,5 +1,11 @@
 // Build one batch (shared by the loader's main-thread path and its workers).
-import { augmentSample, mixupBatch, outChannels, outFrames, type AugmentConfig } from './augment.js';
+import {
+  augmentSample,
+  mixupBatch,
+  outChannels,
+  outFrames,
+  type AugmentConfig,
+} from './augment.js';
 import type { Dataset } from './dataset.js';
 import { Rng, mixSeed } from './rng.js';
 
@@ -38,14 +44,23 @@ export interface BatchRequest {
  */
 export function epochSteps(clips: number, batchSize: number, dropLast: boolean): number {
   if (!(batchSize >= 1)) throw new RangeError(`batch size must be >= 1, got ${batchSize}`);
-  return dropLast && clips >= 2 * batchSize ? Math.floor(clips / batchSize) : Math.ceil(clips / batchSize);
+  return dropLast && clips >= 2 * batchSize
+    ? Math.floor(clips / batchSize)
+    : Math.ceil(clips / batchSize);
 }
 
-export async function buildBatch(ds: Dataset, req: BatchRequest, a: AugmentConfig, seed: number): Promise<Batch> {
+export async function buildBatch(
+  ds: Dataset,
+  req: BatchRequest,
+  a: AugmentConfig,
+  seed: number,
+): Promise<Batch> {
   const B = req.indices.length;
   const many = ds.readMany ? await ds.readMany(req.indices) : null;
   const first = many ? many[0] : await ds.read(req.indices[0]);
-  const C = outChannels(a, first.channels), T = outFrames(a), S = a.crop;
+  const C = outChannels(a, first.channels),
+    T = outFrames(a),
+    S = a.crop;
   const per = C * T * S * S;
   const x = new Float32Array(B * per);
   const labels = new Int32Array(B);
@@ -54,11 +69,26 @@ export async function buildBatch(ds: Dataset, req: BatchRequest, a: AugmentConfi
     const i = req.indices[k];
     const clip = many ? many[k] : k === 0 ? first : await ds.read(i);
     labels[k] = ds.items[i].label;
-    augmentSample(clip, a, new Rng(mixSeed(seed, req.epoch, req.positions ? req.positions[k] : req.position + k)), x, k * per, boundary, k * T);
+    augmentSample(
+      clip,
+      a,
+      new Rng(mixSeed(seed, req.epoch, req.positions ? req.positions[k] : req.position + k)),
+      x,
+      k * per,
+      boundary,
+      k * T,
+    );
   }
   const mix = mixupBatch(x, B, per, labels, a, new Rng(mixSeed(seed, req.epoch, req.step, 0x6d1c)));
   return {
-    x, shape: [B, C, T, S, S], labels, ...(mix ?? {}), ...(boundary ? { boundary } : {}),
-    paths: req.indices.map((i) => ds.items[i].path), indices: Int32Array.from(req.indices), epoch: req.epoch, step: req.step,
+    x,
+    shape: [B, C, T, S, S],
+    labels,
+    ...(mix ?? {}),
+    ...(boundary ? { boundary } : {}),
+    paths: req.indices.map((i) => ds.items[i].path),
+    indices: Int32Array.from(req.indices),
+    epoch: req.epoch,
+    step: req.step,
   };
 }

@@ -19,7 +19,9 @@ export class CropError extends Error {
 /** Copy a top/left/h/w window out of every frame; the window must lie inside the frame. */
 export function cropWindow(v: Frames, top: number, left: number, h: number, w: number): Frames {
   if (top < 0 || left < 0 || top + h > v.height || left + w > v.width || h <= 0 || w <= 0) {
-    throw new CropError(`crop ${h}×${w} at (${top},${left}) does not fit a ${v.height}×${v.width} frame`);
+    throw new CropError(
+      `crop ${h}×${w} at (${top},${left}) does not fit a ${v.height}×${v.width} frame`,
+    );
   }
   const C = v.channels;
   const out = new Uint8Array(v.frames * h * w * C);
@@ -37,7 +39,13 @@ export function cropWindow(v: Frames, top: number, left: number, h: number, w: n
 
 /** Centre size×size crop of the raw frame (the reference implementation's 88×88). */
 export function centreCrop(v: Frames, size = 88): Frames {
-  return cropWindow(v, Math.floor((v.height - size) / 2), Math.floor((v.width - size) / 2), size, size);
+  return cropWindow(
+    v,
+    Math.floor((v.height - size) / 2),
+    Math.floor((v.width - size) / 2),
+    size,
+    size,
+  );
 }
 
 /** LRW's fixed mouth window in a 256×256 frame. */
@@ -46,7 +54,8 @@ export const LRW_MOUTH_WINDOW = { top: 115, left: 79, size: 96 } as const;
 /** Fixed LRW mouth window (96×96); `size` < 96 takes that window's centre (88 by convention). */
 export function lrwMouthCrop(v: Frames, size: 96 | 88 | number = 96): Frames {
   const { top, left } = LRW_MOUTH_WINDOW;
-  if (v.height !== 256 || v.width !== 256) throw new CropError(`the LRW mouth window needs 256×256 frames, got ${v.height}×${v.width}`);
+  if (v.height !== 256 || v.width !== 256)
+    throw new CropError(`the LRW mouth window needs 256×256 frames, got ${v.height}×${v.width}`);
   const off = Math.floor((96 - size) / 2);
   return cropWindow(v, top + off, left + off, size, size);
 }
@@ -69,8 +78,13 @@ function landmarkAt(lm: Landmarks, t: number, i: number): [number, number] {
 }
 
 function meanPoint(lm: Landmarks, t: number, from: number, to: number): [number, number] {
-  let x = 0, y = 0;
-  for (let i = from; i <= to; i++) { const p = landmarkAt(lm, t, i); x += p[0]; y += p[1]; }
+  let x = 0,
+    y = 0;
+  for (let i = from; i <= to; i++) {
+    const p = landmarkAt(lm, t, i);
+    x += p[0];
+    y += p[1];
+  }
   return [x / (to - from + 1), y / (to - from + 1)];
 }
 
@@ -79,7 +93,11 @@ function meanPoint(lm: Landmarks, t: number, from: number, to: number): [number,
  * (mean of points 36-41 and 42-47) level at `eyeDistance` apart; the output is the size×size
  * window around the mouth centre (mean of points 48-67) in that aligned frame (bilinear).
  */
-export function landmarkMouthCrop(v: Frames, lm: Landmarks, opts: LandmarkCropOptions = {}): Frames {
+export function landmarkMouthCrop(
+  v: Frames,
+  lm: Landmarks,
+  opts: LandmarkCropOptions = {},
+): Frames {
   const size = opts.size ?? 96;
   const D = opts.eyeDistance ?? 80;
   const T = v.frames;
@@ -88,24 +106,31 @@ export function landmarkMouthCrop(v: Frames, lm: Landmarks, opts: LandmarkCropOp
   // per-frame (cos·s, sin·s, mouth centre) then temporal smoothing
   const params = new Float64Array(T * 4);
   for (let t = 0; t < T; t++) {
-    const le = meanPoint(lm, t, 36, 41), re = meanPoint(lm, t, 42, 47), mc = meanPoint(lm, t, 48, 67);
-    const dx = re[0] - le[0], dy = re[1] - le[1];
+    const le = meanPoint(lm, t, 36, 41),
+      re = meanPoint(lm, t, 42, 47),
+      mc = meanPoint(lm, t, 48, 67);
+    const dx = re[0] - le[0],
+      dy = re[1] - le[1];
     const dist = Math.hypot(dx, dy);
-    if (!(dist > 1e-3) || !Number.isFinite(mc[0] + mc[1])) throw new CropError(`frame ${t}: degenerate landmarks (eyes coincide or NaN)`);
+    if (!(dist > 1e-3) || !Number.isFinite(mc[0] + mc[1]))
+      throw new CropError(`frame ${t}: degenerate landmarks (eyes coincide or NaN)`);
     // source step per output pixel along x: (dx, dy)/dist · (dist / D)
     params.set([dx / D, dy / D, mc[0], mc[1]], t * 4);
   }
   const win = Math.max(1, Math.floor(opts.smooth ?? 5));
   const sm = new Float64Array(T * 4);
   for (let t = 0; t < T; t++) {
-    const a = Math.max(0, t - (win >> 1)), b = Math.min(T - 1, t + (win >> 1));
+    const a = Math.max(0, t - (win >> 1)),
+      b = Math.min(T - 1, t + (win >> 1));
     for (let k = 0; k < 4; k++) {
       let s = 0;
       for (let u = a; u <= b; u++) s += params[u * 4 + k];
       sm[t * 4 + k] = s / (b - a + 1);
     }
   }
-  const C = v.channels, H = v.height, W = v.width;
+  const C = v.channels,
+    H = v.height,
+    W = v.width;
   const out = new Uint8Array(T * size * size * C);
   const half = (size - 1) / 2;
   for (let t = 0; t < T; t++) {
@@ -113,19 +138,28 @@ export function landmarkMouthCrop(v: Frames, lm: Landmarks, opts: LandmarkCropOp
     const fi = t * H * W * C;
     for (let oy = 0; oy < size; oy++) {
       for (let ox = 0; ox < size; ox++) {
-        const px = ox - half, py = oy - half;
+        const px = ox - half,
+          py = oy - half;
         // x axis along (ux,uy), y axis perpendicular (-uy, ux)
         const sx = cx + px * ux - py * uy;
         const sy = cy + px * uy + py * ux;
-        const x0 = Math.floor(sx), y0 = Math.floor(sy);
-        const fx = sx - x0, fy = sy - y0;
-        const xa = Math.min(W - 1, Math.max(0, x0)), xb = Math.min(W - 1, Math.max(0, x0 + 1));
-        const ya = Math.min(H - 1, Math.max(0, y0)), yb = Math.min(H - 1, Math.max(0, y0 + 1));
+        const x0 = Math.floor(sx),
+          y0 = Math.floor(sy);
+        const fx = sx - x0,
+          fy = sy - y0;
+        const xa = Math.min(W - 1, Math.max(0, x0)),
+          xb = Math.min(W - 1, Math.max(0, x0 + 1));
+        const ya = Math.min(H - 1, Math.max(0, y0)),
+          yb = Math.min(H - 1, Math.max(0, y0 + 1));
         const o = ((t * size + oy) * size + ox) * C;
         for (let c = 0; c < C; c++) {
-          const p00 = v.data[fi + (ya * W + xa) * C + c], p01 = v.data[fi + (ya * W + xb) * C + c];
-          const p10 = v.data[fi + (yb * W + xa) * C + c], p11 = v.data[fi + (yb * W + xb) * C + c];
-          out[o + c] = Math.round((p00 * (1 - fx) + p01 * fx) * (1 - fy) + (p10 * (1 - fx) + p11 * fx) * fy);
+          const p00 = v.data[fi + (ya * W + xa) * C + c],
+            p01 = v.data[fi + (ya * W + xb) * C + c];
+          const p10 = v.data[fi + (yb * W + xa) * C + c],
+            p11 = v.data[fi + (yb * W + xb) * C + c];
+          out[o + c] = Math.round(
+            (p00 * (1 - fx) + p01 * fx) * (1 - fy) + (p10 * (1 - fx) + p11 * fx) * fy,
+          );
         }
       }
     }
@@ -138,6 +172,9 @@ export function toGray(v: Frames): Frames {
   if (v.channels === 1) return v;
   const n = v.frames * v.height * v.width;
   const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.round(0.299 * v.data[3 * i] + 0.587 * v.data[3 * i + 1] + 0.114 * v.data[3 * i + 2]);
+  for (let i = 0; i < n; i++)
+    out[i] = Math.round(
+      0.299 * v.data[3 * i] + 0.587 * v.data[3 * i + 1] + 0.114 * v.data[3 * i + 2],
+    );
   return { data: out, frames: v.frames, height: v.height, width: v.width, channels: 1 };
 }

@@ -12,7 +12,16 @@ import type { ClipIn } from './augment.js';
 
 export type DatasetSpec =
   | { kind: 'shards'; dir: string; split: Split }
-  | { kind: 'lrw'; root: string; split: Split; words?: string[]; crop?: 'mouth' | 'center'; size?: number; cache?: boolean; color?: boolean };
+  | {
+      kind: 'lrw';
+      root: string;
+      split: Split;
+      words?: string[];
+      crop?: 'mouth' | 'center';
+      size?: number;
+      cache?: boolean;
+      color?: boolean;
+    };
 
 export interface ItemMeta {
   path: string;
@@ -51,24 +60,44 @@ class ShardDataset implements Dataset {
   private where: [number, number][] = [];
   constructor(dir: string, split: Split) {
     const lf = path.join(dir, 'labels.txt');
-    if (!existsSync(lf)) throw new DatasetError(`${dir}: no labels.txt — not a prepared directory (run eflip prepare)`);
+    if (!existsSync(lf))
+      throw new DatasetError(
+        `${dir}: no labels.txt — not a prepared directory (run eflip prepare)`,
+      );
     this.labels = readLabelText(readFileSync(lf, 'utf8'));
     if (!this.labels.length) throw new DatasetError(`${lf}: no labels (re-run eflip prepare)`);
     checkUniqueWords(this.labels, lf);
     const sdir = path.join(dir, split);
-    const files = existsSync(sdir) ? readdirSync(sdir).filter((n) => /^shard-\d+\.bin$/.test(n)).sort() : [];
+    const files = existsSync(sdir)
+      ? readdirSync(sdir)
+          .filter((n) => /^shard-\d+\.bin$/.test(n))
+          .sort()
+      : [];
     if (!files.length) throw new MissingSplitError(`${sdir}: no shards for split '${split}'`);
     try {
       files.forEach((f, si) => {
         const r = new ShardReader(path.join(sdir, f));
         this.readers.push(r);
-        const h = r.header, h0 = this.readers[0].header;
-        if (si === 0) { this.channels = h.channels; this.side = Math.min(h.height, h.width); }
+        const h = r.header,
+          h0 = this.readers[0].header;
+        if (si === 0) {
+          this.channels = h.channels;
+          this.side = Math.min(h.height, h.width);
+        }
         // every shard of a split must hold clips of one layout (a batch stacks them)
-        else if (h.channels !== h0.channels) throw new DatasetError(`${sdir}: ${files[0]} holds ${h0.channels}-channel clips but ${f} holds ${h.channels}-channel clips (mixed preparations; re-run eflip prepare into a new --out)`);
-        else if (h.height !== h0.height || h.width !== h0.width) throw new DatasetError(`${sdir}: ${files[0]} holds ${h0.width}×${h0.height} clips but ${f} holds ${h.width}×${h.height} clips (mixed preparations; re-run eflip prepare into a new --out)`);
+        else if (h.channels !== h0.channels)
+          throw new DatasetError(
+            `${sdir}: ${files[0]} holds ${h0.channels}-channel clips but ${f} holds ${h.channels}-channel clips (mixed preparations; re-run eflip prepare into a new --out)`,
+          );
+        else if (h.height !== h0.height || h.width !== h0.width)
+          throw new DatasetError(
+            `${sdir}: ${files[0]} holds ${h0.width}×${h0.height} clips but ${f} holds ${h.width}×${h.height} clips (mixed preparations; re-run eflip prepare into a new --out)`,
+          );
         h.records.forEach((rec, ri) => {
-          if (rec.label >= this.labels.length) throw new DatasetError(`shard ${path.join(sdir, f)}: record ${ri} (${rec.path}) has label ${rec.label} but ${lf} lists ${this.labels.length} words (mixed preparations; re-run eflip prepare into a new --out)`);
+          if (rec.label >= this.labels.length)
+            throw new DatasetError(
+              `shard ${path.join(sdir, f)}: record ${ri} (${rec.path}) has label ${rec.label} but ${lf} lists ${this.labels.length} words (mixed preparations; re-run eflip prepare into a new --out)`,
+            );
           this.items.push({ path: rec.path, label: rec.label, duration: rec.duration });
           this.where.push([si, ri]);
         });
@@ -77,13 +106,23 @@ class ShardDataset implements Dataset {
       this.close();
       throw e;
     }
-    if (!this.items.length) throw new DatasetError(`${sdir}: the shards hold no clips (every clip of split '${split}' was skipped at prepare time; see ${path.join(dir, 'summary.json')})`);
+    if (!this.items.length)
+      throw new DatasetError(
+        `${sdir}: the shards hold no clips (every clip of split '${split}' was skipped at prepare time; see ${path.join(dir, 'summary.json')})`,
+      );
   }
   read(i: number): ClipIn {
     const [si, ri] = this.where[i];
     const r = this.readers[si];
     const h = r.header;
-    return { data: r.read(ri), frames: h.records[ri].frames, height: h.height, width: h.width, channels: h.channels, duration: h.records[ri].duration };
+    return {
+      data: r.read(ri),
+      frames: h.records[ri].frames,
+      height: h.height,
+      width: h.width,
+      channels: h.channels,
+      duration: h.records[ri].duration,
+    };
   }
   close(): void {
     for (const r of this.readers) r.close();
@@ -94,14 +133,21 @@ class Mp4Dataset implements Dataset {
   private cache = new Map<number, ClipIn>();
   readonly channels: number;
   private readonly gray: boolean;
-  constructor(readonly labels: string[], readonly items: ItemMeta[], private spec: Extract<DatasetSpec, { kind: 'lrw' }>) {
+  constructor(
+    readonly labels: string[],
+    readonly items: ItemMeta[],
+    private spec: Extract<DatasetSpec, { kind: 'lrw' }>,
+  ) {
     this.gray = !spec.color;
     this.channels = spec.color ? 3 : 1;
   }
   async read(i: number): Promise<ClipIn> {
     const hit = this.cache.get(i);
     if (hit) return hit;
-    const clip = this.toClip(await decodeVideo(this.items[i].path, { gray: this.gray, fps: 25 }), i);
+    const clip = this.toClip(
+      await decodeVideo(this.items[i].path, { gray: this.gray, fps: 25 }),
+      i,
+    );
     if (this.spec.cache) this.cache.set(i, clip);
     return clip;
   }
@@ -109,7 +155,10 @@ class Mp4Dataset implements Dataset {
     const missing = [...new Set(indices.filter((i) => !this.cache.has(i)))];
     const got = new Map<number, ClipIn>();
     if (missing.length) {
-      const res = await decodeVideos(missing.map((i) => this.items[i].path), { gray: this.gray, fps: 25 });
+      const res = await decodeVideos(
+        missing.map((i) => this.items[i].path),
+        { gray: this.gray, fps: 25 },
+      );
       res.forEach((r, k) => {
         if (r instanceof VideoError) throw r;
         const clip = this.toClip(r, missing[k]);
@@ -121,7 +170,8 @@ class Mp4Dataset implements Dataset {
   }
   private toClip(v: Awaited<ReturnType<typeof decodeVideo>>, i: number): ClipIn {
     const size = this.spec.size ?? 96;
-    const c0 = (this.spec.crop ?? 'mouth') === 'mouth' ? lrwMouthCrop(v, size) : centreCrop(v, size);
+    const c0 =
+      (this.spec.crop ?? 'mouth') === 'mouth' ? lrwMouthCrop(v, size) : centreCrop(v, size);
     const c = this.gray ? toGray(c0) : c0;
     return { ...c, duration: this.items[i].duration };
   }
@@ -133,8 +183,18 @@ class Mp4Dataset implements Dataset {
 export async function openDataset(spec: DatasetSpec): Promise<Dataset> {
   if (spec.kind === 'shards') return new ShardDataset(spec.dir, spec.split);
   const all = await indexLrw(spec.root, { splits: [spec.split], durations: false });
-  const labels = spec.words ? selectVocabulary(all.words, { kind: 'list', words: spec.words }) : all.words;
+  const labels = spec.words
+    ? selectVocabulary(all.words, { kind: 'list', words: spec.words })
+    : all.words;
   const idx = await indexLrw(spec.root, { words: labels, splits: [spec.split] });
   const labelOf = new Map(labels.map((w, i) => [w, i]));
-  return new Mp4Dataset(labels, idx.clips.map((c) => ({ path: c.path, label: labelOf.get(c.word)!, duration: c.duration ?? null })), spec);
+  return new Mp4Dataset(
+    labels,
+    idx.clips.map((c) => ({
+      path: c.path,
+      label: labelOf.get(c.word)!,
+      duration: c.duration ?? null,
+    })),
+    spec,
+  );
 }

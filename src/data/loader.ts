@@ -5,7 +5,13 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { resolveAugment, type AugmentConfig } from './augment.js';
-import { openDataset, DatasetError, type Dataset, type DatasetSpec, type ItemMeta } from './dataset.js';
+import {
+  openDataset,
+  DatasetError,
+  type Dataset,
+  type DatasetSpec,
+  type ItemMeta,
+} from './dataset.js';
 import { buildBatch, epochSteps, type Batch, type BatchRequest } from './batch.js';
 import { Rng, mixSeed } from './rng.js';
 import { threadCountProblem } from '../threads.js';
@@ -59,7 +65,10 @@ export class Loader {
   /** set when a worker died: every later request fails with it instead of waiting forever */
   private broken: Error | null = null;
 
-  private constructor(private ds: Dataset, private o: LoaderOptions) {
+  private constructor(
+    private ds: Dataset,
+    private o: LoaderOptions,
+  ) {
     const training = !!o.training;
     this.labels = ds.labels;
     this.items = ds.items;
@@ -77,7 +86,9 @@ export class Loader {
     const tooMany = threadCountProblem('loader workers', n, 0);
     if (tooMany) throw new RangeError(tooMany);
     for (let i = 0; i < n; i++) {
-      const w = new Worker(new URL('./loader_worker.js', import.meta.url), { workerData: { spec: o.data, augment: this.augment, seed: this.seed } });
+      const w = new Worker(new URL('./loader_worker.js', import.meta.url), {
+        workerData: { spec: o.data, augment: this.augment, seed: this.seed },
+      });
       w.on('message', (m: { id: number; batch?: Batch; error?: string }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
@@ -86,7 +97,12 @@ export class Loader {
         else p.resolve(m.batch!);
       });
       w.on('error', (e) => this.fail(new DatasetError(`loader worker failed: ${e.message}`)));
-      w.on('exit', (code) => { if (this.workers.includes(w)) this.fail(new DatasetError(`loader worker exited (code ${code}) while batches were pending`)); });
+      w.on('exit', (code) => {
+        if (this.workers.includes(w))
+          this.fail(
+            new DatasetError(`loader worker exited (code ${code}) while batches were pending`),
+          );
+      });
       w.unref();
       this.workers.push(w);
     }
@@ -131,7 +147,9 @@ export class Loader {
   private request(req: BatchRequest, k: number): Promise<Batch> {
     let p: Promise<Batch>;
     if (!this.workers.length) {
-      p = buildBatch(this.ds, req, this.augment, this.seed).catch((e: Error) => { throw e instanceof DatasetError ? e : new DatasetError(e.message ?? String(e)); });
+      p = buildBatch(this.ds, req, this.augment, this.seed).catch((e: Error) => {
+        throw e instanceof DatasetError ? e : new DatasetError(e.message ?? String(e));
+      });
     } else if (this.broken) {
       p = Promise.reject(this.broken);
     } else {
@@ -141,7 +159,9 @@ export class Loader {
       p = new Promise<Batch>((resolve, reject) => {
         this.pending.set(id, { resolve, reject });
         w.postMessage({ id, req });
-      }).finally(() => { if (this.pending.size === 0) for (const x of this.workers) x.unref(); });
+      }).finally(() => {
+        if (this.pending.size === 0) for (const x of this.workers) x.unref();
+      });
     }
     // a prefetched batch may fail before it is awaited: that is reported in order by batches(),
     // never as an unhandled rejection
@@ -157,17 +177,35 @@ export class Loader {
     for (let s = startStep; s < steps; s++) {
       const pos = s * this.batchSize;
       const end = Math.min(pos + this.batchSize, indices.length);
-      reqs.push({ indices: Array.from(indices.subarray(pos, end)), epoch, step: s, position: positions[pos], ...(this.o.shard && this.o.shard.world > 1 ? { positions: Array.from(positions.subarray(pos, end)) } : {}) });
+      reqs.push({
+        indices: Array.from(indices.subarray(pos, end)),
+        epoch,
+        step: s,
+        position: positions[pos],
+        ...(this.o.shard && this.o.shard.world > 1
+          ? { positions: Array.from(positions.subarray(pos, end)) }
+          : {}),
+      });
     }
     const depth = Math.max(1, this.o.prefetch ?? 2 * Math.max(1, this.workers.length));
     const inflight: Promise<Batch>[] = [];
     let next = 0;
     try {
-      while (next < reqs.length && inflight.length < depth) { inflight.push(this.request(reqs[next], next)); next++; }
+      while (next < reqs.length && inflight.length < depth) {
+        inflight.push(this.request(reqs[next], next));
+        next++;
+      }
       while (inflight.length) {
         const b = await inflight.shift()!;
-        if (next < reqs.length) { inflight.push(this.request(reqs[next], next)); next++; }
-        this.state_ = { seed: this.seed, epoch: b.step + 1 >= steps ? epoch + 1 : epoch, step: b.step + 1 >= steps ? 0 : b.step + 1 };
+        if (next < reqs.length) {
+          inflight.push(this.request(reqs[next], next));
+          next++;
+        }
+        this.state_ = {
+          seed: this.seed,
+          epoch: b.step + 1 >= steps ? epoch + 1 : epoch,
+          step: b.step + 1 >= steps ? 0 : b.step + 1,
+        };
         yield b;
       }
     } finally {

@@ -4,7 +4,11 @@ import { openDataset, type DatasetSpec } from './dataset.js';
 import { buildBatch, type BatchRequest } from './batch.js';
 import type { AugmentConfig } from './augment.js';
 
-const { spec, augment, seed } = workerData as { spec: DatasetSpec; augment: AugmentConfig; seed: number };
+const { spec, augment, seed } = workerData as {
+  spec: DatasetSpec;
+  augment: AugmentConfig;
+  seed: number;
+};
 const ready = openDataset(spec);
 ready.catch(() => {}); // reported with every request below, not as an unhandled rejection
 

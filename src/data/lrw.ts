@@ -53,7 +53,8 @@ async function listDir(dir: string): Promise<string[]> {
 
 /** Regular files of a directory (symlinks followed): a FIFO or device named *.mp4 would block ffmpeg forever. */
 async function listFiles(dir: string): Promise<{ files: string[]; others: string[] }> {
-  const files: string[] = [], others: string[] = [];
+  const files: string[] = [],
+    others: string[] = [];
   let entries;
   try {
     entries = await fsp.readdir(dir, { withFileTypes: true });
@@ -61,7 +62,9 @@ async function listFiles(dir: string): Promise<{ files: string[]; others: string
     return { files, others };
   }
   for (const e of entries) {
-    const regular = e.isFile() || (e.isSymbolicLink() && (await fsp.stat(path.join(dir, e.name)).catch(() => null))?.isFile());
+    const regular =
+      e.isFile() ||
+      (e.isSymbolicLink() && (await fsp.stat(path.join(dir, e.name)).catch(() => null))?.isFile());
     (regular ? files : others).push(e.name);
   }
   return { files, others };
@@ -92,22 +95,36 @@ async function readHead(file: string): Promise<string | null> {
  * Index an LRW-layout tree. `words` limits the walk to those words (missing ones are an
  * error); `splits` to those splits. Clips are sorted by word, split, file name.
  */
-export async function indexLrw(root: string, opts: { words?: readonly string[]; splits?: readonly Split[]; durations?: boolean } = {}): Promise<LrwIndex> {
+export async function indexLrw(
+  root: string,
+  opts: { words?: readonly string[]; splits?: readonly Split[]; durations?: boolean } = {},
+): Promise<LrwIndex> {
   const abs = path.resolve(root);
   const st = await fsp.stat(abs).catch(() => null);
-  if (!st?.isDirectory()) throw new LrwError(`LRW root '${root}' is not a directory (expected ROOT/WORD/{train,val,test}/*.mp4)`);
+  if (!st?.isDirectory())
+    throw new LrwError(
+      `LRW root '${root}' is not a directory (expected ROOT/WORD/{train,val,test}/*.mp4)`,
+    );
   const onDisk: string[] = [];
   const problems: LrwProblem[] = [];
   for (const name of (await listDir(abs)).sort()) {
     const s = await fsp.stat(path.join(abs, name)).catch(() => null);
     if (!s?.isDirectory() || name.startsWith('.')) continue;
     if (LABEL_NAME.test(name)) onDisk.push(name);
-    else problems.push({ path: path.join(abs, name), reason: 'word directory skipped: a label cannot hold whitespace or #', kind: 'skipped' });
+    else
+      problems.push({
+        path: path.join(abs, name),
+        reason: 'word directory skipped: a label cannot hold whitespace or #',
+        kind: 'skipped',
+      });
   }
   let words = onDisk;
   if (opts.words) {
     const missing = opts.words.filter((w) => !onDisk.includes(w));
-    if (missing.length) throw new LrwError(`words not found under ${root}: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ` (+${missing.length - 10} more)` : ''}`);
+    if (missing.length)
+      throw new LrwError(
+        `words not found under ${root}: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ` (+${missing.length - 10} more)` : ''}`,
+      );
     words = [...opts.words];
   }
   const splits = opts.splits ?? SPLITS;
@@ -117,17 +134,33 @@ export async function indexLrw(root: string, opts: { words?: readonly string[]; 
       const dir = path.join(abs, word, split);
       const listed = await listFiles(dir);
       const names = listed.files.filter((n) => n.toLowerCase().endsWith('.mp4')).sort();
-      for (const n of listed.others) if (n.toLowerCase().endsWith('.mp4')) problems.push({ path: path.join(dir, n), reason: 'not a regular file (skipped)', kind: 'skipped' });
+      for (const n of listed.others)
+        if (n.toLowerCase().endsWith('.mp4'))
+          problems.push({
+            path: path.join(dir, n),
+            reason: 'not a regular file (skipped)',
+            kind: 'skipped',
+          });
       for (const n of names) {
         const p = path.join(dir, n);
         const clip: LrwClip = { path: p, word, split };
         if (opts.durations !== false) {
           const txt = p.slice(0, -4) + '.txt';
           const text = await readHead(txt);
-          if (text === null) problems.push({ path: txt, reason: 'missing .txt (clip kept without duration)', kind: 'no-duration' });
+          if (text === null)
+            problems.push({
+              path: txt,
+              reason: 'missing .txt (clip kept without duration)',
+              kind: 'no-duration',
+            });
           else {
             const d = parseDuration(text);
-            if (d === null) problems.push({ path: txt, reason: 'no readable Duration: line (clip kept without duration)', kind: 'no-duration' });
+            if (d === null)
+              problems.push({
+                path: txt,
+                reason: 'no readable Duration: line (clip kept without duration)',
+                kind: 'no-duration',
+              });
             else clip.duration = d;
           }
         }
@@ -135,6 +168,7 @@ export async function indexLrw(root: string, opts: { words?: readonly string[]; 
       }
     }
   }
-  if (!clips.length) throw new LrwError(`no clips under ${root} (expected ROOT/WORD/{${splits.join(',')}}/*.mp4)`);
+  if (!clips.length)
+    throw new LrwError(`no clips under ${root} (expected ROOT/WORD/{${splits.join(',')}}/*.mp4)`);
   return { root: abs, words, clips, problems };
 }

@@ -17,7 +17,12 @@ export function defaultJobs(): number {
  * Run every task; `onResult` sees each outcome as it arrives (error as a string). Resolves
  * when all tasks are done; workers are always terminated.
  */
-export async function runPool<T, R>(workerUrl: URL, tasks: T[], onResult: (task: T, result: R | undefined, error: string | undefined) => void | Promise<void>, o: PoolOptions = {}): Promise<void> {
+export async function runPool<T, R>(
+  workerUrl: URL,
+  tasks: T[],
+  onResult: (task: T, result: R | undefined, error: string | undefined) => void | Promise<void>,
+  o: PoolOptions = {},
+): Promise<void> {
   const n = Math.max(1, Math.min(o.jobs ?? defaultJobs(), tasks.length));
   if (!tasks.length) return;
   let next = 0;
@@ -27,7 +32,10 @@ export async function runPool<T, R>(workerUrl: URL, tasks: T[], onResult: (task:
       let done = 0;
       let failed = false;
       const feed = (w: Worker) => {
-        if (next < tasks.length) { const id = next++; w.postMessage({ id, task: tasks[id] }); }
+        if (next < tasks.length) {
+          const id = next++;
+          w.postMessage({ id, task: tasks[id] });
+        }
       };
       for (let i = 0; i < n; i++) {
         const w = new Worker(workerUrl, { workerData: o.workerData });
@@ -44,8 +52,16 @@ export async function runPool<T, R>(workerUrl: URL, tasks: T[], onResult: (task:
           if (done === tasks.length) resolve();
           else if (!failed) feed(w);
         });
-        w.on('error', (e) => { failed = true; reject(e); });
-        w.on('exit', (code) => { if (code !== 0 && done < tasks.length && !failed) { failed = true; reject(new Error(`worker exited with code ${code}`)); } });
+        w.on('error', (e) => {
+          failed = true;
+          reject(e);
+        });
+        w.on('exit', (code) => {
+          if (code !== 0 && done < tasks.length && !failed) {
+            failed = true;
+            reject(new Error(`worker exited with code ${code}`));
+          }
+        });
         feed(w);
       }
     });

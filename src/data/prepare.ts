@@ -79,18 +79,31 @@ interface Manifest {
 
 export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   const t0 = Date.now();
-  const crop = o.crop ?? 'mouth', color = !!o.color, size = o.size ?? 96, shardSize = o.shardSize ?? 64;
+  const crop = o.crop ?? 'mouth',
+    color = !!o.color,
+    size = o.size ?? 96,
+    shardSize = o.shardSize ?? 64;
   const splits = o.splits ?? [...SPLITS];
-  if (!Number.isSafeInteger(shardSize) || shardSize < 1 || shardSize > 1 << 16) throw new PrepareError(`--shard-size must be an integer from 1 to ${1 << 16} clips, got ${shardSize}`);
-  if (!Number.isSafeInteger(size) || size < 8 || size > 1024) throw new PrepareError(`--size must be an integer from 8 to 1024 pixels, got ${size}`);
+  if (!Number.isSafeInteger(shardSize) || shardSize < 1 || shardSize > 1 << 16)
+    throw new PrepareError(
+      `--shard-size must be an integer from 1 to ${1 << 16} clips, got ${shardSize}`,
+    );
+  if (!Number.isSafeInteger(size) || size < 8 || size > 1024)
+    throw new PrepareError(`--size must be an integer from 8 to 1024 pixels, got ${size}`);
   const inside = path.relative(path.resolve(o.lrw), path.resolve(o.out));
-  if (!inside.startsWith('..') && !path.isAbsolute(inside)) throw new PrepareError(`--out ${o.out} is inside --lrw ${o.lrw} (its shards would be read as a word); prepare into a directory outside the LRW tree`);
+  if (!inside.startsWith('..') && !path.isAbsolute(inside))
+    throw new PrepareError(
+      `--out ${o.out} is inside --lrw ${o.lrw} (its shards would be read as a word); prepare into a directory outside the LRW tree`,
+    );
   const probe = await indexLrw(o.lrw, { splits, durations: false });
   const labels = selectVocabulary(probe.words, o.words ?? { kind: 'all' }, o.lrw);
   const idx = await indexLrw(o.lrw, { words: labels, splits });
   const labelOf = new Map(labels.map((w, i) => [w, i]));
   const bySplit = new Map<Split, LrwClip[]>();
-  for (const c of idx.clips) { if (!bySplit.has(c.split)) bySplit.set(c.split, []); bySplit.get(c.split)!.push(c); }
+  for (const c of idx.clips) {
+    if (!bySplit.has(c.split)) bySplit.set(c.split, []);
+    bySplit.get(c.split)!.push(c);
+  }
 
   const tasks: PrepareTask[] = [];
   const plan: Manifest['plan'] = {};
@@ -101,21 +114,51 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
       const name = `shard-${String(s).padStart(5, '0')}.bin`;
       shards.push(`${split}/${name}`);
       tasks.push({
-        file: path.join(o.out, split, name), split, root: idx.root, crop, color, size, landmarks: o.landmarks,
-        clips: clips.slice(s * shardSize, (s + 1) * shardSize).map((c) => ({ path: c.path, label: labelOf.get(c.word)!, word: c.word, duration: c.duration ?? null })),
+        file: path.join(o.out, split, name),
+        split,
+        root: idx.root,
+        crop,
+        color,
+        size,
+        landmarks: o.landmarks,
+        clips: clips.slice(s * shardSize, (s + 1) * shardSize).map((c) => ({
+          path: c.path,
+          label: labelOf.get(c.word)!,
+          word: c.word,
+          duration: c.duration ?? null,
+        })),
       });
     }
-    plan[split] = { clips: clips.length, shards, hash: createHash('sha256').update(JSON.stringify(clips.map((c) => [c.path, c.word]))).digest('hex') };
+    plan[split] = {
+      clips: clips.length,
+      shards,
+      hash: createHash('sha256')
+        .update(JSON.stringify(clips.map((c) => [c.path, c.word])))
+        .digest('hex'),
+    };
   }
-  const manifest: Manifest = { version: 1, root: idx.root, labels, crop, color, size, fps: 25, shardSize, plan };
+  const manifest: Manifest = {
+    version: 1,
+    root: idx.root,
+    labels,
+    crop,
+    color,
+    size,
+    fps: 25,
+    shardSize,
+    plan,
+  };
 
   const mfile = path.join(o.out, 'prepare.json');
   // --out is new, empty, or an earlier preparation (resumed or extended): never a directory of
   // other files, whose labels.txt or shard-*.bin would be overwritten or taken for finished shards
   const outStat = await fsp.stat(o.out).catch(() => null);
-  if (outStat && !outStat.isDirectory()) throw new PrepareError(`--out ${o.out} is a file, not a directory`); // (the CLI's output guard says so first)
+  if (outStat && !outStat.isDirectory())
+    throw new PrepareError(`--out ${o.out} is a file, not a directory`); // (the CLI's output guard says so first)
   if (outStat && !existsSync(mfile) && (await fsp.readdir(o.out)).length) {
-    throw new PrepareError(`--out ${o.out} is not empty and holds no eflip preparation (no prepare.json); use a new or empty directory`);
+    throw new PrepareError(
+      `--out ${o.out} is not empty and holds no eflip preparation (no prepare.json); use a new or empty directory`,
+    );
   }
   await fsp.mkdir(o.out, { recursive: true });
   if (existsSync(mfile)) {
@@ -124,13 +167,26 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
       old = JSON.parse(await fsp.readFile(mfile, 'utf8')) as Manifest;
       if (!old || typeof old !== 'object') throw new Error('not a JSON object');
     } catch (e) {
-      throw new PrepareError(`${mfile} is corrupt (${(e as Error).message}); use a new --out (or delete ${o.out} to prepare it again)`);
+      throw new PrepareError(
+        `${mfile} is corrupt (${(e as Error).message}); use a new --out (or delete ${o.out} to prepare it again)`,
+      );
     }
     // splits prepared before must match; other splits may be added later
-    const sameSplits = Object.entries(plan).every(([k, v]) => !old.plan?.[k] || old.plan[k].hash === v.hash);
+    const sameSplits = Object.entries(plan).every(
+      ([k, v]) => !old.plan?.[k] || old.plan[k].hash === v.hash,
+    );
     for (const [k, v] of Object.entries(old.plan ?? {})) if (!plan[k]) plan[k] = v;
-    const same = sameSplits && old.crop === crop && old.color === color && old.size === size && old.shardSize === shardSize && JSON.stringify(old.labels) === JSON.stringify(labels);
-    if (!same) throw new PrepareError(`${o.out} already holds a different preparation (other words, clips, crop or size); use a new --out`);
+    const same =
+      sameSplits &&
+      old.crop === crop &&
+      old.color === color &&
+      old.size === size &&
+      old.shardSize === shardSize &&
+      JSON.stringify(old.labels) === JSON.stringify(labels);
+    if (!same)
+      throw new PrepareError(
+        `${o.out} already holds a different preparation (other words, clips, crop or size); use a new --out`,
+      );
   }
   await fsp.writeFile(mfile + '.tmp', JSON.stringify(manifest, null, 1));
   await fsp.rename(mfile + '.tmp', mfile);
@@ -138,21 +194,37 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   for (const split of splits) {
     const dir = path.join(o.out, split);
     await fsp.mkdir(dir, { recursive: true });
-    for (const n of await fsp.readdir(dir)) if (n.includes('.tmp-')) await fsp.rm(path.join(dir, n), { force: true }); // left by an interrupted run
+    for (const n of await fsp.readdir(dir))
+      if (n.includes('.tmp-')) await fsp.rm(path.join(dir, n), { force: true }); // left by an interrupted run
   }
 
-  const done = (t: PrepareTask) => { try { readShardHeader(t.file); return true; } catch { return false; } };
+  const done = (t: PrepareTask) => {
+    try {
+      readShardHeader(t.file);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const todo = tasks.filter((t) => !done(t));
   const total = idx.clips.length;
   let clipsDone = tasks.filter((t) => !todo.includes(t)).reduce((a, t) => a + t.clips.length, 0);
   o.onProgress?.(clipsDone, total);
   const failures: string[] = [];
-  await runPool<PrepareTask, { records: number }>(new URL('./prepare_worker.js', import.meta.url), todo, (t, _r, err) => {
-    if (err) failures.push(`${t.file}: ${err}`);
-    clipsDone += t.clips.length;
-    o.onProgress?.(clipsDone, total);
-  }, { jobs: o.jobs ?? defaultJobs() });
-  if (failures.length) throw new PrepareError(`prepare: ${failures.length} shard(s) failed (re-run to retry):\n${failures.slice(0, 5).join('\n')}`);
+  await runPool<PrepareTask, { records: number }>(
+    new URL('./prepare_worker.js', import.meta.url),
+    todo,
+    (t, _r, err) => {
+      if (err) failures.push(`${t.file}: ${err}`);
+      clipsDone += t.clips.length;
+      o.onProgress?.(clipsDone, total);
+    },
+    { jobs: o.jobs ?? defaultJobs() },
+  );
+  if (failures.length)
+    throw new PrepareError(
+      `prepare: ${failures.length} shard(s) failed (re-run to retry):\n${failures.slice(0, 5).join('\n')}`,
+    );
 
   // summary from every shard (including ones finished by earlier runs)
   const skipped: PrepareSummary['skipped'] = [];
@@ -165,10 +237,21 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   const skippedByKind: Record<string, number> = {};
   for (const s of skipped) skippedByKind[s.kind] = (skippedByKind[s.kind] ?? 0) + 1;
   const summary: PrepareSummary = {
-    out: path.resolve(o.out), labels, clips: total, prepared, skipped, skippedByKind, shards: tasks.length,
-    shardsWritten: todo.length, shardsReused: tasks.length - todo.length, seconds: (Date.now() - t0) / 1000,
+    out: path.resolve(o.out),
+    labels,
+    clips: total,
+    prepared,
+    skipped,
+    skippedByKind,
+    shards: tasks.length,
+    shardsWritten: todo.length,
+    shardsReused: tasks.length - todo.length,
+    seconds: (Date.now() - t0) / 1000,
     durationProblems: idx.problems.filter((p) => p.kind === 'no-duration').length,
   };
-  writeFileAtomic(path.join(o.out, 'summary.json'), JSON.stringify({ ...summary, durationProblemList: idx.problems }, null, 1));
+  writeFileAtomic(
+    path.join(o.out, 'summary.json'),
+    JSON.stringify({ ...summary, durationProblemList: idx.problems }, null, 1),
+  );
   return summary;
 }

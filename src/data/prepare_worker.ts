@@ -13,19 +13,27 @@ const BATCH = 16;
 
 async function loadLandmarks(t: PrepareTask, clip: string): Promise<number[][][]> {
   const rel = path.relative(t.root, clip).replace(/\.[^.]+$/, '.landmarks.json');
-  let file = t.landmarks ? path.join(t.landmarks, rel) : clip.replace(/\.[^.]+$/, '.landmarks.json');
+  let file = t.landmarks
+    ? path.join(t.landmarks, rel)
+    : clip.replace(/\.[^.]+$/, '.landmarks.json');
   let text = await fsp.readFile(file, 'utf8').catch(() => null);
   if (text === null && !t.landmarks) {
     // what `eflip roi CLIP --landmarks-only` left in the per-user landmark cache
     const cached = landmarkCachePath(await sha256File(clip).catch(() => ''));
     text = await fsp.readFile(cached, 'utf8').catch(() => null);
-    if (text === null) throw new VideoError('bad-args', clip, `no landmarks: neither ${file} nor the landmark cache ${path.dirname(cached)} (run eflip roi --landmarks-only on the clips first)`);
+    if (text === null)
+      throw new VideoError(
+        'bad-args',
+        clip,
+        `no landmarks: neither ${file} nor the landmark cache ${path.dirname(cached)} (run eflip roi --landmarks-only on the clips first)`,
+      );
     file = cached;
   }
   if (text === null) throw new VideoError('bad-args', clip, `no landmarks file ${file}`);
   const j = JSON.parse(text);
   const lm = Array.isArray(j) ? j : j.landmarks;
-  if (!Array.isArray(lm) || !lm.every((f: unknown) => Array.isArray(f) && f.length === 68)) throw new VideoError('bad-args', clip, `${file}: expected T×68×[x,y]`);
+  if (!Array.isArray(lm) || !lm.every((f: unknown) => Array.isArray(f) && f.length === 68))
+    throw new VideoError('bad-args', clip, `${file}: expected T×68×[x,y]`);
   return lm;
 }
 
@@ -44,21 +52,51 @@ async function runTask(t: PrepareTask): Promise<{ records: number }> {
   const gray = !t.color;
   for (let i = 0; i < t.clips.length; i += BATCH) {
     const part = t.clips.slice(i, i + BATCH);
-    const res = await decodeVideos(part.map((c) => c.path), { gray, fps: 25, strict: true });
+    const res = await decodeVideos(
+      part.map((c) => c.path),
+      { gray, fps: 25, strict: true },
+    );
     for (let k = 0; k < part.length; k++) {
-      const c = part[k], r = res[k];
-      if (r instanceof VideoError) { skipped.push({ path: c.path, kind: r.kind, reason: r.message }); continue; }
+      const c = part[k],
+        r = res[k];
+      if (r instanceof VideoError) {
+        skipped.push({ path: c.path, kind: r.kind, reason: r.message });
+        continue;
+      }
       try {
         const lm = t.crop === 'landmarks' ? await loadLandmarks(t, c.path) : undefined;
         const f = cropClip(t, r, lm);
-        clips.push({ path: c.path, label: c.label, word: c.word, duration: c.duration, data: f.data, frames: f.frames });
+        clips.push({
+          path: c.path,
+          label: c.label,
+          word: c.word,
+          duration: c.duration,
+          data: f.data,
+          frames: f.frames,
+        });
       } catch (e) {
         const err = e as Error;
-        skipped.push({ path: c.path, kind: err instanceof VideoError ? 'landmarks' : 'crop', reason: err.message });
+        skipped.push({
+          path: c.path,
+          kind: err instanceof VideoError ? 'landmarks' : 'crop',
+          reason: err.message,
+        });
       }
     }
   }
-  await writeShard(t.file, { split: t.split, height: t.size, width: t.size, channels: t.color ? 3 : 1, fps: 25, crop: t.crop, skipped }, clips);
+  await writeShard(
+    t.file,
+    {
+      split: t.split,
+      height: t.size,
+      width: t.size,
+      channels: t.color ? 3 : 1,
+      fps: 25,
+      crop: t.crop,
+      skipped,
+    },
+    clips,
+  );
   return { records: clips.length };
 }
 

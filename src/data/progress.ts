@@ -36,7 +36,12 @@ export class Progress {
     const now = Date.now();
     const pct = Math.floor((100 * done) / this.total);
     const final = done >= this.total;
-    if (this.tty ? now - this.last < 100 && !final : pct < this.lastPct + 10 && now - this.last < 10000 && !final) return;
+    if (
+      this.tty
+        ? now - this.last < 100 && !final
+        : pct < this.lastPct + 10 && now - this.last < 10000 && !final
+    )
+      return;
     this.last = now;
     this.lastPct = pct;
     const secs = (now - this.t0) / 1000;
@@ -48,4 +53,3 @@ export class Progress {
     } else this.stream.write(msg + '\n');
   }
 }
-

@@ -30,7 +30,10 @@ export class Rng {
   private spare: number | null = null;
   constructor(seed: number) {
     const s = splitmix32(seed | 0);
-    this.a = s(); this.b = s(); this.c = s(); this.d = s();
+    this.a = s();
+    this.b = s();
+    this.c = s();
+    this.d = s();
     for (let i = 0; i < 12; i++) this.u32();
   }
   /** uniform 32-bit unsigned integer */
@@ -58,9 +61,19 @@ export class Rng {
     return this.next() < p;
   }
   normal(mean = 0, std = 1): number {
-    if (this.spare !== null) { const v = this.spare; this.spare = null; return mean + std * v; }
-    let u = 0, v = 0, s = 0;
-    do { u = this.next() * 2 - 1; v = this.next() * 2 - 1; s = u * u + v * v; } while (s >= 1 || s === 0);
+    if (this.spare !== null) {
+      const v = this.spare;
+      this.spare = null;
+      return mean + std * v;
+    }
+    let u = 0,
+      v = 0,
+      s = 0;
+    do {
+      u = this.next() * 2 - 1;
+      v = this.next() * 2 - 1;
+      s = u * u + v * v;
+    } while (s >= 1 || s === 0);
     const m = Math.sqrt((-2 * Math.log(s)) / s);
     this.spare = v * m;
     return mean + std * u * m;
@@ -68,10 +81,14 @@ export class Rng {
   /** Gamma(k, 1) by Marsaglia-Tsang (k < 1 via the u^(1/k) boost). */
   gamma(k: number): number {
     if (k < 1) return this.gamma(k + 1) * Math.pow(this.next() || 1e-300, 1 / k);
-    const d = k - 1 / 3, c = 1 / Math.sqrt(9 * d);
+    const d = k - 1 / 3,
+      c = 1 / Math.sqrt(9 * d);
     for (;;) {
       let x: number, v: number;
-      do { x = this.normal(); v = 1 + c * x; } while (v <= 0);
+      do {
+        x = this.normal();
+        v = 1 + c * x;
+      } while (v <= 0);
       v = v * v * v;
       const u = this.next();
       if (u < 1 - 0.0331 * x * x * x * x) return d * v;
@@ -80,14 +97,17 @@ export class Rng {
   }
   /** Beta(a, b) */
   beta(a: number, b: number): number {
-    const x = this.gamma(a), y = this.gamma(b);
+    const x = this.gamma(a),
+      y = this.gamma(b);
     return x / (x + y);
   }
   /** Fisher-Yates shuffle in place */
   shuffle<T>(arr: T[] | Int32Array | Uint32Array): typeof arr {
     for (let i = arr.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      const t = arr[i]; arr[i] = arr[j]; arr[j] = t;
+      const t = arr[i];
+      arr[i] = arr[j];
+      arr[j] = t;
     }
     return arr;
   }

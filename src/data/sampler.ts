@@ -26,14 +26,24 @@ export function shardLength(n: number, shard: Shard | undefined, pad: boolean): 
 
 export function checkShard(shard: Shard): void {
   const { rank, world } = shard;
-  if (!Number.isInteger(world) || world < 1) throw new Error(`world size must be a positive integer, got ${world}`);
-  if (!Number.isInteger(rank) || rank < 0 || rank >= world) throw new Error(`rank must be in 0..${world - 1}, got ${rank}`);
+  if (!Number.isInteger(world) || world < 1)
+    throw new Error(`world size must be a positive integer, got ${world}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= world)
+    throw new Error(`rank must be in 0..${world - 1}, got ${rank}`);
 }
 
 /** This rank's part of an epoch order (the whole order for a single process). */
-export function shardOrder(order: ArrayLike<number>, shard: Shard | undefined, pad: boolean): ShardedOrder {
+export function shardOrder(
+  order: ArrayLike<number>,
+  shard: Shard | undefined,
+  pad: boolean,
+): ShardedOrder {
   const n = order.length;
-  if (!shard || shard.world <= 1) return { indices: Int32Array.from(order), positions: Int32Array.from({ length: n }, (_, i) => i) };
+  if (!shard || shard.world <= 1)
+    return {
+      indices: Int32Array.from(order),
+      positions: Int32Array.from({ length: n }, (_, i) => i),
+    };
   checkShard(shard);
   const len = shardLength(n, shard, pad);
   const indices = new Int32Array(len);

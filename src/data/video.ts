@@ -10,7 +10,17 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { tempPathFor } from '../io/atomic.js';
 
-export type VideoErrorKind = 'missing' | 'empty' | 'corrupt' | 'truncated' | 'no-video' | 'ffmpeg-missing' | 'bad-args' | 'too-long' | 'too-large' | 'too-small';
+export type VideoErrorKind =
+  | 'missing'
+  | 'empty'
+  | 'corrupt'
+  | 'truncated'
+  | 'no-video'
+  | 'ffmpeg-missing'
+  | 'bad-args'
+  | 'too-long'
+  | 'too-large'
+  | 'too-small';
 
 /** A video could not be read or written; `kind` says why, `file` names it. */
 export class VideoError extends Error {
@@ -114,7 +124,12 @@ interface RunResult {
 }
 
 /** Run a binary, collect stdout (binary) and stderr (text); stdin optional. */
-export function runTool(bin: string, args: string[], file: string, stdin?: Uint8Array): Promise<RunResult> {
+export function runTool(
+  bin: string,
+  args: string[],
+  file: string,
+  stdin?: Uint8Array,
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -122,12 +137,23 @@ export function runTool(bin: string, args: string[], file: string, stdin?: Uint8
     child.stdout!.on('data', (b: Buffer) => out.push(b));
     child.stderr!.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') reject(new VideoError('ffmpeg-missing', file, `cannot run '${bin}': not installed (apt-get install ffmpeg, or set EFLIP_FFMPEG/EFLIP_FFPROBE)`));
+      if (e.code === 'ENOENT')
+        reject(
+          new VideoError(
+            'ffmpeg-missing',
+            file,
+            `cannot run '${bin}': not installed (apt-get install ffmpeg, or set EFLIP_FFMPEG/EFLIP_FFPROBE)`,
+          ),
+        );
       else reject(new VideoError('corrupt', file, `${bin} failed to start: ${e.message}`));
     });
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
+    child.on('close', (code) =>
+      resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }),
+    );
     if (stdin) {
-      child.stdin!.on('error', () => { /* reported through the exit code */ });
+      child.stdin!.on('error', () => {
+        /* reported through the exit code */
+      });
       child.stdin!.end(Buffer.from(stdin.buffer, stdin.byteOffset, stdin.byteLength));
     }
   });
@@ -142,29 +168,55 @@ export async function checkInputFile(file: string): Promise<number> {
     throw new VideoError('missing', file, 'video file not found');
   }
   if (st.isDirectory()) throw new VideoError('missing', file, 'is a directory, not a video file');
-  if (!st.isFile()) throw new VideoError('missing', file, 'not a regular file (a device, FIFO or socket); give a video file');
+  if (!st.isFile())
+    throw new VideoError(
+      'missing',
+      file,
+      'not a regular file (a device, FIFO or socket); give a video file',
+    );
   if (st.size === 0) throw new VideoError('empty', file, 'video file is empty (0 bytes)');
   return st.size;
 }
 
 /** Turn ffmpeg/ffprobe stderr into a VideoError with the most telling line. */
 export function classifyFailure(file: string, stderr: string, head?: Uint8Array): VideoError {
-  stderr = stderr.split(ffmpegPath(file)).join(file).replace(/\[[\w,]+ @ 0x[0-9a-f]+\] /g, ''); // the user's name, no ffmpeg context tags
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-  const telling = lines.filter((l) => /error|invalid|not found|no such|moov|partial|matches no streams|does not contain/i.test(l));
-  const msg = (telling.length ? telling.slice(-2) : lines.slice(-2)).join(' | ') || 'ffmpeg failed without a message';
-  if (/matches no streams|does not contain any stream|no video stream/i.test(stderr)) return new VideoError('no-video', file, `no video stream (${msg})`);
-  if (head && !looksLikeVideoContainer(head)) return new VideoError('corrupt', file, `not a video file (${msg})`);
-  if (/moov atom not found|partial file|truncat|end of file/i.test(stderr)) return new VideoError('truncated', file, `truncated or incomplete video (${msg})`);
+  stderr = stderr
+    .split(ffmpegPath(file))
+    .join(file)
+    .replace(/\[[\w,]+ @ 0x[0-9a-f]+\] /g, ''); // the user's name, no ffmpeg context tags
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const telling = lines.filter((l) =>
+    /error|invalid|not found|no such|moov|partial|matches no streams|does not contain/i.test(l),
+  );
+  const msg =
+    (telling.length ? telling.slice(-2) : lines.slice(-2)).join(' | ') ||
+    'ffmpeg failed without a message';
+  if (/matches no streams|does not contain any stream|no video stream/i.test(stderr))
+    return new VideoError('no-video', file, `no video stream (${msg})`);
+  if (head && !looksLikeVideoContainer(head))
+    return new VideoError('corrupt', file, `not a video file (${msg})`);
+  if (/moov atom not found|partial file|truncat|end of file/i.test(stderr))
+    return new VideoError('truncated', file, `truncated or incomplete video (${msg})`);
   return new VideoError('corrupt', file, `not a readable video (${msg})`);
 }
 
 /** Magic numbers of the containers we expect: ISO-BMFF (mp4/mov), RIFF/AVI, Matroska/WebM. */
 export function looksLikeVideoContainer(head: Uint8Array): boolean {
   const ascii = (a: number, b: number) => String.fromCharCode(...head.subarray(a, b));
-  if (head.length >= 8 && ['ftyp', 'moov', 'mdat', 'free', 'wide', 'skip'].includes(ascii(4, 8))) return true;
+  if (head.length >= 8 && ['ftyp', 'moov', 'mdat', 'free', 'wide', 'skip'].includes(ascii(4, 8)))
+    return true;
   if (head.length >= 12 && ascii(0, 4) === 'RIFF') return true;
-  if (head.length >= 4 && head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) return true;
+  if (
+    head.length >= 4 &&
+    head[0] === 0x1a &&
+    head[1] === 0x45 &&
+    head[2] === 0xdf &&
+    head[3] === 0xa3
+  )
+    return true;
   return false;
 }
 
@@ -199,7 +251,7 @@ function rotationOf(stream: any): number {
   const sd = (stream.side_data_list ?? []).find((d: any) => d && d.rotation !== undefined);
   const deg = sd ? Number(sd.rotation) : Number(stream.tags?.rotate ?? 0); // ffmpeg writes rotate=90 as a display matrix of 90
   if (!Number.isFinite(deg)) return 0;
-  return ((Math.round(deg / 90) * 90) % 360 + 360) % 360;
+  return (((Math.round(deg / 90) * 90) % 360) + 360) % 360;
 }
 
 function parseRate(r: string | undefined): number {
@@ -217,7 +269,17 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
   await checkInputFile(file);
   const r = await runTool(
     FFPROBE,
-    ['-v', 'error', '-select_streams', 'v', '-show_entries', 'stream=index,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,codec_name:stream_side_data=rotation:stream_tags=rotate:stream_disposition=attached_pic:format=duration,format_name', '-of', 'json', ffmpegPath(file)],
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'v',
+      '-show_entries',
+      'stream=index,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,codec_name:stream_side_data=rotation:stream_tags=rotate:stream_disposition=attached_pic:format=duration,format_name',
+      '-of',
+      'json',
+      ffmpegPath(file),
+    ],
     file,
   );
   if (r.code !== 0) throw classifyFailure(file, r.stderr, await readHead(file));
@@ -229,9 +291,24 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
   }
   const format = String(j.format?.format_name ?? '');
   const s = (j.streams ?? []).find((x: any) => !x.disposition?.attached_pic);
-  if (!s) throw new VideoError('no-video', file, `no video stream${j.streams?.length ? ' (only cover art)' : ''}${format ? ` in this ${format.split(',')[0]} file` : ''}`);
-  if (isImageFormat(format)) throw new VideoError('no-video', file, `a still image (${s.codec_name ?? format}), not a video`);
-  if (!(s.width > 0 && s.height > 0)) throw new VideoError('corrupt', file, `video stream has no frame size (${s.width ?? '?'}×${s.height ?? '?'})`);
+  if (!s)
+    throw new VideoError(
+      'no-video',
+      file,
+      `no video stream${j.streams?.length ? ' (only cover art)' : ''}${format ? ` in this ${format.split(',')[0]} file` : ''}`,
+    );
+  if (isImageFormat(format))
+    throw new VideoError(
+      'no-video',
+      file,
+      `a still image (${s.codec_name ?? format}), not a video`,
+    );
+  if (!(s.width > 0 && s.height > 0))
+    throw new VideoError(
+      'corrupt',
+      file,
+      `video stream has no frame size (${s.width ?? '?'}×${s.height ?? '?'})`,
+    );
   const fps = parseRate(s.avg_frame_rate) || parseRate(s.r_frame_rate);
   const duration = Number(s.duration ?? j.format?.duration ?? 0) || 0;
   const nb = Number(s.nb_frames);
@@ -253,7 +330,22 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
 
 /** Video packets in the file, counted by demuxing (no decoding: fast even for long videos); 0 when unknown. */
 export async function countPackets(file: string): Promise<number> {
-  const r = await runTool(FFPROBE, ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', ffmpegPath(file)], file);
+  const r = await runTool(
+    FFPROBE,
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-count_packets',
+      '-show_entries',
+      'stream=nb_read_packets',
+      '-of',
+      'csv=p=0',
+      ffmpegPath(file),
+    ],
+    file,
+  );
   const n = Number(r.stdout.toString('utf8').trim());
   return r.code === 0 && Number.isInteger(n) ? n : 0;
 }
@@ -289,7 +381,15 @@ export function decodeOutputArgs(index: number, opts: DecodeOptions, target: str
   if (vf.length) a.push('-vf', vf.join(','));
   if (opts.maxFrames !== undefined) a.push('-frames:v', String(opts.maxFrames));
   if (opts.maxBytes !== undefined) a.push('-fs', String(opts.maxBytes)); // ffmpeg stops writing past this
-  a.push('-f', 'image2pipe', '-c:v', opts.gray ? 'pgm' : 'ppm', '-pix_fmt', opts.gray ? 'gray' : 'rgb24', target);
+  a.push(
+    '-f',
+    'image2pipe',
+    '-c:v',
+    opts.gray ? 'pgm' : 'ppm',
+    '-pix_fmt',
+    opts.gray ? 'gray' : 'rgb24',
+    target,
+  );
   return a;
 }
 
@@ -305,26 +405,43 @@ export function decodeInputArgs(file: string, opts: DecodeOptions): string[] {
  * Split a PGM (P5) / PPM (P6) image stream into frames. Returns null when the stream is not
  * a clean sequence of same-size images (a damaged decode).
  */
-export function parsePnmStream(buf: Buffer): { data: Uint8Array; frames: number; height: number; width: number; channels: 1 | 3 } | null {
+export function parsePnmStream(
+  buf: Buffer,
+): { data: Uint8Array; frames: number; height: number; width: number; channels: 1 | 3 } | null {
   let pos = 0;
-  let width = 0, height = 0, channels: 1 | 3 = 1;
+  let width = 0,
+    height = 0,
+    channels: 1 | 3 = 1;
   const starts: number[] = [];
   const readToken = (): string | null => {
-    while (pos < buf.length && (buf[pos] === 0x20 || buf[pos] === 0x0a || buf[pos] === 0x0d || buf[pos] === 0x09)) pos++;
+    while (
+      pos < buf.length &&
+      (buf[pos] === 0x20 || buf[pos] === 0x0a || buf[pos] === 0x0d || buf[pos] === 0x09)
+    )
+      pos++;
     const s = pos;
-    while (pos < buf.length && !(buf[pos] === 0x20 || buf[pos] === 0x0a || buf[pos] === 0x0d || buf[pos] === 0x09)) pos++;
+    while (
+      pos < buf.length &&
+      !(buf[pos] === 0x20 || buf[pos] === 0x0a || buf[pos] === 0x0d || buf[pos] === 0x09)
+    )
+      pos++;
     return pos > s ? buf.toString('latin1', s, pos) : null;
   };
   while (pos < buf.length) {
     const magic = readToken();
     if (magic === null) break;
     if (magic !== 'P5' && magic !== 'P6') return null;
-    const w = Number(readToken()), h = Number(readToken()), maxv = Number(readToken());
+    const w = Number(readToken()),
+      h = Number(readToken()),
+      maxv = Number(readToken());
     if (!(w > 0 && h > 0 && maxv === 255)) return null;
     pos++; // single whitespace after maxval
     const c = magic === 'P5' ? 1 : 3;
-    if (starts.length === 0) { width = w; height = h; channels = c; }
-    else if (w !== width || h !== height || c !== channels) return null;
+    if (starts.length === 0) {
+      width = w;
+      height = h;
+      channels = c;
+    } else if (w !== width || h !== height || c !== channels) return null;
     const n = w * h * c;
     if (pos + n > buf.length) return null;
     starts.push(pos);
@@ -349,14 +466,24 @@ export function parseInputFacts(stderr: string, inputIndex = 0): { fps: number; 
 }
 
 /** Check a decode against what the container promised (strict mode). */
-export function checkComplete(file: string, frames: number, facts: { fps: number; duration: number }, opts: DecodeOptions): void {
+export function checkComplete(
+  file: string,
+  frames: number,
+  facts: { fps: number; duration: number },
+  opts: DecodeOptions,
+): void {
   if (frames === 0) throw new VideoError('corrupt', file, 'no frames could be decoded');
   if (!opts.strict) return;
   const fps = opts.fps ?? facts.fps;
   if (facts.duration > 0 && fps > 0) {
     let expected = Math.round(facts.duration * fps);
     if (opts.maxFrames !== undefined) expected = Math.min(expected, opts.maxFrames);
-    if (framesMissing(frames, expected)) throw new VideoError('truncated', file, `only ${frames} of ~${expected} frames decodable (truncated or damaged)`);
+    if (framesMissing(frames, expected))
+      throw new VideoError(
+        'truncated',
+        file,
+        `only ${frames} of ~${expected} frames decodable (truncated or damaged)`,
+      );
   }
 }
 
@@ -366,16 +493,39 @@ export function checkComplete(file: string, frames: number, facts: { fps: number
  * Long or large footage is read frame by frame with readFrames (./video_stream.ts).
  */
 export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promise<DecodedVideo> {
-  if (opts.fps !== undefined && !(opts.fps > 0)) throw new VideoError('bad-args', file, `fps must be > 0, got ${opts.fps}`);
-  if (opts.maxFrames !== undefined && !(Number.isInteger(opts.maxFrames) && opts.maxFrames > 0)) throw new VideoError('bad-args', file, `maxFrames must be a positive integer, got ${opts.maxFrames}`);
+  if (opts.fps !== undefined && !(opts.fps > 0))
+    throw new VideoError('bad-args', file, `fps must be > 0, got ${opts.fps}`);
+  if (opts.maxFrames !== undefined && !(Number.isInteger(opts.maxFrames) && opts.maxFrames > 0))
+    throw new VideoError(
+      'bad-args',
+      file,
+      `maxFrames must be a positive integer, got ${opts.maxFrames}`,
+    );
   await checkInputFile(file);
   const maxBytes = opts.maxBytes ?? MAX_DECODE_BYTES;
   const o = { ...opts, maxBytes };
-  const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'info', ...(opts.strict ? ['-xerror'] : []), ...decodeInputArgs(file, o), ...decodeOutputArgs(0, o, 'pipe:1')];
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-v',
+    'info',
+    ...(opts.strict ? ['-xerror'] : []),
+    ...decodeInputArgs(file, o),
+    ...decodeOutputArgs(0, o, 'pipe:1'),
+  ];
   const r = await runTool(FFMPEG, args, file);
-  const errLines = r.stderr.split('\n').filter((l) => /^\[.*\] .*(error|invalid|corrupt)|Error /i.test(l));
-  if (r.stdout.length >= maxBytes) throw new VideoError('too-large', file, `decoded frames exceed ${Math.round(maxBytes / 2 ** 20)} MiB in memory; use a shorter or smaller video (eflip stream / eflip roi read long videos frame by frame)`);
-  if (r.code !== 0 || (opts.strict && errLines.length)) throw classifyFailure(file, r.stderr, await readHead(file));
+  const errLines = r.stderr
+    .split('\n')
+    .filter((l) => /^\[.*\] .*(error|invalid|corrupt)|Error /i.test(l));
+  if (r.stdout.length >= maxBytes)
+    throw new VideoError(
+      'too-large',
+      file,
+      `decoded frames exceed ${Math.round(maxBytes / 2 ** 20)} MiB in memory; use a shorter or smaller video (eflip stream / eflip roi read long videos frame by frame)`,
+    );
+  if (r.code !== 0 || (opts.strict && errLines.length))
+    throw classifyFailure(file, r.stderr, await readHead(file));
   const img = parsePnmStream(r.stdout);
   if (!img) throw new VideoError('corrupt', file, 'decoder produced an unreadable frame stream');
   const facts = parseInputFacts(r.stderr);
@@ -394,24 +544,63 @@ export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promi
 export async function encodeVideo(file: string, data: Uint8Array, o: EncodeOptions): Promise<void> {
   const { frames, height, width, channels, fps } = o;
   if (!(frames > 0 && height > 0 && width > 0 && fps > 0) || (channels !== 1 && channels !== 3)) {
-    throw new VideoError('bad-args', file, `bad encode geometry frames=${frames} ${height}x${width}x${channels} fps=${fps}`);
+    throw new VideoError(
+      'bad-args',
+      file,
+      `bad encode geometry frames=${frames} ${height}x${width}x${channels} fps=${fps}`,
+    );
   }
   if (data.length !== frames * height * width * channels) {
-    throw new VideoError('bad-args', file, `data has ${data.length} bytes, expected ${frames}·${height}·${width}·${channels} = ${frames * height * width * channels}`);
+    throw new VideoError(
+      'bad-args',
+      file,
+      `data has ${data.length} bytes, expected ${frames}·${height}·${width}·${channels} = ${frames * height * width * channels}`,
+    );
   }
   await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = tempPathFor(file); // the one temp-name rule (io/atomic.ts); `-f mp4` names the format
   const args = [
-    '-hide_banner', '-nostdin', '-v', 'error', '-y',
-    '-f', 'rawvideo', '-pix_fmt', channels === 3 ? 'rgb24' : 'gray', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
-    '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2',
-    '-c:v', 'libx264', '-preset', o.preset ?? 'veryfast', '-crf', String(o.crf ?? 20), '-pix_fmt', 'yuv420p',
-    '-threads', String(o.threads ?? 1), '-movflags', '+faststart', '-f', 'mp4', ffmpegPath(tmp),
+    '-hide_banner',
+    '-nostdin',
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    channels === 3 ? 'rgb24' : 'gray',
+    '-s',
+    `${width}x${height}`,
+    '-r',
+    String(fps),
+    '-i',
+    'pipe:0',
+    '-vf',
+    'pad=ceil(iw/2)*2:ceil(ih/2)*2',
+    '-c:v',
+    'libx264',
+    '-preset',
+    o.preset ?? 'veryfast',
+    '-crf',
+    String(o.crf ?? 20),
+    '-pix_fmt',
+    'yuv420p',
+    '-threads',
+    String(o.threads ?? 1),
+    '-movflags',
+    '+faststart',
+    '-f',
+    'mp4',
+    ffmpegPath(tmp),
   ];
   const r = await runTool(FFMPEG, args, file, data);
   if (r.code !== 0) {
     await fsp.rm(tmp, { force: true });
-    throw new VideoError('corrupt', file, `ffmpeg could not encode: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+    throw new VideoError(
+      'corrupt',
+      file,
+      `ffmpeg could not encode: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`,
+    );
   }
   await fsp.rename(tmp, file);
 }

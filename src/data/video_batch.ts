@@ -6,8 +6,20 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import {
-  FFMPEG, VideoError, checkInputFile, checkComplete, classifyFailure, decodeInputArgs, decodeOutputArgs, decodeVideo,
-  looksLikeVideoContainer, parseInputFacts, parsePnmStream, readHead, type DecodeOptions, type DecodedVideo,
+  FFMPEG,
+  VideoError,
+  checkInputFile,
+  checkComplete,
+  classifyFailure,
+  decodeInputArgs,
+  decodeOutputArgs,
+  decodeVideo,
+  looksLikeVideoContainer,
+  parseInputFacts,
+  parsePnmStream,
+  readHead,
+  type DecodeOptions,
+  type DecodedVideo,
 } from './video.js';
 
 export type DecodeOutcome = DecodedVideo | VideoError;
@@ -16,7 +28,8 @@ async function precheck(file: string): Promise<VideoError | null> {
   try {
     await checkInputFile(file);
     const head = await readHead(file);
-    if (!looksLikeVideoContainer(head)) return new VideoError('corrupt', file, 'not a video file (unknown container signature)');
+    if (!looksLikeVideoContainer(head))
+      return new VideoError('corrupt', file, 'not a video file (unknown container signature)');
     return null;
   } catch (e) {
     if (e instanceof VideoError) return e;
@@ -24,13 +37,21 @@ async function precheck(file: string): Promise<VideoError | null> {
   }
 }
 
-function runBatch(files: string[], opts: DecodeOptions): Promise<{ code: number | null; outs: Buffer[]; stderr: string }> {
+function runBatch(
+  files: string[],
+  opts: DecodeOptions,
+): Promise<{ code: number | null; outs: Buffer[]; stderr: string }> {
   return new Promise((resolve, reject) => {
     const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'info'];
     if (opts.strict) args.push('-xerror');
     files.forEach((f) => args.push(...decodeInputArgs(f, opts)));
     files.forEach((_, i) => args.push(...decodeOutputArgs(i, opts, `pipe:${i + 3}`)));
-    const stdio: ('ignore' | 'pipe')[] = ['ignore', 'ignore', 'pipe', ...files.map(() => 'pipe' as const)];
+    const stdio: ('ignore' | 'pipe')[] = [
+      'ignore',
+      'ignore',
+      'pipe',
+      ...files.map(() => 'pipe' as const),
+    ];
     const child = spawn(FFMPEG, args, { stdio });
     const chunks: Buffer[][] = files.map(() => []);
     const err: Buffer[] = [];
@@ -38,29 +59,57 @@ function runBatch(files: string[], opts: DecodeOptions): Promise<{ code: number 
     files.forEach((_, i) => {
       const s = child.stdio[i + 3] as Readable;
       s.on('data', (b: Buffer) => chunks[i].push(b));
-      s.on('error', () => { /* surfaces as a failed exit */ });
+      s.on('error', () => {
+        /* surfaces as a failed exit */
+      });
     });
-    child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new VideoError('ffmpeg-missing', files[0], `cannot run '${FFMPEG}': not installed`) : e));
-    child.on('close', (code) => resolve({ code, outs: chunks.map((c) => Buffer.concat(c)), stderr: Buffer.concat(err).toString('utf8') }));
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'ENOENT'
+          ? new VideoError('ffmpeg-missing', files[0], `cannot run '${FFMPEG}': not installed`)
+          : e,
+      ),
+    );
+    child.on('close', (code) =>
+      resolve({
+        code,
+        outs: chunks.map((c) => Buffer.concat(c)),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    );
   });
 }
 
 /** Decode files (same options for all); each entry is the frames or the reason it failed. */
-export async function decodeVideos(files: string[], opts: DecodeOptions = {}): Promise<DecodeOutcome[]> {
+export async function decodeVideos(
+  files: string[],
+  opts: DecodeOptions = {},
+): Promise<DecodeOutcome[]> {
   const out: DecodeOutcome[] = new Array(files.length);
   const ok: number[] = [];
-  await Promise.all(files.map(async (f, i) => { const bad = await precheck(f); if (bad) out[i] = bad; else ok.push(i); }));
+  await Promise.all(
+    files.map(async (f, i) => {
+      const bad = await precheck(f);
+      if (bad) out[i] = bad;
+      else ok.push(i);
+    }),
+  );
   ok.sort((a, b) => a - b);
   if (ok.length > 1) {
     const batchFiles = ok.map((i) => files[i]);
     const r = await runBatch(batchFiles, opts);
-    const errLines = r.stderr.split('\n').filter((l) => /^\[.*\] .*(error|invalid|corrupt)|Error /i.test(l));
+    const errLines = r.stderr
+      .split('\n')
+      .filter((l) => /^\[.*\] .*(error|invalid|corrupt)|Error /i.test(l));
     if (r.code === 0 && !(opts.strict && errLines.length)) {
       let allGood = true;
       const res: DecodeOutcome[] = [];
       ok.forEach((fi, k) => {
         const img = parsePnmStream(r.outs[k]);
-        if (!img) { allGood = false; return; }
+        if (!img) {
+          allGood = false;
+          return;
+        }
         try {
           checkComplete(files[fi], img.frames, parseInputFacts(r.stderr, k), opts);
           res.push({ ...img, fps: opts.fps ?? parseInputFacts(r.stderr, k).fps });

@@ -13,7 +13,18 @@
 //     incompleteWarning); none at all is a VideoError.
 import { spawn } from 'node:child_process';
 import {
-  FFMPEG, MAX_FRAME_SIDE, MIN_FRAME_SIDE, VideoError, classifyFailure, decodeInputArgs, decodeOutputArgs, countPackets, expectedFrames, probeVideo, probedSeconds, readHead,
+  FFMPEG,
+  MAX_FRAME_SIDE,
+  MIN_FRAME_SIDE,
+  VideoError,
+  classifyFailure,
+  decodeInputArgs,
+  decodeOutputArgs,
+  countPackets,
+  expectedFrames,
+  probeVideo,
+  probedSeconds,
+  readHead,
   type VideoInfo,
 } from './video.js';
 
@@ -52,7 +63,9 @@ export interface FrameReader {
 /** ffmpeg filter that scales frames larger than MAX_FRAME_SIDE down (only added when needed). */
 export function sizeCapFilter(info: Pick<VideoInfo, 'width' | 'height'>): string[] {
   if (Math.max(info.width, info.height) <= MAX_FRAME_SIDE) return [];
-  return info.width >= info.height ? [`scale=${MAX_FRAME_SIDE}:-2:flags=area`] : [`scale=-2:${MAX_FRAME_SIDE}:flags=area`];
+  return info.width >= info.height
+    ? [`scale=${MAX_FRAME_SIDE}:-2:flags=area`]
+    : [`scale=-2:${MAX_FRAME_SIDE}:flags=area`];
 }
 
 /**
@@ -60,30 +73,76 @@ export function sizeCapFilter(info: Pick<VideoInfo, 'width' | 'height'>): string
  * the container's stored frame count, or — when it only states a duration, which can lie (mkv,
  * raw streams) — from its packets counted by a demux-only pass (fast even for hours of video).
  */
-export async function checkDuration(file: string, info: VideoInfo, maxSeconds: number | undefined): Promise<void> {
+export async function checkDuration(
+  file: string,
+  info: VideoInfo,
+  maxSeconds: number | undefined,
+): Promise<void> {
   if (maxSeconds === undefined) return;
   let s = probedSeconds(info);
-  if (s <= maxSeconds + 1e-6 && !info.framesStored) s = Math.max(s, (await countPackets(file)) / (info.fps || 25));
-  if (s > maxSeconds + 1e-6) throw new VideoError('too-long', file, `the video is ${s.toFixed(1)} s long, over the ${maxSeconds} s limit`);
+  if (s <= maxSeconds + 1e-6 && !info.framesStored)
+    s = Math.max(s, (await countPackets(file)) / (info.fps || 25));
+  if (s > maxSeconds + 1e-6)
+    throw new VideoError(
+      'too-long',
+      file,
+      `the video is ${s.toFixed(1)} s long, over the ${maxSeconds} s limit`,
+    );
 }
 
 /** Read a video frame by frame (RGB or grey uint8 HWC), upright, size-capped. */
 export async function readFrames(file: string, o: ReadOptions = {}): Promise<FrameReader> {
-  if (o.fps !== undefined && !(o.fps > 0 && Number.isFinite(o.fps))) throw new VideoError('bad-args', file, `fps must be > 0, got ${o.fps}`);
+  if (o.fps !== undefined && !(o.fps > 0 && Number.isFinite(o.fps)))
+    throw new VideoError('bad-args', file, `fps must be > 0, got ${o.fps}`);
   const info = await probeVideo(file); // missing, directory, device, empty, no video stream, still image
   await checkDuration(file, info, o.maxSeconds);
-  if (Math.min(info.width, info.height) < MIN_FRAME_SIDE) throw new VideoError('too-small', file, `frames are ${info.width}×${info.height}, too small to hold a face or lips (at least ${MIN_FRAME_SIDE}×${MIN_FRAME_SIDE})`);
+  if (Math.min(info.width, info.height) < MIN_FRAME_SIDE)
+    throw new VideoError(
+      'too-small',
+      file,
+      `frames are ${info.width}×${info.height}, too small to hold a face or lips (at least ${MIN_FRAME_SIDE}×${MIN_FRAME_SIDE})`,
+    );
   const fps = o.fps ?? (info.fps || 25);
   const limit = o.maxSeconds !== undefined ? Math.floor(o.maxSeconds * fps + 1e-6) + 1 : Infinity; // frames allowed (one of slack)
   const expected = expectedFrames(info, o.fps, o.maxFrames);
-  const dec = { stream: info.stream, fps: o.fps, gray: o.gray, filters: [...sizeCapFilter(info), ...(typeof o.filters === 'function' ? o.filters(info) : o.filters ?? [])], maxFrames: o.maxFrames };
-  const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'error', ...decodeInputArgs(file, {}), ...decodeOutputArgs(0, dec, 'pipe:1')];
+  const dec = {
+    stream: info.stream,
+    fps: o.fps,
+    gray: o.gray,
+    filters: [
+      ...sizeCapFilter(info),
+      ...(typeof o.filters === 'function' ? o.filters(info) : (o.filters ?? [])),
+    ],
+    maxFrames: o.maxFrames,
+  };
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-v',
+    'error',
+    ...decodeInputArgs(file, {}),
+    ...decodeOutputArgs(0, dec, 'pipe:1'),
+  ];
   async function* frames(): AsyncGenerator<VideoFrame> {
     const child = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => { stderr += b.toString('utf8'); if (stderr.length > 1 << 16) stderr = stderr.slice(-(1 << 15)); });
+    child.stderr!.on('data', (b: Buffer) => {
+      stderr += b.toString('utf8');
+      if (stderr.length > 1 << 16) stderr = stderr.slice(-(1 << 15));
+    });
     const exited = new Promise<number | null>((resolve, reject) => {
-      child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new VideoError('ffmpeg-missing', file, `cannot run '${FFMPEG}': not installed (apt-get install ffmpeg, or set EFLIP_FFMPEG)`) : e));
+      child.on('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          e.code === 'ENOENT'
+            ? new VideoError(
+                'ffmpeg-missing',
+                file,
+                `cannot run '${FFMPEG}': not installed (apt-get install ffmpeg, or set EFLIP_FFMPEG)`,
+              )
+            : e,
+        ),
+      );
       child.on('close', (code) => resolve(code));
     });
     exited.catch(() => {}); // awaited below; a spawn error also ends stdout
@@ -92,7 +151,12 @@ export async function readFrames(file: string, o: ReadOptions = {}): Promise<Fra
     try {
       for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
         for (const f of split.push(chunk)) {
-          if (++n > limit) throw new VideoError('too-long', file, `the video runs past the ${o.maxSeconds} s limit (the container under-reports its length)`);
+          if (++n > limit)
+            throw new VideoError(
+              'too-long',
+              file,
+              `the video runs past the ${o.maxSeconds} s limit (the container under-reports its length)`,
+            );
           yield f;
         }
       }
@@ -101,7 +165,8 @@ export async function readFrames(file: string, o: ReadOptions = {}): Promise<Fra
         if (code !== 0) throw classifyFailure(file, stderr, await readHead(file));
         throw new VideoError('empty', file, 'the video has no frames (none decodable)');
       }
-      if (split.leftover) throw new VideoError('corrupt', file, 'decoder produced an unreadable frame stream');
+      if (split.leftover)
+        throw new VideoError('corrupt', file, 'decoder produced an unreadable frame stream');
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
@@ -123,12 +188,15 @@ class PnmSplitter {
       const head = this.peek(Math.min(this.size, 64));
       const m = /^P([56])\s+(\d+)\s+(\d+)\s+255\s/.exec(head.toString('latin1'));
       if (!m) {
-        if (this.size >= 64) throw new VideoError('corrupt', this.file, 'decoder produced an unreadable frame stream');
+        if (this.size >= 64)
+          throw new VideoError('corrupt', this.file, 'decoder produced an unreadable frame stream');
         return out;
       }
       const channels = m[1] === '6' ? 3 : 1;
-      const width = Number(m[2]), height = Number(m[3]);
-      const start = m[0].length, n = width * height * channels;
+      const width = Number(m[2]),
+        height = Number(m[3]);
+      const start = m[0].length,
+        n = width * height * channels;
       if (this.size < start + n) return out;
       const all = this.peek(start + n);
       out.push({ data: new Uint8Array(all.subarray(start, start + n)), width, height, channels });
@@ -140,7 +208,8 @@ class PnmSplitter {
   }
   /** the first n buffered bytes as one Buffer (joins only the leading chunks that hold them) */
   private peek(n: number): Buffer {
-    let k = 0, have = 0;
+    let k = 0,
+      have = 0;
     while (have < n && k < this.chunks.length) have += this.chunks[k++].length;
     if (k > 1) this.chunks.splice(0, k, Buffer.concat(this.chunks.slice(0, k)));
     return this.chunks.length ? this.chunks[0].subarray(0, n) : Buffer.alloc(0);
@@ -148,8 +217,15 @@ class PnmSplitter {
   private drop(n: number): void {
     while (n > 0) {
       const c = this.chunks[0];
-      if (c.length <= n) { this.chunks.shift(); n -= c.length; this.size -= c.length; }
-      else { this.chunks[0] = c.subarray(n); this.size -= n; n = 0; }
+      if (c.length <= n) {
+        this.chunks.shift();
+        n -= c.length;
+        this.size -= c.length;
+      } else {
+        this.chunks[0] = c.subarray(n);
+        this.size -= n;
+        n = 0;
+      }
     }
   }
 }

@@ -34,12 +34,18 @@ export function readWordFile(file: string): string[] {
   try {
     st = statSync(file);
   } catch (e) {
-    throw new VocabError(`cannot read word list file '${file}': ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new VocabError(
+      `cannot read word list file '${file}': ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    );
   }
   if (!st.isFile()) throw new VocabError(`word list '${file}' is not a file`);
-  if (st.size > MAX_WORD_FILE_BYTES) throw new VocabError(`word list file '${file}' is ${st.size} bytes; a word list is one word per line (at most ${MAX_WORD_FILE_BYTES} bytes)`);
+  if (st.size > MAX_WORD_FILE_BYTES)
+    throw new VocabError(
+      `word list file '${file}' is ${st.size} bytes; a word list is one word per line (at most ${MAX_WORD_FILE_BYTES} bytes)`,
+    );
   const buf = readFileSync(file);
-  if (buf.includes(0)) throw new VocabError(`word list file '${file}' is binary, not one word per line`);
+  if (buf.includes(0))
+    throw new VocabError(`word list file '${file}' is binary, not one word per line`);
   const words = readLabelText(buf.toString('utf8'));
   if (!words.length) throw new VocabError(`word list file '${file}' holds no words`);
   return words;
@@ -58,13 +64,21 @@ export async function parseWordsSpec(spec: string | string[] | undefined): Promi
   if (r) return { kind: 'random', n: Number(r[1]), seed: Number(r[2] ?? 0) };
   const file = wordFileOf(s);
   if (file !== null) return { kind: 'list', words: readWordFile(file), where: `word list ${file}` };
-  return { kind: 'list', words: s.split(',').map((w) => w.trim()).filter(Boolean), where: '--words' };
+  return {
+    kind: 'list',
+    words: s
+      .split(',')
+      .map((w) => w.trim())
+      .filter(Boolean),
+    where: '--words',
+  };
 }
 
 /** The one check of every word/label list (init, import, prepare, train's data.words_list, labels.txt):
  *  null, or the message naming the words listed more than once (a repeated word is a class that never gets data). */
 export function repeatedWordsProblem(words: readonly string[], where: string): string | null {
-  const seen = new Set<string>(), twice = new Set<string>();
+  const seen = new Set<string>(),
+    twice = new Set<string>();
   for (const w of words) (seen.has(w) ? twice : seen).add(w);
   if (!twice.size) return null;
   const rep = [...twice];
@@ -77,16 +91,22 @@ export function checkUniqueWords(words: readonly string[], where: string): void 
 }
 
 /** Apply a selection to the available words; returns the label list (class order). */
-export function selectVocabulary(available: readonly string[], sel: VocabSelection, dataName = 'the data'): string[] {
+export function selectVocabulary(
+  available: readonly string[],
+  sel: VocabSelection,
+  dataName = 'the data',
+): string[] {
   const sorted = [...new Set(available)].sort();
   switch (sel.kind) {
     case 'all':
       return sorted;
     case 'first':
-      if (sel.n < 1 || sel.n > sorted.length) throw new VocabError(`asked for the first ${sel.n} words, ${sorted.length} available`);
+      if (sel.n < 1 || sel.n > sorted.length)
+        throw new VocabError(`asked for the first ${sel.n} words, ${sorted.length} available`);
       return sorted.slice(0, sel.n);
     case 'random': {
-      if (sel.n < 1 || sel.n > sorted.length) throw new VocabError(`asked for ${sel.n} random words, ${sorted.length} available`);
+      if (sel.n < 1 || sel.n > sorted.length)
+        throw new VocabError(`asked for ${sel.n} random words, ${sorted.length} available`);
       const pick = new Rng(sel.seed).shuffle([...sorted]).slice(0, sel.n) as string[];
       return pick.sort();
     }
@@ -94,7 +114,10 @@ export function selectVocabulary(available: readonly string[], sel: VocabSelecti
       checkUniqueWords(sel.words, sel.where ?? 'the word list');
       const have = new Set(sorted);
       const missing = sel.words.filter((w) => !have.has(w));
-      if (missing.length) throw new VocabError(`${sel.where ?? 'the word list'}: ${missing.length} word(s) not in ${dataName}: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ` (+${missing.length - 10} more)` : ''}`);
+      if (missing.length)
+        throw new VocabError(
+          `${sel.where ?? 'the word list'}: ${missing.length} word(s) not in ${dataName}: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ` (+${missing.length - 10} more)` : ''}`,
+        );
       return [...sel.words]; // explicit lists keep their order: index = class id
     }
   }
@@ -102,7 +125,10 @@ export function selectVocabulary(available: readonly string[], sel: VocabSelecti
 
 /** One word per line; blank lines and `#` comments ignored. */
 export function readLabelText(text: string): string[] {
-  return text.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
 }
 
 export async function saveLabels(file: string, labels: readonly string[]): Promise<void> {

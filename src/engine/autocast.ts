@@ -16,9 +16,12 @@ export interface AutocastOptions {
 export function autocast<T>(fn: () => T, o: AutocastOptions = {}): T {
   const device = o.device ?? 'cpu';
   const dtype: DType = o.dtype ?? (device === 'cpu' ? 'bfloat16' : 'float16');
-  if (device === 'cpu' && dtype !== 'bfloat16') throw new EngineError(`autocast on CPU supports bfloat16 only (got ${dtype})`);
-  if (device === 'cuda' && dtype !== 'float16' && dtype !== 'bfloat16') throw new EngineError(`autocast on CUDA supports float16 or bfloat16 (got ${dtype})`);
-  if (device === 'cuda' && !native.cudaAvailable()) throw new DeviceError('autocast on cuda requested but CUDA is not available');
+  if (device === 'cpu' && dtype !== 'bfloat16')
+    throw new EngineError(`autocast on CPU supports bfloat16 only (got ${dtype})`);
+  if (device === 'cuda' && dtype !== 'float16' && dtype !== 'bfloat16')
+    throw new EngineError(`autocast on CUDA supports float16 or bfloat16 (got ${dtype})`);
+  if (device === 'cuda' && !native.cudaAvailable())
+    throw new DeviceError('autocast on cuda requested but CUDA is not available');
   const [prevEnabled, prevDtype] = native.autocastState(device);
   native.autocastSet(device, o.enabled ?? true, dtypeCode(dtype), +1);
   try {

@@ -7,7 +7,8 @@ function withGradMode<T>(enabled: boolean, fn: () => T): T {
   const prev = native.setGradEnabled(enabled);
   try {
     const r = fn();
-    if (r instanceof Promise) throw new EngineError('noGrad/enableGrad callbacks must be synchronous');
+    if (r instanceof Promise)
+      throw new EngineError('noGrad/enableGrad callbacks must be synchronous');
     return r;
   } finally {
     native.setGradEnabled(prev);
@@ -45,6 +46,15 @@ export function setGradEnabled(enabled: boolean): boolean {
   return native.setGradEnabled(enabled);
 }
 /** Back-propagates several outputs at once (torch.autograd.backward). */
-export function backward(outputs: Tensor[], grads?: (Tensor | null)[], opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-  native.backward(outputs.map((t) => t.handle), grads ? grads.map((g) => (g ? g.handle : null)) : null, opts.retainGraph, !!opts.createGraph);
+export function backward(
+  outputs: Tensor[],
+  grads?: (Tensor | null)[],
+  opts: { retainGraph?: boolean; createGraph?: boolean } = {},
+): void {
+  native.backward(
+    outputs.map((t) => t.handle),
+    grads ? grads.map((g) => (g ? g.handle : null)) : null,
+    opts.retainGraph,
+    !!opts.createGraph,
+  );
 }

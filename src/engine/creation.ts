@@ -12,15 +12,22 @@ export interface CreateOptions {
   requiresGrad?: boolean;
 }
 
-const dev = (o: CreateOptions): string | null => (o.device === undefined || o.device === 'cpu' ? null : checkDevice(o.device));
-const dt = (o: CreateOptions, fallback: DType | null = null): number | null => (o.dtype ? dtypeCode(o.dtype) : fallback ? dtypeCode(fallback) : null);
+const dev = (o: CreateOptions): string | null =>
+  o.device === undefined || o.device === 'cpu' ? null : checkDevice(o.device);
+const dt = (o: CreateOptions, fallback: DType | null = null): number | null =>
+  o.dtype ? dtypeCode(o.dtype) : fallback ? dtypeCode(fallback) : null;
 function finish(t: Tensor, o: CreateOptions): Tensor {
   if (o.requiresGrad) t.requiresGrad_(true);
   return t;
 }
 function checkShape(shape: Shape): Shape {
-  if (!Array.isArray(shape)) throw new ArgumentError(`shape must be an array of integers, got ${String(shape)}`);
-  for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new ShapeError(`invalid shape [${shape.join(', ')}]: dimensions must be non-negative integers`);
+  if (!Array.isArray(shape))
+    throw new ArgumentError(`shape must be an array of integers, got ${String(shape)}`);
+  for (const d of shape)
+    if (!Number.isInteger(d) || d < 0)
+      throw new ShapeError(
+        `invalid shape [${shape.join(', ')}]: dimensions must be non-negative integers`,
+      );
   return shape;
 }
 
@@ -29,16 +36,24 @@ function checkShape(shape: Shape): Shape {
  * (default: 1-d). The dtype follows the array type unless opts.dtype is given;
  * Uint16Array carries raw float16/bfloat16 bits and needs opts.dtype.
  */
-export function fromTypedArray(data: ArrayBufferView, shape?: Shape, opts: CreateOptions = {}): Tensor {
+export function fromTypedArray(
+  data: ArrayBufferView,
+  shape?: Shape,
+  opts: CreateOptions = {},
+): Tensor {
   let src: DType;
   if (data instanceof Uint16Array) {
-    if (opts.dtype !== 'float16' && opts.dtype !== 'bfloat16') throw new ArgumentError('Uint16Array data needs {dtype: "float16" | "bfloat16"}');
+    if (opts.dtype !== 'float16' && opts.dtype !== 'bfloat16')
+      throw new ArgumentError('Uint16Array data needs {dtype: "float16" | "bfloat16"}');
     src = opts.dtype;
   } else src = dtypeOfTypedArray(data);
   const len = (data as unknown as { length: number }).length;
   const s = checkShape(shape ?? [len]);
   const n = s.reduce((a, b) => a * b, 1);
-  if (n !== len) throw new ShapeError(`fromTypedArray: ${len} elements cannot have shape [${s.join(', ')}] (${n} elements)`);
+  if (n !== len)
+    throw new ShapeError(
+      `fromTypedArray: ${len} elements cannot have shape [${s.join(', ')}] (${n} elements)`,
+    );
   let t = wrap(native.fromBytes(data, dtypeCode(src), s as number[]));
   if ((opts.dtype && opts.dtype !== src) || (opts.device && opts.device !== 'cpu')) {
     const c = t.to({ dtype: opts.dtype ?? src, device: opts.device ?? 'cpu' });
@@ -59,7 +74,10 @@ type Nested = number | boolean | Nested[];
  * torch.tensor(data): from a (nested) number/boolean array or a typed array. Plain numbers
  * default to float32, booleans to bool.
  */
-export function tensor(data: Nested | ArrayBufferView, opts: CreateOptions & { shape?: Shape } = {}): Tensor {
+export function tensor(
+  data: Nested | ArrayBufferView,
+  opts: CreateOptions & { shape?: Shape } = {},
+): Tensor {
   if (ArrayBuffer.isView(data)) return fromTypedArray(data, opts.shape, opts);
   const shape: number[] = [];
   let probe: Nested = data;
@@ -70,7 +88,8 @@ export function tensor(data: Nested | ArrayBufferView, opts: CreateOptions & { s
   const flat: (number | boolean)[] = [];
   const walk = (v: Nested, d: number): void => {
     if (Array.isArray(v)) {
-      if (d >= shape.length || v.length !== shape[d]) throw new ShapeError('tensor(): ragged nested array');
+      if (d >= shape.length || v.length !== shape[d])
+        throw new ShapeError('tensor(): ragged nested array');
       for (const x of v) walk(x, d + 1);
     } else {
       if (d !== shape.length) throw new ShapeError('tensor(): ragged nested array');
@@ -83,11 +102,18 @@ export function tensor(data: Nested | ArrayBufferView, opts: CreateOptions & { s
   let arr: ArrayBufferView;
   if (isBool || dtype === 'bool') arr = Uint8Array.from(flat, (x) => (x ? 1 : 0));
   else if (dtype === 'float64') arr = Float64Array.from(flat as number[]);
-  else if (dtype === 'int64') arr = BigInt64Array.from(flat as number[], (x) => BigInt(Math.trunc(x)));
+  else if (dtype === 'int64')
+    arr = BigInt64Array.from(flat as number[], (x) => BigInt(Math.trunc(x)));
   else if (dtype === 'int32') arr = Int32Array.from(flat as number[]);
   else arr = Float32Array.from(flat as number[]);
   const srcDtype: DType = isBool || dtype === 'bool' ? 'bool' : dtypeOfTypedArray(arr);
-  let t = wrap(native.fromBytes(arr, dtypeCode(srcDtype), opts.shape ? (checkShape(opts.shape) as number[]) : shape));
+  let t = wrap(
+    native.fromBytes(
+      arr,
+      dtypeCode(srcDtype),
+      opts.shape ? (checkShape(opts.shape) as number[]) : shape,
+    ),
+  );
   if (srcDtype !== dtype || (opts.device && opts.device !== 'cpu')) {
     const c = t.to({ dtype, device: opts.device ?? 'cpu' });
     t.dispose();
@@ -98,45 +124,120 @@ export function tensor(data: Nested | ArrayBufferView, opts: CreateOptions & { s
 
 /** A 0-d tensor holding one number. */
 export function scalar(v: number, opts: CreateOptions = {}): Tensor {
-  return finish(wrap(native.call(OP.scalarTensor, v, dt(opts, 'float32'), null, dev(opts), null)), opts);
+  return finish(
+    wrap(native.call(OP.scalarTensor, v, dt(opts, 'float32'), null, dev(opts), null)),
+    opts,
+  );
 }
 
 export function zeros(shape: Shape, opts: CreateOptions = {}): Tensor {
-  return finish(wrap(native.call(OP.zeros, checkShape(shape), dt(opts), null, dev(opts), null)), opts);
+  return finish(
+    wrap(native.call(OP.zeros, checkShape(shape), dt(opts), null, dev(opts), null)),
+    opts,
+  );
 }
 export function ones(shape: Shape, opts: CreateOptions = {}): Tensor {
-  return finish(wrap(native.call(OP.ones, checkShape(shape), dt(opts), null, dev(opts), null)), opts);
+  return finish(
+    wrap(native.call(OP.ones, checkShape(shape), dt(opts), null, dev(opts), null)),
+    opts,
+  );
 }
 export function full(shape: Shape, value: number | boolean, opts: CreateOptions = {}): Tensor {
-  return finish(wrap(native.call(OP.full, checkShape(shape), value, dt(opts, typeof value === 'boolean' ? 'bool' : 'float32'), null, dev(opts), null)), opts);
+  return finish(
+    wrap(
+      native.call(
+        OP.full,
+        checkShape(shape),
+        value,
+        dt(opts, typeof value === 'boolean' ? 'bool' : 'float32'),
+        null,
+        dev(opts),
+        null,
+      ),
+    ),
+    opts,
+  );
 }
 /** Uninitialised memory (fast; fill before reading). */
-export function empty(shape: Shape, opts: CreateOptions & { memoryFormat?: 'contiguous' | 'channelsLast' | 'channelsLast3d'; pinMemory?: boolean } = {}): Tensor {
-  const mf = opts.memoryFormat === 'channelsLast' ? 2 : opts.memoryFormat === 'channelsLast3d' ? 3 : null;
-  return finish(wrap(native.call(OP.empty, checkShape(shape), dt(opts), null, dev(opts), opts.pinMemory ? true : null, mf)), opts);
+export function empty(
+  shape: Shape,
+  opts: CreateOptions & {
+    memoryFormat?: 'contiguous' | 'channelsLast' | 'channelsLast3d';
+    pinMemory?: boolean;
+  } = {},
+): Tensor {
+  const mf =
+    opts.memoryFormat === 'channelsLast' ? 2 : opts.memoryFormat === 'channelsLast3d' ? 3 : null;
+  return finish(
+    wrap(
+      native.call(
+        OP.empty,
+        checkShape(shape),
+        dt(opts),
+        null,
+        dev(opts),
+        opts.pinMemory ? true : null,
+        mf,
+      ),
+    ),
+    opts,
+  );
 }
 /** [start, end) with step; arange(end) counts from 0. Integers give int64 unless dtype is set. */
-export function arange(startOrEnd: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
+export function arange(
+  startOrEnd: number,
+  end?: number,
+  step = 1,
+  opts: CreateOptions = {},
+): Tensor {
   const [s, e] = end === undefined ? [0, startOrEnd] : [startOrEnd, end];
   return finish(wrap(native.call(OP.arange, s, e, step, dt(opts), null, dev(opts), null)), opts);
 }
-export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
-  return finish(wrap(native.call(OP.linspace, start, end, steps, dt(opts), null, dev(opts), null)), opts);
+export function linspace(
+  start: number,
+  end: number,
+  steps: number,
+  opts: CreateOptions = {},
+): Tensor {
+  return finish(
+    wrap(native.call(OP.linspace, start, end, steps, dt(opts), null, dev(opts), null)),
+    opts,
+  );
 }
 export function eye(n: number, opts: CreateOptions = {}): Tensor {
   return finish(wrap(native.call(OP.eye, n, dt(opts), null, dev(opts), null)), opts);
 }
 /** Uniform [0, 1). */
 export function rand(shape: Shape, opts: CreateOptions = {}): Tensor {
-  return finish(wrap(native.call(OP.rand, checkShape(shape), dt(opts), null, dev(opts), null)), opts);
+  return finish(
+    wrap(native.call(OP.rand, checkShape(shape), dt(opts), null, dev(opts), null)),
+    opts,
+  );
 }
 /** Standard normal. */
 export function randn(shape: Shape, opts: CreateOptions = {}): Tensor {
-  return finish(wrap(native.call(OP.randn, checkShape(shape), dt(opts), null, dev(opts), null)), opts);
+  return finish(
+    wrap(native.call(OP.randn, checkShape(shape), dt(opts), null, dev(opts), null)),
+    opts,
+  );
 }
 /** Integers uniform in [low, high) (int64 by default). */
 export function randint(low: number, high: number, shape: Shape, opts: CreateOptions = {}): Tensor {
-  return finish(wrap(native.call(OP.randint, low, high, checkShape(shape), dt(opts, 'int64'), null, dev(opts), null)), opts);
+  return finish(
+    wrap(
+      native.call(
+        OP.randint,
+        low,
+        high,
+        checkShape(shape),
+        dt(opts, 'int64'),
+        null,
+        dev(opts),
+        null,
+      ),
+    ),
+    opts,
+  );
 }
 export function randperm(n: number, opts: CreateOptions = {}): Tensor {
   return finish(wrap(native.call(OP.randperm, n, dt(opts, 'int64'), null, dev(opts), null)), opts);
@@ -146,7 +247,17 @@ export function bernoulli(probs: Tensor): Tensor;
 export function bernoulli(p: number, shape: Shape, opts?: CreateOptions): Tensor;
 export function bernoulli(p: Tensor | number, shape?: Shape, opts: CreateOptions = {}): Tensor {
   if (typeof p !== 'number') return wrap(native.call(OP.bernoulli, h(p), null));
-  const base = wrap(native.call(OP.empty, checkShape(shape ?? []), dt(opts, 'float32'), null, dev(opts), null, null));
+  const base = wrap(
+    native.call(
+      OP.empty,
+      checkShape(shape ?? []),
+      dt(opts, 'float32'),
+      null,
+      dev(opts),
+      null,
+      null,
+    ),
+  );
   base.bernoulli_(p);
   return base;
 }
@@ -160,7 +271,10 @@ export function onesLike(t: Tensor, opts: CreateOptions = {}): Tensor {
   return finish(wrap(native.call(OP.onesLike, h(t), dt(opts), null, dev(opts), null, null)), opts);
 }
 export function fullLike(t: Tensor, value: number, opts: CreateOptions = {}): Tensor {
-  return finish(wrap(native.call(OP.fullLike, h(t), value, dt(opts), null, dev(opts), null, null)), opts);
+  return finish(
+    wrap(native.call(OP.fullLike, h(t), value, dt(opts), null, dev(opts), null, null)),
+    opts,
+  );
 }
 export function randLike(t: Tensor, opts: CreateOptions = {}): Tensor {
   return finish(wrap(native.call(OP.randLike, h(t), dt(opts), null, dev(opts), null, null)), opts);

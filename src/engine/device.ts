@@ -22,11 +22,16 @@ export function checkDevice(d: string): string {
   const index = m[1] === undefined ? 0 : Number(m[1]);
   if (!native.cudaAvailable()) {
     if (!torchBuiltWithCuda()) {
-      throw new DeviceError(`device '${d}' requested but CUDA is not available: the addon is built against libtorch ${native.version()} without CUDA; ${CUDA_BUILD_FIX}; or use cpu`);
+      throw new DeviceError(
+        `device '${d}' requested but CUDA is not available: the addon is built against libtorch ${native.version()} without CUDA; ${CUDA_BUILD_FIX}; or use cpu`,
+      );
     }
-    throw new DeviceError(`device '${d}' requested but CUDA is not available: libtorch ${native.version()} has CUDA but sees no GPU (check nvidia-smi and CUDA_VISIBLE_DEVICES); or use cpu`);
+    throw new DeviceError(
+      `device '${d}' requested but CUDA is not available: libtorch ${native.version()} has CUDA but sees no GPU (check nvidia-smi and CUDA_VISIBLE_DEVICES); or use cpu`,
+    );
   }
   const n = native.cudaDeviceCount();
-  if (index >= n) throw new DeviceError(`device '${d}' requested but only ${n} CUDA device(s) are visible`);
+  if (index >= n)
+    throw new DeviceError(`device '${d}' requested but only ${n} CUDA device(s) are visible`);
   return `cuda:${index}`;
 }

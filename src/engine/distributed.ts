@@ -17,7 +17,11 @@ export type ReduceOpName = 'sum' | 'avg' | 'max' | 'min';
 /** A collective or the rendezvous failed (peer died, timeout, bad arguments across ranks). */
 export class DistributedError extends EngineError {
   override name = 'DistributedError';
-  constructor(message: string, readonly op: string, readonly rank: number) {
+  constructor(
+    message: string,
+    readonly op: string,
+    readonly rank: number,
+  ) {
     super(message);
   }
 }
@@ -45,15 +49,24 @@ const DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const sleepSync = (ms: number): void => void Atomics.wait(sleeper, 0, 0, ms);
 const seconds = (ms: number): string => `${+(ms / 1000).toFixed(ms < 10000 ? 1 : 0)} s`;
-const firstLine = (e: unknown): string => String((e as Error)?.message ?? e).split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? 'unknown error';
+const firstLine = (e: unknown): string =>
+  String((e as Error)?.message ?? e)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)[0] ?? 'unknown error';
 
 function checkInt(v: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new RendezvousError(`process group: ${what} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`, 'init', -1);
+    throw new RendezvousError(
+      `process group: ${what} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`,
+      'init',
+      -1,
+    );
   }
   return v;
 }
-const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
+const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || /^127\./.test(host);
 
 /** The rendezvous key-value store (c10d::TCPStore). Rank 0 hosts it by default. */
 export class Store {
@@ -90,7 +103,11 @@ export class Store {
 export class Work {
   private ref: WorkRef | null;
   /** @internal */
-  constructor(ref: WorkRef, private readonly pg: ProcessGroup, private readonly op: string) {
+  constructor(
+    ref: WorkRef,
+    private readonly pg: ProcessGroup,
+    private readonly op: string,
+  ) {
     this.ref = ref;
   }
   wait(): void {
@@ -133,18 +150,33 @@ export class ProcessGroup {
    */
   static init(o: ProcessGroupOptions): ProcessGroup {
     const backend = o.backend ?? 'gloo';
-    if (backend !== 'gloo' && backend !== 'nccl') throw new RendezvousError(`process group: backend must be 'gloo' or 'nccl', got ${JSON.stringify(backend)}`, 'init', -1);
+    if (backend !== 'gloo' && backend !== 'nccl')
+      throw new RendezvousError(
+        `process group: backend must be 'gloo' or 'nccl', got ${JSON.stringify(backend)}`,
+        'init',
+        -1,
+      );
     const worldSize = checkInt(o.worldSize, 'worldSize', 1);
     const rank = checkInt(o.rank, 'rank', 0, worldSize - 1);
     const addr = o.masterAddr ?? '127.0.0.1';
-    if (typeof addr !== 'string' || !addr) throw new RendezvousError('process group: masterAddr must be a host name or address', 'init', rank);
+    if (typeof addr !== 'string' || !addr)
+      throw new RendezvousError(
+        'process group: masterAddr must be a host name or address',
+        'init',
+        rank,
+      );
     const port = checkInt(o.masterPort ?? 29500, 'masterPort', 1, 65535);
     const timeoutMs = checkInt(o.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs', 1);
     if (!native.commAvailable(backend)) {
-      const fix = backend === 'gloo'
-        ? 'install libgloo-dev (Debian) and rebuild the addon (bash scripts/setup.sh)'
-        : 'build the addon against a CUDA libtorch with the CUDA toolkit and NCCL headers (LIBTORCH_USE_PYTORCH=1), or use backend gloo';
-      throw new RendezvousError(`process group: this build of eflip has no ${backend} backend; ${fix}`, 'init', rank);
+      const fix =
+        backend === 'gloo'
+          ? 'install libgloo-dev (Debian) and rebuild the addon (bash scripts/setup.sh)'
+          : 'build the addon against a CUDA libtorch with the CUDA toolkit and NCCL headers (LIBTORCH_USE_PYTORCH=1), or use backend gloo';
+      throw new RendezvousError(
+        `process group: this build of eflip has no ${backend} backend; ${fix}`,
+        'init',
+        rank,
+      );
     }
     const where = `rendezvous at ${addr}:${port}`;
     const isServer = o.isServer ?? rank === 0;
@@ -155,15 +187,32 @@ export class ProcessGroup {
     } catch (e) {
       const m = firstLine(e);
       if (isServer && /in use|bind|EADDRINUSE/i.test(m)) {
-        throw new RendezvousError(`${where}: rank ${rank} cannot host the store, port ${port} is in use (pick another MASTER_PORT / --master-port): ${m}`, 'init', rank);
+        throw new RendezvousError(
+          `${where}: rank ${rank} cannot host the store, port ${port} is in use (pick another MASTER_PORT / --master-port): ${m}`,
+          'init',
+          rank,
+        );
       }
-      if (isServer) throw new RendezvousError(`${where}: rank ${rank} cannot host the store: ${m}`, 'init', rank);
-      throw new RendezvousError(`${where} timed out after ${seconds(timeoutMs)}: rank ${rank} could not reach the store hosted by rank 0 (is rank 0 running, and MASTER_ADDR/MASTER_PORT right?): ${m}`, 'init', rank);
+      if (isServer)
+        throw new RendezvousError(
+          `${where}: rank ${rank} cannot host the store: ${m}`,
+          'init',
+          rank,
+        );
+      throw new RendezvousError(
+        `${where} timed out after ${seconds(timeoutMs)}: rank ${rank} could not reach the store hosted by rank 0 (is rank 0 running, and MASTER_ADDR/MASTER_PORT right?): ${m}`,
+        'init',
+        rank,
+      );
     }
     const store = new Store(sref);
     try {
       if (store.add(`eflip/rank/${rank}`, 1) > 1) {
-        throw new RendezvousError(`${where}: rank ${rank} joined twice (two processes were given RANK=${rank})`, 'init', rank);
+        throw new RendezvousError(
+          `${where}: rank ${rank} joined twice (two processes were given RANK=${rank})`,
+          'init',
+          rank,
+        );
       }
       store.add('eflip/joined', 1);
       for (;;) {
@@ -171,21 +220,34 @@ export class ProcessGroup {
         if (joined >= worldSize) break;
         if (Date.now() >= deadline) {
           const missing: number[] = [];
-          for (let r = 0; r < worldSize && missing.length <= 10; r++) if (!store.has(`eflip/rank/${r}`)) missing.push(r);
-          const list = missing.length > 10 ? `${missing.slice(0, 10).join(', ')}, ...` : missing.join(', ');
+          for (let r = 0; r < worldSize && missing.length <= 10; r++)
+            if (!store.has(`eflip/rank/${r}`)) missing.push(r);
+          const list =
+            missing.length > 10 ? `${missing.slice(0, 10).join(', ')}, ...` : missing.join(', ');
           throw new RendezvousError(
-            `${where} timed out after ${seconds(timeoutMs)}: ${joined} of ${worldSize} ranks joined (missing: rank${missing.length > 1 ? 's' : ''} ${list})`, 'init', rank);
+            `${where} timed out after ${seconds(timeoutMs)}: ${joined} of ${worldSize} ranks joined (missing: rank${missing.length > 1 ? 's' : ''} ${list})`,
+            'init',
+            rank,
+          );
         }
         sleepSync(Math.min(20, Math.max(1, deadline - Date.now())));
       }
       // Gloo's own address: GLOO_SOCKET_IFNAME as in torch, loopback for local jobs, else this host.
       const iface = process.env.GLOO_SOCKET_IFNAME;
-      const [kind, value] = iface ? ['iface', iface.split(',')[0]] : isLoopback(addr) ? ['hostname', '127.0.0.1'] : ['default', ''];
+      const [kind, value] = iface
+        ? ['iface', iface.split(',')[0]]
+        : isLoopback(addr)
+          ? ['hostname', '127.0.0.1']
+          : ['default', ''];
       let cref: CommRef;
       try {
         cref = native.commCreate(sref, backend, rank, worldSize, timeoutMs, kind, value);
       } catch (e) {
-        throw new RendezvousError(`${where}: rank ${rank} could not connect the ${backend} process group: ${firstLine(e)}`, 'init', rank);
+        throw new RendezvousError(
+          `${where}: rank ${rank} could not connect the ${backend} process group: ${firstLine(e)}`,
+          'init',
+          rank,
+        );
       }
       return new ProcessGroup(cref, store, backend, rank, worldSize, timeoutMs, addr, port);
     } catch (e) {
@@ -195,7 +257,12 @@ export class ProcessGroup {
   }
 
   private get r(): CommRef {
-    if (!this.ref) throw new DistributedError(`process group (rank ${this.rank}): used after dispose()`, 'use', this.rank);
+    if (!this.ref)
+      throw new DistributedError(
+        `process group (rank ${this.rank}): used after dispose()`,
+        'use',
+        this.rank,
+      );
     return this.ref;
   }
 
@@ -207,28 +274,75 @@ export class ProcessGroup {
       if (e instanceof DistributedError) throw e;
       const m = firstLine(e);
       let why = m;
-      if (/timed out|timeout/i.test(m)) why = `timed out after ${seconds(this.timeoutMs)} (a rank stalled or died): ${m}`;
-      else if (/closed by peer|connection reset|broken pipe|ECONNRESET|EPIPE|Connection refused|closed/i.test(m)) why = `a peer closed its connection (a rank crashed or was killed): ${m}`;
-      throw new DistributedError(`${op} failed on rank ${this.rank} of ${this.worldSize}: ${why}`, op, this.rank);
+      if (/timed out|timeout/i.test(m))
+        why = `timed out after ${seconds(this.timeoutMs)} (a rank stalled or died): ${m}`;
+      else if (
+        /closed by peer|connection reset|broken pipe|ECONNRESET|EPIPE|Connection refused|closed/i.test(
+          m,
+        )
+      )
+        why = `a peer closed its connection (a rank crashed or was killed): ${m}`;
+      throw new DistributedError(
+        `${op} failed on rank ${this.rank} of ${this.worldSize}: ${why}`,
+        op,
+        this.rank,
+      );
     }
   }
 
   private checkTensors(op: string, ts: Tensor | readonly Tensor[]): Tensor[] {
     const list = ts instanceof Tensor ? [ts] : [...ts];
     for (const t of list) {
-      if (!(t instanceof Tensor)) throw new DistributedError(`${op}: expected eflip Tensors`, op, this.rank);
-      if (!t.isContiguous()) throw new DistributedError(`${op}: tensors must be contiguous (call .contiguous() first)`, op, this.rank);
+      if (!(t instanceof Tensor))
+        throw new DistributedError(`${op}: expected eflip Tensors`, op, this.rank);
+      if (!t.isContiguous())
+        throw new DistributedError(
+          `${op}: tensors must be contiguous (call .contiguous() first)`,
+          op,
+          this.rank,
+        );
       const cuda = t.device.startsWith('cuda');
-      if (this.backend === 'nccl' && !cuda) throw new DistributedError(`${op}: the nccl backend needs CUDA tensors, got one on ${t.device}`, op, this.rank);
-      if (this.backend === 'gloo' && cuda && !native.cudaAvailable()) throw new DistributedError(`${op}: tensor on ${t.device} without CUDA`, op, this.rank);
+      if (this.backend === 'nccl' && !cuda)
+        throw new DistributedError(
+          `${op}: the nccl backend needs CUDA tensors, got one on ${t.device}`,
+          op,
+          this.rank,
+        );
+      if (this.backend === 'gloo' && cuda && !native.cudaAvailable())
+        throw new DistributedError(`${op}: tensor on ${t.device} without CUDA`, op, this.rank);
     }
     return list;
   }
-  private reduce(op: string, ts: Tensor | readonly Tensor[], how: ReduceOpName, async: boolean): Work | undefined {
-    if (how !== 'sum' && how !== 'avg' && how !== 'max' && how !== 'min') throw new DistributedError(`${op}: op must be sum, avg, max or min, got ${JSON.stringify(how)}`, op, this.rank);
+  private reduce(
+    op: string,
+    ts: Tensor | readonly Tensor[],
+    how: ReduceOpName,
+    async: boolean,
+  ): Work | undefined {
+    if (how !== 'sum' && how !== 'avg' && how !== 'max' && how !== 'min')
+      throw new DistributedError(
+        `${op}: op must be sum, avg, max or min, got ${JSON.stringify(how)}`,
+        op,
+        this.rank,
+      );
     const list = this.checkTensors(op, ts);
-    if (how === 'avg') for (const t of list) if (!isFloating(t.dtype)) throw new DistributedError(`${op}: avg needs floating tensors, got ${t.dtype}`, op, this.rank);
-    const w = this._run(op, () => native.commAllReduce(this.r, list.map((t) => t.handle), how, this.timeoutMs, async));
+    if (how === 'avg')
+      for (const t of list)
+        if (!isFloating(t.dtype))
+          throw new DistributedError(
+            `${op}: avg needs floating tensors, got ${t.dtype}`,
+            op,
+            this.rank,
+          );
+    const w = this._run(op, () =>
+      native.commAllReduce(
+        this.r,
+        list.map((t) => t.handle),
+        how,
+        this.timeoutMs,
+        async,
+      ),
+    );
     return w ? new Work(w, this, op) : undefined;
   }
 
@@ -236,7 +350,15 @@ export class ProcessGroup {
   broadcast(ts: Tensor | readonly Tensor[], root = 0): void {
     checkInt(root, 'root', 0, this.worldSize - 1);
     const list = this.checkTensors('broadcast', ts);
-    this._run('broadcast', () => native.commBroadcast(this.r, list.map((t) => t.handle), root, this.timeoutMs, false));
+    this._run('broadcast', () =>
+      native.commBroadcast(
+        this.r,
+        list.map((t) => t.handle),
+        root,
+        this.timeoutMs,
+        false,
+      ),
+    );
   }
   /** In place: every tensor becomes the element-wise reduction over ranks (avg = sum / worldSize). */
   allReduce(ts: Tensor | readonly Tensor[], op: ReduceOpName = 'sum'): void {
@@ -251,7 +373,14 @@ export class ProcessGroup {
     this.checkTensors('allGather', t);
     const outs: Tensor[] = [];
     for (let r = 0; r < this.worldSize; r++) outs.push(t.clone());
-    this._run('allGather', () => native.commAllGather(this.r, outs.map((o) => o.handle), t.handle, this.timeoutMs));
+    this._run('allGather', () =>
+      native.commAllGather(
+        this.r,
+        outs.map((o) => o.handle),
+        t.handle,
+        this.timeoutMs,
+      ),
+    );
     return outs;
   }
   barrier(): void {
@@ -297,18 +426,42 @@ export class GradSync {
   private ref: GradSyncRef | null;
   readonly bucketCount: number;
   readonly params: Tensor[];
-  constructor(readonly pg: ProcessGroup, params: readonly Tensor[], o: GradSyncOptions = {}) {
+  constructor(
+    readonly pg: ProcessGroup,
+    params: readonly Tensor[],
+    o: GradSyncOptions = {},
+  ) {
     const mb = o.bucketMB ?? 25;
-    if (typeof mb !== 'number' || !(mb > 0) || mb > 4096) throw new DistributedError(`GradSync: bucketMB must be a number in (0, 4096], got ${JSON.stringify(mb)}`, 'gradSync', pg.rank);
+    if (typeof mb !== 'number' || !(mb > 0) || mb > 4096)
+      throw new DistributedError(
+        `GradSync: bucketMB must be a number in (0, 4096], got ${JSON.stringify(mb)}`,
+        'gradSync',
+        pg.rank,
+      );
     this.params = params.filter((p) => p.requiresGrad);
-    if (this.params.length === 0) throw new DistributedError('GradSync: no parameter requires grad', 'gradSync', pg.rank);
-    for (const p of this.params) if (!p.isLeaf) throw new DistributedError('GradSync: parameters must be leaf tensors', 'gradSync', pg.rank);
-    const [ref, n] = pg._run('gradSync', () => native.gradSyncCreate(pg._ref, this.params.map((p) => p.handle), Math.round(mb * 1024 * 1024), o.overlap ?? true));
+    if (this.params.length === 0)
+      throw new DistributedError('GradSync: no parameter requires grad', 'gradSync', pg.rank);
+    for (const p of this.params)
+      if (!p.isLeaf)
+        throw new DistributedError(
+          'GradSync: parameters must be leaf tensors',
+          'gradSync',
+          pg.rank,
+        );
+    const [ref, n] = pg._run('gradSync', () =>
+      native.gradSyncCreate(
+        pg._ref,
+        this.params.map((p) => p.handle),
+        Math.round(mb * 1024 * 1024),
+        o.overlap ?? true,
+      ),
+    );
     this.ref = ref;
     this.bucketCount = n;
   }
   private get r(): GradSyncRef {
-    if (!this.ref) throw new DistributedError('GradSync: used after dispose()', 'gradSync', this.pg.rank);
+    if (!this.ref)
+      throw new DistributedError('GradSync: used after dispose()', 'gradSync', this.pg.rank);
     return this.ref;
   }
   /** Arms the hooks: the next backward all-reduces the gradients. */
@@ -341,15 +494,28 @@ export interface SyncBatchNormOptions {
  * updated with the global mean and unbiased variance. x: [N, C, ...].
  */
 export function syncBatchNorm(
-  pg: ProcessGroup, x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
-  weight: Tensor | null, bias: Tensor | null, o: SyncBatchNormOptions = {},
+  pg: ProcessGroup,
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  o: SyncBatchNormOptions = {},
 ): Tensor {
-  if (x.ndim < 2) throw new TorchError(`syncBatchNorm: input must be at least 2-d (N, C, ...), got [${x.shape.join(', ')}]`);
+  if (x.ndim < 2)
+    throw new TorchError(
+      `syncBatchNorm: input must be at least 2-d (N, C, ...), got [${x.shape.join(', ')}]`,
+    );
   return tidy(() => syncBatchNormIn(pg, x, runningMean, runningVar, weight, bias, o));
 }
 function syncBatchNormIn(
-  pg: ProcessGroup, x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
-  weight: Tensor | null, bias: Tensor | null, o: SyncBatchNormOptions,
+  pg: ProcessGroup,
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  o: SyncBatchNormOptions,
 ): Tensor {
   const eps = o.eps ?? 1e-5;
   const momentum = o.momentum ?? 0.1;
@@ -357,7 +523,9 @@ function syncBatchNormIn(
   const dims = [0, ...Array.from({ length: x.ndim - 2 }, (_, i) => i + 2)];
   const bshape = [1, C, ...Array.from({ length: x.ndim - 2 }, () => 1)];
   // reduced-precision activations (autocast) are normalised in the parameters' dtype
-  const want = weight?.dtype ?? (isFloating(x.dtype) && x.dtype !== 'float16' && x.dtype !== 'bfloat16' ? x.dtype : 'float32');
+  const want =
+    weight?.dtype ??
+    (isFloating(x.dtype) && x.dtype !== 'float16' && x.dtype !== 'bfloat16' ? x.dtype : 'float32');
   const xs = x.dtype === want ? x : x.to({ dtype: want });
   const count = full([1], x.numel / C, { dtype: want, device: xs.device });
   const g1 = pg.allReduceSum(cat([xs.sum(dims), count]));
@@ -369,11 +537,14 @@ function syncBatchNormIn(
   if (weight) y = y.mul(weight.reshape(bshape));
   if (bias) y = y.add(bias.reshape(bshape));
   const n = total.item() as number;
-  if (n <= 1) throw new TorchError(`syncBatchNorm: expected more than 1 value per channel when training, got ${n} over all ranks`);
+  if (n <= 1)
+    throw new TorchError(
+      `syncBatchNorm: expected more than 1 value per channel when training, got ${n} over all ranks`,
+    );
   if (runningMean && runningVar) {
     noGrad(() => {
       runningMean.mul_(1 - momentum).add_(mean.detach().mul(momentum));
-      runningVar.mul_(1 - momentum).add_(varB.detach().mul(momentum * n / (n - 1)));
+      runningVar.mul_(1 - momentum).add_(varB.detach().mul((momentum * n) / (n - 1)));
     });
   }
   return y;

@@ -36,8 +36,10 @@ export class ArgumentError extends EngineError {
   override name = 'ArgumentError';
 }
 
-const SHAPE = /size of tensor|must match the size|shapes cannot be multiplied|Sizes of tensors must match|shape '\[.*\]' is invalid|expected .*to have .* channels|Expected .*dimension|Expected .*D .*input|number of dims|dimension out of range|same number of dimensions|invalid for input of size|mat1 and mat2|expand|Trying to create tensor with negative dimension|input.size|Given groups=|Kernel size can't be greater|Output size is too small|normalized_shape|running_mean should contain|must be broadcastable|not broadcastable|size mismatch|mismatch in shape|match the existing size/i;
-const DTYPE = /scalar type|dtype|not implemented for '|expected both vectors to have same|Found dtype|result type .* can't be cast|must be a floating|only Tensors of floating point|Expected object of scalar type|can't be cast|Long but found Float|Float but found|expected m1 and m2 to have the same dtype|is not supported for/i;
+const SHAPE =
+  /size of tensor|must match the size|shapes cannot be multiplied|Sizes of tensors must match|shape '\[.*\]' is invalid|expected .*to have .* channels|Expected .*dimension|Expected .*D .*input|number of dims|dimension out of range|same number of dimensions|invalid for input of size|mat1 and mat2|expand|Trying to create tensor with negative dimension|input.size|Given groups=|Kernel size can't be greater|Output size is too small|normalized_shape|running_mean should contain|must be broadcastable|not broadcastable|size mismatch|mismatch in shape|match the existing size/i;
+const DTYPE =
+  /scalar type|dtype|not implemented for '|expected both vectors to have same|Found dtype|result type .* can't be cast|must be a floating|only Tensors of floating point|Expected object of scalar type|can't be cast|Long but found Float|Float but found|expected m1 and m2 to have the same dtype|is not supported for/i;
 
 /** Maps the addon's error kinds (and libtorch's message) to a typed error. */
 export function makeNativeError(kind: string, message: string): Error {
@@ -52,11 +54,17 @@ export function makeNativeError(kind: string, message: string): Error {
     case 'oom':
       return new OutOfMemoryError(msg);
     default:
-      if (/can't allocate memory|out of memory|not enough memory/i.test(msg)) return new OutOfMemoryError(msg);
-      if (/out of range|out of bounds|out of DATA bounds|index .* is out of/i.test(msg)) return new IndexError(msg);
+      if (/can't allocate memory|out of memory|not enough memory/i.test(msg))
+        return new OutOfMemoryError(msg);
+      if (/out of range|out of bounds|out of DATA bounds|index .* is out of/i.test(msg))
+        return new IndexError(msg);
       if (SHAPE.test(msg)) return new ShapeError(msg);
       if (DTYPE.test(msg)) return new DTypeError(msg);
-      if (/CUDA|cuda/.test(msg) && /not available|no CUDA|compiled without|Torch not compiled/i.test(msg)) return new DeviceError(msg);
+      if (
+        /CUDA|cuda/.test(msg) &&
+        /not available|no CUDA|compiled without|Torch not compiled/i.test(msg)
+      )
+        return new DeviceError(msg);
       return new TorchError(msg);
   }
 }

@@ -20,31 +20,54 @@ export type Reduction = 'none' | 'mean' | 'sum';
 const REDUCTION: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
 function reduction(r: Reduction | undefined): number {
   const v = REDUCTION[r ?? 'mean'];
-  if (v === undefined) throw new ArgumentError(`reduction must be 'none', 'mean' or 'sum', got '${r}'`);
+  if (v === undefined)
+    throw new ArgumentError(`reduction must be 'none', 'mean' or 'sum', got '${r}'`);
   return v;
 }
-const list = (v: IntOrList | undefined, n: number, d: number): number[] => (v === undefined ? Array(n).fill(d) : typeof v === 'number' ? Array(n).fill(v) : v);
+const list = (v: IntOrList | undefined, n: number, d: number): number[] =>
+  v === undefined ? Array(n).fill(d) : typeof v === 'number' ? Array(n).fill(v) : v;
 
-function conv(nd: 1 | 2 | 3, x: Tensor, w: Tensor, b: Tensor | null | undefined, o: ConvOptions): Tensor {
-  const xr = x.ndim, wr = w.ndim;
-  if (xr !== nd + 2 && xr !== nd + 1) throw new ShapeError(`conv${nd}d: input must be ${nd + 2}-d (N, C, ...) or ${nd + 1}-d (C, ...), got shape [${x.dims.join(', ')}]`);
-  if (wr !== nd + 2) throw new ShapeError(`conv${nd}d: weight must be ${nd + 2}-d (Cout, Cin/groups, ...kernel), got shape [${w.dims.join(', ')}]`);
+function conv(
+  nd: 1 | 2 | 3,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null | undefined,
+  o: ConvOptions,
+): Tensor {
+  const xr = x.ndim,
+    wr = w.ndim;
+  if (xr !== nd + 2 && xr !== nd + 1)
+    throw new ShapeError(
+      `conv${nd}d: input must be ${nd + 2}-d (N, C, ...) or ${nd + 1}-d (C, ...), got shape [${x.dims.join(', ')}]`,
+    );
+  if (wr !== nd + 2)
+    throw new ShapeError(
+      `conv${nd}d: weight must be ${nd + 2}-d (Cout, Cin/groups, ...kernel), got shape [${w.dims.join(', ')}]`,
+    );
   const groups = o.groups ?? 1;
   const cin = x.dims[xr - nd - 1];
   if (w.dims[1] * groups !== cin) {
-    throw new ShapeError(`conv${nd}d: input has ${cin} channels but weight [${w.dims.join(', ')}] with groups=${groups} expects ${w.dims[1] * groups}`);
+    throw new ShapeError(
+      `conv${nd}d: input has ${cin} channels but weight [${w.dims.join(', ')}] with groups=${groups} expects ${w.dims[1] * groups}`,
+    );
   }
-  const stride = list(o.stride, nd, 1), dilation = list(o.dilation, nd, 1);
+  const stride = list(o.stride, nd, 1),
+    dilation = list(o.dilation, nd, 1);
   if (typeof o.padding === 'string') {
     const op = nd === 1 ? OP.conv1dPad : nd === 2 ? OP.conv2dPad : OP.conv3dPad;
     return wrap(native.call(op, h(x), h(w), hOpt(b), stride, o.padding, dilation, groups));
   }
   const op = nd === 1 ? OP.conv1d : nd === 2 ? OP.conv2d : OP.conv3d;
-  return wrap(native.call(op, h(x), h(w), hOpt(b), stride, list(o.padding, nd, 0), dilation, groups));
+  return wrap(
+    native.call(op, h(x), h(w), hOpt(b), stride, list(o.padding, nd, 0), dilation, groups),
+  );
 }
-export const conv1d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}): Tensor => conv(1, x, w, b, o);
-export const conv2d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}): Tensor => conv(2, x, w, b, o);
-export const conv3d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}): Tensor => conv(3, x, w, b, o);
+export const conv1d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}): Tensor =>
+  conv(1, x, w, b, o);
+export const conv2d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}): Tensor =>
+  conv(2, x, w, b, o);
+export const conv3d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}): Tensor =>
+  conv(3, x, w, b, o);
 
 let linearAsConv: boolean | null = null;
 
@@ -73,13 +96,24 @@ export function setLinearRunsAsConv(on: boolean | null): void {
 
 /** y = x @ w^T + b; x (..., in), w (out, in). */
 export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
-  const xi = x.dims[x.ndim - 1], wi = w.dims[w.ndim - 1];
-  if (w.ndim !== 2 || xi !== wi) throw new ShapeError(`linear: input [${x.dims.join(', ')}] and weight [${w.dims.join(', ')}] do not match (need weight (out, ${xi}))`);
-  if (x.device === 'cpu' && x.dtype === 'float32' && !isAutocastEnabled('cpu') && linearRunsAsConv()) {
+  const xi = x.dims[x.ndim - 1],
+    wi = w.dims[w.ndim - 1];
+  if (w.ndim !== 2 || xi !== wi)
+    throw new ShapeError(
+      `linear: input [${x.dims.join(', ')}] and weight [${w.dims.join(', ')}] do not match (need weight (out, ${xi}))`,
+    );
+  if (
+    x.device === 'cpu' &&
+    x.dtype === 'float32' &&
+    !isAutocastEnabled('cpu') &&
+    linearRunsAsConv()
+  ) {
     // (..., in) → (M, in, 1, 1) ⊛ (out, in, 1, 1) → (..., out): the same sums, oneDNN's kernel
     const lead = x.dims.slice(0, -1);
     const out = w.dims[0];
-    return tidy(() => conv2d(x.reshape([-1, xi, 1, 1]), w.reshape([out, xi, 1, 1]), b).reshape([...lead, out]));
+    return tidy(() =>
+      conv2d(x.reshape([-1, xi, 1, 1]), w.reshape([out, xi, 1, 1]), b).reshape([...lead, out]),
+    );
   }
   return wrap(native.call(OP.linear, h(x), h(w), hOpt(b)));
 }
@@ -92,11 +126,35 @@ export interface BatchNormOptions {
   eps?: number;
 }
 /** Batch norm over dim 1 of (N, C, ...). Running stats may be null (then batch stats always). */
-export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight?: Tensor | null, bias?: Tensor | null, o: BatchNormOptions = {}): Tensor {
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  o: BatchNormOptions = {},
+): Tensor {
   const training = o.training ?? false;
-  if (!training && (!runningMean || !runningVar)) throw new ArgumentError('batchNorm: evaluation mode needs running mean and variance');
-  if (x.ndim < 2) throw new ShapeError(`batchNorm: input must be at least 2-d (N, C, ...), got [${x.dims.join(', ')}]`);
-  return wrap(native.call(OP.batchNorm, h(x), hOpt(weight), hOpt(bias), hOpt(runningMean), hOpt(runningVar), training, o.momentum ?? 0.1, o.eps ?? 1e-5, true));
+  if (!training && (!runningMean || !runningVar))
+    throw new ArgumentError('batchNorm: evaluation mode needs running mean and variance');
+  if (x.ndim < 2)
+    throw new ShapeError(
+      `batchNorm: input must be at least 2-d (N, C, ...), got [${x.dims.join(', ')}]`,
+    );
+  return wrap(
+    native.call(
+      OP.batchNorm,
+      h(x),
+      hOpt(weight),
+      hOpt(bias),
+      hOpt(runningMean),
+      hOpt(runningVar),
+      training,
+      o.momentum ?? 0.1,
+      o.eps ?? 1e-5,
+      true,
+    ),
+  );
 }
 /**
  * Under autocast a normalisation may receive a bfloat16/float16 activation with float32
@@ -105,20 +163,39 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
  */
 function normInput(x: Tensor, weight: Tensor | null | undefined): Tensor | null {
   if (!weight) return null;
-  const xd = native.dtype(h(x)), wd = native.dtype(h(weight));
-  return xd !== wd && (xd === 15 || xd === 5) ? wrap(native.call(OP.toDtype, h(x), wd, false, false, null)) : null;
+  const xd = native.dtype(h(x)),
+    wd = native.dtype(h(weight));
+  return xd !== wd && (xd === 15 || xd === 5)
+    ? wrap(native.call(OP.toDtype, h(x), wd, false, false, null))
+    : null;
 }
 
 /** Layer norm over the trailing `shape` dims. */
-export function layerNorm(x: Tensor, shape: Shape, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(
+  x: Tensor,
+  shape: Shape,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   const up = normInput(x, weight);
-  const out = wrap(native.call(OP.layerNorm, h(up ?? x), shape, hOpt(weight), hOpt(bias), eps, true));
+  const out = wrap(
+    native.call(OP.layerNorm, h(up ?? x), shape, hOpt(weight), hOpt(bias), eps, true),
+  );
   up?.dispose();
   return out;
 }
-export function groupNorm(x: Tensor, groups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function groupNorm(
+  x: Tensor,
+  groups: number,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   const up = normInput(x, weight);
-  const out = wrap(native.call(OP.groupNorm, h(up ?? x), groups, hOpt(weight), hOpt(bias), eps, true));
+  const out = wrap(
+    native.call(OP.groupNorm, h(up ?? x), groups, hOpt(weight), hOpt(bias), eps, true),
+  );
   up?.dispose();
   return out;
 }
@@ -136,23 +213,30 @@ export const relu = (x: Tensor): Tensor => x.relu();
 export const silu = (x: Tensor): Tensor => x.silu();
 export const sigmoid = (x: Tensor): Tensor => x.sigmoid();
 export const tanh = (x: Tensor): Tensor => x.tanh();
-export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor => x.gelu(approximate);
+export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor =>
+  x.gelu(approximate);
 /** PReLU with a learnable slope tensor (1 or C values). */
-export const prelu = (x: Tensor, weight: Tensor): Tensor => wrap(native.call(OP.prelu, h(x), h(weight)));
+export const prelu = (x: Tensor, weight: Tensor): Tensor =>
+  wrap(native.call(OP.prelu, h(x), h(weight)));
 /** GLU: a * sigmoid(b) where a, b are the halves of x along dim. */
 export const glu = (x: Tensor, dim = -1): Tensor => wrap(native.call(OP.glu, h(x), dim));
-export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => wrap(native.call(OP.leakyRelu, h(x), slope));
+export const leakyRelu = (x: Tensor, slope = 0.01): Tensor =>
+  wrap(native.call(OP.leakyRelu, h(x), slope));
 export const elu = (x: Tensor, alpha = 1): Tensor => wrap(native.call(OP.elu, h(x), alpha, 1, 1));
 export const hardswish = (x: Tensor): Tensor => wrap(native.call(OP.hardswish, h(x)));
 export const hardsigmoid = (x: Tensor): Tensor => wrap(native.call(OP.hardsigmoid, h(x)));
-export const softplus = (x: Tensor, beta = 1, threshold = 20): Tensor => wrap(native.call(OP.softplus, h(x), beta, threshold));
+export const softplus = (x: Tensor, beta = 1, threshold = 20): Tensor =>
+  wrap(native.call(OP.softplus, h(x), beta, threshold));
 export const mish = (x: Tensor): Tensor => wrap(native.call(OP.mish, h(x)));
 export const softmax = (x: Tensor, dim: number): Tensor => x.softmax(dim);
 export const logSoftmax = (x: Tensor, dim: number): Tensor => x.logSoftmax(dim);
 
-export const adaptiveAvgPool1d = (x: Tensor, size: number): Tensor => wrap(native.call(OP.adaptiveAvgPool1d, h(x), [size]));
-export const adaptiveAvgPool2d = (x: Tensor, size: IntOrList): Tensor => wrap(native.call(OP.adaptiveAvgPool2d, h(x), list(size, 2, 1)));
-export const adaptiveAvgPool3d = (x: Tensor, size: IntOrList): Tensor => wrap(native.call(OP.adaptiveAvgPool3d, h(x), list(size, 3, 1)));
+export const adaptiveAvgPool1d = (x: Tensor, size: number): Tensor =>
+  wrap(native.call(OP.adaptiveAvgPool1d, h(x), [size]));
+export const adaptiveAvgPool2d = (x: Tensor, size: IntOrList): Tensor =>
+  wrap(native.call(OP.adaptiveAvgPool2d, h(x), list(size, 2, 1)));
+export const adaptiveAvgPool3d = (x: Tensor, size: IntOrList): Tensor =>
+  wrap(native.call(OP.adaptiveAvgPool3d, h(x), list(size, 3, 1)));
 
 export interface PoolOptions {
   stride?: IntOrList;
@@ -163,18 +247,61 @@ export interface PoolOptions {
 function maxPool(nd: 1 | 2 | 3, x: Tensor, kernel: IntOrList, o: PoolOptions): Tensor {
   const op = nd === 1 ? OP.maxPool1d : nd === 2 ? OP.maxPool2d : OP.maxPool3d;
   const k = list(kernel, nd, 1);
-  return wrap(native.call(op, h(x), k, o.stride === undefined ? k : list(o.stride, nd, 1), list(o.padding, nd, 0), list(o.dilation, nd, 1), !!o.ceilMode));
+  return wrap(
+    native.call(
+      op,
+      h(x),
+      k,
+      o.stride === undefined ? k : list(o.stride, nd, 1),
+      list(o.padding, nd, 0),
+      list(o.dilation, nd, 1),
+      !!o.ceilMode,
+    ),
+  );
 }
-export const maxPool1d = (x: Tensor, kernel: IntOrList, o: PoolOptions = {}): Tensor => maxPool(1, x, kernel, o);
-export const maxPool2d = (x: Tensor, kernel: IntOrList, o: PoolOptions = {}): Tensor => maxPool(2, x, kernel, o);
-export const maxPool3d = (x: Tensor, kernel: IntOrList, o: PoolOptions = {}): Tensor => maxPool(3, x, kernel, o);
-export function avgPool2d(x: Tensor, kernel: IntOrList, o: Omit<PoolOptions, 'dilation'> & { countIncludePad?: boolean } = {}): Tensor {
+export const maxPool1d = (x: Tensor, kernel: IntOrList, o: PoolOptions = {}): Tensor =>
+  maxPool(1, x, kernel, o);
+export const maxPool2d = (x: Tensor, kernel: IntOrList, o: PoolOptions = {}): Tensor =>
+  maxPool(2, x, kernel, o);
+export const maxPool3d = (x: Tensor, kernel: IntOrList, o: PoolOptions = {}): Tensor =>
+  maxPool(3, x, kernel, o);
+export function avgPool2d(
+  x: Tensor,
+  kernel: IntOrList,
+  o: Omit<PoolOptions, 'dilation'> & { countIncludePad?: boolean } = {},
+): Tensor {
   const k = list(kernel, 2, 1);
-  return wrap(native.call(OP.avgPool2d, h(x), k, o.stride === undefined ? k : list(o.stride, 2, 1), list(o.padding, 2, 0), !!o.ceilMode, o.countIncludePad ?? true, null));
+  return wrap(
+    native.call(
+      OP.avgPool2d,
+      h(x),
+      k,
+      o.stride === undefined ? k : list(o.stride, 2, 1),
+      list(o.padding, 2, 0),
+      !!o.ceilMode,
+      o.countIncludePad ?? true,
+      null,
+    ),
+  );
 }
-export function avgPool3d(x: Tensor, kernel: IntOrList, o: Omit<PoolOptions, 'dilation'> & { countIncludePad?: boolean } = {}): Tensor {
+export function avgPool3d(
+  x: Tensor,
+  kernel: IntOrList,
+  o: Omit<PoolOptions, 'dilation'> & { countIncludePad?: boolean } = {},
+): Tensor {
   const k = list(kernel, 3, 1);
-  return wrap(native.call(OP.avgPool3d, h(x), k, o.stride === undefined ? k : list(o.stride, 3, 1), list(o.padding, 3, 0), !!o.ceilMode, o.countIncludePad ?? true, null));
+  return wrap(
+    native.call(
+      OP.avgPool3d,
+      h(x),
+      k,
+      o.stride === undefined ? k : list(o.stride, 3, 1),
+      list(o.padding, 3, 0),
+      !!o.ceilMode,
+      o.countIncludePad ?? true,
+      null,
+    ),
+  );
 }
 
 export interface NllOptions {
@@ -184,21 +311,65 @@ export interface NllOptions {
 }
 /** Negative log-likelihood of log-probabilities (N, C[, ...]) at int64 targets (N[, ...]). */
 export function nllLoss(logp: Tensor, target: Tensor, o: NllOptions = {}): Tensor {
-  return wrap(native.call(OP.nllLoss, h(logp), h(target), hOpt(o.weight), reduction(o.reduction), o.ignoreIndex ?? -100));
+  return wrap(
+    native.call(
+      OP.nllLoss,
+      h(logp),
+      h(target),
+      hOpt(o.weight),
+      reduction(o.reduction),
+      o.ignoreIndex ?? -100,
+    ),
+  );
 }
 /** Cross entropy of logits; targets are class indices (int64) or probabilities (float, same shape). */
-export function crossEntropy(logits: Tensor, target: Tensor, o: NllOptions & { labelSmoothing?: number } = {}): Tensor {
+export function crossEntropy(
+  logits: Tensor,
+  target: Tensor,
+  o: NllOptions & { labelSmoothing?: number } = {},
+): Tensor {
   const ls = o.labelSmoothing ?? 0;
-  if (ls < 0 || ls > 1) throw new ArgumentError(`crossEntropy: labelSmoothing must be in [0, 1], got ${ls}`);
-  return wrap(native.call(OP.crossEntropy, h(logits), h(target), hOpt(o.weight), reduction(o.reduction), o.ignoreIndex ?? -100, ls));
+  if (ls < 0 || ls > 1)
+    throw new ArgumentError(`crossEntropy: labelSmoothing must be in [0, 1], got ${ls}`);
+  return wrap(
+    native.call(
+      OP.crossEntropy,
+      h(logits),
+      h(target),
+      hOpt(o.weight),
+      reduction(o.reduction),
+      o.ignoreIndex ?? -100,
+      ls,
+    ),
+  );
 }
-export const mseLoss = (a: Tensor, b: Tensor, r: Reduction = 'mean'): Tensor => wrap(native.call(OP.mseLoss, h(a), h(b), reduction(r)));
-export const l1Loss = (a: Tensor, b: Tensor, r: Reduction = 'mean'): Tensor => wrap(native.call(OP.l1Loss, h(a), h(b), reduction(r)));
-export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, o: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {}): Tensor {
-  return wrap(native.call(OP.bceWithLogits, h(logits), h(target), hOpt(o.weight), hOpt(o.posWeight), reduction(o.reduction)));
+export const mseLoss = (a: Tensor, b: Tensor, r: Reduction = 'mean'): Tensor =>
+  wrap(native.call(OP.mseLoss, h(a), h(b), reduction(r)));
+export const l1Loss = (a: Tensor, b: Tensor, r: Reduction = 'mean'): Tensor =>
+  wrap(native.call(OP.l1Loss, h(a), h(b), reduction(r)));
+export function binaryCrossEntropyWithLogits(
+  logits: Tensor,
+  target: Tensor,
+  o: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {},
+): Tensor {
+  return wrap(
+    native.call(
+      OP.bceWithLogits,
+      h(logits),
+      h(target),
+      hOpt(o.weight),
+      hOpt(o.posWeight),
+      reduction(o.reduction),
+    ),
+  );
 }
 /** KL divergence with log-prob input; target probabilities (or log-probs with logTarget). */
-export function klDiv(input: Tensor, target: Tensor, r: Reduction | 'batchmean' = 'mean', logTarget = false): Tensor {
+export function klDiv(
+  input: Tensor,
+  target: Tensor,
+  r: Reduction | 'batchmean' = 'mean',
+  logTarget = false,
+): Tensor {
   if (r === 'batchmean') {
     const s = wrap(native.call(OP.klDiv, h(input), h(target), REDUCTION.sum, logTarget));
     const out = s.div(input.dims[0]);
@@ -209,33 +380,59 @@ export function klDiv(input: Tensor, target: Tensor, r: Reduction | 'batchmean' 
 }
 
 /** Pads the last dims: pad = [left, right, top, bottom, front, back] like F.pad. */
-export function pad(x: Tensor, p: number[], mode: 'constant' | 'reflect' | 'replicate' = 'constant', value = 0): Tensor {
-  if (p.length % 2 !== 0 || p.length / 2 > x.ndim) throw new ShapeError(`pad: ${p.length} values for a ${x.ndim}-d tensor (need pairs, at most 2 per dim)`);
+export function pad(
+  x: Tensor,
+  p: number[],
+  mode: 'constant' | 'reflect' | 'replicate' = 'constant',
+  value = 0,
+): Tensor {
+  if (p.length % 2 !== 0 || p.length / 2 > x.ndim)
+    throw new ShapeError(
+      `pad: ${p.length} values for a ${x.ndim}-d tensor (need pairs, at most 2 per dim)`,
+    );
   if (mode === 'constant') return wrap(native.call(OP.constantPad, h(x), p, value));
   const nd = p.length / 2;
-  const ops = mode === 'reflect' ? [OP.reflectionPad1d, OP.reflectionPad2d, OP.reflectionPad3d] : [OP.replicationPad1d, OP.replicationPad2d, OP.replicationPad3d];
+  const ops =
+    mode === 'reflect'
+      ? [OP.reflectionPad1d, OP.reflectionPad2d, OP.reflectionPad3d]
+      : [OP.replicationPad1d, OP.replicationPad2d, OP.replicationPad3d];
   if (nd < 1 || nd > 3) throw new ShapeError(`pad: mode '${mode}' pads 1 to 3 trailing dims`);
   return wrap(native.call(ops[nd - 1], h(x), p));
 }
 /** One-hot int64 encoding (numClasses = -1 infers it). */
-export const oneHot = (idx: Tensor, numClasses = -1): Tensor => wrap(native.call(OP.oneHot, h(idx), numClasses));
-export const embedding = (idx: Tensor, weight: Tensor, paddingIdx = -1): Tensor => wrap(native.call(OP.embedding, h(weight), h(idx), paddingIdx, false, false));
+export const oneHot = (idx: Tensor, numClasses = -1): Tensor =>
+  wrap(native.call(OP.oneHot, h(idx), numClasses));
+export const embedding = (idx: Tensor, weight: Tensor, paddingIdx = -1): Tensor =>
+  wrap(native.call(OP.embedding, h(weight), h(idx), paddingIdx, false, false));
 
 /**
  * softmax(q k^T / sqrt(d) + mask) v over the last two dims; q (..., L, d), k (..., S, d),
  * v (..., S, dv). mask: additive float or boolean (true = keep) broadcastable to (..., L, S).
  * Uses the fused kernel on libtorch >= 2.0, else the explicit matmul chain.
  */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: { mask?: Tensor | null; dropout?: number; causal?: boolean; useFused?: boolean } = {}): Tensor {
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  o: { mask?: Tensor | null; dropout?: number; causal?: boolean; useFused?: boolean } = {},
+): Tensor {
   if (hasOp('sdpa') && o.useFused !== false) {
     return wrap(native.call(OP.sdpa, h(q), h(k), h(v), hOpt(o.mask), o.dropout ?? 0, !!o.causal));
   }
   return tidy(() => {
     const d = q.dims[q.ndim - 1];
-    const L = q.dims[q.ndim - 2], S = k.dims[k.ndim - 2];
+    const L = q.dims[q.ndim - 2],
+      S = k.dims[k.ndim - 2];
     let s = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(d));
-    if (o.causal) s = s.maskedFill(wrap(native.call(OP.ones, [L, S], 11, null, null, null)).tril().logicalNot(), -Infinity);
-    if (o.mask) s = o.mask.dtype === 'bool' ? s.maskedFill(o.mask.logicalNot(), -Infinity) : s.add(o.mask);
+    if (o.causal)
+      s = s.maskedFill(
+        wrap(native.call(OP.ones, [L, S], 11, null, null, null))
+          .tril()
+          .logicalNot(),
+        -Infinity,
+      );
+    if (o.mask)
+      s = o.mask.dtype === 'bool' ? s.maskedFill(o.mask.logicalNot(), -Infinity) : s.add(o.mask);
     let p = s.softmax(-1);
     if (o.dropout) p = dropout(p, o.dropout, true);
     return p.matmul(v);

@@ -7,7 +7,8 @@ import { noGrad } from './autograd.js';
 import { ArgumentError } from './errors.js';
 
 function handles(ts: readonly Tensor[], what: string): number[] {
-  if (!Array.isArray(ts) || ts.length === 0) throw new ArgumentError(`${what}: expected a non-empty array of tensors`);
+  if (!Array.isArray(ts) || ts.length === 0)
+    throw new ArgumentError(`${what}: expected a non-empty array of tensors`);
   return ts.map(h);
 }
 
@@ -19,7 +20,8 @@ export function stack(ts: readonly Tensor[], dim = 0): Tensor {
 }
 /** Elements of a where cond is true, else of b (tensors or scalars, broadcasting). */
 export function where(cond: Tensor, a: Tensor | Scalar, b: Tensor | Scalar): Tensor {
-  const ta = typeof a === 'object', tb = typeof b === 'object';
+  const ta = typeof a === 'object',
+    tb = typeof b === 'object';
   if (ta && tb) return wrap(native.call(OP.where, h(cond), h(a as Tensor), h(b as Tensor)));
   if (ta) return wrap(native.call(OP.whereSO, h(cond), h(a as Tensor), b));
   if (tb) return wrap(native.call(OP.whereSS, h(cond), a, h(b as Tensor)));
@@ -58,12 +60,14 @@ export function foreachAdd_(xs: Tensor[], ys: Tensor[], alpha = 1): void {
 }
 /** xs[i] += value * a[i] * b[i] */
 export function foreachAddcmul_(xs: Tensor[], a: Tensor[], b: Tensor[], value = 1): void {
-  if (OP.foreachAddcmulS_ >= 0) native.callVoid(OP.foreachAddcmulS_, xs.map(h), a.map(h), b.map(h), value);
+  if (OP.foreachAddcmulS_ >= 0)
+    native.callVoid(OP.foreachAddcmulS_, xs.map(h), a.map(h), b.map(h), value);
   else xs.forEach((x, i) => x.addcmul_(a[i], b[i], value));
 }
 /** xs[i] += value * a[i] / b[i] */
 export function foreachAddcdiv_(xs: Tensor[], a: Tensor[], b: Tensor[], value = 1): void {
-  if (OP.foreachAddcdivS_ >= 0) native.callVoid(OP.foreachAddcdivS_, xs.map(h), a.map(h), b.map(h), value);
+  if (OP.foreachAddcdivS_ >= 0)
+    native.callVoid(OP.foreachAddcdivS_, xs.map(h), a.map(h), b.map(h), value);
   else xs.forEach((x, i) => x.addcdiv_(a[i], b[i], value));
 }
 /** xs[i] += w * (ends[i] - xs[i]) */
@@ -89,7 +93,10 @@ export function clipGradNorm_(params: Tensor[], maxNorm: number): number {
     noGrad(() => {
       const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
       if (grads.length === 0) return 0;
-      const norms = OP.foreachNorm >= 0 ? (native.call(OP.foreachNorm, grads.map(h), 2) as number[]).map(wrap) : grads.map((g) => g.norm(2));
+      const norms =
+        OP.foreachNorm >= 0
+          ? (native.call(OP.foreachNorm, grads.map(h), 2) as number[]).map(wrap)
+          : grads.map((g) => g.norm(2));
       const total = stack(norms).norm(2).item();
       if (total > maxNorm) foreachMul_(grads, maxNorm / (total + 1e-6));
       return total;

@@ -38,7 +38,12 @@ export interface NativeAddon {
   isLeaf(h: Handle): boolean;
   grad(h: Handle): Handle | null;
   setGrad(h: Handle, g: Handle | null): void;
-  backward(hs: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean | undefined, createGraph: boolean): void;
+  backward(
+    hs: Handle[],
+    grads: (Handle | null)[] | null,
+    retainGraph: boolean | undefined,
+    createGraph: boolean,
+  ): void;
   gradEnabled(): boolean;
   setGradEnabled(v: boolean): boolean;
   inferenceMode(enter: boolean): boolean;
@@ -66,16 +71,41 @@ export interface NativeAddon {
   storeGet(s: StoreRef, key: string): string;
   storeDispose(s: StoreRef): void;
   commAvailable(backend: string): boolean;
-  commCreate(s: StoreRef, backend: string, rank: number, size: number, timeoutMs: number, deviceKind: string, deviceValue: string): CommRef;
+  commCreate(
+    s: StoreRef,
+    backend: string,
+    rank: number,
+    size: number,
+    timeoutMs: number,
+    deviceKind: string,
+    deviceValue: string,
+  ): CommRef;
   commDispose(c: CommRef): void;
-  commAllReduce(c: CommRef, hs: Handle[], op: string, timeoutMs: number, async: boolean): WorkRef | undefined;
-  commBroadcast(c: CommRef, hs: Handle[], root: number, timeoutMs: number, async: boolean): WorkRef | undefined;
+  commAllReduce(
+    c: CommRef,
+    hs: Handle[],
+    op: string,
+    timeoutMs: number,
+    async: boolean,
+  ): WorkRef | undefined;
+  commBroadcast(
+    c: CommRef,
+    hs: Handle[],
+    root: number,
+    timeoutMs: number,
+    async: boolean,
+  ): WorkRef | undefined;
   commAllGather(c: CommRef, outs: Handle[], input: Handle, timeoutMs: number): void;
   commBarrier(c: CommRef, timeoutMs: number): void;
   commAllReduceSumDiff(c: CommRef, h: Handle): Handle;
   workWait(w: WorkRef, timeoutMs: number): void;
   workDone(w: WorkRef): boolean;
-  gradSyncCreate(c: CommRef, params: Handle[], bucketBytes: number, overlap: boolean): [GradSyncRef, number];
+  gradSyncCreate(
+    c: CommRef,
+    params: Handle[],
+    bucketBytes: number,
+    overlap: boolean,
+  ): [GradSyncRef, number];
   gradSyncPrepare(g: GradSyncRef): void;
   gradSyncFinish(g: GradSyncRef): number;
   gradSyncDispose(g: GradSyncRef): void;
@@ -84,7 +114,10 @@ export interface NativeAddon {
 /** Where the compiled addon lives: EFLIP_ADDON, else native/build/Release under the package root. */
 export const ADDON_PATH = process.env.EFLIP_ADDON
   ? path.resolve(process.env.EFLIP_ADDON)
-  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../native/build/Release/eflip_native.node');
+  : path.resolve(
+      path.dirname(fileURLToPath(import.meta.url)),
+      '../../../native/build/Release/eflip_native.node',
+    );
 
 /** How to get the addon, in one line (the npm install skips it when libtorch is missing). */
 export const ENABLE_LIBTORCH =
@@ -92,14 +125,18 @@ export const ENABLE_LIBTORCH =
 
 function load(): NativeAddon {
   if (!existsSync(ADDON_PATH)) {
-    throw new Error(`eflip: this needs libtorch and the libtorch addon is not built (${ADDON_PATH} missing): ${ENABLE_LIBTORCH}`);
+    throw new Error(
+      `eflip: this needs libtorch and the libtorch addon is not built (${ADDON_PATH} missing): ${ENABLE_LIBTORCH}`,
+    );
   }
   const require = createRequire(import.meta.url);
   try {
     return require(ADDON_PATH) as NativeAddon;
   } catch (e) {
     const first = ((e as Error).message ?? String(e)).split('\n')[0];
-    throw new Error(`eflip: failed to load the libtorch addon ${ADDON_PATH} (${first}); rebuild it with \`npx eflip build-native\``);
+    throw new Error(
+      `eflip: failed to load the libtorch addon ${ADDON_PATH} (${first}); rebuild it with \`npx eflip build-native\``,
+    );
   }
 }
 

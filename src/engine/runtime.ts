@@ -48,7 +48,10 @@ export const cuda = {
    * exactly once, before the first use of the tensor. `device` is canonical ('cuda:N').
    */
   copyAsync(t: Tensor, device: string): { tensor: Tensor; ready: () => void } {
-    if (!native.copyAsync || !native.waitCopy) throw new EngineError('copyAsync: the addon predates native/streams.cc; rebuild it (npm run build:native)');
+    if (!native.copyAsync || !native.waitCopy)
+      throw new EngineError(
+        'copyAsync: the addon predates native/streams.cc; rebuild it (npm run build:native)',
+      );
     const [hd, id] = native.copyAsync(t.handle, device);
     const waitCopy = native.waitCopy;
     let done = false;

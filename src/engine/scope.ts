@@ -46,7 +46,9 @@ export function tidy<T>(fn: () => T): T {
   scopes.pop();
   if (result instanceof Promise) {
     for (const t of mine) if (!t._kept) t.dispose();
-    throw new EngineError('tidy() callbacks must be synchronous (got a Promise); use explicit dispose() across await');
+    throw new EngineError(
+      'tidy() callbacks must be synchronous (got a Promise); use explicit dispose() across await',
+    );
   }
   const returned = new Set<Owned>();
   collect(result, returned, 0);
@@ -73,7 +75,8 @@ function collect(v: unknown, out: Set<Owned>, depth: number): void {
   }
   if (Array.isArray(v)) for (const x of v) collect(x, out, depth + 1);
   else if (v instanceof Map) for (const x of v.values()) collect(x, out, depth + 1);
-  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) collect(x, out, depth + 1);
+  else if (Object.getPrototypeOf(v) === Object.prototype)
+    for (const x of Object.values(v)) collect(x, out, depth + 1);
 }
 
 /** Exempts t from every scope: the caller owns it until t.dispose(). Returns t. */

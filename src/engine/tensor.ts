@@ -5,7 +5,15 @@ import { native, type Handle } from './native.js';
 import { OP } from './ops.js';
 import { track, type Owned } from './scope.js';
 import { DisposedError, ShapeError, ArgumentError, IndexError, makeNativeError } from './errors.js';
-import { dtypeCode, dtypeFromCode, typedArrayFor, type DType, type TypedArray, type TypedArrayOf, DTYPE_SIZE } from './dtype.js';
+import {
+  dtypeCode,
+  dtypeFromCode,
+  typedArrayFor,
+  type DType,
+  type TypedArray,
+  type TypedArrayOf,
+  DTYPE_SIZE,
+} from './dtype.js';
 import { checkDevice } from './device.js';
 
 native.setErrorFactory(makeNativeError);
@@ -17,7 +25,12 @@ export type Scalar = number | boolean;
 export type Shape = readonly number[];
 /** Memory layouts (c10::MemoryFormat codes). */
 export type MemoryFormat = 'contiguous' | 'preserve' | 'channelsLast' | 'channelsLast3d';
-export const MEMORY_FORMAT_CODE: Record<MemoryFormat, number> = { contiguous: 0, preserve: 1, channelsLast: 2, channelsLast3d: 3 };
+export const MEMORY_FORMAT_CODE: Record<MemoryFormat, number> = {
+  contiguous: 0,
+  preserve: 1,
+  channelsLast: 2,
+  channelsLast3d: 3,
+};
 
 export interface ReduceOptions {
   dim?: number | number[];
@@ -53,7 +66,8 @@ function pair(hs: [Handle, Handle]): ValuesIndices {
 }
 const h = (t: Tensor): Handle => t.handle;
 const hOpt = (t: Tensor | null | undefined): Handle | null => (t ? t.handle : null);
-const dims = (d: number | readonly number[]): number[] => (typeof d === 'number' ? [d] : (d as number[]));
+const dims = (d: number | readonly number[]): number[] =>
+  typeof d === 'number' ? [d] : (d as number[]);
 
 export class Tensor implements Owned {
   private _h: Handle;
@@ -68,14 +82,19 @@ export class Tensor implements Owned {
 
   /** A CPU tensor from raw little-endian element bytes (e.g. a safetensors payload); one copy. */
   static fromBytes(dtype: DType, shape: Shape, bytes: Uint8Array | ArrayBuffer): Tensor {
-    for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new ShapeError(`invalid shape [${shape.join(', ')}]`);
+    for (const d of shape)
+      if (!Number.isInteger(d) || d < 0)
+        throw new ShapeError(`invalid shape [${shape.join(', ')}]`);
     return wrap(native.fromBytes(bytes, dtypeCode(dtype), shape as number[]));
   }
 
   // ---- handle & lifetime ------------------------------------------------------------------
   /** The native handle; throws DisposedError after dispose(). */
   get handle(): Handle {
-    if (this._h < 0) throw new DisposedError('tensor used after dispose() (or after its tidy() scope ended; keep() or return it to hold on)');
+    if (this._h < 0)
+      throw new DisposedError(
+        'tensor used after dispose() (or after its tidy() scope ended; keep() or return it to hold on)',
+      );
     return this._h;
   }
   get isDisposed(): boolean {
@@ -131,7 +150,8 @@ export class Tensor implements Owned {
     const s = this.dims;
     if (dim === undefined) return this.numel;
     const d = dim < 0 ? dim + s.length : dim;
-    if (d < 0 || d >= s.length) throw new ShapeError(`size(${dim}): dimension out of range for a ${s.length}-d tensor`);
+    if (d < 0 || d >= s.length)
+      throw new ShapeError(`size(${dim}): dimension out of range for a ${s.length}-d tensor`);
     return s[d];
   }
   get strides(): number[] {
@@ -159,7 +179,9 @@ export class Tensor implements Owned {
     throw new ArgumentError('isContiguous needs a newer native addon');
   }
   toString(): string {
-    return this._h < 0 ? 'Tensor(disposed)' : `Tensor(shape=[${this.dims.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
+    return this._h < 0
+      ? 'Tensor(disposed)'
+      : `Tensor(shape=[${this.dims.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
   }
   /** console.log / util.inspect: metadata and the first few values. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
@@ -170,7 +192,9 @@ export class Tensor implements Owned {
     let values: string;
     try {
       const flat = wrapNone(head).toArrayFlat();
-      values = flat.map((v) => (Number.isInteger(v) ? String(v) : v.toPrecision(5))).join(', ') + (n > 8 ? `, … (${n} values)` : '');
+      values =
+        flat.map((v) => (Number.isInteger(v) ? String(v) : v.toPrecision(5))).join(', ') +
+        (n > 8 ? `, … (${n} values)` : '');
     } finally {
       native.dispose(head);
       native.dispose(flatH);
@@ -232,15 +256,50 @@ export class Tensor implements Owned {
 
   // ---- conversion -------------------------------------------------------------------------
   /** Converts dtype and/or device. Returns a new tensor (an alias when nothing changes). */
-  to(target: DType | string | { dtype?: DType; device?: string; copy?: boolean; memoryFormat?: MemoryFormat; nonBlocking?: boolean }): Tensor {
-    const o = typeof target === 'string' ? (target in DTYPE_SIZE ? { dtype: target as DType } : { device: target }) : target;
+  to(
+    target:
+      | DType
+      | string
+      | {
+          dtype?: DType;
+          device?: string;
+          copy?: boolean;
+          memoryFormat?: MemoryFormat;
+          nonBlocking?: boolean;
+        },
+  ): Tensor {
+    const o =
+      typeof target === 'string'
+        ? target in DTYPE_SIZE
+          ? { dtype: target as DType }
+          : { device: target }
+        : target;
     const mf = o.memoryFormat ? MEMORY_FORMAT_CODE[o.memoryFormat] : null;
     const nb = !!(o as { nonBlocking?: boolean }).nonBlocking;
     if (o.device !== undefined) {
       const dev = checkDevice(o.device);
-      return wrap(native.call(OP.toDevice, this.handle, dev, o.dtype ? dtypeCode(o.dtype) : native.dtype(this.handle), nb, !!o.copy, mf));
+      return wrap(
+        native.call(
+          OP.toDevice,
+          this.handle,
+          dev,
+          o.dtype ? dtypeCode(o.dtype) : native.dtype(this.handle),
+          nb,
+          !!o.copy,
+          mf,
+        ),
+      );
     }
-    return wrap(native.call(OP.toDtype, this.handle, o.dtype ? dtypeCode(o.dtype) : native.dtype(this.handle), nb, !!o.copy, mf));
+    return wrap(
+      native.call(
+        OP.toDtype,
+        this.handle,
+        o.dtype ? dtypeCode(o.dtype) : native.dtype(this.handle),
+        nb,
+        !!o.copy,
+        mf,
+      ),
+    );
   }
   /** A copy in page-locked host memory (CPU tensors; needs a CUDA build), for non-blocking copies to a GPU. */
   pinMemory(): Tensor {
@@ -250,18 +309,40 @@ export class Tensor implements Owned {
   isPinned(): boolean {
     return native.call(OP.isPinned, this.handle, null) as boolean;
   }
-  float(): Tensor { return this.to('float32'); }
-  double(): Tensor { return this.to('float64'); }
-  half(): Tensor { return this.to('float16'); }
-  bfloat16(): Tensor { return this.to('bfloat16'); }
-  long(): Tensor { return this.to('int64'); }
-  int(): Tensor { return this.to('int32'); }
-  bool(): Tensor { return this.to('bool'); }
-  cpu(): Tensor { return this.to({ device: 'cpu' }); }
-  cuda(index = 0): Tensor { return this.to({ device: `cuda:${index}` }); }
-  typeAs(other: Tensor): Tensor { return this.to(other.dtype); }
+  float(): Tensor {
+    return this.to('float32');
+  }
+  double(): Tensor {
+    return this.to('float64');
+  }
+  half(): Tensor {
+    return this.to('float16');
+  }
+  bfloat16(): Tensor {
+    return this.to('bfloat16');
+  }
+  long(): Tensor {
+    return this.to('int64');
+  }
+  int(): Tensor {
+    return this.to('int32');
+  }
+  bool(): Tensor {
+    return this.to('bool');
+  }
+  cpu(): Tensor {
+    return this.to({ device: 'cpu' });
+  }
+  cuda(index = 0): Tensor {
+    return this.to({ device: `cuda:${index}` });
+  }
+  typeAs(other: Tensor): Tensor {
+    return this.to(other.dtype);
+  }
   clone(memoryFormat?: MemoryFormat): Tensor {
-    return wrap(native.call(OP.clone, this.handle, memoryFormat ? MEMORY_FORMAT_CODE[memoryFormat] : null));
+    return wrap(
+      native.call(OP.clone, this.handle, memoryFormat ? MEMORY_FORMAT_CODE[memoryFormat] : null),
+    );
   }
   /** Same data in the given memory layout (e.g. 'channelsLast' for 4-d, 'channelsLast3d' for 5-d). */
   contiguous(memoryFormat: MemoryFormat = 'contiguous'): Tensor {
@@ -295,8 +376,16 @@ export class Tensor implements Owned {
     }
   }
   /** Back-propagates from this tensor; gradients accumulate into leaves' .grad. */
-  backward(gradient?: Tensor | null, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    native.backward([this.handle], gradient ? [gradient.handle] : null, opts.retainGraph, !!opts.createGraph);
+  backward(
+    gradient?: Tensor | null,
+    opts: { retainGraph?: boolean; createGraph?: boolean } = {},
+  ): void {
+    native.backward(
+      [this.handle],
+      gradient ? [gradient.handle] : null,
+      opts.retainGraph,
+      !!opts.createGraph,
+    );
   }
   detach(): Tensor {
     return wrap(native.call(OP.detach, this.handle));
@@ -304,61 +393,147 @@ export class Tensor implements Owned {
 
   // ---- elementwise arithmetic (broadcasting; numbers are scalars) -----------------------
   add(o: Tensor | number, alpha = 1): Tensor {
-    return wrap(typeof o === 'number' ? native.call(OP.addS, this.handle, o, alpha) : native.call(OP.add, this.handle, h(o), alpha));
+    return wrap(
+      typeof o === 'number'
+        ? native.call(OP.addS, this.handle, o, alpha)
+        : native.call(OP.add, this.handle, h(o), alpha),
+    );
   }
   sub(o: Tensor | number, alpha = 1): Tensor {
-    return wrap(typeof o === 'number' ? native.call(OP.subS, this.handle, o, alpha) : native.call(OP.sub, this.handle, h(o), alpha));
+    return wrap(
+      typeof o === 'number'
+        ? native.call(OP.subS, this.handle, o, alpha)
+        : native.call(OP.sub, this.handle, h(o), alpha),
+    );
   }
   /** o - this */
   rsub(o: number): Tensor {
     return wrap(native.call(OP.rsubS, this.handle, o, 1));
   }
   mul(o: Tensor | number): Tensor {
-    return wrap(typeof o === 'number' ? native.call(OP.mulS, this.handle, o) : native.call(OP.mul, this.handle, h(o)));
+    return wrap(
+      typeof o === 'number'
+        ? native.call(OP.mulS, this.handle, o)
+        : native.call(OP.mul, this.handle, h(o)),
+    );
   }
   div(o: Tensor | number, roundingMode?: 'trunc' | 'floor'): Tensor {
     if (roundingMode) {
-      return wrap(typeof o === 'number' ? native.call(OP.divSMode, this.handle, o, roundingMode) : native.call(OP.divMode, this.handle, h(o), roundingMode));
+      return wrap(
+        typeof o === 'number'
+          ? native.call(OP.divSMode, this.handle, o, roundingMode)
+          : native.call(OP.divMode, this.handle, h(o), roundingMode),
+      );
     }
-    return wrap(typeof o === 'number' ? native.call(OP.divS, this.handle, o) : native.call(OP.div, this.handle, h(o)));
+    return wrap(
+      typeof o === 'number'
+        ? native.call(OP.divS, this.handle, o)
+        : native.call(OP.div, this.handle, h(o)),
+    );
   }
   remainder(o: Tensor | number): Tensor {
-    return wrap(typeof o === 'number' ? native.call(OP.remainderS, this.handle, o) : native.call(OP.remainder, this.handle, h(o)));
+    return wrap(
+      typeof o === 'number'
+        ? native.call(OP.remainderS, this.handle, o)
+        : native.call(OP.remainder, this.handle, h(o)),
+    );
   }
   pow(e: Tensor | number): Tensor {
-    return wrap(typeof e === 'number' ? native.call(OP.powS, this.handle, e) : native.call(OP.pow, this.handle, h(e)));
+    return wrap(
+      typeof e === 'number'
+        ? native.call(OP.powS, this.handle, e)
+        : native.call(OP.pow, this.handle, h(e)),
+    );
   }
-  neg(): Tensor { return wrap(native.call(OP.neg, this.handle)); }
-  abs(): Tensor { return wrap(native.call(OP.abs, this.handle)); }
-  sqrt(): Tensor { return wrap(native.call(OP.sqrt, this.handle)); }
-  rsqrt(): Tensor { return wrap(native.call(OP.rsqrt, this.handle)); }
-  exp(): Tensor { return wrap(native.call(OP.exp, this.handle)); }
-  log(): Tensor { return wrap(native.call(OP.log, this.handle)); }
-  log1p(): Tensor { return wrap(native.call(OP.log1p, this.handle)); }
-  log2(): Tensor { return wrap(native.call(OP.log2, this.handle)); }
-  expm1(): Tensor { return wrap(native.call(OP.expm1, this.handle)); }
-  sin(): Tensor { return wrap(native.call(OP.sin, this.handle)); }
-  cos(): Tensor { return wrap(native.call(OP.cos, this.handle)); }
-  tanh(): Tensor { return wrap(native.call(OP.tanh, this.handle)); }
-  sigmoid(): Tensor { return wrap(native.call(OP.sigmoid, this.handle)); }
-  relu(): Tensor { return wrap(native.call(OP.relu, this.handle)); }
-  silu(): Tensor { return wrap(native.call(OP.silu, this.handle)); }
-  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return wrap(native.call(OP.gelu, this.handle, approximate)); }
-  sign(): Tensor { return wrap(native.call(OP.sign, this.handle)); }
-  floor(): Tensor { return wrap(native.call(OP.floor, this.handle)); }
-  ceil(): Tensor { return wrap(native.call(OP.ceil, this.handle)); }
-  round(): Tensor { return wrap(native.call(OP.round, this.handle)); }
-  trunc(): Tensor { return wrap(native.call(OP.trunc, this.handle)); }
-  reciprocal(): Tensor { return wrap(native.call(OP.reciprocal, this.handle)); }
-  square(): Tensor { return wrap(native.call(OP.square, this.handle)); }
-  erf(): Tensor { return wrap(native.call(OP.erf, this.handle)); }
-  softmax(dim: number): Tensor { return wrap(native.call(OP.softmax, this.handle, dim, null)); }
-  logSoftmax(dim: number): Tensor { return wrap(native.call(OP.logSoftmax, this.handle, dim, null)); }
+  neg(): Tensor {
+    return wrap(native.call(OP.neg, this.handle));
+  }
+  abs(): Tensor {
+    return wrap(native.call(OP.abs, this.handle));
+  }
+  sqrt(): Tensor {
+    return wrap(native.call(OP.sqrt, this.handle));
+  }
+  rsqrt(): Tensor {
+    return wrap(native.call(OP.rsqrt, this.handle));
+  }
+  exp(): Tensor {
+    return wrap(native.call(OP.exp, this.handle));
+  }
+  log(): Tensor {
+    return wrap(native.call(OP.log, this.handle));
+  }
+  log1p(): Tensor {
+    return wrap(native.call(OP.log1p, this.handle));
+  }
+  log2(): Tensor {
+    return wrap(native.call(OP.log2, this.handle));
+  }
+  expm1(): Tensor {
+    return wrap(native.call(OP.expm1, this.handle));
+  }
+  sin(): Tensor {
+    return wrap(native.call(OP.sin, this.handle));
+  }
+  cos(): Tensor {
+    return wrap(native.call(OP.cos, this.handle));
+  }
+  tanh(): Tensor {
+    return wrap(native.call(OP.tanh, this.handle));
+  }
+  sigmoid(): Tensor {
+    return wrap(native.call(OP.sigmoid, this.handle));
+  }
+  relu(): Tensor {
+    return wrap(native.call(OP.relu, this.handle));
+  }
+  silu(): Tensor {
+    return wrap(native.call(OP.silu, this.handle));
+  }
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
+    return wrap(native.call(OP.gelu, this.handle, approximate));
+  }
+  sign(): Tensor {
+    return wrap(native.call(OP.sign, this.handle));
+  }
+  floor(): Tensor {
+    return wrap(native.call(OP.floor, this.handle));
+  }
+  ceil(): Tensor {
+    return wrap(native.call(OP.ceil, this.handle));
+  }
+  round(): Tensor {
+    return wrap(native.call(OP.round, this.handle));
+  }
+  trunc(): Tensor {
+    return wrap(native.call(OP.trunc, this.handle));
+  }
+  reciprocal(): Tensor {
+    return wrap(native.call(OP.reciprocal, this.handle));
+  }
+  square(): Tensor {
+    return wrap(native.call(OP.square, this.handle));
+  }
+  erf(): Tensor {
+    return wrap(native.call(OP.erf, this.handle));
+  }
+  softmax(dim: number): Tensor {
+    return wrap(native.call(OP.softmax, this.handle, dim, null));
+  }
+  logSoftmax(dim: number): Tensor {
+    return wrap(native.call(OP.logSoftmax, this.handle, dim, null));
+  }
   /** clamp(min, max); either bound may be null/undefined; tensors broadcast. */
   clamp(min?: number | Tensor | null, max?: number | Tensor | null): Tensor {
     if ((min !== null && typeof min === 'object') || (max !== null && typeof max === 'object')) {
-      const lo = typeof min === 'number' ? native.call(OP.scalarTensor, min, native.dtype(this.handle)) : hOpt(min as Tensor);
-      const hi = typeof max === 'number' ? native.call(OP.scalarTensor, max, native.dtype(this.handle)) : hOpt(max as Tensor);
+      const lo =
+        typeof min === 'number'
+          ? native.call(OP.scalarTensor, min, native.dtype(this.handle))
+          : hOpt(min as Tensor);
+      const hi =
+        typeof max === 'number'
+          ? native.call(OP.scalarTensor, max, native.dtype(this.handle))
+          : hOpt(max as Tensor);
       try {
         return wrap(native.call(OP.clampT, this.handle, lo, hi));
       } finally {
@@ -368,29 +543,89 @@ export class Tensor implements Owned {
     }
     return wrap(native.call(OP.clamp, this.handle, min ?? null, max ?? null));
   }
-  maximum(o: Tensor): Tensor { return wrap(native.call(OP.maximum, this.handle, h(o))); }
-  minimum(o: Tensor): Tensor { return wrap(native.call(OP.minimum, this.handle, h(o))); }
+  maximum(o: Tensor): Tensor {
+    return wrap(native.call(OP.maximum, this.handle, h(o)));
+  }
+  minimum(o: Tensor): Tensor {
+    return wrap(native.call(OP.minimum, this.handle, h(o)));
+  }
   /** this + w * (end - this) */
   lerp(end: Tensor, w: number | Tensor): Tensor {
-    return wrap(typeof w === 'number' ? native.call(OP.lerp, this.handle, h(end), w) : native.call(OP.lerpT, this.handle, h(end), h(w)));
+    return wrap(
+      typeof w === 'number'
+        ? native.call(OP.lerp, this.handle, h(end), w)
+        : native.call(OP.lerpT, this.handle, h(end), h(w)),
+    );
   }
 
   // ---- comparisons / logic ------------------------------------------------------------------
-  eq(o: Tensor | Scalar): Tensor { return wrap(typeof o === 'object' ? native.call(OP.eq, this.handle, h(o)) : native.call(OP.eqS, this.handle, o)); }
-  ne(o: Tensor | Scalar): Tensor { return wrap(typeof o === 'object' ? native.call(OP.ne, this.handle, h(o)) : native.call(OP.neS, this.handle, o)); }
-  lt(o: Tensor | Scalar): Tensor { return wrap(typeof o === 'object' ? native.call(OP.lt, this.handle, h(o)) : native.call(OP.ltS, this.handle, o)); }
-  le(o: Tensor | Scalar): Tensor { return wrap(typeof o === 'object' ? native.call(OP.le, this.handle, h(o)) : native.call(OP.leS, this.handle, o)); }
-  gt(o: Tensor | Scalar): Tensor { return wrap(typeof o === 'object' ? native.call(OP.gt, this.handle, h(o)) : native.call(OP.gtS, this.handle, o)); }
-  ge(o: Tensor | Scalar): Tensor { return wrap(typeof o === 'object' ? native.call(OP.ge, this.handle, h(o)) : native.call(OP.geS, this.handle, o)); }
-  logicalAnd(o: Tensor): Tensor { return wrap(native.call(OP.logicalAnd, this.handle, h(o))); }
-  logicalOr(o: Tensor): Tensor { return wrap(native.call(OP.logicalOr, this.handle, h(o))); }
-  logicalXor(o: Tensor): Tensor { return wrap(native.call(OP.logicalXor, this.handle, h(o))); }
-  logicalNot(): Tensor { return wrap(native.call(OP.logicalNot, this.handle)); }
-  isnan(): Tensor { return wrap(native.call(OP.isnan, this.handle)); }
-  isfinite(): Tensor { return wrap(native.call(OP.isfinite, this.handle)); }
+  eq(o: Tensor | Scalar): Tensor {
+    return wrap(
+      typeof o === 'object'
+        ? native.call(OP.eq, this.handle, h(o))
+        : native.call(OP.eqS, this.handle, o),
+    );
+  }
+  ne(o: Tensor | Scalar): Tensor {
+    return wrap(
+      typeof o === 'object'
+        ? native.call(OP.ne, this.handle, h(o))
+        : native.call(OP.neS, this.handle, o),
+    );
+  }
+  lt(o: Tensor | Scalar): Tensor {
+    return wrap(
+      typeof o === 'object'
+        ? native.call(OP.lt, this.handle, h(o))
+        : native.call(OP.ltS, this.handle, o),
+    );
+  }
+  le(o: Tensor | Scalar): Tensor {
+    return wrap(
+      typeof o === 'object'
+        ? native.call(OP.le, this.handle, h(o))
+        : native.call(OP.leS, this.handle, o),
+    );
+  }
+  gt(o: Tensor | Scalar): Tensor {
+    return wrap(
+      typeof o === 'object'
+        ? native.call(OP.gt, this.handle, h(o))
+        : native.call(OP.gtS, this.handle, o),
+    );
+  }
+  ge(o: Tensor | Scalar): Tensor {
+    return wrap(
+      typeof o === 'object'
+        ? native.call(OP.ge, this.handle, h(o))
+        : native.call(OP.geS, this.handle, o),
+    );
+  }
+  logicalAnd(o: Tensor): Tensor {
+    return wrap(native.call(OP.logicalAnd, this.handle, h(o)));
+  }
+  logicalOr(o: Tensor): Tensor {
+    return wrap(native.call(OP.logicalOr, this.handle, h(o)));
+  }
+  logicalXor(o: Tensor): Tensor {
+    return wrap(native.call(OP.logicalXor, this.handle, h(o)));
+  }
+  logicalNot(): Tensor {
+    return wrap(native.call(OP.logicalNot, this.handle));
+  }
+  isnan(): Tensor {
+    return wrap(native.call(OP.isnan, this.handle));
+  }
+  isfinite(): Tensor {
+    return wrap(native.call(OP.isfinite, this.handle));
+  }
   /** Elements of this, with `value` where mask is true. */
   maskedFill(mask: Tensor, value: number | Tensor): Tensor {
-    return wrap(typeof value === 'number' ? native.call(OP.maskedFill, this.handle, h(mask), value) : native.call(OP.maskedFillT, this.handle, h(mask), h(value)));
+    return wrap(
+      typeof value === 'number'
+        ? native.call(OP.maskedFill, this.handle, h(mask), value)
+        : native.call(OP.maskedFillT, this.handle, h(mask), h(value)),
+    );
   }
   allclose(o: Tensor, rtol = 1e-5, atol = 1e-8, equalNan = false): boolean {
     return native.call(OP.allclose, this.handle, h(o), rtol, atol, equalNan) as boolean;
@@ -429,12 +664,29 @@ export class Tensor implements Owned {
     if (!opts) return wrap(native.call(OP.minAll, this.handle));
     return pair(native.call(OP.minDim, this.handle, opts.dim, !!opts.keepdim));
   }
-  amax(dim: number | number[], keepdim = false): Tensor { return wrap(native.call(OP.amax, this.handle, dims(dim), keepdim)); }
-  amin(dim: number | number[], keepdim = false): Tensor { return wrap(native.call(OP.amin, this.handle, dims(dim), keepdim)); }
-  argmax(opts: { dim?: number; keepdim?: boolean } = {}): Tensor { return wrap(native.call(OP.argmax, this.handle, opts.dim ?? null, !!opts.keepdim)); }
-  argmin(opts: { dim?: number; keepdim?: boolean } = {}): Tensor { return wrap(native.call(OP.argmin, this.handle, opts.dim ?? null, !!opts.keepdim)); }
+  amax(dim: number | number[], keepdim = false): Tensor {
+    return wrap(native.call(OP.amax, this.handle, dims(dim), keepdim));
+  }
+  amin(dim: number | number[], keepdim = false): Tensor {
+    return wrap(native.call(OP.amin, this.handle, dims(dim), keepdim));
+  }
+  argmax(opts: { dim?: number; keepdim?: boolean } = {}): Tensor {
+    return wrap(native.call(OP.argmax, this.handle, opts.dim ?? null, !!opts.keepdim));
+  }
+  argmin(opts: { dim?: number; keepdim?: boolean } = {}): Tensor {
+    return wrap(native.call(OP.argmin, this.handle, opts.dim ?? null, !!opts.keepdim));
+  }
   topk(k: number, opts: { dim?: number; largest?: boolean; sorted?: boolean } = {}): ValuesIndices {
-    return pair(native.call(OP.topk, this.handle, k, opts.dim ?? -1, opts.largest ?? true, opts.sorted ?? true));
+    return pair(
+      native.call(
+        OP.topk,
+        this.handle,
+        k,
+        opts.dim ?? -1,
+        opts.largest ?? true,
+        opts.sorted ?? true,
+      ),
+    );
   }
   sort(opts: { dim?: number; descending?: boolean } = {}): ValuesIndices {
     return pair(native.call(OP.sort, this.handle, opts.dim ?? -1, !!opts.descending));
@@ -443,78 +695,186 @@ export class Tensor implements Owned {
     return wrap(native.call(OP.argsort, this.handle, opts.dim ?? -1, !!opts.descending));
   }
   var(opts: VarOptions = {}): Tensor {
-    return wrap(native.call(OP.varDim, this.handle, opts.dim === undefined ? null : dims(opts.dim), opts.unbiased ?? true, !!opts.keepdim));
+    return wrap(
+      native.call(
+        OP.varDim,
+        this.handle,
+        opts.dim === undefined ? null : dims(opts.dim),
+        opts.unbiased ?? true,
+        !!opts.keepdim,
+      ),
+    );
   }
   std(opts: VarOptions = {}): Tensor {
-    return wrap(native.call(OP.stdDim, this.handle, opts.dim === undefined ? null : dims(opts.dim), opts.unbiased ?? true, !!opts.keepdim));
+    return wrap(
+      native.call(
+        OP.stdDim,
+        this.handle,
+        opts.dim === undefined ? null : dims(opts.dim),
+        opts.unbiased ?? true,
+        !!opts.keepdim,
+      ),
+    );
   }
-  logsumexp(dim: number | number[], keepdim = false): Tensor { return wrap(native.call(OP.logsumexp, this.handle, dims(dim), keepdim)); }
-  cumsum(dim: number): Tensor { return wrap(native.call(OP.cumsum, this.handle, dim, null)); }
-  all(): Tensor { return wrap(native.call(OP.all, this.handle)); }
-  any(): Tensor { return wrap(native.call(OP.any, this.handle)); }
+  logsumexp(dim: number | number[], keepdim = false): Tensor {
+    return wrap(native.call(OP.logsumexp, this.handle, dims(dim), keepdim));
+  }
+  cumsum(dim: number): Tensor {
+    return wrap(native.call(OP.cumsum, this.handle, dim, null));
+  }
+  all(): Tensor {
+    return wrap(native.call(OP.all, this.handle));
+  }
+  any(): Tensor {
+    return wrap(native.call(OP.any, this.handle));
+  }
   /** Vector p-norm over all elements or the given dims. */
   norm(p = 2, opts: { dim?: number | number[]; keepdim?: boolean } = {}): Tensor {
-    return wrap(native.call(OP.vectorNorm, this.handle, p, opts.dim === undefined ? null : dims(opts.dim), !!opts.keepdim, null));
+    return wrap(
+      native.call(
+        OP.vectorNorm,
+        this.handle,
+        p,
+        opts.dim === undefined ? null : dims(opts.dim),
+        !!opts.keepdim,
+        null,
+      ),
+    );
   }
 
   // ---- shape ops ------------------------------------------------------------------------------
-  reshape(shape: Shape): Tensor { return wrap(native.call(OP.reshape, this.handle, shape)); }
-  view(shape: Shape): Tensor { return wrap(native.call(OP.view, this.handle, shape)); }
-  flatten(startDim = 0, endDim = -1): Tensor { return wrap(native.call(OP.flatten, this.handle, startDim, endDim)); }
-  unflatten(dim: number, sizes: Shape): Tensor { return wrap(native.call(OP.unflatten, this.handle, dim, sizes)); }
-  permute(order: Shape): Tensor { return wrap(native.call(OP.permute, this.handle, order)); }
-  transpose(d0: number, d1: number): Tensor { return wrap(native.call(OP.transpose, this.handle, d0, d1)); }
+  reshape(shape: Shape): Tensor {
+    return wrap(native.call(OP.reshape, this.handle, shape));
+  }
+  view(shape: Shape): Tensor {
+    return wrap(native.call(OP.view, this.handle, shape));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return wrap(native.call(OP.flatten, this.handle, startDim, endDim));
+  }
+  unflatten(dim: number, sizes: Shape): Tensor {
+    return wrap(native.call(OP.unflatten, this.handle, dim, sizes));
+  }
+  permute(order: Shape): Tensor {
+    return wrap(native.call(OP.permute, this.handle, order));
+  }
+  transpose(d0: number, d1: number): Tensor {
+    return wrap(native.call(OP.transpose, this.handle, d0, d1));
+  }
   /** 2-d transpose */
-  t(): Tensor { return wrap(native.call(OP.t, this.handle)); }
-  narrow(dim: number, start: number, length: number): Tensor { return wrap(native.call(OP.narrow, this.handle, dim, start, length)); }
+  t(): Tensor {
+    return wrap(native.call(OP.t, this.handle));
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return wrap(native.call(OP.narrow, this.handle, dim, start, length));
+  }
   /** Python-style slice [start:end:step] along dim (negative indices count from the end). */
   slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
     return wrap(native.call(OP.slice, this.handle, dim, start ?? null, end ?? null, step));
   }
   /** Index `index` along `dim`, removing that dim. */
-  select(dim: number, index: number): Tensor { return wrap(native.call(OP.select, this.handle, dim, index)); }
+  select(dim: number, index: number): Tensor {
+    return wrap(native.call(OP.select, this.handle, dim, index));
+  }
   indexSelect(dim: number, index: Tensor): Tensor {
     try {
       return wrap(native.call(OP.indexSelect, this.handle, dim, h(index)));
     } catch (e) {
-      if (e instanceof IndexError) throw new IndexError(`indexSelect: index out of range for dim ${dim} of shape [${this.dims.join(', ')}] (${e.message})`);
+      if (e instanceof IndexError)
+        throw new IndexError(
+          `indexSelect: index out of range for dim ${dim} of shape [${this.dims.join(', ')}] (${e.message})`,
+        );
       throw e;
     }
   }
-  gather(dim: number, index: Tensor): Tensor { return wrap(native.call(OP.gather, this.handle, dim, h(index), false)); }
+  gather(dim: number, index: Tensor): Tensor {
+    return wrap(native.call(OP.gather, this.handle, dim, h(index), false));
+  }
   scatter(dim: number, index: Tensor, src: Tensor | number): Tensor {
-    return wrap(typeof src === 'number' ? native.call(OP.scatterValue, this.handle, dim, h(index), src) : native.call(OP.scatter, this.handle, dim, h(index), h(src)));
+    return wrap(
+      typeof src === 'number'
+        ? native.call(OP.scatterValue, this.handle, dim, h(index), src)
+        : native.call(OP.scatter, this.handle, dim, h(index), h(src)),
+    );
   }
-  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return wrap(native.call(OP.scatterAdd, this.handle, dim, h(index), h(src))); }
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
+    return wrap(native.call(OP.scatterAdd, this.handle, dim, h(index), h(src)));
+  }
   /** Advanced indexing x[i0, i1, ...] with index tensors (null = full slice). */
-  index(indices: (Tensor | null)[]): Tensor { return wrap(native.call(OP.index, this.handle, indices.map(hOpt))); }
-  maskedSelect(mask: Tensor): Tensor { return wrap(native.call(OP.maskedSelect, this.handle, h(mask))); }
-  nonzero(): Tensor { return wrap(native.call(OP.nonzero, this.handle)); }
-  flip(dimsToFlip: number | number[]): Tensor { return wrap(native.call(OP.flip, this.handle, dims(dimsToFlip))); }
-  roll(shifts: number | number[], dimsToRoll: number | number[]): Tensor { return wrap(native.call(OP.roll, this.handle, dims(shifts), dims(dimsToRoll))); }
-  expand(shape: Shape): Tensor { return wrap(native.call(OP.expand, this.handle, shape, false)); }
-  expandAs(o: Tensor): Tensor { return this.expand(o.dims); }
-  squeeze(dim?: number): Tensor {
-    return wrap(dim === undefined ? native.call(OP.squeeze, this.handle) : native.call(OP.squeezeDim, this.handle, dim));
+  index(indices: (Tensor | null)[]): Tensor {
+    return wrap(native.call(OP.index, this.handle, indices.map(hOpt)));
   }
-  unsqueeze(dim: number): Tensor { return wrap(native.call(OP.unsqueeze, this.handle, dim)); }
-  unbind(dim = 0): Tensor[] { return wrapAll(native.call(OP.unbind, this.handle, dim)); }
+  maskedSelect(mask: Tensor): Tensor {
+    return wrap(native.call(OP.maskedSelect, this.handle, h(mask)));
+  }
+  nonzero(): Tensor {
+    return wrap(native.call(OP.nonzero, this.handle));
+  }
+  flip(dimsToFlip: number | number[]): Tensor {
+    return wrap(native.call(OP.flip, this.handle, dims(dimsToFlip)));
+  }
+  roll(shifts: number | number[], dimsToRoll: number | number[]): Tensor {
+    return wrap(native.call(OP.roll, this.handle, dims(shifts), dims(dimsToRoll)));
+  }
+  expand(shape: Shape): Tensor {
+    return wrap(native.call(OP.expand, this.handle, shape, false));
+  }
+  expandAs(o: Tensor): Tensor {
+    return this.expand(o.dims);
+  }
+  squeeze(dim?: number): Tensor {
+    return wrap(
+      dim === undefined
+        ? native.call(OP.squeeze, this.handle)
+        : native.call(OP.squeezeDim, this.handle, dim),
+    );
+  }
+  unsqueeze(dim: number): Tensor {
+    return wrap(native.call(OP.unsqueeze, this.handle, dim));
+  }
+  unbind(dim = 0): Tensor[] {
+    return wrapAll(native.call(OP.unbind, this.handle, dim));
+  }
   /** split into chunks of `size` (number) or of the given sizes (array) along dim */
   split(size: number | number[], dim = 0): Tensor[] {
-    return wrapAll(typeof size === 'number' ? native.call(OP.split, this.handle, size, dim) : native.call(OP.splitSizes, this.handle, size, dim));
+    return wrapAll(
+      typeof size === 'number'
+        ? native.call(OP.split, this.handle, size, dim)
+        : native.call(OP.splitSizes, this.handle, size, dim),
+    );
   }
-  chunk(chunks: number, dim = 0): Tensor[] { return wrapAll(native.call(OP.chunk, this.handle, chunks, dim)); }
-  repeat(times: Shape): Tensor { return wrap(native.call(OP.repeat, this.handle, times)); }
-  repeatInterleave(repeats: number, dim?: number): Tensor { return wrap(native.call(OP.repeatInterleave, this.handle, repeats, dim ?? null, null)); }
-  tril(diagonal = 0): Tensor { return wrap(native.call(OP.tril, this.handle, diagonal)); }
-  triu(diagonal = 0): Tensor { return wrap(native.call(OP.triu, this.handle, diagonal)); }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return wrapAll(native.call(OP.chunk, this.handle, chunks, dim));
+  }
+  repeat(times: Shape): Tensor {
+    return wrap(native.call(OP.repeat, this.handle, times));
+  }
+  repeatInterleave(repeats: number, dim?: number): Tensor {
+    return wrap(native.call(OP.repeatInterleave, this.handle, repeats, dim ?? null, null));
+  }
+  tril(diagonal = 0): Tensor {
+    return wrap(native.call(OP.tril, this.handle, diagonal));
+  }
+  triu(diagonal = 0): Tensor {
+    return wrap(native.call(OP.triu, this.handle, diagonal));
+  }
 
   // ---- linear algebra -------------------------------------------------------------------------
-  matmul(o: Tensor): Tensor { return wrap(native.call(OP.matmul, this.handle, h(o))); }
-  mm(o: Tensor): Tensor { return wrap(native.call(OP.mm, this.handle, h(o))); }
-  bmm(o: Tensor): Tensor { return wrap(native.call(OP.bmm, this.handle, h(o))); }
-  dot(o: Tensor): Tensor { return wrap(native.call(OP.dot, this.handle, h(o))); }
-  outer(o: Tensor): Tensor { return wrap(native.call(OP.outer, this.handle, h(o))); }
+  matmul(o: Tensor): Tensor {
+    return wrap(native.call(OP.matmul, this.handle, h(o)));
+  }
+  mm(o: Tensor): Tensor {
+    return wrap(native.call(OP.mm, this.handle, h(o)));
+  }
+  bmm(o: Tensor): Tensor {
+    return wrap(native.call(OP.bmm, this.handle, h(o)));
+  }
+  dot(o: Tensor): Tensor {
+    return wrap(native.call(OP.dot, this.handle, h(o)));
+  }
+  outer(o: Tensor): Tensor {
+    return wrap(native.call(OP.outer, this.handle, h(o)));
+  }
 
   // ---- in-place (optimizers, init); return this ------------------------------------------------
   add_(o: Tensor | number, alpha = 1): this {

@@ -8,8 +8,24 @@ import { ModelLoadError } from './types.js';
 
 export * from './types.js';
 export { OnnxLipReader } from './onnx_lipreader.js';
-export { StreamingLipReader, streamClip, timelineSegments, appendTimeline, type StreamOptions, type StreamStep, type TimelineEntry, type TimelineSegment } from './streaming.js';
-export { cropForModel, inputPlanes, normalise, prepareFrames, resizeFrames, MODEL_FPS } from './preprocess.js';
+export {
+  StreamingLipReader,
+  streamClip,
+  timelineSegments,
+  appendTimeline,
+  type StreamOptions,
+  type StreamStep,
+  type TimelineEntry,
+  type TimelineSegment,
+} from './streaming.js';
+export {
+  cropForModel,
+  inputPlanes,
+  normalise,
+  prepareFrames,
+  resizeFrames,
+  MODEL_FPS,
+} from './preprocess.js';
 export { topK } from './topk.js';
 export { webPlatform, type WebPlatformOptions } from './ort_web.js';
 export { bytesSource } from './onnx_model_source.js';
@@ -26,15 +42,34 @@ export type ModelInput = string | URL | Uint8Array;
 /** Open a LipReader in the browser from a URL or bytes of an exported .onnx file. For
  *  streaming, the X.frontend.onnx / X.backend.onnx pair is fetched next to a URL on first use
  *  (or pass them explicitly). */
-export async function loadLipReader(model: ModelInput, o: WebPlatformOptions & { frontend?: ModelInput; backend?: ModelInput } = {}): Promise<OnnxLipReader> {
+export async function loadLipReader(
+  model: ModelInput,
+  o: WebPlatformOptions & { frontend?: ModelInput; backend?: ModelInput } = {},
+): Promise<OnnxLipReader> {
   const name = model instanceof Uint8Array ? 'model.onnx' : String(model);
   const bytes = model instanceof Uint8Array ? model : await fetchBytes(String(model));
   const part = (p: Exclude<GraphPart, 'full'>) => {
     const given = o[p];
     if (given instanceof Uint8Array) return given;
-    const url = given ? String(given) : model instanceof Uint8Array ? undefined : name.replace(/\.onnx(\?.*)?$/, `.${p}.onnx$1`);
+    const url = given
+      ? String(given)
+      : model instanceof Uint8Array
+        ? undefined
+        : name.replace(/\.onnx(\?.*)?$/, `.${p}.onnx$1`);
     return url ? () => fetchBytes(url) : undefined;
   };
-  return OnnxLipReader.open(await webPlatform(o), bytesSource(bytes, name, { frontend: part('frontend'), backend: part('backend') }));
+  return OnnxLipReader.open(
+    await webPlatform(o),
+    bytesSource(bytes, name, { frontend: part('frontend'), backend: part('backend') }),
+  );
 }
-export { lipreader, videoFrames, type BrowserLipreader, type BrowserLipreaderOptions, type VideoInput, type ReadResult, type StreamReadOptions, type StreamResult } from './browser_pipeline.js';
+export {
+  lipreader,
+  videoFrames,
+  type BrowserLipreader,
+  type BrowserLipreaderOptions,
+  type VideoInput,
+  type ReadResult,
+  type StreamReadOptions,
+  type StreamResult,
+} from './browser_pipeline.js';

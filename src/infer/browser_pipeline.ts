@@ -10,7 +10,12 @@ import { loadLipReader, type ModelInput } from './browser.js';
 import type { OnnxLipReader } from './onnx_lipreader.js';
 import type { WebPlatformOptions } from './ort_web.js';
 import { MODEL_FPS, prepareFrames, stackFrames } from './preprocess.js';
-import { appendTimeline, StreamingLipReader, timelineSegments, type TimelineEntry } from './streaming.js';
+import {
+  appendTimeline,
+  StreamingLipReader,
+  timelineSegments,
+  type TimelineEntry,
+} from './streaming.js';
 import { InferenceInputError } from './types.js';
 import type { ReadResult, StreamReadOptions, StreamResult } from './pipeline.js';
 
@@ -41,16 +46,36 @@ export interface BrowserLipreader {
 
 function once(v: HTMLVideoElement, ok: string, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const done = () => { v.removeEventListener(ok, done); v.removeEventListener('error', fail); resolve(); };
-    const fail = () => { v.removeEventListener(ok, done); v.removeEventListener('error', fail); reject(new InferenceInputError(`${what}: the browser cannot decode this video (${v.error?.message || `media error ${v.error?.code ?? '?'}`})`)); };
+    const done = () => {
+      v.removeEventListener(ok, done);
+      v.removeEventListener('error', fail);
+      resolve();
+    };
+    const fail = () => {
+      v.removeEventListener(ok, done);
+      v.removeEventListener('error', fail);
+      reject(
+        new InferenceInputError(
+          `${what}: the browser cannot decode this video (${v.error?.message || `media error ${v.error?.code ?? '?'}`})`,
+        ),
+      );
+    };
     v.addEventListener(ok, done);
     v.addEventListener('error', fail);
   });
 }
 
 /** RGB frames of a video at 25 fps, one at a time (a seek and a canvas draw per frame). */
-export async function* videoFrames(input: VideoInput, maxSeconds = 60): AsyncGenerator<{ data: Uint8Array; height: number; width: number }> {
-  const name = input instanceof Blob ? ((input as File).name ?? 'blob') : typeof HTMLVideoElement !== 'undefined' && input instanceof HTMLVideoElement ? input.currentSrc || 'video element' : String(input);
+export async function* videoFrames(
+  input: VideoInput,
+  maxSeconds = 60,
+): AsyncGenerator<{ data: Uint8Array; height: number; width: number }> {
+  const name =
+    input instanceof Blob
+      ? ((input as File).name ?? 'blob')
+      : typeof HTMLVideoElement !== 'undefined' && input instanceof HTMLVideoElement
+        ? input.currentSrc || 'video element'
+        : String(input);
   let video: HTMLVideoElement;
   let url: string | null = null;
   if (typeof HTMLVideoElement !== 'undefined' && input instanceof HTMLVideoElement) video = input;
@@ -73,12 +98,19 @@ export async function* videoFrames(input: VideoInput, maxSeconds = 60): AsyncGen
   try {
     if (video.readyState < 2) await once(video, 'loadeddata', name);
     const d = video.duration;
-    if (!Number.isFinite(d) || d <= 0) throw new InferenceInputError(`${name}: the video has no known duration`);
-    if (d > maxSeconds) throw new InferenceInputError(`${name}: ${d.toFixed(1)} s is longer than maxSeconds (${maxSeconds} s)`);
+    if (!Number.isFinite(d) || d <= 0)
+      throw new InferenceInputError(`${name}: the video has no known duration`);
+    if (d > maxSeconds)
+      throw new InferenceInputError(
+        `${name}: ${d.toFixed(1)} s is longer than maxSeconds (${maxSeconds} s)`,
+      );
     if (!(video.seekable.length && video.seekable.end(video.seekable.length - 1) >= d - 1e-3)) {
-      throw new InferenceInputError(`${name}: the video element cannot seek (its server answers no range requests); pass the File/Blob or the URL instead`);
+      throw new InferenceInputError(
+        `${name}: the video element cannot seek (its server answers no range requests); pass the File/Blob or the URL instead`,
+      );
     }
-    const width = video.videoWidth, height = video.videoHeight;
+    const width = video.videoWidth,
+      height = video.videoHeight;
     if (!width || !height) throw new InferenceInputError(`${name}: the video has no picture`);
     const canvas = document.createElement('canvas');
     canvas.width = width;
@@ -113,23 +145,40 @@ export async function* videoFrames(input: VideoInput, maxSeconds = 60): AsyncGen
 }
 
 /** Open an exported .onnx model (URL, File/Blob or bytes) for reading videos in the browser. */
-export async function lipreader(model: ModelInput | Blob, opts: BrowserLipreaderOptions = {}): Promise<BrowserLipreader> {
-  if (opts.face) throw new InferenceInputError('face: true is not available in the browser build; cut the mouth ROI with `eflip roi` (Node) or pass footage of a mouth-centred face');
+export async function lipreader(
+  model: ModelInput | Blob,
+  opts: BrowserLipreaderOptions = {},
+): Promise<BrowserLipreader> {
+  if (opts.face)
+    throw new InferenceInputError(
+      'face: true is not available in the browser build; cut the mouth ROI with `eflip roi` (Node) or pass footage of a mouth-centred face',
+    );
   const top = opts.top ?? 5;
   const maxSeconds = opts.maxSeconds ?? 60;
-  if (!Number.isInteger(top) || top < 1) throw new InferenceInputError(`top must be a positive integer, got ${opts.top}`);
+  if (!Number.isInteger(top) || top < 1)
+    throw new InferenceInputError(`top must be a positive integer, got ${opts.top}`);
   const input = model instanceof Blob ? new Uint8Array(await model.arrayBuffer()) : model;
   const reader = await loadLipReader(input, opts);
   const frames = async function* (video: VideoInput) {
     for await (const f of videoFrames(video, maxSeconds)) {
-      yield prepareFrames({ ...f, frames: 1, channels: 3 }, reader.preprocessing, MODEL_FPS, reader.channels).data;
+      yield prepareFrames(
+        { ...f, frames: 1, channels: 3 },
+        reader.preprocessing,
+        MODEL_FPS,
+        reader.channels,
+      ).data;
     }
   };
   let disposed = false;
   const open = () => {
     if (disposed) throw new InferenceInputError('this lipreader was disposed');
   };
-  const nameOf = (v: VideoInput) => (v instanceof Blob ? ((v as File).name ?? 'blob') : typeof HTMLVideoElement !== 'undefined' && v instanceof HTMLVideoElement ? v.currentSrc : String(v));
+  const nameOf = (v: VideoInput) =>
+    v instanceof Blob
+      ? ((v as File).name ?? 'blob')
+      : typeof HTMLVideoElement !== 'undefined' && v instanceof HTMLVideoElement
+        ? v.currentSrc
+        : String(v);
   return {
     model: reader,
     labels: reader.labels,
@@ -138,15 +187,33 @@ export async function lipreader(model: ModelInput | Blob, opts: BrowserLipreader
       const all: Float32Array[] = [];
       for await (const f of frames(video)) all.push(f);
       const clip = stackFrames(all, reader.channels, reader.preprocessing.size, MODEL_FPS);
-      const best = reader.topK(await reader.predictClip(clip), o.top ?? top).map((e) => ({ label: e.label, probability: e.probability }));
-      return { file: nameOf(video), top: best, frames: clip.frames, seconds: clip.frames / MODEL_FPS };
+      const best = reader
+        .topK(await reader.predictClip(clip), o.top ?? top)
+        .map((e) => ({ label: e.label, probability: e.probability }));
+      return {
+        file: nameOf(video),
+        top: best,
+        frames: clip.frames,
+        seconds: clip.frames / MODEL_FPS,
+      };
     },
     async stream(video, o = {}) {
       open();
-      const sr = new StreamingLipReader(reader, { window: o.window ?? 29, mode: o.mode ?? 'exact', fps: MODEL_FPS, topK: o.top ?? top });
+      const sr = new StreamingLipReader(reader, {
+        window: o.window ?? 29,
+        mode: o.mode ?? 'exact',
+        fps: MODEL_FPS,
+        topK: o.top ?? top,
+      });
       const timeline: TimelineEntry[] = [];
       for await (const f of frames(video)) appendTimeline(timeline, await sr.push(f));
-      return { file: nameOf(video), fps: MODEL_FPS, frames: timeline.length, segments: timelineSegments(timeline, MODEL_FPS, o.minProb ?? 0), timeline };
+      return {
+        file: nameOf(video),
+        fps: MODEL_FPS,
+        frames: timeline.length,
+        segments: timelineSegments(timeline, MODEL_FPS, o.minProb ?? 0),
+        timeline,
+      };
     },
     async dispose() {
       if (disposed) return;

@@ -2,12 +2,23 @@
 import { InferenceInputError, type Clip } from './types.js';
 
 export function checkClip(clip: Clip, channels: number, size: number, what = 'clip'): void {
-  if (!clip || !(clip.data instanceof Float32Array)) throw new InferenceInputError(`${what}: expected a Float32Array of normalised frames`);
-  if (!Number.isInteger(clip.frames) || clip.frames < 1) throw new InferenceInputError(`${what}: has ${clip.frames} frames; at least 1 is needed`);
-  if (clip.channels !== channels) throw new InferenceInputError(`${what}: has ${clip.channels} channels, the model expects ${channels} (${channels === 1 ? 'grey' : channels === 3 ? 'RGB' : `${channels}-channel`} frames)`);
-  if (clip.size !== size) throw new InferenceInputError(`${what}: frames are ${clip.size}×${clip.size}, the model expects ${size}×${size} (crop first)`);
+  if (!clip || !(clip.data instanceof Float32Array))
+    throw new InferenceInputError(`${what}: expected a Float32Array of normalised frames`);
+  if (!Number.isInteger(clip.frames) || clip.frames < 1)
+    throw new InferenceInputError(`${what}: has ${clip.frames} frames; at least 1 is needed`);
+  if (clip.channels !== channels)
+    throw new InferenceInputError(
+      `${what}: has ${clip.channels} channels, the model expects ${channels} (${channels === 1 ? 'grey' : channels === 3 ? 'RGB' : `${channels}-channel`} frames)`,
+    );
+  if (clip.size !== size)
+    throw new InferenceInputError(
+      `${what}: frames are ${clip.size}×${clip.size}, the model expects ${size}×${size} (crop first)`,
+    );
   const expect = channels * clip.frames * size * size;
-  if (clip.data.length !== expect) throw new InferenceInputError(`${what}: ${clip.data.length} values, expected ${expect} (${channels}×${clip.frames}×${size}×${size})`);
+  if (clip.data.length !== expect)
+    throw new InferenceInputError(
+      `${what}: ${clip.data.length} values, expected ${expect} (${channels}×${clip.frames}×${size}×${size})`,
+    );
   for (let i = 0; i < clip.data.length; i++) {
     if (!Number.isFinite(clip.data[i])) {
       const frame = Math.floor((i % (clip.frames * size * size)) / (size * size));
@@ -29,7 +40,8 @@ export function groupByLength(clips: Clip[], max = MAX_BATCH): number[][] {
     groups.set(c.frames, g);
   });
   const out: number[][] = [];
-  for (const g of groups.values()) for (let i = 0; i < g.length; i += max) out.push(g.slice(i, i + max));
+  for (const g of groups.values())
+    for (let i = 0; i < g.length; i += max) out.push(g.slice(i, i + max));
   return out;
 }
 
@@ -49,7 +61,9 @@ export async function predictInBatches(
   run: (data: Float32Array, dims: number[]) => Float32Array | Promise<Float32Array>,
 ): Promise<Float32Array[]> {
   if (!clips.length) return [];
-  clips.forEach((c, i) => checkClip(c, model.channels, model.size, clips.length > 1 ? `clip ${i}` : 'clip'));
+  clips.forEach((c, i) =>
+    checkClip(c, model.channels, model.size, clips.length > 1 ? `clip ${i}` : 'clip'),
+  );
   const out: Float32Array[] = new Array(clips.length);
   const K = model.classes;
   for (const group of groupByLength(clips, model.maxBatch)) {

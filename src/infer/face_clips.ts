@@ -12,16 +12,33 @@ export async function faceClipReader() {
   const detector = await FaceDetector.create();
   const seen = new Map<string, Awaited<ReturnType<typeof roiFromVideo>>['info']>();
   return {
-    async load(file: string, pre: Preprocessing, channels: number, maxSeconds: number, onIncomplete: (decoded: number, expected: number) => void): Promise<Clip> {
+    async load(
+      file: string,
+      pre: Preprocessing,
+      channels: number,
+      maxSeconds: number,
+      onIncomplete: (decoded: number, expected: number) => void,
+    ): Promise<Clip> {
       // a colour model reads a colour ROI
-      const r = await roiFromVideo(file, { fps: MODEL_FPS, faceDetector: detector, gray: inputPlanes(channels).image === 1, maxSeconds, onIncomplete });
+      const r = await roiFromVideo(file, {
+        fps: MODEL_FPS,
+        faceDetector: detector,
+        gray: inputPlanes(channels).image === 1,
+        maxSeconds,
+        onIncomplete,
+      });
       seen.set(file, r.info);
       return prepareFrames(r.rois, pre, MODEL_FPS, channels);
     },
     annotate(file: string, out: string, label: string) {
       const info = seen.get(file);
       if (!info) throw new Error(`${file}: no landmarks to annotate with`);
-      return annotateVideo(file, out, { landmarks: info.landmarks, boxes: info.boxes, label, fps: MODEL_FPS });
+      return annotateVideo(file, out, {
+        landmarks: info.landmarks,
+        boxes: info.boxes,
+        label,
+        fps: MODEL_FPS,
+      });
     },
   };
 }

@@ -9,10 +9,16 @@ import type { Clip, Preprocessing } from './types.js';
 const LRW_SIDE = 256;
 
 /** ffmpeg filters for the model after the 25 fps resampling: optional short-side-256 scale, grey (or RGB for `channels` 3/4). */
-export function modelFilters(width: number, height: number, pre: Preprocessing, channels = 1): string[] {
+export function modelFilters(
+  width: number,
+  height: number,
+  pre: Preprocessing,
+  channels = 1,
+): string[] {
   const f: string[] = [];
   const ready = width === height && width < 2 * pre.size; // a crop or mouth ROI: no scaling
-  if (!ready) f.push(`scale='if(lt(iw,ih),${LRW_SIDE},-2)':'if(lt(iw,ih),-2,${LRW_SIDE})':flags=bilinear`);
+  if (!ready)
+    f.push(`scale='if(lt(iw,ih),${LRW_SIDE},-2)':'if(lt(iw,ih),-2,${LRW_SIDE})':flags=bilinear`);
   f.push(decodesRgb(pre, channels) ? 'format=rgb24' : 'format=gray');
   return f;
 }
@@ -23,7 +29,12 @@ export function decodesRgb(pre: Preprocessing, channels = 1): boolean {
 }
 
 /** ffmpeg filter chain for the model: fps, optional short-side-256 scale, grey (or RGB for `channels` 3/4). */
-export function filterChain(width: number, height: number, pre: Preprocessing, channels = 1): string {
+export function filterChain(
+  width: number,
+  height: number,
+  pre: Preprocessing,
+  channels = 1,
+): string {
   return [`fps=${MODEL_FPS}`, ...modelFilters(width, height, pre, channels)].join(',');
 }
 
@@ -38,20 +49,42 @@ export interface ReadOptions {
 }
 
 /** Model-ready frames (C·S·S normalised, channel-major) of a video, one at a time (the one frame reader, data/video_stream.ts). */
-export async function* readModelFrames(file: string, pre: Preprocessing, opts: ReadOptions = {}): AsyncGenerator<Float32Array> {
+export async function* readModelFrames(
+  file: string,
+  pre: Preprocessing,
+  opts: ReadOptions = {},
+): AsyncGenerator<Float32Array> {
   const channels = opts.channels ?? 1;
   const rgb = decodesRgb(pre, channels);
   const reader = await readFrames(file, {
-    fps: MODEL_FPS, gray: !rgb, filters: (info) => modelFilters(info.width, info.height, pre, channels), maxFrames: opts.maxFrames, maxSeconds: opts.maxSeconds,
-    onEnd: (decoded, expected) => { if (framesMissing(decoded, expected)) opts.onIncomplete?.(decoded, expected); },
+    fps: MODEL_FPS,
+    gray: !rgb,
+    filters: (info) => modelFilters(info.width, info.height, pre, channels),
+    maxFrames: opts.maxFrames,
+    maxSeconds: opts.maxSeconds,
+    onEnd: (decoded, expected) => {
+      if (framesMissing(decoded, expected)) opts.onIncomplete?.(decoded, expected);
+    },
   });
   for await (const f of reader.frames()) {
-    yield normalise(cropForModel({ data: f.data, frames: 1, height: f.height, width: f.width, channels: f.channels }, pre), pre, undefined, channels).data;
+    yield normalise(
+      cropForModel(
+        { data: f.data, frames: 1, height: f.height, width: f.width, channels: f.channels },
+        pre,
+      ),
+      pre,
+      undefined,
+      channels,
+    ).data;
   }
 }
 
 /** A whole video as one model-ready clip (channels, T, S, S). */
-export async function loadClip(file: string, pre: Preprocessing, opts: ReadOptions = {}): Promise<Clip> {
+export async function loadClip(
+  file: string,
+  pre: Preprocessing,
+  opts: ReadOptions = {},
+): Promise<Clip> {
   const frames: Float32Array[] = [];
   for await (const f of readModelFrames(file, pre, opts)) frames.push(f);
   return stackFrames(frames, opts.channels ?? 1, pre.size, MODEL_FPS);

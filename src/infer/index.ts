@@ -6,13 +6,36 @@
 //   await reader.dispose();
 // The layers below (loadLipReader, loadClip, StreamingLipReader, ...) stay public.
 export * from './types.js';
-export { lipreader, type Lipreader, type LipreaderOptions, type ReadResult, type StreamResult, type StreamReadOptions } from './pipeline.js';
+export {
+  lipreader,
+  type Lipreader,
+  type LipreaderOptions,
+  type ReadResult,
+  type StreamResult,
+  type StreamReadOptions,
+} from './pipeline.js';
 export { faceClipReader, type FaceClipReader } from './face_clips.js';
 export { loadLipReader, loadOnnxLipReader, onnxSourceFor, type LoadOptions } from './load_node.js';
 export { loadClip, readModelFrames, filterChain } from './frame_reader.js';
 export { OnnxLipReader } from './onnx_lipreader.js';
-export { StreamingLipReader, streamClip, timelineSegments, appendTimeline, type StreamOptions, type StreamStep, type TimelineEntry, type TimelineSegment } from './streaming.js';
-export { cropForModel, inputPlanes, normalise, prepareFrames, resizeFrames, MODEL_FPS } from './preprocess.js';
+export {
+  StreamingLipReader,
+  streamClip,
+  timelineSegments,
+  appendTimeline,
+  type StreamOptions,
+  type StreamStep,
+  type TimelineEntry,
+  type TimelineSegment,
+} from './streaming.js';
+export {
+  cropForModel,
+  inputPlanes,
+  normalise,
+  prepareFrames,
+  resizeFrames,
+  MODEL_FPS,
+} from './preprocess.js';
 export { topK } from './topk.js';
 export { nodePlatform, CPU_CONFIG, type NodeDevice } from './ort_node.js';
 export { pinDimensions } from '../io/onnx/static_dims.js';

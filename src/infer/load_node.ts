@@ -31,10 +31,14 @@ export function modelKindOf(path: string): 'onnx' | 'checkpoint' {
   } catch (e) {
     throw new ModelLoadError((e as Error).message);
   }
-  if (k.kind === 'safetensors' || (k.kind === 'unknown' && path.endsWith('.safetensors'))) return 'checkpoint';
+  if (k.kind === 'safetensors' || (k.kind === 'unknown' && path.endsWith('.safetensors')))
+    return 'checkpoint';
   // an unknown binary named .onnx: the ONNX reader says what is wrong with it
   if (k.kind === 'onnx' || (k.kind === 'unknown' && path.endsWith('.onnx'))) return 'onnx';
-  throw new ModelLoadError(notAModel(path, k, 'an eflip model (.onnx from `eflip export`, or a .safetensors checkpoint)').message);
+  throw new ModelLoadError(
+    notAModel(path, k, 'an eflip model (.onnx from `eflip export`, or a .safetensors checkpoint)')
+      .message,
+  );
 }
 
 /** The ONNX graphs for a path: an .onnx file (+ siblings X.frontend.onnx / X.backend.onnx), or a checkpoint. */
@@ -46,10 +50,16 @@ export function onnxSourceFor(path: string): OnnxModelSource {
       const base = path.replace(/\.onnx$/, '');
       const sibling = (p: 'frontend' | 'backend') => async () => {
         const file = `${base}.${p}.onnx`;
-        if (!existsSync(file)) throw new ModelLoadError(`${file}: no such model file (streaming an .onnx model needs the pair written by \`eflip export --features\`, or use the .safetensors checkpoint)`);
+        if (!existsSync(file))
+          throw new ModelLoadError(
+            `${file}: no such model file (streaming an .onnx model needs the pair written by \`eflip export --features\`, or use the .safetensors checkpoint)`,
+          );
         return readOnnxBytes(file);
       };
-      return bytesSource(bytes, path, { frontend: sibling('frontend'), backend: sibling('backend') });
+      return bytesSource(bytes, path, {
+        frontend: sibling('frontend'),
+        backend: sibling('backend'),
+      });
     }
     return checkpointSource(loadCheckpoint(path), path);
   } catch (e) {
@@ -66,9 +76,15 @@ export async function loadOnnxLipReader(path: string, o: LoadOptions = {}): Prom
 
 /** Open a LipReader: runtime 'onnx' (default) or 'torch' (libtorch; needs a checkpoint).
  *  Both also implement FeatureRunner (the halves used by streaming). */
-export async function loadLipReader(path: string, o: LoadOptions = {}): Promise<LipReader & FeatureRunner> {
+export async function loadLipReader(
+  path: string,
+  o: LoadOptions = {},
+): Promise<LipReader & FeatureRunner> {
   if ((o.runtime ?? 'onnx') === 'onnx') return loadOnnxLipReader(path, o);
-  if (modelKindOf(path) === 'onnx') throw new ModelLoadError(`${path}: the torch runtime needs a checkpoint (.safetensors), not an ONNX file`);
+  if (modelKindOf(path) === 'onnx')
+    throw new ModelLoadError(
+      `${path}: the torch runtime needs a checkpoint (.safetensors), not an ONNX file`,
+    );
   const { TorchLipReader } = await import('./torch_lipreader.js');
   return TorchLipReader.load(path, o);
 }

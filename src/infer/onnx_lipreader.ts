@@ -9,10 +9,21 @@ export const ORT_BATCH = 4;
 import { openSession, runFloat, type OpenedSession } from './ort_session.js';
 import { pinDimensions } from '../io/onnx/static_dims.js';
 import type { OrtPlatform } from './ort_types.js';
-import { factsFromMetadata, type GraphPart, type ModelFacts, type OnnxModelSource } from './onnx_model_source.js';
+import {
+  factsFromMetadata,
+  type GraphPart,
+  type ModelFacts,
+  type OnnxModelSource,
+} from './onnx_model_source.js';
 import { topK } from './topk.js';
 import type { FeatureRunner } from './feature_runner.js';
-import { InferenceInputError, type Clip, type LipReader, type Preprocessing, type TopKEntry } from './types.js';
+import {
+  InferenceInputError,
+  type Clip,
+  type LipReader,
+  type Preprocessing,
+  type TopKEntry,
+} from './types.js';
 
 /** Sessions with pinned (batch, time) kept per reader and graph part; other shapes use the
  *  session with symbolic dims. Each holds its own prepacked weights (T full: ~35 MB). */
@@ -60,7 +71,11 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
     if (!s) {
       // the back-end graph serves streaming only; see OrtPlatform.spinBackend
       const spin = part === 'backend' && this.platform.spinBackend ? true : this.platform.spinning;
-      s = this.model.graph(part).then((b) => openSession(this.platform, b, `${this.model.source} (${part})`, undefined, spin));
+      s = this.model
+        .graph(part)
+        .then((b) =>
+          openSession(this.platform, b, `${this.model.source} (${part})`, undefined, spin),
+        );
       this.sessions.set(part, s);
       s.catch(() => this.sessions.delete(part));
     }
@@ -74,11 +89,23 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
     const key = `${part}:${batch}x${time}`;
     let s = this.pinned.get(key);
     if (!s) {
-      if ([...this.pinned.keys()].filter((k) => k.startsWith(`${part}:`)).length >= MAX_PINNED_SHAPES) return this.session(part);
+      if (
+        [...this.pinned.keys()].filter((k) => k.startsWith(`${part}:`)).length >= MAX_PINNED_SHAPES
+      )
+        return this.session(part);
       // One thread per image at most: a lone 88×88 frame (streaming) has too little work per op
       // to feed two threads (measured: 1.75 ms on one thread vs 2.0 on two, T, 2 cores).
       const images = part === 'frontend' ? batch * Math.max(1, time - 2) : batch * time;
-      s = this.model.graph(part).then((b) => openSession(this.platform, pinDimensions(b, { batch, time }, this.model.source), `${this.model.source} (${part}, batch ${batch}, ${time} frames)`, images));
+      s = this.model
+        .graph(part)
+        .then((b) =>
+          openSession(
+            this.platform,
+            pinDimensions(b, { batch, time }, this.model.source),
+            `${this.model.source} (${part}, batch ${batch}, ${time} frames)`,
+            images,
+          ),
+        );
       this.pinned.set(key, s);
       s.catch(() => this.pinned.delete(key));
     }
@@ -90,7 +117,12 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   }
 
   predictBatch(clips: Clip[]): Promise<Float32Array[]> {
-    const model = { channels: this.channels, size: this.preprocessing.size, classes: this.facts.classes, maxBatch: ORT_BATCH };
+    const model = {
+      channels: this.channels,
+      size: this.preprocessing.size,
+      classes: this.facts.classes,
+      maxBatch: ORT_BATCH,
+    };
     return predictInBatches(clips, model, async (data, dims) => {
       const { session } = await this.sessionFor('full', dims[0], dims[2]);
       return (await runFloat(this.platform, session, 'frames', data, dims, 'log_probs')).data;
@@ -103,16 +135,35 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
 
   /** Front-end on frames with one context frame each side: (B, C, T, S, S) → (B, T−2, d). */
   async frontend(frames: Float32Array, batch: number, time: number): Promise<Float32Array> {
-    if (time < 3) throw new InferenceInputError(`frontend needs ≥ 3 frames (1 context each side), got ${time}`);
+    if (time < 3)
+      throw new InferenceInputError(`frontend needs ≥ 3 frames (1 context each side), got ${time}`);
     const s = this.preprocessing.size;
     const { session } = await this.sessionFor('frontend', batch, time);
-    return (await runFloat(this.platform, session, 'frames', frames, [batch, this.channels, time, s, s], 'features')).data;
+    return (
+      await runFloat(
+        this.platform,
+        session,
+        'frames',
+        frames,
+        [batch, this.channels, time, s, s],
+        'features',
+      )
+    ).data;
   }
 
   /** Back-end on a feature window: (B, T, d) → log-probs (B, classes). */
   async backend(features: Float32Array, batch: number, time: number): Promise<Float32Array> {
     const { session } = await this.session('backend');
-    return (await runFloat(this.platform, session, 'features', features, [batch, time, this.featureDim], 'log_probs')).data;
+    return (
+      await runFloat(
+        this.platform,
+        session,
+        'features',
+        features,
+        [batch, time, this.featureDim],
+        'log_probs',
+      )
+    ).data;
   }
 
   async dispose(): Promise<void> {

@@ -3,7 +3,11 @@
 import { readOnnxSummary } from '../io/onnx/onnx_reader.js';
 import { exportMetadata, exportOnnx } from '../io/onnx/export_model.js';
 import type { LoadedCheckpoint } from '../io/onnx/checkpoint_weights.js';
-import { checkPreprocessing, PreprocessingError, type Preprocessing } from '../io/onnx/preprocessing.js';
+import {
+  checkPreprocessing,
+  PreprocessingError,
+  type Preprocessing,
+} from '../io/onnx/preprocessing.js';
 import { checkConfig, checkLabels, metadataJson, ModelFileError } from '../model/model_metadata.js';
 import { ModelLoadError } from './types.js';
 
@@ -30,26 +34,51 @@ export interface ModelFacts {
  *  a bounded config, `classes` distinct labels, a known crop, finite normalisation (std > 0). */
 export function factsFromMetadata(meta: Record<string, string>, source: string): ModelFacts {
   const json = (k: string): unknown => {
-    if (meta[k] === undefined) throw new ModelLoadError(`${source}: not an eflip model (metadata '${k}' missing; export it with \`eflip export\`)`);
+    if (meta[k] === undefined)
+      throw new ModelLoadError(
+        `${source}: not an eflip model (metadata '${k}' missing; export it with \`eflip export\`)`,
+      );
     return metadataJson(meta, k, source);
   };
   const obj = (k: string, keys: string[]): Record<string, unknown> => {
     const v = json(k);
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ModelLoadError(`${source}: metadata '${k}' must be a JSON object`);
-    for (const kk of Object.keys(v)) if (!keys.includes(kk)) throw new ModelLoadError(`${source}: metadata '${k}' has an unknown key '${kk.slice(0, 60)}'`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      throw new ModelLoadError(`${source}: metadata '${k}' must be a JSON object`);
+    for (const kk of Object.keys(v))
+      if (!keys.includes(kk))
+        throw new ModelLoadError(
+          `${source}: metadata '${k}' has an unknown key '${kk.slice(0, 60)}'`,
+        );
     return v as Record<string, unknown>;
   };
   try {
     const config = checkConfig(json('eflip.config'), `${source}: metadata 'eflip.config'`);
-    const labels = checkLabels(json('eflip.labels'), config.classes, `${source}: metadata 'eflip.labels'`);
+    const labels = checkLabels(
+      json('eflip.labels'),
+      config.classes,
+      `${source}: metadata 'eflip.labels'`,
+    );
     const norm = obj('eflip.normalisation', ['mean', 'std', 'scale']);
     const crop = obj('eflip.crop', ['kind', 'size']);
-    if (norm.scale !== undefined && norm.scale !== 1 / 255) throw new ModelLoadError(`${source}: metadata 'eflip.normalisation' scale must be 1/255, got ${JSON.stringify(norm.scale)?.slice(0, 40)}`);
+    if (norm.scale !== undefined && norm.scale !== 1 / 255)
+      throw new ModelLoadError(
+        `${source}: metadata 'eflip.normalisation' scale must be 1/255, got ${JSON.stringify(norm.scale)?.slice(0, 40)}`,
+      );
     const grey = Object.hasOwn(meta, 'eflip.grey') ? { grey: meta['eflip.grey'] } : {};
-    const preprocessing = checkPreprocessing({ crop: crop.kind, size: crop.size, mean: norm.mean, std: norm.std, ...grey }, `${source}: metadata 'eflip.crop'/'eflip.normalisation'/'eflip.grey'`);
-    return { labels, preprocessing, channels: config.inChannels, featureDim: config.featureDim, classes: config.classes };
+    const preprocessing = checkPreprocessing(
+      { crop: crop.kind, size: crop.size, mean: norm.mean, std: norm.std, ...grey },
+      `${source}: metadata 'eflip.crop'/'eflip.normalisation'/'eflip.grey'`,
+    );
+    return {
+      labels,
+      preprocessing,
+      channels: config.inChannels,
+      featureDim: config.featureDim,
+      classes: config.classes,
+    };
   } catch (e) {
-    if (e instanceof ModelFileError || e instanceof PreprocessingError) throw new ModelLoadError(e.message);
+    if (e instanceof ModelFileError || e instanceof PreprocessingError)
+      throw new ModelLoadError(e.message);
     throw e;
   }
 }
@@ -72,10 +101,16 @@ export function checkpointSource(ck: LoadedCheckpoint, source: string): OnnxMode
 }
 
 /** Model bytes already in memory (browser fetch, tests); `parts` may add frontend/backend. */
-export function bytesSource(full: Uint8Array, source: string, parts: Partial<Record<GraphPart, Uint8Array | (() => Promise<Uint8Array>)>> = {}): OnnxModelSource {
+export function bytesSource(
+  full: Uint8Array,
+  source: string,
+  parts: Partial<Record<GraphPart, Uint8Array | (() => Promise<Uint8Array>)>> = {},
+): OnnxModelSource {
   const summary = readOnnxSummary(full, source);
   if (summary.metadata['eflip.graph'] && summary.metadata['eflip.graph'] !== 'full') {
-    throw new ModelLoadError(`${source}: this is the '${summary.metadata['eflip.graph']}' half of a feature export; load the full model file`);
+    throw new ModelLoadError(
+      `${source}: this is the '${summary.metadata['eflip.graph']}' half of a feature export; load the full model file`,
+    );
   }
   return {
     source,
@@ -83,10 +118,16 @@ export function bytesSource(full: Uint8Array, source: string, parts: Partial<Rec
     async graph(part) {
       if (part === 'full') return full;
       const p = parts[part];
-      if (!p) throw new ModelLoadError(`${source}: no ${part} graph; export with \`eflip export --features\` (or load the checkpoint) for streaming`);
+      if (!p)
+        throw new ModelLoadError(
+          `${source}: no ${part} graph; export with \`eflip export --features\` (or load the checkpoint) for streaming`,
+        );
       const b = typeof p === 'function' ? await p() : p;
       const s = readOnnxSummary(b, `${source} (${part})`);
-      if (s.metadata['eflip.graph'] !== part) throw new ModelLoadError(`${source}: the ${part} file holds a '${s.metadata['eflip.graph']}' graph`);
+      if (s.metadata['eflip.graph'] !== part)
+        throw new ModelLoadError(
+          `${source}: the ${part} file holds a '${s.metadata['eflip.graph']}' graph`,
+        );
       return b;
     },
   };

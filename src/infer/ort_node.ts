@@ -15,9 +15,23 @@ export type NodeDevice = 'auto' | 'cpu' | 'cuda';
 /** `spinning` defaults to off (EFLIP_ORT_SPIN=1 turns it on; =0 also stops the streaming
  *  back-end's spinning, see OrtPlatform.spinBackend): on shared or busy CPUs spinning
  *  worker threads slow onnxruntime down by up to 2x; on an idle machine the cost is small. */
-export async function nodePlatform(device: NodeDevice = 'auto', threads?: number, spinning = process.env.EFLIP_ORT_SPIN === '1'): Promise<OrtPlatform> {
+export async function nodePlatform(
+  device: NodeDevice = 'auto',
+  threads?: number,
+  spinning = process.env.EFLIP_ORT_SPIN === '1',
+): Promise<OrtPlatform> {
   const ort = (await import('onnxruntime-node')) as unknown as OrtModule;
   const gpu = existsSync('/dev/nvidiactl') || !!process.env.CUDA_VISIBLE_DEVICES;
-  const providers = device === 'cpu' ? ['cpu'] : device === 'cuda' ? ['cuda'] : gpu ? ['cuda', 'cpu'] : ['cpu'];
-  return { ort, providers, threads, cores: availableParallelism(), spinning, providerConfig: { cpu: CPU_CONFIG }, pinShapes: true, spinBackend: process.env.EFLIP_ORT_SPIN !== '0' };
+  const providers =
+    device === 'cpu' ? ['cpu'] : device === 'cuda' ? ['cuda'] : gpu ? ['cuda', 'cpu'] : ['cpu'];
+  return {
+    ort,
+    providers,
+    threads,
+    cores: availableParallelism(),
+    spinning,
+    providerConfig: { cpu: CPU_CONFIG },
+    pinShapes: true,
+    spinBackend: process.env.EFLIP_ORT_SPIN !== '0',
+  };
 }

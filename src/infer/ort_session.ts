@@ -9,19 +9,31 @@ export interface OpenedSession {
 
 /** Intra-op threads for a session: `maxThreads` only ever lowers the platform's count (or, when
  *  that is unset, the core count); undefined = onnxruntime's default. */
-export function sessionThreads(p: Pick<OrtPlatform, 'threads' | 'cores'>, maxThreads?: number): number | undefined {
+export function sessionThreads(
+  p: Pick<OrtPlatform, 'threads' | 'cores'>,
+  maxThreads?: number,
+): number | undefined {
   const limit = p.threads ?? p.cores;
-  return maxThreads !== undefined && limit !== undefined && maxThreads < limit ? maxThreads : p.threads;
+  return maxThreads !== undefined && limit !== undefined && maxThreads < limit
+    ? maxThreads
+    : p.threads;
 }
 
 /** Create a session, trying each provider in turn (e.g. CUDA, then CPU); see sessionThreads. */
-export async function openSession(p: OrtPlatform, bytes: Uint8Array, source: string, maxThreads?: number, spinning = p.spinning): Promise<OpenedSession> {
+export async function openSession(
+  p: OrtPlatform,
+  bytes: Uint8Array,
+  source: string,
+  maxThreads?: number,
+  spinning = p.spinning,
+): Promise<OpenedSession> {
   const threads = sessionThreads(p, maxThreads);
   const errors: string[] = [];
   for (const provider of p.providers) {
     try {
       const extra: Record<string, unknown> = { ...(p.providerConfig?.[provider] ?? {}) };
-      if (spinning === false) extra.session = { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } };
+      if (spinning === false)
+        extra.session = { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } };
       const session = await p.ort.InferenceSession.create(bytes, {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
@@ -33,16 +45,26 @@ export async function openSession(p: OrtPlatform, bytes: Uint8Array, source: str
       errors.push(`${provider}: ${(e as Error).message}`);
     }
   }
-  throw new ModelLoadError(`${source}: onnxruntime could not load the model (${errors.join('; ')})`);
+  throw new ModelLoadError(
+    `${source}: onnxruntime could not load the model (${errors.join('; ')})`,
+  );
 }
 
 export function tensorData(t: OrtTensor): Float32Array {
-  if (!(t.data instanceof Float32Array)) throw new Error('onnxruntime returned a non-float32 output');
+  if (!(t.data instanceof Float32Array))
+    throw new Error('onnxruntime returned a non-float32 output');
   return t.data;
 }
 
 /** Run one float32 input → one float32 output. */
-export async function runFloat(p: OrtPlatform, s: OrtSession, input: string, data: Float32Array, dims: number[], output: string): Promise<{ data: Float32Array; dims: readonly number[] }> {
+export async function runFloat(
+  p: OrtPlatform,
+  s: OrtSession,
+  input: string,
+  data: Float32Array,
+  dims: number[],
+  output: string,
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const out = await s.run({ [input]: new p.ort.Tensor('float32', data, dims) });
   const t = out[output];
   return { data: tensorData(t), dims: t.dims };

@@ -22,8 +22,16 @@ export async function webPlatform(o: WebPlatformOptions = {}): Promise<OrtPlatfo
   const ort = (o.ort ?? (await import('onnxruntime-web'))) as WebOrt;
   if (o.wasmPaths) ort.env.wasm.wasmPaths = o.wasmPaths;
   ort.env.wasm.numThreads = o.threads ?? 1;
-  const hasGpu = typeof navigator !== 'undefined' && !!(navigator as unknown as { gpu?: unknown }).gpu;
+  const hasGpu =
+    typeof navigator !== 'undefined' && !!(navigator as unknown as { gpu?: unknown }).gpu;
   const device = o.device ?? 'auto';
-  const providers = device === 'wasm' ? ['wasm'] : device === 'webgpu' ? ['webgpu'] : hasGpu ? ['webgpu', 'wasm'] : ['wasm'];
+  const providers =
+    device === 'wasm'
+      ? ['wasm']
+      : device === 'webgpu'
+        ? ['webgpu']
+        : hasGpu
+          ? ['webgpu', 'wasm']
+          : ['wasm'];
   return { ort, providers };
 }

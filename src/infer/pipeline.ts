@@ -13,7 +13,14 @@ import type { FeatureRunner } from './feature_runner.js';
 import { loadClip, readModelFrames } from './frame_reader.js';
 import { loadLipReader, type LoadOptions } from './load_node.js';
 import { MODEL_FPS } from './preprocess.js';
-import { appendTimeline, StreamingLipReader, streamClip, timelineSegments, type TimelineEntry, type TimelineSegment } from './streaming.js';
+import {
+  appendTimeline,
+  StreamingLipReader,
+  streamClip,
+  timelineSegments,
+  type TimelineEntry,
+  type TimelineSegment,
+} from './streaming.js';
 import { InferenceInputError, type LipReader } from './types.js';
 
 export interface LipreaderOptions extends LoadOptions {
@@ -72,8 +79,10 @@ export interface Lipreader {
 export async function lipreader(model: string, opts: LipreaderOptions = {}): Promise<Lipreader> {
   const top = opts.top ?? 5;
   const maxSeconds = opts.maxSeconds ?? 60;
-  if (!Number.isInteger(top) || top < 1) throw new InferenceInputError(`top must be a positive integer, got ${opts.top}`);
-  if (!(maxSeconds > 0)) throw new InferenceInputError(`maxSeconds must be > 0, got ${opts.maxSeconds}`);
+  if (!Number.isInteger(top) || top < 1)
+    throw new InferenceInputError(`top must be a positive integer, got ${opts.top}`);
+  if (!(maxSeconds > 0))
+    throw new InferenceInputError(`maxSeconds must be > 0, got ${opts.maxSeconds}`);
   const face: FaceClipReader | null = opts.face ? await faceClipReader() : null;
   const reader = await loadLipReader(model, opts);
   let disposed = false;
@@ -86,29 +95,63 @@ export async function lipreader(model: string, opts: LipreaderOptions = {}): Pro
     async read(file, o = {}) {
       open();
       let warning: string | undefined;
-      const onIncomplete = (decoded: number, expected: number) => (warning = incompleteWarning(file, decoded, expected));
+      const onIncomplete = (decoded: number, expected: number) =>
+        (warning = incompleteWarning(file, decoded, expected));
       const clip = face
         ? await face.load(file, reader.preprocessing, reader.channels, maxSeconds, onIncomplete)
-        : await loadClip(file, reader.preprocessing, { maxSeconds, channels: reader.channels, onIncomplete });
+        : await loadClip(file, reader.preprocessing, {
+            maxSeconds,
+            channels: reader.channels,
+            onIncomplete,
+          });
       const lp = await reader.predictClip(clip);
-      const best = reader.topK(lp, o.top ?? top).map((e) => ({ label: e.label, probability: e.probability }));
-      return { file, top: best, frames: clip.frames, seconds: clip.frames / (clip.fps ?? MODEL_FPS), ...(warning ? { warning } : {}) };
+      const best = reader
+        .topK(lp, o.top ?? top)
+        .map((e) => ({ label: e.label, probability: e.probability }));
+      return {
+        file,
+        top: best,
+        frames: clip.frames,
+        seconds: clip.frames / (clip.fps ?? MODEL_FPS),
+        ...(warning ? { warning } : {}),
+      };
     },
     async stream(file, o = {}) {
       open();
-      const so = { window: o.window ?? 29, mode: o.mode ?? 'exact', fps: MODEL_FPS, topK: o.top ?? top };
+      const so = {
+        window: o.window ?? 29,
+        mode: o.mode ?? 'exact',
+        fps: MODEL_FPS,
+        topK: o.top ?? top,
+      };
       let warning: string | undefined;
-      const onIncomplete = (decoded: number, expected: number) => (warning = incompleteWarning(file, decoded, expected));
+      const onIncomplete = (decoded: number, expected: number) =>
+        (warning = incompleteWarning(file, decoded, expected));
       let timeline: TimelineEntry[] = [];
       if (face) {
         // the face track needs the whole video (bounded by maxSeconds)
-        timeline = await streamClip(reader, await face.load(file, reader.preprocessing, reader.channels, maxSeconds, onIncomplete), so);
+        timeline = await streamClip(
+          reader,
+          await face.load(file, reader.preprocessing, reader.channels, maxSeconds, onIncomplete),
+          so,
+        );
       } else {
         const sr = new StreamingLipReader(reader, so);
-        for await (const frame of readModelFrames(file, reader.preprocessing, { channels: reader.channels, onIncomplete })) appendTimeline(timeline, await sr.push(frame));
+        for await (const frame of readModelFrames(file, reader.preprocessing, {
+          channels: reader.channels,
+          onIncomplete,
+        }))
+          appendTimeline(timeline, await sr.push(frame));
       }
       if (!timeline.length) throw new InferenceInputError(`${file}: the video has no frames`);
-      return { file, fps: MODEL_FPS, frames: timeline.length, segments: timelineSegments(timeline, MODEL_FPS, o.minProb ?? 0), timeline, ...(warning ? { warning } : {}) };
+      return {
+        file,
+        fps: MODEL_FPS,
+        frames: timeline.length,
+        segments: timelineSegments(timeline, MODEL_FPS, o.minProb ?? 0),
+        timeline,
+        ...(warning ? { warning } : {}),
+      };
     },
     async dispose() {
       if (disposed) return;

@@ -70,11 +70,18 @@ export function cropForModel(v: Frames, pre: Preprocessing): Frames {
  *  as in training on clips without a Duration). */
 export function inputPlanes(channels: number): { image: 1 | 3; wordBoundary: boolean } {
   switch (channels) {
-    case 1: return { image: 1, wordBoundary: false };
-    case 2: return { image: 1, wordBoundary: true };
-    case 3: return { image: 3, wordBoundary: false };
-    case 4: return { image: 3, wordBoundary: true };
-    default: throw new InferenceInputError(`the model takes ${channels} input channels; supported: 1 (grey), 3 (RGB), each optionally plus a word-boundary channel`);
+    case 1:
+      return { image: 1, wordBoundary: false };
+    case 2:
+      return { image: 1, wordBoundary: true };
+    case 3:
+      return { image: 3, wordBoundary: false };
+    case 4:
+      return { image: 3, wordBoundary: true };
+    default:
+      throw new InferenceInputError(
+        `the model takes ${channels} input channels; supported: 1 (grey), 3 (RGB), each optionally plus a word-boundary channel`,
+      );
   }
 }
 
@@ -90,7 +97,10 @@ export function normalise(v: Frames, pre: Preprocessing, fps?: number, channels 
     const data = new Float32Array(channels * n);
     const src = v.data;
     for (let i = 0; i < n; i++) {
-      const y = (0.2989 * (src[3 * i] / 255) + 0.587 * (src[3 * i + 1] / 255) + 0.114 * (src[3 * i + 2] / 255));
+      const y =
+        0.2989 * (src[3 * i] / 255) +
+        0.587 * (src[3 * i + 1] / 255) +
+        0.114 * (src[3 * i + 2] / 255);
       data[i] = (y - pre.mean) / pre.std;
     }
     if (planes.wordBoundary) data.fill(1, n);
@@ -103,8 +113,12 @@ export function normalise(v: Frames, pre: Preprocessing, fps?: number, channels 
     for (let i = 0; i < n; i++) data[i] = g.data[i] * a + b;
     for (let c = 1; c < planes.image; c++) data.copyWithin(c * n, 0, n);
   } else {
-    if (g.channels !== 3) throw new InferenceInputError(`frames have ${g.channels} channels; expected 1 (grey) or 3 (RGB)`);
-    for (let c = 0; c < 3; c++) for (let i = 0, o = c * n; i < n; i++) data[o + i] = g.data[3 * i + c] * a + b;
+    if (g.channels !== 3)
+      throw new InferenceInputError(
+        `frames have ${g.channels} channels; expected 1 (grey) or 3 (RGB)`,
+      );
+    for (let c = 0; c < 3; c++)
+      for (let i = 0, o = c * n; i < n; i++) data[o + i] = g.data[3 * i + c] * a + b;
   }
   if (planes.wordBoundary) data.fill(1, planes.image * n);
   return { data, frames: g.frames, channels, size: g.height, fps };
@@ -116,12 +130,18 @@ export function prepareFrames(v: Frames, pre: Preprocessing, fps?: number, chann
 }
 
 /** Model-ready frames (each C·S·S, channel-major, as readModelFrames yields them) → one clip (C, T, S, S). */
-export function stackFrames(frames: Float32Array[], channels: number, size: number, fps?: number): Clip {
+export function stackFrames(
+  frames: Float32Array[],
+  channels: number,
+  size: number,
+  fps?: number,
+): Clip {
   const T = frames.length;
   const per = size * size;
   const data = new Float32Array(T * channels * per);
   frames.forEach((f, t) => {
-    for (let c = 0; c < channels; c++) data.set(f.subarray(c * per, (c + 1) * per), (c * T + t) * per);
+    for (let c = 0; c < channels; c++)
+      data.set(f.subarray(c * per, (c + 1) * per), (c * T + t) * per);
   });
   return { data, frames: T, channels, size, fps };
 }

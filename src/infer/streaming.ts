@@ -54,7 +54,8 @@ export class StreamingLipReader {
     opts: StreamOptions = {},
   ) {
     this.window = opts.window ?? 29;
-    if (!Number.isInteger(this.window) || this.window < 1) throw new InferenceInputError(`stream window must be a positive integer, got ${opts.window}`);
+    if (!Number.isInteger(this.window) || this.window < 1)
+      throw new InferenceInputError(`stream window must be a positive integer, got ${opts.window}`);
     this.fps = opts.fps ?? 25;
     this.k = opts.topK ?? 5;
     this.mode = opts.mode ?? 'exact';
@@ -91,10 +92,13 @@ export class StreamingLipReader {
   private async step(given: Float32Array): Promise<StreamStep> {
     if (!(given instanceof Float32Array) || given.length !== this.frameSize) {
       const s = this.runner.preprocessing.size;
-      throw new InferenceInputError(`stream frame: expected ${this.frameSize} values (${this.runner.channels}×${s}×${s}), got ${given?.length}`);
+      throw new InferenceInputError(
+        `stream frame: expected ${this.frameSize} values (${this.runner.channels}×${s}×${s}), got ${given?.length}`,
+      );
     }
     for (let i = 0; i < given.length; i++) {
-      if (!Number.isFinite(given[i])) throw new InferenceInputError(`stream frame ${this.next}: NaN or infinite pixel`);
+      if (!Number.isFinite(given[i]))
+        throw new InferenceInputError(`stream frame ${this.next}: NaN or infinite pixel`);
     }
     const frame = given.slice();
     const t = this.next++;
@@ -107,19 +111,29 @@ export class StreamingLipReader {
     let needLeft = false;
     if (this.mode === 'fast') {
       // interior(t−1) now that t is known; the window is [t−N, t−1] of interiors
-      jobs.push(t >= 1 ? { key: 'interior', trip: [this.frame(t - 2), this.frame(t - 1), frame] } : { key: 'right', trip: [this.zeros, frame, this.zeros] });
+      jobs.push(
+        t >= 1
+          ? { key: 'interior', trip: [this.frame(t - 2), this.frame(t - 1), frame] }
+          : { key: 'right', trip: [this.zeros, frame, this.zeros] },
+      );
     } else {
-      if (t >= 1) jobs.push({ key: 'interior', trip: [this.frame(t - 2), this.frame(t - 1), frame] });
-      jobs.push({ key: 'right', trip: [s < t ? this.frame(t - 1) : this.zeros, frame, this.zeros] });
+      if (t >= 1)
+        jobs.push({ key: 'interior', trip: [this.frame(t - 2), this.frame(t - 1), frame] });
+      jobs.push({
+        key: 'right',
+        trip: [s < t ? this.frame(t - 1) : this.zeros, frame, this.zeros],
+      });
       needLeft = s < t && !(s === 0 && t >= 1); // s = 0: its left edge is interior(0)
-      if (needLeft) jobs.push({ key: 'left', trip: [this.zeros, this.frame(s), this.frame(s + 1)] });
+      if (needLeft)
+        jobs.push({ key: 'left', trip: [this.zeros, this.frame(s), this.frame(s + 1)] });
     }
     const C = this.runner.channels;
     const plane = this.frameSize / C;
     const input = new Float32Array(jobs.length * 3 * this.frameSize);
     jobs.forEach((j, b) => {
       for (let c = 0; c < C; c++) {
-        for (let k = 0; k < 3; k++) input.set(j.trip[k].subarray(c * plane, (c + 1) * plane), ((b * C + c) * 3 + k) * plane);
+        for (let k = 0; k < 3; k++)
+          input.set(j.trip[k].subarray(c * plane, (c + 1) * plane), ((b * C + c) * 3 + k) * plane);
       }
     });
     const feats = await this.runner.frontend(input, jobs.length, 3);
@@ -134,7 +148,13 @@ export class StreamingLipReader {
       const win = new Float32Array((end - start + 1) * d);
       for (let i = start; i <= end; i++) win.set(this.interior.get(i)!, (i - start) * d);
       const logProbs = await this.runner.backend(win, 1, end - start + 1);
-      return { frame: end, time: (end + 1) / this.fps, windowStart: start, logProbs, top: topK(logProbs, this.runner.labels, this.k) };
+      return {
+        frame: end,
+        time: (end + 1) / this.fps,
+        windowStart: start,
+        logProbs,
+        top: topK(logProbs, this.runner.labels, this.k),
+      };
     }
 
     // Window features [s..t]: left edge, interiors, right edge.
@@ -146,7 +166,13 @@ export class StreamingLipReader {
     }
     win.set(got.get('right')!, (n - 1) * d);
     const logProbs = await this.runner.backend(win, 1, n);
-    return { frame: t, time: (t + 1) / this.fps, windowStart: s, logProbs, top: topK(logProbs, this.runner.labels, this.k) };
+    return {
+      frame: t,
+      time: (t + 1) / this.fps,
+      windowStart: s,
+      logProbs,
+      top: topK(logProbs, this.runner.labels, this.k),
+    };
   }
 }
 
@@ -173,13 +199,21 @@ export function appendTimeline(timeline: TimelineEntry[], step: StreamStep): voi
 }
 
 /** A whole clip through the streaming reader → one timeline entry per frame. */
-export async function streamClip(runner: FeatureRunner, clip: Clip, opts: StreamOptions & { onStep?: (s: StreamStep) => void } = {}): Promise<TimelineEntry[]> {
+export async function streamClip(
+  runner: FeatureRunner,
+  clip: Clip,
+  opts: StreamOptions & { onStep?: (s: StreamStep) => void } = {},
+): Promise<TimelineEntry[]> {
   const sr = new StreamingLipReader(runner, { fps: clip.fps, ...opts });
   const per = clip.size * clip.size;
   const out: TimelineEntry[] = [];
   for (let t = 0; t < clip.frames; t++) {
     const f = new Float32Array(clip.channels * per);
-    for (let c = 0; c < clip.channels; c++) f.set(clip.data.subarray((c * clip.frames + t) * per, (c * clip.frames + t + 1) * per), c * per);
+    for (let c = 0; c < clip.channels; c++)
+      f.set(
+        clip.data.subarray((c * clip.frames + t) * per, (c * clip.frames + t + 1) * per),
+        c * per,
+      );
     const step = await sr.push(f);
     opts.onStep?.(step);
     appendTimeline(out, step);
@@ -196,7 +230,11 @@ export interface TimelineSegment {
 }
 
 /** Merge consecutive timeline entries with the same top word (and probability ≥ minProb). */
-export function timelineSegments(entries: TimelineEntry[], fps: number, minProb = 0): TimelineSegment[] {
+export function timelineSegments(
+  entries: TimelineEntry[],
+  fps: number,
+  minProb = 0,
+): TimelineSegment[] {
   const segs: TimelineSegment[] = [];
   for (const e of entries) {
     if (e.probability < minProb) continue;

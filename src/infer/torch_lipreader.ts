@@ -1,14 +1,28 @@
 // LipReader over libtorch: eflip's engine (N-API addon) running MODEL's LipReaderNet in eval
 // mode, CPU or CUDA. The reference backend: ONNX Runtime parity is measured against it.
 import type { Preprocessing } from '../io/onnx/preprocessing.js';
-import { checkDevice, cuda, fromTypedArray, noGrad, setNumThreads, tidy, type Tensor } from '../engine/index.js';
+import {
+  checkDevice,
+  cuda,
+  fromTypedArray,
+  noGrad,
+  setNumThreads,
+  tidy,
+  type Tensor,
+} from '../engine/index.js';
 import { loadModel } from '../model/weights.js';
 import type { LipReaderNet } from '../model/lipreader.js';
 import { MAX_BATCH, predictInBatches } from './clip_check.js';
 import type { FeatureRunner } from './feature_runner.js';
 import type { LoadOptions } from './load_node.js';
 import { topK } from './topk.js';
-import { InferenceInputError, ModelLoadError, type Clip, type LipReader, type TopKEntry } from './types.js';
+import {
+  InferenceInputError,
+  ModelLoadError,
+  type Clip,
+  type LipReader,
+  type TopKEntry,
+} from './types.js';
 
 function toHost(t: Tensor): Float32Array {
   const c = t.device === 'cpu' ? t.contiguous() : t.to('cpu').contiguous();
@@ -27,7 +41,12 @@ export class TorchLipReader implements LipReader, FeatureRunner {
 
   static async load(path: string, o: LoadOptions = {}): Promise<TorchLipReader> {
     // an explicit --device cuda on a build or machine without CUDA is refused before the model loads
-    const device = o.device === 'cuda' ? checkDevice('cuda') : o.device !== 'cpu' && cuda.isAvailable() ? checkDevice('cuda') : 'cpu';
+    const device =
+      o.device === 'cuda'
+        ? checkDevice('cuda')
+        : o.device !== 'cpu' && cuda.isAvailable()
+          ? checkDevice('cuda')
+          : 'cpu';
     let loaded;
     try {
       loaded = loadModel(path);
@@ -64,8 +83,15 @@ export class TorchLipReader implements LipReader, FeatureRunner {
   }
 
   async predictBatch(clips: Clip[]): Promise<Float32Array[]> {
-    const model = { channels: this.channels, size: this.preprocessing.size, classes: this.labels.length, maxBatch: MAX_BATCH };
-    return predictInBatches(clips, model, (data, dims) => this.run(data, dims, (x) => this.net.forward(x)));
+    const model = {
+      channels: this.channels,
+      size: this.preprocessing.size,
+      classes: this.labels.length,
+      maxBatch: MAX_BATCH,
+    };
+    return predictInBatches(clips, model, (data, dims) =>
+      this.run(data, dims, (x) => this.net.forward(x)),
+    );
   }
 
   topK(logProbs: Float32Array, k = 5): TopKEntry[] {
@@ -75,9 +101,12 @@ export class TorchLipReader implements LipReader, FeatureRunner {
   /** (B, C, T, S, S) with one context frame each side → (B, T−2, d): the model's zero-padded
    *  features of all T frames, minus the two context frames (inner frames see true neighbours). */
   async frontend(frames: Float32Array, batch: number, time: number): Promise<Float32Array> {
-    if (time < 3) throw new InferenceInputError(`frontend needs ≥ 3 frames (1 context each side), got ${time}`);
+    if (time < 3)
+      throw new InferenceInputError(`frontend needs ≥ 3 frames (1 context each side), got ${time}`);
     const s = this.preprocessing.size;
-    return this.run(frames, [batch, this.channels, time, s, s], (x) => this.net.forwardFeatures(x).narrow(1, 1, time - 2));
+    return this.run(frames, [batch, this.channels, time, s, s], (x) =>
+      this.net.forwardFeatures(x).narrow(1, 1, time - 2),
+    );
   }
 
   async backend(features: Float32Array, batch: number, time: number): Promise<Float32Array> {

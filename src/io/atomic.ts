@@ -3,7 +3,17 @@
 // a failed write (disk full, quota, I/O error) removes its temp file and names the target.
 // Temp files are `.NAME.tmp-PID-STAMP`; removeStaleTemps() deletes those of dead writers
 // (a `kill -9` mid-write leaves one behind).
-import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync, readdirSync, copyFileSync } from 'node:fs';
+import {
+  openSync,
+  writeSync,
+  fsyncSync,
+  closeSync,
+  renameSync,
+  unlinkSync,
+  mkdirSync,
+  readdirSync,
+  copyFileSync,
+} from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 const TEMP_RE = /^\..+\.tmp-(\d+)-[0-9a-z]+$/;
@@ -11,7 +21,11 @@ const TEMP_RE = /^\..+\.tmp-(\d+)-[0-9a-z]+$/;
 function fsyncDir(dir: string): void {
   try {
     const fd = openSync(dir, 'r');
-    try { fsyncSync(fd); } finally { closeSync(fd); }
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     // some filesystems refuse directory fsync; the rename itself is still atomic
   }
@@ -32,23 +46,37 @@ const REASONS: Record<string, string> = {
 /** A failed atomic write: the target is unchanged (the previous file, if any, is intact). */
 export class WriteError extends Error {
   override name = 'WriteError';
-  constructor(readonly path: string, readonly code: string | undefined, cause: string) {
+  constructor(
+    readonly path: string,
+    readonly code: string | undefined,
+    cause: string,
+  ) {
     super(`cannot write ${path}: ${cause} (the previous file, if any, is unchanged)`);
   }
 }
 
 function writeError(path: string, e: unknown): WriteError {
   const code = (e as NodeJS.ErrnoException)?.code;
-  return new WriteError(path, code, (code && REASONS[code]) ?? (e as Error)?.message?.split('\n')[0] ?? String(e));
+  return new WriteError(
+    path,
+    code,
+    (code && REASONS[code]) ?? (e as Error)?.message?.split('\n')[0] ?? String(e),
+  );
 }
 
 /** The temp name writeFileAtomic uses for `path` (same directory, dot-prefixed, writer's pid). */
 export function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`);
+  return join(
+    dirname(path),
+    `.${basename(path)}.tmp-${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+  );
 }
 
 /** Write `parts` (concatenated) to `path` atomically; throws WriteError naming `path` on failure. */
-export function writeFileAtomic(path: string, data: Uint8Array | string | (Uint8Array | string)[]): void {
+export function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string | (Uint8Array | string)[],
+): void {
   const dir = dirname(path);
   const tmp = tempPathFor(path);
   const parts = Array.isArray(data) ? data : [data];
@@ -66,8 +94,17 @@ export function writeFileAtomic(path: string, data: Uint8Array | string | (Uint8
     fd = null;
     renameSync(tmp, path);
   } catch (e) {
-    if (fd !== null) try { closeSync(fd); } catch { /* already closed */ }
-    try { unlinkSync(tmp); } catch { /* never created or already gone */ }
+    if (fd !== null)
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never created or already gone */
+    }
     throw writeError(path, e);
   }
   fsyncDir(dir);
@@ -80,10 +117,18 @@ export function copyFileAtomic(from: string, to: string): void {
     mkdirSync(dirname(to), { recursive: true });
     copyFileSync(from, tmp);
     const fd = openSync(tmp, 'r');
-    try { fsyncSync(fd); } finally { closeSync(fd); }
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, to);
   } catch (e) {
-    try { unlinkSync(tmp); } catch { /* never created or already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never created or already gone */
+    }
     throw writeError(to, e);
   }
   fsyncDir(dirname(to));
@@ -114,7 +159,9 @@ export function removeStaleTemps(dir: string): string[] {
     try {
       unlinkSync(join(dir, n));
       removed.push(n);
-    } catch { /* raced with someone else, or not ours to delete */ }
+    } catch {
+      /* raced with someone else, or not ours to delete */
+    }
   }
   return removed;
 }

@@ -9,6 +9,10 @@ export function cacheDir(sub?: string): string {
   const env = process.env.EFLIP_CACHE_DIR;
   const xdg = process.env.XDG_CACHE_HOME;
   // XDG: a relative XDG_CACHE_HOME is invalid and ignored
-  const root = env ? resolve(env) : xdg && isAbsolute(xdg) ? join(xdg, 'eflip') : join(homedir(), '.cache', 'eflip');
+  const root = env
+    ? resolve(env)
+    : xdg && isAbsolute(xdg)
+      ? join(xdg, 'eflip')
+      : join(homedir(), '.cache', 'eflip');
   return sub ? join(root, sub) : root;
 }

@@ -30,7 +30,8 @@ export function plainData(v: unknown): Plain {
     if (Array.isArray(x)) return x.map((e) => walk(e, depth + 1));
     if (x instanceof Map) {
       const o: { [k: string]: Plain } = Object.create(null);
-      for (const [k, e] of x) if (typeof k === 'string' || typeof k === 'number') o[String(k)] = walk(e, depth + 1);
+      for (const [k, e] of x)
+        if (typeof k === 'string' || typeof k === 'number') o[String(k)] = walk(e, depth + 1);
       return o;
     }
     if (x instanceof PickleObject) {
@@ -57,7 +58,8 @@ export function findKey(data: Plain, key: string): Plain | undefined {
     const x = queue[i];
     if (x === null || typeof x !== 'object') continue;
     if (!Array.isArray(x) && Object.hasOwn(x, key)) return x[key];
-    for (const v of Array.isArray(x) ? x : Object.values(x)) if (v !== null && typeof v === 'object') queue.push(v);
+    for (const v of Array.isArray(x) ? x : Object.values(x))
+      if (v !== null && typeof v === 'object') queue.push(v);
   }
   return undefined;
 }
@@ -81,30 +83,58 @@ export interface HparamLabels {
  * The reference's class names from its hyper-parameters: `words_list` (index = class id) when
  * it is a list of `classes` names, else `words` = N: the first N words of its seed-42 order.
  */
-export function labelsFromHparams(hp: Plain, classes: number, seed42: readonly string[]): HparamLabels {
+export function labelsFromHparams(
+  hp: Plain,
+  classes: number,
+  seed42: readonly string[],
+): HparamLabels {
   const list = findKey(hp, 'words_list');
   if (Array.isArray(list) && list.length) {
-    if (!list.every((w) => typeof w === 'string')) return { how: 'words_list', problem: 'hyper-parameter words_list holds non-strings' };
-    if (list.length !== classes) return { how: 'words_list', problem: `hyper-parameter words_list names ${list.length} words but the checkpoint has ${classes} classes` };
+    if (!list.every((w) => typeof w === 'string'))
+      return { how: 'words_list', problem: 'hyper-parameter words_list holds non-strings' };
+    if (list.length !== classes)
+      return {
+        how: 'words_list',
+        problem: `hyper-parameter words_list names ${list.length} words but the checkpoint has ${classes} classes`,
+      };
     return { labels: list as string[], how: `hyper-parameters words_list (${classes} words)` };
   }
   const words = findKey(hp, 'words');
-  if (words === undefined) return { how: 'none', problem: 'the hyper-parameters name no words or words_list' };
+  if (words === undefined)
+    return { how: 'none', problem: 'the hyper-parameters name no words or words_list' };
   const n = words === null ? seed42.length : words;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) return { how: 'words', problem: `hyper-parameter words is ${JSON.stringify(words)?.slice(0, 40)}, not a word count` };
-  if (n !== classes) return { how: 'words', problem: `hyper-parameter words = ${n} but the checkpoint has ${classes} classes` };
-  if (n > seed42.length) return { how: 'words', problem: `hyper-parameter words = ${n}, more than the ${seed42.length} words of the seed-42 order` };
-  return { labels: seed42.slice(0, n), how: `seed42 order, first ${n} (hyper-parameter words = ${n})` };
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+    return {
+      how: 'words',
+      problem: `hyper-parameter words is ${JSON.stringify(words)?.slice(0, 40)}, not a word count`,
+    };
+  if (n !== classes)
+    return {
+      how: 'words',
+      problem: `hyper-parameter words = ${n} but the checkpoint has ${classes} classes`,
+    };
+  if (n > seed42.length)
+    return {
+      how: 'words',
+      problem: `hyper-parameter words = ${n}, more than the ${seed42.length} words of the seed-42 order`,
+    };
+  return {
+    labels: seed42.slice(0, n),
+    how: `seed42 order, first ${n} (hyper-parameter words = ${n})`,
+  };
 }
 
-const tensorDict = (v: unknown): v is Map<unknown, unknown> => v instanceof Map && [...v.values()].some((x) => x instanceof TorchTensorRef);
+const tensorDict = (v: unknown): v is Map<unknown, unknown> =>
+  v instanceof Map && [...v.values()].some((x) => x instanceof TorchTensorRef);
 
 /**
  * The EMA weights of a Lightning checkpoint: a dict of tensors inside the state of a callback
  * whose name says EMA (e.g. `callbacks['EMA']['ema_state_dict']`, searched to depth 3), keys
  * as stored. Null when the checkpoint carries none.
  */
-export function emaStateDict(root: unknown): { dict: Map<unknown, unknown>; foundAt: string } | null {
+export function emaStateDict(
+  root: unknown,
+): { dict: Map<unknown, unknown>; foundAt: string } | null {
   if (!(root instanceof Map)) return null;
   const cbs = root.get('callbacks');
   if (!(cbs instanceof Map)) return null;
@@ -116,7 +146,9 @@ export function emaStateDict(root: unknown): { dict: Map<unknown, unknown>; foun
       if (tensorDict(v)) return { dict: v, foundAt: where };
       if (depth >= 3) continue;
       const inner = v instanceof PickleObject ? v.state : v;
-      if (inner instanceof Map) for (const [k, x] of inner) if (typeof k === 'string') queue.push([x, `${where}['${k}']`, depth + 1]);
+      if (inner instanceof Map)
+        for (const [k, x] of inner)
+          if (typeof k === 'string') queue.push([x, `${where}['${k}']`, depth + 1]);
     }
   }
   return null;

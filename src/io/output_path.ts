@@ -53,7 +53,8 @@ function existingDir(o: OutputPath, p: string): string {
   for (;;) {
     const st = statOrNull(d);
     if (st) {
-      if (!st.isDirectory()) throw new OutputPathError(`${named(o)}: ${d} is a file, not a directory`);
+      if (!st.isDirectory())
+        throw new OutputPathError(`${named(o)}: ${d} is a file, not a directory`);
       return d;
     }
     const up = dirname(d);
@@ -72,12 +73,19 @@ export function guardOutputs(outputs: OutputPath[], inputs: NamedPath[] = []): v
   for (const o of outputs) {
     const kind = o.kind ?? 'file';
     const st = statOrNull(o.path);
-    if (st && kind === 'file' && st.isDirectory()) throw new OutputPathError(`${named(o)} is a directory; give a file path`);
-    if (st && kind === 'dir' && !st.isDirectory()) throw new OutputPathError(`${named(o)} is a file, not a directory`);
+    if (st && kind === 'file' && st.isDirectory())
+      throw new OutputPathError(`${named(o)} is a directory; give a file path`);
+    if (st && kind === 'dir' && !st.isDirectory())
+      throw new OutputPathError(`${named(o)} is a file, not a directory`);
     if (st) {
       for (const i of ins) {
         if (same(st, i.st!)) {
-          const harm = kind === 'dir' ? 'directory as ' + named(i) + ': writing into it would mix the outputs into the input' : 'file as ' + named(i) + ': writing it would destroy the input';
+          const harm =
+            kind === 'dir'
+              ? 'directory as ' +
+                named(i) +
+                ': writing into it would mix the outputs into the input'
+              : 'file as ' + named(i) + ': writing it would destroy the input';
           throw new OutputPathError(`${named(o)} is the same ${harm}; choose another ${o.flag}`);
         }
       }
@@ -85,7 +93,9 @@ export function guardOutputs(outputs: OutputPath[], inputs: NamedPath[] = []): v
     const canon = canonicalPath(o.path);
     for (const e of seen) {
       if (e.canon === canon || (st && e.st && same(st, e.st))) {
-        throw new OutputPathError(`${named(o)} and ${named(e.o)} name the same ${kind === 'dir' ? 'directory' : 'file'}; the second would replace the first — give them different paths`);
+        throw new OutputPathError(
+          `${named(o)} and ${named(e.o)} name the same ${kind === 'dir' ? 'directory' : 'file'}; the second would replace the first — give them different paths`,
+        );
       }
     }
     seen.push({ o, canon, st });

@@ -15,16 +15,28 @@ export class PickleError extends Error {
 
 /** A reference to a Python global that was NOT resolved (never imported, never called). */
 export class PickleGlobal {
-  constructor(readonly module: string, readonly name: string) {}
-  get qualname(): string { return `${this.module}.${this.name}`; }
-  toString(): string { return `<global ${clip(this.qualname)}>`; }
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
+  get qualname(): string {
+    return `${this.module}.${this.name}`;
+  }
+  toString(): string {
+    return `<global ${clip(this.qualname)}>`;
+  }
 }
 
 /** The inert result of "calling" or instantiating an unresolved global. */
 export class PickleObject {
   state: unknown = undefined;
-  constructor(readonly cls: PickleGlobal, readonly args: unknown[]) {}
-  toString(): string { return `<${clip(this.cls.qualname)} object>`; }
+  constructor(
+    readonly cls: PickleGlobal,
+    readonly args: unknown[],
+  ) {}
+  toString(): string {
+    return `<${clip(this.cls.qualname)} object>`;
+  }
 }
 
 /** Python tuple (frozen JS array, distinguishable from list by this wrapper). */
@@ -94,7 +106,8 @@ function dictFromPairs(pairs: unknown, budget: UnpickleBudget): PyDict {
   if (pairs === undefined) return d;
   if (!Array.isArray(pairs)) throw new PickleError('OrderedDict expects a list of pairs');
   for (const p of pairs) {
-    if (!Array.isArray(p) || p.length !== 2) throw new PickleError('OrderedDict pair is not a 2-tuple');
+    if (!Array.isArray(p) || p.length !== 2)
+      throw new PickleError('OrderedDict pair is not a 2-tuple');
     d.set(budget.key(p[0]), p[1]);
   }
   return d;
@@ -110,23 +123,37 @@ function tupleKeyText(k: PyTuple, maxChars: number, maxDepth: number): string {
   let depth = 0;
   const add = (s: string) => {
     out += s;
-    if (out.length > maxChars) throw new PickleError(`a dict key is a tuple whose text exceeds ${maxChars} characters (limit)`);
+    if (out.length > maxChars)
+      throw new PickleError(
+        `a dict key is a tuple whose text exceeds ${maxChars} characters (limit)`,
+      );
   };
   const walk = (v: unknown): void => {
     if (v instanceof PyTuple) {
-      if (++depth > maxDepth) throw new PickleError(`a dict key nests tuples more than ${maxDepth} deep (limit)`);
+      if (++depth > maxDepth)
+        throw new PickleError(`a dict key nests tuples more than ${maxDepth} deep (limit)`);
       add('(');
-      for (let i = 0; i < v.length; i++) { if (i) add(', '); walk(v[i]); }
+      for (let i = 0; i < v.length; i++) {
+        if (i) add(', ');
+        walk(v[i]);
+      }
       add(')');
       depth--;
     } else if (Array.isArray(v) || v instanceof Map) {
-      throw new PickleError(`a dict key is a tuple holding a ${describe(v)}, which Python cannot hash (corrupt pickle)`);
+      throw new PickleError(
+        `a dict key is a tuple holding a ${describe(v)}, which Python cannot hash (corrupt pickle)`,
+      );
     } else if (v instanceof Uint8Array) {
       if (v.length > maxChars) add(' '.repeat(maxChars + 1));
       add(`b'${latin1.decode(v)}'`);
     } else if (v instanceof Set) {
       add(`frozenset(${v.size})`);
-    } else if (typeof v === 'object' && v !== null && !(v instanceof PickleGlobal) && !(v instanceof PickleObject)) {
+    } else if (
+      typeof v === 'object' &&
+      v !== null &&
+      !(v instanceof PickleGlobal) &&
+      !(v instanceof PickleObject)
+    ) {
       add(`<${v.constructor?.name ?? 'object'}>`);
     } else {
       add(String(v));
@@ -139,7 +166,8 @@ function tupleKeyText(k: PyTuple, maxChars: number, maxDepth: number): string {
 const setOf = (a: readonly unknown[]) => {
   const v = a[0];
   if (v === undefined) return new Set();
-  if (!Array.isArray(v) && !(v instanceof Set)) throw new PickleError(`set() expects a list, got ${describe(v)}`);
+  if (!Array.isArray(v) && !(v instanceof Set))
+    throw new PickleError(`set() expects a list, got ${describe(v)}`);
   return new Set(v);
 };
 
@@ -153,7 +181,8 @@ const BUILTIN_GLOBALS: Record<string, SafeCallable> = {
   '_codecs.encode': (a) => {
     if (typeof a[0] !== 'string') throw new PickleError('_codecs.encode expects a string');
     const enc = typeof a[1] === 'string' ? a[1].toLowerCase() : 'utf-8';
-    if (enc === 'latin1' || enc === 'latin-1') return Uint8Array.from(a[0] as string, (c) => c.charCodeAt(0) & 0xff);
+    if (enc === 'latin1' || enc === 'latin-1')
+      return Uint8Array.from(a[0] as string, (c) => c.charCodeAt(0) & 0xff);
     return new TextEncoder().encode(a[0] as string);
   },
 };
@@ -175,10 +204,14 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
   const metastack: unknown[][] = [];
   let buried = 0; // values on the stacks below the current MARK
   const memo = new Map<number, unknown>();
-  let steps = 0, objects = 0, items = 0;
+  let steps = 0,
+    objects = 0,
+    items = 0;
 
   const tooMuch = (what: string, limit: number) =>
-    new PickleError(`pickle exceeds the limit of ${limit} ${what} at offset ${pos} (not a checkpoint eflip can read)`);
+    new PickleError(
+      `pickle exceeds the limit of ${limit} ${what} at offset ${pos} (not a checkpoint eflip can read)`,
+    );
   const step = (n: number) => {
     steps += n;
     if (steps > L.steps) throw tooMuch('steps', L.steps);
@@ -196,30 +229,70 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
       step(s.length);
       return s;
     }
-    if (Array.isArray(k) || k instanceof Map) throw new PickleError(`a dict key is a ${describe(k)}, which Python cannot hash (corrupt pickle)`);
-    if (typeof k === 'bigint' && k >= BigInt(Number.MIN_SAFE_INTEGER) && k <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(k);
+    if (Array.isArray(k) || k instanceof Map)
+      throw new PickleError(
+        `a dict key is a ${describe(k)}, which Python cannot hash (corrupt pickle)`,
+      );
+    if (
+      typeof k === 'bigint' &&
+      k >= BigInt(Number.MIN_SAFE_INTEGER) &&
+      k <= BigInt(Number.MAX_SAFE_INTEGER)
+    )
+      return Number(k);
     return k;
   };
   const budget: UnpickleBudget = { step, key: hashKey };
 
   const need = (n: number) => {
-    if (pos + n > bytes.length) throw new PickleError(`truncated pickle: need ${n} bytes at offset ${pos}, only ${bytes.length - pos} left`);
+    if (pos + n > bytes.length)
+      throw new PickleError(
+        `truncated pickle: need ${n} bytes at offset ${pos}, only ${bytes.length - pos} left`,
+      );
   };
-  const u8 = () => { need(1); return bytes[pos++]; };
-  const u16 = () => { need(2); const v = dv.getUint16(pos, true); pos += 2; return v; };
-  const u32 = () => { need(4); const v = dv.getUint32(pos, true); pos += 4; return v; };
-  const i32 = () => { need(4); const v = dv.getInt32(pos, true); pos += 4; return v; };
+  const u8 = () => {
+    need(1);
+    return bytes[pos++];
+  };
+  const u16 = () => {
+    need(2);
+    const v = dv.getUint16(pos, true);
+    pos += 2;
+    return v;
+  };
+  const u32 = () => {
+    need(4);
+    const v = dv.getUint32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const i32 = () => {
+    need(4);
+    const v = dv.getInt32(pos, true);
+    pos += 4;
+    return v;
+  };
   const u64 = () => {
     need(8);
-    const v = dv.getBigUint64(pos, true); pos += 8;
-    if (v > BigInt(bytes.length - pos)) throw new PickleError(`truncated pickle: length ${v} at offset ${pos - 8} exceeds the ${bytes.length - pos} bytes left`);
+    const v = dv.getBigUint64(pos, true);
+    pos += 8;
+    if (v > BigInt(bytes.length - pos))
+      throw new PickleError(
+        `truncated pickle: length ${v} at offset ${pos - 8} exceeds the ${bytes.length - pos} bytes left`,
+      );
     return Number(v);
   };
-  const take = (n: number) => { need(n); const s = bytes.subarray(pos, pos + n); pos += n; return s; };
+  const take = (n: number) => {
+    need(n);
+    const s = bytes.subarray(pos, pos + n);
+    pos += n;
+    return s;
+  };
   const line = () => {
     const end = bytes.indexOf(0x0a, pos);
     if (end < 0) throw new PickleError('truncated pickle: unterminated text line');
-    const s = latin1.decode(bytes.subarray(pos, end)); pos = end + 1; return s;
+    const s = latin1.decode(bytes.subarray(pos, end));
+    pos = end + 1;
+    return s;
   };
   const pop = () => {
     if (stack.length === 0) throw new PickleError(`stack underflow at offset ${pos - 1}`);
@@ -241,15 +314,23 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
   };
   const longFromBytes = (b: Uint8Array): number | bigint => {
     if (b.length === 0) return 0;
-    if (b.length > L.intBytes) throw new PickleError(`pickled integer of ${b.length} bytes at offset ${pos - b.length} exceeds the ${L.intBytes}-byte limit`);
+    if (b.length > L.intBytes)
+      throw new PickleError(
+        `pickled integer of ${b.length} bytes at offset ${pos - b.length} exceeds the ${L.intBytes}-byte limit`,
+      );
     let hex = '';
     for (let i = b.length - 1; i >= 0; i--) hex += b[i].toString(16).padStart(2, '0');
     let v = BigInt('0x' + hex);
     if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
-    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(v)
+      : v;
   };
   const intText = (s: string) => {
-    if (s.length > L.intBytes) throw new PickleError(`pickled integer of ${s.length} digits at offset ${pos} exceeds the ${L.intBytes}-digit limit`);
+    if (s.length > L.intBytes)
+      throw new PickleError(
+        `pickled integer of ${s.length} digits at offset ${pos} exceeds the ${L.intBytes}-digit limit`,
+      );
     return parseIntText(s);
   };
   const memoPut = (i: number, v: unknown) => {
@@ -259,7 +340,9 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
   const findGlobal = (module: string, name: string) => {
     newObject();
     const key = `${module}.${name}`;
-    return Object.hasOwn(safe, key) ? new SafeGlobal(key, safe[key]) : new PickleGlobal(module, name);
+    return Object.hasOwn(safe, key)
+      ? new SafeGlobal(key, safe[key])
+      : new PickleGlobal(module, name);
   };
   const call = (fn: unknown, args: readonly unknown[]): unknown => {
     newObject();
@@ -271,7 +354,8 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
       return fn.fn(args, budget);
     }
     if (fn instanceof PickleGlobal) {
-      step(args.length); addItems(args.length);
+      step(args.length);
+      addItems(args.length);
       return new PickleObject(fn, [...args]);
     }
     throw new PickleError(`cannot call a non-global (${describe(fn)}) at offset ${pos - 1}`);
@@ -302,83 +386,244 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
     const op = u8();
     step(1);
     switch (op) {
-      case 0x80: { // PROTO
+      case 0x80: {
+        // PROTO
         const v = u8();
         if (v > 5) throw new PickleError(`unsupported pickle protocol ${v}`);
         break;
       }
-      case 0x95: u64(); break; // FRAME (length hint only)
-      case 0x2e: { // STOP '.'
+      case 0x95:
+        u64();
+        break; // FRAME (length hint only)
+      case 0x2e: {
+        // STOP '.'
         const result = pop();
         return result;
       }
       case 0x28: // MARK
-        metastack.push(stack); buried += stack.length; stack = [];
+        metastack.push(stack);
+        buried += stack.length;
+        stack = [];
         break;
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
+      case 0x30:
+        pop();
+        break; // POP
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x32:
+        stack.push(top());
+        break; // DUP
       // ---- constants
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x8a: { const n = u8(); stack.push(longFromBytes(take(n))); break; } // LONG1
-      case 0x8b: { // LONG4
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break; // NEWTRUE
+      case 0x89:
+        stack.push(false);
+        break; // NEWFALSE
+      case 0x4a:
+        stack.push(i32());
+        break; // BININT
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(u16());
+        break; // BININT2
+      case 0x8a: {
+        const n = u8();
+        stack.push(longFromBytes(take(n)));
+        break;
+      } // LONG1
+      case 0x8b: {
+        // LONG4
         const n = u32();
-        if (n > L.intBytes) throw new PickleError(`pickled integer (LONG4) of ${n} bytes at offset ${at} exceeds the ${L.intBytes}-byte limit`);
+        if (n > L.intBytes)
+          throw new PickleError(
+            `pickled integer (LONG4) of ${n} bytes at offset ${at} exceeds the ${L.intBytes}-byte limit`,
+          );
         stack.push(longFromBytes(take(n)));
         break;
       }
-      case 0x49: { // INT (text); "00"/"01" are False/True
+      case 0x49: {
+        // INT (text); "00"/"01" are False/True
         const s = line();
         if (s === '00') stack.push(false);
         else if (s === '01') stack.push(true);
         else stack.push(intText(s));
         break;
       }
-      case 0x4c: stack.push(intText(line().replace(/L$/, ''))); break; // LONG (text)
-      case 0x47: { need(8); stack.push(dv.getFloat64(pos, false)); pos += 8; break; } // BINFLOAT (big-endian)
-      case 0x46: stack.push(Number.parseFloat(line())); break; // FLOAT (text)
+      case 0x4c:
+        stack.push(intText(line().replace(/L$/, '')));
+        break; // LONG (text)
+      case 0x47: {
+        need(8);
+        stack.push(dv.getFloat64(pos, false));
+        pos += 8;
+        break;
+      } // BINFLOAT (big-endian)
+      case 0x46:
+        stack.push(Number.parseFloat(line()));
+        break; // FLOAT (text)
       // ---- strings / bytes (lengths are checked against the bytes left before anything is read)
-      case 0x58: { const n = u32(); stack.push(decodeUtf8(take(n))); break; } // BINUNICODE
-      case 0x8c: { const n = u8(); stack.push(decodeUtf8(take(n))); break; } // SHORT_BINUNICODE
-      case 0x8d: { const n = u64(); stack.push(decodeUtf8(take(n))); break; } // BINUNICODE8
-      case 0x56: stack.push(line().replace(/\\u([0-9a-fA-F]{4})/g, (_, h) => String.fromCharCode(parseInt(h, 16)))); break; // UNICODE
-      case 0x55: { const n = u8(); stack.push(latin1.decode(take(n))); break; } // SHORT_BINSTRING
-      case 0x54: { const n = i32(); if (n < 0) throw new PickleError('negative BINSTRING length'); stack.push(latin1.decode(take(n))); break; }
-      case 0x53: stack.push(parseQuoted(line())); break; // STRING
-      case 0x42: { const n = u32(); newObject(); stack.push(take(n).slice()); break; } // BINBYTES
-      case 0x43: { const n = u8(); newObject(); stack.push(take(n).slice()); break; } // SHORT_BINBYTES
-      case 0x8e: { const n = u64(); newObject(); stack.push(take(n).slice()); break; } // BINBYTES8
-      case 0x96: { const n = u64(); newObject(); stack.push(take(n).slice()); break; } // BYTEARRAY8
+      case 0x58: {
+        const n = u32();
+        stack.push(decodeUtf8(take(n)));
+        break;
+      } // BINUNICODE
+      case 0x8c: {
+        const n = u8();
+        stack.push(decodeUtf8(take(n)));
+        break;
+      } // SHORT_BINUNICODE
+      case 0x8d: {
+        const n = u64();
+        stack.push(decodeUtf8(take(n)));
+        break;
+      } // BINUNICODE8
+      case 0x56:
+        stack.push(
+          line().replace(/\\u([0-9a-fA-F]{4})/g, (_, h) => String.fromCharCode(parseInt(h, 16))),
+        );
+        break; // UNICODE
+      case 0x55: {
+        const n = u8();
+        stack.push(latin1.decode(take(n)));
+        break;
+      } // SHORT_BINSTRING
+      case 0x54: {
+        const n = i32();
+        if (n < 0) throw new PickleError('negative BINSTRING length');
+        stack.push(latin1.decode(take(n)));
+        break;
+      }
+      case 0x53:
+        stack.push(parseQuoted(line()));
+        break; // STRING
+      case 0x42: {
+        const n = u32();
+        newObject();
+        stack.push(take(n).slice());
+        break;
+      } // BINBYTES
+      case 0x43: {
+        const n = u8();
+        newObject();
+        stack.push(take(n).slice());
+        break;
+      } // SHORT_BINBYTES
+      case 0x8e: {
+        const n = u64();
+        newObject();
+        stack.push(take(n).slice());
+        break;
+      } // BINBYTES8
+      case 0x96: {
+        const n = u64();
+        newObject();
+        stack.push(take(n).slice());
+        break;
+      } // BYTEARRAY8
       // ---- containers
-      case 0x7d: newObject(); stack.push(new Map()); break; // EMPTY_DICT
-      case 0x5d: newObject(); stack.push([]); break; // EMPTY_LIST
-      case 0x29: newObject(); stack.push(tuple([])); break; // EMPTY_TUPLE
-      case 0x8f: newObject(); stack.push(new Set()); break; // EMPTY_SET
-      case 0x90: { const xs = popMark(); append(top(), xs); break; } // ADDITEMS
-      case 0x91: { const xs = popMark(); newObject(); addItems(xs.length); stack.push(new Set(xs)); break; } // FROZENSET
-      case 0x74: { const xs = popMark(); newObject(); addItems(xs.length); stack.push(tuple(xs)); break; } // TUPLE
-      case 0x85: { const a = pop(); newObject(); addItems(1); stack.push(tuple([a])); break; } // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); newObject(); addItems(2); stack.push(tuple([a, b])); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); newObject(); addItems(3); stack.push(tuple([a, b, c])); break; } // TUPLE3
-      case 0x6c: { const xs = popMark(); newObject(); addItems(xs.length); stack.push(xs); break; } // LIST
-      case 0x64: { // DICT
+      case 0x7d:
+        newObject();
+        stack.push(new Map());
+        break; // EMPTY_DICT
+      case 0x5d:
+        newObject();
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x29:
+        newObject();
+        stack.push(tuple([]));
+        break; // EMPTY_TUPLE
+      case 0x8f:
+        newObject();
+        stack.push(new Set());
+        break; // EMPTY_SET
+      case 0x90: {
+        const xs = popMark();
+        append(top(), xs);
+        break;
+      } // ADDITEMS
+      case 0x91: {
+        const xs = popMark();
+        newObject();
+        addItems(xs.length);
+        stack.push(new Set(xs));
+        break;
+      } // FROZENSET
+      case 0x74: {
+        const xs = popMark();
+        newObject();
+        addItems(xs.length);
+        stack.push(tuple(xs));
+        break;
+      } // TUPLE
+      case 0x85: {
+        const a = pop();
+        newObject();
+        addItems(1);
+        stack.push(tuple([a]));
+        break;
+      } // TUPLE1
+      case 0x86: {
+        const b = pop();
+        const a = pop();
+        newObject();
+        addItems(2);
+        stack.push(tuple([a, b]));
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        newObject();
+        addItems(3);
+        stack.push(tuple([a, b, c]));
+        break;
+      } // TUPLE3
+      case 0x6c: {
+        const xs = popMark();
+        newObject();
+        addItems(xs.length);
+        stack.push(xs);
+        break;
+      } // LIST
+      case 0x64: {
+        // DICT
         const xs = popMark();
         if (xs.length % 2) throw new PickleError('DICT with an odd number of items');
-        newObject(); addItems(xs.length / 2);
+        newObject();
+        addItems(xs.length / 2);
         const d: PyDict = new Map();
         for (let i = 0; i < xs.length; i += 2) d.set(hashKey(xs[i]), xs[i + 1]);
         stack.push(d);
         break;
       }
-      case 0x61: { const v = pop(); append(top(), [v]); break; } // APPEND
-      case 0x65: { const xs = popMark(); append(top(), xs); break; } // APPENDS
-      case 0x73: { const v = pop(); const k = pop(); addItems(1); setItem(top(), k, v); break; } // SETITEM
-      case 0x75: { // SETITEMS
+      case 0x61: {
+        const v = pop();
+        append(top(), [v]);
+        break;
+      } // APPEND
+      case 0x65: {
+        const xs = popMark();
+        append(top(), xs);
+        break;
+      } // APPENDS
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        addItems(1);
+        setItem(top(), k, v);
+        break;
+      } // SETITEM
+      case 0x75: {
+        // SETITEMS
         const xs = popMark();
         if (xs.length % 2) throw new PickleError('SETITEMS with an odd number of items');
         addItems(xs.length / 2);
@@ -387,83 +632,138 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
         break;
       }
       // ---- memo
-      case 0x71: memoPut(u8(), top()); break; // BINPUT
-      case 0x72: memoPut(u32(), top()); break; // LONG_BINPUT
-      case 0x70: memoPut(Number(intText(line())), top()); break; // PUT
-      case 0x94: memoPut(memo.size, top()); break; // MEMOIZE
-      case 0x68: stack.push(memoGet(memo, u8())); break; // BINGET
-      case 0x6a: stack.push(memoGet(memo, u32())); break; // LONG_BINGET
-      case 0x67: stack.push(memoGet(memo, Number(intText(line())))); break; // GET
+      case 0x71:
+        memoPut(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memoPut(u32(), top());
+        break; // LONG_BINPUT
+      case 0x70:
+        memoPut(Number(intText(line())), top());
+        break; // PUT
+      case 0x94:
+        memoPut(memo.size, top());
+        break; // MEMOIZE
+      case 0x68:
+        stack.push(memoGet(memo, u8()));
+        break; // BINGET
+      case 0x6a:
+        stack.push(memoGet(memo, u32()));
+        break; // LONG_BINGET
+      case 0x67:
+        stack.push(memoGet(memo, Number(intText(line()))));
+        break; // GET
       // ---- globals and object construction (never executed)
-      case 0x63: { const module = line(); const name = line(); stack.push(findGlobal(module, name)); break; } // GLOBAL
-      case 0x93: { // STACK_GLOBAL
-        const name = pop(); const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') throw new PickleError('STACK_GLOBAL expects two strings');
+      case 0x63: {
+        const module = line();
+        const name = line();
+        stack.push(findGlobal(module, name));
+        break;
+      } // GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
+        const name = pop();
+        const module = pop();
+        if (typeof module !== 'string' || typeof name !== 'string')
+          throw new PickleError('STACK_GLOBAL expects two strings');
         stack.push(findGlobal(module, name));
         break;
       }
-      case 0x52: { // REDUCE
-        const args = pop(); const fn = pop();
-        if (!Array.isArray(args)) throw new PickleError(`REDUCE arguments are not a tuple at offset ${at}`);
+      case 0x52: {
+        // REDUCE
+        const args = pop();
+        const fn = pop();
+        if (!Array.isArray(args))
+          throw new PickleError(`REDUCE arguments are not a tuple at offset ${at}`);
         stack.push(call(fn, args));
         break;
       }
-      case 0x81: { // NEWOBJ: cls.__new__(cls, *args)
-        const args = pop(); const cls = pop();
-        if (!Array.isArray(args)) throw new PickleError(`NEWOBJ arguments are not a tuple at offset ${at}`);
+      case 0x81: {
+        // NEWOBJ: cls.__new__(cls, *args)
+        const args = pop();
+        const cls = pop();
+        if (!Array.isArray(args))
+          throw new PickleError(`NEWOBJ arguments are not a tuple at offset ${at}`);
         stack.push(call(cls, args));
         break;
       }
-      case 0x92: { // NEWOBJ_EX
-        const kwargs = pop(); const args = pop(); const cls = pop();
-        if (!Array.isArray(args)) throw new PickleError(`NEWOBJ_EX arguments are not a tuple at offset ${at}`);
+      case 0x92: {
+        // NEWOBJ_EX
+        const kwargs = pop();
+        const args = pop();
+        const cls = pop();
+        if (!Array.isArray(args))
+          throw new PickleError(`NEWOBJ_EX arguments are not a tuple at offset ${at}`);
         const o = call(cls, args);
         if (o instanceof PickleObject && kwargs instanceof Map && kwargs.size) o.state = kwargs;
         stack.push(o);
         break;
       }
-      case 0x6f: { // OBJ: MARK cls args... OBJ
+      case 0x6f: {
+        // OBJ: MARK cls args... OBJ
         const xs = popMark();
         if (xs.length === 0) throw new PickleError('OBJ without a class');
         stack.push(call(xs[0], xs.slice(1)));
         break;
       }
-      case 0x69: { // INST (text module/name) MARK args... INST
-        const module = line(); const name = line();
+      case 0x69: {
+        // INST (text module/name) MARK args... INST
+        const module = line();
+        const name = line();
         const xs = popMark();
         stack.push(call(findGlobal(module, name), xs));
         break;
       }
-      case 0x62: { // BUILD: obj.__setstate__(state) — recorded, never executed
-        const state = pop(); const obj = top();
+      case 0x62: {
+        // BUILD: obj.__setstate__(state) — recorded, never executed
+        const state = pop();
+        const obj = top();
         if (obj instanceof PickleObject) obj.state = state;
         else if (obj instanceof Map && state instanceof Map) {
-          step(state.size); addItems(state.size);
+          step(state.size);
+          addItems(state.size);
           for (const [k, v] of state) obj.set(k, v);
         } else if (obj instanceof TorchTensorLike) obj.state = state;
         // Other targets (e.g. tensors' empty state, OrderedDict's None) carry nothing we need.
         break;
       }
-      case 0x51: { // BINPERSID
+      case 0x51: {
+        // BINPERSID
         const pid = pop();
-        if (!opts.persistentLoad) throw new PickleError('pickle references external data (persistent id) but none can be resolved here');
+        if (!opts.persistentLoad)
+          throw new PickleError(
+            'pickle references external data (persistent id) but none can be resolved here',
+          );
         newObject();
         stack.push(opts.persistentLoad(pid));
         break;
       }
-      case 0x50: { // PERSID (text)
+      case 0x50: {
+        // PERSID (text)
         const pid = line();
-        if (!opts.persistentLoad) throw new PickleError('pickle references external data (persistent id) but none can be resolved here');
+        if (!opts.persistentLoad)
+          throw new PickleError(
+            'pickle references external data (persistent id) but none can be resolved here',
+          );
         newObject();
         stack.push(opts.persistentLoad(pid));
         break;
       }
-      case 0x82: case 0x83: case 0x84: // EXT1/2/4
-        throw new PickleError(`pickle opcode EXT (0x${op.toString(16)}) at offset ${at} refers to the copyreg extension registry; not supported`);
-      case 0x97: case 0x98: // NEXT_BUFFER / READONLY_BUFFER
-        throw new PickleError(`pickle uses out-of-band buffers (opcode 0x${op.toString(16)} at offset ${at}); not supported`);
+      case 0x82:
+      case 0x83:
+      case 0x84: // EXT1/2/4
+        throw new PickleError(
+          `pickle opcode EXT (0x${op.toString(16)}) at offset ${at} refers to the copyreg extension registry; not supported`,
+        );
+      case 0x97:
+      case 0x98: // NEXT_BUFFER / READONLY_BUFFER
+        throw new PickleError(
+          `pickle uses out-of-band buffers (opcode 0x${op.toString(16)} at offset ${at}); not supported`,
+        );
       default:
-        throw new PickleError(`unknown pickle opcode 0x${op.toString(16).padStart(2, '0')} at offset ${at} (corrupt or not a pickle)`);
+        throw new PickleError(
+          `unknown pickle opcode 0x${op.toString(16).padStart(2, '0')} at offset ${at} (corrupt or not a pickle)`,
+        );
     }
     if (stack.length + buried > L.stack) throw tooMuch('stack values', L.stack);
     if (metastack.length > L.stack) throw tooMuch('nested MARKs', L.stack);
@@ -476,7 +776,10 @@ export class TorchTensorLike {
 }
 
 class SafeGlobal {
-  constructor(readonly qualname: string, readonly fn: SafeCallable) {}
+  constructor(
+    readonly qualname: string,
+    readonly fn: SafeCallable,
+  ) {}
 }
 
 function memoGet(memo: Map<number, unknown>, i: number): unknown {
@@ -495,13 +798,20 @@ function decodeUtf8(b: Uint8Array): string {
 function parseIntText(s: string): number | bigint {
   if (!/^[+-]?\d+$/.test(s.trim())) throw new PickleError(`invalid integer literal '${clip(s)}'`);
   const v = BigInt(s.trim());
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(v)
+    : v;
 }
 
 function parseQuoted(s: string): string {
   const q = s[0];
-  if ((q !== "'" && q !== '"') || s[s.length - 1] !== q) throw new PickleError(`invalid STRING literal ${clip(s)}`);
-  return s.slice(1, -1).replace(/\\x([0-9a-fA-F]{2})|\\(.)/g, (_, h, c) => (h ? String.fromCharCode(parseInt(h, 16)) : c === 'n' ? '\n' : c === 't' ? '\t' : c));
+  if ((q !== "'" && q !== '"') || s[s.length - 1] !== q)
+    throw new PickleError(`invalid STRING literal ${clip(s)}`);
+  return s
+    .slice(1, -1)
+    .replace(/\\x([0-9a-fA-F]{2})|\\(.)/g, (_, h, c) =>
+      h ? String.fromCharCode(parseInt(h, 16)) : c === 'n' ? '\n' : c === 't' ? '\t' : c,
+    );
 }
 
 /** A name from the file, shortened for a one-line message. */

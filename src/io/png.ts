@@ -29,8 +29,14 @@ function chunk(type: string, data: Uint8Array): Buffer {
 }
 
 /** Encode row-major H·W·C uint8 pixels (C = 1 grey, 3 RGB) as a PNG file's bytes. */
-export function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 3): Buffer {
-  if (pixels.length !== width * height * channels) throw new Error(`encodePng: ${pixels.length} bytes for ${height}×${width}×${channels}`);
+export function encodePng(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3,
+): Buffer {
+  if (pixels.length !== width * height * channels)
+    throw new Error(`encodePng: ${pixels.length} bytes for ${height}×${width}×${channels}`);
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -38,7 +44,13 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
   ihdr[9] = channels === 3 ? 2 : 0; // colour type: RGB or grey
   const stride = width * channels;
   const raw = Buffer.alloc((stride + 1) * height); // each row: filter byte 0, then the pixels
-  for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+  for (let y = 0; y < height; y++)
+    raw.set(pixels.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    signature,
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw, { level: 9 })),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }

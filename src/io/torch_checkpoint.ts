@@ -5,7 +5,17 @@
 // a file is read straight from disk, and only the storages of the tensors used are read.
 // Every declared size (pickle, storage, tensor view) is checked before anything is read.
 import { ZipError, ZipReader, fileSource, memorySource, type ByteSource } from './zip.js';
-import { PickleError, PickleGlobal, PickleObject, TorchTensorLike, unpickle, describe, clip, type PyDict, type SafeCallable } from './pickle.js';
+import {
+  PickleError,
+  PickleGlobal,
+  PickleObject,
+  TorchTensorLike,
+  unpickle,
+  describe,
+  clip,
+  type PyDict,
+  type SafeCallable,
+} from './pickle.js';
 import { DTYPE_BYTES, numel, type DType, type RawTensor } from './safetensors.js';
 
 export class CheckpointError extends Error {
@@ -20,9 +30,17 @@ export const MAX_TENSOR_BYTES = 2 ** 31;
 const MAX_RANK = 64;
 
 const STORAGE_DTYPES: Record<string, DType> = {
-  FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
-  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8',
-  ByteStorage: 'uint8', BoolStorage: 'bool', UntypedStorage: 'uint8',
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
+  UntypedStorage: 'uint8',
 };
 
 /** One storage of the archive; its bytes are read on first use. */
@@ -35,11 +53,16 @@ export class TorchStorage {
     readonly location: string,
     private readonly load: () => Uint8Array,
   ) {}
-  get byteLength(): number { return this.numel * DTYPE_BYTES[this.dtype]; }
+  get byteLength(): number {
+    return this.numel * DTYPE_BYTES[this.dtype];
+  }
   bytes(): Uint8Array {
     if (!this.cache) {
       const b = this.load();
-      if (b.byteLength < this.byteLength) throw new CheckpointError(`storage ${this.key}: ${b.byteLength} bytes, expected ${this.byteLength}`);
+      if (b.byteLength < this.byteLength)
+        throw new CheckpointError(
+          `storage ${this.key}: ${b.byteLength} bytes, expected ${this.byteLength}`,
+        );
       this.cache = b;
     }
     return this.cache;
@@ -57,12 +80,15 @@ export class TorchTensorRef extends TorchTensorLike {
   ) {
     super();
     const what = `tensor [${shape}] (offset ${offset}, stride [${stride}])`;
-    if (shape.length !== stride.length) throw new CheckpointError(`tensor shape [${shape}] and stride [${stride}] differ in rank`);
-    if (offset < 0 || shape.some((d) => d < 0) || stride.some((d) => d < 0)) throw new CheckpointError(`${what} has a negative size, stride or offset`);
+    if (shape.length !== stride.length)
+      throw new CheckpointError(`tensor shape [${shape}] and stride [${stride}] differ in rank`);
+    if (offset < 0 || shape.some((d) => d < 0) || stride.some((d) => d < 0))
+      throw new CheckpointError(`${what} has a negative size, stride or offset`);
     let n = 1;
     for (const d of shape) {
       n *= d;
-      if (n > Number.MAX_SAFE_INTEGER) throw new CheckpointError(`${what} declares more than 2^53 elements`);
+      if (n > Number.MAX_SAFE_INTEGER)
+        throw new CheckpointError(`${what} declares more than 2^53 elements`);
     }
     if (n > 0) {
       // the last element the view reaches must lie in the storage (exact: every term < 2^53)
@@ -70,12 +96,16 @@ export class TorchTensorRef extends TorchTensorLike {
       for (let i = 0; i < shape.length; i++) {
         last += (shape[i] - 1) * stride[i];
         if (last >= storage.numel) {
-          throw new CheckpointError(`${what} reaches outside its storage of ${storage.numel} elements`);
+          throw new CheckpointError(
+            `${what} reaches outside its storage of ${storage.numel} elements`,
+          );
         }
       }
     }
   }
-  get dtype(): DType { return this.storage.dtype; }
+  get dtype(): DType {
+    return this.storage.dtype;
+  }
 
   /** dtype and shape now; the data are read (materialize) only when `data` is first used. */
   lazy(): RawTensor {
@@ -84,7 +114,9 @@ export class TorchTensorRef extends TorchTensorLike {
     return {
       dtype: this.dtype,
       shape: [...this.shape],
-      get data(): Uint8Array { return (data ??= self.materialize().data); },
+      get data(): Uint8Array {
+        return (data ??= self.materialize().data);
+      },
     };
   }
 
@@ -96,11 +128,17 @@ export class TorchTensorRef extends TorchTensorLike {
     const es = DTYPE_BYTES[this.dtype];
     const n = numel(this.shape);
     if (n * es > MAX_TENSOR_BYTES) {
-      throw new CheckpointError(`tensor ${this.dtype}[${this.shape}] would take ${n * es} bytes, over the ${MAX_TENSOR_BYTES}-byte limit for one tensor`);
+      throw new CheckpointError(
+        `tensor ${this.dtype}[${this.shape}] would take ${n * es} bytes, over the ${MAX_TENSOR_BYTES}-byte limit for one tensor`,
+      );
     }
     const src = this.storage.bytes();
     if (n > 0 && isContiguous(this.shape, this.stride)) {
-      return { dtype: this.dtype, shape: [...this.shape], data: src.subarray(this.offset * es, (this.offset + n) * es) };
+      return {
+        dtype: this.dtype,
+        shape: [...this.shape],
+        data: src.subarray(this.offset * es, (this.offset + n) * es),
+      };
     }
     const out = new Uint8Array(n * es);
     if (n > 0) {
@@ -109,7 +147,8 @@ export class TorchTensorRef extends TorchTensorLike {
       let srcEl = this.offset;
       for (let i = 0; i < n; i++) {
         for (let b = 0, o = i * es, q = srcEl * es; b < es; b++) out[o + b] = src[q + b]; // no per-element allocation
-        for (let d = rank - 1; d >= 0; d--) { // odometer over the shape
+        for (let d = rank - 1; d >= 0; d--) {
+          // odometer over the shape
           idx[d]++;
           srcEl += this.stride[d];
           if (idx[d] < this.shape[d]) break;
@@ -145,12 +184,16 @@ const asInt = (v: unknown, what: string): number => {
 };
 const asIntList = (v: unknown, what: string): number[] => {
   if (!Array.isArray(v)) throw new CheckpointError(`${what}: expected a tuple, got ${describe(v)}`);
-  if (v.length > MAX_RANK) throw new CheckpointError(`${what}: ${v.length} dimensions, more than torch's ${MAX_RANK}`);
+  if (v.length > MAX_RANK)
+    throw new CheckpointError(`${what}: ${v.length} dimensions, more than torch's ${MAX_RANK}`);
   return v.map((x, i) => asInt(x, `${what}[${i}]`));
 };
 
 /** Parse a torch.save zip checkpoint held in memory or read on demand from a file. */
-export function parseTorchCheckpoint(data: Uint8Array | ByteSource, source = 'checkpoint'): TorchCheckpoint {
+export function parseTorchCheckpoint(
+  data: Uint8Array | ByteSource,
+  source = 'checkpoint',
+): TorchCheckpoint {
   const src = data instanceof Uint8Array ? memorySource(data) : data;
   const bytes = src.read(0, Math.min(src.size, 512)); // the format is told by the first bytes
   if (!ZipReader.isZip(bytes)) {
@@ -161,18 +204,24 @@ export function parseTorchCheckpoint(data: Uint8Array | ByteSource, source = 'ch
       );
     }
     if (bytes.length > 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === 'ustar') {
-      throw new CheckpointError(`${source}: legacy tar torch.save format is not supported; re-save it with PyTorch >= 1.6`);
+      throw new CheckpointError(
+        `${source}: legacy tar torch.save format is not supported; re-save it with PyTorch >= 1.6`,
+      );
     }
     throw new CheckpointError(`${source}: not a PyTorch zip checkpoint (no zip signature)`);
   }
   const zip = new ZipReader(src, source);
   const pkl = zip.names().find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
-  if (!pkl) throw new CheckpointError(`${source}: zip has no data.pkl (not a torch.save checkpoint)`);
+  if (!pkl)
+    throw new CheckpointError(`${source}: zip has no data.pkl (not a torch.save checkpoint)`);
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
   const bo = prefix + 'byteorder';
   if (zip.has(bo)) {
     const order = new TextDecoder().decode(zip.read(bo, 64)).trim();
-    if (order !== 'little') throw new CheckpointError(`${source}: byte order '${clip(order)}' is not supported (little-endian only)`);
+    if (order !== 'little')
+      throw new CheckpointError(
+        `${source}: byte order '${clip(order)}' is not supported (little-endian only)`,
+      );
   }
   const storages = new Map<string, TorchStorage>();
   const persistentLoad = (pid: unknown): unknown => {
@@ -180,33 +229,54 @@ export function parseTorchCheckpoint(data: Uint8Array | ByteSource, source = 'ch
       throw new CheckpointError(`${source}: unsupported persistent id ${describe(pid)}`);
     }
     const [, type, keyRaw, location, count] = pid;
-    const typeName = type instanceof PickleGlobal ? type.name : typeof type === 'string' ? type : describe(type);
+    const typeName =
+      type instanceof PickleGlobal ? type.name : typeof type === 'string' ? type : describe(type);
     const dtype = Object.hasOwn(STORAGE_DTYPES, typeName) ? STORAGE_DTYPES[typeName] : undefined;
     if (!dtype) throw new CheckpointError(`${source}: unsupported storage type ${clip(typeName)}`);
-    if (typeof keyRaw !== 'string' && typeof keyRaw !== 'number') throw new CheckpointError(`${source}: storage key is a ${describe(keyRaw)}, not a string`);
+    if (typeof keyRaw !== 'string' && typeof keyRaw !== 'number')
+      throw new CheckpointError(`${source}: storage key is a ${describe(keyRaw)}, not a string`);
     const key = String(keyRaw);
-    if (key.length > 256) throw new CheckpointError(`${source}: storage key '${clip(key)}' is too long (corrupt checkpoint)`);
+    if (key.length > 256)
+      throw new CheckpointError(
+        `${source}: storage key '${clip(key)}' is too long (corrupt checkpoint)`,
+      );
     let st = storages.get(key);
     if (!st) {
       const entry = `${prefix}data/${key}`;
       const ent = zip.entries.get(entry);
       if (!ent) throw new CheckpointError(`${source}: storage '${entry}' missing from the archive`);
       const n = asInt(count, 'storage size');
-      if (n < 0) throw new CheckpointError(`${source}: storage '${entry}' declares a negative size ${n}`);
+      if (n < 0)
+        throw new CheckpointError(`${source}: storage '${entry}' declares a negative size ${n}`);
       // UntypedStorage counts bytes; typed storages count elements.
       const nbytes = n * DTYPE_BYTES[dtype];
       if (nbytes !== ent.size) {
-        throw new CheckpointError(`${source}: storage '${entry}' declares ${n} ${dtype} elements (${nbytes} bytes) but the archive entry holds ${ent.size} bytes`);
+        throw new CheckpointError(
+          `${source}: storage '${entry}' declares ${n} ${dtype} elements (${nbytes} bytes) but the archive entry holds ${ent.size} bytes`,
+        );
       }
-      st = new TorchStorage(key, dtype, n, typeof location === 'string' ? location : describe(location), () => zip.read(entry, nbytes));
+      st = new TorchStorage(
+        key,
+        dtype,
+        n,
+        typeof location === 'string' ? location : describe(location),
+        () => zip.read(entry, nbytes),
+      );
       storages.set(key, st);
     }
     return st;
   };
   const rebuildTensor = (a: readonly unknown[]): TorchTensorRef => {
     const storage = a[0];
-    if (!(storage instanceof TorchStorage)) throw new CheckpointError(`${source}: tensor without a storage (${describe(storage)})`);
-    return new TorchTensorRef(storage, asInt(a[1], 'tensor storage offset'), asIntList(a[2], 'tensor size'), asIntList(a[3], 'tensor stride'), a[4] === true);
+    if (!(storage instanceof TorchStorage))
+      throw new CheckpointError(`${source}: tensor without a storage (${describe(storage)})`);
+    return new TorchTensorRef(
+      storage,
+      asInt(a[1], 'tensor storage offset'),
+      asIntList(a[2], 'tensor size'),
+      asIntList(a[3], 'tensor stride'),
+      a[4] === true,
+    );
   };
   const passFirst: SafeCallable = (a) => a[0];
   const globals: Record<string, SafeCallable> = {
@@ -215,14 +285,18 @@ export function parseTorchCheckpoint(data: Uint8Array | ByteSource, source = 'ch
     'torch._utils._rebuild_parameter': passFirst,
     'torch._utils._rebuild_parameter_with_state': passFirst,
     'torch.Size': (a) => {
-      if (!Array.isArray(a[0]) || a[0].length > MAX_RANK) throw new CheckpointError(`${source}: torch.Size of ${describe(a[0])} is not a tuple of at most ${MAX_RANK} sizes`);
+      if (!Array.isArray(a[0]) || a[0].length > MAX_RANK)
+        throw new CheckpointError(
+          `${source}: torch.Size of ${describe(a[0])} is not a tuple of at most ${MAX_RANK} sizes`,
+        );
       return [...a[0]];
     },
     // torch ≥ 1.12 wraps tensor subclasses: _rebuild_from_type_v2(func, type, args, state)
     'torch._tensor._rebuild_from_type_v2': (a, budget) => {
       const fn = a[0] as { fn?: SafeCallable } | undefined;
       const args = a[2];
-      if (!fn || typeof fn.fn !== 'function' || !Array.isArray(args)) return new PickleObject(new PickleGlobal('torch._tensor', '_rebuild_from_type_v2'), [...a]);
+      if (!fn || typeof fn.fn !== 'function' || !Array.isArray(args))
+        return new PickleObject(new PickleGlobal('torch._tensor', '_rebuild_from_type_v2'), [...a]);
       let n = args.length;
       for (const x of args) n += Array.isArray(x) ? x.length : 1;
       budget.step(n);
@@ -233,7 +307,10 @@ export function parseTorchCheckpoint(data: Uint8Array | ByteSource, source = 'ch
   try {
     root = unpickle(zip.read(pkl, MAX_PICKLE_BYTES), { globals, persistentLoad });
   } catch (e) {
-    if (e instanceof PickleError || (e instanceof CheckpointError && !e.message.startsWith(`${source}: `))) {
+    if (
+      e instanceof PickleError ||
+      (e instanceof CheckpointError && !e.message.startsWith(`${source}: `))
+    ) {
       throw new CheckpointError(`${source}: ${e.message}`);
     }
     throw e;
@@ -246,7 +323,9 @@ export function readTorchCheckpoint(path: string): TorchCheckpoint {
   try {
     src = fileSource(path);
   } catch (e) {
-    throw new CheckpointError(e instanceof ZipError ? e.message : `cannot read ${path}: ${(e as Error).message}`);
+    throw new CheckpointError(
+      e instanceof ZipError ? e.message : `cannot read ${path}: ${(e as Error).message}`,
+    );
   }
   return parseTorchCheckpoint(src, path);
 }
@@ -272,25 +351,42 @@ export interface ExtractedStateDict {
  * scripts (`model_state_dict`, `model`, `state_dict`, `net`), or a bare state dict. Keys lose the
  * first of `prefixes` that every key of the dict starts with (default `model.` then `module.`).
  */
-export function extractStateDict(root: unknown, prefixes: string[] = ['model.', 'module.']): ExtractedStateDict {
+export function extractStateDict(
+  root: unknown,
+  prefixes: string[] = ['model.', 'module.'],
+): ExtractedStateDict {
   let dict: PyDict | null = null;
   let foundAt = '';
   const info: Record<string, string> = {};
   if (root instanceof Map) {
     for (const k of ['state_dict', 'model_state_dict', 'model', 'net', 'ema_state_dict']) {
-      if (isTensorDict(root.get(k))) { dict = root.get(k) as PyDict; foundAt = k; break; }
+      if (isTensorDict(root.get(k))) {
+        dict = root.get(k) as PyDict;
+        foundAt = k;
+        break;
+      }
     }
-    if (!dict && isTensorDict(root)) { dict = root; foundAt = '<root>'; }
+    if (!dict && isTensorDict(root)) {
+      dict = root;
+      foundAt = '<root>';
+    }
     for (const [k, v] of root) {
-      if (typeof k === 'string' && (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')) info[k] = String(v);
+      if (
+        typeof k === 'string' &&
+        (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')
+      )
+        info[k] = String(v);
     }
   } else if (root instanceof PickleObject && isTensorDict(root.state)) {
-    dict = root.state as PyDict; foundAt = root.cls.qualname;
+    dict = root.state as PyDict;
+    foundAt = root.cls.qualname;
   }
   if (!dict) {
     throw new CheckpointError(
       `no state dict found: the checkpoint holds ${describe(root)}` +
-        (root instanceof Map ? ` with keys ${[...root.keys()].map(String).slice(0, 12).join(', ')}` : '') +
+        (root instanceof Map
+          ? ` with keys ${[...root.keys()].map(String).slice(0, 12).join(', ')}`
+          : '') +
         ' (expected a dict of tensors, or one under state_dict / model_state_dict / model)',
     );
   }
@@ -299,19 +395,25 @@ export function extractStateDict(root: unknown, prefixes: string[] = ['model.', 
   const keys = [...dict.keys()].map(String);
   // a prefix every key has is stripped; else, when some keys carry one (a Lightning module
   // holding the network plus other sub-modules, e.g. "model." and "ema_model."), only those are taken
-  let strippedPrefix = prefixes.find((p) => keys.length > 0 && keys.every((k) => k.startsWith(p))) ?? '';
+  let strippedPrefix =
+    prefixes.find((p) => keys.length > 0 && keys.every((k) => k.startsWith(p))) ?? '';
   let only = false;
   if (!strippedPrefix) {
     const p = prefixes.find((q) => keys.some((k) => k.startsWith(q)));
-    if (p && !keys.some((k) => k.startsWith('fc_layer.'))) { strippedPrefix = p; only = true; }
+    if (p && !keys.some((k) => k.startsWith('fc_layer.'))) {
+      strippedPrefix = p;
+      only = true;
+    }
   }
   for (const [k, v] of dict) {
     const key = String(k);
-    if (only && !key.startsWith(strippedPrefix)) { skipped.push(key); continue; }
+    if (only && !key.startsWith(strippedPrefix)) {
+      skipped.push(key);
+      continue;
+    }
     const name = key.slice(strippedPrefix.length);
     if (v instanceof TorchTensorRef) tensors.set(name, v);
     else skipped.push(key);
   }
   return { tensors, foundAt, strippedPrefix, skipped, info };
 }
-

@@ -52,7 +52,10 @@ export function fileSource(path: string): ByteSource {
         let got = 0;
         while (got < n) {
           const k = readSync(f, out, got, n - got, o + got);
-          if (k === 0) throw new ZipError(`${path}: file shrank while being read (${o + got} of ${size} bytes)`);
+          if (k === 0)
+            throw new ZipError(
+              `${path}: file shrank while being read (${o + got} of ${size} bytes)`,
+            );
           got += k;
         }
       } finally {
@@ -72,25 +75,38 @@ export class ZipReader {
   readonly entries = new Map<string, ZipEntry>();
   private readonly src: ByteSource;
 
-  constructor(bytes: Uint8Array | ByteSource, private readonly source = 'zip data') {
+  constructor(
+    bytes: Uint8Array | ByteSource,
+    private readonly source = 'zip data',
+  ) {
     this.src = bytes instanceof Uint8Array ? memorySource(bytes) : bytes;
     this.readCentralDirectory();
   }
 
   static isZip(bytes: Uint8Array): boolean {
-    return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
+    return (
+      bytes.length >= 4 &&
+      bytes[0] === 0x50 &&
+      bytes[1] === 0x4b &&
+      bytes[2] === 0x03 &&
+      bytes[3] === 0x04
+    );
   }
 
   /** `n` bytes at `o` (refused when they are not all in the file), with a little-endian view. */
   private at(o: number, n: number, what: string): { b: Uint8Array; dv: DataView } {
-    if (o < 0 || n < 0 || o + n > this.src.size) throw new ZipError(`${this.source}: truncated zip (${what} at offset ${o}, ${n} bytes, file has ${this.src.size})`);
+    if (o < 0 || n < 0 || o + n > this.src.size)
+      throw new ZipError(
+        `${this.source}: truncated zip (${what} at offset ${o}, ${n} bytes, file has ${this.src.size})`,
+      );
     const b = this.src.read(o, n);
     return { b, dv: new DataView(b.buffer, b.byteOffset, b.byteLength) };
   }
 
   private u64(dv: DataView, o: number): number {
     const v = dv.getBigUint64(o, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ZipError(`${this.source}: 64-bit zip field too large (corrupt zip)`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new ZipError(`${this.source}: 64-bit zip field too large (corrupt zip)`);
     return Number(v);
   }
 
@@ -101,28 +117,44 @@ export class ZipReader {
     const tail = this.at(tailStart, len - tailStart, 'end of file');
     let eocd = -1;
     for (let o = tail.b.length - 22; o >= 0; o--) {
-      if (tail.dv.getUint32(o, true) === 0x06054b50) { eocd = o; break; }
+      if (tail.dv.getUint32(o, true) === 0x06054b50) {
+        eocd = o;
+        break;
+      }
     }
-    if (eocd < 0) throw new ZipError(`${this.source}: no zip end-of-central-directory record (truncated or not a zip file)`);
+    if (eocd < 0)
+      throw new ZipError(
+        `${this.source}: no zip end-of-central-directory record (truncated or not a zip file)`,
+      );
     let count = tail.dv.getUint16(eocd + 10, true);
     let cdSize = tail.dv.getUint32(eocd + 12, true);
     let cdOffset = tail.dv.getUint32(eocd + 16, true);
     if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
       const loc = this.at(tailStart + eocd - 20, 20, 'zip64 locator');
-      if (loc.dv.getUint32(0, true) !== 0x07064b50) throw new ZipError(`${this.source}: zip64 locator missing (truncated or corrupt zip)`);
+      if (loc.dv.getUint32(0, true) !== 0x07064b50)
+        throw new ZipError(`${this.source}: zip64 locator missing (truncated or corrupt zip)`);
       const z = this.at(this.u64(loc.dv, 8), 56, 'zip64 end record');
-      if (z.dv.getUint32(0, true) !== 0x06064b50) throw new ZipError(`${this.source}: bad zip64 end record (corrupt zip)`);
+      if (z.dv.getUint32(0, true) !== 0x06064b50)
+        throw new ZipError(`${this.source}: bad zip64 end record (corrupt zip)`);
       count = this.u64(z.dv, 32);
       cdSize = this.u64(z.dv, 40);
       cdOffset = this.u64(z.dv, 48);
     }
-    if (cdSize > MAX_CENTRAL_DIRECTORY) throw new ZipError(`${this.source}: zip central directory of ${cdSize} bytes exceeds the ${MAX_CENTRAL_DIRECTORY}-byte limit`);
-    if (count * 46 > cdSize) throw new ZipError(`${this.source}: zip declares ${count} entries but its central directory has only ${cdSize} bytes (truncated or corrupt zip)`);
+    if (cdSize > MAX_CENTRAL_DIRECTORY)
+      throw new ZipError(
+        `${this.source}: zip central directory of ${cdSize} bytes exceeds the ${MAX_CENTRAL_DIRECTORY}-byte limit`,
+      );
+    if (count * 46 > cdSize)
+      throw new ZipError(
+        `${this.source}: zip declares ${count} entries but its central directory has only ${cdSize} bytes (truncated or corrupt zip)`,
+      );
     const { b: cd, dv } = this.at(cdOffset, cdSize, 'central directory');
     let p = 0;
     for (let i = 0; i < count; i++) {
-      if (p + 46 > cd.length) throw new ZipError(`${this.source}: truncated zip (central header #${i})`);
-      if (dv.getUint32(p, true) !== 0x02014b50) throw new ZipError(`${this.source}: bad central directory header #${i} (corrupt zip)`);
+      if (p + 46 > cd.length)
+        throw new ZipError(`${this.source}: truncated zip (central header #${i})`);
+      if (dv.getUint32(p, true) !== 0x02014b50)
+        throw new ZipError(`${this.source}: bad central directory header #${i} (corrupt zip)`);
       const flags = dv.getUint16(p + 8, true);
       const method = dv.getUint16(p + 10, true);
       let compressedSize = dv.getUint32(p + 20, true);
@@ -131,8 +163,11 @@ export class ZipReader {
       const extraLen = dv.getUint16(p + 30, true);
       const commentLen = dv.getUint16(p + 32, true);
       let localHeaderOffset = dv.getUint32(p + 42, true);
-      if (p + 46 + nameLen + extraLen + commentLen > cd.length) throw new ZipError(`${this.source}: truncated zip (central header #${i} name)`);
-      const name = new TextDecoder(flags & 0x800 ? 'utf-8' : 'latin1').decode(cd.subarray(p + 46, p + 46 + nameLen));
+      if (p + 46 + nameLen + extraLen + commentLen > cd.length)
+        throw new ZipError(`${this.source}: truncated zip (central header #${i} name)`);
+      const name = new TextDecoder(flags & 0x800 ? 'utf-8' : 'latin1').decode(
+        cd.subarray(p + 46, p + 46 + nameLen),
+      );
       // zip64 extra field (id 1): only the fields that overflowed, in order usize, csize, offset
       let e = p + 46 + nameLen;
       const eEnd = e + extraLen;
@@ -142,8 +177,13 @@ export class ZipReader {
         if (id === 1) {
           let q = e + 4;
           const field = () => {
-            if (q + 8 > Math.min(eEnd, e + 4 + sz)) throw new ZipError(`${this.source}: entry '${name}' has a short zip64 field (corrupt zip)`);
-            const v = this.u64(dv, q); q += 8; return v;
+            if (q + 8 > Math.min(eEnd, e + 4 + sz))
+              throw new ZipError(
+                `${this.source}: entry '${name}' has a short zip64 field (corrupt zip)`,
+              );
+            const v = this.u64(dv, q);
+            q += 8;
+            return v;
           };
           if (size === 0xffffffff) size = field();
           if (compressedSize === 0xffffffff) compressedSize = field();
@@ -152,7 +192,10 @@ export class ZipReader {
         e += 4 + sz;
       }
       if (flags & 1) throw new ZipError(`${this.source}: entry '${name}' is encrypted`);
-      if (this.entries.has(name)) throw new ZipError(`${this.source}: zip holds two entries named '${name}' (ambiguous; corrupt or tampered archive)`);
+      if (this.entries.has(name))
+        throw new ZipError(
+          `${this.source}: zip holds two entries named '${name}' (ambiguous; corrupt or tampered archive)`,
+        );
       this.entries.set(name, { name, method, compressedSize, size, localHeaderOffset });
       p += 46 + nameLen + extraLen + commentLen;
     }
@@ -173,14 +216,26 @@ export class ZipReader {
   read(name: string, maxBytes: number): Uint8Array {
     const ent = this.entries.get(name);
     if (!ent) throw new ZipError(`${this.source}: no entry '${name}' in the archive`);
-    if (ent.size > maxBytes) throw new ZipError(`${this.source}: zip entry '${name}' declares ${ent.size} bytes, over the ${maxBytes}-byte limit for it`);
-    if (ent.method !== 0 && ent.method !== 8) throw new ZipError(`${this.source}: entry '${name}' uses unsupported compression method ${ent.method}`);
-    if (ent.method === 0 && ent.size !== ent.compressedSize) throw new ZipError(`${this.source}: stored entry '${name}' has inconsistent sizes (corrupt zip)`);
+    if (ent.size > maxBytes)
+      throw new ZipError(
+        `${this.source}: zip entry '${name}' declares ${ent.size} bytes, over the ${maxBytes}-byte limit for it`,
+      );
+    if (ent.method !== 0 && ent.method !== 8)
+      throw new ZipError(
+        `${this.source}: entry '${name}' uses unsupported compression method ${ent.method}`,
+      );
+    if (ent.method === 0 && ent.size !== ent.compressedSize)
+      throw new ZipError(
+        `${this.source}: stored entry '${name}' has inconsistent sizes (corrupt zip)`,
+      );
     if (ent.method === 8 && ent.size > ent.compressedSize * MAX_DEFLATE_RATIO + 1024) {
-      throw new ZipError(`${this.source}: zip entry '${name}' declares ${ent.size} bytes from ${ent.compressedSize} compressed bytes, more than deflate can produce (corrupt zip)`);
+      throw new ZipError(
+        `${this.source}: zip entry '${name}' declares ${ent.size} bytes from ${ent.compressedSize} compressed bytes, more than deflate can produce (corrupt zip)`,
+      );
     }
     const h = this.at(ent.localHeaderOffset, 30, `local header of '${name}'`);
-    if (h.dv.getUint32(0, true) !== 0x04034b50) throw new ZipError(`${this.source}: bad local header for '${name}' (corrupt zip)`);
+    if (h.dv.getUint32(0, true) !== 0x04034b50)
+      throw new ZipError(`${this.source}: bad local header for '${name}' (corrupt zip)`);
     const start = ent.localHeaderOffset + 30 + h.dv.getUint16(26, true) + h.dv.getUint16(28, true);
     const raw = this.at(start, ent.compressedSize, `data of '${name}'`).b;
     if (ent.method === 0) return raw;
@@ -189,10 +244,16 @@ export class ZipReader {
       out = inflateRawSync(raw, { maxOutputLength: Math.max(1, ent.size) });
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (code === 'ERR_BUFFER_TOO_LARGE') throw new ZipError(`${this.source}: zip entry '${name}' inflates past its declared ${ent.size} bytes (corrupt or zip bomb)`);
+      if (code === 'ERR_BUFFER_TOO_LARGE')
+        throw new ZipError(
+          `${this.source}: zip entry '${name}' inflates past its declared ${ent.size} bytes (corrupt or zip bomb)`,
+        );
       throw new ZipError(`${this.source}: cannot inflate '${name}': ${(e as Error).message}`);
     }
-    if (out.length !== ent.size) throw new ZipError(`${this.source}: '${name}' inflated to ${out.length} bytes, expected ${ent.size}`);
+    if (out.length !== ent.size)
+      throw new ZipError(
+        `${this.source}: '${name}' inflated to ${out.length} bytes, expected ${ent.size}`,
+      );
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   }
 }

@@ -95,32 +95,98 @@ export const MODEL_LIMITS = {
 
 /** Parse compact rows "expand,kernel,stride,in,out,layers,F|M" (F fused, M MBConv+SE, N MBConv without SE). */
 export function parseStageRows(rows: readonly (string | StageRow | unknown[])[]): StageRow[] {
-  if (!Array.isArray(rows)) throw new ModelConfigError(`stages must be a list of rows, got ${JSON.stringify(rows)?.slice(0, 60)}`);
-  if (rows.length > MODEL_LIMITS.stages) throw new ModelConfigError(`model config: ${rows.length} stages (at most ${MODEL_LIMITS.stages})`);
+  if (!Array.isArray(rows))
+    throw new ModelConfigError(
+      `stages must be a list of rows, got ${JSON.stringify(rows)?.slice(0, 60)}`,
+    );
+  if (rows.length > MODEL_LIMITS.stages)
+    throw new ModelConfigError(
+      `model config: ${rows.length} stages (at most ${MODEL_LIMITS.stages})`,
+    );
   return rows.map((r, i) => {
     if (typeof r === 'string') {
-      const m = /^\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*[, ]\s*([FMN])\s*$/i.exec(r);
-      if (!m) throw new ModelConfigError(`stage row ${i} '${r}': expected "expand,kernel,stride,in,out,layers,F|M"`);
+      const m =
+        /^\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*[, ]\s*([FMN])\s*$/i.exec(
+          r,
+        );
+      if (!m)
+        throw new ModelConfigError(
+          `stage row ${i} '${r}': expected "expand,kernel,stride,in,out,layers,F|M"`,
+        );
       const [e, k, s, a, b, n] = m.slice(1, 7).map(Number);
       const kind = m[7].toUpperCase();
-      return { expand: e, kernel: k, stride: s, inChannels: a, outChannels: b, layers: n, se: kind === 'M', fused: kind === 'F' };
+      return {
+        expand: e,
+        kernel: k,
+        stride: s,
+        inChannels: a,
+        outChannels: b,
+        layers: n,
+        se: kind === 'M',
+        fused: kind === 'F',
+      };
     }
     if (Array.isArray(r)) {
-      if (r.length !== 8) throw new ModelConfigError(`stage row ${i}: expected [expand, kernel, stride, in, out, layers, se, fused]`);
+      if (r.length !== 8)
+        throw new ModelConfigError(
+          `stage row ${i}: expected [expand, kernel, stride, in, out, layers, se, fused]`,
+        );
       const [e, k, s, a, b, n, se, fused] = r;
-      return { expand: Number(e), kernel: Number(k), stride: Number(s), inChannels: Number(a), outChannels: Number(b), layers: Number(n), se: !!se, fused: !!fused };
+      return {
+        expand: Number(e),
+        kernel: Number(k),
+        stride: Number(s),
+        inChannels: Number(a),
+        outChannels: Number(b),
+        layers: Number(n),
+        se: !!se,
+        fused: !!fused,
+      };
     }
-    if (r === null || typeof r !== 'object') throw new ModelConfigError(`stage row ${i}: expected a string, a list or an object, got ${JSON.stringify(r)?.slice(0, 60)}`);
+    if (r === null || typeof r !== 'object')
+      throw new ModelConfigError(
+        `stage row ${i}: expected a string, a list or an object, got ${JSON.stringify(r)?.slice(0, 60)}`,
+      );
     const o = r as StageRow;
-    return { expand: o.expand, kernel: o.kernel, stride: o.stride, inChannels: o.inChannels, outChannels: o.outChannels, layers: o.layers, se: o.se, fused: o.fused };
+    return {
+      expand: o.expand,
+      kernel: o.kernel,
+      stride: o.stride,
+      inChannels: o.inChannels,
+      outChannels: o.outChannels,
+      layers: o.layers,
+      se: o.se,
+      fused: o.fused,
+    };
   });
 }
 
 /** Named stage tables (DESIGN.md). The paper's larger "L" is a config, not code. */
 export const STAGE_TABLES: Record<string, StageRow[]> = {
-  T: parseStageRows(['1,3,1,8,8,1 F', '4,3,2,8,16,2 F', '4,3,2,16,32,2 F', '4,3,2,32,56,3 M', '6,3,1,56,64,5 M', '6,3,2,64,112,8 M']),
-  S: parseStageRows(['1,3,1,24,24,2 F', '4,3,2,24,48,4 F', '4,3,2,48,64,4 F', '4,3,2,64,128,6 M', '6,3,1,128,160,9 M', '6,3,2,160,256,15 M']),
-  B: parseStageRows(['1,3,1,24,24,1 F', '4,3,2,24,32,2 F', '4,3,2,32,48,2 F', '4,3,2,48,96,3 M', '6,3,1,96,112,5 M', '6,3,2,112,192,8 M']),
+  T: parseStageRows([
+    '1,3,1,8,8,1 F',
+    '4,3,2,8,16,2 F',
+    '4,3,2,16,32,2 F',
+    '4,3,2,32,56,3 M',
+    '6,3,1,56,64,5 M',
+    '6,3,2,64,112,8 M',
+  ]),
+  S: parseStageRows([
+    '1,3,1,24,24,2 F',
+    '4,3,2,24,48,4 F',
+    '4,3,2,48,64,4 F',
+    '4,3,2,64,128,6 M',
+    '6,3,1,128,160,9 M',
+    '6,3,2,160,256,15 M',
+  ]),
+  B: parseStageRows([
+    '1,3,1,24,24,1 F',
+    '4,3,2,24,32,2 F',
+    '4,3,2,32,48,2 F',
+    '4,3,2,48,96,3 M',
+    '6,3,1,96,112,5 M',
+    '6,3,2,112,192,8 M',
+  ]),
 };
 
 export const VARIANTS = Object.keys(STAGE_TABLES);
@@ -154,21 +220,37 @@ export type ModelConfigInput = Partial<Omit<ModelConfig, 'transformer' | 'tcn' |
 export function modelConfig(input: ModelConfigInput = {}): ModelConfig {
   const known = new Set([...Object.keys(MODEL_DEFAULTS), 'variant', 'stages']);
   for (const k of Object.keys(input)) {
-    if (!known.has(k)) throw new ModelConfigError(`unknown model config key '${k}' (known: ${[...known].join(', ')})`);
+    if (!known.has(k))
+      throw new ModelConfigError(
+        `unknown model config key '${k}' (known: ${[...known].join(', ')})`,
+      );
   }
-  if (input.variant !== undefined && typeof input.variant !== 'string') throw new ModelConfigError(`model config: variant must be a string, got ${JSON.stringify(input.variant)?.slice(0, 60)}`);
+  if (input.variant !== undefined && typeof input.variant !== 'string')
+    throw new ModelConfigError(
+      `model config: variant must be a string, got ${JSON.stringify(input.variant)?.slice(0, 60)}`,
+    );
   for (const k of ['transformer', 'tcn'] as const) {
     const v = input[k];
     if (v === undefined) continue;
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ModelConfigError(`model config: ${k} must be an object, got ${JSON.stringify(v)?.slice(0, 60)}`);
-    for (const kk of Object.keys(v)) if (!(kk in MODEL_DEFAULTS[k])) throw new ModelConfigError(`unknown model config key '${k}.${kk}' (known: ${Object.keys(MODEL_DEFAULTS[k]).join(', ')})`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      throw new ModelConfigError(
+        `model config: ${k} must be an object, got ${JSON.stringify(v)?.slice(0, 60)}`,
+      );
+    for (const kk of Object.keys(v))
+      if (!(kk in MODEL_DEFAULTS[k]))
+        throw new ModelConfigError(
+          `unknown model config key '${k}.${kk}' (known: ${Object.keys(MODEL_DEFAULTS[k]).join(', ')})`,
+        );
   }
   const variant = input.variant ?? (input.stages ? 'custom' : 'T');
   let stages: StageRow[];
   if (input.stages) stages = parseStageRows(input.stages);
   else {
     const t = STAGE_TABLES[variant.toUpperCase()];
-    if (!t) throw new ModelConfigError(`unknown variant '${variant}' (known: ${VARIANTS.join(', ')}; or give stages)`);
+    if (!t)
+      throw new ModelConfigError(
+        `unknown variant '${variant}' (known: ${VARIANTS.join(', ')}; or give stages)`,
+      );
     stages = parseStageRows(t);
   }
   const cfg: ModelConfig = {
@@ -176,8 +258,16 @@ export function modelConfig(input: ModelConfigInput = {}): ModelConfig {
     ...input,
     variant: input.stages ? variant : variant.toUpperCase(),
     stages,
-    transformer: { ...MODEL_DEFAULTS.transformer, ...(input.dropout !== undefined ? { dropout: input.dropout } : {}), ...(input.transformer ?? {}) },
-    tcn: { ...MODEL_DEFAULTS.tcn, ...(input.dropout !== undefined ? { dropout: input.dropout } : {}), ...(input.tcn ?? {}) },
+    transformer: {
+      ...MODEL_DEFAULTS.transformer,
+      ...(input.dropout !== undefined ? { dropout: input.dropout } : {}),
+      ...(input.transformer ?? {}),
+    },
+    tcn: {
+      ...MODEL_DEFAULTS.tcn,
+      ...(input.dropout !== undefined ? { dropout: input.dropout } : {}),
+      ...(input.tcn ?? {}),
+    },
   };
   validateModelConfig(cfg);
   return cfg;
@@ -191,19 +281,27 @@ export function modelConfigFromJson(text: string): ModelConfig {
   } catch (e) {
     throw new ModelConfigError(`model config is not valid JSON: ${(e as Error).message}`);
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ModelConfigError('model config must be a JSON object');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ModelConfigError('model config must be a JSON object');
   return modelConfig(raw as ModelConfigInput);
 }
 
 export function validateModelConfig(c: ModelConfig): void {
-  const bad = (msg: string) => { throw new ModelConfigError(`model config: ${msg}`); };
+  const bad = (msg: string) => {
+    throw new ModelConfigError(`model config: ${msg}`);
+  };
   const posInt = (v: unknown, what: string, max?: number) => {
-    if (!Number.isInteger(v) || (v as number) < 1) bad(`${what} must be a positive integer, got ${JSON.stringify(v)?.slice(0, 60)}`);
+    if (!Number.isInteger(v) || (v as number) < 1)
+      bad(`${what} must be a positive integer, got ${JSON.stringify(v)?.slice(0, 60)}`);
     if (max !== undefined && (v as number) > max) bad(`${what} = ${v} is beyond the limit ${max}`);
   };
-  const rate = (v: unknown, what: string) => { if (typeof v !== 'number' || !(v >= 0 && v < 1)) bad(`${what} must be in [0, 1), got ${JSON.stringify(v)}`); };
+  const rate = (v: unknown, what: string) => {
+    if (typeof v !== 'number' || !(v >= 0 && v < 1))
+      bad(`${what} must be in [0, 1), got ${JSON.stringify(v)}`);
+  };
   if (!Array.isArray(c.stages) || c.stages.length === 0) bad('stages must be a non-empty table');
-  if (c.stages.length > MODEL_LIMITS.stages) bad(`${c.stages.length} stages (at most ${MODEL_LIMITS.stages})`);
+  if (c.stages.length > MODEL_LIMITS.stages)
+    bad(`${c.stages.length} stages (at most ${MODEL_LIMITS.stages})`);
   const L = MODEL_LIMITS;
   let blocks = 0;
   c.stages.forEach((r, i) => {
@@ -213,23 +311,36 @@ export function validateModelConfig(c: ModelConfig): void {
     posInt(r.inChannels, `stages[${i}].inChannels`, L.channels);
     posInt(r.outChannels, `stages[${i}].outChannels`, L.channels);
     posInt(r.layers, `stages[${i}].layers`, L.blocks);
-    if (typeof r.se !== 'boolean' || typeof r.fused !== 'boolean') bad(`stages[${i}].se and .fused must be true or false`);
+    if (typeof r.se !== 'boolean' || typeof r.fused !== 'boolean')
+      bad(`stages[${i}].se and .fused must be true or false`);
     blocks += r.layers;
     if (r.kernel % 2 !== 1) bad(`stages[${i}].kernel must be odd (same padding), got ${r.kernel}`);
-    if (i > 0 && r.inChannels !== c.stages[i - 1].outChannels) bad(`stages[${i}].inChannels ${r.inChannels} != previous outChannels ${c.stages[i - 1].outChannels}`);
+    if (i > 0 && r.inChannels !== c.stages[i - 1].outChannels)
+      bad(
+        `stages[${i}].inChannels ${r.inChannels} != previous outChannels ${c.stages[i - 1].outChannels}`,
+      );
   });
   if (blocks > L.blocks) bad(`${blocks} trunk blocks in all stages (at most ${L.blocks})`);
   posInt(c.classes, 'classes', L.classes);
   posInt(c.inChannels, 'inChannels', L.inChannels);
   posInt(c.featureDim, 'featureDim', L.channels);
-  if (c.frontendActivation !== 'relu' && c.frontendActivation !== 'swish') bad(`frontendActivation must be relu or swish, got ${JSON.stringify(c.frontendActivation)?.slice(0, 60)}`);
+  if (c.frontendActivation !== 'relu' && c.frontendActivation !== 'swish')
+    bad(
+      `frontendActivation must be relu or swish, got ${JSON.stringify(c.frontendActivation)?.slice(0, 60)}`,
+    );
   if (typeof c.frontendMaxPool !== 'boolean') bad('frontendMaxPool must be true or false');
-  if (!ATTENTION_REGIMES.includes(c.attention)) bad(`attention must be ${ATTENTION_REGIMES.join(' or ')}, got ${JSON.stringify(c.attention)?.slice(0, 60)}`);
-  if (!Number.isInteger(c.transformer.layers) || c.transformer.layers < 0) bad('transformer.layers must be an integer >= 0');
-  if (c.transformer.layers > L.transformerLayers) bad(`transformer.layers = ${c.transformer.layers} is beyond the limit ${L.transformerLayers}`);
+  if (!ATTENTION_REGIMES.includes(c.attention))
+    bad(
+      `attention must be ${ATTENTION_REGIMES.join(' or ')}, got ${JSON.stringify(c.attention)?.slice(0, 60)}`,
+    );
+  if (!Number.isInteger(c.transformer.layers) || c.transformer.layers < 0)
+    bad('transformer.layers must be an integer >= 0');
+  if (c.transformer.layers > L.transformerLayers)
+    bad(`transformer.layers = ${c.transformer.layers} is beyond the limit ${L.transformerLayers}`);
   posInt(c.transformer.heads, 'transformer.heads', L.channels);
   posInt(c.transformer.ffn, 'transformer.ffn', L.channels);
-  if (c.featureDim % c.transformer.heads !== 0) bad(`transformer.heads (${c.transformer.heads}) must divide featureDim (${c.featureDim})`);
+  if (c.featureDim % c.transformer.heads !== 0)
+    bad(`transformer.heads (${c.transformer.heads}) must divide featureDim (${c.featureDim})`);
   posInt(c.tcn.layers, 'tcn.layers', L.tcnLayers);
   posInt(c.tcn.width, 'tcn.width', L.channels);
   posInt(c.tcn.kernel, 'tcn.kernel', L.kernel);
@@ -238,7 +349,8 @@ export function validateModelConfig(c: ModelConfig): void {
   rate(c.tcn.dropout, 'tcn.dropout');
   rate(c.dropout, 'dropout');
   rate(c.dropPath, 'dropPath');
-  if (typeof c.bnMomentum !== 'number' || !(c.bnMomentum >= 0 && c.bnMomentum <= 1)) bad('bnMomentum must be in [0, 1]');
+  if (typeof c.bnMomentum !== 'number' || !(c.bnMomentum >= 0 && c.bnMomentum <= 1))
+    bad('bnMomentum must be in [0, 1]');
   if (typeof c.bnEps !== 'number' || !(c.bnEps > 0 && c.bnEps < 1)) bad('bnEps must be in (0, 1)');
 }
 
@@ -250,7 +362,8 @@ export function adjustChannels(v: number): number {
 }
 
 /** Output length of a conv/pool along one axis (PyTorch's formula, dilation 1). */
-export const convOut = (n: number, k: number, stride: number, pad: number): number => Math.floor((n + 2 * pad - k) / stride) + 1;
+export const convOut = (n: number, k: number, stride: number, pad: number): number =>
+  Math.floor((n + 2 * pad - k) / stride) + 1;
 
 /** One trunk block, expanded from the stage table (first block of a stage: row stride and in→out). */
 export interface BlockSpec {
@@ -281,9 +394,18 @@ export function blockSpecs(c: ModelConfig): BlockSpec[] {
       const inter = adjustChannels(inC * r.expand);
       const index = out.length;
       out.push({
-        index, fused: r.fused, se: r.se && !r.fused, expand: r.expand, kernel: r.kernel, stride,
-        inChannels: inC, outChannels: r.outChannels, inter, squeeze: Math.floor(inter / (4 * r.expand)),
-        residual: stride === 1 && inC === r.outChannels, dropPath: (c.dropPath * index) / total,
+        index,
+        fused: r.fused,
+        se: r.se && !r.fused,
+        expand: r.expand,
+        kernel: r.kernel,
+        stride,
+        inChannels: inC,
+        outChannels: r.outChannels,
+        inter,
+        squeeze: Math.floor(inter / (4 * r.expand)),
+        residual: stride === 1 && inC === r.outChannels,
+        dropPath: (c.dropPath * index) / total,
       });
     }
   }

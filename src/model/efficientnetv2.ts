@@ -7,9 +7,20 @@ import { Module, Sequential, Conv2d, BatchNorm2d, SiLU, DropPath } from '../nn/i
 import { blockSpecs, type BlockSpec, type ModelConfig } from './config.js';
 
 /** Conv k×k (no bias, same padding) + BN (+ SiLU): Sequential children "0", "1" (, "2"). */
-function convBn(c: ModelConfig, cin: number, cout: number, k: number, o: { stride?: number; groups?: number; act?: boolean } = {}): Sequential {
+function convBn(
+  c: ModelConfig,
+  cin: number,
+  cout: number,
+  k: number,
+  o: { stride?: number; groups?: number; act?: boolean } = {},
+): Sequential {
   const seq = new Sequential(
-    new Conv2d(cin, cout, k, { stride: o.stride ?? 1, padding: (k - 1) / 2, groups: o.groups ?? 1, bias: false }),
+    new Conv2d(cin, cout, k, {
+      stride: o.stride ?? 1,
+      padding: (k - 1) / 2,
+      groups: o.groups ?? 1,
+      bias: false,
+    }),
     new BatchNorm2d(cout, { eps: c.bnEps, momentum: c.bnMomentum }),
   );
   if (o.act !== false) seq.append(new SiLU());
@@ -35,7 +46,10 @@ export class SqueezeExcite extends Module {
 export class EfficientBlock extends Module {
   readonly block: Sequential;
   readonly dropPath: DropPath;
-  constructor(c: ModelConfig, readonly spec: BlockSpec) {
+  constructor(
+    c: ModelConfig,
+    readonly spec: BlockSpec,
+  ) {
     super();
     const s = spec;
     const parts: Record<string, Module> = {};
@@ -44,7 +58,10 @@ export class EfficientBlock extends Module {
       parts.fused_point_wise = convBn(c, s.inter, s.outChannels, 1, { act: false });
     } else {
       parts.linear_bottleneck = convBn(c, s.inChannels, s.inter, 1);
-      parts.depth_wise = convBn(c, s.inter, s.inter, s.kernel, { stride: s.stride, groups: s.inter });
+      parts.depth_wise = convBn(c, s.inter, s.inter, s.kernel, {
+        stride: s.stride,
+        groups: s.inter,
+      });
       if (s.se) parts.se = new SqueezeExcite(s.inter, s.squeeze);
       parts.point_wise = convBn(c, s.inter, s.outChannels, 1, { act: false });
     }
@@ -62,7 +79,10 @@ export class Stage7 extends Module {
   readonly pointwise: Conv2d;
   constructor(cin: number, featureDim: number) {
     super();
-    this.pointwise = this.registerModule('pointwise', new Conv2d(cin, 2 * featureDim, 1, { bias: false }));
+    this.pointwise = this.registerModule(
+      'pointwise',
+      new Conv2d(cin, 2 * featureDim, 1, { bias: false }),
+    );
   }
   forward(x: Tensor): Tensor {
     return F.glu(F.adaptiveAvgPool2d(this.pointwise.forward(x), 1).flatten(1), 1);
@@ -74,8 +94,14 @@ export class EfficientNetV2 extends Module {
   readonly stage7: Stage7;
   constructor(c: ModelConfig) {
     super();
-    this.blocks = this.registerModule('blocks', new Sequential(...blockSpecs(c).map((s) => new EfficientBlock(c, s))));
-    this.stage7 = this.registerModule('stage_7', new Stage7(c.stages[c.stages.length - 1].outChannels, c.featureDim));
+    this.blocks = this.registerModule(
+      'blocks',
+      new Sequential(...blockSpecs(c).map((s) => new EfficientBlock(c, s))),
+    );
+    this.stage7 = this.registerModule(
+      'stage_7',
+      new Stage7(c.stages[c.stages.length - 1].outChannels, c.featureDim),
+    );
   }
   /** (N, c0, H, W) → (N, featureDim). Each block runs in its own scope (intermediates freed early). */
   forward(x: Tensor): Tensor {

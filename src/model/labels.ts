@@ -12,7 +12,8 @@ export class LabelsError extends Error {
 export function resolveLabels(spec: string, classes: number): string[] {
   let labels: string[];
   if (spec === 'lrw' || spec === 'sorted') labels = LRW_WORDS.slice(0, classes);
-  else if (spec === 'seed42') labels = LRW_WORDS_SEED42.slice(0, classes); // the reference trains on the first N words of its order
+  else if (spec === 'seed42')
+    labels = LRW_WORDS_SEED42.slice(0, classes); // the reference trains on the first N words of its order
   else {
     let text: string;
     try {
@@ -20,9 +21,13 @@ export function resolveLabels(spec: string, classes: number): string[] {
     } catch (e) {
       throw new LabelsError(`cannot read labels file ${spec}: ${(e as Error).message}`);
     }
-    labels = text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+    labels = text
+      .split(/\r?\n/)
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
-  if (labels.length !== classes) throw new LabelsError(`labels '${spec}' give ${labels.length} names for ${classes} classes`);
+  if (labels.length !== classes)
+    throw new LabelsError(`labels '${spec}' give ${labels.length} names for ${classes} classes`);
   const repeated = repeatedWordsProblem(labels, `labels '${spec}'`);
   if (repeated) throw new LabelsError(repeated);
   return labels;

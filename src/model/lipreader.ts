@@ -6,10 +6,23 @@
 // State-dict keys equal the reference implementation's (frontend_3d.*, transformer_encoder.*,
 // tcn_block.*, fc_layer.*), so its checkpoints load after stripping Lightning's "model." prefix.
 import { F, type Tensor } from '../engine/index.js';
-import { Module, Linear, Dropout, Identity, ModuleList, TransformerEncoderLayer } from '../nn/index.js';
+import {
+  Module,
+  Linear,
+  Dropout,
+  Identity,
+  ModuleList,
+  TransformerEncoderLayer,
+} from '../nn/index.js';
 import { Frontend3D } from './frontend3d.js';
 import { Tcn } from './tcn.js';
-import { MODEL_LIMITS, ModelConfigError, modelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import {
+  MODEL_LIMITS,
+  ModelConfigError,
+  modelConfig,
+  type ModelConfig,
+  type ModelConfigInput,
+} from './config.js';
 import { stateShapes } from './state_shapes.js';
 
 /** More than one encoder layer: `transformer_encoder.layers.N.*`. */
@@ -18,9 +31,16 @@ class TransformerStack extends Module {
   constructor(c: ModelConfig) {
     super();
     const t = c.transformer;
-    this.layers = this.registerModule('layers', new ModuleList(
-      Array.from({ length: t.layers }, () => new TransformerEncoderLayer(c.featureDim, t.heads, t.ffn, t.dropout, 1e-5, c.attention)),
-    ));
+    this.layers = this.registerModule(
+      'layers',
+      new ModuleList(
+        Array.from(
+          { length: t.layers },
+          () =>
+            new TransformerEncoderLayer(c.featureDim, t.heads, t.ffn, t.dropout, 1e-5, c.attention),
+        ),
+      ),
+    );
   }
   forward(x: Tensor): Tensor {
     let y = x;
@@ -44,11 +64,20 @@ export class LipReaderNet extends Module {
     // every size is bounded; their product is too, before libtorch allocates anything
     let params = 0;
     for (const e of stateShapes(c)) params += e.shape.reduce((a, b) => a * b, 1);
-    if (params > MODEL_LIMITS.parameters) throw new ModelConfigError(`model config: the network would have ${params.toLocaleString('en-US')} parameters (at most ${MODEL_LIMITS.parameters.toLocaleString('en-US')})`);
+    if (params > MODEL_LIMITS.parameters)
+      throw new ModelConfigError(
+        `model config: the network would have ${params.toLocaleString('en-US')} parameters (at most ${MODEL_LIMITS.parameters.toLocaleString('en-US')})`,
+      );
     const t = c.transformer;
     this.frontend = this.registerModule('frontend_3d', new Frontend3D(c));
-    this.transformer = this.registerModule('transformer_encoder',
-      t.layers === 0 ? new Identity() : t.layers === 1 ? new TransformerEncoderLayer(c.featureDim, t.heads, t.ffn, t.dropout, 1e-5, c.attention) : new TransformerStack(c));
+    this.transformer = this.registerModule(
+      'transformer_encoder',
+      t.layers === 0
+        ? new Identity()
+        : t.layers === 1
+          ? new TransformerEncoderLayer(c.featureDim, t.heads, t.ffn, t.dropout, 1e-5, c.attention)
+          : new TransformerStack(c),
+    );
     this.tcn = this.registerModule('tcn_block', new Tcn(c));
     this.dropout = this.registerModule('dropout', new Dropout(c.dropout));
     this.fc = this.registerModule('fc_layer', new Linear(c.tcn.width, c.classes));
@@ -57,20 +86,28 @@ export class LipReaderNet extends Module {
   /** (B, C, T, H, W) → (B, T, featureDim) */
   forwardFeatures(x: Tensor): Tensor {
     const c = this.config;
-    if (x.ndim !== 5) throw new Error(`LipReaderNet: expected input (B, ${c.inChannels}, T, H, W), got [${x.shape.join(', ')}]`);
-    if (x.shape[1] !== c.inChannels) throw new Error(`LipReaderNet: input has ${x.shape[1]} channels, the model expects ${c.inChannels}`);
+    if (x.ndim !== 5)
+      throw new Error(
+        `LipReaderNet: expected input (B, ${c.inChannels}, T, H, W), got [${x.shape.join(', ')}]`,
+      );
+    if (x.shape[1] !== c.inChannels)
+      throw new Error(
+        `LipReaderNet: input has ${x.shape[1]} channels, the model expects ${c.inChannels}`,
+      );
     return this.frontend.forward(x);
   }
 
   /** (B, T, featureDim) → (B, classes) log-probabilities */
   forwardHead(features: Tensor): Tensor {
     if (features.ndim !== 3 || features.shape[2] !== this.config.featureDim) {
-      throw new Error(`LipReaderNet.forwardHead: expected (B, T, ${this.config.featureDim}), got [${features.shape.join(', ')}]`);
+      throw new Error(
+        `LipReaderNet.forwardHead: expected (B, T, ${this.config.featureDim}), got [${features.shape.join(', ')}]`,
+      );
     }
-    const h = this.transformer.forward(features);     // (B, T, d): attention over time per clip (config.attention 'self': per frame)
-    const y = this.tcn.forward(h.transpose(1, 2));    // (B, width, T)
-    const pooled = this.dropout.forward(y.mean(2));   // (B, width)
-    return F.logSoftmax(this.fc.forward(pooled), 1);  // (B, classes)
+    const h = this.transformer.forward(features); // (B, T, d): attention over time per clip (config.attention 'self': per frame)
+    const y = this.tcn.forward(h.transpose(1, 2)); // (B, width, T)
+    const pooled = this.dropout.forward(y.mean(2)); // (B, width)
+    return F.logSoftmax(this.fc.forward(pooled), 1); // (B, classes)
   }
 
   forward(x: Tensor): Tensor {

@@ -3,9 +3,22 @@
 // the safetensors header (bounded, offsets checked), the model metadata validated against the
 // stored tensor shapes (src/model/model_metadata.ts) — and only then the tensor data read.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { readSafetensorsData, readSafetensorsHeader, SafetensorsError, type RawTensor, type SafetensorsFile, type SafetensorsHeader, type TensorEntry } from '../io/safetensors.js';
+import {
+  readSafetensorsData,
+  readSafetensorsHeader,
+  SafetensorsError,
+  type RawTensor,
+  type SafetensorsFile,
+  type SafetensorsHeader,
+  type TensorEntry,
+} from '../io/safetensors.js';
 import { SNIFF_BYTES, sniffFileKind, type FileKindInfo } from '../io/file_kind.js';
-import { ModelFileError, selectWeights, validateModelMetadata, type ModelMetadata } from './model_metadata.js';
+import {
+  ModelFileError,
+  selectWeights,
+  validateModelMetadata,
+  type ModelMetadata,
+} from './model_metadata.js';
 import type { ModelConfigInput } from './config.js';
 
 /** What the file at `path` is, from its first bytes; a missing path or a directory is refused. */
@@ -19,7 +32,11 @@ export function fileKindOf(path: string): FileKindInfo {
   } catch (e) {
     if (e instanceof ModelFileError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ModelFileError(code === 'ENOENT' ? `${path}: no such model file` : `cannot read ${path}: ${(e as Error).message}`);
+    throw new ModelFileError(
+      code === 'ENOENT'
+        ? `${path}: no such model file`
+        : `cannot read ${path}: ${(e as Error).message}`,
+    );
   }
   const head = new Uint8Array(Math.min(SNIFF_BYTES, size));
   let fd: number | undefined;
@@ -35,11 +52,20 @@ export function fileKindOf(path: string): FileKindInfo {
 }
 
 /** The one-line refusal for a file that is not what a command needs (`needs`: what it takes). */
-export function notAModel(path: string, k: FileKindInfo, needs = 'an eflip model (.safetensors)'): ModelFileError {
+export function notAModel(
+  path: string,
+  k: FileKindInfo,
+  needs = 'an eflip model (.safetensors)',
+): ModelFileError {
   if (k.kind === 'pytorch-zip' || k.kind === 'pytorch-pickle') {
-    return new ModelFileError(`${path} is ${k.what}, not an eflip model: convert it first with \`eflip import ${path} --out model.safetensors\``);
+    return new ModelFileError(
+      `${path} is ${k.what}, not an eflip model: convert it first with \`eflip import ${path} --out model.safetensors\``,
+    );
   }
-  if (k.kind === 'onnx') return new ModelFileError(`${path} is an ONNX model; this needs ${needs} (export goes from a checkpoint to ONNX, not back)`);
+  if (k.kind === 'onnx')
+    return new ModelFileError(
+      `${path} is an ONNX model; this needs ${needs} (export goes from a checkpoint to ONNX, not back)`,
+    );
   return new ModelFileError(`${path} is ${k.what}, not ${needs}`);
 }
 
@@ -56,7 +82,8 @@ export interface OpenedModelFile extends ModelMetadata {
 export function readModelHeader(path: string): SafetensorsHeader {
   const k = fileKindOf(path);
   // unknown bytes named .safetensors: the header parser says what is wrong with them
-  if (k.kind !== 'safetensors' && !(k.kind === 'unknown' && path.endsWith('.safetensors'))) throw notAModel(path, k);
+  if (k.kind !== 'safetensors' && !(k.kind === 'unknown' && path.endsWith('.safetensors')))
+    throw notAModel(path, k);
   try {
     return readSafetensorsHeader(path);
   } catch (e) {
@@ -66,7 +93,10 @@ export function readModelHeader(path: string): SafetensorsHeader {
 }
 
 /** Header + metadata validated against the chosen weight set's shapes; no tensor data read. */
-export function checkModelHeader(path: string, opts: { ema?: boolean; config?: ModelConfigInput } = {}): { header: SafetensorsHeader; meta: ModelMetadata; prefix: string } {
+export function checkModelHeader(
+  path: string,
+  opts: { ema?: boolean; config?: ModelConfigInput } = {},
+): { header: SafetensorsHeader; meta: ModelMetadata; prefix: string } {
   const header = readModelHeader(path);
   const { tensors, prefix } = selectWeights<TensorEntry>(header.entries, opts);
   const meta = validateModelMetadata(header.metadata, tensors, path, { config: opts.config });
@@ -74,7 +104,10 @@ export function checkModelHeader(path: string, opts: { ema?: boolean; config?: M
 }
 
 /** Open a model file or training checkpoint: validated metadata, then the weights. */
-export function readModelFile(path: string, opts: { ema?: boolean; config?: ModelConfigInput } = {}): OpenedModelFile {
+export function readModelFile(
+  path: string,
+  opts: { ema?: boolean; config?: ModelConfigInput } = {},
+): OpenedModelFile {
   const { header, meta, prefix } = checkModelHeader(path, opts);
   const file = readData(path, header);
   return { ...meta, file, weights: selectWeights(file.tensors, opts).tensors, prefix };
@@ -85,9 +118,14 @@ export function readModelFile(path: string, opts: { ema?: boolean; config?: Mode
  * bare state dict without eflip metadata (no config to check it against: the container checks
  * apply, and the network it loads into checks every shape).
  */
-export function readPretrainedWeights(path: string): { weights: Map<string, RawTensor>; prefix: string } {
+export function readPretrainedWeights(path: string): {
+  weights: Map<string, RawTensor>;
+  prefix: string;
+} {
   const header = readModelHeader(path);
-  const hasMeta = Object.keys(header.metadata).some((k) => k === 'config' || k === 'labels' || k === 'preprocessing');
+  const hasMeta = Object.keys(header.metadata).some(
+    (k) => k === 'config' || k === 'labels' || k === 'preprocessing',
+  );
   const { tensors, prefix } = selectWeights<TensorEntry>(header.entries);
   if (hasMeta) validateModelMetadata(header.metadata, tensors, path);
   else if (!tensors.size) throw new ModelFileError(`${path}: the file holds no weights`);
@@ -96,7 +134,10 @@ export function readPretrainedWeights(path: string): { weights: Map<string, RawT
 }
 
 /** The tensor data of a file whose header passed the checks; a data-section problem is a ModelFileError. */
-function readData(path: string, header: Parameters<typeof readSafetensorsData>[1]): SafetensorsFile {
+function readData(
+  path: string,
+  header: Parameters<typeof readSafetensorsData>[1],
+): SafetensorsFile {
   try {
     return readSafetensorsData(path, header);
   } catch (e) {

@@ -5,11 +5,20 @@
 // `classes` distinct non-empty strings; the pre-processing facts are a known crop and finite
 // numbers (std > 0). Every loader (predict on both runtimes, eval, export, train fine-tune and
 // resume, stream, info) goes through here. No Node imports: the browser reader uses it too.
-import { ModelConfigError, modelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import {
+  ModelConfigError,
+  modelConfig,
+  type ModelConfig,
+  type ModelConfigInput,
+} from './config.js';
 import { stateShapes } from './state_shapes.js';
 import { LRW_WORDS } from './lrw_words.js';
 import { isFloatDType, sameShapeIgnoringOnes } from '../nn/state_match.js';
-import { checkPreprocessing, PreprocessingError, type Preprocessing } from '../io/onnx/preprocessing.js';
+import {
+  checkPreprocessing,
+  PreprocessingError,
+  type Preprocessing,
+} from '../io/onnx/preprocessing.js';
 
 export class ModelFileError extends Error {
   override name = 'ModelFileError';
@@ -20,7 +29,9 @@ export const MAX_LABEL_CHARS = 256;
 
 /** Default class names: the first N sorted LRW words (all 500 for the LRW task), else class_i. */
 export function defaultLabels(classes: number): string[] {
-  return classes <= LRW_WORDS.length ? LRW_WORDS.slice(0, classes) : Array.from({ length: classes }, (_, i) => `class_${i}`);
+  return classes <= LRW_WORDS.length
+    ? LRW_WORDS.slice(0, classes)
+    : Array.from({ length: classes }, (_, i) => `class_${i}`);
 }
 
 /** A metadata value parsed as JSON (undefined when the key is absent). */
@@ -29,22 +40,29 @@ export function metadataJson(meta: Record<string, string>, key: string, where: s
   try {
     return JSON.parse(meta[key]);
   } catch (e) {
-    throw new ModelFileError(`${where}: metadata '${key}' is not valid JSON (${(e as Error).message})`);
+    throw new ModelFileError(
+      `${where}: metadata '${key}' is not valid JSON (${(e as Error).message})`,
+    );
   }
 }
 
 /** Class names: an array of `classes` distinct, non-empty strings without control characters. */
 export function checkLabels(raw: unknown, classes: number, where: string): string[] {
-  const bad = (msg: string): never => { throw new ModelFileError(`${where}: ${msg}`); };
-  if (!Array.isArray(raw)) bad(`labels must be a JSON array of strings, got ${JSON.stringify(raw)?.slice(0, 60)}`);
+  const bad = (msg: string): never => {
+    throw new ModelFileError(`${where}: ${msg}`);
+  };
+  if (!Array.isArray(raw))
+    bad(`labels must be a JSON array of strings, got ${JSON.stringify(raw)?.slice(0, 60)}`);
   const l = raw as unknown[];
   if (l.length !== classes) bad(`${l.length} labels for ${classes} classes`);
   const seen = new Set<string>();
   l.forEach((s, i) => {
-    if (typeof s !== 'string') bad(`label ${i} is not a string (${JSON.stringify(s)?.slice(0, 40)})`);
+    if (typeof s !== 'string')
+      bad(`label ${i} is not a string (${JSON.stringify(s)?.slice(0, 40)})`);
     const w = s as string;
     if (!w.trim()) bad(`label ${i} is empty`);
-    if (w.length > MAX_LABEL_CHARS) bad(`label ${i} is ${w.length} characters long (at most ${MAX_LABEL_CHARS})`);
+    if (w.length > MAX_LABEL_CHARS)
+      bad(`label ${i} is ${w.length} characters long (at most ${MAX_LABEL_CHARS})`);
     // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(w)) bad(`label ${i} contains control characters`);
     if (seen.has(w)) bad(`label ${JSON.stringify(w.slice(0, 60))} appears twice`);
@@ -55,7 +73,10 @@ export function checkLabels(raw: unknown, classes: number, where: string): strin
 
 /** A model config from metadata JSON: an object of known keys, within MODEL_LIMITS. */
 export function checkConfig(raw: unknown, where: string): ModelConfig {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ModelFileError(`${where}: the model config must be a JSON object, got ${JSON.stringify(raw)?.slice(0, 60)}`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ModelFileError(
+      `${where}: the model config must be a JSON object, got ${JSON.stringify(raw)?.slice(0, 60)}`,
+    );
   try {
     return modelConfig(raw as ModelConfigInput);
   } catch (e) {
@@ -71,15 +92,20 @@ export const EMA_PREFIXES = ['ema.', 'ema_model.', 'model_ema.'];
  * The weight set a loader uses (the one weight selector): EMA weights (`ema.*`) when present and
  * wanted, else the raw training weights (`model.*`), else the plain names (minus optimizer state).
  */
-export function selectWeights<T>(all: Map<string, T>, opts: { ema?: boolean } = {}): { tensors: Map<string, T>; prefix: string } {
+export function selectWeights<T>(
+  all: Map<string, T>,
+  opts: { ema?: boolean } = {},
+): { tensors: Map<string, T>; prefix: string } {
   const keys = [...all.keys()];
   const has = (p: string) => keys.some((k) => k.startsWith(p));
-  const prefix = (opts.ema !== false ? EMA_PREFIXES.find(has) : undefined) ?? (has('model.') ? 'model.' : '');
+  const prefix =
+    (opts.ema !== false ? EMA_PREFIXES.find(has) : undefined) ?? (has('model.') ? 'model.' : '');
   const tensors = new Map<string, T>();
   for (const [k, v] of all) {
     if (prefix) {
       if (k.startsWith(prefix)) tensors.set(k.slice(prefix.length), v);
-    } else if (!k.startsWith('optim.') && !EMA_PREFIXES.some((p) => k.startsWith(p))) tensors.set(k, v);
+    } else if (!k.startsWith('optim.') && !EMA_PREFIXES.some((p) => k.startsWith(p)))
+      tensors.set(k, v);
   }
   return { tensors, prefix };
 }
@@ -91,27 +117,42 @@ const shapeText = (s: readonly number[]) => `[${s.join(', ')}]`;
  * present with its shape (size-1 dims aside, as loadStateDict allows) and float/int kind, and
  * nothing else. BatchNorm counters (num_batches_tracked) may be absent.
  */
-export function checkTensorsMatchConfig(c: ModelConfig, tensors: Map<string, { dtype: string; shape: readonly number[] }>, where: string): void {
-  const bad = (msg: string): never => { throw new ModelFileError(`${where}: ${msg}`); };
+export function checkTensorsMatchConfig(
+  c: ModelConfig,
+  tensors: Map<string, { dtype: string; shape: readonly number[] }>,
+  where: string,
+): void {
+  const bad = (msg: string): never => {
+    throw new ModelFileError(`${where}: ${msg}`);
+  };
   let seen = 0;
   for (const e of stateShapes(c)) {
     const t = tensors.get(e.name);
     if (!t) {
       if (e.name.endsWith('num_batches_tracked')) continue;
-      bad(`the model config needs tensor '${e.name}' ${shapeText(e.shape)}, the file has none (config and weights do not match)`);
+      bad(
+        `the model config needs tensor '${e.name}' ${shapeText(e.shape)}, the file has none (config and weights do not match)`,
+      );
     }
     seen++;
     const tt = t!;
     if (!sameShapeIgnoringOnes(tt.shape, e.shape)) {
-      bad(`tensor '${e.name}' is ${shapeText(tt.shape)} but the model config (classes ${c.classes}, featureDim ${c.featureDim}, tcn.width ${c.tcn.width}) needs ${shapeText(e.shape)}`);
+      bad(
+        `tensor '${e.name}' is ${shapeText(tt.shape)} but the model config (classes ${c.classes}, featureDim ${c.featureDim}, tcn.width ${c.tcn.width}) needs ${shapeText(e.shape)}`,
+      );
     }
-    if ((e.kind === 'float') !== isFloatDType(tt.dtype)) bad(`tensor '${e.name}' has dtype ${tt.dtype}, the network needs ${e.kind === 'float' ? 'a floating-point' : 'an integer'} tensor`);
+    if ((e.kind === 'float') !== isFloatDType(tt.dtype))
+      bad(
+        `tensor '${e.name}' has dtype ${tt.dtype}, the network needs ${e.kind === 'float' ? 'a floating-point' : 'an integer'} tensor`,
+      );
   }
   if (seen !== tensors.size) {
     const known = new Set<string>();
     for (const e of stateShapes(c)) known.add(e.name);
     const extra = [...tensors.keys()].filter((k) => !known.has(k));
-    bad(`${extra.length} tensor(s) are not part of the network the model config describes (first: '${extra[0]?.slice(0, 120)}')`);
+    bad(
+      `${extra.length} tensor(s) are not part of the network the model config describes (first: '${extra[0]?.slice(0, 120)}')`,
+    );
   }
 }
 
@@ -138,7 +179,9 @@ export function validateModelMetadata(
   if (rawConfig === undefined) {
     rawConfig = metadataJson(meta, 'config', where);
     if (rawConfig === undefined) {
-      throw new ModelFileError(`${where}: no model config in the metadata (key 'config'): not an eflip model file (for a PyTorch checkpoint run \`eflip import FILE --out model.safetensors\` first)`);
+      throw new ModelFileError(
+        `${where}: no model config in the metadata (key 'config'): not an eflip model file (for a PyTorch checkpoint run \`eflip import FILE --out model.safetensors\` first)`,
+      );
     }
   }
   const config = checkConfig(rawConfig, `${where}: metadata 'config'`);
@@ -147,10 +190,16 @@ export function validateModelMetadata(
     checkTensorsMatchConfig(config, tensors, where);
   }
   const rawLabels = metadataJson(meta, 'labels', where);
-  const labels = rawLabels === undefined ? defaultLabels(config.classes) : checkLabels(rawLabels, config.classes, `${where}: metadata 'labels'`);
+  const labels =
+    rawLabels === undefined
+      ? defaultLabels(config.classes)
+      : checkLabels(rawLabels, config.classes, `${where}: metadata 'labels'`);
   let preprocessing: Preprocessing;
   try {
-    preprocessing = checkPreprocessing(metadataJson(meta, 'preprocessing', where), `${where}: metadata 'preprocessing'`);
+    preprocessing = checkPreprocessing(
+      metadataJson(meta, 'preprocessing', where),
+      `${where}: metadata 'preprocessing'`,
+    );
   } catch (e) {
     if (e instanceof PreprocessingError) throw new ModelFileError(e.message);
     throw e;

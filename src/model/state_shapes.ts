@@ -12,13 +12,19 @@ export interface StateEntry {
 }
 
 function* bn(prefix: string, ch: number): Generator<StateEntry> {
-  for (const n of ['weight', 'bias', 'running_mean', 'running_var']) yield { name: `${prefix}.${n}`, shape: [ch], kind: 'float' };
+  for (const n of ['weight', 'bias', 'running_mean', 'running_var'])
+    yield { name: `${prefix}.${n}`, shape: [ch], kind: 'float' };
   yield { name: `${prefix}.num_batches_tracked`, shape: [], kind: 'int' };
 }
 
 const f = (name: string, shape: number[]): StateEntry => ({ name, shape, kind: 'float' });
 
-function* convBn(prefix: string, cout: number, cinPerGroup: number, k: number): Generator<StateEntry> {
+function* convBn(
+  prefix: string,
+  cout: number,
+  cinPerGroup: number,
+  k: number,
+): Generator<StateEntry> {
   yield f(`${prefix}.0.weight`, [cout, cinPerGroup, k, k]);
   yield* bn(`${prefix}.1`, cout);
 }
@@ -61,10 +67,17 @@ export function* stateShapes(c: ModelConfig): Generator<StateEntry> {
       yield* convBn(`${p}.point_wise`, b.outChannels, b.inter, 1);
     }
   }
-  yield f('frontend_3d.efnet.stage_7.pointwise.weight', [2 * c.featureDim, c.stages[c.stages.length - 1].outChannels, 1, 1]);
+  yield f('frontend_3d.efnet.stage_7.pointwise.weight', [
+    2 * c.featureDim,
+    c.stages[c.stages.length - 1].outChannels,
+    1,
+    1,
+  ]);
   const t = c.transformer;
   if (t.layers === 1) yield* encoderLayer('transformer_encoder.', c.featureDim, t.ffn);
-  else for (let i = 0; i < t.layers; i++) yield* encoderLayer(`transformer_encoder.layers.${i}.`, c.featureDim, t.ffn);
+  else
+    for (let i = 0; i < t.layers; i++)
+      yield* encoderLayer(`transformer_encoder.layers.${i}.`, c.featureDim, t.ffn);
   const { width: w, kernel: k } = c.tcn;
   for (let i = 0; i < c.tcn.layers; i++) {
     const p = `tcn_block.tcn_layers.${i}`;

@@ -8,7 +8,14 @@ export interface ModelSummary {
   params: { total: number; frontend: number; transformer: number; tcn: number; head: number };
   /** BN running stats and counters (not parameters) */
   buffers: number;
-  macs: { convLinear: number; attention: number; frontend: number; transformer: number; tcn: number; head: number };
+  macs: {
+    convLinear: number;
+    attention: number;
+    frontend: number;
+    transformer: number;
+    tcn: number;
+    head: number;
+  };
   input: { frames: number; size: number; channels: number };
   /** spatial size of the trunk's last feature map */
   finalMap: number;
@@ -16,8 +23,13 @@ export interface ModelSummary {
 
 export function summarize(c: ModelConfig, frames = 29, size = 88): ModelSummary {
   const c0 = c.stages[0].inChannels;
-  let fp = 0, fm = 0, buffers = 0;
-  const bn = (ch: number) => { fp += 2 * ch; buffers += 2 * ch + 1; };
+  let fp = 0,
+    fm = 0,
+    buffers = 0;
+  const bn = (ch: number) => {
+    fp += 2 * ch;
+    buffers += 2 * ch + 1;
+  };
   // 3D front-end: Conv3d k(3,5,5) s(1,2,2) p(1,2,2) + bias, BN
   let h = convOut(size, 5, 2, 2);
   fp += c.inChannels * c0 * 75 + c0;
@@ -31,18 +43,23 @@ export function summarize(c: ModelConfig, frames = 29, size = 88): ModelSummary 
     const pad = (b.kernel - 1) / 2;
     const ho = convOut(h, b.kernel, b.stride, pad);
     if (b.fused) {
-      fp += b.inChannels * b.inter * k2; bn(b.inter);
-      fp += b.inter * b.outChannels; bn(b.outChannels);
+      fp += b.inChannels * b.inter * k2;
+      bn(b.inter);
+      fp += b.inter * b.outChannels;
+      bn(b.outChannels);
       perFrame += b.inter * ho * ho * b.inChannels * k2 + b.outChannels * ho * ho * b.inter;
     } else {
-      fp += b.inChannels * b.inter; bn(b.inter);
-      fp += b.inter * k2; bn(b.inter);
+      fp += b.inChannels * b.inter;
+      bn(b.inter);
+      fp += b.inter * k2;
+      bn(b.inter);
       perFrame += b.inter * h * h * b.inChannels + b.inter * ho * ho * k2;
       if (b.se) {
         fp += 2 * b.inter * b.squeeze + b.squeeze + b.inter;
         perFrame += 2 * b.inter * b.squeeze;
       }
-      fp += b.inter * b.outChannels; bn(b.outChannels);
+      fp += b.inter * b.outChannels;
+      bn(b.outChannels);
       perFrame += b.outChannels * ho * ho * b.inter;
     }
     h = ho;
@@ -53,20 +70,28 @@ export function summarize(c: ModelConfig, frames = 29, size = 88): ModelSummary 
   fm += perFrame * frames;
 
   // transformer encoder layers over time
-  const d = c.featureDim, L = c.transformer.layers, f = c.transformer.ffn;
+  const d = c.featureDim,
+    L = c.transformer.layers,
+    f = c.transformer.ffn;
   const tp = L * (4 * d * d + 4 * d + d * f + f + f * d + d + 4 * d);
   const tm = L * frames * (2 * d * f);
   const attn = L * (frames * 4 * d * d + 2 * frames * frames * d);
 
   // TCN
-  const w = c.tcn.width, k = c.tcn.kernel;
-  let tcp = 0, tcm = 0, cin = d;
+  const w = c.tcn.width,
+    k = c.tcn.kernel;
+  let tcp = 0,
+    tcm = 0,
+    cin = d;
   for (let i = 0; i < c.tcn.layers; i++) {
     tcp += cin * w * k + w + w * w * k + w + 3; // two convs (+bias) + three PReLU slopes
     tcp += 2 * 2 * w; // two BatchNorm1d (weight, bias)
     buffers += 2 * (2 * w + 1);
     tcm += frames * w * (cin * k + w * k);
-    if (cin !== w) { tcp += cin * w + w; tcm += frames * w * cin; } // 1×1 residual conv
+    if (cin !== w) {
+      tcp += cin * w + w;
+      tcm += frames * w * cin;
+    } // 1×1 residual conv
     cin = w;
   }
 
@@ -75,7 +100,14 @@ export function summarize(c: ModelConfig, frames = 29, size = 88): ModelSummary 
   return {
     params: { total: fp + tp + tcp + hp, frontend: fp, transformer: tp, tcn: tcp, head: hp },
     buffers,
-    macs: { convLinear: fm + tm + tcm + hm, attention: attn, frontend: fm, transformer: tm, tcn: tcm, head: hm },
+    macs: {
+      convLinear: fm + tm + tcm + hm,
+      attention: attn,
+      frontend: fm,
+      transformer: tm,
+      tcn: tcm,
+      head: hm,
+    },
     input: { frames, size, channels: c.inChannels },
     finalMap: h,
   };

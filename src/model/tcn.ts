@@ -13,12 +13,24 @@ export class TcnLayer extends Module {
     const { width: w, kernel: k, dropout } = c.tcn;
     const pad = (dilation * (k - 1)) / 2;
     const bn = () => new BatchNorm1d(w, { eps: c.bnEps, momentum: c.bnMomentum });
-    this.convBlock = this.registerModule('conv_block', new Sequential(
-      new Conv1d(cin, w, k, { padding: pad, dilation }), bn(), new PReLU(), new Dropout(dropout),
-      new Conv1d(w, w, k, { padding: pad, dilation }), bn(), new PReLU(), new Dropout(dropout),
-      new PReLU(),
-    ));
-    this.residual = this.registerModule('residual', cin !== w ? new Conv1d(cin, w, 1) : new Identity());
+    this.convBlock = this.registerModule(
+      'conv_block',
+      new Sequential(
+        new Conv1d(cin, w, k, { padding: pad, dilation }),
+        bn(),
+        new PReLU(),
+        new Dropout(dropout),
+        new Conv1d(w, w, k, { padding: pad, dilation }),
+        bn(),
+        new PReLU(),
+        new Dropout(dropout),
+        new PReLU(),
+      ),
+    );
+    this.residual = this.registerModule(
+      'residual',
+      cin !== w ? new Conv1d(cin, w, 1) : new Identity(),
+    );
   }
   /** (B, C, T) → (B, width, T) */
   forward(x: Tensor): Tensor {
@@ -30,9 +42,15 @@ export class Tcn extends Module {
   readonly layers: Sequential;
   constructor(c: ModelConfig) {
     super();
-    this.layers = this.registerModule('tcn_layers', new Sequential(
-      ...Array.from({ length: c.tcn.layers }, (_, i) => new TcnLayer(c, i === 0 ? c.featureDim : c.tcn.width, 2 ** i)),
-    ));
+    this.layers = this.registerModule(
+      'tcn_layers',
+      new Sequential(
+        ...Array.from(
+          { length: c.tcn.layers },
+          (_, i) => new TcnLayer(c, i === 0 ? c.featureDim : c.tcn.width, 2 ** i),
+        ),
+      ),
+    );
   }
   forward(x: Tensor): Tensor {
     return this.layers.forward(x);

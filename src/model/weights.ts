@@ -9,7 +9,13 @@ import type { Tensor } from '../engine/index.js';
 import { writeSafetensors, type RawTensor, type SafetensorsFile } from '../io/safetensors.js';
 import { LipReaderNet } from './lipreader.js';
 import type { ModelConfig, ModelConfigInput } from './config.js';
-import { checkLabels, defaultLabels, metadataJson, ModelFileError, selectWeights as selectWeightSet } from './model_metadata.js';
+import {
+  checkLabels,
+  defaultLabels,
+  metadataJson,
+  ModelFileError,
+  selectWeights as selectWeightSet,
+} from './model_metadata.js';
 import { readModelFile } from './model_file.js';
 import type { Preprocessing } from '../io/onnx/preprocessing.js';
 import type { LoadReport } from '../nn/index.js';
@@ -20,12 +26,15 @@ export const MODEL_FORMAT = 'eflip-model';
 
 /** A raw copy of a tensor (CPU, contiguous) for serialisation. */
 export function tensorToRaw(t: Tensor): RawTensor {
-  const data = tidy(() => t.device === 'cpu' ? t.toBytes() : t.to({ device: 'cpu' }).toBytes());
+  const data = tidy(() => (t.device === 'cpu' ? t.toBytes() : t.to({ device: 'cpu' }).toBytes()));
   return { dtype: t.dtype, shape: t.shape, data };
 }
 
 /** A freshly initialised network (PyTorch default inits; reproducible with `seed`). */
-export function createModel(config: ModelConfig | ModelConfigInput = {}, opts: { seed?: number; device?: string } = {}): LipReaderNet {
+export function createModel(
+  config: ModelConfig | ModelConfigInput = {},
+  opts: { seed?: number; device?: string } = {},
+): LipReaderNet {
   if (opts.seed !== undefined) manualSeed(opts.seed);
   const m = new LipReaderNet(config);
   if (opts.device && opts.device !== 'cpu') m.to({ device: opts.device });
@@ -46,15 +55,29 @@ export function stateDictEntries(model: LipReaderNet, prefix = ''): [string, Raw
 }
 
 /** Metadata block of an eflip model file. */
-export function modelMetadata(config: ModelConfig, labels?: string[], extra: Record<string, string> = {}): Record<string, string> {
+export function modelMetadata(
+  config: ModelConfig,
+  labels?: string[],
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const l = labels ?? defaultLabels(config.classes);
-  if (l.length !== config.classes) throw new ModelFileError(`${l.length} labels for ${config.classes} classes`);
-  return { ...extra, format: MODEL_FORMAT, config: JSON.stringify(config), labels: JSON.stringify(l) };
+  if (l.length !== config.classes)
+    throw new ModelFileError(`${l.length} labels for ${config.classes} classes`);
+  return {
+    ...extra,
+    format: MODEL_FORMAT,
+    config: JSON.stringify(config),
+    labels: JSON.stringify(l),
+  };
 }
 
 /** Write model weights + config + labels (atomic). */
 export function saveModel(path: string, model: LipReaderNet, opts: SaveOptions = {}): void {
-  writeSafetensors(path, stateDictEntries(model, opts.prefix ?? ''), modelMetadata(model.config, opts.labels, opts.metadata));
+  writeSafetensors(
+    path,
+    stateDictEntries(model, opts.prefix ?? ''),
+    modelMetadata(model.config, opts.labels, opts.metadata),
+  );
 }
 
 export interface LoadedModel {
@@ -69,20 +92,32 @@ export interface LoadedModel {
 }
 
 /** Parse the labels of a model file's metadata (or the default labels); see model_metadata.ts. */
-export function labelsFromMetadata(meta: Record<string, string>, classes: number, where = 'model file'): string[] {
+export function labelsFromMetadata(
+  meta: Record<string, string>,
+  classes: number,
+  where = 'model file',
+): string[] {
   const raw = metadataJson(meta, 'labels', where);
-  return raw === undefined ? defaultLabels(classes) : checkLabels(raw, classes, `${where}: metadata 'labels'`);
+  return raw === undefined
+    ? defaultLabels(classes)
+    : checkLabels(raw, classes, `${where}: metadata 'labels'`);
 }
 
 /** The tensors of a model file without prefix, choosing EMA ("ema.") over "model." when present. */
-export function selectWeights(file: SafetensorsFile, opts: { ema?: boolean } = {}): { tensors: Map<string, RawTensor>; source: string } {
+export function selectWeights(
+  file: SafetensorsFile,
+  opts: { ema?: boolean } = {},
+): { tensors: Map<string, RawTensor>; source: string } {
   const { tensors, prefix } = selectWeightSet(file.tensors, opts);
   return { tensors, source: prefix };
 }
 
 /** Load an eflip model file (or a training checkpoint in safetensors form), validated first
  *  (src/model/model_file.ts): the network is built only for a config that matches the stored tensors. */
-export function loadModel(path: string, opts: { ema?: boolean; config?: ModelConfigInput; device?: string } = {}): LoadedModel {
+export function loadModel(
+  path: string,
+  opts: { ema?: boolean; config?: ModelConfigInput; device?: string } = {},
+): LoadedModel {
   const f = readModelFile(path, { ema: opts.ema, config: opts.config });
   const model = new LipReaderNet(f.config);
   let report: LoadReport;
@@ -94,5 +129,13 @@ export function loadModel(path: string, opts: { ema?: boolean; config?: ModelCon
     throw new ModelFileError(`${path}: ${(e as Error).message.split('\n').join(' ')}`);
   }
   if (opts.device && opts.device !== 'cpu') model.to({ device: opts.device });
-  return { model, config: f.config, labels: f.labels, preprocessing: f.preprocessing, metadata: f.file.metadata, report, source: f.prefix };
+  return {
+    model,
+    config: f.config,
+    labels: f.labels,
+    preprocessing: f.preprocessing,
+    metadata: f.file.metadata,
+    report,
+    source: f.prefix,
+  };
 }

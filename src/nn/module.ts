@@ -9,7 +9,10 @@
 import { Tensor, keep, tidy, fromBytes, noGrad, checkDevice } from '../engine/index.js';
 import type { DType } from '../engine/index.js';
 import type { RawTensor } from '../io/safetensors.js';
-import { isFloatDType as isFloat, sameShapeIgnoringOnes as sameIgnoringOnes } from './state_match.js';
+import {
+  isFloatDType as isFloat,
+  sameShapeIgnoringOnes as sameIgnoringOnes,
+} from './state_match.js';
 
 export class StateDictError extends Error {
   override name = 'StateDictError';
@@ -105,7 +108,8 @@ export abstract class Module {
     return [...this.namedParameters()].map(([, p]) => p);
   }
   *namedBuffers(prefix = '', persistentOnly = false): Generator<[string, Tensor]> {
-    for (const [n, b] of this._buffers) if (b && !(persistentOnly && this._nonPersistent.has(n))) yield [join(prefix, n), b];
+    for (const [n, b] of this._buffers)
+      if (b && !(persistentOnly && this._nonPersistent.has(n))) yield [join(prefix, n), b];
     for (const [n, m] of this._modules) yield* m.namedBuffers(join(prefix, n), persistentOnly);
   }
 
@@ -148,7 +152,8 @@ export abstract class Module {
     const out = new Map<string, Tensor>();
     const visit = (m: Module, prefix: string) => {
       for (const [n, p] of m._params) if (p) out.set(join(prefix, n), p);
-      for (const [n, b] of m._buffers) if (b && !m._nonPersistent.has(n)) out.set(join(prefix, n), b);
+      for (const [n, b] of m._buffers)
+        if (b && !m._nonPersistent.has(n)) out.set(join(prefix, n), b);
       for (const [n, c] of m._modules) visit(c, join(prefix, n));
     };
     visit(this, '');
@@ -161,7 +166,10 @@ export abstract class Module {
    * of floating tensors; integer buffers (num_batches_tracked) must stay integer.
    * strict (default true): throws listing missing and unexpected keys.
    */
-  loadStateDict(dict: Map<string, StateValue> | Record<string, StateValue>, opts: { strict?: boolean } = {}): LoadReport {
+  loadStateDict(
+    dict: Map<string, StateValue> | Record<string, StateValue>,
+    opts: { strict?: boolean } = {},
+  ): LoadReport {
     const strict = opts.strict ?? true;
     const src = dict instanceof Map ? dict : new Map(Object.entries(dict));
     const own = this.stateDict();
@@ -185,7 +193,9 @@ export abstract class Module {
       const dtype = v instanceof Tensor ? v.dtype : v.dtype;
       const same = sameShape(shape, dst.shape);
       if (!same && !sameIgnoringOnes(shape, dst.shape)) {
-        problems.push(`${k}: shape [${shape.join(', ')}] does not match the model's [${dst.shape.join(', ')}]`);
+        problems.push(
+          `${k}: shape [${shape.join(', ')}] does not match the model's [${dst.shape.join(', ')}]`,
+        );
         continue;
       }
       if (isFloat(dst.dtype) !== isFloat(dtype)) {
@@ -195,13 +205,17 @@ export abstract class Module {
       if (!same) reshaped.push(k);
       plan.push([dst, v, !same]);
     }
-    if (problems.length) throw new StateDictError(`loadStateDict: ${problems.length} tensors do not fit:\n  ${problems.slice(0, 20).join('\n  ')}`);
+    if (problems.length)
+      throw new StateDictError(
+        `loadStateDict: ${problems.length} tensors do not fit:\n  ${problems.slice(0, 20).join('\n  ')}`,
+      );
     noGrad(() => {
       for (const [dst, v] of plan) {
         tidy(() => {
           let t = v instanceof Tensor ? v : fromBytes(v.data, v.dtype as DType, v.shape);
           if (!sameShape(t.shape, dst.shape)) t = t.reshape(dst.shape);
-          if (t.dtype !== dst.dtype || t.device !== dst.device) t = t.to({ dtype: dst.dtype, device: dst.device });
+          if (t.dtype !== dst.dtype || t.device !== dst.device)
+            t = t.to({ dtype: dst.dtype, device: dst.device });
           dst.copy_(t);
         });
       }
@@ -215,17 +229,33 @@ export abstract class Module {
    * buffers keep theirs; `memoryFormat: 'channelsLast'` re-lays out 4-d ones, like
    * torch's module.to(memory_format=...)). Tensors are replaced: re-create optimizers afterwards.
    */
-  to(target: { device?: string; dtype?: DType; memoryFormat?: 'contiguous' | 'channelsLast' } | string): this {
+  to(
+    target:
+      { device?: string; dtype?: DType; memoryFormat?: 'contiguous' | 'channelsLast' } | string,
+  ): this {
     const o: { device?: string; dtype?: DType; memoryFormat?: 'contiguous' | 'channelsLast' } =
-      typeof target === 'string' ? (isDTypeName(target) ? { dtype: target as DType } : { device: target }) : target;
-    const relayout = (t: Tensor) => o.memoryFormat !== undefined && t.ndim === 4 && !t.isContiguous(o.memoryFormat);
+      typeof target === 'string'
+        ? isDTypeName(target)
+          ? { dtype: target as DType }
+          : { device: target }
+        : target;
+    const relayout = (t: Tensor) =>
+      o.memoryFormat !== undefined && t.ndim === 4 && !t.isContiguous(o.memoryFormat);
     const dev = o.device === undefined ? undefined : checkDevice(o.device);
     for (const m of this.modules()) {
       for (const [n, p] of m._params) {
         if (!p) continue;
         const dt = o.dtype && isFloat(p.dtype) ? o.dtype : p.dtype;
         if (dt === p.dtype && (!dev || dev === p.device) && !relayout(p)) continue;
-        const q = noGrad(() => p.to({ dtype: dt, device: dev ?? p.device, ...(relayout(p) ? { memoryFormat: o.memoryFormat } : {}) }).detach());
+        const q = noGrad(() =>
+          p
+            .to({
+              dtype: dt,
+              device: dev ?? p.device,
+              ...(relayout(p) ? { memoryFormat: o.memoryFormat } : {}),
+            })
+            .detach(),
+        );
         p.dispose();
         m._params.set(n, keep(q).requiresGrad_(true));
       }
@@ -233,7 +263,13 @@ export abstract class Module {
         if (!b) continue;
         const dt = o.dtype && isFloat(b.dtype) ? o.dtype : b.dtype;
         if (dt === b.dtype && (!dev || dev === b.device) && !relayout(b)) continue;
-        const q = noGrad(() => b.to({ dtype: dt, device: dev ?? b.device, ...(relayout(b) ? { memoryFormat: o.memoryFormat } : {}) }));
+        const q = noGrad(() =>
+          b.to({
+            dtype: dt,
+            device: dev ?? b.device,
+            ...(relayout(b) ? { memoryFormat: o.memoryFormat } : {}),
+          }),
+        );
         b.dispose();
         m._buffers.set(n, keep(q));
       }
@@ -260,7 +296,9 @@ export abstract class Module {
     for (const [n, m] of this.namedModules()) {
       const own = [...m._params.values()].reduce((s, p) => s + (p?.numel ?? 0), 0);
       const depth = n ? n.split('.').length : 0;
-      lines.push(`${'  '.repeat(depth)}${n || '(root)'}: ${m.constructor.name}${m.extraRepr() ? `(${m.extraRepr()})` : ''}${own ? ` [${own} params]` : ''}`);
+      lines.push(
+        `${'  '.repeat(depth)}${n || '(root)'}: ${m.constructor.name}${m.extraRepr() ? `(${m.extraRepr()})` : ''}${own ? ` [${own} params]` : ''}`,
+      );
     }
     return lines.join('\n');
   }
@@ -270,11 +308,29 @@ export abstract class Module {
 }
 
 const join = (prefix: string, n: string) => (prefix ? `${prefix}.${n}` : n);
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
-const isDTypeName = (s: string) => ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'].includes(s);
-const preview = (keys: string[]) => (keys.length > 12 ? `${keys.slice(0, 12).join(', ')} … (+${keys.length - 12})` : keys.join(', '));
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((v, i) => v === b[i]);
+const isDTypeName = (s: string) =>
+  [
+    'float32',
+    'float64',
+    'float16',
+    'bfloat16',
+    'int64',
+    'int32',
+    'int16',
+    'int8',
+    'uint8',
+    'bool',
+  ].includes(s);
+const preview = (keys: string[]) =>
+  keys.length > 12 ? `${keys.slice(0, 12).join(', ')} … (+${keys.length - 12})` : keys.join(', ');
 
 function checkName(name: string, clash: boolean): void {
-  if (!name || name.includes('.')) throw new StateDictError(`invalid module attribute name '${name}' (non-empty, no dots)`);
-  if (clash) throw new StateDictError(`'${name}' is already registered as another kind (parameter/buffer/module)`);
+  if (!name || name.includes('.'))
+    throw new StateDictError(`invalid module attribute name '${name}' (non-empty, no dots)`);
+  if (clash)
+    throw new StateDictError(
+      `'${name}' is already registered as another kind (parameter/buffer/module)`,
+    );
 }

@@ -34,7 +34,10 @@ export interface AnnotateOptions {
   fps?: number;
 }
 
-const GREEN: Rgb = [40, 220, 60], RED: Rgb = [240, 40, 40], YELLOW: Rgb = [250, 220, 30], CYAN: Rgb = [30, 200, 250];
+const GREEN: Rgb = [40, 220, 60],
+  RED: Rgb = [240, 40, 40],
+  YELLOW: Rgb = [250, 220, 30],
+  CYAN: Rgb = [30, 200, 250];
 
 /** Draw one frame's annotations in place (RGB frame). */
 export function annotateFrame(out: Frame, t: number, o: AnnotateOptions): void {
@@ -46,21 +49,42 @@ export function annotateFrame(out: Frame, t: number, o: AnnotateOptions): void {
   }
   const lm = o.landmarks[t];
   if (lm) {
-    if ((o.roiSize ?? 96) > 0) drawPolygon(out, mouthRoiQuad(lm, o.roiSize ?? 96, o.align), CYAN, thick);
+    if ((o.roiSize ?? 96) > 0)
+      drawPolygon(out, mouthRoiQuad(lm, o.roiSize ?? 96, o.align), CYAN, thick);
     lm.forEach((p, i) => drawDot(out, p, i >= 48 ? YELLOW : RED, thick + 1));
   }
 }
 
 /** Draw the annotations onto an RGB copy of in-memory frames. */
 export function annotateFrames(video: FrameStack, o: AnnotateOptions): FrameStack {
-  if (o.landmarks.length !== video.frames) throw new RoiError('bad-args', `annotations cover ${o.landmarks.length} frames, the video has ${video.frames}`);
+  if (o.landmarks.length !== video.frames)
+    throw new RoiError(
+      'bad-args',
+      `annotations cover ${o.landmarks.length} frames, the video has ${video.frames}`,
+    );
   const n = video.width * video.height * 3;
   const data = new Uint8Array(video.frames * n);
   for (let t = 0; t < video.frames; t++) {
     data.set(toRgb(frameAt(video, t)).data, t * n);
-    annotateFrame({ data: data.subarray(t * n, (t + 1) * n), width: video.width, height: video.height, channels: 3 }, t, o);
+    annotateFrame(
+      {
+        data: data.subarray(t * n, (t + 1) * n),
+        width: video.width,
+        height: video.height,
+        channels: 3,
+      },
+      t,
+      o,
+    );
   }
-  return { data, frames: video.frames, width: video.width, height: video.height, channels: 3, fps: video.fps };
+  return {
+    data,
+    frames: video.frames,
+    width: video.width,
+    height: video.height,
+    channels: 3,
+    fps: video.fps,
+  };
 }
 
 const FONT_CANDIDATES = [
@@ -81,7 +105,11 @@ export function findFont(): string | null {
  * found at. The label needs a TrueType font (DejaVu; EFLIP_FONT overrides); without one the
  * video is written unlabelled and `labelDrawn` is false.
  */
-export async function annotateVideo(input: string, output: string, o: AnnotateOptions): Promise<{ labelDrawn: boolean; frames: number }> {
+export async function annotateVideo(
+  input: string,
+  output: string,
+  o: AnnotateOptions,
+): Promise<{ labelDrawn: boolean; frames: number }> {
   const font = o.label ? findFont() : null;
   let textDir: string | null = null;
   const filters: string[] = [];
@@ -90,22 +118,47 @@ export async function annotateVideo(input: string, output: string, o: AnnotateOp
     const textFile = path.join(textDir, 'label.txt');
     await fsp.writeFile(textFile, o.label);
     const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/:/g, '\\:');
-    filters.push(`drawtext=fontfile='${esc(font)}':textfile='${esc(textFile)}':expansion=none:x=8:y=8:fontsize=h/14:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=4`);
+    filters.push(
+      `drawtext=fontfile='${esc(font)}':textfile='${esc(textFile)}':expansion=none:x=8:y=8:fontsize=h/14:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=4`,
+    );
   }
   let writer: FrameWriter | null = null;
   let t = 0;
   try {
     let fps = o.fps ?? 0;
-    const frames: AsyncIterable<Frame> = o.video ? stackFrames(o.video) : streamForRoi(input, { fps: o.fps, onFps: (f) => { if (!fps) fps = f; } });
+    const frames: AsyncIterable<Frame> = o.video
+      ? stackFrames(o.video)
+      : streamForRoi(input, {
+          fps: o.fps,
+          onFps: (f) => {
+            if (!fps) fps = f;
+          },
+        });
     for await (const f of frames) {
-      if (t >= o.landmarks.length) throw new RoiError('bad-args', `annotations cover ${o.landmarks.length} frames, the video has more`, input);
+      if (t >= o.landmarks.length)
+        throw new RoiError(
+          'bad-args',
+          `annotations cover ${o.landmarks.length} frames, the video has more`,
+          input,
+        );
       const rgb = f.channels === 3 ? { ...f, data: new Uint8Array(f.data) } : toRgb(f);
       annotateFrame(rgb, t, o);
-      writer ??= await writeFrames(output, { width: f.width, height: f.height, channels: 3, fps: o.video?.fps || o.fps || (await probeFps(input)), filters });
+      writer ??= await writeFrames(output, {
+        width: f.width,
+        height: f.height,
+        channels: 3,
+        fps: o.video?.fps || o.fps || (await probeFps(input)),
+        filters,
+      });
       await writer.write(rgb);
       t++;
     }
-    if (t !== o.landmarks.length) throw new RoiError('bad-args', `annotations cover ${o.landmarks.length} frames, the video has ${t}`, input);
+    if (t !== o.landmarks.length)
+      throw new RoiError(
+        'bad-args',
+        `annotations cover ${o.landmarks.length} frames, the video has ${t}`,
+        input,
+      );
     if (!writer) throw new RoiError('empty-video', 'the video has no frames', input);
     await writer.close();
     writer = null;

@@ -18,7 +18,9 @@ function packageDir(name: string): string {
   try {
     return path.dirname(require.resolve(`${name}/package.json`));
   } catch {
-    throw new FaceModelError(`npm package ${name} is not installed (run npm ci in the eflip directory)`);
+    throw new FaceModelError(
+      `npm package ${name} is not installed (run npm ci in the eflip directory)`,
+    );
   }
 }
 
@@ -29,8 +31,13 @@ export function faceModelDir(): string {
 
 async function load(backend: TfBackend): Promise<FaceModels> {
   const modelDir = faceModelDir();
-  for (const f of ['ssd_mobilenetv1_model-weights_manifest.json', 'face_landmark_68_model-weights_manifest.json', 'tiny_face_detector_model-weights_manifest.json']) {
-    if (!existsSync(path.join(modelDir, f))) throw new FaceModelError(`face model file missing: ${path.join(modelDir, f)}`);
+  for (const f of [
+    'ssd_mobilenetv1_model-weights_manifest.json',
+    'face_landmark_68_model-weights_manifest.json',
+    'tiny_face_detector_model-weights_manifest.json',
+  ]) {
+    if (!existsSync(path.join(modelDir, f)))
+      throw new FaceModelError(`face model file missing: ${path.join(modelDir, f)}`);
   }
   // tfjs prints a banner about tfjs-node on import; it is harmless, keep stdout clean.
   const warn = console.warn;
@@ -61,11 +68,15 @@ async function load(backend: TfBackend): Promise<FaceModels> {
 }
 
 /** The process-wide face models (loaded once). EFLIP_ROI_BACKEND=cpu selects pure-JS kernels. */
-export function faceModels(backend: TfBackend = (process.env.EFLIP_ROI_BACKEND as TfBackend) || 'wasm'): Promise<FaceModels> {
+export function faceModels(
+  backend: TfBackend = (process.env.EFLIP_ROI_BACKEND as TfBackend) || 'wasm',
+): Promise<FaceModels> {
   if (!loading) {
     loading = load(backend).catch((e) => {
       loading = null;
-      throw e instanceof FaceModelError ? e : new FaceModelError(`cannot start the face models: ${(e as Error).message}`);
+      throw e instanceof FaceModelError
+        ? e
+        : new FaceModelError(`cannot start the face models: ${(e as Error).message}`);
     });
   }
   return loading;

@@ -48,7 +48,10 @@ export class FaceDetector {
   private readonly tinyInputSize: number | undefined;
   private readonly cropBuf = new Uint8Array(LANDMARK_INPUT * LANDMARK_INPUT * 3);
 
-  private constructor(private readonly models: FaceModels, o: FaceDetectorOptions) {
+  private constructor(
+    private readonly models: FaceModels,
+    o: FaceDetectorOptions,
+  ) {
     this.detectorKind = o.detector ?? 'auto';
     this.landmarkKind = o.landmarks ?? 'full';
     this.minScore = o.minScore ?? 0.5;
@@ -77,17 +80,42 @@ export class FaceDetector {
     // both detectors shrink their input to ≤ 512 px internally: shrink here first, so big
     // frames cost a small tensor (640×480: ~4× less data through tfjs)
     const k = Math.min(1, DETECT_MAX_SIDE / Math.max(frame.width, frame.height));
-    const small = k < 1 ? warpAffine(toRgb(frame), [1 / k, 0, (1 / k - 1) / 2, 0, 1 / k, (1 / k - 1) / 2], Math.round(frame.width * k), Math.round(frame.height * k)) : frame;
+    const small =
+      k < 1
+        ? warpAffine(
+            toRgb(frame),
+            [1 / k, 0, (1 / k - 1) / 2, 0, 1 / k, (1 / k - 1) / 2],
+            Math.round(frame.width * k),
+            Math.round(frame.height * k),
+          )
+        : frame;
     const t = this.tensor(small);
     try {
-      const ssd = () => api.nets.ssdMobilenetv1.locateFaces(t, new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 20 }));
-      const inputSize = this.tinyInputSize ?? Math.min(416, Math.max(160, Math.round(Math.max(frame.width, frame.height) / 32) * 32));
-      const tiny = () => api.nets.tinyFaceDetector.locateFaces(t, new api.TinyFaceDetectorOptions({ inputSize, scoreThreshold: minScore }));
+      const ssd = () =>
+        api.nets.ssdMobilenetv1.locateFaces(
+          t,
+          new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 20 }),
+        );
+      const inputSize =
+        this.tinyInputSize ??
+        Math.min(416, Math.max(160, Math.round(Math.max(frame.width, frame.height) / 32) * 32));
+      const tiny = () =>
+        api.nets.tinyFaceDetector.locateFaces(
+          t,
+          new api.TinyFaceDetectorOptions({ inputSize, scoreThreshold: minScore }),
+        );
       let dets: any[] = this.detectorKind === 'ssd' ? await ssd() : await tiny();
       if (dets.length === 0 && this.detectorKind === 'auto') dets = await ssd();
-      const sx = frame.width / small.width, sy = frame.height / small.height;
+      const sx = frame.width / small.width,
+        sy = frame.height / small.height;
       return dets
-        .map((d) => ({ x: d.box.x * sx, y: d.box.y * sy, width: d.box.width * sx, height: d.box.height * sy, score: d.score }))
+        .map((d) => ({
+          x: d.box.x * sx,
+          y: d.box.y * sy,
+          width: d.box.width * sx,
+          height: d.box.height * sy,
+          score: d.score,
+        }))
         .sort((a, b) => b.score - a.score);
     } finally {
       t.dispose();
@@ -98,7 +126,13 @@ export class FaceDetector {
   static cropToFrame(w: CropWindow, out: number): Affine {
     const s = w.size / out;
     // rotate/scale about the crop centre, then move the crop centre onto the window centre
-    return similarityAbout([(out - 1) / 2, (out - 1) / 2], s, w.angle, w.center[0] - (out - 1) / 2, w.center[1] - (out - 1) / 2);
+    return similarityAbout(
+      [(out - 1) / 2, (out - 1) / 2],
+      s,
+      w.angle,
+      w.center[0] - (out - 1) / 2,
+      w.center[1] - (out - 1) / 2,
+    );
   }
 
   /** 68 landmarks (frame pixels) of the face inside a crop window. */
@@ -108,7 +142,8 @@ export class FaceDetector {
     const crop = warpAffine(toRgb(frame), m, LANDMARK_INPUT, LANDMARK_INPUT, this.cropBuf);
     const t = api.tf.tensor3d(crop.data, [LANDMARK_INPUT, LANDMARK_INPUT, 3], 'int32');
     try {
-      const net = this.landmarkKind === 'full' ? api.nets.faceLandmark68Net : api.nets.faceLandmark68TinyNet;
+      const net =
+        this.landmarkKind === 'full' ? api.nets.faceLandmark68Net : api.nets.faceLandmark68TinyNet;
       const res = await net.detectLandmarks(t);
       const pts: { x: number; y: number }[] = res.positions;
       return pts.map((p) => applyAffine(m, [p.x, p.y]));
@@ -125,7 +160,10 @@ export class FaceDetector {
     const crop = warpAffine(toRgb(frame), m, S, S);
     const t = api.tf.tensor3d(crop.data, [S, S, 3], 'int32');
     try {
-      const dets: any[] = await api.nets.tinyFaceDetector.locateFaces(t, new api.TinyFaceDetectorOptions({ inputSize: S, scoreThreshold: minScore }));
+      const dets: any[] = await api.nets.tinyFaceDetector.locateFaces(
+        t,
+        new api.TinyFaceDetectorOptions({ inputSize: S, scoreThreshold: minScore }),
+      );
       return dets.length > 0;
     } finally {
       t.dispose();
@@ -134,6 +172,10 @@ export class FaceDetector {
 
   /** The square crop window the landmark net expects around a detection box. */
   static boxWindow(b: FaceBox): CropWindow {
-    return { center: [b.x + b.width / 2, b.y + b.height / 2], size: Math.max(b.width, b.height), angle: 0 };
+    return {
+      center: [b.x + b.width / 2, b.y + b.height / 2],
+      size: Math.max(b.width, b.height),
+      angle: 0,
+    };
   }
 }

@@ -6,7 +6,13 @@ import { FaceDetector, type FaceDetectorOptions } from './detector.js';
 import { RoiError } from './errors.js';
 import type { Frame, FrameStack } from './image.js';
 import { fillLandmarkGaps } from './interpolate.js';
-import { type LandmarksFile, type TrackerSettings, LANDMARKS_FORMAT, boxTuple, roundLandmarks } from './landmarks_record.js';
+import {
+  type LandmarksFile,
+  type TrackerSettings,
+  LANDMARKS_FORMAT,
+  boxTuple,
+  roundLandmarks,
+} from './landmarks_record.js';
 import { type MouthRoiOptions, type MouthRois, cutMouthRois } from './mouth_roi.js';
 import { smoothLandmarks } from './smooth.js';
 import { type TrackOptions, type TrackResult, trackMainFace } from './track.js';
@@ -56,11 +62,22 @@ export function smoothWindow(o: RoiOptions): number {
 }
 
 /** Tracking result → the landmarks file record (fill gaps, smooth). */
-export function landmarksRecord(tr: TrackResult, o: RoiOptions, name: string, sha256: string, fps: number): LandmarksFile {
+export function landmarksRecord(
+  tr: TrackResult,
+  o: RoiOptions,
+  name: string,
+  sha256: string,
+  fps: number,
+): LandmarksFile {
   const T = tr.frames.length;
   if (T === 0) throw new RoiError('empty-video', 'the video has no frames', name);
   const raw = tr.frames.map((f) => f.landmarks);
-  if (!raw.some(Boolean)) throw new RoiError('no-face', `no face found in any of its ${T} frames (${tr.detections} detector passes)`, name);
+  if (!raw.some(Boolean))
+    throw new RoiError(
+      'no-face',
+      `no face found in any of its ${T} frames (${tr.detections} detector passes)`,
+      name,
+    );
   const { landmarks, filled } = fillLandmarkGaps(raw);
   const smooth = smoothWindow(o);
   return {
@@ -84,14 +101,25 @@ export function landmarksRecord(tr: TrackResult, o: RoiOptions, name: string, sh
   };
 }
 
-export async function track(source: FrameStack | AsyncIterable<Frame>, o: RoiOptions): Promise<TrackResult> {
+export async function track(
+  source: FrameStack | AsyncIterable<Frame>,
+  o: RoiOptions,
+): Promise<TrackResult> {
   const tracker = trackerSettings(o);
   const det = o.faceDetector ?? (await FaceDetector.create(o));
-  return trackMainFace(source, det, { every: tracker.every, verify: tracker.verify, onProgress: o.onProgress });
+  return trackMainFace(source, det, {
+    every: tracker.every,
+    verify: tracker.verify,
+    onProgress: o.onProgress,
+  });
 }
 
 /** Landmarks for in-memory frames (no cache). `name` labels errors and the file record. */
-export async function landmarksForFrames(video: FrameStack, o: RoiOptions = {}, name = '<frames>'): Promise<LandmarksFile> {
+export async function landmarksForFrames(
+  video: FrameStack,
+  o: RoiOptions = {},
+  name = '<frames>',
+): Promise<LandmarksFile> {
   if (video.frames === 0) throw new RoiError('empty-video', 'the video has no frames', name);
   return landmarksRecord(await track(video, o), o, name, '', video.fps);
 }
@@ -106,7 +134,15 @@ function withFile<T>(name: string, fn: () => T): T {
 }
 
 /** Mouth ROI for in-memory frames. */
-export async function roiFromFrames(video: FrameStack, o: RoiOptions = {}, name = '<frames>'): Promise<RoiResult> {
+export async function roiFromFrames(
+  video: FrameStack,
+  o: RoiOptions = {},
+  name = '<frames>',
+): Promise<RoiResult> {
   const info = await landmarksForFrames(video, o, name);
-  return { rois: withFile(name, () => cutMouthRois(video, info.landmarks, o)), info, cached: false };
+  return {
+    rois: withFile(name, () => cutMouthRois(video, info.landmarks, o)),
+    info,
+    cached: false,
+  };
 }

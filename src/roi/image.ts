@@ -24,7 +24,12 @@ export interface FrameStack {
 /** Frame t of a stack (a view, no copy). */
 export function frameAt(v: FrameStack, t: number): Frame {
   const n = v.width * v.height * v.channels;
-  return { data: v.data.subarray(t * n, (t + 1) * n), width: v.width, height: v.height, channels: v.channels };
+  return {
+    data: v.data.subarray(t * n, (t + 1) * n),
+    width: v.width,
+    height: v.height,
+    channels: v.channels,
+  };
 }
 
 /** BT.601 luma of an RGB frame (a grey frame is returned as is). */
@@ -33,7 +38,8 @@ export function toGray(f: Frame): Frame {
   const n = f.width * f.height;
   const out = new Uint8Array(n);
   const d = f.data;
-  for (let i = 0, j = 0; i < n; i++, j += 3) out[i] = Math.round(0.299 * d[j] + 0.587 * d[j + 1] + 0.114 * d[j + 2]);
+  for (let i = 0, j = 0; i < n; i++, j += 3)
+    out[i] = Math.round(0.299 * d[j] + 0.587 * d[j + 1] + 0.114 * d[j + 2]);
   return { data: out, width: f.width, height: f.height, channels: 1 };
 }
 
@@ -55,9 +61,16 @@ export interface WarpResult extends Frame {
  * out(u, v) = src(dstToSrc(u, v)) for an outW×outH output, bilinear, pixel centres at
  * integer coordinates, edges replicated outside the frame. `out` may be given to reuse memory.
  */
-export function warpAffine(src: Frame, dstToSrc: Affine, outW: number, outH: number, out?: Uint8Array): WarpResult {
+export function warpAffine(
+  src: Frame,
+  dstToSrc: Affine,
+  outW: number,
+  outH: number,
+  out?: Uint8Array,
+): WarpResult {
   const C = src.channels;
-  const W = src.width, H = src.height;
+  const W = src.width,
+    H = src.height;
   const dst = out ?? new Uint8Array(outW * outH * C);
   const [a, b, c, d, e, f] = dstToSrc;
   const s = src.data;
@@ -70,17 +83,34 @@ export function warpAffine(src: Frame, dstToSrc: Affine, outW: number, outH: num
       if (x < -0.5 || y < -0.5 || x > W - 0.5 || y > H - 0.5) outsideCount++;
       x = x < 0 ? 0 : x > W - 1 ? W - 1 : x;
       y = y < 0 ? 0 : y > H - 1 ? H - 1 : y;
-      const x0 = Math.floor(x), y0 = Math.floor(y);
-      const x1 = x0 + 1 < W ? x0 + 1 : x0, y1 = y0 + 1 < H ? y0 + 1 : y0;
-      const fx = x - x0, fy = y - y0;
-      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-      const i00 = (y0 * W + x0) * C, i01 = (y0 * W + x1) * C, i10 = (y1 * W + x0) * C, i11 = (y1 * W + x1) * C;
+      const x0 = Math.floor(x),
+        y0 = Math.floor(y);
+      const x1 = x0 + 1 < W ? x0 + 1 : x0,
+        y1 = y0 + 1 < H ? y0 + 1 : y0;
+      const fx = x - x0,
+        fy = y - y0;
+      const w00 = (1 - fx) * (1 - fy),
+        w01 = fx * (1 - fy),
+        w10 = (1 - fx) * fy,
+        w11 = fx * fy;
+      const i00 = (y0 * W + x0) * C,
+        i01 = (y0 * W + x1) * C,
+        i10 = (y1 * W + x0) * C,
+        i11 = (y1 * W + x1) * C;
       for (let ch = 0; ch < C; ch++) {
-        dst[o++] = Math.round(w00 * s[i00 + ch] + w01 * s[i01 + ch] + w10 * s[i10 + ch] + w11 * s[i11 + ch]);
+        dst[o++] = Math.round(
+          w00 * s[i00 + ch] + w01 * s[i01 + ch] + w10 * s[i10 + ch] + w11 * s[i11 + ch],
+        );
       }
     }
   }
-  return { data: dst, width: outW, height: outH, channels: C, outside: outsideCount / (outW * outH) };
+  return {
+    data: dst,
+    width: outW,
+    height: outH,
+    channels: C,
+    outside: outsideCount / (outW * outH),
+  };
 }
 
 /** Where the four corners of an outW×outH warp output lie in the source frame (clockwise from top-left). */

@@ -18,7 +18,10 @@ export function fillLandmarkGaps(seq: (Landmarks | null)[]): FillResult {
   for (let t = 0; t < seq.length; t++) {
     while (k < known.length && known[k] < t) k++;
     const cur = seq[t];
-    if (cur) { out[t] = cur.map((p) => [p[0], p[1]]); continue; }
+    if (cur) {
+      out[t] = cur.map((p) => [p[0], p[1]]);
+      continue;
+    }
     filled.push(t);
     const next = k < known.length ? known[k] : -1;
     const prev = k > 0 ? known[k - 1] : -1;
@@ -26,7 +29,8 @@ export function fillLandmarkGaps(seq: (Landmarks | null)[]): FillResult {
     else if (next < 0) out[t] = seq[prev]!.map((p) => [p[0], p[1]]);
     else {
       const w = (t - prev) / (next - prev);
-      const a = seq[prev]!, b = seq[next]!;
+      const a = seq[prev]!,
+        b = seq[next]!;
       out[t] = a.map((p, i) => [p[0] + w * (b[i][0] - p[0]), p[1] + w * (b[i][1] - p[1])]);
     }
   }

@@ -43,8 +43,16 @@ export function shapeSize(lm: Landmarks): number {
   return Math.sqrt(s / lm.length);
 }
 
-export function boundingBox(lm: Landmarks): { x: number; y: number; width: number; height: number } {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+export function boundingBox(lm: Landmarks): {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+} {
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
   for (const [x, y] of lm) {
     if (x < x0) x0 = x;
     if (y < y0) y0 = y;
@@ -55,5 +63,9 @@ export function boundingBox(lm: Landmarks): { x: number; y: number; width: numbe
 }
 
 export function isLandmarks(v: unknown): v is Landmarks {
-  return Array.isArray(v) && v.length === N_LANDMARKS && v.every((p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite));
+  return (
+    Array.isArray(v) &&
+    v.length === N_LANDMARKS &&
+    v.every((p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite))
+  );
 }

@@ -8,9 +8,20 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { cacheDir } from '../io/cache_dir.js';
 import { RoiError } from './errors.js';
-import { type LandmarksFile, type TrackerSettings, validateLandmarksFile } from './landmarks_record.js';
+import {
+  type LandmarksFile,
+  type TrackerSettings,
+  validateLandmarksFile,
+} from './landmarks_record.js';
 
-export { LANDMARKS_FORMAT, boxTuple, roundLandmarks, validateLandmarksFile, type LandmarksFile, type TrackerSettings } from './landmarks_record.js';
+export {
+  LANDMARKS_FORMAT,
+  boxTuple,
+  roundLandmarks,
+  validateLandmarksFile,
+  type LandmarksFile,
+  type TrackerSettings,
+} from './landmarks_record.js';
 
 export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
@@ -39,7 +50,11 @@ export function landmarkCachePath(sha256: string): string {
 }
 
 /** A cached file for this exact video content and tracker settings, or null. */
-export async function readCache(cacheFile: string, sha256: string, tracker: TrackerSettings): Promise<LandmarksFile | null> {
+export async function readCache(
+  cacheFile: string,
+  sha256: string,
+  tracker: TrackerSettings,
+): Promise<LandmarksFile | null> {
   try {
     const j = validateLandmarksFile(JSON.parse(await fsp.readFile(cacheFile, 'utf8')), cacheFile);
     const same = j.sha256 === sha256 && JSON.stringify(j.tracker) === JSON.stringify(tracker);

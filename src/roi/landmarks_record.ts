@@ -50,9 +50,17 @@ export const boxTuple = (b: FaceBox | null): [number, number, number, number, nu
   b ? [r2(b.x), r2(b.y), r2(b.width), r2(b.height), r2(b.score)] : null;
 
 export function validateLandmarksFile(j: any, where: string): LandmarksFile {
-  if (!j || j.format !== LANDMARKS_FORMAT) throw new RoiError('bad-landmarks', `${where}: not an ${LANDMARKS_FORMAT} file`);
-  if (!Array.isArray(j.landmarks) || j.landmarks.length !== j.frames || !j.landmarks.every(isLandmarks)) {
-    throw new RoiError('bad-landmarks', `${where}: 'landmarks' must hold ${j.frames} frames of 68 [x, y] points`);
+  if (!j || j.format !== LANDMARKS_FORMAT)
+    throw new RoiError('bad-landmarks', `${where}: not an ${LANDMARKS_FORMAT} file`);
+  if (
+    !Array.isArray(j.landmarks) ||
+    j.landmarks.length !== j.frames ||
+    !j.landmarks.every(isLandmarks)
+  ) {
+    throw new RoiError(
+      'bad-landmarks',
+      `${where}: 'landmarks' must hold ${j.frames} frames of 68 [x, y] points`,
+    );
   }
   return j as LandmarksFile;
 }

@@ -39,8 +39,10 @@ export function mouthRoiTransform(lm: Landmarks, size = 96, align: RoiAlign = 'r
     // one ROI pixel = (right eye − left eye) / 80 in the frame, centred on the mouth centre
     const [le, re] = eyeCenters(lm);
     const [cx, cy] = mouthCenter(lm);
-    const ux = (re[0] - le[0]) / REFERENCE_EYE_DISTANCE, uy = (re[1] - le[1]) / REFERENCE_EYE_DISTANCE;
-    if (!(Math.hypot(ux, uy) > 1e-6)) throw new RoiError('bad-landmarks', 'degenerate landmarks (eyes coincide)');
+    const ux = (re[0] - le[0]) / REFERENCE_EYE_DISTANCE,
+      uy = (re[1] - le[1]) / REFERENCE_EYE_DISTANCE;
+    if (!(Math.hypot(ux, uy) > 1e-6))
+      throw new RoiError('bad-landmarks', 'degenerate landmarks (eyes coincide)');
     return [ux, -uy, cx - half * ux + half * uy, uy, ux, cy - half * uy - half * ux];
   }
   const toRef = alignToReference(lm);
@@ -50,12 +52,23 @@ export function mouthRoiTransform(lm: Landmarks, size = 96, align: RoiAlign = 'r
 }
 
 /** The ROI outline in frame pixels (4 corners, clockwise from top-left). */
-export function mouthRoiQuad(lm: Landmarks, size = 96, align: RoiAlign = 'reference'): [number, number][] {
+export function mouthRoiQuad(
+  lm: Landmarks,
+  size = 96,
+  align: RoiAlign = 'reference',
+): [number, number][] {
   return warpCorners(mouthRoiTransform(lm, size, align), size, size);
 }
 
 /** One frame's ROI into `out` (size·size·C); returns the fraction outside the frame. */
-export function cutMouthRoi(frame: Frame, lm: Landmarks, size: number, gray: boolean, out: Uint8Array, align: RoiAlign = 'reference'): { transform: Affine; outside: number } {
+export function cutMouthRoi(
+  frame: Frame,
+  lm: Landmarks,
+  size: number,
+  gray: boolean,
+  out: Uint8Array,
+  align: RoiAlign = 'reference',
+): { transform: Affine; outside: number } {
   const m = mouthRoiTransform(lm, size, align);
   const r = warpAffine(gray ? toGray(frame) : frame, m, size, size, out);
   return { transform: m, outside: r.outside };
@@ -91,32 +104,65 @@ class RoiCollector {
   }
 
   finish(fps: number, expected: number): MouthRois {
-    if (this.parts.length !== expected) throw new RoiError('bad-landmarks', `landmarks cover ${expected} frames, the video has ${this.parts.length}`);
+    if (this.parts.length !== expected)
+      throw new RoiError(
+        'bad-landmarks',
+        `landmarks cover ${expected} frames, the video has ${this.parts.length}`,
+      );
     const { size, bad, outside } = this;
     if (bad.length) {
       const worst = Math.max(...bad.map((t) => outside[t]));
-      throw new RoiError('edge', `face too close to the frame edge: up to ${(worst * 100).toFixed(0)}% of the ${size}×${size} mouth ROI lies outside the frame in ${bad.length} frame(s) (first: ${bad[0]}; limit ${(this.maxOutside * 100).toFixed(0)}%)`);
+      throw new RoiError(
+        'edge',
+        `face too close to the frame edge: up to ${(worst * 100).toFixed(0)}% of the ${size}×${size} mouth ROI lies outside the frame in ${bad.length} frame(s) (first: ${bad[0]}; limit ${(this.maxOutside * 100).toFixed(0)}%)`,
+      );
     }
     const n = size * size * this.channels;
     const data = new Uint8Array(this.parts.length * n);
     this.parts.forEach((p, t) => data.set(p, t * n));
-    return { data, frames: this.parts.length, width: size, height: size, channels: this.channels, fps, transforms: this.transforms, outside };
+    return {
+      data,
+      frames: this.parts.length,
+      width: size,
+      height: size,
+      channels: this.channels,
+      fps,
+      transforms: this.transforms,
+      outside,
+    };
   }
 }
 
-export function cutMouthRois(video: FrameStack, landmarks: Landmarks[], o: MouthRoiOptions = {}): MouthRois {
-  if (landmarks.length !== video.frames) throw new RoiError('bad-landmarks', `landmarks cover ${landmarks.length} frames, the video has ${video.frames}`);
+export function cutMouthRois(
+  video: FrameStack,
+  landmarks: Landmarks[],
+  o: MouthRoiOptions = {},
+): MouthRois {
+  if (landmarks.length !== video.frames)
+    throw new RoiError(
+      'bad-landmarks',
+      `landmarks cover ${landmarks.length} frames, the video has ${video.frames}`,
+    );
   const c = new RoiCollector(o);
   for (let t = 0; t < video.frames; t++) c.add(t, frameAt(video, t), landmarks[t]);
   return c.finish(video.fps, landmarks.length);
 }
 
 /** The same over streamed frames (one frame in memory at a time, plus the small ROIs). */
-export async function cutMouthRoisStream(frames: AsyncIterable<Frame>, landmarks: Landmarks[], fps: number, o: MouthRoiOptions = {}): Promise<MouthRois> {
+export async function cutMouthRoisStream(
+  frames: AsyncIterable<Frame>,
+  landmarks: Landmarks[],
+  fps: number,
+  o: MouthRoiOptions = {},
+): Promise<MouthRois> {
   const c = new RoiCollector(o);
   let t = 0;
   for await (const f of frames) {
-    if (t >= landmarks.length) throw new RoiError('bad-landmarks', `landmarks cover ${landmarks.length} frames, the video has more`);
+    if (t >= landmarks.length)
+      throw new RoiError(
+        'bad-landmarks',
+        `landmarks cover ${landmarks.length} frames, the video has more`,
+      );
     c.add(t, f, landmarks[t]);
     t++;
   }

@@ -10,22 +10,43 @@ import { readFrames } from '../data/video_stream.js';
 import { RoiError } from './errors.js';
 import type { Frame, FrameStack } from './image.js';
 import { fillLandmarkGaps } from './interpolate.js';
-import { type LandmarksFile, landmarkCachePath, readCache, roundLandmarks, sha256File, writeLandmarksFile } from './landmarks_file.js';
+import {
+  type LandmarksFile,
+  landmarkCachePath,
+  readCache,
+  roundLandmarks,
+  sha256File,
+  writeLandmarksFile,
+} from './landmarks_file.js';
 import { cutMouthRoisStream } from './mouth_roi.js';
 import { smoothLandmarks } from './smooth.js';
-import { type RoiOptions, type RoiResult, landmarksRecord, smoothWindow, track, trackerSettings } from './frames_roi.js';
+import {
+  type RoiOptions,
+  type RoiResult,
+  landmarksRecord,
+  smoothWindow,
+  track,
+  trackerSettings,
+} from './frames_roi.js';
 
-export { roiFromFrames, landmarksForFrames, type RoiOptions, type RoiResult } from './frames_roi.js';
+export {
+  roiFromFrames,
+  landmarksForFrames,
+  type RoiOptions,
+  type RoiResult,
+} from './frames_roi.js';
 
 /** Map data/video.ts's "empty" outcomes to RoiError('empty-video'). */
 function asEmpty(e: unknown, file: string): unknown {
-  if (e instanceof VideoError && (e.kind === 'empty' || /no frames/.test(e.message))) return new RoiError('empty-video', e.message.slice(e.file.length + 2), file);
+  if (e instanceof VideoError && (e.kind === 'empty' || /no frames/.test(e.message)))
+    return new RoiError('empty-video', e.message.slice(e.file.length + 2), file);
   return e;
 }
 
 /** Decode a whole video file into memory (optionally resampled to `fps`); an empty one is RoiError('empty-video'). */
 export async function decodeForRoi(file: string, fps?: number): Promise<FrameStack> {
-  if (fps !== undefined && !(fps > 0)) throw new RoiError('bad-args', `fps must be > 0, got ${fps}`, file);
+  if (fps !== undefined && !(fps > 0))
+    throw new RoiError('bad-args', `fps must be > 0, got ${fps}`, file);
   let v;
   try {
     v = await decodeVideo(file, fps ? { fps } : {});
@@ -47,8 +68,12 @@ export interface StreamForRoiOptions {
 }
 
 /** Frames of a file, streamed by the one frame reader (upright, size-capped); errors as decodeForRoi's. */
-export async function* streamForRoi(file: string, o: StreamForRoiOptions = {}): AsyncGenerator<Frame> {
-  if (o.fps !== undefined && !(o.fps > 0)) throw new RoiError('bad-args', `fps must be > 0, got ${o.fps}`, file);
+export async function* streamForRoi(
+  file: string,
+  o: StreamForRoiOptions = {},
+): AsyncGenerator<Frame> {
+  if (o.fps !== undefined && !(o.fps > 0))
+    throw new RoiError('bad-args', `fps must be > 0, got ${o.fps}`, file);
   let reader;
   try {
     reader = await readFrames(file, { fps: o.fps, maxSeconds: o.maxSeconds, onEnd: o.onEnd });
@@ -68,8 +93,12 @@ export async function* streamForRoi(file: string, o: StreamForRoiOptions = {}): 
  * settings, else computed (streaming) and cached. No ROI is cut, so a face near the edge is
  * no error here — the input of `prepare --crop landmarks`.
  */
-export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promise<{ info: LandmarksFile; cached: boolean }> {
-  if (o.fps !== undefined && !(o.fps > 0)) throw new RoiError('bad-args', `fps must be > 0, got ${o.fps}`, file);
+export async function landmarksForVideo(
+  file: string,
+  o: RoiOptions = {},
+): Promise<{ info: LandmarksFile; cached: boolean }> {
+  if (o.fps !== undefined && !(o.fps > 0))
+    throw new RoiError('bad-args', `fps must be > 0, got ${o.fps}`, file);
   try {
     await checkInputFile(file); // missing, not a file, 0 bytes
   } catch (e) {
@@ -92,8 +121,20 @@ export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promi
   const cached = info !== null;
   if (!info) {
     let fps = o.fps ?? 0;
-    const onEnd = (decoded: number, expected: number) => { if (framesMissing(decoded, expected)) o.onIncomplete?.(decoded, expected); };
-    const tr = await track(streamForRoi(file, { fps: o.fps, maxSeconds: o.maxSeconds, onEnd, onFps: (f) => { if (!fps) fps = f; } }), o);
+    const onEnd = (decoded: number, expected: number) => {
+      if (framesMissing(decoded, expected)) o.onIncomplete?.(decoded, expected);
+    };
+    const tr = await track(
+      streamForRoi(file, {
+        fps: o.fps,
+        maxSeconds: o.maxSeconds,
+        onEnd,
+        onFps: (f) => {
+          if (!fps) fps = f;
+        },
+      }),
+      o,
+    );
     info = landmarksRecord(tr, o, file, sha, fps || 25);
     // a cache that cannot be written (read-only home, disk full) only costs the next run's time
     if (useCache) await writeLandmarksFile(cacheFile, info).catch(() => {});
@@ -104,7 +145,12 @@ export async function landmarksForVideo(file: string, o: RoiOptions = {}): Promi
 /** Mouth ROI of a video file (streamed twice: track, then cut), using / filling the landmark cache. */
 export async function roiFromVideo(file: string, o: RoiOptions = {}): Promise<RoiResult> {
   const { info, cached } = await landmarksForVideo(file, o);
-  const rois = await cutMouthRoisStream(streamForRoi(file, { fps: o.fps, maxSeconds: o.maxSeconds }), info.landmarks, info.fps, o).catch((e) => {
+  const rois = await cutMouthRoisStream(
+    streamForRoi(file, { fps: o.fps, maxSeconds: o.maxSeconds }),
+    info.landmarks,
+    info.fps,
+    o,
+  ).catch((e) => {
     throw e instanceof RoiError && !e.file ? new RoiError(e.kind, e.message, file) : e;
   });
   return { rois, info, cached };

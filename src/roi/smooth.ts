@@ -14,9 +14,15 @@ export function smoothLandmarks(seq: Landmarks[], window = 5): Landmarks[] {
       const w = h + 1 - Math.abs(u - t);
       wsum += w;
       const src = seq[u];
-      for (let i = 0; i < out.length; i++) { out[i][0] += w * src[i][0]; out[i][1] += w * src[i][1]; }
+      for (let i = 0; i < out.length; i++) {
+        out[i][0] += w * src[i][0];
+        out[i][1] += w * src[i][1];
+      }
     }
-    for (const p of out) { p[0] /= wsum; p[1] /= wsum; }
+    for (const p of out) {
+      p[0] /= wsum;
+      p[1] /= wsum;
+    }
     return out;
   });
 }

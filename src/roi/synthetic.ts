@@ -1,6 +1,12 @@
 // Videos made from one still photograph with known per-frame similarity transforms — the
 // ground truth for ROI tests and the input of `eflip bench roi`. Real pixels, known motion.
-import { type Affine, type Point, invertAffine, similarityAbout, composeAffine } from './geometry.js';
+import {
+  type Affine,
+  type Point,
+  invertAffine,
+  similarityAbout,
+  composeAffine,
+} from './geometry.js';
 import { type Frame, type FrameStack, warpAffine } from './image.js';
 
 export interface Motion {
@@ -33,7 +39,13 @@ export function photoToFrame(m: Motion, o: ComposeOptions): Affine {
   const zoom = o.zoom ?? 1;
   // move anchor to `at`, zoom, then scale/rotate about `at` and shift
   const base: Affine = [zoom, 0, at[0] - zoom * o.anchor[0], 0, zoom, at[1] - zoom * o.anchor[1]];
-  const motion = similarityAbout(at, m.scale ?? 1, ((m.degrees ?? 0) * Math.PI) / 180, m.dx ?? 0, m.dy ?? 0);
+  const motion = similarityAbout(
+    at,
+    m.scale ?? 1,
+    ((m.degrees ?? 0) * Math.PI) / 180,
+    m.dx ?? 0,
+    m.dy ?? 0,
+  );
   return composeAffine(motion, base);
 }
 
@@ -43,7 +55,20 @@ export function composeVideo(photo: Frame, motions: Motion[], o: ComposeOptions)
   const data = new Uint8Array(motions.length * n);
   motions.forEach((m, t) => {
     if (m.blank) return;
-    warpAffine(photo, invertAffine(photoToFrame(m, o)), o.width, o.height, data.subarray(t * n, (t + 1) * n));
+    warpAffine(
+      photo,
+      invertAffine(photoToFrame(m, o)),
+      o.width,
+      o.height,
+      data.subarray(t * n, (t + 1) * n),
+    );
   });
-  return { data, frames: motions.length, width: o.width, height: o.height, channels: photo.channels, fps: o.fps ?? 25 };
+  return {
+    data,
+    frames: motions.length,
+    width: o.width,
+    height: o.height,
+    channels: photo.channels,
+    fps: o.fps ?? 25,
+  };
 }

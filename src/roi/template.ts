@@ -7,7 +7,6 @@
 import { type Affine, type Point, fitSimilarity, mean } from './geometry.js';
 import { type Landmarks, LEFT_EYE, RIGHT_EYE, NOSE_TIP, pick } from './landmarks.js';
 
-
 export const REFERENCE_FACE = {
   leftEye: [88, 100] as Point,
   rightEye: [168, 100] as Point,
@@ -29,5 +28,9 @@ function anchors(lm: Landmarks): Point[] {
 /** Similarity transform frame → reference-face frame fitted on the anchor points. */
 export function alignToReference(lm: Landmarks): Affine {
   const t = REFERENCE_FACE;
-  return fitSimilarity(anchors(lm), [t.leftEye, t.rightEye, t.noseTip, t.mouthLeft, t.mouthRight], ANCHOR_WEIGHTS);
+  return fitSimilarity(
+    anchors(lm),
+    [t.leftEye, t.rightEye, t.noseTip, t.mouthLeft, t.mouthRight],
+    ANCHOR_WEIGHTS,
+  );
 }

@@ -51,18 +51,26 @@ interface Calibration {
 }
 
 function rotate(p: Point, a: number): Point {
-  const c = Math.cos(a), s = Math.sin(a);
+  const c = Math.cos(a),
+    s = Math.sin(a);
   return [c * p[0] - s * p[1], s * p[0] + c * p[1]];
 }
 
 function calibrate(win: CropWindow, lm: Landmarks): Calibration {
-  const s = shapeSize(lm), c = mean(lm), a = rollAngle(lm);
-  return { ratio: win.size / s, offset: rotate([(win.center[0] - c[0]) / s, (win.center[1] - c[1]) / s], -a) };
+  const s = shapeSize(lm),
+    c = mean(lm),
+    a = rollAngle(lm);
+  return {
+    ratio: win.size / s,
+    offset: rotate([(win.center[0] - c[0]) / s, (win.center[1] - c[1]) / s], -a),
+  };
 }
 
 /** The crop window a face with these landmarks would get from the detector, rotated upright. */
 function windowFor(lm: Landmarks, cal: Calibration): CropWindow {
-  const s = shapeSize(lm), c = mean(lm), a = rollAngle(lm);
+  const s = shapeSize(lm),
+    c = mean(lm),
+    a = rollAngle(lm);
   const off = rotate(cal.offset, a);
   return { center: [c[0] + off[0] * s, c[1] + off[1] * s], size: cal.ratio * s, angle: a };
 }
@@ -73,28 +81,42 @@ function windowBox(w: CropWindow, score: number): FaceBox {
 }
 
 function iou(a: FaceBox, b: FaceBox): number {
-  const x0 = Math.max(a.x, b.x), y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.width, b.x + b.width), y1 = Math.min(a.y + a.height, b.y + b.height);
+  const x0 = Math.max(a.x, b.x),
+    y0 = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.width, b.x + b.width),
+    y1 = Math.min(a.y + a.height, b.y + b.height);
   const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
   return inter / (a.width * a.height + b.width * b.height - inter);
 }
 
 /** Main-face score: area, discounted by distance from the frame centre. */
 export function mainFaceScore(b: FaceBox, width: number, height: number): number {
-  const dx = (b.x + b.width / 2 - width / 2) / width, dy = (b.y + b.height / 2 - height / 2) / height;
+  const dx = (b.x + b.width / 2 - width / 2) / width,
+    dy = (b.y + b.height / 2 - height / 2) / height;
   return (b.width * b.height) / (1 + 4 * Math.hypot(dx, dy));
 }
 
-export function pickMainFace(boxes: FaceBox[], width: number, height: number, previous: FaceBox | null): FaceBox {
+export function pickMainFace(
+  boxes: FaceBox[],
+  width: number,
+  height: number,
+  previous: FaceBox | null,
+): FaceBox {
   if (previous) {
-    let best = boxes[0], bestIou = -1;
+    let best = boxes[0],
+      bestIou = -1;
     for (const b of boxes) {
       const v = iou(b, previous);
-      if (v > bestIou) { bestIou = v; best = b; }
+      if (v > bestIou) {
+        bestIou = v;
+        best = b;
+      }
     }
     if (bestIou >= 0.2) return best;
   }
-  return boxes.reduce((a, b) => (mainFaceScore(b, width, height) > mainFaceScore(a, width, height) ? b : a));
+  return boxes.reduce((a, b) =>
+    mainFaceScore(b, width, height) > mainFaceScore(a, width, height) ? b : a,
+  );
 }
 
 async function* stackFrames(v: FrameStack): AsyncGenerator<Frame> {
@@ -105,15 +127,23 @@ async function* stackFrames(v: FrameStack): AsyncGenerator<Frame> {
  * Track the main face through a video held in memory or streamed frame by frame (only the
  * last `every` frames are kept, for tracking backwards after a re-detection).
  */
-export async function trackMainFace(source: FrameStack | AsyncIterable<Frame>, det: FaceDetector, o: TrackOptions = {}): Promise<TrackResult> {
+export async function trackMainFace(
+  source: FrameStack | AsyncIterable<Frame>,
+  det: FaceDetector,
+  o: TrackOptions = {},
+): Promise<TrackResult> {
   const every = Math.max(1, Math.floor(o.every ?? 5));
   const verify = o.verify ?? true;
   const total = 'frames' in source && typeof source.frames === 'number' ? source.frames : 0;
-  const input: AsyncIterable<Frame> = 'data' in source ? stackFrames(source as FrameStack) : (source as AsyncIterable<Frame>);
+  const input: AsyncIterable<Frame> =
+    'data' in source ? stackFrames(source as FrameStack) : (source as AsyncIterable<Frame>);
   const obs: FrameObservation[] = [];
   const recent = new Map<number, Frame>();
-  let width = 0, height = 0;
-  let maxFaces = 0, detections = 0, tracked = 0;
+  let width = 0,
+    height = 0;
+  let maxFaces = 0,
+    detections = 0,
+    tracked = 0;
   let cal: Calibration | null = null;
   let prevBox: FaceBox | null = null; // main face's last box (for choosing among several)
 
@@ -129,7 +159,12 @@ export async function trackMainFace(source: FrameStack | AsyncIterable<Frame>, d
     const f = recent.get(t)!;
     const win = windowFor(from, cal!);
     if (verify && !(await det.hasFace(f, win))) return false;
-    obs[t] = { landmarks: await det.landmarksIn(f, win), box: windowBox(win, 0), source: 'track', faces: 0 };
+    obs[t] = {
+      landmarks: await det.landmarksIn(f, win),
+      box: windowBox(win, 0),
+      source: 'track',
+      faces: 0,
+    };
     prevBox = windowBox({ ...win, angle: 0 }, 0);
     tracked++;
     return true;
@@ -144,24 +179,42 @@ export async function trackMainFace(source: FrameStack | AsyncIterable<Frame>, d
   let t = -1;
   for await (const f of input) {
     t++;
-    if (t === 0) { width = f.width; height = f.height; }
-    else if (f.width !== width || f.height !== height) throw new RoiError('bad-args', `frame ${t} is ${f.width}×${f.height}, earlier frames ${width}×${height}`);
+    if (t === 0) {
+      width = f.width;
+      height = f.height;
+    } else if (f.width !== width || f.height !== height)
+      throw new RoiError(
+        'bad-args',
+        `frame ${t} is ${f.width}×${f.height}, earlier frames ${width}×${height}`,
+      );
     recent.set(t, f);
     recent.delete(t - every - 1);
     obs.push({ landmarks: null, box: null, source: 'none', faces: 0 });
     const prev = t > 0 ? obs[t - 1].landmarks : null;
     let trackFailed = false;
     if (prev && t - lastDetect < every && cal) {
-      if (await trackStep(t, prev)) { lastGood = t; await settled(t, f); continue; }
+      if (await trackStep(t, prev)) {
+        lastGood = t;
+        await settled(t, f);
+        continue;
+      }
       trackFailed = true; // lost: detect now
     }
-    if (!prev && t - lastDetect < every) { await settled(t, f); continue; } // face lost: retry detection every `every` frames
+    if (!prev && t - lastDetect < every) {
+      await settled(t, f);
+      continue;
+    } // face lost: retry detection every `every` frames
     const boxes = await det.detect(f);
     detections++;
     lastDetect = t;
     maxFaces = Math.max(maxFaces, boxes.length);
     // the detector found faces, but none where we track one: keep the tracked face while it is still there
-    const onlyOthers = boxes.length > 0 && prev && prevBox && !trackFailed && Math.max(...boxes.map((b) => iou(b, prevBox!))) < 0.2;
+    const onlyOthers =
+      boxes.length > 0 &&
+      prev &&
+      prevBox &&
+      !trackFailed &&
+      Math.max(...boxes.map((b) => iou(b, prevBox!))) < 0.2;
     if (onlyOthers && cal && (await trackStep(t, prev!))) {
       obs[t].faces = boxes.length + 1;
       maxFaces = Math.max(maxFaces, boxes.length + 1);

@@ -10,7 +10,11 @@ export class Cdp {
   private buf = '';
   log = '';
   session = '';
-  private constructor(readonly chrome: ChildProcess, private readonly out: Writable, inp: Readable) {
+  private constructor(
+    readonly chrome: ChildProcess,
+    private readonly out: Writable,
+    inp: Readable,
+  ) {
     inp.on('data', (b: Buffer) => {
       this.buf += b.toString('utf8');
       let i;
@@ -26,14 +30,27 @@ export class Cdp {
     });
     chrome.stderr!.on('data', (b: Buffer) => (this.log = (this.log + b.toString()).slice(-4000)));
     chrome.on('exit', (code) => {
-      for (const p of this.pending.values()) p.reject(new Error(`chromium exited (${code}):\n${this.log}`));
+      for (const p of this.pending.values())
+        p.reject(new Error(`chromium exited (${code}):\n${this.log}`));
       this.pending.clear();
     });
   }
 
   /** Start Chromium headless on `url` and attach to its page. */
   static async launch(chromium: string, url: string, flags: string[]): Promise<Cdp> {
-    const chrome = spawn(chromium, ['--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--no-first-run', '--remote-debugging-pipe', ...flags, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+    const chrome = spawn(
+      chromium,
+      [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-dev-shm-usage',
+        '--no-first-run',
+        '--remote-debugging-pipe',
+        ...flags,
+        'about:blank',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
+    );
     const c = new Cdp(chrome, chrome.stdio[3] as Writable, chrome.stdio[4] as Readable);
     const { targetId } = await c.send('Target.createTarget', { url: 'about:blank' });
     c.session = (await c.send('Target.attachToTarget', { targetId, flatten: true })).sessionId;
@@ -46,7 +63,9 @@ export class Cdp {
     const id = ++this.id;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.out.write(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }) + '\0');
+      this.out.write(
+        JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }) + '\0',
+      );
     });
   }
 
@@ -57,8 +76,15 @@ export class Cdp {
 
   /** The value of an expression in the page (promises awaited). */
   async eval(expression: string): Promise<any> {
-    const r = await this.page('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
-    if (r.exceptionDetails) throw new Error(`page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+    const r = await this.page('Runtime.evaluate', {
+      expression,
+      awaitPromise: true,
+      returnByValue: true,
+    });
+    if (r.exceptionDetails)
+      throw new Error(
+        `page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`,
+      );
     return r.result.value;
   }
 
@@ -71,7 +97,9 @@ export class Cdp {
       if (v) return v;
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`page: '${expression}' not true within ${ms} ms (last ${JSON.stringify(v)})\n${this.log}`);
+    throw new Error(
+      `page: '${expression}' not true within ${ms} ms (last ${JSON.stringify(v)})\n${this.log}`,
+    );
   }
 
   /** Set the files of the <input type=file> matching `selector` (fires its change event). */
@@ -83,8 +111,16 @@ export class Cdp {
   }
 
   async screenshot(width: number, height: number): Promise<Buffer> {
-    await this.page('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: 1, mobile: width < 600 });
-    const { data } = await this.page('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true });
+    await this.page('Emulation.setDeviceMetricsOverride', {
+      width,
+      height,
+      deviceScaleFactor: 1,
+      mobile: width < 600,
+    });
+    const { data } = await this.page('Page.captureScreenshot', {
+      format: 'png',
+      captureBeyondViewport: true,
+    });
     return Buffer.from(data, 'base64');
   }
 

@@ -5,7 +5,14 @@
 // request/headers timeouts (a slow client gets 408 and does not block others), a body size
 // limit (413), a job queue (503 + Retry-After when full), and one JSON error per bad request.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -33,7 +40,13 @@ export interface ServeLimits {
   jobTimeoutMs: number;
 }
 
-export const DEFAULT_LIMITS: ServeLimits = { maxBody: 50 << 20, maxSeconds: 60, requestTimeoutMs: 30_000, maxQueue: 16, jobTimeoutMs: 60_000 };
+export const DEFAULT_LIMITS: ServeLimits = {
+  maxBody: 50 << 20,
+  maxSeconds: 60,
+  requestTimeoutMs: 30_000,
+  maxQueue: 16,
+  jobTimeoutMs: 60_000,
+};
 
 export interface ServeOptions {
   models: string[];
@@ -56,13 +69,25 @@ interface ServedModel {
 }
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml', '.onnx': 'application/octet-stream', '.bin': 'application/octet-stream',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.onnx': 'application/octet-stream',
+  '.bin': 'application/octet-stream',
 };
 
 /** A 4xx/5xx answer: status and one-line message. */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -72,7 +97,8 @@ const require = createRequire(import.meta.url);
 function packageDir(pkg: string, sub: string): string {
   const main = require.resolve(pkg);
   let dir = path.dirname(main);
-  while (!existsSync(path.join(dir, 'package.json')) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+  while (!existsSync(path.join(dir, 'package.json')) && dir !== path.dirname(dir))
+    dir = path.dirname(dir);
   return path.join(dir, sub);
 }
 
@@ -114,14 +140,34 @@ export class EflipServer {
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
     const rt = this.limits.requestTimeoutMs;
     // Node checks the request/headers timeouts every connectionsCheckingInterval (30 s by default)
-    this.http = createServer({ requestTimeout: rt, headersTimeout: Math.min(10_000, rt), keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.max(100, Math.min(1_000, rt / 4)) }, (req, res) => {
-      this.handle(req, res).catch((e) => this.fail(res, e));
-    });
+    this.http = createServer(
+      {
+        requestTimeout: rt,
+        headersTimeout: Math.min(10_000, rt),
+        keepAliveTimeout: 5_000,
+        connectionsCheckingInterval: Math.max(100, Math.min(1_000, rt / 4)),
+      },
+      (req, res) => {
+        this.handle(req, res).catch((e) => this.fail(res, e));
+      },
+    );
     this.http.on('clientError', (e: NodeJS.ErrnoException, socket) => {
-      const timedOut = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' || e.code === 'ERR_HTTP_HEADERS_TIMEOUT';
-      const body = JSON.stringify(timedOut ? { error: `the request was not received within ${rt} ms (--request-timeout)`, status: 408 } : { error: 'malformed HTTP request', status: 400 }) + '\n';
+      const timedOut =
+        e.code === 'ERR_HTTP_REQUEST_TIMEOUT' || e.code === 'ERR_HTTP_HEADERS_TIMEOUT';
+      const body =
+        JSON.stringify(
+          timedOut
+            ? {
+                error: `the request was not received within ${rt} ms (--request-timeout)`,
+                status: 408,
+              }
+            : { error: 'malformed HTTP request', status: 400 },
+        ) + '\n';
       if (timedOut) this.stats.errors4xx++;
-      if (socket.writable) socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      if (socket.writable)
+        socket.end(
+          `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
       else socket.destroy();
     });
   }
@@ -136,7 +182,15 @@ export class EflipServer {
       let name = path.basename(file).replace(/\.(onnx|safetensors|ckpt)$/, '');
       if (names.has(name)) name = `${name}-${i}`;
       names.add(name);
-      s.models.push({ id: String(i), name, file, source, labels: facts.labels, preprocessing: facts.preprocessing, channels: facts.channels });
+      s.models.push({
+        id: String(i),
+        name,
+        file,
+        source,
+        labels: facts.labels,
+        preprocessing: facts.preprocessing,
+        channels: facts.channels,
+      });
     }
     return s;
   }
@@ -173,18 +227,29 @@ export class EflipServer {
     const p = url.pathname;
     const method = req.method ?? 'GET';
     const onlyGet = () => {
-      if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} not allowed on ${p}; use GET`, { Allow: 'GET, HEAD' });
+      if (method !== 'GET' && method !== 'HEAD')
+        throw new HttpError(405, `${method} not allowed on ${p}; use GET`, { Allow: 'GET, HEAD' });
     };
     if (p === '/api/predict') {
-      if (method !== 'POST') throw new HttpError(405, `${method} not allowed on /api/predict; POST a video body`, { Allow: 'POST' });
+      if (method !== 'POST')
+        throw new HttpError(405, `${method} not allowed on /api/predict; POST a video body`, {
+          Allow: 'POST',
+        });
       return this.predict(req, res, url);
     }
     if (p === '/api/models') {
       onlyGet();
       return this.json(res, 200, {
         models: this.models.map((m) => ({
-          id: m.id, name: m.name, url: `/models/${m.id}/model.onnx`, frontend: `/models/${m.id}/model.frontend.onnx`, backend: `/models/${m.id}/model.backend.onnx`,
-          classes: m.labels.length, labels: m.labels, preprocessing: m.preprocessing, channels: m.channels,
+          id: m.id,
+          name: m.name,
+          url: `/models/${m.id}/model.onnx`,
+          frontend: `/models/${m.id}/model.frontend.onnx`,
+          backend: `/models/${m.id}/model.backend.onnx`,
+          classes: m.labels.length,
+          labels: m.labels,
+          preprocessing: m.preprocessing,
+          channels: m.channels,
         })),
         limits: { maxBody: this.limits.maxBody, maxSeconds: this.limits.maxSeconds },
       });
@@ -195,11 +260,19 @@ export class EflipServer {
       const m = this.models[Number(mm[1])];
       if (!m) throw new HttpError(404, `no model ${mm[1]}; GET /api/models lists them`);
       const bytes = await m.source.graph((mm[2] ?? 'full') as GraphPart);
-      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.byteLength, 'Cache-Control': 'no-cache' });
+      res.writeHead(200, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': bytes.byteLength,
+        'Cache-Control': 'no-cache',
+      });
       res.end(method === 'HEAD' ? undefined : bytes);
       return;
     }
-    if (p.startsWith('/api/')) throw new HttpError(404, `no API endpoint ${p}; there are GET /api/models and POST /api/predict`);
+    if (p.startsWith('/api/'))
+      throw new HttpError(
+        404,
+        `no API endpoint ${p}; there are GET /api/models and POST /api/predict`,
+      );
     onlyGet();
     const file = p.startsWith('/ort/')
       ? staticFile(this.ortDir, p.slice(5))
@@ -214,7 +287,11 @@ export class EflipServer {
 
   private sendFile(res: ServerResponse, file: string, head: boolean): Promise<void> {
     const size = statSync(file).size;
-    res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': size, 'Cache-Control': 'no-cache' });
+    res.writeHead(200, {
+      'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'Content-Length': size,
+      'Cache-Control': 'no-cache',
+    });
     if (head) {
       res.end();
       return Promise.resolve();
@@ -237,7 +314,14 @@ export class EflipServer {
   private readBody(req: IncomingMessage): Promise<Buffer> {
     const max = this.limits.maxBody;
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > max) return Promise.reject(new HttpError(413, `upload of ${declared} bytes is over the limit of ${max} bytes (--max-upload-mb)`, { Connection: 'close' }));
+    if (declared > max)
+      return Promise.reject(
+        new HttpError(
+          413,
+          `upload of ${declared} bytes is over the limit of ${max} bytes (--max-upload-mb)`,
+          { Connection: 'close' },
+        ),
+      );
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let n = 0;
@@ -246,7 +330,11 @@ export class EflipServer {
         if (n > max) {
           req.removeAllListeners('data');
           req.pause();
-          reject(new HttpError(413, `upload is over the limit of ${max} bytes (--max-upload-mb)`, { Connection: 'close' }));
+          reject(
+            new HttpError(413, `upload is over the limit of ${max} bytes (--max-upload-mb)`, {
+              Connection: 'close',
+            }),
+          );
           return;
         }
         chunks.push(c);
@@ -260,19 +348,37 @@ export class EflipServer {
   private async predict(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const id = url.searchParams.get('model') ?? '0';
     const m = this.models[Number(id)];
-    if (!/^\d+$/.test(id) || !m) throw new HttpError(404, this.models.length ? `no model '${id.slice(0, 40)}'; GET /api/models lists them` : 'this server was started without --model; no model to predict with');
+    if (!/^\d+$/.test(id) || !m)
+      throw new HttpError(
+        404,
+        this.models.length
+          ? `no model '${id.slice(0, 40)}'; GET /api/models lists them`
+          : 'this server was started without --model; no model to predict with',
+      );
     const topRaw = url.searchParams.get('top') ?? '5';
     const top = Number(topRaw);
-    if (!/^\d+$/.test(topRaw) || top < 1 || top > 1000) throw new HttpError(400, `top must be an integer 1..1000, got '${topRaw.slice(0, 20)}'`);
+    if (!/^\d+$/.test(topRaw) || top < 1 || top > 1000)
+      throw new HttpError(400, `top must be an integer 1..1000, got '${topRaw.slice(0, 20)}'`);
     const faceRaw = url.searchParams.get('face');
-    if (faceRaw !== null && !['0', '1', 'true', 'false'].includes(faceRaw)) throw new HttpError(400, `face must be 1 or 0, got '${faceRaw.slice(0, 20)}'`);
+    if (faceRaw !== null && !['0', '1', 'true', 'false'].includes(faceRaw))
+      throw new HttpError(400, `face must be 1 or 0, got '${faceRaw.slice(0, 20)}'`);
     const face = faceRaw === '1' || faceRaw === 'true';
     // `waiting` counts the running job too: up to maxQueue wait behind it
-    if (this.waiting > this.limits.maxQueue) throw new HttpError(503, `busy: ${this.waiting} predictions running or queued (--queue ${this.limits.maxQueue}); retry shortly`, { 'Retry-After': '2' });
+    if (this.waiting > this.limits.maxQueue)
+      throw new HttpError(
+        503,
+        `busy: ${this.waiting} predictions running or queued (--queue ${this.limits.maxQueue}); retry shortly`,
+        { 'Retry-After': '2' },
+      );
     const body = await this.readBody(req);
-    if (body.length === 0) throw new HttpError(400, 'empty body: POST the video file as the request body');
+    if (body.length === 0)
+      throw new HttpError(400, 'empty body: POST the video file as the request body');
     const kind = videoContainerOf(body);
-    if (!kind) throw new HttpError(415, 'the body is not a video (no MP4/MOV, WebM/MKV, AVI, MPEG-TS, Ogg or FLV signature)');
+    if (!kind)
+      throw new HttpError(
+        415,
+        'the body is not a video (no MP4/MOV, WebM/MKV, AVI, MPEG-TS, Ogg or FLV signature)',
+      );
     this.waiting++;
     const job = this.queue.then(() => this.runJob(m, body, kind, top, face));
     this.queue = job.catch(() => undefined);
@@ -285,27 +391,59 @@ export class EflipServer {
     }
   }
 
-  private async runJob(m: ServedModel, body: Buffer, ext: string, top: number, face: boolean): Promise<unknown> {
+  private async runJob(
+    m: ServedModel,
+    body: Buffer,
+    ext: string,
+    top: number,
+    face: boolean,
+  ): Promise<unknown> {
     const dir = mkdtempSync(path.join(tmpdir(), 'eflip-serve-'));
     const file = path.join(dir, `upload.${ext}`);
     let timer: NodeJS.Timeout | undefined;
     try {
       writeFileSync(file, body);
-      m.reader ??= nodePlatform('cpu', this.o.threads).then((pl) => OnnxLipReader.open(pl, m.source));
+      m.reader ??= nodePlatform('cpu', this.o.threads).then((pl) =>
+        OnnxLipReader.open(pl, m.source),
+      );
       const reader = await m.reader;
       const work = (async () => {
         let warning: string | undefined;
-        const onIncomplete = (decoded: number, expected: number) => (warning = incompleteWarning('upload', decoded, expected).replace(/^warning: /, ''));
+        const onIncomplete = (decoded: number, expected: number) =>
+          (warning = incompleteWarning('upload', decoded, expected).replace(/^warning: /, ''));
         // face=1: arbitrary footage through the mouth-ROI pipeline, as `eflip predict --face`
         const clip = face
-          ? await (this.face ??= faceClipReader()).then((f) => f.load(file, reader.preprocessing, reader.channels, this.limits.maxSeconds, onIncomplete))
-          : await loadClip(file, reader.preprocessing, { maxSeconds: this.limits.maxSeconds, channels: reader.channels, onIncomplete });
+          ? await (this.face ??= faceClipReader()).then((f) =>
+              f.load(
+                file,
+                reader.preprocessing,
+                reader.channels,
+                this.limits.maxSeconds,
+                onIncomplete,
+              ),
+            )
+          : await loadClip(file, reader.preprocessing, {
+              maxSeconds: this.limits.maxSeconds,
+              channels: reader.channels,
+              onIncomplete,
+            });
         const t0 = performance.now();
         const [lp] = await reader.predictBatch([clip]);
-        return { ...(warning ? { warning } : {}), ...clipResult(reader, lp, clip.frames, clip.fps ?? 25, top, performance.now() - t0) };
+        return {
+          ...(warning ? { warning } : {}),
+          ...clipResult(reader, lp, clip.frames, clip.fps ?? 25, top, performance.now() - t0),
+        };
       })();
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new HttpError(503, `prediction took over ${this.limits.jobTimeoutMs} ms`, { 'Retry-After': '5' })), this.limits.jobTimeoutMs);
+        timer = setTimeout(
+          () =>
+            reject(
+              new HttpError(503, `prediction took over ${this.limits.jobTimeoutMs} ms`, {
+                'Retry-After': '5',
+              }),
+            ),
+          this.limits.jobTimeoutMs,
+        );
       });
       return await Promise.race([work, timeout]);
     } catch (e) {
@@ -313,7 +451,12 @@ export class EflipServer {
       const err = e as Error & { kind?: string };
       const msg = err.message.replace(file, 'upload');
       // video problems the client caused: unreadable, truncated, too long, no frames
-      if (err.name === 'VideoError' || err.name === 'InferenceInputError' || err.name === 'RoiError') throw new HttpError(err.kind === 'too-long' ? 413 : 422, msg);
+      if (
+        err.name === 'VideoError' ||
+        err.name === 'InferenceInputError' ||
+        err.name === 'RoiError'
+      )
+        throw new HttpError(err.kind === 'too-long' ? 413 : 422, msg);
       throw e;
     } finally {
       clearTimeout(timer);
@@ -321,14 +464,30 @@ export class EflipServer {
     }
   }
 
-  private json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  private json(
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     const s = JSON.stringify(body) + '\n';
-    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(s), 'Cache-Control': 'no-store', ...headers });
+    res.writeHead(status, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(s),
+      'Cache-Control': 'no-store',
+      ...headers,
+    });
     res.end(s);
   }
 
   private fail(res: ServerResponse, e: unknown): void {
-    const h = e instanceof HttpError ? e : new HttpError(500, `internal error: ${(e as Error)?.message ?? String(e)}`.split('\n')[0]);
+    const h =
+      e instanceof HttpError
+        ? e
+        : new HttpError(
+            500,
+            `internal error: ${(e as Error)?.message ?? String(e)}`.split('\n')[0],
+          );
     if (h.status >= 500) this.stats.errors5xx++;
     else this.stats.errors4xx++;
     if (res.headersSent || res.destroyed) {

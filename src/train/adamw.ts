@@ -26,14 +26,21 @@ export class AdamW {
   private readonly expAvg = new Map<string, Tensor>();
   private readonly expAvgSq = new Map<string, Tensor>();
 
-  constructor(readonly params: NamedParam[], readonly opts: AdamWOptions) {
-    this.noDecay = new Set(opts.noDecayNormBias ? params.filter((p) => p.param.ndim <= 1).map((p) => p.name) : []);
-    noGrad(() => tidy(() => {
-      for (const { name, param } of params) {
-        this.expAvg.set(name, keep(param.detach().clone().zero_()));
-        this.expAvgSq.set(name, keep(param.detach().clone().zero_()));
-      }
-    }));
+  constructor(
+    readonly params: NamedParam[],
+    readonly opts: AdamWOptions,
+  ) {
+    this.noDecay = new Set(
+      opts.noDecayNormBias ? params.filter((p) => p.param.ndim <= 1).map((p) => p.name) : [],
+    );
+    noGrad(() =>
+      tidy(() => {
+        for (const { name, param } of params) {
+          this.expAvg.set(name, keep(param.detach().clone().zero_()));
+          this.expAvgSq.set(name, keep(param.detach().clone().zero_()));
+        }
+      }),
+    );
   }
 
   /** One update with learning rate `lr` from the gradients in `.grad` (params without a grad are skipped). */
@@ -49,7 +56,8 @@ export class AdamW {
         tidy(() => {
           const g = param.grad;
           if (!g) return;
-          if (this.opts.weightDecay > 0 && !this.noDecay.has(name)) param.mul_(1 - lr * this.opts.weightDecay);
+          if (this.opts.weightDecay > 0 && !this.noDecay.has(name))
+            param.mul_(1 - lr * this.opts.weightDecay);
           const m = this.expAvg.get(name)!;
           const v = this.expAvgSq.get(name)!;
           m.lerp_(g, 1 - b1);
@@ -80,10 +88,16 @@ export class AdamW {
     const missing: string[] = [];
     noGrad(() => {
       for (const { name } of this.params) {
-        for (const [suffix, map] of [['exp_avg', this.expAvg], ['exp_avg_sq', this.expAvgSq]] as const) {
+        for (const [suffix, map] of [
+          ['exp_avg', this.expAvg],
+          ['exp_avg_sq', this.expAvgSq],
+        ] as const) {
           const src = get(`${name}.${suffix}`);
           const dst = map.get(name)!;
-          if (!src || src.dims.join() !== dst.dims.join()) { missing.push(`${name}.${suffix}`); continue; }
+          if (!src || src.dims.join() !== dst.dims.join()) {
+            missing.push(`${name}.${suffix}`);
+            continue;
+          }
           dst.copy_(src);
         }
       }

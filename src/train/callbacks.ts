@@ -32,7 +32,8 @@ export interface Callback {
   loadStateDict?(s: any): void;
 }
 
-const better = (mode: 'min' | 'max', a: number, b: number, minDelta = 0) => (mode === 'min' ? a < b - minDelta : a > b + minDelta);
+const better = (mode: 'min' | 'max', a: number, b: number, minDelta = 0) =>
+  mode === 'min' ? a < b - minDelta : a > b + minDelta;
 
 /** Stop when `monitor` has not improved by more than min_delta for `patience` validations. */
 export class EarlyStopping implements Callback {
@@ -40,7 +41,9 @@ export class EarlyStopping implements Callback {
   best: number;
   wait = 0;
   stoppedEpoch: number | null = null;
-  constructor(readonly opts: { monitor: string; mode: 'min' | 'max'; minDelta: number; patience: number }) {
+  constructor(
+    readonly opts: { monitor: string; mode: 'min' | 'max'; minDelta: number; patience: number },
+  ) {
     this.best = opts.mode === 'min' ? Infinity : -Infinity;
   }
   onValidationEpochEnd(t: TrainerHandle, m: EpochMetrics): void {
@@ -80,7 +83,15 @@ export class ModelCheckpoint implements Callback {
   readonly name = 'ModelCheckpoint';
   best: SavedCheckpoint[] = [];
   lastPath: string | null = null;
-  constructor(readonly opts: { dir: string; monitor: string; mode: 'min' | 'max'; topK: number; saveLast: boolean }) {}
+  constructor(
+    readonly opts: {
+      dir: string;
+      monitor: string;
+      mode: 'min' | 'max';
+      topK: number;
+      saveLast: boolean;
+    },
+  ) {}
 
   get bestPath(): string | null {
     return this.best[0]?.path ?? null;
@@ -97,16 +108,24 @@ export class ModelCheckpoint implements Callback {
     if (this.opts.topK > 0 && score !== undefined && Number.isFinite(score)) {
       const worst = this.best[this.best.length - 1];
       if (this.best.length < this.opts.topK || better(this.opts.mode, score, worst.score)) {
-        saveTopK = { path: join(this.opts.dir, this.fileName(t.epoch, t.step, score)), score, epoch: t.epoch, step: t.step };
+        saveTopK = {
+          path: join(this.opts.dir, this.fileName(t.epoch, t.step, score)),
+          score,
+          epoch: t.epoch,
+          step: t.step,
+        };
         this.best.push(saveTopK);
-        this.best.sort((a, b) => (this.opts.mode === 'min' ? a.score - b.score : b.score - a.score));
+        this.best.sort((a, b) =>
+          this.opts.mode === 'min' ? a.score - b.score : b.score - a.score,
+        );
         while (this.best.length > this.opts.topK) evicted.push(this.best.pop()!);
       }
     }
     // state is updated before writing so the files carry the bookkeeping that includes them
     if (saveTopK && !evicted.includes(saveTopK)) t.saveCheckpoint(saveTopK.path);
     if (this.opts.saveLast) this.saveLast(t);
-    if (t.writesFiles !== false) for (const e of evicted) if (e !== saveTopK && existsSync(e.path)) unlinkSync(e.path);
+    if (t.writesFiles !== false)
+      for (const e of evicted) if (e !== saveTopK && existsSync(e.path)) unlinkSync(e.path);
   }
 
   saveLast(t: TrainerHandle): void {

@@ -8,7 +8,11 @@
 import { readSafetensorsData, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
 import { dirname } from 'node:path';
 import { removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
-import { checkTensorsMatchConfig, ModelFileError, validateModelMetadata } from '../model/model_metadata.js';
+import {
+  checkTensorsMatchConfig,
+  ModelFileError,
+  validateModelMetadata,
+} from '../model/model_metadata.js';
 import { readModelHeader } from '../model/model_file.js';
 import { configFromObject, type TrainConfig } from './config.js';
 import type { GradScalerState } from './grad_scaler.js';
@@ -24,7 +28,14 @@ export interface TrainState {
   step: number;
   /** true when written at an epoch boundary after validation */
   epochDone: boolean;
-  optimizer: { step: number; lr: number; betas: [number, number]; eps: number; weightDecay: number; noDecay: string[] };
+  optimizer: {
+    step: number;
+    lr: number;
+    betas: [number, number];
+    eps: number;
+    weightDecay: number;
+    noDecay: string[];
+  };
   scheduler: { step: number; spec: unknown };
   ema: { updates: number; decay: number } | null;
   /** fp16 dynamic loss scaling (scale, good steps since its last change); absent/null otherwise */
@@ -54,7 +65,8 @@ export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
-const jsonSafe = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x));
+const jsonSafe = (v: unknown) =>
+  JSON.stringify(v, (_, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x));
 
 export function serializeCheckpoint(c: CheckpointContent): Uint8Array {
   const entries: [string, RawTensor][] = [];
@@ -78,7 +90,10 @@ export function writeCheckpoint(path: string, c: CheckpointContent): void {
 }
 
 function parseMeta(meta: Record<string, string>, key: string, path: string): any {
-  if (meta[key] === undefined) throw new CheckpointError(`${path}: not an eflip training checkpoint (metadata '${key}' missing)`);
+  if (meta[key] === undefined)
+    throw new CheckpointError(
+      `${path}: not an eflip training checkpoint (metadata '${key}' missing)`,
+    );
   try {
     return JSON.parse(meta[key]);
   } catch (e) {
@@ -97,8 +112,16 @@ export function readCheckpoint(path: string): CheckpointContent {
   }
   const meta = header.metadata;
   const state = parseMeta(meta, 'train_state', path) as TrainState;
-  if (state === null || typeof state !== 'object' || state.version !== CHECKPOINT_VERSION) throw new CheckpointError(`${path}: checkpoint version ${JSON.stringify(state?.version)?.slice(0, 20)}, this eflip reads ${CHECKPOINT_VERSION}`);
-  const set = (prefix: string) => new Map([...header.entries].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+  if (state === null || typeof state !== 'object' || state.version !== CHECKPOINT_VERSION)
+    throw new CheckpointError(
+      `${path}: checkpoint version ${JSON.stringify(state?.version)?.slice(0, 20)}, this eflip reads ${CHECKPOINT_VERSION}`,
+    );
+  const set = (prefix: string) =>
+    new Map(
+      [...header.entries]
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([k, t]) => [k.slice(prefix.length), t]),
+    );
   try {
     checked = validateModelMetadata(meta, set('model.'), path);
     const ema = set('ema.');

@@ -6,7 +6,15 @@ import { readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, resolve, isAbsolute } from 'node:path';
 import YAML from 'yaml';
 import {
-  ConfigError, type Section, checkValue, closest, defaultsOf, isLeaf, leafPaths, lookup, parseText,
+  ConfigError,
+  type Section,
+  checkValue,
+  closest,
+  defaultsOf,
+  isLeaf,
+  leafPaths,
+  lookup,
+  parseText,
 } from './config_schema.js';
 
 import { threadCountProblem } from '../threads.js';
@@ -19,50 +27,194 @@ const MONITORS = ['val_loss', 'val_acc', 'val_top5', 'val_f1', 'train_loss', 'tr
 /** Schema of every config key: type, default, help. */
 export const SCHEMA: Section = {
   seed: { kind: 'int', default: 42, help: 'seed for init, data order, augmentation, dropout' },
-  run_dir: { kind: 'string', default: null, nullable: true, help: 'run directory (default runs/<config>-<timestamp>; resuming: the run the checkpoint is in); never one that holds another run' },
-  checkpoint: { kind: 'string', default: null, nullable: true, help: 'resume this run from a checkpoint file (or run dir: its last.ckpt)' },
-  pretrained_model_path: { kind: 'string', default: null, nullable: true, help: 'fine-tune from these weights (safetensors / checkpoint); a class-count mismatch re-initialises the head' },
+  run_dir: {
+    kind: 'string',
+    default: null,
+    nullable: true,
+    help: 'run directory (default runs/<config>-<timestamp>; resuming: the run the checkpoint is in); never one that holds another run',
+  },
+  checkpoint: {
+    kind: 'string',
+    default: null,
+    nullable: true,
+    help: 'resume this run from a checkpoint file (or run dir: its last.ckpt)',
+  },
+  pretrained_model_path: {
+    kind: 'string',
+    default: null,
+    nullable: true,
+    help: 'fine-tune from these weights (safetensors / checkpoint); a class-count mismatch re-initialises the head',
+  },
   model: {
-    variant: { kind: 'string', default: 'T', help: 'named variant (T, S, B, ...) or "custom" with model.stages' },
-    stages: { kind: 'strings', default: null, nullable: true, help: 'custom stage table rows "expand,kernel,stride,in,out,layers,F|M"' },
-    classes: { kind: 'int', default: null, nullable: true, min: 2, help: 'output classes (null: number of words)' },
-    in_channels: { kind: 'int', default: 1, min: 1, max: 3, help: '1 grey, 3 colour RGB (data.word_boundary adds one more); 2 is refused' },
-    dropout: { kind: 'number', default: 0.4, min: 0, max: 1, help: 'dropout before the classifier' },
-    transformer_dropout: { kind: 'number', default: 0.1, min: 0, max: 1, help: 'dropout inside the transformer layer' },
+    variant: {
+      kind: 'string',
+      default: 'T',
+      help: 'named variant (T, S, B, ...) or "custom" with model.stages',
+    },
+    stages: {
+      kind: 'strings',
+      default: null,
+      nullable: true,
+      help: 'custom stage table rows "expand,kernel,stride,in,out,layers,F|M"',
+    },
+    classes: {
+      kind: 'int',
+      default: null,
+      nullable: true,
+      min: 2,
+      help: 'output classes (null: number of words)',
+    },
+    in_channels: {
+      kind: 'int',
+      default: 1,
+      min: 1,
+      max: 3,
+      help: '1 grey, 3 colour RGB (data.word_boundary adds one more); 2 is refused',
+    },
+    dropout: {
+      kind: 'number',
+      default: 0.4,
+      min: 0,
+      max: 1,
+      help: 'dropout before the classifier',
+    },
+    transformer_dropout: {
+      kind: 'number',
+      default: 0.1,
+      min: 0,
+      max: 1,
+      help: 'dropout inside the transformer layer',
+    },
     tcn_dropout: { kind: 'number', default: 0.2, min: 0, max: 1, help: 'dropout inside the TCN' },
-    feature_dim: { kind: 'int', default: 384, min: 2, help: 'per-frame feature size (after the GLU)' },
-    drop_path: { kind: 'number', default: 0.2, min: 0, max: 1, help: 'stochastic depth rate of the last trunk block' },
-    bn_momentum: { kind: 'number', default: 0.01, min: 0, max: 1, help: 'BatchNorm momentum, PyTorch convention (DESIGN defect 4)' },
-    frontend_maxpool: { kind: 'boolean', default: false, help: 'MaxPool3d after the 3D conv (off: the paper)' },
-    activation: { kind: 'string', default: 'relu', choices: ['relu', 'swish'], help: 'front-end 3D conv activation' },
+    feature_dim: {
+      kind: 'int',
+      default: 384,
+      min: 2,
+      help: 'per-frame feature size (after the GLU)',
+    },
+    drop_path: {
+      kind: 'number',
+      default: 0.2,
+      min: 0,
+      max: 1,
+      help: 'stochastic depth rate of the last trunk block',
+    },
+    bn_momentum: {
+      kind: 'number',
+      default: 0.01,
+      min: 0,
+      max: 1,
+      help: 'BatchNorm momentum, PyTorch convention (DESIGN defect 4)',
+    },
+    frontend_maxpool: {
+      kind: 'boolean',
+      default: false,
+      help: 'MaxPool3d after the 3D conv (off: the paper)',
+    },
+    activation: {
+      kind: 'string',
+      default: 'relu',
+      choices: ['relu', 'swish'],
+      help: 'front-end 3D conv activation',
+    },
     transformer_layers: { kind: 'int', default: 1, min: 0, help: 'encoder layers over time' },
     transformer_heads: { kind: 'int', default: 8, min: 1, help: 'attention heads' },
     transformer_ffn: { kind: 'int', default: 128, min: 1, help: 'feed-forward width' },
-    attention: { kind: 'string', default: 'time', choices: ['time', 'self'], help: "what a frame attends to: time (its clip's frames) or self (only itself: the reference implementation at batch 1). Fine-tuning an imported 'self' model with time changes the function; the weights are a start" },
+    attention: {
+      kind: 'string',
+      default: 'time',
+      choices: ['time', 'self'],
+      help: "what a frame attends to: time (its clip's frames) or self (only itself: the reference implementation at batch 1). Fine-tuning an imported 'self' model with time changes the function; the weights are a start",
+    },
     tcn_layers: { kind: 'int', default: 4, min: 1, help: 'TCN levels (dilation 2^L)' },
     tcn_channels: { kind: 'int', default: 463, min: 1, help: 'TCN width' },
     tcn_kernel: { kind: 'int', default: 3, min: 1, help: 'TCN kernel size' },
   },
   data: {
-    root: { kind: 'string', default: null, nullable: true, help: 'LRW-layout root (WORD/{train,val,test}/*.mp4), e.g. a synth corpus' },
-    shards: { kind: 'string', default: null, nullable: true, help: 'prepared shard directory (eflip prepare); preferred over root' },
+    root: {
+      kind: 'string',
+      default: null,
+      nullable: true,
+      help: 'LRW-layout root (WORD/{train,val,test}/*.mp4), e.g. a synth corpus',
+    },
+    shards: {
+      kind: 'string',
+      default: null,
+      nullable: true,
+      help: 'prepared shard directory (eflip prepare); preferred over root',
+    },
     words: { kind: 'int', default: null, nullable: true, min: 1, help: 'use N words (null: all)' },
-    words_select: { kind: 'string', default: 'first', choices: ['first', 'random'], help: 'which N words: first N sorted, or a seeded random N' },
-    words_list: { kind: 'strings', default: null, nullable: true, help: 'explicit word list (index = class id), or one word file: @FILE, a path with / or .txt, or an existing file (one word per line)' },
-    crop: { kind: 'string', default: 'mouth', choices: ['mouth', 'center', 'landmarks'], help: 'crop of raw LRW frames' },
+    words_select: {
+      kind: 'string',
+      default: 'first',
+      choices: ['first', 'random'],
+      help: 'which N words: first N sorted, or a seeded random N',
+    },
+    words_list: {
+      kind: 'strings',
+      default: null,
+      nullable: true,
+      help: 'explicit word list (index = class id), or one word file: @FILE, a path with / or .txt, or an existing file (one word per line)',
+    },
+    crop: {
+      kind: 'string',
+      default: 'mouth',
+      choices: ['mouth', 'center', 'landmarks'],
+      help: 'crop of raw LRW frames',
+    },
     frames: { kind: 'int', default: 29, min: 1, help: 'frames per clip' },
     size: { kind: 'int', default: 88, min: 8, help: 'input crop size (square)' },
-    mean: { kind: 'number', default: 0.421, help: 'normalisation mean of [0,1] pixels (colour: the same on R, G and B)' },
-    std: { kind: 'number', default: 0.165, min: 1e-6, help: 'normalisation std (colour: the same on R, G and B)' },
-    workers: { kind: 'int', default: 2, min: 0, help: 'loader worker threads (decode jobs for data.root); at most 4 per core' },
-    cache: { kind: 'boolean', default: true, help: 'cache decoded clips of data.root (in the eflip cache dir: $EFLIP_CACHE_DIR, $XDG_CACHE_HOME/eflip or ~/.cache/eflip; $EFLIP_CLIP_CACHE overrides)' },
-    word_boundary: { kind: 'boolean', default: false, help: 'extra input channel marking the word (from Duration)' },
-    shuffle_train_labels: { kind: 'int', default: null, nullable: true, help: 'control experiment: permute the training labels with this seed (a model must then stay at chance)' },
+    mean: {
+      kind: 'number',
+      default: 0.421,
+      help: 'normalisation mean of [0,1] pixels (colour: the same on R, G and B)',
+    },
+    std: {
+      kind: 'number',
+      default: 0.165,
+      min: 1e-6,
+      help: 'normalisation std (colour: the same on R, G and B)',
+    },
+    workers: {
+      kind: 'int',
+      default: 2,
+      min: 0,
+      help: 'loader worker threads (decode jobs for data.root); at most 4 per core',
+    },
+    cache: {
+      kind: 'boolean',
+      default: true,
+      help: 'cache decoded clips of data.root (in the eflip cache dir: $EFLIP_CACHE_DIR, $XDG_CACHE_HOME/eflip or ~/.cache/eflip; $EFLIP_CLIP_CACHE overrides)',
+    },
+    word_boundary: {
+      kind: 'boolean',
+      default: false,
+      help: 'extra input channel marking the word (from Duration)',
+    },
+    shuffle_train_labels: {
+      kind: 'int',
+      default: null,
+      nullable: true,
+      help: 'control experiment: permute the training labels with this seed (a model must then stay at chance)',
+    },
     augment: {
-      random_crop: { kind: 'boolean', default: true, help: 'random size×size crop of the ROI (centre crop when off)' },
+      random_crop: {
+        kind: 'boolean',
+        default: true,
+        help: 'random size×size crop of the ROI (centre crop when off)',
+      },
       hflip: { kind: 'number', default: 0.5, min: 0, max: 1, help: 'horizontal flip probability' },
-      time_mask_s: { kind: 'number', default: 0.4, min: 0, help: 'longest time mask in seconds (0: off)' },
-      temporal_crop: { kind: 'boolean', default: false, help: 'random temporal crop keeping the word' },
+      time_mask_s: {
+        kind: 'number',
+        default: 0.4,
+        min: 0,
+        help: 'longest time mask in seconds (0: off)',
+      },
+      temporal_crop: {
+        kind: 'boolean',
+        default: false,
+        help: 'random temporal crop keeping the word',
+      },
       mixup_alpha: { kind: 'number', default: 0, min: 0, help: 'mixup Beta(α, α) (0: off)' },
     },
   },
@@ -71,47 +223,157 @@ export const SCHEMA: Section = {
     betas: { kind: 'numbers', default: [0.9, 0.98], length: 2, help: 'AdamW betas' },
     eps: { kind: 'number', default: 1e-8, min: 0, help: 'AdamW epsilon' },
     weight_decay: { kind: 'number', default: 5e-4, min: 0, help: 'decoupled weight decay' },
-    no_decay_norm_bias: { kind: 'boolean', default: true, help: 'no weight decay on norms, biases and PReLU slopes' },
+    no_decay_norm_bias: {
+      kind: 'boolean',
+      default: true,
+      help: 'no weight decay on norms, biases and PReLU slopes',
+    },
   },
   schedule: {
     warmup_epochs: { kind: 'number', default: 3, min: 0, help: 'linear warmup length in epochs' },
     min_lr: { kind: 'number', default: 0, min: 0, help: 'floor of the cosine phase' },
-    warmup_start: { kind: 'number', default: 0, min: 0, max: 1, help: 'warmup starts at this fraction of lr' },
+    warmup_start: {
+      kind: 'number',
+      default: 0,
+      min: 0,
+      max: 1,
+      help: 'warmup starts at this fraction of lr',
+    },
   },
   train: {
     batch_size: { kind: 'int', default: 16, min: 1, help: 'clips per step' },
-    eval_batch_size: { kind: 'int', default: null, nullable: true, min: 1, help: 'clips per evaluation batch (null: batch_size)' },
+    eval_batch_size: {
+      kind: 'int',
+      default: null,
+      nullable: true,
+      min: 1,
+      help: 'clips per evaluation batch (null: batch_size)',
+    },
     epochs: { kind: 'int', default: 40, min: 1, help: 'training epochs' },
-    label_smoothing: { kind: 'number', default: 0, min: 0, max: 1, help: 'label smoothing of the NLL loss' },
-    grad_clip: { kind: 'number', default: 0, min: 0, help: 'clip the global gradient norm (0: off)' },
-    precision: { kind: 'string', default: 'fp32', choices: ['fp32', 'bf16', 'fp16'], help: 'bf16: bfloat16 autocast (CPU or CUDA); fp16: float16 autocast with dynamic loss scaling (CUDA only)' },
-    device: { kind: 'string', default: 'cpu', help: 'cpu or cuda[:N]; cuda needs the addon built against a CUDA libtorch (checked at start)' },
-    channels_last: { kind: 'boolean', default: false, help: 'run the EfficientNetV2 trunk in channels-last (NHWC) memory layout (same results; often faster on GPUs)' },
-    threads: { kind: 'int', default: null, nullable: true, min: 1, help: 'intra-op threads (null: all cores, or OMP_NUM_THREADS when set); at most 4 per core' },
-    max_steps: { kind: 'int', default: null, nullable: true, min: 1, help: 'stop after this many optimizer steps' },
-    limit_train_batches: { kind: 'int', default: null, nullable: true, min: 1, help: 'batches per training epoch (null: all)' },
-    limit_val_batches: { kind: 'int', default: null, nullable: true, min: 1, help: 'batches per validation (null: all)' },
-    log_every: { kind: 'int', default: 10, min: 1, help: 'write a metrics.jsonl step line every N steps' },
+    label_smoothing: {
+      kind: 'number',
+      default: 0,
+      min: 0,
+      max: 1,
+      help: 'label smoothing of the NLL loss',
+    },
+    grad_clip: {
+      kind: 'number',
+      default: 0,
+      min: 0,
+      help: 'clip the global gradient norm (0: off)',
+    },
+    precision: {
+      kind: 'string',
+      default: 'fp32',
+      choices: ['fp32', 'bf16', 'fp16'],
+      help: 'bf16: bfloat16 autocast (CPU or CUDA); fp16: float16 autocast with dynamic loss scaling (CUDA only)',
+    },
+    device: {
+      kind: 'string',
+      default: 'cpu',
+      help: 'cpu or cuda[:N]; cuda needs the addon built against a CUDA libtorch (checked at start)',
+    },
+    channels_last: {
+      kind: 'boolean',
+      default: false,
+      help: 'run the EfficientNetV2 trunk in channels-last (NHWC) memory layout (same results; often faster on GPUs)',
+    },
+    threads: {
+      kind: 'int',
+      default: null,
+      nullable: true,
+      min: 1,
+      help: 'intra-op threads (null: all cores, or OMP_NUM_THREADS when set); at most 4 per core',
+    },
+    max_steps: {
+      kind: 'int',
+      default: null,
+      nullable: true,
+      min: 1,
+      help: 'stop after this many optimizer steps',
+    },
+    limit_train_batches: {
+      kind: 'int',
+      default: null,
+      nullable: true,
+      min: 1,
+      help: 'batches per training epoch (null: all)',
+    },
+    limit_val_batches: {
+      kind: 'int',
+      default: null,
+      nullable: true,
+      min: 1,
+      help: 'batches per validation (null: all)',
+    },
+    log_every: {
+      kind: 'int',
+      default: 10,
+      min: 1,
+      help: 'write a metrics.jsonl step line every N steps',
+    },
     val_every: { kind: 'int', default: 1, min: 1, help: 'validate every N epochs' },
-    test_at_end: { kind: 'boolean', default: true, help: 'evaluate the best checkpoint on the test split at the end' },
-    sync_bn: { kind: 'boolean', default: false, help: 'data-parallel: batch-norm statistics over the global batch (SyncBatchNorm)' },
-    dist_timeout: { kind: 'number', default: 300, min: 1, help: 'data-parallel: seconds a collective or the rendezvous waits for the other ranks before the job stops' },
+    test_at_end: {
+      kind: 'boolean',
+      default: true,
+      help: 'evaluate the best checkpoint on the test split at the end',
+    },
+    sync_bn: {
+      kind: 'boolean',
+      default: false,
+      help: 'data-parallel: batch-norm statistics over the global batch (SyncBatchNorm)',
+    },
+    dist_timeout: {
+      kind: 'number',
+      default: 300,
+      min: 1,
+      help: 'data-parallel: seconds a collective or the rendezvous waits for the other ranks before the job stops',
+    },
   },
   ema: {
-    enabled: { kind: 'boolean', default: true, help: 'EMA of weights and buffers; validate/test with them' },
+    enabled: {
+      kind: 'boolean',
+      default: true,
+      help: 'EMA of weights and buffers; validate/test with them',
+    },
     decay: { kind: 'number', default: 0.999, min: 0, max: 1, help: 'EMA decay per step' },
   },
   early_stopping: {
-    enabled: { kind: 'boolean', default: true, help: 'stop when the monitored metric stops improving' },
+    enabled: {
+      kind: 'boolean',
+      default: true,
+      help: 'stop when the monitored metric stops improving',
+    },
     monitor: { kind: 'string', default: 'val_loss', choices: MONITORS, help: 'metric' },
     mode: { kind: 'string', default: 'min', choices: ['min', 'max'], help: 'min or max' },
-    min_delta: { kind: 'number', default: 0, min: 0, help: 'smallest change that counts as improvement' },
-    patience: { kind: 'int', default: 5, min: 0, help: 'validations without improvement before stopping' },
+    min_delta: {
+      kind: 'number',
+      default: 0,
+      min: 0,
+      help: 'smallest change that counts as improvement',
+    },
+    patience: {
+      kind: 'int',
+      default: 5,
+      min: 0,
+      help: 'validations without improvement before stopping',
+    },
   },
   checkpointing: {
-    dir: { kind: 'string', default: null, nullable: true, help: 'checkpoint directory (null: <run_dir>/checkpoints)' },
+    dir: {
+      kind: 'string',
+      default: null,
+      nullable: true,
+      help: 'checkpoint directory (null: <run_dir>/checkpoints)',
+    },
     top_k: { kind: 'int', default: 3, min: 0, help: 'keep the best K checkpoints' },
-    monitor: { kind: 'string', default: 'val_acc', choices: MONITORS, help: 'metric ranking checkpoints' },
+    monitor: {
+      kind: 'string',
+      default: 'val_acc',
+      choices: MONITORS,
+      help: 'metric ranking checkpoints',
+    },
     mode: { kind: 'string', default: 'max', choices: ['min', 'max'], help: 'min or max' },
     save_last: { kind: 'boolean', default: true, help: 'also keep last.ckpt (resume point)' },
   },
@@ -179,9 +441,21 @@ export interface TrainConfig {
     cache: boolean;
     word_boundary: boolean;
     shuffle_train_labels: number | null;
-    augment: { random_crop: boolean; hflip: number; time_mask_s: number; temporal_crop: boolean; mixup_alpha: number };
+    augment: {
+      random_crop: boolean;
+      hflip: number;
+      time_mask_s: number;
+      temporal_crop: boolean;
+      mixup_alpha: number;
+    };
   };
-  optim: { lr: number; betas: [number, number]; eps: number; weight_decay: number; no_decay_norm_bias: boolean };
+  optim: {
+    lr: number;
+    betas: [number, number];
+    eps: number;
+    weight_decay: number;
+    no_decay_norm_bias: boolean;
+  };
   schedule: { warmup_epochs: number; min_lr: number; warmup_start: number };
   train: {
     batch_size: number;
@@ -203,8 +477,20 @@ export interface TrainConfig {
     dist_timeout: number;
   };
   ema: { enabled: boolean; decay: number };
-  early_stopping: { enabled: boolean; monitor: string; mode: 'min' | 'max'; min_delta: number; patience: number };
-  checkpointing: { dir: string | null; top_k: number; monitor: string; mode: 'min' | 'max'; save_last: boolean };
+  early_stopping: {
+    enabled: boolean;
+    monitor: string;
+    mode: 'min' | 'max';
+    min_delta: number;
+    patience: number;
+  };
+  checkpointing: {
+    dir: string | null;
+    top_k: number;
+    monitor: string;
+    mode: 'min' | 'max';
+    save_last: boolean;
+  };
 }
 
 export function defaultConfig(): TrainConfig {
@@ -226,7 +512,9 @@ export function resolveKey(key: string): string {
     throw new ConfigError(`unknown config key '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`);
   }
   if (!isLeaf(node)) {
-    throw new ConfigError(`config key '${key}' is a section; set one of its keys: ${leafPaths(node, path).slice(0, 6).join(', ')}, ...`);
+    throw new ConfigError(
+      `config key '${key}' is a section; set one of its keys: ${leafPaths(node, path).slice(0, 6).join(', ')}, ...`,
+    );
   }
   return path;
 }
@@ -247,16 +535,19 @@ export function getPath(cfg: unknown, path: string): unknown {
 /** Merge a structured (YAML/JSON) object into cfg, checking every key and type. */
 export function mergeObject(cfg: TrainConfig, obj: unknown, where = 'config'): void {
   if (obj === null || obj === undefined) return;
-  if (typeof obj !== 'object' || Array.isArray(obj)) throw new ConfigError(`${where}: expected a mapping at the top level`);
+  if (typeof obj !== 'object' || Array.isArray(obj))
+    throw new ConfigError(`${where}: expected a mapping at the top level`);
   const walk = (o: Record<string, unknown>, prefix: string) => {
     for (const [k, v] of Object.entries(o)) {
       const key = prefix ? `${prefix}.${k}` : k;
       if (!prefix && k === 'extends') continue;
-      const path = prefix ? key : aliasOf(k) ?? k;
+      const path = prefix ? key : (aliasOf(k) ?? k);
       const node = lookup(SCHEMA, path);
       if (!node) {
         const hint = closest([...leafPaths(SCHEMA), ...Object.keys(ALIASES)], key);
-        throw new ConfigError(`${where}: unknown config key '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`);
+        throw new ConfigError(
+          `${where}: unknown config key '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`,
+        );
       }
       if (isLeaf(node)) {
         try {
@@ -265,7 +556,10 @@ export function mergeObject(cfg: TrainConfig, obj: unknown, where = 'config'): v
           throw new ConfigError(`${where}: ${(e as Error).message}`);
         }
       } else {
-        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${where}: config key '${key}' is a section and needs a mapping, got ${JSON.stringify(v)}`);
+        if (v === null || typeof v !== 'object' || Array.isArray(v))
+          throw new ConfigError(
+            `${where}: config key '${key}' is a section and needs a mapping, got ${JSON.stringify(v)}`,
+          );
         walk(v as Record<string, unknown>, path);
       }
     }
@@ -289,11 +583,15 @@ const MAX_CONFIG_BYTES = 1 << 20;
 /** Read a YAML config file (following `extends:` chains relative to the file). */
 export function readYaml(file: string, seen: string[] = []): unknown[] {
   const abs = resolve(file);
-  if (seen.includes(abs)) throw new ConfigError(`config ${file}: 'extends' cycle (${[...seen, abs].join(' -> ')})`);
+  if (seen.includes(abs))
+    throw new ConfigError(`config ${file}: 'extends' cycle (${[...seen, abs].join(' -> ')})`);
   if (!existsSync(abs)) throw new ConfigError(`config file not found: ${file}`);
   const st = statSync(abs);
   if (!st.isFile()) throw new ConfigError(`config ${file} is not a file`);
-  if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(`config ${file} is ${st.size} bytes; a config is a short YAML file (at most ${MAX_CONFIG_BYTES} bytes)`);
+  if (st.size > MAX_CONFIG_BYTES)
+    throw new ConfigError(
+      `config ${file} is ${st.size} bytes; a config is a short YAML file (at most ${MAX_CONFIG_BYTES} bytes)`,
+    );
   const bytes = readFileSync(abs);
   if (bytes.includes(0)) throw new ConfigError(`config ${file} is a binary file, not YAML`);
   let doc: unknown;
@@ -301,11 +599,14 @@ export function readYaml(file: string, seen: string[] = []): unknown[] {
     // aliases are expanded at most maxAliasCount times: a "billion laughs" file is refused, not expanded
     doc = YAML.parse(bytes.toString('utf8'), { maxAliasCount: 100, logLevel: 'error' });
   } catch (e) {
-    throw new ConfigError(`config ${file}: YAML error: ${(e as Error).message.split('\n')[0].replace(/:$/, '')}`);
+    throw new ConfigError(
+      `config ${file}: YAML error: ${(e as Error).message.split('\n')[0].replace(/:$/, '')}`,
+    );
   }
   const ext = (doc as any)?.extends;
   if (ext === undefined) return [{ file: abs, doc }];
-  if (typeof ext !== 'string') throw new ConfigError(`config ${file}: 'extends' must be a file path`);
+  if (typeof ext !== 'string')
+    throw new ConfigError(`config ${file}: 'extends' must be a file path`);
   const base = isAbsolute(ext) ? ext : resolve(dirname(abs), ext);
   return [...readYaml(base, [...seen, abs]), { file: abs, doc }];
 }
@@ -313,25 +614,39 @@ export function readYaml(file: string, seen: string[] = []): unknown[] {
 /** Cross-field checks the per-key schema cannot express. */
 export function validate(cfg: TrainConfig): void {
   const m = cfg.model;
-  if (m.variant === 'custom' && !m.stages) throw new ConfigError(`config key 'model.stages' is required when model.variant is 'custom'`);
+  if (m.variant === 'custom' && !m.stages)
+    throw new ConfigError(`config key 'model.stages' is required when model.variant is 'custom'`);
   if (m.stages) {
     for (const row of m.stages) {
       const parts = row.split(/[ ,]+/).filter(Boolean);
-      if (parts.length !== 7 || parts.slice(0, 6).some((p) => !/^\d+$/.test(p)) || !/^[FM]$/.test(parts[6])) {
-        throw new ConfigError(`config key 'model.stages': row '${row}' must be "expand,kernel,stride,in,out,layers,F|M"`);
+      if (
+        parts.length !== 7 ||
+        parts.slice(0, 6).some((p) => !/^\d+$/.test(p)) ||
+        !/^[FM]$/.test(parts[6])
+      ) {
+        throw new ConfigError(
+          `config key 'model.stages': row '${row}' must be "expand,kernel,stride,in,out,layers,F|M"`,
+        );
       }
     }
   }
   if (cfg.data.words_list) {
-    if (!cfg.data.words_list.length) throw new ConfigError(`config key 'data.words_list' is an empty list; set null for every word`);
+    if (!cfg.data.words_list.length)
+      throw new ConfigError(
+        `config key 'data.words_list' is an empty list; set null for every word`,
+      );
     const repeated = repeatedWordsProblem(cfg.data.words_list, `config key 'data.words_list'`);
     if (repeated) throw new ConfigError(repeated);
   }
   if (cfg.data.words !== null && cfg.data.words_list !== null) {
-    throw new ConfigError(`config keys 'data.words' and 'data.words_list' are exclusive; set one to null`);
+    throw new ConfigError(
+      `config keys 'data.words' and 'data.words_list' are exclusive; set one to null`,
+    );
   }
   if (cfg.train.device !== 'cpu' && !/^cuda(:\d+)?$/.test(cfg.train.device)) {
-    throw new ConfigError(`config key 'train.device' expects cpu or cuda[:N], got '${cfg.train.device}'`);
+    throw new ConfigError(
+      `config key 'train.device' expects cpu or cuda[:N], got '${cfg.train.device}'`,
+    );
   }
 }
 
@@ -341,8 +656,10 @@ export function validate(cfg: TrainConfig): void {
  * the training run call it on the final config.
  */
 export function checkThreadCounts(cfg: TrainConfig): void {
-  const problem = (cfg.train.threads !== null ? threadCountProblem(`config key 'train.threads'`, cfg.train.threads) : null) ??
-    threadCountProblem(`config key 'data.workers'`, cfg.data.workers, 0);
+  const problem =
+    (cfg.train.threads !== null
+      ? threadCountProblem(`config key 'train.threads'`, cfg.train.threads)
+      : null) ?? threadCountProblem(`config key 'data.workers'`, cfg.data.workers, 0);
   if (problem) throw new ConfigError(problem);
 }
 
@@ -356,7 +673,9 @@ export interface LoadOptions {
 /** Defaults ← YAML file(s) ← overrides, validated. */
 export function loadConfig(opts: LoadOptions = {}): TrainConfig {
   const cfg = defaultConfig();
-  if (opts.file) for (const { file, doc } of readYaml(opts.file) as { file: string; doc: unknown }[]) mergeObject(cfg, doc, file);
+  if (opts.file)
+    for (const { file, doc } of readYaml(opts.file) as { file: string; doc: unknown }[])
+      mergeObject(cfg, doc, file);
   for (const o of opts.overrides ?? []) applyOverride(cfg, o);
   validate(cfg);
   checkThreadCounts(cfg);
@@ -380,8 +699,12 @@ export function configReference(): string {
   const lines: string[] = [];
   for (const path of leafPaths(SCHEMA)) {
     const leaf = lookup(SCHEMA, path) as any;
-    const alias = Object.entries(ALIASES).filter(([, p]) => p === path).map(([a]) => a);
-    lines.push(`  ${path.padEnd(32)} ${leaf.help} [${leaf.kind}${leaf.choices ? `: ${leaf.choices.join('|')}` : ''}, default ${JSON.stringify(leaf.default)}]${alias.length ? ` (alias: ${alias.join(', ')})` : ''}`);
+    const alias = Object.entries(ALIASES)
+      .filter(([, p]) => p === path)
+      .map(([a]) => a);
+    lines.push(
+      `  ${path.padEnd(32)} ${leaf.help} [${leaf.kind}${leaf.choices ? `: ${leaf.choices.join('|')}` : ''}, default ${JSON.stringify(leaf.default)}]${alias.length ? ` (alias: ${alias.join(', ')})` : ''}`,
+    );
   }
   return lines.join('\n');
 }

@@ -25,7 +25,9 @@ export class ConfigError extends Error {
 }
 
 export function isLeaf(x: Leaf | Section): x is Leaf {
-  return typeof (x as Leaf).kind === 'string' && 'default' in x && typeof (x as Leaf).help === 'string';
+  return (
+    typeof (x as Leaf).kind === 'string' && 'default' in x && typeof (x as Leaf).help === 'string'
+  );
 }
 
 /** Every dotted leaf path of a schema, in declaration order. */
@@ -66,7 +68,9 @@ function describe(leaf: Leaf): string {
     strings: 'a list of strings',
     numbers: leaf.length ? `a list of ${leaf.length} numbers` : 'a list of numbers',
   }[leaf.kind];
-  return leaf.choices ? `one of ${leaf.choices.join(', ')}` : base + (leaf.nullable ? ' (or null)' : '');
+  return leaf.choices
+    ? `one of ${leaf.choices.join(', ')}`
+    : base + (leaf.nullable ? ' (or null)' : '');
 }
 
 function show(v: unknown): string {
@@ -76,7 +80,8 @@ function show(v: unknown): string {
 
 /** Check (and lightly coerce) a structured value (from YAML or JSON) for one leaf. */
 export function checkValue(path: string, leaf: Leaf, v: unknown): LeafValue {
-  const bad = () => new ConfigError(`config key '${path}' expects ${describe(leaf)}, got ${show(v)}`);
+  const bad = () =>
+    new ConfigError(`config key '${path}' expects ${describe(leaf)}, got ${show(v)}`);
   if (v === null || v === undefined) {
     if (leaf.nullable) return null;
     throw bad();
@@ -85,7 +90,10 @@ export function checkValue(path: string, leaf: Leaf, v: unknown): LeafValue {
   switch (leaf.kind) {
     case 'int':
       if (typeof v !== 'number' || !Number.isInteger(v)) throw bad();
-      if (!Number.isSafeInteger(v)) throw new ConfigError(`config key '${path}' expects an integer below 2^53 in size, got ${show(v)}`);
+      if (!Number.isSafeInteger(v))
+        throw new ConfigError(
+          `config key '${path}' expects an integer below 2^53 in size, got ${show(v)}`,
+        );
       out = v;
       break;
     case 'number':
@@ -103,19 +111,25 @@ export function checkValue(path: string, leaf: Leaf, v: unknown): LeafValue {
       break;
     case 'strings':
       // one string is a one-item list (data.words_list: words.txt)
-      if (typeof v === 'string') { out = [v]; break; }
+      if (typeof v === 'string') {
+        out = [v];
+        break;
+      }
       if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw bad();
       out = [...v];
       break;
     case 'numbers':
-      if (!Array.isArray(v) || !v.every((s) => typeof s === 'number' && Number.isFinite(s))) throw bad();
+      if (!Array.isArray(v) || !v.every((s) => typeof s === 'number' && Number.isFinite(s)))
+        throw bad();
       if (leaf.length !== undefined && v.length !== leaf.length) throw bad();
       out = [...v];
       break;
   }
   if (typeof out === 'number') {
-    if (leaf.min !== undefined && out < leaf.min) throw new ConfigError(`config key '${path}' must be >= ${leaf.min}, got ${out}`);
-    if (leaf.max !== undefined && out > leaf.max) throw new ConfigError(`config key '${path}' must be <= ${leaf.max}, got ${out}`);
+    if (leaf.min !== undefined && out < leaf.min)
+      throw new ConfigError(`config key '${path}' must be >= ${leaf.min}, got ${out}`);
+    if (leaf.max !== undefined && out > leaf.max)
+      throw new ConfigError(`config key '${path}' must be <= ${leaf.max}, got ${out}`);
   }
   return out;
 }
@@ -127,7 +141,10 @@ export function parseText(path: string, leaf: Leaf, raw: string): LeafValue {
   if (leaf.nullable && (s === 'null' || s === '~' || s === 'none' || s === 'None')) return null;
   const list = (): string[] => {
     const inner = s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s;
-    return inner.split(',').map((x) => x.trim().replace(/^['"]|['"]$/g, '')).filter((x) => x.length > 0);
+    return inner
+      .split(',')
+      .map((x) => x.trim().replace(/^['"]|['"]$/g, ''))
+      .filter((x) => x.length > 0);
   };
   switch (leaf.kind) {
     case 'int':
@@ -159,7 +176,11 @@ export function closest(candidates: string[], key: string): string | undefined {
     for (let j = 1; j <= b.length; j++) d[0][j] = j;
     for (let i = 1; i <= a.length; i++) {
       for (let j = 1; j <= b.length; j++) {
-        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        d[i][j] = Math.min(
+          d[i - 1][j] + 1,
+          d[i][j - 1] + 1,
+          d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+        );
       }
     }
     return d[a.length][b.length];
@@ -169,7 +190,10 @@ export function closest(candidates: string[], key: string): string | undefined {
   for (const c of candidates) {
     const last = c.split('.').pop()!;
     const d = Math.min(dist(c, key), dist(last, key.split('.').pop()!) + 1);
-    if (d < bestD) { bestD = d; best = c; }
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
   }
   return bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
 }

@@ -58,9 +58,12 @@ export class MemoryClipSource implements BatchSource {
   readonly labels: number[];
   /** image channels of the clips (1 or 3); the batches add the word-boundary plane when asked */
   readonly channels: number;
-  constructor(readonly items: MemClip[], readonly o: SourceOptions) {
+  constructor(
+    readonly items: MemClip[],
+    readonly o: SourceOptions,
+  ) {
     this.labels = items.map((c) => c.label);
-    this.channels = items.length ? items[0].channels ?? 1 : 1;
+    this.channels = items.length ? (items[0].channels ?? 1) : 1;
     const odd = items.find((c) => (c.channels ?? 1) !== this.channels);
     if (odd) throw new Error(`clips mix ${this.channels}- and ${odd.channels ?? 1}-channel frames`);
     if (o.shuffleLabelsSeed !== undefined && o.shuffleLabelsSeed !== null) {
@@ -71,13 +74,19 @@ export class MemoryClipSource implements BatchSource {
     return this.items.length;
   }
   get batchesPerEpoch(): number {
-    return epochSteps(shardLength(this.items.length, this.o.shard, this.o.shuffle), this.o.batchSize, this.o.dropLast);
+    return epochSteps(
+      shardLength(this.items.length, this.o.shard, this.o.shuffle),
+      this.o.batchSize,
+      this.o.dropLast,
+    );
   }
 
   /** Clip order of an epoch (this rank's part of it when sharded). */
   order(epoch: number): number[] {
     const idx = this.items.map((_, i) => i);
-    const all = this.o.shuffle ? (new Rng(mixSeed(this.o.seed, epoch, 0x0de7)).shuffle(idx) as number[]) : idx;
+    const all = this.o.shuffle
+      ? (new Rng(mixSeed(this.o.seed, epoch, 0x0de7)).shuffle(idx) as number[])
+      : idx;
     return this.o.shard ? Array.from(shardOrder(all, this.o.shard, this.o.shuffle).indices) : all;
   }
 
@@ -93,7 +102,8 @@ export class MemoryClipSource implements BatchSource {
     const top = aug?.randomCrop ? rng.int(maxOff + 1) : Math.floor(maxOff / 2);
     const left = aug?.randomCrop ? rng.int(maxOff + 1) : Math.floor(maxOff / 2);
     const flip = aug ? rng.bool(aug.hflip) : false;
-    let maskStart = -1, maskLen = 0;
+    let maskStart = -1,
+      maskLen = 0;
     if (aug && aug.timeMaskFrames > 0) {
       maskLen = rng.int(aug.timeMaskFrames + 1);
       maskStart = rng.int(Math.max(1, frames - maskLen + 1));
@@ -167,14 +177,26 @@ export class MemoryClipSource implements BatchSource {
 }
 
 /** Mixup over a batch: partner = the batch reversed, λ ~ Beta(α, α) from (seed, step). */
-export function mixupHook(alpha: number, seed: number): (b: TrainBatch, step: number) => TrainBatch {
+export function mixupHook(
+  alpha: number,
+  seed: number,
+): (b: TrainBatch, step: number) => TrainBatch {
   return (b, step) => {
     if (alpha <= 0) return b;
     const rng = new Rng(mixSeed(seed, step, 0x313));
     const lam = rng.beta(alpha, alpha);
     const B = b.y.length;
     const perm = Array.from({ length: B }, (_, i) => B - 1 - i);
-    const mixed = b.x.mul(lam).add(b.x.indexSelect(0, fromTypedArray(BigInt64Array.from(perm.map(BigInt)), [B], { device: b.x.device })).mul(1 - lam));
+    const mixed = b.x
+      .mul(lam)
+      .add(
+        b.x
+          .indexSelect(
+            0,
+            fromTypedArray(BigInt64Array.from(perm.map(BigInt)), [B], { device: b.x.device }),
+          )
+          .mul(1 - lam),
+      );
     b.x.dispose();
     return { x: mixed, y: b.y, y2: perm.map((p) => b.y[p]), lam };
   };
@@ -184,14 +206,18 @@ export function mixupHook(alpha: number, seed: number): (b: TrainBatch, step: nu
  *  data.word_boundary adds its plane on top of these. */
 export function imageChannels(cfg: TrainConfig): 1 | 3 {
   const c = cfg.model.in_channels;
-  if (c !== 1 && c !== 3) throw new Error(`model.in_channels=${c}: the input is grey (1) or colour RGB (3); for a word-boundary channel keep 1 (or 3) and set data.word_boundary=true`);
+  if (c !== 1 && c !== 3)
+    throw new Error(
+      `model.in_channels=${c}: the input is grey (1) or colour RGB (3); for a word-boundary channel keep 1 (or 3) and set data.word_boundary=true`,
+    );
   return c;
 }
 
 /** data.words_list as a vocabulary selection: the words themselves, or one word file (vocab.ts's wordFileOf rule). */
 export function wordsListSelection(list: string[]): VocabSelection {
   const file = list.length === 1 ? wordFileOf(list[0]) : null;
-  if (file !== null) return { kind: 'list', words: readWordFile(file), where: `data.words_list file ${file}` };
+  if (file !== null)
+    return { kind: 'list', words: readWordFile(file), where: `data.words_list file ${file}` };
   return { kind: 'list', words: list, where: `config key 'data.words_list'` };
 }
 
@@ -206,27 +232,43 @@ export interface LoadedSplits {
 
 /** Decode the splits of an LRW-layout root once (grey, or RGB when model.in_channels = 3; cropped to
  *  the centre (size + 8)² of the mouth window). */
-export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: string[] | null, log: (m: string) => void = () => {}): Promise<LoadedSplits> {
+export async function loadLrwSplits(
+  cfg: TrainConfig,
+  splits: Split[],
+  labels: string[] | null,
+  log: (m: string) => void = () => {},
+): Promise<LoadedSplits> {
   const root = cfg.data.root;
-  if (!root) throw new Error(`no data: set data.root=DIR (an LRW-layout tree, e.g. from 'eflip synth')`);
+  if (!root)
+    throw new Error(`no data: set data.root=DIR (an LRW-layout tree, e.g. from 'eflip synth')`);
   const index = await indexLrw(root, { splits });
   let words = labels;
   if (!words) {
     if (cfg.data.words_list) {
       words = selectVocabulary(index.words, wordsListSelection(cfg.data.words_list), root);
     } else if (cfg.data.words !== null) {
-      if (cfg.data.words > index.words.length) throw new Error(`data.words=${cfg.data.words} but ${root} has ${index.words.length} words`);
-      words = cfg.data.words_select === 'random'
-        ? (new Rng(mixSeed(cfg.seed, 0x7e5)).shuffle([...index.words]) as string[]).slice(0, cfg.data.words).sort()
-        : index.words.slice(0, cfg.data.words);
+      if (cfg.data.words > index.words.length)
+        throw new Error(`data.words=${cfg.data.words} but ${root} has ${index.words.length} words`);
+      words =
+        cfg.data.words_select === 'random'
+          ? (new Rng(mixSeed(cfg.seed, 0x7e5)).shuffle([...index.words]) as string[])
+              .slice(0, cfg.data.words)
+              .sort()
+          : index.words.slice(0, cfg.data.words);
     } else words = index.words;
   }
   const missing = words.filter((w) => !index.words.includes(w));
-  if (missing.length) throw new Error(`${missing.length} word(s) not under ${root}: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ' ...' : ''}`);
+  if (missing.length)
+    throw new Error(
+      `${missing.length} word(s) not under ${root}: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ' ...' : ''}`,
+    );
   const classOf = new Map(words.map((w, i) => [w, i]));
   // kept in memory: the centre (size + 8)² of the 96×96 window (random crops move ±4 px, like
   // 88 of 96); evaluation takes its centre size², the same pixels src/data and src/infer use
-  if (cfg.data.size > 96) throw new Error(`data.size=${cfg.data.size}: inputs are crops of the 96×96 mouth window (≤ 96)`);
+  if (cfg.data.size > 96)
+    throw new Error(
+      `data.size=${cfg.data.size}: inputs are crops of the 96×96 mouth window (≤ 96)`,
+    );
   const side = Math.min(96, cfg.data.size + 8);
   const C = imageChannels(cfg);
   const colour = C === 3;
@@ -240,16 +282,27 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
   const results: (MemClip | null)[] = new Array(todo.length).fill(null);
   const incomplete: LoadedSplits['incomplete'] = [];
   const unreadable: string[] = [];
-  if (cfg.data.crop === 'landmarks') throw new Error(`data.crop=landmarks needs landmark-cropped data; prepare it with 'eflip prepare --crop landmarks' and set data.shards`);
+  if (cfg.data.crop === 'landmarks')
+    throw new Error(
+      `data.crop=landmarks needs landmark-cropped data; prepare it with 'eflip prepare --crop landmarks' and set data.shards`,
+    );
   // the clip cache only saves time: one that cannot be written (read-only, full, not a directory)
   // is dropped with one warning naming it, and training goes on decoding every clip
   let cacheDir = cfg.data.cache ? process.env.EFLIP_CLIP_CACHE || eflipCacheDir('clips') : null;
   const dropCache = (e: unknown) => {
     if (!cacheDir) return;
-    log(`warning: clip cache ${cacheDir} is not usable (${(e as Error).message.split('\n')[0]}); continuing without it — set data.cache=false to skip it, or EFLIP_CLIP_CACHE=DIR for another place`);
+    log(
+      `warning: clip cache ${cacheDir} is not usable (${(e as Error).message.split('\n')[0]}); continuing without it — set data.cache=false to skip it, or EFLIP_CLIP_CACHE=DIR for another place`,
+    );
     cacheDir = null;
   };
-  if (cacheDir) { try { mkdirSync(cacheDir, { recursive: true }); } catch (e) { dropCache(e); } }
+  if (cacheDir) {
+    try {
+      mkdirSync(cacheDir, { recursive: true });
+    } catch (e) {
+      dropCache(e);
+    }
+  }
   const work = async () => {
     while (next < todo.length) {
       const i = next++;
@@ -258,13 +311,28 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
       let cacheFile: string | null = null;
       if (cacheDir) {
         const st = statSync(c.path);
-        const key = createHash('sha1').update(`${c.path}|${st.size}|${st.mtimeMs}|${cfg.data.crop}|${side}${colour ? '|rgb' : ''}`).digest('hex');
+        const key = createHash('sha1')
+          .update(
+            `${c.path}|${st.size}|${st.mtimeMs}|${cfg.data.crop}|${side}${colour ? '|rgb' : ''}`,
+          )
+          .digest('hex');
         cacheFile = join(cacheDir, key.slice(0, 2), `${key}.u8`);
         if (existsSync(cacheFile)) {
           let data = new Uint8Array(0);
-          try { data = new Uint8Array(readFileSync(cacheFile)); } catch { /* unreadable entry: decode again */ }
+          try {
+            data = new Uint8Array(readFileSync(cacheFile));
+          } catch {
+            /* unreadable entry: decode again */
+          }
           if (data.length % (side * side * C) === 0 && data.length > 0) {
-            results[i] = { data, frames: data.length / (side * side * C), side, channels: C, label: classOf.get(c.word)!, duration: c.duration };
+            results[i] = {
+              data,
+              frames: data.length / (side * side * C),
+              side,
+              channels: C,
+              label: classOf.get(c.word)!,
+              duration: c.duration,
+            };
             done++;
             continue;
           }
@@ -280,8 +348,15 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
         done++;
         continue;
       }
-      if (framesMissing(v.frames, v.expectedFrames ?? 0)) incomplete.push({ path: c.path, decoded: v.frames, expected: v.expectedFrames! });
-      let f: Frames = { data: v.data, frames: v.frames, height: v.height, width: v.width, channels: v.channels };
+      if (framesMissing(v.frames, v.expectedFrames ?? 0))
+        incomplete.push({ path: c.path, decoded: v.frames, expected: v.expectedFrames! });
+      let f: Frames = {
+        data: v.data,
+        frames: v.frames,
+        height: v.height,
+        width: v.width,
+        channels: v.channels,
+      };
       if (!colour) f = toGray(f);
       f = cfg.data.crop === 'mouth' ? lrwMouthCrop(f, 96) : centreCrop(f, 96);
       const data = centreCrop(f, side).data;
@@ -292,17 +367,38 @@ export async function loadLrwSplits(cfg: TrainConfig, splits: Split[], labels: s
           dropCache(e); // an unwritable cache (read-only home, disk full) costs only time
         }
       }
-      results[i] = { data, frames: f.frames, side, channels: C, label: classOf.get(c.word)!, duration: c.duration };
+      results[i] = {
+        data,
+        frames: f.frames,
+        side,
+        channels: C,
+        label: classOf.get(c.word)!,
+        duration: c.duration,
+      };
       done++;
-      if (done % 100 === 0 || done === todo.length) log(`decoded ${done}/${todo.length} clips (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      if (done % 100 === 0 || done === todo.length)
+        log(`decoded ${done}/${todo.length} clips (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     }
   };
   await Promise.all(Array.from({ length: workers }, work));
-  todo.forEach((c, i) => { if (results[i]) clips[c.split].push(results[i]!); });
-  if (unreadable.length) log(`warning: skipped ${unreadable.length} unreadable clip(s) under ${root}: ${unreadable[0]}${unreadable.length > 1 ? ` (+${unreadable.length - 1} more)` : ''}`);
-  const noDuration = index.problems.filter((p) => p.kind === 'no-duration' && classOf.has(p.path.split(/[\\/]/).at(-3) ?? ''));
-  if (noDuration.length) log(`note: ${noDuration.length} clip(s) under ${root} have no .txt with a readable Duration line (kept${cfg.data.word_boundary ? '; their word-boundary plane covers the whole clip' : ''}), e.g. ${noDuration[0].path}`);
+  todo.forEach((c, i) => {
+    if (results[i]) clips[c.split].push(results[i]!);
+  });
+  if (unreadable.length)
+    log(
+      `warning: skipped ${unreadable.length} unreadable clip(s) under ${root}: ${unreadable[0]}${unreadable.length > 1 ? ` (+${unreadable.length - 1} more)` : ''}`,
+    );
+  const noDuration = index.problems.filter(
+    (p) => p.kind === 'no-duration' && classOf.has(p.path.split(/[\\/]/).at(-3) ?? ''),
+  );
+  if (noDuration.length)
+    log(
+      `note: ${noDuration.length} clip(s) under ${root} have no .txt with a readable Duration line (kept${cfg.data.word_boundary ? '; their word-boundary plane covers the whole clip' : ''}), e.g. ${noDuration[0].path}`,
+    );
   const skipped = index.problems.filter((p) => p.kind === 'skipped');
-  if (skipped.length) log(`warning: skipped ${skipped.length} entr${skipped.length > 1 ? 'ies' : 'y'} under ${root}: ${skipped[0].path}: ${skipped[0].reason}`);
+  if (skipped.length)
+    log(
+      `warning: skipped ${skipped.length} entr${skipped.length > 1 ? 'ies' : 'y'} under ${root}: ${skipped[0].path}: ${skipped[0].reason}`,
+    );
   return { labels: words, clips, side, incomplete };
 }

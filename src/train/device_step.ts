@@ -8,7 +8,14 @@
 //  - feedBatches: host batches to the device one step ahead — pinned memory and a copy on a
 //    side stream (native/streams.cc), so the next batch's copy overlaps this step's kernels.
 //    The CPU takes the same path with a no-op copy, so the plumbing runs in every CPU test.
-import { autocast, checkDevice, cuda, fromTypedArray, DeviceError, type Tensor } from '../engine/index.js';
+import {
+  autocast,
+  checkDevice,
+  cuda,
+  fromTypedArray,
+  DeviceError,
+  type Tensor,
+} from '../engine/index.js';
 import type { TrainConfig } from './config.js';
 import { GradScaler } from './grad_scaler.js';
 import type { TrainBatch } from './trainer.js';
@@ -29,11 +36,19 @@ export function checkTrainDevice(cfg: Pick<TrainConfig, 'train'>): string {
   try {
     device = checkDevice(cfg.train.device);
   } catch (e) {
-    if (e instanceof DeviceError) throw new TrainDeviceError(`train.device=${cfg.train.device}: ${e.message.replace(/^device '[^']*' requested but /, '')}`.replace(/; or use cpu$/, '; or set train.device=cpu'));
+    if (e instanceof DeviceError)
+      throw new TrainDeviceError(
+        `train.device=${cfg.train.device}: ${e.message.replace(/^device '[^']*' requested but /, '')}`.replace(
+          /; or use cpu$/,
+          '; or set train.device=cpu',
+        ),
+      );
     throw e;
   }
   if (cfg.train.precision === 'fp16' && device === 'cpu') {
-    throw new TrainDeviceError('train.precision=fp16 needs a CUDA device (libtorch has no float16 autocast on the CPU); on the CPU use train.precision=bf16 or fp32, or set train.device=cuda');
+    throw new TrainDeviceError(
+      'train.precision=fp16 needs a CUDA device (libtorch has no float16 autocast on the CPU); on the CPU use train.precision=bf16 or fp32, or set train.device=cuda',
+    );
   }
   return device;
 }
@@ -55,8 +70,12 @@ export class TrainDevice {
     this.device = checkDevice(device);
     this.kind = this.device === 'cpu' ? 'cpu' : 'cuda';
     this.precision = precision;
-    if (precision === 'fp16' && this.kind === 'cpu') throw new TrainDeviceError('train.precision=fp16 needs a CUDA device; on the CPU use bf16 or fp32');
-    this.scaler = o.scaler !== undefined ? o.scaler : precision === 'fp16' ? new GradScaler() : null;
+    if (precision === 'fp16' && this.kind === 'cpu')
+      throw new TrainDeviceError(
+        'train.precision=fp16 needs a CUDA device; on the CPU use bf16 or fp32',
+      );
+    this.scaler =
+      o.scaler !== undefined ? o.scaler : precision === 'fp16' ? new GradScaler() : null;
   }
 
   static fromConfig(cfg: Pick<TrainConfig, 'train'>, o: TrainDeviceOptions = {}): TrainDevice {
@@ -66,12 +85,17 @@ export class TrainDevice {
   /** Runs fn under this precision's autocast (CUDA autocast on a GPU, CPU autocast on the CPU). */
   autocast<T>(fn: () => T): T {
     if (this.precision === 'fp32') return fn();
-    return autocast(fn, { device: this.kind, dtype: this.precision === 'bf16' ? 'bfloat16' : 'float16' });
+    return autocast(fn, {
+      device: this.kind,
+      dtype: this.precision === 'bf16' ? 'bfloat16' : 'float16',
+    });
   }
 
   /** Class indices as an int64 tensor on the device. */
   labels(y: ArrayLike<number>): Tensor {
-    return fromTypedArray(BigInt64Array.from(Array.from(y, (v) => BigInt(v))), [y.length], { device: this.device });
+    return fromTypedArray(BigInt64Array.from(Array.from(y, (v) => BigInt(v))), [y.length], {
+      device: this.device,
+    });
   }
 
   /** Numbers as a float32 tensor on the device. */
@@ -124,7 +148,10 @@ function startCopy(b: TrainBatch, device: string): InFlight {
  * waits for a batch's copy only when that batch is used. Batches the consumer never takes
  * (it stopped early) are freed.
  */
-export async function* feedBatches(batches: AsyncIterable<TrainBatch>, device: string): AsyncGenerator<TrainBatch> {
+export async function* feedBatches(
+  batches: AsyncIterable<TrainBatch>,
+  device: string,
+): AsyncGenerator<TrainBatch> {
   device = checkDevice(device); // a GPU this build or machine lacks: the one-line DeviceError with the fix
   const it = batches[Symbol.asyncIterator]();
   let next: InFlight | null = null;

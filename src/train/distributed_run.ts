@@ -23,7 +23,10 @@ export function rankDevice(device: string, localRank: number): string {
   if (!device.startsWith('cuda')) return device;
   const count = cuda.isAvailable() ? cuda.deviceCount() : 0;
   if (count === 1) return 'cuda:0';
-  if (count > 0 && localRank >= count) throw new Error(`LOCAL_RANK=${localRank} but this machine shows ${count} GPUs: start at most ${count} processes per machine (--nproc-per-node ${count})`);
+  if (count > 0 && localRank >= count)
+    throw new Error(
+      `LOCAL_RANK=${localRank} but this machine shows ${count} GPUs: start at most ${count} processes per machine (--nproc-per-node ${count})`,
+    );
   return `cuda:${localRank}`;
 }
 
@@ -37,7 +40,11 @@ export class DistributedRun {
   readonly worldSize: number;
   private gradSync: dist.GradSync | null = null;
 
-  private constructor(readonly world: World, readonly pg: dist.ProcessGroup, readonly opts: DistOptions) {
+  private constructor(
+    readonly world: World,
+    readonly pg: dist.ProcessGroup,
+    readonly opts: DistOptions,
+  ) {
     this.rank = world.rank;
     this.worldSize = world.worldSize;
   }
@@ -46,7 +53,12 @@ export class DistributedRun {
   static async start(world: World, opts: DistOptions): Promise<DistributedRun> {
     const backend = opts.device.startsWith('cuda') ? 'nccl' : 'gloo';
     const pg = await dist.ProcessGroup.init({
-      backend, rank: world.rank, worldSize: world.worldSize, masterAddr: world.masterAddr, masterPort: world.masterPort, timeoutMs: Math.round(opts.timeoutS * 1000),
+      backend,
+      rank: world.rank,
+      worldSize: world.worldSize,
+      masterAddr: world.masterAddr,
+      masterPort: world.masterPort,
+      timeoutMs: Math.round(opts.timeoutS * 1000),
     });
     return new DistributedRun(world, pg, opts);
   }
@@ -66,7 +78,9 @@ export class DistributedRun {
     } catch (e) {
       const msg = ((e as Error)?.message ?? String(e)).split('\n')[0];
       const timedOut = /timed? ?out|timeout/i.test(msg);
-      throw new CollectiveError(`${what} failed: ${msg}${timedOut ? ` — a rank stalled or is gone; train.dist_timeout=${this.opts.timeoutS}s bounds the wait` : ''}`);
+      throw new CollectiveError(
+        `${what} failed: ${msg}${timedOut ? ` — a rank stalled or is gone; train.dist_timeout=${this.opts.timeoutS}s bounds the wait` : ''}`,
+      );
     }
   }
 
@@ -98,9 +112,13 @@ export class DistributedRun {
     const v = names.map((k) => what[k]);
     const r = this.sum([...v, ...v.map((x) => x * x)]);
     const W = this.worldSize;
-    const bad = names.filter((_, i) => Math.abs(W * r[names.length + i] - r[i] * r[i]) > 1e-6 * Math.max(1, r[i] * r[i]));
+    const bad = names.filter(
+      (_, i) => Math.abs(W * r[names.length + i] - r[i] * r[i]) > 1e-6 * Math.max(1, r[i] * r[i]),
+    );
     if (bad.length) {
-      throw new Error(`the ranks see different data: ${bad.map((k) => `${k} is ${what[k]} on rank ${this.rank}, ${(r[names.indexOf(k)] / W).toFixed(1)} on average`).join('; ')} — every machine needs the same data.shards / data.root and config`);
+      throw new Error(
+        `the ranks see different data: ${bad.map((k) => `${k} is ${what[k]} on rank ${this.rank}, ${(r[names.indexOf(k)] / W).toFixed(1)} on average`).join('; ')} — every machine needs the same data.shards / data.root and config`,
+      );
     }
   }
 

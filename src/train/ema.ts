@@ -8,10 +8,15 @@ export class Ema {
   readonly shadow = new Map<string, Tensor>();
 
   /** `state`: name → live tensor of the model (parameters and buffers). */
-  constructor(state: Map<string, Tensor>, readonly decay: number) {
-    noGrad(() => tidy(() => {
-      for (const [k, t] of state) this.shadow.set(k, keep(t.detach().clone()));
-    }));
+  constructor(
+    state: Map<string, Tensor>,
+    readonly decay: number,
+  ) {
+    noGrad(() =>
+      tidy(() => {
+        for (const [k, t] of state) this.shadow.set(k, keep(t.detach().clone()));
+      }),
+    );
   }
 
   effectiveDecay(): number {
@@ -21,45 +26,61 @@ export class Ema {
   update(state: Map<string, Tensor>): void {
     const d = this.effectiveDecay();
     this.updates++;
-    noGrad(() => tidy(() => {
-      for (const [k, s] of this.shadow) {
-        const t = state.get(k);
-        if (!t) continue;
-        const src = t.detach();
-        if (s.dtype === 'float32' || s.dtype === 'float64' || s.dtype === 'bfloat16' || s.dtype === 'float16') s.lerp_(src, 1 - d);
-        else s.copy_(src); // integer buffers (num_batches_tracked) follow the model
-      }
-    }));
+    noGrad(() =>
+      tidy(() => {
+        for (const [k, s] of this.shadow) {
+          const t = state.get(k);
+          if (!t) continue;
+          const src = t.detach();
+          if (
+            s.dtype === 'float32' ||
+            s.dtype === 'float64' ||
+            s.dtype === 'bfloat16' ||
+            s.dtype === 'float16'
+          )
+            s.lerp_(src, 1 - d);
+          else s.copy_(src); // integer buffers (num_batches_tracked) follow the model
+        }
+      }),
+    );
   }
 
   /** Copy EMA values into the model's tensors; returns a restore function (raw weights back). */
   swapInto(state: Map<string, Tensor>): () => void {
     const backup = new Map<string, Tensor>();
-    noGrad(() => tidy(() => {
-      for (const [k, s] of this.shadow) {
-        const t = state.get(k);
-        if (!t) continue;
-        backup.set(k, keep(t.detach().clone()));
-        t.copy_(s);
-      }
-    }));
-    return () => noGrad(() => {
-      for (const [k, b] of backup) {
-        state.get(k)!.copy_(b);
-        b.dispose();
-      }
-    });
+    noGrad(() =>
+      tidy(() => {
+        for (const [k, s] of this.shadow) {
+          const t = state.get(k);
+          if (!t) continue;
+          backup.set(k, keep(t.detach().clone()));
+          t.copy_(s);
+        }
+      }),
+    );
+    return () =>
+      noGrad(() => {
+        for (const [k, b] of backup) {
+          state.get(k)!.copy_(b);
+          b.dispose();
+        }
+      });
   }
 
   load(get: (key: string) => Tensor | undefined, updates: number): string[] {
     const missing: string[] = [];
-    noGrad(() => tidy(() => {
-      for (const [k, s] of this.shadow) {
-        const src = get(k);
-        if (!src || src.dims.join() !== s.dims.join()) { missing.push(k); continue; }
-        s.copy_(src);
-      }
-    }));
+    noGrad(() =>
+      tidy(() => {
+        for (const [k, s] of this.shadow) {
+          const src = get(k);
+          if (!src || src.dims.join() !== s.dims.join()) {
+            missing.push(k);
+            continue;
+          }
+          s.copy_(src);
+        }
+      }),
+    );
     this.updates = updates;
     return missing;
   }

@@ -44,7 +44,11 @@ export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
   if (device !== 'cpu') m.model.to(device);
   let cfg: TrainConfig = defaultConfig();
   if (m.metadata.train_config) {
-    try { cfg = configFromObject(JSON.parse(m.metadata.train_config)); } catch { /* a foreign config: defaults + preprocessing below */ }
+    try {
+      cfg = configFromObject(JSON.parse(m.metadata.train_config));
+    } catch {
+      /* a foreign config: defaults + preprocessing below */
+    }
   }
   cfg.data.root = o.data;
   cfg.data.crop = m.preprocessing.crop as TrainConfig['data']['crop'];
@@ -57,15 +61,40 @@ export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
   const layout = inputPlanes(m.modelConfig.inChannels);
   cfg.model.in_channels = layout.image;
   cfg.data.word_boundary = layout.wordBoundary;
-  log(`checkpoint ${o.checkpoint}: ${m.labels.length} words, ${m.source} weights, input ${cfg.data.frames}×${cfg.data.size}×${cfg.data.size} (${cfg.data.crop} crop, ${layout.image === 3 ? 'colour' : 'grey'}${layout.wordBoundary ? ' + word boundary' : ''})`);
+  log(
+    `checkpoint ${o.checkpoint}: ${m.labels.length} words, ${m.source} weights, input ${cfg.data.frames}×${cfg.data.size}×${cfg.data.size} (${cfg.data.crop} crop, ${layout.image === 3 ? 'colour' : 'grey'}${layout.wordBoundary ? ' + word boundary' : ''})`,
+  );
   const data = await loadLrwSplits(cfg, [o.split], m.labels, log);
   const clips = data.clips[o.split];
-  if (!clips.length) throw new Error(`no ${o.split} clips of the checkpoint's words under ${o.data}`);
+  if (!clips.length)
+    throw new Error(`no ${o.split} clips of the checkpoint's words under ${o.data}`);
   const src = new MemoryClipSource(clips, {
-    batchSize: o.batchSize ?? cfg.train.eval_batch_size ?? cfg.train.batch_size, shuffle: false, seed: 0, size: cfg.data.size, frames: cfg.data.frames,
-    mean: cfg.data.mean, std: cfg.data.std, augment: null, dropLast: false, wordBoundary: layout.wordBoundary,
+    batchSize: o.batchSize ?? cfg.train.eval_batch_size ?? cfg.train.batch_size,
+    shuffle: false,
+    seed: 0,
+    size: cfg.data.size,
+    frames: cfg.data.frames,
+    mean: cfg.data.mean,
+    std: cfg.data.std,
+    augment: null,
+    dropLast: false,
+    wordBoundary: layout.wordBoundary,
   });
-  const metrics = await evaluateSource((x) => m.model.forward(x), src, m.labels, { limit: o.limit, label: o.split, stream: o.stream, quiet: o.quiet, device });
+  const metrics = await evaluateSource((x) => m.model.forward(x), src, m.labels, {
+    limit: o.limit,
+    label: o.split,
+    stream: o.stream,
+    quiet: o.quiet,
+    device,
+  });
   m.model.dispose();
-  return { metrics, checkpoint: o.checkpoint, weights: m.source, split: o.split, seconds: (Date.now() - t0) / 1000, device, incomplete: data.incomplete };
+  return {
+    metrics,
+    checkpoint: o.checkpoint,
+    weights: m.source,
+    split: o.split,
+    seconds: (Date.now() - t0) / 1000,
+    device,
+    incomplete: data.incomplete,
+  };
 }

@@ -11,18 +11,27 @@ export async function evaluateSource(
   source: BatchSource,
   labels: string[],
   opts: {
-    limit?: number | null; label?: string; stream?: NodeJS.WriteStream; quiet?: boolean; device?: string;
+    limit?: number | null;
+    label?: string;
+    stream?: NodeJS.WriteStream;
+    quiet?: boolean;
+    device?: string;
     /** data-parallel: sum the counts of every rank (each evaluated its own part of the source) */
     reduce?: (counts: Float64Array) => Float64Array;
   } = {},
 ): Promise<EvalMetrics> {
   const acc = new MetricAccumulator(labels);
   const total = opts.limit ? Math.min(opts.limit, source.batchesPerEpoch) : source.batchesPerEpoch;
-  const bar = opts.quiet ? null : new ProgressBar(opts.label ?? 'eval', total, { stream: opts.stream });
+  const bar = opts.quiet
+    ? null
+    : new ProgressBar(opts.label ?? 'eval', total, { stream: opts.stream });
   let i = 0;
   // batches go to the network's device one ahead (device_step.ts; the CPU takes the same path)
   for await (const b of feedBatches(source.batches(0, 0), opts.device ?? 'cpu')) {
-    if (i >= total) { b.x.dispose(); break; }
+    if (i >= total) {
+      b.x.dispose();
+      break;
+    }
     let lp: Float32Array;
     try {
       lp = tidy(() => noGrad(() => hostFloat32(forward(b.x))));

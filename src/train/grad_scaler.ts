@@ -38,10 +38,16 @@ export class GradScaler {
     this.growthFactor = o.growthFactor ?? 2;
     this.backoffFactor = o.backoffFactor ?? 0.5;
     this.growthInterval = o.growthInterval ?? 2000;
-    if (!(this.scale > 0) || !Number.isFinite(this.scale)) throw new Error(`GradScaler: initScale must be a positive finite number, got ${this.scale}`);
-    if (!(this.growthFactor > 1)) throw new Error(`GradScaler: growthFactor must be > 1, got ${this.growthFactor}`);
-    if (!(this.backoffFactor > 0 && this.backoffFactor < 1)) throw new Error(`GradScaler: backoffFactor must be in (0, 1), got ${this.backoffFactor}`);
-    if (!Number.isInteger(this.growthInterval) || this.growthInterval < 1) throw new Error(`GradScaler: growthInterval must be a positive integer, got ${this.growthInterval}`);
+    if (!(this.scale > 0) || !Number.isFinite(this.scale))
+      throw new Error(`GradScaler: initScale must be a positive finite number, got ${this.scale}`);
+    if (!(this.growthFactor > 1))
+      throw new Error(`GradScaler: growthFactor must be > 1, got ${this.growthFactor}`);
+    if (!(this.backoffFactor > 0 && this.backoffFactor < 1))
+      throw new Error(`GradScaler: backoffFactor must be in (0, 1), got ${this.backoffFactor}`);
+    if (!Number.isInteger(this.growthInterval) || this.growthInterval < 1)
+      throw new Error(
+        `GradScaler: growthInterval must be a positive integer, got ${this.growthInterval}`,
+      );
   }
 
   /** loss × scale (backpropagate this one). */
@@ -55,10 +61,16 @@ export class GradScaler {
    */
   unscale(grads: Tensor[]): boolean {
     if (grads.length === 0) return true;
-    return tidy(() => noGrad(() => {
-      foreachMul_(grads, 1 / this.scale);
-      return Boolean(stack(grads.map((g) => g.isfinite().all())).all().item());
-    }));
+    return tidy(() =>
+      noGrad(() => {
+        foreachMul_(grads, 1 / this.scale);
+        return Boolean(
+          stack(grads.map((g) => g.isfinite().all()))
+            .all()
+            .item(),
+        );
+      }),
+    );
   }
 
   /** After each step: back off on overflow (the step was skipped), grow after growthInterval good steps. */
@@ -78,13 +90,25 @@ export class GradScaler {
   }
 
   stateDict(): GradScalerState {
-    return { scale: this.scale, growthTracker: this.growthTracker, growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
+    return {
+      scale: this.scale,
+      growthTracker: this.growthTracker,
+      growthFactor: this.growthFactor,
+      backoffFactor: this.backoffFactor,
+      growthInterval: this.growthInterval,
+    };
   }
 
   /** Restores scale and good-step count (the factors stay those of the current config). */
   loadStateDict(s: Partial<GradScalerState>): void {
-    if (typeof s.scale !== 'number' || !(s.scale > 0) || !Number.isFinite(s.scale)) throw new Error(`checkpoint gradient scaler state has an invalid scale ${JSON.stringify(s.scale)}`);
+    if (typeof s.scale !== 'number' || !(s.scale > 0) || !Number.isFinite(s.scale))
+      throw new Error(
+        `checkpoint gradient scaler state has an invalid scale ${JSON.stringify(s.scale)}`,
+      );
     this.scale = s.scale;
-    this.growthTracker = Number.isInteger(s.growthTracker) && (s.growthTracker as number) >= 0 ? (s.growthTracker as number) : 0;
+    this.growthTracker =
+      Number.isInteger(s.growthTracker) && (s.growthTracker as number) >= 0
+        ? (s.growthTracker as number)
+        : 0;
   }
 }

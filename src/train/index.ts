@@ -1,14 +1,58 @@
 // eflip training API ('eflip/train'): config, trainer, optimizer, schedule, EMA, callbacks,
 // checkpoints, metrics, run report, evaluation and the demo model.
-export { loadConfig, defaultConfig, applyOverride, configFromObject, configToYaml, configReference, resolveKey, ConfigError, SCHEMA, ALIASES, type TrainConfig, type LoadOptions } from './config.js';
+export {
+  loadConfig,
+  defaultConfig,
+  applyOverride,
+  configFromObject,
+  configToYaml,
+  configReference,
+  resolveKey,
+  ConfigError,
+  SCHEMA,
+  ALIASES,
+  type TrainConfig,
+  type LoadOptions,
+} from './config.js';
 export { modelConfigFor } from './model_config.js';
 export { lrAt, WarmupCosine, type ScheduleSpec } from './schedule.js';
 export { AdamW, type AdamWOptions, type NamedParam } from './adamw.js';
 export { Ema } from './ema.js';
-export { EarlyStopping, ModelCheckpoint, type Callback, type TrainerHandle, type EpochMetrics } from './callbacks.js';
-export { Trainer, NonFiniteLossError, OutOfMemoryError, InterruptedError, DataError, type TrainableModel, type TrainBatch, type BatchSource, type TrainerOptions, type FitResult } from './trainer.js';
-export { writeCheckpoint, readCheckpoint, serializeCheckpoint, CheckpointError, type CheckpointContent, type TrainState } from './checkpoint.js';
-export { MetricAccumulator, metricsMarkdown, metricsJson, type EvalMetrics, type ConfusedPair, type WordAccuracy } from './metrics.js';
+export {
+  EarlyStopping,
+  ModelCheckpoint,
+  type Callback,
+  type TrainerHandle,
+  type EpochMetrics,
+} from './callbacks.js';
+export {
+  Trainer,
+  NonFiniteLossError,
+  OutOfMemoryError,
+  InterruptedError,
+  DataError,
+  type TrainableModel,
+  type TrainBatch,
+  type BatchSource,
+  type TrainerOptions,
+  type FitResult,
+} from './trainer.js';
+export {
+  writeCheckpoint,
+  readCheckpoint,
+  serializeCheckpoint,
+  CheckpointError,
+  type CheckpointContent,
+  type TrainState,
+} from './checkpoint.js';
+export {
+  MetricAccumulator,
+  metricsMarkdown,
+  metricsJson,
+  type EvalMetrics,
+  type ConfusedPair,
+  type WordAccuracy,
+} from './metrics.js';
 export { MetricsLog, type MetricRecord } from './metrics_log.js';
 export { ProgressBar } from './progress.js';
 export { writeRunReport } from './report.js';

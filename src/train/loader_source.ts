@@ -38,10 +38,21 @@ export class LoaderSource implements BatchSource {
 export function augmentFor(cfg: TrainConfig, training: boolean): Partial<AugmentConfig> {
   const a = cfg.data.augment;
   const common = {
-    crop: cfg.data.size, frames: cfg.data.frames, mean: cfg.data.mean, std: cfg.data.std,
+    crop: cfg.data.size,
+    frames: cfg.data.frames,
+    mean: cfg.data.mean,
+    std: cfg.data.std,
     boundary: cfg.data.word_boundary ? ('channel' as const) : ('none' as const),
   };
-  if (!training) return { ...common, randomCrop: false, flip: 0, timeMask: { count: 0, maxFrames: 0 }, mixup: { alpha: 0, p: 0 }, temporalCrop: 0 };
+  if (!training)
+    return {
+      ...common,
+      randomCrop: false,
+      flip: 0,
+      timeMask: { count: 0, maxFrames: 0 },
+      mixup: { alpha: 0, p: 0 },
+      temporalCrop: 0,
+    };
   return {
     ...common,
     randomCrop: a.random_crop,
@@ -53,10 +64,17 @@ export function augmentFor(cfg: TrainConfig, training: boolean): Partial<Augment
 }
 
 /** A loader over prepared shards (`eflip prepare`) for one split. */
-export async function openShardSource(cfg: TrainConfig, split: Split, training: boolean, shard?: Shard): Promise<LoaderSource> {
+export async function openShardSource(
+  cfg: TrainConfig,
+  split: Split,
+  training: boolean,
+  shard?: Shard,
+): Promise<LoaderSource> {
   const o: LoaderOptions = {
     data: { kind: 'shards', dir: cfg.data.shards!, split },
-    batchSize: training ? cfg.train.batch_size : cfg.train.eval_batch_size ?? cfg.train.batch_size,
+    batchSize: training
+      ? cfg.train.batch_size
+      : (cfg.train.eval_batch_size ?? cfg.train.batch_size),
     training,
     seed: cfg.seed,
     augment: augmentFor(cfg, training),
@@ -66,7 +84,9 @@ export async function openShardSource(cfg: TrainConfig, split: Split, training: 
   const loader = await Loader.open(o);
   if (loader.side !== undefined && cfg.data.size > loader.side) {
     await loader.close();
-    throw new DatasetError(`data.size=${cfg.data.size} is larger than the ${loader.side}×${loader.side} clips of data.shards=${cfg.data.shards} (${split}); set data.size to at most ${loader.side}, or prepare with a larger --size`);
+    throw new DatasetError(
+      `data.size=${cfg.data.size} is larger than the ${loader.side}×${loader.side} clips of data.shards=${cfg.data.shards} (${split}); set data.size to at most ${loader.side}, or prepare with a larger --size`,
+    );
   }
   return new LoaderSource(loader);
 }

@@ -39,7 +39,10 @@ export class MetricAccumulator {
   private lossSum = 0;
   private n = 0;
   private top5 = 0;
-  constructor(readonly labels: string[], readonly topK = 5) {
+  constructor(
+    readonly labels: string[],
+    readonly topK = 5,
+  ) {
     this.C = labels.length;
     this.confusion = new Float64Array(this.C * this.C);
   }
@@ -48,16 +51,21 @@ export class MetricAccumulator {
   update(logProbs: ArrayLike<number>, targets: ArrayLike<number>): void {
     const C = this.C;
     const B = targets.length;
-    if (logProbs.length !== B * C) throw new Error(`metrics: expected ${B}×${C} scores, got ${logProbs.length}`);
+    if (logProbs.length !== B * C)
+      throw new Error(`metrics: expected ${B}×${C} scores, got ${logProbs.length}`);
     for (let b = 0; b < B; b++) {
       const t = Number(targets[b]);
-      if (!Number.isInteger(t) || t < 0 || t >= C) throw new Error(`metrics: target ${targets[b]} outside 0..${C - 1}`);
+      if (!Number.isInteger(t) || t < 0 || t >= C)
+        throw new Error(`metrics: target ${targets[b]} outside 0..${C - 1}`);
       const off = b * C;
       let arg = 0;
       let best = -Infinity;
       for (let c = 0; c < C; c++) {
         const v = logProbs[off + c];
-        if (v > best) { best = v; arg = c; }
+        if (v > best) {
+          best = v;
+          arg = c;
+        }
       }
       // rank of the true class = number of classes scoring strictly higher
       const st = logProbs[off + t];
@@ -78,14 +86,19 @@ export class MetricAccumulator {
    *  and loaded back, the metrics are those of one process that saw every clip. */
   counts(): Float64Array {
     const v = new Float64Array(3 + this.confusion.length);
-    v[0] = this.n; v[1] = this.lossSum; v[2] = this.top5;
+    v[0] = this.n;
+    v[1] = this.lossSum;
+    v[2] = this.top5;
     v.set(this.confusion, 3);
     return v;
   }
 
   load(v: Float64Array): void {
-    if (v.length !== 3 + this.confusion.length) throw new Error(`metrics: ${v.length} counts for ${this.C} classes`);
-    this.n = v[0]; this.lossSum = v[1]; this.top5 = v[2];
+    if (v.length !== 3 + this.confusion.length)
+      throw new Error(`metrics: ${v.length} counts for ${this.C} classes`);
+    this.n = v[0];
+    this.lossSum = v[1];
+    this.top5 = v[2];
     this.confusion.set(v.subarray(3));
   }
 
@@ -109,7 +122,11 @@ export class MetricAccumulator {
       }
       correct += M[i * C + i];
     }
-    let p = 0, r = 0, f = 0, recallSum = 0, present = 0;
+    let p = 0,
+      r = 0,
+      f = 0,
+      recallSum = 0,
+      present = 0;
     const perWord: WordAccuracy[] = [];
     for (let c = 0; c < C; c++) {
       const tp = M[c * C + c];
@@ -119,13 +136,27 @@ export class MetricAccumulator {
       p += prec * support[c];
       r += rec * support[c];
       f += f1 * support[c];
-      if (support[c] > 0) { recallSum += rec; present++; }
-      perWord.push({ word: this.labels[c], correct: tp, total: support[c], accuracy: support[c] > 0 ? rec : NaN });
+      if (support[c] > 0) {
+        recallSum += rec;
+        present++;
+      }
+      perWord.push({
+        word: this.labels[c],
+        correct: tp,
+        total: support[c],
+        accuracy: support[c] > 0 ? rec : NaN,
+      });
     }
     const pairs: ConfusedPair[] = [];
     for (let i = 0; i < C; i++) {
       for (let j = 0; j < C; j++) {
-        if (i !== j && M[i * C + j] > 0) pairs.push({ truth: this.labels[i], predicted: this.labels[j], count: M[i * C + j], rate: M[i * C + j] / support[i] });
+        if (i !== j && M[i * C + j] > 0)
+          pairs.push({
+            truth: this.labels[i],
+            predicted: this.labels[j],
+            count: M[i * C + j],
+            rate: M[i * C + j] / support[i],
+          });
       }
     }
     pairs.sort((a, b) => b.count - a.count || b.rate - a.rate || a.truth.localeCompare(b.truth));
@@ -171,12 +202,24 @@ export function metricsMarkdown(m: EvalMetrics, title = 'Evaluation'): string {
     '',
   ];
   if (m.confusedPairs.length) {
-    lines.push('Most confused pairs:', '', '| truth | predicted | clips | rate |', '|---|---|---|---|');
-    for (const p of m.confusedPairs) lines.push(`| ${p.truth} | ${p.predicted} | ${p.count} | ${pct(p.rate)} |`);
+    lines.push(
+      'Most confused pairs:',
+      '',
+      '| truth | predicted | clips | rate |',
+      '|---|---|---|---|',
+    );
+    for (const p of m.confusedPairs)
+      lines.push(`| ${p.truth} | ${p.predicted} | ${p.count} | ${pct(p.rate)} |`);
     lines.push('');
   }
-  lines.push('Per-word accuracy:', '', '| word | correct | clips | accuracy |', '|---|---|---|---|');
-  for (const w of m.perWord) lines.push(`| ${w.word} | ${w.correct} | ${w.total} | ${pct(w.accuracy)} |`);
+  lines.push(
+    'Per-word accuracy:',
+    '',
+    '| word | correct | clips | accuracy |',
+    '|---|---|---|---|',
+  );
+  for (const w of m.perWord)
+    lines.push(`| ${w.word} | ${w.correct} | ${w.total} | ${pct(w.accuracy)} |`);
   return lines.join('\n') + '\n';
 }
 

@@ -15,8 +15,13 @@ export class MetricsLog {
   private dirMade = false;
   constructor(readonly path: string) {}
   append(rec: Omit<MetricRecord, 'time'> & { time?: number }): void {
-    if (!this.dirMade) { mkdirSync(dirname(this.path), { recursive: true }); this.dirMade = true; }
-    const line = JSON.stringify({ time: Date.now() / 1000, ...rec }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+    if (!this.dirMade) {
+      mkdirSync(dirname(this.path), { recursive: true });
+      this.dirMade = true;
+    }
+    const line = JSON.stringify({ time: Date.now() / 1000, ...rec }, (_, v) =>
+      typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
+    );
     appendFileSync(this.path, line + '\n');
   }
   /** Drop records after `step` (used on resume so a re-run stretch is not logged twice). */
@@ -25,7 +30,11 @@ export class MetricsLog {
     const out: MetricRecord[] = [];
     for (const line of readFileSync(path, 'utf8').split('\n')) {
       if (!line.trim()) continue;
-      try { out.push(JSON.parse(line)); } catch { /* torn last line after a crash: skip */ }
+      try {
+        out.push(JSON.parse(line));
+      } catch {
+        /* torn last line after a crash: skip */
+      }
     }
     return out;
   }

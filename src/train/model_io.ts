@@ -25,7 +25,9 @@ export function placeModel(net: LipReaderNet, device: string, channelsLast = fal
 export function asTrainable(m: Module): TrainableModel {
   return {
     forward: (x) => m.forward(x),
-    train: (mode) => { m.train(mode); },
+    train: (mode) => {
+      m.train(mode);
+    },
     namedParameters: () => [...m.namedParameters()],
     stateTensors: () => m.stateDict(),
   };
@@ -36,12 +38,16 @@ export const HEAD_PREFIX = 'fc_layer.';
 
 /** Weights of a file: EMA set when present (ema.*), else model.* (training checkpoints), else plain
  *  names (the one weight selector, src/model/model_metadata.ts). */
-export function weightsOf(file: { tensors: Map<string, RawTensor> }, preferEma = true): { weights: Map<string, RawTensor>; source: 'ema' | 'model' | 'plain' } {
+export function weightsOf(
+  file: { tensors: Map<string, RawTensor> },
+  preferEma = true,
+): { weights: Map<string, RawTensor>; source: 'ema' | 'model' | 'plain' } {
   const { tensors, prefix } = selectWeights(file.tensors, { ema: preferEma });
   return { weights: tensors, source: sourceName(prefix) };
 }
 
-const sourceName = (prefix: string): 'ema' | 'model' | 'plain' => (EMA_PREFIXES.includes(prefix) ? 'ema' : prefix === 'model.' ? 'model' : 'plain');
+const sourceName = (prefix: string): 'ema' | 'model' | 'plain' =>
+  EMA_PREFIXES.includes(prefix) ? 'ema' : prefix === 'model.' ? 'model' : 'plain';
 
 export interface FineTuneReport {
   loaded: number;
@@ -70,10 +76,12 @@ const LUMA = [0.299, 0.587, 0.114];
  */
 export function convertStemChannels(t: RawTensor, to: number): RawTensor | null {
   const from = t.shape[1];
-  if (!['float32', 'float64', 'float16', 'bfloat16'].includes(t.dtype) || t.shape.length !== 5) return null;
+  if (!['float32', 'float64', 'float16', 'bfloat16'].includes(t.dtype) || t.shape.length !== 5)
+    return null;
   const boundary = from % 2 === 0 ? 1 : 0;
   if ((to % 2 === 0 ? 1 : 0) !== boundary) return null;
-  const fi = from - boundary, ti = to - boundary;
+  const fi = from - boundary,
+    ti = to - boundary;
   if (!((fi === 1 && ti === 3) || (fi === 3 && ti === 1))) return null;
   const src = rawToFloat32(t);
   const [O, , ...k] = t.shape;
@@ -82,8 +90,19 @@ export function convertStemChannels(t: RawTensor, to: number): RawTensor | null 
   for (let o = 0; o < O; o++) {
     const s = (c: number) => src.subarray((o * from + c) * K, (o * from + c + 1) * K);
     const d = (c: number) => out.subarray((o * to + c) * K, (o * to + c + 1) * K);
-    if (fi === 1) for (let c = 0; c < 3; c++) { const w = s(0), dc = d(c); for (let i = 0; i < K; i++) dc[i] = w[i] * LUMA[c]; }
-    else { const dc = d(0); for (let c = 0; c < 3; c++) { const w = s(c); for (let i = 0; i < K; i++) dc[i] += w[i]; } }
+    if (fi === 1)
+      for (let c = 0; c < 3; c++) {
+        const w = s(0),
+          dc = d(c);
+        for (let i = 0; i < K; i++) dc[i] = w[i] * LUMA[c];
+      }
+    else {
+      const dc = d(0);
+      for (let c = 0; c < 3; c++) {
+        const w = s(c);
+        for (let i = 0; i < K; i++) dc[i] += w[i];
+      }
+    }
     if (boundary) d(ti).set(s(fi));
   }
   return { dtype: 'float32', shape: [O, to, ...k], data: new Uint8Array(out.buffer) };
@@ -94,12 +113,20 @@ export function convertStemChannels(t: RawTensor, to: number): RawTensor | null 
 export function loadPretrained(model: Module, path: string): FineTuneReport {
   // a model file's own config, labels and pre-processing are validated against its tensors first
   const f = readPretrainedWeights(path);
-  const weights = f.weights, source = sourceName(f.prefix);
+  const weights = f.weights,
+    source = sourceName(f.prefix);
   const own = model.stateDict();
   const skippedHead: string[] = [];
-  const stem = weights.get(STEM_WEIGHT), ownStem = own.get(STEM_WEIGHT);
+  const stem = weights.get(STEM_WEIGHT),
+    ownStem = own.get(STEM_WEIGHT);
   let stemConverted: string | undefined;
-  if (stem && ownStem && stem.shape[1] !== ownStem.shape[1] && stem.shape.length === 5 && stem.shape.every((v, i) => i === 1 || v === ownStem.shape[i])) {
+  if (
+    stem &&
+    ownStem &&
+    stem.shape[1] !== ownStem.shape[1] &&
+    stem.shape.length === 5 &&
+    stem.shape.every((v, i) => i === 1 || v === ownStem.shape[i])
+  ) {
     const c = convertStemChannels(stem, ownStem.shape[1]);
     if (c) {
       weights.set(STEM_WEIGHT, c);
@@ -118,16 +145,41 @@ export function loadPretrained(model: Module, path: string): FineTuneReport {
   try {
     rep = model.loadStateDict(weights, { strict: false });
   } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message.split('\n').map((l) => l.trim()).join(' ')}`);
+    throw new Error(
+      `${path}: ${(e as Error).message
+        .split('\n')
+        .map((l) => l.trim())
+        .join(' ')}`,
+    );
   }
-  const bad = rep.missing.filter((k) => !k.startsWith(HEAD_PREFIX) && !k.endsWith('num_batches_tracked'));
-  if (bad.length > own.size / 2) throw new Error(`${path}: only ${own.size - rep.missing.length} of ${own.size} model tensors found — not weights of this architecture?`);
+  const bad = rep.missing.filter(
+    (k) => !k.startsWith(HEAD_PREFIX) && !k.endsWith('num_batches_tracked'),
+  );
+  if (bad.length > own.size / 2)
+    throw new Error(
+      `${path}: only ${own.size - rep.missing.length} of ${own.size} model tensors found — not weights of this architecture?`,
+    );
   // the file's attention regime (validated metadata; absent = 'time') against this network's
   let fileAttention = 'time';
-  try { fileAttention = (JSON.parse(readModelHeader(path).metadata.config ?? '{}') as { attention?: string }).attention ?? 'time'; } catch { /* a bare state dict: no config */ }
+  try {
+    fileAttention =
+      (JSON.parse(readModelHeader(path).metadata.config ?? '{}') as { attention?: string })
+        .attention ?? 'time';
+  } catch {
+    /* a bare state dict: no config */
+  }
   const ownAttention = (model as { config?: { attention?: string } }).config?.attention ?? 'time';
-  const attentionChanged = fileAttention !== ownAttention ? `${fileAttention} → ${ownAttention}` : undefined;
-  return { loaded: weights.size - rep.unexpected.length, skippedHead, missing: rep.missing, unexpected: rep.unexpected, source, ...(stemConverted ? { stemConverted } : {}), ...(attentionChanged ? { attentionChanged } : {}) };
+  const attentionChanged =
+    fileAttention !== ownAttention ? `${fileAttention} → ${ownAttention}` : undefined;
+  return {
+    loaded: weights.size - rep.unexpected.length,
+    skippedHead,
+    missing: rep.missing,
+    unexpected: rep.unexpected,
+    source,
+    ...(stemConverted ? { stemConverted } : {}),
+    ...(attentionChanged ? { attentionChanged } : {}),
+  };
 }
 
 export interface LoadedForEval {
@@ -147,5 +199,12 @@ export function loadForEval(path: string, opts: { useEma?: boolean } = {}): Load
   // names and shapes were checked against the config; BatchNorm counters may be absent
   model.loadStateDict(f.weights, { strict: false });
   model.eval();
-  return { model, modelConfig: f.config, labels: f.labels, preprocessing: f.preprocessing, source: sourceName(f.prefix), metadata: f.file.metadata };
+  return {
+    model,
+    modelConfig: f.config,
+    labels: f.labels,
+    preprocessing: f.preprocessing,
+    source: sourceName(f.prefix),
+    metadata: f.file.metadata,
+  };
 }

@@ -18,7 +18,12 @@ export class ProgressBar {
   constructor(
     readonly label: string,
     readonly total: number,
-    readonly opts: { stream?: NodeJS.WriteStream; tty?: boolean; plainEvery?: number; width?: number } = {},
+    readonly opts: {
+      stream?: NodeJS.WriteStream;
+      tty?: boolean;
+      plainEvery?: number;
+      width?: number;
+    } = {},
   ) {
     const stream = opts.stream ?? process.stdout;
     this.tty = opts.tty ?? Boolean(stream.isTTY);

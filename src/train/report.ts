@@ -6,7 +6,8 @@ import { MetricsLog, type MetricRecord } from './metrics_log.js';
 import { confusionPlot, linePlot, PALETTE } from './plot.js';
 import { metricsMarkdown, type EvalMetrics } from './metrics.js';
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const esc = (s: string) =>
+  s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** Markdown tables → minimal HTML tables. */
 function mdToHtml(md: string): string {
@@ -15,12 +16,20 @@ function mdToHtml(md: string): string {
   for (const line of md.split('\n')) {
     if (line.startsWith('|')) {
       if (/^\|[-| ]+\|$/.test(line)) continue;
-      const cells = line.slice(1, -1).split('|').map((c) => esc(c.trim()));
-      if (!inTable) { out.push('<table><tr>' + cells.map((c) => `<th>${c}</th>`).join('') + '</tr>'); inTable = true; }
-      else out.push('<tr>' + cells.map((c) => `<td>${c}</td>`).join('') + '</tr>');
+      const cells = line
+        .slice(1, -1)
+        .split('|')
+        .map((c) => esc(c.trim()));
+      if (!inTable) {
+        out.push('<table><tr>' + cells.map((c) => `<th>${c}</th>`).join('') + '</tr>');
+        inTable = true;
+      } else out.push('<tr>' + cells.map((c) => `<td>${c}</td>`).join('') + '</tr>');
       continue;
     }
-    if (inTable) { out.push('</table>'); inTable = false; }
+    if (inTable) {
+      out.push('</table>');
+      inTable = false;
+    }
     if (line.startsWith('### ')) out.push(`<h3>${esc(line.slice(4))}</h3>`);
     else if (line.trim()) out.push(`<p>${esc(line)}</p>`);
   }
@@ -49,18 +58,48 @@ export function writeRunReport(inp: ReportInput): string {
     writeFileAtomic(join(inp.runDir, file), png);
     images.push({ file, alt });
   };
-  save('loss.png', linePlot([
-    { name: 'train (step)', color: PALETTE[0], points: pts(steps, 'step', 'loss') },
-    { name: 'train (epoch)', color: PALETTE[2], points: pts(epochs, 'step', 'train_loss') },
-    { name: 'val', color: PALETTE[1], points: pts(epochs, 'step', 'val_loss') },
-  ], { title: 'loss', xLabel: 'step', yLabel: 'nll' }).png(), 'loss curves');
-  save('accuracy.png', linePlot([
-    { name: 'train', color: PALETTE[0], points: pts(epochs, 'step', 'train_acc') },
-    { name: 'val top-1', color: PALETTE[1], points: pts(epochs, 'step', 'val_acc') },
-    { name: 'val top-5', color: PALETTE[2], points: pts(epochs, 'step', 'val_top5') },
-  ], { title: 'accuracy', xLabel: 'step', yLabel: 'fraction' }).png(), 'accuracy curves');
-  save('lr.png', linePlot([{ name: 'lr', color: PALETTE[4], points: pts(steps, 'step', 'lr') }], { title: 'learning rate', xLabel: 'step' }).png(), 'learning-rate schedule');
-  if (inp.best) save('confusion.png', confusionPlot(inp.best.metrics.confusion, inp.best.metrics.labels, `confusion: ${inp.best.name}`).png(), 'confusion matrix');
+  save(
+    'loss.png',
+    linePlot(
+      [
+        { name: 'train (step)', color: PALETTE[0], points: pts(steps, 'step', 'loss') },
+        { name: 'train (epoch)', color: PALETTE[2], points: pts(epochs, 'step', 'train_loss') },
+        { name: 'val', color: PALETTE[1], points: pts(epochs, 'step', 'val_loss') },
+      ],
+      { title: 'loss', xLabel: 'step', yLabel: 'nll' },
+    ).png(),
+    'loss curves',
+  );
+  save(
+    'accuracy.png',
+    linePlot(
+      [
+        { name: 'train', color: PALETTE[0], points: pts(epochs, 'step', 'train_acc') },
+        { name: 'val top-1', color: PALETTE[1], points: pts(epochs, 'step', 'val_acc') },
+        { name: 'val top-5', color: PALETTE[2], points: pts(epochs, 'step', 'val_top5') },
+      ],
+      { title: 'accuracy', xLabel: 'step', yLabel: 'fraction' },
+    ).png(),
+    'accuracy curves',
+  );
+  save(
+    'lr.png',
+    linePlot([{ name: 'lr', color: PALETTE[4], points: pts(steps, 'step', 'lr') }], {
+      title: 'learning rate',
+      xLabel: 'step',
+    }).png(),
+    'learning-rate schedule',
+  );
+  if (inp.best)
+    save(
+      'confusion.png',
+      confusionPlot(
+        inp.best.metrics.confusion,
+        inp.best.metrics.labels,
+        `confusion: ${inp.best.name}`,
+      ).png(),
+      'confusion matrix',
+    );
 
   const html = `<!doctype html>
 <html><head><meta charset="utf-8"><title>${esc(inp.title)}</title>

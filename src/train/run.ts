@@ -10,8 +10,20 @@ import { canonicalPath, guardOutputs, type NamedPath } from '../io/output_path.j
 import { EarlyStopping, ModelCheckpoint, type Callback } from './callbacks.js';
 import { readCheckpoint, type CheckpointContent } from './checkpoint.js';
 import { checkTensorsMatchConfig } from '../model/model_metadata.js';
-import { applyOverride, checkThreadCounts, configToYaml, loadConfig, type TrainConfig } from './config.js';
-import { imageChannels, loadLrwSplits, MemoryClipSource, mixupHook, type SourceOptions } from './data_source.js';
+import {
+  applyOverride,
+  checkThreadCounts,
+  configToYaml,
+  loadConfig,
+  type TrainConfig,
+} from './config.js';
+import {
+  imageChannels,
+  loadLrwSplits,
+  MemoryClipSource,
+  mixupHook,
+  type SourceOptions,
+} from './data_source.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
 import { modelConfigFor } from './model_config.js';
 import { asTrainable, createModel, loadPretrained, placeModel } from './model_io.js';
@@ -48,7 +60,8 @@ export interface RunResult extends FitResult {
 /** A checkpoint path from `checkpoint=` (a file, or a run/checkpoint dir holding last.ckpt). */
 export function resolveCheckpointPath(p: string): string {
   if (existsSync(p) && statSync(p).isDirectory()) {
-    for (const c of [join(p, 'last.ckpt'), join(p, 'checkpoints', 'last.ckpt')]) if (existsSync(c)) return c;
+    for (const c of [join(p, 'last.ckpt'), join(p, 'checkpoints', 'last.ckpt')])
+      if (existsSync(c)) return c;
     throw new Error(`no last.ckpt under ${p}`);
   }
   if (!existsSync(p)) throw new Error(`checkpoint not found: ${p}`);
@@ -56,13 +69,22 @@ export function resolveCheckpointPath(p: string): string {
 }
 
 /** Prepared shards must hold the frames the network takes: grey for model.in_channels=1, RGB for 3. */
-export function checkShardChannels(cfg: TrainConfig, shardChannels: number, modelChannels: number, split = 'train'): void {
+export function checkShardChannels(
+  cfg: TrainConfig,
+  shardChannels: number,
+  modelChannels: number,
+  split = 'train',
+): void {
   if (shardChannels === modelChannels) return;
-  const kind = (c: number) => (c === 3 ? 'colour (RGB, 3 channels)' : c === 1 ? 'grey (1 channel)' : `${c}-channel`);
-  const fix = shardChannels === 3
-    ? `set model.in_channels=3 to train on colour, or prepare grey shards (eflip prepare without --color)`
-    : `set model.in_channels=${shardChannels}, or prepare colour shards with eflip prepare --color`;
-  throw new Error(`data.shards=${cfg.data.shards} (${split}) holds ${kind(shardChannels)} clips but model.in_channels=${cfg.model.in_channels} expects ${kind(modelChannels)} input: ${fix}`);
+  const kind = (c: number) =>
+    c === 3 ? 'colour (RGB, 3 channels)' : c === 1 ? 'grey (1 channel)' : `${c}-channel`;
+  const fix =
+    shardChannels === 3
+      ? `set model.in_channels=3 to train on colour, or prepare grey shards (eflip prepare without --color)`
+      : `set model.in_channels=${shardChannels}, or prepare colour shards with eflip prepare --color`;
+  throw new Error(
+    `data.shards=${cfg.data.shards} (${split}) holds ${kind(shardChannels)} clips but model.in_channels=${cfg.model.in_channels} expects ${kind(modelChannels)} input: ${fix}`,
+  );
 }
 
 function timestamp(): string {
@@ -76,7 +98,9 @@ function runContents(runDir: string, ckptDir: string): string[] {
   try {
     const ckpts = readdirSync(ckptDir).filter((f) => f.endsWith('.ckpt'));
     if (ckpts.length) held.push(ckpts.length === 1 ? ckpts[0] : `${ckpts.length} checkpoints`);
-  } catch { /* no checkpoint dir yet */ }
+  } catch {
+    /* no checkpoint dir yet */
+  }
   return held;
 }
 
@@ -97,17 +121,26 @@ export interface RunDirs {
  * directory that holds a run, a directory that is a file or read-only, and a run dir that is
  * one of the run's inputs.
  */
-export function resolveRunDirs(cfg: TrainConfig, resumePath: string | null, configFile?: string): RunDirs {
+export function resolveRunDirs(
+  cfg: TrainConfig,
+  resumePath: string | null,
+  configFile?: string,
+): RunDirs {
   let runDir: string, ckptDir: string;
-  let sourceRunDir: string | null = null, sourceCkptDir: string | null = null;
+  let sourceRunDir: string | null = null,
+    sourceCkptDir: string | null = null;
   if (resumePath) {
     sourceCkptDir = dirname(resolve(resumePath));
-    sourceRunDir = basename(sourceCkptDir) === 'checkpoints' ? dirname(sourceCkptDir) : sourceCkptDir;
+    sourceRunDir =
+      basename(sourceCkptDir) === 'checkpoints' ? dirname(sourceCkptDir) : sourceCkptDir;
   }
   if (cfg.run_dir) runDir = resolve(cfg.run_dir);
   else if (sourceRunDir) runDir = sourceRunDir;
   else {
-    const base = join('runs', `${configFile ? basename(configFile).replace(/\.ya?ml$/, '') : 'run'}-${timestamp()}`);
+    const base = join(
+      'runs',
+      `${configFile ? basename(configFile).replace(/\.ya?ml$/, '') : 'run'}-${timestamp()}`,
+    );
     runDir = resolve(base);
     for (let k = 2; existsSync(runDir); k++) runDir = resolve(`${base}-${k}`);
   }
@@ -118,14 +151,18 @@ export function resolveRunDirs(cfg: TrainConfig, resumePath: string | null, conf
   const inputs: NamedPath[] = [];
   if (cfg.data.root) inputs.push({ flag: 'data.root', path: cfg.data.root });
   if (cfg.data.shards) inputs.push({ flag: 'data.shards', path: cfg.data.shards });
-  if (cfg.pretrained_model_path) inputs.push({ flag: 'pretrained_model_path', path: cfg.pretrained_model_path });
+  if (cfg.pretrained_model_path)
+    inputs.push({ flag: 'pretrained_model_path', path: cfg.pretrained_model_path });
   guardOutputs([{ flag: 'run_dir', path: runDir, kind: 'dir' }], inputs);
-  if (ckptDir !== runDir) guardOutputs([{ flag: 'checkpointing.dir', path: ckptDir, kind: 'dir' }], inputs);
+  if (ckptDir !== runDir)
+    guardOutputs([{ flag: 'checkpointing.dir', path: ckptDir, kind: 'dir' }], inputs);
 
   const continuing = sourceRunDir !== null && canonicalPath(runDir) === canonicalPath(sourceRunDir);
   const held = continuing ? [] : runContents(runDir, ckptDir);
   if (held.length) {
-    throw new Error(`run_dir ${runDir} already holds a run (${held.join(', ')}); resume it with checkpoint=${runDir}, or give a new run_dir=DIR (or delete it first)`);
+    throw new Error(
+      `run_dir ${runDir} already holds a run (${held.join(', ')}); resume it with checkpoint=${runDir}, or give a new run_dir=DIR (or delete it first)`,
+    );
   }
   return { runDir, ckptDir, sourceRunDir, sourceCkptDir };
 }
@@ -153,7 +190,10 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   let dist: DistributedRun | null = null;
   if (world.worldSize > 1) {
     checkTrainDevice(cfg); // a device this build cannot use is refused before the rendezvous
-    dist = await DistributedRun.start(world, { device: cfg.train.device, timeoutS: cfg.train.dist_timeout });
+    dist = await DistributedRun.start(world, {
+      device: cfg.train.device,
+      timeoutS: cfg.train.dist_timeout,
+    });
   }
   try {
     return await runTrainingIn(opts, cfg, dist, resume, resumePath);
@@ -162,13 +202,22 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   }
 }
 
-async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: DistributedRun | null, resume: CheckpointContent | null, resumePath: string | null): Promise<RunResult> {
+async function runTrainingIn(
+  opts: RunOptions,
+  cfg: TrainConfig,
+  dist: DistributedRun | null,
+  resume: CheckpointContent | null,
+  resumePath: string | null,
+): Promise<RunResult> {
   const t0 = Date.now();
   const main = !dist || dist.isMain;
   // rank 0 alone logs, draws progress bars and writes files
-  const log = main ? opts.log ?? ((m: string) => console.log(m)) : () => {};
+  const log = main ? (opts.log ?? ((m: string) => console.log(m))) : () => {};
   const stream = main ? opts.stream : sinkStream();
-  if (resume) log(`resuming from ${resumePath} (epoch ${resume.state.epoch + 1}, batch ${resume.state.batchInEpoch}, step ${resume.state.step})`);
+  if (resume)
+    log(
+      `resuming from ${resumePath} (epoch ${resume.state.epoch + 1}, batch ${resume.state.batchInEpoch}, step ${resume.state.step})`,
+    );
   // one GPU per process (cuda:LOCAL_RANK); train.device / train.precision refused here, in one
   // line, before anything is written
   if (dist) cfg.train.device = dist.deviceName;
@@ -186,7 +235,9 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
     }
   }
   if (dist) {
-    const got = JSON.parse(dist.broadcastString(JSON.stringify(refusal !== null ? { refusal } : dirs))) as RunDirs & { refusal?: string };
+    const got = JSON.parse(
+      dist.broadcastString(JSON.stringify(refusal !== null ? { refusal } : dirs)),
+    ) as RunDirs & { refusal?: string };
     if (got.refusal) throw new Error(got.refusal);
     dirs = got;
   }
@@ -201,20 +252,27 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
     if (resume && sourceRunDir && sourceCkptDir && ckptDir !== sourceCkptDir) {
       // resumed into a new run dir: bring the run's history (metrics, top-k checkpoints) along
       const src = join(sourceRunDir, 'metrics.jsonl');
-      if (existsSync(src) && !existsSync(join(runDir, 'metrics.jsonl'))) copyFileAtomic(src, join(runDir, 'metrics.jsonl'));
-      const mcState = resume.state.callbacks.ModelCheckpoint as { best?: { path: string }[] } | undefined;
+      if (existsSync(src) && !existsSync(join(runDir, 'metrics.jsonl')))
+        copyFileAtomic(src, join(runDir, 'metrics.jsonl'));
+      const mcState = resume.state.callbacks.ModelCheckpoint as
+        { best?: { path: string }[] } | undefined;
       for (const b of mcState?.best ?? []) {
         const from = join(sourceCkptDir, basename(b.path));
-        if (existsSync(from) && from !== resumePath) copyFileAtomic(from, join(ckptDir, basename(b.path)));
+        if (existsSync(from) && from !== resumePath)
+          copyFileAtomic(from, join(ckptDir, basename(b.path)));
       }
     }
   }
   // null: every core, unless OMP_NUM_THREADS says otherwise (Debian's libtorch starts with 1)
-  const threads = cfg.train.threads ?? (process.env.OMP_NUM_THREADS ? null : availableParallelism());
+  const threads =
+    cfg.train.threads ?? (process.env.OMP_NUM_THREADS ? null : availableParallelism());
   if (threads) setNumThreads(threads);
 
   log(`run directory: ${runDir}`);
-  if (dist) log(`data-parallel: ${dist.worldSize} processes (${dist.world.source}), rank 0 on this one; global batch ${cfg.train.batch_size * dist.worldSize} = ${dist.worldSize} × train.batch_size=${cfg.train.batch_size}${cfg.train.sync_bn ? ', SyncBatchNorm' : ''}`);
+  if (dist)
+    log(
+      `data-parallel: ${dist.worldSize} processes (${dist.world.source}), rank 0 on this one; global batch ${cfg.train.batch_size * dist.worldSize} = ${dist.worldSize} × train.batch_size=${cfg.train.batch_size}${cfg.train.sync_bn ? ', SyncBatchNorm' : ''}`,
+    );
   log('resolved config:\n' + configToYaml(cfg).replace(/^/gm, '  '));
   if (main) writeFileAtomic(join(runDir, 'config.yaml'), configToYaml(cfg));
   const shard = dist?.shard;
@@ -232,8 +290,14 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
     try {
       checkShardChannels(cfg, tr.loader.channels, channels);
       labels = tr.labels;
-      if (resume && resume.labels.join('\n') !== labels.join('\n')) throw new Error(`the checkpoint's ${resume.labels.length} labels differ from ${cfg.data.shards}/labels.txt (${labels.length})`);
-      if (cfg.data.words !== null || cfg.data.words_list) log('note: data.words/words_list are ignored with data.shards (the words were chosen at prepare time)');
+      if (resume && resume.labels.join('\n') !== labels.join('\n'))
+        throw new Error(
+          `the checkpoint's ${resume.labels.length} labels differ from ${cfg.data.shards}/labels.txt (${labels.length})`,
+        );
+      if (cfg.data.words !== null || cfg.data.words_list)
+        log(
+          'note: data.words/words_list are ignored with data.shards (the words were chosen at prepare time)',
+        );
       train = tr;
       for (const split of ['val', 'test'] as const) {
         if (split === 'test' && !cfg.train.test_at_end) continue;
@@ -247,73 +311,164 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
         }
         closers.push(() => s.close());
         checkShardChannels(cfg, s.loader.channels, channels, split);
-        if (split === 'val') val = s; else test = s;
+        if (split === 'val') val = s;
+        else test = s;
       }
     } catch (e) {
       for (const c of closers) await c().catch(() => {});
       throw e;
     }
-    log(`${labels.length} words (${channels === 3 ? 'colour' : 'grey'}); clips: train ${train.clips}, val ${val?.clips ?? 0}, test ${test?.clips ?? 0}`);
+    log(
+      `${labels.length} words (${channels === 3 ? 'colour' : 'grey'}); clips: train ${train.clips}, val ${val?.clips ?? 0}, test ${test?.clips ?? 0}`,
+    );
   } else {
     log(`loading data from ${cfg.data.root} ...`);
-    const data = await loadLrwSplits(cfg, cfg.train.test_at_end ? ['train', 'val', 'test'] : ['train', 'val'], resume ? resume.labels : null, log);
+    const data = await loadLrwSplits(
+      cfg,
+      cfg.train.test_at_end ? ['train', 'val', 'test'] : ['train', 'val'],
+      resume ? resume.labels : null,
+      log,
+    );
     labels = data.labels;
-    log(`${labels.length} words (${channels === 3 ? 'colour' : 'grey'}); clips: train ${data.clips.train.length}, val ${data.clips.val.length}, test ${data.clips.test.length}`);
+    log(
+      `${labels.length} words (${channels === 3 ? 'colour' : 'grey'}); clips: train ${data.clips.train.length}, val ${data.clips.val.length}, test ${data.clips.test.length}`,
+    );
     if (!data.clips.train.length) throw new Error(`no training clips under ${cfg.data.root}`);
     const base: Omit<SourceOptions, 'batchSize' | 'shuffle' | 'augment' | 'dropLast'> = {
-      seed: cfg.seed, size: cfg.data.size, frames: cfg.data.frames, mean: cfg.data.mean, std: cfg.data.std, wordBoundary: cfg.data.word_boundary,
+      seed: cfg.seed,
+      size: cfg.data.size,
+      frames: cfg.data.frames,
+      mean: cfg.data.mean,
+      std: cfg.data.std,
+      wordBoundary: cfg.data.word_boundary,
       ...(shard ? { shard } : {}),
     };
     const a = cfg.data.augment;
     train = new MemoryClipSource(data.clips.train, {
-      ...base, batchSize: cfg.train.batch_size, shuffle: true, dropLast: true,
-      augment: { randomCrop: a.random_crop, hflip: a.hflip, timeMaskFrames: Math.round(a.time_mask_s * 25) },
+      ...base,
+      batchSize: cfg.train.batch_size,
+      shuffle: true,
+      dropLast: true,
+      augment: {
+        randomCrop: a.random_crop,
+        hflip: a.hflip,
+        timeMaskFrames: Math.round(a.time_mask_s * 25),
+      },
       shuffleLabelsSeed: cfg.data.shuffle_train_labels,
     });
-    const evalOpts = { ...base, batchSize: cfg.train.eval_batch_size ?? cfg.train.batch_size, shuffle: false, dropLast: false, augment: null };
+    const evalOpts = {
+      ...base,
+      batchSize: cfg.train.eval_batch_size ?? cfg.train.batch_size,
+      shuffle: false,
+      dropLast: false,
+      augment: null,
+    };
     val = data.clips.val.length ? new MemoryClipSource(data.clips.val, evalOpts) : undefined;
     test = data.clips.test.length ? new MemoryClipSource(data.clips.test, evalOpts) : undefined;
   }
 
-  if (dist) dist.assertSame({ 'training clips': train.clips, 'validation clips': val?.clips ?? 0, 'test clips': test?.clips ?? 0, classes: labels.length, 'training steps per epoch': train.batchesPerEpoch });
+  if (dist)
+    dist.assertSame({
+      'training clips': train.clips,
+      'validation clips': val?.clips ?? 0,
+      'test clips': test?.clips ?? 0,
+      classes: labels.length,
+      'training steps per epoch': train.batchesPerEpoch,
+    });
 
   // ---- model
   const modelConfig = modelConfigFor(cfg, labels.length);
   // resuming: the network the (possibly overridden) config describes must be the one stored
   if (resume) checkTensorsMatchConfig(modelConfig, resume.model, resumePath!);
   const net = createModel(modelConfig, cfg.seed);
-  log(`model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${modelConfig.inChannels} input channels, ` +
-    `device ${device}${device === 'cpu' ? ` (${getNumThreads()} threads)` : ''}, precision ${cfg.train.precision}${cfg.train.channels_last ? ', channels-last trunk' : ''}`);
+  log(
+    `model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${modelConfig.inChannels} input channels, ` +
+      `device ${device}${device === 'cpu' ? ` (${getNumThreads()} threads)` : ''}, precision ${cfg.train.precision}${cfg.train.channels_last ? ', channels-last trunk' : ''}`,
+  );
   if (cfg.pretrained_model_path && !resume) {
     const rep = loadPretrained(net, cfg.pretrained_model_path);
-    log(`fine-tuning from ${cfg.pretrained_model_path} (${rep.source} weights): ${rep.loaded} tensors loaded` +
-      (rep.skippedHead.length ? `; class count differs, head re-initialised: ${rep.skippedHead.join('; ')}` : '') +
-      (rep.stemConverted ? `; stem converted: ${rep.stemConverted}` : '') +
-      (rep.attentionChanged ? `; attention ${rep.attentionChanged} (model.attention): the weights are a start, the function changes` : '') +
-      (rep.missing.length ? `; missing (fresh init): ${rep.missing.slice(0, 5).join(', ')}${rep.missing.length > 5 ? ' ...' : ''}` : ''));
+    log(
+      `fine-tuning from ${cfg.pretrained_model_path} (${rep.source} weights): ${rep.loaded} tensors loaded` +
+        (rep.skippedHead.length
+          ? `; class count differs, head re-initialised: ${rep.skippedHead.join('; ')}`
+          : '') +
+        (rep.stemConverted ? `; stem converted: ${rep.stemConverted}` : '') +
+        (rep.attentionChanged
+          ? `; attention ${rep.attentionChanged} (model.attention): the weights are a start, the function changes`
+          : '') +
+        (rep.missing.length
+          ? `; missing (fresh init): ${rep.missing.slice(0, 5).join(', ')}${rep.missing.length > 5 ? ' ...' : ''}`
+          : ''),
+    );
   }
 
   // parameters and buffers live on the device before the optimizer and EMA copy them
   placeModel(net as LipReaderNet, device, cfg.train.channels_last);
   if (cfg.train.sync_bn) {
-    if (dist) log(`sync_bn: ${setSyncBatchNorm(net, dist.pg)} batch-norm layers normalise over the global batch`);
-    else log('note: train.sync_bn has nothing to synchronise in a single process (its batch is the global batch)');
+    if (dist)
+      log(
+        `sync_bn: ${setSyncBatchNorm(net, dist.pg)} batch-norm layers normalise over the global batch`,
+      );
+    else
+      log(
+        'note: train.sync_bn has nothing to synchronise in a single process (its batch is the global batch)',
+      );
   }
 
   const callbacks: Callback[] = [];
-  const mc = new ModelCheckpoint({ dir: ckptDir, monitor: val ? cfg.checkpointing.monitor : 'train_loss', mode: val ? cfg.checkpointing.mode : 'min', topK: cfg.checkpointing.top_k, saveLast: cfg.checkpointing.save_last });
+  const mc = new ModelCheckpoint({
+    dir: ckptDir,
+    monitor: val ? cfg.checkpointing.monitor : 'train_loss',
+    mode: val ? cfg.checkpointing.mode : 'min',
+    topK: cfg.checkpointing.top_k,
+    saveLast: cfg.checkpointing.save_last,
+  });
   callbacks.push(mc);
   if (cfg.early_stopping.enabled && val) {
-    callbacks.push(new EarlyStopping({ monitor: cfg.early_stopping.monitor, mode: cfg.early_stopping.mode, minDelta: cfg.early_stopping.min_delta, patience: cfg.early_stopping.patience }));
+    callbacks.push(
+      new EarlyStopping({
+        monitor: cfg.early_stopping.monitor,
+        mode: cfg.early_stopping.mode,
+        minDelta: cfg.early_stopping.min_delta,
+        patience: cfg.early_stopping.patience,
+      }),
+    );
   }
   const trainer = new Trainer({
-    config: cfg, labels, model: asTrainable(net), modelConfig: modelConfig as unknown as Record<string, unknown>,
-    preprocessing: { crop: cfg.data.crop, size: cfg.data.size, mean: cfg.data.mean, std: cfg.data.std },
-    train, val, test, runDir, checkpointDir: ckptDir, callbacks, log, stream,
+    config: cfg,
+    labels,
+    model: asTrainable(net),
+    modelConfig: modelConfig as unknown as Record<string, unknown>,
+    preprocessing: {
+      crop: cfg.data.crop,
+      size: cfg.data.size,
+      mean: cfg.data.mean,
+      std: cfg.data.std,
+    },
+    train,
+    val,
+    test,
+    runDir,
+    checkpointDir: ckptDir,
+    callbacks,
+    log,
+    stream,
     device: new TrainDevice(device, cfg.train.precision),
     // the shard loader mixes batches itself; the in-memory source through this hook
-    onBatch: !cfg.data.shards && cfg.data.augment.mixup_alpha > 0 ? mixupHook(cfg.data.augment.mixup_alpha, cfg.seed) : undefined,
-    ...(dist ? { dist: { rank: dist.rank, worldSize: dist.worldSize, sum: (xs: ArrayLike<number>) => dist.sum(xs), ...dist.attachGradients([...net.namedParameters()].map(([, p]) => p)) } } : {}),
+    onBatch:
+      !cfg.data.shards && cfg.data.augment.mixup_alpha > 0
+        ? mixupHook(cfg.data.augment.mixup_alpha, cfg.seed)
+        : undefined,
+    ...(dist
+      ? {
+          dist: {
+            rank: dist.rank,
+            worldSize: dist.worldSize,
+            sum: (xs: ArrayLike<number>) => dist.sum(xs),
+            ...dist.attachGradients([...net.namedParameters()].map(([, p]) => p)),
+          },
+        }
+      : {}),
   });
   if (resume) trainer.restore(resume);
   // every replica starts from rank 0's parameters, buffers and EMA
@@ -326,7 +481,9 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
     for (const c of closers) await c().catch(() => {});
     throw e;
   }
-  log(`training finished: ${fit.stopReason} after ${fit.steps} steps (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  log(
+    `training finished: ${fit.stopReason} after ${fit.steps} steps (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+  );
 
   // ---- test with the best checkpoint (EMA weights)
   let testMetrics: EvalMetrics | undefined;
@@ -342,19 +499,48 @@ async function runTrainingIn(opts: RunOptions, cfg: TrainConfig, dist: Distribut
     if (test && cfg.train.test_at_end) {
       testMetrics = await trainer.evaluate(test, { label: 'test (best)' });
       if (main) {
-        writeFileAtomic(join(runDir, 'test_metrics.json'), JSON.stringify({ checkpoint: bestPath, ...metricsJson(testMetrics, true) }, null, 2));
-        writeFileAtomic(join(runDir, 'test_metrics.md'), metricsMarkdown(testMetrics, `Test (${basename(bestPath)})`));
+        writeFileAtomic(
+          join(runDir, 'test_metrics.json'),
+          JSON.stringify({ checkpoint: bestPath, ...metricsJson(testMetrics, true) }, null, 2),
+        );
+        writeFileAtomic(
+          join(runDir, 'test_metrics.md'),
+          metricsMarkdown(testMetrics, `Test (${basename(bestPath)})`),
+        );
       }
-      log(metricsMarkdown(testMetrics, `Test (${basename(bestPath)})`).split('\n').slice(0, 14).join('\n'));
+      log(
+        metricsMarkdown(testMetrics, `Test (${basename(bestPath)})`)
+          .split('\n')
+          .slice(0, 14)
+          .join('\n'),
+      );
     }
-    if (main && bestPath !== join(ckptDir, 'best.ckpt')) writeFileAtomic(join(ckptDir, 'best.ckpt'), readFileSync(bestPath));
+    if (main && bestPath !== join(ckptDir, 'best.ckpt'))
+      writeFileAtomic(join(ckptDir, 'best.ckpt'), readFileSync(bestPath));
   }
   const shown = testMetrics ?? valMetrics;
-  const report = !main ? join(runDir, 'report.html') : writeRunReport({
-    runDir, title: `eflip run ${basename(runDir)}`, configYaml: configToYaml(cfg),
-    best: shown && bestPath ? { name: `${basename(bestPath)} on ${testMetrics ? 'test' : 'val'}`, metrics: shown } : undefined,
-  });
+  const report = !main
+    ? join(runDir, 'report.html')
+    : writeRunReport({
+        runDir,
+        title: `eflip run ${basename(runDir)}`,
+        configYaml: configToYaml(cfg),
+        best:
+          shown && bestPath
+            ? { name: `${basename(bestPath)} on ${testMetrics ? 'test' : 'val'}`, metrics: shown }
+            : undefined,
+      });
   for (const c of closers) await c().catch(() => {});
   log(`report: ${report}`);
-  return { ...fit, runDir, config: cfg, labels, bestCheckpoint: bestPath, test: testMetrics, val: valMetrics, report, seconds: (Date.now() - t0) / 1000 };
+  return {
+    ...fit,
+    runDir,
+    config: cfg,
+    labels,
+    bestCheckpoint: bestPath,
+    test: testMetrics,
+    val: valMetrics,
+    report,
+    seconds: (Date.now() - t0) / 1000,
+  };
 }

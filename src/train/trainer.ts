@@ -16,7 +16,12 @@ import type { EvalMetrics } from './metrics.js';
 import { MetricsLog } from './metrics_log.js';
 import { ProgressBar } from './progress.js';
 import { evaluateSource } from './evaluate.js';
-import { writeCheckpoint, type CheckpointContent, type TrainState, CHECKPOINT_VERSION } from './checkpoint.js';
+import {
+  writeCheckpoint,
+  type CheckpointContent,
+  type TrainState,
+  CHECKPOINT_VERSION,
+} from './checkpoint.js';
 import type { Callback, EpochMetrics, TrainerHandle } from './callbacks.js';
 import type { TrainConfig } from './config.js';
 import { TrainDevice, hostFloat32 } from './device_step.js';
@@ -68,7 +73,10 @@ export class OutOfMemoryError extends Error {
 /** The batch source failed mid-run (a corrupt or truncated shard, a dead loader worker); a resumable checkpoint was saved first. */
 export class DataError extends Error {
   override name = 'DataError';
-  constructor(message: string, readonly checkpoint: string | null) {
+  constructor(
+    message: string,
+    readonly checkpoint: string | null,
+  ) {
     super(message);
   }
 }
@@ -79,7 +87,8 @@ export class InterruptedError extends Error {
   }
 }
 
-const OOM_RE = /out of memory|bad_alloc|can't allocate memory|DefaultCPUAllocator|CUDA error: out of memory/i;
+const OOM_RE =
+  /out of memory|bad_alloc|can't allocate memory|DefaultCPUAllocator|CUDA error: out of memory/i;
 
 export interface TrainerOptions {
   config: TrainConfig;
@@ -141,14 +150,24 @@ export class Trainer implements TrainerHandle {
     this.log_ = opts.log ?? ((m) => console.log(m));
     this.dev = opts.device ?? TrainDevice.fromConfig(c);
     this.params = opts.model.namedParameters();
-    this.optimizer = new AdamW(this.params.map(([name, param]) => ({ name, param })), {
-      lr: c.optim.lr, betas: c.optim.betas, eps: c.optim.eps, weightDecay: c.optim.weight_decay, noDecayNormBias: c.optim.no_decay_norm_bias,
-    });
+    this.optimizer = new AdamW(
+      this.params.map(([name, param]) => ({ name, param })),
+      {
+        lr: c.optim.lr,
+        betas: c.optim.betas,
+        eps: c.optim.eps,
+        weightDecay: c.optim.weight_decay,
+        noDecayNormBias: c.optim.no_decay_norm_bias,
+      },
+    );
     this.ema = c.ema.enabled ? new Ema(opts.model.stateTensors(), c.ema.decay) : null;
     const perEpoch = this.stepsPerEpoch;
     this.scheduler = new WarmupCosine({
-      lr: c.optim.lr, totalSteps: perEpoch * c.train.epochs, warmupSteps: Math.round(c.schedule.warmup_epochs * perEpoch),
-      minLr: c.schedule.min_lr, warmupStart: c.schedule.warmup_start,
+      lr: c.optim.lr,
+      totalSteps: perEpoch * c.train.epochs,
+      warmupSteps: Math.round(c.schedule.warmup_epochs * perEpoch),
+      minLr: c.schedule.min_lr,
+      warmupStart: c.schedule.warmup_start,
     });
     this.metricsLog = new MetricsLog(join(opts.runDir, 'metrics.jsonl'));
     this.callbacks = opts.callbacks ?? [];
@@ -156,7 +175,10 @@ export class Trainer implements TrainerHandle {
 
   get stepsPerEpoch(): number {
     const lim = this.opts.config.train.limit_train_batches;
-    return Math.max(1, lim ? Math.min(lim, this.opts.train.batchesPerEpoch) : this.opts.train.batchesPerEpoch);
+    return Math.max(
+      1,
+      lim ? Math.min(lim, this.opts.train.batchesPerEpoch) : this.opts.train.batchesPerEpoch,
+    );
   }
 
   log(msg: string): void {
@@ -198,12 +220,23 @@ export class Trainer implements TrainerHandle {
       batchInEpoch: this.batchInEpoch,
       step: this.step,
       epochDone: this.batchInEpoch === 0,
-      optimizer: { step: this.optimizer.stepCount, lr: this.scheduler.lr, betas: c.optim.betas, eps: c.optim.eps, weightDecay: c.optim.weight_decay, noDecay: [...this.optimizer.noDecay] },
+      optimizer: {
+        step: this.optimizer.stepCount,
+        lr: this.scheduler.lr,
+        betas: c.optim.betas,
+        eps: c.optim.eps,
+        weightDecay: c.optim.weight_decay,
+        noDecay: [...this.optimizer.noDecay],
+      },
       scheduler: this.scheduler.stateDict(),
       ema: this.ema ? { updates: this.ema.updates, decay: this.ema.decay } : null,
       gradScaler: this.dev.scaler ? this.dev.scaler.stateDict() : null,
       callbacks: cb,
-      rng: { seed: c.seed, scheme: 'libtorch reseeded with mix(seed, step) before each step; loader order and augmentation from (seed, epoch, index)' },
+      rng: {
+        seed: c.seed,
+        scheme:
+          'libtorch reseeded with mix(seed, step) before each step; loader order and augmentation from (seed, epoch, index)',
+      },
       metrics: this.lastMetrics,
       world: { size: this.worldSize, globalBatch: this.globalBatch },
       ...extra,
@@ -222,8 +255,14 @@ export class Trainer implements TrainerHandle {
       const optim = new Map<string, RawTensor>();
       for (const [k, t] of this.optimizer.stateTensors()) optim.set(k, Trainer.raw(t));
       return {
-        model, ema, optim, modelConfig: this.opts.modelConfig, labels: this.opts.labels, preprocessing: this.opts.preprocessing,
-        trainConfig: this.opts.config, state: this.trainState(extra),
+        model,
+        ema,
+        optim,
+        modelConfig: this.opts.modelConfig,
+        labels: this.opts.labels,
+        preprocessing: this.opts.preprocessing,
+        trainConfig: this.opts.config,
+        state: this.trainState(extra),
       };
     });
   }
@@ -238,21 +277,40 @@ export class Trainer implements TrainerHandle {
     const toT = (r: RawTensor) => fromBytes(r.data, r.dtype as any, r.shape);
     const live = this.opts.model.stateTensors();
     const missing: string[] = [];
-    tidy(() => noGrad(() => {
-      for (const [k, t] of live) {
-        const r = ck.model.get(k);
-        if (!r || r.shape.join() !== t.dims.join()) { missing.push(k); continue; }
-        t.copy_(toT(r));
-      }
-    }));
-    if (missing.length) throw new Error(`checkpoint does not match the model: ${missing.length} tensors missing or mis-shaped (${missing.slice(0, 5).join(', ')})`);
+    tidy(() =>
+      noGrad(() => {
+        for (const [k, t] of live) {
+          const r = ck.model.get(k);
+          if (!r || r.shape.join() !== t.dims.join()) {
+            missing.push(k);
+            continue;
+          }
+          t.copy_(toT(r));
+        }
+      }),
+    );
+    if (missing.length)
+      throw new Error(
+        `checkpoint does not match the model: ${missing.length} tensors missing or mis-shaped (${missing.slice(0, 5).join(', ')})`,
+      );
     tidy(() => {
-      const optMissing = this.optimizer.loadStateTensors((k) => (ck.optim.has(k) ? toT(ck.optim.get(k)!) : undefined), ck.state.optimizer.step);
-      if (optMissing.length) this.log(`warning: ${optMissing.length} optimizer moments missing in the checkpoint (start from zero)`);
+      const optMissing = this.optimizer.loadStateTensors(
+        (k) => (ck.optim.has(k) ? toT(ck.optim.get(k)!) : undefined),
+        ck.state.optimizer.step,
+      );
+      if (optMissing.length)
+        this.log(
+          `warning: ${optMissing.length} optimizer moments missing in the checkpoint (start from zero)`,
+        );
       if (this.ema) {
         const src = ck.ema;
-        if (src) this.ema.load((k) => (src.has(k) ? toT(src.get(k)!) : undefined), ck.state.ema?.updates ?? 0);
-        else this.log('warning: checkpoint has no EMA state; EMA restarts from the current weights');
+        if (src)
+          this.ema.load(
+            (k) => (src.has(k) ? toT(src.get(k)!) : undefined),
+            ck.state.ema?.updates ?? 0,
+          );
+        else
+          this.log('warning: checkpoint has no EMA state; EMA restarts from the current weights');
       }
     });
     if (this.dev.scaler && ck.state.gradScaler) this.dev.scaler.loadStateDict(ck.state.gradScaler);
@@ -267,11 +325,15 @@ export class Trainer implements TrainerHandle {
       const clips = this.batchInEpoch * was.globalBatch;
       this.batchInEpoch = Math.min(this.stepsPerEpoch - 1, Math.floor(clips / this.globalBatch));
       this.scheduler.loadStateDict({ step: this.epoch * this.stepsPerEpoch + this.batchInEpoch });
-      this.log(`note: the checkpoint was written with a global batch of ${was.globalBatch} clips (${was.size} × ${was.globalBatch / was.size}), this run uses ${this.globalBatch} ` +
-        `(${this.worldSize} × ${this.opts.config.train.batch_size}): resuming at batch ${this.batchInEpoch} of epoch ${this.epoch + 1} ` +
-        `(${clips - this.batchInEpoch * this.globalBatch} clips of it seen twice) and at that point of the learning-rate schedule; optim.lr is not rescaled (see docs/distributed.md)`);
+      this.log(
+        `note: the checkpoint was written with a global batch of ${was.globalBatch} clips (${was.size} × ${was.globalBatch / was.size}), this run uses ${this.globalBatch} ` +
+          `(${this.worldSize} × ${this.opts.config.train.batch_size}): resuming at batch ${this.batchInEpoch} of epoch ${this.epoch + 1} ` +
+          `(${clips - this.batchInEpoch * this.globalBatch} clips of it seen twice) and at that point of the learning-rate schedule; optim.lr is not rescaled (see docs/distributed.md)`,
+      );
     } else if (was.size !== this.worldSize) {
-      this.log(`note: the checkpoint was written by ${was.size} process${was.size > 1 ? 'es' : ''}, resuming on ${this.worldSize} with the same global batch of ${this.globalBatch} clips`);
+      this.log(
+        `note: the checkpoint was written by ${was.size} process${was.size > 1 ? 'es' : ''}, resuming on ${this.worldSize} with the same global batch of ${this.globalBatch} clips`,
+      );
     }
     for (const k of this.callbacks) {
       const s = ck.state.callbacks[k.name];
@@ -285,25 +347,46 @@ export class Trainer implements TrainerHandle {
     const ls = this.opts.config.train.label_smoothing;
     const target = (y: ArrayLike<number>) => this.dev.labels(y);
     // cross_entropy on log-probs = NLL (log_softmax is idempotent on log-probs) and supports smoothing
-    const ce = (y: ArrayLike<number>, reduction: 'mean' | 'none' = 'mean') => F.crossEntropy(logp, target(y), { labelSmoothing: ls, reduction });
+    const ce = (y: ArrayLike<number>, reduction: 'mean' | 'none' = 'mean') =>
+      F.crossEntropy(logp, target(y), { labelSmoothing: ls, reduction });
     if (!b.y2 || b.lam === undefined) return ce(b.y);
-    if (typeof b.lam === 'number') return ce(b.y).mul(b.lam).add(ce(b.y2).mul(1 - b.lam));
+    if (typeof b.lam === 'number')
+      return ce(b.y)
+        .mul(b.lam)
+        .add(ce(b.y2).mul(1 - b.lam));
     // per-sample λ: mean over the batch of λᵢ·Lᵢ(y) + (1−λᵢ)·Lᵢ(y2)
     const lam = this.dev.floats(b.lam);
-    return ce(b.y, 'none').mul(lam).add(ce(b.y2, 'none').mul(lam.rsub(1))).mean();
+    return ce(b.y, 'none')
+      .mul(lam)
+      .add(ce(b.y2, 'none').mul(lam.rsub(1)))
+      .mean();
   }
 
   /** Global gradient norm, clipped to maxNorm (one host sync, also on a GPU). */
   private clipGradients(maxNorm: number): number {
-    return clipGradNorm_(this.params.map(([, p]) => p), maxNorm);
+    return clipGradNorm_(
+      this.params.map(([, p]) => p),
+      maxNorm,
+    );
   }
 
   /** One optimizer step (skipped when fp16 loss scaling finds inf/NaN gradients); returns loss and batch correct count. */
-  trainStep(batch: TrainBatch): { loss: number; correct: number; n: number; gradNorm: number; logp: Float32Array; skipped: boolean } {
+  trainStep(batch: TrainBatch): {
+    loss: number;
+    correct: number;
+    n: number;
+    gradNorm: number;
+    logp: Float32Array;
+    skipped: boolean;
+  } {
     const c = this.opts.config;
     const dist = this.opts.dist;
     // dropout differs between ranks (rank 0 draws what a single process draws)
-    manualSeed(dist && dist.rank > 0 ? mixSeed(c.seed, this.step, 0x5eed, dist.rank) : mixSeed(c.seed, this.step, 0x5eed));
+    manualSeed(
+      dist && dist.rank > 0
+        ? mixSeed(c.seed, this.step, 0x5eed, dist.rank)
+        : mixSeed(c.seed, this.step, 0x5eed),
+    );
     const lr = this.scheduler.lr;
     const out = tidy(() => {
       const logp = this.dev.autocast(() => this.opts.model.forward(batch.x)).float();
@@ -312,14 +395,24 @@ export class Trainer implements TrainerHandle {
       const lp = hostFloat32(logp.detach());
       const n = batch.y.length;
       const correct = this.correctOf(lp, batch.y);
-      let lossAll = lossValue, correctAll = correct, nAll = n;
+      let lossAll = lossValue,
+        correctAll = correct,
+        nAll = n;
       let badRanks = Number.isFinite(lossValue) ? 0 : 1;
       if (dist) {
         // one small all-reduce per step: non-finite losses, interrupts, and the global loss/accuracy
-        const r = dist.sum([badRanks, this.interrupted ? 1 : 0, Number.isFinite(lossValue) ? lossValue * n : 0, correct, n]);
+        const r = dist.sum([
+          badRanks,
+          this.interrupted ? 1 : 0,
+          Number.isFinite(lossValue) ? lossValue * n : 0,
+          correct,
+          n,
+        ]);
         badRanks = r[0];
         this.interruptAgreed = r[1] > 0;
-        lossAll = r[2] / r[4]; correctAll = r[3]; nAll = r[4];
+        lossAll = r[2] / r[4];
+        correctAll = r[3];
+        nAll = r[4];
       }
       if (badRanks > 0) {
         throw new NonFiniteLossError(
@@ -335,8 +428,11 @@ export class Trainer implements TrainerHandle {
       dist?.afterBackward();
       // fp16: gradients back to their true size before clipping; a step with inf/NaN ones is skipped
       // (after averaging an inf/NaN reaches every rank, so all ranks skip together)
-      const finite = scaler ? scaler.unscale(this.params.map(([, p]) => p.grad).filter((g): g is Tensor => g !== null)) : true;
-      const gradNorm = finite && c.train.grad_clip > 0 ? this.clipGradients(c.train.grad_clip) : NaN;
+      const finite = scaler
+        ? scaler.unscale(this.params.map(([, p]) => p.grad).filter((g): g is Tensor => g !== null))
+        : true;
+      const gradNorm =
+        finite && c.train.grad_clip > 0 ? this.clipGradients(c.train.grad_clip) : NaN;
       if (finite) this.optimizer.step(lr);
       this.optimizer.zeroGrad();
       scaler?.update(finite);
@@ -361,13 +457,21 @@ export class Trainer implements TrainerHandle {
   }
 
   /** Exact metrics over a source, with EMA weights when enabled (and `useEma`). */
-  async evaluate(source: BatchSource, opts: { useEma?: boolean; limit?: number | null; label?: string } = {}): Promise<EvalMetrics> {
-    const restore = opts.useEma !== false && this.ema ? this.ema.swapInto(this.opts.model.stateTensors()) : null;
+  async evaluate(
+    source: BatchSource,
+    opts: { useEma?: boolean; limit?: number | null; label?: string } = {},
+  ): Promise<EvalMetrics> {
+    const restore =
+      opts.useEma !== false && this.ema ? this.ema.swapInto(this.opts.model.stateTensors()) : null;
     this.opts.model.train(false);
     try {
       const dist = this.opts.dist;
       return await evaluateSource((x) => this.opts.model.forward(x), source, this.opts.labels, {
-        limit: opts.limit, label: opts.label, stream: this.opts.stream, device: this.dev.device, ...(dist ? { reduce: (v: Float64Array) => dist.sum(v) } : {}),
+        limit: opts.limit,
+        label: opts.label,
+        stream: this.opts.stream,
+        device: this.dev.device,
+        ...(dist ? { reduce: (v: Float64Array) => dist.sum(v) } : {}),
       });
     } finally {
       restore?.();
@@ -401,7 +505,9 @@ export class Trainer implements TrainerHandle {
     const onSigint = (sig: NodeJS.Signals) => {
       if (this.interrupted) process.exit(sig === 'SIGTERM' ? 143 : 130); // a second signal: leave at once
       this.interrupted = true;
-      this.log(`\n${sig === 'SIGTERM' ? 'SIGTERM' : 'interrupt'}: finishing the current step and saving a resumable checkpoint (Ctrl-C again to abort)`);
+      this.log(
+        `\n${sig === 'SIGTERM' ? 'SIGTERM' : 'interrupt'}: finishing the current step and saving a resumable checkpoint (Ctrl-C again to abort)`,
+      );
     };
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigint);
@@ -413,10 +519,19 @@ export class Trainer implements TrainerHandle {
       this.opts.model.train(true);
       while (this.epoch < c.train.epochs && !this.shouldStop) {
         this.call('onTrainEpochStart', this.epoch);
-        const bar = new ProgressBar(`epoch ${this.epoch + 1}/${c.train.epochs}`, perEpoch, { stream: this.opts.stream });
-        let lossSum = 0, correct = 0, seen = 0;
-        for await (let batch of this.dev.feed(this.opts.train.batches(this.epoch, this.batchInEpoch))) {
-          if (this.batchInEpoch >= perEpoch) { batch.x.dispose(); break; }
+        const bar = new ProgressBar(`epoch ${this.epoch + 1}/${c.train.epochs}`, perEpoch, {
+          stream: this.opts.stream,
+        });
+        let lossSum = 0,
+          correct = 0,
+          seen = 0;
+        for await (let batch of this.dev.feed(
+          this.opts.train.batches(this.epoch, this.batchInEpoch),
+        )) {
+          if (this.batchInEpoch >= perEpoch) {
+            batch.x.dispose();
+            break;
+          }
           if (this.opts.onBatch) batch = this.opts.onBatch(batch, this.step);
           let r;
           try {
@@ -427,12 +542,29 @@ export class Trainer implements TrainerHandle {
             batch.x.dispose();
           }
           this.batchInEpoch++;
-          lossSum += r.loss * r.n; correct += r.correct; seen += r.n;
+          lossSum += r.loss * r.n;
+          correct += r.correct;
+          seen += r.n;
           if (this.step % c.train.log_every === 0 || this.batchInEpoch === perEpoch) {
-            const scale = this.dev.scaler ? { loss_scale: this.dev.scaler.scale, skipped_steps: this.dev.scaler.skipped } : {};
-            this.appendMetrics({ kind: 'step', step: this.step, epoch: this.epoch, loss: r.loss, acc: r.correct / r.n, lr: this.lastLr(), ...(Number.isFinite(r.gradNorm) ? { grad_norm: r.gradNorm } : {}), ...scale });
+            const scale = this.dev.scaler
+              ? { loss_scale: this.dev.scaler.scale, skipped_steps: this.dev.scaler.skipped }
+              : {};
+            this.appendMetrics({
+              kind: 'step',
+              step: this.step,
+              epoch: this.epoch,
+              loss: r.loss,
+              acc: r.correct / r.n,
+              lr: this.lastLr(),
+              ...(Number.isFinite(r.gradNorm) ? { grad_norm: r.gradNorm } : {}),
+              ...scale,
+            });
           }
-          bar.update(this.batchInEpoch, r.n, { loss: lossSum / seen, acc: correct / seen, lr: this.lastLr() });
+          bar.update(this.batchInEpoch, r.n, {
+            loss: lossSum / seen,
+            acc: correct / seen,
+            lr: this.lastLr(),
+          });
           this.call('onTrainBatchEnd', { loss: r.loss, step: this.step, batch: this.batchInEpoch });
           if (this.opts.dist ? this.interruptAgreed : this.interrupted) {
             bar.done();
@@ -448,20 +580,39 @@ export class Trainer implements TrainerHandle {
         }
         bar.done();
         const epochDone = this.batchInEpoch >= perEpoch;
-        if (!seen && !epochDone && !this.shouldStop) throw new DatasetError(`the training data gave no batch in epoch ${this.epoch + 1} (expected ${perEpoch - this.batchInEpoch} more)`);
+        if (!seen && !epochDone && !this.shouldStop)
+          throw new DatasetError(
+            `the training data gave no batch in epoch ${this.epoch + 1} (expected ${perEpoch - this.batchInEpoch} more)`,
+          );
         // (data-parallel: r.loss, r.correct and r.n already describe the global batch)
-        const m: EpochMetrics = { train_loss: seen ? lossSum / seen : NaN, train_acc: seen ? correct / seen : NaN, lr: this.lastLr() };
+        const m: EpochMetrics = {
+          train_loss: seen ? lossSum / seen : NaN,
+          train_acc: seen ? correct / seen : NaN,
+          lr: this.lastLr(),
+        };
         if (epochDone) {
           this.epoch++;
           this.batchInEpoch = 0;
           this.call('onTrainEpochEnd', m);
           if (this.opts.val && this.epoch % c.train.val_every === 0) {
-            const v = await this.evaluate(this.opts.val, { limit: c.train.limit_val_batches, label: `val ${this.epoch}` });
-            Object.assign(m, { val_loss: v.loss, val_acc: v.top1, val_top5: v.top5, val_f1: v.f1Weighted });
+            const v = await this.evaluate(this.opts.val, {
+              limit: c.train.limit_val_batches,
+              label: `val ${this.epoch}`,
+            });
+            Object.assign(m, {
+              val_loss: v.loss,
+              val_acc: v.top1,
+              val_top5: v.top5,
+              val_f1: v.f1Weighted,
+            });
           }
           this.lastMetrics = m;
           this.appendMetrics({ kind: 'epoch', step: this.step, epoch: this.epoch - 1, ...m });
-          this.log(`epoch ${this.epoch}: ${Object.entries(m).map(([k, v]) => `${k} ${k === 'lr' ? v.toExponential(2) : v.toFixed(4)}`).join(', ')}`);
+          this.log(
+            `epoch ${this.epoch}: ${Object.entries(m)
+              .map(([k, v]) => `${k} ${k === 'lr' ? v.toExponential(2) : v.toFixed(4)}`)
+              .join(', ')}`,
+          );
           // ModelCheckpoint (top-k + last) and EarlyStopping act here
           this.call('onValidationEpochEnd', m);
         }
@@ -480,11 +631,14 @@ export class Trainer implements TrainerHandle {
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigint);
     }
-    const mc = this.callbacks.find((k) => k.name === 'ModelCheckpoint') as (Callback & { bestPath: string | null; best: { score: number }[]; lastPath: string | null }) | undefined;
+    const mc = this.callbacks.find((k) => k.name === 'ModelCheckpoint') as
+      | (Callback & { bestPath: string | null; best: { score: number }[]; lastPath: string | null })
+      | undefined;
     return {
       steps: this.step,
       epochs: this.epoch,
-      stopReason: this.stopReason ?? (this.epoch >= c.train.epochs ? 'completed all epochs' : 'stopped'),
+      stopReason:
+        this.stopReason ?? (this.epoch >= c.train.epochs ? 'completed all epochs' : 'stopped'),
       best: { path: mc?.bestPath ?? null, score: mc?.best[0]?.score ?? null },
       lastCheckpoint: mc?.lastPath ?? lastCheckpoint,
     };
@@ -496,9 +650,15 @@ export class Trainer implements TrainerHandle {
     try {
       this.saveCheckpoint(lastPath, { reason: 'data error' });
     } catch (se) {
-      return new DataError(`${e.message}; training stopped at ${where}, and the checkpoint could not be saved: ${(se as Error).message}`, null);
+      return new DataError(
+        `${e.message}; training stopped at ${where}, and the checkpoint could not be saved: ${(se as Error).message}`,
+        null,
+      );
     }
-    return new DataError(`${e.message}; training stopped at ${where}, resumable checkpoint saved to ${lastPath}`, lastPath);
+    return new DataError(
+      `${e.message}; training stopped at ${where}, resumable checkpoint saved to ${lastPath}`,
+      lastPath,
+    );
   }
 
   /** lr of the step just taken */

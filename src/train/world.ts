@@ -15,18 +15,33 @@ export interface World {
   source: 'single' | 'torchrun' | 'slurm';
 }
 
-export const SINGLE: World = { rank: 0, worldSize: 1, localRank: 0, localWorldSize: 1, masterAddr: '127.0.0.1', masterPort: 29500, source: 'single' };
+export const SINGLE: World = {
+  rank: 0,
+  worldSize: 1,
+  localRank: 0,
+  localWorldSize: 1,
+  masterAddr: '127.0.0.1',
+  masterPort: 29500,
+  source: 'single',
+};
 
 export class WorldEnvError extends Error {
   override name = 'WorldEnvError';
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+function int(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   const v = Number(raw.trim());
   if (!/^\s*\d+\s*$/.test(raw) || !Number.isInteger(v) || v < min || v > max) {
-    throw new WorldEnvError(`environment ${name}=${JSON.stringify(raw.slice(0, 40))} is not an integer in ${min}..${max === Number.MAX_SAFE_INTEGER ? '' : max}; fix or unset it (set by torchrun, srun or eflip train --nproc-per-node)`);
+    throw new WorldEnvError(
+      `environment ${name}=${JSON.stringify(raw.slice(0, 40))} is not an integer in ${min}..${max === Number.MAX_SAFE_INTEGER ? '' : max}; fix or unset it (set by torchrun, srun or eflip train --nproc-per-node)`,
+    );
   }
   return v;
 }
@@ -46,20 +61,49 @@ export function worldFromEnv(env: NodeJS.ProcessEnv = process.env): World {
   if (env.WORLD_SIZE !== undefined || env.RANK !== undefined) {
     const worldSize = int(env, 'WORLD_SIZE', 1);
     const rank = int(env, 'RANK', 0);
-    if (worldSize === undefined || rank === undefined) throw new WorldEnvError(`environment has ${env.RANK === undefined ? 'WORLD_SIZE but no RANK' : 'RANK but no WORLD_SIZE'}; a data-parallel worker needs both (torchrun and eflip train --nproc-per-node set them)`);
+    if (worldSize === undefined || rank === undefined)
+      throw new WorldEnvError(
+        `environment has ${env.RANK === undefined ? 'WORLD_SIZE but no RANK' : 'RANK but no WORLD_SIZE'}; a data-parallel worker needs both (torchrun and eflip train --nproc-per-node set them)`,
+      );
     const localWorldSize = int(env, 'LOCAL_WORLD_SIZE', 1) ?? worldSize;
-    w = { rank, worldSize, localRank: int(env, 'LOCAL_RANK', 0) ?? rank % localWorldSize, localWorldSize, source: 'torchrun' };
-  } else if (env.SLURM_PROCID !== undefined && env.SLURM_NTASKS !== undefined && Number(env.SLURM_NTASKS) > 1) {
+    w = {
+      rank,
+      worldSize,
+      localRank: int(env, 'LOCAL_RANK', 0) ?? rank % localWorldSize,
+      localWorldSize,
+      source: 'torchrun',
+    };
+  } else if (
+    env.SLURM_PROCID !== undefined &&
+    env.SLURM_NTASKS !== undefined &&
+    Number(env.SLURM_NTASKS) > 1
+  ) {
     const worldSize = int(env, 'SLURM_NTASKS', 1)!;
     const rank = int(env, 'SLURM_PROCID', 0)!;
     const localWorldSize = slurmLocalWorld(env) ?? 1;
-    w = { rank, worldSize, localRank: int(env, 'SLURM_LOCALID', 0) ?? 0, localWorldSize, source: 'slurm' };
+    w = {
+      rank,
+      worldSize,
+      localRank: int(env, 'SLURM_LOCALID', 0) ?? 0,
+      localWorldSize,
+      source: 'slurm',
+    };
   } else {
     return { ...SINGLE };
   }
-  if (w.rank >= w.worldSize) throw new WorldEnvError(`environment RANK=${w.rank} is not below WORLD_SIZE=${w.worldSize}`);
-  if (w.localRank >= w.localWorldSize) throw new WorldEnvError(`environment LOCAL_RANK=${w.localRank} is not below LOCAL_WORLD_SIZE=${w.localWorldSize}`);
-  if (w.worldSize > 1 && !addr) throw new WorldEnvError(`WORLD_SIZE=${w.worldSize} but MASTER_ADDR is not set: export MASTER_ADDR=<host of rank 0> and MASTER_PORT=<free port> (srun: in the job script)`);
-  if (w.worldSize > 1 && port === undefined) throw new WorldEnvError(`WORLD_SIZE=${w.worldSize} but MASTER_PORT is not set: export MASTER_PORT=<free port on the host of rank 0>`);
+  if (w.rank >= w.worldSize)
+    throw new WorldEnvError(`environment RANK=${w.rank} is not below WORLD_SIZE=${w.worldSize}`);
+  if (w.localRank >= w.localWorldSize)
+    throw new WorldEnvError(
+      `environment LOCAL_RANK=${w.localRank} is not below LOCAL_WORLD_SIZE=${w.localWorldSize}`,
+    );
+  if (w.worldSize > 1 && !addr)
+    throw new WorldEnvError(
+      `WORLD_SIZE=${w.worldSize} but MASTER_ADDR is not set: export MASTER_ADDR=<host of rank 0> and MASTER_PORT=<free port> (srun: in the job script)`,
+    );
+  if (w.worldSize > 1 && port === undefined)
+    throw new WorldEnvError(
+      `WORLD_SIZE=${w.worldSize} but MASTER_PORT is not set: export MASTER_PORT=<free port on the host of rank 0>`,
+    );
   return { ...w, masterAddr: addr || '127.0.0.1', masterPort: port ?? 29500 };
 }

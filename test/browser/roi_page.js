@@ -18,9 +18,21 @@ async function main() {
   const r = await roiFromFrames({ ...meta, data }, { faceDetector: det }, 'frames');
   const t2 = performance.now();
   await post({
-    backend: models.backend, failed: models.failed, loadMs: t1 - t0, roiMs: t2 - t1,
-    landmarks: r.info.landmarks, raw: r.info.raw, sources: r.info.sources, boxes: r.info.boxes,
-    rois: { frames: r.rois.frames, width: r.rois.width, height: r.rois.height, channels: r.rois.channels, data: Array.from(r.rois.data) },
+    backend: models.backend,
+    failed: models.failed,
+    loadMs: t1 - t0,
+    roiMs: t2 - t1,
+    landmarks: r.info.landmarks,
+    raw: r.info.raw,
+    sources: r.info.sources,
+    boxes: r.info.boxes,
+    rois: {
+      frames: r.rois.frames,
+      width: r.rois.width,
+      height: r.rois.height,
+      channels: r.rois.channels,
+      data: Array.from(r.rois.data),
+    },
   });
 }
 

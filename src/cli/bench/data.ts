@@ -20,27 +20,45 @@ function cpuSeconds(): number {
     const f = readFileSync('/proc/self/stat', 'utf8');
     const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
     children = (Number(fields[13]) + Number(fields[14])) / 100; // cutime + cstime (clock ticks)
-  } catch { /* not Linux */ }
+  } catch {
+    /* not Linux */
+  }
   return (u.user + u.system) / 1e6 + children;
 }
 
 /** clips/s of wall time and per CPU-second (the machine is shared: CPU time is the stable figure) */
-async function measure<T>(clips: () => number, fn: () => Promise<T>): Promise<{ result: T; perSec: number; perCpuSec: number }> {
-  const c0 = cpuSeconds(), t0 = performance.now();
+async function measure<T>(
+  clips: () => number,
+  fn: () => Promise<T>,
+): Promise<{ result: T; perSec: number; perCpuSec: number }> {
+  const c0 = cpuSeconds(),
+    t0 = performance.now();
   const result = await fn();
-  const wall = (performance.now() - t0) / 1000, cpu = cpuSeconds() - c0;
-  return { result, perSec: +(clips() / wall).toFixed(1), perCpuSec: +(clips() / Math.max(cpu, 1e-6)).toFixed(1) };
+  const wall = (performance.now() - t0) / 1000,
+    cpu = cpuSeconds() - c0;
+  return {
+    result,
+    perSec: +(clips() / wall).toFixed(1),
+    perCpuSec: +(clips() / Math.max(cpu, 1e-6)).toFixed(1),
+  };
 }
 
 export const def: CommandDef = {
   name: 'bench data',
   usage: 'bench data [--json] [--lrw ROOT] [--clips N] [--jobs N]',
-  description: 'Measure decode, prepare and augmenting-loader throughput (clips/s) and peak RSS. Without --lrw a small synthetic corpus is generated first.',
+  description:
+    'Measure decode, prepare and augmenting-loader throughput (clips/s) and peak RSS. Without --lrw a small synthetic corpus is generated first.',
   options: {
     json: { type: 'boolean', help: 'print JSON' },
-    lrw: { type: 'string', help: 'existing LRW-layout root to measure on (default: synthesise one in a temp dir)' },
+    lrw: {
+      type: 'string',
+      help: 'existing LRW-layout root to measure on (default: synthesise one in a temp dir)',
+    },
     clips: { type: 'int', help: 'clips to synthesise (4 words)', default: 96 },
-    jobs: { type: 'threads', help: 'parallel workers for prepare and the loader (default: CPU count)' },
+    jobs: {
+      type: 'threads',
+      help: 'parallel workers for prepare and the loader (default: CPU count)',
+    },
     batch: { type: 'int', help: 'loader batch size', default: 32 },
     'loader-clips': { type: 'int', help: 'clips to pull through the loader', default: 3000 },
     keep: { type: 'boolean', help: 'keep the temporary corpus and shards' },
@@ -52,7 +70,9 @@ export default async function main(argv: string[]): Promise<number> {
   if (!p) return 0;
   const o = p.opts;
   const jobs = o.jobs ?? os.availableParallelism();
-  const log = (s: string) => { if (!o.json) console.error(s); };
+  const log = (s: string) => {
+    if (!o.json) console.error(s);
+  };
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'eflip-bench-data-'));
   const result: Record<string, unknown> = { cpus: os.availableParallelism(), jobs };
   try {
@@ -61,7 +81,15 @@ export default async function main(argv: string[]): Promise<number> {
       root = path.join(tmp, 'lrw');
       const per = Math.max(1, Math.ceil(o.clips / 4));
       log(`synthesising ${per * 4} clips ...`);
-      const s = await synthCorpus({ out: root, words: LRW_WORDS.slice(0, 4) as string[], train: per, val: 0, test: 0, seed: 7, jobs });
+      const s = await synthCorpus({
+        out: root,
+        words: LRW_WORDS.slice(0, 4) as string[],
+        train: per,
+        val: 0,
+        test: 0,
+        seed: 7,
+        jobs,
+      });
       result.synth = { clips: s.written, clipsPerSec: +(s.written / s.seconds).toFixed(2) };
     }
     const idx = await indexLrw(root, { durations: false });
@@ -69,9 +97,20 @@ export default async function main(argv: string[]): Promise<number> {
 
     log('decode: one ffmpeg process per clip ...');
     const n1 = Math.min(files.length, 24);
-    const single = await measure(() => n1, async () => { for (const f of files.slice(0, n1)) await decodeVideo(f, { gray: true, fps: 25 }); });
+    const single = await measure(
+      () => n1,
+      async () => {
+        for (const f of files.slice(0, n1)) await decodeVideo(f, { gray: true, fps: 25 });
+      },
+    );
     log('decode: batched (16 clips per process), one at a time ...');
-    const batched = await measure(() => files.length, async () => { for (let i = 0; i < files.length; i += 16) await decodeVideos(files.slice(i, i + 16), { gray: true, fps: 25, strict: true }); });
+    const batched = await measure(
+      () => files.length,
+      async () => {
+        for (let i = 0; i < files.length; i += 16)
+          await decodeVideos(files.slice(i, i + 16), { gray: true, fps: 25, strict: true });
+      },
+    );
     result.decode = {
       clips: files.length,
       singleProcessPerClip: { clipsPerSec: single.perSec, clipsPerCpuSec: single.perCpuSec },
@@ -80,20 +119,56 @@ export default async function main(argv: string[]): Promise<number> {
 
     log(`prepare --jobs ${jobs} ...`);
     const shards = path.join(tmp, 'shards');
-    const pr = await measure(() => files.length, () => prepare({ lrw: root!, out: shards, jobs, shardSize: 16 }));
-    result.prepare = { clips: pr.result.prepared, clipsPerSec: pr.perSec, clipsPerSecPerCore: +(pr.perSec / Math.min(jobs, os.availableParallelism())).toFixed(1), clipsPerCpuSec: pr.perCpuSec, target: '>= 30 clips/s per core' };
+    const pr = await measure(
+      () => files.length,
+      () => prepare({ lrw: root!, out: shards, jobs, shardSize: 16 }),
+    );
+    result.prepare = {
+      clips: pr.result.prepared,
+      clipsPerSec: pr.perSec,
+      clipsPerSecPerCore: +(pr.perSec / Math.min(jobs, os.availableParallelism())).toFixed(1),
+      clipsPerCpuSec: pr.perCpuSec,
+      target: '>= 30 clips/s per core',
+    };
 
     const split = idx.clips.some((c) => c.split === 'train') ? 'train' : idx.clips[0].split;
     log(`loader (all augmentations, ${jobs} workers, batch ${o.batch}) ...`);
     const L = await Loader.open({
-      data: { kind: 'shards', dir: shards, split }, batchSize: o.batch, training: true, seed: 1, workers: jobs, dropLast: false,
-      augment: { temporalCrop: 25, boundary: 'array', timeMask: { count: 2, maxFrames: 15 }, mixup: { alpha: 0.4, p: 1 } },
+      data: { kind: 'shards', dir: shards, split },
+      batchSize: o.batch,
+      training: true,
+      seed: 1,
+      workers: jobs,
+      dropLast: false,
+      augment: {
+        temporalCrop: 25,
+        boundary: 'array',
+        timeMask: { count: 2, maxFrames: 15 },
+        mixup: { alpha: 0.4, p: 1 },
+      },
     });
-    let clips = 0, epoch = 0;
-    for await (const _ of L.batches(epoch++)) { /* warm-up epoch: opens shards, JIT */ }
-    const lr = await measure(() => clips, async () => { while (clips < o['loader-clips']) for await (const b of L.batches(epoch++)) clips += b.labels.length; });
+    let clips = 0,
+      epoch = 0;
+    for await (const _ of L.batches(epoch++)) {
+      /* warm-up epoch: opens shards, JIT */
+    }
+    const lr = await measure(
+      () => clips,
+      async () => {
+        while (clips < o['loader-clips'])
+          for await (const b of L.batches(epoch++)) clips += b.labels.length;
+      },
+    );
     await L.close();
-    result.loader = { clips, clipsPerSec: lr.perSec, clipsPerCpuSec: lr.perCpuSec, batch: o.batch, workers: jobs, augment: 'random crop 88, flip, 2 time masks, mixup, temporal crop 25, boundary', target: '>= 500 clips/s' };
+    result.loader = {
+      clips,
+      clipsPerSec: lr.perSec,
+      clipsPerCpuSec: lr.perCpuSec,
+      batch: o.batch,
+      workers: jobs,
+      augment: 'random crop 88, flip, 2 time masks, mixup, temporal crop 25, boundary',
+      target: '>= 500 clips/s',
+    };
     result.loadAverage = os.loadavg().map((x) => +x.toFixed(2));
     result.peakRssMiB = +(process.resourceUsage().maxRSS / 1024).toFixed(0);
     result.backend = 'ffmpeg (Debian) child processes, PGM/PPM frames over pipes';

@@ -16,24 +16,35 @@ import type { Clip, LipReader } from '../../infer/types.js';
 
 export const def: CommandDef = {
   name: 'bench infer',
-  usage: 'bench infer [--json] [--checkpoint PATH] [--variant T] [--threads N] [--rounds N] [--iters N]',
+  usage:
+    'bench infer [--json] [--checkpoint PATH] [--variant T] [--threads N] [--rounds N] [--iters N]',
   description: [
     'Inference speed of one variant (default T, 29×88×88 clips) at batch 1 and 8: ms/clip for',
-    'onnxruntime (eflip\'s own export), the libtorch backend and PyTorch eager (python3-torch, same',
+    "onnxruntime (eflip's own export), the libtorch backend and PyTorch eager (python3-torch, same",
     'weights, same thread count and wait policy), measured interleaved in rounds, with speedups as',
     'medians of per-round ratios; onnxruntime-web (wasm) at batch 1; streaming ms per new frame.',
     'Without --checkpoint, random weights are initialised by tools/torch_ref/lipreader.py.',
   ].join('\n'),
   options: {
     json: { type: 'boolean', help: 'print one JSON object' },
-    checkpoint: { type: 'string', help: 'model checkpoint (.safetensors); default: a fresh random one' },
+    checkpoint: {
+      type: 'string',
+      help: 'model checkpoint (.safetensors); default: a fresh random one',
+    },
     variant: { type: 'string', default: 'T', help: 'variant for the random checkpoint' },
     threads: { type: 'threads', help: 'threads for every runtime (default: all cores)' },
     rounds: { type: 'int', default: 3, help: 'interleaved measurement rounds' },
-    iters: { type: 'int', default: 4, help: 'timed runs per runtime per round at batch 1 (batch 8: half)' },
+    iters: {
+      type: 'int',
+      default: 4,
+      help: 'timed runs per runtime per round at batch 1 (batch 8: half)',
+    },
     frames: { type: 'int', default: 29, help: 'frames per clip' },
     'stream-frames': { type: 'int', default: 60, help: 'frames pushed to measure streaming' },
-    spin: { type: 'boolean', help: 'let idle worker threads spin in every runtime (default: block — fairer on a busy machine)' },
+    spin: {
+      type: 'boolean',
+      help: 'let idle worker threads spin in every runtime (default: block — fairer on a busy machine)',
+    },
   },
 };
 
@@ -56,7 +67,8 @@ function randomClip(frames: number, seed: number): Clip {
   return { data, frames, channels: 1, size: 88 };
 }
 
-const batchOf = (b: number, frames: number) => Array.from({ length: b }, (_, i) => randomClip(frames, i + 1));
+const batchOf = (b: number, frames: number) =>
+  Array.from({ length: b }, (_, i) => randomClip(frames, i + 1));
 
 async function timeReader(r: LipReader, clips: Clip[], iters: number): Promise<number> {
   const times: number[] = [];
@@ -76,12 +88,26 @@ class TorchEagerServer {
   }
   info: { torch: string; threads: number } = { torch: '', threads: 0 };
   static async start(weights: string, frames: number, threads: number): Promise<TorchEagerServer> {
-    const child = spawn(PY, [path.join(ROOT, 'tools/torch_ref/onnx_bench_torch.py'), '--weights', weights, '--frames', String(frames), '--threads', String(threads), '--serve'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(
+      PY,
+      [
+        path.join(ROOT, 'tools/torch_ref/onnx_bench_torch.py'),
+        '--weights',
+        weights,
+        '--frames',
+        String(frames),
+        '--threads',
+        String(threads),
+        '--serve',
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     const s = new TorchEagerServer(child);
     const hello = await s.lines.next();
-    if (hello.done) throw new Error(`PyTorch eager benchmark did not start: ${err.trim().split('\n').pop()}`);
+    if (hello.done)
+      throw new Error(`PyTorch eager benchmark did not start: ${err.trim().split('\n').pop()}`);
     s.info = JSON.parse(hello.value);
     return s;
   }
@@ -105,7 +131,17 @@ type Runtime = 'onnx' | 'libtorch' | 'torchEager';
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as { json?: boolean; checkpoint?: string; variant: string; threads?: number; rounds: number; iters: number; frames: number; 'stream-frames': number; spin?: boolean };
+  const o = p.opts as {
+    json?: boolean;
+    checkpoint?: string;
+    variant: string;
+    threads?: number;
+    rounds: number;
+    iters: number;
+    frames: number;
+    'stream-frames': number;
+    spin?: boolean;
+  };
   const threads = o.threads ?? availableParallelism();
   // One wait policy for every runtime: onnxruntime's allow_spinning and OpenMP's (libtorch in
   // this process, PyTorch in the child) — set before libtorch is loaded.
@@ -121,7 +157,19 @@ export default async function main(argv: string[]): Promise<number> {
     if (!weights) {
       weights = path.join(tmp, `${o.variant}.safetensors`);
       log(o.json, `initialising random ${o.variant} weights (python3-torch) ...`);
-      execFileSync(PY, [path.join(ROOT, 'tools/torch_ref/lipreader.py'), 'init', '--variant', o.variant, '--random-bn', '--out', weights], { stdio: ['ignore', 'ignore', 'inherit'] });
+      execFileSync(
+        PY,
+        [
+          path.join(ROOT, 'tools/torch_ref/lipreader.py'),
+          'init',
+          '--variant',
+          o.variant,
+          '--random-bn',
+          '--out',
+          weights,
+        ],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
     }
     const notes: Record<string, string> = {};
     log(o.json, `loading runtimes (${threads} threads) ...`);
@@ -153,7 +201,8 @@ export default async function main(argv: string[]): Promise<number> {
       log(o.json, `round ${r + 1}/${o.rounds} ...`);
       for (const b of BATCHES) {
         samples[b].onnx.push(await timeReader(ortReader, clips[b], iters(b)));
-        if (torchReader) samples[b].libtorch.push(await timeReader(torchReader, clips[b], iters(b)));
+        if (torchReader)
+          samples[b].libtorch.push(await timeReader(torchReader, clips[b], iters(b)));
         if (py) samples[b].torchEager.push(await py.time(b, iters(b)));
       }
     }
@@ -165,7 +214,13 @@ export default async function main(argv: string[]): Promise<number> {
       log(o.json, 'onnxruntime-web wasm (batch 1) ...');
       const { webPlatform } = await import('../../infer/ort_web.js');
       const { OnnxLipReader } = await import('../../infer/onnx_lipreader.js');
-      const web = await OnnxLipReader.open(await webPlatform({ device: 'wasm', wasmPaths: path.join(ROOT, 'node_modules/onnxruntime-web/dist/') }), onnxSourceFor(weights));
+      const web = await OnnxLipReader.open(
+        await webPlatform({
+          device: 'wasm',
+          wasmPaths: path.join(ROOT, 'node_modules/onnxruntime-web/dist/'),
+        }),
+        onnxSourceFor(weights),
+      );
       await web.predictClip(clips[1][0]);
       webMs = await timeReader(web, clips[1], Math.max(2, o.iters));
       await web.dispose();
@@ -193,25 +248,49 @@ export default async function main(argv: string[]): Promise<number> {
     const r2 = (x: number) => +x.toFixed(2);
     const med = (xs: number[]) => (xs.length ? r2(median(xs)) : null);
     const ratio = (b: number, num: Runtime, den: Runtime) => {
-      const a = samples[b][num], c = samples[b][den];
+      const a = samples[b][num],
+        c = samples[b][den];
       return a.length && c.length ? r2(median(a.map((x, i) => x / c[i]))) : null;
     };
     const result = {
       variant: o.checkpoint ? 'checkpoint' : o.variant,
       frames: o.frames,
       threads,
-      waitPolicy: o.spin ? 'spin' : 'block (onnxruntime allow_spinning=0, OMP_WAIT_POLICY=PASSIVE); the streaming back-end spins unless EFLIP_ORT_SPIN=0',
+      waitPolicy: o.spin
+        ? 'spin'
+        : 'block (onnxruntime allow_spinning=0, OMP_WAIT_POLICY=PASSIVE); the streaming back-end spins unless EFLIP_ORT_SPIN=0',
       rounds: o.rounds,
       device: ortReader.device,
       torch: py?.info ?? null,
-      msPerClip: Object.fromEntries(BATCHES.map((b) => [`batch${b}`, { onnx: med(samples[b].onnx), libtorch: med(samples[b].libtorch), torchEager: med(samples[b].torchEager) }])),
+      msPerClip: Object.fromEntries(
+        BATCHES.map((b) => [
+          `batch${b}`,
+          {
+            onnx: med(samples[b].onnx),
+            libtorch: med(samples[b].libtorch),
+            torchEager: med(samples[b].torchEager),
+          },
+        ]),
+      ),
       speedup: Object.fromEntries(
-        BATCHES.map((b) => [`batch${b}`, { onnxVsTorchEager: ratio(b, 'torchEager', 'onnx'), libtorchVsTorchEager: ratio(b, 'torchEager', 'libtorch'), onnxVsLibtorch: ratio(b, 'libtorch', 'onnx') }]),
+        BATCHES.map((b) => [
+          `batch${b}`,
+          {
+            onnxVsTorchEager: ratio(b, 'torchEager', 'onnx'),
+            libtorchVsTorchEager: ratio(b, 'torchEager', 'libtorch'),
+            onnxVsLibtorch: ratio(b, 'libtorch', 'onnx'),
+          },
+        ]),
       ),
       onnxWebWasmBatch1MsPerClip: webMs === null ? null : r2(webMs),
-      streaming: { window: o.frames, exactMsPerFrame: r2(streaming.exact), fastMsPerFrame: r2(streaming.fast) },
+      streaming: {
+        window: o.frames,
+        exactMsPerFrame: r2(streaming.exact),
+        fastMsPerFrame: r2(streaming.fast),
+      },
       targets: {
-        onnxBatch1AtLeast5xTorchEager: ratio(1, 'torchEager', 'onnx') === null ? null : ratio(1, 'torchEager', 'onnx')! >= 5,
+        onnxBatch1AtLeast5xTorchEager:
+          ratio(1, 'torchEager', 'onnx') === null ? null : ratio(1, 'torchEager', 'onnx')! >= 5,
         streamingExactAtMost5ms: streaming.exact <= 5,
         streamingFastAtMost5ms: streaming.fast <= 5,
       },
@@ -219,13 +298,21 @@ export default async function main(argv: string[]): Promise<number> {
     };
     if (o.json) console.log(JSON.stringify(result, null, 2));
     else {
-      console.log(`eflip bench infer: variant ${result.variant}, ${o.frames} frames, ${threads} threads (${o.spin ? 'spinning' : 'blocking'} workers), ${o.rounds} interleaved rounds, onnxruntime on ${result.device}`);
+      console.log(
+        `eflip bench infer: variant ${result.variant}, ${o.frames} frames, ${threads} threads (${o.spin ? 'spinning' : 'blocking'} workers), ${o.rounds} interleaved rounds, onnxruntime on ${result.device}`,
+      );
       for (const b of BATCHES) {
-        const v = result.msPerClip[`batch${b}`], s = result.speedup[`batch${b}`];
-        console.log(`  batch ${b}: onnx ${v.onnx} ms/clip, libtorch ${v.libtorch ?? '-'}, PyTorch eager ${v.torchEager ?? '-'}  → onnx ${s.onnxVsTorchEager ?? '-'}x vs eager, libtorch ${s.libtorchVsTorchEager ?? '-'}x vs eager`);
+        const v = result.msPerClip[`batch${b}`],
+          s = result.speedup[`batch${b}`];
+        console.log(
+          `  batch ${b}: onnx ${v.onnx} ms/clip, libtorch ${v.libtorch ?? '-'}, PyTorch eager ${v.torchEager ?? '-'}  → onnx ${s.onnxVsTorchEager ?? '-'}x vs eager, libtorch ${s.libtorchVsTorchEager ?? '-'}x vs eager`,
+        );
       }
-      if (webMs !== null) console.log(`  onnxruntime-web wasm (1 thread, batch 1): ${webMs.toFixed(1)} ms/clip`);
-      console.log(`  streaming (window ${o.frames}): exact ${result.streaming.exactMsPerFrame} ms/frame, fast ${result.streaming.fastMsPerFrame} ms/frame`);
+      if (webMs !== null)
+        console.log(`  onnxruntime-web wasm (1 thread, batch 1): ${webMs.toFixed(1)} ms/clip`);
+      console.log(
+        `  streaming (window ${o.frames}): exact ${result.streaming.exactMsPerFrame} ms/frame, fast ${result.streaming.fastMsPerFrame} ms/frame`,
+      );
       for (const [k, v] of Object.entries(notes)) console.log(`  note: ${k}: ${v}`);
     }
     return 0;

@@ -31,7 +31,13 @@ export const def: CommandDef = {
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const PY = process.env.EFLIP_PYTHON ?? '/usr/bin/python3';
 
-interface Case { name: string; kind: string; n: number; unit: 'us' | 'ms'; [k: string]: unknown }
+interface Case {
+  name: string;
+  kind: string;
+  n: number;
+  unit: 'us' | 'ms';
+  [k: string]: unknown;
+}
 
 function cases(iters: number, quick: boolean): Case[] {
   const k = quick ? 0.1 : 1;
@@ -40,11 +46,48 @@ function cases(iters: number, quick: boolean): Case[] {
     { name: 'add', kind: 'tiny_add', n: n(iters), unit: 'us' },
     { name: 'add_', kind: 'tiny_add_', n: n(iters), unit: 'us' },
     { name: 'chain4', kind: 'tiny_chain', n: n(iters / 4), unit: 'us' },
-    { name: 'conv3d', kind: 'conv3d', n: n(10), unit: 'ms', x: [2, 1, 8, 44, 44], w: [8, 1, 3, 5, 5], stride: [1, 2, 2], padding: [1, 2, 2] },
-    { name: 'conv2d', kind: 'conv2d', n: n(20), unit: 'ms', x: [16, 32, 22, 22], w: [64, 32, 3, 3], stride: [1, 1], padding: [1, 1] },
-    { name: 'conv2d_depthwise', kind: 'conv2d', n: n(20), unit: 'ms', x: [16, 64, 22, 22], w: [64, 1, 3, 3], stride: [1, 1], padding: [1, 1], groups: 64 },
+    {
+      name: 'conv3d',
+      kind: 'conv3d',
+      n: n(10),
+      unit: 'ms',
+      x: [2, 1, 8, 44, 44],
+      w: [8, 1, 3, 5, 5],
+      stride: [1, 2, 2],
+      padding: [1, 2, 2],
+    },
+    {
+      name: 'conv2d',
+      kind: 'conv2d',
+      n: n(20),
+      unit: 'ms',
+      x: [16, 32, 22, 22],
+      w: [64, 32, 3, 3],
+      stride: [1, 1],
+      padding: [1, 1],
+    },
+    {
+      name: 'conv2d_depthwise',
+      kind: 'conv2d',
+      n: n(20),
+      unit: 'ms',
+      x: [16, 64, 22, 22],
+      w: [64, 1, 3, 3],
+      stride: [1, 1],
+      padding: [1, 1],
+      groups: 64,
+    },
     { name: 'matmul', kind: 'matmul', n: n(50), unit: 'ms', a: [256, 384], b: [384, 384] },
-    { name: 'mix_train', kind: 'mix_train', n: n(5), unit: 'ms', x3: [2, 1, 8, 44, 44], w3: [8, 1, 3, 5, 5], w2: [16, 8, 3, 3], wl: [16, 64] },
+    {
+      name: 'mix_train',
+      kind: 'mix_train',
+      n: n(5),
+      unit: 'ms',
+      x3: [2, 1, 8, 44, 44],
+      w3: [8, 1, 3, 5, 5],
+      w2: [16, 8, 3, 3],
+      wl: [16, 64],
+    },
   ];
 }
 
@@ -56,11 +99,13 @@ function build(E: Engine, c: Case): () => void {
   const r = (s: unknown): import('../../engine/index.js').Tensor => E.keep(E.randn(s as number[]));
   switch (c.kind) {
     case 'tiny_add': {
-      const a = r([4]), b = r([4]);
+      const a = r([4]),
+        b = r([4]);
       return () => a.add(b);
     }
     case 'tiny_add_': {
-      const a = r([4]), b = r([4]);
+      const a = r([4]),
+        b = r([4]);
       return () => a.add_(b, 1e-9);
     }
     case 'tiny_chain': {
@@ -68,24 +113,38 @@ function build(E: Engine, c: Case): () => void {
       return () => a.mul(2).add(1).relu().sum();
     }
     case 'conv3d': {
-      const x = r(c.x), w = r(c.w);
-      return () => F.conv3d(x, w, null, { stride: c.stride as number[], padding: c.padding as number[] });
+      const x = r(c.x),
+        w = r(c.w);
+      return () =>
+        F.conv3d(x, w, null, { stride: c.stride as number[], padding: c.padding as number[] });
     }
     case 'conv2d': {
-      const x = r(c.x), w = r(c.w);
-      return () => F.conv2d(x, w, null, { stride: c.stride as number[], padding: c.padding as number[], groups: (c.groups as number) ?? 1 });
+      const x = r(c.x),
+        w = r(c.w);
+      return () =>
+        F.conv2d(x, w, null, {
+          stride: c.stride as number[],
+          padding: c.padding as number[],
+          groups: (c.groups as number) ?? 1,
+        });
     }
     case 'matmul': {
-      const a = r(c.a), b = r(c.b);
+      const a = r(c.a),
+        b = r(c.b);
       return () => a.matmul(b);
     }
     case 'mix_train': {
-      const x3 = r(c.x3), w3 = r(c.w3).requiresGrad_(), w2 = r(c.w2).requiresGrad_(), wl = r(c.wl).requiresGrad_();
+      const x3 = r(c.x3),
+        w3 = r(c.w3).requiresGrad_(),
+        w2 = r(c.w2).requiresGrad_(),
+        wl = r(c.wl).requiresGrad_();
       return () => {
         let h = F.conv3d(x3, w3, null, { stride: [1, 2, 2], padding: [1, 2, 2] }).relu();
         const [n, ch, t, hh, ww] = h.shape;
         h = h.transpose(1, 2).reshape([n * t, ch, hh, ww]);
-        h = F.conv2d(h, w2, null, { stride: 2, padding: 1 }).relu().mean({ dim: [2, 3] });
+        h = F.conv2d(h, w2, null, { stride: 2, padding: 1 })
+          .relu()
+          .mean({ dim: [2, 3] });
         h.matmul(wl).square().mean().backward();
         w3.zeroGrad();
         w2.zeroGrad();
@@ -105,7 +164,7 @@ function time(E: Engine, fn: () => void, n: number, reps: number, chunk: number)
   let best = Infinity;
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
-    for (let i = 0; i < n; ) {
+    for (let i = 0; i < n;) {
       const m = Math.min(chunk, n - i);
       E.tidy(() => {
         for (let j = 0; j < m; j++) fn();
@@ -130,7 +189,10 @@ class TorchSide {
       MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? String(64 << 20),
       MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? String(128 << 20),
     };
-    this.proc = spawn(PY, [path.join(ROOT, 'tools/torch_ref/ops_bench.py')], { stdio: 'pipe', env });
+    this.proc = spawn(PY, [path.join(ROOT, 'tools/torch_ref/ops_bench.py')], {
+      stdio: 'pipe',
+      env,
+    });
     this.proc.stderr.on('data', (d) => (this.stderr += d));
     this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
     this.proc.stdin.write(JSON.stringify({ threads, reps }) + '\n');
@@ -138,7 +200,10 @@ class TorchSide {
   stderr = '';
   private async next(): Promise<any> {
     const r = await this.lines.next();
-    if (r.done) throw new Error(`python3-torch benchmark (${PY}) stopped: ${this.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    if (r.done)
+      throw new Error(
+        `python3-torch benchmark (${PY}) stopped: ${this.stderr.trim().split('\n').slice(-3).join(' ')}`,
+      );
     return JSON.parse(r.value);
   }
   version(): Promise<{ version: string }> {
@@ -175,7 +240,10 @@ export default async function main(argv: string[]): Promise<number> {
       log(`${c.name} `);
       const fn = E.tidy(() => build(E, c));
       for (let round = 0; round < 3; round++) {
-        mine[c.name] = Math.min(mine[c.name] ?? Infinity, time(E, fn, c.n, reps, c.unit === 'us' ? 100 : 1));
+        mine[c.name] = Math.min(
+          mine[c.name] ?? Infinity,
+          time(E, fn, c.n, reps, c.unit === 'us' ? 100 : 1),
+        );
         theirs[c.name] = Math.min(theirs[c.name] ?? Infinity, await torch.measure(c));
       }
     }
@@ -204,7 +272,10 @@ export default async function main(argv: string[]): Promise<number> {
   else {
     console.log(`libtorch ${out.libtorch} vs python3-torch ${out.pytorch}, ${threads} thread(s)`);
     console.log(`${'op'.padEnd(18)} ${'eflip'.padStart(10)} ${'pytorch'.padStart(10)}  ratio`);
-    for (const r of results) console.log(`${r.name.padEnd(18)} ${(r.eflip + ' ' + r.unit).padStart(10)} ${(r.pytorch + ' ' + r.unit).padStart(10)}  ${r.ratio.toFixed(2)}`);
+    for (const r of results)
+      console.log(
+        `${r.name.padEnd(18)} ${(r.eflip + ' ' + r.unit).padStart(10)} ${(r.pytorch + ' ' + r.unit).padStart(10)}  ${r.ratio.toFixed(2)}`,
+      );
     console.log(out.note);
   }
   return 0;

@@ -12,7 +12,8 @@ import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 export const def: CommandDef = {
   name: 'bench roi',
   usage: 'bench roi [--json] [--frames N] [--sizes 256x256,640x480] [--quick]',
-  description: 'Frames/s of the ROI pipeline (detect/track → landmarks → fill → smooth → align → 96x96 ROI) per input size and configuration, with the mouth-tracking error (px) against the known motion of the synthetic clip.',
+  description:
+    'Frames/s of the ROI pipeline (detect/track → landmarks → fill → smooth → align → 96x96 ROI) per input size and configuration, with the mouth-tracking error (px) against the known motion of the synthetic clip.',
   options: {
     json: { type: 'boolean', help: 'print one JSON object' },
     frames: { type: 'int', help: 'frames per clip', default: 50 },
@@ -30,11 +31,29 @@ interface ConfigRow {
 }
 
 const CONFIGS: ConfigRow[] = [
-  { name: 'default (auto, full landmarks, detect every 5)', detector: 'auto', landmarks: 'full', every: 5, verify: true },
-  { name: 'detect every frame (auto)', detector: 'auto', landmarks: 'full', every: 1, verify: true },
+  {
+    name: 'default (auto, full landmarks, detect every 5)',
+    detector: 'auto',
+    landmarks: 'full',
+    every: 5,
+    verify: true,
+  },
+  {
+    name: 'detect every frame (auto)',
+    detector: 'auto',
+    landmarks: 'full',
+    every: 1,
+    verify: true,
+  },
   { name: 'ssd detector, every 5', detector: 'ssd', landmarks: 'full', every: 5, verify: true },
   { name: 'tiny landmarks, every 5', detector: 'auto', landmarks: 'tiny', every: 5, verify: true },
-  { name: 'no tracking verification, every 5', detector: 'auto', landmarks: 'full', every: 5, verify: false },
+  {
+    name: 'no tracking verification, every 5',
+    detector: 'auto',
+    landmarks: 'full',
+    every: 5,
+    verify: false,
+  },
 ];
 
 export default async function main(argv: string[]): Promise<number> {
@@ -48,19 +67,23 @@ export default async function main(argv: string[]): Promise<number> {
     return { width: Number(m[1]), height: Number(m[2]) };
   });
   const { decodeVideo, encodeVideo } = await import('../../data/video.js');
-  const { FaceDetector, roiFromFrames, roiFromVideo, composeVideo, photoToFrame } = await import('../../roi/index.js');
+  const { FaceDetector, roiFromFrames, roiFromVideo, composeVideo, photoToFrame } =
+    await import('../../roi/index.js');
   const { applyAffine, invertAffine } = await import('../../roi/geometry.js');
   const { mouthCenter } = await import('../../roi/landmarks.js');
   const { frameAt } = await import('../../roi/image.js');
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
   const v = await decodeVideo(path.join(root, 'test/fixtures/roi/messi5.jpg'));
   const photo = { data: v.data, width: v.width, height: v.height, channels: 3 as const };
-  const log = (s: string) => { if (!o.json) console.log(s); };
+  const log = (s: string) => {
+    if (!o.json) console.log(s);
+  };
 
   const detectors = new Map<string, Awaited<ReturnType<typeof FaceDetector.create>>>();
   const getDetector = async (d: ConfigRow['detector'], l: ConfigRow['landmarks']) => {
     const k = `${d}/${l}`;
-    if (!detectors.has(k)) detectors.set(k, await FaceDetector.create({ detector: d, landmarks: l }));
+    if (!detectors.has(k))
+      detectors.set(k, await FaceDetector.create({ detector: d, landmarks: l }));
     return detectors.get(k)!;
   };
 
@@ -68,10 +91,21 @@ export default async function main(argv: string[]): Promise<number> {
   for (const { width, height } of sizes) {
     // face ~40 % of the frame height; smooth drift, zoom and ±10° roll
     const zoom = (0.4 * height) / 45;
-    const compose = { width, height, anchor: [244, 110] as [number, number], zoom, at: [width / 2, height * 0.58] as [number, number] };
+    const compose = {
+      width,
+      height,
+      anchor: [244, 110] as [number, number],
+      zoom,
+      at: [width / 2, height * 0.58] as [number, number],
+    };
     const motions = Array.from({ length: o.frames }, (_, t) => {
       const ph = (2 * Math.PI * t) / o.frames;
-      return { dx: 0.06 * width * Math.sin(ph), dy: 0.04 * height * Math.sin(2 * ph), scale: 1 + 0.1 * Math.sin(ph), degrees: 10 * Math.sin(ph) };
+      return {
+        dx: 0.06 * width * Math.sin(ph),
+        dy: 0.04 * height * Math.sin(2 * ph),
+        scale: 1 + 0.1 * Math.sin(ph),
+        degrees: 10 * Math.sin(ph),
+      };
     });
     const clip = composeVideo(photo, motions, compose);
     log(`\n${width}×${height}, ${o.frames} frames (face ≈ ${Math.round(45 * zoom)} px tall):`);
@@ -79,39 +113,73 @@ export default async function main(argv: string[]): Promise<number> {
     // per-stage costs with the default detector
     const det = await getDetector('auto', 'full');
     const f0 = frameAt(clip, 0);
-    const time = async (fn: () => Promise<unknown>, n = 5) => { await fn(); const t0 = performance.now(); for (let i = 0; i < n; i++) await fn(); return (performance.now() - t0) / n; };
+    const time = async (fn: () => Promise<unknown>, n = 5) => {
+      await fn();
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) await fn();
+      return (performance.now() - t0) / n;
+    };
     const boxes = await det.detect(f0);
-    const win = boxes.length ? FaceDetector.boxWindow(boxes[0]) : { center: [width / 2, height / 2] as [number, number], size: height / 3, angle: 0 };
+    const win = boxes.length
+      ? FaceDetector.boxWindow(boxes[0])
+      : { center: [width / 2, height / 2] as [number, number], size: height / 3, angle: 0 };
     const stages = {
       detectTinyMs: await time(() => det.detect(f0)),
       detectSsdMs: await time(async () => (await getDetector('ssd', 'full')).detect(f0), 3),
       landmarksFullMs: await time(() => det.landmarksIn(f0, win)),
-      landmarksTinyMs: await time(async () => (await getDetector('auto', 'tiny')).landmarksIn(f0, win)),
+      landmarksTinyMs: await time(async () =>
+        (await getDetector('auto', 'tiny')).landmarksIn(f0, win),
+      ),
       verifyMs: await time(() => det.hasFace(f0, win)),
     };
-    log(`  per call: detect tiny ${stages.detectTinyMs.toFixed(1)} ms, ssd ${stages.detectSsdMs.toFixed(1)} ms; landmarks full ${stages.landmarksFullMs.toFixed(1)} ms, tiny ${stages.landmarksTinyMs.toFixed(1)} ms; crop verification ${stages.verifyMs.toFixed(1)} ms`);
+    log(
+      `  per call: detect tiny ${stages.detectTinyMs.toFixed(1)} ms, ssd ${stages.detectSsdMs.toFixed(1)} ms; landmarks full ${stages.landmarksFullMs.toFixed(1)} ms, tiny ${stages.landmarksTinyMs.toFixed(1)} ms; crop verification ${stages.verifyMs.toFixed(1)} ms`,
+    );
 
     for (const c of o.quick ? CONFIGS.slice(0, 1) : CONFIGS) {
       const d = await getDetector(c.detector, c.landmarks);
       const t0 = performance.now();
       let row: any;
       try {
-        const r = await roiFromFrames(clip, { faceDetector: d, every: c.every, verify: c.verify }, `${width}x${height}`);
+        const r = await roiFromFrames(
+          clip,
+          { faceDetector: d, every: c.every, verify: c.verify },
+          `${width}x${height}`,
+        );
         const ms = performance.now() - t0;
         const found = r.info.raw.filter(Boolean).length;
         const firstT = r.info.raw.findIndex(Boolean);
-        const anchor = applyAffine(invertAffine(photoToFrame(motions[firstT], compose)), mouthCenter(r.info.raw[firstT]!));
-        const err = (lm: [number, number][], t: number) => { const e = applyAffine(photoToFrame(motions[t], compose), anchor); const m = mouthCenter(lm); return Math.hypot(m[0] - e[0], m[1] - e[1]); };
+        const anchor = applyAffine(
+          invertAffine(photoToFrame(motions[firstT], compose)),
+          mouthCenter(r.info.raw[firstT]!),
+        );
+        const err = (lm: [number, number][], t: number) => {
+          const e = applyAffine(photoToFrame(motions[t], compose), anchor);
+          const m = mouthCenter(lm);
+          return Math.hypot(m[0] - e[0], m[1] - e[1]);
+        };
         const errs = r.info.landmarks.map(err);
         const rawErrs = r.info.raw.flatMap((lm, t) => (lm ? [err(lm, t)] : []));
         row = {
-          size: `${width}x${height}`, config: c.name, detector: c.detector, landmarks: c.landmarks, every: c.every, verify: c.verify,
-          fps: +(o.frames / (ms / 1000)).toFixed(1), msPerFrame: +(ms / o.frames).toFixed(1),
-          detections: r.info.detections, tracked: r.info.tracked, framesWithFace: found, filled: r.info.filled.length,
-          mouthErrMeanPx: +(errs.reduce((a, b) => a + b, 0) / errs.length).toFixed(2), mouthErrMaxPx: +Math.max(...errs).toFixed(2),
+          size: `${width}x${height}`,
+          config: c.name,
+          detector: c.detector,
+          landmarks: c.landmarks,
+          every: c.every,
+          verify: c.verify,
+          fps: +(o.frames / (ms / 1000)).toFixed(1),
+          msPerFrame: +(ms / o.frames).toFixed(1),
+          detections: r.info.detections,
+          tracked: r.info.tracked,
+          framesWithFace: found,
+          filled: r.info.filled.length,
+          mouthErrMeanPx: +(errs.reduce((a, b) => a + b, 0) / errs.length).toFixed(2),
+          mouthErrMaxPx: +Math.max(...errs).toFixed(2),
           rawMouthErrMeanPx: +(rawErrs.reduce((a, b) => a + b, 0) / rawErrs.length).toFixed(2),
         };
-        log(`  ${c.name.padEnd(48)} ${String(row.fps).padStart(6)} frames/s  (${row.detections} detections, ${row.tracked} tracked, ${row.filled} filled; mouth error mean ${row.mouthErrMeanPx} px, max ${row.mouthErrMaxPx} px; before smoothing ${row.rawMouthErrMeanPx} px)`);
+        log(
+          `  ${c.name.padEnd(48)} ${String(row.fps).padStart(6)} frames/s  (${row.detections} detections, ${row.tracked} tracked, ${row.filled} filled; mouth error mean ${row.mouthErrMeanPx} px, max ${row.mouthErrMaxPx} px; before smoothing ${row.rawMouthErrMeanPx} px)`,
+        );
       } catch (e) {
         row = { size: `${width}x${height}`, config: c.name, error: (e as Error).message };
         log(`  ${c.name.padEnd(48)} failed: ${(e as Error).message}`);
@@ -123,22 +191,54 @@ export default async function main(argv: string[]): Promise<number> {
       const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'eflip-bench-roi-'));
       try {
         const src = path.join(tmp, 'clip.mp4');
-        await encodeVideo(src, clip.data, { frames: clip.frames, height, width, channels: 3, fps: 25 });
+        await encodeVideo(src, clip.data, {
+          frames: clip.frames,
+          height,
+          width,
+          channels: 3,
+          fps: 25,
+        });
         const t0 = performance.now();
         const r = await roiFromVideo(src, { faceDetector: det, cache: false });
-        await encodeVideo(path.join(tmp, 'roi.mp4'), r.rois.data, { frames: r.rois.frames, height: 96, width: 96, channels: 1, fps: 25 });
+        await encodeVideo(path.join(tmp, 'roi.mp4'), r.rois.data, {
+          frames: r.rois.frames,
+          height: 96,
+          width: 96,
+          channels: 1,
+          fps: 25,
+        });
         const ms = performance.now() - t0;
-        const row = { size: `${width}x${height}`, config: 'end to end: mp4 → ROI mp4 (default)', fps: +(o.frames / (ms / 1000)).toFixed(1), msPerFrame: +(ms / o.frames).toFixed(1) };
+        const row = {
+          size: `${width}x${height}`,
+          config: 'end to end: mp4 → ROI mp4 (default)',
+          fps: +(o.frames / (ms / 1000)).toFixed(1),
+          msPerFrame: +(ms / o.frames).toFixed(1),
+        };
         results.push(row);
         log(`  ${row.config.padEnd(48)} ${String(row.fps).padStart(6)} frames/s`);
       } finally {
         await fsp.rm(tmp, { recursive: true, force: true });
       }
     }
-    results.push({ size: `${width}x${height}`, stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, +v.toFixed(2)])) });
+    results.push({
+      size: `${width}x${height}`,
+      stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, +v.toFixed(2)])),
+    });
   }
   if (o.json) {
-    console.log(JSON.stringify({ bench: 'roi', frames: o.frames, cpus: os.cpus().length, backend: `tfjs-${process.env.EFLIP_ROI_BACKEND || 'wasm'}`, results }, null, 1));
+    console.log(
+      JSON.stringify(
+        {
+          bench: 'roi',
+          frames: o.frames,
+          cpus: os.cpus().length,
+          backend: `tfjs-${process.env.EFLIP_ROI_BACKEND || 'wasm'}`,
+          results,
+        },
+        null,
+        1,
+      ),
+    );
   }
   return 0;
 }

@@ -12,8 +12,10 @@ import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 
 export const def: CommandDef = {
   name: 'bench train',
-  usage: 'bench train [--json] [--variant T] [--batch 8] [--steps 3] [--device cpu|cuda[:N]] [--nproc-per-node N]',
-  description: 'Training clips/s and peak RSS vs python3-torch on the same machine in the same run (ratio = eflip / PyTorch clips/s), fp32 and bf16 autocast (fp16 + loss scaling too on CUDA); with --nproc-per-node N, data-parallel scaling (N processes vs 1).',
+  usage:
+    'bench train [--json] [--variant T] [--batch 8] [--steps 3] [--device cpu|cuda[:N]] [--nproc-per-node N]',
+  description:
+    'Training clips/s and peak RSS vs python3-torch on the same machine in the same run (ratio = eflip / PyTorch clips/s), fp32 and bf16 autocast (fp16 + loss scaling too on CUDA); with --nproc-per-node N, data-parallel scaling (N processes vs 1).',
   options: {
     json: { type: 'boolean', help: 'print one JSON object' },
     variant: { type: 'string', default: 'T', help: 'model variant' },
@@ -23,13 +25,34 @@ export const def: CommandDef = {
     size: { type: 'int', default: 88, help: 'input side' },
     steps: { type: 'int', default: 3, help: 'timed steps' },
     warmup: { type: 'int', default: 1, help: 'untimed steps first' },
-    threads: { type: 'threads', help: 'intra-op threads for both sides (default: libtorch default)' },
-    rounds: { type: 'int', default: 2, help: 'alternate eflip / PyTorch this many times and keep each side\'s best (noisy shared machines)' },
+    threads: {
+      type: 'threads',
+      help: 'intra-op threads for both sides (default: libtorch default)',
+    },
+    rounds: {
+      type: 'int',
+      default: 2,
+      help: "alternate eflip / PyTorch this many times and keep each side's best (noisy shared machines)",
+    },
     'no-bf16': { type: 'boolean', help: 'skip the bf16 autocast measurements' },
-    device: { type: 'string', default: 'cpu', help: 'cpu, cuda or cuda:N (both sides; cuda adds fp16 with loss scaling)' },
-    'channels-last': { type: 'boolean', help: 'channels-last trunk on both sides (train.channels_last)' },
-    python: { type: 'string', default: '/usr/bin/python3', help: 'python with torch for the PyTorch side (a CUDA torch for --device cuda)' },
-    'nproc-per-node': { type: 'int', help: 'data-parallel scaling on the CPU: N processes (gloo, --threads each, default 1) vs 1 process, same per-process batch' },
+    device: {
+      type: 'string',
+      default: 'cpu',
+      help: 'cpu, cuda or cuda:N (both sides; cuda adds fp16 with loss scaling)',
+    },
+    'channels-last': {
+      type: 'boolean',
+      help: 'channels-last trunk on both sides (train.channels_last)',
+    },
+    python: {
+      type: 'string',
+      default: '/usr/bin/python3',
+      help: 'python with torch for the PyTorch side (a CUDA torch for --device cuda)',
+    },
+    'nproc-per-node': {
+      type: 'int',
+      help: 'data-parallel scaling on the CPU: N processes (gloo, --threads each, default 1) vs 1 process, same per-process batch',
+    },
     inner: { type: 'string', help: '(internal) run one eflip measurement: fp32|bf16|fp16|ddp' },
   },
 };
@@ -43,7 +66,8 @@ interface Measure {
 }
 
 async function inner(o: Record<string, any>): Promise<void> {
-  const { randn, randint, setNumThreads, getNumThreads, F, tidy, manualSeed, cuda } = await import('../../engine/index.js');
+  const { randn, randint, setNumThreads, getNumThreads, F, tidy, manualSeed, cuda } =
+    await import('../../engine/index.js');
   const { TrainDevice } = await import('../../train/device_step.js');
   const { modelConfig } = await import('../../model/config.js');
   const { LipReaderNet } = await import('../../model/lipreader.js');
@@ -55,33 +79,56 @@ async function inner(o: Record<string, any>): Promise<void> {
   if (dev.device !== 'cpu') net.to(dev.device);
   if (o['channels-last']) net.useChannelsLast(true);
   net.train(true);
-  const opt = new AdamW([...net.namedParameters()].map(([name, param]) => ({ name, param })), { lr: 1e-4, betas: [0.9, 0.98], eps: 1e-8, weightDecay: 5e-4, noDecayNormBias: false });
+  const opt = new AdamW(
+    [...net.namedParameters()].map(([name, param]) => ({ name, param })),
+    { lr: 1e-4, betas: [0.9, 0.98], eps: 1e-8, weightDecay: 5e-4, noDecayNormBias: false },
+  );
   const x = randn([o.batch, 1, o.frames, o.size, o.size], { device: dev.device });
   const y = randint(0, o.classes, [o.batch], { device: dev.device });
-  const step = () => tidy(() => {
-    const out = dev.autocast(() => net.forward(x)).float();
-    const loss = F.nllLoss(out, y);
-    const scaler = dev.scaler;
-    (scaler ? scaler.scaleLoss(loss) : loss).backward();
-    const finite = scaler ? scaler.unscale(net.parameters().map((p) => p.grad).filter((g) => g !== null)) : true;
-    if (finite) opt.step(1e-4);
-    scaler?.update(finite);
-    opt.zeroGrad();
-    return loss.item(); // waits for the device: the step is done
-  });
+  const step = () =>
+    tidy(() => {
+      const out = dev.autocast(() => net.forward(x)).float();
+      const loss = F.nllLoss(out, y);
+      const scaler = dev.scaler;
+      (scaler ? scaler.scaleLoss(loss) : loss).backward();
+      const finite = scaler
+        ? scaler.unscale(
+            net
+              .parameters()
+              .map((p) => p.grad)
+              .filter((g) => g !== null),
+          )
+        : true;
+      if (finite) opt.step(1e-4);
+      scaler?.update(finite);
+      opt.zeroGrad();
+      return loss.item(); // waits for the device: the step is done
+    });
   for (let i = 0; i < o.warmup; i++) step();
   const losses: number[] = [];
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < o.steps; i++) losses.push(step());
   const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-  const m: Measure = { clips_per_s: (o.batch * o.steps) / dt, step_ms: (1000 * dt) / o.steps, peak_rss_mb: process.resourceUsage().maxRSS / 1024, losses, threads: getNumThreads(),
-    ...(dev.device !== 'cpu' ? { device: dev.device, gpu_used_mb: cuda.memInfo(Number(dev.device.split(':')[1])).used / 2 ** 20 } : {}) };
+  const m: Measure = {
+    clips_per_s: (o.batch * o.steps) / dt,
+    step_ms: (1000 * dt) / o.steps,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    losses,
+    threads: getNumThreads(),
+    ...(dev.device !== 'cpu'
+      ? {
+          device: dev.device,
+          gpu_used_mb: cuda.memInfo(Number(dev.device.split(':')[1])).used / 2 ** 20,
+        }
+      : {}),
+  };
   console.log(JSON.stringify(m));
 }
 
 /** One rank of the data-parallel measurement (RANK, WORLD_SIZE, MASTER_* in the environment). */
 async function innerDdp(o: Record<string, any>): Promise<void> {
-  const { randn, randint, setNumThreads, getNumThreads, F, tidy, manualSeed } = await import('../../engine/index.js');
+  const { randn, randint, setNumThreads, getNumThreads, F, tidy, manualSeed } =
+    await import('../../engine/index.js');
   const { ProcessGroup, GradSync } = await import('../../engine/distributed.js');
   const { worldFromEnv } = await import('../../train/world.js');
   const { modelConfig } = await import('../../model/config.js');
@@ -89,27 +136,42 @@ async function innerDdp(o: Record<string, any>): Promise<void> {
   const { AdamW } = await import('../../train/adamw.js');
   const w = worldFromEnv();
   setNumThreads(o.threads ?? 1);
-  const pg = ProcessGroup.init({ backend: 'gloo', rank: w.rank, worldSize: w.worldSize, masterAddr: w.masterAddr, masterPort: w.masterPort, timeoutMs: 300_000 });
+  const pg = ProcessGroup.init({
+    backend: 'gloo',
+    rank: w.rank,
+    worldSize: w.worldSize,
+    masterAddr: w.masterAddr,
+    masterPort: w.masterPort,
+    timeoutMs: 300_000,
+  });
   manualSeed(0);
   const net = new LipReaderNet(modelConfig({ variant: o.variant, classes: o.classes }));
   net.train(true);
   const params = [...net.namedParameters()];
   pg.broadcast([...net.stateDict().values()], 0);
-  const gs = new GradSync(pg, params.map(([, p]) => p), { bucketMB: 25 });
-  const opt = new AdamW(params.map(([name, param]) => ({ name, param })), { lr: 1e-4, betas: [0.9, 0.98], eps: 1e-8, weightDecay: 5e-4, noDecayNormBias: false });
+  const gs = new GradSync(
+    pg,
+    params.map(([, p]) => p),
+    { bucketMB: 25 },
+  );
+  const opt = new AdamW(
+    params.map(([name, param]) => ({ name, param })),
+    { lr: 1e-4, betas: [0.9, 0.98], eps: 1e-8, weightDecay: 5e-4, noDecayNormBias: false },
+  );
   manualSeed(1 + w.rank);
   const x = randn([o.batch, 1, o.frames, o.size, o.size]);
   const y = randint(0, o.classes, [o.batch]);
   let during = 0;
-  const step = () => tidy(() => {
-    const loss = F.nllLoss(net.forward(x).float(), y);
-    gs.prepare();
-    loss.backward();
-    during += gs.finish().bucketsDuringBackward;
-    opt.step(1e-4);
-    opt.zeroGrad();
-    return loss.item();
-  });
+  const step = () =>
+    tidy(() => {
+      const loss = F.nllLoss(net.forward(x).float(), y);
+      gs.prepare();
+      loss.backward();
+      during += gs.finish().bucketsDuringBackward;
+      opt.step(1e-4);
+      opt.zeroGrad();
+      return loss.item();
+    });
   for (let i = 0; i < o.warmup; i++) step();
   during = 0;
   pg.barrier();
@@ -118,10 +180,17 @@ async function innerDdp(o: Record<string, any>): Promise<void> {
   pg.barrier();
   const dt = Number(process.hrtime.bigint() - t0) / 1e9;
   if (w.rank === 0) {
-    console.log(JSON.stringify({
-      processes: w.worldSize, clips_per_s: (o.batch * w.worldSize * o.steps) / dt, step_ms: (1000 * dt) / o.steps, threads: getNumThreads(),
-      buckets: gs.bucketCount, buckets_started_during_backward: during / o.steps, peak_rss_mb: process.resourceUsage().maxRSS / 1024,
-    }));
+    console.log(
+      JSON.stringify({
+        processes: w.worldSize,
+        clips_per_s: (o.batch * w.worldSize * o.steps) / dt,
+        step_ms: (1000 * dt) / o.steps,
+        threads: getNumThreads(),
+        buckets: gs.bucketCount,
+        buckets_started_during_backward: during / o.steps,
+        peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+      }),
+    );
   }
   gs.dispose();
   pg.dispose();
@@ -132,29 +201,89 @@ async function scaling(o: Record<string, any>): Promise<number> {
   const { spawn } = await import('node:child_process');
   const { freePort } = await import('../../train/launcher.js');
   const N = o['nproc-per-node'];
-  if (!Number.isInteger(N) || N < 1 || N > 64) throw new UsageError(`--nproc-per-node expects an integer in 1..64, got ${N}`);
+  if (!Number.isInteger(N) || N < 1 || N > 64)
+    throw new UsageError(`--nproc-per-node expects an integer in 1..64, got ${N}`);
   const bin = fileURLToPath(new URL('../../../../bin/eflip.js', import.meta.url));
   const threads = o.threads ?? 1;
-  const common = ['--variant', o.variant, '--classes', String(o.classes), '--batch', String(o.batch), '--frames', String(o.frames), '--size', String(o.size), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(threads)];
-  const log = (m: string) => { if (!o.json) console.error(m); };
-  const env0 = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'LOCAL_WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'].includes(k)));
+  const common = [
+    '--variant',
+    o.variant,
+    '--classes',
+    String(o.classes),
+    '--batch',
+    String(o.batch),
+    '--frames',
+    String(o.frames),
+    '--size',
+    String(o.size),
+    '--steps',
+    String(o.steps),
+    '--warmup',
+    String(o.warmup),
+    '--threads',
+    String(threads),
+  ];
+  const log = (m: string) => {
+    if (!o.json) console.error(m);
+  };
+  const env0 = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) =>
+        ![
+          'RANK',
+          'WORLD_SIZE',
+          'LOCAL_RANK',
+          'LOCAL_WORLD_SIZE',
+          'MASTER_ADDR',
+          'MASTER_PORT',
+        ].includes(k),
+    ),
+  );
   const runDdp = async (n: number): Promise<any> => {
     const port = await freePort();
-    const outs = await Promise.all(Array.from({ length: n }, (_, r) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const c = spawn(process.execPath, [bin, 'bench', 'train', ...common, '--inner', 'ddp'], {
-        env: { ...env0, RANK: String(r), LOCAL_RANK: String(r), WORLD_SIZE: String(n), LOCAL_WORLD_SIZE: String(n), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: String(threads) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '', err = '';
-      c.stdout.on('data', (d) => { out += d; });
-      c.stderr.on('data', (d) => { err += d; });
-      c.on('exit', (code) => resolve({ code, out, err }));
-    })));
+    const outs = await Promise.all(
+      Array.from(
+        { length: n },
+        (_, r) =>
+          new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+            const c = spawn(
+              process.execPath,
+              [bin, 'bench', 'train', ...common, '--inner', 'ddp'],
+              {
+                env: {
+                  ...env0,
+                  RANK: String(r),
+                  LOCAL_RANK: String(r),
+                  WORLD_SIZE: String(n),
+                  LOCAL_WORLD_SIZE: String(n),
+                  MASTER_ADDR: '127.0.0.1',
+                  MASTER_PORT: String(port),
+                  OMP_NUM_THREADS: String(threads),
+                },
+                stdio: ['ignore', 'pipe', 'pipe'],
+              },
+            );
+            let out = '',
+              err = '';
+            c.stdout.on('data', (d) => {
+              out += d;
+            });
+            c.stderr.on('data', (d) => {
+              err += d;
+            });
+            c.on('exit', (code) => resolve({ code, out, err }));
+          }),
+      ),
+    );
     const bad = outs.findIndex((r) => r.code !== 0);
-    if (bad >= 0) throw new Error(`data-parallel measurement with ${n} processes failed on rank ${bad}: ${outs[bad].err.trim().split('\n').slice(-2).join(' | ')}`);
+    if (bad >= 0)
+      throw new Error(
+        `data-parallel measurement with ${n} processes failed on rank ${bad}: ${outs[bad].err.trim().split('\n').slice(-2).join(' | ')}`,
+      );
     return lastJson(outs[0].out);
   };
-  let single: any = null, multi: any = null;
+  let single: any = null,
+    multi: any = null;
   for (let r = 0; r < Math.max(1, o.rounds); r++) {
     log(`round ${r + 1}: 1 process × ${threads} thread${threads > 1 ? 's' : ''} ...`);
     const a = await runDdp(1);
@@ -165,21 +294,43 @@ async function scaling(o: Record<string, any>): Promise<number> {
   }
   const efficiency = multi.clips_per_s / (N * single.clips_per_s);
   const out = {
-    variant: o.variant, classes: o.classes, batch_per_process: o.batch, input: [1, o.frames, o.size, o.size], steps: o.steps, rounds: o.rounds, threads_per_process: threads,
-    cores: (await import('node:os')).availableParallelism(), single, data_parallel: multi, speedup: multi.clips_per_s / single.clips_per_s, scaling_efficiency: efficiency,
+    variant: o.variant,
+    classes: o.classes,
+    batch_per_process: o.batch,
+    input: [1, o.frames, o.size, o.size],
+    steps: o.steps,
+    rounds: o.rounds,
+    threads_per_process: threads,
+    cores: (await import('node:os')).availableParallelism(),
+    single,
+    data_parallel: multi,
+    speedup: multi.clips_per_s / single.clips_per_s,
+    scaling_efficiency: efficiency,
   };
   if (o.json) console.log(JSON.stringify(out, null, 2));
   else {
-    console.log(`bench train: variant ${o.variant}, batch ${o.batch} per process, ${threads} thread(s) per process, gloo on 127.0.0.1`);
-    console.log(`  1 process:   ${single.clips_per_s.toFixed(2)} clips/s (${single.step_ms.toFixed(0)} ms/step)`);
-    console.log(`  ${N} processes: ${multi.clips_per_s.toFixed(2)} clips/s (${multi.step_ms.toFixed(0)} ms/step, ${multi.buckets} gradient buckets, ${multi.buckets_started_during_backward.toFixed(1)} started during backward)`);
-    console.log(`  speedup ${out.speedup.toFixed(2)}×, scaling efficiency ${(100 * efficiency).toFixed(0)} %`);
+    console.log(
+      `bench train: variant ${o.variant}, batch ${o.batch} per process, ${threads} thread(s) per process, gloo on 127.0.0.1`,
+    );
+    console.log(
+      `  1 process:   ${single.clips_per_s.toFixed(2)} clips/s (${single.step_ms.toFixed(0)} ms/step)`,
+    );
+    console.log(
+      `  ${N} processes: ${multi.clips_per_s.toFixed(2)} clips/s (${multi.step_ms.toFixed(0)} ms/step, ${multi.buckets} gradient buckets, ${multi.buckets_started_during_backward.toFixed(1)} started during backward)`,
+    );
+    console.log(
+      `  speedup ${out.speedup.toFixed(2)}×, scaling efficiency ${(100 * efficiency).toFixed(0)} %`,
+    );
   }
   return 0;
 }
 
 function lastJson(text: string): any {
-  const line = text.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  const line = text
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
   if (!line) throw new Error(`no JSON result in output:\n${text.slice(-2000)}`);
   return JSON.parse(line);
 }
@@ -198,25 +349,67 @@ export default async function main(argv: string[]): Promise<number> {
   }
   if (o['nproc-per-node'] !== undefined) return await scaling(o);
   const bin = fileURLToPath(new URL('../../../../bin/eflip.js', import.meta.url));
-  const py = fileURLToPath(new URL('../../../../src/train/torch_ref/train_step.py', import.meta.url));
+  const py = fileURLToPath(
+    new URL('../../../../src/train/torch_ref/train_step.py', import.meta.url),
+  );
   const { checkTrainDevice } = await import('../../train/device_step.js');
   const device = checkTrainDevice({ train: { device: o.device, precision: 'fp32' } as never }); // one-line refusal before any measurement
-  const common = ['--device', device, ...(o['channels-last'] ? ['--channels-last'] : []), '--variant', o.variant, '--classes', String(o.classes), '--batch', String(o.batch), '--frames', String(o.frames), '--size', String(o.size), '--steps', String(o.steps), '--warmup', String(o.warmup), ...(o.threads ? ['--threads', String(o.threads)] : [])];
-  const modes = o['no-bf16'] ? ['fp32'] : device === 'cpu' ? ['fp32', 'bf16'] : ['fp32', 'bf16', 'fp16'];
+  const common = [
+    '--device',
+    device,
+    ...(o['channels-last'] ? ['--channels-last'] : []),
+    '--variant',
+    o.variant,
+    '--classes',
+    String(o.classes),
+    '--batch',
+    String(o.batch),
+    '--frames',
+    String(o.frames),
+    '--size',
+    String(o.size),
+    '--steps',
+    String(o.steps),
+    '--warmup',
+    String(o.warmup),
+    ...(o.threads ? ['--threads', String(o.threads)] : []),
+  ];
+  const modes = o['no-bf16']
+    ? ['fp32']
+    : device === 'cpu'
+      ? ['fp32', 'bf16']
+      : ['fp32', 'bf16', 'fp16'];
   const results: Record<string, unknown> = {};
-  const log = (m: string) => { if (!o.json) console.error(m); };
-  const best = (a: Measure | null, b: Measure | null) => (!a ? b : !b ? a : b.clips_per_s > a.clips_per_s ? { ...b, peak_rss_mb: Math.max(a.peak_rss_mb, b.peak_rss_mb) } : { ...a, peak_rss_mb: Math.max(a.peak_rss_mb, b.peak_rss_mb) });
+  const log = (m: string) => {
+    if (!o.json) console.error(m);
+  };
+  const best = (a: Measure | null, b: Measure | null) =>
+    !a
+      ? b
+      : !b
+        ? a
+        : b.clips_per_s > a.clips_per_s
+          ? { ...b, peak_rss_mb: Math.max(a.peak_rss_mb, b.peak_rss_mb) }
+          : { ...a, peak_rss_mb: Math.max(a.peak_rss_mb, b.peak_rss_mb) };
   for (const mode of modes) {
-    let ours: Measure | null = null, torch: Measure | null = null;
-    let oursErr = '', torchErr = '';
+    let ours: Measure | null = null,
+      torch: Measure | null = null;
+    let oursErr = '',
+      torchErr = '';
     for (let r = 0; r < Math.max(1, o.rounds); r++) {
       log(`[${mode}] round ${r + 1}: eflip ...`);
-      const e = spawnSync(process.execPath, [bin, 'bench', 'train', ...common, '--inner', mode], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const e = spawnSync(process.execPath, [bin, 'bench', 'train', ...common, '--inner', mode], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+      });
       if (e.status === 0) ours = best(ours, lastJson(e.stdout));
       else oursErr = e.stderr.trim().split('\n').slice(-3).join(' | ');
       if (!ours) break;
       log(`[${mode}] round ${r + 1}: python3-torch ...`);
-      const t = spawnSync(o.python, [py, ...common, ...(mode === 'fp32' ? [] : [`--${mode}`])], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const t = spawnSync(o.python, [py, ...common, ...(mode === 'fp32' ? [] : [`--${mode}`])], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+      });
       if (t.status === 0) torch = best(torch, lastJson(t.stdout));
       else torchErr = t.stderr.slice(-500);
     }
@@ -233,15 +426,34 @@ export default async function main(argv: string[]): Promise<number> {
       rss_ratio: torch ? ours.peak_rss_mb / torch.peak_rss_mb : null,
     };
   }
-  const out = { device, channels_last: !!o['channels-last'], variant: o.variant, classes: o.classes, batch: o.batch, input: [1, o.frames, o.size, o.size], steps: o.steps, rounds: o.rounds, ...results };
+  const out = {
+    device,
+    channels_last: !!o['channels-last'],
+    variant: o.variant,
+    classes: o.classes,
+    batch: o.batch,
+    input: [1, o.frames, o.size, o.size],
+    steps: o.steps,
+    rounds: o.rounds,
+    ...results,
+  };
   if (o.json) console.log(JSON.stringify(out, null, 2));
   else {
-    console.log(`bench train: ${device}, variant ${o.variant}, batch ${o.batch}, ${o.frames}×${o.size}×${o.size}, ${o.steps} timed steps`);
+    console.log(
+      `bench train: ${device}, variant ${o.variant}, batch ${o.batch}, ${o.frames}×${o.size}×${o.size}, ${o.steps} timed steps`,
+    );
     for (const mode of modes) {
       const r = results[mode] as any;
-      if (r.error) { console.log(`  ${mode}: ${r.error}`); continue; }
-      const pt = r.pytorch.clips_per_s ? `${r.pytorch.clips_per_s.toFixed(2)} clips/s, ${r.pytorch.peak_rss_mb.toFixed(0)} MB` : 'failed';
-      console.log(`  ${mode}: eflip ${r.eflip.clips_per_s.toFixed(2)} clips/s, ${r.eflip.peak_rss_mb.toFixed(0)} MB | pytorch ${pt} | ratio ${r.ratio?.toFixed(3) ?? 'n/a'}`);
+      if (r.error) {
+        console.log(`  ${mode}: ${r.error}`);
+        continue;
+      }
+      const pt = r.pytorch.clips_per_s
+        ? `${r.pytorch.clips_per_s.toFixed(2)} clips/s, ${r.pytorch.peak_rss_mb.toFixed(0)} MB`
+        : 'failed';
+      console.log(
+        `  ${mode}: eflip ${r.eflip.clips_per_s.toFixed(2)} clips/s, ${r.eflip.peak_rss_mb.toFixed(0)} MB | pytorch ${pt} | ratio ${r.ratio?.toFixed(3) ?? 'n/a'}`,
+      );
     }
   }
   return 0;

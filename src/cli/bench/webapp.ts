@@ -20,61 +20,146 @@ const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export const def: CommandDef = {
   name: 'bench webapp',
   usage: 'bench webapp [--json] [--frames 60] [--devices wasm,webgpu]',
-  description: 'Webcam path of the web app in headless Chromium (fake camera): frames/s, ms per frame (detector, landmarks, model).',
+  description:
+    'Webcam path of the web app in headless Chromium (fake camera): frames/s, ms per frame (detector, landmarks, model).',
   options: {
     json: { type: 'boolean', help: 'print one JSON object' },
-    frames: { type: 'int', default: 60, min: 10, max: 5000, help: 'camera frames to time per device' },
+    frames: {
+      type: 'int',
+      default: 60,
+      min: 10,
+      max: 5000,
+      help: 'camera frames to time per device',
+    },
     devices: { type: 'list', default: ['wasm', 'webgpu'], help: 'model devices: wasm, webgpu' },
     model: { type: 'string', help: 'model to serve (default: the bundled demo model)' },
-    chromium: { type: 'string', help: 'Chromium binary (default: $EFLIP_CHROMIUM or /usr/bin/chromium)' },
+    chromium: {
+      type: 'string',
+      help: 'Chromium binary (default: $EFLIP_CHROMIUM or /usr/bin/chromium)',
+    },
   },
 };
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as { json?: boolean; frames: number; devices: string[]; model?: string; chromium?: string };
+  const o = p.opts as {
+    json?: boolean;
+    frames: number;
+    devices: string[];
+    model?: string;
+    chromium?: string;
+  };
   const chromium = o.chromium ?? process.env.EFLIP_CHROMIUM ?? '/usr/bin/chromium';
-  if (!existsSync(chromium)) throw new UsageError(`${chromium} not found: run \`npm run setup\` (installs Debian's chromium) or pass --chromium`);
-  for (const d of o.devices) if (d !== 'wasm' && d !== 'webgpu') throw new UsageError(`--devices: '${d}' is not wasm or webgpu`);
-  if (!existsSync(path.join(WEB_ROOT, 'index.html'))) throw new UsageError('the web app is not built: run `npm run build`');
+  if (!existsSync(chromium))
+    throw new UsageError(
+      `${chromium} not found: run \`npm run setup\` (installs Debian's chromium) or pass --chromium`,
+    );
+  for (const d of o.devices)
+    if (d !== 'wasm' && d !== 'webgpu')
+      throw new UsageError(`--devices: '${d}' is not wasm or webgpu`);
+  if (!existsSync(path.join(WEB_ROOT, 'index.html')))
+    throw new UsageError('the web app is not built: run `npm run build`');
   const photoFile = path.join(ROOT, 'test/fixtures/roi/messi5.jpg');
-  if (!existsSync(photoFile)) throw new UsageError(`${photoFile} missing (the bench uses the ROI test photo from a source checkout)`);
+  if (!existsSync(photoFile))
+    throw new UsageError(
+      `${photoFile} missing (the bench uses the ROI test photo from a source checkout)`,
+    );
   const dir = mkdtempSync(path.join(os.tmpdir(), 'eflip-bench-webapp-'));
-  const server = await EflipServer.create({ models: [o.model ?? path.join(ROOT, 'assets/demo/model.safetensors')], webRoot: WEB_ROOT });
+  const server = await EflipServer.create({
+    models: [o.model ?? path.join(ROOT, 'assets/demo/model.safetensors')],
+    webRoot: WEB_ROOT,
+  });
   try {
     const v = await decodeVideo(photoFile);
-    const frames = composeVideo({ data: v.data, width: v.width, height: v.height, channels: 3 }, Array.from({ length: 50 }, (_, k) => ({ dx: Math.round(8 * Math.sin(k / 8)), degrees: 4 * Math.sin(k / 11) })), { width: 640, height: 480, anchor: [244, 110], zoom: 1.6, at: [420, 300] });
+    const frames = composeVideo(
+      { data: v.data, width: v.width, height: v.height, channels: 3 },
+      Array.from({ length: 50 }, (_, k) => ({
+        dx: Math.round(8 * Math.sin(k / 8)),
+        degrees: 4 * Math.sin(k / 11),
+      })),
+      { width: 640, height: 480, anchor: [244, 110], zoom: 1.6, at: [420, 300] },
+    );
     const y4m = path.join(dir, 'camera.y4m');
-    const ff = spawnSync('ffmpeg', ['-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', '640x480', '-r', '25', '-i', '-', '-pix_fmt', 'yuv420p', y4m], { input: Buffer.from(frames.data.buffer, frames.data.byteOffset, frames.data.byteLength) });
-    if (ff.status !== 0) throw new Error(`ffmpeg could not write the fake camera video: ${String(ff.stderr).trim()}`);
+    const ff = spawnSync(
+      'ffmpeg',
+      [
+        '-v',
+        'error',
+        '-f',
+        'rawvideo',
+        '-pix_fmt',
+        'rgb24',
+        '-s',
+        '640x480',
+        '-r',
+        '25',
+        '-i',
+        '-',
+        '-pix_fmt',
+        'yuv420p',
+        y4m,
+      ],
+      { input: Buffer.from(frames.data.buffer, frames.data.byteOffset, frames.data.byteLength) },
+    );
+    if (ff.status !== 0)
+      throw new Error(`ffmpeg could not write the fake camera video: ${String(ff.stderr).trim()}`);
     const port = await server.listen(0, '127.0.0.1');
     const runs: Record<string, unknown>[] = [];
     for (const device of o.devices) {
-      const cdp = await Cdp.launch(chromium, `http://127.0.0.1:${port}/?device=${device}`, [`--user-data-dir=${path.join(dir, `profile-${device}`)}`, '--enable-unsafe-webgpu', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`]);
+      const cdp = await Cdp.launch(chromium, `http://127.0.0.1:${port}/?device=${device}`, [
+        `--user-data-dir=${path.join(dir, `profile-${device}`)}`,
+        '--enable-unsafe-webgpu',
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+        `--use-file-for-fake-video-capture=${y4m}`,
+      ]);
       try {
         await cdp.waitFor('window.eflip && window.eflip.ready', 60_000);
         await cdp.eval("document.getElementById('cam-start').click()");
-        const c = await cdp.waitFor(`window.eflip.camera && (window.eflip.camera.error ? window.eflip.camera : window.eflip.camera.totals.frames >= ${o.frames} && window.eflip.camera)`, 60_000 + o.frames * 5_000);
+        const c = await cdp.waitFor(
+          `window.eflip.camera && (window.eflip.camera.error ? window.eflip.camera : window.eflip.camera.totals.frames >= ${o.frames} && window.eflip.camera)`,
+          60_000 + o.frames * 5_000,
+        );
         if (c.error) throw new Error(`the page's camera failed: ${c.error}`);
         const runtime = await cdp.eval("document.getElementById('runtime').textContent");
-        const n = c.frames, tt = c.totals;
+        const n = c.frames,
+          tt = c.totals;
         const r2 = (x: number) => +x.toFixed(2);
         runs.push({
-          device, modelRuntime: runtime, faceBackend: `tfjs-${c.backend}`, frames: n, facesFound: c.faces,
+          device,
+          modelRuntime: runtime,
+          faceBackend: `tfjs-${c.backend}`,
+          frames: n,
+          facesFound: c.faces,
           framesPerSecond: r2((1000 * tt.frames) / tt.frame),
-          msPerFrame: { detector: r2(tt.detect / n), landmarks: r2(tt.landmarks / n), trackCheck: r2(tt.verify / n), model: r2(tt.model / n), total: r2(tt.frame / tt.frames) },
+          msPerFrame: {
+            detector: r2(tt.detect / n),
+            landmarks: r2(tt.landmarks / n),
+            trackCheck: r2(tt.verify / n),
+            model: r2(tt.model / n),
+            total: r2(tt.frame / tt.frames),
+          },
         });
         await cdp.eval("document.getElementById('cam-stop').click()");
       } finally {
         await cdp.close();
       }
     }
-    const result = { bench: 'webapp', chromium: spawnSync(chromium, ['--version'], { encoding: 'utf8' }).stdout.trim(), camera: '640x480 fake camera (messi5 photo, drifting)', cpus: os.cpus().length, runs };
+    const result = {
+      bench: 'webapp',
+      chromium: spawnSync(chromium, ['--version'], { encoding: 'utf8' }).stdout.trim(),
+      camera: '640x480 fake camera (messi5 photo, drifting)',
+      cpus: os.cpus().length,
+      runs,
+    };
     if (o.json) console.log(JSON.stringify(result, null, 2));
     else {
       console.log(`${result.chromium}, ${result.camera}`);
-      for (const r of runs as any[]) console.log(`  model on ${r.device.padEnd(6)} ${String(r.framesPerSecond).padStart(6)} frames/s  ms/frame: detector ${r.msPerFrame.detector}, landmarks ${r.msPerFrame.landmarks}, track check ${r.msPerFrame.trackCheck}, model ${r.msPerFrame.model}, total ${r.msPerFrame.total}  (${r.modelRuntime})`);
+      for (const r of runs as any[])
+        console.log(
+          `  model on ${r.device.padEnd(6)} ${String(r.framesPerSecond).padStart(6)} frames/s  ms/frame: detector ${r.msPerFrame.detector}, landmarks ${r.msPerFrame.landmarks}, track check ${r.msPerFrame.trackCheck}, model ${r.msPerFrame.model}, total ${r.msPerFrame.total}  (${r.modelRuntime})`,
+        );
     }
     return 0;
   } finally {

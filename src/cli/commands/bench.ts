@@ -2,13 +2,34 @@
 // Each kind lives in src/cli/bench/<kind>.ts.
 import { helpText, UsageError, type CommandDef } from '../args.js';
 
-const KINDS: Record<string, { summary: string; load: () => Promise<{ default: (argv: string[]) => Promise<number> }> }> = {
-  ops: { summary: 'per-op overhead and conv/matmul throughput vs python3-torch', load: () => import('../bench/ops.js') },
-  data: { summary: 'decode, prepare and augmenting-loader clips/s, peak RSS', load: () => import('../bench/data.js') },
-  train: { summary: 'training clips/s and peak RSS vs a PyTorch step (fp32, bf16; fp16 on CUDA)', load: () => import('../bench/train.js') },
-  infer: { summary: 'ms/clip for libtorch, onnxruntime and PyTorch eager; streaming cost', load: () => import('../bench/infer.js') },
-  roi: { summary: 'frames/s of the face/mouth-ROI pipeline', load: () => import('../bench/roi.js') },
-  webapp: { summary: 'the web app\'s webcam path in headless Chromium: frames/s, ms per frame', load: () => import('../bench/webapp.js') },
+const KINDS: Record<
+  string,
+  { summary: string; load: () => Promise<{ default: (argv: string[]) => Promise<number> }> }
+> = {
+  ops: {
+    summary: 'per-op overhead and conv/matmul throughput vs python3-torch',
+    load: () => import('../bench/ops.js'),
+  },
+  data: {
+    summary: 'decode, prepare and augmenting-loader clips/s, peak RSS',
+    load: () => import('../bench/data.js'),
+  },
+  train: {
+    summary: 'training clips/s and peak RSS vs a PyTorch step (fp32, bf16; fp16 on CUDA)',
+    load: () => import('../bench/train.js'),
+  },
+  infer: {
+    summary: 'ms/clip for libtorch, onnxruntime and PyTorch eager; streaming cost',
+    load: () => import('../bench/infer.js'),
+  },
+  roi: {
+    summary: 'frames/s of the face/mouth-ROI pipeline',
+    load: () => import('../bench/roi.js'),
+  },
+  webapp: {
+    summary: "the web app's webcam path in headless Chromium: frames/s, ms per frame",
+    load: () => import('../bench/webapp.js'),
+  },
 };
 
 export const def: CommandDef = {
@@ -29,6 +50,7 @@ export default async function main(argv: string[]): Promise<number> {
     return kind ? 0 : 2;
   }
   const k = KINDS[kind];
-  if (!k) throw new UsageError(`unknown benchmark '${kind}' (one of ${Object.keys(KINDS).join(', ')})`);
+  if (!k)
+    throw new UsageError(`unknown benchmark '${kind}' (one of ${Object.keys(KINDS).join(', ')})`);
   return (await k.load()).default(rest);
 }

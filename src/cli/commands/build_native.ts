@@ -24,17 +24,32 @@ export default async function main(argv: string[]): Promise<number> {
   if (!p) return 0;
   if (p.positionals.length) throw new UsageError(`unexpected argument '${p.positionals[0]}'`);
   const require = createRequire(import.meta.url);
-  const { locate, probeC10d } = require(path.join(ROOT, 'scripts', 'find-libtorch.cjs')) as { locate: () => any; probeC10d: (f: any) => any };
-  const { build } = require(path.join(ROOT, 'scripts', 'build-native.cjs')) as { build: () => number };
+  const { locate, probeC10d } = require(path.join(ROOT, 'scripts', 'find-libtorch.cjs')) as {
+    locate: () => any;
+    probeC10d: (f: any) => any;
+  };
+  const { build } = require(path.join(ROOT, 'scripts', 'build-native.cjs')) as {
+    build: () => number;
+  };
   let f;
   try {
     f = probeC10d(locate());
   } catch (e) {
-    throw new Error(`libtorch not found: ${(e as Error).message.split('\n').slice(1).map((l) => l.trim()).join('; ')}`);
+    throw new Error(
+      `libtorch not found: ${(e as Error).message
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim())
+        .join('; ')}`,
+    );
   }
-  console.error(`building the libtorch addon against libtorch ${f.version} from ${f.source} (a few minutes)`);
+  console.error(
+    `building the libtorch addon against libtorch ${f.version} from ${f.source} (a few minutes)`,
+  );
   const status = build();
   if (status !== 0) throw new Error(`node-gyp failed (exit ${status}; its output is above)`);
-  console.log(`built ${path.join(ROOT, 'native', 'build', 'Release', 'eflip_native.node')}; check it with \`eflip doctor\``);
+  console.log(
+    `built ${path.join(ROOT, 'native', 'build', 'Release', 'eflip_native.node')}; check it with \`eflip doctor\``,
+  );
   return 0;
 }

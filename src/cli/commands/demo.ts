@@ -20,10 +20,18 @@ export const def: CommandDef = {
     'With --retrain, first reproduce the demo model: synth corpus → `eflip train configs/synth.yaml`.',
   ].join('\n'),
   options: {
-    runtime: { type: 'string', choices: ['onnx', 'torch'], default: 'onnx', help: 'inference runtime' },
+    runtime: {
+      type: 'string',
+      choices: ['onnx', 'torch'],
+      default: 'onnx',
+      help: 'inference runtime',
+    },
     top: { type: 'int', alias: 'k', default: 3, help: 'words shown per clip' },
     json: { type: 'boolean', help: 'print JSON' },
-    retrain: { type: 'boolean', help: 'reproduce assets/demo and assets/samples with `eflip train` (minutes of CPU)' },
+    retrain: {
+      type: 'boolean',
+      help: 'reproduce assets/demo and assets/samples with `eflip train` (minutes of CPU)',
+    },
   },
   examples: ['eflip demo', 'eflip demo --runtime torch --top 5', 'eflip demo --retrain'],
 };
@@ -41,23 +49,33 @@ export default async function main(argv: string[]): Promise<number> {
     const r = await retrainDemo({ log: (m) => console.error(m) });
     console.error(`retrained in ${r.seconds.toFixed(0)} s`);
   }
-  if (!existsSync(MODEL)) throw new Error(`${MODEL} is missing; run \`eflip demo --retrain\` to make it`);
-  const files = existsSync(SAMPLES) ? readdirSync(SAMPLES).filter((f) => f.endsWith('.mp4')).sort().map((f) => join(SAMPLES, f)) : [];
+  if (!existsSync(MODEL))
+    throw new Error(`${MODEL} is missing; run \`eflip demo --retrain\` to make it`);
+  const files = existsSync(SAMPLES)
+    ? readdirSync(SAMPLES)
+        .filter((f) => f.endsWith('.mp4'))
+        .sort()
+        .map((f) => join(SAMPLES, f))
+    : [];
   if (!files.length) throw new Error(`no sample clips in ${SAMPLES}; run \`eflip demo --retrain\``);
 
   const { loadLipReader, loadClip } = await import('../../infer/index.js');
   const reader = await loadLipReader(MODEL, { runtime: o.runtime });
-  const results: { file: string; truth: string; top: { label: string; probability: number }[] }[] = [];
+  const results: { file: string; truth: string; top: { label: string; probability: number }[] }[] =
+    [];
   const t0 = performance.now();
   try {
     const clips = [];
-    for (const f of files) clips.push(await loadClip(f, reader.preprocessing, { channels: reader.channels }));
+    for (const f of files)
+      clips.push(await loadClip(f, reader.preprocessing, { channels: reader.channels }));
     const lps = await reader.predictBatch(clips);
     lps.forEach((lp, i) => {
       results.push({
         file: basename(files[i]),
         truth: truthOf(files[i]),
-        top: reader.topK(lp, o.top).map((e) => ({ label: e.label, probability: +e.probability.toFixed(4) })),
+        top: reader
+          .topK(lp, o.top)
+          .map((e) => ({ label: e.label, probability: +e.probability.toFixed(4) })),
       });
     });
   } finally {
@@ -66,15 +84,32 @@ export default async function main(argv: string[]): Promise<number> {
   const ms = performance.now() - t0;
   const correct = results.filter((r) => r.top[0]?.label === r.truth).length;
   if (o.json) {
-    console.log(JSON.stringify({ model: MODEL, runtime: reader.runtime, correct, clips: results.length, ms: Math.round(ms), results }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          model: MODEL,
+          runtime: reader.runtime,
+          correct,
+          clips: results.length,
+          ms: Math.round(ms),
+          results,
+        },
+        null,
+        2,
+      ),
+    );
     return 0;
   }
-  console.log(`eflip demo: ${results.length} sample clips, demo model ${basename(MODEL)} (${reader.labels.length} words), runtime ${reader.runtime}/${reader.device}\n`);
+  console.log(
+    `eflip demo: ${results.length} sample clips, demo model ${basename(MODEL)} (${reader.labels.length} words), runtime ${reader.runtime}/${reader.device}\n`,
+  );
   for (const r of results) {
     const mark = r.top[0]?.label === r.truth ? '✓' : '✗';
     const words = r.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join('   ');
     console.log(`${mark} ${r.file.padEnd(24)} → ${words}`);
   }
-  console.log(`\n${correct}/${results.length} read correctly (top-1) in ${(ms / 1000).toFixed(2)} s, decoding included.`);
+  console.log(
+    `\n${correct}/${results.length} read correctly (top-1) in ${(ms / 1000).toFixed(2)} s, decoding included.`,
+  );
   return 0;
 }

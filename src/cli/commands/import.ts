@@ -13,16 +13,30 @@ import { VARIANTS, modelConfig, type ModelConfigInput } from '../../model/config
 import { inferModelConfig } from '../../model/infer_config.js';
 import { resolveLabels } from '../../model/labels.js';
 import { checkLabels, selectWeights } from '../../model/model_metadata.js';
-import { readTorchCheckpoint, extractStateDict, type TorchTensorRef } from '../../io/torch_checkpoint.js';
-import { emaStateDict, labelsFromHparams, lightningHparams } from '../../io/lightning_checkpoint.js';
+import {
+  readTorchCheckpoint,
+  extractStateDict,
+  type TorchTensorRef,
+} from '../../io/torch_checkpoint.js';
+import {
+  emaStateDict,
+  labelsFromHparams,
+  lightningHparams,
+} from '../../io/lightning_checkpoint.js';
 import { LRW_WORDS_SEED42 } from '../../model/lrw_words.js';
 import { ATTENTION_REGIMES, type AttentionRegime } from '../../model/config.js';
-import { checkPreprocessing, DEFAULT_PREPROCESSING, REFERENCE_PREPROCESSING, type Preprocessing } from '../../io/onnx/preprocessing.js';
+import {
+  checkPreprocessing,
+  DEFAULT_PREPROCESSING,
+  REFERENCE_PREPROCESSING,
+  type Preprocessing,
+} from '../../io/onnx/preprocessing.js';
 import type { RawTensor } from '../../io/safetensors.js';
 
 export const def: CommandDef = {
   name: 'import',
-  usage: 'import <checkpoint.ckpt|.pt|.pth> --out FILE.safetensors [--labels seed42|lrw|FILE] [--attention self|time] [--preprocess reference|eflip|FILE.json] [--weights ema|raw] [--variant T|S|B]',
+  usage:
+    'import <checkpoint.ckpt|.pt|.pth> --out FILE.safetensors [--labels seed42|lrw|FILE] [--attention self|time] [--preprocess reference|eflip|FILE.json] [--weights ema|raw] [--variant T|S|B]',
   description:
     'Convert a PyTorch checkpoint to an eflip model file. Nothing in the checkpoint is executed. ' +
     'The variant and sizes are inferred from the weights unless given. A reference (Lightning) checkpoint ' +
@@ -30,14 +44,32 @@ export const def: CommandDef = {
     'labels from its hyper-parameters and its EMA weights; each default is printed and can be overridden.',
   options: {
     out: { type: 'string', alias: 'o', help: 'output file (.safetensors)' },
-    labels: { type: 'string', help: "class names: seed42 (the reference's order, first N), lrw (sorted), or a file (default: a Lightning checkpoint's hyper-parameters words_list / words; other checkpoints lrw)" },
-    attention: { type: 'string', help: "self (each frame attends only to itself: the reference at batch 1) or time (default: self for Lightning checkpoints, else time)" },
-    preprocess: { type: 'string', help: 'reference (centre 88 crop, 0.4161/0.1688, torchvision grey), eflip (mouth crop, 0.421/0.165) or a JSON file {crop,size,mean,std,grey} (default: reference for Lightning checkpoints, else eflip)' },
-    weights: { type: 'string', help: "ema (the EMA callback's weights, when the checkpoint has them) or raw (state_dict); default ema" },
+    labels: {
+      type: 'string',
+      help: "class names: seed42 (the reference's order, first N), lrw (sorted), or a file (default: a Lightning checkpoint's hyper-parameters words_list / words; other checkpoints lrw)",
+    },
+    attention: {
+      type: 'string',
+      help: 'self (each frame attends only to itself: the reference at batch 1) or time (default: self for Lightning checkpoints, else time)',
+    },
+    preprocess: {
+      type: 'string',
+      help: 'reference (centre 88 crop, 0.4161/0.1688, torchvision grey), eflip (mouth crop, 0.421/0.165) or a JSON file {crop,size,mean,std,grey} (default: reference for Lightning checkpoints, else eflip)',
+    },
+    weights: {
+      type: 'string',
+      help: "ema (the EMA callback's weights, when the checkpoint has them) or raw (state_dict); default ema",
+    },
     variant: { type: 'string', help: `named variant (${VARIANTS.join(', ')}); default: inferred` },
     config: { type: 'string', help: 'JSON model config file (for custom variants)' },
-    prefix: { type: 'string', help: 'key prefix to strip (default: model. or module. when every key has it)' },
-    'frontend-maxpool': { type: 'boolean', help: 'the checkpoint was trained with the front-end max-pool (not visible in the weights)' },
+    prefix: {
+      type: 'string',
+      help: 'key prefix to strip (default: model. or module. when every key has it)',
+    },
+    'frontend-maxpool': {
+      type: 'boolean',
+      help: 'the checkpoint was trained with the front-end max-pool (not visible in the weights)',
+    },
     'non-strict': { type: 'boolean', help: 'allow missing keys (left at their initial values)' },
   },
   examples: [
@@ -54,19 +86,40 @@ export default async function main(argv: string[]): Promise<number> {
   if (!p.opts.out) throw new UsageError('--out FILE.safetensors is required');
   const src = p.positionals[0];
   if (!existsSync(src)) throw new UsageError(`no such file: ${src}`);
-  guardOutputs([{ flag: '--out', path: p.opts.out }], [{ flag: 'CHECKPOINT', path: src }, ...['config', 'labels', 'preprocess'].filter((k) => p.opts[k]).map((k) => ({ flag: `--${k}`, path: p.opts[k] }))]);
+  guardOutputs(
+    [{ flag: '--out', path: p.opts.out }],
+    [
+      { flag: 'CHECKPOINT', path: src },
+      ...['config', 'labels', 'preprocess']
+        .filter((k) => p.opts[k])
+        .map((k) => ({ flag: `--${k}`, path: p.opts[k] })),
+    ],
+  );
 
   const attention = p.opts.attention;
-  if (attention !== undefined && !ATTENTION_REGIMES.includes(attention as AttentionRegime)) throw new UsageError(`--attention must be ${ATTENTION_REGIMES.join(' or ')}, got '${attention}'`);
+  if (attention !== undefined && !ATTENTION_REGIMES.includes(attention as AttentionRegime))
+    throw new UsageError(
+      `--attention must be ${ATTENTION_REGIMES.join(' or ')}, got '${attention}'`,
+    );
   const weightSet = p.opts.weights ?? 'ema';
-  if (weightSet !== 'ema' && weightSet !== 'raw') throw new UsageError(`--weights must be ema or raw, got '${weightSet}'`);
+  if (weightSet !== 'ema' && weightSet !== 'raw')
+    throw new UsageError(`--weights must be ema or raw, got '${weightSet}'`);
 
   const ck = readTorchCheckpoint(src);
   const sd = extractStateDict(ck.root, p.opts.prefix !== undefined ? [p.opts.prefix] : undefined);
-  console.log(`${basename(src)}: state dict at '${sd.foundAt}', ${sd.tensors.size} tensors` +
-    (sd.strippedPrefix ? `, prefix '${sd.strippedPrefix}' stripped` : '') +
-    (Object.keys(sd.info).length ? ` (${Object.entries(sd.info).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''));
-  if (sd.skipped.length) console.log(`  skipped ${sd.skipped.length} non-tensor entries: ${sd.skipped.slice(0, 5).join(', ')}`);
+  console.log(
+    `${basename(src)}: state dict at '${sd.foundAt}', ${sd.tensors.size} tensors` +
+      (sd.strippedPrefix ? `, prefix '${sd.strippedPrefix}' stripped` : '') +
+      (Object.keys(sd.info).length
+        ? ` (${Object.entries(sd.info)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')})`
+        : ''),
+  );
+  if (sd.skipped.length)
+    console.log(
+      `  skipped ${sd.skipped.length} non-tensor entries: ${sd.skipped.slice(0, 5).join(', ')}`,
+    );
   const lightning = sd.foundAt === 'state_dict' && sd.strippedPrefix === 'model.';
   const why = lightning ? 'default for a reference (Lightning) checkpoint' : 'default';
   const said = (flag: string) => (p.opts[flag] !== undefined ? `--${flag}` : why);
@@ -76,35 +129,57 @@ export default async function main(argv: string[]): Promise<number> {
   const ema = emaStateDict(ck.root);
   const sets = new Map<string, TorchTensorRef>();
   for (const [k, t] of sd.tensors) sets.set(`model.${k}`, t);
-  let emaCount = 0, filled = 0;
+  let emaCount = 0,
+    filled = 0;
   if (ema) {
     const e = extractStateDict(ema.dict, p.opts.prefix !== undefined ? [p.opts.prefix] : undefined);
     emaCount = e.tensors.size;
     for (const [k, t] of e.tensors) sets.set(`ema.${k}`, t);
     // what the callback does not keep (e.g. BatchNorm counters) comes from state_dict
-    for (const [k, t] of sd.tensors) if (!e.tensors.has(k)) { sets.set(`ema.${k}`, t); filled++; }
+    for (const [k, t] of sd.tensors)
+      if (!e.tensors.has(k)) {
+        sets.set(`ema.${k}`, t);
+        filled++;
+      }
   }
-  const { tensors: chosen, prefix: chosenPrefix } = selectWeights(sets, { ema: weightSet === 'ema' });
+  const { tensors: chosen, prefix: chosenPrefix } = selectWeights(sets, {
+    ema: weightSet === 'ema',
+  });
   const usedEma = chosenPrefix === 'ema.';
   if (usedEma) {
-    console.log(`  weights: ema (${emaCount} tensors at ${ema!.foundAt}${filled ? `; ${filled} not kept by EMA, e.g. BatchNorm counters, from state_dict` : ''}) [${p.opts.weights !== undefined ? '--weights' : 'default'}; --weights raw for state_dict]`);
+    console.log(
+      `  weights: ema (${emaCount} tensors at ${ema!.foundAt}${filled ? `; ${filled} not kept by EMA, e.g. BatchNorm counters, from state_dict` : ''}) [${p.opts.weights !== undefined ? '--weights' : 'default'}; --weights raw for state_dict]`,
+    );
   } else if (weightSet === 'ema') {
     console.log(`  weights: raw (state_dict; the checkpoint carries no EMA weights)`);
   } else {
-    console.log(`  weights: raw (state_dict) [--weights]${ema ? `; EMA weights at ${ema.foundAt} not used` : ''}`);
+    console.log(
+      `  weights: raw (state_dict) [--weights]${ema ? `; EMA weights at ${ema.foundAt} not used` : ''}`,
+    );
   }
 
-  const overrides: ModelConfigInput = p.opts.config ? (JSON.parse(readFileSync(p.opts.config, 'utf8')) as ModelConfigInput) : {};
+  const overrides: ModelConfigInput = p.opts.config
+    ? (JSON.parse(readFileSync(p.opts.config, 'utf8')) as ModelConfigInput)
+    : {};
   if (p.opts.variant) overrides.variant = p.opts.variant;
   if (p.opts['frontend-maxpool']) overrides.frontendMaxPool = true;
-  const attentionFrom = attention !== undefined ? '--attention' : overrides.attention !== undefined ? '--config' : why;
-  overrides.attention = (attention ?? overrides.attention ?? (lightning ? 'self' : 'time')) as AttentionRegime;
+  const attentionFrom =
+    attention !== undefined ? '--attention' : overrides.attention !== undefined ? '--config' : why;
+  overrides.attention = (attention ??
+    overrides.attention ??
+    (lightning ? 'self' : 'time')) as AttentionRegime;
   const shapes = new Map([...chosen].map(([k, t]) => [k, { shape: t.shape }]));
   const cfg = p.opts.config ? modelConfig(overrides) : inferModelConfig(shapes, overrides);
-  console.log(`  attention: ${cfg.attention}${cfg.attention === 'self' ? ' (each frame attends only to itself, as the reference computes at batch 1)' : ' (over the frames of the clip)'} [${attentionFrom}; --attention ${cfg.attention === 'self' ? 'time' : 'self'} for the other]`);
+  console.log(
+    `  attention: ${cfg.attention}${cfg.attention === 'self' ? ' (each frame attends only to itself, as the reference computes at batch 1)' : ' (over the frames of the clip)'} [${attentionFrom}; --attention ${cfg.attention === 'self' ? 'time' : 'self'} for the other]`,
+  );
 
-  const preprocessing = choosePreprocessing(p.opts.preprocess ?? (lightning ? 'reference' : 'eflip'));
-  console.log(`  preprocess: crop ${preprocessing.crop} ${preprocessing.size}, mean ${preprocessing.mean} std ${preprocessing.std}, grey ${preprocessing.grey} [${said('preprocess')}; --preprocess reference|eflip|FILE.json]`);
+  const preprocessing = choosePreprocessing(
+    p.opts.preprocess ?? (lightning ? 'reference' : 'eflip'),
+  );
+  console.log(
+    `  preprocess: crop ${preprocessing.crop} ${preprocessing.size}, mean ${preprocessing.mean} std ${preprocessing.std}, grey ${preprocessing.grey} [${said('preprocess')}; --preprocess reference|eflip|FILE.json]`,
+  );
 
   let labels: string[];
   let labelSpec: string;
@@ -115,7 +190,10 @@ export default async function main(argv: string[]): Promise<number> {
   } else if (lightning) {
     const hp = lightningHparams(ck.root);
     const fix = 'give the class names with --labels seed42|lrw|FILE';
-    const got = hp === undefined ? { how: 'none', problem: 'the checkpoint has no hyper-parameters naming its words' } : labelsFromHparams(hp, cfg.classes, LRW_WORDS_SEED42);
+    const got =
+      hp === undefined
+        ? { how: 'none', problem: 'the checkpoint has no hyper-parameters naming its words' }
+        : labelsFromHparams(hp, cfg.classes, LRW_WORDS_SEED42);
     // refused after the weights are checked, so a checkpoint that does not fit says that first
     labels = [];
     if (got.labels) {
@@ -133,7 +211,10 @@ export default async function main(argv: string[]): Promise<number> {
   if (!labelProblem) console.log(`  labels: ${labelSpec}`);
 
   // libtorch is loaded only for a checkpoint that was read: a refused file costs a fraction of a second
-  const [{ LipReaderNet }, { saveModel }] = await Promise.all([import('../../model/lipreader.js'), import('../../model/weights.js')]);
+  const [{ LipReaderNet }, { saveModel }] = await Promise.all([
+    import('../../model/lipreader.js'),
+    import('../../model/weights.js'),
+  ]);
   const tensors = new Map<string, RawTensor>();
   for (const [k, t] of chosen) tensors.set(k, t.lazy()); // read only when loaded: unused or misfit tensors never are
   const model = new LipReaderNet(cfg);
@@ -142,21 +223,35 @@ export default async function main(argv: string[]): Promise<number> {
     const unexpected = [...tensors.keys()].filter((k) => !own.has(k));
     for (const k of unexpected) tensors.delete(k);
     const report = model.loadStateDict(tensors, { strict: !p.opts['non-strict'] });
-    if (unexpected.length) console.log(`  ignored ${unexpected.length} unexpected keys: ${unexpected.slice(0, 8).join(', ')}${unexpected.length > 8 ? ', …' : ''}`);
-    if (report.missing.length) console.log(`  WARNING ${report.missing.length} missing keys kept their initial values: ${report.missing.slice(0, 8).join(', ')}`);
-    if (report.reshaped.length) console.log(`  reshaped ${report.reshaped.length} tensors (size-1 dims): ${report.reshaped.slice(0, 4).join(', ')}`);
+    if (unexpected.length)
+      console.log(
+        `  ignored ${unexpected.length} unexpected keys: ${unexpected.slice(0, 8).join(', ')}${unexpected.length > 8 ? ', …' : ''}`,
+      );
+    if (report.missing.length)
+      console.log(
+        `  WARNING ${report.missing.length} missing keys kept their initial values: ${report.missing.slice(0, 8).join(', ')}`,
+      );
+    if (report.reshaped.length)
+      console.log(
+        `  reshaped ${report.reshaped.length} tensors (size-1 dims): ${report.reshaped.slice(0, 4).join(', ')}`,
+      );
     if (labelProblem) throw new Error(labelProblem);
     saveModel(p.opts.out, model, {
       labels,
       metadata: {
-        created_by: 'eflip import', source: basename(src), ...(sd.info.epoch ? { source_epoch: sd.info.epoch } : {}),
-        preprocessing: JSON.stringify(preprocessing), source_weights: usedEma ? 'ema' : 'raw',
+        created_by: 'eflip import',
+        source: basename(src),
+        ...(sd.info.epoch ? { source_epoch: sd.info.epoch } : {}),
+        preprocessing: JSON.stringify(preprocessing),
+        source_weights: usedEma ? 'ema' : 'raw',
       },
     });
   } finally {
     model.dispose();
   }
-  console.log(`wrote ${p.opts.out}: variant ${cfg.variant}, ${cfg.classes} classes, attention ${cfg.attention}, labels ${labels.slice(0, 3).join(', ')}, …`);
+  console.log(
+    `wrote ${p.opts.out}: variant ${cfg.variant}, ${cfg.classes} classes, attention ${cfg.attention}, labels ${labels.slice(0, 3).join(', ')}, …`,
+  );
   return 0;
 }
 
@@ -164,7 +259,8 @@ export default async function main(argv: string[]): Promise<number> {
 function choosePreprocessing(spec: string): Preprocessing {
   if (spec === 'reference') return { ...REFERENCE_PREPROCESSING };
   if (spec === 'eflip' || spec === 'default') return { ...DEFAULT_PREPROCESSING };
-  if (!existsSync(spec)) throw new UsageError(`--preprocess must be reference, eflip or a JSON file, got '${spec}'`);
+  if (!existsSync(spec))
+    throw new UsageError(`--preprocess must be reference, eflip or a JSON file, got '${spec}'`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(spec, 'utf8'));

@@ -16,18 +16,33 @@ export const def: CommandDef = {
   options: {
     lrw: { type: 'string', help: 'LRW-layout root' },
     out: { type: 'string', help: 'output directory' },
-    words: { type: 'string', help: 'all, N (first N sorted), random:N[:SEED], A,B,C or @file', default: 'all' },
-    crop: { type: 'string', help: 'LRW mouth window, centre of the frame, or landmark ROI', default: 'mouth', choices: ['mouth', 'center', 'landmarks'] },
+    words: {
+      type: 'string',
+      help: 'all, N (first N sorted), random:N[:SEED], A,B,C or @file',
+      default: 'all',
+    },
+    crop: {
+      type: 'string',
+      help: 'LRW mouth window, centre of the frame, or landmark ROI',
+      default: 'mouth',
+      choices: ['mouth', 'center', 'landmarks'],
+    },
     size: { type: 'int', help: 'stored crop side', default: 96 },
     color: { type: 'boolean', help: 'keep RGB (default grey)' },
     splits: { type: 'list', help: 'splits to prepare', default: ['train', 'val', 'test'] },
     'shard-size': { type: 'int', help: 'clips per shard', default: 64 },
-    landmarks: { type: 'string', help: 'directory mirroring ROOT with <clip>.landmarks.json (default: beside each clip, else what eflip roi cached)' },
+    landmarks: {
+      type: 'string',
+      help: 'directory mirroring ROOT with <clip>.landmarks.json (default: beside each clip, else what eflip roi cached)',
+    },
     jobs: { type: 'threads', help: 'worker threads (default: CPU count)' },
     json: { type: 'boolean', help: 'print the summary as JSON' },
     quiet: { type: 'boolean', help: 'no progress output' },
   },
-  examples: ['eflip prepare --lrw /data/lipread_mp4 --out /data/lrw_shards --jobs 16', 'eflip prepare --lrw /tmp/synth --out /tmp/shards --words 10'],
+  examples: [
+    'eflip prepare --lrw /data/lipread_mp4 --out /data/lrw_shards --jobs 16',
+    'eflip prepare --lrw /tmp/synth --out /tmp/shards --words 10',
+  ],
 };
 
 export default async function main(argv: string[]): Promise<number> {
@@ -35,22 +50,55 @@ export default async function main(argv: string[]): Promise<number> {
   if (!p) return 0;
   const o = p.opts;
   if (!o.lrw || !o.out) throw new UsageError('--lrw ROOT and --out DIR are required');
-  for (const s of o.splits) if (!['train', 'val', 'test'].includes(s)) throw new UsageError(`unknown split '${s}'`);
-  guardOutputs([{ flag: '--out', path: o.out, kind: 'dir' }], [{ flag: '--lrw', path: o.lrw }, ...(o.landmarks ? [{ flag: '--landmarks', path: o.landmarks }] : []), ...atFileInput('--words', o.words)]);
+  for (const s of o.splits)
+    if (!['train', 'val', 'test'].includes(s)) throw new UsageError(`unknown split '${s}'`);
+  guardOutputs(
+    [{ flag: '--out', path: o.out, kind: 'dir' }],
+    [
+      { flag: '--lrw', path: o.lrw },
+      ...(o.landmarks ? [{ flag: '--landmarks', path: o.landmarks }] : []),
+      ...atFileInput('--words', o.words),
+    ],
+  );
   let bar: Progress | undefined;
   const s = await prepare({
-    lrw: o.lrw, out: o.out, words: await parseWordsSpec(String(o.words)), crop: o.crop as CropMode, size: o.size, color: !!o.color,
-    splits: o.splits as Split[], shardSize: o['shard-size'], landmarks: o.landmarks, jobs: o.jobs ?? defaultJobs(),
-    onProgress: (d, t) => { bar ??= new Progress('prepare', t, process.stderr, !!o.quiet); bar.update(d); },
+    lrw: o.lrw,
+    out: o.out,
+    words: await parseWordsSpec(String(o.words)),
+    crop: o.crop as CropMode,
+    size: o.size,
+    color: !!o.color,
+    splits: o.splits as Split[],
+    shardSize: o['shard-size'],
+    landmarks: o.landmarks,
+    jobs: o.jobs ?? defaultJobs(),
+    onProgress: (d, t) => {
+      bar ??= new Progress('prepare', t, process.stderr, !!o.quiet);
+      bar.update(d);
+    },
   });
   if (o.json) {
-    console.log(JSON.stringify({ ...s, skipped: s.skipped.map((k) => ({ path: k.path, kind: k.kind })) }, null, 1));
+    console.log(
+      JSON.stringify(
+        { ...s, skipped: s.skipped.map((k) => ({ path: k.path, kind: k.kind })) },
+        null,
+        1,
+      ),
+    );
     return 0;
   }
-  console.log(`prepare: ${s.prepared}/${s.clips} clips in ${s.shards} shards (${s.shardsWritten} written now, ${s.shardsReused} already done) → ${s.out} in ${s.seconds.toFixed(1)} s`);
-  console.log(`labels: ${s.labels.length} words (labels.txt)${s.durationProblems ? `; ${s.durationProblems} transcripts without a readable Duration (clips kept)` : ''}`);
+  console.log(
+    `prepare: ${s.prepared}/${s.clips} clips in ${s.shards} shards (${s.shardsWritten} written now, ${s.shardsReused} already done) → ${s.out} in ${s.seconds.toFixed(1)} s`,
+  );
+  console.log(
+    `labels: ${s.labels.length} words (labels.txt)${s.durationProblems ? `; ${s.durationProblems} transcripts without a readable Duration (clips kept)` : ''}`,
+  );
   if (s.skipped.length) {
-    console.log(`skipped ${s.skipped.length}: ${Object.entries(s.skippedByKind).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    console.log(
+      `skipped ${s.skipped.length}: ${Object.entries(s.skippedByKind)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}`,
+    );
     for (const k of s.skipped.slice(0, 20)) console.log(`  ${k.kind}: ${k.reason}`);
     if (s.skipped.length > 20) console.log(`  ... (${s.skipped.length - 20} more in summary.json)`);
   }

@@ -15,16 +15,51 @@ export const def: CommandDef = {
     'kept in memory); repeat it to offer several. Binds to localhost unless --host says otherwise.',
   ].join('\n'),
   options: {
-    model: { type: 'list', alias: 'm', help: 'a model to offer (.onnx or checkpoint); repeat for several' },
-    host: { type: 'string', default: '127.0.0.1', help: 'address to bind (0.0.0.0 exposes it to the network)' },
+    model: {
+      type: 'list',
+      alias: 'm',
+      help: 'a model to offer (.onnx or checkpoint); repeat for several',
+    },
+    host: {
+      type: 'string',
+      default: '127.0.0.1',
+      help: 'address to bind (0.0.0.0 exposes it to the network)',
+    },
     port: { type: 'int', default: 8080, min: 0, max: 65535, help: 'TCP port (0: any free port)' },
-    'max-upload-mb': { type: 'number', default: 50, min: 0.001, max: 4096, help: 'largest POST /api/predict body, MB' },
-    'max-seconds': { type: 'number', default: 60, min: 0.04, max: 120, help: 'longest video POST /api/predict reads' },
-    'request-timeout': { type: 'number', default: 30, min: 0.1, max: 3600, help: 'seconds a client has to send a whole request (408 after)' },
-    queue: { type: 'int', default: 16, min: 0, max: 1024, help: 'predictions waiting behind the running one (503 after)' },
+    'max-upload-mb': {
+      type: 'number',
+      default: 50,
+      min: 0.001,
+      max: 4096,
+      help: 'largest POST /api/predict body, MB',
+    },
+    'max-seconds': {
+      type: 'number',
+      default: 60,
+      min: 0.04,
+      max: 120,
+      help: 'longest video POST /api/predict reads',
+    },
+    'request-timeout': {
+      type: 'number',
+      default: 30,
+      min: 0.1,
+      max: 3600,
+      help: 'seconds a client has to send a whole request (408 after)',
+    },
+    queue: {
+      type: 'int',
+      default: 16,
+      min: 0,
+      max: 1024,
+      help: 'predictions waiting behind the running one (503 after)',
+    },
     threads: { type: 'threads', help: 'intra-op threads of server-side prediction' },
   },
-  examples: ['eflip serve --model lipreader.onnx', 'eflip serve --model a.onnx --model b.safetensors --port 9000'],
+  examples: [
+    'eflip serve --model lipreader.onnx',
+    'eflip serve --model a.onnx --model b.safetensors --port 9000',
+  ],
 };
 
 /** The built web app: dist/web next to dist/src (bundled by scripts/build-web.mjs during setup). */
@@ -33,25 +68,54 @@ export const WEB_ROOT = fileURLToPath(new URL('../../../web/', import.meta.url))
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as { model?: string[]; host: string; port: number; 'max-upload-mb': number; 'max-seconds': number; 'request-timeout': number; queue: number; threads?: number };
-  if (p.positionals.length) throw new UsageError(`unexpected argument '${p.positionals[0]}'; give models with --model PATH`);
-  if (!existsSync(WEB_ROOT + 'index.html')) throw new UsageError(`the web app is not built (${WEB_ROOT}index.html missing): run \`npm run build\``);
+  const o = p.opts as {
+    model?: string[];
+    host: string;
+    port: number;
+    'max-upload-mb': number;
+    'max-seconds': number;
+    'request-timeout': number;
+    queue: number;
+    threads?: number;
+  };
+  if (p.positionals.length)
+    throw new UsageError(
+      `unexpected argument '${p.positionals[0]}'; give models with --model PATH`,
+    );
+  if (!existsSync(WEB_ROOT + 'index.html'))
+    throw new UsageError(
+      `the web app is not built (${WEB_ROOT}index.html missing): run \`npm run build\``,
+    );
   const server = await EflipServer.create({
     models: o.model ?? [],
     webRoot: WEB_ROOT,
     threads: o.threads,
-    limits: { maxBody: Math.round(o['max-upload-mb'] * 1024 * 1024), maxSeconds: o['max-seconds'], requestTimeoutMs: Math.round(o['request-timeout'] * 1000), maxQueue: o.queue },
+    limits: {
+      maxBody: Math.round(o['max-upload-mb'] * 1024 * 1024),
+      maxSeconds: o['max-seconds'],
+      requestTimeoutMs: Math.round(o['request-timeout'] * 1000),
+      maxQueue: o.queue,
+    },
   });
   let port: number;
   try {
     port = await server.listen(o.port, o.host);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'EADDRINUSE' ? 'is in use; pick another with --port' : err.code === 'EACCES' ? 'needs privileges; use a port above 1023' : err.code === 'EADDRNOTAVAIL' ? 'is not an address of this machine' : err.message;
+    const why =
+      err.code === 'EADDRINUSE'
+        ? 'is in use; pick another with --port'
+        : err.code === 'EACCES'
+          ? 'needs privileges; use a port above 1023'
+          : err.code === 'EADDRNOTAVAIL'
+            ? 'is not an address of this machine'
+            : err.message;
     throw new UsageError(`cannot listen on ${o.host}:${o.port}: ${why}`);
   }
   const shown = o.host.includes(':') ? `[${o.host}]` : o.host;
-  console.log(`eflip serve: http://${shown}:${port}/  (${o.model?.length ?? 0} model${o.model?.length === 1 ? '' : 's'}; Ctrl-C stops)`);
+  console.log(
+    `eflip serve: http://${shown}:${port}/  (${o.model?.length ?? 0} model${o.model?.length === 1 ? '' : 's'}; Ctrl-C stops)`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       console.error(`eflip serve: ${sig}, closing`);

@@ -5,7 +5,12 @@ import { loadLipReader } from '../../infer/load_node.js';
 import { readModelFrames } from '../../infer/frame_reader.js';
 import { MODEL_FPS } from '../../infer/preprocess.js';
 import { incompleteWarning } from '../../data/video.js';
-import { appendTimeline, StreamingLipReader, timelineSegments, type TimelineEntry } from '../../infer/streaming.js';
+import {
+  appendTimeline,
+  StreamingLipReader,
+  timelineSegments,
+  type TimelineEntry,
+} from '../../infer/streaming.js';
 
 export const def: CommandDef = {
   name: 'stream',
@@ -17,17 +22,59 @@ export const def: CommandDef = {
     'checkpoint or a .onnx exported with --features (X.frontend.onnx and X.backend.onnx beside it).',
   ].join('\n'),
   options: {
-    checkpoint: { type: 'string', alias: 'c', help: 'model: .safetensors, or .onnx exported with --features' },
-    window: { type: 'int', alias: 'w', default: 29, help: 'frames per window (29 = one LRW clip, 1.16 s)', min: 1, max: 750 },
-    top: { type: 'int', alias: 'k', default: 3, help: 'words kept per frame in the JSON timeline', min: 1, max: 1000 },
-    'min-prob': { type: 'number', default: 0, help: 'hide frames whose top word is less probable', min: 0, max: 1 },
-    mode: { type: 'string', choices: ['exact', 'fast'], default: 'exact', help: 'exact: each window = its clip prediction (3 front-end runs/frame); fast: 1 run/frame, 1 frame latency' },
+    checkpoint: {
+      type: 'string',
+      alias: 'c',
+      help: 'model: .safetensors, or .onnx exported with --features',
+    },
+    window: {
+      type: 'int',
+      alias: 'w',
+      default: 29,
+      help: 'frames per window (29 = one LRW clip, 1.16 s)',
+      min: 1,
+      max: 750,
+    },
+    top: {
+      type: 'int',
+      alias: 'k',
+      default: 3,
+      help: 'words kept per frame in the JSON timeline',
+      min: 1,
+      max: 1000,
+    },
+    'min-prob': {
+      type: 'number',
+      default: 0,
+      help: 'hide frames whose top word is less probable',
+      min: 0,
+      max: 1,
+    },
+    mode: {
+      type: 'string',
+      choices: ['exact', 'fast'],
+      default: 'exact',
+      help: 'exact: each window = its clip prediction (3 front-end runs/frame); fast: 1 run/frame, 1 frame latency',
+    },
     json: { type: 'boolean', help: 'print JSON (timeline + segments)' },
-    runtime: { type: 'string', choices: ['onnx', 'torch'], default: 'onnx', help: 'inference runtime' },
-    device: { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto', help: 'device / execution provider' },
+    runtime: {
+      type: 'string',
+      choices: ['onnx', 'torch'],
+      default: 'onnx',
+      help: 'inference runtime',
+    },
+    device: {
+      type: 'string',
+      choices: ['auto', 'cpu', 'cuda'],
+      default: 'auto',
+      help: 'device / execution provider',
+    },
     threads: { type: 'threads', help: 'intra-op threads' },
   },
-  examples: ['eflip stream talk.mp4 --checkpoint best.safetensors', 'eflip stream talk.mp4 --checkpoint lipreader.onnx --window 25 --json > timeline.json'],
+  examples: [
+    'eflip stream talk.mp4 --checkpoint best.safetensors',
+    'eflip stream talk.mp4 --checkpoint lipreader.onnx --window 25 --json > timeline.json',
+  ],
 };
 
 function clock(s: number): string {
@@ -38,10 +85,24 @@ function clock(s: number): string {
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as { checkpoint?: string; window: number; top: number; 'min-prob': number; json?: boolean; mode: 'exact' | 'fast'; runtime: 'onnx' | 'torch'; device: 'auto' | 'cpu' | 'cuda'; threads?: number };
+  const o = p.opts as {
+    checkpoint?: string;
+    window: number;
+    top: number;
+    'min-prob': number;
+    json?: boolean;
+    mode: 'exact' | 'fast';
+    runtime: 'onnx' | 'torch';
+    device: 'auto' | 'cpu' | 'cuda';
+    threads?: number;
+  };
   if (!o.checkpoint) throw new UsageError('--checkpoint is required');
   if (p.positionals.length !== 1) throw new UsageError('give exactly one video file');
-  const reader = await loadLipReader(o.checkpoint, { runtime: o.runtime, device: o.device, threads: o.threads });
+  const reader = await loadLipReader(o.checkpoint, {
+    runtime: o.runtime,
+    device: o.device,
+    threads: o.threads,
+  });
   try {
     const file = p.positionals[0];
     const fps = MODEL_FPS;
@@ -50,8 +111,12 @@ export default async function main(argv: string[]): Promise<number> {
     const timeline: TimelineEntry[] = [];
     let frames = 0;
     let busy = 0;
-    const onIncomplete = (decoded: number, expected: number) => console.error(incompleteWarning(file, decoded, expected));
-    for await (const frame of readModelFrames(file, reader.preprocessing, { channels: reader.channels, onIncomplete })) {
+    const onIncomplete = (decoded: number, expected: number) =>
+      console.error(incompleteWarning(file, decoded, expected));
+    for await (const frame of readModelFrames(file, reader.preprocessing, {
+      channels: reader.channels,
+      onIncomplete,
+    })) {
       frames++;
       const t0 = performance.now();
       const step = await sr.push(frame);
@@ -65,10 +130,30 @@ export default async function main(argv: string[]): Promise<number> {
     const shown = timeline.filter((e) => e.probability >= o['min-prob']);
     const segments = timelineSegments(timeline, fps, o['min-prob']);
     if (o.json) {
-      console.log(JSON.stringify({ file, fps, frames, window: o.window, mode: o.mode, msPerFrame: +msPerFrame.toFixed(2), segments, timeline: shown }, null, 2));
+      console.log(
+        JSON.stringify(
+          {
+            file,
+            fps,
+            frames,
+            window: o.window,
+            mode: o.mode,
+            msPerFrame: +msPerFrame.toFixed(2),
+            segments,
+            timeline: shown,
+          },
+          null,
+          2,
+        ),
+      );
     } else {
-      console.log(`${file}: ${frames} frames at ${fps} fps, window ${o.window}, ${msPerFrame.toFixed(1)} ms/frame`);
-      for (const s of segments) console.log(`  ${clock(s.start)} - ${clock(s.end)}  ${s.word.padEnd(16)} ${s.probability.toFixed(3)}`);
+      console.log(
+        `${file}: ${frames} frames at ${fps} fps, window ${o.window}, ${msPerFrame.toFixed(1)} ms/frame`,
+      );
+      for (const s of segments)
+        console.log(
+          `  ${clock(s.start)} - ${clock(s.end)}  ${s.word.padEnd(16)} ${s.probability.toFixed(3)}`,
+        );
     }
   } finally {
     await reader.dispose();

@@ -3,7 +3,8 @@ import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
 
 export const def: CommandDef = {
   name: 'train',
-  usage: 'train [--config FILE.yaml] [--nproc-per-node N [--nnodes M --node-rank K --master-addr HOST --master-port P]] [key=value ...]',
+  usage:
+    'train [--config FILE.yaml] [--nproc-per-node N [--nnodes M --node-rank K --master-addr HOST --master-port P]] [key=value ...]',
   description: [
     'Train a lipreading model: AdamW + warmup-cosine, EMA, label smoothing, mixup, gradient clipping,',
     'bf16/fp16 autocast, CPU or CUDA (train.device=cuda), early stopping, top-k + last checkpoints (atomic),',
@@ -19,11 +20,29 @@ export const def: CommandDef = {
     'print-config': { type: 'boolean', help: 'print the resolved config and exit' },
     'help-config': { type: 'boolean', help: 'list every config key with type, default and help' },
     json: { type: 'boolean', help: 'print a JSON summary at the end' },
-    'nproc-per-node': { type: 'int', help: 'data-parallel: start this many worker processes on this machine and supervise them' },
-    nnodes: { type: 'int', default: 1, help: 'data-parallel: machines in the job (each runs eflip train --nproc-per-node N --node-rank K)' },
-    'node-rank': { type: 'int', default: 0, help: 'data-parallel: index of this machine, 0..nnodes-1' },
-    'master-addr': { type: 'string', default: '127.0.0.1', help: 'data-parallel: host of rank 0 (node 0), reachable from every machine' },
-    'master-port': { type: 'int', help: 'data-parallel: rendezvous port on the master host (default: a free port; required with --nnodes > 1)' },
+    'nproc-per-node': {
+      type: 'int',
+      help: 'data-parallel: start this many worker processes on this machine and supervise them',
+    },
+    nnodes: {
+      type: 'int',
+      default: 1,
+      help: 'data-parallel: machines in the job (each runs eflip train --nproc-per-node N --node-rank K)',
+    },
+    'node-rank': {
+      type: 'int',
+      default: 0,
+      help: 'data-parallel: index of this machine, 0..nnodes-1',
+    },
+    'master-addr': {
+      type: 'string',
+      default: '127.0.0.1',
+      help: 'data-parallel: host of rank 0 (node 0), reachable from every machine',
+    },
+    'master-port': {
+      type: 'int',
+      help: 'data-parallel: rendezvous port on the master host (default: a free port; required with --nnodes > 1)',
+    },
   },
   overrides: true,
   examples: [
@@ -39,8 +58,12 @@ export const def: CommandDef = {
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  if (p.positionals.length) throw new UsageError(`unexpected argument '${p.positionals[0]}' (config overrides are key=value)`);
-  const { configReference, loadConfig, configToYaml, ConfigError } = await import('../../train/config.js');
+  if (p.positionals.length)
+    throw new UsageError(
+      `unexpected argument '${p.positionals[0]}' (config overrides are key=value)`,
+    );
+  const { configReference, loadConfig, configToYaml, ConfigError } =
+    await import('../../train/config.js');
   if (p.opts['help-config']) {
     console.log('Config keys (set in YAML or as key=value):\n' + configReference());
     return 0;
@@ -52,17 +75,30 @@ export default async function main(argv: string[]): Promise<number> {
     }
     const launcherFlags = ['nproc-per-node', 'nnodes', 'node-rank', 'master-addr', 'master-port'];
     if (p.opts['nproc-per-node'] === undefined) {
-      const given = launcherFlags.filter((f) => argv.some((a) => a === `--${f}` || a.startsWith(`--${f}=`)));
-      if (given.length) throw new UsageError(`--${given[0]} needs --nproc-per-node N (the launcher's workers per machine)`);
+      const given = launcherFlags.filter((f) =>
+        argv.some((a) => a === `--${f}` || a.startsWith(`--${f}=`)),
+      );
+      if (given.length)
+        throw new UsageError(
+          `--${given[0]} needs --nproc-per-node N (the launcher's workers per machine)`,
+        );
     } else {
       const { launch, LaunchError } = await import('../../train/launcher.js');
       // the workers get the same training arguments, without the launcher's
-      const args = [...(p.opts.config ? ['--config', p.opts.config] : []), ...(p.opts.json ? ['--json'] : []), ...p.overrides];
+      const args = [
+        ...(p.opts.config ? ['--config', p.opts.config] : []),
+        ...(p.opts.json ? ['--json'] : []),
+        ...p.overrides,
+      ];
       loadConfig({ file: p.opts.config, overrides: p.overrides }); // refuse a bad config here, once
       try {
         return await launch({
-          nprocPerNode: p.opts['nproc-per-node'], nnodes: p.opts.nnodes, nodeRank: p.opts['node-rank'],
-          masterAddr: p.opts['master-addr'], masterPort: p.opts['master-port'] ?? null, args,
+          nprocPerNode: p.opts['nproc-per-node'],
+          nnodes: p.opts.nnodes,
+          nodeRank: p.opts['node-rank'],
+          masterAddr: p.opts['master-addr'],
+          masterPort: p.opts['master-port'] ?? null,
+          args,
         });
       } catch (e) {
         if (e instanceof LaunchError) throw new UsageError(e.message);
@@ -74,14 +110,18 @@ export default async function main(argv: string[]): Promise<number> {
     return await train(p, world.worldSize > 1 ? world : null);
   } catch (e) {
     const err = e as Error;
-    if (err instanceof ConfigError || err.name === 'WorldEnvError') throw new UsageError(err.message);
+    if (err instanceof ConfigError || err.name === 'WorldEnvError')
+      throw new UsageError(err.message);
     throw e;
   }
 }
 
 /** One training process: alone, or one data-parallel worker (its messages name its rank; it
  *  leaves when the launcher that started it goes away). */
-async function train(p: { opts: Record<string, any>; overrides: string[] }, world: { rank: number; worldSize: number } | null): Promise<number> {
+async function train(
+  p: { opts: Record<string, any>; overrides: string[] },
+  world: { rank: number; worldSize: number } | null,
+): Promise<number> {
   const who = world ? `eflip train [rank ${world.rank}/${world.worldSize}]` : 'eflip train';
   if (world && process.send && process.env.EFLIP_LAUNCHED) {
     process.channel?.unref();
@@ -95,11 +135,31 @@ async function train(p: { opts: Record<string, any>; overrides: string[] }, worl
   try {
     const r = await runTraining({ configFile: p.opts.config, overrides: p.overrides });
     if (p.opts.json && main) {
-      console.log(JSON.stringify({
-        runDir: r.runDir, steps: r.steps, epochs: r.epochs, stopReason: r.stopReason, bestCheckpoint: r.bestCheckpoint,
-        test: r.test ? { top1: r.test.top1, top5: r.test.top5, loss: r.test.loss, f1: r.test.f1Weighted, samples: r.test.samples } : null,
-        report: r.report, seconds: r.seconds, ...(world ? { worldSize: world.worldSize } : {}),
-      }, null, 2));
+      console.log(
+        JSON.stringify(
+          {
+            runDir: r.runDir,
+            steps: r.steps,
+            epochs: r.epochs,
+            stopReason: r.stopReason,
+            bestCheckpoint: r.bestCheckpoint,
+            test: r.test
+              ? {
+                  top1: r.test.top1,
+                  top5: r.test.top5,
+                  loss: r.test.loss,
+                  f1: r.test.f1Weighted,
+                  samples: r.test.samples,
+                }
+              : null,
+            report: r.report,
+            seconds: r.seconds,
+            ...(world ? { worldSize: world.worldSize } : {}),
+          },
+          null,
+          2,
+        ),
+      );
     }
     return 0;
   } catch (e) {
@@ -107,11 +167,16 @@ async function train(p: { opts: Record<string, any>; overrides: string[] }, worl
     if (err.name === 'ConfigError') throw e;
     if (err.name === 'DataError') {
       const ck = (err as Error & { checkpoint: string | null }).checkpoint;
-      console.error(`${who}: ${err.message}${ck ? ` (fix the data, then resume with: eflip train checkpoint=${ck})` : ''}`);
+      console.error(
+        `${who}: ${err.message}${ck ? ` (fix the data, then resume with: eflip train checkpoint=${ck})` : ''}`,
+      );
       return 1;
     }
     if (err.name === 'InterruptedError') {
-      if (main) console.error(`${who}: ${err.message}\n  resume with: eflip train checkpoint=${(err as any).checkpoint}`);
+      if (main)
+        console.error(
+          `${who}: ${err.message}\n  resume with: eflip train checkpoint=${(err as any).checkpoint}`,
+        );
       return 130;
     }
     if (!world && !['NonFiniteLossError', 'OutOfMemoryError'].includes(err.name)) throw e;

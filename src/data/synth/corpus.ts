@@ -54,7 +54,13 @@ function hashString(s: string): number {
 export const DEFAULT_SPEAKERS: Record<Split, number> = { train: 1000, val: 200, test: 200 };
 
 /** LRW-like transcript file. */
-export function transcriptText(word: string, duration: number, start: number, speaker: number, arpabet: string): string {
+export function transcriptText(
+  word: string,
+  duration: number,
+  start: number,
+  speaker: number,
+  arpabet: string,
+): string {
   return [
     `Text:  ${word}`,
     'Conf:  synthetic',
@@ -73,13 +79,31 @@ export function transcriptText(word: string, duration: number, start: number, sp
 export async function writeSynthClip(t: SynthTask): Promise<{ duration: number }> {
   const sp = makeSpeaker(t.speaker, t.corpusSeed);
   const c = await synthClip(t.word, sp, t.seed);
-  await encodeVideo(t.mp4, c.data, { frames: c.frames, height: c.height, width: c.width, channels: 3, fps: c.fps, crf: sp.crf });
+  await encodeVideo(t.mp4, c.data, {
+    frames: c.frames,
+    height: c.height,
+    width: c.width,
+    channels: 3,
+    fps: c.fps,
+    crf: sp.crf,
+  });
   const txt = t.mp4.slice(0, -4) + '.txt';
   const tmp = `${txt}.tmp-${process.pid}`;
-  await fsp.writeFile(tmp, transcriptText(t.word, c.duration, c.timing.start, t.speaker, c.arpabet));
+  await fsp.writeFile(
+    tmp,
+    transcriptText(t.word, c.duration, c.timing.start, t.speaker, c.arpabet),
+  );
   if (t.landmarks) {
     const lf = t.mp4.slice(0, -4) + '.landmarks.json';
-    await fsp.writeFile(lf + '.tmp', JSON.stringify({ format: 'eflip-synth-landmarks/1', source: 'ground truth of eflip synth', points: 68, landmarks: c.landmarks }));
+    await fsp.writeFile(
+      lf + '.tmp',
+      JSON.stringify({
+        format: 'eflip-synth-landmarks/1',
+        source: 'ground truth of eflip synth',
+        points: 68,
+        landmarks: c.landmarks,
+      }),
+    );
     await fsp.rename(lf + '.tmp', lf);
   }
   await fsp.rename(tmp, txt);
@@ -98,7 +122,16 @@ export function synthTasks(o: SynthCorpusOptions): SynthTask[] {
       for (let i = 0; i < counts[split]; i++) {
         const clipSeed = mixSeed(seed, hashString(word), hashString(split), i);
         const speaker = ids[(hashString(word) + i * 7 + (clipSeed & 3)) % ids.length];
-        tasks.push({ word, split, index: i + 1, speaker, seed: clipSeed, corpusSeed: seed, mp4: path.join(o.out, word, split, `${word}_${String(i + 1).padStart(5, '0')}.mp4`), landmarks: o.landmarks });
+        tasks.push({
+          word,
+          split,
+          index: i + 1,
+          speaker,
+          seed: clipSeed,
+          corpusSeed: seed,
+          mp4: path.join(o.out, word, split, `${word}_${String(i + 1).padStart(5, '0')}.mp4`),
+          landmarks: o.landmarks,
+        });
       }
     }
   }
@@ -109,21 +142,59 @@ export function synthTasks(o: SynthCorpusOptions): SynthTask[] {
 export async function synthCorpus(o: SynthCorpusOptions): Promise<SynthSummary> {
   const t0 = Date.now();
   const all = synthTasks(o);
-  const todo = all.filter((t) => !(existsSync(t.mp4) && existsSync(t.mp4.slice(0, -4) + '.txt') && (!t.landmarks || existsSync(t.mp4.slice(0, -4) + '.landmarks.json'))));
+  const todo = all.filter(
+    (t) =>
+      !(
+        existsSync(t.mp4) &&
+        existsSync(t.mp4.slice(0, -4) + '.txt') &&
+        (!t.landmarks || existsSync(t.mp4.slice(0, -4) + '.landmarks.json'))
+      ),
+  );
   await fsp.mkdir(o.out, { recursive: true });
-  await fsp.writeFile(path.join(o.out, 'synth.json'), JSON.stringify({ generator: 'eflip synth', seed: o.seed ?? 0, words: o.words, counts: { train: o.train, val: o.val, test: o.test }, speakers: { ...DEFAULT_SPEAKERS, ...o.speakers }, frames: 29, fps: 25, size: 256 }, null, 2) + '\n');
+  await fsp.writeFile(
+    path.join(o.out, 'synth.json'),
+    JSON.stringify(
+      {
+        generator: 'eflip synth',
+        seed: o.seed ?? 0,
+        words: o.words,
+        counts: { train: o.train, val: o.val, test: o.test },
+        speakers: { ...DEFAULT_SPEAKERS, ...o.speakers },
+        frames: 29,
+        fps: 25,
+        size: 256,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   let done = all.length - todo.length;
   o.onProgress?.(done, all.length);
   const errors: string[] = [];
   const jobs = o.jobs ?? 1;
   if (jobs <= 1) {
-    for (const t of todo) { await writeSynthClip(t); o.onProgress?.(++done, all.length); }
-  } else {
-    await runPool<SynthTask, { duration: number }>(new URL('./worker.js', import.meta.url), todo, (t, _r, err) => {
-      if (err) errors.push(`${t.mp4}: ${err}`);
+    for (const t of todo) {
+      await writeSynthClip(t);
       o.onProgress?.(++done, all.length);
-    }, { jobs });
+    }
+  } else {
+    await runPool<SynthTask, { duration: number }>(
+      new URL('./worker.js', import.meta.url),
+      todo,
+      (t, _r, err) => {
+        if (err) errors.push(`${t.mp4}: ${err}`);
+        o.onProgress?.(++done, all.length);
+      },
+      { jobs },
+    );
   }
-  if (errors.length) throw new Error(`synth: ${errors.length} clip(s) failed:\n${errors.slice(0, 5).join('\n')}`);
-  return { root: path.resolve(o.out), words: [...o.words], written: todo.length, skipped: all.length - todo.length, seconds: (Date.now() - t0) / 1000 };
+  if (errors.length)
+    throw new Error(`synth: ${errors.length} clip(s) failed:\n${errors.slice(0, 5).join('\n')}`);
+  return {
+    root: path.resolve(o.out),
+    words: [...o.words],
+    written: todo.length,
+    skipped: all.length - todo.length,
+    seconds: (Date.now() - t0) / 1000,
+  };
 }

@@ -40,8 +40,24 @@ export interface Speaker {
   motion: number;
 }
 
-const SKINS: RGB[] = [[236, 200, 175], [222, 178, 145], [196, 146, 110], [160, 110, 80], [120, 80, 58], [88, 58, 42], [245, 210, 190]];
-const HAIRS: RGB[] = [[30, 22, 18], [70, 45, 25], [120, 85, 50], [190, 160, 110], [110, 110, 110], [15, 15, 15], [150, 70, 35]];
+const SKINS: RGB[] = [
+  [236, 200, 175],
+  [222, 178, 145],
+  [196, 146, 110],
+  [160, 110, 80],
+  [120, 80, 58],
+  [88, 58, 42],
+  [245, 210, 190],
+];
+const HAIRS: RGB[] = [
+  [30, 22, 18],
+  [70, 45, 25],
+  [120, 85, 50],
+  [190, 160, 110],
+  [110, 110, 110],
+  [15, 15, 15],
+  [150, 70, 35],
+];
 
 function jitterColor(rng: Rng, c: RGB, amt: number): RGB {
   return c.map((x) => Math.max(0, Math.min(255, x + rng.normal(0, amt)))) as RGB;
@@ -67,8 +83,20 @@ export function makeSpeaker(id: number, corpusSeed = 0): Speaker {
     skin,
     lip: jitterColor(rng, lipBase, 12),
     hair: jitterColor(rng, rng.pick(HAIRS), 8),
-    iris: jitterColor(rng, rng.pick([[60, 40, 20], [50, 90, 140], [70, 110, 70], [40, 30, 25]] as RGB[]), 10),
-    background: [jitterColor(rng, [rng.uniform(20, 220), rng.uniform(20, 220), rng.uniform(20, 220)], 5), jitterColor(rng, [rng.uniform(20, 220), rng.uniform(20, 220), rng.uniform(20, 220)], 5)],
+    iris: jitterColor(
+      rng,
+      rng.pick([
+        [60, 40, 20],
+        [50, 90, 140],
+        [70, 110, 70],
+        [40, 30, 25],
+      ] as RGB[]),
+      10,
+    ),
+    background: [
+      jitterColor(rng, [rng.uniform(20, 220), rng.uniform(20, 220), rng.uniform(20, 220)], 5),
+      jitterColor(rng, [rng.uniform(20, 220), rng.uniform(20, 220), rng.uniform(20, 220)], 5),
+    ],
     hairline: rng.uniform(-95, -68),
     light: [rng.uniform(-0.6, 0.6), rng.uniform(-0.7, 0.1)],
     contrast: rng.uniform(0.75, 1.15),

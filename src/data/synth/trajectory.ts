@@ -29,12 +29,19 @@ export function layoutWord(vis: TimedViseme[], o: TrajectoryOptions, rng: Rng): 
   const lens = vis.map((t) => (t.viseme.duration * t.length * rng.uniform(0.85, 1.15)) / o.rate);
   let total = lens.reduce((a, b) => a + b, 0);
   const maxWord = o.maxWord ?? clip * 0.9;
-  if (total > maxWord) { const k = maxWord / total; for (let i = 0; i < lens.length; i++) lens[i] *= k; total = maxWord; }
+  if (total > maxWord) {
+    const k = maxWord / total;
+    for (let i = 0; i < lens.length; i++) lens[i] *= k;
+    total = maxWord;
+  }
   // centred, with a little jitter (LRW words sit around the clip centre)
   const start = Math.max(0.02, (clip - total) / 2 + rng.uniform(-0.03, 0.03));
   const segments: Timing['segments'] = [];
   let t = start;
-  vis.forEach((v, i) => { segments.push({ viseme: v, start: t, end: t + lens[i] }); t += lens[i]; });
+  vis.forEach((v, i) => {
+    segments.push({ viseme: v, start: t, end: t + lens[i] });
+    t += lens[i];
+  });
   return { start, end: t, segments };
 }
 
@@ -51,7 +58,8 @@ export function paramsAt(timing: Timing, t: number, tau: number): MouthParams {
     for (const k of PARAM_KEYS) acc[k] += w * target[k];
   };
   add(REST, VISEMES.sil.dominance, -10, timing.start);
-  for (const seg of timing.segments) add(seg.viseme.viseme.target, seg.viseme.viseme.dominance, seg.start, seg.end);
+  for (const seg of timing.segments)
+    add(seg.viseme.viseme.target, seg.viseme.viseme.dominance, seg.start, seg.end);
   add(REST, VISEMES.sil.dominance, timing.end, 1e9);
   const out = {} as MouthParams;
   for (const k of PARAM_KEYS) out[k] = acc[k] / wsum;

@@ -15,7 +15,14 @@ export interface MouthParams {
   /** lower lip tucked under the upper teeth 0..1 (f/v) */
   tuck: number;
 }
-export const PARAM_KEYS: readonly (keyof MouthParams)[] = ['open', 'width', 'round', 'teeth', 'tongue', 'tuck'];
+export const PARAM_KEYS: readonly (keyof MouthParams)[] = [
+  'open',
+  'width',
+  'round',
+  'teeth',
+  'tongue',
+  'tuck',
+];
 
 export interface Viseme {
   name: string;
@@ -26,8 +33,21 @@ export interface Viseme {
   duration: number;
 }
 
-const v = (name: string, open: number, width: number, round: number, teeth: number, tongue: number, tuck: number, dominance: number, duration: number): Viseme => ({
-  name, target: { open, width, round, teeth, tongue, tuck }, dominance, duration,
+const v = (
+  name: string,
+  open: number,
+  width: number,
+  round: number,
+  teeth: number,
+  tongue: number,
+  tuck: number,
+  dominance: number,
+  duration: number,
+): Viseme => ({
+  name,
+  target: { open, width, round, teeth, tongue, tuck },
+  dominance,
+  duration,
 });
 
 export const REST: MouthParams = { open: 0.03, width: 1, round: 0, teeth: 0, tongue: 0, tuck: 0 };
@@ -61,17 +81,45 @@ export const VISEMES = {
 
 /** ARPAbet phoneme (stress stripped) → viseme sequence (diphthongs are two targets). */
 const PHONEME_VISEMES: Record<string, (keyof typeof VISEMES)[]> = {
-  P: ['bilabial'], B: ['bilabial'], M: ['bilabial'],
-  F: ['labiodental'], V: ['labiodental'],
-  TH: ['dental'], DH: ['dental'],
-  T: ['alveolar'], D: ['alveolar'], N: ['alveolar'],
+  P: ['bilabial'],
+  B: ['bilabial'],
+  M: ['bilabial'],
+  F: ['labiodental'],
+  V: ['labiodental'],
+  TH: ['dental'],
+  DH: ['dental'],
+  T: ['alveolar'],
+  D: ['alveolar'],
+  N: ['alveolar'],
   L: ['lateral'],
-  S: ['sibilant'], Z: ['sibilant'],
-  SH: ['postalveolar'], ZH: ['postalveolar'], CH: ['postalveolar'], JH: ['postalveolar'],
-  K: ['velar'], G: ['velar'], NG: ['velar'], HH: ['velar'],
-  R: ['rhotic'], W: ['glide_w'], Y: ['glide_y'],
-  AA: ['AA'], AE: ['AE'], AH: ['AH'], AO: ['AO'], EH: ['EH'], ER: ['ER'], IH: ['IH'], IY: ['IY'], UH: ['UH'], UW: ['UW'],
-  AW: ['AA', 'UW'], AY: ['AA', 'IY'], EY: ['EH', 'IY'], OW: ['OW0', 'UW'], OY: ['AO', 'IY'],
+  S: ['sibilant'],
+  Z: ['sibilant'],
+  SH: ['postalveolar'],
+  ZH: ['postalveolar'],
+  CH: ['postalveolar'],
+  JH: ['postalveolar'],
+  K: ['velar'],
+  G: ['velar'],
+  NG: ['velar'],
+  HH: ['velar'],
+  R: ['rhotic'],
+  W: ['glide_w'],
+  Y: ['glide_y'],
+  AA: ['AA'],
+  AE: ['AE'],
+  AH: ['AH'],
+  AO: ['AO'],
+  EH: ['EH'],
+  ER: ['ER'],
+  IH: ['IH'],
+  IY: ['IY'],
+  UH: ['UH'],
+  UW: ['UW'],
+  AW: ['AA', 'UW'],
+  AY: ['AA', 'IY'],
+  EY: ['EH', 'IY'],
+  OW: ['OW0', 'UW'],
+  OY: ['AO', 'IY'],
 };
 
 export interface TimedViseme {
@@ -90,25 +138,58 @@ export function phonemesToVisemes(arpabet: string): TimedViseme[] {
   const out: TimedViseme[] = [];
   for (const tok of arpabet.trim().split(/\s+/)) {
     const m = /^([A-Z]+)([012])?$/.exec(tok);
-    if (!m || !PHONEME_VISEMES[m[1]]) throw new PronunciationError(`unknown ARPAbet phoneme '${tok}'`);
+    if (!m || !PHONEME_VISEMES[m[1]])
+      throw new PronunciationError(`unknown ARPAbet phoneme '${tok}'`);
     const stress = m[2] === '1' ? 1.35 : m[2] === '2' ? 1.1 : m[2] === '0' ? 0.75 : 1;
     const vs = PHONEME_VISEMES[m[1]];
-    for (const name of vs) out.push({ viseme: VISEMES[name], length: (stress * (vs.length > 1 ? 0.75 : 1)), phoneme: m[1] });
+    for (const name of vs)
+      out.push({
+        viseme: VISEMES[name],
+        length: stress * (vs.length > 1 ? 0.75 : 1),
+        phoneme: m[1],
+      });
   }
   return out;
 }
 
 // A crude letter → phoneme fallback for words outside the dictionary (custom vocabularies).
 const LETTERS: Record<string, string> = {
-  A: 'AE1', B: 'B', C: 'K', D: 'D', E: 'EH1', F: 'F', G: 'G', H: 'HH', I: 'IH1', J: 'JH', K: 'K', L: 'L', M: 'M',
-  N: 'N', O: 'AO1', P: 'P', Q: 'K', R: 'R', S: 'S', T: 'T', U: 'AH1', V: 'V', W: 'W', X: 'S', Y: 'Y', Z: 'Z',
+  A: 'AE1',
+  B: 'B',
+  C: 'K',
+  D: 'D',
+  E: 'EH1',
+  F: 'F',
+  G: 'G',
+  H: 'HH',
+  I: 'IH1',
+  J: 'JH',
+  K: 'K',
+  L: 'L',
+  M: 'M',
+  N: 'N',
+  O: 'AO1',
+  P: 'P',
+  Q: 'K',
+  R: 'R',
+  S: 'S',
+  T: 'T',
+  U: 'AH1',
+  V: 'V',
+  W: 'W',
+  X: 'S',
+  Y: 'Y',
+  Z: 'Z',
 };
 
 let dict: Record<string, string> | null = null;
 
 /** The word's pronunciation (first CMU dictionary entry), or a letter-based guess. */
-export async function pronounce(word: string): Promise<{ arpabet: string; fromDictionary: boolean }> {
-  if (!dict) dict = (await import('cmu-pronouncing-dictionary')).dictionary as Record<string, string>;
+export async function pronounce(
+  word: string,
+): Promise<{ arpabet: string; fromDictionary: boolean }> {
+  if (!dict)
+    dict = (await import('cmu-pronouncing-dictionary')).dictionary as Record<string, string>;
   const hit = dict[word.toLowerCase()];
   if (hit) return { arpabet: hit, fromDictionary: true };
   const letters = word.toUpperCase().replace(/[^A-Z]/g, '');

@@ -2,7 +2,13 @@
 // export and for the inference backends. EMA weights win when the checkpoint carries them
 // (tensors prefixed `ema.`, as written by the trainer's EMA callback).
 import { rawToFloat32, type RawTensor, type SafetensorsFile } from '../safetensors.js';
-import { EMA_PREFIXES, ModelFileError, selectWeights, validateModelMetadata, type ModelMetadata } from '../../model/model_metadata.js';
+import {
+  EMA_PREFIXES,
+  ModelFileError,
+  selectWeights,
+  validateModelMetadata,
+  type ModelMetadata,
+} from '../../model/model_metadata.js';
 import { readModelFile } from '../../model/model_file.js';
 import type { Weight } from './layers.js';
 import type { NetworkConfig } from './network_config.js';
@@ -41,18 +47,34 @@ export function checkpointFrom(file: SafetensorsFile, source: string): LoadedChe
   return fromValidated(m, chosen, EMA_PREFIXES.includes(prefix), file.metadata, source);
 }
 
-function fromValidated(m: ModelMetadata, chosen: Map<string, RawTensor>, usedEma: boolean, metadata: Record<string, string>, source: string): LoadedCheckpoint {
+function fromValidated(
+  m: ModelMetadata,
+  chosen: Map<string, RawTensor>,
+  usedEma: boolean,
+  metadata: Record<string, string>,
+  source: string,
+): LoadedCheckpoint {
   const tensors = new Map<string, Weight>();
   for (const [key, t] of chosen) {
     if (key.endsWith('num_batches_tracked')) continue;
     const w = { data: rawToFloat32(t), shape: t.shape };
     for (const v of w.data) {
-      if (!Number.isFinite(v)) throw new CheckpointError(`${source}: weight '${key}' contains NaN/Inf`);
+      if (!Number.isFinite(v))
+        throw new CheckpointError(`${source}: weight '${key}' contains NaN/Inf`);
     }
     tensors.set(key, w);
   }
   const config: NetworkConfig = m.config;
-  return { config, rawConfig: m.rawConfig, labels: m.labels, preprocessing: m.preprocessing, weights: mapWeightSource(tensors), tensors, usedEma, metadata };
+  return {
+    config,
+    rawConfig: m.rawConfig,
+    labels: m.labels,
+    preprocessing: m.preprocessing,
+    weights: mapWeightSource(tensors),
+    tensors,
+    usedEma,
+    metadata,
+  };
 }
 
 /** Open a checkpoint file for export/inference (src/model/model_file.ts: refused by content when it

@@ -50,7 +50,10 @@ export function checkModuleTree(net: LipReaderNet): Map<string, number> {
   const census = new Map<string, number>();
   for (const [name, m] of net.namedModules()) {
     const cls = m.constructor.name;
-    if (!(cls in MODULE_EMITTERS)) throw new UnsupportedModuleError(`ONNX export: module '${name || '(root)'}' of class ${cls} has no ONNX emitter`);
+    if (!(cls in MODULE_EMITTERS))
+      throw new UnsupportedModuleError(
+        `ONNX export: module '${name || '(root)'}' of class ${cls} has no ONNX emitter`,
+      );
     census.set(cls, (census.get(cls) ?? 0) + 1);
   }
   return census;
@@ -62,7 +65,10 @@ export interface ModuleExportOptions {
 }
 
 /** A live network as a LoadedCheckpoint (its current weights and buffers). */
-export function checkpointFromModule(net: LipReaderNet, o: ModuleExportOptions = {}): LoadedCheckpoint {
+export function checkpointFromModule(
+  net: LipReaderNet,
+  o: ModuleExportOptions = {},
+): LoadedCheckpoint {
   checkModuleTree(net);
   const tensors = new Map(stateDictEntries(net));
   const metadata: Record<string, string> = {
@@ -74,6 +80,10 @@ export function checkpointFromModule(net: LipReaderNet, o: ModuleExportOptions =
 }
 
 /** ONNX bytes of a live network. */
-export function exportModule(net: LipReaderNet, kind: GraphKind = 'full', o: ModuleExportOptions = {}): Uint8Array {
+export function exportModule(
+  net: LipReaderNet,
+  kind: GraphKind = 'full',
+  o: ModuleExportOptions = {},
+): Uint8Array {
   return exportOnnx(checkpointFromModule(net, o), kind);
 }

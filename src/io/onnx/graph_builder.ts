@@ -29,12 +29,18 @@ export const attr = {
 };
 
 function toAttribute(name: string, v: AttrInput): AttributeProto {
-  if (typeof v === 'number') return { name, value: Number.isInteger(v) ? { type: 'int', value: v } : { type: 'float', value: v } };
+  if (typeof v === 'number')
+    return {
+      name,
+      value: Number.isInteger(v) ? { type: 'int', value: v } : { type: 'float', value: v },
+    };
   if (typeof v === 'string') return { name, value: { type: 'string', value: v } };
   if (Array.isArray(v)) {
-    if (v.length && typeof v[0] === 'string') return { name, value: { type: 'strings', value: v as string[] } };
+    if (v.length && typeof v[0] === 'string')
+      return { name, value: { type: 'strings', value: v as string[] } };
     const nums = v as number[];
-    if (nums.some((x) => !Number.isInteger(x))) throw new TypeError(`attribute ${name}: non-integer in ints; use attr.floats`);
+    if (nums.some((x) => !Number.isInteger(x)))
+      throw new TypeError(`attribute ${name}: non-integer in ints; use attr.floats`);
     return { name, value: { type: 'ints', value: nums } };
   }
   return { name, value: v };
@@ -82,16 +88,32 @@ export class GraphBuilder {
     return name;
   }
 
-  input(name: string, shape: Dim[], elemType: DataTypeCode = DataType.FLOAT, docString?: string): string {
+  input(
+    name: string,
+    shape: Dim[],
+    elemType: DataTypeCode = DataType.FLOAT,
+    docString?: string,
+  ): string {
     this.inputs.push({ name: this.claim(name), elemType, shape, docString });
     return name;
   }
 
   /** Declare `value` a graph output called `name` (an Identity renames it when needed). */
-  output(value: string, name: string, shape: Dim[], elemType: DataTypeCode = DataType.FLOAT, docString?: string): string {
+  output(
+    value: string,
+    name: string,
+    shape: Dim[],
+    elemType: DataTypeCode = DataType.FLOAT,
+    docString?: string,
+  ): string {
     if (value !== name) {
       this.claim(name);
-      this.nodes.push({ opType: 'Identity', inputs: [value], outputs: [name], name: `${name}/Identity` });
+      this.nodes.push({
+        opType: 'Identity',
+        inputs: [value],
+        outputs: [name],
+        name: `${name}/Identity`,
+      });
     }
     this.outputs.push({ name, elemType, shape, docString });
     return name;
@@ -100,8 +122,14 @@ export class GraphBuilder {
   /** An initialiser (a weight). Returns its name. */
   initializer(name: string, data: TensorData, dims: number[]): string {
     const n = dims.reduce((a, b) => a * b, 1);
-    if (n !== data.length) throw new Error(`ONNX initializer ${name}: ${data.length} values for dims [${dims}]`);
-    this.initializers.push({ name: this.claim(name), dataType: dataTypeOf(data), dims: [...dims], rawData: littleEndianBytes(data) });
+    if (n !== data.length)
+      throw new Error(`ONNX initializer ${name}: ${data.length} values for dims [${dims}]`);
+    this.initializers.push({
+      name: this.claim(name),
+      dataType: dataTypeOf(data),
+      dims: [...dims],
+      rawData: littleEndianBytes(data),
+    });
     return name;
   }
 
@@ -132,12 +160,23 @@ export class GraphBuilder {
   }
 
   /** Append a node with one output; returns the output's name. */
-  op(opType: string, inputs: string[], attrs: Record<string, AttrInput> = {}, hint?: string): string {
+  op(
+    opType: string,
+    inputs: string[],
+    attrs: Record<string, AttrInput> = {},
+    hint?: string,
+  ): string {
     return this.opN(opType, inputs, 1, attrs, hint)[0];
   }
 
   /** Append a node with `nOutputs` outputs; returns their names. */
-  opN(opType: string, inputs: string[], nOutputs: number, attrs: Record<string, AttrInput> = {}, hint?: string): string[] {
+  opN(
+    opType: string,
+    inputs: string[],
+    nOutputs: number,
+    attrs: Record<string, AttrInput> = {},
+    hint?: string,
+  ): string[] {
     const base = hint ?? opType;
     const outputs = Array.from({ length: nOutputs }, () => this.fresh(base));
     this.nodes.push({

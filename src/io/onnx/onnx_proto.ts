@@ -3,11 +3,29 @@
 import { ProtoWriter } from './protobuf_writer.js';
 
 /** TensorProto.DataType */
-export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, STRING: 8, BOOL: 9, DOUBLE: 11 } as const;
+export const DataType = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  INT32: 6,
+  INT64: 7,
+  STRING: 8,
+  BOOL: 9,
+  DOUBLE: 11,
+} as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 /** AttributeProto.AttributeType */
-export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
+export const AttributeType = {
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+} as const;
 
 export interface TensorProto {
   name: string;
@@ -172,7 +190,9 @@ export function encodeModel(m: ModelProto): Uint8Array {
   if (m.modelVersion !== undefined) w.varint(5, m.modelVersion);
   if (m.docString) w.string(6, m.docString);
   w.message(7, encodeGraph(m.graph));
-  for (const o of m.opsetImports) w.message(8, new ProtoWriter().string(1, o.domain).varint(2, o.version).finish());
-  for (const [k, v] of Object.entries(m.metadataProps)) w.message(14, new ProtoWriter().string(1, k).string(2, v).finish());
+  for (const o of m.opsetImports)
+    w.message(8, new ProtoWriter().string(1, o.domain).varint(2, o.version).finish());
+  for (const [k, v] of Object.entries(m.metadataProps))
+    w.message(14, new ProtoWriter().string(1, k).string(2, v).finish());
   return w.finish();
 }

@@ -25,7 +25,9 @@ export class Reader {
     readonly source: string,
   ) {}
   fail(what: string): never {
-    throw new OnnxFileError(`${this.source}: not a valid ONNX model (${what} at byte ${this.pos}; truncated or corrupt file?)`);
+    throw new OnnxFileError(
+      `${this.source}: not a valid ONNX model (${what} at byte ${this.pos}; truncated or corrupt file?)`,
+    );
   }
   varint(): number {
     let result = 0;
@@ -72,9 +74,17 @@ function readStringPair(b: Uint8Array, source: string): [string, string] {
 }
 
 export function readOnnxSummary(bytes: Uint8Array, source = 'ONNX data'): OnnxSummary {
-  if (bytes.length < 8) throw new OnnxFileError(`${source}: too short to be an ONNX model (${bytes.length} bytes)`);
+  if (bytes.length < 8)
+    throw new OnnxFileError(`${source}: too short to be an ONNX model (${bytes.length} bytes)`);
   const r = new Reader(bytes, bytes.length, source);
-  const s: OnnxSummary = { irVersion: 0, producerName: '', producerVersion: '', opset: 0, metadata: {}, graphBytes: 0 };
+  const s: OnnxSummary = {
+    irVersion: 0,
+    producerName: '',
+    producerVersion: '',
+    opset: 0,
+    metadata: {},
+    graphBytes: 0,
+  };
   while (r.pos < r.end) {
     const tag = r.varint();
     const field = tag >>> 3;
@@ -101,6 +111,7 @@ export function readOnnxSummary(bytes: Uint8Array, source = 'ONNX data'): OnnxSu
     } else if (field === 0) r.fail('field number 0');
     else r.skip(wire);
   }
-  if (!s.irVersion || !s.graphBytes) throw new OnnxFileError(`${source}: not a valid ONNX model (no IR version or no graph)`);
+  if (!s.irVersion || !s.graphBytes)
+    throw new OnnxFileError(`${source}: not a valid ONNX model (no IR version or no graph)`);
   return s;
 }

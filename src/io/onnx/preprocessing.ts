@@ -16,11 +16,23 @@ export interface Preprocessing {
 export type GreyKind = 'bt601' | 'torchvision';
 export const GREY_KINDS: readonly GreyKind[] = ['bt601', 'torchvision'];
 
-export const DEFAULT_PREPROCESSING: Preprocessing = { crop: 'mouth', size: 88, mean: 0.421, std: 0.165, grey: 'bt601' };
+export const DEFAULT_PREPROCESSING: Preprocessing = {
+  crop: 'mouth',
+  size: 88,
+  mean: 0.421,
+  std: 0.165,
+  grey: 'bt601',
+};
 
 /** The reference implementation's reading of LRW clips: the centre 88×88 of the 256×256 frame
  *  (rows/cols 84–172), mean 0.4161 / std 0.1688, torchvision's grey (DESIGN.md). */
-export const REFERENCE_PREPROCESSING: Preprocessing = { crop: 'center', size: 88, mean: 0.4161, std: 0.1688, grey: 'torchvision' };
+export const REFERENCE_PREPROCESSING: Preprocessing = {
+  crop: 'center',
+  size: 88,
+  mean: 0.4161,
+  std: 0.1688,
+  grey: 'torchvision',
+};
 
 /** The crop rules eflip knows (the training config's data.crop choices). */
 export const CROP_KINDS: readonly string[] = ['mouth', 'center', 'landmarks'];
@@ -38,15 +50,37 @@ export class PreprocessingError extends Error {
  */
 export function checkPreprocessing(raw: unknown, where: string): Preprocessing {
   if (raw === undefined) return { ...DEFAULT_PREPROCESSING };
-  const bad = (msg: string): never => { throw new PreprocessingError(`${where}: ${msg}`); };
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) bad(`must be an object {crop, size, mean, std, grey}, got ${JSON.stringify(raw)?.slice(0, 60)}`);
+  const bad = (msg: string): never => {
+    throw new PreprocessingError(`${where}: ${msg}`);
+  };
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    bad(
+      `must be an object {crop, size, mean, std, grey}, got ${JSON.stringify(raw)?.slice(0, 60)}`,
+    );
   const o = raw as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!(k in DEFAULT_PREPROCESSING)) bad(`unknown key '${k.slice(0, 60)}' (known: crop, size, mean, std, grey)`);
+  for (const k of Object.keys(o))
+    if (!(k in DEFAULT_PREPROCESSING))
+      bad(`unknown key '${k.slice(0, 60)}' (known: crop, size, mean, std, grey)`);
   const p = { ...DEFAULT_PREPROCESSING, ...o } as Record<string, unknown>;
-  if (typeof p.crop !== 'string' || !CROP_KINDS.includes(p.crop)) bad(`unknown crop ${JSON.stringify(p.crop)?.slice(0, 60)} (known: ${CROP_KINDS.join(', ')})`);
-  if (!Number.isInteger(p.size) || (p.size as number) < 8 || (p.size as number) > MAX_CROP_SIZE) bad(`size must be an integer in [8, ${MAX_CROP_SIZE}], got ${JSON.stringify(p.size)?.slice(0, 60)}`);
-  if (typeof p.mean !== 'number' || !Number.isFinite(p.mean)) bad(`mean must be a finite number, got ${JSON.stringify(p.mean)?.slice(0, 60)}`);
-  if (typeof p.std !== 'number' || !Number.isFinite(p.std) || !(p.std > 0)) bad(`std must be a finite number > 0, got ${JSON.stringify(p.std)?.slice(0, 60)}`);
-  if (typeof p.grey !== 'string' || !GREY_KINDS.includes(p.grey as GreyKind)) bad(`unknown grey conversion ${JSON.stringify(p.grey)?.slice(0, 60)} (known: ${GREY_KINDS.join(', ')})`);
-  return { crop: p.crop as string, size: p.size as number, mean: p.mean as number, std: p.std as number, grey: p.grey as GreyKind };
+  if (typeof p.crop !== 'string' || !CROP_KINDS.includes(p.crop))
+    bad(`unknown crop ${JSON.stringify(p.crop)?.slice(0, 60)} (known: ${CROP_KINDS.join(', ')})`);
+  if (!Number.isInteger(p.size) || (p.size as number) < 8 || (p.size as number) > MAX_CROP_SIZE)
+    bad(
+      `size must be an integer in [8, ${MAX_CROP_SIZE}], got ${JSON.stringify(p.size)?.slice(0, 60)}`,
+    );
+  if (typeof p.mean !== 'number' || !Number.isFinite(p.mean))
+    bad(`mean must be a finite number, got ${JSON.stringify(p.mean)?.slice(0, 60)}`);
+  if (typeof p.std !== 'number' || !Number.isFinite(p.std) || !(p.std > 0))
+    bad(`std must be a finite number > 0, got ${JSON.stringify(p.std)?.slice(0, 60)}`);
+  if (typeof p.grey !== 'string' || !GREY_KINDS.includes(p.grey as GreyKind))
+    bad(
+      `unknown grey conversion ${JSON.stringify(p.grey)?.slice(0, 60)} (known: ${GREY_KINDS.join(', ')})`,
+    );
+  return {
+    crop: p.crop as string,
+    size: p.size as number,
+    mean: p.mean as number,
+    std: p.std as number,
+    grey: p.grey as GreyKind,
+  };
 }

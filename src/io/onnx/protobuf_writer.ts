@@ -32,7 +32,8 @@ export class ProtoWriter {
   /** Unsigned or signed 64-bit varint (negative numbers use ten bytes, two's complement). */
   private rawVarint(v: number | bigint): void {
     if (typeof v === 'number') {
-      if (!Number.isSafeInteger(v)) throw new RangeError(`protobuf varint: ${v} is not a safe integer`);
+      if (!Number.isSafeInteger(v))
+        throw new RangeError(`protobuf varint: ${v} is not a safe integer`);
       if (v >= 0 && v < 2 ** 31) {
         let n = v;
         while (n > 0x7f) {

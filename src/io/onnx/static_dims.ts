@@ -54,11 +54,18 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 function lenField(field: number, body: Uint8Array): Uint8Array {
-  return concat([Uint8Array.from([...varintBytes(field * 8 + 2), ...varintBytes(body.length)]), body]);
+  return concat([
+    Uint8Array.from([...varintBytes(field * 8 + 2), ...varintBytes(body.length)]),
+    body,
+  ]);
 }
 
 /** Rewrite the length-delimited sub-messages with the given field numbers; null = unchanged. */
-function rewriteMessage(b: Uint8Array, source: string, edit: Record<number, (body: Uint8Array) => Uint8Array | null>): Uint8Array | null {
+function rewriteMessage(
+  b: Uint8Array,
+  source: string,
+  edit: Record<number, (body: Uint8Array) => Uint8Array | null>,
+): Uint8Array | null {
   let changed = false;
   const parts = fields(b, source).map((f) => {
     const fn = edit[f.field];
@@ -74,9 +81,14 @@ function rewriteMessage(b: Uint8Array, source: string, edit: Record<number, (bod
 const utf8 = new TextDecoder('utf-8');
 
 /** A copy of the model with the named symbolic dims of graph inputs/outputs fixed. */
-export function pinDimensions(model: Uint8Array, dims: Record<string, number>, source = 'ONNX model'): Uint8Array {
+export function pinDimensions(
+  model: Uint8Array,
+  dims: Record<string, number>,
+  source = 'ONNX model',
+): Uint8Array {
   for (const [k, v] of Object.entries(dims)) {
-    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`pinDimensions: ${k}=${v} is not a positive integer`);
+    if (!Number.isSafeInteger(v) || v < 1)
+      throw new RangeError(`pinDimensions: ${k}=${v} is not a positive integer`);
   }
   const dim = (body: Uint8Array): Uint8Array | null => {
     const fs = fields(body, source);

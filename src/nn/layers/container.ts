@@ -9,7 +9,11 @@ export class Sequential extends Module {
     super();
     for (const m of mods) {
       if (m instanceof Module) this.append(m);
-      else for (const [k, v] of Object.entries(m)) { this.registerModule(k, v); this.items.push(v); }
+      else
+        for (const [k, v] of Object.entries(m)) {
+          this.registerModule(k, v);
+          this.items.push(v);
+        }
     }
   }
   append(m: Module): this {
@@ -17,9 +21,15 @@ export class Sequential extends Module {
     this.items.push(m);
     return this;
   }
-  get length(): number { return this.items.length; }
-  at(i: number): Module { return this.items[i < 0 ? this.items.length + i : i]; }
-  [Symbol.iterator](): Iterator<Module> { return this.items[Symbol.iterator](); }
+  get length(): number {
+    return this.items.length;
+  }
+  at(i: number): Module {
+    return this.items[i < 0 ? this.items.length + i : i];
+  }
+  [Symbol.iterator](): Iterator<Module> {
+    return this.items[Symbol.iterator]();
+  }
   forward(x: Tensor): Tensor {
     let y = x;
     for (const m of this.items) y = m.forward(y);
@@ -38,9 +48,15 @@ export class ModuleList<M extends Module = Module> extends Module {
     this.items.push(m);
     return this;
   }
-  get length(): number { return this.items.length; }
-  at(i: number): M { return this.items[i < 0 ? this.items.length + i : i]; }
-  [Symbol.iterator](): Iterator<M> { return this.items[Symbol.iterator](); }
+  get length(): number {
+    return this.items.length;
+  }
+  at(i: number): M {
+    return this.items[i < 0 ? this.items.length + i : i];
+  }
+  [Symbol.iterator](): Iterator<M> {
+    return this.items[Symbol.iterator]();
+  }
   forward(): Tensor {
     throw new Error('ModuleList has no forward(); iterate over its modules');
   }

@@ -11,7 +11,9 @@ export class Dropout extends Module {
   forward(x: Tensor): Tensor {
     return F.dropout(x, this.p, this.training && this.p > 0);
   }
-  protected override extraRepr(): string { return `p=${this.p}`; }
+  protected override extraRepr(): string {
+    return `p=${this.p}`;
+  }
 }
 
 export class DropPath extends Module {
@@ -27,5 +29,7 @@ export class DropPath extends Module {
     const mask = bernoulli(keep, shape, { dtype: x.dtype, device: x.device });
     return x.mul(mask).div(keep);
   }
-  protected override extraRepr(): string { return `p=${this.p}`; }
+  protected override extraRepr(): string {
+    return `p=${this.p}`;
+  }
 }

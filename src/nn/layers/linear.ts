@@ -4,7 +4,11 @@ import { Module } from '../module.js';
 import { defaultWeightAndBias_ } from '../init.js';
 
 export class Linear extends Module {
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean } = {},
+  ) {
     super();
     const w = empty([outFeatures, inFeatures]);
     const b = opts.bias === false ? null : empty([outFeatures]);
@@ -12,8 +16,12 @@ export class Linear extends Module {
     this.registerParameter('weight', w);
     this.registerParameter('bias', b);
   }
-  get weight(): Tensor { return this.param('weight'); }
-  get bias(): Tensor | null { return this.paramOrNull('bias'); }
+  get weight(): Tensor {
+    return this.param('weight');
+  }
+  get bias(): Tensor | null {
+    return this.paramOrNull('bias');
+  }
   forward(x: Tensor): Tensor {
     return F.linear(x, this.weight, this.bias);
   }

@@ -1,5 +1,14 @@
 // BatchNorm1d/2d/3d (running statistics as buffers, momentum in PyTorch's convention) and LayerNorm.
-import { F, ones, zeros, scalar, noGrad, syncBatchNorm, type Tensor, type ProcessGroup } from '../../engine/index.js';
+import {
+  F,
+  ones,
+  zeros,
+  scalar,
+  noGrad,
+  syncBatchNorm,
+  type Tensor,
+  type ProcessGroup,
+} from '../../engine/index.js';
 import { Module } from '../module.js';
 
 export interface BatchNormOptions {
@@ -15,7 +24,11 @@ export abstract class BatchNormNd extends Module {
   momentum: number;
   /** When set (see setSyncBatchNorm), training-mode batch statistics span all its ranks. */
   syncGroup: ProcessGroup | null = null;
-  constructor(readonly inputRank: number, readonly numFeatures: number, o: BatchNormOptions = {}) {
+  constructor(
+    readonly inputRank: number,
+    readonly numFeatures: number,
+    o: BatchNormOptions = {},
+  ) {
     super();
     this.eps = o.eps ?? 1e-5;
     this.momentum = o.momentum ?? 0.1;
@@ -32,7 +45,9 @@ export abstract class BatchNormNd extends Module {
   forward(x: Tensor): Tensor {
     const rank = x.ndim;
     if (rank !== this.inputRank && !(this.inputRank === 3 && rank === 2)) {
-      throw new Error(`${this.constructor.name}: expected a ${this.inputRank}-d input, got [${x.shape.join(', ')}]`);
+      throw new Error(
+        `${this.constructor.name}: expected a ${this.inputRank}-d input, got [${x.shape.join(', ')}]`,
+      );
     }
     const rm = this.bufferOrNull('running_mean');
     const rv = this.bufferOrNull('running_var');
@@ -42,11 +57,16 @@ export abstract class BatchNormNd extends Module {
     }
     const pg = this.syncGroup;
     if (this.training && pg && pg.worldSize > 1) {
-      return syncBatchNorm(pg, x, rm, rv, this.paramOrNull('weight'), this.paramOrNull('bias'), { momentum: this.momentum, eps: this.eps });
+      return syncBatchNorm(pg, x, rm, rv, this.paramOrNull('weight'), this.paramOrNull('bias'), {
+        momentum: this.momentum,
+        eps: this.eps,
+      });
     }
     // training (or no running stats): batch statistics, running stats updated in place
     return F.batchNorm(x, rm, rv, this.paramOrNull('weight'), this.paramOrNull('bias'), {
-      training: this.training || !rm, momentum: this.momentum, eps: this.eps,
+      training: this.training || !rm,
+      momentum: this.momentum,
+      eps: this.eps,
     });
   }
   protected override extraRepr(): string {
@@ -71,25 +91,40 @@ export function setSyncBatchNorm(root: Module, pg: ProcessGroup | null): number 
 }
 
 export class BatchNorm1d extends BatchNormNd {
-  constructor(numFeatures: number, o: BatchNormOptions = {}) { super(3, numFeatures, o); }
+  constructor(numFeatures: number, o: BatchNormOptions = {}) {
+    super(3, numFeatures, o);
+  }
 }
 export class BatchNorm2d extends BatchNormNd {
-  constructor(numFeatures: number, o: BatchNormOptions = {}) { super(4, numFeatures, o); }
+  constructor(numFeatures: number, o: BatchNormOptions = {}) {
+    super(4, numFeatures, o);
+  }
 }
 export class BatchNorm3d extends BatchNormNd {
-  constructor(numFeatures: number, o: BatchNormOptions = {}) { super(5, numFeatures, o); }
+  constructor(numFeatures: number, o: BatchNormOptions = {}) {
+    super(5, numFeatures, o);
+  }
 }
 
 export class LayerNorm extends Module {
   readonly shape: number[];
-  constructor(shape: number | number[], readonly eps = 1e-5) {
+  constructor(
+    shape: number | number[],
+    readonly eps = 1e-5,
+  ) {
     super();
     this.shape = typeof shape === 'number' ? [shape] : [...shape];
     this.registerParameter('weight', ones(this.shape));
     this.registerParameter('bias', zeros(this.shape));
   }
   forward(x: Tensor): Tensor {
-    return F.layerNorm(x, this.shape, this.paramOrNull('weight'), this.paramOrNull('bias'), this.eps);
+    return F.layerNorm(
+      x,
+      this.shape,
+      this.paramOrNull('weight'),
+      this.paramOrNull('bias'),
+      this.eps,
+    );
   }
   protected override extraRepr(): string {
     return `[${this.shape.join(', ')}], eps=${this.eps}`;

@@ -15,9 +15,19 @@ export class TransformerEncoderLayer extends Module {
   readonly linear2: Linear;
   readonly norm1: LayerNorm;
   readonly norm2: LayerNorm;
-  constructor(readonly dModel: number, nhead: number, dimFeedforward: number, public dropout = 0.1, eps = 1e-5, public attention: 'time' | 'self' = 'time') {
+  constructor(
+    readonly dModel: number,
+    nhead: number,
+    dimFeedforward: number,
+    public dropout = 0.1,
+    eps = 1e-5,
+    public attention: 'time' | 'self' = 'time',
+  ) {
     super();
-    this.selfAttn = this.registerModule('self_attn', new MultiheadAttention(dModel, nhead, dropout));
+    this.selfAttn = this.registerModule(
+      'self_attn',
+      new MultiheadAttention(dModel, nhead, dropout),
+    );
     this.linear1 = this.registerModule('linear1', new Linear(dModel, dimFeedforward));
     this.linear2 = this.registerModule('linear2', new Linear(dimFeedforward, dModel));
     this.norm1 = this.registerModule('norm1', new LayerNorm(dModel, eps));
@@ -27,7 +37,8 @@ export class TransformerEncoderLayer extends Module {
     return this.training && this.dropout > 0 ? F.dropout(x, this.dropout, true) : x;
   }
   forward(x: Tensor): Tensor {
-    const sa = this.attention === 'self' ? this.selfAttn.forwardSelfOnly(x) : this.selfAttn.forward(x);
+    const sa =
+      this.attention === 'self' ? this.selfAttn.forwardSelfOnly(x) : this.selfAttn.forward(x);
     const a = this.norm1.forward(x.add(this.drop(sa)));
     const ff = this.linear2.forward(this.drop(this.linear1.forward(a).relu()));
     return this.norm2.forward(a.add(this.drop(ff)));
