@@ -16,7 +16,6 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import {
   chmodSync,
   cpSync,
-  existsSync,
   linkSync,
   mkdirSync,
   readdirSync,

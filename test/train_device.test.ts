@@ -23,12 +23,8 @@ import {
 import { loadConfig } from '../src/train/config.js';
 import { modelConfigFor } from '../src/train/model_config.js';
 import { asTrainable, createModel } from '../src/train/model_io.js';
-import {
-  Trainer,
-  type BatchSource,
-  type TrainBatch,
-  type TrainableModel,
-} from '../src/train/trainer.js';
+import { Trainer, type TrainableModel } from '../src/train/trainer.js';
+import type { BatchSource, TrainBatch } from '../src/train/batch_source.js';
 import { GradScaler } from '../src/train/grad_scaler.js';
 import {
   TrainDevice,

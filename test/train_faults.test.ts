@@ -8,12 +8,8 @@ import { full, randn, tidy } from '../src/engine/index.js';
 import { loadConfig } from '../src/train/config.js';
 import { modelConfigFor } from '../src/train/model_config.js';
 import { asTrainable, createModel } from '../src/train/model_io.js';
-import {
-  Trainer,
-  NonFiniteLossError,
-  type BatchSource,
-  type TrainBatch,
-} from '../src/train/trainer.js';
+import { Trainer, NonFiniteLossError } from '../src/train/trainer.js';
+import type { BatchSource, TrainBatch } from '../src/train/batch_source.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { bin, configs, tinyCorpus, tinyOverrides } from './train_helpers.js';
 

@@ -142,7 +142,7 @@ export function parseArgs(def: CommandDef, argv: string[]): Parsed {
         inline = key.slice(eq + 1);
         key = key.slice(0, eq);
       }
-      let spec = def.options[key];
+      const spec = def.options[key];
       if (!spec && key.startsWith('no-') && def.options[key.slice(3)]?.type === 'boolean') {
         opts[key.slice(3)] = false;
         continue;

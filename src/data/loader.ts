@@ -89,12 +89,12 @@ export class Loader {
       const w = new Worker(new URL('./loader_worker.js', import.meta.url), {
         workerData: { spec: o.data, augment: this.augment, seed: this.seed },
       });
-      w.on('message', (m: { id: number; batch?: Batch; error?: string }) => {
+      w.on('message', (m: { id: number; result?: Batch; error?: string }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
         if (m.error) p.reject(new DatasetError(m.error));
-        else p.resolve(m.batch!);
+        else p.resolve(m.result!);
       });
       w.on('error', (e) => this.fail(new DatasetError(`loader worker failed: ${e.message}`)));
       w.on('exit', (code) => {
@@ -158,7 +158,7 @@ export class Loader {
       w.ref();
       p = new Promise<Batch>((resolve, reject) => {
         this.pending.set(id, { resolve, reject });
-        w.postMessage({ id, req });
+        w.postMessage({ id, task: req });
       }).finally(() => {
         if (this.pending.size === 0) for (const x of this.workers) x.unref();
       });

@@ -1,6 +1,6 @@
 // A small worker_threads pool: runs tasks on N workers (a module that answers each
 // {id, task} message with {id, result} or {id, error}), results in completion order.
-import { Worker } from 'node:worker_threads';
+import { Worker, parentPort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 
 export interface PoolOptions {
@@ -40,7 +40,7 @@ export async function runPool<T, R>(
       for (let i = 0; i < n; i++) {
         const w = new Worker(workerUrl, { workerData: o.workerData });
         workers.push(w);
-        w.on('message', async (msg: { id: number; result?: R; error?: string }) => {
+        const settle = async (msg: { id: number; result?: R; error?: string }) => {
           try {
             await onResult(tasks[msg.id], msg.result, msg.error);
           } catch (e) {
@@ -51,7 +51,8 @@ export async function runPool<T, R>(
           done++;
           if (done === tasks.length) resolve();
           else if (!failed) feed(w);
-        });
+        };
+        w.on('message', (msg: { id: number; result?: R; error?: string }) => void settle(msg));
         w.on('error', (e) => {
           failed = true;
           reject(e);
@@ -68,4 +69,25 @@ export async function runPool<T, R>(
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
+}
+
+/**
+ * The worker side of a pool (and of the data loader): answer each `{ id, task }` message with
+ * `{ id, result }` or `{ id, error }`; `transfer` names the result's buffers to move, not copy.
+ */
+export function answerTasks<T, R>(
+  run: (task: T) => Promise<R>,
+  transfer?: (result: R) => ArrayBuffer[],
+): void {
+  const port = parentPort;
+  if (!port) throw new Error('answerTasks runs only inside a worker thread');
+  const answer = async ({ id, task }: { id: number; task: T }) => {
+    try {
+      const result = await run(task);
+      port.postMessage({ id, result }, transfer?.(result));
+    } catch (e) {
+      port.postMessage({ id, error: (e as Error).message ?? String(e) });
+    }
+  };
+  port.on('message', (m: { id: number; task: T }) => void answer(m));
 }

@@ -1,5 +1,5 @@
 // Worker for `prepare`: decode one shard's clips (batched ffmpeg), crop, write the shard.
-import { parentPort } from 'node:worker_threads';
+import { answerTasks } from './pool.js';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { decodeVideos } from './video_batch.js';
@@ -100,10 +100,4 @@ async function runTask(t: PrepareTask): Promise<{ records: number }> {
   return { records: clips.length };
 }
 
-parentPort!.on('message', async ({ id, task }: { id: number; task: PrepareTask }) => {
-  try {
-    parentPort!.postMessage({ id, result: await runTask(task) });
-  } catch (e) {
-    parentPort!.postMessage({ id, error: (e as Error).message ?? String(e) });
-  }
-});
+answerTasks(runTask);

@@ -132,7 +132,7 @@ export class Tensor implements Owned {
   }
   /** Shape without copying (do not mutate). */
   get dims(): readonly number[] {
-    if (this._h < 0) this.handle; // throws DisposedError, also when the shape is cached
+    if (this._h < 0) void this.handle; // throws DisposedError, also when the shape is cached
     return (this._shape ??= native.shape(this._h));
   }
   get ndim(): number {

@@ -6,7 +6,7 @@
 //
 // Frames come from a <video> element seeked at the model's 25 fps and drawn on a canvas; each
 // frame then takes the shared crop + normalise (prepareFrames), so every rule is the Node one.
-import { loadLipReader, type ModelInput } from './browser.js';
+import { loadLipReader, type ModelInput } from './browser_load.js';
 import type { OnnxLipReader } from './onnx_lipreader.js';
 import type { WebPlatformOptions } from './ort_web.js';
 import { MODEL_FPS, prepareFrames, stackFrames } from './preprocess.js';

@@ -63,7 +63,6 @@ export function checkLabels(raw: unknown, classes: number, where: string): strin
     if (!w.trim()) bad(`label ${i} is empty`);
     if (w.length > MAX_LABEL_CHARS)
       bad(`label ${i} is ${w.length} characters long (at most ${MAX_LABEL_CHARS})`);
-    // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(w)) bad(`label ${i} contains control characters`);
     if (seen.has(w)) bad(`label ${JSON.stringify(w.slice(0, 60))} appears twice`);
     seen.add(w);

@@ -19,7 +19,7 @@ import { epochSteps } from '../data/batch.js';
 import { maxThreads } from '../threads.js';
 import { shardLength, shardOrder, type Shard } from '../data/sampler.js';
 import { fromTypedArray } from '../engine/index.js';
-import type { BatchSource, TrainBatch } from './trainer.js';
+import type { BatchSource, TrainBatch } from './batch_source.js';
 import type { TrainConfig } from './config.js';
 
 /** One decoded, cropped clip: T·S·S·C uint8 (C = 1 grey or 3 RGB, interleaved like the shards)

@@ -18,7 +18,7 @@ import {
 } from '../engine/index.js';
 import type { TrainConfig } from './config.js';
 import { GradScaler } from './grad_scaler.js';
-import type { TrainBatch } from './trainer.js';
+import type { TrainBatch } from './batch_source.js';
 
 export type Precision = 'fp32' | 'bf16' | 'fp16';
 

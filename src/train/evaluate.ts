@@ -3,7 +3,7 @@
 import { noGrad, tidy, type Tensor } from '../engine/index.js';
 import { MetricAccumulator, type EvalMetrics } from './metrics.js';
 import { ProgressBar } from './progress.js';
-import type { BatchSource } from './trainer.js';
+import type { BatchSource } from './batch_source.js';
 import { feedBatches, hostFloat32 } from './device_step.js';
 
 export async function evaluateSource(

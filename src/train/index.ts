@@ -32,11 +32,10 @@ export {
   InterruptedError,
   DataError,
   type TrainableModel,
-  type TrainBatch,
-  type BatchSource,
   type TrainerOptions,
   type FitResult,
 } from './trainer.js';
+export type { TrainBatch, BatchSource } from './batch_source.js';
 export {
   writeCheckpoint,
   readCheckpoint,

@@ -6,7 +6,7 @@ import { DatasetError } from '../data/dataset.js';
 import type { Split } from '../data/lrw.js';
 import type { Shard } from '../data/sampler.js';
 import { fromTypedArray } from '../engine/index.js';
-import type { BatchSource, TrainBatch } from './trainer.js';
+import type { BatchSource, TrainBatch } from './batch_source.js';
 import type { TrainConfig } from './config.js';
 
 export class LoaderSource implements BatchSource {

@@ -30,7 +30,8 @@ import { asTrainable, createModel, loadPretrained, placeModel } from './model_io
 import { checkTrainDevice, TrainDevice } from './device_step.js';
 import type { LipReaderNet } from '../model/lipreader.js';
 import { writeRunReport } from './report.js';
-import { Trainer, type BatchSource, type FitResult } from './trainer.js';
+import { Trainer, type FitResult } from './trainer.js';
+import type { BatchSource } from './batch_source.js';
 import { openShardSource } from './loader_source.js';
 import { MissingSplitError } from '../data/dataset.js';
 import { worldFromEnv } from './world.js';

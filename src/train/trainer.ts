@@ -25,6 +25,7 @@ import {
 import type { Callback, EpochMetrics, TrainerHandle } from './callbacks.js';
 import type { TrainConfig } from './config.js';
 import { TrainDevice, hostFloat32 } from './device_step.js';
+import type { BatchSource, TrainBatch } from './batch_source.js';
 
 /** What the trainer needs of a network (src/model's LipReader satisfies it through an adapter). */
 export interface TrainableModel {
@@ -35,22 +36,6 @@ export interface TrainableModel {
   namedParameters(): [string, Tensor][];
   /** parameters and buffers (the state dict), live tensors */
   stateTensors(): Map<string, Tensor>;
-}
-
-/** One batch: inputs already normalised, (B, C, T, H, W) float32. */
-export interface TrainBatch {
-  x: Tensor;
-  y: ArrayLike<number>;
-  /** mixup partner labels and weight (one λ, or one per sample): loss = λ·L(y) + (1−λ)·L(y2) */
-  y2?: ArrayLike<number>;
-  lam?: number | ArrayLike<number>;
-}
-
-/** A deterministic batch stream: the same (epoch, skip) gives the same batches. */
-export interface BatchSource {
-  readonly batchesPerEpoch: number;
-  readonly clips: number;
-  batches(epoch: number, skip: number): AsyncIterable<TrainBatch>;
 }
 
 /** Data-parallel hooks (src/train/distributed_run.ts); absent for a single process. */
