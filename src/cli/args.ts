@@ -1,6 +1,10 @@
-// A small typed option parser shared by every `eflip` command. Each command declares its
-// options once; `--help` text is generated from the same table so help and parsing agree.
+// The option parser shared by every `eflip` command, on node:util's parseArgs. Each command
+// declares its options once, in a const table (defineCommand); the same table types the parsed
+// options (ParsedOptions), checks values and bounds, and generates `--help` and the README CLI
+// reference (src/cli/reference.ts), so help, parsing and docs agree.
+import { parseArgs as nodeParseArgs, type ParseArgsConfig } from 'node:util';
 import { threadCountProblem } from '../threads.js';
+import { closest } from '../train/config_schema.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -11,37 +15,72 @@ export type OptType = 'string' | 'number' | 'int' | 'threads' | 'boolean' | 'lis
 export interface OptSpec {
   type: OptType;
   help: string;
-  default?: string | number | boolean | string[];
+  default?: string | number | boolean | readonly string[];
+  /** one-letter short form: -k 5, -k5 */
   alias?: string;
-  /** allowed values (string options) */
-  choices?: string[];
+  /** allowed values (string options; each item of a list option) */
+  choices?: readonly string[];
   /** smallest allowed value (number/int options, inclusive) */
   min?: number;
   /** largest allowed value (number/int options, inclusive) */
   max?: number;
 }
-export interface CommandDef {
+export type OptionTable = Record<string, OptSpec>;
+export interface CommandDef<O extends OptionTable = OptionTable> {
   name: string;
   usage: string;
   description: string;
-  options: Record<string, OptSpec>;
+  options: O;
   /** accept `key=value` config overrides (returned in `overrides`) */
   overrides?: boolean;
-  examples?: string[];
+  examples?: readonly string[];
 }
-export interface Parsed {
-  opts: Record<string, any>;
+
+/** The value type of one option: booleans, numbers, string lists, a choice's union, strings. */
+type OptValue<S extends OptSpec> = S['type'] extends 'boolean'
+  ? boolean
+  : S['type'] extends 'number' | 'int' | 'threads'
+    ? number
+    : S extends { choices: readonly (infer C extends string)[] }
+      ? S['type'] extends 'list'
+        ? C[]
+        : C
+      : S['type'] extends 'list'
+        ? string[]
+        : string;
+/** The parsed options of a table: an option with a default (and every boolean: false when not
+ *  given) is always there; any other is `undefined` when not given. */
+export type ParsedOptions<O extends OptionTable> = {
+  -readonly [K in keyof O]: O[K] extends { default: NonNullable<unknown> }
+    ? OptValue<O[K]>
+    : O[K]['type'] extends 'boolean'
+      ? boolean
+      : OptValue<O[K]> | undefined;
+};
+export interface Parsed<O extends OptionTable = OptionTable> {
+  opts: ParsedOptions<O>;
   positionals: string[];
   overrides: string[];
   help: boolean;
 }
 
+/** A command definition whose option table keeps its literal types (for ParsedOptions). */
+export function defineCommand<const O extends OptionTable>(def: CommandDef<O>): CommandDef<O> {
+  return def;
+}
+
+/** The options every bench kind (src/cli/bench/*.ts) shares. */
+export const BENCH_OPTIONS = {
+  json: { type: 'boolean', help: 'print one JSON object' },
+} as const satisfies OptionTable;
+
 export function helpText(def: CommandDef): string {
   const rows = Object.entries(def.options).map(([k, o]) => {
-    const flag = `--${k}${o.alias ? `, -${o.alias}` : ''}${o.type === 'boolean' ? '' : ` <${o.choices ? o.choices.join('|') : o.type === 'threads' ? 'n' : o.type}>`}`;
+    const choices = o.choices && o.choices.join('|') + (o.type === 'list' ? ',...' : '');
+    const flag = `--${k}${o.alias ? `, -${o.alias}` : ''}${o.type === 'boolean' ? '' : ` <${choices ?? (o.type === 'threads' ? 'n' : o.type)}>`}`;
     const dflt =
       o.default !== undefined && o.default !== false
-        ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : o.default})`
+        ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : String(o.default)})`
         : '';
     return [flag, `${o.help}${dflt}`];
   });
@@ -100,82 +139,142 @@ function convert(name: string, spec: OptSpec, raw: string): unknown {
       return raw
         .split(',')
         .map((s) => s.trim())
-        .filter(Boolean);
+        .filter(Boolean)
+        .map((s) => oneOf(name, spec, s));
     case 'string':
-      if (spec.choices && !spec.choices.includes(raw)) {
-        throw new UsageError(`--${name} must be one of ${spec.choices.join(', ')}, got '${raw}'`);
-      }
-      return raw;
+      return oneOf(name, spec, raw);
     default:
       return raw;
   }
 }
 
-export function parseArgs(def: CommandDef, argv: string[]): Parsed {
-  const opts: Record<string, any> = {};
-  for (const [k, o] of Object.entries(def.options))
-    if (o.default !== undefined) opts[k] = o.default;
-  const byAlias = new Map(
-    Object.entries(def.options)
-      .filter(([, o]) => o.alias)
-      .map(([k, o]) => [o.alias!, k]),
-  );
+function oneOf(name: string, spec: OptSpec, v: string): string {
+  if (spec.choices && !spec.choices.includes(v))
+    throw new UsageError(`--${name} must be one of ${spec.choices.join(', ')}, got '${v}'`);
+  return v;
+}
+
+/** The option as the user may write it: -c/--checkpoint, or --top. */
+const flagName = (name: string, spec: OptSpec) =>
+  spec.alias ? `-${spec.alias}/--${name}` : `--${name}`;
+
+/** A negative number (-1, -.5) is a value, never an option. */
+const NEGATIVE_NUMBER = /^-\.?\d/;
+
+function unknownOption(def: CommandDef, arg: string): UsageError {
+  if (/[./]/.test(arg))
+    return new UsageError(
+      `unknown option ${arg} (a file named '${arg}'? give it as ./${arg} or after --)`,
+    );
+  const name = arg.replace(/^--?/, '').split('=')[0];
+  const hint = arg.startsWith('--') ? closest(Object.keys(def.options), name) : undefined;
+  return new UsageError(`unknown option ${arg}${hint ? ` (did you mean --${hint}?)` : ''}`);
+}
+
+/**
+ * Parse `argv` against the command's option table. node:util parseArgs splits the arguments into
+ * tokens (--name, --name=value, -k value, -k5, --, positionals); each token is then checked here,
+ * in order, and the first problem is thrown as a one-line UsageError: an unknown option (with a
+ * "did you mean"), an option that needs a value given none or given something that looks like an
+ * option (`-c --help`; write --checkpoint=-x for a value that starts with a dash), a value the
+ * option's type or bounds refuse. Also: --no-NAME sets a boolean to false, a repeated list option
+ * adds to the list (--model a --model b), a key=value positional is a config override when the
+ * command takes them, everything after `--` is positional, and -h/--help asks for the help.
+ */
+export function parseArgs<O extends OptionTable>(def: CommandDef<O>, argv: string[]): Parsed<O> {
+  const table: OptionTable = def.options;
+  const has = (k: string) => Object.hasOwn(table, k);
+  const config: NonNullable<ParseArgsConfig['options']> = {};
+  for (const [k, o] of Object.entries(table))
+    config[k] = o.alias
+      ? { type: o.type === 'boolean' ? 'boolean' : 'string', short: o.alias }
+      : { type: o.type === 'boolean' ? 'boolean' : 'string' };
+  config.help = { type: 'boolean', short: 'h' };
+  // strict: false — the checks below are ours, so every refusal is one line naming the option
+  const { tokens } = nodeParseArgs({
+    args: argv,
+    options: config,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+
+  const opts: Record<string, unknown> = {};
+  for (const [k, o] of Object.entries(table))
+    opts[k] = Array.isArray(o.default)
+      ? [...o.default]
+      : (o.default ?? (o.type === 'boolean' ? false : undefined));
   const positionals: string[] = [];
   const overrides: string[] = [];
   let help = false;
+  let terminated = false;
   const given = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--help' || a === '-h') {
+  const perArg = new Map<number, number>();
+  for (const t of tokens)
+    if (t.kind === 'option') perArg.set(t.index, (perArg.get(t.index) ?? 0) + 1);
+  const done = new Set<number>(); // argument indices already taken whole (a -123 positional)
+
+  for (const t of tokens) {
+    if (t.kind === 'option-terminator') {
+      terminated = true;
+      continue;
+    }
+    if (t.kind === 'positional') {
+      if (!terminated && def.overrides && /^[A-Za-z_][\w.]*=/.test(t.value))
+        overrides.push(t.value);
+      else positionals.push(t.value);
+      continue;
+    }
+    const arg = argv[t.index];
+    if (done.has(t.index)) continue;
+    const short = !arg.startsWith('--');
+    if (short && NEGATIVE_NUMBER.test(arg)) {
+      done.add(t.index); // -5 is a positional, not options -5
+      positionals.push(arg);
+      continue;
+    }
+    // one short option per argument, with its value attached or not (-k5, -k 5); never groups
+    if (short && (perArg.get(t.index)! > 1 || (arg.length > 2 && !t.inlineValue)))
+      throw unknownOption(def, arg);
+    if (t.name === 'help') {
       help = true;
       continue;
     }
-    if (a === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (a.startsWith('-') && a.length > 1 && !/^-\d/.test(a)) {
-      let key = a.startsWith('--') ? a.slice(2) : (byAlias.get(a.slice(1)) ?? a.slice(1));
-      let inline: string | undefined;
-      const eq = key.indexOf('=');
-      if (eq >= 0) {
-        inline = key.slice(eq + 1);
-        key = key.slice(0, eq);
-      }
-      const spec = def.options[key];
-      if (!spec && key.startsWith('no-') && def.options[key.slice(3)]?.type === 'boolean') {
-        opts[key.slice(3)] = false;
+    if (!has(t.name)) {
+      const base = t.name.startsWith('no-') ? t.name.slice(3) : '';
+      if (!short && base && has(base) && table[base].type === 'boolean' && !t.inlineValue) {
+        opts[base] = false;
         continue;
       }
-      if (!spec)
-        throw new UsageError(
-          `unknown option ${a}${/[./]/.test(a) ? ` (a file named '${a}'? give it as ./${a} or after --)` : ''}`,
-        );
-      if (spec.type === 'boolean') {
-        opts[key] = inline === undefined ? true : !['false', '0', 'no'].includes(inline);
-        continue;
-      }
-      const raw = inline ?? argv[++i];
-      if (raw === undefined) throw new UsageError(`option --${key} needs a value`);
-      // a repeated list option adds to the list given before it (--model a --model b)
-      opts[key] =
-        spec.type === 'list' && given.has(key)
-          ? [...opts[key], ...(convert(key, spec, raw) as string[])]
-          : convert(key, spec, raw);
-      given.add(key);
+      throw unknownOption(def, arg);
+    }
+    const spec = table[t.name];
+    if (spec.type === 'boolean') {
+      opts[t.name] = t.value === undefined ? true : !['false', '0', 'no'].includes(t.value);
       continue;
     }
-    if (def.overrides && /^[A-Za-z_][\w.]*=/.test(a)) {
-      overrides.push(a);
-      continue;
-    }
-    positionals.push(a);
+    const raw = t.value;
+    if (raw === undefined) throw new UsageError(`${flagName(t.name, spec)} needs a value`);
+    if (!t.inlineValue && raw.length > 1 && raw.startsWith('-') && !NEGATIVE_NUMBER.test(raw))
+      throw new UsageError(
+        `${flagName(t.name, spec)} needs a value, got option ${raw} (a value starting with '-' goes as --${t.name}=${raw})`,
+      );
+    const v = convert(t.name, spec, raw);
+    // a repeated list option adds to the list given before it (--model a --model b)
+    opts[t.name] =
+      spec.type === 'list' && given.has(t.name)
+        ? [...(opts[t.name] as string[]), ...(v as string[])]
+        : v;
+    given.add(t.name);
   }
-  return { opts, positionals, overrides, help };
+  return { opts: opts as ParsedOptions<O>, positionals, overrides, help };
 }
 
 /** Parse, print help when asked (returns null then), otherwise the parsed arguments. */
-export function parseOrHelp(def: CommandDef, argv: string[]): Parsed | null {
+export function parseOrHelp<O extends OptionTable>(
+  def: CommandDef<O>,
+  argv: string[],
+): Parsed<O> | null {
   const p = parseArgs(def, argv);
   if (p.help) {
     console.log(helpText(def));

@@ -3,7 +3,7 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseOrHelp, type CommandDef } from '../args.js';
+import { parseOrHelp, BENCH_OPTIONS, defineCommand } from '../args.js';
 import { synthCorpus } from '../../data/synth/index.js';
 import { LRW_WORDS } from '../../data/lrw_words.js';
 import { indexLrw } from '../../data/lrw.js';
@@ -43,13 +43,13 @@ async function measure<T>(
   };
 }
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'bench data',
   usage: 'bench data [--json] [--lrw ROOT] [--clips N] [--jobs N]',
   description:
     'Measure decode, prepare and augmenting-loader throughput (clips/s) and peak RSS. Without --lrw a small synthetic corpus is generated first.',
   options: {
-    json: { type: 'boolean', help: 'print JSON' },
+    ...BENCH_OPTIONS,
     lrw: {
       type: 'string',
       help: 'existing LRW-layout root to measure on (default: synthesise one in a temp dir)',
@@ -63,7 +63,7 @@ export const def: CommandDef = {
     'loader-clips': { type: 'int', help: 'clips to pull through the loader', default: 3000 },
     keep: { type: 'boolean', help: 'keep the temporary corpus and shards' },
   },
-};
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
@@ -76,7 +76,7 @@ export default async function main(argv: string[]): Promise<number> {
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'eflip-bench-data-'));
   const result: Record<string, unknown> = { cpus: os.availableParallelism(), jobs };
   try {
-    let root = o.lrw as string | undefined;
+    let root = o.lrw;
     if (!root) {
       root = path.join(tmp, 'lrw');
       const per = Math.max(1, Math.ceil(o.clips / 4));

@@ -9,12 +9,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseOrHelp, type CommandDef } from '../args.js';
+import { parseOrHelp, BENCH_OPTIONS, defineCommand } from '../args.js';
 import { loadLipReader, loadOnnxLipReader, onnxSourceFor } from '../../infer/load_node.js';
 import { StreamingLipReader } from '../../infer/streaming.js';
 import type { Clip, LipReader } from '../../infer/types.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'bench infer',
   usage:
     'bench infer [--json] [--checkpoint PATH] [--variant T] [--threads N] [--rounds N] [--iters N]',
@@ -26,7 +26,7 @@ export const def: CommandDef = {
     'Without --checkpoint, random weights are initialised by tools/torch_ref/lipreader.py.',
   ].join('\n'),
   options: {
-    json: { type: 'boolean', help: 'print one JSON object' },
+    ...BENCH_OPTIONS,
     checkpoint: {
       type: 'string',
       help: 'model checkpoint (.safetensors); default: a fresh random one',
@@ -46,7 +46,7 @@ export const def: CommandDef = {
       help: 'let idle worker threads spin in every runtime (default: block — fairer on a busy machine)',
     },
   },
-};
+});
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const PY = process.env.EFLIP_PYTHON ?? '/usr/bin/python3';
@@ -131,17 +131,7 @@ type Runtime = 'onnx' | 'libtorch' | 'torchEager';
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as {
-    json?: boolean;
-    checkpoint?: string;
-    variant: string;
-    threads?: number;
-    rounds: number;
-    iters: number;
-    frames: number;
-    'stream-frames': number;
-    spin?: boolean;
-  };
+  const o = p.opts;
   const threads = o.threads ?? availableParallelism();
   // One wait policy for every runtime: onnxruntime's allow_spinning and OpenMP's (libtorch in
   // this process, PyTorch in the child) — set before libtorch is loaded.

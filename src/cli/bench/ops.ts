@@ -5,9 +5,9 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseOrHelp, type CommandDef } from '../args.js';
+import { parseOrHelp, BENCH_OPTIONS, defineCommand } from '../args.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'bench ops',
   usage: 'bench ops [--json] [--threads N] [--iters N] [--reps N] [--quick]',
   description: [
@@ -19,14 +19,14 @@ export const def: CommandDef = {
     'alternate three times (same machine load); the best of all repetitions counts.',
   ].join('\n'),
   options: {
-    json: { type: 'boolean', help: 'print one JSON object' },
+    ...BENCH_OPTIONS,
     threads: { type: 'threads', help: 'intra-op threads for both (default: libtorch default)' },
     iters: { type: 'int', default: 20000, help: 'calls per repetition for tiny ops' },
     reps: { type: 'int', default: 3, help: 'repetitions (best is reported)' },
     quick: { type: 'boolean', help: 'fewer iterations (smoke run)' },
   },
   examples: ['eflip bench ops --json', 'eflip bench ops --threads 1'],
-};
+});
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const PY = process.env.EFLIP_PYTHON ?? '/usr/bin/python3';
@@ -224,8 +224,8 @@ export default async function main(argv: string[]): Promise<number> {
   const E: Engine = await import('../../engine/index.js');
   if (p.opts.threads) E.setNumThreads(p.opts.threads);
   const threads = E.getNumThreads();
-  const reps = p.opts.reps as number;
-  const list = cases(p.opts.iters as number, !!p.opts.quick);
+  const reps = p.opts.reps;
+  const list = cases(p.opts.iters, p.opts.quick);
   const log = (s: string): void => {
     if (!p.opts.json) process.stderr.write(s);
   };

@@ -7,20 +7,20 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, BENCH_OPTIONS, defineCommand } from '../args.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'bench roi',
   usage: 'bench roi [--json] [--frames N] [--sizes 256x256,640x480] [--quick]',
   description:
     'Frames/s of the ROI pipeline (detect/track → landmarks → fill → smooth → align → 96x96 ROI) per input size and configuration, with the mouth-tracking error (px) against the known motion of the synthetic clip.',
   options: {
-    json: { type: 'boolean', help: 'print one JSON object' },
+    ...BENCH_OPTIONS,
     frames: { type: 'int', help: 'frames per clip', default: 50 },
     sizes: { type: 'list', help: 'input sizes WxH', default: ['256x256', '640x480'] },
     quick: { type: 'boolean', help: 'only the default configuration' },
   },
-};
+});
 
 interface ConfigRow {
   name: string;
@@ -61,7 +61,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (!p) return 0;
   const o = p.opts;
   if (!(o.frames >= 2)) throw new UsageError('--frames must be ≥ 2');
-  const sizes = (o.sizes as string[]).map((s) => {
+  const sizes = o.sizes.map((s) => {
     const m = /^(\d+)x(\d+)$/.exec(s);
     if (!m) throw new UsageError(`--sizes expects WxH items, got '${s}'`);
     return { width: Number(m[1]), height: Number(m[2]) };

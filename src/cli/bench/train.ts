@@ -8,16 +8,16 @@
 // (default 1) and the same per-process batch; efficiency = N-process clips/s ÷ (N × 1-process).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, BENCH_OPTIONS, defineCommand } from '../args.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'bench train',
   usage:
     'bench train [--json] [--variant T] [--batch 8] [--steps 3] [--device cpu|cuda[:N]] [--nproc-per-node N]',
   description:
     'Training clips/s and peak RSS vs python3-torch on the same machine in the same run (ratio = eflip / PyTorch clips/s), fp32 and bf16 autocast (fp16 + loss scaling too on CUDA); with --nproc-per-node N, data-parallel scaling (N processes vs 1).',
   options: {
-    json: { type: 'boolean', help: 'print one JSON object' },
+    ...BENCH_OPTIONS,
     variant: { type: 'string', default: 'T', help: 'model variant' },
     classes: { type: 'int', default: 500, help: 'output classes' },
     batch: { type: 'int', default: 8, help: 'clips per step' },
@@ -55,7 +55,7 @@ export const def: CommandDef = {
     },
     inner: { type: 'string', help: '(internal) run one eflip measurement: fp32|bf16|fp16|ddp' },
   },
-};
+});
 
 interface Measure {
   clips_per_s: number;

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, BENCH_OPTIONS, defineCommand } from '../args.js';
 import { decodeVideo } from '../../data/video.js';
 import { composeVideo } from '../../roi/synthetic.js';
 import { Cdp } from '../../serve/cdp.js';
@@ -17,13 +17,13 @@ import { WEB_ROOT } from '../commands/serve.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'bench webapp',
   usage: 'bench webapp [--json] [--frames 60] [--devices wasm,webgpu]',
   description:
     'Webcam path of the web app in headless Chromium (fake camera): frames/s, ms per frame (detector, landmarks, model).',
   options: {
-    json: { type: 'boolean', help: 'print one JSON object' },
+    ...BENCH_OPTIONS,
     frames: {
       type: 'int',
       default: 60,
@@ -38,18 +38,12 @@ export const def: CommandDef = {
       help: 'Chromium binary (default: $EFLIP_CHROMIUM or /usr/bin/chromium)',
     },
   },
-};
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as {
-    json?: boolean;
-    frames: number;
-    devices: string[];
-    model?: string;
-    chromium?: string;
-  };
+  const o = p.opts;
   const chromium = o.chromium ?? process.env.EFLIP_CHROMIUM ?? '/usr/bin/chromium';
   if (!existsSync(chromium))
     throw new UsageError(

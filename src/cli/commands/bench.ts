@@ -1,6 +1,6 @@
 // `eflip bench <kind>`: benchmarks reported as ratios against PyTorch measured in the same run.
 // Each kind lives in src/cli/bench/<kind>.ts.
-import { helpText, UsageError, type CommandDef } from '../args.js';
+import { helpText, UsageError, BENCH_OPTIONS, defineCommand } from '../args.js';
 
 const KINDS: Record<
   string,
@@ -32,7 +32,7 @@ const KINDS: Record<
   },
 };
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'bench',
   usage: 'bench <ops|data|train|infer|roi|webapp> [--json] [options]',
   description: [
@@ -40,8 +40,8 @@ export const def: CommandDef = {
     ...Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(6)} ${v.summary}`),
     'Run `eflip bench <kind> --help` for the options of each.',
   ].join('\n'),
-  options: { json: { type: 'boolean', help: 'print one JSON object' } },
-};
+  options: { ...BENCH_OPTIONS },
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const [kind, ...rest] = argv;

@@ -3,9 +3,9 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'build-native',
   usage: 'build-native',
   description: [
@@ -15,7 +15,7 @@ export const def: CommandDef = {
   ].join('\n'),
   options: {},
   examples: ['npx eflip build-native', 'LIBTORCH=/opt/libtorch npx eflip build-native'],
-};
+});
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 

@@ -4,14 +4,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
-import type { RuntimeName } from '../../infer/types.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const MODEL = join(ROOT, 'assets', 'demo', 'model.safetensors');
 const SAMPLES = join(ROOT, 'assets', 'samples');
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'demo',
   usage: 'demo [--runtime onnx|torch] [--top 3] [--json] [--retrain]',
   description: [
@@ -34,7 +33,7 @@ export const def: CommandDef = {
     },
   },
   examples: ['eflip demo', 'eflip demo --runtime torch --top 5', 'eflip demo --retrain'],
-};
+});
 
 /** The word a sample clip says, from its LRW-style name (WORD_00001.mp4). */
 const truthOf = (file: string) => basename(file).replace(/_\d+\.mp4$/, '');
@@ -42,7 +41,7 @@ const truthOf = (file: string) => basename(file).replace(/_\d+\.mp4$/, '');
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as { runtime: RuntimeName; top: number; json?: boolean; retrain?: boolean };
+  const o = p.opts;
   if (p.positionals.length) throw new UsageError(`unexpected argument '${p.positionals[0]}'`);
   if (o.retrain) {
     const { retrainDemo } = await import('../../train/demo_model.js');

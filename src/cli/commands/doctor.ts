@@ -3,10 +3,10 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseOrHelp, type CommandDef } from '../args.js';
+import { parseOrHelp, defineCommand } from '../args.js';
 import type { Tensor } from '../../engine/index.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'doctor',
   usage: 'doctor [--json]',
   description: [
@@ -17,7 +17,7 @@ export const def: CommandDef = {
   ].join('\n'),
   options: { json: { type: 'boolean', help: 'print one JSON object (ok: true/false)' } },
   examples: ['eflip doctor', 'eflip doctor --json'],
-};
+});
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 

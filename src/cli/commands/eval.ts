@@ -1,9 +1,9 @@
 // `eflip eval`: exact metrics of a checkpoint on a data split (src/train/eval_run.ts).
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { guardOutputs } from '../../io/output_path.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'eval',
   usage: 'eval --checkpoint PATH --data DIR [--split test] [--json] [options]',
   description: [
@@ -42,7 +42,7 @@ export const def: CommandDef = {
     'eflip eval --checkpoint runs/synth-x/checkpoints/best.ckpt --data data/synth10 --split test',
     'eflip eval --checkpoint assets/demo/model.safetensors --data data/synth10 --json > metrics.json',
   ],
-};
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);

@@ -3,14 +3,14 @@
 import { spawnSync } from 'node:child_process';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { loadCheckpoint } from '../../io/onnx/checkpoint_weights.js';
 import { exportOnnx } from '../../io/onnx/export_model.js';
 import { readOnnxSummary } from '../../io/onnx/onnx_reader.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { guardOutputs } from '../../io/output_path.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'export',
   usage: 'export --checkpoint PATH --out model.onnx [--features] [--check] [--json]',
   description: [
@@ -35,18 +35,12 @@ export const def: CommandDef = {
   examples: [
     'eflip export --checkpoint runs/t/best.safetensors --out lipreader.onnx --features --check',
   ],
-};
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const { checkpoint, out, features, json, check } = p.opts as {
-    checkpoint?: string;
-    out?: string;
-    features?: boolean;
-    json?: boolean;
-    check?: boolean;
-  };
+  const { checkpoint, out, features, json, check } = p.opts;
   if (!checkpoint) throw new UsageError('--checkpoint is required');
   if (!out) throw new UsageError('--out is required');
   if (!out.endsWith('.onnx')) throw new UsageError(`--out should end with .onnx, got '${out}'`);

@@ -7,7 +7,7 @@
 // hyper-parameters, its EMA weights. Every default is printed and has a flag.
 import { readFileSync, existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { guardOutputs } from '../../io/output_path.js';
 import { VARIANTS, modelConfig, type ModelConfigInput } from '../../model/config.js';
 import { inferModelConfig } from '../../model/infer_config.js';
@@ -33,7 +33,7 @@ import {
 } from '../../io/onnx/preprocessing.js';
 import type { RawTensor } from '../../io/safetensors.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'import',
   usage:
     'import <checkpoint.ckpt|.pt|.pth> --out FILE.safetensors [--labels seed42|lrw|FILE] [--attention self|time] [--preprocess reference|eflip|FILE.json] [--weights ema|raw] [--variant T|S|B]',
@@ -77,7 +77,7 @@ export const def: CommandDef = {
     'eflip import lrw_T.ckpt --out t.safetensors --attention time --preprocess eflip   # a start for fine-tuning',
     'eflip import state_dict.pt --out m.safetensors --variant B --labels words.txt',
   ],
-};
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
@@ -90,9 +90,9 @@ export default async function main(argv: string[]): Promise<number> {
     [{ flag: '--out', path: p.opts.out }],
     [
       { flag: 'CHECKPOINT', path: src },
-      ...['config', 'labels', 'preprocess']
+      ...(['config', 'labels', 'preprocess'] as const)
         .filter((k) => p.opts[k])
-        .map((k) => ({ flag: `--${k}`, path: p.opts[k] })),
+        .map((k) => ({ flag: `--${k}`, path: p.opts[k]! })),
     ],
   );
 
@@ -122,7 +122,7 @@ export default async function main(argv: string[]): Promise<number> {
     );
   const lightning = sd.foundAt === 'state_dict' && sd.strippedPrefix === 'model.';
   const why = lightning ? 'default for a reference (Lightning) checkpoint' : 'default';
-  const said = (flag: string) => (p.opts[flag] !== undefined ? `--${flag}` : why);
+  const said = (flag: keyof typeof p.opts) => (p.opts[flag] !== undefined ? `--${flag}` : why);
 
   // the weight set: the EMA callback's weights (the reference validates with them) or state_dict,
   // decided by the one weight selector (model_metadata.selectWeights) over 'ema.' / 'model.' names

@@ -2,7 +2,7 @@
 // variant, a custom config, or the config stored in a model file. Computed from the
 // architecture alone: no libtorch needed.
 import { readFileSync } from 'node:fs';
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import {
   modelConfig,
   VARIANTS,
@@ -12,7 +12,7 @@ import {
 import { summarize } from '../../model/summary.js';
 import { checkModelHeader } from '../../model/model_file.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'info',
   usage:
     'info [--variant T|S|B] [--classes N] [--frames T] [--size S] [--json] | info --model FILE.safetensors',
@@ -36,7 +36,7 @@ export const def: CommandDef = {
     'eflip info --variant S --json',
     'eflip info --model runs/x/best.safetensors',
   ],
-};
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);

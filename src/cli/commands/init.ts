@@ -1,14 +1,14 @@
 // `eflip init` — a freshly initialised model (PyTorch default initialisations) written as an
 // eflip model file: safetensors with the config and labels in its metadata.
 import { readFileSync } from 'node:fs';
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { guardOutputs } from '../../io/output_path.js';
 import { VARIANTS, modelConfig, type ModelConfigInput } from '../../model/config.js';
 import { createModel, saveModel } from '../../model/weights.js';
 import { resolveLabels } from '../../model/labels.js';
 import { summarize } from '../../model/summary.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'init',
   usage:
     'init --out FILE.safetensors [--variant T|S|B] [--classes N] [--seed N] [--labels lrw|seed42|FILE]',
@@ -33,7 +33,7 @@ export const def: CommandDef = {
     'eflip init --variant T --classes 500 --out t.safetensors --seed 1',
     'eflip init --config my_variant.json --labels words.txt --out m.safetensors',
   ],
-};
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
@@ -42,7 +42,9 @@ export default async function main(argv: string[]): Promise<number> {
   if (p.positionals.length) throw new UsageError(`unexpected argument '${p.positionals[0]}'`);
   guardOutputs(
     [{ flag: '--out', path: p.opts.out }],
-    ['config', 'labels'].filter((k) => p.opts[k]).map((k) => ({ flag: `--${k}`, path: p.opts[k] })),
+    (['config', 'labels'] as const)
+      .filter((k) => p.opts[k])
+      .map((k) => ({ flag: `--${k}`, path: p.opts[k]! })),
   );
   const cfg = p.opts.config
     ? modelConfig(JSON.parse(readFileSync(p.opts.config, 'utf8')) as ModelConfigInput)

@@ -1,15 +1,15 @@
 // `eflip montage`: a PNG of mouth crops (rows = clips of several words/speakers, columns =
 // frames over time) for humans to check a corpus by eye.
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { atFileInput, guardOutputs } from '../../io/output_path.js';
-import { indexLrw, type Split } from '../../data/lrw.js';
+import { indexLrw } from '../../data/lrw.js';
 import { decodeVideo } from '../../data/video.js';
 import { centreCrop, lrwMouthCrop, type Frames } from '../../data/crop.js';
 import { encodePng } from '../../io/png.js';
 import { parseWordsSpec, selectVocabulary } from '../../data/vocab.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'montage',
   usage:
     'montage --lrw ROOT --out FILE.png [--words ...] [--per-word K] [--split test] [--step S] [--crop mouth|center|full]',
@@ -35,7 +35,7 @@ export const def: CommandDef = {
     },
   },
   examples: ['eflip montage --lrw /tmp/synth --out /tmp/mouths.png --words 6 --per-word 3'],
-};
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
@@ -46,9 +46,9 @@ export default async function main(argv: string[]): Promise<number> {
     [{ flag: '--out', path: o.out }],
     [{ flag: '--lrw', path: o.lrw }, ...atFileInput('--words', o.words)],
   );
-  const split = o.split as Split;
+  const split = o.split;
   const all = await indexLrw(o.lrw, { splits: [split], durations: false });
-  const words = selectVocabulary(all.words, await parseWordsSpec(String(o.words)));
+  const words = selectVocabulary(all.words, await parseWordsSpec(o.words));
   const rows: Frames[] = [];
   for (const w of words) {
     const clips = all.clips.filter((c) => c.word === w).slice(0, o['per-word']);

@@ -1,15 +1,15 @@
 // `eflip predict`: top-k words for video files (LRW clips, mouth-ROI videos, or arbitrary
 // videos of any length/fps/size, cropped the way the checkpoint was trained).
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { guardOutputs } from '../../io/output_path.js';
 import { loadLipReader } from '../../infer/load_node.js';
 import { loadClip } from '../../infer/frame_reader.js';
 import { faceClipReader } from '../../infer/face_clips.js';
 import { incompleteWarning } from '../../data/video.js';
 import { clipResult } from '../predict_result.js';
-import type { Clip, RuntimeName } from '../../infer/types.js';
+import type { Clip } from '../../infer/types.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'predict',
   usage: 'predict VIDEO... --checkpoint PATH [--top 5] [--json] [--runtime onnx|torch]',
   description: [
@@ -74,23 +74,12 @@ export const def: CommandDef = {
     'eflip predict talking_head.mp4 --checkpoint lipreader.onnx --annotate annotated.mp4',
     'eflip predict a.mp4 b.mp4 --checkpoint best.safetensors --runtime torch --json',
   ],
-};
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as {
-    checkpoint?: string;
-    top: number;
-    json?: boolean;
-    runtime: RuntimeName;
-    device: 'auto' | 'cpu' | 'cuda';
-    batch: number;
-    threads?: number;
-    'max-seconds': number;
-    face?: boolean;
-    annotate?: string;
-  };
+  const o = p.opts;
   if (!o.checkpoint) throw new UsageError('--checkpoint is required');
   if (!p.positionals.length) throw new UsageError('give at least one video file');
   if (o.annotate && p.positionals.length !== 1)

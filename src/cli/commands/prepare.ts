@@ -1,13 +1,12 @@
 // `eflip prepare`: decode an LRW-layout tree once into compact shards (src/data/prepare.ts).
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { atFileInput, guardOutputs } from '../../io/output_path.js';
-import { prepare, type CropMode } from '../../data/prepare.js';
+import { prepare } from '../../data/prepare.js';
 import { parseWordsSpec } from '../../data/vocab.js';
 import { Progress } from '../../data/progress.js';
 import { defaultJobs } from '../../data/pool.js';
-import type { Split } from '../../data/lrw.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'prepare',
   usage: 'prepare --lrw ROOT --out DIR [--words ...] [--crop mouth|center|landmarks] [--jobs N]',
   description:
@@ -29,7 +28,12 @@ export const def: CommandDef = {
     },
     size: { type: 'int', help: 'stored crop side', default: 96 },
     color: { type: 'boolean', help: 'keep RGB (default grey)' },
-    splits: { type: 'list', help: 'splits to prepare', default: ['train', 'val', 'test'] },
+    splits: {
+      type: 'list',
+      help: 'splits to prepare',
+      default: ['train', 'val', 'test'],
+      choices: ['train', 'val', 'test'],
+    },
     'shard-size': { type: 'int', help: 'clips per shard', default: 64 },
     landmarks: {
       type: 'string',
@@ -43,15 +47,13 @@ export const def: CommandDef = {
     'eflip prepare --lrw /data/lipread_mp4 --out /data/lrw_shards --jobs 16',
     'eflip prepare --lrw /tmp/synth --out /tmp/shards --words 10',
   ],
-};
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
   const o = p.opts;
   if (!o.lrw || !o.out) throw new UsageError('--lrw ROOT and --out DIR are required');
-  for (const s of o.splits)
-    if (!['train', 'val', 'test'].includes(s)) throw new UsageError(`unknown split '${s}'`);
   guardOutputs(
     [{ flag: '--out', path: o.out, kind: 'dir' }],
     [
@@ -64,11 +66,11 @@ export default async function main(argv: string[]): Promise<number> {
   const s = await prepare({
     lrw: o.lrw,
     out: o.out,
-    words: await parseWordsSpec(String(o.words)),
-    crop: o.crop as CropMode,
+    words: await parseWordsSpec(o.words),
+    crop: o.crop,
     size: o.size,
     color: !!o.color,
-    splits: o.splits as Split[],
+    splits: o.splits,
     shardSize: o['shard-size'],
     landmarks: o.landmarks,
     jobs: o.jobs ?? defaultJobs(),

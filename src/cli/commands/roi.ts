@@ -1,9 +1,9 @@
 // `eflip roi`: face landmarks and a 96×96 mouth-ROI video from arbitrary footage (src/roi).
 import * as path from 'node:path';
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand, type ParsedOptions } from '../args.js';
 import { guardOutputs, type OutputPath } from '../../io/output_path.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'roi',
   usage:
     'roi VIDEO... [--out ROI.mp4 | --out-dir DIR] [--landmarks FILE.json] [--annotate A.mp4] [options]',
@@ -87,7 +87,7 @@ export const def: CommandDef = {
     'eflip roi clips/*.mp4 --out-dir rois/',
     'eflip roi lipread_mp4/*/test/*.mp4 --landmarks-only --jobs 4',
   ],
-};
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
@@ -95,7 +95,7 @@ export default async function main(argv: string[]): Promise<number> {
   const o = p.opts;
   const files = p.positionals;
   if (files.length === 0) throw new UsageError('give at least one VIDEO');
-  const single = ['out', 'landmarks', 'annotate'].filter((k) => o[k] !== undefined);
+  const single = (['out', 'landmarks', 'annotate'] as const).filter((k) => o[k] !== undefined);
   if (files.length > 1 && single.length)
     throw new UsageError(
       `--${single.join(', --')} take(s) one input video; use --out-dir for several`,
@@ -222,10 +222,10 @@ export default async function main(argv: string[]): Promise<number> {
 }
 
 /** Every file this command may write (for the output-path guard); refuses two inputs that would share an --out-dir name. */
-function plannedOutputs(files: string[], o: Record<string, any>): OutputPath[] {
+function plannedOutputs(files: string[], o: ParsedOptions<typeof def.options>): OutputPath[] {
   const outs: OutputPath[] = [];
-  for (const k of ['out', 'landmarks', 'annotate'])
-    if (o[k] !== undefined) outs.push({ flag: `--${k}`, path: o[k] });
+  for (const k of ['out', 'landmarks', 'annotate'] as const)
+    if (o[k] !== undefined) outs.push({ flag: `--${k}`, path: o[k]! });
   if (o['out-dir']) {
     outs.push({ flag: '--out-dir', path: o['out-dir'], kind: 'dir' });
     const byStem = new Map<string, string>();
@@ -251,19 +251,19 @@ function plannedOutputs(files: string[], o: Record<string, any>): OutputPath[] {
 const WORKER_TALLY = '@@eflip-roi-tally ';
 
 /** The same options as command-line arguments (for worker processes), without --jobs. */
-function optionArgs(o: Record<string, any>): string[] {
+function optionArgs(o: ParsedOptions<typeof def.options>): string[] {
   const args: string[] = [];
   for (const [k, spec] of Object.entries(def.options)) {
-    const v = o[k];
+    const v = o[k as keyof typeof o];
     if (k === 'jobs' || v === undefined || v === false) continue;
     if (spec.type === 'boolean') args.push(`--${k}`);
-    else args.push(`--${k}`, String(v));
+    else args.push(`--${k}=${String(v)}`); // --label=-x: a value may start with '-'
   }
   return args;
 }
 
 /** Split the videos over `jobs` worker processes (round robin); their lines are passed through. */
-async function runWorkers(files: string[], o: Record<string, any>): Promise<number> {
+async function runWorkers(files: string[], o: ParsedOptions<typeof def.options>): Promise<number> {
   const { spawn } = await import('node:child_process');
   const { fileURLToPath } = await import('node:url');
   const bin = path.resolve(

@@ -2,10 +2,10 @@
 // the models it was given, and a small HTTP API (GET /api/models, POST /api/predict).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { EflipServer } from '../../serve/server.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'serve',
   usage: 'serve [--model PATH ...] [--host 127.0.0.1] [--port 8080]',
   description: [
@@ -60,7 +60,7 @@ export const def: CommandDef = {
     'eflip serve --model lipreader.onnx',
     'eflip serve --model a.onnx --model b.safetensors --port 9000',
   ],
-};
+});
 
 /** The built web app: dist/web next to dist/src (bundled by scripts/build-web.mjs during setup). */
 export const WEB_ROOT = fileURLToPath(new URL('../../../web/', import.meta.url));
@@ -68,16 +68,7 @@ export const WEB_ROOT = fileURLToPath(new URL('../../../web/', import.meta.url))
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as {
-    model?: string[];
-    host: string;
-    port: number;
-    'max-upload-mb': number;
-    'max-seconds': number;
-    'request-timeout': number;
-    queue: number;
-    threads?: number;
-  };
+  const o = p.opts;
   if (p.positionals.length)
     throw new UsageError(
       `unexpected argument '${p.positionals[0]}'; give models with --model PATH`,

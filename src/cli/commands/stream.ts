@@ -1,6 +1,6 @@
 // `eflip stream`: a word timeline over a long video, frame by frame (each new frame gives the
 // distribution over the last N frames; per-frame front-end features are computed once).
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { loadLipReader } from '../../infer/load_node.js';
 import { readModelFrames } from '../../infer/frame_reader.js';
 import { MODEL_FPS } from '../../infer/preprocess.js';
@@ -12,7 +12,7 @@ import {
   type TimelineEntry,
 } from '../../infer/streaming.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'stream',
   usage: 'stream VIDEO --checkpoint PATH [--window 29] [--json]',
   description: [
@@ -75,7 +75,7 @@ export const def: CommandDef = {
     'eflip stream talk.mp4 --checkpoint best.safetensors',
     'eflip stream talk.mp4 --checkpoint lipreader.onnx --window 25 --json > timeline.json',
   ],
-};
+});
 
 function clock(s: number): string {
   const m = Math.floor(s / 60);
@@ -85,17 +85,7 @@ function clock(s: number): string {
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const o = p.opts as {
-    checkpoint?: string;
-    window: number;
-    top: number;
-    'min-prob': number;
-    json?: boolean;
-    mode: 'exact' | 'fast';
-    runtime: 'onnx' | 'torch';
-    device: 'auto' | 'cpu' | 'cuda';
-    threads?: number;
-  };
+  const o = p.opts;
   if (!o.checkpoint) throw new UsageError('--checkpoint is required');
   if (p.positionals.length !== 1) throw new UsageError('give exactly one video file');
   const reader = await loadLipReader(o.checkpoint, {

@@ -1,5 +1,5 @@
 // `eflip synth`: write a synthetic LRW-format corpus (src/data/synth).
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { atFileInput, guardOutputs } from '../../io/output_path.js';
 import { synthCorpus } from '../../data/synth/index.js';
 import { LRW_WORDS } from '../../data/lrw_words.js';
@@ -7,7 +7,7 @@ import { parseWordsSpec, selectVocabulary } from '../../data/vocab.js';
 import { Progress } from '../../data/progress.js';
 import { defaultJobs } from '../../data/pool.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'synth',
   usage: 'synth --out ROOT [--words N|LIST] [--train K] [--val K] [--test K] [--seed S]',
   description:
@@ -42,7 +42,7 @@ export const def: CommandDef = {
     'eflip synth --out /tmp/synth --words 10 --train 40 --val 10 --test 10 --seed 1',
     'eflip synth --out /tmp/s2 --words ABOUT,WATER,PEOPLE --train 5',
   ],
-};
+});
 
 /** Words from a spec: LRW words for N/random; explicit lists may hold any word. */
 export async function synthWords(spec: string): Promise<string[]> {
@@ -56,10 +56,10 @@ export default async function main(argv: string[]): Promise<number> {
   if (!p) return 0;
   const o = p.opts;
   if (!o.out) throw new UsageError('--out ROOT is required');
-  for (const k of ['train', 'val', 'test'])
+  for (const k of ['train', 'val', 'test'] as const)
     if (o[k] < 0) throw new UsageError(`--${k} must be >= 0`);
   guardOutputs([{ flag: '--out', path: o.out, kind: 'dir' }], atFileInput('--words', o.words));
-  const words = await synthWords(String(o.words));
+  const words = await synthWords(o.words);
   const total = words.length * (o.train + o.val + o.test);
   const bar = new Progress('synth', total, process.stderr, !!o.quiet);
   const s = await synthCorpus({

@@ -1,7 +1,7 @@
 // `eflip train`: train a model from a YAML config plus key=value overrides (src/train/run.ts).
-import { parseOrHelp, UsageError, type CommandDef } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand, type ParsedOptions } from '../args.js';
 
-export const def: CommandDef = {
+export const def = defineCommand({
   name: 'train',
   usage:
     'train [--config FILE.yaml] [--nproc-per-node N [--nnodes M --node-rank K --master-addr HOST --master-port P]] [key=value ...]',
@@ -53,7 +53,7 @@ export const def: CommandDef = {
     'eflip train --nproc-per-node 8 --config configs/lrw_T.yaml data.shards=data/lrw_shards train.device=cuda',
     'eflip train --config configs/synth.yaml pretrained_model_path=assets/demo/model.safetensors words=5',
   ],
-};
+});
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
@@ -119,7 +119,7 @@ export default async function main(argv: string[]): Promise<number> {
 /** One training process: alone, or one data-parallel worker (its messages name its rank; it
  *  leaves when the launcher that started it goes away). */
 async function train(
-  p: { opts: Record<string, any>; overrides: string[] },
+  p: { opts: ParsedOptions<typeof def.options>; overrides: string[] },
   world: { rank: number; worldSize: number } | null,
 ): Promise<number> {
   const who = world ? `eflip train [rank ${world.rank}/${world.worldSize}]` : 'eflip train';
