@@ -510,10 +510,11 @@ test("ONNX files from a stranger: metadata validated as a checkpoint's", async (
 
 test('every loader refuses the same way (in process): predict/stream (onnx, torch), eval, export, fine-tune, info', async () => {
   const { loadModel } = await import('../src/model/weights.js');
-  const { loadForEval, loadPretrained, createModel } = await import('../src/train/model_io.js');
+  const { loadForEval, loadPretrained } = await import('../src/train/model_io.js');
+  const { createModel } = await import('../src/model/weights.js');
   const { checkModelHeader } = await import('../src/model/model_file.js');
   const { onnxSourceFor } = await import('../src/infer/load_node.js');
-  const net = createModel(modelConfig(demoConfig), 0);
+  const net = createModel(modelConfig(demoConfig), { seed: 0 });
   const loaders: [string, (f: string) => unknown][] = [
     ['onnx runtime', (f) => onnxSourceFor(f)],
     ['torch runtime', (f) => loadModel(f)],
@@ -857,8 +858,9 @@ test('the loaders share the validation: fine-tune (loadPretrained), resume (read
   const bad = join(dir, 'bad.safetensors');
   writeFileSync(bad, withMeta({ labels: '{"a":1}' }));
   assert.throws(() => readModelFile(bad), /labels must be a JSON array/);
-  const { loadPretrained, createModel } = await import('../src/train/model_io.js');
-  const net = createModel(modelConfig(demoConfig), 0);
+  const { loadPretrained } = await import('../src/train/model_io.js');
+  const { createModel } = await import('../src/model/weights.js');
+  const net = createModel(modelConfig(demoConfig), { seed: 0 });
   assert.throws(() => loadPretrained(net, bad), /labels must be a JSON array/);
   const huge = join(dir, 'huge.safetensors');
   writeFileSync(

@@ -51,7 +51,7 @@ def default_config(variant='T', classes=500):
         frontendMaxPool=False, frontendActivation='relu', featureDim=384,
         transformer=dict(layers=1, heads=8, ffn=128, dropout=0.4), attention='time',
         tcn=dict(layers=4, width=463, kernel=3, dropout=0.4),
-        dropout=0.4, dropPath=0.0, bnMomentum=0.01, bnEps=1e-5,
+        dropout=0.4, dropPath=0.2, bnMomentum=0.01, bnEps=1e-5,
     )
 
 
