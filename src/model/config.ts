@@ -1,4 +1,4 @@
-// The network as data (DESIGN.md "The model"): stage tables of the EfficientNetV2 trunk, named
+// The network as data (docs/design.md "The model"): stage tables of the EfficientNetV2 trunk, named
 // variants T/S/B, and every other size as a config. The JSON form of ModelConfig travels in
 // safetensors metadata ("config") and is shared with tools/torch_ref/lipreader.py and the
 // ONNX exporter (src/io/onnx/network_config.ts), so keep the keys stable.
@@ -55,7 +55,7 @@ export interface ModelConfig {
   /**
    * What each frame's attention sees: 'time' (every frame of its clip — eflip's network) or
    * 'self' (only itself: attention output = out_proj(v_proj(x)) per frame — what the reference
-   * implementation computes at batch size 1, DESIGN defect 1). No tensor depends on it.
+   * implementation computes at batch size 1, docs/design.md defect 1). No tensor depends on it.
    */
   attention: AttentionRegime;
   tcn: TcnConfig;
@@ -171,7 +171,7 @@ export function parseStageRows(rows: readonly (string | StageRow | unknown[])[])
   });
 }
 
-/** Named stage tables (DESIGN.md). The paper's larger "L" is a config, not code. */
+/** Named stage tables (docs/design.md). The paper's larger "L" is a config, not code. */
 export const STAGE_TABLES: Record<string, StageRow[]> = {
   T: parseStageRows([
     '1,3,1,8,8,1 F',
@@ -375,7 +375,7 @@ export function validateModelConfig(c: ModelConfig): void {
   if (typeof c.bnEps !== 'number' || !(c.bnEps > 0 && c.bnEps < 1)) bad('bnEps must be in (0, 1)');
 }
 
-/** EfficientNet channel rounding (DESIGN.md): multiple of 8, ≥ 8, never below 90 % of v. */
+/** EfficientNet channel rounding (docs/design.md): multiple of 8, ≥ 8, never below 90 % of v. */
 export function adjustChannels(v: number): number {
   let n = Math.max(8, Math.floor((v + 4) / 8) * 8);
   if (n < 0.9 * v) n += 8;

@@ -112,7 +112,10 @@ export const MODEL_SCHEMA: Section = {
   tcn_dropout: modelLeaf('tcn.dropout', 'dropout inside the TCN'),
   feature_dim: modelLeaf('featureDim', 'per-frame feature size (after the GLU)'),
   drop_path: modelLeaf('dropPath', 'stochastic depth rate of the last trunk block'),
-  bn_momentum: modelLeaf('bnMomentum', 'BatchNorm momentum, PyTorch convention (design defect 4)'),
+  bn_momentum: modelLeaf(
+    'bnMomentum',
+    'BatchNorm momentum, PyTorch convention (docs/design.md defect 4)',
+  ),
   frontend_maxpool: modelLeaf('frontendMaxPool', 'MaxPool3d after the 3D conv (off: the paper)'),
   activation: modelLeaf('frontendActivation', 'front-end 3D conv activation', {
     choices: [...FRONTEND_ACTIVATIONS],
