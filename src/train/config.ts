@@ -25,6 +25,9 @@ import { repeatedWordsProblem } from '../data/vocab.js';
 export { ConfigError } from './config_schema.js';
 export type { ModelSection } from './model_config.js';
 
+/** The most frames per training clip (data.frames). */
+export const MAX_CLIP_FRAMES = 250;
+
 const MONITORS = ['val_loss', 'val_acc', 'val_top5', 'val_f1', 'train_loss', 'train_acc'];
 
 /** Schema of every config key: type, default, help. */
@@ -81,7 +84,14 @@ export const SCHEMA: Section = {
       choices: ['mouth', 'center', 'landmarks'],
       help: 'crop of raw LRW frames',
     },
-    frames: { kind: 'int', default: 29, min: 1, help: 'frames per clip' },
+    frames: {
+      kind: 'int',
+      default: 29,
+      min: 1,
+      max: MAX_CLIP_FRAMES,
+      maxWhy: `a clip holds one word — LRW's are 29 frames, 1.16 s at 25 fps; ${MAX_CLIP_FRAMES} are 10 s, and a batch holds every frame in memory several times over`,
+      help: 'frames per clip',
+    },
     size: { kind: 'int', default: 88, min: 8, help: 'input crop size (square)' },
     mean: {
       kind: 'number',
