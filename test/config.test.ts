@@ -49,6 +49,12 @@ test('model defaults have one source: a model built with no config is the traini
   const m = modelConfigFor(c, 500);
   assert.equal(m.tcn.dropout, 0.1);
   assert.equal(m.transformer.dropout, 0.4);
+  // model.dropout (the reference's `dropout`) is also the transformer's and the TCN's unless they
+  // are set: the same rule as modelConfig({dropout})
+  const d = modelConfigFor(loadConfig({ overrides: ['dropout=0.25'] }), 500);
+  assert.deepEqual([d.dropout, d.transformer.dropout, d.tcn.dropout], [0.25, 0.25, 0.25]);
+  const mm = modelConfig({ dropout: 0.25 });
+  assert.deepEqual([mm.transformer.dropout, mm.tcn.dropout], [0.25, 0.25]);
 });
 
 test('a stage row or size is refused by the one model validation, with the same message from both paths', () => {

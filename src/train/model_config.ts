@@ -20,8 +20,10 @@ export interface ModelSection {
   classes: number | null;
   in_channels: number;
   dropout: number;
-  transformer_dropout: number;
-  tcn_dropout: number;
+  /** null: model.dropout (as in src/model/config.ts) */
+  transformer_dropout: number | null;
+  /** null: model.dropout */
+  tcn_dropout: number | null;
   feature_dim: number;
   drop_path: number;
   bn_momentum: number;
@@ -66,7 +68,7 @@ function setAt(o: Record<string, unknown>, path: string, v: unknown): void {
 }
 
 /** ModelConfig numbers that are rates, not counts. */
-const REAL_PATHS = ['dropout', 'transformer.dropout', 'tcn.dropout', 'dropPath', 'bnMomentum'];
+const REAL_PATHS = ['dropout', 'dropPath', 'bnMomentum'];
 
 /** A leaf whose default is MODEL_DEFAULTS' value at `path`; ranges are validateModelConfig's. */
 function modelLeaf(path: string, help: string, extra: Partial<Leaf> = {}): Leaf {
@@ -108,8 +110,19 @@ export const MODEL_SCHEMA: Section = {
     help: '1 grey, 3 colour RGB (data.word_boundary adds one more); 2 is refused',
   },
   dropout: modelLeaf('dropout', 'dropout before the classifier'),
-  transformer_dropout: modelLeaf('transformer.dropout', 'dropout inside the transformer layer'),
-  tcn_dropout: modelLeaf('tcn.dropout', 'dropout inside the TCN'),
+  // null: model.dropout, the rule of src/model/config.ts (the reference network uses one dropout)
+  transformer_dropout: {
+    kind: 'number',
+    default: null,
+    nullable: true,
+    help: 'dropout inside the transformer layer (null: model.dropout)',
+  },
+  tcn_dropout: {
+    kind: 'number',
+    default: null,
+    nullable: true,
+    help: 'dropout inside the TCN (null: model.dropout)',
+  },
   feature_dim: modelLeaf('featureDim', 'per-frame feature size (after the GLU)'),
   drop_path: modelLeaf('dropPath', 'stochastic depth rate of the last trunk block'),
   bn_momentum: modelLeaf(
@@ -171,7 +184,7 @@ export function modelConfigOfSection(cfg: ModelPart, classes?: number): ModelCon
     classes: classes ?? m.classes ?? 2,
     inChannels: m.in_channels + (cfg.data.word_boundary ? 1 : 0),
   };
-  for (const [key, path] of MODEL_PATHS) setAt(input, path, m[key]);
+  for (const [key, path] of MODEL_PATHS) if (m[key] !== null) setAt(input, path, m[key]);
   try {
     return modelConfig(input as ModelConfigInput);
   } catch (e) {
