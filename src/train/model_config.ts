@@ -109,7 +109,10 @@ export const MODEL_SCHEMA: Section = {
     max: 3,
     help: '1 grey, 3 colour RGB (data.word_boundary adds one more); 2 is refused',
   },
-  dropout: modelLeaf('dropout', 'dropout before the classifier'),
+  dropout: modelLeaf(
+    'dropout',
+    'dropout before the classifier, and in the transformer and the TCN unless set apart',
+  ),
   // null: model.dropout, the rule of src/model/config.ts (the reference network uses one dropout)
   transformer_dropout: {
     kind: 'number',
