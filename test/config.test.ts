@@ -10,6 +10,9 @@ import {
   configFromObject,
   configToYaml,
 } from '../src/train/config.js';
+import { modelConfigFor } from '../src/train/model_config.js';
+import { modelConfig, ModelConfigError } from '../src/model/config.js';
+import { createModel } from '../src/model/weights.js';
 import YAML from 'yaml';
 
 const configsDir = new URL('../../configs/', import.meta.url).pathname;
@@ -24,6 +27,83 @@ test('defaults follow the reference recipe', () => {
   assert.equal(c.schedule.warmup_epochs, 3);
   assert.equal(c.ema.decay, 0.999);
   assert.equal(c.model.dropout, 0.4);
+});
+
+test('model defaults have one source: a model built with no config is the training default model', () => {
+  const net = createModel();
+  try {
+    const fromTraining = modelConfigFor(defaultConfig(), 500);
+    // every key: variant, stage table, dropouts (classifier, transformer, TCN), drop-path, BN, sizes
+    assert.deepEqual(fromTraining, net.config);
+    assert.equal(net.config.dropout, 0.4);
+    assert.equal(net.config.transformer.dropout, 0.4);
+    assert.equal(net.config.tcn.dropout, 0.4);
+    assert.equal(net.config.dropPath, 0.2);
+    assert.equal(net.config.variant, 'T');
+    assert.equal(net.config.stages.length, 6);
+  } finally {
+    net.dispose();
+  }
+  // an override changes the one key only
+  const c = loadConfig({ overrides: ['model.tcn_dropout=0.1'] });
+  const m = modelConfigFor(c, 500);
+  assert.equal(m.tcn.dropout, 0.1);
+  assert.equal(m.transformer.dropout, 0.4);
+  // model.dropout (the reference's `dropout`) is also the transformer's and the TCN's unless they
+  // are set: the same rule as modelConfig({dropout})
+  const d = modelConfigFor(loadConfig({ overrides: ['dropout=0.25'] }), 500);
+  assert.deepEqual([d.dropout, d.transformer.dropout, d.tcn.dropout], [0.25, 0.25, 0.25]);
+  const mm = modelConfig({ dropout: 0.25 });
+  assert.deepEqual([mm.transformer.dropout, mm.tcn.dropout], [0.25, 0.25]);
+});
+
+test('a stage row or size is refused by the one model validation, with the same message from both paths', () => {
+  const cases: [string, string[]][] = [
+    ['four fields', ['1,3,1,8']],
+    ['unknown block kind', ['1,3,1,8,8,1 X']],
+    ['even kernel', ['1,4,1,8,8,1 F']],
+    ['broken chain', ['1,3,1,8,8,1 F', '4,3,2,16,32,1 M']],
+    ['absurd width', ['1,3,1,8,99999999,1 F']],
+  ];
+  for (const [what, rows] of cases) {
+    let modelMsg = '';
+    assert.throws(
+      () => modelConfig({ stages: rows }),
+      (e: Error) => {
+        modelMsg = e.message;
+        return e instanceof ModelConfigError;
+      },
+      what,
+    );
+    assert.throws(
+      () => loadConfig({ overrides: ['model.variant=custom', `model.stages=[${rows.join(',')}]`] }),
+      (e: Error) => {
+        // the compact override splits on commas; the YAML form keeps each row
+        return e instanceof ConfigError;
+      },
+      what,
+    );
+    assert.throws(
+      () => configFromObject({ model: { variant: 'custom', stages: rows } }),
+      (e: Error) =>
+        e instanceof ConfigError && e.message === `config key 'model.stages': ${modelMsg}`,
+      `${what}: ${modelMsg}`,
+    );
+  }
+  // sizes too: the training key is named, the rule is the model's
+  let modelMsg = '';
+  assert.throws(
+    () => modelConfig({ tcn: { dropout: 1 } }),
+    (e: Error) => ((modelMsg = e.message), true),
+  );
+  assert.throws(
+    () => loadConfig({ overrides: ['model.tcn_dropout=1'] }),
+    (e: Error) => e.message === `config key 'model.tcn_dropout': ${modelMsg}`,
+  );
+  assert.throws(
+    () => loadConfig({ overrides: ['model.transformer_heads=7'] }),
+    /config key 'model\.transformer_heads': model config: transformer\.heads \(7\) must divide featureDim \(384\)/,
+  );
 });
 
 test('dotted overrides parse to the declared types', () => {
@@ -137,7 +217,7 @@ test('wrong types and ranges are rejected naming the key', () => {
   );
   assert.throws(
     () => loadConfig({ overrides: ['model.variant=custom', 'model.stages=1'] }),
-    /row '1'/,
+    /config key 'model\.stages': stage row 0 '1': expected "expand,kernel,stride,in,out,layers,F\|M\|N"/,
   );
 });
 

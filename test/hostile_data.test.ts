@@ -9,9 +9,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import {
   cpSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
   readdirSync,
+  rmSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
@@ -390,6 +393,58 @@ test('thread, worker and job counts are bounded (4 per core) with one line; ever
   assert.ok(!existsSync(join(work, 'never')));
 });
 
+test('OMP_NUM_THREADS / MKL_NUM_THREADS of 100000 are bounded by the same rule (4 per core) with one warning line each, before libtorch reads them', async () => {
+  await ready;
+  const max = 4 * availableParallelism();
+  const out = join(work, 'omp.safetensors');
+  // eflip init builds and initialises a T network on libtorch: parallel ops start OpenMP's threads
+  const r = await eflip(['init', '--variant', 'T', '--classes', '10', '--out', out], 30_000, {
+    OMP_NUM_THREADS: '100000',
+    MKL_NUM_THREADS: '100000,2',
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(existsSync(out));
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('eflip: warning:'));
+  assert.deepEqual(
+    warnings.map((l) => l.replace(/ is more than.*/, '')),
+    ['eflip: warning: OMP_NUM_THREADS=100000', 'eflip: warning: MKL_NUM_THREADS=100000,2'],
+  );
+  assert.match(warnings[0], new RegExp(`using OMP_NUM_THREADS=${max}$`));
+  assert.match(warnings[1], new RegExp(`using MKL_NUM_THREADS=${max},2$`));
+  assertBounded(r, { maxMs: 30_000, maxMiB: 1024, label: 'init with OMP_NUM_THREADS=100000' });
+  // the rule itself: counts within the bound and values that are not counts are left alone
+  const { boundThreadEnv } = await import('../src/threads.js');
+  const e: Record<string, string | undefined> = {
+    OMP_NUM_THREADS: String(max),
+    MKL_NUM_THREADS: 'lots',
+  };
+  assert.deepEqual(
+    boundThreadEnv(e, () => {}),
+    [],
+  );
+  assert.deepEqual(e, { OMP_NUM_THREADS: String(max), MKL_NUM_THREADS: 'lots' });
+});
+
+test('synth writes synth.json, .txt and landmarks atomically: a synth.json linked to a user file leaves that file alone; no temp file is left', async () => {
+  await ready;
+  const user = join(work, 'user-notes.json');
+  writeFileSync(user, 'my notes\n');
+  rmSync(join(corpus, 'synth.json'));
+  symlinkSync(user, join(corpus, 'synth.json'));
+  // every clip exists: the run rewrites synth.json only
+  const args = ['synth', '--out', corpus, '--words', '2', '--train', '3', '--val', '1'];
+  const r = await eflip([...args, '--test', '1', '--seed', '3', '--jobs', '1', '--quiet'], 30_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(user, 'utf8'), 'my notes\n');
+  assert.ok(!lstatSync(join(corpus, 'synth.json')).isSymbolicLink());
+  assert.equal(
+    JSON.parse(readFileSync(join(corpus, 'synth.json'), 'utf8')).generator,
+    'eflip synth',
+  );
+  const temps = readdirSync(corpus, { recursive: true }).filter((n) => /\.tmp/.test(String(n)));
+  assert.deepEqual(temps, []);
+});
+
 test('config keys are own properties: constructor, toString, __proto__ (overrides and YAML) are unknown keys', async () => {
   const cases: string[][] = [
     ['constructor=1'],
@@ -473,6 +528,18 @@ test('hostile config files and values: alias bombs, 100 MB, binary, a list, NaN,
     ['optim.lr=-Infinity', /expects a number, got '-Infinity'/],
     ['seed=1152921504606846976', /expects an integer below 2\^53/],
     ['train.batch_size=0', /must be >= 1, got 0/],
+    [
+      'data.frames=100000',
+      /config key 'data\.frames' must be <= 250 \(a clip holds one word — LRW's are 29 frames, .*\), got 100000/,
+    ],
+    [
+      'model.tcn_dropout=1',
+      /config key 'model\.tcn_dropout': model config: tcn\.dropout must be in \[0, 1\)/,
+    ],
+    [
+      'model.stages=[1 3 1 8 8 1 F,9 9 9]',
+      /config key 'model\.stages': stage row 1 '9 9 9': expected "expand,kernel,stride,in,out,layers,F\|M\|N"/,
+    ],
   ] as const) {
     assertRefused(await eflip(['train', '--print-config', o], 15_000), re, {
       ...REFUSED,

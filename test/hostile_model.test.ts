@@ -5,7 +5,6 @@
 // one validation every loader shares (src/model/model_metadata.ts, model_file.ts, safetensors.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc32 } from 'node:zlib';
 import { existsSync, mkdirSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -41,6 +40,7 @@ import {
 import { readModelFile } from '../src/model/model_file.js';
 import { factsFromMetadata } from '../src/infer/onnx_model_source.js';
 import { readOnnxSummary } from '../src/io/onnx/onnx_reader.js';
+import { zipOf } from './zip_helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const DEMO = join(ROOT, 'assets/demo/model.safetensors');
@@ -81,44 +81,10 @@ function rawFile(header: Json, data: number, headerLength?: bigint): Uint8Array 
 }
 /** A stored zip (what torch.save writes): entries archive/data.pkl and archive/version. */
 function torchZip(): Uint8Array {
-  const files: [string, Buffer][] = [
+  return zipOf([
     ['archive/data.pkl', Buffer.from([0x80, 0x02, 0x7d, 0x71, 0x00, 0x2e])],
     ['archive/version', Buffer.from('3\n')],
-  ];
-  const locals: Buffer[] = [],
-    centrals: Buffer[] = [];
-  let off = 0;
-  for (const [name, data] of files) {
-    const n = Buffer.from(name),
-      crc = crc32(data);
-    const l = Buffer.alloc(30);
-    l.writeUInt32LE(0x04034b50, 0);
-    l.writeUInt16LE(20, 4);
-    l.writeUInt32LE(crc, 14);
-    l.writeUInt32LE(data.length, 18);
-    l.writeUInt32LE(data.length, 22);
-    l.writeUInt16LE(n.length, 26);
-    const c = Buffer.alloc(46);
-    c.writeUInt32LE(0x02014b50, 0);
-    c.writeUInt16LE(20, 4);
-    c.writeUInt16LE(20, 6);
-    c.writeUInt32LE(crc, 16);
-    c.writeUInt32LE(data.length, 20);
-    c.writeUInt32LE(data.length, 24);
-    c.writeUInt16LE(n.length, 28);
-    c.writeUInt32LE(off, 42);
-    locals.push(l, n, data);
-    centrals.push(c, n);
-    off += 30 + n.length + data.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const e = Buffer.alloc(22);
-  e.writeUInt32LE(0x06054b50, 0);
-  e.writeUInt16LE(files.length, 8);
-  e.writeUInt16LE(files.length, 10);
-  e.writeUInt32LE(cd.length, 12);
-  e.writeUInt32LE(off, 16);
-  return Buffer.concat([...locals, cd, e]);
+  ]);
 }
 /** Legacy torch.save: pickle protocol 2, then the magic number 0x1950a86a20f9469cfc6c as LONG1. */
 function torchLegacy(): Uint8Array {
@@ -510,10 +476,11 @@ test("ONNX files from a stranger: metadata validated as a checkpoint's", async (
 
 test('every loader refuses the same way (in process): predict/stream (onnx, torch), eval, export, fine-tune, info', async () => {
   const { loadModel } = await import('../src/model/weights.js');
-  const { loadForEval, loadPretrained, createModel } = await import('../src/train/model_io.js');
+  const { loadForEval, loadPretrained } = await import('../src/train/model_io.js');
+  const { createModel } = await import('../src/model/weights.js');
   const { checkModelHeader } = await import('../src/model/model_file.js');
   const { onnxSourceFor } = await import('../src/infer/load_node.js');
-  const net = createModel(modelConfig(demoConfig), 0);
+  const net = createModel(modelConfig(demoConfig), { seed: 0 });
   const loaders: [string, (f: string) => unknown][] = [
     ['onnx runtime', (f) => onnxSourceFor(f)],
     ['torch runtime', (f) => loadModel(f)],
@@ -659,6 +626,100 @@ test('every loader refuses the same way (in process): predict/stream (onnx, torc
     }
   }
   net.dispose();
+});
+
+test('non-finite weights are refused by every loader that reads weights, with one message (torch runtime, eval, fine-tune as ONNX)', async () => {
+  const { loadModel, createModel } = await import('../src/model/weights.js');
+  const { loadForEval, loadPretrained } = await import('../src/train/model_io.js');
+  const { onnxSourceFor } = await import('../src/infer/load_node.js');
+  const net = createModel(modelConfig(demoConfig), { seed: 0 });
+  const loaders: [string, (f: string) => unknown][] = [
+    ['onnx runtime', (f) => onnxSourceFor(f)],
+    ['torch runtime', (f) => loadModel(f)],
+    ['eval', (f) => loadForEval(f)],
+    ['export', (f) => loadCheckpoint(f)],
+    ['fine-tune', (f) => loadPretrained(net, f)],
+  ];
+  /** the demo model with element `at` of tensor `key` set to `v` (as float32, or bfloat16) */
+  const poisoned = (key: string, at: number, v: number, bf16 = false) => {
+    const m = new Map(demo.tensors);
+    const src = m.get(key)!;
+    const data = new Uint8Array(src.data);
+    new DataView(data.buffer).setFloat32(at * 4, v, true);
+    if (!bf16) m.set(key, { ...src, data });
+    else {
+      const n = data.length / 4,
+        out = new Uint8Array(n * 2);
+      for (let i = 0; i < n; i++) out.set(data.subarray(i * 4 + 2, i * 4 + 4), i * 2);
+      m.set(key, { dtype: 'bfloat16', shape: src.shape, data: out });
+    }
+    return withMeta({}, m);
+  };
+  const variants: [string, Uint8Array, RegExp][] = [
+    ['NaN', poisoned('fc_layer.weight', 7, NaN), /weight 'fc_layer\.weight' contains NaN\/Inf/],
+    [
+      '+Inf in the stem',
+      poisoned('frontend_3d.conv3d.conv3d.weight', 0, Infinity),
+      /weight 'frontend_3d\.conv3d\.conv3d\.weight' contains NaN\/Inf/,
+    ],
+    [
+      '-Inf, bfloat16',
+      poisoned('fc_layer.bias', 3, -Infinity, true),
+      /weight 'fc_layer\.bias' contains NaN\/Inf/,
+    ],
+  ];
+  const dir = join(work, 'nonfinite');
+  mkdirSync(dir);
+  for (const [i, [label, bytes, re]] of variants.entries()) {
+    const f = join(dir, `n${i}.safetensors`);
+    writeFileSync(f, bytes);
+    for (const [who, load] of loaders) {
+      const t0 = performance.now();
+      let err: Error | undefined;
+      try {
+        await load(f);
+      } catch (e) {
+        err = e as Error;
+      }
+      assert.ok(err, `${label} [${who}]: accepted`);
+      assert.match(err!.message, re, `${label} [${who}]`);
+      assert.ok(!err!.message.includes('\n'), `${label} [${who}]: not one line`);
+      assert.ok(performance.now() - t0 < 2000, `${label} [${who}]: slow`);
+      cases++;
+    }
+  }
+  // the unmodified weights still load (the check reads the bytes in place: no false alarm)
+  loadModel(DEMO).model.dispose();
+  net.dispose();
+  // CLI: one line, exit non-zero, for the torch runtime
+  const f = join(dir, 'n0.safetensors');
+  const r = await runEflip(['predict', SAMPLE, '--checkpoint', f, '--runtime', 'torch'], {
+    timeoutMs: 30_000,
+  });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /weight 'fc_layer\.weight' contains NaN\/Inf/);
+});
+
+test('firstNonFinite reads float32, bfloat16, float16 and float64 bytes in place', async () => {
+  const { firstNonFinite } = await import('../src/model/model_metadata.js');
+  const f32 = new Float32Array([1, -2, 3.4e38, Infinity]);
+  assert.equal(firstNonFinite({ dtype: 'float32', data: new Uint8Array(f32.buffer) }), 3);
+  const f64 = new Float64Array([1, 1.7e308, NaN]);
+  assert.equal(firstNonFinite({ dtype: 'float64', data: new Uint8Array(f64.buffer) }), 2);
+  // float16: 0x3c00 = 1, 0x7bff = 65504 (largest finite), 0xfc00 = -Inf
+  const f16 = new Uint16Array([0x3c00, 0x7bff, 0xfc00]);
+  assert.equal(firstNonFinite({ dtype: 'float16', data: new Uint8Array(f16.buffer) }), 2);
+  // bfloat16: 0x7f7f = largest finite, 0x7fc0 = NaN
+  const bf = new Uint16Array([0x7f7f, 0x3f80, 0x7fc0]);
+  assert.equal(firstNonFinite({ dtype: 'bfloat16', data: new Uint8Array(bf.buffer) }), 2);
+  assert.equal(
+    firstNonFinite({
+      dtype: 'float32',
+      data: new Uint8Array(new Float32Array([0, -0, 1e-45]).buffer),
+    }),
+    -1,
+  );
+  assert.equal(firstNonFinite({ dtype: 'int32', data: new Uint8Array([255, 255, 255, 127]) }), -1);
 });
 
 // ------------------------------------------------------------------ unit tests of the validator
@@ -857,8 +918,9 @@ test('the loaders share the validation: fine-tune (loadPretrained), resume (read
   const bad = join(dir, 'bad.safetensors');
   writeFileSync(bad, withMeta({ labels: '{"a":1}' }));
   assert.throws(() => readModelFile(bad), /labels must be a JSON array/);
-  const { loadPretrained, createModel } = await import('../src/train/model_io.js');
-  const net = createModel(modelConfig(demoConfig), 0);
+  const { loadPretrained } = await import('../src/train/model_io.js');
+  const { createModel } = await import('../src/model/weights.js');
+  const net = createModel(modelConfig(demoConfig), { seed: 0 });
   assert.throws(() => loadPretrained(net, bad), /labels must be a JSON array/);
   const huge = join(dir, 'huge.safetensors');
   writeFileSync(

@@ -23,6 +23,7 @@ import {
   CheckpointError,
 } from '../src/io/torch_checkpoint.js';
 import { ZipReader } from '../src/io/zip.js';
+import { zipOf } from './zip_helpers.js';
 import { hasTorch, py, tempDir } from './model_helpers.js';
 
 const { dir, cleanup } = tempDir('io');
@@ -240,70 +241,14 @@ test('checkpoint reader: legacy, non-zip and corrupt files are rejected with a m
 });
 
 test('zip reader: deflated entries via node:zlib', () => {
-  // a one-entry zip with method 8 built by hand
-  const name = Buffer.from('archive/data.pkl');
+  // a one-entry zip with method 8
   const payload = Buffer.from([0x80, 0x02, 0x4b, 42, 0x2e]);
-  const comp = deflateRawSync(payload);
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(8, 8);
-  local.writeUInt32LE(comp.length, 18);
-  local.writeUInt32LE(payload.length, 22);
-  local.writeUInt16LE(name.length, 26);
-  const cd = Buffer.alloc(46);
-  cd.writeUInt32LE(0x02014b50, 0);
-  cd.writeUInt16LE(8, 10);
-  cd.writeUInt32LE(comp.length, 20);
-  cd.writeUInt32LE(payload.length, 24);
-  cd.writeUInt16LE(name.length, 28);
-  cd.writeUInt32LE(0, 42);
-  const cdOff = local.length + name.length + comp.length;
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(1, 8);
-  eocd.writeUInt16LE(1, 10);
-  eocd.writeUInt32LE(cd.length + name.length, 12);
-  eocd.writeUInt32LE(cdOff, 16);
-  const zip = Buffer.concat([local, name, comp, cd, name, eocd]);
+  const zip = zipOf([['archive/data.pkl', deflateRawSync(payload), 8, payload.length]]);
   const z = new ZipReader(zip);
   assert.deepEqual([...z.read('archive/data.pkl', 1 << 20)], [...payload]);
   assert.equal(parseTorchCheckpoint(zip).root, 42);
   writeFileSync(join(dir, 'tiny.zip'), zip);
 });
-
-/** A zip of [name, bytes, method, declared size] entries (method 8: bytes already deflated). */
-function zipOf(entries: [string, Uint8Array, number, number][]): Buffer {
-  const locals: Buffer[] = [],
-    centrals: Buffer[] = [];
-  let off = 0;
-  for (const [n, data, method, size] of entries) {
-    const name = Buffer.from(n);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(size, 22);
-    local.writeUInt16LE(name.length, 26);
-    const cd = Buffer.alloc(46);
-    cd.writeUInt32LE(0x02014b50, 0);
-    cd.writeUInt16LE(method, 10);
-    cd.writeUInt32LE(data.length, 20);
-    cd.writeUInt32LE(size, 24);
-    cd.writeUInt16LE(name.length, 28);
-    cd.writeUInt32LE(off, 42);
-    locals.push(local, name, Buffer.from(data));
-    centrals.push(cd, name);
-    off += 30 + name.length + data.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(entries.length, 8);
-  eocd.writeUInt16LE(entries.length, 10);
-  eocd.writeUInt32LE(cd.length, 12);
-  eocd.writeUInt32LE(off, 16);
-  return Buffer.concat([...locals, cd, eocd]);
-}
 
 test('unpickler and zip reader: bombs are refused before the work (no torch needed)', () => {
   const t0 = performance.now();

@@ -57,7 +57,7 @@ function eflip(...args: string[]) {
   return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 }
 
-test('parameter counts (500 classes) are exact and MACs per 29×88×88 clip within 1 % of DESIGN.md', () => {
+test('parameter counts (500 classes) are exact and MACs per 29×88×88 clip within 1 % of docs/design.md', () => {
   for (const v of VARIANTS) {
     const s = summarize(modelConfig({ variant: v, classes: 500 }));
     assert.equal(s.params.total, EXPECTED[v].params, `${v} params (architecture)`);

@@ -1,5 +1,5 @@
 // PyTorch reference outputs for export/inference parity tests (tools/torch_ref/lipreader.py,
-// written from DESIGN.md, run with Debian's python3-torch).
+// written from docs/design.md, run with Debian's python3-torch).
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';

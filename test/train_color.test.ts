@@ -16,7 +16,8 @@ import { readCheckpoint } from '../src/train/checkpoint.js';
 import { loadConfig } from '../src/train/config.js';
 import { MetricsLog } from '../src/train/metrics_log.js';
 import { modelConfigFor } from '../src/train/model_config.js';
-import { createModel, loadPretrained, STEM_WEIGHT } from '../src/train/model_io.js';
+import { loadPretrained, STEM_WEIGHT } from '../src/train/model_io.js';
+import { createModel } from '../src/model/weights.js';
 import { loadLrwSplits, MemoryClipSource } from '../src/train/data_source.js';
 import { loadClip } from '../src/infer/frame_reader.js';
 import { tinyCorpus, tinyOverrides, eflip, configs } from './train_helpers.js';
@@ -302,9 +303,9 @@ test('fine-tuning converts the stem exactly: grey weights → colour (luma split
   ];
   const grey = loadConfig({ file: synth, overrides: tiny });
   const colour = loadConfig({ file: synth, overrides: [...tiny, 'model.in_channels=3'] });
-  const g = createModel(modelConfigFor(grey, 3), 1);
+  const g = createModel(modelConfigFor(grey, 3), { seed: 1 });
   save(join(tmp, 'grey.ckpt'), g);
-  const c = createModel(modelConfigFor(colour, 3), 2);
+  const c = createModel(modelConfigFor(colour, 3), { seed: 2 });
   const rep = loadPretrained(c, join(tmp, 'grey.ckpt'));
   assert.match(
     rep.stemConverted ?? '',
@@ -326,7 +327,7 @@ test('fine-tuning converts the stem exactly: grey weights → colour (luma split
   );
   // and back: a colour model's weights into a grey model, fed grey = R = G = B
   save(join(tmp, 'colour.ckpt'), c);
-  const g2 = createModel(modelConfigFor(grey, 3), 3);
+  const g2 = createModel(modelConfigFor(grey, 3), { seed: 3 });
   const rep2 = loadPretrained(g2, join(tmp, 'colour.ckpt'));
   assert.match(rep2.stemConverted ?? '', /colour → grey input/);
   g2.eval();

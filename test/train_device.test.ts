@@ -22,7 +22,8 @@ import {
 } from '../src/engine/index.js';
 import { loadConfig } from '../src/train/config.js';
 import { modelConfigFor } from '../src/train/model_config.js';
-import { asTrainable, createModel } from '../src/train/model_io.js';
+import { asTrainable } from '../src/train/model_io.js';
+import { createModel } from '../src/model/weights.js';
 import { Trainer, type TrainableModel } from '../src/train/trainer.js';
 import type { BatchSource, TrainBatch } from '../src/train/batch_source.js';
 import { GradScaler } from '../src/train/grad_scaler.js';
@@ -140,7 +141,7 @@ test('fp16 loss scaling in the trainer (CPU, injected inf gradients): the step i
   const dir = mkdtempSync(join(tmpdir(), 'eflip-scaler-'));
   const cfg = tinyConfig(['train.grad_clip=1.0']);
   const mcfg = modelConfigFor(cfg, 3);
-  const net = createModel(mcfg, 1) as LipReaderNet;
+  const net = createModel(mcfg, { seed: 1 }) as LipReaderNet;
   const base = asTrainable(net);
   // a poisoned step adds (w − w)·1e38 = 0 to class 0's output: the loss stays finite and exact,
   // but w's gradient is (scaled loss gradient of class 0)·1e38 = inf in float32 — an fp16-style overflow
@@ -241,7 +242,7 @@ test('fp16 loss scaling in the trainer (CPU, injected inf gradients): the step i
   const t2 = new Trainer({
     config: cfg,
     labels: ['a', 'b', 'c'],
-    model: asTrainable(createModel(mcfg, 9)),
+    model: asTrainable(createModel(mcfg, { seed: 9 })),
     modelConfig: mcfg as never,
     preprocessing: { crop: 'mouth', size: 16, mean: 0, std: 1 },
     train: source(make, 6),
@@ -262,7 +263,7 @@ test('fp16 loss scaling in the trainer (CPU, injected inf gradients): the step i
   const plain = new Trainer({
     config: cfg,
     labels: ['a', 'b', 'c'],
-    model: asTrainable(createModel(mcfg, 2)),
+    model: asTrainable(createModel(mcfg, { seed: 2 })),
     modelConfig: mcfg as never,
     preprocessing: { crop: 'mouth', size: 16, mean: 0, std: 1 },
     train: source(make, 6),
@@ -358,7 +359,7 @@ test('feedBatches: each batch is fetched (and its copy started) one ahead of its
 test('evaluation and training go through the device path on cpu: the same metrics as a direct forward', async () => {
   const cfg = tinyConfig();
   const mcfg = modelConfigFor(cfg, 3);
-  const net = createModel(mcfg, 3) as LipReaderNet;
+  const net = createModel(mcfg, { seed: 3 }) as LipReaderNet;
   net.eval();
   manualSeed(2);
   const xs = Array.from({ length: 3 }, () => randn([2, 1, 4, 16, 16]));
@@ -416,8 +417,8 @@ test(
 test('train.channels_last: same loss and gradients as the contiguous trunk; weights NHWC inside, state dict unchanged outside', () => {
   const cfg = tinyConfig();
   const mcfg = modelConfigFor(cfg, 3);
-  const a = createModel(mcfg, 7) as LipReaderNet;
-  const b = createModel(mcfg, 7) as LipReaderNet;
+  const a = createModel(mcfg, { seed: 7 }) as LipReaderNet;
+  const b = createModel(mcfg, { seed: 7 }) as LipReaderNet;
   b.useChannelsLast(true);
   const conv = [...b.namedParameters()].find(([k, t]) => k.includes('efnet') && t.ndim === 4)!;
   assert.ok(conv[1].isContiguous('channelsLast') && !conv[1].isContiguous(), `${conv[0]} is NHWC`);

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { full, randn, tidy } from '../src/engine/index.js';
 import { loadConfig } from '../src/train/config.js';
 import { modelConfigFor } from '../src/train/model_config.js';
-import { asTrainable, createModel } from '../src/train/model_io.js';
+import { asTrainable } from '../src/train/model_io.js';
+import { createModel } from '../src/model/weights.js';
 import { Trainer, NonFiniteLossError } from '../src/train/trainer.js';
 import type { BatchSource, TrainBatch } from '../src/train/batch_source.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
@@ -37,7 +38,7 @@ test('NaN loss stops with a clear message before the update; weights and last ch
     ],
   });
   const mcfg = modelConfigFor(cfg, 3);
-  const net = createModel(mcfg, 1);
+  const net = createModel(mcfg, { seed: 1 });
   const good = (i: number): TrainBatch => ({
     x: randn([2, 1, 4, 16, 16]),
     y: [i % 3, (i + 1) % 3],

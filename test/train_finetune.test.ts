@@ -7,7 +7,8 @@ import { tidy } from '../src/engine/index.js';
 import { writeSafetensors, type RawTensor } from '../src/io/safetensors.js';
 import { loadConfig } from '../src/train/config.js';
 import { modelConfigFor } from '../src/train/model_config.js';
-import { createModel, loadPretrained, loadForEval } from '../src/train/model_io.js';
+import { loadPretrained, loadForEval } from '../src/train/model_io.js';
+import { createModel } from '../src/model/weights.js';
 import { exportModelFile } from '../src/train/demo_model.js';
 
 const tiny = [
@@ -36,13 +37,13 @@ function save(path: string, m: ReturnType<typeof createModel>, meta: Record<stri
 test('fine-tuning with a different class count re-initialises only the head and reports it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'eflip-ft-'));
   const cfg = loadConfig({ file: join(configs, 'synth.yaml'), overrides: tiny });
-  const a = createModel(modelConfigFor(cfg, 2), 1);
+  const a = createModel(modelConfigFor(cfg, 2), { seed: 1 });
   const path = join(dir, 'a.ckpt');
   save(path, a, {
     config: JSON.stringify(modelConfigFor(cfg, 2)),
     labels: JSON.stringify(['x', 'y']),
   });
-  const b = createModel(modelConfigFor(cfg, 3), 2);
+  const b = createModel(modelConfigFor(cfg, 3), { seed: 2 });
   const headBefore = tidy(() => b.stateDict().get('fc_layer.weight')!.toArrayFlat());
   const rep = loadPretrained(b, path);
   assert.equal(rep.source, 'model');
@@ -84,15 +85,15 @@ test("fine-tuning a model made with attention 'self' (an imported reference chec
     2,
   );
   assert.equal(selfCfg.attention, 'self');
-  const a = createModel(selfCfg, 1);
+  const a = createModel(selfCfg, { seed: 1 });
   const path = join(dir, 'self.ckpt');
   save(path, a, { config: JSON.stringify(selfCfg), labels: JSON.stringify(['x', 'y']) });
   const b = createModel(
     modelConfigFor(loadConfig({ file: join(configs, 'synth.yaml'), overrides: tiny }), 2),
-    2,
+    { seed: 2 },
   );
   assert.equal(loadPretrained(b, path).attentionChanged, 'self → time');
-  const c = createModel(selfCfg, 3);
+  const c = createModel(selfCfg, { seed: 3 });
   assert.equal(
     loadPretrained(c, path).attentionChanged,
     undefined,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsLog } from '../src/train/metrics_log.js';
@@ -42,12 +42,30 @@ test('resume from a mid-epoch checkpoint gives the same next-step losses as an u
   assert.equal(ck.state.step, 5);
   assert.equal(ck.state.batchInEpoch, 1);
   assert.ok(ck.ema && ck.optim.size > 0, 'EMA and optimizer state saved');
+  // a crash after the checkpoint: B logged steps 6 and 7 (and half a line) that the checkpoint
+  // does not cover; the resumed run must not log them twice
+  const metricsB = join(tmp, 'B', 'metrics.jsonl');
+  const stepOf = (s: number) =>
+    JSON.stringify({ time: 0, kind: 'step', step: s, epoch: 1, loss: 99, acc: 0, lr: 1e-3 });
+  appendFileSync(metricsB, `${stepOf(6)}\n${stepOf(7)}\n{"time":0,"kind":"st`);
   const c = eflip(['train', `checkpoint=${last}`, 'train.max_steps=null']);
   assert.equal(c.status, 0, c.stderr + c.stdout);
   assert.match(c.stdout, /resuming from .*last\.ckpt \(epoch 2, batch 1, step 5\)/);
   const la = stepLosses(join(tmp, 'A'));
   const lc = stepLosses(join(tmp, 'B')); // B's run dir holds B's and then C's records
   assert.equal(la.size, 8);
+  assert.match(c.stdout, /metrics\.jsonl: dropped 2 record\(s\) written after the checkpoint/);
+  const recs = MetricsLog.read(metricsB);
+  const steps = recs.filter((r) => r.kind === 'step').map((r) => r.step);
+  assert.deepEqual(steps, [1, 2, 3, 4, 5, 6, 7, 8], 'every step once, in order');
+  const epochs = recs.filter((r) => r.kind === 'epoch').map((r) => r.epoch);
+  assert.deepEqual(epochs, [0, 1], 'every epoch once');
+  assert.ok(
+    readFileSync(metricsB, 'utf8')
+      .split('\n')
+      .every((l) => l === '' || JSON.parse(l)),
+    'no torn line left',
+  );
   for (let s = 1; s <= 8; s++) {
     const x = la.get(s)!,
       y = lc.get(s)!;

@@ -1,4 +1,4 @@
-// Clip → normalised float sample, with the training augmentations of DESIGN.md "Data":
+// Clip → normalised float sample, with the training augmentations of docs/design.md "Data":
 // random temporal crop keeping the word, random 88 crop of the 96 ROI (centre crop when not
 // training), horizontal flip, time masking (masked frames = clip mean), normalisation, an
 // optional word-boundary channel; mixup works on whole batches (mixupBatch). Grey (1 channel)
@@ -44,7 +44,7 @@ export const EVAL_AUGMENT: AugmentConfig = {
   fps: 25,
 };
 
-/** The usual LRW training recipe (DESIGN.md): random crop, flip 0.5, one mask ≤ 0.6 s, mixup Beta(0.4, 0.4). */
+/** The usual LRW training recipe (docs/design.md): random crop, flip 0.5, one mask ≤ 0.6 s, mixup Beta(0.4, 0.4). */
 export const TRAIN_AUGMENT: AugmentConfig = {
   ...EVAL_AUGMENT,
   randomCrop: true,

@@ -1,6 +1,6 @@
 // Spatial crops of decoded clips (uint8 T·H·W·C, see ./video.ts).
 // - centreCrop: the reference implementation's 88×88 centre of the raw 256×256 frame.
-// - lrwMouthCrop: the fixed LRW mouth window, 96×96 at rows 115-211, cols 79-175 (DESIGN.md
+// - lrwMouthCrop: the fixed LRW mouth window, 96×96 at rows 115-211, cols 79-175 (docs/design.md
 //   "Crops"), optionally followed by its centre 88×88.
 // - landmarkMouthCrop: per-frame 68-point iBUG landmarks ([x, y] pixels, T×68×2) → similarity
 //   alignment (eyes level, fixed inter-ocular distance) → 96×96 around the mouth centre.

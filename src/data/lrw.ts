@@ -1,5 +1,5 @@
 // LRW index: walk ROOT/WORD/{train,val,test}/*.mp4 and read each clip's `Duration:` line
-// (DESIGN.md "Data"; the line is searched for, never assumed at a fixed position).
+// (docs/design.md "Data"; the line is searched for, never assumed at a fixed position).
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 

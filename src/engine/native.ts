@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { boundThreadEnv } from '../threads.js';
 
 export type Handle = number;
 /** Opaque native objects of the c10d layer (native/distributed.cc). */
@@ -140,4 +141,6 @@ function load(): NativeAddon {
   }
 }
 
+// OMP_NUM_THREADS / MKL_NUM_THREADS are read by the libraries the addon loads: bound them first
+boundThreadEnv();
 export const native: NativeAddon = load();

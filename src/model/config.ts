@@ -1,4 +1,4 @@
-// The network as data (DESIGN.md "The model"): stage tables of the EfficientNetV2 trunk, named
+// The network as data (docs/design.md "The model"): stage tables of the EfficientNetV2 trunk, named
 // variants T/S/B, and every other size as a config. The JSON form of ModelConfig travels in
 // safetensors metadata ("config") and is shared with tools/torch_ref/lipreader.py and the
 // ONNX exporter (src/io/onnx/network_config.ts), so keep the keys stable.
@@ -36,6 +36,8 @@ export interface TcnConfig {
 
 export type AttentionRegime = 'time' | 'self';
 export const ATTENTION_REGIMES: readonly AttentionRegime[] = ['time', 'self'];
+export type FrontendActivation = 'relu' | 'swish';
+export const FRONTEND_ACTIVATIONS: readonly FrontendActivation[] = ['relu', 'swish'];
 
 export interface ModelConfig {
   /** informational name: 'T', 'S', 'B' or 'custom' */
@@ -46,14 +48,14 @@ export interface ModelConfig {
   inChannels: number;
   /** MaxPool3d after the 3D conv (off: the paper's point) */
   frontendMaxPool: boolean;
-  frontendActivation: 'relu' | 'swish';
+  frontendActivation: FrontendActivation;
   /** per-frame feature size after the GLU (the 1×1 conv makes 2× this) */
   featureDim: number;
   transformer: TransformerConfig;
   /**
    * What each frame's attention sees: 'time' (every frame of its clip — eflip's network) or
    * 'self' (only itself: attention output = out_proj(v_proj(x)) per frame — what the reference
-   * implementation computes at batch size 1, DESIGN defect 1). No tensor depends on it.
+   * implementation computes at batch size 1, docs/design.md defect 1). No tensor depends on it.
    */
   attention: AttentionRegime;
   tcn: TcnConfig;
@@ -93,7 +95,15 @@ export const MODEL_LIMITS = {
   parameters: 2 ** 30,
 } as const;
 
-/** Parse compact rows "expand,kernel,stride,in,out,layers,F|M" (F fused, M MBConv+SE, N MBConv without SE). */
+/** The one form of a compact stage row, named in every refusal of one. */
+export const STAGE_ROW_FORM = '"expand,kernel,stride,in,out,layers,F|M|N"';
+
+/**
+ * The one stage-row reader (model files, `eflip init`, the training config's model.stages):
+ * compact rows "expand,kernel,stride,in,out,layers,F|M|N" (F fused, M MBConv+SE, N MBConv without
+ * SE; commas or spaces between fields), lists `[expand, kernel, stride, in, out, layers, se, fused]`
+ * or objects. Sizes are checked by validateModelConfig.
+ */
 export function parseStageRows(rows: readonly (string | StageRow | unknown[])[]): StageRow[] {
   if (!Array.isArray(rows))
     throw new ModelConfigError(
@@ -106,12 +116,12 @@ export function parseStageRows(rows: readonly (string | StageRow | unknown[])[])
   return rows.map((r, i) => {
     if (typeof r === 'string') {
       const m =
-        /^\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*[, ]\s*([FMN])\s*$/i.exec(
+        /^\s*(\d+)[,\s]+(\d+)[,\s]+(\d+)[,\s]+(\d+)[,\s]+(\d+)[,\s]+(\d+)[,\s]+([FMN])\s*$/i.exec(
           r,
         );
       if (!m)
         throw new ModelConfigError(
-          `stage row ${i} '${r}': expected "expand,kernel,stride,in,out,layers,F|M"`,
+          `stage row ${i} '${r.slice(0, 80)}': expected ${STAGE_ROW_FORM}`,
         );
       const [e, k, s, a, b, n] = m.slice(1, 7).map(Number);
       const kind = m[7].toUpperCase();
@@ -161,7 +171,7 @@ export function parseStageRows(rows: readonly (string | StageRow | unknown[])[])
   });
 }
 
-/** Named stage tables (DESIGN.md). The paper's larger "L" is a config, not code. */
+/** Named stage tables (docs/design.md). The paper's larger "L" is a config, not code. */
 export const STAGE_TABLES: Record<string, StageRow[]> = {
   T: parseStageRows([
     '1,3,1,8,8,1 F',
@@ -191,7 +201,18 @@ export const STAGE_TABLES: Record<string, StageRow[]> = {
 
 export const VARIANTS = Object.keys(STAGE_TABLES);
 
-/** Defaults shared by every variant (reference recipe, DESIGN defects 4 and 5 fixed). */
+/** The variant of a config that names neither a variant nor stages. */
+export const DEFAULT_VARIANT = 'T';
+
+/**
+ * Defaults shared by every variant: the one source of model defaults (`new LipReaderNet()`,
+ * `eflip init` and the training config's model section all take them from here). The reference
+ * training recipe (docs/design.md): dropout 0.4, which the reference network applies before the
+ * classifier, inside the transformer layer and inside the TCN alike; stochastic depth 0.2 on the
+ * last trunk block (EfficientNetV2's rate, which the reference computed but never applied — defect
+ * 5, fixed here); BatchNorm momentum 0.01 in PyTorch's convention (defect 4, fixed). Dropout and
+ * drop-path act in training only: inference does not depend on them.
+ */
 export const MODEL_DEFAULTS: Omit<ModelConfig, 'variant' | 'stages'> = {
   classes: 500,
   inChannels: 1,
@@ -202,7 +223,7 @@ export const MODEL_DEFAULTS: Omit<ModelConfig, 'variant' | 'stages'> = {
   attention: 'time',
   tcn: { layers: 4, width: 463, kernel: 3, dropout: 0.4 },
   dropout: 0.4,
-  dropPath: 0,
+  dropPath: 0.2,
   bnMomentum: 0.01,
   bnEps: 1e-5,
 };
@@ -242,7 +263,7 @@ export function modelConfig(input: ModelConfigInput = {}): ModelConfig {
           `unknown model config key '${k}.${kk}' (known: ${Object.keys(MODEL_DEFAULTS[k]).join(', ')})`,
         );
   }
-  const variant = input.variant ?? (input.stages ? 'custom' : 'T');
+  const variant = input.variant ?? (input.stages ? 'custom' : DEFAULT_VARIANT);
   let stages: StageRow[];
   if (input.stages) stages = parseStageRows(input.stages);
   else {
@@ -324,9 +345,9 @@ export function validateModelConfig(c: ModelConfig): void {
   posInt(c.classes, 'classes', L.classes);
   posInt(c.inChannels, 'inChannels', L.inChannels);
   posInt(c.featureDim, 'featureDim', L.channels);
-  if (c.frontendActivation !== 'relu' && c.frontendActivation !== 'swish')
+  if (!FRONTEND_ACTIVATIONS.includes(c.frontendActivation))
     bad(
-      `frontendActivation must be relu or swish, got ${JSON.stringify(c.frontendActivation)?.slice(0, 60)}`,
+      `frontendActivation must be ${FRONTEND_ACTIVATIONS.join(' or ')}, got ${JSON.stringify(c.frontendActivation)?.slice(0, 60)}`,
     );
   if (typeof c.frontendMaxPool !== 'boolean') bad('frontendMaxPool must be true or false');
   if (!ATTENTION_REGIMES.includes(c.attention))
@@ -354,7 +375,7 @@ export function validateModelConfig(c: ModelConfig): void {
   if (typeof c.bnEps !== 'number' || !(c.bnEps > 0 && c.bnEps < 1)) bad('bnEps must be in (0, 1)');
 }
 
-/** EfficientNet channel rounding (DESIGN.md): multiple of 8, ≥ 8, never below 90 % of v. */
+/** EfficientNet channel rounding (docs/design.md): multiple of 8, ≥ 8, never below 90 % of v. */
 export function adjustChannels(v: number): number {
   let n = Math.max(8, Math.floor((v + 4) / 8) * 8);
   if (n < 0.9 * v) n += 8;

@@ -1,4 +1,4 @@
-// The EfficientNetV2 trunk of the front-end, built from a stage table (DESIGN.md "The model" 2;
+// The EfficientNetV2 trunk of the front-end, built from a stage table (docs/design.md "The model" 2;
 // Tan & Le 2021). Names follow the reference state dict: blocks.N.block.{fused, fused_point_wise}
 // or blocks.N.block.{linear_bottleneck, depth_wise, se, point_wise}; stage_7.pointwise.
 // Per frame: (N, c0, H, W) → (N, featureDim) after a 1×1 conv, global average pool and GLU.

@@ -1,4 +1,4 @@
-// The visual front-end (DESIGN.md "The model" 1-2): Conv3d(k (3,5,5), s (1,2,2)) + BN + ReLU/SiLU
+// The visual front-end (docs/design.md "The model" 1-2): Conv3d(k (3,5,5), s (1,2,2)) + BN + ReLU/SiLU
 // [+ MaxPool3d], then the EfficientNetV2 trunk on every frame. (B, C, T, H, W) → (B, T, featureDim).
 import type { Tensor } from '../engine/index.js';
 import { Module, Sequential, Conv3d, BatchNorm3d, ReLU, SiLU, MaxPool3d } from '../nn/index.js';

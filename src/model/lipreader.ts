@@ -1,4 +1,4 @@
-// The lipreading network (DESIGN.md "The model"): 3D-conv + EfficientNetV2 front-end per frame,
+// The lipreading network (docs/design.md "The model"): 3D-conv + EfficientNetV2 front-end per frame,
 // a Transformer encoder over time, a TCN, mean over time, Linear, log-softmax.
 //   forward(x: (B, C, T, H, W)) → (B, classes) log-probabilities, for every B including 1
 //   forwardFeatures(x) → (B, T, featureDim) per-frame features (streaming reuses them)

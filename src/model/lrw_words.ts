@@ -1,4 +1,4 @@
-// The 500 LRW words in sorted order (DESIGN.md: eflip's default class order), copied from
+// The 500 LRW words in sorted order (docs/design.md: eflip's default class order), copied from
 // shared/reference/lrw_words.txt so the installed tool does not depend on it.
 export const LRW_WORDS: readonly string[] = Object.freeze([
   'ABOUT',

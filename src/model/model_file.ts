@@ -14,6 +14,7 @@ import {
 } from '../io/safetensors.js';
 import { SNIFF_BYTES, sniffFileKind, type FileKindInfo } from '../io/file_kind.js';
 import {
+  checkFiniteWeights,
   ModelFileError,
   selectWeights,
   validateModelMetadata,
@@ -110,7 +111,9 @@ export function readModelFile(
 ): OpenedModelFile {
   const { header, meta, prefix } = checkModelHeader(path, opts);
   const file = readData(path, header);
-  return { ...meta, file, weights: selectWeights(file.tensors, opts).tensors, prefix };
+  const weights = selectWeights(file.tensors, opts).tensors;
+  checkFiniteWeights(weights, path);
+  return { ...meta, file, weights, prefix };
 }
 
 /**
@@ -130,7 +133,9 @@ export function readPretrainedWeights(path: string): {
   if (hasMeta) validateModelMetadata(header.metadata, tensors, path);
   else if (!tensors.size) throw new ModelFileError(`${path}: the file holds no weights`);
   const file = readData(path, header);
-  return { weights: selectWeights(file.tensors).tensors, prefix };
+  const weights = selectWeights(file.tensors).tensors;
+  checkFiniteWeights(weights, path);
+  return { weights, prefix };
 }
 
 /** The tensor data of a file whose header passed the checks; a data-section problem is a ModelFileError. */

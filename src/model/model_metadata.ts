@@ -205,3 +205,47 @@ export function validateModelMetadata(
   }
   return { config, rawConfig: rawConfig as Record<string, unknown>, labels, preprocessing };
 }
+
+/**
+ * Index of the first NaN or ±Inf element of a float tensor (little-endian bytes, read in place:
+ * all exponent bits set), or -1 (also for integer tensors).
+ */
+export function firstNonFinite(t: { dtype: string; data: Uint8Array }): number {
+  const b = t.data;
+  switch (t.dtype) {
+    case 'float32':
+      for (let i = 3; i < b.length; i += 4)
+        if ((b[i] & 0x7f) === 0x7f && b[i - 1] & 0x80) return (i - 3) / 4;
+      return -1;
+    case 'bfloat16':
+      for (let i = 1; i < b.length; i += 2)
+        if ((b[i] & 0x7f) === 0x7f && b[i - 1] & 0x80) return (i - 1) / 2;
+      return -1;
+    case 'float16':
+      for (let i = 1; i < b.length; i += 2) if ((b[i] & 0x7c) === 0x7c) return (i - 1) / 2;
+      return -1;
+    case 'float64':
+      for (let i = 7; i < b.length; i += 8)
+        if ((b[i] & 0x7f) === 0x7f && (b[i - 1] & 0xf0) === 0xf0) return (i - 7) / 8;
+      return -1;
+    default:
+      return -1;
+  }
+}
+
+/**
+ * Weights with a NaN or infinite value are refused (the ONNX loaders refuse them too,
+ * src/io/onnx/checkpoint_weights.ts): a network built from them answers NaN for every clip.
+ */
+export function checkFiniteWeights(
+  tensors: Map<string, { dtype: string; data: Uint8Array }>,
+  where: string,
+): void {
+  for (const [key, t] of tensors) {
+    const at = firstNonFinite(t);
+    if (at >= 0)
+      throw new ModelFileError(
+        `${where}: weight '${key}' contains NaN/Inf (element ${at}); the weights are unusable — a diverged training run? use an earlier checkpoint`,
+      );
+  }
+}

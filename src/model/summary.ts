@@ -1,6 +1,6 @@
 // Parameters and multiply-accumulates of a config, computed from the architecture alone (no
 // tensors): what `eflip info` prints. MACs count convolutions and linear layers (the number
-// DESIGN.md tabulates); attention (QKV/out projections and the two T×T products) is reported
+// docs/design.md tabulates); attention (QKV/out projections and the two T×T products) is reported
 // separately, as is everything else (BN, activations, pooling: not counted).
 import { blockSpecs, convOut, type ModelConfig } from './config.js';
 

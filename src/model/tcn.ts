@@ -1,4 +1,4 @@
-// Temporal convolutional back-end (DESIGN.md "The model" 4): level L has kernel k, dilation
+// Temporal convolutional back-end (docs/design.md "The model" 4): level L has kernel k, dilation
 // and padding 2^L·(k-1)/2 (same length). conv_block = Conv1d BN PReLU Dropout Conv1d BN PReLU
 // Dropout PReLU (children 0..8); residual = 1×1 Conv1d when channels change; out = residual + block.
 import type { Tensor } from '../engine/index.js';

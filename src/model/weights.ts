@@ -119,7 +119,7 @@ export function loadModel(
   opts: { ema?: boolean; config?: ModelConfigInput; device?: string } = {},
 ): LoadedModel {
   const f = readModelFile(path, { ema: opts.ema, config: opts.config });
-  const model = new LipReaderNet(f.config);
+  const model = createModel(f.config);
   let report: LoadReport;
   try {
     // names and shapes were checked against the config; BatchNorm counters may be absent

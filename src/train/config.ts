@@ -1,4 +1,5 @@
-// The training config: one typed schema with defaults (DESIGN.md "Reference training recipe"),
+// The training config: one typed schema with defaults (docs/design.md "Reference training recipe";
+// the model section's defaults and rules are src/model/config.ts's, through ./model_config.ts),
 // YAML files (with `extends:`), and `key=value` overrides with dotted keys. The reference
 // implementation's flat Hydra names (efficientnet_size, use_ema, words, lr, ...) are accepted
 // as aliases, in YAML and on the command line.
@@ -17,10 +18,15 @@ import {
   parseText,
 } from './config_schema.js';
 
+import { MODEL_SCHEMA, modelConfigOfSection, type ModelSection } from './model_config.js';
 import { threadCountProblem } from '../threads.js';
 import { repeatedWordsProblem } from '../data/vocab.js';
 
 export { ConfigError } from './config_schema.js';
+export type { ModelSection } from './model_config.js';
+
+/** The most frames per training clip (data.frames). */
+export const MAX_CLIP_FRAMES = 250;
 
 const MONITORS = ['val_loss', 'val_acc', 'val_top5', 'val_f1', 'train_loss', 'train_acc'];
 
@@ -45,91 +51,7 @@ export const SCHEMA: Section = {
     nullable: true,
     help: 'fine-tune from these weights (safetensors / checkpoint); a class-count mismatch re-initialises the head',
   },
-  model: {
-    variant: {
-      kind: 'string',
-      default: 'T',
-      help: 'named variant (T, S, B, ...) or "custom" with model.stages',
-    },
-    stages: {
-      kind: 'strings',
-      default: null,
-      nullable: true,
-      help: 'custom stage table rows "expand,kernel,stride,in,out,layers,F|M"',
-    },
-    classes: {
-      kind: 'int',
-      default: null,
-      nullable: true,
-      min: 2,
-      help: 'output classes (null: number of words)',
-    },
-    in_channels: {
-      kind: 'int',
-      default: 1,
-      min: 1,
-      max: 3,
-      help: '1 grey, 3 colour RGB (data.word_boundary adds one more); 2 is refused',
-    },
-    dropout: {
-      kind: 'number',
-      default: 0.4,
-      min: 0,
-      max: 1,
-      help: 'dropout before the classifier',
-    },
-    transformer_dropout: {
-      kind: 'number',
-      default: 0.1,
-      min: 0,
-      max: 1,
-      help: 'dropout inside the transformer layer',
-    },
-    tcn_dropout: { kind: 'number', default: 0.2, min: 0, max: 1, help: 'dropout inside the TCN' },
-    feature_dim: {
-      kind: 'int',
-      default: 384,
-      min: 2,
-      help: 'per-frame feature size (after the GLU)',
-    },
-    drop_path: {
-      kind: 'number',
-      default: 0.2,
-      min: 0,
-      max: 1,
-      help: 'stochastic depth rate of the last trunk block',
-    },
-    bn_momentum: {
-      kind: 'number',
-      default: 0.01,
-      min: 0,
-      max: 1,
-      help: 'BatchNorm momentum, PyTorch convention (DESIGN defect 4)',
-    },
-    frontend_maxpool: {
-      kind: 'boolean',
-      default: false,
-      help: 'MaxPool3d after the 3D conv (off: the paper)',
-    },
-    activation: {
-      kind: 'string',
-      default: 'relu',
-      choices: ['relu', 'swish'],
-      help: 'front-end 3D conv activation',
-    },
-    transformer_layers: { kind: 'int', default: 1, min: 0, help: 'encoder layers over time' },
-    transformer_heads: { kind: 'int', default: 8, min: 1, help: 'attention heads' },
-    transformer_ffn: { kind: 'int', default: 128, min: 1, help: 'feed-forward width' },
-    attention: {
-      kind: 'string',
-      default: 'time',
-      choices: ['time', 'self'],
-      help: "what a frame attends to: time (its clip's frames) or self (only itself: the reference implementation at batch 1). Fine-tuning an imported 'self' model with time changes the function; the weights are a start",
-    },
-    tcn_layers: { kind: 'int', default: 4, min: 1, help: 'TCN levels (dilation 2^L)' },
-    tcn_channels: { kind: 'int', default: 463, min: 1, help: 'TCN width' },
-    tcn_kernel: { kind: 'int', default: 3, min: 1, help: 'TCN kernel size' },
-  },
+  model: MODEL_SCHEMA,
   data: {
     root: {
       kind: 'string',
@@ -162,7 +84,14 @@ export const SCHEMA: Section = {
       choices: ['mouth', 'center', 'landmarks'],
       help: 'crop of raw LRW frames',
     },
-    frames: { kind: 'int', default: 29, min: 1, help: 'frames per clip' },
+    frames: {
+      kind: 'int',
+      default: 29,
+      min: 1,
+      max: MAX_CLIP_FRAMES,
+      maxWhy: `a clip holds one word — LRW's are 29 frames, 1.16 s at 25 fps; ${MAX_CLIP_FRAMES} are 10 s, and a batch holds every frame in memory several times over`,
+      help: 'frames per clip',
+    },
     size: { kind: 'int', default: 88, min: 8, help: 'input crop size (square)' },
     mean: {
       kind: 'number',
@@ -399,27 +328,6 @@ export const ALIASES: Record<string, string> = {
   resume: 'checkpoint',
 };
 
-export interface ModelSection {
-  variant: string;
-  stages: string[] | null;
-  classes: number | null;
-  in_channels: number;
-  dropout: number;
-  transformer_dropout: number;
-  tcn_dropout: number;
-  feature_dim: number;
-  drop_path: number;
-  bn_momentum: number;
-  frontend_maxpool: boolean;
-  activation: 'relu' | 'swish';
-  transformer_layers: number;
-  transformer_heads: number;
-  transformer_ffn: number;
-  attention: 'time' | 'self';
-  tcn_layers: number;
-  tcn_channels: number;
-  tcn_kernel: number;
-}
 export interface TrainConfig {
   seed: number;
   run_dir: string | null;
@@ -616,20 +524,9 @@ export function validate(cfg: TrainConfig): void {
   const m = cfg.model;
   if (m.variant === 'custom' && !m.stages)
     throw new ConfigError(`config key 'model.stages' is required when model.variant is 'custom'`);
-  if (m.stages) {
-    for (const row of m.stages) {
-      const parts = row.split(/[ ,]+/).filter(Boolean);
-      if (
-        parts.length !== 7 ||
-        parts.slice(0, 6).some((p) => !/^\d+$/.test(p)) ||
-        !/^[FM]$/.test(parts[6])
-      ) {
-        throw new ConfigError(
-          `config key 'model.stages': row '${row}' must be "expand,kernel,stride,in,out,layers,F|M"`,
-        );
-      }
-    }
-  }
+  // stage rows, sizes and rates: src/model/config.ts's one validation (classes: a placeholder
+  // until the data's word count is known)
+  modelConfigOfSection(cfg);
   if (cfg.data.words_list) {
     if (!cfg.data.words_list.length)
       throw new ConfigError(

@@ -15,6 +15,8 @@ export interface Leaf {
   max?: number;
   /** exact list length for 'numbers' (e.g. betas) */
   length?: number;
+  /** why `max` is what it is, named in the refusal */
+  maxWhy?: string;
 }
 export interface Section {
   [key: string]: Leaf | Section;
@@ -129,7 +131,9 @@ export function checkValue(path: string, leaf: Leaf, v: unknown): LeafValue {
     if (leaf.min !== undefined && out < leaf.min)
       throw new ConfigError(`config key '${path}' must be >= ${leaf.min}, got ${out}`);
     if (leaf.max !== undefined && out > leaf.max)
-      throw new ConfigError(`config key '${path}' must be <= ${leaf.max}, got ${out}`);
+      throw new ConfigError(
+        `config key '${path}' must be <= ${leaf.max}${leaf.maxWhy ? ` (${leaf.maxWhy})` : ''}, got ${out}`,
+      );
   }
   return out;
 }

@@ -60,7 +60,7 @@ export { writeFileAtomic } from '../io/atomic.js';
 export { evaluateSource } from './evaluate.js';
 export { evaluateCheckpoint, type EvalOptions, type EvalResult } from './eval_run.js';
 export { runTraining, resolveCheckpointPath, type RunOptions, type RunResult } from './run.js';
-export { createModel, asTrainable, loadPretrained, loadForEval, weightsOf } from './model_io.js';
+export { asTrainable, loadPretrained, loadForEval, weightsOf } from './model_io.js';
 export { MemoryClipSource, loadLrwSplits, mixupHook } from './data_source.js';
 export { LoaderSource, openShardSource } from './loader_source.js';
 export { retrainDemo, publishDemo, exportModelFile, DEMO_CORPUS } from './demo_model.js';

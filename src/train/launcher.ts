@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { boundThreadEnv } from '../threads.js';
 
 export interface LaunchOptions {
   nprocPerNode: number;
@@ -81,7 +82,9 @@ const describeExit = (w: WorkerProc) =>
 export async function launch(o: LaunchOptions): Promise<number> {
   checkLaunch(o);
   const log = o.log ?? ((m: string) => console.error(m));
-  const env0 = o.env ?? process.env;
+  // OMP_NUM_THREADS / MKL_NUM_THREADS bounded once here (one warning), not in every worker
+  const env0 = { ...(o.env ?? process.env) };
+  boundThreadEnv(env0, log);
   const port = o.masterPort ?? (await freePort());
   const world = o.nnodes * o.nprocPerNode;
   const threads =

@@ -1,4 +1,4 @@
-// Exact classification metrics from per-sample counts (DESIGN defect 8: the reference averaged
+// Exact classification metrics from per-sample counts (docs/design.md defect 8: the reference averaged
 // per-batch accuracies). Feed log-probabilities (B, C) and targets batch by batch; results are
 // computed from the confusion matrix and summed per-sample losses, never from batch means.
 export interface ConfusedPair {

@@ -1,7 +1,10 @@
 // metrics.jsonl: one JSON object per line, appended per logged step and per epoch. Each line
 // is written with a single appendFileSync so a crash never leaves half a record in the middle.
+// On resume the records the checkpoint does not cover (written after it, before a crash or a
+// kill) are dropped first (MetricsLog.resumeAt), so every step appears once.
 import { appendFileSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export interface MetricRecord {
   kind: 'step' | 'epoch' | 'test' | 'event';
@@ -24,18 +27,46 @@ export class MetricsLog {
     );
     appendFileSync(this.path, line + '\n');
   }
-  /** Drop records after `step` (used on resume so a re-run stretch is not logged twice). */
+
+  /** The records of a metrics.jsonl (a torn last line after a crash is skipped). */
   static read(path: string): MetricRecord[] {
     if (!existsSync(path)) return [];
-    const out: MetricRecord[] = [];
-    for (const line of readFileSync(path, 'utf8').split('\n')) {
+    return MetricsLog.parse(readFileSync(path, 'utf8')).map(([, r]) => r);
+  }
+
+  private static parse(text: string): [string, MetricRecord][] {
+    const out: [string, MetricRecord][] = [];
+    for (const line of text.split('\n')) {
       if (!line.trim()) continue;
       try {
-        out.push(JSON.parse(line));
+        const r = JSON.parse(line) as MetricRecord;
+        if (r !== null && typeof r === 'object') out.push([line, r]);
       } catch {
         /* torn last line after a crash: skip */
       }
     }
     return out;
+  }
+
+  /**
+   * Resuming from a checkpoint taken after `state.step` optimizer steps with `state.epoch` epochs
+   * complete: drop the records it does not cover — any record after that step, and an epoch
+   * record of that step whose epoch the checkpoint had not closed (the resumed run writes them
+   * again) — and torn lines. Rewritten atomically; returns how many records were dropped.
+   */
+  static resumeAt(path: string, state: { step: number; epoch: number }): number {
+    if (!existsSync(path)) return 0;
+    const text = readFileSync(path, 'utf8');
+    const all = MetricsLog.parse(text);
+    const keep = all.filter(
+      ([, r]) =>
+        typeof r.step !== 'number' ||
+        r.step < state.step ||
+        (r.step === state.step && (r.kind !== 'epoch' || r.epoch < state.epoch)),
+    );
+    const body = keep.map(([line]) => line + '\n').join('');
+    if (body === text) return 0;
+    writeFileAtomic(path, body);
+    return all.length - keep.length;
   }
 }

@@ -3,18 +3,13 @@
 // pretrained weights (class-count mismatch → the head is re-initialised and reported), and
 // loading any eflip weights file (training checkpoint or plain safetensors) for evaluation.
 import { rawToFloat32, type RawTensor } from '../io/safetensors.js';
-import { manualSeed } from '../engine/index.js';
 import type { ModelConfig } from '../model/config.js';
 import { EMA_PREFIXES, selectWeights } from '../model/model_metadata.js';
 import { readModelFile, readModelHeader, readPretrainedWeights } from '../model/model_file.js';
-import { LipReaderNet } from '../model/lipreader.js';
+import type { LipReaderNet } from '../model/lipreader.js';
+import { createModel } from '../model/weights.js';
 import type { Module } from '../nn/index.js';
 import type { TrainableModel } from './trainer.js';
-
-export function createModel(cfg: ModelConfig, seed: number): Module {
-  manualSeed(seed);
-  return new LipReaderNet(cfg);
-}
 
 /** Puts a network's parameters and buffers on `device` (canonical, from checkTrainDevice), channels-last trunk optionally. */
 export function placeModel(net: LipReaderNet, device: string, channelsLast = false): void {
@@ -195,7 +190,7 @@ export interface LoadedForEval {
  *  against the file's tensors before the network is built: src/model/model_file.ts). */
 export function loadForEval(path: string, opts: { useEma?: boolean } = {}): LoadedForEval {
   const f = readModelFile(path, { ema: opts.useEma !== false });
-  const model = createModel(f.config, 0);
+  const model = createModel(f.config, { seed: 0 });
   // names and shapes were checked against the config; BatchNorm counters may be absent
   model.loadStateDict(f.weights, { strict: false });
   model.eval();

@@ -26,7 +26,9 @@ import {
 } from './data_source.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
 import { modelConfigFor } from './model_config.js';
-import { asTrainable, createModel, loadPretrained, placeModel } from './model_io.js';
+import { MetricsLog } from './metrics_log.js';
+import { asTrainable, loadPretrained, placeModel } from './model_io.js';
+import { createModel } from '../model/weights.js';
 import { checkTrainDevice, TrainDevice } from './device_step.js';
 import type { LipReaderNet } from '../model/lipreader.js';
 import { writeRunReport } from './report.js';
@@ -263,6 +265,11 @@ async function runTrainingIn(
           copyFileAtomic(from, join(ckptDir, basename(b.path)));
       }
     }
+    // records written after the checkpoint (before a crash) would be written again: drop them
+    if (resume) {
+      const dropped = MetricsLog.resumeAt(join(runDir, 'metrics.jsonl'), resume.state);
+      if (dropped) log(`metrics.jsonl: dropped ${dropped} record(s) written after the checkpoint`);
+    }
   }
   // null: every core, unless OMP_NUM_THREADS says otherwise (Debian's libtorch starts with 1)
   const threads =
@@ -381,7 +388,7 @@ async function runTrainingIn(
   const modelConfig = modelConfigFor(cfg, labels.length);
   // resuming: the network the (possibly overridden) config describes must be the one stored
   if (resume) checkTensorsMatchConfig(modelConfig, resume.model, resumePath!);
-  const net = createModel(modelConfig, cfg.seed);
+  const net = createModel(modelConfig, { seed: cfg.seed });
   log(
     `model: variant ${modelConfig.variant}, ${net.numParameters().toLocaleString('en-US')} parameters, ${modelConfig.classes} classes, ${modelConfig.inChannels} input channels, ` +
       `device ${device}${device === 'cpu' ? ` (${getNumThreads()} threads)` : ''}, precision ${cfg.train.precision}${cfg.train.channels_last ? ', channels-last trunk' : ''}`,

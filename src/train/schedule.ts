@@ -1,5 +1,5 @@
 // Learning-rate schedule: linear warmup, then half-cosine decay to min_lr, per optimizer step.
-// Continuous at the junction (DESIGN defect 3: the reference restarted the cosine at 1.94× lr).
+// Continuous at the junction (docs/design.md defect 3: the reference restarted the cosine at 1.94× lr).
 export interface ScheduleSpec {
   /** peak learning rate */
   lr: number;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference of the eflip lipreading network (written from shared/DESIGN.md, "The model").
+"""PyTorch reference of the eflip lipreading network (written from docs/design.md, "The model").
 
 Used only by tests and benchmarks, run with Debian's python3-torch (1.13):
 
@@ -8,7 +8,7 @@ Used only by tests and benchmarks, run with Debian's python3-torch (1.13):
   /usr/bin/python3 tools/torch_ref/lipreader.py forward --weights w.safetensors --input x.safetensors \
       --out y.safetensors [--train] [--grads]
 
-Parameter and buffer names equal the reference implementation's state-dict keys (DESIGN.md),
+Parameter and buffer names equal the reference implementation's state-dict keys (docs/design.md),
 so the same safetensors file loads here and in the TypeScript model. Unlike the reference
 implementation, attention runs over time within each clip (config "attention": "self" gives the
 reference's batch-1 function: each frame attends only to itself), batch 1 keeps its dimension,
@@ -51,7 +51,7 @@ def default_config(variant='T', classes=500):
         frontendMaxPool=False, frontendActivation='relu', featureDim=384,
         transformer=dict(layers=1, heads=8, ffn=128, dropout=0.4), attention='time',
         tcn=dict(layers=4, width=463, kernel=3, dropout=0.4),
-        dropout=0.4, dropPath=0.0, bnMomentum=0.01, bnEps=1e-5,
+        dropout=0.4, dropPath=0.2, bnMomentum=0.01, bnEps=1e-5,
     )
 
 

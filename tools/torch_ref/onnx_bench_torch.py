@@ -5,7 +5,7 @@
       --frames 29 --iters 10 --threads 2
 
 Prints JSON {"torch": version, "threads": n, "ms_per_clip": {"1": ms, "8": ms}} using the
-median over iterations after warm-up. The network is tools/torch_ref/lipreader.py (DESIGN.md).
+median over iterations after warm-up. The network is tools/torch_ref/lipreader.py (docs/design.md).
 
 With --serve it stays up for interleaved measurements: after a JSON hello line it reads
 "BATCH ITERS" lines on stdin and answers each with {"batch": B, "ms_per_clip": median}.

@@ -8,6 +8,7 @@ import { encodeVideo } from '../video.js';
 import { synthClip } from './clip.js';
 import { makeSpeaker, splitSpeakerIds } from './speaker.js';
 import { runPool } from '../pool.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import type { Split } from '../lrw.js';
 
 export interface SynthCorpusOptions {
@@ -87,16 +88,11 @@ export async function writeSynthClip(t: SynthTask): Promise<{ duration: number }
     fps: c.fps,
     crf: sp.crf,
   });
-  const txt = t.mp4.slice(0, -4) + '.txt';
-  const tmp = `${txt}.tmp-${process.pid}`;
-  await fsp.writeFile(
-    tmp,
-    transcriptText(t.word, c.duration, c.timing.start, t.speaker, c.arpabet),
-  );
-  if (t.landmarks) {
-    const lf = t.mp4.slice(0, -4) + '.landmarks.json';
-    await fsp.writeFile(
-      lf + '.tmp',
+  // atomic writes (io/atomic's temp names, which removeStaleTemps recognises); the .txt last: a
+  // clip counts as written once its .txt exists
+  if (t.landmarks)
+    writeFileAtomic(
+      t.mp4.slice(0, -4) + '.landmarks.json',
       JSON.stringify({
         format: 'eflip-synth-landmarks/1',
         source: 'ground truth of eflip synth',
@@ -104,9 +100,10 @@ export async function writeSynthClip(t: SynthTask): Promise<{ duration: number }
         landmarks: c.landmarks,
       }),
     );
-    await fsp.rename(lf + '.tmp', lf);
-  }
-  await fsp.rename(tmp, txt);
+  writeFileAtomic(
+    t.mp4.slice(0, -4) + '.txt',
+    transcriptText(t.word, c.duration, c.timing.start, t.speaker, c.arpabet),
+  );
   return { duration: c.duration };
 }
 
@@ -151,7 +148,8 @@ export async function synthCorpus(o: SynthCorpusOptions): Promise<SynthSummary> 
       ),
   );
   await fsp.mkdir(o.out, { recursive: true });
-  await fsp.writeFile(
+  // atomic: a corpus cut mid-write never holds half a synth.json
+  writeFileAtomic(
     path.join(o.out, 'synth.json'),
     JSON.stringify(
       {

@@ -1,4 +1,4 @@
-// Emits the lipreading network (DESIGN.md "The model") into an ONNX graph, module by module,
+// Emits the lipreading network (docs/design.md "The model") into an ONNX graph, module by module,
 // reading weights by their PyTorch state-dict names. Three graphs:
 //   full      frames (B, C, T, H, W) → log_probs (B, classes)
 //   frontend  frames (B, C, T, H, W) → features (B, T−2, d)   temporal conv 'valid': the caller

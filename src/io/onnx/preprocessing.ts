@@ -25,7 +25,7 @@ export const DEFAULT_PREPROCESSING: Preprocessing = {
 };
 
 /** The reference implementation's reading of LRW clips: the centre 88×88 of the 256×256 frame
- *  (rows/cols 84–172), mean 0.4161 / std 0.1688, torchvision's grey (DESIGN.md). */
+ *  (rows/cols 84–172), mean 0.4161 / std 0.1688, torchvision's grey (docs/design.md). */
 export const REFERENCE_PREPROCESSING: Preprocessing = {
   crop: 'center',
   size: 88,

@@ -1,6 +1,6 @@
 // Multi-head attention with PyTorch's parameter layout: in_proj_weight (3d, d) = [Wq; Wk; Wv],
 // in_proj_bias (3d), out_proj (Linear d→d). Inputs are batch-first (B, L, d): attention runs
-// over L within each sequence (DESIGN defect 1 fixed).
+// over L within each sequence (docs/design.md defect 1 fixed).
 import { F, empty, ones, zeros, type Tensor } from '../../engine/index.js';
 import { Module } from '../module.js';
 import { Linear } from './linear.js';
