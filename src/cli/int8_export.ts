@@ -130,7 +130,13 @@ export async function splitBatches(
   ck: LoadedCheckpoint,
   root: string,
   split: Split,
-  o: { limit?: number; batchSize?: number; log?: (m: string) => void } = {},
+  o: {
+    limit?: number;
+    batchSize?: number;
+    log?: (m: string) => void;
+    /** calibration: clips of any word will do when none of the model's words is there */
+    anyWords?: boolean;
+  } = {},
 ): Promise<InputBatch[]> {
   const { defaultConfig } = await import('../train/config.js');
   const { loadLrwSplits, MemoryClipSource } = await import('../train/data_source.js');
@@ -144,9 +150,18 @@ export async function splitBatches(
   const layout = inputPlanes(ck.config.inChannels);
   cfg.model.in_channels = layout.image;
   cfg.data.word_boundary = layout.wordBoundary;
-  const data = await loadLrwSplits(cfg, [split], ck.labels, o.log);
+  // the model's words found under the root (calibration needs none of them: any clips do;
+  // accuracy is over the model's words present, labelled by the model's class index)
+  const { indexLrw } = await import('../data/lrw.js');
+  const present = new Set((await indexLrw(root, { splits: [split] })).words);
+  const words = ck.labels.filter((w) => present.has(w));
+  const data = await loadLrwSplits(cfg, [split], o.anyWords && !words.length ? null : words, o.log);
+  const classOf = new Map(ck.labels.map((w, i) => [w, i]));
   let clips = data.clips[split];
-  if (!clips.length) throw new Error(`no ${split} clips of the model's words under ${root}`);
+  if (!clips.length)
+    throw new Error(
+      `no ${split} clips under ${root}${o.anyWords ? '' : " of the model's words"} (an LRW-layout tree: WORD/${split}/*.mp4)`,
+    );
   if (o.limit) clips = clips.slice(0, o.limit);
   const src = new MemoryClipSource(clips, {
     batchSize: 1,
@@ -175,7 +190,7 @@ export async function splitBatches(
     out.push({
       data: x,
       dims: [ids.length, C, T, p.size, p.size],
-      labels: ids.map((c) => c.label),
+      labels: ids.map((c) => classOf.get(data.labels[c.label]) ?? -1),
     });
   }
   return out;

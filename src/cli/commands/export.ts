@@ -28,7 +28,11 @@ async function quantizeForExport(
   },
 ): Promise<{ bytes: Uint8Array; summary: Record<string, unknown> }> {
   const { exportInt8, splitBatches, compareTop1 } = await import('../int8_export.js');
-  const calib = await splitBatches(ck, o.root, o.calibSplit, { limit: o.calibClips, log: o.log });
+  const calib = await splitBatches(ck, o.root, o.calibSplit, {
+    limit: o.calibClips,
+    log: o.log,
+    anyWords: true,
+  });
   const q = await exportInt8(ck, calib, { method: o.method });
   let heldOut: Record<string, unknown> | undefined;
   if (o.evalSplit) {
