@@ -11,7 +11,10 @@ import { exportModelProto, exportOnnx } from '../src/io/onnx/export_model.js';
 import { readOnnxSummary } from '../src/io/onnx/onnx_reader.js';
 import { encodeModel } from '../src/io/onnx/onnx_proto.js';
 import { calibrationTensors, quantizeModel, RangeObserver } from '../src/io/onnx/quantize.js';
-import { factsFromMetadata } from '../src/infer/onnx_model_source.js';
+import { bytesSource, factsFromMetadata } from '../src/infer/onnx_model_source.js';
+import { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
+import { nodePlatform } from '../src/infer/ort_node.js';
+import { webPlatform } from '../src/infer/ort_web.js';
 import { compareTop1, splitBatches } from '../src/cli/int8_export.js';
 import { assertRefused, runEflip } from './hostile_helpers.js';
 import { ROOT, tempDir } from './onnx_helpers.js';
@@ -109,7 +112,7 @@ test('int8 export of the demo model: fused by onnxruntime, top-1 agrees with flo
   }
 });
 
-test('quantizeModel: per-channel int8 weights and uint8 activations; onnxruntime-node runs it and agrees with float in-process', async () => {
+test('quantizeModel: per-channel int8 weights and uint8 activations; onnxruntime-node and -web (wasm) run it and agree with float', async () => {
   const ck = loadCheckpoint(DEMO);
   const { dir, cleanup } = tempDir('eflip-int8-');
   try {
@@ -135,6 +138,32 @@ test('quantizeModel: per-channel int8 weights and uint8 activations; onnxruntime
     const cmp = await compareTop1(encodeModel(m), q.bytes, batches);
     assert.equal(cmp.clips, 10);
     assert.ok(cmp.agreement >= 99, JSON.stringify(cmp));
+
+    // onnxruntime-web (wasm, as in the browser) runs the int8 file and gives the same words as
+    // onnxruntime-node's int8 session
+    const S = ck.preprocessing.size;
+    const clips = Array.from({ length: 5 }, (_, i) => ({
+      data: batches[0].data.slice(i * 29 * S * S, (i + 1) * 29 * S * S),
+      frames: 29,
+      channels: 1,
+      size: S,
+    }));
+    const argmax = (v: Float32Array) => v.indexOf(Math.max(...v));
+    const nodeReader = await OnnxLipReader.open(
+      await nodePlatform('cpu'),
+      bytesSource(q.bytes, 'int8'),
+    );
+    const webReader = await OnnxLipReader.open(
+      await webPlatform({
+        wasmPaths: path.join(ROOT, 'node_modules/onnxruntime-web/dist/'),
+        device: 'wasm',
+      }),
+      bytesSource(q.bytes, 'int8 (wasm)'),
+    );
+    const [a, b] = [await nodeReader.predictBatch(clips), await webReader.predictBatch(clips)];
+    await nodeReader.dispose();
+    await webReader.dispose();
+    assert.deepEqual(b.map(argmax), a.map(argmax), 'wasm and node int8 words');
   } finally {
     cleanup();
   }
