@@ -24,8 +24,9 @@ export type QuantKind =
   | 'depthwise' // depthwise convs (group = channels)
   | 'se' // squeeze-excite 1×1 convs on pooled (N, C, 1, 1) tensors
   | 'linear' // MatMul by a weight: transformer projections/FFN, TCN time convs, classifier
-  | 'elementwise' // SiLU, SE gate, residual Add, pooling of the conv trunk (all-uint8 trunk)
-  | 'attention'; // reserved: the activation×activation MatMuls of attention (never quantized)
+  | 'elementwise'; // SiLU, SE gate, residual Add, pooling of the conv trunk (all-uint8 trunk)
+// Not quantized in any choice: attention's activation × activation MatMuls and softmax,
+// LayerNorm, GLU, PReLU, log-softmax (small, and float keeps them exact).
 
 export const QUANT_KINDS: QuantKind[] = [
   'stem',
@@ -35,7 +36,6 @@ export const QUANT_KINDS: QuantKind[] = [
   'se',
   'linear',
   'elementwise',
-  'attention',
 ];
 
 /** Default choice, measured on the T network (onnxruntime 1.22 CPU, AVX-512 VNNI; CPU time per
