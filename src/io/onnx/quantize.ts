@@ -41,8 +41,8 @@ export const QUANT_KINDS: QuantKind[] = [
 /** Default choice, measured on the T network (onnxruntime 1.22 CPU, AVX-512 VNNI; CPU time per
  *  clip, 1 thread, relative to float32 = 1.00): everything 1.59×; the stem in float32 1.68× (its 3
  *  input planes make a poor int8 GEMM); also depthwise in float32 1.59×, SE in float32 1.68×,
- *  linear layers in float32 1.44–1.51×, trunk element-wise ops in float32 1.03× (a Q/DQ and
- *  a layout transpose around every conv). */
+ *  linear layers in float32 1.44–1.51×, SiLU alone in float32 1.40×, all trunk element-wise ops
+ *  in float32 1.03× (a Q/DQ and a layout transpose around every conv). */
 export const DEFAULT_QUANT_KINDS: QuantKind[] = [
   'conv',
   'pointwise',
