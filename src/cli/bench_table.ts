@@ -61,7 +61,13 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
     summary: (r) => {
       const b = (k: string) =>
         `${k.replace('batch', 'batch ')}: onnxruntime ${n(r.msPerClip[k].onnx, 1)}, libtorch ${n(r.msPerClip[k].libtorch, 1)}, PyTorch eager ${n(r.msPerClip[k].torchEager, 1)} (onnxruntime **${n(r.speedup[k].onnxVsTorchEager, 1)}×** faster, libtorch ${n(r.speedup[k].libtorchVsTorchEager, 1)}×)`;
-      return `${r.threads} threads: ${Object.keys(r.msPerClip).map(b).join('; ')}; onnxruntime-web wasm ${n(r.onnxWebWasmBatch1MsPerClip, 0)}; streaming **${n(r.streaming.fastMsPerFrame, 1)} ms** (fast), ${n(r.streaming.exactMsPerFrame, 1)} ms (exact)`;
+      // `--int8`: the int8 model at batch 1 beside them
+      const q = r.msPerClip.batch1?.int8;
+      const int8 =
+        q === undefined
+          ? ''
+          : `; int8 batch 1: ${n(q, 1)} (**${n(r.speedup.batch1.int8VsTorchEager, 1)}×** PyTorch eager, ${n(r.speedup.batch1.int8VsOnnx, 2)}× onnxruntime fp32)`;
+      return `${r.threads} threads: ${Object.keys(r.msPerClip).map(b).join('; ')}${int8}; onnxruntime-web wasm ${n(r.onnxWebWasmBatch1MsPerClip, 0)}; streaming **${n(r.streaming.fastMsPerFrame, 1)} ms** (fast), ${n(r.streaming.exactMsPerFrame, 1)} ms (exact)`;
     },
   },
   {

@@ -17,13 +17,15 @@ import type { Clip, LipReader } from '../../infer/types.js';
 export const def = defineCommand({
   name: 'bench infer',
   usage:
-    'bench infer [--json] [--checkpoint PATH] [--variant T] [--threads N] [--rounds N] [--iters N]',
+    'bench infer [--json] [--checkpoint PATH] [--variant T] [--threads N] [--rounds N] [--iters N] [--int8]',
   description: [
     'Inference speed of one variant (default T, 29×88×88 clips) at batch 1 and 8: ms/clip for',
     "onnxruntime (eflip's own export), the libtorch backend and PyTorch eager (python3-torch, same",
     'weights, same thread count and wait policy), measured interleaved in rounds, with speedups as',
     'medians of per-round ratios; onnxruntime-web (wasm) at batch 1; streaming ms per new frame.',
     'Without --checkpoint, random weights are initialised by tools/torch_ref/lipreader.py.',
+    '--int8 adds the int8 model (`eflip export --quantize int8`, calibrated on random clips) to the',
+    'same interleaved rounds.',
   ].join('\n'),
   options: {
     ...BENCH_OPTIONS,
@@ -41,6 +43,10 @@ export const def = defineCommand({
     },
     frames: { type: 'int', default: 29, help: 'frames per clip' },
     'stream-frames': { type: 'int', default: 60, help: 'frames pushed to measure streaming' },
+    int8: {
+      type: 'boolean',
+      help: 'also time the int8 model (static QDQ quantization of the same weights)',
+    },
     spin: {
       type: 'boolean',
       help: 'let idle worker threads spin in every runtime (default: block — fairer on a busy machine)',
@@ -126,7 +132,7 @@ const log = (json: boolean | undefined, msg: string) => {
   if (!json) console.error(msg);
 };
 
-type Runtime = 'onnx' | 'libtorch' | 'torchEager';
+type Runtime = 'onnx' | 'libtorch' | 'torchEager' | 'int8';
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
@@ -179,11 +185,20 @@ export default async function main(argv: string[]): Promise<number> {
     } else notes.torchEager = `${PY} not found`;
 
     const clips = Object.fromEntries(BATCHES.map((b) => [b, batchOf(b, o.frames)]));
+    // --int8: the quantized model of the same weights (calibrated on 8 other random clips)
+    let int8Reader: LipReader | null = null;
+    if (o.int8) {
+      log(o.json, 'int8: calibrating and quantizing ...');
+      const { openInt8Reader } = await import('./infer_int8.js');
+      const calib = Array.from({ length: 8 }, (_, i) => randomClip(o.frames, 1000 + i));
+      int8Reader = await openInt8Reader(weights, calib, threads);
+    }
     const iters = (b: number) => (b === 1 ? o.iters : Math.max(1, Math.ceil(o.iters / 2)));
     const samples: Record<string, Record<Runtime, number[]>> = {};
     for (const b of BATCHES) {
-      samples[b] = { onnx: [], libtorch: [], torchEager: [] };
+      samples[b] = { onnx: [], libtorch: [], torchEager: [], int8: [] };
       await ortReader.predictBatch(clips[b]); // warm-up
+      if (int8Reader) await int8Reader.predictBatch(clips[b]);
       if (torchReader) await torchReader.predictBatch(clips[b]);
       if (py) await py.time(b, 1);
     }
@@ -194,8 +209,10 @@ export default async function main(argv: string[]): Promise<number> {
         if (torchReader)
           samples[b].libtorch.push(await timeReader(torchReader, clips[b], iters(b)));
         if (py) samples[b].torchEager.push(await py.time(b, iters(b)));
+        if (int8Reader) samples[b].int8.push(await timeReader(int8Reader, clips[b], iters(b)));
       }
     }
+    await int8Reader?.dispose();
     await torchReader?.dispose();
 
     // onnxruntime-web (wasm, 1 thread) as a browser would run it, batch 1 only
@@ -259,6 +276,7 @@ export default async function main(argv: string[]): Promise<number> {
             onnx: med(samples[b].onnx),
             libtorch: med(samples[b].libtorch),
             torchEager: med(samples[b].torchEager),
+            ...(int8Reader ? { int8: med(samples[b].int8) } : {}),
           },
         ]),
       ),
@@ -269,6 +287,12 @@ export default async function main(argv: string[]): Promise<number> {
             onnxVsTorchEager: ratio(b, 'torchEager', 'onnx'),
             libtorchVsTorchEager: ratio(b, 'torchEager', 'libtorch'),
             onnxVsLibtorch: ratio(b, 'libtorch', 'onnx'),
+            ...(int8Reader
+              ? {
+                  int8VsTorchEager: ratio(b, 'torchEager', 'int8'),
+                  int8VsOnnx: ratio(b, 'onnx', 'int8'),
+                }
+              : {}),
           },
         ]),
       ),
@@ -283,6 +307,15 @@ export default async function main(argv: string[]): Promise<number> {
           ratio(1, 'torchEager', 'onnx') === null ? null : ratio(1, 'torchEager', 'onnx')! >= 5,
         streamingExactAtMost5ms: streaming.exact <= 5,
         streamingFastAtMost5ms: streaming.fast <= 5,
+        ...(int8Reader
+          ? {
+              int8Batch1AtMost10ms: median(samples[1].int8) <= 10,
+              int8Batch1AtLeast15xTorchEager:
+                ratio(1, 'torchEager', 'int8') === null
+                  ? null
+                  : ratio(1, 'torchEager', 'int8')! >= 15,
+            }
+          : {}),
       },
       notes: Object.keys(notes).length ? notes : undefined,
     };
@@ -298,6 +331,17 @@ export default async function main(argv: string[]): Promise<number> {
           `  batch ${b}: onnx ${v.onnx} ms/clip, libtorch ${v.libtorch ?? '-'}, PyTorch eager ${v.torchEager ?? '-'}  → onnx ${s.onnxVsTorchEager ?? '-'}x vs eager, libtorch ${s.libtorchVsTorchEager ?? '-'}x vs eager`,
         );
       }
+      if (int8Reader)
+        for (const b of BATCHES) {
+          const v = result.msPerClip[`batch${b}`] as { int8?: number | null };
+          const s = result.speedup[`batch${b}`] as {
+            int8VsTorchEager?: number | null;
+            int8VsOnnx?: number | null;
+          };
+          console.log(
+            `  batch ${b}: int8 ${v.int8} ms/clip → ${s.int8VsTorchEager ?? '-'}x vs eager, ${s.int8VsOnnx ?? '-'}x vs onnx fp32`,
+          );
+        }
       if (webMs !== null)
         console.log(`  onnxruntime-web wasm (1 thread, batch 1): ${webMs.toFixed(1)} ms/clip`);
       console.log(

@@ -1,6 +1,7 @@
 // `eflip export`: checkpoint → ONNX (written by eflip's own exporter from the TypeScript
 // network definition; EMA weights when present, BatchNorm folded, dynamic batch and time).
 import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOrHelp, UsageError, defineCommand } from '../args.js';
@@ -9,10 +10,52 @@ import { exportOnnx } from '../../io/onnx/export_model.js';
 import { readOnnxSummary } from '../../io/onnx/onnx_reader.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { guardOutputs } from '../../io/output_path.js';
+import type { LoadedCheckpoint } from '../../io/onnx/checkpoint_weights.js';
+import type { CalibrationMethod } from '../../io/onnx/quantize.js';
+import type { Split } from '../../data/lrw.js';
+
+/** --quantize int8: calibrate on the split, quantize, and compare on the held-out split. */
+async function quantizeForExport(
+  ck: LoadedCheckpoint,
+  fp32: Uint8Array,
+  o: {
+    root: string;
+    calibSplit: Split;
+    calibClips: number;
+    method: CalibrationMethod;
+    evalSplit?: Split;
+    log?: (m: string) => void;
+  },
+): Promise<{ bytes: Uint8Array; summary: Record<string, unknown> }> {
+  const { exportInt8, splitBatches, compareTop1 } = await import('../int8_export.js');
+  const calib = await splitBatches(ck, o.root, o.calibSplit, {
+    limit: o.calibClips,
+    log: o.log,
+    anyWords: true,
+  });
+  const q = await exportInt8(ck, calib, { method: o.method });
+  let heldOut: Record<string, unknown> | undefined;
+  if (o.evalSplit) {
+    const test = await splitBatches(ck, o.root, o.evalSplit, { log: o.log });
+    heldOut = { split: o.evalSplit, ...(await compareTop1(fp32, q.bytes, test)) };
+  }
+  return {
+    bytes: q.bytes,
+    summary: {
+      calibrationClips: q.calibrationClips,
+      calibrationSplit: o.calibSplit,
+      method: o.method,
+      quantized: q.report.quantized,
+      keptFloat: q.report.kept,
+      heldOut,
+    },
+  };
+}
 
 export const def = defineCommand({
   name: 'export',
-  usage: 'export --checkpoint PATH --out model.onnx [--features] [--check] [--json]',
+  usage:
+    'export --checkpoint PATH --out model.onnx [--features] [--quantize int8 --calib DIR [--eval test]] [--check] [--json]',
   description: [
     'Export a checkpoint (.safetensors from `eflip train`/`init`/`import`) to ONNX (opset 17):',
     "frames (batch, C, time, 88, 88) normalised (C = the model's input channels: 1 grey, 3 RGB) →",
@@ -21,6 +64,9 @@ export const def = defineCommand({
     'config travel as metadata props.',
     '--features also writes X.frontend.onnx (frames with one context frame each side → per-frame',
     'features) and X.backend.onnx (feature window → log_probs), used by `eflip stream`.',
+    '--quantize int8 writes a static int8 model (QDQ: int8 per-channel weights, uint8 activations',
+    'calibrated on a split of the LRW-layout tree --calib) that onnxruntime runs with quantized',
+    'kernels; --eval SPLIT prints float vs int8 top-1 and their agreement on a held-out split.',
   ].join('\n'),
   options: {
     checkpoint: { type: 'string', alias: 'c', help: 'checkpoint to export (.safetensors)' },
@@ -31,22 +77,86 @@ export const def = defineCommand({
       help: 'run the official ONNX checker on the written files (needs python3-onnx)',
     },
     json: { type: 'boolean', help: 'print a JSON summary' },
+    quantize: {
+      type: 'string',
+      default: 'fp32',
+      choices: ['fp32', 'int8'],
+      help: 'weights/activations: fp32, or int8 (needs --calib)',
+    },
+    calib: {
+      type: 'string',
+      help: 'int8: LRW-layout data root (WORD/{train,val,test}/*.mp4) to calibrate on',
+    },
+    'calib-split': {
+      type: 'string',
+      default: 'val',
+      choices: ['train', 'val', 'test'],
+      help: 'int8: split of --calib to calibrate on',
+    },
+    'calib-clips': {
+      type: 'int',
+      default: 100,
+      min: 1,
+      max: 10000,
+      help: 'int8: at most this many calibration clips',
+    },
+    calibration: {
+      type: 'string',
+      default: 'minmax',
+      choices: ['minmax', 'percentile'],
+      help: 'int8: activation ranges from min/max or the 99.999th percentile of |x|',
+    },
+    eval: {
+      type: 'string',
+      choices: ['train', 'val', 'test'],
+      help: 'int8: held-out split of --calib on which to compare float and int8 top-1',
+    },
   },
   examples: [
     'eflip export --checkpoint runs/t/best.safetensors --out lipreader.onnx --features --check',
+    'eflip export -c assets/demo/model.safetensors -o demo.int8.onnx --quantize int8 --calib data/synth10 --eval test',
   ],
 });
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
   if (!p) return 0;
-  const { checkpoint, out, features, json, check } = p.opts;
+  const {
+    checkpoint,
+    out,
+    features,
+    json,
+    check,
+    quantize,
+    calib,
+    calibration,
+    eval: evalSplit,
+  } = p.opts;
+  const calibSplit = p.opts['calib-split'];
+  const int8 = quantize === 'int8';
   if (!checkpoint) throw new UsageError('--checkpoint is required');
   if (!out) throw new UsageError('--out is required');
   if (!out.endsWith('.onnx')) throw new UsageError(`--out should end with .onnx, got '${out}'`);
   if (checkpoint.endsWith('.onnx'))
     throw new UsageError(
       `${checkpoint} is already an ONNX model; --checkpoint takes an eflip checkpoint (.safetensors)`,
+    );
+  if (int8) {
+    if (!calib)
+      throw new UsageError(
+        '--quantize int8 needs --calib DIR (an LRW-layout data root, e.g. from `eflip synth`, whose --calib-split clips calibrate the activations)',
+      );
+    if (features)
+      throw new UsageError(
+        '--quantize int8 writes the full model only; export the streaming pair (--features) as fp32',
+      );
+    if (!existsSync(calib) || !statSync(calib).isDirectory())
+      throw new UsageError(
+        `--calib ${calib}: not a directory (give an LRW-layout data root: WORD/{train,val,test}/*.mp4)`,
+      );
+  } else if (calib || evalSplit)
+    throw new UsageError(
+      `${calib ? '--calib' : '--eval'} is for --quantize int8 (the fp32 export needs no data)`,
     );
   const base = out.replace(/\.onnx$/, '');
   const parts = features ? (['full', 'frontend', 'backend'] as const) : (['full'] as const);
@@ -60,9 +170,22 @@ export default async function main(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const ck = loadCheckpoint(checkpoint);
   const written: { file: string; graph: string; bytes: number }[] = [];
+  let quant: Record<string, unknown> | undefined;
   for (const part of parts) {
     const file = part === 'full' ? out : `${base}.${part}.onnx`;
-    const bytes = exportOnnx(ck, part);
+    let bytes = exportOnnx(ck, part);
+    if (int8) {
+      const q = await quantizeForExport(ck, bytes, {
+        root: calib!,
+        calibSplit,
+        calibClips: p.opts['calib-clips'] as number,
+        method: calibration,
+        evalSplit,
+        log: json ? undefined : (m) => console.error(m),
+      });
+      bytes = q.bytes;
+      quant = q.summary;
+    }
     readOnnxSummary(bytes, file); // self-check of the wire format before writing
     writeFileAtomic(file, bytes);
     written.push({ file, graph: part, bytes: bytes.length });
@@ -86,6 +209,8 @@ export default async function main(argv: string[]): Promise<number> {
     classes: ck.config.classes,
     emaWeights: ck.usedEma,
     opset: 17,
+    quantize,
+    quantization: quant,
     files: written,
     seconds: +((performance.now() - t0) / 1000).toFixed(2),
     checker,
@@ -98,9 +223,16 @@ export default async function main(argv: string[]): Promise<number> {
     for (const w of written) {
       const c = checker?.[w.file];
       console.log(
-        `  ${w.file}  ${w.graph}  ${(w.bytes / 1e6).toFixed(1)} MB${c ? (c.ok ? '  onnx.checker: ok' : `  onnx.checker: FAILED ${c.error}`) : ''}`,
+        `  ${w.file}  ${w.graph}${int8 ? ' int8' : ''}  ${(w.bytes / 1e6).toFixed(1)} MB${c ? (c.ok ? '  onnx.checker: ok' : `  onnx.checker: FAILED ${c.error}`) : ''}`,
       );
     }
+    const e = quant?.heldOut as
+      | { split: string; clips: number; fp32Top1: number; int8Top1: number; agreement: number }
+      | undefined;
+    if (quant)
+      console.log(
+        `  int8: calibrated on ${String(quant.calibrationClips)} ${calibSplit} clips (${calibration})${e ? `; held-out ${e.split} (${e.clips} clips): top-1 fp32 ${e.fp32Top1} %, int8 ${e.int8Top1} % (drop ${(e.fp32Top1 - e.int8Top1).toFixed(2)} points), top-1 agreement ${e.agreement} %` : ''}`,
+      );
   }
   return checker && Object.values(checker).some((c) => !c.ok) ? 1 : 0;
 }

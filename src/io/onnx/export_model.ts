@@ -1,6 +1,7 @@
 // Checkpoint → ONNX bytes: the full model, or the front-end/back-end pair used by streaming.
 // Metadata props carry everything a deployment needs to use the file alone.
-import { GraphBuilder, serializeModel } from './graph_builder.js';
+import { GraphBuilder, buildModel } from './graph_builder.js';
+import { encodeModel, type ModelProto } from './onnx_proto.js';
 import type { LoadedCheckpoint } from './checkpoint_weights.js';
 import { emitNetwork, type GraphKind } from './network_graph.js';
 
@@ -28,9 +29,14 @@ export function exportMetadata(ck: LoadedCheckpoint, kind: GraphKind): Record<st
 }
 
 export function exportOnnx(ck: LoadedCheckpoint, kind: GraphKind = 'full'): Uint8Array {
+  return encodeModel(exportModelProto(ck, kind));
+}
+
+/** The exported model as messages (for passes over the graph, e.g. ./quantize.ts). */
+export function exportModelProto(ck: LoadedCheckpoint, kind: GraphKind = 'full'): ModelProto {
   const g = new GraphBuilder(`eflip_${ck.config.variant ?? 'custom'}_${kind}`);
   emitNetwork(g, ck.weights, ck.config, kind, ck.preprocessing.size);
-  return serializeModel(g, {
+  return buildModel(g, {
     producerName: 'eflip',
     producerVersion: EFLIP_VERSION,
     docString: `eflip lipreading network (${kind}); EfficientNetV2 + Transformer + TCN`,

@@ -67,6 +67,8 @@ export interface ValueInfoProto {
   name: string;
   elemType: DataTypeCode;
   shape: Dim[];
+  /** no shape at all (rank unknown), e.g. intermediate tensors exposed for calibration */
+  noShape?: boolean;
   docString?: string;
 }
 
@@ -162,8 +164,9 @@ function encodeDim(d: Dim): Uint8Array {
 export function encodeValueInfo(v: ValueInfoProto): Uint8Array {
   const shape = new ProtoWriter();
   for (const d of v.shape) shape.message(1, encodeDim(d));
-  const tensorType = new ProtoWriter().varint(1, v.elemType).message(2, shape.finish()).finish();
-  const type = new ProtoWriter().message(1, tensorType).finish();
+  const tensorType = new ProtoWriter().varint(1, v.elemType);
+  if (!v.noShape) tensorType.message(2, shape.finish());
+  const type = new ProtoWriter().message(1, tensorType.finish()).finish();
   const w = new ProtoWriter().string(1, v.name).message(2, type);
   if (v.docString) w.string(3, v.docString);
   return w.finish();

@@ -1,0 +1,26 @@
+// The int8 section of `eflip bench infer --int8`: the same weights exported, calibrated on the
+// bench's random clips and quantized (src/cli/int8_export.ts), opened as an onnxruntime reader.
+import { loadCheckpoint } from '../../io/onnx/checkpoint_weights.js';
+import { OnnxLipReader } from '../../infer/onnx_lipreader.js';
+import { bytesSource } from '../../infer/onnx_model_source.js';
+import { nodePlatform } from '../../infer/ort_node.js';
+import type { Clip } from '../../infer/types.js';
+import { exportInt8 } from '../int8_export.js';
+
+/** An int8 reader of `weights`, calibrated on `clips` (already-normalised network inputs). */
+export async function openInt8Reader(
+  weights: string,
+  clips: Clip[],
+  threads: number,
+): Promise<OnnxLipReader> {
+  const ck = loadCheckpoint(weights);
+  const batches = clips.map((c) => ({
+    data: c.data,
+    dims: [1, c.channels, c.frames, c.size, c.size],
+  }));
+  const q = await exportInt8(ck, batches, { threads });
+  return OnnxLipReader.open(
+    await nodePlatform('cpu', threads),
+    bytesSource(q.bytes, `${weights} (int8)`),
+  );
+}

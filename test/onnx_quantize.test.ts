@@ -1,0 +1,203 @@
+// int8 export (`eflip export --quantize int8`): the QDQ graph loads in onnxruntime-node, onnxruntime
+// fuses it into quantized kernels, its top-1 agrees with the float model on the real sample clips
+// (assets/samples) with the demo model, its metadata still validates, `eflip predict` reads it,
+// and bad --calib input is refused in one line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, readdirSync, symlinkSync, existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { loadCheckpoint } from '../src/io/onnx/checkpoint_weights.js';
+import { exportModelProto, exportOnnx } from '../src/io/onnx/export_model.js';
+import { readOnnxSummary } from '../src/io/onnx/onnx_reader.js';
+import { encodeModel } from '../src/io/onnx/onnx_proto.js';
+import { calibrationTensors, quantizeModel, RangeObserver } from '../src/io/onnx/quantize.js';
+import { bytesSource, factsFromMetadata } from '../src/infer/onnx_model_source.js';
+import { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
+import { nodePlatform } from '../src/infer/ort_node.js';
+import { webPlatform } from '../src/infer/ort_web.js';
+import { compareTop1, splitBatches } from '../src/cli/int8_export.js';
+import { assertRefused, runEflip } from './hostile_helpers.js';
+import { ROOT, tempDir } from './onnx_helpers.js';
+
+const DEMO = path.join(ROOT, 'assets/demo/model.safetensors');
+const SAMPLES = path.join(ROOT, 'assets/samples');
+
+/** An LRW-layout tree of the sample clips (WORD/val and WORD/test), as symlinks. */
+function samplesTree(dir: string): string {
+  const root = path.join(dir, 'samples-lrw');
+  for (const f of readdirSync(SAMPLES).filter((f) => f.endsWith('.mp4'))) {
+    const word = f.replace(/_\d+\.mp4$/, '');
+    for (const split of ['val', 'test']) {
+      mkdirSync(path.join(root, word, split), { recursive: true });
+      symlinkSync(path.join(SAMPLES, f), path.join(root, word, split, f));
+    }
+  }
+  return root;
+}
+
+test('int8 export of the demo model: fused by onnxruntime, top-1 agrees with float on the sample clips, metadata validates, eflip predict reads it', async () => {
+  const { dir, cleanup } = tempDir('eflip-int8-');
+  try {
+    const data = samplesTree(dir);
+    const out = path.join(dir, 'demo.int8.onnx');
+    const r = await runEflip(
+      [
+        'export',
+        '-c',
+        DEMO,
+        '-o',
+        out,
+        '--quantize',
+        'int8',
+        '--calib',
+        data,
+        '--eval',
+        'test',
+        '--json',
+      ],
+      { timeoutMs: 300_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    const held = summary.quantization.heldOut;
+    assert.equal(held.clips, 10);
+    assert.ok(held.agreement >= 99, `int8 vs float top-1 agreement ${held.agreement} %`);
+    assert.ok(held.fp32Top1 - held.int8Top1 <= 0.5, JSON.stringify(held));
+    assert.ok(summary.quantization.quantized.pointwise > 0, JSON.stringify(summary.quantization));
+
+    // the file: eflip metadata still validates; the quantization is recorded
+    const bytes = readFileSync(out);
+    const meta = readOnnxSummary(bytes, out).metadata;
+    const facts = factsFromMetadata(meta, out);
+    assert.equal(facts.labels.length, 10);
+    assert.equal(JSON.parse(meta['eflip.quantization']).calibrationClips, 10);
+
+    // onnxruntime fuses the QDQ pairs into quantized kernels (session's optimized model)
+    const ort = await import('onnxruntime-node');
+    const optimized = path.join(dir, 'opt.onnx');
+    await ort.InferenceSession.create(bytes, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'extended',
+      optimizedModelFilePath: optimized,
+    });
+    const opt = readFileSync(optimized).toString('latin1');
+    assert.match(opt, /QLinearConv/, 'QLinearConv in the optimized graph');
+    assert.match(
+      opt,
+      /QLinearMatMul|MatMulIntegerToFloat/,
+      'quantized MatMul in the optimized graph',
+    );
+
+    // eflip predict with the int8 file answers as with the float model on the samples
+    const clips = readdirSync(SAMPLES)
+      .filter((f) => f.endsWith('.mp4'))
+      .map((f) => path.join(SAMPLES, f));
+    const fp32 = path.join(dir, 'demo.onnx');
+    const e = await runEflip(['export', '-c', DEMO, '-o', fp32], { timeoutMs: 120_000 });
+    assert.equal(e.code, 0, e.stderr);
+    const top1 = async (model: string) => {
+      const p = await runEflip(['predict', '-c', model, '--json', '--top', '1', ...clips], {
+        timeoutMs: 300_000,
+      });
+      assert.equal(p.code, 0, p.stderr);
+      const j = JSON.parse(p.stdout) as { results: { file: string; top: { label: string }[] }[] };
+      return j.results.map((x) => `${path.basename(x.file)}: ${x.top[0].label}`);
+    };
+    const [a, b] = [await top1(fp32), await top1(out)];
+    assert.equal(b.length, 10);
+    assert.deepEqual(b, a, 'eflip predict: int8 words differ from float words');
+    assert.ok(b.filter((l) => l.startsWith(l.split(': ')[1])).length >= 8, b.join(', '));
+  } finally {
+    cleanup();
+  }
+});
+
+test('quantizeModel: per-channel int8 weights and uint8 activations; onnxruntime-node and -web (wasm) run it and agree with float', async () => {
+  const ck = loadCheckpoint(DEMO);
+  const { dir, cleanup } = tempDir('eflip-int8-');
+  try {
+    const batches = await splitBatches(ck, samplesTree(dir), 'val', { batchSize: 5 });
+    const m = exportModelProto(ck, 'full');
+    const tensors = calibrationTensors(m, ['pointwise', 'conv', 'depthwise', 'linear']);
+    assert.ok(tensors.length > 10);
+    // min-max ranges from the observer: contain zero and the data
+    const obs = new RangeObserver('minmax');
+    obs.observe('t', Float32Array.of(0.5, 2, 1));
+    assert.deepEqual(obs.ranges().get('t'), [0, 2]);
+    const pct = new RangeObserver('percentile', 99);
+    const xs = new Float32Array(1000).map((_, i) => (i === 999 ? 1000 : i / 1000));
+    pct.observe('t', xs);
+    assert.ok(pct.ranges().get('t')![1] < 10, 'percentile clips the outlier');
+    // a range for every tensor comes from calibration; a missing one is refused by name
+    assert.throws(() => quantizeModel(m, new Map()), /no calibration range for tensor/);
+    const { exportInt8 } = await import('../src/cli/int8_export.js');
+    const q = await exportInt8(ck, batches);
+    const s = readOnnxSummary(q.bytes);
+    assert.equal(s.opset, 17);
+    assert.ok(q.bytes.length < exportOnnx(ck).length, 'int8 weights make a smaller file');
+    const cmp = await compareTop1(encodeModel(m), q.bytes, batches);
+    assert.equal(cmp.clips, 10);
+    assert.ok(cmp.agreement >= 99, JSON.stringify(cmp));
+
+    // onnxruntime-web (wasm, as in the browser) runs the int8 file and gives the same words as
+    // onnxruntime-node's int8 session
+    const S = ck.preprocessing.size;
+    const clips = Array.from({ length: 5 }, (_, i) => ({
+      data: batches[0].data.slice(i * 29 * S * S, (i + 1) * 29 * S * S),
+      frames: 29,
+      channels: 1,
+      size: S,
+    }));
+    const argmax = (v: Float32Array) => v.indexOf(Math.max(...v));
+    const nodeReader = await OnnxLipReader.open(
+      await nodePlatform('cpu'),
+      bytesSource(q.bytes, 'int8'),
+    );
+    const webReader = await OnnxLipReader.open(
+      await webPlatform({
+        wasmPaths: path.join(ROOT, 'node_modules/onnxruntime-web/dist/'),
+        device: 'wasm',
+      }),
+      bytesSource(q.bytes, 'int8 (wasm)'),
+    );
+    const [a, b] = [await nodeReader.predictBatch(clips), await webReader.predictBatch(clips)];
+    await nodeReader.dispose();
+    await webReader.dispose();
+    assert.deepEqual(b.map(argmax), a.map(argmax), 'wasm and node int8 words');
+  } finally {
+    cleanup();
+  }
+});
+
+test('export --quantize int8 refuses bad --calib input in one line, writing nothing', async () => {
+  const { dir, cleanup } = tempDir('eflip-int8-');
+  try {
+    const out = path.join(dir, 'x.onnx');
+    const base = ['export', '-c', DEMO, '-o', out];
+    assertRefused(await runEflip([...base, '--quantize', 'int8']), /--quantize int8 needs --calib/);
+    assertRefused(
+      await runEflip([...base, '--quantize', 'int8', '--calib', path.join(dir, 'nope')]),
+      /--calib .*nope: not a directory/,
+    );
+    mkdirSync(path.join(dir, 'empty'));
+    assertRefused(
+      await runEflip([...base, '--quantize', 'int8', '--calib', path.join(dir, 'empty')]),
+      /empty/,
+    );
+    assertRefused(
+      await runEflip([...base, '--calib', path.join(dir, 'empty')]),
+      /--calib is for --quantize int8/,
+    );
+    assertRefused(
+      await runEflip([...base, '--quantize', 'int4', '--calib', path.join(dir, 'empty')]),
+      /--quantize must be one of fp32, int8/,
+    );
+    assertRefused(
+      await runEflip([...base, '--quantize', 'int8', '--calib', dir, '--features']),
+      /--quantize int8 writes the full model only/,
+    );
+    assert.ok(!existsSync(out), 'no output file after a refusal');
+  } finally {
+    cleanup();
+  }
+});
