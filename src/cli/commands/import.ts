@@ -211,13 +211,10 @@ export default async function main(argv: string[]): Promise<number> {
   if (!labelProblem) console.log(`  labels: ${labelSpec}`);
 
   // libtorch is loaded only for a checkpoint that was read: a refused file costs a fraction of a second
-  const [{ LipReaderNet }, { saveModel }] = await Promise.all([
-    import('../../model/lipreader.js'),
-    import('../../model/weights.js'),
-  ]);
+  const { createModel, saveModel } = await import('../../model/weights.js');
   const tensors = new Map<string, RawTensor>();
   for (const [k, t] of chosen) tensors.set(k, t.lazy()); // read only when loaded: unused or misfit tensors never are
-  const model = new LipReaderNet(cfg);
+  const model = createModel(cfg);
   try {
     const own = new Set(model.stateDict().keys());
     const unexpected = [...tensors.keys()].filter((k) => !own.has(k));
