@@ -142,6 +142,7 @@ async function readVideo(file) {
     let data,
       T,
       how = '',
+      source = '',
       annotation = null;
     $('upload-overlay').hidden = true;
     video.onseeked = video.ontimeupdate = null;
@@ -150,13 +151,19 @@ async function readVideo(file) {
       per = size * size;
     if ($('face').checked) {
       // arbitrary footage: the mouth ROI from face landmarks (the same code as `eflip predict --face`)
-      const { rois, info } = await roisOfVideo(video, file.name, !rgb, (pass, i, n) => {
-        if (i % 5 === 0) $('progress').textContent = `${pass}: frame ${i + 1} of ${n}…`;
-      });
+      const { rois, info, frameSource } = await roisOfVideo(
+        video,
+        file.name,
+        !rgb,
+        (pass, i, n) => {
+          if (i % 5 === 0) $('progress').textContent = `${pass}: frame ${i + 1} of ${n}…`;
+        },
+      );
       const c = prepareFrames(rois, reader.preprocessing, MODEL_FPS, C);
       data = c.data;
       T = c.frames;
       how = 'face ROI';
+      source = frameSource;
       annotation = info;
     } else {
       const pieces = [];
@@ -169,7 +176,7 @@ async function readVideo(file) {
           C,
         );
         pieces.push(c.data);
-        how = f.how === 'luma' ? 'decoder luma plane' : 'canvas';
+        how = { luma: 'decoder luma plane', 'decoder yuv': 'decoder planes' }[f.how] ?? 'canvas';
         if (f.index % 5 === 0)
           $('progress').textContent = `Decoding frame ${f.index + 1} of ${f.total}…`;
       }
@@ -212,6 +219,7 @@ async function readVideo(file) {
       frames: T,
       device: reader.device,
       decode: how,
+      ...(source ? { frameSource: source } : {}),
       top,
       logProbs: Array.from(lp),
       segments,
