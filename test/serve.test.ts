@@ -84,6 +84,9 @@ test(
         assert.equal(app.status, 200);
         assert.match(String(app.headers['content-type']), /text\/javascript/);
         assert.ok(app.body.length > 10_000);
+        const worker = await req(port, 'GET', '/model_worker.js');
+        assert.equal(worker.status, 200, 'the webcam model worker is served');
+        isolated(worker);
         const wasm = await req(port, 'HEAD', '/ort/ort-wasm-simd-threaded.wasm');
         assert.equal(wasm.status, 200);
         assert.equal(wasm.headers['content-type'], 'application/wasm');

@@ -46,6 +46,13 @@ test(
         true,
         'COOP/COEP make the page cross-origin isolated',
       );
+      // multi-threaded wasm: the model runs with all cores (up to 4) in the isolated page
+      const cores = await cdp.eval('navigator.hardwareConcurrency');
+      const tm = await cdp.eval('window.eflip.timeModel(3)');
+      t.diagnostic(`model alone: ${tm.msPerClip.toFixed(1)} ms/clip, ${tm.runtime}`);
+      assert.equal(tm.threads, Math.min(4, cores));
+      assert.match(tm.runtime, new RegExp(`Running on wasm, ${tm.threads} threads?\\.`));
+      assert.ok(tm.msPerClip > 0 && tm.msPerClip < 60_000);
       assert.match(
         await cdp.eval("document.getElementById('model').selectedOptions[0].textContent"),
         /demo \(10 words\)/,
@@ -267,6 +274,7 @@ test(
         `face box ${JSON.stringify(b)} is not around ${AT}`,
       );
       assert.equal(cam.top.length, 5, 'the streaming reader gives top-5 words');
+      assert.match(cam.modelIn, /^worker, \d+ threads?$/, 'the model runs in its Web Worker');
       assert.match(
         await cdp.eval("document.getElementById('cam-stats').textContent"),
         /frames\/s · face \d+ ms · model \d+ ms per frame/,

@@ -50,6 +50,16 @@ function wantedDevice() {
   return 'gpu' in navigator ? 'webgpu' : 'wasm';
 }
 
+/** onnxruntime-web's wasm threads: all cores up to 4 when the page is cross-origin isolated
+ *  (`eflip serve` sends COOP/COEP), else 1; `?threads=N` asks for N (the bench's A/B). */
+function wasmThreads() {
+  const most = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  const asked = Number(params.get('threads'));
+  return Number.isInteger(asked) && asked >= 1
+    ? Math.min(asked, self.crossOriginIsolated ? 16 : 1)
+    : most;
+}
+
 async function openReader() {
   const key = state.dropped ? `file:${state.dropped.name}` : `server:${$('model').value}`;
   if (state.reader && state.readerKey === key) return state.reader;
@@ -65,7 +75,7 @@ async function openReader() {
       );
     source = m.url;
   }
-  const threads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  const threads = wasmThreads();
   let device = wantedDevice();
   let note = '';
   try {
@@ -76,6 +86,8 @@ async function openReader() {
     device = 'wasm';
     state.reader = await loadLipReader(source, { wasmPaths: '/ort/', device, threads });
   }
+  // what the camera's model worker opens: the same model, device and threads
+  state.model = { source, options: { wasmPaths: '/ort/', device, threads } };
   if (!('gpu' in navigator) && !params.get('device'))
     note = ' (this browser has no WebGPU, so wasm runs instead)';
   state.readerKey = key;
@@ -282,6 +294,8 @@ async function startCamera() {
       video: $('cam'),
       overlay: $('overlay'),
       reader,
+      model: state.model,
+      useWorker: params.get('worker') !== '0',
       onUpdate: (s) => {
         window.eflip.camera = {
           ...s,
@@ -291,7 +305,7 @@ async function startCamera() {
           totals: { ...s.totals },
         };
         $('cam-stats').textContent =
-          `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}) · ${s.box ? 'face found' : 'no face in view'}`;
+          `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}, model in ${s.modelIn}) · ${s.box ? 'face found' : 'no face in view'}`;
         $('cam-words').textContent = s.top.length
           ? `${s.top[0].label} ${(100 * s.top[0].probability).toFixed(0)}%  ·  ${s.words.slice(-8).join(' ')}`
           : '';
@@ -345,6 +359,34 @@ function wire() {
     }
   });
 }
+
+/** ms per clip of the chosen model on a 29-frame clip (for `eflip bench webapp`): the median of
+ *  `runs` timed runs after one warm-up; the input is noise (the time does not depend on it). */
+window.eflip.timeModel = async (runs = 10) => {
+  const reader = await openReader();
+  const S = reader.preprocessing.size,
+    T = 29,
+    C = reader.channels;
+  const data = new Float32Array(C * T * S * S).map(() => Math.random() - 0.5);
+  const clip = { data, frames: T, channels: C, size: S, fps: MODEL_FPS };
+  await reader.predictClip(clip);
+  const ms = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await reader.predictClip(clip);
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return {
+    msPerClip: ms[ms.length >> 1],
+    min: ms[0],
+    runs,
+    device: reader.device,
+    threads: wasmThreads(),
+    isolated: self.crossOriginIsolated,
+    runtime: $('runtime').textContent,
+  };
+};
 
 wire();
 listModels().then(() => {
