@@ -507,10 +507,14 @@ export class EflipServer {
     this.stats.cancelled++;
     killToolChildren();
     const reaper = setInterval(killToolChildren, 50);
-    void settled.finally(() => {
+    const stopped = () => {
       clearInterval(reaper);
+      clearTimeout(giveUp);
       done();
-    });
+    };
+    // work that never notices its decoders are gone must not hold the queue for ever
+    const giveUp = setTimeout(stopped, Math.max(10_000, this.limits.jobTimeoutMs));
+    void settled.finally(stopped);
     throw new HttpError(
       504,
       `the prediction ran over the ${this.limits.jobTimeoutMs / 1000} s limit (--job-timeout) and was stopped`,
