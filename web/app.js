@@ -50,10 +50,13 @@ function wantedDevice() {
   return 'gpu' in navigator ? 'webgpu' : 'wasm';
 }
 
-/** onnxruntime-web's wasm threads: all cores up to 4 when the page is cross-origin isolated
- *  (`eflip serve` sends COOP/COEP), else 1; `?threads=N` asks for N (the bench's A/B). */
+/** onnxruntime-web's wasm threads when the page is cross-origin isolated (`eflip serve` sends
+ *  COOP/COEP): half the cores, up to 4 — onnxruntime-web's own default, and on this 2-core
+ *  machine under load 1 thread beat 2 in every interleaved A/B (docs/webapp.md) — else 1;
+ *  `?threads=N` asks for N (the bench's A/B). */
 function wasmThreads() {
-  const most = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  const cores = navigator.hardwareConcurrency || 1;
+  const most = self.crossOriginIsolated ? Math.min(4, Math.ceil(cores / 2)) : 1;
   const asked = Number(params.get('threads'));
   return Number.isInteger(asked) && asked >= 1
     ? Math.min(asked, self.crossOriginIsolated ? 16 : 1)
