@@ -9,5 +9,7 @@ const root = path.resolve(new URL('..', import.meta.url).pathname);
 const out = path.join(root, 'dist/web');
 mkdirSync(out, { recursive: true });
 await webBundle(path.join(root, 'web/app.js'), path.join(out, 'app.js'));
+// the webcam's model runs in a module worker (web/model_worker.js), bundled on its own
+await webBundle(path.join(root, 'web/model_worker.js'), path.join(out, 'model_worker.js'));
 for (const f of ['index.html', 'app.css'])
   copyFileSync(path.join(root, 'web', f), path.join(out, f));

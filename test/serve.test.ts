@@ -2,6 +2,8 @@
 // headers, the model list and model files, refusals (404/405/413/415/422, path traversal), a
 // load run mixing good clips and bad bodies (good ones answer like `eflip predict --json`, bad
 // ones 4xx, no crash, bounded RSS), a slow upload that does not block others, and SIGTERM.
+// Also multipart/form-data uploads (good and hostile), a flood of slow uploads counted against
+// --queue (503), and a prediction over --job-timeout stopped for real (its ffmpeg killed, 504).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,6 +11,7 @@ import { connect } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './onnx_helpers.js';
+import { toolPids } from '../src/serve/children.js';
 import {
   demoOnnxAndCliAnswers,
   eflipSync,
@@ -22,6 +25,29 @@ import {
 const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'].map((f) =>
   path.join(ROOT, 'assets/samples', f),
 );
+
+/** A multipart/form-data body: `parts` of [headers, content]; `close` false leaves it unterminated. */
+function multipart(boundary: string, parts: [string, Uint8Array | string][], close = true): Buffer {
+  const out: Buffer[] = [];
+  for (const [h, c] of parts)
+    out.push(Buffer.from(`--${boundary}\r\n${h}\r\n\r\n`), Buffer.from(c), Buffer.from('\r\n'));
+  if (close) out.push(Buffer.from(`--${boundary}--\r\n`));
+  return Buffer.concat(out);
+}
+
+/** A raw socket that sends the headers and a little of a body, then stalls; `answer` is what came back. */
+function stalledUpload(port: number, length: number) {
+  const c = connect(port, '127.0.0.1');
+  let out = '';
+  c.on('data', (b) => (out += b));
+  c.on('error', () => {});
+  const closed = new Promise<void>((r) => c.on('close', () => r()));
+  c.write(
+    `POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: video/mp4\r\nContent-Length: ${length}\r\n\r\n`,
+  );
+  c.write(Buffer.alloc(100, 1));
+  return { closed, answer: () => out, destroy: () => c.destroy() };
+}
 
 function isolated(r: Reply) {
   assert.equal(r.headers['cross-origin-opener-policy'], 'same-origin');
@@ -58,6 +84,9 @@ test(
         assert.equal(app.status, 200);
         assert.match(String(app.headers['content-type']), /text\/javascript/);
         assert.ok(app.body.length > 10_000);
+        const worker = await req(port, 'GET', '/model_worker.js');
+        assert.equal(worker.status, 200, 'the webcam model worker is served');
+        isolated(worker);
         const wasm = await req(port, 'HEAD', '/ort/ort-wasm-simd-threaded.wasm');
         assert.equal(wasm.status, 200);
         assert.equal(wasm.headers['content-type'], 'application/wasm');
@@ -323,6 +352,213 @@ test(
           await q.stop();
         }
       });
+
+      await t.test(
+        'multipart/form-data: one file field like a raw body; hostile forms 400',
+        async () => {
+          const clip = readFileSync(SAMPLES[0]);
+          const B = '----eflipFormBoundary7MA4YWxkTrZu0gW';
+          const form = multipart(B, [
+            [
+              'Content-Disposition: form-data; name="video"; filename="ABOUT_00001.mp4"\r\nContent-Type: video/mp4',
+              clip,
+            ],
+          ]);
+          const ok = await req(port, 'POST', '/api/predict?top=5', form, {
+            'Content-Type': `multipart/form-data; boundary=${B}`,
+          });
+          assert.equal(ok.status, 200, ok.body.toString());
+          assert.deepEqual(
+            json(ok).top,
+            expected[0].top,
+            'same answer as the raw body and the CLI',
+          );
+          // a quoted boundary and a preamble, as some clients send
+          const quoted = await req(
+            port,
+            'POST',
+            '/api/predict?top=5',
+            Buffer.concat([Buffer.from('preamble\r\n'), form]),
+            { 'Content-Type': `multipart/form-data; boundary="${B}"` },
+          );
+          assert.equal(quoted.status, 200, quoted.body.toString());
+          const fileHead = 'Content-Disposition: form-data; name="video"; filename="a.mp4"';
+          const cases: [string, Record<string, string>, Buffer, number, RegExp][] = [
+            [
+              'no boundary',
+              { 'Content-Type': 'multipart/form-data' },
+              form,
+              400,
+              /without a boundary/,
+            ],
+            [
+              'bad boundary',
+              { 'Content-Type': `multipart/form-data; boundary=${'x'.repeat(80)}` },
+              form,
+              400,
+              /boundary is not valid/,
+            ],
+            [
+              'mixed, not form-data',
+              { 'Content-Type': `multipart/mixed; boundary=${B}` },
+              form,
+              400,
+              /multipart\/mixed is not accepted/,
+            ],
+            [
+              'huge part headers',
+              { 'Content-Type': `multipart/form-data; boundary=${B}` },
+              multipart(B, [[`${fileHead}\r\nX-Pad: ${'p'.repeat(20_000)}`, clip]]),
+              400,
+              /part headers are over 8192 bytes/,
+            ],
+            [
+              'two files',
+              { 'Content-Type': `multipart/form-data; boundary=${B}` },
+              multipart(B, [
+                [fileHead, clip],
+                [fileHead.replace('a.mp4', 'b.mp4'), clip],
+              ]),
+              400,
+              /more than one part/,
+            ],
+            [
+              'truncated (no closing boundary)',
+              { 'Content-Type': `multipart/form-data; boundary=${B}` },
+              multipart(B, [[fileHead, clip]], false).subarray(0, 5000),
+              400,
+              /truncated/,
+            ],
+            [
+              'a text field, no file',
+              { 'Content-Type': `multipart/form-data; boundary=${B}` },
+              multipart(B, [['Content-Disposition: form-data; name="video"', 'hello']]),
+              400,
+              /is not a file/,
+            ],
+            [
+              'boundary never occurs',
+              { 'Content-Type': `multipart/form-data; boundary=${B}` },
+              clip,
+              400,
+              /boundary of Content-Type never occurs/,
+            ],
+            [
+              'empty file',
+              { 'Content-Type': `multipart/form-data; boundary=${B}` },
+              multipart(B, [[fileHead, '']]),
+              400,
+              /uploaded file is empty/,
+            ],
+            [
+              'a file that is not a video',
+              { 'Content-Type': `multipart/form-data; boundary=${B}` },
+              multipart(B, [[fileHead, '<html>not a video</html>']]),
+              415,
+              /not a video/,
+            ],
+          ];
+          for (const [what, headers, body, status, msg] of cases) {
+            const t0 = performance.now();
+            const r = await req(port, 'POST', '/api/predict', body, headers);
+            assert.equal(r.status, status, `${what}: ${r.status} ${r.body} ${r.error ?? ''}`);
+            const e = json(r);
+            assert.match(e.error, msg, what);
+            assert.ok(!/\n|at .*\.js:\d+/.test(e.error), `one line, no stack: ${e.error}`);
+            assert.ok(performance.now() - t0 < 5000, `${what} answered promptly`);
+          }
+        },
+      );
+
+      await t.test(
+        'slow uploads count against --queue (503); a job over --job-timeout is stopped (504)',
+        async () => {
+          const q = await startServe([
+            '--model',
+            onnx,
+            '--queue',
+            '1',
+            '--request-timeout',
+            '4',
+            '--job-timeout',
+            '5',
+          ]);
+          try {
+            // two uploads that never finish fill the running slot and the one queue place
+            const slow = [stalledUpload(q.port, 100_000), stalledUpload(q.port, 100_000)];
+            await new Promise((r) => setTimeout(r, 300));
+            const t0 = performance.now();
+            const busy = await req(q.port, 'POST', '/api/predict', readFileSync(SAMPLES[0]));
+            assert.equal(busy.status, 503, busy.body.toString());
+            assert.equal(busy.headers['retry-after'], '2');
+            assert.match(json(busy).error, /busy: 2 predictions uploading, queued or running/);
+            assert.ok(performance.now() - t0 < 2000, 'refused at once, not after the uploads');
+            await Promise.all(slow.map((c) => c.closed));
+            for (const c of slow) assert.match(c.answer(), /^HTTP\/1\.1 408/);
+            // their places are free again
+            const after = await req(q.port, 'POST', '/api/predict', readFileSync(SAMPLES[1]));
+            assert.equal(after.status, 200, after.body.toString());
+            assert.deepEqual(json(after).top, expected[1].top);
+
+            // a prediction that runs past --job-timeout (5 s; a sample clip takes well under 1 s on a
+            // quiet machine): face tracking over 12 s of video
+            const long = path.join(dir, 'long-face.mp4');
+            const ff = spawnSync('ffmpeg', [
+              '-v',
+              'error',
+              '-loop',
+              '1',
+              '-i',
+              path.join(ROOT, 'test/fixtures/roi/messi5.jpg'),
+              '-t',
+              '12',
+              '-r',
+              '25',
+              '-vf',
+              'scale=trunc(iw/2)*2:trunc(ih/2)*2',
+              '-c:v',
+              'libx264',
+              '-preset',
+              'ultrafast',
+              '-pix_fmt',
+              'yuv420p',
+              long,
+            ]);
+            assert.equal(ff.status, 0, String(ff.stderr));
+            let sawTool = 0;
+            const watch = setInterval(
+              () => (sawTool = Math.max(sawTool, toolPids(q.child.pid!).length)),
+              20,
+            );
+            const t1 = performance.now();
+            const slowJob = await req(q.port, 'POST', '/api/predict?face=1', readFileSync(long));
+            clearInterval(watch);
+            assert.equal(slowJob.status, 504, slowJob.body.toString());
+            assert.match(
+              json(slowJob).error,
+              /ran over the 5 s limit \(--job-timeout\) and was stopped/,
+            );
+            assert.ok(sawTool > 0, 'ffmpeg was decoding the upload when the limit passed');
+            // its decoder is killed: no ffmpeg/ffprobe left under the server within a second
+            let left = toolPids(q.child.pid!);
+            for (let i = 0; i < 20 && left.length; i++) {
+              await new Promise((r) => setTimeout(r, 50));
+              left = toolPids(q.child.pid!);
+            }
+            assert.deepEqual(left, [], 'the stopped job left no decoder running');
+            // and the next job is served at once (it waited for the stopped one to end)
+            const t2 = performance.now();
+            const next = await req(q.port, 'POST', '/api/predict', readFileSync(SAMPLES[0]));
+            assert.equal(next.status, 200, next.body.toString());
+            assert.deepEqual(json(next).top, expected[0].top);
+            t.diagnostic(
+              `job timeout: 504 after ${(t2 - t1).toFixed(0)} ms (face models load outside the limit); next job ${(performance.now() - t2).toFixed(0)} ms`,
+            );
+          } finally {
+            await q.stop();
+          }
+        },
+      );
 
       await t.test('SIGTERM closes it cleanly', async () => {
         const code = await s!.stop('SIGTERM');

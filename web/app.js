@@ -50,6 +50,19 @@ function wantedDevice() {
   return 'gpu' in navigator ? 'webgpu' : 'wasm';
 }
 
+/** onnxruntime-web's wasm threads when the page is cross-origin isolated (`eflip serve` sends
+ *  COOP/COEP): half the cores, up to 4 — onnxruntime-web's own default, and on this 2-core
+ *  machine under load 1 thread beat 2 in every interleaved A/B (docs/webapp.md) — else 1;
+ *  `?threads=N` asks for N (the bench's A/B). */
+function wasmThreads() {
+  const cores = navigator.hardwareConcurrency || 1;
+  const most = self.crossOriginIsolated ? Math.min(4, Math.ceil(cores / 2)) : 1;
+  const asked = Number(params.get('threads'));
+  return Number.isInteger(asked) && asked >= 1
+    ? Math.min(asked, self.crossOriginIsolated ? 16 : 1)
+    : most;
+}
+
 async function openReader() {
   const key = state.dropped ? `file:${state.dropped.name}` : `server:${$('model').value}`;
   if (state.reader && state.readerKey === key) return state.reader;
@@ -65,7 +78,7 @@ async function openReader() {
       );
     source = m.url;
   }
-  const threads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  const threads = wasmThreads();
   let device = wantedDevice();
   let note = '';
   try {
@@ -76,6 +89,8 @@ async function openReader() {
     device = 'wasm';
     state.reader = await loadLipReader(source, { wasmPaths: '/ort/', device, threads });
   }
+  // what the camera's model worker opens: the same model, device and threads
+  state.model = { source, options: { wasmPaths: '/ort/', device, threads } };
   if (!('gpu' in navigator) && !params.get('device'))
     note = ' (this browser has no WebGPU, so wasm runs instead)';
   state.readerKey = key;
@@ -142,6 +157,7 @@ async function readVideo(file) {
     let data,
       T,
       how = '',
+      source = '',
       annotation = null;
     $('upload-overlay').hidden = true;
     video.onseeked = video.ontimeupdate = null;
@@ -150,13 +166,19 @@ async function readVideo(file) {
       per = size * size;
     if ($('face').checked) {
       // arbitrary footage: the mouth ROI from face landmarks (the same code as `eflip predict --face`)
-      const { rois, info } = await roisOfVideo(video, file.name, !rgb, (pass, i, n) => {
-        if (i % 5 === 0) $('progress').textContent = `${pass}: frame ${i + 1} of ${n}…`;
-      });
+      const { rois, info, frameSource } = await roisOfVideo(
+        video,
+        file.name,
+        !rgb,
+        (pass, i, n) => {
+          if (i % 5 === 0) $('progress').textContent = `${pass}: frame ${i + 1} of ${n}…`;
+        },
+      );
       const c = prepareFrames(rois, reader.preprocessing, MODEL_FPS, C);
       data = c.data;
       T = c.frames;
       how = 'face ROI';
+      source = frameSource;
       annotation = info;
     } else {
       const pieces = [];
@@ -169,7 +191,7 @@ async function readVideo(file) {
           C,
         );
         pieces.push(c.data);
-        how = f.how === 'luma' ? 'decoder luma plane' : 'canvas';
+        how = { luma: 'decoder luma plane', 'decoder yuv': 'decoder planes' }[f.how] ?? 'canvas';
         if (f.index % 5 === 0)
           $('progress').textContent = `Decoding frame ${f.index + 1} of ${f.total}…`;
       }
@@ -212,6 +234,7 @@ async function readVideo(file) {
       frames: T,
       device: reader.device,
       decode: how,
+      ...(source ? { frameSource: source } : {}),
       top,
       logProbs: Array.from(lp),
       segments,
@@ -274,6 +297,8 @@ async function startCamera() {
       video: $('cam'),
       overlay: $('overlay'),
       reader,
+      model: state.model,
+      useWorker: params.get('worker') !== '0',
       onUpdate: (s) => {
         window.eflip.camera = {
           ...s,
@@ -283,7 +308,7 @@ async function startCamera() {
           totals: { ...s.totals },
         };
         $('cam-stats').textContent =
-          `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}) · ${s.box ? 'face found' : 'no face in view'}`;
+          `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}, model in ${s.modelIn}) · ${s.box ? 'face found' : 'no face in view'}`;
         $('cam-words').textContent = s.top.length
           ? `${s.top[0].label} ${(100 * s.top[0].probability).toFixed(0)}%  ·  ${s.words.slice(-8).join(' ')}`
           : '';
@@ -337,6 +362,34 @@ function wire() {
     }
   });
 }
+
+/** ms per clip of the chosen model on a 29-frame clip (for `eflip bench webapp`): the median of
+ *  `runs` timed runs after one warm-up; the input is noise (the time does not depend on it). */
+window.eflip.timeModel = async (runs = 10) => {
+  const reader = await openReader();
+  const S = reader.preprocessing.size,
+    T = 29,
+    C = reader.channels;
+  const data = new Float32Array(C * T * S * S).map(() => Math.random() - 0.5);
+  const clip = { data, frames: T, channels: C, size: S, fps: MODEL_FPS };
+  await reader.predictClip(clip);
+  const ms = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await reader.predictClip(clip);
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return {
+    msPerClip: ms[ms.length >> 1],
+    min: ms[0],
+    runs,
+    device: reader.device,
+    threads: wasmThreads(),
+    isolated: self.crossOriginIsolated,
+    runtime: $('runtime').textContent,
+  };
+};
 
 wire();
 listModels().then(() => {

@@ -1,7 +1,9 @@
 // Webcam mode: camera frames (<video> → canvas, RGB) through the same ROI pipeline as Node
 // (src/roi/track.ts: detect every 5 frames, landmark tracking in between, verified; face-api on
 // tfjs-wasm) → the mouth ROI cut by src/roi/mouth_roi.ts → eflip's pre-processing → the streaming
-// reader (29-frame window, feature cache) → words as they are read. Live, frames whose landmarks
+// reader (29-frame window, feature cache; in a Web Worker, web/model_worker.js, so the model
+// runs on one core while the face is tracked in the next frame on the other; `useWorker: false`
+// keeps it on the page) → words as they are read. Live, frames whose landmarks
 // are not found reuse the last ones for up to 10 frames; the offline gap filling and centred
 // smoothing need future frames and are not applied here.
 import { FaceDetector } from 'eflip/roi';
@@ -10,9 +12,11 @@ import { cutMouthRoi } from 'eflip/roi';
 import { drawOverlay } from './overlay.js';
 import { StreamingLipReader, prepareFrames, inputPlanes, MODEL_FPS } from 'eflip/infer';
 import { loadFaceModels } from './face_models.js';
+import { ModelWorker } from './model_client.js';
 
 const ROI = 96;
 const HOLD = 10; // frames a lost face's last landmarks stay in use
+const IN_FLIGHT = 2; // frames the model worker may be behind the face tracker
 
 /** A one-line message for a getUserMedia failure. */
 export function cameraMessage(e) {
@@ -33,8 +37,10 @@ export function cameraMessage(e) {
 }
 
 export class CameraReader {
-  constructor({ video, overlay, reader, onUpdate }) {
-    Object.assign(this, { video, overlay, reader, onUpdate });
+  /** `model`: {source, options} to open the same model in the worker (loadLipReader's args). */
+  constructor({ video, overlay, reader, onUpdate, model = null, useWorker = true }) {
+    Object.assign(this, { video, overlay, reader, onUpdate, model, useWorker });
+    this.inflight = [];
     this.running = false;
     this.stats = {
       frames: 0,
@@ -46,6 +52,7 @@ export class CameraReader {
       top: [],
       words: [],
       backend: '',
+      modelIn: 'page',
       totals: { detect: 0, landmarks: 0, verify: 0, model: 0, frame: 0, frames: 0, since: 0 },
     };
   }
@@ -64,7 +71,9 @@ export class CameraReader {
     this.video.srcObject = stream;
     await this.video.play();
     const models = await loadFaceModels();
-    this.stats.backend = models.backend;
+    this.stats.backend = models.threads
+      ? `${models.backend}, ${models.threads} thread${models.threads > 1 ? 's' : ''}`
+      : models.backend;
     this.detector = FaceDetector.withModels(models);
     // time each part of the face pipeline (totals for `eflip bench webapp`)
     for (const [fn, key] of [
@@ -83,6 +92,27 @@ export class CameraReader {
       };
     }
     this.sr = new StreamingLipReader(this.reader, { window: 29, fps: MODEL_FPS, topK: 5 });
+    if (this.useWorker && this.model && typeof Worker !== 'undefined') {
+      try {
+        this.worker = new ModelWorker();
+        // the face models keep one core busy (tfjs-wasm: one thread on ≤ 2 cores); the model
+        // worker takes the rest, so the two do not fight over the same core
+        const o = { ...this.model.options };
+        if (o.threads > 1)
+          o.threads = Math.max(
+            1,
+            Math.min(o.threads, (navigator.hardwareConcurrency || 2) - (models.threads || 1)),
+          );
+        await this.worker.open(this.model.source, o);
+        this.stats.modelThreads = o.threads;
+        this.stats.modelIn = `worker, ${o.threads} thread${o.threads > 1 ? 's' : ''}`;
+      } catch (e) {
+        // the page's own reader still works: say so in the stats line and go on without the worker
+        this.worker?.worker.terminate();
+        this.worker = null;
+        this.stats.modelIn = `page (worker failed: ${e.message})`;
+      }
+    }
     this.running = true;
     this.done = this.loop()
       .catch((e) => {
@@ -98,6 +128,9 @@ export class CameraReader {
   }
 
   release() {
+    const w = this.worker;
+    this.worker = null;
+    void Promise.allSettled(this.inflight).then(() => w?.close().catch(() => {}));
     this.stream?.getTracks().forEach((t) => t.stop());
     this.video.srcObject = null;
     this.running = false;
@@ -157,14 +190,30 @@ export class CameraReader {
             MODEL_FPS,
             this.reader.channels,
           );
-          const m0 = performance.now();
-          const step = await this.sr.push(clip.data);
-          s.msModel = performance.now() - m0;
-          s.totals.model += s.msModel;
-          s.top = step.top.map((e) => ({ label: e.label, probability: e.probability }));
-          const w = s.top[0];
-          if (w.probability >= 0.5 && s.words[s.words.length - 1] !== w.label)
-            s.words.push(w.label);
+          const took = (ms, top) => {
+            s.msModel = ms;
+            s.totals.model += ms;
+            s.top = top;
+            const w = s.top[0];
+            if (w.probability >= 0.5 && s.words[s.words.length - 1] !== w.label)
+              s.words.push(w.label);
+          };
+          if (this.worker) {
+            // the model answers while the next frame is tracked; at most IN_FLIGHT frames behind
+            const d =
+              clip.data.byteLength === clip.data.buffer.byteLength ? clip.data : clip.data.slice();
+            const answer = this.worker.push(d, t).then((r) => took(r.ms, r.top));
+            answer.catch(() => {}); // awaited below (a failure stops the loop there)
+            this.inflight.push(answer);
+            while (this.inflight.length > IN_FLIGHT) await this.inflight.shift();
+          } else {
+            const m0 = performance.now();
+            const step = await this.sr.push(clip.data);
+            took(
+              performance.now() - m0,
+              step.top.map((e) => ({ label: e.label, probability: e.probability })),
+            );
+          }
         }
         this.draw(obs, lm);
         const now = performance.now();

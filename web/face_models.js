@@ -38,7 +38,9 @@ export function loadFaceModels(
       faceapi.nets.faceLandmark68Net.loadFromUri(base),
       faceapi.nets.faceLandmark68TinyNet.loadFromUri(base),
     ]);
-    return { api: faceapi, backend, modelDir: base, failed };
+    // tfjs-wasm picks its SIMD + threads build when the page is cross-origin isolated
+    const threads = backend === 'wasm' ? (tf.getThreadsCount?.() ?? 1) : 0;
+    return { api: faceapi, backend, threads, modelDir: base, failed };
   })().catch((e) => {
     loading = null;
     throw e;

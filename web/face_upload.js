@@ -9,13 +9,16 @@ import { MODEL_FPS } from 'eflip/infer';
 import { loadFaceModels } from './face_models.js';
 import { videoFrames } from './frames.js';
 
-/** Mouth ROIs (FrameStack) and landmarks of a loaded <video>; `gray` for grey models. */
+/** Mouth ROIs (FrameStack) and landmarks of a loaded <video>; `gray` for grey models;
+ *  `frameSource`: how the RGB frames were made (videoFrames' `how`). */
 export async function roisOfVideo(video, name, gray, onProgress = () => {}) {
   const det = FaceDetector.withModels(await loadFaceModels());
   const o = { fps: MODEL_FPS, faceDetector: det, gray };
+  let frameSource = '';
   const rgbFrames = async function* (pass) {
     for await (const f of videoFrames(video, { rgb: true })) {
       onProgress(pass, f.index, f.total);
+      frameSource = f.how; // 'decoder yuv': ffmpeg's own rgb24 values; 'canvas': the browser's
       yield { data: f.data, width: f.width, height: f.height, channels: 3 };
     }
   };
@@ -32,5 +35,5 @@ export async function roisOfVideo(video, name, gray, onProgress = () => {}) {
     MODEL_FPS,
     o,
   );
-  return { rois, info };
+  return { rois, info, frameSource };
 }

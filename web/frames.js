@@ -1,7 +1,9 @@
 // Video frames in the browser, the way eflip's frame reader (ffmpeg) gives them: resampled to
 // 25 fps (frame i is the source frame shown at (i + ½)/25 s), grey as ffmpeg's yuv→gray gives it
-// (the decoder's luma plane, limited range expanded: round((Y − 16)·255/219)), or RGB from a
-// canvas for colour models. Returns uint8 frames one at a time for the shared pre-processing.
+// (the decoder's luma plane, limited range expanded: round((Y − 16)·255/219)), and RGB as
+// ffmpeg's yuv420p→rgb24 gives it (the decoder's planes through swscale's fixed-point BT.601
+// arithmetic, bit-exact), else from a canvas (the browser's own yuv→rgb, a few levels off).
+// Returns uint8 frames one at a time for the shared pre-processing and the face pipeline.
 const FPS = 25;
 const LUMA = new Uint8Array(256).map((_, y) =>
   Math.min(255, Math.max(0, Math.floor(((y - 16) * 255) / 219 + 0.5))),
@@ -9,6 +11,39 @@ const LUMA = new Uint8Array(256).map((_, y) =>
 const YUV = new Set(['I420', 'I420A', 'I422', 'I444', 'NV12', 'I420P10', 'I422P10', 'I444P10']);
 
 export class NotAVideoError extends Error {}
+
+// swscale's unscaled yuv420p→rgb24 (libswscale/x86 yuv2rgb, what ffmpeg 5.1 runs on x86-64 for
+// limited-range BT.601 input): 16-bit fixed point, values <<3, pmulhw (a·b >> 16, floored) by
+// the coefficients it derives from its BT.601 table (Y 9539, V→R 13075, U→B 16525, U→G −3209,
+// V→G −6660, Y offset 16<<3), chroma shared by each 2×2 block (no interpolation), saturated.
+const mulhi = (a, b) => Math.floor((a * b) / 65536);
+const sat16 = (x) => (x < -32768 ? -32768 : x > 32767 ? 32767 : x);
+const sat8 = (x) => (x < 0 ? 0 : x > 255 ? 255 : x);
+const SWS_Y = new Int16Array(256).map((_, y) => mulhi(sat16((y << 3) - 128), 9539));
+const SWS_VR = new Int16Array(256).map((_, v) => mulhi((v << 3) - 1024, 13075));
+const SWS_UB = new Int16Array(256).map((_, u) => mulhi((u << 3) - 1024, 16525));
+const SWS_UG = new Int16Array(256).map((_, u) => mulhi((u << 3) - 1024, -3209));
+const SWS_VG = new Int16Array(256).map((_, v) => mulhi((v << 3) - 1024, -6660));
+
+/** I420 planes → RGB24 exactly as ffmpeg's `format=rgb24` (swscale) makes it. */
+export function i420ToRgb(buf, layout, width, height) {
+  const [py, pu, pv] = layout;
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const yRow = py.offset + y * py.stride,
+      uRow = pu.offset + (y >> 1) * pu.stride,
+      vRow = pv.offset + (y >> 1) * pv.stride;
+    for (let x = 0, o = y * width * 3; x < width; x++, o += 3) {
+      const Y = SWS_Y[buf[yRow + x]],
+        U = buf[uRow + (x >> 1)],
+        V = buf[vRow + (x >> 1)];
+      out[o] = sat8(Y + SWS_VR[V]);
+      out[o + 1] = sat8(Y + sat16(SWS_UG[U] + SWS_VG[V]));
+      out[o + 2] = sat8(Y + SWS_UB[U]);
+    }
+  }
+  return out;
+}
 
 /** Load a video file into a <video> element; rejects with NotAVideoError when the browser cannot decode it. */
 export function openVideo(video, file) {
@@ -60,8 +95,10 @@ function seek(video, t) {
   });
 }
 
-/** The Y plane of the frame on show as ffmpeg's 'gray', or null when the decoder's frame is not YUV. */
-async function lumaFrame(video) {
+/** The frame on show from the decoder's own planes, as ffmpeg gives it: grey ('gray': the Y
+ *  plane, range expanded) or RGB ('rgb24', 4:2:0 limited-range input only); null when the
+ *  decoder's frame is not in a format this reproduces exactly. */
+async function decoderFrame(video, rgb) {
   if (typeof VideoFrame === 'undefined') return null;
   let f;
   try {
@@ -71,9 +108,11 @@ async function lumaFrame(video) {
   }
   try {
     if (!YUV.has(f.format) || f.format.endsWith('P10')) return null;
+    if (rgb && (f.format !== 'I420' || f.colorSpace?.fullRange)) return null;
     const { width, height } = f.visibleRect;
     const buf = new Uint8Array(f.allocationSize());
     const layout = await f.copyTo(buf);
+    if (rgb) return { data: i420ToRgb(buf, layout, width, height), width, height };
     const { offset, stride } = layout[0];
     const out = new Uint8Array(width * height);
     for (let y = 0; y < height; y++)
@@ -115,8 +154,9 @@ export async function* videoFrames(video, { rgb = false, maxFrames = Infinity } 
   video.pause();
   for (let i = 0; i < n; i++) {
     await seek(video, (i + 0.5) / FPS);
-    const luma = rgb ? null : await lumaFrame(video);
-    const f = luma ?? canvasFrame(video, canvas, rgb);
-    yield { ...f, channels: rgb ? 3 : 1, how: luma ? 'luma' : 'canvas', index: i, total: n };
+    const exact = await decoderFrame(video, rgb);
+    const f = exact ?? canvasFrame(video, canvas, rgb);
+    const how = exact ? (rgb ? 'decoder yuv' : 'luma') : 'canvas';
+    yield { ...f, channels: rgb ? 3 : 1, how, index: i, total: n };
   }
 }

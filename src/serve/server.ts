@@ -3,7 +3,9 @@
 // weights, and a small API for programs (GET /api/models, POST /api/predict). Every response
 // carries the cross-origin-isolation headers (COOP/COEP) multi-threaded wasm needs. Bounded:
 // request/headers timeouts (a slow client gets 408 and does not block others), a body size
-// limit (413), a job queue (503 + Retry-After when full), and one JSON error per bad request.
+// limit (413), a job queue counting uploads still being received (503 + Retry-After when full),
+// a time limit per prediction that stops its work (504), and one JSON error per bad request.
+// The video comes as the request body or as the one file of a multipart/form-data upload.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
   createReadStream,
@@ -26,6 +28,8 @@ import { factsFromMetadata } from '../infer/onnx_model_source.js';
 import { videoContainerOf } from '../io/file_kind.js';
 import { clipResult } from '../cli/predict_result.js';
 import { faceClipReader } from '../infer/face_clips.js';
+import { MultipartError, multipartBoundary, multipartFile } from './multipart.js';
+import { killToolChildren } from './children.js';
 
 export interface ServeLimits {
   /** largest accepted upload, bytes */
@@ -34,9 +38,9 @@ export interface ServeLimits {
   maxSeconds: number;
   /** whole-request receive limit, ms (Node's requestTimeout: a slow upload gets 408) */
   requestTimeoutMs: number;
-  /** predict jobs waiting behind the running one; more get 503 */
+  /** predict requests (uploading or waiting) behind the running one; more get 503 */
   maxQueue: number;
-  /** one predict job's time limit, ms */
+  /** one prediction's time limit, ms (from the start of its decoding; past it: stopped, 504) */
   jobTimeoutMs: number;
 }
 
@@ -132,9 +136,10 @@ export class EflipServer {
   private readonly tfWasmDir = packageDir('@tensorflow/tfjs-backend-wasm', 'dist');
   private queue: Promise<unknown> = Promise.resolve();
   private face: ReturnType<typeof faceClipReader> | undefined;
-  private waiting = 0;
+  /** predict requests admitted and not answered: uploading, queued or running */
+  private admitted = 0;
   private closing = false;
-  readonly stats = { requests: 0, predictions: 0, errors4xx: 0, errors5xx: 0 };
+  readonly stats = { requests: 0, predictions: 0, cancelled: 0, errors4xx: 0, errors5xx: 0 };
 
   private constructor(private readonly o: ServeOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
@@ -342,6 +347,8 @@ export class EflipServer {
       req.on('end', () => resolve(Buffer.concat(chunks, n)));
       req.on('error', (e) => reject(new HttpError(400, `upload failed: ${e.message}`)));
       req.on('aborted', () => reject(new HttpError(400, 'upload aborted')));
+      // a connection closed before the end (408 from the request timeout, a client gone)
+      req.on('close', () => reject(new HttpError(400, 'upload aborted')));
     });
   }
 
@@ -363,64 +370,103 @@ export class EflipServer {
     if (faceRaw !== null && !['0', '1', 'true', 'false'].includes(faceRaw))
       throw new HttpError(400, `face must be 1 or 0, got '${faceRaw.slice(0, 20)}'`);
     const face = faceRaw === '1' || faceRaw === 'true';
-    // `waiting` counts the running job too: up to maxQueue wait behind it
-    if (this.waiting > this.limits.maxQueue)
+    let boundary: string | null;
+    try {
+      boundary = multipartBoundary(req.headers['content-type']);
+    } catch (e) {
+      throw new HttpError(400, (e as Error).message, { Connection: 'close' });
+    }
+    // admitted counts uploads still arriving, queued jobs and the running one: up to maxQueue
+    // requests wait behind the running job, so a flood of slow uploads is refused too
+    if (this.admitted > this.limits.maxQueue)
       throw new HttpError(
         503,
-        `busy: ${this.waiting} predictions running or queued (--queue ${this.limits.maxQueue}); retry shortly`,
-        { 'Retry-After': '2' },
+        `busy: ${this.admitted} predictions uploading, queued or running (--queue ${this.limits.maxQueue}); retry shortly`,
+        { 'Retry-After': '2', Connection: 'close' },
       );
-    const body = await this.readBody(req);
-    if (body.length === 0)
-      throw new HttpError(400, 'empty body: POST the video file as the request body');
-    const kind = videoContainerOf(body);
-    if (!kind)
-      throw new HttpError(
-        415,
-        'the body is not a video (no MP4/MOV, WebM/MKV, AVI, MPEG-TS, Ogg or FLV signature)',
-      );
-    this.waiting++;
-    const job = this.queue.then(() => this.runJob(m, body, kind, top, face));
-    this.queue = job.catch(() => undefined);
+    this.admitted++;
     try {
-      const result = await job;
+      let body = await this.readBody(req);
+      if (boundary) {
+        try {
+          body = multipartFile(body, boundary).data;
+        } catch (e) {
+          if (e instanceof MultipartError) throw new HttpError(400, e.message);
+          throw e;
+        }
+        if (body.length === 0)
+          throw new HttpError(400, 'the uploaded file is empty: send the video file');
+      }
+      if (body.length === 0)
+        throw new HttpError(
+          400,
+          'empty body: POST the video file as the request body (or as a multipart/form-data file)',
+        );
+      const kind = videoContainerOf(body);
+      if (!kind)
+        throw new HttpError(
+          415,
+          'the body is not a video (no MP4/MOV, WebM/MKV, AVI, MPEG-TS, Ogg or FLV signature)',
+        );
+      // one job at a time: each waits until the one before has really stopped
+      const turn = this.queue;
+      let release!: () => void;
+      this.queue = new Promise<void>((r) => (release = r));
+      await turn;
+      const result = await this.runJob(m, body, kind, top, face, release);
       this.stats.predictions++;
       this.json(res, 200, result);
     } finally {
-      this.waiting--;
+      this.admitted--;
     }
   }
 
+  /** One prediction; calls `release` (the next job's turn) once its work has really stopped. */
   private async runJob(
     m: ServedModel,
     body: Buffer,
     ext: string,
     top: number,
     face: boolean,
+    release: () => void,
   ): Promise<unknown> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'eflip-serve-'));
-    const file = path.join(dir, `upload.${ext}`);
-    let timer: NodeJS.Timeout | undefined;
+    let dir: string | undefined;
+    let file = '';
+    const done = () => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      release();
+    };
+    let work: Promise<unknown>;
     try {
+      dir = mkdtempSync(path.join(tmpdir(), 'eflip-serve-'));
+      file = path.join(dir, `upload.${ext}`);
       writeFileSync(file, body);
-      m.reader ??= nodePlatform('cpu', this.o.threads).then((pl) =>
-        OnnxLipReader.open(pl, m.source),
-      );
+      // the runtimes load once, outside the job's time limit
+      m.reader ??= nodePlatform('cpu', this.o.threads)
+        .then((pl) => OnnxLipReader.open(pl, m.source))
+        .catch((e) => {
+          m.reader = undefined;
+          throw e;
+        });
       const reader = await m.reader;
-      const work = (async () => {
+      const faces = face
+        ? await (this.face ??= faceClipReader().catch((e) => {
+            this.face = undefined;
+            throw e;
+          }))
+        : undefined;
+      work = (async () => {
         let warning: string | undefined;
         const onIncomplete = (decoded: number, expected: number) =>
           (warning = incompleteWarning('upload', decoded, expected).replace(/^warning: /, ''));
         // face=1: arbitrary footage through the mouth-ROI pipeline, as `eflip predict --face`
-        const clip = face
-          ? await (this.face ??= faceClipReader()).then((f) =>
-              f.load(
-                file,
-                reader.preprocessing,
-                reader.channels,
-                this.limits.maxSeconds,
-                onIncomplete,
-              ),
+        const clip = faces
+          ? await faces.load(
+              file,
+              reader.preprocessing,
+              reader.channels,
+              this.limits.maxSeconds,
+              onIncomplete,
             )
           : await loadClip(file, reader.preprocessing, {
               maxSeconds: this.limits.maxSeconds,
@@ -434,34 +480,58 @@ export class EflipServer {
           ...clipResult(reader, lp, clip.frames, clip.fps ?? 25, top, performance.now() - t0),
         };
       })();
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new HttpError(503, `prediction took over ${this.limits.jobTimeoutMs} ms`, {
-                'Retry-After': '5',
-              }),
-            ),
-          this.limits.jobTimeoutMs,
-        );
-      });
-      return await Promise.race([work, timeout]);
     } catch (e) {
-      if (e instanceof HttpError) throw e;
-      const err = e as Error & { kind?: string };
-      const msg = err.message.replace(file, 'upload');
-      // video problems the client caused: unreadable, truncated, too long, no frames
-      if (
-        err.name === 'VideoError' ||
-        err.name === 'InferenceInputError' ||
-        err.name === 'RoiError'
-      )
-        throw new HttpError(err.kind === 'too-long' ? 413 : 422, msg);
-      throw e;
-    } finally {
-      clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
+      done();
+      throw this.clientError(e, file);
     }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.limits.jobTimeoutMs);
+    });
+    const settled = work.then(
+      () => 'work' as const,
+      () => 'work' as const,
+    );
+    const first = await Promise.race([settled, timeout]);
+    clearTimeout(timer);
+    if (first === 'work') {
+      done();
+      try {
+        return await work;
+      } catch (e) {
+        throw this.clientError(e, file);
+      }
+    }
+    // over the limit: stop the work for real — kill its decoders (and any it starts meanwhile)
+    // until it gives up; the next job starts only then
+    this.stats.cancelled++;
+    killToolChildren();
+    const reaper = setInterval(killToolChildren, 50);
+    const stopped = () => {
+      clearInterval(reaper);
+      clearTimeout(giveUp);
+      done();
+    };
+    // work that never notices its decoders are gone must not hold the queue for ever
+    const giveUp = setTimeout(stopped, Math.max(10_000, this.limits.jobTimeoutMs));
+    void settled.finally(stopped);
+    throw new HttpError(
+      504,
+      `the prediction ran over the ${this.limits.jobTimeoutMs / 1000} s limit (--job-timeout) and was stopped`,
+    );
+  }
+
+  /** A job's failure as the HTTP answer: video problems the client caused are 413/422. */
+  private clientError(e: unknown, file: string): unknown {
+    if (e instanceof HttpError) return e;
+    const err = e as Error & { kind?: string };
+    const msg = String(err?.message ?? e)
+      .split(file || '\0')
+      .join('upload');
+    // unreadable, truncated, too long, no frames, no face
+    if (err.name === 'VideoError' || err.name === 'InferenceInputError' || err.name === 'RoiError')
+      return new HttpError(err.kind === 'too-long' ? 413 : 422, msg);
+    return e;
   }
 
   private json(

@@ -2,7 +2,11 @@
 // Chromium's fake camera from a real photograph (test/fixtures/roi/messi5.jpg, placed
 // off-centre in 640×480, drifting): frames/s and ms per frame for the face detector, the
 // landmark net, the tracking check and the lipreading model, with the model on wasm and on
-// WebGPU (Chromium's SwiftShader adapter where there is no GPU). Served by the real `eflip serve`.
+// WebGPU (Chromium's SwiftShader adapter where there is no GPU), the model in its Web Worker and
+// on the page (A/B). Also the model alone: ms per 29-frame clip on onnxruntime-web wasm with 1
+// thread and with all cores (multi-threaded wasm: the page is cross-origin isolated by the
+// server's COOP/COEP). Served by the real `eflip serve`; `--model` takes any exported .onnx
+// (an int8 one too) or a checkpoint.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -19,7 +23,8 @@ const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 export const def = defineCommand({
   name: 'bench webapp',
-  usage: 'bench webapp [--json] [--frames 60] [--devices wasm,webgpu]',
+  usage:
+    'bench webapp [--json] [--frames 60] [--devices wasm,webgpu] [--model-in worker,page] [--threads 1,2] [--model PATH]',
   description:
     'Webcam path of the web app in headless Chromium (fake camera): frames/s, ms per frame (detector, landmarks, model).',
   options: {
@@ -32,6 +37,16 @@ export const def = defineCommand({
       help: 'camera frames to time per device',
     },
     devices: { type: 'list', default: ['wasm', 'webgpu'], help: 'model devices: wasm, webgpu' },
+    'model-in': {
+      type: 'list',
+      default: ['worker', 'page'],
+      help: 'where the webcam model runs (wasm runs): worker, page',
+    },
+    threads: {
+      type: 'list',
+      help: 'onnxruntime-web wasm threads for the model-only timing (default: 1 and all cores); 0 skips it',
+    },
+    clips: { type: 'int', default: 10, min: 2, max: 1000, help: 'timed clips per thread count' },
     model: { type: 'string', help: 'model to serve (default: the bundled demo model)' },
     chromium: {
       type: 'string',
@@ -52,6 +67,14 @@ export default async function main(argv: string[]): Promise<number> {
   for (const d of o.devices)
     if (d !== 'wasm' && d !== 'webgpu')
       throw new UsageError(`--devices: '${d}' is not wasm or webgpu`);
+  for (const w of o['model-in'])
+    if (w !== 'worker' && w !== 'page')
+      throw new UsageError(`--model-in: '${w}' is not worker or page`);
+  const threadList = (o.threads ?? ['1', String(os.cpus().length)]).map((t) => {
+    if (!/^\d+$/.test(t) || Number(t) > 16)
+      throw new UsageError(`--threads: '${t}' is not a thread count 0..16`);
+    return Number(t);
+  });
   if (!existsSync(path.join(WEB_ROOT, 'index.html')))
     throw new UsageError('the web app is not built: run `npm run build`');
   const photoFile = path.join(ROOT, 'test/fixtures/roi/messi5.jpg');
@@ -99,15 +122,46 @@ export default async function main(argv: string[]): Promise<number> {
     if (ff.status !== 0)
       throw new Error(`ffmpeg could not write the fake camera video: ${String(ff.stderr).trim()}`);
     const port = await server.listen(0, '127.0.0.1');
-    const runs: Record<string, unknown>[] = [];
-    for (const device of o.devices) {
-      const cdp = await Cdp.launch(chromium, `http://127.0.0.1:${port}/?device=${device}`, [
-        `--user-data-dir=${path.join(dir, `profile-${device}`)}`,
-        '--enable-unsafe-webgpu',
-        '--use-fake-device-for-media-stream',
-        '--use-fake-ui-for-media-stream',
-        `--use-file-for-fake-video-capture=${y4m}`,
+    const base = `http://127.0.0.1:${port}`;
+    const load = () => os.loadavg()[0].toFixed(1);
+    // the model alone, per thread count (a fresh page each: wasm threads are set once per page)
+    const modelRuns: Record<string, unknown>[] = [];
+    for (const threads of [...new Set(threadList)].filter((t) => t > 0)) {
+      const cdp = await Cdp.launch(chromium, `${base}/?device=wasm&threads=${threads}`, [
+        `--user-data-dir=${path.join(dir, `profile-model-${threads}`)}`,
       ]);
+      try {
+        await cdp.waitFor('window.eflip && window.eflip.ready', 60_000);
+        const loadBefore = load();
+        const r = await cdp.eval(`window.eflip.timeModel(${o.clips})`);
+        modelRuns.push({
+          threads: r.threads,
+          crossOriginIsolated: r.isolated,
+          msPerClip: +r.msPerClip.toFixed(2),
+          minMsPerClip: +r.min.toFixed(2),
+          clips: r.runs,
+          load: `${loadBefore} → ${load()}`,
+        });
+      } finally {
+        await cdp.close();
+      }
+    }
+    const runs: Record<string, unknown>[] = [];
+    const combos = o.devices.flatMap((device) =>
+      (device === 'wasm' ? o['model-in'] : ['worker']).map((where) => ({ device, where })),
+    );
+    for (const { device, where } of combos) {
+      const cdp = await Cdp.launch(
+        chromium,
+        `${base}/?device=${device}&worker=${where === 'worker' ? 1 : 0}`,
+        [
+          `--user-data-dir=${path.join(dir, `profile-${device}-${where}`)}`,
+          '--enable-unsafe-webgpu',
+          '--use-fake-device-for-media-stream',
+          '--use-fake-ui-for-media-stream',
+          `--use-file-for-fake-video-capture=${y4m}`,
+        ],
+      );
       try {
         await cdp.waitFor('window.eflip && window.eflip.ready', 60_000);
         await cdp.eval("document.getElementById('cam-start').click()");
@@ -116,12 +170,14 @@ export default async function main(argv: string[]): Promise<number> {
           60_000 + o.frames * 5_000,
         );
         if (c.error) throw new Error(`the page's camera failed: ${c.error}`);
+        const loadAfter = load();
         const runtime = await cdp.eval("document.getElementById('runtime').textContent");
         const n = c.frames,
           tt = c.totals;
         const r2 = (x: number) => +x.toFixed(2);
         runs.push({
           device,
+          modelIn: c.modelIn,
           modelRuntime: runtime,
           faceBackend: `tfjs-${c.backend}`,
           frames: n,
@@ -134,6 +190,7 @@ export default async function main(argv: string[]): Promise<number> {
             model: r2(tt.model / n),
             total: r2(tt.frame / tt.frames),
           },
+          load: loadAfter,
         });
         await cdp.eval("document.getElementById('cam-stop').click()");
       } finally {
@@ -145,14 +202,20 @@ export default async function main(argv: string[]): Promise<number> {
       chromium: spawnSync(chromium, ['--version'], { encoding: 'utf8' }).stdout.trim(),
       camera: '640x480 fake camera (messi5 photo, drifting)',
       cpus: os.cpus().length,
+      model: o.model ?? 'assets/demo/model.safetensors',
+      modelOnly: modelRuns,
       runs,
     };
     if (o.json) console.log(JSON.stringify(result, null, 2));
     else {
-      console.log(`${result.chromium}, ${result.camera}`);
+      console.log(`${result.chromium}, ${result.camera}; model ${result.model}`);
+      for (const m of modelRuns as any[])
+        console.log(
+          `  model alone, wasm ${m.threads} thread${m.threads > 1 ? 's' : ''}: ${m.msPerClip} ms/clip (min ${m.minMsPerClip}; load ${m.load})`,
+        );
       for (const r of runs as any[])
         console.log(
-          `  model on ${r.device.padEnd(6)} ${String(r.framesPerSecond).padStart(6)} frames/s  ms/frame: detector ${r.msPerFrame.detector}, landmarks ${r.msPerFrame.landmarks}, track check ${r.msPerFrame.trackCheck}, model ${r.msPerFrame.model}, total ${r.msPerFrame.total}  (${r.modelRuntime})`,
+          `  model on ${r.device.padEnd(6)} in ${r.modelIn.padEnd(6)} ${String(r.framesPerSecond).padStart(6)} frames/s  ms/frame: detector ${r.msPerFrame.detector}, landmarks ${r.msPerFrame.landmarks}, track check ${r.msPerFrame.trackCheck}, model ${r.msPerFrame.model}, total ${r.msPerFrame.total}  (${r.modelRuntime}; load ${r.load})`,
         );
     }
     return 0;

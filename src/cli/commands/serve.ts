@@ -11,7 +11,8 @@ export const def = defineCommand({
   description: [
     'Serve the eflip web app and the given models on HTTP. The page lipreads uploaded videos in the',
     'browser (onnxruntime-web: WebGPU or wasm); POST /api/predict runs `eflip predict` on the server',
-    'for programs. --model takes .onnx files or checkpoints (.safetensors/.ckpt: exported to ONNX once,',
+    'for programs (the video as the body, or as the one file of a multipart/form-data upload).',
+    '--model takes .onnx files or checkpoints (.safetensors/.ckpt: exported to ONNX once,',
     'kept in memory); repeat it to offer several. Binds to localhost unless --host says otherwise.',
   ].join('\n'),
   options: {
@@ -52,7 +53,14 @@ export const def = defineCommand({
       default: 16,
       min: 0,
       max: 1024,
-      help: 'predictions waiting behind the running one (503 after)',
+      help: 'predictions uploading or waiting behind the running one (503 after)',
+    },
+    'job-timeout': {
+      type: 'number',
+      default: 60,
+      min: 0.1,
+      max: 3600,
+      help: 'seconds one prediction may run (stopped and answered 504 after)',
     },
     threads: { type: 'threads', help: 'intra-op threads of server-side prediction' },
   },
@@ -86,6 +94,7 @@ export default async function main(argv: string[]): Promise<number> {
       maxSeconds: o['max-seconds'],
       requestTimeoutMs: Math.round(o['request-timeout'] * 1000),
       maxQueue: o.queue,
+      jobTimeoutMs: Math.round(o['job-timeout'] * 1000),
     },
   });
   let port: number;

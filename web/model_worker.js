@@ -1,0 +1,49 @@
+// The webcam's lipreading model off the main thread (a module Web Worker): the streaming reader
+// (29-frame window, feature cache) over onnxruntime-web runs here while the page tracks the
+// face in the next camera frame, so the two use both cores instead of taking turns. Messages
+// are handled strictly in order (the feature cache needs every frame in sequence).
+import { loadLipReader, StreamingLipReader, MODEL_FPS } from 'eflip/infer';
+
+let reader = null;
+let stream = null;
+let chain = Promise.resolve();
+
+async function handle(m) {
+  switch (m.type) {
+    case 'open': {
+      await reader?.dispose();
+      reader = await loadLipReader(m.source, m.options);
+      stream = new StreamingLipReader(reader, { window: 29, fps: MODEL_FPS, topK: m.topK ?? 5 });
+      return { type: 'opened', device: reader.device };
+    }
+    case 'push': {
+      const t0 = performance.now();
+      const step = await stream.push(m.data);
+      return {
+        type: 'step',
+        seq: m.seq,
+        ms: performance.now() - t0,
+        top: step.top.map((e) => ({ label: e.label, probability: e.probability })),
+      };
+    }
+    case 'close':
+      await reader?.dispose();
+      reader = stream = null;
+      return { type: 'closed' };
+    default:
+      throw new Error(`unknown message ${m.type}`);
+  }
+}
+
+self.onmessage = (e) => {
+  const m = e.data;
+  chain = chain.then(
+    () =>
+      handle(m).then(
+        (r) => self.postMessage({ id: m.id, ...r }),
+        (err) =>
+          self.postMessage({ id: m.id, type: 'error', message: err?.message ?? String(err) }),
+      ),
+    () => {},
+  );
+};
