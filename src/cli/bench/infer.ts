@@ -22,7 +22,8 @@ export const def: CommandDef = {
     'Inference speed of one variant (default T, 29×88×88 clips) at batch 1 and 8: ms/clip for',
     "onnxruntime (eflip's own export), the libtorch backend and PyTorch eager (python3-torch, same",
     'weights, same thread count and wait policy), measured interleaved in rounds, with speedups as',
-    'medians of per-round ratios; onnxruntime-web (wasm) at batch 1; streaming ms per new frame.',
+    'medians of per-round ratios; onnxruntime-web (wasm) at batch 1; streaming ms per new frame',
+    '(a window per frame, and every other frame: hop 2).',
     'Without --checkpoint, random weights are initialised by tools/torch_ref/lipreader.py.',
   ].join('\n'),
   options: {
