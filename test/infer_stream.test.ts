@@ -153,24 +153,6 @@ test('timeline segments: an entry covers the frames since the previous one (hop 
   assert.ok(near(gap[1].start, 4 / 25));
 });
 
-test('batches on 2 worker threads (one-thread sessions) equal one session, clips untouched', async () => {
-  const pooled = await loadOnnxLipReader(weights, { device: 'cpu', threads: 2 });
-  try {
-    const clips = [29, 29, 13, 29, 13].map((T, i) => clipOf(randn(T * S * S, 60 + i), T));
-    const before = clips.map((c) => c.data.slice());
-    const got = await pooled.predictBatch(clips);
-    const want = await reader.predictBatch(clips); // threads 1: no workers
-    got.forEach((g, i) => assert.ok(maxAbsDiff(g, want[i]) < 1e-4, `clip ${i}`));
-    clips.forEach((c, i) => assert.equal(maxAbsDiff(c.data, before[i]), 0, 'input unchanged'));
-    await assert.rejects(
-      pooled.predictBatch([clips[0], clipOf(new Float32Array(10), 3)]),
-      /clip 1: 10 values/,
-    );
-  } finally {
-    await pooled.dispose();
-  }
-});
-
 test('bad clips are rejected with clear errors, and the reader keeps working', async () => {
   const good = clipOf(randn(3 * S * S, 1), 3);
   await assert.rejects(
