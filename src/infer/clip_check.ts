@@ -57,14 +57,7 @@ export function stackClips(clips: Clip[]): Float32Array {
  *  as one (B, C, T, H, W) batch with `run`, and split its (B, classes) output per clip. */
 export async function predictInBatches(
   clips: Clip[],
-  model: {
-    channels: number;
-    size: number;
-    classes: number;
-    maxBatch: number;
-    /** groups run at once (default 1) */
-    concurrency?: number;
-  },
+  model: { channels: number; size: number; classes: number; maxBatch: number },
   run: (data: Float32Array, dims: number[]) => Float32Array | Promise<Float32Array>,
 ): Promise<Float32Array[]> {
   if (!clips.length) return [];
@@ -73,17 +66,11 @@ export async function predictInBatches(
   );
   const out: Float32Array[] = new Array(clips.length);
   const K = model.classes;
-  const groups = groupByLength(clips, model.maxBatch);
-  let next = 0;
-  const lane = async () => {
-    while (next < groups.length) {
-      const group = groups[next++];
-      const batch = group.map((i) => clips[i]);
-      const { frames, channels, size } = batch[0];
-      const y = await run(stackClips(batch), [batch.length, channels, frames, size, size]);
-      group.forEach((ci, j) => (out[ci] = y.slice(j * K, (j + 1) * K)));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, model.concurrency ?? 1) }, lane));
+  for (const group of groupByLength(clips, model.maxBatch)) {
+    const batch = group.map((i) => clips[i]);
+    const { frames, channels, size } = batch[0];
+    const y = await run(stackClips(batch), [batch.length, channels, frames, size, size]);
+    group.forEach((ci, j) => (out[ci] = y.slice(j * K, (j + 1) * K)));
+  }
   return out;
 }

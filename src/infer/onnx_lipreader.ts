@@ -9,7 +9,7 @@ import { predictInBatches } from './clip_check.js';
 export const ORT_BATCH = 4;
 import { openSession, runFloat, type OpenedSession } from './ort_session.js';
 import { pinDimensions } from '../io/onnx/static_dims.js';
-import type { ClipRunner, OrtPlatform } from './ort_types.js';
+import type { OrtPlatform } from './ort_types.js';
 import {
   factsFromMetadata,
   type GraphPart,
@@ -117,36 +117,13 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
     return (await this.predictBatch([clip]))[0];
   }
 
-  /** The clip workers, opened on the first batch that uses them (CPU provider only). */
-  private workers: Promise<ClipRunner> | null = null;
-  private clipWorkers(): Promise<ClipRunner> | null {
-    const w = this.platform.clipWorkers;
-    if (!w || w.count < 2 || this.device !== 'cpu') return null;
-    if (!this.workers) {
-      this.workers = this.model.graph('full').then((b) => w.open(b, this.model.source));
-      this.workers.catch(() => (this.workers = null));
-    }
-    return this.workers;
-  }
-
-  async predictBatch(clips: Clip[]): Promise<Float32Array[]> {
+  predictBatch(clips: Clip[]): Promise<Float32Array[]> {
     const model = {
       channels: this.channels,
       size: this.preprocessing.size,
       classes: this.facts.classes,
       maxBatch: ORT_BATCH,
     };
-    const pool = clips.length > 1 ? this.clipWorkers() : null;
-    if (pool) {
-      // one clip per worker run, as many at once as there are workers
-      const workers = await pool;
-      return predictInBatches(
-        clips,
-        { ...model, maxBatch: 1, concurrency: workers.size },
-        (data, dims) =>
-          workers.predict({ data, frames: dims[2], channels: dims[1], size: dims[3] }),
-      );
-    }
     return predictInBatches(clips, model, async (data, dims) => {
       const { session } = await this.sessionFor('full', dims[0], dims[2]);
       return (await runFloat(this.platform, session, 'frames', data, dims, 'log_probs')).data;
@@ -191,9 +168,6 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   }
 
   async dispose(): Promise<void> {
-    const workers = this.workers;
-    this.workers = null;
-    if (workers) await (await workers.catch(() => null))?.release();
     for (const s of [...this.sessions.values(), ...this.pinned.values()]) {
       try {
         await (await s).session.release();

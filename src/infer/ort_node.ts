@@ -3,7 +3,6 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { OrtModule, OrtPlatform } from './ort_types.js';
-import { ClipWorkers } from './ort_clip_workers.js';
 
 /** CPU provider: keep x·σ(x) as Sigmoid + Mul instead of onnxruntime's QuickGelu fusion. The
  *  NCHWc layout pass (AVX2/AVX-512) knows Sigmoid and Mul but not QuickGelu, so the fused op forces
@@ -25,7 +24,6 @@ export async function nodePlatform(
   const gpu = existsSync('/dev/nvidiactl') || !!process.env.CUDA_VISIBLE_DEVICES;
   const providers =
     device === 'cpu' ? ['cpu'] : device === 'cuda' ? ['cuda'] : gpu ? ['cuda', 'cpu'] : ['cpu'];
-  const workers = threads ?? availableParallelism();
   return {
     ort,
     providers,
@@ -35,9 +33,5 @@ export async function nodePlatform(
     providerConfig: { cpu: CPU_CONFIG },
     pinShapes: true,
     spinBackend: process.env.EFLIP_ORT_SPIN !== '0',
-    clipWorkers: {
-      count: workers,
-      open: (model, source) => new ClipWorkers(model, source, workers, spinning),
-    },
   };
 }

@@ -23,20 +23,6 @@ export interface OrtModule {
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
 }
 
-/** Runs whole clips elsewhere (onnxruntime-node: one worker thread per core). */
-export interface ClipRunner {
-  /** clips run at once */
-  readonly size: number;
-  /** log-probabilities of one clip; the clip's data buffer may be moved (pass a copy) */
-  predict(clip: {
-    data: Float32Array;
-    frames: number;
-    channels: number;
-    size: number;
-  }): Promise<Float32Array>;
-  release(): Promise<void>;
-}
-
 /** How to run sessions: the runtime module plus the providers to try in order. */
 export interface OrtPlatform {
   ort: OrtModule;
@@ -59,7 +45,4 @@ export interface OrtPlatform {
   pinShapes?: boolean;
   /** extra session config entries per provider (merged into `extra`), e.g. optimizer switches */
   providerConfig?: Record<string, Record<string, unknown>>;
-  /** for batches of clips on the CPU provider: run each clip on its own one-thread session, this
-   *  many at once (undefined, or fewer than 2 workers: one session runs the batch) */
-  clipWorkers?: { count: number; open(model: Uint8Array, source: string): ClipRunner };
 }
