@@ -123,7 +123,6 @@ export class StreamingLipReader {
         index: i,
         trip: [this.frame(i - 1), this.frame(i), this.frame(i + 1)],
       });
-    this.nextInterior = Math.max(this.nextInterior, to + 1);
     return jobs;
   }
 
@@ -142,7 +141,9 @@ export class StreamingLipReader {
     const d = this.runner.featureDim;
     const out = jobs.map((_, b) => feats.subarray(b * d, (b + 1) * d));
     jobs.forEach((j, b) => {
-      if (j.key === 'interior') this.interior.set(j.index, out[b].slice());
+      if (j.key !== 'interior') return;
+      this.interior.set(j.index, out[b].slice());
+      this.nextInterior = Math.max(this.nextInterior, j.index + 1); // only once computed
     });
     return out;
   }
