@@ -9,7 +9,12 @@ import { exportOnnx } from '../src/io/onnx/export_model.js';
 import { GraphBuilder, serializeModel } from '../src/io/onnx/graph_builder.js';
 import { loadOnnxLipReader } from '../src/infer/load_node.js';
 import type { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
-import { StreamingLipReader, streamClip } from '../src/infer/streaming.js';
+import {
+  StreamingLipReader,
+  streamClip,
+  timelineSegments,
+  type StreamStep,
+} from '../src/infer/streaming.js';
 import { InferenceInputError, ModelLoadError, type Clip } from '../src/infer/types.js';
 import { maxAbsDiff, randn, tempDir } from './onnx_helpers.js';
 import { torchInit } from './onnx_torch_ref.js';
@@ -72,6 +77,80 @@ test('streaming fast mode: one frame of latency, close to the clip prediction', 
   const pFull = full.map(Math.exp),
     pFast = last!.logProbs.map(Math.exp);
   assert.ok(maxAbsDiff(pFull, pFast) < 0.05, 'fast mode stays close in probability');
+});
+
+test('streaming with hop: a window every hop frames, each equal to the clip prediction; the frames between repeat it', async () => {
+  const T = 20;
+  const data = randn(T * S * S, 57);
+  const frameAt = (t: number) => data.slice(t * S * S, (t + 1) * S * S);
+  const sub = (a: number, b: number) => clipOf(data.slice(a * S * S, b * S * S), b - a);
+  const hop = 3,
+    window = 8;
+  const sr = new StreamingLipReader(reader, { window, hop });
+  const steps: StreamStep[] = [];
+  for (let t = 0; t < T; t++) steps.push(await sr.push(frameAt(t)));
+  for (let t = 0; t < T; t++) {
+    const s = steps[t];
+    assert.equal(s.frame, t - (t % hop), `frame ${t}: the latest window ends at a multiple of hop`);
+    if (t % hop) {
+      assert.equal(s, steps[t - 1], 'between windows push() repeats the latest step');
+      continue;
+    }
+    assert.equal(s.windowStart, Math.max(0, t - window + 1));
+    const full = await reader.predictClip(sub(s.windowStart, t + 1));
+    const d = maxAbsDiff(full, s.logProbs);
+    assert.ok(d < 1e-3, `hop ${hop}, frame ${t}: max |diff| ${d}`);
+  }
+  // fast mode, hop 2: windows end at even frames, equal to the hop-1 fast stream's windows
+  const fast1 = new StreamingLipReader(reader, { window, mode: 'fast' });
+  const fast2 = new StreamingLipReader(reader, { window, mode: 'fast', hop: 2 });
+  for (let t = 0; t < T; t++) {
+    const a = await fast1.push(frameAt(t));
+    const b = await fast2.push(frameAt(t));
+    assert.equal(b.frame, t === 0 ? 0 : t - 1 - ((t - 1) % 2));
+    if (b.frame === a.frame) {
+      assert.equal(b.windowStart, a.windowStart);
+      assert.ok(maxAbsDiff(a.logProbs, b.logProbs) < 1e-4, `fast hop 2, frame ${t}`);
+    }
+  }
+  const timeline = await streamClip(reader, { ...clipOf(data, T), fps: 25 }, { window, hop });
+  assert.deepEqual(
+    timeline.map((e) => e.frame),
+    [0, 3, 6, 9, 12, 15, 18],
+  );
+  assert.throws(
+    () => new StreamingLipReader(reader, { window, hop: 9 }),
+    /hop must be an integer from 1 to the window \(8\), got 9/,
+  );
+  assert.throws(() => new StreamingLipReader(reader, { hop: 0.5 }), /hop must be/);
+});
+
+test('timeline segments: an entry covers the frames since the previous one (hop > 1)', () => {
+  const entry = (frame: number, word: string, probability = 0.9) => ({
+    frame,
+    time: (frame + 1) / 25,
+    windowStart: 0,
+    word,
+    probability,
+    top: [],
+  });
+  const near = (a: number, b: number) => Math.abs(a - b) < 1e-9;
+  const one = timelineSegments([entry(0, 'A'), entry(3, 'A'), entry(6, 'A')], 25);
+  assert.equal(one.length, 1);
+  assert.ok(near(one[0].start, 0) && near(one[0].end, 7 / 25));
+  const three = timelineSegments([entry(0, 'A'), entry(3, 'B'), entry(6, 'A')], 25);
+  assert.deepEqual(
+    three.map((s) => [s.word, +(s.start * 25).toFixed(6), +(s.end * 25).toFixed(6)]),
+    [
+      ['A', 0, 1],
+      ['B', 1, 4],
+      ['A', 4, 7],
+    ],
+  );
+  // below minProb: a gap, so the entries on either side do not merge
+  const gap = timelineSegments([entry(0, 'A'), entry(3, 'A', 0.1), entry(6, 'A')], 25, 0.5);
+  assert.equal(gap.length, 2);
+  assert.ok(near(gap[1].start, 4 / 25));
 });
 
 test('bad clips are rejected with clear errors, and the reader keeps working', async () => {

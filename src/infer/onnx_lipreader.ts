@@ -4,7 +4,9 @@
 import { predictInBatches } from './clip_check.js';
 
 /** Clips per onnxruntime run: measured on 2 CPU cores, batch 2-4 gives the best ms/clip for T
- *  (larger batches spill activations out of cache: batch 8 was 10-35 % slower per clip). */
+ *  (larger batches spill activations out of cache: batch 8 was 10-35 % slower per clip). Batch 1
+ *  already runs at ~69 % of the cores' FMA peak, so no batch can be much faster per clip; see
+ *  docs/inference.md "What makes the CPU path fast". */
 export const ORT_BATCH = 4;
 import { openSession, runFloat, type OpenedSession } from './ort_session.js';
 import { pinDimensions } from '../io/onnx/static_dims.js';

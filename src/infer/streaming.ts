@@ -1,14 +1,21 @@
-// Streaming lipreading: frames arrive one at a time; every new frame yields the word
-// distribution over the last N frames (default 29 = one LRW clip).
+// Streaming lipreading: frames arrive one at a time; every new frame (every `hop` frames)
+// yields the word distribution over the last N frames (default 29 = one LRW clip).
 //
 // Exactness: the front-end's first conv spans 3 frames (zero-padded at clip edges), the rest
 // is per frame. A window [s, t] run as a clip therefore sees, for its first frame, zeros on the
 // left, and for its last frame zeros on the right; every frame in between sees its true
-// neighbours. So each new frame t costs three one-frame front-end evaluations in one batch:
-//   interior(t−1) = F[f(t−2), f(t−1), f(t)]   cached and reused by the next N−2 windows
+// neighbours. So each window costs one-frame front-end evaluations, run in one batch:
+//   interior(i) = F[f(i−1), f(i), f(i+1)]   for each frame since the last window; cached and
+//                                            reused by the next N−2 windows
 //   rightEdge(t)  = F[f(t−1), f(t), 0]
 //   leftEdge(s)   = F[0, f(s), f(s+1)]
 // plus the back-end on the N cached features. The result equals predicting the window as a clip.
+//
+// Cost (2 CPU cores, T): the back-end (~170 M MACs per window) and one front-end image (~39 M
+// MACs) are both near the FMA peak already, so a window per frame cannot go below ~2.6 ms
+// (fast) / ~3.7 ms (exact) of pure arithmetic. `hop` > 1 runs a window every hop frames and the
+// front-ends of the frames in between in the same batch (one image per thread): per new frame
+// the back-end costs 1/hop, and the batch keeps both cores busy.
 import type { FeatureRunner } from './feature_runner.js';
 import { topK } from './topk.js';
 import { InferenceInputError, type Clip, type TopKEntry } from './types.js';
@@ -25,6 +32,12 @@ export interface StreamOptions {
    *  ends at the previous frame and every frame, edges included, sees its true neighbours
    *  (no zero padding), so it is close to, but not equal to, the clip prediction. */
   mode?: 'exact' | 'fast';
+  /** frames between evaluated windows (default 1: a window per frame; at most `window`). With
+   *  hop h a window ends at every h-th frame (0, h, 2h, ...; fast mode: at frame 0, then frames
+   *  0, h, 2h, ... one frame late); push() on the frames in between only stores the frame and
+   *  resolves with the latest step (its `frame` says which window it is). Each evaluated window
+   *  is still exact (or 'fast') as above. */
+  hop?: number;
 }
 
 export interface StreamStep {
@@ -38,14 +51,19 @@ export interface StreamStep {
   top: TopKEntry[];
 }
 
+type Job = { key: string; index: number; trip: Float32Array[] };
+
 export class StreamingLipReader {
   readonly window: number;
   readonly fps: number;
   readonly mode: 'exact' | 'fast';
+  readonly hop: number;
   private k: number;
-  private frames = new Map<number, Float32Array>(); // last window+1 raw frames, (C, S, S)
+  private frames = new Map<number, Float32Array>(); // recent raw frames, (C, S, S)
   private interior = new Map<number, Float32Array>(); // cached per-frame features (d)
+  private nextInterior = 0; // first frame whose interior feature is not computed yet
   private next = 0;
+  private last: StreamStep | null = null;
   private frameSize: number;
   private zeros: Float32Array;
 
@@ -56,6 +74,11 @@ export class StreamingLipReader {
     this.window = opts.window ?? 29;
     if (!Number.isInteger(this.window) || this.window < 1)
       throw new InferenceInputError(`stream window must be a positive integer, got ${opts.window}`);
+    this.hop = opts.hop ?? 1;
+    if (!Number.isInteger(this.hop) || this.hop < 1 || this.hop > this.window)
+      throw new InferenceInputError(
+        `stream hop must be an integer from 1 to the window (${this.window}), got ${opts.hop}`,
+      );
     this.fps = opts.fps ?? 25;
     this.k = opts.topK ?? 5;
     this.mode = opts.mode ?? 'exact';
@@ -72,7 +95,9 @@ export class StreamingLipReader {
   reset(): void {
     this.frames.clear();
     this.interior.clear();
+    this.nextInterior = 0;
     this.next = 0;
+    this.last = null;
   }
 
   private frame(i: number): Float32Array {
@@ -81,12 +106,58 @@ export class StreamingLipReader {
 
   private queue: Promise<unknown> = Promise.resolve();
 
-  /** Add one normalised frame (C·S·S values, C-major) and get the window's distribution.
+  /** Add one normalised frame (C·S·S values, C-major) and get the latest window's distribution.
    *  The frame is copied (the caller may reuse its buffer); overlapping calls run in order. */
   push(frame: Float32Array): Promise<StreamStep> {
     const run = this.queue.then(() => this.step(frame));
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** Interior jobs for frames [from, to] not computed yet (each needs its right neighbour). */
+  private interiorJobs(from: number, to: number): Job[] {
+    const jobs: Job[] = [];
+    for (let i = Math.max(from, this.nextInterior); i <= to; i++)
+      jobs.push({
+        key: 'interior',
+        index: i,
+        trip: [this.frame(i - 1), this.frame(i), this.frame(i + 1)],
+      });
+    return jobs;
+  }
+
+  /** One front-end batch for the jobs → their features, by job. */
+  private async runFrontend(jobs: Job[]): Promise<Float32Array[]> {
+    const C = this.runner.channels;
+    const plane = this.frameSize / C;
+    const input = new Float32Array(jobs.length * 3 * this.frameSize);
+    jobs.forEach((j, b) => {
+      for (let c = 0; c < C; c++) {
+        for (let k = 0; k < 3; k++)
+          input.set(j.trip[k].subarray(c * plane, (c + 1) * plane), ((b * C + c) * 3 + k) * plane);
+      }
+    });
+    const feats = await this.runner.frontend(input, jobs.length, 3);
+    const d = this.runner.featureDim;
+    const out = jobs.map((_, b) => feats.subarray(b * d, (b + 1) * d));
+    jobs.forEach((j, b) => {
+      if (j.key !== 'interior') return;
+      this.interior.set(j.index, out[b].slice());
+      this.nextInterior = Math.max(this.nextInterior, j.index + 1); // only once computed
+    });
+    return out;
+  }
+
+  private async finish(win: Float32Array, start: number, end: number): Promise<StreamStep> {
+    const logProbs = await this.runner.backend(win, 1, end - start + 1);
+    this.last = {
+      frame: end,
+      time: (end + 1) / this.fps,
+      windowStart: start,
+      logProbs,
+      top: topK(logProbs, this.runner.labels, this.k),
+    };
+    return this.last;
   }
 
   private async step(given: Float32Array): Promise<StreamStep> {
@@ -103,61 +174,42 @@ export class StreamingLipReader {
     const frame = given.slice();
     const t = this.next++;
     this.frames.set(t, frame);
-    this.frames.delete(t - this.window - 1);
-    const s = Math.max(0, t - this.window + 1);
-
-    // Triplets to run: [left, centre, right] frames (zeros outside the window / the stream).
-    const jobs: { key: string; trip: Float32Array[] }[] = [];
-    let needLeft = false;
-    if (this.mode === 'fast') {
-      // interior(t−1) now that t is known; the window is [t−N, t−1] of interiors
-      jobs.push(
-        t >= 1
-          ? { key: 'interior', trip: [this.frame(t - 2), this.frame(t - 1), frame] }
-          : { key: 'right', trip: [this.zeros, frame, this.zeros] },
-      );
-    } else {
-      if (t >= 1)
-        jobs.push({ key: 'interior', trip: [this.frame(t - 2), this.frame(t - 1), frame] });
-      jobs.push({
-        key: 'right',
-        trip: [s < t ? this.frame(t - 1) : this.zeros, frame, this.zeros],
-      });
-      needLeft = s < t && !(s === 0 && t >= 1); // s = 0: its left edge is interior(0)
-      if (needLeft)
-        jobs.push({ key: 'left', trip: [this.zeros, this.frame(s), this.frame(s + 1)] });
-    }
-    const C = this.runner.channels;
-    const plane = this.frameSize / C;
-    const input = new Float32Array(jobs.length * 3 * this.frameSize);
-    jobs.forEach((j, b) => {
-      for (let c = 0; c < C; c++) {
-        for (let k = 0; k < 3; k++)
-          input.set(j.trip[k].subarray(c * plane, (c + 1) * plane), ((b * C + c) * 3 + k) * plane);
-      }
-    });
-    const feats = await this.runner.frontend(input, jobs.length, 3);
-    const d = this.runner.featureDim;
-    const got = new Map(jobs.map((j, b) => [j.key, feats.subarray(b * d, (b + 1) * d)]));
-    if (got.has('interior')) this.interior.set(t - 1, got.get('interior')!.slice());
+    // kept: the window, its left neighbour, and the frames whose interiors wait for the next window
+    this.frames.delete(t - this.window - this.hop - 1);
     this.interior.delete(t - this.window - 1);
+    const d = this.runner.featureDim;
 
     if (this.mode === 'fast' && t >= 1) {
+      // the window is [end−N+1, end] of interiors; interior(end) needs frame t = end + 1
       const end = t - 1;
+      if (end % this.hop !== 0 && this.last) return this.last;
       const start = Math.max(0, end - this.window + 1);
+      const jobs = this.interiorJobs(start, end);
+      if (jobs.length) await this.runFrontend(jobs);
       const win = new Float32Array((end - start + 1) * d);
       for (let i = start; i <= end; i++) win.set(this.interior.get(i)!, (i - start) * d);
-      const logProbs = await this.runner.backend(win, 1, end - start + 1);
-      return {
-        frame: end,
-        time: (end + 1) / this.fps,
-        windowStart: start,
-        logProbs,
-        top: topK(logProbs, this.runner.labels, this.k),
-      };
+      return this.finish(win, start, end);
     }
+    if (t % this.hop !== 0 && this.last) return this.last;
 
-    // Window features [s..t]: left edge, interiors, right edge.
+    // Window [s, t]: left edge, interiors, right edge.
+    const s = Math.max(0, t - this.window + 1);
+    // interiors s+1 .. t−1 (s = 0: its left edge is interior(0)); fast mode's frame 0: none
+    const jobs = this.mode === 'fast' ? [] : this.interiorJobs(s === 0 ? 0 : s + 1, t - 1);
+    jobs.push({
+      key: 'right',
+      index: t,
+      trip: [s < t ? this.frame(t - 1) : this.zeros, frame, this.zeros],
+    });
+    const needLeft = s > 0 && s < t;
+    if (needLeft)
+      jobs.push({
+        key: 'left',
+        index: s,
+        trip: [this.zeros, this.frame(s), this.frame(s + 1)],
+      });
+    const feats = await this.runFrontend(jobs);
+    const got = new Map(jobs.map((j, b) => [j.key, feats[b]]));
     const n = t - s + 1;
     const win = new Float32Array(n * d);
     for (let i = s; i < t; i++) {
@@ -165,14 +217,7 @@ export class StreamingLipReader {
       win.set(f, (i - s) * d);
     }
     win.set(got.get('right')!, (n - 1) * d);
-    const logProbs = await this.runner.backend(win, 1, n);
-    return {
-      frame: t,
-      time: (t + 1) / this.fps,
-      windowStart: s,
-      logProbs,
-      top: topK(logProbs, this.runner.labels, this.k),
-    };
+    return this.finish(win, s, t);
   }
 }
 
@@ -185,7 +230,8 @@ export interface TimelineEntry {
   top: { label: string; probability: number }[];
 }
 
-/** Add a step to a timeline ('fast' mode reports frame 0 twice: the later one replaces it). */
+/** Add a step to a timeline ('fast' mode reports frame 0 twice, and with hop > 1 push() repeats
+ *  the latest step between windows: a step for the same frame replaces the entry). */
 export function appendTimeline(timeline: TimelineEntry[], step: StreamStep): void {
   if (timeline.length && timeline[timeline.length - 1].frame === step.frame) timeline.pop();
   timeline.push({
@@ -198,7 +244,7 @@ export function appendTimeline(timeline: TimelineEntry[], step: StreamStep): voi
   });
 }
 
-/** A whole clip through the streaming reader → one timeline entry per frame. */
+/** A whole clip through the streaming reader → one timeline entry per window (per frame at hop 1). */
 export async function streamClip(
   runner: FeatureRunner,
   clip: Clip,
@@ -229,17 +275,20 @@ export interface TimelineSegment {
   probability: number;
 }
 
-/** Merge consecutive timeline entries with the same top word (and probability ≥ minProb). */
+/** Merge consecutive timeline entries with the same top word (and probability ≥ minProb). An
+ *  entry covers the frames since the previous entry (one frame, or `hop` frames). */
 export function timelineSegments(
   entries: TimelineEntry[],
   fps: number,
   minProb = 0,
 ): TimelineSegment[] {
   const segs: TimelineSegment[] = [];
+  let prev: TimelineEntry | undefined;
   for (const e of entries) {
+    const start = prev ? prev.time : e.time - 1 / fps;
+    prev = e;
     if (e.probability < minProb) continue;
     const last = segs[segs.length - 1];
-    const start = e.time - 1 / fps;
     if (last && last.word === e.word && Math.abs(last.end - start) < 1e-6) {
       last.end = e.time;
       last.probability = Math.max(last.probability, e.probability);
