@@ -85,6 +85,16 @@ test('lipreader(): read() equals the layers it is built on', async () => {
     assert.equal(s.timeline.length, 29);
     // the last full window is the clip: its top word is read()'s
     assert.equal(s.timeline[28].word, got.top[0].label);
+    // hop 2: a window every other frame, still counting every frame; the window ending at
+    // frame 28 is the same window as above
+    const h = await r.stream(CLIP, { window: 29, hop: 2 });
+    assert.equal(h.frames, 29);
+    assert.equal(h.timeline.length, 15);
+    const last = h.timeline[h.timeline.length - 1];
+    assert.equal(last.frame, 28);
+    assert.equal(last.word, got.top[0].label);
+    assert.ok(Math.abs(last.probability - s.timeline[28].probability) < 1e-5);
+    await refused(() => r.stream(CLIP, { hop: 40 }), 'InferenceInputError', /hop/);
   } finally {
     await r.dispose();
   }

@@ -202,15 +202,20 @@ export async function lipreader(
       const sr = new StreamingLipReader(reader, {
         window: o.window ?? 29,
         mode: o.mode ?? 'exact',
+        hop: o.hop ?? 1,
         fps: MODEL_FPS,
         topK: o.top ?? top,
       });
       const timeline: TimelineEntry[] = [];
-      for await (const f of frames(video)) appendTimeline(timeline, await sr.push(f));
+      let count = 0;
+      for await (const f of frames(video)) {
+        count++;
+        appendTimeline(timeline, await sr.push(f));
+      }
       return {
         file: nameOf(video),
         fps: MODEL_FPS,
-        frames: timeline.length,
+        frames: count,
         segments: timelineSegments(timeline, MODEL_FPS, o.minProb ?? 0),
         timeline,
       };

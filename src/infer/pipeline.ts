@@ -47,6 +47,9 @@ export interface StreamReadOptions {
   window?: number;
   /** 'exact' (default): each window = its clip prediction; 'fast': one front-end run per frame */
   mode?: 'exact' | 'fast';
+  /** a window every `hop` frames (default 1: every frame); the frames between windows are
+   *  batched into the next window's front-end run — cheaper per frame, `hop` frames of latency */
+  hop?: number;
   /** words kept per timeline entry (default: the reader's `top`) */
   top?: number;
   /** segments only where the top word is at least this probable (default 0) */
@@ -121,33 +124,41 @@ export async function lipreader(model: string, opts: LipreaderOptions = {}): Pro
       const so = {
         window: o.window ?? 29,
         mode: o.mode ?? 'exact',
+        hop: o.hop ?? 1,
         fps: MODEL_FPS,
         topK: o.top ?? top,
       };
+      let frames = 0;
       let warning: string | undefined;
       const onIncomplete = (decoded: number, expected: number) =>
         (warning = incompleteWarning(file, decoded, expected));
       let timeline: TimelineEntry[] = [];
       if (face) {
         // the face track needs the whole video (bounded by maxSeconds)
-        timeline = await streamClip(
-          reader,
-          await face.load(file, reader.preprocessing, reader.channels, maxSeconds, onIncomplete),
-          so,
+        const clip = await face.load(
+          file,
+          reader.preprocessing,
+          reader.channels,
+          maxSeconds,
+          onIncomplete,
         );
+        frames = clip.frames;
+        timeline = await streamClip(reader, clip, so);
       } else {
         const sr = new StreamingLipReader(reader, so);
         for await (const frame of readModelFrames(file, reader.preprocessing, {
           channels: reader.channels,
           onIncomplete,
-        }))
+        })) {
+          frames++;
           appendTimeline(timeline, await sr.push(frame));
+        }
       }
       if (!timeline.length) throw new InferenceInputError(`${file}: the video has no frames`);
       return {
         file,
         fps: MODEL_FPS,
-        frames: timeline.length,
+        frames,
         segments: timelineSegments(timeline, MODEL_FPS, o.minProb ?? 0),
         timeline,
         ...(warning ? { warning } : {}),

@@ -35,6 +35,13 @@ export const def = defineCommand({
       min: 1,
       max: 750,
     },
+    hop: {
+      type: 'int',
+      default: 1,
+      help: 'a window every N frames (the frames between are batched into its front-end run): cheaper per frame, N frames of latency',
+      min: 1,
+      max: 750,
+    },
     top: {
       type: 'int',
       alias: 'k',
@@ -97,7 +104,13 @@ export default async function main(argv: string[]): Promise<number> {
     const file = p.positionals[0];
     const fps = MODEL_FPS;
     const tty = process.stderr.isTTY && !o.json;
-    const sr = new StreamingLipReader(reader, { window: o.window, mode: o.mode, fps, topK: o.top });
+    const sr = new StreamingLipReader(reader, {
+      window: o.window,
+      mode: o.mode,
+      hop: o.hop,
+      fps,
+      topK: o.top,
+    });
     const timeline: TimelineEntry[] = [];
     let frames = 0;
     let busy = 0;
@@ -128,6 +141,7 @@ export default async function main(argv: string[]): Promise<number> {
             frames,
             window: o.window,
             mode: o.mode,
+            hop: o.hop,
             msPerFrame: +msPerFrame.toFixed(2),
             segments,
             timeline: shown,
