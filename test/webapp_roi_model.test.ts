@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Cdp } from '../src/serve/cdp.js';
 import { ROOT, tempDir } from './onnx_helpers.js';
@@ -87,9 +87,9 @@ function heldOutClip(dir: string): string {
     '--words',
     WORD,
     '--train',
-    '1',
+    '0',
     '--val',
-    '1',
+    '0',
     '--test',
     '1',
     '--seed',
