@@ -14,7 +14,7 @@ import { serializeSafetensors, type RawTensor } from '../io/safetensors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readModelFile } from '../model/model_file.js';
 import { prepare } from '../data/prepare.js';
-import { DEMO_DIR, ROI_DEMO_DIR, SAMPLES_DIR } from '../demo_assets.js';
+import { DEMO_DIR, DEMO_MODEL, ROI_DEMO_DIR, SAMPLES_DIR } from '../demo_assets.js';
 import { readCheckpoint } from './checkpoint.js';
 import { configToYaml } from './config.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
@@ -148,6 +148,7 @@ export async function retrainDemo(
     );
   }
   let data = `data.root=${corpus}`;
+  const extra: string[] = [];
   if (roi) {
     // the landmark ROI of every clip, from the synthesiser's ground-truth CLIP.landmarks.json
     const shards = `${corpus}-shards`;
@@ -162,12 +163,15 @@ export async function retrainDemo(
       throw new Error(
         `${p.skipped.length} clip(s) of ${corpus} have no usable landmarks (first: ${p.skipped[0].path}: ${p.skipped[0].reason}); make the corpus with \`eflip synth --landmarks\``,
       );
+    // configs/synth_roi.yaml fine-tunes the fixed-window demo model (its path, wherever this runs from)
     data = `data.shards=${shards}`;
+    extra.push(`pretrained_model_path=${DEMO_MODEL}`);
   }
   const r = await runTraining({
     configFile: join(ROOT, 'configs', roi ? 'synth_roi.yaml' : 'synth.yaml'),
     overrides: [
       data,
+      ...extra,
       `run_dir=${o.runDir ?? join(ROOT, 'runs', `demo${roi ? '-roi' : ''}-${Date.now().toString(36)}`)}`,
       ...(o.overrides ?? []),
     ],
