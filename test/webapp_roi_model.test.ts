@@ -15,8 +15,12 @@ import { eflipSync, json, req, startServe, type Served } from './serve_helpers.j
 import { CHROMIUM } from './browser_helpers.js';
 
 const ROI_MODEL = path.join(ROOT, 'assets/demo-roi/model.safetensors');
-/** the clip: the first test clip of WORD in the ROI demo model's corpus (configs/synth_roi.yaml) */
-const WORD = 'ABOUT';
+/** the clip: the first test clip of WORD in the ROI demo model's corpus (configs/synth_roi.yaml).
+ *  Through the face pipeline the model reads 7 of the 8 first test clips whose face face-api
+ *  finds (ABOUT_00001 reads as ACROSS; ACCUSED_00001 and ACTION_00001 have no face found), so
+ *  the test takes one it reads: what is tested is that the off-centre, scaled placement and
+ *  the live webcam path keep that reading. */
+const WORD = 'ABSOLUTELY';
 /** where the 256×256 clip goes in the 640×480 frame: scaled to SIDE, top-left at AT */
 const SIDE = 200;
 const AT: [number, number] = [396, 230];
@@ -258,13 +262,18 @@ test(
       const all = ends(seen);
       const tot = last.totals;
       t.diagnostic(
-        `webcam: ${seen.length} frames read in ${((Date.now() - t0) / 1000).toFixed(0)} s (camera ${FPS} frames/s), per frame: face ${((tot.detect + tot.landmarks + tot.verify) / tot.frames).toFixed(0)} ms + model ${(tot.model / tot.frames).toFixed(0)} ms; clip ends (frames with a face in the run → top-1): ${all.map((e) => `${e.run} → ${e.top1} ${e.p.toFixed(2)}`).join(', ')}`,
+        `webcam: ${seen.length} frames read in ${((Date.now() - t0) / 1000).toFixed(0)} s (camera ${FPS} frames/s), per frame: face ${((tot.detect + tot.landmarks + tot.verify) / tot.frames).toFixed(0)} ms + model ${(tot.model / tot.frames).toFixed(0)} ms; clip ends (frame read: frames with a face in the run → top-1): ${all.map((e) => `${e.at}: ${e.run} → ${e.top1} ${e.p.toFixed(2)}`).join(', ')}`,
       );
       const passes = all.filter((e) => e.run >= T);
       assert.ok(passes.length >= PASSES, `${passes.length} complete passes of the clip were read`);
-      // each camera frame was read once: a pass holds at most LEAD + T frames with a face
-      for (const e of passes)
-        assert.ok(e.run <= LEAD + T, `${e.run} frames with a face in one pass of ${LEAD + T}`);
+      // each camera frame was read once: from one clip end to the next the page read one loop of
+      // the camera's file (reading a frame again, as when the page outpaced the camera, would
+      // give several times more; ±2 for the camera's and the page's clocks)
+      const loop = LEAD + T + GAP;
+      for (let k = 1; k < all.length; k++) {
+        const n = all[k].at - all[k - 1].at;
+        assert.ok(Math.abs(n - loop) <= 2, `${n} frames read in one loop of ${loop} camera frames`);
+      }
       // the face box is around the placed face
       const cx = AT[0] + SIDE / 2,
         cy = AT[1] + SIDE / 2;
