@@ -30,6 +30,10 @@ export const DEMO_CORPUS = { words: 10, train: 80, val: 10, test: 10, seed: 1, t
  *  96×96 landmark ROI, so training's random 64×64 crops move ±8 px (configs/synth_roi.yaml). */
 export const ROI_PREPARE = { crop: 'landmarks', size: 80 } as const;
 
+/** The heading of assets/demo-roi/metrics.md. */
+export const ROI_DEMO_TITLE =
+  'ROI demo model (landmark mouth ROI) on the synthetic test split (held-out speakers)';
+
 /** A training checkpoint → a compact model file (EMA weights, plain names) with metrics in its metadata. */
 export function exportModelFile(
   checkpoint: string,
@@ -184,9 +188,7 @@ export async function retrainDemo(
     outDir,
     samplesDir,
     test: r.test,
-    title: roi
-      ? 'ROI demo model (landmark mouth ROI) on the synthetic test split (held-out speakers)'
-      : undefined,
+    title: roi ? ROI_DEMO_TITLE : undefined,
   });
   log(
     `${roi ? 'ROI ' : ''}demo model: ${model} (${(bytes / 1e6).toFixed(2)} MB)${r.test ? `, test top-1 ${(100 * r.test.top1).toFixed(1)} %` : ''}`,
