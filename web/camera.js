@@ -139,15 +139,26 @@ export class CameraReader {
   async *frames() {
     const canvas = document.createElement('canvas');
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    // each camera frame is read once: a frame read twice would slow the speech down for the
+    // model when the page is faster than the camera (requestVideoFrameCallback counts the frames
+    // the camera presented; without it, or before its first call, every turn reads a frame)
+    let presented = 0,
+      read = 0;
+    const count = (_now, meta) => {
+      presented = meta.presentedFrames;
+      if (this.running) this.video.requestVideoFrameCallback(count);
+    };
+    if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(count);
     while (this.running) {
       // a macrotask per frame: lets the camera deliver new frames and the page stay responsive
       await new Promise((r) => setTimeout(r, 0));
       const w = this.video.videoWidth,
         h = this.video.videoHeight;
-      if (!w || !h) {
-        await new Promise((r) => setTimeout(r, 50));
+      if (!w || !h || (presented > 0 && presented === read)) {
+        await new Promise((r) => setTimeout(r, w && h ? 5 : 50));
         continue;
       }
+      read = presented;
       canvas.width = w;
       canvas.height = h;
       ctx.drawImage(this.video, 0, 0, w, h);

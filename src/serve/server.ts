@@ -53,7 +53,8 @@ export const DEFAULT_LIMITS: ServeLimits = {
 };
 
 export interface ServeOptions {
-  models: string[];
+  /** model files, named after the file (FILE.onnx → FILE) unless a name is given */
+  models: (string | { file: string; name: string })[];
   /** directory of the built web app (index.html, app.js, app.css) */
   webRoot: string;
   limits?: Partial<ServeLimits>;
@@ -181,10 +182,14 @@ export class EflipServer {
   static async create(o: ServeOptions): Promise<EflipServer> {
     const s = new EflipServer(o);
     const names = new Set<string>();
-    for (const [i, file] of o.models.entries()) {
+    for (const [i, m] of o.models.entries()) {
+      const file = typeof m === 'string' ? m : m.file;
       const source = onnxSourceFor(file);
       const facts = factsFromMetadata(source.metadata, file);
-      let name = path.basename(file).replace(/\.(onnx|safetensors|ckpt)$/, '');
+      let name =
+        typeof m === 'string'
+          ? path.basename(file).replace(/\.(onnx|safetensors|ckpt)$/, '')
+          : m.name;
       if (names.has(name)) name = `${name}-${i}`;
       names.add(name);
       s.models.push({

@@ -1,22 +1,22 @@
 // `eflip demo` — lipread the bundled sample clips (assets/samples) with the bundled demo model
 // (assets/demo/model.safetensors: a small variant trained by `eflip train configs/synth.yaml`
 // on a synthetic LRW-format corpus; held-out speakers). `--retrain` reproduces the model.
+// `--roi`: the ROI demo model (assets/demo-roi, configs/synth_roi.yaml) reads the same clips
+// through the face pipeline, as `eflip predict --face` reads arbitrary footage.
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseOrHelp, UsageError, defineCommand } from '../args.js';
-
-const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const MODEL = join(ROOT, 'assets', 'demo', 'model.safetensors');
-const SAMPLES = join(ROOT, 'assets', 'samples');
+import { DEMO_MODEL, ROI_DEMO_MODEL, SAMPLES_DIR as SAMPLES } from '../../demo_assets.js';
 
 export const def = defineCommand({
   name: 'demo',
-  usage: 'demo [--runtime onnx|torch] [--top 3] [--json] [--retrain]',
+  usage: 'demo [--runtime onnx|torch] [--top 3] [--json] [--retrain] [--roi]',
   description: [
     'Lipread the bundled sample clips (assets/samples: synthetic talking faces of held-out speakers)',
     'with the bundled demo model (assets/demo) and print the top words with probabilities.',
     'With --retrain, first reproduce the demo model: synth corpus → `eflip train configs/synth.yaml`.',
+    'With --roi, the ROI demo model (assets/demo-roi, trained on landmark mouth ROIs by configs/synth_roi.yaml)',
+    'reads the clips through the face pipeline, like `eflip predict --face` (slower: face tracking).',
   ].join('\n'),
   options: {
     runtime: {
@@ -31,8 +31,17 @@ export const def = defineCommand({
       type: 'boolean',
       help: 'reproduce assets/demo and assets/samples with `eflip train` (minutes of CPU)',
     },
+    roi: {
+      type: 'boolean',
+      help: 'the ROI demo model on face-tracked mouth ROIs (with --retrain: reproduce assets/demo-roi)',
+    },
   },
-  examples: ['eflip demo', 'eflip demo --runtime torch --top 5', 'eflip demo --retrain'],
+  examples: [
+    'eflip demo',
+    'eflip demo --runtime torch --top 5',
+    'eflip demo --retrain',
+    'eflip demo --roi',
+  ],
 });
 
 /** The word a sample clip says, from its LRW-style name (WORD_00001.mp4). */
@@ -45,11 +54,14 @@ export default async function main(argv: string[]): Promise<number> {
   if (p.positionals.length) throw new UsageError(`unexpected argument '${p.positionals[0]}'`);
   if (o.retrain) {
     const { retrainDemo } = await import('../../train/demo_model.js');
-    const r = await retrainDemo({ log: (m) => console.error(m) });
+    const r = await retrainDemo({ roi: o.roi, log: (m) => console.error(m) });
     console.error(`retrained in ${r.seconds.toFixed(0)} s`);
   }
+  const MODEL = o.roi ? ROI_DEMO_MODEL : DEMO_MODEL;
   if (!existsSync(MODEL))
-    throw new Error(`${MODEL} is missing; run \`eflip demo --retrain\` to make it`);
+    throw new Error(
+      `${MODEL} is missing; run \`eflip demo --retrain${o.roi ? ' --roi' : ''}\` to make it`,
+    );
   const files = existsSync(SAMPLES)
     ? readdirSync(SAMPLES)
         .filter((f) => f.endsWith('.mp4'))
@@ -59,6 +71,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (!files.length) throw new Error(`no sample clips in ${SAMPLES}; run \`eflip demo --retrain\``);
 
   const { loadLipReader, loadClip } = await import('../../infer/index.js');
+  const face = o.roi ? await (await import('../../infer/face_clips.js')).faceClipReader() : null;
   const reader = await loadLipReader(MODEL, { runtime: o.runtime });
   const results: { file: string; truth: string; top: { label: string; probability: number }[] }[] =
     [];
@@ -66,7 +79,11 @@ export default async function main(argv: string[]): Promise<number> {
   try {
     const clips = [];
     for (const f of files)
-      clips.push(await loadClip(f, reader.preprocessing, { channels: reader.channels }));
+      clips.push(
+        face
+          ? await face.load(f, reader.preprocessing, reader.channels, 60, () => {})
+          : await loadClip(f, reader.preprocessing, { channels: reader.channels }),
+      );
     const lps = await reader.predictBatch(clips);
     lps.forEach((lp, i) => {
       results.push({
@@ -100,7 +117,7 @@ export default async function main(argv: string[]): Promise<number> {
     return 0;
   }
   console.log(
-    `eflip demo: ${results.length} sample clips, demo model ${basename(MODEL)} (${reader.labels.length} words), runtime ${reader.runtime}/${reader.device}\n`,
+    `eflip demo: ${results.length} sample clips, ${o.roi ? 'ROI demo model assets/demo-roi (face pipeline)' : `demo model ${basename(MODEL)}`} (${reader.labels.length} words), runtime ${reader.runtime}/${reader.device}\n`,
   );
   for (const r of results) {
     const mark = r.top[0]?.label === r.truth ? '✓' : '✗';

@@ -4,6 +4,14 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { EflipServer } from '../../serve/server.js';
+import { DEMO_MODEL, ROI_DEMO_MODEL } from '../../demo_assets.js';
+
+/** Without --model: the bundled demo models, the ROI one first (the page's default pick, the one
+ *  that reads the webcam's face-tracked mouth ROI), then the fixed-window one (mouth-centred clips). */
+export const DEFAULT_MODELS = [
+  { file: ROI_DEMO_MODEL, name: 'demo-roi' },
+  { file: DEMO_MODEL, name: 'demo' },
+];
 
 export const def = defineCommand({
   name: 'serve',
@@ -13,13 +21,15 @@ export const def = defineCommand({
     'browser (onnxruntime-web: WebGPU or wasm); POST /api/predict runs `eflip predict` on the server',
     'for programs (the video as the body, or as the one file of a multipart/form-data upload).',
     '--model takes .onnx files or checkpoints (.safetensors/.ckpt: exported to ONNX once,',
-    'kept in memory); repeat it to offer several. Binds to localhost unless --host says otherwise.',
+    'kept in memory); repeat it to offer several. Without --model it offers the bundled demo models:',
+    'demo-roi (face-tracked mouth ROI: the webcam and "find the face" uploads) and demo (mouth-centred clips).',
+    'Binds to localhost unless --host says otherwise.',
   ].join('\n'),
   options: {
     model: {
       type: 'list',
       alias: 'm',
-      help: 'a model to offer (.onnx or checkpoint); repeat for several',
+      help: 'a model to offer (.onnx or checkpoint); repeat for several (default: the demo models)',
     },
     host: {
       type: 'string',
@@ -65,6 +75,7 @@ export const def = defineCommand({
     threads: { type: 'threads', help: 'intra-op threads of server-side prediction' },
   },
   examples: [
+    'eflip serve',
     'eflip serve --model lipreader.onnx',
     'eflip serve --model a.onnx --model b.safetensors --port 9000',
   ],
@@ -85,8 +96,9 @@ export default async function main(argv: string[]): Promise<number> {
     throw new UsageError(
       `the web app is not built (${WEB_ROOT}index.html missing): run \`npm run build\``,
     );
+  const models = o.model ?? DEFAULT_MODELS.filter((m) => existsSync(m.file));
   const server = await EflipServer.create({
-    models: o.model ?? [],
+    models,
     webRoot: WEB_ROOT,
     threads: o.threads,
     limits: {
@@ -113,9 +125,10 @@ export default async function main(argv: string[]): Promise<number> {
     throw new UsageError(`cannot listen on ${o.host}:${o.port}: ${why}`);
   }
   const shown = o.host.includes(':') ? `[${o.host}]` : o.host;
-  console.log(
-    `eflip serve: http://${shown}:${port}/  (${o.model?.length ?? 0} model${o.model?.length === 1 ? '' : 's'}; Ctrl-C stops)`,
-  );
+  const what = o.model
+    ? `${models.length} model${models.length === 1 ? '' : 's'}`
+    : `demo models: ${models.map((m) => (typeof m === 'string' ? m : m.name)).join(', ') || 'none'}`;
+  console.log(`eflip serve: http://${shown}:${port}/  (${what}; Ctrl-C stops)`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       console.error(`eflip serve: ${sig}, closing`);
