@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { decodeVideo, encodeVideo, probeVideo } from '../src/data/video.js';
+import { decodeVideo, probeVideo } from '../src/data/video.js';
+import { encodeVideo } from '../src/data/video_writer.js';
 import {
   landmarkCachePath,
   roiFromVideo,

@@ -66,7 +66,8 @@ export default async function main(argv: string[]): Promise<number> {
     if (!m) throw new UsageError(`--sizes expects WxH items, got '${s}'`);
     return { width: Number(m[1]), height: Number(m[2]) };
   });
-  const { decodeVideo, encodeVideo } = await import('../../data/video.js');
+  const { decodeVideo } = await import('../../data/video.js');
+  const { encodeVideo } = await import('../../data/video_writer.js');
   const { FaceDetector, roiFromFrames, roiFromVideo, composeVideo, photoToFrame } =
     await import('../../roi/index.js');
   const { applyAffine, invertAffine } = await import('../../roi/geometry.js');

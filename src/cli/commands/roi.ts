@@ -119,7 +119,8 @@ export default async function main(argv: string[]): Promise<number> {
     annotateVideo,
     RoiError,
   } = await import('../../roi/index.js');
-  const { encodeVideo, incompleteWarning, VideoError } = await import('../../data/video.js');
+  const { incompleteWarning, VideoError } = await import('../../data/video.js');
+  const { encodeVideo } = await import('../../data/video_writer.js');
   const detector = await FaceDetector.create({
     detector: o.detector,
     landmarks: o['landmark-net'],
