@@ -5,7 +5,7 @@
 // too close to the edge and the cut fails with RoiError('edge').
 import { RoiError } from './errors.js';
 import { type Affine, applyAffine, composeAffine, invertAffine } from './geometry.js';
-import { type Frame, type FrameStack, frameAt, toGray, warpAffine, warpCorners } from './image.js';
+import { type Frame, type FrameStack, frameAt, warpAffine, warpCorners } from './image.js';
 import { type Landmarks, eyeCenters, mouthCenter } from './landmarks.js';
 import { REFERENCE_EYE_DISTANCE, alignToReference } from './template.js';
 
@@ -70,7 +70,7 @@ export function cutMouthRoi(
   align: RoiAlign = 'reference',
 ): { transform: Affine; outside: number } {
   const m = mouthRoiTransform(lm, size, align);
-  const r = warpAffine(gray ? toGray(frame) : frame, m, size, size, out);
+  const r = warpAffine(frame, m, size, size, out, gray);
   return { transform: m, outside: r.outside };
 }
 

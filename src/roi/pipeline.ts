@@ -96,6 +96,7 @@ export async function* streamForRoi(
 export async function landmarksForVideo(
   file: string,
   o: RoiOptions = {},
+  keep?: KeptFrames,
 ): Promise<{ info: LandmarksFile; cached: boolean }> {
   if (o.fps !== undefined && !(o.fps > 0))
     throw new RoiError('bad-args', `fps must be > 0, got ${o.fps}`, file);
@@ -124,17 +125,15 @@ export async function landmarksForVideo(
     const onEnd = (decoded: number, expected: number) => {
       if (framesMissing(decoded, expected)) o.onIncomplete?.(decoded, expected);
     };
-    const tr = await track(
-      streamForRoi(file, {
-        fps: o.fps,
-        maxSeconds: o.maxSeconds,
-        onEnd,
-        onFps: (f) => {
-          if (!fps) fps = f;
-        },
-      }),
-      o,
-    );
+    const frames = streamForRoi(file, {
+      fps: o.fps,
+      maxSeconds: o.maxSeconds,
+      onEnd,
+      onFps: (f) => {
+        if (!fps) fps = f;
+      },
+    });
+    const tr = await track(keep ? keep.tee(frames) : frames, o);
     info = landmarksRecord(tr, o, file, sha, fps || 25);
     // a cache that cannot be written (read-only home, disk full) only costs the next run's time
     if (useCache) await writeLandmarksFile(cacheFile, info).catch(() => {});
@@ -142,11 +141,41 @@ export async function landmarksForVideo(
   return { info, cached };
 }
 
-/** Mouth ROI of a video file (streamed twice: track, then cut), using / filling the landmark cache. */
+/** Frames of the tracking pass kept for cutting, while they fit in KEEP_BYTES. */
+export class KeptFrames {
+  frames: Frame[] | null = [];
+  private bytes = 0;
+  constructor(private readonly limit = KEEP_BYTES) {}
+  async *tee(source: AsyncIterable<Frame>): AsyncGenerator<Frame> {
+    for await (const f of source) {
+      if (this.frames) {
+        this.bytes += f.data.length;
+        if (this.bytes <= this.limit) this.frames.push(f);
+        else this.frames = null; // too long to hold: cut from a second decode
+      }
+      yield f;
+    }
+  }
+}
+
+/** Decoded frames up to this size are kept from the tracking pass for cutting (one decode instead of two). */
+export const KEEP_BYTES = 256 * 2 ** 20;
+
+async function* listFrames(frames: Frame[]): AsyncGenerator<Frame> {
+  yield* frames;
+}
+
+/**
+ * Mouth ROI of a video file, using / filling the landmark cache. One decode when the frames
+ * fit in KEEP_BYTES (256×256 RGB: ~1300 frames, 52 s at 25 fps); longer footage is streamed
+ * twice (track, then cut), so memory stays bounded.
+ */
 export async function roiFromVideo(file: string, o: RoiOptions = {}): Promise<RoiResult> {
-  const { info, cached } = await landmarksForVideo(file, o);
+  const keep = new KeptFrames();
+  const { info, cached } = await landmarksForVideo(file, o, keep);
+  const kept = !cached && keep.frames && keep.frames.length === info.frames ? keep.frames : null;
   const rois = await cutMouthRoisStream(
-    streamForRoi(file, { fps: o.fps, maxSeconds: o.maxSeconds }),
+    kept ? listFrames(kept) : streamForRoi(file, { fps: o.fps, maxSeconds: o.maxSeconds }),
     info.landmarks,
     info.fps,
     o,

@@ -43,7 +43,7 @@ export const def: CommandDef = {
     every: {
       type: 'int',
       help: 'full face detection every k frames, landmark tracking in between',
-      default: 5,
+      default: 25,
       min: 1,
       max: 1000,
     },
