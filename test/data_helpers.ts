@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { encodeVideo } from '../src/data/video.js';
+import { encodeVideo } from '../src/data/video_writer.js';
 
 const made: string[] = [];
 process.on('exit', () => {

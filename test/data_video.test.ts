@@ -101,3 +101,35 @@ test('bad inputs give typed errors naming the file; batched decode isolates them
   const good = await decodeVideos([clip, clip, clip], { gray: true });
   for (const g of good) assert.ok(!(g instanceof VideoError) && g.frames === 12);
 });
+
+test('PGM/PPM parser: frames split across chunks at every byte land whole; bad or cut streams are refused', async () => {
+  const { PnmParser, PnmStreamError, parsePnmStream } = await import('../src/data/video_pnm.js');
+  const frame = (w: number, h: number, c: 1 | 3, seed: number) => {
+    const head = Buffer.from(`P${c === 3 ? 6 : 5}\n${w} ${h}\n255\n`, 'latin1');
+    const px = Buffer.alloc(w * h * c);
+    for (let i = 0; i < px.length; i++) px[i] = (i * 31 + seed) & 255;
+    return { bytes: Buffer.concat([head, px]), px };
+  };
+  const a = frame(5, 3, 3, 1),
+    b = frame(5, 3, 3, 7);
+  const stream = Buffer.concat([a.bytes, b.bytes]);
+  for (const size of [1, 2, 7, 16, 45, stream.length]) {
+    const p = new PnmParser();
+    const got = [];
+    for (let i = 0; i < stream.length; i += size) got.push(...p.push(stream.subarray(i, i + size)));
+    assert.equal(got.length, 2, `chunk size ${size}`);
+    assert.deepEqual([got[0].width, got[0].height, got[0].channels], [5, 3, 3]);
+    assert.deepEqual(Buffer.from(got[0].data), a.px);
+    assert.deepEqual(Buffer.from(got[1].data), b.px);
+    assert.equal(p.pending, 0);
+    assert.equal(p.bytes, stream.length);
+  }
+  const whole = parsePnmStream(stream)!;
+  assert.equal(whole.frames, 2);
+  assert.deepEqual(Buffer.from(whole.data.subarray(15 * 3)), b.px);
+  // a frame cut short, a size change, garbage: no frames made up
+  assert.equal(parsePnmStream(stream.subarray(0, stream.length - 1)), null);
+  assert.equal(parsePnmStream(Buffer.concat([a.bytes, frame(4, 3, 3, 0).bytes])), null);
+  assert.equal(parsePnmStream(Buffer.alloc(100, 0x41)), null);
+  assert.throws(() => new PnmParser().push(Buffer.from('P6\n99999 99999\n255\n')), PnmStreamError);
+});

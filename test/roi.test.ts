@@ -12,10 +12,11 @@ import {
   affineAngle,
   type Point,
 } from '../src/roi/geometry.js';
-import { warpAffine } from '../src/roi/image.js';
+import { toGray, warpAffine } from '../src/roi/image.js';
+import { cropSignature, signatureChange } from '../src/roi/detector.js';
 import { fillLandmarkGaps } from '../src/roi/interpolate.js';
 import { smoothLandmarks } from '../src/roi/smooth.js';
-import { pickMainFace } from '../src/roi/track.js';
+import { CROP_CHANGE, pickMainFace } from '../src/roi/track.js';
 import { REFERENCE_FACE } from '../src/roi/template.js';
 import { cutMouthRois, mouthRoiTransform } from '../src/roi/mouth_roi.js';
 import { mouthCenter, type Landmarks } from '../src/roi/landmarks.js';
@@ -78,6 +79,52 @@ function face(dx: number, dy: number): Landmarks {
   pts[54] = [REFERENCE_FACE.mouthRight[0] + dx, REFERENCE_FACE.mouthRight[1] + dy];
   return pts;
 }
+
+test('warpAffine gray on an RGB frame equals warping its grey frame, byte for byte (edges and outside fraction too)', () => {
+  const W = 37,
+    H = 23;
+  const data = new Uint8Array(W * H * 3);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 97 + (i >> 3) * 13) & 255;
+  const rgb = { data, width: W, height: H, channels: 3 as const };
+  for (const m of [
+    [0.7, -0.3, 5.2, 0.3, 0.7, -4.1],
+    [1.3, 0.2, -8, -0.2, 1.3, 10.5],
+  ] as [number, number, number, number, number, number][]) {
+    const a = warpAffine(rgb, m, 19, 17, undefined, true);
+    const b = warpAffine(toGray(rgb), m, 19, 17);
+    assert.equal(a.channels, 1);
+    assert.deepEqual(a.data, b.data);
+    assert.equal(a.outside, b.outside);
+    assert.ok(a.outside > 0, 'the transforms reach outside the frame');
+  }
+});
+
+test('crop signature: a small move of the same face changes it little; a blank or another picture a lot', () => {
+  const S = 112;
+  const face = (shift: number) => {
+    const d = new Uint8Array(S * S * 3);
+    for (let y = 0; y < S; y++)
+      for (let x = 0; x < S; x++) {
+        const r = Math.hypot(x - 56 - shift, y - 56);
+        const v = r < 40 ? (r < 12 ? 60 : 200) : 90 + ((x + y) % 7);
+        d.set([v, v * 0.8, v * 0.6], 3 * (y * S + x));
+      }
+    return d;
+  };
+  const a = cropSignature(face(0), S);
+  const moved = signatureChange(cropSignature(face(1), S), a);
+  const brighter = signatureChange(
+    cropSignature(
+      face(0).map((v) => Math.min(255, v + 20)),
+      S,
+    ),
+    a,
+  );
+  const blank = signatureChange(cropSignature(new Uint8Array(S * S * 3).fill(128), S), a);
+  const other = signatureChange(cropSignature(face(30), S), a);
+  assert.ok(moved < CROP_CHANGE && brighter < CROP_CHANGE, `same face: ${moved}, ${brighter}`);
+  assert.ok(blank > CROP_CHANGE && other > CROP_CHANGE, `blank ${blank}, another picture ${other}`);
+});
 
 test('fillLandmarkGaps interpolates linearly inside and pads the ends', () => {
   const seq = [null, face(0, 0), null, null, face(9, -6), null];

@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { decodeVideo, encodeVideo, probeVideo } from '../src/data/video.js';
+import { decodeVideo, probeVideo } from '../src/data/video.js';
+import { encodeVideo } from '../src/data/video_writer.js';
 import {
   landmarkCachePath,
   roiFromVideo,
@@ -23,6 +24,7 @@ import {
   type FrameStack,
   type Frame,
 } from '../src/roi/index.js';
+import { roiSourceWindow } from '../src/roi/mouth_roi.js';
 import { applyAffine, invertAffine, type Point } from '../src/roi/geometry.js';
 import { mouthCenter } from '../src/roi/landmarks.js';
 import { warpAffine, frameAt, toGray } from '../src/roi/image.js';
@@ -141,6 +143,18 @@ test('mouth track follows known shifts, scales and rotations; gaps are interpola
   const again = await roiFromVideo(file, { faceDetector: detector, every: 4 });
   assert.equal(again.cached, true);
   assert.deepEqual(again.info.landmarks, info.landmarks);
+  // cached landmarks, or frames too many to keep: the cutting pass decodes only the part of
+  // the frames the ROIs cover (an ffmpeg crop) and cuts the same bytes as from whole frames
+  assert.deepEqual(again.rois.data, rois.data);
+  assert.deepEqual(again.rois.outside, rois.outside);
+  const twoPass = await roiFromVideo(file, { faceDetector: detector, every: 4, cache: false }, 0);
+  assert.equal(twoPass.cached, false);
+  assert.deepEqual(twoPass.rois.data, rois.data);
+  const w = roiSourceWindow(info.landmarks, info.width, info.height);
+  assert.ok(
+    w.width * w.height < 0.8 * info.width * info.height,
+    `the ROIs' source window ${JSON.stringify(w)} is a part of the ${info.width}×${info.height} frame`,
+  );
 });
 
 test("tracking holds a face tilted beyond the detectors' range (to -33°)", async () => {

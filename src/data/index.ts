@@ -3,14 +3,13 @@
 // dependency: batches are plain typed arrays.
 export {
   decodeVideo,
-  encodeVideo,
   probeVideo,
   VideoError,
   type DecodedVideo,
   type DecodeOptions,
-  type EncodeOptions,
   type VideoInfo,
 } from './video.js';
+export { encodeVideo, type EncodeOptions } from './video_writer.js';
 export { decodeVideos, type DecodeOutcome } from './video_batch.js';
 export {
   centreCrop,

@@ -7,8 +7,8 @@
 // any fps/size/length. Frames come out as uint8 T×H×W×C (HWC per frame, RGB or grey).
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
-import { tempPathFor } from '../io/atomic.js';
+import type { Readable } from 'node:stream';
+import { type PnmFrame, PnmParser, PnmStreamError, stackPnmFrames } from './video_pnm.js';
 
 export type VideoErrorKind =
   | 'missing'
@@ -98,20 +98,6 @@ export interface DecodedVideo {
   fps: number;
   /** frames the container promises at this rate (0 when unknown): more than `frames` means a truncated or damaged video */
   expectedFrames?: number;
-}
-
-export interface EncodeOptions {
-  frames: number;
-  height: number;
-  width: number;
-  channels: 1 | 3;
-  fps: number;
-  /** x264 constant rate factor, 0-51 (default 20) */
-  crf?: number;
-  /** x264 preset (default 'veryfast') */
-  preset?: string;
-  /** encoder threads (default 1) */
-  threads?: number;
 }
 
 export const FFMPEG = process.env.EFLIP_FFMPEG ?? 'ffmpeg';
@@ -401,56 +387,71 @@ export function decodeInputArgs(file: string, opts: DecodeOptions): string[] {
   return a;
 }
 
+/** One PGM/PPM output of a decoder process: its frames, bytes, and whether it parsed cleanly. */
+export interface PnmOutput {
+  frames: PnmFrame[];
+  bytes: number;
+  /** false when the stream was not a clean sequence of images, or was cut inside a frame */
+  clean: boolean;
+}
+
 /**
- * Split a PGM (P5) / PPM (P6) image stream into frames. Returns null when the stream is not
- * a clean sequence of same-size images (a damaged decode).
+ * Run an ffmpeg decode whose outputs are PGM/PPM image streams on fds `fds` (pipe:1, or 3.. for
+ * a batch), parsed as the chunks arrive (video_pnm.ts: one copy per byte, no concatenation).
  */
-export function parsePnmStream(
-  buf: Buffer,
-): { data: Uint8Array; frames: number; height: number; width: number; channels: 1 | 3 } | null {
-  let pos = 0;
-  let width = 0,
-    height = 0,
-    channels: 1 | 3 = 1;
-  const starts: number[] = [];
-  const readToken = (): string | null => {
-    while (
-      pos < buf.length &&
-      (buf[pos] === 0x20 || buf[pos] === 0x0a || buf[pos] === 0x0d || buf[pos] === 0x09)
-    )
-      pos++;
-    const s = pos;
-    while (
-      pos < buf.length &&
-      !(buf[pos] === 0x20 || buf[pos] === 0x0a || buf[pos] === 0x0d || buf[pos] === 0x09)
-    )
-      pos++;
-    return pos > s ? buf.toString('latin1', s, pos) : null;
-  };
-  while (pos < buf.length) {
-    const magic = readToken();
-    if (magic === null) break;
-    if (magic !== 'P5' && magic !== 'P6') return null;
-    const w = Number(readToken()),
-      h = Number(readToken()),
-      maxv = Number(readToken());
-    if (!(w > 0 && h > 0 && maxv === 255)) return null;
-    pos++; // single whitespace after maxval
-    const c = magic === 'P5' ? 1 : 3;
-    if (starts.length === 0) {
-      width = w;
-      height = h;
-      channels = c;
-    } else if (w !== width || h !== height || c !== channels) return null;
-    const n = w * h * c;
-    if (pos + n > buf.length) return null;
-    starts.push(pos);
-    pos += n;
-  }
-  const frameBytes = width * height * channels;
-  const data = new Uint8Array(starts.length * frameBytes);
-  starts.forEach((s, i) => data.set(buf.subarray(s, s + frameBytes), i * frameBytes));
-  return { data, frames: starts.length, height, width, channels };
+export function runPnmDecoder(
+  args: string[],
+  file: string,
+  fds: number[],
+): Promise<{ code: number | null; outs: PnmOutput[]; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const top = Math.max(2, ...fds);
+    const stdio: ('ignore' | 'pipe')[] = Array.from({ length: top + 1 }, (_, i) =>
+      i === 2 || fds.includes(i) ? 'pipe' : 'ignore',
+    );
+    const child = spawn(FFMPEG, args, { stdio });
+    const err: Buffer[] = [];
+    let errBytes = 0;
+    child.stderr!.on('data', (b: Buffer) => {
+      if (errBytes < 1 << 20) err.push(b); // ffmpeg's log, bounded
+      errBytes += b.length;
+    });
+    const outs: PnmOutput[] = fds.map(() => ({ frames: [], bytes: 0, clean: true }));
+    const parsers = fds.map(() => new PnmParser());
+    fds.forEach((fd, k) => {
+      const s = child.stdio[fd] as Readable;
+      s.on('data', (b: Buffer) => {
+        outs[k].bytes += b.length;
+        if (!outs[k].clean) return;
+        try {
+          for (const f of parsers[k].push(b)) outs[k].frames.push(f);
+        } catch (e) {
+          if (!(e instanceof PnmStreamError)) throw e;
+          outs[k].clean = false;
+        }
+      });
+      s.on('error', () => {
+        /* surfaces as a failed exit */
+      });
+    });
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'ENOENT'
+          ? new VideoError(
+              'ffmpeg-missing',
+              file,
+              `cannot run '${FFMPEG}': not installed (apt-get install ffmpeg, or set EFLIP_FFMPEG)`,
+            )
+          : e,
+      ),
+    );
+    child.on('close', (code) => {
+      parsers.forEach((p, k) => {
+        if (p.pending) outs[k].clean = false;
+      });
+      resolve({ code, outs, stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
 }
 
 /** Input stream facts from ffmpeg's own stderr (avoids a separate ffprobe process). */
@@ -514,11 +515,12 @@ export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promi
     ...decodeInputArgs(file, o),
     ...decodeOutputArgs(0, o, 'pipe:1'),
   ];
-  const r = await runTool(FFMPEG, args, file);
+  const r = await runPnmDecoder(args, file, [1]);
+  const out = r.outs[0];
   const errLines = r.stderr
     .split('\n')
     .filter((l) => /^\[.*\] .*(error|invalid|corrupt)|Error /i.test(l));
-  if (r.stdout.length >= maxBytes)
+  if (out.bytes >= maxBytes)
     throw new VideoError(
       'too-large',
       file,
@@ -526,7 +528,7 @@ export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promi
     );
   if (r.code !== 0 || (opts.strict && errLines.length))
     throw classifyFailure(file, r.stderr, await readHead(file));
-  const img = parsePnmStream(r.stdout);
+  const img = out.clean ? stackPnmFrames(out.frames) : null;
   if (!img) throw new VideoError('corrupt', file, 'decoder produced an unreadable frame stream');
   const facts = parseInputFacts(r.stderr);
   checkComplete(file, img.frames, facts, opts);
@@ -535,72 +537,4 @@ export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promi
   let expected = facts.duration > 0 && fps > 0 ? Math.round(facts.duration * fps) : 0;
   if (opts.maxFrames !== undefined) expected = Math.min(expected, opts.maxFrames);
   return { ...img, fps, expectedFrames: expected };
-}
-
-/**
- * Encode uint8 frames (T·H·W·C) to H.264 mp4 (yuv420p, +faststart). Odd sizes are padded to
- * even. Written to a temporary name then renamed, so a crash never leaves a half file.
- */
-export async function encodeVideo(file: string, data: Uint8Array, o: EncodeOptions): Promise<void> {
-  const { frames, height, width, channels, fps } = o;
-  if (!(frames > 0 && height > 0 && width > 0 && fps > 0) || (channels !== 1 && channels !== 3)) {
-    throw new VideoError(
-      'bad-args',
-      file,
-      `bad encode geometry frames=${frames} ${height}x${width}x${channels} fps=${fps}`,
-    );
-  }
-  if (data.length !== frames * height * width * channels) {
-    throw new VideoError(
-      'bad-args',
-      file,
-      `data has ${data.length} bytes, expected ${frames}·${height}·${width}·${channels} = ${frames * height * width * channels}`,
-    );
-  }
-  await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = tempPathFor(file); // the one temp-name rule (io/atomic.ts); `-f mp4` names the format
-  const args = [
-    '-hide_banner',
-    '-nostdin',
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    channels === 3 ? 'rgb24' : 'gray',
-    '-s',
-    `${width}x${height}`,
-    '-r',
-    String(fps),
-    '-i',
-    'pipe:0',
-    '-vf',
-    'pad=ceil(iw/2)*2:ceil(ih/2)*2',
-    '-c:v',
-    'libx264',
-    '-preset',
-    o.preset ?? 'veryfast',
-    '-crf',
-    String(o.crf ?? 20),
-    '-pix_fmt',
-    'yuv420p',
-    '-threads',
-    String(o.threads ?? 1),
-    '-movflags',
-    '+faststart',
-    '-f',
-    'mp4',
-    ffmpegPath(tmp),
-  ];
-  const r = await runTool(FFMPEG, args, file, data);
-  if (r.code !== 0) {
-    await fsp.rm(tmp, { force: true });
-    throw new VideoError(
-      'corrupt',
-      file,
-      `ffmpeg could not encode: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`,
-    );
-  }
-  await fsp.rename(tmp, file);
 }

@@ -3,10 +3,7 @@
 // batching is what makes `prepare` fast. Files that are obviously bad (missing, empty, not a
 // video container) are answered without ffmpeg; if the batch process fails (one damaged input
 // fails the whole process in strict mode), each file is decoded alone so only the bad ones fail.
-import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import {
-  FFMPEG,
   VideoError,
   checkInputFile,
   checkComplete,
@@ -16,11 +13,12 @@ import {
   decodeVideo,
   looksLikeVideoContainer,
   parseInputFacts,
-  parsePnmStream,
   readHead,
+  runPnmDecoder,
   type DecodeOptions,
   type DecodedVideo,
 } from './video.js';
+import { stackPnmFrames } from './video_pnm.js';
 
 export type DecodeOutcome = DecodedVideo | VideoError;
 
@@ -37,47 +35,16 @@ async function precheck(file: string): Promise<VideoError | null> {
   }
 }
 
-function runBatch(
-  files: string[],
-  opts: DecodeOptions,
-): Promise<{ code: number | null; outs: Buffer[]; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'info'];
-    if (opts.strict) args.push('-xerror');
-    files.forEach((f) => args.push(...decodeInputArgs(f, opts)));
-    files.forEach((_, i) => args.push(...decodeOutputArgs(i, opts, `pipe:${i + 3}`)));
-    const stdio: ('ignore' | 'pipe')[] = [
-      'ignore',
-      'ignore',
-      'pipe',
-      ...files.map(() => 'pipe' as const),
-    ];
-    const child = spawn(FFMPEG, args, { stdio });
-    const chunks: Buffer[][] = files.map(() => []);
-    const err: Buffer[] = [];
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
-    files.forEach((_, i) => {
-      const s = child.stdio[i + 3] as Readable;
-      s.on('data', (b: Buffer) => chunks[i].push(b));
-      s.on('error', () => {
-        /* surfaces as a failed exit */
-      });
-    });
-    child.on('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        e.code === 'ENOENT'
-          ? new VideoError('ffmpeg-missing', files[0], `cannot run '${FFMPEG}': not installed`)
-          : e,
-      ),
-    );
-    child.on('close', (code) =>
-      resolve({
-        code,
-        outs: chunks.map((c) => Buffer.concat(c)),
-        stderr: Buffer.concat(err).toString('utf8'),
-      }),
-    );
-  });
+function runBatch(files: string[], opts: DecodeOptions) {
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'info'];
+  if (opts.strict) args.push('-xerror');
+  files.forEach((f) => args.push(...decodeInputArgs(f, opts)));
+  files.forEach((_, i) => args.push(...decodeOutputArgs(i, opts, `pipe:${i + 3}`)));
+  return runPnmDecoder(
+    args,
+    files[0],
+    files.map((_, i) => i + 3),
+  );
 }
 
 /** Decode files (same options for all); each entry is the frames or the reason it failed. */
@@ -105,7 +72,7 @@ export async function decodeVideos(
       let allGood = true;
       const res: DecodeOutcome[] = [];
       ok.forEach((fi, k) => {
-        const img = parsePnmStream(r.outs[k]);
+        const img = r.outs[k].clean ? stackPnmFrames(r.outs[k].frames) : null;
         if (!img) {
           allGood = false;
           return;

@@ -27,14 +27,10 @@ import {
   readHead,
   type VideoInfo,
 } from './video.js';
+import { type PnmFrame, PnmParser, PnmStreamError } from './video_pnm.js';
 
 /** One decoded frame: H·W·C uint8 (RGB or grey). */
-export interface VideoFrame {
-  data: Uint8Array;
-  width: number;
-  height: number;
-  channels: 1 | 3;
-}
+export type VideoFrame = PnmFrame;
 
 export interface ReadOptions {
   /** resample to this frame rate */
@@ -146,11 +142,18 @@ export async function readFrames(file: string, o: ReadOptions = {}): Promise<Fra
       child.on('close', (code) => resolve(code));
     });
     exited.catch(() => {}); // awaited below; a spawn error also ends stdout
-    const split = new PnmSplitter(file);
+    const split = new PnmParser();
     let n = 0;
     try {
       for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
-        for (const f of split.push(chunk)) {
+        let got;
+        try {
+          got = split.push(chunk);
+        } catch (e) {
+          if (e instanceof PnmStreamError) throw new VideoError('corrupt', file, e.message);
+          throw e;
+        }
+        for (const f of got) {
           if (++n > limit)
             throw new VideoError(
               'too-long',
@@ -165,7 +168,7 @@ export async function readFrames(file: string, o: ReadOptions = {}): Promise<Fra
         if (code !== 0) throw classifyFailure(file, stderr, await readHead(file));
         throw new VideoError('empty', file, 'the video has no frames (none decodable)');
       }
-      if (split.leftover)
+      if (split.pending)
         throw new VideoError('corrupt', file, 'decoder produced an unreadable frame stream');
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -173,59 +176,4 @@ export async function readFrames(file: string, o: ReadOptions = {}): Promise<Fra
     o.onEnd?.(n, expected);
   }
   return { info, frames, fps: () => fps };
-}
-
-/** Incremental PGM (P5) / PPM (P6) stream splitter; chunks are joined once per frame, not per chunk. */
-class PnmSplitter {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  constructor(private readonly file: string) {}
-  push(chunk: Buffer): VideoFrame[] {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    const out: VideoFrame[] = [];
-    for (;;) {
-      const head = this.peek(Math.min(this.size, 64));
-      const m = /^P([56])\s+(\d+)\s+(\d+)\s+255\s/.exec(head.toString('latin1'));
-      if (!m) {
-        if (this.size >= 64)
-          throw new VideoError('corrupt', this.file, 'decoder produced an unreadable frame stream');
-        return out;
-      }
-      const channels = m[1] === '6' ? 3 : 1;
-      const width = Number(m[2]),
-        height = Number(m[3]);
-      const start = m[0].length,
-        n = width * height * channels;
-      if (this.size < start + n) return out;
-      const all = this.peek(start + n);
-      out.push({ data: new Uint8Array(all.subarray(start, start + n)), width, height, channels });
-      this.drop(start + n);
-    }
-  }
-  get leftover(): number {
-    return this.size;
-  }
-  /** the first n buffered bytes as one Buffer (joins only the leading chunks that hold them) */
-  private peek(n: number): Buffer {
-    let k = 0,
-      have = 0;
-    while (have < n && k < this.chunks.length) have += this.chunks[k++].length;
-    if (k > 1) this.chunks.splice(0, k, Buffer.concat(this.chunks.slice(0, k)));
-    return this.chunks.length ? this.chunks[0].subarray(0, n) : Buffer.alloc(0);
-  }
-  private drop(n: number): void {
-    while (n > 0) {
-      const c = this.chunks[0];
-      if (c.length <= n) {
-        this.chunks.shift();
-        n -= c.length;
-        this.size -= c.length;
-      } else {
-        this.chunks[0] = c.subarray(n);
-        this.size -= n;
-        n = 0;
-      }
-    }
-  }
 }

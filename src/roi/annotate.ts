@@ -9,7 +9,7 @@ import { probeVideo } from '../data/video.js';
 import type { FaceBox } from './detector.js';
 import { drawDot, drawPolygon, drawRect, type Rgb } from './draw.js';
 import { RoiError } from './errors.js';
-import { type FrameWriter, writeFrames } from './frame_stream.js';
+import { type FrameWriter, writeFrames } from '../data/video_writer.js';
 import { type Frame, type FrameStack, frameAt, toRgb } from './image.js';
 import type { Landmarks } from './landmarks.js';
 import { type RoiAlign, mouthRoiQuad } from './mouth_roi.js';
@@ -141,7 +141,9 @@ export async function annotateVideo(
           `annotations cover ${o.landmarks.length} frames, the video has more`,
           input,
         );
-      const rgb = f.channels === 3 ? { ...f, data: new Uint8Array(f.data) } : toRgb(f);
+      // streamed frames are this loop's own buffers: draw on them; in-memory ones are copied
+      const rgb =
+        f.channels !== 3 ? toRgb(f) : o.video ? { ...f, data: new Uint8Array(f.data) } : f;
       annotateFrame(rgb, t, o);
       writer ??= await writeFrames(output, {
         width: f.width,

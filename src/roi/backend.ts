@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import { FaceModelError, type FaceApi, type FaceModels, type TfBackend } from './face_models.js';
+import { installFastConcat } from './tf_concat.js';
 
 export { FaceModelError, type FaceApi, type FaceModels, type TfBackend } from './face_models.js';
 
@@ -60,6 +61,7 @@ async function load(backend: TfBackend): Promise<FaceModels> {
   if (!ok) throw new FaceModelError(`tfjs backend '${backend}' failed to start`);
   await tf.ready();
   tf.enableProdMode();
+  if (backend === 'wasm') installFastConcat(tf);
   await api.nets.ssdMobilenetv1.loadFromDisk(modelDir);
   await api.nets.tinyFaceDetector.loadFromDisk(modelDir);
   await api.nets.faceLandmark68Net.loadFromDisk(modelDir);

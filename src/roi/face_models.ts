@@ -18,6 +18,8 @@ export interface FaceApi {
   };
   SsdMobilenetv1Options: new (o: { minConfidence?: number; maxResults?: number }) => unknown;
   TinyFaceDetectorOptions: new (o: { inputSize?: number; scoreThreshold?: number }) => unknown;
+  /** a batch of input tensors for a net's runNet (the landmark nets' raw outputs) */
+  NetInput: new (inputs: unknown[]) => unknown;
 }
 
 export type TfBackend = 'wasm' | 'cpu';

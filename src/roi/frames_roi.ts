@@ -15,10 +15,10 @@ import {
 } from './landmarks_record.js';
 import { type MouthRoiOptions, type MouthRois, cutMouthRois } from './mouth_roi.js';
 import { smoothLandmarks } from './smooth.js';
-import { type TrackOptions, type TrackResult, trackMainFace } from './track.js';
+import { DETECT_EVERY, type TrackOptions, type TrackResult, trackMainFace } from './track.js';
 
 export interface RoiOptions extends FaceDetectorOptions, MouthRoiOptions {
-  /** full detection every k frames, landmark tracking in between (default 5) */
+  /** full detection every k frames, landmark tracking in between (default DETECT_EVERY, 25) */
   every?: number;
   /** verify tracked crops with the tiny detector (default true) */
   verify?: boolean;
@@ -51,7 +51,7 @@ export function trackerSettings(o: RoiOptions): TrackerSettings {
   return {
     detector: d?.detectorKind ?? o.detector ?? 'auto',
     landmarks: d?.landmarkKind ?? o.landmarks ?? 'full',
-    every: Math.max(1, Math.floor(o.every ?? 5)),
+    every: Math.max(1, Math.floor(o.every ?? DETECT_EVERY)),
     verify: o.verify ?? true,
     fps: o.fps ?? null,
   };

@@ -60,6 +60,12 @@ export interface WarpResult extends Frame {
 /**
  * out(u, v) = src(dstToSrc(u, v)) for an outW×outH output, bilinear, pixel centres at
  * integer coordinates, edges replicated outside the frame. `out` may be given to reuse memory.
+ * `gray` on an RGB source gives exactly warpAffine(toGray(src), …) while converting only the
+ * pixels sampled (a 96×96 ROI from a 1080p frame: 37 k conversions instead of 2 M).
+ * `origin`: `src` is the part of a larger frame whose top-left pixel is there (dstToSrc maps
+ * into the larger frame); when the part holds every pixel the warp samples plus a 1-pixel
+ * margin, and reaches the frame's edges where the warp leaves the frame, the result (and the
+ * outside fraction) is exactly the one from the whole frame (x − x0 is exact for integer x0).
  */
 export function warpAffine(
   src: Frame,
@@ -67,19 +73,23 @@ export function warpAffine(
   outW: number,
   outH: number,
   out?: Uint8Array,
+  gray = false,
+  origin: [number, number] = [0, 0],
 ): WarpResult {
+  if (gray && src.channels === 3) return warpRgbToGray(src, dstToSrc, outW, outH, out, origin);
   const C = src.channels;
   const W = src.width,
     H = src.height;
   const dst = out ?? new Uint8Array(outW * outH * C);
   const [a, b, c, d, e, f] = dstToSrc;
+  const [ox, oy] = origin;
   const s = src.data;
   let outsideCount = 0;
   let o = 0;
   for (let v = 0; v < outH; v++) {
     for (let u = 0; u < outW; u++) {
-      let x = a * u + b * v + c;
-      let y = d * u + e * v + f;
+      let x = a * u + b * v + c - ox;
+      let y = d * u + e * v + f - oy;
       if (x < -0.5 || y < -0.5 || x > W - 0.5 || y > H - 0.5) outsideCount++;
       x = x < 0 ? 0 : x > W - 1 ? W - 1 : x;
       y = y < 0 ? 0 : y > H - 1 ? H - 1 : y;
@@ -109,6 +119,53 @@ export function warpAffine(
     width: outW,
     height: outH,
     channels: C,
+    outside: outsideCount / (outW * outH),
+  };
+}
+
+function warpRgbToGray(
+  src: Frame,
+  dstToSrc: Affine,
+  outW: number,
+  outH: number,
+  out: Uint8Array | undefined,
+  origin: [number, number],
+): WarpResult {
+  const W = src.width,
+    H = src.height;
+  const dst = out ?? new Uint8Array(outW * outH);
+  const [a, b, c, d, e, f] = dstToSrc;
+  const [ox, oy] = origin;
+  const s = src.data;
+  const luma = (i: number) => Math.round(0.299 * s[i] + 0.587 * s[i + 1] + 0.114 * s[i + 2]); // as toGray
+  let outsideCount = 0;
+  let o = 0;
+  for (let v = 0; v < outH; v++) {
+    for (let u = 0; u < outW; u++) {
+      let x = a * u + b * v + c - ox;
+      let y = d * u + e * v + f - oy;
+      if (x < -0.5 || y < -0.5 || x > W - 0.5 || y > H - 0.5) outsideCount++;
+      x = x < 0 ? 0 : x > W - 1 ? W - 1 : x;
+      y = y < 0 ? 0 : y > H - 1 ? H - 1 : y;
+      const x0 = Math.floor(x),
+        y0 = Math.floor(y);
+      const x1 = x0 + 1 < W ? x0 + 1 : x0,
+        y1 = y0 + 1 < H ? y0 + 1 : y0;
+      const fx = x - x0,
+        fy = y - y0;
+      dst[o++] = Math.round(
+        (1 - fx) * (1 - fy) * luma((y0 * W + x0) * 3) +
+          fx * (1 - fy) * luma((y0 * W + x1) * 3) +
+          (1 - fx) * fy * luma((y1 * W + x0) * 3) +
+          fx * fy * luma((y1 * W + x1) * 3),
+      );
+    }
+  }
+  return {
+    data: dst,
+    width: outW,
+    height: outH,
+    channels: 1,
     outside: outsideCount / (outW * outH),
   };
 }

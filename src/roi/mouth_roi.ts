@@ -5,7 +5,7 @@
 // too close to the edge and the cut fails with RoiError('edge').
 import { RoiError } from './errors.js';
 import { type Affine, applyAffine, composeAffine, invertAffine } from './geometry.js';
-import { type Frame, type FrameStack, frameAt, toGray, warpAffine, warpCorners } from './image.js';
+import { type Frame, type FrameStack, frameAt, warpAffine, warpCorners } from './image.js';
 import { type Landmarks, eyeCenters, mouthCenter } from './landmarks.js';
 import { REFERENCE_EYE_DISTANCE, alignToReference } from './template.js';
 
@@ -68,9 +68,10 @@ export function cutMouthRoi(
   gray: boolean,
   out: Uint8Array,
   align: RoiAlign = 'reference',
+  origin: [number, number] = [0, 0],
 ): { transform: Affine; outside: number } {
   const m = mouthRoiTransform(lm, size, align);
-  const r = warpAffine(gray ? toGray(frame) : frame, m, size, size, out);
+  const r = warpAffine(frame, m, size, size, out, gray, origin);
   return { transform: m, outside: r.outside };
 }
 
@@ -92,11 +93,19 @@ class RoiCollector {
     this.align = o.align ?? 'reference';
   }
 
-  add(t: number, frame: Frame, lm: Landmarks | undefined): void {
+  add(t: number, frame: Frame, lm: Landmarks | undefined, window?: SourceWindow): void {
     if (!lm) throw new RoiError('bad-landmarks', `no landmarks for frame ${t}`);
+    if (window && (frame.width !== window.width || frame.height !== window.height))
+      throw new RoiError(
+        'bad-args',
+        `frame ${t} is ${frame.width}×${frame.height}, the decoder was asked for ${window.width}×${window.height}`,
+      );
     this.channels = this.gray ? 1 : frame.channels;
     const out = new Uint8Array(this.size * this.size * this.channels);
-    const r = cutMouthRoi(frame, lm, this.size, this.gray, out, this.align);
+    const r = cutMouthRoi(frame, lm, this.size, this.gray, out, this.align, [
+      window?.x ?? 0,
+      window?.y ?? 0,
+    ]);
     this.parts.push(out);
     this.transforms.push(r.transform);
     this.outside.push(r.outside);
@@ -148,12 +157,59 @@ export function cutMouthRois(
   return c.finish(video.fps, landmarks.length);
 }
 
-/** The same over streamed frames (one frame in memory at a time, plus the small ROIs). */
+/** A rectangle of a frame (integer pixels): the part a decoder is asked for. */
+export interface SourceWindow {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * The smallest part of width×height frames that holds every pixel the ROIs of these landmarks
+ * sample (plus the bilinear neighbour and a pixel of margin), reaching the frame's edge
+ * wherever an ROI leaves the frame — so cutting from that part (cutMouthRoisStream's
+ * `window`) gives exactly the ROIs of whole frames. At 1080p a talking head's ROIs span a few
+ * hundred pixels: the cutting pass decodes, pipes and parses a fraction of each frame.
+ */
+export function roiSourceWindow(
+  landmarks: Landmarks[],
+  width: number,
+  height: number,
+  o: MouthRoiOptions = {},
+): SourceWindow {
+  const size = o.size ?? 96;
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
+  for (const lm of landmarks) {
+    for (const [x, y] of warpCorners(mouthRoiTransform(lm, size, o.align), size, size)) {
+      x0 = Math.min(x0, x);
+      y0 = Math.min(y0, y);
+      x1 = Math.max(x1, x);
+      y1 = Math.max(y1, y);
+    }
+  }
+  const clamp = (v: number, hi: number) => Math.max(0, Math.min(hi, v));
+  const left = clamp(Math.floor(x0) - 2, width - 1),
+    top = clamp(Math.floor(y0) - 2, height - 1);
+  const right = clamp(Math.ceil(x1) + 2, width - 1),
+    bottom = clamp(Math.ceil(y1) + 2, height - 1);
+  if (!(right >= left && bottom >= top)) return { x: 0, y: 0, width, height };
+  return { x: left, y: top, width: right - left + 1, height: bottom - top + 1 };
+}
+
+/**
+ * The same over streamed frames (one frame in memory at a time, plus the small ROIs). With
+ * `window`, the frames are that part of the video's frames (roiSourceWindow).
+ */
 export async function cutMouthRoisStream(
   frames: AsyncIterable<Frame>,
   landmarks: Landmarks[],
   fps: number,
   o: MouthRoiOptions = {},
+  window?: SourceWindow,
 ): Promise<MouthRois> {
   const c = new RoiCollector(o);
   let t = 0;
@@ -163,7 +219,7 @@ export async function cutMouthRoisStream(
         'bad-landmarks',
         `landmarks cover ${landmarks.length} frames, the video has more`,
       );
-    c.add(t, f, landmarks[t]);
+    c.add(t, f, landmarks[t], window);
     t++;
   }
   return c.finish(fps, landmarks.length);

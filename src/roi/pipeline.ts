@@ -18,7 +18,7 @@ import {
   sha256File,
   writeLandmarksFile,
 } from './landmarks_file.js';
-import { cutMouthRoisStream } from './mouth_roi.js';
+import { type SourceWindow, cutMouthRoisStream, roiSourceWindow } from './mouth_roi.js';
 import { smoothLandmarks } from './smooth.js';
 import {
   type RoiOptions,
@@ -65,6 +65,8 @@ export interface StreamForRoiOptions {
   onFps?: (fps: number) => void;
   /** after the last frame: decoded vs promised frame counts */
   onEnd?: (decoded: number, expected: number) => void;
+  /** decode only this part of each frame (ffmpeg crop, exact RGB pixels of the whole frame) */
+  window?: SourceWindow;
 }
 
 /** Frames of a file, streamed by the one frame reader (upright, size-capped); errors as decodeForRoi's. */
@@ -76,7 +78,14 @@ export async function* streamForRoi(
     throw new RoiError('bad-args', `fps must be > 0, got ${o.fps}`, file);
   let reader;
   try {
-    reader = await readFrames(file, { fps: o.fps, maxSeconds: o.maxSeconds, onEnd: o.onEnd });
+    const w = o.window;
+    reader = await readFrames(file, {
+      fps: o.fps,
+      maxSeconds: o.maxSeconds,
+      onEnd: o.onEnd,
+      // converted to RGB whole, then cropped: the same bytes as cropping decoded frames
+      filters: w ? ['format=rgb24', `crop=${w.width}:${w.height}:${w.x}:${w.y}:exact=1`] : [],
+    });
   } catch (e) {
     throw asEmpty(e, file);
   }
@@ -96,6 +105,7 @@ export async function* streamForRoi(
 export async function landmarksForVideo(
   file: string,
   o: RoiOptions = {},
+  keep?: KeptFrames,
 ): Promise<{ info: LandmarksFile; cached: boolean }> {
   if (o.fps !== undefined && !(o.fps > 0))
     throw new RoiError('bad-args', `fps must be > 0, got ${o.fps}`, file);
@@ -124,17 +134,15 @@ export async function landmarksForVideo(
     const onEnd = (decoded: number, expected: number) => {
       if (framesMissing(decoded, expected)) o.onIncomplete?.(decoded, expected);
     };
-    const tr = await track(
-      streamForRoi(file, {
-        fps: o.fps,
-        maxSeconds: o.maxSeconds,
-        onEnd,
-        onFps: (f) => {
-          if (!fps) fps = f;
-        },
-      }),
-      o,
-    );
+    const frames = streamForRoi(file, {
+      fps: o.fps,
+      maxSeconds: o.maxSeconds,
+      onEnd,
+      onFps: (f) => {
+        if (!fps) fps = f;
+      },
+    });
+    const tr = await track(keep ? keep.tee(frames) : frames, o);
     info = landmarksRecord(tr, o, file, sha, fps || 25);
     // a cache that cannot be written (read-only home, disk full) only costs the next run's time
     if (useCache) await writeLandmarksFile(cacheFile, info).catch(() => {});
@@ -142,14 +150,59 @@ export async function landmarksForVideo(
   return { info, cached };
 }
 
-/** Mouth ROI of a video file (streamed twice: track, then cut), using / filling the landmark cache. */
-export async function roiFromVideo(file: string, o: RoiOptions = {}): Promise<RoiResult> {
-  const { info, cached } = await landmarksForVideo(file, o);
+/** Frames of the tracking pass kept for cutting, while they fit in KEEP_BYTES. */
+export class KeptFrames {
+  frames: Frame[] | null = [];
+  private bytes = 0;
+  constructor(private readonly limit = KEEP_BYTES) {}
+  async *tee(source: AsyncIterable<Frame>): AsyncGenerator<Frame> {
+    for await (const f of source) {
+      if (this.frames) {
+        this.bytes += f.data.length;
+        if (this.bytes <= this.limit) this.frames.push(f);
+        else this.frames = null; // too long to hold: cut from a second decode
+      }
+      yield f;
+    }
+  }
+}
+
+/** Decoded frames up to this size are kept from the tracking pass for cutting (one decode instead of two). */
+export const KEEP_BYTES = 256 * 2 ** 20;
+
+async function* listFrames(frames: Frame[]): AsyncGenerator<Frame> {
+  yield* frames;
+}
+
+/**
+ * Mouth ROI of a video file, using / filling the landmark cache. One decode when the frames
+ * fit in `keepBytes` (KEEP_BYTES; 256×256 RGB: ~1300 frames, 52 s at 25 fps); longer footage
+ * (and cached landmarks) is streamed twice — track, then cut — so memory stays bounded, and
+ * the cutting pass decodes only the part of the frames the ROIs cover (roiSourceWindow).
+ */
+export async function roiFromVideo(
+  file: string,
+  o: RoiOptions = {},
+  keepBytes = KEEP_BYTES,
+): Promise<RoiResult> {
+  const keep = new KeptFrames(keepBytes);
+  const { info, cached } = await landmarksForVideo(file, o, keep);
+  const kept = !cached && keep.frames && keep.frames.length === info.frames ? keep.frames : null;
+  // a second decode reads only the part of the frames the ROIs cover
+  const window = kept ? undefined : roiSourceWindow(info.landmarks, info.width, info.height, o);
+  const whole = !window || (window.width === info.width && window.height === info.height);
   const rois = await cutMouthRoisStream(
-    streamForRoi(file, { fps: o.fps, maxSeconds: o.maxSeconds }),
+    kept
+      ? listFrames(kept)
+      : streamForRoi(file, {
+          fps: o.fps,
+          maxSeconds: o.maxSeconds,
+          window: whole ? undefined : window,
+        }),
     info.landmarks,
     info.fps,
     o,
+    whole ? undefined : window,
   ).catch((e) => {
     throw e instanceof RoiError && !e.file ? new RoiError(e.kind, e.message, file) : e;
   });

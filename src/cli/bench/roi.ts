@@ -2,7 +2,12 @@
 // 640×480 input, made from the real test photograph (test/fixtures/roi/messi5.jpg) with known
 // smooth motion (shift, zoom, ±10° rotation) — so every configuration also reports its mouth
 // tracking error against the known transform. Configurations compare the detector choices
-// (auto/tiny/ssd), landmark nets (full/tiny) and detection intervals (every frame vs every 5).
+// (auto/tiny/ssd), landmark nets (full/tiny) and detection intervals (every frame, 5, 25).
+// Then end to end from an mp4 written at bench time (256×256 and 1920×1080 by default):
+// mp4 → ROI mp4, with the read stage (the one frame reader) timed alone beside ffmpeg's own
+// decode. Wall time and this process's CPU time are both reported: on a shared machine the
+// CPU time per frame is the steadier figure.
+import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,13 +16,20 @@ import { parseOrHelp, UsageError, BENCH_OPTIONS, defineCommand } from '../args.j
 
 export const def = defineCommand({
   name: 'bench roi',
-  usage: 'bench roi [--json] [--frames N] [--sizes 256x256,640x480] [--quick]',
+  usage:
+    'bench roi [--json] [--frames N] [--sizes 256x256,640x480] [--e2e-sizes 256x256,1920x1080] [--e2e-frames N] [--quick]',
   description:
-    'Frames/s of the ROI pipeline (detect/track → landmarks → fill → smooth → align → 96x96 ROI) per input size and configuration, with the mouth-tracking error (px) against the known motion of the synthetic clip.',
+    'Frames/s of the ROI pipeline (detect/track → landmarks → fill → smooth → align → 96x96 ROI) per input size and configuration, with the mouth-tracking error (px) against the known motion of the synthetic clip; then end to end from an mp4 (mp4 → ROI mp4) with the read stage (decode through the frame reader) timed on its own.',
   options: {
     ...BENCH_OPTIONS,
     frames: { type: 'int', help: 'frames per clip', default: 50 },
     sizes: { type: 'list', help: 'input sizes WxH', default: ['256x256', '640x480'] },
+    'e2e-sizes': {
+      type: 'list',
+      help: 'input sizes WxH of the end-to-end runs',
+      default: ['256x256', '1920x1080'],
+    },
+    'e2e-frames': { type: 'int', help: 'frames of the end-to-end clips', default: 125 },
     quick: { type: 'boolean', help: 'only the default configuration' },
   },
 });
@@ -32,7 +44,14 @@ interface ConfigRow {
 
 const CONFIGS: ConfigRow[] = [
   {
-    name: 'default (auto, full landmarks, detect every 5)',
+    name: 'default (auto, full landmarks, detect every 25)',
+    detector: 'auto',
+    landmarks: 'full',
+    every: 25,
+    verify: true,
+  },
+  {
+    name: 'detect every 5 (the default before)',
     detector: 'auto',
     landmarks: 'full',
     every: 5,
@@ -45,13 +64,19 @@ const CONFIGS: ConfigRow[] = [
     every: 1,
     verify: true,
   },
-  { name: 'ssd detector, every 5', detector: 'ssd', landmarks: 'full', every: 5, verify: true },
-  { name: 'tiny landmarks, every 5', detector: 'auto', landmarks: 'tiny', every: 5, verify: true },
+  { name: 'ssd detector, every 25', detector: 'ssd', landmarks: 'full', every: 25, verify: true },
   {
-    name: 'no tracking verification, every 5',
+    name: 'tiny landmarks, every 25',
+    detector: 'auto',
+    landmarks: 'tiny',
+    every: 25,
+    verify: true,
+  },
+  {
+    name: 'no tracking verification, every 25',
     detector: 'auto',
     landmarks: 'full',
-    every: 5,
+    every: 25,
     verify: false,
   },
 ];
@@ -61,12 +86,22 @@ export default async function main(argv: string[]): Promise<number> {
   if (!p) return 0;
   const o = p.opts;
   if (!(o.frames >= 2)) throw new UsageError('--frames must be ≥ 2');
-  const sizes = o.sizes.map((s) => {
-    const m = /^(\d+)x(\d+)$/.exec(s);
-    if (!m) throw new UsageError(`--sizes expects WxH items, got '${s}'`);
-    return { width: Number(m[1]), height: Number(m[2]) };
-  });
-  const { decodeVideo, encodeVideo } = await import('../../data/video.js');
+  if (!(o['e2e-frames'] >= 2)) throw new UsageError('--e2e-frames must be ≥ 2');
+  const parseSizes = (flag: string, list: string[]) =>
+    list.map((s) => {
+      const m = /^(\d+)x(\d+)$/.exec(s);
+      if (
+        !m ||
+        !(Number(m[1]) >= 64 && Number(m[2]) >= 64 && Number(m[1]) * Number(m[2]) <= 4096 * 2160)
+      )
+        throw new UsageError(`--${flag} expects WxH items from 64x64 to 4096x2160, got '${s}'`);
+      return { width: Number(m[1]), height: Number(m[2]) };
+    });
+  const sizes = parseSizes('sizes', o.sizes);
+  const e2eSizes = parseSizes('e2e-sizes', o['e2e-sizes']);
+  const { decodeVideo, FFMPEG } = await import('../../data/video.js');
+  const { readFrames } = await import('../../data/video_stream.js');
+  const { encodeVideo, writeFrames } = await import('../../data/video_writer.js');
   const { FaceDetector, roiFromFrames, roiFromVideo, composeVideo, photoToFrame } =
     await import('../../roi/index.js');
   const { applyAffine, invertAffine } = await import('../../roi/geometry.js');
@@ -87,9 +122,8 @@ export default async function main(argv: string[]): Promise<number> {
     return detectors.get(k)!;
   };
 
-  const results: any[] = [];
-  for (const { width, height } of sizes) {
-    // face ~40 % of the frame height; smooth drift, zoom and ±10° roll
+  // face ~40 % of the frame height; smooth drift, zoom and ±10° roll (one cycle per `frames`)
+  const scene = (width: number, height: number, frames: number) => {
     const zoom = (0.4 * height) / 45;
     const compose = {
       width,
@@ -98,8 +132,8 @@ export default async function main(argv: string[]): Promise<number> {
       zoom,
       at: [width / 2, height * 0.58] as [number, number],
     };
-    const motions = Array.from({ length: o.frames }, (_, t) => {
-      const ph = (2 * Math.PI * t) / o.frames;
+    const motions = Array.from({ length: frames }, (_, t) => {
+      const ph = (2 * Math.PI * t) / Math.min(frames, 50);
       return {
         dx: 0.06 * width * Math.sin(ph),
         dy: 0.04 * height * Math.sin(2 * ph),
@@ -107,6 +141,16 @@ export default async function main(argv: string[]): Promise<number> {
         degrees: 10 * Math.sin(ph),
       };
     });
+    return { zoom, compose, motions };
+  };
+  const cpuMs = (since: NodeJS.CpuUsage) => {
+    const c = process.cpuUsage(since);
+    return (c.user + c.system) / 1000;
+  };
+
+  const results: any[] = [];
+  for (const { width, height } of sizes) {
+    const { zoom, compose, motions } = scene(width, height, o.frames);
     const clip = composeVideo(photo, motions, compose);
     log(`\n${width}×${height}, ${o.frames} frames (face ≈ ${Math.round(45 * zoom)} px tall):`);
 
@@ -138,6 +182,7 @@ export default async function main(argv: string[]): Promise<number> {
 
     for (const c of o.quick ? CONFIGS.slice(0, 1) : CONFIGS) {
       const d = await getDetector(c.detector, c.landmarks);
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       let row: any;
       try {
@@ -147,6 +192,7 @@ export default async function main(argv: string[]): Promise<number> {
           `${width}x${height}`,
         );
         const ms = performance.now() - t0;
+        const cpu = cpuMs(c0);
         const found = r.info.raw.filter(Boolean).length;
         const firstT = r.info.raw.findIndex(Boolean);
         const anchor = applyAffine(
@@ -169,6 +215,7 @@ export default async function main(argv: string[]): Promise<number> {
           verify: c.verify,
           fps: +(o.frames / (ms / 1000)).toFixed(1),
           msPerFrame: +(ms / o.frames).toFixed(1),
+          cpuMsPerFrame: +(cpu / o.frames).toFixed(1),
           detections: r.info.detections,
           tracked: r.info.tracked,
           framesWithFace: found,
@@ -178,7 +225,7 @@ export default async function main(argv: string[]): Promise<number> {
           rawMouthErrMeanPx: +(rawErrs.reduce((a, b) => a + b, 0) / rawErrs.length).toFixed(2),
         };
         log(
-          `  ${c.name.padEnd(48)} ${String(row.fps).padStart(6)} frames/s  (${row.detections} detections, ${row.tracked} tracked, ${row.filled} filled; mouth error mean ${row.mouthErrMeanPx} px, max ${row.mouthErrMaxPx} px; before smoothing ${row.rawMouthErrMeanPx} px)`,
+          `  ${c.name.padEnd(48)} ${String(row.fps).padStart(6)} frames/s, ${row.cpuMsPerFrame} ms CPU/frame  (${row.detections} detections, ${row.tracked} tracked, ${row.filled} filled; mouth error mean ${row.mouthErrMeanPx} px, max ${row.mouthErrMaxPx} px; before smoothing ${row.rawMouthErrMeanPx} px)`,
         );
       } catch (e) {
         row = { size: `${width}x${height}`, config: c.name, error: (e as Error).message };
@@ -186,19 +233,50 @@ export default async function main(argv: string[]): Promise<number> {
       }
       results.push(row);
     }
-    // end to end from an mp4 file: streamed decode (two passes), pipeline, ROI mp4 encode
-    {
-      const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'eflip-bench-roi-'));
-      try {
-        const src = path.join(tmp, 'clip.mp4');
-        await encodeVideo(src, clip.data, {
-          frames: clip.frames,
-          height,
-          width,
-          channels: 3,
-          fps: 25,
-        });
+    results.push({
+      size: `${width}x${height}`,
+      stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, +v.toFixed(2)])),
+    });
+  }
+  // end to end from an mp4 file: read (the one frame reader) → track → cut → ROI mp4; the
+  // read stage is also timed alone on the same file, beside ffmpeg decoding it alone
+  const det = await getDetector('auto', 'full');
+  for (const { width, height } of e2eSizes) {
+    const n = o['e2e-frames'];
+    const { zoom, compose, motions } = scene(width, height, n);
+    log(`\n${width}×${height}, ${n} frames from mp4 (face ≈ ${Math.round(45 * zoom)} px tall):`);
+    const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'eflip-bench-roi-'));
+    try {
+      const src = path.join(tmp, 'clip.mp4');
+      const w = await writeFrames(src, { width, height, channels: 3, fps: 25, crf: 18 });
+      for (const m of motions) {
+        const f = composeVideo(photo, [m], compose);
+        await w.write({ data: f.data, width, height, channels: 3 });
+      }
+      await w.close();
+      const timeRun = async (fn: () => Promise<unknown>) => {
+        const c0 = process.cpuUsage();
         const t0 = performance.now();
+        await fn();
+        return { ms: performance.now() - t0, cpu: cpuMs(c0) };
+      };
+      const ffmpegAlone = await timeRun(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn(
+              FFMPEG,
+              ['-v', 'error', '-nostdin', '-threads', '1', '-i', src, '-f', 'null', '-'],
+              { stdio: 'ignore' },
+            );
+            child.on('error', reject);
+            child.on('close', () => resolve());
+          }),
+      );
+      const read = await timeRun(async () => {
+        const rd = await readFrames(src);
+        for await (const f of rd.frames()) void f;
+      });
+      const e2e = await timeRun(async () => {
         const r = await roiFromVideo(src, { faceDetector: det, cache: false });
         await encodeVideo(path.join(tmp, 'roi.mp4'), r.rois.data, {
           frames: r.rois.frames,
@@ -207,23 +285,30 @@ export default async function main(argv: string[]): Promise<number> {
           channels: 1,
           fps: 25,
         });
-        const ms = performance.now() - t0;
-        const row = {
-          size: `${width}x${height}`,
-          config: 'end to end: mp4 → ROI mp4 (default)',
-          fps: +(o.frames / (ms / 1000)).toFixed(1),
-          msPerFrame: +(ms / o.frames).toFixed(1),
-        };
-        results.push(row);
-        log(`  ${row.config.padEnd(48)} ${String(row.fps).padStart(6)} frames/s`);
-      } finally {
-        await fsp.rm(tmp, { recursive: true, force: true });
-      }
+      });
+      const row = {
+        size: `${width}x${height}`,
+        config: 'end to end: mp4 → ROI mp4 (default)',
+        frames: n,
+        fps: +(n / (e2e.ms / 1000)).toFixed(1),
+        msPerFrame: +(e2e.ms / n).toFixed(2),
+        cpuMsPerFrame: +(e2e.cpu / n).toFixed(2),
+        readFps: +(n / (read.ms / 1000)).toFixed(1),
+        readMsPerFrame: +(read.ms / n).toFixed(2),
+        readCpuMsPerFrame: +(read.cpu / n).toFixed(2),
+        readShare: +(read.ms / e2e.ms).toFixed(2),
+        ffmpegDecodeMsPerFrame: +(ffmpegAlone.ms / n).toFixed(2),
+      };
+      results.push(row);
+      log(
+        `  ${row.config.padEnd(48)} ${String(row.fps).padStart(6)} frames/s (${row.msPerFrame} ms/frame, ${row.cpuMsPerFrame} ms CPU/frame in this process)`,
+      );
+      log(
+        `  ${'read stage alone (frame reader)'.padEnd(48)} ${String(row.readFps).padStart(6)} frames/s (${row.readMsPerFrame} ms/frame, ${(100 * row.readShare).toFixed(0)} % of end to end; ffmpeg decoding alone ${row.ffmpegDecodeMsPerFrame} ms/frame)`,
+      );
+    } finally {
+      await fsp.rm(tmp, { recursive: true, force: true });
     }
-    results.push({
-      size: `${width}x${height}`,
-      stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, +v.toFixed(2)])),
-    });
   }
   if (o.json) {
     console.log(

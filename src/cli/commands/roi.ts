@@ -43,7 +43,7 @@ export const def = defineCommand({
     every: {
       type: 'int',
       help: 'full face detection every k frames, landmark tracking in between',
-      default: 5,
+      default: 25,
       min: 1,
       max: 1000,
     },
@@ -119,7 +119,8 @@ export default async function main(argv: string[]): Promise<number> {
     annotateVideo,
     RoiError,
   } = await import('../../roi/index.js');
-  const { encodeVideo, incompleteWarning, VideoError } = await import('../../data/video.js');
+  const { incompleteWarning, VideoError } = await import('../../data/video.js');
+  const { encodeVideo } = await import('../../data/video_writer.js');
   const detector = await FaceDetector.create({
     detector: o.detector,
     landmarks: o['landmark-net'],

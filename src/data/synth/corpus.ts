@@ -4,7 +4,7 @@
 import { promises as fsp, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { mixSeed } from '../rng.js';
-import { encodeVideo } from '../video.js';
+import { encodeVideo } from '../video_writer.js';
 import { synthClip } from './clip.js';
 import { makeSpeaker, splitSpeakerIds } from './speaker.js';
 import { runPool } from '../pool.js';
