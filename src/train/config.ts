@@ -276,8 +276,8 @@ export const SCHEMA: Section = {
     },
     channels_last: {
       kind: 'boolean',
-      default: false,
-      help: 'run the EfficientNetV2 trunk in channels-last (NHWC) memory layout (same results; often faster on GPUs)',
+      default: true,
+      help: 'run the EfficientNetV2 trunk in channels-last (NHWC) memory layout (same results up to float rounding; faster on CPUs and GPUs: about 1.5x per CPU training step); false: contiguous NCHW',
     },
     threads: {
       kind: 'int',
