@@ -11,7 +11,10 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <algorithm>
-#include <cmath>
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-math-errno", "tree-vectorize", "fp-contract=off")
+#endif
 
 namespace eflip {
 
@@ -37,20 +40,34 @@ static bool fusable(const at::Tensor& p, const at::Tensor& g, const at::Tensor& 
   return true;
 }
 
-// The fused pass over elements [begin, end) of one parameter's storage.
-static void adamwSpan(float* p, const float* g, float* m, float* v, bool decay, const AdamWScalars& s, int64_t begin, int64_t end) {
+// The fused pass over elements [begin, end) of one parameter's storage; the branches are
+// template arguments so the loop body is straight-line and the compiler vectorises it (sqrt
+// without errno: binding.gyp's -fno-math-errno; no a·b+c contraction into FMA: the pragma
+// above, so the roundings are those of the separate ATen ops).
+template <bool Decay, bool LowWeight>
+static void adamwSpanT(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
+                       const AdamWScalars s, int64_t begin, int64_t end) {
+  const float df = s.decayFactor, w1 = s.w1, w1c = 1.0f - s.w1, b2 = s.beta2, w2 = s.w2, bc = s.bc2Sqrt, eps = s.eps,
+              ns = s.negStepSize;
   for (int64_t i = begin; i < end; i++) {
-    float pi = decay ? p[i] * s.decayFactor : p[i];
-    float gi = g[i];
-    // lerp_(g, w1), in ATen's two forms
-    float mi = s.w1 < 0.5f ? m[i] + s.w1 * (gi - m[i]) : gi - (gi - m[i]) * (1.0f - s.w1);
-    float vi = v[i] * s.beta2;                           // mul_(β2)
-    vi = vi + s.w2 * gi * gi;                            // addcmul_(g, g, w2)
-    float denom = std::sqrt(vi) / s.bc2Sqrt + s.eps;     // sqrt().div_(bc2Sqrt).add_(eps)
-    p[i] = pi + s.negStepSize * mi / denom;              // addcdiv_(m, denom, −stepSize)
+    const float gi = g[i], m0 = m[i];
+    const float pi = Decay ? p[i] * df : p[i];                     // mul_(decayFactor)
+    const float mi = LowWeight ? m0 + w1 * (gi - m0)               // lerp_(g, w1): ATen's form for w1 < 0.5
+                               : gi - (gi - m0) * w1c;             //   and for w1 ≥ 0.5
+    const float vi = v[i] * b2 + w2 * gi * gi;                     // mul_(β2).addcmul_(g, g, w2)
+    const float denom = __builtin_sqrtf(vi) / bc + eps;            // sqrt().div_(bc2Sqrt).add_(eps)
+    p[i] = pi + ns * mi / denom;                                   // addcdiv_(m, denom, −stepSize)
     m[i] = mi;
     v[i] = vi;
   }
+}
+
+static void adamwSpan(float* p, const float* g, float* m, float* v, bool decay, const AdamWScalars& s, int64_t begin, int64_t end) {
+  const bool low = s.w1 < 0.5f;
+  if (decay && low) adamwSpanT<true, true>(p, g, m, v, s, begin, end);
+  else if (decay) adamwSpanT<true, false>(p, g, m, v, s, begin, end);
+  else if (low) adamwSpanT<false, true>(p, g, m, v, s, begin, end);
+  else adamwSpanT<false, false>(p, g, m, v, s, begin, end);
 }
 
 // The same step as ATen ops (any device, dtype or layout).
