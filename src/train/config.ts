@@ -277,7 +277,7 @@ export const SCHEMA: Section = {
     channels_last: {
       kind: 'boolean',
       default: true,
-      help: 'run the EfficientNetV2 trunk in channels-last (NHWC) memory layout (same results up to float rounding; faster on CPUs and GPUs: about 1.5x per CPU training step); false: contiguous NCHW',
+      help: 'run the EfficientNetV2 trunk in channels-last (NHWC) memory layout (same results up to float rounding; on the CPU about 1.5x less time per training step, GPUs prefer it too); false: contiguous NCHW',
     },
     threads: {
       kind: 'int',
