@@ -67,6 +67,8 @@ export const def: CommandDef = {
 interface Measure {
   clips_per_s: number;
   step_ms: number;
+  /** process CPU time per timed step (all threads): less sensitive to other load than step_ms */
+  cpu_ms_per_step: number;
   peak_rss_mb: number;
   losses: number[];
   threads: number;
@@ -113,12 +115,15 @@ async function inner(o: Record<string, any>): Promise<void> {
     });
   for (let i = 0; i < o.warmup; i++) step();
   const losses: number[] = [];
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < o.steps; i++) losses.push(step());
   const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c1 = process.cpuUsage(c0);
   const m: Measure = {
     clips_per_s: (o.batch * o.steps) / dt,
     step_ms: (1000 * dt) / o.steps,
+    cpu_ms_per_step: (c1.user + c1.system) / 1000 / o.steps,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
     losses,
     threads: getNumThreads(),
