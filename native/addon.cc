@@ -1,6 +1,10 @@
 // eflip_native: a thin N-API addon over libtorch. See docs/engine.md for the JS side.
 #include "common.h"
 
+namespace eflip {
+void initForeach(Napi::Env env, Napi::Object exports);  // native/foreach.cc: multi-tensor optimizer steps
+}
+
 static void releaseContext(void*) {
   eflip::releaseDispatch();
   eflip::releaseHandles();
@@ -13,6 +17,7 @@ static Napi::Object InitEflip(Napi::Env env, Napi::Object exports) {
   eflip::initRuntime(env, exports);
   eflip::initDistributed(env, exports);
   eflip::initStreams(env, exports);
+  eflip::initForeach(env, exports);
   return exports;
 }
 

@@ -638,3 +638,43 @@ test('a short CPU run with train.channels_last=true and bf16 runs through the wh
   const ep = readCheckpoint(join(runDir, 'checkpoints', 'last.ckpt')).state;
   assert.equal(ep.epoch, 3);
 });
+
+test('bench train: each side trains in its default trunk layout (eflip channels-last, PyTorch NCHW) unless one layout is forced; CPU time per step on both sides', async () => {
+  assertRefused(
+    await runEflip(['bench', 'train', '--channels-last', '--contiguous', '--json']),
+    /--channels-last and --contiguous exclude each other/,
+    { label: 'both layouts' },
+  );
+  const tiny = ['--batch', '1', '--frames', '2', '--size', '48', '--classes', '5'];
+  const run = async (extra: string[]) => {
+    const r = await runEflip(
+      [
+        'bench',
+        'train',
+        '--json',
+        ...tiny,
+        '--steps',
+        '1',
+        '--warmup',
+        '0',
+        '--rounds',
+        '1',
+        '--no-bf16',
+        '--threads',
+        '1',
+        ...extra,
+      ],
+      { timeoutMs: 600_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  const def = await run([]);
+  assert.deepEqual(def.layout, { eflip: 'channels_last', pytorch: 'contiguous' });
+  assert.equal(def.channels_last, false, 'not the same layout on both sides');
+  for (const side of ['eflip', 'pytorch'])
+    assert.ok(def.fp32[side].cpu_ms_per_step > 0, `${side} cpu_ms_per_step`);
+  assert.ok(def.fp32.ratio > 0, 'a ratio');
+  const nchw = await run(['--contiguous']);
+  assert.deepEqual(nchw.layout, { eflip: 'contiguous', pytorch: 'contiguous' });
+});

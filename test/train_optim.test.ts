@@ -1,7 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { tensor, tidy, liveTensors, type Tensor } from '../src/engine/index.js';
+import {
+  tensor,
+  tidy,
+  liveTensors,
+  manualSeed,
+  randn,
+  noGrad,
+  foreachAdamW_,
+  type Tensor,
+} from '../src/engine/index.js';
+import { native } from '../src/engine/native.js';
+
+const hasNativeAdamW = () => typeof native.adamwStep === 'function';
 import { AdamW } from '../src/train/adamw.js';
 import { Ema } from '../src/train/ema.js';
 
@@ -109,4 +121,62 @@ test('EMA tracks weights and buffers with warm-up decay; swap and restore', () =
   ema.dispose();
   w.dispose();
   buf.dispose();
+});
+
+test('foreachAdamW_: the one-call step (fused CPU pass, ATen ops for other dtypes/layouts) equals the per-tensor ops', () => {
+  const live0 = liveTensors();
+  tidy(() => {
+    manualSeed(3);
+    // contiguous, channels-last 4-d (grad and moments NHWC too), a 1-d bias, a float64 one,
+    // one big enough to be split over threads, and a channels-last param with a contiguous grad
+    const make = () => [
+      randn([6, 5]),
+      randn([4, 3, 3, 3]).contiguous('channelsLast'),
+      randn([7]),
+      randn([3, 2], { dtype: 'float64' }),
+      randn([70_001]),
+      randn([2, 3, 2, 2]).contiguous('channelsLast'),
+    ];
+    const ps = make();
+    const gs = make().map((g, i) => (i === 5 ? g.contiguous() : g));
+    const ms = make().map((m, i) => (i === 5 ? m : m.mul(0.1)));
+    const vs = make().map((v) => v.abs().mul(0.01));
+    const decays = [true, true, false, true, true, false];
+    const ref = [ps, ms, vs].map((xs) => xs.map((x) => x.clone()));
+    const s = {
+      decayFactor: 1 - 1e-3 * 0.05,
+      w1: 0.1,
+      beta2: 0.98,
+      w2: 0.02,
+      bc2Sqrt: Math.sqrt(1 - 0.98 ** 3),
+      eps: 1e-8,
+      negStepSize: -1e-3 / (1 - 0.9 ** 3),
+    };
+    const fused = foreachAdamW_(ps, gs, ms, vs, decays, s);
+    // float32 with matching layouts fused; the float64 one and the NHWC one with an NCHW grad not
+    if (hasNativeAdamW()) assert.equal(fused, 4);
+    noGrad(() =>
+      ref[0].forEach((p, i) => {
+        const [g, m, v] = [gs[i], ref[1][i], ref[2][i]];
+        if (decays[i]) p.mul_(s.decayFactor);
+        m.lerp_(g, s.w1);
+        v.mul_(s.beta2).addcmul_(g, g, s.w2);
+        p.addcdiv_(m, v.sqrt().div_(s.bc2Sqrt).add_(s.eps), s.negStepSize);
+      }),
+    );
+    [ps, ms, vs].forEach((xs, k) =>
+      xs.forEach((x, i) => {
+        const err = x.sub(ref[k][i]).abs().max().item() as number;
+        const scale = ref[k][i].abs().max().item() as number;
+        assert.ok(err <= 1e-6 * Math.max(1, scale), `tensor ${k}/${i}: max error ${err}`);
+      }),
+    );
+    assert.ok(ps[1].isContiguous('channelsLast'), 'a channels-last parameter stays NHWC');
+    assert.throws(
+      () => foreachAdamW_(ps, gs.slice(1), ms, vs, decays, s),
+      /same length/,
+      'mismatched lists are refused in one line',
+    );
+  });
+  assert.equal(liveTensors(), live0, 'no leaked tensors');
 });

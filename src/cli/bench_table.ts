@@ -30,7 +30,9 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
     what: 'T, one AdamW step, clips/s eflip vs PyTorch (ratio eflip ÷ PyTorch), peak RSS ratio',
     fallback: 'eflip bench train --json --threads 2',
     summary: (r) =>
-      `batch ${r.batch}, ${r.input.slice(1).join('×')}, ${r.steps} steps: ` +
+      `batch ${r.batch}, ${r.input.slice(1).join('×')}, ${r.steps} steps` +
+      (r.layout ? `, trunk eflip ${r.layout.eflip} / PyTorch ${r.layout.pytorch}` : '') +
+      ': ' +
       ['fp32', 'bf16', 'fp16']
         .filter((m) => r[m])
         .map((m) =>

@@ -84,6 +84,73 @@ export function foreachSqrt(xs: Tensor[]): Tensor[] {
   return xs.map((x) => x.sqrt());
 }
 
+/** The scalars of one AdamW step (torch.optim.AdamW's single-tensor update, see foreachAdamW_). */
+export interface AdamWStepScalars {
+  /** 1 − lr·weight_decay, applied where `decays[i]` */
+  decayFactor: number;
+  /** 1 − β1 (the lerp weight of the first moment) */
+  w1: number;
+  beta2: number;
+  /** 1 − β2 */
+  w2: number;
+  /** √(1 − β2^t) */
+  bc2Sqrt: number;
+  eps: number;
+  /** −lr / (1 − β1^t) */
+  negStepSize: number;
+}
+
+/**
+ * One AdamW update of many parameters in place, with their gradients and moments:
+ *   p ← p·decayFactor (where decays[i]);  m ← lerp(m, g, w1);  v ← v·β2 + w2·g²;
+ *   p ← p + negStepSize · m / (√v / bc2Sqrt + eps)
+ * One call into the addon for all of them: float32 CPU parameters take one fused pass over
+ * memory split over the intra-op threads (native/foreach.cc), others the same ATen ops; an
+ * addon built before that file takes the ops from here. Returns the fused parameters' count.
+ */
+export function foreachAdamW_(
+  params: Tensor[],
+  grads: Tensor[],
+  expAvgs: Tensor[],
+  expAvgSqs: Tensor[],
+  decays: boolean[],
+  s: AdamWStepScalars,
+): number {
+  const n = params.length;
+  if (grads.length !== n || expAvgs.length !== n || expAvgSqs.length !== n || decays.length !== n)
+    throw new ArgumentError(
+      'foreachAdamW_: params, grads, moments and decays must have the same length',
+    );
+  if (n === 0) return 0;
+  if (native.adamwStep)
+    return native.adamwStep(
+      params.map(h),
+      grads.map(h),
+      expAvgs.map(h),
+      expAvgSqs.map(h),
+      decays,
+      s.decayFactor,
+      s.w1,
+      s.beta2,
+      s.w2,
+      s.bc2Sqrt,
+      s.eps,
+      s.negStepSize,
+    );
+  noGrad(() => {
+    for (let i = 0; i < n; i++) {
+      tidy(() => {
+        const [p, g, m, v] = [params[i], grads[i], expAvgs[i], expAvgSqs[i]];
+        if (decays[i]) p.mul_(s.decayFactor);
+        m.lerp_(g, s.w1);
+        v.mul_(s.beta2).addcmul_(g, g, s.w2);
+        p.addcdiv_(m, v.sqrt().div_(s.bc2Sqrt).add_(s.eps), s.negStepSize);
+      });
+    }
+  });
+  return 0;
+}
+
 /**
  * torch.nn.utils.clip_grad_norm_: scales the gradients of `params` in place so that their
  * joint L2 norm is at most maxNorm; returns the norm before clipping. One host sync.

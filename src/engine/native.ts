@@ -63,6 +63,21 @@ export interface NativeAddon {
   /** host→device copy on a side stream: [device tensor, copy id] (native/streams.cc) */
   copyAsync?(h: Handle, device: string): [Handle, number];
   waitCopy?(copyId: number): void;
+  /** one AdamW step over many parameters (native/foreach.cc); returns how many took the fused CPU pass */
+  adamwStep?(
+    params: Handle[],
+    grads: Handle[],
+    expAvgs: Handle[],
+    expAvgSqs: Handle[],
+    decays: boolean[],
+    decayFactor: number,
+    w1: number,
+    beta2: number,
+    w2: number,
+    bc2Sqrt: number,
+    eps: number,
+    negStepSize: number,
+  ): number;
   setErrorFactory(f: (kind: string, message: string) => Error): void;
   // c10d (native/distributed.cc)
   storeCreate(host: string, port: number, isServer: boolean, timeoutMs: number): StoreRef;

@@ -3,7 +3,7 @@
 //   p ← p·(1 − lr·wd);  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
 //   p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε)
 // Optionally no decay on norms, biases and PReLU slopes (every tensor with ≤ 1 dimension).
-import { Tensor, keep, noGrad, tidy } from '../engine/index.js';
+import { Tensor, keep, noGrad, tidy, foreachAdamW_ } from '../engine/index.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -43,29 +43,41 @@ export class AdamW {
     );
   }
 
-  /** One update with learning rate `lr` from the gradients in `.grad` (params without a grad are skipped). */
+  /**
+   * One update with learning rate `lr` from the gradients in `.grad` (params without a grad are
+   * skipped): all parameters in one multi-tensor call (engine foreachAdamW_; on the CPU one fused
+   * pass over each parameter's memory), no host sync.
+   */
   step(lr: number): void {
     this.stepCount++;
     const [b1, b2] = this.opts.betas;
-    const bc1 = 1 - b1 ** this.stepCount;
-    const bc2 = 1 - b2 ** this.stepCount;
-    const stepSize = lr / bc1;
-    const bc2Sqrt = Math.sqrt(bc2);
-    noGrad(() => {
-      for (const { name, param } of this.params) {
-        tidy(() => {
-          const g = param.grad;
-          if (!g) return;
-          if (this.opts.weightDecay > 0 && !this.noDecay.has(name))
-            param.mul_(1 - lr * this.opts.weightDecay);
-          const m = this.expAvg.get(name)!;
-          const v = this.expAvgSq.get(name)!;
-          m.lerp_(g, 1 - b1);
-          v.mul_(b2).addcmul_(g, g, 1 - b2);
-          const denom = v.sqrt().div_(bc2Sqrt).add_(this.opts.eps);
-          param.addcdiv_(m, denom, -stepSize);
-        });
-      }
+    const wd = this.opts.weightDecay;
+    tidy(() => this.update(lr, wd, b1, b2));
+  }
+
+  private update(lr: number, wd: number, b1: number, b2: number): void {
+    const ps: Tensor[] = [],
+      gs: Tensor[] = [],
+      ms: Tensor[] = [],
+      vs: Tensor[] = [],
+      decays: boolean[] = [];
+    for (const { name, param } of this.params) {
+      const g = param.grad;
+      if (!g) continue;
+      ps.push(param);
+      gs.push(g);
+      ms.push(this.expAvg.get(name)!);
+      vs.push(this.expAvgSq.get(name)!);
+      decays.push(wd > 0 && !this.noDecay.has(name));
+    }
+    foreachAdamW_(ps, gs, ms, vs, decays, {
+      decayFactor: 1 - lr * wd,
+      w1: 1 - b1,
+      beta2: b2,
+      w2: 1 - b2,
+      bc2Sqrt: Math.sqrt(1 - b2 ** this.stepCount),
+      eps: this.opts.eps,
+      negStepSize: -lr / (1 - b1 ** this.stepCount),
     });
   }
 

@@ -205,8 +205,8 @@ export const SCHEMA: Section = {
     },
     channels_last: {
       kind: 'boolean',
-      default: false,
-      help: 'run the EfficientNetV2 trunk in channels-last (NHWC) memory layout (same results; often faster on GPUs)',
+      default: true,
+      help: 'run the EfficientNetV2 trunk in channels-last (NHWC) memory layout (same results up to float rounding; on the CPU about 1.5x less time per training step, GPUs prefer it too); false: contiguous NCHW',
     },
     threads: {
       kind: 'int',

@@ -2,7 +2,7 @@
 // the few things the trainer and run.ts ask of it — broadcast the replica from rank 0, average
 // gradients in buckets overlapped with backward (GradSync), sum metric counts exactly, agree on
 // stop flags, share a string (the run directory). A single process gets no DistributedRun at all.
-import { cuda, fromTypedArray, type Tensor } from '../engine/index.js';
+import { cuda, fromTypedArray, noGrad, tidy, type Tensor } from '../engine/index.js';
 import * as dist from '../engine/distributed.js';
 import type { Shard } from '../data/sampler.js';
 import type { World } from './world.js';
@@ -84,9 +84,22 @@ export class DistributedRun {
     }
   }
 
-  /** Overwrite `tensors` on every rank with rank 0's values (parameters and buffers at start). */
+  /**
+   * Overwrite `tensors` on every rank with rank 0's values (parameters and buffers at start).
+   * Collectives take contiguous tensors: a channels-last weight (train.channels_last) travels as a
+   * contiguous copy and is copied back in its own layout.
+   */
   broadcastTensors(tensors: Tensor[]): void {
-    if (tensors.length) this.guard('broadcast from rank 0', () => this.pg.broadcast(tensors, 0));
+    if (!tensors.length) return;
+    tidy(() =>
+      noGrad(() => {
+        const wire = tensors.map((t) => (t.isContiguous() ? t : t.contiguous()));
+        this.guard('broadcast from rank 0', () => this.pg.broadcast(wire, 0));
+        wire.forEach((w, i) => {
+          if (w !== tensors[i]) tensors[i].copy_(w);
+        });
+      }),
+    );
   }
 
   /** Elementwise sums over ranks (float64: exact for counts up to 2^53). */

@@ -1,7 +1,7 @@
 // Exponential moving average of the weights AND buffers (BN running statistics) of a model.
 // Validation, test, export and prediction use the EMA copy. The effective decay warms up as
 // min(decay, (1 + n) / (10 + n)) so short runs are not dominated by the random init.
-import { Tensor, keep, noGrad, tidy } from '../engine/index.js';
+import { Tensor, keep, noGrad, tidy, foreachLerp_, isFloating } from '../engine/index.js';
 
 export class Ema {
   updates = 0;
@@ -23,24 +23,24 @@ export class Ema {
     return Math.min(this.decay, (1 + this.updates) / (10 + this.updates));
   }
 
+  /** One EMA step: every floating shadow lerps towards the model in one multi-tensor call. */
   update(state: Map<string, Tensor>): void {
     const d = this.effectiveDecay();
     this.updates++;
     noGrad(() =>
       tidy(() => {
+        const shadows: Tensor[] = [],
+          srcs: Tensor[] = [];
         for (const [k, s] of this.shadow) {
           const t = state.get(k);
           if (!t) continue;
           const src = t.detach();
-          if (
-            s.dtype === 'float32' ||
-            s.dtype === 'float64' ||
-            s.dtype === 'bfloat16' ||
-            s.dtype === 'float16'
-          )
-            s.lerp_(src, 1 - d);
-          else s.copy_(src); // integer buffers (num_batches_tracked) follow the model
+          if (isFloating(s.dtype)) {
+            shadows.push(s);
+            srcs.push(src);
+          } else s.copy_(src); // integer buffers (num_batches_tracked) follow the model
         }
+        if (shadows.length) foreachLerp_(shadows, srcs, 1 - d);
       }),
     );
   }

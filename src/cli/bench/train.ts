@@ -2,6 +2,9 @@
 // backward, AdamW) for a variant at batch 8 on random clips — eflip (TypeScript over libtorch)
 // next to the same step in python3-torch, measured in the same run, fp32 and bf16 autocast
 // (and fp16 autocast with loss scaling on CUDA), on the CPU or a GPU (--device).
+// Layout: by default each side trains as it does by default — eflip with its train.channels_last
+// default (channels-last trunk), PyTorch eager as written (contiguous NCHW); --channels-last or
+// --contiguous puts both sides on the same layout (the kernel-for-kernel comparison).
 // Each measurement runs in its own process so peak RSS is per configuration.
 // --nproc-per-node N: data-parallel scaling instead — N processes (gloo over 127.0.0.1, gradients
 // averaged by GradSync overlapped with backward) next to one process, each with --threads
@@ -42,7 +45,11 @@ export const def = defineCommand({
     },
     'channels-last': {
       type: 'boolean',
-      help: 'channels-last trunk on both sides (train.channels_last)',
+      help: 'channels-last trunk on both sides (default: eflip as train.channels_last defaults, PyTorch contiguous)',
+    },
+    contiguous: {
+      type: 'boolean',
+      help: 'contiguous (NCHW) trunk on both sides',
     },
     python: {
       type: 'string',
@@ -60,6 +67,8 @@ export const def = defineCommand({
 interface Measure {
   clips_per_s: number;
   step_ms: number;
+  /** process CPU time per timed step (all threads): less sensitive to other load than step_ms */
+  cpu_ms_per_step: number;
   peak_rss_mb: number;
   losses: number[];
   threads: number;
@@ -106,12 +115,15 @@ async function inner(o: Record<string, any>): Promise<void> {
     });
   for (let i = 0; i < o.warmup; i++) step();
   const losses: number[] = [];
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < o.steps; i++) losses.push(step());
   const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c1 = process.cpuUsage(c0);
   const m: Measure = {
     clips_per_s: (o.batch * o.steps) / dt,
     step_ms: (1000 * dt) / o.steps,
+    cpu_ms_per_step: (c1.user + c1.system) / 1000 / o.steps,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
     losses,
     threads: getNumThreads(),
@@ -354,10 +366,19 @@ export default async function main(argv: string[]): Promise<number> {
   );
   const { checkTrainDevice } = await import('../../train/device_step.js');
   const device = checkTrainDevice({ train: { device: o.device, precision: 'fp32' } as never }); // one-line refusal before any measurement
+  if (o['channels-last'] && o.contiguous)
+    throw new UsageError('--channels-last and --contiguous exclude each other: pick one layout');
+  const { defaultConfig } = await import('../../train/config.js');
+  const layout = {
+    eflip:
+      o['channels-last'] || (!o.contiguous && defaultConfig().train.channels_last)
+        ? 'channels_last'
+        : 'contiguous',
+    pytorch: o['channels-last'] ? 'channels_last' : 'contiguous',
+  };
   const common = [
     '--device',
     device,
-    ...(o['channels-last'] ? ['--channels-last'] : []),
     '--variant',
     o.variant,
     '--classes',
@@ -398,15 +419,28 @@ export default async function main(argv: string[]): Promise<number> {
       torchErr = '';
     for (let r = 0; r < Math.max(1, o.rounds); r++) {
       log(`[${mode}] round ${r + 1}: eflip ...`);
-      const e = spawnSync(process.execPath, [bin, 'bench', 'train', ...common, '--inner', mode], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 24,
-      });
+      const eflipArgs = [
+        ...common,
+        ...(layout.eflip === 'channels_last' ? ['--channels-last'] : []),
+      ];
+      const e = spawnSync(
+        process.execPath,
+        [bin, 'bench', 'train', ...eflipArgs, '--inner', mode],
+        {
+          encoding: 'utf8',
+          maxBuffer: 1 << 24,
+        },
+      );
       if (e.status === 0) ours = best(ours, lastJson(e.stdout));
       else oursErr = e.stderr.trim().split('\n').slice(-3).join(' | ');
       if (!ours) break;
       log(`[${mode}] round ${r + 1}: python3-torch ...`);
-      const t = spawnSync(o.python, [py, ...common, ...(mode === 'fp32' ? [] : [`--${mode}`])], {
+      const torchArgs = [
+        ...common,
+        ...(layout.pytorch === 'channels_last' ? ['--channels-last'] : []),
+        ...(mode === 'fp32' ? [] : [`--${mode}`]),
+      ];
+      const t = spawnSync(o.python, [py, ...torchArgs], {
         encoding: 'utf8',
         maxBuffer: 1 << 24,
       });
@@ -428,7 +462,8 @@ export default async function main(argv: string[]): Promise<number> {
   }
   const out = {
     device,
-    channels_last: !!o['channels-last'],
+    channels_last: layout.eflip === 'channels_last' && layout.pytorch === 'channels_last',
+    layout,
     variant: o.variant,
     classes: o.classes,
     batch: o.batch,
@@ -440,7 +475,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (o.json) console.log(JSON.stringify(out, null, 2));
   else {
     console.log(
-      `bench train: ${device}, variant ${o.variant}, batch ${o.batch}, ${o.frames}×${o.size}×${o.size}, ${o.steps} timed steps`,
+      `bench train: ${device}, variant ${o.variant}, batch ${o.batch}, ${o.frames}×${o.size}×${o.size}, ${o.steps} timed steps; trunk layout eflip ${layout.eflip}, pytorch ${layout.pytorch}`,
     );
     for (const mode of modes) {
       const r = results[mode] as any;

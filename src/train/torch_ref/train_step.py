@@ -7,7 +7,7 @@ on the reference network of tools/torch_ref/lipreader.py, timed on random clips.
 
 fp16 (CUDA only) is autocast with torch.cuda.amp.GradScaler, like eflip's train.precision=fp16.
 
-Prints one JSON line: {"clips_per_s", "step_ms", "peak_rss_mb", "losses"}.
+Prints one JSON line: {"clips_per_s", "step_ms", "cpu_ms_per_step", "peak_rss_mb", "losses"}.
 """
 import argparse
 import json
@@ -77,13 +77,16 @@ def main():
     for _ in range(a.warmup):
         step()
     losses = []
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for _ in range(a.steps):
         losses.append(step())
     dt = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     print(json.dumps({
         'clips_per_s': a.batch * a.steps / dt,
         'step_ms': 1000 * dt / a.steps,
+        'cpu_ms_per_step': 1000 * cpu / a.steps,
         'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         'losses': losses,
         'threads': torch.get_num_threads(),
