@@ -1,5 +1,5 @@
 // Webcam mode: camera frames (<video> → canvas, RGB) through the same ROI pipeline as Node
-// (src/roi/track.ts: full detection every DETECT_EVERY frames, landmark tracking in between, verified; face-api on
+// (src/roi/track.ts: full detection every 5 frames, landmark tracking in between, verified; face-api on
 // tfjs-wasm) → the mouth ROI cut by src/roi/mouth_roi.ts → eflip's pre-processing → the streaming
 // reader (29-frame window, feature cache; in a Web Worker, web/model_worker.js, so the model
 // runs on one core while the face is tracked in the next frame on the other; `useWorker: false`
@@ -181,6 +181,9 @@ export class CameraReader {
       lastAt = -Infinity,
       tPrev = performance.now();
     await trackMainFace(this.frames(), this.detector, {
+      // live: a face that left the frame must be found again within a few frames (a file's
+      // gaps are filled afterwards instead), so detect more often than DETECT_EVERY
+      every: 5,
       verify: true,
       onFrame: async (t, obs, f) => {
         const s = this.stats;
