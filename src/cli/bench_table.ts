@@ -69,7 +69,12 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
         q === undefined
           ? ''
           : `; int8 batch 1: ${n(q, 1)} (**${n(r.speedup.batch1.int8VsTorchEager, 1)}×** PyTorch eager, ${n(r.speedup.batch1.int8VsOnnx, 2)}× onnxruntime fp32)`;
-      return `${r.threads} threads: ${Object.keys(r.msPerClip).map(b).join('; ')}${int8}; onnxruntime-web wasm ${n(r.onnxWebWasmBatch1MsPerClip, 0)}; streaming **${n(r.streaming.fastMsPerFrame, 1)} ms** (fast), ${n(r.streaming.exactMsPerFrame, 1)} ms (exact)`;
+      // a window every other frame (`hop: 2`), when the run measured it
+      const h2 = r.streaming.hops?.hop2;
+      const hop2 = h2
+        ? `; a window every 2nd frame: ${n(h2.fast.msPerFrame, 1)} ms (fast), ${n(h2.exact.msPerFrame, 1)} ms (exact)`
+        : '';
+      return `${r.threads} threads: ${Object.keys(r.msPerClip).map(b).join('; ')}${int8}; onnxruntime-web wasm ${n(r.onnxWebWasmBatch1MsPerClip, 0)}; streaming **${n(r.streaming.fastMsPerFrame, 1)} ms** (fast), ${n(r.streaming.exactMsPerFrame, 1)} ms (exact)${hop2}`;
     },
   },
   {
@@ -100,6 +105,25 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
         .map(
           (x) =>
             `${x.size} ${String(x.config).startsWith('end') ? 'mp4 → ROI mp4' : 'pipeline'} ${n(x.fps, 1)}`,
+        )
+        .join('; '),
+  },
+  {
+    key: 'webapp',
+    what: 'the web app in headless Chromium: model alone ms/clip; webcam path frames/s and ms per frame',
+    fallback: 'eflip bench webapp --json',
+    summary: (r) =>
+      `model alone (${String(r.model).split('/').slice(-2).join('/')}): ` +
+      (r.modelOnly as any[])
+        .map((m) => `${m.threads} thread(s) ${n(m.msPerClip, 1)} ms/clip`)
+        .join(', ') +
+      '; webcam (' +
+      String(r.camera) +
+      '): ' +
+      (r.runs as any[])
+        .map(
+          (x) =>
+            `${x.device}, model in ${x.modelIn}: **${n(x.framesPerSecond, 1)} frames/s** (detector ${n(x.msPerFrame.detector, 1)}, landmarks ${n(x.msPerFrame.landmarks, 1)}, check ${n(x.msPerFrame.trackCheck, 1)}, model ${n(x.msPerFrame.model, 1)} ms)`,
         )
         .join('; '),
   },
