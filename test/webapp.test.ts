@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Cdp } from '../src/serve/cdp.js';
 import { decodeVideo } from '../src/data/video.js';
+import { writeY4m } from '../src/data/video_writer.js';
 import { composeVideo } from '../src/roi/index.js';
 import { ROOT, tempDir } from './onnx_helpers.js';
 import { demoOnnxAndCliAnswers, eflipSync, startServe, type Served } from './serve_helpers.js';
@@ -209,28 +210,7 @@ test(
         { width: 640, height: 480, anchor: [244, 110], zoom: 1.6, at: AT },
       );
       const y4m = path.join(dir, 'face.y4m');
-      const ff = spawnSync(
-        'ffmpeg',
-        [
-          '-v',
-          'error',
-          '-f',
-          'rawvideo',
-          '-pix_fmt',
-          'rgb24',
-          '-s',
-          '640x480',
-          '-r',
-          '25',
-          '-i',
-          '-',
-          '-pix_fmt',
-          'yuv420p',
-          y4m,
-        ],
-        { input: Buffer.from(frames.data.buffer, frames.data.byteOffset, frames.data.byteLength) },
-      );
-      assert.equal(ff.status, 0, String(ff.stderr));
+      writeY4m(y4m, frames.data, { width: 640, height: 480, fps: 25 });
       const onnx = path.join(dir, 'demo.onnx');
       assert.equal(
         eflipSync([

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { encodeVideo, writeY4m } from '../src/data/video_writer.js';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Cdp } from '../src/serve/cdp.js';
@@ -53,32 +54,12 @@ function placedFrames(clip: string): { data: Buffer; frames: number } {
   return { data: ff.stdout, frames: ff.stdout.length / per };
 }
 
-/** rgb24 frames → a video file (mp4 or the camera's .y4m) at `fps`. */
-function writeVideo(data: Buffer, fps: number, out: string): void {
-  const enc = out.endsWith('.mp4') ? ['-c:v', 'libx264', '-crf', '12'] : [];
-  const ff = spawnSync(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-s',
-      `${W}x${H}`,
-      '-r',
-      String(fps),
-      '-i',
-      '-',
-      ...enc,
-      '-pix_fmt',
-      'yuv420p',
-      out,
-    ],
-    { input: data, maxBuffer: 1 << 20 },
-  );
-  assert.equal(ff.status, 0, String(ff.stderr));
+/** rgb24 frames → a video file (an mp4, or the camera's .y4m) at `fps`. */
+async function writeVideo(data: Buffer, fps: number, out: string): Promise<void> {
+  const geometry = { width: W, height: H, fps };
+  if (out.endsWith('.y4m')) return writeY4m(out, data, geometry);
+  const frames = data.length / (W * H * 3);
+  await encodeVideo(out, data, { ...geometry, channels: 3, frames, crf: 12 });
 }
 
 /** The held-out clip of WORD, made by `eflip synth` with the recipe's corpus settings. */
@@ -119,7 +100,7 @@ test(
     try {
       const placed = placedFrames(heldOutClip(dir));
       const video = path.join(dir, 'placed.mp4');
-      writeVideo(placed.data, 25, video);
+      await writeVideo(placed.data, 25, video);
       const r = eflipSync([
         'predict',
         video,
@@ -191,7 +172,7 @@ test(
       for (let i = 0; i < per; i += 3) blank.set(BACKGROUND, i);
       const first = placed.data.subarray(0, per);
       const y4m = path.join(dir, 'camera.y4m');
-      writeVideo(
+      await writeVideo(
         Buffer.concat([
           ...Array.from({ length: LEAD }, () => first),
           placed.data,

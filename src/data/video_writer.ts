@@ -4,7 +4,7 @@
 // --annotate, predict --annotate) both write through writeFrames. The file is written to a
 // temporary name (io/atomic.ts's rule) and renamed into place on close, so a crash or an
 // encoder failure never leaves a half file under the user's name.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { tempPathFor } from '../io/atomic.js';
@@ -193,4 +193,33 @@ export async function encodeVideo(file: string, data: Uint8Array, o: EncodeOptio
     throw e;
   }
   await w.close();
+}
+
+/**
+ * rgb24 frames held in memory (T·H·W·3) → an uncompressed YUV4MPEG2 file (.y4m, yuv420p): the
+ * file Chromium's fake camera plays (--use-file-for-fake-video-capture). Test and bench inputs.
+ */
+export function writeY4m(
+  file: string,
+  data: Uint8Array,
+  o: { width: number; height: number; fps: number },
+): void {
+  checkGeometry(file, { ...o, channels: 3 });
+  if (data.length === 0 || data.length % (o.width * o.height * 3) !== 0)
+    throw new VideoError('bad-args', file, `${data.length} bytes are not whole rgb24 frames`);
+  const r = spawnSync(
+    FFMPEG,
+    [
+      ...['-hide_banner', '-nostdin', '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24'],
+      ...['-s', `${o.width}x${o.height}`, '-r', String(o.fps), '-i', 'pipe:0'],
+      ...['-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', ffmpegPath(file)],
+    ],
+    { input: data, maxBuffer: 1 << 20 },
+  );
+  if (r.status !== 0)
+    throw new VideoError(
+      r.error ? 'ffmpeg-missing' : 'bad-args',
+      file,
+      `ffmpeg could not write the .y4m: ${String(r.error?.message ?? r.stderr).trim()}`,
+    );
 }

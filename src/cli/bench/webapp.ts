@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOrHelp, UsageError, BENCH_OPTIONS, defineCommand } from '../args.js';
 import { decodeVideo } from '../../data/video.js';
+import { writeY4m } from '../../data/video_writer.js';
 import { composeVideo } from '../../roi/synthetic.js';
 import { Cdp } from '../../serve/cdp.js';
 import { EflipServer } from '../../serve/server.js';
@@ -98,29 +99,7 @@ export default async function main(argv: string[]): Promise<number> {
       { width: 640, height: 480, anchor: [244, 110], zoom: 1.6, at: [420, 300] },
     );
     const y4m = path.join(dir, 'camera.y4m');
-    const ff = spawnSync(
-      'ffmpeg',
-      [
-        '-v',
-        'error',
-        '-f',
-        'rawvideo',
-        '-pix_fmt',
-        'rgb24',
-        '-s',
-        '640x480',
-        '-r',
-        '25',
-        '-i',
-        '-',
-        '-pix_fmt',
-        'yuv420p',
-        y4m,
-      ],
-      { input: Buffer.from(frames.data.buffer, frames.data.byteOffset, frames.data.byteLength) },
-    );
-    if (ff.status !== 0)
-      throw new Error(`ffmpeg could not write the fake camera video: ${String(ff.stderr).trim()}`);
+    writeY4m(y4m, frames.data, { width: 640, height: 480, fps: 25 });
     const port = await server.listen(0, '127.0.0.1');
     const base = `http://127.0.0.1:${port}`;
     const load = () => os.loadavg()[0].toFixed(1);
