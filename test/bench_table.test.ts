@@ -32,7 +32,17 @@ test('bench table: rows from recorded JSON, "not measured" without a record', ()
     /streaming \*\*4\.8 ms\*\* \(fast\), 7\.1 ms \(exact\) — 2026-01-02, 2 CPUs, load 1→2/,
   );
   assert.match(t, /`eflip bench data --json` .* \*\*not measured\*\*/);
-  assert.equal(t.split('\n').length, 2 + 7);
+  assert.equal(t.split('\n').length, 2 + 8);
+  // streaming at hop 2 appears when the run measured it
+  const hops = { hop2: { fast: { msPerFrame: 3.17 }, exact: { msPerFrame: 4.22 } } };
+  const withHops = {
+    ...infer,
+    result: { ...infer.result, streaming: { ...infer.result.streaming, hops } },
+  };
+  assert.match(
+    benchTable({ infer: withHops }),
+    /a window every 2nd frame: 3\.2 ms \(fast\), 4\.2 ms \(exact\)/,
+  );
 });
 
 test('bench table: every recorded result in bench/results.json renders', () => {
