@@ -79,12 +79,12 @@ async function inner(o: Record<string, any>): Promise<void> {
     await import('../../engine/index.js');
   const { TrainDevice } = await import('../../train/device_step.js');
   const { modelConfig } = await import('../../model/config.js');
-  const { LipReaderNet } = await import('../../model/lipreader.js');
+  const { createModel } = await import('../../model/weights.js');
   const { AdamW } = await import('../../train/adamw.js');
   if (o.threads) setNumThreads(o.threads);
   manualSeed(0);
   const dev = new TrainDevice(o.device, o.inner);
-  const net = new LipReaderNet(modelConfig({ variant: o.variant, classes: o.classes }));
+  const net = createModel(modelConfig({ variant: o.variant, classes: o.classes }));
   if (dev.device !== 'cpu') net.to(dev.device);
   if (o['channels-last']) net.useChannelsLast(true);
   net.train(true);
@@ -144,7 +144,7 @@ async function innerDdp(o: Record<string, any>): Promise<void> {
   const { ProcessGroup, GradSync } = await import('../../engine/distributed.js');
   const { worldFromEnv } = await import('../../train/world.js');
   const { modelConfig } = await import('../../model/config.js');
-  const { LipReaderNet } = await import('../../model/lipreader.js');
+  const { createModel } = await import('../../model/weights.js');
   const { AdamW } = await import('../../train/adamw.js');
   const w = worldFromEnv();
   setNumThreads(o.threads ?? 1);
@@ -157,7 +157,7 @@ async function innerDdp(o: Record<string, any>): Promise<void> {
     timeoutMs: 300_000,
   });
   manualSeed(0);
-  const net = new LipReaderNet(modelConfig({ variant: o.variant, classes: o.classes }));
+  const net = createModel(modelConfig({ variant: o.variant, classes: o.classes }));
   net.train(true);
   const params = [...net.namedParameters()];
   pg.broadcast([...net.stateDict().values()], 0);
