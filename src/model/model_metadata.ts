@@ -234,8 +234,8 @@ export function firstNonFinite(t: { dtype: string; data: Uint8Array }): number {
 }
 
 /**
- * Weights with a NaN or infinite value are refused (the ONNX loaders refuse them too,
- * src/io/onnx/checkpoint_weights.ts): a network built from them answers NaN for every clip.
+ * Weights with a NaN or infinite value are refused, by every loader (model files, and
+ * checkpoints held in memory for export): a network built from them answers NaN for every clip.
  */
 export function checkFiniteWeights(
   tensors: Map<string, { dtype: string; data: Uint8Array }>,

@@ -5,6 +5,7 @@ import { rawToFloat32, type RawTensor, type SafetensorsFile } from '../safetenso
 import {
   EMA_PREFIXES,
   ModelFileError,
+  checkFiniteWeights,
   selectWeights,
   validateModelMetadata,
   type ModelMetadata,
@@ -40,11 +41,12 @@ export function checkpointFrom(file: SafetensorsFile, source: string): LoadedChe
   let m: ModelMetadata;
   try {
     m = validateModelMetadata(file.metadata, chosen, source);
+    checkFiniteWeights(chosen, source); // readModelFile does this for files
   } catch (e) {
     if (e instanceof ModelFileError) throw new CheckpointError(e.message);
     throw e;
   }
-  return fromValidated(m, chosen, EMA_PREFIXES.includes(prefix), file.metadata, source);
+  return fromValidated(m, chosen, EMA_PREFIXES.includes(prefix), file.metadata);
 }
 
 function fromValidated(
@@ -52,17 +54,11 @@ function fromValidated(
   chosen: Map<string, RawTensor>,
   usedEma: boolean,
   metadata: Record<string, string>,
-  source: string,
 ): LoadedCheckpoint {
   const tensors = new Map<string, Weight>();
   for (const [key, t] of chosen) {
     if (key.endsWith('num_batches_tracked')) continue;
-    const w = { data: rawToFloat32(t), shape: t.shape };
-    for (const v of w.data) {
-      if (!Number.isFinite(v))
-        throw new CheckpointError(`${source}: weight '${key}' contains NaN/Inf`);
-    }
-    tensors.set(key, w);
+    tensors.set(key, { data: rawToFloat32(t), shape: t.shape });
   }
   const config: NetworkConfig = m.config;
   return {
@@ -87,5 +83,5 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     if (e instanceof ModelFileError) throw new CheckpointError(e.message);
     throw e;
   }
-  return fromValidated(f, f.weights, EMA_PREFIXES.includes(f.prefix), f.file.metadata, path);
+  return fromValidated(f, f.weights, EMA_PREFIXES.includes(f.prefix), f.file.metadata);
 }
