@@ -10,6 +10,7 @@
 #include "common.h"
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 #include <algorithm>
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -98,7 +99,7 @@ static Napi::Value AdamWStep(const Napi::CallbackInfo& info) {
       if (gs[i].sizes() != ps[i].sizes() || ms[i].sizes() != ps[i].sizes() || vs[i].sizes() != ps[i].sizes())
         throw ArgError("adamwStep: gradient or moment " + std::to_string(i) + " does not match its parameter's shape");
     }
-    at::NoGradGuard noGrad;
+    c10::NoGradGuard noGrad;
     // the fused parameters, laid end to end: one parallel loop over all their elements
     std::vector<size_t> fused;
     std::vector<int64_t> start{0};

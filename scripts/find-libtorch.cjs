@@ -124,6 +124,13 @@ function locate() {
   return found;
 }
 
+/** The C++ standard libtorch's headers need: C++17 up to 2.11, C++20 from 2.12 (the ATen headers
+ *  refuse older standards there). */
+function cxxStd(version) {
+  const [maj, min] = String(version).split('.').map(Number);
+  return maj > 2 || (maj === 2 && min >= 12) ? 'c++20' : 'c++17';
+}
+
 // Which c10d process groups the addon can compile: a header that is missing or does not fit
 // this libtorch (e.g. gloo headers of another version) leaves that backend out instead of
 // breaking the build. One syntax-only compile per backend (a few seconds).
@@ -156,7 +163,7 @@ function probeC10d(f) {
       execFileSync(
         cxx,
         [
-          '-std=c++17',
+          `-std=${cxxStd(f.version)}`,
           '-fsyntax-only',
           `-D_GLIBCXX_USE_CXX11_ABI=${f.cxx11abi}`,
           ...f.include.map((d) => `-I${d}`),
@@ -203,7 +210,7 @@ if (require.main === module) {
         ].join(' '),
       );
     } else if (arg === '--cflags') {
-      const defs = [`-D_GLIBCXX_USE_CXX11_ABI=${f.cxx11abi}`];
+      const defs = [`-std=${cxxStd(f.version)}`, `-D_GLIBCXX_USE_CXX11_ABI=${f.cxx11abi}`];
       if (f.cuda) defs.push('-DEFLIP_WITH_CUDA=1');
       if (f.gloo) defs.push('-DEFLIP_WITH_GLOO=1');
       if (f.nccl) defs.push('-DEFLIP_WITH_NCCL=1');
@@ -221,4 +228,4 @@ if (require.main === module) {
     process.exit(1);
   }
 }
-module.exports = { locate, probeC10d };
+module.exports = { locate, probeC10d, cxxStd };

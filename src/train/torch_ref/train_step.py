@@ -58,7 +58,9 @@ def main():
     x = torch.randn(a.batch, 1, a.frames, a.size, a.size).to(dev)
     y = torch.randint(0, a.classes, (a.batch,)).to(dev)
     amp = a.bf16 or a.fp16
-    scaler = torch.cuda.amp.GradScaler() if a.fp16 else None
+    scaler = None
+    if a.fp16:  # torch.amp.GradScaler from 2.3 on; torch.cuda.amp's is deprecated there
+        scaler = torch.amp.GradScaler('cuda') if hasattr(torch.amp, 'GradScaler') else torch.cuda.amp.GradScaler()
 
     def step():
         opt.zero_grad(set_to_none=True)
