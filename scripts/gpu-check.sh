@@ -74,7 +74,9 @@ then record torch pass; else record torch "fail: $PY has no CUDA torch (see torc
 
 # ---- 2. the addon against that torch (and the TypeScript build when tsc is installed)
 { command -v g++ make; g++ --version | head -1; nvcc --version | tail -1; } > "$OUT/build.log" 2>&1
-if bounded 400 env LIBTORCH_USE_PYTORCH=1 PYTHON="$PY" bash scripts/build-native.sh >> "$OUT/build.log" 2>&1 &&
+if [ -n "${GPU_CHECK_PREBUILT:-}" ]; then
+  echo "addon prebuilt by the caller: $GPU_CHECK_PREBUILT" >> "$OUT/build.log"; record build "pass (prebuilt: $GPU_CHECK_PREBUILT)"
+elif bounded 400 env LIBTORCH_USE_PYTORCH=1 PYTHON="$PY" bash scripts/build-native.sh >> "$OUT/build.log" 2>&1 &&
    { [ ! -x node_modules/.bin/tsc ] || node_modules/.bin/tsc -p . >> "$OUT/build.log" 2>&1; }; then
   record build pass
 else
