@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { decodeVideo, probeVideo, VideoError } from '../src/data/video.js';
+import { decodeVideo, probeVideo, VideoError, withToolSignal } from '../src/data/video.js';
+import { readFrames } from '../src/data/video_stream.js';
+import { toolPids } from './proc_helpers.js';
 import { decodeVideos } from '../src/data/video_batch.js';
 import { tempDir, writeTestVideo } from './data_helpers.js';
 
@@ -132,4 +134,34 @@ test('PGM/PPM parser: frames split across chunks at every byte land whole; bad o
   assert.equal(parsePnmStream(Buffer.concat([a.bytes, frame(4, 3, 3, 0).bytes])), null);
   assert.equal(parsePnmStream(Buffer.alloc(100, 0x41)), null);
   assert.throws(() => new PnmParser().push(Buffer.from('P6\n99999 99999\n255\n')), PnmStreamError);
+});
+
+test("withToolSignal: an abort kills the reader's ffmpeg at once and the reader fails as cancelled", async () => {
+  const long = path.join(dir, 'long.mp4');
+  await writeTestVideo(long, { frames: 250, height: 240, width: 320 });
+  const cancelled = (e: unknown) => e instanceof VideoError && e.kind === 'cancelled';
+  // mid-stream: abort after the first frame; the frame reader stops with 'cancelled'
+  const ac = new AbortController();
+  let seen = 0;
+  await assert.rejects(
+    withToolSignal(ac.signal, async () => {
+      const r = await readFrames(long);
+      for await (const f of r.frames()) {
+        void f;
+        if (++seen === 1) ac.abort();
+      }
+    }),
+    cancelled,
+  );
+  assert.ok(seen < 250, `stopped after ${seen} frames`);
+  assert.deepEqual(toolPids(), [], 'no ffmpeg left running');
+  // already aborted: the probe (ffprobe) and the whole-clip decoder never get going
+  const t0 = performance.now();
+  await assert.rejects(
+    withToolSignal(AbortSignal.abort(), () => decodeVideo(long)),
+    cancelled,
+  );
+  assert.ok(performance.now() - t0 < 2000);
+  // outside a signal's scope the same reads work
+  assert.equal((await decodeVideo(long)).frames, 250);
 });

@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './onnx_helpers.js';
-import { toolPids } from '../src/serve/children.js';
+import { toolPids } from './proc_helpers.js';
 import {
   demoOnnxAndCliAnswers,
   eflipSync,

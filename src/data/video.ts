@@ -5,7 +5,8 @@
 // start-up is amortised by decoding many files in one process (see decodeVideos in
 // ./video_batch.ts), which reaches well over 30 clips/s per core. Works with mp4/avi/webm/mov,
 // any fps/size/length. Frames come out as uint8 T×H×W×C (HWC per frame, RGB or grey).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { type PnmFrame, PnmParser, PnmStreamError, stackPnmFrames } from './video_pnm.js';
@@ -20,7 +21,8 @@ export type VideoErrorKind =
   | 'bad-args'
   | 'too-long'
   | 'too-large'
-  | 'too-small';
+  | 'too-small'
+  | 'cancelled';
 
 /** A video could not be read or written; `kind` says why, `file` names it. */
 export class VideoError extends Error {
@@ -103,6 +105,36 @@ export interface DecodedVideo {
 export const FFMPEG = process.env.EFLIP_FFMPEG ?? 'ffmpeg';
 export const FFPROBE = process.env.EFLIP_FFPROBE ?? 'ffprobe';
 
+// Cancellation: work run under withToolSignal(signal, fn) has every ffmpeg/ffprobe it starts —
+// directly or through any reader below — killed (SIGKILL) when the signal aborts; the reader then
+// fails with a VideoError of kind 'cancelled'. `eflip serve` stops a prediction past
+// --job-timeout this way.
+const toolSignal = new AsyncLocalStorage<AbortSignal>();
+
+/** Run `fn` so that the video tools it starts are killed when `signal` aborts. */
+export function withToolSignal<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  return toolSignal.run(signal, fn);
+}
+
+/** Start ffmpeg/ffprobe: the one place the video tools are spawned (see withToolSignal). */
+export function spawnTool(bin: string, args: string[], stdio: StdioOptions): ChildProcess {
+  const signal = toolSignal.getStore();
+  return spawn(bin, args, signal ? { stdio, signal, killSignal: 'SIGKILL' } : { stdio });
+}
+
+/** A video tool's 'error' event as the error its reader throws. */
+export function toolError(e: NodeJS.ErrnoException, bin: string, file: string): Error {
+  if (e.code === 'ENOENT')
+    return new VideoError(
+      'ffmpeg-missing',
+      file,
+      `cannot run '${bin}': not installed (apt-get install ffmpeg, or set EFLIP_FFMPEG/EFLIP_FFPROBE)`,
+    );
+  if (e.name === 'AbortError')
+    return new VideoError('cancelled', file, 'stopped: the job was cancelled');
+  return new VideoError('corrupt', file, `${bin} failed to start: ${e.message}`);
+}
+
 interface RunResult {
   code: number | null;
   stdout: Buffer;
@@ -117,25 +149,21 @@ export function runTool(
   stdin?: Uint8Array,
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const child = spawnTool(bin, args, [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe']);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    let failed: Error | undefined;
     child.stdout!.on('data', (b: Buffer) => out.push(b));
     child.stderr!.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT')
-        reject(
-          new VideoError(
-            'ffmpeg-missing',
-            file,
-            `cannot run '${bin}': not installed (apt-get install ffmpeg, or set EFLIP_FFMPEG/EFLIP_FFPROBE)`,
-          ),
-        );
-      else reject(new VideoError('corrupt', file, `${bin} failed to start: ${e.message}`));
+      failed = toolError(e, bin, file);
+      if (e.name !== 'AbortError') reject(failed); // a cancelled tool is reported once it is gone
     });
-    child.on('close', (code) =>
-      resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }),
-    );
+    child.on('close', (code) => {
+      if (failed) reject(failed);
+      else
+        resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') });
+    });
     if (stdin) {
       child.stdin!.on('error', () => {
         /* reported through the exit code */
@@ -409,7 +437,8 @@ export function runPnmDecoder(
     const stdio: ('ignore' | 'pipe')[] = Array.from({ length: top + 1 }, (_, i) =>
       i === 2 || fds.includes(i) ? 'pipe' : 'ignore',
     );
-    const child = spawn(FFMPEG, args, { stdio });
+    const child = spawnTool(FFMPEG, args, stdio);
+    let failed: Error | undefined;
     const err: Buffer[] = [];
     let errBytes = 0;
     child.stderr!.on('data', (b: Buffer) => {
@@ -434,18 +463,12 @@ export function runPnmDecoder(
         /* surfaces as a failed exit */
       });
     });
-    child.on('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        e.code === 'ENOENT'
-          ? new VideoError(
-              'ffmpeg-missing',
-              file,
-              `cannot run '${FFMPEG}': not installed (apt-get install ffmpeg, or set EFLIP_FFMPEG)`,
-            )
-          : e,
-      ),
-    );
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      failed = toolError(e, FFMPEG, file);
+      if (e.name !== 'AbortError') reject(failed); // a cancelled tool is reported once it is gone
+    });
     child.on('close', (code) => {
+      if (failed) return reject(failed);
       parsers.forEach((p, k) => {
         if (p.pending) outs[k].clean = false;
       });

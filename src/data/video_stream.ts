@@ -11,7 +11,6 @@
 //     decoding when the probe under-reports (VideoError 'too-long');
 //   - fewer frames than the probe promised is reported through onEnd (callers warn with
 //     incompleteWarning); none at all is a VideoError.
-import { spawn } from 'node:child_process';
 import {
   FFMPEG,
   MAX_FRAME_SIDE,
@@ -25,6 +24,8 @@ import {
   probeVideo,
   probedSeconds,
   readHead,
+  spawnTool,
+  toolError,
   type VideoInfo,
 } from './video.js';
 import { type PnmFrame, PnmParser, PnmStreamError } from './video_pnm.js';
@@ -121,25 +122,19 @@ export async function readFrames(file: string, o: ReadOptions = {}): Promise<Fra
     ...decodeOutputArgs(0, dec, 'pipe:1'),
   ];
   async function* frames(): AsyncGenerator<VideoFrame> {
-    const child = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTool(FFMPEG, args, ['ignore', 'pipe', 'pipe']);
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => {
       stderr += b.toString('utf8');
       if (stderr.length > 1 << 16) stderr = stderr.slice(-(1 << 15));
     });
     const exited = new Promise<number | null>((resolve, reject) => {
-      child.on('error', (e: NodeJS.ErrnoException) =>
-        reject(
-          e.code === 'ENOENT'
-            ? new VideoError(
-                'ffmpeg-missing',
-                file,
-                `cannot run '${FFMPEG}': not installed (apt-get install ffmpeg, or set EFLIP_FFMPEG)`,
-              )
-            : e,
-        ),
-      );
-      child.on('close', (code) => resolve(code));
+      let failed: Error | undefined;
+      child.on('error', (e: NodeJS.ErrnoException) => {
+        failed = toolError(e, FFMPEG, file);
+        if (e.name !== 'AbortError') reject(failed); // a cancelled tool is reported once it is gone
+      });
+      child.on('close', (code) => (failed ? reject(failed) : resolve(code)));
     });
     exited.catch(() => {}); // awaited below; a spawn error also ends stdout
     const split = new PnmParser();

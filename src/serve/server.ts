@@ -22,14 +22,13 @@ import { onnxSourceFor } from '../infer/load_node.js';
 import { OnnxLipReader } from '../infer/onnx_lipreader.js';
 import { nodePlatform } from '../infer/ort_node.js';
 import { loadClip } from '../infer/frame_reader.js';
-import { incompleteWarning } from '../data/video.js';
+import { incompleteWarning, withToolSignal } from '../data/video.js';
 import type { GraphPart, OnnxModelSource } from '../infer/onnx_model_source.js';
 import { factsFromMetadata } from '../infer/onnx_model_source.js';
 import { videoContainerOf } from '../io/file_kind.js';
 import { clipResult } from '../cli/predict_result.js';
 import { faceClipReader } from '../infer/face_clips.js';
 import { MultipartError, multipartBoundary, multipartFile } from './multipart.js';
-import { killToolChildren } from './children.js';
 
 export interface ServeLimits {
   /** largest accepted upload, bytes */
@@ -442,6 +441,7 @@ export class EflipServer {
       release();
     };
     let work: Promise<unknown>;
+    const cancel = new AbortController();
     try {
       dir = mkdtempSync(path.join(tmpdir(), 'eflip-serve-'));
       file = path.join(dir, `upload.${ext}`);
@@ -460,7 +460,7 @@ export class EflipServer {
             throw e;
           }))
         : undefined;
-      work = (async () => {
+      work = withToolSignal(cancel.signal, async () => {
         let warning: string | undefined;
         const onIncomplete = (decoded: number, expected: number) =>
           (warning = incompleteWarning('upload', decoded, expected).replace(/^warning: /, ''));
@@ -484,7 +484,7 @@ export class EflipServer {
           ...(warning ? { warning } : {}),
           ...clipResult(reader, lp, clip.frames, clip.fps ?? 25, top, performance.now() - t0),
         };
-      })();
+      });
     } catch (e) {
       done();
       throw this.clientError(e, file);
@@ -507,13 +507,11 @@ export class EflipServer {
         throw this.clientError(e, file);
       }
     }
-    // over the limit: stop the work for real — kill its decoders (and any it starts meanwhile)
-    // until it gives up; the next job starts only then
+    // over the limit: stop the work for real — its decoders are killed (and any it starts later
+    // die at once), so it fails; the next job starts only then
     this.stats.cancelled++;
-    killToolChildren();
-    const reaper = setInterval(killToolChildren, 50);
+    cancel.abort();
     const stopped = () => {
-      clearInterval(reaper);
       clearTimeout(giveUp);
       done();
     };
