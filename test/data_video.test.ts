@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { decodeVideo, probeVideo, VideoError, withToolSignal } from '../src/data/video.js';
 import { readFrames } from '../src/data/video_stream.js';
+import { encodeVideo } from '../src/data/video_writer.js';
 import { toolPids } from './proc_helpers.js';
 import { decodeVideos } from '../src/data/video_batch.js';
 import { tempDir, writeTestVideo } from './data_helpers.js';
@@ -164,4 +166,22 @@ test("withToolSignal: an abort kills the reader's ffmpeg at once and the reader 
   assert.ok(performance.now() - t0 < 2000);
   // outside a signal's scope the same reads work
   assert.equal((await decodeVideo(long)).frames, 250);
+});
+
+test("the mp4 writer: temps of killed writers beside the output go, a live writer's stay; a cancelled encode leaves nothing", async () => {
+  const out = path.join(dir, 'writer');
+  mkdirSync(out, { recursive: true });
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  writeFileSync(path.join(out, `.roi.mp4.tmp-${dead}-kx1`), 'half a video (kill -9)');
+  writeFileSync(path.join(out, `.other.mp4.tmp-${process.pid}-kx2`), 'being written');
+  const o = { frames: 4, height: 32, width: 32, channels: 3 as const, fps: 25 };
+  const data = new Uint8Array(4 * 32 * 32 * 3).fill(90);
+  await encodeVideo(path.join(out, 'roi.mp4'), data, o);
+  assert.deepEqual(readdirSync(out).sort(), [`.other.mp4.tmp-${process.pid}-kx2`, 'roi.mp4']);
+  await assert.rejects(
+    withToolSignal(AbortSignal.abort(), () => encodeVideo(path.join(out, 'b.mp4'), data, o)),
+    (e: unknown) => e instanceof VideoError && e.kind === 'cancelled',
+  );
+  assert.ok(!existsSync(path.join(out, 'b.mp4')));
+  assert.equal(readdirSync(out).filter((n) => n.startsWith('.b.mp4')).length, 0, 'no temp left');
 });

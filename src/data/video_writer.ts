@@ -4,11 +4,11 @@
 // --annotate, predict --annotate) both write through writeFrames. The file is written to a
 // temporary name (io/atomic.ts's rule) and renamed into place on close, so a crash or an
 // encoder failure never leaves a half file under the user's name.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { tempPathFor } from '../io/atomic.js';
-import { FFMPEG, VideoError, ffmpegPath } from './video.js';
+import { removeStaleTemps, tempPathFor } from '../io/atomic.js';
+import { FFMPEG, VideoError, ffmpegPath, spawnTool, toolError } from './video.js';
 import type { PnmFrame } from './video_pnm.js';
 
 export interface WriterOptions {
@@ -98,8 +98,10 @@ function checkGeometry(file: string, o: WriterOptions): void {
 export async function writeFrames(file: string, o: WriterOptions): Promise<FrameWriter> {
   checkGeometry(file, o);
   await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = tempPathFor(file); // the one temp-name rule (io/atomic.ts)
-  const child = spawn(FFMPEG, x264Args(o, tmp), { stdio: ['pipe', 'ignore', 'pipe'] });
+  // the one temp-name rule (io/atomic.ts); temps of writers killed mid-file (kill -9) go first
+  removeStaleTemps(path.dirname(path.resolve(file)));
+  const tmp = tempPathFor(file);
+  const child = spawnTool(FFMPEG, x264Args(o, tmp), ['pipe', 'ignore', 'pipe']);
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => {
     if (stderr.length < 1 << 16) stderr += b.toString('utf8');
@@ -122,13 +124,11 @@ export async function writeFrames(file: string, o: WriterOptions): Promise<Frame
   child.stdin!.on('error', () => {
     /* reported through the exit code */
   });
-  const why = () =>
-    spawnError?.code === 'ENOENT'
-      ? `cannot run '${FFMPEG}': not installed (apt-get install ffmpeg, or set EFLIP_FFMPEG)`
-      : stderr.trim().split('\n').slice(-2).join(' | ');
+  const why = () => stderr.trim().split('\n').slice(-2).join(' | ');
   const fail = async (msg: string) => {
     await fsp.rm(tmp, { force: true });
-    return new VideoError(spawnError?.code === 'ENOENT' ? 'ffmpeg-missing' : 'corrupt', file, msg);
+    // a tool that never started, or was cancelled (withToolSignal), says so; else the encoder's words
+    return spawnError ? toolError(spawnError, FFMPEG, file) : new VideoError('corrupt', file, msg);
   };
   return {
     async write(f: PnmFrame) {
