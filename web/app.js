@@ -299,13 +299,17 @@ async function startCamera() {
       reader,
       model: state.model,
       useWorker: params.get('worker') !== '0',
+      // `?every=N`: a full face detection every N frames (the bench's A/B; default DETECT_EVERY)
+      ...(/^[1-9]\d*$/.test(params.get('every') ?? '')
+        ? { every: Number(params.get('every')) }
+        : {}),
       onUpdate: (s) => {
         window.eflip.camera = {
           ...s,
           top: s.top.slice(),
           words: s.words.slice(),
           box: s.box && { ...s.box },
-          totals: { ...s.totals },
+          totals: { ...s.totals, calls: { ...s.totals.calls } },
         };
         $('cam-stats').textContent =
           `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}, model in ${s.modelIn}) · ${s.box ? 'face found' : 'no face in view'}`;

@@ -169,8 +169,15 @@ export default async function main(argv: string[]): Promise<number> {
             landmarks: r2(tt.landmarks / n),
             trackCheck: r2(tt.verify / n),
             model: r2(tt.model / n),
+            frameGrab: r2(tt.grab / n),
             total: r2(tt.frame / tt.frames),
           },
+          msPerCall: {
+            detector: r2(tt.detect / Math.max(1, tt.calls.detect)),
+            landmarks: r2(tt.landmarks / Math.max(1, tt.calls.landmarks)),
+            trackCheck: r2(tt.verify / Math.max(1, tt.calls.verify)),
+          },
+          calls: tt.calls,
           load: loadAfter,
         });
         await cdp.eval("document.getElementById('cam-stop').click()");
