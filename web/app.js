@@ -367,9 +367,15 @@ function wire() {
   });
 }
 
-/** ms per clip of the chosen model on a 29-frame clip (for `eflip bench webapp`): the median of
+/** ms per clip of the chosen model (or served model `model`, by id) on a 29-frame clip (for `eflip bench webapp`): the median of
  *  `runs` timed runs after one warm-up; the input is noise (the time does not depend on it). */
-window.eflip.timeModel = async (runs = 10) => {
+window.eflip.timeModel = async (runs = 10, model = null) => {
+  if (model !== null) {
+    // one of the server's models by id (the bench times each model on its own page)
+    if (!state.models.some((m) => m.id === model)) throw new Error(`no served model ${model}`);
+    $('model').value = model;
+    state.dropped = null;
+  }
   const reader = await openReader();
   const S = reader.preprocessing.size,
     T = 29,
