@@ -5,7 +5,9 @@
 // WebGPU (Chromium's SwiftShader adapter where there is no GPU), the model in its Web Worker and
 // on the page (A/B). Also the model alone: ms per 29-frame clip on onnxruntime-web wasm with 1
 // thread and with all cores (multi-threaded wasm: the page is cross-origin isolated by the
-// server's COOP/COEP). Served by the real `eflip serve`; `--model` takes any exported .onnx
+// server's COOP/COEP), for the served model and for a random-weight T model in fp32 and int8
+// (`--variant`; the int8 one is `eflip export --quantize int8`'s code calibrated on random
+// clips: timing only). Served by the real `eflip serve`; `--model` takes any exported .onnx
 // (an int8 one too) or a checkpoint.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,7 +33,7 @@ const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export const def = defineCommand({
   name: 'bench webapp',
   usage:
-    'bench webapp [--json] [--frames 60] [--devices wasm,webgpu] [--model-in worker,page] [--threads 1,2] [--model PATH]',
+    'bench webapp [--json] [--frames 60] [--devices wasm,webgpu] [--model-in worker,page] [--threads 1,2] [--model PATH] [--variant T|S|B|none]',
   description:
     'Webcam path of the web app in headless Chromium (fake camera): frames/s, ms per frame (detector, landmarks, model).',
   options: {
@@ -186,11 +188,11 @@ export default async function main(argv: string[]): Promise<number> {
           facesFound: c.faces,
           framesPerSecond: r2((1000 * tt.frames) / tt.frame),
           msPerFrame: {
-            detector: r2(tt.detect / n),
-            landmarks: r2(tt.landmarks / n),
-            trackCheck: r2(tt.verify / n),
-            model: r2(tt.model / n),
-            frameGrab: r2(tt.grab / n),
+            detector: r2(tt.detect / tt.frames),
+            landmarks: r2(tt.landmarks / tt.frames),
+            trackCheck: r2(tt.verify / tt.frames),
+            model: r2(tt.model / tt.frames),
+            frameGrab: r2(tt.grab / tt.frames),
             total: r2(tt.frame / tt.frames),
           },
           msPerCall: {
