@@ -72,6 +72,8 @@ export class CameraReader {
         verify: 0,
         model: 0,
         grab: 0,
+        waitModel: 0,
+        waitCamera: 0,
         frame: 0,
         frames: 0,
         since: 0,
@@ -198,11 +200,13 @@ export class CameraReader {
         }
         if (presented > 0 && presented === read) {
           // the next presented frame (the timer: the callback stops while the page is hidden)
+          const w0 = performance.now();
           await new Promise((r) => {
             wake = r;
             setTimeout(r, 100);
           });
           wake = null;
+          this.stats.totals.waitCamera += performance.now() - w0;
           continue;
         }
         read = presented;
@@ -273,7 +277,9 @@ export class CameraReader {
             const answer = this.worker.push(d, t).then((r) => took(r.ms, r.top));
             answer.catch(() => {}); // awaited below (a failure stops the loop there)
             this.inflight.push(answer);
+            const w0 = performance.now();
             while (this.inflight.length > IN_FLIGHT) await this.inflight.shift();
+            s.totals.waitModel += performance.now() - w0;
           } else {
             const m0 = performance.now();
             const step = await this.sr.push(clip.data);
@@ -291,6 +297,7 @@ export class CameraReader {
           const tt = s.totals;
           tt.since = now;
           tt.detect = tt.landmarks = tt.verify = tt.model = tt.grab = 0;
+          tt.waitModel = tt.waitCamera = 0;
           tt.calls = { detect: 0, landmarks: 0, verify: 0 };
         } else {
           s.totals.frames++;

@@ -193,6 +193,8 @@ export default async function main(argv: string[]): Promise<number> {
             trackCheck: r2(tt.verify / tt.frames),
             model: r2(tt.model / tt.frames),
             frameGrab: r2(tt.grab / tt.frames),
+            waitForModel: r2(tt.waitModel / tt.frames),
+            waitForCamera: r2(tt.waitCamera / tt.frames),
             total: r2(tt.frame / tt.frames),
           },
           msPerCall: {
