@@ -299,13 +299,17 @@ async function startCamera() {
       reader,
       model: state.model,
       useWorker: params.get('worker') !== '0',
+      // `?every=N`: a full face detection every N frames (the bench's A/B; default DETECT_EVERY)
+      ...(/^[1-9]\d*$/.test(params.get('every') ?? '')
+        ? { every: Number(params.get('every')) }
+        : {}),
       onUpdate: (s) => {
         window.eflip.camera = {
           ...s,
           top: s.top.slice(),
           words: s.words.slice(),
           box: s.box && { ...s.box },
-          totals: { ...s.totals },
+          totals: { ...s.totals, calls: { ...s.totals.calls } },
         };
         $('cam-stats').textContent =
           `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}, model in ${s.modelIn}) · ${s.box ? 'face found' : 'no face in view'}`;
@@ -363,9 +367,15 @@ function wire() {
   });
 }
 
-/** ms per clip of the chosen model on a 29-frame clip (for `eflip bench webapp`): the median of
+/** ms per clip of the chosen model (or served model `model`, by id) on a 29-frame clip (for `eflip bench webapp`): the median of
  *  `runs` timed runs after one warm-up; the input is noise (the time does not depend on it). */
-window.eflip.timeModel = async (runs = 10) => {
+window.eflip.timeModel = async (runs = 10, model = null) => {
+  if (model !== null) {
+    // one of the server's models by id (the bench times each model on its own page)
+    if (!state.models.some((m) => m.id === model)) throw new Error(`no served model ${model}`);
+    $('model').value = model;
+    state.dropped = null;
+  }
   const reader = await openReader();
   const S = reader.preprocessing.size,
     T = 29,

@@ -1,5 +1,6 @@
 // Webcam mode: camera frames (<video> → canvas, RGB) through the same ROI pipeline as Node
-// (src/roi/track.ts: full detection every 5 frames, landmark tracking in between, verified; face-api on
+// (src/roi/track.ts: full detection every 25 frames — every 5 while no face is tracked — landmark
+// tracking in between, verified when the tracked crop changes; face-api on
 // tfjs-wasm) → the mouth ROI cut by src/roi/mouth_roi.ts → eflip's pre-processing → the streaming
 // reader (29-frame window, feature cache; in a Web Worker, web/model_worker.js, so the model
 // runs on one core while the face is tracked in the next frame on the other; `useWorker: false`
@@ -7,7 +8,7 @@
 // are not found reuse the last ones for up to 10 frames; the offline gap filling and centred
 // smoothing need future frames and are not applied here.
 import { FaceDetector } from 'eflip/roi';
-import { trackMainFace } from 'eflip/roi';
+import { trackMainFace, DETECT_EVERY } from 'eflip/roi';
 import { cutMouthRoi } from 'eflip/roi';
 import { drawOverlay } from './overlay.js';
 import { StreamingLipReader, prepareFrames, inputPlanes, MODEL_FPS } from 'eflip/infer';
@@ -17,6 +18,10 @@ import { ModelWorker } from './model_client.js';
 const ROI = 96;
 const HOLD = 10; // frames a lost face's last landmarks stay in use
 const IN_FLIGHT = 2; // frames the model worker may be behind the face tracker
+// a full detection every DETECT_EVERY frames while a face is tracked (as for files: tracking is
+// verified whenever the tracked crop changes, so a face that leaves is noticed on that frame);
+// while no face is tracked, a detection every RETRY_EVERY frames finds one that came back quickly
+const RETRY_EVERY = 5;
 
 /** A one-line message for a getUserMedia failure. */
 export function cameraMessage(e) {
@@ -38,8 +43,16 @@ export function cameraMessage(e) {
 
 export class CameraReader {
   /** `model`: {source, options} to open the same model in the worker (loadLipReader's args). */
-  constructor({ video, overlay, reader, onUpdate, model = null, useWorker = true }) {
-    Object.assign(this, { video, overlay, reader, onUpdate, model, useWorker });
+  constructor({
+    video,
+    overlay,
+    reader,
+    onUpdate,
+    model = null,
+    useWorker = true,
+    every = DETECT_EVERY,
+  }) {
+    Object.assign(this, { video, overlay, reader, onUpdate, model, useWorker, every });
     this.inflight = [];
     this.running = false;
     this.stats = {
@@ -53,7 +66,19 @@ export class CameraReader {
       words: [],
       backend: '',
       modelIn: 'page',
-      totals: { detect: 0, landmarks: 0, verify: 0, model: 0, frame: 0, frames: 0, since: 0 },
+      totals: {
+        detect: 0,
+        landmarks: 0,
+        verify: 0,
+        model: 0,
+        grab: 0,
+        waitModel: 0,
+        waitCamera: 0,
+        frame: 0,
+        frames: 0,
+        since: 0,
+        calls: { detect: 0, landmarks: 0, verify: 0 },
+      },
     };
   }
 
@@ -78,7 +103,7 @@ export class CameraReader {
     // time each part of the face pipeline (totals for `eflip bench webapp`)
     for (const [fn, key] of [
       ['detect', 'detect'],
-      ['landmarksIn', 'landmarks'],
+      ['landmarksAndCrop', 'landmarks'],
       ['hasFace', 'verify'],
     ]) {
       const f = this.detector[fn].bind(this.detector);
@@ -88,6 +113,7 @@ export class CameraReader {
           return await f(...a);
         } finally {
           this.stats.totals[key] += performance.now() - t;
+          this.stats.totals.calls[key]++;
         }
       };
     }
@@ -141,36 +167,68 @@ export class CameraReader {
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
     // each camera frame is read once: a frame read twice would slow the speech down for the
     // model when the page is faster than the camera (requestVideoFrameCallback counts the frames
-    // the camera presented; without it, or before its first call, every turn reads a frame)
+    // the camera presented; without it, or before its first call, every turn reads a frame).
+    // When the page is ahead of the camera it waits for the callback, not a polling timer.
     let presented = 0,
-      read = 0;
+      read = 0,
+      wake = null;
     const count = (_now, meta) => {
       presented = meta.presentedFrames;
+      wake?.();
       if (this.running) this.video.requestVideoFrameCallback(count);
     };
     if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(count);
-    while (this.running) {
-      // a macrotask per frame: lets the camera deliver new frames and the page stay responsive
-      await new Promise((r) => setTimeout(r, 0));
-      const w = this.video.videoWidth,
-        h = this.video.videoHeight;
-      if (!w || !h || (presented > 0 && presented === read)) {
-        await new Promise((r) => setTimeout(r, w && h ? 5 : 50));
-        continue;
+    // a macrotask per frame lets the camera deliver frames, the worker's answers arrive and the
+    // page stay responsive; a MessageChannel turn, not setTimeout(0), which Chromium clamps to
+    // 4 ms once timers nest (each frame's timer is set from the last one's)
+    const turn = new MessageChannel();
+    let resume = null;
+    turn.port1.onmessage = () => resume?.();
+    const nextTurn = () =>
+      new Promise((r) => {
+        resume = r;
+        turn.port2.postMessage(0);
+      });
+    try {
+      while (this.running) {
+        await nextTurn();
+        const w = this.video.videoWidth,
+          h = this.video.videoHeight;
+        if (!w || !h) {
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        if (presented > 0 && presented === read) {
+          // the next presented frame (the timer: the callback stops while the page is hidden)
+          const w0 = performance.now();
+          await new Promise((r) => {
+            wake = r;
+            setTimeout(r, 100);
+          });
+          wake = null;
+          this.stats.totals.waitCamera += performance.now() - w0;
+          continue;
+        }
+        read = presented;
+        const g0 = performance.now();
+        // resizing a canvas reallocates it: only when the camera's size changed
+        if (canvas.width !== w) canvas.width = w;
+        if (canvas.height !== h) canvas.height = h;
+        ctx.drawImage(this.video, 0, 0, w, h);
+        const px = new Uint32Array(ctx.getImageData(0, 0, w, h).data.buffer); // RGBA, little-endian
+        const rgb = new Uint8Array(w * h * 3);
+        for (let i = 0, j = 0; i < px.length; i++, j += 3) {
+          const v = px[i];
+          rgb[j] = v & 255;
+          rgb[j + 1] = (v >> 8) & 255;
+          rgb[j + 2] = (v >> 16) & 255;
+        }
+        this.t0 = performance.now();
+        this.stats.totals.grab += this.t0 - g0;
+        yield { data: rgb, width: w, height: h, channels: 3 };
       }
-      read = presented;
-      canvas.width = w;
-      canvas.height = h;
-      ctx.drawImage(this.video, 0, 0, w, h);
-      const px = ctx.getImageData(0, 0, w, h).data;
-      const rgb = new Uint8Array(w * h * 3);
-      for (let i = 0, j = 0; i < px.length; i += 4, j += 3) {
-        rgb[j] = px[i];
-        rgb[j + 1] = px[i + 1];
-        rgb[j + 2] = px[i + 2];
-      }
-      this.t0 = performance.now();
-      yield { data: rgb, width: w, height: h, channels: 3 };
+    } finally {
+      turn.port1.close();
     }
   }
 
@@ -182,8 +240,9 @@ export class CameraReader {
       tPrev = performance.now();
     await trackMainFace(this.frames(), this.detector, {
       // live: a face that left the frame must be found again within a few frames (a file's
-      // gaps are filled afterwards instead), so detect more often than DETECT_EVERY
-      every: 5,
+      // gaps are filled afterwards instead): retried every RETRY_EVERY frames while lost
+      every: this.every,
+      retryEvery: RETRY_EVERY,
       verify: true,
       onFrame: async (t, obs, f) => {
         const s = this.stats;
@@ -218,7 +277,9 @@ export class CameraReader {
             const answer = this.worker.push(d, t).then((r) => took(r.ms, r.top));
             answer.catch(() => {}); // awaited below (a failure stops the loop there)
             this.inflight.push(answer);
+            const w0 = performance.now();
             while (this.inflight.length > IN_FLIGHT) await this.inflight.shift();
+            s.totals.waitModel += performance.now() - w0;
           } else {
             const m0 = performance.now();
             const step = await this.sr.push(clip.data);
@@ -230,8 +291,15 @@ export class CameraReader {
         }
         this.draw(obs, lm);
         const now = performance.now();
-        if (!s.totals.since) s.totals.since = now;
-        else {
+        if (!s.totals.since) {
+          // the totals start after the first frame (tfjs' first runs compile its kernels), as
+          // the frame times do: per-frame parts and frames/s cover the same frames
+          const tt = s.totals;
+          tt.since = now;
+          tt.detect = tt.landmarks = tt.verify = tt.model = tt.grab = 0;
+          tt.waitModel = tt.waitCamera = 0;
+          tt.calls = { detect: 0, landmarks: 0, verify: 0 };
+        } else {
           s.totals.frames++;
           s.totals.frame += now - tPrev;
         }

@@ -8,8 +8,9 @@ export function drawOverlay(
   height,
   { box = null, detected = true, landmarks = null, label = '' } = {},
 ) {
-  canvas.width = width;
-  canvas.height = height;
+  // resizing a canvas reallocates it, even to the same size: only when the size changed
+  if (canvas.width !== width) canvas.width = width;
+  if (canvas.height !== height) canvas.height = height;
   const ctx = canvas.getContext('2d');
   ctx.clearRect(0, 0, width, height);
   ctx.lineWidth = Math.max(2, width / 240);

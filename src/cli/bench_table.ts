@@ -112,20 +112,32 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
     key: 'webapp',
     what: 'the web app in headless Chromium: model alone ms/clip; webcam path frames/s and ms per frame',
     fallback: 'eflip bench webapp --json',
-    summary: (r) =>
-      `model alone (${String(r.model).split('/').slice(-2).join('/')}): ` +
-      (r.modelOnly as any[])
-        .map((m) => `${m.threads} thread(s) ${n(m.msPerClip, 1)} ms/clip`)
-        .join(', ') +
-      '; webcam (' +
-      String(r.camera) +
-      '): ' +
-      (r.runs as any[])
-        .map(
-          (x) =>
-            `${x.device}, model in ${x.modelIn}: **${n(x.framesPerSecond, 1)} frames/s** (detector ${n(x.msPerFrame.detector, 1)}, landmarks ${n(x.msPerFrame.landmarks, 1)}, check ${n(x.msPerFrame.trackCheck, 1)}, model ${n(x.msPerFrame.model, 1)} ms)`,
-        )
-        .join('; '),
+    summary: (r) => {
+      // the model alone, per model (records before the T lines name only the served one)
+      const alone = new Map<string, any[]>();
+      for (const m of r.modelOnly as any[]) {
+        const k = String(m.model ?? r.model);
+        alone.set(k, [...(alone.get(k) ?? []), m]);
+      }
+      return (
+        [...alone]
+          .map(
+            ([model, ms], i) =>
+              `${i ? '' : 'model alone '}(${model.split('/').slice(-2).join('/')}): ` +
+              ms.map((m) => `${m.threads} thread(s) ${n(m.msPerClip, 1)} ms/clip`).join(', '),
+          )
+          .join('; ') +
+        '; webcam (' +
+        String(r.camera) +
+        '): ' +
+        (r.runs as any[])
+          .map(
+            (x) =>
+              `${x.device}, model in ${x.modelIn}: **${n(x.framesPerSecond, 1)} frames/s** (detector ${n(x.msPerFrame.detector, 1)}, landmarks ${n(x.msPerFrame.landmarks, 1)}, check ${n(x.msPerFrame.trackCheck, 1)}, model ${n(x.msPerFrame.model, 1)} ms)`,
+          )
+          .join('; ')
+      );
+    },
   },
 ];
 

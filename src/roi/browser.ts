@@ -14,6 +14,7 @@ export {
 export {
   trackMainFace,
   pickMainFace,
+  DETECT_EVERY,
   type FrameObservation,
   type TrackOptions,
   type TrackResult,

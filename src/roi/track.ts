@@ -42,6 +42,9 @@ export interface FrameObservation {
 export interface TrackOptions {
   /** run the full detector every this many frames (1 = every frame; default DETECT_EVERY) */
   every?: number;
+  /** while no face is tracked, try a detection every this many frames (default `every`; live
+   *  use retries sooner than it re-detects a tracked face, so a face that came back is found quickly) */
+  retryEvery?: number;
   /** verify tracked crops with the tiny detector (default true) */
   verify?: boolean;
   onProgress?: (done: number, total: number) => void;
@@ -151,6 +154,7 @@ export async function trackMainFace(
   o: TrackOptions = {},
 ): Promise<TrackResult> {
   const every = Math.max(1, Math.floor(o.every ?? DETECT_EVERY));
+  const retryEvery = Math.max(1, Math.floor(o.retryEvery ?? every));
   const verify = o.verify ?? true;
   const total = 'frames' in source && typeof source.frames === 'number' ? source.frames : 0;
   const input: AsyncIterable<Frame> =
@@ -227,10 +231,10 @@ export async function trackMainFace(
       }
       trackFailed = true; // lost: detect now
     }
-    if (!prev && t - lastDetect < every) {
+    if (!prev && t - lastDetect < retryEvery) {
       await settled(t, f);
       continue;
-    } // face lost: retry detection every `every` frames
+    } // face lost: retry detection every `retryEvery` frames
     const boxes = await det.detect(f);
     detections++;
     lastDetect = t;

@@ -15,6 +15,7 @@ import { StreamingLipReader } from '../../infer/streaming.js';
 import { OnnxLipReader } from '../../infer/onnx_lipreader.js';
 import { nodePlatform } from '../../infer/ort_node.js';
 import type { Clip, LipReader } from '../../infer/types.js';
+import { randomClip } from './random_clip.js';
 
 export const def = defineCommand({
   name: 'bench infer',
@@ -66,16 +67,6 @@ const STREAM_HOPS = [1, 2, 3];
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function randomClip(frames: number, seed: number): Clip {
-  const data = new Float32Array(frames * 88 * 88);
-  let s = seed;
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    data[i] = (s / 2 ** 32) * 4 - 2;
-  }
-  return { data, frames, channels: 1, size: 88 };
 }
 
 const batchOf = (b: number, frames: number) =>

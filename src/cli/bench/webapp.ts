@@ -5,10 +5,12 @@
 // WebGPU (Chromium's SwiftShader adapter where there is no GPU), the model in its Web Worker and
 // on the page (A/B). Also the model alone: ms per 29-frame clip on onnxruntime-web wasm with 1
 // thread and with all cores (multi-threaded wasm: the page is cross-origin isolated by the
-// server's COOP/COEP). Served by the real `eflip serve`; `--model` takes any exported .onnx
+// server's COOP/COEP), for the served model and for a random-weight T model in fp32 and int8
+// (`--variant`; the int8 one is `eflip export --quantize int8`'s code calibrated on random
+// clips: timing only). Served by the real `eflip serve`; `--model` takes any exported .onnx
 // (an int8 one too) or a checkpoint.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,13 +21,19 @@ import { composeVideo } from '../../roi/synthetic.js';
 import { Cdp } from '../../serve/cdp.js';
 import { EflipServer } from '../../serve/server.js';
 import { WEB_ROOT } from '../commands/serve.js';
+import { exportInt8 } from '../int8_export.js';
+import { loadCheckpoint } from '../../io/onnx/checkpoint_weights.js';
+import { VARIANTS } from '../../model/config.js';
+import { resolveLabels } from '../../model/labels.js';
+import { createModel, saveModel } from '../../model/weights.js';
+import { randomClip } from './random_clip.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 export const def = defineCommand({
   name: 'bench webapp',
   usage:
-    'bench webapp [--json] [--frames 60] [--devices wasm,webgpu] [--model-in worker,page] [--threads 1,2] [--model PATH]',
+    'bench webapp [--json] [--frames 60] [--devices wasm,webgpu] [--model-in worker,page] [--threads 1,2] [--model PATH] [--variant T|S|B|none]',
   description:
     'Webcam path of the web app in headless Chromium (fake camera): frames/s, ms per frame (detector, landmarks, model).',
   options: {
@@ -49,6 +57,11 @@ export const def = defineCommand({
     },
     clips: { type: 'int', default: 10, min: 2, max: 1000, help: 'timed clips per thread count' },
     model: { type: 'string', help: 'model to serve (default: the bundled demo model)' },
+    variant: {
+      type: 'string',
+      default: 'T',
+      help: 'also time a random-weight model of this variant alone, fp32 and int8 (calibrated on random clips): T, S, B, or none',
+    },
     chromium: {
       type: 'string',
       help: 'Chromium binary (default: $EFLIP_CHROMIUM or /usr/bin/chromium)',
@@ -76,6 +89,8 @@ export default async function main(argv: string[]): Promise<number> {
       throw new UsageError(`--threads: '${t}' is not a thread count 0..16`);
     return Number(t);
   });
+  if (o.variant !== 'none' && !VARIANTS.includes(o.variant))
+    throw new UsageError(`--variant: '${o.variant}' is not ${VARIANTS.join(', ')} or none`);
   if (!existsSync(path.join(WEB_ROOT, 'index.html')))
     throw new UsageError('the web app is not built: run `npm run build`');
   const photoFile = path.join(ROOT, 'test/fixtures/roi/messi5.jpg');
@@ -84,11 +99,17 @@ export default async function main(argv: string[]): Promise<number> {
       `${photoFile} missing (the bench uses the ROI test photo from a source checkout)`,
     );
   const dir = mkdtempSync(path.join(os.tmpdir(), 'eflip-bench-webapp-'));
-  const server = await EflipServer.create({
-    models: [o.model ?? path.join(ROOT, 'assets/demo/model.safetensors')],
-    webRoot: WEB_ROOT,
-  });
+  let server: EflipServer | null = null;
   try {
+    // the served model (the webcam's), then the variant's fp32 and int8 models (timed alone)
+    const models = [
+      { file: o.model ?? path.join(ROOT, 'assets/demo/model.safetensors'), name: 'served' },
+    ];
+    if (o.variant !== 'none') {
+      if (!o.json) console.log(`random-weight ${o.variant}: writing fp32, calibrating int8 ...`);
+      models.push(...(await variantModels(o.variant, dir)));
+    }
+    server = await EflipServer.create({ models, webRoot: WEB_ROOT });
     const v = await decodeVideo(photoFile);
     const frames = composeVideo(
       { data: v.data, width: v.width, height: v.height, channels: 3 },
@@ -105,28 +126,30 @@ export default async function main(argv: string[]): Promise<number> {
     const port = await server.listen(0, '127.0.0.1');
     const base = `http://127.0.0.1:${port}`;
     const load = () => os.loadavg()[0].toFixed(1);
-    // the model alone, per thread count (a fresh page each: wasm threads are set once per page)
+    // each model alone, per thread count (a fresh page each: wasm threads are set once per page)
     const modelRuns: Record<string, unknown>[] = [];
-    for (const threads of [...new Set(threadList)].filter((t) => t > 0)) {
-      const cdp = await Cdp.launch(chromium, `${base}/?device=wasm&threads=${threads}`, [
-        `--user-data-dir=${path.join(dir, `profile-model-${threads}`)}`,
-      ]);
-      try {
-        await cdp.waitFor('window.eflip && window.eflip.ready', 60_000);
-        const loadBefore = load();
-        const r = await cdp.eval(`window.eflip.timeModel(${o.clips})`);
-        modelRuns.push({
-          threads: r.threads,
-          crossOriginIsolated: r.isolated,
-          msPerClip: +r.msPerClip.toFixed(2),
-          minMsPerClip: +r.min.toFixed(2),
-          clips: r.runs,
-          load: `${loadBefore} → ${load()}`,
-        });
-      } finally {
-        await cdp.close();
+    for (const [id, m] of models.entries())
+      for (const threads of [...new Set(threadList)].filter((t) => t > 0)) {
+        const cdp = await Cdp.launch(chromium, `${base}/?device=wasm&threads=${threads}`, [
+          `--user-data-dir=${path.join(dir, `profile-model-${id}-${threads}`)}`,
+        ]);
+        try {
+          await cdp.waitFor('window.eflip && window.eflip.ready', 60_000);
+          const loadBefore = load();
+          const r = await cdp.eval(`window.eflip.timeModel(${o.clips}, '${id}')`);
+          modelRuns.push({
+            model: m.name === 'served' ? (o.model ?? 'assets/demo/model.safetensors') : m.name,
+            threads: r.threads,
+            crossOriginIsolated: r.isolated,
+            msPerClip: +r.msPerClip.toFixed(2),
+            minMsPerClip: +r.min.toFixed(2),
+            clips: r.runs,
+            load: `${loadBefore} → ${load()}`,
+          });
+        } finally {
+          await cdp.close();
+        }
       }
-    }
     const runs: Record<string, unknown>[] = [];
     const combos = o.devices.flatMap((device) =>
       (device === 'wasm' ? o['model-in'] : ['worker']).map((where) => ({ device, where })),
@@ -165,12 +188,21 @@ export default async function main(argv: string[]): Promise<number> {
           facesFound: c.faces,
           framesPerSecond: r2((1000 * tt.frames) / tt.frame),
           msPerFrame: {
-            detector: r2(tt.detect / n),
-            landmarks: r2(tt.landmarks / n),
-            trackCheck: r2(tt.verify / n),
-            model: r2(tt.model / n),
+            detector: r2(tt.detect / tt.frames),
+            landmarks: r2(tt.landmarks / tt.frames),
+            trackCheck: r2(tt.verify / tt.frames),
+            model: r2(tt.model / tt.frames),
+            frameGrab: r2(tt.grab / tt.frames),
+            waitForModel: r2(tt.waitModel / tt.frames),
+            waitForCamera: r2(tt.waitCamera / tt.frames),
             total: r2(tt.frame / tt.frames),
           },
+          msPerCall: {
+            detector: r2(tt.detect / Math.max(1, tt.calls.detect)),
+            landmarks: r2(tt.landmarks / Math.max(1, tt.calls.landmarks)),
+            trackCheck: r2(tt.verify / Math.max(1, tt.calls.verify)),
+          },
+          calls: tt.calls,
           load: loadAfter,
         });
         await cdp.eval("document.getElementById('cam-stop').click()");
@@ -192,7 +224,7 @@ export default async function main(argv: string[]): Promise<number> {
       console.log(`${result.chromium}, ${result.camera}; model ${result.model}`);
       for (const m of modelRuns as any[])
         console.log(
-          `  model alone, wasm ${m.threads} thread${m.threads > 1 ? 's' : ''}: ${m.msPerClip} ms/clip (min ${m.minMsPerClip}; load ${m.load})`,
+          `  model alone (${m.model}), wasm ${m.threads} thread${m.threads > 1 ? 's' : ''}: ${m.msPerClip} ms/clip (min ${m.minMsPerClip}; load ${m.load})`,
         );
       for (const r of runs as any[])
         console.log(
@@ -201,7 +233,31 @@ export default async function main(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    await server.close(1000);
+    await server?.close(1000);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A random-weight model of `variant` (500 LRW words, seed 1) as a checkpoint (served as fp32
+ *  ONNX) and its int8 export (`eflip export --quantize int8`'s code), calibrated on 8 random
+ *  clips: for timing only. */
+async function variantModels(variant: string, dir: string) {
+  const file = path.join(dir, `${variant}.safetensors`);
+  const model = createModel({ variant, classes: 500 }, { seed: 1 });
+  try {
+    saveModel(file, model, { labels: resolveLabels('lrw', 500) });
+  } finally {
+    model.dispose();
+  }
+  const calib = Array.from({ length: 8 }, (_, i) => {
+    const c = randomClip(29, 1000 + i);
+    return { data: c.data, dims: [1, 1, 29, 88, 88] };
+  });
+  const q = await exportInt8(loadCheckpoint(file), calib);
+  const int8 = path.join(dir, `${variant}.int8.onnx`);
+  writeFileSync(int8, q.bytes);
+  return [
+    { file, name: `${variant} fp32 (random weights)` },
+    { file: int8, name: `${variant} int8 (random weights, calibrated on random clips)` },
+  ];
 }
