@@ -88,6 +88,11 @@ export class FaceDetector {
     return this.helper?.ready ?? false;
   }
 
+  /** Wait for the helper thread's models (benchmarks); resolves to `parallel`. */
+  async threadStarted(): Promise<boolean> {
+    return (await this.helper?.started) ?? false;
+  }
+
   /** A detector on models loaded elsewhere (the browser: face-api's ESM build). */
   static withModels(models: FaceModels, o: FaceDetectorOptions = {}): FaceDetector {
     return new FaceDetector(models, o);

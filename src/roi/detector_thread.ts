@@ -49,13 +49,14 @@ export class DetectorThread {
     };
     this.worker.on('error', fail);
     this.worker.on('exit', () => fail(new Error('the detector thread exited')));
-    this.call<boolean>({ op: 'ready' }).then(
-      () => {
-        this.ready = !this.dead;
-      },
-      () => {},
+    this.started = this.call<boolean>({ op: 'ready' }).then(
+      () => (this.ready = !this.dead),
+      () => false,
     );
   }
+
+  /** Resolves when the thread's models are loaded: true, or false when it could not start. */
+  readonly started: Promise<boolean>;
 
   private call<T>(task: Task, transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.dead) return Promise.reject(new Error('the detector thread is not running'));
