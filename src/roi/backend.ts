@@ -70,7 +70,9 @@ async function load(backend: TfBackend): Promise<FaceModels> {
 }
 
 /** The process-wide helper thread for the detectors (detector_thread.ts); null where there is none. */
-export async function detectorThread(): Promise<import('./detector_thread.js').DetectorThread | null> {
+export async function detectorThread(): Promise<
+  import('./detector_thread.js').DetectorThread | null
+> {
   return (await import('./detector_thread.js')).detectorThread();
 }
 

@@ -37,7 +37,10 @@ export interface FaceDetectorOptions {
   minScore?: number;
   /** tiny detector input size, a multiple of 32 (default: the frame's longer side, 160-416) */
   tinyInputSize?: number;
-  /** Node: run detections and crop verifications on a helper thread (detector_thread.ts; default true, used on ≥ 2 cores) */
+  /**
+   * Node: run detections and crop verifications on a helper thread (detector_thread.ts; default
+   * true, used on ≥ 2 cores), started once THREAD_AFTER frames have been tracked
+   */
   thread?: boolean;
 }
 
@@ -45,6 +48,11 @@ export interface FaceDetectorOptions {
 export type RawBox = FaceBox;
 
 const LANDMARK_INPUT = 112;
+/**
+ * Tracked frames before the helper thread starts: its start-up (the models loaded again, ~0.3 s
+ * of CPU) pays off over a longer video or many videos, not over one short clip.
+ */
+export const THREAD_AFTER = 50;
 /** side of the crop hasFace() checks */
 const VERIFY_INPUT = 160;
 
@@ -64,6 +72,9 @@ export class FaceDetector {
   private readonly cropBuf = new Uint8Array(LANDMARK_INPUT * LANDMARK_INPUT * 3);
   private readonly cropF32 = new Float32Array(LANDMARK_INPUT * LANDMARK_INPUT * 3);
   private helper: DetectorThread | null = null;
+  /** starts the helper thread (Node, `thread` on); null once started or where there is none */
+  private startHelper: (() => Promise<DetectorThread | null>) | null = null;
+  private cropsTaken = 0;
 
   private constructor(
     private readonly models: FaceModels,
@@ -79,18 +90,28 @@ export class FaceDetector {
   static async create(o: FaceDetectorOptions = {}): Promise<FaceDetector> {
     const { faceModels, detectorThread } = await import('./backend.js'); // Node only: the web build stubs it out
     const d = new FaceDetector(await faceModels(), o);
-    if (o.thread ?? true) d.helper = await detectorThread();
+    if (o.thread ?? true) d.startHelper = detectorThread;
     return d;
+  }
+
+  /**
+   * Start the helper thread now (not after THREAD_AFTER tracked frames) and wait for its
+   * models; resolves to `parallel` (benchmarks: timed runs start with it ready).
+   */
+  async startThread(): Promise<boolean> {
+    const start = this.startHelper;
+    this.startHelper = null;
+    try {
+      if (start) this.helper = await start();
+      return (await this.helper?.started) ?? false;
+    } catch {
+      return false; // no thread: everything stays on this one
+    }
   }
 
   /** Whether detect() and hasFace() run beside the main thread (a helper thread whose models are loaded). */
   get parallel(): boolean {
     return this.helper?.ready ?? false;
-  }
-
-  /** Wait for the helper thread's models (benchmarks); resolves to `parallel`. */
-  async threadStarted(): Promise<boolean> {
-    return (await this.helper?.started) ?? false;
   }
 
   /** A detector on models loaded elsewhere (the browser: face-api's ESM build). */
@@ -201,6 +222,7 @@ export class FaceDetector {
    * verification beside it.
    */
   trackingCrop(frame: Frame, win: CropWindow): TrackingCrop {
+    if (++this.cropsTaken === THREAD_AFTER && this.startHelper) void this.startThread();
     const m = FaceDetector.cropToFrame(win, LANDMARK_INPUT);
     const crop = warpAffine(toRgb(frame), m, LANDMARK_INPUT, LANDMARK_INPUT, this.cropBuf);
     return { toFrame: m, data: crop.data, signature: cropSignature(crop.data, LANDMARK_INPUT) };

@@ -214,7 +214,6 @@ export async function trackMainFace(
   // with a helper thread, frames are read LOOKAHEAD ahead and the next scheduled detection
   // starts there while the landmark chain runs here (detect() of a frame is the same whenever
   // it runs; one the schedule then skips, e.g. after a lost track, is left unused)
-  const lookahead = det.parallel ? LOOKAHEAD : 0;
   const ahead: Frame[] = [];
   const early = new Map<number, Promise<FaceBox[]>>();
   const detectAt = (t: number, f: Frame): Promise<FaceBox[]> => {
@@ -227,6 +226,7 @@ export async function trackMainFace(
   let t = -1;
   try {
     for (;;) {
+      const lookahead = det.parallel ? LOOKAHEAD : 0; // once the thread is up
       while (!ended && ahead.length <= lookahead) {
         const r = await it.next();
         if (r.done) ended = true;

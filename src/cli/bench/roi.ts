@@ -119,7 +119,7 @@ export default async function main(argv: string[]): Promise<number> {
     const k = `${d}/${l}`;
     if (!detectors.has(k)) {
       const det = await FaceDetector.create({ detector: d, landmarks: l });
-      await det.threadStarted(); // timed runs start with the helper thread ready
+      await det.startThread(); // timed runs start with the helper thread ready
       detectors.set(k, det);
     }
     return detectors.get(k)!;
