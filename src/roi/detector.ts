@@ -6,7 +6,6 @@
 //   misses faces above ~40 % of the frame and tilts beyond ~15°;
 // - 'auto' (default): tiny, then SSD on frames where tiny finds nothing.
 // Landmark nets: 'full' (default) or 'tiny'; both take a 112×112 face crop.
-import type { DetectorThread } from './detector_thread.js';
 import type { FaceModels } from './face_models.js';
 import { type Affine, type Point, applyAffine, similarityAbout } from './geometry.js';
 import { type Frame, toRgb, warpAffine } from './image.js';
@@ -47,6 +46,16 @@ export interface FaceDetectorOptions {
 /** A detection box in the pixels of the frame the detector was given. */
 export type RawBox = FaceBox;
 
+/** A thread that runs detections and verifications beside this one (Node: detector_thread.ts). */
+export interface DetectorHelper {
+  /** its models are loaded */
+  readonly ready: boolean;
+  /** resolves when they are (true), or when it could not start (false) */
+  readonly started: Promise<boolean>;
+  detect(frame: Frame, kind: DetectorKind, inputSize: number, minScore: number): Promise<RawBox[]>;
+  hasFace(crop: Frame, minScore: number): Promise<boolean>;
+}
+
 const LANDMARK_INPUT = 112;
 /**
  * Tracked frames before the helper thread starts: its start-up (the models loaded again, ~0.3 s
@@ -71,9 +80,9 @@ export class FaceDetector {
   private readonly tinyInputSize: number | undefined;
   private readonly cropBuf = new Uint8Array(LANDMARK_INPUT * LANDMARK_INPUT * 3);
   private readonly cropF32 = new Float32Array(LANDMARK_INPUT * LANDMARK_INPUT * 3);
-  private helper: DetectorThread | null = null;
+  private helper: DetectorHelper | null = null;
   /** starts the helper thread (Node, `thread` on); null once started or where there is none */
-  private startHelper: (() => Promise<DetectorThread | null>) | null = null;
+  private startHelper: (() => Promise<DetectorHelper | null>) | null = null;
   private cropsTaken = 0;
 
   private constructor(

@@ -10,7 +10,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread } from 'node:worker_threads';
 import { answerTasks } from '../data/pool.js';
-import { type DetectorKind, type RawBox, FaceDetector } from './detector.js';
+import { type DetectorHelper, type DetectorKind, type RawBox, FaceDetector } from './detector.js';
 import type { Frame } from './image.js';
 
 type Task =
@@ -19,7 +19,7 @@ type Task =
   | { op: 'hasFace'; frame: Frame; minScore: number };
 
 /** The main thread's handle on the helper thread. */
-export class DetectorThread {
+export class DetectorThread implements DetectorHelper {
   /** true once the thread's models are loaded (before that, and after a failure: run locally) */
   ready = false;
   private readonly worker: Worker;
