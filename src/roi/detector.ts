@@ -150,9 +150,10 @@ export class FaceDetector {
     const inputSize =
       this.tinyInputSize ??
       Math.min(416, Math.max(160, Math.round(Math.max(frame.width, frame.height) / 32) * 32));
-    const dets = this.helper?.ready
-      ? await this.helper.detect(small, this.detectorKind, inputSize, minScore)
-      : await this.detectIn(small, inputSize, minScore);
+    const dets = await this.onHelper(
+      (h) => h.detect(small, this.detectorKind, inputSize, minScore),
+      () => this.detectIn(small, inputSize, minScore),
+    );
     const sx = frame.width / small.width,
       sy = frame.height / small.height;
     return dets
@@ -273,9 +274,26 @@ export class FaceDetector {
     const S = VERIFY_INPUT;
     const m = FaceDetector.cropToFrame({ ...win, size: win.size * 1.4 }, S);
     const crop = warpAffine(toRgb(frame), m, S, S);
-    return this.helper?.ready
-      ? this.helper.hasFace(crop, minScore)
-      : this.hasFaceIn(crop, minScore);
+    return this.onHelper(
+      (h) => h.hasFace(crop, minScore),
+      () => this.hasFaceIn(crop, minScore),
+    );
+  }
+
+  /** On the helper thread when it is up; here when it is not, or when it fails (then for good). */
+  private async onHelper<T>(
+    remote: (h: DetectorHelper) => Promise<T>,
+    local: () => Promise<T>,
+  ): Promise<T> {
+    const h = this.helper;
+    if (h?.ready) {
+      try {
+        return await remote(h);
+      } catch {
+        this.helper = null; // a thread that failed once is not asked again
+      }
+    }
+    return local();
   }
 
   /** The tiny detector on a verification crop (hasFace()). */
