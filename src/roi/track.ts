@@ -27,8 +27,13 @@ export const CROP_CHANGE = 8;
  */
 export const DETECT_EVERY = 25;
 
-/** Frames read ahead of tracking when the detector has a helper thread (a detection's head start). */
-const LOOKAHEAD = 4;
+/**
+ * Frames read ahead of tracking when the detector has a helper thread: a detection's head
+ * start. A detection costs ~2 landmark-net calls at 256×256 and ~5-6 at 640×480 and up (the
+ * detector's input grows to 416, the landmark crop stays 112), so 8 frames hide it at every
+ * size; 8 frames of 1080p are ~50 MB.
+ */
+const LOOKAHEAD = 8;
 
 export type FrameSource = 'detect' | 'track' | 'none';
 
