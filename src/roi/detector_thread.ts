@@ -5,8 +5,9 @@
 // window from the previous frame's landmarks. track.ts starts the next scheduled detection a
 // few frames ahead and each verification beside the landmark net of its frame; the results
 // are the ones the main thread would compute (the same kernels on the same pixels).
-// One thread per process (detectorThread()), started by FaceDetector.create; until its models
-// are loaded (or when it cannot start) the detector runs everything on the main thread.
+// One thread per process (detectorThread()), started once a detector has tracked THREAD_AFTER
+// frames (or by FaceDetector.startThread()); until its models are loaded, and for good when
+// it cannot start or fails, the detector runs everything on the main thread.
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread } from 'node:worker_threads';
 import { answerTasks } from '../data/pool.js';

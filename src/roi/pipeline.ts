@@ -103,7 +103,8 @@ export async function* streamForRoi(
 /**
  * Landmarks of a video file, from the landmark cache when it holds this content and tracker
  * settings, else computed (streaming) and cached. No ROI is cut, so a face near the edge is
- * no error here — the input of `prepare --crop landmarks`.
+ * no error here — the input of `prepare --crop landmarks`. `onFps` hears the frame rate before
+ * the first frame is tracked (not called for cached landmarks).
  */
 export async function landmarksForVideo(
   file: string,
