@@ -69,6 +69,13 @@ async function load(backend: TfBackend): Promise<FaceModels> {
   return { api, backend, modelDir };
 }
 
+/** The process-wide helper thread for the detectors (detector_thread.ts); null where there is none. */
+export async function detectorThread(): Promise<
+  import('./detector_thread.js').DetectorThread | null
+> {
+  return (await import('./detector_thread.js')).detectorThread();
+}
+
 /** The process-wide face models (loaded once). EFLIP_ROI_BACKEND=cpu selects pure-JS kernels. */
 export function faceModels(
   backend: TfBackend = (process.env.EFLIP_ROI_BACKEND as TfBackend) || 'wasm',

@@ -36,9 +36,41 @@ export interface FaceDetectorOptions {
   minScore?: number;
   /** tiny detector input size, a multiple of 32 (default: the frame's longer side, 160-416) */
   tinyInputSize?: number;
+  /**
+   * Node: run detections and crop verifications on a helper thread (detector_thread.ts; default
+   * true, used on ≥ 2 cores), started once THREAD_AFTER frames have been tracked
+   */
+  thread?: boolean;
+}
+
+/** A detection box in the pixels of the frame the detector was given. */
+export type RawBox = FaceBox;
+
+/** A thread that runs detections and verifications beside this one (Node: detector_thread.ts). */
+export interface DetectorHelper {
+  /** its models are loaded */
+  readonly ready: boolean;
+  /** resolves when they are (true), or when it could not start (false) */
+  readonly started: Promise<boolean>;
+  detect(frame: Frame, kind: DetectorKind, inputSize: number, minScore: number): Promise<RawBox[]>;
+  hasFace(crop: Frame, minScore: number): Promise<boolean>;
 }
 
 const LANDMARK_INPUT = 112;
+/**
+ * Tracked frames before the helper thread starts: its start-up (the models loaded again, ~0.3 s
+ * of CPU) pays off over a longer video or many videos, not over one short clip.
+ */
+export const THREAD_AFTER = 50;
+/** side of the crop hasFace() checks */
+const VERIFY_INPUT = 160;
+
+/** A tracking crop (FaceDetector.trackingCrop): 112×112 RGB, its crop→frame transform and signature. */
+export interface TrackingCrop {
+  data: Uint8Array;
+  toFrame: Affine;
+  signature: Float32Array;
+}
 const DETECT_MAX_SIDE = 512;
 
 export class FaceDetector {
@@ -48,6 +80,10 @@ export class FaceDetector {
   private readonly tinyInputSize: number | undefined;
   private readonly cropBuf = new Uint8Array(LANDMARK_INPUT * LANDMARK_INPUT * 3);
   private readonly cropF32 = new Float32Array(LANDMARK_INPUT * LANDMARK_INPUT * 3);
+  private helper: DetectorHelper | null = null;
+  /** starts the helper thread (Node, `thread` on); null once started or where there is none */
+  private startHelper: (() => Promise<DetectorHelper | null>) | null = null;
+  private cropsTaken = 0;
 
   private constructor(
     private readonly models: FaceModels,
@@ -61,8 +97,30 @@ export class FaceDetector {
 
   /** A detector on the process-wide Node models (backend.ts, loaded on first use). */
   static async create(o: FaceDetectorOptions = {}): Promise<FaceDetector> {
-    const { faceModels } = await import('./backend.js'); // Node only: the web build stubs it out
-    return new FaceDetector(await faceModels(), o);
+    const { faceModels, detectorThread } = await import('./backend.js'); // Node only: the web build stubs it out
+    const d = new FaceDetector(await faceModels(), o);
+    if (o.thread ?? true) d.startHelper = detectorThread;
+    return d;
+  }
+
+  /**
+   * Start the helper thread now (not after THREAD_AFTER tracked frames) and wait for its
+   * models; resolves to `parallel` (benchmarks: timed runs start with it ready).
+   */
+  async startThread(): Promise<boolean> {
+    const start = this.startHelper;
+    this.startHelper = null;
+    try {
+      if (start) this.helper = await start();
+      return (await this.helper?.started) ?? false;
+    } catch {
+      return false; // no thread: everything stays on this one
+    }
+  }
+
+  /** Whether detect() and hasFace() run beside the main thread (a helper thread whose models are loaded). */
+  get parallel(): boolean {
+    return this.helper?.ready ?? false;
   }
 
   /** A detector on models loaded elsewhere (the browser: face-api's ESM build). */
@@ -77,7 +135,6 @@ export class FaceDetector {
 
   /** All faces in a frame, best score first. */
   async detect(frame: Frame, minScore = this.minScore): Promise<FaceBox[]> {
-    const { api } = this.models;
     // both detectors shrink their input to ≤ 512 px internally: shrink here first, so big
     // frames cost a small tensor (640×480: ~4× less data through tfjs)
     const k = Math.min(1, DETECT_MAX_SIDE / Math.max(frame.width, frame.height));
@@ -90,6 +147,29 @@ export class FaceDetector {
             Math.round(frame.height * k),
           )
         : frame;
+    const inputSize =
+      this.tinyInputSize ??
+      Math.min(416, Math.max(160, Math.round(Math.max(frame.width, frame.height) / 32) * 32));
+    const dets = await this.onHelper(
+      (h) => h.detect(small, this.detectorKind, inputSize, minScore),
+      () => this.detectIn(small, inputSize, minScore),
+    );
+    const sx = frame.width / small.width,
+      sy = frame.height / small.height;
+    return dets
+      .map((d) => ({
+        x: d.x * sx,
+        y: d.y * sy,
+        width: d.width * sx,
+        height: d.height * sy,
+        score: d.score,
+      }))
+      .sort((a, b) => b.score - a.score);
+  }
+
+  /** The detector on a frame already shrunk to ≤ 512 px (detect()), boxes in its pixels. */
+  async detectIn(small: Frame, inputSize: number, minScore: number): Promise<RawBox[]> {
+    const { api } = this.models;
     const t = this.tensor(small);
     try {
       const ssd = () =>
@@ -97,9 +177,6 @@ export class FaceDetector {
           t,
           new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 20 }),
         );
-      const inputSize =
-        this.tinyInputSize ??
-        Math.min(416, Math.max(160, Math.round(Math.max(frame.width, frame.height) / 32) * 32));
       const tiny = () =>
         api.nets.tinyFaceDetector.locateFaces(
           t,
@@ -107,17 +184,13 @@ export class FaceDetector {
         );
       let dets: any[] = this.detectorKind === 'ssd' ? await ssd() : await tiny();
       if (dets.length === 0 && this.detectorKind === 'auto') dets = await ssd();
-      const sx = frame.width / small.width,
-        sy = frame.height / small.height;
-      return dets
-        .map((d) => ({
-          x: d.box.x * sx,
-          y: d.box.y * sy,
-          width: d.box.width * sx,
-          height: d.box.height * sy,
-          score: d.score,
-        }))
-        .sort((a, b) => b.score - a.score);
+      return dets.map((d) => ({
+        x: d.box.x,
+        y: d.box.y,
+        width: d.box.width,
+        height: d.box.height,
+        score: d.score,
+      }));
     } finally {
       t.dispose();
     }
@@ -149,17 +222,33 @@ export class FaceDetector {
     frame: Frame,
     win: CropWindow,
   ): Promise<{ landmarks: Landmarks; signature: Float32Array }> {
-    const { api } = this.models;
-    const tf = api.tf;
+    const crop = this.trackingCrop(frame, win);
+    return { landmarks: await this.landmarksOfCrop(crop), signature: crop.signature };
+  }
+
+  /**
+   * The 112×112 crop of a window the landmark net reads (in this detector's buffer: valid until
+   * the next crop) and its signature — taken before the net runs, so track.ts can start a
+   * verification beside it.
+   */
+  trackingCrop(frame: Frame, win: CropWindow): TrackingCrop {
+    if (++this.cropsTaken === THREAD_AFTER && this.startHelper) void this.startThread();
     const m = FaceDetector.cropToFrame(win, LANDMARK_INPUT);
     const crop = warpAffine(toRgb(frame), m, LANDMARK_INPUT, LANDMARK_INPUT, this.cropBuf);
-    const signature = cropSignature(crop.data, LANDMARK_INPUT);
+    return { toFrame: m, data: crop.data, signature: cropSignature(crop.data, LANDMARK_INPUT) };
+  }
+
+  /** 68 landmarks (frame pixels) of the face in a tracking crop (the latest trackingCrop). */
+  async landmarksOfCrop(crop: TrackingCrop): Promise<Landmarks> {
+    const { api } = this.models;
+    const tf = api.tf;
     // float32 input of exactly the net's size: face-api resizes and casts nothing; the net's
     // raw output (runNet) without detectLandmarks' postprocessing — five small tensor ops that
     // are the identity for a square input (outputs are fractions of the 112-pixel crop) — and
     // per-point objects: 15 → 9 ms per call here
     const f32 = this.cropF32;
-    for (let i = 0; i < f32.length; i++) f32[i] = crop.data[i];
+    const px = crop.data;
+    for (let i = 0; i < f32.length; i++) f32[i] = px[i];
     const t = tf.tensor3d(f32, [LANDMARK_INPUT, LANDMARK_INPUT, 3], 'float32');
     const net =
       this.landmarkKind === 'full' ? api.nets.faceLandmark68Net : api.nets.faceLandmark68TinyNet;
@@ -167,12 +256,13 @@ export class FaceDetector {
     try {
       out = net.runNet(new api.NetInput([t]));
       const xy: Float32Array = await out.data();
+      const m = crop.toFrame;
       const landmarks: Landmarks = [];
       for (let i = 0; i < 68; i++)
         landmarks.push(
           applyAffine(m, [xy[2 * i] * LANDMARK_INPUT, xy[2 * i + 1] * LANDMARK_INPUT]),
         );
-      return { landmarks, signature };
+      return landmarks;
     } finally {
       t.dispose();
       out?.dispose();
@@ -181,10 +271,35 @@ export class FaceDetector {
 
   /** Whether a crop window holds a face (tiny detector on a 160×160 crop; cheap). */
   async hasFace(frame: Frame, win: CropWindow, minScore = 0.3): Promise<boolean> {
-    const { api } = this.models;
-    const S = 160;
+    const S = VERIFY_INPUT;
     const m = FaceDetector.cropToFrame({ ...win, size: win.size * 1.4 }, S);
     const crop = warpAffine(toRgb(frame), m, S, S);
+    return this.onHelper(
+      (h) => h.hasFace(crop, minScore),
+      () => this.hasFaceIn(crop, minScore),
+    );
+  }
+
+  /** On the helper thread when it is up; here when it is not, or when it fails (then for good). */
+  private async onHelper<T>(
+    remote: (h: DetectorHelper) => Promise<T>,
+    local: () => Promise<T>,
+  ): Promise<T> {
+    const h = this.helper;
+    if (h?.ready) {
+      try {
+        return await remote(h);
+      } catch {
+        this.helper = null; // a thread that failed once is not asked again
+      }
+    }
+    return local();
+  }
+
+  /** The tiny detector on a verification crop (hasFace()). */
+  async hasFaceIn(crop: Frame, minScore: number): Promise<boolean> {
+    const { api } = this.models;
+    const S = VERIFY_INPUT;
     const t = api.tf.tensor3d(crop.data, [S, S, 3], 'int32');
     try {
       const dets: any[] = await api.nets.tinyFaceDetector.locateFaces(

@@ -84,8 +84,11 @@ export function warpAffine(
   const [a, b, c, d, e, f] = dstToSrc;
   const [ox, oy] = origin;
   const s = src.data;
+  const row = W * C;
   let outsideCount = 0;
   let o = 0;
+  // the per-frame hot loop of tracking (a 112×112 RGB crop per frame): coordinates are clamped
+  // to ≥ 0 first, so `| 0` is Math.floor and `(v + 0.5) | 0` is Math.round of the non-negative sums
   for (let v = 0; v < outH; v++) {
     for (let u = 0; u < outW; u++) {
       let x = a * u + b * v + c - ox;
@@ -93,24 +96,28 @@ export function warpAffine(
       if (x < -0.5 || y < -0.5 || x > W - 0.5 || y > H - 0.5) outsideCount++;
       x = x < 0 ? 0 : x > W - 1 ? W - 1 : x;
       y = y < 0 ? 0 : y > H - 1 ? H - 1 : y;
-      const x0 = Math.floor(x),
-        y0 = Math.floor(y);
-      const x1 = x0 + 1 < W ? x0 + 1 : x0,
-        y1 = y0 + 1 < H ? y0 + 1 : y0;
+      const x0 = x | 0,
+        y0 = y | 0;
       const fx = x - x0,
         fy = y - y0;
       const w00 = (1 - fx) * (1 - fy),
         w01 = fx * (1 - fy),
         w10 = (1 - fx) * fy,
         w11 = fx * fy;
-      const i00 = (y0 * W + x0) * C,
-        i01 = (y0 * W + x1) * C,
-        i10 = (y1 * W + x0) * C,
-        i11 = (y1 * W + x1) * C;
-      for (let ch = 0; ch < C; ch++) {
-        dst[o++] = Math.round(
-          w00 * s[i00 + ch] + w01 * s[i01 + ch] + w10 * s[i10 + ch] + w11 * s[i11 + ch],
-        );
+      const i00 = y0 * row + x0 * C;
+      const i01 = x0 + 1 < W ? i00 + C : i00;
+      const dy = y0 + 1 < H ? row : 0;
+      const i10 = i00 + dy,
+        i11 = i01 + dy;
+      if (C === 3) {
+        dst[o] = (w00 * s[i00] + w01 * s[i01] + w10 * s[i10] + w11 * s[i11] + 0.5) | 0;
+        dst[o + 1] =
+          (w00 * s[i00 + 1] + w01 * s[i01 + 1] + w10 * s[i10 + 1] + w11 * s[i11 + 1] + 0.5) | 0;
+        dst[o + 2] =
+          (w00 * s[i00 + 2] + w01 * s[i01 + 2] + w10 * s[i10 + 2] + w11 * s[i11 + 2] + 0.5) | 0;
+        o += 3;
+      } else {
+        dst[o++] = (w00 * s[i00] + w01 * s[i01] + w10 * s[i10] + w11 * s[i11] + 0.5) | 0;
       }
     }
   }
@@ -121,6 +128,11 @@ export function warpAffine(
     channels: C,
     outside: outsideCount / (outW * outH),
   };
+}
+
+/** BT.601 luma of the RGB pixel at byte offset i, rounded (as toGray). */
+function luma(s: Uint8Array, i: number): number {
+  return (0.299 * s[i] + 0.587 * s[i + 1] + 0.114 * s[i + 2] + 0.5) | 0;
 }
 
 function warpRgbToGray(
@@ -137,7 +149,7 @@ function warpRgbToGray(
   const [a, b, c, d, e, f] = dstToSrc;
   const [ox, oy] = origin;
   const s = src.data;
-  const luma = (i: number) => Math.round(0.299 * s[i] + 0.587 * s[i + 1] + 0.114 * s[i + 2]); // as toGray
+  const row = W * 3;
   let outsideCount = 0;
   let o = 0;
   for (let v = 0; v < outH; v++) {
@@ -147,18 +159,20 @@ function warpRgbToGray(
       if (x < -0.5 || y < -0.5 || x > W - 0.5 || y > H - 0.5) outsideCount++;
       x = x < 0 ? 0 : x > W - 1 ? W - 1 : x;
       y = y < 0 ? 0 : y > H - 1 ? H - 1 : y;
-      const x0 = Math.floor(x),
-        y0 = Math.floor(y);
-      const x1 = x0 + 1 < W ? x0 + 1 : x0,
-        y1 = y0 + 1 < H ? y0 + 1 : y0;
+      const x0 = x | 0,
+        y0 = y | 0;
       const fx = x - x0,
         fy = y - y0;
-      dst[o++] = Math.round(
-        (1 - fx) * (1 - fy) * luma((y0 * W + x0) * 3) +
-          fx * (1 - fy) * luma((y0 * W + x1) * 3) +
-          (1 - fx) * fy * luma((y1 * W + x0) * 3) +
-          fx * fy * luma((y1 * W + x1) * 3),
-      );
+      const i00 = y0 * row + x0 * 3;
+      const i01 = x0 + 1 < W ? i00 + 3 : i00;
+      const dy = y0 + 1 < H ? row : 0;
+      dst[o++] =
+        ((1 - fx) * (1 - fy) * luma(s, i00) +
+          fx * (1 - fy) * luma(s, i01) +
+          (1 - fx) * fy * luma(s, i00 + dy) +
+          fx * fy * luma(s, i01 + dy) +
+          0.5) |
+        0;
     }
   }
   return {

@@ -30,6 +30,7 @@ export {
 } from './mouth_roi.js';
 export {
   roiFromVideo,
+  roiVideoToFile,
   roiFromFrames,
   landmarksForVideo,
   landmarksForFrames,

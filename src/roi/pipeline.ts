@@ -5,8 +5,11 @@
 // bounded for footage of any length. Landmarks of a file are cached in the per-user cache
 // (<cache>/landmarks/SHA256.json, src/io/cache_dir.ts; valid for the same tracker settings),
 // never beside the video or in the current directory, so re-runs skip detection.
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { checkInputFile, decodeVideo, framesMissing, VideoError } from '../data/video.js';
 import { readFrames } from '../data/video_stream.js';
+import { type FrameWriter, writeFrames } from '../data/video_writer.js';
 import { RoiError } from './errors.js';
 import type { Frame, FrameStack } from './image.js';
 import { fillLandmarkGaps } from './interpolate.js';
@@ -61,7 +64,7 @@ export interface StreamForRoiOptions {
   /** resample to this frame rate */
   fps?: number;
   maxSeconds?: number;
-  /** the frame rate of the frames, once known */
+  /** the frame rate of the frames, known before the first frame */
   onFps?: (fps: number) => void;
   /** after the last frame: decoded vs promised frame counts */
   onEnd?: (decoded: number, expected: number) => void;
@@ -89,23 +92,25 @@ export async function* streamForRoi(
   } catch (e) {
     throw asEmpty(e, file);
   }
+  o.onFps?.(reader.fps());
   try {
     yield* reader.frames();
   } catch (e) {
     throw asEmpty(e, file);
   }
-  o.onFps?.(reader.fps());
 }
 
 /**
  * Landmarks of a video file, from the landmark cache when it holds this content and tracker
  * settings, else computed (streaming) and cached. No ROI is cut, so a face near the edge is
- * no error here — the input of `prepare --crop landmarks`.
+ * no error here — the input of `prepare --crop landmarks`. `onFps` hears the frame rate before
+ * the first frame is tracked (not called for cached landmarks).
  */
 export async function landmarksForVideo(
   file: string,
   o: RoiOptions = {},
   keep?: KeptFrames,
+  onFps?: (fps: number) => void,
 ): Promise<{ info: LandmarksFile; cached: boolean }> {
   if (o.fps !== undefined && !(o.fps > 0))
     throw new RoiError('bad-args', `fps must be > 0, got ${o.fps}`, file);
@@ -140,6 +145,7 @@ export async function landmarksForVideo(
       onEnd,
       onFps: (f) => {
         if (!fps) fps = f;
+        onFps?.(fps);
       },
     });
     const tr = await track(keep ? keep.tee(frames) : frames, o);
@@ -185,8 +191,64 @@ export async function roiFromVideo(
   o: RoiOptions = {},
   keepBytes = KEEP_BYTES,
 ): Promise<RoiResult> {
+  return roiOfVideo(file, o, keepBytes);
+}
+
+/**
+ * roiFromVideo, with the ROI clip written to `out` (H.264 mp4 through data/video_writer.ts:
+ * a temporary name renamed when done, removed on failure). The encoder process starts as soon
+ * as the frame rate is known — before tracking — so its start-up and most of its work overlap
+ * the tracking instead of following it (about a twentieth of a 5-second 256×256 clip's time).
+ * Where out's directory does not exist yet it starts only once the ROI is cut, so a failed
+ * run makes no directory.
+ */
+export async function roiVideoToFile(
+  file: string,
+  out: string,
+  o: RoiOptions = {},
+  keepBytes = KEEP_BYTES,
+): Promise<RoiResult> {
+  let writer: Promise<FrameWriter> | null = null;
+  const open = (fps: number) => {
+    writer ??= writeFrames(out, {
+      width: o.size ?? 96,
+      height: o.size ?? 96,
+      channels: (o.gray ?? true) ? 1 : 3,
+      fps: fps || 25,
+    });
+    writer.catch(() => {}); // awaited below
+  };
+  const early = existsSync(path.dirname(path.resolve(out)));
+  try {
+    const r = await roiOfVideo(file, o, keepBytes, early ? open : undefined);
+    const { rois } = r;
+    open(rois.fps);
+    const w = await writer!;
+    const n = rois.width * rois.height * rois.channels;
+    for (let t = 0; t < rois.frames; t++)
+      await w.write({
+        data: rois.data.subarray(t * n, (t + 1) * n),
+        width: rois.width,
+        height: rois.height,
+        channels: rois.channels,
+      });
+    writer = null;
+    await w.close();
+    return r;
+  } finally {
+    if (writer) await (await (writer as Promise<FrameWriter>).catch(() => null))?.abort();
+  }
+}
+
+async function roiOfVideo(
+  file: string,
+  o: RoiOptions,
+  keepBytes: number,
+  onFps?: (fps: number) => void,
+): Promise<RoiResult> {
   const keep = new KeptFrames(keepBytes);
-  const { info, cached } = await landmarksForVideo(file, o, keep);
+  const { info, cached } = await landmarksForVideo(file, o, keep, onFps);
+  if (cached) onFps?.(info.fps);
   const kept = !cached && keep.frames && keep.frames.length === info.frames ? keep.frames : null;
   // a second decode reads only the part of the frames the ROIs cover
   const window = kept ? undefined : roiSourceWindow(info.landmarks, info.width, info.height, o);

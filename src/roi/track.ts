@@ -27,6 +27,14 @@ export const CROP_CHANGE = 8;
  */
 export const DETECT_EVERY = 25;
 
+/**
+ * Frames read ahead of tracking when the detector has a helper thread: a detection's head
+ * start. A detection costs ~2 landmark-net calls at 256×256 and ~5-6 at 640×480 and up (the
+ * detector's input grows to 416, the landmark crop stays 112), so 8 frames hide it at every
+ * size; 8 frames of 1080p are ~50 MB.
+ */
+const LOOKAHEAD = 8;
+
 export type FrameSource = 'detect' | 'track' | 'none';
 
 export interface FrameObservation {
@@ -185,12 +193,17 @@ export async function trackMainFace(
   const trackStep = async (t: number, from: Landmarks, check = false): Promise<boolean> => {
     const f = recent.get(t)!;
     const win = windowFor(from, cal!);
-    const { landmarks, signature } = await det.landmarksAndCrop(f, win);
-    const changed = check || !lastSig || signatureChange(signature, lastSig) > CROP_CHANGE;
-    lastSig = signature;
-    if (verify && changed) {
+    const crop = det.trackingCrop(f, win);
+    const changed = check || !lastSig || signatureChange(crop.signature, lastSig) > CROP_CHANGE;
+    lastSig = crop.signature;
+    // a changed crop's check runs beside the landmark net (on the detector's helper thread
+    // where it has one); the landmarks are kept only when it finds the face
+    const face = verify && changed ? det.hasFace(f, win) : null;
+    face?.catch(() => {}); // awaited below, unless the net throws first
+    const landmarks = await det.landmarksOfCrop(crop);
+    if (face) {
       verified++;
-      if (!(await det.hasFace(f, win))) {
+      if (!(await face)) {
         lastSig = null;
         return false;
       }
@@ -207,9 +220,44 @@ export async function trackMainFace(
   };
   let lastDetect = -Infinity;
   let lastGood = -1; // last frame with landmarks
+  // with a helper thread, frames are read LOOKAHEAD ahead and the next scheduled detection
+  // starts there while the landmark chain runs here (detect() of a frame is the same whenever
+  // it runs; one the schedule then skips, e.g. after a lost track, is left unused)
+  const ahead: Frame[] = [];
+  const early = new Map<number, Promise<FaceBox[]>>();
+  const detectAt = (t: number, f: Frame): Promise<FaceBox[]> => {
+    const p = early.get(t) ?? det.detect(f);
+    for (const k of early.keys()) if (k <= t) early.delete(k);
+    return p;
+  };
+  const it = input[Symbol.asyncIterator]();
+  let ended = false;
   let t = -1;
-  for await (const f of input) {
-    t++;
+  try {
+    for (;;) {
+      const lookahead = det.parallel ? LOOKAHEAD : 0; // once the thread is up
+      while (!ended && ahead.length <= lookahead) {
+        const r = await it.next();
+        if (r.done) ended = true;
+        else ahead.push(r.value);
+      }
+      const f = ahead.shift();
+      if (!f) break;
+      t++;
+      const due = lastDetect + every;
+      if (due > t && due - t <= ahead.length && !early.has(due)) {
+        const p = det.detect(ahead[due - t - 1]);
+        p.catch(() => {}); // awaited when its frame comes (or left unused)
+        early.set(due, p);
+      }
+      await trackFrame(t, f);
+    }
+  } finally {
+    if (!ended) await it.return?.();
+  }
+  return { frames: obs, width, height, maxFaces, detections, tracked, verified };
+
+  async function trackFrame(t: number, f: Frame): Promise<void> {
     if (t === 0) {
       width = f.width;
       height = f.height;
@@ -227,15 +275,15 @@ export async function trackMainFace(
       if (await trackStep(t, prev)) {
         lastGood = t;
         await settled(t, f);
-        continue;
+        return;
       }
       trackFailed = true; // lost: detect now
     }
     if (!prev && t - lastDetect < retryEvery) {
       await settled(t, f);
-      continue;
+      return;
     } // face lost: retry detection every `retryEvery` frames
-    const boxes = await det.detect(f);
+    const boxes = await detectAt(t, f);
     detections++;
     lastDetect = t;
     maxFaces = Math.max(maxFaces, boxes.length);
@@ -269,5 +317,4 @@ export async function trackMainFace(
     }
     await settled(t, f);
   }
-  return { frames: obs, width, height, maxFaces, detections, tracked, verified };
 }

@@ -113,6 +113,7 @@ export default async function main(argv: string[]): Promise<number> {
 
   const {
     FaceDetector,
+    roiVideoToFile,
     roiFromVideo,
     landmarksForVideo,
     writeLandmarksFile,
@@ -120,10 +121,11 @@ export default async function main(argv: string[]): Promise<number> {
     RoiError,
   } = await import('../../roi/index.js');
   const { incompleteWarning, VideoError } = await import('../../data/video.js');
-  const { encodeVideo } = await import('../../data/video_writer.js');
   const detector = await FaceDetector.create({
     detector: o.detector,
     landmarks: o['landmark-net'],
+    // a --jobs worker shares the cores with the other jobs: no helper thread of its own
+    thread: process.env.EFLIP_ROI_WORKER !== '1',
   });
   let failed = 0;
   for (const [i, file] of files.entries()) {
@@ -148,25 +150,20 @@ export default async function main(argv: string[]): Promise<number> {
           ? (d: number, n: number) => process.stderr.write(`\r${tag}${file}: frame ${d}/${n}`)
           : undefined,
       };
-      const r = o['landmarks-only']
-        ? { ...(await landmarksForVideo(file, roiOpts)), rois: null }
-        : await roiFromVideo(file, roiOpts);
-      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-      if (warning) console.error(`${tag}${warning}`);
       const stem = path.basename(file).replace(/\.[^.]+$/, '');
       const outVideo =
         o.out ?? (o['out-dir'] ? path.join(o['out-dir'], `${stem}.roi.mp4`) : undefined);
       const outLm =
         o.landmarks ??
         (o['out-dir'] ? path.join(o['out-dir'], `${stem}.landmarks.json`) : undefined);
-      if (outVideo && r.rois)
-        await encodeVideo(outVideo, r.rois.data, {
-          frames: r.rois.frames,
-          height: r.rois.height,
-          width: r.rois.width,
-          channels: r.rois.channels,
-          fps: r.rois.fps || 25,
-        });
+      // the ROI mp4 is encoded while the face is tracked (roiVideoToFile)
+      const r = o['landmarks-only']
+        ? { ...(await landmarksForVideo(file, roiOpts)), rois: null }
+        : outVideo
+          ? await roiVideoToFile(file, outVideo, roiOpts)
+          : await roiFromVideo(file, roiOpts);
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      if (warning) console.error(`${tag}${warning}`);
       if (outLm) await writeLandmarksFile(outLm, r.info);
       if (o.annotate)
         await annotateVideo(file, o.annotate, {
