@@ -27,6 +27,9 @@ export async function openInt8Reader(
   };
   return OnnxLipReader.open(
     await nodePlatform('cpu', threads),
-    bytesSource(q.bytes, `${weights} (int8)`, { frontend: part('frontend'), backend: part('backend') }),
+    bytesSource(q.bytes, `${weights} (int8)`, {
+      frontend: part('frontend'),
+      backend: part('backend'),
+    }),
   );
 }
