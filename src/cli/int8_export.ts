@@ -11,7 +11,7 @@ import {
   RangeObserver,
   DEFAULT_QUANT_KINDS,
   type CalibrationMethod,
-  type QuantizeOptions,
+  type QuantKind,
   type QuantizeReport,
 } from '../io/onnx/quantize.js';
 import type { GraphKind } from '../io/onnx/network_graph.js';
@@ -28,7 +28,8 @@ export interface InputBatch {
   labels?: number[];
 }
 
-export interface Int8Options extends QuantizeOptions {
+export interface Int8Options {
+  kinds?: QuantKind[];
   method?: CalibrationMethod;
   /** worker threads for the calibration session */
   threads?: number;
@@ -49,7 +50,7 @@ export async function exportInt8(
 ): Promise<Int8Result> {
   const kinds = o.kinds ?? DEFAULT_QUANT_KINDS;
   const m = exportModelProto(ck, kind);
-  const tensors = calibrationTensors(m, kinds, o);
+  const tensors = calibrationTensors(m, kinds);
   const p = await nodePlatform('cpu', o.threads);
   const { session } = await openSession(
     p,
@@ -69,9 +70,9 @@ export async function exportInt8(
   } finally {
     await session.release();
   }
-  const { model, report } = quantizeModel(m, obs.ranges(), { ...o, kinds });
+  const { model, report } = quantizeModel(m, obs.ranges(), { kinds });
   model.metadataProps['eflip.quantization'] = JSON.stringify({
-    scheme: `int8 QDQ: weights int8 symmetric per channel${o.perTensor?.length ? ` (per tensor: ${o.perTensor.join(', ')})` : ''}${o.reduceRange ? ' in 7 bits' : ''}, activations ${o.activations ?? 'uint8'} per tensor`,
+    scheme: 'int8 QDQ: weights int8 symmetric per channel, activations uint8 per tensor',
     calibration: o.method ?? 'minmax',
     calibrationClips: clips,
     kinds,

@@ -199,16 +199,6 @@ function f32Bytes(xs: ArrayLike<number>): Uint8Array {
 
 export interface QuantizeOptions {
   kinds?: QuantKind[];
-  /** activation type: 'uint8' (default, U8S8: what VNNI's u8×s8 dot product takes) or 'int8'
-   *  (S8S8; measured in docs/inference.md "int8") */
-  activations?: 'uint8' | 'int8';
-  /** weights in 7 bits (±63) instead of 8 (onnxruntime's reduce_range, for CPUs without VNNI) */
-  reduceRange?: boolean;
-  /** kinds whose weights get one scale per tensor instead of one per output channel */
-  perTensor?: QuantKind[];
-  /** SiLU (σ(x)·x) between the trunk's int8 convs: 'int8' (QLinearSigmoid·QLinearMul, default)
-   *  or 'float' (DequantizeLinear → Sigmoid·Mul → QuantizeLinear) */
-  silu?: 'int8' | 'float';
 }
 
 export interface QuantizeReport {
@@ -246,27 +236,13 @@ interface Plan {
   bypass: Set<NodeProto>;
 }
 
-/** SiLU pairs x·σ(x) of the graph: the Sigmoid and the Mul that reads it and its input. */
-function siluNodes(m: ModelProto): Set<NodeProto> {
-  const out = new Set<NodeProto>();
-  const sig = new Map<string, NodeProto>();
-  for (const n of m.graph.nodes) if (n.opType === 'Sigmoid') sig.set(n.outputs[0], n);
-  for (const n of m.graph.nodes) {
-    if (n.opType !== 'Mul') continue;
-    const s = n.inputs.map((i) => sig.get(i)).find((x) => x);
-    if (s && n.inputs.includes(s.inputs[0])) out.add(s).add(n);
-  }
-  return out;
-}
-
-function plan(m: ModelProto, kinds: QuantKind[], floatSilu = false): Plan {
+function plan(m: ModelProto, kinds: QuantKind[]): Plan {
   const g = m.graph;
   const inits = new Set(g.initializers.map((t) => t.name));
   const graphOutputs = new Set(g.outputs.map((x) => x.name));
   const targets = quantTargets(m).filter((t) => kinds.includes(t.kind));
   const nodes = new Set<NodeProto>(targets.map((t) => t.node));
   const bypass = new Set<NodeProto>();
-  const silu = floatSilu ? siluNodes(m) : new Set<NodeProto>();
   if (kinds.includes('elementwise')) {
     // the trunk: every node up to the last conv over (N, C, H, W) maps
     let end = -1;
@@ -283,7 +259,7 @@ function plan(m: ModelProto, kinds: QuantKind[], floatSilu = false): Plan {
         g.nodes.filter((c) => c.inputs.includes(n.outputs[0])).every((c) => c.opType === 'Mul')
       )
         bypass.add(n);
-      else if (TRUNK_ELEMENTWISE.has(n.opType) && !silu.has(n)) nodes.add(n);
+      else if (TRUNK_ELEMENTWISE.has(n.opType)) nodes.add(n);
     }
   }
   const tensors: string[] = [];
@@ -310,12 +286,8 @@ function plan(m: ModelProto, kinds: QuantKind[], floatSilu = false): Plan {
 }
 
 /** Tensors whose ranges calibration must observe for `kinds`. */
-export function calibrationTensors(
-  m: ModelProto,
-  kinds: QuantKind[],
-  o: Pick<QuantizeOptions, 'silu'> = {},
-): string[] {
-  const p = plan(m, kinds, o.silu === 'float');
+export function calibrationTensors(m: ModelProto, kinds: QuantKind[]): string[] {
+  const p = plan(m, kinds);
   return p.tensors.filter((t) => !p.sameAs.has(t));
 }
 
@@ -326,10 +298,8 @@ export function quantizeModel(
   o: QuantizeOptions = {},
 ): { model: ModelProto; report: QuantizeReport } {
   const kinds = o.kinds ?? DEFAULT_QUANT_KINDS;
-  const s8 = o.activations === 'int8';
-  const wMax = o.reduceRange ? 63 : 127;
   const g = m.graph;
-  const p = plan(m, kinds, o.silu === 'float');
+  const p = plan(m, kinds);
   const rangeOf = (t: string): [number, number] => {
     const r = ranges.get(p.sameAs.get(t) ?? t);
     if (!r) throw new QuantizeError(`no calibration range for tensor '${t}'`);
@@ -352,16 +322,11 @@ export function quantizeModel(
     if (!q) {
       const [lo, hi] = rangeOf(key);
       const scale = Math.max(hi - lo, 1e-8) / 255;
-      const q0 = s8 ? -128 : 0; // the type's lowest value
-      const zp = Math.min(q0 + 255, Math.max(q0, Math.round(q0 - lo / scale)));
+      const zp = Math.min(255, Math.max(0, Math.round(-lo / scale)));
       q = { scale, zp };
       qParams.set(key, q);
       initializers.push(scalarTensor(`${key}.q_scale`, DataType.FLOAT, f32Bytes([scale])));
-      initializers.push(
-        s8
-          ? scalarTensor(`${key}.q_zero`, DataType.INT8, new Uint8Array(Int8Array.of(zp).buffer))
-          : scalarTensor(`${key}.q_zero`, DataType.UINT8, Uint8Array.of(zp)),
-      );
+      initializers.push(scalarTensor(`${key}.q_zero`, DataType.UINT8, Uint8Array.of(zp)));
     }
     return { ...q, key };
   };
@@ -418,21 +383,13 @@ export function quantizeModel(
     const wScale = new Float32Array(cout);
     const wq = new Int8Array(w.length);
     const idx = (c: number, j: number) => (isConv ? c * per + j : j * cout + c);
-    const tensorMax = o.perTensor?.includes(t.kind)
-      ? w.reduce((a, v) => Math.max(a, Math.abs(v)), 0)
-      : 0;
     for (let c = 0; c < cout; c++) {
-      let a = tensorMax;
-      if (!tensorMax) for (let j = 0; j < per; j++) a = Math.max(a, Math.abs(w[idx(c, j)]));
-      const s = a > 0 ? a / wMax : 1;
+      let a = 0;
+      for (let j = 0; j < per; j++) a = Math.max(a, Math.abs(w[idx(c, j)]));
+      const s = a > 0 ? a / 127 : 1;
       wScale[c] = s;
       for (let j = 0; j < per; j++) wq[idx(c, j)] = Math.round(w[idx(c, j)] / s);
     }
-    // per tensor: scalar scale and zero point, no axis (bias likewise)
-    const nS = tensorMax ? 1 : cout;
-    const dimsS = tensorMax ? [] : [cout];
-    const axis = (a: number): Pick<NodeProto, 'attributes'> =>
-      tensorMax ? {} : { attributes: [{ name: 'axis', value: { type: 'int', value: a } }] };
     const wn = t.weight.name;
     replaced.add(wn);
     initializers.push(
@@ -442,17 +399,12 @@ export function quantizeModel(
         dims: [...t.weight.dims],
         rawData: new Uint8Array(wq.buffer),
       },
-      {
-        name: `${wn}.w_scale`,
-        dataType: DataType.FLOAT,
-        dims: dimsS,
-        rawData: f32Bytes(wScale.subarray(0, nS)),
-      },
+      { name: `${wn}.w_scale`, dataType: DataType.FLOAT, dims: [cout], rawData: f32Bytes(wScale) },
       {
         name: `${wn}.w_zero`,
         dataType: DataType.INT8,
-        dims: dimsS,
-        rawData: new Uint8Array(nS),
+        dims: [cout],
+        rawData: new Uint8Array(cout),
       },
     );
     out.push({
@@ -460,7 +412,7 @@ export function quantizeModel(
       inputs: [`${wn}.int8`, `${wn}.w_scale`, `${wn}.w_zero`],
       outputs: [`${wn}.dq`],
       name: `${wn}.dq/DequantizeLinear`,
-      ...axis(isConv ? 0 : 1),
+      attributes: [{ name: 'axis', value: { type: 'int', value: isConv ? 0 : 1 } }],
     });
     const inputs = [n.inputs[0], `${wn}.dq`];
     if (isConv && n.inputs[2]) {
@@ -485,14 +437,14 @@ export function quantizeModel(
         {
           name: `${bt.name}.b_scale`,
           dataType: DataType.FLOAT,
-          dims: dimsS,
-          rawData: f32Bytes(bs.subarray(0, nS)),
+          dims: [cout],
+          rawData: f32Bytes(bs),
         },
         {
           name: `${bt.name}.b_zero`,
           dataType: DataType.INT32,
-          dims: dimsS,
-          rawData: new Uint8Array(nS * 4),
+          dims: [cout],
+          rawData: new Uint8Array(cout * 4),
         },
       );
       out.push({
@@ -500,7 +452,7 @@ export function quantizeModel(
         inputs: [`${bt.name}.int32`, `${bt.name}.b_scale`, `${bt.name}.b_zero`],
         outputs: [`${bt.name}.dq`],
         name: `${bt.name}.dq/DequantizeLinear`,
-        ...axis(0),
+        attributes: [{ name: 'axis', value: { type: 'int', value: 0 } }],
       });
       inputs.push(`${bt.name}.dq`);
     }
