@@ -28,7 +28,8 @@ export const def = defineCommand({
     '(a window per frame, and every 2nd and 3rd frame: hop 2, 3).',
     'Without --checkpoint, random weights are initialised by tools/torch_ref/lipreader.py.',
     '--int8 adds the int8 model (`eflip export --quantize int8`, calibrated on random clips) to the',
-    'same interleaved rounds.',
+    'same interleaved rounds, and its streaming pair (`--features`) to the streaming rounds; the',
+    'JSON gives batch 8 ÷ batch 1 per clip for each precision (batch8VsBatch1PerClip).',
   ].join('\n'),
   options: {
     ...BENCH_OPTIONS,
