@@ -43,6 +43,32 @@ test('bench table: rows from recorded JSON, "not measured" without a record', ()
     benchTable({ infer: withHops }),
     /a window every 2nd frame: 3\.2 ms \(fast\), 4\.2 ms \(exact\)/,
   );
+  assert.doesNotMatch(benchTable({ infer: withHops }), /per clip: fp32|int8 streaming/);
+  // --int8: the batch ratio per precision and the int8 streaming pair
+  const int8Hops = {
+    hop1: {
+      fast: { msPerFrame: 4.8, int8: { msPerFrame: 2.61 } },
+      exact: { msPerFrame: 7.8, int8: { msPerFrame: 4.44 } },
+    },
+    hop2: {
+      fast: { msPerFrame: 3.17, int8: { msPerFrame: 2.04 } },
+      exact: { msPerFrame: 4.22, int8: { msPerFrame: 3.01 } },
+    },
+  };
+  const withInt8 = {
+    ...infer,
+    result: {
+      ...infer.result,
+      batch8VsBatch1PerClip: { fp32: 0.87, int8: 0.83 },
+      streaming: { ...infer.result.streaming, hops: int8Hops },
+    },
+  };
+  const r8 = benchTable({ infer: withInt8 });
+  assert.match(r8, /batch 8 ÷ batch 1 per clip: fp32 \*\*0\.87\*\*, int8 \*\*0\.83\*\*/);
+  assert.match(
+    r8,
+    /int8 streaming: 2\.6 ms \(fast\), 4\.4 ms \(exact\); every 2nd frame \*\*2\.0 ms\*\* \(fast\), \*\*3\.0 ms\*\* \(exact\)/,
+  );
 });
 
 test('bench table: every recorded result in bench/results.json renders', () => {

@@ -16,8 +16,11 @@ import { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
 import { nodePlatform } from '../src/infer/ort_node.js';
 import { webPlatform } from '../src/infer/ort_web.js';
 import { compareTop1, splitBatches } from '../src/cli/int8_export.js';
+import { loadOnnxLipReader } from '../src/infer/load_node.js';
+import { loadClip } from '../src/infer/frame_reader.js';
+import { streamClip, type StreamStep } from '../src/infer/streaming.js';
 import { assertRefused, runEflip } from './hostile_helpers.js';
-import { ROOT, tempDir } from './onnx_helpers.js';
+import { maxAbsDiff, ROOT, tempDir } from './onnx_helpers.js';
 
 const DEMO = path.join(ROOT, 'assets/demo/model.safetensors');
 const SAMPLES = path.join(ROOT, 'assets/samples');
@@ -112,6 +115,67 @@ test('int8 export of the demo model: fused by onnxruntime, top-1 agrees with flo
   }
 });
 
+test('int8 streaming pair (export --quantize int8 --features): exact windows equal the int8 pair on the whole window, top-1 as the int8 model and as fp32 streaming on the sample clips', async () => {
+  const { dir, cleanup } = tempDir('eflip-int8-stream-');
+  const readers: OnnxLipReader[] = [];
+  try {
+    const data = samplesTree(dir);
+    const out = path.join(dir, 'demo.int8.onnx');
+    const fp32 = path.join(dir, 'demo.onnx');
+    const r = await runEflip(
+      ['export', '-c', DEMO, '-o', out, '--quantize', 'int8', '--calib', data, '--features'],
+      { timeoutMs: 300_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const e = await runEflip(['export', '-c', DEMO, '-o', fp32, '--features'], {
+      timeoutMs: 120_000,
+    });
+    assert.equal(e.code, 0, e.stderr);
+    for (const part of ['frontend', 'backend']) {
+      const meta = readOnnxSummary(readFileSync(path.join(dir, `demo.int8.${part}.onnx`)), part);
+      assert.equal(meta.metadata['eflip.graph'], part);
+      assert.equal(JSON.parse(meta.metadata['eflip.quantization']).calibrationClips, 10);
+    }
+    const q = await loadOnnxLipReader(out, { device: 'cpu', threads: 1 });
+    readers.push(q);
+    const f = await loadOnnxLipReader(fp32, { device: 'cpu', threads: 1 });
+    readers.push(f);
+    const argmax = (x: Float32Array) => x.reduce((b, v, i) => (v > x[b] ? i : b), 0);
+    const files = readdirSync(SAMPLES).filter((x) => x.endsWith('.mp4'));
+    let agreeFp32 = 0;
+    for (const file of files) {
+      const clip = await loadClip(path.join(SAMPLES, file), q.preprocessing, { channels: 1 });
+      const P = clip.size * clip.size;
+      const steps: StreamStep[] = [];
+      await streamClip(q, clip, { window: 29, onStep: (s) => steps.push(s) });
+      const fSteps: StreamStep[] = [];
+      await streamClip(f, clip, { window: 29, onStep: (s) => fSteps.push(s) });
+      for (const t of [0, 9, clip.frames - 1]) {
+        const s = steps[t];
+        const n = t - s.windowStart + 1;
+        const padded = new Float32Array((n + 2) * P);
+        padded.set(clip.data.subarray(s.windowStart * P, (t + 1) * P), P);
+        const pair = await q.backend(await q.frontend(padded, 1, n + 2), 1, n);
+        const d = maxAbsDiff(pair, s.logProbs);
+        assert.ok(d < 1e-4, `${file} frame ${t}: int8 window vs the int8 pair on it: ${d}`);
+        const whole = await q.predictClip({
+          ...clip,
+          data: clip.data.slice(s.windowStart * P, (t + 1) * P),
+          frames: n,
+        });
+        assert.equal(argmax(s.logProbs), argmax(whole), `${file} frame ${t}: top-1 vs int8 model`);
+        assert.ok(maxAbsDiff(whole, s.logProbs) < 0.05, `${file} frame ${t}: within int8 rounding`);
+      }
+      const last = steps[steps.length - 1].logProbs;
+      if (argmax(last) === argmax(fSteps[fSteps.length - 1].logProbs)) agreeFp32++;
+    }
+    assert.equal(agreeFp32, files.length, 'int8 and fp32 streaming: the same word per clip');
+  } finally {
+    for (const x of readers) await x.dispose();
+    cleanup();
+  }
+});
+
 test('quantizeModel: per-channel int8 weights and uint8 activations; onnxruntime-node and -web (wasm) run it and agree with float', async () => {
   const ck = loadCheckpoint(DEMO);
   const { dir, cleanup } = tempDir('eflip-int8-');
@@ -193,10 +257,18 @@ test('export --quantize int8 refuses bad --calib input in one line, writing noth
       /--quantize must be one of fp32, int8/,
     );
     assertRefused(
-      await runEflip([...base, '--quantize', 'int8', '--calib', dir, '--features']),
-      /--quantize int8 writes the full model only/,
+      await runEflip([
+        ...base,
+        '--quantize',
+        'int8',
+        '--calib',
+        path.join(dir, 'empty'),
+        '--features',
+      ]),
+      /empty/,
     );
-    assert.ok(!existsSync(out), 'no output file after a refusal');
+    for (const f of [out, path.join(dir, 'x.frontend.onnx'), path.join(dir, 'x.backend.onnx')])
+      assert.ok(!existsSync(f), `no output file after a refusal (${f})`);
   } finally {
     cleanup();
   }

@@ -58,7 +58,7 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
   },
   {
     key: 'infer',
-    what: 'T, 29×88×88, ms/clip; streaming ms per new frame',
+    what: 'T, 29×88×88, ms/clip; batch 8 ÷ batch 1 per clip; streaming ms per new frame',
     fallback: 'eflip bench infer --json',
     summary: (r) => {
       const b = (k: string) =>
@@ -69,12 +69,24 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
         q === undefined
           ? ''
           : `; int8 batch 1: ${n(q, 1)} (**${n(r.speedup.batch1.int8VsTorchEager, 1)}×** PyTorch eager, ${n(r.speedup.batch1.int8VsOnnx, 2)}× onnxruntime fp32)`;
+      // batch 8's time per clip ÷ batch 1's, per precision (target ≤ 0.6)
+      const br = r.batch8VsBatch1PerClip;
+      const batching = br
+        ? `; batch 8 ÷ batch 1 per clip: fp32 **${n(br.fp32)}**` +
+          (br.int8 === undefined ? '' : `, int8 **${n(br.int8)}**`)
+        : '';
       // a window every other frame (`hop: 2`), when the run measured it
       const h2 = r.streaming.hops?.hop2;
       const hop2 = h2
         ? `; a window every 2nd frame: ${n(h2.fast.msPerFrame, 1)} ms (fast), ${n(h2.exact.msPerFrame, 1)} ms (exact)`
         : '';
-      return `${r.threads} threads: ${Object.keys(r.msPerClip).map(b).join('; ')}${int8}; onnxruntime-web wasm ${n(r.onnxWebWasmBatch1MsPerClip, 0)}; streaming **${n(r.streaming.fastMsPerFrame, 1)} ms** (fast), ${n(r.streaming.exactMsPerFrame, 1)} ms (exact)${hop2}`;
+      // the int8 streaming pair (`--int8`), a window per frame and every 2nd frame
+      const h1 = r.streaming.hops?.hop1;
+      const int8Stream =
+        h1?.fast.int8 && h2?.fast.int8
+          ? `; int8 streaming: ${n(h1.fast.int8.msPerFrame, 1)} ms (fast), ${n(h1.exact.int8.msPerFrame, 1)} ms (exact); every 2nd frame **${n(h2.fast.int8.msPerFrame, 1)} ms** (fast), **${n(h2.exact.int8.msPerFrame, 1)} ms** (exact)`
+          : '';
+      return `${r.threads} threads: ${Object.keys(r.msPerClip).map(b).join('; ')}${int8}${batching}; onnxruntime-web wasm ${n(r.onnxWebWasmBatch1MsPerClip, 0)}; streaming **${n(r.streaming.fastMsPerFrame, 1)} ms** (fast), ${n(r.streaming.exactMsPerFrame, 1)} ms (exact)${hop2}${int8Stream}`;
     },
   },
   {

@@ -2,7 +2,7 @@
 // ranges by running the float model on onnxruntime over calibration clips, rewrite the graph
 // (src/io/onnx/quantize.ts), and measure top-1 of float vs int8 on a held-out split.
 import type { LoadedCheckpoint } from '../io/onnx/checkpoint_weights.js';
-import { exportModelProto } from '../io/onnx/export_model.js';
+import { exportModelProto, exportOnnx } from '../io/onnx/export_model.js';
 import { encodeModel } from '../io/onnx/onnx_proto.js';
 import {
   calibrationModel,
@@ -78,6 +78,44 @@ export async function exportInt8(
     kinds,
   });
   return { bytes: encodeModel(model), report, calibrationClips: clips };
+}
+
+/** The streaming pair (X.frontend.onnx, X.backend.onnx) in int8, calibrated on the same clips
+ *  as the full model: the front-end on each clip with one zero frame on each side (what the full
+ *  graph's zero padding in time shows its first conv), the back-end on the float front-end's
+ *  features of those clips. Every quantized tensor therefore sees the values it sees in the full
+ *  graph, so with 'minmax' both halves get the full int8 model's scales and zero points, and a
+ *  streamed window equals the int8 model's prediction of that window. */
+export async function exportInt8Features(
+  ck: LoadedCheckpoint,
+  batches: InputBatch[],
+  o: Int8Options = {},
+): Promise<{ frontend: Int8Result; backend: Int8Result }> {
+  const padded = batches.map((b) => {
+    const [B, C, T, H, W] = b.dims;
+    const plane = H * W;
+    const data = new Float32Array(B * C * (T + 2) * plane);
+    for (let bc = 0; bc < B * C; bc++)
+      data.set(b.data.subarray(bc * T * plane, (bc + 1) * T * plane), (bc * (T + 2) + 1) * plane);
+    return { data, dims: [B, C, T + 2, H, W] };
+  });
+  const frontend = await exportInt8(ck, padded, o, 'frontend');
+  const p = await nodePlatform('cpu', o.threads);
+  const { session } = await openSession(p, exportOnnx(ck, 'frontend'), 'float front-end');
+  const features: InputBatch[] = [];
+  try {
+    for (const b of padded) {
+      const out = await session.run({
+        [session.inputNames[0]]: new p.ort.Tensor('float32', b.data, b.dims),
+      });
+      const t = out[session.outputNames[0]];
+      features.push({ data: tensorData(t).slice(), dims: [...t.dims] });
+    }
+  } finally {
+    await session.release();
+  }
+  const backend = await exportInt8(ck, features, o, 'backend');
+  return { frontend, backend };
 }
 
 /** Top-1 of two models over labelled batches: accuracy of each and how often they agree. */

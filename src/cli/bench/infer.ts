@@ -29,7 +29,8 @@ export const def = defineCommand({
     '(a window per frame, and every 2nd and 3rd frame: hop 2, 3).',
     'Without --checkpoint, random weights are initialised by tools/torch_ref/lipreader.py.',
     '--int8 adds the int8 model (`eflip export --quantize int8`, calibrated on random clips) to the',
-    'same interleaved rounds.',
+    'same interleaved rounds, and its streaming pair (`--features`) to the streaming rounds; the',
+    'JSON gives batch 8 ÷ batch 1 per clip for each precision (batch8VsBatch1PerClip).',
   ].join('\n'),
   options: {
     ...BENCH_OPTIONS,
@@ -182,7 +183,7 @@ export default async function main(argv: string[]): Promise<number> {
 
     const clips = Object.fromEntries(BATCHES.map((b) => [b, batchOf(b, o.frames)]));
     // --int8: the quantized model of the same weights (calibrated on 8 other random clips)
-    let int8Reader: LipReader | null = null;
+    let int8Reader: OnnxLipReader | null = null;
     if (o.int8) {
       log(o.json, 'int8: calibrating and quantizing ...');
       const { openInt8Reader } = await import('./infer_int8.js');
@@ -208,7 +209,6 @@ export default async function main(argv: string[]): Promise<number> {
         if (int8Reader) samples[b].int8.push(await timeReader(int8Reader, clips[b], iters(b)));
       }
     }
-    await int8Reader?.dispose();
     await torchReader?.dispose();
 
     // onnxruntime-web (wasm, 1 thread) as a browser would run it, batch 1 only
@@ -245,7 +245,7 @@ export default async function main(argv: string[]): Promise<number> {
             { ...(await nodePlatform('auto', threads, !!o.spin)), spinBackend: false },
             onnxSourceFor(weights),
           );
-    type StreamKey = `${'exact' | 'fast'}:${number}${'' | ':block'}`;
+    type StreamKey = `${'exact' | 'fast'}:${number}${'' | ':block' | ':int8'}`;
     const streamRuns: Partial<
       Record<StreamKey, { push: number[]; mean: number[]; window: number[] }>
     > = {};
@@ -254,6 +254,9 @@ export default async function main(argv: string[]): Promise<number> {
     const readers = [
       { reader: ortReader, tag: '' as const },
       ...(blockingBackend ? [{ reader: blockingBackend, tag: ':block' as const }] : []),
+      // --int8: the int8 streaming pair (front-end and back-end quantized with the int8 model's
+      // calibration clips; src/cli/int8_export.ts exportInt8Features)
+      ...(int8Reader ? [{ reader: int8Reader, tag: ':int8' as const }] : []),
     ];
     for (let r = 0; r < o.rounds; r++) {
       for (const hop of STREAM_HOPS) {
@@ -276,6 +279,7 @@ export default async function main(argv: string[]): Promise<number> {
       }
     }
     await blockingBackend?.dispose();
+    await int8Reader?.dispose();
     await ortReader.dispose();
     const streamMean = (k: StreamKey) => {
       const v = streamRuns[k]?.mean;
@@ -289,6 +293,11 @@ export default async function main(argv: string[]): Promise<number> {
         c = samples[b][den];
       return a.length && c.length ? r2(median(a.map((x, i) => x / c[i]))) : null;
     };
+    /** batch 8 ÷ batch 1 per clip, per precision (median of per-round ratios) */
+    const batchRatio = (rt: Runtime) =>
+      samples[1][rt].length && samples[8][rt].length
+        ? r2(median(samples[8][rt].map((x, i) => x / samples[1][rt][i])))
+        : null;
     const result = {
       variant: o.checkpoint ? 'checkpoint' : o.variant,
       frames: o.frames,
@@ -326,6 +335,11 @@ export default async function main(argv: string[]): Promise<number> {
           },
         ]),
       ),
+      /** batch 8's time per clip ÷ batch 1's (target ≤ 0.6), per precision */
+      batch8VsBatch1PerClip: {
+        fp32: batchRatio('onnx'),
+        ...(int8Reader ? { int8: batchRatio('int8') } : {}),
+      },
       onnxWebWasmBatch1MsPerClip: webMs === null ? null : r2(webMs),
       streaming: {
         window: o.frames,
@@ -346,6 +360,15 @@ export default async function main(argv: string[]): Promise<number> {
                     streamMean(`${m}:${h}:block`) === null
                       ? null
                       : r2(streamMean(`${m}:${h}:block`)!),
+                  /** the int8 streaming pair (--int8) */
+                  ...(int8Reader
+                    ? {
+                        int8: {
+                          msPerFrame: r2(streamMean(`${m}:${h}:int8`)!),
+                          windowLatencyMs: r2(median(streamRuns[`${m}:${h}:int8`]!.window)),
+                        },
+                      }
+                    : {}),
                 },
               ]),
             ),
@@ -363,12 +386,17 @@ export default async function main(argv: string[]): Promise<number> {
           ]),
         ),
         batch8AtMost0_6xBatch1PerClip:
-          samples[1].onnx.length && samples[8].onnx.length
-            ? median(samples[8].onnx.map((x, i) => x / samples[1].onnx[i])) <= 0.6
-            : null,
+          batchRatio('onnx') === null ? null : batchRatio('onnx')! <= 0.6,
         ...(int8Reader
           ? {
               int8Batch1AtMost10ms: median(samples[1].int8) <= 10,
+              int8Batch8AtMost0_6xBatch1PerClip: batchRatio('int8')! <= 0.6,
+              ...Object.fromEntries(
+                STREAM_HOPS.flatMap((h) => [
+                  [`int8StreamingExactAtMost4msHop${h}`, streamMean(`exact:${h}:int8`)! <= 4],
+                  [`int8StreamingFastAtMost2_5msHop${h}`, streamMean(`fast:${h}:int8`)! <= 2.5],
+                ]),
+              ),
               int8Batch1AtLeast15xTorchEager:
                 ratio(1, 'torchEager', 'int8') === null
                   ? null
@@ -401,11 +429,27 @@ export default async function main(argv: string[]): Promise<number> {
             `  batch ${b}: int8 ${v.int8} ms/clip → ${s.int8VsTorchEager ?? '-'}x vs eager, ${s.int8VsOnnx ?? '-'}x vs onnx fp32`,
           );
         }
+      const br = result.batch8VsBatch1PerClip as { fp32: number | null; int8?: number | null };
+      console.log(
+        `  batch 8 ÷ batch 1 per clip: fp32 ${br.fp32 ?? '-'}` +
+          (br.int8 === undefined ? '' : `, int8 ${br.int8 ?? '-'}`) +
+          ' (target ≤ 0.6)',
+      );
       if (webMs !== null)
         console.log(`  onnxruntime-web wasm (1 thread, batch 1): ${webMs.toFixed(1)} ms/clip`);
       console.log(
         `  streaming (window ${o.frames}): exact ${result.streaming.exactMsPerFrame} ms/frame, fast ${result.streaming.fastMsPerFrame} ms/frame`,
       );
+      for (const h of STREAM_HOPS) {
+        const v = result.streaming.hops[`hop${h}`] as Record<
+          string,
+          { msPerFrame: number; int8?: { msPerFrame: number } }
+        >;
+        if (v.exact.int8 && v.fast.int8)
+          console.log(
+            `  streaming int8, a window every ${h} frame(s): exact ${v.exact.int8.msPerFrame} ms/frame, fast ${v.fast.int8.msPerFrame} ms/frame (fp32 ${v.exact.msPerFrame}, ${v.fast.msPerFrame})`,
+          );
+      }
       for (const h of STREAM_HOPS.filter((x) => x > 1)) {
         const v = result.streaming.hops[`hop${h}`];
         console.log(

@@ -5,9 +5,10 @@ import { OnnxLipReader } from '../../infer/onnx_lipreader.js';
 import { bytesSource } from '../../infer/onnx_model_source.js';
 import { nodePlatform } from '../../infer/ort_node.js';
 import type { Clip } from '../../infer/types.js';
-import { exportInt8 } from '../int8_export.js';
+import { exportInt8, exportInt8Features } from '../int8_export.js';
 
-/** An int8 reader of `weights`, calibrated on `clips` (already-normalised network inputs). */
+/** An int8 reader of `weights`, calibrated on `clips` (already-normalised network inputs), with
+ *  the int8 streaming pair calibrated on the same clips (quantized when streaming first needs it). */
 export async function openInt8Reader(
   weights: string,
   clips: Clip[],
@@ -19,8 +20,16 @@ export async function openInt8Reader(
     dims: [1, c.channels, c.frames, c.size, c.size],
   }));
   const q = await exportInt8(ck, batches, { threads });
+  let pair: ReturnType<typeof exportInt8Features> | null = null;
+  const part = (k: 'frontend' | 'backend') => async () => {
+    pair ??= exportInt8Features(ck, batches, { threads });
+    return (await pair)[k].bytes;
+  };
   return OnnxLipReader.open(
     await nodePlatform('cpu', threads),
-    bytesSource(q.bytes, `${weights} (int8)`),
+    bytesSource(q.bytes, `${weights} (int8)`, {
+      frontend: part('frontend'),
+      backend: part('backend'),
+    }),
   );
 }

@@ -13,8 +13,10 @@ import { guardOutputs } from '../../io/output_path.js';
 import type { LoadedCheckpoint } from '../../io/onnx/checkpoint_weights.js';
 import type { CalibrationMethod } from '../../io/onnx/quantize.js';
 import type { Split } from '../../data/lrw.js';
+import type { GraphKind } from '../../io/onnx/network_graph.js';
 
-/** --quantize int8: calibrate on the split, quantize, and compare on the held-out split. */
+/** --quantize int8: calibrate on the split, quantize, and compare on the held-out split; with
+ *  `features`, the streaming pair too (calibrated on the same clips). */
 async function quantizeForExport(
   ck: LoadedCheckpoint,
   fp32: Uint8Array,
@@ -24,23 +26,26 @@ async function quantizeForExport(
     calibClips: number;
     method: CalibrationMethod;
     evalSplit?: Split;
+    features: boolean;
     log?: (m: string) => void;
   },
-): Promise<{ bytes: Uint8Array; summary: Record<string, unknown> }> {
-  const { exportInt8, splitBatches, compareTop1 } = await import('../int8_export.js');
+): Promise<{ parts: Record<GraphKind, Uint8Array | undefined>; summary: Record<string, unknown> }> {
+  const { exportInt8, exportInt8Features, splitBatches, compareTop1 } =
+    await import('../int8_export.js');
   const calib = await splitBatches(ck, o.root, o.calibSplit, {
     limit: o.calibClips,
     log: o.log,
     anyWords: true,
   });
   const q = await exportInt8(ck, calib, { method: o.method });
+  const pair = o.features ? await exportInt8Features(ck, calib, { method: o.method }) : undefined;
   let heldOut: Record<string, unknown> | undefined;
   if (o.evalSplit) {
     const test = await splitBatches(ck, o.root, o.evalSplit, { log: o.log });
     heldOut = { split: o.evalSplit, ...(await compareTop1(fp32, q.bytes, test)) };
   }
   return {
-    bytes: q.bytes,
+    parts: { full: q.bytes, frontend: pair?.frontend.bytes, backend: pair?.backend.bytes },
     summary: {
       calibrationClips: q.calibrationClips,
       calibrationSplit: o.calibSplit,
@@ -67,6 +72,7 @@ export const def = defineCommand({
     '--quantize int8 writes a static int8 model (QDQ: int8 per-channel weights, uint8 activations',
     'calibrated on a split of the LRW-layout tree --calib) that onnxruntime runs with quantized',
     'kernels; --eval SPLIT prints float vs int8 top-1 and their agreement on a held-out split.',
+    'With --features the streaming pair is int8 too, calibrated on the same clips.',
   ].join('\n'),
   options: {
     checkpoint: { type: 'string', alias: 'c', help: 'checkpoint to export (.safetensors)' },
@@ -146,10 +152,6 @@ export default async function main(argv: string[]): Promise<number> {
       throw new UsageError(
         '--quantize int8 needs --calib DIR (an LRW-layout data root, e.g. from `eflip synth`, whose --calib-split clips calibrate the activations)',
       );
-    if (features)
-      throw new UsageError(
-        '--quantize int8 writes the full model only; export the streaming pair (--features) as fp32',
-      );
     if (!existsSync(calib) || !statSync(calib).isDirectory())
       throw new UsageError(
         `--calib ${calib}: not a directory (give an LRW-layout data root: WORD/{train,val,test}/*.mp4)`,
@@ -171,21 +173,23 @@ export default async function main(argv: string[]): Promise<number> {
   const ck = loadCheckpoint(checkpoint);
   const written: { file: string; graph: string; bytes: number }[] = [];
   let quant: Record<string, unknown> | undefined;
+  let int8Parts: Record<GraphKind, Uint8Array | undefined> | undefined;
+  if (int8) {
+    const q = await quantizeForExport(ck, exportOnnx(ck, 'full'), {
+      root: calib!,
+      calibSplit,
+      calibClips: p.opts['calib-clips'] as number,
+      method: calibration,
+      evalSplit,
+      features: !!features,
+      log: json ? undefined : (m) => console.error(m),
+    });
+    int8Parts = q.parts;
+    quant = q.summary;
+  }
   for (const part of parts) {
     const file = part === 'full' ? out : `${base}.${part}.onnx`;
-    let bytes = exportOnnx(ck, part);
-    if (int8) {
-      const q = await quantizeForExport(ck, bytes, {
-        root: calib!,
-        calibSplit,
-        calibClips: p.opts['calib-clips'] as number,
-        method: calibration,
-        evalSplit,
-        log: json ? undefined : (m) => console.error(m),
-      });
-      bytes = q.bytes;
-      quant = q.summary;
-    }
+    const bytes = int8Parts?.[part] ?? exportOnnx(ck, part);
     readOnnxSummary(bytes, file); // self-check of the wire format before writing
     writeFileAtomic(file, bytes);
     written.push({ file, graph: part, bytes: bytes.length });
