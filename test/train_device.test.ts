@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  cpuNativeBf16,
   cuda,
   F,
   fromTypedArray,
@@ -30,8 +31,10 @@ import { GradScaler } from '../src/train/grad_scaler.js';
 import {
   TrainDevice,
   TrainDeviceError,
+  autoPrecisionLine,
   checkTrainDevice,
   feedBatches,
+  resolvePrecision,
 } from '../src/train/device_step.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { mixupHook } from '../src/train/data_source.js';
@@ -48,6 +51,7 @@ function tinyConfig(extra: string[] = []) {
   return loadConfig({
     file: join(configs, 'synth.yaml'),
     overrides: [
+      'train.precision=fp32', // not auto: the same arithmetic on every machine
       'data.size=16',
       'data.frames=4',
       'model.feature_dim=16',
@@ -319,6 +323,35 @@ test('device plumbing on cpu: canonical device, labels/weights on the device, bf
       !e.message.includes('\n'),
   );
   assert.throws(() => new TrainDevice('cpu', 'fp16'), TrainDeviceError);
+});
+
+test('train.precision=auto: bf16 on a CPU with native bfloat16, fp32 on one without and on CUDA; explicit values kept; the default is auto', () => {
+  assert.equal(resolvePrecision('auto', 'cpu', 'avx512_bf16'), 'bf16');
+  assert.equal(resolvePrecision('auto', 'cpu', 'amx_bf16'), 'bf16');
+  assert.equal(resolvePrecision('auto', 'cpu', null), 'fp32');
+  assert.equal(resolvePrecision('auto', 'cuda:0', 'avx512_bf16'), 'fp32');
+  for (const p of ['fp32', 'bf16', 'fp16'] as const) {
+    assert.equal(resolvePrecision(p, 'cpu', 'avx512_bf16'), p);
+    assert.equal(resolvePrecision(p, 'cpu', null), p);
+  }
+  assert.match(
+    autoPrecisionLine('bf16', 'cpu', 'avx512_bf16'),
+    /^train\.precision=auto → bf16 \(this CPU has native bfloat16 \(avx512_bf16\)/,
+  );
+  assert.match(autoPrecisionLine('fp32', 'cpu', null), /→ fp32 \(this CPU has no native bfloat16/);
+  assert.match(autoPrecisionLine('fp32', 'cuda:0', null), /→ fp32 \(cuda:0: /);
+  // this machine: the flag read from /proc/cpuinfo decides, and the default config is auto
+  const native = cpuNativeBf16();
+  assert.ok(native === null || ['amx_bf16', 'avx512_bf16'].includes(native), String(native));
+  assert.equal(loadConfig({}).train.precision, 'auto');
+  const d = TrainDevice.fromConfig(tinyConfig(['train.precision=auto']));
+  assert.equal(d.precision, native ? 'bf16' : 'fp32');
+  tidy(() =>
+    assert.equal(
+      d.autocast(() => randn([2, 3]).matmul(randn([3, 2]))).dtype,
+      native ? 'bfloat16' : 'float32',
+    ),
+  );
 });
 
 test('feedBatches: each batch is fetched (and its copy started) one ahead of its use, in order; stopping early frees the batch in flight and closes the source', async () => {
