@@ -672,14 +672,14 @@ test('a short CPU run with train.channels_last=true and bf16 runs through the wh
   assert.equal(ep.epoch, 3);
 });
 
-test('bench train: each side trains in its default trunk layout (eflip channels-last, PyTorch NCHW) unless one layout is forced; CPU time per step on both sides', async () => {
+test('bench train: each side trains in its default trunk layout (eflip channels-last, PyTorch NCHW) unless one layout is forced; CPU time per step on both sides; default_recipe is the default precision ÷ PyTorch eager fp32', async () => {
   assertRefused(
     await runEflip(['bench', 'train', '--channels-last', '--contiguous', '--json']),
     /--channels-last and --contiguous exclude each other/,
     { label: 'both layouts' },
   );
   const tiny = ['--batch', '1', '--frames', '2', '--size', '48', '--classes', '5'];
-  const run = async (extra: string[]) => {
+  const run = async (extra: string[], bf16 = false) => {
     const r = await runEflip(
       [
         'bench',
@@ -692,7 +692,7 @@ test('bench train: each side trains in its default trunk layout (eflip channels-
         '0',
         '--rounds',
         '1',
-        '--no-bf16',
+        ...(bf16 ? [] : ['--no-bf16']),
         '--threads',
         '1',
         ...extra,
@@ -702,8 +702,19 @@ test('bench train: each side trains in its default trunk layout (eflip channels-
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout);
   };
-  const def = await run([]);
+  const def = await run([], true);
   assert.deepEqual(def.layout, { eflip: 'channels_last', pytorch: 'contiguous' });
+  // the headline: the default recipe (train.precision=auto as resolved here) ÷ PyTorch eager fp32
+  const auto = cpuNativeBf16() ? 'bf16' : 'fp32';
+  assert.equal(def.default_recipe.precision, auto);
+  assert.equal(def.default_recipe.layout, 'channels_last');
+  assert.equal(def.default_recipe.eflip_clips_per_s, def[auto].eflip.clips_per_s);
+  assert.equal(def.default_recipe.pytorch_fp32_clips_per_s, def.fp32.pytorch.clips_per_s);
+  assert.ok(
+    Math.abs(
+      def.default_recipe.ratio - def[auto].eflip.clips_per_s / def.fp32.pytorch.clips_per_s,
+    ) < 1e-12,
+  );
   assert.equal(def.channels_last, false, 'not the same layout on both sides');
   for (const side of ['eflip', 'pytorch'])
     assert.ok(def.fp32[side].cpu_ms_per_step > 0, `${side} cpu_ms_per_step`);
