@@ -28,7 +28,7 @@ export const def = defineCommand({
   usage:
     'bench train [--json] [--variant T] [--batch 8] [--steps 3] [--device cpu|cuda[:N]] [--nproc-per-node N]',
   description:
-    'Training clips/s and peak RSS vs python3-torch on the same machine in the same run (ratio = eflip / PyTorch clips/s), fp32 and bf16 autocast (fp16 + loss scaling too on CUDA); with --nproc-per-node N, data-parallel scaling (N processes vs 1).',
+    'Training clips/s and peak RSS vs python3-torch on the same machine in the same run (ratio = eflip / PyTorch clips/s), fp32 and bf16 autocast (fp16 + loss scaling too on CUDA), and the headline default_recipe: the default recipe (train.precision=auto as resolved here) ÷ PyTorch eager fp32; with --nproc-per-node N, data-parallel scaling (N processes vs 1).',
   options: {
     ...BENCH_OPTIONS,
     variant: { type: 'string', default: 'T', help: 'model variant' },
