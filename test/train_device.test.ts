@@ -325,7 +325,7 @@ test('device plumbing on cpu: canonical device, labels/weights on the device, bf
   assert.throws(() => new TrainDevice('cpu', 'fp16'), TrainDeviceError);
 });
 
-test('train.precision=auto: bf16 on a CPU with native bfloat16, fp32 on one without and on CUDA; explicit values kept; the default is auto', () => {
+test('train.precision=auto: bf16 on a CPU with native bfloat16, fp32 on one without and on CUDA; explicit values kept; the default is auto; a Trainer checkpoint records the resolved value', () => {
   assert.equal(resolvePrecision('auto', 'cpu', 'avx512_bf16'), 'bf16');
   assert.equal(resolvePrecision('auto', 'cpu', 'amx_bf16'), 'bf16');
   assert.equal(resolvePrecision('auto', 'cpu', null), 'fp32');
@@ -346,6 +346,25 @@ test('train.precision=auto: bf16 on a CPU with native bfloat16, fp32 on one with
   assert.equal(loadConfig({}).train.precision, 'auto');
   const d = TrainDevice.fromConfig(tinyConfig(['train.precision=auto']));
   assert.equal(d.precision, native ? 'bf16' : 'fp32');
+  // a Trainer given train.precision=auto (the API, no run.ts) records the precision it ran in
+  const cfg = tinyConfig(['train.precision=auto']);
+  const mcfg = modelConfigFor(cfg, 3);
+  const dir = mkdtempSync(join(tmpdir(), 'eflip-auto-'));
+  const trainer = new Trainer({
+    config: cfg,
+    labels: ['a', 'b', 'c'],
+    model: asTrainable(createModel(mcfg, { seed: 1 })),
+    modelConfig: mcfg as never,
+    preprocessing: { crop: 'mouth', size: 16, mean: 0, std: 1 },
+    train: source(() => ({ x: randn([2, 1, 4, 16, 16]), y: [0, 1] }), 1),
+    runDir: dir,
+    checkpointDir: dir,
+    log: () => {},
+    stream: quiet,
+  });
+  trainer.saveCheckpoint(join(dir, 'auto.ckpt'));
+  assert.equal(readCheckpoint(join(dir, 'auto.ckpt')).trainConfig.train.precision, d.precision);
+  assert.equal(cfg.train.precision, 'auto', "the caller's config is not changed");
   tidy(() =>
     assert.equal(
       d.autocast(() => randn([2, 3]).matmul(randn([3, 2]))).dtype,
