@@ -71,6 +71,56 @@ test('bench table: rows from recorded JSON, "not measured" without a record', ()
   );
 });
 
+test("bench table: the train row leads with the default recipe's ratio to PyTorch eager fp32", () => {
+  const fp32 = {
+    eflip: { clips_per_s: 9.71 },
+    pytorch: { clips_per_s: 5.71 },
+    ratio: 1.7,
+    rss_ratio: 0.95,
+  };
+  const bf16 = {
+    eflip: { clips_per_s: 10.31 },
+    pytorch: { clips_per_s: 7 },
+    ratio: 1.47,
+    rss_ratio: 0.95,
+  };
+  const base = { batch: 8, input: [1, 29, 88, 88], steps: 3, fp32, bf16 };
+  const rec = (result: object): BenchRecord => ({
+    command: 'eflip bench train --json --threads 2',
+    measuredAt: '2026-01-02',
+    machine,
+    result,
+  });
+  const row = (result: object) =>
+    benchTable({ train: rec(result) })
+      .split('\n')
+      .find((l) => l.startsWith('| `eflip bench train --json --threads 2`'))!;
+  const headline = {
+    precision: 'bf16',
+    layout: 'channels_last',
+    eflip_clips_per_s: 10.31,
+    pytorch_fp32_clips_per_s: 5.71,
+    ratio: 10.31 / 5.71,
+  };
+  assert.match(
+    row({ ...base, default_recipe: headline }),
+    /\| default recipe \(auto → bf16, channels_last\) 10\.31 vs PyTorch eager fp32 5\.71 \(\*\*1\.81×\*\*\); batch 8, 29×88×88, 3 steps: fp32 9\.71 vs 5\.71/,
+  );
+  assert.match(
+    row({
+      ...base,
+      default_recipe: {
+        precision: 'bf16',
+        layout: 'channels_last',
+        error: 'eflip bf16 not measured (--no-bf16)',
+      },
+    }),
+    /\| default recipe \(bf16\): eflip bf16 not measured \(--no-bf16\); batch 8/,
+  );
+  // a record from before the field: the row as it was
+  assert.match(row(base), /\| batch 8, 29×88×88, 3 steps: fp32 9\.71/);
+});
+
 test('bench table: every recorded result in bench/results.json renders', () => {
   const all = JSON.parse(
     readFileSync(new URL('../../bench/results.json', import.meta.url), 'utf8'),

@@ -200,7 +200,7 @@ test('wrong types and ranges are rejected naming the key', () => {
   );
   assert.throws(
     () => loadConfig({ overrides: ['train.precision=fp8'] }),
-    /'train\.precision' expects one of fp32, bf16/,
+    /'train\.precision' expects one of auto, fp32, bf16/,
   );
   assert.throws(
     () => loadConfig({ overrides: ['optim.betas=0.9'] }),

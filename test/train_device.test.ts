@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  cpuNativeBf16,
   cuda,
   F,
   fromTypedArray,
@@ -30,8 +31,10 @@ import { GradScaler } from '../src/train/grad_scaler.js';
 import {
   TrainDevice,
   TrainDeviceError,
+  autoPrecisionLine,
   checkTrainDevice,
   feedBatches,
+  resolvePrecision,
 } from '../src/train/device_step.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { mixupHook } from '../src/train/data_source.js';
@@ -48,6 +51,7 @@ function tinyConfig(extra: string[] = []) {
   return loadConfig({
     file: join(configs, 'synth.yaml'),
     overrides: [
+      'train.precision=fp32', // not auto: the same arithmetic on every machine
       'data.size=16',
       'data.frames=4',
       'model.feature_dim=16',
@@ -319,6 +323,54 @@ test('device plumbing on cpu: canonical device, labels/weights on the device, bf
       !e.message.includes('\n'),
   );
   assert.throws(() => new TrainDevice('cpu', 'fp16'), TrainDeviceError);
+});
+
+test('train.precision=auto: bf16 on a CPU with native bfloat16, fp32 on one without and on CUDA; explicit values kept; the default is auto; a Trainer checkpoint records the resolved value', () => {
+  assert.equal(resolvePrecision('auto', 'cpu', 'avx512_bf16'), 'bf16');
+  assert.equal(resolvePrecision('auto', 'cpu', 'amx_bf16'), 'bf16');
+  assert.equal(resolvePrecision('auto', 'cpu', null), 'fp32');
+  assert.equal(resolvePrecision('auto', 'cuda:0', 'avx512_bf16'), 'fp32');
+  for (const p of ['fp32', 'bf16', 'fp16'] as const) {
+    assert.equal(resolvePrecision(p, 'cpu', 'avx512_bf16'), p);
+    assert.equal(resolvePrecision(p, 'cpu', null), p);
+  }
+  assert.match(
+    autoPrecisionLine('bf16', 'cpu', 'avx512_bf16'),
+    /^train\.precision=auto → bf16 \(this CPU has native bfloat16 \(avx512_bf16\)/,
+  );
+  assert.match(autoPrecisionLine('fp32', 'cpu', null), /→ fp32 \(this CPU has no native bfloat16/);
+  assert.match(autoPrecisionLine('fp32', 'cuda:0', null), /→ fp32 \(cuda:0: /);
+  // this machine: the flag read from /proc/cpuinfo decides, and the default config is auto
+  const native = cpuNativeBf16();
+  assert.ok(native === null || ['amx_bf16', 'avx512_bf16'].includes(native), String(native));
+  assert.equal(loadConfig({}).train.precision, 'auto');
+  const d = TrainDevice.fromConfig(tinyConfig(['train.precision=auto']));
+  assert.equal(d.precision, native ? 'bf16' : 'fp32');
+  // a Trainer given train.precision=auto (the API, no run.ts) records the precision it ran in
+  const cfg = tinyConfig(['train.precision=auto']);
+  const mcfg = modelConfigFor(cfg, 3);
+  const dir = mkdtempSync(join(tmpdir(), 'eflip-auto-'));
+  const trainer = new Trainer({
+    config: cfg,
+    labels: ['a', 'b', 'c'],
+    model: asTrainable(createModel(mcfg, { seed: 1 })),
+    modelConfig: mcfg as never,
+    preprocessing: { crop: 'mouth', size: 16, mean: 0, std: 1 },
+    train: source(() => ({ x: randn([2, 1, 4, 16, 16]), y: [0, 1] }), 1),
+    runDir: dir,
+    checkpointDir: dir,
+    log: () => {},
+    stream: quiet,
+  });
+  trainer.saveCheckpoint(join(dir, 'auto.ckpt'));
+  assert.equal(readCheckpoint(join(dir, 'auto.ckpt')).trainConfig.train.precision, d.precision);
+  assert.equal(cfg.train.precision, 'auto', "the caller's config is not changed");
+  tidy(() =>
+    assert.equal(
+      d.autocast(() => randn([2, 3]).matmul(randn([3, 2]))).dtype,
+      native ? 'bfloat16' : 'float32',
+    ),
+  );
 });
 
 test('feedBatches: each batch is fetched (and its copy started) one ahead of its use, in order; stopping early frees the batch in flight and closes the source', async () => {
@@ -639,14 +691,14 @@ test('a short CPU run with train.channels_last=true and bf16 runs through the wh
   assert.equal(ep.epoch, 3);
 });
 
-test('bench train: each side trains in its default trunk layout (eflip channels-last, PyTorch NCHW) unless one layout is forced; CPU time per step on both sides', async () => {
+test('bench train: each side trains in its default trunk layout (eflip channels-last, PyTorch NCHW) unless one layout is forced; CPU time per step on both sides; default_recipe is the default precision ÷ PyTorch eager fp32', async () => {
   assertRefused(
     await runEflip(['bench', 'train', '--channels-last', '--contiguous', '--json']),
     /--channels-last and --contiguous exclude each other/,
     { label: 'both layouts' },
   );
   const tiny = ['--batch', '1', '--frames', '2', '--size', '48', '--classes', '5'];
-  const run = async (extra: string[]) => {
+  const run = async (extra: string[], bf16 = false) => {
     const r = await runEflip(
       [
         'bench',
@@ -659,7 +711,7 @@ test('bench train: each side trains in its default trunk layout (eflip channels-
         '0',
         '--rounds',
         '1',
-        '--no-bf16',
+        ...(bf16 ? [] : ['--no-bf16']),
         '--threads',
         '1',
         ...extra,
@@ -669,8 +721,19 @@ test('bench train: each side trains in its default trunk layout (eflip channels-
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout);
   };
-  const def = await run([]);
+  const def = await run([], true);
   assert.deepEqual(def.layout, { eflip: 'channels_last', pytorch: 'contiguous' });
+  // the headline: the default recipe (train.precision=auto as resolved here) ÷ PyTorch eager fp32
+  const auto = cpuNativeBf16() ? 'bf16' : 'fp32';
+  assert.equal(def.default_recipe.precision, auto);
+  assert.equal(def.default_recipe.layout, 'channels_last');
+  assert.equal(def.default_recipe.eflip_clips_per_s, def[auto].eflip.clips_per_s);
+  assert.equal(def.default_recipe.pytorch_fp32_clips_per_s, def.fp32.pytorch.clips_per_s);
+  assert.ok(
+    Math.abs(
+      def.default_recipe.ratio - def[auto].eflip.clips_per_s / def.fp32.pytorch.clips_per_s,
+    ) < 1e-12,
+  );
   assert.equal(def.channels_last, false, 'not the same layout on both sides');
   for (const side of ['eflip', 'pytorch'])
     assert.ok(def.fp32[side].cpu_ms_per_step > 0, `${side} cpu_ms_per_step`);

@@ -7,6 +7,7 @@ import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCheckpoint } from '../src/train/checkpoint.js';
+import { cpuNativeBf16 } from '../src/engine/index.js';
 import { rawToFloat32 } from '../src/io/safetensors.js';
 import { MetricsLog, type MetricRecord } from '../src/train/metrics_log.js';
 import { freePort } from '../src/train/launcher.js';
@@ -353,7 +354,7 @@ test('Ctrl-C to the launcher: the 2 ranks agree on a step, rank 0 writes one res
   assert.ok(ck.state.step >= 5, `step ${ck.state.step}`);
 });
 
-test('a checkpoint written by 2 processes resumes in 1 process with the same global batch', async () => {
+test('a checkpoint written by 2 processes resumes in 1 process with the same global batch; train.precision=auto resolves once for both ranks and the resume keeps it', async () => {
   const root = tinyCorpus();
   const run = join(mkdtempSync(join(tmpdir(), 'eflip-ddp-w21-')), 'run');
   const a = eflip([
@@ -365,18 +366,26 @@ test('a checkpoint written by 2 processes resumes in 1 process with the same glo
     ...tinyOverrides(root, run),
     'train.batch_size=1',
     'train.max_steps=5',
+    'train.precision=auto',
   ]);
   assert.equal(a.status, 0, a.stderr + a.stdout);
+  const want = cpuNativeBf16() ? 'bf16' : 'fp32';
+  // one line, from rank 0 (the launcher may prefix it)
+  assert.equal(
+    (a.stdout + a.stderr).split(`train.precision=auto → ${want} (`).length - 1,
+    1,
+    a.stdout + a.stderr,
+  );
   const b = eflip(['train', `checkpoint=${run}`, 'train.batch_size=2', 'train.max_steps=7']);
   assert.equal(b.status, 0, b.stderr + b.stdout);
   assert.match(
     b.stdout,
     /written by 2 processes, resuming on 1 with the same global batch of 2 clips/,
   );
-  assert.deepEqual(readCheckpoint(join(run, 'checkpoints', 'last.ckpt')).state.world, {
-    size: 1,
-    globalBatch: 2,
-  });
+  assert.doesNotMatch(b.stdout, /train\.precision=auto/, 'the checkpoint holds the resolved value');
+  const last = readCheckpoint(join(run, 'checkpoints', 'last.ckpt'));
+  assert.deepEqual(last.state.world, { size: 1, globalBatch: 2 });
+  assert.equal(last.trainConfig.train.precision, want);
 });
 
 test('eflip bench train --nproc-per-node 2 --json reports the data-parallel rate beside the 1-process one', () => {

@@ -43,9 +43,12 @@ export function tinyCorpus(): string {
   return dir;
 }
 
-/** Overrides turning configs/synth.yaml into a seconds-long run. */
+/** Overrides turning configs/synth.yaml into a seconds-long run (float32 on every machine:
+ *  train.precision=auto would be bf16 on a CPU with native bfloat16, and the tests compare
+ *  runs to each other and to fixed tolerances; a later train.precision=... overrides it). */
 export function tinyOverrides(root: string, runDir: string): string[] {
   return [
+    'train.precision=fp32',
     `data.root=${root}`,
     'data.words=null',
     'data.size=24',

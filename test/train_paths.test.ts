@@ -3,10 +3,11 @@
 // mid-epoch resume from shards. Tiny synth corpus, seconds per run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCheckpoint } from '../src/train/checkpoint.js';
+import { cpuNativeBf16 } from '../src/engine/index.js';
 import { MetricsLog } from '../src/train/metrics_log.js';
 import { tinyCorpus, tinyOverrides, eflip, configs } from './train_helpers.js';
 
@@ -95,6 +96,30 @@ test('bf16 autocast trains (finite, falling loss close to fp32), records its pre
   assert.equal(ema.status, 0, ema.stderr + ema.stdout);
   assert.equal(JSON.parse(ema.stdout).weights, 'ema');
   assert.ok(Number.isFinite(JSON.parse(ema.stdout).loss));
+});
+
+test('train.precision=auto resolves once at start (bf16 on a CPU with native bfloat16, else fp32): one log line, and config.yaml and the checkpoint record the resolved value', () => {
+  const runDir = join(tmp, 'auto');
+  const r = eflip([
+    'train',
+    '--config',
+    synth,
+    ...tinyOverrides(tinyCorpus(), runDir),
+    'train.epochs=1',
+    'train.precision=auto',
+  ]);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  const want = cpuNativeBf16() ? 'bf16' : 'fp32';
+  const lines = r.stdout.split('\n').filter((l) => l.includes('train.precision=auto'));
+  assert.equal(lines.length, 1, r.stdout);
+  assert.match(lines[0], new RegExp(`^train\\.precision=auto → ${want} \\(`));
+  assert.match(r.stdout, new RegExp(`precision ${want}`));
+  assert.match(
+    readFileSync(join(runDir, 'config.yaml'), 'utf8'),
+    new RegExp(`\\n  precision: ${want}\\n`),
+  );
+  const ck = readCheckpoint(join(runDir, 'checkpoints', 'last.ckpt'));
+  assert.equal(ck.trainConfig.train.precision, want);
 });
 
 test('data.shards: prepared shards train for the expected steps, and a mid-epoch resume continues the same batches', () => {

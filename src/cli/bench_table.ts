@@ -27,9 +27,14 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
   },
   {
     key: 'train',
-    what: 'T, one AdamW step, clips/s eflip vs PyTorch (ratio eflip ÷ PyTorch), peak RSS ratio',
+    what: "T, one AdamW step, clips/s eflip vs PyTorch (ratio eflip ÷ PyTorch), peak RSS ratio; first eflip's default recipe (train.precision=auto as resolved on that CPU) vs PyTorch eager fp32",
     fallback: 'eflip bench train --json --threads 2',
     summary: (r) =>
+      (r.default_recipe
+        ? r.default_recipe.error
+          ? `default recipe (${r.default_recipe.precision}): ${r.default_recipe.error}; `
+          : `default recipe (auto → ${r.default_recipe.precision}, ${r.default_recipe.layout}) ${n(r.default_recipe.eflip_clips_per_s)} vs PyTorch eager fp32 ${n(r.default_recipe.pytorch_fp32_clips_per_s)} (**${n(r.default_recipe.ratio)}×**); `
+        : '') +
       `batch ${r.batch}, ${r.input.slice(1).join('×')}, ${r.steps} steps` +
       (r.layout ? `, trunk eflip ${r.layout.eflip} / PyTorch ${r.layout.pytorch}` : '') +
       ': ' +

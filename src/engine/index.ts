@@ -25,6 +25,7 @@ export {
   torchVersion,
   torchConfig,
   cpuCapability,
+  cpuNativeBf16,
   addonPath,
   setNumThreads,
   getNumThreads,

@@ -1,4 +1,5 @@
 // Process-wide runtime: libtorch version/config, threads, seeding, CUDA queries.
+import { readFileSync } from 'node:fs';
 import { native, ADDON_PATH } from './native.js';
 import { DeviceError, EngineError } from './errors.js';
 import { torchBuiltWithCuda } from './device.js';
@@ -15,6 +16,25 @@ export function torchConfig(): string {
 /** The CPU kernel capability libtorch selected (e.g. "AVX2", "AVX512", "DEFAULT"). */
 export function cpuCapability(): string {
   return /CPU capability usage:\s*(\S+)/.exec(native.config())?.[1] ?? 'unknown';
+}
+let nativeBf16: string | null | undefined;
+/**
+ * The CPU instruction set that computes bfloat16 natively ('amx_bf16' or 'avx512_bf16', from
+ * the flags in /proc/cpuinfo), or null: no such flag, or no /proc/cpuinfo (not Linux). Without
+ * one, bf16 autocast converts in software and is slower than float32. Read once per process.
+ */
+export function cpuNativeBf16(): string | null {
+  if (nativeBf16 === undefined) {
+    let flags = new Set<string>();
+    try {
+      const line = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
+      flags = new Set(line.trim().split(/\s+/));
+    } catch {
+      /* not Linux: no native bf16 known */
+    }
+    nativeBf16 = ['amx_bf16', 'avx512_bf16'].find((f) => flags.has(f)) ?? null;
+  }
+  return nativeBf16;
 }
 export function addonPath(): string {
   return ADDON_PATH;

@@ -194,9 +194,9 @@ export const SCHEMA: Section = {
     },
     precision: {
       kind: 'string',
-      default: 'fp32',
-      choices: ['fp32', 'bf16', 'fp16'],
-      help: 'bf16: bfloat16 autocast (CPU or CUDA); fp16: float16 autocast with dynamic loss scaling (CUDA only)',
+      default: 'auto',
+      choices: ['auto', 'fp32', 'bf16', 'fp16'],
+      help: 'auto: bf16 on a CPU with native bfloat16 (avx512_bf16 or amx_bf16; the learning check passes with it as with fp32), fp32 elsewhere (CUDA included), resolved at start and saved resolved; bf16: bfloat16 autocast (CPU or CUDA); fp16: float16 autocast with dynamic loss scaling (CUDA only)',
     },
     device: {
       kind: 'string',
@@ -371,7 +371,7 @@ export interface TrainConfig {
     epochs: number;
     label_smoothing: number;
     grad_clip: number;
-    precision: 'fp32' | 'bf16' | 'fp16';
+    precision: 'auto' | 'fp32' | 'bf16' | 'fp16';
     device: string;
     channels_last: boolean;
     threads: number | null;

@@ -1,6 +1,8 @@
 // Where training and evaluation compute: `train.device` (cpu, cuda, cuda:N) and
 // `train.precision` (fp32, bf16 autocast, fp16 autocast with dynamic loss scaling) resolved
 // once at start into a TrainDevice that the trainer, evaluation and the CLI share:
+//  - resolvePrecision: train.precision=auto made concrete for the device and CPU (bf16 on a CPU
+//    with native bfloat16, fp32 elsewhere), once at start; the run saves the resolved value;
 //  - checkTrainDevice: the start-of-run check (a CUDA device on a build without CUDA, or fp16
 //    on the CPU, is refused in one line naming the fix; nothing is written before it);
 //  - autocast on the device's kind (CUDA autocast on a GPU, CPU autocast on the CPU);
@@ -11,6 +13,7 @@
 import {
   autocast,
   checkDevice,
+  cpuNativeBf16,
   cuda,
   fromTypedArray,
   DeviceError,
@@ -21,6 +24,37 @@ import { GradScaler } from './grad_scaler.js';
 import type { TrainBatch } from './batch_source.js';
 
 export type Precision = 'fp32' | 'bf16' | 'fp16';
+
+/**
+ * train.precision made concrete for a canonical device: `auto` is bf16 autocast on a CPU with
+ * native bfloat16 instructions (`nativeBf16`: cpuNativeBf16(), the flag's name or null) — where
+ * the learning check (test/train_learning.test.ts) reaches the same held-out accuracy as fp32 in
+ * fewer seconds — and fp32 elsewhere: a CPU that would emulate bf16 (slower than fp32), and CUDA
+ * (no learning check has run on a GPU). An explicit value is kept as given.
+ */
+export function resolvePrecision(
+  precision: Precision | 'auto',
+  device: string,
+  nativeBf16: string | null = cpuNativeBf16(),
+): Precision {
+  if (precision !== 'auto') return precision;
+  return device === 'cpu' && nativeBf16 ? 'bf16' : 'fp32';
+}
+
+/** The one log line of a resolved train.precision=auto (what it chose and why). */
+export function autoPrecisionLine(
+  resolved: Precision,
+  device: string,
+  nativeBf16: string | null = cpuNativeBf16(),
+): string {
+  const why =
+    device !== 'cpu'
+      ? `${device}: fp32 until bf16 is shown to learn as well on a GPU`
+      : nativeBf16
+        ? `this CPU has native bfloat16 (${nativeBf16})`
+        : 'this CPU has no native bfloat16 (avx512_bf16 / amx_bf16): bf16 would be emulated';
+  return `train.precision=auto → ${resolved} (${why}; set train.precision=fp32 or bf16 to choose)`;
+}
 
 /** The one-line refusal of a device/precision pair (thrown before anything is written). */
 export class TrainDeviceError extends Error {
@@ -79,7 +113,8 @@ export class TrainDevice {
   }
 
   static fromConfig(cfg: Pick<TrainConfig, 'train'>, o: TrainDeviceOptions = {}): TrainDevice {
-    return new TrainDevice(checkTrainDevice(cfg), cfg.train.precision as Precision, o);
+    const device = checkTrainDevice(cfg);
+    return new TrainDevice(device, resolvePrecision(cfg.train.precision, device), o);
   }
 
   /** Runs fn under this precision's autocast (CUDA autocast on a GPU, CPU autocast on the CPU). */

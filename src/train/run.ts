@@ -29,7 +29,13 @@ import { modelConfigFor } from './model_config.js';
 import { MetricsLog } from './metrics_log.js';
 import { asTrainable, loadPretrained, placeModel } from './model_io.js';
 import { createModel } from '../model/weights.js';
-import { checkTrainDevice, TrainDevice } from './device_step.js';
+import {
+  autoPrecisionLine,
+  checkTrainDevice,
+  resolvePrecision,
+  TrainDevice,
+  type Precision,
+} from './device_step.js';
 import type { LipReaderNet } from '../model/lipreader.js';
 import { writeRunReport } from './report.js';
 import { Trainer, type FitResult } from './trainer.js';
@@ -225,6 +231,13 @@ async function runTrainingIn(
   // line, before anything is written
   if (dist) cfg.train.device = dist.deviceName;
   const device = checkTrainDevice(cfg);
+  // train.precision=auto made concrete once, here (rank 0's choice for every rank: nodes may
+  // differ in CPU); the resolved value is what config.yaml and the checkpoints record
+  if (cfg.train.precision === 'auto') {
+    const resolved = resolvePrecision('auto', device);
+    cfg.train.precision = dist ? (dist.broadcastString(resolved) as Precision) : resolved;
+    log(autoPrecisionLine(cfg.train.precision, device));
+  }
   // rank 0 decides where the run writes (a fresh timestamped dir, or a refusal); every rank
   // takes its answer, so the ranks agree and all stop with the same message
   let dirs: RunDirs | null = null;
@@ -461,7 +474,7 @@ async function runTrainingIn(
     callbacks,
     log,
     stream,
-    device: new TrainDevice(device, cfg.train.precision),
+    device: new TrainDevice(device, resolvePrecision(cfg.train.precision, device)),
     // the shard loader mixes batches itself; the in-memory source through this hook
     onBatch:
       !cfg.data.shards && cfg.data.augment.mixup_alpha > 0

@@ -246,7 +246,11 @@ export class Trainer implements TrainerHandle {
         modelConfig: this.opts.modelConfig,
         labels: this.opts.labels,
         preprocessing: this.opts.preprocessing,
-        trainConfig: this.opts.config,
+        // the precision the steps ran in (train.precision=auto resolved), not the request
+        trainConfig: {
+          ...this.opts.config,
+          train: { ...this.opts.config.train, precision: this.dev.precision },
+        },
         state: this.trainState(extra),
       };
     });

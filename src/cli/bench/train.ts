@@ -6,19 +6,29 @@
 // default (channels-last trunk), PyTorch eager as written (contiguous NCHW); --channels-last or
 // --contiguous puts both sides on the same layout (the kernel-for-kernel comparison).
 // Each measurement runs in its own process so peak RSS is per configuration.
+// The headline (default_recipe): eflip's default recipe — train.precision=auto as resolved here
+// (bf16 on a CPU with native bfloat16, else fp32) in its default layout — ÷ PyTorch eager fp32
+// (the reference's recipe), both from this run.
 // --nproc-per-node N: data-parallel scaling instead — N processes (gloo over 127.0.0.1, gradients
 // averaged by GradSync overlapped with backward) next to one process, each with --threads
 // (default 1) and the same per-process batch; efficiency = N-process clips/s ÷ (N × 1-process).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseOrHelp, UsageError, BENCH_OPTIONS, defineCommand } from '../args.js';
+import {
+  parseOrHelp,
+  UsageError,
+  BENCH_OPTIONS,
+  defineCommand,
+  type ParsedOptions,
+} from '../args.js';
+import type { Precision } from '../../train/device_step.js';
 
 export const def = defineCommand({
   name: 'bench train',
   usage:
     'bench train [--json] [--variant T] [--batch 8] [--steps 3] [--device cpu|cuda[:N]] [--nproc-per-node N]',
   description:
-    'Training clips/s and peak RSS vs python3-torch on the same machine in the same run (ratio = eflip / PyTorch clips/s), fp32 and bf16 autocast (fp16 + loss scaling too on CUDA); with --nproc-per-node N, data-parallel scaling (N processes vs 1).',
+    'Training clips/s and peak RSS vs python3-torch on the same machine in the same run (ratio = eflip / PyTorch clips/s), fp32 and bf16 autocast (fp16 + loss scaling too on CUDA), and the headline default_recipe: the default recipe (train.precision=auto as resolved here) ÷ PyTorch eager fp32; with --nproc-per-node N, data-parallel scaling (N processes vs 1).',
   options: {
     ...BENCH_OPTIONS,
     variant: { type: 'string', default: 'T', help: 'model variant' },
@@ -60,9 +70,15 @@ export const def = defineCommand({
       type: 'int',
       help: 'data-parallel scaling on the CPU: N processes (gloo, --threads each, default 1) vs 1 process, same per-process batch',
     },
-    inner: { type: 'string', help: '(internal) run one eflip measurement: fp32|bf16|fp16|ddp' },
+    inner: {
+      type: 'string',
+      choices: ['fp32', 'bf16', 'fp16', 'ddp'],
+      help: '(internal) run one eflip measurement',
+    },
   },
 });
+
+type Options = ParsedOptions<typeof def.options>;
 
 interface Measure {
   clips_per_s: number;
@@ -72,9 +88,43 @@ interface Measure {
   peak_rss_mb: number;
   losses: number[];
   threads: number;
+  /** a GPU run: the device and its memory in use */
+  device?: string;
+  gpu_used_mb?: number;
 }
 
-async function inner(o: Record<string, any>): Promise<void> {
+/** One precision's result: both sides and their ratios, or why eflip's side failed. */
+type ModeResult =
+  | {
+      eflip: Measure;
+      pytorch: Measure | { error: string };
+      ratio: number | null;
+      rss_ratio: number | null;
+    }
+  | { error: string };
+
+/** eflip's default recipe ÷ PyTorch eager fp32 (the headline), or why it is missing. */
+type DefaultRecipe = { precision: Precision; layout: string } & (
+  | {
+      eflip_clips_per_s: number;
+      pytorch_fp32_clips_per_s: number;
+      ratio: number;
+    }
+  | { error: string }
+);
+
+/** The data-parallel measurement of one process group (printed by rank 0). */
+interface DdpMeasure {
+  processes: number;
+  clips_per_s: number;
+  step_ms: number;
+  threads: number;
+  buckets: number;
+  buckets_started_during_backward: number;
+  peak_rss_mb: number;
+}
+
+async function inner(o: Options, mode: Precision): Promise<void> {
   const { randn, randint, setNumThreads, getNumThreads, F, tidy, manualSeed, cuda } =
     await import('../../engine/index.js');
   const { TrainDevice } = await import('../../train/device_step.js');
@@ -83,7 +133,7 @@ async function inner(o: Record<string, any>): Promise<void> {
   const { AdamW } = await import('../../train/adamw.js');
   if (o.threads) setNumThreads(o.threads);
   manualSeed(0);
-  const dev = new TrainDevice(o.device, o.inner);
+  const dev = new TrainDevice(o.device, mode);
   const net = createModel(modelConfig({ variant: o.variant, classes: o.classes }));
   if (dev.device !== 'cpu') net.to(dev.device);
   if (o['channels-last']) net.useChannelsLast(true);
@@ -138,7 +188,7 @@ async function inner(o: Record<string, any>): Promise<void> {
 }
 
 /** One rank of the data-parallel measurement (RANK, WORLD_SIZE, MASTER_* in the environment). */
-async function innerDdp(o: Record<string, any>): Promise<void> {
+async function innerDdp(o: Options): Promise<void> {
   const { randn, randint, setNumThreads, getNumThreads, F, tidy, manualSeed } =
     await import('../../engine/index.js');
   const { ProcessGroup, GradSync } = await import('../../engine/distributed.js');
@@ -209,11 +259,11 @@ async function innerDdp(o: Record<string, any>): Promise<void> {
 }
 
 /** N data-parallel processes vs one, same per-process batch and threads. */
-async function scaling(o: Record<string, any>): Promise<number> {
+async function scaling(o: Options): Promise<number> {
   const { spawn } = await import('node:child_process');
   const { freePort } = await import('../../train/launcher.js');
   const N = o['nproc-per-node'];
-  if (!Number.isInteger(N) || N < 1 || N > 64)
+  if (N === undefined || !Number.isInteger(N) || N < 1 || N > 64)
     throw new UsageError(`--nproc-per-node expects an integer in 1..64, got ${N}`);
   const bin = fileURLToPath(new URL('../../../../bin/eflip.js', import.meta.url));
   const threads = o.threads ?? 1;
@@ -251,7 +301,7 @@ async function scaling(o: Record<string, any>): Promise<number> {
         ].includes(k),
     ),
   );
-  const runDdp = async (n: number): Promise<any> => {
+  const runDdp = async (n: number): Promise<DdpMeasure> => {
     const port = await freePort();
     const outs = await Promise.all(
       Array.from(
@@ -292,10 +342,10 @@ async function scaling(o: Record<string, any>): Promise<number> {
       throw new Error(
         `data-parallel measurement with ${n} processes failed on rank ${bad}: ${outs[bad].err.trim().split('\n').slice(-2).join(' | ')}`,
       );
-    return lastJson(outs[0].out);
+    return lastJson<DdpMeasure>(outs[0].out);
   };
-  let single: any = null,
-    multi: any = null;
+  let single: DdpMeasure | null = null,
+    multi: DdpMeasure | null = null;
   for (let r = 0; r < Math.max(1, o.rounds); r++) {
     log(`round ${r + 1}: 1 process × ${threads} thread${threads > 1 ? 's' : ''} ...`);
     const a = await runDdp(1);
@@ -304,6 +354,7 @@ async function scaling(o: Record<string, any>): Promise<number> {
     const b = await runDdp(N);
     if (!multi || b.clips_per_s > multi.clips_per_s) multi = b;
   }
+  if (!single || !multi) throw new Error('bench train: no data-parallel round ran'); // rounds ≥ 1
   const efficiency = multi.clips_per_s / (N * single.clips_per_s);
   const out = {
     variant: o.variant,
@@ -337,14 +388,14 @@ async function scaling(o: Record<string, any>): Promise<number> {
   return 0;
 }
 
-function lastJson(text: string): any {
+function lastJson<T>(text: string): T {
   const line = text
     .trim()
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .pop();
   if (!line) throw new Error(`no JSON result in output:\n${text.slice(-2000)}`);
-  return JSON.parse(line);
+  return JSON.parse(line) as T;
 }
 
 export default async function main(argv: string[]): Promise<number> {
@@ -356,7 +407,7 @@ export default async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (o.inner) {
-    await inner(o);
+    await inner(o, o.inner);
     return 0;
   }
   if (o['nproc-per-node'] !== undefined) return await scaling(o);
@@ -364,7 +415,7 @@ export default async function main(argv: string[]): Promise<number> {
   const py = fileURLToPath(
     new URL('../../../../src/train/torch_ref/train_step.py', import.meta.url),
   );
-  const { checkTrainDevice } = await import('../../train/device_step.js');
+  const { checkTrainDevice, resolvePrecision } = await import('../../train/device_step.js');
   const device = checkTrainDevice({ train: { device: o.device, precision: 'fp32' } as never }); // one-line refusal before any measurement
   if (o['channels-last'] && o.contiguous)
     throw new UsageError('--channels-last and --contiguous exclude each other: pick one layout');
@@ -395,12 +446,12 @@ export default async function main(argv: string[]): Promise<number> {
     String(o.warmup),
     ...(o.threads ? ['--threads', String(o.threads)] : []),
   ];
-  const modes = o['no-bf16']
+  const modes: Precision[] = o['no-bf16']
     ? ['fp32']
     : device === 'cpu'
       ? ['fp32', 'bf16']
       : ['fp32', 'bf16', 'fp16'];
-  const results: Record<string, unknown> = {};
+  const results: Partial<Record<Precision, ModeResult>> = {};
   const log = (m: string) => {
     if (!o.json) console.error(m);
   };
@@ -431,7 +482,7 @@ export default async function main(argv: string[]): Promise<number> {
           maxBuffer: 1 << 24,
         },
       );
-      if (e.status === 0) ours = best(ours, lastJson(e.stdout));
+      if (e.status === 0) ours = best(ours, lastJson<Measure>(e.stdout));
       else oursErr = e.stderr.trim().split('\n').slice(-3).join(' | ');
       if (!ours) break;
       log(`[${mode}] round ${r + 1}: python3-torch ...`);
@@ -444,7 +495,7 @@ export default async function main(argv: string[]): Promise<number> {
         encoding: 'utf8',
         maxBuffer: 1 << 24,
       });
-      if (t.status === 0) torch = best(torch, lastJson(t.stdout));
+      if (t.status === 0) torch = best(torch, lastJson<Measure>(t.stdout));
       else torchErr = t.stderr.slice(-500);
     }
     if (!ours) {
@@ -460,8 +511,32 @@ export default async function main(argv: string[]): Promise<number> {
       rss_ratio: torch ? ours.peak_rss_mb / torch.peak_rss_mb : null,
     };
   }
+  // the headline: eflip's default recipe (train.precision's default as a run here resolves it, in
+  // the layout measured) ÷ the reference's recipe (PyTorch eager fp32), from this run
+  const precision = resolvePrecision(defaultConfig().train.precision, device);
+  const mine = results[precision];
+  const refFp32 = results.fp32 && 'eflip' in results.fp32 ? results.fp32.pytorch : null;
+  const default_recipe: DefaultRecipe =
+    mine && 'eflip' in mine && refFp32 && 'clips_per_s' in refFp32
+      ? {
+          precision,
+          layout: layout.eflip,
+          eflip_clips_per_s: mine.eflip.clips_per_s,
+          pytorch_fp32_clips_per_s: refFp32.clips_per_s,
+          ratio: mine.eflip.clips_per_s / refFp32.clips_per_s,
+        }
+      : {
+          precision,
+          layout: layout.eflip,
+          error: !mine
+            ? `eflip ${precision} not measured (--no-bf16)`
+            : 'eflip' in mine
+              ? 'the PyTorch fp32 measurement failed'
+              : mine.error,
+        };
   const out = {
     device,
+    default_recipe,
     channels_last: layout.eflip === 'channels_last' && layout.pytorch === 'channels_last',
     layout,
     variant: o.variant,
@@ -478,18 +553,25 @@ export default async function main(argv: string[]): Promise<number> {
       `bench train: ${device}, variant ${o.variant}, batch ${o.batch}, ${o.frames}×${o.size}×${o.size}, ${o.steps} timed steps; trunk layout eflip ${layout.eflip}, pytorch ${layout.pytorch}`,
     );
     for (const mode of modes) {
-      const r = results[mode] as any;
-      if (r.error) {
+      const r = results[mode];
+      if (!r) continue;
+      if (!('eflip' in r)) {
         console.log(`  ${mode}: ${r.error}`);
         continue;
       }
-      const pt = r.pytorch.clips_per_s
-        ? `${r.pytorch.clips_per_s.toFixed(2)} clips/s, ${r.pytorch.peak_rss_mb.toFixed(0)} MB`
-        : 'failed';
+      const pt =
+        'clips_per_s' in r.pytorch
+          ? `${r.pytorch.clips_per_s.toFixed(2)} clips/s, ${r.pytorch.peak_rss_mb.toFixed(0)} MB`
+          : 'failed';
       console.log(
         `  ${mode}: eflip ${r.eflip.clips_per_s.toFixed(2)} clips/s, ${r.eflip.peak_rss_mb.toFixed(0)} MB | pytorch ${pt} | ratio ${r.ratio?.toFixed(3) ?? 'n/a'}`,
       );
     }
+    console.log(
+      'ratio' in default_recipe
+        ? `  default recipe (train.precision=auto → ${precision}, ${layout.eflip}) vs PyTorch eager fp32: ${default_recipe.eflip_clips_per_s.toFixed(2)} vs ${default_recipe.pytorch_fp32_clips_per_s.toFixed(2)} clips/s, ratio ${default_recipe.ratio.toFixed(3)}`
+        : `  default recipe (${precision}): ${default_recipe.error}`,
+    );
   }
   return 0;
 }

@@ -36,6 +36,8 @@ interface Report {
   addon: { loaded: boolean; path?: string; linkedVersion?: string; error?: string };
   cpu?: {
     capability: string;
+    /** the native bfloat16 instructions (amx_bf16, avx512_bf16) or null: train.precision=auto picks bf16 only with one */
+    nativeBf16: string | null;
     threads: number;
     interopThreads: number;
     blas: string;
@@ -174,6 +176,7 @@ export async function diagnose(): Promise<Report> {
   const blas = /BLAS_INFO=([^,\s]+)/.exec(E.torchConfig())?.[1] ?? 'unknown';
   rep.cpu = {
     capability: E.cpuCapability(),
+    nativeBf16: E.cpuNativeBf16(),
     threads: E.getNumThreads(),
     interopThreads: E.getNumInteropThreads(),
     blas,
@@ -233,7 +236,7 @@ export default async function main(argv: string[]): Promise<number> {
   ];
   if (rep.cpu)
     lines.push(
-      `cpu         capability ${rep.cpu.capability}, ${rep.cpu.threads} intra-op thread(s), ${rep.cpu.interopThreads} inter-op`,
+      `cpu         capability ${rep.cpu.capability}, native bf16 ${rep.cpu.nativeBf16 ?? 'no'} (train.precision=auto: ${rep.cpu.nativeBf16 ? 'bf16' : 'fp32'}), ${rep.cpu.threads} intra-op thread(s), ${rep.cpu.interopThreads} inter-op`,
     );
   if (rep.cpu)
     lines.push(
