@@ -33,7 +33,7 @@ mkdir -p "$OUT"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/eflip-gpu-check.XXXXXX")
 DEVICE=${GPU_CHECK_DEVICE:-cuda}
 DRY=0; [ "$DEVICE" = cpu ] && DRY=1
-SYNTH_TRAIN=40; EPOCHS=10; [ $DRY = 1 ] && { SYNTH_TRAIN=10; EPOCHS=3; }
+SYNTH_TRAIN=40; EPOCHS=10; [ $DRY = 1 ] && { SYNTH_TRAIN=10; EPOCHS=6; }
 BENCH="--batch ${GPU_CHECK_BENCH_BATCH:-32} --steps ${GPU_CHECK_BENCH_STEPS:-10} --warmup 3 --rounds 1"
 EFLIP="node $ROOT/bin/eflip.js"
 T0=$SECONDS
@@ -164,5 +164,5 @@ if [ $DRY = 0 ]; then
 fi
 
 rm -rf "$WORK"
-for v in "${STATUS[@]}"; do [ "$v" = pass ] || exit 1; done
+for v in "${STATUS[@]}"; do case $v in pass*|skipped*) ;; *) exit 1 ;; esac; done
 exit 0

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Device-side driver for scripts/gpu-check.sh: unpacks what scripts/gpu-bundle.sh packed into .gpu/
 # (node, modules, dist, shards), builds the addon against python torch, runs the check, and tars
-# the results into $FINAL/results.tgz (a device call returns at most 8 files).
+# the results into $FINAL/results.tgz (a device call returns at most 8 files). A CPU rehearsal
+# here: LIBTORCH_USE_PYTORCH=0 GPU_CHECK_DEVICE=cpu GPU_BUILD_DIRECT=1 in a copy of the tree.
 set -x
 T=/tmp/eflip-dev; mkdir -p $T/node
 tar xJf .gpu/node.tar.xz -C $T/node && tar xJf .gpu/mods.tar.xz && tar xJf .gpu/dist.tar.xz && tar xJf .gpu/shards.tar.xz -C $T || exit 1
-export LIBTORCH_USE_PYTORCH=1 PATH=$T/node/bin:$PATH npm_config_nodedir=$T/node JOBS=16 PYTHONUNBUFFERED=1
+export LIBTORCH_USE_PYTORCH=${LIBTORCH_USE_PYTORCH-1} PATH=$T/node/bin:$PATH npm_config_nodedir=$T/node JOBS=16 PYTHONUNBUFFERED=1
 node --version; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; nproc; command -v ffmpeg g++ make python3 nvcc; g++ --version | head -1
 set +x
-if ! command -v make >/dev/null; then
-  echo "no make: building the addon with g++ directly"
+if [ -n "${GPU_BUILD_DIRECT:-}" ] || ! command -v make >/dev/null; then
+  echo "building the addon with g++ directly (no make, or GPU_BUILD_DIRECT set)"
   B=native/build/Release; mkdir -p $B
   INC=$(node scripts/find-libtorch.cjs --include); CF=$(node scripts/find-libtorch.cjs --cflags); LIBS=$(node scripts/find-libtorch.cjs --libs)
   NAPI=$(node -p "require('node-addon-api').include_dir")
