@@ -135,6 +135,19 @@ export function toolError(e: NodeJS.ErrnoException, bin: string, file: string): 
   return new VideoError('corrupt', file, `${bin} failed to start: ${e.message}`);
 }
 
+/** A started tool's exit code, once its streams are closed; a start failure rejects at once,
+ *  a cancellation (toolError) once the killed process is gone. */
+export function toolExit(child: ChildProcess, bin: string, file: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    let failed: Error | undefined;
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      failed = toolError(e, bin, file);
+      if (e.name !== 'AbortError') reject(failed);
+    });
+    child.on('close', (code) => (failed ? reject(failed) : resolve(code)));
+  });
+}
+
 interface RunResult {
   code: number | null;
   stdout: Buffer;
@@ -152,18 +165,13 @@ export function runTool(
     const child = spawnTool(bin, args, [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe']);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    let failed: Error | undefined;
     child.stdout!.on('data', (b: Buffer) => out.push(b));
     child.stderr!.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      failed = toolError(e, bin, file);
-      if (e.name !== 'AbortError') reject(failed); // a cancelled tool is reported once it is gone
-    });
-    child.on('close', (code) => {
-      if (failed) reject(failed);
-      else
-        resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') });
-    });
+    toolExit(child, bin, file).then(
+      (code) =>
+        resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }),
+      reject,
+    );
     if (stdin) {
       child.stdin!.on('error', () => {
         /* reported through the exit code */
@@ -438,7 +446,6 @@ export function runPnmDecoder(
       i === 2 || fds.includes(i) ? 'pipe' : 'ignore',
     );
     const child = spawnTool(FFMPEG, args, stdio);
-    let failed: Error | undefined;
     const err: Buffer[] = [];
     let errBytes = 0;
     child.stderr!.on('data', (b: Buffer) => {
@@ -463,17 +470,12 @@ export function runPnmDecoder(
         /* surfaces as a failed exit */
       });
     });
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      failed = toolError(e, FFMPEG, file);
-      if (e.name !== 'AbortError') reject(failed); // a cancelled tool is reported once it is gone
-    });
-    child.on('close', (code) => {
-      if (failed) return reject(failed);
+    toolExit(child, FFMPEG, file).then((code) => {
       parsers.forEach((p, k) => {
         if (p.pending) outs[k].clean = false;
       });
       resolve({ code, outs, stderr: Buffer.concat(err).toString('utf8') });
-    });
+    }, reject);
   });
 }
 

@@ -25,7 +25,7 @@ import {
   probedSeconds,
   readHead,
   spawnTool,
-  toolError,
+  toolExit,
   type VideoInfo,
 } from './video.js';
 import { type PnmFrame, PnmParser, PnmStreamError } from './video_pnm.js';
@@ -128,14 +128,7 @@ export async function readFrames(file: string, o: ReadOptions = {}): Promise<Fra
       stderr += b.toString('utf8');
       if (stderr.length > 1 << 16) stderr = stderr.slice(-(1 << 15));
     });
-    const exited = new Promise<number | null>((resolve, reject) => {
-      let failed: Error | undefined;
-      child.on('error', (e: NodeJS.ErrnoException) => {
-        failed = toolError(e, FFMPEG, file);
-        if (e.name !== 'AbortError') reject(failed); // a cancelled tool is reported once it is gone
-      });
-      child.on('close', (code) => (failed ? reject(failed) : resolve(code)));
-    });
+    const exited = toolExit(child, FFMPEG, file);
     exited.catch(() => {}); // awaited below; a spawn error also ends stdout
     const split = new PnmParser();
     let n = 0;
