@@ -43,14 +43,7 @@ export const QUANT_KINDS: QuantKind[] = [
  *  input planes make a poor int8 GEMM); also depthwise in float32 1.59×, SE in float32 1.68×,
  *  linear layers in float32 1.44–1.51×, SiLU alone in float32 1.40×, all trunk element-wise ops
  *  in float32 1.03× (a Q/DQ and a layout transpose around every conv). */
-export const DEFAULT_QUANT_KINDS: QuantKind[] = [
-  'conv',
-  'pointwise',
-  'depthwise',
-  'se',
-  'linear',
-  'elementwise',
-];
+export const DEFAULT_QUANT_KINDS: QuantKind[] = QUANT_KINDS.filter((k) => k !== 'stem');
 
 export class QuantizeError extends Error {
   override name = 'QuantizeError';
