@@ -474,6 +474,35 @@ test("ONNX files from a stranger: metadata validated as a checkpoint's", async (
   );
 });
 
+/** Each crafted file (written to DIR/PREFIX<i>.safetensors) is refused by every in-process
+ *  loader: an error matching its pattern, one line, within 2 s. */
+async function refusedByEvery(
+  loaders: [string, (f: string) => unknown][],
+  variants: [string, Uint8Array, RegExp][],
+  dir: string,
+  prefix: string,
+): Promise<void> {
+  mkdirSync(dir);
+  for (const [i, [label, bytes, re]] of variants.entries()) {
+    const f = join(dir, `${prefix}${i}.safetensors`);
+    writeFileSync(f, bytes);
+    for (const [who, load] of loaders) {
+      const t0 = performance.now();
+      let err: Error | undefined;
+      try {
+        await load(f);
+      } catch (e) {
+        err = e as Error;
+      }
+      assert.ok(err, `${label} [${who}]: accepted`);
+      assert.match(err!.message, re, `${label} [${who}]`);
+      assert.ok(!err!.message.includes('\n'), `${label} [${who}]: not one line: ${err!.message}`);
+      assert.ok(performance.now() - t0 < 2000, `${label} [${who}]: slow`);
+      cases++;
+    }
+  }
+}
+
 test('every loader refuses the same way (in process): predict/stream (onnx, torch), eval, export, fine-tune, info', async () => {
   const { loadModel } = await import('../src/model/weights.js');
   const { loadForEval, loadPretrained } = await import('../src/train/model_io.js');
@@ -605,26 +634,7 @@ test('every loader refuses the same way (in process): predict/stream (onnx, torc
       /the model config needs tensor|holds no weights/,
     ],
   ];
-  const dir = join(work, 'loaders');
-  mkdirSync(dir);
-  for (const [i, [label, bytes, re]] of variants.entries()) {
-    const f = join(dir, `v${i}.safetensors`);
-    writeFileSync(f, bytes);
-    for (const [who, load] of loaders) {
-      const t0 = performance.now();
-      let err: Error | undefined;
-      try {
-        await load(f);
-      } catch (e) {
-        err = e as Error;
-      }
-      assert.ok(err, `${label} [${who}]: accepted`);
-      assert.match(err!.message, re, `${label} [${who}]`);
-      assert.ok(!err!.message.includes('\n'), `${label} [${who}]: not one line: ${err!.message}`);
-      assert.ok(performance.now() - t0 < 2000, `${label} [${who}]: slow`);
-      cases++;
-    }
-  }
+  await refusedByEvery(loaders, variants, join(work, 'loaders'), 'v');
   net.dispose();
 });
 
@@ -669,25 +679,7 @@ test('non-finite weights are refused by every loader that reads weights, with on
     ],
   ];
   const dir = join(work, 'nonfinite');
-  mkdirSync(dir);
-  for (const [i, [label, bytes, re]] of variants.entries()) {
-    const f = join(dir, `n${i}.safetensors`);
-    writeFileSync(f, bytes);
-    for (const [who, load] of loaders) {
-      const t0 = performance.now();
-      let err: Error | undefined;
-      try {
-        await load(f);
-      } catch (e) {
-        err = e as Error;
-      }
-      assert.ok(err, `${label} [${who}]: accepted`);
-      assert.match(err!.message, re, `${label} [${who}]`);
-      assert.ok(!err!.message.includes('\n'), `${label} [${who}]: not one line`);
-      assert.ok(performance.now() - t0 < 2000, `${label} [${who}]: slow`);
-      cases++;
-    }
-  }
+  await refusedByEvery(loaders, variants, dir, 'n');
   // the unmodified weights still load (the check reads the bytes in place: no false alarm)
   loadModel(DEMO).model.dispose();
   net.dispose();
