@@ -1,4 +1,5 @@
 // Shared fixtures for the data tests: small real mp4 files made with ffmpeg.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,6 +9,19 @@ const made: string[] = [];
 process.on('exit', () => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
+
+const PHOTO = new URL('../../test/fixtures/roi/messi5.jpg', import.meta.url).pathname;
+
+/** test/fixtures/roi/messi5.jpg held still for `seconds` at 25 frames/s as an H.264 mp4 (even
+ *  size, yuv420p): a real face. `x264` adds encoder options, e.g. ['-crf', '12']. */
+export function photoVideo(out: string, seconds: number, x264: string[] = []): void {
+  const r = spawnSync('ffmpeg', [
+    ...['-v', 'error', '-y', '-loop', '1', '-i', PHOTO, '-t', String(seconds), '-r', '25'],
+    ...['-vf', 'scale=trunc(iw/2)*2:trunc(ih/2)*2', '-c:v', 'libx264', ...x264],
+    ...['-pix_fmt', 'yuv420p', out],
+  ]);
+  if (r.status !== 0) throw new Error(`ffmpeg could not write ${out}: ${String(r.stderr)}`);
+}
 
 /** A fresh temporary directory, removed when the test process exits. */
 export function tempDir(tag: string): string {

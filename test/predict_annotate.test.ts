@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { photoVideo } from './data_helpers.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const bin = join(root, 'bin/eflip.js');
@@ -31,24 +32,7 @@ test('predict --annotate finds the face, predicts and writes the word onto the v
   const dir = mkdtempSync(join(tmpdir(), 'eflip-annot-'));
   try {
     const clip = join(dir, 'face.mp4');
-    execFileSync('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-loop',
-      '1',
-      '-i',
-      join(root, 'test/fixtures/roi/messi5.jpg'),
-      '-t',
-      '1',
-      '-r',
-      '25',
-      '-vf',
-      'scale=trunc(iw/2)*2:trunc(ih/2)*2',
-      '-pix_fmt',
-      'yuv420p',
-      clip,
-    ]);
+    photoVideo(clip, 1);
     const out = join(dir, 'annotated.mp4');
     const r = spawnSync(
       process.execPath,

@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './onnx_helpers.js';
 import { toolPids } from './proc_helpers.js';
+import { photoVideo } from './data_helpers.js';
 import {
   demoOnnxAndCliAnswers,
   eflipSync,
@@ -187,24 +188,7 @@ test(
         }
         // face=1: arbitrary footage through the mouth-ROI pipeline, as `eflip predict --face`
         const messi = path.join(dir, 'messi.mp4');
-        const ff = spawnSync('ffmpeg', [
-          '-v',
-          'error',
-          '-loop',
-          '1',
-          '-i',
-          path.join(ROOT, 'test/fixtures/roi/messi5.jpg'),
-          '-t',
-          '0.6',
-          '-r',
-          '25',
-          '-vf',
-          'scale=trunc(iw/2)*2:trunc(ih/2)*2',
-          '-pix_fmt',
-          'yuv420p',
-          messi,
-        ]);
-        assert.equal(ff.status, 0, String(ff.stderr));
+        photoVideo(messi, 0.6);
         const cliFace = eflipSync([
           'predict',
           messi,
@@ -503,28 +487,7 @@ test(
             // a prediction that runs past --job-timeout (5 s; a sample clip takes well under 1 s on a
             // quiet machine): face tracking over 12 s of video
             const long = path.join(dir, 'long-face.mp4');
-            const ff = spawnSync('ffmpeg', [
-              '-v',
-              'error',
-              '-loop',
-              '1',
-              '-i',
-              path.join(ROOT, 'test/fixtures/roi/messi5.jpg'),
-              '-t',
-              '12',
-              '-r',
-              '25',
-              '-vf',
-              'scale=trunc(iw/2)*2:trunc(ih/2)*2',
-              '-c:v',
-              'libx264',
-              '-preset',
-              'ultrafast',
-              '-pix_fmt',
-              'yuv420p',
-              long,
-            ]);
-            assert.equal(ff.status, 0, String(ff.stderr));
+            photoVideo(long, 12, ['-preset', 'ultrafast']);
             let sawTool = 0;
             const watch = setInterval(
               () => (sawTool = Math.max(sawTool, toolPids(q.child.pid!).length)),

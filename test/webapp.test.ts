@@ -16,6 +16,7 @@ import { composeVideo } from '../src/roi/index.js';
 import { ROOT, tempDir } from './onnx_helpers.js';
 import { demoOnnxAndCliAnswers, eflipSync, startServe, type Served } from './serve_helpers.js';
 import { CHROMIUM } from './browser_helpers.js';
+import { photoVideo } from './data_helpers.js';
 
 const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'].map((f) =>
   path.join(ROOT, 'assets/samples', f),
@@ -370,28 +371,7 @@ test(
     let cdp: Cdp | null = null;
     try {
       const clip = path.join(dir, 'messi.mp4');
-      const ff = spawnSync('ffmpeg', [
-        '-v',
-        'error',
-        '-loop',
-        '1',
-        '-i',
-        path.join(ROOT, 'test/fixtures/roi/messi5.jpg'),
-        '-t',
-        '1',
-        '-r',
-        '25',
-        '-vf',
-        'scale=trunc(iw/2)*2:trunc(ih/2)*2',
-        '-c:v',
-        'libx264',
-        '-crf',
-        '12',
-        '-pix_fmt',
-        'yuv420p',
-        clip,
-      ]);
-      assert.equal(ff.status, 0, String(ff.stderr));
+      photoVideo(clip, 1, ['-crf', '12']);
       const onnx = path.join(dir, 'demo.onnx');
       assert.equal(
         eflipSync([
