@@ -138,6 +138,31 @@ test('PGM/PPM parser: frames split across chunks at every byte land whole; bad o
   assert.throws(() => new PnmParser().push(Buffer.from('P6\n99999 99999\n255\n')), PnmStreamError);
 });
 
+test('readFrames: ffmpeg starts beside ffprobe; a clip read late loses no frame; a refused file or one needing other arguments leaves no stray decoder', async () => {
+  // 6 tiny frames: ffmpeg is done long before frames() reads them
+  const tiny = path.join(dir, 'tiny.mp4');
+  await writeTestVideo(tiny, { frames: 6, height: 24, width: 32 });
+  const r = await readFrames(tiny);
+  await new Promise((res) => setTimeout(res, 400));
+  let n = 0;
+  for await (const f of r.frames()) n += f.width === 32 && f.height === 24 ? 1 : 0;
+  assert.equal(n, 6);
+  // the probe refuses a still image: the decoder started beside it is gone when readFrames fails
+  await assert.rejects(
+    readFrames(new URL('../../test/fixtures/roi/messi5.jpg', import.meta.url).pathname),
+    (e: unknown) => e instanceof VideoError && e.kind === 'no-video',
+  );
+  assert.deepEqual(toolPids(), []);
+  // frames wider than MAX_FRAME_SIDE need the size cap: the guessed decoder is replaced
+  const wide = path.join(dir, 'wide.mp4');
+  await writeTestVideo(wide, { frames: 2, height: 16, width: 2000 });
+  const w = await readFrames(wide, { gray: true });
+  assert.equal(toolPids().length, 0, 'the guessed decoder was stopped');
+  const sizes = [];
+  for await (const f of w.frames()) sizes.push(`${f.width}x${f.height}`);
+  assert.deepEqual(sizes, ['1920x16', '1920x16']);
+});
+
 test("withToolSignal: an abort kills the reader's ffmpeg at once and the reader fails as cancelled", async () => {
   const long = path.join(dir, 'long.mp4');
   await writeTestVideo(long, { frames: 250, height: 240, width: 320 });

@@ -55,6 +55,8 @@ export interface VideoInfo {
   format: string;
   /** the stream's index in the file (the first video stream that is not cover art) */
   stream: number;
+  /** true when `stream` is the file's first video stream, the one ffmpeg's `-map 0:v:0` picks */
+  firstVideoStream: boolean;
 }
 
 export interface DecodeOptions {
@@ -347,6 +349,7 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
     codec: s.codec_name ?? '',
     format,
     stream: Number.isInteger(s.index) ? s.index : 0,
+    firstVideoStream: s === j.streams[0],
   };
 }
 
