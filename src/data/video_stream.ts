@@ -42,6 +42,8 @@ export interface ReadOptions {
   gray?: boolean;
   /** extra ffmpeg filters after the fps resampling and the size cap (e.g. the model's scale), or a function of the probe's facts */
   filters?: string[] | ((info: VideoInfo) => string[]);
+  /** with `filters` a function: what it gives for most files, so ffmpeg can start beside ffprobe (see readFrames) */
+  likelyFilters?: string[];
   /** stop quietly after this many frames */
   maxFrames?: number;
   /** refuse videos longer than this many seconds (VideoError 'too-long') */
@@ -124,9 +126,9 @@ const UNCLAIMED_MS = 5000;
 /**
  * Read a video frame by frame (RGB or grey uint8 HWC), upright, size-capped.
  *
- * ffprobe and ffmpeg each take ~60–70 ms to start, so when the decode does not depend on the
- * probe (`filters` is not a function) ffmpeg starts beside ffprobe with the common case's
- * arguments (the first video stream, no size cap), reading nothing until `frames()` is called.
+ * ffprobe and ffmpeg each take ~60–70 ms to start, so ffmpeg starts beside ffprobe with the
+ * common case's arguments (the first video stream, no size cap, `filters` or `likelyFilters`),
+ * reading nothing until `frames()` is called.
  * When the probe refuses the file, or says other arguments are needed, that decoder is killed
  * (and a right one started by `frames()`); one that `frames()` does not claim within
  * UNCLAIMED_MS is killed too. Nothing is started on what `checkInputFile` refuses.
@@ -154,9 +156,10 @@ export async function readFrames(file: string, o: ReadOptions = {}): Promise<Fra
     ),
   ];
   let early: { decoder: Decoder; args: string[] } | null = null;
-  if (typeof o.filters !== 'function') {
+  const likely = typeof o.filters === 'function' ? o.likelyFilters : (o.filters ?? []);
+  if (likely) {
     await checkInputFile(file); // missing, directory, device, FIFO, empty: nothing is started
-    const args = argsFor(null, o.filters ?? []);
+    const args = argsFor(null, likely);
     early = { decoder: startDecoder(args, file), args };
   }
   let info: VideoInfo;

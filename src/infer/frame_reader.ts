@@ -60,6 +60,7 @@ export async function* readModelFrames(
     fps: MODEL_FPS,
     gray: !rgb,
     filters: (info) => modelFilters(info.width, info.height, pre, channels),
+    likelyFilters: modelFilters(0, 1, pre, channels), // frames that are no mouth crop (LRW, a camera)
     maxFrames: opts.maxFrames,
     maxSeconds: opts.maxSeconds,
     onEnd: (decoded, expected) => {
