@@ -121,7 +121,11 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
         )
         .map(
           (x) =>
-            `${x.size} ${String(x.config).startsWith('end') ? 'mp4 → ROI mp4' : 'pipeline'} ${n(x.fps, 1)}`,
+            `${x.size} ${String(x.config).startsWith('end') ? 'mp4 → ROI mp4' : 'pipeline'} ${n(x.fps, 1)}${
+              x.firstFileFps !== undefined
+                ? ` (median of ${x.runsFps.length} files; a process's first file ${n(x.firstFileFps, 1)})`
+                : ''
+            }`,
         )
         .join('; '),
   },

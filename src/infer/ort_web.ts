@@ -19,9 +19,6 @@ interface WebOrt extends OrtModule {
 }
 
 export async function webPlatform(o: WebPlatformOptions = {}): Promise<OrtPlatform> {
-  const ort = (o.ort ?? (await import('onnxruntime-web'))) as WebOrt;
-  if (o.wasmPaths) ort.env.wasm.wasmPaths = o.wasmPaths;
-  ort.env.wasm.numThreads = o.threads ?? 1;
   const hasGpu =
     typeof navigator !== 'undefined' && !!(navigator as unknown as { gpu?: unknown }).gpu;
   const device = o.device ?? 'auto';
@@ -33,5 +30,14 @@ export async function webPlatform(o: WebPlatformOptions = {}): Promise<OrtPlatfo
         : hasGpu
           ? ['webgpu', 'wasm']
           : ['wasm'];
+  // Without WebGPU, the wasm-only build: the WebGPU build's wasm (JSEP) runs the same CPU
+  // kernels slower, and erratically with threads (T int8 in Chromium, 2 threads: 87–89 ms/clip
+  // against 183–329; 1 thread: 139–141 against 152–199; docs/webapp.md)
+  const ort = (o.ort ??
+    (providers.includes('webgpu')
+      ? await import('onnxruntime-web')
+      : await import('onnxruntime-web/wasm'))) as WebOrt;
+  if (o.wasmPaths) ort.env.wasm.wasmPaths = o.wasmPaths;
+  ort.env.wasm.numThreads = o.threads ?? 1;
   return { ort, providers };
 }
