@@ -118,6 +118,7 @@ export default async function main(argv: string[]): Promise<number> {
   };
 
   const detectors = new Map<string, Awaited<ReturnType<typeof FaceDetector.create>>>();
+  let tfjsDetector: Awaited<ReturnType<typeof FaceDetector.create>> | undefined;
   const getDetector = async (d: ConfigRow['detector'], l: ConfigRow['landmarks']) => {
     const k = `${d}/${l}`;
     if (!detectors.has(k)) {
@@ -177,13 +178,20 @@ export default async function main(argv: string[]): Promise<number> {
       detectTinyMs: await time(() => det.detect(f0)),
       detectSsdMs: await time(async () => (await getDetector('ssd', 'full')).detect(f0), 3),
       landmarksFullMs: await time(() => det.landmarksIn(f0, win)),
+      // the same net by face-api on tfjs (the browser's runtime; Node's before onnxruntime)
+      landmarksFullTfjsMs: await time(async () =>
+        (tfjsDetector ??= await FaceDetector.create({
+          thread: false,
+          landmarkRuntime: 'tfjs',
+        })).landmarksIn(f0, win),
+      ),
       landmarksTinyMs: await time(async () =>
         (await getDetector('auto', 'tiny')).landmarksIn(f0, win),
       ),
       verifyMs: await time(() => det.hasFace(f0, win)),
     };
     log(
-      `  per call: detect tiny ${stages.detectTinyMs.toFixed(1)} ms, ssd ${stages.detectSsdMs.toFixed(1)} ms; landmarks full ${stages.landmarksFullMs.toFixed(1)} ms, tiny ${stages.landmarksTinyMs.toFixed(1)} ms; crop verification ${stages.verifyMs.toFixed(1)} ms`,
+      `  per call: detect tiny ${stages.detectTinyMs.toFixed(1)} ms, ssd ${stages.detectSsdMs.toFixed(1)} ms; landmarks full ${stages.landmarksFullMs.toFixed(1)} ms (onnxruntime; tfjs ${stages.landmarksFullTfjsMs.toFixed(1)} ms), tiny ${stages.landmarksTinyMs.toFixed(1)} ms; crop verification ${stages.verifyMs.toFixed(1)} ms`,
     );
 
     for (const c of o.quick ? CONFIGS.slice(0, 1) : CONFIGS) {
