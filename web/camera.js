@@ -78,6 +78,7 @@ export class CameraReader {
       fed: 0,
       readerFrames: 0,
       cameraMs: 0,
+      clock: null,
       msTrack: 0,
       msModel: 0,
       box: null,
@@ -186,7 +187,7 @@ export class CameraReader {
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
     // each camera frame is looked at once, when requestVideoFrameCallback reports it, and put
     // on the 25 frames/s timeline by its capture time (web/slots.js): a frame between slots is
-    // dropped before it is grabbed. Without the callback (or before its first call) every turn
+    // dropped before it is grabbed. Without the callback every turn
     // grabs a frame, timed by the page's clock. When the page is ahead of the camera it waits
     // for the callback, not a polling timer.
     let presented = 0,
@@ -196,6 +197,10 @@ export class CameraReader {
     const count = (now, meta) => {
       presented = meta.presentedFrames;
       timeMs = frameTimeMs(now, meta);
+      // which clock times the frames (the stats line and the tests say)
+      this.stats.clock ??=
+        ['captureTime', 'mediaTime', 'expectedDisplayTime'].find((k) => Number.isFinite(meta[k])) ??
+        'page';
       wake?.();
       if (this.running) this.video.requestVideoFrameCallback(count);
     };
@@ -220,8 +225,9 @@ export class CameraReader {
           await new Promise((r) => setTimeout(r, 50));
           continue;
         }
-        if (presented > 0 && presented === read) {
-          // the next presented frame (the timer: the callback stops while the page is hidden)
+        if (this.video.requestVideoFrameCallback && presented === read) {
+          // the next presented frame (the first one too: no frame is timed by two clocks; the
+          // timer: the callback stops while the page is hidden)
           const w0 = performance.now();
           await new Promise((r) => {
             wake = r;
