@@ -127,7 +127,10 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
                 : ''
             }`,
         )
-        .join('; '),
+        .join('; ') +
+      (r.lrw
+        ? `; LRW landmarks (\`roi --landmarks-only\`, 29-frame 256×256 clips): ${n(r.lrw.cpuSPerClip, 2)} s CPU per clip, ffmpeg included → ~${n(r.lrw.lrwCoreHours, 0)} core-hours for LRW's ${r.lrw.lrwClips} clips, ~${n(r.lrw.lrwHoursOn16Cores, 1)} h on 16 cores (estimate)`
+        : ''),
   },
   {
     key: 'webapp',

@@ -6,7 +6,14 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
-import { FaceModelError, type FaceApi, type FaceModels, type TfBackend } from './face_models.js';
+import {
+  FaceModelError,
+  type FaceApi,
+  type FaceModels,
+  type LandmarkKind,
+  type LandmarkRunner,
+  type TfBackend,
+} from './face_models.js';
 import { installFastConcat } from './tf_concat.js';
 
 export { FaceModelError, type FaceApi, type FaceModels, type TfBackend } from './face_models.js';
@@ -66,7 +73,18 @@ async function load(backend: TfBackend): Promise<FaceModels> {
   await api.nets.tinyFaceDetector.loadFromDisk(modelDir);
   await api.nets.faceLandmark68Net.loadFromDisk(modelDir);
   await api.nets.faceLandmark68TinyNet.loadFromDisk(modelDir);
-  return { api, backend, modelDir };
+  const runners = new Map<LandmarkKind, Promise<LandmarkRunner>>();
+  const landmarkRunner = (kind: LandmarkKind) => {
+    let r = runners.get(kind);
+    if (!r) {
+      r = import('./landmarks_onnx.js').then(({ OnnxLandmarkNet }) =>
+        OnnxLandmarkNet.open(api, kind),
+      );
+      runners.set(kind, r);
+    }
+    return r;
+  };
+  return { api, backend, modelDir, landmarkRunner };
 }
 
 /** The process-wide helper thread for the detectors (detector_thread.ts); null where there is none. */

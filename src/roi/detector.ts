@@ -6,13 +6,13 @@
 //   misses faces above ~40 % of the frame and tilts beyond ~15°;
 // - 'auto' (default): tiny, then SSD on frames where tiny finds nothing.
 // Landmark nets: 'full' (default) or 'tiny'; both take a 112×112 face crop.
-import type { FaceModels } from './face_models.js';
+import type { FaceModels, LandmarkKind, LandmarkRunner } from './face_models.js';
 import { type Affine, type Point, applyAffine, similarityAbout } from './geometry.js';
 import { type Frame, toRgb, warpAffine } from './image.js';
 import type { Landmarks } from './landmarks.js';
 
 export type DetectorKind = 'auto' | 'ssd' | 'tiny';
-export type LandmarkKind = 'full' | 'tiny';
+export type { LandmarkKind } from './face_models.js';
 
 export interface FaceBox {
   x: number;
@@ -41,6 +41,12 @@ export interface FaceDetectorOptions {
    * true, used on ≥ 2 cores), started once THREAD_AFTER frames have been tracked
    */
   thread?: boolean;
+  /**
+   * What runs the landmark net: 'onnx' (default where there is one: Node, onnxruntime — the
+   * same arithmetic, ~5× faster; landmarks_onnx.ts) or 'tfjs' (face-api's own forward pass; the
+   * browser's, and the A/B of `eflip bench roi`)
+   */
+  landmarkRuntime?: 'onnx' | 'tfjs';
 }
 
 /** A detection box in the pixels of the frame the detector was given. */
@@ -84,6 +90,9 @@ export class FaceDetector {
   /** starts the helper thread (Node, `thread` on); null once started or where there is none */
   private startHelper: (() => Promise<DetectorHelper | null>) | null = null;
   private cropsTaken = 0;
+  private readonly landmarkRuntime: 'onnx' | 'tfjs';
+  /** the landmark net outside tfjs (FaceModels.landmarkRunner; opened on first use), or null: tfjs runs it */
+  private runner: Promise<LandmarkRunner | null> | null = null;
 
   private constructor(
     private readonly models: FaceModels,
@@ -93,6 +102,7 @@ export class FaceDetector {
     this.landmarkKind = o.landmarks ?? 'full';
     this.minScore = o.minScore ?? 0.5;
     this.tinyInputSize = o.tinyInputSize;
+    this.landmarkRuntime = o.landmarkRuntime ?? 'onnx';
   }
 
   /** A detector on the process-wide Node models (backend.ts, loaded on first use). */
@@ -240,6 +250,22 @@ export class FaceDetector {
 
   /** 68 landmarks (frame pixels) of the face in a tracking crop (the latest trackingCrop). */
   async landmarksOfCrop(crop: TrackingCrop): Promise<Landmarks> {
+    const open = this.models.landmarkRunner;
+    this.runner ??=
+      this.landmarkRuntime === 'onnx' && open
+        ? open(this.landmarkKind).catch(() => null) // tfjs when onnxruntime cannot start
+        : Promise.resolve(null);
+    const runner = await this.runner;
+    const xy = runner ? await runner.run(crop.data) : await this.tfjsLandmarks(crop.data);
+    const m = crop.toFrame;
+    const landmarks: Landmarks = [];
+    for (let i = 0; i < 68; i++)
+      landmarks.push(applyAffine(m, [xy[2 * i] * LANDMARK_INPUT, xy[2 * i + 1] * LANDMARK_INPUT]));
+    return landmarks;
+  }
+
+  /** The landmark net's raw output on a 112·112·3 crop, by face-api on tfjs. */
+  private async tfjsLandmarks(px: Uint8Array): Promise<Float32Array> {
     const { api } = this.models;
     const tf = api.tf;
     // float32 input of exactly the net's size: face-api resizes and casts nothing; the net's
@@ -247,7 +273,6 @@ export class FaceDetector {
     // are the identity for a square input (outputs are fractions of the 112-pixel crop) — and
     // per-point objects: 15 → 9 ms per call here
     const f32 = this.cropF32;
-    const px = crop.data;
     for (let i = 0; i < f32.length; i++) f32[i] = px[i];
     const t = tf.tensor3d(f32, [LANDMARK_INPUT, LANDMARK_INPUT, 3], 'float32');
     const net =
@@ -255,14 +280,7 @@ export class FaceDetector {
     let out: any = null;
     try {
       out = net.runNet(new api.NetInput([t]));
-      const xy: Float32Array = await out.data();
-      const m = crop.toFrame;
-      const landmarks: Landmarks = [];
-      for (let i = 0; i < 68; i++)
-        landmarks.push(
-          applyAffine(m, [xy[2 * i] * LANDMARK_INPUT, xy[2 * i + 1] * LANDMARK_INPUT]),
-        );
-      return landmarks;
+      return (await out.data()) as Float32Array;
     } finally {
       t.dispose();
       out?.dispose();

@@ -8,7 +8,7 @@
 // decode. Wall time and this process's CPU time are both reported: on a shared machine the
 // CPU time per frame is the steadier figure.
 import { spawn } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +20,9 @@ const E2E_RUNS = 3;
 export const def = defineCommand({
   name: 'bench roi',
   usage:
-    'bench roi [--json] [--frames N] [--sizes 256x256,640x480] [--e2e-sizes 256x256,1920x1080] [--e2e-frames N] [--quick]',
+    'bench roi [--json] [--frames N] [--sizes 256x256,640x480] [--e2e-sizes 256x256,1920x1080] [--e2e-frames N] [--lrw-clips N] [--quick]',
   description:
-    'Frames/s of the ROI pipeline (detect/track → landmarks → fill → smooth → align → 96x96 ROI) per input size and configuration, with the mouth-tracking error (px) against the known motion of the synthetic clip; then end to end from an mp4 (mp4 → ROI mp4) with the read stage (decode through the frame reader) timed on its own.',
+    'Frames/s of the ROI pipeline (detect/track → landmarks → fill → smooth → align → 96x96 ROI) per input size and configuration, with the mouth-tracking error (px) against the known motion of the synthetic clip; then end to end from an mp4 (mp4 → ROI mp4) with the read stage (decode through the frame reader) timed on its own; then the CPU time of `eflip roi --landmarks-only` per LRW-style clip, ffmpeg included, and what all of LRW would take.',
   options: {
     ...BENCH_OPTIONS,
     frames: { type: 'int', help: 'frames per clip', default: 50 },
@@ -33,6 +33,13 @@ export const def = defineCommand({
       default: ['256x256', '1920x1080'],
     },
     'e2e-frames': { type: 'int', help: 'frames of the end-to-end clips', default: 125 },
+    'lrw-clips': {
+      type: 'int',
+      help: 'LRW-style clips (29 frames, 256x256) for the landmark-preparation cost; 0 skips it',
+      default: 12,
+      min: 0,
+      max: 100,
+    },
     quick: { type: 'boolean', help: 'only the default configuration' },
   },
 });
@@ -118,6 +125,7 @@ export default async function main(argv: string[]): Promise<number> {
   };
 
   const detectors = new Map<string, Awaited<ReturnType<typeof FaceDetector.create>>>();
+  let tfjsDetector: Awaited<ReturnType<typeof FaceDetector.create>> | undefined;
   const getDetector = async (d: ConfigRow['detector'], l: ConfigRow['landmarks']) => {
     const k = `${d}/${l}`;
     if (!detectors.has(k)) {
@@ -177,13 +185,20 @@ export default async function main(argv: string[]): Promise<number> {
       detectTinyMs: await time(() => det.detect(f0)),
       detectSsdMs: await time(async () => (await getDetector('ssd', 'full')).detect(f0), 3),
       landmarksFullMs: await time(() => det.landmarksIn(f0, win)),
+      // the same net by face-api on tfjs (the browser's runtime; Node's before onnxruntime)
+      landmarksFullTfjsMs: await time(async () =>
+        (tfjsDetector ??= await FaceDetector.create({
+          thread: false,
+          landmarkRuntime: 'tfjs',
+        })).landmarksIn(f0, win),
+      ),
       landmarksTinyMs: await time(async () =>
         (await getDetector('auto', 'tiny')).landmarksIn(f0, win),
       ),
       verifyMs: await time(() => det.hasFace(f0, win)),
     };
     log(
-      `  per call: detect tiny ${stages.detectTinyMs.toFixed(1)} ms, ssd ${stages.detectSsdMs.toFixed(1)} ms; landmarks full ${stages.landmarksFullMs.toFixed(1)} ms, tiny ${stages.landmarksTinyMs.toFixed(1)} ms; crop verification ${stages.verifyMs.toFixed(1)} ms`,
+      `  per call: detect tiny ${stages.detectTinyMs.toFixed(1)} ms, ssd ${stages.detectSsdMs.toFixed(1)} ms; landmarks full ${stages.landmarksFullMs.toFixed(1)} ms (onnxruntime; tfjs ${stages.landmarksFullTfjsMs.toFixed(1)} ms), tiny ${stages.landmarksTinyMs.toFixed(1)} ms; crop verification ${stages.verifyMs.toFixed(1)} ms`,
     );
 
     for (const c of o.quick ? CONFIGS.slice(0, 1) : CONFIGS) {
@@ -319,6 +334,11 @@ export default async function main(argv: string[]): Promise<number> {
       await fsp.rm(tmp, { recursive: true, force: true });
     }
   }
+  const lrw = o['lrw-clips'] > 1 ? await lrwLandmarkCost(o['lrw-clips']) : null;
+  if (lrw)
+    log(
+      `\nLRW-style clips (29 frames, 256×256), \`eflip roi --landmarks-only --jobs 1\`: ${lrw.cpuSPerClip} s CPU per clip (ffprobe and ffmpeg included; marginal over ${lrw.clips} clips) → LRW's ${LRW_CLIPS} clips ≈ ${lrw.lrwCoreHours} core-hours, ≈ ${lrw.lrwHoursOn16Cores} h with --jobs 16 on 16 cores if it scales linearly (an estimate, not a run)`,
+    );
   if (o.json) {
     console.log(
       JSON.stringify(
@@ -327,9 +347,11 @@ export default async function main(argv: string[]): Promise<number> {
           frames: o.frames,
           cpus: os.cpus().length,
           backend: `tfjs-${process.env.EFLIP_ROI_BACKEND || 'wasm'}`,
+          landmarkRuntime: 'onnxruntime',
           // detections and verifications on a helper thread (src/roi/detector_thread.ts)
           detectorThread: det.parallel,
           results,
+          lrw,
         },
         null,
         1,
@@ -337,4 +359,110 @@ export default async function main(argv: string[]): Promise<number> {
     );
   }
   return 0;
+}
+
+/** LRW's clips: 488,766 train + 25,000 val + 25,000 test. */
+const LRW_CLIPS = 538_766;
+
+/** CPU seconds used so far by this process's waited-for children and their waited-for
+ *  children (Linux /proc/self/stat cutime + cstime, in 1/100 s); null elsewhere. */
+function childrenCpuS(): number | null {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) / 100; // fields 16 and 17 of proc(5)
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What landmark preparation of LRW costs: `eflip roi --landmarks-only --no-cache --jobs 1` on
+ * `n` synthetic 29-frame 256×256 clips (the test photograph in motion) and on the first of them
+ * alone, without the helper thread as `--jobs` workers run, CPU of the whole process tree
+ * (ffprobe and ffmpeg included); the difference over n − 1
+ * clips leaves out the start-up (Node, models) that a long run pays once per worker.
+ */
+async function lrwLandmarkCost(n: number) {
+  const { decodeVideo } = await import('../../data/video.js');
+  const { writeFrames } = await import('../../data/video_writer.js');
+  const { composeVideo } = await import('../../roi/index.js');
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+  const v = await decodeVideo(path.join(root, 'test/fixtures/roi/messi5.jpg'));
+  const photo = { data: v.data, width: v.width, height: v.height, channels: 3 as const };
+  const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'eflip-bench-lrw-'));
+  try {
+    const files: string[] = [];
+    const side = 256;
+    const compose = {
+      width: side,
+      height: side,
+      anchor: [244, 110] as [number, number],
+      zoom: (0.4 * side) / 45,
+      at: [side / 2, side * 0.58] as [number, number],
+    };
+    for (let c = 0; c < n; c++) {
+      const file = path.join(tmp, `clip${c}.mp4`);
+      const w = await writeFrames(file, {
+        width: side,
+        height: side,
+        channels: 3,
+        fps: 25,
+        crf: 18,
+      });
+      for (let t = 0; t < 29; t++) {
+        const ph = (2 * Math.PI * (t + 7 * c)) / 50;
+        const m = {
+          dx: 0.06 * side * Math.sin(ph),
+          dy: 0.04 * side * Math.sin(2 * ph),
+          scale: 1 + 0.1 * Math.sin(ph),
+          degrees: 10 * Math.sin(ph),
+        };
+        const f = composeVideo(photo, [m], compose);
+        await w.write({ data: f.data, width: side, height: side, channels: 3 });
+      }
+      await w.close();
+      files.push(file);
+    }
+    const cpuOf = async (clips: string[]) => {
+      const before = childrenCpuS();
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [
+            path.join(root, 'bin/eflip.js'),
+            'roi',
+            ...clips,
+            '--landmarks-only',
+            '--no-cache',
+            '--jobs',
+            '1',
+          ],
+          // no helper thread, as `--jobs N` workers run (they share the cores with each other)
+          { stdio: 'ignore', env: { ...process.env, EFLIP_ROI_THREAD: '0' } },
+        );
+        child.on('error', reject);
+        child.on('close', resolve);
+      });
+      const after = childrenCpuS();
+      if (code !== 0) throw new Error(`eflip roi exited with ${code}`);
+      return before === null || after === null ? null : after - before;
+    };
+    const one = await cpuOf(files.slice(0, 1));
+    const all = await cpuOf(files);
+    if (one === null || all === null) return null;
+    const perClip = (all - one) / (n - 1);
+    const coreHours = (perClip * LRW_CLIPS) / 3600;
+    return {
+      clips: n,
+      cpuSOneClip: +one.toFixed(2),
+      cpuSAllClips: +all.toFixed(2),
+      cpuSPerClip: +perClip.toFixed(3),
+      lrwClips: LRW_CLIPS,
+      lrwCoreHours: +coreHours.toFixed(1),
+      lrwHoursOn16Cores: +(coreHours / 16).toFixed(1),
+    };
+  } finally {
+    await fsp.rm(tmp, { recursive: true, force: true });
+  }
 }
