@@ -66,6 +66,7 @@ export class CameraReader {
     Object.assign(this, { video, overlay, reader, onUpdate, model, useWorker, every, timeScale });
     this.slots = new SlotScheduler({ fps: MODEL_FPS, maxRepeat: WINDOW - 1 });
     this.inflight = [];
+    this.placeOf = new WeakMap(); // camera frame → its place on the timeline (web/slots.js)
     this.running = false;
     this.stats = {
       frames: 0,
@@ -258,14 +259,11 @@ export class CameraReader {
         }
         this.t0 = performance.now();
         this.stats.totals.grab += this.t0 - g0;
-        yield {
-          data: rgb,
-          width: w,
-          height: h,
-          channels: 3,
-          slot: place.slot,
-          repeat: place.repeat,
-        };
+        // the frame's place on the timeline, beside it (the frame keeps the shape the ROI code
+        // is compiled for)
+        const frame = { data: rgb, width: w, height: h, channels: 3 };
+        this.placeOf.set(frame, place);
+        yield frame;
       }
     } finally {
       turn.port1.close();
@@ -289,18 +287,19 @@ export class CameraReader {
       verify: true,
       onFrame: async (t, obs, f) => {
         const s = this.stats;
+        const place = this.placeOf.get(f);
         s.msTrack = performance.now() - this.t0;
         s.slots = { ...this.slots.stats };
         if (obs.landmarks) {
           last = obs.landmarks;
-          lastAt = f.slot;
+          lastAt = place.slot;
           s.faces++;
         }
-        const lm = f.slot - lastAt <= HOLD ? last : null;
+        const lm = place.slot - lastAt <= HOLD ? last : null;
         s.box = obs.box;
         // the slots before this frame's repeat the previous slot's frame (when it was fed: a
         // face is read only while one is in view), then this frame's ROI
-        const repeat = fedLast ? f.repeat : 0;
+        const repeat = fedLast ? place.repeat : 0;
         let clip = null;
         if (lm) {
           cutMouthRoi(f, lm, ROI, gray, out); // the ROI is written into `out`
@@ -330,7 +329,9 @@ export class CameraReader {
             : clip.data.byteLength === clip.data.buffer.byteLength
               ? clip.data
               : clip.data.slice();
-          const answer = this.worker.push(d, f.slot, repeat).then((r) => took(r.ms, r.top, r.seen));
+          const answer = this.worker
+            .push(d, place.slot, repeat)
+            .then((r) => took(r.ms, r.top, r.seen));
           answer.catch(() => {}); // awaited below (a failure stops the loop there)
           this.inflight.push(answer);
           const w0 = performance.now();
