@@ -62,7 +62,7 @@ export class CameraReader {
     timeScale = 1,
   }) {
     // `timeScale`: seconds of speech per second of camera time (1; a test's fake camera playing
-    // a 25 frames/s clip at 1.5 frames/s is 0.06)
+    // a 25 frames/s clip at 1 frame/s is 0.04)
     Object.assign(this, { video, overlay, reader, onUpdate, model, useWorker, every, timeScale });
     this.slots = new SlotScheduler({ fps: MODEL_FPS, maxRepeat: WINDOW - 1 });
     this.inflight = [];
