@@ -132,3 +132,29 @@ test('bench table: every recorded result in bench/results.json renders', () => {
     assert.doesNotMatch(row, /unreadable record|undefined|NaN/, row);
   }
 });
+
+test('bench table: the webapp row says what its frames/s are (tracked frames of the 25 slots/s)', () => {
+  const run = {
+    device: 'wasm',
+    modelIn: 'worker, 1 thread',
+    framesPerSecond: 24.1,
+    msPerFrame: { detector: 3, landmarks: 17, trackCheck: 6, model: 11 },
+  };
+  const rec = (runs: object[]): BenchRecord => ({
+    command: 'eflip bench webapp --json',
+    measuredAt: '2026-01-02',
+    machine,
+    result: { camera: 'fake camera', modelOnly: [], runs },
+  });
+  const row = (runs: object[]) =>
+    benchTable({ webapp: rec(runs) })
+      .split('\n')
+      .find((l) => l.startsWith('| `eflip bench webapp --json`'))!;
+  const now = row([{ ...run, camera: { slotsPerSecond: 25.01, newFrameShare: 0.96 } }]);
+  assert.match(
+    now,
+    /wasm, model in worker, 1 thread: \*\*24\.1 frames\/s\*\* tracked, 96 % of the reader's 25\.0 slots\/s new \(detector 3\.0/,
+  );
+  // a record from before the 25 frames/s timeline: the row as it was
+  assert.match(row([run]), /\*\*24\.1 frames\/s\*\* \(detector 3\.0/);
+});

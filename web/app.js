@@ -303,6 +303,11 @@ async function startCamera() {
       ...(/^[1-9]\d*$/.test(params.get('every') ?? '')
         ? { every: Number(params.get('every')) }
         : {}),
+      // `?timescale=x`: seconds of speech per second of camera time (tests: a fake camera
+      // playing a 25 frames/s clip slower than the loaded page reads it)
+      ...(Number(params.get('timescale')) > 0
+        ? { timeScale: Number(params.get('timescale')) }
+        : {}),
       onUpdate: (s) => {
         window.eflip.camera = {
           ...s,
@@ -310,6 +315,7 @@ async function startCamera() {
           words: s.words.slice(),
           box: s.box && { ...s.box },
           totals: { ...s.totals, calls: { ...s.totals.calls } },
+          slots: s.slots && { ...s.slots },
         };
         $('cam-stats').textContent =
           `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}, model in ${s.modelIn}) · ${s.box ? 'face found' : 'no face in view'}`;

@@ -4,9 +4,12 @@
 // tfjs-wasm) → the mouth ROI cut by src/roi/mouth_roi.ts → eflip's pre-processing → the streaming
 // reader (29-frame window, feature cache; in a Web Worker, web/model_worker.js, so the model
 // runs on one core while the face is tracked in the next frame on the other; `useWorker: false`
-// keeps it on the page) → words as they are read. Live, frames whose landmarks
-// are not found reuse the last ones for up to 10 frames; the offline gap filling and centred
-// smoothing need future frames and are not applied here.
+// keeps it on the page) → words as they are read. The model reads 25 frames per second of
+// speech: camera frames are put on that timeline by their capture times (web/slots.js) —
+// frames between slots are dropped untouched, a slot the camera (or a busy page) gave no frame
+// for repeats the previous one. Live, frames whose landmarks are not found reuse the last
+// ones for up to 10 slots; the offline gap filling and centred smoothing need future frames
+// and are not applied here.
 import { FaceDetector } from 'eflip/roi';
 import { trackMainFace, DETECT_EVERY } from 'eflip/roi';
 import { cutMouthRoi } from 'eflip/roi';
@@ -14,10 +17,15 @@ import { drawOverlay } from './overlay.js';
 import { StreamingLipReader, prepareFrames, inputPlanes, MODEL_FPS } from 'eflip/infer';
 import { loadFaceModels } from './face_models.js';
 import { ModelWorker } from './model_client.js';
+import { SlotScheduler, frameTimeMs } from './slots.js';
 
 const ROI = 96;
-const HOLD = 10; // frames a lost face's last landmarks stay in use
-const IN_FLIGHT = 2; // frames the model worker may be behind the face tracker
+const HOLD = 10; // slots (40 ms each) a lost face's last landmarks stay in use
+const WINDOW = 29; // the streaming reader's window
+// pushes (a tracked frame and the repeats before it) the model worker may be behind the face
+// tracker; a push's repeats are stored without evaluating their windows, so it costs about one
+// frame's model time however many slots it fills
+const IN_FLIGHT = 2;
 // a full detection every DETECT_EVERY frames while a face is tracked (as for files: tracking is
 // verified whenever the tracked crop changes, so a face that leaves is noticed on that frame);
 // while no face is tracked, a detection every RETRY_EVERY frames finds one that came back quickly
@@ -51,14 +59,27 @@ export class CameraReader {
     model = null,
     useWorker = true,
     every = DETECT_EVERY,
+    timeScale = 1,
   }) {
-    Object.assign(this, { video, overlay, reader, onUpdate, model, useWorker, every });
+    // `timeScale`: seconds of speech per second of camera time (1; a test's fake camera playing
+    // a 25 frames/s clip at 1 frame/s is 0.04)
+    Object.assign(this, { video, overlay, reader, onUpdate, model, useWorker, every, timeScale });
+    this.slots = new SlotScheduler({ fps: MODEL_FPS, maxRepeat: WINDOW - 1 });
     this.inflight = [];
+    this.placeOf = new WeakMap(); // camera frame → its place on the timeline (web/slots.js)
     this.running = false;
     this.stats = {
       frames: 0,
       faces: 0,
       fps: 0,
+      // the 25 frames/s timeline (web/slots.js): camera frames seen, used (tracked) and dropped,
+      // slots filled (used + repeats), slots fed to the reader (with a face), the reader's own
+      // frame count, and the camera time from the first used frame to the last (ms)
+      slots: null,
+      fed: 0,
+      readerFrames: 0,
+      cameraMs: 0,
+      clock: null,
       msTrack: 0,
       msModel: 0,
       box: null,
@@ -165,15 +186,22 @@ export class CameraReader {
   async *frames() {
     const canvas = document.createElement('canvas');
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
-    // each camera frame is read once: a frame read twice would slow the speech down for the
-    // model when the page is faster than the camera (requestVideoFrameCallback counts the frames
-    // the camera presented; without it, or before its first call, every turn reads a frame).
-    // When the page is ahead of the camera it waits for the callback, not a polling timer.
+    // each camera frame is looked at once, when requestVideoFrameCallback reports it, and put
+    // on the 25 frames/s timeline by its capture time (web/slots.js): a frame between slots is
+    // dropped before it is grabbed. Without the callback every turn
+    // grabs a frame, timed by the page's clock. When the page is ahead of the camera it waits
+    // for the callback, not a polling timer.
     let presented = 0,
       read = 0,
+      timeMs = 0,
       wake = null;
-    const count = (_now, meta) => {
+    const count = (now, meta) => {
       presented = meta.presentedFrames;
+      timeMs = frameTimeMs(now, meta);
+      // which clock times the frames (the stats line and the tests say)
+      this.stats.clock ??=
+        ['captureTime', 'mediaTime', 'expectedDisplayTime'].find((k) => Number.isFinite(meta[k])) ??
+        'page';
       wake?.();
       if (this.running) this.video.requestVideoFrameCallback(count);
     };
@@ -198,8 +226,9 @@ export class CameraReader {
           await new Promise((r) => setTimeout(r, 50));
           continue;
         }
-        if (presented > 0 && presented === read) {
-          // the next presented frame (the timer: the callback stops while the page is hidden)
+        if (this.video.requestVideoFrameCallback && presented === read) {
+          // the next presented frame (the first one too: no frame is timed by two clocks; the
+          // timer: the callback stops while the page is hidden)
           const w0 = performance.now();
           await new Promise((r) => {
             wake = r;
@@ -210,6 +239,11 @@ export class CameraReader {
           continue;
         }
         read = presented;
+        const at = presented ? timeMs : performance.now();
+        const place = this.slots.frame(at * this.timeScale);
+        if (!place.use) continue; // between slots: not grabbed, not tracked
+        this.frameAt ??= at;
+        this.stats.cameraMs = at - this.frameAt;
         const g0 = performance.now();
         // resizing a canvas reallocates it: only when the camera's size changed
         if (canvas.width !== w) canvas.width = w;
@@ -225,7 +259,11 @@ export class CameraReader {
         }
         this.t0 = performance.now();
         this.stats.totals.grab += this.t0 - g0;
-        yield { data: rgb, width: w, height: h, channels: 3 };
+        // the frame's place on the timeline, beside it (the frame keeps the shape the ROI code
+        // is compiled for)
+        const frame = { data: rgb, width: w, height: h, channels: 3 };
+        this.placeOf.set(frame, place);
+        yield frame;
       }
     } finally {
       turn.port1.close();
@@ -236,58 +274,83 @@ export class CameraReader {
     const gray = inputPlanes(this.reader.channels).image === 1;
     const out = new Uint8Array(ROI * ROI * (gray ? 1 : 3));
     let last = null,
-      lastAt = -Infinity,
+      lastAt = -Infinity, // slot of the last landmarks found
+      fedLast = false, // whether the previous slot was fed to the reader (what a repeat repeats)
+      held = null, // page mode: the last frame fed, for repeats
       tPrev = performance.now();
     await trackMainFace(this.frames(), this.detector, {
       // live: a face that left the frame must be found again within a few frames (a file's
-      // gaps are filled afterwards instead): retried every RETRY_EVERY frames while lost
+      // gaps are filled afterwards instead): retried every RETRY_EVERY frames while lost. These
+      // intervals count tracked frames (the detector's cost), not slots.
       every: this.every,
       retryEvery: RETRY_EVERY,
       verify: true,
       onFrame: async (t, obs, f) => {
         const s = this.stats;
+        const place = this.placeOf.get(f);
         s.msTrack = performance.now() - this.t0;
+        s.slots = { ...this.slots.stats };
         if (obs.landmarks) {
           last = obs.landmarks;
-          lastAt = t;
+          lastAt = place.slot;
           s.faces++;
         }
-        const lm = t - lastAt <= HOLD ? last : null;
+        const lm = place.slot - lastAt <= HOLD ? last : null;
         s.box = obs.box;
+        // the slots before this frame's repeat the previous slot's frame (when it was fed: a
+        // face is read only while one is in view), then this frame's ROI
+        const repeat = fedLast ? place.repeat : 0;
+        let clip = null;
         if (lm) {
           cutMouthRoi(f, lm, ROI, gray, out); // the ROI is written into `out`
-          const clip = prepareFrames(
+          clip = prepareFrames(
             { data: out, frames: 1, height: ROI, width: ROI, channels: gray ? 1 : 3 },
             this.reader.preprocessing,
             MODEL_FPS,
             this.reader.channels,
           );
-          const took = (ms, top) => {
-            s.msModel = ms;
-            s.totals.model += ms;
-            s.top = top;
-            const w = s.top[0];
-            if (w.probability >= 0.5 && s.words[s.words.length - 1] !== w.label)
-              s.words.push(w.label);
-          };
-          if (this.worker) {
-            // the model answers while the next frame is tracked; at most IN_FLIGHT frames behind
-            const d =
-              clip.data.byteLength === clip.data.buffer.byteLength ? clip.data : clip.data.slice();
-            const answer = this.worker.push(d, t).then((r) => took(r.ms, r.top));
-            answer.catch(() => {}); // awaited below (a failure stops the loop there)
-            this.inflight.push(answer);
-            const w0 = performance.now();
-            while (this.inflight.length > IN_FLIGHT) await this.inflight.shift();
-            s.totals.waitModel += performance.now() - w0;
-          } else {
-            const m0 = performance.now();
-            const step = await this.sr.push(clip.data);
-            took(
-              performance.now() - m0,
-              step.top.map((e) => ({ label: e.label, probability: e.probability })),
-            );
+        }
+        fedLast = !!lm;
+        s.fed += repeat + (lm ? 1 : 0);
+        const took = (ms, top, seen) => {
+          s.msModel = ms;
+          s.totals.model += ms;
+          s.readerFrames = Math.max(s.readerFrames, seen);
+          if (!top.length) return;
+          s.top = top;
+          const w = s.top[0];
+          if (w.probability >= 0.5 && s.words[s.words.length - 1] !== w.label)
+            s.words.push(w.label);
+        };
+        if ((clip || repeat) && this.worker) {
+          // the model answers while the next frame is tracked; at most IN_FLIGHT pushes behind
+          const d = !clip
+            ? null
+            : clip.data.byteLength === clip.data.buffer.byteLength
+              ? clip.data
+              : clip.data.slice();
+          const answer = this.worker
+            .push(d, place.slot, repeat)
+            .then((r) => took(r.ms, r.top, r.seen));
+          answer.catch(() => {}); // awaited below (a failure stops the loop there)
+          this.inflight.push(answer);
+          const w0 = performance.now();
+          while (this.inflight.length > IN_FLIGHT) await this.inflight.shift();
+          s.totals.waitModel += performance.now() - w0;
+        } else if (clip || repeat) {
+          const m0 = performance.now();
+          let step = null;
+          for (let i = 0; i < repeat; i++)
+            step = await this.sr.push(held, { evaluate: i === repeat - 1 && !clip });
+          if (clip) {
+            held = clip.data.slice();
+            step = await this.sr.push(held);
           }
+          took(
+            performance.now() - m0,
+            step.top.map((e) => ({ label: e.label, probability: e.probability })),
+            this.sr.framesSeen,
+          );
         }
         this.draw(obs, lm);
         const now = performance.now();

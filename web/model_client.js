@@ -32,9 +32,10 @@ export class ModelWorker {
     return this.call({ type: 'open', source, options });
   }
 
-  /** One prepared frame (C·S·S floats, transferred); resolves with {top, ms}. */
-  push(data, seq) {
-    return this.call({ type: 'push', data, seq }, [data.buffer]);
+  /** One prepared frame (C·S·S floats, transferred; null: none), after `repeat` repeats of
+   *  the previous one; resolves with {top, ms, seen} (`seen`: frames the reader has had). */
+  push(data, seq, repeat = 0) {
+    return this.call({ type: 'push', data, seq, repeat }, data ? [data.buffer] : []);
   }
 
   /** frames pushed and not answered yet */

@@ -107,9 +107,12 @@ export class StreamingLipReader {
   private queue: Promise<unknown> = Promise.resolve();
 
   /** Add one normalised frame (C·S·S values, C-major) and get the latest window's distribution.
-   *  The frame is copied (the caller may reuse its buffer); overlapping calls run in order. */
-  push(frame: Float32Array): Promise<StreamStep> {
-    const run = this.queue.then(() => this.step(frame));
+   *  The frame is copied (the caller may reuse its buffer); overlapping calls run in order.
+   *  `evaluate: false` only stores the frame (as the frames between windows at hop > 1; its
+   *  features are computed with the next evaluated window) and resolves with the latest step —
+   *  for a frame whose window nobody reads, e.g. the webcam's repeats of a held frame. */
+  push(frame: Float32Array, { evaluate = true }: { evaluate?: boolean } = {}): Promise<StreamStep> {
+    const run = this.queue.then(() => this.step(frame, evaluate));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -160,7 +163,7 @@ export class StreamingLipReader {
     return this.last;
   }
 
-  private async step(given: Float32Array): Promise<StreamStep> {
+  private async step(given: Float32Array, evaluate: boolean): Promise<StreamStep> {
     if (!(given instanceof Float32Array) || given.length !== this.frameSize) {
       const s = this.runner.preprocessing.size;
       throw new InferenceInputError(
@@ -182,7 +185,7 @@ export class StreamingLipReader {
     if (this.mode === 'fast' && t >= 1) {
       // the window is [end−N+1, end] of interiors; interior(end) needs frame t = end + 1
       const end = t - 1;
-      if (end % this.hop !== 0 && this.last) return this.last;
+      if ((!evaluate || end % this.hop !== 0) && this.last) return this.last;
       const start = Math.max(0, end - this.window + 1);
       const jobs = this.interiorJobs(start, end);
       if (jobs.length) await this.runFrontend(jobs);
@@ -190,7 +193,7 @@ export class StreamingLipReader {
       for (let i = start; i <= end; i++) win.set(this.interior.get(i)!, (i - start) * d);
       return this.finish(win, start, end);
     }
-    if (t % this.hop !== 0 && this.last) return this.last;
+    if ((!evaluate || t % this.hop !== 0) && this.last) return this.last;
 
     // Window [s, t]: left edge, interiors, right edge.
     const s = Math.max(0, t - this.window + 1);
