@@ -48,6 +48,27 @@ export function demoOnnxAndCliAnswers(dir: string, clips: string[]) {
   };
 }
 
+type Top = { label: string; probability: number; logProb: number }[];
+
+/** The server answers like `eflip predict --json`: the same words in the same order, numbers
+ *  equal to rounding. Not bit-equal by design: the CLI runs its clips in batches (ORT_BATCH), the
+ *  server one clip per run, and onnxruntime's kernels may differ in the last printed digit between
+ *  batch sizes (1.30 did: ABUSE_00001 rank 5, logProb -4.58194 alone, -4.581941 in a batch of 2). */
+export function assertSameTop(got: Top, want: Top, message = ''): void {
+  assert.deepEqual(
+    got.map((e) => e.label),
+    want.map((e) => e.label),
+    `words ${message}`,
+  );
+  got.forEach((e, k) => {
+    for (const key of ['probability', 'logProb'] as const)
+      assert.ok(
+        Math.abs(e[key] - want[k][key]) <= 2e-6,
+        `${message} rank ${k + 1} ${key}: ${e[key]} vs ${want[k][key]}`,
+      );
+  });
+}
+
 export async function startServe(args: string[]): Promise<Served> {
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
