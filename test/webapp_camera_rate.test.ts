@@ -8,10 +8,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Cdp } from '../src/serve/cdp.js';
-import { decodeVideo } from '../src/data/video.js';
-import { writeY4m } from '../src/data/video_writer.js';
-import { composeVideo } from '../src/roi/index.js';
-import { ROOT, tempDir } from './onnx_helpers.js';
+import { writeFakeCamera } from '../src/cli/bench/webapp.js';
+import { tempDir } from './onnx_helpers.js';
 import { startServe, type Served } from './serve_helpers.js';
 import { CHROMIUM } from './browser_helpers.js';
 
@@ -27,19 +25,10 @@ test(
     let s: Served | null = null;
     let cdp: Cdp | null = null;
     try {
-      const v = await decodeVideo(path.join(ROOT, 'test/fixtures/roi/messi5.jpg'));
-      const frames = composeVideo(
-        { data: v.data, width: v.width, height: v.height, channels: 3 },
-        Array.from({ length: 50 }, (_, k) => ({
-          dx: Math.round(8 * Math.sin(k / 8)),
-          degrees: 4 * Math.sin(k / 11),
-        })),
-        { width: 640, height: 480, anchor: [244, 110], zoom: 1.6, at: [420, 300] },
-      );
       s = await startServe([]);
       for (const fps of [30, 50]) {
         const y4m = path.join(dir, `camera${fps}.y4m`);
-        writeY4m(y4m, frames.data, { width: 640, height: 480, fps });
+        await writeFakeCamera(y4m, fps); // the bench's camera
         cdp = await Cdp.launch(CHROMIUM, `${s.base}/?device=wasm`, [
           `--user-data-dir=${path.join(dir, `profile${fps}`)}`,
           '--use-fake-device-for-media-stream',

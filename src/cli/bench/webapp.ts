@@ -30,6 +30,21 @@ import { randomClip } from './random_clip.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
+/** The fake webcam of the bench and the tests: the ROI test photo in a 640×480 frame, drifting
+ *  and tilting over 50 frames, as a .y4m file Chromium plays as its camera at `fps`. */
+export async function writeFakeCamera(file: string, fps: number): Promise<void> {
+  const v = await decodeVideo(path.join(ROOT, 'test/fixtures/roi/messi5.jpg'));
+  const frames = composeVideo(
+    { data: v.data, width: v.width, height: v.height, channels: 3 },
+    Array.from({ length: 50 }, (_, k) => ({
+      dx: Math.round(8 * Math.sin(k / 8)),
+      degrees: 4 * Math.sin(k / 11),
+    })),
+    { width: 640, height: 480, anchor: [244, 110], zoom: 1.6, at: [420, 300] },
+  );
+  writeY4m(file, frames.data, { width: 640, height: 480, fps });
+}
+
 export const def = defineCommand({
   name: 'bench webapp',
   usage:
@@ -110,19 +125,10 @@ export default async function main(argv: string[]): Promise<number> {
       models.push(...(await variantModels(o.variant, dir)));
     }
     server = await EflipServer.create({ models, webRoot: WEB_ROOT });
-    const v = await decodeVideo(photoFile);
-    const frames = composeVideo(
-      { data: v.data, width: v.width, height: v.height, channels: 3 },
-      Array.from({ length: 50 }, (_, k) => ({
-        dx: Math.round(8 * Math.sin(k / 8)),
-        degrees: 4 * Math.sin(k / 11),
-      })),
-      { width: 640, height: 480, anchor: [244, 110], zoom: 1.6, at: [420, 300] },
-    );
     const y4m = path.join(dir, 'camera.y4m');
     // 30 frames/s, a webcam's rate: the page reads what it can of them (a camera slower than
     // the page would cap the figure at the camera's rate)
-    writeY4m(y4m, frames.data, { width: 640, height: 480, fps: 30 });
+    await writeFakeCamera(y4m, 30);
     const port = await server.listen(0, '127.0.0.1');
     const base = `http://127.0.0.1:${port}`;
     const load = () => os.loadavg()[0].toFixed(1);
