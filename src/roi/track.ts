@@ -268,6 +268,9 @@ export async function trackMainFace(
       );
     recent.set(t, f);
     recent.delete(t - every - 1);
+    // backward tracking (below) only revisits frames after the last one with landmarks, so no
+    // older frame is held (at 1080p each is 6 MB: the last `every` + 1 of them were 160 MB)
+    for (const k of recent.keys()) if (k <= lastGood) recent.delete(k);
     obs.push({ landmarks: null, box: null, source: 'none', faces: 0 });
     const prev = t > 0 ? obs[t - 1].landmarks : null;
     let trackFailed = false;
