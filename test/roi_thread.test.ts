@@ -107,3 +107,22 @@ test('roiVideoToFile: the mp4 of encoding after tracking, byte for byte; a faile
   );
   assert.equal(existsSync(path.dirname(missing)), false, 'no directory made for a failed run');
 });
+
+test('a face lost, then found again by a detection: the frames between are tracked backwards from it', async () => {
+  // blank frames 3-6, detections every 7 frames: frame 7 is due for tracking but has no
+  // previous landmarks, so it waits; the detection at 10 tracks 9, 8, 7 backwards
+  const motions = MOTIONS.slice(0, 14).map((m, t) => ({ ...m, blank: t >= 3 && t <= 6 }));
+  const clip = composeVideo(photo, motions, COMPOSE);
+  const r = await roiFromFrames(clip, {
+    faceDetector: await FaceDetector.create({ thread: false }),
+    every: 7,
+  });
+  const s = r.info.sources;
+  assert.deepEqual(s.slice(3, 7), ['none', 'none', 'none', 'none']);
+  const found = s.indexOf('detect', 7);
+  assert.ok(found > 7, `re-detected at ${found}: ${s.join(',')}`);
+  for (let t = 7; t < found; t++) {
+    assert.equal(s[t], 'track', `frame ${t} tracked backwards (${s.join(',')})`);
+    assert.ok(r.info.raw[t], `frame ${t} has landmarks`);
+  }
+});
