@@ -1,8 +1,9 @@
 // The eflip web app: pick a served model (or drop an .onnx), choose a video, and read it in the
 // browser — frames from <video> (./frames.js), eflip's own pre-processing and LipReader
-// (eflip/infer, browser build on onnxruntime-web: WebGPU, else wasm), top-k bars for a short
+// (eflip/infer, browser build on onnxruntime-web: WebGPU on a hardware adapter, else wasm), top-k bars for a short
 // clip and the streaming timeline for a long one. Nothing is uploaded.
 import {
+  hardwareWebGpu,
   loadLipReader,
   prepareFrames,
   streamClip,
@@ -44,10 +45,16 @@ async function listModels() {
     sel.add(new Option('(no model: start eflip serve --model PATH, or drop an .onnx)', ''));
 }
 
-function wantedDevice() {
+/** ?device=wasm|webgpu, else WebGPU where the browser has a hardware adapter: a software
+ *  fallback (SwiftShader) runs the model several times slower than wasm. */
+async function wantedDevice() {
   const d = params.get('device');
-  if (d === 'wasm' || d === 'webgpu') return d;
-  return 'gpu' in navigator ? 'webgpu' : 'wasm';
+  if (d === 'wasm' || d === 'webgpu') return { device: d, note: '' };
+  if (!('gpu' in navigator))
+    return { device: 'wasm', note: ' (this browser has no WebGPU, so wasm runs instead)' };
+  return (await hardwareWebGpu())
+    ? { device: 'webgpu', note: '' }
+    : { device: 'wasm', note: ' (WebGPU has no hardware adapter here, so wasm runs instead)' };
 }
 
 /** onnxruntime-web's wasm threads when the page is cross-origin isolated (`eflip serve` sends
@@ -79,8 +86,7 @@ async function openReader() {
     source = m.url;
   }
   const threads = wasmThreads();
-  let device = wantedDevice();
-  let note = '';
+  let { device, note } = await wantedDevice();
   try {
     state.reader = await loadLipReader(source, { wasmPaths: '/ort/', device, threads });
   } catch (e) {
@@ -91,8 +97,6 @@ async function openReader() {
   }
   // what the camera's model worker opens: the same model, device and threads
   state.model = { source, options: { wasmPaths: '/ort/', device, threads } };
-  if (!('gpu' in navigator) && !params.get('device'))
-    note = ' (this browser has no WebGPU, so wasm runs instead)';
   state.readerKey = key;
   $('runtime').textContent =
     `Running on ${state.reader.device}${state.reader.device === 'wasm' ? `, ${threads} thread${threads > 1 ? 's' : ''}` : ''}${note}.`;

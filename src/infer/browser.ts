@@ -23,7 +23,7 @@ export {
   MODEL_FPS,
 } from './preprocess.js';
 export { topK } from './topk.js';
-export { webPlatform, type WebPlatformOptions } from './ort_web.js';
+export { hardwareWebGpu, webPlatform, type WebPlatformOptions } from './ort_web.js';
 export { bytesSource } from './onnx_model_source.js';
 export type { FeatureRunner } from './feature_runner.js';
 

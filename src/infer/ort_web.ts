@@ -8,7 +8,7 @@ export interface WebPlatformOptions {
   wasmPaths?: string;
   /** wasm threads (1 avoids the cross-origin-isolation requirement of threads) */
   threads?: number;
-  /** 'auto' tries WebGPU first when navigator.gpu exists */
+  /** 'auto' tries WebGPU first when the browser has a hardware adapter (hardwareWebGpu) */
   device?: 'auto' | 'wasm' | 'webgpu';
   /** an already imported onnxruntime-web module (e.g. 'onnxruntime-web/webgpu') */
   ort?: unknown;
@@ -18,10 +18,28 @@ interface WebOrt extends OrtModule {
   env: { wasm: { wasmPaths?: string; numThreads?: number } };
 }
 
+/**
+ * Whether the browser offers WebGPU on a hardware adapter. A software fallback adapter
+ * (SwiftShader: headless Chromium with --enable-unsafe-webgpu, machines without a GPU) runs the
+ * T model several times slower than wasm (`eflip bench webapp`), so it counts as none.
+ */
+export async function hardwareWebGpu(): Promise<boolean> {
+  const gpu =
+    typeof navigator !== 'undefined'
+      ? (navigator as unknown as { gpu?: { requestAdapter(): Promise<any> } }).gpu
+      : undefined;
+  if (!gpu) return false;
+  try {
+    const a = await gpu.requestAdapter();
+    return !!a && !(a.info?.isFallbackAdapter ?? a.isFallbackAdapter);
+  } catch {
+    return false;
+  }
+}
+
 export async function webPlatform(o: WebPlatformOptions = {}): Promise<OrtPlatform> {
-  const hasGpu =
-    typeof navigator !== 'undefined' && !!(navigator as unknown as { gpu?: unknown }).gpu;
   const device = o.device ?? 'auto';
+  const hasGpu = device === 'auto' && (await hardwareWebGpu());
   const providers =
     device === 'wasm'
       ? ['wasm']
