@@ -17,6 +17,54 @@ import { parseOrHelp, UsageError, BENCH_OPTIONS, defineCommand } from '../args.j
 /** timed end-to-end files per size, after one untimed first file */
 const E2E_RUNS = 3;
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+type Photo = import('../../roi/index.js').Frame;
+
+/**
+ * The bench's clips: the test photo's face at ~40 % of the frame height, with smooth drift,
+ * zoom and ±10° roll, one cycle per `period` frames (default: the clip, at most 50), frame t of
+ * the clip being frame `start` + t of that motion.
+ */
+function scene(
+  width: number,
+  height: number,
+  frames: number,
+  { start = 0, period = Math.min(frames, 50) } = {},
+) {
+  const zoom = (0.4 * height) / 45;
+  const compose = {
+    width,
+    height,
+    anchor: [244, 110] as [number, number],
+    zoom,
+    at: [width / 2, height * 0.58] as [number, number],
+  };
+  const motions = Array.from({ length: frames }, (_, t) => {
+    const ph = (2 * Math.PI * (t + start)) / period;
+    return {
+      dx: 0.06 * width * Math.sin(ph),
+      dy: 0.04 * height * Math.sin(2 * ph),
+      scale: 1 + 0.1 * Math.sin(ph),
+      degrees: 10 * Math.sin(ph),
+    };
+  });
+  return { zoom, compose, motions };
+}
+
+/** A scene written as an H.264 mp4 at 25 frames/s, one composed frame at a time. */
+async function writeSceneClip(file: string, photo: Photo, s: ReturnType<typeof scene>) {
+  const { writeFrames } = await import('../../data/video_writer.js');
+  const { composeVideo } = await import('../../roi/index.js');
+  const { width, height } = s.compose;
+  const w = await writeFrames(file, { width, height, channels: 3, fps: 25, crf: 18 });
+  for (const m of s.motions) {
+    const f = composeVideo(photo, [m], s.compose);
+    await w.write({ data: f.data, width, height, channels: 3 });
+  }
+  await w.close();
+}
+
 export const def = defineCommand({
   name: 'bench roi',
   usage:
@@ -111,14 +159,12 @@ export default async function main(argv: string[]): Promise<number> {
   const e2eSizes = parseSizes('e2e-sizes', o['e2e-sizes']);
   const { decodeVideo, FFMPEG } = await import('../../data/video.js');
   const { readFrames } = await import('../../data/video_stream.js');
-  const { writeFrames } = await import('../../data/video_writer.js');
   const { FaceDetector, roiFromFrames, roiVideoToFile, composeVideo, photoToFrame } =
     await import('../../roi/index.js');
   const { applyAffine, invertAffine } = await import('../../roi/geometry.js');
   const { mouthCenter } = await import('../../roi/landmarks.js');
   const { frameAt } = await import('../../roi/image.js');
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-  const v = await decodeVideo(path.join(root, 'test/fixtures/roi/messi5.jpg'));
+  const v = await decodeVideo(path.join(ROOT, 'test/fixtures/roi/messi5.jpg'));
   const photo = { data: v.data, width: v.width, height: v.height, channels: 3 as const };
   const log = (s: string) => {
     if (!o.json) console.log(s);
@@ -136,27 +182,6 @@ export default async function main(argv: string[]): Promise<number> {
     return detectors.get(k)!;
   };
 
-  // face ~40 % of the frame height; smooth drift, zoom and ±10° roll (one cycle per `frames`)
-  const scene = (width: number, height: number, frames: number) => {
-    const zoom = (0.4 * height) / 45;
-    const compose = {
-      width,
-      height,
-      anchor: [244, 110] as [number, number],
-      zoom,
-      at: [width / 2, height * 0.58] as [number, number],
-    };
-    const motions = Array.from({ length: frames }, (_, t) => {
-      const ph = (2 * Math.PI * t) / Math.min(frames, 50);
-      return {
-        dx: 0.06 * width * Math.sin(ph),
-        dy: 0.04 * height * Math.sin(2 * ph),
-        scale: 1 + 0.1 * Math.sin(ph),
-        degrees: 10 * Math.sin(ph),
-      };
-    });
-    return { zoom, compose, motions };
-  };
   const cpuMs = (since: NodeJS.CpuUsage) => {
     const c = process.cpuUsage(since);
     return (c.user + c.system) / 1000;
@@ -264,17 +289,14 @@ export default async function main(argv: string[]): Promise<number> {
   const det = await getDetector('auto', 'full');
   for (const { width, height } of e2eSizes) {
     const n = o['e2e-frames'];
-    const { zoom, compose, motions } = scene(width, height, n);
-    log(`\n${width}×${height}, ${n} frames from mp4 (face ≈ ${Math.round(45 * zoom)} px tall):`);
+    const clip = scene(width, height, n);
+    log(
+      `\n${width}×${height}, ${n} frames from mp4 (face ≈ ${Math.round(45 * clip.zoom)} px tall):`,
+    );
     const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'eflip-bench-roi-'));
     try {
       const src = path.join(tmp, 'clip.mp4');
-      const w = await writeFrames(src, { width, height, channels: 3, fps: 25, crf: 18 });
-      for (const m of motions) {
-        const f = composeVideo(photo, [m], compose);
-        await w.write({ data: f.data, width, height, channels: 3 });
-      }
-      await w.close();
+      await writeSceneClip(src, photo, clip);
       const timeRun = async (fn: () => Promise<unknown>) => {
         const c0 = process.cpuUsage();
         const t0 = performance.now();
@@ -334,7 +356,7 @@ export default async function main(argv: string[]): Promise<number> {
       await fsp.rm(tmp, { recursive: true, force: true });
     }
   }
-  const lrw = o['lrw-clips'] > 1 ? await lrwLandmarkCost(o['lrw-clips']) : null;
+  const lrw = o['lrw-clips'] > 1 ? await lrwLandmarkCost(o['lrw-clips'], photo) : null;
   if (lrw)
     log(
       `\nLRW-style clips (29 frames, 256×256), \`eflip roi --landmarks-only --jobs 1\`: ${lrw.cpuSPerClip} s CPU per clip (ffprobe and ffmpeg included; marginal over ${lrw.clips} clips) → LRW's ${LRW_CLIPS} clips ≈ ${lrw.lrwCoreHours} core-hours, ≈ ${lrw.lrwHoursOn16Cores} h with --jobs 16 on 16 cores if it scales linearly (an estimate, not a run)`,
@@ -383,45 +405,14 @@ function childrenCpuS(): number | null {
  * (ffprobe and ffmpeg included); the difference over n − 1
  * clips leaves out the start-up (Node, models) that a long run pays once per worker.
  */
-async function lrwLandmarkCost(n: number) {
-  const { decodeVideo } = await import('../../data/video.js');
-  const { writeFrames } = await import('../../data/video_writer.js');
-  const { composeVideo } = await import('../../roi/index.js');
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-  const v = await decodeVideo(path.join(root, 'test/fixtures/roi/messi5.jpg'));
-  const photo = { data: v.data, width: v.width, height: v.height, channels: 3 as const };
+async function lrwLandmarkCost(n: number, photo: Photo) {
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'eflip-bench-lrw-'));
   try {
     const files: string[] = [];
-    const side = 256;
-    const compose = {
-      width: side,
-      height: side,
-      anchor: [244, 110] as [number, number],
-      zoom: (0.4 * side) / 45,
-      at: [side / 2, side * 0.58] as [number, number],
-    };
     for (let c = 0; c < n; c++) {
+      // clip c: 29 frames of the 50-frame motion cycle from its frame 7c
       const file = path.join(tmp, `clip${c}.mp4`);
-      const w = await writeFrames(file, {
-        width: side,
-        height: side,
-        channels: 3,
-        fps: 25,
-        crf: 18,
-      });
-      for (let t = 0; t < 29; t++) {
-        const ph = (2 * Math.PI * (t + 7 * c)) / 50;
-        const m = {
-          dx: 0.06 * side * Math.sin(ph),
-          dy: 0.04 * side * Math.sin(2 * ph),
-          scale: 1 + 0.1 * Math.sin(ph),
-          degrees: 10 * Math.sin(ph),
-        };
-        const f = composeVideo(photo, [m], compose);
-        await w.write({ data: f.data, width: side, height: side, channels: 3 });
-      }
-      await w.close();
+      await writeSceneClip(file, photo, scene(256, 256, 29, { start: 7 * c, period: 50 }));
       files.push(file);
     }
     const cpuOf = async (clips: string[]) => {
@@ -430,7 +421,7 @@ async function lrwLandmarkCost(n: number) {
         const child = spawn(
           process.execPath,
           [
-            path.join(root, 'bin/eflip.js'),
+            path.join(ROOT, 'bin/eflip.js'),
             'roi',
             ...clips,
             '--landmarks-only',
