@@ -76,13 +76,15 @@ export function landmarkNetOnnx(api: FaceApi, kind: LandmarkKind): Uint8Array {
     const w = onnxFilter(f, depthwise);
     const inputs = [input, g.initializer(`${name}.weight`, w.data, w.shape)];
     if (bias) inputs.push(g.initializer(`${name}.bias`, bias.dataSync(), bias.shape));
+    const pads = samePads(n, w.shape[2], stride);
+    n = Math.ceil(n / stride); // the map's side from here on
     return g.op(
       'Conv',
       inputs,
       {
         kernel_shape: w.shape.slice(2),
         strides: [stride, stride],
-        pads: samePads(n, w.shape[2], stride),
+        pads,
         group: depthwise ? w.shape[0] : 1,
       },
       name,
@@ -90,29 +92,19 @@ export function landmarkNetOnnx(api: FaceApi, kind: LandmarkKind): Uint8Array {
   };
   const separable = (input: string, name: string, p: any, stride: number) => {
     const dw = conv(input, `${name}.depthwise`, p.depthwise_filter, undefined, stride, true);
-    if (stride === 2) n = Math.ceil(n / 2);
     return conv(dw, `${name}.pointwise`, p.pointwise_filter, p.bias, 1);
   };
-  const add = (a: string, b: string) => g.op('Add', [a, b]);
+  // relu(out1 + (out2 + (… + outK))), summed in face-api's order
+  const reluOfSum = (outs: string[]) =>
+    g.op('Relu', [outs.reduceRight((acc, o) => g.op('Add', [o, acc]))]);
   for (const [b, p] of Object.entries(blocks)) {
-    let first: string;
-    if (p.conv0.filters) {
-      first = conv(x, `${b}.conv0`, p.conv0.filters, p.conv0.bias, 2);
-      n = Math.ceil(n / 2);
-    } else first = separable(x, `${b}.conv0`, p.conv0, 2);
+    const first = p.conv0.filters
+      ? conv(x, `${b}.conv0`, p.conv0.filters, p.conv0.bias, 2)
+      : separable(x, `${b}.conv0`, p.conv0, 2);
     const outs = [g.op('Relu', [first])];
-    for (let k = 1; k < spec.convs; k++) {
-      // relu(out1 + (out2 + (… + outK))), summed in face-api's order
-      const sum = outs.slice(1).reduceRight((acc, o) => (acc ? add(o, acc) : o), '');
-      const input = k === 1 ? outs[0] : g.op('Relu', [add(outs[0], sum)]);
-      outs.push(separable(input, `${b}.conv${k}`, p[`conv${k}`], 1));
-    }
-    x = g.op('Relu', [
-      add(
-        outs[0],
-        outs.slice(1).reduceRight((acc, o) => (acc ? add(o, acc) : o), ''),
-      ),
-    ]);
+    for (let k = 1; k < spec.convs; k++)
+      outs.push(separable(k === 1 ? outs[0] : reluOfSum(outs), `${b}.conv${k}`, p[`conv${k}`], 1));
+    x = reluOfSum(outs);
   }
   const pooled = g.op('AveragePool', [x], {
     kernel_shape: [spec.pool, spec.pool],
