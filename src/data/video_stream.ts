@@ -2,7 +2,8 @@
 // annotator read through it. ffprobe (refuses what is no video, knows the frame count, the
 // display rotation and the duration before any frame is read; ffmpeg may start beside it, see
 // readFrames), then one ffmpeg process whose frames arrive one at a time as a PGM/PPM image
-// stream, so memory stays bounded by a few frames whatever the video's length. The rules it applies to every file:
+// stream, so memory stays bounded by a few frames whatever the video's length. The rules it
+// applies to every file:
 //   - frames come out upright: ffmpeg autorotates phone videos (display matrix / rotate tag) and
 //     the probe's width/height are the rotated ones;
 //   - frames whose long side exceeds MAX_FRAME_SIDE are scaled down (aspect kept); frames with a
