@@ -18,6 +18,7 @@ import type { GraphKind } from '../io/onnx/network_graph.js';
 import { nodePlatform } from '../infer/ort_node.js';
 import { openSession, tensorData } from '../infer/ort_session.js';
 import { inputPlanes } from '../infer/preprocess.js';
+import { padTime } from '../infer/frontend_split.js';
 import type { Split } from '../data/lrw.js';
 
 /** Network inputs: float32 (B, C, T, S, S), already normalised. */
@@ -92,12 +93,8 @@ export async function exportInt8Features(
   o: Int8Options = {},
 ): Promise<{ frontend: Int8Result; backend: Int8Result }> {
   const padded = batches.map((b) => {
-    const [B, C, T, H, W] = b.dims;
-    const plane = H * W;
-    const data = new Float32Array(B * C * (T + 2) * plane);
-    for (let bc = 0; bc < B * C; bc++)
-      data.set(b.data.subarray(bc * T * plane, (bc + 1) * T * plane), (bc * (T + 2) + 1) * plane);
-    return { data, dims: [B, C, T + 2, H, W] };
+    const [B, C, T, S] = b.dims;
+    return { data: padTime(b.data, [B, C, T, S]), dims: [B, C, T + 2, S, S] };
   });
   const frontend = await exportInt8(ck, padded, o, 'frontend');
   const p = await nodePlatform('cpu', o.threads);

@@ -10,7 +10,8 @@ import { predictInBatches } from './clip_check.js';
 export const ORT_BATCH = 4;
 import { openSession, runFloat, type OpenedSession } from './ort_session.js';
 import { pinDimensions } from '../io/onnx/static_dims.js';
-import type { OrtPlatform } from './ort_types.js';
+import type { FrontendLanes, OrtPlatform } from './ort_types.js';
+import { padTime } from './frontend_split.js';
 import {
   factsFromMetadata,
   type GraphPart,
@@ -21,6 +22,7 @@ import { topK } from './topk.js';
 import type { FeatureRunner } from './feature_runner.js';
 import {
   InferenceInputError,
+  ModelLoadError,
   type Clip,
   type LipReader,
   type Preprocessing,
@@ -31,6 +33,9 @@ import {
  *  session with symbolic dims. Each holds its own prepacked weights (T full: ~35 MB). */
 export const MAX_PINNED_SHAPES = 4;
 
+/** The back-end session's wait policy: see OrtPlatform.spinBackend. */
+const backendSpins = (p: OrtPlatform) => (p.spinBackend ? true : p.spinning);
+
 export class OnnxLipReader implements LipReader, FeatureRunner {
   readonly runtime = 'onnx' as const;
   private sessions = new Map<GraphPart, Promise<OpenedSession>>();
@@ -38,19 +43,46 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   private facts: ModelFacts;
   device: string;
 
+  /** With lanes: a back-end session on one thread that blocks when idle, for back-ends that run
+   *  while (or just before) the lanes work — a second or spinning thread would take a lane's
+   *  core (batch 1: 13.5 ms/clip with this one, 23.7 with the spinning two-thread one). */
+  private besideLanes: Promise<OpenedSession> | null = null;
+
   private constructor(
     private platform: OrtPlatform,
     private model: OnnxModelSource,
     first: OpenedSession,
+    /** the front-end on every core (./frontend_lanes.ts); null: on this thread's sessions */
+    private lanes: FrontendLanes | null = null,
   ) {
     this.facts = factsFromMetadata(model.metadata, model.source);
-    this.sessions.set('full', Promise.resolve(first));
+    if (lanes) this.besideLanes = Promise.resolve(first);
+    else this.sessions.set('full', Promise.resolve(first));
     this.device = first.provider;
   }
 
-  /** Open the full graph now (so load errors surface at load time). */
+  /** Open the model now (so load errors surface at load time): with front-end lanes (the
+   *  platform has them and the model has its front-end/back-end pair), the back-end session and
+   *  the lanes; otherwise the full graph. */
   static async open(platform: OrtPlatform, model: OnnxModelSource): Promise<OnnxLipReader> {
-    factsFromMetadata(model.metadata, model.source);
+    const facts = factsFromMetadata(model.metadata, model.source);
+    if (platform.frontendLanes) {
+      const pair = await Promise.all([model.graph('frontend'), model.graph('backend')]).catch(
+        (e: unknown) => {
+          if (e instanceof ModelLoadError) return null; // no pair: the full graph serves all
+          throw e;
+        },
+      );
+      if (pair) {
+        const backend = await openSession(platform, pair[1], `${model.source} (backend)`, 1, false);
+        try {
+          const lanes = await platform.frontendLanes(pair[0], model.source, facts.featureDim);
+          return new OnnxLipReader(platform, model, backend, lanes);
+        } catch {
+          await backend.session.release(); // lanes could not start: the full graph, as without them
+        }
+      }
+    }
     const first = await openSession(platform, await model.graph('full'), model.source);
     return new OnnxLipReader(platform, model, first);
   }
@@ -72,7 +104,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
     let s = this.sessions.get(part);
     if (!s) {
       // the back-end graph serves streaming only; see OrtPlatform.spinBackend
-      const spin = part === 'backend' && this.platform.spinBackend ? true : this.platform.spinning;
+      const spin = part === 'backend' ? backendSpins(this.platform) : this.platform.spinning;
       s = this.model
         .graph(part)
         .then((b) =>
@@ -126,16 +158,43 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
       maxBatch: ORT_BATCH,
     };
     return predictInBatches(clips, model, async (data, dims) => {
-      const { session } = await this.sessionFor('full', dims[0], dims[2]);
+      const [B, C, T, S] = dims;
+      const viaLanes = await this.onLanes(padTime(data, [B, C, T, S]), [B, C, T + 2, S]);
+      if (viaLanes) return this.runBackend(await this.besideLanes!, viaLanes, B, T);
+      const { session } = await this.sessionFor('full', B, T);
       return (await runFloat(this.platform, session, 'frames', data, dims, 'log_probs')).data;
     });
+  }
+
+  /** The front-end on the lanes: clips zero-padded in time (what the full graph's first conv
+   *  sees) → features; equal to the full graph's up to float rounding. Null without lanes, or
+   *  once a lane has failed (the full graph then runs on this thread, as without lanes). */
+  private async onLanes(
+    padded: Float32Array,
+    dims: [number, number, number, number],
+  ): Promise<Float32Array | null> {
+    const l = this.lanes;
+    if (!l?.alive) return null;
+    try {
+      return await l.run(padded, dims);
+    } catch (e) {
+      if (l.alive) throw e;
+      return null;
+    }
   }
 
   topK(logProbs: Float32Array, k = 5): TopKEntry[] {
     return topK(logProbs, this.labels, k);
   }
 
-  /** Front-end on frames with one context frame each side: (B, C, T, S, S) → (B, T−2, d). */
+  /** Front-end lanes running whole clips (0: none, or they failed). */
+  get frontendLanes(): number {
+    return this.lanes?.alive ? this.lanes.count : 0;
+  }
+
+  /** Front-end on frames with one context frame each side: (B, C, T, S, S) → (B, T−2, d).
+   *  Streaming's calls (one to three images) run here, not on the lanes: measured, the lanes'
+   *  round trips and the one-thread back-end beside them cost what they save. */
   async frontend(frames: Float32Array, batch: number, time: number): Promise<Float32Array> {
     if (time < 3)
       throw new InferenceInputError(`frontend needs ≥ 3 frames (1 context each side), got ${time}`);
@@ -155,7 +214,15 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
 
   /** Back-end on a feature window: (B, T, d) → log-probs (B, classes). */
   async backend(features: Float32Array, batch: number, time: number): Promise<Float32Array> {
-    const { session } = await this.session('backend');
+    return this.runBackend(await this.session('backend'), features, batch, time);
+  }
+
+  private async runBackend(
+    { session }: OpenedSession,
+    features: Float32Array,
+    batch: number,
+    time: number,
+  ): Promise<Float32Array> {
     return (
       await runFloat(
         this.platform,
@@ -169,7 +236,11 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   }
 
   async dispose(): Promise<void> {
-    for (const s of [...this.sessions.values(), ...this.pinned.values()]) {
+    await this.lanes?.close();
+    this.lanes = null;
+    const beside = this.besideLanes ? [this.besideLanes] : [];
+    this.besideLanes = null;
+    for (const s of [...this.sessions.values(), ...this.pinned.values(), ...beside]) {
       try {
         await (await s).session.release();
       } catch {

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { OrtModule, OrtPlatform } from './ort_types.js';
+import { laneCount, startFrontendLanes } from './frontend_lanes.js';
 
 /** CPU provider: keep x·σ(x) as Sigmoid + Mul instead of onnxruntime's QuickGelu fusion. The
  *  NCHWc layout pass (AVX2/AVX-512) knows Sigmoid and Mul but not QuickGelu, so the fused op forces
@@ -12,6 +13,8 @@ export const CPU_CONFIG = { optimization: { disable_specified_optimizers: 'Quick
 
 export type NodeDevice = 'auto' | 'cpu' | 'cuda';
 
+/** CPU only: the front-end runs on `threads` lanes (worker threads, ./frontend_lanes.ts) when
+ *  that is 2 or more; EFLIP_ORT_LANES=0 keeps everything on onnxruntime's intra-op threads. */
 /** `spinning` defaults to off (EFLIP_ORT_SPIN=1 turns it on; =0 also stops the streaming
  *  back-end's spinning, see OrtPlatform.spinBackend): on shared or busy CPUs spinning
  *  worker threads slow onnxruntime down by up to 2x; on an idle machine the cost is small. */
@@ -24,6 +27,7 @@ export async function nodePlatform(
   const gpu = existsSync('/dev/nvidiactl') || !!process.env.CUDA_VISIBLE_DEVICES;
   const providers =
     device === 'cpu' ? ['cpu'] : device === 'cuda' ? ['cuda'] : gpu ? ['cuda', 'cpu'] : ['cpu'];
+  const lanes = laneCount(threads);
   return {
     ort,
     providers,
@@ -33,5 +37,11 @@ export async function nodePlatform(
     providerConfig: { cpu: CPU_CONFIG },
     pinShapes: true,
     spinBackend: process.env.EFLIP_ORT_SPIN !== '0',
+    ...(providers.length === 1 && providers[0] === 'cpu' && lanes >= 2
+      ? {
+          frontendLanes: (frontend: Uint8Array, source: string, featureDim: number) =>
+            startFrontendLanes(frontend, source, { count: lanes, featureDim, spinning }),
+        }
+      : {}),
   };
 }

@@ -23,6 +23,17 @@ export interface OrtModule {
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
 }
 
+/** The front-end run on several threads at once, each a one-thread session on its part of the
+ *  frames (Node: worker threads, ./frontend_lanes.ts; the cut: ./frontend_split.ts). */
+export interface FrontendLanes {
+  readonly count: number;
+  /** false once a lane has failed: the reader then runs the front-end on its own sessions */
+  readonly alive: boolean;
+  /** frames (B, C, T, S, S) with one context frame each side → features (B, T − 2, d) */
+  run(frames: Float32Array, dims: readonly [number, number, number, number]): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
 /** How to run sessions: the runtime module plus the providers to try in order. */
 export interface OrtPlatform {
   ort: OrtModule;
@@ -45,4 +56,11 @@ export interface OrtPlatform {
   pinShapes?: boolean;
   /** extra session config entries per provider (merged into `extra`), e.g. optimizer switches */
   providerConfig?: Record<string, Record<string, unknown>>;
+  /** start front-end lanes for a front-end graph (CPU only); absent = one session per call, on
+   *  the platform's threads */
+  frontendLanes?: (
+    frontend: Uint8Array,
+    source: string,
+    featureDim: number,
+  ) => Promise<FrontendLanes>;
 }

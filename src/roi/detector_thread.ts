@@ -9,8 +9,8 @@
 // frames (or by FaceDetector.startThread()); until its models are loaded, and for good when
 // it cannot start or fails, the detector runs everything on the main thread.
 import { availableParallelism } from 'node:os';
-import { Worker, isMainThread } from 'node:worker_threads';
-import { answerTasks } from '../data/pool.js';
+import { isMainThread } from 'node:worker_threads';
+import { answerTasks, TaskWorker } from '../data/pool.js';
 import { type DetectorHelper, type DetectorKind, type RawBox, FaceDetector } from './detector.js';
 import type { Frame } from './image.js';
 
@@ -21,52 +21,26 @@ type Task =
 
 /** The main thread's handle on the helper thread. */
 export class DetectorThread implements DetectorHelper {
-  /** true once the thread's models are loaded (before that, and after a failure: run locally) */
-  ready = false;
-  private readonly worker: Worker;
-  private readonly pending = new Map<
-    number,
-    { resolve: (v: unknown) => void; reject: (e: Error) => void }
-  >();
-  private next = 0;
-  private dead = false;
+  private readonly worker = new TaskWorker<Task>(new URL(import.meta.url), 'the detector thread');
+  private loaded = false;
 
   constructor() {
-    this.worker = new Worker(new URL(import.meta.url));
-    this.worker.unref(); // a process with nothing else to do exits; pending calls hold it (ref)
-    this.worker.on('message', (m: { id: number; result?: unknown; error?: string }) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (!this.pending.size) this.worker.unref();
-      if (m.error !== undefined) p.reject(new Error(m.error));
-      else p.resolve(m.result);
-    });
-    const fail = (e: Error) => {
-      this.dead = true;
-      this.ready = false;
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', () => fail(new Error('the detector thread exited')));
     this.started = this.call<boolean>({ op: 'ready' }).then(
-      () => (this.ready = !this.dead),
+      () => (this.loaded = !this.worker.dead),
       () => false,
     );
+  }
+
+  /** true once the thread's models are loaded (before that, and after a failure: run locally) */
+  get ready(): boolean {
+    return this.loaded && !this.worker.dead;
   }
 
   /** Resolves when the thread's models are loaded: true, or false when it could not start. */
   readonly started: Promise<boolean>;
 
   private call<T>(task: Task, transfer: ArrayBuffer[] = []): Promise<T> {
-    if (this.dead) return Promise.reject(new Error('the detector thread is not running'));
-    const id = this.next++;
-    if (!this.pending.size) this.worker.ref();
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, task }, transfer);
-    });
+    return this.worker.call<T>(task, transfer);
   }
 
   /** FaceDetector.detectIn on the thread (the frame's pixels are copied, never moved). */

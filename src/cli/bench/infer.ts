@@ -13,7 +13,7 @@ import { parseOrHelp, BENCH_OPTIONS, defineCommand } from '../args.js';
 import { loadLipReader, loadOnnxLipReader, onnxSourceFor } from '../../infer/load_node.js';
 import { StreamingLipReader } from '../../infer/streaming.js';
 import { OnnxLipReader } from '../../infer/onnx_lipreader.js';
-import { nodePlatform } from '../../infer/ort_node.js';
+import { nodePlatform, type NodeDevice } from '../../infer/ort_node.js';
 import type { Clip, LipReader } from '../../infer/types.js';
 import { randomClip } from './random_clip.js';
 
@@ -129,7 +129,9 @@ const log = (json: boolean | undefined, msg: string) => {
   if (!json) console.error(msg);
 };
 
-type Runtime = 'onnx' | 'libtorch' | 'torchEager' | 'int8';
+/** onnx/int8: onnxruntime as eflip runs it (front-end lanes on a CPU with 2+ threads);
+ *  …IntraOp: the same model on onnxruntime's intra-op threads alone (the lanes' A/B) */
+type Runtime = 'onnx' | 'onnxIntraOp' | 'libtorch' | 'torchEager' | 'int8' | 'int8IntraOp';
 
 export default async function main(argv: string[]): Promise<number> {
   const p = parseOrHelp(def, argv);
@@ -167,6 +169,14 @@ export default async function main(argv: string[]): Promise<number> {
     const notes: Record<string, string> = {};
     log(o.json, `loading runtimes (${threads} threads) ...`);
     const ortReader = await loadOnnxLipReader(weights, { device: 'auto', threads });
+    // the lanes' A/B: the same model without them (only when eflip runs it with lanes)
+    const intraOpPlatform = async (device: NodeDevice) => ({
+      ...(await nodePlatform(device, threads)),
+      frontendLanes: undefined,
+    });
+    const intraOpReader = ortReader.frontendLanes
+      ? await OnnxLipReader.open(await intraOpPlatform('auto'), onnxSourceFor(weights))
+      : null;
     let torchReader: LipReader | null = null;
     try {
       torchReader = await loadLipReader(weights, { runtime: 'torch', threads });
@@ -184,18 +194,31 @@ export default async function main(argv: string[]): Promise<number> {
     const clips = Object.fromEntries(BATCHES.map((b) => [b, batchOf(b, o.frames)]));
     // --int8: the quantized model of the same weights (calibrated on 8 other random clips)
     let int8Reader: OnnxLipReader | null = null;
+    let int8IntraOpReader: OnnxLipReader | null = null;
     if (o.int8) {
       log(o.json, 'int8: calibrating and quantizing ...');
-      const { openInt8Reader } = await import('./infer_int8.js');
+      const { openInt8Readers } = await import('./infer_int8.js');
       const calib = Array.from({ length: 8 }, (_, i) => randomClip(o.frames, 1000 + i));
-      int8Reader = await openInt8Reader(weights, calib, threads);
+      [int8Reader, int8IntraOpReader = null] = await openInt8Readers(weights, calib, threads, [
+        await nodePlatform('cpu', threads),
+        ...(intraOpReader ? [await intraOpPlatform('cpu')] : []),
+      ]);
     }
     const iters = (b: number) => (b === 1 ? o.iters : Math.max(1, Math.ceil(o.iters / 2)));
     const samples: Record<string, Record<Runtime, number[]>> = {};
     for (const b of BATCHES) {
-      samples[b] = { onnx: [], libtorch: [], torchEager: [], int8: [] };
+      samples[b] = {
+        onnx: [],
+        onnxIntraOp: [],
+        libtorch: [],
+        torchEager: [],
+        int8: [],
+        int8IntraOp: [],
+      };
       await ortReader.predictBatch(clips[b]); // warm-up
+      await intraOpReader?.predictBatch(clips[b]);
       if (int8Reader) await int8Reader.predictBatch(clips[b]);
+      await int8IntraOpReader?.predictBatch(clips[b]);
       if (torchReader) await torchReader.predictBatch(clips[b]);
       if (py) await py.time(b, 1);
     }
@@ -203,13 +226,19 @@ export default async function main(argv: string[]): Promise<number> {
       log(o.json, `round ${r + 1}/${o.rounds} ...`);
       for (const b of BATCHES) {
         samples[b].onnx.push(await timeReader(ortReader, clips[b], iters(b)));
+        if (intraOpReader)
+          samples[b].onnxIntraOp.push(await timeReader(intraOpReader, clips[b], iters(b)));
         if (torchReader)
           samples[b].libtorch.push(await timeReader(torchReader, clips[b], iters(b)));
         if (py) samples[b].torchEager.push(await py.time(b, iters(b)));
         if (int8Reader) samples[b].int8.push(await timeReader(int8Reader, clips[b], iters(b)));
+        if (int8IntraOpReader)
+          samples[b].int8IntraOp.push(await timeReader(int8IntraOpReader, clips[b], iters(b)));
       }
     }
     await torchReader?.dispose();
+    await intraOpReader?.dispose();
+    await int8IntraOpReader?.dispose();
 
     // onnxruntime-web (wasm, 1 thread) as a browser would run it, batch 1 only
     let webMs: number | null = null;
@@ -242,7 +271,11 @@ export default async function main(argv: string[]): Promise<number> {
       process.env.EFLIP_ORT_SPIN === '0'
         ? null
         : await OnnxLipReader.open(
-            { ...(await nodePlatform('auto', threads, !!o.spin)), spinBackend: false },
+            {
+              ...(await nodePlatform('auto', threads, !!o.spin)),
+              spinBackend: false,
+              frontendLanes: undefined, // streaming does not use them
+            },
             onnxSourceFor(weights),
           );
     type StreamKey = `${'exact' | 'fast'}:${number}${'' | ':block' | ':int8'}`;
@@ -335,6 +368,20 @@ export default async function main(argv: string[]): Promise<number> {
           },
         ]),
       ),
+      /** front-end lanes (worker threads, one-thread sessions) against onnxruntime's intra-op
+       *  threads alone, same model: ms/clip with ÷ without, per batch and precision */
+      lanes: {
+        count: ortReader.frontendLanes,
+        ...Object.fromEntries(
+          BATCHES.map((b) => [
+            `batch${b}`,
+            {
+              fp32: ratio(b, 'onnx', 'onnxIntraOp'),
+              ...(int8Reader ? { int8: ratio(b, 'int8', 'int8IntraOp') } : {}),
+            },
+          ]),
+        ),
+      },
       /** batch 8's time per clip ÷ batch 1's (target ≤ 0.6), per precision */
       batch8VsBatch1PerClip: {
         fp32: batchRatio('onnx'),
@@ -429,6 +476,17 @@ export default async function main(argv: string[]): Promise<number> {
             `  batch ${b}: int8 ${v.int8} ms/clip → ${s.int8VsTorchEager ?? '-'}x vs eager, ${s.int8VsOnnx ?? '-'}x vs onnx fp32`,
           );
         }
+      if (result.lanes.count) {
+        const l = result.lanes as unknown as Record<string, { fp32: number; int8?: number }>;
+        console.log(
+          `  front-end lanes (${result.lanes.count}) ÷ intra-op threads alone, ms/clip: ` +
+            BATCHES.map(
+              (b) =>
+                `batch ${b} fp32 ${l[`batch${b}`].fp32 ?? '-'}` +
+                (int8Reader ? `, int8 ${l[`batch${b}`].int8 ?? '-'}` : ''),
+            ).join('; '),
+        );
+      }
       const br = result.batch8VsBatch1PerClip as { fp32: number | null; int8?: number | null };
       console.log(
         `  batch 8 ÷ batch 1 per clip: fp32 ${br.fp32 ?? '-'}` +

@@ -5,15 +5,18 @@ import { OnnxLipReader } from '../../infer/onnx_lipreader.js';
 import { bytesSource } from '../../infer/onnx_model_source.js';
 import { nodePlatform } from '../../infer/ort_node.js';
 import type { Clip } from '../../infer/types.js';
+import type { OrtPlatform } from '../../infer/ort_types.js';
 import { exportInt8, exportInt8Features } from '../int8_export.js';
 
-/** An int8 reader of `weights`, calibrated on `clips` (already-normalised network inputs), with
- *  the int8 streaming pair calibrated on the same clips (quantized when streaming first needs it). */
-export async function openInt8Reader(
+/** Int8 readers of `weights`, one per platform (default: one on the CPU), calibrated on `clips`
+ *  (already-normalised network inputs), with the int8 front-end/back-end pair calibrated on the
+ *  same clips (streaming and front-end lanes use it). */
+export async function openInt8Readers(
   weights: string,
   clips: Clip[],
   threads: number,
-): Promise<OnnxLipReader> {
+  platforms?: OrtPlatform[],
+): Promise<OnnxLipReader[]> {
   const ck = loadCheckpoint(weights);
   const batches = clips.map((c) => ({
     data: c.data,
@@ -25,11 +28,12 @@ export async function openInt8Reader(
     pair ??= exportInt8Features(ck, batches, { threads });
     return (await pair)[k].bytes;
   };
-  return OnnxLipReader.open(
-    await nodePlatform('cpu', threads),
-    bytesSource(q.bytes, `${weights} (int8)`, {
-      frontend: part('frontend'),
-      backend: part('backend'),
-    }),
-  );
+  const source = bytesSource(q.bytes, `${weights} (int8)`, {
+    frontend: part('frontend'),
+    backend: part('backend'),
+  });
+  const readers: OnnxLipReader[] = [];
+  for (const p of platforms ?? [await nodePlatform('cpu', threads)])
+    readers.push(await OnnxLipReader.open(p, source));
+  return readers;
 }

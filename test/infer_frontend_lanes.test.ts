@@ -1,0 +1,152 @@
+// Front-end lanes (src/infer/frontend_lanes.ts): how work is cut (every output image exactly
+// once), that a reader with lanes predicts what the full graph predicts, that it falls back to
+// the full graph when a lane dies, and that idle lanes never keep a process alive.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { padTime, partFrames, placeFeatures, splitFrontend } from '../src/infer/frontend_split.js';
+import { loadOnnxLipReader } from '../src/infer/load_node.js';
+import type { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
+import type { Clip } from '../src/infer/types.js';
+import { maxAbsDiff, randn, ROOT, tempDir } from './onnx_helpers.js';
+import { torchInit } from './onnx_torch_ref.js';
+
+test('splitFrontend: every output image once, at most `lanes` parts, each a valid run', () => {
+  for (const [B, T, L] of [
+    [1, 31, 2],
+    [1, 3, 2],
+    [1, 4, 2],
+    [3, 3, 2],
+    [4, 31, 2],
+    [3, 31, 8],
+    [2, 5, 8],
+    [5, 10, 3],
+    [1, 31, 1],
+  ]) {
+    const parts = splitFrontend(B, T, L);
+    assert.ok(parts.length <= L, `${B}×${T} on ${L}: ${parts.length} parts`);
+    const seen = new Int32Array(B * (T - 2));
+    for (const p of parts) {
+      assert.ok(p.t1 - p.t0 >= 3 && p.t0 >= 0 && p.t1 <= T && p.b0 < p.b1 && p.b1 <= B);
+      for (let b = p.b0; b < p.b1; b++)
+        for (let i = p.t0; i < p.t1 - 2; i++) seen[b * (T - 2) + i]++;
+    }
+    assert.deepEqual([...seen], new Array(B * (T - 2)).fill(1), `${B}×${T} on ${L}`);
+  }
+  assert.equal(splitFrontend(1, 31, 2).length, 2);
+  assert.equal(splitFrontend(1, 3, 2).length, 1); // one image cannot be cut
+});
+
+test('partFrames/placeFeatures: a front-end run by parts equals the run in one piece', () => {
+  // a stand-in front-end: feature k of image i = Σ over its 3 frames and C planes of weights·pixels
+  const [B, C, T, S, d] = [3, 2, 9, 4, 5];
+  const frames = randn(B * C * T * S * S, 3);
+  const w = randn(3 * C * S * S * d, 4);
+  const fe = (x: Float32Array, b: number, t: number) => {
+    const out = new Float32Array(b * (t - 2) * d);
+    for (let n = 0; n < b; n++)
+      for (let i = 0; i < t - 2; i++)
+        for (let k = 0; k < d; k++) {
+          let acc = 0;
+          for (let c = 0; c < C; c++)
+            for (let j = 0; j < 3; j++)
+              for (let p = 0; p < S * S; p++)
+                acc +=
+                  x[((n * C + c) * t + i + j) * S * S + p] * w[((j * C + c) * S * S + p) * d + k];
+          out[(n * (t - 2) + i) * d + k] = acc;
+        }
+    return out;
+  };
+  const whole = fe(frames, B, T);
+  for (const L of [2, 3, 4, 8]) {
+    const out = new Float32Array(whole.length).fill(NaN);
+    for (const p of splitFrontend(B, T, L))
+      placeFeatures(
+        out,
+        T,
+        d,
+        p,
+        fe(partFrames(frames, [B, C, T, S], p), p.b1 - p.b0, p.t1 - p.t0),
+      );
+    assert.ok(maxAbsDiff(out, whole) < 1e-4, `${L} lanes`);
+  }
+  // padTime: one zero frame each side of every clip's planes
+  const padded = padTime(frames, [B, C, T, S]);
+  assert.equal(padded.length, B * C * (T + 2) * S * S);
+  assert.equal(padded[0], 0);
+  assert.equal(padded[S * S], frames[0]);
+  assert.equal(padded[(T + 1) * S * S], 0);
+});
+
+let tmp: ReturnType<typeof tempDir>;
+let weights: string;
+let laned: OnnxLipReader;
+let single: OnnxLipReader;
+const clips = (n: number, frames: number, seed: number): Clip[] =>
+  Array.from({ length: n }, (_, i) => ({
+    data: randn(frames * 88 * 88, seed + i),
+    frames,
+    channels: 1,
+    size: 88,
+  }));
+
+before(async () => {
+  tmp = tempDir('eflip-lanes-');
+  weights = torchInit(tmp.dir, 'T', 5);
+  laned = await loadOnnxLipReader(weights, { device: 'cpu', threads: 2 });
+  single = await loadOnnxLipReader(weights, { device: 'cpu', threads: 1 });
+});
+after(async () => {
+  await laned?.dispose();
+  await single?.dispose();
+  tmp?.cleanup();
+});
+
+test('a reader with lanes predicts what the full graph predicts (batch 1, 3 and 4; 29 and 7 frames)', async () => {
+  assert.equal(laned.frontendLanes, 2);
+  assert.equal(single.frontendLanes, 0);
+  for (const batch of [clips(1, 29, 10), clips(3, 29, 20), clips(4, 7, 30)]) {
+    const a = await laned.predictBatch(batch);
+    const b = await single.predictBatch(batch);
+    for (let i = 0; i < a.length; i++)
+      assert.ok(maxAbsDiff(a[i], b[i]) < 1e-4, `clip ${i}: ${maxAbsDiff(a[i], b[i])}`);
+  }
+});
+
+test('a lane that dies: the call in flight and later ones run on the full graph', async () => {
+  const r = await loadOnnxLipReader(weights, { device: 'cpu', threads: 2 });
+  try {
+    const batch = clips(2, 29, 40);
+    const want = await single.predictBatch(batch);
+    const lanes = (r as unknown as { lanes: { workers: { terminate(): Promise<void> }[] } }).lanes;
+    const inFlight = r.predictBatch(batch);
+    await lanes.workers[1].terminate();
+    const got = await inFlight;
+    assert.equal(r.frontendLanes, 0);
+    const later = await r.predictBatch(batch);
+    for (let i = 0; i < want.length; i++) {
+      assert.ok(maxAbsDiff(got[i], want[i]) < 1e-4);
+      assert.ok(maxAbsDiff(later[i], want[i]) < 1e-4);
+    }
+  } finally {
+    await r.dispose();
+  }
+});
+
+test('idle lanes do not keep a process alive (reader never disposed)', () => {
+  const script = `
+    const { loadOnnxLipReader } = await import(${JSON.stringify(path.join(ROOT, 'dist/src/infer/load_node.js'))});
+    const r = await loadOnnxLipReader(${JSON.stringify(weights)}, { device: 'cpu', threads: 2 });
+    const data = new Float32Array(29 * 88 * 88);
+    await r.predictBatch([{ data, frames: 29, channels: 1, size: 88 }]);
+    console.log('lanes', r.frontendLanes);`;
+  const t0 = Date.now();
+  const p = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(p.status, 0, p.stderr);
+  assert.match(p.stdout, /lanes 2/);
+  assert.ok(Date.now() - t0 < 60_000);
+});
