@@ -4,9 +4,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { padTime, partFrames, placeFeatures, splitFrontend } from '../src/infer/frontend_split.js';
 import { loadOnnxLipReader } from '../src/infer/load_node.js';
+import { loadCheckpoint } from '../src/io/onnx/checkpoint_weights.js';
+import { exportOnnx } from '../src/io/onnx/export_model.js';
 import type { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
 import type { Clip } from '../src/infer/types.js';
 import { maxAbsDiff, randn, ROOT, tempDir } from './onnx_helpers.js';
@@ -112,6 +115,30 @@ test('a reader with lanes predicts what the full graph predicts (batch 1, 3 and 
     for (let i = 0; i < a.length; i++)
       assert.ok(maxAbsDiff(a[i], b[i]) < 1e-4, `clip ${i}: ${maxAbsDiff(a[i], b[i])}`);
   }
+});
+
+test('an .onnx file: lanes with its front-end/back-end pair, the full graph without it or with a broken one', async () => {
+  const ck = loadCheckpoint(weights);
+  const file = path.join(tmp.dir, 'm.onnx');
+  writeFileSync(file, exportOnnx(ck, 'full'));
+  const batch = clips(1, 29, 50);
+  const want = await single.predictBatch(batch);
+  const opened = async () => {
+    const r = await loadOnnxLipReader(file, { device: 'cpu', threads: 2 });
+    try {
+      const got = await r.predictBatch(batch);
+      assert.ok(maxAbsDiff(got[0], want[0]) < 1e-4);
+      return r.frontendLanes;
+    } finally {
+      await r.dispose();
+    }
+  };
+  assert.equal(await opened(), 0);
+  writeFileSync(path.join(tmp.dir, 'm.frontend.onnx'), exportOnnx(ck, 'frontend'));
+  writeFileSync(path.join(tmp.dir, 'm.backend.onnx'), exportOnnx(ck, 'backend'));
+  assert.equal(await opened(), 2);
+  writeFileSync(path.join(tmp.dir, 'm.backend.onnx'), Buffer.from('not a model at all'));
+  assert.equal(await opened(), 0);
 });
 
 test('a lane that dies: the call in flight and later ones run on the full graph', async () => {

@@ -91,7 +91,13 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
         h1?.fast.int8 && h2?.fast.int8
           ? `; int8 streaming: ${n(h1.fast.int8.msPerFrame, 1)} ms (fast), ${n(h1.exact.int8.msPerFrame, 1)} ms (exact); every 2nd frame **${n(h2.fast.int8.msPerFrame, 1)} ms** (fast), **${n(h2.exact.int8.msPerFrame, 1)} ms** (exact)`
           : '';
-      return `${r.threads} threads: ${Object.keys(r.msPerClip).map(b).join('; ')}${int8}${batching}; onnxruntime-web wasm ${n(r.onnxWebWasmBatch1MsPerClip, 0)}; streaming **${n(r.streaming.fastMsPerFrame, 1)} ms** (fast), ${n(r.streaming.exactMsPerFrame, 1)} ms (exact)${hop2}${int8Stream}`;
+      // front-end lanes ÷ onnxruntime's intra-op threads alone, batch 1 (when the run had lanes)
+      const l = r.lanes?.count ? r.lanes.batch1 : null;
+      const lanes = l
+        ? `; front-end lanes (${r.lanes.count}) ÷ intra-op threads, batch 1: fp32 ${n(l.fp32)}` +
+          (l.int8 === undefined ? '' : `, int8 ${n(l.int8)}`)
+        : '';
+      return `${r.threads} threads: ${Object.keys(r.msPerClip).map(b).join('; ')}${int8}${lanes}${batching}; onnxruntime-web wasm ${n(r.onnxWebWasmBatch1MsPerClip, 0)}; streaming **${n(r.streaming.fastMsPerFrame, 1)} ms** (fast), ${n(r.streaming.exactMsPerFrame, 1)} ms (exact)${hop2}${int8Stream}`;
     },
   },
   {

@@ -43,9 +43,10 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   private facts: ModelFacts;
   device: string;
 
-  /** With lanes: a back-end session on one thread that blocks when idle, for back-ends that run
-   *  while (or just before) the lanes work — a second or spinning thread would take a lane's
-   *  core (batch 1: 13.5 ms/clip with this one, 23.7 with the spinning two-thread one). */
+  /** With lanes: the back-end session for whole clips, whose workers block when idle (a
+   *  spinning one takes a lane's core: batch 1 int8 23.7 ms/clip against 13.5). One thread for an
+   *  int8 model, whose quantized back-end ran faster on one than on two (1.4 vs 1.9 ms, batch 1),
+   *  the platform's threads for float32 (3.8 vs 4.7 ms). */
   private besideLanes: Promise<OpenedSession> | null = null;
 
   private constructor(
@@ -67,24 +68,53 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   static async open(platform: OrtPlatform, model: OnnxModelSource): Promise<OnnxLipReader> {
     const facts = factsFromMetadata(model.metadata, model.source);
     if (platform.frontendLanes) {
-      const pair = await Promise.all([model.graph('frontend'), model.graph('backend')]).catch(
-        (e: unknown) => {
-          if (e instanceof ModelLoadError) return null; // no pair: the full graph serves all
-          throw e;
-        },
-      );
-      if (pair) {
-        const backend = await openSession(platform, pair[1], `${model.source} (backend)`, 1, false);
-        try {
-          const lanes = await platform.frontendLanes(pair[0], model.source, facts.featureDim);
-          return new OnnxLipReader(platform, model, backend, lanes);
-        } catch {
-          await backend.session.release(); // lanes could not start: the full graph, as without them
-        }
-      }
+      const withLanes = await OnnxLipReader.openWithLanes(platform, model, facts.featureDim);
+      if (withLanes) return withLanes;
     }
     const first = await openSession(platform, await model.graph('full'), model.source);
     return new OnnxLipReader(platform, model, first);
+  }
+
+  /** The lanes and the back-end session, or null when the model has no front-end/back-end pair
+   *  or either will not open (the full graph then serves, as on a platform without lanes). */
+  private static async openWithLanes(
+    platform: OrtPlatform,
+    model: OnnxModelSource,
+    featureDim: number,
+  ): Promise<OnnxLipReader | null> {
+    const graphOrNull = (p: GraphPart) =>
+      model.graph(p).catch((e: unknown) => {
+        if (e instanceof ModelLoadError) return null;
+        throw e;
+      });
+    const fe = await graphOrNull('frontend');
+    if (!fe) return null;
+    // the lanes open their sessions in their own threads while this one opens the back-end
+    const lanes = platform.frontendLanes!(fe, model.source, featureDim).catch(() => null);
+    let backend: OpenedSession | null = null;
+    try {
+      const be = await graphOrNull('backend');
+      const int8 = model.metadata['eflip.quantization'] !== undefined;
+      if (be)
+        backend = await openSession(
+          platform,
+          be,
+          `${model.source} (backend)`,
+          int8 ? 1 : undefined,
+          false,
+        ).catch((e: unknown) => {
+          if (e instanceof ModelLoadError) return null;
+          throw e;
+        });
+    } catch (e) {
+      await (await lanes)?.close();
+      throw e;
+    }
+    const l = await lanes;
+    if (l && backend) return new OnnxLipReader(platform, model, backend, l);
+    await l?.close();
+    await backend?.session.release();
+    return null;
   }
 
   get labels(): readonly string[] {

@@ -1,6 +1,6 @@
 // Where an onnxruntime backend gets its graphs: an exported .onnx file (+ the .frontend/.backend
 // pair written by `eflip export --features`), or a checkpoint exported in memory.
-import { readOnnxSummary } from '../io/onnx/onnx_reader.js';
+import { OnnxFileError, readOnnxSummary } from '../io/onnx/onnx_reader.js';
 import { exportMetadata, exportOnnx } from '../io/onnx/export_model.js';
 import type { LoadedCheckpoint } from '../io/onnx/checkpoint_weights.js';
 import {
@@ -123,7 +123,13 @@ export function bytesSource(
           `${source}: no ${part} graph; export with \`eflip export --features\` (or load the checkpoint) for streaming`,
         );
       const b = typeof p === 'function' ? await p() : p;
-      const s = readOnnxSummary(b, `${source} (${part})`);
+      let s;
+      try {
+        s = readOnnxSummary(b, `${source} (${part})`);
+      } catch (e) {
+        if (e instanceof OnnxFileError) throw new ModelLoadError(e.message);
+        throw e;
+      }
       if (s.metadata['eflip.graph'] !== part)
         throw new ModelLoadError(
           `${source}: the ${part} file holds a '${s.metadata['eflip.graph']}' graph`,

@@ -174,7 +174,8 @@ export default async function main(argv: string[]): Promise<number> {
       ...(await nodePlatform(device, threads)),
       frontendLanes: undefined,
     });
-    const intraOpReader = ortReader.frontendLanes
+    const laneCount = ortReader.frontendLanes;
+    const intraOpReader = laneCount
       ? await OnnxLipReader.open(await intraOpPlatform('auto'), onnxSourceFor(weights))
       : null;
     let torchReader: LipReader | null = null;
@@ -371,7 +372,7 @@ export default async function main(argv: string[]): Promise<number> {
       /** front-end lanes (worker threads, one-thread sessions) against onnxruntime's intra-op
        *  threads alone, same model: ms/clip with ÷ without, per batch and precision */
       lanes: {
-        count: ortReader.frontendLanes,
+        count: laneCount,
         ...Object.fromEntries(
           BATCHES.map((b) => [
             `batch${b}`,
