@@ -52,7 +52,10 @@ export const def = defineCommand({
       min: 1,
       max: 256,
     },
-    threads: { type: 'threads', help: 'intra-op threads (default: runtime default)' },
+    threads: {
+      type: 'threads',
+      help: 'threads (default: the cores); onnxruntime on the CPU with 2+: front-end lanes, see docs/inference.md',
+    },
     'max-seconds': {
       type: 'number',
       default: 60,

@@ -72,7 +72,10 @@ export const def = defineCommand({
       max: 3600,
       help: 'seconds one prediction may run (stopped and answered 504 after)',
     },
-    threads: { type: 'threads', help: 'intra-op threads of server-side prediction' },
+    threads: {
+      type: 'threads',
+      help: 'threads of server-side prediction (onnxruntime on the CPU with 2+: front-end lanes)',
+    },
   },
   examples: [
     'eflip serve',
