@@ -146,9 +146,9 @@ test('a lane that dies: the call in flight and later ones run on the full graph'
   try {
     const batch = clips(2, 29, 40);
     const want = await single.predictBatch(batch);
-    const lanes = (r as unknown as { lanes: { workers: { terminate(): Promise<void> }[] } }).lanes;
+    const pool = (r as unknown as { lanes: { lanes: { terminate(): Promise<void> }[] } }).lanes;
     const inFlight = r.predictBatch(batch);
-    await lanes.workers[1].terminate();
+    await pool.lanes[1].terminate();
     const got = await inFlight;
     assert.equal(r.frontendLanes, 0);
     const later = await r.predictBatch(batch);

@@ -56,10 +56,13 @@ test(
       t.diagnostic(`model alone: ${tm.msPerClip.toFixed(1)} ms/clip, ${tm.runtime}`);
       assert.equal(tm.threads, Math.min(4, Math.ceil(cores / 2)));
       assert.equal(tm.isolated, true);
+      // whole clips (uploads) run their front-end on a Web Worker lane per core (the served model
+      // has its front-end/back-end pair): the words below are then the lanes' words
+      assert.equal(tm.lanes, cores >= 2 ? Math.min(8, cores) : 0);
       assert.match(
         tm.runtime,
         new RegExp(
-          `Running on wasm, ${tm.threads} threads? \\(WebGPU has no hardware adapter here, so wasm runs instead\\)\\.`,
+          `Running on wasm, ${tm.threads} threads?${tm.lanes ? `, whole clips on ${tm.lanes} lanes` : ''} \\(WebGPU has no hardware adapter here, so wasm runs instead\\)\\.`,
         ),
       );
       assert.ok(tm.msPerClip > 0 && tm.msPerClip < 60_000);

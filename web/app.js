@@ -70,6 +70,16 @@ function wasmThreads() {
     : most;
 }
 
+/** Front-end lanes for whole clips on wasm (src/infer/web_lanes.ts): one Web Worker per core
+ *  (up to 8), one wasm thread each, no cross-origin isolation needed (T int8, 2 cores: ~95
+ *  against ~143 ms/clip on one thread; docs/webapp.md); `?lanes=N` asks for N, 0 or 1 for none. */
+function laneCount() {
+  const asked = params.get('lanes');
+  if (asked !== null) return Math.max(0, Math.min(8, Number(asked) | 0));
+  const cores = navigator.hardwareConcurrency || 1;
+  return cores >= 2 ? Math.min(8, cores) : 0;
+}
+
 async function openReader() {
   const key = state.dropped ? `file:${state.dropped.name}` : `server:${$('model').value}`;
   if (state.reader && state.readerKey === key) return state.reader;
@@ -87,19 +97,22 @@ async function openReader() {
   }
   const threads = wasmThreads();
   let { device, note } = await wantedDevice();
+  const lanes = { lanes: laneCount(), laneWorkerUrl: '/lane_worker.js' };
   try {
-    state.reader = await loadLipReader(source, { wasmPaths: '/ort/', device, threads });
+    state.reader = await loadLipReader(source, { wasmPaths: '/ort/', device, threads, ...lanes });
   } catch (e) {
     if (device !== 'webgpu') throw e;
     note = ' (WebGPU is not usable here, so wasm runs instead)';
     device = 'wasm';
-    state.reader = await loadLipReader(source, { wasmPaths: '/ort/', device, threads });
+    state.reader = await loadLipReader(source, { wasmPaths: '/ort/', device, threads, ...lanes });
   }
   // what the camera's model worker opens: the same model, device and threads
   state.model = { source, options: { wasmPaths: '/ort/', device, threads } };
   state.readerKey = key;
+  const n = state.reader.frontendLanes;
   $('runtime').textContent =
-    `Running on ${state.reader.device}${state.reader.device === 'wasm' ? `, ${threads} thread${threads > 1 ? 's' : ''}` : ''}${note}.`;
+    `Running on ${state.reader.device}${state.reader.device === 'wasm' ? `, ${threads} thread${threads > 1 ? 's' : ''}` : ''}` +
+    `${n ? `, whole clips on ${n} lanes` : ''}${note}.`;
   return state.reader;
 }
 
@@ -406,6 +419,7 @@ window.eflip.timeModel = async (runs = 10, model = null) => {
     runs,
     device: reader.device,
     threads: wasmThreads(),
+    lanes: reader.frontendLanes,
     isolated: self.crossOriginIsolated,
     runtime: $('runtime').textContent,
   };

@@ -2,6 +2,8 @@
 // wasm. `wasmPaths` points at the folder serving the ort-wasm*.wasm files (default: the CDN-
 // free package copy next to the bundle, as resolved by the bundler).
 import type { OrtModule, OrtPlatform } from './ort_types.js';
+import { MAX_LANES } from './frontend_lane.js';
+import { startWebLanes } from './web_lanes.js';
 
 export interface WebPlatformOptions {
   /** URL/folder with onnxruntime-web's .wasm files */
@@ -12,6 +14,10 @@ export interface WebPlatformOptions {
   device?: 'auto' | 'wasm' | 'webgpu';
   /** an already imported onnxruntime-web module (e.g. 'onnxruntime-web/webgpu') */
   ort?: unknown;
+  /** front-end lanes for whole clips on wasm (./web_lanes.ts): Web Workers, one wasm thread
+   *  each; needs `laneWorkerUrl` (the bundled web/lane_worker.js) and 2 or more (default 0: none) */
+  lanes?: number;
+  laneWorkerUrl?: string | URL;
 }
 
 interface WebOrt extends OrtModule {
@@ -57,5 +63,21 @@ export async function webPlatform(o: WebPlatformOptions = {}): Promise<OrtPlatfo
       : await import('onnxruntime-web/wasm'))) as WebOrt;
   if (o.wasmPaths) ort.env.wasm.wasmPaths = o.wasmPaths;
   ort.env.wasm.numThreads = o.threads ?? 1;
-  return { ort, providers };
+  const lanes = Math.min(MAX_LANES, o.lanes ?? 0);
+  const laneWorkerUrl = o.laneWorkerUrl;
+  return {
+    ort,
+    providers,
+    ...(providers.length === 1 && providers[0] === 'wasm' && lanes >= 2 && laneWorkerUrl
+      ? {
+          frontendLanes: (frontend: Uint8Array, source: string, featureDim: number) =>
+            startWebLanes(frontend, source, {
+              count: lanes,
+              featureDim,
+              workerUrl: laneWorkerUrl,
+              wasmPaths: o.wasmPaths,
+            }),
+        }
+      : {}),
+  };
 }

@@ -21,7 +21,7 @@ import { composeVideo } from '../../roi/synthetic.js';
 import { Cdp } from '../../serve/cdp.js';
 import { EflipServer } from '../../serve/server.js';
 import { WEB_ROOT } from '../commands/serve.js';
-import { exportInt8 } from '../int8_export.js';
+import { exportInt8, exportInt8Features } from '../int8_export.js';
 import { loadCheckpoint } from '../../io/onnx/checkpoint_weights.js';
 import { VARIANTS } from '../../model/config.js';
 import { resolveLabels } from '../../model/labels.js';
@@ -132,13 +132,23 @@ export default async function main(argv: string[]): Promise<number> {
     const port = await server.listen(0, '127.0.0.1');
     const base = `http://127.0.0.1:${port}`;
     const load = () => os.loadavg()[0].toFixed(1);
-    // each model alone, per thread count (a fresh page each: wasm threads are set once per page)
+    // each model alone, per thread count without front-end lanes, then the page's default of one
+    // wasm thread with a lane per core (a fresh page each: wasm threads are set once per page)
     const modelRuns: Record<string, unknown>[] = [];
+    const cores = os.cpus().length;
+    const pageConfigs = [
+      ...[...new Set(threadList)].filter((t) => t > 0).map((threads) => ({ threads, lanes: 0 })),
+      ...(threadList.some((t) => t > 0) && cores >= 2
+        ? [{ threads: 1, lanes: Math.min(8, cores) }]
+        : []),
+    ];
     for (const [id, m] of models.entries())
-      for (const threads of [...new Set(threadList)].filter((t) => t > 0)) {
-        const cdp = await Cdp.launch(chromium, `${base}/?device=wasm&threads=${threads}`, [
-          `--user-data-dir=${path.join(dir, `profile-model-${id}-${threads}`)}`,
-        ]);
+      for (const { threads, lanes } of pageConfigs) {
+        const cdp = await Cdp.launch(
+          chromium,
+          `${base}/?device=wasm&threads=${threads}&lanes=${lanes}`,
+          [`--user-data-dir=${path.join(dir, `profile-model-${id}-${threads}-${lanes}`)}`],
+        );
         try {
           await cdp.waitFor('window.eflip && window.eflip.ready', 60_000);
           const loadBefore = load();
@@ -146,6 +156,8 @@ export default async function main(argv: string[]): Promise<number> {
           modelRuns.push({
             model: m.name === 'served' ? (o.model ?? 'assets/demo/model.safetensors') : m.name,
             threads: r.threads,
+            /** Web Workers running whole clips' front-end, one wasm thread each (0: none) */
+            lanes: r.lanes,
             crossOriginIsolated: r.isolated,
             msPerClip: +r.msPerClip.toFixed(2),
             minMsPerClip: +r.min.toFixed(2),
@@ -248,7 +260,7 @@ export default async function main(argv: string[]): Promise<number> {
       console.log(`${result.chromium}, ${result.camera}; model ${result.model}`);
       for (const m of modelRuns as any[])
         console.log(
-          `  model alone (${m.model}), wasm ${m.threads} thread${m.threads > 1 ? 's' : ''}: ${m.msPerClip} ms/clip (min ${m.minMsPerClip}; load ${m.load})`,
+          `  model alone (${m.model}), wasm ${m.threads} thread${m.threads > 1 ? 's' : ''}${m.lanes ? `, ${m.lanes} front-end lanes` : ''}: ${m.msPerClip} ms/clip (min ${m.minMsPerClip}; load ${m.load})`,
         );
       for (const r of runs as any[])
         console.log(
@@ -277,9 +289,15 @@ async function variantModels(variant: string, dir: string) {
     const c = randomClip(29, 1000 + i);
     return { data: c.data, dims: [1, 1, 29, 88, 88] };
   });
-  const q = await exportInt8(loadCheckpoint(file), calib);
+  const ck = loadCheckpoint(file);
+  const q = await exportInt8(ck, calib);
   const int8 = path.join(dir, `${variant}.int8.onnx`);
   writeFileSync(int8, q.bytes);
+  // its int8 front-end/back-end pair beside it (what `eflip export --features` writes): the
+  // page's front-end lanes and streaming use it
+  const pair = await exportInt8Features(ck, calib);
+  writeFileSync(path.join(dir, `${variant}.int8.frontend.onnx`), pair.frontend.bytes);
+  writeFileSync(path.join(dir, `${variant}.int8.backend.onnx`), pair.backend.bytes);
   return [
     { file, name: `${variant} fp32 (random weights)` },
     { file: int8, name: `${variant} int8 (random weights, calibrated on random clips)` },
