@@ -18,7 +18,8 @@ import { nodePlatform } from '../src/infer/ort_node.js';
 import { bytesSource } from '../src/infer/onnx_model_source.js';
 import { streamClip } from '../src/infer/streaming.js';
 import { topK } from '../src/infer/topk.js';
-import { maxAbsDiff, ROOT, tempDir } from './onnx_helpers.js';
+import { maxAbsDiff, randn, ROOT, tempDir } from './onnx_helpers.js';
+import { torchInit } from './onnx_torch_ref.js';
 import { CHROMIUM, closePage, openPage, type Page } from './browser_helpers.js';
 
 const SAMPLES = ['ABOUT_00001.mp4', 'ABUSE_00001.mp4'];
@@ -81,6 +82,28 @@ test(
         JSON.stringify({ clips: clips.map(({ clip: _, ...c }) => c) }),
       );
       const expected = await Promise.all(clips.map((c) => node.predictClip(c.clip)));
+      // a T model (random weights) with its pair, for the page's front-end lanes, and a clip
+      const tck = loadCheckpoint(torchInit(dir, 'T', 11));
+      for (const part of ['full', 'frontend', 'backend'] as const)
+        writeFileSync(
+          path.join(dir, part === 'full' ? 'lanes.onnx' : `lanes.${part}.onnx`),
+          exportOnnx(tck, part),
+        );
+      const lanesClip = randn(29 * 88 * 88, 12);
+      writeFileSync(path.join(dir, 'lanesclip.bin'), new Uint8Array(lanesClip.buffer));
+      writeFileSync(path.join(dir, 'lanes.json'), JSON.stringify({ frames: 29 }));
+      copyFileSync(path.join(ROOT, 'dist/web/lane_worker.js'), path.join(dir, 'lane_worker.js'));
+      const tnode = await OnnxLipReader.open(
+        await nodePlatform('cpu', 1),
+        bytesSource(exportOnnx(tck, 'full'), 'lanes.onnx'),
+      );
+      const lanesExpected = await tnode.predictClip({
+        data: lanesClip,
+        frames: 29,
+        channels: 1,
+        size: 88,
+      });
+      await tnode.dispose();
       const expectedTimeline = await streamClip(node, clips[0].clip, { window: 29 });
       await node.dispose();
 
@@ -180,6 +203,15 @@ test(
         );
       }
       assert.equal(got.pipeline.stream, clips[0].frames);
+      // front-end lanes in the page: two Web Workers ran the clip's front-end; the same answer
+      // as without them and as onnxruntime-node
+      assert.equal(got.lanes.error, undefined, got.lanes.error);
+      assert.equal(got.lanes.with.lanes, 2);
+      assert.equal(got.lanes.without.lanes, 0);
+      for (const r of [got.lanes.with, got.lanes.without]) {
+        const d = maxAbsDiff(r.logProbs, lanesExpected);
+        assert.ok(d < 1e-3, `T in the page (lanes ${r.lanes}) vs onnxruntime-node: ${d}`);
+      }
     } finally {
       await closePage(page);
       server.close();

@@ -56,9 +56,9 @@ test(
       t.diagnostic(`model alone: ${tm.msPerClip.toFixed(1)} ms/clip, ${tm.runtime}`);
       assert.equal(tm.threads, Math.min(4, Math.ceil(cores / 2)));
       assert.equal(tm.isolated, true);
-      // whole clips (uploads) run their front-end on a Web Worker lane per core (the served model
-      // has its front-end/back-end pair): the words below are then the lanes' words
-      assert.equal(tm.lanes, cores >= 2 ? Math.min(8, cores) : 0);
+      // the demo model is too small for front-end lanes (LANES_MIN_MACS_PER_IMAGE); the page
+      // with lanes: test/browser.test.ts
+      assert.equal(tm.lanes, 0);
       assert.match(
         tm.runtime,
         new RegExp(

@@ -154,7 +154,13 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
           .map(
             ([model, ms], i) =>
               `${i ? '' : 'model alone '}(${model.split('/').slice(-2).join('/')}): ` +
-              ms.map((m) => `${m.threads} thread(s) ${n(m.msPerClip, 1)} ms/clip`).join(', '),
+              ms
+                .map(
+                  (m) =>
+                    // records since front-end lanes: the page's default (1 thread + a lane per core)
+                    `${m.threads} thread(s)${m.lanes ? ` + ${m.lanes} lanes` : ''} ${m.lanes ? `**${n(m.msPerClip, 1)}**` : n(m.msPerClip, 1)} ms/clip`,
+                )
+                .join(', '),
           )
           .join('; ') +
         '; webcam (' +

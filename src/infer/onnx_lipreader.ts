@@ -33,6 +33,11 @@ import {
  *  session with symbolic dims. Each holds its own prepacked weights (T full: ~35 MB). */
 export const MAX_PINNED_SHAPES = 4;
 
+/** Front-end lanes only for models with this much work per image: the demo model (3.2 M MACs
+ *  per image) ran slower on lanes (Node 3.1–4.5 vs 2.9–3.1 ms/clip; Chromium 18.8 vs 13.9), T
+ *  (39 M) faster (docs/inference.md). */
+export const LANES_MIN_MACS_PER_IMAGE = 10e6;
+
 /** The back-end session's wait policy: see OrtPlatform.spinBackend. */
 const backendSpins = (p: OrtPlatform) => (p.spinBackend ? true : p.spinning);
 
@@ -67,7 +72,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
    *  the lanes; otherwise the full graph. */
   static async open(platform: OrtPlatform, model: OnnxModelSource): Promise<OnnxLipReader> {
     const facts = factsFromMetadata(model.metadata, model.source);
-    if (platform.frontendLanes) {
+    if (platform.frontendLanes && facts.frontendMacsPerImage >= LANES_MIN_MACS_PER_IMAGE) {
       const withLanes = await OnnxLipReader.openWithLanes(platform, model, facts.featureDim);
       if (withLanes) return withLanes;
     }

@@ -9,6 +9,7 @@ import {
   type Preprocessing,
 } from '../io/onnx/preprocessing.js';
 import { checkConfig, checkLabels, metadataJson, ModelFileError } from '../model/model_metadata.js';
+import { summarize } from '../model/summary.js';
 import { ModelLoadError } from './types.js';
 
 export type GraphPart = 'full' | 'frontend' | 'backend';
@@ -28,6 +29,8 @@ export interface ModelFacts {
   channels: number;
   featureDim: number;
   classes: number;
+  /** multiply-accumulates of the front-end per image (model/summary.ts) */
+  frontendMacsPerImage: number;
 }
 
 /** The model facts of an ONNX file's metadata, validated as a checkpoint's are (model_metadata.ts):
@@ -75,6 +78,7 @@ export function factsFromMetadata(meta: Record<string, string>, source: string):
       channels: config.inChannels,
       featureDim: config.featureDim,
       classes: config.classes,
+      frontendMacsPerImage: summarize(config, 1, preprocessing.size).macs.frontend,
     };
   } catch (e) {
     if (e instanceof ModelFileError || e instanceof PreprocessingError)

@@ -61,6 +61,30 @@ async function main() {
   } catch (e) {
     out.pipeline = { error: String((e && e.stack) || e) };
   }
+  // front-end lanes (Web Workers, one wasm thread each) on a T-size model: whole clips with two
+  // lanes and without, the same clip
+  try {
+    const lm = await (await fetch('/lanes.json')).json();
+    const data = new Float32Array(await (await fetch('/lanesclip.bin')).arrayBuffer());
+    const clip = { data, frames: lm.frames, channels: 1, size: 88, fps: 25 };
+    const run = async (lanes) => {
+      const r = await loadLipReader('/lanes.onnx', {
+        wasmPaths: '/ort/',
+        device: 'wasm',
+        threads: 1,
+        lanes,
+        laneWorkerUrl: '/lane_worker.js',
+      });
+      try {
+        return { lanes: r.frontendLanes, logProbs: Array.from(await r.predictClip(clip)) };
+      } finally {
+        await r.dispose();
+      }
+    };
+    out.lanes = { with: await run(2), without: await run(0) };
+  } catch (e) {
+    out.lanes = { error: String((e && e.stack) || e) };
+  }
   await post(out);
 }
 

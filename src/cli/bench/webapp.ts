@@ -153,6 +153,8 @@ export default async function main(argv: string[]): Promise<number> {
           await cdp.waitFor('window.eflip && window.eflip.ready', 60_000);
           const loadBefore = load();
           const r = await cdp.eval(`window.eflip.timeModel(${o.clips}, '${id}')`);
+          // a model too small for lanes (LANES_MIN_MACS_PER_IMAGE) ran as the 1-thread page did
+          if (lanes && !r.lanes) continue;
           modelRuns.push({
             model: m.name === 'served' ? (o.model ?? 'assets/demo/model.safetensors') : m.name,
             threads: r.threads,
