@@ -3,6 +3,7 @@
 // TaskWorker, one long-lived worker of that kind called like a function.
 import { Worker, parentPort, type WorkerOptions } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
+import { TaskCalls, type TaskAnswer } from './task_calls.js';
 
 export interface PoolOptions {
   jobs?: number;
@@ -100,12 +101,7 @@ export function answerTasks<T, R>(
  */
 export class TaskWorker<T> {
   private readonly worker: Worker;
-  private readonly pending = new Map<
-    number,
-    { resolve: (v: unknown) => void; reject: (e: Error) => void }
-  >();
-  private next = 0;
-  dead = false;
+  private readonly calls: TaskCalls<T>;
 
   /** `what` names the worker in errors ("the detector thread"). */
   constructor(
@@ -115,44 +111,44 @@ export class TaskWorker<T> {
   ) {
     // a worker inherits node's flags; --input-type (a parent run with `-e`) is refused for a file
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    this.worker = new Worker(url, { execArgv, ...options });
-    this.worker.unref();
-    this.worker.on('message', (m: { id: number; result?: unknown; error?: string }) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (!this.pending.size) this.worker.unref();
-      if (m.error !== undefined) p.reject(new Error(m.error));
-      else p.resolve(m.result);
-    });
-    this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', () => this.fail(new Error(`${what} exited`)));
+    const worker = new Worker(url, { execArgv, ...options });
+    this.worker = worker;
+    worker.unref();
+    this.calls = new TaskCalls<T>(
+      (m, transfer) => worker.postMessage(m, transfer),
+      what,
+      (busy) => (busy ? worker.ref() : worker.unref()),
+    );
+    worker.on('message', (m: TaskAnswer) => this.calls.answer(m));
+    worker.on('error', (e) => this.calls.fail(e));
+    worker.on('exit', () => this.calls.fail(new Error(`${what} exited`)));
+  }
+
+  get dead(): boolean {
+    return this.calls.dead;
   }
 
   /** calls sent and not answered yet */
   get pendingCalls(): number {
-    return this.pending.size;
-  }
-
-  private fail(e: Error): void {
-    this.dead = true;
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
+    return this.calls.pendingCalls;
   }
 
   /** Send a task; `transfer` moves those buffers to the worker instead of copying them. */
   call<R>(task: T, transfer: ArrayBuffer[] = []): Promise<R> {
-    if (this.dead) return Promise.reject(new Error(`${this.what} is not running`));
-    const id = this.next++;
-    if (!this.pending.size) this.worker.ref();
-    return new Promise<R>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, task }, transfer);
-    });
+    return this.calls.call<R>(task, transfer);
   }
 
-  async terminate(): Promise<void> {
-    this.fail(new Error(`${this.what} was stopped`));
+  /** Stop the worker once its calls in flight are answered (at most `waitMs`): stopping a
+   *  thread inside a native call can abort the whole process (onnxruntime-node's binding throws
+   *  a C++ exception into a terminating thread), and the answers are wanted anyway. */
+  async terminate(waitMs = 30_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.calls.idle(),
+      new Promise<void>((r) => (timer = setTimeout(r, waitMs))),
+    ]);
+    clearTimeout(timer);
+    this.calls.fail(new Error(`${this.what} was stopped`));
     await this.worker.terminate();
   }
 }

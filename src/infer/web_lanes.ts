@@ -3,52 +3,40 @@
 // cross-origin isolation, so a page without COOP/COEP headers still uses every core for a clip.
 import { openLanes, type LaneHandle, type LaneTask } from './frontend_lane.js';
 import type { FrontendLanes } from './ort_types.js';
+import { TaskCalls, type TaskAnswer } from '../data/task_calls.js';
 
 class WebLane implements LaneHandle {
   private readonly worker: Worker;
-  private readonly pending = new Map<
-    number,
-    { resolve: (v: unknown) => void; reject: (e: Error) => void }
-  >();
-  private next = 0;
-  dead = false;
+  private readonly calls: TaskCalls<LaneTask>;
 
   constructor(url: string | URL) {
-    this.worker = new Worker(url, { type: 'module' });
-    this.worker.onmessage = (e: MessageEvent<{ id: number; result?: unknown; error?: string }>) => {
-      const p = this.pending.get(e.data.id);
-      if (!p) return;
-      this.pending.delete(e.data.id);
-      if (e.data.error !== undefined) p.reject(new Error(e.data.error));
-      else p.resolve(e.data.result);
-    };
-    this.worker.onerror = (e) => {
+    const worker = new Worker(url, { type: 'module' });
+    this.worker = worker;
+    this.calls = new TaskCalls<LaneTask>(
+      (m, transfer) => worker.postMessage(m, transfer),
+      'a front-end lane',
+    );
+    worker.onmessage = (e: MessageEvent<TaskAnswer>) => this.calls.answer(e.data);
+    worker.onerror = (e) => {
       e.preventDefault?.();
-      this.fail(new Error(`a front-end lane failed: ${e.message ?? 'could not start'}`));
+      this.calls.fail(new Error(`a front-end lane failed: ${e.message ?? 'could not start'}`));
     };
+  }
+
+  get dead(): boolean {
+    return this.calls.dead;
   }
 
   get pendingCalls(): number {
-    return this.pending.size;
-  }
-
-  private fail(e: Error): void {
-    this.dead = true;
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
+    return this.calls.pendingCalls;
   }
 
   call<R>(task: LaneTask, transfer: ArrayBuffer[] = []): Promise<R> {
-    if (this.dead) return Promise.reject(new Error('a front-end lane is not running'));
-    const id = this.next++;
-    return new Promise<R>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, task }, transfer);
-    });
+    return this.calls.call<R>(task, transfer);
   }
 
   async terminate(): Promise<void> {
-    this.fail(new Error('a front-end lane was stopped'));
+    this.calls.fail(new Error('a front-end lane was stopped'));
     this.worker.terminate();
   }
 }
