@@ -38,6 +38,14 @@ export const MAX_PINNED_SHAPES = 4;
  *  (39 M) faster (docs/inference.md). */
 export const LANES_MIN_MACS_PER_IMAGE = 10e6;
 
+/** Front-end runs of at most this many images (streaming's: 1–3 per window at hop 1, hop + 2
+ *  at hop > 1) run on one thread. Measured on 2 cores, T, one session run, ms on 1 vs 2 threads:
+ *  int8 1 image 0.98 vs 1.21, 3: 2.2 vs 2.6, 6: 4.4 vs 5.6, 10: 7.5 vs 7.0; float32 2 images
+ *  2.3 vs 2.5, 3: 3.5 vs 3.4, 6: 7.0 vs 5.8. In the stream (int8, hop 1, exact, median of 5 ×
+ *  61 frames, two runs): 3.58 / 3.66 ms per frame against 3.97 / 4.87 with two threads; the
+ *  spinning back-end no longer competes with a second front-end thread. */
+const ONE_THREAD_IMAGES = { fp32: 3, int8: 8 };
+
 /** The back-end session's wait policy: see OrtPlatform.spinBackend. */
 const backendSpins = (p: OrtPlatform) => (p.spinBackend ? true : p.spinning);
 
@@ -162,9 +170,11 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
         [...this.pinned.keys()].filter((k) => k.startsWith(`${part}:`)).length >= MAX_PINNED_SHAPES
       )
         return this.session(part);
-      // One thread per image at most: a lone 88×88 frame (streaming) has too little work per op
-      // to feed two threads (measured: 1.75 ms on one thread vs 2.0 on two, T, 2 cores).
+      // One thread per image at most, and one thread for streaming's small front-end runs
+      // (ONE_THREAD_IMAGES): they have too little work per op to feed two threads.
       const images = part === 'frontend' ? batch * Math.max(1, time - 2) : batch * time;
+      const int8 = this.model.metadata['eflip.quantization'] !== undefined;
+      const small = part === 'frontend' && images <= ONE_THREAD_IMAGES[int8 ? 'int8' : 'fp32'];
       s = this.model
         .graph(part)
         .then((b) =>
@@ -172,7 +182,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
             this.platform,
             pinDimensions(b, { batch, time }, this.model.source),
             `${this.model.source} (${part}, batch ${batch}, ${time} frames)`,
-            images,
+            small ? 1 : images,
           ),
         );
       this.pinned.set(key, s);

@@ -46,10 +46,9 @@ export interface OrtPlatform {
    *  one); false = block. onnxruntime-node only. */
   spinning?: boolean;
   /** let the streaming back-end session's workers spin even when `spinning` is off. Streaming
-   *  runs one-frame front-end passes on the calling thread (one thread per image), so the
-   *  back-end's spinning worker has the other core to itself: fast mode 5.1 → 4.8 ms/frame on 2
-   *  cores; exact mode (batch-3 front-end with its own worker) is unchanged. onnxruntime-node
-   *  only; EFLIP_ORT_SPIN=0 turns it off. */
+   *  runs its small front-end batches on the calling thread alone (OnnxLipReader's
+   *  ONE_THREAD_IMAGES), so the back-end's spinning worker has the other core to itself: fast
+   *  mode 5.1 → 4.8 ms/frame on 2 cores. onnxruntime-node only; EFLIP_ORT_SPIN=0 turns it off. */
   spinBackend?: boolean;
   /** open a session per input shape with the symbolic dims fixed (faster on onnxruntime's CPU
    *  provider); false/absent = one session with symbolic dims */

@@ -14,8 +14,8 @@
 // Cost (2 CPU cores, T): the back-end (~170 M MACs per window) and one front-end image (~39 M
 // MACs) are both near the FMA peak already, so a window per frame cannot go below ~2.6 ms
 // (fast) / ~3.7 ms (exact) of pure arithmetic. `hop` > 1 runs a window every hop frames and the
-// front-ends of the frames in between in the same batch (one image per thread): per new frame
-// the back-end costs 1/hop, and the batch keeps both cores busy.
+// front-ends of the frames in between in the same batch: per new frame the back-end costs 1/hop.
+// (The reader runs these small batches on one thread: OnnxLipReader's ONE_THREAD_IMAGES.)
 import type { FeatureRunner } from './feature_runner.js';
 import { topK } from './topk.js';
 import { InferenceInputError, type Clip, type TopKEntry } from './types.js';
