@@ -10,7 +10,11 @@ export const LIPREADER_PY = path.join(ROOT, 'tools/torch_ref/lipreader.py');
 
 export function tempDir(prefix = 'eflip-onnx-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  // retries: a killed Chromium's helper processes may still write to a profile inside (ENOTEMPTY)
+  return {
+    dir,
+    cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }),
+  };
 }
 
 export interface CheckResult {

@@ -1,6 +1,8 @@
 // LipReader over ONNX Runtime: the same code runs onnxruntime-node (CPU, CUDA) and
 // onnxruntime-web (wasm, WebGPU); the platform module is injected by ./ort_node.ts or
-// ./ort_web.ts. Also provides the front-end/back-end halves used by streaming.
+// ./ort_web.ts. Also provides the front-end/back-end halves used by streaming. Whole clips run
+// their front-end on lanes (threads with one-thread sessions, ./frontend_lane.ts) when the
+// platform offers them and the model has its front-end/back-end pair.
 import { predictInBatches } from './clip_check.js';
 
 /** Clips per onnxruntime run: measured on 2 CPU cores, batch 2-4 gives the best ms/clip for T
