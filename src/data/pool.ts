@@ -99,43 +99,24 @@ export function answerTasks<T, R>(
  * does not keep the process alive while idle; a pending call holds it. Once the worker fails or
  * exits, every pending and later call rejects (`dead` is set).
  */
-export class TaskWorker<T> {
+export class TaskWorker<T> extends TaskCalls<T> {
   private readonly worker: Worker;
-  private readonly calls: TaskCalls<T>;
 
   /** `what` names the worker in errors ("the detector thread"). */
-  constructor(
-    url: URL,
-    private readonly what: string,
-    options: WorkerOptions = {},
-  ) {
+  constructor(url: URL, what: string, options: WorkerOptions = {}) {
     // a worker inherits node's flags; --input-type (a parent run with `-e`) is refused for a file
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
     const worker = new Worker(url, { execArgv, ...options });
-    this.worker = worker;
-    worker.unref();
-    this.calls = new TaskCalls<T>(
+    super(
       (m, transfer) => worker.postMessage(m, transfer),
       what,
       (busy) => (busy ? worker.ref() : worker.unref()),
     );
-    worker.on('message', (m: TaskAnswer) => this.calls.answer(m));
-    worker.on('error', (e) => this.calls.fail(e));
-    worker.on('exit', () => this.calls.fail(new Error(`${what} exited`)));
-  }
-
-  get dead(): boolean {
-    return this.calls.dead;
-  }
-
-  /** calls sent and not answered yet */
-  get pendingCalls(): number {
-    return this.calls.pendingCalls;
-  }
-
-  /** Send a task; `transfer` moves those buffers to the worker instead of copying them. */
-  call<R>(task: T, transfer: ArrayBuffer[] = []): Promise<R> {
-    return this.calls.call<R>(task, transfer);
+    this.worker = worker;
+    worker.unref();
+    worker.on('message', (m: TaskAnswer) => this.answer(m));
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', () => this.fail(new Error(`${what} exited`)));
   }
 
   /** Stop the worker once its calls in flight are answered (at most `waitMs`): stopping a
@@ -143,12 +124,9 @@ export class TaskWorker<T> {
    *  a C++ exception into a terminating thread), and the answers are wanted anyway. */
   async terminate(waitMs = 30_000): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.calls.idle(),
-      new Promise<void>((r) => (timer = setTimeout(r, waitMs))),
-    ]);
+    await Promise.race([this.idle(), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
     clearTimeout(timer);
-    this.calls.fail(new Error(`${this.what} was stopped`));
+    this.fail(new Error(`${this.what} was stopped`));
     await this.worker.terminate();
   }
 }

@@ -1,7 +1,7 @@
 // Calls to a worker that answers each `{ id, task }` message with `{ id, result }` or
 // `{ id, error }` (./pool.ts answerTasks, web/lane_worker.js): ids, the pending promises, and
 // failing them all once the worker is gone. No Node imports: the Node handle (./pool.ts
-// TaskWorker) and the browser's (src/infer/web_lanes.ts) both wrap it.
+// TaskWorker) and the browser's (src/infer/web_lanes.ts) both extend it.
 export interface TaskAnswer {
   id: number;
   result?: unknown;
@@ -21,7 +21,7 @@ export class TaskCalls<T> {
    *  `busy(false)` after the last is answered; `what` names the worker in errors. */
   constructor(
     private readonly post: (m: { id: number; task: T }, transfer: ArrayBuffer[]) => void,
-    private readonly what: string,
+    protected readonly what: string,
     private readonly busy: (busy: boolean) => void = () => {},
   ) {}
 

@@ -62,7 +62,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
    *  spinning one takes a lane's core: batch 1 int8 23.7 ms/clip against 13.5). One thread for an
    *  int8 model, whose quantized back-end ran faster on one than on two (1.4 vs 1.9 ms, batch 1),
    *  the platform's threads for float32 (3.8 vs 4.7 ms). */
-  private besideLanes: Promise<OpenedSession> | null = null;
+  private besideLanes: OpenedSession | null = null;
 
   private constructor(
     private platform: OrtPlatform,
@@ -72,7 +72,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
     private lanes: FrontendLanes | null = null,
   ) {
     this.facts = factsFromMetadata(model.metadata, model.source);
-    if (lanes) this.besideLanes = Promise.resolve(first);
+    if (lanes) this.besideLanes = first;
     else this.sessions.set('full', Promise.resolve(first));
     this.device = first.provider;
   }
@@ -83,7 +83,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   static async open(platform: OrtPlatform, model: OnnxModelSource): Promise<OnnxLipReader> {
     const facts = factsFromMetadata(model.metadata, model.source);
     if (platform.frontendLanes && facts.frontendMacsPerImage >= LANES_MIN_MACS_PER_IMAGE) {
-      const withLanes = await OnnxLipReader.openWithLanes(platform, model, facts.featureDim);
+      const withLanes = await OnnxLipReader.openWithLanes(platform, model, facts);
       if (withLanes) return withLanes;
     }
     const first = await openSession(platform, await model.graph('full'), model.source);
@@ -95,32 +95,25 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   private static async openWithLanes(
     platform: OrtPlatform,
     model: OnnxModelSource,
-    featureDim: number,
+    facts: ModelFacts,
   ): Promise<OnnxLipReader | null> {
-    const graphOrNull = (p: GraphPart) =>
-      model.graph(p).catch((e: unknown) => {
+    // a pair that will not load or open: null (the full graph serves); other errors propagate
+    const orNull = <T>(p: Promise<T>) =>
+      p.catch((e: unknown) => {
         if (e instanceof ModelLoadError) return null;
         throw e;
       });
-    const fe = await graphOrNull('frontend');
+    const fe = await orNull(model.graph('frontend'));
     if (!fe) return null;
     // the lanes open their sessions in their own threads while this one opens the back-end
-    const lanes = platform.frontendLanes!(fe, model.source, featureDim).catch(() => null);
+    const lanes = platform.frontendLanes!(fe, model.source, facts.featureDim).catch(() => null);
     let backend: OpenedSession | null = null;
     try {
-      const be = await graphOrNull('backend');
-      const int8 = model.metadata['eflip.quantization'] !== undefined;
+      const be = await orNull(model.graph('backend'));
       if (be)
-        backend = await openSession(
-          platform,
-          be,
-          `${model.source} (backend)`,
-          int8 ? 1 : undefined,
-          false,
-        ).catch((e: unknown) => {
-          if (e instanceof ModelLoadError) return null;
-          throw e;
-        });
+        backend = await orNull(
+          openSession(platform, be, `${model.source} (backend)`, facts.int8 ? 1 : undefined, false),
+        );
     } catch (e) {
       await (await lanes)?.close();
       throw e;
@@ -175,8 +168,8 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
       // One thread per image at most, and one thread for streaming's small front-end runs
       // (ONE_THREAD_IMAGES): they have too little work per op to feed two threads.
       const images = part === 'frontend' ? batch * Math.max(1, time - 2) : batch * time;
-      const int8 = this.model.metadata['eflip.quantization'] !== undefined;
-      const small = part === 'frontend' && images <= ONE_THREAD_IMAGES[int8 ? 'int8' : 'fp32'];
+      const small =
+        part === 'frontend' && images <= ONE_THREAD_IMAGES[this.facts.int8 ? 'int8' : 'fp32'];
       s = this.model
         .graph(part)
         .then((b) =>
@@ -207,7 +200,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
     return predictInBatches(clips, model, async (data, dims) => {
       const [B, C, T, S] = dims;
       const viaLanes = await this.onLanes(padTime(data, [B, C, T, S]), [B, C, T + 2, S]);
-      if (viaLanes) return this.runBackend(await this.besideLanes!, viaLanes, B, T);
+      if (viaLanes) return this.runBackend(this.besideLanes!, viaLanes, B, T);
       const { session } = await this.sessionFor('full', B, T);
       return (await runFloat(this.platform, session, 'frames', data, dims, 'log_probs')).data;
     });
@@ -285,7 +278,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   async dispose(): Promise<void> {
     await this.lanes?.close();
     this.lanes = null;
-    const beside = this.besideLanes ? [this.besideLanes] : [];
+    const beside = this.besideLanes ? [Promise.resolve(this.besideLanes)] : [];
     this.besideLanes = null;
     for (const s of [...this.sessions.values(), ...this.pinned.values(), ...beside]) {
       try {

@@ -31,6 +31,8 @@ export interface ModelFacts {
   classes: number;
   /** multiply-accumulates of the front-end per image (model/summary.ts) */
   frontendMacsPerImage: number;
+  /** an int8 export (`eflip.quantization` is set) */
+  int8: boolean;
 }
 
 /** The model facts of an ONNX file's metadata, validated as a checkpoint's are (model_metadata.ts):
@@ -79,6 +81,7 @@ export function factsFromMetadata(meta: Record<string, string>, source: string):
       featureDim: config.featureDim,
       classes: config.classes,
       frontendMacsPerImage: summarize(config, 1, preprocessing.size).macs.frontend,
+      int8: meta['eflip.quantization'] !== undefined,
     };
   } catch (e) {
     if (e instanceof ModelFileError || e instanceof PreprocessingError)

@@ -5,38 +5,22 @@ import { openLanes, type LaneHandle, type LaneTask } from './frontend_lane.js';
 import type { FrontendLanes } from './ort_types.js';
 import { TaskCalls, type TaskAnswer } from '../data/task_calls.js';
 
-class WebLane implements LaneHandle {
+class WebLane extends TaskCalls<LaneTask> implements LaneHandle {
   private readonly worker: Worker;
-  private readonly calls: TaskCalls<LaneTask>;
 
   constructor(url: string | URL) {
     const worker = new Worker(url, { type: 'module' });
+    super((m, transfer) => worker.postMessage(m, transfer), 'a front-end lane');
     this.worker = worker;
-    this.calls = new TaskCalls<LaneTask>(
-      (m, transfer) => worker.postMessage(m, transfer),
-      'a front-end lane',
-    );
-    worker.onmessage = (e: MessageEvent<TaskAnswer>) => this.calls.answer(e.data);
+    worker.onmessage = (e: MessageEvent<TaskAnswer>) => this.answer(e.data);
     worker.onerror = (e) => {
       e.preventDefault?.();
-      this.calls.fail(new Error(`a front-end lane failed: ${e.message ?? 'could not start'}`));
+      this.fail(new Error(`a front-end lane failed: ${e.message ?? 'could not start'}`));
     };
   }
 
-  get dead(): boolean {
-    return this.calls.dead;
-  }
-
-  get pendingCalls(): number {
-    return this.calls.pendingCalls;
-  }
-
-  call<R>(task: LaneTask, transfer: ArrayBuffer[] = []): Promise<R> {
-    return this.calls.call<R>(task, transfer);
-  }
-
   async terminate(): Promise<void> {
-    this.calls.fail(new Error('a front-end lane was stopped'));
+    this.fail(new Error('a front-end lane was stopped'));
     this.worker.terminate();
   }
 }
