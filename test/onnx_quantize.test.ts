@@ -10,7 +10,12 @@ import { loadCheckpoint } from '../src/io/onnx/checkpoint_weights.js';
 import { exportModelProto, exportOnnx } from '../src/io/onnx/export_model.js';
 import { readOnnxSummary } from '../src/io/onnx/onnx_reader.js';
 import { encodeModel } from '../src/io/onnx/onnx_proto.js';
-import { calibrationTensors, quantizeModel, RangeObserver } from '../src/io/onnx/quantize.js';
+import {
+  calibrationTensors,
+  DEFAULT_QUANT_KINDS,
+  quantizeModel,
+  RangeObserver,
+} from '../src/io/onnx/quantize.js';
 import { bytesSource, factsFromMetadata } from '../src/infer/onnx_model_source.js';
 import { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
 import { nodePlatform } from '../src/infer/ort_node.js';
@@ -231,6 +236,42 @@ test('quantizeModel: per-channel int8 weights and uint8 activations; onnxruntime
   } finally {
     cleanup();
   }
+});
+
+test("int8: the first block's narrow conv (8 channels) is widened to 16 for onnxruntime's fast int8 path, outputs bit-identical to the int8 model without it", async () => {
+  const ck = loadCheckpoint(DEMO);
+  const m = exportModelProto(ck, 'full');
+  // any valid ranges do: widening adds channels of exact zeros, whatever the scales
+  const ranges = new Map(
+    calibrationTensors(m, DEFAULT_QUANT_KINDS).map((t) => [t, [-4, 4] as [number, number]]),
+  );
+  const wide = quantizeModel(m, ranges);
+  const narrow = quantizeModel(m, ranges, { widen: false });
+  // the demo model's first trunk block: 3×3 conv 8 → 8, ReLU, 1×1 conv; that 1×1 conv (8
+  // channels into the residual Add) and the SE convs stay as they are
+  const name = 'frontend_3d.efnet.blocks.0.block.fused.0';
+  assert.deepEqual(wide.report.widened, [`${name}_0/Conv`]);
+  assert.deepEqual(narrow.report.widened, []);
+  const dims = (q: typeof wide, t: string) =>
+    q.model.graph.initializers.find((i) => i.name === t)?.dims;
+  assert.deepEqual(dims(wide, `${name}.weight.int8`), [16, 8, 3, 3]);
+  assert.deepEqual(dims(narrow, `${name}.weight.int8`), [8, 8, 3, 3]);
+  const next = 'frontend_3d.efnet.blocks.0.block.fused_point_wise.0.weight.int8';
+  assert.deepEqual(dims(wide, next), [8, 16, 1, 1]);
+  const ort = await import('onnxruntime-node');
+  const S = ck.preprocessing.size;
+  const x = new Float32Array(2 * 29 * S * S).map((_, i) => Math.sin(i * 0.37));
+  const run = async (q: typeof wide) => {
+    const s = await ort.InferenceSession.create(encodeModel(q.model), {
+      executionProviders: ['cpu'],
+    });
+    const out = await s.run({ frames: new ort.Tensor('float32', x, [2, 1, 29, S, S]) });
+    await s.release();
+    return out.log_probs.data as Float32Array;
+  };
+  const [a, b] = [await run(wide), await run(narrow)];
+  assert.equal(a.length, 2 * 10);
+  assert.equal(maxAbsDiff(a, b), 0);
 });
 
 test('export --quantize int8 refuses bad --calib input in one line, writing nothing', async () => {

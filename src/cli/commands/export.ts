@@ -52,6 +52,7 @@ async function quantizeForExport(
       method: o.method,
       quantized: q.report.quantized,
       keptFloat: q.report.kept,
+      widened: q.report.widened,
       heldOut,
     },
   };
