@@ -133,14 +133,15 @@ export class GraphBuilder {
     return name;
   }
 
-  /** A 1-D int64 constant (shapes, axes, split sizes), shared between identical uses. */
-  int64s(values: number[], prefix = 'const_i64'): string {
-    const key = `i64:${values.join(',')}`;
+  /** An int64 constant (shapes, axes, split sizes; a scalar when dims = []), shared between
+   *  identical uses. */
+  int64s(values: number[], dims: number[] = [values.length], prefix = 'const_i64'): string {
+    const key = `i64:${dims.join('x')}:${values.join(',')}`;
     let name = this.constCache.get(key);
     if (!name) {
       name = this.fresh(prefix);
       this.names.delete(name);
-      this.initializer(name, BigInt64Array.from(values.map((v) => BigInt(v))), [values.length]);
+      this.initializer(name, BigInt64Array.from(values.map((v) => BigInt(v))), dims);
       this.constCache.set(key, name);
     }
     return name;
