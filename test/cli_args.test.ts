@@ -12,7 +12,9 @@ import {
   type ParsedOptions,
 } from '../src/cli/args.js';
 import { COMMANDS } from '../src/cli/commands.js';
+import * as path from 'node:path';
 import { assertRefused, runEflip } from './hostile_helpers.js';
+import { ROOT } from './onnx_helpers.js';
 
 const def = defineCommand({
   name: 'probe',
@@ -213,6 +215,39 @@ test('eflip refuses bad options in one line with exit code 2', async () => {
     assertRefused(r, message, { code: 2, maxMs: 20_000, label: args.join(' ') });
     assert.equal(r.stdout, '', 'no help or output on a refusal');
   }
+});
+
+test("eflip's own environment switches refuse a value they do not know in one line", async () => {
+  const demo = path.join(ROOT, 'assets/demo/model.safetensors');
+  const sample = path.join(ROOT, 'assets/samples/ABOUT_00001.mp4');
+  const cases: [Record<string, string>, string[], RegExp][] = [
+    [
+      { EFLIP_ORT_LANES: 'yes' },
+      ['predict', '-c', demo, sample],
+      /EFLIP_ORT_LANES="yes": expected 0 or 1/,
+    ],
+    [
+      { EFLIP_ORT_SPIN: 'true' },
+      ['predict', '-c', demo, sample],
+      /EFLIP_ORT_SPIN="true": expected 0 or 1/,
+    ],
+    [
+      { EFLIP_ROI_BACKEND: 'gpu' },
+      ['predict', '--face', '-c', demo, sample],
+      /EFLIP_ROI_BACKEND="gpu": expected wasm or cpu/,
+    ],
+  ];
+  for (const [env, args, message] of cases) {
+    const r = await runEflip(args, { timeoutMs: 60_000, env });
+    assertRefused(r, message, { code: 1, maxMs: 50_000, label: JSON.stringify(env) });
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  // the documented values still work
+  const ok = await runEflip(['predict', '-c', demo, sample, '--json'], {
+    timeoutMs: 60_000,
+    env: { EFLIP_ORT_LANES: '0', EFLIP_ORT_SPIN: '0' },
+  });
+  assert.equal(ok.code, 0, ok.stderr);
 });
 
 test('eflip takes --name=value, --name value and --no-json end to end', async () => {

@@ -7,6 +7,7 @@ import { ArgumentError, ShapeError } from './errors.js';
 import { tidy } from './scope.js';
 import { torchConfig } from './runtime.js';
 import { isAutocastEnabled } from './autocast.js';
+import { envSwitch } from '../env_switch.js';
 
 type IntOrList = number | number[];
 export interface ConvOptions {
@@ -79,8 +80,8 @@ let linearAsConv: boolean | null = null;
  *  EFLIP_LINEAR_AS_CONV=0|1 overrides the detection. */
 export function linearRunsAsConv(): boolean {
   if (linearAsConv === null) {
-    const env = process.env.EFLIP_LINEAR_AS_CONV;
-    if (env === '0' || env === '1') linearAsConv = env === '1';
+    const env = envSwitch('EFLIP_LINEAR_AS_CONV', ['0', '1']);
+    if (env !== undefined) linearAsConv = env === '1';
     else {
       const cfg = torchConfig();
       linearAsConv = /BLAS_INFO=generic/.test(cfg) && /USE_MKLDNN=ON/.test(cfg);

@@ -12,13 +12,14 @@
 // session was slower still: 37 ms for the fp32 clip against 23 with intra-op threads.)
 import { availableParallelism } from 'node:os';
 import { TaskWorker } from '../data/pool.js';
+import { envSwitch } from '../env_switch.js';
 import { MAX_LANES, openLanes, type LaneTask } from './frontend_lane.js';
 import type { FrontendLanes } from './ort_types.js';
 
 /** Lanes for `threads` (default: the cores), capped at MAX_LANES; < 2 means no lanes (also
  *  with EFLIP_ORT_LANES=0). */
 export function laneCount(threads?: number): number {
-  if (process.env.EFLIP_ORT_LANES === '0') return 1;
+  if (envSwitch('EFLIP_ORT_LANES', ['0', '1']) === '0') return 1;
   return Math.min(MAX_LANES, threads ?? availableParallelism());
 }
 

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { OrtModule, OrtPlatform } from './ort_types.js';
 import { laneCount, startFrontendLanes } from './frontend_lanes.js';
+import { envSwitch } from '../env_switch.js';
 
 /** CPU provider: keep x·σ(x) as Sigmoid + Mul instead of onnxruntime's QuickGelu fusion. The
  *  NCHWc layout pass (AVX2/AVX-512) knows Sigmoid and Mul but not QuickGelu, so the fused op forces
@@ -22,7 +23,7 @@ export type NodeDevice = 'auto' | 'cpu' | 'cuda';
 export async function nodePlatform(
   device: NodeDevice = 'auto',
   threads?: number,
-  spinning = process.env.EFLIP_ORT_SPIN === '1',
+  spinning = envSwitch('EFLIP_ORT_SPIN', ['0', '1']) === '1',
 ): Promise<OrtPlatform> {
   const ort = (await import('onnxruntime-node')) as unknown as OrtModule;
   const gpu = existsSync('/dev/nvidiactl') || !!process.env.CUDA_VISIBLE_DEVICES;
@@ -37,7 +38,7 @@ export async function nodePlatform(
     spinning,
     providerConfig: { cpu: CPU_CONFIG },
     pinShapes: true,
-    spinBackend: process.env.EFLIP_ORT_SPIN !== '0',
+    spinBackend: envSwitch('EFLIP_ORT_SPIN', ['0', '1']) !== '0',
     ...(providers.length === 1 && providers[0] === 'cpu' && lanes >= 2
       ? {
           frontendLanes: (frontend: Uint8Array, source: string, featureDim: number) =>

@@ -15,6 +15,7 @@ import {
   type TfBackend,
 } from './face_models.js';
 import { installFastConcat } from './tf_concat.js';
+import { envSwitch } from '../env_switch.js';
 
 export { FaceModelError, type FaceApi, type FaceModels, type TfBackend } from './face_models.js';
 
@@ -96,7 +97,7 @@ export async function detectorThread(): Promise<
 
 /** The process-wide face models (loaded once). EFLIP_ROI_BACKEND=cpu selects pure-JS kernels. */
 export function faceModels(
-  backend: TfBackend = (process.env.EFLIP_ROI_BACKEND as TfBackend) || 'wasm',
+  backend: TfBackend = envSwitch('EFLIP_ROI_BACKEND', ['wasm', 'cpu']) ?? 'wasm',
 ): Promise<FaceModels> {
   if (!loading) {
     loading = load(backend).catch((e) => {
