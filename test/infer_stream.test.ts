@@ -171,6 +171,11 @@ test('bad clips are rejected with clear errors, and the reader keeps working', a
   const nan = randn(3 * S * S, 2);
   nan[2 * S * S + 17] = NaN;
   await assert.rejects(reader.predictClip(clipOf(nan, 3)), /NaN or infinite pixel in frame 2/);
+  const inf = randn(3 * S * S, 3);
+  inf[S * S + 5] = -Infinity;
+  await assert.rejects(reader.predictClip(clipOf(inf, 3)), /NaN or infinite pixel in frame 1/);
+  // huge but finite values are not mistaken for infinite ones
+  await reader.predictClip(clipOf(new Float32Array(3 * S * S).fill(3e38), 3));
   await assert.rejects(
     reader.predictBatch([good, clipOf(new Float32Array(10), 3)]),
     /clip 1: 10 values/,

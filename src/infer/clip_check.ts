@@ -19,8 +19,24 @@ export function checkClip(clip: Clip, channels: number, size: number, what = 'cl
     throw new InferenceInputError(
       `${what}: ${clip.data.length} values, expected ${expect} (${channels}×${clip.frames}×${size}×${size})`,
     );
-  for (let i = 0; i < clip.data.length; i++) {
-    if (!Number.isFinite(clip.data[i])) {
+  // x·0 is 0 for a finite x and NaN for NaN or ±∞: one sum says whether any value is not finite
+  // (half the time of testing each value; a clip is 224 K of them), the loop then names the frame
+  const d = clip.data;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0; // four sums: no add waits for the one before
+  const n4 = d.length & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    s0 += d[i] * 0;
+    s1 += d[i + 1] * 0;
+    s2 += d[i + 2] * 0;
+    s3 += d[i + 3] * 0;
+  }
+  for (let i = n4; i < d.length; i++) s0 += d[i] * 0;
+  if (s0 + s1 + s2 + s3 === 0) return;
+  for (let i = 0; i < d.length; i++) {
+    if (!Number.isFinite(d[i])) {
       const frame = Math.floor((i % (clip.frames * size * size)) / (size * size));
       throw new InferenceInputError(`${what}: NaN or infinite pixel in frame ${frame}`);
     }
@@ -69,7 +85,8 @@ export async function predictInBatches(
   for (const group of groupByLength(clips, model.maxBatch)) {
     const batch = group.map((i) => clips[i]);
     const { frames, channels, size } = batch[0];
-    const y = await run(stackClips(batch), [batch.length, channels, frames, size, size]);
+    const data = batch.length === 1 ? batch[0].data : stackClips(batch); // run does not write it
+    const y = await run(data, [batch.length, channels, frames, size, size]);
     group.forEach((ci, j) => (out[ci] = y.slice(j * K, (j + 1) * K)));
   }
   return out;
