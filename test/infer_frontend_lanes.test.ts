@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { availableParallelism } from 'node:os';
+import { laneCount } from '../src/infer/frontend_lanes.js';
+import { MAX_LANES } from '../src/infer/frontend_lane.js';
 import { padTime, partFrames, placeFeatures, splitFrontend } from '../src/infer/frontend_split.js';
 import { loadOnnxLipReader } from '../src/infer/load_node.js';
 import { loadCheckpoint } from '../src/io/onnx/checkpoint_weights.js';
@@ -176,4 +179,21 @@ test('idle lanes do not keep a process alive (reader never disposed)', () => {
   assert.equal(p.status, 0, p.stderr);
   assert.match(p.stdout, /lanes 2/);
   assert.ok(Date.now() - t0 < 60_000);
+});
+
+test('laneCount: at most one lane per core and the threads asked for; EFLIP_ORT_LANES=0 none, an unknown value refused', () => {
+  const cores = availableParallelism();
+  assert.equal(laneCount(1), 1);
+  assert.equal(laneCount(64), Math.min(MAX_LANES, cores));
+  assert.equal(laneCount(), Math.min(MAX_LANES, cores));
+  const saved = process.env.EFLIP_ORT_LANES;
+  try {
+    process.env.EFLIP_ORT_LANES = '0';
+    assert.equal(laneCount(4), 1);
+    process.env.EFLIP_ORT_LANES = 'off';
+    assert.throws(() => laneCount(4), /EFLIP_ORT_LANES="off": expected 0 or 1/);
+  } finally {
+    if (saved === undefined) delete process.env.EFLIP_ORT_LANES;
+    else process.env.EFLIP_ORT_LANES = saved;
+  }
 });

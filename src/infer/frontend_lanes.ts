@@ -16,11 +16,13 @@ import { envSwitch } from '../env_switch.js';
 import { MAX_LANES, openLanes, type LaneTask } from './frontend_lane.js';
 import type { FrontendLanes } from './ort_types.js';
 
-/** Lanes for `threads` (default: the cores), capped at MAX_LANES; < 2 means no lanes (also
- *  with EFLIP_ORT_LANES=0). */
+/** Lanes for `threads` (default: the cores), at most one per core and MAX_LANES; < 2 means no
+ *  lanes (also with EFLIP_ORT_LANES=0). More lanes than cores only cost: T float32 batch 1 on 2
+ *  cores, 2 / 3 / 4 / 8 lanes: 22.7 / 26.9 / 23.7 / 26.5 ms/clip, ~60 MiB of sessions per lane. */
 export function laneCount(threads?: number): number {
   if (envSwitch('EFLIP_ORT_LANES', ['0', '1']) === '0') return 1;
-  return Math.min(MAX_LANES, threads ?? availableParallelism());
+  const cores = availableParallelism();
+  return Math.min(MAX_LANES, cores, threads ?? cores);
 }
 
 /** Start `count` lanes (worker threads) for a front-end graph; see openLanes. */

@@ -17,8 +17,8 @@ export type NodeDevice = 'auto' | 'cpu' | 'cuda';
 /** `spinning` defaults to off (EFLIP_ORT_SPIN=1 turns it on; =0 also stops the streaming
  *  back-end's spinning, see OrtPlatform.spinBackend): on shared or busy CPUs spinning
  *  worker threads slow onnxruntime down by up to 2x; on an idle machine the cost is small.
- *  CPU only: whole clips' front-end runs on `threads` lanes (worker threads,
- *  ./frontend_lanes.ts) when that is 2 or more; EFLIP_ORT_LANES=0 keeps everything on
+ *  CPU only: whole clips' front-end runs on `threads` lanes, at most one per core (worker
+ *  threads, ./frontend_lanes.ts) when that is 2 or more; EFLIP_ORT_LANES=0 keeps everything on
  *  onnxruntime's intra-op threads. */
 export async function nodePlatform(
   device: NodeDevice = 'auto',
