@@ -10,6 +10,7 @@ import { readSafetensors, writeSafetensors, type RawTensor } from '../src/io/saf
 import { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
 import { nodePlatform } from '../src/infer/ort_node.js';
 import { bytesSource } from '../src/infer/onnx_model_source.js';
+import { padTime } from '../src/infer/frontend_split.js';
 import { maxAbsDiff, randn, tempDir } from './onnx_helpers.js';
 import { torchForward, torchInit } from './onnx_torch_ref.js';
 
@@ -71,6 +72,41 @@ test('custom config (max-pool, swish, 2 encoder layers, bnEps 1e-3) exports and 
     await r.dispose();
     const d = maxAbsDiff(Float32Array.from(got.flatMap((a) => [...a])), ref.logp);
     assert.ok(d < 1e-3, `max |diff| ${d}`);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a 3-channel (RGB) config exports and matches PyTorch: the stem stacks t−1, t, t+1 per channel', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const w = torchInit(dir, 'T', 5, 6, { ...TINY, inChannels: 3 });
+    const x = randn(2 * 3 * 6 * 88 * 88, 78);
+    const ref = torchForward(dir, w, x, [2, 3, 6, 88, 88], 'tiny');
+    const ck = loadCheckpoint(w);
+    const r = await OnnxLipReader.open(
+      await nodePlatform('cpu'),
+      bytesSource(exportOnnx(ck, 'full'), 'rgb.onnx'),
+    );
+    const n = 3 * 6 * 88 * 88;
+    const got = await r.predictBatch(
+      [0, 1].map((b) => ({ data: x.slice(b * n, (b + 1) * n), frames: 6, channels: 3, size: 88 })),
+    );
+    await r.dispose();
+    const d = maxAbsDiff(Float32Array.from(got.flatMap((a) => [...a])), ref.logp);
+    assert.ok(d < 1e-3, `max |diff| ${d}`);
+    // the per-frame features show a wrong channel order (log-probs of random weights barely do)
+    const ort = await import('onnxruntime-node');
+    const fe = await ort.InferenceSession.create(exportOnnx(ck, 'frontend'));
+    const out = await fe.run({
+      frames: new ort.Tensor('float32', padTime(x, [2, 3, 6, 88]), [2, 3, 8, 88, 88]),
+    });
+    await fe.release();
+    const feats = out.features.data as Float32Array;
+    assert.equal(feats.length, ref.features.length);
+    const scale = Math.max(...ref.features.map(Math.abs));
+    const df = maxAbsDiff(feats, ref.features);
+    assert.ok(df < 1e-5 * Math.max(1, scale), `features max |diff| ${df} (scale ${scale})`);
   } finally {
     cleanup();
   }
