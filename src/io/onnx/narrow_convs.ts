@@ -1,24 +1,26 @@
 // int8 graphs: a quantized conv with fewer than 16 output channels, followed by a SiLU or ReLU
 // and one more quantized conv, is given zero output channels up to 16 (and the next conv zero
-// weights on them). The extra channels carry exact zeros (bias 0, SiLU(0) = ReLU(0) = 0, weights 0 in the reader),
-// so every value of the real channels is unchanged — onnxruntime's outputs are bit-identical.
+// weights on them). The extra channels carry exact zeros (bias 0, SiLU(0) = ReLU(0) = 0, zero
+// weights in the next conv), so every value of the real channels is unchanged: onnxruntime's
+// outputs are bit-identical.
 //
 // Why: onnxruntime's CPU QLinearConv (1.22, x86) runs a conv with fewer than 16 output channels
 // on a much slower path. Measured per kernel (15 images, 1 thread, symmetric int8 weights):
 // 3×3 8→8 at 44×44 0.86 ms, 8→12 0.89, 8→16 0.40 (twice the MACs); 1×1 16→8 0.17, 16→16 0.10.
 // In T that is the first trunk block's 3×3 conv (8 channels): widened, T's int8 front-end takes
-// 10.5 instead of 11.0 ms per 15 images on one thread (docs/inference.md "int8"); onnxruntime-web
+// 10.4 instead of 11.0 ms per 15 images on one thread (docs/inference.md "int8"); onnxruntime-web
 // (wasm) is unchanged (71.3 vs 71.1 ms CPU). float32 gains nothing from it, so only the int8
 // pass widens (src/io/onnx/quantize.ts).
-import { DataType, type ModelProto, type NodeProto, type TensorProto } from './onnx_proto.js';
+import {
+  attrInt,
+  DataType,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './onnx_proto.js';
 
 /** Output channels below which onnxruntime's int8 conv is slow (see above). */
 export const MIN_INT8_CONV_CHANNELS = 16;
-
-function attrInt(n: NodeProto, name: string, dflt: number): number {
-  const a = n.attributes?.find((x) => x.name === name);
-  return a && a.value.type === 'int' ? a.value.value : dflt;
-}
 
 /** A float32 tensor with `axis` zero-padded to `size`. */
 function padAxis(t: TensorProto, axis: number, size: number): TensorProto {

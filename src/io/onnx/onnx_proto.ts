@@ -99,6 +99,12 @@ export interface ModelProto {
   metadataProps: Record<string, string>;
 }
 
+/** An int attribute of a node, or `dflt` when the node does not set it. */
+export function attrInt(n: NodeProto, name: string, dflt: number): number {
+  const a = n.attributes?.find((x) => x.name === name);
+  return a && a.value.type === 'int' ? a.value.value : dflt;
+}
+
 export function encodeTensor(t: TensorProto): Uint8Array {
   const w = new ProtoWriter();
   if (t.dims.length) w.packedVarints(1, t.dims);

@@ -9,8 +9,8 @@
 // Calibration: `calibrationModel` adds the tensors to observe as graph outputs; `RangeObserver`
 // collects their ranges over calibration runs; `quantizeModel` rewrites the graph.
 import {
+  attrInt,
   DataType,
-  type AttributeProto,
   type ModelProto,
   type NodeProto,
   type TensorProto,
@@ -54,11 +54,6 @@ interface Target {
   node: NodeProto;
   kind: QuantKind;
   weight: TensorProto;
-}
-
-function attrInt(n: NodeProto, name: string, dflt: number): number {
-  const a = n.attributes?.find((x: AttributeProto) => x.name === name);
-  return a && a.value.type === 'int' ? a.value.value : dflt;
 }
 
 function floatsOf(t: TensorProto): Float32Array {
