@@ -11,13 +11,8 @@
 // 10.4 instead of 11.0 ms per 15 images on one thread (docs/inference.md "int8"); onnxruntime-web
 // (wasm) is unchanged (71.3 vs 71.1 ms CPU). float32 gains nothing from it, so only the int8
 // pass widens (src/io/onnx/quantize.ts).
-import {
-  attrInt,
-  DataType,
-  type ModelProto,
-  type NodeProto,
-  type TensorProto,
-} from './onnx_proto.js';
+import { attrInt, DataType } from './onnx_proto.js';
+import type { ModelProto, NodeProto, TensorProto } from './onnx_proto.js';
 
 /** Output channels below which onnxruntime's int8 conv is slow (see above). */
 export const MIN_INT8_CONV_CHANNELS = 16;
