@@ -102,6 +102,34 @@ test('autocast: bfloat16 compute on CPU inside the scope only', () => {
   });
 });
 
+test('F.silu on a bfloat16 CPU tensor runs through float32: bfloat16 out, within one bf16 step of the kernel, gradients flow', () => {
+  tidy(() => {
+    const x32 = E.randn([4, 16, 6, 6]).mul(3);
+    const x = x32.to('bfloat16').requiresGrad_();
+    const y = F.silu(x);
+    assert.equal(y.dtype, 'bfloat16');
+    const kernel = x.detach().silu().float();
+    const exact = x.detach().float().silu();
+    const step = exact.abs().max().item() / 128; // one bfloat16 step (8 bits of mantissa) at the top
+    assert.ok(
+      y.float().sub(kernel).abs().max().item() <= step,
+      'same as the bf16 kernel up to rounding',
+    );
+    assert.ok(
+      y.float().sub(exact).abs().max().item() <= step / 2 + 1e-6,
+      'float32 SiLU rounded once',
+    );
+    y.float().sum().backward();
+    assert.equal(x.grad!.dtype, 'bfloat16');
+    // d/dx x·σ(x) = σ(x)(1 + x(1 − σ(x)))
+    const s = x.detach().float().sigmoid();
+    const want = s.mul(x.detach().float().mul(s.neg().add(1)).add(1));
+    assert.ok(x.grad!.float().sub(want).abs().max().item() < 0.02, 'gradient');
+    // float32 stays on the kernel
+    assert.equal(F.silu(x32).sub(x32.silu()).abs().max().item(), 0);
+  });
+});
+
 test('autograd: accumulation, zeroGrad, noGrad/enableGrad, detach, multi-output backward', () => {
   tidy(() => {
     const w = tensor([1, 2, 3]).requiresGrad_();

@@ -37,7 +37,7 @@ export class SqueezeExcite extends Module {
     this.fc2 = this.registerModule('fc2', new Conv2d(squeeze, channels, 1));
   }
   forward(x: Tensor): Tensor {
-    const s = this.fc2.forward(this.fc1.forward(F.adaptiveAvgPool2d(x, 1)).silu()).sigmoid();
+    const s = this.fc2.forward(F.silu(this.fc1.forward(F.adaptiveAvgPool2d(x, 1)))).sigmoid();
     return x.mul(s);
   }
 }

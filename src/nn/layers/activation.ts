@@ -9,7 +9,7 @@ export class ReLU extends Module {
 }
 export class SiLU extends Module {
   forward(x: Tensor): Tensor {
-    return x.silu();
+    return F.silu(x);
   }
 }
 export class Sigmoid extends Module {
