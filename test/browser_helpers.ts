@@ -30,7 +30,9 @@ export function openPage(
       `--user-data-dir=${path.join(dir, 'profile')}`,
       url,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // its own process group, so closePage can stop the helper processes too (renderers,
+    // crashpad): left running, they kept writing into the profile while it was being removed
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   chrome.stderr!.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-4000)));
   const exited = new Promise<never>((_, reject) =>
@@ -49,10 +51,18 @@ export function openPage(
   return { chrome, failed };
 }
 
-/** Kills Chromium (if still running) and waits for it to be gone. */
+/** Kills Chromium and every process it started (its process group), and waits for the browser
+ *  process to be gone. */
 export async function closePage(p: Page | null): Promise<void> {
-  if (!p || p.chrome.exitCode !== null) return;
-  const gone = new Promise((r) => p.chrome.once('exit', r));
-  p.chrome.kill('SIGKILL');
+  if (!p) return;
+  const gone =
+    p.chrome.exitCode === null && p.chrome.signalCode === null
+      ? new Promise((r) => p.chrome.once('exit', r))
+      : null;
+  try {
+    process.kill(-p.chrome.pid!, 'SIGKILL');
+  } catch {
+    /* the group is gone already */
+  }
   await gone;
 }
