@@ -2,6 +2,7 @@
 // start/stop for pages that report their result themselves (POST to the test's server).
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { killGroup } from '../src/serve/cdp.js';
 
 export const CHROMIUM = process.env.EFLIP_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -51,18 +52,7 @@ export function openPage(
   return { chrome, failed };
 }
 
-/** Kills Chromium and every process it started (its process group), and waits for the browser
- *  process to be gone. */
+/** Kills Chromium and every process it started (its process group) and waits for them to be gone. */
 export async function closePage(p: Page | null): Promise<void> {
-  if (!p) return;
-  const gone =
-    p.chrome.exitCode === null && p.chrome.signalCode === null
-      ? new Promise((r) => p.chrome.once('exit', r))
-      : null;
-  try {
-    process.kill(-p.chrome.pid!, 'SIGKILL');
-  } catch {
-    /* the group is gone already */
-  }
-  await gone;
+  if (p) await killGroup(p.chrome);
 }

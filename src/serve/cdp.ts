@@ -49,7 +49,9 @@ export class Cdp {
         ...flags,
         'about:blank',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
+      // its own process group: close() stops the helper processes (renderers, crashpad) too,
+      // which otherwise keep writing into the profile directory while it is removed
+      { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true },
     );
     const c = new Cdp(chrome, chrome.stdio[3] as Writable, chrome.stdio[4] as Readable);
     const { targetId } = await c.send('Target.createTarget', { url: 'about:blank' });
@@ -124,10 +126,29 @@ export class Cdp {
     return Buffer.from(data, 'base64');
   }
 
+  /** Stop Chromium and every process it started (its process group). */
   async close(): Promise<void> {
-    if (this.chrome.exitCode !== null) return;
-    const gone = new Promise((r) => this.chrome.once('exit', r));
-    this.chrome.kill('SIGKILL');
-    await gone;
+    await killGroup(this.chrome);
   }
+}
+
+/** SIGKILL a child started with `detached: true` and every process of its group, and wait until
+ *  the child has exited and no process of the group is left (at most ~2 s more): a browser's
+ *  helpers can outlive it by a moment and write into its profile while the profile is removed. */
+export async function killGroup(child: ChildProcess): Promise<void> {
+  const exited =
+    child.exitCode === null && child.signalCode === null
+      ? new Promise((r) => child.once('exit', r))
+      : null;
+  const alive = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+      return true;
+    } catch {
+      return false; // ESRCH: no process left in the group
+    }
+  };
+  alive();
+  await exited;
+  for (let i = 0; i < 40 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
 }

@@ -272,7 +272,7 @@ export default async function main(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await server?.close(1000);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
