@@ -71,13 +71,14 @@ function wasmThreads() {
 }
 
 /** Front-end lanes for whole clips on wasm (src/infer/web_lanes.ts): one Web Worker per core
- *  (up to 8), one wasm thread each, no cross-origin isolation needed (T int8, 2 cores: ~95
- *  against ~143 ms/clip on one thread; docs/webapp.md); `?lanes=N` asks for N, 0 or 1 for none. */
+ *  (webPlatform caps them at MAX_LANES), one wasm thread each, no cross-origin isolation needed
+ *  (T int8, 2 cores: ~95 against ~143 ms/clip on one thread; docs/webapp.md); `?lanes=N` asks for
+ *  N, 0 or 1 for none. */
 function laneCount() {
   const asked = params.get('lanes');
-  if (asked !== null) return Math.max(0, Math.min(8, Number(asked) | 0));
+  if (asked !== null) return Math.max(0, Number(asked) | 0);
   const cores = navigator.hardwareConcurrency || 1;
-  return cores >= 2 ? Math.min(8, cores) : 0;
+  return cores >= 2 ? cores : 0;
 }
 
 async function openReader() {

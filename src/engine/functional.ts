@@ -214,7 +214,7 @@ export const relu = (x: Tensor): Tensor => x.relu();
 /** SiLU. A bfloat16 tensor on the CPU (autocast training) is computed in float32 and cast back:
  *  libtorch's bfloat16 CPU kernels ran 2–3× slower than float32 (forward + backward, 232 images,
  *  channels-last, 2 threads: 128×11×11 11.3 vs 6.9 ms with the casts, 384×6×6 10.2 vs 5.2). The
- *  bfloat16 kernel computes in float32 too, so the values are the same. */
+ *  result is float32 SiLU rounded once to bfloat16: within one bfloat16 step of the kernel's. */
 export function silu(x: Tensor): Tensor {
   if (x.dtype !== 'bfloat16' || x.device !== 'cpu') return x.silu();
   return tidy(() => x.float().silu().to('bfloat16'));

@@ -55,7 +55,6 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   readonly runtime = 'onnx' as const;
   private sessions = new Map<GraphPart, Promise<OpenedSession>>();
   private pinned = new Map<string, Promise<OpenedSession>>();
-  private facts: ModelFacts;
   device: string;
 
   /** With lanes: the back-end session for whole clips, whose workers block when idle (a
@@ -67,11 +66,12 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   private constructor(
     private platform: OrtPlatform,
     private model: OnnxModelSource,
+    /** its metadata's facts, read once by open() */
+    private readonly facts: ModelFacts,
     first: OpenedSession,
     /** the front-end on every core (./frontend_lanes.ts); null: on this thread's sessions */
     private lanes: FrontendLanes | null = null,
   ) {
-    this.facts = factsFromMetadata(model.metadata, model.source);
     if (lanes) this.besideLanes = first;
     else this.sessions.set('full', Promise.resolve(first));
     this.device = first.provider;
@@ -87,7 +87,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
       if (withLanes) return withLanes;
     }
     const first = await openSession(platform, await model.graph('full'), model.source);
-    return new OnnxLipReader(platform, model, first);
+    return new OnnxLipReader(platform, model, facts, first);
   }
 
   /** The lanes and the back-end session, or null when the model has no front-end/back-end pair
@@ -119,7 +119,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
       throw e;
     }
     const l = await lanes;
-    if (l && backend) return new OnnxLipReader(platform, model, backend, l);
+    if (l && backend) return new OnnxLipReader(platform, model, facts, backend, l);
     await l?.close();
     await backend?.session.release();
     return null;

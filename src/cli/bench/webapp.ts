@@ -139,7 +139,7 @@ export default async function main(argv: string[]): Promise<number> {
     const pageConfigs = [
       ...[...new Set(threadList)].filter((t) => t > 0).map((threads) => ({ threads, lanes: 0 })),
       ...(threadList.some((t) => t > 0) && cores >= 2
-        ? [{ threads: 1, lanes: Math.min(8, cores) }]
+        ? [{ threads: 1, lanes: cores }] // webPlatform caps them at MAX_LANES
         : []),
     ];
     for (const [id, m] of models.entries())

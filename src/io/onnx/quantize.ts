@@ -285,7 +285,7 @@ export function calibrationTensors(m: ModelProto, kinds: QuantKind[]): string[] 
   return p.tensors.filter((t) => !p.sameAs.has(t));
 }
 
-/** The QDQ int8 model of `m` with activation `ranges` from calibration (see calibrationTensors). */
+/** The QDQ int8 model of `float` with activation `ranges` from calibration (see calibrationTensors). */
 export function quantizeModel(
   float: ModelProto,
   ranges: Map<string, [number, number]>,
@@ -294,15 +294,16 @@ export function quantizeModel(
   const kinds = o.kinds ?? DEFAULT_QUANT_KINDS;
   // after calibration: the ranges are those of the graph as exported (widening adds only zeros).
   // Not the SE convs: on pooled (N, C, 1, 1) maps widening them measured no faster.
-  const quantizedConvs = new Set(
-    plan(float, kinds)
-      .targets.filter((t) => t.kind !== 'se')
-      .map((t) => t.node),
-  );
-  const { model: m, widened } =
-    o.widen === false
-      ? { model: float, widened: [] }
-      : widenNarrowConvs(float, (n) => quantizedConvs.has(n));
+  let m = float;
+  let widened: string[] = [];
+  if (o.widen !== false) {
+    const convs = new Set(
+      quantTargets(float)
+        .filter((t) => t.kind !== 'se' && kinds.includes(t.kind))
+        .map((t) => t.node),
+    );
+    ({ model: m, widened } = widenNarrowConvs(float, (n) => convs.has(n)));
+  }
   const g = m.graph;
   const p = plan(m, kinds);
   const rangeOf = (t: string): [number, number] => {
