@@ -20,3 +20,15 @@ test('webPlatform: the wasm-only onnxruntime-web build without WebGPU, the WebGP
   // a module the caller imported is used as it is
   assert.equal((await webPlatform({ device: 'wasm', ort: withGpu })).ort, withGpu);
 });
+
+test('webPlatform: front-end lanes only for 2 or more lanes on wasm with a worker URL; NaN, negative or 1 give none', async () => {
+  const wasmPaths = new URL('../../node_modules/onnxruntime-web/dist/', import.meta.url).pathname;
+  const has = async (o: Parameters<typeof webPlatform>[0]) =>
+    !!(await webPlatform({ wasmPaths, device: 'wasm', ...o })).frontendLanes;
+  const url = '/lane_worker.js';
+  assert.equal(await has({ lanes: 2, laneWorkerUrl: url }), true);
+  assert.equal(await has({ lanes: 1000, laneWorkerUrl: url }), true); // capped at MAX_LANES
+  for (const lanes of [0, 1, -3, NaN])
+    assert.equal(await has({ lanes, laneWorkerUrl: url }), false, `lanes ${lanes}`);
+  assert.equal(await has({ lanes: 2 }), false, 'no worker URL');
+});
