@@ -3,6 +3,7 @@
 
 namespace eflip {
 void initForeach(Napi::Env env, Napi::Object exports);  // native/foreach.cc: multi-tensor optimizer steps
+void initSiluBf16(Napi::Env env, Napi::Object exports);  // native/silu_bf16.cc: bfloat16 SiLU in float32 blocks
 }
 
 static void releaseContext(void*) {
@@ -18,6 +19,7 @@ static Napi::Object InitEflip(Napi::Env env, Napi::Object exports) {
   eflip::initDistributed(env, exports);
   eflip::initStreams(env, exports);
   eflip::initForeach(env, exports);
+  eflip::initSiluBf16(env, exports);
   return exports;
 }
 

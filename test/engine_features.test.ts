@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import * as E from '../src/engine/index.js';
 import { F, tidy, tensor, ones, noGrad, enableGrad } from '../src/engine/index.js';
+import { native } from '../src/engine/native.js';
 
 test('dtypes convert and round-trip through typed arrays', () => {
   tidy(() => {
@@ -128,6 +129,54 @@ test('F.silu on a bfloat16 CPU tensor runs through float32: bfloat16 out, within
     // float32 stays on the kernel
     assert.equal(F.silu(x32).sub(x32.silu()).abs().max().item(), 0);
   });
+});
+
+test('bfloat16 SiLU in float32 blocks (the addon) equals whole-tensor casts bit for bit, values and gradients, in any layout', () => {
+  assert.ok(native.siluBf16, 'the addon has siluBf16');
+  // one thread: ATen's float32 SiLU takes exp from a vector routine within a thread's chunk
+  // and from std::exp on its last < 16 values; with one chunk both sides split alike
+  const threads = E.getNumThreads();
+  E.setNumThreads(1);
+  try {
+    tidy(() => {
+      // 2·8·40·40 = 25600 values: one full 16 K block and a partial one; channels-last and a
+      // transposed (non-dense-contiguous) view; a gradient laid out unlike the input
+      const base = E.randn([2, 8, 40, 40]).mul(4);
+      const inputs = [
+        base,
+        base.contiguous('channelsLast'),
+        base.transpose(2, 3),
+        E.randn([3, 5]).mul(4), // smaller than a block
+      ];
+      for (const [i, x32] of inputs.entries()) {
+        const a = x32.to('bfloat16').detach().requiresGrad_();
+        const b = x32.to('bfloat16').detach().requiresGrad_();
+        const ya = F.silu(a);
+        const yb = F.siluViaFloat32(b);
+        assert.deepEqual(ya.shape, yb.shape);
+        assert.equal(ya.dtype, 'bfloat16');
+        assert.equal(ya.float().sub(yb.float()).abs().max().item(), 0, `values, input ${i}`);
+        const dy = E.randn(ya.shape).to('bfloat16');
+        const dyOther =
+          dy.shape.length !== 4
+            ? dy.t().contiguous().t()
+            : i === 1
+              ? dy.contiguous()
+              : dy.contiguous('channelsLast');
+        ya.backward(dyOther);
+        yb.backward(dyOther);
+        assert.equal(a.grad!.dtype, 'bfloat16');
+        assert.equal(
+          a.grad!.float().sub(b.grad!.float()).abs().max().item(),
+          0,
+          `gradients, input ${i}`,
+        );
+      }
+      assert.throws(() => native.siluBf16!(E.randn([2]).handle), /bfloat16 CPU tensor/);
+    });
+  } finally {
+    E.setNumThreads(threads);
+  }
 });
 
 test('autograd: accumulation, zeroGrad, noGrad/enableGrad, detach, multi-output backward', () => {

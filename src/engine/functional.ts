@@ -211,13 +211,19 @@ export function featureDropout(x: Tensor, p = 0.5, training = true): Tensor {
 }
 
 export const relu = (x: Tensor): Tensor => x.relu();
-/** SiLU. A bfloat16 tensor on the CPU (autocast training) is computed in float32 and cast back:
- *  libtorch's bfloat16 CPU kernels ran 2–3× slower than float32 (forward + backward, 232 images,
- *  channels-last, 2 threads: 128×11×11 11.3 vs 6.9 ms with the casts, 384×6×6 10.2 vs 5.2). The
- *  result is float32 SiLU rounded once to bfloat16: within one bfloat16 step of the kernel's. */
+/** SiLU. A bfloat16 tensor on the CPU (autocast training) is computed in float32 and rounded
+ *  once to bfloat16 (within one bfloat16 step of libtorch's kernel): its bfloat16 CPU kernels ran
+ *  2–3× slower than float32 (forward + backward, 232 images, channels-last, 2 threads: 128×11×11
+ *  11.3 vs 6.9 ms with the casts, 384×6×6 10.2 vs 5.2). The addon does it a block at a time and
+ *  saves only the bfloat16 input for the backward (native/silu_bf16.cc); `siluViaFloat32` is the
+ *  same values through whole-tensor casts (it keeps a float32 copy for the backward). */
 export function silu(x: Tensor): Tensor {
   if (x.dtype !== 'bfloat16' || x.device !== 'cpu') return x.silu();
-  return tidy(() => x.float().silu().to('bfloat16'));
+  if (native.siluBf16) return wrap(native.siluBf16(h(x)));
+  return siluViaFloat32(x);
+}
+export function siluViaFloat32(x: Tensor): Tensor {
+  return tidy(() => x.float().silu().to(x.dtype));
 }
 export const sigmoid = (x: Tensor): Tensor => x.sigmoid();
 export const tanh = (x: Tensor): Tensor => x.tanh();

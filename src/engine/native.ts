@@ -78,6 +78,8 @@ export interface NativeAddon {
     eps: number,
     negStepSize: number,
   ): number;
+  /** SiLU of a bfloat16 CPU tensor in float32 blocks, saving the bfloat16 input (native/silu_bf16.cc) */
+  siluBf16?(x: Handle): Handle;
   setErrorFactory(f: (kind: string, message: string) => Error): void;
   // c10d (native/distributed.cc)
   storeCreate(host: string, port: number, isServer: boolean, timeoutMs: number): StoreRef;
