@@ -17,6 +17,7 @@ import {
   chmodSync,
   cpSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -38,6 +39,7 @@ import {
 import { tinyCorpus, tinyOverrides, configs } from './train_helpers.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { MetricsLog } from '../src/train/metrics_log.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const SYNTH = join(configs, 'synth.yaml');
@@ -292,6 +294,77 @@ test('eval, import, export, init, montage, synth, prepare: an output on an input
   assert.deepEqual(noTemps(dir), []);
 });
 
+test('an output that is a FIFO or a device node (also through a symlink) is refused and stays what it was; a symlink to a regular file is written through and stays a link', async () => {
+  const dir = join(work, 'special-out');
+  mkdirSync(dir);
+  cpSync(join(ROOT, 'assets', 'demo', 'model.safetensors'), join(dir, 'm.safetensors'));
+  // a FIFO and (where mknod is allowed: root) a private device node — never the system's
+  // /dev/null — each as X.onnx, with X.safetensors and X.mp4 symlinks to it
+  execFileSync('mkfifo', [join(dir, 'fifo.onnx')]);
+  const nodes = ['fifo'];
+  if (spawnSync('mknod', [join(dir, 'null.onnx'), 'c', '1', '3']).status === 0) nodes.push('null');
+  for (const n of nodes)
+    for (const ext of ['safetensors', 'mp4']) symlinkSync(`${n}.onnx`, join(dir, `${n}.${ext}`));
+  const specials = nodes.flatMap((n) => ['onnx', 'safetensors', 'mp4'].map((e) => `${n}.${e}`));
+  const kinds = () => specials.map((n) => lstatSync(join(dir, n)).mode);
+  const was = kinds();
+  for (const n of nodes) {
+    for (const [args, flag, out] of [
+      [['export', '--checkpoint', 'm.safetensors', '--out', `${n}.onnx`], '--out', `${n}.onnx`],
+      [
+        ['init', '--variant', 'T', '--classes', '2', '--out', `${n}.safetensors`],
+        '--out',
+        `${n}.safetensors`,
+      ],
+      [
+        ['predict', video, '--checkpoint', 'm.safetensors', '--annotate', `${n}.mp4`],
+        '--annotate',
+        `${n}.mp4`,
+      ],
+      [['roi', faceVideo, '--out', `${n}.mp4`], '--out', `${n}.mp4`],
+    ] as [string[], string, string][]) {
+      const r = await runEflip(args, { cwd: dir });
+      assertRefused(
+        r,
+        new RegExp(
+          `${flag} ${out.replace('.', '\\.')} is (a FIFO|a character device).*not a regular file; choose another ${flag}`,
+        ),
+        { label: args.join(' '), maxMs: 15_000 },
+      );
+    }
+  }
+  assert.deepEqual(kinds(), was, 'the FIFO, the link and the device node are what they were');
+  // a writer without the guard in front of it refuses too (WriteError, nothing written)
+  assert.throws(
+    () => writeFileAtomic(join(dir, 'fifo.mp4'), 'x'),
+    /cannot write .*fifo\.mp4: is a FIFO \(named pipe\) \(through a symlink: .*fifo\.onnx\), not a regular file/,
+  );
+  // a symlink to a regular file that is no input: the file is replaced, the link stays a link
+  writeFileSync(join(dir, 'keep.onnx'), 'old');
+  symlinkSync('keep.onnx', join(dir, 'link.onnx'));
+  writeFileSync(join(dir, 'keep.mp4'), 'old');
+  symlinkSync('keep.mp4', join(dir, 'link.mp4'));
+  const ex = await runEflip(['export', '--checkpoint', 'm.safetensors', '--out', 'link.onnx'], {
+    cwd: dir,
+    timeoutMs: 60_000,
+  });
+  assert.equal(ex.code, 0, ex.stderr);
+  const pr = await runEflip(
+    ['predict', faceVideo, '--checkpoint', 'm.safetensors', '--annotate', 'link.mp4'],
+    { cwd: dir, timeoutMs: 60_000 },
+  );
+  assert.equal(pr.code, 0, pr.stderr);
+  for (const [link, target, magic] of [
+    ['link.onnx', 'keep.onnx', 0x08],
+    ['link.mp4', 'keep.mp4', 0x00],
+  ] as const) {
+    assert.ok(lstatSync(join(dir, link)).isSymbolicLink(), `${link} is still a symlink`);
+    const bytes = readFileSync(join(dir, target));
+    assert.ok(bytes.length > 1000 && bytes[0] === magic, `${target} holds the new output`);
+  }
+  assert.deepEqual(noTemps(dir), []);
+});
+
 test('an output in a read-only directory is refused before any work', { skip: NO_RO }, async () => {
   const dir = join(work, 'ro-out');
   mkdirSync(join(dir, 'locked'), { recursive: true });
@@ -495,6 +568,66 @@ test(
       'the older model is intact',
     );
     assert.equal(readFileSync(join(copy, 'ls'), 'utf8').trim(), 'model.onnx', 'no temp file left');
+  },
+);
+
+test(
+  'export --features over an older set: a full disk or a target that cannot be replaced leaves all three older files as they were',
+  { skip: NO_TMPFS },
+  async () => {
+    const ckpt = join(runA, 'checkpoints', 'best.ckpt');
+    const sizes = join(work, 'features-sizes');
+    const e = await runEflip(
+      ['export', '--checkpoint', ckpt, '--out', join(sizes, 'm.onnx'), '--features'],
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    assert.equal(e.code, 0, e.stderr);
+    const kib = (f: string) => readFileSync(join(sizes, f)).length / 1024;
+    const parts = ['model.onnx', 'model.frontend.onnx', 'model.backend.onnx'];
+    for (const [label, disk, mountLast, message] of [
+      // room for the older set and the new full model, not for the new front-end as well
+      [
+        'disk full',
+        Math.ceil(3 * 40 + kib('m.onnx') + kib('m.frontend.onnx') / 2 + 8),
+        false,
+        /no space left on device/,
+      ],
+      // the back-end is a mount point: renaming over it fails after the other two were renamed
+      ['busy target', 4096, true, /model\.backend\.onnx: the file is busy/],
+    ] as [string, number, boolean, RegExp][]) {
+      const dir = join(work, `features-${label.replace(' ', '-')}`);
+      const copy = join(work, `features-${label.replace(' ', '-')}-after`);
+      mkdirSync(dir);
+      mkdirSync(copy);
+      const older = parts
+        .map((f) => `head -c 40960 /dev/urandom > ${sh(join(dir, f))}`)
+        .join(' && ');
+      const bind = mountLast
+        ? ` && cp ${sh(join(dir, parts[2]))} ${sh(join(copy, 'bound'))} && mount --bind ${sh(join(copy, 'bound'))} ${sh(join(dir, parts[2]))}`
+        : '';
+      const r = await runMounted(
+        ['export', '--checkpoint', ckpt, '--out', join(dir, 'model.onnx'), '--features'],
+        {
+          tmpfs: [{ dir, kib: disk }],
+          prepare: `${older} && sha1sum ${parts.map((f) => sh(join(dir, f))).join(' ')} > ${sh(join(copy, 'before'))}${bind}`,
+          after: `sha1sum ${parts.map((f) => sh(join(dir, f))).join(' ')} > ${sh(join(copy, 'after'))}; ls -A ${sh(dir)} > ${sh(join(copy, 'ls'))}`,
+          timeoutMs: 60_000,
+        },
+      );
+      assertRefused(r, message, { label, maxMs: 30_000 });
+      assert.equal(
+        readFileSync(join(copy, 'after'), 'utf8'),
+        readFileSync(join(copy, 'before'), 'utf8'),
+        `${label}: the older model and its pair are intact`,
+      );
+      assert.deepEqual(
+        readFileSync(join(copy, 'ls'), 'utf8').trim().split('\n').sort(),
+        [...parts].sort(),
+        `${label}: no temp file left`,
+      );
+    }
   },
 );
 

@@ -220,3 +220,47 @@ test('a live LipReaderNet exports with its current weights (module tree checked 
     net.dispose();
   }
 });
+
+test('a streaming pair from another export is refused when the graph is first used (other weights, config or precision)', async () => {
+  const { notFromOneExport } = await import('../src/infer/onnx_model_source.js');
+  const root = new URL('../../assets/', import.meta.url).pathname;
+  const a = loadCheckpoint(path.join(root, 'demo', 'model.safetensors'));
+  const b = loadCheckpoint(path.join(root, 'demo-roi', 'model.safetensors'));
+  const full = exportOnnx(a, 'full');
+  const own = bytesSource(full, 'a.onnx', {
+    frontend: exportOnnx(a, 'frontend'),
+    backend: async () => exportOnnx(a, 'backend'),
+  });
+  assert.ok((await own.graph('frontend')).length > 0);
+  assert.ok((await own.graph('backend')).length > 0);
+  const mixed = bytesSource(full, 'a.onnx', {
+    frontend: exportOnnx(a, 'frontend'),
+    backend: async () => exportOnnx(b, 'backend'),
+  });
+  await assert.rejects(
+    mixed.graph('backend'),
+    /a\.onnx: its backend graph is not from the same export \(other weights\); export the model again/,
+  );
+  const meta = (bytes: Uint8Array) => readOnnxSummary(bytes).metadata;
+  const [ma, mb] = [meta(full), meta(exportOnnx(b, 'frontend'))];
+  assert.equal(ma['eflip.weights'], meta(exportOnnx(a, 'backend'))['eflip.weights']);
+  assert.notEqual(ma['eflip.weights'], mb['eflip.weights']);
+  // files from before eflip.weights: config and labels decide
+  const old = (m: Record<string, string>) => {
+    const { ['eflip.weights']: _, ...rest } = m;
+    return rest;
+  };
+  assert.equal(notFromOneExport(old(ma), old(ma)), null);
+  assert.match(
+    notFromOneExport(old(ma), { ...old(ma), 'eflip.config': mb['eflip.config'] }) ?? '',
+    /another network config/,
+  );
+  assert.match(
+    notFromOneExport(old(ma), { ...old(ma), 'eflip.labels': '["x"]' }) ?? '',
+    /other labels/,
+  );
+  assert.match(
+    notFromOneExport(ma, { ...ma, 'eflip.quantization': '{}' }) ?? '',
+    /int8 beside a float32 model/,
+  );
+});

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { removeStaleTemps, tempPathFor } from '../io/atomic.js';
+import { removeStaleTemps, tempPathFor, writeTarget } from '../io/atomic.js';
 import { FFMPEG, VideoError, ffmpegPath, spawnTool, toolError } from './video.js';
 import type { PnmFrame } from './video_pnm.js';
 
@@ -97,10 +97,12 @@ function checkGeometry(file: string, o: WriterOptions): void {
 /** H.264 mp4 writer fed frame by frame; written to a temporary name, renamed on close. */
 export async function writeFrames(file: string, o: WriterOptions): Promise<FrameWriter> {
   checkGeometry(file, o);
-  await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  // through a symlink to its file; never over a device or FIFO (io/atomic.ts)
+  const target = writeTarget(file);
+  await fsp.mkdir(path.dirname(target), { recursive: true });
   // the one temp-name rule (io/atomic.ts); temps of writers killed mid-file (kill -9) go first
-  removeStaleTemps(path.dirname(path.resolve(file)));
-  const tmp = tempPathFor(file);
+  removeStaleTemps(path.dirname(target));
+  const tmp = tempPathFor(target);
   const child = spawnTool(FFMPEG, x264Args(o, tmp), ['pipe', 'ignore', 'pipe']);
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => {
@@ -161,7 +163,7 @@ export async function writeFrames(file: string, o: WriterOptions): Promise<Frame
       child.stdin!.end();
       const code = await exited;
       if (code !== 0) throw await fail(`ffmpeg could not encode: ${why() || `exit ${code}`}`);
-      await fsp.rename(tmp, file);
+      await fsp.rename(tmp, target);
     },
     async abort() {
       child.kill('SIGKILL');

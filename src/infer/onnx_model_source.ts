@@ -107,6 +107,22 @@ export function checkpointSource(ck: LoadedCheckpoint, source: string): OnnxMode
   };
 }
 
+/** Why a front-end/back-end graph cannot have been exported with the full model (its
+ *  metadata against the full model's), or null. Files from before `eflip.weights` are
+ *  compared by config and labels. */
+export function notFromOneExport(
+  full: Record<string, string>,
+  part: Record<string, string>,
+): string | null {
+  const int8 = (m: Record<string, string>) => m['eflip.quantization'] !== undefined;
+  if (int8(full) !== int8(part))
+    return `${int8(part) ? 'int8' : 'float32'} beside a ${int8(full) ? 'int8' : 'float32'} model`;
+  if (full['eflip.weights'] !== part['eflip.weights']) return 'other weights';
+  if (full['eflip.config'] !== part['eflip.config']) return 'another network config';
+  if (full['eflip.labels'] !== part['eflip.labels']) return 'other labels';
+  return null;
+}
+
 /** Model bytes already in memory (browser fetch, tests); `parts` may add frontend/backend. */
 export function bytesSource(
   full: Uint8Array,
@@ -140,6 +156,11 @@ export function bytesSource(
       if (s.metadata['eflip.graph'] !== part)
         throw new ModelLoadError(
           `${source}: the ${part} file holds a '${s.metadata['eflip.graph']}' graph`,
+        );
+      const other = notFromOneExport(summary.metadata, s.metadata);
+      if (other)
+        throw new ModelLoadError(
+          `${source}: its ${part} graph is not from the same export (${other}); export the model again with \`eflip export --features\``,
         );
       return b;
     },

@@ -2,8 +2,12 @@
 // target, fsync the directory. A crash at any point leaves either the old or the new file;
 // a failed write (disk full, quota, I/O error) removes its temp file and names the target.
 // Temp files are `.NAME.tmp-PID-STAMP`; removeStaleTemps() deletes those of dead writers
-// (a `kill -9` mid-write leaves one behind).
+// (a `kill -9` mid-write leaves one behind). A write goes through a symlink to the file it
+// names (as cp does; the link stays) and never replaces a device, FIFO or socket (writeTarget).
 import {
+  lstatSync,
+  readlinkSync,
+  type Stats,
   openSync,
   writeSync,
   fsyncSync,
@@ -13,8 +17,10 @@ import {
   mkdirSync,
   readdirSync,
   copyFileSync,
+  existsSync,
+  linkSync,
 } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { dirname, basename, join, resolve } from 'node:path';
 
 const TEMP_RE = /^\..+\.tmp-(\d+)-[0-9a-z]+$/;
 
@@ -41,6 +47,7 @@ const REASONS: Record<string, string> = {
   EISDIR: 'is a directory',
   ENOTDIR: 'a parent is not a directory',
   EIO: 'I/O error',
+  EBUSY: 'the file is busy (a mount point, or in use)',
 };
 
 /** A failed atomic write: the target is unchanged (the previous file, if any, is intact). */
@@ -64,6 +71,56 @@ function writeError(path: string, e: unknown): WriteError {
   );
 }
 
+/** What an existing path is when it is not a regular file or a directory ('a FIFO', ...); null otherwise. */
+export function specialFileKind(st: Stats): string | null {
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  return null;
+}
+
+/** A file output that is not a regular file (WriteError names it; nothing is written). */
+export class NotRegularFileError extends Error {
+  override name = 'NotRegularFileError';
+  constructor(
+    readonly path: string,
+    /** 'is a FIFO (named pipe), not a regular file', ... */
+    readonly reason: string,
+  ) {
+    super(`${path} ${reason}`);
+  }
+}
+
+/**
+ * The path a write to `path` replaces: `path` itself, or — when it is a symlink — the file the
+ * links lead to (a dangling link: the file it would name), so the link stays a link. Throws
+ * NotRegularFileError when that is a device, FIFO, socket or directory, or the links loop.
+ */
+export function writeTarget(path: string): string {
+  let p = resolve(path);
+  for (let hops = 0; hops < 40; hops++) {
+    let st: Stats;
+    try {
+      st = lstatSync(p);
+    } catch {
+      return p; // a new file (missing parents are created by the writers)
+    }
+    if (st.isSymbolicLink()) {
+      p = resolve(dirname(p), readlinkSync(p));
+      continue;
+    }
+    const kind = st.isDirectory() ? 'a directory' : specialFileKind(st);
+    if (kind)
+      throw new NotRegularFileError(
+        path,
+        `is ${kind}${p === resolve(path) ? '' : ` (through a symlink: ${p})`}, not a regular file`,
+      );
+    return p;
+  }
+  throw new NotRegularFileError(path, 'has too many levels of symbolic links');
+}
+
 /** The temp name writeFileAtomic uses for `path` (same directory, dot-prefixed, writer's pid). */
 export function tempPathFor(path: string): string {
   return join(
@@ -72,17 +129,35 @@ export function tempPathFor(path: string): string {
   );
 }
 
-/** Write `parts` (concatenated) to `path` atomically; throws WriteError naming `path` on failure. */
-export function writeFileAtomic(
-  path: string,
-  data: Uint8Array | string | (Uint8Array | string)[],
-): void {
-  const dir = dirname(path);
+function checkedTarget(path: string): string {
+  try {
+    return writeTarget(path);
+  } catch (e) {
+    if (e instanceof NotRegularFileError)
+      throw new WriteError(path, undefined, e.reason);
+    throw e;
+  }
+}
+
+type FileData = Uint8Array | string | (Uint8Array | string)[];
+
+function removeQuietly(p: string | null): void {
+  if (p === null) return;
+  try {
+    unlinkSync(p);
+  } catch {
+    /* never created or already gone */
+  }
+}
+
+/** `data` in a synced temp file beside `path` (its directory created); the temp's name. On
+ *  failure the temp is gone and WriteError names `named`. */
+function writeTemp(path: string, named: string, data: FileData): string {
   const tmp = tempPathFor(path);
   const parts = Array.isArray(data) ? data : [data];
   let fd: number | null = null;
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dirname(path), { recursive: true });
     fd = openSync(tmp, 'w');
     for (const p of parts) {
       const buf = typeof p === 'string' ? Buffer.from(p, 'utf8') : p;
@@ -92,7 +167,7 @@ export function writeFileAtomic(
     fsyncSync(fd);
     closeSync(fd);
     fd = null;
-    renameSync(tmp, path);
+    return tmp;
   } catch (e) {
     if (fd !== null)
       try {
@@ -100,18 +175,82 @@ export function writeFileAtomic(
       } catch {
         /* already closed */
       }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* never created or already gone */
-    }
-    throw writeError(path, e);
+    removeQuietly(tmp);
+    throw writeError(named, e);
   }
-  fsyncDir(dir);
+}
+
+/** Write `parts` (concatenated) to `path` atomically; throws WriteError naming `path` on failure. */
+export function writeFileAtomic(named: string, data: FileData): void {
+  const path = checkedTarget(named);
+  const tmp = writeTemp(path, named, data);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    removeQuietly(tmp);
+    throw writeError(named, e);
+  }
+  fsyncDir(dirname(path));
+}
+
+/**
+ * Write several files as one (a model and the parts that go with it): all or none of them are
+ * replaced. Every file is first written to a synced temp (a full disk there changes nothing);
+ * then each is renamed over its target, the previous file kept under a temp name (hard link,
+ * else copy) until all are in place and put back if a later rename fails (e.g. an immutable
+ * or foreign-owned target). Only a crash between the renames can leave a mix, which readers
+ * of such sets detect (the parts share `eflip.weights`, infer/onnx_model_source.ts).
+ */
+export function writeFilesAtomic(files: { path: string; data: FileData }[]): void {
+  const targets = files.map((f) => checkedTarget(f.path));
+  const temps: string[] = [];
+  try {
+    files.forEach((f, i) => temps.push(writeTemp(targets[i], f.path, f.data)));
+  } catch (e) {
+    temps.forEach(removeQuietly);
+    throw e;
+  }
+  const backups: (string | null)[] = [];
+  let i = 0;
+  try {
+    for (; i < files.length; i++) {
+      let backup: string | null = null;
+      if (existsSync(targets[i])) {
+        backup = tempPathFor(targets[i]);
+        try {
+          linkSync(targets[i], backup);
+        } catch {
+          try {
+            copyFileSync(targets[i], backup);
+          } catch (e) {
+            removeQuietly(backup);
+            throw e;
+          }
+        }
+      }
+      backups.push(backup);
+      renameSync(temps[i], targets[i]);
+    }
+  } catch (e) {
+    for (let j = 0; j < i; j++) {
+      try {
+        if (backups[j]) renameSync(backups[j]!, targets[j]);
+        else unlinkSync(targets[j]);
+      } catch {
+        /* as much as can be put back */
+      }
+    }
+    temps.slice(i).forEach(removeQuietly);
+    removeQuietly(backups[i] ?? null);
+    throw writeError(files[i].path, e);
+  }
+  backups.forEach(removeQuietly);
+  for (const d of new Set(targets.map((t) => dirname(t)))) fsyncDir(d);
 }
 
 /** Copy `from` to `to` atomically (large files are copied by the kernel, not through memory). */
-export function copyFileAtomic(from: string, to: string): void {
+export function copyFileAtomic(from: string, named: string): void {
+  const to = checkedTarget(named);
   const tmp = tempPathFor(to);
   try {
     mkdirSync(dirname(to), { recursive: true });
@@ -129,7 +268,7 @@ export function copyFileAtomic(from: string, to: string): void {
     } catch {
       /* never created or already gone */
     }
-    throw writeError(to, e);
+    throw writeError(named, e);
   }
   fsyncDir(dirname(to));
 }

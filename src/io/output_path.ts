@@ -3,12 +3,14 @@
 // - an output that is one of the command's inputs (same file after symlinks and hard links:
 //   device + inode; same directory for directory outputs) — writing it would destroy the input;
 // - two outputs naming the same file (the second would replace the first);
-// - a file output that is an existing directory, a directory output that is an existing file,
-//   or a path through a file (`a.txt/out.mp4`);
+// - a file output that is an existing directory, a device, a FIFO or a socket (also through
+//   symlinks: a symlink to a regular file is written through, the link stays — io/atomic.ts),
+//   a directory output that is an existing file, or a path through a file (`a.txt/out.mp4`);
 // - an output whose nearest existing directory is not writable (read-only mount, permissions).
 // A missing parent directory is fine: the writers create it (src/io/atomic.ts).
 import { accessSync, constants, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import { NotRegularFileError, writeTarget } from './atomic.js';
 
 /** A path the command was given or derived, with the flag that named it ('--out', 'VIDEO', 'run_dir'). */
 export interface NamedPath {
@@ -75,6 +77,14 @@ export function guardOutputs(outputs: OutputPath[], inputs: NamedPath[] = []): v
     const st = statOrNull(o.path);
     if (st && kind === 'file' && st.isDirectory())
       throw new OutputPathError(`${named(o)} is a directory; give a file path`);
+    if (kind === 'file') {
+      try {
+        writeTarget(o.path); // a device, FIFO or socket (also through symlinks) is refused
+      } catch (e) {
+        if (!(e instanceof NotRegularFileError)) throw e;
+        throw new OutputPathError(`${named(o)} ${e.reason}; choose another ${o.flag}`);
+      }
+    }
     if (st && kind === 'dir' && !st.isDirectory())
       throw new OutputPathError(`${named(o)} is a file, not a directory`);
     if (st) {

@@ -8,7 +8,7 @@ import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { loadCheckpoint } from '../../io/onnx/checkpoint_weights.js';
 import { exportOnnx } from '../../io/onnx/export_model.js';
 import { readOnnxSummary } from '../../io/onnx/onnx_reader.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { writeFilesAtomic } from '../../io/atomic.js';
 import { guardOutputs } from '../../io/output_path.js';
 import type { LoadedCheckpoint } from '../../io/onnx/checkpoint_weights.js';
 import type { CalibrationMethod } from '../../io/onnx/quantize.js';
@@ -188,13 +188,14 @@ export default async function main(argv: string[]): Promise<number> {
     int8Parts = q.parts;
     quant = q.summary;
   }
-  for (const part of parts) {
+  const files = parts.map((part) => {
     const file = part === 'full' ? out : `${base}.${part}.onnx`;
     const bytes = int8Parts?.[part] ?? exportOnnx(ck, part);
     readOnnxSummary(bytes, file); // self-check of the wire format before writing
-    writeFileAtomic(file, bytes);
     written.push({ file, graph: part, bytes: bytes.length });
-  }
+    return { path: file, data: bytes };
+  });
+  writeFilesAtomic(files); // the model and its streaming pair: all replaced, or none
   let checker: Record<string, { ok: boolean; error: string | null }> | undefined;
   if (check) {
     const tool = fileURLToPath(

@@ -8,6 +8,50 @@ import { emitNetwork, type GraphKind } from './network_graph.js';
 export const EFLIP_VERSION = '0.1.0';
 
 /** Metadata keys written into every exported file (values are strings; JSON where structured). */
+const weightIds = new WeakMap<LoadedCheckpoint, string>();
+
+/** Two 32-bit multiply–xor lanes over 32-bit words (not cryptographic: it tells apart exports,
+ *  it does not authenticate them; node:crypto is not in the browser bundle). */
+class WordHash {
+  private a = 0x9e3779b9;
+  private b = 0x85ebca6b;
+  words(w: Uint32Array): void {
+    let a = this.a,
+      b = this.b;
+    for (let i = 0; i < w.length; i++) {
+      a = Math.imul(a ^ w[i], 0x01000193);
+      b = Math.imul(b + w[i], 0xcc9e2d51) ^ (b >>> 15);
+    }
+    this.a = a ^ w.length;
+    this.b = b;
+  }
+  text(s: string): void {
+    this.words(Uint32Array.from(s, (c) => c.codePointAt(0)!));
+  }
+  hex(): string {
+    return [this.a, this.b].map((v) => (v >>> 0).toString(16).padStart(8, '0')).join('');
+  }
+}
+
+/** What every graph exported from one checkpoint shares (`eflip.weights`): a digest of the
+ *  weights (names, shapes, values), config, labels and preprocessing, so that a front-end and
+ *  a back-end from different exports are never run as one model. */
+export function weightsId(ck: LoadedCheckpoint): string {
+  let id = weightIds.get(ck);
+  if (!id) {
+    const h = new WordHash();
+    h.text(JSON.stringify([ck.rawConfig, ck.labels, ck.preprocessing, ck.usedEma]));
+    for (const name of [...ck.tensors.keys()].sort()) {
+      const w = ck.tensors.get(name)!;
+      h.text(`${name}:${w.shape.join('x')};`);
+      h.words(new Uint32Array(w.data.buffer, w.data.byteOffset, w.data.length));
+    }
+    id = h.hex();
+    weightIds.set(ck, id);
+  }
+  return id;
+}
+
 export function exportMetadata(ck: LoadedCheckpoint, kind: GraphKind): Record<string, string> {
   const p = ck.preprocessing;
   const layout =
@@ -25,6 +69,7 @@ export function exportMetadata(ck: LoadedCheckpoint, kind: GraphKind): Record<st
     'eflip.temporal_context': kind === 'frontend' ? '1' : '0',
     'eflip.config': JSON.stringify(ck.rawConfig),
     'eflip.ema_weights': String(ck.usedEma),
+    'eflip.weights': weightsId(ck),
   };
 }
 
