@@ -314,3 +314,53 @@ test('export --quantize int8 refuses bad --calib input in one line, writing noth
     cleanup();
   }
 });
+
+test('--calib-clips N decodes only N clips, one word at a time in turn; --eval on the calibration split is refused', async () => {
+  const { dir, cleanup } = tempDir('eflip-int8-limit-');
+  try {
+    // 10 words × 2 val clips (each sample twice)
+    const root = path.join(dir, 'two-each');
+    for (const f of readdirSync(SAMPLES).filter((f) => f.endsWith('.mp4'))) {
+      const word = f.replace(/_\d+\.mp4$/, '');
+      mkdirSync(path.join(root, word, 'val'), { recursive: true });
+      for (const n of ['00001', '00002'])
+        symlinkSync(path.join(SAMPLES, f), path.join(root, word, 'val', `${word}_${n}.mp4`));
+    }
+    const ck = loadCheckpoint(DEMO);
+    for (const [limit, words] of [
+      [3, 3],
+      [12, 10],
+    ]) {
+      const logs: string[] = [];
+      const batches = await splitBatches(ck, root, 'val', {
+        limit,
+        batchSize: 50,
+        log: (m) => logs.push(m),
+      });
+      const labels = batches.flatMap((b) => b.labels!);
+      assert.equal(labels.length, limit, `--calib-clips ${limit}: ${limit} clips`);
+      assert.equal(new Set(labels).size, words, `--calib-clips ${limit}: ${words} words`);
+      assert.ok(
+        logs.some((l) => l.startsWith(`decoded ${limit}/${limit} clips`)),
+        `only the chosen clips are decoded: ${logs.join(' | ')}`,
+      );
+    }
+    const r = await runEflip([
+      'export',
+      '-c',
+      DEMO,
+      '-o',
+      path.join(dir, 'q.onnx'),
+      '--quantize',
+      'int8',
+      '--calib',
+      root,
+      '--eval',
+      'val',
+    ]);
+    assertRefused(r, /--eval val is the calibration split \(--calib-split val\)/, { code: 2 });
+    assert.ok(!existsSync(path.join(dir, 'q.onnx')));
+  } finally {
+    cleanup();
+  }
+});

@@ -190,14 +190,19 @@ export async function splitBatches(
   const { indexLrw } = await import('../data/lrw.js');
   const present = new Set((await indexLrw(root, { splits: [split] })).words);
   const words = ck.labels.filter((w) => present.has(w));
-  const data = await loadLrwSplits(cfg, [split], o.anyWords && !words.length ? null : words, o.log);
+  const data = await loadLrwSplits(
+    cfg,
+    [split],
+    o.anyWords && !words.length ? null : words,
+    o.log,
+    o.limit,
+  );
   const classOf = new Map(ck.labels.map((w, i) => [w, i]));
-  let clips = data.clips[split];
+  const clips = data.clips[split];
   if (!clips.length)
     throw new Error(
       `no ${split} clips under ${root}${o.anyWords ? '' : " of the model's words"} (an LRW-layout tree: WORD/${split}/*.mp4)`,
     );
-  if (o.limit) clips = clips.slice(0, o.limit);
   const src = new MemoryClipSource(clips, {
     batchSize: 1,
     shuffle: false,

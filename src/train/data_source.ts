@@ -232,11 +232,36 @@ export interface LoadedSplits {
 
 /** Decode the splits of an LRW-layout root once (grey, or RGB when model.in_channels = 3; cropped to
  *  the centre (size + 8)² of the mouth window). */
+/** The first `limit` clips taking one of each word in turn (clips of a word in their order). */
+function wordsInTurn<T extends { word: string }>(clips: T[], limit: number): T[] {
+  const byWord = new Map<string, T[]>();
+  for (const c of clips) {
+    const list = byWord.get(c.word);
+    if (list) list.push(c);
+    else byWord.set(c.word, [c]);
+  }
+  const out: T[] = [];
+  for (let k = 0; out.length < limit; k++) {
+    let any = false;
+    for (const list of byWord.values()) {
+      if (k < list.length && out.length < limit) {
+        out.push(list[k]);
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+  return out;
+}
+
 export async function loadLrwSplits(
   cfg: TrainConfig,
   splits: Split[],
   labels: string[] | null,
   log: (m: string) => void = () => {},
+  /** at most this many clips per split, chosen before decoding: one clip of each word in turn
+   *  (every word has one before any has two), in index order within a word */
+  limit?: number,
 ): Promise<LoadedSplits> {
   const root = cfg.data.root;
   if (!root)
@@ -273,7 +298,14 @@ export async function loadLrwSplits(
   const C = imageChannels(cfg);
   const colour = C === 3;
   const clips = { train: [], val: [], test: [] } as Record<Split, MemClip[]>;
-  const todo = index.clips.filter((c) => classOf.has(c.word) && splits.includes(c.split));
+  let todo = index.clips.filter((c) => classOf.has(c.word) && splits.includes(c.split));
+  if (limit !== undefined)
+    todo = splits.flatMap((s) =>
+      wordsInTurn(
+        todo.filter((c) => c.split === s),
+        limit,
+      ),
+    );
   let done = 0;
   const t0 = Date.now();
   // concurrent ffmpeg decodes; a config from a bigger machine (eval reads the checkpoint's) is held to this one's bound

@@ -64,12 +64,20 @@ export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
   log(
     `checkpoint ${o.checkpoint}: ${m.labels.length} words, ${m.source} weights, input ${cfg.data.frames}×${cfg.data.size}×${cfg.data.size} (${cfg.data.crop} crop, ${layout.image === 3 ? 'colour' : 'grey'}${layout.wordBoundary ? ' + word boundary' : ''})`,
   );
-  const data = await loadLrwSplits(cfg, [o.split], m.labels, log);
+  const batchSize = o.batchSize ?? cfg.train.eval_batch_size ?? cfg.train.batch_size;
+  // --limit: only the clips of those batches are decoded (a word at a time in turn)
+  const data = await loadLrwSplits(
+    cfg,
+    [o.split],
+    m.labels,
+    log,
+    o.limit ? o.limit * batchSize : undefined,
+  );
   const clips = data.clips[o.split];
   if (!clips.length)
     throw new Error(`no ${o.split} clips of the checkpoint's words under ${o.data}`);
   const src = new MemoryClipSource(clips, {
-    batchSize: o.batchSize ?? cfg.train.eval_batch_size ?? cfg.train.batch_size,
+    batchSize,
     shuffle: false,
     seed: 0,
     size: cfg.data.size,

@@ -30,7 +30,11 @@ export const def = defineCommand({
       type: 'boolean',
       help: 'use the raw weights even when the checkpoint has EMA weights',
     },
-    limit: { type: 'int', help: 'evaluate at most this many batches', min: 1 },
+    limit: {
+      type: 'int',
+      help: 'evaluate at most this many batches (only their clips are decoded: one of each word in turn)',
+      min: 1,
+    },
     pairs: { type: 'int', default: 10, help: 'how many confused pairs to list', min: 0, max: 1000 },
     device: {
       type: 'string',

@@ -105,7 +105,7 @@ export const def = defineCommand({
       default: 100,
       min: 1,
       max: 10000,
-      help: 'int8: at most this many calibration clips',
+      help: 'int8: at most this many calibration clips (one of each word in turn; only those are decoded)',
     },
     calibration: {
       type: 'string',
@@ -156,6 +156,10 @@ export default async function main(argv: string[]): Promise<number> {
     if (!existsSync(calib) || !statSync(calib).isDirectory())
       throw new UsageError(
         `--calib ${calib}: not a directory (give an LRW-layout data root: WORD/{train,val,test}/*.mp4)`,
+      );
+    if (evalSplit && evalSplit === calibSplit)
+      throw new UsageError(
+        `--eval ${evalSplit} is the calibration split (--calib-split ${calibSplit}): its figures would not be held out; give another split`,
       );
   } else if (calib || evalSplit)
     throw new UsageError(
