@@ -308,3 +308,23 @@ test('unpickler and zip reader: bombs are refused before the work (no torch need
   assert.throws(() => parseTorchCheckpoint(zipOf([['archive/data/0', pkl, 0, 4]])), /no data\.pkl/);
   assert.ok(performance.now() - t0 < 10_000, `took ${performance.now() - t0} ms`);
 });
+
+test('makeDirs: creates missing parents; a procfs path (where Node recursive mkdir spins forever) and a path through a file fail at once, naming the problem', async () => {
+  const { makeDirs } = await import('../src/io/make_dirs.js');
+  const { mkdtempSync, statSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'eflip-makedirs-'));
+  try {
+    makeDirs(join(dir, 'a', 'b', 'c'));
+    assert.ok(statSync(join(dir, 'a', 'b', 'c')).isDirectory());
+    makeDirs(join(dir, 'a', 'b', 'c')); // already there: fine
+    writeFileSync(join(dir, 'f'), 'x');
+    assert.throws(() => makeDirs(join(dir, 'f', 'g')), { code: 'ENOTDIR' });
+    const t0 = performance.now();
+    assert.throws(() => makeDirs('/proc/self/eflip-cache/landmarks'), { code: 'ENOENT' });
+    assert.ok(performance.now() - t0 < 1000, 'bounded');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

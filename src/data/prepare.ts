@@ -14,6 +14,7 @@ import { selectVocabulary, saveLabels, type VocabSelection } from './vocab.js';
 import { readShardHeader } from './shard.js';
 import { runPool, defaultJobs } from './pool.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { makeDirs } from '../io/make_dirs.js';
 
 export type CropMode = 'mouth' | 'center' | 'landmarks';
 
@@ -160,7 +161,7 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
       `--out ${o.out} is not empty and holds no eflip preparation (no prepare.json); use a new or empty directory`,
     );
   }
-  await fsp.mkdir(o.out, { recursive: true });
+  makeDirs(o.out);
   if (existsSync(mfile)) {
     let old: Manifest;
     try {
@@ -193,7 +194,7 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   await saveLabels(path.join(o.out, 'labels.txt'), labels);
   for (const split of splits) {
     const dir = path.join(o.out, split);
-    await fsp.mkdir(dir, { recursive: true });
+    makeDirs(dir);
     for (const n of await fsp.readdir(dir))
       if (n.includes('.tmp-')) await fsp.rm(path.join(dir, n), { force: true }); // left by an interrupted run
   }

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { removeStaleTemps, tempPathFor, writeTarget } from '../io/atomic.js';
 import { FFMPEG, VideoError, ffmpegPath, spawnTool, toolError } from './video.js';
 import type { PnmFrame } from './video_pnm.js';
+import { makeDirs } from '../io/make_dirs.js';
 
 export interface WriterOptions {
   width: number;
@@ -99,7 +100,7 @@ export async function writeFrames(file: string, o: WriterOptions): Promise<Frame
   checkGeometry(file, o);
   // through a symlink to its file; never over a device or FIFO (io/atomic.ts)
   const target = writeTarget(file);
-  await fsp.mkdir(path.dirname(target), { recursive: true });
+  makeDirs(path.dirname(target));
   // the one temp-name rule (io/atomic.ts); temps of writers killed mid-file (kill -9) go first
   removeStaleTemps(path.dirname(target));
   const tmp = tempPathFor(target);

@@ -14,13 +14,13 @@ import {
   closeSync,
   renameSync,
   unlinkSync,
-  mkdirSync,
   readdirSync,
   copyFileSync,
   existsSync,
   linkSync,
 } from 'node:fs';
 import { dirname, basename, join, resolve } from 'node:path';
+import { makeDirs } from './make_dirs.js';
 
 const TEMP_RE = /^\..+\.tmp-(\d+)-[0-9a-z]+$/;
 
@@ -133,8 +133,7 @@ function checkedTarget(path: string): string {
   try {
     return writeTarget(path);
   } catch (e) {
-    if (e instanceof NotRegularFileError)
-      throw new WriteError(path, undefined, e.reason);
+    if (e instanceof NotRegularFileError) throw new WriteError(path, undefined, e.reason);
     throw e;
   }
 }
@@ -157,7 +156,7 @@ function writeTemp(path: string, named: string, data: FileData): string {
   const parts = Array.isArray(data) ? data : [data];
   let fd: number | null = null;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirs(dirname(path));
     fd = openSync(tmp, 'w');
     for (const p of parts) {
       const buf = typeof p === 'string' ? Buffer.from(p, 'utf8') : p;
@@ -253,7 +252,7 @@ export function copyFileAtomic(from: string, named: string): void {
   const to = checkedTarget(named);
   const tmp = tempPathFor(to);
   try {
-    mkdirSync(dirname(to), { recursive: true });
+    makeDirs(dirname(to));
     copyFileSync(from, tmp);
     const fd = openSync(tmp, 'r');
     try {

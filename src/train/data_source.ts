@@ -6,7 +6,7 @@
 // resumed run sees exactly the batches an uninterrupted one would.
 // For full LRW (~490k clips) use prepared shards and the data loader instead.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeVideo, framesMissing, VideoError } from '../data/video.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -21,6 +21,7 @@ import { shardLength, shardOrder, type Shard } from '../data/sampler.js';
 import { fromTypedArray } from '../engine/index.js';
 import type { BatchSource, TrainBatch } from './batch_source.js';
 import type { TrainConfig } from './config.js';
+import { makeDirs } from '../io/make_dirs.js';
 
 /** One decoded, cropped clip: T·S·S·C uint8 (C = 1 grey or 3 RGB, interleaved like the shards)
  *  at the pre-crop side S (input size + 8, at most 96). */
@@ -330,7 +331,7 @@ export async function loadLrwSplits(
   };
   if (cacheDir) {
     try {
-      mkdirSync(cacheDir, { recursive: true });
+      makeDirs(cacheDir);
     } catch (e) {
       dropCache(e);
     }

@@ -7,7 +7,7 @@
 // arbitrary footage (`eflip predict --face`, the web app's webcam); `retrainDemo({ roi: true })`
 // reproduces it (`eflip demo --retrain --roi`).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serializeSafetensors, type RawTensor } from '../io/safetensors.js';
@@ -20,6 +20,7 @@ import { configToYaml } from './config.js';
 import { metricsJson, metricsMarkdown, type EvalMetrics } from './metrics.js';
 import { runTraining } from './run.js';
 import { weightsOf } from './model_io.js';
+import { makeDirs } from '../io/make_dirs.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -79,7 +80,7 @@ export function publishDemo(o: {
   title?: string;
 }): { model: string; bytes: number } {
   const ck = readCheckpoint(o.checkpoint);
-  mkdirSync(o.outDir, { recursive: true });
+  makeDirs(o.outDir);
   const model = join(o.outDir, 'model.safetensors');
   const { bytes } = exportModelFile(o.checkpoint, model, o.test);
   writeFileAtomic(join(o.outDir, 'config.yaml'), configToYaml(ck.trainConfig));
@@ -99,7 +100,7 @@ export function publishDemo(o: {
   }
   if (!o.samplesDir) return { model, bytes };
   // sample clips: the first test clip of each word (held-out speakers)
-  mkdirSync(o.samplesDir, { recursive: true });
+  makeDirs(o.samplesDir);
   for (const w of ck.labels) {
     const dir = join(o.corpus, w, 'test');
     const first = existsSync(dir)

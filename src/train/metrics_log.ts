@@ -2,9 +2,10 @@
 // is written with a single appendFileSync so a crash never leaves half a record in the middle.
 // On resume the records the checkpoint does not cover (written after it, before a crash or a
 // kill) are dropped first (MetricsLog.resumeAt), so every step appears once.
-import { appendFileSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
+import { makeDirs } from '../io/make_dirs.js';
 
 export interface MetricRecord {
   kind: 'step' | 'epoch' | 'test' | 'event';
@@ -19,7 +20,7 @@ export class MetricsLog {
   constructor(readonly path: string) {}
   append(rec: Omit<MetricRecord, 'time'> & { time?: number }): void {
     if (!this.dirMade) {
-      mkdirSync(dirname(this.path), { recursive: true });
+      makeDirs(dirname(this.path));
       this.dirMade = true;
     }
     const line = JSON.stringify({ time: Date.now() / 1000, ...rec }, (_, v) =>

@@ -1,7 +1,7 @@
 // One training run end to end — what `eflip train` (and `eflip demo --retrain`) call:
 // config → run dir → data → model (fresh, fine-tuned or resumed) → fit → test with the best
 // checkpoint → metrics files and the HTML report.
-import { existsSync, mkdirSync, statSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, statSync, readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setNumThreads, getNumThreads } from '../engine/index.js';
@@ -46,6 +46,7 @@ import { worldFromEnv } from './world.js';
 import { DistributedRun } from './distributed_run.js';
 import { replicaTensors, sinkStream } from './distributed_model.js';
 import { setSyncBatchNorm } from '../nn/index.js';
+import { makeDirs } from '../io/make_dirs.js';
 
 export interface RunOptions {
   /** YAML config file */
@@ -260,7 +261,7 @@ async function runTrainingIn(
   const { runDir, ckptDir, sourceRunDir, sourceCkptDir } = dirs!;
   cfg.run_dir = runDir;
   if (main) {
-    mkdirSync(ckptDir, { recursive: true });
+    makeDirs(ckptDir);
     for (const d of new Set([runDir, ckptDir])) {
       const stale = removeStaleTemps(d);
       if (stale.length) log(`removed ${stale.length} temp file(s) of interrupted writes in ${d}`);

@@ -1,7 +1,7 @@
 // Synthetic LRW-format corpus: ROOT/WORD/{train,val,test}/WORD_NNNNN.{mp4,txt}, 256×256
 // colour H.264 at 25 fps, 29 frames, `.txt` with a `Duration:` line. Speakers are disjoint
 // across splits; everything is a pure function of the seed. Re-running skips finished clips.
-import { promises as fsp, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { mixSeed } from '../rng.js';
 import { encodeVideo } from '../video_writer.js';
@@ -10,6 +10,7 @@ import { makeSpeaker, splitSpeakerIds } from './speaker.js';
 import { runPool } from '../pool.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import type { Split } from '../lrw.js';
+import { makeDirs } from '../../io/make_dirs.js';
 
 export interface SynthCorpusOptions {
   out: string;
@@ -147,7 +148,7 @@ export async function synthCorpus(o: SynthCorpusOptions): Promise<SynthSummary> 
         (!t.landmarks || existsSync(t.mp4.slice(0, -4) + '.landmarks.json'))
       ),
   );
-  await fsp.mkdir(o.out, { recursive: true });
+  makeDirs(o.out);
   // atomic: a corpus cut mid-write never holds half a synth.json
   writeFileAtomic(
     path.join(o.out, 'synth.json'),
