@@ -16,6 +16,7 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import {
   chmodSync,
   cpSync,
+  existsSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -433,7 +434,7 @@ test('resuming a copy of a run writes into the copy; the original run is untouch
   );
 });
 
-test('a fresh run into a directory holding a run is refused; so is run_dir on an input or a file', async () => {
+test('a fresh run into a directory holding a run is refused; so is run_dir on an input, inside an input or on a file', async () => {
   const beforeA = snapshot(runA);
   let r = await runEflip(tinyTrain(runA), { timeoutMs: 30_000 });
   assertRefused(
@@ -444,6 +445,25 @@ test('a fresh run into a directory holding a run is refused; so is run_dir on an
   assertUnchanged(runA, beforeA);
   r = await runEflip(tinyTrain(corpus), { timeoutMs: 30_000 });
   assertRefused(r, /run_dir .* is the same directory as data\.root/, { maxMs: 15_000 });
+  // a run_dir inside the data root (an existing split directory, or a new one)
+  const beforeCorpus = snapshot(corpus);
+  const split = join(
+    corpus,
+    readdirSync(corpus).find((w) => !w.startsWith('.'))!,
+    'train',
+  );
+  for (const inside of [split, join(corpus, 'runs', 'new')]) {
+    r = await runEflip(tinyTrain(inside), { timeoutMs: 30_000 });
+    assertRefused(
+      r,
+      /run_dir .* is inside the directory data\.root .*: writing into it would mix the outputs into the input; choose another run_dir/,
+      {
+        maxMs: 15_000,
+      },
+    );
+  }
+  assertUnchanged(corpus, beforeCorpus);
+  assert.ok(!existsSync(join(corpus, 'runs')), 'no directory made inside the data root');
   r = await runEflip(tinyTrain(join(runA, 'metrics.jsonl')), { timeoutMs: 30_000 });
   assertRefused(r, /run_dir .*metrics\.jsonl is a file, not a directory/, { maxMs: 15_000 });
   assertUnchanged(runA, beforeA);

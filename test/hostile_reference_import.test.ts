@@ -155,13 +155,17 @@ test(
 );
 
 test(
-  'bad --attention, --weights and --preprocess values are refused in one line; nothing written',
+  'bad --attention, --weights, --preprocess and --config values are refused in one line; nothing written',
   { skip },
   async () => {
     const bad = join(dir, 'bad_pre.json');
     writeFileSync(bad, JSON.stringify({ crop: 'center', grey: 'opencv' }));
     const notJson = join(dir, 'not_json.json');
     writeFileSync(notJson, '{crop:');
+    const nul = join(dir, 'null.json');
+    writeFileSync(nul, 'null');
+    const five = join(dir, 'five.json');
+    writeFileSync(five, '5');
     for (const [args, re, code] of [
       [['--attention', 'batch'], /--attention must be time or self, got 'batch'/, 2],
       [['--weights', 'best'], /--weights must be ema or raw, got 'best'/, 2],
@@ -172,6 +176,19 @@ test(
       ],
       [['--preprocess', bad], /unknown grey conversion "opencv" \(known: bt601, torchvision\)/, 1],
       [['--preprocess', notJson], /--preprocess .*not_json\.json: not JSON/, 2],
+      [['--config', notJson], /--config .*not_json\.json: not JSON/, 2],
+      [
+        ['--config', nul],
+        /--config .*null\.json: must be a JSON object of model config keys, got null/,
+        2,
+      ],
+      [
+        ['--config', five],
+        /--config .*five\.json: must be a JSON object of model config keys, got 5/,
+        2,
+      ],
+      [['--config', dir], /--config .*: not a regular file/, 2],
+      [['--config', join(dir, 'missing.json')], /--config .*missing\.json: no such file/, 2],
     ] as [string[], RegExp, number][]) {
       const out = join(dir, 'flags.safetensors');
       const r = await runEflip(['import', join(cases, 'base.ckpt'), '--out', out, ...args], {

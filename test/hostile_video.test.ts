@@ -218,6 +218,28 @@ before(() => {
     'ultrafast',
     v('vfr.mp4'),
   );
+  // a 10000×16 strip (scaled to 160000×256 before its crop, ~40 s per second of video, once)
+  ff(
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=s=10000x16:r=25:d=0.4',
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+    v('strip.mp4'),
+  );
+  // variable frame rate with one long pause: its average rate is far from count ÷ duration
+  ff(
+    '-i',
+    SAMPLE,
+    '-vf',
+    "setpts='if(lt(N,10),N*0.001/TB,PTS+5/TB)'",
+    '-vsync',
+    'vfr',
+    v('pause.mp4'),
+  );
   // awkward names
   for (const name of ['my clip é 日本.mp4', '-dash.mp4', 'a:b.mp4']) copyFileSync(SAMPLE, v(name));
   inputs = snapshot(IN);
@@ -396,7 +418,7 @@ test('files that are no video, 0 frames, 1×1 frames, directories, FIFOs, device
   );
 });
 
-test('8000×8000 frames are scaled down on decode (memory bounded); VFR and awkward path names work', async () => {
+test('8000×8000 frames are scaled down on decode (memory bounded), 10000×16 ones cut to 4:1 first (time bounded); VFR and awkward path names work', async () => {
   const big = await predict(['huge.mkv']);
   assert.equal(big.code, 0, big.stderr);
   assert.equal(json(big).results[0].frames, 2);
@@ -412,6 +434,15 @@ test('8000×8000 frames are scaled down on decode (memory bounded); VFR and awkw
   const f = json(vfr).results[0].frames;
   assert.ok(f >= 27 && f <= 30, `VFR clip resampled to 25 fps: ${f} frames`);
   assert.deepEqual(warnings(vfr), []);
+  const pause = await predict(['pause.mp4']);
+  assert.equal(pause.code, 0, pause.stderr);
+  assert.equal(json(pause).results[0].frames, 154, 'the 6.16 s of the paused clip at 25 fps');
+  assert.deepEqual(warnings(pause), [], 'an intact VFR file is not reported as truncated');
+  // a 10000×16 strip: its centre 64×16 (4:1 at most) is scaled, not 160000×256
+  const strip = await predict(['strip.mp4']);
+  assert.equal(strip.code, 0, strip.stderr);
+  assert.equal(json(strip).results[0].frames, 10);
+  assertBounded(strip, { maxMs: 10_000, maxMiB: 600, label: 'predict 10000×16' });
   const names = await predict(['my clip é 日本.mp4', '-dash.mp4', 'a:b.mp4', 'lrw_up.mp4']);
   assert.equal(names.code, 0, names.stderr);
   const tops = json(names).results.map((r: any) => r.top[0].label + r.top[0].probability);

@@ -180,6 +180,14 @@ test('npm pack + offline install without libtorch: the install says in one line 
     'assets/demo/model.safetensors',
     `assets/samples/${CLIP}`,
     'configs/synth.yaml',
+    // eflip serve's web app; the benches' PyTorch references and the ROI bench's photograph
+    'dist/web/index.html',
+    'dist/web/app.js',
+    'tools/torch_ref/lipreader.py',
+    'tools/torch_ref/onnx_bench_torch.py',
+    'tools/torch_ref/ops_bench.py',
+    'tools/torch_ref/train_step.py',
+    'test/fixtures/roi/messi5.jpg',
   ]) {
     assert.ok(existsSync(join(root, f)), `the package lacks ${f}`);
   }
@@ -213,6 +221,84 @@ test('installed without libtorch: npx eflip predict reads a sample clip with the
   assert.equal(got.frames, 29);
   const labels = readFileSync(join(ROOT, 'assets', 'demo', 'labels.txt'), 'utf8').split('\n');
   assert.ok(labels.includes(got.top[0].label));
+});
+
+test('installed without libtorch: npx eflip serve serves the web app, its models and onnxruntime-web over HTTP', async (t) => {
+  if (skip) return t.skip(skip);
+  const { spawn } = await import('node:child_process');
+  const child = spawn('npx', ['--no-install', 'eflip', 'serve', '--port', '0', '--model', onnx], {
+    cwd: app,
+    env: noTorchEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group: npx and node go together
+  });
+  let out = '',
+    err = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b));
+  child.stderr!.on('data', (b: Buffer) => (err += b));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 60_000);
+      const poll = setInterval(() => {
+        const m = /(http:\/\/[^/\s]+\/)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          clearInterval(poll);
+          resolve(m[1]);
+        }
+      }, 100);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        reject(new Error(`serve exited ${code}: ${err}`));
+      });
+    });
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script[^>]+app\.js/);
+    const models = (await (await fetch(`${url}api/models`)).json()) as {
+      models: { url: string }[];
+    };
+    assert.equal(models.models.length, 1);
+    const model = await fetch(new URL(models.models[0].url, url));
+    assert.equal(model.status, 200);
+    assert.ok((await model.arrayBuffer()).byteLength > 1000);
+    const ort = await fetch(`${url}ort/ort-wasm-simd-threaded.wasm`);
+    assert.equal(ort.status, 200);
+  } finally {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+});
+
+test('installed: eflip/roi and eflip/infer bundle for the browser (esbuild, platform browser); no Node module reaches the bundle', (t) => {
+  if (skip) return t.skip(skip);
+  const esbuild = join(ROOT, 'node_modules', '.bin', 'esbuild');
+  if (!existsSync(esbuild)) return t.skip('no esbuild in the repository');
+  for (const entry of ['eflip/roi', 'eflip/infer']) {
+    writeFileSync(
+      join(app, 'page.js'),
+      `import * as m from '${entry}';\nconsole.log(Object.keys(m));\n`,
+    );
+    const r = sh(esbuild, [
+      'page.js',
+      '--bundle',
+      '--platform=browser',
+      '--format=esm',
+      `--outfile=${join(tmp, 'page.bundle.js')}`,
+      '--log-level=error',
+    ]);
+    assert.equal(r.status, 0, `${entry}: ${r.stderr}`);
+    const out = readFileSync(join(tmp, 'page.bundle.js'), 'utf8');
+    assert.doesNotMatch(
+      out,
+      /from ["']node:|require\(["']node:/,
+      `${entry}: a Node module in the bundle`,
+    );
+  }
 });
 
 test('installed without libtorch: a command that needs libtorch says so in one line', (t) => {

@@ -404,7 +404,7 @@ test('feedBatches: each batch is fetched (and its copy started) one ahead of its
   // a CUDA target on this build: the copy is refused with the fix, not silently done on the CPU
   if (!cuda.isAvailable()) {
     const it = feedBatches(src(), 'cuda:0');
-    await assert.rejects(it.next(), /CUDA is not available.*build:native/);
+    await assert.rejects(it.next(), /CUDA is not available.*build-native/);
   }
 });
 
@@ -556,7 +556,7 @@ test(
       assertRefused(
         r,
         new RegExp(
-          `train\\.device=${dev}: CUDA is not available: the addon is built against libtorch .* without CUDA; rebuild the addon against a CUDA libtorch: LIBTORCH_USE_PYTORCH=1 npm run build:native .*or set train\\.device=cpu`,
+          `train\\.device=${dev}: CUDA is not available: the addon is built against libtorch .* without CUDA; rebuild the addon against a CUDA libtorch: LIBTORCH_USE_PYTORCH=1 npx eflip build-native .*or set train\\.device=cpu`,
         ),
         { code: 1, label: dev },
       );
@@ -606,7 +606,7 @@ test(
       readdirSync(join(root, word, 'test')).find((f) => f.endsWith('.mp4'))!,
     );
     const fix =
-      /CUDA is not available: the addon is built against libtorch .* without CUDA; rebuild the addon against a CUDA libtorch: LIBTORCH_USE_PYTORCH=1 npm run build:native/;
+      /CUDA is not available: the addon is built against libtorch .* without CUDA; rebuild the addon against a CUDA libtorch: LIBTORCH_USE_PYTORCH=1 npx eflip build-native/;
     assertRefused(
       await runEflip(['eval', '--checkpoint', model, '--data', root, '--device', 'cuda']),
       fix,
@@ -630,6 +630,17 @@ test(
       code: 1,
       label: 'bench train',
     });
+    // the onnx runtime on a machine without a GPU: one line about the device, not the model,
+    // and none of onnxruntime's own (ANSI-coloured) log lines
+    if (!existsSync('/dev/nvidiactl')) {
+      const ort = await runEflip(['predict', '--checkpoint', model, '--device', 'cuda', clip]);
+      assertRefused(
+        ort,
+        /^eflip predict: device cuda: onnxruntime's CUDA execution provider cannot run here \(.*\); use device cpu or auto$/,
+        { code: 1, label: 'predict (onnx)' },
+      );
+      assert.doesNotMatch(ort.stderr, /\x1b\[|onnxruntime could not load the model/);
+    }
     // doctor says the build has no CUDA and how to get it, and is still ok (a CPU build is not a problem)
     const d = await runEflip(['doctor', '--json']);
     assert.equal(d.code, 0, d.stderr);
@@ -638,7 +649,7 @@ test(
       [rep.ok, rep.cuda.built, rep.cuda.available, rep.cuda.devices],
       [true, false, false, []],
     );
-    assert.match(rep.cuda.fix, /LIBTORCH_USE_PYTORCH=1 npm run build:native/);
+    assert.match(rep.cuda.fix, /LIBTORCH_USE_PYTORCH=1 npx eflip build-native/);
     const text = await runEflip(['doctor']);
     assert.match(
       text.stdout,

@@ -92,7 +92,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'bench',
-    summary: 'benchmarks: ops | data | train | infer | roi (ratios vs PyTorch)',
+    summary: 'benchmarks: ops | data | train | infer | roi | webapp (ratios vs PyTorch)',
     load: () => import('./commands/bench.js'),
   },
 ];

@@ -9,7 +9,15 @@ export {
   type DecodeOptions,
   type VideoInfo,
 } from './video.js';
-export { encodeVideo, type EncodeOptions } from './video_writer.js';
+export {
+  encodeVideo,
+  writeFrames,
+  type EncodeOptions,
+  type FrameWriter,
+  type WriterOptions,
+} from './video_writer.js';
+export { readFrames, type FrameReader, type ReadOptions } from './video_stream.js';
+export { epochSteps } from './batch.js';
 export { decodeVideos, type DecodeOutcome } from './video_batch.js';
 export {
   centreCrop,

@@ -375,14 +375,20 @@ export async function countPackets(file: string): Promise<number> {
   return r.code === 0 && Number.isInteger(n) ? n : 0;
 }
 
-/** Seconds of video the probe promises: its frame count over its rate (the duration when the rate is unknown). */
+/** Seconds of video the probe promises: its frame count over its (average) rate, or its
+ *  duration where that is less — in a variable-frame-rate file the average rate can be far
+ *  from count ÷ duration (a 6 s phone clip with one long pause: 154 frames at 75/41 fps would
+ *  "last" 84 s) — or the duration alone when the rate or count is unknown. Decoding enforces
+ *  --max-seconds again on the frames themselves. */
 export function probedSeconds(info: VideoInfo): number {
-  return info.fps > 0 && info.frames > 0 ? info.frames / info.fps : info.duration;
+  const byCount = info.fps > 0 && info.frames > 0 ? info.frames / info.fps : 0;
+  if (byCount > 0 && info.duration > 0) return Math.min(byCount, info.duration);
+  return byCount || info.duration;
 }
 
 /** Frames a decode at `fps` (default: the native rate) should give, capped by maxFrames; 0 when unknown. */
 export function expectedFrames(info: VideoInfo, fps?: number, maxFrames?: number): number {
-  let n = fps && info.fps > 0 ? Math.round((info.frames / info.fps) * fps) : info.frames;
+  let n = fps && info.fps > 0 ? Math.round(probedSeconds(info) * fps) : info.frames;
   if (maxFrames !== undefined) n = Math.min(n, maxFrames);
   return Math.max(0, n || 0);
 }

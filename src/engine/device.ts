@@ -7,7 +7,7 @@ export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 
 /** The fix for a build without CUDA (one source for the wording: train, eval, predict, doctor). */
 export const CUDA_BUILD_FIX =
-  'rebuild the addon against a CUDA libtorch: LIBTORCH_USE_PYTORCH=1 npm run build:native (python3 with a CUDA torch), or LIBTORCH=/path/to/libtorch-cuda npm run build:native';
+  'rebuild the addon against a CUDA libtorch: LIBTORCH_USE_PYTORCH=1 npx eflip build-native (python3 with a CUDA torch), or LIBTORCH=/path/to/libtorch-cuda npx eflip build-native (in the repository: npm run build:native)';
 
 /** Whether the linked libtorch was compiled with CUDA (its build configuration says USE_CUDA=ON). */
 export function torchBuiltWithCuda(): boolean {

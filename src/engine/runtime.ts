@@ -70,7 +70,7 @@ export const cuda = {
   copyAsync(t: Tensor, device: string): { tensor: Tensor; ready: () => void } {
     if (!native.copyAsync || !native.waitCopy)
       throw new EngineError(
-        'copyAsync: the addon predates native/streams.cc; rebuild it (npm run build:native)',
+        'copyAsync: the addon predates native/streams.cc; rebuild it (npx eflip build-native; in the repository: npm run build:native)',
       );
     const [hd, id] = native.copyAsync(t.handle, device);
     const waitCopy = native.waitCopy;

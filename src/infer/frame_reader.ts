@@ -7,6 +7,8 @@ import { cropForModel, inputPlanes, MODEL_FPS, normalise, stackFrames } from './
 import type { Clip, Preprocessing } from './types.js';
 
 const LRW_SIDE = 256;
+/** frames are cut to at most this aspect ratio (centre) before scaling */
+const MAX_ASPECT = 4;
 
 /** ffmpeg filters for the model after the 25 fps resampling: optional short-side-256 scale, grey (or RGB for `channels` 3/4). */
 export function modelFilters(
@@ -17,8 +19,13 @@ export function modelFilters(
 ): string[] {
   const f: string[] = [];
   const ready = width === height && width < 2 * pre.size; // a crop or mouth ROI: no scaling
+  // the centre of frames wider (or taller) than 4:1 first: a 10000×16 video would otherwise be
+  // scaled to 160000×256 (~40 s per second of video) for a crop from its middle
   if (!ready)
-    f.push(`scale='if(lt(iw,ih),${LRW_SIDE},-2)':'if(lt(iw,ih),-2,${LRW_SIDE})':flags=bilinear`);
+    f.push(
+      `crop='min(iw,${MAX_ASPECT}*ih)':'min(ih,${MAX_ASPECT}*iw)'`,
+      `scale='if(lt(iw,ih),${LRW_SIDE},-2)':'if(lt(iw,ih),-2,${LRW_SIDE})':flags=bilinear`,
+    );
   f.push(decodesRgb(pre, channels) ? 'format=rgb24' : 'format=gray');
   return f;
 }

@@ -26,6 +26,11 @@ export async function nodePlatform(
   spinning = envSwitch('EFLIP_ORT_SPIN', ['0', '1']) === '1',
 ): Promise<OrtPlatform> {
   const ort = (await import('onnxruntime-node')) as unknown as OrtModule;
+  // onnxruntime's own log (ANSI-coloured lines on stderr, e.g. a missing CUDA library) only
+  // repeats what its exceptions say, which eflip turns into one-line errors; a caller who asked
+  // for 'verbose' or 'info' keeps it. Read when the first session is made.
+  const env = (ort as unknown as { env?: { logLevel?: string } }).env;
+  if (env && !['verbose', 'info'].includes(String(env.logLevel))) env.logLevel = 'fatal';
   const gpu = existsSync('/dev/nvidiactl') || !!process.env.CUDA_VISIBLE_DEVICES;
   const providers =
     device === 'cpu' ? ['cpu'] : device === 'cuda' ? ['cuda'] : gpu ? ['cuda', 'cpu'] : ['cpu'];

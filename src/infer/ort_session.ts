@@ -42,9 +42,14 @@ export async function openSession(
       });
       return { session, provider };
     } catch (e) {
-      errors.push(`${provider}: ${(e as Error).message}`);
+      errors.push(`${provider}: ${(e as Error).message.split('\n')[0]}`);
     }
   }
+  // a device the machine lacks is not the model's fault: say so (only CUDA was asked for)
+  if (p.providers.length === 1 && p.providers[0] === 'cuda')
+    throw new ModelLoadError(
+      `device cuda: onnxruntime's CUDA execution provider cannot run here (${errors[0].slice('cuda: '.length)}); use device cpu or auto`,
+    );
   throw new ModelLoadError(
     `${source}: onnxruntime could not load the model (${errors.join('; ')})`,
   );

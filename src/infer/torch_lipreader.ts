@@ -61,6 +61,11 @@ export class TorchLipReader implements LipReader, FeatureRunner {
     return new TorchLipReader(net, loaded.labels, pre, device);
   }
 
+  /** libtorch runs the whole clip with its own intra-op threads: no lanes */
+  get frontendLanes(): number {
+    return 0;
+  }
+
   get channels(): number {
     return this.net.config.inChannels;
   }

@@ -32,6 +32,9 @@ export interface LipReader {
   readonly preprocessing: Preprocessing;
   /** input channels the network expects (1 = grey) */
   readonly channels: number;
+  /** front-end lanes (threads each running part of a clip's front-end) in use; 0: none (the
+   *  torch runtime, small models, one core, or lanes that failed to start) */
+  readonly frontendLanes: number;
   /** log-probabilities (classes) of one clip */
   predictClip(clip: Clip): Promise<Float32Array>;
   /** log-probabilities of each clip; clips of equal length run as one batch */

@@ -1,7 +1,8 @@
 // The one output-path guard of every command that writes files. Before any work it refuses,
 // with one line naming the flags involved:
 // - an output that is one of the command's inputs (same file after symlinks and hard links:
-//   device + inode; same directory for directory outputs) — writing it would destroy the input;
+//   device + inode; same directory for directory outputs), or a directory output inside an
+//   input directory — writing it would destroy the input, or mix the outputs into it;
 // - two outputs naming the same file (the second would replace the first);
 // - a file output that is an existing directory, a device, a FIFO or a socket (also through
 //   symlinks: a symlink to a regular file is written through, the link stays — io/atomic.ts),
@@ -9,7 +10,7 @@
 // - an output whose nearest existing directory is not writable (read-only mount, permissions).
 // A missing parent directory is fine: the writers create it (src/io/atomic.ts).
 import { accessSync, constants, realpathSync, statSync, type Stats } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { NotRegularFileError, writeTarget } from './atomic.js';
 
 /** A path the command was given or derived, with the flag that named it ('--out', 'VIDEO', 'run_dir'). */
@@ -87,6 +88,19 @@ export function guardOutputs(outputs: OutputPath[], inputs: NamedPath[] = []): v
     }
     if (st && kind === 'dir' && !st.isDirectory())
       throw new OutputPathError(`${named(o)} is a file, not a directory`);
+    if (kind === 'dir') {
+      // a directory output inside a directory input (run_dir=DATA/WORD/train): the outputs would
+      // be mixed into the input, as when it is the input itself (below)
+      const canon = canonicalPath(o.path);
+      for (const i of ins) {
+        if (!i.st!.isDirectory()) continue;
+        const rel = relative(canonicalPath(i.path), canon);
+        if (rel && !rel.startsWith('..') && !isAbsolute(rel))
+          throw new OutputPathError(
+            `${named(o)} is inside the directory ${named(i)}: writing into it would mix the outputs into the input; choose another ${o.flag}`,
+          );
+      }
+    }
     if (st) {
       for (const i of ins) {
         if (same(st, i.st!)) {

@@ -4,7 +4,8 @@
 // implementation's flat Hydra names (efficientnet_size, use_ema, words, lr, ...) are accepted
 // as aliases, in YAML and on the command line.
 import { readFileSync, existsSync, statSync } from 'node:fs';
-import { dirname, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, join, resolve, isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import {
   ConfigError,
@@ -493,7 +494,15 @@ export function readYaml(file: string, seen: string[] = []): unknown[] {
   const abs = resolve(file);
   if (seen.includes(abs))
     throw new ConfigError(`config ${file}: 'extends' cycle (${[...seen, abs].join(' -> ')})`);
-  if (!existsSync(abs)) throw new ConfigError(`config file not found: ${file}`);
+  if (!existsSync(abs)) {
+    // the configs that ship with eflip (repository or installed package): named in the error
+    const bundled = fileURLToPath(new URL('../../../configs/', import.meta.url));
+    const here =
+      !seen.length && existsSync(join(bundled, basename(file)))
+        ? ` (eflip's own is ${join(bundled, basename(file))})`
+        : '';
+    throw new ConfigError(`config file not found: ${file}${here}`);
+  }
   const st = statSync(abs);
   if (!st.isFile()) throw new ConfigError(`config ${file} is not a file`);
   if (st.size > MAX_CONFIG_BYTES)

@@ -27,6 +27,7 @@ def main():
     ap.add_argument('--weights', required=True)
     ap.add_argument('--batches', default='1,8')
     ap.add_argument('--frames', type=int, default=29)
+    ap.add_argument('--size', type=int, default=88)
     ap.add_argument('--iters', type=int, default=10)
     ap.add_argument('--threads', type=int, default=0)
     ap.add_argument('--serve', action='store_true')
@@ -35,7 +36,7 @@ def main():
         torch.set_num_threads(a.threads)
     model, cfg, _ = lipreader.load_model(a.weights)
     model.eval()
-    size = 88
+    size = a.size
     out = {}
     if a.serve:
         print(json.dumps(dict(torch=torch.__version__, threads=torch.get_num_threads())), flush=True)

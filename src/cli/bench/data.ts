@@ -177,6 +177,21 @@ export default async function main(argv: string[]): Promise<number> {
     else log(`kept ${tmp}`);
   }
   if (o.json) console.log(JSON.stringify(result));
-  else console.log(JSON.stringify(result, null, 2));
+  else console.log(dataSummary(result));
   return 0;
+}
+
+/** The human-readable lines of `bench data` (without --json). */
+function dataSummary(r: Record<string, unknown>): string {
+  type Rate = { clipsPerSec: number; clipsPerCpuSec: number };
+  const d = r.decode as { clips: number; singleProcessPerClip: Rate; batched16: Rate };
+  const p = r.prepare as Rate & { clips: number; clipsPerSecPerCore: number; target: string };
+  const l = r.loader as Rate & { clips: number; batch: number; workers: number; target: string };
+  return [
+    `eflip bench data: ${r.cpus} CPUs, ${r.jobs} jobs, load ${(r.loadAverage as number[]).join(' ')}, peak RSS ${r.peakRssMiB} MiB`,
+    `  decode (${d.clips} clips): one ffmpeg per clip ${d.singleProcessPerClip.clipsPerSec} clips/s, 16 per process ${d.batched16.clipsPerSec} clips/s (${d.batched16.clipsPerCpuSec} per CPU-s)`,
+    `  prepare (${p.clips} clips): ${p.clipsPerSec} clips/s, ${p.clipsPerSecPerCore} per core (target ${p.target})`,
+    `  loader (batch ${l.batch}, ${l.workers} workers, all augmentations): ${l.clipsPerSec} clips/s (target ${l.target})`,
+    `  (--json for every figure)`,
+  ].join('\n');
 }

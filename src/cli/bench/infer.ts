@@ -70,8 +70,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-const batchOf = (b: number, frames: number) =>
-  Array.from({ length: b }, (_, i) => randomClip(frames, i + 1));
+/** `b` random clips shaped as the model takes them (its input size and channels) */
+const batchOf = (b: number, frames: number, r: LipReader) =>
+  Array.from({ length: b }, (_, i) => randomClip(frames, i + 1, r.preprocessing.size, r.channels));
 
 async function timeReader(r: LipReader, clips: Clip[], iters: number): Promise<number> {
   const times: number[] = [];
@@ -90,7 +91,12 @@ class TorchEagerServer {
     this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   }
   info: { torch: string; threads: number } = { torch: '', threads: 0 };
-  static async start(weights: string, frames: number, threads: number): Promise<TorchEagerServer> {
+  static async start(
+    weights: string,
+    frames: number,
+    size: number,
+    threads: number,
+  ): Promise<TorchEagerServer> {
     const child = spawn(
       PY,
       [
@@ -99,6 +105,8 @@ class TorchEagerServer {
         weights,
         '--frames',
         String(frames),
+        '--size',
+        String(size),
         '--threads',
         String(threads),
         '--serve',
@@ -186,20 +194,22 @@ export default async function main(argv: string[]): Promise<number> {
     }
     if (existsSync(PY)) {
       try {
-        py = await TorchEagerServer.start(weights, o.frames, threads);
+        py = await TorchEagerServer.start(weights, o.frames, ortReader.preprocessing.size, threads);
       } catch (e) {
         notes.torchEager = (e as Error).message;
       }
     } else notes.torchEager = `${PY} not found`;
 
-    const clips = Object.fromEntries(BATCHES.map((b) => [b, batchOf(b, o.frames)]));
+    const clips = Object.fromEntries(BATCHES.map((b) => [b, batchOf(b, o.frames, ortReader)]));
     // --int8: the quantized model of the same weights (calibrated on 8 other random clips)
     let int8Reader: OnnxLipReader | null = null;
     let int8IntraOpReader: OnnxLipReader | null = null;
     if (o.int8) {
       log(o.json, 'int8: calibrating and quantizing ...');
       const { openInt8Readers } = await import('./infer_int8.js');
-      const calib = Array.from({ length: 8 }, (_, i) => randomClip(o.frames, 1000 + i));
+      const calib = Array.from({ length: 8 }, (_, i) =>
+        randomClip(o.frames, 1000 + i, ortReader.preprocessing.size, ortReader.channels),
+      );
       [int8Reader, int8IntraOpReader = null] = await openInt8Readers(weights, calib, threads, [
         await nodePlatform('cpu', threads),
         ...(intraOpReader ? [await intraOpPlatform('cpu')] : []),
@@ -283,8 +293,18 @@ export default async function main(argv: string[]): Promise<number> {
     const streamRuns: Partial<
       Record<StreamKey, { push: number[]; mean: number[]; window: number[] }>
     > = {};
-    const clip = randomClip(o.frames + o['stream-frames'], 99);
-    const frame = (t: number) => clip.data.subarray(t * 88 * 88, (t + 1) * 88 * 88);
+    const F = o.frames + o['stream-frames'];
+    const clip = randomClip(F, 99, ortReader.preprocessing.size, ortReader.channels);
+    const per = clip.size * clip.size;
+    // frame t as push() takes it: C·S·S (the clip is C-major: (C, T, S, S)), prepared up front
+    const frames = Array.from({ length: F }, (_, t) => {
+      if (clip.channels === 1) return clip.data.subarray(t * per, (t + 1) * per);
+      const f = new Float32Array(clip.channels * per);
+      for (let c = 0; c < clip.channels; c++)
+        f.set(clip.data.subarray((c * F + t) * per, (c * F + t + 1) * per), c * per);
+      return f;
+    });
+    const frame = (t: number) => frames[t];
     const readers = [
       { reader: ortReader, tag: '' as const },
       ...(blockingBackend ? [{ reader: blockingBackend, tag: ':block' as const }] : []),

@@ -5,7 +5,7 @@
 // A reference (Lightning) checkpoint gets, by default, what reproduces the reference's batch-1
 // answers (issue #14): attention 'self', the reference's preprocessing, labels from its
 // hyper-parameters, its EMA weights. Every default is printed and has a flag.
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { guardOutputs } from '../../io/output_path.js';
@@ -105,6 +105,17 @@ export default async function main(argv: string[]): Promise<number> {
   if (weightSet !== 'ema' && weightSet !== 'raw')
     throw new UsageError(`--weights must be ema or raw, got '${weightSet}'`);
 
+  // --config and --preprocess are read before the checkpoint (a bad file fails at once)
+  const configFile = p.opts.config;
+  const configJson = configFile === undefined ? undefined : readJsonArg('--config', configFile);
+  if (
+    configJson !== undefined &&
+    (configJson === null || typeof configJson !== 'object' || Array.isArray(configJson))
+  )
+    throw new UsageError(
+      `--config ${configFile}: must be a JSON object of model config keys, got ${Array.isArray(configJson) ? 'an array' : String(JSON.stringify(configJson)).slice(0, 40)}`,
+    );
+
   const ck = readTorchCheckpoint(src);
   const sd = extractStateDict(ck.root, p.opts.prefix !== undefined ? [p.opts.prefix] : undefined);
   console.log(
@@ -158,9 +169,7 @@ export default async function main(argv: string[]): Promise<number> {
     );
   }
 
-  const overrides: ModelConfigInput = p.opts.config
-    ? (JSON.parse(readFileSync(p.opts.config, 'utf8')) as ModelConfigInput)
-    : {};
+  const overrides: ModelConfigInput = configJson ? { ...(configJson as ModelConfigInput) } : {};
   if (p.opts.variant) overrides.variant = p.opts.variant;
   if (p.opts['frontend-maxpool']) overrides.frontendMaxPool = true;
   const attentionFrom =
@@ -252,17 +261,30 @@ export default async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The JSON value of a small file named by a flag; one-line UsageErrors naming both. */
+function readJsonArg(flag: string, file: string): unknown {
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    throw new UsageError(`${flag} ${file}: no such file`);
+  }
+  if (!st.isFile()) throw new UsageError(`${flag} ${file}: not a regular file`);
+  if (st.size > MAX_JSON_BYTES)
+    throw new UsageError(`${flag} ${file}: ${st.size} bytes; a JSON config is at most 1 MiB`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${flag} ${file}: not JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+const MAX_JSON_BYTES = 1 << 20;
+
 /** --preprocess: 'reference', 'eflip' or a JSON file, validated as a model file's preprocessing. */
 function choosePreprocessing(spec: string): Preprocessing {
   if (spec === 'reference') return { ...REFERENCE_PREPROCESSING };
   if (spec === 'eflip' || spec === 'default') return { ...DEFAULT_PREPROCESSING };
   if (!existsSync(spec))
     throw new UsageError(`--preprocess must be reference, eflip or a JSON file, got '${spec}'`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(spec, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`--preprocess ${spec}: not JSON (${(e as Error).message})`);
-  }
-  return checkPreprocessing(raw, `--preprocess ${spec}`);
+  return checkPreprocessing(readJsonArg('--preprocess', spec), `--preprocess ${spec}`);
 }

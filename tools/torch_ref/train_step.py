@@ -2,7 +2,7 @@
 """PyTorch side of `eflip bench train`: the same training step (forward, NLL, backward, AdamW)
 on the reference network of tools/torch_ref/lipreader.py, timed on random clips.
 
-  /usr/bin/python3 src/train/torch_ref/train_step.py --variant T --batch 8 --steps 5 [--bf16|--fp16] [--threads N]
+  /usr/bin/python3 tools/torch_ref/train_step.py --variant T --batch 8 --steps 5 [--bf16|--fp16] [--threads N]
       [--device cpu|cuda:N] [--channels-last]
 
 fp16 (CUDA only) is autocast with torch.cuda.amp.GradScaler, like eflip's train.precision=fp16.
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', '..', '..', 'tools', 'torch_ref'))
+sys.path.insert(0, HERE)
 import lipreader  # noqa: E402  (the project's PyTorch reference network)
 
 
