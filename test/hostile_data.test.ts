@@ -745,7 +745,7 @@ test('prepare refuses a target that is a file, holds other files, sits inside th
     [join(user, 'notes.md'), /--out .*notes\.md is a file, not a directory/],
     [
       join(corpus, 'shards'),
-      /--out .* is inside --lrw .* prepare into a directory outside the LRW tree/,
+      /--out .* is inside the directory --lrw .*: writing into it would mix the outputs into the input; choose another --out/,
     ],
     [broken, /prepare\.json is corrupt \(.*\); use a new --out/],
     [

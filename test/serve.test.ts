@@ -6,7 +6,14 @@
 // --queue (503), and a prediction over --job-timeout stopped for real (its ffmpeg killed, 504).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -64,6 +71,9 @@ test(
     let s: Served | null = null;
     try {
       const { onnx, expected } = demoOnnxAndCliAnswers(dir, SAMPLES);
+      // the per-user cache of every child (the CLI's landmark cache; the server must write none)
+      const userCache = path.join(dir, 'user-cache');
+      process.env.EFLIP_CACHE_DIR = userCache;
       s = await startServe([
         '--model',
         onnx,
@@ -204,6 +214,16 @@ test(
         const viaFace = await req(port, 'POST', '/api/predict?face=1', readFileSync(messi));
         assert.equal(viaFace.status, 200, viaFace.body.toString());
         assertSameTop(json(viaFace).top, JSON.parse(cliFace.stdout).results[0].top);
+        // the server writes nothing outside its temporary directory: no landmark cache entry for
+        // an upload (new content: the same clip with a trailing byte)
+        const cached = () =>
+          existsSync(path.join(userCache, 'landmarks'))
+            ? readdirSync(path.join(userCache, 'landmarks')).sort()
+            : [];
+        const before = cached();
+        const other = Buffer.concat([readFileSync(messi), Buffer.from('x')]);
+        assert.equal((await req(port, 'POST', '/api/predict?face=1', other)).status, 200);
+        assert.deepEqual(cached(), before, 'the server wrote a landmark cache entry');
         const noFace = path.join(dir, 'grey.mp4');
         assert.equal(
           spawnSync('ffmpeg', [
@@ -520,6 +540,113 @@ test(
         },
       );
 
+      await t.test(
+        'hostile clients: pipelining, endless refused bodies, odd request lines, tiny frames',
+        async () => {
+          const pid = s!.child.pid!;
+          const fds = () => readdirSync(`/proc/${pid}/fd`).length;
+          const raw = (text: string | Buffer, waitMs = 3000) =>
+            new Promise<string>((resolve) => {
+              const c = connect(port, '127.0.0.1', () => c.write(text));
+              let out = '';
+              c.on('data', (b) => (out += b));
+              c.on('close', () => resolve(out));
+              c.on('error', () => resolve(out));
+              setTimeout(() => c.destroy(), waitMs);
+            });
+          // 300 pipelined GETs of a static file, never read, the client gone after 1 s: no file
+          // stays open (each opened one and kept it)
+          const fd0 = fds();
+          await new Promise<void>((resolve) => {
+            const c = connect(port, '127.0.0.1', () => {
+              c.pause();
+              c.write('GET /app.js HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(300));
+            });
+            c.on('error', () => {});
+            setTimeout(() => {
+              c.destroy();
+              resolve();
+            }, 1000);
+          });
+          await new Promise((r) => setTimeout(r, 1000));
+          assert.ok(fds() <= fd0 + 5, `open files ${fd0} → ${fds()}`);
+          // a refused upload that keeps coming: one answer, then the connection is closed
+          // (it was read and discarded until the request timeout, then answered a second time)
+          const t0 = performance.now();
+          const endless = await new Promise<string>((resolve) => {
+            const c = connect(port, '127.0.0.1');
+            let out = '';
+            c.on('data', (b) => (out += b));
+            c.on('error', () => {});
+            c.on('close', () => resolve(out));
+            c.write(
+              'POST /api/predict?top=0 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n',
+            );
+            const chunk = Buffer.concat([
+              Buffer.from('10000\r\n'),
+              Buffer.alloc(65536, 65),
+              Buffer.from('\r\n'),
+            ]);
+            const pump = () => {
+              while (!c.destroyed && c.write(chunk));
+              if (!c.destroyed) c.once('drain', pump);
+            };
+            pump();
+            setTimeout(() => c.destroy(), 10_000);
+          });
+          assert.deepEqual(
+            endless.match(/HTTP\/1\.1 \d+/g),
+            ['HTTP/1.1 400'],
+            endless.slice(0, 300),
+          );
+          assert.ok(
+            performance.now() - t0 < 5000,
+            `closed after ${(performance.now() - t0).toFixed(0)} ms`,
+          );
+          // request lines Node parses but a URL cannot hold, CONNECT, no Host: one-line JSON errors
+          for (const [text, status, msg] of [
+            [
+              'GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+              400,
+              /malformed request target/,
+            ],
+            ['CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n', 405, /CONNECT is not supported/],
+            ['GET / HTTP/1.1\r\nConnection: close\r\n\r\n', 400, /missing Host header/],
+          ] as [string, number, RegExp][]) {
+            const out = await raw(text);
+            assert.match(out, new RegExp(`^HTTP/1\\.1 ${status} `), out.slice(0, 200));
+            const body = JSON.parse(
+              out
+                .slice(out.indexOf('\r\n\r\n') + 4)
+                .split('\r\n')
+                .find((l) => l.startsWith('{'))!,
+            );
+            assert.match(body.error, msg);
+          }
+          // square frames smaller than the model's crop: the client's video, 422 (was a 500)
+          const tiny = path.join(dir, 'tiny.mp4');
+          assert.equal(
+            spawnSync('ffmpeg', [
+              '-v',
+              'error',
+              '-f',
+              'lavfi',
+              '-i',
+              'color=c=gray:s=32x32:d=0.4:r=25',
+              '-pix_fmt',
+              'yuv420p',
+              tiny,
+            ]).status,
+            0,
+          );
+          const t = await req(port, 'POST', '/api/predict?model=0', readFileSync(tiny));
+          assert.equal(t.status, 422, t.body.toString());
+          assert.match(json(t).error, /frames are 32×32, smaller than the model's 64×64 crop/);
+          // still serving
+          assert.equal((await req(port, 'GET', '/api/models')).status, 200);
+        },
+      );
+
       await t.test('SIGTERM closes it cleanly', async () => {
         const code = await s!.stop('SIGTERM');
         assert.equal(code, 0, s!.log());
@@ -535,6 +662,9 @@ test(
         } finally {
           await busy.stop();
         }
+        const empty = eflipSync(['serve', '--host', '', '--port', '0']);
+        assert.equal(empty.code, 2, empty.stderr);
+        assert.match(empty.stderr, /--host is empty/);
         const bad = eflipSync(['serve', '--model', path.join(dir, 'missing.onnx'), '--port', '0']);
         assert.notEqual(bad.code, 0);
         assert.match(bad.stderr, /missing\.onnx: no such model file/);
@@ -546,3 +676,21 @@ test(
     }
   },
 );
+
+test('staticFile: nothing outside the root, also through a symlink inside it', async () => {
+  const { staticFile } = await import('../src/serve/server.js');
+  const { dir, cleanup } = tempDir('eflip-static-');
+  try {
+    const root = path.join(dir, 'web');
+    mkdirSync(root);
+    writeFileSync(path.join(root, 'index.html'), '<p>hi</p>');
+    writeFileSync(path.join(dir, 'secret.txt'), 'secret');
+    symlinkSync(path.join(dir, 'secret.txt'), path.join(root, 'link.txt'));
+    symlinkSync(dir, path.join(root, 'up'));
+    assert.equal(staticFile(root, 'index.html'), path.join(root, 'index.html'));
+    for (const p of ['link.txt', 'up/secret.txt', '../secret.txt', '%2e%2e/secret.txt'])
+      assert.equal(staticFile(root, p), null, p);
+  } finally {
+    cleanup();
+  }
+});

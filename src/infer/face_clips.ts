@@ -6,8 +6,17 @@ import type { Clip, Preprocessing } from './types.js';
 
 export type FaceClipReader = Awaited<ReturnType<typeof faceClipReader>>;
 
+export interface FaceClipOptions {
+  /** keep each file's landmarks for annotate() (`eflip predict --annotate`); off, a long-lived
+   *  reader holds nothing per file */
+  keepLandmarks?: boolean;
+  /** use the per-user landmark cache (default true; the server passes false: it writes nothing
+   *  outside its own temporary directory) */
+  cache?: boolean;
+}
+
 /** Loads the face models (tfjs + face-api, loaded only here) once; then one call per video. */
-export async function faceClipReader() {
+export async function faceClipReader(o: FaceClipOptions = {}) {
   const { FaceDetector, roiFromVideo, annotateVideo } = await import('../roi/index.js');
   const detector = await FaceDetector.create();
   const seen = new Map<string, Awaited<ReturnType<typeof roiFromVideo>>['info']>();
@@ -26,13 +35,17 @@ export async function faceClipReader() {
         gray: inputPlanes(channels).image === 1,
         maxSeconds,
         onIncomplete,
+        cache: o.cache,
       });
-      seen.set(file, r.info);
+      if (o.keepLandmarks) seen.set(file, r.info);
       return prepareFrames(r.rois, pre, MODEL_FPS, channels);
     },
     annotate(file: string, out: string, label: string) {
       const info = seen.get(file);
-      if (!info) throw new Error(`${file}: no landmarks to annotate with`);
+      if (!info)
+        throw new Error(
+          `${file}: no landmarks to annotate with (faceClipReader({ keepLandmarks: true }) keeps them)`,
+        );
       return annotateVideo(file, out, {
         landmarks: info.landmarks,
         boxes: info.boxes,

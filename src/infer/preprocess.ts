@@ -57,6 +57,10 @@ export function cropForModel(v: Frames, pre: Preprocessing): Frames {
   const s = pre.size;
   if (v.frames < 1) throw new InferenceInputError('the video has no frames');
   if (v.height === s && v.width === s) return v; // already a crop
+  if (v.height === v.width && v.height < s)
+    throw new InferenceInputError(
+      `frames are ${v.width}×${v.height}, smaller than the model's ${s}×${s} crop: give a mouth ROI of at least ${s}×${s} (96×96 as \`eflip roi\` writes) or the whole video`,
+    );
   if (v.height === v.width && v.height < 2 * s) return centreCrop(v, s); // a mouth ROI (e.g. 96×96)
   const lrw = toSquare(v, LRW_SIDE);
   if (pre.crop === 'center') return centreCrop(lrw, s);

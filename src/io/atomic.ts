@@ -2,11 +2,10 @@
 // target, fsync the directory. A crash at any point leaves either the old or the new file;
 // a failed write (disk full, quota, I/O error) removes its temp file and names the target.
 // Temp files are `.NAME.tmp-PID-STAMP`; removeStaleTemps() deletes those of dead writers
-// (a `kill -9` mid-write leaves one behind). A write goes through a symlink to the file it
-// names (as cp does; the link stays) and never replaces a device, FIFO or socket (writeTarget).
+// (a `kill -9` mid-write leaves one behind). A write replaces a symlink, never what it points
+// to, and never replaces a device, FIFO or socket (writeTarget).
 import {
   lstatSync,
-  readlinkSync,
   type Stats,
   openSync,
   writeSync,
@@ -93,32 +92,21 @@ export class NotRegularFileError extends Error {
 }
 
 /**
- * The path a write to `path` replaces: `path` itself, or — when it is a symlink — the file the
- * links lead to (a dangling link: the file it would name), so the link stays a link. Throws
- * NotRegularFileError when that is a device, FIFO, socket or directory, or the links loop.
+ * The path a write to `path` replaces, resolved: a symlink there is replaced itself (what it
+ * points to stays untouched: a link planted in an output directory never redirects a write).
+ * Throws NotRegularFileError when `path` is a device, FIFO, socket or directory.
  */
 export function writeTarget(path: string): string {
-  let p = resolve(path);
-  for (let hops = 0; hops < 40; hops++) {
-    let st: Stats;
-    try {
-      st = lstatSync(p);
-    } catch {
-      return p; // a new file (missing parents are created by the writers)
-    }
-    if (st.isSymbolicLink()) {
-      p = resolve(dirname(p), readlinkSync(p));
-      continue;
-    }
-    const kind = st.isDirectory() ? 'a directory' : specialFileKind(st);
-    if (kind)
-      throw new NotRegularFileError(
-        path,
-        `is ${kind}${p === resolve(path) ? '' : ` (through a symlink: ${p})`}, not a regular file`,
-      );
-    return p;
+  const p = resolve(path);
+  let st: Stats;
+  try {
+    st = lstatSync(p);
+  } catch {
+    return p; // a new file (missing parents are created by the writers)
   }
-  throw new NotRegularFileError(path, 'has too many levels of symbolic links');
+  const kind = st.isDirectory() ? 'a directory' : specialFileKind(st);
+  if (kind) throw new NotRegularFileError(path, `is ${kind}, not a regular file`);
+  return p;
 }
 
 /** The temp name writeFileAtomic uses for `path` (same directory, dot-prefixed, writer's pid). */

@@ -4,12 +4,20 @@
 //   device + inode; same directory for directory outputs), or a directory output inside an
 //   input directory — writing it would destroy the input, or mix the outputs into it;
 // - two outputs naming the same file (the second would replace the first);
-// - a file output that is an existing directory, a device, a FIFO or a socket (also through
-//   symlinks: a symlink to a regular file is written through, the link stays — io/atomic.ts),
-//   a directory output that is an existing file, or a path through a file (`a.txt/out.mp4`);
+// - a file output that is an existing directory, a device, a FIFO, a socket or a symlink (the
+//   writers would replace the link, not the file it names), a directory output that is an
+//   existing file, or a path through a file (`a.txt/out.mp4`);
 // - an output whose nearest existing directory is not writable (read-only mount, permissions).
 // A missing parent directory is fine: the writers create it (src/io/atomic.ts).
-import { accessSync, constants, realpathSync, statSync, type Stats } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  lstatSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { NotRegularFileError, writeTarget } from './atomic.js';
 
@@ -31,6 +39,15 @@ export class OutputPathError extends Error {
 function statOrNull(p: string): Stats | null {
   try {
     return statSync(p); // follows symlinks: a link to the input is the input
+  } catch {
+    return null;
+  }
+}
+
+/** Where a symlink at `p` points (as stored), or null when `p` is no symlink. */
+function linkTarget(p: string): string | null {
+  try {
+    return lstatSync(p).isSymbolicLink() ? readlinkSync(p) : null;
   } catch {
     return null;
   }
@@ -78,14 +95,6 @@ export function guardOutputs(outputs: OutputPath[], inputs: NamedPath[] = []): v
     const st = statOrNull(o.path);
     if (st && kind === 'file' && st.isDirectory())
       throw new OutputPathError(`${named(o)} is a directory; give a file path`);
-    if (kind === 'file') {
-      try {
-        writeTarget(o.path); // a device, FIFO or socket (also through symlinks) is refused
-      } catch (e) {
-        if (!(e instanceof NotRegularFileError)) throw e;
-        throw new OutputPathError(`${named(o)} ${e.reason}; choose another ${o.flag}`);
-      }
-    }
     if (st && kind === 'dir' && !st.isDirectory())
       throw new OutputPathError(`${named(o)} is a file, not a directory`);
     if (kind === 'dir') {
@@ -112,6 +121,21 @@ export function guardOutputs(outputs: OutputPath[], inputs: NamedPath[] = []): v
               : 'file as ' + named(i) + ': writing it would destroy the input';
           throw new OutputPathError(`${named(o)} is the same ${harm}; choose another ${o.flag}`);
         }
+      }
+    }
+    if (kind === 'file') {
+      // a device, FIFO or socket, or a symlink (writing would replace the link, not the file it
+      // names: ambiguous either way) is refused
+      const link = linkTarget(o.path);
+      if (link !== null)
+        throw new OutputPathError(
+          `${named(o)} is a symlink (to ${link}); give the path of the file itself, or remove the link`,
+        );
+      try {
+        writeTarget(o.path);
+      } catch (e) {
+        if (!(e instanceof NotRegularFileError)) throw e;
+        throw new OutputPathError(`${named(o)} ${e.reason}; choose another ${o.flag}`);
       }
     }
     const canon = canonicalPath(o.path);

@@ -6,11 +6,19 @@
 // limit (413), a job queue counting uploads still being received (503 + Retry-After when full),
 // a time limit per prediction that stops its work (504), and one JSON error per bad request.
 // The video comes as the request body or as the one file of a multipart/form-data upload.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
-  createReadStream,
+  createServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { Socket } from 'node:net';
+import {
   existsSync,
   mkdtempSync,
+  readFileSync,
+  realpathSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -97,6 +105,19 @@ export class HttpError extends Error {
 }
 
 const require = createRequire(import.meta.url);
+/** requests one connection may send (pipelined or kept alive) before it is closed */
+const MAX_REQUESTS_PER_SOCKET = 100;
+/** open connections at once; past it new ones are closed at once (a browser opens ~6) */
+const MAX_CONNECTIONS = 512;
+
+/** A JSON error written straight to a socket (outside a request: timeouts, CONNECT), closing it. */
+function rawAnswer(socket: Socket, status: number, error: string): void {
+  const body = JSON.stringify({ error, status }) + '\n';
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
 /** onnxruntime-web's dist folder (its wasm + loader .mjs files) and face-api's weights folder. */
 function packageDir(pkg: string, sub: string): string {
   const main = require.resolve(pkg);
@@ -121,10 +142,27 @@ export function staticFile(root: string, urlPath: string): string | null {
   const file = path.resolve(base, ...parts);
   if (file !== base && !file.startsWith(base + path.sep)) return null;
   try {
-    return statSync(file).isFile() ? file : null;
+    // a symlink under the root may lead anywhere: what is served must really lie under it
+    const real = realpathSync(file);
+    const realBase = realpathSync(base);
+    if (!real.startsWith(realBase + path.sep)) return null;
+    return statSync(real).isFile() ? real : null;
   } catch {
     return null;
   }
+}
+
+/** Static files are served from memory (read once; they do not change while serving): no file
+ *  stays open for a response that waits — pipelined requests on one connection opened a file
+ *  each, and a connection that never read its answers held them for good. */
+const STATIC_CACHE = new Map<string, Buffer>();
+function staticBytes(file: string): Buffer {
+  let b = STATIC_CACHE.get(file);
+  if (!b) {
+    b = readFileSync(file);
+    STATIC_CACHE.set(file, b);
+  }
+  return b;
 }
 
 export class EflipServer {
@@ -151,29 +189,54 @@ export class EflipServer {
         headersTimeout: Math.min(10_000, rt),
         keepAliveTimeout: 5_000,
         connectionsCheckingInterval: Math.max(100, Math.min(1_000, rt / 4)),
+        requireHostHeader: false, // checked in handle(), answered in JSON
       },
       (req, res) => {
-        this.handle(req, res).catch((e) => this.fail(res, e));
+        // an answer sent before the body was read (a refusal, or a GET that carried a body):
+        // close the connection instead of reading and discarding whatever the client sends
+        res.on('finish', () => {
+          if (!req.complete) res.socket?.destroySoon?.();
+        });
+        this.handle(req, res).catch((e) => this.fail(req, res, e));
       },
     );
-    this.http.on('clientError', (e: NodeJS.ErrnoException, socket) => {
-      const timedOut =
-        e.code === 'ERR_HTTP_REQUEST_TIMEOUT' || e.code === 'ERR_HTTP_HEADERS_TIMEOUT';
-      const body =
-        JSON.stringify(
-          timedOut
-            ? {
-                error: `the request was not received within ${rt} ms (--request-timeout)`,
-                status: 408,
-              }
-            : { error: 'malformed HTTP request', status: 400 },
-        ) + '\n';
+    // bounds per connection and in all: pipelined requests queue behind each other, a client
+    // that stops reading is dropped after a quiet spell longer than any job
+    this.http.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
+    this.http.maxConnections = MAX_CONNECTIONS;
+    this.http.timeout = this.limits.jobTimeoutMs + rt;
+    this.http.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      this.stats.errors4xx++;
+      rawAnswer(socket, 405, 'CONNECT is not supported: this is not a proxy');
+    });
+    this.http.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      this.fail(
+        req,
+        res,
+        new HttpError(417, `unsupported Expect: ${String(req.headers.expect).slice(0, 40)}`),
+      );
+    });
+    this.http.on('clientError', (e: NodeJS.ErrnoException, socket: Socket) => {
+      const headers = e.code === 'ERR_HTTP_HEADERS_TIMEOUT';
+      const timedOut = headers || e.code === 'ERR_HTTP_REQUEST_TIMEOUT';
       if (timedOut) this.stats.errors4xx++;
-      if (socket.writable)
-        socket.end(
-          `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-        );
-      else socket.destroy();
+      // one answer per request: where a response has already started on this connection, the
+      // client has its answer (e.g. a refusal while it kept sending); just close
+      const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage
+        ?.headersSent;
+      if (!socket.writable || started) {
+        socket.destroy();
+        return;
+      }
+      rawAnswer(
+        socket,
+        timedOut ? 408 : 400,
+        headers
+          ? `the request headers were not received within ${Math.min(10_000, rt)} ms`
+          : timedOut
+            ? `the request was not received within ${rt} ms (--request-timeout)`
+            : 'malformed HTTP request',
+      );
     });
   }
 
@@ -232,7 +295,13 @@ export class EflipServer {
     res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     if (this.closing) res.setHeader('Connection', 'close');
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!req.headers.host) throw new HttpError(400, 'missing Host header');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      throw new HttpError(400, `malformed request target: ${String(req.url).slice(0, 80)}`);
+    }
     const p = url.pathname;
     const method = req.method ?? 'GET';
     const onlyGet = () => {
@@ -294,29 +363,14 @@ export class EflipServer {
     return this.sendFile(res, file, method === 'HEAD');
   }
 
-  private sendFile(res: ServerResponse, file: string, head: boolean): Promise<void> {
-    const size = statSync(file).size;
+  private sendFile(res: ServerResponse, file: string, head: boolean): void {
+    const bytes = staticBytes(file);
     res.writeHead(200, {
       'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
-      'Content-Length': size,
+      'Content-Length': bytes.byteLength,
       'Cache-Control': 'no-cache',
     });
-    if (head) {
-      res.end();
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const s = createReadStream(file);
-      s.on('error', () => {
-        res.destroy();
-        resolve();
-      });
-      res.on('close', () => {
-        s.destroy();
-        resolve();
-      });
-      s.pipe(res);
-    });
+    res.end(head ? undefined : bytes);
   }
 
   /** The request body, up to the size limit (413 past it, before reading when Content-Length says so). */
@@ -389,6 +443,11 @@ export class EflipServer {
         { 'Retry-After': '2', Connection: 'close' },
       );
     this.admitted++;
+    // a client that goes before its answer: its job is dropped from the queue or stopped
+    const gone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
     try {
       let body = await this.readBody(req);
       if (boundary) {
@@ -417,7 +476,13 @@ export class EflipServer {
       let release!: () => void;
       this.queue = new Promise<void>((r) => (release = r));
       await turn;
-      const result = await this.runJob(m, body, kind, top, face, release);
+      if (gone.signal.aborted) {
+        // its client left while it waited: the next job's turn now
+        this.stats.cancelled++;
+        release();
+        return;
+      }
+      const result = await this.runJob(m, body, kind, top, face, release, gone.signal);
       this.stats.predictions++;
       this.json(res, 200, result);
     } finally {
@@ -433,15 +498,22 @@ export class EflipServer {
     top: number,
     face: boolean,
     release: () => void,
+    clientGone: AbortSignal,
   ): Promise<unknown> {
     let dir: string | undefined;
     let file = '';
     const done = () => {
+      clientGone.removeEventListener('abort', stopForGone);
       if (dir) rmSync(dir, { recursive: true, force: true });
       release();
     };
     let work: Promise<unknown>;
     const cancel = new AbortController();
+    const stopForGone = () => {
+      this.stats.cancelled++;
+      cancel.abort();
+    };
+    clientGone.addEventListener('abort', stopForGone, { once: true });
     try {
       dir = mkdtempSync(path.join(tmpdir(), 'eflip-serve-'));
       file = path.join(dir, `upload.${ext}`);
@@ -455,7 +527,7 @@ export class EflipServer {
         });
       const reader = await m.reader;
       const faces = face
-        ? await (this.face ??= faceClipReader().catch((e) => {
+        ? await (this.face ??= faceClipReader({ cache: false }).catch((e) => {
             this.face = undefined;
             throw e;
           }))
@@ -553,7 +625,7 @@ export class EflipServer {
     res.end(s);
   }
 
-  private fail(res: ServerResponse, e: unknown): void {
+  private fail(req: IncomingMessage, res: ServerResponse, e: unknown): void {
     const h =
       e instanceof HttpError
         ? e
@@ -567,8 +639,9 @@ export class EflipServer {
       res.destroy();
       return;
     }
-    this.json(res, h.status, { error: h.message, status: h.status }, h.headers);
-    // a refused upload is not read further: close the connection after the answer
-    if (h.headers.Connection === 'close') res.on('finish', () => res.socket?.destroySoon?.());
+    // a refused upload is not read further: the connection closes after the answer
+    const headers = req.complete ? h.headers : { ...h.headers, Connection: 'close' };
+    this.json(res, h.status, { error: h.message, status: h.status }, headers);
+    if (headers.Connection === 'close') res.on('finish', () => res.socket?.destroySoon?.());
   }
 }

@@ -412,9 +412,7 @@ export default async function main(argv: string[]): Promise<number> {
   }
   if (o['nproc-per-node'] !== undefined) return await scaling(o);
   const bin = fileURLToPath(new URL('../../../../bin/eflip.js', import.meta.url));
-  const py = fileURLToPath(
-    new URL('../../../../tools/torch_ref/train_step.py', import.meta.url),
-  );
+  const py = fileURLToPath(new URL('../../../../tools/torch_ref/train_step.py', import.meta.url));
   const { checkTrainDevice, resolvePrecision } = await import('../../train/device_step.js');
   const device = checkTrainDevice({ train: { device: o.device, precision: 'fp32' } as never }); // one-line refusal before any measurement
   if (o['channels-last'] && o.contiguous)

@@ -95,7 +95,8 @@ export default async function main(argv: string[]): Promise<number> {
         { flag: '--checkpoint', path: o.checkpoint },
       ],
     );
-  const face = o.face || !!o.annotate ? await faceClipReader() : null;
+  const face =
+    o.face || !!o.annotate ? await faceClipReader({ keepLandmarks: !!o.annotate }) : null;
   const reader = await loadLipReader(o.checkpoint, {
     runtime: o.runtime,
     device: o.device,

@@ -95,6 +95,11 @@ export default async function main(argv: string[]): Promise<number> {
     throw new UsageError(
       `unexpected argument '${p.positionals[0]}'; give models with --model PATH`,
     );
+  // an empty --host ("$HOST" unset) would bind every interface
+  if (!o.host.trim())
+    throw new UsageError(
+      '--host is empty; give an address (127.0.0.1 by default, 0.0.0.0 for every interface)',
+    );
   if (!existsSync(WEB_ROOT + 'index.html'))
     throw new UsageError(
       `the web app is not built (${WEB_ROOT}index.html missing): run \`npm run build\``,
