@@ -58,6 +58,23 @@ function stalledUpload(port: number, length: number) {
   return { closed, answer: () => out, destroy: () => c.destroy() };
 }
 
+/** A 0.4 s grey clip of `size` (WxH) at 25 fps; its path. */
+function greyVideo(file: string, size: string): string {
+  const r = spawnSync('ffmpeg', [
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    `color=c=gray:s=${size}:d=0.4:r=25`,
+    '-pix_fmt',
+    'yuv420p',
+    file,
+  ]);
+  assert.equal(r.status, 0, String(r.stderr));
+  return file;
+}
+
 function isolated(r: Reply) {
   assert.equal(r.headers['cross-origin-opener-policy'], 'same-origin');
   assert.equal(r.headers['cross-origin-embedder-policy'], 'require-corp');
@@ -224,21 +241,7 @@ test(
         const other = Buffer.concat([readFileSync(messi), Buffer.from('x')]);
         assert.equal((await req(port, 'POST', '/api/predict?face=1', other)).status, 200);
         assert.deepEqual(cached(), before, 'the server wrote a landmark cache entry');
-        const noFace = path.join(dir, 'grey.mp4');
-        assert.equal(
-          spawnSync('ffmpeg', [
-            '-v',
-            'error',
-            '-f',
-            'lavfi',
-            '-i',
-            'color=c=gray:s=320x240:d=0.4:r=25',
-            '-pix_fmt',
-            'yuv420p',
-            noFace,
-          ]).status,
-          0,
-        );
+        const noFace = greyVideo(path.join(dir, 'grey.mp4'), '320x240');
         const nf = await req(port, 'POST', '/api/predict?face=1', readFileSync(noFace));
         assert.equal(nf.status, 422, nf.body.toString());
         assert.match(json(nf).error, /no face found/);
@@ -624,21 +627,7 @@ test(
             assert.match(body.error, msg);
           }
           // square frames smaller than the model's crop: the client's video, 422 (was a 500)
-          const tiny = path.join(dir, 'tiny.mp4');
-          assert.equal(
-            spawnSync('ffmpeg', [
-              '-v',
-              'error',
-              '-f',
-              'lavfi',
-              '-i',
-              'color=c=gray:s=32x32:d=0.4:r=25',
-              '-pix_fmt',
-              'yuv420p',
-              tiny,
-            ]).status,
-            0,
-          );
+          const tiny = greyVideo(path.join(dir, 'tiny.mp4'), '32x32');
           const t = await req(port, 'POST', '/api/predict?model=0', readFileSync(tiny));
           assert.equal(t.status, 422, t.body.toString());
           assert.match(json(t).error, /frames are 32×32, smaller than the model's 64×64 crop/);
