@@ -32,6 +32,8 @@ static void blocks(const std::vector<at::Tensor>& ins, at::Tensor& out, F&& f) {
   for (const auto& t : ins) flat.push_back(t.as_strided({n}, {1}));
   at::Tensor o = out.as_strided({n}, {1});
   at::parallel_for(0, (n + kBlock - 1) / kBlock, 1, [&](int64_t b0, int64_t b1) {
+    // OpenMP's worker threads do not inherit the caller's grad mode: the block ops record no graph
+    at::NoGradGuard noGrad;
     for (int64_t b = b0; b < b1; b++) {
       const int64_t lo = b * kBlock, len = std::min(kBlock, n - lo);
       std::vector<at::Tensor> part;

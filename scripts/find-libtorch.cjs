@@ -214,6 +214,10 @@ if (require.main === module) {
       if (f.cuda) defs.push('-DEFLIP_WITH_CUDA=1');
       if (f.gloo) defs.push('-DEFLIP_WITH_GLOO=1');
       if (f.nccl) defs.push('-DEFLIP_WITH_NCCL=1');
+      // at::parallel_for is inline: with libtorch's OpenMP backend it is a `#pragma omp
+      // parallel` compiled into the addon, serial unless the addon is compiled with -fopenmp.
+      // Compile only: its GOMP calls bind at load time to the OpenMP runtime libtorch loads.
+      if (parallelBackend(f) === 'openmp') defs.push('-fopenmp');
       console.log(defs.join(' '));
     } else if (arg === '--check') {
       const pgs =
@@ -228,4 +232,16 @@ if (require.main === module) {
     process.exit(1);
   }
 }
-module.exports = { locate, probeC10d, cxxStd };
+/** libtorch's intra-op backend ('openmp', 'native' or 'tbb'), from ATen/Config.h. */
+function parallelBackend(f) {
+  for (const d of f.include) {
+    const cfg = path.join(d, 'ATen', 'Config.h');
+    if (!fs.existsSync(cfg)) continue;
+    const text = fs.readFileSync(cfg, 'utf8');
+    if (/#define AT_PARALLEL_OPENMP 1/.test(text)) return 'openmp';
+    if (/#define AT_PARALLEL_NATIVE_TBB 1/.test(text)) return 'tbb';
+    return 'native';
+  }
+  return 'native';
+}
+module.exports = { locate, probeC10d, cxxStd, parallelBackend };
