@@ -1,5 +1,6 @@
 // The tensor handle table and argument helpers shared by all entry points.
 #include "common.h"
+#include <cmath>
 
 namespace eflip {
 
@@ -61,12 +62,23 @@ int32_t handleArg(const Napi::Value& v, const char* what) {
   if (!v.IsNumber()) throw ArgError(std::string(what) + ": expected a tensor");
   return v.As<Napi::Number>().Int32Value();
 }
+// An integer argument: a JS number that is an integer within int64 (not NaN, 0.5 or 2^70,
+// which Int64Value would turn into 0, 0 or INT64_MAX), a boolean, or a BigInt within int64.
 int64_t intArg(const Napi::Value& v, const char* what) {
-  if (v.IsNumber()) return v.As<Napi::Number>().Int64Value();
+  if (v.IsNumber()) {
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || d != std::trunc(d))
+      throw ArgError(std::string(what) + ": expected an integer, got " + std::to_string(d));
+    if (d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+      throw ArgError(std::string(what) + ": " + std::to_string(d) + " is outside the int64 range");
+    return (int64_t)d;
+  }
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
   if (v.IsBigInt()) {
     bool lossless;
-    return v.As<Napi::BigInt>().Int64Value(&lossless);
+    const int64_t i = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) throw ArgError(std::string(what) + ": BigInt outside the int64 range");
+    return i;
   }
   throw ArgError(std::string(what) + ": expected an integer");
 }
@@ -82,7 +94,7 @@ bool boolArg(const Napi::Value& v, const char* what) {
 std::vector<int64_t> intListArg(const Napi::Value& v, const char* what) {
   std::vector<int64_t> out;
   if (v.IsNumber()) {
-    out.push_back(v.As<Napi::Number>().Int64Value());
+    out.push_back(intArg(v, what));
     return out;
   }
   if (!v.IsArray()) throw ArgError(std::string(what) + ": expected an array of integers");

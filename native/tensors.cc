@@ -28,14 +28,23 @@ static Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   return guard(info, [&]() -> Napi::Value {
     const uint8_t* data;
     size_t len;
+    // the element pointer straight from napi (also for views of a SharedArrayBuffer, which
+    // node-addon-api's ArrayBuffer() refuses)
     if (info[0].IsTypedArray()) {
-      auto ta = info[0].As<Napi::TypedArray>();
-      data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-      len = ta.ByteLength();
+      void* p = nullptr;
+      size_t count = 0;
+      napi_typedarray_type type;
+      if (napi_get_typedarray_info(info.Env(), info[0], &type, &count, &p, nullptr, nullptr) != napi_ok)
+        throw ArgError("fromBytes: cannot read the typed array");
+      data = static_cast<const uint8_t*>(p);
+      len = info[0].As<Napi::TypedArray>().ByteLength();
     } else if (info[0].IsDataView()) {
-      auto dv = info[0].As<Napi::DataView>();
-      data = static_cast<const uint8_t*>(dv.ArrayBuffer().Data()) + dv.ByteOffset();
-      len = dv.ByteLength();
+      void* p = nullptr;
+      size_t bytes = 0;
+      if (napi_get_dataview_info(info.Env(), info[0], &bytes, &p, nullptr, nullptr) != napi_ok)
+        throw ArgError("fromBytes: cannot read the DataView");
+      data = static_cast<const uint8_t*>(p);
+      len = bytes;
     } else if (info[0].IsArrayBuffer()) {
       auto ab = info[0].As<Napi::ArrayBuffer>();
       data = static_cast<const uint8_t*>(ab.Data());
@@ -53,6 +62,15 @@ static Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   });
 }
 
+// The largest ArrayBuffer V8 makes here (4 GiB): past it the external buffer's creation fails
+// after its finalizer has run, and node-addon-api frees the tensor a second time (abort).
+static void checkArrayBufferBytes(const char* what, size_t n) {
+  constexpr size_t kMax = (size_t)1 << 32;
+  if (n > kMax)
+    throw ArgError(std::string(what) + ": " + std::to_string(n) +
+                   " bytes are more than a JavaScript ArrayBuffer holds (4 GiB); read the tensor in parts (narrow)");
+}
+
 static at::Tensor cpuContiguous(const at::Tensor& t) {
   at::Tensor c = t.detach();
   if (!c.device().is_cpu()) c = c.to(at::kCPU);
@@ -62,7 +80,9 @@ static at::Tensor cpuContiguous(const at::Tensor& t) {
 // toBytes(h) -> ArrayBuffer: a copy of the tensor's elements in row-major order (CPU).
 static Napi::Value ToBytes(const Napi::CallbackInfo& info) {
   return guard(info, [&]() -> Napi::Value {
-    at::Tensor c = cpuContiguous(tensorOf(handleArg(info[0], "tensor")));
+    const at::Tensor& t0 = tensorOf(handleArg(info[0], "tensor"));
+    checkArrayBufferBytes("toBytes", (size_t)t0.numel() * t0.element_size());
+    at::Tensor c = cpuContiguous(t0);
     size_t n = (size_t)c.numel() * c.element_size();
     auto ab = Napi::ArrayBuffer::New(info.Env(), n);
     if (n) std::memcpy(ab.Data(), c.data_ptr(), n);
@@ -79,6 +99,7 @@ static Napi::Value BytesView(const Napi::CallbackInfo& info) {
     if (!t.is_contiguous()) throw ArgError("bytesView: tensor is not contiguous");
     size_t n = (size_t)t.numel() * t.element_size();
     if (n == 0) return Napi::ArrayBuffer::New(info.Env(), 0);
+    checkArrayBufferBytes("bytesView", n);
     auto* keep = new at::Tensor(t.detach());
     return Napi::ArrayBuffer::New(info.Env(), keep->data_ptr(), n, [](Napi::Env, void*, at::Tensor* k) { delete k; }, keep);
   });

@@ -180,3 +180,70 @@ test('the process keeps working after all of the above', () => {
     assert.equal(ones([4]).sum().item(), 4);
   });
 });
+
+test('audit of the API (round 2): what crashed, hung or passed silently now throws one typed line', () => {
+  tidy(() => {
+    // > 4 GiB as one ArrayBuffer: aborted the process (double free); now refused before copying
+    const big = E.empty([2 ** 32 + 1], { dtype: 'uint8' });
+    throwsTyped(() => big.bytes(), E.ArgumentError, /more than a JavaScript ArrayBuffer holds/);
+    throwsTyped(() => big.toBytes(), E.ArgumentError, /more than a JavaScript ArrayBuffer holds/);
+    big.dispose();
+    // a JS array past V8's limit killed the process; leaves must be numbers or booleans
+    throwsTyped(() => tensor(new Array(2 ** 26 + 1)), E.ArgumentError, /use|fromTypedArray/);
+    throwsTyped(
+      () => tensor(['a', 3] as never),
+      E.ArgumentError,
+      /numbers or booleans, got string/,
+    );
+    // thread counts past the machine's bound reached libgomp, which exited the process
+    const threads = E.getNumThreads();
+    throwsTyped(() => E.setNumThreads(1e9), E.ArgumentError, /at most \d+ on this machine/);
+    assert.equal(E.getNumThreads(), threads);
+    // a 1-d pool window larger than the input: empty/wrong output, or no end (k = 2^62)
+    const x = E.randn([1, 2, 8]);
+    throwsTyped(
+      () => F.maxPool1d(x, 9),
+      E.ShapeError,
+      /kernel 9 .*spans 9 values, more than the 8/,
+    );
+    throwsTyped(() => F.maxPool1d(x, 2 ** 62), E.ShapeError, /more than the 8/);
+    assert.deepEqual(F.maxPool1d(x, 8).shape, [1, 2, 1]);
+    // reflect padding of the wrong rank put every value of the tensor in the message
+    throwsTyped(
+      () => F.pad(E.randn([4, 3, 8, 8]), [2, 2], 'reflect'),
+      E.ShapeError,
+      /needs a 2-d or 3-d input/,
+    );
+    throwsTyped(() => F.pad(x, [1, 1], 'circular' as never), E.ArgumentError, /mode must be/);
+    // multi-line libtorch messages become one line; an empty index list an internal assert
+    for (const fn of [() => E.foreachSqrt([]), () => x.index([])])
+      assert.throws(
+        fn,
+        (e: unknown) => e instanceof E.EngineError && !(e as Error).message.includes('\n'),
+      );
+    // integers: 0.5, NaN and 2^70 were truncated or saturated without a word
+    throwsTyped(() => x.narrow(2, 0.5, 1), E.ArgumentError, /expected an integer, got 0\.5/);
+    throwsTyped(() => E.manualSeed(NaN), E.ArgumentError, /expected an integer/);
+    throwsTyped(() => x.softmax(2 ** 70), E.ArgumentError, /outside the int64 range/);
+    // a view of a SharedArrayBuffer: was a bare "Invalid argument"
+    const shared = new Float32Array(new SharedArrayBuffer(8));
+    shared.set([1.5, -2]);
+    assert.deepEqual(
+      Array.from(E.fromTypedArray(shared).toTypedArray() as Float32Array),
+      [1.5, -2],
+    );
+    // a gradient of another shape or kind is refused as torch refuses it
+    const p = E.zeros([3]).requiresGrad_();
+    throwsTyped(
+      () => (p.grad = ones([2, 3])),
+      E.ShapeError,
+      /assigned \[2, 3\] to a tensor of shape \[3\]/,
+    );
+    throwsTyped(() => (p.grad = 5 as never), E.ArgumentError, /expected a Tensor or null/);
+    // linear with 0 input features: zeros, as torch gives (the 1×1-conv path threw)
+    assert.deepEqual(
+      Array.from(F.linear(ones([2, 0]), ones([3, 0])).toTypedArray() as Float32Array),
+      [0, 0, 0, 0, 0, 0],
+    );
+  });
+});

@@ -275,3 +275,30 @@ test('streaming: a reused frame buffer and overlapping push() calls give the sam
   const got = await Promise.all(pending);
   got.forEach((g, t) => assert.ok(maxAbsDiff(g.logProbs, want[t]) < 1e-5, `frame ${t}`));
 });
+
+test('a disposed reader refuses every call (both runtimes); streamClip checks its clip as predictClip does; a SharedArrayBuffer clip is named', async () => {
+  const { loadLipReader } = await import('../src/infer/load_node.js');
+  const { streamClip } = await import('../src/infer/streaming.js');
+  const { ReaderDisposedError } = await import('../src/infer/types.js');
+  const demo = new URL('../../assets/demo/model.safetensors', import.meta.url).pathname;
+  for (const runtime of ['onnx', 'torch'] as const) {
+    const r = await loadLipReader(demo, { runtime });
+    const size = r.preprocessing.size;
+    const good: Clip = { data: randn(3 * size * size, 1), frames: 3, channels: 1, size };
+    assert.equal((await r.predictClip(good)).length, r.labels.length);
+    // 5 values said to be 3 frames: streamed and answered before
+    const bad: Clip = { data: new Float32Array(5), frames: 3, channels: 1, size };
+    await assert.rejects(streamClip(r, bad, { window: 2 }), InferenceInputError);
+    const shared = new Float32Array(new SharedArrayBuffer(good.data.byteLength));
+    shared.set(good.data);
+    await assert.rejects(r.predictClip({ ...good, data: shared }), /SharedArrayBuffer/);
+    await r.dispose();
+    await r.dispose(); // twice is fine
+    await assert.rejects(
+      r.predictClip(good),
+      ReaderDisposedError,
+      `${runtime}: predict after dispose`,
+    );
+    await assert.rejects(r.frontend(new Float32Array(3 * size * size), 1, 3), ReaderDisposedError);
+  }
+});

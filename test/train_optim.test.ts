@@ -180,3 +180,41 @@ test('foreachAdamW_: the one-call step (fused CPU pass, ATen ops for other dtype
   });
   assert.equal(liveTensors(), live0, 'no leaked tensors');
 });
+
+test('AdamW refuses what torch refuses: non-finite or negative lr, betas outside [0, 1), a parameter listed twice', () => {
+  tidy(() => {
+    const w = tensor([1, 2, 3]).requiresGrad_();
+    const opt = new AdamW([{ name: 'w', param: w }], {
+      lr: 1e-3,
+      betas: [0.9, 0.98],
+      eps: 1e-8,
+      weightDecay: 0,
+      noDecayNormBias: false,
+    } as never);
+    w.grad = tensor([1, 1, 1]);
+    for (const lr of [NaN, -1, undefined, Infinity])
+      assert.throws(() => opt.step(lr as never), /AdamW\.step: lr must be a finite number >= 0/);
+    assert.deepEqual(Array.from(w.toTypedArray() as Float32Array), [1, 2, 3], 'no step was taken');
+    assert.throws(
+      () =>
+        new AdamW([{ name: 'w', param: w }], {
+          lr: 1,
+          betas: [1, 1],
+          eps: 1e-8,
+          weightDecay: 0,
+        } as never),
+      /betas\[0\] must be a finite number in range, got 1/,
+    );
+    assert.throws(
+      () =>
+        new AdamW(
+          [
+            { name: 'a', param: w },
+            { name: 'b', param: w },
+          ],
+          { lr: 1, betas: [0.9, 0.99], eps: 1e-8, weightDecay: 0 } as never,
+        ),
+      /parameter 'b' is listed twice/,
+    );
+  });
+});

@@ -74,6 +74,9 @@ type Nested = number | boolean | Nested[];
  * torch.tensor(data): from a (nested) number/boolean array or a typed array. Plain numbers
  * default to float32, booleans to bool.
  */
+/** Most values tensor() takes from a JS array (2^26; fromTypedArray has no such bound). */
+const MAX_JS_ARRAY_VALUES = 1 << 26;
+
 export function tensor(
   data: Nested | ArrayBufferView,
   opts: CreateOptions & { shape?: Shape } = {},
@@ -85,6 +88,12 @@ export function tensor(
     shape.push(probe.length);
     probe = probe[0];
   }
+  // the values pass through one JS array: past V8's array limit the process dies (not an error)
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count > MAX_JS_ARRAY_VALUES)
+    throw new ArgumentError(
+      `tensor(): ${count} values from a JS array (at most ${MAX_JS_ARRAY_VALUES}); build large tensors with fromTypedArray, zeros or full`,
+    );
   const flat: (number | boolean)[] = [];
   const walk = (v: Nested, d: number): void => {
     if (Array.isArray(v)) {
@@ -93,6 +102,10 @@ export function tensor(
       for (const x of v) walk(x, d + 1);
     } else {
       if (d !== shape.length) throw new ShapeError('tensor(): ragged nested array');
+      if (typeof v !== 'number' && typeof v !== 'boolean')
+        throw new ArgumentError(
+          `tensor(): values must be numbers or booleans, got ${v === null ? 'null' : typeof v}`,
+        );
       flat.push(v);
     }
   };

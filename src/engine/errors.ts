@@ -42,8 +42,22 @@ const DTYPE =
   /scalar type|dtype|not implemented for '|expected both vectors to have same|Found dtype|result type .* can't be cast|must be a floating|only Tensors of floating point|Expected object of scalar type|can't be cast|Long but found Float|Float but found|expected m1 and m2 to have the same dtype|is not supported for/i;
 
 /** Maps the addon's error kinds (and libtorch's message) to a typed error. */
+/** libtorch's message as one line of at most 400 characters: its first line (and the next,
+ *  where the first only introduces it with ':'). Some messages run for thousands of lines —
+ *  a tensor's every value, the dispatcher's list of backends. */
+export function oneLine(message: string): string {
+  const lines = message
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  let line = lines[0] ?? '';
+  if (line.endsWith(':') && lines[1]) line += ' ' + lines[1];
+  return line.length > 400 ? line.slice(0, 399) + '…' : line;
+}
+
 export function makeNativeError(kind: string, message: string): Error {
-  const msg = message.trim();
+  const msg = oneLine(message);
   switch (kind) {
     case 'arg':
       return /not live/.test(msg) ? new DisposedError(msg) : new ArgumentError(msg);

@@ -107,7 +107,9 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
     x.device === 'cpu' &&
     x.dtype === 'float32' &&
     !isAutocastEnabled('cpu') &&
-    linearRunsAsConv()
+    linearRunsAsConv() &&
+    x.numel > 0 &&
+    xi > 0 // the conv form cannot reshape 0 elements; aten::linear gives the zeros
   ) {
     // (..., in) → (M, in, 1, 1) ⊛ (out, in, 1, 1) → (..., out): the same sums, oneDNN's kernel
     const lead = x.dims.slice(0, -1);
@@ -261,14 +263,27 @@ export interface PoolOptions {
 function maxPool(nd: 1 | 2 | 3, x: Tensor, kernel: IntOrList, o: PoolOptions): Tensor {
   const op = nd === 1 ? OP.maxPool1d : nd === 2 ? OP.maxPool2d : OP.maxPool3d;
   const k = list(kernel, nd, 1);
+  const pad = list(o.padding, nd, 0),
+    dil = list(o.dilation, nd, 1);
+  // each window must fit the padded input: libtorch's 1-d pool gives an empty or wrong result
+  // for a larger one, and spins without end for a huge one (k = 2^62)
+  if (x.ndim >= nd + 1)
+    for (let i = 0; i < nd; i++) {
+      const span = (k[i] - 1) * dil[i] + 1,
+        size = x.dims[x.ndim - nd + i] + 2 * pad[i];
+      if (!(k[i] >= 1) || !(dil[i] >= 1) || span > size)
+        throw new ShapeError(
+          `maxPool${nd}d: kernel ${k[i]} (dilation ${dil[i]}) spans ${span} values, more than the ${size} of input dim ${x.ndim - nd + i} (with padding ${pad[i]})`,
+        );
+    }
   return wrap(
     native.call(
       op,
       h(x),
       k,
       o.stride === undefined ? k : list(o.stride, nd, 1),
-      list(o.padding, nd, 0),
-      list(o.dilation, nd, 1),
+      pad,
+      dil,
       !!o.ceilMode,
     ),
   );
@@ -405,7 +420,16 @@ export function pad(
       `pad: ${p.length} values for a ${x.ndim}-d tensor (need pairs, at most 2 per dim)`,
     );
   if (mode === 'constant') return wrap(native.call(OP.constantPad, h(x), p, value));
+  if (mode !== 'reflect' && mode !== 'replicate')
+    throw new ArgumentError(
+      `pad: mode must be 'constant', 'reflect' or 'replicate', got ${JSON.stringify(mode)}`,
+    );
   const nd = p.length / 2;
+  // reflect/replicate over n dims take an (n+1)-d (unbatched) or (n+2)-d (batched) input
+  if (x.ndim !== nd + 1 && x.ndim !== nd + 2)
+    throw new ShapeError(
+      `pad: mode '${mode}' over ${nd} dim(s) needs a ${nd + 1}-d or ${nd + 2}-d input, got [${x.dims.join(', ')}]`,
+    );
   const ops =
     mode === 'reflect'
       ? [OP.reflectionPad1d, OP.reflectionPad2d, OP.reflectionPad3d]

@@ -1,7 +1,8 @@
 // Process-wide runtime: libtorch version/config, threads, seeding, CUDA queries.
 import { readFileSync } from 'node:fs';
 import { native, ADDON_PATH } from './native.js';
-import { DeviceError, EngineError } from './errors.js';
+import { ArgumentError, DeviceError, EngineError } from './errors.js';
+import { threadCountProblem } from '../threads.js';
 import { torchBuiltWithCuda } from './device.js';
 import { wrap, type Tensor } from './tensor.js';
 
@@ -40,6 +41,9 @@ export function addonPath(): string {
   return ADDON_PATH;
 }
 export function setNumThreads(n: number): void {
+  // the one thread bound (src/threads.ts): 1e9 reached libgomp, which died allocating 224 GB
+  const problem = threadCountProblem('setNumThreads', n);
+  if (problem) throw new ArgumentError(problem);
   native.setNumThreads(n);
 }
 export function getNumThreads(): number {

@@ -356,6 +356,19 @@ export class Tensor implements Owned {
     return g === null ? null : wrap(g);
   }
   set grad(g: Tensor | null) {
+    // torch's checks: a gradient the tensor's own shape, dtype and device (or null)
+    if (g !== null && !(g instanceof Tensor))
+      throw new ArgumentError(`grad: expected a Tensor or null, got ${typeof g}`);
+    if (g) {
+      if (g.dims.join(',') !== this.dims.join(','))
+        throw new ShapeError(
+          `grad: assigned [${g.dims.join(', ')}] to a tensor of shape [${this.dims.join(', ')}]`,
+        );
+      if (g.dtype !== this.dtype || g.device !== this.device)
+        throw new ArgumentError(
+          `grad: assigned a ${g.dtype} ${g.device} tensor to a ${this.dtype} ${this.device} one`,
+        );
+    }
     native.setGrad(this.handle, hOpt(g));
   }
   /** Sets requires_grad (leaf tensors) and returns this. */
@@ -802,6 +815,8 @@ export class Tensor implements Owned {
   }
   /** Advanced indexing x[i0, i1, ...] with index tensors (null = full slice). */
   index(indices: (Tensor | null)[]): Tensor {
+    if (!Array.isArray(indices) || !indices.some((i) => i))
+      throw new ArgumentError('index: give at least one index tensor (null skips a dim)');
     return wrap(native.call(OP.index, this.handle, indices.map(hOpt)));
   }
   maskedSelect(mask: Tensor): Tensor {

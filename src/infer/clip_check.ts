@@ -4,6 +4,10 @@ import { InferenceInputError, type Clip } from './types.js';
 export function checkClip(clip: Clip, channels: number, size: number, what = 'clip'): void {
   if (!clip || !(clip.data instanceof Float32Array))
     throw new InferenceInputError(`${what}: expected a Float32Array of normalised frames`);
+  if (typeof SharedArrayBuffer !== 'undefined' && clip.data.buffer instanceof SharedArrayBuffer)
+    throw new InferenceInputError(
+      `${what}: its Float32Array is a view of a SharedArrayBuffer; copy it into one of its own (new Float32Array(data))`,
+    );
   if (!Number.isInteger(clip.frames) || clip.frames < 1)
     throw new InferenceInputError(`${what}: has ${clip.frames} frames; at least 1 is needed`);
   if (clip.channels !== channels)

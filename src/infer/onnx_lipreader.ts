@@ -25,6 +25,7 @@ import type { FeatureRunner } from './feature_runner.js';
 import {
   InferenceInputError,
   ModelLoadError,
+  ReaderDisposedError,
   type Clip,
   type LipReader,
   type Preprocessing,
@@ -190,7 +191,23 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
     return (await this.predictBatch([clip]))[0];
   }
 
+  /** Runs `work` unless the reader is disposed; a run that dispose() cut short (its session
+   *  released under it) rejects with the same ReaderDisposedError. */
+  private async live<T>(work: () => Promise<T>): Promise<T> {
+    if (this.disposed) throw new ReaderDisposedError();
+    try {
+      return await work();
+    } catch (e) {
+      throw this.disposed ? new ReaderDisposedError() : e;
+    }
+  }
+  private disposed = false;
+
   predictBatch(clips: Clip[]): Promise<Float32Array[]> {
+    return this.live(() => this.predictBatchLive(clips));
+  }
+
+  private predictBatchLive(clips: Clip[]): Promise<Float32Array[]> {
     const model = {
       channels: this.channels,
       size: this.preprocessing.size,
@@ -235,7 +252,15 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   /** Front-end on frames with one context frame each side: (B, C, T, S, S) → (B, T−2, d).
    *  Streaming's calls (one to three images) run here, not on the lanes: measured, the lanes'
    *  round trips and the one-thread back-end beside them cost what they save. */
-  async frontend(frames: Float32Array, batch: number, time: number): Promise<Float32Array> {
+  frontend(frames: Float32Array, batch: number, time: number): Promise<Float32Array> {
+    return this.live(() => this.frontendLive(frames, batch, time));
+  }
+
+  private async frontendLive(
+    frames: Float32Array,
+    batch: number,
+    time: number,
+  ): Promise<Float32Array> {
     if (time < 3)
       throw new InferenceInputError(`frontend needs ≥ 3 frames (1 context each side), got ${time}`);
     const s = this.preprocessing.size;
@@ -253,8 +278,10 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   }
 
   /** Back-end on a feature window: (B, T, d) → log-probs (B, classes). */
-  async backend(features: Float32Array, batch: number, time: number): Promise<Float32Array> {
-    return this.runBackend(await this.session('backend'), features, batch, time);
+  backend(features: Float32Array, batch: number, time: number): Promise<Float32Array> {
+    return this.live(async () =>
+      this.runBackend(await this.session('backend'), features, batch, time),
+    );
   }
 
   private async runBackend(
@@ -276,6 +303,7 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   }
 
   async dispose(): Promise<void> {
+    this.disposed = true;
     await this.lanes?.close();
     this.lanes = null;
     const beside = this.besideLanes ? [Promise.resolve(this.besideLanes)] : [];

@@ -18,6 +18,7 @@
 // (The reader runs these small batches on one thread: OnnxLipReader's ONE_THREAD_IMAGES.)
 import type { FeatureRunner } from './feature_runner.js';
 import { topK } from './topk.js';
+import { checkClip } from './clip_check.js';
 import { InferenceInputError, type Clip, type TopKEntry } from './types.js';
 
 export interface StreamOptions {
@@ -253,6 +254,8 @@ export async function streamClip(
   clip: Clip,
   opts: StreamOptions & { onStep?: (s: StreamStep) => void } = {},
 ): Promise<TimelineEntry[]> {
+  // the checks of predictClip: a clip whose data does not hold its frames is refused
+  checkClip(clip, runner.channels, runner.preprocessing.size);
   const sr = new StreamingLipReader(runner, { fps: clip.fps, ...opts });
   const per = clip.size * clip.size;
   const out: TimelineEntry[] = [];

@@ -19,6 +19,7 @@ import { topK } from './topk.js';
 import {
   InferenceInputError,
   ModelLoadError,
+  ReaderDisposedError,
   type Clip,
   type LipReader,
   type TopKEntry,
@@ -74,6 +75,7 @@ export class TorchLipReader implements LipReader, FeatureRunner {
   }
 
   private run(data: Float32Array, shape: number[], fn: (x: Tensor) => Tensor): Float32Array {
+    if (this.disposed) throw new ReaderDisposedError();
     return tidy(() =>
       noGrad(() => {
         let x = fromTypedArray(data, shape);
@@ -119,6 +121,9 @@ export class TorchLipReader implements LipReader, FeatureRunner {
   }
 
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
     this.net.dispose();
   }
+  private disposed = false;
 }

@@ -49,6 +49,14 @@ export class InferenceInputError extends Error {
   override name = 'InferenceInputError';
 }
 
+/** A call on a reader after its dispose() (or one whose run dispose() cut short). */
+export class ReaderDisposedError extends Error {
+  override name = 'ReaderDisposedError';
+  constructor() {
+    super('this lip reader was disposed; open another');
+  }
+}
+
 /** The model file cannot be loaded (missing, truncated, corrupt, wrong kind). */
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';

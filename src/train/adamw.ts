@@ -3,7 +3,7 @@
 //   p ← p·(1 − lr·wd);  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
 //   p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε)
 // Optionally no decay on norms, biases and PReLU slopes (every tensor with ≤ 1 dimension).
-import { Tensor, keep, noGrad, tidy, foreachAdamW_ } from '../engine/index.js';
+import { ArgumentError, Tensor, keep, noGrad, tidy, foreachAdamW_ } from '../engine/index.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -30,6 +30,25 @@ export class AdamW {
     readonly params: NamedParam[],
     readonly opts: AdamWOptions,
   ) {
+    // torch.optim.AdamW's checks: a NaN or out-of-range hyper-parameter turns every weight into
+    // NaN at the first step; a parameter listed twice would be stepped twice
+    const [b1, b2] = opts.betas ?? [];
+    for (const [what, v, ok] of [
+      ['betas[0]', b1, (x: number) => x >= 0 && x < 1],
+      ['betas[1]', b2, (x: number) => x >= 0 && x < 1],
+      ['eps', opts.eps, (x: number) => x >= 0],
+      ['weightDecay', opts.weightDecay, (x: number) => x >= 0],
+    ] as [string, number, (x: number) => boolean][])
+      if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v))
+        throw new ArgumentError(`AdamW: ${what} must be a finite number in range, got ${v}`);
+    const seen = new Set<Tensor>(),
+      names = new Set<string>();
+    for (const { name, param } of params) {
+      if (seen.has(param) || names.has(name))
+        throw new ArgumentError(`AdamW: parameter '${name}' is listed twice`);
+      seen.add(param);
+      names.add(name);
+    }
     this.noDecay = new Set(
       opts.noDecayNormBias ? params.filter((p) => p.param.ndim <= 1).map((p) => p.name) : [],
     );
@@ -49,6 +68,8 @@ export class AdamW {
    * pass over each parameter's memory), no host sync.
    */
   step(lr: number): void {
+    if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0)
+      throw new ArgumentError(`AdamW.step: lr must be a finite number >= 0, got ${lr}`);
     this.stepCount++;
     const [b1, b2] = this.opts.betas;
     const wd = this.opts.weightDecay;
