@@ -207,6 +207,13 @@ test('wrong types and ranges are rejected naming the key', () => {
     /'optim\.betas' expects a list of 2 numbers/,
   );
   assert.throws(() => loadConfig({ overrides: ['optim.lr=-1'] }), /'optim\.lr' must be >= 0/);
+  // AdamW's betas in [0, 1): 1 or more turned every weight into NaN at the first step
+  for (const b of ['[1,1]', '[0.9,1]', '[-1,0.9]', '[0.9,1.5]'])
+    assert.throws(
+      () => loadConfig({ overrides: [`optim.betas=${b}`] }),
+      /config key 'optim\.betas' takes numbers in \[0, 1\), got/,
+      b,
+    );
   assert.throws(
     () => loadConfig({ overrides: ['train.epochs=null'] }),
     /'train\.epochs' expects an integer/,

@@ -62,6 +62,18 @@ test('a lying torchrun environment is refused naming the variable', async () => 
       /RANK=3 is not below WORLD_SIZE=2/,
     ],
     [{ RANK: '1', WORLD_SIZE: '2', MASTER_PORT: '29500' }, /MASTER_ADDR is not set/],
+    [
+      { RANK: '1', WORLD_SIZE: '2', MASTER_ADDR: 'localhost:29500', MASTER_PORT: '29500' },
+      /MASTER_ADDR="localhost:29500" is not a host name or IP address \(the port goes in MASTER_PORT\)/,
+    ],
+    [
+      { SLURM_PROCID: '5', SLURM_NTASKS: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29500' },
+      /environment SLURM_PROCID=5 is not below SLURM_NTASKS=2/,
+    ],
+    [
+      { SLURM_PROCID: '0', SLURM_NTASKS: 'abc' },
+      /environment SLURM_NTASKS="abc" is not an integer/,
+    ],
     [{ WORLD_SIZE: '2' }, /WORLD_SIZE but no RANK/],
     [
       { RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '99999' },

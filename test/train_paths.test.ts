@@ -208,3 +208,31 @@ test('data.shards: prepared shards train for the expected steps, and a mid-epoch
   }
   assert.equal(readCheckpoint(last).state.step, 8);
 });
+
+test('a metrics append that fails (full disk) names the file in one line; checkpoint=DIR without last.ckpt names the newest checkpoint or says there is none', async () => {
+  const { resolveCheckpointPath } = await import('../src/train/run.js');
+  const { writeFileSync, mkdirSync, utimesSync } = await import('node:fs');
+  // /dev/full: every write fails with ENOSPC (a bare "ENOSPC: ..., write" before)
+  assert.throws(
+    () => new MetricsLog('/dev/full').append({ kind: 'step', step: 1, epoch: 0 } as never),
+    /^WriteError: cannot write \/dev\/full: no space left on device/,
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'eflip-nockpt-'));
+  writeFileSync(join(dir, 'metrics.jsonl'), '');
+  assert.throws(
+    () => resolveCheckpointPath(dir),
+    /no checkpoint under .*: that run stopped before it wrote one, so there is nothing to resume/,
+  );
+  mkdirSync(join(dir, 'checkpoints'));
+  for (const [n, t] of [
+    ['epoch=1-step=4.ckpt', 1000],
+    ['epoch=2-step=8.ckpt', 2000],
+  ] as const) {
+    writeFileSync(join(dir, 'checkpoints', n), 'x');
+    utimesSync(join(dir, 'checkpoints', n), t, t);
+  }
+  assert.throws(
+    () => resolveCheckpointPath(dir),
+    /no last\.ckpt under .*; its newest checkpoint is .*epoch=2-step=8\.ckpt \(resume from it with checkpoint=/,
+  );
+});

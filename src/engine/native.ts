@@ -160,4 +160,8 @@ function load(): NativeAddon {
 
 // OMP_NUM_THREADS / MKL_NUM_THREADS are read by the libraries the addon loads: bound them first
 boundThreadEnv();
+// libtorch's glog (c10d's socket retries once a second, gradient-layout warnings) writes
+// multi-line native logs around eflip's one-line errors: errors and above only, unless the
+// user set the level (GLOG_minloglevel, read when libtorch initialises its logging)
+process.env.GLOG_minloglevel ??= '2';
 export const native: NativeAddon = load();

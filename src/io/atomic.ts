@@ -61,7 +61,8 @@ export class WriteError extends Error {
   }
 }
 
-function writeError(path: string, e: unknown): WriteError {
+/** The WriteError for a failed write of `path` (its errno as words: "no space left on device"). */
+export function writeError(path: string, e: unknown): WriteError {
   const code = (e as NodeJS.ErrnoException)?.code;
   return new WriteError(
     path,

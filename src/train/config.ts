@@ -150,7 +150,14 @@ export const SCHEMA: Section = {
   },
   optim: {
     lr: { kind: 'number', default: 1e-4, min: 0, help: 'peak learning rate' },
-    betas: { kind: 'numbers', default: [0.9, 0.98], length: 2, help: 'AdamW betas' },
+    betas: {
+      kind: 'numbers',
+      default: [0.9, 0.98],
+      length: 2,
+      min: 0,
+      below: 1,
+      help: 'AdamW betas (each in [0, 1))',
+    },
     eps: { kind: 'number', default: 1e-8, min: 0, help: 'AdamW epsilon' },
     weight_decay: { kind: 'number', default: 5e-4, min: 0, help: 'decoupled weight decay' },
     no_decay_norm_bias: {

@@ -17,6 +17,8 @@ export interface Leaf {
   length?: number;
   /** why `max` is what it is, named in the refusal */
   maxWhy?: string;
+  /** exclusive upper bound (each value of a 'numbers' list too) */
+  below?: number;
 }
 export interface Section {
   [key: string]: Leaf | Section;
@@ -124,10 +126,20 @@ export function checkValue(path: string, leaf: Leaf, v: unknown): LeafValue {
       if (!Array.isArray(v) || !v.every((s) => typeof s === 'number' && Number.isFinite(s)))
         throw bad();
       if (leaf.length !== undefined && v.length !== leaf.length) throw bad();
+      for (const x of v)
+        if (
+          (leaf.min !== undefined && x < leaf.min) ||
+          (leaf.below !== undefined && !(x < leaf.below))
+        )
+          throw new ConfigError(
+            `config key '${path}' takes numbers in [${leaf.min ?? '-∞'}, ${leaf.below ?? '∞'}), got ${JSON.stringify(v)}`,
+          );
       out = [...v];
       break;
   }
   if (typeof out === 'number') {
+    if (leaf.below !== undefined && !(out < leaf.below))
+      throw new ConfigError(`config key '${path}' must be < ${leaf.below}, got ${out}`);
     if (leaf.min !== undefined && out < leaf.min)
       throw new ConfigError(`config key '${path}' must be >= ${leaf.min}, got ${out}`);
     if (leaf.max !== undefined && out > leaf.max)

@@ -186,7 +186,12 @@ export async function launch(o: LaunchOptions): Promise<number> {
     if (killTimer) clearTimeout(killTimer);
   }
   if (!failure) {
-    return workers.some((w) => w.exit!.code === 130) ? 130 : 0;
+    // interrupted: never 0 (a requeue wrapper reads 0 as finished), also when a second signal
+    // reached the workers after their handlers were gone and killed them (SIGINT, no code 130)
+    return interrupts > 0 &&
+      workers.some((w) => w.exit!.code === 130 || w.exit!.signal === 'SIGINT')
+      ? 130
+      : 0;
   }
   // the cause: a worker killed by a signal we did not send, else the first non-zero exit
   const external = workers

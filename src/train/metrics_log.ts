@@ -2,9 +2,9 @@
 // is written with a single appendFileSync so a crash never leaves half a record in the middle.
 // On resume the records the checkpoint does not cover (written after it, before a crash or a
 // kill) are dropped first (MetricsLog.resumeAt), so every step appears once.
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeError, writeFileAtomic } from '../io/atomic.js';
 import { makeDirs } from '../io/make_dirs.js';
 
 export interface MetricRecord {
@@ -26,7 +26,23 @@ export class MetricsLog {
     const line = JSON.stringify({ time: Date.now() / 1000, ...rec }, (_, v) =>
       typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
     );
-    appendFileSync(this.path, line + '\n');
+    // a failed append (full disk) is cut back to the records before it and named in one line
+    let size = 0;
+    try {
+      size = statSync(this.path).size;
+    } catch {
+      /* a new file */
+    }
+    try {
+      appendFileSync(this.path, line + '\n');
+    } catch (e) {
+      try {
+        truncateSync(this.path, size);
+      } catch {
+        /* as it is: MetricsLog.read skips a torn last line */
+      }
+      throw writeError(this.path, e);
+    }
   }
 
   /** The records of a metrics.jsonl (a torn last line after a crash is skipped). */

@@ -67,12 +67,36 @@ export interface RunResult extends FitResult {
   seconds: number;
 }
 
+/** The .ckpt files of a run or checkpoint dir, newest first. */
+function checkpointFiles(dir: string): string[] {
+  const out: { file: string; mtime: number }[] = [];
+  for (const d of [dir, join(dir, 'checkpoints')]) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names)
+      if (n.endsWith('.ckpt') && !n.startsWith('.'))
+        out.push({ file: join(d, n), mtime: statSync(join(d, n)).mtimeMs });
+  }
+  return out.sort((a, b) => b.mtime - a.mtime).map((c) => c.file);
+}
+
 /** A checkpoint path from `checkpoint=` (a file, or a run/checkpoint dir holding last.ckpt). */
 export function resolveCheckpointPath(p: string): string {
   if (existsSync(p) && statSync(p).isDirectory()) {
     for (const c of [join(p, 'last.ckpt'), join(p, 'checkpoints', 'last.ckpt')])
       if (existsSync(c)) return c;
-    throw new Error(`no last.ckpt under ${p}`);
+    // no last.ckpt (stopped before its first one, or a full disk kept it from being written):
+    // the newest other checkpoint is named, or that there is none
+    const others = checkpointFiles(p);
+    throw new Error(
+      others.length
+        ? `no last.ckpt under ${p}; its newest checkpoint is ${others[0]} (resume from it with checkpoint=${others[0]})`
+        : `no checkpoint under ${p}: that run stopped before it wrote one, so there is nothing to resume; start it again in a new run_dir (or delete ${p})`,
+    );
   }
   if (!existsSync(p)) throw new Error(`checkpoint not found: ${p}`);
   return p;
@@ -171,7 +195,9 @@ export function resolveRunDirs(
   const held = continuing ? [] : runContents(runDir, ckptDir);
   if (held.length) {
     throw new Error(
-      `run_dir ${runDir} already holds a run (${held.join(', ')}); resume it with checkpoint=${runDir}, or give a new run_dir=DIR (or delete it first)`,
+      checkpointFiles(runDir).length
+        ? `run_dir ${runDir} already holds a run (${held.join(', ')}); resume it with checkpoint=${runDir}, or give a new run_dir=DIR (or delete it first)`
+        : `run_dir ${runDir} holds a run that stopped before its first checkpoint (${held.join(', ')}): nothing to resume; give a new run_dir=DIR, or delete it first`,
     );
   }
   return { runDir, ckptDir, sourceRunDir, sourceCkptDir };

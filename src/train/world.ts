@@ -76,7 +76,7 @@ export function worldFromEnv(env: NodeJS.ProcessEnv = process.env): World {
   } else if (
     env.SLURM_PROCID !== undefined &&
     env.SLURM_NTASKS !== undefined &&
-    Number(env.SLURM_NTASKS) > 1
+    (Number(env.SLURM_NTASKS) > 1 || !/^\s*\d+\s*$/.test(env.SLURM_NTASKS))
   ) {
     const worldSize = int(env, 'SLURM_NTASKS', 1)!;
     const rank = int(env, 'SLURM_PROCID', 0)!;
@@ -91,8 +91,10 @@ export function worldFromEnv(env: NodeJS.ProcessEnv = process.env): World {
   } else {
     return { ...SINGLE };
   }
+  // the variables actually read (SLURM_PROCID/SLURM_NTASKS under srun) are the ones named
+  const [R, W] = w.source === 'slurm' ? ['SLURM_PROCID', 'SLURM_NTASKS'] : ['RANK', 'WORLD_SIZE'];
   if (w.rank >= w.worldSize)
-    throw new WorldEnvError(`environment RANK=${w.rank} is not below WORLD_SIZE=${w.worldSize}`);
+    throw new WorldEnvError(`environment ${R}=${w.rank} is not below ${W}=${w.worldSize}`);
   if (w.localRank >= w.localWorldSize)
     throw new WorldEnvError(
       `environment LOCAL_RANK=${w.localRank} is not below LOCAL_WORLD_SIZE=${w.localWorldSize}`,
@@ -100,6 +102,11 @@ export function worldFromEnv(env: NodeJS.ProcessEnv = process.env): World {
   if (w.worldSize > 1 && !addr)
     throw new WorldEnvError(
       `WORLD_SIZE=${w.worldSize} but MASTER_ADDR is not set: export MASTER_ADDR=<host of rank 0> and MASTER_PORT=<free port> (srun: in the job script)`,
+    );
+  // a host name, not host:port (a typo that took the whole dist_timeout of socket retries)
+  if (w.worldSize > 1 && /[:/\s;]/.test(addr) && !/^\[?[0-9a-f:]+\]?$/i.test(addr))
+    throw new WorldEnvError(
+      `MASTER_ADDR="${addr.slice(0, 60)}" is not a host name or IP address (the port goes in MASTER_PORT)`,
     );
   if (w.worldSize > 1 && port === undefined)
     throw new WorldEnvError(
