@@ -4,6 +4,12 @@
 // differentiable all-reduce (SyncBatchNorm's statistics). Checks and messages live in
 // src/engine/distributed.ts; this file takes validated arguments.
 #include "common.h"
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <cerrno>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/function_hook.h>
@@ -105,6 +111,45 @@ static Napi::Value StoreCreate(const Napi::CallbackInfo& info) {
     return Napi::External<StoreBox>::New(info.Env(), box, [](Napi::Env, StoreBox* b) { delete b; });
   });
 }
+// probeTalker(host, port, waitMs) -> true when a server listens at host:port and sends bytes
+// of its own before it is asked anything (an SSH or HTTP-banner service, not a c10d store,
+// which never speaks first). Connection refused, unresolved or silent: false. libtorch's store
+// client reads what such a peer sends on a background thread and dies on it (std::bad_alloc
+// from a garbage length, uncatchable), so a rendezvous checks before creating one.
+static Napi::Value ProbeTalker(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    std::string host = strArg(info[0], "host");
+    std::string port = std::to_string(intArg(info[1], "port"));
+    int waitMs = (int)intArg(info[2], "waitMs");
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    bool talks = false;
+    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) == 0) {
+      for (addrinfo* a = res; a && !talks; a = a->ai_next) {
+        int fd = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+        if (fd < 0) continue;
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+        bool connected = ::connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+        if (!connected && errno == EINPROGRESS) {
+          pollfd p{fd, POLLOUT, 0};
+          int err = 0;
+          socklen_t len = sizeof err;
+          connected = ::poll(&p, 1, waitMs) == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+        }
+        if (connected) {
+          pollfd p{fd, POLLIN, 0};
+          char c;
+          talks = ::poll(&p, 1, waitMs) == 1 && ::recv(fd, &c, 1, MSG_PEEK) == 1;
+        }
+        ::close(fd);
+      }
+      freeaddrinfo(res);
+    }
+    return Napi::Boolean::New(info.Env(), talks);
+  });
+}
+
 static StoreBox& storeArg(const Napi::Value& v) {
   StoreBox* b = unbox<StoreBox>(v, "store");
   if (!b->store) throw ArgError("store: disposed");
@@ -567,6 +612,7 @@ static Napi::Value GradSyncDispose(const Napi::CallbackInfo& info) {
 void initDistributed(Napi::Env env, Napi::Object exports) {
   auto def = [&](const char* name, Napi::Value (*f)(const Napi::CallbackInfo&)) { exports.Set(name, Napi::Function::New(env, f, name)); };
   def("storeCreate", StoreCreate);
+  def("probeTalker", ProbeTalker);
   def("storeAdd", StoreAdd);
   def("storeCheck", StoreCheck);
   def("storeSet", StoreSet);

@@ -247,3 +247,22 @@ test('audit of the API (round 2): what crashed, hung or passed silently now thro
     );
   });
 });
+
+test('a creation or norm call that throws leaves no tensor behind (no garbage collection needed)', () => {
+  const w32 = ones([4]);
+  const before = E.liveTensors();
+  for (let i = 0; i < 20; i++) {
+    assert.throws(() => zeros([10], { dtype: 'int64', requiresGrad: true }));
+    assert.throws(() => tensor([1, 2], { dtype: 'int32', requiresGrad: true }));
+    if (!E.cuda.isAvailable())
+      assert.throws(() => E.fromTypedArray(new Float32Array(4), [4], { device: 'cuda' }));
+    // a bf16 input meeting a float32 weight is upcast first; the upcast is freed when the op throws
+    const r = E.randn([2, 3]);
+    const x = r.to('bfloat16');
+    r.dispose();
+    assert.throws(() => F.layerNorm(x, [5], w32));
+    x.dispose();
+  }
+  assert.equal(E.liveTensors(), before, 'live tensors after the failed calls');
+  w32.dispose();
+});

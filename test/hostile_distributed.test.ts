@@ -109,6 +109,47 @@ test('a rendezvous that never completes stops after train.dist_timeout naming th
   assertUnchanged(cwd, before, { label: 'rendezvous' });
 });
 
+test('a program on MASTER_PORT that is no store: silent, it fails within train.dist_timeout; talking first, at once (each hung for good or aborted the process)', async () => {
+  const { spawn } = await import('node:child_process');
+  const cwd = tempDir();
+  for (const [mode, msg, maxMs] of [
+    [
+      'silent',
+      /the store did not answer within 2 s .*is MASTER_PORT used by another program\?/,
+      20_000,
+    ],
+    ['talks', /is not an eflip store: the program there sends data of its own/, 15_000],
+  ] as [string, RegExp, number][]) {
+    const port = await freePort();
+    // a TCP server that accepts and then never answers, or greets every connection with bytes
+    const peer = spawn('python3', [
+      '-c',
+      `import socket,threading,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); s.bind(('127.0.0.1',${port})); s.listen(50)
+print('ready', flush=True)
+def h(c):
+    ${mode === 'talks' ? "c.sendall(b'SSH-2.0-OpenSSH_9.2\\r\\n' + b'\\xff' * 100000)" : 'pass'}
+    time.sleep(600)
+while True:
+    c,_=s.accept(); threading.Thread(target=h,args=(c,),daemon=True).start()`,
+    ]);
+    await new Promise<void>((resolve) => peer.stdout!.once('data', () => resolve()));
+    try {
+      const r = await runEflip(
+        ['train', '--config', cfg, `data.root=${join(cwd, 'none')}`, 'train.dist_timeout=2'],
+        {
+          cwd,
+          env: { RANK: '1', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
+          timeoutMs: 60_000,
+        },
+      );
+      assertRefused(r, msg, { code: 1, maxMs, label: mode });
+    } finally {
+      peer.kill('SIGKILL');
+    }
+  }
+});
+
 test('ranks that see different data are refused before the first step, naming what differs', async () => {
   const cwd = tempDir();
   const root = tinyCorpus();

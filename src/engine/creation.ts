@@ -16,9 +16,27 @@ const dev = (o: CreateOptions): string | null =>
   o.device === undefined || o.device === 'cpu' ? null : checkDevice(o.device);
 const dt = (o: CreateOptions, fallback: DType | null = null): number | null =>
   o.dtype ? dtypeCode(o.dtype) : fallback ? dtypeCode(fallback) : null;
+/** The tensor, with requires_grad where asked; freed at once when that is refused (an integer
+ *  dtype), not left to the garbage collector. */
 function finish(t: Tensor, o: CreateOptions): Tensor {
-  if (o.requiresGrad) t.requiresGrad_(true);
+  if (o.requiresGrad) {
+    try {
+      t.requiresGrad_(true);
+    } catch (e) {
+      t.dispose();
+      throw e;
+    }
+  }
   return t;
+}
+
+/** `t` converted to another dtype/device; `t` is freed whether or not that succeeds. */
+function convertFreeing(t: Tensor, o: { dtype: DType; device: string }): Tensor {
+  try {
+    return t.to(o as never);
+  } finally {
+    t.dispose();
+  }
 }
 function checkShape(shape: Shape): Shape {
   if (!Array.isArray(shape))
@@ -55,11 +73,8 @@ export function fromTypedArray(
       `fromTypedArray: ${len} elements cannot have shape [${s.join(', ')}] (${n} elements)`,
     );
   let t = wrap(native.fromBytes(data, dtypeCode(src), s as number[]));
-  if ((opts.dtype && opts.dtype !== src) || (opts.device && opts.device !== 'cpu')) {
-    const c = t.to({ dtype: opts.dtype ?? src, device: opts.device ?? 'cpu' });
-    t.dispose();
-    t = c;
-  }
+  if ((opts.dtype && opts.dtype !== src) || (opts.device && opts.device !== 'cpu'))
+    t = convertFreeing(t, { dtype: opts.dtype ?? src, device: opts.device ?? 'cpu' });
   return finish(t, opts);
 }
 
@@ -127,11 +142,8 @@ export function tensor(
       opts.shape ? (checkShape(opts.shape) as number[]) : shape,
     ),
   );
-  if (srcDtype !== dtype || (opts.device && opts.device !== 'cpu')) {
-    const c = t.to({ dtype, device: opts.device ?? 'cpu' });
-    t.dispose();
-    t = c;
-  }
+  if (srcDtype !== dtype || (opts.device && opts.device !== 'cpu'))
+    t = convertFreeing(t, { dtype, device: opts.device ?? 'cpu' });
   return finish(t, opts);
 }
 

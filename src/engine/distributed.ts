@@ -99,6 +99,10 @@ export class Store {
   }
 }
 
+/** What the host of a rendezvous writes into its store first (see ProcessGroup.init). */
+const STORE_TAG_KEY = 'eflip/store';
+const STORE_TAG = 'eflip-rendezvous-1';
+
 /** An asynchronous collective; wait() blocks until it is done (or fails, or times out). */
 export class Work {
   private ref: WorkRef | null;
@@ -182,6 +186,14 @@ export class ProcessGroup {
     const isServer = o.isServer ?? rank === 0;
     const deadline = Date.now() + timeoutMs;
     let sref: StoreRef;
+    // a peer that speaks first is no store: libtorch's client would read its bytes on a
+    // background thread and abort the process (native/distributed.cc, probeTalker)
+    if (!isServer && native.probeTalker?.(addr, port, 300))
+      throw new RendezvousError(
+        `${where} is not an eflip store: the program there sends data of its own (another service on MASTER_PORT?)`,
+        'init',
+        rank,
+      );
     try {
       sref = native.storeCreate(addr, port, isServer, timeoutMs);
     } catch (e) {
@@ -207,6 +219,29 @@ export class ProcessGroup {
     }
     const store = new Store(sref);
     try {
+      // The host writes a tag first and every other rank reads it before anything else: the
+      // read waits at most timeoutMs (c10d bounds its waits, not its plain requests, and keeps
+      // that bound on the socket), so a peer that accepts but never answers — rank 0 stopped,
+      // another program on MASTER_PORT — fails in time, and a non-store there is named.
+      if (isServer) store.set(STORE_TAG_KEY, STORE_TAG);
+      else {
+        let tag: string;
+        try {
+          tag = store.get(STORE_TAG_KEY);
+        } catch (e) {
+          throw new RendezvousError(
+            `${where}: the store did not answer within ${seconds(timeoutMs)} (${firstLine(e)}); is rank 0 running, and is MASTER_PORT used by another program?`,
+            'init',
+            rank,
+          );
+        }
+        if (tag !== STORE_TAG)
+          throw new RendezvousError(
+            `${where} is not an eflip store (another program on MASTER_PORT?)`,
+            'init',
+            rank,
+          );
+      }
       if (store.add(`eflip/rank/${rank}`, 1) > 1) {
         throw new RendezvousError(
           `${where}: rank ${rank} joined twice (two processes were given RANK=${rank})`,
@@ -225,7 +260,7 @@ export class ProcessGroup {
           const list =
             missing.length > 10 ? `${missing.slice(0, 10).join(', ')}, ...` : missing.join(', ');
           throw new RendezvousError(
-            `${where} timed out after ${seconds(timeoutMs)}: ${joined} of ${worldSize} ranks joined (missing: rank${missing.length > 1 ? 's' : ''} ${list})`,
+            `${where} timed out after ${seconds(timeoutMs)}: ${joined} of ${worldSize} ranks joined (${missing.length ? `missing: rank${missing.length > 1 ? 's' : ''} ${list}` : 'every rank registered, not every one finished joining: one stalled'})`,
             'init',
             rank,
           );

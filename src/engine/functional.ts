@@ -182,11 +182,11 @@ export function layerNorm(
   eps = 1e-5,
 ): Tensor {
   const up = normInput(x, weight);
-  const out = wrap(
-    native.call(OP.layerNorm, h(up ?? x), shape, hOpt(weight), hOpt(bias), eps, true),
-  );
-  up?.dispose();
-  return out;
+  try {
+    return wrap(native.call(OP.layerNorm, h(up ?? x), shape, hOpt(weight), hOpt(bias), eps, true));
+  } finally {
+    up?.dispose(); // also when the op refuses its arguments
+  }
 }
 export function groupNorm(
   x: Tensor,
@@ -196,11 +196,11 @@ export function groupNorm(
   eps = 1e-5,
 ): Tensor {
   const up = normInput(x, weight);
-  const out = wrap(
-    native.call(OP.groupNorm, h(up ?? x), groups, hOpt(weight), hOpt(bias), eps, true),
-  );
-  up?.dispose();
-  return out;
+  try {
+    return wrap(native.call(OP.groupNorm, h(up ?? x), groups, hOpt(weight), hOpt(bias), eps, true));
+  } finally {
+    up?.dispose(); // also when the op refuses its arguments
+  }
 }
 /** Zeroes elements with probability p and scales the rest by 1/(1-p) when training. */
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {

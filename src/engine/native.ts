@@ -83,6 +83,8 @@ export interface NativeAddon {
   setErrorFactory(f: (kind: string, message: string) => Error): void;
   // c10d (native/distributed.cc)
   storeCreate(host: string, port: number, isServer: boolean, timeoutMs: number): StoreRef;
+  /** whether a server at host:port sends bytes before it is asked (not a c10d store) */
+  probeTalker?(host: string, port: number, waitMs: number): boolean;
   storeAdd(s: StoreRef, key: string, delta: number): number;
   storeCheck(s: StoreRef, key: string): boolean;
   storeSet(s: StoreRef, key: string, value: string): void;
