@@ -236,3 +236,44 @@ test('a metrics append that fails (full disk) names the file in one line; checkp
     /no last\.ckpt under .*; its newest checkpoint is .*epoch=2-step=8\.ckpt \(resume from it with checkpoint=/,
   );
 });
+
+test('one trainer per run dir: a live holder of the lock refuses a second, a dead one (kill -9) is taken over, release removes it', async () => {
+  const { lockRunDir, LOCK_FILE } = await import('../src/train/run_lock.js');
+  const { existsSync, writeFileSync } = await import('node:fs');
+  const { hostname } = await import('node:os');
+  const { spawn } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'eflip-lock-'));
+  const release = lockRunDir(dir);
+  assert.ok(existsSync(join(dir, LOCK_FILE)));
+  // another live process holding it
+  const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+  try {
+    const held = { pid: other.pid, host: hostname(), started: '2026-12-01T00:00:00Z' };
+    release();
+    assert.ok(!existsSync(join(dir, LOCK_FILE)), 'released');
+    writeFileSync(join(dir, LOCK_FILE), JSON.stringify(held));
+    assert.throws(
+      () => lockRunDir(dir),
+      new RegExp(
+        `run_dir .* is in use by eflip train \\(pid ${other.pid}, since .*\\); wait for it to end, or give another run_dir`,
+      ),
+    );
+    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ ...held, host: 'elsewhere' }));
+    assert.throws(
+      () => lockRunDir(dir),
+      /in use by eflip train on elsewhere .*if that run is gone, delete/,
+    );
+  } finally {
+    other.kill('SIGKILL');
+  }
+  await new Promise((r) => other.once('exit', r));
+  // the holder is gone: stale, taken over
+  writeFileSync(
+    join(dir, LOCK_FILE),
+    JSON.stringify({ pid: other.pid, host: hostname(), started: 'x' }),
+  );
+  const again = lockRunDir(dir);
+  assert.match(readFileSync(join(dir, LOCK_FILE), 'utf8'), new RegExp(`"pid":${process.pid}`));
+  again();
+  assert.deepEqual(readdirSync(dir), []);
+});

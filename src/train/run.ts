@@ -47,6 +47,7 @@ import { DistributedRun } from './distributed_run.js';
 import { replicaTensors, sinkStream } from './distributed_model.js';
 import { setSyncBatchNorm } from '../nn/index.js';
 import { makeDirs } from '../io/make_dirs.js';
+import { lockRunDir } from './run_lock.js';
 
 export interface RunOptions {
   /** YAML config file */
@@ -231,9 +232,11 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       timeoutS: cfg.train.dist_timeout,
     });
   }
+  const lock = { release: () => {} };
   try {
-    return await runTrainingIn(opts, cfg, dist, resume, resumePath);
+    return await runTrainingIn(opts, cfg, dist, resume, resumePath, lock);
   } finally {
+    lock.release();
     dist?.dispose();
   }
 }
@@ -244,6 +247,7 @@ async function runTrainingIn(
   dist: DistributedRun | null,
   resume: CheckpointContent | null,
   resumePath: string | null,
+  lock: { release: () => void },
 ): Promise<RunResult> {
   const t0 = Date.now();
   const main = !dist || dist.isMain;
@@ -272,6 +276,8 @@ async function runTrainingIn(
   if (main) {
     try {
       dirs = resolveRunDirs(cfg, resumePath, opts.configFile);
+      // one trainer per run dir, for the run's whole life (released by runTraining)
+      lock.release = lockRunDir(dirs.runDir);
     } catch (e) {
       if (!dist) throw e;
       refusal = (e as Error).message;
