@@ -232,6 +232,7 @@ test('audit of the API (round 2): what crashed, hung or passed silently now thro
       Array.from(E.fromTypedArray(shared).toTypedArray() as Float32Array),
       [1.5, -2],
     );
+    throwsTyped(() => x.contiguous('foo' as never), E.ArgumentError, /unknown memory format "foo"/);
     // a gradient of another shape or kind is refused as torch refuses it
     const p = E.zeros([3]).requiresGrad_();
     throwsTyped(

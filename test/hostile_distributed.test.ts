@@ -109,6 +109,31 @@ test('a rendezvous that never completes stops after train.dist_timeout naming th
   assertUnchanged(cwd, before, { label: 'rendezvous' });
 });
 
+test('ranks given different WORLD_SIZE: the one that differs from the store host says so (it looked like a timeout)', async () => {
+  const cwd = tempDir();
+  const port = await freePort();
+  const env = (rank: number, world: number) => ({
+    RANK: String(rank),
+    WORLD_SIZE: String(world),
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+  });
+  const args = ['train', '--config', cfg, `data.root=${join(cwd, 'none')}`, 'train.dist_timeout=3'];
+  const host = runEflip(args, { cwd, env: env(0, 2) });
+  await new Promise((r) => setTimeout(r, 1500));
+  const other = await runEflip(args, { cwd, env: env(1, 3) });
+  assertRefused(
+    other,
+    /\[rank 1\/3\].*rank 1 has WORLD_SIZE=3, the rank hosting the store has WORLD_SIZE=2; every rank needs the same/,
+    {
+      code: 1,
+      maxMs: 20_000,
+      label: 'world mismatch',
+    },
+  );
+  await host;
+});
+
 test('a program on MASTER_PORT that is no store: silent, it fails within train.dist_timeout; talking first, at once (each hung for good or aborted the process)', async () => {
   const { spawn } = await import('node:child_process');
   const cwd = tempDir();

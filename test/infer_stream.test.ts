@@ -301,4 +301,17 @@ test('a disposed reader refuses every call (both runtimes); streamClip checks it
     );
     await assert.rejects(r.frontend(new Float32Array(3 * size * size), 1, 3), ReaderDisposedError);
   }
+  // options that fell through to another runtime ('tf' ran libtorch) or device; topK's k
+  await assert.rejects(
+    loadLipReader(demo, { runtime: 'tf' as never }),
+    /runtime must be onnx or torch, got "tf"/,
+  );
+  await assert.rejects(
+    loadLipReader(demo, { device: 'tpu' as never }),
+    /device must be auto, cpu or cuda, got "tpu"/,
+  );
+  const { topK } = await import('../src/infer/topk.js');
+  for (const k of [0, -1, NaN, 1.5])
+    assert.throws(() => topK(new Float32Array(3), ['a', 'b', 'c'], k), /k must be an integer >= 1/);
+  assert.throws(() => topK(new Float32Array(3), ['a'], 1), /3 log-probabilities for 1 labels/);
 });

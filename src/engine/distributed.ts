@@ -102,6 +102,7 @@ export class Store {
 /** What the host of a rendezvous writes into its store first (see ProcessGroup.init). */
 const STORE_TAG_KEY = 'eflip/store';
 const STORE_TAG = 'eflip-rendezvous-1';
+const WORLD_KEY = 'eflip/world';
 
 /** An asynchronous collective; wait() blocks until it is done (or fails, or times out). */
 export class Work {
@@ -223,8 +224,10 @@ export class ProcessGroup {
       // read waits at most timeoutMs (c10d bounds its waits, not its plain requests, and keeps
       // that bound on the socket), so a peer that accepts but never answers — rank 0 stopped,
       // another program on MASTER_PORT — fails in time, and a non-store there is named.
-      if (isServer) store.set(STORE_TAG_KEY, STORE_TAG);
-      else {
+      if (isServer) {
+        store.set(STORE_TAG_KEY, STORE_TAG);
+        store.set(WORLD_KEY, String(worldSize));
+      } else {
         let tag: string;
         try {
           tag = store.get(STORE_TAG_KEY);
@@ -238,6 +241,14 @@ export class ProcessGroup {
         if (tag !== STORE_TAG)
           throw new RendezvousError(
             `${where} is not an eflip store (another program on MASTER_PORT?)`,
+            'init',
+            rank,
+          );
+        // every rank must agree on the world (a mismatch looked like a timeout or a missing rank)
+        const hostWorld = store.get(WORLD_KEY);
+        if (hostWorld !== String(worldSize))
+          throw new RendezvousError(
+            `${where}: rank ${rank} has WORLD_SIZE=${worldSize}, the rank hosting the store has WORLD_SIZE=${hostWorld}; every rank needs the same`,
             'init',
             rank,
           );

@@ -346,6 +346,10 @@ export class Tensor implements Owned {
   }
   /** Same data in the given memory layout (e.g. 'channelsLast' for 4-d, 'channelsLast3d' for 5-d). */
   contiguous(memoryFormat: MemoryFormat = 'contiguous'): Tensor {
+    if (!Object.hasOwn(MEMORY_FORMAT_CODE, memoryFormat))
+      throw new ArgumentError(
+        `contiguous: unknown memory format ${JSON.stringify(memoryFormat)} (${Object.keys(MEMORY_FORMAT_CODE).join(', ')})`,
+      );
     return wrap(native.call(OP.contiguous, this.handle, MEMORY_FORMAT_CODE[memoryFormat]));
   }
 

@@ -80,6 +80,11 @@ export async function loadLipReader(
   path: string,
   o: LoadOptions = {},
 ): Promise<LipReader & FeatureRunner> {
+  // an unknown value must not fall through to another runtime or device ('tf' ran libtorch)
+  if (o.runtime !== undefined && o.runtime !== 'onnx' && o.runtime !== 'torch')
+    throw new ModelLoadError(`runtime must be onnx or torch, got ${JSON.stringify(o.runtime)}`);
+  if (o.device !== undefined && !['auto', 'cpu', 'cuda'].includes(o.device))
+    throw new ModelLoadError(`device must be auto, cpu or cuda, got ${JSON.stringify(o.device)}`);
   if ((o.runtime ?? 'onnx') === 'onnx') return loadOnnxLipReader(path, o);
   if (modelKindOf(path) === 'onnx')
     throw new ModelLoadError(
