@@ -110,6 +110,20 @@ const MAX_REQUESTS_PER_SOCKET = 100;
 /** open connections at once; past it new ones are closed at once (a browser opens ~6) */
 const MAX_CONNECTIONS = 512;
 
+/** Close a connection whose request body was not read, after its answer: our side is shut
+ *  and what the client still sends is read and dropped for LINGER_MS, then the socket goes.
+ *  Closing at once with unread data in the buffer makes the kernel reset the connection, and a
+ *  client still sending may lose the answer it was sent (a flake of the endless-upload test). */
+function lingerClose(req: IncomingMessage): void {
+  const socket = req.socket; // the response has let go of it once finished
+  if (!socket || socket.destroyed) return;
+  socket.end();
+  req.resume();
+  socket.on('data', () => {}); // drained when the parser is detached too
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+const LINGER_MS = 2000;
+
 /** A JSON error written straight to a socket (outside a request: timeouts, CONNECT), closing it. */
 function rawAnswer(socket: Socket, status: number, error: string): void {
   const body = JSON.stringify({ error, status }) + '\n';
@@ -195,7 +209,7 @@ export class EflipServer {
         // an answer sent before the body was read (a refusal, or a GET that carried a body):
         // close the connection instead of reading and discarding whatever the client sends
         res.on('finish', () => {
-          if (!req.complete) res.socket?.destroySoon?.();
+          if (!req.complete) lingerClose(req);
         });
         this.handle(req, res).catch((e) => this.fail(req, res, e));
       },
@@ -639,9 +653,13 @@ export class EflipServer {
       res.destroy();
       return;
     }
-    // a refused upload is not read further: the connection closes after the answer
-    const headers = req.complete ? h.headers : { ...h.headers, Connection: 'close' };
+    // a refused upload is not read further: the connection closes after the answer, through
+    // lingerClose (a `Connection: close` answer makes Node destroy the socket at once, and a
+    // client still sending then loses the answer to a reset)
+    const headers: Record<string, string> = { ...h.headers };
+    if (!req.complete) delete headers.Connection;
     this.json(res, h.status, { error: h.message, status: h.status }, headers);
-    if (headers.Connection === 'close') res.on('finish', () => res.socket?.destroySoon?.());
+    if (headers.Connection === 'close' && req.complete)
+      res.on('finish', () => res.socket?.destroySoon?.());
   }
 }
