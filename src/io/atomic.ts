@@ -261,7 +261,8 @@ export function copyFileAtomic(from: string, named: string): void {
   fsyncDir(dirname(to));
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists (also one of another user's). */
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
@@ -282,7 +283,7 @@ export function removeStaleTemps(dir: string): string[] {
   const removed: string[] = [];
   for (const n of names) {
     const m = TEMP_RE.exec(n);
-    if (!m || alive(Number(m[1]))) continue;
+    if (!m || processAlive(Number(m[1]))) continue;
     try {
       unlinkSync(join(dir, n));
       removed.push(n);

@@ -6,6 +6,7 @@ import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { makeDirs } from '../io/make_dirs.js';
+import { processAlive } from '../io/atomic.js';
 
 export const LOCK_FILE = '.eflip-train.lock';
 
@@ -13,15 +14,6 @@ interface Holder {
   pid: number;
   host: string;
   started: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Take the run directory's lock; returns its release. Throws (one line) while another trainer
@@ -55,7 +47,7 @@ export function lockRunDir(runDir: string): () => void {
         throw new Error(
           `run_dir ${runDir} is in use by eflip train on ${held.host} (pid ${held.pid}, since ${held.started}); if that run is gone, delete ${file}`,
         );
-      if (held.pid !== process.pid && alive(held.pid))
+      if (held.pid !== process.pid && processAlive(held.pid))
         throw new Error(
           `run_dir ${runDir} is in use by eflip train (pid ${held.pid}, since ${held.started}); wait for it to end, or give another run_dir`,
         );
