@@ -83,4 +83,10 @@ test('resume from a mid-epoch checkpoint gives the same next-step losses as an u
   );
   assert.ok(existsSync(join(tmp, 'A', 'report.html')));
   assert.ok(existsSync(join(tmp, 'A', 'loss.png')));
+  // the vocabulary is the checkpoint's: a resume that names other words is refused, not recorded
+  const metricsBefore = readFileSync(metricsB, 'utf8');
+  const d = eflip(['train', `checkpoint=${last}`, 'data.words=1']);
+  assert.notEqual(d.status, 0);
+  assert.match(d.stderr, /data\.words cannot change when resuming .*pretrained_model_path=/);
+  assert.equal(readFileSync(metricsB, 'utf8'), metricsBefore, 'the run is untouched');
 });

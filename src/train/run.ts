@@ -14,6 +14,7 @@ import {
   applyOverride,
   checkThreadCounts,
   configToYaml,
+  ConfigError,
   loadConfig,
   type TrainConfig,
 } from './config.js';
@@ -204,6 +205,25 @@ export function resolveRunDirs(
   return { runDir, ckptDir, sourceRunDir, sourceCkptDir };
 }
 
+/**
+ * A resumed run keeps its checkpoint's classes: the word selection cannot change (it was written
+ * into config.yaml while the run went on with the checkpoint's labels). A new vocabulary is a
+ * fine-tune: pretrained_model_path=CKPT in a new run.
+ */
+function refuseVocabularyChange(
+  was: TrainConfig['data'],
+  classes: number,
+  cfg: TrainConfig,
+  path: string,
+): void {
+  for (const key of ['words', 'words_select', 'words_list'] as const) {
+    if (JSON.stringify(cfg.data[key]) === JSON.stringify(was[key])) continue;
+    throw new ConfigError(
+      `data.${key} cannot change when resuming (${path} was trained on ${classes} words with data.${key}=${JSON.stringify(was[key])}); to train on other words, fine-tune in a new run: pretrained_model_path=${path}`,
+    );
+  }
+}
+
 export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const world = worldFromEnv();
   let cfg = loadConfig({ file: opts.configFile, overrides: opts.overrides });
@@ -215,9 +235,11 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     // the run continues with its own config; command-line overrides still apply on top. Where it
     // writes is decided now (resolveRunDirs), never by the directories recorded in the checkpoint.
     cfg = resume.trainConfig;
+    const trained = structuredClone(cfg.data);
     cfg.run_dir = null;
     cfg.checkpointing.dir = null;
     for (const o of opts.overrides ?? []) applyOverride(cfg, o);
+    refuseVocabularyChange(trained, resume.labels.length, cfg, resumePath);
     cfg.checkpoint = resumePath;
     checkThreadCounts(cfg);
   }
