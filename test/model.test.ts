@@ -133,6 +133,12 @@ test('custom config: stage rows, max-pool, swish, colour input, 2 encoder layers
     dropPath: 0.2,
   });
   assert.equal(cfg.variant, 'custom');
+  // a named variant is its table: other stages are custom whatever they are called; its own are it
+  assert.equal(modelConfig({ variant: 'T', stages: cfg.stages }).variant, 'custom');
+  assert.equal(
+    modelConfig({ variant: 'S', stages: modelConfig({ variant: 'S' }).stages }).variant,
+    'S',
+  );
   const m = new LipReaderNet(cfg);
   assert.equal(m.numParameters(), summarize(cfg).params.total);
   const keys = [...m.stateDict().keys()];

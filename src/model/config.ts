@@ -274,10 +274,17 @@ export function modelConfig(input: ModelConfigInput = {}): ModelConfig {
       );
     stages = parseStageRows(t);
   }
+  // a named variant is its stage table: other stages make the network custom, whatever it is called
+  const named = input.stages ? STAGE_TABLES[variant.toUpperCase()] : undefined;
+  const label = !input.stages
+    ? variant.toUpperCase()
+    : named && JSON.stringify(parseStageRows(named)) !== JSON.stringify(stages)
+      ? 'custom'
+      : variant;
   const cfg: ModelConfig = {
     ...MODEL_DEFAULTS,
     ...input,
-    variant: input.stages ? variant : variant.toUpperCase(),
+    variant: label,
     stages,
     transformer: {
       ...MODEL_DEFAULTS.transformer,
