@@ -170,6 +170,29 @@ test('bad JS arguments at the native boundary', () => {
     );
     throwsTyped(() => native.call(-1), E.ArgumentError, /not available/);
     throwsTyped(() => E.tensor([[1, 2], [3]]), E.ShapeError, /ragged/);
+    // a missing tensor argument is named, not a TypeError from reading null.handle
+    const x = ones([1, 1, 8, 8]),
+      w = ones([1, 1, 3, 3]);
+    const notTensor = null as unknown as E.Tensor;
+    throwsTyped(() => x.add(notTensor), E.ArgumentError, /expected a Tensor, got null/);
+    throwsTyped(() => F.conv2d(notTensor, w), E.ArgumentError, /expected a Tensor, got null/);
+    throwsTyped(() => F.conv2d(x, w, [] as unknown as E.Tensor), E.ArgumentError, /an array/);
+    // conv ints libtorch would overflow in int64 (dilation 2^62 gave an 8×8 output, no error)
+    for (const o of [
+      { dilation: 2 ** 62 },
+      { dilation: [1, 2 ** 40] },
+      { stride: 0 },
+      { padding: -1 },
+      { padding: 2 ** 31 },
+      { stride: [1, 1, 1] },
+      { groups: 1.5 },
+    ])
+      throwsTyped(
+        () => F.conv2d(x, w, null, o),
+        E.ArgumentError,
+        /conv2d: (dilation|stride|padding|groups) must be/,
+      );
+    assert.deepEqual(F.conv2d(x, w, null, { dilation: 3 }).shape, [1, 1, 2, 2]);
   });
 });
 

@@ -27,6 +27,30 @@ function reduction(r: Reduction | undefined): number {
 }
 const list = (v: IntOrList | undefined, n: number, d: number): number[] =>
   v === undefined ? Array(n).fill(d) : typeof v === 'number' ? Array(n).fill(v) : v;
+/** Largest stride / padding / dilation / groups: libtorch sizes its output in int64 from
+ *  (kernel − 1) · dilation + 2 · padding, which a larger value overflows (a wrong shape, no error). */
+const MAX_CONV_INT = 2 ** 31 - 1;
+/** A conv's stride / padding / dilation: nd integers in [min, 2^31 − 1]. */
+function convInts(
+  name: string,
+  v: IntOrList | undefined,
+  nd: number,
+  d: number,
+  min: number,
+  op: string,
+): number[] {
+  const xs = list(v, nd, d);
+  if (!Array.isArray(xs) || xs.length !== nd)
+    throw new ArgumentError(
+      `${op}: ${name} must be an integer or ${nd} integers, got ${String(v)}`,
+    );
+  for (const x of xs)
+    if (!Number.isInteger(x) || x < min || x > MAX_CONV_INT)
+      throw new ArgumentError(
+        `${op}: ${name} must be ${nd > 1 ? `${nd} integers` : 'an integer'} in [${min}, ${MAX_CONV_INT}], got ${JSON.stringify(v)}`,
+      );
+  return xs;
+}
 
 function conv(
   nd: 1 | 2 | 3,
@@ -35,6 +59,9 @@ function conv(
   b: Tensor | null | undefined,
   o: ConvOptions,
 ): Tensor {
+  const name = `conv${nd}d`;
+  h(x);
+  h(w);
   const xr = x.ndim,
     wr = w.ndim;
   if (xr !== nd + 2 && xr !== nd + 1)
@@ -46,21 +73,32 @@ function conv(
       `conv${nd}d: weight must be ${nd + 2}-d (Cout, Cin/groups, ...kernel), got shape [${w.dims.join(', ')}]`,
     );
   const groups = o.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1 || groups > MAX_CONV_INT)
+    throw new ArgumentError(`${name}: groups must be a positive integer, got ${String(groups)}`);
   const cin = x.dims[xr - nd - 1];
   if (w.dims[1] * groups !== cin) {
     throw new ShapeError(
       `conv${nd}d: input has ${cin} channels but weight [${w.dims.join(', ')}] with groups=${groups} expects ${w.dims[1] * groups}`,
     );
   }
-  const stride = list(o.stride, nd, 1),
-    dilation = list(o.dilation, nd, 1);
+  const stride = convInts('stride', o.stride, nd, 1, 1, name),
+    dilation = convInts('dilation', o.dilation, nd, 1, 1, name);
   if (typeof o.padding === 'string') {
     const op = nd === 1 ? OP.conv1dPad : nd === 2 ? OP.conv2dPad : OP.conv3dPad;
     return wrap(native.call(op, h(x), h(w), hOpt(b), stride, o.padding, dilation, groups));
   }
   const op = nd === 1 ? OP.conv1d : nd === 2 ? OP.conv2d : OP.conv3d;
   return wrap(
-    native.call(op, h(x), h(w), hOpt(b), stride, list(o.padding, nd, 0), dilation, groups),
+    native.call(
+      op,
+      h(x),
+      h(w),
+      hOpt(b),
+      stride,
+      convInts('padding', o.padding, nd, 0, 0, name),
+      dilation,
+      groups,
+    ),
   );
 }
 export const conv1d = (x: Tensor, w: Tensor, b?: Tensor | null, o: ConvOptions = {}): Tensor =>

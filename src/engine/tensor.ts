@@ -64,8 +64,18 @@ function wrapAll(hs: Handle[]): Tensor[] {
 function pair(hs: [Handle, Handle]): ValuesIndices {
   return { values: wrap(hs[0]), indices: wrap(hs[1]) };
 }
-const h = (t: Tensor): Handle => t.handle;
-const hOpt = (t: Tensor | null | undefined): Handle | null => (t ? t.handle : null);
+/** A tensor argument's handle; anything else (null, a number, an array) is an ArgumentError. */
+function h(t: Tensor): Handle {
+  if (!(t instanceof Tensor)) throw new ArgumentError(`expected a Tensor, got ${describeValue(t)}`);
+  return t.handle;
+}
+const hOpt = (t: Tensor | null | undefined): Handle | null => (t == null ? null : h(t));
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'object') return `an object (${v.constructor?.name ?? 'no prototype'})`;
+  return `${typeof v} ${String(v).slice(0, 40)}`;
+}
 const dims = (d: number | readonly number[]): number[] =>
   typeof d === 'number' ? [d] : (d as number[]);
 
