@@ -1,6 +1,7 @@
 // Where an onnxruntime backend gets its graphs: an exported .onnx file (+ the .frontend/.backend
 // pair written by `eflip export --features`), or a checkpoint exported in memory.
 import { OnnxFileError, readOnnxSummary } from '../io/onnx/onnx_reader.js';
+import { checkGraph, graphLimits, type GraphLimits } from '../io/onnx/graph_check.js';
 import { exportMetadata, exportOnnx } from '../io/onnx/export_model.js';
 import type { LoadedCheckpoint } from '../io/onnx/checkpoint_weights.js';
 import {
@@ -33,6 +34,8 @@ export interface ModelFacts {
   frontendMacsPerImage: number;
   /** an int8 export (`eflip.quantization` is set) */
   int8: boolean;
+  /** what this network's graph may hold (io/onnx/graph_check.ts) */
+  graphLimits: GraphLimits;
 }
 
 /** The model facts of an ONNX file's metadata, validated as a checkpoint's are (model_metadata.ts):
@@ -82,6 +85,7 @@ export function factsFromMetadata(meta: Record<string, string>, source: string):
       classes: config.classes,
       frontendMacsPerImage: summarize(config, 1, preprocessing.size).macs.frontend,
       int8: meta['eflip.quantization'] !== undefined,
+      graphLimits: graphLimits(config.tcn),
     };
   } catch (e) {
     if (e instanceof ModelFileError || e instanceof PreprocessingError)
@@ -135,6 +139,17 @@ export function bytesSource(
       `${source}: this is the '${summary.metadata['eflip.graph']}' half of a feature export; load the full model file`,
     );
   }
+  // a stranger's graph is checked before onnxruntime opens it (external data, control flow, ...)
+  const limits = factsFromMetadata(summary.metadata, source).graphLimits;
+  const check = (b: Uint8Array, what: string) => {
+    try {
+      checkGraph(b, what, limits);
+    } catch (e) {
+      if (e instanceof OnnxFileError) throw new ModelLoadError(e.message);
+      throw e;
+    }
+  };
+  check(full, source);
   return {
     source,
     metadata: summary.metadata,
@@ -162,6 +177,7 @@ export function bytesSource(
         throw new ModelLoadError(
           `${source}: its ${part} graph is not from the same export (${other}); export the model again with \`eflip export --features\``,
         );
+      check(b, `${source} (${part})`);
       return b;
     },
   };

@@ -72,5 +72,19 @@ export async function runFloat(
 ): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const out = await s.run({ [input]: new p.ort.Tensor('float32', data, dims) });
   const t = out[output];
-  return { data: tensorData(t), dims: t.dims };
+  const y = tensorData(t);
+  if (output === 'log_probs') checkLogProbs(y);
+  return { data: y, dims: t.dims };
+}
+
+/** A model's answer must be log-probabilities: finite and ≤ 0 (a graph from a stranger can
+ *  output anything; NaN sorted to the top of a word list as "NaN %"). */
+function checkLogProbs(y: Float32Array): void {
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (!(v <= 1e-4 && v > -Infinity))
+      throw new ModelLoadError(
+        `the model's output is not log-probabilities (value ${v} at index ${i}); the model file is damaged or not an eflip export`,
+      );
+  }
 }
