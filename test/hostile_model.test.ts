@@ -696,8 +696,11 @@ test('firstNonFinite reads float32, bfloat16, float16 and float64 bytes in place
   const { firstNonFinite } = await import('../src/model/model_metadata.js');
   const f32 = new Float32Array([1, -2, 3.4e38, Infinity]);
   assert.equal(firstNonFinite({ dtype: 'float32', data: new Uint8Array(f32.buffer) }), 3);
-  const f64 = new Float64Array([1, 1.7e308, NaN]);
+  // float64: the network runs in float32, so 1e300 (finite in float64) is ±Inf there
+  const f64 = new Float64Array([1, 3.4e38, 1e300, NaN]);
   assert.equal(firstNonFinite({ dtype: 'float64', data: new Uint8Array(f64.buffer) }), 2);
+  const f64ok = new Float64Array([1, -3.4e38, 1e-300]);
+  assert.equal(firstNonFinite({ dtype: 'float64', data: new Uint8Array(f64ok.buffer) }), -1);
   // float16: 0x3c00 = 1, 0x7bff = 65504 (largest finite), 0xfc00 = -Inf
   const f16 = new Uint16Array([0x3c00, 0x7bff, 0xfc00]);
   assert.equal(firstNonFinite({ dtype: 'float16', data: new Uint8Array(f16.buffer) }), 2);

@@ -4,6 +4,7 @@
 // Tensors stay lazy (`TorchTensorRef`) until materialize(), so optimizer states cost nothing:
 // a file is read straight from disk, and only the storages of the tensors used are read.
 // Every declared size (pickle, storage, tensor view) is checked before anything is read.
+import { printable } from './printable.js';
 import { ZipError, ZipReader, fileSource, memorySource, type ByteSource } from './zip.js';
 import {
   PickleError,
@@ -385,7 +386,10 @@ export function extractStateDict(
     throw new CheckpointError(
       `no state dict found: the checkpoint holds ${describe(root)}` +
         (root instanceof Map
-          ? ` with keys ${[...root.keys()].map(String).slice(0, 12).join(', ')}`
+          ? ` with keys ${[...root.keys()]
+              .slice(0, 12)
+              .map((k) => printable(String(k), 60))
+              .join(', ')}`
           : '') +
         ' (expected a dict of tensors, or one under state_dict / model_state_dict / model)',
     );

@@ -224,17 +224,20 @@ export function firstNonFinite(t: { dtype: string; data: Uint8Array }): number {
     case 'float16':
       for (let i = 1; i < b.length; i += 2) if ((b[i] & 0x7c) === 0x7c) return (i - 1) / 2;
       return -1;
-    case 'float64':
-      for (let i = 7; i < b.length; i += 8)
-        if ((b[i] & 0x7f) === 0x7f && (b[i - 1] & 0xf0) === 0xf0) return (i - 7) / 8;
+    case 'float64': {
+      // the network runs in float32: a finite float64 beyond its range (1e300) becomes ±Inf
+      const dv = new DataView(b.buffer, b.byteOffset, b.length - (b.length % 8));
+      for (let i = 0; i < dv.byteLength; i += 8)
+        if (!Number.isFinite(Math.fround(dv.getFloat64(i, true)))) return i / 8;
       return -1;
+    }
     default:
       return -1;
   }
 }
 
 /**
- * Weights with a NaN or infinite value are refused, by every loader (model files, and
+ * Weights with a NaN or infinite value (float64: or one float32 cannot hold) are refused, by every loader (model files, and
  * checkpoints held in memory for export): a network built from them answers NaN for every clip.
  */
 export function checkFiniteWeights(
@@ -245,7 +248,7 @@ export function checkFiniteWeights(
     const at = firstNonFinite(t);
     if (at >= 0)
       throw new ModelFileError(
-        `${where}: weight '${key}' contains NaN/Inf (element ${at}); the weights are unusable — a diverged training run? use an earlier checkpoint`,
+        `${where}: weight '${key}' contains NaN/Inf${t.dtype === 'float64' ? ' (or a value beyond float32)' : ''} (element ${at}); the weights are unusable — a diverged training run? use an earlier checkpoint`,
       );
   }
 }

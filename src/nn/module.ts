@@ -6,6 +6,7 @@
 // - stateDict()/loadStateDict() with shape/dtype checks and a missing/unexpected report;
 // - parameters and buffers are kept tensors (outside every tidy scope) owned by the module:
 //   dispose() frees them all.
+import { printable } from '../io/printable.js';
 import { Tensor, keep, tidy, fromBytes, noGrad, checkDevice } from '../engine/index.js';
 import type { DType } from '../engine/index.js';
 import type { RawTensor } from '../io/safetensors.js';
@@ -178,8 +179,8 @@ export abstract class Module {
     if (strict && (missing.length || unexpected.length)) {
       throw new StateDictError(
         `loadStateDict: ${missing.length} missing, ${unexpected.length} unexpected keys` +
-          (missing.length ? `\n  missing: ${preview(missing)}` : '') +
-          (unexpected.length ? `\n  unexpected: ${preview(unexpected)}` : ''),
+          (missing.length ? `; missing: ${preview(missing)}` : '') +
+          (unexpected.length ? `; unexpected: ${preview(unexpected)}` : ''),
       );
     }
     const reshaped: string[] = [];
@@ -207,7 +208,7 @@ export abstract class Module {
     }
     if (problems.length)
       throw new StateDictError(
-        `loadStateDict: ${problems.length} tensors do not fit:\n  ${problems.slice(0, 20).join('\n  ')}`,
+        `loadStateDict: ${problems.length} tensors do not fit: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? `; … ${problems.length - 3} more` : ''}`,
       );
     noGrad(() => {
       for (const [dst, v] of plan) {
@@ -323,8 +324,10 @@ const isDTypeName = (s: string) =>
     'uint8',
     'bool',
   ].includes(s);
-const preview = (keys: string[]) =>
-  keys.length > 12 ? `${keys.slice(0, 12).join(', ')} … (+${keys.length - 12})` : keys.join(', ');
+const preview = (keys: string[]) => {
+  const shown = keys.slice(0, 12).map((k) => printable(k, 80)); // keys of a stranger's file
+  return keys.length > 12 ? `${shown.join(', ')} … (+${keys.length - 12})` : shown.join(', ');
+};
 
 function checkName(name: string, clash: boolean): void {
   if (!name || name.includes('.'))

@@ -12,7 +12,8 @@ import { guardOutputs } from '../../io/output_path.js';
 import { VARIANTS, modelConfig, type ModelConfigInput } from '../../model/config.js';
 import { inferModelConfig } from '../../model/infer_config.js';
 import { resolveLabels } from '../../model/labels.js';
-import { checkLabels, selectWeights } from '../../model/model_metadata.js';
+import { checkFiniteWeights, checkLabels, selectWeights } from '../../model/model_metadata.js';
+import { printable } from '../../io/printable.js';
 import {
   readTorchCheckpoint,
   extractStateDict,
@@ -120,16 +121,19 @@ export default async function main(argv: string[]): Promise<number> {
   const sd = extractStateDict(ck.root, p.opts.prefix !== undefined ? [p.opts.prefix] : undefined);
   console.log(
     `${basename(src)}: state dict at '${sd.foundAt}', ${sd.tensors.size} tensors` +
-      (sd.strippedPrefix ? `, prefix '${sd.strippedPrefix}' stripped` : '') +
+      (sd.strippedPrefix ? `, prefix '${printable(sd.strippedPrefix)}' stripped` : '') +
       (Object.keys(sd.info).length
         ? ` (${Object.entries(sd.info)
-            .map(([k, v]) => `${k} ${v}`)
+            .map(([k, v]) => `${printable(k)} ${printable(String(v), 40)}`)
             .join(', ')})`
         : ''),
   );
   if (sd.skipped.length)
     console.log(
-      `  skipped ${sd.skipped.length} non-tensor entries: ${sd.skipped.slice(0, 5).join(', ')}`,
+      `  skipped ${sd.skipped.length} non-tensor entries: ${sd.skipped
+        .slice(0, 5)
+        .map((k) => printable(k))
+        .join(', ')}`,
     );
   const lightning = sd.foundAt === 'state_dict' && sd.strippedPrefix === 'model.';
   const why = lightning ? 'default for a reference (Lightning) checkpoint' : 'default';
@@ -231,7 +235,10 @@ export default async function main(argv: string[]): Promise<number> {
     const report = model.loadStateDict(tensors, { strict: !p.opts['non-strict'] });
     if (unexpected.length)
       console.log(
-        `  ignored ${unexpected.length} unexpected keys: ${unexpected.slice(0, 8).join(', ')}${unexpected.length > 8 ? ', …' : ''}`,
+        `  ignored ${unexpected.length} unexpected keys: ${unexpected
+          .slice(0, 8)
+          .map((k) => printable(k))
+          .join(', ')}${unexpected.length > 8 ? ', …' : ''}`,
       );
     if (report.missing.length)
       console.log(
@@ -242,12 +249,16 @@ export default async function main(argv: string[]): Promise<number> {
         `  reshaped ${report.reshaped.length} tensors (size-1 dims): ${report.reshaped.slice(0, 4).join(', ')}`,
       );
     if (labelProblem) throw new Error(labelProblem);
+    // what a loader would refuse is not written: NaN/Inf, or float64 beyond float32 (now ±Inf)
+    const state = new Map<string, { dtype: string; data: Uint8Array }>();
+    for (const [k, t] of model.stateDict()) state.set(k, { dtype: t.dtype, data: t.bytes() });
+    checkFiniteWeights(state, basename(src));
     saveModel(p.opts.out, model, {
       labels,
       metadata: {
         created_by: 'eflip import',
         source: basename(src),
-        ...(sd.info.epoch ? { source_epoch: sd.info.epoch } : {}),
+        ...(sd.info.epoch ? { source_epoch: printable(String(sd.info.epoch), 40) } : {}),
         preprocessing: JSON.stringify(preprocessing),
         source_weights: usedEma ? 'ema' : 'raw',
       },
