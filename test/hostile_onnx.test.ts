@@ -146,6 +146,25 @@ test('control flow, unknown operators, local functions and constant-sized Range 
     ]),
     /a MaxPool with pads/,
   );
+  // growth by chaining allowed operators: 40 Concats of a tensor with itself (2^40 × the input)
+  const chain: NodeProto[] = [];
+  for (let i = 0; i < 40; i++) {
+    const x = i ? `dbl${i - 1}` : 'frames';
+    chain.push({
+      opType: 'Concat',
+      inputs: [x, x],
+      outputs: [`dbl${i}`],
+      attributes: [{ name: 'axis', value: { type: 'int', value: 0 } }],
+    });
+  }
+  refuses(
+    withNodes(chain),
+    /cannot bound the graph's memory at Concat "dbl\d+": a tensor of .* values for a 3-frame clip/,
+  );
+  refuses(
+    withNodes([op('Reshape', ['frames', 'r'])], { r: [2 ** 20, 2 ** 20, -1] }),
+    /cannot bound the graph's memory at Reshape/,
+  );
   const fn = new ProtoWriter().bytes(25, new ProtoWriter().string(1, 'f').finish()).finish();
   const base = encodeModel(proto());
   const withFn = new Uint8Array(base.length + fn.length);

@@ -4,10 +4,10 @@
 // 1.7 KB ConstantOfShape asked for 18 GB). eflip's exporter writes one kind of graph, so a
 // file must look like one: self-contained tensors, no subgraphs or local functions, only the
 // operators eflip's graphs use, the stem's time Range computed from the input's shape, and
-// paddings and Resize scales no larger than eflip's networks use. Not covered (it would need
-// shape inference): a graph that grows a tensor by chaining allowed operators (a Concat of a
-// tensor with itself, again and again) is bounded only by the machine's memory.
+// paddings and Resize scales no larger than eflip's networks use, and (graph_shapes.ts) every
+// tensor's size bounded by shape inference.
 import { OnnxFileError, Reader } from './onnx_reader.js';
+import { boundTensorSizes, type GraphInput } from './graph_shapes.js';
 
 /** Every operator eflip's exports use (float and int8, full graph and streaming halves). */
 export const EFLIP_OPS: ReadonlySet<string> = new Set([
@@ -42,7 +42,7 @@ export const EFLIP_OPS: ReadonlySet<string> = new Set([
   'Unsqueeze',
 ]);
 
-interface Node {
+export interface Node {
   op: string;
   domain: string;
   inputs: string[];
@@ -52,6 +52,20 @@ interface Node {
 }
 
 const utf8 = new TextDecoder('utf-8');
+
+/** A signed int64 varint (negative values take 10 bytes: two's complement), as a number. */
+function svarint(r: Reader): number {
+  let v = 0n;
+  let shift = 0n;
+  for (let i = 0; i < 10; i++) {
+    if (r.pos >= r.end) r.fail('unexpected end of data');
+    const byte = r.b[r.pos++];
+    v |= BigInt(byte & 0x7f) << shift;
+    shift += 7n;
+    if (!(byte & 0x80)) return Number(BigInt.asIntN(64, v));
+  }
+  return r.fail('malformed varint');
+}
 const clip = (s: string) => JSON.stringify(s.length > 60 ? s.slice(0, 60) + '…' : s);
 
 /** The small (≤ 16 values) int64 and float constants' values, by name. */
@@ -59,7 +73,10 @@ type Ints = Map<string, number[]>;
 
 /** A TensorProto: refused when its data lives outside the file; its name and, for a small
  *  int64 tensor, its values. */
-function readTensor(b: Uint8Array, source: string): { name: string; ints?: number[] } {
+function readTensor(
+  b: Uint8Array,
+  source: string,
+): { name: string; dims: number[]; ints?: number[] } {
   const r = new Reader(b, b.length, source);
   let name = '';
   let type = 0;
@@ -99,7 +116,7 @@ function readTensor(b: Uint8Array, source: string): { name: string; ints?: numbe
     else if (f === 7 && w === 2) {
       const p = r.bytes();
       const pr = new Reader(p, p.length, source);
-      while (pr.pos < pr.end && int64s.length <= 16) int64s.push(pr.varint());
+      while (pr.pos < pr.end && int64s.length <= 16) int64s.push(svarint(pr));
     } else if (f === 4 && w === 2) {
       const p = r.bytes();
       if (p.length <= 64) {
@@ -110,16 +127,16 @@ function readTensor(b: Uint8Array, source: string): { name: string; ints?: numbe
     else r.skip(w);
   }
   const n = dims.reduce((a, d) => a * d, 1);
-  if ((type !== 7 && type !== 1) || n > 16) return { name };
+  if ((type !== 7 && type !== 1) || n > 16) return { name, dims };
   const size = type === 7 ? 8 : 4;
   if (raw && raw.length === size * n) {
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.length);
     const at = (i: number) =>
       type === 7 ? Number(dv.getBigInt64(8 * i, true)) : dv.getFloat32(4 * i, true);
-    return { name, ints: Array.from({ length: n }, (_, i) => at(i)) };
+    return { name, dims, ints: Array.from({ length: n }, (_, i) => at(i)) };
   }
   const listed = type === 7 ? int64s : floats;
-  return !raw && listed.length === n ? { name, ints: listed } : { name };
+  return !raw && listed.length === n ? { name, dims, ints: listed } : { name, dims };
 }
 
 function readAttribute(b: Uint8Array, source: string, n: Node): Uint8Array | null {
@@ -140,11 +157,11 @@ function readAttribute(b: Uint8Array, source: string, n: Node): Uint8Array | nul
       throw new OnnxFileError(`${source}: a sparse tensor attribute; eflip's graphs have none`);
     if (f === 5 && w === 2) tensor = r.bytes();
     else if (f === 1 && w === 2) name = utf8.decode(r.bytes());
-    else if ((f === 3 || f === 8) && w === 0) ints.push(r.varint());
+    else if ((f === 3 || f === 8) && w === 0) ints.push(svarint(r));
     else if (f === 8 && w === 2) {
       const p = r.bytes();
       const pr = new Reader(p, p.length, source);
-      while (pr.pos < pr.end) ints.push(pr.varint());
+      while (pr.pos < pr.end) ints.push(svarint(pr));
     } else if (f === 10 && w === 2)
       readTensor(r.bytes(), source); // refuses external data
     else if (f === 0) r.fail('field number 0');
@@ -154,7 +171,7 @@ function readAttribute(b: Uint8Array, source: string, n: Node): Uint8Array | nul
   return tensor;
 }
 
-function readNode(b: Uint8Array, source: string, ints: Ints): Node {
+function readNode(b: Uint8Array, source: string, ints: Ints, dims: Map<string, number[]>): Node {
   const r = new Reader(b, b.length, source);
   const n: Node = { op: '', domain: '', inputs: [], outputs: [], attrs: new Map() };
   const attributes: Uint8Array[] = [];
@@ -178,8 +195,10 @@ function readNode(b: Uint8Array, source: string, ints: Ints): Node {
   }
   // a Constant's value: kept like an initializer's, under the node's output
   for (const t of tensors) {
-    const v = readTensor(t, source).ints;
-    if (n.op === 'Constant' && n.outputs[0] && v) ints.set(n.outputs[0], v);
+    const v = readTensor(t, source);
+    if (n.op !== 'Constant' || !n.outputs[0]) continue;
+    dims.set(n.outputs[0], v.dims);
+    if (v.ints) ints.set(n.outputs[0], v.ints);
   }
   return n;
 }
@@ -213,16 +232,20 @@ export function checkGraph(
   const nodes: Node[] = [];
   const ints: Ints = new Map();
   const constants = new Set<string>();
+  const dims = new Map<string, number[]>();
+  const inputs: GraphInput[] = [];
   while (g.pos < g.end) {
     const tag = g.varint();
     const f = tag >>> 3,
       w = tag & 7;
-    if (f === 1 && w === 2) nodes.push(readNode(g.bytes(), source, ints));
+    if (f === 1 && w === 2) nodes.push(readNode(g.bytes(), source, ints, dims));
     else if (f === 5 && w === 2) {
       const t = readTensor(g.bytes(), source);
       constants.add(t.name);
+      dims.set(t.name, t.dims);
       if (t.ints) ints.set(t.name, t.ints);
-    } else if (f === 15 && w === 2)
+    } else if (f === 11 && w === 2) inputs.push(readInput(g.bytes(), source));
+    else if (f === 15 && w === 2)
       throw new OnnxFileError(`${source}: sparse initializers; eflip's graphs have none`);
     else if (f === 0) g.fail('field number 0');
     else g.skip(w);
@@ -248,7 +271,62 @@ export function checkGraph(
     else if (n.op === 'Conv' || n.op === 'MaxPool' || n.op === 'AveragePool')
       checkWindow(n, source);
   }
+  boundTensorSizes({ nodes, inputs, dims, values: ints }, source);
   return ops;
+}
+
+/** A graph input's name and dims (a number, or a symbolic name such as 'batch' / 'time'). */
+function readInput(b: Uint8Array, source: string): GraphInput {
+  const out: GraphInput = { name: '', dims: [] };
+  const r = new Reader(b, b.length, source);
+  while (r.pos < r.end) {
+    const tag = r.varint();
+    const f = tag >>> 3,
+      w = tag & 7;
+    if (f === 1 && w === 2) out.name = utf8.decode(r.bytes());
+    else if (f === 2 && w === 2) {
+      // TypeProto.tensor_type (1) → TensorShapeProto (2) → Dimension (1): dim_value 1 | dim_param 2
+      const type = r.bytes();
+      const tr = new Reader(type, type.length, source);
+      while (tr.pos < tr.end) {
+        const t = tr.varint();
+        if (t !== ((1 << 3) | 2)) {
+          tr.skip(t & 7);
+          continue;
+        }
+        const tensor = tr.bytes();
+        const er = new Reader(tensor, tensor.length, source);
+        while (er.pos < er.end) {
+          const e = er.varint();
+          if (e !== ((2 << 3) | 2)) {
+            er.skip(e & 7);
+            continue;
+          }
+          const shape = er.bytes();
+          const sr = new Reader(shape, shape.length, source);
+          while (sr.pos < sr.end) {
+            const d = sr.varint();
+            if (d !== ((1 << 3) | 2)) {
+              sr.skip(d & 7);
+              continue;
+            }
+            const dim = sr.bytes();
+            const dr = new Reader(dim, dim.length, source);
+            let v: number | string = '?';
+            while (dr.pos < dr.end) {
+              const x = dr.varint();
+              if (x === ((1 << 3) | 0)) v = svarint(dr);
+              else if (x === ((2 << 3) | 2)) v = utf8.decode(dr.bytes());
+              else dr.skip(x & 7);
+            }
+            out.dims.push(v);
+          }
+        }
+      }
+    } else if (f === 0) r.fail('field number 0');
+    else r.skip(w);
+  }
+  return out;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
