@@ -56,7 +56,7 @@ function content(fill: number, n: number): CheckpointContent {
       step: fill,
       epochDone: true,
       optimizer: { step: 0, lr: 0, betas: [0.9, 0.98], eps: 1e-8, weightDecay: 0, noDecay: [] },
-      scheduler: { step: 0, spec: {} },
+      scheduler: { step: 0, spec: { lr: 1e-3, totalSteps: 40, warmupSteps: 0 } },
       ema: null,
       callbacks: { es: { best: Infinity } },
       rng: { seed: 1, scheme: 'x' },
@@ -94,7 +94,7 @@ test('kill -9 while saving never corrupts the previous checkpoint', async () => 
     const mk = (f) => ({ model, ema: null, optim: new Map([['w', float32Raw(new Float32Array(n).fill(f), [n])]]),
       modelConfig: TINY, labels: ['a', 'b'], preprocessing: { crop: 'mouth', size: 88, mean: 0, std: 1 }, trainConfig: defaultConfig(),
       state: { version: 1, epoch: f, batchInEpoch: 0, step: f, epochDone: true, optimizer: { step: 0, lr: 0, betas: [0.9, 0.98], eps: 1e-8, weightDecay: 0, noDecay: [] },
-        scheduler: { step: 0, spec: {} }, ema: null, callbacks: {}, rng: { seed: 1, scheme: 'x' } } });
+        scheduler: { step: 0, spec: { lr: 1e-3, totalSteps: 40, warmupSteps: 0 } }, ema: null, callbacks: {}, rng: { seed: 1, scheme: 'x' } } });
     process.stdout.write('ready\\n');
     for (let i = 2; ; i++) writeCheckpoint(${JSON.stringify(p)}, mk(i));
   `;

@@ -234,7 +234,9 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     resume = readCheckpoint(resumePath);
     // the run continues with its own config; command-line overrides still apply on top. Where it
     // writes is decided now (resolveRunDirs), never by the directories recorded in the checkpoint.
-    cfg = resume.trainConfig;
+    // A copy: resume.trainConfig stays the config that wrote the checkpoint (restore checks the
+    // train_state against it and maps a changed batch size from it).
+    cfg = structuredClone(resume.trainConfig);
     const trained = structuredClone(cfg.data);
     cfg.run_dir = null;
     cfg.checkpointing.dir = null;

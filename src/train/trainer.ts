@@ -17,6 +17,7 @@ import { MetricsLog } from './metrics_log.js';
 import { ProgressBar } from './progress.js';
 import { evaluateSource } from './evaluate.js';
 import {
+  checkTrainState,
   writeCheckpoint,
   type CheckpointContent,
   type TrainState,
@@ -261,8 +262,12 @@ export class Trainer implements TrainerHandle {
     writeCheckpoint(path, this.checkpointContent(extra));
   }
 
-  /** Restore everything from a checkpoint (resume). */
+  /** Restore everything from a checkpoint (resume); a bad train_state is refused before any of it. */
   restore(ck: CheckpointContent): void {
+    checkTrainState(ck.state, ck.trainConfig, ck.source ?? 'checkpoint', {
+      stepsPerEpoch: this.stepsPerEpoch,
+      globalBatch: this.globalBatch,
+    });
     const toT = (r: RawTensor) => fromBytes(r.data, r.dtype as any, r.shape);
     const live = this.opts.model.stateTensors();
     const missing: string[] = [];
