@@ -1,6 +1,7 @@
 // Resuming from a damaged or edited training checkpoint (issue #16's contract: one line naming
 // the problem, bounded time and memory, no file of the user's changed): every train_state field
-// the resume path reads is validated before anything is written.
+// the resume path reads is validated before anything is written, and NaN/Inf in the weights, the
+// EMA or the optimizer moments are refused like readModelFile refuses them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -51,6 +52,15 @@ function craft(
   mkdirSync(craftDir, { recursive: true });
   writeFileSync(path, serializeSafetensors(t, { ...b.meta, train_state: JSON.stringify(edited) }));
   return path;
+}
+
+/** The tensor `key` with its element `at` set to `v` (a copy: the base stays clean). */
+function poison(m: Map<string, RawTensor>, key: string, v: number, at = 0): void {
+  const t = m.get(key);
+  assert.ok(t && t.dtype === 'float32', `${key} is a float32 tensor of the checkpoint`);
+  const data = new Uint8Array(t.data);
+  new DataView(data.buffer).setFloat32(at * 4, v, true);
+  m.set(key, { ...t, data });
 }
 
 test('the base checkpoint is what the cases edit: epoch 2 of 2, batch 1 of 4, step 5', () => {
@@ -224,6 +234,44 @@ test('every train_state field the resume path reads is validated, the bad one na
   assert.equal(readCheckpoint(ok).state.step, 5);
 });
 
+test('NaN/Inf in the weights, the EMA or the optimizer moments is refused', () => {
+  const cases: [string, (m: Map<string, RawTensor>) => void, RegExp][] = [
+    [
+      'model NaN',
+      (m) => poison(m, 'model.fc_layer.weight', NaN, 3),
+      /c\d+\.ckpt: weight 'fc_layer\.weight' contains NaN\/Inf \(element 3\)/,
+    ],
+    [
+      'EMA NaN',
+      (m) => poison(m, 'ema.fc_layer.weight', NaN),
+      /c\d+\.ckpt \(EMA weights\): weight 'fc_layer\.weight' contains NaN\/Inf \(element 0\)/,
+    ],
+    [
+      'EMA BN buffer Inf',
+      (m) =>
+        poison(
+          m,
+          [...m.keys()].find((k) => /^ema\..*running_var$/.test(k))!,
+          Infinity,
+        ),
+      /\(EMA weights\): weight '.*running_var' contains NaN\/Inf/,
+    ],
+    [
+      'optimizer moment Inf',
+      (m) => poison(m, 'optim.fc_layer.weight.exp_avg_sq', -Infinity, 1),
+      /c\d+\.ckpt \(optimizer state\): weight 'fc_layer\.weight\.exp_avg_sq' contains NaN\/Inf \(element 1\)/,
+    ],
+  ];
+  for (const [label, edit, re] of cases) {
+    const p = craft(() => undefined, edit);
+    assert.throws(
+      () => readCheckpoint(p),
+      (e: Error) => e instanceof CheckpointError && re.test(e.message),
+      label,
+    );
+  }
+});
+
 test('eflip train refuses a bad checkpoint in one line before it writes anything', async () => {
   const b = base();
   const files = [
@@ -247,6 +295,14 @@ test('eflip train refuses a bad checkpoint in one line before it writes anything
       'scheduler.step "abc"',
       craft((s) => void (s.scheduler.step = 'abc')),
       /train_state\.scheduler\.step must be an integer/,
+    ],
+    [
+      'EMA NaN',
+      craft(
+        () => undefined,
+        (m) => poison(m, 'ema.fc_layer.weight', NaN),
+      ),
+      /\(EMA weights\): weight 'fc_layer\.weight' contains NaN\/Inf/,
     ],
   ] as const;
   const before = snapshot(tmp);

@@ -9,6 +9,7 @@ import { readSafetensorsData, serializeSafetensors, type RawTensor } from '../io
 import { removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { basename, dirname } from 'node:path';
 import {
+  checkFiniteWeights,
   checkTensorsMatchConfig,
   ModelFileError,
   validateModelMetadata,
@@ -340,6 +341,16 @@ export function readCheckpoint(path: string): CheckpointContent {
     if (k.startsWith('model.')) model.set(k.slice(6), t);
     else if (k.startsWith('ema.')) ema.set(k.slice(4), t);
     else if (k.startsWith('optim.')) optim.set(k.slice(6), t);
+  }
+  // a NaN/Inf anywhere (a diverged run, a damaged file) would train and validate NaN from here
+  // on: refused like a model file's (readModelFile), in the weights, the EMA and the moments
+  try {
+    checkFiniteWeights(model, path);
+    checkFiniteWeights(ema, `${path} (EMA weights)`);
+    checkFiniteWeights(optim, `${path} (optimizer state)`);
+  } catch (e) {
+    if (e instanceof ModelFileError) throw new CheckpointError(e.message);
+    throw e;
   }
   return {
     model,
