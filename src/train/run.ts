@@ -237,11 +237,10 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     // A copy: resume.trainConfig stays the config that wrote the checkpoint (restore checks the
     // train_state against it and maps a changed batch size from it).
     cfg = structuredClone(resume.trainConfig);
-    const trained = structuredClone(cfg.data);
     cfg.run_dir = null;
     cfg.checkpointing.dir = null;
     for (const o of opts.overrides ?? []) applyOverride(cfg, o);
-    refuseVocabularyChange(trained, resume.labels.length, cfg, resumePath);
+    refuseVocabularyChange(resume.trainConfig.data, resume.labels.length, cfg, resumePath);
     cfg.checkpoint = resumePath;
     checkThreadCounts(cfg);
   }
