@@ -1,5 +1,5 @@
 // Validation of clips before any backend runs them: clear errors instead of native crashes.
-import { InferenceInputError, type Clip } from './types.js';
+import { InferenceInputError, ModelLoadError, type Clip } from './types.js';
 
 export function checkClip(clip: Clip, channels: number, size: number, what = 'clip'): void {
   if (!clip || !(clip.data instanceof Float32Array))
@@ -91,7 +91,20 @@ export async function predictInBatches(
     const { frames, channels, size } = batch[0];
     const data = batch.length === 1 ? batch[0].data : stackClips(batch); // run does not write it
     const y = await run(data, [batch.length, channels, frames, size, size]);
+    checkLogProbs(y); // both runtimes (onnxruntime checks its log_probs output already)
     group.forEach((ci, j) => (out[ci] = y.slice(j * K, (j + 1) * K)));
   }
   return out;
+}
+
+/** A model's answer must be log-probabilities: finite and ≤ 0 (a graph from a stranger can
+ *  output anything; NaN sorted to the top of a word list as "NaN %"). */
+export function checkLogProbs(y: Float32Array): void {
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (!(v <= 1e-4 && v > -Infinity))
+      throw new ModelLoadError(
+        `the model's output is not log-probabilities (value ${v} at index ${i}); the model file is damaged or not an eflip export, or the input overflowed the network (pixels far outside the normalised range)`,
+      );
+  }
 }

@@ -1,5 +1,6 @@
 // Session creation with provider fallback and float32 run helpers (Node and browser alike).
 import { ModelLoadError } from './types.js';
+import { checkLogProbs } from './clip_check.js';
 import type { OrtPlatform, OrtSession, OrtTensor } from './ort_types.js';
 
 export interface OpenedSession {
@@ -75,16 +76,4 @@ export async function runFloat(
   const y = tensorData(t);
   if (output === 'log_probs') checkLogProbs(y);
   return { data: y, dims: t.dims };
-}
-
-/** A model's answer must be log-probabilities: finite and ≤ 0 (a graph from a stranger can
- *  output anything; NaN sorted to the top of a word list as "NaN %"). */
-function checkLogProbs(y: Float32Array): void {
-  for (let i = 0; i < y.length; i++) {
-    const v = y[i];
-    if (!(v <= 1e-4 && v > -Infinity))
-      throw new ModelLoadError(
-        `the model's output is not log-probabilities (value ${v} at index ${i}); the model file is damaged or not an eflip export`,
-      );
-  }
 }
