@@ -10,6 +10,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { type PnmFrame, PnmParser, PnmStreamError, stackPnmFrames } from './video_pnm.js';
+import { printable } from '../io/printable.js';
 
 export type VideoErrorKind =
   | 'missing'
@@ -24,15 +25,16 @@ export type VideoErrorKind =
   | 'too-small'
   | 'cancelled';
 
-/** A video could not be read or written; `kind` says why, `file` names it. */
+/** A video could not be read or written; `kind` says why, `file` names it (its message starts
+ *  with the file's name, control characters escaped: see io/printable.ts), `reason` is the rest. */
 export class VideoError extends Error {
   override name = 'VideoError';
   constructor(
     readonly kind: VideoErrorKind,
     readonly file: string,
-    message: string,
+    readonly reason: string,
   ) {
-    super(`${file}: ${message}`);
+    super(`${printable(file)}: ${reason}`);
   }
 }
 
@@ -400,7 +402,7 @@ export function framesMissing(decoded: number, expected: number): boolean {
 
 /** One-line warning for a decode that fell short of the container's promise. */
 export function incompleteWarning(file: string, decoded: number, expected: number): string {
-  return `warning: ${file}: only ${decoded} of ${expected} frames decode (truncated or damaged video); using the ${decoded}`;
+  return `warning: ${printable(file)}: only ${decoded} of ${expected} frames decode (truncated or damaged video); using the ${decoded}`;
 }
 
 /** ffmpeg arguments that decode input `index` as a PGM/PPM image stream (self-describing frames). */

@@ -1,12 +1,24 @@
-// Text from a file someone else made (a checkpoint's keys and epoch, a file name), made safe to
-// print on one terminal line: control characters (newlines, escape sequences) shown as \xNN
-// escapes, and long text clipped.
+// Text from somewhere else as messages print it: a file name may hold any byte but '/' and NUL,
+// so a clip named "bad\neflip prepare: all good.mp4" would print a second, made-up line (or move
+// the cursor, clear the screen, reverse the text); a checkpoint's keys and epoch are a
+// stranger's strings too. Every per-file message of the data commands, and `eflip import`'s
+// report of a checkpoint, goes through printable(). No Node imports.
 
-/** `s` with control characters escaped, at most `max` characters (then "…"). */
-export function printable(s: string, max = 120): string {
-  const t = s.replace(
-    /[\x00-\x1f\x7f-\x9f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
-  return t.length > max ? `${t.slice(0, max)}…` : t;
+/** Control characters (C0, DEL, C1), line/paragraph separators and bidirectional overrides. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** `text` with its control characters escaped (\n, \r, \t, else \xNN or \u{NNNN}): one line,
+ *  shown as written; text without them is returned unchanged. Longer than `max` characters
+ *  (when given): clipped, with "…". */
+export function printable(text: string, max?: number): string {
+  const t = text.replace(UNPRINTABLE, (c) => {
+    const code = c.codePointAt(0)!;
+    return (
+      NAMED[c] ??
+      (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`)
+    );
+  });
+  return max !== undefined && t.length > max ? `${t.slice(0, max)}…` : t;
 }

@@ -1,4 +1,6 @@
 // Typed failures of the ROI pipeline; `kind` says why, `file` names the video.
+import { printable } from '../io/printable.js';
+
 export type RoiErrorKind = 'empty-video' | 'no-face' | 'edge' | 'bad-args' | 'bad-landmarks';
 
 export class RoiError extends Error {
@@ -8,6 +10,6 @@ export class RoiError extends Error {
     message: string,
     readonly file?: string,
   ) {
-    super(file ? `${file}: ${message}` : message);
+    super(file ? `${printable(file)}: ${message}` : message);
   }
 }

@@ -42,7 +42,7 @@ export {
 /** Map data/video.ts's "empty" outcomes to RoiError('empty-video'). */
 function asEmpty(e: unknown, file: string): unknown {
   if (e instanceof VideoError && (e.kind === 'empty' || /no frames/.test(e.message)))
-    return new RoiError('empty-video', e.message.slice(e.file.length + 2), file);
+    return new RoiError('empty-video', e.reason, file);
   return e;
 }
 
