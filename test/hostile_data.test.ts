@@ -427,15 +427,17 @@ test('OMP_NUM_THREADS / MKL_NUM_THREADS of 100000 are bounded by the same rule (
 
 test('synth writes synth.json, .txt and landmarks atomically: a synth.json linked to a user file leaves that file alone; no temp file is left', async () => {
   await ready;
+  // the user's own copy of the record (synth resumes only a corpus whose synth.json matches)
   const user = join(work, 'user-notes.json');
-  writeFileSync(user, 'my notes\n');
+  const record = readFileSync(join(corpus, 'synth.json'), 'utf8');
+  writeFileSync(user, record);
   rmSync(join(corpus, 'synth.json'));
   symlinkSync(user, join(corpus, 'synth.json'));
   // every clip exists: the run rewrites synth.json only
   const args = ['synth', '--out', corpus, '--words', '2', '--train', '3', '--val', '1'];
   const r = await eflip([...args, '--test', '1', '--seed', '3', '--jobs', '1', '--quiet'], 30_000);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(readFileSync(user, 'utf8'), 'my notes\n');
+  assert.equal(readFileSync(user, 'utf8'), record);
   assert.ok(!lstatSync(join(corpus, 'synth.json')).isSymbolicLink());
   assert.equal(
     JSON.parse(readFileSync(join(corpus, 'synth.json'), 'utf8')).generator,
@@ -683,7 +685,7 @@ test('data.root with hostile but usable data: a word file, an unreadable clip, a
   );
   assert.match(
     r.stdout,
-    new RegExp(`warning: skipped 1 unreadable clip\\(s\\) under .*: .*${clips[0]}`),
+    new RegExp(`warning: skipped 1 clip\\(s\\) under .* \\(unreadable, .*\\): .*${clips[0]}: `),
   );
   assert.match(
     r.stdout,

@@ -77,6 +77,39 @@ function landmarkAt(lm: Landmarks, t: number, i: number): [number, number] {
   return [lm[t][i][0], lm[t][i][1]];
 }
 
+/** A JSON value for a message: at most 40 characters. */
+const shown = (v: unknown) => String(JSON.stringify(v) ?? typeof v).slice(0, 40);
+
+/** Frames that `lm` covers, once its shape is checked: T×68 points of two finite numbers each
+ *  (a JSON file may hold anything: null points, strings, 67 points, [x] alone). */
+function landmarkFrames(lm: Landmarks): number {
+  if (lm instanceof Float32Array) {
+    if (lm.length % 136) throw new CropError(`landmarks hold ${lm.length} numbers, not T×68×2`);
+    return lm.length / 136;
+  }
+  if (!Array.isArray(lm)) throw new CropError('landmarks are not a T×68×2 array');
+  for (let t = 0; t < lm.length; t++) {
+    const f: unknown = lm[t];
+    if (!Array.isArray(f) || f.length !== 68)
+      throw new CropError(
+        `landmarks frame ${t} is ${Array.isArray(f) ? `${f.length} points` : shown(f)}, not 68 [x, y] points`,
+      );
+    for (let i = 0; i < 68; i++) {
+      const p: unknown = f[i];
+      if (
+        !Array.isArray(p) ||
+        p.length < 2 ||
+        typeof p[0] !== 'number' ||
+        typeof p[1] !== 'number' ||
+        !Number.isFinite(p[0]) ||
+        !Number.isFinite(p[1])
+      )
+        throw new CropError(`landmarks frame ${t} point ${i} is ${shown(p)}, not [x, y] numbers`);
+    }
+  }
+  return lm.length;
+}
+
 function meanPoint(lm: Landmarks, t: number, from: number, to: number): [number, number] {
   let x = 0,
     y = 0;
@@ -101,7 +134,7 @@ export function landmarkMouthCrop(
   const size = opts.size ?? 96;
   const D = opts.eyeDistance ?? 80;
   const T = v.frames;
-  const n = lm instanceof Float32Array ? lm.length / 136 : lm.length;
+  const n = landmarkFrames(lm);
   if (n !== T) throw new CropError(`landmarks cover ${n} frames, the clip has ${T} (need T×68×2)`);
   // per-frame (cos·s, sin·s, mouth centre) then temporal smoothing
   const params = new Float64Array(T * 4);

@@ -4,10 +4,18 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { decodeVideos } from './video_batch.js';
 import { VideoError } from './video.js';
-import { centreCrop, lrwMouthCrop, landmarkMouthCrop, toGray, type Frames } from './crop.js';
+import {
+  centreCrop,
+  CropError,
+  lrwMouthCrop,
+  landmarkMouthCrop,
+  toGray,
+  type Frames,
+} from './crop.js';
 import { writeShard, type ShardClip } from './shard.js';
 import type { PrepareTask } from './prepare.js';
 import { landmarkCachePath, sha256File } from '../roi/landmarks_file.js';
+import { printable } from '../io/printable.js';
 
 const BATCH = 16;
 
@@ -45,6 +53,27 @@ function cropClip(t: PrepareTask, v: Frames, lm?: number[][][]): Frames {
   return t.color ? c : toGray(c);
 }
 
+/** A clip the crop could not take, as one line naming it: kind 'landmarks' for its landmarks
+ *  (missing, not JSON, not T×68×2, another frame count), 'crop' for frames the crop does not
+ *  fit. Messages are printable() whole: a JSON error quotes the file's text. */
+function cropSkip(
+  t: PrepareTask,
+  clip: string,
+  e: unknown,
+): { path: string; kind: string; reason: string } {
+  const landmarks = t.crop === 'landmarks';
+  const kind = landmarks ? 'landmarks' : 'crop';
+  const why = printable((e as Error)?.message ?? String(e));
+  if (e instanceof VideoError) return { path: clip, kind, reason: why }; // names the clip already
+  const reason =
+    !landmarks || e instanceof CropError
+      ? why // the crop's own words ('landmarks cover 5 frames, the clip has 29 ...')
+      : e instanceof SyntaxError
+        ? `its landmarks file is not JSON (${why})`
+        : `its landmarks file does not hold T×68×[x, y] points (${why})`; // e.g. null
+  return { path: clip, kind, reason: `${printable(clip)}: ${reason}` };
+}
+
 async function runTask(t: PrepareTask): Promise<{ records: number }> {
   const clips: ShardClip[] = [];
   const skipped: { path: string; reason: string; kind: string }[] = [];
@@ -75,12 +104,7 @@ async function runTask(t: PrepareTask): Promise<{ records: number }> {
           frames: f.frames,
         });
       } catch (e) {
-        const err = e as Error;
-        skipped.push({
-          path: c.path,
-          kind: err instanceof VideoError ? 'landmarks' : 'crop',
-          reason: err.message,
-        });
+        skipped.push(cropSkip(t, c.path, e));
       }
     }
   }

@@ -9,9 +9,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeVideo, framesMissing, VideoError } from '../data/video.js';
+import { printable } from '../io/printable.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { cacheDir as eflipCacheDir } from '../io/cache_dir.js';
-import { centreCrop, lrwMouthCrop, toGray, type Frames } from '../data/crop.js';
+import { centreCrop, CropError, lrwMouthCrop, toGray, type Frames } from '../data/crop.js';
 import { indexLrw, type Split } from '../data/lrw.js';
 import { readWordFile, selectVocabulary, wordFileOf, type VocabSelection } from '../data/vocab.js';
 import { Rng, mixSeed } from '../data/rng.js';
@@ -21,6 +22,7 @@ import { shardLength, shardOrder, type Shard } from '../data/sampler.js';
 import { fromTypedArray } from '../engine/index.js';
 import type { BatchSource, TrainBatch } from './batch_source.js';
 import type { TrainConfig } from './config.js';
+import { MODEL_FPS } from '../infer/preprocess.js';
 import { makeDirs } from '../io/make_dirs.js';
 
 /** One decoded, cropped clip: T·S·S·C uint8 (C = 1 grey or 3 RGB, interleaved like the shards)
@@ -229,6 +231,12 @@ export interface LoadedSplits {
   side: number;
   /** clips that decoded fewer frames than their container promises (truncated or damaged files) */
   incomplete: { path: string; decoded: number; expected: number }[];
+  /** clips left out, and why (the reason without the path): unreadable (VideoError) or frames
+   *  the crop does not fit (CropError) */
+  skipped: { path: string; reason: string }[];
+  /** entries of the tree that are not clips (lrw.ts problems of kind 'skipped': odd word names,
+   *  *.mp4 that are no regular file) */
+  indexSkipped: { path: string; reason: string }[];
 }
 
 /** Decode the splits of an LRW-layout root once (grey, or RGB when model.in_channels = 3; cropped to
@@ -314,7 +322,7 @@ export async function loadLrwSplits(
   let next = 0;
   const results: (MemClip | null)[] = new Array(todo.length).fill(null);
   const incomplete: LoadedSplits['incomplete'] = [];
-  const unreadable: string[] = [];
+  const skipped: LoadedSplits['skipped'] = [];
   if (cfg.data.crop === 'landmarks')
     throw new Error(
       `data.crop=landmarks needs landmark-cropped data; prepare it with 'eflip prepare --crop landmarks' and set data.shards`,
@@ -346,7 +354,7 @@ export async function loadLrwSplits(
         const st = statSync(c.path);
         const key = createHash('sha1')
           .update(
-            `${c.path}|${st.size}|${st.mtimeMs}|${cfg.data.crop}|${side}${colour ? '|rgb' : ''}`,
+            `${c.path}|${st.size}|${st.mtimeMs}|${cfg.data.crop}|${side}${colour ? '|rgb' : ''}|${MODEL_FPS}fps`,
           )
           .digest('hex');
         cacheFile = join(cacheDir, key.slice(0, 2), `${key}.u8`);
@@ -371,28 +379,33 @@ export async function loadLrwSplits(
           }
         }
       }
-      let v;
+      let v, f: Frames;
       try {
-        v = await decodeVideo(c.path, { gray: !colour });
+        // resampled to the model's 25 frames/s, as `eflip prepare` and `eflip predict` decode
+        v = await decodeVideo(c.path, { gray: !colour, fps: MODEL_FPS });
+        f = {
+          data: v.data,
+          frames: v.frames,
+          height: v.height,
+          width: v.width,
+          channels: v.channels,
+        };
+        if (!colour) f = toGray(f);
+        f = cfg.data.crop === 'mouth' ? lrwMouthCrop(f, 96) : centreCrop(f, 96);
+        f = centreCrop(f, side);
       } catch (e) {
-        // like `eflip prepare`: an unreadable clip is skipped and reported, never the end of the run
-        if (!(e instanceof VideoError)) throw e;
-        unreadable.push(e.message.split('\n')[0]);
+        // like `eflip prepare`: an unreadable clip, or one whose frames the crop does not fit
+        // (another frame size), is skipped and reported, never the end of the run
+        // (ffmpeg's text may quote the file's name: printable, one line)
+        if (e instanceof VideoError) skipped.push({ path: c.path, reason: printable(e.reason) });
+        else if (e instanceof CropError) skipped.push({ path: c.path, reason: e.message });
+        else throw e;
         done++;
         continue;
       }
       if (framesMissing(v.frames, v.expectedFrames ?? 0))
         incomplete.push({ path: c.path, decoded: v.frames, expected: v.expectedFrames! });
-      let f: Frames = {
-        data: v.data,
-        frames: v.frames,
-        height: v.height,
-        width: v.width,
-        channels: v.channels,
-      };
-      if (!colour) f = toGray(f);
-      f = cfg.data.crop === 'mouth' ? lrwMouthCrop(f, 96) : centreCrop(f, 96);
-      const data = centreCrop(f, side).data;
+      const data = f.data;
       if (cacheFile && cacheDir) {
         try {
           writeFileAtomic(cacheFile, data);
@@ -417,21 +430,24 @@ export async function loadLrwSplits(
   todo.forEach((c, i) => {
     if (results[i]) clips[c.split].push(results[i]!);
   });
-  if (unreadable.length)
+  skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)); // workers finish in any order
+  if (skipped.length)
     log(
-      `warning: skipped ${unreadable.length} unreadable clip(s) under ${root}: ${unreadable[0]}${unreadable.length > 1 ? ` (+${unreadable.length - 1} more)` : ''}`,
+      `warning: skipped ${skipped.length} clip(s) under ${printable(root)} (unreadable, or frames the crop does not fit): ${printable(skipped[0].path)}: ${skipped[0].reason}${skipped.length > 1 ? ` (+${skipped.length - 1} more)` : ''}`,
     );
   const noDuration = index.problems.filter(
     (p) => p.kind === 'no-duration' && classOf.has(p.path.split(/[\\/]/).at(-3) ?? ''),
   );
   if (noDuration.length)
     log(
-      `note: ${noDuration.length} clip(s) under ${root} have no .txt with a readable Duration line (kept${cfg.data.word_boundary ? '; their word-boundary plane covers the whole clip' : ''}), e.g. ${noDuration[0].path}`,
+      `note: ${noDuration.length} clip(s) under ${printable(root)} have no .txt with a readable Duration line (kept${cfg.data.word_boundary ? '; their word-boundary plane covers the whole clip' : ''}), e.g. ${printable(noDuration[0].path)}`,
     );
-  const skipped = index.problems.filter((p) => p.kind === 'skipped');
-  if (skipped.length)
+  const indexSkipped = index.problems
+    .filter((p) => p.kind === 'skipped')
+    .map((p) => ({ path: p.path, reason: p.reason }));
+  if (indexSkipped.length)
     log(
-      `warning: skipped ${skipped.length} entr${skipped.length > 1 ? 'ies' : 'y'} under ${root}: ${skipped[0].path}: ${skipped[0].reason}`,
+      `warning: skipped ${indexSkipped.length} entr${indexSkipped.length > 1 ? 'ies' : 'y'} under ${printable(root)}: ${printable(indexSkipped[0].path)}: ${indexSkipped[0].reason}`,
     );
-  return { labels: words, clips, side, incomplete };
+  return { labels: words, clips, side, incomplete, skipped, indexSkipped };
 }

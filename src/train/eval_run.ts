@@ -34,6 +34,10 @@ export interface EvalResult {
   device: string;
   /** clips that decoded fewer frames than their container promises (evaluated on what decoded) */
   incomplete: LoadedSplits['incomplete'];
+  /** clips left out of the metrics, and why (unreadable, frames the crop does not fit) */
+  skipped: LoadedSplits['skipped'];
+  /** entries of the tree that are not clips (odd word names, *.mp4 that are no regular file) */
+  indexSkipped: LoadedSplits['indexSkipped'];
 }
 
 export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
@@ -104,5 +108,7 @@ export async function evaluateCheckpoint(o: EvalOptions): Promise<EvalResult> {
     seconds: (Date.now() - t0) / 1000,
     device,
     incomplete: data.incomplete,
+    skipped: data.skipped,
+    indexSkipped: data.indexSkipped,
   };
 }

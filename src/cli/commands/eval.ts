@@ -2,6 +2,7 @@
 import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { guardOutputs } from '../../io/output_path.js';
+import { printable } from '../../io/printable.js';
 
 export const def = defineCommand({
   name: 'eval',
@@ -71,7 +72,11 @@ export default async function main(argv: string[]): Promise<number> {
     useEma: !p.opts['no-ema'],
     limit: p.opts.limit ?? null,
     device: p.opts.device,
-    log: p.opts.json ? undefined : (m) => console.error(m),
+    // --json: stdout is the JSON; warnings and notes (skipped clips, a clip cache not usable)
+    // still go to stderr, progress does not
+    log: (m) => {
+      if (!p.opts.json || /^(warning|note):/.test(m)) console.error(m);
+    },
     stream: process.stderr,
     quiet: !!p.opts.json,
   });
@@ -79,7 +84,7 @@ export default async function main(argv: string[]): Promise<number> {
   if (r.incomplete.length) {
     const e = r.incomplete[0];
     console.error(
-      `warning: ${r.incomplete.length} clip(s) decoded fewer frames than their container promises (truncated or damaged; evaluated on what decoded), e.g. ${e.path}: ${e.decoded} of ${e.expected}`,
+      `warning: ${r.incomplete.length} clip(s) decoded fewer frames than their container promises (truncated or damaged; evaluated on what decoded), e.g. ${printable(e.path)}: ${e.decoded} of ${e.expected}`,
     );
   }
   const md = metricsMarkdown(m, `${r.split} — ${r.checkpoint} (${r.weights} weights)`);
@@ -94,6 +99,9 @@ export default async function main(argv: string[]): Promise<number> {
           device: r.device,
           seconds: r.seconds,
           incompleteClips: r.incomplete.map((e) => e.path),
+          // clips not in the metrics (samples counts the others), and entries that are no clips
+          skippedClips: r.skipped,
+          skippedEntries: r.indexSkipped,
           ...metricsJson(m, true),
         },
         null,

@@ -6,6 +6,7 @@ import { loadLipReader } from '../../infer/load_node.js';
 import { loadClip } from '../../infer/frame_reader.js';
 import { faceClipReader } from '../../infer/face_clips.js';
 import { incompleteWarning } from '../../data/video.js';
+import { printable } from '../../io/printable.js';
 import { clipResult } from '../predict_result.js';
 import type { Clip } from '../../infer/types.js';
 
@@ -136,7 +137,9 @@ export default async function main(argv: string[]): Promise<number> {
               : '');
           clips.push(null);
           results[i + clips.length - 1] = { file: f, error: msg };
-          console.error(`eflip predict: ${msg}`);
+          // one line naming the video (the readers' errors name it; the crop's and the model's do not)
+          const named = msg.startsWith(`${printable(f)}: `) ? msg : `${printable(f)}: ${msg}`;
+          console.error(`eflip predict: ${printable(named)}`);
           failed++;
         }
       }
@@ -178,7 +181,7 @@ export default async function main(argv: string[]): Promise<number> {
   else {
     for (const r of results) {
       if (r.error) continue; // reported on stderr
-      console.log(`${r.file}  (${r.frames} frames, ${r.seconds} s)`);
+      console.log(`${printable(r.file)}  (${r.frames} frames, ${r.seconds} s)`);
       r.top.forEach((t: any, k: number) =>
         console.log(
           `  ${String(k + 1).padStart(2)}. ${t.label.padEnd(16)} ${t.probability.toFixed(4)}`,
