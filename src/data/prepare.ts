@@ -59,6 +59,9 @@ export interface PrepareSummary {
   seconds: number;
   /** transcripts without a readable Duration (clips kept) */
   durationProblems: number;
+  /** entries of the tree that are not clips and were left out (lrw.ts problems of kind
+   *  'skipped': a word directory with whitespace or #, a *.mp4 that is no regular file) */
+  indexSkipped: { path: string; reason: string }[];
 }
 
 export class PrepareError extends Error {
@@ -249,10 +252,16 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
     shardsReused: tasks.length - todo.length,
     seconds: (Date.now() - t0) / 1000,
     durationProblems: idx.problems.filter((p) => p.kind === 'no-duration').length,
+    indexSkipped: idx.problems
+      .filter((p) => p.kind === 'skipped')
+      .map((p) => ({ path: p.path, reason: p.reason })),
   };
+  const noDuration = idx.problems
+    .filter((p) => p.kind === 'no-duration')
+    .map((p) => ({ path: p.path, reason: p.reason }));
   writeFileAtomic(
     path.join(o.out, 'summary.json'),
-    JSON.stringify({ ...summary, durationProblemList: idx.problems }, null, 1),
+    JSON.stringify({ ...summary, durationProblemList: noDuration }, null, 1),
   );
   return summary;
 }

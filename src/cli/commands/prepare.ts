@@ -5,6 +5,7 @@ import { prepare } from '../../data/prepare.js';
 import { parseWordsSpec } from '../../data/vocab.js';
 import { Progress } from '../../data/progress.js';
 import { defaultJobs } from '../../data/pool.js';
+import { printable } from '../../io/printable.js';
 
 export const def = defineCommand({
   name: 'prepare',
@@ -80,13 +81,7 @@ export default async function main(argv: string[]): Promise<number> {
     },
   });
   if (o.json) {
-    console.log(
-      JSON.stringify(
-        { ...s, skipped: s.skipped.map((k) => ({ path: k.path, kind: k.kind })) },
-        null,
-        1,
-      ),
-    );
+    console.log(JSON.stringify(s, null, 1)); // skipped clips and entries with their reasons
     return 0;
   }
   console.log(
@@ -101,8 +96,14 @@ export default async function main(argv: string[]): Promise<number> {
         .map(([k, n]) => `${k} ${n}`)
         .join(', ')}`,
     );
-    for (const k of s.skipped.slice(0, 20)) console.log(`  ${k.kind}: ${k.reason}`);
+    for (const k of s.skipped.slice(0, 20)) console.log(`  ${k.kind}: ${printable(k.reason)}`);
     if (s.skipped.length > 20) console.log(`  ... (${s.skipped.length - 20} more in summary.json)`);
+  }
+  if (s.indexSkipped.length) {
+    const n = s.indexSkipped.length;
+    console.log(`skipped ${n} entr${n > 1 ? 'ies' : 'y'} under --lrw that are not clips:`);
+    for (const k of s.indexSkipped.slice(0, 20)) console.log(`  ${printable(k.path)}: ${k.reason}`);
+    if (n > 20) console.log(`  ... (${n - 20} more in summary.json)`);
   }
   return 0;
 }
