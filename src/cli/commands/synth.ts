@@ -13,7 +13,8 @@ export const def = defineCommand({
   description:
     'Write a synthetic LRW-layout corpus: ROOT/WORD/{train,val,test}/WORD_NNNNN.mp4 (256x256 colour H.264, 25 fps, 29 frames) ' +
     "plus .txt with a Duration: line. Talking faces rendered from each word's phonemes (CMU dictionary) → visemes; " +
-    'train/val/test use disjoint speakers; deterministic per seed; re-running skips finished clips.',
+    'train/val/test use disjoint speakers; deterministic per seed; re-running with the same parameters resumes ' +
+    '(finished clips kept); a non-empty ROOT that is not such a corpus is refused.',
   options: {
     out: { type: 'string', help: 'output root directory' },
     words: {

@@ -1,7 +1,8 @@
 // Synthetic LRW-format corpus: ROOT/WORD/{train,val,test}/WORD_NNNNN.{mp4,txt}, 256×256
 // colour H.264 at 25 fps, 29 frames, `.txt` with a `Duration:` line. Speakers are disjoint
-// across splits; everything is a pure function of the seed. Re-running skips finished clips.
-import { existsSync } from 'node:fs';
+// across splits; everything is a pure function of the seed. Re-running with the same parameters
+// (synth.json) skips finished clips; another corpus or a directory of other files is refused.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { mixSeed } from '../rng.js';
 import { encodeVideo } from '../video_writer.js';
@@ -11,6 +12,7 @@ import { runPool } from '../pool.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import type { Split } from '../lrw.js';
 import { makeDirs } from '../../io/make_dirs.js';
+import { printable } from '../../io/printable.js';
 
 export interface SynthCorpusOptions {
   out: string;
@@ -136,10 +138,81 @@ export function synthTasks(o: SynthCorpusOptions): SynthTask[] {
   return tasks;
 }
 
-/** Write the corpus (parallel over worker threads; finished clips are skipped). */
+export class SynthError extends Error {
+  override name = 'SynthError';
+}
+
+/** What synth.json records: every parameter a clip's pixels depend on. */
+function synthRecord(o: SynthCorpusOptions): Record<string, unknown> {
+  return {
+    generator: 'eflip synth',
+    seed: o.seed ?? 0,
+    words: o.words,
+    counts: { train: o.train, val: o.val, test: o.test },
+    speakers: { ...DEFAULT_SPEAKERS, ...o.speakers },
+    frames: 29,
+    fps: 25,
+    size: 256,
+  };
+}
+
+/**
+ * `out` may be new, empty, or a corpus this same synth wrote (synth.json records the same
+ * parameters): that one is resumed. Anything else is refused before a file is written — a
+ * directory of the user's (its files would be replaced where a clip's name falls), or another
+ * corpus (a different seed or word list would leave a mix that synth.json misdescribes).
+ */
+function checkOut(out: string, want: Record<string, unknown>): void {
+  const st = statOrNull(out);
+  if (!st) return;
+  if (!st.isDirectory()) throw new SynthError(`--out ${printable(out)} is a file, not a directory`);
+  if (!readdirSync(out).length) return;
+  const file = path.join(out, 'synth.json');
+  if (!existsSync(file))
+    throw new SynthError(
+      `--out ${printable(out)} is not empty and holds no eflip synth corpus (no synth.json); use a new or empty directory`,
+    );
+  let had: Record<string, unknown>;
+  try {
+    const fst = statSync(file);
+    if (!fst.isFile()) throw new Error('not a regular file'); // a FIFO would block the read
+    if (fst.size > 1 << 20) throw new Error('over 1 MiB');
+    had = JSON.parse(readFileSync(file, 'utf8'));
+    if (!had || typeof had !== 'object' || had.generator !== 'eflip synth')
+      throw new Error('not a record of eflip synth');
+  } catch (e) {
+    throw new SynthError(
+      `${printable(file)} is not a synth record (${printable((e as Error).message).slice(0, 120)}); use a new or empty --out`,
+    );
+  }
+  const differ = Object.keys(want).filter(
+    (k) => JSON.stringify(had[k]) !== JSON.stringify(want[k]),
+  );
+  if (differ.length) {
+    const shown = (v: unknown) => (v === undefined ? 'none' : JSON.stringify(v).slice(0, 80));
+    throw new SynthError(
+      `--out ${printable(out)} holds another synth corpus (${differ
+        .map((k) => `${k} ${shown(had[k])} there, ${shown(want[k])} asked`)
+        .join('; ')}); use a new --out, or the same parameters to resume it`,
+    );
+  }
+}
+
+function statOrNull(p: string) {
+  try {
+    return statSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** Write the corpus (parallel over worker threads). A re-run with the same parameters resumes:
+ *  finished clips are skipped; another corpus or a directory of other files is refused. */
 export async function synthCorpus(o: SynthCorpusOptions): Promise<SynthSummary> {
   const t0 = Date.now();
   const all = synthTasks(o);
+  const record = synthRecord(o);
+  checkOut(o.out, record);
   const todo = all.filter(
     (t) =>
       !(
@@ -150,23 +223,7 @@ export async function synthCorpus(o: SynthCorpusOptions): Promise<SynthSummary> 
   );
   makeDirs(o.out);
   // atomic: a corpus cut mid-write never holds half a synth.json
-  writeFileAtomic(
-    path.join(o.out, 'synth.json'),
-    JSON.stringify(
-      {
-        generator: 'eflip synth',
-        seed: o.seed ?? 0,
-        words: o.words,
-        counts: { train: o.train, val: o.val, test: o.test },
-        speakers: { ...DEFAULT_SPEAKERS, ...o.speakers },
-        frames: 29,
-        fps: 25,
-        size: 256,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  writeFileAtomic(path.join(o.out, 'synth.json'), JSON.stringify(record, null, 2) + '\n');
   let done = all.length - todo.length;
   o.onProgress?.(done, all.length);
   const errors: string[] = [];

@@ -2,6 +2,7 @@
 //   await synthCorpus({ out: '/tmp/synth', words: ['ABOUT', 'WATER'], train: 20, val: 5, test: 5, seed: 1 });
 export {
   synthCorpus,
+  SynthError,
   synthTasks,
   writeSynthClip,
   transcriptText,
