@@ -7,10 +7,12 @@ import { parseOrHelp, BENCH_OPTIONS, defineCommand } from '../args.js';
 import { synthCorpus } from '../../data/synth/index.js';
 import { LRW_WORDS } from '../../data/lrw_words.js';
 import { indexLrw } from '../../data/lrw.js';
-import { decodeVideo } from '../../data/video.js';
+import { decodeVideo, VideoError } from '../../data/video.js';
 import { decodeVideos } from '../../data/video_batch.js';
 import { prepare } from '../../data/prepare.js';
 import { Loader } from '../../data/loader.js';
+import { printable } from '../../io/printable.js';
+import { removeOnSignal } from '../../io/temp_dir.js';
 
 /** CPU seconds used so far by this process (all threads) and its waited-for children (ffmpeg). */
 function cpuSeconds(): number {
@@ -74,6 +76,11 @@ export default async function main(argv: string[]): Promise<number> {
     if (!o.json) console.error(s);
   };
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'eflip-bench-data-'));
+  // Ctrl-C / SIGTERM end the process before the finally below: the temp corpus goes then too
+  const signalsOff = removeOnSignal(tmp, {
+    keep: !!o.keep,
+    onKeep: (d) => console.error(`kept ${d}`),
+  });
   const result: Record<string, unknown> = { cpus: os.availableParallelism(), jobs };
   try {
     let root = o.lrw;
@@ -94,34 +101,66 @@ export default async function main(argv: string[]): Promise<number> {
     }
     const idx = await indexLrw(root, { durations: false });
     const files = idx.clips.map((c) => c.path);
+    // like `eflip prepare`: an unreadable clip is skipped, reported, and left out of the rates
+    const unreadable = new Map<string, string>();
+    const skip = (e: VideoError) => unreadable.set(e.file, printable(e.reason));
 
     log('decode: one ffmpeg process per clip ...');
     const n1 = Math.min(files.length, 24);
+    let decoded1 = 0;
     const single = await measure(
-      () => n1,
+      () => decoded1,
       async () => {
-        for (const f of files.slice(0, n1)) await decodeVideo(f, { gray: true, fps: 25 });
+        for (const f of files.slice(0, n1)) {
+          try {
+            await decodeVideo(f, { gray: true, fps: 25 });
+            decoded1++;
+          } catch (e) {
+            if (!(e instanceof VideoError)) throw e;
+            skip(e);
+          }
+        }
       },
     );
     log('decode: batched (16 clips per process), one at a time ...');
+    let decoded = 0;
     const batched = await measure(
-      () => files.length,
+      () => decoded,
       async () => {
         for (let i = 0; i < files.length; i += 16)
-          await decodeVideos(files.slice(i, i + 16), { gray: true, fps: 25, strict: true });
+          for (const r of await decodeVideos(files.slice(i, i + 16), {
+            gray: true,
+            fps: 25,
+            strict: true,
+          }))
+            if (r instanceof VideoError) skip(r);
+            else decoded++;
       },
     );
+    if (unreadable.size) {
+      const [f, why] = [...unreadable][0];
+      // on stderr also under --json (stdout is the JSON)
+      console.error(
+        `warning: skipped ${unreadable.size} unreadable clip(s) under ${printable(root)}: ${printable(f)}: ${why}${unreadable.size > 1 ? ` (+${unreadable.size - 1} more)` : ''}`,
+      );
+      result.skippedClips = [...unreadable].map(([p, reason]) => ({ path: p, reason }));
+    }
     result.decode = {
-      clips: files.length,
+      clips: decoded,
       singleProcessPerClip: { clipsPerSec: single.perSec, clipsPerCpuSec: single.perCpuSec },
       batched16: { clipsPerSec: batched.perSec, clipsPerCpuSec: batched.perCpuSec },
     };
 
     log(`prepare --jobs ${jobs} ...`);
     const shards = path.join(tmp, 'shards');
+    let prepared = 0; // the clips prepare skips (unreadable) are not in its rate
     const pr = await measure(
-      () => files.length,
-      () => prepare({ lrw: root!, out: shards, jobs, shardSize: 16 }),
+      () => prepared,
+      async () => {
+        const r = await prepare({ lrw: root!, out: shards, jobs, shardSize: 16 });
+        prepared = r.prepared;
+        return r;
+      },
     );
     result.prepare = {
       clips: pr.result.prepared,
@@ -173,6 +212,7 @@ export default async function main(argv: string[]): Promise<number> {
     result.peakRssMiB = +(process.resourceUsage().maxRSS / 1024).toFixed(0);
     result.backend = 'ffmpeg (Debian) child processes, PGM/PPM frames over pipes';
   } finally {
+    signalsOff();
     if (!o.keep) await fsp.rm(tmp, { recursive: true, force: true });
     else log(`kept ${tmp}`);
   }
