@@ -121,10 +121,10 @@ export default async function main(argv: string[]): Promise<number> {
   const sd = extractStateDict(ck.root, p.opts.prefix !== undefined ? [p.opts.prefix] : undefined);
   console.log(
     `${basename(src)}: state dict at '${sd.foundAt}', ${sd.tensors.size} tensors` +
-      (sd.strippedPrefix ? `, prefix '${printable(sd.strippedPrefix)}' stripped` : '') +
+      (sd.strippedPrefix ? `, prefix '${printable(sd.strippedPrefix, 120)}' stripped` : '') +
       (Object.keys(sd.info).length
         ? ` (${Object.entries(sd.info)
-            .map(([k, v]) => `${printable(k)} ${printable(String(v), 40)}`)
+            .map(([k, v]) => `${printable(k, 120)} ${printable(String(v), 40)}`)
             .join(', ')})`
         : ''),
   );
@@ -132,7 +132,7 @@ export default async function main(argv: string[]): Promise<number> {
     console.log(
       `  skipped ${sd.skipped.length} non-tensor entries: ${sd.skipped
         .slice(0, 5)
-        .map((k) => printable(k))
+        .map((k) => printable(k, 120))
         .join(', ')}`,
     );
   const lightning = sd.foundAt === 'state_dict' && sd.strippedPrefix === 'model.';
@@ -237,7 +237,7 @@ export default async function main(argv: string[]): Promise<number> {
       console.log(
         `  ignored ${unexpected.length} unexpected keys: ${unexpected
           .slice(0, 8)
-          .map((k) => printable(k))
+          .map((k) => printable(k, 120))
           .join(', ')}${unexpected.length > 8 ? ', …' : ''}`,
       );
     if (report.missing.length)
