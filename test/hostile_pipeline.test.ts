@@ -62,7 +62,8 @@ test('lipreader(): bad videos are refused in one line; a disposed reader refuses
   } finally {
     await r.dispose();
   }
-  await refused(() => r.read(CLIP), 'InferenceInputError', /disposed/);
+  await refused(() => r.read(CLIP), 'ReaderDisposedError', /disposed/);
+  await refused(() => r.stream(CLIP), 'ReaderDisposedError', /disposed/);
   await r.dispose(); // twice is fine
 });
 

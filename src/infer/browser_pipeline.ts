@@ -16,7 +16,7 @@ import {
   timelineSegments,
   type TimelineEntry,
 } from './streaming.js';
-import { InferenceInputError } from './types.js';
+import { InferenceInputError, ReaderDisposedError } from './types.js';
 import type { ReadResult, StreamReadOptions, StreamResult } from './pipeline.js';
 
 export type { ReadResult, StreamReadOptions, StreamResult } from './pipeline.js';
@@ -171,7 +171,7 @@ export async function lipreader(
   };
   let disposed = false;
   const open = () => {
-    if (disposed) throw new InferenceInputError('this lipreader was disposed');
+    if (disposed) throw new ReaderDisposedError();
   };
   const nameOf = (v: VideoInput) =>
     v instanceof Blob

@@ -21,7 +21,7 @@ import {
   type TimelineEntry,
   type TimelineSegment,
 } from './streaming.js';
-import { InferenceInputError, type LipReader } from './types.js';
+import { InferenceInputError, ReaderDisposedError, type LipReader } from './types.js';
 
 export interface LipreaderOptions extends LoadOptions {
   /** arbitrary footage: find the face and read its aligned mouth ROI (src/roi; loads the face models) */
@@ -90,7 +90,7 @@ export async function lipreader(model: string, opts: LipreaderOptions = {}): Pro
   const reader = await loadLipReader(model, opts);
   let disposed = false;
   const open = () => {
-    if (disposed) throw new InferenceInputError('this lipreader was disposed');
+    if (disposed) throw new ReaderDisposedError();
   };
   return {
     model: reader,
