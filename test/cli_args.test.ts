@@ -236,6 +236,11 @@ test("eflip's own environment switches refuse a value they do not know in one li
       ['predict', '--face', '-c', demo, sample],
       /EFLIP_ROI_BACKEND="gpu": expected wasm or cpu/,
     ],
+    [
+      { EFLIP_ROI_THREAD: 'true' },
+      ['predict', '--face', '-c', demo, sample],
+      /EFLIP_ROI_THREAD="true": expected 0 or 1/,
+    ],
   ];
   for (const [env, args, message] of cases) {
     const r = await runEflip(args, { timeoutMs: 60_000, env });

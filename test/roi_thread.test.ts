@@ -72,6 +72,26 @@ test(
   },
 );
 
+test('EFLIP_ROI_THREAD: a value other than 0 or 1 is refused when the detector is made, naming the variable', async () => {
+  const saved = process.env.EFLIP_ROI_THREAD;
+  try {
+    process.env.EFLIP_ROI_THREAD = 'true';
+    await assert.rejects(FaceDetector.create(), (e: Error) => {
+      assert.equal(e.name, 'EnvSwitchError');
+      assert.match(e.message, /^EFLIP_ROI_THREAD="true": expected 0 or 1 \(or unset\)$/);
+      return true;
+    });
+    // a detector without a helper thread (the thread's own) does not read it
+    assert.equal((await FaceDetector.create({ thread: false })).parallel, false);
+    process.env.EFLIP_ROI_THREAD = '0';
+    const off = await FaceDetector.create();
+    assert.equal(await off.startThread(), false, 'EFLIP_ROI_THREAD=0: no helper thread');
+  } finally {
+    if (saved === undefined) delete process.env.EFLIP_ROI_THREAD;
+    else process.env.EFLIP_ROI_THREAD = saved;
+  }
+});
+
 test('roiVideoToFile: the mp4 of encoding after tracking, byte for byte; a failed run leaves no file, no temp, no directory', async () => {
   const det = await FaceDetector.create();
   const clip = composeVideo(photo, MOTIONS.slice(0, 30), COMPOSE);

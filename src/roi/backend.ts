@@ -88,6 +88,11 @@ async function load(backend: TfBackend): Promise<FaceModels> {
   return { api, backend, modelDir, landmarkRunner };
 }
 
+/** EFLIP_ROI_THREAD=0: no detector helper thread (a value other than 0 or 1 throws EnvSwitchError). */
+export function roiThreadOff(): boolean {
+  return envSwitch('EFLIP_ROI_THREAD', ['0', '1']) === '0';
+}
+
 /** The process-wide helper thread for the detectors (detector_thread.ts); null where there is none. */
 export async function detectorThread(): Promise<
   import('./detector_thread.js').DetectorThread | null

@@ -16,3 +16,7 @@ export function faceModelDir(): string {
 export async function detectorThread(): Promise<null> {
   return null;
 }
+/** No helper thread in the browser: EFLIP_ROI_THREAD is a Node switch. */
+export function roiThreadOff(): boolean {
+  return true;
+}

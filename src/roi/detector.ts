@@ -6,6 +6,7 @@
 //   misses faces above ~40 % of the frame and tilts beyond ~15°;
 // - 'auto' (default): tiny, then SSD on frames where tiny finds nothing.
 // Landmark nets: 'full' (default) or 'tiny'; both take a 112×112 face crop.
+import { EnvSwitchError } from '../env_switch.js';
 import type { FaceModels, LandmarkKind, LandmarkRunner } from './face_models.js';
 import { type Affine, type Point, applyAffine, similarityAbout } from './geometry.js';
 import { type Frame, toRgb, warpAffine } from './image.js';
@@ -107,9 +108,12 @@ export class FaceDetector {
 
   /** A detector on the process-wide Node models (backend.ts, loaded on first use). */
   static async create(o: FaceDetectorOptions = {}): Promise<FaceDetector> {
-    const { faceModels, detectorThread } = await import('./backend.js'); // Node only: the web build stubs it out
+    const { faceModels, detectorThread, roiThreadOff } = await import('./backend.js'); // Node only: the web build stubs it out
+    // EFLIP_ROI_THREAD is read now, so that a value it does not know is refused before any work
+    // (the thread itself starts later, from a tracking crop that cannot report an error)
+    const thread = (o.thread ?? true) && !roiThreadOff();
     const d = new FaceDetector(await faceModels(), o);
-    if (o.thread ?? true) d.startHelper = detectorThread;
+    if (thread) d.startHelper = detectorThread;
     return d;
   }
 
@@ -123,7 +127,8 @@ export class FaceDetector {
     try {
       if (start) this.helper = await start();
       return (await this.helper?.started) ?? false;
-    } catch {
+    } catch (e) {
+      if (e instanceof EnvSwitchError) throw e; // EFLIP_ROI_THREAD=<unknown value>: refused, not ignored
       return false; // no thread: everything stays on this one
     }
   }

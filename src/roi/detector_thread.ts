@@ -11,7 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 import { answerTasks, TaskWorker } from '../data/pool.js';
-import { envSwitch } from '../env_switch.js';
+import { roiThreadOff } from './backend.js';
 import { type DetectorHelper, type DetectorKind, type RawBox, FaceDetector } from './detector.js';
 import type { Frame } from './image.js';
 
@@ -71,10 +71,7 @@ let thread: DetectorThread | null | undefined;
  */
 export function detectorThread(): DetectorThread | null {
   if (thread === undefined)
-    thread =
-      availableParallelism() >= 2 && envSwitch('EFLIP_ROI_THREAD', ['0', '1']) !== '0'
-        ? new DetectorThread()
-        : null;
+    thread = availableParallelism() >= 2 && !roiThreadOff() ? new DetectorThread() : null;
   return thread;
 }
 
