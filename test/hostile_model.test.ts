@@ -418,7 +418,7 @@ test('files that are not eflip models are named for what they are', async () => 
     'm.pt',
     torchLegacy(),
     ['predict'],
-    /is a PyTorch checkpoint \(legacy pickle\), not an eflip model: convert it first with `eflip import/,
+    /is a PyTorch checkpoint \(legacy pickle\), not an eflip model, and `eflip import` reads only PyTorch >= 1\.6 zip checkpoints: re-save it with torch\.save\(torch\.load\(path\), path\) in PyTorch >= 1\.6, then run `eflip import .*m\.pt --out model\.safetensors`/,
   );
   await refuses(
     'an mp4 as the model',

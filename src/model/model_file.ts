@@ -58,7 +58,13 @@ export function notAModel(
   k: FileKindInfo,
   needs = 'an eflip model (.safetensors)',
 ): ModelFileError {
-  if (k.kind === 'pytorch-zip' || k.kind === 'pytorch-pickle') {
+  if (k.kind === 'pytorch-pickle')
+    // eflip import reads only the zip format (torch_checkpoint.ts): the file needs re-saving first
+    return new ModelFileError(
+      `${path} is ${k.what}, not an eflip model, and \`eflip import\` reads only PyTorch >= 1.6 zip checkpoints: ` +
+        `re-save it with torch.save(torch.load(path), path) in PyTorch >= 1.6, then run \`eflip import ${path} --out model.safetensors\``,
+    );
+  if (k.kind === 'pytorch-zip') {
     return new ModelFileError(
       `${path} is ${k.what}, not an eflip model: convert it first with \`eflip import ${path} --out model.safetensors\``,
     );
