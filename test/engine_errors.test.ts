@@ -196,6 +196,17 @@ test('bad JS arguments at the native boundary', () => {
   });
 });
 
+test("hasOp takes eflip's op keys; an ATen name or an unknown key is refused in one line, not answered false", () => {
+  assert.equal(E.hasOp('conv3d'), true);
+  assert.equal(E.hasOp('add'), true);
+  for (const bad of ['aten::conv3d', 'aten::add.Tensor', 'conv4d', ''])
+    throwsTyped(
+      () => E.hasOp(bad as E.OpName),
+      E.ArgumentError,
+      /^hasOp\(".*"\): not one of eflip's op keys; hasOp takes the keys of src\/engine\/ops\.ts \('conv3d', 'add', 'sdpa', …\), not ATen names \('aten::conv3d'\)$/,
+    );
+});
+
 test('the process keeps working after all of the above', () => {
   tidy(() => {
     const y = F.conv2d(E.randn([1, 2, 5, 5]), E.randn([3, 2, 3, 3]), null, { padding: 1 });

@@ -35,7 +35,7 @@ export {
 } from './runtime.js';
 export { type DType, DTYPE_SIZE, isFloating } from './dtype.js';
 export { type Device, checkDevice, torchBuiltWithCuda, CUDA_BUILD_FIX } from './device.js';
-export { hasOp } from './ops.js';
+export { hasOp, type OpName } from './ops.js';
 export * from './errors.js';
 export {
   ProcessGroup,

@@ -1,5 +1,6 @@
 // ATen operator table: name -> dispatcher op id, resolved once at load. Ops missing from the
 // linked libtorch version resolve to -1 and throw a clear error when used.
+import { ArgumentError } from './errors.js';
 import { native } from './native.js';
 
 const NAMES = {
@@ -286,8 +287,13 @@ for (const [k, full] of Object.entries(NAMES)) {
   OP[k as OpName] = native.opId(name, overload) ?? -1;
 }
 
-/** True when the linked libtorch provides the op. */
+/** True when the linked libtorch provides the op. `name` is one of eflip's op keys above
+ *  ('conv3d', 'add', 'sdpa'), not an ATen name: any other name throws ArgumentError. */
 export function hasOp(name: OpName): boolean {
+  if (typeof name !== 'string' || !Object.hasOwn(NAMES, name))
+    throw new ArgumentError(
+      `hasOp(${JSON.stringify(name)?.slice(0, 60)}): not one of eflip's op keys; hasOp takes the keys of src/engine/ops.ts ('conv3d', 'add', 'sdpa', …), not ATen names ('aten::conv3d')`,
+    );
   return OP[name] >= 0;
 }
 
