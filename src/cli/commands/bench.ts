@@ -32,6 +32,9 @@ const KINDS: Record<
   },
 };
 
+/** Every kind, in the order of `eflip bench --help` (the README's reference prints each one's help). */
+export const BENCH_KINDS = Object.keys(KINDS);
+
 export const def = defineCommand({
   name: 'bench',
   usage: 'bench <ops|data|train|infer|roi|webapp> [--json] [options]',
