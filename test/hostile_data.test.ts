@@ -31,6 +31,7 @@ import {
   type CliRun,
 } from './hostile_helpers.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
+import { prepare } from '../src/data/prepare.js';
 
 const work = tempDir('eflip-hostile-data-');
 const env = { EFLIP_CLIP_CACHE: join(work, 'clip-cache') };
@@ -764,10 +765,23 @@ test('prepare refuses a target that is a file, holds other files, sits inside th
     );
     for (const [d, s] of snapOf) assertUnchanged(d, s, { label: `${out}: ${d}` });
   }
-  assertRefused(
-    await eflip(['prepare', '--lrw', corpus, '--out', join(work, 'never'), '--shard-size', '0']),
+  // out-of-range sizes: the option parser's usage error (exit 2), bounds from PREPARE_LIMITS
+  for (const [flag, v, range] of [
+    ['--shard-size', '0', 'between 1 and 65536'],
+    ['--shard-size', '65537', 'between 1 and 65536'],
+    ['--size', '7', 'between 8 and 1024'],
+    ['--size', '100000', 'between 8 and 1024'],
+  ])
+    assertRefused(
+      await eflip(['prepare', '--lrw', corpus, '--out', join(work, 'never'), flag, v]),
+      new RegExp(`eflip prepare: ${flag} must be ${range}, got ${v}`),
+      { code: 2, label: `${flag} ${v}` },
+    );
+  assert.equal(existsSync(join(work, 'never')), false);
+  // the library keeps the same check for its own callers
+  await assert.rejects(
+    prepare({ lrw: corpus, out: join(work, 'never'), shardSize: 0 }),
     /--shard-size must be an integer from 1 to 65536 clips, got 0/,
-    { code: 1 },
   );
   // the same preparation again: finished shards kept, a truncated one rebuilt
   const again = shardCopy('shards-again');

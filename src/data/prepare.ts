@@ -81,6 +81,12 @@ interface Manifest {
   plan: Record<string, { clips: number; shards: string[]; hash: string }>;
 }
 
+/** Bounds of the stored crop side (pixels) and of clips per shard; `eflip prepare`'s option table takes the same. */
+export const PREPARE_LIMITS = {
+  size: { min: 8, max: 1024 },
+  shardSize: { min: 1, max: 1 << 16 },
+} as const;
+
 export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   const t0 = Date.now();
   const crop = o.crop ?? 'mouth',
@@ -88,12 +94,19 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
     size = o.size ?? 96,
     shardSize = o.shardSize ?? 64;
   const splits = o.splits ?? [...SPLITS];
-  if (!Number.isSafeInteger(shardSize) || shardSize < 1 || shardSize > 1 << 16)
+  const L = PREPARE_LIMITS;
+  if (
+    !Number.isSafeInteger(shardSize) ||
+    shardSize < L.shardSize.min ||
+    shardSize > L.shardSize.max
+  )
     throw new PrepareError(
-      `--shard-size must be an integer from 1 to ${1 << 16} clips, got ${shardSize}`,
+      `--shard-size must be an integer from ${L.shardSize.min} to ${L.shardSize.max} clips, got ${shardSize}`,
     );
-  if (!Number.isSafeInteger(size) || size < 8 || size > 1024)
-    throw new PrepareError(`--size must be an integer from 8 to 1024 pixels, got ${size}`);
+  if (!Number.isSafeInteger(size) || size < L.size.min || size > L.size.max)
+    throw new PrepareError(
+      `--size must be an integer from ${L.size.min} to ${L.size.max} pixels, got ${size}`,
+    );
   const inside = path.relative(path.resolve(o.lrw), path.resolve(o.out));
   if (!inside.startsWith('..') && !path.isAbsolute(inside))
     throw new PrepareError(

@@ -1,7 +1,7 @@
 // `eflip prepare`: decode an LRW-layout tree once into compact shards (src/data/prepare.ts).
 import { parseOrHelp, UsageError, defineCommand } from '../args.js';
 import { atFileInput, guardOutputs } from '../../io/output_path.js';
-import { prepare } from '../../data/prepare.js';
+import { prepare, PREPARE_LIMITS } from '../../data/prepare.js';
 import { parseWordsSpec } from '../../data/vocab.js';
 import { Progress } from '../../data/progress.js';
 import { defaultJobs } from '../../data/pool.js';
@@ -27,7 +27,7 @@ export const def = defineCommand({
       default: 'mouth',
       choices: ['mouth', 'center', 'landmarks'],
     },
-    size: { type: 'int', help: 'stored crop side', default: 96 },
+    size: { type: 'int', help: 'stored crop side', default: 96, ...PREPARE_LIMITS.size },
     color: { type: 'boolean', help: 'keep RGB (default grey)' },
     splits: {
       type: 'list',
@@ -35,7 +35,12 @@ export const def = defineCommand({
       default: ['train', 'val', 'test'],
       choices: ['train', 'val', 'test'],
     },
-    'shard-size': { type: 'int', help: 'clips per shard', default: 64 },
+    'shard-size': {
+      type: 'int',
+      help: 'clips per shard',
+      default: 64,
+      ...PREPARE_LIMITS.shardSize,
+    },
     landmarks: {
       type: 'string',
       help: 'directory mirroring ROOT with <clip>.landmarks.json (default: beside each clip, else what eflip roi cached)',
