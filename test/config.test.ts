@@ -222,6 +222,17 @@ test('wrong types and ranges are rejected naming the key', () => {
     () => loadConfig({ overrides: ['model.variant=custom'] }),
     /'model\.stages' is required/,
   );
+  // 2 input channels are grey + the word-boundary plane: data.word_boundary's job
+  assert.throws(
+    () => loadConfig({ overrides: ['model.in_channels=2'] }),
+    /^ConfigError: config key 'model\.in_channels' is 1 \(grey\) or 3 \(colour RGB\), got 2; for a word-boundary channel keep 1 \(or 3\) and set data\.word_boundary=true$/,
+  );
+  assert.throws(
+    () => configFromObject({ model: { in_channels: 2 } }),
+    /config key 'model\.in_channels' is 1 \(grey\) or 3 \(colour RGB\), got 2/,
+  );
+  for (const c of [1, 3])
+    assert.equal(loadConfig({ overrides: [`model.in_channels=${c}`] }).model.in_channels, c);
   assert.throws(
     () => loadConfig({ overrides: ['model.variant=custom', 'model.stages=1'] }),
     /config key 'model\.stages': stage row 0 '1': expected "expand,kernel,stride,in,out,layers,F\|M\|N"/,

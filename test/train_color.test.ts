@@ -5,7 +5,7 @@
 // existing case, and RGB + boundary = 4), and the exact grey↔colour stem conversion.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randn, tidy, noGrad, type Tensor } from '../src/engine/index.js';
@@ -256,7 +256,11 @@ test('grey/colour mismatches are refused naming both; word-boundary inputs (2 an
   // in_channels=2 is the word-boundary plane's job
   const c3 = train('two', ['model.in_channels=2']);
   assert.notEqual(c3.r.status, 0);
-  assert.match(c3.r.stderr, /model\.in_channels=2: .*data\.word_boundary=true/);
+  assert.match(
+    c3.r.stderr,
+    /config key 'model\.in_channels' is 1 \(grey\) or 3 \(colour RGB\), got 2; .*data\.word_boundary=true/,
+  );
+  assert.ok(!existsSync(c3.runDir), 'refused by the config check, before the run dir is made');
 
   // grey + boundary (2 channels) and RGB + boundary (4): train, eval, predict
   const file = join(tinyCorpus(), 'ABOUT', 'val', 'ABOUT_00001.mp4');

@@ -540,6 +540,11 @@ export function validate(cfg: TrainConfig): void {
   const m = cfg.model;
   if (m.variant === 'custom' && !m.stages)
     throw new ConfigError(`config key 'model.stages' is required when model.variant is 'custom'`);
+  // the schema's 1..3 lets 2 through; refused here, before a run writes anything
+  if (m.in_channels === 2)
+    throw new ConfigError(
+      `config key 'model.in_channels' is 1 (grey) or 3 (colour RGB), got 2; for a word-boundary channel keep 1 (or 3) and set data.word_boundary=true`,
+    );
   // stage rows, sizes and rates: src/model/config.ts's one validation (classes: a placeholder
   // until the data's word count is known)
   modelConfigOfSection(cfg);
