@@ -657,6 +657,7 @@ test('roi writes no landmark cache beside the video or into the cwd; the cache i
   });
   assert.equal(r.code, 0, r.stderr);
   assertBounded(r, { maxMs: 60_000, label: 'roi --landmarks-only' });
+  assert.match(r.stdout, / → landmark cache only \(/);
   assertUnchanged(dir, before, { label: 'input dir' });
   assert.deepEqual(readdirSync(cwd), [], 'nothing in the cwd');
   const cached = readdirSync(join(cache, 'landmarks'));
@@ -668,7 +669,20 @@ test('roi writes no landmark cache beside the video or into the cwd; the cache i
     timeoutMs: 60_000,
   });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /landmarks from cache/);
+  assert.match(
+    r.stdout,
+    /landmarks from cache.* → nothing written \(landmarks already cached\) \(/,
+  );
+  // --no-cache: computed, nothing written anywhere, and the summary says so
+  r = await runEflip(['roi', clip, '--landmarks-only', '--every', '3', '--no-cache'], {
+    cwd,
+    env: { EFLIP_CACHE_DIR: cache },
+    timeoutMs: 60_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /detections \+ \d+ tracked.* → nothing written \(--no-cache\) \(/);
+  assert.deepEqual(readdirSync(join(cache, 'landmarks')), cached, 'the cache untouched');
+  assert.deepEqual(readdirSync(cwd), [], 'nothing in the cwd');
   if (!NO_TMPFS) {
     // a full disk under the ROI video: one line, the older file there intact, no temp left
     const disk = join(work, 'small-disk3');

@@ -198,8 +198,18 @@ export default async function main(argv: string[]): Promise<number> {
         const fill = r.info.filled.length
           ? `; ${r.info.filled.length} frame(s) without a face filled by interpolation/padding`
           : '';
+        // --landmarks-only writes no file: the landmarks go to the cache, unless --no-cache or already there
+        const wrote =
+          [outVideo && r.rois ? outVideo : '', outLm ?? '', o.annotate ?? '']
+            .filter(Boolean)
+            .join(', ') ||
+          (o['no-cache']
+            ? 'nothing written (--no-cache)'
+            : r.cached
+              ? 'nothing written (landmarks already cached)'
+              : 'landmark cache only');
         console.log(
-          `${tag}${file}: ${r.info.frames} frames ${summary.size}, ${r.cached ? 'landmarks from cache' : `${r.info.detections} detections + ${r.info.tracked} tracked`}${faces}${fill} → ${[outVideo && r.rois ? outVideo : '', outLm ?? '', o.annotate ?? ''].filter(Boolean).join(', ') || 'cache only'} (${(ms / 1000).toFixed(1)} s)`,
+          `${tag}${file}: ${r.info.frames} frames ${summary.size}, ${r.cached ? 'landmarks from cache' : `${r.info.detections} detections + ${r.info.tracked} tracked`}${faces}${fill} → ${wrote} (${(ms / 1000).toFixed(1)} s)`,
         );
       }
     } catch (e) {
