@@ -124,13 +124,17 @@ export function labelsFromHparams(
   };
 }
 
-const tensorDict = (v: unknown): v is Map<unknown, unknown> =>
-  v instanceof Map && [...v.values()].some((x) => x instanceof TorchTensorRef);
+const hasTensor = (v: Map<unknown, unknown>): boolean => {
+  for (const x of v.values()) if (x instanceof TorchTensorRef) return true;
+  return false;
+};
 
 /**
  * The EMA weights of a Lightning checkpoint: a dict of tensors inside the state of a callback
- * whose name says EMA (e.g. `callbacks['EMA']['ema_state_dict']`, searched to depth 3), keys
- * as stored. Null when the checkpoint carries none.
+ * whose name says EMA (e.g. `callbacks['EMA']['ema_state_dict']`, searched breadth-first to
+ * depth 3), keys as stored. Null when the checkpoint carries none. Each dict or object is visited
+ * once (a dict holding itself K times would be K^3 paths) and at most MAX_NODES items are looked
+ * at in all; past that the search gives up as if there were none.
  */
 export function emaStateDict(
   root: unknown,
@@ -138,17 +142,22 @@ export function emaStateDict(
   if (!(root instanceof Map)) return null;
   const cbs = root.get('callbacks');
   if (!(cbs instanceof Map)) return null;
+  const seen = new Set<unknown>();
+  let items = 0;
   for (const [name, state] of cbs) {
     if (typeof name !== 'string' || !/ema|exponential.?moving/i.test(name)) continue;
     const queue: [unknown, string, number][] = [[state, `callbacks['${name}']`, 0]];
-    while (queue.length) {
-      const [v, where, depth] = queue.shift()!;
-      if (tensorDict(v)) return { dict: v, foundAt: where };
-      if (depth >= 3) continue;
+    for (let i = 0; i < queue.length; i++) {
+      const [v, where, depth] = queue[i];
       const inner = v instanceof PickleObject ? v.state : v;
-      if (inner instanceof Map)
-        for (const [k, x] of inner)
-          if (typeof k === 'string') queue.push([x, `${where}['${k}']`, depth + 1]);
+      if (!(inner instanceof Map) || seen.has(v)) continue;
+      seen.add(v);
+      items += inner.size;
+      if (items > MAX_NODES) return null;
+      if (v === inner && hasTensor(inner)) return { dict: inner, foundAt: where };
+      if (depth >= 3) continue;
+      for (const [k, x] of inner)
+        if (typeof k === 'string') queue.push([x, `${where}['${k}']`, depth + 1]);
     }
   }
   return null;
