@@ -1,19 +1,31 @@
 // PyTorch checkpoint import, amplification bounds: a small file may not make `eflip import`
-// walk far more than it holds.
+// read, inflate or walk far more than it holds.
+// - storages: all deflated entries of an archive inflate to at most 64 MiB + 8 × the file size
+//   (a 10-element view of a 96 MiB deflated storage is refused), and zip entries may not share
+//   bytes (four names on one deflate stream are refused);
 // - the EMA search visits each dict once (a callback dict holding itself 300 times is not 300^3
 //   paths).
-// The file here used to hang the import with growing memory; now it imports at once (no EMA
-// found, the state dict's weights), input unchanged. Files are crafted byte by byte (pickle
-// opcodes from CPython Lib/pickletools.py, zip records via test/zip_helpers.ts); no torch needed.
+// Each file here was accepted before (after seconds and hundreds of MB to GBs); now it is refused
+// on one line, fast, in bounded memory, input unchanged and nothing written, while the same
+// checkpoint without the trick still imports. Files are crafted byte by byte (pickle opcodes from
+// CPython Lib/pickletools.py, zip records via test/zip_helpers.ts); no torch needed.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deflateRawSync } from 'node:zlib';
-import { runEflip, assertBounded, snapshot, tempDir, type CliRun } from './hostile_helpers.js';
-import { zipOf } from './zip_helpers.js';
+import { constants as zc, deflateRawSync } from 'node:zlib';
+import {
+  runEflip,
+  assertRefused,
+  assertBounded,
+  snapshot,
+  tempDir,
+  type CliRun,
+} from './hostile_helpers.js';
+import { zipOf, withAliases } from './zip_helpers.js';
 import { readSafetensors, type RawTensor } from '../src/io/safetensors.js';
 import { parseTorchCheckpoint } from '../src/io/torch_checkpoint.js';
+import { ZipReader } from '../src/io/zip.js';
 import { emaStateDict } from '../src/io/lightning_checkpoint.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -22,6 +34,7 @@ const work = tempDir('eflip-hostile-bounds-');
 const cases = join(work, 'cases');
 const MAX_MS = 10_000;
 const MAX_MIB = 600;
+const MiB = 1 << 20;
 
 // ---------------------------------------------------------------- pickle writing (protocol 2)
 const b = (...xs: (number | Buffer | string)[]): Buffer =>
@@ -112,6 +125,17 @@ type Entry = [string, Uint8Array, number?, number?];
 const archive = (pkl: Buffer, storages: Entry[]): Buffer =>
   zipOf([['archive/data.pkl', pkl], ['archive/byteorder', Buffer.from('little')], ...storages]);
 
+/** A raw deflate stream of `prefix` then `mib` MiB of zeros, without holding the zeros. */
+function deflatedZeros(prefix: Uint8Array, mib: number): Buffer {
+  const flush = { level: 9, finishFlush: zc.Z_FULL_FLUSH }; // each part ends byte-aligned, history reset
+  const unit = deflateRawSync(Buffer.alloc(MiB), flush);
+  return Buffer.concat([
+    deflateRawSync(prefix, flush),
+    ...Array<Buffer>(mib).fill(unit),
+    deflateRawSync(Buffer.alloc(0)), // the final block
+  ]);
+}
+
 // ---------------------------------------------------------------- the demo model as checkpoints
 const demo = readSafetensors(DEMO);
 const names = [...demo.tensors.keys()];
@@ -136,6 +160,12 @@ const honest = (): { views: [string, View][]; storages: Entry[] } => ({
   }),
   storages: names.map((k, i) => [`archive/data/${i}`, demo.tensors.get(k)!.data]),
 });
+const BIASES = [
+  'fc_layer.bias',
+  'frontend_3d.conv3d.conv3d.bias',
+  'frontend_3d.conv3d.bn.bias',
+  'frontend_3d.conv3d.bn.weight',
+];
 /** In ema_self_deflated_tied the first is a view of the second's storage. */
 const TIED = ['frontend_3d.conv3d.bn.bias', 'frontend_3d.conv3d.bn.weight'] as const;
 const EMA_SELF_KEYS = 300;
@@ -163,6 +193,46 @@ function craft(): Map<string, Buffer> {
     archive(
       lightningPickle(tied, [['callbacks', dict([['EMA', m]])]]),
       h.storages.map(([n, d]) => [n, deflateRawSync(d), 8, d.length]),
+    ),
+  );
+
+  // finding 3A: fc_layer.bias is a 10-element view of a 96 MiB deflated storage (~100 KB of deflate)
+  const fi = names.indexOf('fc_layer.bias');
+  const bias = demo.tensors.get('fc_layer.bias')!.data;
+  const bigBytes = bias.length + 96 * MiB;
+  out.set(
+    'bigstor_96M',
+    archive(
+      lightningPickle(
+        h.views.map(([k, v]): [string, View] =>
+          k === 'fc_layer.bias' ? [k, { ...v, numel: bigBytes / 4 }] : [k, v],
+        ),
+      ),
+      h.storages.map((e, i): Entry =>
+        i === fi ? [e[0], deflatedZeros(bias, 96), 8, bigBytes] : e,
+      ),
+    ),
+  );
+
+  // finding 3B: four storages of 8 MiB each, one deflate stream named by four central headers
+  const big = 8 * MiB;
+  const keys = BIASES.map((k) => String(names.indexOf(k)));
+  const pkl = lightningPickle(
+    h.views.map(([k, v]): [string, View] =>
+      BIASES.includes(k) ? [k, { ...v, numel: big / 4 }] : [k, v],
+    ),
+  );
+  const stored = h.storages.filter((_, i) => !keys.includes(String(i)));
+  const zip = archive(pkl, [
+    ...stored,
+    [`archive/data/${keys[0]}`, deflatedZeros(new Uint8Array(0), 8), 8, big],
+  ]);
+  out.set(
+    'overlap_4x8M',
+    withAliases(
+      zip,
+      `archive/data/${keys[0]}`,
+      keys.slice(1).map((k) => `archive/data/${k}`),
     ),
   );
 
@@ -215,7 +285,7 @@ function assertDemoWeights(out: string, tiedTo: Record<string, string> = {}): vo
   }
 }
 
-test(`import of a checkpoint whose EMA callback dict holds itself ${EMA_SELF_KEYS} times ends at once, with raw weights (was ${EMA_SELF_KEYS}^3 paths: a hang)`, async () => {
+test(`import of a checkpoint whose EMA callback dict holds itself ${EMA_SELF_KEYS} times ends at once, with raw weights (was ${EMA_SELF_KEYS}^3 paths: a hang); deflated storages and tied weights stay within the bounds`, async () => {
   const { r, out } = await importCase('ema_self_deflated_tied');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /weights: raw \(state_dict; the checkpoint carries no EMA weights\)/);
@@ -224,7 +294,64 @@ test(`import of a checkpoint whose EMA callback dict holds itself ${EMA_SELF_KEY
   assertInputsUnchanged();
 });
 
-// ---------------------------------------------------------------- the EMA search, in process
+for (const [name, what, message] of [
+  [
+    'bigstor_96M',
+    'a 10-element view of a 96 MiB deflated storage (~600 KB file; was read whole)',
+    /bigstor_96M\.ckpt: zip entry 'archive\/data\/\d+' would inflate to 100663336 bytes from a \d+-byte file, over the \d+-byte limit \(64 MiB \+ 8 × the file's size; torch\.save stores its entries uncompressed\): a zip bomb/,
+  ],
+  [
+    'overlap_4x8M',
+    'four storages named on one local header and deflate stream (was inflated four times)',
+    /overlap_4x8M\.ckpt: zip entry 'archive\/data\/\d+' \(at offset \d+, \d+ bytes with its header\) overlaps entry 'archive\/data\/\d+' at offset \d+ \(corrupt or tampered archive\)/,
+  ],
+] as const) {
+  test(`import refuses ${what}: one line, < ${MAX_MS / 1000} s, < ${MAX_MIB} MiB, nothing written`, async () => {
+    const { r, out } = await importCase(name);
+    assertRefused(r, message, { code: 1, maxMs: MAX_MS, maxMiB: MAX_MIB, label: name });
+    assert.equal(existsSync(out), false, `${name}: an output was written`);
+    assertInputsUnchanged();
+  });
+}
+
+// ---------------------------------------------------------------- the readers, in process
+
+test('zip reader: entries sharing bytes are refused; so is data running into the next entry', () => {
+  const a = Buffer.from('a'.repeat(64)),
+    c = Buffer.from('c'.repeat(64));
+  const zip = zipOf([
+    ['a', a],
+    ['c', c],
+  ]);
+  assert.throws(
+    () => new ZipReader(withAliases(zip, 'a', ['b'])),
+    /zip entry '(a|b)' \(at offset 0, 95 bytes with its header\) overlaps entry '(a|b)' at offset 0/,
+  );
+  // the central directory is honest, but the local header of 'a' claims 16 bytes of extra field:
+  // its data would run 16 bytes into 'c'
+  const shifted = Buffer.from(zip);
+  shifted.writeUInt16LE(16, 28);
+  const z = new ZipReader(shifted);
+  assert.throws(
+    () => z.read('a', 1 << 20),
+    /data of zip entry 'a' \(offset 47, 64 bytes\) runs past offset 95/,
+  );
+  assert.ok(Buffer.from(z.read('c', 1 << 20)).equals(c));
+});
+
+test('zip reader: deflated entries inflate to at most 64 MiB + 8 × the file size in all', () => {
+  const zip = zipOf([
+    ['x', deflatedZeros(new Uint8Array(0), 40), 8, 40 * MiB],
+    ['y', deflatedZeros(new Uint8Array(0), 40), 8, 40 * MiB],
+  ]);
+  const z = new ZipReader(zip);
+  assert.equal(z.maxInflated, 64 * MiB + 8 * zip.length);
+  assert.equal(z.read('x', 64 * MiB).length, 40 * MiB); // alone under the limit
+  assert.throws(
+    () => z.read('y', 64 * MiB),
+    /zip entry 'y' would inflate to 41943040 bytes \(83886080 in all\) from a \d+-byte file, over the \d+-byte limit/,
+  );
+});
 
 test('EMA search: found through a dict that holds itself; a self-holding dict with no tensors, or past 200k items, is no EMA; fast', () => {
   const t0 = performance.now();

@@ -45,3 +45,39 @@ export function zipOf(entries: [string, Uint8Array, number?, number?][]): Buffer
   eocd.writeUInt32LE(off, 16);
   return Buffer.concat([...locals, cd, eocd]);
 }
+
+/**
+ * `zip` (from zipOf) with more central-directory entries, `aliases`, that copy the one of `of`
+ * under new names: they point at its local header and data (a tampered archive whose entries
+ * share bytes).
+ */
+export function withAliases(zip: Buffer, of: string, aliases: string[]): Buffer {
+  const eocd = zip.length - 22;
+  const count = zip.readUInt16LE(eocd + 10);
+  const cdSize = zip.readUInt32LE(eocd + 12);
+  const cdOffset = zip.readUInt32LE(eocd + 16);
+  const cd = zip.subarray(cdOffset, cdOffset + cdSize);
+  let p = 0;
+  let header: Buffer | null = null;
+  while (p < cd.length) {
+    const nameLen = cd.readUInt16LE(p + 28);
+    const len = 46 + nameLen + cd.readUInt16LE(p + 30) + cd.readUInt16LE(p + 32);
+    if (cd.subarray(p + 46, p + 46 + nameLen).toString() === of) header = cd.subarray(p, p + 46);
+    p += len;
+  }
+  if (!header) throw new Error(`withAliases: no entry '${of}'`);
+  const extra = aliases.map((a) => {
+    const h = Buffer.from(header);
+    const name = Buffer.from(a);
+    h.writeUInt16LE(name.length, 28);
+    h.writeUInt16LE(0, 30);
+    h.writeUInt16LE(0, 32);
+    return Buffer.concat([h, name]);
+  });
+  const newCd = Buffer.concat([cd, ...extra]);
+  const end = Buffer.from(zip.subarray(eocd));
+  end.writeUInt16LE(count + aliases.length, 8);
+  end.writeUInt16LE(count + aliases.length, 10);
+  end.writeUInt32LE(newCd.length, 12);
+  return Buffer.concat([zip.subarray(0, cdOffset), newCd, end]);
+}

@@ -2,7 +2,9 @@
 // enough for torch.save's zip container. Entries are read lazily, one at a time, from memory or
 // straight from the file (only the central directory and the entries asked for are read).
 // Every size is checked before the work: an entry is read only up to a limit the caller gives,
-// a deflated entry never inflates past its declared size, and duplicate names are refused.
+// a deflated entry never inflates past its declared size, all deflated entries together never
+// inflate past a small multiple of the file's size, and duplicate names and entries that share
+// bytes (two names on one local header or deflate stream) are refused.
 // Format: PKWARE APPNOTE 6.3 (EOCD 0x06054b50, zip64 EOCD 0x06064b50 + locator 0x07064b50,
 // central header 0x02014b50, local header 0x04034b50).
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
@@ -70,9 +72,22 @@ export function fileSource(path: string): ByteSource {
 const MAX_DEFLATE_RATIO = 1032;
 /** A central directory bigger than this is not a checkpoint's (torch.save: ~100 bytes per tensor). */
 const MAX_CENTRAL_DIRECTORY = 64 << 20;
+/**
+ * All deflated entries of one archive inflate to at most INFLATE_FLOOR + INFLATE_RATIO × the
+ * archive's size. torch.save stores its entries uncompressed, and re-compressed weights shrink
+ * little (a trained float tensor deflates to ~90 %), so a file that inflates to many times its
+ * size is a zip bomb: 2.5 MB of deflate declaring a 2 GB storage, read whole for a 10-element view.
+ */
+export const INFLATE_FLOOR = 64 << 20;
+export const INFLATE_RATIO = 8;
 
 export class ZipReader {
   readonly entries = new Map<string, ZipEntry>();
+  /** The most bytes all deflated entries may inflate to, together (INFLATE_FLOOR, INFLATE_RATIO). */
+  readonly maxInflated: number;
+  private inflated = 0;
+  /** Where each entry's bytes must end: the next local header, the central directory or the file's end. */
+  private readonly ends = new Map<string, number>();
   private readonly src: ByteSource;
 
   constructor(
@@ -80,6 +95,7 @@ export class ZipReader {
     private readonly source = 'zip data',
   ) {
     this.src = bytes instanceof Uint8Array ? memorySource(bytes) : bytes;
+    this.maxInflated = INFLATE_FLOOR + INFLATE_RATIO * this.src.size;
     this.readCentralDirectory();
   }
 
@@ -149,6 +165,7 @@ export class ZipReader {
         `${this.source}: zip declares ${count} entries but its central directory has only ${cdSize} bytes (truncated or corrupt zip)`,
       );
     const { b: cd, dv } = this.at(cdOffset, cdSize, 'central directory');
+    const spans: { name: string; start: number; min: number }[] = [];
     let p = 0;
     for (let i = 0; i < count; i++) {
       if (p + 46 > cd.length)
@@ -197,8 +214,32 @@ export class ZipReader {
           `${this.source}: zip holds two entries named '${name}' (ambiguous; corrupt or tampered archive)`,
         );
       this.entries.set(name, { name, method, compressedSize, size, localHeaderOffset });
+      spans.push({ name, start: localHeaderOffset, min: 30 + nameLen + compressedSize });
       p += 46 + nameLen + extraLen + commentLen;
     }
+    // No two entries may share bytes: each one ends before the next local header (or the central
+    // directory), so the file's bytes are read at most once. (Four central headers naming one
+    // local header and its 600 MB deflate stream made a 1 MB file inflate 2.4 GB.) The exact
+    // end of each entry's data, which needs its local header, is checked when it is read.
+    spans.sort((a, b) => a.start - b.start);
+    for (let i = 0; i < spans.length; i++) {
+      const s = spans[i];
+      const next = spans[i + 1];
+      const end = next ? next.start : cdOffset >= s.start ? cdOffset : len;
+      if (s.start + s.min > end)
+        throw new ZipError(
+          next
+            ? `${this.source}: zip entry '${s.name}' (at offset ${s.start}, ${s.min} bytes with its header) overlaps entry '${next.name}' at offset ${next.start} (corrupt or tampered archive)`
+            : `${this.source}: zip entry '${s.name}' (at offset ${s.start}, ${s.min} bytes with its header) runs past offset ${end}, where ${end === cdOffset ? 'the central directory starts' : 'the file ends'} (corrupt or tampered archive)`,
+        );
+      this.ends.set(s.name, end);
+    }
+  }
+
+  private overInflated(name: string, size: number, total: number): ZipError {
+    return new ZipError(
+      `${this.source}: zip entry '${name}' would inflate to ${size} bytes${total !== size ? ` (${total} in all)` : ''} from a ${this.src.size}-byte file, over the ${this.maxInflated}-byte limit (${INFLATE_FLOOR >> 20} MiB + ${INFLATE_RATIO} × the file's size; torch.save stores its entries uncompressed): a zip bomb`,
+    );
   }
 
   names(): string[] {
@@ -211,7 +252,8 @@ export class ZipReader {
 
   /**
    * The bytes of one entry, refused before anything is read or inflated when its declared size
-   * exceeds `maxBytes`; a deflated entry stops inflating at its declared size.
+   * exceeds `maxBytes` or, deflated, would take the archive's inflated bytes past `maxInflated`;
+   * a deflated entry stops inflating at its declared size.
    */
   read(name: string, maxBytes: number): Uint8Array {
     const ent = this.entries.get(name);
@@ -237,6 +279,16 @@ export class ZipReader {
     if (h.dv.getUint32(0, true) !== 0x04034b50)
       throw new ZipError(`${this.source}: bad local header for '${name}' (corrupt zip)`);
     const start = ent.localHeaderOffset + 30 + h.dv.getUint16(26, true) + h.dv.getUint16(28, true);
+    const end = this.ends.get(name)!;
+    if (start + ent.compressedSize > end)
+      throw new ZipError(
+        `${this.source}: data of zip entry '${name}' (offset ${start}, ${ent.compressedSize} bytes) runs past offset ${end}, where the next entry, the central directory or the file's end is (corrupt or tampered archive)`,
+      );
+    if (ent.method === 8) {
+      if (this.inflated + ent.size > this.maxInflated)
+        throw this.overInflated(name, ent.size, this.inflated + ent.size);
+      this.inflated += ent.size;
+    }
     const raw = this.at(start, ent.compressedSize, `data of '${name}'`).b;
     if (ent.method === 0) return raw;
     let out: Buffer;
