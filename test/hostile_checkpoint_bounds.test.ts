@@ -1,8 +1,10 @@
 // PyTorch checkpoint import, amplification bounds: a small file may not make `eflip import`
-// read, inflate or walk far more than it holds.
+// read, inflate, materialise or walk far more than it holds.
 // - storages: all deflated entries of an archive inflate to at most 64 MiB + 8 × the file size
 //   (a 10-element view of a 96 MiB deflated storage is refused), and zip entries may not share
 //   bytes (four names on one deflate stream are refused);
+// - views: the tensors of a checkpoint materialise at most 64 MiB + 4 × the file size (stride-0
+//   views of a 1-element storage asking for a 300k-class model are refused before it is built);
 // - the EMA search visits each dict once (a callback dict holding itself 300 times is not 300^3
 //   paths).
 // Each file here was accepted before (after seconds and hundreds of MB to GBs); now it is refused
@@ -24,7 +26,12 @@ import {
 } from './hostile_helpers.js';
 import { zipOf, withAliases } from './zip_helpers.js';
 import { readSafetensors, type RawTensor } from '../src/io/safetensors.js';
-import { parseTorchCheckpoint } from '../src/io/torch_checkpoint.js';
+import {
+  parseTorchCheckpoint,
+  extractStateDict,
+  checkLoad,
+  TorchTensorRef,
+} from '../src/io/torch_checkpoint.js';
 import { ZipReader } from '../src/io/zip.js';
 import { emaStateDict } from '../src/io/lightning_checkpoint.js';
 
@@ -102,6 +109,8 @@ const tensor = (v: View): Buffer =>
     REDUCE,
   );
 
+/** float32 values of bytes (copied: a storage view may be unaligned) */
+const f32 = (u: Uint8Array) => new Float32Array(new Uint8Array(u).buffer);
 const contiguous = (shape: number[]) => {
   const s = shape.map(() => 1);
   for (let d = shape.length - 2; d >= 0; d--) s[d] = s[d + 1] * shape[d + 1];
@@ -168,6 +177,7 @@ const BIASES = [
 ];
 /** In ema_self_deflated_tied the first is a view of the second's storage. */
 const TIED = ['frontend_3d.conv3d.bn.bias', 'frontend_3d.conv3d.bn.weight'] as const;
+const STRIDE0_CLASSES = 300_000;
 const EMA_SELF_KEYS = 300;
 
 function craft(): Map<string, Buffer> {
@@ -236,6 +246,37 @@ function craft(): Map<string, Buffer> {
     ),
   );
 
+  // finding 4: every tensor a stride-0 view of a 1-element storage, fc_layer for 300k classes
+  const one = (t: RawTensor) => (t.dtype === 'int64' ? '1' : '0');
+  out.set(
+    'stride0_300k',
+    archive(
+      lightningPickle(
+        names.map((k) => {
+          const t = demo.tensors.get(k)!;
+          const shape = k.startsWith('fc_layer.')
+            ? [STRIDE0_CLASSES, ...t.shape.slice(1)]
+            : t.shape;
+          return [
+            k,
+            {
+              key: one(t),
+              kind: kindOf(t),
+              numel: 1,
+              offset: 0,
+              shape,
+              stride: shape.map(() => 0),
+            },
+          ];
+        }),
+      ),
+      [
+        ['archive/data/0', Buffer.from(new Float32Array([0.01]).buffer)],
+        ['archive/data/1', Buffer.from(new BigInt64Array([0n]).buffer)],
+      ],
+    ),
+  );
+
   return out;
 }
 
@@ -243,6 +284,8 @@ const files = new Map<string, string>();
 let inputs = new Map<string, string>();
 const cfgFile = join(work, 'config.json');
 const labelsFile = join(work, 'labels.txt');
+const cfg300k = join(work, 'config300k.json');
+const labels300k = join(work, 'labels300k.txt');
 
 before(() => {
   mkdirSync(cases, { recursive: true });
@@ -253,6 +296,11 @@ before(() => {
   }
   writeFileSync(cfgFile, JSON.stringify(cfg));
   writeFileSync(labelsFile, labels.join('\n') + '\n');
+  writeFileSync(cfg300k, JSON.stringify({ ...cfg, classes: STRIDE0_CLASSES }));
+  writeFileSync(
+    labels300k,
+    Array.from({ length: STRIDE0_CLASSES }, (_, i) => `w${i}`).join('\n') + '\n',
+  );
   inputs = snapshot(work);
 });
 
@@ -294,20 +342,28 @@ test(`import of a checkpoint whose EMA callback dict holds itself ${EMA_SELF_KEY
   assertInputsUnchanged();
 });
 
-for (const [name, what, message] of [
+for (const [name, what, message, extra] of [
   [
     'bigstor_96M',
     'a 10-element view of a 96 MiB deflated storage (~600 KB file; was read whole)',
     /bigstor_96M\.ckpt: zip entry 'archive\/data\/\d+' would inflate to 100663336 bytes from a \d+-byte file, over the \d+-byte limit \(64 MiB \+ 8 × the file's size; torch\.save stores its entries uncompressed\): a zip bomb/,
+    undefined,
   ],
   [
     'overlap_4x8M',
     'four storages named on one local header and deflate stream (was inflated four times)',
     /overlap_4x8M\.ckpt: zip entry 'archive\/data\/\d+' \(at offset \d+, \d+ bytes with its header\) overlaps entry 'archive\/data\/\d+' at offset \d+ \(corrupt or tampered archive\)/,
+    undefined,
+  ],
+  [
+    'stride0_300k',
+    'stride-0 views of two 1-element storages shaped as a 300k-class model (~23 KB file; was built and written, 77 MB)',
+    /stride0_300k\.ckpt: the weights to load would materialise \d+ bytes from a \d+-byte file, over the \d+-byte limit \(64 MiB \+ 4 × the file's size\): views repeating the stored bytes \(stride 0 or overlapping\)/,
+    ['--config', cfg300k, '--labels', labels300k],
   ],
 ] as const) {
   test(`import refuses ${what}: one line, < ${MAX_MS / 1000} s, < ${MAX_MIB} MiB, nothing written`, async () => {
-    const { r, out } = await importCase(name);
+    const { r, out } = await importCase(name, extra ? [...extra] : undefined);
     assertRefused(r, message, { code: 1, maxMs: MAX_MS, maxMiB: MAX_MIB, label: name });
     assert.equal(existsSync(out), false, `${name}: an output was written`);
     assertInputsUnchanged();
@@ -350,6 +406,41 @@ test('zip reader: deflated entries inflate to at most 64 MiB + 8 × the file siz
   assert.throws(
     () => z.read('y', 64 * MiB),
     /zip entry 'y' would inflate to 41943040 bytes \(83886080 in all\) from a \d+-byte file, over the \d+-byte limit/,
+  );
+});
+
+test('tensor views: what all views of a checkpoint materialise is bounded by 64 MiB + 4 × the file size; tied views under it load', () => {
+  const storage: Entry = ['archive/data/0', Buffer.from(new Float32Array([1, 2, 3, 4]).buffer)];
+  const view = (shape: number[], stride: number[]): View => ({
+    key: '0',
+    kind: 'FloatStorage',
+    numel: 4,
+    offset: 0,
+    shape,
+    stride,
+  });
+  const pkl = b(
+    PROTO2,
+    dict([
+      ['w', tensor(view([4], [1]))],
+      ['tied', tensor(view([2, 4], [0, 1]))],
+      ['huge', tensor(view([20 * MiB], [0]))], // 80 MiB
+    ]),
+    STOP,
+  );
+  const ck = parseTorchCheckpoint(archive(pkl, [storage]), 'views.pt');
+  const sd = extractStateDict(ck.root);
+  const t = (k: string) => sd.tensors.get(k) as TorchTensorRef;
+  assert.deepEqual(f32(t('tied').materialize().data), new Float32Array([1, 2, 3, 4, 1, 2, 3, 4]));
+  assert.deepEqual(f32(t('w').materialize().data), new Float32Array([1, 2, 3, 4]));
+  checkLoad([t('w'), t('tied')]);
+  assert.throws(
+    () => checkLoad([t('w'), t('huge')], 'the weights to load'),
+    /views\.pt: the weights to load would materialise 83886096 bytes \(83886144 in all\) from a \d+-byte file, over the \d+-byte limit \(64 MiB \+ 4 × the file's size\)/,
+  );
+  assert.throws(
+    () => t('huge').materialize(),
+    /views\.pt: tensor float32\[20971520\] would materialise 83886080 bytes \(83886128 in all\)/,
   );
 });
 

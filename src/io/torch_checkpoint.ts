@@ -3,7 +3,9 @@
 // Pickle runs through the restricted unpickler (src/io/pickle.ts): nothing is ever executed.
 // Tensors stay lazy (`TorchTensorRef`) until materialize(), so optimizer states cost nothing:
 // a file is read straight from disk, and only the storages of the tensors used are read.
-// Every declared size (pickle, storage, tensor view) is checked before anything is read.
+// Every declared size (pickle, storage, tensor view) is checked before anything is read, and the
+// bytes the views materialise are bounded by the file's size (ViewBudget): views can repeat
+// stored bytes (stride 0, overlapping offsets), so a 66 KB file could otherwise ask for 500 MB.
 import { printable } from './printable.js';
 import { ZipError, ZipReader, fileSource, memorySource, type ByteSource } from './zip.js';
 import {
@@ -29,6 +31,40 @@ export const MAX_PICKLE_BYTES = 256 << 20;
 export const MAX_TENSOR_BYTES = 2 ** 31;
 /** torch supports at most 64 dimensions. */
 const MAX_RANK = 64;
+/**
+ * All tensors of one checkpoint materialise at most VIEW_FLOOR + VIEW_RATIO × the file's size.
+ * A real checkpoint stores every byte it loads (a model and its EMA copy, optimizer state: the
+ * weights are a fraction of the file; tied weights repeat a tensor or two); the floor lets small
+ * files with shared weights load whatever they repeat.
+ */
+export const VIEW_FLOOR = 64 << 20;
+export const VIEW_RATIO = 4;
+
+/** The bytes the tensors of one checkpoint may materialise together (VIEW_FLOOR, VIEW_RATIO). */
+export class ViewBudget {
+  readonly limit: number;
+  private used = 0;
+  constructor(
+    readonly fileBytes: number,
+    readonly source: string,
+    /** the checkpoint's archive (checkLoad asks it about its storages' entries) */
+    readonly zip: ZipReader,
+  ) {
+    this.limit = VIEW_FLOOR + VIEW_RATIO * fileBytes;
+  }
+  /** Refuses, naming `what`, when `bytes` more would pass the limit. */
+  check(bytes: number, what: string): void {
+    if (this.used + bytes > this.limit)
+      throw new CheckpointError(
+        `${this.source}: ${what} would materialise ${bytes} bytes${this.used ? ` (${this.used + bytes} in all)` : ''} from a ${this.fileBytes}-byte file, over the ${this.limit}-byte limit (${VIEW_FLOOR >> 20} MiB + ${VIEW_RATIO} × the file's size): views repeating the stored bytes (stride 0 or overlapping)`,
+      );
+  }
+  /** check(), then counts the bytes as materialised. */
+  take(bytes: number, what: string): void {
+    this.check(bytes, what);
+    this.used += bytes;
+  }
+}
 
 const STORAGE_DTYPES: Record<string, DType> = {
   FloatStorage: 'float32',
@@ -52,7 +88,11 @@ export class TorchStorage {
     readonly dtype: DType,
     readonly numel: number,
     readonly location: string,
+    /** its entry in the archive */
+    readonly entry: string,
     private readonly load: () => Uint8Array,
+    /** shared by every storage of the checkpoint */
+    readonly budget: ViewBudget,
   ) {}
   get byteLength(): number {
     return this.numel * DTYPE_BYTES[this.dtype];
@@ -121,9 +161,15 @@ export class TorchTensorRef extends TorchTensorLike {
     };
   }
 
+  /** Bytes of the tensor once materialised (C order). */
+  get byteLength(): number {
+    return numel(this.shape) * DTYPE_BYTES[this.dtype];
+  }
+
   /**
    * The tensor's bytes in C order: a view of the storage when the tensor is contiguous (no copy;
-   * treat as read-only), else a contiguous copy.
+   * treat as read-only), else a contiguous copy. Every call counts against the checkpoint's
+   * ViewBudget (the caller copies even a view into its own tensors).
    */
   materialize(): RawTensor {
     const es = DTYPE_BYTES[this.dtype];
@@ -133,6 +179,7 @@ export class TorchTensorRef extends TorchTensorLike {
         `tensor ${this.dtype}[${this.shape}] would take ${n * es} bytes, over the ${MAX_TENSOR_BYTES}-byte limit for one tensor`,
       );
     }
+    this.storage.budget.take(n * es, `tensor ${this.dtype}[${this.shape}]`);
     const src = this.storage.bytes();
     if (n > 0 && isContiguous(this.shape, this.stride)) {
       return {
@@ -159,6 +206,27 @@ export class TorchTensorRef extends TorchTensorLike {
       }
     }
     return { dtype: this.dtype, shape: [...this.shape], data: out };
+  }
+}
+
+/**
+ * Refuses, before anything is read, tensors whose loading would pass a bound of their checkpoint:
+ * their storages' deflated entries inflating past the archive's limit (ZipReader.checkInflate),
+ * or the views materialising more than its ViewBudget. For the weights a network is about to be
+ * built for: a refusal then costs no network.
+ */
+export function checkLoad(tensors: Iterable<TorchTensorRef>, what = 'the tensors to load'): void {
+  const groups = new Map<ViewBudget, { entries: Set<string>; bytes: number }>();
+  for (const t of new Set(tensors)) {
+    const st = t.storage;
+    let g = groups.get(st.budget);
+    if (!g) groups.set(st.budget, (g = { entries: new Set(), bytes: 0 }));
+    g.entries.add(st.entry);
+    g.bytes += t.byteLength;
+  }
+  for (const [budget, g] of groups) {
+    budget.zip.checkInflate(g.entries);
+    budget.check(g.bytes, what);
   }
 }
 
@@ -212,6 +280,7 @@ export function parseTorchCheckpoint(
     throw new CheckpointError(`${source}: not a PyTorch zip checkpoint (no zip signature)`);
   }
   const zip = new ZipReader(src, source);
+  const budget = new ViewBudget(src.size, source, zip);
   const pkl = zip.names().find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   if (!pkl)
     throw new CheckpointError(`${source}: zip has no data.pkl (not a torch.save checkpoint)`);
@@ -261,7 +330,9 @@ export function parseTorchCheckpoint(
         dtype,
         n,
         typeof location === 'string' ? location : describe(location),
+        entry,
         () => zip.read(entry, nbytes),
+        budget,
       );
       storages.set(key, st);
     }

@@ -86,6 +86,7 @@ export class ZipReader {
   /** The most bytes all deflated entries may inflate to, together (INFLATE_FLOOR, INFLATE_RATIO). */
   readonly maxInflated: number;
   private inflated = 0;
+  private readonly inflatedNames = new Set<string>();
   /** Where each entry's bytes must end: the next local header, the central directory or the file's end. */
   private readonly ends = new Map<string, number>();
   private readonly src: ByteSource;
@@ -236,6 +237,20 @@ export class ZipReader {
     }
   }
 
+  /**
+   * Refuses, before any is read, deflated entries (those not read yet) that together would take
+   * the archive past `maxInflated`: what read() checks one entry at a time.
+   */
+  checkInflate(names: Iterable<string>): void {
+    let total = this.inflated;
+    for (const name of new Set(names)) {
+      const ent = this.entries.get(name);
+      if (!ent || ent.method !== 8 || this.inflatedNames.has(name)) continue;
+      total += ent.size;
+      if (total > this.maxInflated) throw this.overInflated(name, ent.size, total);
+    }
+  }
+
   private overInflated(name: string, size: number, total: number): ZipError {
     return new ZipError(
       `${this.source}: zip entry '${name}' would inflate to ${size} bytes${total !== size ? ` (${total} in all)` : ''} from a ${this.src.size}-byte file, over the ${this.maxInflated}-byte limit (${INFLATE_FLOOR >> 20} MiB + ${INFLATE_RATIO} × the file's size; torch.save stores its entries uncompressed): a zip bomb`,
@@ -288,6 +303,7 @@ export class ZipReader {
       if (this.inflated + ent.size > this.maxInflated)
         throw this.overInflated(name, ent.size, this.inflated + ent.size);
       this.inflated += ent.size;
+      this.inflatedNames.add(name);
     }
     const raw = this.at(start, ent.compressedSize, `data of '${name}'`).b;
     if (ent.method === 0) return raw;

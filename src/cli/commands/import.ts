@@ -17,8 +17,10 @@ import { printable } from '../../io/printable.js';
 import {
   readTorchCheckpoint,
   extractStateDict,
+  checkLoad,
   type TorchTensorRef,
 } from '../../io/torch_checkpoint.js';
+import { stateShapes } from '../../model/state_shapes.js';
 import {
   emaStateDict,
   labelsFromHparams,
@@ -32,7 +34,7 @@ import {
   REFERENCE_PREPROCESSING,
   type Preprocessing,
 } from '../../io/onnx/preprocessing.js';
-import type { RawTensor } from '../../io/safetensors.js';
+import { numel, type RawTensor } from '../../io/safetensors.js';
 
 export const def = defineCommand({
   name: 'import',
@@ -223,6 +225,13 @@ export default async function main(argv: string[]): Promise<number> {
   }
   if (!labelProblem) console.log(`  labels: ${labelSpec}`);
 
+  // the weights that will load (the model's names, sizes that fit) may not inflate or repeat the
+  // file's bytes past its bounds: refused before a network of the size their shapes ask for is built
+  const fits = new Map([...stateShapes(cfg)].map((e) => [e.name, numel(e.shape)]));
+  checkLoad(
+    [...chosen].filter(([k, t]) => fits.get(k) === numel(t.shape)).map(([, t]) => t),
+    'the weights to load',
+  );
   // libtorch is loaded only for a checkpoint that was read: a refused file costs a fraction of a second
   const { createModel, saveModel } = await import('../../model/weights.js');
   const tensors = new Map<string, RawTensor>();
