@@ -2,6 +2,8 @@
 // (docs/design.md "Data"; the line is searched for, never assumed at a fixed position).
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { errnoReason } from '../io/atomic.js';
+import { FileReadError, readRegularFile } from '../io/read_bounded.js';
 
 export type Split = 'train' | 'val' | 'test';
 export const SPLITS: readonly Split[] = ['train', 'val', 'test'];
@@ -18,7 +20,8 @@ export interface LrwClip {
 export interface LrwProblem {
   path: string;
   reason: string;
-  /** 'no-duration': clip kept without a duration; 'skipped': not indexed (odd word name, not a regular file) */
+  /** 'no-duration': clip kept without a duration; 'skipped': not indexed (odd word name, a word
+   *  directory without a clip, a clip that is not a regular file) */
   kind: 'no-duration' | 'skipped';
 }
 
@@ -43,23 +46,19 @@ export function parseDuration(text: string): number | null {
   return Number.isFinite(v) && v > 0 ? v : null;
 }
 
-async function listDir(dir: string): Promise<string[]> {
-  try {
-    return await fsp.readdir(dir);
-  } catch {
-    return [];
-  }
-}
-
-/** Regular files of a directory (symlinks followed): a FIFO or device named *.mp4 would block ffmpeg forever. */
+/** What a directory holds, as regular files (symlinks followed) and other entries: a FIFO or
+ *  device named *.mp4 would block ffmpeg forever. A directory that is not there is empty; one
+ *  that cannot be read is an error naming it (its clips would be missing without a word). */
 async function listFiles(dir: string): Promise<{ files: string[]; others: string[] }> {
   const files: string[] = [],
     others: string[] = [];
   let entries;
   try {
     entries = await fsp.readdir(dir, { withFileTypes: true });
-  } catch {
-    return { files, others };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { files, others };
+    throw new LrwError(`cannot read directory ${dir}: ${errnoReason(e)}`);
   }
   for (const e of entries) {
     const regular =
@@ -70,30 +69,31 @@ async function listFiles(dir: string): Promise<{ files: string[]; others: string
   return { files, others };
 }
 
+const isClipName = (n: string) => n.toLowerCase().endsWith('.mp4');
+
 /** A word directory's name must survive labels.txt (one label per line, # starts a comment). */
 const LABEL_NAME = /^[^\s#]+$/u;
 
 /** The .txt is read up to this many bytes (LRW's are ~200; the Duration line is near the top). */
 const MAX_TXT_BYTES = 64 << 10;
 
-async function readHead(file: string): Promise<string | null> {
-  let fh;
+/** The start of a transcript, or why it cannot be read ("not found", "is a FIFO ..."). */
+async function readHead(file: string): Promise<{ text: string } | { problem: FileReadError }> {
   try {
-    fh = await fsp.open(file, 'r');
-    if (!(await fh.stat()).isFile()) return null;
-    const buf = Buffer.alloc(MAX_TXT_BYTES);
-    const { bytesRead } = await fh.read(buf, 0, MAX_TXT_BYTES, 0);
-    return buf.toString('utf8', 0, bytesRead);
-  } catch {
-    return null;
-  } finally {
-    await fh?.close();
+    const b = await readRegularFile(file, MAX_TXT_BYTES, { head: true });
+    return { text: b.toString('utf8') };
+  } catch (e) {
+    if (e instanceof FileReadError) return { problem: e };
+    throw e;
   }
 }
 
 /**
- * Index an LRW-layout tree. `words` limits the walk to those words (missing ones are an
- * error); `splits` to those splits. Clips are sorted by word, split, file name.
+ * Index an LRW-layout tree. `words` limits the walk to those words (missing ones, and ones
+ * without a clip in any split, are an error); `splits` to those splits. Without `words`, the
+ * words are the directories holding a clip in some split (others are reported, kind
+ * 'skipped'). A directory that cannot be read is an error naming it. Clips are sorted by
+ * word, split, file name.
  */
 export async function indexLrw(
   root: string,
@@ -105,12 +105,38 @@ export async function indexLrw(
     throw new LrwError(
       `LRW root '${root}' is not a directory (expected ROOT/WORD/{train,val,test}/*.mp4)`,
     );
-  const onDisk: string[] = [];
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(abs);
+  } catch (e) {
+    throw new LrwError(`cannot read LRW root ${root}: ${errnoReason(e)}`);
+  }
+  // each split directory is listed once (the class check and the walk share it)
+  const listings = new Map<string, { files: string[]; others: string[] }>();
+  const readable = new Set<string>();
+  const list = async (word: string, split: Split) => {
+    const dir = path.join(abs, word, split);
+    let l = listings.get(dir);
+    if (!l) {
+      // the word directory itself first: a chmod 000 word is named, not its split
+      if (!readable.has(word)) {
+        await listFiles(path.join(abs, word));
+        readable.add(word);
+      }
+      listings.set(dir, (l = await listFiles(dir)));
+    }
+    return l;
+  };
+  const hasClips = async (word: string) => {
+    for (const split of SPLITS) if ((await list(word, split)).files.some(isClipName)) return true;
+    return false;
+  };
+  const named: string[] = [];
   const problems: LrwProblem[] = [];
-  for (const name of (await listDir(abs)).sort()) {
+  for (const name of entries.sort()) {
     const s = await fsp.stat(path.join(abs, name)).catch(() => null);
     if (!s?.isDirectory() || name.startsWith('.')) continue;
-    if (LABEL_NAME.test(name)) onDisk.push(name);
+    if (LABEL_NAME.test(name)) named.push(name);
     else
       problems.push({
         path: path.join(abs, name),
@@ -118,24 +144,40 @@ export async function indexLrw(
         kind: 'skipped',
       });
   }
-  let words = onDisk;
+  const list10 = (ws: string[]) =>
+    `${ws.slice(0, 10).join(', ')}${ws.length > 10 ? ` (+${ws.length - 10} more)` : ''}`;
+  let words: string[] = [];
   if (opts.words) {
-    const missing = opts.words.filter((w) => !onDisk.includes(w));
-    if (missing.length)
+    const missing = opts.words.filter((w) => !named.includes(w));
+    if (missing.length) throw new LrwError(`words not found under ${root}: ${list10(missing)}`);
+    const empty: string[] = [];
+    for (const w of opts.words) if (!(await hasClips(w))) empty.push(w);
+    if (empty.length)
       throw new LrwError(
-        `words not found under ${root}: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ` (+${missing.length - 10} more)` : ''}`,
+        `words with no clips under ${root} (no .mp4 in their train/, val/ or test/): ${list10(empty)}`,
       );
     words = [...opts.words];
+  } else {
+    // a directory without a clip in any split (an empty word, notes/) is no class: a class
+    // that never gets data would still take a place in labels.txt and the output layer
+    for (const name of named)
+      if (await hasClips(name)) words.push(name);
+      else
+        problems.push({
+          path: path.join(abs, name),
+          reason: 'word directory skipped: no .mp4 clip in its train/, val/ or test/',
+          kind: 'skipped',
+        });
   }
   const splits = opts.splits ?? SPLITS;
   const clips: LrwClip[] = [];
   for (const word of words) {
     for (const split of splits) {
       const dir = path.join(abs, word, split);
-      const listed = await listFiles(dir);
-      const names = listed.files.filter((n) => n.toLowerCase().endsWith('.mp4')).sort();
+      const listed = await list(word, split);
+      const names = listed.files.filter(isClipName).sort();
       for (const n of listed.others)
-        if (n.toLowerCase().endsWith('.mp4'))
+        if (isClipName(n))
           problems.push({
             path: path.join(dir, n),
             reason: 'not a regular file (skipped)',
@@ -146,15 +188,18 @@ export async function indexLrw(
         const clip: LrwClip = { path: p, word, split };
         if (opts.durations !== false) {
           const txt = p.slice(0, -4) + '.txt';
-          const text = await readHead(txt);
-          if (text === null)
+          const head = await readHead(txt);
+          if ('problem' in head)
             problems.push({
               path: txt,
-              reason: 'missing .txt (clip kept without duration)',
+              reason:
+                head.problem.code === 'missing'
+                  ? 'missing .txt (clip kept without duration)'
+                  : `.txt ${head.problem.reason} (clip kept without duration)`,
               kind: 'no-duration',
             });
           else {
-            const d = parseDuration(text);
+            const d = parseDuration(head.text);
             if (d === null)
               problems.push({
                 path: txt,

@@ -1,6 +1,5 @@
 // Worker for `prepare`: decode one shard's clips (batched ffmpeg), crop, write the shard.
 import { answerTasks } from './pool.js';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { decodeVideos } from './video_batch.js';
 import { VideoError } from './video.js';
@@ -14,21 +13,35 @@ import {
 } from './crop.js';
 import { writeShard, type ShardClip } from './shard.js';
 import type { PrepareTask } from './prepare.js';
-import { landmarkCachePath, sha256File } from '../roi/landmarks_file.js';
+import { landmarkCachePath, readLandmarksText, sha256File } from '../roi/landmarks_file.js';
+import { FileReadError } from '../io/read_bounded.js';
 import { printable } from '../io/printable.js';
 
 const BATCH = 16;
 
-async function loadLandmarks(t: PrepareTask, clip: string): Promise<number[][][]> {
+/** The landmarks of a decoded clip of `frames` frames: its file (beside it, or under
+ *  --landmarks), else what eflip roi cached; every problem names the clip and the file. */
+async function loadLandmarks(t: PrepareTask, clip: string, frames: number): Promise<number[][][]> {
   const rel = path.relative(t.root, clip).replace(/\.[^.]+$/, '.landmarks.json');
   let file = t.landmarks
     ? path.join(t.landmarks, rel)
     : clip.replace(/\.[^.]+$/, '.landmarks.json');
-  let text = await fsp.readFile(file, 'utf8').catch(() => null);
+  // a file that is there but cannot be the clip's landmarks (a FIFO, /dev/zero, 400 MB) is
+  // refused unread, saying so: never taken for a missing one
+  const read = async (f: string) => {
+    try {
+      return await readLandmarksText(f, frames);
+    } catch (e) {
+      if (!(e instanceof FileReadError)) throw e;
+      if (e.code === 'missing') return null;
+      throw new VideoError('bad-args', clip, `landmarks file ${e.message}`);
+    }
+  };
+  let text = await read(file);
   if (text === null && !t.landmarks) {
     // what `eflip roi CLIP --landmarks-only` left in the per-user landmark cache
     const cached = landmarkCachePath(await sha256File(clip).catch(() => ''));
-    text = await fsp.readFile(cached, 'utf8').catch(() => null);
+    text = await read(cached);
     if (text === null)
       throw new VideoError(
         'bad-args',
@@ -38,8 +51,17 @@ async function loadLandmarks(t: PrepareTask, clip: string): Promise<number[][][]
     file = cached;
   }
   if (text === null) throw new VideoError('bad-args', clip, `no landmarks file ${file}`);
-  const j = JSON.parse(text);
-  const lm = Array.isArray(j) ? j : j.landmarks;
+  let j;
+  try {
+    j = JSON.parse(text);
+  } catch (e) {
+    throw new VideoError(
+      'bad-args',
+      clip,
+      `landmarks file ${file}: not JSON (${(e as Error).message})`,
+    );
+  }
+  const lm = Array.isArray(j) ? j : j?.landmarks;
   if (!Array.isArray(lm) || !lm.every((f: unknown) => Array.isArray(f) && f.length === 68))
     throw new VideoError('bad-args', clip, `${file}: expected T×68×[x,y]`);
   return lm;
@@ -93,7 +115,7 @@ async function runTask(t: PrepareTask): Promise<{ records: number }> {
         continue;
       }
       try {
-        const lm = t.crop === 'landmarks' ? await loadLandmarks(t, c.path) : undefined;
+        const lm = t.crop === 'landmarks' ? await loadLandmarks(t, c.path, r.frames) : undefined;
         const f = cropClip(t, r, lm);
         clips.push({
           path: c.path,

@@ -47,6 +47,7 @@ const REASONS: Record<string, string> = {
   ENOTDIR: 'a parent is not a directory',
   EIO: 'I/O error',
   EBUSY: 'the file is busy (a mount point, or in use)',
+  ELOOP: 'too many levels of symbolic links',
 };
 
 /** A failed atomic write: the target is unchanged (the previous file, if any, is intact). */
@@ -61,14 +62,15 @@ export class WriteError extends Error {
   }
 }
 
+/** A failed file operation's errno as words ("no space left on device"), else its first line. */
+export function errnoReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return (code && REASONS[code]) ?? (e as Error)?.message?.split('\n')[0] ?? String(e);
+}
+
 /** The WriteError for a failed write of `path` (its errno as words: "no space left on device"). */
 export function writeError(path: string, e: unknown): WriteError {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  return new WriteError(
-    path,
-    code,
-    (code && REASONS[code]) ?? (e as Error)?.message?.split('\n')[0] ?? String(e),
-  );
+  return new WriteError(path, (e as NodeJS.ErrnoException)?.code, errnoReason(e));
 }
 
 /** What an existing path is when it is not a regular file or a directory ('a FIFO', ...); null otherwise. */

@@ -3,9 +3,10 @@
 // SHA-256), read by `prepare --crop landmarks` (field `landmarks`: T × 68 × [x, y] pixels, gaps
 // filled and smoothed — what the ROI was cut from).
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
+import { FileReadError, readRegularFile } from '../io/read_bounded.js';
 import { cacheDir } from '../io/cache_dir.js';
 import { RoiError } from './errors.js';
 import {
@@ -29,12 +30,38 @@ export async function sha256File(file: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** JSON bytes one frame can take in a landmarks file: its `landmarks` and `raw` (68 [x, y]
+ *  each, room for 17-digit numbers and indentation: 48 bytes a number), box and source. */
+const LANDMARKS_FRAME_BYTES = 2 * 68 * 2 * 48 + 1024;
+
+/** Largest landmarks file (JSON) for `frames` frames: theirs plus 1 MiB for the rest. A
+ *  bigger file is not the landmarks of that clip and is refused unread. */
+export function landmarksFileLimit(frames: number): number {
+  return (1 << 20) + frames * LANDMARKS_FRAME_BYTES;
+}
+
+/** Largest landmarks file read where the clip's frame count is not known (the cache, an API
+ *  caller): eflip roi writes ~2.3 KiB a frame, so over an hour of video at 25 frames/s. */
+export const MAX_LANDMARKS_FILE_BYTES = 256 * 2 ** 20;
+
+/** The text of a landmarks file, bounded by what `frames` frames can take (FileReadError:
+ *  missing, not a regular file — a FIFO, /dev/zero —, too large, unreadable). */
+export async function readLandmarksText(file: string, frames?: number): Promise<string> {
+  const max =
+    frames === undefined
+      ? MAX_LANDMARKS_FILE_BYTES
+      : Math.min(landmarksFileLimit(frames), MAX_LANDMARKS_FILE_BYTES);
+  const what = frames === undefined ? 'a landmarks file' : `the landmarks of ${frames} frames`;
+  return (await readRegularFile(file, max, { what })).toString('utf8');
+}
+
 export async function readLandmarksFile(file: string): Promise<LandmarksFile> {
   let j: unknown;
   try {
-    j = JSON.parse(await fsp.readFile(file, 'utf8'));
+    j = JSON.parse(await readLandmarksText(file));
   } catch (e) {
-    throw new RoiError('bad-landmarks', `cannot read landmarks ${file}: ${(e as Error).message}`);
+    const why = e instanceof FileReadError ? e.reason : (e as Error).message;
+    throw new RoiError('bad-landmarks', `cannot read landmarks ${file}: ${why}`);
   }
   return validateLandmarksFile(j, file);
 }
@@ -56,7 +83,7 @@ export async function readCache(
   tracker: TrackerSettings,
 ): Promise<LandmarksFile | null> {
   try {
-    const j = validateLandmarksFile(JSON.parse(await fsp.readFile(cacheFile, 'utf8')), cacheFile);
+    const j = validateLandmarksFile(JSON.parse(await readLandmarksText(cacheFile)), cacheFile);
     const same = j.sha256 === sha256 && JSON.stringify(j.tracker) === JSON.stringify(tracker);
     return same ? j : null;
   } catch {

@@ -1,0 +1,171 @@
+// Hostile corpora and output directories for `eflip prepare` and the data it feeds (train, eval,
+// bench data, the mp4 dataset): FIFOs and devices where a transcript or landmarks file should
+// be, oversized landmarks, unreadable and clip-less word directories. Each gets a one-line
+// error or a per-file report naming the file and the reason, in bounded time and memory.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { synthCorpus } from '../src/data/synth/index.js';
+import { indexLrw, LrwError } from '../src/data/lrw.js';
+import { prepare } from '../src/data/prepare.js';
+import { runEflip, assertBounded, tempDir } from './hostile_helpers.js';
+
+const work = tempDir('eflip-hostile-prepare-');
+const env = { EFLIP_CACHE_DIR: join(work, 'user-cache') };
+const eflip = (args: string[], timeoutMs = 60_000, extraEnv: Record<string, string> = {}) =>
+  runEflip(args, { cwd: work, timeoutMs, env: { ...env, ...extraEnv } });
+const IS_ROOT = process.getuid?.() === 0;
+
+// 2 words × (train 3, val 1, test 1) real mp4 clips with transcripts and ground-truth landmarks
+const base = join(work, 'base');
+const ready = synthCorpus({
+  out: base,
+  words: ['ABOUT', 'ABSOLUTELY'],
+  train: 3,
+  val: 1,
+  test: 1,
+  seed: 3,
+  jobs: 2,
+  landmarks: true,
+});
+let copies = 0;
+/** a fresh copy of the corpus to damage */
+async function corpus(name: string): Promise<string> {
+  await ready;
+  const d = join(work, `${name}-${++copies}`);
+  cpSync(base, d, { recursive: true });
+  return d;
+}
+const clip = (root: string, word: string, split: string, n: number, ext: string) =>
+  join(root, word, split, `${word}_${String(n).padStart(5, '0')}${ext}`);
+const fifo = (p: string) => {
+  rmSync(p, { force: true });
+  assert.equal(spawnSync('mkfifo', [p]).status, 0, `mkfifo ${p}`);
+};
+interface Summary {
+  prepared: number;
+  skipped: { path: string; kind: string; reason: string }[];
+  durationProblemList: { path: string; reason: string; kind: string }[];
+}
+const summaryOf = (out: string) =>
+  JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary;
+
+test('a FIFO transcript, and a FIFO, /dev/zero link or 3 GiB file as landmarks: prepare reports each, naming the file and why, and finishes (was: hung forever; /dev/zero read to 670 MB and called missing)', async () => {
+  const root = await corpus('fifo');
+  fifo(clip(root, 'ABOUT', 'train', 2, '.txt'));
+  const big = clip(root, 'ABOUT', 'train', 1, '.landmarks.json');
+  truncateSync(big, 3 * 2 ** 30); // sparse: 3 GiB that take no disk
+  const zero = clip(root, 'ABOUT', 'train', 2, '.landmarks.json');
+  rmSync(zero);
+  symlinkSync('/dev/zero', zero);
+  const pipe = clip(root, 'ABOUT', 'train', 3, '.landmarks.json');
+  fifo(pipe);
+  const out = join(work, 'fifo-out');
+  const r = await eflip(
+    ['prepare', '--lrw', root, '--out', out, '--crop', 'landmarks', '--jobs', '1', '--quiet'],
+    60_000,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assertBounded(r, { maxMs: 40_000, maxMiB: 400, label: 'prepare over FIFOs and /dev/zero' });
+  const s = summaryOf(out);
+  assert.equal(s.prepared, 7);
+  const why = new Map(s.skipped.map((k) => [k.path, k.reason]));
+  assert.match(
+    why.get(clip(root, 'ABOUT', 'train', 1, '.mp4'))!,
+    /landmarks file .*ABOUT_00001\.landmarks\.json: is 3072\.0 MiB, over the 1\.\d MiB limit for the landmarks of 29 frames/,
+  );
+  assert.match(
+    why.get(clip(root, 'ABOUT', 'train', 2, '.mp4'))!,
+    /landmarks file .*ABOUT_00002\.landmarks\.json: is a character device, not a regular file/,
+  );
+  assert.match(
+    why.get(clip(root, 'ABOUT', 'train', 3, '.mp4'))!,
+    /landmarks file .*ABOUT_00003\.landmarks\.json: is a FIFO \(named pipe\), not a regular file/,
+  );
+  assert.deepEqual(
+    s.durationProblemList.map((p) => [p.path, p.reason]),
+    [
+      [
+        clip(root, 'ABOUT', 'train', 2, '.txt'),
+        '.txt is a FIFO (named pipe), not a regular file (clip kept without duration)',
+      ],
+    ],
+  );
+  // the index every reader shares (train, eval, bench data, the mp4 dataset) says the same
+  const idx = await indexLrw(root);
+  assert.equal(idx.clips.length, 10);
+  assert.match(idx.problems[0].reason, /FIFO/);
+});
+
+test('word directories: an empty word and a stray notes/ are no class (reported as skipped); an unreadable word or split directory is an error naming it (was: a class with no data, clips silently missing)', async () => {
+  const root = await corpus('dirs');
+  mkdirSync(join(root, 'ZEBRA', 'train'), { recursive: true });
+  mkdirSync(join(root, 'notes'));
+  writeFileSync(join(root, 'notes', 'todo.txt'), 'read the paper\n');
+  const idx = await indexLrw(root);
+  assert.deepEqual(idx.words, ['ABOUT', 'ABSOLUTELY']);
+  assert.deepEqual(
+    idx.problems.map((p) => [p.path, p.kind, p.reason]),
+    [
+      [
+        join(root, 'ZEBRA'),
+        'skipped',
+        'word directory skipped: no .mp4 clip in its train/, val/ or test/',
+      ],
+      [
+        join(root, 'notes'),
+        'skipped',
+        'word directory skipped: no .mp4 clip in its train/, val/ or test/',
+      ],
+    ],
+  );
+  // asked for by name (a word list, a checkpoint's labels), a clip-less word is refused
+  await assert.rejects(
+    indexLrw(root, { words: ['ABOUT', 'ZEBRA'] }),
+    (e: Error) => e instanceof LrwError && /words with no clips under .*: ZEBRA$/.test(e.message),
+  );
+  const out = join(work, 'dirs-out');
+  await prepare({ lrw: root, out, jobs: 1 });
+  assert.equal(readFileSync(join(out, 'labels.txt'), 'utf8'), 'ABOUT\nABSOLUTELY\n');
+
+  // unreadable directories (as root: read as nobody, whom permissions bind)
+  chmodSync(work, 0o755);
+  chmodSync(root, 0o755);
+  const indexAs = (dir: string): string => {
+    const script = `import { indexLrw } from ${JSON.stringify(new URL('../src/data/lrw.js', import.meta.url).href)};
+try { const i = await indexLrw(${JSON.stringify(root)}); console.log('ok ' + i.clips.length); }
+catch (e) { console.log(e.name + ': ' + e.message); }`;
+    chmodSync(dir, 0o000);
+    try {
+      const cmd = IS_ROOT
+        ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath]
+        : [process.execPath];
+      const r = spawnSync(cmd[0], [...cmd.slice(1), '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      return r.stdout.trim() || r.stderr;
+    } finally {
+      chmodSync(dir, 0o755);
+    }
+  };
+  assert.equal(
+    indexAs(join(root, 'ABOUT', 'train')),
+    `LrwError: cannot read directory ${join(root, 'ABOUT', 'train')}: permission denied`,
+  );
+  assert.equal(
+    indexAs(join(root, 'ABOUT')),
+    `LrwError: cannot read directory ${join(root, 'ABOUT')}: permission denied`,
+  );
+});
