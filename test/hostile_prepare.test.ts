@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   cpSync,
+  existsSync,
   mkdirSync,
   readFileSync,
   rmSync,
@@ -19,6 +20,8 @@ import { join } from 'node:path';
 import { synthCorpus } from '../src/data/synth/index.js';
 import { indexLrw, LrwError } from '../src/data/lrw.js';
 import { prepare } from '../src/data/prepare.js';
+import { VideoError, tooLargeError } from '../src/data/video.js';
+import { decodeVideos } from '../src/data/video_batch.js';
 import { runEflip, assertBounded, tempDir } from './hostile_helpers.js';
 
 const work = tempDir('eflip-hostile-prepare-');
@@ -168,4 +171,65 @@ catch (e) { console.log(e.name + ': ' + e.message); }`;
     indexAs(join(root, 'ABOUT')),
     `LrwError: cannot read directory ${join(root, 'ABOUT')}: permission denied`,
   );
+});
+
+test('decoded frames over 256 MiB: prepare skips the clip as too-large naming it, as train and eval do; a batch decode shares one budget (was: decoded whole, 1.48 GB RSS, stored as a 10000-frame record)', async () => {
+  const root = await corpus('big');
+  const big = clip(root, 'ABOUT', 'train', 9, '.mp4');
+  // 140 flat 1920×1080 frames: a small file, 290 MB of grey frames
+  const mk = spawnSync('ffmpeg', [
+    ...['-v', 'error', '-f', 'lavfi', '-i', 'color=c=gray:s=1920x1080:r=25:d=5.6'],
+    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', big],
+  ]);
+  assert.equal(mk.status, 0, String(mk.stderr));
+  const out = join(work, 'big-out');
+  const r = await eflip(
+    ['prepare', '--lrw', root, '--out', out, '--crop', 'center', '--size', '32', '--jobs', '1'],
+    60_000,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assertBounded(r, { maxMs: 50_000, maxMiB: 900, label: 'prepare with a 290 MB clip' });
+  const s = summaryOf(out);
+  assert.equal(s.prepared, 10);
+  assert.deepEqual(
+    s.skipped.map((k) => [k.path, k.kind]),
+    [[big, 'too-large']],
+  );
+  assert.match(r.stdout, /too-large: .*ABOUT_00009\.mp4: decoded frames exceed 256 MiB in memory/);
+  // every whole-clip decode of many files (prepare, the mp4 dataset's readMany, bench data)
+  // goes through decodeVideos: one budget for the whole ffmpeg process, then file by file
+  const smalls = [1, 2, 3].map((n) => clip(root, 'ABOUT', 'train', n, '.mp4')); // 1.9 MB each
+  const fit = await decodeVideos(smalls, { gray: true, fps: 25, maxBytes: 4 * 2 ** 20 });
+  assert.deepEqual(
+    fit.map((v) => (v instanceof VideoError ? v.message : v.frames)),
+    [29, 29, 29],
+  );
+  const over = await decodeVideos(smalls.slice(0, 2), { gray: true, fps: 25, maxBytes: 2 ** 20 });
+  assert.deepEqual(
+    over.map((v) => (v instanceof VideoError ? v.message : v.frames)),
+    smalls.slice(0, 2).map((f) => tooLargeError(f, 2 ** 20).message),
+  );
+});
+
+test('a decoder killed by a signal (the OOM killer) fails its shard naming the signal; a rerun decodes the clip (was: recorded as corrupt in a finished shard, never retried)', async () => {
+  const root = await corpus('killed');
+  const killer = join(work, 'ffmpeg-killed.sh');
+  writeFileSync(
+    killer,
+    '#!/bin/sh\ncase "$*" in *ABOUT_00002.mp4*) kill -KILL $$;; esac\nexec ffmpeg "$@"\n',
+  );
+  chmodSync(killer, 0o755);
+  const out = join(work, 'killed-out');
+  const args = ['prepare', '--lrw', root, '--out', out, '--jobs', '1', '--quiet'];
+  const r = await eflip(args, 60_000, { EFLIP_FFMPEG: killer });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /train\/shard-00000\.bin: .*ABOUT_00002\.mp4: the decoder \(ffmpeg\) was killed by SIGKILL/,
+  );
+  assert.ok(!existsSync(join(out, 'train', 'shard-00000.bin')), 'the shard is not complete');
+  const again = await eflip(args);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /10\/10 clips in 3 shards \(1 written now, 2 already done\)/);
+  assert.deepEqual(summaryOf(out).skipped, []);
 });

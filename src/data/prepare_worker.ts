@@ -111,6 +111,9 @@ async function runTask(t: PrepareTask): Promise<{ records: number }> {
       const c = part[k],
         r = res[k];
       if (r instanceof VideoError) {
+        // a decoder killed by a signal says nothing about the clip: the shard fails (it is not
+        // written), so a rerun retries it instead of keeping a false 'corrupt' verdict
+        if (r.kind === 'killed') throw r;
         skipped.push({ path: c.path, kind: r.kind, reason: r.message });
         continue;
       }

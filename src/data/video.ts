@@ -23,7 +23,8 @@ export type VideoErrorKind =
   | 'too-long'
   | 'too-large'
   | 'too-small'
-  | 'cancelled';
+  | 'cancelled'
+  | 'killed';
 
 /** A video could not be read or written; `kind` says why, `file` names it (its message starts
  *  with the file's name, control characters escaped: see io/printable.ts), `reason` is the rest. */
@@ -76,12 +77,33 @@ export interface DecodeOptions {
   stream?: number;
   /** extra ffmpeg video filters, applied after the fps resampling (e.g. the model's scale) */
   filters?: string[];
-  /** decodeVideo only: refuse when the decoded frames would exceed this many bytes in memory (default MAX_DECODE_BYTES) */
+  /** decodeVideo, decodeVideos: refuse when the decoded frames would exceed this many bytes in
+   *  memory (default MAX_DECODE_BYTES; decodeVideos: all files of one ffmpeg process together) */
   maxBytes?: number;
 }
 
-/** Memory bound of decodeVideo (whole video in memory): larger decodes are refused, not attempted. */
+/** Memory bound of a whole-video decode (decodeVideo, decodeVideos: train, eval, prepare, the
+ *  mp4 dataset, bench data): larger decodes are stopped when they reach it and refused. */
 export const MAX_DECODE_BYTES = 256 * 2 ** 20;
+
+/** The refusal of a decode that reached `maxBytes` (kind 'too-large'). */
+export function tooLargeError(file: string, maxBytes: number): VideoError {
+  return new VideoError(
+    'too-large',
+    file,
+    `decoded frames exceed ${Math.round(maxBytes / 2 ** 20)} MiB in memory; use a shorter or smaller video (eflip stream / eflip roi read long videos frame by frame)`,
+  );
+}
+
+/** A decoder killed by a signal (the OOM killer, an admin): no verdict on the file, which a
+ *  later run may decode (kind 'killed'; prepare fails the shard instead of skipping the clip). */
+export function killedError(file: string, signal: string): VideoError {
+  return new VideoError(
+    'killed',
+    file,
+    `the decoder (ffmpeg) was killed by ${signal} (out of memory?) before it finished: no verdict on the file`,
+  );
+}
 
 /**
  * Frames whose long side exceeds this are scaled down (aspect kept) by the streaming reader
@@ -445,12 +467,21 @@ export interface PnmOutput {
 /**
  * Run an ffmpeg decode whose outputs are PGM/PPM image streams on fds `fds` (pipe:1, or 3.. for
  * a batch), parsed as the chunks arrive (video_pnm.ts: one copy per byte, no concatenation).
+ * Once the outputs together reach `budget` bytes the process is killed and `overBudget` set
+ * (its `signal` is then ours); otherwise `signal` names what killed it, if anything did.
  */
 export function runPnmDecoder(
   args: string[],
   file: string,
   fds: number[],
-): Promise<{ code: number | null; outs: PnmOutput[]; stderr: string }> {
+  budget = Infinity,
+): Promise<{
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  overBudget: boolean;
+  outs: PnmOutput[];
+  stderr: string;
+}> {
   return new Promise((resolve, reject) => {
     const top = Math.max(2, ...fds);
     const stdio: ('ignore' | 'pipe')[] = Array.from({ length: top + 1 }, (_, i) =>
@@ -465,11 +496,19 @@ export function runPnmDecoder(
     });
     const outs: PnmOutput[] = fds.map(() => ({ frames: [], bytes: 0, clean: true }));
     const parsers = fds.map(() => new PnmParser());
+    let total = 0,
+      overBudget = false;
     fds.forEach((fd, k) => {
       const s = child.stdio[fd] as Readable;
       s.on('data', (b: Buffer) => {
         outs[k].bytes += b.length;
-        if (!outs[k].clean) return;
+        total += b.length;
+        if (total >= budget && !overBudget) {
+          overBudget = true;
+          child.kill('SIGKILL');
+          for (const o of outs) o.frames = []; // refused whole: their memory goes now
+        }
+        if (!outs[k].clean || overBudget) return;
         try {
           for (const f of parsers[k].push(b)) outs[k].frames.push(f);
         } catch (e) {
@@ -485,7 +524,13 @@ export function runPnmDecoder(
       parsers.forEach((p, k) => {
         if (p.pending) outs[k].clean = false;
       });
-      resolve({ code, outs, stderr: Buffer.concat(err).toString('utf8') });
+      resolve({
+        code,
+        signal: child.signalCode,
+        overBudget,
+        outs,
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
     }, reject);
   });
 }
@@ -551,17 +596,13 @@ export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promi
     ...decodeInputArgs(file, o),
     ...decodeOutputArgs(0, o, 'pipe:1'),
   ];
-  const r = await runPnmDecoder(args, file, [1]);
+  const r = await runPnmDecoder(args, file, [1], maxBytes);
   const out = r.outs[0];
   const errLines = r.stderr
     .split('\n')
     .filter((l) => /^\[.*\] .*(error|invalid|corrupt)|Error /i.test(l));
-  if (out.bytes >= maxBytes)
-    throw new VideoError(
-      'too-large',
-      file,
-      `decoded frames exceed ${Math.round(maxBytes / 2 ** 20)} MiB in memory; use a shorter or smaller video (eflip stream / eflip roi read long videos frame by frame)`,
-    );
+  if (r.overBudget || out.bytes >= maxBytes) throw tooLargeError(file, maxBytes);
+  if (r.signal) throw killedError(file, r.signal);
   if (r.code !== 0 || (opts.strict && errLines.length))
     throw classifyFailure(file, r.stderr, await readHead(file));
   const img = out.clean ? stackPnmFrames(out.frames) : null;

@@ -3,7 +3,11 @@
 // batching is what makes `prepare` fast. Files that are obviously bad (missing, empty, not a
 // video container) are answered without ffmpeg; if the batch process fails (one damaged input
 // fails the whole process in strict mode), each file is decoded alone so only the bad ones fail.
+// Memory: the batch's outputs share one MAX_DECODE_BYTES budget (opts.maxBytes); a batch that
+// reaches it is stopped and its files decoded alone, each under the same bound, so a clip too
+// big for it is refused ('too-large') and the others are kept.
 import {
+  MAX_DECODE_BYTES,
   VideoError,
   checkInputFile,
   checkComplete,
@@ -35,7 +39,7 @@ async function precheck(file: string): Promise<VideoError | null> {
   }
 }
 
-function runBatch(files: string[], opts: DecodeOptions) {
+function runBatch(files: string[], opts: DecodeOptions & { maxBytes: number }) {
   const args = ['-hide_banner', '-nostdin', '-nostats', '-v', 'info'];
   if (opts.strict) args.push('-xerror');
   files.forEach((f) => args.push(...decodeInputArgs(f, opts)));
@@ -44,14 +48,16 @@ function runBatch(files: string[], opts: DecodeOptions) {
     args,
     files[0],
     files.map((_, i) => i + 3),
+    opts.maxBytes,
   );
 }
 
 /** Decode files (same options for all); each entry is the frames or the reason it failed. */
 export async function decodeVideos(
   files: string[],
-  opts: DecodeOptions = {},
+  options: DecodeOptions = {},
 ): Promise<DecodeOutcome[]> {
+  const opts = { ...options, maxBytes: options.maxBytes ?? MAX_DECODE_BYTES };
   const out: DecodeOutcome[] = new Array(files.length);
   const ok: number[] = [];
   await Promise.all(
@@ -68,7 +74,7 @@ export async function decodeVideos(
     const errLines = r.stderr
       .split('\n')
       .filter((l) => /^\[.*\] .*(error|invalid|corrupt)|Error /i.test(l));
-    if (r.code === 0 && !(opts.strict && errLines.length)) {
+    if (!r.overBudget && r.code === 0 && !(opts.strict && errLines.length)) {
       let allGood = true;
       const res: DecodeOutcome[] = [];
       ok.forEach((fi, k) => {
@@ -90,7 +96,8 @@ export async function decodeVideos(
       }
     }
   }
-  // one at a time: isolates the damaged files
+  // one at a time: isolates the damaged files (and, after a batch over the memory budget or
+  // killed by a signal, the one too big, or decodes them all with less memory)
   for (const i of ok) {
     try {
       out[i] = await decodeVideo(files[i], opts);
