@@ -9,6 +9,7 @@ import {
   chmodSync,
   cpSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
   rmSync,
@@ -232,4 +233,55 @@ test('a decoder killed by a signal (the OOM killer) fails its shard naming the s
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /10\/10 clips in 3 shards \(1 written now, 2 already done\)/);
   assert.deepEqual(summaryOf(out).skipped, []);
+});
+
+test("prepare replaces symlinks planted in --out instead of writing through them, and holds --out: a second prepare is refused naming the first (was: victim file overwritten; concurrent runs removed each other's live shard temps)", async () => {
+  const root = await corpus('lock');
+  const out = join(work, 'lock-out');
+  await prepare({ lrw: root, out, jobs: 1, splits: ['val'] });
+  const victim = join(work, 'victim.txt');
+  writeFileSync(victim, 'not yours\n');
+  symlinkSync(victim, join(out, 'prepare.json.tmp')); // the temp name it used to write through
+  const copy = join(work, 'manifest-copy.json');
+  cpSync(join(out, 'prepare.json'), copy);
+  const copyText = readFileSync(copy, 'utf8');
+  rmSync(join(out, 'prepare.json'));
+  symlinkSync(copy, join(out, 'prepare.json'));
+  rmSync(join(out, 'labels.txt'));
+  symlinkSync(victim, join(out, 'labels.txt'));
+  await prepare({ lrw: root, out, jobs: 1, splits: ['val', 'test'] });
+  assert.equal(readFileSync(victim, 'utf8'), 'not yours\n');
+  assert.equal(readFileSync(copy, 'utf8'), copyText);
+  assert.ok(lstatSync(join(out, 'prepare.json')).isFile());
+  assert.ok(lstatSync(join(out, 'labels.txt')).isFile());
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(out, 'prepare.json'), 'utf8')).plan), [
+    'val',
+    'test',
+  ]);
+
+  // a prepare that runs (ffmpeg slowed down) holds --out; a second one is refused at once
+  const slow = join(work, 'ffmpeg-slow.sh');
+  writeFileSync(slow, '#!/bin/sh\nsleep 3\nexec ffmpeg "$@"\n');
+  chmodSync(slow, 0o755);
+  const out2 = join(work, 'lock-out2');
+  const first = eflip(
+    ['prepare', '--lrw', root, '--out', out2, '--splits', 'val', '--jobs', '1', '--quiet'],
+    60_000,
+    {
+      EFLIP_FFMPEG: slow,
+    },
+  );
+  const lock = join(out2, '.eflip-prepare.lock');
+  for (let t = 0; !existsSync(lock) && t < 300; t++) await new Promise((r) => setTimeout(r, 50));
+  const holder = JSON.parse(readFileSync(lock, 'utf8')) as { pid: number };
+  await assert.rejects(
+    prepare({ lrw: root, out: out2, jobs: 1, splits: ['val'] }),
+    new RegExp(
+      `^Error: --out ${out2} is in use by eflip prepare \\(pid ${holder.pid}, since [^)]+\\); wait for it to end, or give another --out$`,
+    ),
+  );
+  const r = await first;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /2\/2 clips in 1 shards \(1 written now, 0 already done\)/);
+  assert.ok(!existsSync(lock), 'released');
 });

@@ -4,6 +4,7 @@
 //                    the same settings skips finished shards; different settings are refused
 // OUT/labels.txt     the label list (index = class id)
 // OUT/<split>/shard-NNNNN.bin
+// OUT/.eflip-prepare.lock  held while a prepare runs: one prepare per --out at a time
 // Bad clips (missing, empty, truncated, corrupt, non-video, no landmarks) are recorded in
 // their shard's `skipped` list and in the summary; they never abort the run.
 import { promises as fsp, existsSync } from 'node:fs';
@@ -13,8 +14,10 @@ import { indexLrw, type LrwClip, type Split, SPLITS } from './lrw.js';
 import { selectVocabulary, saveLabels, type VocabSelection } from './vocab.js';
 import { readShardHeader } from './shard.js';
 import { runPool, defaultJobs } from './pool.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { processAlive, writeFileAtomic } from '../io/atomic.js';
+import { lockDir } from '../io/dir_lock.js';
 import { makeDirs } from '../io/make_dirs.js';
+import { FileReadError, readRegularFile } from '../io/read_bounded.js';
 
 export type CropMode = 'mouth' | 'center' | 'landmarks';
 
@@ -86,6 +89,28 @@ export const PREPARE_LIMITS = {
   size: { min: 8, max: 1024 },
   shardSize: { min: 1, max: 1 << 16 },
 } as const;
+
+/** The lock a running prepare holds in its --out (io/dir_lock.ts). */
+export const PREPARE_LOCK = '.eflip-prepare.lock';
+
+/** Longest prepare.json read (its plan names every shard: ~25 bytes apiece). */
+const MAX_MANIFEST_BYTES = 64 << 20;
+
+/** OUT/prepare.json, or null where there is none; throws an Error whose message says in one
+ *  phrase why it is no manifest (not a regular file, too large, not JSON). */
+async function readManifest(out: string): Promise<Manifest | null> {
+  const file = path.join(out, 'prepare.json');
+  let text: string;
+  try {
+    text = (await readRegularFile(file, MAX_MANIFEST_BYTES)).toString('utf8');
+  } catch (e) {
+    if (e instanceof FileReadError && e.code === 'missing') return null;
+    throw new Error(e instanceof FileReadError ? e.reason : (e as Error).message);
+  }
+  const m = JSON.parse(text) as Manifest;
+  if (!m || typeof m !== 'object') throw new Error('not a JSON object');
+  return m;
+}
 
 export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   const t0 = Date.now();
@@ -172,109 +197,123 @@ export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
   const outStat = await fsp.stat(o.out).catch(() => null);
   if (outStat && !outStat.isDirectory())
     throw new PrepareError(`--out ${o.out} is a file, not a directory`); // (the CLI's output guard says so first)
-  if (outStat && !existsSync(mfile) && (await fsp.readdir(o.out)).length) {
+  if (outStat && !existsSync(mfile) && (await fsp.readdir(o.out)).some((n) => n !== PREPARE_LOCK)) {
     throw new PrepareError(
       `--out ${o.out} is not empty and holds no eflip preparation (no prepare.json); use a new or empty directory`,
     );
   }
-  makeDirs(o.out);
-  if (existsSync(mfile)) {
-    let old: Manifest;
+  // one prepare per --out: a second would race on the manifest and on shards (its temp
+  // cleanup removed the first's live shard temps); the holder is named (io/dir_lock.ts)
+  const release = lockDir(o.out, {
+    file: PREPARE_LOCK,
+    what: `--out ${o.out}`,
+    by: 'eflip prepare',
+    instead: 'give another --out',
+  });
+  try {
+    let old: Manifest | null;
     try {
-      old = JSON.parse(await fsp.readFile(mfile, 'utf8')) as Manifest;
-      if (!old || typeof old !== 'object') throw new Error('not a JSON object');
+      old = await readManifest(o.out);
     } catch (e) {
       throw new PrepareError(
         `${mfile} is corrupt (${(e as Error).message}); use a new --out (or delete ${o.out} to prepare it again)`,
       );
     }
-    // splits prepared before must match; other splits may be added later
-    const sameSplits = Object.entries(plan).every(
-      ([k, v]) => !old.plan?.[k] || old.plan[k].hash === v.hash,
-    );
-    for (const [k, v] of Object.entries(old.plan ?? {})) if (!plan[k]) plan[k] = v;
-    const same =
-      sameSplits &&
-      old.crop === crop &&
-      old.color === color &&
-      old.size === size &&
-      old.shardSize === shardSize &&
-      JSON.stringify(old.labels) === JSON.stringify(labels);
-    if (!same)
-      throw new PrepareError(
-        `${o.out} already holds a different preparation (other words, clips, crop or size); use a new --out`,
+    if (old) {
+      // splits prepared before must match; other splits may be added later
+      const sameSplits = Object.entries(plan).every(
+        ([k, v]) => !old.plan?.[k] || old.plan[k].hash === v.hash,
       );
-  }
-  await fsp.writeFile(mfile + '.tmp', JSON.stringify(manifest, null, 1));
-  await fsp.rename(mfile + '.tmp', mfile);
-  await saveLabels(path.join(o.out, 'labels.txt'), labels);
-  for (const split of splits) {
-    const dir = path.join(o.out, split);
-    makeDirs(dir);
-    for (const n of await fsp.readdir(dir))
-      if (n.includes('.tmp-')) await fsp.rm(path.join(dir, n), { force: true }); // left by an interrupted run
-  }
-
-  const done = (t: PrepareTask) => {
-    try {
-      readShardHeader(t.file);
-      return true;
-    } catch {
-      return false;
+      for (const [k, v] of Object.entries(old.plan ?? {})) if (!plan[k]) plan[k] = v;
+      const same =
+        sameSplits &&
+        old.crop === crop &&
+        old.color === color &&
+        old.size === size &&
+        old.shardSize === shardSize &&
+        JSON.stringify(old.labels) === JSON.stringify(labels);
+      if (!same)
+        throw new PrepareError(
+          `${o.out} already holds a different preparation (other words, clips, crop or size); use a new --out`,
+        );
     }
-  };
-  const todo = tasks.filter((t) => !done(t));
-  const total = idx.clips.length;
-  let clipsDone = tasks.filter((t) => !todo.includes(t)).reduce((a, t) => a + t.clips.length, 0);
-  o.onProgress?.(clipsDone, total);
-  const failures: string[] = [];
-  await runPool<PrepareTask, { records: number }>(
-    new URL('./prepare_worker.js', import.meta.url),
-    todo,
-    (t, _r, err) => {
-      if (err) failures.push(`${t.file}: ${err}`);
-      clipsDone += t.clips.length;
-      o.onProgress?.(clipsDone, total);
-    },
-    { jobs: o.jobs ?? defaultJobs() },
-  );
-  if (failures.length)
-    throw new PrepareError(
-      `prepare: ${failures.length} shard(s) failed (re-run to retry):\n${failures.slice(0, 5).join('\n')}`,
-    );
+    // a temp name, then rename: a symlink planted at prepare.json is replaced, never written through
+    writeFileAtomic(mfile, JSON.stringify(manifest, null, 1));
+    await saveLabels(path.join(o.out, 'labels.txt'), labels);
+    for (const split of splits) {
+      const dir = path.join(o.out, split);
+      makeDirs(dir);
+      // shard temps (shard-N.bin.tmp-PID-X) of a run that is gone (kill -9); the lock keeps out
+      // another live prepare, and the pid check spares one that runs where no lock could be taken
+      for (const n of await fsp.readdir(dir)) {
+        const m = /\.tmp-(\d+)-/.exec(n);
+        if (m && !processAlive(Number(m[1]))) await fsp.rm(path.join(dir, n), { force: true });
+      }
+    }
 
-  // summary from every shard (including ones finished by earlier runs)
-  const skipped: PrepareSummary['skipped'] = [];
-  let prepared = 0;
-  for (const t of tasks) {
-    const h = readShardHeader(t.file);
-    prepared += h.records.length;
-    skipped.push(...h.skipped);
+    const done = (t: PrepareTask) => {
+      try {
+        readShardHeader(t.file);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const todo = tasks.filter((t) => !done(t));
+    const total = idx.clips.length;
+    let clipsDone = tasks.filter((t) => !todo.includes(t)).reduce((a, t) => a + t.clips.length, 0);
+    o.onProgress?.(clipsDone, total);
+    const failures: string[] = [];
+    await runPool<PrepareTask, { records: number }>(
+      new URL('./prepare_worker.js', import.meta.url),
+      todo,
+      (t, _r, err) => {
+        if (err) failures.push(`${t.file}: ${err}`);
+        clipsDone += t.clips.length;
+        o.onProgress?.(clipsDone, total);
+      },
+      { jobs: o.jobs ?? defaultJobs() },
+    );
+    if (failures.length)
+      throw new PrepareError(
+        `prepare: ${failures.length} shard(s) failed (re-run to retry):\n${failures.slice(0, 5).join('\n')}`,
+      );
+
+    // summary from every shard (including ones finished by earlier runs)
+    const skipped: PrepareSummary['skipped'] = [];
+    let prepared = 0;
+    for (const t of tasks) {
+      const h = readShardHeader(t.file);
+      prepared += h.records.length;
+      skipped.push(...h.skipped);
+    }
+    const skippedByKind: Record<string, number> = {};
+    for (const s of skipped) skippedByKind[s.kind] = (skippedByKind[s.kind] ?? 0) + 1;
+    const summary: PrepareSummary = {
+      out: path.resolve(o.out),
+      labels,
+      clips: total,
+      prepared,
+      skipped,
+      skippedByKind,
+      shards: tasks.length,
+      shardsWritten: todo.length,
+      shardsReused: tasks.length - todo.length,
+      seconds: (Date.now() - t0) / 1000,
+      durationProblems: idx.problems.filter((p) => p.kind === 'no-duration').length,
+      indexSkipped: idx.problems
+        .filter((p) => p.kind === 'skipped')
+        .map((p) => ({ path: p.path, reason: p.reason })),
+    };
+    const noDuration = idx.problems
+      .filter((p) => p.kind === 'no-duration')
+      .map((p) => ({ path: p.path, reason: p.reason }));
+    writeFileAtomic(
+      path.join(o.out, 'summary.json'),
+      JSON.stringify({ ...summary, durationProblemList: noDuration }, null, 1),
+    );
+    return summary;
+  } finally {
+    release();
   }
-  const skippedByKind: Record<string, number> = {};
-  for (const s of skipped) skippedByKind[s.kind] = (skippedByKind[s.kind] ?? 0) + 1;
-  const summary: PrepareSummary = {
-    out: path.resolve(o.out),
-    labels,
-    clips: total,
-    prepared,
-    skipped,
-    skippedByKind,
-    shards: tasks.length,
-    shardsWritten: todo.length,
-    shardsReused: tasks.length - todo.length,
-    seconds: (Date.now() - t0) / 1000,
-    durationProblems: idx.problems.filter((p) => p.kind === 'no-duration').length,
-    indexSkipped: idx.problems
-      .filter((p) => p.kind === 'skipped')
-      .map((p) => ({ path: p.path, reason: p.reason })),
-  };
-  const noDuration = idx.problems
-    .filter((p) => p.kind === 'no-duration')
-    .map((p) => ({ path: p.path, reason: p.reason }));
-  writeFileAtomic(
-    path.join(o.out, 'summary.json'),
-    JSON.stringify({ ...summary, durationProblemList: noDuration }, null, 1),
-  );
-  return summary;
 }
