@@ -12,18 +12,21 @@ import {
   lstatSync,
   mkdirSync,
   readFileSync,
+  readdirSync,
   rmSync,
   symlinkSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { synthCorpus } from '../src/data/synth/index.js';
 import { indexLrw, LrwError } from '../src/data/lrw.js';
 import { prepare } from '../src/data/prepare.js';
+import { DatasetError, openDataset } from '../src/data/dataset.js';
 import { VideoError, tooLargeError } from '../src/data/video.js';
 import { decodeVideos } from '../src/data/video_batch.js';
-import { runEflip, assertBounded, tempDir } from './hostile_helpers.js';
+import { runEflip, assertBounded, assertRefused, tempDir } from './hostile_helpers.js';
 
 const work = tempDir('eflip-hostile-prepare-');
 const env = { EFLIP_CACHE_DIR: join(work, 'user-cache') };
@@ -233,6 +236,57 @@ test('a decoder killed by a signal (the OOM killer) fails its shard naming the s
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /10\/10 clips in 3 shards \(1 written now, 2 already done\)/);
   assert.deepEqual(summaryOf(out).skipped, []);
+});
+
+test('an interrupted preparation is refused by the loader (train, eval) naming the missing shards and the prepare that finishes it, which does (was: trained on 2 of 6 clips, no warning)', async () => {
+  const root = await corpus('unfinished');
+  const out = join(work, 'unfinished-out');
+  await prepare({ lrw: root, out, jobs: 1, shardSize: 1, splits: ['train'] });
+  // what kill -9 after 2 of 6 shards leaves: the plan, the first shards (renamed into place
+  // whole), a temp and the lock of the dead run
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  for (const n of [2, 3, 4, 5]) rmSync(join(out, 'train', `shard-0000${n}.bin`));
+  writeFileSync(join(out, 'train', `shard-00002.bin.tmp-${dead}-x1`), 'half a shard');
+  writeFileSync(
+    join(out, '.eflip-prepare.lock'),
+    JSON.stringify({ pid: dead, host: hostname(), started: 'then' }),
+  );
+  let finish = '';
+  await assert.rejects(openDataset({ kind: 'shards', dir: out, split: 'train' }), (e: Error) => {
+    assert.ok(e instanceof DatasetError, String(e));
+    assert.match(
+      e.message,
+      /is an unfinished preparation \(eflip prepare was interrupted or failed\): split 'train' has 2 of 6 shards, missing train\/shard-00002\.bin, train\/shard-00003\.bin, train\/shard-00004\.bin \(\+1 more\); finish it by running the same prepare again: eflip prepare /,
+    );
+    finish = e.message.split('again: ')[1];
+    return true;
+  });
+  const r = await eflip([
+    'train',
+    '--config',
+    new URL('../../configs/synth.yaml', import.meta.url).pathname,
+    'data.root=null',
+    `data.shards=${out}`,
+    `run_dir=${join(work, 'run-unfinished')}`,
+    'train.max_steps=1',
+  ]);
+  assertRefused(r, /unfinished preparation .* 2 of 6 shards/, { label: 'train on it' });
+  // the command it names finishes it (the dead run's lock and temp are cleared)
+  assert.equal(
+    finish,
+    `eflip prepare --lrw ${root} --out ${out} --words ABOUT,ABSOLUTELY --shard-size 1 --splits train`,
+  );
+  const again = await eflip(finish.split(' ').slice(1));
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /6\/6 clips in 6 shards \(4 written now, 2 already done\)/);
+  assert.deepEqual(
+    readdirSync(join(out, 'train')).sort(),
+    [0, 1, 2, 3, 4, 5].map((n) => `shard-0000${n}.bin`),
+  );
+  assert.ok(!existsSync(join(out, '.eflip-prepare.lock')), 'lock released');
+  const ds = await openDataset({ kind: 'shards', dir: out, split: 'train' });
+  assert.equal(ds.items.length, 6);
+  ds.close();
 });
 
 test("prepare replaces symlinks planted in --out instead of writing through them, and holds --out: a second prepare is refused naming the first (was: victim file overwritten; concurrent runs removed each other's live shard temps)", async () => {

@@ -8,6 +8,7 @@ import { decodeVideo, VideoError } from './video.js';
 import { decodeVideos } from './video_batch.js';
 import { centreCrop, lrwMouthCrop, toGray } from './crop.js';
 import { checkUniqueWords, readLabelText, selectVocabulary } from './vocab.js';
+import { unfinishedPreparation } from './prepare.js';
 import type { ClipIn } from './augment.js';
 
 export type DatasetSpec =
@@ -181,7 +182,12 @@ class Mp4Dataset implements Dataset {
 }
 
 export async function openDataset(spec: DatasetSpec): Promise<Dataset> {
-  if (spec.kind === 'shards') return new ShardDataset(spec.dir, spec.split);
+  if (spec.kind === 'shards') {
+    // an interrupted prepare leaves finished shards that read like a complete (smaller) set
+    const unfinished = await unfinishedPreparation(spec.dir, spec.split);
+    if (unfinished) throw new DatasetError(unfinished);
+    return new ShardDataset(spec.dir, spec.split);
+  }
   const all = await indexLrw(spec.root, { splits: [spec.split], durations: false });
   const labels = spec.words
     ? selectVocabulary(all.words, { kind: 'list', words: spec.words })

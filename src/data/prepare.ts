@@ -1,7 +1,8 @@
 // `prepare`: decode an LRW-layout tree once into shards (./shard.ts), in parallel, resumably.
 //
 // OUT/prepare.json   what was prepared (root, labels, crop, size, shard plan) — a re-run with
-//                    the same settings skips finished shards; different settings are refused
+//                    the same settings skips finished shards; different settings are refused;
+//                    readers refuse a split whose planned shards are not all there yet
 // OUT/labels.txt     the label list (index = class id)
 // OUT/<split>/shard-NNNNN.bin
 // OUT/.eflip-prepare.lock  held while a prepare runs: one prepare per --out at a time
@@ -110,6 +111,45 @@ async function readManifest(out: string): Promise<Manifest | null> {
   const m = JSON.parse(text) as Manifest;
   if (!m || typeof m !== 'object') throw new Error('not a JSON object');
   return m;
+}
+
+/** A word for a shell command line, quoted where it needs it. */
+const shellWord = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** The `eflip prepare` command that continues the preparation `m` in `out` (same root, words,
+ *  crop, size, colour, shard size and splits: the settings a re-run must repeat). */
+function prepareCommand(m: Manifest, out: string): string {
+  const a = ['eflip', 'prepare', '--lrw', m.root, '--out', out];
+  const labels = Array.isArray(m.labels) ? m.labels : [];
+  a.push('--words', labels.length <= 10 ? labels.join(',') : `@${path.join(out, 'labels.txt')}`);
+  if (m.crop !== 'mouth') a.push('--crop', String(m.crop));
+  if (m.size !== 96) a.push('--size', String(m.size));
+  if (m.color) a.push('--color');
+  if (m.shardSize !== 64) a.push('--shard-size', String(m.shardSize));
+  const splits = Object.keys(m.plan ?? {});
+  if (splits.length !== SPLITS.length) a.push('--splits', splits.join(','));
+  return a.map(shellWord).join(' ');
+}
+
+/**
+ * Why split `split` of the preparation in `dir` cannot be read yet: the shards its prepare.json
+ * plans that are not there (a prepare that was interrupted or failed), in one line naming them
+ * and the command that finishes the preparation; null when every planned shard is there, and
+ * for a directory without prepare.json (shards written by other means). A shard file that
+ * exists is complete (written under a temporary name, then renamed).
+ */
+export async function unfinishedPreparation(dir: string, split: string): Promise<string | null> {
+  let m: Manifest | null;
+  try {
+    m = await readManifest(dir);
+  } catch (e) {
+    return `${path.join(dir, 'prepare.json')} is corrupt (${(e as Error).message}); prepare the data again into a new directory`;
+  }
+  const shards = m?.plan?.[split]?.shards;
+  if (!m || !Array.isArray(shards)) return null;
+  const missing = shards.filter((s) => typeof s !== 'string' || !existsSync(path.join(dir, s)));
+  if (!missing.length) return null;
+  return `${dir} is an unfinished preparation (eflip prepare was interrupted or failed): split '${split}' has ${shards.length - missing.length} of ${shards.length} shards, missing ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` (+${missing.length - 3} more)` : ''}; finish it by running the same prepare again: ${prepareCommand(m, dir)}`;
 }
 
 export async function prepare(o: PrepareOptions): Promise<PrepareSummary> {
