@@ -30,24 +30,16 @@ import { writeTestVideo } from './data_helpers.js';
 import { defaultConfig } from '../src/train/config.js';
 import { loadLrwSplits } from '../src/train/data_source.js';
 import { printable } from '../src/io/printable.js';
+import { tinyOverrides } from './train_helpers.js';
 
 const work = tempDir('eflip-data-messages-');
 const env = { EFLIP_CLIP_CACHE: join(work, 'clip-cache') };
 const synthYaml = new URL('../../configs/synth.yaml', import.meta.url).pathname;
 const demoModel = new URL('../../assets/demo/model.safetensors', import.meta.url).pathname;
 const corpus = join(work, 'corpus');
-const tiny = [
-  'data.words=null',
-  'data.size=24',
-  'data.frames=8',
-  'data.workers=1',
-  'train.threads=1',
-  'model.feature_dim=32',
-  'model.tcn_channels=32',
-  'model.transformer_heads=2',
-  'model.transformer_ffn=32',
-  'train.test_at_end=false',
-  'early_stopping.enabled=false',
+/** train_helpers' tiny run, one step of a 4-clip batch */
+const tiny = (root: string, runDir: string) => [
+  ...tinyOverrides(root, runDir),
   'train.max_steps=1',
   'train.epochs=1',
   'train.batch_size=4',
@@ -87,10 +79,7 @@ test('a clip of another frame size is skipped and named by train on data.root (w
   await wrongSize(join(root, w0, 'train', `${w0}_00009.mp4`));
   const before = snapshot(root);
   const runDir = join(work, 'run-size');
-  const r = await eflip(
-    ['train', '--config', synthYaml, `data.root=${root}`, `run_dir=${runDir}`, ...tiny],
-    90_000,
-  );
+  const r = await eflip(['train', '--config', synthYaml, ...tiny(root, runDir)], 90_000);
   assert.equal(r.code, 0, r.stderr + r.stdout.slice(-2000));
   assertBounded(r, { label: 'train with a 320×240 clip', maxMs: 60_000 });
   assert.match(
