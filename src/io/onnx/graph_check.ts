@@ -7,7 +7,9 @@
 // paddings and Resize scales no larger than eflip's networks use, and (graph_shapes.ts) every
 // tensor's size bounded by shape inference.
 import { OnnxFileError, Reader } from './onnx_reader.js';
-import { boundTensorSizes, type GraphInput } from './graph_shapes.js';
+import { boundTensorSizes, type GraphInput, type Node } from './graph_shapes.js';
+
+export type { Node } from './graph_shapes.js';
 
 /** Every operator eflip's exports use (float and int8, full graph and streaming halves). */
 export const EFLIP_OPS: ReadonlySet<string> = new Set([
@@ -41,15 +43,6 @@ export const EFLIP_OPS: ReadonlySet<string> = new Set([
   'Transpose',
   'Unsqueeze',
 ]);
-
-export interface Node {
-  op: string;
-  domain: string;
-  inputs: string[];
-  outputs: string[];
-  /** integer attributes (pads, strides, dilations, kernel_shape, ...) */
-  attrs: Map<string, number[]>;
-}
 
 const utf8 = new TextDecoder('utf-8');
 

@@ -5,7 +5,16 @@
 // again and again, or reshapes into a huge shape, is refused here; its size per frame is fixed,
 // so a longer clip only scales it linearly. Only the operators graph_check.ts admits are known.
 import { OnnxFileError } from './onnx_reader.js';
-import type { Node } from './graph_check.js';
+
+/** One graph node as graph_check.ts parses it. */
+export interface Node {
+  op: string;
+  domain: string;
+  inputs: string[];
+  outputs: string[];
+  /** integer attributes (pads, strides, dilations, kernel_shape, ...) */
+  attrs: Map<string, number[]>;
+}
 
 /** A graph input's dims: numbers, or symbolic names ('batch', 'time', ...). */
 export interface GraphInput {
