@@ -253,6 +253,8 @@ async function readVideo(file) {
       device: reader.device,
       decode: how,
       ...(source ? { frameSource: source } : {}),
+      // "find the face": the tracked, smoothed landmarks the ROI was cut from (T×68 [x, y])
+      ...(annotation ? { landmarks: annotation.landmarks } : {}),
       top,
       logProbs: Array.from(lp),
       segments,
