@@ -212,12 +212,13 @@ test('prepare names every skipped clip and every skipped entry of the tree, in t
   const clip = (w: string, split: string) => `${join(root, w, split, `${w}_00001.mp4`)}: `;
   assert.equal(why(w0, 'train').kind, 'landmarks');
   assert.ok(
-    why(w0, 'train').reason.startsWith(`${clip(w0, 'train')}its landmarks file is not JSON (`),
-  );
-  assert.ok(
-    why(w0, 'val').reason.startsWith(
-      `${clip(w0, 'val')}its landmarks file does not hold T×68×[x, y] points`,
+    why(w0, 'train').reason.startsWith(
+      `${clip(w0, 'train')}landmarks file ${lm(w0, 'train')}: not JSON (`,
     ),
+  );
+  assert.equal(
+    why(w0, 'val').reason,
+    `${clip(w0, 'val')}landmarks file ${lm(w0, 'val')}: no T×68×[x, y] points (null)`,
   );
   assert.equal(
     why(w0, 'test').reason,

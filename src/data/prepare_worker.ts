@@ -3,14 +3,7 @@ import { answerTasks } from './pool.js';
 import * as path from 'node:path';
 import { decodeVideos } from './video_batch.js';
 import { VideoError } from './video.js';
-import {
-  centreCrop,
-  CropError,
-  lrwMouthCrop,
-  landmarkMouthCrop,
-  toGray,
-  type Frames,
-} from './crop.js';
+import { centreCrop, lrwMouthCrop, landmarkMouthCrop, toGray, type Frames } from './crop.js';
 import { writeShard, type ShardClip } from './shard.js';
 import type { PrepareTask } from './prepare.js';
 import { landmarkCachePath, readLandmarksText, sha256File } from '../roi/landmarks_file.js';
@@ -63,7 +56,11 @@ async function loadLandmarks(t: PrepareTask, clip: string, frames: number): Prom
   }
   const lm = Array.isArray(j) ? j : j?.landmarks;
   if (!Array.isArray(lm) || !lm.every((f: unknown) => Array.isArray(f) && f.length === 68))
-    throw new VideoError('bad-args', clip, `${file}: expected T×68×[x,y]`);
+    throw new VideoError(
+      'bad-args',
+      clip,
+      `landmarks file ${file}: no T×68×[x, y] points (${String(JSON.stringify(j)).slice(0, 40)})`,
+    );
   return lm;
 }
 
@@ -87,13 +84,8 @@ function cropSkip(
   const kind = landmarks ? 'landmarks' : 'crop';
   const why = printable((e as Error)?.message ?? String(e));
   if (e instanceof VideoError) return { path: clip, kind, reason: why }; // names the clip already
-  const reason =
-    !landmarks || e instanceof CropError
-      ? why // the crop's own words ('landmarks cover 5 frames, the clip has 29 ...')
-      : e instanceof SyntaxError
-        ? `its landmarks file is not JSON (${why})`
-        : `its landmarks file does not hold T×68×[x, y] points (${why})`; // e.g. null
-  return { path: clip, kind, reason: `${printable(clip)}: ${reason}` };
+  // the crop's own words ('landmarks cover 5 frames, the clip has 29 ...')
+  return { path: clip, kind, reason: `${printable(clip)}: ${why}` };
 }
 
 async function runTask(t: PrepareTask): Promise<{ records: number }> {
