@@ -52,7 +52,7 @@ test(
       );
       // multi-threaded wasm in the isolated page: half the cores, up to 4 (ort-web's default)
       const cores = await cdp.eval('navigator.hardwareConcurrency');
-      const tm = await cdp.eval('window.eflip.timeModel(3)');
+      const tm = await cdp.eval('window.eflip.timeModel(3, null, 0)');
       t.diagnostic(`model alone: ${tm.msPerClip.toFixed(1)} ms/clip, ${tm.runtime}`);
       assert.equal(tm.threads, Math.min(4, Math.ceil(cores / 2)));
       assert.equal(tm.isolated, true);

@@ -395,7 +395,7 @@ function wire() {
 
 /** ms per clip of the chosen model (or served model `model`, by id) on a 29-frame clip (for `eflip bench webapp`): the median of
  *  `runs` timed runs after one warm-up; the input is noise (the time does not depend on it). */
-window.eflip.timeModel = async (runs = 10, model = null) => {
+window.eflip.timeModel = async (runs = 10, model = null, warmupMs = 3000) => {
   if (model !== null) {
     // one of the server's models by id (the bench times each model on its own page)
     if (!state.models.some((m) => m.id === model)) throw new Error(`no served model ${model}`);
@@ -408,7 +408,11 @@ window.eflip.timeModel = async (runs = 10, model = null) => {
     C = reader.channels;
   const data = new Float32Array(C * T * S * S).map(() => Math.random() - 0.5);
   const clip = { data, frames: T, channels: C, size: S, fps: MODEL_FPS };
-  await reader.predictClip(clip);
+  // warm-up: Chromium runs onnxruntime-web's wasm on its baseline compiler until the hot
+  // functions tier up, which took seconds here (a median of 31–35 ms over 10 clips after one
+  // warm-up clip, 13–17 once tiered up, demo model): at least 3 clips and 3 s before timing
+  const w0 = performance.now();
+  for (let i = 0; i < 3 || performance.now() - w0 < warmupMs; i++) await reader.predictClip(clip);
   const ms = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();

@@ -18,6 +18,7 @@ import { StreamingLipReader, prepareFrames, inputPlanes, MODEL_FPS } from 'eflip
 import { loadFaceModels } from './face_models.js';
 import { ModelWorker } from './model_client.js';
 import { SlotScheduler, frameTimeMs } from './slots.js';
+import { decoderFrame } from './frames.js';
 
 const ROI = 96;
 const HOLD = 10; // slots (40 ms each) a lost face's last landmarks stay in use
@@ -245,17 +246,23 @@ export class CameraReader {
         this.frameAt ??= at;
         this.stats.cameraMs = at - this.frameAt;
         const g0 = performance.now();
-        // resizing a canvas reallocates it: only when the camera's size changed
-        if (canvas.width !== w) canvas.width = w;
-        if (canvas.height !== h) canvas.height = h;
-        ctx.drawImage(this.video, 0, 0, w, h);
-        const px = new Uint32Array(ctx.getImageData(0, 0, w, h).data.buffer); // RGBA, little-endian
-        const rgb = new Uint8Array(w * h * 3);
-        for (let i = 0, j = 0; i < px.length; i++, j += 3) {
-          const v = px[i];
-          rgb[j] = v & 255;
-          rgb[j + 1] = (v >> 8) & 255;
-          rgb[j + 2] = (v >> 16) & 255;
+        // the camera's I420 planes as ffmpeg's rgb24 (web/frames.js), else a canvas
+        const exact = await decoderFrame(this.video, true);
+        let rgb = exact?.width === w && exact.height === h ? exact.data : null;
+        this.stats.frameSource = rgb ? 'decoder yuv' : 'canvas';
+        if (!rgb) {
+          // resizing a canvas reallocates it: only when the camera's size changed
+          if (canvas.width !== w) canvas.width = w;
+          if (canvas.height !== h) canvas.height = h;
+          ctx.drawImage(this.video, 0, 0, w, h);
+          const px = new Uint32Array(ctx.getImageData(0, 0, w, h).data.buffer); // RGBA, little-endian
+          rgb = new Uint8Array(w * h * 3);
+          for (let i = 0, j = 0; i < px.length; i++, j += 3) {
+            const v = px[i];
+            rgb[j] = v & 255;
+            rgb[j + 1] = (v >> 8) & 255;
+            rgb[j + 2] = (v >> 16) & 255;
+          }
         }
         this.t0 = performance.now();
         this.stats.totals.grab += this.t0 - g0;

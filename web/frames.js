@@ -95,10 +95,10 @@ function seek(video, t) {
   });
 }
 
-/** The frame on show from the decoder's own planes, as ffmpeg gives it: grey ('gray': the Y
- *  plane, range expanded) or RGB ('rgb24', 4:2:0 limited-range input only); null when the
- *  decoder's frame is not in a format this reproduces exactly. */
-async function decoderFrame(video, rgb) {
+/** The frame on show (a file's or a camera's) from the decoder's own planes, as ffmpeg gives
+ *  it: grey ('gray': the Y plane, range expanded) or RGB ('rgb24', 4:2:0 limited-range input
+ *  only); null when the frame is not in a format this reproduces exactly. */
+export async function decoderFrame(video, rgb) {
   if (typeof VideoFrame === 'undefined') return null;
   let f;
   try {

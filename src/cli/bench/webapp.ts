@@ -48,7 +48,7 @@ export async function writeFakeCamera(file: string, fps: number): Promise<void> 
 export const def = defineCommand({
   name: 'bench webapp',
   usage:
-    'bench webapp [--json] [--frames 60] [--devices wasm,webgpu] [--model-in worker,page] [--threads 1,2] [--model PATH] [--variant T|S|B|none]',
+    'bench webapp [--json] [--frames 60] [--warmup 60] [--devices wasm,webgpu] [--model-in worker,page] [--threads 1,2] [--model PATH] [--variant T|S|B|none]',
   description:
     'Webcam path of the web app in headless Chromium (fake camera): frames/s, ms per frame (detector, landmarks, model).',
   options: {
@@ -59,6 +59,13 @@ export const def = defineCommand({
       min: 10,
       max: 5000,
       help: 'camera frames to time per device',
+    },
+    warmup: {
+      type: 'int',
+      default: 60,
+      min: 0,
+      max: 5000,
+      help: 'camera frames tracked before timing starts (Chromium compiles the wasm and JS hot paths while they run; measured separately as `warmup`)',
     },
     devices: { type: 'list', default: ['wasm', 'webgpu'], help: 'model devices: wasm, webgpu' },
     'model-in': {
@@ -189,38 +196,57 @@ export default async function main(argv: string[]): Promise<number> {
       try {
         await cdp.waitFor('window.eflip && window.eflip.ready', 60_000);
         await cdp.eval("document.getElementById('cam-start').click()");
-        const c = await cdp.waitFor(
-          `window.eflip.camera && (window.eflip.camera.error ? window.eflip.camera : window.eflip.camera.totals.frames >= ${o.frames} && window.eflip.camera)`,
-          60_000 + o.frames * 5_000,
-        );
+        const at = (n: number) =>
+          cdp!.waitFor(
+            `window.eflip.camera && (window.eflip.camera.error ? window.eflip.camera : window.eflip.camera.totals.frames >= ${n} && window.eflip.camera)`,
+            60_000 + n * 5_000,
+          );
+        // two readings of the page's running totals: after the warm-up, and `frames` later; the
+        // figures are their differences (the steady state a webcam session spends its time in)
+        const a = await at(o.warmup);
+        if (a.error) throw new Error(`the page's camera failed: ${a.error}`);
+        const c = await at(a.totals.frames + o.frames);
         if (c.error) throw new Error(`the page's camera failed: ${c.error}`);
         const loadAfter = load();
         const runtime = await cdp.eval("document.getElementById('runtime').textContent");
-        const n = c.frames,
-          tt = c.totals;
+        const minus = (x: any, y: any): any =>
+          typeof x === 'number'
+            ? x - y
+            : Object.fromEntries(Object.keys(x).map((k) => [k, minus(x[k], y[k])]));
+        const tt = minus(c.totals, a.totals);
+        const slots = minus(c.slots, a.slots);
+        const cameraMs = c.cameraMs - a.cameraMs;
+        const readerFrames = c.readerFrames - a.readerFrames;
         const r2 = (x: number) => +x.toFixed(2);
         runs.push({
           device,
           modelIn: c.modelIn,
           modelRuntime: runtime,
           faceBackend: `tfjs-${c.backend}`,
-          frames: n,
-          facesFound: c.faces,
+          /** how camera frames became RGB: 'decoder yuv' (the I420 planes) or 'canvas' */
+          frameSource: c.frameSource,
+          frames: tt.frames,
+          facesFound: c.faces - a.faces,
           // camera frames tracked per second of the page's time: at most 25 now (frames between
           // the model's 40 ms slots are dropped untracked, web/slots.js), fewer when the page
           // is slower — the slots it missed are then repeats of the previous frame
           framesPerSecond: r2((1000 * tt.frames) / tt.frame),
+          // the frames before: Chromium's first runs of the hot paths (tier-up) included
+          warmup: {
+            frames: a.totals.frames,
+            framesPerSecond: r2((1000 * a.totals.frames) / Math.max(1, a.totals.frame)),
+          },
           // the model's timeline, per second of camera time (the camera's frame times): camera
           // frames the page saw, slots filled (25), frames the reader received (slots with a
           // face), and the share of slots that got a new camera frame (the rest: repeats)
           camera: {
-            seconds: r2(c.cameraMs / 1000),
-            framesSeenPerSecond: r2((1000 * c.slots.frames) / c.cameraMs),
-            slotsPerSecond: r2((1000 * c.slots.slots) / c.cameraMs),
-            readerFramesPerSecond: r2((1000 * c.readerFrames) / c.cameraMs),
-            newFrameShare: r2(c.slots.used / c.slots.slots),
-            dropped: c.slots.dropped,
-            repeated: c.slots.repeats,
+            seconds: r2(cameraMs / 1000),
+            framesSeenPerSecond: r2((1000 * slots.frames) / cameraMs),
+            slotsPerSecond: r2((1000 * slots.slots) / cameraMs),
+            readerFramesPerSecond: r2((1000 * readerFrames) / cameraMs),
+            newFrameShare: r2(slots.used / slots.slots),
+            dropped: slots.dropped,
+            repeated: slots.repeats,
             clock: c.clock,
           },
           msPerFrame: {
@@ -266,7 +292,7 @@ export default async function main(argv: string[]): Promise<number> {
         );
       for (const r of runs as any[])
         console.log(
-          `  model on ${r.device.padEnd(6)} in ${r.modelIn.padEnd(6)} ${String(r.framesPerSecond).padStart(6)} frames/s tracked (${Math.round(100 * r.camera.newFrameShare)} % of the reader's ${r.camera.slotsPerSecond} slots/s new, the rest repeats)  ms/frame: detector ${r.msPerFrame.detector}, landmarks ${r.msPerFrame.landmarks}, track check ${r.msPerFrame.trackCheck}, model ${r.msPerFrame.model}, total ${r.msPerFrame.total}  (${r.modelRuntime}; load ${r.load})`,
+          `  model on ${r.device.padEnd(6)} in ${r.modelIn.padEnd(6)} ${String(r.framesPerSecond).padStart(6)} frames/s tracked (${Math.round(100 * r.camera.newFrameShare)} % of the reader's ${r.camera.slotsPerSecond} slots/s new, the rest repeats)  ms/frame: detector ${r.msPerFrame.detector}, landmarks ${r.msPerFrame.landmarks}, track check ${r.msPerFrame.trackCheck}, model ${r.msPerFrame.model}, total ${r.msPerFrame.total}; the ${r.warmup.frames} frames before: ${r.warmup.framesPerSecond} frames/s  (${r.modelRuntime}; load ${r.load})`,
         );
     }
     return 0;
