@@ -4,6 +4,8 @@
 //   "Crops"), optionally followed by its centre 88×88.
 // - landmarkMouthCrop: per-frame 68-point iBUG landmarks ([x, y] pixels, T×68×2) → similarity
 //   alignment (eyes level, fixed inter-ocular distance) → 96×96 around the mouth centre.
+import { shownValue } from '../io/printable.js';
+
 export interface Frames {
   data: Uint8Array;
   frames: number;
@@ -77,9 +79,6 @@ function landmarkAt(lm: Landmarks, t: number, i: number): [number, number] {
   return [lm[t][i][0], lm[t][i][1]];
 }
 
-/** A JSON value for a message: at most 40 characters. */
-const shown = (v: unknown) => String(JSON.stringify(v) ?? typeof v).slice(0, 40);
-
 /** Frames that `lm` covers, once its shape is checked: T×68 points of two finite numbers each
  *  (a JSON file may hold anything: null points, strings, 67 points, [x] alone). */
 function landmarkFrames(lm: Landmarks): number {
@@ -92,7 +91,7 @@ function landmarkFrames(lm: Landmarks): number {
     const f: unknown = lm[t];
     if (!Array.isArray(f) || f.length !== 68)
       throw new CropError(
-        `landmarks frame ${t} is ${Array.isArray(f) ? `${f.length} points` : shown(f)}, not 68 [x, y] points`,
+        `landmarks frame ${t} is ${Array.isArray(f) ? `${f.length} points` : shownValue(f)}, not 68 [x, y] points`,
       );
     for (let i = 0; i < 68; i++) {
       const p: unknown = f[i];
@@ -104,7 +103,9 @@ function landmarkFrames(lm: Landmarks): number {
         !Number.isFinite(p[0]) ||
         !Number.isFinite(p[1])
       )
-        throw new CropError(`landmarks frame ${t} point ${i} is ${shown(p)}, not [x, y] numbers`);
+        throw new CropError(
+          `landmarks frame ${t} point ${i} is ${shownValue(p)}, not [x, y] numbers`,
+        );
     }
   }
   return lm.length;

@@ -8,7 +8,7 @@ import { writeShard, type ShardClip } from './shard.js';
 import type { PrepareTask } from './prepare.js';
 import { landmarkCachePath, readLandmarksText, sha256File } from '../roi/landmarks_file.js';
 import { FileReadError } from '../io/read_bounded.js';
-import { printable } from '../io/printable.js';
+import { printable, shownValue } from '../io/printable.js';
 
 const BATCH = 16;
 
@@ -59,7 +59,7 @@ async function loadLandmarks(t: PrepareTask, clip: string, frames: number): Prom
     throw new VideoError(
       'bad-args',
       clip,
-      `landmarks file ${file}: no T×68×[x, y] points (${String(JSON.stringify(j)).slice(0, 40)})`,
+      `landmarks file ${file}: no T×68×[x, y] points (${shownValue(j)})`,
     );
   return lm;
 }

@@ -22,3 +22,9 @@ export function printable(text: string, max?: number): string {
   });
   return max !== undefined && t.length > max ? `${t.slice(0, max)}…` : t;
 }
+
+/** A value from a file (a JSON landmark point, a frame) in a message: its JSON, at most 40
+ *  characters (undefined and functions by their type). */
+export function shownValue(v: unknown): string {
+  return String(JSON.stringify(v) ?? typeof v).slice(0, 40);
+}
