@@ -18,7 +18,7 @@ import { StreamingLipReader, prepareFrames, inputPlanes, MODEL_FPS } from 'eflip
 import { loadFaceModels } from './face_models.js';
 import { ModelWorker } from './model_client.js';
 import { SlotScheduler, frameTimeMs } from './slots.js';
-import { decoderFrame } from './frames.js';
+import { canvasFrame, decoderFrame } from './frames.js';
 
 const ROI = 96;
 const HOLD = 10; // slots (40 ms each) a lost face's last landmarks stay in use
@@ -185,8 +185,7 @@ export class CameraReader {
   }
 
   async *frames() {
-    const canvas = document.createElement('canvas');
-    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    const canvas = document.createElement('canvas'); // canvasFrame's, for formats the planes do not cover
     // each camera frame is looked at once, when requestVideoFrameCallback reports it, and put
     // on the 25 frames/s timeline by its capture time (web/slots.js): a frame between slots is
     // dropped before it is grabbed. Without the callback every turn
@@ -248,22 +247,9 @@ export class CameraReader {
         const g0 = performance.now();
         // the camera's I420 planes as ffmpeg's rgb24 (web/frames.js), else a canvas
         const exact = await decoderFrame(this.video, true);
-        let rgb = exact?.width === w && exact.height === h ? exact.data : null;
-        this.stats.frameSource = rgb ? 'decoder yuv' : 'canvas';
-        if (!rgb) {
-          // resizing a canvas reallocates it: only when the camera's size changed
-          if (canvas.width !== w) canvas.width = w;
-          if (canvas.height !== h) canvas.height = h;
-          ctx.drawImage(this.video, 0, 0, w, h);
-          const px = new Uint32Array(ctx.getImageData(0, 0, w, h).data.buffer); // RGBA, little-endian
-          rgb = new Uint8Array(w * h * 3);
-          for (let i = 0, j = 0; i < px.length; i++, j += 3) {
-            const v = px[i];
-            rgb[j] = v & 255;
-            rgb[j + 1] = (v >> 8) & 255;
-            rgb[j + 2] = (v >> 16) & 255;
-          }
-        }
+        const fromPlanes = exact?.width === w && exact.height === h;
+        this.stats.frameSource = fromPlanes ? 'decoder yuv' : 'canvas';
+        const rgb = fromPlanes ? exact.data : canvasFrame(this.video, canvas, true).data;
         this.t0 = performance.now();
         this.stats.totals.grab += this.t0 - g0;
         // the frame's place on the timeline, beside it (the frame keeps the shape the ROI code

@@ -123,21 +123,27 @@ export async function decoderFrame(video, rgb) {
   }
 }
 
-function canvasFrame(video, canvas, rgb) {
+/** The frame on show through a canvas (the browser's own yuv→rgb; BT.601 luma for grey). The
+ *  canvas is resized only when the video's size changed: setting its size reallocates it. */
+export function canvasFrame(video, canvas, rgb) {
   const w = video.videoWidth,
     h = video.videoHeight;
-  canvas.width = w;
-  canvas.height = h;
+  if (canvas.width !== w) canvas.width = w;
+  if (canvas.height !== h) canvas.height = h;
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   ctx.drawImage(video, 0, 0, w, h);
-  const px = ctx.getImageData(0, 0, w, h).data;
+  const px = new Uint32Array(ctx.getImageData(0, 0, w, h).data.buffer); // RGBA, little-endian
   const out = new Uint8Array(w * h * (rgb ? 3 : 1));
-  for (let i = 0; i < w * h; i++) {
-    const r = px[4 * i],
-      g = px[4 * i + 1],
-      b = px[4 * i + 2];
-    if (rgb) out.set([r, g, b], 3 * i);
-    else out[i] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+  for (let i = 0, j = 0; i < px.length; i++, j += 3) {
+    const v = px[i],
+      r = v & 255,
+      g = (v >> 8) & 255,
+      b = (v >> 16) & 255;
+    if (rgb) {
+      out[j] = r;
+      out[j + 1] = g;
+      out[j + 2] = b;
+    } else out[i] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
   }
   return { data: out, width: w, height: h };
 }
