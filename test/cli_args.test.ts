@@ -209,6 +209,12 @@ test('eflip refuses bad options in one line with exit code 2', async () => {
     [['predict', 'x.mp4', '-c', '--help'], /eflip predict: -c\/--checkpoint needs a value/],
     [['serve', '--prot', '9000'], /eflip serve: unknown option --prot \(did you mean --port\?\)/],
     [['stream', 'x.mp4', '-k5', '-w'], /eflip stream: -w\/--window needs a value/],
+    [
+      ['bench', 'webapp', '--warmup', '-1'],
+      /eflip bench: --warmup must be between 0 and 5000, got -1/,
+    ],
+    [['bench', 'webapp', '--warmup', '99999'], /--warmup must be between 0 and 5000, got 99999/],
+    [['bench', 'webapp', '--warmup', ''], /eflip bench: --warmup expects an integer, got ''/],
   ];
   for (const [args, message] of cases) {
     const r = await runEflip(args, { timeoutMs: 30_000 });

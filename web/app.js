@@ -394,7 +394,7 @@ function wire() {
 }
 
 /** ms per clip of the chosen model (or served model `model`, by id) on a 29-frame clip (for `eflip bench webapp`): the median of
- *  `runs` timed runs after one warm-up; the input is noise (the time does not depend on it). */
+ *  `runs` timed runs after a warm-up of at least 3 runs and `warmupMs`; the input is noise (the time does not depend on it). */
 window.eflip.timeModel = async (runs = 10, model = null, warmupMs = 3000) => {
   if (model !== null) {
     // one of the server's models by id (the bench times each model on its own page)

@@ -198,11 +198,13 @@ export default async function main(argv: string[]): Promise<number> {
         await cdp.eval("document.getElementById('cam-start').click()");
         const at = (n: number) =>
           cdp!.waitFor(
-            `window.eflip.camera && (window.eflip.camera.error ? window.eflip.camera : window.eflip.camera.totals.frames >= ${n} && window.eflip.camera)`,
+            `window.eflip.camera && (window.eflip.camera.error ? window.eflip.camera : window.eflip.camera.totals.since && window.eflip.camera.totals.frames >= ${n} && window.eflip.camera)`,
             60_000 + n * 5_000,
           );
         // two readings of the page's running totals: after the warm-up, and `frames` later; the
-        // figures are their differences (the steady state a webcam session spends its time in)
+        // figures are their differences (the steady state a webcam session spends its time in).
+        // Both after the totals start (`since`: the page zeroes them after its first frame), so
+        // --warmup 0 cannot difference a reading from before that reset
         const a = await at(o.warmup);
         if (a.error) throw new Error(`the page's camera failed: ${a.error}`);
         const c = await at(a.totals.frames + o.frames);
