@@ -69,8 +69,9 @@ if [ ! -d dist/src ] || ! fresh tsc "$h"; then
 fi
 
 # 5. web app (`eflip serve`) -----------------------------------------------------------
-# package-lock.json: the bundle holds onnxruntime-web and tfjs, so a dependency change re-bundles
-h=$(hash_of web scripts/build-web.mjs scripts/web_build.mjs dist/src/roi dist/src/infer dist/src/data/crop.js package-lock.json)
+# package-lock.json: the bundle holds onnxruntime-web and tfjs, so a dependency change re-bundles;
+# all of dist/src: the bundled modules import across it (roi → io/printable, data/crop, io/onnx)
+h=$(hash_of web scripts/build-web.mjs scripts/web_build.mjs dist/src package-lock.json)
 if [ ! -f dist/web/index.html ] || ! fresh web "$h"; then
   say "bundling the web app"
   node scripts/build-web.mjs >&2
