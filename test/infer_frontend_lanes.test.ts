@@ -1,6 +1,7 @@
 // Front-end lanes (src/infer/frontend_lanes.ts): how work is cut (every output image exactly
 // once), that a reader with lanes predicts what the full graph predicts, that it falls back to
-// the full graph when a lane dies, and that idle lanes never keep a process alive.
+// the full graph when a lane dies, that a pipelined stream uses a lane, and that idle lanes
+// never keep a process alive.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -14,6 +15,8 @@ import { loadOnnxLipReader } from '../src/infer/load_node.js';
 import { loadCheckpoint } from '../src/io/onnx/checkpoint_weights.js';
 import { exportOnnx } from '../src/io/onnx/export_model.js';
 import type { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
+import type { FeatureRunner } from '../src/infer/feature_runner.js';
+import { pushAll, StreamingLipReader, type StreamStep } from '../src/infer/streaming.js';
 import type { Clip } from '../src/infer/types.js';
 import { maxAbsDiff, randn, ROOT, tempDir } from './onnx_helpers.js';
 import { torchInit } from './onnx_torch_ref.js';
@@ -117,6 +120,50 @@ test('a reader with lanes predicts what the full graph predicts (batch 1, 3 and 
     const b = await single.predictBatch(batch);
     for (let i = 0; i < a.length; i++)
       assert.ok(maxAbsDiff(a[i], b[i]) < 1e-4, `clip ${i}: ${maxAbsDiff(a[i], b[i])}`);
+  }
+});
+
+test('a pipelined stream (pushAll: two pushes in flight) runs its front-ends on a lane beside the back-end, with the results of one push at a time', async () => {
+  const S = 88;
+  const T = 14;
+  const data = randn(T * S * S, 41);
+  const frames = Array.from({ length: T }, (_, t) => data.slice(t * S * S, (t + 1) * S * S));
+  const used = { lane: 0, beside: 0 };
+  // the reader as streaming sees it, counting where its halves ran
+  const runner: FeatureRunner = {
+    channels: laned.channels,
+    featureDim: laned.featureDim,
+    preprocessing: laned.preprocessing,
+    labels: laned.labels,
+    frontend: (f, b, t) => laned.frontend(f, b, t),
+    frontendOnLane: async (f, b, t) => {
+      const r = await laned.frontendOnLane(f, b, t);
+      if (r) used.lane++;
+      return r;
+    },
+    backend: (f, b, t, o) => {
+      if (o?.besideLane) used.beside++;
+      return laned.backend(f, b, t, o);
+    },
+  };
+  for (const opts of [{ mode: 'exact' }, { mode: 'fast' }, { mode: 'exact', hop: 2 }] as const) {
+    const one = new StreamingLipReader(runner, { window: 8, ...opts });
+    const want: StreamStep[] = [];
+    for (const f of frames) want.push(await one.push(f));
+    assert.deepEqual(used, { lane: 0, beside: 0 }, 'one push at a time: all on this thread');
+    const got: StreamStep[] = [];
+    const piped = new StreamingLipReader(runner, { window: 8, ...opts });
+    await pushAll(piped, frames, (s) => got.push(s));
+    assert.equal(got.length, T);
+    got.forEach((g, t) => {
+      assert.equal(g.frame, want[t].frame, `${opts.mode} frame ${t}`);
+      assert.equal(g.windowStart, want[t].windowStart);
+      const d = maxAbsDiff(g.logProbs, want[t].logProbs);
+      assert.ok(d < 1e-4, `${JSON.stringify(opts)}, push ${t}: max |diff| ${d}`);
+    });
+    assert.ok(used.lane >= T / 2 - 2, `${opts.mode}: front-ends on a lane ${used.lane}`);
+    assert.ok(used.beside >= T / 2 - 2, `${opts.mode}: back-ends beside a lane ${used.beside}`);
+    used.lane = used.beside = 0;
   }
 });
 

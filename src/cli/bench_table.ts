@@ -85,11 +85,17 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
       const hop2 = h2
         ? `; a window every 2nd frame: ${n(h2.fast.msPerFrame, 1)} ms (fast), ${n(h2.exact.msPerFrame, 1)} ms (exact)`
         : '';
-      // the int8 streaming pair (`--int8`), a window per frame and every 2nd frame
+      // the int8 streaming pair (`--int8`), a window per frame and every 2nd frame; one push
+      // awaited at a time (a live source), and pipelined as `eflip stream` runs a video
       const h1 = r.streaming.hops?.hop1;
+      const piped = h1?.fast.int8?.pipelinedMsPerFrame;
       const int8Stream =
         h1?.fast.int8 && h2?.fast.int8
-          ? `; int8 streaming: ${n(h1.fast.int8.msPerFrame, 1)} ms (fast), ${n(h1.exact.int8.msPerFrame, 1)} ms (exact); every 2nd frame **${n(h2.fast.int8.msPerFrame, 1)} ms** (fast), **${n(h2.exact.int8.msPerFrame, 1)} ms** (exact)`
+          ? `; int8 streaming, one frame at a time: ${n(h1.fast.int8.msPerFrame, 1)} ms (fast), ${n(h1.exact.int8.msPerFrame, 1)} ms (exact)` +
+            (piped === undefined
+              ? ''
+              : `; pipelined (\`eflip stream\`): **${n(piped, 1)} ms** (fast), **${n(h1.exact.int8.pipelinedMsPerFrame, 1)} ms** (exact)`) +
+            `; every 2nd frame ${n(h2.fast.int8.msPerFrame, 1)} ms (fast), ${n(h2.exact.int8.msPerFrame, 1)} ms (exact)`
           : '';
       // front-end lanes ÷ onnxruntime's intra-op threads alone, batch 1 (when the run had lanes)
       const l = r.lanes?.count ? r.lanes.batch1 : null;

@@ -8,6 +8,14 @@ export interface FeatureRunner {
   readonly labels: readonly string[];
   /** frames (B, C, T, S, S) with one context frame on each side → features (B, T−2, d) */
   frontend(frames: Float32Array, batch: number, time: number): Promise<Float32Array>;
-  /** features (B, T, d) → log-probabilities (B, classes) */
-  backend(features: Float32Array, batch: number, time: number): Promise<Float32Array>;
+  /** the front-end on another thread, leaving this one free for the back-end (null: none) */
+  frontendOnLane?(frames: Float32Array, batch: number, time: number): Promise<Float32Array | null>;
+  /** features (B, T, d) → log-probabilities (B, classes); `besideLane`: a front-end runs on a
+   *  lane meanwhile (the runner may pick a back-end that leaves the lane its core) */
+  backend(
+    features: Float32Array,
+    batch: number,
+    time: number,
+    opts?: { besideLane?: boolean },
+  ): Promise<Float32Array>;
 }

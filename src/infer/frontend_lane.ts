@@ -74,6 +74,7 @@ class LanePool implements FrontendLanes {
   async run(
     frames: Float32Array,
     dims: readonly [number, number, number, number],
+    lanes = this.lanes.length,
   ): Promise<Float32Array> {
     const [B, C, T, S] = dims;
     const d = this.featureDim;
@@ -81,7 +82,7 @@ class LanePool implements FrontendLanes {
     // each part to the lane with the fewest calls in flight
     const load = this.lanes.map((w) => w.pendingCalls);
     await Promise.all(
-      splitFrontend(B, T, this.lanes.length).map(async (p) => {
+      splitFrontend(B, T, Math.min(lanes, this.lanes.length)).map(async (p) => {
         const lane = load.indexOf(Math.min(...load));
         load[lane]++;
         const data = partFrames(frames, dims, p);

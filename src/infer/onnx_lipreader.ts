@@ -277,10 +277,35 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
     ).data;
   }
 
-  /** Back-end on a feature window: (B, T, d) → log-probs (B, classes). */
-  backend(features: Float32Array, batch: number, time: number): Promise<Float32Array> {
+  /** The same front-end on one lane, leaving this thread free (a pipelined stream runs the
+   *  previous window's back-end here meanwhile); null without lanes or once one has failed. */
+  frontendOnLane(frames: Float32Array, batch: number, time: number): Promise<Float32Array | null> {
+    return this.live(() => {
+      const l = this.lanes;
+      if (!l?.alive) return Promise.resolve(null);
+      const s = this.preprocessing.size;
+      return l.run(frames, [batch, this.channels, time, s], 1).catch((e: unknown) => {
+        if (l.alive) throw e;
+        return null;
+      });
+    });
+  }
+
+  /** Back-end on a feature window: (B, T, d) → log-probs (B, classes). `besideLane`: on the
+   *  session that runs beside the lanes (its workers block, so a lane keeps its core). */
+  backend(
+    features: Float32Array,
+    batch: number,
+    time: number,
+    { besideLane = false }: { besideLane?: boolean } = {},
+  ): Promise<Float32Array> {
     return this.live(async () =>
-      this.runBackend(await this.session('backend'), features, batch, time),
+      this.runBackend(
+        besideLane && this.besideLanes ? this.besideLanes : await this.session('backend'),
+        features,
+        batch,
+        time,
+      ),
     );
   }
 

@@ -29,8 +29,13 @@ export interface FrontendLanes {
   readonly count: number;
   /** false once a lane has failed: the reader then runs the front-end on its own sessions */
   readonly alive: boolean;
-  /** frames (B, C, T, S, S) with one context frame each side → features (B, T − 2, d) */
-  run(frames: Float32Array, dims: readonly [number, number, number, number]): Promise<Float32Array>;
+  /** frames (B, C, T, S, S) with one context frame each side → features (B, T − 2, d), cut
+   *  over `lanes` lanes at most (default: all) */
+  run(
+    frames: Float32Array,
+    dims: readonly [number, number, number, number],
+    lanes?: number,
+  ): Promise<Float32Array>;
   close(): Promise<void>;
 }
 

@@ -53,6 +53,8 @@ export interface StreamStep {
 }
 
 type Job = { key: string; index: number; trip: Float32Array[] };
+/** a window's features (end − start + 1 frames × d), ready for the back-end */
+type Window = { win: Float32Array; start: number; end: number };
 
 export class StreamingLipReader {
   readonly window: number;
@@ -99,23 +101,44 @@ export class StreamingLipReader {
     this.nextInterior = 0;
     this.next = 0;
     this.last = null;
+    this.windowPrepared = false;
   }
 
   private frame(i: number): Float32Array {
     return i < 0 || i >= this.next ? this.zeros : this.frames.get(i)!;
   }
 
-  private queue: Promise<unknown> = Promise.resolve();
+  // push() runs in two ordered stages: the front-end (the window's features) and the back-end.
+  // A push made before the previous one resolved (a pipelined caller: `eflip stream`,
+  // streamClip) runs its front-end on a lane of the runner while this thread runs the previous
+  // push's back-end.
+  private frontQueue: Promise<unknown> = Promise.resolve();
+  private backQueue: Promise<unknown> = Promise.resolve();
+  private inFlight = 0;
+  private windowPrepared = false;
 
   /** Add one normalised frame (C·S·S values, C-major) and get the latest window's distribution.
-   *  The frame is copied (the caller may reuse its buffer); overlapping calls run in order.
-   *  `evaluate: false` only stores the frame (as the frames between windows at hop > 1; its
-   *  features are computed with the next evaluated window) and resolves with the latest step —
-   *  for a frame whose window nobody reads, e.g. the webcam's repeats of a held frame. */
+   *  The frame is copied at once (the caller may reuse its buffer); calls resolve in order, and
+   *  a call made before the previous one resolved overlaps with it (its front-end on another
+   *  thread where the runner has one: `pushAll` keeps two in flight). `evaluate: false` only
+   *  stores the frame (as the frames between windows at hop > 1; its features are computed with
+   *  the next evaluated window) and resolves with the latest step — for a frame whose window
+   *  nobody reads, e.g. the webcam's repeats of a held frame. */
   push(frame: Float32Array, { evaluate = true }: { evaluate?: boolean } = {}): Promise<StreamStep> {
-    const run = this.queue.then(() => this.step(frame, evaluate));
-    this.queue = run.catch(() => undefined);
+    const copy = frame instanceof Float32Array ? frame.slice() : frame;
+    this.inFlight++;
+    const window = this.frontQueue.then(() => this.prepare(copy, evaluate));
+    this.frontQueue = window.catch(() => undefined);
+    const run = this.backQueue.then(() => window).then((w) => (w ? this.finish(w) : this.latest()));
+    this.backQueue = run.catch(() => undefined);
+    const done = () => void this.inFlight--;
+    run.then(done, done);
     return run;
+  }
+
+  private latest(): StreamStep {
+    if (!this.last) throw new InferenceInputError('stream: no window has been evaluated yet');
+    return this.last;
   }
 
   /** Interior jobs for frames [from, to] not computed yet (each needs its right neighbour). */
@@ -141,7 +164,10 @@ export class StreamingLipReader {
           input.set(j.trip[k].subarray(c * plane, (c + 1) * plane), ((b * C + c) * 3 + k) * plane);
       }
     });
-    const feats = await this.runner.frontend(input, jobs.length, 3);
+    // on a lane while an earlier push's back-end runs on this thread (a pipelined caller)
+    const onLane =
+      this.inFlight > 1 ? await this.runner.frontendOnLane?.(input, jobs.length, 3) : null;
+    const feats = onLane ?? (await this.runner.frontend(input, jobs.length, 3));
     const d = this.runner.featureDim;
     const out = jobs.map((_, b) => feats.subarray(b * d, (b + 1) * d));
     jobs.forEach((j, b) => {
@@ -152,8 +178,10 @@ export class StreamingLipReader {
     return out;
   }
 
-  private async finish(win: Float32Array, start: number, end: number): Promise<StreamStep> {
-    const logProbs = await this.runner.backend(win, 1, end - start + 1);
+  private async finish({ win, start, end }: Window): Promise<StreamStep> {
+    // a later push waiting: its front-end may be on a lane now (see push())
+    const besideLane = this.inFlight > 1 && !!this.runner.frontendOnLane;
+    const logProbs = await this.runner.backend(win, 1, end - start + 1, { besideLane });
     this.last = {
       frame: end,
       time: (end + 1) / this.fps,
@@ -164,7 +192,8 @@ export class StreamingLipReader {
     return this.last;
   }
 
-  private async step(given: Float32Array, evaluate: boolean): Promise<StreamStep> {
+  /** The front-end stage: store the frame and, when it ends a window, the window's features. */
+  private async prepare(given: Float32Array, evaluate: boolean): Promise<Window | null> {
     if (!(given instanceof Float32Array) || given.length !== this.frameSize) {
       const s = this.runner.preprocessing.size;
       throw new InferenceInputError(
@@ -175,7 +204,7 @@ export class StreamingLipReader {
       if (!Number.isFinite(given[i]))
         throw new InferenceInputError(`stream frame ${this.next}: NaN or infinite pixel`);
     }
-    const frame = given.slice();
+    const frame = given;
     const t = this.next++;
     this.frames.set(t, frame);
     // kept: the window, its left neighbour, and the frames whose interiors wait for the next window
@@ -186,15 +215,17 @@ export class StreamingLipReader {
     if (this.mode === 'fast' && t >= 1) {
       // the window is [end−N+1, end] of interiors; interior(end) needs frame t = end + 1
       const end = t - 1;
-      if ((!evaluate || end % this.hop !== 0) && this.last) return this.last;
+      if ((!evaluate || end % this.hop !== 0) && this.windowPrepared) return null;
+      this.windowPrepared = true;
       const start = Math.max(0, end - this.window + 1);
       const jobs = this.interiorJobs(start, end);
       if (jobs.length) await this.runFrontend(jobs);
       const win = new Float32Array((end - start + 1) * d);
       for (let i = start; i <= end; i++) win.set(this.interior.get(i)!, (i - start) * d);
-      return this.finish(win, start, end);
+      return { win, start, end };
     }
-    if ((!evaluate || t % this.hop !== 0) && this.last) return this.last;
+    if ((!evaluate || t % this.hop !== 0) && this.windowPrepared) return null;
+    this.windowPrepared = true;
 
     // Window [s, t]: left edge, interiors, right edge.
     const s = Math.max(0, t - this.window + 1);
@@ -221,7 +252,7 @@ export class StreamingLipReader {
       win.set(f, (i - s) * d);
     }
     win.set(got.get('right')!, (n - 1) * d);
-    return this.finish(win, s, t);
+    return { win, start: s, end: t };
   }
 }
 
@@ -248,6 +279,34 @@ export function appendTimeline(timeline: TimelineEntry[], step: StreamStep): voi
   });
 }
 
+/** Push every frame with two in flight, so that each frame's front-end overlaps the previous
+ *  window's back-end (see push()); each step goes to `onStep`, in order. Returns the time spent
+ *  in push() and waiting for steps (ms), i.e. what the reader added to the frames' arrival. */
+export async function pushAll(
+  sr: StreamingLipReader,
+  frames: Iterable<Float32Array> | AsyncIterable<Float32Array>,
+  onStep: (step: StreamStep) => void,
+): Promise<number> {
+  let busy = 0;
+  let prev: Promise<StreamStep> | null = null;
+  for await (const f of frames) {
+    const t0 = performance.now();
+    const p = sr.push(f);
+    p.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    const step = prev && (await prev);
+    busy += performance.now() - t0;
+    if (step) onStep(step);
+    prev = p;
+  }
+  if (prev) {
+    const t0 = performance.now();
+    const step = await prev;
+    busy += performance.now() - t0;
+    onStep(step);
+  }
+  return busy;
+}
+
 /** A whole clip through the streaming reader → one timeline entry per window (per frame at hop 1). */
 export async function streamClip(
   runner: FeatureRunner,
@@ -259,17 +318,21 @@ export async function streamClip(
   const sr = new StreamingLipReader(runner, { fps: clip.fps, ...opts });
   const per = clip.size * clip.size;
   const out: TimelineEntry[] = [];
-  for (let t = 0; t < clip.frames; t++) {
-    const f = new Float32Array(clip.channels * per);
-    for (let c = 0; c < clip.channels; c++)
-      f.set(
-        clip.data.subarray((c * clip.frames + t) * per, (c * clip.frames + t + 1) * per),
-        c * per,
-      );
-    const step = await sr.push(f);
+  function* frames() {
+    for (let t = 0; t < clip.frames; t++) {
+      const f = new Float32Array(clip.channels * per);
+      for (let c = 0; c < clip.channels; c++)
+        f.set(
+          clip.data.subarray((c * clip.frames + t) * per, (c * clip.frames + t + 1) * per),
+          c * per,
+        );
+      yield f;
+    }
+  }
+  await pushAll(sr, frames(), (step) => {
     opts.onStep?.(step);
     appendTimeline(out, step);
-  }
+  });
   return out;
 }
 

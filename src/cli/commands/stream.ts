@@ -8,6 +8,7 @@ import { incompleteWarning } from '../../data/video.js';
 import {
   appendTimeline,
   StreamingLipReader,
+  pushAll,
   timelineSegments,
   type TimelineEntry,
 } from '../../infer/streaming.js';
@@ -113,20 +114,18 @@ export default async function main(argv: string[]): Promise<number> {
     });
     const timeline: TimelineEntry[] = [];
     let frames = 0;
-    let busy = 0;
     const onIncomplete = (decoded: number, expected: number) =>
       console.error(incompleteWarning(file, decoded, expected));
-    for await (const frame of readModelFrames(file, reader.preprocessing, {
-      channels: reader.channels,
-      onIncomplete,
-    })) {
-      frames++;
-      const t0 = performance.now();
-      const step = await sr.push(frame);
-      busy += performance.now() - t0;
-      appendTimeline(timeline, step);
-      if (tty && frames % 10 === 0) process.stderr.write(`\rframe ${frames}`);
-    }
+    // two frames in flight: a frame's front-end overlaps the previous window's back-end
+    const busy = await pushAll(
+      sr,
+      readModelFrames(file, reader.preprocessing, { channels: reader.channels, onIncomplete }),
+      (step) => {
+        frames++;
+        appendTimeline(timeline, step);
+        if (tty && frames % 10 === 0) process.stderr.write(`\rframe ${frames}`);
+      },
+    );
     if (tty) process.stderr.write('\r\x1b[K');
     if (!frames) throw new Error(`${file}: the video has no frames`);
     const msPerFrame = busy / frames;
