@@ -7,6 +7,7 @@ export { OnnxLipReader } from './onnx_lipreader.js';
 export {
   StreamingLipReader,
   streamClip,
+  pushAll,
   timelineSegments,
   appendTimeline,
   type StreamOptions,

@@ -21,6 +21,7 @@ export { OnnxLipReader } from './onnx_lipreader.js';
 export {
   StreamingLipReader,
   streamClip,
+  pushAll,
   timelineSegments,
   appendTimeline,
   type StreamOptions,
