@@ -47,7 +47,7 @@ export const def = defineCommand({
       help: 'timed runs per runtime per round at batch 1 (batch 8: half)',
     },
     frames: { type: 'int', default: 29, help: 'frames per clip' },
-    'stream-frames': { type: 'int', default: 60, help: 'frames pushed to measure streaming' },
+    'stream-frames': { type: 'int', default: 120, help: 'frames pushed to measure streaming' },
     int8: {
       type: 'boolean',
       help: 'also time the int8 model (static QDQ quantization of the same weights)',
