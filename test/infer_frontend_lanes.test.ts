@@ -17,7 +17,7 @@ import { exportOnnx } from '../src/io/onnx/export_model.js';
 import type { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
 import type { FeatureRunner } from '../src/infer/feature_runner.js';
 import { pushAll, StreamingLipReader, type StreamStep } from '../src/infer/streaming.js';
-import type { Clip } from '../src/infer/types.js';
+import { ReaderDisposedError, type Clip } from '../src/infer/types.js';
 import { maxAbsDiff, randn, ROOT, tempDir } from './onnx_helpers.js';
 import { torchInit } from './onnx_torch_ref.js';
 
@@ -206,6 +206,37 @@ test('a lane that dies: the call in flight and later ones run on the full graph'
       assert.ok(maxAbsDiff(got[i], want[i]) < 1e-4);
       assert.ok(maxAbsDiff(later[i], want[i]) < 1e-4);
     }
+  } finally {
+    await r.dispose();
+  }
+});
+
+test('a pipelined stream whose lanes die goes on on this thread; disposing its reader mid-stream rejects with ReaderDisposedError', async () => {
+  const S = 88;
+  const T = 12;
+  const data = randn(T * S * S, 43);
+  const frames = Array.from({ length: T }, (_, t) => data.slice(t * S * S, (t + 1) * S * S));
+  const want: StreamStep[] = [];
+  const one = new StreamingLipReader(single, { window: 6 });
+  for (const f of frames) want.push(await one.push(f));
+  const r = await loadOnnxLipReader(weights, { device: 'cpu', threads: 2 });
+  try {
+    const pool = (r as unknown as { lanes: { lanes: { terminate(): Promise<void> }[] } }).lanes;
+    const got: StreamStep[] = [];
+    await pushAll(new StreamingLipReader(r, { window: 6 }), frames, (s) => {
+      got.push(s);
+      if (got.length === 4) for (const l of pool.lanes) void l.terminate();
+    });
+    assert.equal(r.frontendLanes, 0);
+    got.forEach((g, t) => assert.ok(maxAbsDiff(g.logProbs, want[t].logProbs) < 1e-4, `${t}`));
+    let steps = 0;
+    await assert.rejects(
+      pushAll(new StreamingLipReader(r, { window: 6 }), frames, () => {
+        if (++steps === 3) void r.dispose();
+      }),
+      ReaderDisposedError,
+    );
+    assert.ok(steps < T);
   } finally {
     await r.dispose();
   }
