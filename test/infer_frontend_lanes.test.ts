@@ -135,6 +135,9 @@ test('a pipelined stream (pushAll: two pushes in flight) runs its front-ends on 
     featureDim: laned.featureDim,
     preprocessing: laned.preprocessing,
     labels: laned.labels,
+    get frontendLanes() {
+      return laned.frontendLanes;
+    },
     frontend: (f, b, t) => laned.frontend(f, b, t),
     frontendOnLane: async (f, b, t) => {
       const r = await laned.frontendOnLane(f, b, t);

@@ -10,11 +10,13 @@ import { GraphBuilder, serializeModel } from '../src/io/onnx/graph_builder.js';
 import { loadOnnxLipReader } from '../src/infer/load_node.js';
 import type { OnnxLipReader } from '../src/infer/onnx_lipreader.js';
 import {
+  pushAll,
   StreamingLipReader,
   streamClip,
   timelineSegments,
   type StreamStep,
 } from '../src/infer/streaming.js';
+import type { FeatureRunner } from '../src/infer/feature_runner.js';
 import { InferenceInputError, ModelLoadError, type Clip } from '../src/infer/types.js';
 import { maxAbsDiff, randn, tempDir } from './onnx_helpers.js';
 import { torchInit } from './onnx_torch_ref.js';
@@ -278,6 +280,42 @@ test('streaming: a reused frame buffer and overlapping push() calls give the sam
   }
   const got = await Promise.all(pending);
   got.forEach((g, t) => assert.ok(maxAbsDiff(g.logProbs, want[t]) < 1e-5, `frame ${t}`));
+});
+
+test('pushAll on a reader without lanes: one front-end or back-end run at a time, the results of awaited pushes', async () => {
+  const T = 9;
+  const data = randn(T * S * S, 62);
+  const frames = Array.from({ length: T }, (_, t) => data.slice(t * S * S, (t + 1) * S * S));
+  assert.equal(reader.frontendLanes, 0);
+  let running = 0;
+  let most = 0;
+  const timed =
+    <A extends unknown[]>(f: (...a: A) => Promise<Float32Array>) =>
+    async (...a: A) => {
+      most = Math.max(most, ++running);
+      try {
+        return await f(...a);
+      } finally {
+        running--;
+      }
+    };
+  const runner: FeatureRunner = {
+    channels: reader.channels,
+    featureDim: reader.featureDim,
+    preprocessing: reader.preprocessing,
+    labels: reader.labels,
+    frontendLanes: reader.frontendLanes,
+    frontendOnLane: (f, b, t) => reader.frontendOnLane(f, b, t),
+    frontend: timed((f: Float32Array, b: number, t: number) => reader.frontend(f, b, t)),
+    backend: timed((f: Float32Array, b: number, t: number) => reader.backend(f, b, t)),
+  };
+  const want: StreamStep[] = [];
+  const one = new StreamingLipReader(runner, { window: 5 });
+  for (const f of frames) want.push(await one.push(f));
+  const got: StreamStep[] = [];
+  await pushAll(new StreamingLipReader(runner, { window: 5 }), frames, (s) => got.push(s));
+  assert.equal(most, 1);
+  got.forEach((g, t) => assert.ok(maxAbsDiff(g.logProbs, want[t].logProbs) < 1e-6, `${t}`));
 });
 
 test('a disposed reader refuses every call (both runtimes); streamClip checks its clip as predictClip does; a SharedArrayBuffer clip is named', async () => {

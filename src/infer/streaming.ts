@@ -150,7 +150,10 @@ export class StreamingLipReader {
     const ends = !((!evaluate || end % this.hop !== 0) && this.windowPushed);
     this.windowPushed ||= ends;
     if (ends) this.windowsInFlight++;
-    const window = this.frontQueue.then(() => this.prepare(copy, ends));
+    // without lanes there is nothing to overlap: the front-end waits for the previous back-end
+    const lanes = !!this.runner.frontendOnLane && (this.runner.frontendLanes ?? 0) > 0;
+    const after = lanes ? this.frontQueue : Promise.all([this.frontQueue, this.backQueue]);
+    const window = after.then(() => this.prepare(copy, ends));
     this.frontQueue = window.catch(() => undefined);
     const run = this.backQueue.then(() => window).then((w) => (w ? this.finish(w) : this.latest()));
     this.backQueue = run.catch(() => undefined);
