@@ -229,11 +229,12 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   private async onLanes(
     padded: Float32Array,
     dims: [number, number, number, number],
+    lanes?: number,
   ): Promise<Float32Array | null> {
     const l = this.lanes;
     if (!l?.alive) return null;
     try {
-      return await l.run(padded, dims);
+      return await l.run(padded, dims, lanes);
     } catch (e) {
       if (l.alive) throw e;
       return null;
@@ -280,15 +281,8 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
   /** The same front-end on one lane, leaving this thread free (a pipelined stream runs the
    *  previous window's back-end here meanwhile); null without lanes or once one has failed. */
   frontendOnLane(frames: Float32Array, batch: number, time: number): Promise<Float32Array | null> {
-    return this.live(() => {
-      const l = this.lanes;
-      if (!l?.alive) return Promise.resolve(null);
-      const s = this.preprocessing.size;
-      return l.run(frames, [batch, this.channels, time, s], 1).catch((e: unknown) => {
-        if (l.alive) throw e;
-        return null;
-      });
-    });
+    const s = this.preprocessing.size;
+    return this.live(() => this.onLanes(frames, [batch, this.channels, time, s], 1));
   }
 
   /** Back-end on a feature window: (B, T, d) → log-probs (B, classes). `besideLane`: on the

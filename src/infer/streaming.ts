@@ -151,8 +151,7 @@ export class StreamingLipReader {
     this.windowPushed ||= ends;
     if (ends) this.windowsInFlight++;
     // without lanes there is nothing to overlap: the front-end waits for the previous back-end
-    const lanes = !!this.runner.frontendOnLane && (this.runner.frontendLanes ?? 0) > 0;
-    const after = lanes ? this.frontQueue : Promise.all([this.frontQueue, this.backQueue]);
+    const after = this.laned ? this.frontQueue : Promise.all([this.frontQueue, this.backQueue]);
     const window = after.then(() => this.prepare(copy, ends));
     this.frontQueue = window.catch(() => undefined);
     const run = this.backQueue.then(() => window).then((w) => (w ? this.finish(w) : this.latest()));
@@ -162,6 +161,11 @@ export class StreamingLipReader {
       run.then(done, done);
     }
     return run;
+  }
+
+  /** whether the runner has front-end lanes to overlap a front-end with a back-end */
+  private get laned(): boolean {
+    return !!this.runner.frontendOnLane && (this.runner.frontendLanes ?? 0) > 0;
   }
 
   private latest(): StreamStep {
@@ -210,7 +214,7 @@ export class StreamingLipReader {
 
   private async finish({ win, start, end }: Window): Promise<StreamStep> {
     // a later window pushed: its front-end may be on a lane now (see push())
-    const besideLane = this.windowsInFlight > 1 && !!this.runner.frontendOnLane;
+    const besideLane = this.windowsInFlight > 1 && this.laned;
     const logProbs = await this.runner.backend(win, 1, end - start + 1, { besideLane });
     this.last = {
       frame: end,
