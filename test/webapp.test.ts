@@ -267,6 +267,28 @@ test(
       );
       assert.equal(cam.top.length, 5, 'the streaming reader gives top-5 words');
       assert.match(cam.modelIn, /^worker, \d+ threads?$/, 'the model runs in its Web Worker');
+      // the full detections and crop checks ran in the detector's Web Worker
+      assert.match(cam.detectorIn, /^worker \(wasm/, cam.detectorIn);
+      assert.ok(cam.detectorWorkerCalls > 0, 'the detector worker answered no call');
+      // the detector worker fails mid-run: the page detects from then on, and still finds the face
+      await cdp.eval('window.eflip.failFaceWorker()');
+      const after = await cdp.waitFor(
+        `window.eflip.camera && (window.eflip.camera.error ? window.eflip.camera : window.eflip.camera.frames >= ${cam.frames + 30} && window.eflip.camera)`,
+        150_000,
+      );
+      assert.equal(after.error, undefined, after.error);
+      assert.match(after.detectorIn, /^page \(the detector worker failed: /, after.detectorIn);
+      assert.ok(
+        after.totals.calls.detect > cam.totals.calls.detect,
+        'no detection ran after the worker failed',
+      );
+      assert.ok(
+        after.faces - cam.faces >= (after.frames - cam.frames) * 0.9,
+        `after the worker failed: face found in ${after.faces - cam.faces} of ${after.frames - cam.frames} frames`,
+      );
+      t.diagnostic(
+        `detector: ${cam.detectorIn}, ${cam.detectorWorkerCalls} calls answered there; then ${after.detectorIn}`,
+      );
       assert.match(
         await cdp.eval("document.getElementById('cam-stats').textContent"),
         /frames\/s · face \d+ ms · model \d+ ms per frame/,

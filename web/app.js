@@ -319,6 +319,8 @@ async function startCamera() {
       reader,
       model: state.model,
       useWorker: params.get('worker') !== '0',
+      // `?faceworker=0`: face detections on the page, not in web/detector_worker.js (the A/B)
+      faceWorker: params.get('faceworker') !== '0',
       // `?every=N`: a full face detection every N frames (the bench's A/B; default DETECT_EVERY)
       ...(/^[1-9]\d*$/.test(params.get('every') ?? '')
         ? { every: Number(params.get('every')) }
@@ -338,7 +340,7 @@ async function startCamera() {
           slots: s.slots && { ...s.slots },
         };
         $('cam-stats').textContent =
-          `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}, model in ${s.modelIn}) · ${s.box ? 'face found' : 'no face in view'}`;
+          `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}, detector in ${s.detectorIn}, model in ${s.modelIn}) · ${s.box ? 'face found' : 'no face in view'}`;
         $('cam-words').textContent = s.top.length
           ? `${s.top[0].label} ${(100 * s.top[0].probability).toFixed(0)}%  ·  ${s.words.slice(-8).join(' ')}`
           : '';
@@ -395,6 +397,9 @@ function wire() {
 
 /** ms per clip of the chosen model (or served model `model`, by id) on a 29-frame clip (for `eflip bench webapp`): the median of
  *  `runs` timed runs after a warm-up of at least 3 runs and `warmupMs`; the input is noise (the time does not depend on it). */
+// tests: the webcam's face detector worker fails mid-run (the page must go on detecting)
+window.eflip.failFaceWorker = () => camera?.faceHelper?.terminate();
+
 window.eflip.timeModel = async (runs = 10, model = null, warmupMs = 3000) => {
   if (model !== null) {
     // one of the server's models by id (the bench times each model on its own page)

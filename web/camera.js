@@ -1,7 +1,8 @@
 // Webcam mode: camera frames (<video> → canvas, RGB) through the same ROI pipeline as Node
 // (src/roi/track.ts: full detection every 25 frames — every 5 while no face is tracked — landmark
 // tracking in between, verified when the tracked crop changes; face-api on
-// tfjs-wasm) → the mouth ROI cut by src/roi/mouth_roi.ts → eflip's pre-processing → the streaming
+// tfjs-wasm; the detections and checks in a Web Worker of their own, web/detector_worker.js,
+// started DETECT_AHEAD frames early, so the page's frame loop never waits ~100 ms for one) → the mouth ROI cut by src/roi/mouth_roi.ts → eflip's pre-processing → the streaming
 // reader (29-frame window, feature cache; in a Web Worker, web/model_worker.js, so the model
 // runs on one core while the face is tracked in the next frame on the other; `useWorker: false`
 // keeps it on the page) → words as they are read. The model reads 25 frames per second of
@@ -17,6 +18,7 @@ import { drawOverlay } from './overlay.js';
 import { StreamingLipReader, prepareFrames, inputPlanes, MODEL_FPS } from 'eflip/infer';
 import { loadFaceModels } from './face_models.js';
 import { ModelWorker } from './model_client.js';
+import { DetectorWorker } from './detector_client.js';
 import { SlotScheduler, frameTimeMs } from './slots.js';
 import { canvasFrame, decoderFrame } from './frames.js';
 
@@ -31,6 +33,10 @@ const IN_FLIGHT = 2;
 // verified whenever the tracked crop changes, so a face that leaves is noticed on that frame);
 // while no face is tracked, a detection every RETRY_EVERY frames finds one that came back quickly
 const RETRY_EVERY = 5;
+// frames read ahead of tracking while the detector worker is up (track.ts `lookahead`): a
+// scheduled detection starts this many frames (160 ms) before its frame is tracked, which hides
+// its ~100 ms; each is a frame of latency before the words
+const DETECT_AHEAD = 4;
 
 /** A one-line message for a getUserMedia failure. */
 export function cameraMessage(e) {
@@ -59,12 +65,24 @@ export class CameraReader {
     onUpdate,
     model = null,
     useWorker = true,
+    faceWorker = true,
     every = DETECT_EVERY,
     timeScale = 1,
   }) {
     // `timeScale`: seconds of speech per second of camera time (1; a test's fake camera playing
     // a 25 frames/s clip at 1 frame/s is 0.04)
-    Object.assign(this, { video, overlay, reader, onUpdate, model, useWorker, every, timeScale });
+    // `faceWorker`: full detections and crop checks in web/detector_worker.js (false: on the page)
+    Object.assign(this, {
+      video,
+      overlay,
+      reader,
+      onUpdate,
+      model,
+      useWorker,
+      faceWorker,
+      every,
+      timeScale,
+    });
     this.slots = new SlotScheduler({ fps: MODEL_FPS, maxRepeat: WINDOW - 1 });
     this.inflight = [];
     this.placeOf = new WeakMap(); // camera frame → its place on the timeline (web/slots.js)
@@ -88,6 +106,9 @@ export class CameraReader {
       words: [],
       backend: '',
       modelIn: 'page',
+      detectorIn: 'page',
+      // detections and crop checks answered by web/detector_worker.js
+      detectorWorkerCalls: 0,
       totals: {
         detect: 0,
         landmarks: 0,
@@ -121,7 +142,19 @@ export class CameraReader {
     this.stats.backend = models.threads
       ? `${models.backend}, ${models.threads} thread${models.threads > 1 ? 's' : ''}`
       : models.backend;
-    this.detector = FaceDetector.withModels(models);
+    if (this.faceWorker && typeof Worker !== 'undefined') {
+      this.faceHelper = new DetectorWorker();
+      // the page's detector answers until the worker's models are loaded (or if it fails)
+      void this.faceHelper.started.then((ok) => {
+        this.stats.detectorIn = ok
+          ? `worker (${this.faceHelper?.backend})`
+          : `page (the detector worker did not start${this.faceHelper?.startError ? `: ${this.faceHelper.startError.message}` : ''})`;
+      });
+    }
+    this.detector = FaceDetector.withModels(
+      models,
+      this.faceHelper ? { helper: this.faceHelper } : {},
+    );
     // time each part of the face pipeline (totals for `eflip bench webapp`)
     for (const [fn, key] of [
       ['detect', 'detect'],
@@ -156,7 +189,7 @@ export class CameraReader {
         this.stats.modelIn = `worker, ${o.threads} thread${o.threads > 1 ? 's' : ''}`;
       } catch (e) {
         // the page's own reader still works: say so in the stats line and go on without the worker
-        this.worker?.worker.terminate();
+        this.worker?.terminate();
         this.worker = null;
         this.stats.modelIn = `page (worker failed: ${e.message})`;
       }
@@ -178,6 +211,8 @@ export class CameraReader {
   release() {
     const w = this.worker;
     this.worker = null;
+    this.faceHelper?.terminate();
+    this.faceHelper = null;
     void Promise.allSettled(this.inflight).then(() => w?.close().catch(() => {}));
     this.stream?.getTracks().forEach((t) => t.stop());
     this.video.srcObject = null;
@@ -250,12 +285,12 @@ export class CameraReader {
         const fromPlanes = exact?.width === w && exact.height === h;
         this.stats.frameSource = fromPlanes ? 'decoder yuv' : 'canvas';
         const rgb = fromPlanes ? exact.data : canvasFrame(this.video, canvas, true).data;
-        this.t0 = performance.now();
-        this.stats.totals.grab += this.t0 - g0;
-        // the frame's place on the timeline, beside it (the frame keeps the shape the ROI code
-        // is compiled for)
+        const grabbed = performance.now();
+        this.stats.totals.grab += grabbed - g0;
+        // the frame's place on the timeline and when it was grabbed, beside it (the frame keeps
+        // the shape the ROI code is compiled for)
         const frame = { data: rgb, width: w, height: h, channels: 3 };
-        this.placeOf.set(frame, place);
+        this.placeOf.set(frame, { place, grabbed });
         yield frame;
       }
     } finally {
@@ -278,10 +313,19 @@ export class CameraReader {
       every: this.every,
       retryEvery: RETRY_EVERY,
       verify: true,
+      lookahead: DETECT_AHEAD,
       onFrame: async (t, obs, f) => {
         const s = this.stats;
-        const place = this.placeOf.get(f);
-        s.msTrack = performance.now() - this.t0;
+        const { place, grabbed } = this.placeOf.get(f);
+        const helper = this.faceHelper;
+        if (helper) {
+          s.detectorWorkerCalls = helper.answered;
+          // a worker that failed is not asked again (FaceDetector): the page detects from here on
+          if (helper.dead && helper.loaded)
+            s.detectorIn = `page (the detector worker failed: ${helper.failure.message})`;
+        }
+        // from the frame's grab to its landmarks (with frames read ahead, their wait included)
+        s.msTrack = performance.now() - grabbed;
         s.slots = { ...this.slots.stats };
         if (obs.landmarks) {
           last = obs.landmarks;

@@ -6,6 +6,28 @@ import * as faceapi from '@vladmandic/face-api/dist/face-api.esm.js';
 
 let loading = null;
 
+// face-api knows a page (DOM) and Node; in a Web Worker (web/detector_worker.js) it is given
+// this environment — OffscreenCanvas for its canvases; it never sees an image or video element
+// there, since eflip hands it tensors of RGB frames
+function workerEnv() {
+  class NoElement {}
+  const none = (what) => () => {
+    throw new Error(`no ${what} elements in a Web Worker`);
+  };
+  return {
+    Canvas: OffscreenCanvas,
+    CanvasRenderingContext2D: OffscreenCanvasRenderingContext2D,
+    Image: NoElement,
+    ImageData,
+    Video: NoElement,
+    createCanvasElement: () => new OffscreenCanvas(1, 1),
+    createImageElement: none('image'),
+    createVideoElement: none('video'),
+    fetch: (...a) => fetch(...a),
+    readFile: none('file'),
+  };
+}
+
 /** `wasmBase`: where tfjs-backend-wasm's .wasm files are served (`eflip serve`: /tfjs-wasm/). */
 export function loadFaceModels(
   base = '/face-models/',
@@ -14,6 +36,8 @@ export function loadFaceModels(
 ) {
   loading ??= (async () => {
     const tf = faceapi.tf;
+    if (typeof document === 'undefined' && typeof OffscreenCanvas !== 'undefined')
+      faceapi.env.setEnv(workerEnv());
     let backend = null;
     const failed = [];
     for (const b of backends) {

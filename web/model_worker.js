@@ -6,10 +6,10 @@
 // gave no new frame for, web/slots.js): stored without evaluating their windows, whose answers
 // nobody reads; `data` null is a push of repeats only (the new frame had no face).
 import { loadLipReader, StreamingLipReader, MODEL_FPS } from 'eflip/infer';
+import { answerInOrder } from './worker_answers.js';
 
 let reader = null;
 let stream = null;
-let chain = Promise.resolve();
 let held = null; // the last frame pushed, for repeats
 
 async function handle(m) {
@@ -48,15 +48,4 @@ async function handle(m) {
   }
 }
 
-self.onmessage = (e) => {
-  const m = e.data;
-  chain = chain.then(
-    () =>
-      handle(m).then(
-        (r) => self.postMessage({ id: m.id, ...r }),
-        (err) =>
-          self.postMessage({ id: m.id, type: 'error', message: err?.message ?? String(err) }),
-      ),
-    () => {},
-  );
-};
+answerInOrder(handle);

@@ -43,6 +43,12 @@ export interface FaceDetectorOptions {
    */
   thread?: boolean;
   /**
+   * A helper already running beside this thread that takes detect() and hasFace() once it is
+   * ready (the browser's: the web app's detector worker, web/detector_client.js; Node starts its
+   * own, `thread`). Until then, and for good once it fails, they run here.
+   */
+  helper?: DetectorHelper;
+  /**
    * What runs the landmark net: 'onnx' (default where there is one: Node, onnxruntime — the
    * same arithmetic, ~5× faster; landmarks_onnx.ts) or 'tfjs' (face-api's own forward pass; the
    * browser's, and the A/B of `eflip bench roi`)
@@ -53,7 +59,7 @@ export interface FaceDetectorOptions {
 /** A detection box in the pixels of the frame the detector was given. */
 export type RawBox = FaceBox;
 
-/** A thread that runs detections and verifications beside this one (Node: detector_thread.ts). */
+/** A thread that runs detections and verifications beside this one (Node: detector_thread.ts; the web app: web/detector_client.js). */
 export interface DetectorHelper {
   /** its models are loaded */
   readonly ready: boolean;
@@ -104,6 +110,7 @@ export class FaceDetector {
     this.minScore = o.minScore ?? 0.5;
     this.tinyInputSize = o.tinyInputSize;
     this.landmarkRuntime = o.landmarkRuntime ?? 'onnx';
+    this.helper = o.helper ?? null;
   }
 
   /** A detector on the process-wide Node models (backend.ts, loaded on first use). */

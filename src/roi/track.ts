@@ -53,6 +53,10 @@ export interface TrackOptions {
   /** while no face is tracked, try a detection every this many frames (default `every`; live
    *  use retries sooner than it re-detects a tracked face, so a face that came back is found quickly) */
   retryEvery?: number;
+  /** frames read ahead of tracking while the detector has a helper thread, so that a scheduled
+   *  detection starts that many frames before its frame is tracked (default LOOKAHEAD, 8; live
+   *  use takes fewer: each frame read ahead is a frame of latency) */
+  lookahead?: number;
   /** verify tracked crops with the tiny detector (default true) */
   verify?: boolean;
   onProgress?: (done: number, total: number) => void;
@@ -164,6 +168,7 @@ export async function trackMainFace(
   const every = Math.max(1, Math.floor(o.every ?? DETECT_EVERY));
   const retryEvery = Math.max(1, Math.floor(o.retryEvery ?? every));
   const verify = o.verify ?? true;
+  const aheadFrames = Math.max(0, Math.floor(o.lookahead ?? LOOKAHEAD));
   const total = 'frames' in source && typeof source.frames === 'number' ? source.frames : 0;
   const input: AsyncIterable<Frame> =
     'data' in source ? stackFrames(source as FrameStack) : (source as AsyncIterable<Frame>);
@@ -235,7 +240,7 @@ export async function trackMainFace(
   let t = -1;
   try {
     for (;;) {
-      const lookahead = det.parallel ? LOOKAHEAD : 0; // once the thread is up
+      const lookahead = det.parallel ? aheadFrames : 0; // once the thread is up
       while (!ended && ahead.length <= lookahead) {
         const r = await it.next();
         if (r.done) ended = true;

@@ -48,7 +48,7 @@ export async function writeFakeCamera(file: string, fps: number): Promise<void> 
 export const def = defineCommand({
   name: 'bench webapp',
   usage:
-    'bench webapp [--json] [--frames 60] [--warmup 60] [--devices wasm,webgpu] [--model-in worker,page] [--threads 1,2] [--model PATH] [--variant T|S|B|none]',
+    'bench webapp [--json] [--frames 60] [--warmup 60] [--devices wasm,webgpu] [--model-in worker,page] [--face-in worker] [--threads 1,2] [--model PATH] [--variant T|S|B|none]',
   description:
     'Webcam path of the web app in headless Chromium (fake camera): frames/s, ms per frame (detector, landmarks, model).',
   options: {
@@ -72,6 +72,11 @@ export const def = defineCommand({
       type: 'list',
       default: ['worker', 'page'],
       help: 'where the webcam model runs (wasm runs): worker, page',
+    },
+    'face-in': {
+      type: 'list',
+      default: ['worker'],
+      help: "where the webcam's full face detections and crop checks run: worker (web/detector_worker.js), page",
     },
     threads: {
       type: 'list',
@@ -106,6 +111,9 @@ export default async function main(argv: string[]): Promise<number> {
   for (const w of o['model-in'])
     if (w !== 'worker' && w !== 'page')
       throw new UsageError(`--model-in: '${w}' is not worker or page`);
+  for (const w of o['face-in'])
+    if (w !== 'worker' && w !== 'page')
+      throw new UsageError(`--face-in: '${w}' is not worker or page`);
   const threadList = (o.threads ?? ['1', String(os.cpus().length)]).map((t) => {
     if (!/^\d+$/.test(t) || Number(t) > 16)
       throw new UsageError(`--threads: '${t}' is not a thread count 0..16`);
@@ -179,14 +187,16 @@ export default async function main(argv: string[]): Promise<number> {
       }
     const runs: Record<string, unknown>[] = [];
     const combos = o.devices.flatMap((device) =>
-      (device === 'wasm' ? o['model-in'] : ['worker']).map((where) => ({ device, where })),
+      (device === 'wasm' ? o['model-in'] : ['worker']).flatMap((where) =>
+        o['face-in'].map((face) => ({ device, where, face })),
+      ),
     );
-    for (const { device, where } of combos) {
+    for (const { device, where, face } of combos) {
       const cdp = await Cdp.launch(
         chromium,
-        `${base}/?device=${device}&worker=${where === 'worker' ? 1 : 0}`,
+        `${base}/?device=${device}&worker=${where === 'worker' ? 1 : 0}&faceworker=${face === 'worker' ? 1 : 0}`,
         [
-          `--user-data-dir=${path.join(dir, `profile-${device}-${where}`)}`,
+          `--user-data-dir=${path.join(dir, `profile-${device}-${where}-${face}`)}`,
           '--enable-unsafe-webgpu',
           '--use-fake-device-for-media-stream',
           '--use-fake-ui-for-media-stream',
@@ -223,6 +233,8 @@ export default async function main(argv: string[]): Promise<number> {
         runs.push({
           device,
           modelIn: c.modelIn,
+          /** where the full detections and crop checks ran: 'worker (wasm, 1 thread)' or 'page' */
+          detectorIn: c.detectorIn,
           modelRuntime: runtime,
           faceBackend: `tfjs-${c.backend}`,
           /** how camera frames became RGB: 'decoder yuv' (the I420 planes) or 'canvas' */
@@ -294,7 +306,7 @@ export default async function main(argv: string[]): Promise<number> {
         );
       for (const r of runs as any[])
         console.log(
-          `  model on ${r.device.padEnd(6)} in ${r.modelIn.padEnd(6)} ${String(r.framesPerSecond).padStart(6)} frames/s tracked (${Math.round(100 * r.camera.newFrameShare)} % of the reader's ${r.camera.slotsPerSecond} slots/s new, the rest repeats)  ms/frame: detector ${r.msPerFrame.detector}, landmarks ${r.msPerFrame.landmarks}, track check ${r.msPerFrame.trackCheck}, model ${r.msPerFrame.model}, total ${r.msPerFrame.total}; the ${r.warmup.frames} frames before: ${r.warmup.framesPerSecond} frames/s  (${r.modelRuntime}; load ${r.load})`,
+          `  model on ${r.device.padEnd(6)} in ${r.modelIn.padEnd(6)} detector in ${r.detectorIn.split(' ')[0].padEnd(6)} ${String(r.framesPerSecond).padStart(6)} frames/s tracked (${Math.round(100 * r.camera.newFrameShare)} % of the reader's ${r.camera.slotsPerSecond} slots/s new, the rest repeats)  ms/frame: detector ${r.msPerFrame.detector}, landmarks ${r.msPerFrame.landmarks}, track check ${r.msPerFrame.trackCheck}, model ${r.msPerFrame.model}, total ${r.msPerFrame.total}; the ${r.warmup.frames} frames before: ${r.warmup.framesPerSecond} frames/s  (${r.modelRuntime}; load ${r.load})`,
         );
     }
     return 0;
