@@ -164,6 +164,17 @@ test('bench table: the webapp row says what its frames/s are (tracked frames of 
     now,
     /wasm, model in worker, 1 thread: \*\*24\.1 frames\/s\*\* tracked, 96 % of the reader's 25\.0 slots\/s new \(detector 3\.0/,
   );
+  // records since the detector worker say where the detections ran
+  assert.match(
+    row([
+      {
+        ...run,
+        detectorIn: 'worker (wasm, 1 thread)',
+        camera: { slotsPerSecond: 25.01, newFrameShare: 1 },
+      },
+    ]),
+    /model in worker, 1 thread, detector in worker \(wasm, 1 thread\): \*\*24\.1 frames\/s\*\* tracked, 100 % of/,
+  );
   // a record from before the 25 frames/s timeline: the row as it was
   assert.match(row([run]), /\*\*24\.1 frames\/s\*\* \(detector 3\.0/);
 });

@@ -175,7 +175,10 @@ const ROWS: { key: string; what: string; fallback: string; summary: (r: any) => 
         (r.runs as any[])
           .map(
             (x) =>
-              `${x.device}, model in ${x.modelIn}: **${n(x.framesPerSecond, 1)} frames/s**${
+              `${x.device}, model in ${x.modelIn}${
+                // records since the detector worker: where the face detections ran
+                x.detectorIn ? `, detector in ${x.detectorIn}` : ''
+              }: **${n(x.framesPerSecond, 1)} frames/s**${
                 // records since the 25 frames/s timeline: tracked frames of the reader's slots
                 x.camera
                   ? ` tracked, ${n(100 * x.camera.newFrameShare, 0)} % of the reader's ${n(x.camera.slotsPerSecond, 1)} slots/s new`
