@@ -340,7 +340,7 @@ async function startCamera() {
           slots: s.slots && { ...s.slots },
         };
         $('cam-stats').textContent =
-          `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}, detector in ${s.detectorIn}, model in ${s.modelIn}) · ${s.box ? 'face found' : 'no face in view'}`;
+          `${s.fps.toFixed(1)} frames/s · face ${s.msTrack.toFixed(0)} ms after the frame · model ${s.msModel.toFixed(0)} ms per frame (face models on tfjs-${s.backend}, detector in ${s.detectorIn}, model in ${s.modelIn}) · ${s.box ? 'face found' : 'no face in view'}`;
         $('cam-words').textContent = s.top.length
           ? `${s.top[0].label} ${(100 * s.top[0].probability).toFixed(0)}%  ·  ${s.words.slice(-8).join(' ')}`
           : '';
