@@ -178,6 +178,19 @@ test('lists, positionals, key=value overrides, -- and help', () => {
   refused(['-c', '--help'], /needs a value/);
 });
 
+test('a list of paths (commas: false) takes each value whole; repeating it gives several', () => {
+  const paths = defineCommand({
+    name: 'probe',
+    usage: 'probe',
+    description: 'a path list',
+    options: { model: { type: 'list', commas: false, alias: 'm', help: 'models' } },
+  });
+  const p = parseArgs(paths, ['--model', 'runs/lr=1e-3,bs=8/model.onnx', '-m', 'b.onnx']);
+  assert.deepEqual(p.opts.model, ['runs/lr=1e-3,bs=8/model.onnx', 'b.onnx']);
+  assert.deepEqual(parseArgs(paths, ['--model=a,b']).opts.model, ['a,b']);
+  assert.throws(() => parseArgs(paths, ['--model=']), /--model needs a value/);
+});
+
 test("every command's option table parses its own defaults and has usable short forms", async () => {
   const { def: bench } = await import('../src/cli/commands/bench.js');
   const defs: CommandDef[] = [bench];

@@ -24,6 +24,9 @@ export interface OptSpec {
   min?: number;
   /** largest allowed value (number/int options, inclusive) */
   max?: number;
+  /** list options: false takes each value whole (file paths, which may hold commas; repeat the
+   *  option for several); default true: comma-separated items */
+  commas?: boolean;
 }
 export type OptionTable = Record<string, OptSpec>;
 export interface CommandDef<O extends OptionTable = OptionTable> {
@@ -136,6 +139,10 @@ function convert(name: string, spec: OptSpec, raw: string): unknown {
       return v;
     }
     case 'list':
+      if (spec.commas === false) {
+        if (raw.trim() === '') throw new UsageError(`--${name} needs a value`);
+        return [oneOf(name, spec, raw)];
+      }
       return raw
         .split(',')
         .map((s) => s.trim())

@@ -29,6 +29,7 @@ export const def = defineCommand({
     model: {
       type: 'list',
       alias: 'm',
+      commas: false,
       help: 'a model to offer (.onnx or checkpoint); repeat for several (default: the demo models)',
     },
     host: {
