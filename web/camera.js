@@ -1,16 +1,16 @@
 // Webcam mode: camera frames (<video> → canvas, RGB) through the same ROI pipeline as Node
-// (src/roi/track.ts: full detection every 25 frames — every 5 while no face is tracked — landmark
-// tracking in between, verified when the tracked crop changes; face-api on
-// tfjs-wasm; the detections and checks in a Web Worker of their own, web/detector_worker.js,
-// started DETECT_AHEAD frames early, so the page's frame loop never waits ~100 ms for one) → the mouth ROI cut by src/roi/mouth_roi.ts → eflip's pre-processing → the streaming
-// reader (29-frame window, feature cache; in a Web Worker, web/model_worker.js, so the model
-// runs on one core while the face is tracked in the next frame on the other; `useWorker: false`
-// keeps it on the page) → words as they are read. The model reads 25 frames per second of
-// speech: camera frames are put on that timeline by their capture times (web/slots.js) —
-// frames between slots are dropped untouched, a slot the camera (or a busy page) gave no frame
-// for repeats the previous one. Live, frames whose landmarks are not found reuse the last
-// ones for up to 10 slots; the offline gap filling and centred smoothing need future frames
-// and are not applied here.
+// (src/roi/track.ts: full detection every 25 frames — every 5 while no face is tracked —
+// landmark tracking in between, verified when the tracked crop changes; face-api on tfjs-wasm;
+// the detections and checks in a Web Worker of their own, web/detector_worker.js, started
+// DETECT_AHEAD frames early, so the page's frame loop never waits ~100 ms for one) → the mouth
+// ROI cut by src/roi/mouth_roi.ts → eflip's pre-processing → the streaming reader (29-frame
+// window, feature cache; in a Web Worker, web/model_worker.js, so the model runs on one core
+// while the face is tracked in the next frame on the other; `useWorker: false` keeps it on the
+// page) → words as they are read. The model reads 25 frames per second of speech: camera frames
+// are put on that timeline by their capture times (web/slots.js) — frames between slots are
+// dropped untouched, a slot the camera (or a busy page) gave no frame for repeats the previous
+// one. Live, frames whose landmarks are not found reuse the last ones for up to 10 slots; the
+// offline gap filling and centred smoothing need future frames and are not applied here.
 import { FaceDetector } from 'eflip/roi';
 import { trackMainFace, DETECT_EVERY } from 'eflip/roi';
 import { cutMouthRoi } from 'eflip/roi';
