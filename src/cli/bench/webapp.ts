@@ -67,15 +67,22 @@ export const def = defineCommand({
       max: 5000,
       help: 'camera frames tracked before timing starts (Chromium compiles the wasm and JS hot paths while they run; measured separately as `warmup`)',
     },
-    devices: { type: 'list', default: ['wasm', 'webgpu'], help: 'model devices: wasm, webgpu' },
+    devices: {
+      type: 'list',
+      default: ['wasm', 'webgpu'],
+      choices: ['wasm', 'webgpu'],
+      help: 'model devices: wasm, webgpu',
+    },
     'model-in': {
       type: 'list',
       default: ['worker', 'page'],
+      choices: ['worker', 'page'],
       help: 'where the webcam model runs (wasm runs): worker, page',
     },
     'face-in': {
       type: 'list',
       default: ['worker'],
+      choices: ['worker', 'page'],
       help: "where the webcam's full face detections and crop checks run: worker (web/detector_worker.js), page",
     },
     threads: {
@@ -105,15 +112,6 @@ export default async function main(argv: string[]): Promise<number> {
     throw new UsageError(
       `${chromium} not found: run \`npm run setup\` (installs Debian's chromium) or pass --chromium`,
     );
-  for (const d of o.devices)
-    if (d !== 'wasm' && d !== 'webgpu')
-      throw new UsageError(`--devices: '${d}' is not wasm or webgpu`);
-  for (const w of o['model-in'])
-    if (w !== 'worker' && w !== 'page')
-      throw new UsageError(`--model-in: '${w}' is not worker or page`);
-  for (const w of o['face-in'])
-    if (w !== 'worker' && w !== 'page')
-      throw new UsageError(`--face-in: '${w}' is not worker or page`);
   const threadList = (o.threads ?? ['1', String(os.cpus().length)]).map((t) => {
     if (!/^\d+$/.test(t) || Number(t) > 16)
       throw new UsageError(`--threads: '${t}' is not a thread count 0..16`);
