@@ -16,7 +16,7 @@ import { trackMainFace, DETECT_EVERY } from 'eflip/roi';
 import { cutMouthRoi } from 'eflip/roi';
 import { drawOverlay } from './overlay.js';
 import { StreamingLipReader, prepareFrames, inputPlanes, MODEL_FPS } from 'eflip/infer';
-import { loadFaceModels } from './face_models.js';
+import { loadFaceModels, backendLabel } from './face_models.js';
 import { ModelWorker } from './model_client.js';
 import { DetectorWorker } from './detector_client.js';
 import { SlotScheduler, frameTimeMs } from './slots.js';
@@ -139,9 +139,7 @@ export class CameraReader {
     this.video.srcObject = stream;
     await this.video.play();
     const models = await loadFaceModels();
-    this.stats.backend = models.threads
-      ? `${models.backend}, ${models.threads} thread${models.threads > 1 ? 's' : ''}`
-      : models.backend;
+    this.stats.backend = backendLabel(models);
     if (this.faceWorker && typeof Worker !== 'undefined') {
       this.faceHelper = new DetectorWorker();
       // the page's detector answers until the worker's models are loaded (or if it fails)

@@ -4,6 +4,7 @@
 // instead of stalling its frame loop. Until the worker's models are loaded, and for good once
 // it fails, the page's detector runs them itself (FaceDetector's fallback).
 import { WorkerClient } from './worker_client.js';
+import { backendLabel } from './face_models.js';
 
 export class DetectorWorker extends WorkerClient {
   constructor(url = '/detector_worker.js') {
@@ -13,9 +14,7 @@ export class DetectorWorker extends WorkerClient {
     this.backend = null; // the worker's tfjs backend, once loaded ('wasm, 1 thread')
     this.started = this.call({ op: 'ready' }).then(
       (r) => {
-        this.backend = r.threads
-          ? `${r.backend}, ${r.threads} thread${r.threads > 1 ? 's' : ''}`
-          : r.backend;
+        this.backend = backendLabel(r);
         return (this.loaded = !this.dead);
       },
       (e) => {

@@ -28,6 +28,11 @@ function workerEnv() {
   };
 }
 
+/** The tfjs backend of loaded face models in a line: 'wasm, 1 thread', 'webgl'. */
+export function backendLabel({ backend, threads }) {
+  return threads ? `${backend}, ${threads} thread${threads > 1 ? 's' : ''}` : backend;
+}
+
 /** `wasmBase`: where tfjs-backend-wasm's .wasm files are served (`eflip serve`: /tfjs-wasm/). */
 export function loadFaceModels(
   base = '/face-models/',
