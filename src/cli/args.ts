@@ -72,6 +72,22 @@ export function defineCommand<const O extends OptionTable>(def: CommandDef<O>): 
   return def;
 }
 
+/** Where `eflip predict`, `stream` and `demo` run the network. */
+export const INFERENCE_OPTIONS = {
+  runtime: {
+    type: 'string',
+    choices: ['onnx', 'torch'],
+    default: 'onnx',
+    help: 'inference runtime',
+  },
+  device: {
+    type: 'string',
+    choices: ['auto', 'cpu', 'cuda'],
+    default: 'auto',
+    help: 'device / execution provider',
+  },
+} as const satisfies OptionTable;
+
 /** The options every bench kind (src/cli/bench/*.ts) shares. */
 export const BENCH_OPTIONS = {
   json: { type: 'boolean', help: 'print one JSON object' },

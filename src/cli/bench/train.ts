@@ -258,16 +258,9 @@ async function innerDdp(o: Options): Promise<void> {
   pg.dispose();
 }
 
-/** N data-parallel processes vs one, same per-process batch and threads. */
-async function scaling(o: Options): Promise<number> {
-  const { spawn } = await import('node:child_process');
-  const { freePort } = await import('../../train/launcher.js');
-  const N = o['nproc-per-node'];
-  if (N === undefined || !Number.isInteger(N) || N < 1 || N > 64)
-    throw new UsageError(`--nproc-per-node expects an integer in 1..64, got ${N}`);
-  const bin = fileURLToPath(new URL('../../../../bin/eflip.js', import.meta.url));
-  const threads = o.threads ?? 1;
-  const common = [
+/** The options that size one timed step, passed on to each measuring child process. */
+function stepArgs(o: Options): string[] {
+  return [
     '--variant',
     o.variant,
     '--classes',
@@ -282,9 +275,19 @@ async function scaling(o: Options): Promise<number> {
     String(o.steps),
     '--warmup',
     String(o.warmup),
-    '--threads',
-    String(threads),
   ];
+}
+
+/** N data-parallel processes vs one, same per-process batch and threads. */
+async function scaling(o: Options): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const { freePort } = await import('../../train/launcher.js');
+  const N = o['nproc-per-node'];
+  if (N === undefined || !Number.isInteger(N) || N < 1 || N > 64)
+    throw new UsageError(`--nproc-per-node expects an integer in 1..64, got ${N}`);
+  const bin = fileURLToPath(new URL('../../../../bin/eflip.js', import.meta.url));
+  const threads = o.threads ?? 1;
+  const common = [...stepArgs(o), '--threads', String(threads)];
   const log = (m: string) => {
     if (!o.json) console.error(m);
   };
@@ -428,20 +431,7 @@ export default async function main(argv: string[]): Promise<number> {
   const common = [
     '--device',
     device,
-    '--variant',
-    o.variant,
-    '--classes',
-    String(o.classes),
-    '--batch',
-    String(o.batch),
-    '--frames',
-    String(o.frames),
-    '--size',
-    String(o.size),
-    '--steps',
-    String(o.steps),
-    '--warmup',
-    String(o.warmup),
+    ...stepArgs(o),
     ...(o.threads ? ['--threads', String(o.threads)] : []),
   ];
   const modes: Precision[] = o['no-bf16']

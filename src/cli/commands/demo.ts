@@ -5,7 +5,7 @@
 // through the face pipeline, as `eflip predict --face` reads arbitrary footage.
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseOrHelp, UsageError, defineCommand } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand, INFERENCE_OPTIONS } from '../args.js';
 import { DEMO_MODEL, ROI_DEMO_MODEL, SAMPLES_DIR as SAMPLES } from '../../demo_assets.js';
 import { RoiError } from '../../roi/errors.js';
 
@@ -20,12 +20,7 @@ export const def = defineCommand({
     'reads the clips through the face pipeline, like `eflip predict --face` (slower: face tracking).',
   ].join('\n'),
   options: {
-    runtime: {
-      type: 'string',
-      choices: ['onnx', 'torch'],
-      default: 'onnx',
-      help: 'inference runtime',
-    },
+    runtime: INFERENCE_OPTIONS.runtime,
     top: { type: 'int', alias: 'k', default: 3, help: 'words shown per clip' },
     json: { type: 'boolean', help: 'print JSON' },
     retrain: {

@@ -1,6 +1,6 @@
 // `eflip predict`: top-k words for video files (LRW clips, mouth-ROI videos, or arbitrary
 // videos of any length/fps/size, cropped the way the checkpoint was trained).
-import { parseOrHelp, UsageError, defineCommand } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand, INFERENCE_OPTIONS } from '../args.js';
 import { guardOutputs } from '../../io/output_path.js';
 import { loadLipReader } from '../../infer/load_node.js';
 import { loadClip } from '../../infer/frame_reader.js';
@@ -34,18 +34,7 @@ export const def = defineCommand({
       max: 1000,
     },
     json: { type: 'boolean', help: 'print JSON' },
-    runtime: {
-      type: 'string',
-      choices: ['onnx', 'torch'],
-      default: 'onnx',
-      help: 'inference runtime',
-    },
-    device: {
-      type: 'string',
-      choices: ['auto', 'cpu', 'cuda'],
-      default: 'auto',
-      help: 'device / execution provider',
-    },
+    ...INFERENCE_OPTIONS,
     batch: {
       type: 'int',
       default: 8,

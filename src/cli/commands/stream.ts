@@ -1,6 +1,6 @@
 // `eflip stream`: a word timeline over a long video, frame by frame (each new frame gives the
 // distribution over the last N frames; per-frame front-end features are computed once).
-import { parseOrHelp, UsageError, defineCommand } from '../args.js';
+import { parseOrHelp, UsageError, defineCommand, INFERENCE_OPTIONS } from '../args.js';
 import { loadLipReader } from '../../infer/load_node.js';
 import { readModelFrames } from '../../infer/frame_reader.js';
 import { MODEL_FPS } from '../../infer/preprocess.js';
@@ -65,18 +65,7 @@ export const def = defineCommand({
       help: 'exact: each window = its clip prediction (3 front-end runs/frame); fast: 1 run/frame, 1 frame latency',
     },
     json: { type: 'boolean', help: 'print JSON (timeline + segments)' },
-    runtime: {
-      type: 'string',
-      choices: ['onnx', 'torch'],
-      default: 'onnx',
-      help: 'inference runtime',
-    },
-    device: {
-      type: 'string',
-      choices: ['auto', 'cpu', 'cuda'],
-      default: 'auto',
-      help: 'device / execution provider',
-    },
+    ...INFERENCE_OPTIONS,
     threads: { type: 'threads', help: 'intra-op threads' },
   },
   examples: [
