@@ -274,6 +274,79 @@ test("int8: the first block's narrow conv (8 channels) is widened to 16 for onnx
   assert.equal(maxAbsDiff(a, b), 0);
 });
 
+test('int8 weights in a 7-bit range by default, so onnxruntime-node on any x86 CPU computes what wasm computes', async () => {
+  const ck = loadCheckpoint(DEMO);
+  const m = exportModelProto(ck, 'full');
+  const ranges = new Map(
+    calibrationTensors(m, DEFAULT_QUANT_KINDS).map((t) => [t, [-4, 4] as [number, number]]),
+  );
+  // each output channel's largest weight lands on ±63 (7 bits) or ±127 (--weight-bits 8)
+  const largest = (q: ReturnType<typeof quantizeModel>) => {
+    const per: number[] = [];
+    for (const t of q.model.graph.initializers.filter((i) => i.name.endsWith('.int8'))) {
+      const w = new Int8Array(new Uint8Array(t.rawData).buffer);
+      const conv = t.dims.length === 4;
+      const cout = conv ? t.dims[0] : t.dims[1];
+      for (let c = 0; c < cout; c++) {
+        let a = 0;
+        for (let j = 0; j < w.length / cout; j++)
+          a = Math.max(a, Math.abs(conv ? w[c * (w.length / cout) + j] : w[j * cout + c]));
+        if (a > 0) per.push(a);
+      }
+    }
+    return [Math.min(...per), Math.max(...per)];
+  };
+  assert.deepEqual(largest(quantizeModel(m, ranges)), [63, 63]);
+  assert.deepEqual(largest(quantizeModel(m, ranges, { weightBits: 8 })), [127, 127]);
+  assert.throws(
+    () => quantizeModel(m, ranges, { weightBits: 6 as 7 }),
+    /weight bits must be 7 or 8/,
+  );
+  // x86 CPUs without VNNI add two u8×s8 products in a saturating int16 (vpmaddubsw); with ±63
+  // weights no sum can reach it, so this CPU's kernels and wasm's (16-bit products) agree to
+  // float rounding, whatever the CPU (with 8-bit weights they differed by up to 0.2 in a
+  // log-probability on an AVX2 CPU)
+  const { dir, cleanup } = tempDir('eflip-int8-');
+  try {
+    const batches = await splitBatches(ck, samplesTree(dir), 'val', { batchSize: 5 });
+    const { exportInt8 } = await import('../src/cli/int8_export.js');
+    const q = await exportInt8(ck, batches);
+    const meta = readOnnxSummary(q.bytes).metadata;
+    assert.equal(JSON.parse(meta['eflip.quantization']).weightBits, 7);
+    const S = ck.preprocessing.size;
+    const clips = [0, 1, 2].map((i) => ({
+      data: batches[0].data.slice(i * 29 * S * S, (i + 1) * 29 * S * S),
+      frames: 29,
+      channels: 1,
+      size: S,
+    }));
+    const nodeReader = await OnnxLipReader.open(
+      await nodePlatform('cpu'),
+      bytesSource(q.bytes, 'int8'),
+    );
+    const webReader = await OnnxLipReader.open(
+      await webPlatform({
+        wasmPaths: path.join(ROOT, 'node_modules/onnxruntime-web/dist/'),
+        device: 'wasm',
+      }),
+      bytesSource(q.bytes, 'int8 (wasm)'),
+    );
+    try {
+      const [a, b] = [await nodeReader.predictBatch(clips), await webReader.predictBatch(clips)];
+      for (let i = 0; i < clips.length; i++)
+        assert.ok(
+          maxAbsDiff(a[i], b[i]) < 1e-4,
+          `clip ${i}: node vs wasm ${maxAbsDiff(a[i], b[i])}`,
+        );
+    } finally {
+      await nodeReader.dispose();
+      await webReader.dispose();
+    }
+  } finally {
+    cleanup();
+  }
+});
+
 test('export --quantize int8 refuses bad --calib input in one line, writing nothing', async () => {
   const { dir, cleanup } = tempDir('eflip-int8-');
   try {
@@ -292,6 +365,14 @@ test('export --quantize int8 refuses bad --calib input in one line, writing noth
     assertRefused(
       await runEflip([...base, '--calib', path.join(dir, 'empty')]),
       /--calib is for --quantize int8/,
+    );
+    assertRefused(
+      await runEflip([...base, '--weight-bits', '8']),
+      /--weight-bits is for --quantize int8/,
+    );
+    assertRefused(
+      await runEflip([...base, '--quantize', 'int8', '--calib', dir, '--weight-bits', '6']),
+      /--weight-bits must be between 7 and 8/,
     );
     assertRefused(
       await runEflip([...base, '--quantize', 'int4', '--calib', path.join(dir, 'empty')]),

@@ -10,6 +10,8 @@ import {
   quantizeModel,
   RangeObserver,
   DEFAULT_QUANT_KINDS,
+  DEFAULT_WEIGHT_BITS,
+  type WeightBits,
   type CalibrationMethod,
   type QuantKind,
   type QuantizeReport,
@@ -34,6 +36,8 @@ export interface Int8Options {
   method?: CalibrationMethod;
   /** worker threads for the calibration session */
   threads?: number;
+  /** weight range, 7 (default: exact on every CPU) or 8 bits (src/io/onnx/quantize.ts) */
+  weightBits?: WeightBits;
 }
 
 export interface Int8Result {
@@ -71,9 +75,11 @@ export async function exportInt8(
   } finally {
     await session.release();
   }
-  const { model, report } = quantizeModel(m, obs.ranges(), { kinds });
+  const weightBits = o.weightBits ?? DEFAULT_WEIGHT_BITS;
+  const { model, report } = quantizeModel(m, obs.ranges(), { kinds, weightBits });
   model.metadataProps['eflip.quantization'] = JSON.stringify({
-    scheme: 'int8 QDQ: weights int8 symmetric per channel, activations uint8 per tensor',
+    scheme: `int8 QDQ: weights int8 symmetric per channel (${weightBits}-bit range), activations uint8 per tensor`,
+    weightBits,
     calibration: o.method ?? 'minmax',
     calibrationClips: clips,
     kinds,

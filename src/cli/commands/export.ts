@@ -11,7 +11,8 @@ import { readOnnxSummary } from '../../io/onnx/onnx_reader.js';
 import { writeFilesAtomic } from '../../io/atomic.js';
 import { guardOutputs } from '../../io/output_path.js';
 import type { LoadedCheckpoint } from '../../io/onnx/checkpoint_weights.js';
-import type { CalibrationMethod } from '../../io/onnx/quantize.js';
+import { DEFAULT_WEIGHT_BITS } from '../../io/onnx/quantize.js';
+import type { CalibrationMethod, WeightBits } from '../../io/onnx/quantize.js';
 import type { Split } from '../../data/lrw.js';
 import type { GraphKind } from '../../io/onnx/network_graph.js';
 
@@ -25,6 +26,7 @@ async function quantizeForExport(
     calibSplit: Split;
     calibClips: number;
     method: CalibrationMethod;
+    weightBits: WeightBits;
     evalSplit?: Split;
     features: boolean;
     log?: (m: string) => void;
@@ -37,8 +39,9 @@ async function quantizeForExport(
     log: o.log,
     anyWords: true,
   });
-  const q = await exportInt8(ck, calib, { method: o.method });
-  const pair = o.features ? await exportInt8Features(ck, calib, { method: o.method }) : undefined;
+  const how = { method: o.method, weightBits: o.weightBits };
+  const q = await exportInt8(ck, calib, how);
+  const pair = o.features ? await exportInt8Features(ck, calib, how) : undefined;
   let heldOut: Record<string, unknown> | undefined;
   if (o.evalSplit) {
     const test = await splitBatches(ck, o.root, o.evalSplit, { log: o.log });
@@ -50,6 +53,7 @@ async function quantizeForExport(
       calibrationClips: q.calibrationClips,
       calibrationSplit: o.calibSplit,
       method: o.method,
+      weightBits: o.weightBits,
       quantized: q.report.quantized,
       keptFloat: q.report.kept,
       widened: q.report.widened,
@@ -118,6 +122,12 @@ export const def = defineCommand({
       choices: ['train', 'val', 'test'],
       help: 'int8: held-out split of --calib on which to compare float and int8 top-1',
     },
+    'weight-bits': {
+      type: 'int',
+      min: 7,
+      max: 8,
+      help: `int8: weight range in bits, 7 (±63) or 8 (±127). x86 CPUs without VNNI add each pair of u8×s8 products in a saturating int16, so 8-bit weights can compute other values there than on VNNI, ARM and wasm; 7 bits compute the same everywhere (default: ${DEFAULT_WEIGHT_BITS})`,
+    },
   },
   examples: [
     'eflip export --checkpoint runs/t/best.safetensors --out lipreader.onnx --features --check',
@@ -139,6 +149,7 @@ export default async function main(argv: string[]): Promise<number> {
     calibration,
     eval: evalSplit,
   } = p.opts;
+  const weightBits = p.opts['weight-bits'];
   const calibSplit = p.opts['calib-split'];
   const int8 = quantize === 'int8';
   if (!checkpoint) throw new UsageError('--checkpoint is required');
@@ -165,6 +176,10 @@ export default async function main(argv: string[]): Promise<number> {
     throw new UsageError(
       `${calib ? '--calib' : '--eval'} is for --quantize int8 (the fp32 export needs no data)`,
     );
+  else if (weightBits !== undefined)
+    throw new UsageError(
+      '--weight-bits is for --quantize int8 (the fp32 export keeps float weights)',
+    );
   const base = out.replace(/\.onnx$/, '');
   const parts = features ? (['full', 'frontend', 'backend'] as const) : (['full'] as const);
   guardOutputs(
@@ -185,6 +200,7 @@ export default async function main(argv: string[]): Promise<number> {
       calibSplit,
       calibClips: p.opts['calib-clips'] as number,
       method: calibration,
+      weightBits: (weightBits ?? DEFAULT_WEIGHT_BITS) as WeightBits,
       evalSplit,
       features: !!features,
       log: json ? undefined : (m) => console.error(m),
@@ -241,7 +257,7 @@ export default async function main(argv: string[]): Promise<number> {
       | undefined;
     if (quant)
       console.log(
-        `  int8: calibrated on ${String(quant.calibrationClips)} ${calibSplit} clips (${calibration})${e ? `; held-out ${e.split} (${e.clips} clips): top-1 fp32 ${e.fp32Top1} %, int8 ${e.int8Top1} % (drop ${(e.fp32Top1 - e.int8Top1).toFixed(2)} points), top-1 agreement ${e.agreement} %` : ''}`,
+        `  int8: calibrated on ${String(quant.calibrationClips)} ${calibSplit} clips (${calibration}, ${String(quant.weightBits)}-bit weights)${e ? `; held-out ${e.split} (${e.clips} clips): top-1 fp32 ${e.fp32Top1} %, int8 ${e.int8Top1} % (drop ${(e.fp32Top1 - e.int8Top1).toFixed(2)} points), top-1 agreement ${e.agreement} %` : ''}`,
       );
   }
   return checker && Object.values(checker).some((c) => !c.ok) ? 1 : 0;

@@ -1,6 +1,7 @@
 // Static int8 quantization of an exported graph, as QDQ (QuantizeLinear/DequantizeLinear pairs)
 // that onnxruntime's CPU provider fuses into quantized kernels (QLinearConv, MatMulIntegerToFloat):
-//   weights      int8, symmetric, per output channel (DequantizeLinear with an axis)
+//   weights      int8, symmetric, per output channel (DequantizeLinear with an axis), in the
+//                7-bit range ±63 by default (WeightBits): see WEIGHT_BITS_WHY
 //   activations  uint8, asymmetric, one scale per tensor from calibration ranges
 //   Conv         DQ(x) · DQ(w) + DQ(bias int32, scale x_s·w_s) → Q → DQ   (→ QLinearConv)
 //   MatMul       DQ(x) · DQ(w), fp32 out                                  (→ MatMulIntegerToFloat)
@@ -45,6 +46,17 @@ export const QUANT_KINDS: QuantKind[] = [
  *  linear layers in float32 1.44–1.51×, SiLU alone in float32 1.40×, all trunk element-wise ops
  *  in float32 1.03× (a Q/DQ and a layout transpose around every conv). */
 export const DEFAULT_QUANT_KINDS: QuantKind[] = QUANT_KINDS.filter((k) => k !== 'stem');
+
+/** Weight range: 7 (±63, the default) or 8 bits (±127), stored as int8 either way.
+ *  WEIGHT_BITS_WHY: x86 CPUs without VNNI (AVX2, AVX-512 before VNNI) run onnxruntime's u8×s8
+ *  products with `vpmaddubsw`, which adds two products into a saturating int16: with 8-bit
+ *  weights, a0·w0 + a1·w1 reaches 2·255·127 = 64770 and is clipped at 32767, so the same int8
+ *  file computes different (wrong) values there than on VNNI, ARM or wasm (measured: a 1×1 conv
+ *  of all-255 activations and weights 127 gave 1044610 instead of 2072640 on an AVX2 EPYC). With
+ *  ±63, 2·255·63 = 32130 cannot saturate, so every runtime computes the same thing
+ *  (docs/inference.md "int8"). */
+export type WeightBits = 7 | 8;
+export const DEFAULT_WEIGHT_BITS: WeightBits = 7;
 
 export class QuantizeError extends Error {
   override name = 'QuantizeError';
@@ -190,6 +202,8 @@ export interface QuantizeOptions {
   kinds?: QuantKind[];
   /** widen narrow convs for onnxruntime's fast int8 path (default true; ./narrow_convs.ts) */
   widen?: boolean;
+  /** weight range (default DEFAULT_WEIGHT_BITS: 7 bits, exact on every CPU; see WeightBits) */
+  weightBits?: WeightBits;
 }
 
 export interface QuantizeReport {
@@ -292,6 +306,10 @@ export function quantizeModel(
   o: QuantizeOptions = {},
 ): { model: ModelProto; report: QuantizeReport } {
   const kinds = o.kinds ?? DEFAULT_QUANT_KINDS;
+  const bits = o.weightBits ?? DEFAULT_WEIGHT_BITS;
+  if (bits !== 7 && bits !== 8)
+    throw new QuantizeError(`weight bits must be 7 or 8, got ${String(bits)}`);
+  const wMax = 2 ** (bits - 1) - 1; // 63 or 127
   // after calibration: the ranges are those of the graph as exported (widening adds only zeros).
   // Not the SE convs: on pooled (N, C, 1, 1) maps widening them measured no faster.
   let m = float;
@@ -386,7 +404,8 @@ export function quantizeModel(
   }
 
   function quantizeWeights(t: Target, n: NodeProto, xs: number): string[] {
-    // per-channel symmetric int8 weights: Conv (Cout, Cin/g, k...) axis 0; MatMul (in, out) axis 1
+    // per-channel symmetric int8 weights in ±wMax: Conv (Cout, Cin/g, k...) axis 0; MatMul (in,
+    // out) axis 1
     const w = floatsOf(t.weight);
     const isConv = n.opType === 'Conv';
     const cout = isConv ? t.weight.dims[0] : t.weight.dims[1];
@@ -397,7 +416,7 @@ export function quantizeModel(
     for (let c = 0; c < cout; c++) {
       let a = 0;
       for (let j = 0; j < per; j++) a = Math.max(a, Math.abs(w[idx(c, j)]));
-      const s = a > 0 ? a / 127 : 1;
+      const s = a > 0 ? a / wMax : 1;
       wScale[c] = s;
       for (let j = 0; j < per; j++) wq[idx(c, j)] = Math.round(w[idx(c, j)] / s);
     }
