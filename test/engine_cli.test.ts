@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 const bin = new URL('../../bin/eflip.js', import.meta.url).pathname;
 
@@ -15,6 +16,12 @@ test('eflip doctor --json reports libtorch and a passing self-check', () => {
   assert.equal(rep.addon.loaded, true);
   assert.ok(rep.cpu.threads >= 1);
   assert.match(rep.cpu.capability, /\w+/);
+  // int8: the VNNI flag of this CPU as /proc/cpuinfo lists it ('none' on x86 without one)
+  const flags = new Set(
+    (/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/),
+  );
+  const vnni = ['amx_int8', 'avx512_vnni', 'avx_vnni'].find((f) => flags.has(f));
+  assert.equal(rep.cpu.int8Dot, flags.has('sse2') ? (vnni ?? 'none') : null);
   assert.equal(typeof rep.cuda.available, 'boolean');
   assert.equal(typeof rep.distributed.gloo, 'boolean');
   assert.equal(rep.distributed.nccl && !rep.libtorch.cuda, false, 'nccl only in CUDA builds');

@@ -26,6 +26,7 @@ export {
   torchConfig,
   cpuCapability,
   cpuNativeBf16,
+  cpuInt8Dot,
   addonPath,
   setNumThreads,
   getNumThreads,

@@ -38,6 +38,8 @@ interface Report {
     capability: string;
     /** the native bfloat16 instructions (amx_bf16, avx512_bf16) or null: train.precision=auto picks bf16 only with one */
     nativeBf16: string | null;
+    /** x86 VNNI for int8 (amx_int8, avx512_vnni, avx_vnni), 'none' (x86 without: 8-bit int8 weights saturate), null: unknown */
+    int8Dot: string | null;
     threads: number;
     interopThreads: number;
     blas: string;
@@ -177,6 +179,7 @@ export async function diagnose(): Promise<Report> {
   rep.cpu = {
     capability: E.cpuCapability(),
     nativeBf16: E.cpuNativeBf16(),
+    int8Dot: E.cpuInt8Dot(),
     threads: E.getNumThreads(),
     interopThreads: E.getNumInteropThreads(),
     blas,
@@ -237,6 +240,12 @@ export default async function main(argv: string[]): Promise<number> {
   if (rep.cpu)
     lines.push(
       `cpu         capability ${rep.cpu.capability}, native bf16 ${rep.cpu.nativeBf16 ?? 'no'} (train.precision=auto: ${rep.cpu.nativeBf16 ? 'bf16' : 'fp32'}), ${rep.cpu.threads} intra-op thread(s), ${rep.cpu.interopThreads} inter-op`,
+    );
+  if (rep.cpu?.int8Dot)
+    lines.push(
+      rep.cpu.int8Dot === 'none'
+        ? 'int8        no VNNI: onnxruntime adds u8×s8 product pairs in a saturating int16 here, so int8 models need 7-bit weights (what eflip export --quantize int8 writes unless --weight-bits 8)'
+        : `int8        VNNI (${rep.cpu.int8Dot}): u8×s8 products add in 32 bits`,
     );
   if (rep.cpu)
     lines.push(
