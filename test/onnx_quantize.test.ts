@@ -280,7 +280,7 @@ test("int8: the first block's narrow conv (8 channels) is widened to 16 for onnx
   assert.equal(maxAbsDiff(a, b), 0);
 });
 
-test('int8 weights in a 7-bit range by default (±63: no u8×s8 pair saturates int16 on x86 CPUs without VNNI), ±127 with weightBits 8', async () => {
+test('int8 weights in a 7-bit range by default (±63: no u8×s8 pair saturates int16 on x86 CPUs without VNNI), ±127 with weightBits 8', async (t) => {
   const ck = loadCheckpoint(DEMO);
   const m = exportModelProto(ck, 'full');
   const ranges = new Map(
@@ -307,6 +307,41 @@ test('int8 weights in a 7-bit range by default (±63: no u8×s8 pair saturates i
   assert.throws(
     () => quantizeModel(m, ranges, { weightBits: 6 as 7 }),
     /weight bits must be 7 or 8/,
+  );
+  // a file's range, from its metadata: 8 for int8 files from before eflip recorded it (or an
+  // unreadable value), null for float32
+  const meta = readOnnxSummary(exportOnnx(ck)).metadata;
+  const bits = (q?: string) =>
+    factsFromMetadata(q === undefined ? meta : { ...meta, 'eflip.quantization': q }, 'm')
+      .int8WeightBits;
+  assert.deepEqual(
+    [bits(), bits('{"weightBits":7}'), bits('{"weightBits":8}'), bits('{}'), bits('{oops')],
+    [null, 7, 8, 8, 8],
+  );
+  // opening an 8-bit int8 model where the products saturate (x86 without VNNI; forced here)
+  // says so once, on stderr; a 7-bit one, or a CPU with VNNI, says nothing
+  const lines: string[] = [];
+  const spy = t.mock.method(console, 'error', (l: string) => void lines.push(l));
+  try {
+    for (const [weightBits, saturates] of [
+      [8, true],
+      [8, true],
+      [7, true],
+      [8, false],
+    ] as const) {
+      const q = quantizeModel(m, ranges, { weightBits }).model;
+      q.metadataProps['eflip.quantization'] = JSON.stringify({ weightBits });
+      const platform = { ...(await nodePlatform('cpu')), int8Saturates: saturates };
+      const r = await OnnxLipReader.open(platform, bytesSource(encodeModel(q), `w${weightBits}`));
+      await r.dispose();
+    }
+  } finally {
+    spy.mock.restore();
+  }
+  assert.equal(lines.length, 1, lines.join('\n'));
+  assert.match(
+    lines[0],
+    /^eflip: warning: w8: int8 model with 8-bit weights on a CPU without VNNI/,
   );
 });
 

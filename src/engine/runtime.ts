@@ -1,5 +1,4 @@
 // Process-wide runtime: libtorch version/config, threads, seeding, CUDA queries.
-import { readFileSync } from 'node:fs';
 import { native, ADDON_PATH } from './native.js';
 import { ArgumentError, DeviceError, EngineError } from './errors.js';
 import { threadCountProblem } from '../threads.js';
@@ -18,39 +17,7 @@ export function torchConfig(): string {
 export function cpuCapability(): string {
   return /CPU capability usage:\s*(\S+)/.exec(native.config())?.[1] ?? 'unknown';
 }
-let flags: Set<string> | undefined;
-/** The CPU's feature flags from /proc/cpuinfo (empty where there is none: not Linux). Read once. */
-function cpuFlags(): Set<string> {
-  if (!flags) {
-    flags = new Set<string>();
-    try {
-      const line = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
-      flags = new Set(line.trim().split(/\s+/));
-    } catch {
-      /* not Linux: no flags known */
-    }
-  }
-  return flags;
-}
-/**
- * The CPU instruction set that computes bfloat16 natively ('amx_bf16' or 'avx512_bf16', from
- * the flags in /proc/cpuinfo), or null: no such flag, or no /proc/cpuinfo (not Linux). Without
- * one, bf16 autocast converts in software and is slower than float32.
- */
-export function cpuNativeBf16(): string | null {
-  return ['amx_bf16', 'avx512_bf16'].find((f) => cpuFlags().has(f)) ?? null;
-}
-/**
- * For int8 inference on x86: the VNNI instructions ('amx_int8', 'avx512_vnni', 'avx_vnni') that
- * add u8×s8 products in 32 bits; 'none' on an x86 CPU without them, where onnxruntime adds pairs
- * of products in a saturating int16 (why int8 exports default to 7-bit weights:
- * src/io/onnx/quantize.ts); null where unknown (no /proc/cpuinfo flags, or not x86).
- */
-export function cpuInt8Dot(): string | null {
-  const f = cpuFlags();
-  if (!f.has('sse2')) return null;
-  return ['amx_int8', 'avx512_vnni', 'avx_vnni'].find((x) => f.has(x)) ?? 'none';
-}
+export { cpuNativeBf16, cpuInt8Dot } from '../cpu_flags.js';
 export function addonPath(): string {
   return ADDON_PATH;
 }

@@ -49,6 +49,14 @@ export const LANES_MIN_MACS_PER_IMAGE = 10e6;
  *  spinning back-end no longer competes with a second front-end thread. */
 const ONE_THREAD_IMAGES = { fp32: 3, int8: 8 };
 
+const warned = new Set<string>();
+/** A warning line on stderr, once per process. */
+function warnOnce(line: string): void {
+  if (warned.has(line)) return;
+  warned.add(line);
+  console.error(line);
+}
+
 /** The back-end session's wait policy: see OrtPlatform.spinBackend. */
 const backendSpins = (p: OrtPlatform) => (p.spinBackend ? true : p.spinning);
 
@@ -83,12 +91,20 @@ export class OnnxLipReader implements LipReader, FeatureRunner {
    *  the lanes; otherwise the full graph. */
   static async open(platform: OrtPlatform, model: OnnxModelSource): Promise<OnnxLipReader> {
     const facts = factsFromMetadata(model.metadata, model.source);
-    if (platform.frontendLanes && facts.frontendMacsPerImage >= LANES_MIN_MACS_PER_IMAGE) {
-      const withLanes = await OnnxLipReader.openWithLanes(platform, model, facts);
-      if (withLanes) return withLanes;
-    }
-    const first = await openSession(platform, await model.graph('full'), model.source);
-    return new OnnxLipReader(platform, model, facts, first);
+    let reader: OnnxLipReader | null = null;
+    if (platform.frontendLanes && facts.frontendMacsPerImage >= LANES_MIN_MACS_PER_IMAGE)
+      reader = await OnnxLipReader.openWithLanes(platform, model, facts);
+    reader ??= new OnnxLipReader(
+      platform,
+      model,
+      facts,
+      await openSession(platform, await model.graph('full'), model.source),
+    );
+    if (facts.int8WeightBits === 8 && platform.int8Saturates && reader.device === 'cpu')
+      warnOnce(
+        `eflip: warning: ${model.source}: int8 model with 8-bit weights on a CPU without VNNI: onnxruntime adds pairs of its int8 products in a saturating int16 here, so it computes other values than on VNNI, ARM or wasm; export it again with \`eflip export --quantize int8\` (7-bit weights)`,
+      );
+    return reader;
   }
 
   /** The lanes and the back-end session, or null when the model has no front-end/back-end pair

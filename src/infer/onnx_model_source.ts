@@ -34,8 +34,22 @@ export interface ModelFacts {
   frontendMacsPerImage: number;
   /** an int8 export (`eflip.quantization` is set) */
   int8: boolean;
+  /** an int8 export's weight range (7 or 8 bits; 8 for exports from before eflip recorded it),
+   *  null for float32: 8-bit weights saturate on x86 CPUs without VNNI (quantize.ts) */
+  int8WeightBits: 7 | 8 | null;
   /** what this network's graph may hold (io/onnx/graph_check.ts) */
   graphLimits: GraphLimits;
+}
+
+/** `eflip.quantization`'s weight range: 7 only when it says so (a file from before the field,
+ *  or one whose value cannot be read, is taken as 8-bit: the range that can saturate). */
+function int8WeightBits(q: string | undefined): 7 | 8 | null {
+  if (q === undefined) return null;
+  try {
+    return (JSON.parse(q.slice(0, 4096)) as { weightBits?: unknown })?.weightBits === 7 ? 7 : 8;
+  } catch {
+    return 8;
+  }
 }
 
 /** The model facts of an ONNX file's metadata, validated as a checkpoint's are (model_metadata.ts):
@@ -85,6 +99,7 @@ export function factsFromMetadata(meta: Record<string, string>, source: string):
       classes: config.classes,
       frontendMacsPerImage: summarize(config, 1, preprocessing.size).macs.frontend,
       int8: meta['eflip.quantization'] !== undefined,
+      int8WeightBits: int8WeightBits(meta['eflip.quantization']),
       graphLimits: graphLimits(config.tcn),
     };
   } catch (e) {

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import type { OrtModule, OrtPlatform } from './ort_types.js';
 import { laneCount, startFrontendLanes } from './frontend_lanes.js';
 import { envSwitch } from '../env_switch.js';
+import { cpuInt8Dot } from '../cpu_flags.js';
 
 /** CPU provider: keep x·σ(x) as Sigmoid + Mul instead of onnxruntime's QuickGelu fusion. The
  *  NCHWc layout pass (AVX2/AVX-512) knows Sigmoid and Mul but not QuickGelu, so the fused op forces
@@ -42,6 +43,7 @@ export async function nodePlatform(
     cores: availableParallelism(),
     spinning,
     providerConfig: { cpu: CPU_CONFIG },
+    int8Saturates: providers.includes('cpu') && cpuInt8Dot() === 'none',
     pinShapes: true,
     spinBackend: envSwitch('EFLIP_ORT_SPIN', ['0', '1']) !== '0',
     ...(providers.length === 1 && providers[0] === 'cpu' && lanes >= 2
