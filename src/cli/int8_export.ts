@@ -10,7 +10,6 @@ import {
   quantizeModel,
   RangeObserver,
   DEFAULT_QUANT_KINDS,
-  DEFAULT_WEIGHT_BITS,
   type WeightBits,
   type CalibrationMethod,
   type QuantKind,
@@ -75,11 +74,10 @@ export async function exportInt8(
   } finally {
     await session.release();
   }
-  const weightBits = o.weightBits ?? DEFAULT_WEIGHT_BITS;
-  const { model, report } = quantizeModel(m, obs.ranges(), { kinds, weightBits });
+  const { model, report } = quantizeModel(m, obs.ranges(), { kinds, weightBits: o.weightBits });
   model.metadataProps['eflip.quantization'] = JSON.stringify({
-    scheme: `int8 QDQ: weights int8 symmetric per channel (${weightBits}-bit range), activations uint8 per tensor`,
-    weightBits,
+    scheme: `int8 QDQ: weights int8 symmetric per channel (${report.weightBits}-bit range), activations uint8 per tensor`,
+    weightBits: report.weightBits,
     calibration: o.method ?? 'minmax',
     calibrationClips: clips,
     kinds,

@@ -43,10 +43,11 @@ export interface ModelFacts {
 
 /** `eflip.quantization`'s weight range: 7 only when it says so (a file from before the field,
  *  or one whose value cannot be read, is taken as 8-bit: the range that can saturate). */
-function int8WeightBits(q: string | undefined): 7 | 8 | null {
-  if (q === undefined) return null;
+function int8WeightBits(meta: Record<string, string>, source: string): 7 | 8 | null {
+  if (meta['eflip.quantization'] === undefined) return null;
   try {
-    return (JSON.parse(q.slice(0, 4096)) as { weightBits?: unknown })?.weightBits === 7 ? 7 : 8;
+    const q = metadataJson(meta, 'eflip.quantization', source) as { weightBits?: unknown } | null;
+    return q?.weightBits === 7 ? 7 : 8;
   } catch {
     return 8;
   }
@@ -99,7 +100,7 @@ export function factsFromMetadata(meta: Record<string, string>, source: string):
       classes: config.classes,
       frontendMacsPerImage: summarize(config, 1, preprocessing.size).macs.frontend,
       int8: meta['eflip.quantization'] !== undefined,
-      int8WeightBits: int8WeightBits(meta['eflip.quantization']),
+      int8WeightBits: int8WeightBits(meta, source),
       graphLimits: graphLimits(config.tcn),
     };
   } catch (e) {

@@ -43,7 +43,7 @@ export async function nodePlatform(
     cores: availableParallelism(),
     spinning,
     providerConfig: { cpu: CPU_CONFIG },
-    int8Saturates: providers.includes('cpu') && cpuInt8Dot() === 'none',
+    int8Saturates: cpuInt8Dot() === 'none',
     pinShapes: true,
     spinBackend: envSwitch('EFLIP_ORT_SPIN', ['0', '1']) !== '0',
     ...(providers.length === 1 && providers[0] === 'cpu' && lanes >= 2

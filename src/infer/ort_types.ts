@@ -59,8 +59,8 @@ export interface OrtPlatform {
    *  provider); false/absent = one session with symbolic dims */
   pinShapes?: boolean;
   /** the CPU adds u8×s8 int8 product pairs in a saturating int16 (x86 without VNNI,
-   *  onnxruntime-node): an int8 model with 8-bit weights computes other values here, and opening
-   *  one says so (src/io/onnx/quantize.ts) */
+   *  onnxruntime-node): an int8 model with 8-bit weights computes other values on its CPU
+   *  provider, and opening one there says so (src/io/onnx/quantize.ts) */
   int8Saturates?: boolean;
   /** extra session config entries per provider (merged into `extra`), e.g. optimizer switches */
   providerConfig?: Record<string, Record<string, unknown>>;

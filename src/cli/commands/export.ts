@@ -26,7 +26,7 @@ async function quantizeForExport(
     calibSplit: Split;
     calibClips: number;
     method: CalibrationMethod;
-    weightBits: WeightBits;
+    weightBits?: WeightBits;
     evalSplit?: Split;
     features: boolean;
     log?: (m: string) => void;
@@ -53,7 +53,7 @@ async function quantizeForExport(
       calibrationClips: q.calibrationClips,
       calibrationSplit: o.calibSplit,
       method: o.method,
-      weightBits: o.weightBits,
+      weightBits: q.report.weightBits,
       quantized: q.report.quantized,
       keptFloat: q.report.kept,
       widened: q.report.widened,
@@ -200,7 +200,7 @@ export default async function main(argv: string[]): Promise<number> {
       calibSplit,
       calibClips: p.opts['calib-clips'] as number,
       method: calibration,
-      weightBits: (weightBits ?? DEFAULT_WEIGHT_BITS) as WeightBits,
+      weightBits: weightBits as WeightBits | undefined,
       evalSplit,
       features: !!features,
       log: json ? undefined : (m) => console.error(m),

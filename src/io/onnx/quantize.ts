@@ -216,6 +216,8 @@ export interface QuantizeReport {
   /** convs given zero output channels up to 16 for onnxruntime's fast int8 path
    *  (./narrow_convs.ts; outputs unchanged) */
   widened: string[];
+  /** the weight range used (QuantizeOptions.weightBits or its default) */
+  weightBits: WeightBits;
 }
 
 /** Element-wise and pooling ops of the conv trunk that run quantized (QLinearSigmoid, QLinearMul,
@@ -334,6 +336,7 @@ export function quantizeModel(
     kept: {},
     activations: p.tensors.length,
     widened,
+    weightBits: bits,
   };
   for (const t of quantTargets(m)) {
     const r = p.nodes.has(t.node) ? report.quantized : report.kept;
