@@ -195,7 +195,8 @@ test("every command's option table parses its own defaults and has usable short 
   const { def: bench } = await import('../src/cli/commands/bench.js');
   const defs: CommandDef[] = [bench];
   for (const c of COMMANDS) defs.push(((await c.load()) as unknown as { def: CommandDef }).def);
-  for (const k of ['ops', 'data', 'train', 'infer', 'roi', 'webapp'])
+  const { BENCH_KINDS } = await import('../src/cli/commands/bench.js');
+  for (const k of BENCH_KINDS)
     defs.push(((await import(`../src/cli/bench/${k}.js`)) as { def: CommandDef }).def);
   for (const d of defs) {
     const shorts = new Set<string>(['h']);

@@ -40,6 +40,9 @@ export async function openSession(
         graphOptimizationLevel: 'all',
         ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
         ...(Object.keys(extra).length ? { extra } : {}),
+        ...(p.profiling
+          ? { enableProfiling: true, profileFilePrefix: p.profiling.filePrefix }
+          : {}),
       });
       return { session, provider };
     } catch (e) {

@@ -17,6 +17,8 @@ export interface OrtSessionOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /** session config entries, e.g. { session: { intra_op: { allow_spinning: '0' } } } */
   extra?: Record<string, unknown>;
+  enableProfiling?: boolean;
+  profileFilePrefix?: string;
 }
 export interface OrtModule {
   InferenceSession: { create(model: Uint8Array, options?: OrtSessionOptions): Promise<OrtSession> };
@@ -62,6 +64,9 @@ export interface OrtPlatform {
    *  onnxruntime-node): an int8 model with 8-bit weights computes other values on its CPU
    *  provider, and opening one there says so (src/io/onnx/quantize.ts) */
   int8Saturates?: boolean;
+  /** record onnxruntime's per-node profile in every session (`eflip bench profile`): Node writes
+   *  `<filePrefix>_<date>.json` on the session's endProfiling(), onnxruntime-web prints it */
+  profiling?: { filePrefix: string };
   /** extra session config entries per provider (merged into `extra`), e.g. optimizer switches */
   providerConfig?: Record<string, Record<string, unknown>>;
   /** start front-end lanes for a front-end graph (CPU only); absent = one session per call, on

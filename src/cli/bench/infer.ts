@@ -3,7 +3,7 @@
 // The machine may be shared and noisy, so the runtimes are measured interleaved, in rounds
 // (onnx, libtorch, PyTorch, onnx, ...; PyTorch stays up in a child process), and speedups
 // are medians of per-round ratios.
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -15,7 +15,7 @@ import { pushAll, StreamingLipReader } from '../../infer/streaming.js';
 import { OnnxLipReader } from '../../infer/onnx_lipreader.js';
 import { nodePlatform, type NodeDevice } from '../../infer/ort_node.js';
 import type { Clip, LipReader } from '../../infer/types.js';
-import { randomClip } from './random_clip.js';
+import { BENCH_PYTHON, randomClip, randomWeights } from './random_clip.js';
 
 export const def = defineCommand({
   name: 'bench infer',
@@ -60,7 +60,7 @@ export const def = defineCommand({
 });
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const PY = process.env.EFLIP_PYTHON ?? '/usr/bin/python3';
+const PY = BENCH_PYTHON;
 const BATCHES = [1, 8];
 /** streaming hops measured: a window per frame, every other frame, every third frame */
 const STREAM_HOPS = [1, 2, 3];
@@ -158,21 +158,8 @@ export default async function main(argv: string[]): Promise<number> {
   try {
     let weights = o.checkpoint;
     if (!weights) {
-      weights = path.join(tmp, `${o.variant}.safetensors`);
       log(o.json, `initialising random ${o.variant} weights (python3-torch) ...`);
-      execFileSync(
-        PY,
-        [
-          path.join(ROOT, 'tools/torch_ref/lipreader.py'),
-          'init',
-          '--variant',
-          o.variant,
-          '--random-bn',
-          '--out',
-          weights,
-        ],
-        { stdio: ['ignore', 'ignore', 'inherit'] },
-      );
+      weights = randomWeights(o.variant, tmp);
     }
     const notes: Record<string, string> = {};
     log(o.json, `loading runtimes (${threads} threads) ...`);

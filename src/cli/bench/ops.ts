@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOrHelp, BENCH_OPTIONS, defineCommand } from '../args.js';
+import { BENCH_PYTHON } from './random_clip.js';
 
 export const def = defineCommand({
   name: 'bench ops',
@@ -29,7 +30,7 @@ export const def = defineCommand({
 });
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const PY = process.env.EFLIP_PYTHON ?? '/usr/bin/python3';
+const PY = BENCH_PYTHON;
 
 interface Case {
   name: string;

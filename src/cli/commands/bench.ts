@@ -22,6 +22,10 @@ const KINDS: Record<
     summary: 'ms/clip for libtorch, onnxruntime and PyTorch eager; streaming cost',
     load: () => import('../bench/infer.js'),
   },
+  profile: {
+    summary: "where a model's inference time goes: onnxruntime's profile by op and layer",
+    load: () => import('../bench/profile.js'),
+  },
   roi: {
     summary: 'frames/s of the face/mouth-ROI pipeline',
     load: () => import('../bench/roi.js'),
@@ -34,13 +38,14 @@ const KINDS: Record<
 
 /** Every kind, in the order of `eflip bench --help` (the README's reference prints each one's help). */
 export const BENCH_KINDS = Object.keys(KINDS);
+const KIND_WIDTH = Math.max(...BENCH_KINDS.map((k) => k.length));
 
 export const def = defineCommand({
   name: 'bench',
-  usage: 'bench <ops|data|train|infer|roi|webapp> [--json] [options]',
+  usage: 'bench <ops|data|train|infer|profile|roi|webapp> [--json] [options]',
   description: [
     'Benchmarks. Speed is reported next to PyTorch (python3-torch) measured in the same run, as ratios:',
-    ...Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(6)} ${v.summary}`),
+    ...Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(KIND_WIDTH)} ${v.summary}`),
     'Run `eflip bench <kind> --help` for the options of each.',
   ].join('\n'),
   options: { ...BENCH_OPTIONS },

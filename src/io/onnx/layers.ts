@@ -116,8 +116,8 @@ export function timeConv(
 }
 
 /** x·σ(x) (SiLU / swish) as Sigmoid + Mul: supported by every runtime. */
-export function silu(g: GraphBuilder, x: string): string {
-  return g.op('Mul', [x, g.op('Sigmoid', [x])], {}, 'silu');
+export function silu(g: GraphBuilder, x: string, name = 'silu'): string {
+  return g.op('Mul', [x, g.op('Sigmoid', [x], {}, `${name}.sigmoid`)], {}, name);
 }
 
 /** PReLU with PyTorch's parameter (1 value, or one per channel of a (B, C, ...) input; rank 2

@@ -88,7 +88,7 @@ function convBnAct(
     padding: [p, p],
     groups,
   });
-  return act ? silu(g, y) : y;
+  return act ? silu(g, y, `${name}.silu`) : y;
 }
 
 /** One EfficientNetV2 block (fused or MBConv+SE), input/output (N, C, H, W); `hw` is the
@@ -119,10 +119,14 @@ function efficientBlock(
       const s1 = silu(
         g,
         conv(g, s0, `${b}.se.fc1`, ws.get(`${b}.se.fc1.weight`), ws.get(`${b}.se.fc1.bias`).data),
+        `${b}.se.silu`,
       );
-      const s2 = g.op('Sigmoid', [
-        conv(g, s1, `${b}.se.fc2`, ws.get(`${b}.se.fc2.weight`), ws.get(`${b}.se.fc2.bias`).data),
-      ]);
+      const s2 = g.op(
+        'Sigmoid',
+        [conv(g, s1, `${b}.se.fc2`, ws.get(`${b}.se.fc2.weight`), ws.get(`${b}.se.fc2.bias`).data)],
+        {},
+        `${b}.se.sigmoid`,
+      );
       // The (N, C, 1, 1) gate is repeated to (N, C, H, W) (nearest Resize, exact) so the Mul has
       // equal shapes: onnxruntime's NCHWc pass keeps same-shape Muls (and the Resize) in its
       // blocked layout, but sends a broadcasting Mul back to NCHW (two reorders per block).
@@ -227,7 +231,10 @@ function frontend(
     { stride: [2, 2], padding: [2, 2] },
   );
   let hw = convOut(size, kh, 2, 2);
-  y = cfg.frontendActivation === 'swish' ? silu(g, y) : g.op('Relu', [y]);
+  y =
+    cfg.frontendActivation === 'swish'
+      ? silu(g, y, 'frontend_3d.conv3d.silu')
+      : g.op('Relu', [y], {}, 'frontend_3d.conv3d.relu');
   if (cfg.frontendMaxPool) {
     y = g.op(
       'MaxPool',
