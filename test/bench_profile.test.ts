@@ -68,7 +68,11 @@ test('summarize: per-run sums over the runs after the first, shares of the kerne
     node(5000, 200, 'Mul', 'a.silu_0/Mul'),
     node(9000, 5000, 'Mul', 'outside_0/Mul'), // outside every run: not counted
   ];
-  const p = summarize(events, { model: 'm', runtime: 'node', threads: 1 });
+  const p = summarize(
+    events,
+    { model: 'm', runtime: 'node', threads: 1 },
+    { 'a.blocks.*.conv': 1.6e6, 'a.silu': 1e6 },
+  );
   assert.equal(p.runs, 2);
   assert.equal(p.kernelMs, 1); // (1000 + 1000) µs over 2 runs
   assert.deepEqual(
@@ -78,11 +82,12 @@ test('summarize: per-run sums over the runs after the first, shares of the kerne
       ['Mul', 0.2, 20, 1],
     ],
   );
+  // the conv's MACs at its kernel time: 1.6 M MACs in 0.8 ms; a Mul does no layer MACs
   assert.deepEqual(
-    p.byLayer.map((r) => [r.key, r.ms, r.nodes]),
+    p.byLayer.map((r) => [r.key, r.ms, r.nodes, r.gmacPerS]),
     [
-      ['Conv a.blocks.*.conv', 0.8, 2],
-      ['Mul a.silu', 0.2, 1],
+      ['Conv a.blocks.*.conv', 0.8, 2, 2],
+      ['Mul a.silu', 0.2, 1, undefined],
     ],
   );
   assert.equal(p.runMs, 3); // median of the timed runs' wall times (1 and 3 ms: the upper one)
@@ -135,4 +140,15 @@ test('eflip bench profile --int8: the checkpoint in float32 and in int8 (fused Q
   const refused = eflip(['bench', 'profile', '--model', onnx, '--int8']);
   assert.equal(refused.status, 2);
   assert.match(refused.stderr, /--int8 quantizes a checkpoint/);
+});
+
+test("the model summary's MACs by layer add up to its front-end, TCN and head MACs", async () => {
+  const { summarize: summarizeModel } = await import('../src/model/summary.js');
+  const { modelConfig } = await import('../src/model/config.js');
+  for (const variant of ['T', 'S', 'B']) {
+    const s = summarizeModel(modelConfig({ variant }), 29, 88);
+    const sum = Object.values(s.layerMacs).reduce((a, b) => a + b, 0);
+    assert.equal(sum, s.macs.frontend + s.macs.tcn + s.macs.head, variant);
+    assert.ok(s.layerMacs['frontend_3d.efnet.blocks.*.block.depth_wise'] > 0, variant);
+  }
 });

@@ -11,6 +11,7 @@ import {
 } from '../io/onnx/preprocessing.js';
 import { checkConfig, checkLabels, metadataJson, ModelFileError } from '../model/model_metadata.js';
 import { summarize } from '../model/summary.js';
+import type { ModelConfig } from '../model/config.js';
 import { ModelLoadError } from './types.js';
 
 export type GraphPart = 'full' | 'frontend' | 'backend';
@@ -32,6 +33,8 @@ export interface ModelFacts {
   classes: number;
   /** multiply-accumulates of the front-end per image (model/summary.ts) */
   frontendMacsPerImage: number;
+  /** the network's config as the metadata gives it (checked) */
+  config: ModelConfig;
   /** an int8 export (`eflip.quantization` is set) */
   int8: boolean;
   /** an int8 export's weight range (7 or 8 bits; 8 for exports from before eflip recorded it),
@@ -99,6 +102,7 @@ export function factsFromMetadata(meta: Record<string, string>, source: string):
       featureDim: config.featureDim,
       classes: config.classes,
       frontendMacsPerImage: summarize(config, 1, preprocessing.size).macs.frontend,
+      config,
       int8: meta['eflip.quantization'] !== undefined,
       int8WeightBits: int8WeightBits(meta, source),
       graphLimits: graphLimits(config.tcn),

@@ -15,6 +15,7 @@ import { onnxSourceFor, modelKindOf } from '../../infer/load_node.js';
 import { factsFromMetadata } from '../../infer/onnx_model_source.js';
 import { nodePlatform } from '../../infer/ort_node.js';
 import { openSession } from '../../infer/ort_session.js';
+import { summarize as summarizeModel } from '../../model/summary.js';
 import { randomClip, randomWeights } from './random_clip.js';
 
 export const def = defineCommand({
@@ -88,6 +89,10 @@ export interface ProfileRow {
   share: number;
   /** nodes per run */
   nodes: number;
+  /** the layer's convolution/linear MACs per run, and the rate its kernels ran at (G MAC/s),
+   *  for the conv/matmul ops of layers the model summary itemises (src/model/summary.ts) */
+  macs?: number;
+  gmacPerS?: number;
 }
 
 export interface ModelProfile {
@@ -117,10 +122,16 @@ export function layerOf(node: string): string {
     .replace(/(\.\*)+$/, '');
 }
 
-/** Sums the kernel times of a trace by op and by layer, over the runs after the first. */
+/** the ops that do a layer's multiply-accumulates (not its activation, padding or requantisation) */
+const MAC_OPS =
+  /^(Conv|FusedConv|QLinearConv|ConvInteger|Gemm|MatMul|QLinearMatMul|MatMulInteger)$/;
+
+/** Sums the kernel times of a trace by op and by layer, over the runs after the first; rows of a
+ *  layer in `layerMacs` (MACs per run) get the rate its kernels ran at. */
 export function summarize(
   events: TraceEvent[],
   meta: Omit<ModelProfile, 'runs' | 'runMs' | 'kernelMs' | 'byOp' | 'byLayer'>,
+  layerMacs: Record<string, number> = {},
 ): ModelProfile {
   const runs = events
     .filter((e) => e.cat === 'Session' && e.name === 'model_run')
@@ -150,12 +161,18 @@ export function summarize(
   if (total <= 0) throw new Error('onnxruntime profile: no node kernel times recorded');
   const rows = (m: Map<string, { us: number; n: number }>): ProfileRow[] =>
     [...m]
-      .map(([key, r]) => ({
-        key,
-        ms: +(r.us / timed.length / 1000).toFixed(3),
-        share: +((100 * r.us) / total).toFixed(1),
-        nodes: Math.round(r.n / timed.length),
-      }))
+      .map(([key, r]) => {
+        const ms = r.us / timed.length / 1000;
+        const [op, layer] = key.split(' ');
+        const macs = layer !== undefined && MAC_OPS.test(op) ? layerMacs[layer] : undefined;
+        return {
+          key,
+          ms: +ms.toFixed(3),
+          share: +((100 * r.us) / total).toFixed(1),
+          nodes: Math.round(r.n / timed.length),
+          ...(macs && ms > 0 ? { macs, gmacPerS: +(macs / ms / 1e6).toFixed(2) } : {}),
+        };
+      })
       .sort((a, b) => b.ms - a.ms);
   const walls = timed.map((r) => (r.dur ?? 0) / 1000).sort((a, b) => a - b);
   return {
@@ -183,6 +200,7 @@ async function profileNode(
   input: { data: Float32Array; dims: number[] },
   threads: number,
   runs: number,
+  layerMacs: Record<string, number>,
 ): Promise<ModelProfile> {
   const dir = mkdtempSync(path.join(tmpdir(), 'eflip-profile-'));
   try {
@@ -200,7 +218,7 @@ async function profileNode(
     const file = readdirSync(dir).find((f) => f.endsWith('.json'));
     if (!file) throw new Error('onnxruntime-node wrote no profile');
     const events = parseTrace(readFileSync(path.join(dir, file), 'utf8'), file);
-    return summarize(events, { model: label, runtime: 'node', threads });
+    return summarize(events, { model: label, runtime: 'node', threads }, layerMacs);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -214,6 +232,7 @@ function profileWasm(
   frames: number,
   threads: number,
   runs: number,
+  layerMacs: Record<string, number>,
 ): ModelProfile {
   const r = spawnSync(
     process.execPath,
@@ -234,11 +253,11 @@ function profileWasm(
     throw new Error(
       `onnxruntime-web profile of ${label} failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`,
     );
-  return summarize(parseTrace(r.stdout, `${label} (wasm)`), {
-    model: label,
-    runtime: 'wasm',
-    threads,
-  });
+  return summarize(
+    parseTrace(r.stdout, `${label} (wasm)`),
+    { model: label, runtime: 'wasm', threads },
+    layerMacs,
+  );
 }
 
 /** The child of profileWasm: open `file` on onnxruntime-web's wasm-only build (the browser's
@@ -264,11 +283,12 @@ function table(rows: ProfileRow[], top: number, title: string): string[] {
   const shown = rows.slice(0, top);
   const rest = rows.slice(top);
   const w = Math.max(title.length, ...shown.map((r) => r.key.length));
-  const line = (k: string, ms: number, share: number, n: number | string) =>
-    `  ${k.padEnd(w)}  ${ms.toFixed(2).padStart(8)} ms  ${share.toFixed(1).padStart(5)} %  ${String(n).padStart(4)}`;
+  const line = (k: string, ms: number, share: number, n: number | string, rate?: number) =>
+    `  ${k.padEnd(w)}  ${ms.toFixed(2).padStart(8)} ms  ${share.toFixed(1).padStart(5)} %  ${String(n).padStart(5)}` +
+    (rate === undefined ? '' : `  ${rate.toFixed(1).padStart(6)}`);
   return [
-    `  ${title.padEnd(w)}  ${'per run'.padStart(11)}  ${'share'.padStart(7)}  nodes`,
-    ...shown.map((r) => line(r.key, r.ms, r.share, r.nodes)),
+    `  ${title.padEnd(w)}  ${'per run'.padStart(11)}  ${'share'.padStart(7)}  nodes  GMAC/s`,
+    ...shown.map((r) => line(r.key, r.ms, r.share, r.nodes, r.gmacPerS)),
     ...(rest.length
       ? [
           line(
@@ -327,15 +347,16 @@ export default async function main(argv: string[]): Promise<number> {
       const q = await exportInt8(loadCheckpoint(weights), calib, { threads });
       models.push({ label: `${models[0].label} int8`, bytes: pin(q.bytes) });
     }
+    const layerMacs = summarizeModel(facts.config, o.frames, size).layerMacs;
     const results: ModelProfile[] = [];
     for (const m of models) {
       say(`profiling ${m.label} on ${runtime} (${threads} thread(s), ${o.runs} runs) ...`);
       if (runtime === 'node')
-        results.push(await profileNode(m.bytes, m.label, input, threads, o.runs));
+        results.push(await profileNode(m.bytes, m.label, input, threads, o.runs, layerMacs));
       else {
         const file = path.join(tmp, `model${results.length}.onnx`);
         writeFileSync(file, m.bytes);
-        results.push(profileWasm(file, m.label, o.frames, threads, o.runs));
+        results.push(profileWasm(file, m.label, o.frames, threads, o.runs, layerMacs));
       }
     }
     if (o.json) {
