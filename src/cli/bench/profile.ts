@@ -287,7 +287,8 @@ function table(rows: ProfileRow[], top: number, title: string): string[] {
     `  ${k.padEnd(w)}  ${ms.toFixed(2).padStart(8)} ms  ${share.toFixed(1).padStart(5)} %  ${String(n).padStart(5)}` +
     (rate === undefined ? '' : `  ${rate.toFixed(1).padStart(6)}`);
   return [
-    `  ${title.padEnd(w)}  ${'per run'.padStart(11)}  ${'share'.padStart(7)}  nodes  GMAC/s`,
+    `  ${title.padEnd(w)}  ${'per run'.padStart(11)}  ${'share'.padStart(7)}  nodes` +
+      (shown.some((r) => r.gmacPerS !== undefined) ? '  GMAC/s' : ''),
     ...shown.map((r) => line(r.key, r.ms, r.share, r.nodes, r.gmacPerS)),
     ...(rest.length
       ? [
