@@ -16,6 +16,7 @@ import {
 } from './face_models.js';
 import { installFastConcat } from './tf_concat.js';
 import { envSwitch } from '../env_switch.js';
+import { packageDir } from '../package_dir.js';
 
 export { FaceModelError, type FaceApi, type FaceModels, type TfBackend } from './face_models.js';
 
@@ -23,9 +24,9 @@ const require = createRequire(import.meta.url);
 
 let loading: Promise<FaceModels> | null = null;
 
-function packageDir(name: string): string {
+function installedDir(name: string): string {
   try {
-    return path.dirname(require.resolve(`${name}/package.json`));
+    return packageDir(name);
   } catch {
     throw new FaceModelError(
       `npm package ${name} is not installed (run npm ci in the eflip directory)`,
@@ -35,7 +36,7 @@ function packageDir(name: string): string {
 
 /** Directory holding the face-api weight files (manifest JSON + .bin shards). */
 export function faceModelDir(): string {
-  return path.join(packageDir('@vladmandic/face-api'), 'model');
+  return path.join(installedDir('@vladmandic/face-api'), 'model');
 }
 
 async function load(backend: TfBackend): Promise<FaceModels> {
@@ -63,7 +64,7 @@ async function load(backend: TfBackend): Promise<FaceModels> {
   const tf = api.tf;
   if (backend === 'wasm') {
     const wasm = require('@tensorflow/tfjs-backend-wasm');
-    wasm.setWasmPaths(path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist') + path.sep);
+    wasm.setWasmPaths(path.join(installedDir('@tensorflow/tfjs-backend-wasm'), 'dist') + path.sep);
   }
   const ok = await tf.setBackend(backend);
   if (!ok) throw new FaceModelError(`tfjs backend '${backend}' failed to start`);

@@ -14,16 +14,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
-import {
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { onnxSourceFor } from '../infer/load_node.js';
@@ -37,6 +28,7 @@ import { videoContainerOf } from '../io/file_kind.js';
 import { clipResult } from '../cli/predict_result.js';
 import { faceClipReader } from '../infer/face_clips.js';
 import { MultipartError, multipartBoundary, multipartFile } from './multipart.js';
+import { packageDir } from '../package_dir.js';
 
 export interface ServeLimits {
   /** largest accepted upload, bytes */
@@ -104,7 +96,6 @@ export class HttpError extends Error {
   }
 }
 
-const require = createRequire(import.meta.url);
 /** requests one connection may send (pipelined or kept alive) before it is closed */
 const MAX_REQUESTS_PER_SOCKET = 100;
 /** open connections at once; past it new ones are closed at once (a browser opens ~6) */
@@ -130,15 +121,6 @@ function rawAnswer(socket: Socket, status: number, error: string): void {
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
-}
-
-/** onnxruntime-web's dist folder (its wasm + loader .mjs files) and face-api's weights folder. */
-function packageDir(pkg: string, sub: string): string {
-  const main = require.resolve(pkg);
-  let dir = path.dirname(main);
-  while (!existsSync(path.join(dir, 'package.json')) && dir !== path.dirname(dir))
-    dir = path.dirname(dir);
-  return path.join(dir, sub);
 }
 
 /** A file under `root` named by a URL path, or null (traversal, hidden names, missing). */
@@ -183,9 +165,10 @@ export class EflipServer {
   readonly http: Server;
   readonly limits: ServeLimits;
   private models: ServedModel[] = [];
-  private readonly ortDir = packageDir('onnxruntime-web', 'dist');
-  private readonly faceDir = packageDir('@vladmandic/face-api', 'model');
-  private readonly tfWasmDir = packageDir('@tensorflow/tfjs-backend-wasm', 'dist');
+  // onnxruntime-web's dist folder (its wasm + loader .mjs files), face-api's weights folder
+  private readonly ortDir = path.join(packageDir('onnxruntime-web'), 'dist');
+  private readonly faceDir = path.join(packageDir('@vladmandic/face-api'), 'model');
+  private readonly tfWasmDir = path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist');
   private queue: Promise<unknown> = Promise.resolve();
   private face: ReturnType<typeof faceClipReader> | undefined;
   /** predict requests admitted and not answered: uploading, queued or running */

@@ -16,6 +16,7 @@ import { OnnxLipReader } from '../../infer/onnx_lipreader.js';
 import { nodePlatform, type NodeDevice } from '../../infer/ort_node.js';
 import type { Clip, LipReader } from '../../infer/types.js';
 import { BENCH_PYTHON, randomClip, randomWeights } from './random_clip.js';
+import { packageDir } from '../../package_dir.js';
 
 export const def = defineCommand({
   name: 'bench infer',
@@ -246,7 +247,7 @@ export default async function main(argv: string[]): Promise<number> {
       const web = await OnnxLipReader.open(
         await webPlatform({
           device: 'wasm',
-          wasmPaths: path.join(ROOT, 'node_modules/onnxruntime-web/dist/'),
+          wasmPaths: path.join(packageDir('onnxruntime-web'), 'dist') + path.sep,
         }),
         onnxSourceFor(weights),
       );

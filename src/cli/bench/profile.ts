@@ -16,6 +16,7 @@ import { factsFromMetadata } from '../../infer/onnx_model_source.js';
 import { nodePlatform } from '../../infer/ort_node.js';
 import { openSession } from '../../infer/ort_session.js';
 import { summarize as summarizeModel } from '../../model/summary.js';
+import { packageDir } from '../../package_dir.js';
 import { randomClip, randomWeights } from './random_clip.js';
 
 export const def = defineCommand({
@@ -68,9 +69,6 @@ export const def = defineCommand({
 });
 
 const BIN = fileURLToPath(new URL('../../../../bin/eflip.js', import.meta.url));
-const ORT_WEB_DIST = fileURLToPath(
-  new URL('../../../../node_modules/onnxruntime-web/dist/', import.meta.url),
-);
 
 /** One node's kernel time in onnxruntime's profile (Chrome trace format). */
 interface TraceEvent {
@@ -265,7 +263,11 @@ function profileWasm(
 async function innerWasm(file: string, frames: number, threads: number, runs: number) {
   const { webPlatform } = await import('../../infer/ort_web.js');
   const p = {
-    ...(await webPlatform({ device: 'wasm', wasmPaths: ORT_WEB_DIST, threads })),
+    ...(await webPlatform({
+      device: 'wasm',
+      wasmPaths: path.join(packageDir('onnxruntime-web'), 'dist') + path.sep,
+      threads,
+    })),
     profiling: { filePrefix: 'ort' },
   };
   const bytes = new Uint8Array(readFileSync(file));
