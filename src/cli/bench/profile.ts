@@ -52,8 +52,8 @@ export const def = defineCommand({
       help: 'onnxruntime-node (CPU) or onnxruntime-web wasm (run in Node)',
     },
     threads: { type: 'threads', default: 1, help: 'intra-op threads' },
-    runs: { type: 'int', default: 5, min: 1, max: 1000, help: 'profiled runs (after one untimed)' },
-    frames: { type: 'int', default: 29, min: 1, max: 1000, help: 'frames per clip' },
+    runs: { type: 'int', default: 5, min: 1, max: 200, help: 'profiled runs (after one untimed)' },
+    frames: { type: 'int', default: 29, min: 1, max: 100, help: 'frames per clip' },
     top: { type: 'int', default: 12, min: 1, max: 1000, help: 'rows per table (text output)' },
     inner: {
       type: 'string',
@@ -136,8 +136,11 @@ export function summarize(
     .sort((a, b) => (a.ts ?? 0) - (b.ts ?? 0));
   if (runs.length < 2) throw new Error('onnxruntime profile: fewer than 2 runs recorded');
   const timed = runs.slice(1);
-  const inTimed = (ts: number) =>
-    timed.some((r) => ts >= (r.ts ?? 0) && ts <= (r.ts ?? 0) + (r.dur ?? 0));
+  // runs follow one another: a node of a timed run starts between the first one's start and the
+  // last one's end (the untimed first run's nodes start before)
+  const from = timed[0].ts ?? 0;
+  const to = (timed[timed.length - 1].ts ?? 0) + (timed[timed.length - 1].dur ?? 0);
+  const inTimed = (ts: number) => ts >= from && ts <= to;
   const byOp = new Map<string, { us: number; n: number }>();
   const byLayer = new Map<string, { us: number; n: number }>();
   let total = 0;
